@@ -1,0 +1,161 @@
+# coldseq - build, test, fuzz, lint, install.
+#
+#   make            build ./coldseq (release, -O2)
+#   make deps       install the Debian packages everything below needs
+#   make test       deps + ASan/UBSan build + every unit and integration test
+#   make test-long  soak and stress runs (not in CI)
+#   make bench      benchmarks (ratios against reference tools)
+#   make fuzz       libFuzzer targets, each for FUZZ_SECONDS (default 30)
+#   make lint       clang-format, cppcheck, clang-tidy
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Objects go under build/ (build/release, build/asan, build/fuzz); nothing is
+# generated inside the source folders.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 30
+JOBS ?= 2
+
+MODULES := core db cli
+PKGS := sqlite3 libcjson libssl libcrypto
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS := $(PKG_LIBS) -lpthread -lm
+
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+CPPFLAGS_ALL := -I. $(PKG_CFLAGS)
+REL_CFLAGS := $(WARN) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+              -fno-omit-frame-pointer
+ASAN_CFLAGS := $(WARN) -O1 -g $(ASAN_FLAGS)
+
+ALL_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+MAIN_SRC := cli/main.c
+LIB_SRCS := $(filter-out $(MAIN_SRC),$(ALL_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+LINT_FILES := $(ALL_SRCS) $(foreach m,$(MODULES),$(wildcard $(m)/*.h)) \
+              $(UNIT_SRCS) $(FUZZ_SRCS) $(wildcard tests/unit/*.h)
+
+REL_OBJS := $(LIB_SRCS:%.c=build/release/%.o)
+ASAN_OBJS := $(LIB_SRCS:%.c=build/asan/%.o)
+FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/test_%.c=build/asan/tests/unit_%)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=build/fuzz/fuzz_%)
+
+.PHONY: all deps test test-long bench fuzz lint install uninstall clean \
+        asan unit
+.DELETE_ON_ERROR:
+
+all: coldseq
+
+coldseq: build/release/libcoldseq.a build/release/cli/main.o
+	$(CC) $(REL_CFLAGS) -o $@ build/release/cli/main.o \
+	    build/release/libcoldseq.a $(LIBS)
+
+build/release/libcoldseq.a: $(REL_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/release/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(REL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# ---- sanitizer build used by every test ---------------------------------
+
+asan: build/asan/coldseq $(UNIT_BINS)
+
+build/asan/coldseq: build/asan/libcoldseq.a build/asan/cli/main.o
+	$(CC) $(ASAN_CFLAGS) -o $@ build/asan/cli/main.o \
+	    build/asan/libcoldseq.a $(LIBS)
+
+build/asan/libcoldseq.a: $(ASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(ASAN_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/asan/tests/unit_%: tests/unit/test_%.c build/asan/libcoldseq.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(ASAN_CFLAGS) -MMD -MP -o $@ $< \
+	    build/asan/libcoldseq.a $(LIBS) -lcmocka
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory asan coldseq
+	@python3 tests/run.py -j $(JOBS)
+
+test-long: deps
+	@$(MAKE) --no-print-directory asan coldseq
+	@COLDSEQ_LONG=1 python3 tests/run.py -j 1 --timeout 7200
+
+unit: asan
+	@python3 tests/run.py -k unit_
+
+bench: deps coldseq
+	@sh tests/bench/run.sh
+
+# ---- fuzzing --------------------------------------------------------------
+
+FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 \
+               -fsanitize=fuzzer-no-link,address,undefined
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/fuzz/libcoldseq.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libcoldseq.a
+	$(FUZZ_CC) $(CPPFLAGS_ALL) -std=c11 -Wall -Wextra -Werror -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    build/fuzz/libcoldseq.a $(LIBS)
+
+fuzz: deps $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+	    name=$${f#build/fuzz/fuzz_}; \
+	    mkdir -p build/fuzz/corpus/$$name; \
+	    if [ -d tests/fuzz/corpus/$$name ]; then \
+	        cp -n tests/fuzz/corpus/$$name/* build/fuzz/corpus/$$name/ 2>/dev/null || true; \
+	    fi; \
+	    echo "fuzz $$name for $(FUZZ_SECONDS) s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=build/fuzz/ build/fuzz/corpus/$$name \
+	        2>build/fuzz/$$name.log || { tail -n 40 build/fuzz/$$name.log; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units|^Done' build/fuzz/$$name.log || true; \
+	done
+
+# ---- lint -----------------------------------------------------------------
+
+lint: deps
+	clang-format --dry-run -Werror $(LINT_FILES)
+	cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+	    --enable=warning,performance,portability \
+	    --suppress=missingIncludeSystem -I. $(ALL_SRCS)
+	clang-tidy --quiet $(ALL_SRCS) -- $(CPPFLAGS_ALL) -std=c11 2>&1 | \
+	    grep -v 'warnings generated' ; test $${PIPESTATUS:-0} = 0
+	@echo "lint: clean"
+
+# ---- install --------------------------------------------------------------
+
+install: coldseq
+	install -D -m 0755 coldseq $(DESTDIR)$(PREFIX)/bin/coldseq
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/coldseq
+
+clean:
+	rm -rf build coldseq
+
+-include $(shell find build -name '*.d' 2>/dev/null)

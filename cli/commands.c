@@ -1,0 +1,50 @@
+/*
+ * commands.c - the table of groups and commands.  Each command's code
+ * lives in the cmd_<group>.c file that defines its entry.
+ */
+#include "cli.h"
+#include "cli_int.h"
+
+#include <pthread.h>
+
+static const cli_group groups[] = {
+    {"config", "typed settings stored in the database"},
+    {"vault", "the key that encrypts stored passwords and tokens"},
+    {NULL, NULL},
+};
+
+static const cli_cmd *const tables[] = {
+    cli_cmds_init,
+    cli_cmds_config,
+    cli_cmds_vault,
+};
+
+const cli_group *cli_groups(void)
+{
+	return groups;
+}
+
+/* One flat, NULL-terminated copy of the per-file tables, built once. */
+static cli_cmd all_cmds[64];
+static pthread_once_t all_once = PTHREAD_ONCE_INIT;
+
+static void build_all(void)
+{
+	size_t t, n = 0;
+
+	for (t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+		const cli_cmd *c;
+
+		for (c = tables[t]; c->name; c++) {
+			if (n >= sizeof all_cmds / sizeof all_cmds[0] - 1)
+				cs_fatal("command table full");
+			all_cmds[n++] = *c;
+		}
+	}
+}
+
+const cli_cmd *cli_commands(void)
+{
+	pthread_once(&all_once, build_all);
+	return all_cmds;
+}

@@ -1,0 +1,123 @@
+/*
+ * ctx.c - the context a command runs in: data directory, database, vault,
+ * and the output helpers every command uses.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+char *cli_default_data_dir(const char *flag, cs_err *err)
+{
+	const char *e;
+
+	if (flag && *flag)
+		return cs_xstrdup(flag);
+	if ((e = getenv("COLDSEQ_HOME")) && *e)
+		return cs_xstrdup(e);
+	if ((e = getenv("XDG_DATA_HOME")) && *e == '/')
+		return cs_xasprintf("%s/coldseq", e);
+	if ((e = getenv("HOME")) && *e)
+		return cs_xasprintf("%s/.local/share/coldseq", e);
+	cs_err_set(err, CS_EINVAL,
+	           "no data directory: give --data-dir DIR or set COLDSEQ_HOME "
+	           "(HOME is not set)");
+	return NULL;
+}
+
+char *cli_key_path(cli_ctx *ctx, bool *recorded)
+{
+	const char *e;
+
+	if (recorded)
+		*recorded = false;
+	if (ctx->args->key_file && *ctx->args->key_file)
+		return cs_xstrdup(ctx->args->key_file);
+	if ((e = getenv("COLDSEQ_KEY_FILE")) && *e)
+		return cs_xstrdup(e);
+	if (ctx->db) {
+		cs_buf b = CS_BUF_INIT;
+		bool found = false;
+
+		if (db_meta_get(ctx->db, "vault_key_path", &b, &found, NULL) == 0 &&
+		    found && b.len > 0) {
+			if (recorded)
+				*recorded = true;
+			return cs_buf_detach(&b, NULL);
+		}
+		cs_buf_free(&b);
+	}
+	return cs_xasprintf("%s/vault.key", ctx->data_dir);
+}
+
+int cli_ctx_open(cli_ctx *ctx, int needs, cs_err *err)
+{
+	struct stat st;
+	int rc;
+
+	if (needs == CLI_NEEDS_NOTHING)
+		return 0;
+	ctx->data_dir = cli_default_data_dir(ctx->args->data_dir, err);
+	if (ctx->data_dir == NULL)
+		return CS_EINVAL;
+	ctx->db_path = cs_xasprintf("%s/coldseq.db", ctx->data_dir);
+	if (stat(ctx->data_dir, &st) != 0 || stat(ctx->db_path, &st) != 0)
+		return cs_err_set(err, CS_ENOTFOUND,
+		                  "no coldseq data at %s: run 'coldseq init%s%s' "
+		                  "first",
+		                  ctx->data_dir, ctx->args->data_dir ? " --data-dir " : "",
+		                  ctx->args->data_dir ? ctx->args->data_dir : "");
+	if ((rc = db_open(ctx->db_path, 0, &ctx->db, err)) != 0)
+		return rc;
+	if (needs != CLI_NEEDS_VAULT)
+		return 0;
+	ctx->key_path = cli_key_path(ctx, NULL);
+	return cli_vault_load_checked(ctx->db, ctx->key_path, &ctx->vault, err);
+}
+
+void cli_ctx_close(cli_ctx *ctx)
+{
+	db_close(ctx->db);
+	cs_vault_free(ctx->vault);
+	free(ctx->data_dir);
+	free(ctx->db_path);
+	free(ctx->key_path);
+	ctx->db = NULL;
+	ctx->vault = NULL;
+	ctx->data_dir = ctx->db_path = ctx->key_path = NULL;
+}
+
+void cli_print_json(cli_ctx *ctx, void *cjson)
+{
+	char *s = cJSON_PrintUnformatted(cjson);
+	cs_buf red = CS_BUF_INIT;
+
+	if (s == NULL)
+		cs_fatal("cannot format JSON output");
+	cs_redact(s, strlen(s), &red);
+	cs_buf_putc(&red, '\n');
+	fwrite(red.data, 1, red.len, ctx->out);
+	fflush(ctx->out);
+	cJSON_free(s);
+	cJSON_Delete(cjson);
+	cs_buf_free(&red);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	cs_buf raw = CS_BUF_INIT, red = CS_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cs_buf_vprintf(&raw, fmt, ap);
+	va_end(ap);
+	cs_redact(raw.data, raw.len, &red);
+	fprintf(stderr, "coldseq: %s\n", cs_buf_str(&red));
+	cs_buf_wipe(&raw);
+	cs_buf_free(&red);
+}

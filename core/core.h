@@ -1,0 +1,252 @@
+/*
+ * core.h - coldseq's base layer: allocation, strings, errors, logging,
+ * secrets, clock and the credential vault.
+ *
+ * Everything above (db/, templates/, smtp/, imap/, sequencer/, cli/) builds
+ * on these types.  Nothing here touches the network or the database.
+ *
+ * Ownership: a function that returns a pointer to new memory says so
+ * ("caller frees"); everything else borrows.  Allocation failure never
+ * returns: the cs_x* wrappers abort with a message in one place.
+ */
+#ifndef COLDSEQ_CORE_H
+#define COLDSEQ_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CS_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define CS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define CS_NORETURN __attribute__((noreturn))
+#else
+#define CS_PRINTF(f, a)
+#define CS_NORETURN
+#endif
+
+/* ---- allocation (xmalloc.c) ------------------------------------------ */
+
+/* Each aborts through cs_fatal() when memory runs out; none returns NULL. */
+void *cs_xmalloc(size_t n);
+void *cs_xcalloc(size_t nmemb, size_t size);
+void *cs_xrealloc(void *p, size_t n);
+char *cs_xstrdup(const char *s);
+char *cs_xstrndup(const char *s, size_t n);
+/* printf into new memory; caller frees. */
+char *cs_xasprintf(const char *fmt, ...) CS_PRINTF(1, 2);
+
+/* For broken local invariants and start-up environment only, never for
+ * anything a user's file or a remote server did (STYLE.md practice 4). */
+CS_NORETURN void cs_fatal(const char *fmt, ...) CS_PRINTF(1, 2);
+
+/* ---- growable buffer (buf.c) ----------------------------------------- */
+
+/*
+ * cs_buf holds len bytes at data, followed by a NUL that is not counted, so
+ * data is always a valid C string when the content has no NUL of its own.
+ * Realloc rule: when an append needs more than cap, cap becomes the larger
+ * of twice the old cap and what is needed (at least 64).  data may move on
+ * any append; never keep a pointer into it across one.
+ * A zeroed cs_buf (CS_BUF_INIT) is an empty buffer with no memory.
+ */
+typedef struct cs_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+} cs_buf;
+
+#define CS_BUF_INIT {NULL, 0, 0}
+
+void cs_buf_reserve(cs_buf *b, size_t extra);
+void cs_buf_append(cs_buf *b, const void *p, size_t n);
+void cs_buf_puts(cs_buf *b, const char *s);
+void cs_buf_putc(cs_buf *b, char c);
+void cs_buf_printf(cs_buf *b, const char *fmt, ...) CS_PRINTF(2, 3);
+void cs_buf_vprintf(cs_buf *b, const char *fmt, va_list ap) CS_PRINTF(2, 0);
+/* Keep the memory, drop the content. */
+void cs_buf_clear(cs_buf *b);
+/* Cut to n bytes (n <= len). */
+void cs_buf_truncate(cs_buf *b, size_t n);
+/* Always returns a NUL-terminated string ("" for an empty buffer). */
+const char *cs_buf_str(const cs_buf *b);
+/* Hand the memory to the caller (caller frees) and reset b. */
+char *cs_buf_detach(cs_buf *b, size_t *len);
+/* Zero the content (for secrets), then release it. */
+void cs_buf_wipe(cs_buf *b);
+void cs_buf_free(cs_buf *b);
+
+/* ---- errors (err.c) -------------------------------------------------- */
+
+/* Error codes; functions return 0 on success or the negative code. */
+enum {
+	CS_OK = 0,
+	CS_EINVAL = -1,   /* bad input: a user's file, argument or value */
+	CS_EIO = -2,      /* local file system or OS call failed */
+	CS_ENOTFOUND = -3,
+	CS_EEXIST = -4,
+	CS_ECRYPTO = -5,  /* authentication of a secret failed, wrong key */
+	CS_EDB = -6,      /* the database refused or failed */
+	CS_EVERSION = -7, /* data written by a newer coldseq */
+	CS_EUSAGE = -8,   /* command-line usage error (exit status 2) */
+	CS_ENET = -9,
+	CS_ETEMP = -10, /* temporary: try again later */
+};
+
+/*
+ * A caller-provided error: a code and one human sentence that says what
+ * failed and why, naming the file, line and field where there is one.
+ * Functions that fail fill it; a NULL cs_err * is allowed and ignored.
+ * The message passes through secret redaction when it is set.
+ */
+typedef struct cs_err {
+	int code;
+	char msg[512];
+} cs_err;
+
+#define CS_ERR_INIT {0, {0}}
+
+/* Set err (if not NULL) and return code, for "return cs_err_set(...)". */
+int cs_err_set(cs_err *err, int code, const char *fmt, ...) CS_PRINTF(3, 4);
+/* Put "prefix: " in front of the existing message; returns err->code. */
+int cs_err_prefix(cs_err *err, const char *fmt, ...) CS_PRINTF(2, 3);
+void cs_err_clear(cs_err *err);
+/* Short name of a code ("invalid input", ...). */
+const char *cs_err_name(int code);
+
+/* ---- secrets and redaction (secret.c) -------------------------------- */
+
+/*
+ * A secret (password, token, key) lives in a cs_secret.  While it exists its
+ * value is registered process-wide: every log line, error message and JSON
+ * document that coldseq writes passes through cs_redact(), which replaces any
+ * registered value with "[redacted]".  So a secret formatted by mistake still
+ * never reaches output.  Values shorter than CS_SECRET_MIN_REDACT bytes are
+ * not registered (they would mask ordinary text) but are still wiped.
+ * Thread safe.
+ */
+#define CS_SECRET_MIN_REDACT 4
+
+typedef struct cs_secret cs_secret;
+
+/* Copy n bytes into a new secret; caller frees with cs_secret_free. */
+cs_secret *cs_secret_new(const void *p, size_t n);
+const char *cs_secret_value(const cs_secret *s); /* NUL-terminated */
+size_t cs_secret_len(const cs_secret *s);
+/* Register an extra derived form (e.g. a base64 AUTH string) of the secret. */
+void cs_secret_add_form(cs_secret *s, const char *form, size_t n);
+/* Unregister, wipe and free; NULL is allowed. */
+void cs_secret_free(cs_secret *s);
+
+/* Replace every registered secret in s (len n) into out. */
+void cs_redact(const char *s, size_t n, cs_buf *out);
+/* In place on a NUL-terminated string that may only shrink. */
+void cs_redact_inplace(char *s);
+/* Wipe memory the compiler may not optimise away. */
+void cs_memwipe(void *p, size_t n);
+
+/* ---- logging (log.c) ------------------------------------------------- */
+
+typedef enum cs_log_level {
+	CS_LOG_ERROR = 0,
+	CS_LOG_WARN = 1,
+	CS_LOG_INFO = 2,
+	CS_LOG_DEBUG = 3,
+} cs_log_level;
+
+/*
+ * Configure once at start-up, before threads.  file may be NULL (stderr).
+ * When writing to stderr and JOURNAL_STREAM is set (journald), lines carry
+ * "<N>" syslog priority prefixes and no timestamp; otherwise each line
+ * starts with an ISO-8601 UTC timestamp and the level.
+ * Returns 0, or CS_EIO with err set when the file cannot be opened.
+ */
+int cs_log_init(cs_log_level level, const char *file, cs_err *err);
+void cs_log_set_level(cs_log_level level);
+cs_log_level cs_log_get_level(void);
+/* Parse "error|warn|info|debug"; returns 0 or CS_EINVAL. */
+int cs_log_level_parse(const char *s, cs_log_level *out);
+void cs_log_close(void);
+/* Each call writes one line, redacted, with embedded newlines escaped. */
+void cs_log(cs_log_level level, const char *fmt, ...) CS_PRINTF(2, 3);
+#define cs_log_error(...) cs_log(CS_LOG_ERROR, __VA_ARGS__)
+#define cs_log_warn(...) cs_log(CS_LOG_WARN, __VA_ARGS__)
+#define cs_log_info(...) cs_log(CS_LOG_INFO, __VA_ARGS__)
+#define cs_log_debug(...) cs_log(CS_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- clock (clock.c) ------------------------------------------------- */
+
+/*
+ * The one source of "now" for scheduling.  Times are milliseconds since the
+ * Unix epoch, UTC.  A real clock reads CLOCK_REALTIME.  A simulated clock
+ * starts at a chosen instant and runs `speed` times faster than real time
+ * (speed 0 = frozen: it moves only by cs_clock_advance).  Thread safe.
+ */
+typedef struct cs_clock cs_clock;
+
+cs_clock *cs_clock_new_real(void);
+cs_clock *cs_clock_new_sim(int64_t start_ms, double speed);
+void cs_clock_free(cs_clock *c);
+int64_t cs_clock_now(cs_clock *c);
+bool cs_clock_is_sim(const cs_clock *c);
+/* Simulated clocks only: jump forward by delta_ms (>= 0); else CS_EINVAL. */
+int cs_clock_advance(cs_clock *c, int64_t delta_ms);
+/* Simulated clocks only: jump to t if it is later than now. */
+int cs_clock_advance_to(cs_clock *c, int64_t t_ms);
+/* Monotonic milliseconds for timeouts (never simulated). */
+int64_t cs_mono_ms(void);
+/* Format t as "2026-11-26T06:30:00.123Z" into out (>= 25 bytes). */
+void cs_time_iso8601(int64_t t_ms, char *out, size_t outlen);
+/* Parse an ISO 8601 instant: "YYYY-MM-DDTHH:MM[:SS[.fff]](Z|+HH:MM|-HH:MM)"
+ * or a date "YYYY-MM-DD" (midnight UTC). Returns 0 or CS_EINVAL. */
+int cs_time_parse_iso8601(const char *s, int64_t *out_ms, cs_err *err);
+
+/* ---- vault (vault.c) ------------------------------------------------- */
+
+/*
+ * Secrets at rest: AES-256-GCM under a 32-byte key file (mode 0600).
+ * A sealed blob is: "CSV1" | 12-byte random nonce | ciphertext | 16-byte tag.
+ * The associated data binds the blob to its place: table, column and a
+ * stable key of the row (a name or UUID, never a rowid), so a blob copied to
+ * another row or column fails to open.
+ */
+#define CS_VAULT_KEY_LEN 32
+#define CS_VAULT_OVERHEAD (4 + 12 + 16)
+
+typedef struct cs_vault cs_vault;
+
+/* Create a new key file at path (O_EXCL, 0600) from RAND_bytes.
+ * CS_EEXIST if it exists. */
+int cs_vault_create_key(const char *path, cs_err *err);
+/* Load the key file: it must be exactly 32 bytes and not readable by group
+ * or others.  Caller frees with cs_vault_free. */
+int cs_vault_load(const char *path, cs_vault **out, cs_err *err);
+void cs_vault_free(cs_vault *v);
+/* Encrypt; out receives the blob (appended). */
+int cs_vault_seal(cs_vault *v, const char *table, const char *column,
+                  const char *rowkey, const void *plain, size_t n,
+                  cs_buf *out, cs_err *err);
+/* Decrypt and authenticate; *out is a new secret (caller frees).
+ * CS_ECRYPTO when the blob was changed, moved or sealed under another key. */
+int cs_vault_open(cs_vault *v, const char *table, const char *column,
+                  const char *rowkey, const void *blob, size_t n,
+                  cs_secret **out, cs_err *err);
+
+/* ---- small helpers (util.c) ------------------------------------------ */
+
+/* Levenshtein distance with transpositions, capped at max+1. */
+int cs_edit_distance(const char *a, const char *b, int max);
+/* Write all of data to path atomically (temp file + fsync + rename) with
+ * the given mode. */
+int cs_write_file_atomic(const char *path, const void *data, size_t n,
+                         int mode, cs_err *err);
+/* mkdir -p; the last component gets `mode`, parents 0755. Existing is ok. */
+int cs_mkdir_p(const char *path, int mode, cs_err *err);
+/* Trim ASCII white space at both ends, in place; returns s. */
+char *cs_trim(char *s);
+/* Read a whole file (capped at max bytes) into out. */
+int cs_read_file(const char *path, size_t max, cs_buf *out, cs_err *err);
+
+#endif

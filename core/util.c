@@ -1,0 +1,171 @@
+/*
+ * util.c - small helpers: edit distance, atomic file writes, mkdir -p,
+ * trimming and whole-file reads.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "core.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int cs_edit_distance(const char *a, const char *b, int max)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	int *prev2, *prev, *cur, d;
+
+	if (la > 64 || lb > 64)
+		return max + 1;
+	prev2 = cs_xcalloc(lb + 1, sizeof *prev2);
+	prev = cs_xcalloc(lb + 1, sizeof *prev);
+	cur = cs_xcalloc(lb + 1, sizeof *cur);
+	for (j = 0; j <= lb; j++)
+		prev[j] = (int)j;
+	for (i = 1; i <= la; i++) {
+		int *t;
+
+		cur[0] = (int)i;
+		for (j = 1; j <= lb; j++) {
+			int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			int v = prev[j] + 1;
+
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (prev[j - 1] + cost < v)
+				v = prev[j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+		}
+		t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	d = prev[lb];
+	free(prev2);
+	free(prev);
+	free(cur);
+	return d > max ? max + 1 : d;
+}
+
+int cs_write_file_atomic(const char *path, const void *data, size_t n,
+                         int mode, cs_err *err)
+{
+	char *tmp = cs_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	const char *p = data;
+	int fd, rc = 0;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		rc = cs_err_set(err, CS_EIO, "cannot create %s: %s", tmp,
+		                strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = cs_err_set(err, CS_EIO, "cannot write %s: %s", tmp,
+			                strerror(errno));
+			break;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	if (rc == 0 && (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0))
+		rc = cs_err_set(err, CS_EIO, "cannot write %s: %s", tmp,
+		                strerror(errno));
+	close(fd);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = cs_err_set(err, CS_EIO, "cannot rename %s to %s: %s", tmp,
+		                path, strerror(errno));
+	if (rc != 0)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int cs_mkdir_p(const char *path, int mode, cs_err *err)
+{
+	char *p = cs_xstrdup(path), *s;
+	struct stat st;
+	int rc = 0;
+
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+			rc = cs_err_set(err, CS_EIO, "cannot create directory %s: %s",
+			                p, strerror(errno));
+			goto out;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, (mode_t)mode) != 0) {
+		if (errno != EEXIST) {
+			rc = cs_err_set(err, CS_EIO, "cannot create directory %s: %s",
+			                p, strerror(errno));
+			goto out;
+		}
+		if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+			rc = cs_err_set(err, CS_EIO, "%s exists and is not a directory",
+			                p);
+	}
+out:
+	free(p);
+	return rc;
+}
+
+char *cs_trim(char *s)
+{
+	size_t n = strlen(s), i = 0;
+
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	s[n] = '\0';
+	while (isspace((unsigned char)s[i]))
+		i++;
+	if (i)
+		memmove(s, s + i, n - i + 1);
+	return s;
+}
+
+int cs_read_file(const char *path, size_t max, cs_buf *out, cs_err *err)
+{
+	char chunk[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return cs_err_set(err, errno == ENOENT ? CS_ENOTFOUND : CS_EIO,
+		                  "cannot open %s: %s", path, strerror(errno));
+	while ((r = read(fd, chunk, sizeof chunk)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return cs_err_set(err, CS_EIO, "cannot read %s: %s", path,
+			                  strerror(errno));
+		}
+		if (out->len + (size_t)r > max) {
+			close(fd);
+			return cs_err_set(err, CS_EINVAL,
+			                  "%s is larger than the limit of %zu bytes",
+			                  path, max);
+		}
+		cs_buf_append(out, chunk, (size_t)r);
+	}
+	close(fd);
+	return 0;
+}

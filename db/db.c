@@ -1,0 +1,244 @@
+/*
+ * db.c - open a coldseq database, apply migrations, transactions, meta.
+ *
+ * Migration contract: the version lives in PRAGMA user_version.  Each step
+ * runs inside BEGIN IMMEDIATE ... COMMIT together with its user_version
+ * update, re-reading the version inside the transaction so two processes
+ * that open at once cannot apply a step twice.  A failing step rolls back
+ * whole and leaves the file at the previous version.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "db_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int db_fail(db *d, cs_err *err, const char *what)
+{
+	return cs_err_set(err, CS_EDB, "database %s: %s: %s", d->path, what,
+	                  sqlite3_errmsg(d->h));
+}
+
+int db_prepare(db *d, const char *sql, sqlite3_stmt **st, cs_err *err)
+{
+	if (sqlite3_prepare_v2(d->h, sql, -1, st, NULL) != SQLITE_OK)
+		return db_fail(d, err, "cannot prepare a query");
+	return 0;
+}
+
+static int exec(db *d, const char *sql, cs_err *err, const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		cs_err_set(err, CS_EDB, "database %s: %s: %s", d->path, what,
+		           msg ? msg : sqlite3_errmsg(d->h));
+		sqlite3_free(msg);
+		return CS_EDB;
+	}
+	return 0;
+}
+
+int db_begin(db *d, cs_err *err)
+{
+	return exec(d, "BEGIN IMMEDIATE", err, "cannot start a transaction");
+}
+
+int db_commit(db *d, cs_err *err)
+{
+	return exec(d, "COMMIT", err, "cannot commit");
+}
+
+void db_rollback(db *d)
+{
+	if (!sqlite3_get_autocommit(d->h))
+		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_schema_version(db *d, int *out, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d, "PRAGMA user_version", &st, err)) != 0)
+		return rc;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_fail(d, err, "cannot read the schema version");
+	} else {
+		*out = sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_latest_version(void)
+{
+	size_t n;
+	const db_migration *m = db_builtin_migrations(&n);
+
+	return n ? m[n - 1].version : 0;
+}
+
+static int newer_error(db *d, int have, int know, cs_err *err)
+{
+	return cs_err_set(err, CS_EVERSION,
+	                  "database %s was written by a newer coldseq (schema "
+	                  "version %d; this coldseq knows up to %d): upgrade "
+	                  "coldseq; the database was not changed",
+	                  d->path, have, know);
+}
+
+int db_migrate(db *d, const db_migration *steps, size_t n, cs_err *err)
+{
+	int cur, rc, know = n ? steps[n - 1].version : 0;
+	size_t i;
+
+	if ((rc = db_schema_version(d, &cur, err)) != 0)
+		return rc;
+	if (cur > know)
+		return newer_error(d, cur, know, err);
+	for (i = 0; i < n; i++) {
+		char pragma[64];
+
+		if (steps[i].version <= cur)
+			continue;
+		if ((rc = db_begin(d, err)) != 0)
+			return rc;
+		/* Another process may have migrated while we waited. */
+		if ((rc = db_schema_version(d, &cur, err)) != 0)
+			goto fail;
+		if (cur > know) {
+			db_rollback(d);
+			return newer_error(d, cur, know, err);
+		}
+		if (steps[i].version <= cur) {
+			db_rollback(d);
+			continue;
+		}
+		if ((rc = exec(d, steps[i].sql, err, "migration failed")) != 0) {
+			cs_err_prefix(err, "migration %d (%s) was rolled back; the "
+			                   "database stays at schema version %d",
+			              steps[i].version, steps[i].name, cur);
+			goto fail;
+		}
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d",
+		         steps[i].version);
+		if ((rc = exec(d, pragma, err, "cannot set the schema version")) != 0)
+			goto fail;
+		if ((rc = db_commit(d, err)) != 0)
+			goto fail;
+		cur = steps[i].version;
+	}
+	return 0;
+fail:
+	db_rollback(d);
+	return rc;
+}
+
+int db_open(const char *path, int flags, db **out, cs_err *err)
+{
+	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+	struct stat st;
+	bool existed = stat(path, &st) == 0;
+	db *d;
+	int rc;
+
+	*out = NULL;
+	if (!existed && !(flags & DB_OPEN_CREATE))
+		return cs_err_set(err, CS_ENOTFOUND, "database %s does not exist",
+		                  path);
+	if (flags & DB_OPEN_CREATE)
+		oflags |= SQLITE_OPEN_CREATE;
+	d = cs_xcalloc(1, sizeof *d);
+	d->path = cs_xstrdup(path);
+	if (sqlite3_open_v2(path, &d->h, oflags, NULL) != SQLITE_OK) {
+		rc = d->h ? db_fail(d, err, "cannot open")
+		          : cs_err_set(err, CS_EDB, "cannot open database %s", path);
+		db_close(d);
+		return rc;
+	}
+	if (!existed && chmod(path, 0600) != 0) {
+		rc = cs_err_set(err, CS_EIO, "cannot set mode 0600 on %s: %s", path,
+		                strerror(errno));
+		db_close(d);
+		return rc;
+	}
+	sqlite3_extended_result_codes(d->h, 1);
+	sqlite3_busy_timeout(d->h, 5000);
+	/* FULL: a commit (an outbox row before DATA) survives power loss. */
+	rc = exec(d,
+	          "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	          "PRAGMA foreign_keys = ON;",
+	          err, "cannot configure");
+	if (rc == 0 && !(flags & DB_OPEN_NO_MIGRATE)) {
+		size_t n;
+		const db_migration *m = db_builtin_migrations(&n);
+
+		rc = db_migrate(d, m, n, err);
+	}
+	if (rc != 0) {
+		db_close(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+void db_close(db *d)
+{
+	if (d == NULL)
+		return;
+	if (d->h)
+		sqlite3_close_v2(d->h);
+	free(d->path);
+	free(d);
+}
+
+const char *db_path(const db *d)
+{
+	return d->path;
+}
+
+int db_meta_get(db *d, const char *key, cs_buf *out, bool *found, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, s;
+
+	*found = false;
+	if ((rc = db_prepare(d, "SELECT value FROM meta WHERE key = ?1", &st,
+	                     err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		cs_buf_append(out, sqlite3_column_blob(st, 0),
+		              (size_t)sqlite3_column_bytes(st, 0));
+		*found = true;
+	} else if (s != SQLITE_DONE) {
+		rc = db_fail(d, err, "cannot read meta");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_meta_set(db *d, const char *key, const void *val, size_t n, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d,
+	                     "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+	                     "ON CONFLICT(key) DO UPDATE SET value = ?2",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, val, (int)n, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot write meta");
+	sqlite3_finalize(st);
+	return rc;
+}

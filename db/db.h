@@ -1,0 +1,125 @@
+/*
+ * db.h - coldseq's storage: SQLite schema, migrations and queries.
+ *
+ * db/ is the only code that speaks SQL.  Every query is a prepared
+ * statement with bound parameters.  A db handle belongs to one thread at a
+ * time (in the service: the loop thread).
+ *
+ * Errors: functions return 0 or a negative CS_E* code and fill err with a
+ * sentence naming the database file.
+ */
+#ifndef COLDSEQ_DB_H
+#define COLDSEQ_DB_H
+
+#include "core/core.h"
+
+typedef struct db db;
+
+/* One numbered migration step.  Each runs in its own transaction together
+ * with the PRAGMA user_version update, so it applies whole or not at all. */
+typedef struct db_migration {
+	int version;
+	const char *name;
+	const char *sql;
+} db_migration;
+
+enum {
+	DB_OPEN_CREATE = 1,  /* create the file (mode 0600) when missing */
+	DB_OPEN_NO_MIGRATE = 2, /* tests: open without applying migrations */
+};
+
+/* Open path, set WAL, foreign keys, busy timeout, and bring the schema up
+ * to date.  A database written by a newer coldseq fails with CS_EVERSION
+ * and is left unchanged.  Caller closes with db_close. */
+int db_open(const char *path, int flags, db **out, cs_err *err);
+void db_close(db *d);
+const char *db_path(const db *d);
+
+/* Schema version stored in the file, and the newest this build knows. */
+int db_schema_version(db *d, int *out, cs_err *err);
+int db_latest_version(void);
+/* Apply steps[] (ascending versions) above the current version.  Exposed
+ * so tests can run a failing or future step; db_open uses the built-in
+ * list. */
+int db_migrate(db *d, const db_migration *steps, size_t n, cs_err *err);
+
+/* Transactions (BEGIN IMMEDIATE, so writers queue on busy_timeout). */
+int db_begin(db *d, cs_err *err);
+int db_commit(db *d, cs_err *err);
+void db_rollback(db *d);
+
+/* ---- meta: small internal key/value pairs (vault key check, ...) ------ */
+
+/* *found is false (and out unchanged) when the key is not there. */
+int db_meta_get(db *d, const char *key, cs_buf *out, bool *found,
+                cs_err *err);
+int db_meta_set(db *d, const char *key, const void *val, size_t n,
+                cs_err *err);
+
+/* ---- settings: typed user configuration (`coldseq config`) ----------- */
+
+typedef enum db_config_type {
+	DB_CFG_STRING,
+	DB_CFG_INT,
+	DB_CFG_BOOL,
+	DB_CFG_ENUM,
+	DB_CFG_DURATION, /* stored as seconds; accepts 90, 90s, 15m, 2h, 1d */
+	DB_CFG_TIMEZONE, /* an IANA zone name */
+	DB_CFG_URL,      /* http:// or https:// */
+} db_config_type;
+
+typedef struct db_config_def {
+	const char *key;
+	db_config_type type;
+	const char *def;     /* default, in canonical form */
+	const char *choices; /* DB_CFG_ENUM: "a|b|c" */
+	long long min, max;  /* DB_CFG_INT and DB_CFG_DURATION */
+	const char *help;    /* one line */
+} db_config_def;
+
+/* The known keys, in display order; NULL-key terminated. */
+const db_config_def *db_config_defs(void);
+/* The definition of key, or NULL for an unknown key. */
+const db_config_def *db_config_find(const char *key);
+/* Check and canonicalise value for def into out (e.g. "2h" -> "7200").
+ * CS_EINVAL with a sentence naming the key when the value is bad. */
+int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
+                    cs_err *err);
+/* Stored value or the default; *is_set tells which (may be NULL). */
+int db_config_get(db *d, const char *key, cs_buf *out, bool *is_set,
+                  cs_err *err);
+int db_config_get_int(db *d, const char *key, long long *out, cs_err *err);
+/* Validate, canonicalise and store. */
+int db_config_set(db *d, const char *key, const char *value, cs_err *err);
+/* Back to the default; ok when it was not set. */
+int db_config_unset(db *d, const char *key, cs_err *err);
+
+/* ---- sealed secrets: every vault blob stored anywhere ---------------- */
+
+/* One encrypted value and its place (what the vault binds as AAD). */
+typedef struct db_sealed {
+	const char *table;
+	const char *column;
+	const char *rowkey; /* stable row key (UUID) */
+	const void *blob;
+	size_t len;
+} db_sealed;
+
+/* Call fn for each sealed value; fn returning non-zero stops with that
+ * value.  Pointers are valid only during the call. */
+int db_sealed_foreach(db *d, int (*fn)(const db_sealed *s, void *arg),
+                      void *arg, cs_err *err);
+/* Replace the blob of one sealed value (within the caller's transaction). */
+int db_sealed_update(db *d, const db_sealed *s, cs_err *err);
+/* Count of sealed values. */
+int db_sealed_count(db *d, long long *out, cs_err *err);
+
+/* ---- inboxes (minimal until the SMTP issue) -------------------------- */
+
+/* Insert a bare inbox row with a sealed secret; for the vault's tests and
+ * `inbox add`. uuid is generated. */
+int db_inbox_insert_min(db *d, const char *name, const char *email,
+                        const char *uuid, const void *secret_blob,
+                        size_t blob_len, cs_err *err);
+
+#endif

@@ -1,0 +1,288 @@
+/*
+ * db_config.c - typed user settings (`coldseq config`).
+ *
+ * Only keys listed in defs[] exist.  Values are validated and stored in a
+ * canonical text form (durations as seconds, booleans as true/false), so
+ * readers never re-parse user spelling.  Later issues add their keys here.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "db_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const db_config_def defs[] = {
+    {"log.level", DB_CFG_ENUM, "info", "error|warn|info|debug", 0, 0,
+     "least severe level of log lines (-v and -q override it per command)"},
+    {"general.timezone", DB_CFG_TIMEZONE, "UTC", NULL, 0, 0,
+     "IANA time zone for campaigns and inboxes that name none"},
+    {"inbox.daily_cap", DB_CFG_INT, "30", NULL, 1, 10000,
+     "daily send cap given to newly added inboxes"},
+    {"inbox.min_interval", DB_CFG_DURATION, "300", NULL, 0, 86400,
+     "least time between two campaign sends from one inbox"},
+    {NULL, DB_CFG_STRING, NULL, NULL, 0, 0, NULL},
+};
+
+const db_config_def *db_config_defs(void)
+{
+	return defs;
+}
+
+const db_config_def *db_config_find(const char *key)
+{
+	const db_config_def *d;
+
+	for (d = defs; d->key; d++)
+		if (strcmp(d->key, key) == 0)
+			return d;
+	return NULL;
+}
+
+static bool parse_ll(const char *s, long long *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]) && s[0] != '-')
+		return false;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0';
+}
+
+static bool parse_duration(const char *s, long long *out)
+{
+	char num[32];
+	size_t n = strlen(s);
+	long long mult = 1, v;
+
+	if (n == 0 || n >= sizeof num)
+		return false;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 's': mult = 1; num[--n] = '\0'; break;
+	case 'm': mult = 60; num[--n] = '\0'; break;
+	case 'h': mult = 3600; num[--n] = '\0'; break;
+	case 'd': mult = 86400; num[--n] = '\0'; break;
+	default: break;
+	}
+	if (!parse_ll(num, &v) || v < 0 || v > 100LL * 365 * 86400 / mult)
+		return false;
+	*out = v * mult;
+	return true;
+}
+
+/* An IANA name: letters, digits, '_', '-', '+', '/' parts, no "." parts,
+ * present as a TZif file in the system zone database. */
+static bool valid_timezone(const char *s)
+{
+	char path[512];
+	struct stat st;
+	const char *p;
+
+	if (s[0] == '\0' || s[0] == '/' || strlen(s) > 200)
+		return false;
+	for (p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_-+/", *p))
+			return false;
+	if (strstr(s, "//"))
+		return false;
+	snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", s);
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static bool choice_ok(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	const char *p = choices;
+
+	while (*p) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (len == n && strncmp(p, v, n) == 0)
+			return true;
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return false;
+}
+
+int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
+                    cs_err *err)
+{
+	long long v;
+	const char *p;
+
+	for (p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return cs_err_set(err, CS_EINVAL,
+			                  "config %s: the value contains a control "
+			                  "character",
+			                  def->key);
+	switch (def->type) {
+	case DB_CFG_STRING:
+		cs_buf_puts(out, value);
+		return 0;
+	case DB_CFG_INT:
+		if (!parse_ll(value, &v))
+			return cs_err_set(err, CS_EINVAL,
+			                  "config %s: \"%s\" is not a whole number",
+			                  def->key, value);
+		if (v < def->min || v > def->max)
+			return cs_err_set(err, CS_EINVAL,
+			                  "config %s: %lld is out of range (%lld to "
+			                  "%lld)",
+			                  def->key, v, def->min, def->max);
+		cs_buf_printf(out, "%lld", v);
+		return 0;
+	case DB_CFG_DURATION:
+		if (!parse_duration(value, &v))
+			return cs_err_set(err, CS_EINVAL,
+			                  "config %s: \"%s\" is not a duration (e.g. "
+			                  "90, 90s, 15m, 2h, 1d)",
+			                  def->key, value);
+		if (v < def->min || v > def->max)
+			return cs_err_set(err, CS_EINVAL,
+			                  "config %s: %lld seconds is out of range "
+			                  "(%lld to %lld seconds)",
+			                  def->key, v, def->min, def->max);
+		cs_buf_printf(out, "%lld", v);
+		return 0;
+	case DB_CFG_BOOL:
+		if (!strcmp(value, "true") || !strcmp(value, "yes") ||
+		    !strcmp(value, "on") || !strcmp(value, "1")) {
+			cs_buf_puts(out, "true");
+			return 0;
+		}
+		if (!strcmp(value, "false") || !strcmp(value, "no") ||
+		    !strcmp(value, "off") || !strcmp(value, "0")) {
+			cs_buf_puts(out, "false");
+			return 0;
+		}
+		return cs_err_set(err, CS_EINVAL,
+		                  "config %s: \"%s\" is not true or false", def->key,
+		                  value);
+	case DB_CFG_ENUM:
+		if (!choice_ok(def->choices, value))
+			return cs_err_set(err, CS_EINVAL,
+			                  "config %s: \"%s\" is not one of %s", def->key,
+			                  value, def->choices);
+		cs_buf_puts(out, value);
+		return 0;
+	case DB_CFG_TIMEZONE:
+		if (!valid_timezone(value))
+			return cs_err_set(err, CS_EINVAL,
+			                  "config %s: \"%s\" is not an IANA time zone "
+			                  "(e.g. Europe/Berlin, America/New_York, UTC)",
+			                  def->key, value);
+		cs_buf_puts(out, value);
+		return 0;
+	case DB_CFG_URL:
+		if ((strncmp(value, "https://", 8) != 0 &&
+		     strncmp(value, "http://", 7) != 0) ||
+		    strchr(value, ' ') || strlen(value) > 2000)
+			return cs_err_set(err, CS_EINVAL,
+			                  "config %s: \"%s\" is not an http(s) URL",
+			                  def->key, value);
+		cs_buf_puts(out, value);
+		return 0;
+	}
+	return cs_err_set(err, CS_EINVAL, "config %s: unknown type", def->key);
+}
+
+static int unknown_key(const char *key, cs_err *err)
+{
+	return cs_err_set(err, CS_EUSAGE, "unknown config key \"%s\"", key);
+}
+
+int db_config_get(db *d, const char *key, cs_buf *out, bool *is_set,
+                  cs_err *err)
+{
+	const db_config_def *def = db_config_find(key);
+	sqlite3_stmt *st;
+	int rc, s;
+
+	if (def == NULL)
+		return unknown_key(key, err);
+	if (is_set)
+		*is_set = false;
+	if ((rc = db_prepare(d, "SELECT value FROM settings WHERE key = ?1", &st,
+	                     err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		cs_buf_puts(out, (const char *)sqlite3_column_text(st, 0));
+		if (is_set)
+			*is_set = true;
+	} else if (s == SQLITE_DONE) {
+		cs_buf_puts(out, def->def);
+	} else {
+		rc = db_fail(d, err, "cannot read settings");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_config_get_int(db *d, const char *key, long long *out, cs_err *err)
+{
+	cs_buf b = CS_BUF_INIT;
+	int rc = db_config_get(d, key, &b, NULL, err);
+
+	if (rc == 0 && !parse_ll(cs_buf_str(&b), out))
+		rc = cs_err_set(err, CS_EDB,
+		                "config %s: stored value \"%s\" is not a number", key,
+		                cs_buf_str(&b));
+	cs_buf_free(&b);
+	return rc;
+}
+
+int db_config_set(db *d, const char *key, const char *value, cs_err *err)
+{
+	const db_config_def *def = db_config_find(key);
+	cs_buf canon = CS_BUF_INIT;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (def == NULL)
+		return unknown_key(key, err);
+	if ((rc = db_config_parse(def, value, &canon, err)) != 0)
+		goto out;
+	if ((rc = db_prepare(d,
+	                     "INSERT INTO settings(key, value, updated_at) "
+	                     "VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE "
+	                     "SET value = ?2, updated_at = ?3",
+	                     &st, err)) != 0)
+		goto out;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, cs_buf_str(&canon), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, cs_clock_now(NULL));
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot write settings");
+out:
+	sqlite3_finalize(st);
+	cs_buf_free(&canon);
+	return rc;
+}
+
+int db_config_unset(db *d, const char *key, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_config_find(key) == NULL)
+		return unknown_key(key, err);
+	if ((rc = db_prepare(d, "DELETE FROM settings WHERE key = ?1", &st,
+	                     err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot write settings");
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -1,0 +1,1144 @@
+"""stackctl.py - start, stop and steer coldseq's throwaway local mail stack.
+
+The executables beside this file (up, down, flush, junk, token, measure) are
+thin wrappers around the main_* functions here; read their --help first.
+
+A stack is real Dovecot (IMAP, IMAPS, LMTP, SASL, Sieve, OAuth2 passdb), real
+Postfix (MX-style SMTP, STARTTLS submission, implicit-TLS submission, plus a
+fake remote MX for bounce.test and defer.test) and an OAuth token
+introspection test double, all on 127.0.0.1 at ports picked at start, with
+every file under one directory DIR:
+
+    DIR/env              shell-sourceable MAILSTACK_* values (the interface)
+    DIR/stack.json       what up started: pids, process start times, ports
+    DIR/log/             dovecot.log, postfix.log, oauth.log, *.stderr
+    DIR/tls/             throwaway CA (ca.crt) and server certificate
+    DIR/mail/ADDRESS/    each user's maildir (new/, cur/, .Junk/new/, ...)
+    DIR/dovecot/ DIR/postfix/ DIR/oauth/   configs, sockets, queue, tokens
+
+Recipe and measured pitfalls: shared/notes/MAILSTACK.md.  Processes are
+tracked by session: Dovecot's master, Postfix's master and the test double
+each lead a session of their own, and every process they fork stays in it,
+so `down` can prove with /proc that nothing of the stack is left running.
+
+Diagnostics go to stderr prefixed with the command name; every failure exits
+non-zero and names what failed, with the tail of the relevant log.
+"""
+import argparse
+import errno
+import fcntl
+import grp
+import json
+import os
+import pwd
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DOMAIN = "example.test"
+DEFAULT_USERS = 12
+HOST = "127.0.0.1"
+PORT_NAMES = ("imap", "imaps", "submission", "submissions", "smtp", "remote",
+              "oauth")
+UNIX_PATH_MAX = 107
+ADDR_RE = re.compile(r"^[^\s@\"\\<>()\[\],;:]+@[A-Za-z0-9.-]+$")
+
+
+class StackError(Exception):
+    """A failure to report: message, plus logs whose tails explain it."""
+
+    def __init__(self, msg, logs=()):
+        super().__init__(msg)
+        self.logs = list(logs)
+
+
+# ---------------------------------------------------------------- helpers
+
+class Paths:
+    """Every path of a stack, derived from its directory."""
+
+    def __init__(self, d):
+        self.dir = os.path.realpath(d)
+        j = lambda *p: os.path.join(self.dir, *p)  # noqa: E731
+        self.env = j("env")
+        self.state = j("stack.json")
+        self.logdir = j("log")
+        self.dovecot_log = j("log", "dovecot.log")
+        self.dovecot_err = j("log", "dovecot.stderr")
+        self.postfix_log = j("log", "postfix.log")
+        self.postfix_err = j("log", "postfix.stderr")
+        self.oauth_log = j("log", "oauth.log")
+        self.tls = j("tls")
+        self.ca = j("tls", "ca.crt")
+        self.cert = j("tls", "server.crt")
+        self.key = j("tls", "server.key")
+        self.dovecot = j("dovecot")
+        self.dovecot_conf = j("dovecot", "dovecot.conf")
+        self.users = j("dovecot", "users")
+        self.oauth2_ext = j("dovecot", "oauth2.conf.ext")
+        self.run = j("dovecot", "run")
+        self.dstate = j("dovecot", "state")
+        self.sieve = j("dovecot", "junk.sieve")
+        self.svbin = j("dovecot", "junk.svbin")
+        self.lmtp = j("dovecot", "run", "lmtp")
+        self.auth = j("dovecot", "run", "auth-postfix")
+        self.penalty = j("dovecot", "run", "anvil-auth-penalty")
+        self.postfix = j("postfix")
+        self.pconf = j("postfix", "conf")
+        self.queue = j("postfix", "queue")
+        self.pdata = j("postfix", "data")
+        self.master_pid = j("postfix", "queue", "pid", "master.pid")
+        self.oauth = j("oauth")
+        self.tokens = j("oauth", "tokens.json")
+        self.mail = j("mail")
+        self.home = j("home")
+
+
+_T0 = time.monotonic()
+
+
+def phase(what):
+    """With MAILSTACK_TIMING=1 in the environment, print how long each phase
+    of a command took (for tuning the cold start)."""
+    if os.environ.get("MAILSTACK_TIMING"):
+        print("  %6.3f s  %s" % (time.monotonic() - _T0, what),
+              file=sys.stderr, flush=True)
+
+
+def say(prog, msg):
+    print("%s: %s" % (prog, msg), file=sys.stderr, flush=True)
+
+
+def tail(path, n=25):
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        return ["(cannot read %s: %s)" % (path, e.strerror)]
+    return lines[-n:] if lines else ["(empty)"]
+
+
+def report(prog, err):
+    say(prog, str(err))
+    for path in getattr(err, "logs", ()):
+        print("--- last lines of %s ---" % path, file=sys.stderr)
+        for line in tail(path):
+            print("    " + line, file=sys.stderr)
+    sys.stderr.flush()
+
+
+def write(path, text, mode=0o644, owner=None):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    if owner:
+        os.chown(tmp, *owner)
+    os.rename(tmp, path)
+
+
+def run(cmd, what, logs=(), timeout=30, **kw):
+    """Run cmd to completion; raise StackError naming `what` on failure.
+
+    stdout/stderr are captured (never inherited: a daemon that inherited our
+    stdout would keep `$(up DIR)` open for ever)."""
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout, **kw)
+    except FileNotFoundError:
+        raise StackError("%s: %s not found (is its package installed? "
+                         "run make deps)" % (what, cmd[0]))
+    except subprocess.TimeoutExpired:
+        raise StackError("%s: `%s` did not finish in %d s"
+                         % (what, " ".join(cmd), timeout), logs)
+    if p.returncode != 0:
+        out = p.stdout.decode(errors="replace").strip()
+        raise StackError("%s: `%s` exited %d%s"
+                         % (what, " ".join(cmd), p.returncode,
+                            (": " + out) if out else " (printed nothing)"),
+                         logs)
+    return p.stdout.decode(errors="replace")
+
+
+def ids(user, group=None):
+    return (pwd.getpwnam(user).pw_uid,
+            grp.getgrnam(group or user).gr_gid)
+
+
+class Lock:
+    """flock on DIR itself, so two commands never change one stack at once.
+
+    The fd is close-on-exec, so daemons started under it never hold it."""
+
+    def __init__(self, d, prog):
+        self.fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(prog, "waiting for another mailstack command on %s" % d)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def release(self):
+        os.close(self.fd)
+
+
+# ------------------------------------------------------- process tracking
+
+def proc_stat(pid):
+    """(state, ppid, sid, starttime, comm) of pid, or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    comm = data[data.index("(") + 1:data.rindex(")")]
+    f = data[data.rindex(")") + 2:].split()
+    # f[0]=state f[1]=ppid f[2]=pgrp f[3]=session ... f[19]=starttime
+    return f[0], int(f[1]), int(f[3]), int(f[19]), comm
+
+
+def session_members(sessions, include_zombies=False):
+    """Pids of processes whose session id is in `sessions` (a dict
+    sid -> recorded start time of the leader).  A session whose leader pid now
+    belongs to another process (different start time) is not ours and is
+    skipped.  Zombies (exited, not yet reaped by their parent) hold no
+    memory, ports or files; they are left out unless asked for."""
+    foreign = set()
+    for sid, start in sessions.items():
+        st = proc_stat(sid)
+        if st and (st[2] != sid or st[3] != start):
+            foreign.add(sid)
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        st = proc_stat(int(name))
+        if not st or st[2] not in sessions or st[2] in foreign:
+            continue
+        if st[0] in "ZX" and not include_zombies:
+            continue
+        out.append(int(name))
+    return sorted(out)
+
+
+def describe(pids):
+    parts = []
+    for pid in pids:
+        st = proc_stat(pid)
+        if st:
+            parts.append("%d(%s,%s)" % (pid, st[4], st[0]))
+    return ", ".join(parts) or "none"
+
+
+def stop_sessions(sessions, timeout=10.0):
+    """SIGTERM every session leader, wait until no live process of the
+    sessions remains, SIGKILL stragglers.  Returns the pids still alive
+    (empty on success)."""
+    for sid, start in sessions.items():
+        st = proc_stat(sid)
+        if st and st[2] == sid and st[3] == start and st[0] not in "ZX":
+            try:
+                os.kill(sid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    left = session_members(sessions)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.02)
+        left = session_members(sessions)
+    if left:
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 3
+        while left and time.monotonic() < deadline:
+            time.sleep(0.02)
+            left = session_members(sessions)
+    return left
+
+
+def read_state(p):
+    try:
+        with open(p.state) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except ValueError as e:
+        raise StackError("%s is corrupt: %s" % (p.state, e))
+
+
+def state_sessions(state):
+    return {int(v["pid"]): int(v["start"])
+            for v in state.get("processes", {}).values()}
+
+
+# ------------------------------------------------------------- configs
+
+def pick_ports():
+    """Ask the kernel for free ports, one socket per name, all held open
+    until every port is picked so no two names get the same port."""
+    socks, ports = [], {}
+    try:
+        for name in PORT_NAMES:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((HOST, 0))
+            socks.append(s)
+            ports[name] = s.getsockname()[1]
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def make_tls(p):
+    os.makedirs(p.tls, mode=0o755)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes"]
+    run(["openssl", "req", "-x509"] + ec +
+        ["-days", "2", "-subj", "/CN=coldseq test CA (throwaway)",
+         "-keyout", p.tls + "/ca.key", "-out", p.ca,
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        "making the test CA")
+    run(["openssl", "req"] + ec +
+        ["-subj", "/CN=localhost", "-keyout", p.key,
+         "-out", p.tls + "/server.csr"], "making the server key")
+    write(p.tls + "/server.ext",
+          "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+          "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
+          "extendedKeyUsage=serverAuth\n")
+    run(["openssl", "x509", "-req", "-in", p.tls + "/server.csr",
+         "-CA", p.ca, "-CAkey", p.tls + "/ca.key", "-CAcreateserial",
+         "-days", "2", "-extfile", p.tls + "/server.ext", "-out", p.cert],
+        "signing the server certificate")
+    os.chmod(p.key, 0o600)
+    os.chmod(p.tls + "/ca.key", 0o600)
+    os.chmod(p.ca, 0o644)
+    os.chmod(p.cert, 0o644)
+
+
+def dovecot_conf(p, ports):
+    special = ""
+    for box in ("Drafts", "Sent", "Junk", "Trash", "Archive"):
+        special += ("  mailbox %s {\n    special_use = \\%s\n"
+                    "    auto = subscribe\n  }\n" % (box, box))
+    return """# Generated by tests/mailstack/up; throwaway test instance.
+instance_name = coldseq-mailstack
+base_dir = {run}
+state_dir = {dstate}
+log_path = {log}
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = yes
+auth_mechanisms = plain login xoauth2 oauthbearer
+auth_verbose = yes
+# A failed login would otherwise delay every later one from 127.0.0.1
+# (MAILSTACK.md 2.5).
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.0/8
+first_valid_uid = 8
+first_valid_gid = 8
+mail_uid = mail
+mail_gid = mail
+mail_location = maildir:{mail}/%Lu
+passdb {{
+  driver = passwd-file
+  mechanisms = plain login
+  args = scheme=PLAIN username_format=%Lu {users}
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {oauth2}
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%Lu {users}
+  default_fields = uid=mail gid=mail home={home}/%Lu
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+{special}}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {imaps}
+    ssl = yes
+  }}
+}}
+service lmtp {{
+  unix_listener lmtp {{
+    mode = 0666
+  }}
+}}
+service auth {{
+  unix_listener auth-postfix {{
+    mode = 0666
+  }}
+}}
+protocol imap {{
+  mail_max_userip_connections = 100
+}}
+protocol lmtp {{
+  postmaster_address = postmaster@example.test
+  mail_plugins = $mail_plugins sieve
+}}
+plugin {{
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+  sieve_before = {sieve}
+}}
+""".format(run=p.run, dstate=p.dstate, log=p.dovecot_log, cert=p.cert,
+           key=p.key, mail=p.mail, users=p.users, oauth2=p.oauth2_ext,
+           home=p.home, special=special, imap=ports["imap"],
+           imaps=ports["imaps"], sieve=p.sieve)
+
+
+def sieve_script(addresses):
+    quoted = ", ".join('"%s"' % a.replace("\\", "\\\\").replace('"', '\\"')
+                       for a in addresses)
+    rule = 'header :is "X-Stack-Junk" "yes"'
+    if addresses:
+        rule = ("anyof (%s,\n       address :is \"from\" [%s],\n"
+                "       envelope :is \"from\" [%s])" % (rule, quoted, quoted))
+    return ("# Generated by tests/mailstack (up, junk): stands in for a\n"
+            "# provider's spam filter.  Precompiled with sievec.\n"
+            "require [\"fileinto\", \"envelope\"];\n"
+            "if %s {\n  fileinto \"Junk\";\n  stop;\n}\n" % rule)
+
+
+def install_sieve(p, addresses, prog):
+    """Write the global junk script and compile it (lmtp runs as mail and
+    may not write the binary itself).  The script gets an mtime in the past
+    so the fresh binary is never taken for outdated."""
+    write(p.sieve, sieve_script(addresses))
+    past = time.time() - 2
+    os.utime(p.sieve, (past, past))
+    run(["sievec", "-c", p.dovecot_conf, p.sieve, p.svbin],
+        "%s: compiling %s" % (prog, p.sieve))
+
+
+def postfix_main_cf(p, ports):
+    return """# Generated by tests/mailstack/up; throwaway test instance.
+compatibility_level = 3.6
+queue_directory = {queue}
+data_directory = {data}
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mail.example.test
+mydomain = example.test
+myorigin = example.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+biff = no
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+maillog_file = {log}
+maillog_file_prefixes = {dir}
+smtpd_banner = $myhostname ESMTP coldseq test stack
+# Nothing leaves this machine: no DNS, and every domain that is not ours or a
+# test domain (transport_maps) ends in error:.
+disable_dns_lookups = yes
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+lmtp_host_lookup = native
+smtpd_peername_lookup = no
+smtp_tls_security_level = none
+default_transport = error:5.7.1 outside delivery disabled in tests
+relay_transport = error:5.7.1 outside delivery disabled in tests
+virtual_mailbox_domains = example.test
+virtual_mailbox_maps = texthash:{conf}/vmailbox
+virtual_transport = lmtp:unix:{lmtp}
+transport_maps = texthash:{conf}/transport
+# Retries and DSNs within seconds.
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+delay_warning_time = 2s
+maximal_queue_lifetime = 30s
+bounce_queue_lifetime = 30s
+smtpd_error_sleep_time = 0
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = {auth}
+smtpd_sasl_auth_enable = no
+smtpd_tls_auth_only = yes
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+fake_remote_rcpt = check_recipient_access texthash:{conf}/remote_rcpt_access, reject
+""".format(queue=p.queue, data=p.pdata, log=p.postfix_log, dir=p.dir,
+           conf=p.pconf, lmtp=p.lmtp, cert=p.cert, key=p.key, auth=p.auth)
+
+
+POSTFIX_UNIX_SERVICES = """\
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+def postfix_master_cf(ports):
+    return """# Generated by tests/mailstack/up.  No chroot anywhere.
+# MX-style port: no AUTH, as an outside sender would use.
+127.0.0.1:{smtp} inet n - n - - smtpd
+# Submission: STARTTLS and AUTH required.
+127.0.0.1:{sub} inet n - n - - smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+# Submission over implicit TLS.
+127.0.0.1:{subs} inet n - n - - smtpd
+  -o syslog_name=postfix/submissions
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+# Fake remote MX for bounce.test (550 at RCPT) and defer.test (450 at RCPT):
+# error: transports are refused at RCPT already, so accept-then-bounce needs
+# a real SMTP hop (MAILSTACK.md 3.3).
+127.0.0.1:{remote} inet n - n - - smtpd
+  -o syslog_name=postfix/fake-remote
+  -o myhostname=mx.remote.test
+  -o smtpd_relay_restrictions=$fake_remote_rcpt
+""".format(smtp=ports["smtp"], sub=ports["submission"],
+           subs=ports["submissions"], remote=ports["remote"]) \
+        + POSTFIX_UNIX_SERVICES
+
+
+def make_postfix_dirs(p):
+    """The queue tree as postfix-files wants it, made by hand: `postfix
+    check` would do the same in about 2 s."""
+    postfix = ids("postfix")
+    postdrop = grp.getgrnam("postdrop").gr_gid
+    os.makedirs(p.pconf, mode=0o755)
+    os.makedirs(p.queue, mode=0o755)
+    os.makedirs(p.pdata, mode=0o700)
+    os.chown(p.pdata, *postfix)
+    for d in ("active", "bounce", "corrupt", "defer", "deferred", "flush",
+              "hold", "incoming", "private", "saved", "trace"):
+        os.mkdir(os.path.join(p.queue, d), 0o700)
+        os.chown(os.path.join(p.queue, d), *postfix)
+    for d, mode in (("maildrop", 0o730), ("public", 0o710)):
+        os.mkdir(os.path.join(p.queue, d))
+        os.chmod(os.path.join(p.queue, d), mode)
+        os.chown(os.path.join(p.queue, d), postfix[0], postdrop)
+    os.mkdir(os.path.join(p.queue, "pid"), 0o755)
+
+
+# --------------------------------------------------------------- checks
+
+def wait_until(cond, timeout, what, logs=()):
+    deadline = time.monotonic() + timeout
+    while True:
+        r = cond()
+        if r:
+            return r
+        if time.monotonic() > deadline:
+            raise StackError("%s: not ready after %.0f s" % (what, timeout),
+                             logs)
+        time.sleep(0.01)
+
+
+def connects(port):
+    try:
+        socket.create_connection((HOST, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def read_line(f, what):
+    line = f.readline(2048)
+    if not line:
+        raise StackError("%s: connection closed without a reply" % what)
+    return line.decode(errors="replace").rstrip("\r\n")
+
+
+def smtp_reply(f, what):
+    lines = []
+    while True:
+        line = read_line(f, what)
+        lines.append(line)
+        if len(line) < 4 or line[3] != "-":
+            return lines
+
+
+def check_listeners(p, ports, ctx):
+    """Talk to every listener once, at protocol level: greeting, TLS with
+    the test CA and host name check, and the submission port's AUTH offer
+    (which proves Postfix reaches Dovecot's auth socket)."""
+    plog = [p.postfix_log]
+    dlog = [p.dovecot_log]
+
+    def probe(port, tls, logs, dialogue):
+        try:
+            raw = socket.create_connection((HOST, port), timeout=5)
+        except OSError as e:
+            raise StackError("port %d: %s" % (port, e.strerror), logs)
+        s = raw
+        try:
+            if tls:
+                s = ctx.wrap_socket(raw, server_hostname=HOST)
+            dialogue(s)
+        except (OSError, ssl.SSLError) as e:
+            raise StackError("port %d: %s" % (port, e), logs)
+        finally:
+            s.close()
+
+    def imap(starttls):
+        def d(s):
+            f = s.makefile("rb")
+            g = read_line(f, "IMAP greeting")
+            if not g.startswith("* OK"):
+                raise StackError("IMAP greeting: %r" % g, dlog)
+            if starttls:
+                s.sendall(b"a STARTTLS\r\n")
+                r = read_line(f, "IMAP STARTTLS")
+                if not r.startswith("a OK"):
+                    raise StackError("IMAP STARTTLS: %r" % r, dlog)
+                t = ctx.wrap_socket(s, server_hostname=HOST)
+                t.sendall(b"b LOGOUT\r\n")
+                t.recv(100)
+                t.close()
+            else:
+                s.sendall(b"a LOGOUT\r\n")
+        return d
+
+    def smtp(port_name, starttls, want_auth):
+        def d(s):
+            what = "SMTP %s port" % port_name
+            f = s.makefile("rb")
+            g = smtp_reply(f, what)
+            if not g[0].startswith("220"):
+                raise StackError("%s greeting: %r" % (what, g), plog)
+            if starttls:
+                s.sendall(b"EHLO up.example.test\r\n")
+                smtp_reply(f, what)
+                s.sendall(b"STARTTLS\r\n")
+                r = smtp_reply(f, what)
+                if not r[-1].startswith("220"):
+                    raise StackError("%s STARTTLS: %r" % (what, r), plog)
+                s = ctx.wrap_socket(s, server_hostname=HOST)
+                f = s.makefile("rb")
+            s.sendall(b"EHLO up.example.test\r\n")
+            r = smtp_reply(f, what)
+            if want_auth and not any("XOAUTH2" in x for x in r):
+                raise StackError("%s offers no AUTH XOAUTH2 (Postfix cannot "
+                                 "reach Dovecot's auth socket?): %r"
+                                 % (what, r), plog + dlog)
+            s.sendall(b"QUIT\r\n")
+            smtp_reply(f, what)
+        return d
+
+    probe(ports["imap"], False, dlog, imap(True))
+    probe(ports["imaps"], True, dlog, imap(False))
+    probe(ports["smtp"], False, plog, smtp("smtp", False, False))
+    probe(ports["remote"], False, plog, smtp("fake-remote", False, False))
+    probe(ports["submission"], False, plog, smtp("submission", True, True))
+    probe(ports["submissions"], True, plog, smtp("submissions", False, True))
+
+
+# ------------------------------------------------------------------- up
+
+def check_dir(p, prog):
+    if not os.path.isdir(p.dir):
+        raise StackError("%s is not a directory (make it first, e.g. with "
+                         "mktemp -d)" % p.dir)
+    state = read_state(p)
+    if state is not None:
+        left = session_members(state_sessions(state))
+        if left:
+            raise StackError("a stack is already running in %s (processes "
+                             "%s); run `tests/mailstack/down %s` first, or "
+                             "use another directory"
+                             % (p.dir, describe(left), p.dir))
+        raise StackError("%s holds a stopped stack; use a new or empty "
+                         "directory" % p.dir)
+    if os.listdir(p.dir):
+        raise StackError("%s is not empty; use a new or empty directory"
+                         % p.dir)
+    longest = os.path.join(p.run, "token-login", "tokenlogin")
+    if len(longest) + 8 > UNIX_PATH_MAX:
+        raise StackError("%s is too long: Dovecot's unix sockets under it "
+                         "would pass the %d-byte limit; use a shorter path "
+                         "(e.g. mktemp -d)" % (p.dir, UNIX_PATH_MAX))
+    # Postfix and Dovecot run parts of themselves as other users.
+    d = os.path.dirname(p.dir)
+    while d != "/":
+        if not os.stat(d).st_mode & 0o001:
+            raise StackError("%s is not traversable by other users (mode "
+                             "%o); Postfix and Dovecot could not reach the "
+                             "stack" % (d, os.stat(d).st_mode & 0o777))
+        d = os.path.dirname(d)
+
+
+def start_daemon(cmd, stderr_path, what):
+    """Start a long-running process in a session of its own, stdio off our
+    terminal and pipes (MAILSTACK.md 9)."""
+    err = open(stderr_path, "ab")
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+    except FileNotFoundError:
+        raise StackError("%s: %s not found (is its package installed? run "
+                         "make deps)" % (what, cmd[0]))
+    finally:
+        err.close()
+
+
+def record(state, name, pid):
+    st = proc_stat(pid)
+    if not st:
+        return False
+    state["processes"][name] = {"pid": pid, "start": st[3]}
+    return True
+
+
+def save_state(p, state):
+    write(p.state, json.dumps(state, indent=2) + "\n")
+
+
+def start_stack(p, users, prog):
+    """Build and start everything; fills and returns the state dict.  On
+    failure raises StackError with the state recorded so far in
+    err.state so the caller can stop what was started."""
+    t0 = time.monotonic()
+    ports = pick_ports()
+    password = secrets.token_urlsafe(12)
+    state = {"version": 1, "users": users, "ports": ports,
+             "password": password, "processes": {}}
+    try:
+        _start_stack(p, users, ports, password, state, prog)
+    except StackError as e:
+        e.state = state
+        raise
+    state["up_seconds"] = round(time.monotonic() - t0, 3)
+    save_state(p, state)
+    return state
+
+
+def _start_stack(p, users, ports, password, state, prog):
+    mail = ids("mail")
+    os.chmod(p.dir, 0o755)
+    for d in (p.logdir, p.dovecot, p.run, p.dstate, p.oauth):
+        os.makedirs(d, mode=0o755, exist_ok=True)
+    for d in (p.mail, p.home):
+        os.mkdir(d, 0o700)
+        os.chown(d, *mail)
+    save_state(p, state)
+
+    # OAuth introspection test double first: Dovecot asks it on login.
+    write(p.tokens, "{}\n")
+    dbl = start_daemon([sys.executable,
+                        os.path.join(HERE, "oauth_introspect_double.py"),
+                        "--port", str(ports["oauth"]), "--tokens", p.tokens],
+                       p.oauth_log, "starting the OAuth test double")
+    record(state, "oauth_double", dbl.pid)
+    save_state(p, state)
+
+    phase('oauth double started')
+    make_tls(p)
+    write(p.users, "".join("user%d@%s:{PLAIN}%s::::::\n"
+                           % (n, DOMAIN, password)
+                           for n in range(1, users + 1)),
+          mode=0o640, owner=(0, grp.getgrnam("dovecot").gr_gid))
+    write(p.oauth2_ext,
+          "introspection_mode = post\n"
+          "introspection_url = http://127.0.0.1:%d/introspect\n"
+          "username_attribute = username\n"
+          "active_attribute = active\nactive_value = true\n"
+          % ports["oauth"], mode=0o600)
+    write(p.dovecot_conf, dovecot_conf(p, ports), mode=0o644)
+    phase("configs")
+    install_sieve(p, [], prog)
+
+    phase('configs + tls + sieve')
+    dov = start_daemon(["dovecot", "-F", "-c", p.dovecot_conf],
+                       p.dovecot_err, "starting Dovecot")
+    record(state, "dovecot", dov.pid)
+    save_state(p, state)
+    dlogs = [p.dovecot_err, p.dovecot_log]
+
+    def dovecot_ready():
+        if dov.poll() is not None:
+            raise StackError("Dovecot exited with status %d at start"
+                             % dov.returncode, dlogs)
+        return all(os.path.exists(x) for x in (p.penalty, p.lmtp, p.auth))
+    wait_until(dovecot_ready, 10, "Dovecot's sockets", dlogs)
+    # Before the first login: no per-IP auth penalty (MAILSTACK.md 2.5).
+    os.unlink(p.penalty)
+    for port in ("imap", "imaps"):
+        wait_until(lambda: dov.poll() is None and connects(ports[port]),
+                   10, "Dovecot %s port %d" % (port, ports[port]), dlogs)
+
+    phase('dovecot ready')
+    make_postfix_dirs(p)
+    write(os.path.join(p.pconf, "main.cf"), postfix_main_cf(p, ports))
+    write(os.path.join(p.pconf, "master.cf"), postfix_master_cf(ports))
+    write(os.path.join(p.pconf, "vmailbox"),
+          "".join("user%d@%s ok\n" % (n, DOMAIN)
+                  for n in range(1, users + 1)))
+    write(os.path.join(p.pconf, "transport"),
+          "bounce.test smtp:[127.0.0.1]:%d\n"
+          "defer.test smtp:[127.0.0.1]:%d\n"
+          % (ports["remote"], ports["remote"]))
+    write(os.path.join(p.pconf, "remote_rcpt_access"),
+          "bounce.test 550 5.1.1 No such user here\n"
+          "defer.test 450 4.2.1 Mailbox busy, try again later\n")
+    phase('postfix files')
+    plogs = [p.postfix_err, p.postfix_log]
+    # quick-start: the queue tree is made above, skip `postfix check`.
+    open(os.path.join(p.queue, "quick-start"), "w").close()
+    with open(p.postfix_err, "ab") as err:
+        rc = subprocess.call(["postfix", "-c", p.pconf, "start"],
+                             stdin=subprocess.DEVNULL, stdout=err,
+                             stderr=err)
+    pid = None
+    try:
+        with open(p.master_pid) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        pass
+    if pid and record(state, "postfix", pid):
+        save_state(p, state)
+    if rc != 0:
+        # postfix prints nothing when stderr is not a terminal; the reason
+        # is in its log.
+        raise StackError("Postfix did not start (`postfix -c %s start` "
+                         "exited %d)" % (p.pconf, rc), plogs)
+    if not pid or "postfix" not in state["processes"]:
+        raise StackError("Postfix started but its master is not running "
+                         "(pid file %s)" % p.master_pid, plogs)
+
+    phase('postfix start returned')
+    ctx = ssl.create_default_context(cafile=p.ca)
+    for port in ("smtp", "submission", "submissions", "remote"):
+        wait_until(lambda: connects(ports[port]), 10,
+                   "Postfix %s port %d" % (port, ports[port]), plogs)
+    oauth_logs = [p.oauth_log]
+    wait_until(lambda: dbl.poll() is None and connects(ports["oauth"]), 10,
+               "OAuth test double port %d" % ports["oauth"], oauth_logs)
+    phase('ports connect')
+    check_listeners(p, ports, ctx)
+
+    phase('listeners checked')
+    env = [("MAILSTACK_DIR", p.dir),
+           ("MAILSTACK_HOST", HOST),
+           ("MAILSTACK_IMAP_PORT", ports["imap"]),
+           ("MAILSTACK_IMAPS_PORT", ports["imaps"]),
+           ("MAILSTACK_SUBMISSION_PORT", ports["submission"]),
+           ("MAILSTACK_SUBMISSIONS_PORT", ports["submissions"]),
+           ("MAILSTACK_SMTP_PORT", ports["smtp"]),
+           ("MAILSTACK_CA_FILE", p.ca),
+           ("MAILSTACK_USERS", users),
+           ("MAILSTACK_PASSWORD", password),
+           ("MAILSTACK_MAILDIR", p.mail),
+           ("MAILSTACK_OAUTH_PORT", ports["oauth"])]
+    write(p.env, "# coldseq test mail stack; source it (set -a to export)\n"
+          + "".join("%s=%s\n" % (k, shlex.quote(str(v))) for k, v in env))
+
+
+def in_use_failure(p):
+    for path in (p.dovecot_err, p.dovecot_log, p.postfix_log, p.postfix_err,
+                 p.oauth_log):
+        try:
+            with open(path, errors="replace") as f:
+                if "Address already in use" in f.read():
+                    return True
+        except OSError:
+            pass
+    return False
+
+
+def wipe(d):
+    for name in os.listdir(d):
+        path = os.path.join(d, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def main_up(argv):
+    ap = argparse.ArgumentParser(
+        prog="up",
+        description="Start a throwaway mail stack (Dovecot, Postfix, OAuth "
+        "introspection test double) on 127.0.0.1 with every file under DIR; "
+        "return once every listener answers.  Writes DIR/env "
+        "(MAILSTACK_* values, shell-sourceable).  Users are "
+        "user1@example.test .. userN@example.test, all with "
+        "MAILSTACK_PASSWORD.  Stop it with `down DIR`.",
+        epilog="Test domains: bounce.test is accepted then bounced (DSN to "
+        "the sender), defer.test is deferred (4.2.1, delay DSN after ~2 s), "
+        "unknown users of example.test are refused at RCPT (550 5.1.1), "
+        "other domains are refused (nothing leaves the machine).  Logs are "
+        "in DIR/log/.")
+    ap.add_argument("dir", metavar="DIR",
+                    help="new or empty directory (e.g. from mktemp -d)")
+    ap.add_argument("--users", type=int, default=DEFAULT_USERS, metavar="N",
+                    help="number of users (default %d)" % DEFAULT_USERS)
+    args = ap.parse_args(argv)
+    prog = "up"
+    if args.users < 1 or args.users > 10000:
+        report(prog, StackError("--users must be between 1 and 10000"))
+        return 2
+    if os.geteuid() != 0:
+        report(prog, StackError("must run as root (Postfix and Dovecot "
+                                "switch users)"))
+        return 1
+    p = Paths(args.dir)
+    lock = None
+    try:
+        check_dir(p, prog)
+        lock = Lock(p.dir, prog)
+        check_dir(p, prog)   # again, under the lock
+    except StackError as e:
+        report(prog, e)
+        return 1
+    old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        for attempt in range(3):
+            try:
+                t0 = time.monotonic()
+                state = start_stack(p, args.users, prog)
+                took = time.monotonic() - t0
+                print("up: stack running in %s (%d users, %.2f s); "
+                      "source %s" % (p.dir, args.users, took, p.env),
+                      file=sys.stderr, flush=True)
+                return 0
+            except (StackError, KeyboardInterrupt, OSError) as e:
+                st = getattr(e, "state", None) or read_state(p) or {}
+                left = stop_sessions(state_sessions(st))
+                if isinstance(e, StackError) and in_use_failure(p) \
+                        and attempt < 2 and not left:
+                    say(prog, "a picked port was taken meanwhile; "
+                        "retrying with new ports")
+                    wipe(p.dir)
+                    continue
+                if isinstance(e, KeyboardInterrupt):
+                    e = StackError("interrupted")
+                elif isinstance(e, OSError):
+                    e = StackError("%s: %s" % (
+                        getattr(e, "filename", None) or "", e))
+                report(prog, e)
+                if left:
+                    say(prog, "could not stop %s" % describe(left))
+                else:
+                    say(prog, "stopped what had started; files kept in %s"
+                        % p.dir)
+                if st:
+                    st["stopped"] = True
+                    save_state(p, st)
+                return 1
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        if lock:
+            lock.release()
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt()
+
+
+# ----------------------------------------------------------------- down
+
+def open_stack(dirname, prog):
+    """Paths and state of an existing stack, or StackError."""
+    p = Paths(dirname)
+    if not os.path.isdir(p.dir):
+        raise StackError("%s is not a directory" % p.dir)
+    state = read_state(p)
+    if state is None:
+        raise StackError("%s holds no stack (no %s)" % (p.dir, p.state))
+    return p, state
+
+
+def main_down(argv):
+    ap = argparse.ArgumentParser(
+        prog="down",
+        description="Stop the stack that `up DIR` started: SIGTERM to the "
+        "processes it recorded (Postfix master, Dovecot master, OAuth test "
+        "double), then wait until no process of their sessions is left "
+        "(checked in /proc); SIGKILL what is still there after 10 s.  Files "
+        "stay in DIR.  Exits 0 if the stack was already stopped.")
+    ap.add_argument("dir", metavar="DIR")
+    args = ap.parse_args(argv)
+    prog = "down"
+    try:
+        p, state = open_stack(args.dir, prog)
+        lock = Lock(p.dir, prog)
+    except StackError as e:
+        report(prog, e)
+        return 1
+    try:
+        sessions = state_sessions(state)
+        if not session_members(sessions):
+            say(prog, "no process of the stack in %s is running" % p.dir)
+            return 0
+        t0 = time.monotonic()
+        left = stop_sessions(sessions)
+        state["stopped"] = True
+        save_state(p, state)
+        if left:
+            report(prog, StackError("could not stop %s" % describe(left)))
+            return 1
+        say(prog, "stopped the stack in %s (%.2f s)"
+            % (p.dir, time.monotonic() - t0))
+        return 0
+    finally:
+        lock.release()
+
+
+# ---------------------------------------------------- flush, junk, token
+
+def running_stack(dirname, prog):
+    p, state = open_stack(dirname, prog)
+    if not session_members(state_sessions(state)):
+        raise StackError("the stack in %s is not running" % p.dir)
+    return p, state
+
+
+def main_flush(argv):
+    ap = argparse.ArgumentParser(
+        prog="flush",
+        description="Make the stack's Postfix retry every queued message now "
+        "(postqueue -f), ignoring its backoff.")
+    ap.add_argument("dir", metavar="DIR")
+    args = ap.parse_args(argv)
+    try:
+        p, _ = running_stack(args.dir, "flush")
+        run(["postqueue", "-c", p.pconf, "-f"], "flush: postqueue -f",
+            [p.postfix_log])
+    except StackError as e:
+        report("flush", e)
+        return 1
+    return 0
+
+
+def main_junk(argv):
+    ap = argparse.ArgumentParser(
+        prog="junk",
+        description="Set the senders whose mail is filed into the "
+        "recipient's Junk folder (header From or envelope sender, "
+        "case-insensitive).  Replaces the list; with no ADDRESS it empties "
+        "it.  Mail with the header `X-Stack-Junk: yes` always goes to Junk.  "
+        "Takes effect for the next delivery.")
+    ap.add_argument("dir", metavar="DIR")
+    ap.add_argument("addresses", metavar="ADDRESS", nargs="*")
+    args = ap.parse_args(argv)
+    prog = "junk"
+    for a in args.addresses:
+        if not ADDR_RE.match(a):
+            report(prog, StackError("not a plain mail address: %r" % a))
+            return 2
+    try:
+        p, _ = running_stack(args.dir, prog)
+        lock = Lock(p.dir, prog)
+        try:
+            install_sieve(p, args.addresses, prog)
+        finally:
+            lock.release()
+    except StackError as e:
+        report(prog, e)
+        return 1
+    return 0
+
+
+def main_token(argv):
+    ap = argparse.ArgumentParser(
+        prog="token",
+        description="Make the bearer token TOKEN valid for USER (XOAUTH2 and "
+        "OAUTHBEARER over IMAP and submission), or with --revoke withdraw "
+        "it.  USER is an address of the stack (userN@example.test).  "
+        "Takes effect for the next login.",
+        usage="token DIR TOKEN USER\n       token DIR --revoke TOKEN")
+    ap.add_argument("dir", metavar="DIR")
+    ap.add_argument("--revoke", action="store_true",
+                    help="withdraw TOKEN (no error if it was not valid)")
+    ap.add_argument("token", metavar="TOKEN")
+    ap.add_argument("user", metavar="USER", nargs="?")
+    args = ap.parse_args(argv)
+    prog = "token"
+    if args.revoke == (args.user is not None):
+        ap.error("give either TOKEN USER or --revoke TOKEN")
+    if not args.token or any(c.isspace() or not c.isprintable()
+                             for c in args.token):
+        report(prog, StackError("TOKEN must be printable, without spaces"))
+        return 2
+    try:
+        p, state = running_stack(args.dir, prog)
+        if args.user is not None:
+            user = args.user.lower()
+            m = re.match(r"^user(\d+)@example\.test$", user)
+            if not m or not 1 <= int(m.group(1)) <= state["users"]:
+                raise StackError("%s is not a user of this stack "
+                                 "(user1..user%d@example.test)"
+                                 % (args.user, state["users"]))
+        lock = Lock(p.dir, prog)
+        try:
+            with open(p.tokens) as f:
+                tokens = json.load(f)
+            if args.revoke:
+                tokens.pop(args.token, None)
+            else:
+                tokens[args.token] = user
+            write(p.tokens, json.dumps(tokens, indent=1) + "\n")
+        finally:
+            lock.release()
+    except (StackError, OSError, ValueError) as e:
+        report(prog, e if isinstance(e, StackError)
+               else StackError("%s: %s" % (p.tokens, e)))
+        return 1
+    return 0
+
+
+def main(fn):
+    """Entry point of the wrapper scripts."""
+    sys.dont_write_bytecode = True
+    sys.exit(fn(sys.argv[1:]))
