@@ -38,9 +38,11 @@ ALL_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 MAIN_SRC := cli/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(ALL_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 LINT_FILES := $(ALL_SRCS) $(foreach m,$(MODULES),$(wildcard $(m)/*.h)) \
-              $(UNIT_SRCS) $(FUZZ_SRCS) $(wildcard tests/unit/*.h)
+              $(UNIT_SRCS) $(FUZZ_SRCS) $(BENCH_SRCS) \
+              $(wildcard tests/unit/*.h)
 
 REL_OBJS := $(LIB_SRCS:%.c=build/release/%.o)
 ASAN_OBJS := $(LIB_SRCS:%.c=build/asan/%.o)
@@ -60,11 +62,12 @@ coldseq: build/release/libcoldseq.a build/release/cli/main.o
 
 build/release/libcoldseq.a: $(REL_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 build/release/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(REL_CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS_ALL) $(REL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # ---- sanitizer build used by every test ---------------------------------
 
@@ -76,11 +79,12 @@ build/asan/coldseq: build/asan/libcoldseq.a build/asan/cli/main.o
 
 build/asan/libcoldseq.a: $(ASAN_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 build/asan/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(ASAN_CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC asan $<"
+	@$(CC) $(CPPFLAGS_ALL) $(ASAN_CFLAGS) -MMD -MP -c -o $@ $<
 
 build/asan/tests/unit_%: tests/unit/test_%.c build/asan/libcoldseq.a
 	@mkdir -p $(@D)
@@ -104,6 +108,10 @@ unit: asan
 bench: deps coldseq
 	@sh tests/bench/run.sh
 
+build/release/bench_%: tests/bench/bench_%.c build/release/libcoldseq.a
+	@$(CC) $(CPPFLAGS_ALL) $(REL_CFLAGS) -o $@ $< \
+	    build/release/libcoldseq.a $(LIBS)
+
 # ---- fuzzing --------------------------------------------------------------
 
 FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 \
@@ -111,11 +119,12 @@ FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 \
 
 build/fuzz/%.o: %.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC fuzz $<"
+	@$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
 build/fuzz/libcoldseq.a: $(FUZZ_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libcoldseq.a
 	$(FUZZ_CC) $(CPPFLAGS_ALL) -std=c11 -Wall -Wextra -Werror -g -O1 \
@@ -139,12 +148,13 @@ fuzz: deps $(FUZZ_BINS)
 # ---- lint -----------------------------------------------------------------
 
 lint: deps
+	@mkdir -p build
 	clang-format --dry-run -Werror $(LINT_FILES)
 	cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
-	    --enable=warning,performance,portability \
+	    --enable=warning,performance,portability -D__GNUC__ \
 	    --suppress=missingIncludeSystem -I. $(ALL_SRCS)
-	clang-tidy --quiet $(ALL_SRCS) -- $(CPPFLAGS_ALL) -std=c11 2>&1 | \
-	    grep -v 'warnings generated' ; test $${PIPESTATUS:-0} = 0
+	clang-tidy --quiet $(ALL_SRCS) -- $(CPPFLAGS_ALL) -std=c11 \
+	    2>build/clang-tidy.log || { cat build/clang-tidy.log; exit 1; }
 	@echo "lint: clean"
 
 # ---- install --------------------------------------------------------------

@@ -42,7 +42,7 @@ typedef struct cli_cmd {
 	const char *name;
 	const char *args_usage; /* e.g. "KEY VALUE" */
 	const char *summary;    /* one line, for listings */
-	const char *help;       /* more text: behaviour, --json shape, example */
+	const char *help; /* more text: behaviour, --json shape, example */
 	int min_args, max_args; /* positional; max -1 = any */
 	int needs;
 	const cli_opt *opts; /* terminated by a NULL name; may be NULL */
@@ -57,7 +57,7 @@ typedef struct cli_group {
 /* What the parser found.  Strings point into argv (not copied). */
 typedef enum cli_action {
 	CLI_RUN,
-	CLI_HELP,    /* help for cmd, or for group, or the overview */
+	CLI_HELP, /* help for cmd, or for group, or the overview */
 	CLI_VERSION,
 } cli_action;
 

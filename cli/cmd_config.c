@@ -40,13 +40,13 @@ static int bad_key(const char *key)
 		          "'coldseq config list'.",
 		          key, hit->key);
 	else
-		cli_error("unknown config key '%s'.\nSee 'coldseq config list'.",
-		          key);
+		cli_error(
+		    "unknown config key '%s'.\nSee 'coldseq config list'.",
+		    key);
 	return CLI_EXIT_USAGE;
 }
 
-static cJSON *entry_json(const db_config_def *d, const char *value,
-                         bool is_set)
+static cJSON *entry_json(const db_config_def *d, const char *value, bool is_set)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -94,8 +94,9 @@ static int run_set(cli_ctx *ctx, const cli_args *a)
 		return bad_key(a->pos[0]);
 	rc = db_config_set(ctx->db, d->key, a->pos[1], &err);
 	if (rc == CS_EINVAL) {
-		cli_error("%s\nSee 'coldseq config list' for the allowed values.",
-		          err.msg);
+		cli_error(
+		    "%s\nSee 'coldseq config list' for the allowed values.",
+		    err.msg);
 		return CLI_EXIT_USAGE;
 	}
 	if (rc == 0)
@@ -148,8 +149,8 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 			return CLI_EXIT_FAIL;
 		}
 		if (arr)
-			cJSON_AddItemToArray(arr,
-			                     entry_json(d, cs_buf_str(&v), is_set));
+			cJSON_AddItemToArray(
+			    arr, entry_json(d, cs_buf_str(&v), is_set));
 		else
 			fprintf(ctx->out, "%-20s %-14s %-9s %s%s\n", d->key,
 			        cs_buf_str(&v), type_name(d->type), d->help,
@@ -185,7 +186,7 @@ const cli_cmd cli_cmds_config[] = {
     {"config", "unset", "KEY", "return a setting to its default",
      "Example:\n  coldseq config unset inbox.daily_cap", 1, 1, CLI_NEEDS_DB,
      NULL, run_unset},
-    {"config", "list", NULL, "list every setting with its value", list_help,
-     0, 0, CLI_NEEDS_DB, NULL, run_list},
+    {"config", "list", NULL, "list every setting with its value", list_help, 0,
+     0, CLI_NEEDS_DB, NULL, run_list},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
 };

@@ -7,7 +7,7 @@
  * renamed into place only when complete, so an interrupted init leaves no
  * half-made database that a later command would take for a real one.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include "cli_int.h"
 
 #include <errno.h>
@@ -34,8 +34,9 @@ static void report(cli_ctx *ctx, bool created, bool key_created,
 		return;
 	}
 	if (!created) {
-		fprintf(ctx->out, "coldseq is already initialised in %s (nothing "
-		                  "changed)\n",
+		fprintf(ctx->out,
+		        "coldseq is already initialised in %s (nothing "
+		        "changed)\n",
 		        ctx->data_dir);
 		return;
 	}
@@ -58,8 +59,8 @@ static int prepare_dir(cli_ctx *ctx, cs_err *err)
 	if ((rc = cs_mkdir_p(ctx->data_dir, 0700, err)) != 0)
 		return rc;
 	if (stat(ctx->data_dir, &st) != 0)
-		return cs_err_set(err, CS_EIO, "cannot stat %s: %s", ctx->data_dir,
-		                  strerror(errno));
+		return cs_err_set(err, CS_EIO, "cannot stat %s: %s",
+		                  ctx->data_dir, strerror(errno));
 	if ((st.st_mode & 0777) != 0700) {
 		if (chmod(ctx->data_dir, 0700) != 0)
 			return cs_err_set(err, CS_EIO,
@@ -84,8 +85,8 @@ static int build_db(cli_ctx *ctx, const char *tmp, cs_vault *v,
 		goto out;
 	rc = cli_vault_write_check(d, v, err);
 	if (rc == 0 && record_key)
-		rc = db_meta_set(d, "vault_key_path", key_path, strlen(key_path),
-		                 err);
+		rc = db_meta_set(d, "vault_key_path", key_path,
+		                 strlen(key_path), err);
 	if (rc == 0)
 		rc = db_commit(d, err);
 	else
@@ -111,7 +112,8 @@ static int run_init(cli_ctx *ctx, const cli_args *a)
 		goto fail;
 	ctx->db_path = cs_xasprintf("%s/coldseq.db", ctx->data_dir);
 	if (stat(ctx->db_path, &st) == 0) {
-		/* Already there: check it opens (and is ours), change nothing. */
+		/* Already there: check it opens (and is ours), change nothing.
+		 */
 		if (db_open(ctx->db_path, 0, &ctx->db, &err) != 0)
 			goto fail;
 		key_path = cli_key_path(ctx, NULL);

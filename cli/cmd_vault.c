@@ -34,8 +34,8 @@ static int check_one(const db_sealed *s, void *arg)
 	cs_secret *sec = NULL;
 
 	acc->total++;
-	if (cs_vault_open(acc->v, s->table, s->column, s->rowkey, s->blob, s->len,
-	                  &sec, NULL) != 0) {
+	if (cs_vault_open(acc->v, s->table, s->column, s->rowkey, s->blob,
+	                  s->len, &sec, NULL) != 0) {
 		cJSON *o = cJSON_CreateObject();
 
 		acc->bad++;
@@ -59,11 +59,10 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 	int rc = CLI_EXIT_OK;
 
 	ctx->key_path = cli_key_path(ctx, &recorded);
-	key_ok = cli_vault_load_checked(ctx->db, ctx->key_path, &acc.v, &kerr) ==
-	         0;
+	key_ok =
+	    cli_vault_load_checked(ctx->db, ctx->key_path, &acc.v, &kerr) == 0;
 	acc.bad_list = cJSON_CreateArray();
-	if (key_ok &&
-	    db_sealed_foreach(ctx->db, check_one, &acc, &err) != 0) {
+	if (key_ok && db_sealed_foreach(ctx->db, check_one, &acc, &err) != 0) {
 		cli_error("vault status: %s", err.msg);
 		rc = CLI_EXIT_FAIL;
 		goto out;
@@ -98,14 +97,15 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 		goto out;
 	}
 	fprintf(ctx->out, "key:       matches the database\n");
-	fprintf(ctx->out, "secrets:   %lld stored, %lld unreadable\n", acc.total,
-	        acc.bad);
+	fprintf(ctx->out, "secrets:   %lld stored, %lld unreadable\n",
+	        acc.total, acc.bad);
 	fputs(cs_buf_str(&acc.text), ctx->out);
 	if (acc.bad)
-		cli_error("vault status: %lld stored secret(s) failed "
-		          "authentication (altered, moved or damaged): enter them "
-		          "again",
-		          acc.bad);
+		cli_error(
+		    "vault status: %lld stored secret(s) failed "
+		    "authentication (altered, moved or damaged): enter them "
+		    "again",
+		    acc.bad);
 out:
 	cJSON_Delete(acc.bad_list);
 	cs_buf_free(&acc.text);
@@ -200,12 +200,12 @@ static int run_rekey(cli_ctx *ctx, const cli_args *a)
 		goto fail_key;
 	if ((rc = db_commit(ctx->db, &err)) != 0)
 		goto fail_key;
-	in_tx = false;
 	if (rename(next, ctx->key_path) != 0) {
-		cli_error("vault rekey: the secrets are now sealed under %s but it "
-		          "cannot be renamed to %s (%s); the next command will "
-		          "retry the rename",
-		          next, ctx->key_path, strerror(errno));
+		cli_error(
+		    "vault rekey: the secrets are now sealed under %s but it "
+		    "cannot be renamed to %s (%s); the next command will "
+		    "retry the rename",
+		    next, ctx->key_path, strerror(errno));
 		rc = CS_EIO;
 		goto out;
 	}

@@ -44,7 +44,8 @@ char *cli_key_path(cli_ctx *ctx, bool *recorded)
 		cs_buf b = CS_BUF_INIT;
 		bool found = false;
 
-		if (db_meta_get(ctx->db, "vault_key_path", &b, &found, NULL) == 0 &&
+		if (db_meta_get(ctx->db, "vault_key_path", &b, &found, NULL) ==
+		        0 &&
 		    found && b.len > 0) {
 			if (recorded)
 				*recorded = true;
@@ -67,11 +68,12 @@ int cli_ctx_open(cli_ctx *ctx, int needs, cs_err *err)
 		return CS_EINVAL;
 	ctx->db_path = cs_xasprintf("%s/coldseq.db", ctx->data_dir);
 	if (stat(ctx->data_dir, &st) != 0 || stat(ctx->db_path, &st) != 0)
-		return cs_err_set(err, CS_ENOTFOUND,
-		                  "no coldseq data at %s: run 'coldseq init%s%s' "
-		                  "first",
-		                  ctx->data_dir, ctx->args->data_dir ? " --data-dir " : "",
-		                  ctx->args->data_dir ? ctx->args->data_dir : "");
+		return cs_err_set(
+		    err, CS_ENOTFOUND,
+		    "no coldseq data at %s: run 'coldseq init%s%s' "
+		    "first",
+		    ctx->data_dir, ctx->args->data_dir ? " --data-dir " : "",
+		    ctx->args->data_dir ? ctx->args->data_dir : "");
 	if ((rc = db_open(ctx->db_path, 0, &ctx->db, err)) != 0)
 		return rc;
 	if (needs != CLI_NEEDS_VAULT)

@@ -48,18 +48,19 @@ void cli_help_overview(cs_buf *out)
 	const cli_group *g;
 	const cli_cmd *c;
 
-	cs_buf_puts(out,
-	            "coldseq " CS_VERSION " - self-hosted cold-email sequencer\n"
-	            "\n"
-	            "Usage: coldseq [global options] ACTION [options] [args]\n"
-	            "       coldseq [global options] GROUP COMMAND [options] "
-	            "[args]\n"
-	            "\nActions:\n");
+	cs_buf_puts(
+	    out, "coldseq " CS_VERSION " - self-hosted cold-email sequencer\n"
+	         "\n"
+	         "Usage: coldseq [global options] ACTION [options] [args]\n"
+	         "       coldseq [global options] GROUP COMMAND [options] "
+	         "[args]\n"
+	         "\nActions:\n");
 	for (c = cli_commands(); c->name; c++)
 		if (c->group == NULL)
 			cs_buf_printf(out, "  %-14s %s\n", c->name, c->summary);
-	cs_buf_printf(out, "  %-14s %s\n", "help", "show help for a group or "
-	                                           "command");
+	cs_buf_printf(out, "  %-14s %s\n", "help",
+	              "show help for a group or "
+	              "command");
 	cs_buf_puts(out, "\nGroups:\n");
 	for (g = cli_groups(); g->name; g++)
 		cs_buf_printf(out, "  %-14s %s\n", g->name, g->summary);
@@ -75,13 +76,15 @@ void cli_help_group(const cli_group *g, cs_buf *out)
 {
 	const cli_cmd *c;
 
-	cs_buf_printf(out, "coldseq %s - %s\n\nUsage: coldseq %s COMMAND "
-	                   "[options] [args]\n\nCommands:\n",
+	cs_buf_printf(out,
+	              "coldseq %s - %s\n\nUsage: coldseq %s COMMAND "
+	              "[options] [args]\n\nCommands:\n",
 	              g->name, g->summary, g->name);
 	for (c = cli_commands(); c->name; c++)
 		if (c->group && strcmp(c->group, g->name) == 0)
 			cs_buf_printf(out, "  %-10s %-18s %s\n", c->name,
-			              c->args_usage ? c->args_usage : "", c->summary);
+			              c->args_usage ? c->args_usage : "",
+			              c->summary);
 	cs_buf_printf(out, "\nRun 'coldseq %s COMMAND --help' for details.\n",
 	              g->name);
 }

@@ -11,8 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { G_DATA_DIR, G_KEY_FILE, G_LOG_FILE, G_JSON, G_QUIET, G_VERBOSE,
-       G_HELP, G_VERSION };
+enum {
+	G_DATA_DIR,
+	G_KEY_FILE,
+	G_LOG_FILE,
+	G_JSON,
+	G_QUIET,
+	G_VERBOSE,
+	G_HELP,
+	G_VERSION
+};
 
 static const cli_opt globals[] = {
     {"data-dir", 0, "DIR", false, "data directory"},
@@ -34,7 +42,7 @@ static const cli_opt *find_opt(const cli_opt *opts, const char *arg,
 
 	if (opts == NULL)
 		return NULL;
-	for (i = 0; opts[i].name && i < CLI_MAX_OPTS; i++) {
+	for (i = 0; i < CLI_MAX_OPTS && opts[i].name; i++) {
 		if (arg[1] != '-') {
 			if (arg[2] == '\0' && opts[i].shortc &&
 			    arg[1] == opts[i].shortc) {
@@ -54,8 +62,7 @@ static const cli_opt *find_opt(const cli_opt *opts, const char *arg,
 	return NULL;
 }
 
-static const char *nearest_opt(const cli_opt *opts, const char *name,
-                               int *best)
+static const char *nearest_opt(const cli_opt *opts, const char *name, int *best)
 {
 	const char *hit = NULL;
 	size_t i;
@@ -146,7 +153,8 @@ static int unknown_word(const char *w, const char *group, cs_err *err)
 	if (group == NULL && cs_edit_distance(w, "help", 2) < best)
 		hit = "help";
 	if (group) {
-		snprintf(where, sizeof where, "a command of 'coldseq %s'", group);
+		snprintf(where, sizeof where, "a command of 'coldseq %s'",
+		         group);
 		snprintf(see, sizeof see, "coldseq %s", group);
 	} else {
 		snprintf(where, sizeof where, "a coldseq command");
@@ -180,18 +188,20 @@ static int unknown_opt(const char *arg, const cli_cmd *cmd, cs_err *err)
 			hit = g;
 	}
 	if (cmd && cmd->group)
-		snprintf(hint, sizeof hint, "coldseq %s %s", cmd->group, cmd->name);
+		snprintf(hint, sizeof hint, "coldseq %s %s", cmd->group,
+		         cmd->name);
 	else if (cmd)
 		snprintf(hint, sizeof hint, "coldseq %s", cmd->name);
 	else
 		snprintf(hint, sizeof hint, "coldseq");
 	if (hit)
-		return cs_err_set(err, CS_EUSAGE,
-		                  "unknown option '%s'. Did you mean '--%s'?\nSee "
-		                  "'%s --help'.",
-		                  arg, hit, hint);
-	return cs_err_set(err, CS_EUSAGE, "unknown option '%s'.\nSee '%s --help'.",
-	                  arg, hint);
+		return cs_err_set(
+		    err, CS_EUSAGE,
+		    "unknown option '%s'. Did you mean '--%s'?\nSee "
+		    "'%s --help'.",
+		    arg, hit, hint);
+	return cs_err_set(err, CS_EUSAGE,
+	                  "unknown option '%s'.\nSee '%s --help'.", arg, hint);
 }
 
 static int take_value(int argc, char **argv, int *i, const char *arg,
@@ -213,10 +223,11 @@ static int take_value(int argc, char **argv, int *i, const char *arg,
 		return 0;
 	}
 	if (*i + 1 >= argc)
-		return cs_err_set(err, CS_EUSAGE,
-		                  "option '%s' needs a value (%s).\nSee 'coldseq "
-		                  "--help'.",
-		                  arg, o->metavar);
+		return cs_err_set(
+		    err, CS_EUSAGE,
+		    "option '%s' needs a value (%s).\nSee 'coldseq "
+		    "--help'.",
+		    arg, o->metavar);
 	*val = argv[++*i];
 	return 0;
 }
@@ -232,8 +243,8 @@ int cli_parse(int argc, char **argv, cli_args *a, cs_err *err)
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		const cli_opt *o;
-		const char *val;
-		size_t idx;
+		const char *val = NULL;
+		size_t idx = 0;
 
 		if (!dashdash && strcmp(arg, "--") == 0) {
 			dashdash = true;
@@ -242,8 +253,8 @@ int cli_parse(int argc, char **argv, cli_args *a, cs_err *err)
 		if (!dashdash && arg[0] == '-' && arg[1] != '\0') {
 			o = find_opt(globals, arg, &idx);
 			if (o) {
-				if ((rc = take_value(argc, argv, &i, arg, o, &val,
-				                     err)) != 0)
+				if ((rc = take_value(argc, argv, &i, arg, o,
+				                     &val, err)) != 0)
 					return rc;
 				set_global(a, idx, val);
 				continue;
@@ -251,14 +262,15 @@ int cli_parse(int argc, char **argv, cli_args *a, cs_err *err)
 			o = a->cmd ? find_opt(a->cmd->opts, arg, &idx) : NULL;
 			if (o == NULL)
 				return unknown_opt(arg, a->cmd, err);
-			if ((rc = take_value(argc, argv, &i, arg, o, &val, err)) !=
-			    0)
+			if ((rc = take_value(argc, argv, &i, arg, o, &val,
+			                     err)) != 0)
 				return rc;
 			if (a->count[idx] && !o->repeat)
-				return cs_err_set(err, CS_EUSAGE,
-				                  "option '--%s' given twice.\nSee "
-				                  "'coldseq --help'.",
-				                  o->name);
+				return cs_err_set(
+				    err, CS_EUSAGE,
+				    "option '--%s' given twice.\nSee "
+				    "'coldseq --help'.",
+				    o->name);
 			a->count[idx]++;
 			if (val) {
 				int n = a->count[idx] - 1;
@@ -270,9 +282,10 @@ int cli_parse(int argc, char **argv, cli_args *a, cs_err *err)
 		/* a word */
 		if (is_help_cmd) {
 			if (nwords >= 2)
-				return cs_err_set(err, CS_EUSAGE,
-				                  "help takes at most a group and a "
-				                  "command.\nSee 'coldseq --help'.");
+				return cs_err_set(
+				    err, CS_EUSAGE,
+				    "help takes at most a group and a "
+				    "command.\nSee 'coldseq --help'.");
 			help_topic[nwords++] = arg;
 			continue;
 		}
@@ -306,17 +319,20 @@ int cli_parse(int argc, char **argv, cli_args *a, cs_err *err)
 			if (a->group == NULL) {
 				a->cmd = find_cmd(NULL, help_topic[0]);
 				if (a->cmd == NULL)
-					return unknown_word(help_topic[0], NULL, err);
+					return unknown_word(help_topic[0], NULL,
+					                    err);
 				if (help_topic[1])
-					return cs_err_set(err, CS_EUSAGE,
-					                  "'%s' has no commands.\nSee "
-					                  "'coldseq --help'.",
-					                  help_topic[0]);
+					return cs_err_set(
+					    err, CS_EUSAGE,
+					    "'%s' has no commands.\nSee "
+					    "'coldseq --help'.",
+					    help_topic[0]);
 			} else if (help_topic[1]) {
-				a->cmd = find_cmd(a->group->name, help_topic[1]);
+				a->cmd =
+				    find_cmd(a->group->name, help_topic[1]);
 				if (a->cmd == NULL)
-					return unknown_word(help_topic[1],
-					                    a->group->name, err);
+					return unknown_word(
+					    help_topic[1], a->group->name, err);
 			}
 		}
 		return 0;
@@ -340,17 +356,18 @@ int cli_parse(int argc, char **argv, cli_args *a, cs_err *err)
 		         a->cmd->group ? a->cmd->group : "",
 		         a->cmd->group ? " " : "", a->cmd->name);
 		if (a->npos < a->cmd->min_args)
-			return cs_err_set(err, CS_EUSAGE,
-			                  "'coldseq %s' needs %s.\nUsage: coldseq %s "
-			                  "%s\nSee 'coldseq %s --help'.",
-			                  name, a->cmd->args_usage, name,
-			                  a->cmd->args_usage, name);
-		return cs_err_set(err, CS_EUSAGE,
-		                  "'coldseq %s' got an unexpected argument '%s'.\n"
-		                  "Usage: coldseq %s %s\nSee 'coldseq %s --help'.",
-		                  name, a->pos[a->cmd->max_args], name,
-		                  a->cmd->args_usage ? a->cmd->args_usage : "",
-		                  name);
+			return cs_err_set(
+			    err, CS_EUSAGE,
+			    "'coldseq %s' needs %s.\nUsage: coldseq %s "
+			    "%s\nSee 'coldseq %s --help'.",
+			    name, a->cmd->args_usage, name, a->cmd->args_usage,
+			    name);
+		return cs_err_set(
+		    err, CS_EUSAGE,
+		    "'coldseq %s' got an unexpected argument '%s'.\n"
+		    "Usage: coldseq %s %s\nSee 'coldseq %s --help'.",
+		    name, a->pos[a->cmd->max_args], name,
+		    a->cmd->args_usage ? a->cmd->args_usage : "", name);
 	}
 	return 0;
 }

@@ -39,10 +39,11 @@ int cli_vault_check(db *d, cs_vault *v, const char *key_path, cs_err *err)
 	if ((rc = db_meta_get(d, "vault_check", &blob, &found, err)) != 0)
 		goto out;
 	if (!found) {
-		rc = cs_err_set(err, CS_ECRYPTO,
-		                "database %s has no vault key check: it was not "
-		                "made by 'coldseq init'",
-		                db_path(d));
+		rc =
+		    cs_err_set(err, CS_ECRYPTO,
+		               "database %s has no vault key check: it was not "
+		               "made by 'coldseq init'",
+		               db_path(d));
 		goto out;
 	}
 	rc = cs_vault_open(v, "meta", "value", "vault_check", blob.data,
@@ -105,18 +106,20 @@ int cli_vault_load_checked(db *d, const char *key_path, cs_vault **out,
 	if (have_next && try_key(d, next, out) == 0) {
 		/* A rekey committed but died before renaming its key. */
 		if (rename(next, key_path) != 0) {
-			rc = cs_err_set(err, CS_EIO,
-			                "an interrupted vault rekey left the current "
-			                "key in %s and it cannot be moved to %s: %s",
-			                next, key_path, strerror(errno));
+			rc = cs_err_set(
+			    err, CS_EIO,
+			    "an interrupted vault rekey left the current "
+			    "key in %s and it cannot be moved to %s: %s",
+			    next, key_path, strerror(errno));
 			cs_vault_free(*out);
 			*out = NULL;
 			free(next);
 			return rc;
 		}
-		cs_log_warn("finished an interrupted vault rekey: %s is now the "
-		            "key",
-		            key_path);
+		cs_log_warn(
+		    "finished an interrupted vault rekey: %s is now the "
+		    "key",
+		    key_path);
 		cs_err_clear(err);
 		rc = 0;
 	}

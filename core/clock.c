@@ -157,7 +157,8 @@ static int digits(const char **p, int n)
 
 static int days_in_month(int y, int m)
 {
-	static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int dm[] = {31, 28, 31, 30, 31, 30,
+	                         31, 31, 30, 31, 30, 31};
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
 	return m == 2 && leap ? 29 : dm[m - 1];
@@ -226,10 +227,11 @@ int cs_time_parse_iso8601(const char *s, int64_t *out_ms, cs_err *err)
 	if (*p != '\0')
 		goto bad;
 done:
-	*out_ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-	            (sec > 59 ? 59 : sec) - (int64_t)off * 60) *
-	           1000) +
-	          ms;
+	*out_ms =
+	    ((days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
+	      (int64_t)mi * 60 + (sec > 59 ? 59 : sec) - (int64_t)off * 60) *
+	     1000) +
+	    ms;
 	return 0;
 bad:
 	return cs_err_set(err, CS_EINVAL,

@@ -21,7 +21,7 @@
 
 #if defined(__GNUC__)
 #define CS_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define CS_NORETURN __attribute__((noreturn))
+#define CS_NORETURN     __attribute__((noreturn))
 #else
 #define CS_PRINTF(f, a)
 #define CS_NORETURN
@@ -58,7 +58,10 @@ typedef struct cs_buf {
 	size_t cap;
 } cs_buf;
 
-#define CS_BUF_INIT {NULL, 0, 0}
+#define CS_BUF_INIT                                                            \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 void cs_buf_reserve(cs_buf *b, size_t extra);
 void cs_buf_append(cs_buf *b, const void *p, size_t n);
@@ -83,8 +86,8 @@ void cs_buf_free(cs_buf *b);
 /* Error codes; functions return 0 on success or the negative code. */
 enum {
 	CS_OK = 0,
-	CS_EINVAL = -1,   /* bad input: a user's file, argument or value */
-	CS_EIO = -2,      /* local file system or OS call failed */
+	CS_EINVAL = -1, /* bad input: a user's file, argument or value */
+	CS_EIO = -2,    /* local file system or OS call failed */
 	CS_ENOTFOUND = -3,
 	CS_EEXIST = -4,
 	CS_ECRYPTO = -5,  /* authentication of a secret failed, wrong key */
@@ -106,7 +109,13 @@ typedef struct cs_err {
 	char msg[512];
 } cs_err;
 
-#define CS_ERR_INIT {0, {0}}
+#define CS_ERR_INIT                                                            \
+	{                                                                      \
+		0,                                                             \
+		{                                                              \
+			0                                                      \
+		}                                                              \
+	}
 
 /* Set err (if not NULL) and return code, for "return cs_err_set(...)". */
 int cs_err_set(cs_err *err, int code, const char *fmt, ...) CS_PRINTF(3, 4);
@@ -172,8 +181,8 @@ void cs_log_close(void);
 /* Each call writes one line, redacted, with embedded newlines escaped. */
 void cs_log(cs_log_level level, const char *fmt, ...) CS_PRINTF(2, 3);
 #define cs_log_error(...) cs_log(CS_LOG_ERROR, __VA_ARGS__)
-#define cs_log_warn(...) cs_log(CS_LOG_WARN, __VA_ARGS__)
-#define cs_log_info(...) cs_log(CS_LOG_INFO, __VA_ARGS__)
+#define cs_log_warn(...)  cs_log(CS_LOG_WARN, __VA_ARGS__)
+#define cs_log_info(...)  cs_log(CS_LOG_INFO, __VA_ARGS__)
 #define cs_log_debug(...) cs_log(CS_LOG_DEBUG, __VA_ARGS__)
 
 /* ---- clock (clock.c) ------------------------------------------------- */
@@ -212,7 +221,7 @@ int cs_time_parse_iso8601(const char *s, int64_t *out_ms, cs_err *err);
  * stable key of the row (a name or UUID, never a rowid), so a blob copied to
  * another row or column fails to open.
  */
-#define CS_VAULT_KEY_LEN 32
+#define CS_VAULT_KEY_LEN  32
 #define CS_VAULT_OVERHEAD (4 + 12 + 16)
 
 typedef struct cs_vault cs_vault;
@@ -226,8 +235,8 @@ int cs_vault_load(const char *path, cs_vault **out, cs_err *err);
 void cs_vault_free(cs_vault *v);
 /* Encrypt; out receives the blob (appended). */
 int cs_vault_seal(cs_vault *v, const char *table, const char *column,
-                  const char *rowkey, const void *plain, size_t n,
-                  cs_buf *out, cs_err *err);
+                  const char *rowkey, const void *plain, size_t n, cs_buf *out,
+                  cs_err *err);
 /* Decrypt and authenticate; *out is a new secret (caller frees).
  * CS_ECRYPTO when the blob was changed, moved or sealed under another key. */
 int cs_vault_open(cs_vault *v, const char *table, const char *column,
@@ -240,8 +249,8 @@ int cs_vault_open(cs_vault *v, const char *table, const char *column,
 int cs_edit_distance(const char *a, const char *b, int max);
 /* Write all of data to path atomically (temp file + fsync + rename) with
  * the given mode. */
-int cs_write_file_atomic(const char *path, const void *data, size_t n,
-                         int mode, cs_err *err);
+int cs_write_file_atomic(const char *path, const void *data, size_t n, int mode,
+                         cs_err *err);
 /* mkdir -p; the last component gets `mode`, parents 0755. Existing is ok. */
 int cs_mkdir_p(const char *path, int mode, cs_err *err);
 /* Trim ASCII white space at both ends, in place; returns s. */

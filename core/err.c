@@ -53,7 +53,8 @@ int cs_err_prefix(cs_err *err, const char *fmt, ...)
 	if (err == NULL)
 		return CS_EINVAL;
 	va_start(ap, fmt);
-	vsnprintf(pre, sizeof pre, fmt, ap);
+	/* clang-analyzer 14 misreads va_start here (false positive) */
+	vsnprintf(pre, sizeof pre, fmt, ap); // NOLINT(clang-analyzer-valist.*)
 	va_end(ap);
 	memcpy(old, err->msg, sizeof old);
 	store_fmt(err, "%s: %s", pre, old);

@@ -51,8 +51,8 @@ int cs_log_init(cs_log_level level, const char *file, cs_err *err)
 	lg.level = level;
 	lg.journal = false;
 	if (file) {
-		int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		              0600);
+		int fd =
+		    open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return cs_err_set(err, CS_EIO,
 			                  "cannot open log file %s: %s", file,

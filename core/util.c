@@ -55,8 +55,8 @@ int cs_edit_distance(const char *a, const char *b, int max)
 	return d > max ? max + 1 : d;
 }
 
-int cs_write_file_atomic(const char *path, const void *data, size_t n,
-                         int mode, cs_err *err)
+int cs_write_file_atomic(const char *path, const void *data, size_t n, int mode,
+                         cs_err *err)
 {
 	char *tmp = cs_xasprintf("%s.tmp.%ld", path, (long)getpid());
 	const char *p = data;
@@ -106,21 +106,23 @@ int cs_mkdir_p(const char *path, int mode, cs_err *err)
 			continue;
 		*s = '\0';
 		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-			rc = cs_err_set(err, CS_EIO, "cannot create directory %s: %s",
-			                p, strerror(errno));
+			rc = cs_err_set(err, CS_EIO,
+			                "cannot create directory %s: %s", p,
+			                strerror(errno));
 			goto out;
 		}
 		*s = '/';
 	}
 	if (mkdir(p, (mode_t)mode) != 0) {
 		if (errno != EEXIST) {
-			rc = cs_err_set(err, CS_EIO, "cannot create directory %s: %s",
-			                p, strerror(errno));
+			rc = cs_err_set(err, CS_EIO,
+			                "cannot create directory %s: %s", p,
+			                strerror(errno));
 			goto out;
 		}
 		if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
-			rc = cs_err_set(err, CS_EIO, "%s exists and is not a directory",
-			                p);
+			rc = cs_err_set(err, CS_EIO,
+			                "%s exists and is not a directory", p);
 	}
 out:
 	free(p);
@@ -155,14 +157,15 @@ int cs_read_file(const char *path, size_t max, cs_buf *out, cs_err *err)
 			if (errno == EINTR)
 				continue;
 			close(fd);
-			return cs_err_set(err, CS_EIO, "cannot read %s: %s", path,
-			                  strerror(errno));
+			return cs_err_set(err, CS_EIO, "cannot read %s: %s",
+			                  path, strerror(errno));
 		}
 		if (out->len + (size_t)r > max) {
 			close(fd);
-			return cs_err_set(err, CS_EINVAL,
-			                  "%s is larger than the limit of %zu bytes",
-			                  path, max);
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "%s is larger than the limit of %zu bytes", path,
+			    max);
 		}
 		cs_buf_append(out, chunk, (size_t)r);
 	}

@@ -19,9 +19,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#define MAGIC "CSV1"
+#define MAGIC     "CSV1"
 #define NONCE_LEN 12
-#define TAG_LEN 16
+#define TAG_LEN   16
 
 struct cs_vault {
 	unsigned char key[CS_VAULT_KEY_LEN];
@@ -40,14 +40,18 @@ int cs_vault_create_key(const char *path, cs_err *err)
 		cs_memwipe(key, sizeof key);
 		if (errno == EEXIST)
 			return cs_err_set(err, CS_EEXIST,
-			                  "vault key file %s already exists", path);
-		return cs_err_set(err, CS_EIO, "cannot create vault key file %s: %s",
-		                  path, strerror(errno));
+			                  "vault key file %s already exists",
+			                  path);
+		return cs_err_set(err, CS_EIO,
+		                  "cannot create vault key file %s: %s", path,
+		                  strerror(errno));
 	}
-	if (fchmod(fd, 0600) != 0 || write(fd, key, sizeof key) != (ssize_t)sizeof key ||
+	if (fchmod(fd, 0600) != 0 ||
+	    write(fd, key, sizeof key) != (ssize_t)sizeof key ||
 	    fsync(fd) != 0) {
-		rc = cs_err_set(err, CS_EIO, "cannot write vault key file %s: %s",
-		                path, strerror(errno));
+		rc = cs_err_set(err, CS_EIO,
+		                "cannot write vault key file %s: %s", path,
+		                strerror(errno));
 		unlink(path);
 	}
 	close(fd);
@@ -66,26 +70,30 @@ int cs_vault_load(const char *path, cs_vault **out, cs_err *err)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return cs_err_set(err, CS_ENOTFOUND,
-			                  "vault key file %s is missing: the stored "
-			                  "secrets cannot be read without it (restore "
-			                  "it, or point --key-file / COLDSEQ_KEY_FILE "
-			                  "at it)",
-			                  path);
-		return cs_err_set(err, CS_EIO, "cannot open vault key file %s: %s",
-		                  path, strerror(errno));
+			return cs_err_set(
+			    err, CS_ENOTFOUND,
+			    "vault key file %s is missing: the stored "
+			    "secrets cannot be read without it (restore "
+			    "it, or point --key-file / COLDSEQ_KEY_FILE "
+			    "at it)",
+			    path);
+		return cs_err_set(err, CS_EIO,
+		                  "cannot open vault key file %s: %s", path,
+		                  strerror(errno));
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return cs_err_set(err, CS_EIO,
-		                  "vault key file %s is not a regular file", path);
+		                  "vault key file %s is not a regular file",
+		                  path);
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		return cs_err_set(err, CS_EINVAL,
-		                  "vault key file %s is readable by other users "
-		                  "(mode %04o); run: chmod 600 %s",
-		                  path, (unsigned)(st.st_mode & 07777), path);
+		return cs_err_set(
+		    err, CS_EINVAL,
+		    "vault key file %s is readable by other users "
+		    "(mode %04o); run: chmod 600 %s",
+		    path, (unsigned)(st.st_mode & 07777), path);
 	}
 	n = read(fd, buf, sizeof buf);
 	close(fd);
@@ -120,8 +128,8 @@ static void build_aad(cs_buf *aad, const char *table, const char *column,
 }
 
 int cs_vault_seal(cs_vault *v, const char *table, const char *column,
-                  const char *rowkey, const void *plain, size_t n,
-                  cs_buf *out, cs_err *err)
+                  const char *rowkey, const void *plain, size_t n, cs_buf *out,
+                  cs_err *err)
 {
 	unsigned char nonce[NONCE_LEN], tag[TAG_LEN];
 	cs_buf aad = CS_BUF_INIT;
@@ -140,18 +148,22 @@ int cs_vault_seal(cs_vault *v, const char *table, const char *column,
 	ctx = EVP_CIPHER_CTX_new();
 	if (ctx == NULL)
 		cs_fatal("EVP_CIPHER_CTX_new failed");
-	ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
-	     EVP_EncryptInit_ex(ctx, NULL, NULL, v->key, nonce) == 1 &&
-	     EVP_EncryptUpdate(ctx, NULL, &len, (const unsigned char *)aad.data,
-	                       (int)aad.len) == 1 &&
-	     EVP_EncryptUpdate(ctx, (unsigned char *)out->data + out->len, &len,
-	                       plain, (int)n) == 1;
+	ok =
+	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) ==
+	        1 &&
+	    EVP_EncryptInit_ex(ctx, NULL, NULL, v->key, nonce) == 1 &&
+	    EVP_EncryptUpdate(ctx, NULL, &len, (const unsigned char *)aad.data,
+	                      (int)aad.len) == 1 &&
+	    EVP_EncryptUpdate(ctx, (unsigned char *)out->data + out->len, &len,
+	                      plain, (int)n) == 1;
 	if (ok) {
 		out->len += (size_t)len;
-		ok = EVP_EncryptFinal_ex(ctx, (unsigned char *)out->data + out->len,
+		ok = EVP_EncryptFinal_ex(ctx,
+		                         (unsigned char *)out->data + out->len,
 		                         &len) == 1 &&
-		     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1;
+		     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
+		                         tag) == 1;
 		if (ok) {
 			out->len += (size_t)len;
 			cs_buf_append(out, tag, TAG_LEN);
@@ -179,10 +191,11 @@ int cs_vault_open(cs_vault *v, const char *table, const char *column,
 
 	*out = NULL;
 	if (n < CS_VAULT_OVERHEAD || memcmp(b, MAGIC, 4) != 0)
-		return cs_err_set(err, CS_ECRYPTO,
-		                  "stored secret (%s.%s of '%s') is not a coldseq "
-		                  "vault value",
-		                  table, column, rowkey);
+		return cs_err_set(
+		    err, CS_ECRYPTO,
+		    "stored secret (%s.%s of '%s') is not a coldseq "
+		    "vault value",
+		    table, column, rowkey);
 	clen = n - CS_VAULT_OVERHEAD;
 	memcpy(tag, b + n - TAG_LEN, TAG_LEN);
 	build_aad(&aad, table, column, rowkey);
@@ -190,18 +203,22 @@ int cs_vault_open(cs_vault *v, const char *table, const char *column,
 	ctx = EVP_CIPHER_CTX_new();
 	if (ctx == NULL)
 		cs_fatal("EVP_CIPHER_CTX_new failed");
-	ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
-	     EVP_DecryptInit_ex(ctx, NULL, NULL, v->key, b + 4) == 1 &&
-	     EVP_DecryptUpdate(ctx, NULL, &len, (const unsigned char *)aad.data,
-	                       (int)aad.len) == 1 &&
-	     EVP_DecryptUpdate(ctx, (unsigned char *)plain.data, &len,
-	                       b + 4 + NONCE_LEN, (int)clen) == 1;
+	ok =
+	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) ==
+	        1 &&
+	    EVP_DecryptInit_ex(ctx, NULL, NULL, v->key, b + 4) == 1 &&
+	    EVP_DecryptUpdate(ctx, NULL, &len, (const unsigned char *)aad.data,
+	                      (int)aad.len) == 1 &&
+	    EVP_DecryptUpdate(ctx, (unsigned char *)plain.data, &len,
+	                      b + 4 + NONCE_LEN, (int)clen) == 1;
 	if (ok) {
 		plain.len = (size_t)len;
-		ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1 &&
-		     EVP_DecryptFinal_ex(ctx, (unsigned char *)plain.data + plain.len,
-		                         &len) == 1;
+		ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
+		                         tag) == 1 &&
+		     EVP_DecryptFinal_ex(
+		         ctx, (unsigned char *)plain.data + plain.len, &len) ==
+		         1;
 		if (ok)
 			plain.len += (size_t)len;
 	}

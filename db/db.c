@@ -94,7 +94,7 @@ static int newer_error(db *d, int have, int know, cs_err *err)
 
 int db_migrate(db *d, const db_migration *steps, size_t n, cs_err *err)
 {
-	int cur, rc, know = n ? steps[n - 1].version : 0;
+	int cur = 0, rc, know = n ? steps[n - 1].version : 0;
 	size_t i;
 
 	if ((rc = db_schema_version(d, &cur, err)) != 0)
@@ -119,15 +119,18 @@ int db_migrate(db *d, const db_migration *steps, size_t n, cs_err *err)
 			db_rollback(d);
 			continue;
 		}
-		if ((rc = exec(d, steps[i].sql, err, "migration failed")) != 0) {
-			cs_err_prefix(err, "migration %d (%s) was rolled back; the "
-			                   "database stays at schema version %d",
+		if ((rc = exec(d, steps[i].sql, err, "migration failed")) !=
+		    0) {
+			cs_err_prefix(err,
+			              "migration %d (%s) was rolled back; the "
+			              "database stays at schema version %d",
 			              steps[i].version, steps[i].name, cur);
 			goto fail;
 		}
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d",
 		         steps[i].version);
-		if ((rc = exec(d, pragma, err, "cannot set the schema version")) != 0)
+		if ((rc = exec(d, pragma, err,
+		               "cannot set the schema version")) != 0)
 			goto fail;
 		if ((rc = db_commit(d, err)) != 0)
 			goto fail;
@@ -149,21 +152,22 @@ int db_open(const char *path, int flags, db **out, cs_err *err)
 
 	*out = NULL;
 	if (!existed && !(flags & DB_OPEN_CREATE))
-		return cs_err_set(err, CS_ENOTFOUND, "database %s does not exist",
-		                  path);
+		return cs_err_set(err, CS_ENOTFOUND,
+		                  "database %s does not exist", path);
 	if (flags & DB_OPEN_CREATE)
 		oflags |= SQLITE_OPEN_CREATE;
 	d = cs_xcalloc(1, sizeof *d);
 	d->path = cs_xstrdup(path);
 	if (sqlite3_open_v2(path, &d->h, oflags, NULL) != SQLITE_OK) {
 		rc = d->h ? db_fail(d, err, "cannot open")
-		          : cs_err_set(err, CS_EDB, "cannot open database %s", path);
+		          : cs_err_set(err, CS_EDB, "cannot open database %s",
+		                       path);
 		db_close(d);
 		return rc;
 	}
 	if (!existed && chmod(path, 0600) != 0) {
-		rc = cs_err_set(err, CS_EIO, "cannot set mode 0600 on %s: %s", path,
-		                strerror(errno));
+		rc = cs_err_set(err, CS_EIO, "cannot set mode 0600 on %s: %s",
+		                path, strerror(errno));
 		db_close(d);
 		return rc;
 	}

@@ -24,7 +24,7 @@ typedef struct db_migration {
 } db_migration;
 
 enum {
-	DB_OPEN_CREATE = 1,  /* create the file (mode 0600) when missing */
+	DB_OPEN_CREATE = 1,     /* create the file (mode 0600) when missing */
 	DB_OPEN_NO_MIGRATE = 2, /* tests: open without applying migrations */
 };
 
@@ -51,10 +51,8 @@ void db_rollback(db *d);
 /* ---- meta: small internal key/value pairs (vault key check, ...) ------ */
 
 /* *found is false (and out unchanged) when the key is not there. */
-int db_meta_get(db *d, const char *key, cs_buf *out, bool *found,
-                cs_err *err);
-int db_meta_set(db *d, const char *key, const void *val, size_t n,
-                cs_err *err);
+int db_meta_get(db *d, const char *key, cs_buf *out, bool *found, cs_err *err);
+int db_meta_set(db *d, const char *key, const void *val, size_t n, cs_err *err);
 
 /* ---- settings: typed user configuration (`coldseq config`) ----------- */
 

@@ -63,10 +63,22 @@ static bool parse_duration(const char *s, long long *out)
 		return false;
 	memcpy(num, s, n + 1);
 	switch (num[n - 1]) {
-	case 's': mult = 1; num[--n] = '\0'; break;
-	case 'm': mult = 60; num[--n] = '\0'; break;
-	case 'h': mult = 3600; num[--n] = '\0'; break;
-	case 'd': mult = 86400; num[--n] = '\0'; break;
+	case 's':
+		mult = 1;
+		num[--n] = '\0';
+		break;
+	case 'm':
+		mult = 60;
+		num[--n] = '\0';
+		break;
+	case 'h':
+		mult = 3600;
+		num[--n] = '\0';
+		break;
+	case 'd':
+		mult = 86400;
+		num[--n] = '\0';
+		break;
 	default: break;
 	}
 	if (!parse_ll(num, &v) || v < 0 || v > 100LL * 365 * 86400 / mult)
@@ -120,37 +132,40 @@ int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
 
 	for (p = value; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return cs_err_set(err, CS_EINVAL,
-			                  "config %s: the value contains a control "
-			                  "character",
-			                  def->key);
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: the value contains a control "
+			    "character",
+			    def->key);
 	switch (def->type) {
-	case DB_CFG_STRING:
-		cs_buf_puts(out, value);
-		return 0;
+	case DB_CFG_STRING: cs_buf_puts(out, value); return 0;
 	case DB_CFG_INT:
 		if (!parse_ll(value, &v))
-			return cs_err_set(err, CS_EINVAL,
-			                  "config %s: \"%s\" is not a whole number",
-			                  def->key, value);
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: \"%s\" is not a whole number", def->key,
+			    value);
 		if (v < def->min || v > def->max)
-			return cs_err_set(err, CS_EINVAL,
-			                  "config %s: %lld is out of range (%lld to "
-			                  "%lld)",
-			                  def->key, v, def->min, def->max);
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: %lld is out of range (%lld to "
+			    "%lld)",
+			    def->key, v, def->min, def->max);
 		cs_buf_printf(out, "%lld", v);
 		return 0;
 	case DB_CFG_DURATION:
 		if (!parse_duration(value, &v))
-			return cs_err_set(err, CS_EINVAL,
-			                  "config %s: \"%s\" is not a duration (e.g. "
-			                  "90, 90s, 15m, 2h, 1d)",
-			                  def->key, value);
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: \"%s\" is not a duration (e.g. "
+			    "90, 90s, 15m, 2h, 1d)",
+			    def->key, value);
 		if (v < def->min || v > def->max)
-			return cs_err_set(err, CS_EINVAL,
-			                  "config %s: %lld seconds is out of range "
-			                  "(%lld to %lld seconds)",
-			                  def->key, v, def->min, def->max);
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: %lld seconds is out of range "
+			    "(%lld to %lld seconds)",
+			    def->key, v, def->min, def->max);
 		cs_buf_printf(out, "%lld", v);
 		return 0;
 	case DB_CFG_BOOL:
@@ -165,30 +180,32 @@ int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
 			return 0;
 		}
 		return cs_err_set(err, CS_EINVAL,
-		                  "config %s: \"%s\" is not true or false", def->key,
-		                  value);
+		                  "config %s: \"%s\" is not true or false",
+		                  def->key, value);
 	case DB_CFG_ENUM:
 		if (!choice_ok(def->choices, value))
 			return cs_err_set(err, CS_EINVAL,
-			                  "config %s: \"%s\" is not one of %s", def->key,
-			                  value, def->choices);
+			                  "config %s: \"%s\" is not one of %s",
+			                  def->key, value, def->choices);
 		cs_buf_puts(out, value);
 		return 0;
 	case DB_CFG_TIMEZONE:
 		if (!valid_timezone(value))
-			return cs_err_set(err, CS_EINVAL,
-			                  "config %s: \"%s\" is not an IANA time zone "
-			                  "(e.g. Europe/Berlin, America/New_York, UTC)",
-			                  def->key, value);
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: \"%s\" is not an IANA time zone "
+			    "(e.g. Europe/Berlin, America/New_York, UTC)",
+			    def->key, value);
 		cs_buf_puts(out, value);
 		return 0;
 	case DB_CFG_URL:
 		if ((strncmp(value, "https://", 8) != 0 &&
 		     strncmp(value, "http://", 7) != 0) ||
 		    strchr(value, ' ') || strlen(value) > 2000)
-			return cs_err_set(err, CS_EINVAL,
-			                  "config %s: \"%s\" is not an http(s) URL",
-			                  def->key, value);
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: \"%s\" is not an http(s) URL", def->key,
+			    value);
 		cs_buf_puts(out, value);
 		return 0;
 	}
@@ -211,8 +228,8 @@ int db_config_get(db *d, const char *key, cs_buf *out, bool *is_set,
 		return unknown_key(key, err);
 	if (is_set)
 		*is_set = false;
-	if ((rc = db_prepare(d, "SELECT value FROM settings WHERE key = ?1", &st,
-	                     err)) != 0)
+	if ((rc = db_prepare(d, "SELECT value FROM settings WHERE key = ?1",
+	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	s = sqlite3_step(st);
@@ -235,9 +252,10 @@ int db_config_get_int(db *d, const char *key, long long *out, cs_err *err)
 	int rc = db_config_get(d, key, &b, NULL, err);
 
 	if (rc == 0 && !parse_ll(cs_buf_str(&b), out))
-		rc = cs_err_set(err, CS_EDB,
-		                "config %s: stored value \"%s\" is not a number", key,
-		                cs_buf_str(&b));
+		rc =
+		    cs_err_set(err, CS_EDB,
+		               "config %s: stored value \"%s\" is not a number",
+		               key, cs_buf_str(&b));
 	cs_buf_free(&b);
 	return rc;
 }

@@ -72,7 +72,8 @@ int db_sealed_update(db *d, const db_sealed *v, cs_err *err)
 			rc = db_fail(d, err, "cannot update a sealed value");
 		else if (sqlite3_changes(d->h) != 1)
 			rc = cs_err_set(err, CS_ENOTFOUND,
-			                "no %s row with key %s", v->table, v->rowkey);
+			                "no %s row with key %s", v->table,
+			                v->rowkey);
 		sqlite3_finalize(st);
 		return rc;
 	}
@@ -118,7 +119,8 @@ int db_inbox_insert_min(db *d, const char *name, const char *email,
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, email, -1, SQLITE_STATIC);
 	if (secret_blob)
-		sqlite3_bind_blob(st, 4, secret_blob, (int)blob_len, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, secret_blob, (int)blob_len,
+		                  SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 4);
 	sqlite3_bind_int64(st, 5, cs_clock_now(NULL));

@@ -1,0 +1,280 @@
+/*
+ * test_db.c - open, migrations, meta, typed settings, sealed values.
+ */
+#include "unit.h"
+
+#include <sys/stat.h>
+
+#include "db/db.h"
+
+typedef struct fx {
+	char *dir, *path;
+} fx;
+
+static int setup(void **state)
+{
+	fx *f = calloc(1, sizeof *f);
+
+	f->dir = unit_tmpdir();
+	f->path = cs_xasprintf("%s/coldseq.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = *state;
+
+	unit_rmrf(f->dir);
+	free(f->dir);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+static void fresh_open_migrates_to_latest(void **state)
+{
+	fx *f = *state;
+	db *d = NULL;
+	cs_err err = CS_ERR_INIT;
+	struct stat st;
+	int v = -1;
+
+	assert_int_equal(db_open(f->path, 0, &d, &err), CS_ENOTFOUND);
+	assert_int_equal(db_open(f->path, DB_OPEN_CREATE, &d, &err), 0);
+	assert_int_equal(db_schema_version(d, &v, &err), 0);
+	assert_true(db_latest_version() >= 1);
+	assert_int_equal(v, db_latest_version());
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	db_close(d);
+}
+
+static const db_migration steps_v2[] = {
+    {1, "one", "CREATE TABLE a (x INTEGER);"},
+    {2, "two", "CREATE TABLE b (y INTEGER); INSERT INTO b VALUES (7);"},
+};
+
+static const db_migration steps_bad[] = {
+    {1, "one", "CREATE TABLE a (x INTEGER);"},
+    {2, "two", "CREATE TABLE b (y INTEGER); INSERT INTO b VALUES (7);"},
+    /* creates a table, then fails: the whole step must roll back */
+    {3, "broken", "CREATE TABLE c (z INTEGER); INSERT INTO nosuch VALUES (1);"},
+};
+
+static void upgrade_applies_only_new_steps(void **state)
+{
+	fx *f = *state;
+	db *d = NULL;
+	cs_err err = CS_ERR_INIT;
+	int v;
+
+	assert_int_equal(
+	    db_open(f->path, DB_OPEN_CREATE | DB_OPEN_NO_MIGRATE, &d, &err), 0);
+	assert_int_equal(db_migrate(d, steps_v2, 1, &err), 0);
+	assert_int_equal(db_schema_version(d, &v, &err), 0);
+	assert_int_equal(v, 1);
+	/* step 1 again would fail (table exists): it must be skipped */
+	assert_int_equal(db_migrate(d, steps_v2, 2, &err), 0);
+	assert_int_equal(db_schema_version(d, &v, &err), 0);
+	assert_int_equal(v, 2);
+	/* idempotent */
+	assert_int_equal(db_migrate(d, steps_v2, 2, &err), 0);
+	db_close(d);
+}
+
+static void failing_migration_rolls_back(void **state)
+{
+	fx *f = *state;
+	db *d = NULL;
+	cs_err err = CS_ERR_INIT;
+	int v;
+
+	assert_int_equal(
+	    db_open(f->path, DB_OPEN_CREATE | DB_OPEN_NO_MIGRATE, &d, &err), 0);
+	assert_int_equal(db_migrate(d, steps_bad, 3, &err), CS_EDB);
+	assert_non_null(strstr(err.msg, "migration 3 (broken)"));
+	assert_non_null(strstr(err.msg, "stays at schema version 2"));
+	assert_int_equal(db_schema_version(d, &v, &err), 0);
+	assert_int_equal(v, 2);
+	/* table c from the failed step is gone: re-running the good part of
+	 * step 3 would now work */
+	static const db_migration fixed[] = {
+	    {1, "one", "x"},
+	    {2, "two", "x"},
+	    {3, "fixed", "CREATE TABLE c (z INTEGER);"},
+	};
+	assert_int_equal(db_migrate(d, fixed, 3, &err), 0);
+	assert_int_equal(db_schema_version(d, &v, &err), 0);
+	assert_int_equal(v, 3);
+	db_close(d);
+}
+
+static void newer_database_refused_unchanged(void **state)
+{
+	fx *f = *state;
+	db *d = NULL;
+	cs_err err = CS_ERR_INIT;
+	struct stat before, after;
+	int v;
+
+	assert_int_equal(
+	    db_open(f->path, DB_OPEN_CREATE | DB_OPEN_NO_MIGRATE, &d, &err), 0);
+	assert_int_equal(db_migrate(d, steps_v2, 2, &err), 0);
+	/* this build knows only version 1 */
+	assert_int_equal(db_migrate(d, steps_v2, 1, &err), CS_EVERSION);
+	assert_non_null(strstr(err.msg, "newer coldseq"));
+	assert_int_equal(db_schema_version(d, &v, &err), 0);
+	assert_int_equal(v, 2);
+	db_close(d);
+	/* and db_open with the built-in list refuses a future version */
+	assert_int_equal(db_open(f->path, DB_OPEN_NO_MIGRATE, &d, &err), 0);
+	static const db_migration future[] = {
+	    {900, "future", "CREATE TABLE future_t (x);"},
+	};
+	assert_int_equal(db_migrate(d, future, 1, &err), 0);
+	db_close(d);
+	assert_int_equal(stat(f->path, &before), 0);
+	assert_int_equal(db_open(f->path, 0, &d, &err), CS_EVERSION);
+	assert_null(d);
+	assert_non_null(strstr(err.msg, "schema version 900"));
+	assert_int_equal(stat(f->path, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	assert_int_equal(before.st_mtime, after.st_mtime);
+}
+
+static void meta_round_trip(void **state)
+{
+	fx *f = *state;
+	db *d = NULL;
+	cs_buf b = CS_BUF_INIT;
+	bool found;
+
+	assert_int_equal(db_open(f->path, DB_OPEN_CREATE, &d, NULL), 0);
+	assert_int_equal(db_meta_get(d, "k", &b, &found, NULL), 0);
+	assert_false(found);
+	assert_int_equal(db_meta_set(d, "k", "a\0b", 3, NULL), 0);
+	assert_int_equal(db_meta_set(d, "k", "x\0yz", 4, NULL), 0);
+	assert_int_equal(db_meta_get(d, "k", &b, &found, NULL), 0);
+	assert_true(found);
+	assert_int_equal(b.len, 4);
+	assert_memory_equal(b.data, "x\0yz", 4);
+	cs_buf_free(&b);
+	db_close(d);
+}
+
+static void config_types_and_defaults(void **state)
+{
+	fx *f = *state;
+	db *d = NULL;
+	cs_buf b = CS_BUF_INIT;
+	cs_err err = CS_ERR_INIT;
+	bool set;
+	long long n;
+
+	assert_int_equal(db_open(f->path, DB_OPEN_CREATE, &d, NULL), 0);
+	assert_int_equal(db_config_get(d, "inbox.daily_cap", &b, &set, &err),
+	                 0);
+	assert_string_equal(cs_buf_str(&b), "30");
+	assert_false(set);
+	assert_int_equal(db_config_set(d, "inbox.daily_cap", "45", &err), 0);
+	assert_int_equal(db_config_get_int(d, "inbox.daily_cap", &n, &err), 0);
+	assert_int_equal(n, 45);
+	assert_int_equal(db_config_set(d, "inbox.daily_cap", "0", &err),
+	                 CS_EINVAL);
+	assert_non_null(strstr(err.msg, "inbox.daily_cap"));
+	assert_int_equal(db_config_set(d, "inbox.daily_cap", "12abc", &err),
+	                 CS_EINVAL);
+	/* a rejected value leaves the stored one */
+	assert_int_equal(db_config_get_int(d, "inbox.daily_cap", &n, &err), 0);
+	assert_int_equal(n, 45);
+	assert_int_equal(db_config_set(d, "inbox.min_interval", "2h", &err), 0);
+	assert_int_equal(db_config_get_int(d, "inbox.min_interval", &n, &err),
+	                 0);
+	assert_int_equal(n, 7200);
+	assert_int_equal(db_config_set(d, "inbox.min_interval", "9d", &err),
+	                 CS_EINVAL);
+	assert_int_equal(
+	    db_config_set(d, "general.timezone", "Europe/Berlin", &err), 0);
+	assert_int_equal(
+	    db_config_set(d, "general.timezone", "Mars/Olympus", &err),
+	    CS_EINVAL);
+	assert_int_equal(
+	    db_config_set(d, "general.timezone", "../../etc/passwd", &err),
+	    CS_EINVAL);
+	assert_int_equal(db_config_set(d, "log.level", "loud", &err),
+	                 CS_EINVAL);
+	assert_non_null(strstr(err.msg, "error|warn|info|debug"));
+	assert_int_equal(db_config_set(d, "no.such", "1", &err), CS_EUSAGE);
+	assert_int_equal(db_config_unset(d, "inbox.daily_cap", &err), 0);
+	cs_buf_clear(&b);
+	assert_int_equal(db_config_get(d, "inbox.daily_cap", &b, &set, &err),
+	                 0);
+	assert_string_equal(cs_buf_str(&b), "30");
+	assert_false(set);
+	cs_buf_free(&b);
+	db_close(d);
+}
+
+static int collect(const db_sealed *s, void *arg)
+{
+	cs_buf *b = arg;
+
+	cs_buf_printf(b, "%s.%s:%s:%zu;", s->table, s->column, s->rowkey,
+	              s->len);
+	return 0;
+}
+
+static void sealed_values_listed_and_updated(void **state)
+{
+	fx *f = *state;
+	db *d = NULL;
+	cs_buf b = CS_BUF_INIT;
+	cs_err err = CS_ERR_INIT;
+	long long n;
+
+	assert_int_equal(db_open(f->path, DB_OPEN_CREATE, &d, NULL), 0);
+	assert_int_equal(
+	    db_inbox_insert_min(d, "a", "a@x.test", "u-1", "BLOB1", 5, &err),
+	    0);
+	assert_int_equal(
+	    db_inbox_insert_min(d, "b", "b@x.test", "u-2", NULL, 0, &err), 0);
+	/* names are unique case-insensitively */
+	assert_int_equal(
+	    db_inbox_insert_min(d, "A", "c@x.test", "u-3", NULL, 0, &err),
+	    CS_EDB);
+	assert_int_equal(db_sealed_count(d, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(db_sealed_foreach(d, collect, &b, &err), 0);
+	assert_string_equal(cs_buf_str(&b), "inboxes.secret:u-1:5;");
+	db_sealed s = {"inboxes", "secret", "u-1", "LONGERBLOB", 10};
+	assert_int_equal(db_sealed_update(d, &s, &err), 0);
+	s.rowkey = "u-missing";
+	assert_int_equal(db_sealed_update(d, &s, &err), CS_ENOTFOUND);
+	cs_buf_clear(&b);
+	assert_int_equal(db_sealed_foreach(d, collect, &b, &err), 0);
+	assert_string_equal(cs_buf_str(&b), "inboxes.secret:u-1:10;");
+	cs_buf_free(&b);
+	db_close(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(fresh_open_migrates_to_latest,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(upgrade_applies_only_new_steps,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(failing_migration_rolls_back, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(newer_database_refused_unchanged,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(meta_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(config_types_and_defaults, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(sealed_values_listed_and_updated,
+	                                    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
