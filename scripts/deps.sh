@@ -15,7 +15,7 @@ libetpan-dev libssl-dev libsqlite3-dev libuv1-dev libcurl4-gnutls-dev
 libcjson-dev libcsv-dev libyaml-dev libicu-dev libidn2-dev libcmocka-dev
 libsasl2-modules sqlite3 openssl ca-certificates python3 procps
 dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve postfix
-swaks libnet-ssleay-perl
+swaks libnet-ssleay-perl libsisimai-perl
 "
 
 missing=""
