@@ -56,11 +56,18 @@ cleanup() {
 trap cleanup EXIT
 
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null
+log=$(mktemp)
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    $missing >/dev/null
+if ! { $SUDO apt-get update -qq &&
+    $SUDO apt-get install -y -qq --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef \
+        -o Dpkg::Options::=--force-confold $missing; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "deps: apt-get failed (output above)" >&2
+    exit 1
+fi
+rm -f "$log"
 
 # Package scripts may have enabled system services; the tests run their own.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
