@@ -10,6 +10,19 @@
 extern const cli_cmd cli_cmds_init[];
 extern const cli_cmd cli_cmds_config[];
 extern const cli_cmd cli_cmds_vault[];
+extern const cli_cmd cli_cmds_inbox[];
+extern const cli_cmd cli_cmds_send[];
+
+/* Inbox settings shared by inbox add/set/import (inbox_fields.c). field is
+ * the option name without "--" (also the CSV column name). */
+int cli_inbox_field(db_inbox *in, const char *field, const char *value,
+                    cs_err *err);
+/* Defaults (TLS mode from the port, UTC, ...) and required fields. */
+int cli_inbox_finish(db_inbox *in, cs_err *err);
+bool cli_valid_email(const char *addr);
+/* One line from stdin (caller wipes and frees); NULL with err if empty. */
+char *cli_read_secret_stdin(cs_err *err);
+void cli_uuid_v4(char out[37]);
 
 /* Print "coldseq: msg" on stderr (redacted, one line per line of msg). */
 void cli_error(const char *fmt, ...) CS_PRINTF(1, 2);

@@ -8,15 +8,15 @@
 #include <pthread.h>
 
 static const cli_group groups[] = {
+    {"inbox", "connected mailboxes: servers, password, caps, tags"},
     {"config", "typed settings stored in the database"},
     {"vault", "the key that encrypts stored passwords and tokens"},
     {NULL, NULL},
 };
 
 static const cli_cmd *const tables[] = {
-    cli_cmds_init,
-    cli_cmds_config,
-    cli_cmds_vault,
+    cli_cmds_init,  cli_cmds_config, cli_cmds_vault,
+    cli_cmds_inbox, cli_cmds_send,
 };
 
 const cli_group *cli_groups(void)

@@ -212,6 +212,23 @@ void cs_time_iso8601(int64_t t_ms, char *out, size_t outlen);
  * or a date "YYYY-MM-DD" (midnight UTC). Returns 0 or CS_EINVAL. */
 int cs_time_parse_iso8601(const char *s, int64_t *out_ms, cs_err *err);
 
+/* ---- time zones (tz.c) ---------------------------------------------- */
+
+/* Civil (wall-clock) time in a zone. */
+typedef struct cs_civil {
+	int year, month, day; /* month 1-12 */
+	int hour, minute, second;
+	int wday;       /* 0 = Sunday */
+	int offset_min; /* UTC offset in effect, DST included */
+} cs_civil;
+
+/* True when tz is an IANA zone name ICU knows ("Europe/Berlin", "UTC"). */
+bool cs_tz_valid(const char *tz);
+/* Civil time of instant t_ms in zone tz. */
+int cs_tz_civil(const char *tz, int64_t t_ms, cs_civil *out, cs_err *err);
+/* "YYYY-MM-DD" of instant t_ms in zone tz (the inbox's local day). */
+int cs_tz_day(const char *tz, int64_t t_ms, char out[11], cs_err *err);
+
 /* ---- vault (vault.c) ------------------------------------------------- */
 
 /*
@@ -244,6 +261,9 @@ int cs_vault_open(cs_vault *v, const char *table, const char *column,
                   cs_secret **out, cs_err *err);
 
 /* ---- small helpers (util.c) ------------------------------------------ */
+
+/* Cryptographically random bytes (OpenSSL); aborts if none are to be had. */
+void cs_random_bytes(void *p, size_t n);
 
 /* Levenshtein distance with transpositions, capped at max+1. */
 int cs_edit_distance(const char *a, const char *b, int max);

@@ -27,6 +27,12 @@ struct cs_vault {
 	unsigned char key[CS_VAULT_KEY_LEN];
 };
 
+void cs_random_bytes(void *p, size_t n)
+{
+	if (RAND_bytes(p, (int)n) != 1)
+		cs_fatal("no random bytes from OpenSSL");
+}
+
 int cs_vault_create_key(const char *path, cs_err *err)
 {
 	unsigned char key[CS_VAULT_KEY_LEN];

@@ -112,12 +112,79 @@ int db_sealed_update(db *d, const db_sealed *s, cs_err *err);
 /* Count of sealed values. */
 int db_sealed_count(db *d, long long *out, cs_err *err);
 
-/* ---- inboxes (minimal until the SMTP issue) -------------------------- */
+/* ---- inboxes (db_inbox.c) --------------------------------------------- */
 
-/* Insert a bare inbox row with a sealed secret; for the vault's tests and
- * `inbox add`. uuid is generated. */
+/* One connected mailbox.  Strings are owned by the struct (db_inbox_free).
+ * The secret (password or token) is not here: it is a vault blob bound to
+ * ("inboxes", "secret", uuid), read with db_inbox_secret. */
+typedef struct db_inbox {
+	long long id;
+	char *uuid, *name, *email, *provider; /* generic|google|microsoft */
+	char *smtp_host, *smtp_tls;           /* tls|starttls|none */
+	int smtp_port;
+	char *imap_host, *imap_tls;
+	int imap_port;
+	char *username, *auth; /* auth: password|oauth2 */
+	char *ca_file, *display_name, *signature, *timezone;
+	char *sent_copy, *status; /* auto|always|never ; active|paused|error */
+	bool insecure_tls;
+	int daily_cap;
+	char **tags;
+	size_t ntags;
+	int64_t created_at, updated_at;
+} db_inbox;
+
+void db_inbox_free(db_inbox *in);
+/* Insert in (in->uuid set by the caller, who sealed blob for it).  The
+ * same name or email twice fails with CS_EEXIST naming the inbox that has
+ * it. */
+int db_inbox_add(db *d, const db_inbox *in, const void *blob, size_t blob_len,
+                 cs_err *err);
+/* Replace every setting of the inbox with in->uuid (tags too). */
+int db_inbox_update(db *d, const db_inbox *in, cs_err *err);
+/* Replace the sealed secret. */
+int db_inbox_set_secret(db *d, const char *uuid, const void *blob,
+                        size_t blob_len, cs_err *err);
+/* By name (case-insensitive); CS_ENOTFOUND when there is none. */
+int db_inbox_get(db *d, const char *name, db_inbox *out, cs_err *err);
+/* The sealed secret of uuid (appended to blob); *found false if none. */
+int db_inbox_secret(db *d, const char *uuid, cs_buf *blob, bool *found,
+                    cs_err *err);
+/* All inboxes (with tag when tag is not NULL), by name.  *out is an array
+ * the caller frees with db_inbox_list_free. */
+int db_inbox_list(db *d, const char *tag, db_inbox **out, size_t *n,
+                  cs_err *err);
+void db_inbox_list_free(db_inbox *list, size_t n);
+int db_inbox_remove(db *d, const char *name, cs_err *err);
+/* Insert a bare inbox row; for tests of the sealed-value machinery. */
 int db_inbox_insert_min(db *d, const char *name, const char *email,
                         const char *uuid, const void *secret_blob,
                         size_t blob_len, cs_err *err);
+
+/* ---- messages handed to SMTP (db_message.c) -------------------------- */
+
+typedef struct db_message {
+	const char *message_id; /* with angle brackets */
+	long long inbox_id;
+	const char *inbox_email, *recipient;
+	const char *purpose; /* test|campaign|warmup */
+	const char *subject;
+	int64_t created_at;    /* service clock */
+	const char *local_day; /* YYYY-MM-DD in the inbox's time zone */
+} db_message;
+
+/* Record a message as 'sending' before its DATA goes out. */
+int db_message_add(db *d, const db_message *m, cs_err *err);
+/* Store the outcome (an smtp_outcome_name) and the server's reply. */
+int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
+                           int code, const char *reply, int64_t now,
+                           cs_err *err);
+/* Messages of inbox_id on local_day that count toward its cap
+ * (sending, sent, uncertain) for purpose (NULL: all purposes). */
+int db_message_count_day(db *d, long long inbox_id, const char *local_day,
+                         const char *purpose, long long *out, cs_err *err);
+/* The outcome of message_id; *found false when unknown. */
+int db_message_outcome(db *d, const char *message_id, cs_buf *outcome,
+                       bool *found, cs_err *err);
 
 #endif

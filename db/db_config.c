@@ -24,6 +24,9 @@ static const db_config_def defs[] = {
      "daily send cap given to newly added inboxes"},
     {"inbox.min_interval", DB_CFG_DURATION, "300", NULL, 0, 86400,
      "least time between two campaign sends from one inbox"},
+    {"unsubscribe.url_template", DB_CFG_URL, "", NULL, 0, 0,
+     "one-click unsubscribe URL with {token}, e.g. "
+     "https://example.com/u/{token} (empty: mailto only)"},
     {NULL, DB_CFG_STRING, NULL, NULL, 0, 0, NULL},
 };
 
@@ -199,6 +202,14 @@ int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
 		cs_buf_puts(out, value);
 		return 0;
 	case DB_CFG_URL:
+		if (*value == '\0')
+			return 0; /* empty: not used */
+		if (strcmp(def->key, "unsubscribe.url_template") == 0 &&
+		    strstr(value, "{token}") == NULL)
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: the URL must contain {token}",
+			    def->key);
 		if ((strncmp(value, "https://", 8) != 0 &&
 		     strncmp(value, "http://", 7) != 0) ||
 		    strchr(value, ' ') || strlen(value) > 2000)

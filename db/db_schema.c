@@ -61,6 +61,49 @@ static const db_migration migrations[] = {
      "  created_at INTEGER NOT NULL,"
      "  UNIQUE (kind, value)"
      ");"},
+
+    {2, "inbox settings and sent messages",
+     /* how to reach and use each inbox */
+     "ALTER TABLE inboxes ADD COLUMN smtp_tls TEXT NOT NULL DEFAULT 'starttls'"
+     "  CHECK (smtp_tls IN ('tls', 'starttls', 'none'));"
+     "ALTER TABLE inboxes ADD COLUMN imap_tls TEXT NOT NULL DEFAULT 'tls'"
+     "  CHECK (imap_tls IN ('tls', 'starttls', 'none'));"
+     "ALTER TABLE inboxes ADD COLUMN ca_file TEXT;"
+     "ALTER TABLE inboxes ADD COLUMN insecure_tls INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE inboxes ADD COLUMN display_name TEXT;"
+     "ALTER TABLE inboxes ADD COLUMN signature TEXT;"
+     "ALTER TABLE inboxes ADD COLUMN sent_copy TEXT NOT NULL DEFAULT 'auto'"
+     "  CHECK (sent_copy IN ('auto', 'always', 'never'));"
+     "ALTER TABLE inboxes ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;"
+     "CREATE UNIQUE INDEX inboxes_email ON inboxes(email);"
+     "CREATE TABLE inbox_tags ("
+     "  inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE,"
+     "  tag TEXT NOT NULL COLLATE NOCASE,"
+     "  PRIMARY KEY (inbox_id, tag)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX inbox_tags_tag ON inbox_tags(tag);"
+
+     /* every message handed to SMTP, recorded before DATA */
+     "CREATE TABLE messages ("
+     "  id INTEGER PRIMARY KEY,"
+     "  message_id TEXT NOT NULL UNIQUE,"
+     "  inbox_id INTEGER REFERENCES inboxes(id) ON DELETE SET NULL,"
+     "  inbox_email TEXT NOT NULL COLLATE NOCASE,"
+     "  recipient TEXT NOT NULL COLLATE NOCASE,"
+     "  purpose TEXT NOT NULL CHECK (purpose IN"
+     "    ('test', 'campaign', 'warmup')),"
+     "  subject TEXT,"
+     "  created_at INTEGER NOT NULL," /* ms, service clock */
+     "  local_day TEXT NOT NULL,"     /* YYYY-MM-DD in the inbox's zone */
+     "  outcome TEXT NOT NULL DEFAULT 'sending' CHECK (outcome IN"
+     "    ('sending', 'sent', 'deferred', 'rejected_recipient',"
+     "     'rejected_policy', 'inbox_failure', 'uncertain')),"
+     "  smtp_code INTEGER,"
+     "  smtp_reply TEXT,"
+     "  updated_at INTEGER NOT NULL"
+     ");"
+     "CREATE INDEX messages_inbox_day ON messages(inbox_id, local_day);"
+     "CREATE INDEX messages_recipient ON messages(recipient);"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

@@ -102,30 +102,3 @@ int db_sealed_count(db *d, long long *out, cs_err *err)
 	}
 	return 0;
 }
-
-int db_inbox_insert_min(db *d, const char *name, const char *email,
-                        const char *uuid, const void *secret_blob,
-                        size_t blob_len, cs_err *err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = db_prepare(d,
-	                     "INSERT INTO inboxes(uuid, name, email, secret, "
-	                     "created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-	                     &st, err)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, email, -1, SQLITE_STATIC);
-	if (secret_blob)
-		sqlite3_bind_blob(st, 4, secret_blob, (int)blob_len,
-		                  SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 4);
-	sqlite3_bind_int64(st, 5, cs_clock_now(NULL));
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_fail(d, err, "cannot add the inbox");
-	sqlite3_finalize(st);
-	return rc;
-}

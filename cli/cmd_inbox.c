@@ -1,0 +1,394 @@
+/*
+ * cmd_inbox.c - `coldseq inbox add|set|list|show|remove`.
+ *
+ * add and set share one option table and the field parser of
+ * inbox_fields.c.  The password comes only from stdin (--password-stdin),
+ * never from the command line where `ps` would show it, and is stored
+ * sealed in the vault, bound to the inbox's UUID.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+/* Options that map 1:1 to inbox fields, in cli_inbox_field's names. */
+static const char *const field_opts[] = {
+    "email",          "smtp",     "imap",      "smtp-tls",
+    "imap-tls",       "user",     "ca-file",   "display-name",
+    "signature-file", "timezone", "daily-cap", "sent-copy",
+    "provider",       NULL};
+
+#define COMMON_OPTS                                                            \
+	{"email", 0, "ADDR", false, "the inbox's address (From)"},             \
+	    {"smtp", 0, "HOST:PORT", false, "SMTP submission server"},         \
+	    {"imap", 0, "HOST:PORT", false, "IMAP server"},                    \
+	    {"smtp-tls", 0, "MODE", false,                                     \
+	     "tls (implicit, default for 465) or starttls"},                   \
+	    {"imap-tls", 0, "MODE", false,                                     \
+	     "tls (implicit, default for 993) or starttls"},                   \
+	    {"user", 0, "LOGIN", false, "login name (default: the email)"},    \
+	    {"password-stdin", 0, NULL, false,                                 \
+	     "read the password from the first line of stdin"},                \
+	    {"ca-file", 0, "PEM", false,                                       \
+	     "trust this CA for the servers instead of the system store"},     \
+	    {"insecure-tls", 0, NULL, false,                                   \
+	     "do NOT verify the servers' certificates (warned at every "       \
+	     "connect)"},                                                      \
+	    {"display-name", 0, "TEXT", false, "sender name in From"},         \
+	    {"signature-file", 0, "F", false, "text appended to messages"},    \
+	    {"timezone", 0, "IANA", false, "the inbox's time zone (UTC)"},     \
+	    {"daily-cap", 0, "N", false, "messages per local day"},            \
+	    {"sent-copy", 0, "MODE", false,                                    \
+	     "auto|always|never: APPEND to Sent (auto: not for Google/M365)"}, \
+	    {"tag", 0, "T", true, "a tag (repeatable)"},                       \
+	{                                                                      \
+		"provider", 0, "P", false, "generic|google|microsoft"          \
+	}
+
+static const cli_opt add_opts[] = {
+    COMMON_OPTS,
+    {NULL, 0, NULL, false, NULL},
+};
+
+static const cli_opt set_opts[] = {
+    COMMON_OPTS,
+    {"verify-tls", 0, NULL, false, "verify certificates again"},
+    {"rename", 0, "NEW", false, "give the inbox a new name"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+static const cli_opt list_opts[] = {
+    {"tag", 0, "T", false, "only inboxes with this tag"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+/* Apply every given option of a to in. */
+static int apply_opts(const cli_args *a, db_inbox *in, bool replace_tags,
+                      cs_err *err)
+{
+	const cli_opt *o;
+	int i, k, rc;
+
+	for (i = 0; field_opts[i]; i++) {
+		const char *v = cli_opt_value(a, field_opts[i]);
+
+		if (v && (rc = cli_inbox_field(in, field_opts[i], v, err)) != 0)
+			return rc;
+	}
+	for (i = 0, o = a->cmd->opts; o[i].name; i++) {
+		if (strcmp(o[i].name, "tag") != 0 || a->count[i] == 0)
+			continue;
+		if (replace_tags) {
+			for (k = 0; k < (int)in->ntags; k++)
+				free(in->tags[k]);
+			in->ntags = 0;
+		}
+		for (k = 0; k < a->count[i]; k++)
+			if ((rc = cli_inbox_field(in, "tag", a->vals[i][k],
+			                          err)) != 0)
+				return rc;
+	}
+	if (cli_opt_flag(a, "insecure-tls"))
+		in->insecure_tls = true;
+	return 0;
+}
+
+/* Seal a password for uuid into blob. */
+static int seal_stdin_password(cli_ctx *ctx, const char *uuid, cs_buf *blob,
+                               cs_err *err)
+{
+	char *pw = cli_read_secret_stdin(err);
+	cs_secret *s;
+	int rc;
+
+	if (pw == NULL)
+		return CS_EINVAL;
+	s = cs_secret_new(pw, strlen(pw));
+	cs_memwipe(pw, strlen(pw));
+	free(pw);
+	rc = cs_vault_seal(ctx->vault, "inboxes", "secret", uuid,
+	                   cs_secret_value(s), cs_secret_len(s), blob, err);
+	cs_secret_free(s);
+	return rc;
+}
+
+static cJSON *inbox_json(const db_inbox *in, bool has_secret)
+{
+	cJSON *o = cJSON_CreateObject(), *tags = cJSON_CreateArray();
+	size_t i;
+
+	cJSON_AddStringToObject(o, "name", in->name);
+	cJSON_AddStringToObject(o, "email", in->email);
+	cJSON_AddStringToObject(o, "provider", in->provider);
+	cJSON_AddStringToObject(o, "smtp_host", in->smtp_host);
+	cJSON_AddNumberToObject(o, "smtp_port", in->smtp_port);
+	cJSON_AddStringToObject(o, "smtp_tls", in->smtp_tls);
+	cJSON_AddStringToObject(o, "imap_host", in->imap_host);
+	cJSON_AddNumberToObject(o, "imap_port", in->imap_port);
+	cJSON_AddStringToObject(o, "imap_tls", in->imap_tls);
+	cJSON_AddStringToObject(o, "user",
+	                        in->username ? in->username : in->email);
+	cJSON_AddStringToObject(o, "auth", in->auth);
+	cJSON_AddBoolToObject(o, "has_secret", has_secret);
+	if (in->ca_file)
+		cJSON_AddStringToObject(o, "ca_file", in->ca_file);
+	cJSON_AddBoolToObject(o, "insecure_tls", in->insecure_tls);
+	if (in->display_name)
+		cJSON_AddStringToObject(o, "display_name", in->display_name);
+	cJSON_AddBoolToObject(o, "signature", in->signature != NULL);
+	cJSON_AddStringToObject(o, "timezone", in->timezone);
+	cJSON_AddNumberToObject(o, "daily_cap", in->daily_cap);
+	cJSON_AddStringToObject(o, "sent_copy", in->sent_copy);
+	cJSON_AddStringToObject(o, "status", in->status);
+	for (i = 0; i < in->ntags; i++)
+		cJSON_AddItemToArray(tags, cJSON_CreateString(in->tags[i]));
+	cJSON_AddItemToObject(o, "tags", tags);
+	return o;
+}
+
+static bool has_secret(cli_ctx *ctx, const db_inbox *in)
+{
+	cs_buf b = CS_BUF_INIT;
+	bool found = false;
+
+	db_inbox_secret(ctx->db, in->uuid, &b, &found, NULL);
+	cs_buf_free(&b);
+	return found;
+}
+
+static int run_add(cli_ctx *ctx, const cli_args *a)
+{
+	db_inbox in;
+	cs_err err = CS_ERR_INIT;
+	cs_buf blob = CS_BUF_INIT;
+	char uuid[37];
+	long long cap = 30;
+	int rc = CLI_EXIT_FAIL;
+
+	memset(&in, 0, sizeof in);
+	if (db_config_get_int(ctx->db, "inbox.daily_cap", &cap, &err) != 0)
+		goto fail;
+	in.daily_cap = (int)cap;
+	if (cli_inbox_field(&in, "name", a->pos[0], &err) != 0 ||
+	    apply_opts(a, &in, true, &err) != 0 ||
+	    cli_inbox_finish(&in, &err) != 0) {
+		cli_error("inbox add: %s", err.msg);
+		db_inbox_free(&in);
+		return CLI_EXIT_USAGE;
+	}
+	cli_uuid_v4(uuid);
+	in.uuid = cs_xstrdup(uuid);
+	if (cli_opt_flag(a, "password-stdin") &&
+	    seal_stdin_password(ctx, uuid, &blob, &err) != 0)
+		goto fail;
+	if (db_inbox_add(ctx->db, &in, blob.len ? blob.data : NULL, blob.len,
+	                 &err) != 0)
+		goto fail;
+	if (a->json)
+		cli_print_json(ctx, inbox_json(&in, blob.len > 0));
+	else if (!a->quiet)
+		fprintf(ctx->out,
+		        "Added inbox %s <%s>: smtp %s:%d (%s), imap "
+		        "%s:%d (%s)%s\n",
+		        in.name, in.email, in.smtp_host, in.smtp_port,
+		        in.smtp_tls, in.imap_host, in.imap_port, in.imap_tls,
+		        blob.len ? "" : "; no password yet");
+	rc = CLI_EXIT_OK;
+	goto out;
+fail:
+	cli_error("inbox add: %s", err.msg);
+out:
+	cs_buf_free(&blob);
+	db_inbox_free(&in);
+	return rc;
+}
+
+static int run_set(cli_ctx *ctx, const cli_args *a)
+{
+	db_inbox in;
+	cs_err err = CS_ERR_INIT;
+	cs_buf blob = CS_BUF_INIT;
+	const char *rename = cli_opt_value(a, "rename");
+	int rc = CLI_EXIT_FAIL;
+
+	if (db_inbox_get(ctx->db, a->pos[0], &in, &err) != 0) {
+		cli_error("inbox set: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if ((rename && cli_inbox_field(&in, "name", rename, &err) != 0) ||
+	    apply_opts(a, &in, true, &err) != 0 ||
+	    cli_inbox_finish(&in, &err) != 0) {
+		cli_error("inbox set: %s", err.msg);
+		db_inbox_free(&in);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_opt_flag(a, "verify-tls"))
+		in.insecure_tls = false;
+	if (cli_opt_flag(a, "password-stdin") &&
+	    seal_stdin_password(ctx, in.uuid, &blob, &err) != 0)
+		goto fail;
+	if (db_begin(ctx->db, &err) != 0)
+		goto fail;
+	/* settings and password change together or not at all */
+	if (db_inbox_update(ctx->db, &in, &err) != 0 ||
+	    (blob.len && db_inbox_set_secret(ctx->db, in.uuid, blob.data,
+	                                     blob.len, &err) != 0)) {
+		db_rollback(ctx->db);
+		goto fail;
+	}
+	if (db_commit(ctx->db, &err) != 0)
+		goto fail;
+	if (a->json)
+		cli_print_json(ctx, inbox_json(&in, has_secret(ctx, &in)));
+	else if (!a->quiet)
+		fprintf(ctx->out, "Updated inbox %s\n", in.name);
+	rc = CLI_EXIT_OK;
+	goto out;
+fail:
+	cli_error("inbox set: %s", err.msg);
+out:
+	cs_buf_free(&blob);
+	db_inbox_free(&in);
+	return rc;
+}
+
+static int run_list(cli_ctx *ctx, const cli_args *a)
+{
+	db_inbox *list;
+	size_t n, i;
+	cs_err err = CS_ERR_INIT;
+
+	if (db_inbox_list(ctx->db, cli_opt_value(a, "tag"), &list, &n, &err) !=
+	    0) {
+		cli_error("inbox list: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (a->json) {
+		cJSON *arr = cJSON_CreateArray();
+
+		for (i = 0; i < n; i++)
+			cJSON_AddItemToArray(
+			    arr,
+			    inbox_json(&list[i], has_secret(ctx, &list[i])));
+		cli_print_json(ctx, arr);
+	} else {
+		if (n)
+			fprintf(ctx->out, "%-16s %-30s %-26s %5s %-8s %s\n",
+			        "NAME", "EMAIL", "SMTP", "CAP", "STATUS",
+			        "TAGS");
+		for (i = 0; i < n; i++) {
+			char smtp[300];
+			size_t t;
+
+			snprintf(smtp, sizeof smtp, "%s:%d", list[i].smtp_host,
+			         list[i].smtp_port);
+			fprintf(ctx->out, "%-16s %-30s %-26s %5d %-8s ",
+			        list[i].name, list[i].email, smtp,
+			        list[i].daily_cap, list[i].status);
+			for (t = 0; t < list[i].ntags; t++)
+				fprintf(ctx->out, "%s%s", t ? "," : "",
+				        list[i].tags[t]);
+			fputc('\n', ctx->out);
+		}
+		if (n == 0 && !a->quiet)
+			fprintf(ctx->out,
+			        "No inboxes yet: add one with 'coldseq "
+			        "inbox add'.\n");
+	}
+	db_inbox_list_free(list, n);
+	return CLI_EXIT_OK;
+}
+
+static int run_show(cli_ctx *ctx, const cli_args *a)
+{
+	db_inbox in;
+	cs_err err = CS_ERR_INIT;
+	size_t t;
+	bool sec;
+
+	if (db_inbox_get(ctx->db, a->pos[0], &in, &err) != 0) {
+		cli_error("inbox show: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	sec = has_secret(ctx, &in);
+	if (a->json) {
+		cli_print_json(ctx, inbox_json(&in, sec));
+		db_inbox_free(&in);
+		return CLI_EXIT_OK;
+	}
+	fprintf(ctx->out,
+	        "name:         %s\nemail:        %s\nprovider:     %s\n"
+	        "smtp:         %s:%d (%s)\nimap:         %s:%d (%s)\n"
+	        "user:         %s\nauth:         %s (%s)\n"
+	        "tls:          %s%s\n"
+	        "display name: %s\ntimezone:     %s\ndaily cap:    %d\n"
+	        "sent copy:    %s\nstatus:       %s\ntags:         ",
+	        in.name, in.email, in.provider, in.smtp_host, in.smtp_port,
+	        in.smtp_tls, in.imap_host, in.imap_port, in.imap_tls,
+	        in.username ? in.username : in.email, in.auth,
+	        sec ? "secret stored" : "no secret stored",
+	        in.insecure_tls ? "NOT VERIFIED" : "verified",
+	        in.ca_file && !in.insecure_tls ? " (CA file set)" : "",
+	        in.display_name ? in.display_name : "-", in.timezone,
+	        in.daily_cap, in.sent_copy, in.status);
+	for (t = 0; t < in.ntags; t++)
+		fprintf(ctx->out, "%s%s", t ? ", " : "", in.tags[t]);
+	fprintf(ctx->out, "%s\n", in.ntags ? "" : "-");
+	db_inbox_free(&in);
+	return CLI_EXIT_OK;
+}
+
+static int run_remove(cli_ctx *ctx, const cli_args *a)
+{
+	cs_err err = CS_ERR_INIT;
+
+	if (db_inbox_remove(ctx->db, a->pos[0], &err) != 0) {
+		cli_error("inbox remove: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (a->json) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "removed", a->pos[0]);
+		cli_print_json(ctx, o);
+	} else if (!a->quiet) {
+		fprintf(ctx->out, "Removed inbox %s\n", a->pos[0]);
+	}
+	return CLI_EXIT_OK;
+}
+
+const cli_cmd cli_cmds_inbox[] = {
+    {"inbox", "add", "NAME", "store a new inbox (does not connect)",
+     "Stores the inbox's servers and settings; the password, read from\n"
+     "stdin with --password-stdin, is encrypted in the vault.  TLS mode\n"
+     "defaults from the port (465 and 993 implicit TLS, else STARTTLS);\n"
+     "the login defaults to the email; the daily cap to config\n"
+     "inbox.daily_cap.  The same email twice is refused.\n\n"
+     "--json prints the stored inbox (never the password).\n\n"
+     "Example:\n"
+     "  echo \"$PW\" | coldseq inbox add sales1 --email ann@example.com \\\n"
+     "      --smtp smtp.example.com:587 --imap imap.example.com:993 \\\n"
+     "      --display-name 'Ann Lee' --tag clientA --password-stdin",
+     1, 1, CLI_NEEDS_VAULT, add_opts, run_add},
+    {"inbox", "set", "NAME", "change an inbox's settings or password",
+     "Any option of 'inbox add' changes that setting; --tag replaces the\n"
+     "tags; --password-stdin replaces the password.\n\n"
+     "Example:\n  coldseq inbox set sales1 --daily-cap 40 --timezone "
+     "Europe/Berlin",
+     1, 1, CLI_NEEDS_VAULT, set_opts, run_set},
+    {"inbox", "list", NULL, "list inboxes (never shows secrets)",
+     "--json prints an array of inbox objects.\n\n"
+     "Example:\n  coldseq inbox list --tag clientA",
+     0, 0, CLI_NEEDS_DB, list_opts, run_list},
+    {"inbox", "show", "NAME", "show one inbox's settings",
+     "Example:\n  coldseq inbox show sales1", 1, 1, CLI_NEEDS_DB, NULL,
+     run_show},
+    {"inbox", "remove", "NAME", "delete an inbox and its stored password",
+     "Messages already recorded keep the inbox's address.\n\n"
+     "Example:\n  coldseq inbox remove sales1",
+     1, 1, CLI_NEEDS_DB, NULL, run_remove},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
+};

@@ -1,0 +1,428 @@
+/*
+ * db_inbox.c - inbox rows and their tags.
+ *
+ * Names and emails are unique case-insensitively; a duplicate is reported
+ * as CS_EEXIST naming the inbox that already has it.  Tag changes happen in
+ * the same transaction as the row, so an inbox is never half-updated.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "db_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define INBOX_COLS                                                             \
+	"id, uuid, name, email, provider, smtp_host, smtp_port, smtp_tls, "    \
+	"imap_host, imap_port, imap_tls, username, auth, ca_file, "            \
+	"insecure_tls, display_name, signature, timezone, daily_cap, "         \
+	"sent_copy, status, created_at, updated_at"
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? cs_xstrdup((const char *)t) : NULL;
+}
+
+static void read_row(sqlite3_stmt *st, db_inbox *in)
+{
+	memset(in, 0, sizeof *in);
+	in->id = sqlite3_column_int64(st, 0);
+	in->uuid = col_str(st, 1);
+	in->name = col_str(st, 2);
+	in->email = col_str(st, 3);
+	in->provider = col_str(st, 4);
+	in->smtp_host = col_str(st, 5);
+	in->smtp_port = sqlite3_column_int(st, 6);
+	in->smtp_tls = col_str(st, 7);
+	in->imap_host = col_str(st, 8);
+	in->imap_port = sqlite3_column_int(st, 9);
+	in->imap_tls = col_str(st, 10);
+	in->username = col_str(st, 11);
+	in->auth = col_str(st, 12);
+	in->ca_file = col_str(st, 13);
+	in->insecure_tls = sqlite3_column_int(st, 14) != 0;
+	in->display_name = col_str(st, 15);
+	in->signature = col_str(st, 16);
+	in->timezone = col_str(st, 17);
+	in->daily_cap = sqlite3_column_int(st, 18);
+	in->sent_copy = col_str(st, 19);
+	in->status = col_str(st, 20);
+	in->created_at = sqlite3_column_int64(st, 21);
+	in->updated_at = sqlite3_column_int64(st, 22);
+}
+
+void db_inbox_free(db_inbox *in)
+{
+	size_t i;
+
+	if (in == NULL)
+		return;
+	free(in->uuid);
+	free(in->name);
+	free(in->email);
+	free(in->provider);
+	free(in->smtp_host);
+	free(in->smtp_tls);
+	free(in->imap_host);
+	free(in->imap_tls);
+	free(in->username);
+	free(in->auth);
+	free(in->ca_file);
+	free(in->display_name);
+	free(in->signature);
+	free(in->timezone);
+	free(in->sent_copy);
+	free(in->status);
+	for (i = 0; i < in->ntags; i++)
+		free(in->tags[i]);
+	free(in->tags);
+	memset(in, 0, sizeof *in);
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Bind the settings columns shared by INSERT and UPDATE, as ?1..?19. */
+static void bind_settings(sqlite3_stmt *st, const db_inbox *in)
+{
+	bind_opt(st, 1, in->uuid);
+	bind_opt(st, 2, in->name);
+	bind_opt(st, 3, in->email);
+	bind_opt(st, 4, in->provider ? in->provider : "generic");
+	bind_opt(st, 5, in->smtp_host);
+	sqlite3_bind_int(st, 6, in->smtp_port);
+	bind_opt(st, 7, in->smtp_tls ? in->smtp_tls : "starttls");
+	bind_opt(st, 8, in->imap_host);
+	sqlite3_bind_int(st, 9, in->imap_port);
+	bind_opt(st, 10, in->imap_tls ? in->imap_tls : "tls");
+	bind_opt(st, 11, in->username);
+	bind_opt(st, 12, in->auth ? in->auth : "password");
+	bind_opt(st, 13, in->ca_file);
+	sqlite3_bind_int(st, 14, in->insecure_tls ? 1 : 0);
+	bind_opt(st, 15, in->display_name);
+	bind_opt(st, 16, in->signature);
+	bind_opt(st, 17, in->timezone ? in->timezone : "UTC");
+	sqlite3_bind_int(st, 18, in->daily_cap);
+	bind_opt(st, 19, in->sent_copy ? in->sent_copy : "auto");
+	sqlite3_bind_int64(st, 20, cs_clock_now(NULL));
+}
+
+/* Which inbox already has this name or email (for a clear message). */
+static int duplicate(db *d, const db_inbox *in, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d,
+	                     "SELECT name, email FROM inboxes WHERE (name = ?1 "
+	                     "OR email = ?2) AND uuid <> ?3",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, in->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, in->email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, in->uuid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *n = (const char *)sqlite3_column_text(st, 0);
+		const char *e = (const char *)sqlite3_column_text(st, 1);
+
+		if (strcasecmp(n, in->name) == 0)
+			rc =
+			    cs_err_set(err, CS_EEXIST,
+			               "an inbox named '%s' already exists", n);
+		else
+			rc = cs_err_set(err, CS_EEXIST,
+			                "%s is already connected as inbox '%s'",
+			                e, n);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int write_tags(db *d, const db_inbox *in, long long id, cs_err *err)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	if ((rc = db_prepare(d, "DELETE FROM inbox_tags WHERE inbox_id = ?1",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot write tags");
+	sqlite3_finalize(st);
+	if (rc)
+		return rc;
+	if ((rc = db_prepare(d,
+	                     "INSERT OR IGNORE INTO inbox_tags(inbox_id, tag) "
+	                     "VALUES (?1, ?2)",
+	                     &st, err)) != 0)
+		return rc;
+	for (i = 0; i < in->ntags && rc == 0; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, in->tags[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = db_fail(d, err, "cannot write tags");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_inbox_add(db *d, const db_inbox *in, const void *blob, size_t blob_len,
+                 cs_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = duplicate(d, in, err)) != 0)
+		goto fail;
+	if ((rc = db_prepare(
+	         d,
+	         "INSERT INTO inboxes(uuid, name, email, provider, smtp_host, "
+	         "smtp_port, smtp_tls, imap_host, imap_port, imap_tls, "
+	         "username, auth, ca_file, insecure_tls, display_name, "
+	         "signature, timezone, daily_cap, sent_copy, updated_at, "
+	         "created_at, secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	         "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+	         "?20, ?21)",
+	         &st, err)) != 0)
+		goto fail;
+	bind_settings(st, in);
+	if (blob)
+		sqlite3_bind_blob(st, 21, blob, (int)blob_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 21);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(d, err, "cannot add the inbox");
+		goto fail;
+	}
+	if ((rc = write_tags(d, in, sqlite3_last_insert_rowid(d->h), err)) != 0)
+		goto fail;
+	sqlite3_finalize(st);
+	return db_commit(d, err);
+fail:
+	sqlite3_finalize(st);
+	db_rollback(d);
+	return rc;
+}
+
+int db_inbox_update(db *d, const db_inbox *in, cs_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = duplicate(d, in, err)) != 0)
+		goto fail;
+	if ((rc = db_prepare(
+	         d,
+	         "UPDATE inboxes SET name = ?2, email = ?3, provider = ?4, "
+	         "smtp_host = ?5, smtp_port = ?6, smtp_tls = ?7, imap_host = "
+	         "?8, "
+	         "imap_port = ?9, imap_tls = ?10, username = ?11, auth = ?12, "
+	         "ca_file = ?13, insecure_tls = ?14, display_name = ?15, "
+	         "signature = ?16, timezone = ?17, daily_cap = ?18, "
+	         "sent_copy = ?19, updated_at = ?20 WHERE uuid = ?1",
+	         &st, err)) != 0)
+		goto fail;
+	bind_settings(st, in);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(d, err, "cannot update the inbox");
+		goto fail;
+	}
+	if (sqlite3_changes(d->h) != 1) {
+		rc = cs_err_set(err, CS_ENOTFOUND,
+		                "inbox '%s' no longer exists", in->name);
+		goto fail;
+	}
+	if ((rc = write_tags(d, in, in->id, err)) != 0)
+		goto fail;
+	sqlite3_finalize(st);
+	return db_commit(d, err);
+fail:
+	sqlite3_finalize(st);
+	db_rollback(d);
+	return rc;
+}
+
+int db_inbox_set_secret(db *d, const char *uuid, const void *blob,
+                        size_t blob_len, cs_err *err)
+{
+	db_sealed s = {"inboxes", "secret", uuid, blob, blob_len};
+
+	return db_sealed_update(d, &s, err);
+}
+
+static int load_tags(db *d, db_inbox *in, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, s;
+
+	if ((rc = db_prepare(d,
+	                     "SELECT tag FROM inbox_tags WHERE inbox_id = ?1 "
+	                     "ORDER BY tag",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, in->id);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		in->tags =
+		    cs_xrealloc(in->tags, (in->ntags + 1) * sizeof *in->tags);
+		in->tags[in->ntags++] = col_str(st, 0);
+	}
+	if (s != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot read tags");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_inbox_get(db *d, const char *name, db_inbox *out, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, s;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = db_prepare(
+	         d, "SELECT " INBOX_COLS " FROM inboxes WHERE name = ?1", &st,
+	         err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		read_row(st, out);
+	else if (s == SQLITE_DONE)
+		rc = cs_err_set(
+		    err, CS_ENOTFOUND,
+		    "no inbox named '%s' (see 'coldseq inbox list')", name);
+	else
+		rc = db_fail(d, err, "cannot read inboxes");
+	sqlite3_finalize(st);
+	if (rc == 0 && (rc = load_tags(d, out, err)) != 0)
+		db_inbox_free(out);
+	return rc;
+}
+
+int db_inbox_secret(db *d, const char *uuid, cs_buf *blob, bool *found,
+                    cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, s;
+
+	*found = false;
+	if ((rc = db_prepare(d, "SELECT secret FROM inboxes WHERE uuid = ?1",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		cs_buf_append(blob, sqlite3_column_blob(st, 0),
+		              (size_t)sqlite3_column_bytes(st, 0));
+		*found = true;
+	} else if (s != SQLITE_ROW && s != SQLITE_DONE) {
+		rc = db_fail(d, err, "cannot read the inbox secret");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_inbox_list(db *d, const char *tag, db_inbox **out, size_t *n,
+                  cs_err *err)
+{
+	sqlite3_stmt *st;
+	db_inbox *list = NULL;
+	size_t count = 0, i;
+	int rc, s;
+
+	*out = NULL;
+	*n = 0;
+	rc =
+	    db_prepare(d,
+	               tag ? "SELECT " INBOX_COLS " FROM inboxes WHERE id IN "
+	                     "(SELECT inbox_id FROM inbox_tags WHERE tag = ?1) "
+	                     "ORDER BY name"
+	                   : "SELECT " INBOX_COLS " FROM inboxes ORDER BY name",
+	               &st, err);
+	if (rc)
+		return rc;
+	if (tag)
+		sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		list = cs_xrealloc(list, (count + 1) * sizeof *list);
+		read_row(st, &list[count++]);
+	}
+	if (s != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot list inboxes");
+	sqlite3_finalize(st);
+	for (i = 0; i < count && rc == 0; i++)
+		rc = load_tags(d, &list[i], err);
+	if (rc) {
+		db_inbox_list_free(list, count);
+		return rc;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+void db_inbox_list_free(db_inbox *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		db_inbox_free(&list[i]);
+	free(list);
+}
+
+int db_inbox_remove(db *d, const char *name, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d, "DELETE FROM inboxes WHERE name = ?1", &st,
+	                     err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot remove the inbox");
+	else if (sqlite3_changes(d->h) == 0)
+		rc = cs_err_set(err, CS_ENOTFOUND, "no inbox named '%s'", name);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_inbox_insert_min(db *d, const char *name, const char *email,
+                        const char *uuid, const void *secret_blob,
+                        size_t blob_len, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d,
+	                     "INSERT INTO inboxes(uuid, name, email, secret, "
+	                     "created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, email, -1, SQLITE_STATIC);
+	if (secret_blob)
+		sqlite3_bind_blob(st, 4, secret_blob, (int)blob_len,
+		                  SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, cs_clock_now(NULL));
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot add the inbox");
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -1,0 +1,128 @@
+/*
+ * db_message.c - every message handed to SMTP.
+ *
+ * A row is written as 'sending' before DATA, with the Message-ID fixed, so
+ * a crash mid-send leaves evidence; the outcome is stored afterwards.  The
+ * watcher matches replies and bounces against these rows and the daily
+ * cap counts them.
+ */
+#include "db_int.h"
+
+#include <string.h>
+
+int db_message_add(db *d, const db_message *m, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d,
+	                     "INSERT INTO messages(message_id, inbox_id, "
+	                     "inbox_email, recipient, purpose, subject, "
+	                     "created_at, local_day, updated_at) VALUES (?1, "
+	                     "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, m->message_id, -1, SQLITE_STATIC);
+	if (m->inbox_id > 0)
+		sqlite3_bind_int64(st, 2, m->inbox_id);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_text(st, 3, m->inbox_email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, m->recipient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, m->purpose, -1, SQLITE_STATIC);
+	if (m->subject)
+		sqlite3_bind_text(st, 6, m->subject, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, m->created_at);
+	sqlite3_bind_text(st, 8, m->local_day, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot record the message");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
+                           int code, const char *reply, int64_t now,
+                           cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc =
+	         db_prepare(d,
+	                    "UPDATE messages SET outcome = ?2, smtp_code = ?3, "
+	                    "smtp_reply = ?4, updated_at = ?5 WHERE "
+	                    "message_id = ?1",
+	                    &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, outcome, -1, SQLITE_STATIC);
+	if (code > 0)
+		sqlite3_bind_int(st, 3, code);
+	else
+		sqlite3_bind_null(st, 3);
+	if (reply && *reply)
+		sqlite3_bind_text(st, 4, reply, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot record the outcome");
+	else if (sqlite3_changes(d->h) != 1)
+		rc = cs_err_set(err, CS_ENOTFOUND, "no message %s", message_id);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_message_count_day(db *d, long long inbox_id, const char *local_day,
+                         const char *purpose, long long *out, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = 0;
+	if ((rc =
+	         db_prepare(d,
+	                    "SELECT count(*) FROM messages WHERE inbox_id = ?1 "
+	                    "AND local_day = ?2 AND outcome IN ('sending', "
+	                    "'sent', 'uncertain') AND (?3 IS NULL OR purpose = "
+	                    "?3)",
+	                    &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, inbox_id);
+	sqlite3_bind_text(st, 2, local_day, -1, SQLITE_STATIC);
+	if (purpose)
+		sqlite3_bind_text(st, 3, purpose, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(d, err, "cannot count messages");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_message_outcome(db *d, const char *message_id, cs_buf *outcome,
+                       bool *found, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, s;
+
+	*found = false;
+	if ((rc = db_prepare(
+	         d, "SELECT outcome FROM messages WHERE message_id = ?1", &st,
+	         err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		cs_buf_puts(outcome, (const char *)sqlite3_column_text(st, 0));
+		*found = true;
+	} else if (s != SQLITE_DONE) {
+		rc = db_fail(d, err, "cannot read messages");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}

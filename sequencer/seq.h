@@ -1,0 +1,46 @@
+/*
+ * seq.h - the sequencer: turning stored inboxes, contacts and campaigns
+ * into messages sent, and recording what happened.
+ *
+ * This first part is the send path shared by `send-test` and (later) the
+ * service: connection settings of an inbox, the unsubscribe token, and
+ * "send one message now and record it".
+ */
+#ifndef COLDSEQ_SEQ_H
+#define COLDSEQ_SEQ_H
+
+#include "core/core.h"
+#include "db/db.h"
+#include "smtp/smtp.h"
+
+/* SMTP connection settings and credentials of an inbox.  The secret is
+ * decrypted from the vault (caller frees *secret with cs_secret_free). */
+int seq_inbox_smtp(db *d, cs_vault *v, const db_inbox *in, smtp_server *srv,
+                   smtp_auth *auth, cs_secret **secret, cs_err *err);
+
+/* The unsubscribe token of (contact, campaign): URL-safe base64 of an
+ * HMAC-SHA256 under the vault's unsubscribe key, 22 characters.  The key
+ * is made (and sealed in meta) on first use.  out must hold 23 bytes. */
+int seq_unsub_token(db *d, cs_vault *v, const char *contact,
+                    const char *campaign, char out[23], cs_err *err);
+
+/* What seq_send_now did. */
+typedef struct seq_sent {
+	char *message_id; /* caller frees */
+	smtp_result smtp;
+	char local_day[11];
+} seq_sent;
+
+/*
+ * Send one message from inbox `in` now: check the daily cap, build the
+ * message (Date from clock in the inbox's zone), record it as 'sending'
+ * with its Message-ID before DATA, send, and store the outcome.  Returns 0
+ * when the server accepted it; CS_ETEMP/CS_EINVAL/... with err set when it
+ * was not sent (out->smtp says what the server said, when it said it).
+ * The raw message is left in raw (for a Sent copy).
+ */
+int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
+                 const smtp_msg_spec *spec, const char *purpose, cs_buf *raw,
+                 seq_sent *out, cs_err *err);
+
+#endif

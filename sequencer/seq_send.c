@@ -1,0 +1,209 @@
+/*
+ * seq_send.c - send one message now, and record it.
+ *
+ * Order (the outbox invariant in small): the Message-ID is made and the
+ * messages row is committed as 'sending' before any byte of DATA goes out,
+ * so a crash during the SMTP dialogue leaves a row that says the message
+ * may have been sent, never a send without a record.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "seq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+int seq_inbox_smtp(db *d, cs_vault *v, const db_inbox *in, smtp_server *srv,
+                   smtp_auth *auth, cs_secret **secret, cs_err *err)
+{
+	cs_buf blob = CS_BUF_INIT;
+	bool found;
+	int rc;
+
+	*secret = NULL;
+	memset(srv, 0, sizeof *srv);
+	memset(auth, 0, sizeof *auth);
+	srv->host = in->smtp_host;
+	srv->port = in->smtp_port;
+	srv->tls = strcmp(in->smtp_tls, "tls") == 0        ? SMTP_TLS_IMPLICIT
+	           : strcmp(in->smtp_tls, "starttls") == 0 ? SMTP_TLS_STARTTLS
+	                                                   : SMTP_TLS_NONE;
+	srv->tls_opts.ca_file = in->ca_file;
+	srv->tls_opts.insecure = in->insecure_tls;
+	if (srv->tls == SMTP_TLS_NONE) {
+		auth->kind = SMTP_AUTH_NONE;
+		return 0;
+	}
+	if ((rc = db_inbox_secret(d, in->uuid, &blob, &found, err)) != 0)
+		return rc;
+	if (!found) {
+		cs_buf_free(&blob);
+		return cs_err_set(err, CS_EINVAL,
+		                  "inbox '%s' has no password stored: run "
+		                  "'coldseq inbox set %s --password-stdin'",
+		                  in->name, in->name);
+	}
+	rc = cs_vault_open(v, "inboxes", "secret", in->uuid, blob.data,
+	                   blob.len, secret, err);
+	cs_buf_free(&blob);
+	if (rc)
+		return rc;
+	auth->kind = strcmp(in->auth, "oauth2") == 0 ? SMTP_AUTH_XOAUTH2
+	                                             : SMTP_AUTH_PASSWORD;
+	auth->user = in->username ? in->username : in->email;
+	auth->secret = *secret;
+	return 0;
+}
+
+/* The unsubscribe HMAC key: 32 random bytes sealed in meta. */
+static int unsub_key(db *d, cs_vault *v, cs_secret **key, cs_err *err)
+{
+	cs_buf blob = CS_BUF_INIT;
+	bool found;
+	int rc;
+
+	if ((rc = db_meta_get(d, "unsub_key", &blob, &found, err)) != 0)
+		goto out;
+	if (!found) {
+		unsigned char k[32];
+
+		if (RAND_bytes(k, sizeof k) != 1)
+			cs_fatal("RAND_bytes failed");
+		rc = cs_vault_seal(v, "meta", "value", "unsub_key", k, sizeof k,
+		                   &blob, err);
+		cs_memwipe(k, sizeof k);
+		if (rc == 0)
+			rc = db_meta_set(d, "unsub_key", blob.data, blob.len,
+			                 err);
+		if (rc)
+			goto out;
+	}
+	rc = cs_vault_open(v, "meta", "value", "unsub_key", blob.data, blob.len,
+	                   key, err);
+out:
+	cs_buf_free(&blob);
+	return rc;
+}
+
+int seq_unsub_token(db *d, cs_vault *v, const char *contact,
+                    const char *campaign, char out[23], cs_err *err)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+	    "wxyz0123456789-_";
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	cs_buf msg = CS_BUF_INIT;
+	cs_secret *key = NULL;
+	unsigned bits = 0;
+	int rc, i, nbits = 0, o = 0;
+
+	if ((rc = unsub_key(d, v, &key, err)) != 0)
+		return rc;
+	cs_buf_printf(&msg, "unsub-v1\n%s\n%s", contact, campaign);
+	HMAC(EVP_sha256(), cs_secret_value(key), (int)cs_secret_len(key),
+	     (const unsigned char *)msg.data, msg.len, mac, &maclen);
+	cs_secret_free(key);
+	cs_buf_free(&msg);
+	/* 22 base64 characters = 132 bits of the MAC */
+	for (i = 0; o < 22 && i < (int)maclen; i++) {
+		bits = ((bits << 8) | mac[i]) & 0xffffu; /* < 14 bits pending */
+		nbits += 8;
+		while (nbits >= 6 && o < 22) {
+			out[o++] = b64[(bits >> (nbits - 6)) & 63];
+			nbits -= 6;
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int local_offset(const char *tz, int64_t now, int *off, char day[11],
+                        cs_err *err)
+{
+	cs_civil c;
+	int rc = cs_tz_civil(tz, now, &c, err);
+
+	if (rc == 0) {
+		*off = c.offset_min;
+		snprintf(day, 11, "%04u-%02u-%02u", (unsigned)c.year % 10000u,
+		         (unsigned)c.month % 100u, (unsigned)c.day % 100u);
+	}
+	return rc;
+}
+
+int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
+                 const smtp_msg_spec *spec, const char *purpose, cs_buf *raw,
+                 seq_sent *out, cs_err *err)
+{
+	smtp_msg_spec m = *spec;
+	smtp_server srv;
+	smtp_auth auth;
+	smtp_session *s = NULL;
+	cs_secret *secret = NULL;
+	db_message row;
+	long long sent_today = 0;
+	int64_t now = cs_clock_now(clock);
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = local_offset(in->timezone, now, &m.tz_offset_min,
+	                       out->local_day, err)) != 0)
+		return rc;
+	if ((rc = db_message_count_day(d, in->id, out->local_day, NULL,
+	                               &sent_today, err)) != 0)
+		return rc;
+	if (sent_today >= in->daily_cap)
+		return cs_err_set(
+		    err, CS_ETEMP,
+		    "inbox '%s' has sent its daily cap of %d today "
+		    "(%s, %s); nothing was sent",
+		    in->name, in->daily_cap, out->local_day, in->timezone);
+	if ((rc = seq_inbox_smtp(d, v, in, &srv, &auth, &secret, err)) != 0)
+		return rc;
+	m.date_ms = now;
+	if ((rc = smtp_build_message(&m, raw, &out->message_id, err)) != 0)
+		goto out;
+	memset(&row, 0, sizeof row);
+	row.message_id = out->message_id;
+	row.inbox_id = in->id;
+	row.inbox_email = in->email;
+	row.recipient = m.to_addr;
+	row.purpose = purpose;
+	row.subject = m.subject;
+	row.created_at = now;
+	row.local_day = out->local_day;
+	if ((rc = db_message_add(d, &row, err)) != 0)
+		goto out;
+	if (smtp_open(&srv, &auth, &s, &out->smtp) != 0 ||
+	    smtp_send(s, in->email, m.to_addr, raw->data, raw->len,
+	              &out->smtp) != 0) {
+		rc = out->smtp.verdict.outcome == SMTP_DEFERRED ||
+		             out->smtp.verdict.outcome == SMTP_INBOX_FAILURE
+		         ? CS_ETEMP
+		         : CS_ENET;
+		cs_err_set(err, rc, "%s: %s",
+		           smtp_outcome_name(out->smtp.verdict.outcome),
+		           out->smtp.detail);
+	}
+	smtp_close(s);
+	{
+		cs_err e2 = CS_ERR_INIT;
+		int rc2 = db_message_set_outcome(
+		    d, out->message_id,
+		    smtp_outcome_name(out->smtp.verdict.outcome),
+		    out->smtp.code, out->smtp.text, cs_clock_now(clock), &e2);
+
+		if (rc2 != 0 && rc == 0) {
+			rc = rc2;
+			*err = e2;
+		}
+	}
+out:
+	cs_secret_free(secret);
+	return rc;
+}

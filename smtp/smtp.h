@@ -1,0 +1,158 @@
+/*
+ * smtp.h - sending: the SMTP client session, message building, and the
+ * one policy that turns an SMTP reply into an outcome.
+ *
+ * Layering: smtp/ uses core/ and net/ only (never imap/ or sequencer/).
+ * A session belongs to one thread at a time and does network I/O only; it
+ * never touches the database.  Callers record results.
+ */
+#ifndef COLDSEQ_SMTP_H
+#define COLDSEQ_SMTP_H
+
+#include "core/core.h"
+#include "net/net.h"
+
+/* ---- reply policy (smtp_policy.c) ------------------------------------ */
+
+/* Where in the dialogue a reply (or a failure) happened. */
+typedef enum smtp_phase {
+	SMTP_PH_CONNECT,  /* TCP connect */
+	SMTP_PH_TLS,      /* TLS handshake and certificate check */
+	SMTP_PH_GREETING, /* the 220 banner */
+	SMTP_PH_EHLO,
+	SMTP_PH_STARTTLS,
+	SMTP_PH_AUTH,
+	SMTP_PH_MAIL,
+	SMTP_PH_RCPT,
+	SMTP_PH_DATA,     /* the DATA command (354 expected) */
+	SMTP_PH_DATA_END, /* the reply after the final dot */
+	SMTP_PH_RSET,
+} smtp_phase;
+
+typedef enum smtp_outcome {
+	SMTP_SENT,
+	SMTP_DEFERRED,           /* retry later (retry_after_s) */
+	SMTP_REJECTED_RECIPIENT, /* the address is bad */
+	SMTP_REJECTED_POLICY,    /* the sender is the problem: pause inbox */
+	SMTP_INBOX_FAILURE,      /* connect/TLS/AUTH: every message waits */
+	SMTP_UNCERTAIN,          /* lost after the final dot: may be sent */
+} smtp_outcome;
+
+typedef struct smtp_verdict {
+	smtp_outcome outcome;
+	bool throttle;     /* slow the inbox down (rate limit, 421, 451) */
+	bool pause_day;    /* pause the inbox until its next local day */
+	bool hard;         /* rejected recipient: the address itself is bad */
+	int retry_after_s; /* deferred / inbox failure: suggested delay */
+	const char *rule;  /* the rule that matched (for logs and tests) */
+} smtp_verdict;
+
+/* code 0 means no reply at all (connection lost, timeout, TLS failure).
+ * enhanced is "x.y.z" or "" ; text is the reply text (may be NULL). */
+void smtp_policy(smtp_phase phase, int code, const char *enhanced,
+                 const char *text, smtp_verdict *out);
+const char *smtp_outcome_name(smtp_outcome o);
+const char *smtp_phase_name(smtp_phase p);
+/* Copy a leading RFC 3463 status ("5.1.1") of text into out[16];
+ * returns its length in text (0 when there is none). */
+size_t smtp_parse_enhanced(const char *text, char out[16]);
+
+/* ---- message building (smtp_message.c) ------------------------------- */
+
+typedef struct smtp_header {
+	const char *name, *value;
+} smtp_header;
+
+/* Everything a message needs.  Strings are UTF-8.  Header values from
+ * data (names, subject, custom headers) must not hold CR or LF: building
+ * fails with an error naming the field, and nothing is produced. */
+typedef struct smtp_msg_spec {
+	const char *from_name, *from_addr; /* from_addr required */
+	const char *to_name, *to_addr;     /* to_addr required */
+	const char *subject;
+	const char *text;        /* text/plain body, required */
+	const char *html;        /* optional: multipart/alternative */
+	int64_t date_ms;         /* Date header, from the service clock */
+	int tz_offset_min;       /* of the Date header, e.g. +60 */
+	const char *message_id;  /* "<id@domain>"; NULL: generated */
+	const char *in_reply_to; /* "<id>" of the message answered */
+	const char *references;  /* "<a> <b> ..." */
+	const char *list_unsubscribe_mailto; /* "mailto:..." or NULL */
+	const char *list_unsubscribe_url;    /* "https://..." or NULL */
+	const smtp_header *extra;
+	size_t nextra;
+} smtp_msg_spec;
+
+/* Build the RFC 5322 message (CRLF line ends) into out.  *message_id gets
+ * the Message-ID with angle brackets (caller frees). */
+int smtp_build_message(const smtp_msg_spec *m, cs_buf *out, char **message_id,
+                       cs_err *err);
+/* "<random@domain-of-addr>" (caller frees). */
+char *smtp_new_message_id(const char *from_addr);
+/* RFC 2047: s as itself when it is printable ASCII, else as UTF-8 "Q"
+ * encoded words of at most 64 characters separated by spaces. */
+void smtp_encode_words(const char *s, cs_buf *out);
+
+/* ---- session (smtp_session.c) ---------------------------------------- */
+
+typedef enum smtp_tls_mode {
+	SMTP_TLS_IMPLICIT, /* TLS from the first byte (465) */
+	SMTP_TLS_STARTTLS, /* plaintext greeting, STARTTLS required (587) */
+	SMTP_TLS_NONE,     /* tests and benchmarks on loopback only: no AUTH
+	                      is ever sent over it */
+} smtp_tls_mode;
+
+typedef struct smtp_server {
+	const char *host;
+	int port;
+	smtp_tls_mode tls;
+	net_tls_opts tls_opts;
+	/* timeouts in ms; 0 = RFC 5321 defaults (connect 60 s, greeting and
+	 * commands 300 s, DATA 120 s, after the final dot 600 s) */
+	int connect_timeout_ms, command_timeout_ms, data_end_timeout_ms;
+} smtp_server;
+
+typedef enum smtp_auth_kind {
+	SMTP_AUTH_NONE,     /* only with SMTP_TLS_NONE, for tests */
+	SMTP_AUTH_PASSWORD, /* PLAIN or LOGIN, chosen from EHLO */
+	SMTP_AUTH_XOAUTH2,  /* bearer token */
+} smtp_auth_kind;
+
+typedef struct smtp_auth {
+	smtp_auth_kind kind;
+	const char *user;
+	const cs_secret *secret; /* password or access token */
+} smtp_auth;
+
+/* The result of one step: what the server said, and what it means.
+ * text is the reply text, length-capped and scrubbed of control bytes. */
+typedef struct smtp_result {
+	smtp_phase phase;
+	int code;          /* 0: no reply */
+	char enhanced[16]; /* "5.1.1" or "" */
+	char text[512];
+	smtp_verdict verdict;
+	char detail[512]; /* a human sentence for the user */
+} smtp_result;
+
+typedef struct smtp_session smtp_session;
+
+/* Connect, TLS, EHLO, STARTTLS, AUTH.  On failure returns non-zero, res
+ * says why (verdict inbox_failure or deferred) and *out is NULL. */
+int smtp_open(const smtp_server *srv, const smtp_auth *auth, smtp_session **out,
+              smtp_result *res);
+/* Send one message to one recipient (MAIL, RCPT, DATA); RSET first when a
+ * previous message used the session.  Returns 0 when res->verdict is
+ * SMTP_SENT.  After an uncertain or connection failure the session is
+ * dead: smtp_alive() turns false. */
+int smtp_send(smtp_session *s, const char *from, const char *rcpt,
+              const char *data, size_t len, smtp_result *res);
+bool smtp_alive(const smtp_session *s);
+/* TLS details of the session (NULL for SMTP_TLS_NONE). */
+const net_tls_info *smtp_tls(const smtp_session *s);
+/* The EHLO keywords the server offered, one per line. */
+const char *smtp_capabilities(const smtp_session *s);
+/* QUIT (best effort) and free; NULL allowed. */
+void smtp_close(smtp_session *s);
+
+#endif

@@ -1,0 +1,394 @@
+/*
+ * smtp_message.c - build an RFC 5322 / MIME message with libetpan's
+ * builder: header fields (mailimf_*) and body parts (mailmime_*).
+ *
+ * Our part is the domain rules around it: refuse CR/LF in any header value
+ * that came from data (header injection), RFC 2047-encode non-ASCII display
+ * names and subjects, choose 7bit or quoted-printable per part, Date from
+ * the caller's (service) clock, a Message-ID made here so the caller can
+ * record it before DATA, and List-Unsubscribe (RFC 2369, RFC 8058).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "smtp.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libetpan/libetpan.h>
+#include <openssl/rand.h>
+
+#define MAX_HEADER_VALUE 900 /* under the 998 octet line limit */
+/* An encoded word may have 75 characters (RFC 2047); 64 leaves room for
+ * "Subject: " on the first line, so the writer does not fold before it. */
+#define WORD_MAX 64
+
+/* A header value from data must be one line of sane length. */
+static int check_value(const char *field, const char *v, cs_err *err)
+{
+	const char *p;
+
+	if (v == NULL)
+		return 0;
+	for (p = v; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "%s contains a line break (CR or LF); "
+			    "refused so it cannot inject a header",
+			    field);
+		else if ((unsigned char)*p < 0x20 && *p != '\t')
+			return cs_err_set(err, CS_EINVAL,
+			                  "%s contains a control character",
+			                  field);
+	if (p - v > MAX_HEADER_VALUE)
+		return cs_err_set(err, CS_EINVAL, "%s is longer than %d bytes",
+		                  field, MAX_HEADER_VALUE);
+	return 0;
+}
+
+/* addr-spec: local@domain, printable ASCII, no spaces or brackets. */
+static int check_addr(const char *field, const char *a, cs_err *err)
+{
+	const char *at, *p;
+
+	if (a == NULL || *a == '\0')
+		return cs_err_set(err, CS_EINVAL, "%s address is missing",
+		                  field);
+	at = strrchr(a, '@');
+	if (at == NULL || at == a || at[1] == '\0' || strlen(a) > 254)
+		return cs_err_set(err, CS_EINVAL,
+		                  "%s address \"%s\" is not local@domain",
+		                  field, a);
+	for (p = a; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("<>()[]\\,;:\"", *p))
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "%s address \"%s\" has a character not "
+			    "allowed in an address",
+			    field, a);
+	return 0;
+}
+
+static bool is_plain_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x7f || (unsigned char)*s < 0x20)
+			return false;
+	return true;
+}
+
+void smtp_encode_words(const char *s, cs_buf *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *prefix = "=?UTF-8?Q?";
+	size_t word = 0; /* bytes in the current encoded word */
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (is_plain_ascii(s)) {
+		cs_buf_puts(out, s);
+		return;
+	}
+	while (*p) {
+		/* keep a UTF-8 sequence inside one encoded word */
+		size_t seq = 1, need, i;
+
+		if (*p >= 0xf0)
+			seq = 4;
+		else if (*p >= 0xe0)
+			seq = 3;
+		else if (*p >= 0xc0)
+			seq = 2;
+		for (i = 1; i < seq; i++)
+			if (p[i] == '\0') {
+				seq = i;
+				break;
+			}
+		need = 0;
+		for (i = 0; i < seq; i++)
+			need += (isalnum(p[i]) || p[i] == ' ' ||
+			         strchr("!*+-/", p[i])) &&
+			                p[i] < 0x80
+			            ? 1
+			            : 3;
+		if (word == 0 || word + need + 2 > WORD_MAX) {
+			if (word)
+				cs_buf_puts(out, "?= ");
+			cs_buf_puts(out, prefix);
+			word = strlen(prefix);
+		}
+		for (i = 0; i < seq; i++) {
+			unsigned char c = p[i];
+
+			if (c == ' ')
+				cs_buf_putc(out, '_');
+			else if (c < 0x80 && (isalnum(c) || strchr("!*+-/", c)))
+				cs_buf_putc(out, (char)c);
+			else {
+				cs_buf_putc(out, '=');
+				cs_buf_putc(out, hex[c >> 4]);
+				cs_buf_putc(out, hex[c & 15]);
+			}
+		}
+		word += need;
+		p += seq;
+	}
+	cs_buf_puts(out, "?=");
+}
+
+char *smtp_new_message_id(const char *from_addr)
+{
+	unsigned char rnd[16];
+	const char *at = from_addr ? strrchr(from_addr, '@') : NULL;
+	cs_buf b = CS_BUF_INIT;
+	size_t i;
+
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		cs_fatal("RAND_bytes failed");
+	cs_buf_putc(&b, '<');
+	for (i = 0; i < sizeof rnd; i++)
+		cs_buf_printf(&b, "%02x", rnd[i]);
+	cs_buf_putc(&b, '@');
+	for (at = at ? at + 1 : "coldseq.invalid"; *at; at++)
+		cs_buf_putc(&b, (char)tolower((unsigned char)*at));
+	cs_buf_putc(&b, '>');
+	return cs_buf_detach(&b, NULL);
+}
+
+/* "<a@b>" -> malloc'd "a@b" (libetpan adds the brackets). */
+static char *strip_brackets(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n >= 2 && id[0] == '<' && id[n - 1] == '>')
+		return cs_xstrndup(id + 1, n - 2);
+	return cs_xstrdup(id);
+}
+
+static void free_item(void *p, void *unused)
+{
+	(void)unused;
+	free(p);
+}
+
+static void free_id_list(clist *l)
+{
+	clist_foreach(l, free_item, NULL);
+	clist_free(l);
+}
+
+/* Parse "<a> <b>" into a clist of malloc'd ids; -1 on a malformed list. */
+static clist *id_list(const char *s, cs_err *err, const char *field)
+{
+	clist *l = clist_new();
+
+	while (*s) {
+		const char *open, *close;
+
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		if (*s == '\0')
+			break;
+		open = s;
+		close = strchr(open, '>');
+		if (*open != '<' || close == NULL || close == open + 1) {
+			free_id_list(l);
+			cs_err_set(err, CS_EINVAL,
+			           "%s is not a list of <message-id>", field);
+			return NULL;
+		}
+		clist_append(l,
+		             cs_xstrndup(open + 1, (size_t)(close - open - 1)));
+		s = close + 1;
+	}
+	return l;
+}
+
+static struct mailimf_date_time *make_date(int64_t ms, int off_min)
+{
+	time_t t = (time_t)(ms / 1000) + (time_t)off_min * 60;
+	struct tm tm;
+	int zone = (off_min / 60) * 100 + off_min % 60;
+
+	gmtime_r(&t, &tm);
+	return mailimf_date_time_new(tm.tm_mday, tm.tm_mon + 1,
+	                             tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+	                             tm.tm_sec, zone);
+}
+
+static char *display(const char *name)
+{
+	cs_buf b = CS_BUF_INIT;
+
+	if (name == NULL || *name == '\0')
+		return NULL;
+	smtp_encode_words(name, &b);
+	return cs_buf_detach(&b, NULL);
+}
+
+/* Body text with CRLF line ends; the encoding that keeps it valid. */
+static struct mailmime *text_part(const char *type, const char *body,
+                                  cs_buf *keep)
+{
+	struct mailmime_content *ct = mailmime_content_new_with_str(type);
+	struct mailmime_parameter *cs =
+	    mailmime_param_new_with_data((char *)"charset", (char *)"utf-8");
+	bool seven = true;
+	size_t line = 0;
+	const char *p;
+	struct mailmime *m;
+
+	for (p = body; *p; p++) {
+		if (*p == '\r')
+			continue;
+		if (*p == '\n') {
+			cs_buf_puts(keep, "\r\n");
+			line = 0;
+			continue;
+		}
+		if ((unsigned char)*p >= 0x80 || ++line > 900)
+			seven = false;
+		cs_buf_putc(keep, *p);
+	}
+	clist_append(ct->ct_parameters, cs);
+	m = mailmime_new_empty(
+	    ct, mailmime_fields_new_encoding(
+	            seven ? MAILMIME_MECHANISM_7BIT
+	                  : MAILMIME_MECHANISM_QUOTED_PRINTABLE));
+	mailmime_set_body_text(m, keep->data ? keep->data : (char *)"",
+	                       keep->len);
+	return m;
+}
+
+int smtp_build_message(const smtp_msg_spec *m, cs_buf *out, char **message_id,
+                       cs_err *err)
+{
+	struct mailimf_mailbox_list *from;
+	struct mailimf_address_list *to;
+	struct mailimf_fields *fields;
+	struct mailmime *msg, *body;
+	clist *irt = NULL, *refs = NULL;
+	cs_buf subj = CS_BUF_INIT, tbody = CS_BUF_INIT, hbody = CS_BUF_INIT;
+	MMAPString *s;
+	char *mid;
+	int col = 0, rc;
+	size_t i;
+
+	*message_id = NULL;
+	if ((rc = check_addr("From", m->from_addr, err)) ||
+	    (rc = check_addr("To", m->to_addr, err)) ||
+	    (rc =
+	         check_value("the sender's display name", m->from_name, err)) ||
+	    (rc = check_value("the recipient's name", m->to_name, err)) ||
+	    (rc = check_value("Subject", m->subject, err)) ||
+	    (rc = check_value("Message-ID", m->message_id, err)) ||
+	    (rc = check_value("In-Reply-To", m->in_reply_to, err)) ||
+	    (rc = check_value("References", m->references, err)) ||
+	    (rc = check_value("List-Unsubscribe", m->list_unsubscribe_mailto,
+	                      err)) ||
+	    (rc = check_value("List-Unsubscribe URL", m->list_unsubscribe_url,
+	                      err)))
+		return rc;
+	for (i = 0; i < m->nextra; i++) {
+		const char *p;
+
+		if ((rc =
+		         check_value(m->extra[i].name, m->extra[i].value, err)))
+			return rc;
+		for (p = m->extra[i].name; *p; p++)
+			if (*p <= ' ' || *p == ':' || (unsigned char)*p >= 0x7f)
+				return cs_err_set(
+				    err, CS_EINVAL,
+				    "\"%s\" is not a header field name",
+				    m->extra[i].name);
+	}
+	if (m->text == NULL)
+		return cs_err_set(err, CS_EINVAL,
+		                  "the message has no text body");
+	if (m->in_reply_to &&
+	    !(irt = id_list(m->in_reply_to, err, "In-Reply-To")))
+		return CS_EINVAL;
+	if (m->references &&
+	    !(refs = id_list(m->references, err, "References"))) {
+		if (irt)
+			free_id_list(irt);
+		return CS_EINVAL;
+	}
+
+	mid = m->message_id ? cs_xstrdup(m->message_id)
+	                    : smtp_new_message_id(m->from_addr);
+	from = mailimf_mailbox_list_new_empty();
+	mailimf_mailbox_list_add(from,
+	                         mailimf_mailbox_new(display(m->from_name),
+	                                             cs_xstrdup(m->from_addr)));
+	to = mailimf_address_list_new_empty();
+	mailimf_address_list_add_mb(to, display(m->to_name),
+	                            cs_xstrdup(m->to_addr));
+	if (m->subject)
+		smtp_encode_words(m->subject, &subj);
+	fields = mailimf_fields_new_with_data_all(
+	    make_date(m->date_ms, m->tz_offset_min), from, NULL, NULL, to, NULL,
+	    NULL, strip_brackets(mid), irt, refs,
+	    m->subject ? cs_buf_detach(&subj, NULL) : NULL);
+	if (m->list_unsubscribe_mailto || m->list_unsubscribe_url) {
+		cs_buf lu = CS_BUF_INIT;
+
+		if (m->list_unsubscribe_url)
+			cs_buf_printf(&lu, "<%s>", m->list_unsubscribe_url);
+		if (m->list_unsubscribe_mailto)
+			cs_buf_printf(&lu, "%s<%s>", lu.len ? ", " : "",
+			              m->list_unsubscribe_mailto);
+		mailimf_fields_add(fields, mailimf_field_new_custom(
+		                               cs_xstrdup("List-Unsubscribe"),
+		                               cs_buf_detach(&lu, NULL)));
+		if (m->list_unsubscribe_url)
+			mailimf_fields_add(
+			    fields,
+			    mailimf_field_new_custom(
+			        cs_xstrdup("List-Unsubscribe-Post"),
+			        cs_xstrdup("List-Unsubscribe=One-Click")));
+	}
+	for (i = 0; i < m->nextra; i++) {
+		cs_buf v = CS_BUF_INIT;
+
+		smtp_encode_words(m->extra[i].value, &v);
+		mailimf_fields_add(fields, mailimf_field_new_custom(
+		                               cs_xstrdup(m->extra[i].name),
+		                               cs_buf_detach(&v, NULL)));
+	}
+
+	msg = mailmime_new_message_data(NULL);
+	mailmime_set_imf_fields(msg, fields);
+	body = text_part("text/plain", m->text, &tbody);
+	if (m->html) {
+		struct mailmime *alt =
+		    mailmime_multiple_new("multipart/alternative");
+
+		mailmime_smart_add_part(alt, body);
+		mailmime_smart_add_part(
+		    alt, text_part("text/html", m->html, &hbody));
+		body = alt;
+	}
+	mailmime_smart_add_part(msg, body);
+	s = mmap_string_new("");
+	rc = mailmime_write_mem(s, &col, msg);
+	if (rc == MAILIMF_NO_ERROR) {
+		cs_buf_append(out, s->str, s->len);
+		*message_id = mid;
+		mid = NULL;
+	} else {
+		cs_err_set(err, CS_EINVAL,
+		           "cannot build the message (libetpan "
+		           "error %d)",
+		           rc);
+	}
+	mmap_string_free(s);
+	mailmime_free(msg);
+	free(mid);
+	cs_buf_free(&subj);
+	cs_buf_free(&tbody);
+	cs_buf_free(&hbody);
+	return rc == MAILIMF_NO_ERROR ? 0 : CS_EINVAL;
+}

@@ -1,0 +1,327 @@
+/*
+ * smtp_session.c - one SMTP client session over libetpan: connect, TLS
+ * (net/), EHLO, STARTTLS, AUTH, then MAIL/RCPT/DATA per message with RSET
+ * in between.
+ *
+ * States: CLOSED -> CONNECTED (greeting read) -> READY (EHLO, TLS, AUTH
+ * done) -> READY after each message, or DEAD after a lost connection or an
+ * uncertain DATA.  A DEAD session sends nothing more.
+ *
+ * Every outcome goes through smtp_policy(); every reply text is capped and
+ * scrubbed (net_scrub) before it reaches a result, a log line or storage.
+ * Credentials are only ever sent after TLS is up and verified (or the
+ * inbox explicitly chose insecure TLS); SMTP_TLS_NONE sends no AUTH.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "smtp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libetpan/libetpan.h>
+
+#define REPLY_CAP 400
+
+struct smtp_session {
+	mailsmtp *smtp;
+	char *host;
+	int port;
+	int command_ms, data_end_ms;
+	bool tls_up, used, dead;
+	net_tls_info tls;
+	cs_buf caps;
+};
+
+static void fill(smtp_result *res, smtp_phase phase, int code, const char *raw,
+                 const char *fmt, ...) CS_PRINTF(5, 6);
+
+/* Record what happened and what it means. */
+static void fill(smtp_result *res, smtp_phase phase, int code, const char *raw,
+                 const char *fmt, ...)
+{
+	cs_buf t = CS_BUF_INIT;
+	va_list ap;
+
+	res->phase = phase;
+	res->code = code;
+	res->text[0] = '\0';
+	res->enhanced[0] = '\0';
+	if (raw) {
+		net_scrub(raw, strlen(raw), REPLY_CAP, &t);
+		snprintf(res->text, sizeof res->text, "%s", cs_buf_str(&t));
+		smtp_parse_enhanced(res->text, res->enhanced);
+	}
+	cs_buf_free(&t);
+	smtp_policy(phase, code, res->enhanced, res->text, &res->verdict);
+	va_start(ap, fmt);
+	vsnprintf(res->detail, sizeof res->detail, fmt, ap);
+	va_end(ap);
+	cs_redact_inplace(res->detail);
+}
+
+/* The reply to the last command, or code 0 when the stream failed. */
+static void reply_of(smtp_session *s, int r, smtp_result *res, smtp_phase phase,
+                     const char *what)
+{
+	mailstream *st = s->smtp->stream;
+
+	if (r == MAILSMTP_ERROR_STREAM ||
+	    r == MAILSMTP_ERROR_CONNECTION_REFUSED ||
+	    s->smtp->response == NULL) {
+		s->dead = true;
+		if (net_timed_out(st))
+			fill(res, phase, 0, NULL,
+			     "%s: no reply from %s:%d within the timeout", what,
+			     s->host, s->port);
+		else
+			fill(res, phase, 0, NULL,
+			     "%s: the connection to %s:%d was lost", what,
+			     s->host, s->port);
+		return;
+	}
+	fill(res, phase, s->smtp->response_code, s->smtp->response,
+	     "%s: %s:%d answered %d", what, s->host, s->port,
+	     s->smtp->response_code);
+	/* append the server's words to the sentence */
+	if (res->text[0]) {
+		size_t n = strlen(res->detail);
+
+		snprintf(res->detail + n, sizeof res->detail - n, " %s",
+		         res->text);
+	}
+}
+
+static void save_caps(smtp_session *s)
+{
+	const char *r = s->smtp->response;
+
+	cs_buf_clear(&s->caps);
+	if (r)
+		net_scrub(r, strlen(r), 2000, &s->caps);
+}
+
+static int fail_open(smtp_session *s, int rc)
+{
+	smtp_close(s);
+	return rc;
+}
+
+int smtp_open(const smtp_server *srv, const smtp_auth *auth, smtp_session **out,
+              smtp_result *res)
+{
+	int connect_ms =
+	    srv->connect_timeout_ms ? srv->connect_timeout_ms : 60000;
+	smtp_session *s;
+	mailstream_low *low = NULL;
+	mailstream *stream;
+	cs_err err = CS_ERR_INIT;
+	int fd, r;
+
+	*out = NULL;
+	memset(res, 0, sizeof *res);
+	if (srv->tls == SMTP_TLS_NONE && auth->kind != SMTP_AUTH_NONE) {
+		fill(res, SMTP_PH_CONNECT, 0, NULL,
+		     "refusing to send credentials to %s:%d without TLS",
+		     srv->host, srv->port);
+		res->verdict.outcome = SMTP_INBOX_FAILURE;
+		return -1;
+	}
+	s = cs_xcalloc(1, sizeof *s);
+	s->host = cs_xstrdup(srv->host);
+	s->port = srv->port;
+	s->command_ms =
+	    srv->command_timeout_ms ? srv->command_timeout_ms : 300000;
+	s->data_end_ms =
+	    srv->data_end_timeout_ms ? srv->data_end_timeout_ms : 600000;
+	if (net_tcp_connect(srv->host, srv->port, connect_ms, &fd, &err) != 0) {
+		fill(res, SMTP_PH_CONNECT, 0, NULL, "%s", err.msg);
+		return fail_open(s, -1);
+	}
+	if (srv->tls == SMTP_TLS_IMPLICIT) {
+		if (net_tls_low(fd, srv->host, &srv->tls_opts, connect_ms, &low,
+		                &s->tls, &err) != 0) {
+			close(fd);
+			fill(res, SMTP_PH_TLS, 0, NULL, "%s", err.msg);
+			return fail_open(s, -1);
+		}
+		s->tls_up = true;
+	} else {
+		low = net_plain_low(fd, s->command_ms);
+	}
+	stream = mailstream_new(low, 8192);
+	if (stream == NULL)
+		cs_fatal("mailstream_new failed");
+	net_set_timeout(stream, s->command_ms);
+	s->smtp = mailsmtp_new(0, NULL);
+	if (s->smtp == NULL)
+		cs_fatal("mailsmtp_new failed");
+	r = mailsmtp_connect(s->smtp, stream);
+	if (r != MAILSMTP_NO_ERROR) {
+		reply_of(s, r, res, SMTP_PH_GREETING, "greeting");
+		return fail_open(s, -1);
+	}
+	r = mailesmtp_ehlo(s->smtp);
+	if (r != MAILSMTP_NO_ERROR) {
+		reply_of(s, r, res, SMTP_PH_EHLO, "EHLO");
+		return fail_open(s, -1);
+	}
+	save_caps(s);
+	if (srv->tls == SMTP_TLS_STARTTLS) {
+		if (!(s->smtp->esmtp & MAILSMTP_ESMTP_STARTTLS)) {
+			fill(res, SMTP_PH_STARTTLS, 0, NULL,
+			     "%s:%d does not offer STARTTLS; refusing to go on "
+			     "without TLS",
+			     s->host, s->port);
+			res->verdict.outcome = SMTP_INBOX_FAILURE;
+			return fail_open(s, -1);
+		}
+		r = mailesmtp_starttls(s->smtp);
+		if (r != MAILSMTP_NO_ERROR) {
+			reply_of(s, r, res, SMTP_PH_STARTTLS, "STARTTLS");
+			return fail_open(s, -1);
+		}
+		if (net_starttls(s->smtp->stream, srv->host, &srv->tls_opts,
+		                 connect_ms, &s->tls, &err) != 0) {
+			s->dead = true;
+			fill(res, SMTP_PH_TLS, 0, NULL, "%s", err.msg);
+			return fail_open(s, -1);
+		}
+		net_set_timeout(s->smtp->stream, s->command_ms);
+		s->tls_up = true;
+		r = mailesmtp_ehlo(s->smtp);
+		if (r != MAILSMTP_NO_ERROR) {
+			reply_of(s, r, res, SMTP_PH_EHLO,
+			         "EHLO after STARTTLS");
+			return fail_open(s, -1);
+		}
+		save_caps(s);
+	}
+	if (auth->kind == SMTP_AUTH_XOAUTH2) {
+		r = mailsmtp_oauth2_authenticate(s->smtp, auth->user,
+		                                 cs_secret_value(auth->secret));
+		if (r != MAILSMTP_NO_ERROR) {
+			reply_of(s, r, res, SMTP_PH_AUTH,
+			         "authentication (XOAUTH2) failed");
+			return fail_open(s, -1);
+		}
+	} else if (auth->kind == SMTP_AUTH_PASSWORD) {
+		const char *mech = s->smtp->auth & MAILSMTP_AUTH_PLAIN ? "PLAIN"
+		                   : s->smtp->auth & MAILSMTP_AUTH_LOGIN
+		                       ? "LOGIN"
+		                       : NULL;
+		int before = s->smtp->response_code;
+
+		if (mech == NULL) {
+			fill(res, SMTP_PH_AUTH, 0, NULL,
+			     "%s:%d offers neither AUTH PLAIN nor AUTH LOGIN",
+			     s->host, s->port);
+			res->verdict.outcome = SMTP_INBOX_FAILURE;
+			return fail_open(s, -1);
+		}
+		r = mailesmtp_auth_sasl(s->smtp, mech, s->host, NULL, NULL,
+		                        auth->user, auth->user,
+		                        cs_secret_value(auth->secret), NULL);
+		if (r != MAILSMTP_NO_ERROR) {
+			if (s->smtp->response_code == before &&
+			    r != MAILSMTP_ERROR_STREAM) {
+				/* nothing was sent: Cyrus SASL has no plugin */
+				fill(res, SMTP_PH_AUTH, 0, NULL,
+				     "AUTH %s is not available on this machine "
+				     "(install libsasl2-modules)",
+				     mech);
+				res->verdict.outcome = SMTP_INBOX_FAILURE;
+			} else {
+				reply_of(s, r, res, SMTP_PH_AUTH,
+				         "authentication failed");
+			}
+			return fail_open(s, -1);
+		}
+	}
+	fill(res, SMTP_PH_AUTH, 235, NULL, "session ready");
+	res->verdict.outcome = SMTP_SENT;
+	*out = s;
+	return 0;
+}
+
+int smtp_send(smtp_session *s, const char *from, const char *rcpt,
+              const char *data, size_t len, smtp_result *res)
+{
+	int r;
+
+	memset(res, 0, sizeof *res);
+	if (s->dead) {
+		fill(res, SMTP_PH_MAIL, 0, NULL,
+		     "the session with %s:%d is closed", s->host, s->port);
+		return -1;
+	}
+	net_set_timeout(s->smtp->stream, s->command_ms);
+	if (s->used) {
+		r = mailsmtp_reset(s->smtp);
+		if (r != MAILSMTP_NO_ERROR) {
+			reply_of(s, r, res, SMTP_PH_RSET, "RSET");
+			s->dead = true;
+			return -1;
+		}
+	}
+	s->used = true;
+	r = mailsmtp_mail(s->smtp, from);
+	if (r != MAILSMTP_NO_ERROR) {
+		reply_of(s, r, res, SMTP_PH_MAIL, "MAIL FROM");
+		return -1;
+	}
+	r = mailsmtp_rcpt(s->smtp, rcpt);
+	if (r != MAILSMTP_NO_ERROR) {
+		reply_of(s, r, res, SMTP_PH_RCPT, "RCPT TO");
+		return -1;
+	}
+	r = mailsmtp_data(s->smtp);
+	if (r != MAILSMTP_NO_ERROR) {
+		reply_of(s, r, res, SMTP_PH_DATA, "DATA");
+		return -1;
+	}
+	net_set_timeout(s->smtp->stream, s->data_end_ms);
+	r = mailsmtp_data_message(s->smtp, data, len);
+	reply_of(s, r, res, SMTP_PH_DATA_END, "end of data");
+	if (res->verdict.outcome == SMTP_UNCERTAIN) {
+		s->dead = true;
+		snprintf(res->detail, sizeof res->detail,
+		         "the connection to %s:%d was lost after the message "
+		         "was sent and before the server answered: the message "
+		         "may be sent more than once if retried",
+		         s->host, s->port);
+	}
+	return res->verdict.outcome == SMTP_SENT ? 0 : -1;
+}
+
+bool smtp_alive(const smtp_session *s)
+{
+	return s && !s->dead;
+}
+
+const net_tls_info *smtp_tls(const smtp_session *s)
+{
+	return s->tls_up ? &s->tls : NULL;
+}
+
+const char *smtp_capabilities(const smtp_session *s)
+{
+	return cs_buf_str(&s->caps);
+}
+
+void smtp_close(smtp_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->smtp) {
+		if (!s->dead && s->smtp->stream) {
+			net_set_timeout(s->smtp->stream, 5000);
+			mailsmtp_quit(s->smtp);
+		}
+		mailsmtp_free(s->smtp);
+	}
+	cs_buf_free(&s->caps);
+	free(s->host);
+	free(s);
+}
