@@ -43,18 +43,58 @@ static int exec(db *d, const char *sql, cs_err *err, const char *what)
 	return 0;
 }
 
+/* Transactions nest: the outermost is BEGIN IMMEDIATE ... COMMIT, inner
+ * ones are savepoints, so a function that needs atomicity can open its own
+ * transaction whether or not its caller has one. */
 int db_begin(db *d, cs_err *err)
 {
-	return exec(d, "BEGIN IMMEDIATE", err, "cannot start a transaction");
+	char sql[48];
+	int rc;
+
+	if (d->depth == 0)
+		rc = exec(d, "BEGIN IMMEDIATE", err,
+		          "cannot start a transaction");
+	else {
+		snprintf(sql, sizeof sql, "SAVEPOINT sp%d", d->depth);
+		rc = exec(d, sql, err, "cannot start a savepoint");
+	}
+	if (rc == 0)
+		d->depth++;
+	return rc;
 }
 
 int db_commit(db *d, cs_err *err)
 {
-	return exec(d, "COMMIT", err, "cannot commit");
+	char sql[48];
+	int rc;
+
+	if (d->depth <= 0)
+		return cs_err_set(err, CS_EDB, "commit without a transaction");
+	if (d->depth == 1) {
+		rc = exec(d, "COMMIT", err, "cannot commit");
+		if (rc != 0)
+			return rc; /* still open: the caller rolls back */
+	} else {
+		snprintf(sql, sizeof sql, "RELEASE sp%d", d->depth - 1);
+		if ((rc = exec(d, sql, err, "cannot release a savepoint")) != 0)
+			return rc;
+	}
+	d->depth--;
+	return 0;
 }
 
 void db_rollback(db *d)
 {
+	char sql[64];
+
+	if (d->depth > 1) {
+		d->depth--;
+		snprintf(sql, sizeof sql, "ROLLBACK TO sp%d; RELEASE sp%d",
+		         d->depth, d->depth);
+		sqlite3_exec(d->h, sql, NULL, NULL, NULL);
+		return;
+	}
+	d->depth = 0;
 	if (!sqlite3_get_autocommit(d->h))
 		sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
 }

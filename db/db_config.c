@@ -24,6 +24,13 @@ static const db_config_def defs[] = {
      "daily send cap given to newly added inboxes"},
     {"inbox.min_interval", DB_CFG_DURATION, "300", NULL, 0, 86400,
      "least time between two campaign sends from one inbox"},
+    {"smtp.connect_timeout", DB_CFG_DURATION, "60", NULL, 1, 600,
+     "time to connect and finish TLS with an SMTP server"},
+    {"smtp.command_timeout", DB_CFG_DURATION, "300", NULL, 1, 3600,
+     "time to wait for each SMTP reply (RFC 5321: 5 minutes)"},
+    {"smtp.data_timeout", DB_CFG_DURATION, "600", NULL, 1, 3600,
+     "time to wait for the reply after a message's data (RFC 5321: 10 "
+     "minutes)"},
     {"unsubscribe.url_template", DB_CFG_URL, "", NULL, 0, 0,
      "one-click unsubscribe URL with {token}, e.g. "
      "https://example.com/u/{token} (empty: mailto only)"},

@@ -11,6 +11,7 @@
 struct db {
 	sqlite3 *h;
 	char *path;
+	int depth; /* nested db_begin calls: savepoints inside the outermost */
 };
 
 /* Fill err from the handle's last error, with context; returns CS_EDB. */

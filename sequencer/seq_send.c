@@ -34,6 +34,19 @@ int seq_inbox_smtp(db *d, cs_vault *v, const db_inbox *in, smtp_server *srv,
 	                                                   : SMTP_TLS_NONE;
 	srv->tls_opts.ca_file = in->ca_file;
 	srv->tls_opts.insecure = in->insecure_tls;
+	{
+		long long c = 60, m = 300, dt = 600;
+
+		if ((rc = db_config_get_int(d, "smtp.connect_timeout", &c,
+		                            err)) ||
+		    (rc = db_config_get_int(d, "smtp.command_timeout", &m,
+		                            err)) ||
+		    (rc = db_config_get_int(d, "smtp.data_timeout", &dt, err)))
+			return rc;
+		srv->connect_timeout_ms = (int)c * 1000;
+		srv->command_timeout_ms = (int)m * 1000;
+		srv->data_end_timeout_ms = (int)dt * 1000;
+	}
 	if (srv->tls == SMTP_TLS_NONE) {
 		auth->kind = SMTP_AUTH_NONE;
 		return 0;

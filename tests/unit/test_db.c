@@ -258,6 +258,45 @@ static void sealed_values_listed_and_updated(void **state)
 	db_close(d);
 }
 
+static void nested_transactions_are_savepoints(void **state)
+{
+	fx *f = *state;
+	db *d = NULL;
+	cs_buf b = CS_BUF_INIT;
+	cs_err err = CS_ERR_INIT;
+	bool found;
+
+	assert_int_equal(db_open(f->path, DB_OPEN_CREATE, &d, NULL), 0);
+	assert_int_equal(db_begin(d, &err), 0);
+	assert_int_equal(db_meta_set(d, "outer", "1", 1, &err), 0);
+	/* an inner unit of work that fails rolls back alone */
+	assert_int_equal(db_begin(d, &err), 0);
+	assert_int_equal(db_meta_set(d, "inner", "2", 1, &err), 0);
+	db_rollback(d);
+	/* an inner one that succeeds stays with the outer */
+	assert_int_equal(db_begin(d, &err), 0);
+	assert_int_equal(db_meta_set(d, "inner2", "3", 1, &err), 0);
+	assert_int_equal(db_commit(d, &err), 0);
+	assert_int_equal(db_commit(d, &err), 0);
+	assert_int_equal(db_meta_get(d, "outer", &b, &found, &err), 0);
+	assert_true(found);
+	assert_int_equal(db_meta_get(d, "inner", &b, &found, &err), 0);
+	assert_false(found);
+	assert_int_equal(db_meta_get(d, "inner2", &b, &found, &err), 0);
+	assert_true(found);
+	/* a rolled-back outer transaction takes its committed inner ones */
+	assert_int_equal(db_begin(d, &err), 0);
+	assert_int_equal(db_begin(d, &err), 0);
+	assert_int_equal(db_meta_set(d, "gone", "4", 1, &err), 0);
+	assert_int_equal(db_commit(d, &err), 0);
+	db_rollback(d);
+	assert_int_equal(db_meta_get(d, "gone", &b, &found, &err), 0);
+	assert_false(found);
+	assert_int_equal(db_commit(d, &err), CS_EDB); /* nothing open */
+	cs_buf_free(&b);
+	db_close(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +312,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(config_types_and_defaults, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(sealed_values_listed_and_updated,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(nested_transactions_are_savepoints,
 	                                    setup, teardown),
 	};
 
