@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli_int.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +25,8 @@ int cli_main(int argc, char **argv)
 	int rc;
 
 	umask(077); /* every file coldseq makes is private */
+	/* a peer that closes its socket must give EPIPE, not kill us */
+	signal(SIGPIPE, SIG_IGN);
 	if (cli_parse(argc, argv, &a, &err) != 0) {
 		cli_error("%s", err.msg);
 		cli_args_free(&a);

@@ -84,6 +84,8 @@ static void reply_of(smtp_session *s, int r, smtp_result *res, smtp_phase phase,
 	fill(res, phase, s->smtp->response_code, s->smtp->response,
 	     "%s: %s:%d answered %d", what, s->host, s->port,
 	     s->smtp->response_code);
+	if (s->smtp->response_code == 421)
+		s->dead = true; /* the server closes the channel (RFC 5321) */
 	/* append the server's words to the sentence */
 	if (res->text[0]) {
 		size_t n = strlen(res->detail);
