@@ -16,10 +16,9 @@
 
 /* Options that map 1:1 to inbox fields, in cli_inbox_field's names. */
 static const char *const field_opts[] = {
-    "email",          "smtp",     "imap",      "smtp-tls",
-    "imap-tls",       "user",     "ca-file",   "display-name",
-    "signature-file", "timezone", "daily-cap", "sent-copy",
-    "provider",       NULL};
+    "email",     "smtp",      "imap",         "smtp-tls",       "imap-tls",
+    "user",      "ca-file",   "display-name", "signature-file", "timezone",
+    "daily-cap", "sent-copy", "provider",     "auth",           NULL};
 
 #define COMMON_OPTS                                                            \
 	{"email", 0, "ADDR", false, "the inbox's address (From)"},             \
@@ -44,8 +43,11 @@ static const char *const field_opts[] = {
 	    {"sent-copy", 0, "MODE", false,                                    \
 	     "auto|always|never: APPEND to Sent (auto: not for Google/M365)"}, \
 	    {"tag", 0, "T", true, "a tag (repeatable)"},                       \
+	    {"provider", 0, "P", false, "generic|google|microsoft"},           \
 	{                                                                      \
-		"provider", 0, "P", false, "generic|google|microsoft"          \
+		"auth", 0, "KIND", false,                                      \
+		    "password (AUTH PLAIN/LOGIN) or oauth2 (XOAUTH2 bearer "   \
+		    "token)"                                                   \
 	}
 
 static const cli_opt add_opts[] = {

@@ -220,6 +220,12 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			    "microsoft",
 			    v);
 		set_str(&in->provider, v);
+	} else if (strcmp(field, "auth") == 0) {
+		if (strcmp(v, "password") && strcmp(v, "oauth2"))
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "auth: \"%s\" is not password or oauth2", v);
+		set_str(&in->auth, v);
 	} else if (strcmp(field, "tag") == 0) {
 		const char *p;
 

@@ -252,6 +252,10 @@ static struct mailmime *text_part(const char *type, const char *body,
 			seven = false;
 		cs_buf_putc(keep, *p);
 	}
+	/* libetpan's quoted-printable writer ends the last line itself */
+	if (!seven && keep->len >= 2 &&
+	    memcmp(keep->data + keep->len - 2, "\r\n", 2) == 0)
+		cs_buf_truncate(keep, keep->len - 2);
 	clist_append(ct->ct_parameters, cs);
 	m = mailmime_new_empty(
 	    ct, mailmime_fields_new_encoding(
