@@ -11,6 +11,7 @@ extern const cli_cmd cli_cmds_init[];
 extern const cli_cmd cli_cmds_config[];
 extern const cli_cmd cli_cmds_vault[];
 extern const cli_cmd cli_cmds_inbox[];
+extern const cli_cmd cli_cmds_inbox_import[];
 extern const cli_cmd cli_cmds_send[];
 
 /* Inbox settings shared by inbox add/set/import (inbox_fields.c). field is

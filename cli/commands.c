@@ -14,10 +14,16 @@ static const cli_group groups[] = {
     {NULL, NULL},
 };
 
+/* clang-format off: one table per line, easy to merge */
 static const cli_cmd *const tables[] = {
-    cli_cmds_init,  cli_cmds_config, cli_cmds_vault,
-    cli_cmds_inbox, cli_cmds_send,
+    cli_cmds_init,
+    cli_cmds_config,
+    cli_cmds_vault,
+    cli_cmds_inbox,
+    cli_cmds_inbox_import,
+    cli_cmds_send,
 };
+/* clang-format on */
 
 const cli_group *cli_groups(void)
 {

@@ -260,6 +260,22 @@ int cs_vault_open(cs_vault *v, const char *table, const char *column,
                   const char *rowkey, const void *blob, size_t n,
                   cs_secret **out, cs_err *err);
 
+/* ---- CSV (csv.c) ------------------------------------------------------ */
+
+/* One record of a CSV file: line is where it starts (1-based). */
+typedef struct cs_csv_row {
+	size_t line;
+	size_t n;
+	char **fields; /* NUL-terminated copies, valid during the callback */
+} cs_csv_row;
+
+/* Call fn for every record of path (the header row too).  fn returning
+ * non-zero stops the read with that value.  Errors name the file and line.
+ */
+int cs_csv_foreach(const char *path, char delim,
+                   int (*fn)(const cs_csv_row *r, void *arg), void *arg,
+                   cs_err *err);
+
 /* ---- small helpers (util.c) ------------------------------------------ */
 
 /* Cryptographically random bytes (OpenSSL); aborts if none are to be had. */
