@@ -12,7 +12,9 @@ extern const cli_cmd cli_cmds_config[];
 extern const cli_cmd cli_cmds_vault[];
 extern const cli_cmd cli_cmds_inbox[];
 extern const cli_cmd cli_cmds_inbox_import[];
+extern const cli_cmd cli_cmds_inbox_test[];
 extern const cli_cmd cli_cmds_send[];
+extern const cli_cmd cli_cmds_classify[];
 
 /* Inbox settings shared by inbox add/set/import (inbox_fields.c). field is
  * the option name without "--" (also the CSV column name). */

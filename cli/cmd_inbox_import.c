@@ -53,7 +53,7 @@ static int header(import *im, const cs_csv_row *r)
 		                  "%s:%zu: more than %d columns", im->path,
 		                  r->line, MAXCOLS);
 	for (i = 0; i < r->n; i++) {
-		char name[64];
+		char name[64] = "";
 		size_t n = 0;
 		const char *p = r->fields[i];
 
@@ -159,8 +159,9 @@ static int row(const cs_csv_row *r, void *arg)
 			if (strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0 ||
 			    strcasecmp(v, "true") == 0)
 				in.insecure_tls = true;
-			else if (strcasecmp(v, "no") && strcmp(v, "0") &&
-			         strcasecmp(v, "false")) {
+			else if (strcasecmp(v, "no") != 0 &&
+			         strcmp(v, "0") != 0 &&
+			         strcasecmp(v, "false") != 0) {
 				snprintf(
 				    reason, sizeof reason,
 				    "insecure-tls: \"%s\" is not yes or no", v);
@@ -253,9 +254,9 @@ import im;
 	rc = cs_csv_foreach(im.path, ',', row, &im, &err);
 	if (rc == 0 && !im.have_header)
 		rc = cs_err_set(&err, CS_EINVAL, "%s is empty", im.path);
+	if (rc == 0 && !dry)
+		rc = db_commit(ctx->db, &err);
 	if (rc != 0 || dry)
-		db_rollback(ctx->db);
-	else if ((rc = db_commit(ctx->db, &err)) != 0)
 		db_rollback(ctx->db);
 	if (rc != 0) {
 		cli_error("inbox import: %s; nothing was stored", err.msg);

@@ -66,6 +66,7 @@ static int run_send(cli_ctx *ctx, const cli_args *a)
 	smtp_msg_spec m;
 	seq_sent sent;
 	cs_clock *clock = NULL;
+	char *copy_folder = NULL, copy_error[512] = "";
 	int rc = CLI_EXIT_FAIL, src;
 
 	memset(&in, 0, sizeof in);
@@ -112,6 +113,19 @@ static int run_send(cli_ctx *ctx, const cli_args *a)
 	clock = cs_clock_new_real();
 	src = seq_send_now(ctx->db, ctx->vault, clock, &in, &m, "test", &raw,
 	                   &sent, &err);
+	if (src == 0 && seq_wants_sent_copy(&in)) {
+		cs_err cerr = CS_ERR_INIT;
+
+		if (seq_sent_copy(ctx->db, ctx->vault, &in, raw.data, raw.len,
+		                  &copy_folder, &cerr) != 0) {
+			/* the message went out; only the copy is missing */
+			snprintf(copy_error, sizeof copy_error, "%s", cerr.msg);
+			cs_log_warn(
+			    "send-test: %s was sent but no copy was kept "
+			    "in Sent: %s",
+			    sent.message_id, cerr.msg);
+		}
+	}
 	if (a->json) {
 		cJSON *o = cJSON_CreateObject();
 
@@ -132,12 +146,23 @@ static int run_send(cli_ctx *ctx, const cli_args *a)
 			cJSON_AddStringToObject(o, "reply", sent.smtp.text);
 		if (src != 0)
 			cJSON_AddStringToObject(o, "error", err.msg);
+		if (copy_folder)
+			cJSON_AddStringToObject(o, "sent_copy", copy_folder);
+		else if (copy_error[0])
+			cJSON_AddStringToObject(o, "sent_copy_error",
+			                        copy_error);
 		cli_print_json(ctx, o);
 	} else if (sent.message_id) {
 		fprintf(ctx->out, "Message-ID: %s\n", sent.message_id);
 		if (sent.smtp.code)
 			fprintf(ctx->out, "%d %s\n", sent.smtp.code,
 			        sent.smtp.text);
+		if (copy_folder)
+			fprintf(ctx->out, "Copy kept in: %s\n", copy_folder);
+		else if (copy_error[0])
+			cli_error(
+			    "send-test: sent, but no copy kept in Sent: %s",
+			    copy_error);
 	}
 	if (src != 0) {
 		if (!a->json)
@@ -150,6 +175,7 @@ fail:
 	cli_error("send-test: %s", err.msg);
 out:
 	cs_clock_free(clock);
+	free(copy_folder);
 	free(sent.message_id);
 	db_inbox_free(&in);
 	cs_buf_free(&text);
@@ -167,7 +193,8 @@ const cli_cmd cli_cmds_send[] = {
      "reached nothing is sent.  Exit 1 when the server did not accept it.\n"
      "\n"
      "--json prints {\"message_id\", \"inbox\", \"to\", \"outcome\", "
-     "\"code\",\n\"reply\", \"error\"}.\n\n"
+     "\"code\",\n\"reply\", \"error\", \"sent_copy\" (the folder), "
+     "\"sent_copy_error\"}.\n\n"
      "Example:\n"
      "  coldseq send-test --from sales1 --to me@example.org --subject Hi",
      0, 0, CLI_NEEDS_VAULT, send_opts, run_send},

@@ -14,14 +14,17 @@ static const cli_group groups[] = {
     {NULL, NULL},
 };
 
-/* clang-format off: one table per line, easy to merge */
+/* One table per line, so additions merge cleanly. */
+/* clang-format off */
 static const cli_cmd *const tables[] = {
     cli_cmds_init,
     cli_cmds_config,
     cli_cmds_vault,
     cli_cmds_inbox,
     cli_cmds_inbox_import,
+    cli_cmds_inbox_test,
     cli_cmds_send,
+    cli_cmds_classify,
 };
 /* clang-format on */
 

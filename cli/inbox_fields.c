@@ -20,6 +20,15 @@ static void set_str(char **dst, const char *v)
 	*dst = v ? cs_xstrdup(v) : NULL;
 }
 
+/* v is one of the NULL-terminated words. */
+static bool one_of(const char *v, const char *const *words)
+{
+	for (; *words; words++)
+		if (strcmp(v, *words) == 0)
+			return true;
+	return false;
+}
+
 static bool valid_name(const char *s)
 {
 	size_t n = strlen(s), i;
@@ -172,7 +181,7 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 	} else if (strcmp(field, "signature-file") == 0) {
 		cs_buf b = CS_BUF_INIT;
 
-		if ((rc = cs_read_file(v, 16384, &b, err)) != 0) {
+		if (cs_read_file(v, 16384, &b, err) != 0) {
 			cs_buf_free(&b);
 			return cs_err_prefix(err, "signature-file");
 		}
@@ -203,8 +212,8 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			    v);
 		in->daily_cap = (int)n;
 	} else if (strcmp(field, "sent-copy") == 0) {
-		if (strcmp(v, "auto") && strcmp(v, "always") &&
-		    strcmp(v, "never"))
+		if (!one_of(v, (const char *const[]){"auto", "always", "never",
+		                                     NULL}))
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "sent-copy: \"%s\" is not auto, always or "
@@ -212,8 +221,8 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			    v);
 		set_str(&in->sent_copy, v);
 	} else if (strcmp(field, "provider") == 0) {
-		if (strcmp(v, "generic") && strcmp(v, "google") &&
-		    strcmp(v, "microsoft"))
+		if (!one_of(v, (const char *const[]){"generic", "google",
+		                                     "microsoft", NULL}))
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "provider: \"%s\" is not generic, google or "
@@ -221,7 +230,8 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			    v);
 		set_str(&in->provider, v);
 	} else if (strcmp(field, "auth") == 0) {
-		if (strcmp(v, "password") && strcmp(v, "oauth2"))
+		if (!one_of(v,
+		            (const char *const[]){"password", "oauth2", NULL}))
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "auth: \"%s\" is not password or oauth2", v);

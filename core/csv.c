@@ -15,7 +15,7 @@
 
 #include <csv.h>
 
-#define MAX_FIELD  (64 * 1024)
+#define MAX_FIELD  65536
 #define MAX_FIELDS 512
 
 typedef struct reader {

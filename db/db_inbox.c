@@ -176,37 +176,56 @@ static int write_tags(db *d, const db_inbox *in, long long id, cs_err *err)
 	return rc;
 }
 
-int db_inbox_add(db *d, const db_inbox *in, const void *blob, size_t blob_len,
-                 cs_err *err)
+static const char insert_sql[] =
+    "INSERT INTO inboxes(uuid, name, email, provider, smtp_host, smtp_port, "
+    "smtp_tls, imap_host, imap_port, imap_tls, username, auth, ca_file, "
+    "insecure_tls, display_name, signature, timezone, daily_cap, sent_copy, "
+    "updated_at, created_at, secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, "
+    "?21)";
+
+static const char update_sql[] =
+    "UPDATE inboxes SET name = ?2, email = ?3, provider = ?4, smtp_host = "
+    "?5, smtp_port = ?6, smtp_tls = ?7, imap_host = ?8, imap_port = ?9, "
+    "imap_tls = ?10, username = ?11, auth = ?12, ca_file = ?13, "
+    "insecure_tls = ?14, display_name = ?15, signature = ?16, timezone = "
+    "?17, daily_cap = ?18, sent_copy = ?19, updated_at = ?20 WHERE uuid = ?1";
+
+/* Insert (with its sealed secret) or update one inbox and its tags, in one
+ * transaction (a savepoint inside the caller's). */
+static int write_inbox(db *d, const db_inbox *in, bool insert, const void *blob,
+                       size_t blob_len, cs_err *err)
 {
 	sqlite3_stmt *st = NULL;
+	long long id = in->id;
 	int rc;
 
 	if ((rc = db_begin(d, err)) != 0)
 		return rc;
 	if ((rc = duplicate(d, in, err)) != 0)
 		goto fail;
-	if ((rc = db_prepare(
-	         d,
-	         "INSERT INTO inboxes(uuid, name, email, provider, smtp_host, "
-	         "smtp_port, smtp_tls, imap_host, imap_port, imap_tls, "
-	         "username, auth, ca_file, insecure_tls, display_name, "
-	         "signature, timezone, daily_cap, sent_copy, updated_at, "
-	         "created_at, secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-	         "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-	         "?20, ?21)",
-	         &st, err)) != 0)
+	if ((rc = db_prepare(d, insert ? insert_sql : update_sql, &st, err)) !=
+	    0)
 		goto fail;
 	bind_settings(st, in);
-	if (blob)
+	if (insert && blob)
 		sqlite3_bind_blob(st, 21, blob, (int)blob_len, SQLITE_STATIC);
-	else
+	else if (insert)
 		sqlite3_bind_null(st, 21);
 	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = db_fail(d, err, "cannot add the inbox");
+		rc = db_fail(d, err,
+		             insert ? "cannot add the inbox"
+		                    : "cannot update the inbox");
 		goto fail;
 	}
-	if ((rc = write_tags(d, in, sqlite3_last_insert_rowid(d->h), err)) != 0)
+	if (insert) {
+		id = sqlite3_last_insert_rowid(d->h);
+	} else if (sqlite3_changes(d->h) != 1) {
+		rc = cs_err_set(err, CS_ENOTFOUND,
+		                "inbox '%s' no longer exists", in->name);
+		goto fail;
+	}
+	if ((rc = write_tags(d, in, id, err)) != 0)
 		goto fail;
 	sqlite3_finalize(st);
 	return db_commit(d, err);
@@ -216,44 +235,15 @@ fail:
 	return rc;
 }
 
+int db_inbox_add(db *d, const db_inbox *in, const void *blob, size_t blob_len,
+                 cs_err *err)
+{
+	return write_inbox(d, in, true, blob, blob_len, err);
+}
+
 int db_inbox_update(db *d, const db_inbox *in, cs_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if ((rc = db_begin(d, err)) != 0)
-		return rc;
-	if ((rc = duplicate(d, in, err)) != 0)
-		goto fail;
-	if ((rc = db_prepare(
-	         d,
-	         "UPDATE inboxes SET name = ?2, email = ?3, provider = ?4, "
-	         "smtp_host = ?5, smtp_port = ?6, smtp_tls = ?7, imap_host = "
-	         "?8, "
-	         "imap_port = ?9, imap_tls = ?10, username = ?11, auth = ?12, "
-	         "ca_file = ?13, insecure_tls = ?14, display_name = ?15, "
-	         "signature = ?16, timezone = ?17, daily_cap = ?18, "
-	         "sent_copy = ?19, updated_at = ?20 WHERE uuid = ?1",
-	         &st, err)) != 0)
-		goto fail;
-	bind_settings(st, in);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = db_fail(d, err, "cannot update the inbox");
-		goto fail;
-	}
-	if (sqlite3_changes(d->h) != 1) {
-		rc = cs_err_set(err, CS_ENOTFOUND,
-		                "inbox '%s' no longer exists", in->name);
-		goto fail;
-	}
-	if ((rc = write_tags(d, in, in->id, err)) != 0)
-		goto fail;
-	sqlite3_finalize(st);
-	return db_commit(d, err);
-fail:
-	sqlite3_finalize(st);
-	db_rollback(d);
-	return rc;
+	return write_inbox(d, in, false, NULL, 0, err);
 }
 
 int db_inbox_set_secret(db *d, const char *uuid, const void *blob,

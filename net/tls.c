@@ -48,20 +48,23 @@ static int wait_fd(conn *c, bool want_write)
 	return rc < 0 ? -1 : 0;
 }
 
-static ssize_t drv_read(mailstream_low *s, void *buf, size_t n)
+/* One read or write through TLS or the bare socket, waiting with poll
+ * while the socket is not ready.  Returns bytes moved, 0 at end of stream
+ * (reads), -1 on error or timeout. */
+static ssize_t io(conn *c, void *buf, size_t n, bool writing)
 {
-	conn *c = s->data;
+	int len = n > INT32_MAX ? INT32_MAX : (int)n;
 
 	for (;;) {
 		if (c->ssl) {
-			int r = SSL_read(c->ssl, buf,
-			                 n > INT32_MAX ? INT32_MAX : (int)n);
+			int r = writing ? SSL_write(c->ssl, buf, len)
+			                : SSL_read(c->ssl, buf, len);
 			int e;
 
 			if (r > 0)
 				return r;
 			e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_ZERO_RETURN)
+			if (e == SSL_ERROR_ZERO_RETURN && !writing)
 				return 0;
 			if (e == SSL_ERROR_WANT_READ ||
 			    e == SSL_ERROR_WANT_WRITE) {
@@ -72,7 +75,8 @@ static ssize_t drv_read(mailstream_low *s, void *buf, size_t n)
 			ERR_clear_error();
 			return -1;
 		} else {
-			ssize_t r = read(c->fd, buf, n);
+			ssize_t r = writing ? write(c->fd, buf, (size_t)len)
+			                    : read(c->fd, buf, (size_t)len);
 
 			if (r >= 0)
 				return r;
@@ -80,46 +84,20 @@ static ssize_t drv_read(mailstream_low *s, void *buf, size_t n)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return -1;
-			if (wait_fd(c, false) != 0)
+			if (wait_fd(c, writing) != 0)
 				return -1;
 		}
 	}
 }
 
+static ssize_t drv_read(mailstream_low *s, void *buf, size_t n)
+{
+	return io(s->data, buf, n, false);
+}
+
 static ssize_t drv_write(mailstream_low *s, const void *buf, size_t n)
 {
-	conn *c = s->data;
-
-	for (;;) {
-		if (c->ssl) {
-			int r = SSL_write(c->ssl, buf,
-			                  n > INT32_MAX ? INT32_MAX : (int)n);
-			int e;
-
-			if (r > 0)
-				return r;
-			e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ ||
-			    e == SSL_ERROR_WANT_WRITE) {
-				if (wait_fd(c, e == SSL_ERROR_WANT_WRITE) != 0)
-					return -1;
-				continue;
-			}
-			ERR_clear_error();
-			return -1;
-		} else {
-			ssize_t r = write(c->fd, buf, n);
-
-			if (r >= 0)
-				return r;
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -1;
-			if (wait_fd(c, true) != 0)
-				return -1;
-		}
-	}
+	return io(s->data, (void *)buf, n, true);
 }
 
 static int drv_close(mailstream_low *s)

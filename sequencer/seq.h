@@ -11,12 +11,28 @@
 
 #include "core/core.h"
 #include "db/db.h"
+#include "imap/imap.h"
 #include "smtp/smtp.h"
 
 /* SMTP connection settings and credentials of an inbox.  The secret is
  * decrypted from the vault (caller frees *secret with cs_secret_free). */
 int seq_inbox_smtp(db *d, cs_vault *v, const db_inbox *in, smtp_server *srv,
                    smtp_auth *auth, cs_secret **secret, cs_err *err);
+
+/* IMAP settings and credentials of an inbox (*secret: caller frees). */
+int seq_inbox_imap(db *d, cs_vault *v, const db_inbox *in, imap_server *srv,
+                   imap_auth *auth, cs_secret **secret, cs_err *err);
+
+/* Whether a copy of what the inbox sends belongs in its Sent folder:
+ * sent_copy always/never, or auto = not for Google and Microsoft 365, which
+ * keep their own copy. */
+bool seq_wants_sent_copy(const db_inbox *in);
+
+/* APPEND raw (the exact bytes sent) with \Seen to the inbox's Sent folder
+ * (SPECIAL-USE, else by name).  *folder gets the folder used (caller
+ * frees). */
+int seq_sent_copy(db *d, cs_vault *v, const db_inbox *in, const char *raw,
+                  size_t len, char **folder, cs_err *err);
 
 /* The unsubscribe token of (contact, campaign): URL-safe base64 of an
  * HMAC-SHA256 under the vault's unsubscribe key, 22 characters.  The key

@@ -16,3 +16,57 @@ echo "vault: openssl speed aes-256-gcm 64-byte blocks: ${ref:-?} /s"
 if [ -n "$ref" ]; then
     awk -v a="$ours" -v b="$ref" 'BEGIN { printf "vault: ratio coldseq/openssl = %.3f (a seal+open is 2 cipher runs)\n", a / b }'
 fi
+
+# ---- message classifier vs Sisimai 4.25, same corpus, same run ----------
+corpus=../shared/corpus/bounces/emails
+if [ -d "$corpus" ]; then
+    make --no-print-directory -s build/release/bench_classify
+    ours=$(build/release/bench_classify "$secs" "$corpus" | awk '{print $2}')
+    ref=$(perl tests/bench/bench_classify_sisimai.pl "$secs" "$corpus" 2>/dev/null |
+        awk '{print $2}')
+    echo "classify: coldseq over $corpus: $ours msgs/s (one core, parse included)"
+    echo "classify: Sisimai->make(delivered => 1) over the same files: ${ref:-?} msgs/s"
+    if [ -n "$ref" ]; then
+        awk -v a="$ours" -v b="$ref" 'BEGIN { printf "classify: ratio coldseq/sisimai = %.1f (target >= 50)\n", a / b }'
+    fi
+else
+    echo "classify: $corpus not found, skipped"
+fi
+
+# ---- SMTP send path -------------------------------------------------------
+# Reference: Postfix's smtp-source into smtp-sink (no TLS in either tool),
+# same message size, count and concurrency; coldseq plaintext (the
+# loopback-only test mode) into the same sink.  Then the cost of TLS:
+# coldseq over STARTTLS+AUTH into the stack's submission port against
+# coldseq plaintext into the same Postfix's MX port.
+make --no-print-directory -s build/release/bench_smtp
+N=${BENCH_MESSAGES:-10000}
+C=${BENCH_CONCURRENCY:-4}
+SIZE=3000
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+smtp-sink -u nobody "127.0.0.1:$port" 256 &
+sink=$!
+trap 'kill $sink 2>/dev/null || true' EXIT
+sleep 0.3
+t0=$(date +%s.%N)
+smtp-source -d -s "$C" -m "$N" -l "$SIZE" -f user1@example.test \
+    -t user2@example.test "127.0.0.1:$port"
+t1=$(date +%s.%N)
+ref=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+ours=$(build/release/bench_smtp 127.0.0.1 "$port" "$N" "$C" "$SIZE" | awk '{print $2}')
+kill $sink 2>/dev/null || true
+echo "smtp: smtp-source -d -s $C, $N x $SIZE B into smtp-sink: $ref msg/s"
+echo "smtp: coldseq build+send, $C sessions, same sink:       $ours msg/s"
+awk -v a="$ours" -v b="$ref" 'BEGIN { printf "smtp: ratio coldseq/smtp-source = %.2f (target >= 0.50)\n", a / b }'
+
+S=$(mktemp -d)
+tests/mailstack/up "$S" --users 2 >/dev/null
+trap 'tests/mailstack/down "$S" >/dev/null 2>&1; rm -rf "$S"' EXIT
+. "$S/env"
+M=${BENCH_TLS_MESSAGES:-2000}
+plain=$(build/release/bench_smtp 127.0.0.1 "$MAILSTACK_SMTP_PORT" "$M" "$C" "$SIZE" | awk '{print $2}')
+tls=$(build/release/bench_smtp 127.0.0.1 "$MAILSTACK_SUBMISSION_PORT" "$M" "$C" "$SIZE" \
+    tls user1@example.test "$MAILSTACK_PASSWORD" "$MAILSTACK_CA_FILE" | awk '{print $2}')
+echo "smtp: coldseq into Postfix, plaintext MX port:      $plain msg/s ($M messages)"
+echo "smtp: coldseq into Postfix, STARTTLS+AUTH port:     $tls msg/s"
+awk -v a="$tls" -v b="$plain" 'BEGIN { printf "smtp: TLS cost: STARTTLS/plaintext = %.2f\n", a / b }'

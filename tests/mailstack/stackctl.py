@@ -1,7 +1,9 @@
 """stackctl.py - start, stop and steer coldseq's throwaway local mail stack.
 
-The executables beside this file (up, down, flush, junk, token, measure) are
-thin wrappers around the main_* functions here; read their --help first.
+The executables beside this file (up, down, flush, junk, token) are thin
+wrappers around the main_* functions here; read their --help first.
+stackconf.py holds the configuration texts, stackproc.py the /proc process
+tracking; measure reports start time, memory and delivery latency.
 
 A stack is real Dovecot (IMAP, IMAPS, LMTP, SASL, Sieve, OAuth2 passdb), real
 Postfix (MX-style SMTP, STARTTLS submission, implicit-TLS submission, plus a
@@ -25,9 +27,9 @@ Diagnostics go to stderr prefixed with the command name; every failure exits
 non-zero and names what failed, with the tail of the relevant log.
 """
 import argparse
-import errno
 import fcntl
 import grp
+import http.client
 import json
 import os
 import pwd
@@ -41,6 +43,13 @@ import ssl
 import subprocess
 import sys
 import time
+
+# Configuration texts and /proc process tracking live beside this file;
+# test_stack.py and measure use the latter through this module.
+from stackconf import (dovecot_conf, postfix_main_cf, postfix_master_cf,
+                       sieve_script)
+from stackproc import (all_sessions, describe, proc_stat,  # noqa: F401
+                       session_members, state_sessions, stop_sessions)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOMAIN = "example.test"
@@ -135,13 +144,19 @@ def report(prog, err):
     sys.stderr.flush()
 
 
-def write(path, text, mode=0o644, owner=None):
+def write(path, text, mode=0o644, owner=None, age=0):
+    """Replace path atomically.  age > 0 back-dates its mtime: Postfix
+    pauses (300 ms at a time) until main.cf is 2 s old, and a Sieve script
+    must be older than its compiled binary."""
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
     os.chmod(tmp, mode)
     if owner:
         os.chown(tmp, *owner)
+    if age:
+        past = time.time() - age
+        os.utime(tmp, (past, past))
     os.rename(tmp, path)
 
 
@@ -193,81 +208,6 @@ class Lock:
 
 # ------------------------------------------------------- process tracking
 
-def proc_stat(pid):
-    """(state, ppid, sid, starttime, comm) of pid, or None if it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            data = f.read().decode(errors="replace")
-    except OSError:
-        return None
-    comm = data[data.index("(") + 1:data.rindex(")")]
-    f = data[data.rindex(")") + 2:].split()
-    # f[0]=state f[1]=ppid f[2]=pgrp f[3]=session ... f[19]=starttime
-    return f[0], int(f[1]), int(f[3]), int(f[19]), comm
-
-
-def session_members(sessions, include_zombies=False):
-    """Pids of processes whose session id is in `sessions` (a dict
-    sid -> recorded start time of the leader).  A session whose leader pid now
-    belongs to another process (different start time) is not ours and is
-    skipped.  Zombies (exited, not yet reaped by their parent) hold no
-    memory, ports or files; they are left out unless asked for."""
-    foreign = set()
-    for sid, start in sessions.items():
-        st = proc_stat(sid)
-        if st and (st[2] != sid or st[3] != start):
-            foreign.add(sid)
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        st = proc_stat(int(name))
-        if not st or st[2] not in sessions or st[2] in foreign:
-            continue
-        if st[0] in "ZX" and not include_zombies:
-            continue
-        out.append(int(name))
-    return sorted(out)
-
-
-def describe(pids):
-    parts = []
-    for pid in pids:
-        st = proc_stat(pid)
-        if st:
-            parts.append("%d(%s,%s)" % (pid, st[4], st[0]))
-    return ", ".join(parts) or "none"
-
-
-def stop_sessions(sessions, timeout=10.0):
-    """SIGTERM every session leader, wait until no live process of the
-    sessions remains, SIGKILL stragglers.  Returns the pids still alive
-    (empty on success)."""
-    for sid, start in sessions.items():
-        st = proc_stat(sid)
-        if st and st[2] == sid and st[3] == start and st[0] not in "ZX":
-            try:
-                os.kill(sid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    deadline = time.monotonic() + timeout
-    left = session_members(sessions)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.02)
-        left = session_members(sessions)
-    if left:
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 3
-        while left and time.monotonic() < deadline:
-            time.sleep(0.02)
-            left = session_members(sessions)
-    return left
-
-
 def read_state(p):
     try:
         with open(p.state) as f:
@@ -276,11 +216,6 @@ def read_state(p):
         return None
     except ValueError as e:
         raise StackError("%s is corrupt: %s" % (p.state, e))
-
-
-def state_sessions(state):
-    return {int(v["pid"]): int(v["start"])
-            for v in state.get("processes", {}).values()}
 
 
 # ------------------------------------------------------------- configs
@@ -328,226 +263,16 @@ def make_tls(p):
     os.chmod(p.cert, 0o644)
 
 
-def dovecot_conf(p, ports):
-    special = ""
-    for box in ("Drafts", "Sent", "Junk", "Trash", "Archive"):
-        special += ("  mailbox %s {\n    special_use = \\%s\n"
-                    "    auto = subscribe\n  }\n" % (box, box))
-    return """# Generated by tests/mailstack/up; throwaway test instance.
-instance_name = coldseq-mailstack
-base_dir = {run}
-state_dir = {dstate}
-log_path = {log}
-protocols = imap lmtp
-listen = 127.0.0.1
-ssl = yes
-ssl_cert = <{cert}
-ssl_key = <{key}
-ssl_min_protocol = TLSv1.2
-disable_plaintext_auth = yes
-auth_mechanisms = plain login xoauth2 oauthbearer
-auth_verbose = yes
-# A failed login would otherwise delay every later one from 127.0.0.1
-# (MAILSTACK.md 2.5).
-auth_failure_delay = 0
-login_trusted_networks = 127.0.0.0/8
-first_valid_uid = 8
-first_valid_gid = 8
-mail_uid = mail
-mail_gid = mail
-mail_location = maildir:{mail}/%Lu
-passdb {{
-  driver = passwd-file
-  mechanisms = plain login
-  args = scheme=PLAIN username_format=%Lu {users}
-}}
-passdb {{
-  driver = oauth2
-  mechanisms = xoauth2 oauthbearer
-  args = {oauth2}
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%Lu {users}
-  default_fields = uid=mail gid=mail home={home}/%Lu
-}}
-namespace inbox {{
-  inbox = yes
-  separator = /
-{special}}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {imap}
-  }}
-  inet_listener imaps {{
-    address = 127.0.0.1
-    port = {imaps}
-    ssl = yes
-  }}
-}}
-service lmtp {{
-  unix_listener lmtp {{
-    mode = 0666
-  }}
-}}
-service auth {{
-  unix_listener auth-postfix {{
-    mode = 0666
-  }}
-}}
-protocol imap {{
-  mail_max_userip_connections = 100
-}}
-protocol lmtp {{
-  postmaster_address = postmaster@example.test
-  mail_plugins = $mail_plugins sieve
-}}
-plugin {{
-  sieve = file:~/sieve;active=~/.dovecot.sieve
-  sieve_before = {sieve}
-}}
-""".format(run=p.run, dstate=p.dstate, log=p.dovecot_log, cert=p.cert,
-           key=p.key, mail=p.mail, users=p.users, oauth2=p.oauth2_ext,
-           home=p.home, special=special, imap=ports["imap"],
-           imaps=ports["imaps"], sieve=p.sieve)
-
-
-def sieve_script(addresses):
-    quoted = ", ".join('"%s"' % a.replace("\\", "\\\\").replace('"', '\\"')
-                       for a in addresses)
-    rule = 'header :is "X-Stack-Junk" "yes"'
-    if addresses:
-        rule = ("anyof (%s,\n       address :is \"from\" [%s],\n"
-                "       envelope :is \"from\" [%s])" % (rule, quoted, quoted))
-    return ("# Generated by tests/mailstack (up, junk): stands in for a\n"
-            "# provider's spam filter.  Precompiled with sievec.\n"
-            "require [\"fileinto\", \"envelope\"];\n"
-            "if %s {\n  fileinto \"Junk\";\n  stop;\n}\n" % rule)
-
-
 def install_sieve(p, addresses, prog):
     """Write the global junk script and compile it (lmtp runs as mail and
     may not write the binary itself).  The script gets an mtime in the past
     so the fresh binary is never taken for outdated."""
-    write(p.sieve, sieve_script(addresses))
-    past = time.time() - 2
-    os.utime(p.sieve, (past, past))
-    run(["sievec", "-c", p.dovecot_conf, p.sieve, p.svbin],
+    write(p.sieve, sieve_script(addresses), age=2)
+    tmp = p.svbin + ".new"
+    run(["sievec", "-c", p.dovecot_conf, p.sieve, tmp],
         "%s: compiling %s" % (prog, p.sieve))
-
-
-def postfix_main_cf(p, ports):
-    return """# Generated by tests/mailstack/up; throwaway test instance.
-compatibility_level = 3.6
-queue_directory = {queue}
-data_directory = {data}
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mail.example.test
-mydomain = example.test
-myorigin = example.test
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-biff = no
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-maillog_file = {log}
-maillog_file_prefixes = {dir}
-smtpd_banner = $myhostname ESMTP coldseq test stack
-# Nothing leaves this machine: no DNS, and every domain that is not ours or a
-# test domain (transport_maps) ends in error:.
-disable_dns_lookups = yes
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-lmtp_host_lookup = native
-smtpd_peername_lookup = no
-smtp_tls_security_level = none
-default_transport = error:5.7.1 outside delivery disabled in tests
-relay_transport = error:5.7.1 outside delivery disabled in tests
-virtual_mailbox_domains = example.test
-virtual_mailbox_maps = texthash:{conf}/vmailbox
-virtual_transport = lmtp:unix:{lmtp}
-transport_maps = texthash:{conf}/transport
-# Retries and DSNs within seconds.
-queue_run_delay = 1s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
-delay_warning_time = 2s
-maximal_queue_lifetime = 30s
-bounce_queue_lifetime = 30s
-smtpd_error_sleep_time = 0
-smtpd_tls_cert_file = {cert}
-smtpd_tls_key_file = {key}
-smtpd_tls_security_level = may
-smtpd_tls_loglevel = 1
-smtpd_sasl_type = dovecot
-smtpd_sasl_path = {auth}
-smtpd_sasl_auth_enable = no
-smtpd_tls_auth_only = yes
-smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
-fake_remote_rcpt = check_recipient_access texthash:{conf}/remote_rcpt_access, reject
-""".format(queue=p.queue, data=p.pdata, log=p.postfix_log, dir=p.dir,
-           conf=p.pconf, lmtp=p.lmtp, cert=p.cert, key=p.key, auth=p.auth)
-
-
-POSTFIX_UNIX_SERVICES = """\
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
-
-
-def postfix_master_cf(ports):
-    return """# Generated by tests/mailstack/up.  No chroot anywhere.
-# MX-style port: no AUTH, as an outside sender would use.
-127.0.0.1:{smtp} inet n - n - - smtpd
-# Submission: STARTTLS and AUTH required.
-127.0.0.1:{sub} inet n - n - - smtpd
-  -o syslog_name=postfix/submission
-  -o smtpd_tls_security_level=encrypt
-  -o smtpd_sasl_auth_enable=yes
-  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
-  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
-# Submission over implicit TLS.
-127.0.0.1:{subs} inet n - n - - smtpd
-  -o syslog_name=postfix/submissions
-  -o smtpd_tls_wrappermode=yes
-  -o smtpd_sasl_auth_enable=yes
-  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
-  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
-# Fake remote MX for bounce.test (550 at RCPT) and defer.test (450 at RCPT):
-# error: transports are refused at RCPT already, so accept-then-bounce needs
-# a real SMTP hop (MAILSTACK.md 3.3).
-127.0.0.1:{remote} inet n - n - - smtpd
-  -o syslog_name=postfix/fake-remote
-  -o myhostname=mx.remote.test
-  -o smtpd_relay_restrictions=$fake_remote_rcpt
-""".format(smtp=ports["smtp"], sub=ports["submission"],
-           subs=ports["submissions"], remote=ports["remote"]) \
-        + POSTFIX_UNIX_SERVICES
+    os.chmod(tmp, 0o644)   # sievec as root writes 0600; lmtp runs as mail
+    os.rename(tmp, p.svbin)
 
 
 def make_postfix_dirs(p):
@@ -584,12 +309,19 @@ def wait_until(cond, timeout, what, logs=()):
         time.sleep(0.01)
 
 
-def connects(port):
+def introspect(port, token):
+    """Ask the introspection test double about token; None if it does not
+    answer yet."""
     try:
-        socket.create_connection((HOST, port), timeout=1).close()
-        return True
-    except OSError:
-        return False
+        c = http.client.HTTPConnection(HOST, port, timeout=2)
+        c.request("POST", "/introspect", "token=" + token,
+                  {"Content-Type": "application/x-www-form-urlencoded"})
+        r = c.getresponse()
+        body = json.loads(r.read())
+        c.close()
+        return body if r.status == 200 else None
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
 
 
 def read_line(f, what):
@@ -616,10 +348,15 @@ def check_listeners(p, ports, ctx):
     dlog = [p.dovecot_log]
 
     def probe(port, tls, logs, dialogue):
-        try:
-            raw = socket.create_connection((HOST, port), timeout=5)
-        except OSError as e:
-            raise StackError("port %d: %s" % (port, e.strerror), logs)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                raw = socket.create_connection((HOST, port), timeout=5)
+                break
+            except OSError as e:
+                if time.monotonic() > deadline:
+                    raise StackError("port %d: %s" % (port, e.strerror), logs)
+                time.sleep(0.01)
         s = raw
         try:
             if tls:
@@ -686,17 +423,24 @@ def check_listeners(p, ports, ctx):
 # ------------------------------------------------------------------- up
 
 def check_dir(p, prog):
+    if not os.path.lexists(p.dir):
+        try:
+            os.mkdir(p.dir, 0o755)
+        except OSError as e:
+            raise StackError("cannot make %s: %s" % (p.dir, e.strerror))
     if not os.path.isdir(p.dir):
-        raise StackError("%s is not a directory (make it first, e.g. with "
-                         "mktemp -d)" % p.dir)
+        raise StackError("%s is not a directory" % p.dir)
     state = read_state(p)
     if state is not None:
-        left = session_members(state_sessions(state))
+        sessions = all_sessions(p, state)
+        left = session_members(sessions)
         if left:
-            raise StackError("a stack is already running in %s (processes "
-                             "%s); run `tests/mailstack/down %s` first, or "
-                             "use another directory"
-                             % (p.dir, describe(left), p.dir))
+            raise StackError("a stack is already running in %s (%d "
+                             "processes, led by %s); run "
+                             "`tests/mailstack/down %s` first, or use "
+                             "another directory"
+                             % (p.dir, len(left),
+                                describe(sorted(sessions)), p.dir))
         raise StackError("%s holds a stopped stack; use a new or empty "
                          "directory" % p.dir)
     if os.listdir(p.dir):
@@ -782,7 +526,7 @@ def _start_stack(p, users, ports, password, state, prog):
     record(state, "oauth_double", dbl.pid)
     save_state(p, state)
 
-    phase('oauth double started')
+    phase("OAuth test double started")
     make_tls(p)
     write(p.users, "".join("user%d@%s:{PLAIN}%s::::::\n"
                            % (n, DOMAIN, password)
@@ -795,10 +539,9 @@ def _start_stack(p, users, ports, password, state, prog):
           "active_attribute = active\nactive_value = true\n"
           % ports["oauth"], mode=0o600)
     write(p.dovecot_conf, dovecot_conf(p, ports), mode=0o644)
-    phase("configs")
     install_sieve(p, [], prog)
 
-    phase('configs + tls + sieve')
+    phase("CA, certificate, Dovecot config, Sieve compiled")
     dov = start_daemon(["dovecot", "-F", "-c", p.dovecot_conf],
                        p.dovecot_err, "starting Dovecot")
     record(state, "dovecot", dov.pid)
@@ -813,25 +556,23 @@ def _start_stack(p, users, ports, password, state, prog):
     wait_until(dovecot_ready, 10, "Dovecot's sockets", dlogs)
     # Before the first login: no per-IP auth penalty (MAILSTACK.md 2.5).
     os.unlink(p.penalty)
-    for port in ("imap", "imaps"):
-        wait_until(lambda: dov.poll() is None and connects(ports[port]),
-                   10, "Dovecot %s port %d" % (port, ports[port]), dlogs)
 
-    phase('dovecot ready')
+    phase("Dovecot's sockets exist")
     make_postfix_dirs(p)
-    write(os.path.join(p.pconf, "main.cf"), postfix_main_cf(p, ports))
-    write(os.path.join(p.pconf, "master.cf"), postfix_master_cf(ports))
+    write(os.path.join(p.pconf, "main.cf"), postfix_main_cf(p, ports),
+          age=10)
+    write(os.path.join(p.pconf, "master.cf"), postfix_master_cf(ports),
+          age=10)
     write(os.path.join(p.pconf, "vmailbox"),
           "".join("user%d@%s ok\n" % (n, DOMAIN)
-                  for n in range(1, users + 1)))
+                  for n in range(1, users + 1)), age=10)
     write(os.path.join(p.pconf, "transport"),
           "bounce.test smtp:[127.0.0.1]:%d\n"
           "defer.test smtp:[127.0.0.1]:%d\n"
-          % (ports["remote"], ports["remote"]))
+          % (ports["remote"], ports["remote"]), age=10)
     write(os.path.join(p.pconf, "remote_rcpt_access"),
           "bounce.test 550 5.1.1 No such user here\n"
-          "defer.test 450 4.2.1 Mailbox busy, try again later\n")
-    phase('postfix files')
+          "defer.test 450 4.2.1 Mailbox busy, try again later\n", age=10)
     plogs = [p.postfix_err, p.postfix_log]
     # quick-start: the queue tree is made above, skip `postfix check`.
     open(os.path.join(p.queue, "quick-start"), "w").close()
@@ -856,18 +597,20 @@ def _start_stack(p, users, ports, password, state, prog):
         raise StackError("Postfix started but its master is not running "
                          "(pid file %s)" % p.master_pid, plogs)
 
-    phase('postfix start returned')
+    phase("postfix start returned")
     ctx = ssl.create_default_context(cafile=p.ca)
-    for port in ("smtp", "submission", "submissions", "remote"):
-        wait_until(lambda: connects(ports[port]), 10,
-                   "Postfix %s port %d" % (port, ports[port]), plogs)
-    oauth_logs = [p.oauth_log]
-    wait_until(lambda: dbl.poll() is None and connects(ports["oauth"]), 10,
-               "OAuth test double port %d" % ports["oauth"], oauth_logs)
-    phase('ports connect')
+
+    def double_ready():
+        if dbl.poll() is not None:
+            raise StackError("the OAuth test double exited with status %d"
+                             % dbl.returncode, [p.oauth_log])
+        return introspect(ports["oauth"], "no-such-token") == {
+            "active": False}
+    wait_until(double_ready, 10, "the OAuth test double on port %d"
+               % ports["oauth"], [p.oauth_log])
     check_listeners(p, ports, ctx)
 
-    phase('listeners checked')
+    phase("every listener answered")
     env = [("MAILSTACK_DIR", p.dir),
            ("MAILSTACK_HOST", HOST),
            ("MAILSTACK_IMAP_PORT", ports["imap"]),
@@ -920,7 +663,8 @@ def main_up(argv):
         "other domains are refused (nothing leaves the machine).  Logs are "
         "in DIR/log/.")
     ap.add_argument("dir", metavar="DIR",
-                    help="new or empty directory (e.g. from mktemp -d)")
+                    help="new or empty directory (e.g. from mktemp -d); "
+                    "made if missing")
     ap.add_argument("--users", type=int, default=DEFAULT_USERS, metavar="N",
                     help="number of users (default %d)" % DEFAULT_USERS)
     args = ap.parse_args(argv)
@@ -946,15 +690,17 @@ def main_up(argv):
         for attempt in range(3):
             try:
                 t0 = time.monotonic()
-                state = start_stack(p, args.users, prog)
+                start_stack(p, args.users, prog)
                 took = time.monotonic() - t0
                 print("up: stack running in %s (%d users, %.2f s); "
                       "source %s" % (p.dir, args.users, took, p.env),
                       file=sys.stderr, flush=True)
                 return 0
-            except (StackError, KeyboardInterrupt, OSError) as e:
+            except (Exception, KeyboardInterrupt) as e:
                 st = getattr(e, "state", None) or read_state(p) or {}
-                left = stop_sessions(state_sessions(st))
+                # Short grace: a Dovecot stopped while still starting waits
+                # 5 s for its anvil child otherwise.
+                left = stop_sessions(all_sessions(p, st), timeout=2)
                 if isinstance(e, StackError) and in_use_failure(p) \
                         and attempt < 2 and not left:
                     say(prog, "a picked port was taken meanwhile; "
@@ -963,9 +709,8 @@ def main_up(argv):
                     continue
                 if isinstance(e, KeyboardInterrupt):
                     e = StackError("interrupted")
-                elif isinstance(e, OSError):
-                    e = StackError("%s: %s" % (
-                        getattr(e, "filename", None) or "", e))
+                elif not isinstance(e, StackError):
+                    e = StackError("%s: %s" % (type(e).__name__, e))
                 report(prog, e)
                 if left:
                     say(prog, "could not stop %s" % describe(left))
@@ -1017,7 +762,7 @@ def main_down(argv):
         report(prog, e)
         return 1
     try:
-        sessions = state_sessions(state)
+        sessions = all_sessions(p, state)
         if not session_members(sessions):
             say(prog, "no process of the stack in %s is running" % p.dir)
             return 0
@@ -1039,7 +784,7 @@ def main_down(argv):
 
 def running_stack(dirname, prog):
     p, state = open_stack(dirname, prog)
-    if not session_members(state_sessions(state)):
+    if not session_members(all_sessions(p, state)):
         raise StackError("the stack in %s is not running" % p.dir)
     return p, state
 
@@ -1129,11 +874,12 @@ def main_token(argv):
             else:
                 tokens[args.token] = user
             write(p.tokens, json.dumps(tokens, indent=1) + "\n")
+        except (OSError, ValueError) as e:
+            raise StackError("%s: %s" % (p.tokens, e))
         finally:
             lock.release()
-    except (StackError, OSError, ValueError) as e:
-        report(prog, e if isinstance(e, StackError)
-               else StackError("%s: %s" % (p.tokens, e)))
+    except StackError as e:
+        report(prog, e)
         return 1
     return 0
 

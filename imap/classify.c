@@ -1,0 +1,322 @@
+/*
+ * classify.c - imap_classify(): one raw message in, one verdict out.
+ *
+ * Order of precedence (imap.h): a DSN or NDR bounce, a delay, an ARF
+ * complaint, an auto-reply, an unsubscribe request, a reply, other.  A
+ * report always outranks the auto-reply markers it carries (Postfix puts
+ * Auto-Submitted: auto-replied on its bounces); an out-of-office subject
+ * outranks a free-text NDR guess, which is the weaker evidence.  A DSN
+ * whose recipients were all delivered or relayed, and a read receipt
+ * (MDN), are `other`: never a stop, never a reply.
+ *
+ * Also fills the header fields the watcher matches on (Message-ID,
+ * In-Reply-To, References, From, To, Subject, Date) and, for reports, the
+ * Message-ID of the returned original.
+ */
+#define _GNU_SOURCE /* strcasestr */
+#include "imap_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libetpan/libetpan.h>
+
+const char *imap_kind_name(imap_kind k)
+{
+	switch (k) {
+	case IMAP_BOUNCE: return "bounce";
+	case IMAP_DELAY: return "delay";
+	case IMAP_COMPLAINT: return "complaint";
+	case IMAP_AUTO_REPLY: return "auto_reply";
+	case IMAP_UNSUBSCRIBE: return "unsubscribe";
+	case IMAP_REPLY: return "reply";
+	case IMAP_OTHER: break;
+	}
+	return "other";
+}
+
+static char *hdr_dup(const char *blk, size_t len, const char *name)
+{
+	cs_buf v = CS_BUF_INIT;
+	char *s = NULL;
+
+	if (imap_hdr_get(blk, len, name, &v) && v.len)
+		s = cs_buf_detach(&v, NULL);
+	cs_buf_free(&v);
+	return s;
+}
+
+static void add_mailbox(cs_buf *out, const struct mailimf_mailbox *mb)
+{
+	if (mb == NULL || mb->mb_addr_spec == NULL)
+		return;
+	if (out->len)
+		cs_buf_puts(out, ", ");
+	cs_buf_puts(out, mb->mb_addr_spec);
+}
+
+/* The addr-specs of an address list; the first only when first_only. */
+static char *addr_specs(const char *v, bool first_only)
+{
+	struct mailimf_address_list *al = NULL;
+	cs_buf out = CS_BUF_INIT;
+	size_t idx = 0;
+	clistiter *it, *jt;
+
+	if (v == NULL)
+		return NULL;
+	if (mailimf_address_list_parse(v, strlen(v), &idx, &al) ==
+	        MAILIMF_NO_ERROR &&
+	    al) {
+		for (it = clist_begin(al->ad_list); it; it = clist_next(it)) {
+			struct mailimf_address *a = clist_content(it);
+
+			if (a->ad_type == MAILIMF_ADDRESS_MAILBOX)
+				add_mailbox(&out, a->ad_data.ad_mailbox);
+			else if (a->ad_data.ad_group &&
+			         a->ad_data.ad_group->grp_mb_list)
+				for (jt = clist_begin(
+				         a->ad_data.ad_group->grp_mb_list
+				             ->mb_list);
+				     jt; jt = clist_next(jt))
+					add_mailbox(&out, clist_content(jt));
+			if (first_only && out.len)
+				break;
+		}
+		mailimf_address_list_free(al);
+	}
+	if (out.len == 0 && imap_addr_clean(v, strlen(v), &out) == false)
+		cs_buf_free(&out);
+	return out.len ? cs_buf_detach(&out, NULL) : NULL;
+}
+
+static char *decode_subject(const char *v)
+{
+	char *dec = NULL, *s;
+	size_t idx = 0;
+
+	if (v == NULL)
+		return NULL;
+	if (strstr(v, "=?") == NULL)
+		return cs_xstrdup(v);
+	if (mailmime_encoded_phrase_parse("utf-8", v, strlen(v), &idx, "utf-8",
+	                                  &dec) != MAILIMF_NO_ERROR ||
+	    dec == NULL)
+		return cs_xstrdup(v);
+	s = cs_xstrdup(dec);
+	free(dec);
+	return s;
+}
+
+static void fill_fields(const imap_msg *m, imap_class *c)
+{
+	const char *h = m->hdr.data;
+	size_t n = m->hdr.len;
+	char *v;
+
+	c->message_id = hdr_dup(h, n, "Message-ID");
+	c->in_reply_to = hdr_dup(h, n, "In-Reply-To");
+	c->references = hdr_dup(h, n, "References");
+	c->date = hdr_dup(h, n, "Date");
+	v = hdr_dup(h, n, "From");
+	c->from = addr_specs(v, true);
+	free(v);
+	v = hdr_dup(h, n, "To");
+	c->to = addr_specs(v, false);
+	free(v);
+	v = hdr_dup(h, n, "Subject");
+	c->subject = decode_subject(v);
+	free(v);
+}
+
+/* Message-ID of the returned original (headers part or quoted copy). */
+static char *orig_message_id(const imap_msg *m)
+{
+	char *id = NULL;
+
+	if (m->orig.len)
+		id = hdr_dup(m->orig.data, m->orig.len, "Message-ID");
+	if (id == NULL && m->orig_text_at < m->text.len) {
+		const char *t = m->text.data + m->orig_text_at;
+		const char *p = strcasestr(t, "\nMessage-ID:");
+
+		if (p)
+			id = hdr_dup(p + 1, strlen(p + 1), "Message-ID");
+	}
+	return id;
+}
+
+/* ARF: the complaining recipient from the report, else the original's To. */
+static void complaint_rcpts(const imap_msg *m, imap_class *c)
+{
+	static const char *const fields[] = {"Original-Rcpt-To",
+	                                     "Removal-Recipient", NULL};
+	cs_buf v = CS_BUF_INIT, a = CS_BUF_INIT;
+	imap_rcpt *r;
+	int i;
+
+	for (i = 0; fields[i] && c->nrcpts == 0; i++) {
+		imap_hdr_iter it;
+		const char *nm;
+		size_t nl;
+
+		imap_hdr_begin(&it, cs_buf_str(&m->arf), m->arf.len);
+		while (imap_hdr_next(&it, &nm, &nl, &v))
+			if (nl == strlen(fields[i]) &&
+			    strncasecmp(nm, fields[i], nl) == 0 &&
+			    imap_addr_clean(v.data, v.len, &a) &&
+			    (r = imap_rcpt_add(c, a.data, NULL)) != NULL)
+				r->reason = "feedback";
+	}
+	if (c->nrcpts == 0 && m->orig.len &&
+	    imap_hdr_get(m->orig.data, m->orig.len, "To", &v) &&
+	    imap_addr_clean(v.data, v.len, &a) &&
+	    (r = imap_rcpt_add(c, a.data, NULL)) != NULL)
+		r->reason = "feedback";
+	cs_buf_free(&v);
+	cs_buf_free(&a);
+}
+
+static bool reply_subject(const char *s)
+{
+	static const char *const pre[] = {
+	    "re:",  "re :", "aw:",  "sv:",  "antw:", "rif:",
+	    "res:", "vs:",  "odp:", "ynt:", NULL};
+	int i;
+
+	if (s == NULL)
+		return false;
+	while (isspace((unsigned char)*s))
+		s++;
+	for (i = 0; pre[i]; i++)
+		if (strncasecmp(s, pre[i], strlen(pre[i])) == 0)
+			return true;
+	return false;
+}
+
+static bool ooo_subject_only(const imap_class *c)
+{
+	static const char *const words[] = {
+	    "automatic reply",      "out of office",
+	    "abwesenheitsnotiz",    "automatische antwort",
+	    "réponse automatique",  "respuesta automática",
+	    "automatisch antwoord", "resposta automática",
+	    "risposta automatica",  NULL,
+	};
+	cs_buf s = CS_BUF_INIT;
+	bool hit;
+
+	if (c->subject == NULL)
+		return false;
+	imap_flatten(c->subject, strlen(c->subject), &s);
+	hit = imap_find_any(cs_buf_str(&s), s.len, words, NULL) >= 0;
+	cs_buf_free(&s);
+	return hit;
+}
+
+static void drop_rcpts(imap_class *c)
+{
+	while (c->nrcpts > 0) {
+		c->nrcpts--;
+		free(c->rcpts[c->nrcpts].addr);
+		free(c->rcpts[c->nrcpts].diag);
+	}
+}
+
+static void decide(const imap_msg *m, imap_class *c)
+{
+	cs_buf flat = CS_BUF_INIT, v = CS_BUF_INIT;
+	size_t fresh;
+	bool dsn_success = false;
+
+	/* 1-2: RFC 3464 */
+	if (m->dsn.len) {
+		size_t nok = 0;
+
+		(void)imap_dsn_parse(m, c, &nok);
+		if (c->kind != IMAP_OTHER)
+			goto report;
+		/* a DSN whose recipients were all delivered */
+		dsn_success = nok > 0;
+		drop_rcpts(c);
+	}
+	/* 3: RFC 5965 */
+	if (m->report == IMAP_REPORT_ARF || m->arf.len) {
+		c->kind = IMAP_COMPLAINT;
+		complaint_rcpts(m, c);
+		goto report;
+	}
+	if (dsn_success || m->report == IMAP_REPORT_MDN)
+		goto out;
+	/* free-text NDRs; an out-of-office subject outranks that guess */
+	if (!ooo_subject_only(c) && imap_ndr_detect(m, c))
+		goto report;
+	drop_rcpts(c);
+	c->kind = IMAP_OTHER;
+
+	/* 4-6: what a person (or their responder) wrote */
+	imap_flatten(cs_buf_str(&m->text),
+	             m->orig_text_at < IMAP_WORDS_SCAN ? m->orig_text_at
+	                                               : IMAP_WORDS_SCAN,
+	             &flat);
+	fresh = imap_fresh_len(cs_buf_str(&flat), flat.len);
+	if (imap_autoreply_detect(m, c, cs_buf_str(&flat), fresh)) {
+		c->kind = IMAP_AUTO_REPLY;
+		goto out;
+	}
+	if (imap_hdr_get(m->hdr.data, m->hdr.len, "Auto-Submitted", &v) &&
+	    strncasecmp(v.data, "no", 2) != 0)
+		goto out; /* machine-made notice: never a person's answer */
+	if (imap_unsub_detect(c, cs_buf_str(&flat), fresh, &c->token)) {
+		c->kind = IMAP_UNSUBSCRIBE;
+		goto out;
+	}
+	if (c->in_reply_to || c->references || reply_subject(c->subject))
+		c->kind = IMAP_REPLY;
+	goto out;
+report:
+	c->orig_message_id = orig_message_id(m);
+out:
+	cs_buf_free(&flat);
+	cs_buf_free(&v);
+}
+
+int imap_classify(const char *raw, size_t len, imap_class *out, cs_err *err)
+{
+	imap_msg m;
+
+	memset(out, 0, sizeof *out);
+	if (raw == NULL && len > 0)
+		return cs_err_set(err, CS_EINVAL, "no message to classify");
+	memset(&m, 0, sizeof m);
+	imap_msg_parse(raw ? raw : "", len, &m);
+	fill_fields(&m, out);
+	decide(&m, out);
+	imap_msg_free(&m);
+	return 0;
+}
+
+void imap_class_free(imap_class *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->message_id);
+	free(c->in_reply_to);
+	free(c->references);
+	free(c->from);
+	free(c->to);
+	free(c->subject);
+	free(c->date);
+	free(c->orig_message_id);
+	free(c->token);
+	for (i = 0; i < c->nrcpts; i++) {
+		free(c->rcpts[i].addr);
+		free(c->rcpts[i].diag);
+	}
+	free(c->rcpts);
+	memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,157 @@
+/*
+ * imap.h - coldseq's mail-side module: what arrives in a watched inbox.
+ *
+ * This header is the module's only public interface; every public name
+ * starts with imap_.  It holds the IMAP client session (session.c: TLS
+ * through net/, login, folder discovery, APPEND) and the message
+ * classifier: pure code
+ * (no network, no database) that reads one raw RFC 5322 message and says
+ * what it is for the sequencer (a bounce, a delay warning, a spam
+ * complaint, an auto-reply, an unsubscribe request, a reply, or other),
+ * with the fields the watcher needs to match it against what we sent.
+ *
+ * Limits (so a hostile or broken message costs bounded time and memory):
+ * only the first IMAP_MAX_SCAN bytes of a message are looked at, every
+ * line is cut at IMAP_MAX_LINE bytes, each decoded text part is cut at
+ * IMAP_MAX_TEXT bytes, MIME nesting below IMAP_MAX_DEPTH is ignored and at
+ * most IMAP_MAX_RCPTS recipients are reported.  Nothing a message holds is
+ * ever fatal: a message that cannot be parsed is `other`.
+ */
+#ifndef COLDSEQ_IMAP_H
+#define COLDSEQ_IMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/core.h"
+#include "net/net.h"
+
+#define IMAP_MAX_SCAN  (4u << 20)   /* bytes of a message looked at */
+#define IMAP_MAX_LINE  8192u        /* bytes per line, rest dropped */
+#define IMAP_MAX_TEXT  (256u << 10) /* decoded bytes kept per text part */
+#define IMAP_MAX_DEPTH 32           /* MIME nesting followed */
+#define IMAP_MAX_RCPTS 256          /* recipients reported per message */
+
+/* What a message is, in order of precedence (a DSN that also carries
+ * Auto-Submitted is a bounce, an out-of-office that says "unsubscribe" in
+ * its footer is an auto-reply, ...). */
+typedef enum imap_kind {
+	IMAP_OTHER = 0,
+	IMAP_BOUNCE,      /* delivery failed: stop the contact if hard */
+	IMAP_DELAY,       /* delivery delayed (a warning): never a stop */
+	IMAP_COMPLAINT,   /* ARF feedback report (RFC 5965) */
+	IMAP_AUTO_REPLY,  /* RFC 3834 auto-reply, out-of-office */
+	IMAP_UNSUBSCRIBE, /* List-Unsubscribe mail or a human "remove me" */
+	IMAP_REPLY,       /* a human answer to some message */
+} imap_kind;
+
+/* One recipient of a bounce, delay or complaint. */
+typedef struct imap_rcpt {
+	char *addr;     /* as reported, trimmed; never NULL */
+	char status[8]; /* RFC 3463 "5.1.1", or "" when none was given */
+	bool hard;      /* the address itself is bad: suppress it */
+	/* Reason name (static string): userunknown, hostunknown, hasmoved,
+	 * notaccept, mailboxfull, suspend, blocked, spamdetected, filtered,
+	 * policyviolation, rejected, securityerror, mesgtoobig, exceedlimit,
+	 * norelaying, toomanyconn, networkerror, systemerror, systemfull,
+	 * expired, contenterror, virusdetected, syntaxerror, mailererror,
+	 * onhold, undefined; "feedback" for a complaint. */
+	const char *reason;
+	char *diag; /* the server's words (Diagnostic-Code or text), or NULL */
+} imap_rcpt;
+
+/*
+ * The classifier's answer.  Every string is NUL-terminated UTF-8 or the
+ * bytes of the message, owned by the struct (imap_class_free), NULL when
+ * the message has none.  Message-IDs keep their angle brackets.
+ */
+typedef struct imap_class {
+	imap_kind kind;
+	char *message_id;
+	char *in_reply_to;
+	char *references; /* as given, white space collapsed */
+	char *from;       /* the first address (addr-spec) of From */
+	char *to;         /* the addr-specs of To, ", " separated */
+	char *subject;    /* RFC 2047 decoded where the charset is known */
+	char *date;       /* the Date header as given */
+	/* bounce/delay/complaint: Message-ID of the message it is about,
+	 * when the report returns that message's headers */
+	char *orig_message_id;
+	imap_rcpt *rcpts; /* bounce, delay, complaint (may be 0 for one) */
+	size_t nrcpts;
+	char return_date[11]; /* auto_reply: "YYYY-MM-DD" or "" */
+	char *token;          /* unsubscribe: the List-Unsubscribe token */
+} imap_class;
+
+/* "bounce", "delay", "complaint", "auto_reply", "unsubscribe", "reply",
+ * "other". */
+const char *imap_kind_name(imap_kind k);
+
+/*
+ * Classify the raw message raw[0..len) (any line endings, NULs allowed).
+ * Fills *out (caller frees with imap_class_free, also after a failure).
+ * Returns 0; a message too broken to parse is not an error, it is
+ * classified from what could be read.  CS_EINVAL with err set only when
+ * raw is NULL with len > 0.
+ */
+int imap_classify(const char *raw, size_t len, imap_class *out, cs_err *err);
+
+/* Release what imap_classify stored; leaves *c zeroed.  NULL is allowed. */
+void imap_class_free(imap_class *c);
+
+/* ---- IMAP session (session.c) ---------------------------------------- */
+
+typedef enum imap_tls_mode {
+	IMAP_TLS_IMPLICIT, /* TLS from the first byte (993) */
+	IMAP_TLS_STARTTLS, /* plaintext greeting, STARTTLS required (143) */
+	IMAP_TLS_NONE,     /* loopback tests only: no login is sent over it */
+} imap_tls_mode;
+
+typedef struct imap_server {
+	const char *host;
+	int port;
+	imap_tls_mode tls;
+	net_tls_opts tls_opts;
+	int timeout_ms; /* connect and every reply; 0 = 60 s */
+} imap_server;
+
+typedef enum imap_auth_kind {
+	IMAP_AUTH_PASSWORD, /* LOGIN */
+	IMAP_AUTH_XOAUTH2,  /* AUTHENTICATE XOAUTH2 with a bearer token */
+} imap_auth_kind;
+
+typedef struct imap_auth {
+	imap_auth_kind kind;
+	const char *user;
+	const cs_secret *secret;
+} imap_auth;
+
+/* The folders that matter to coldseq, by RFC 6154 SPECIAL-USE attribute,
+ * else by the names Gmail, Outlook and others use.  NULL when absent. */
+typedef struct imap_folders {
+	char *sent, *junk, *drafts, *trash, *archive;
+	bool by_attribute; /* found through SPECIAL-USE, not by name */
+} imap_folders;
+
+typedef struct imap_session imap_session;
+
+/* Connect, TLS (verified, net/), STARTTLS when asked, log in.  On failure
+ * err says what failed (connect, certificate, authentication) and *out is
+ * NULL. */
+int imap_open(const imap_server *srv, const imap_auth *auth, imap_session **out,
+              cs_err *err);
+/* TLS details, NULL without TLS. */
+const net_tls_info *imap_tls(const imap_session *s);
+/* The server's capabilities after login, space separated. */
+const char *imap_capabilities(const imap_session *s);
+/* LIST the folders and pick Sent, Junk, ... (caller frees with
+ * imap_folders_free). */
+int imap_find_folders(imap_session *s, imap_folders *out, cs_err *err);
+void imap_folders_free(imap_folders *f);
+/* APPEND msg to folder, with \Seen when seen. */
+int imap_append(imap_session *s, const char *folder, const char *msg,
+                size_t len, bool seen, cs_err *err);
+/* LOGOUT (best effort) and free; NULL allowed. */
+void imap_close(imap_session *s);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * imap_int.h - declarations shared by the files of imap/ only.
+ *
+ * The classifier works in two steps: mime_walk.c turns the raw bytes into
+ * an imap_msg (normalised copy, MIME tree from libetpan, and the pieces
+ * the detectors read: top header block, human-readable text, the
+ * delivery-status and feedback-report parts, the returned headers), then
+ * classify.c asks the detectors (dsn.c, ndr.c, autoreply.c, unsub.c) in
+ * order of precedence.  reason.c is the one place that decides a bounce's
+ * reason and hard vs soft.
+ */
+#ifndef COLDSEQ_IMAP_INT_H
+#define COLDSEQ_IMAP_INT_H
+
+#include "imap.h"
+
+/* Bytes of readable text the wording detectors look at: a report's
+ * explanation, an out-of-office notice and a person's answer all come
+ * first; reading further only costs time. */
+#define IMAP_WORDS_SCAN 16384u
+/* Bytes of report text used as context for a recipient's reason. */
+#define IMAP_REASON_CTX 4096u
+
+/* report-type of a multipart/report, or what its parts showed */
+enum {
+	IMAP_REPORT_NONE = 0,
+	IMAP_REPORT_DSN,   /* delivery-status */
+	IMAP_REPORT_ARF,   /* feedback-report */
+	IMAP_REPORT_MDN,   /* disposition-notification (read receipt) */
+	IMAP_REPORT_OTHER, /* some other report-type */
+};
+
+/* A message taken apart.  Every cs_buf below is NUL-terminated. */
+typedef struct imap_msg {
+	cs_buf norm;    /* the scanned bytes: CRLF lines, no NUL, lines capped;
+	                   their header block is overwritten by the MIME parse */
+	cs_buf hdr;     /* the top header block (a copy) */
+	int report;     /* IMAP_REPORT_* */
+	bool mime_ok;   /* libetpan parsed a MIME tree */
+	bool multipart; /* the top level is multipart */
+	cs_buf dsn;     /* message/delivery-status contents, decoded */
+	cs_buf arf;     /* message/feedback-report contents, decoded */
+	cs_buf text;    /* readable text outside returned messages */
+	cs_buf orig;    /* header block of the returned original message */
+	size_t orig_text_at; /* non-MIME: where the returned copy starts in
+	                        text (== text.len when none was found) */
+} imap_msg;
+
+/* mime_walk.c ------------------------------------------------------------ */
+
+/* Take raw apart into *m (zero it first); never fails. */
+void imap_msg_parse(const char *raw, size_t len, imap_msg *m);
+void imap_msg_free(imap_msg *m);
+
+/* Iterate the fields of a header block (CRLF or LF lines, folded
+ * continuation lines joined with one space).  Stops at the first empty
+ * line or the end.  Each value is trimmed and capped at IMAP_MAX_LINE. */
+typedef struct imap_hdr_iter {
+	const char *p, *end; /* after the end: p is past the empty line */
+	bool done;
+} imap_hdr_iter;
+
+void imap_hdr_begin(imap_hdr_iter *it, const char *blk, size_t len);
+/* Next field: name and nlen point into the block; value is replaced.
+ * Returns false at the end of the block. */
+bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
+                   cs_buf *value);
+/* First field called name (case-insensitive) in the block, into value.
+ * Returns false (value empty) when there is none. */
+bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value);
+
+/* Lower-case ASCII and squeeze every run of white space into one space,
+ * appending src[0..n) to out.  Non-ASCII bytes pass unchanged. */
+void imap_flatten(const char *src, size_t n, cs_buf *out);
+/* Case-sensitive search of needle in hay[0..n) (memmem). */
+const char *imap_find(const char *hay, size_t n, const char *needle);
+/* Index of the first needle of list (NULL-terminated) found in hay, or -1;
+ * *at (may be NULL) gets where. */
+int imap_find_any(const char *hay, size_t n, const char *const *list,
+                  const char **at);
+
+/* dsn.c ------------------------------------------------------------------ */
+
+/* Parse RFC 3464 per-recipient fields in m->dsn into c->rcpts.  Sets
+ * c->kind to IMAP_BOUNCE (some recipient failed) or IMAP_DELAY (some
+ * delayed, none failed); leaves it alone when no recipient failed or was
+ * delayed.  *nsuccess gets the number of delivered/relayed/expanded
+ * recipients.  Returns the number of recipients added. */
+size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess);
+/* Strip "rfc822;" / angle brackets / quotes from an address field value
+ * into out; returns false when no plausible address is left. */
+bool imap_addr_clean(const char *v, size_t n, cs_buf *out);
+/* Add a recipient (copies addr and diag); ignores duplicates (same address,
+ * case-insensitive) and anything past IMAP_MAX_RCPTS.  Returns it or NULL. */
+imap_rcpt *imap_rcpt_add(imap_class *c, const char *addr, const char *diag);
+
+/* ndr.c ------------------------------------------------------------------ */
+
+/* Non-standard delivery reports: decide from headers and text whether m is
+ * a bounce or delay notice and find the failed recipients.  Returns true
+ * (c->kind and c->rcpts set) when it is one. */
+bool imap_ndr_detect(const imap_msg *m, imap_class *c);
+/* Does the top header block look like it came from a mail system (null
+ * sender, MAILER-DAEMON, postmaster, Mail Delivery ...)? */
+bool imap_ndr_from_daemon(const imap_msg *m);
+
+/* reason.c --------------------------------------------------------------- */
+
+/* Decide r->reason and r->hard from r->status, r->diag and the flattened
+ * report text ctx (may be NULL); delayed says Action: delayed.  Fills
+ * r->status from the text when it was empty. */
+void imap_reason_decide(imap_rcpt *r, const char *ctx, size_t ctxlen,
+                        bool delayed);
+/* Find an RFC 3463 status ("5.1.1") in s[0..n) into out (size 8). */
+bool imap_status_find(const char *s, size_t n, char out[8]);
+
+/* autoreply.c ------------------------------------------------------------ */
+
+/* RFC 3834 headers and out-of-office wording; fills c->return_date. */
+bool imap_autoreply_detect(const imap_msg *m, imap_class *c, const char *fresh,
+                           size_t freshlen);
+/* Parse a return date after a "back on"-like phrase in the flattened text;
+ * year_hint/month_hint/day_hint give the message date (0 when unknown) for
+ * dates given without a year.  out gets "YYYY-MM-DD". */
+bool imap_return_date(const char *flat, size_t n, int year_hint, int month_hint,
+                      int day_hint, char out[11]);
+
+/* unsub.c ---------------------------------------------------------------- */
+
+/* The List-Unsubscribe subject "unsubscribe TOKEN", or removal wording in
+ * the fresh (unquoted) text.  Sets c->token when the subject carries one. */
+bool imap_unsub_detect(const imap_class *c, const char *fresh, size_t freshlen,
+                       char **token);
+
+/* The part of a reply's flattened text above the quoted message. */
+size_t imap_fresh_len(const char *flat, size_t n);
+
+#endif

@@ -1,0 +1,688 @@
+/*
+ * reason.c - why a delivery failed, and whether the address is to blame.
+ *
+ * The one policy place for bounces (like Postfix's smtp_trouble.c): every
+ * failed or delayed recipient, from a DSN or a free-text NDR, gets its
+ * reason and its hard/soft verdict here.
+ *
+ * Hard means the address itself is bad and must be suppressed: the mailbox
+ * or domain does not exist, or has moved, or the domain accepts no mail
+ * (null MX).  Everything else is soft: a full mailbox, a block or spam
+ * filter aimed at the sender, a policy, a network or system problem, an
+ * expired delay.  So the verdict follows the reason, not the status
+ * class: "550 5.7.1 blocked for spam" is soft.
+ *
+ * The reason comes from the server's words first (the Diagnostic-Code, or
+ * the report's text when there is none), then from the RFC 3463 status.
+ * A status that says "bad mailbox" (X.1.1) loses to words that name a
+ * sender-side cause (relaying denied, blocked, mailbox full, ...), since
+ * many servers answer every refusal with 550 5.1.1.
+ */
+#include "imap_int.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct reason_pat {
+	const char *reason;
+	const char *const *words;
+} reason_pat;
+
+static const char *const w_mailboxfull[] = {
+    "mailbox full",
+    "mailbox is full",
+    "mailbox has exceeded",
+    "mailbox exceeded",
+    "mailbox size limit",
+    "mailbox would exceed",
+    "over quota",
+    "overquota",
+    "over the quota",
+    "quota exceeded",
+    "exceeded quota",
+    "exceeds quota",
+    "exceed the quota",
+    "quota exceed",
+    "disk quota",
+    "user is over",
+    "exceeded storage",
+    "exceeded the storage",
+    "exceeds storage",
+    "insufficient disk space",
+    "insufficient storage",
+    "not enough storage",
+    "not enough space",
+    "out of storage",
+    "mailfolder is full",
+    "mail box full",
+    "full mailbox",
+    "is over its",
+    "account is full",
+    "inbox is full",
+    "storage limit",
+    "too much mail",
+    "has too many messages",
+    "status: 5.2.2",
+    "mailbox is over",
+    NULL,
+};
+static const char *const w_mesgtoobig[] = {
+    "message too large",
+    "message too big",
+    "message is too large",
+    "message is too big",
+    "message size exceeds",
+    "message length exceeds",
+    "size exceeds the maximum",
+    "exceeds the maximum message size",
+    "exceeds size limit",
+    "message size limit",
+    "too large for",
+    "message exceeds",
+    "size of the message exceeds",
+    "mail too large",
+    NULL,
+};
+static const char *const w_exceedlimit[] = {
+    "message header size exceeds limit",
+    "exceeded the rate limit",
+    "recipient limit exceeded",
+    NULL,
+};
+static const char *const w_suspend[] = {
+    "suspended",
+    "account disabled",
+    "account has been disabled",
+    "account is disabled",
+    "mailbox disabled",
+    "mailbox is disabled",
+    "mailbox has been disabled",
+    "account is inactive",
+    "mailbox is inactive",
+    "inactive account",
+    "account deactivated",
+    "deactivated mailbox",
+    "account has expired",
+    "account expired",
+    "account is locked",
+    "temporary locked",
+    "temporarily locked",
+    "temporarily disabled",
+    "has been frozen",
+    "account frozen",
+    "mailbox unavailable or access denied",
+    "is not active",
+    NULL,
+};
+static const char *const w_hasmoved[] = {
+    "has been moved",
+    "address has changed",
+    "mailbox has moved",
+    "moved permanently",
+    "no longer with",
+    "no longer active at this address",
+    NULL,
+};
+static const char *const w_norelaying[] = {
+    "relay access denied",
+    "relaying denied",
+    "relay denied",
+    "relay not permitted",
+    "relaying not allowed",
+    "not permitted to relay",
+    "we do not relay",
+    "unable to relay",
+    "relaying prohibited",
+    "relay not allowed",
+    "relay prohibited",
+    "not allowed to relay",
+    "no relaying",
+    "relaying mail to",
+    "not our customer",
+    "is not in my list of allowed rcpthosts",
+    "rcpthosts",
+    NULL,
+};
+static const char *const w_userunknown[] = {
+    "user unknown",
+    "unknown user",
+    "no such user",
+    "no such mailbox",
+    "no such recipient",
+    "no such address",
+    "no such person",
+    "unknown recipient",
+    "recipient unknown",
+    "unknown mailbox",
+    "unknown local part",
+    "unknown local-part",
+    "unknown address",
+    "address unknown",
+    "unknown e-mail address",
+    "unknown email address",
+    "invalid recipient",
+    "invalid mailbox",
+    "invalid address",
+    "recipient not found",
+    "recipient does not exist",
+    "recipient address rejected",
+    "recipient rejected",
+    "recipient not ok",
+    "recipient is not local",
+    "mailbox not found",
+    "mailbox not present",
+    "mailbox does not exist",
+    "mailbox unavailable",
+    "mailbox is unavailable",
+    "mailbox invalid",
+    "mailbox not available",
+    "no mailbox",
+    "user not found",
+    "user does not exist",
+    "user doesn't exist",
+    "user not known",
+    "user not exist",
+    "user not active",
+    "address does not exist",
+    "address not present in directory",
+    "account does not exist",
+    "address not found",
+    "addressee unknown",
+    "email address could not be found",
+    "email address does not exist",
+    "email account that you tried to reach does not exist",
+    "does not exist",
+    "not a valid mailbox",
+    "not a valid recipient",
+    "not a valid user",
+    "is not a known user",
+    "no account by that name",
+    "non-existent user",
+    "nonexistent user",
+    "non existent user",
+    "there is no one at this address",
+    "no longer accepts mail",
+    "is wrong or no longer valid",
+    "badrcptto",
+    "validrcptto",
+    "recipientnotfound",
+    "recipient notfound",
+    "bad recipient",
+    "bad destination mailbox",
+    "bad address",
+    "destination addresses were unknown",
+    "not a local address",
+    "can't accept user",
+    "archived recipient",
+    "invalid or unknown virtual user",
+    "utilisateur inconnu",
+    "no existe",
+    "nessun utente",
+    "not listed in",
+    "unrouteable address",
+    "unroutable address",
+    "no valid recipients",
+    "user invalid",
+    "account unavailable",
+    "not our user",
+    "addressee is unknown",
+    NULL,
+};
+static const char *const w_hostunknown[] = {
+    "host unknown",
+    "unknown host",
+    "host not found",
+    "domain not found",
+    "domain does not exist",
+    "no such domain",
+    "unknown domain",
+    "domain is not reachable",
+    "domain must exist",
+    "host or domain name not found",
+    "name or service not known",
+    "mail domain mentioned in email address is unknown",
+    "the account or domain may not exist",
+    "unrouteable mail domain",
+    "no mx",
+    "nxdomain",
+    "domain name not found",
+    "dns error",
+    "domain couldn't be found",
+    "domain could not be found",
+    "host name lookup failure",
+    "no route to host",
+    NULL,
+};
+/* IP/domain block lists name the sender, before any "spam" word */
+static const char *const w_dnsbl[] = {
+    "blocked using", "spamhaus",  "spamcop",    "sorbs",     "dnsbl",
+    "rbl",           "blacklist", "black list", "blocklist", "block list",
+    "denylist",      "listed at", "listed on",  "listed in", NULL,
+};
+static const char *const w_spam[] = {
+    "spam",
+    "junk mail",
+    "unsolicited",
+    "bulk mail",
+    "content filter",
+    "message content rejected",
+    "blacklisted content",
+    "phish",
+    NULL,
+};
+static const char *const w_virus[] = {
+    "virus",
+    "malware",
+    "infected",
+    NULL,
+};
+static const char *const w_blocked[] = {
+    "blocked",
+    "block list",
+    "blocklist",
+    "blacklist",
+    "black list",
+    "denylist",
+    "listed at",
+    "listed on",
+    "listed in",
+    "rbl",
+    "dnsbl",
+    "spamhaus",
+    "spamcop",
+    "sorbs",
+    "barracuda",
+    "reputation",
+    "poor reputation",
+    "access denied",
+    "not allowed to send",
+    "connection refused",
+    "refused to talk",
+    "client host rejected",
+    "sender ip",
+    "your ip",
+    "ip address",
+    "reverse dns",
+    "rdns",
+    "ptr record",
+    "helo",
+    "banned",
+    "not authorized",
+    "no access",
+    "too many invalid recipients",
+    "is not accepted",
+    NULL,
+};
+static const char *const w_policy[] = {
+    "policy",
+    "dmarc",
+    "spf",
+    "dkim",
+    "authentication",
+    "sender verify",
+    "sender address rejected",
+    "sender rejected",
+    "domain of sender",
+    "sender domain",
+    "sender is not",
+    "only accepts mail from",
+    NULL,
+};
+static const char *const w_toomanyconn[] = {
+    "too many connections",
+    "too many simultaneous",
+    "connection limit",
+    "too many recipients",
+    "rate limit",
+    "try again later",
+    "temporarily deferred",
+    "throttl",
+    NULL,
+};
+static const char *const w_filtered[] = {
+    "filtered",
+    "rejected by the recipient",
+    "refused by recipient",
+    "recipient has blocked",
+    "does not accept mail from",
+    "due to extended inactivity",
+    "not accepting mail",
+    NULL,
+};
+static const char *const w_rejected[] = {
+    "rejected", "refused", "not accepted", "denied", NULL,
+};
+static const char *const w_expired[] = {
+    "retry timeout exceeded",
+    "retry time not reached",
+    "delivery time expired",
+    "message expired",
+    "has been delayed",
+    "was delayed",
+    "delivery delayed",
+    "could not be delivered for",
+    "too long",
+    "timed out",
+    "timeout",
+    "time limit",
+    "giving up",
+    "gave up",
+    "delivery temporarily suspended",
+    "will continue",
+    "will retry",
+    "not yet been delivered",
+    "unable to deliver for",
+    "deferred",
+    "expired",
+    NULL,
+};
+static const char *const w_network[] = {
+    "name server reply",
+    "name service error",
+    "dns lookup",
+    "temporary failure in name resolution",
+    "connection timed out",
+    "network",
+    "could not connect",
+    "lost connection",
+    "connection reset",
+    "connection closed",
+    "unable to connect",
+    "routing loop",
+    "mail loop",
+    "loops back",
+    "too many hops",
+    NULL,
+};
+static const char *const w_system[] = {
+    "system error",
+    "internal error",
+    "server error",
+    "local error",
+    "configuration error",
+    "misconfigur",
+    "temporary failure",
+    "temporarily unavailable",
+    "service unavailable",
+    "unavailable",
+    "i/o error",
+    "resources",
+    NULL,
+};
+static const char *const w_systemfull[] = {
+    "system full",
+    "insufficient system storage",
+    "mail system full",
+    NULL,
+};
+static const char *const w_content[] = {
+    "content", "mime", "header", "8-bit", "8bit", "attachment", NULL,
+};
+static const char *const w_security[] = {
+    "security", "tls", "ssl", "certificate", "encryption", NULL,
+};
+static const char *const w_mailer[] = {
+    "command failed", "procmail",  "x-unix", "mailer error",
+    "pipe to",        "exit code", NULL,
+};
+
+/* First-pass order: specific causes before generic words like
+ * "rejected" or "unavailable". */
+static const reason_pat patterns[] = {
+    {"mailboxfull", w_mailboxfull}, {"mesgtoobig", w_mesgtoobig},
+    {"exceedlimit", w_exceedlimit}, {"suspend", w_suspend},
+    {"hasmoved", w_hasmoved},       {"norelaying", w_norelaying},
+    {"virusdetected", w_virus},     {"blocked", w_dnsbl},
+    {"userunknown", w_userunknown}, {"hostunknown", w_hostunknown},
+    {"spamdetected", w_spam},       {"filtered", w_filtered},
+    {"blocked", w_blocked},         {"policyviolation", w_policy},
+    {"toomanyconn", w_toomanyconn}, {"systemfull", w_systemfull},
+    {"networkerror", w_network},    {"expired", w_expired},
+    {"securityerror", w_security},  {"mailererror", w_mailer},
+    {"systemerror", w_system},      {"contenterror", w_content},
+    {"rejected", w_rejected},       {NULL, NULL},
+};
+
+/* All patterns bucketed by first byte, so one pass over the text tries
+ * only the patterns that can start at each position (instead of one
+ * memmem pass per pattern).  Built once; read-only afterwards. */
+typedef struct pat_ref {
+	const char *word;
+	unsigned char len;
+	unsigned char rank; /* index into patterns[]: lower wins */
+} pat_ref;
+
+static pat_ref *buckets[256];
+static unsigned short nbucket[256];
+static pthread_once_t buckets_once = PTHREAD_ONCE_INIT;
+
+static void build_buckets(void)
+{
+	const reason_pat *p;
+	const char *const *w;
+	int pass, b;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (p = patterns; p->reason; p++)
+			for (w = p->words; *w; w++) {
+				b = (unsigned char)(*w)[0];
+				if (pass == 1) {
+					pat_ref *r = &buckets[b][nbucket[b]];
+
+					r->word = *w;
+					r->len = (unsigned char)strlen(*w);
+					r->rank = (unsigned char)(p - patterns);
+				}
+				nbucket[b]++;
+			}
+		if (pass == 0)
+			for (b = 0; b < 256; b++) {
+				if (nbucket[b])
+					buckets[b] = cs_xcalloc(
+					    nbucket[b], sizeof *buckets[b]);
+				nbucket[b] = 0;
+			}
+	}
+}
+
+static const char *text_reason(const char *t, size_t n)
+{
+	size_t i, best = sizeof patterns / sizeof patterns[0];
+
+	if (t == NULL || n == 0)
+		return NULL;
+	pthread_once(&buckets_once, build_buckets);
+	for (i = 0; i < n; i++) {
+		unsigned char b = (unsigned char)t[i];
+		const pat_ref *r = buckets[b];
+		size_t k;
+
+		for (k = 0; k < nbucket[b]; k++)
+			if (r[k].rank < best && r[k].len <= n - i &&
+			    memcmp(t + i, r[k].word, r[k].len) == 0)
+				best = r[k].rank;
+		if (best == 0)
+			break;
+	}
+	return best < sizeof patterns / sizeof patterns[0] - 1
+	           ? patterns[best].reason
+	           : NULL;
+}
+
+/* RFC 3463 status → reason, for the codes that say something specific. */
+static const char *status_reason(const char *st)
+{
+	static const struct {
+		const char *code;
+		const char *reason;
+	} map[] = {
+	    {"1.0", "userunknown"},      {"1.1", "userunknown"},
+	    {"1.2", "hostunknown"},      {"1.3", "userunknown"},
+	    {"1.4", "filtered"},         {"1.6", "hasmoved"},
+	    {"1.7", "rejected"},         {"1.8", "rejected"},
+	    {"1.10", "notaccept"},       {"2.0", "filtered"},
+	    {"2.1", "suspend"},          {"2.2", "mailboxfull"},
+	    {"2.3", "exceedlimit"},      {"2.4", "filtered"},
+	    {"3.0", "systemerror"},      {"3.1", "systemfull"},
+	    {"3.2", "notaccept"},        {"3.3", "systemerror"},
+	    {"3.4", "mesgtoobig"},       {"3.5", "systemerror"},
+	    {"4.0", "networkerror"},     {"4.1", "expired"},
+	    {"4.2", "networkerror"},     {"4.3", "systemerror"},
+	    {"4.4", "hostunknown"},      {"4.6", "networkerror"},
+	    {"4.7", "expired"},          {"5.3", "toomanyconn"},
+	    {"6.0", "contenterror"},     {"7.0", "securityerror"},
+	    {"7.1", "blocked"},          {"7.13", "suspend"},
+	    {"7.17", "hasmoved"},        {"7.18", "hasmoved"},
+	    {"7.23", "policyviolation"}, {"7.25", "blocked"},
+	    {"7.26", "policyviolation"}, {NULL, NULL},
+	};
+	int i;
+
+	if (st[0] != '4' && st[0] != '5')
+		return NULL;
+	for (i = 0; map[i].code; i++)
+		if (strcmp(st + 2, map[i].code) == 0) {
+			/* a temporary X.1.1/X.4.4 is not a dead address */
+			if (st[0] == '4' &&
+			    (strcmp(map[i].reason, "userunknown") == 0 ||
+			     strcmp(map[i].reason, "hostunknown") == 0))
+				return "expired";
+			return map[i].reason;
+		}
+	return NULL;
+}
+
+bool imap_status_find(const char *s, size_t n, char out[8])
+{
+	size_t i;
+
+	for (i = 0; i + 5 <= n; i++) {
+		size_t j = i + 2, k;
+
+		if ((s[i] != '2' && s[i] != '4' && s[i] != '5') ||
+		    s[i + 1] != '.' ||
+		    (i > 0 &&
+		     (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '.')))
+			continue;
+		k = j;
+		while (k < n && k - j < 3 && isdigit((unsigned char)s[k]))
+			k++;
+		if (k == j || k >= n || s[k] != '.')
+			continue;
+		k++;
+		j = k;
+		while (k < n && k - j < 3 && isdigit((unsigned char)s[k]))
+			k++;
+		if (k == j || (k < n && (isalnum((unsigned char)s[k]) ||
+		                         (s[k] == '.' && k + 1 < n &&
+		                          isdigit((unsigned char)s[k + 1])))))
+			continue;
+		if (k - i > 7)
+			continue;
+		memcpy(out, s + i, k - i);
+		out[k - i] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* An SMTP reply code ("550 ", "550-") in s, for a status class. */
+static char reply_class(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 3 < n; i++)
+		if ((s[i] == '4' || s[i] == '5') &&
+		    isdigit((unsigned char)s[i + 1]) &&
+		    isdigit((unsigned char)s[i + 2]) &&
+		    (s[i + 3] == ' ' || s[i + 3] == '-') &&
+		    (i == 0 || !isalnum((unsigned char)s[i - 1])))
+			return s[i];
+	return 0;
+}
+
+static bool is(const char *a, const char *b)
+{
+	return a && strcmp(a, b) == 0;
+}
+
+static bool is_hard(const char *reason)
+{
+	return is(reason, "userunknown") || is(reason, "hostunknown") ||
+	       is(reason, "hasmoved") || is(reason, "notaccept");
+}
+
+/* Did the server refuse only after DATA (so "unknown user" may be a
+ * content filter's or gateway's verdict, which must not kill an address)? */
+static bool at_data(const char *t, size_t n)
+{
+	static const char *const data[] = {
+	    "end of data",  "after data",        ">>> data",
+	    "data command", "after end of data", NULL,
+	};
+	return t && n && imap_find_any(t, n, data, NULL) >= 0;
+}
+
+void imap_reason_decide(imap_rcpt *r, const char *ctx, size_t ctxlen,
+                        bool delayed)
+{
+	cs_buf t = CS_BUF_INIT;
+	const char *tr, *sr, *reason;
+	bool data_stage;
+
+	if (r->diag)
+		imap_flatten(r->diag, strlen(r->diag), &t);
+	if (r->status[0] == '\0' || strcmp(r->status + 1, ".0.0") == 0) {
+		char st[8];
+
+		if (t.len && imap_status_find(t.data, t.len, st) &&
+		    st[0] != '2')
+			memcpy(r->status, st, sizeof st);
+	}
+	tr = text_reason(t.data, t.len);
+	if (tr == NULL)
+		tr = text_reason(ctx, ctxlen);
+	sr = status_reason(r->status);
+	data_stage = at_data(t.data, t.len) || at_data(ctx, ctxlen);
+	if (sr && (is(sr, "userunknown") || is(sr, "hostunknown"))) {
+		/* a bad-address status, unless the words blame the sender or
+		 * the network */
+		reason = sr;
+		if (tr && !is(tr, "userunknown") && !is(tr, "hostunknown") &&
+		    !is(tr, "expired") && !is(tr, "systemerror") &&
+		    !is(tr, "contenterror") && !is(tr, "securityerror") &&
+		    !is(tr, "rejected") && !is(tr, "mailererror") &&
+		    !(is(tr, "networkerror") && is(sr, "userunknown")))
+			reason = tr;
+	} else if (tr) {
+		reason = tr;
+		/* specific status codes beat generic words */
+		if (sr && (is(tr, "rejected") || is(tr, "systemerror") ||
+		           is(tr, "contenterror") || is(tr, "securityerror") ||
+		           is(tr, "expired")))
+			reason = sr;
+		/* "unknown user" in answer to DATA, without a mailbox status:
+		 * a filter's verdict, not proof the address is dead */
+		if (is(tr, "userunknown") && data_stage)
+			reason = "filtered";
+	} else if (sr) {
+		reason = sr;
+	} else {
+		reason = delayed ? "expired" : "onhold";
+	}
+	if (r->status[0] == '\0') {
+		char cls = reply_class(t.data ? t.data : "", t.len);
+
+		if (cls == 0)
+			cls = delayed ? '4' : '5';
+		snprintf(r->status, sizeof r->status, "%c.0.0", cls);
+	}
+	if (delayed && is_hard(reason))
+		reason = "expired";
+	r->reason = reason;
+	/* a temporary (4.x.x) failure never condemns the address */
+	r->hard = !delayed && r->status[0] == '5' && is_hard(reason);
+	cs_buf_free(&t);
+}

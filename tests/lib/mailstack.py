@@ -1,0 +1,265 @@
+"""mailstack.py - the local mail stack (tests/mailstack) for Python tests.
+
+    from mailstack import Stack
+
+    with Stack(users=4) as s:
+        s.submit(1, s.user(2), b"Subject: hi\\r\\n\\r\\nbody\\r\\n")
+        [m] = s.wait_for(2, predicate=lambda m: m["Subject"] == "hi")
+
+Stack() runs `tests/mailstack/up` into a fresh tempfile.mkdtemp() directory;
+leaving the `with` block, even by an exception, runs `down` and removes the
+directory.  A test file that shares one stack between its tests calls
+start() at module level and stop() in a finally around tap.main().  Set
+MAILSTACK_KEEP=1 (or keep=True) to keep the directory and its logs.
+
+Attributes after start(): dir, host, imap_port, imaps_port, submission_port,
+submissions_port, smtp_port, oauth_port, ca_file, password, maildir, users,
+env (the whole DIR/env as a dict).  Wherever a method takes a user, it
+accepts an address or a number n for user<n>@example.test.
+
+Everything here is stdlib; failures raise with the scripts' own messages
+(which include the tail of the relevant server log).
+"""
+import email
+import email.policy
+import imaplib
+import os
+import re
+import shlex
+import shutil
+import smtplib
+import ssl
+import subprocess
+import tempfile
+import time
+
+SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "mailstack")
+DOMAIN = "example.test"
+
+
+class StackFailed(RuntimeError):
+    """A stack script failed; the message holds its stderr."""
+
+
+def _script(name, *args):
+    p = subprocess.run([os.path.join(SCRIPTS, name)] + [str(a) for a in args],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    if p.returncode != 0:
+        raise StackFailed("tests/mailstack/%s %s exited %d:\n%s"
+                          % (name, " ".join(map(str, args)), p.returncode,
+                             p.stderr.decode(errors="replace").rstrip()))
+    return p
+
+
+def read_env(path):
+    """DIR/env as a dict of strings."""
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                env[k] = " ".join(shlex.split(v))
+    return env
+
+
+class Stack:
+    """One running mail stack; see the module comment."""
+
+    def __init__(self, users=None, keep=None):
+        self.users_wanted = users
+        self.keep = bool(os.environ.get("MAILSTACK_KEEP")) if keep is None \
+            else keep
+        self.dir = None
+        self.env = {}
+
+    # -------------------------------------------------------- lifecycle
+
+    def start(self):
+        """Run up into a new directory; returns self."""
+        self.dir = tempfile.mkdtemp(prefix="mailstack.")
+        args = [self.dir]
+        if self.users_wanted is not None:
+            args += ["--users", self.users_wanted]
+        try:
+            _script("up", *args)
+        except BaseException:
+            if not self.keep:
+                shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+        e = self.env = read_env(os.path.join(self.dir, "env"))
+        self.host = e["MAILSTACK_HOST"]
+        self.imap_port = int(e["MAILSTACK_IMAP_PORT"])
+        self.imaps_port = int(e["MAILSTACK_IMAPS_PORT"])
+        self.submission_port = int(e["MAILSTACK_SUBMISSION_PORT"])
+        self.submissions_port = int(e["MAILSTACK_SUBMISSIONS_PORT"])
+        self.smtp_port = int(e["MAILSTACK_SMTP_PORT"])
+        self.oauth_port = int(e["MAILSTACK_OAUTH_PORT"])
+        self.ca_file = e["MAILSTACK_CA_FILE"]
+        self.password = e["MAILSTACK_PASSWORD"]
+        self.maildir = e["MAILSTACK_MAILDIR"]
+        self.users = int(e["MAILSTACK_USERS"])
+        return self
+
+    def stop(self):
+        """Run down, then remove the directory (unless keep).  Safe to call
+        twice."""
+        if self.dir is None:
+            return
+        d, self.dir = self.dir, None
+        try:
+            _script("down", d)
+        finally:
+            if not self.keep:
+                shutil.rmtree(d, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.stop()
+        except Exception:
+            if exc_type is None:
+                raise          # else the test's own exception matters more
+        return False
+
+    # ------------------------------------------------------------ users
+
+    def user(self, n):
+        """Address of user n (1-based)."""
+        return "user%d@%s" % (n, DOMAIN)
+
+    def _addr(self, u):
+        return self.user(u) if isinstance(u, int) else u
+
+    def maildir_of(self, user, folder="INBOX"):
+        """Path of a user's maildir folder (new/ cur/ tmp/ inside)."""
+        path = os.path.join(self.maildir, self._addr(user).lower())
+        return path if folder == "INBOX" else os.path.join(path, "." + folder)
+
+    # -------------------------------------------------------------- TLS
+
+    def ssl_context(self):
+        """A client context that trusts only the stack's CA, with host name
+        verification on (connect to self.host, which the certificate
+        names)."""
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    # ------------------------------------------------------------- IMAP
+
+    def imap(self, user, port="implicit", password=None):
+        """An imaplib client logged in as user over IMAPS ("implicit") or
+        IMAP+STARTTLS ("starttls").  Use it in a with block (logs out)."""
+        ctx = self.ssl_context()
+        if port == "implicit":
+            c = imaplib.IMAP4_SSL(self.host, self.imaps_port,
+                                  ssl_context=ctx, timeout=10)
+        elif port == "starttls":
+            c = imaplib.IMAP4(self.host, self.imap_port, timeout=10)
+            c.starttls(ssl_context=ctx)
+        else:
+            raise ValueError("port must be 'implicit' or 'starttls'")
+        try:
+            c.login(self._addr(user), password or self.password)
+        except BaseException:
+            c.shutdown()
+            raise
+        return c
+
+    def wait_for(self, user, folder="INBOX", predicate=None, timeout=10,
+                 count=1):
+        """Poll folder over IMAP (read-only, BODY.PEEK) until at least
+        `count` messages satisfy predicate(msg) (all do if None).  Returns
+        every matching message, oldest first, as email.message.EmailMessage
+        (a Message, parsed with email.policy.default).  Raises
+        AssertionError naming what the folder holds on timeout."""
+        deadline = time.monotonic() + timeout
+        seen = {}
+        name = '"%s"' % folder.replace("\\", "\\\\").replace('"', '\\"')
+        with self.imap(user) as c:
+            while True:
+                typ, data = c.select(name, readonly=True)
+                if typ != "OK":
+                    raise AssertionError("SELECT %s for %s: %r"
+                                         % (folder, self._addr(user), data))
+                typ, data = c.uid("SEARCH", None, "ALL")
+                new = [u for u in data[0].split() if int(u) not in seen]
+                if new:
+                    typ, data = c.uid("FETCH", b",".join(new),
+                                      "(BODY.PEEK[])")
+                    for item in data:
+                        if not isinstance(item, tuple):
+                            continue
+                        m = re.search(rb"UID (\d+)", item[0])
+                        seen[int(m.group(1))] = email.message_from_bytes(
+                            item[1], policy=email.policy.default)
+                msgs = [seen[u] for u in sorted(seen)]
+                hits = [m for m in msgs if predicate is None or predicate(m)]
+                if len(hits) >= count:
+                    return hits
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        "%s/%s: %d of %d wanted messages after %g s; the "
+                        "folder holds %d: %r"
+                        % (self._addr(user), folder, len(hits), count,
+                           timeout, len(msgs),
+                           [str(m["Subject"]) for m in msgs]))
+                time.sleep(0.05)
+
+    # ------------------------------------------------------------- SMTP
+
+    def smtp(self, user=None, port="starttls", password=None):
+        """An smtplib client on the submission port ("starttls"), the
+        implicit-TLS submission port ("implicit") or the MX-style port
+        ("mx", no TLS, no AUTH).  Logged in as user if given."""
+        ctx = self.ssl_context()
+        if port == "implicit":
+            c = smtplib.SMTP_SSL(self.host, self.submissions_port,
+                                 context=ctx, timeout=10)
+        elif port in ("starttls", "mx"):
+            c = smtplib.SMTP(self.host, self.submission_port
+                             if port == "starttls" else self.smtp_port,
+                             timeout=10)
+            if port == "starttls":
+                c.starttls(context=ctx)
+        else:
+            raise ValueError("port must be 'starttls', 'implicit' or 'mx'")
+        c.ehlo()
+        if user is not None:
+            c.login(self._addr(user), password or self.password)
+        return c
+
+    def submit(self, from_user, to, msg_bytes, port="starttls"):
+        """Submit msg_bytes with AUTH as from_user (also the envelope
+        sender) to `to` (an address or a list).  Returns smtplib's dict of
+        refused recipients; raises smtplib errors as they come."""
+        rcpts = [to] if isinstance(to, str) else list(to)
+        with self.smtp(from_user, port) as c:
+            return c.sendmail(self._addr(from_user), rcpts, msg_bytes)
+
+    # ---------------------------------------------------------- control
+
+    def flush(self):
+        """Make Postfix retry its queue now."""
+        _script("flush", self.dir)
+
+    def junk(self, *addrs):
+        """Set the senders filed into Junk (replaces the list)."""
+        _script("junk", self.dir, *addrs)
+
+    def token(self, tok, user):
+        """Make bearer token tok valid for user."""
+        _script("token", self.dir, tok, self._addr(user))
+
+    def revoke(self, tok):
+        """Withdraw bearer token tok."""
+        _script("token", self.dir, "--revoke", tok)
+
+    def log(self, name):
+        """Text of DIR/log/<name>.log ("dovecot", "postfix", "oauth")."""
+        with open(os.path.join(self.dir, "log", name + ".log"),
+                  errors="replace") as f:
+            return f.read()

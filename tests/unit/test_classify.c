@@ -1,0 +1,330 @@
+/*
+ * test_classify.c - the message classifier (imap/imap.h), table-driven:
+ * RFC 3464 DSNs, free-text NDRs, ARF complaints, auto-replies in seven
+ * languages with their return dates, unsubscribe tokens and wording,
+ * replies, and the precedence between them.
+ */
+#include "unit.h"
+
+#include "imap/imap.h"
+
+typedef struct tcase {
+	const char *name;
+	const char *msg;
+	imap_kind kind;
+	const char *rcpt;   /* first recipient, or NULL for none */
+	const char *status; /* NULL: not checked */
+	int hard;           /* -1: not checked */
+	const char *reason; /* NULL: not checked */
+	const char *ret;    /* return_date, "" for none */
+	const char *token;  /* NULL for none */
+} tcase;
+
+#define HDR_DAEMON                                                             \
+	"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\n"          \
+	"To: sender@example.com\n"                                             \
+	"Date: Tue, 01 Dec 2026 10:00:00 +0000\n"
+
+#define DSN(action, status, diag)                                              \
+	HDR_DAEMON                                                             \
+	"Subject: Undelivered Mail Returned to Sender\n"                       \
+	"Auto-Submitted: auto-replied\n"                                       \
+	"MIME-Version: 1.0\n"                                                  \
+	"Content-Type: multipart/report; report-type=delivery-status;\n"       \
+	"  boundary=\"BB\"\n\n"                                                \
+	"--BB\nContent-Type: text/plain\n\nThis is the mail system.\n\n"       \
+	"--BB\nContent-Type: message/delivery-status\n\n"                      \
+	"Reporting-MTA: dns; mx.example.net\n\n"                               \
+	"Final-Recipient: rfc822; bob@example.org\n"                           \
+	"Action: " action "\nStatus: " status "\n"                             \
+	"Diagnostic-Code: smtp; " diag "\n\n"                                  \
+	"--BB\nContent-Type: text/rfc822-headers\n\n"                          \
+	"From: sender@example.com\nTo: bob@example.org\n"                      \
+	"Message-ID: <orig-1@example.com>\nSubject: hello\n\n"                 \
+	"--BB--\n"
+
+#define OOO(headers, subject, body)                                            \
+	"From: Ana <ana@example.org>\nTo: sender@example.com\n"                \
+	"Date: Tue, 01 Dec 2026 10:00:00 +0000\n" headers "Subject: " subject  \
+	"\nContent-Type: text/plain; charset=utf-8\n\n" body "\n"
+
+static const tcase cases[] = {
+    /* ---- RFC 3464 ---------------------------------------------------- */
+    {"dsn user unknown is hard",
+     DSN("failed", "5.1.1",
+         "550 5.1.1 <bob@example.org>: Recipient address rejected: User "
+         "unknown in local recipient table"),
+     IMAP_BOUNCE, "bob@example.org", "5.1.1", 1, "userunknown", "", NULL},
+    {"dsn host unknown is hard",
+     DSN("failed", "5.1.2", "Host or domain name not found"), IMAP_BOUNCE,
+     "bob@example.org", "5.1.2", 1, "hostunknown", "", NULL},
+    {"dsn 5.7.1 spam block is soft",
+     DSN("failed", "5.7.1",
+         "550 5.7.1 Message rejected as spam by Content Filtering"),
+     IMAP_BOUNCE, "bob@example.org", "5.7.1", 0, "spamdetected", "", NULL},
+    {"dsn 5.1.1 status but relaying denied is soft",
+     DSN("failed", "5.1.1", "554 5.7.1 <bob@example.org>: Relay access denied"),
+     IMAP_BOUNCE, "bob@example.org", "5.1.1", 0, "norelaying", "", NULL},
+    {"dsn mailbox full is soft",
+     DSN("failed", "5.2.2", "552 5.2.2 Mailbox full"), IMAP_BOUNCE,
+     "bob@example.org", "5.2.2", 0, "mailboxfull", "", NULL},
+    {"dsn ip blocklisted is soft",
+     DSN("failed", "5.7.1",
+         "554 5.7.1 Service unavailable; Client host blocked using "
+         "zen.spamhaus.org"),
+     IMAP_BOUNCE, "bob@example.org", "5.7.1", 0, "blocked", "", NULL},
+    {"dsn 4.x.x failure is never hard",
+     DSN("failed", "4.4.1", "connect to mx.example.org: Connection timed out"),
+     IMAP_BOUNCE, "bob@example.org", "4.4.1", 0, NULL, "", NULL},
+    {"dsn delayed is a delay, soft",
+     DSN("delayed", "4.2.1", "450 4.2.1 try again later"), IMAP_DELAY,
+     "bob@example.org", "4.2.1", 0, NULL, "", NULL},
+    {"dsn delivered is other", DSN("delivered", "2.0.0", "250 ok"), IMAP_OTHER,
+     NULL, NULL, -1, NULL, "", NULL},
+    /* ---- free-text NDRs ---------------------------------------------- */
+    {"qmail text with (#5.1.1)",
+     "From: MAILER-DAEMON@mx.example.net\nTo: sender@example.com\n"
+     "Subject: failure notice\n\n"
+     "Hi. This is the qmail-send program at mx.example.net.\n"
+     "I'm afraid I wasn't able to deliver your message to the following "
+     "addresses.\nThis is a permanent error; I've given up. Sorry it didn't "
+     "work out.\n\n<carol@example.org>:\nSorry, no mailbox here by that "
+     "name. (#5.1.1)\n\n--- Below this line is a copy of the message.\n\n"
+     "From: sender@example.com\nTo: carol@example.org\n"
+     "Message-ID: <orig-2@example.com>\n\nhi\n",
+     IMAP_BOUNCE, "carol@example.org", "5.1.1", 1, "userunknown", "", NULL},
+    {"exim X-Failed-Recipients, mailbox full",
+     "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
+     "To: sender@example.com\nX-Failed-Recipients: dave@example.org\n"
+     "Subject: Mail delivery failed: returning message to sender\n\n"
+     "This message was created automatically by mail delivery software.\n\n"
+     "A message that you sent could not be delivered to one or more of its\n"
+     "recipients. This is a permanent error. The following address(es) "
+     "failed:\n\n  dave@example.org\n    SMTP error from remote mail server "
+     "after RCPT TO:<dave@example.org>:\n    552 5.2.2 Mailbox quota "
+     "exceeded\n",
+     IMAP_BOUNCE, "dave@example.org", "5.2.2", 0, "mailboxfull", "", NULL},
+    {"postfix warning text is a delay",
+     "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
+     "To: sender@example.com\nSubject: Delayed Mail (still being retried)\n\n"
+     "This is the mail system at host mx.example.net.\n\n"
+     "####################################################################\n"
+     "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n"
+     "####################################################################\n"
+     "\n<erin@example.org>: connect to mx.example.org: Connection refused\n",
+     IMAP_DELAY, "erin@example.org", NULL, 0, NULL, "", NULL},
+    /* ---- ARF ---------------------------------------------------------- */
+    {"arf complaint with the complaining recipient",
+     "From: fbl@isp.example\nTo: abuse@example.com\nSubject: complaint\n"
+     "MIME-Version: 1.0\nContent-Type: multipart/report; "
+     "report-type=feedback-report; boundary=\"F\"\n\n"
+     "--F\nContent-Type: text/plain\n\nThis is an abuse report.\n\n"
+     "--F\nContent-Type: message/feedback-report\n\n"
+     "Feedback-Type: abuse\nUser-Agent: fbl/1.0\nVersion: 1\n"
+     "Original-Rcpt-To: frank@isp.example\n\n"
+     "--F\nContent-Type: text/rfc822-headers\n\n"
+     "From: sender@example.com\nTo: frank@isp.example\n"
+     "Message-ID: <orig-3@example.com>\n\n--F--\n",
+     IMAP_COMPLAINT, "frank@isp.example", NULL, -1, "feedback", "", NULL},
+    /* ---- auto-replies, seven languages -------------------------------- */
+    {"en ooo, no headers, back on 14 December 2026",
+     OOO("", "Out of Office",
+         "I am out of the office and will be back on 14 December 2026."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "2026-12-14", NULL},
+    {"en plain text with return date, no auto headers",
+     OOO("", "Re: our call",
+         "Thank you for your email. I am currently out of office with "
+         "limited access to email, back on Monday, December 14, 2026."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "2026-12-14", NULL},
+    {"de Abwesenheitsnotiz bis 14.12.2026",
+     OOO("Auto-Submitted: auto-replied\n", "Abwesenheitsnotiz",
+         "Vielen Dank. Ich bin bis zum 14.12.2026 nicht im Büro."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "2026-12-14", NULL},
+    {"fr de retour le 14 décembre",
+     OOO("X-Autoreply: yes\n", "Réponse automatique",
+         "Je suis absente, de retour le 14 décembre 2026."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "2026-12-14", NULL},
+    {"es hasta el 14 de diciembre de 2026",
+     OOO("Precedence: auto_reply\n", "Respuesta automática: hola",
+         "Estoy fuera de la oficina hasta el 14 de diciembre de 2026."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "2026-12-14", NULL},
+    {"nl terug op 14 december",
+     OOO("Auto-Submitted: auto-replied\n", "Automatisch antwoord: hallo",
+         "Ik ben afwezig en terug op 14 december 2026."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "2026-12-14", NULL},
+    {"pt até 14/12/2026",
+     OOO("X-Autorespond: yes\n", "Resposta automática",
+         "Estou de férias até 14/12/2026."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "2026-12-14", NULL},
+    {"it fino al 14 dicembre, year from Date",
+     OOO("Precedence: bulk\n", "ciao",
+         "Sono fuori ufficio fino al 14 dicembre."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "2026-12-14", NULL},
+    {"a date before the message date falls in the next year",
+     OOO("Auto-Submitted: auto-replied\n", "Automatic reply: hi",
+         "I am on vacation until January 5."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "2027-01-05", NULL},
+    {"auto-reply without a date",
+     OOO("Auto-Submitted: auto-replied\n", "Automatic reply: hi",
+         "I am on leave."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "", NULL},
+    /* ---- unsubscribe -------------------------------------------------- */
+    {"list-unsubscribe token",
+     "From: bob@example.org\nTo: inbox@example.com\n"
+     "Subject: unsubscribe AbCdEf0123456789_-xyz\n\n",
+     IMAP_UNSUBSCRIBE, NULL, NULL, -1, NULL, "", "AbCdEf0123456789_-xyz"},
+    {"token too short is wording only",
+     "From: bob@example.org\nTo: inbox@example.com\n"
+     "Subject: unsubscribe abc\n\n",
+     IMAP_UNSUBSCRIBE, NULL, NULL, -1, NULL, "", NULL},
+    {"human asks to be removed",
+     "From: bob@example.org\nTo: inbox@example.com\nSubject: Re: intro\n"
+     "In-Reply-To: <m1@example.com>\n\nPlease take me off your list.\n",
+     IMAP_UNSUBSCRIBE, NULL, NULL, -1, NULL, "", NULL},
+    {"german removal wording",
+     "From: bob@example.org\nTo: inbox@example.com\nSubject: AW: Termin\n\n"
+     "Bitte keine weiteren E-Mails.\n",
+     IMAP_UNSUBSCRIBE, NULL, NULL, -1, NULL, "", NULL},
+    {"unsubscribe only in the quoted footer is a reply",
+     "From: bob@example.org\nTo: inbox@example.com\nSubject: Re: intro\n"
+     "In-Reply-To: <m1@example.com>\n\nSounds good, let's talk Tuesday.\n\n"
+     "On Mon, 30 Nov 2026, Sender <sender@example.com> wrote:\n"
+     "> Hi Bob\n> Reply unsubscribe to stop these emails.\n",
+     IMAP_REPLY, NULL, NULL, -1, NULL, "", NULL},
+    /* ---- replies and other -------------------------------------------- */
+    {"in-reply-to makes a reply",
+     "From: bob@example.org\nTo: inbox@example.com\nSubject: hello\n"
+     "In-Reply-To: <m1@example.com>\n\nYes, interested.\n",
+     IMAP_REPLY, NULL, NULL, -1, NULL, "", NULL},
+    {"RE : subject makes a reply",
+     "From: bob@example.org\nTo: inbox@example.com\nSubject: RE : offre\n\n"
+     "Oui.\n",
+     IMAP_REPLY, NULL, NULL, -1, NULL, "", NULL},
+    {"a person mentioning last week's absence is still a reply",
+     "From: bob@example.org\nTo: inbox@example.com\nSubject: Re: intro\n"
+     "In-Reply-To: <m1@example.com>\n\nSorry, I was out of office last "
+     "week. Happy to talk.\n",
+     IMAP_REPLY, NULL, NULL, -1, NULL, "", NULL},
+    {"ordinary mail is other",
+     "From: bob@example.org\nTo: inbox@example.com\nSubject: hello\n\n"
+     "Hi there.\n",
+     IMAP_OTHER, NULL, NULL, -1, NULL, "", NULL},
+    /* ---- precedence --------------------------------------------------- */
+    {"ooo with unsubscribe footer stays an auto-reply",
+     OOO("Auto-Submitted: auto-replied\n", "Automatic reply: intro",
+         "I am out of the office.\nTo unsubscribe from our newsletter "
+         "click here."),
+     IMAP_AUTO_REPLY, NULL, NULL, -1, NULL, "", NULL},
+    {"CR-only line endings and NUL bytes",
+     "From: bob@example.org\rTo: inbox@example.com\rSubject: Re: x\r\r"
+     "ok\r",
+     IMAP_REPLY, NULL, NULL, -1, NULL, "", NULL},
+};
+
+static void check_case(const tcase *t)
+{
+	imap_class c;
+	cs_err err = CS_ERR_INIT;
+
+	assert_int_equal(imap_classify(t->msg, strlen(t->msg), &c, &err), 0);
+	if (c.kind != t->kind)
+		fail_msg("%s: kind %s, want %s", t->name,
+		         imap_kind_name(c.kind), imap_kind_name(t->kind));
+	if (t->rcpt) {
+		if (c.nrcpts == 0)
+			fail_msg("%s: no recipient", t->name);
+		if (strcmp(c.rcpts[0].addr, t->rcpt) != 0)
+			fail_msg("%s: recipient %s", t->name, c.rcpts[0].addr);
+		if (t->status && strcmp(c.rcpts[0].status, t->status) != 0)
+			fail_msg("%s: status %s", t->name, c.rcpts[0].status);
+		if (t->hard >= 0 && c.rcpts[0].hard != (t->hard == 1))
+			fail_msg("%s: hard %d (%s), want %d", t->name,
+			         c.rcpts[0].hard, c.rcpts[0].reason, t->hard);
+		if (t->reason && strcmp(c.rcpts[0].reason, t->reason) != 0)
+			fail_msg("%s: reason %s", t->name, c.rcpts[0].reason);
+	}
+	if (strcmp(c.return_date, t->ret) != 0)
+		fail_msg("%s: return date '%s'", t->name, c.return_date);
+	if (t->token)
+		assert_string_equal(c.token ? c.token : "(none)", t->token);
+	else
+		assert_null(c.token);
+	imap_class_free(&c);
+}
+
+static void table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		check_case(&cases[i]);
+}
+
+static void fields_for_the_watcher(void **state)
+{
+	const char *m = DSN("failed", "5.1.1", "550 5.1.1 User unknown");
+	const char *r =
+	    "From: \"Bob B.\" <bob@example.org>\n"
+	    "To: a@example.com, \"C, D\" <c@example.com>\n"
+	    "Subject: =?utf-8?q?R=C3=A9union?=\n"
+	    "Message-ID: <r1@example.org>\n"
+	    "In-Reply-To: <m1@example.com>\n"
+	    "References: <m0@example.com>\n <m1@example.com>\n\nok\n";
+	imap_class c;
+
+	(void)state;
+	assert_int_equal(imap_classify(m, strlen(m), &c, NULL), 0);
+	assert_string_equal(c.orig_message_id, "<orig-1@example.com>");
+	assert_string_equal(c.from, "MAILER-DAEMON@mx.example.net");
+	imap_class_free(&c);
+	assert_int_equal(imap_classify(r, strlen(r), &c, NULL), 0);
+	assert_int_equal(c.kind, IMAP_REPLY);
+	assert_string_equal(c.from, "bob@example.org");
+	assert_string_equal(c.to, "a@example.com, c@example.com");
+	assert_string_equal(c.subject, "R\xc3\xa9union");
+	assert_string_equal(c.message_id, "<r1@example.org>");
+	assert_string_equal(c.in_reply_to, "<m1@example.com>");
+	assert_string_equal(c.references, "<m0@example.com> <m1@example.com>");
+	imap_class_free(&c);
+}
+
+static void nul_bytes_and_empty_input(void **state)
+{
+	static const char m[] = "From: a@example.org\nSubject: Re: x\n\n"
+	                        "a\0b\0c\n";
+	imap_class c;
+	cs_err err = CS_ERR_INIT;
+
+	(void)state;
+	assert_int_equal(imap_classify(m, sizeof m - 1, &c, NULL), 0);
+	assert_int_equal(c.kind, IMAP_REPLY);
+	imap_class_free(&c);
+	assert_int_equal(imap_classify("", 0, &c, NULL), 0);
+	assert_int_equal(c.kind, IMAP_OTHER);
+	imap_class_free(&c);
+	assert_int_equal(imap_classify(NULL, 5, &c, &err), CS_EINVAL);
+	assert_true(err.msg[0] != '\0');
+	imap_class_free(&c);
+	imap_class_free(NULL);
+}
+
+static void kind_names(void **state)
+{
+	(void)state;
+	assert_string_equal(imap_kind_name(IMAP_BOUNCE), "bounce");
+	assert_string_equal(imap_kind_name(IMAP_AUTO_REPLY), "auto_reply");
+	assert_string_equal(imap_kind_name(IMAP_OTHER), "other");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(table),
+	    cmocka_unit_test(fields_for_the_watcher),
+	    cmocka_unit_test(nul_bytes_and_empty_input),
+	    cmocka_unit_test(kind_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
