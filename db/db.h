@@ -187,4 +187,18 @@ int db_message_count_day(db *d, long long inbox_id, const char *local_day,
 int db_message_outcome(db *d, const char *message_id, cs_buf *outcome,
                        bool *found, cs_err *err);
 
+/* ---- suppressions (db_suppress.c) ------------------------------------ */
+
+/* kind is "address" or "domain"; value is stored lower-cased.  *added
+ * (may be NULL) tells whether it was new. */
+int db_suppress_add(db *d, const char *kind, const char *value,
+                    const char *reason, const char *source, int64_t now,
+                    bool *added, cs_err *err);
+int db_suppress_remove(db *d, const char *kind, const char *value,
+                       bool *removed, cs_err *err);
+/* Whether email (or its domain) is suppressed; the reason is appended to
+ * reason (may be NULL). */
+int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
+                     cs_err *err);
+
 #endif
