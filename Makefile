@@ -59,7 +59,8 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=build/fuzz/fuzz_%)
 all: coldseq
 
 coldseq: build/release/libcoldseq.a build/release/cli/main.o
-	$(CC) $(REL_CFLAGS) -o $@ build/release/cli/main.o \
+	@echo "  LD      $@"
+	@$(CC) $(REL_CFLAGS) -o $@ build/release/cli/main.o \
 	    build/release/libcoldseq.a $(LIBS)
 
 build/release/libcoldseq.a: $(REL_OBJS)
@@ -76,7 +77,8 @@ build/release/%.o: %.c
 asan: build/asan/coldseq $(UNIT_BINS)
 
 build/asan/coldseq: build/asan/libcoldseq.a build/asan/cli/main.o
-	$(CC) $(ASAN_CFLAGS) -o $@ build/asan/cli/main.o \
+	@echo "  LD asan $@"
+	@$(CC) $(ASAN_CFLAGS) -o $@ build/asan/cli/main.o \
 	    build/asan/libcoldseq.a $(LIBS)
 
 build/asan/libcoldseq.a: $(ASAN_OBJS)
@@ -90,7 +92,8 @@ build/asan/%.o: %.c
 
 build/asan/tests/unit_%: tests/unit/test_%.c build/asan/libcoldseq.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(ASAN_CFLAGS) -MMD -MP -o $@ $< \
+	@echo "  CC asan $<"
+	@$(CC) $(CPPFLAGS_ALL) $(ASAN_CFLAGS) -MMD -MP -o $@ $< \
 	    build/asan/libcoldseq.a $(LIBS) -lcmocka
 
 deps:
@@ -129,7 +132,8 @@ build/fuzz/libcoldseq.a: $(FUZZ_OBJS)
 	@ar rcs $@ $^
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libcoldseq.a
-	$(FUZZ_CC) $(CPPFLAGS_ALL) -std=c11 -Wall -Wextra -Werror -g -O1 \
+	@echo "  CC fuzz $<"
+	@$(FUZZ_CC) $(CPPFLAGS_ALL) -std=c11 -Wall -Wextra -Werror -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o $@ $< \
 	    build/fuzz/libcoldseq.a $(LIBS)
 

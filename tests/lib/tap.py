@@ -10,6 +10,7 @@ Tests run in file order; a failing test does not stop the others.
 """
 import os
 import sys
+import time
 import traceback
 
 _tests = []
@@ -42,6 +43,7 @@ def main():
     failed = 0
     for n, fn in enumerate(tests, 1):
         name = fn.__name__
+        t0 = time.monotonic()
         try:
             fn()
         except Skip as e:
@@ -53,5 +55,7 @@ def main():
             for line in traceback.format_exc().rstrip().splitlines():
                 print("#   " + line, flush=True)
             continue
-        print("ok %d - %s" % (n, name), flush=True)
+        took = time.monotonic() - t0
+        print("ok %d - %s%s" % (n, name, " # %.1f s" % took if took >= 5
+                                 else ""), flush=True)
     sys.exit(1 if failed else 0)

@@ -115,7 +115,7 @@ def header_injection_refused_nothing_delivered():
 def untrusted_certificate_refused_with_reason():
     cs("inbox", "add", "nocafile", "--email", S.user(8), "--smtp",
        "127.0.0.1:%d" % S.submission_port, "--imap",
-       "127.0.0.1:%d" % S.imaps_port, "--password-stdin",
+       "127.0.0.1:%d" % S.imaps_port, "--imap-tls", "tls", "--password-stdin",
        stdin=S.password + "\n", check=0)
     doc = json.loads(cs("send-test", "--from", "nocafile", "--to",
                         S.user(2), "--json", check=1).stdout)
@@ -173,6 +173,25 @@ def inbox_test_reports_tls_and_folders_on_both_ports():
             doc["imap"]["special_use"]), ("Sent", "Junk", True), "folders")
     p = cs("inbox", "test", "user1", check=0)
     assert "Sent folder: Sent" in p.stdout and "TLSv1." in p.stdout
+    # user1 on the implicit-TLS submission port too
+    cs("inbox", "set", "user1", "--smtp", "127.0.0.1:%d" % S.submissions_port,
+       "--smtp-tls", "tls", check=0)
+    doc = json.loads(cs("inbox", "test", "user1", "--json", check=0).stdout)
+    eq(doc["ok"], True, "user1 on the implicit-TLS port")
+    cs("inbox", "set", "user1", "--smtp", "127.0.0.1:%d" % S.submission_port,
+       "--smtp-tls", "starttls", check=0)
+
+
+@test
+def insecure_tls_is_explicit_and_warned_at_every_connect():
+    cs("inbox", "set", "nocafile", "--insecure-tls", check=0)
+    p = cs("send-test", "--from", "nocafile", "--to", S.user(2), check=0)
+    assert "NOT verified" in p.stderr, p.stderr
+    doc = json.loads(cs("inbox", "show", "nocafile", "--json",
+                        check=0).stdout)
+    eq(doc["insecure_tls"], True, "setting")
+    cs("inbox", "set", "nocafile", "--verify-tls", check=0)
+    cs("send-test", "--from", "nocafile", "--to", S.user(2), check=1)
 
 
 @test
