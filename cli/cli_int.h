@@ -13,6 +13,7 @@ extern const cli_cmd cli_cmds_vault[];
 extern const cli_cmd cli_cmds_inbox[];
 extern const cli_cmd cli_cmds_inbox_import[];
 extern const cli_cmd cli_cmds_inbox_test[];
+extern const cli_cmd cli_cmds_watch[];
 extern const cli_cmd cli_cmds_send[];
 extern const cli_cmd cli_cmds_classify[];
 

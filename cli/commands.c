@@ -23,6 +23,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_inbox,
     cli_cmds_inbox_import,
     cli_cmds_inbox_test,
+    cli_cmds_watch,
     cli_cmds_send,
     cli_cmds_classify,
 };

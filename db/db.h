@@ -201,4 +201,79 @@ int db_suppress_remove(db *d, const char *kind, const char *value,
 int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
                      cs_err *err);
 
+/* ---- watcher: folder state, events, matching (db_event.c) ------------- */
+
+/* How far a watched folder (role inbox|junk|sent) has been read. */
+typedef struct db_folder {
+	char *name;
+	uint32_t uidvalidity, last_uid;
+} db_folder;
+
+int db_folder_get(db *d, long long inbox_id, const char *role, db_folder *out,
+                  bool *found, cs_err *err);
+void db_folder_free(db_folder *f);
+int db_folder_set(db *d, long long inbox_id, const char *role, const char *name,
+                  uint32_t uidvalidity, uint32_t last_uid, int64_t now,
+                  cs_err *err);
+
+/* One event; strings borrowed.  hard: 1, 0, or -1 (not applicable). */
+typedef struct db_event {
+	long long inbox_id;
+	const char *msg_key;   /* Message-ID, or a hash of Date/From/Subject */
+	const char *recipient; /* reports: the recipient; else NULL */
+	const char *kind, *folder, *from_addr, *subject, *message_id;
+	const char *in_reply_to, *related_message_id, *contact;
+	const char *status, *reason, *return_date;
+	int hard;
+	int64_t received_at;
+} db_event;
+
+/* Insert unless (inbox, msg_key, recipient) is there; *added says which. */
+int db_event_add(db *d, const db_event *e, bool *added, cs_err *err);
+
+typedef struct db_event_row {
+	const char *kind, *inbox, *from_addr, *contact, *message_id;
+	const char *in_reply_to, *subject, *recipient, *status, *reason;
+	const char *return_date, *folder, *related_message_id;
+	int hard;
+	int64_t received_at;
+} db_event_row;
+
+typedef struct db_event_filter {
+	int64_t since;     /* ms; 0 = all */
+	const char *kind;  /* NULL: every kind but warmup */
+	const char *inbox; /* name or NULL */
+	long long limit;   /* 0 = no limit */
+} db_event_filter;
+
+/* Events newest first; strings valid during fn. */
+int db_event_list(db *d, const db_event_filter *f,
+                  int (*fn)(const db_event_row *r, void *arg), void *arg,
+                  cs_err *err);
+
+/* A message we sent, as found by the matching lookups (owned strings). */
+typedef struct db_sent_ref {
+	char *message_id, *recipient, *purpose, *subject;
+	int64_t created_at;
+} db_sent_ref;
+
+void db_sent_ref_free(db_sent_ref *r);
+/* By Message-ID, from inbox_id (0: from any inbox). */
+int db_message_by_id(db *d, long long inbox_id, const char *message_id,
+                     db_sent_ref *out, bool *found, cs_err *err);
+/* The newest message from inbox_id to recipient with this subject. */
+int db_message_by_subject(db *d, long long inbox_id, const char *recipient,
+                          const char *subject, db_sent_ref *out, bool *found,
+                          cs_err *err);
+/* The newest message from inbox_id to recipient. */
+int db_message_last_to(db *d, long long inbox_id, const char *recipient,
+                       db_sent_ref *out, bool *found, cs_err *err);
+/* When inbox_id first sent anything. */
+int db_message_first_at(db *d, long long inbox_id, int64_t *out, bool *found,
+                        cs_err *err);
+/* Set a contact's status (replied, bounced, unsubscribed, complained);
+ * never back to active, and a stop outranks replied.  No contact: no-op. */
+int db_contact_mark(db *d, const char *email, const char *status, int64_t now,
+                    cs_err *err);
+
 #endif

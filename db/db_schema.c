@@ -104,6 +104,46 @@ static const db_migration migrations[] = {
      ");"
      "CREATE INDEX messages_inbox_day ON messages(inbox_id, local_day);"
      "CREATE INDEX messages_recipient ON messages(recipient);"},
+    /* VERSION: renumbered at merge to follow the last one */
+    {3, "watched folders and events",
+     /* per inbox and role (inbox, junk, sent): the folder's name and how
+      * far it has been read */
+     "CREATE TABLE inbox_folders ("
+     "  inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE,"
+     "  role TEXT NOT NULL CHECK (role IN ('inbox', 'junk', 'sent')),"
+     "  name TEXT NOT NULL,"
+     "  uidvalidity INTEGER NOT NULL DEFAULT 0,"
+     "  last_uid INTEGER NOT NULL DEFAULT 0,"
+     "  synced_at INTEGER,"
+     "  PRIMARY KEY (inbox_id, role)"
+     ") WITHOUT ROWID;"
+     /* one row per classified message (per recipient for reports); the
+      * UNIQUE key makes a message seen twice (moved from Junk, a resync
+      * after UIDVALIDITY changed) one event */
+     "CREATE TABLE events ("
+     "  id INTEGER PRIMARY KEY,"
+     "  inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE,"
+     "  msg_key TEXT NOT NULL,"
+     "  recipient TEXT NOT NULL DEFAULT '' COLLATE NOCASE,"
+     "  kind TEXT NOT NULL CHECK (kind IN ('bounce', 'delay', 'complaint',"
+     "    'auto_reply', 'unsubscribe', 'reply', 'warmup', 'other')),"
+     "  folder TEXT,"
+     "  from_addr TEXT COLLATE NOCASE,"
+     "  subject TEXT,"
+     "  message_id TEXT,"
+     "  in_reply_to TEXT,"
+     "  related_message_id TEXT," /* ours, that it answers or reports */
+     "  contact TEXT COLLATE NOCASE,"
+     "  status TEXT,"
+     "  hard INTEGER,"
+     "  reason TEXT,"
+     "  return_date TEXT,"
+     "  received_at INTEGER NOT NULL,"
+     "  UNIQUE (inbox_id, msg_key, recipient)"
+     ");"
+     "CREATE INDEX events_time ON events(received_at);"
+     "CREATE INDEX events_contact ON events(contact);"
+     "CREATE INDEX messages_created ON messages(inbox_id, created_at);"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

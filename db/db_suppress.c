@@ -32,7 +32,8 @@ int db_suppress_add(db *d, const char *kind, const char *value,
 		*added = false;
 	if (strcmp(kind, "address") != 0 && strcmp(kind, "domain") != 0) {
 		free(v);
-		return cs_err_set(err, CS_EINVAL, "bad suppression kind %s", kind);
+		return cs_err_set(err, CS_EINVAL, "bad suppression kind %s",
+		                  kind);
 	}
 	if ((rc = db_prepare(d,
 	                     "INSERT INTO suppressions(kind, value, reason, "
@@ -88,11 +89,12 @@ int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
 	int rc, s;
 
 	*out = false;
-	if ((rc = db_prepare(d,
-	                     "SELECT reason FROM suppressions WHERE (kind = "
-	                     "'address' AND value = ?1) OR (kind = 'domain' AND "
-	                     "value = ?2) LIMIT 1",
-	                     &st, err)) != 0)
+	if ((rc =
+	         db_prepare(d,
+	                    "SELECT reason FROM suppressions WHERE (kind = "
+	                    "'address' AND value = ?1) OR (kind = 'domain' AND "
+	                    "value = ?2) LIMIT 1",
+	                    &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, at ? at + 1 : "", -1, SQLITE_STATIC);
@@ -100,7 +102,8 @@ int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
 	if (s == SQLITE_ROW) {
 		*out = true;
 		if (reason)
-			cs_buf_puts(reason, (const char *)sqlite3_column_text(st, 0));
+			cs_buf_puts(reason,
+			            (const char *)sqlite3_column_text(st, 0));
 	} else if (s != SQLITE_DONE) {
 		rc = db_fail(d, err, "cannot read suppressions");
 	}

@@ -154,4 +154,39 @@ int imap_append(imap_session *s, const char *folder, const char *msg,
 /* LOGOUT (best effort) and free; NULL allowed. */
 void imap_close(imap_session *s);
 
+/* ---- reading folders (fetch.c) ---------------------------------------- */
+
+typedef struct imap_folder_info {
+	uint32_t uidvalidity, uidnext, exists;
+} imap_folder_info;
+
+/* One fetched message: its UID and at most `cap` bytes of it. */
+typedef struct imap_fetched {
+	uint32_t uid;
+	cs_buf raw;
+} imap_fetched;
+
+/* EXAMINE folder (read-only: nothing in it can change through this
+ * session). */
+int imap_examine(imap_session *s, const char *folder, imap_folder_info *out,
+                 cs_err *err);
+/* UIDs above after_uid (and, when since_ms > 0, with an internal date on
+ * or after that day), ascending.  *uids: caller frees. */
+int imap_search_new(imap_session *s, uint32_t after_uid, int64_t since_ms,
+                    uint32_t **uids, size_t *n, cs_err *err);
+/* BODY.PEEK[]<0.cap> of each UID (never marks anything read, never
+ * transfers more than cap bytes of a message).  Free with
+ * imap_fetched_free. */
+int imap_fetch_heads(imap_session *s, const uint32_t *uids, size_t n,
+                     size_t cap, imap_fetched **out, size_t *nout, cs_err *err);
+void imap_fetched_free(imap_fetched *f, size_t n);
+bool imap_has_idle(imap_session *s);
+/* IDLE in two halves: start, then poll *fd (-1: data is already
+ * buffered, end at once), then done.  No other command in between. */
+int imap_idle_start(imap_session *s, int *fd, cs_err *err);
+int imap_idle_done(imap_session *s, cs_err *err);
+/* IDLE for at most timeout_ms; 1 when the server reported something, 0
+ * on timeout, negative on error.  The selected folder stays selected. */
+int imap_idle_wait(imap_session *s, int timeout_ms, cs_err *err);
+
 #endif

@@ -10,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "imap.h"
+#include "imap_session_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,17 +20,8 @@
 
 #include <libetpan/libetpan.h>
 
-struct imap_session {
-	mailimap *imap;
-	char *host;
-	int port;
-	bool tls_up;
-	net_tls_info tls;
-	cs_buf caps;
-};
-
 /* "what: the server said ..." or "the connection was lost". */
-static int fail(imap_session *s, int r, const char *what, cs_err *err)
+int imap_session_fail(imap_session *s, int r, const char *what, cs_err *err)
 {
 	const char *resp = s->imap ? s->imap->imap_response : NULL;
 	cs_buf t = CS_BUF_INIT;
@@ -112,13 +104,13 @@ int imap_open(const imap_server *srv, const imap_auth *auth, imap_session **out,
 	r = mailimap_connect(s->imap, stream);
 	if (r != MAILIMAP_NO_ERROR &&
 	    r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
-		fail(s, r, "IMAP greeting", err);
+		imap_session_fail(s, r, "IMAP greeting", err);
 		goto fail;
 	}
 	if (srv->tls == IMAP_TLS_STARTTLS) {
 		r = mailimap_starttls(s->imap);
 		if (r != MAILIMAP_NO_ERROR) {
-			fail(s, r, "STARTTLS", err);
+			imap_session_fail(s, r, "STARTTLS", err);
 			goto fail;
 		}
 		if (net_starttls(s->imap->imap_stream, srv->host,
@@ -134,11 +126,12 @@ int imap_open(const imap_server *srv, const imap_auth *auth, imap_session **out,
 			r = mailimap_login(s->imap, auth->user,
 			                   cs_secret_value(auth->secret));
 		if (r != MAILIMAP_NO_ERROR) {
-			fail(s, r,
-			     auth->kind == IMAP_AUTH_XOAUTH2
-			         ? "IMAP authentication (XOAUTH2) failed"
-			         : "IMAP authentication failed",
-			     err);
+			imap_session_fail(
+			    s, r,
+			    auth->kind == IMAP_AUTH_XOAUTH2
+			        ? "IMAP authentication (XOAUTH2) failed"
+			        : "IMAP authentication failed",
+			    err);
 			goto fail;
 		}
 	}
@@ -208,7 +201,7 @@ int imap_find_folders(imap_session *s, imap_folders *out, cs_err *err)
 	memset(&byname, 0, sizeof byname);
 	r = mailimap_list(s->imap, "", "*", &list);
 	if (r != MAILIMAP_NO_ERROR)
-		return fail(s, r, "LIST", err);
+		return imap_session_fail(s, r, "LIST", err);
 	for (it = clist_begin(list); it; it = clist_next(it)) {
 		struct mailimap_mailbox_list *mb = clist_content(it);
 		const char *name = mb->mb_name;
@@ -272,7 +265,7 @@ int imap_append(imap_session *s, const char *folder, const char *msg,
 	r = mailimap_append(s->imap, folder, flags, NULL, msg, len);
 	mailimap_flag_list_free(flags);
 	if (r != MAILIMAP_NO_ERROR)
-		return fail(s, r, "APPEND", err);
+		return imap_session_fail(s, r, "APPEND", err);
 	return 0;
 }
 

@@ -60,6 +60,10 @@ int net_starttls(mailstream *s, const char *host, const net_tls_opts *o,
  * phase); ignored for other streams. */
 void net_set_timeout(mailstream *s, int timeout_ms);
 
+/* True when decrypted bytes wait inside the TLS layer (poll(2) on the
+ * socket would not see them). */
+bool net_pending(mailstream *s);
+
 /* True when the last read or write on a stream made here timed out. */
 bool net_timed_out(mailstream *s);
 

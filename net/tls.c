@@ -380,3 +380,14 @@ bool net_timed_out(mailstream *s)
 
 	return low && low->driver == &driver && ((conn *)low->data)->timed_out;
 }
+
+bool net_pending(mailstream *s)
+{
+	mailstream_low *low = s ? mailstream_get_low(s) : NULL;
+	conn *c;
+
+	if (low == NULL || low->driver != &driver)
+		return false;
+	c = low->data;
+	return c->ssl && SSL_pending(c->ssl) > 0;
+}

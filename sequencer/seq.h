@@ -59,4 +59,39 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
                  const smtp_msg_spec *spec, const char *purpose, cs_buf *raw,
                  seq_sent *out, cs_err *err);
 
+/* ---- the watcher (seq_watch.c) ---------------------------------------- */
+
+typedef struct seq_sync_stats {
+	int folders;    /* folders read */
+	int fetched;    /* messages fetched and classified */
+	int new_events; /* events recorded (not seen before) */
+	int suppressed; /* addresses newly suppressed */
+} seq_sync_stats;
+
+/* One inbox's open IMAP session and what the watcher knows of it.  The
+ * db_inbox must outlive the watcher. */
+typedef struct seq_watcher {
+	db *d;
+	cs_clock *clock;
+	const db_inbox *in;
+	imap_session *s;
+	cs_secret *secret;
+	char *junk, *sent; /* folder names found; Sent is never scanned */
+} seq_watcher;
+
+int seq_watcher_open(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
+                     seq_watcher **out, cs_err *err);
+void seq_watcher_close(seq_watcher *w);
+/* One incremental pass over INBOX and Junk; records events. */
+int seq_watcher_sync(seq_watcher *w, seq_sync_stats *st, cs_err *err);
+bool seq_watcher_can_idle(seq_watcher *w);
+/* IDLE on INBOX for at most timeout_ms: 1 = new mail reported, 0 =
+ * timeout, < 0 error (err set). */
+int seq_watcher_idle(seq_watcher *w, int timeout_ms, cs_err *err);
+/* The same in two halves, for waiting on many watchers with one poll(2):
+ * start IDLE and get the fd to watch (-1 when data is already buffered:
+ * call idle_done at once), then end it. */
+int seq_watcher_idle_start(seq_watcher *w, int *fd, cs_err *err);
+int seq_watcher_idle_done(seq_watcher *w, cs_err *err);
+
 #endif

@@ -1,0 +1,474 @@
+/*
+ * seq_watch.c - the watcher: read new mail of an inbox (INBOX and Junk,
+ * never Sent or Drafts), classify it, and record events, suppressions and
+ * contact stops.
+ *
+ * Never miss, never twice:
+ *  - per folder, UIDVALIDITY and the last UID read are stored in the same
+ *    transaction as the events of that batch, so a crash repeats at most
+ *    the last batch, and repeating is harmless because
+ *  - every event is keyed by (inbox, Message-ID or a hash of Date, From
+ *    and Subject, recipient): a message seen again (moved from Junk to
+ *    INBOX, read again after a UIDVALIDITY change) adds nothing.
+ *  - the first pass of an inbox reads back to the day before the inbox
+ *    was added or first sent, whichever is earlier.
+ * Nothing is changed on the server: folders are EXAMINEd and messages
+ * fetched with BODY.PEEK, at most FETCH_CAP bytes each.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "seq.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define FETCH_CAP   262144u /* 256 KiB */
+#define FETCH_BATCH 25
+#define DAY_MS      86400000LL
+
+/* Message-ID, else "h:" + SHA-256 of Date, From and Subject. */
+static char *event_key(const imap_class *c)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+	cs_buf b = CS_BUF_INIT, k = CS_BUF_INIT;
+
+	if (c->message_id && *c->message_id)
+		return cs_xstrdup(c->message_id);
+	cs_buf_printf(&b, "%s\n%s\n%s", c->date ? c->date : "",
+	              c->from ? c->from : "", c->subject ? c->subject : "");
+	EVP_Digest(b.data, b.len, md, &n, EVP_sha256(), NULL);
+	cs_buf_puts(&k, "h:");
+	for (i = 0; i < 16 && i < n; i++)
+		cs_buf_printf(&k, "%02x", md[i]);
+	cs_buf_free(&b);
+	return cs_buf_detach(&k, NULL);
+}
+
+/* Subject without reply prefixes ("Re:", "AW:", "SV:", "RE :", "Fwd:"
+ * is not one) and surrounding space, for the fallback match. */
+static const char *strip_re(const char *s)
+{
+	static const char *const pre[] = {"re", "aw", "sv",  "antw",
+	                                  "vs", "r",  "rif", NULL};
+	bool again = true;
+
+	while (s && again) {
+		size_t i;
+
+		again = false;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		for (i = 0; pre[i]; i++) {
+			size_t n = strlen(pre[i]);
+			const char *p = s + n;
+
+			if (strncasecmp(s, pre[i], n) != 0)
+				continue;
+			while (*p == ' ')
+				p++;
+			if (*p == ':') {
+				s = p + 1;
+				again = true;
+				break;
+			}
+		}
+	}
+	return s ? s : "";
+}
+
+/* The first message of ours that ids ("<a> <b> ...") names. */
+static int match_ids(db *d, long long inbox_id, const char *ids,
+                     db_sent_ref *ref, bool *found, cs_err *err)
+{
+	const char *p = ids;
+
+	*found = false;
+	while (p && *p) {
+		const char *open = strchr(p, '<'), *close;
+		char *id;
+		int rc;
+
+		if (open == NULL || (close = strchr(open, '>')) == NULL)
+			break;
+		id = cs_xstrndup(open, (size_t)(close - open + 1));
+		rc = db_message_by_id(d, inbox_id, id, ref, found, err);
+		free(id);
+		if (rc || *found)
+			return rc;
+		p = close + 1;
+	}
+	return 0;
+}
+
+typedef struct ctx {
+	db *d;
+	cs_clock *clock;
+	const db_inbox *in;
+	const char *folder;
+	seq_sync_stats *st;
+} ctx;
+
+static int add_event(ctx *x, db_event *e)
+{
+	cs_err err = CS_ERR_INIT;
+	bool added;
+	int rc = db_event_add(x->d, e, &added, &err);
+
+	if (rc)
+		return rc;
+	if (added)
+		x->st->new_events++;
+	return 0;
+}
+
+static int stop_contact(ctx *x, const char *addr, const char *status,
+                        bool suppress, const char *reason)
+{
+	int64_t now = cs_clock_now(x->clock);
+	cs_err err = CS_ERR_INIT;
+	bool added = false;
+	int rc;
+
+	if (addr == NULL || *addr == '\0')
+		return 0;
+	if (suppress) {
+		if ((rc = db_suppress_add(x->d, "address", addr, reason,
+		                          x->in->name, now, &added, &err)) != 0)
+			return rc;
+		if (added)
+			x->st->suppressed++;
+	}
+	return db_contact_mark(x->d, addr, status, now, &err);
+}
+
+/* One classified message into events and their effects. */
+static int record(ctx *x, const imap_class *c)
+{
+	db_event e;
+	db_sent_ref ref;
+	bool found = false;
+	char *key = event_key(c);
+	const char *kind = imap_kind_name(c->kind);
+	cs_err err = CS_ERR_INIT;
+	size_t i;
+	int rc = 0;
+
+	memset(&e, 0, sizeof e);
+	memset(&ref, 0, sizeof ref);
+	e.inbox_id = x->in->id;
+	e.msg_key = key;
+	e.folder = x->folder;
+	e.from_addr = c->from;
+	e.subject = c->subject;
+	e.message_id = c->message_id;
+	e.in_reply_to = c->in_reply_to;
+	e.hard = -1;
+	e.received_at = cs_clock_now(x->clock);
+
+	/* our own mail (a copy to ourselves, a message we sent) is never a
+	 * reply */
+	if (c->message_id &&
+	    (rc = db_message_by_id(x->d, x->in->id, c->message_id, &ref, &found,
+	                           &err)) != 0)
+		goto out;
+	if (found || (c->from && strcasecmp(c->from, x->in->email) == 0)) {
+		kind = "other";
+		goto simple;
+	}
+	/* warmup: the message, or what it answers, is a warmup message */
+	if (c->message_id && (rc = db_message_by_id(x->d, 0, c->message_id,
+	                                            &ref, &found, &err)) != 0)
+		goto out;
+	if (!found &&
+	    (rc = match_ids(x->d, 0, c->in_reply_to, &ref, &found, &err)) ==
+	        0 &&
+	    !found)
+		rc = match_ids(x->d, 0, c->references, &ref, &found, &err);
+	if (rc)
+		goto out;
+	if (found && ref.purpose && strcmp(ref.purpose, "warmup") == 0) {
+		kind = "warmup";
+		e.related_message_id = ref.message_id;
+		goto simple;
+	}
+	db_sent_ref_free(&ref);
+	found = false;
+	e.kind = kind;
+
+	switch (c->kind) {
+	case IMAP_BOUNCE:
+	case IMAP_DELAY:
+	case IMAP_COMPLAINT:
+		if (c->orig_message_id &&
+		    (rc = db_message_by_id(x->d, x->in->id, c->orig_message_id,
+		                           &ref, &found, &err)) != 0)
+			goto out;
+		if (c->nrcpts == 0) {
+			/* a complaint may not name the recipient: the one of
+			 * the reported message */
+			e.recipient = found ? ref.recipient : NULL;
+			e.contact = e.recipient;
+			e.related_message_id = found ? ref.message_id : NULL;
+			if ((rc = add_event(x, &e)) != 0)
+				goto out;
+			if (c->kind == IMAP_COMPLAINT)
+				rc = stop_contact(x, e.recipient, "complained",
+				                  true, "complaint");
+			goto out;
+		}
+		for (i = 0; i < c->nrcpts && rc == 0; i++) {
+			const imap_rcpt *r = &c->rcpts[i];
+			db_sent_ref r2;
+			bool f2 = false;
+			char reason[128];
+
+			memset(&r2, 0, sizeof r2);
+			if (!found)
+				rc = db_message_last_to(
+				    x->d, x->in->id, r->addr, &r2, &f2, &err);
+			e.recipient = r->addr;
+			e.contact = r->addr;
+			e.status = r->status[0] ? r->status : NULL;
+			e.reason = r->reason;
+			e.hard = c->kind == IMAP_BOUNCE ? r->hard : 0;
+			e.related_message_id = found ? ref.message_id
+			                       : f2  ? r2.message_id
+			                             : NULL;
+			if (rc == 0)
+				rc = add_event(x, &e);
+			snprintf(reason, sizeof reason, "%s %s %s", kind,
+			         r->status[0] ? r->status : "",
+			         r->reason ? r->reason : "");
+			if (rc == 0 && c->kind == IMAP_BOUNCE && r->hard)
+				rc = stop_contact(x, r->addr, "bounced", true,
+				                  reason);
+			if (rc == 0 && c->kind == IMAP_COMPLAINT)
+				rc = stop_contact(x, r->addr, "complained",
+				                  true, "complaint");
+			db_sent_ref_free(&r2);
+		}
+		goto out;
+	case IMAP_UNSUBSCRIBE:
+		e.contact = c->from;
+		if ((rc = add_event(x, &e)) == 0)
+			rc = stop_contact(x, c->from, "unsubscribed", true,
+			                  c->token
+			                      ? "unsubscribe (List-Unsubscribe)"
+			                      : "unsubscribe (asked by reply)");
+		goto out;
+	case IMAP_AUTO_REPLY:
+		e.contact = c->from;
+		e.return_date = c->return_date[0] ? c->return_date : NULL;
+		if ((rc = match_ids(x->d, x->in->id, c->in_reply_to, &ref,
+		                    &found, &err)) == 0 &&
+		    found)
+			e.related_message_id = ref.message_id;
+		rc = rc ? rc : add_event(x, &e);
+		goto out;
+	case IMAP_REPLY:
+	case IMAP_OTHER:
+		/* a reply only when it answers one of our messages */
+		if ((rc = match_ids(x->d, x->in->id, c->in_reply_to, &ref,
+		                    &found, &err)) == 0 &&
+		    !found)
+			rc = match_ids(x->d, x->in->id, c->references, &ref,
+			               &found, &err);
+		if (rc == 0 && !found && c->kind == IMAP_REPLY && c->from &&
+		    c->subject)
+			rc = db_message_by_subject(x->d, x->in->id, c->from,
+			                           strip_re(c->subject), &ref,
+			                           &found, &err);
+		if (rc)
+			goto out;
+		kind = found ? "reply" : "other";
+		if (found) {
+			e.related_message_id = ref.message_id;
+			e.contact = c->from;
+		}
+		e.kind = kind;
+		if ((rc = add_event(x, &e)) == 0 && found)
+			rc = stop_contact(x, c->from, "replied", false, NULL);
+		goto out;
+	}
+simple:
+	e.kind = kind;
+	rc = add_event(x, &e);
+out:
+	db_sent_ref_free(&ref);
+	free(key);
+	return rc;
+}
+
+/* The day before the inbox was added or first sent, whichever is earlier:
+ * how far back a first sync reads. */
+static int64_t first_sync_since(db *d, const db_inbox *in)
+{
+	int64_t first = in->created_at, sent;
+	bool found = false;
+
+	if (db_message_first_at(d, in->id, &sent, &found, NULL) == 0 && found &&
+	    sent < first)
+		first = sent;
+	return first - DAY_MS;
+}
+
+static int sync_folder(seq_watcher *w, const char *role, const char *name,
+                       seq_sync_stats *st, cs_err *err)
+{
+	db_folder f;
+	imap_folder_info info;
+	uint32_t *uids = NULL, last;
+	size_t n = 0, i;
+	bool found;
+	int rc;
+
+	if ((rc = db_folder_get(w->d, w->in->id, role, &f, &found, err)) != 0)
+		return rc;
+	if (!found || strcmp(f.name, name) != 0) {
+		/* a new or renamed folder starts over; events dedupe */
+		f.uidvalidity = 0;
+		f.last_uid = 0;
+	}
+	db_folder_free(&f);
+	if ((rc = imap_examine(w->s, name, &info, err)) != 0)
+		return rc;
+	if (f.uidvalidity != info.uidvalidity) {
+		if (f.uidvalidity != 0)
+			cs_log_warn(
+			    "inbox %s: %s changed UIDVALIDITY (%u -> %u): "
+			    "reading it again",
+			    w->in->name, name, f.uidvalidity, info.uidvalidity);
+		f.last_uid = 0;
+	}
+	last = f.last_uid;
+	rc = imap_search_new(w->s, last,
+	                     last == 0 ? first_sync_since(w->d, w->in) : 0,
+	                     &uids, &n, err);
+	if (rc)
+		return rc;
+	st->folders++;
+	for (i = 0; i < n || (i == 0 && n == 0); i += FETCH_BATCH) {
+		size_t m = n - i < FETCH_BATCH ? n - i : FETCH_BATCH, nf = 0, k;
+		imap_fetched *fetched = NULL;
+		ctx x = {w->d, w->clock, w->in, name, st};
+
+		if (n && (rc = imap_fetch_heads(w->s, uids + i, m, FETCH_CAP,
+		                                &fetched, &nf, err)) != 0)
+			break;
+		if ((rc = db_begin(w->d, err)) != 0) {
+			imap_fetched_free(fetched, nf);
+			break;
+		}
+		for (k = 0; k < nf && rc == 0; k++) {
+			imap_class c;
+
+			memset(&c, 0, sizeof c);
+			imap_classify(fetched[k].raw.data, fetched[k].raw.len,
+			              &c, NULL);
+			rc = record(&x, &c);
+			imap_class_free(&c);
+			st->fetched++;
+		}
+		if (n)
+			last = uids[i + m - 1];
+		if (rc == 0)
+			rc = db_folder_set(w->d, w->in->id, role, name,
+			                   info.uidvalidity, last,
+			                   cs_clock_now(w->clock), err);
+		if (rc == 0)
+			rc = db_commit(w->d, err);
+		if (rc != 0) {
+			db_rollback(w->d);
+			if (!err->code)
+				cs_err_set(err, CS_EDB, "cannot record events");
+		}
+		imap_fetched_free(fetched, nf);
+		if (rc || n == 0)
+			break;
+	}
+	free(uids);
+	return rc;
+}
+
+int seq_watcher_open(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
+                     seq_watcher **out, cs_err *err)
+{
+	seq_watcher *w = cs_xcalloc(1, sizeof *w);
+	imap_server srv;
+	imap_auth auth;
+	imap_folders f;
+	int rc;
+
+	*out = NULL;
+	w->d = d;
+	w->clock = clock;
+	w->in = in;
+	memset(&f, 0, sizeof f);
+	if ((rc = seq_inbox_imap(d, v, in, &srv, &auth, &w->secret, err)) ||
+	    (rc = imap_open(&srv, &auth, &w->s, err)) ||
+	    (rc = imap_find_folders(w->s, &f, err))) {
+		seq_watcher_close(w);
+		return rc;
+	}
+	w->junk = f.junk ? cs_xstrdup(f.junk) : NULL;
+	w->sent = f.sent ? cs_xstrdup(f.sent) : NULL;
+	imap_folders_free(&f);
+	*out = w;
+	return 0;
+}
+
+void seq_watcher_close(seq_watcher *w)
+{
+	if (w == NULL)
+		return;
+	imap_close(w->s);
+	cs_secret_free(w->secret);
+	free(w->junk);
+	free(w->sent);
+	free(w);
+}
+
+int seq_watcher_sync(seq_watcher *w, seq_sync_stats *st, cs_err *err)
+{
+	int rc;
+
+	memset(st, 0, sizeof *st);
+	rc = sync_folder(w, "inbox", "INBOX", st, err);
+	if (rc == 0 && w->junk)
+		rc = sync_folder(w, "junk", w->junk, st, err);
+	/* leave INBOX selected, ready for IDLE */
+	if (rc == 0 && w->junk) {
+		imap_folder_info info;
+
+		rc = imap_examine(w->s, "INBOX", &info, err);
+	}
+	return rc;
+}
+
+bool seq_watcher_can_idle(seq_watcher *w)
+{
+	return imap_has_idle(w->s);
+}
+
+int seq_watcher_idle(seq_watcher *w, int timeout_ms, cs_err *err)
+{
+	return imap_idle_wait(w->s, timeout_ms, err);
+}
+
+int seq_watcher_idle_start(seq_watcher *w, int *fd, cs_err *err)
+{
+	return imap_idle_start(w->s, fd, err);
+}
+
+int seq_watcher_idle_done(seq_watcher *w, cs_err *err)
+{
+	return imap_idle_done(w->s, err);
+}
