@@ -281,6 +281,10 @@ int cs_csv_foreach(const char *path, char delim,
 /* Cryptographically random bytes (OpenSSL); aborts if none are to be had. */
 void cs_random_bytes(void *p, size_t n);
 
+/* Append at most max bytes of s as valid UTF-8: invalid sequences become
+ * U+FFFD, control characters spaces.  For text from mail that will be
+ * stored or printed as JSON. */
+void cs_utf8_clean(const char *s, size_t max, cs_buf *out);
 /* Levenshtein distance with transpositions, capped at max+1. */
 int cs_edit_distance(const char *a, const char *b, int max);
 /* Write all of data to path atomically (temp file + fsync + rename) with

@@ -172,3 +172,55 @@ int cs_read_file(const char *path, size_t max, cs_buf *out, cs_err *err)
 	close(fd);
 	return 0;
 }
+
+/* Length of a valid UTF-8 sequence at p (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+void cs_utf8_clean(const char *s, size_t max, cs_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0;
+
+	if (n > max)
+		n = max;
+	while (i < n) {
+		size_t k = utf8_seq(p + i, n - i);
+
+		if (k == 0) {
+			cs_buf_puts(out, "\xef\xbf\xbd"); /* U+FFFD */
+			i++;
+		} else if (k == 1 && (p[i] < 0x20 || p[i] == 0x7f)) {
+			cs_buf_putc(out, ' ');
+			i++;
+		} else {
+			cs_buf_append(out, p + i, k);
+			i += k;
+		}
+	}
+}

@@ -157,6 +157,7 @@ static int record(ctx *x, const imap_class *c)
 	bool found = false;
 	char *key = event_key(c);
 	const char *kind = imap_kind_name(c->kind);
+	cs_buf clean[4] = {CS_BUF_INIT, CS_BUF_INIT, CS_BUF_INIT, CS_BUF_INIT};
 	cs_err err = CS_ERR_INIT;
 	size_t i;
 	int rc = 0;
@@ -166,10 +167,19 @@ static int record(ctx *x, const imap_class *c)
 	e.inbox_id = x->in->id;
 	e.msg_key = key;
 	e.folder = x->folder;
-	e.from_addr = c->from;
-	e.subject = c->subject;
-	e.message_id = c->message_id;
-	e.in_reply_to = c->in_reply_to;
+	/* what a sender wrote is stored as clean UTF-8, capped */
+	if (c->from)
+		cs_utf8_clean(c->from, 320, &clean[0]);
+	if (c->subject)
+		cs_utf8_clean(c->subject, 500, &clean[1]);
+	if (c->message_id)
+		cs_utf8_clean(c->message_id, 500, &clean[2]);
+	if (c->in_reply_to)
+		cs_utf8_clean(c->in_reply_to, 500, &clean[3]);
+	e.from_addr = c->from ? cs_buf_str(&clean[0]) : NULL;
+	e.subject = c->subject ? cs_buf_str(&clean[1]) : NULL;
+	e.message_id = c->message_id ? cs_buf_str(&clean[2]) : NULL;
+	e.in_reply_to = c->in_reply_to ? cs_buf_str(&clean[3]) : NULL;
 	e.hard = -1;
 	e.received_at = cs_clock_now(x->clock);
 
@@ -303,6 +313,8 @@ simple:
 	rc = add_event(x, &e);
 out:
 	db_sent_ref_free(&ref);
+	for (i = 0; i < 4; i++)
+		cs_buf_free(&clean[i]);
 	free(key);
 	return rc;
 }
