@@ -169,6 +169,10 @@ static const char *const auto_phrase[] = {
     NULL,
 };
 
+static imap_phr ooo_subject_phr = IMAP_PHR_ANY(ooo_subject);
+static imap_phr ooo_body_phr = IMAP_PHR_ANY(ooo_body);
+static imap_phr auto_phrase_phr = IMAP_PHR_ANY(auto_phrase);
+
 /* Words after which a date is the return date. */
 static const char *const triggers[] = {
     "back",    "return",   "until",  "till ",  "through", "thru",
@@ -506,7 +510,14 @@ bool imap_return_date(const char *flat, size_t n, int year_hint, int month_hint,
 
 static bool hdr_is(const imap_msg *m, const char *name, cs_buf *v)
 {
-	return imap_hdr_get(m->hdr.data, m->hdr.len, name, v);
+	size_t n;
+	const char *s = imap_msg_hdr(m, name, &n);
+
+	cs_buf_clear(v);
+	if (s == NULL)
+		return false;
+	cs_buf_append(v, s, n);
+	return true;
 }
 
 /* The message's Date as y/m/d (zeros when absent or unreadable: then
@@ -567,10 +578,10 @@ bool imap_autoreply_detect(const imap_msg *m, imap_class *c, const char *fresh,
 		weak = true;
 	if (c->subject)
 		imap_flatten(c->subject, strlen(c->subject), &subj);
-	subj_ooo = subj.len &&
-	           imap_find_any(subj.data, subj.len, ooo_subject, NULL) >= 0;
-	body_ooo =
-	    freshlen && imap_find_any(fresh, freshlen, ooo_body, NULL) >= 0;
+	subj_ooo = subj.len && imap_phr_find(&ooo_subject_phr, subj.data,
+	                                     subj.len, NULL) >= 0;
+	body_ooo = freshlen &&
+	           imap_phr_find(&ooo_body_phr, fresh, freshlen, NULL) >= 0;
 	message_date(m, &y, &mo, &d);
 	c->return_date[0] = '\0';
 	if (body_ooo || subj_ooo || strong)
@@ -579,7 +590,7 @@ bool imap_autoreply_detect(const imap_msg *m, imap_class *c, const char *fresh,
 	yes = strong || subj_ooo || (weak && body_ooo) ||
 	      (body_ooo &&
 	       (c->return_date[0] ||
-	        imap_find_any(fresh, freshlen, auto_phrase, NULL) >= 0));
+	        imap_phr_find(&auto_phrase_phr, fresh, freshlen, NULL) >= 0));
 	if (!yes)
 		c->return_date[0] = '\0';
 	cs_buf_free(&v);

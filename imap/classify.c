@@ -37,6 +37,22 @@ const char *imap_kind_name(imap_kind k)
 	return "other";
 }
 
+/* A top-level field's value, NULL when absent or empty. */
+static const char *top_val(const imap_msg *m, const char *name)
+{
+	size_t n;
+	const char *v = imap_msg_hdr(m, name, &n);
+
+	return v && n ? v : NULL;
+}
+
+static char *top_dup(const imap_msg *m, const char *name)
+{
+	const char *v = top_val(m, name);
+
+	return v ? cs_xstrdup(v) : NULL;
+}
+
 static char *hdr_dup(const char *blk, size_t len, const char *name)
 {
 	cs_buf v = CS_BUF_INIT;
@@ -67,6 +83,16 @@ static char *addr_specs(const char *v, bool first_only)
 
 	if (v == NULL)
 		return NULL;
+	/* the common case, one plain address with or without a display
+	 * name, needs no RFC 5322 parser */
+	if (strpbrk(v, "\",;:()\\[") == NULL) {
+		const char *at = strchr(v, '@');
+
+		if (at && strchr(at + 1, '@') == NULL &&
+		    imap_addr_clean(v, strlen(v), &out))
+			return cs_buf_detach(&out, NULL);
+		cs_buf_free(&out);
+	}
 	if (mailimf_address_list_parse(v, strlen(v), &idx, &al) ==
 	        MAILIMF_NO_ERROR &&
 	    al) {
@@ -112,23 +138,13 @@ static char *decode_subject(const char *v)
 
 static void fill_fields(const imap_msg *m, imap_class *c)
 {
-	const char *h = m->hdr.data;
-	size_t n = m->hdr.len;
-	char *v;
-
-	c->message_id = hdr_dup(h, n, "Message-ID");
-	c->in_reply_to = hdr_dup(h, n, "In-Reply-To");
-	c->references = hdr_dup(h, n, "References");
-	c->date = hdr_dup(h, n, "Date");
-	v = hdr_dup(h, n, "From");
-	c->from = addr_specs(v, true);
-	free(v);
-	v = hdr_dup(h, n, "To");
-	c->to = addr_specs(v, false);
-	free(v);
-	v = hdr_dup(h, n, "Subject");
-	c->subject = decode_subject(v);
-	free(v);
+	c->message_id = top_dup(m, "Message-ID");
+	c->in_reply_to = top_dup(m, "In-Reply-To");
+	c->references = top_dup(m, "References");
+	c->date = top_dup(m, "Date");
+	c->from = addr_specs(top_val(m, "From"), true);
+	c->to = addr_specs(top_val(m, "To"), false);
+	c->subject = decode_subject(top_val(m, "Subject"));
 }
 
 /* Message-ID of the returned original (headers part or quoted copy). */
@@ -196,22 +212,24 @@ static bool reply_subject(const char *s)
 	return false;
 }
 
+static const char *const ooo_words[] = {
+    "automatic reply",      "out of office",
+    "abwesenheitsnotiz",    "automatische antwort",
+    "réponse automatique",  "respuesta automática",
+    "automatisch antwoord", "resposta automática",
+    "risposta automatica",  NULL,
+};
+static imap_phr ooo_phr = IMAP_PHR_ANY(ooo_words);
+
 static bool ooo_subject_only(const imap_class *c)
 {
-	static const char *const words[] = {
-	    "automatic reply",      "out of office",
-	    "abwesenheitsnotiz",    "automatische antwort",
-	    "réponse automatique",  "respuesta automática",
-	    "automatisch antwoord", "resposta automática",
-	    "risposta automatica",  NULL,
-	};
 	cs_buf s = CS_BUF_INIT;
 	bool hit;
 
 	if (c->subject == NULL)
 		return false;
 	imap_flatten(c->subject, strlen(c->subject), &s);
-	hit = imap_find_any(cs_buf_str(&s), s.len, words, NULL) >= 0;
+	hit = imap_phr_find(&ooo_phr, cs_buf_str(&s), s.len, NULL) >= 0;
 	cs_buf_free(&s);
 	return hit;
 }
@@ -227,7 +245,7 @@ static void drop_rcpts(imap_class *c)
 
 static void decide(const imap_msg *m, imap_class *c)
 {
-	cs_buf flat = CS_BUF_INIT, v = CS_BUF_INIT;
+	const char *flat = cs_buf_str(&m->flat), *as;
 	size_t fresh;
 	bool dsn_success = false;
 
@@ -249,7 +267,7 @@ static void decide(const imap_msg *m, imap_class *c)
 		goto report;
 	}
 	if (dsn_success || m->report == IMAP_REPORT_MDN)
-		goto out;
+		return;
 	/* free-text NDRs; an out-of-office subject outranks that guess */
 	if (!ooo_subject_only(c) && imap_ndr_detect(m, c))
 		goto report;
@@ -257,30 +275,23 @@ static void decide(const imap_msg *m, imap_class *c)
 	c->kind = IMAP_OTHER;
 
 	/* 4-6: what a person (or their responder) wrote */
-	imap_flatten(cs_buf_str(&m->text),
-	             m->orig_text_at < IMAP_WORDS_SCAN ? m->orig_text_at
-	                                               : IMAP_WORDS_SCAN,
-	             &flat);
-	fresh = imap_fresh_len(cs_buf_str(&flat), flat.len);
-	if (imap_autoreply_detect(m, c, cs_buf_str(&flat), fresh)) {
+	fresh = imap_fresh_len(flat, m->flat.len);
+	if (imap_autoreply_detect(m, c, flat, fresh)) {
 		c->kind = IMAP_AUTO_REPLY;
-		goto out;
+		return;
 	}
-	if (imap_hdr_get(m->hdr.data, m->hdr.len, "Auto-Submitted", &v) &&
-	    strncasecmp(v.data, "no", 2) != 0)
-		goto out; /* machine-made notice: never a person's answer */
-	if (imap_unsub_detect(c, cs_buf_str(&flat), fresh, &c->token)) {
+	if ((as = imap_msg_hdr(m, "Auto-Submitted", NULL)) != NULL &&
+	    strncasecmp(as, "no", 2) != 0)
+		return; /* machine-made notice: never a person's answer */
+	if (imap_unsub_detect(c, flat, fresh, &c->token)) {
 		c->kind = IMAP_UNSUBSCRIBE;
-		goto out;
+		return;
 	}
 	if (c->in_reply_to || c->references || reply_subject(c->subject))
 		c->kind = IMAP_REPLY;
-	goto out;
+	return;
 report:
 	c->orig_message_id = orig_message_id(m);
-out:
-	cs_buf_free(&flat);
-	cs_buf_free(&v);
 }
 
 int imap_classify(const char *raw, size_t len, imap_class *out, cs_err *err)

@@ -105,8 +105,7 @@ imap_rcpt *imap_rcpt_add(imap_class *c, const char *addr, const char *diag)
 
 /* Finish one recipient block: returns 1 failed, 2 delayed, 3 delivered
  * (or relayed, expanded), 0 not a recipient. */
-static int flush(const dsn_rcpt *d, imap_class *c, const char *ctx,
-                 size_t ctxlen)
+static int flush(const dsn_rcpt *d, imap_class *c, imap_rctx *ctx)
 {
 	cs_buf addr = CS_BUF_INIT;
 	imap_rcpt *r;
@@ -135,7 +134,7 @@ static int flush(const dsn_rcpt *d, imap_class *c, const char *ctx,
 	if (r == NULL)
 		goto out;
 	memcpy(r->status, st, sizeof r->status);
-	imap_reason_decide(r, ctx, ctxlen, delayed);
+	imap_reason_decide(r, ctx, delayed);
 	res = failed ? 1 : 2;
 out:
 	cs_buf_free(&addr);
@@ -151,16 +150,14 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 {
 	const char *p = cs_buf_str(&m->dsn), *end = p + m->dsn.len;
 	dsn_rcpt d;
-	cs_buf v = CS_BUF_INIT, ctx = CS_BUF_INIT;
+	cs_buf v = CS_BUF_INIT;
+	imap_rctx ctx;
 	size_t before = c->nrcpts;
 	int nfail = 0, ndelay = 0, nok = 0, res;
 
 	memset(&d, 0, sizeof d);
 	/* context for reason decisions: the report's text, flattened */
-	imap_flatten(cs_buf_str(&m->text),
-	             m->orig_text_at < IMAP_REASON_CTX ? m->orig_text_at
-	                                               : IMAP_REASON_CTX,
-	             &ctx);
+	imap_rctx_init(&ctx, cs_buf_str(&m->flat), m->ctx_len);
 	while (p < end) {
 		imap_hdr_iter it;
 		const char *n;
@@ -173,7 +170,7 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 			    (field_is(n, nl, "Original-Recipient") &&
 			     d.orig.len)) {
 				{
-					res = flush(&d, c, ctx.data, ctx.len);
+					res = flush(&d, c, &ctx);
 					nfail += res == 1;
 					ndelay += res == 2;
 					nok += res == 3;
@@ -198,7 +195,7 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 		}
 		/* end of a block */
 		if (d.final.len || d.orig.len) {
-			res = flush(&d, c, ctx.data, ctx.len);
+			res = flush(&d, c, &ctx);
 			nfail += res == 1;
 			ndelay += res == 2;
 			nok += res == 3;
@@ -216,6 +213,5 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 		c->kind = IMAP_DELAY;
 	rcpt_free(&d);
 	cs_buf_free(&v);
-	cs_buf_free(&ctx);
 	return c->nrcpts - before;
 }

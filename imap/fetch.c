@@ -38,6 +38,37 @@ int imap_examine(imap_session *s, const char *folder, imap_folder_info *out,
 	return 0;
 }
 
+int imap_status(imap_session *s, const char *folder, imap_folder_info *out,
+                cs_err *err)
+{
+	struct mailimap_status_att_list *atts =
+	    mailimap_status_att_list_new_empty();
+	struct mailimap_mailbox_data_status *st = NULL;
+	clistiter *it;
+	int r;
+
+	memset(out, 0, sizeof *out);
+	mailimap_status_att_list_add(atts, MAILIMAP_STATUS_ATT_UIDNEXT);
+	mailimap_status_att_list_add(atts, MAILIMAP_STATUS_ATT_UIDVALIDITY);
+	mailimap_status_att_list_add(atts, MAILIMAP_STATUS_ATT_MESSAGES);
+	r = mailimap_status(s->imap, folder, atts, &st);
+	mailimap_status_att_list_free(atts);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_session_fail(s, r, "STATUS", err);
+	for (it = clist_begin(st->st_info_list); it; it = clist_next(it)) {
+		struct mailimap_status_info *i = clist_content(it);
+
+		if (i->st_att == MAILIMAP_STATUS_ATT_UIDNEXT)
+			out->uidnext = i->st_value;
+		else if (i->st_att == MAILIMAP_STATUS_ATT_UIDVALIDITY)
+			out->uidvalidity = i->st_value;
+		else if (i->st_att == MAILIMAP_STATUS_ATT_MESSAGES)
+			out->exists = i->st_value;
+	}
+	mailimap_mailbox_data_status_free(st);
+	return 0;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;

@@ -170,6 +170,10 @@ typedef struct imap_fetched {
  * session). */
 int imap_examine(imap_session *s, const char *folder, imap_folder_info *out,
                  cs_err *err);
+/* STATUS (UIDNEXT UIDVALIDITY MESSAGES) of a folder without selecting
+ * it: the cheap "anything new?" question. */
+int imap_status(imap_session *s, const char *folder, imap_folder_info *out,
+                cs_err *err);
 /* UIDs above after_uid (and, when since_ms > 0, with an internal date on
  * or after that day), ascending.  *uids: caller frees. */
 int imap_search_new(imap_session *s, uint32_t after_uid, int64_t since_ms,

@@ -12,6 +12,8 @@
 #ifndef COLDSEQ_IMAP_INT_H
 #define COLDSEQ_IMAP_INT_H
 
+#include <stdatomic.h>
+
 #include "imap.h"
 
 /* Bytes of readable text the wording detectors look at: a report's
@@ -30,20 +32,32 @@ enum {
 	IMAP_REPORT_OTHER, /* some other report-type */
 };
 
+/* One field of the top header block: name points into hdr, the value
+ * (unfolded, trimmed, capped at IMAP_MAX_LINE) is at vals.data + off. */
+typedef struct imap_field {
+	const char *name;
+	size_t nlen, off, vlen;
+} imap_field;
+
 /* A message taken apart.  Every cs_buf below is NUL-terminated. */
 typedef struct imap_msg {
-	cs_buf norm;    /* the scanned bytes: CRLF lines, no NUL, lines capped;
-	                   their header block is overwritten by the MIME parse */
-	cs_buf hdr;     /* the top header block (a copy) */
-	int report;     /* IMAP_REPORT_* */
-	bool mime_ok;   /* libetpan parsed a MIME tree */
-	bool multipart; /* the top level is multipart */
-	cs_buf dsn;     /* message/delivery-status contents, decoded */
-	cs_buf arf;     /* message/feedback-report contents, decoded */
-	cs_buf text;    /* readable text outside returned messages */
-	cs_buf orig;    /* header block of the returned original message */
+	cs_buf norm; /* the scanned bytes: CRLF lines, no NUL, lines capped */
+	cs_buf hdr;  /* the top header block (a copy) */
+	imap_field *fields; /* hdr parsed once, in order */
+	size_t nfields;
+	cs_buf vals;         /* the fields' values, each NUL-terminated */
+	int report;          /* IMAP_REPORT_* */
+	bool mime_ok;        /* libetpan parsed a MIME tree */
+	bool multipart;      /* the top level is multipart */
+	cs_buf dsn;          /* message/delivery-status contents, decoded */
+	cs_buf arf;          /* message/feedback-report contents, decoded */
+	cs_buf text;         /* readable text outside returned messages */
+	cs_buf orig;         /* header block of the returned original message */
 	size_t orig_text_at; /* non-MIME: where the returned copy starts in
 	                        text (== text.len when none was found) */
+	cs_buf flat;         /* text[0..min(orig_text_at, IMAP_WORDS_SCAN))
+	                        flattened (imap_flatten) */
+	size_t ctx_len; /* flat's bytes from text's first IMAP_REASON_CTX */
 } imap_msg;
 
 /* mime_walk.c ------------------------------------------------------------ */
@@ -69,6 +83,13 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
  * Returns false (value empty) when there is none. */
 bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value);
 
+/* Value of the first top-level header field called name (case-insensitive)
+ * or NULL; *len (may be NULL) gets its length.  The k-th (from 0) such
+ * field with imap_msg_hdr_nth. */
+const char *imap_msg_hdr(const imap_msg *m, const char *name, size_t *len);
+const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
+                             size_t *len);
+
 /* Lower-case ASCII and squeeze every run of white space into one space,
  * appending src[0..n) to out.  Non-ASCII bytes pass unchanged. */
 void imap_flatten(const char *src, size_t n, cs_buf *out);
@@ -78,6 +99,42 @@ const char *imap_find(const char *hay, size_t n, const char *needle);
  * *at (may be NULL) gets where. */
 int imap_find_any(const char *hay, size_t n, const char *const *list,
                   const char **at);
+
+/* match.c ---------------------------------------------------------------- */
+
+/* A phrase list compiled on first use for one-pass search: words (rank =
+ * index; with any, 0) or groups (rank = group index; ends with
+ * words == NULL).  Every
+ * phrase is lower case, as imap_flatten leaves the text. */
+typedef struct imap_phr_group {
+	const char *name;
+	const char *const *words;
+} imap_phr_group;
+
+struct imap_phr_tab;
+typedef struct imap_phr {
+	const char *const *words;
+	const imap_phr_group *groups;
+	bool any; /* every phrase ranks 0: the earliest found wins */
+	_Atomic(struct imap_phr_tab *) tab;
+} imap_phr;
+
+#define IMAP_PHR(list)                                                         \
+	{                                                                      \
+		(list), NULL, false, NULL                                      \
+	}
+#define IMAP_PHR_ANY(list)                                                     \
+	{                                                                      \
+		(list), NULL, true, NULL                                       \
+	}
+#define IMAP_PHR_GROUPS(g)                                                     \
+	{                                                                      \
+		NULL, (g), false, NULL                                         \
+	}
+
+/* Lowest rank of a phrase of p found in hay[0..n), or -1; *at (may be
+ * NULL) gets the first place of that phrase. */
+int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at);
 
 /* dsn.c ------------------------------------------------------------------ */
 
@@ -106,11 +163,22 @@ bool imap_ndr_from_daemon(const imap_msg *m);
 
 /* reason.c --------------------------------------------------------------- */
 
-/* Decide r->reason and r->hard from r->status, r->diag and the flattened
- * report text ctx (may be NULL); delayed says Action: delayed.  Fills
- * r->status from the text when it was empty. */
-void imap_reason_decide(imap_rcpt *r, const char *ctx, size_t ctxlen,
-                        bool delayed);
+/* What a report's own text (flattened) tells about every recipient of it,
+ * worked out at most once per message and only when a recipient's own
+ * words do not decide. */
+typedef struct imap_rctx {
+	const char *text; /* may be NULL */
+	size_t len;
+	int known;          /* bits: 1 reason, 2 phase worked out */
+	const char *reason; /* what its words name, or NULL */
+	int phase;          /* the SMTP command it says was refused */
+} imap_rctx;
+
+void imap_rctx_init(imap_rctx *x, const char *flat, size_t n);
+/* Decide r->reason and r->hard from r->status, r->diag and the report's
+ * context (may be NULL); delayed says Action: delayed.  Fills r->status
+ * from the text when it was empty. */
+void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, bool delayed);
 /* Find an RFC 3463 status ("5.1.1") in s[0..n) into out (size 8). */
 bool imap_status_find(const char *s, size_t n, char out[8]);
 

@@ -3,24 +3,28 @@
  *
  * imap_msg_parse() copies at most IMAP_MAX_SCAN bytes of the message into
  * a normalised buffer (CRLF line ends whatever the input used, NUL bytes
- * turned into spaces, every line cut at IMAP_MAX_LINE bytes), hands that to
- * libetpan's MIME parser and walks the tree (at most IMAP_MAX_DEPTH deep)
- * collecting what the detectors read: readable text outside any returned
- * message, the delivery-status and feedback-report parts and the header
- * block of the returned original message.  Each part is decoded
- * (base64/quoted-printable) from at most twice IMAP_MAX_TEXT encoded bytes
- * and kept to IMAP_MAX_TEXT decoded bytes, so a 50 MB attachment is never
- * held decoded.  Latin-1 and windows-1252 text is turned into UTF-8; other
- * charsets are kept as bytes (the detectors' words are ASCII or UTF-8).
+ * turned into spaces, every line cut at IMAP_MAX_LINE bytes), parses the
+ * top header block once into a field index, and walks the MIME structure
+ * (at most IMAP_MAX_DEPTH deep): each part's Content-Type and
+ * Content-Transfer-Encoding are read, a multipart body is cut at its
+ * boundary lines, and only what the detectors read is collected: readable
+ * text outside any returned message, the delivery-status and
+ * feedback-report parts and the header block of the returned original
+ * message, which is never parsed further.  libetpan decodes base64 and
+ * quoted-printable, from at most twice IMAP_MAX_TEXT encoded bytes per
+ * part, kept to IMAP_MAX_TEXT decoded bytes, so a 50 MB attachment is
+ * never held decoded.  Latin-1 and windows-1252 text is turned into UTF-8;
+ * other charsets are kept as bytes (the detectors' words are ASCII or
+ * UTF-8).  The text is flattened once (imap_flatten) for every detector.
  *
- * Also the small text helpers every detector shares (header iteration,
- * flattening, searching).  Nothing here fails: a part libetpan cannot
- * parse is skipped.
+ * Nothing here fails: a part that cannot be read is skipped.
  */
 #define _GNU_SOURCE /* memmem */
 #include "imap_int.h"
 
 #include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,16 +32,27 @@
 
 /* ---- normalising -------------------------------------------------------- */
 
+/* Append one line's bytes (no line end) to out, cut at IMAP_MAX_LINE. */
+static inline void put_line(cs_buf *out, const char *p, size_t n)
+{
+	if (n > IMAP_MAX_LINE)
+		n = IMAP_MAX_LINE;
+	memcpy(out->data + out->len, p, n);
+	out->len += n;
+	out->data[out->len++] = '\r';
+	out->data[out->len++] = '\n';
+}
+
 static void normalise(const char *raw, size_t len, cs_buf *out)
 {
-	size_t i, linelen = 0;
+	size_t i = 0;
+	const char *p, *end;
 
 	if (len > IMAP_MAX_SCAN)
 		len = IMAP_MAX_SCAN;
-	cs_buf_reserve(out, len + len / 32 + 4);
-	i = 0;
-	/* an mbox "From " separator line is not a header: libetpan would
-	 * take the whole message for a body */
+	/* worst case: every byte a line end that becomes CRLF */
+	cs_buf_reserve(out, 2 * len + 4);
+	/* an mbox "From " separator line is not a header */
 	if (len > 5 && memcmp(raw, "From ", 5) == 0) {
 		while (i < len && raw[i] != '\n' && raw[i] != '\r')
 			i++;
@@ -46,160 +61,37 @@ static void normalise(const char *raw, size_t len, cs_buf *out)
 		if (i < len && raw[i] == '\n')
 			i++;
 	}
-	for (; i < len; i++) {
-		char ch = raw[i];
+	p = raw + i;
+	end = raw + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		const char *cr = memchr(p, '\r', (size_t)(e - p));
 
-		if (ch == '\r' || ch == '\n') {
-			if (ch == '\r' && i + 1 < len && raw[i + 1] == '\n')
-				i++;
-			cs_buf_append(out, "\r\n", 2);
-			linelen = 0;
-			continue;
+		/* "...\r\n" or "...\n": one line; a bare CR inside splits it */
+		while (cr && cr + 1 < e) {
+			put_line(out, p, (size_t)(cr - p));
+			p = cr + 1;
+			cr = memchr(p, '\r', (size_t)(e - p));
 		}
-		if (linelen >= IMAP_MAX_LINE)
-			continue;
-		linelen++;
-		if (out->len + 2 >= out->cap)
-			cs_buf_reserve(out, 4096);
-		out->data[out->len++] = ch == '\0' ? ' ' : ch;
+		put_line(out, p, (size_t)((cr ? cr : e) - p));
+		if (nl == NULL)
+			break;
+		p = nl + 1;
 	}
-	cs_buf_reserve(out, 2);
-	if (out->len == 0 ||
-	    !(out->len >= 2 && out->data[out->len - 1] == '\n'))
+	/* NUL bytes would end the C strings the detectors read */
+	{
+		char *z = memchr(out->data, '\0', out->len);
+
+		while (z) {
+			*z = ' ';
+			z = memchr(z + 1, '\0',
+			           out->len - (size_t)(z + 1 - out->data));
+		}
+	}
+	if (out->len == 0)
 		cs_buf_append(out, "\r\n", 2);
 	out->data[out->len] = '\0';
-}
-
-/* ---- header blocks ------------------------------------------------------ */
-
-void imap_hdr_begin(imap_hdr_iter *it, const char *blk, size_t len)
-{
-	it->p = blk;
-	it->end = blk + len;
-	it->done = false;
-}
-
-static const char *line_end(const char *p, const char *end)
-{
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-	return nl ? nl : end;
-}
-
-bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
-                   cs_buf *value)
-{
-	for (;;) {
-		const char *p = it->p, *eol, *colon, *v;
-
-		if (it->done || p >= it->end)
-			return false;
-		eol = line_end(p, it->end);
-		if (eol == p || (eol == p + 1 && *p == '\r')) {
-			/* empty line: end of block */
-			it->p = eol < it->end ? eol + 1 : eol;
-			it->done = true;
-			return false;
-		}
-		it->p = eol < it->end ? eol + 1 : eol;
-		if (*p == ' ' || *p == '\t')
-			continue; /* stray continuation */
-		colon = memchr(p, ':', (size_t)(eol - p));
-		if (colon == NULL || colon == p)
-			continue; /* not a field (e.g. an mbox "From " line) */
-		*name = p;
-		*nlen = (size_t)(colon - p);
-		while (*nlen > 0 &&
-		       (p[*nlen - 1] == ' ' || p[*nlen - 1] == '\t'))
-			(*nlen)--;
-		cs_buf_clear(value);
-		v = colon + 1;
-		for (;;) {
-			const char *e = eol;
-
-			if (e > v && e[-1] == '\r')
-				e--;
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			if (value->len && v < e)
-				cs_buf_putc(value, ' ');
-			if (value->len + (size_t)(e - v) < IMAP_MAX_LINE)
-				cs_buf_append(value, v, (size_t)(e - v));
-			/* continuation lines */
-			if (it->p >= it->end ||
-			    (*it->p != ' ' && *it->p != '\t'))
-				break;
-			v = it->p;
-			eol = line_end(v, it->end);
-			it->p = eol < it->end ? eol + 1 : eol;
-		}
-		while (value->len > 0 &&
-		       isspace((unsigned char)value->data[value->len - 1]))
-			value->len--;
-		if (value->data)
-			value->data[value->len] = '\0';
-		return true;
-	}
-}
-
-bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
-{
-	imap_hdr_iter it;
-	const char *n;
-	size_t nl, want = strlen(name);
-
-	imap_hdr_begin(&it, blk, len);
-	while (imap_hdr_next(&it, &n, &nl, value))
-		if (nl == want && strncasecmp(n, name, nl) == 0)
-			return true;
-	cs_buf_clear(value);
-	return false;
-}
-
-/* ---- text helpers -------------------------------------------------------- */
-
-void imap_flatten(const char *src, size_t n, cs_buf *out)
-{
-	size_t i;
-	bool space = out->len > 0 && out->data[out->len - 1] == ' ';
-
-	cs_buf_reserve(out, n + 1);
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)src[i];
-
-		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' ||
-		    ch == '\f' || ch == '\v') {
-			if (!space && out->len > 0)
-				out->data[out->len++] = ' ';
-			space = true;
-			continue;
-		}
-		space = false;
-		out->data[out->len++] = (char)tolower(ch);
-	}
-	out->data[out->len] = '\0';
-}
-
-const char *imap_find(const char *hay, size_t n, const char *needle)
-{
-	return memmem(hay, n, needle, strlen(needle));
-}
-
-int imap_find_any(const char *hay, size_t n, const char *const *list,
-                  const char **at)
-{
-	int i;
-
-	for (i = 0; list[i]; i++) {
-		const char *p = imap_find(hay, n, list[i]);
-
-		if (p) {
-			if (at)
-				*at = p;
-			return i;
-		}
-	}
-	return -1;
 }
 
 /* ---- decoding parts ------------------------------------------------------ */
@@ -238,49 +130,55 @@ static bool is_latin1(const char *cs)
 	return false;
 }
 
-/* Decode part p's body and append at most IMAP_MAX_TEXT bytes to out. */
-static void decode_part(struct mailmime *p, cs_buf *out)
+/* Transfer-encoding of a part (its Content-Transfer-Encoding value). */
+static int cte_of(const char *v, size_t n)
 {
-	struct mailmime_data *d = p->mm_body;
-	const char *src;
-	size_t srclen, idx = 0, dlen = 0, room;
-	char *dec = NULL, *cs;
-	int enc;
+	while (n && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	if (n >= 6 && strncasecmp(v, "base64", 6) == 0)
+		return MAILMIME_MECHANISM_BASE64;
+	if (n >= 16 && strncasecmp(v, "quoted-printable", 16) == 0)
+		return MAILMIME_MECHANISM_QUOTED_PRINTABLE;
+	return MAILMIME_MECHANISM_8BIT;
+}
 
-	if (d == NULL || d->dt_type != MAILMIME_DATA_TEXT)
-		return;
-	src = d->dt_data.dt_text.dt_data;
-	srclen = d->dt_data.dt_text.dt_length;
+/* Decode a part's body src[0..srclen) (libetpan does base64 and
+ * quoted-printable) and append at most IMAP_MAX_TEXT bytes to out. */
+static void decode_part(const char *src, size_t srclen, int enc, const char *cs,
+                        cs_buf *out)
+{
+	size_t idx = 0, dlen = 0, room, at = out->len;
+	char *dec = NULL, *z;
+	const char *d;
+
 	if (srclen > 2 * (size_t)IMAP_MAX_TEXT)
 		srclen = 2 * (size_t)IMAP_MAX_TEXT;
-	enc = d->dt_encoded ? d->dt_encoding : MAILMIME_MECHANISM_8BIT;
-	if (enc != MAILMIME_MECHANISM_BASE64 &&
-	    enc != MAILMIME_MECHANISM_QUOTED_PRINTABLE)
-		enc = MAILMIME_MECHANISM_8BIT;
-	if (mailmime_part_parse(src, srclen, &idx, enc, &dec, &dlen) !=
-	    MAILIMF_NO_ERROR)
-		return;
+	if (enc == MAILMIME_MECHANISM_8BIT) {
+		d = src;
+		dlen = srclen;
+	} else {
+		if (mailmime_part_parse(src, srclen, &idx, enc, &dec, &dlen) !=
+		    MAILIMF_NO_ERROR)
+			return;
+		d = dec;
+	}
 	room = out->len < IMAP_MAX_TEXT ? IMAP_MAX_TEXT - out->len : 0;
 	if (dlen > room)
 		dlen = room;
-	cs = p->mm_content_type
-	         ? mailmime_content_charset_get(p->mm_content_type)
-	         : NULL;
-	{
-		/* decoded bytes may hold NULs: the detectors read C strings */
-		size_t at = out->len, k;
-
-		if (cs && is_latin1(cs))
-			latin1_to_utf8(dec, dlen, out);
-		else
-			cs_buf_append(out, dec, dlen);
-		for (k = at; k < out->len; k++)
-			if (out->data[k] == '\0')
-				out->data[k] = ' ';
-	}
+	if (cs && is_latin1(cs))
+		latin1_to_utf8(d, dlen, out);
+	else
+		cs_buf_append(out, d, dlen);
+	/* decoded bytes may hold NULs: the detectors read C strings */
+	for (z = memchr(out->data + at, '\0', out->len - at); z;
+	     z = memchr(z + 1, '\0', out->len - (size_t)(z + 1 - out->data)))
+		*z = ' ';
 	if (out->len && out->data[out->len - 1] != '\n')
 		cs_buf_append(out, "\r\n", 2);
-	mailmime_decoded_part_free(dec);
+	if (dec)
+		mailmime_decoded_part_free(dec);
 }
 
 /* Remove tags and decode the commonest entities, in place. */
@@ -339,65 +237,140 @@ static void strip_html(cs_buf *b)
 		b->data[w] = '\0';
 }
 
+#define CT_VAL 80 /* bytes kept of a Content-Type parameter */
+
 /* ---- the walk ------------------------------------------------------------ */
 
+/*
+ * The structure is walked here: a part's header block is read for its
+ * Content-Type (parsed by libetpan) and Content-Transfer-Encoding, a
+ * multipart body is cut at its boundary lines (RFC 2046 5.1.1), and a
+ * returned message (message/rfc822) is not parsed at all: only its header
+ * block is kept.  Nothing else of a part is looked at, so the cost is the
+ * few parts' headers plus decoding the readable ones.
+ */
 typedef struct walk_state {
 	imap_msg *m;
-	cs_buf html; /* text/html, used when there is no text/plain */
+	/* the first text/html part, decoded only when there is no
+	 * text/plain */
+	const char *html;
+	size_t html_len;
+	int html_enc;
+	char html_cs[CT_VAL];
 	int parts;
 } walk_state;
 
-static bool ct_is(struct mailmime_content *ct, const char *type,
-                  const char *sub)
-{
-	const char *t = NULL;
+/* A Content-Type value taken apart (RFC 2045 5.1): type and subtype,
+ * and the parameters the walk uses.  Values longer than the fields are
+ * cut; a boundary is at most 70 characters (RFC 2046). */
+typedef struct ctype {
+	char type[24], sub[48];
+	char boundary[CT_VAL], charset[CT_VAL], report[CT_VAL];
+} ctype;
 
-	if (ct == NULL || ct->ct_type == NULL || ct->ct_subtype == NULL)
+static bool tspecial(char ch)
+{
+	return strchr("()<>@,;:\\\"/[]?=", ch) != NULL;
+}
+
+static const char *skip_cfws(const char *p, const char *e)
+{
+	for (;;) {
+		while (p < e &&
+		       (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+			p++;
+		if (p < e && *p == '(') { /* a comment, not nested further */
+			const char *c = memchr(p, ')', (size_t)(e - p));
+
+			p = c ? c + 1 : e;
+			continue;
+		}
+		return p;
+	}
+}
+
+/* A token into out (size n, lower-cased when low); returns past it. */
+static const char *get_token(const char *p, const char *e, char *out, size_t n,
+                             bool low)
+{
+	size_t k = 0;
+
+	while (p < e && (unsigned char)*p > ' ' && !tspecial(*p)) {
+		if (k + 1 < n)
+			out[k++] = low ? (char)tolower((unsigned char)*p) : *p;
+		p++;
+	}
+	out[k] = '\0';
+	return p;
+}
+
+/* Parse v[0..n) into *ct; false when there is no type/subtype. */
+static bool ctype_parse(const char *v, size_t n, ctype *ct)
+{
+	const char *p = v, *e = v + n;
+
+	memset(ct, 0, sizeof *ct);
+	p = get_token(skip_cfws(p, e), e, ct->type, sizeof ct->type, true);
+	p = skip_cfws(p, e);
+	if (ct->type[0] == '\0' || p >= e || *p != '/')
 		return false;
-	if (ct->ct_type->tp_type == MAILMIME_TYPE_DISCRETE_TYPE) {
-		switch (ct->ct_type->tp_data.tp_discrete_type->dt_type) {
-		case MAILMIME_DISCRETE_TYPE_TEXT: t = "text"; break;
-		case MAILMIME_DISCRETE_TYPE_APPLICATION:
-			t = "application";
+	p = get_token(skip_cfws(p + 1, e), e, ct->sub, sizeof ct->sub, true);
+	if (ct->sub[0] == '\0')
+		return false;
+	for (;;) {
+		char name[32], val[CT_VAL], *dst = NULL;
+		size_t k = 0, cap = sizeof val;
+
+		p = skip_cfws(p, e);
+		while (p < e && *p != ';') /* junk before the next ';' */
+			p++;
+		if (p >= e)
 			break;
-		case MAILMIME_DISCRETE_TYPE_EXTENSION:
-			t = ct->ct_type->tp_data.tp_discrete_type->dt_extension;
-			break;
-		default: t = "";
+		p = get_token(skip_cfws(p + 1, e), e, name, sizeof name, true);
+		p = skip_cfws(p, e);
+		if (p >= e || *p != '=')
+			continue;
+		p = skip_cfws(p + 1, e);
+		if (p < e && *p == '"') {
+			for (p++; p < e && *p != '"'; p++) {
+				if (*p == '\\' && p + 1 < e)
+					p++;
+				if (k + 1 < cap)
+					val[k++] = *p;
+			}
+			if (p < e)
+				p++;
+			val[k] = '\0';
+		} else {
+			p = get_token(p, e, val, sizeof val, false);
 		}
-	} else if (ct->ct_type->tp_data.tp_composite_type) {
-		switch (ct->ct_type->tp_data.tp_composite_type->ct_type) {
-		case MAILMIME_COMPOSITE_TYPE_MESSAGE: t = "message"; break;
-		case MAILMIME_COMPOSITE_TYPE_MULTIPART: t = "multipart"; break;
-		default: t = ct->ct_type->tp_data.tp_composite_type->ct_token;
-		}
+		if (strcmp(name, "boundary") == 0)
+			dst = ct->boundary;
+		else if (strcmp(name, "charset") == 0)
+			dst = ct->charset;
+		else if (strcmp(name, "report-type") == 0)
+			dst = ct->report;
+		if (dst && dst[0] == '\0')
+			snprintf(dst, CT_VAL, "%s", val);
 	}
-	return t && strcasecmp(t, type) == 0 &&
-	       (sub == NULL || strcasecmp(ct->ct_subtype, sub) == 0);
+	return true;
 }
 
-static const char *ct_param(struct mailmime_content *ct, const char *name)
+static bool ct_is(const ctype *ct, const char *type, const char *sub)
 {
-	clistiter *it;
-
-	if (ct == NULL || ct->ct_parameters == NULL)
-		return NULL;
-	for (it = clist_begin(ct->ct_parameters); it; it = clist_next(it)) {
-		struct mailmime_parameter *pa = clist_content(it);
-
-		if (pa->pa_name && strcasecmp(pa->pa_name, name) == 0)
-			return pa->pa_value;
-	}
-	return NULL;
+	return ct && strcmp(ct->type, type) == 0 &&
+	       (sub == NULL || strcmp(ct->sub, sub) == 0);
 }
 
-/* Header block at the start of s[0..n): up to the first empty line. */
+/* Header block at the start of s[0..n): up to the first empty line
+ * (including the CRLF that ends its last field). */
 static size_t header_block_len(const char *s, size_t n)
 {
-	const char *e = memmem(s, n, "\r\n\r\n", 4);
+	const char *e;
 
-	if (s[0] == '\r' || s[0] == '\n')
+	if (n == 0 || s[0] == '\r' || s[0] == '\n')
 		return 0;
+	e = memmem(s, n, "\r\n\r\n", 4);
 	return e ? (size_t)(e - s) + 2 : n;
 }
 
@@ -413,205 +386,352 @@ static void keep_orig_headers(imap_msg *m, const char *s, size_t n)
 	cs_buf_append(&m->orig, s, h);
 }
 
-static void walk(walk_state *ws, struct mailmime *p, int depth, bool in_orig)
+static void walk(walk_state *ws, const char *ctv, size_t ctlen,
+                 const char *ctev, size_t ctelen, const char *body, size_t blen,
+                 int depth);
+
+/* One part: its header block then its body. */
+static void walk_part(walk_state *ws, const char *p, size_t n, int depth)
+{
+	const char *ctv = NULL, *ctev = NULL;
+	size_t ctlen = 0, ctelen = 0, h = header_block_len(p, n), b;
+	imap_hdr_iter it;
+	const char *nm;
+	size_t nl;
+	cs_buf ct = CS_BUF_INIT, cte = CS_BUF_INIT, v = CS_BUF_INIT;
+
+	imap_hdr_begin(&it, p, h);
+	while (imap_hdr_next(&it, &nm, &nl, &v)) {
+		if (nl == 12 && strncasecmp(nm, "Content-Type", 12) == 0 &&
+		    ct.len == 0)
+			cs_buf_append(&ct, v.data, v.len);
+		else if (nl == 25 &&
+		         strncasecmp(nm, "Content-Transfer-Encoding", 25) ==
+		             0 &&
+		         cte.len == 0)
+			cs_buf_append(&cte, v.data, v.len);
+	}
+	if (ct.len) {
+		ctv = ct.data;
+		ctlen = ct.len;
+	}
+	if (cte.len) {
+		ctev = cte.data;
+		ctelen = cte.len;
+	}
+	b = h + 2 <= n ? h + 2 : n;
+	walk(ws, ctv, ctlen, ctev, ctelen, p + b, n - b, depth);
+	cs_buf_free(&ct);
+	cs_buf_free(&cte);
+	cs_buf_free(&v);
+}
+
+/* Is there a boundary delimiter line for bd at d ("--" bd, then "--",
+ * white space or the line end)?  *close says "--" bd "--". */
+static bool delim_at(const char *d, const char *end, const char *bd, size_t bl,
+                     bool *close)
+{
+	const char *a = d + 2 + bl;
+
+	if ((size_t)(end - d) < 2 + bl || d[0] != '-' || d[1] != '-' ||
+	    memcmp(d + 2, bd, bl) != 0)
+		return false;
+	*close = end - a >= 2 && a[0] == '-' && a[1] == '-';
+	return *close || a == end || *a == '\r' || *a == '\n' || *a == ' ' ||
+	       *a == '\t';
+}
+
+/* Returns false when the body holds no delimiter line at all. */
+static bool walk_multipart(walk_state *ws, const char *body, size_t blen,
+                           const char *bd, int depth)
+{
+	const char *end = body + blen, *d = NULL, *s;
+	size_t bl = strlen(bd);
+	char needle[80];
+	bool close = false;
+
+	if (bl == 0 || bl > 70 + 4) /* RFC 2046: at most 70 characters */
+		return false;
+	needle[0] = '\r';
+	needle[1] = '\n';
+	needle[2] = needle[3] = '-';
+	memcpy(needle + 4, bd, bl + 1); /* with its NUL */
+	/* the first delimiter line: at the start or after a line end */
+	if (delim_at(body, end, bd, bl, &close)) {
+		d = body;
+	} else {
+		for (s = body; s < end;) {
+			const char *hit =
+			    memmem(s, (size_t)(end - s), needle, bl + 4);
+
+			if (hit == NULL)
+				break;
+			if (delim_at(hit + 2, end, bd, bl, &close)) {
+				d = hit + 2;
+				break;
+			}
+			s = hit + 2;
+		}
+	}
+	if (d == NULL)
+		return false;
+	while (d && !close) {
+		const char *ps, *pe = end, *next = NULL;
+
+		ps = memchr(d, '\n', (size_t)(end - d));
+		if (ps == NULL)
+			return true;
+		ps++;
+		for (s = ps - 2; s < end;) {
+			const char *hit =
+			    memmem(s, (size_t)(end - s), needle, bl + 4);
+
+			if (hit == NULL)
+				break;
+			if (delim_at(hit + 2, end, bd, bl, &close)) {
+				pe = hit;
+				next = hit + 2;
+				break;
+			}
+			s = hit + 2;
+		}
+		if (pe > ps)
+			walk_part(ws, ps, (size_t)(pe - ps), depth + 1);
+		if (ws->parts > 4 * IMAP_MAX_RCPTS)
+			return true;
+		d = next;
+	}
+	return true;
+}
+
+static void walk(walk_state *ws, const char *ctv, size_t ctlen,
+                 const char *ctev, size_t ctelen, const char *body, size_t blen,
+                 int depth)
 {
 	imap_msg *m = ws->m;
-	struct mailmime_content *ct = p->mm_content_type;
+	ctype ctbuf, *ct = NULL;
+	int enc = ctev ? cte_of(ctev, ctelen) : MAILMIME_MECHANISM_8BIT;
 
 	if (depth > IMAP_MAX_DEPTH || ++ws->parts > 4 * IMAP_MAX_RCPTS)
 		return;
-	switch (p->mm_type) {
-	case MAILMIME_MULTIPLE: {
-		clistiter *it;
+	if (ctv && ctype_parse(ctv, ctlen, &ctbuf))
+		ct = &ctbuf;
+	if (ct_is(ct, "multipart", NULL)) {
+		const char *bd = ct->boundary;
 
-		if (depth <= 1 && ct_is(ct, "multipart", "report") &&
-		    m->report == IMAP_REPORT_NONE) {
-			const char *rt = ct_param(ct, "report-type");
-
-			if (rt && strcasecmp(rt, "delivery-status") == 0)
-				m->report = IMAP_REPORT_DSN;
-			else if (rt && strcasecmp(rt, "feedback-report") == 0)
-				m->report = IMAP_REPORT_ARF;
-			else if (rt && strcasecmp(
-			                   rt, "disposition-notification") == 0)
-				m->report = IMAP_REPORT_MDN;
-			else
-				m->report = IMAP_REPORT_OTHER;
-		}
-		if (depth <= 1)
+		if (depth <= 1) {
 			m->multipart = true;
-		if (p->mm_data.mm_multipart.mm_mp_list == NULL)
-			return;
-		for (it = clist_begin(p->mm_data.mm_multipart.mm_mp_list); it;
-		     it = clist_next(it))
-			walk(ws, clist_content(it), depth + 1, in_orig);
-		return;
-	}
-	case MAILMIME_MESSAGE:
-		if (depth > 0) {
-			/* a returned message: keep its headers, not its text */
-			if (!in_orig && p->mm_body &&
-			    p->mm_body->dt_type == MAILMIME_DATA_TEXT)
-				keep_orig_headers(
-				    m, p->mm_body->dt_data.dt_text.dt_data,
-				    p->mm_body->dt_data.dt_text.dt_length);
-			in_orig = true;
+			if (ct_is(ct, "multipart", "report")) {
+				const char *rt = ct->report;
+
+				if (strcasecmp(rt, "delivery-status") == 0)
+					m->report = IMAP_REPORT_DSN;
+				else if (strcasecmp(rt, "feedback-report") == 0)
+					m->report = IMAP_REPORT_ARF;
+				else if (strcasecmp(
+				             rt, "disposition-notification") ==
+				         0)
+					m->report = IMAP_REPORT_MDN;
+				else
+					m->report = IMAP_REPORT_OTHER;
+			}
 		}
-		if (p->mm_data.mm_message.mm_msg_mime)
-			walk(ws, p->mm_data.mm_message.mm_msg_mime, depth + 1,
-			     in_orig);
+		if (!(bd && *bd && walk_multipart(ws, body, blen, bd, depth)) &&
+		    depth <= 1) {
+			/* no boundary or no part: read the body as text */
+			decode_part(body, blen, enc, NULL, &m->text);
+		}
 		return;
-	case MAILMIME_SINGLE: break;
-	default: return;
 	}
-	if (in_orig)
-		return;
-	if (ct_is(ct, "message", "delivery-status") ||
-	    ct_is(ct, "message", "global-delivery-status")) {
+	if (ct_is(ct, "message", "rfc822") || ct_is(ct, "message", "global")) {
+		/* a returned message: its headers only, never its text */
+		keep_orig_headers(m, body, blen);
+	} else if (ct_is(ct, "message", "delivery-status") ||
+	           ct_is(ct, "message", "global-delivery-status")) {
 		if (m->report == IMAP_REPORT_NONE ||
 		    m->report == IMAP_REPORT_OTHER)
 			m->report = IMAP_REPORT_DSN;
-		decode_part(p, &m->dsn);
+		decode_part(body, blen, enc, NULL, &m->dsn);
 		cs_buf_append(&m->dsn, "\r\n", 2);
 	} else if (ct_is(ct, "message", "feedback-report")) {
 		if (m->report == IMAP_REPORT_NONE ||
 		    m->report == IMAP_REPORT_OTHER)
 			m->report = IMAP_REPORT_ARF;
-		decode_part(p, &m->arf);
+		decode_part(body, blen, enc, NULL, &m->arf);
 	} else if (ct_is(ct, "message", "disposition-notification")) {
 		if (m->report == IMAP_REPORT_NONE)
 			m->report = IMAP_REPORT_MDN;
 	} else if (ct_is(ct, "text", "rfc822-headers") ||
-	           ct_is(ct, "message", "global-headers") ||
-	           ct_is(ct, "message", "rfc822")) {
+	           ct_is(ct, "message", "global-headers")) {
 		cs_buf tmp = CS_BUF_INIT;
 
-		decode_part(p, &tmp);
+		decode_part(body, blen, enc, NULL, &tmp);
 		keep_orig_headers(m, cs_buf_str(&tmp), tmp.len);
 		cs_buf_free(&tmp);
 	} else if (ct_is(ct, "text", "html")) {
-		decode_part(p, &ws->html);
+		if (ws->html == NULL) {
+			size_t k;
+
+			ws->html = body;
+			ws->html_len = blen;
+			ws->html_enc = enc;
+			for (k = 0;
+			     k + 1 < sizeof ws->html_cs && ct->charset[k]; k++)
+				ws->html_cs[k] = ct->charset[k];
+			ws->html_cs[k] = '\0';
+		}
 	} else if (ct == NULL || ct_is(ct, "text", NULL)) {
-		decode_part(p, &m->text);
+		decode_part(body, blen, enc, ct ? ct->charset : NULL, &m->text);
 	}
 }
 
 /* A non-MIME report quotes the original message after a marker line;
  * remember where, so that recipients and words of the original are not
  * taken for the report's. */
+static const char *const orig_marks[] = {
+    "original message follows",
+    "this is a copy of the message",
+    "copy of the original message",
+    "below this line is a copy of the message",
+    "header of the original message",
+    "original message header",
+    "returned message follows",
+    "the original message was received",
+    "unsent message below",
+    "------ original message ------",
+    "- the text you sent follows",
+    "headers of your message follow",
+    NULL,
+};
+static imap_phr orig_phr = IMAP_PHR_ANY(orig_marks);
+
 static size_t find_orig_copy(imap_msg *m)
 {
-	static const char *const marks[] = {
-	    "original message follows",
-	    "this is a copy of the message",
-	    "copy of the original message",
-	    "below this line is a copy of the message",
-	    "header of the original message",
-	    "original message header",
-	    "returned message follows",
-	    "the original message was received",
-	    "unsent message below",
-	    "------ original message ------",
-	    "- the text you sent follows",
-	    "headers of your message follow",
-	    NULL,
-	};
 	cs_buf low = CS_BUF_INIT;
 	size_t lim = (size_t)IMAP_WORDS_SCAN * 4;
 	size_t n = m->text.len < lim ? m->text.len : lim;
 	size_t best = m->text.len, i;
+	const char *at;
 
 	/* search a lower-cased copy (of the part that can matter) */
-	cs_buf_append(&low, cs_buf_str(&m->text), n);
+	cs_buf_reserve(&low, n + 1);
 	for (i = 0; i < n; i++)
-		low.data[i] = (char)tolower((unsigned char)low.data[i]);
-	for (i = 0; marks[i]; i++) {
-		const char *p = memmem(low.data, n, marks[i], strlen(marks[i]));
-
-		if (p && (size_t)(p - low.data) < best)
-			best = (size_t)(p - low.data);
-	}
+		low.data[i] = (char)tolower((unsigned char)m->text.data[i]);
+	low.len = n;
+	low.data[n] = '\0';
+	if (imap_phr_find(&orig_phr, low.data, n, &at) >= 0)
+		best = (size_t)(at - low.data);
 	cs_buf_free(&low);
 	return best;
 }
 
-/* libetpan parses every header of the message into typed structures;
- * the MIME walk needs only the MIME fields.  So the top header block is
- * kept aside (m->hdr) and replaced, in place just before the body, by its
- * Content-Type and Content-Transfer-Encoding fields: a large part of the
- * parse time saved, and the body is not copied.  Returns where the
- * shortened message starts in m->norm. */
-static size_t mime_only_headers(imap_msg *m)
-{
-	static const char *const keep[] = {"Content-Type",
-	                                   "Content-Transfer-Encoding", NULL};
-	cs_buf mini = CS_BUF_INIT, v = CS_BUF_INIT;
-	size_t body = m->hdr.len, start;
-	int i;
+/* ---- the top header block, parsed once ---------------------------------- */
 
-	cs_buf_puts(&mini, "MIME-Version: 1.0\r\n");
-	for (i = 0; keep[i]; i++)
-		if (imap_hdr_get(m->hdr.data, m->hdr.len, keep[i], &v))
-			cs_buf_printf(&mini, "%s: %s\r\n", keep[i], v.data);
-	cs_buf_free(&v);
-	if (mini.len > body) { /* cannot happen: the fields came from there */
-		cs_buf_free(&mini);
-		return 0;
+static void index_headers(imap_msg *m)
+{
+	imap_hdr_iter it;
+	const char *n;
+	size_t nl, cap = 0;
+	cs_buf v = CS_BUF_INIT;
+
+	imap_hdr_begin(&it, m->hdr.data, m->hdr.len);
+	while (imap_hdr_next(&it, &n, &nl, &v)) {
+		imap_field *f;
+
+		if (m->nfields == cap) {
+			cap = cap ? 2 * cap : 32;
+			m->fields = cs_xrealloc(m->fields, cap * sizeof *f);
+		}
+		f = &m->fields[m->nfields++];
+		f->name = n;
+		f->nlen = nl;
+		f->off = m->vals.len;
+		f->vlen = v.len;
+		cs_buf_append(&m->vals, v.data ? v.data : "", v.len);
+		cs_buf_putc(&m->vals, '\0');
 	}
-	start = body - mini.len;
-	memcpy(m->norm.data + start, mini.data, mini.len);
-	cs_buf_free(&mini);
-	return start;
+	cs_buf_free(&v);
+}
+
+const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
+                             size_t *len)
+{
+	size_t i, want = strlen(name);
+
+	for (i = 0; i < m->nfields; i++) {
+		const imap_field *f = &m->fields[i];
+
+		if (f->nlen == want && strncasecmp(f->name, name, want) == 0 &&
+		    k-- == 0) {
+			if (len)
+				*len = f->vlen;
+			return m->vals.data + f->off;
+		}
+	}
+	if (len)
+		*len = 0;
+	return NULL;
+}
+
+const char *imap_msg_hdr(const imap_msg *m, const char *name, size_t *len)
+{
+	return imap_msg_hdr_nth(m, name, 0, len);
 }
 
 void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 {
-	struct mailmime *mime = NULL;
-	size_t idx = 0, start, hlen;
+	size_t hlen, b, ctlen = 0, ctelen = 0, n;
+	const char *ctv, *ctev;
 	walk_state ws;
 
 	normalise(raw, len, &m->norm);
 	hlen = header_block_len(m->norm.data, m->norm.len);
 	cs_buf_append(&m->hdr, m->norm.data, hlen);
+	index_headers(m);
 	memset(&ws, 0, sizeof ws);
 	ws.m = m;
-	start = hlen ? mime_only_headers(m) : 0;
-	if (mailmime_parse(m->norm.data + start, m->norm.len - start, &idx,
-	                   &mime) == MAILIMF_NO_ERROR &&
-	    mime) {
-		m->mime_ok = true;
-		walk(&ws, mime, 0, false);
-		mailmime_free(mime);
+	ctv = imap_msg_hdr(m, "Content-Type", &ctlen);
+	ctev = imap_msg_hdr(m, "Content-Transfer-Encoding", &ctelen);
+	b = hlen + 2 <= m->norm.len ? hlen + 2 : m->norm.len;
+	m->mime_ok = true;
+	walk(&ws, ctv, ctlen, ctev, ctelen, m->norm.data + b, m->norm.len - b,
+	     1);
+	if (m->text.len == 0 && ws.html) {
+		decode_part(ws.html, ws.html_len, ws.html_enc, ws.html_cs,
+		            &m->text);
+		strip_html(&m->text);
 	}
-	if (!m->mime_ok) {
-		/* unparseable: everything after the headers is text */
-		size_t b = hlen + 2 <= m->norm.len ? hlen + 2 : m->norm.len;
-		size_t n = m->norm.len - b;
-
-		cs_buf_append(&m->text, m->norm.data + b,
-		              n < IMAP_MAX_TEXT ? n : IMAP_MAX_TEXT);
-	}
-	if (m->text.len == 0 && ws.html.len) {
-		strip_html(&ws.html);
-		cs_buf_append(&m->text, cs_buf_str(&ws.html), ws.html.len);
-	}
-	cs_buf_free(&ws.html);
 	/* every buffer allocated and NUL-terminated, even when empty */
 	cs_buf_append(&m->hdr, "", 0);
+	cs_buf_append(&m->vals, "", 0);
 	cs_buf_append(&m->text, "", 0);
 	cs_buf_append(&m->dsn, "", 0);
 	cs_buf_append(&m->arf, "", 0);
 	cs_buf_append(&m->orig, "", 0);
 	m->orig_text_at = m->multipart ? m->text.len : find_orig_copy(m);
+	/* the words every detector reads, flattened once */
+	n = m->orig_text_at;
+	imap_flatten(m->text.data, n < IMAP_REASON_CTX ? n : IMAP_REASON_CTX,
+	             &m->flat);
+	m->ctx_len = m->flat.len;
+	if (n > IMAP_REASON_CTX)
+		imap_flatten(m->text.data + IMAP_REASON_CTX,
+		             (n < IMAP_WORDS_SCAN ? n : IMAP_WORDS_SCAN) -
+		                 IMAP_REASON_CTX,
+		             &m->flat);
+	cs_buf_append(&m->flat, "", 0);
 }
 
 void imap_msg_free(imap_msg *m)
 {
 	cs_buf_free(&m->norm);
 	cs_buf_free(&m->hdr);
+	free(m->fields);
+	cs_buf_free(&m->vals);
 	cs_buf_free(&m->dsn);
 	cs_buf_free(&m->arf);
 	cs_buf_free(&m->text);
 	cs_buf_free(&m->orig);
+	cs_buf_free(&m->flat);
 	memset(m, 0, sizeof *m);
 }

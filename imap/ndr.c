@@ -188,30 +188,34 @@ static const char *const system_local[] = {
     "mail-daemon",   "mdaemon",    NULL,
 };
 
-static bool list_hit(const cs_buf *flat, const char *const *list)
+static imap_phr daemon_phr = IMAP_PHR_ANY(daemon_from);
+static imap_phr fail_subject_phr = IMAP_PHR_ANY(fail_subject);
+static imap_phr delay_subject_phr = IMAP_PHR_ANY(delay_subject);
+static imap_phr fail_body_phr = IMAP_PHR_ANY(fail_body);
+static imap_phr delay_body_phr = IMAP_PHR_ANY(delay_body);
+static imap_phr permanent_body_phr = IMAP_PHR_ANY(permanent_body);
+
+static bool list_hit(const char *t, size_t n, imap_phr *list)
 {
-	return flat->len &&
-	       imap_find_any(flat->data, flat->len, list, NULL) >= 0;
+	return n && imap_phr_find(list, t, n, NULL) >= 0;
 }
 
 bool imap_ndr_from_daemon(const imap_msg *m)
 {
-	cs_buf v = CS_BUF_INIT, f = CS_BUF_INIT;
+	cs_buf f = CS_BUF_INIT;
+	const char *s;
+	size_t n;
 	bool hit = false;
 
-	if (imap_hdr_get(m->hdr.data, m->hdr.len, "From", &v)) {
-		imap_flatten(v.data, v.len, &f);
-		hit = list_hit(&f, daemon_from);
+	if ((s = imap_msg_hdr(m, "From", &n)) != NULL) {
+		imap_flatten(s, n, &f);
+		hit = list_hit(f.data, f.len, &daemon_phr);
 	}
-	if (!hit && imap_hdr_get(m->hdr.data, m->hdr.len, "Return-Path", &v)) {
-		const char *s = cs_buf_str(&v);
-
+	if (!hit && (s = imap_msg_hdr(m, "Return-Path", &n)) != NULL) {
 		/* null sender: only mail systems send with <> */
-		hit = strcmp(s, "<>") == 0 || strcmp(s, "< >") == 0 ||
-		      (s[0] == '\0' && v.len == 0) ||
+		hit = strcmp(s, "<>") == 0 || strcmp(s, "< >") == 0 || n == 0 ||
 		      strcasestr(s, "mailer-daemon") != NULL;
 	}
-	cs_buf_free(&v);
 	cs_buf_free(&f);
 	return hit;
 }
@@ -221,44 +225,38 @@ typedef struct own_addrs {
 	cs_buf list; /* "\n"-separated, lower case, with a leading "\n" */
 } own_addrs;
 
-static void own_add(own_addrs *o, const char *hdrs, size_t len,
-                    const char *name)
+/* Every address in a header value. */
+static void own_add_value(own_addrs *o, const char *p, size_t left)
 {
-	cs_buf v = CS_BUF_INIT, a = CS_BUF_INIT;
-	imap_hdr_iter it;
-	const char *n;
-	size_t nl, want = strlen(name);
+	cs_buf a = CS_BUF_INIT;
 
-	imap_hdr_begin(&it, hdrs, len);
-	while (imap_hdr_next(&it, &n, &nl, &v)) {
-		const char *p = v.data;
-		size_t left = v.len;
+	while (left > 0 && imap_addr_clean(p, left, &a)) {
+		const char *at = memchr(p, '@', left), *comma;
+		size_t skip;
 
-		if (nl != want || strncasecmp(n, name, nl) != 0)
-			continue;
-		/* every address in the value */
-		while (left > 0 && imap_addr_clean(p, left, &a)) {
-			const char *at = memchr(p, '@', left);
-			size_t skip;
-
-			cs_buf_putc(&o->list, '\n');
-			imap_flatten(a.data, a.len, &o->list);
-			cs_buf_putc(&o->list, '\n');
-			skip = (size_t)(at - p) + 1;
-			p += skip;
-			left -= skip;
-			{
-				const char *comma = memchr(p, ',', left);
-
-				if (comma == NULL)
-					break;
-				left -= (size_t)(comma + 1 - p);
-				p = comma + 1;
-			}
-		}
+		cs_buf_putc(&o->list, '\n');
+		imap_flatten(a.data, a.len, &o->list);
+		cs_buf_putc(&o->list, '\n');
+		skip = (size_t)(at - p) + 1;
+		p += skip;
+		left -= skip;
+		comma = memchr(p, ',', left);
+		if (comma == NULL)
+			break;
+		left -= (size_t)(comma + 1 - p);
+		p = comma + 1;
 	}
-	cs_buf_free(&v);
 	cs_buf_free(&a);
+}
+
+/* Every field called name of the top header block. */
+static void own_add(own_addrs *o, const imap_msg *m, const char *name)
+{
+	const char *v;
+	size_t k, n;
+
+	for (k = 0; (v = imap_msg_hdr_nth(m, name, k, &n)) != NULL; k++)
+		own_add_value(o, v, n);
 }
 
 static bool own_has(const own_addrs *o, const char *addr)
@@ -360,13 +358,14 @@ static size_t rcpts_from_text(const char *t, size_t n, const own_addrs *own,
 static void rcpts_from_header(const imap_msg *m, const char *name,
                               imap_class *c)
 {
-	cs_buf v = CS_BUF_INIT, a = CS_BUF_INIT;
+	cs_buf a = CS_BUF_INIT;
 	const char *p, *end;
+	size_t n;
 
-	if (!imap_hdr_get(m->hdr.data, m->hdr.len, name, &v))
+	p = imap_msg_hdr(m, name, &n);
+	if (p == NULL)
 		goto out;
-	p = v.data;
-	end = v.data + v.len;
+	end = p + n;
 	while (p < end) {
 		const char *comma = memchr(p, ',', (size_t)(end - p));
 		const char *e = comma ? comma : end;
@@ -376,7 +375,6 @@ static void rcpts_from_header(const imap_msg *m, const char *name,
 		p = e + 1;
 	}
 out:
-	cs_buf_free(&v);
 	cs_buf_free(&a);
 }
 
@@ -404,39 +402,40 @@ static void rcpts_from_orig(const imap_msg *m, imap_class *c)
 
 bool imap_ndr_detect(const imap_msg *m, imap_class *c)
 {
-	cs_buf v = CS_BUF_INIT, subj = CS_BUF_INIT, body = CS_BUF_INIT;
+	cs_buf v = CS_BUF_INIT, subj = CS_BUF_INIT;
 	own_addrs own;
 	bool daemon, xfailed, sfail, sdelay, bfail, bdelay, perm, delay;
-	size_t i, textlen = m->orig_text_at;
-	char *ctx;
+	size_t i, n, textlen = m->orig_text_at;
+	const char *body = cs_buf_str(&m->flat), *s;
+	size_t blen = m->flat.len;
+	imap_rctx ctx;
 
 	memset(&own, 0, sizeof own);
-	xfailed =
-	    imap_hdr_get(m->hdr.data, m->hdr.len, "X-Failed-Recipients", &v) &&
-	    memchr(v.data, '@', v.len);
-	if (imap_hdr_get(m->hdr.data, m->hdr.len, "Subject", &v))
-		imap_flatten(v.data, v.len, &subj);
+	s = imap_msg_hdr(m, "X-Failed-Recipients", &n);
+	xfailed = s && memchr(s, '@', n);
+	if ((s = imap_msg_hdr(m, "Subject", &n)) != NULL)
+		imap_flatten(s, n, &subj);
 	if (textlen > IMAP_WORDS_SCAN)
 		textlen = IMAP_WORDS_SCAN;
-	imap_flatten(cs_buf_str(&m->text), textlen, &body);
 	daemon = imap_ndr_from_daemon(m);
-	sfail = list_hit(&subj, fail_subject);
-	sdelay = list_hit(&subj, delay_subject);
-	bfail = list_hit(&body, fail_body);
-	bdelay = list_hit(&body, delay_body);
+	sfail = list_hit(subj.data, subj.len, &fail_subject_phr);
+	sdelay = list_hit(subj.data, subj.len, &delay_subject_phr);
+	bfail = list_hit(body, blen, &fail_body_phr);
+	bdelay = list_hit(body, blen, &delay_body_phr);
 	if (!xfailed && !(daemon && (sfail || sdelay || bfail || bdelay)) &&
-	    !(sfail && bfail) && !(sdelay && bdelay))
-		goto no;
-	perm =
-	    list_hit(&body, permanent_body) && !list_hit(&subj, delay_subject);
+	    !(sfail && bfail) && !(sdelay && bdelay)) {
+		cs_buf_free(&subj);
+		return false;
+	}
+	perm = list_hit(body, blen, &permanent_body_phr) && !sdelay;
 	delay = (sdelay || bdelay) && !perm && !xfailed && !(sfail && !sdelay);
 
-	own_add(&own, m->hdr.data, m->hdr.len, "From");
-	own_add(&own, m->hdr.data, m->hdr.len, "To");
-	own_add(&own, m->hdr.data, m->hdr.len, "Delivered-To");
-	own_add(&own, m->hdr.data, m->hdr.len, "Reply-To");
-	if (m->orig.len)
-		own_add(&own, m->orig.data, m->orig.len, "From");
+	own_add(&own, m, "From");
+	own_add(&own, m, "To");
+	own_add(&own, m, "Delivered-To");
+	own_add(&own, m, "Reply-To");
+	if (m->orig.len && imap_hdr_get(m->orig.data, m->orig.len, "From", &v))
+		own_add_value(&own, v.data, v.len);
 
 	if (xfailed)
 		rcpts_from_header(m, "X-Failed-Recipients", c);
@@ -446,7 +445,8 @@ bool imap_ndr_detect(const imap_msg *m, imap_class *c)
 		rcpts_from_orig(m, c);
 	/* a recipient without words of its own gets the text around its
 	 * first mention; reasons are decided with the whole text as context */
-	ctx = body.data;
+	imap_rctx_init(&ctx, body,
+	               blen < IMAP_REASON_CTX ? blen : IMAP_REASON_CTX);
 	for (i = 0; i < c->nrcpts; i++) {
 		imap_rcpt *r = &c->rcpts[i];
 		const char *t = cs_buf_str(&m->text), *hit;
@@ -457,20 +457,11 @@ bool imap_ndr_detect(const imap_msg *m, imap_class *c)
 			diag_around(t, textlen, (size_t)(hit - t), &v);
 			r->diag = cs_xstrdup(cs_buf_str(&v));
 		}
-		imap_reason_decide(r, ctx,
-		                   body.len < IMAP_REASON_CTX ? body.len
-		                                              : IMAP_REASON_CTX,
-		                   delay);
+		imap_reason_decide(r, &ctx, delay);
 	}
 	c->kind = delay ? IMAP_DELAY : IMAP_BOUNCE;
 	cs_buf_free(&own.list);
 	cs_buf_free(&v);
 	cs_buf_free(&subj);
-	cs_buf_free(&body);
 	return true;
-no:
-	cs_buf_free(&v);
-	cs_buf_free(&subj);
-	cs_buf_free(&body);
-	return false;
 }

@@ -21,14 +21,8 @@
 #include "imap_int.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-
-typedef struct reason_pat {
-	const char *reason;
-	const char *const *words;
-} reason_pat;
 
 static const char *const w_mailboxfull[] = {
     "mailbox full",
@@ -349,6 +343,7 @@ static const char *const w_filtered[] = {
     "does not accept mail from",
     "due to extended inactivity",
     "not accepting mail",
+    "recipient preferences",
     NULL,
 };
 static const char *const w_rejected[] = {
@@ -428,87 +423,60 @@ static const char *const w_mailer[] = {
     "pipe to",        "exit code", NULL,
 };
 
-/* First-pass order: specific causes before generic words like
- * "rejected" or "unavailable". */
-static const reason_pat patterns[] = {
-    {"mailboxfull", w_mailboxfull}, {"mesgtoobig", w_mesgtoobig},
-    {"exceedlimit", w_exceedlimit}, {"suspend", w_suspend},
-    {"hasmoved", w_hasmoved},       {"norelaying", w_norelaying},
-    {"virusdetected", w_virus},     {"blocked", w_dnsbl},
-    {"userunknown", w_userunknown}, {"hostunknown", w_hostunknown},
-    {"spamdetected", w_spam},       {"filtered", w_filtered},
-    {"blocked", w_blocked},         {"policyviolation", w_policy},
-    {"toomanyconn", w_toomanyconn}, {"systemfull", w_systemfull},
-    {"networkerror", w_network},    {"expired", w_expired},
-    {"securityerror", w_security},  {"mailererror", w_mailer},
-    {"systemerror", w_system},      {"contenterror", w_content},
-    {"rejected", w_rejected},       {NULL, NULL},
+/* Phrases that would otherwise be read as a more generic class below
+ * (a directory that does not list the user is not a block list; a name
+ * lookup to be tried again is not a dead domain). */
+static const char *const w_early_userunknown[] = {
+    "not listed in domino directory",
+    "not listed in the directory",
+    "not listed in public name & address book",
+    "ディレクトリのリストにありません",
+    NULL,
+};
+static const char *const w_early_network[] = {
+    "host not found, try again",
+    "temporary failure in name resolution",
+    "try again later (dns",
+    NULL,
 };
 
-/* All patterns bucketed by first byte, so one pass over the text tries
- * only the patterns that can start at each position (instead of one
- * memmem pass per pattern).  Built once; read-only afterwards. */
-typedef struct pat_ref {
-	const char *word;
-	unsigned char len;
-	unsigned char rank; /* index into patterns[]: lower wins */
-} pat_ref;
-
-static pat_ref *buckets[256];
-static unsigned short nbucket[256];
-static pthread_once_t buckets_once = PTHREAD_ONCE_INIT;
-
-static void build_buckets(void)
-{
-	const reason_pat *p;
-	const char *const *w;
-	int pass, b;
-
-	for (pass = 0; pass < 2; pass++) {
-		for (p = patterns; p->reason; p++)
-			for (w = p->words; *w; w++) {
-				b = (unsigned char)(*w)[0];
-				if (pass == 1) {
-					pat_ref *r = &buckets[b][nbucket[b]];
-
-					r->word = *w;
-					r->len = (unsigned char)strlen(*w);
-					r->rank = (unsigned char)(p - patterns);
-				}
-				nbucket[b]++;
-			}
-		if (pass == 0)
-			for (b = 0; b < 256; b++) {
-				if (nbucket[b])
-					buckets[b] = cs_xcalloc(
-					    nbucket[b], sizeof *buckets[b]);
-				nbucket[b] = 0;
-			}
-	}
-}
+/* First-pass order: specific causes before generic words like
+ * "rejected" or "unavailable". */
+static const imap_phr_group patterns[] = {
+    {"userunknown", w_early_userunknown},
+    {"networkerror", w_early_network},
+    {"mailboxfull", w_mailboxfull},
+    {"mesgtoobig", w_mesgtoobig},
+    {"exceedlimit", w_exceedlimit},
+    {"suspend", w_suspend},
+    {"hasmoved", w_hasmoved},
+    {"norelaying", w_norelaying},
+    {"virusdetected", w_virus},
+    {"blocked", w_dnsbl},
+    {"userunknown", w_userunknown},
+    {"hostunknown", w_hostunknown},
+    {"spamdetected", w_spam},
+    {"filtered", w_filtered},
+    {"blocked", w_blocked},
+    {"policyviolation", w_policy},
+    {"toomanyconn", w_toomanyconn},
+    {"systemfull", w_systemfull},
+    {"networkerror", w_network},
+    {"expired", w_expired},
+    {"securityerror", w_security},
+    {"mailererror", w_mailer},
+    {"systemerror", w_system},
+    {"contenterror", w_content},
+    {"rejected", w_rejected},
+    {NULL, NULL},
+};
+static imap_phr reason_phr = IMAP_PHR_GROUPS(patterns);
 
 static const char *text_reason(const char *t, size_t n)
 {
-	size_t i, best = sizeof patterns / sizeof patterns[0];
+	int k = imap_phr_find(&reason_phr, t, n, NULL);
 
-	if (t == NULL || n == 0)
-		return NULL;
-	pthread_once(&buckets_once, build_buckets);
-	for (i = 0; i < n; i++) {
-		unsigned char b = (unsigned char)t[i];
-		const pat_ref *r = buckets[b];
-		size_t k;
-
-		for (k = 0; k < nbucket[b]; k++)
-			if (r[k].rank < best && r[k].len <= n - i &&
-			    memcmp(t + i, r[k].word, r[k].len) == 0)
-				best = r[k].rank;
-		if (best == 0)
-			break;
-	}
-	return best < sizeof patterns / sizeof patterns[0] - 1
-	           ? patterns[best].reason
-	           : NULL;
+	return k >= 0 ? patterns[k].name : NULL;
 }
 
 /* RFC 3463 status → reason, for the codes that say something specific. */
@@ -614,23 +582,92 @@ static bool is_hard(const char *reason)
 	       is(reason, "hasmoved") || is(reason, "notaccept");
 }
 
-/* Did the server refuse only after DATA (so "unknown user" may be a
- * content filter's or gateway's verdict, which must not kill an address)? */
-static bool at_data(const char *t, size_t n)
+/* The SMTP command a refusal answered (RFC 5321 3.3), as reports name it:
+ * Postfix "(in reply to RCPT TO command)", Exim "after RCPT TO:",
+ * Sendmail's ">>> RCPT To:" transcript, "after end of data".  The earliest
+ * mention in the text is taken. */
+enum { PHASE_NONE = 0, PHASE_MAIL, PHASE_RCPT, PHASE_DATA };
+
+static const char *const ph_mail[] = {
+    "mail from:", "mail from command", "after mail from", ">>> mail from", NULL,
+};
+static const char *const ph_rcpt[] = {
+    "rcpt to", "rcpt command", ">>> rcpt", "after rcpt", NULL,
+};
+static const char *const ph_data[] = {
+    "end of data", "after data", ">>> data", "data command", NULL,
+};
+static imap_phr ph_mail_phr = IMAP_PHR_ANY(ph_mail);
+static imap_phr ph_rcpt_phr = IMAP_PHR_ANY(ph_rcpt);
+static imap_phr ph_data_phr = IMAP_PHR_ANY(ph_data);
+
+static int smtp_phase(const char *t, size_t n)
 {
-	static const char *const data[] = {
-	    "end of data",  "after data",        ">>> data",
-	    "data command", "after end of data", NULL,
-	};
-	return t && n && imap_find_any(t, n, data, NULL) >= 0;
+	const char *at, *best = NULL;
+	int ph = PHASE_NONE;
+
+	if (t == NULL || n == 0)
+		return PHASE_NONE;
+	if (imap_phr_find(&ph_rcpt_phr, t, n, &at) >= 0) {
+		best = at;
+		ph = PHASE_RCPT;
+	}
+	if (imap_phr_find(&ph_mail_phr, t, best ? (size_t)(best - t) : n,
+	                  &at) >= 0) {
+		best = at;
+		ph = PHASE_MAIL;
+	}
+	if (imap_phr_find(&ph_data_phr, t, best ? (size_t)(best - t) : n,
+	                  &at) >= 0)
+		ph = PHASE_DATA;
+	return ph;
 }
 
-void imap_reason_decide(imap_rcpt *r, const char *ctx, size_t ctxlen,
-                        bool delayed)
+void imap_rctx_init(imap_rctx *x, const char *flat, size_t n)
+{
+	x->text = flat;
+	x->len = flat ? n : 0;
+	x->known = 0;
+	x->reason = NULL;
+	x->phase = 0;
+}
+
+static const char *ctx_reason(imap_rctx *x)
+{
+	if (x == NULL)
+		return NULL;
+	if (!(x->known & 1)) {
+		x->reason = text_reason(x->text, x->len);
+		x->known |= 1;
+	}
+	return x->reason;
+}
+
+static int ctx_phase(imap_rctx *x)
+{
+	if (x == NULL)
+		return PHASE_NONE;
+	if (!(x->known & 2)) {
+		x->phase = smtp_phase(x->text, x->len);
+		x->known |= 2;
+	}
+	return x->phase;
+}
+
+/* Does the status name the recipient's mailbox as bad (X.1.1 Bad
+ * destination mailbox address, X.1.3 bad syntax, X.1.6 moved)? */
+static bool mailbox_status(const char *st)
+{
+	return st[0] &&
+	       (strcmp(st + 1, ".1.1") == 0 || strcmp(st + 1, ".1.3") == 0 ||
+	        strcmp(st + 1, ".1.6") == 0);
+}
+
+void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, bool delayed)
 {
 	cs_buf t = CS_BUF_INIT;
 	const char *tr, *sr, *reason;
-	bool data_stage;
+	int phase;
 
 	if (r->diag)
 		imap_flatten(r->diag, strlen(r->diag), &t);
@@ -643,9 +680,11 @@ void imap_reason_decide(imap_rcpt *r, const char *ctx, size_t ctxlen,
 	}
 	tr = text_reason(t.data, t.len);
 	if (tr == NULL)
-		tr = text_reason(ctx, ctxlen);
+		tr = ctx_reason(ctx);
 	sr = status_reason(r->status);
-	data_stage = at_data(t.data, t.len) || at_data(ctx, ctxlen);
+	phase = smtp_phase(t.data, t.len);
+	if (phase == PHASE_NONE)
+		phase = ctx_phase(ctx);
 	if (sr && (is(sr, "userunknown") || is(sr, "hostunknown"))) {
 		/* a bad-address status, unless the words blame the sender or
 		 * the network */
@@ -663,15 +702,28 @@ void imap_reason_decide(imap_rcpt *r, const char *ctx, size_t ctxlen,
 		           is(tr, "contenterror") || is(tr, "securityerror") ||
 		           is(tr, "expired")))
 			reason = sr;
-		/* "unknown user" in answer to DATA, without a mailbox status:
-		 * a filter's verdict, not proof the address is dead */
-		if (is(tr, "userunknown") && data_stage)
-			reason = "filtered";
 	} else if (sr) {
 		reason = sr;
 	} else {
 		reason = delayed ? "expired" : "onhold";
 	}
+	/* "unknown user" words in answer to DATA, without a mailbox status:
+	 * a content filter's or gateway's verdict, not proof the address is
+	 * dead */
+	if (is(reason, "userunknown") && !mailbox_status(r->status) &&
+	    phase == PHASE_DATA)
+		reason = "filtered";
+	/* the sender was refused: X.1.7/X.1.8 (bad sender address or
+	 * system) or an answer to MAIL FROM */
+	if ((r->status[0] && (strcmp(r->status + 1, ".1.7") == 0 ||
+	                      strcmp(r->status + 1, ".1.8") == 0)) ||
+	    (phase == PHASE_MAIL &&
+	     (is_hard(reason) || is(reason, "filtered") ||
+	      is(reason, "onhold"))))
+		reason = "rejected";
+	/* X.2.2 mailbox full, whatever else the words say */
+	if (r->status[0] && strcmp(r->status + 1, ".2.2") == 0)
+		reason = "mailboxfull";
 	if (r->status[0] == '\0') {
 		char cls = reply_class(t.data ? t.data : "", t.len);
 

@@ -136,18 +136,17 @@ static const char *const quote_marks[] = {
     NULL,
 };
 
+static imap_phr quote_phr = IMAP_PHR_ANY(quote_marks);
+static imap_phr remove_phr = IMAP_PHR_ANY(remove_words);
+
 size_t imap_fresh_len(const char *flat, size_t n)
 {
 	size_t best = n;
-	const char *gt;
-	int i;
+	const char *gt, *p;
 
-	for (i = 0; quote_marks[i]; i++) {
-		const char *p = imap_find(flat, best, quote_marks[i]);
-
-		if (p)
-			best = (size_t)(p - flat);
-	}
+	/* the earliest mark of a quoted message */
+	if (imap_phr_find(&quote_phr, flat, n, &p) >= 0)
+		best = (size_t)(p - flat);
 	/* "> quoted" lines: after flattening, a '>' that starts a word */
 	gt = memchr(flat, '>', best);
 	while (gt) {
@@ -221,5 +220,5 @@ bool imap_unsub_detect(const imap_class *c, const char *fresh, size_t freshlen,
 			return true;
 	}
 	return freshlen &&
-	       imap_find_any(fresh, freshlen, remove_words, NULL) >= 0;
+	       imap_phr_find(&remove_phr, fresh, freshlen, NULL) >= 0;
 }

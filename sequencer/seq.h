@@ -77,6 +77,7 @@ typedef struct seq_watcher {
 	imap_session *s;
 	cs_secret *secret;
 	char *junk, *sent; /* folder names found; Sent is never scanned */
+	bool selected;     /* INBOX is the selected folder (for IDLE) */
 } seq_watcher;
 
 int seq_watcher_open(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,

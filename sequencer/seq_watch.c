@@ -337,7 +337,7 @@ static int sync_folder(seq_watcher *w, const char *role, const char *name,
 {
 	db_folder f;
 	imap_folder_info info;
-	uint32_t *uids = NULL, last;
+	uint32_t *uids = NULL, last, floor = 0;
 	size_t n = 0, i;
 	bool found;
 	int rc;
@@ -350,8 +350,19 @@ static int sync_folder(seq_watcher *w, const char *role, const char *name,
 		f.last_uid = 0;
 	}
 	db_folder_free(&f);
+	/* nothing new: UIDVALIDITY and UIDNEXT as left (no SELECT at all) */
+	if (f.last_uid > 0) {
+		if ((rc = imap_status(w->s, name, &info, err)) != 0)
+			return rc;
+		if (info.uidvalidity == f.uidvalidity &&
+		    info.uidnext == f.last_uid + 1) {
+			st->folders++;
+			return 0;
+		}
+	}
 	if ((rc = imap_examine(w->s, name, &info, err)) != 0)
 		return rc;
+	w->selected = strcmp(name, "INBOX") == 0;
 	if (f.uidvalidity != info.uidvalidity) {
 		if (f.uidvalidity != 0)
 			cs_log_warn(
@@ -366,6 +377,12 @@ static int sync_folder(seq_watcher *w, const char *role, const char *name,
 	                     &uids, &n, err);
 	if (rc)
 		return rc;
+	/* After a first pass, everything below UIDNEXT has been decided on
+	 * (read, or older than the window), so later passes ask only for
+	 * UIDs above it and cost the same however big the folder is.  Only
+	 * the last batch may move the mark that far. */
+	if (last == 0 && info.uidnext > 1)
+		floor = info.uidnext - 1;
 	st->folders++;
 	for (i = 0; i < n || (i == 0 && n == 0); i += FETCH_BATCH) {
 		size_t m = n - i < FETCH_BATCH ? n - i : FETCH_BATCH, nf = 0, k;
@@ -389,8 +406,10 @@ static int sync_folder(seq_watcher *w, const char *role, const char *name,
 			imap_class_free(&c);
 			st->fetched++;
 		}
-		if (n)
+		if (n && uids[i + m - 1] > last)
 			last = uids[i + m - 1];
+		if (i + m >= n && floor > last)
+			last = floor;
 		if (rc == 0)
 			rc = db_folder_set(w->d, w->in->id, role, name,
 			                   info.uidvalidity, last,
@@ -456,12 +475,6 @@ int seq_watcher_sync(seq_watcher *w, seq_sync_stats *st, cs_err *err)
 	rc = sync_folder(w, "inbox", "INBOX", st, err);
 	if (rc == 0 && w->junk)
 		rc = sync_folder(w, "junk", w->junk, st, err);
-	/* leave INBOX selected, ready for IDLE */
-	if (rc == 0 && w->junk) {
-		imap_folder_info info;
-
-		rc = imap_examine(w->s, "INBOX", &info, err);
-	}
 	return rc;
 }
 
@@ -472,11 +485,28 @@ bool seq_watcher_can_idle(seq_watcher *w)
 
 int seq_watcher_idle(seq_watcher *w, int timeout_ms, cs_err *err)
 {
+	if (!w->selected) {
+		imap_folder_info info;
+		int rc = imap_examine(w->s, "INBOX", &info, err);
+
+		if (rc)
+			return rc;
+		w->selected = true;
+	}
 	return imap_idle_wait(w->s, timeout_ms, err);
 }
 
 int seq_watcher_idle_start(seq_watcher *w, int *fd, cs_err *err)
 {
+	/* IDLE watches the selected folder: INBOX */
+	if (!w->selected) {
+		imap_folder_info info;
+		int rc = imap_examine(w->s, "INBOX", &info, err);
+
+		if (rc)
+			return rc;
+		w->selected = true;
+	}
 	return imap_idle_start(w->s, fd, err);
 }
 

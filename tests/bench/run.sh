@@ -70,3 +70,10 @@ tls=$(build/release/bench_smtp 127.0.0.1 "$MAILSTACK_SUBMISSION_PORT" "$M" "$C" 
 echo "smtp: coldseq into Postfix, plaintext MX port:      $plain msg/s ($M messages)"
 echo "smtp: coldseq into Postfix, STARTTLS+AUTH port:     $tls msg/s"
 awk -v a="$tls" -v b="$plain" 'BEGIN { printf "smtp: TLS cost: STARTTLS/plaintext = %.2f\n", a / b }'
+
+# ---- IMAP watcher ---------------------------------------------------------
+# Sync with no new mail on a 1,000- and a 100,000-message INBOX (about equal
+# expected), reply-to-event latency through IDLE, threads and memory of one
+# watcher process watching 500 inboxes of the stack.
+python3 tests/bench/bench_watch.py --inboxes "${BENCH_INBOXES:-500}" \
+    --big "${BENCH_BIG_MAILBOX:-100000}"

@@ -81,6 +81,46 @@ static const tcase cases[] = {
      "bob@example.org", "4.2.1", 0, NULL, "", NULL},
     {"dsn delivered is other", DSN("delivered", "2.0.0", "250 ok"), IMAP_OTHER,
      NULL, NULL, -1, NULL, "", NULL},
+    /* ---- reason rules: status, SMTP phase, wording classes ------------ */
+    {"X.1.8 bad sender system is rejected, soft",
+     DSN("failed", "5.1.8",
+         "553 5.1.8 <me@example.com>... Domain of sender address "
+         "me@example.com does not exist"),
+     IMAP_BOUNCE, "bob@example.org", "5.1.8", 0, "rejected", "", NULL},
+    {"X.1.7 bad sender mailbox is rejected, soft",
+     DSN("failed", "5.1.7", "550 5.1.7 sender mailbox does not exist"),
+     IMAP_BOUNCE, "bob@example.org", "5.1.7", 0, "rejected", "", NULL},
+    {"refusal at MAIL FROM is rejected, soft",
+     DSN("failed", "5.1.0",
+         "SMTP error from remote mail server after MAIL FROM:<me@example.com>"
+         ": 553 5.1.0 unknown user"),
+     IMAP_BOUNCE, "bob@example.org", "5.1.0", 0, "rejected", "", NULL},
+    {"unknown user at RCPT TO stays hard",
+     DSN("failed", "5.0.0",
+         "host mx.example.org said: 550 unknown user (in reply to RCPT TO "
+         "command)"),
+     IMAP_BOUNCE, "bob@example.org", "5.0.0", 1, "userunknown", "", NULL},
+    {"unknown user after end of data is filtered, soft",
+     DSN("failed", "5.0.0",
+         "SMTP error from remote mail server after end of data: 550 unknown "
+         "user"),
+     IMAP_BOUNCE, "bob@example.org", "5.0.0", 0, "filtered", "", NULL},
+    {"X.2.2 is a full mailbox whatever the words say",
+     DSN("failed", "5.2.2", "550 5.2.2 <bob@example.org>... User unknown"),
+     IMAP_BOUNCE, "bob@example.org", "5.2.2", 0, "mailboxfull", "", NULL},
+    {"refused for recipient preferences is filtered, soft",
+     DSN("failed", "5.1.1",
+         "550 5.1.1 RCP-P2 Refused due to recipient preferences"),
+     IMAP_BOUNCE, "bob@example.org", "5.1.1", 0, "filtered", "", NULL},
+    {"user not listed in the directory is unknown, hard",
+     DSN("failed", "5.0.0",
+         "User bob (bob@example.org) not listed in Domino Directory"),
+     IMAP_BOUNCE, "bob@example.org", "5.0.0", 1, "userunknown", "", NULL},
+    {"host not found, try again is a network error, soft",
+     DSN("failed", "5.0.0",
+         "Name service error for domain example.org: Host not found, try "
+         "again"),
+     IMAP_BOUNCE, "bob@example.org", "5.0.0", 0, "networkerror", "", NULL},
     /* ---- free-text NDRs ---------------------------------------------- */
     {"qmail text with (#5.1.1)",
      "From: MAILER-DAEMON@mx.example.net\nTo: sender@example.com\n"

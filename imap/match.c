@@ -1,0 +1,188 @@
+/*
+ * match.c - find the first phrase of a list in a text, in one pass.
+ *
+ * The detectors ask "which of these phrases (the earliest in the list
+ * wins) occurs in this flattened text?" many times per message.  One
+ * memmem pass per phrase costs the text's length times the list's length;
+ * here each list is compiled once (on first use, thread-safe, never freed)
+ * into buckets keyed by a hash of the phrase's first three bytes, with a
+ * bitmap of the
+ * used buckets, so one pass over the text tries at each position only the
+ * phrases that can start there, and usually none.
+ */
+#include "imap_int.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PHR_BITS    12
+#define PHR_BUCKETS (1u << PHR_BITS)
+
+typedef struct phr_ent {
+	const char *w;
+	uint16_t len;
+	uint16_t rank;
+} phr_ent;
+
+struct imap_phr_tab {
+	uint64_t used[PHR_BUCKETS / 64];
+	uint16_t start[PHR_BUCKETS + 1];
+	size_t nshort; /* phrases under three bytes, tried everywhere */
+	phr_ent *shorts;
+	phr_ent ents[]; /* by bucket */
+};
+
+static inline unsigned phr_hash(const unsigned char *s)
+{
+	uint32_t k = (uint32_t)s[0] << 16 | (uint32_t)s[1] << 8 | s[2];
+
+	return (uint32_t)(k * 2654435761u) >> (32 - PHR_BITS);
+}
+
+/* Number of phrases in p. */
+static size_t phr_count(const imap_phr *p)
+{
+	size_t n = 0, g;
+	const char *const *w;
+
+	if (p->words)
+		for (w = p->words; *w; w++)
+			n++;
+	for (g = 0; p->groups && p->groups[g].words; g++)
+		for (w = p->groups[g].words; *w; w++)
+			n++;
+	return n;
+}
+
+static struct imap_phr_tab *phr_build(const imap_phr *p)
+{
+	size_t n = phr_count(p), i, k, g, fill[PHR_BUCKETS];
+	struct imap_phr_tab *t;
+	phr_ent *all = cs_xcalloc(n ? n : 1, sizeof *all);
+	const char *const *w;
+	size_t nlong = 0, nshort = 0;
+
+	k = 0;
+	if (p->words)
+		for (w = p->words; *w; w++, k++) {
+			all[k].w = *w;
+			all[k].rank = p->any ? 0 : (uint16_t)k;
+		}
+	for (g = 0; p->groups && p->groups[g].words; g++)
+		for (w = p->groups[g].words; *w; w++, k++) {
+			all[k].w = *w;
+			all[k].rank = (uint16_t)g;
+		}
+	for (i = 0; i < n; i++) {
+		all[i].len = (uint16_t)strlen(all[i].w);
+		if (all[i].len >= 3)
+			nlong++;
+		else if (all[i].len > 0)
+			nshort++;
+	}
+	t = cs_xcalloc(1, sizeof *t + nlong * sizeof(phr_ent));
+	t->shorts = cs_xcalloc(nshort ? nshort : 1, sizeof *t->shorts);
+	memset(fill, 0, sizeof fill);
+	for (i = 0; i < n; i++)
+		if (all[i].len >= 3)
+			fill[phr_hash((const unsigned char *)all[i].w)]++;
+	for (i = 0; i < PHR_BUCKETS; i++) {
+		t->start[i + 1] = (uint16_t)(t->start[i] + fill[i]);
+		if (fill[i])
+			t->used[i / 64] |= (uint64_t)1 << (i % 64);
+		fill[i] = t->start[i];
+	}
+	for (i = 0; i < n; i++) {
+		if (all[i].len >= 3) {
+			unsigned h = phr_hash((const unsigned char *)all[i].w);
+
+			t->ents[fill[h]++] = all[i];
+		} else if (all[i].len > 0) {
+			t->shorts[t->nshort++] = all[i];
+		}
+	}
+	free(all);
+	return t;
+}
+
+static const struct imap_phr_tab *phr_tab(imap_phr *p)
+{
+	struct imap_phr_tab *t =
+	    atomic_load_explicit(&p->tab, memory_order_acquire);
+	struct imap_phr_tab *none = NULL;
+
+	if (t)
+		return t;
+	t = phr_build(p);
+	if (!atomic_compare_exchange_strong_explicit(&p->tab, &none, t,
+	                                             memory_order_acq_rel,
+	                                             memory_order_acquire)) {
+		free(t->shorts);
+		free(t);
+		t = none;
+	}
+	return t;
+}
+
+/* A better hit at i for entry e? */
+static inline bool phr_try(const phr_ent *e, const unsigned char *s, size_t i,
+                           size_t n, int best)
+{
+	return (best < 0 || e->rank < best) && e->len <= n - i &&
+	       memcmp(s + i, e->w, e->len) == 0;
+}
+
+int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
+{
+	const struct imap_phr_tab *t;
+	const unsigned char *s = (const unsigned char *)hay;
+	size_t i, k;
+	int best = -1;
+	size_t best_at = 0;
+	uint32_t key;
+
+	if (hay == NULL || n == 0)
+		return -1;
+	t = phr_tab(p);
+	/* phrases of three bytes or more: a rolling key of the next three
+	 * bytes, hashed, tested against the bitmap of used buckets */
+	key = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
+	for (i = 0; i + 2 < n; i++) {
+		unsigned h;
+
+		key = (key << 8 | s[i + 2]) & 0xffffffu;
+		h = (uint32_t)(key * 2654435761u) >> (32 - PHR_BITS);
+		if (t->used[h / 64] & ((uint64_t)1 << (h % 64))) {
+			const phr_ent *e = t->ents + t->start[h];
+			const phr_ent *end = t->ents + t->start[h + 1];
+
+			for (; e < end; e++)
+				if (phr_try(e, s, i, n, best)) {
+					best = e->rank;
+					best_at = i;
+				}
+			if (best == 0)
+				break;
+		}
+	}
+	/* short phrases: one more pass, only up to the best hit so far */
+	for (k = 0; k < t->nshort; k++) {
+		const phr_ent *e = &t->shorts[k];
+		size_t lim = best >= 0 && e->rank >= best ? best_at : n;
+
+		for (i = 0; i < lim; i++)
+			if (phr_try(e, s, i, n, best) ||
+			    (best >= 0 && e->rank == best && i < best_at &&
+			     e->len <= n - i &&
+			     memcmp(s + i, e->w, e->len) == 0)) {
+				best = e->rank;
+				best_at = i;
+				break;
+			}
+	}
+	if (best >= 0 && at)
+		*at = hay + best_at;
+	return best;
+}
