@@ -16,6 +16,9 @@ extern const cli_cmd cli_cmds_inbox_test[];
 extern const cli_cmd cli_cmds_watch[];
 extern const cli_cmd cli_cmds_send[];
 extern const cli_cmd cli_cmds_classify[];
+extern const cli_cmd cli_cmds_contacts[];
+extern const cli_cmd cli_cmds_contacts_import[];
+extern const cli_cmd cli_cmds_template[];
 
 /* Inbox settings shared by inbox add/set/import (inbox_fields.c). field is
  * the option name without "--" (also the CSV column name). */

@@ -11,6 +11,8 @@ static const cli_group groups[] = {
     {"inbox", "connected mailboxes: servers, password, caps, tags"},
     {"config", "typed settings stored in the database"},
     {"vault", "the key that encrypts stored passwords and tokens"},
+    {"contacts", "people to mail: import, lists, suppressions, forget"},
+    {"template", "message templates: import, versions, preview"},
     {NULL, NULL},
 };
 
@@ -26,6 +28,9 @@ static const cli_cmd *const tables[] = {
     cli_cmds_watch,
     cli_cmds_send,
     cli_cmds_classify,
+    cli_cmds_contacts,
+    cli_cmds_contacts_import,
+    cli_cmds_template,
 };
 /* clang-format on */
 

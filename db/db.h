@@ -201,6 +201,123 @@ int db_suppress_remove(db *d, const char *kind, const char *value,
 int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
                      cs_err *err);
 
+/* ---- contacts, lists, forget (db_contact.c) --------------------------- */
+
+/* An address as coldseq stores it: trimmed, the domain lower-cased and,
+ * when internationalised, converted to ASCII (libidn2), then checked.
+ * out receives it; CS_EINVAL with the reason otherwise.  The local part
+ * must be ASCII (no SMTPUTF8). */
+int db_email_normalize(const char *in, cs_buf *out, cs_err *err);
+/* The same for a bare domain ("example.com", "bücher.de"). */
+int db_domain_normalize(const char *in, cs_buf *out, cs_err *err);
+
+/* One contact.  Strings owned by the struct (db_contact_free); absent
+ * fields are NULL.  custom is a JSON object text ({"Column": "value"}). */
+typedef struct db_contact {
+	long long id;
+	char *email, *first_name, *last_name, *company, *title, *website;
+	char *timezone, *custom, *status;
+	char **lists; /* names; filled by db_contact_get only */
+	size_t nlists;
+	int64_t created_at, updated_at;
+} db_contact;
+
+void db_contact_free(db_contact *c);
+/* By normalised address, case-insensitively; CS_ENOTFOUND if none. */
+int db_contact_get(db *d, const char *email, db_contact *out, cs_err *err);
+/* fn for each contact (of list when not NULL) by address, at most limit
+ * (< 0: all); fn returning non-zero stops with that value.  CS_ENOTFOUND
+ * when list does not exist. */
+int db_contact_foreach(db *d, const char *list, long long limit,
+                       int (*fn)(const db_contact *c, void *arg), void *arg,
+                       cs_err *err);
+/* Erase the contact (row, custom fields, list memberships, address
+ * suppression) and keep a salted hash of the address so it is never
+ * imported or mailed again.  *found tells whether it was a contact; the
+ * hash is kept either way. */
+int db_contact_forget(db *d, const char *email, int64_t now, bool *found,
+                      cs_err *err);
+/* Whether the normalised address was forgotten. */
+int db_is_forgotten(db *d, const char *email, bool *out, cs_err *err);
+
+/* ---- bulk contact import (db_import.c) -------------------------------- */
+
+/*
+ * Rows are checked against a snapshot taken at db_import_open (stored
+ * addresses, suppressions, forgotten hashes) and against each other, then
+ * staged in an unlinked file in stage_dir, outside any transaction: the
+ * service keeps writing meanwhile.  db_import_commit stores the staged rows
+ * in one transaction.  Memory grows with the number of distinct addresses
+ * (about 40 bytes each), never with the file.
+ */
+typedef struct db_import db_import;
+
+typedef enum db_import_verdict {
+	DB_IMP_NEW,        /* not stored yet */
+	DB_IMP_EXISTING,   /* a stored contact has this address */
+	DB_IMP_DUPLICATE,  /* an earlier row of the file has it */
+	DB_IMP_SUPPRESSED, /* address, domain or forgotten hash */
+} db_import_verdict;
+
+/* One row to stage; NULL fields are empty. */
+typedef struct db_import_row {
+	const char *email; /* normalised */
+	const char *first_name, *last_name, *company, *title, *website;
+	const char *timezone;
+	const char *custom; /* JSON object text or NULL */
+} db_import_row;
+
+typedef struct db_import_counts {
+	long long inserted, updated, raced; /* raced: stored meanwhile */
+} db_import_counts;
+
+int db_import_open(db *d, const char *stage_dir, db_import **out, cs_err *err);
+/* Classify a normalised address.  NEW addresses are remembered (a later
+ * row with it is a DUPLICATE; *first_line names the first).  *reason gets
+ * the suppression reason (borrowed, valid until db_import_free). */
+db_import_verdict db_import_check(db_import *im, const char *email, size_t line,
+                                  size_t *first_line, const char **reason);
+int db_import_stage(db_import *im, size_t line, bool existing,
+                    const db_import_row *r, cs_err *err);
+long long db_import_staged(const db_import *im);
+/* Store every staged row in one transaction: new contacts inserted;
+ * existing ones updated (update: non-empty values replace, custom fields
+ * merge) or left alone; each added to list (created when new; NULL: no
+ * list); custom field names registered.  progress (may be NULL) is called
+ * now and then with the rows done; returning non-zero aborts and rolls
+ * back. */
+int db_import_commit(db_import *im, const char *list,
+                     const char *const *custom_names, size_t ncustom,
+                     bool update, int64_t now,
+                     int (*progress)(void *arg, long long done), void *arg,
+                     db_import_counts *out, cs_err *err);
+void db_import_free(db_import *im);
+
+/* ---- templates and their versions (db_template.c) --------------------- */
+
+typedef struct db_template {
+	long long version_id; /* stable: what a campaign keeps */
+	char *name, *source, *file;
+	int version, nversions;
+	bool has_subject, has_html;
+	int64_t created_at; /* of this version */
+} db_template;
+
+void db_template_free(db_template *t);
+/* Store source as the next version of name (created when new).  When it
+ * equals the latest version nothing is stored and *unchanged is true.
+ * *version gets the version number. */
+int db_template_add(db *d, const char *name, const char *source,
+                    const char *file, bool has_subject, bool has_html,
+                    int64_t now, int *version, bool *unchanged, cs_err *err);
+/* Version `version` of name (0: the latest); CS_ENOTFOUND if none. */
+int db_template_get(db *d, const char *name, int version, db_template *out,
+                    cs_err *err);
+/* Latest version of every template, by name (source not filled).  Free
+ * with db_template_list_free. */
+int db_template_list(db *d, db_template **out, size_t *n, cs_err *err);
+void db_template_list_free(db_template *list, size_t n);
+
 /* ---- watcher: folder state, events, matching (db_event.c) ------------- */
 
 /* How far a watched folder (role inbox|junk|sent) has been read. */

@@ -104,7 +104,7 @@ static const db_migration migrations[] = {
      ");"
      "CREATE INDEX messages_inbox_day ON messages(inbox_id, local_day);"
      "CREATE INDEX messages_recipient ON messages(recipient);"},
-    /* VERSION: renumbered at merge to follow the last one */
+
     {3, "watched folders and events",
      /* per inbox and role (inbox, junk, sent): the folder's name and how
       * far it has been read */
@@ -144,6 +144,49 @@ static const db_migration migrations[] = {
      "CREATE INDEX events_time ON events(received_at);"
      "CREATE INDEX events_contact ON events(contact);"
      "CREATE INDEX messages_created ON messages(inbox_id, created_at);"},
+
+    {4, "contacts lists, custom fields, forgotten addresses, templates",
+     "CREATE TABLE lists ("
+     "  id INTEGER PRIMARY KEY,"
+     "  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+     "  created_at INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE list_members ("
+     "  list_id INTEGER NOT NULL REFERENCES lists(id) ON DELETE CASCADE,"
+     "  contact_id INTEGER NOT NULL REFERENCES contacts(id)"
+     "    ON DELETE CASCADE,"
+     "  added_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (list_id, contact_id)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX list_members_contact ON list_members(contact_id);"
+     /* custom field names seen at import (values: contacts.custom) */
+     "CREATE TABLE contact_fields ("
+     "  name TEXT PRIMARY KEY COLLATE NOCASE,"
+     "  created_at INTEGER NOT NULL"
+     ") WITHOUT ROWID;"
+     /* `contacts forget`: SHA-256(salt in meta || lower-case address) */
+     "CREATE TABLE forgotten ("
+     "  hash BLOB PRIMARY KEY,"
+     "  created_at INTEGER NOT NULL"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE templates ("
+     "  id INTEGER PRIMARY KEY,"
+     "  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+     "  created_at INTEGER NOT NULL"
+     ");"
+     /* a campaign keeps the version id it was started with */
+     "CREATE TABLE template_versions ("
+     "  id INTEGER PRIMARY KEY,"
+     "  template_id INTEGER NOT NULL REFERENCES templates(id)"
+     "    ON DELETE CASCADE,"
+     "  version INTEGER NOT NULL,"
+     "  source TEXT NOT NULL,"
+     "  file TEXT,"
+     "  has_subject INTEGER NOT NULL,"
+     "  has_html INTEGER NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  UNIQUE (template_id, version)"
+     ");"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

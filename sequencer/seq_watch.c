@@ -483,31 +483,53 @@ bool seq_watcher_can_idle(seq_watcher *w)
 	return imap_has_idle(w->s);
 }
 
+/* Select INBOX for IDLE.  Mail that arrived after the last pass read the
+ * folder is already counted in this EXAMINE, so IDLE would never report
+ * it: *pending says so, and the caller syncs instead of waiting. */
+static int select_inbox(seq_watcher *w, bool *pending, cs_err *err)
+{
+	imap_folder_info info;
+	db_folder f;
+	bool found = false;
+	int rc;
+
+	*pending = false;
+	if (w->selected)
+		return 0;
+	if ((rc = imap_examine(w->s, "INBOX", &info, err)) != 0)
+		return rc;
+	w->selected = true;
+	if ((rc = db_folder_get(w->d, w->in->id, "inbox", &f, &found, err)) !=
+	    0)
+		return rc;
+	*pending = !found || f.uidvalidity != info.uidvalidity ||
+	           info.uidnext > f.last_uid + 1;
+	db_folder_free(&f);
+	return 0;
+}
+
 int seq_watcher_idle(seq_watcher *w, int timeout_ms, cs_err *err)
 {
-	if (!w->selected) {
-		imap_folder_info info;
-		int rc = imap_examine(w->s, "INBOX", &info, err);
+	bool pending;
+	int rc = select_inbox(w, &pending, err);
 
-		if (rc)
-			return rc;
-		w->selected = true;
-	}
+	if (rc)
+		return rc;
+	if (pending)
+		return 1;
 	return imap_idle_wait(w->s, timeout_ms, err);
 }
 
 int seq_watcher_idle_start(seq_watcher *w, int *fd, cs_err *err)
 {
-	/* IDLE watches the selected folder: INBOX */
-	if (!w->selected) {
-		imap_folder_info info;
-		int rc = imap_examine(w->s, "INBOX", &info, err);
+	bool pending;
+	int rc = select_inbox(w, &pending, err);
 
-		if (rc)
-			return rc;
-		w->selected = true;
-	}
-	return imap_idle_start(w->s, fd, err);
+	if (rc == 0)
+		rc = imap_idle_start(w->s, fd, err);
+	if (rc == 0 && pending)
+		*fd = -1; /* end IDLE at once and read what is there */
+	return rc;
 }
 
 int seq_watcher_idle_done(seq_watcher *w, cs_err *err)

@@ -71,6 +71,38 @@ echo "smtp: coldseq into Postfix, plaintext MX port:      $plain msg/s ($M messa
 echo "smtp: coldseq into Postfix, STARTTLS+AUTH port:     $tls msg/s"
 awk -v a="$tls" -v b="$plain" 'BEGIN { printf "smtp: TLS cost: STARTTLS/plaintext = %.2f\n", a / b }'
 
+# ---- contacts import vs sqlite3 .import, template rendering --------------
+# The same generated 1,000,000-row CSV (10 columns, some quoted, quoted
+# quotes) on the same disk: `coldseq contacts import` (parse, check every
+# address, stage, store in one transaction) against the sqlite3 shell's
+# `.import --csv` into a bare table.  Peak RSS from /usr/bin/time.
+make --no-print-directory -s build/release/bench_tmpl
+echo "templates: render $(build/release/bench_tmpl "$secs" | awk '{print $2}') msgs/s (one core; subject, text and HTML part)"
+R=${BENCH_CONTACT_ROWS:-1000000}
+W=$(mktemp -d "${TMPDIR:-/tmp}/coldseq-bench-contacts.XXXXXX")
+python3 - "$W/contacts.csv" "$R" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("email,first_name,last_name,company,title,website,timezone,"
+            "Industry,Seats,Notes\n")
+    for i in range(int(sys.argv[2])):
+        f.write('user%d@domain%d.example,First%d,Last%d,"Company, %d Inc",'
+                'Head of %d,https://c%d.example,Europe/Berlin,logistics,%d,'
+                '"note ""%d"""\n' % (i, i % 5000, i, i, i, i % 50, i,
+                                     i % 500, i))
+PY
+./coldseq init --data-dir "$W/d" >/dev/null
+sync
+/usr/bin/time -f "%e %M" -o "$W/ours" ./coldseq --data-dir "$W/d" -q contacts import "$W/contacts.csv"
+sync
+/usr/bin/time -f "%e %M" -o "$W/ref" sqlite3 "$W/ref.db" ".import --csv $W/contacts.csv t"
+read -r ot orss < "$W/ours"
+read -r rt rrss < "$W/ref"
+echo "contacts: coldseq contacts import, $R rows: ${ot} s, peak RSS $((orss / 1024)) MB (target <= 64)"
+echo "contacts: sqlite3 .import --csv, same file:   ${rt} s, peak RSS $((rrss / 1024)) MB"
+awk -v a="$ot" -v b="$rt" 'BEGIN { printf "contacts: ratio coldseq/sqlite3 = %.2f (target <= 1.5)\n", a / b }'
+rm -rf "$W"
+
 # ---- IMAP watcher ---------------------------------------------------------
 # Sync with no new mail on a 1,000- and a 100,000-message INBOX (about equal
 # expected), reply-to-event latency through IDLE, threads and memory of one

@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 
 import tap
+from cstool import coldseq
 from tap import eq, test
 
 BIN = os.environ["COLDSEQ_BIN"]
@@ -17,13 +18,8 @@ OUT = []
 
 
 def cs(*args, stdin=None, check=None):
-    p = subprocess.run([BIN, "--data-dir", DATA] + list(args), input=stdin,
-                       capture_output=True, text=True, timeout=60)
-    OUT.append(p.stdout + p.stderr)
-    if check is not None and p.returncode != check:
-        raise AssertionError("coldseq %s: exit %d (want %d)\n%s%s" % (
-            " ".join(args), p.returncode, check, p.stdout, p.stderr))
-    return p
+    return coldseq(DATA, *args, stdin=stdin, check=check, timeout=60,
+                   outputs=OUT)
 
 
 def inboxes():

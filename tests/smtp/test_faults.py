@@ -9,6 +9,7 @@ import tempfile
 import time
 
 import tap
+from cstool import coldseq
 from fakesmtp import FakeSMTP
 from tap import eq, test
 
@@ -18,12 +19,7 @@ DATA = os.path.join(TMP, "data")
 
 
 def cs(*args, stdin=None, check=None, timeout=60):
-    p = subprocess.run([BIN, "--data-dir", DATA] + list(args), input=stdin,
-                       capture_output=True, text=True, timeout=timeout)
-    if check is not None and p.returncode != check:
-        raise AssertionError("coldseq %s: exit %d (want %d)\n%s%s" % (
-            " ".join(args), p.returncode, check, p.stdout, p.stderr))
-    return p
+    return coldseq(DATA, *args, stdin=stdin, check=check, timeout=timeout)
 
 
 def setup():

@@ -13,6 +13,7 @@ import tempfile
 import time
 
 import tap
+from cstool import coldseq
 from mailstack import Stack
 from tap import eq, test
 
@@ -23,12 +24,7 @@ S = None
 
 
 def cs(*args, stdin=None, check=None):
-    p = subprocess.run([BIN, "--data-dir", DATA] + list(args), input=stdin,
-                       capture_output=True, text=True, timeout=120)
-    if check is not None and p.returncode != check:
-        raise AssertionError("coldseq %s: exit %d (want %d)\n%s%s" % (
-            " ".join(args), p.returncode, check, p.stdout, p.stderr))
-    return p
+    return coldseq(DATA, *args, stdin=stdin, check=check, timeout=120)
 
 
 def add_inbox(n):

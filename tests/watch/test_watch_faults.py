@@ -12,6 +12,7 @@ import tempfile
 import time
 
 import tap
+from cstool import coldseq
 from mailstack import Stack
 from tap import eq, test
 
@@ -22,12 +23,7 @@ S = None
 
 
 def cs(*args, stdin=None, check=None):
-    p = subprocess.run([BIN, "--data-dir", DATA] + list(args), input=stdin,
-                       capture_output=True, text=True, timeout=180)
-    if check is not None and p.returncode != check:
-        raise AssertionError("coldseq %s: exit %d (want %d)\n%s%s" % (
-            " ".join(args), p.returncode, check, p.stdout, p.stderr))
-    return p
+    return coldseq(DATA, *args, stdin=stdin, check=check, timeout=180)
 
 
 def events(*args):
@@ -48,6 +44,19 @@ def drop_in_maildir(user, name, data):
         f.write(data)
     os.chown(tmp, 8, 8)  # mail:mail, as Dovecot delivers
     os.rename(tmp, os.path.join(d, name))
+
+
+def wait_reply_event(message_id, timeout):
+    """Number of reply events for message_id, polled until one shows up."""
+    t0 = time.monotonic()
+    found = 0
+    while time.monotonic() - t0 < timeout:
+        found = len([e for e in events("--kind", "reply")
+                     if e["message_id"] == message_id])
+        if found:
+            break
+        time.sleep(0.2)
+    return found
 
 
 def reply(frm, to, mid, subject):
@@ -102,24 +111,85 @@ def kicked_idle_connection_reconnects_and_loses_nothing():
                             stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1.5)
-        subprocess.run(["doveadm", "-c", os.path.join(S.dir, "dovecot",
-                                                      "dovecot.conf"),
-                        "kick", S.user(1)], check=True, capture_output=True)
+        kick(1)
         r = reply(S.user(2), S.user(1), mid, "Re: Kick test")
         S.submit(2, S.user(1), r.as_bytes())
-        t0 = time.monotonic()
-        found = 0
-        while time.monotonic() - t0 < 20:
-            found = len([e for e in events("--kind", "reply")
-                         if e["message_id"] == r["Message-ID"]])
-            if found:
-                break
-            time.sleep(0.2)
-        eq(found, 1, "the reply after the kick is recorded once")
+        eq(wait_reply_event(r["Message-ID"], 20), 1,
+           "the reply after the kick is recorded once")
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert "reconnecting" in err, err
+    eq(proc.returncode, 0, "exit status")
+
+
+def kick(user):
+    """Drop the user's IMAP connections (exit 68 when none is open)."""
+    subprocess.run(["doveadm", "-c", os.path.join(S.dir, "dovecot",
+                                                  "dovecot.conf"),
+                    "kick", S.user(user)], capture_output=True)
+
+
+@test
+def connection_killed_during_fetch_loses_and_repeats_nothing():
+    # 2,000 recent messages for user3: the first pass takes a while
+    cs("inbox", "add", "user3", "--email", S.user(3), "--smtp",
+       "127.0.0.1:%d" % S.submission_port, "--imap",
+       "127.0.0.1:%d" % S.imaps_port, "--imap-tls", "tls", "--ca-file",
+       S.ca_file, "--password-stdin", stdin=S.password + "\n", check=0)
+    for i in range(2000):
+        drop_in_maildir(3, "%d.fill%d.vm" % (time.time(), i),
+                        b"From: f%d@example.org\r\nTo: %s\r\nSubject: "
+                        b"note %d\r\nMessage-ID: <fill-%d@example.org>\r\n"
+                        b"\r\nhello\r\n" % (i, S.user(3).encode(), i, i))
+    proc = subprocess.Popen([BIN, "--data-dir", DATA, "inbox", "sync",
+                             "user3", "--once", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(0.3)
+    while proc.poll() is None:  # keep cutting it until the pass fails
+        kick(3)
+        time.sleep(0.2)
+    out, err = proc.communicate(timeout=120)
+    eq(proc.returncode, 1, "the interrupted pass reports failure")
+    assert "closed the connection" in err or "lost" in err, err
+    cs("inbox", "sync", "user3", "--once", check=0)
+    got = [e for e in events("--inbox", "user3")
+           if (e["message_id"] or "").startswith("<fill-")]
+    eq(len(got), 2000, "every message once")
+    eq(len({e["message_id"] for e in got}), 2000, "no duplicates")
+
+
+@test
+def dovecot_restart_is_survived():
+    p = cs("send-test", "--from", "user1", "--to", S.user(2), "--subject",
+           "Restart test", check=0)
+    mid = p.stdout.splitlines()[0].split(" ", 1)[1]
+    conf = os.path.join(S.dir, "dovecot", "dovecot.conf")
+    proc = subprocess.Popen([BIN, "--data-dir", DATA, "inbox", "sync",
+                             "user1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)
+        # a real restart: the master stops (every connection drops) and
+        # a new one starts on the same configuration
+        subprocess.run(["doveadm", "-c", conf, "stop"], check=True,
+                       capture_output=True)
+        r = reply(S.user(2), S.user(1), mid, "Re: Restart test")
+        S.submit(2, S.user(1), r.as_bytes())  # queued by Postfix meanwhile
+        # the daemon must not inherit our pipes, or run() waits for ever
+        subprocess.run(["dovecot", "-c", conf], check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        penalty = os.path.join(S.dir, "dovecot", "run", "anvil-auth-penalty")
+        if os.path.exists(penalty):
+            os.unlink(penalty)
+        S.flush()
+        eq(wait_reply_event(r["Message-ID"], 60), 1,
+           "the reply after the restart is recorded once")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
     eq(proc.returncode, 0, "exit status")
 
 

@@ -1,0 +1,722 @@
+/*
+ * cmd_contacts_import.c - `coldseq contacts import FILE.csv`.
+ *
+ * The header row names the columns; built-in fields are matched by name
+ * or common alias (case and punctuation ignored) unless --map says
+ * otherwise, every other column is a custom field.  Each data row is
+ * checked on its own; a rejected row (bad address, wrong column count,
+ * invalid UTF-8, bad time zone, duplicate, suppressed) goes to
+ * FILE.rejects.csv with its line and reason.  The good rows are staged
+ * outside the write lock and stored in one transaction at the end
+ * (db_import.c): a file that cannot be read to the end, or an interrupt,
+ * stores nothing.  Exit 0 when the import completed, 1 when nothing was
+ * stored.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+enum {
+	F_EMAIL,
+	F_FIRST,
+	F_LAST,
+	F_COMPANY,
+	F_TITLE,
+	F_WEBSITE,
+	F_TZ,
+	NBUILTIN
+};
+
+static const char *const builtin[NBUILTIN] = {
+    "email", "first_name", "last_name", "company",
+    "title", "website",    "timezone"};
+
+/* Header spellings, compared with only letters and digits, lower-cased. */
+static const char *const aliases[NBUILTIN] = {
+    "email emailaddress mail workemail businessemail contactemail "
+    "primaryemail",
+    "firstname first givenname fname forename",
+    "lastname last surname familyname lname",
+    "company companyname organization organisation account accountname "
+    "employer",
+    "title jobtitle position role",
+    "website web url companywebsite site homepage",
+    "timezone tz zone",
+};
+
+#define MAXCOLS 512
+
+typedef struct imp {
+	cli_ctx *ctx;
+	const char *path;
+	const cli_args *a;
+	db_import *im;
+	bool have_header, update;
+	size_t ncols;
+	int field[MAXCOLS];   /* builtin index, -1 custom, -2 ignored */
+	char *names[MAXCOLS]; /* header text per column (trimmed) */
+	char **header;        /* the header row as read */
+	size_t nheader;
+	const char **custom; /* distinct custom names, for registration */
+	size_t ncustom;
+	long long staged_new, staged_existing, duplicate, suppressed, rejected;
+	long long rows;
+	FILE *rej;
+	char *rej_path, *rej_tmp;
+	char *tz_ok[32]; /* zones already found valid */
+	size_t ntz;
+	size_t last_line;
+	/* progress */
+	bool tty;
+	int64_t t0, last_draw;
+	long long bytes, size;
+	cs_err *err;
+} imp;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void norm(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *s && n + 1 < cap; s++)
+		if (isalnum((unsigned char)*s))
+			out[n++] = (char)tolower((unsigned char)*s);
+	out[n] = '\0';
+}
+
+static int builtin_of(const char *name)
+{
+	char key[64], buf[256];
+	int i;
+
+	norm(name, key, sizeof key);
+	if (*key == '\0')
+		return -1;
+	for (i = 0; i < NBUILTIN; i++) {
+		char *save = NULL, *w;
+
+		snprintf(buf, sizeof buf, "%s", aliases[i]);
+		for (w = strtok_r(buf, " ", &save); w;
+		     w = strtok_r(NULL, " ", &save))
+			if (strcmp(w, key) == 0)
+				return i;
+	}
+	return -1;
+}
+
+static bool valid_utf8(const char *s, size_t *bad)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (p[i]) {
+		unsigned c = p[i], n, k, cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			goto fail;
+		for (k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				goto fail;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if ((n == 2 &&
+		     (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			goto fail;
+		i += n + 1;
+	}
+	return true;
+fail:
+	*bad = i;
+	return false;
+}
+
+/* --map CSVCOL=FIELD for this column, or NULL. */
+static const char *mapped(const cli_args *a, const char *col)
+{
+	const cli_opt *o = a->cmd->opts;
+	int i, k;
+
+	for (i = 0; o[i].name; i++) {
+		if (strcmp(o[i].name, "map") != 0)
+			continue;
+		for (k = a->count[i] - 1; k >= 0; k--) {
+			const char *m = a->vals[i][k], *eq = strrchr(m, '=');
+
+			if (eq && strlen(col) == (size_t)(eq - m) &&
+			    strncasecmp(m, col, (size_t)(eq - m)) == 0)
+				return eq + 1;
+		}
+	}
+	return NULL;
+}
+
+static int header(imp *p, const cs_csv_row *r)
+{
+	size_t i, k, bad;
+	int email_col = -1;
+
+	if (r->n > MAXCOLS)
+		return cs_err_set(p->err, CS_EINVAL,
+		                  "%s:%zu: more than %d columns", p->path,
+		                  r->line, MAXCOLS);
+	p->header = cs_xcalloc(r->n, sizeof *p->header);
+	p->nheader = r->n;
+	for (i = 0; i < r->n; i++) {
+		const char *m;
+		char *name;
+
+		p->header[i] = cs_xstrdup(r->fields[i]);
+		if (!valid_utf8(r->fields[i], &bad))
+			return cs_err_set(
+			    p->err, CS_EINVAL,
+			    "%s:%zu: the header's column %zu is not "
+			    "valid UTF-8 (byte %zu): save the file "
+			    "as UTF-8",
+			    p->path, r->line, i + 1, bad + 1);
+		name = cs_trim(cs_xstrdup(r->fields[i]));
+		p->names[i] = name;
+		m = mapped(p->a, name);
+		if (m && (strcmp(m, "-") == 0 || *m == '\0')) {
+			p->field[i] = -2;
+		} else if (m) {
+			p->field[i] = -1;
+			for (k = 0; k < NBUILTIN; k++)
+				if (strcasecmp(m, builtin[k]) == 0)
+					p->field[i] = (int)k;
+			if (p->field[i] == -1) {
+				free(p->names[i]);
+				p->names[i] = cs_xstrdup(m);
+			}
+		} else if (*name == '\0') {
+			p->field[i] = -2;
+			if (!p->a->json)
+				cli_error("%s:%zu: column %zu has no name; it "
+				          "is ignored (name it, or --map)",
+				          p->path, r->line, i + 1);
+		} else {
+			p->field[i] = builtin_of(name);
+		}
+		for (k = 0; k < i; k++) {
+			if (p->field[i] >= 0 && p->field[k] == p->field[i])
+				return cs_err_set(
+				    p->err, CS_EINVAL,
+				    "%s:%zu: columns \"%s\" and \"%s\" both "
+				    "mean %s: say which with --map "
+				    "\"%s=-\"",
+				    p->path, r->line, p->names[k], name,
+				    builtin[p->field[i]], name);
+			if (p->field[i] == -1 && p->field[k] == -1 &&
+			    strcasecmp(p->names[k], p->names[i]) == 0)
+				return cs_err_set(
+				    p->err, CS_EINVAL,
+				    "%s:%zu: two columns are named \"%s\"",
+				    p->path, r->line, p->names[i]);
+		}
+		if (p->field[i] == F_EMAIL)
+			email_col = (int)i;
+		if (p->field[i] == -1) {
+			p->custom = cs_xrealloc(
+			    p->custom, (p->ncustom + 1) * sizeof *p->custom);
+			p->custom[p->ncustom++] = p->names[i];
+		}
+	}
+	if (email_col < 0)
+		return cs_err_set(
+		    p->err, CS_EINVAL,
+		    "%s:%zu: no email column (name one \"email\", "
+		    "or --map COLUMN=email)",
+		    p->path, r->line);
+	p->ncols = r->n;
+	p->have_header = true;
+	return 0;
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n;\t") == NULL && *s != ' ') {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static int reject(imp *p, const cs_csv_row *r, char *const *orig,
+                  const char *reason)
+{
+	size_t i;
+
+	if (p->rej == NULL) {
+		p->rej = fopen(p->rej_tmp, "w");
+		if (p->rej == NULL)
+			return cs_err_set(p->err, CS_EIO, "cannot write %s: %s",
+			                  p->rej_tmp, strerror(errno));
+		for (i = 0; i < p->nheader; i++) {
+			csv_field(p->rej, p->header[i]);
+			fputc(',', p->rej);
+		}
+		fputs("line,reason\r\n", p->rej);
+	}
+	for (i = 0; i < r->n; i++) {
+		csv_field(p->rej, orig && orig[i] ? orig[i] : r->fields[i]);
+		fputc(',', p->rej);
+	}
+	for (; i < p->nheader; i++)
+		fputc(',', p->rej);
+	fprintf(p->rej, "%zu,", r->line);
+	csv_field(p->rej, reason);
+	fputs("\r\n", p->rej);
+	return 0;
+}
+
+static bool tz_valid(imp *p, const char *tz)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntz; i++)
+		if (strcmp(p->tz_ok[i], tz) == 0)
+			return true;
+	if (!cs_tz_valid(tz))
+		return false;
+	if (p->ntz < sizeof p->tz_ok / sizeof p->tz_ok[0])
+		p->tz_ok[p->ntz++] = cs_xstrdup(tz);
+	return true;
+}
+
+static void json_str(cs_buf *b, const char *s)
+{
+	cs_buf_putc(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			cs_buf_putc(b, '\\');
+			cs_buf_putc(b, (char)c);
+		} else if (c < 0x20) {
+			cs_buf_printf(b, "\\u%04x", c);
+		} else {
+			cs_buf_putc(b, (char)c);
+		}
+	}
+	cs_buf_putc(b, '"');
+}
+
+static int64_t now_ms(void)
+{
+	return cs_mono_ms();
+}
+
+static void draw(imp *p, bool final)
+{
+	int64_t t = now_ms();
+	double secs = (double)(t - p->t0) / 1000.0, rate;
+	char eta[32] = "";
+
+	if (!p->tty || (!final && t - p->last_draw < 200))
+		return;
+	p->last_draw = t;
+	rate = secs > 0 ? (double)p->rows / secs : 0;
+	if (p->size > 0 && p->bytes > 0 && rate > 0 && !final) {
+		double per = (double)p->bytes / (double)p->rows;
+		double left = ((double)p->size - (double)p->bytes) / per / rate;
+
+		snprintf(eta, sizeof eta, "  ETA %.0fs", left < 0 ? 0 : left);
+	}
+	fprintf(stderr, "\r\033[K%lld rows  %.0f rows/s%s", p->rows, rate, eta);
+	if (final)
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+static int store_progress(void *arg, long long done)
+{
+	imp *p = arg;
+
+	if (interrupted)
+		return CS_EIO;
+	if (p->tty) {
+		fprintf(stderr, "\r\033[Kstoring %lld of %lld rows", done,
+		        p->staged_new + p->staged_existing);
+		fflush(stderr);
+	}
+	return 0;
+}
+
+static int row(const cs_csv_row *r, void *arg)
+{
+	imp *p = arg;
+	const char *v[NBUILTIN] = {NULL};
+	char *orig[MAXCOLS];
+	cs_buf email = CS_BUF_INIT, custom = CS_BUF_INIT;
+	cs_err e = CS_ERR_INIT;
+	char reason[600];
+	size_t i, bad, first;
+	bool empty = true;
+	const char *why;
+	db_import_row ir;
+	db_import_verdict verdict;
+	int rc = 0;
+
+	p->last_line = r->line;
+	if (interrupted)
+		return cs_err_set(p->err, CS_EIO,
+		                  "%s:%zu: interrupted; nothing was stored",
+		                  p->path, r->line);
+	if (!p->have_header)
+		return header(p, r);
+	for (i = 0; i < r->n; i++) {
+		p->bytes += (long long)strlen(r->fields[i]) + 1;
+		if (r->fields[i][0])
+			empty = false;
+	}
+	if (empty)
+		return 0; /* a blank line */
+	p->rows++;
+	draw(p, false);
+	memset(orig, 0, r->n * sizeof *orig);
+	if (r->n != p->ncols) {
+		snprintf(reason, sizeof reason,
+		         "has %zu fields, the header has %zu", r->n, p->ncols);
+		goto rejected;
+	}
+	for (i = 0; i < r->n; i++) {
+		if (!valid_utf8(r->fields[i], &bad)) {
+			snprintf(reason, sizeof reason,
+			         "%s: invalid UTF-8 at byte %zu", p->names[i],
+			         bad + 1);
+			goto rejected;
+		}
+		if (r->fields[i][0] &&
+		    (isspace((unsigned char)r->fields[i][0]) ||
+		     isspace((unsigned char)
+		                 r->fields[i][strlen(r->fields[i]) - 1]))) {
+			orig[i] = cs_xstrdup(r->fields[i]);
+			cs_trim(r->fields[i]);
+		}
+		if (p->field[i] >= 0 && r->fields[i][0])
+			v[p->field[i]] = r->fields[i];
+	}
+	if (v[F_EMAIL] == NULL) {
+		snprintf(reason, sizeof reason, "email is empty");
+		goto rejected;
+	}
+	if (db_email_normalize(v[F_EMAIL], &email, &e) != 0) {
+		snprintf(reason, sizeof reason, "email: %s", e.msg);
+		goto rejected;
+	}
+	for (i = F_FIRST; i < NBUILTIN; i++)
+		if (v[i] && strpbrk(v[i], "\r\n")) {
+			snprintf(reason, sizeof reason,
+			         "%s contains a line break", builtin[i]);
+			goto rejected;
+		}
+	if (v[F_TZ] && !tz_valid(p, v[F_TZ])) {
+		snprintf(reason, sizeof reason,
+		         "timezone: \"%s\" is not an IANA time zone (e.g. "
+		         "Europe/Berlin)",
+		         v[F_TZ]);
+		goto rejected;
+	}
+	verdict = db_import_check(p->im, email.data, r->line, &first, &why);
+	if (verdict == DB_IMP_SUPPRESSED) {
+		p->suppressed++;
+		snprintf(reason, sizeof reason, "suppressed: %s", why);
+		goto rejected_counted;
+	}
+	if (verdict == DB_IMP_DUPLICATE) {
+		p->duplicate++;
+		snprintf(reason, sizeof reason,
+		         "duplicate: %s is also on line %zu", email.data,
+		         first);
+		goto rejected_counted;
+	}
+	if (verdict == DB_IMP_EXISTING && !p->update) {
+		p->duplicate++;
+		snprintf(reason, sizeof reason,
+		         "duplicate: %s is already a contact (--on-existing "
+		         "update changes it)",
+		         email.data);
+		goto rejected_counted;
+	}
+	for (i = 0; i < r->n; i++) {
+		if (p->field[i] != -1 || r->fields[i][0] == '\0')
+			continue;
+		cs_buf_putc(&custom, custom.len ? ',' : '{');
+		json_str(&custom, p->names[i]);
+		cs_buf_putc(&custom, ':');
+		json_str(&custom, r->fields[i]);
+	}
+	if (custom.len)
+		cs_buf_putc(&custom, '}');
+	memset(&ir, 0, sizeof ir);
+	ir.email = email.data;
+	ir.first_name = v[F_FIRST];
+	ir.last_name = v[F_LAST];
+	ir.company = v[F_COMPANY];
+	ir.title = v[F_TITLE];
+	ir.website = v[F_WEBSITE];
+	ir.timezone = v[F_TZ];
+	ir.custom = custom.len ? custom.data : NULL;
+	rc = db_import_stage(p->im, r->line, verdict == DB_IMP_EXISTING, &ir,
+	                     p->err);
+	if (rc == 0 && verdict == DB_IMP_EXISTING)
+		p->staged_existing++;
+	else if (rc == 0)
+		p->staged_new++;
+	goto out;
+rejected:
+	p->rejected++;
+rejected_counted:
+	rc = reject(p, r, orig, reason);
+out:
+	for (i = 0; r->n == p->ncols && i < r->n; i++)
+		free(orig[i]);
+	cs_buf_free(&email);
+	cs_buf_free(&custom);
+	return rc;
+}
+
+static char *rejects_path(const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n > 4 && strcasecmp(path + n - 4, ".csv") == 0)
+		return cs_xasprintf("%.*s.rejects.csv", (int)(n - 4), path);
+	return cs_xasprintf("%s.rejects.csv", path);
+}
+
+static void imp_free(imp *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nheader; i++) {
+		free(p->header[i]);
+		free(p->names[i]);
+	}
+	free(p->header);
+	free(p->custom);
+	for (i = 0; i < p->ntz; i++)
+		free(p->tz_ok[i]);
+	if (p->rej) {
+		fclose(p->rej);
+		unlink(p->rej_tmp);
+	}
+	free(p->rej_path);
+	free(p->rej_tmp);
+	db_import_free(p->im);
+}
+
+static int parse_delim(const char *s, char *out)
+{
+	if (s == NULL) {
+		*out = ',';
+		return 0;
+	}
+	if (strcmp(s, "\\t") == 0 || strcasecmp(s, "tab") == 0) {
+		*out = '\t';
+		return 0;
+	}
+	if (strlen(s) != 1 || *s == '"' || *s == '\n' || *s == '\r')
+		return -1;
+	*out = *s;
+	return 0;
+}
+
+static int run_import(cli_ctx *ctx, const cli_args *a)
+{
+	imp p;
+	cs_err err = CS_ERR_INIT;
+	const char *oe = cli_opt_value(a, "on-existing");
+	const char *list = cli_opt_value(a, "list");
+	bool dry = cli_opt_flag(a, "dry-run");
+	struct sigaction sa, old_int, old_term;
+	db_import_counts counts = {0, 0, 0};
+	struct stat st;
+	char delim;
+	int rc, i;
+
+	memset(&p, 0, sizeof p);
+	if (oe && strcmp(oe, "skip") != 0 && strcmp(oe, "update") != 0) {
+		cli_error("contacts import: --on-existing is update or skip, "
+		          "not \"%s\"",
+		          oe);
+		return CLI_EXIT_USAGE;
+	}
+	if (parse_delim(cli_opt_value(a, "delimiter"), &delim) != 0) {
+		cli_error("contacts import: --delimiter takes one character "
+		          "(or tab)");
+		return CLI_EXIT_USAGE;
+	}
+	for (i = 0; a->cmd->opts[i].name; i++)
+		if (strcmp(a->cmd->opts[i].name, "map") == 0) {
+			int k;
+
+			for (k = 0; k < a->count[i]; k++) {
+				const char *eq = strrchr(a->vals[i][k], '=');
+
+				if (eq == NULL || eq == a->vals[i][k]) {
+					cli_error(
+					    "contacts import: --map takes "
+					    "CSVCOLUMN=FIELD, not \"%s\"",
+					    a->vals[i][k]);
+					return CLI_EXIT_USAGE;
+				}
+			}
+		}
+	if (list && (*list == '\0' || strlen(list) > 100)) {
+		cli_error("contacts import: --list needs a name (at most 100 "
+		          "characters)");
+		return CLI_EXIT_USAGE;
+	}
+	p.ctx = ctx;
+	p.a = a;
+	p.path = a->pos[0];
+	p.err = &err;
+	p.update = oe && strcmp(oe, "update") == 0;
+	p.rej_path = rejects_path(p.path);
+	p.rej_tmp = cs_xasprintf("%s.tmp", p.rej_path);
+	p.tty = !a->json && !a->quiet && isatty(2);
+	p.t0 = now_ms();
+	if (stat(p.path, &st) == 0)
+		p.size = (long long)st.st_size;
+	if (db_import_open(ctx->db, ctx->data_dir, &p.im, &err) != 0) {
+		cli_error("contacts import: %s", err.msg);
+		imp_free(&p);
+		return CLI_EXIT_FAIL;
+	}
+	interrupted = 0;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = cs_csv_foreach(p.path, delim, row, &p, &err);
+	draw(&p, true);
+	if (rc == CS_EIO && !interrupted && p.last_line)
+		cs_err_prefix(&err, "after line %zu", p.last_line);
+	if (rc == 0 && !p.have_header)
+		rc = cs_err_set(&err, CS_EINVAL, "%s is empty", p.path);
+	if (rc == 0 && p.rej && (fflush(p.rej) != 0 || ferror(p.rej)))
+		rc = cs_err_set(&err, CS_EIO, "cannot write %s", p.rej_tmp);
+	if (rc == 0 && !dry)
+		rc = db_import_commit(p.im, list, p.custom, p.ncustom, p.update,
+		                      cs_clock_now(NULL), store_progress, &p,
+		                      &counts, &err);
+	if (p.tty)
+		fputs("\r\033[K", stderr);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (rc != 0) {
+		cli_error("contacts import: %s%s", err.msg,
+		          strstr(err.msg, "nothing was stored")
+		              ? ""
+		              : "; nothing was stored");
+		imp_free(&p);
+		return CLI_EXIT_FAIL;
+	}
+	if (dry) {
+		counts.inserted = p.staged_new;
+		counts.updated = p.staged_existing;
+	} else if (!p.update) {
+		p.duplicate += counts.raced;
+	}
+	if (p.rej) {
+		fclose(p.rej);
+		p.rej = NULL;
+		if (rename(p.rej_tmp, p.rej_path) != 0)
+			cli_error("contacts import: cannot rename %s: %s",
+			          p.rej_tmp, strerror(errno));
+	}
+	if (a->json) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "imported", (double)counts.inserted);
+		cJSON_AddNumberToObject(o, "updated", (double)counts.updated);
+		cJSON_AddNumberToObject(o, "duplicate", (double)p.duplicate);
+		cJSON_AddNumberToObject(o, "suppressed", (double)p.suppressed);
+		cJSON_AddNumberToObject(o, "rejected", (double)p.rejected);
+		cJSON_AddBoolToObject(o, "dry_run", dry);
+		if (list)
+			cJSON_AddStringToObject(o, "list", list);
+		if (p.duplicate + p.suppressed + p.rejected)
+			cJSON_AddStringToObject(o, "rejects_file", p.rej_path);
+		cli_print_json(ctx, o);
+	} else if (!a->quiet) {
+		fprintf(ctx->out,
+		        "%s %lld, updated %lld, duplicate %lld, suppressed "
+		        "%lld, rejected %lld\n",
+		        dry ? "Would import" : "Imported", counts.inserted,
+		        counts.updated, p.duplicate, p.suppressed, p.rejected);
+		if (p.duplicate + p.suppressed + p.rejected)
+			fprintf(ctx->out, "Rows not imported: %s\n",
+			        p.rej_path);
+	}
+	imp_free(&p);
+	return CLI_EXIT_OK;
+}
+
+static const cli_opt import_opts[] = {
+    {"list", 0, "NAME", false, "add the contacts to this list"},
+    {"map", 0, "COL=FIELD", true,
+     "column COL is FIELD (a built-in field, a custom name, or - to "
+     "ignore)"},
+    {"delimiter", 0, "C", false, "field separator (default ,; tab: \\t)"},
+    {"dry-run", 0, NULL, false, "check every row, store nothing"},
+    {"on-existing", 0, "MODE", false,
+     "skip (default) or update contacts already stored"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+const cli_cmd cli_cmds_contacts_import[] = {
+    {"contacts", "import", "FILE.csv", "add contacts from a CSV file",
+     "The header row names the columns.  email, first_name, last_name,\n"
+     "company, title, website and timezone are matched case-insensitively\n"
+     "and by common aliases (E-mail, First Name, Job Title, ...); every\n"
+     "other column is a custom field, usable in templates by its name.\n"
+     "Addresses are trimmed, the domain lower-cased (IDN to ASCII) and\n"
+     "checked; duplicates (in the file or stored), suppressed addresses\n"
+     "and domains, and bad rows go to FILE.rejects.csv with their line\n"
+     "and reason.  The good rows are stored in one transaction at the\n"
+     "end: exit 0 when the import completed (even with rows rejected), 1\n"
+     "when nothing was stored.\n\n"
+     "--json prints {\"imported\", \"updated\", \"duplicate\", "
+     "\"suppressed\",\n\"rejected\", \"dry_run\", \"list\", "
+     "\"rejects_file\"}.\n\n"
+     "Example:\n"
+     "  coldseq contacts import leads.csv --list q3 --map 'Mail=email'",
+     1, 1, CLI_NEEDS_DB, import_opts, run_import},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
+};

@@ -1,0 +1,442 @@
+/*
+ * db_contact.c - contacts: address normalisation, lookup, listing, and
+ * `forget` (erase personal data, keep a salted hash as a suppression).
+ *
+ * Addresses are stored normalised (db_email_normalize) in a column that is
+ * COLLATE NOCASE; since normalised addresses are ASCII, that makes every
+ * lookup case-insensitive.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "db_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <idn2.h>
+#include <openssl/evp.h>
+
+/* ---- addresses ----------------------------------------------------------- */
+
+static bool ascii(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+int db_domain_normalize(const char *in, cs_buf *out, cs_err *err)
+{
+	char *d = cs_xstrdup(in), *p, *label;
+	char *ace = NULL;
+	size_t n;
+	int rc = 0;
+
+	cs_trim(d);
+	n = strlen(d);
+	if (n == 0) {
+		rc = cs_err_set(err, CS_EINVAL, "the domain is empty");
+		goto out;
+	}
+	if (!ascii(d, n)) {
+		int r = idn2_to_ascii_8z(d, &ace,
+		                         IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+
+		if (r != IDN2_OK) {
+			rc = cs_err_set(err, CS_EINVAL,
+			                "domain \"%s\" is not a valid "
+			                "internationalised name: %s",
+			                d, idn2_strerror(r));
+			goto out;
+		}
+		free(d);
+		d = cs_xstrdup(ace);
+		idn2_free(ace);
+		n = strlen(d);
+	}
+	for (p = d; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (n > 253 || strchr(d, '.') == NULL) {
+		rc = cs_err_set(err, CS_EINVAL,
+		                "domain \"%s\" needs a dot and at most 253 "
+		                "characters",
+		                d);
+		goto out;
+	}
+	for (label = d; label;) {
+		char *dot = strchr(label, '.');
+		size_t ln = dot ? (size_t)(dot - label) : strlen(label);
+		size_t i;
+
+		if (ln == 0 || ln > 63 || label[0] == '-' ||
+		    label[ln - 1] == '-') {
+			rc = cs_err_set(err, CS_EINVAL,
+			                "domain \"%s\" has an empty, too long "
+			                "or hyphen-edged label",
+			                d);
+			goto out;
+		}
+		for (i = 0; i < ln; i++)
+			if (!isalnum((unsigned char)label[i]) &&
+			    label[i] != '-') {
+				rc = cs_err_set(err, CS_EINVAL,
+				                "domain \"%s\" has a character "
+				                "not allowed in a host name",
+				                d);
+				goto out;
+			}
+		if (dot == NULL) {
+			for (i = 0; i < ln; i++)
+				if (!isdigit((unsigned char)label[i]))
+					break;
+			if (i == ln) {
+				rc = cs_err_set(err, CS_EINVAL,
+				                "domain \"%s\" ends in a "
+				                "numeric label",
+				                d);
+				goto out;
+			}
+		}
+		label = dot ? dot + 1 : NULL;
+	}
+	cs_buf_puts(out, d);
+out:
+	free(d);
+	return rc;
+}
+
+int db_email_normalize(const char *in, cs_buf *out, cs_err *err)
+{
+	char *a = cs_xstrdup(in), *at;
+	const char *p;
+	size_t ln;
+	int rc;
+
+	cs_trim(a);
+	if (*a == '\0') {
+		free(a);
+		return cs_err_set(err, CS_EINVAL, "the address is empty");
+	}
+	at = strrchr(a, '@');
+	if (at == NULL || at == a) {
+		rc = cs_err_set(err, CS_EINVAL,
+		                "\"%s\" is not an address (local@domain)", a);
+		free(a);
+		return rc;
+	}
+	*at = '\0';
+	ln = strlen(a);
+	rc = 0;
+	if (ln > 64)
+		rc = cs_err_set(err, CS_EINVAL,
+		                "\"%s@%s\": the part before @ is longer than "
+		                "64 characters",
+		                a, at + 1);
+	else if (!ascii(a, ln))
+		rc = cs_err_set(err, CS_EINVAL,
+		                "\"%s@%s\": non-ASCII before the @ is not "
+		                "supported",
+		                a, at + 1);
+	else if (a[0] == '.' || a[ln - 1] == '.' || strstr(a, ".."))
+		rc = cs_err_set(err, CS_EINVAL,
+		                "\"%s@%s\": misplaced dot before the @", a,
+		                at + 1);
+	for (p = a; rc == 0 && *p; p++)
+		if (!isalnum((unsigned char)*p) &&
+		    !strchr(".!#$%&'*+/=?^_`{|}~-", *p))
+			rc = cs_err_set(err, CS_EINVAL,
+			                "\"%s@%s\": character '%c' is not "
+			                "allowed before the @",
+			                a, at + 1, *p);
+	if (rc == 0) {
+		size_t start = out->len;
+
+		cs_buf_puts(out, a);
+		cs_buf_putc(out, '@');
+		rc = db_domain_normalize(at + 1, out, err);
+		if (rc != 0) {
+			cs_buf_truncate(out, start);
+			cs_err_prefix(err, "\"%s@%s\"", a, at + 1);
+		} else if (out->len - start > 254) {
+			cs_buf_truncate(out, start);
+			rc = cs_err_set(err, CS_EINVAL,
+			                "\"%s@%s\" is longer than 254 "
+			                "characters",
+			                a, at + 1);
+		}
+	}
+	free(a);
+	return rc;
+}
+
+/* ---- contacts ------------------------------------------------------------ */
+
+#define CONTACT_COLS                                                           \
+	"c.id, c.email, c.first_name, c.last_name, c.company, c.title, "       \
+	"c.website, c.timezone, c.custom, c.status, c.created_at, "            \
+	"c.updated_at"
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? cs_xstrdup((const char *)t) : NULL;
+}
+
+static void read_contact(sqlite3_stmt *st, db_contact *c)
+{
+	memset(c, 0, sizeof *c);
+	c->id = sqlite3_column_int64(st, 0);
+	c->email = col_str(st, 1);
+	c->first_name = col_str(st, 2);
+	c->last_name = col_str(st, 3);
+	c->company = col_str(st, 4);
+	c->title = col_str(st, 5);
+	c->website = col_str(st, 6);
+	c->timezone = col_str(st, 7);
+	c->custom = col_str(st, 8);
+	c->status = col_str(st, 9);
+	c->created_at = sqlite3_column_int64(st, 10);
+	c->updated_at = sqlite3_column_int64(st, 11);
+}
+
+void db_contact_free(db_contact *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->email);
+	free(c->first_name);
+	free(c->last_name);
+	free(c->company);
+	free(c->title);
+	free(c->website);
+	free(c->timezone);
+	free(c->custom);
+	free(c->status);
+	for (i = 0; i < c->nlists; i++)
+		free(c->lists[i]);
+	free(c->lists);
+	memset(c, 0, sizeof *c);
+}
+
+int db_contact_get(db *d, const char *email, db_contact *out, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, s;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = db_prepare(d,
+	                     "SELECT " CONTACT_COLS
+	                     " FROM contacts c WHERE c.email = ?1",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		read_contact(st, out);
+	else if (s == SQLITE_DONE)
+		rc = cs_err_set(err, CS_ENOTFOUND, "no contact %s", email);
+	else
+		rc = db_fail(d, err, "cannot read contacts");
+	sqlite3_finalize(st);
+	if (rc != 0)
+		return rc;
+	if ((rc = db_prepare(d,
+	                     "SELECT l.name FROM list_members m JOIN lists l "
+	                     "ON l.id = m.list_id WHERE m.contact_id = ?1 "
+	                     "ORDER BY l.name",
+	                     &st, err)) != 0) {
+		db_contact_free(out);
+		return rc;
+	}
+	sqlite3_bind_int64(st, 1, out->id);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		out->lists = cs_xrealloc(out->lists, (out->nlists + 1) *
+		                                         sizeof *out->lists);
+		out->lists[out->nlists++] = col_str(st, 0);
+	}
+	if (s != SQLITE_DONE) {
+		rc = db_fail(d, err, "cannot read lists");
+		db_contact_free(out);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_contact_foreach(db *d, const char *list, long long limit,
+                       int (*fn)(const db_contact *c, void *arg), void *arg,
+                       cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, s;
+
+	if (list) {
+		if ((rc = db_prepare(d, "SELECT 1 FROM lists WHERE name = ?1",
+		                     &st, err)) != 0)
+			return rc;
+		sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+		s = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (s != SQLITE_ROW)
+			return cs_err_set(err, CS_ENOTFOUND,
+			                  "no list named '%s'", list);
+		rc = db_prepare(d,
+		                "SELECT " CONTACT_COLS
+		                " FROM contacts c JOIN list_members m ON "
+		                "m.contact_id = c.id JOIN lists l ON l.id = "
+		                "m.list_id WHERE l.name = ?1 ORDER BY c.email "
+		                "LIMIT ?2",
+		                &st, err);
+	} else {
+		rc = db_prepare(d,
+		                "SELECT " CONTACT_COLS
+		                " FROM contacts c ORDER BY c.email LIMIT ?2",
+		                &st, err);
+	}
+	if (rc != 0)
+		return rc;
+	if (list)
+		sqlite3_bind_text(st, 1, list, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, limit < 0 ? -1 : limit);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		db_contact c;
+
+		read_contact(st, &c);
+		rc = fn(&c, arg);
+		db_contact_free(&c);
+		if (rc != 0)
+			break;
+	}
+	if (rc == 0 && s != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot read contacts");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- forget -------------------------------------------------------------- */
+
+/* SHA-256 of (salt || lower-case address); the salt (16 random bytes in
+ * meta) is made on first use, so hashes mean nothing outside this
+ * database. */
+static int forget_hash(db *d, const char *email, bool create,
+                       unsigned char out[32], bool *have_salt, cs_err *err)
+{
+	cs_buf salt = CS_BUF_INIT;
+	bool found = false;
+	EVP_MD_CTX *h;
+	char *lc;
+	size_t i;
+	int rc;
+
+	*have_salt = false;
+	if ((rc = db_meta_get(d, "forget_salt", &salt, &found, err)) != 0)
+		goto out;
+	if (!found) {
+		unsigned char s[16];
+
+		if (!create)
+			goto out;
+		cs_random_bytes(s, sizeof s);
+		if ((rc = db_meta_set(d, "forget_salt", s, sizeof s, err)) != 0)
+			goto out;
+		cs_buf_append(&salt, s, sizeof s);
+	}
+	*have_salt = true;
+	lc = cs_xstrdup(email);
+	for (i = 0; lc[i]; i++)
+		lc[i] = (char)tolower((unsigned char)lc[i]);
+	h = EVP_MD_CTX_new();
+	if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(h, salt.data, salt.len) != 1 ||
+	    EVP_DigestUpdate(h, lc, i) != 1 ||
+	    EVP_DigestFinal_ex(h, out, NULL) != 1)
+		cs_fatal("SHA-256 failed");
+	EVP_MD_CTX_free(h);
+	free(lc);
+out:
+	cs_buf_free(&salt);
+	return rc;
+}
+
+int db_is_forgotten(db *d, const char *email, bool *out, cs_err *err)
+{
+	unsigned char h[32];
+	bool have;
+	sqlite3_stmt *st;
+	int rc, s;
+
+	*out = false;
+	if ((rc = forget_hash(d, email, false, h, &have, err)) != 0 || !have)
+		return rc;
+	if ((rc = db_prepare(d, "SELECT 1 FROM forgotten WHERE hash = ?1", &st,
+	                     err)) != 0)
+		return rc;
+	sqlite3_bind_blob(st, 1, h, sizeof h, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		*out = true;
+	else if (s != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot read forgotten addresses");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int exec1(db *d, const char *sql, const char *email, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot forget a contact");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_contact_forget(db *d, const char *email, int64_t now, bool *found,
+                      cs_err *err)
+{
+	unsigned char h[32];
+	bool have;
+	sqlite3_stmt *st;
+	int rc;
+
+	*found = false;
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = forget_hash(d, email, true, h, &have, err)) != 0)
+		goto fail;
+	if ((rc = db_prepare(d,
+	                     "INSERT INTO forgotten(hash, created_at) VALUES "
+	                     "(?1, ?2) ON CONFLICT(hash) DO NOTHING",
+	                     &st, err)) != 0)
+		goto fail;
+	sqlite3_bind_blob(st, 1, h, sizeof h, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot record a forgotten address");
+	sqlite3_finalize(st);
+	if (rc != 0)
+		goto fail;
+	/* list memberships go with the row (ON DELETE CASCADE) */
+	if ((rc = exec1(d, "DELETE FROM contacts WHERE email = ?1", email,
+	                err)) != 0)
+		goto fail;
+	*found = sqlite3_changes(d->h) > 0;
+	/* the plain address suppression is replaced by the hash */
+	if ((rc = db_suppress_remove(d, "address", email, NULL, err)) != 0)
+		goto fail;
+	if ((rc = db_commit(d, err)) != 0)
+		goto fail;
+	return 0;
+fail:
+	db_rollback(d);
+	return rc;
+}

@@ -1,0 +1,336 @@
+"""Contacts through the real binary: CSV import (aliases, --map, BOM, CRLF,
+quoted newlines, IDN, rejects file with lines and reasons, duplicates,
+suppressions, all-or-nothing, interrupts, a concurrent writer, progress on a
+TTY), list, show, suppress, unsuppress, forget."""
+import csv
+import io
+import json
+import os
+import pty
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+
+import tap
+from cstool import coldseq
+from tap import eq, test
+
+BIN = os.environ["COLDSEQ_BIN"]
+TMP = tempfile.mkdtemp(prefix="coldseq-contacts-")
+DATA = os.path.join(TMP, "data")
+DB = os.path.join(DATA, "coldseq.db")
+
+
+def cs(*args, check=None, data=DATA, stdin=None):
+    return coldseq(data, *args, check=check, stdin=stdin)
+
+
+def write(name, text, mode="w"):
+    path = os.path.join(TMP, name)
+    with open(path, mode, **({} if "b" in mode else {"newline": ""})) as f:
+        f.write(text)
+    return path
+
+
+def rows(sql, *args):
+    with sqlite3.connect(DB) as c:
+        return c.execute(sql, args).fetchall()
+
+
+def contacts():
+    return rows("SELECT email, first_name, last_name, company, title, "
+                "website, timezone, custom FROM contacts ORDER BY email")
+
+
+def rejects(path):
+    with open(path, newline="", errors="surrogateescape") as f:
+        return list(csv.reader(f))
+
+
+cs("init", check=0)
+
+GOOD = 1000
+
+
+def acceptance_file():
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["Email", "First Name", "Last Name", "Company", "Job Title",
+                "Website", "Time Zone", "Plan", "Seats", "Notes"])
+    for i in range(GOOD):
+        w.writerow(["user%04d@Example.COM" % i, "F%d" % i, "L%d" % i,
+                    "Co, %d" % i, "T", "https://c%d.example" % i,
+                    "Europe/Berlin", "pro", str(i), "note\n%d" % i])
+    w.writerow(["USER0007@example.com", "Dup", "", "", "", "", "", "", "",
+                ""])                                    # line 2002 (notes span 2 lines)
+    w.writerow(["not-an-address", "X", "", "", "", "", "", "", "", ""])
+    w.writerow(["short@row.example", "only three"])     # line 2004
+    w.writerow(["ceo@blocked.example", "B", "", "", "", "", "", "", "", ""])
+    return out.getvalue()
+
+
+@test
+def acceptance_import_counts_rejects_and_stores_1000():
+    cs("contacts", "suppress", "@Blocked.Example", "--reason", "competitor",
+       check=0)
+    path = write("accept.csv", acceptance_file())
+    p = cs("contacts", "import", path, check=0)
+    assert ("Imported 1000, updated 0, duplicate 1, suppressed 1, "
+            "rejected 2") in p.stdout, p.stdout
+    eq(rows("SELECT count(*) FROM contacts")[0][0], 1000, "stored")
+    c = rows("SELECT email, first_name, company, timezone, custom FROM "
+             "contacts WHERE email = 'user0042@example.com'")
+    eq(c[0][:4], ("user0042@example.com", "F42", "Co, 42", "Europe/Berlin"),
+       "row 42")
+    eq(json.loads(c[0][4]), {"Plan": "pro", "Seats": "42",
+                             "Notes": "note\n42"}, "custom fields")
+    rej = rejects(os.path.join(TMP, "accept.rejects.csv"))
+    eq(rej[0][-2:], ["line", "reason"], "rejects header")
+    got = [(r[0], r[-2], r[-1].split(":")[0]) for r in rej[1:]]
+    eq(got, [("USER0007@example.com", "2002", "duplicate"),
+             ("not-an-address", "2003", "email"),
+             ("short@row.example", "2004", "has 2 fields, the header has 10"),
+             ("ceo@blocked.example", "2005", "suppressed")], "rejects")
+    assert "is also on line 16" in rej[1][-1], rej[1]
+    assert "competitor" in rej[4][-1], rej[4]
+
+
+@test
+def acceptance_same_file_twice_changes_nothing():
+    path = os.path.join(TMP, "accept.csv")
+    before = contacts()
+    doc = json.loads(cs("contacts", "import", path, "--json",
+                        check=0).stdout)
+    eq((doc["imported"], doc["updated"], doc["duplicate"],
+        doc["suppressed"], doc["rejected"]), (0, 0, 1001, 1, 2), "counts")
+    eq(contacts(), before, "contacts unchanged")
+
+
+@test
+def edge_cases_bom_crlf_quoted_newline_idn_aliases():
+    text = ("\ufeffE-Mail;FIRSTNAME;surname;Organisation;TZ;Fav Color\r\n"
+            "  Zoe@Bücher.DE ;Zoë;\"O'Neil; Jr\";Acme;"
+            "America/New_York;\"blue\r\nsky\"\r\n"
+            ";empty;;;;\r\n"
+            "yan@x.example;Yan;;;Mars/Base;\r\n"
+            "bad\xff@x.example;Bad;;;;\r\n")
+    path = write("edge.csv", text.encode("utf-8").replace(b"bad\xc3\xbf",
+                                                          b"bad\xff"), "wb")
+    doc = json.loads(cs("contacts", "import", path, "--delimiter", ";",
+                        "--list", "Edge", "--json", check=0).stdout)
+    eq((doc["imported"], doc["rejected"]), (1, 3), "counts")
+    r = rows("SELECT email, first_name, last_name, company, timezone, "
+             "custom FROM contacts WHERE email LIKE 'zoe@%'")
+    eq(r[0][:5], ("Zoe@xn--bcher-kva.de", "Zoë", "O'Neil; Jr", "Acme",
+                  "America/New_York"), "stored")
+    eq(json.loads(r[0][5]), {"Fav Color": "blue\r\nsky"}, "quoted newline")
+    rej = rejects(os.path.join(TMP, "edge.rejects.csv"))
+    eq([(r[-2], r[-1]) for r in rej[1:]],
+       [("4", "email is empty"),
+        ("5", 'timezone: "Mars/Base" is not an IANA time zone (e.g. '
+              'Europe/Berlin)'),
+        ("6", "E-Mail: invalid UTF-8 at byte 4")], "reasons")
+    # found case-insensitively, by its Unicode domain too
+    doc = json.loads(cs("contacts", "show", "ZOE@bücher.de", "--json",
+                        check=0).stdout)
+    eq((doc["email"], doc["lists"]), ("Zoe@xn--bcher-kva.de", ["Edge"]),
+       "show")
+
+
+@test
+def map_dry_run_and_update():
+    path = write("map.csv", "Mail,Vorname,Ignore me,Score\n"
+                 "user0001@example.com,Neu,zzz,7\n"
+                 "new1@m.example,New,zzz,\n")
+    doc = json.loads(cs("contacts", "import", path, "--map", "Mail=email",
+                        "--map", "Vorname=first_name", "--map",
+                        "Ignore me=-", "--dry-run", "--json",
+                        check=0).stdout)
+    eq((doc["imported"], doc["duplicate"], doc["dry_run"]), (1, 1, True),
+       "dry run")
+    eq(rows("SELECT count(*) FROM contacts WHERE email = 'new1@m.example'"),
+       [(0,)], "dry run stores nothing")
+    doc = json.loads(cs("contacts", "import", path, "--map", "Mail=email",
+                        "--map", "Vorname=first_name", "--map",
+                        "Ignore me=-", "--on-existing", "update", "--list",
+                        "m", "--json", check=0).stdout)
+    eq((doc["imported"], doc["updated"], doc["duplicate"]), (1, 1, 0),
+       "update")
+    r = rows("SELECT first_name, last_name, custom FROM contacts WHERE "
+             "email = 'user0001@example.com'")[0]
+    eq(r[0:2], ("Neu", "L1"), "non-empty replaces, empty keeps")
+    eq(json.loads(r[2]), {"Plan": "pro", "Seats": "1", "Notes": "note\n1",
+                          "Score": "7"}, "custom merged")
+    lst = json.loads(cs("contacts", "list", "--list", "m", "--json",
+                        check=0).stdout)
+    eq([c["email"] for c in lst], ["new1@m.example", "user0001@example.com"],
+       "list members")
+
+
+@test
+def whole_file_refused_stores_nothing():
+    before = contacts()
+    # invalid UTF-8 in the header
+    path = write("badhdr.csv", b"email,N\xe9\nok1@h.example,a\n", "wb")
+    p = cs("contacts", "import", path, check=1)
+    assert "badhdr.csv:1:" in p.stderr and "UTF-8" in p.stderr, p.stderr
+    # a 1 MB field (e.g. an unclosed quote swallowing the file)
+    big = "email,notes\nok2@h.example,a\nok3@h.example,\"" + "x" * (1 << 20) \
+        + "\"\n"
+    path = write("big.csv", big)
+    p = cs("contacts", "import", path, check=1)
+    assert "big.csv:3: a field is longer than" in p.stderr, p.stderr
+    assert "nothing was stored" in p.stderr
+    # no email column
+    path = write("noemail.csv", "name\nx\n")
+    p = cs("contacts", "import", path, check=1)
+    assert "noemail.csv:1: no email column" in p.stderr, p.stderr
+    eq(contacts(), before, "unchanged")
+    assert not os.path.exists(os.path.join(TMP, "big.rejects.csv"))
+
+
+@test
+def interrupted_import_stores_nothing():
+    path = os.path.join(TMP, "many.csv")
+    with open(path, "w") as f:
+        f.write("email,first_name\n")
+        for i in range(400000):
+            f.write("m%d@many.example,N%d\n" % (i, i))
+    before = rows("SELECT count(*) FROM contacts")
+    p = subprocess.Popen([BIN, "--data-dir", DATA, "contacts", "import",
+                          path], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=300)
+    eq(p.returncode, 1, "exit: %s %s" % (out, err))
+    assert "interrupted" in err and "nothing was stored" in err, err
+    eq(rows("SELECT count(*) FROM contacts"), before, "nothing stored")
+    eq([n for n in os.listdir(DATA) if "stage" in n], [], "no stage file")
+
+
+@test
+def concurrent_writer_never_fails_during_import():
+    path = os.path.join(TMP, "conc.csv")
+    with open(path, "w") as f:
+        f.write("email,first_name\n")
+        for i in range(60000):
+            f.write("c%d@conc.example,N%d\n" % (i, i))
+    errors, done = [], []
+    stop = threading.Event()
+
+    def writer():
+        c = sqlite3.connect(DB, timeout=5.0)
+        n = 0
+        while not stop.is_set():
+            try:
+                with c:
+                    c.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                              "ON CONFLICT(key) DO UPDATE SET value = ?",
+                              ("t", n, n))
+                n += 1
+            except sqlite3.Error as e:  # noqa: PERF203
+                errors.append(str(e))
+            time.sleep(0.01)
+        done.append(n)
+        c.close()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    p = cs("contacts", "import", path, "--json")
+    stop.set()
+    t.join()
+    eq(p.returncode, 0, p.stderr)
+    eq(json.loads(p.stdout)["imported"], 60000, "imported")
+    eq(errors, [], "writer errors")
+    assert done[0] > 10, done
+
+
+@test
+def progress_on_a_tty_only():
+    path = os.path.join(TMP, "conc.csv")  # all duplicates now: fast
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(BIN, [BIN, "--data-dir", DATA, "contacts", "import", path])
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    text = out.decode("utf-8", "replace")
+    assert "rows/s" in text and "\r" in text, text
+    p = cs("contacts", "import", path, check=0)
+    assert "rows/s" not in p.stdout + p.stderr and "\r" not in p.stderr
+
+
+@test
+def list_json_limit_and_show_case_insensitive():
+    all_ = json.loads(cs("contacts", "list", "--json", check=0).stdout)
+    eq(len(all_), rows("SELECT count(*) FROM contacts")[0][0], "all")
+    two = json.loads(cs("contacts", "list", "--json", "--limit", "2",
+                        check=0).stdout)
+    eq([c["email"] for c in two], [c["email"] for c in all_[:2]], "limit")
+    p = cs("contacts", "show", "USER0042@EXAMPLE.COM", check=0)
+    assert "email:       user0042@example.com" in p.stdout, p.stdout
+    assert "custom:      Plan = pro" in p.stdout
+    p = cs("contacts", "show", "nobody@example.com", check=1)
+    assert "no contact nobody@example.com" in p.stderr
+    p = cs("contacts", "list", "--list", "nosuch", check=1)
+    assert "no list named 'nosuch'" in p.stderr
+
+
+@test
+def suppress_file_unsuppress_and_import_skips():
+    f = write("sup.txt", "# from the CRM\nA@S1.example\n\n@S2.example\n")
+    p = cs("contacts", "suppress", "--file", f, "--reason", "crm", check=0)
+    assert "Suppressed 2 (0 already were)" in p.stdout, p.stdout
+    eq(sorted(rows("SELECT kind, value, reason FROM suppressions WHERE "
+                   "reason = 'crm'")),
+       [("address", "a@s1.example", "crm"), ("domain", "s2.example", "crm")],
+       "stored lower-case")
+    bad = write("sup_bad.txt", "ok@s3.example\nnot an address\n")
+    p = cs("contacts", "suppress", "--file", bad, check=1)
+    assert "sup_bad.txt:2:" in p.stderr, p.stderr
+    eq(rows("SELECT count(*) FROM suppressions WHERE value = "
+            "'ok@s3.example'"), [(0,)], "bad file stores nothing")
+    path = write("sup.csv", "email\na@s1.example\nz@s2.example\n"
+                 "z@s3.example\n")
+    doc = json.loads(cs("contacts", "import", path, "--json",
+                        check=0).stdout)
+    eq((doc["imported"], doc["suppressed"]), (1, 2), "suppressed skipped")
+    cs("contacts", "unsuppress", "@s2.example", check=0)
+    cs("contacts", "unsuppress", "@s2.example", check=1)
+    doc = json.loads(cs("contacts", "import", path, "--json",
+                        check=0).stdout)
+    eq((doc["imported"], doc["suppressed"], doc["duplicate"]), (1, 1, 1),
+       "after unsuppress")
+
+
+@test
+def forget_erases_and_blocks_reimport():
+    cs("contacts", "suppress", "user0003@example.com", check=0)
+    p = cs("contacts", "forget", "USER0003@Example.com", check=0)
+    assert "Forgotten" in p.stdout, p.stdout
+    eq(rows("SELECT count(*) FROM contacts WHERE email = "
+            "'user0003@example.com'"), [(0,)], "row gone")
+    with sqlite3.connect(DB) as c:
+        dump = "\n".join(c.iterdump())
+    assert "user0003@example.com" not in dump.lower(), "address left in db"
+    eq(rows("SELECT count(*) FROM forgotten"), [(1,)], "hash kept")
+    path = write("forgot.csv", "email\nUser0003@EXAMPLE.com\n")
+    doc = json.loads(cs("contacts", "import", path, "--json",
+                        check=0).stdout)
+    eq((doc["imported"], doc["suppressed"]), (0, 1), "blocked")
+    rej = rejects(os.path.join(TMP, "forgot.rejects.csv"))
+    assert "forgotten" in rej[1][-1], rej
+
+
+tap.main()
