@@ -64,7 +64,17 @@ service imap-login {{
     port = {imaps}
     ssl = yes
   }}
+  # performance mode: a few login processes proxy many TLS sessions, so a
+  # watcher can hold one connection per user (--users 500 and more)
+  service_count = 0
+  process_min_avail = 1
+  client_limit = 1000
+  process_limit = 8
 }}
+service imap {{
+  process_limit = 4096
+}}
+default_client_limit = 8192
 service lmtp {{
   unix_listener lmtp {{
     mode = 0666
