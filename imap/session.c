@@ -70,6 +70,30 @@ static void save_caps(imap_session *s)
 	mailimap_capability_data_free(caps);
 }
 
+/* AUTHENTICATE PLAIN when offered (Cyrus SASL underneath), else LOGIN
+ * unless the server disabled it.  Only ever called over TLS. */
+static int password_login(imap_session *s, const char *host,
+                          const imap_auth *auth)
+{
+	struct mailimap_capability_data *caps = NULL;
+	int r;
+
+	if (mailimap_capability(s->imap, &caps) == MAILIMAP_NO_ERROR && caps)
+		mailimap_capability_data_free(caps);
+	if (mailimap_has_authentication(s->imap, "PLAIN")) {
+		r = mailimap_authenticate(s->imap, "PLAIN", host, NULL, NULL,
+		                          auth->user, auth->user,
+		                          cs_secret_value(auth->secret), NULL);
+		/* a local SASL failure (no PLAIN plugin): try LOGIN */
+		if (r != MAILIMAP_ERROR_SASL)
+			return r;
+	}
+	if (mailimap_has_extension(s->imap, "LOGINDISABLED"))
+		return MAILIMAP_ERROR_LOGIN;
+	return mailimap_login(s->imap, auth->user,
+	                      cs_secret_value(auth->secret));
+}
+
 int imap_open(const imap_server *srv, const imap_auth *auth, imap_session **out,
               cs_err *err)
 {
@@ -123,8 +147,7 @@ int imap_open(const imap_server *srv, const imap_auth *auth, imap_session **out,
 			r = mailimap_oauth2_authenticate(
 			    s->imap, auth->user, cs_secret_value(auth->secret));
 		else
-			r = mailimap_login(s->imap, auth->user,
-			                   cs_secret_value(auth->secret));
+			r = password_login(s, srv->host, auth);
 		if (r != MAILIMAP_NO_ERROR) {
 			imap_session_fail(
 			    s, r,
