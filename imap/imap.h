@@ -178,8 +178,11 @@ int imap_status(imap_session *s, const char *folder, imap_folder_info *out,
  * or after that day), ascending.  *uids: caller frees. */
 int imap_search_new(imap_session *s, uint32_t after_uid, int64_t since_ms,
                     uint32_t **uids, size_t *n, cs_err *err);
-/* BODY.PEEK[]<0.cap> of each UID (never marks anything read, never
- * transfers more than cap bytes of a message).  Free with
+/* Each UID as classification needs it, with BODY.PEEK (never marks
+ * anything read): a message of at most cap bytes whole; a larger one,
+ * after its BODYSTRUCTURE, as its header and the MIME skeleton with only
+ * the text parts, reports and returned headers (64 KiB each), never an
+ * attachment.  At most cap bytes per message.  Free with
  * imap_fetched_free. */
 int imap_fetch_heads(imap_session *s, const uint32_t *uids, size_t n,
                      size_t cap, imap_fetched **out, size_t *nout, cs_err *err);
