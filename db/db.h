@@ -324,14 +324,15 @@ void db_template_list_free(db_template *list, size_t n);
 typedef struct db_folder {
 	char *name;
 	uint32_t uidvalidity, last_uid;
+	uint64_t highestmodseq; /* 0 without CONDSTORE */
 } db_folder;
 
 int db_folder_get(db *d, long long inbox_id, const char *role, db_folder *out,
                   bool *found, cs_err *err);
 void db_folder_free(db_folder *f);
 int db_folder_set(db *d, long long inbox_id, const char *role, const char *name,
-                  uint32_t uidvalidity, uint32_t last_uid, int64_t now,
-                  cs_err *err);
+                  uint32_t uidvalidity, uint32_t last_uid,
+                  uint64_t highestmodseq, int64_t now, cs_err *err);
 
 /* One event; strings borrowed.  hard: 1, 0, or -1 (not applicable). */
 typedef struct db_event {

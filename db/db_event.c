@@ -31,10 +31,11 @@ int db_folder_get(db *d, long long inbox_id, const char *role, db_folder *out,
 
 	memset(out, 0, sizeof *out);
 	*found = false;
-	if ((rc = db_prepare(d,
-	                     "SELECT name, uidvalidity, last_uid FROM "
-	                     "inbox_folders WHERE inbox_id = ?1 AND role = ?2",
-	                     &st, err)) != 0)
+	if ((rc = db_prepare(
+	         d,
+	         "SELECT name, uidvalidity, last_uid, highestmodseq FROM "
+	         "inbox_folders WHERE inbox_id = ?1 AND role = ?2",
+	         &st, err)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, inbox_id);
 	sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
@@ -43,6 +44,7 @@ int db_folder_get(db *d, long long inbox_id, const char *role, db_folder *out,
 		out->name = col(st, 0);
 		out->uidvalidity = (uint32_t)sqlite3_column_int64(st, 1);
 		out->last_uid = (uint32_t)sqlite3_column_int64(st, 2);
+		out->highestmodseq = (uint64_t)sqlite3_column_int64(st, 3);
 		*found = true;
 	} else if (s != SQLITE_DONE) {
 		rc = db_fail(d, err, "cannot read folder state");
@@ -58,8 +60,8 @@ void db_folder_free(db_folder *f)
 }
 
 int db_folder_set(db *d, long long inbox_id, const char *role, const char *name,
-                  uint32_t uidvalidity, uint32_t last_uid, int64_t now,
-                  cs_err *err)
+                  uint32_t uidvalidity, uint32_t last_uid,
+                  uint64_t highestmodseq, int64_t now, cs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -67,10 +69,10 @@ int db_folder_set(db *d, long long inbox_id, const char *role, const char *name,
 	if ((rc = db_prepare(
 	         d,
 	         "INSERT INTO inbox_folders(inbox_id, role, name, "
-	         "uidvalidity, last_uid, synced_at) VALUES (?1, ?2, "
-	         "?3, ?4, ?5, ?6) ON CONFLICT(inbox_id, role) DO "
-	         "UPDATE SET name = ?3, uidvalidity = ?4, last_uid = "
-	         "?5, synced_at = ?6",
+	         "uidvalidity, last_uid, synced_at, highestmodseq) VALUES "
+	         "(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(inbox_id, role) "
+	         "DO UPDATE SET name = ?3, uidvalidity = ?4, last_uid = ?5, "
+	         "synced_at = ?6, highestmodseq = ?7",
 	         &st, err)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, inbox_id);
@@ -79,6 +81,7 @@ int db_folder_set(db *d, long long inbox_id, const char *role, const char *name,
 	sqlite3_bind_int64(st, 4, uidvalidity);
 	sqlite3_bind_int64(st, 5, last_uid);
 	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)highestmodseq);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot store folder state");
 	sqlite3_finalize(st);

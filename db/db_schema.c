@@ -187,6 +187,10 @@ static const db_migration migrations[] = {
      "  created_at INTEGER NOT NULL,"
      "  UNIQUE (template_id, version)"
      ");"},
+
+    {5, "folder HIGHESTMODSEQ",
+     "ALTER TABLE inbox_folders ADD COLUMN highestmodseq INTEGER NOT NULL "
+     "DEFAULT 0;"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

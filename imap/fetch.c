@@ -27,7 +27,11 @@ int imap_examine(imap_session *s, const char *folder, imap_folder_info *out,
 	int r;
 
 	memset(out, 0, sizeof *out);
-	r = mailimap_examine(s->imap, folder);
+	if (mailimap_has_condstore(s->imap))
+		r = mailimap_examine_condstore(s->imap, folder,
+		                               &out->highestmodseq);
+	else
+		r = mailimap_examine(s->imap, folder);
 	if (r != MAILIMAP_NO_ERROR)
 		return imap_session_fail(s, r, "EXAMINE", err);
 	si = s->imap->imap_selection_info;
@@ -52,6 +56,9 @@ int imap_status(imap_session *s, const char *folder, imap_folder_info *out,
 	mailimap_status_att_list_add(atts, MAILIMAP_STATUS_ATT_UIDNEXT);
 	mailimap_status_att_list_add(atts, MAILIMAP_STATUS_ATT_UIDVALIDITY);
 	mailimap_status_att_list_add(atts, MAILIMAP_STATUS_ATT_MESSAGES);
+	if (mailimap_has_condstore(s->imap))
+		mailimap_status_att_list_add(atts,
+		                             MAILIMAP_STATUS_ATT_HIGHESTMODSEQ);
 	r = mailimap_status(s->imap, folder, atts, &st);
 	mailimap_status_att_list_free(atts);
 	if (r != MAILIMAP_NO_ERROR)
@@ -65,6 +72,15 @@ int imap_status(imap_session *s, const char *folder, imap_folder_info *out,
 			out->uidvalidity = i->st_value;
 		else if (i->st_att == MAILIMAP_STATUS_ATT_MESSAGES)
 			out->exists = i->st_value;
+		else if (i->st_ext_data &&
+		         i->st_ext_data->ext_extension ==
+		             &mailimap_extension_condstore &&
+		         i->st_ext_data->ext_type ==
+		             MAILIMAP_CONDSTORE_TYPE_STATUS_INFO)
+			out->highestmodseq =
+			    ((struct mailimap_condstore_status_info *)
+			         i->st_ext_data->ext_data)
+			        ->cs_highestmodseq_value;
 	}
 	mailimap_mailbox_data_status_free(st);
 	return 0;

@@ -158,6 +158,7 @@ void imap_close(imap_session *s);
 
 typedef struct imap_folder_info {
 	uint32_t uidvalidity, uidnext, exists;
+	uint64_t highestmodseq; /* 0 when the server has no CONDSTORE */
 } imap_folder_info;
 
 /* One fetched message: its UID and at most `cap` bytes of it. */

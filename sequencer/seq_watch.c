@@ -354,8 +354,11 @@ static int sync_folder(seq_watcher *w, const char *role, const char *name,
 	if (f.last_uid > 0) {
 		if ((rc = imap_status(w->s, name, &info, err)) != 0)
 			return rc;
+		/* with CONDSTORE, an unchanged HIGHESTMODSEQ says the same */
 		if (info.uidvalidity == f.uidvalidity &&
-		    info.uidnext == f.last_uid + 1) {
+		    (info.uidnext == f.last_uid + 1 ||
+		     (info.highestmodseq &&
+		      info.highestmodseq == f.highestmodseq))) {
 			st->folders++;
 			return 0;
 		}
@@ -410,9 +413,12 @@ static int sync_folder(seq_watcher *w, const char *role, const char *name,
 			last = uids[i + m - 1];
 		if (i + m >= n && floor > last)
 			last = floor;
+		/* HIGHESTMODSEQ stands for "read up to here" only once the
+		 * last batch is in: an interrupted pass must not look done */
 		if (rc == 0)
 			rc = db_folder_set(w->d, w->in->id, role, name,
 			                   info.uidvalidity, last,
+			                   i + m >= n ? info.highestmodseq : 0,
 			                   cs_clock_now(w->clock), err);
 		if (rc == 0)
 			rc = db_commit(w->d, err);

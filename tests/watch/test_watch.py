@@ -90,6 +90,12 @@ def reply_is_recorded_once_and_sent_copy_is_not_a_reply():
     # our own copy in Sent is never read, never a reply
     for e in events():
         assert e["message_id"] != mid, e
+    # per folder: UIDVALIDITY, last UID and (CONDSTORE) HIGHESTMODSEQ
+    con = sqlite3.connect(os.path.join(DATA, "coldseq.db"))
+    row = con.execute("SELECT uidvalidity, last_uid, highestmodseq FROM "
+                      "inbox_folders WHERE role = 'inbox'").fetchone()
+    con.close()
+    assert row[0] > 0 and row[1] >= 1 and row[2] > 0, row
     # a second pass records nothing new
     eq(sync()["new_events"], 0, "second pass")
     eq(len([e for e in events("--kind", "reply")
