@@ -196,8 +196,8 @@ int db_suppress_add(db *d, const char *kind, const char *value,
                     bool *added, cs_err *err);
 int db_suppress_remove(db *d, const char *kind, const char *value,
                        bool *removed, cs_err *err);
-/* Whether email (or its domain) is suppressed; the reason is appended to
- * reason (may be NULL). */
+/* Whether email (or its domain) is suppressed, or the address was
+ * forgotten; the reason is appended to reason (may be NULL). */
 int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
                      cs_err *err);
 

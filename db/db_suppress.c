@@ -108,5 +108,9 @@ int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
 		rc = db_fail(d, err, "cannot read suppressions");
 	}
 	sqlite3_finalize(st);
+	/* a forgotten person is kept only as a hash: never mail them again */
+	if (rc == 0 && !*out &&
+	    (rc = db_is_forgotten(d, email, out, err)) == 0 && *out && reason)
+		cs_buf_puts(reason, "forgotten (erased at their request)");
 	return rc;
 }

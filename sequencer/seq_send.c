@@ -170,6 +170,20 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 	if ((rc = db_message_count_day(d, in->id, out->local_day, NULL,
 	                               &sent_today, err)) != 0)
 		return rc;
+	{
+		cs_buf why = CS_BUF_INIT;
+		bool supp = false;
+
+		rc = db_is_suppressed(d, spec->to_addr, &supp, &why, err);
+		if (rc == 0 && supp)
+			rc = cs_err_set(
+			    err, CS_EINVAL,
+			    "%s is suppressed (%s); nothing was sent",
+			    spec->to_addr, cs_buf_str(&why));
+		cs_buf_free(&why);
+		if (rc)
+			return rc;
+	}
 	if (sent_today >= in->daily_cap)
 		return cs_err_set(
 		    err, CS_ETEMP,

@@ -205,6 +205,23 @@ def inbox_test_names_the_problem():
 
 
 @test
+def suppressed_or_forgotten_recipient_gets_nothing():
+    cs("contacts", "suppress", S.user(5), "--reason", "asked", check=0)
+    p = cs("send-test", "--from", "user1", "--to", S.user(5), check=1)
+    assert "is suppressed (asked)" in p.stderr, p.stderr
+    csv = os.path.join(TMP, "c.csv")
+    with open(csv, "w") as f:
+        f.write("email,first_name\n%s,Seven\n" % S.user(7))
+    cs("contacts", "import", csv, check=0)
+    cs("contacts", "forget", S.user(7), check=0)
+    p = cs("send-test", "--from", "user1", "--to", S.user(7).upper(),
+           check=1)
+    assert "forgotten" in p.stderr, p.stderr
+    time.sleep(1)
+    eq(len(S.wait_for(7, timeout=0.1, count=0)), 0, "user7 inbox")
+
+
+@test
 def password_not_stored_or_printed_in_plaintext():
     with open(os.path.join(DATA, "coldseq.db"), "rb") as f:
         db = f.read()
