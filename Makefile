@@ -103,9 +103,20 @@ test: deps
 	@$(MAKE) --no-print-directory asan coldseq
 	@python3 tests/run.py -j $(JOBS)
 
+# Soak: the whole suite LONG_RUNS times in a row (flaky tests show up),
+# then every fuzz target for LONG_FUZZ_SECONDS.
+LONG_RUNS ?= 5
+LONG_FUZZ_SECONDS ?= 300
 test-long: deps
 	@$(MAKE) --no-print-directory asan coldseq
-	@COLDSEQ_LONG=1 python3 tests/run.py -j 1 --timeout 7200
+	@i=1; while [ $$i -le $(LONG_RUNS) ]; do \
+	    echo "soak run $$i of $(LONG_RUNS)"; \
+	    python3 tests/run.py -j $(JOBS) >build/soak.log 2>&1; rc=$$?; \
+	    tail -n 1 build/soak.log; \
+	    [ $$rc -eq 0 ] || { grep -E '^FAIL|not ok' build/soak.log; exit 1; }; \
+	    i=$$((i + 1)); \
+	done
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(LONG_FUZZ_SECONDS)
 
 unit: asan
 	@python3 tests/run.py -k unit_
