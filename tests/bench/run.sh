@@ -33,6 +33,11 @@ else
     echo "classify: $corpus not found, skipped"
 fi
 
+# Accuracy against Sisimai's labels (the gate of the classifier issue).
+PYTHONPATH=tests/lib COLDSEQ_BIN=./coldseq COLDSEQ_SRC=. \
+    python3 tests/classify/accuracy.py 2>/dev/null |
+    sed -n 's/^# \(bounce-or-not\|failed-recipient\|hard-or-soft\)/classify: accuracy \1/p'
+
 # ---- SMTP send path -------------------------------------------------------
 # Reference: Postfix's smtp-source into smtp-sink (no TLS in either tool),
 # same message size, count and concurrency; coldseq plaintext (the
