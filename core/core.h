@@ -287,10 +287,6 @@ void cs_random_bytes(void *p, size_t n);
 void cs_utf8_clean(const char *s, size_t max, cs_buf *out);
 /* Levenshtein distance with transpositions, capped at max+1. */
 int cs_edit_distance(const char *a, const char *b, int max);
-/* Write all of data to path atomically (temp file + fsync + rename) with
- * the given mode. */
-int cs_write_file_atomic(const char *path, const void *data, size_t n, int mode,
-                         cs_err *err);
 /* mkdir -p; the last component gets `mode`, parents 0755. Existing is ok. */
 int cs_mkdir_p(const char *path, int mode, cs_err *err);
 /* Trim ASCII white space at both ends, in place; returns s. */

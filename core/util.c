@@ -55,46 +55,6 @@ int cs_edit_distance(const char *a, const char *b, int max)
 	return d > max ? max + 1 : d;
 }
 
-int cs_write_file_atomic(const char *path, const void *data, size_t n, int mode,
-                         cs_err *err)
-{
-	char *tmp = cs_xasprintf("%s.tmp.%ld", path, (long)getpid());
-	const char *p = data;
-	int fd, rc = 0;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0) {
-		rc = cs_err_set(err, CS_EIO, "cannot create %s: %s", tmp,
-		                strerror(errno));
-		free(tmp);
-		return rc;
-	}
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = cs_err_set(err, CS_EIO, "cannot write %s: %s", tmp,
-			                strerror(errno));
-			break;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	if (rc == 0 && (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0))
-		rc = cs_err_set(err, CS_EIO, "cannot write %s: %s", tmp,
-		                strerror(errno));
-	close(fd);
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = cs_err_set(err, CS_EIO, "cannot rename %s to %s: %s", tmp,
-		                path, strerror(errno));
-	if (rc != 0)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 int cs_mkdir_p(const char *path, int mode, cs_err *err)
 {
 	char *p = cs_xstrdup(path), *s;

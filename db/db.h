@@ -183,9 +183,6 @@ int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
  * (sending, sent, uncertain) for purpose (NULL: all purposes). */
 int db_message_count_day(db *d, long long inbox_id, const char *local_day,
                          const char *purpose, long long *out, cs_err *err);
-/* The outcome of message_id; *found false when unknown. */
-int db_message_outcome(db *d, const char *message_id, cs_buf *outcome,
-                       bool *found, cs_err *err);
 
 /* ---- suppressions (db_suppress.c) ------------------------------------ */
 

@@ -103,26 +103,3 @@ int db_message_count_day(db *d, long long inbox_id, const char *local_day,
 	sqlite3_finalize(st);
 	return rc;
 }
-
-int db_message_outcome(db *d, const char *message_id, cs_buf *outcome,
-                       bool *found, cs_err *err)
-{
-	sqlite3_stmt *st;
-	int rc, s;
-
-	*found = false;
-	if ((rc = db_prepare(
-	         d, "SELECT outcome FROM messages WHERE message_id = ?1", &st,
-	         err)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW) {
-		cs_buf_puts(outcome, (const char *)sqlite3_column_text(st, 0));
-		*found = true;
-	} else if (s != SQLITE_DONE) {
-		rc = db_fail(d, err, "cannot read messages");
-	}
-	sqlite3_finalize(st);
-	return rc;
-}

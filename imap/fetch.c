@@ -9,8 +9,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "imap.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -489,31 +487,4 @@ int imap_idle_done(imap_session *s, cs_err *err)
 	if (r != MAILIMAP_NO_ERROR)
 		return imap_session_fail(s, r, "IDLE DONE", err);
 	return 0;
-}
-
-int imap_idle_wait(imap_session *s, int timeout_ms, cs_err *err)
-{
-	struct pollfd p;
-	int r, got = 0;
-
-	r = mailimap_idle(s->imap);
-	if (r != MAILIMAP_NO_ERROR)
-		return imap_session_fail(s, r, "IDLE", err);
-	/* bytes already buffered above the socket do not wake poll(2) */
-	if (s->imap->imap_stream->read_buffer_len > 0 ||
-	    net_pending(s->imap->imap_stream)) {
-		got = 1;
-	} else {
-		p.fd = mailimap_idle_get_fd(s->imap);
-		p.events = POLLIN;
-		p.revents = 0;
-		do {
-			r = poll(&p, 1, timeout_ms);
-		} while (r < 0 && errno == EINTR);
-		got = r > 0;
-	}
-	r = mailimap_idle_done(s->imap);
-	if (r != MAILIMAP_NO_ERROR)
-		return imap_session_fail(s, r, "IDLE DONE", err);
-	return got;
 }

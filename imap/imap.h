@@ -193,8 +193,5 @@ bool imap_has_idle(imap_session *s);
  * buffered, end at once), then done.  No other command in between. */
 int imap_idle_start(imap_session *s, int *fd, cs_err *err);
 int imap_idle_done(imap_session *s, cs_err *err);
-/* IDLE for at most timeout_ms; 1 when the server reported something, 0
- * on timeout, negative on error.  The selected folder stays selected. */
-int imap_idle_wait(imap_session *s, int timeout_ms, cs_err *err);
 
 #endif

@@ -86,10 +86,8 @@ void seq_watcher_close(seq_watcher *w);
 /* One incremental pass over INBOX and Junk; records events. */
 int seq_watcher_sync(seq_watcher *w, seq_sync_stats *st, cs_err *err);
 bool seq_watcher_can_idle(seq_watcher *w);
-/* IDLE on INBOX for at most timeout_ms: 1 = new mail reported, 0 =
- * timeout, < 0 error (err set). */
-int seq_watcher_idle(seq_watcher *w, int timeout_ms, cs_err *err);
-/* The same in two halves, for waiting on many watchers with one poll(2):
+/* IDLE on INBOX in two halves, for waiting on many watchers with one
+ * poll(2):
  * start IDLE and get the fd to watch (-1 when data is already buffered:
  * call idle_done at once), then end it. */
 int seq_watcher_idle_start(seq_watcher *w, int *fd, cs_err *err);

@@ -514,18 +514,6 @@ static int select_inbox(seq_watcher *w, bool *pending, cs_err *err)
 	return 0;
 }
 
-int seq_watcher_idle(seq_watcher *w, int timeout_ms, cs_err *err)
-{
-	bool pending;
-	int rc = select_inbox(w, &pending, err);
-
-	if (rc)
-		return rc;
-	if (pending)
-		return 1;
-	return imap_idle_wait(w->s, timeout_ms, err);
-}
-
 int seq_watcher_idle_start(seq_watcher *w, int *fd, cs_err *err)
 {
 	bool pending;

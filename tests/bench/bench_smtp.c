@@ -47,6 +47,11 @@ static void *worker(void *arg)
 		cs_buf raw = CS_BUF_INIT;
 		char *mid = NULL;
 
+		if (!smtp_alive(s)) { /* the server closed the session */
+			j->failed += j->count - i;
+			break;
+		}
+
 		memset(&m, 0, sizeof m);
 		m.from_name = "Bench Sender";
 		m.from_addr = "user1@example.test";

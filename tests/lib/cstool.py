@@ -8,6 +8,7 @@ when given, and returns the CompletedProcess (text).  With check=N it
 raises AssertionError showing both output streams unless the exit status
 is N.
 """
+import json
 import os
 import subprocess
 
@@ -28,3 +29,10 @@ def coldseq(data, *args, stdin=None, check=None, timeout=300, env=None,
                              "stderr: %s" % (" ".join(args), p.returncode,
                                              check, p.stdout, p.stderr))
     return p
+
+
+def replies(data, *args):
+    """The watcher's events (`coldseq replies --json ARGS`), newest first,
+    as a list of dicts."""
+    p = coldseq(data, "replies", "--json", *args, check=0)
+    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]

@@ -13,7 +13,7 @@ import tempfile
 import time
 
 import tap
-from cstool import coldseq
+from cstool import coldseq, replies
 from mailstack import Stack
 from tap import eq, test
 
@@ -54,8 +54,7 @@ def mail(frm, to, subject, body, headers=()):
 
 
 def events(*args):
-    p = cs("replies", "--json", *args, check=0)
-    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    return replies(DATA, *args)
 
 
 def sync(name="user1"):

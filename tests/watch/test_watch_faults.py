@@ -13,7 +13,7 @@ import tempfile
 import time
 
 import tap
-from cstool import coldseq
+from cstool import coldseq, replies
 from mailstack import Stack
 from tap import eq, test
 
@@ -28,8 +28,7 @@ def cs(*args, stdin=None, check=None):
 
 
 def events(*args):
-    p = cs("replies", "--json", *args, check=0)
-    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    return replies(DATA, *args)
 
 
 def drop_in_maildir(user, name, data):
