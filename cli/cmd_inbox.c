@@ -16,9 +16,11 @@
 
 /* Options that map 1:1 to inbox fields, in cli_inbox_field's names. */
 static const char *const field_opts[] = {
-    "email",     "smtp",      "imap",         "smtp-tls",       "imap-tls",
-    "user",      "ca-file",   "display-name", "signature-file", "timezone",
-    "daily-cap", "sent-copy", "provider",     "auth",           NULL};
+    "email",          "smtp",     "imap",      "smtp-tls",
+    "imap-tls",       "user",     "ca-file",   "display-name",
+    "signature-file", "timezone", "daily-cap", "sent-copy",
+    "provider",       "auth",     "hard-cap",  "domain-hourly-cap",
+    "min-gap",        "ramp",     NULL};
 
 #define COMMON_OPTS                                                            \
 	{"email", 0, "ADDR", false, "the inbox's address (From)"},             \
@@ -40,6 +42,14 @@ static const char *const field_opts[] = {
 	    {"signature-file", 0, "F", false, "text appended to messages"},    \
 	    {"timezone", 0, "IANA", false, "the inbox's time zone (UTC)"},     \
 	    {"daily-cap", 0, "N", false, "messages per local day"},            \
+	    {"hard-cap", 0, "N", false,                                        \
+	     "total a day, all purposes (0: the provider's preset)"},          \
+	    {"domain-hourly-cap", 0, "N", false,                               \
+	     "messages per recipient domain per hour (0: none)"},              \
+	    {"min-gap", 0, "DURATION", false,                                  \
+	     "least time between campaign sends (0: config)"},                 \
+	    {"ramp", 0, "START,STEP", false,                                   \
+	     "cold volume ramp: START a day, +STEP a day (off: none)"},        \
 	    {"sent-copy", 0, "MODE", false,                                    \
 	     "auto|always|never: APPEND to Sent (auto: not for Google/M365)"}, \
 	    {"tag", 0, "T", true, "a tag (repeatable)"},                       \
@@ -143,6 +153,13 @@ static cJSON *inbox_json(const db_inbox *in, bool has_secret)
 	cJSON_AddBoolToObject(o, "signature", in->signature != NULL);
 	cJSON_AddStringToObject(o, "timezone", in->timezone);
 	cJSON_AddNumberToObject(o, "daily_cap", in->daily_cap);
+	cJSON_AddNumberToObject(o, "hard_cap", in->hard_cap);
+	cJSON_AddNumberToObject(o, "domain_hourly_cap", in->domain_hourly_cap);
+	cJSON_AddNumberToObject(o, "min_gap", in->min_gap);
+	cJSON_AddNumberToObject(o, "ramp_start", in->ramp_start);
+	cJSON_AddNumberToObject(o, "ramp_step", in->ramp_step);
+	if (in->paused_reason)
+		cJSON_AddStringToObject(o, "paused_reason", in->paused_reason);
 	cJSON_AddStringToObject(o, "sent_copy", in->sent_copy);
 	cJSON_AddStringToObject(o, "status", in->status);
 	for (i = 0; i < in->ntags; i++)
@@ -327,7 +344,7 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	        "user:         %s\nauth:         %s (%s)\n"
 	        "tls:          %s%s\n"
 	        "display name: %s\ntimezone:     %s\ndaily cap:    %d\n"
-	        "sent copy:    %s\nstatus:       %s\ntags:         ",
+	        "sent copy:    %s\nstatus:       %s%s%s\n",
 	        in.name, in.email, in.provider, in.smtp_host, in.smtp_port,
 	        in.smtp_tls, in.imap_host, in.imap_port, in.imap_tls,
 	        in.username ? in.username : in.email, in.auth,
@@ -335,7 +352,17 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	        in.insecure_tls ? "NOT VERIFIED" : "verified",
 	        in.ca_file && !in.insecure_tls ? " (CA file set)" : "",
 	        in.display_name ? in.display_name : "-", in.timezone,
-	        in.daily_cap, in.sent_copy, in.status);
+	        in.daily_cap, in.sent_copy, in.status,
+	        in.paused_reason ? ": " : "",
+	        in.paused_reason ? in.paused_reason : "");
+	fprintf(ctx->out,
+	        "pacing:       hard cap %d%s, domain cap %d/h%s, min gap "
+	        "%ds%s, ramp %d,%d%s\n",
+	        in.hard_cap, in.hard_cap ? "" : " (preset)",
+	        in.domain_hourly_cap, in.domain_hourly_cap ? "" : " (none)",
+	        in.min_gap, in.min_gap ? "" : " (config)", in.ramp_start,
+	        in.ramp_step, in.ramp_start ? "" : " (off)");
+	fputs("tags:         ", ctx->out);
 	for (t = 0; t < in.ntags; t++)
 		fprintf(ctx->out, "%s%s", t ? ", " : "", in.tags[t]);
 	fprintf(ctx->out, "%s\n", in.ntags ? "" : "-");
@@ -361,6 +388,39 @@ static int run_remove(cli_ctx *ctx, const cli_args *a)
 	}
 	return CLI_EXIT_OK;
 }
+
+static int pause_resume(cli_ctx *ctx, const cli_args *a, bool pause)
+{
+	const char *reason = pause ? cli_opt_value(a, "reason") : NULL;
+	cs_err err = CS_ERR_INIT;
+
+	if (db_inbox_set_status(ctx->db, a->pos[0], pause ? "paused" : "active",
+	                        pause ? (reason ? reason : "paused by the user")
+	                              : NULL,
+	                        0, cs_clock_now(NULL), &err) != 0) {
+		cli_error("inbox %s: %s", pause ? "pause" : "resume", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (!a->quiet)
+		fprintf(ctx->out, "inbox %s %s\n", a->pos[0],
+		        pause ? "paused" : "resumed");
+	return CLI_EXIT_OK;
+}
+
+static int run_pause(cli_ctx *ctx, const cli_args *a)
+{
+	return pause_resume(ctx, a, true);
+}
+
+static int run_resume(cli_ctx *ctx, const cli_args *a)
+{
+	return pause_resume(ctx, a, false);
+}
+
+static const cli_opt pause_opts[] = {
+    {"reason", 0, "TEXT", false, "why (shown by inbox show and status)"},
+    {NULL, 0, NULL, false, NULL},
+};
 
 const cli_cmd cli_cmds_inbox[] = {
     {"inbox", "add", "NAME", "store a new inbox (does not connect)",
@@ -392,5 +452,14 @@ const cli_cmd cli_cmds_inbox[] = {
      "Messages already recorded keep the inbox's address.\n\n"
      "Example:\n  coldseq inbox remove sales1",
      1, 1, CLI_NEEDS_DB, NULL, run_remove},
+    {"inbox", "pause", "NAME", "stop sending from an inbox",
+     "Nothing is sent from a paused inbox; its contacts' follow-ups wait\n"
+     "for it and new contacts go to other inboxes.\n\n"
+     "Example:\n  coldseq inbox pause sales1 --reason 'reputation check'",
+     1, 1, CLI_NEEDS_DB, pause_opts, run_pause},
+    {"inbox", "resume", "NAME", "send from a paused inbox again",
+     "Also ends an automatic pause (a policy rejection, a quota).\n\n"
+     "Example:\n  coldseq inbox resume sales1",
+     1, 1, CLI_NEEDS_DB, NULL, run_resume},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
 };

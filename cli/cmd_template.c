@@ -265,65 +265,6 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 /* ---- preview --------------------------------------------------------------
  */
 
-typedef struct fields {
-	tmpl_field *v;
-	size_t n;
-	cJSON *custom;
-} fields;
-
-static void add_field(fields *f, const char *name, const char *value)
-{
-	f->v = cs_xrealloc(f->v, (f->n + 1) * sizeof *f->v);
-	f->v[f->n].name = name;
-	f->v[f->n].value = value;
-	f->n++;
-}
-
-static void contact_fields(const db_contact *c, fields *f)
-{
-	const cJSON *it;
-
-	add_field(f, "email", c->email);
-	add_field(f, "first_name", c->first_name);
-	add_field(f, "last_name", c->last_name);
-	add_field(f, "company", c->company);
-	add_field(f, "title", c->title);
-	add_field(f, "website", c->website);
-	add_field(f, "timezone", c->timezone);
-	f->custom = c->custom ? cJSON_Parse(c->custom) : NULL;
-	cJSON_ArrayForEach(it, f->custom)
-	{
-		if (cJSON_IsString(it))
-			add_field(f, it->string, it->valuestring);
-	}
-}
-
-typedef struct sender {
-	char *first, *last;
-	const char *name, *email, *signature;
-} sender;
-
-static void sender_fields(const sender *s, fields *f)
-{
-	add_field(f, "first_name", s->first);
-	add_field(f, "last_name", s->last);
-	add_field(f, "name", s->name);
-	add_field(f, "email", s->email);
-	add_field(f, "signature", s->signature);
-}
-
-static void split_name(const char *name, sender *s)
-{
-	const char *sp;
-
-	if (name == NULL)
-		return;
-	sp = strchr(name, ' ');
-	s->first =
-	    sp ? cs_xstrndup(name, (size_t)(sp - name)) : cs_xstrdup(name);
-	s->last = sp ? cs_xstrdup(sp + 1) : NULL;
-}
-
 static int run_preview(cli_ctx *ctx, const cli_args *a)
 {
 	const char *from = cli_opt_value(a, "from");
@@ -332,20 +273,11 @@ static int run_preview(cli_ctx *ctx, const cli_args *a)
 	db_contact c;
 	db_inbox in;
 	tmpl *tp = NULL;
-	tmpl_out out = TMPL_OUT_INIT;
-	tmpl_vars v;
-	fields cf = {NULL, 0, NULL}, sf = {NULL, 0, NULL};
-	sender snd = {NULL, NULL, NULL, NULL, NULL};
-	cs_buf email = CS_BUF_INIT, mailto = CS_BUF_INIT, url = CS_BUF_INIT,
-	       utmpl = CS_BUF_INIT, deftz = CS_BUF_INIT, raw = CS_BUF_INIT,
-	       subject = CS_BUF_INIT, to_name = CS_BUF_INIT;
+	seq_compose_in ci;
+	cs_buf email = CS_BUF_INIT, deftz = CS_BUF_INIT, raw = CS_BUF_INIT;
 	cs_err err = CS_ERR_INIT;
-	smtp_msg_spec m;
-	cs_civil civ;
-	char token[23], *msgid = NULL;
-	const char *campaign = "preview";
+	char *subject = NULL;
 	int step, rc = CLI_EXIT_FAIL;
-	bool set = false;
 
 	memset(&t, 0, sizeof t);
 	memset(&c, 0, sizeof c);
@@ -363,7 +295,8 @@ static int run_preview(cli_ctx *ctx, const cli_args *a)
 		return CLI_EXIT_USAGE;
 	}
 	if (db_template_get(ctx->db, a->pos[0], 0, &t, &err) != 0 ||
-	    db_contact_get(ctx->db, email.data, &c, &err) != 0)
+	    db_contact_get(ctx->db, email.data, &c, &err) != 0 ||
+	    db_config_get(ctx->db, "general.timezone", &deftz, NULL, &err) != 0)
 		goto fail;
 	if (tmpl_parse(t.name, t.source, strlen(t.source), &tp, &err) != 0)
 		goto fail;
@@ -379,72 +312,23 @@ static int run_preview(cli_ctx *ctx, const cli_args *a)
 	if (from) {
 		if (db_inbox_get(ctx->db, from, &in, &err) != 0)
 			goto fail;
-		snd.email = in.email;
-		snd.name = in.display_name;
-		snd.signature = in.signature;
-		split_name(in.display_name, &snd);
-	} else {
-		snd.email = "sender@example.com";
-		snd.name = "Sam Sender";
-		snd.signature = "Sam Sender\nExample Ltd";
-		split_name(snd.name, &snd);
+	} else { /* a placeholder sender */
+		in.email = cs_xstrdup("sender@example.com");
+		in.display_name = cs_xstrdup("Sam Sender");
+		in.signature = cs_xstrdup("Sam Sender\nExample Ltd");
+		in.timezone = cs_xstrdup(deftz.data);
 	}
-	if (seq_unsub_token(ctx->db, ctx->vault, c.email, campaign, token,
-	                    &err) != 0 ||
-	    db_config_get(ctx->db, "unsubscribe.url_template", &utmpl, &set,
-	                  &err) != 0 ||
-	    db_config_get(ctx->db, "general.timezone", &deftz, NULL, &err) != 0)
-		goto fail;
-	cs_buf_printf(&mailto, "mailto:%s?subject=unsubscribe%%20%s", snd.email,
-	              token);
-	if (set && utmpl.len && strstr(utmpl.data, "{token}")) {
-		const char *p = strstr(utmpl.data, "{token}");
-
-		cs_buf_append(&url, utmpl.data, (size_t)(p - utmpl.data));
-		cs_buf_puts(&url, token);
-		cs_buf_puts(&url, p + 7);
-	}
-	contact_fields(&c, &cf);
-	sender_fields(&snd, &sf);
-	memset(&v, 0, sizeof v);
-	v.fields = cf.v;
-	v.nfields = cf.n;
-	v.sender = sf.v;
-	v.nsender = sf.n;
-	v.unsubscribe_url = url.len ? url.data : mailto.data;
-	v.timezone = c.timezone ? c.timezone : deftz.data;
-	v.now_ms = cs_clock_now(NULL);
-	v.seed = c.email;
-	v.step = step;
-	if (tmpl_render(tp, &v, &out, &err) != 0)
-		goto fail;
-	if (tmpl_has_subject(tp))
-		cs_buf_append(&subject, out.subject.data, out.subject.len);
-	else
-		cs_buf_puts(&subject, "Re: [the subject of the campaign's "
-		                      "first step]");
-	if (c.first_name)
-		cs_buf_puts(&to_name, c.first_name);
-	if (c.last_name) {
-		if (to_name.len)
-			cs_buf_putc(&to_name, ' ');
-		cs_buf_puts(&to_name, c.last_name);
-	}
-	memset(&m, 0, sizeof m);
-	m.from_name = snd.name;
-	m.from_addr = snd.email;
-	m.to_name = to_name.len ? to_name.data : NULL;
-	m.to_addr = c.email;
-	m.subject = subject.data;
-	m.text = cs_buf_str(&out.text);
-	m.html = tmpl_has_html(tp) ? cs_buf_str(&out.html) : NULL;
-	m.date_ms = v.now_ms;
-	if (cs_tz_civil(in.timezone ? in.timezone : deftz.data, v.now_ms, &civ,
-	                NULL) == 0)
-		m.tz_offset_min = civ.offset_min;
-	m.list_unsubscribe_mailto = mailto.data;
-	m.list_unsubscribe_url = url.len ? url.data : NULL;
-	if (smtp_build_message(&m, &raw, &msgid, &err) != 0)
+	memset(&ci, 0, sizeof ci);
+	ci.inbox = &in;
+	ci.contact = &c;
+	ci.template_source = t.source;
+	ci.template_name = t.name;
+	ci.campaign = "preview";
+	ci.step = step;
+	ci.contact_tz = c.timezone ? c.timezone : deftz.data;
+	ci.now = cs_clock_now(NULL);
+	ci.thread_subject = "[the subject of the campaign's first step]";
+	if (seq_compose(ctx->db, ctx->vault, &ci, &raw, &subject, &err) != 0)
 		goto fail;
 	fwrite(raw.data, 1, raw.len, ctx->out);
 	rc = CLI_EXIT_OK;
@@ -453,24 +337,13 @@ fail:
 	cli_error("template preview: %s", err.msg);
 out:
 	tmpl_free(tp);
-	tmpl_out_free(&out);
+	free(subject);
 	db_template_free(&t);
 	db_contact_free(&c);
 	db_inbox_free(&in);
-	free(cf.v);
-	free(sf.v);
-	cJSON_Delete(cf.custom);
-	free(snd.first);
-	free(snd.last);
-	free(msgid);
 	cs_buf_free(&email);
-	cs_buf_free(&mailto);
-	cs_buf_free(&url);
-	cs_buf_free(&utmpl);
 	cs_buf_free(&deftz);
 	cs_buf_free(&raw);
-	cs_buf_free(&subject);
-	cs_buf_free(&to_name);
 	return rc;
 }
 

@@ -13,6 +13,7 @@ static const cli_group groups[] = {
     {"vault", "the key that encrypts stored passwords and tokens"},
     {"contacts", "people to mail: import, lists, suppressions, forget"},
     {"template", "message templates: import, versions, preview"},
+    {"campaign", "sequences: create, start, enroll, preview, explain"},
     {NULL, NULL},
 };
 
@@ -31,6 +32,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_contacts,
     cli_cmds_contacts_import,
     cli_cmds_template,
+    cli_cmds_campaign,
 };
 /* clang-format on */
 

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -236,6 +237,51 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			    err, CS_EINVAL,
 			    "auth: \"%s\" is not password or oauth2", v);
 		set_str(&in->auth, v);
+	} else if (strcmp(field, "hard-cap") == 0 ||
+	           strcmp(field, "domain-hourly-cap") == 0) {
+		bool hard = field[0] == 'h';
+
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (*v == '\0' || *end || errno || n < 0 || n > 100000)
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "%s: \"%s\" is not a number from 0 "
+			    "to 100000 (0: %s)",
+			    field, v, hard ? "the provider's preset" : "none");
+		if (hard)
+			in->hard_cap = (int)n;
+		else
+			in->domain_hourly_cap = (int)n;
+	} else if (strcmp(field, "min-gap") == 0) {
+		cs_buf canon = CS_BUF_INIT;
+		const db_config_def *def = db_config_find("inbox.min_interval");
+		int prc = db_config_parse(def, v, &canon, err);
+
+		if (prc == 0)
+			in->min_gap = atoi(canon.data);
+		cs_buf_free(&canon);
+		if (prc)
+			return cs_err_set(err, CS_EINVAL,
+			                  "min-gap: \"%s\" is not a duration "
+			                  "such as 90s, 2m or 1h (0: config "
+			                  "inbox.min_interval)",
+			                  v);
+	} else if (strcmp(field, "ramp") == 0) {
+		int a = 0, b = 0;
+		char extra;
+
+		if (strcmp(v, "off") != 0 &&
+		    (sscanf(v, "%d,%d%c", &a, &b, &extra) != 2 || a < 1 ||
+		     a > 10000 || b < 0 || b > 10000))
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "ramp: \"%s\" is not START,STEP (e.g. "
+			    "5,2: 5 a day, 2 more each day, up to "
+			    "the daily cap) or off",
+			    v);
+		in->ramp_start = a;
+		in->ramp_step = b;
 	} else if (strcmp(field, "tag") == 0) {
 		const char *p;
 

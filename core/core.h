@@ -95,7 +95,8 @@ enum {
 	CS_EVERSION = -7, /* data written by a newer coldseq */
 	CS_EUSAGE = -8,   /* command-line usage error (exit status 2) */
 	CS_ENET = -9,
-	CS_ETEMP = -10, /* temporary: try again later */
+	CS_ETEMP = -10,     /* temporary: try again later */
+	CS_ECONFLICT = -11, /* a state changed under us (checked transition) */
 };
 
 /*
@@ -228,6 +229,15 @@ bool cs_tz_valid(const char *tz);
 int cs_tz_civil(const char *tz, int64_t t_ms, cs_civil *out, cs_err *err);
 /* "YYYY-MM-DD" of instant t_ms in zone tz (the inbox's local day). */
 int cs_tz_day(const char *tz, int64_t t_ms, char out[11], cs_err *err);
+/* The instant of a wall-clock time in tz (month 1-12).  A time that does
+ * not exist (a spring-forward gap) moves forward past the gap; one that
+ * occurs twice (fall back) is the first.  Out-of-range days roll over. */
+int cs_tz_make(const char *tz, int year, int month, int day, int hour,
+               int minute, int64_t *out_ms, cs_err *err);
+/* t plus `days` calendar days in tz, keeping the wall-clock time (so
+ * across a DST change it is 23 or 25 hours per day). */
+int cs_tz_add_days(const char *tz, int64_t t_ms, int days, int64_t *out_ms,
+                   cs_err *err);
 
 /* ---- vault (vault.c) ------------------------------------------------- */
 

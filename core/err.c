@@ -83,6 +83,7 @@ const char *cs_err_name(int code)
 	case CS_EUSAGE: return "usage error";
 	case CS_ENET: return "network error";
 	case CS_ETEMP: return "temporary failure";
+	case CS_ECONFLICT: return "state conflict";
 	default: return "unknown error";
 	}
 }

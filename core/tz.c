@@ -90,3 +90,41 @@ int cs_tz_day(const char *tz, int64_t t_ms, char out[11], cs_err *err)
 		         (unsigned)c.month % 100u, (unsigned)c.day % 100u);
 	return rc;
 }
+
+int cs_tz_make(const char *tz, int year, int month, int day, int hour,
+               int minute, int64_t *out_ms, cs_err *err)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	UCalendar *cal = open_zone(tz, err);
+
+	if (cal == NULL)
+		return CS_EINVAL;
+	/* lenient: a wall time in a spring-forward gap moves past it, and
+	 * day 32 rolls into the next month */
+	ucal_clear(cal);
+	ucal_setDateTime(cal, year, month - 1, day, hour, minute, 0, &st);
+	*out_ms = (int64_t)ucal_getMillis(cal, &st);
+	ucal_close(cal);
+	if (U_FAILURE(st))
+		return cs_err_set(err, CS_EINVAL, "time zone %s: %s", tz,
+		                  u_errorName(st));
+	return 0;
+}
+
+int cs_tz_add_days(const char *tz, int64_t t_ms, int days, int64_t *out_ms,
+                   cs_err *err)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	UCalendar *cal = open_zone(tz, err);
+
+	if (cal == NULL)
+		return CS_EINVAL;
+	ucal_setMillis(cal, (UDate)t_ms, &st);
+	ucal_add(cal, UCAL_DATE, days, &st);
+	*out_ms = (int64_t)ucal_getMillis(cal, &st);
+	ucal_close(cal);
+	if (U_FAILURE(st))
+		return cs_err_set(err, CS_EINVAL, "time zone %s: %s", tz,
+		                  u_errorName(st));
+	return 0;
+}

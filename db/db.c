@@ -232,10 +232,54 @@ int db_open(const char *path, int flags, db **out, cs_err *err)
 	return 0;
 }
 
+int db_cached(db *d, const char *sql, sqlite3_stmt **st, cs_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < DB_STMT_CACHE && d->cache[i].sql; i++)
+		if (d->cache[i].sql == sql) {
+			*st = d->cache[i].st;
+			sqlite3_clear_bindings(*st);
+			return 0;
+		}
+	if (i == DB_STMT_CACHE)
+		cs_fatal("db statement cache full: raise DB_STMT_CACHE");
+	if (sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
+	                       NULL) != SQLITE_OK)
+		return db_fail(d, err, "cannot prepare a query");
+	d->cache[i].sql = sql;
+	d->cache[i].st = *st;
+	return 0;
+}
+
+void db_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+}
+
+char *db_col_str(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? cs_xstrdup((const char *)t) : NULL;
+}
+
+void db_bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 void db_close(db *d)
 {
+	size_t i;
+
 	if (d == NULL)
 		return;
+	for (i = 0; i < DB_STMT_CACHE && d->cache[i].sql; i++)
+		sqlite3_finalize(d->cache[i].st);
 	if (d->h)
 		sqlite3_close_v2(d->h);
 	free(d->path);
@@ -283,6 +327,20 @@ int db_meta_set(db *d, const char *key, const void *val, size_t n, cs_err *err)
 	sqlite3_bind_blob(st, 2, val, (int)n, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot write meta");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_copy(db *d, const char *path, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d, "VACUUM INTO ?1", &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot copy the database");
 	sqlite3_finalize(st);
 	return rc;
 }

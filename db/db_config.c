@@ -22,8 +22,11 @@ static const db_config_def defs[] = {
      "IANA time zone for campaigns and inboxes that name none"},
     {"inbox.daily_cap", DB_CFG_INT, "30", NULL, 1, 10000,
      "daily send cap given to newly added inboxes"},
-    {"inbox.min_interval", DB_CFG_DURATION, "300", NULL, 0, 86400,
+    {"inbox.min_interval", DB_CFG_DURATION, "120", NULL, 0, 86400,
      "least time between two campaign sends from one inbox"},
+    {"dns.mx_map", DB_CFG_STRING, "", NULL, 0, 0,
+     "file of \"domain google|microsoft|other\" lines for esp_match "
+     "(consulted before DNS)"},
     {"smtp.connect_timeout", DB_CFG_DURATION, "60", NULL, 1, 600,
      "time to connect and finish TLS with an SMTP server"},
     {"smtp.command_timeout", DB_CFG_DURATION, "300", NULL, 1, 3600,

@@ -16,41 +16,43 @@
 	"id, uuid, name, email, provider, smtp_host, smtp_port, smtp_tls, "    \
 	"imap_host, imap_port, imap_tls, username, auth, ca_file, "            \
 	"insecure_tls, display_name, signature, timezone, daily_cap, "         \
-	"sent_copy, status, created_at, updated_at"
-
-static char *col_str(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? cs_xstrdup((const char *)t) : NULL;
-}
+	"sent_copy, status, created_at, updated_at, hard_cap, "                \
+	"domain_hourly_cap, min_gap, ramp_start, ramp_step, paused_reason, "   \
+	"paused_until"
 
 static void read_row(sqlite3_stmt *st, db_inbox *in)
 {
 	memset(in, 0, sizeof *in);
 	in->id = sqlite3_column_int64(st, 0);
-	in->uuid = col_str(st, 1);
-	in->name = col_str(st, 2);
-	in->email = col_str(st, 3);
-	in->provider = col_str(st, 4);
-	in->smtp_host = col_str(st, 5);
+	in->uuid = db_col_str(st, 1);
+	in->name = db_col_str(st, 2);
+	in->email = db_col_str(st, 3);
+	in->provider = db_col_str(st, 4);
+	in->smtp_host = db_col_str(st, 5);
 	in->smtp_port = sqlite3_column_int(st, 6);
-	in->smtp_tls = col_str(st, 7);
-	in->imap_host = col_str(st, 8);
+	in->smtp_tls = db_col_str(st, 7);
+	in->imap_host = db_col_str(st, 8);
 	in->imap_port = sqlite3_column_int(st, 9);
-	in->imap_tls = col_str(st, 10);
-	in->username = col_str(st, 11);
-	in->auth = col_str(st, 12);
-	in->ca_file = col_str(st, 13);
+	in->imap_tls = db_col_str(st, 10);
+	in->username = db_col_str(st, 11);
+	in->auth = db_col_str(st, 12);
+	in->ca_file = db_col_str(st, 13);
 	in->insecure_tls = sqlite3_column_int(st, 14) != 0;
-	in->display_name = col_str(st, 15);
-	in->signature = col_str(st, 16);
-	in->timezone = col_str(st, 17);
+	in->display_name = db_col_str(st, 15);
+	in->signature = db_col_str(st, 16);
+	in->timezone = db_col_str(st, 17);
 	in->daily_cap = sqlite3_column_int(st, 18);
-	in->sent_copy = col_str(st, 19);
-	in->status = col_str(st, 20);
+	in->sent_copy = db_col_str(st, 19);
+	in->status = db_col_str(st, 20);
 	in->created_at = sqlite3_column_int64(st, 21);
 	in->updated_at = sqlite3_column_int64(st, 22);
+	in->hard_cap = sqlite3_column_int(st, 23);
+	in->domain_hourly_cap = sqlite3_column_int(st, 24);
+	in->min_gap = sqlite3_column_int(st, 25);
+	in->ramp_start = sqlite3_column_int(st, 26);
+	in->ramp_step = sqlite3_column_int(st, 27);
+	in->paused_reason = db_col_str(st, 28);
+	in->paused_until = sqlite3_column_int64(st, 29);
 }
 
 void db_inbox_free(db_inbox *in)
@@ -75,43 +77,42 @@ void db_inbox_free(db_inbox *in)
 	free(in->timezone);
 	free(in->sent_copy);
 	free(in->status);
+	free(in->paused_reason);
 	for (i = 0; i < in->ntags; i++)
 		free(in->tags[i]);
 	free(in->tags);
 	memset(in, 0, sizeof *in);
 }
 
-static void bind_opt(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* Bind the settings columns shared by INSERT and UPDATE, as ?1..?19. */
+/* Bind the settings columns shared by INSERT and UPDATE, as ?1..?20 and
+ * ?22..?26 (?21 is the secret of an INSERT). */
 static void bind_settings(sqlite3_stmt *st, const db_inbox *in)
 {
-	bind_opt(st, 1, in->uuid);
-	bind_opt(st, 2, in->name);
-	bind_opt(st, 3, in->email);
-	bind_opt(st, 4, in->provider ? in->provider : "generic");
-	bind_opt(st, 5, in->smtp_host);
+	db_bind_opt(st, 1, in->uuid);
+	db_bind_opt(st, 2, in->name);
+	db_bind_opt(st, 3, in->email);
+	db_bind_opt(st, 4, in->provider ? in->provider : "generic");
+	db_bind_opt(st, 5, in->smtp_host);
 	sqlite3_bind_int(st, 6, in->smtp_port);
-	bind_opt(st, 7, in->smtp_tls ? in->smtp_tls : "starttls");
-	bind_opt(st, 8, in->imap_host);
+	db_bind_opt(st, 7, in->smtp_tls ? in->smtp_tls : "starttls");
+	db_bind_opt(st, 8, in->imap_host);
 	sqlite3_bind_int(st, 9, in->imap_port);
-	bind_opt(st, 10, in->imap_tls ? in->imap_tls : "tls");
-	bind_opt(st, 11, in->username);
-	bind_opt(st, 12, in->auth ? in->auth : "password");
-	bind_opt(st, 13, in->ca_file);
+	db_bind_opt(st, 10, in->imap_tls ? in->imap_tls : "tls");
+	db_bind_opt(st, 11, in->username);
+	db_bind_opt(st, 12, in->auth ? in->auth : "password");
+	db_bind_opt(st, 13, in->ca_file);
 	sqlite3_bind_int(st, 14, in->insecure_tls ? 1 : 0);
-	bind_opt(st, 15, in->display_name);
-	bind_opt(st, 16, in->signature);
-	bind_opt(st, 17, in->timezone ? in->timezone : "UTC");
+	db_bind_opt(st, 15, in->display_name);
+	db_bind_opt(st, 16, in->signature);
+	db_bind_opt(st, 17, in->timezone ? in->timezone : "UTC");
 	sqlite3_bind_int(st, 18, in->daily_cap);
-	bind_opt(st, 19, in->sent_copy ? in->sent_copy : "auto");
+	db_bind_opt(st, 19, in->sent_copy ? in->sent_copy : "auto");
 	sqlite3_bind_int64(st, 20, cs_clock_now(NULL));
+	sqlite3_bind_int(st, 22, in->hard_cap);
+	sqlite3_bind_int(st, 23, in->domain_hourly_cap);
+	sqlite3_bind_int(st, 24, in->min_gap);
+	sqlite3_bind_int(st, 25, in->ramp_start);
+	sqlite3_bind_int(st, 26, in->ramp_step);
 }
 
 /* Which inbox already has this name or email (for a clear message). */
@@ -180,16 +181,19 @@ static const char insert_sql[] =
     "INSERT INTO inboxes(uuid, name, email, provider, smtp_host, smtp_port, "
     "smtp_tls, imap_host, imap_port, imap_tls, username, auth, ca_file, "
     "insecure_tls, display_name, signature, timezone, daily_cap, sent_copy, "
-    "updated_at, created_at, secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, "
-    "?21)";
+    "updated_at, created_at, secret, hard_cap, domain_hourly_cap, min_gap, "
+    "ramp_start, ramp_step) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+    "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, ?21, ?22, "
+    "?23, ?24, ?25, ?26)";
 
 static const char update_sql[] =
     "UPDATE inboxes SET name = ?2, email = ?3, provider = ?4, smtp_host = "
     "?5, smtp_port = ?6, smtp_tls = ?7, imap_host = ?8, imap_port = ?9, "
     "imap_tls = ?10, username = ?11, auth = ?12, ca_file = ?13, "
     "insecure_tls = ?14, display_name = ?15, signature = ?16, timezone = "
-    "?17, daily_cap = ?18, sent_copy = ?19, updated_at = ?20 WHERE uuid = ?1";
+    "?17, daily_cap = ?18, sent_copy = ?19, updated_at = ?20, hard_cap = "
+    "?22, domain_hourly_cap = ?23, min_gap = ?24, ramp_start = ?25, "
+    "ramp_step = ?26 WHERE uuid = ?1";
 
 /* Insert (with its sealed secret) or update one inbox and its tags, in one
  * transaction (a savepoint inside the caller's). */
@@ -268,7 +272,7 @@ static int load_tags(db *d, db_inbox *in, cs_err *err)
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		in->tags =
 		    cs_xrealloc(in->tags, (in->ntags + 1) * sizeof *in->tags);
-		in->tags[in->ntags++] = col_str(st, 0);
+		in->tags[in->ntags++] = db_col_str(st, 0);
 	}
 	if (s != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot read tags");
@@ -413,6 +417,35 @@ int db_inbox_insert_min(db *d, const char *name, const char *email,
 	sqlite3_bind_int64(st, 5, cs_clock_now(NULL));
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot add the inbox");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_inbox_set_status(db *d, const char *name, const char *status,
+                        const char *reason, int64_t until, int64_t now,
+                        cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d,
+	                     "UPDATE inboxes SET status = ?2, paused_reason = "
+	                     "?3, paused_until = ?4, updated_at = ?5 WHERE "
+	                     "name = ?1",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	db_bind_opt(st, 3, reason);
+	if (until > 0)
+		sqlite3_bind_int64(st, 4, until);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot change the inbox's status");
+	else if (sqlite3_changes(d->h) == 0)
+		rc = cs_err_set(err, CS_ENOTFOUND, "no inbox named '%s'", name);
 	sqlite3_finalize(st);
 	return rc;
 }

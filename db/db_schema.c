@@ -191,6 +191,113 @@ static const db_migration migrations[] = {
     {5, "folder HIGHESTMODSEQ",
      "ALTER TABLE inbox_folders ADD COLUMN highestmodseq INTEGER NOT NULL "
      "DEFAULT 0;"},
+
+    {7, "campaigns, enrollments, outbox; inbox pacing and pause",
+     "ALTER TABLE inboxes ADD COLUMN hard_cap INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE inboxes ADD COLUMN domain_hourly_cap INTEGER NOT NULL "
+     "DEFAULT 0;"
+     "ALTER TABLE inboxes ADD COLUMN min_gap INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE inboxes ADD COLUMN ramp_start INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE inboxes ADD COLUMN ramp_step INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE inboxes ADD COLUMN paused_reason TEXT;"
+     "ALTER TABLE inboxes ADD COLUMN paused_until INTEGER;"
+
+     /* the YAML as given, and what it says, checked */
+     "CREATE TABLE campaigns ("
+     "  id INTEGER PRIMARY KEY,"
+     "  name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+     "  file TEXT,"
+     "  source TEXT NOT NULL,"
+     "  list_id INTEGER REFERENCES lists(id) ON DELETE SET NULL,"
+     "  inboxes TEXT NOT NULL," /* selectors, space separated */
+     "  timezone TEXT NOT NULL,"
+     "  window_days INTEGER NOT NULL," /* bit 0 = Sunday */
+     "  window_from INTEGER NOT NULL," /* minutes after midnight */
+     "  window_to INTEGER NOT NULL,"
+     "  contact_tz INTEGER NOT NULL,"
+     "  new_per_day INTEGER NOT NULL,"
+     "  esp_match INTEGER NOT NULL,"
+     "  stop_on_auto_reply INTEGER NOT NULL,"
+     "  stop_company INTEGER NOT NULL,"
+     "  allow_parallel INTEGER NOT NULL,"
+     "  status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN"
+     "    ('draft', 'active', 'paused')),"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE campaign_steps ("
+     "  campaign_id INTEGER NOT NULL REFERENCES campaigns(id)"
+     "    ON DELETE CASCADE,"
+     "  step INTEGER NOT NULL," /* 1-based */
+     "  delay_amount INTEGER NOT NULL,"
+     "  delay_unit TEXT NOT NULL CHECK (delay_unit IN"
+     "    ('minutes', 'hours', 'days', 'business_days')),"
+     "  new_thread INTEGER NOT NULL,"
+     "  PRIMARY KEY (campaign_id, step)"
+     ") WITHOUT ROWID;"
+     /* a step's templates, pinned to the version the campaign was made
+      * with; assigned counts the contacts given each (even split) */
+     "CREATE TABLE step_variants ("
+     "  campaign_id INTEGER NOT NULL REFERENCES campaigns(id)"
+     "    ON DELETE CASCADE,"
+     "  step INTEGER NOT NULL,"
+     "  variant INTEGER NOT NULL,"
+     "  template_version_id INTEGER NOT NULL"
+     "    REFERENCES template_versions(id),"
+     "  assigned INTEGER NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (campaign_id, step, variant)"
+     ") WITHOUT ROWID;"
+     /* one contact in one campaign; see sequencer/seq_sched.c for the
+      * life cycle.  step is the next step to send; due_at when it may go
+      * (window and pacing aside); inbox_id is sticky from step 1 on. */
+     "CREATE TABLE enrollments ("
+     "  id INTEGER PRIMARY KEY,"
+     "  campaign_id INTEGER NOT NULL REFERENCES campaigns(id)"
+     "    ON DELETE CASCADE,"
+     "  contact_id INTEGER NOT NULL REFERENCES contacts(id)"
+     "    ON DELETE CASCADE,"
+     "  state TEXT NOT NULL DEFAULT 'active' CHECK (state IN"
+     "    ('active', 'queued', 'held', 'completed', 'stopped')),"
+     "  step INTEGER NOT NULL DEFAULT 1,"
+     "  due_at INTEGER NOT NULL,"
+     "  inbox_id INTEGER REFERENCES inboxes(id) ON DELETE SET NULL,"
+     "  thread_subject TEXT,"
+     "  thread_refs TEXT," /* Message-IDs of the thread, oldest first */
+     "  last_sent_at INTEGER,"
+     "  reason TEXT," /* held or stopped: why */
+     "  enrolled_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL,"
+     "  UNIQUE (campaign_id, contact_id)"
+     ");"
+     "CREATE INDEX enrollments_new ON enrollments(campaign_id, due_at)"
+     "  WHERE state = 'active' AND inbox_id IS NULL;"
+     "CREATE INDEX enrollments_follow ON enrollments(inbox_id, due_at)"
+     "  WHERE state = 'active' AND inbox_id IS NOT NULL;"
+     "CREATE INDEX enrollments_due ON enrollments(due_at)"
+     "  WHERE state = 'active';"
+     "CREATE INDEX enrollments_contact ON enrollments(contact_id);"
+     /* one message a step hands to a transport; see seq_outbox.c */
+     "CREATE TABLE outbox ("
+     "  id INTEGER PRIMARY KEY,"
+     "  enrollment_id INTEGER NOT NULL REFERENCES enrollments(id)"
+     "    ON DELETE CASCADE,"
+     "  inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE,"
+     "  step INTEGER NOT NULL,"
+     "  variant INTEGER NOT NULL,"
+     "  message_id TEXT NOT NULL UNIQUE,"
+     "  subject TEXT NOT NULL,"
+     "  in_reply_to TEXT,"
+     "  refs TEXT,"
+     "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN"
+     "    ('queued', 'sending', 'sent', 'deferred', 'failed', 'held')),"
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  due_at INTEGER NOT NULL,"
+     "  reason TEXT,"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL"
+     ");"
+     "CREATE INDEX outbox_state ON outbox(state, due_at);"
+     "CREATE INDEX outbox_enrollment ON outbox(enrollment_id);"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

@@ -12,13 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *col_str(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? cs_xstrdup((const char *)t) : NULL;
-}
-
 void db_template_free(db_template *t)
 {
 	if (t == NULL)
@@ -38,9 +31,9 @@ static void read_tv(sqlite3_stmt *st, db_template *t, bool source)
 {
 	memset(t, 0, sizeof *t);
 	t->version_id = sqlite3_column_int64(st, 0);
-	t->name = col_str(st, 1);
-	t->source = source ? col_str(st, 2) : NULL;
-	t->file = col_str(st, 3);
+	t->name = db_col_str(st, 1);
+	t->source = source ? db_col_str(st, 2) : NULL;
+	t->file = db_col_str(st, 3);
 	t->version = sqlite3_column_int(st, 4);
 	t->nversions = sqlite3_column_int(st, 5);
 	t->has_subject = sqlite3_column_int(st, 6) != 0;
@@ -80,6 +73,31 @@ int db_template_get(db *d, const char *name, int version, db_template *out,
 	else
 		rc = db_fail(d, err, "cannot read templates");
 	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_template_by_version(db *d, long long version_id, db_template *out,
+                           cs_err *err)
+{
+	static const char sql[] =
+	    "SELECT " TV_COLS " FROM templates t JOIN template_versions v ON "
+	    "v.template_id = t.id WHERE v.id = ?1";
+	sqlite3_stmt *st;
+	int rc, s;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, version_id);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		read_tv(st, out, true);
+	else if (s == SQLITE_DONE)
+		rc = cs_err_set(err, CS_ENOTFOUND, "no template version %lld",
+		                version_id);
+	else
+		rc = db_fail(d, err, "cannot read templates");
+	db_done(st);
 	return rc;
 }
 

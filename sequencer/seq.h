@@ -93,4 +93,157 @@ bool seq_watcher_can_idle(seq_watcher *w);
 int seq_watcher_idle_start(seq_watcher *w, int *fd, cs_err *err);
 int seq_watcher_idle_done(seq_watcher *w, cs_err *err);
 
+/* ---- campaign files (seq_campaign.c) ----------------------------------- */
+
+/* Parse and check a campaign file (YAML) against the database: inboxes,
+ * tags, lists and templates must exist.  Every problem is appended to
+ * errors as "FILE:LINE: what\n"; err gets the first.  On success *out is
+ * ready for db_campaign_add (caller frees with db_campaign_free). */
+int seq_campaign_parse(db *d, const char *file, const char *src, size_t len,
+                       db_campaign *out, cs_buf *errors, cs_err *err);
+/* "3 business days", "1 day", "4 hours", "30 minutes" into an amount and
+ * a unit (minutes|hours|days|business_days, static).  CS_EINVAL if not. */
+int seq_delay_parse(const char *s, int *amount, const char **unit);
+
+/* ---- time rules (seq_time.c) -------------------------------------------- */
+
+/* The due time of a step sent at `from` after amount unit, in zone tz:
+ * days keep the wall-clock time across DST; business days skip Saturday
+ * and Sunday. */
+int seq_delay_apply(const char *tz, int64_t from, int amount, const char *unit,
+                    int64_t *out, cs_err *err);
+/* The first instant >= t inside the campaign's window in zone tz, and the
+ * end of that window (*close). */
+int seq_window_next(const db_campaign *c, const char *tz, int64_t t,
+                    int64_t *open, int64_t *close, cs_err *err);
+/* Whether a domain is a free mail provider (gmail.com, outlook.com, ...):
+ * stop_company_on_reply never applies there. */
+bool seq_is_freemail(const char *domain);
+
+/* ---- the recipient's provider (seq_mx.c) -------------------------------- */
+
+typedef enum seq_esp {
+	SEQ_ESP_OTHER,
+	SEQ_ESP_GOOGLE,
+	SEQ_ESP_MICROSOFT
+} seq_esp;
+
+/* Domain -> provider: a static map file (config dns.mx_map: lines
+ * "domain google|microsoft|other"), well-known domains, then the domain's
+ * MX records (bounded by a timeout), cached. */
+typedef struct seq_mx seq_mx;
+
+int seq_mx_new(const char *map_file, int timeout_ms, seq_mx **out, cs_err *err);
+void seq_mx_free(seq_mx *m);
+seq_esp seq_mx_provider(seq_mx *m, const char *domain);
+const char *seq_esp_name(seq_esp e);
+
+/* ---- composing a step (seq_compose.c) ----------------------------------- */
+
+/* What a step needs to become a message. */
+typedef struct seq_compose_in {
+	const db_inbox *inbox;
+	const db_contact *contact;
+	const char *template_source, *template_name;
+	const char *campaign;       /* for the unsubscribe token */
+	int step;                   /* 1-based */
+	const char *contact_tz;     /* zone for {{day_of_week}} */
+	int64_t now;                /* Date header, {{day_of_week}} */
+	const char *thread_subject; /* follow-up without its own subject */
+	const char *message_id, *in_reply_to, *references;
+} seq_compose_in;
+
+/* Render the template for the contact and (raw != NULL) build the whole
+ * message into raw.  *subject gets the subject (caller frees).  A field
+ * with no value and no fallback fails with CS_EINVAL "missing field X
+ * (TEMPLATE:LINE:COL)". */
+int seq_compose(db *d, cs_vault *v, const seq_compose_in *ci, cs_buf *raw,
+                char **subject, cs_err *err);
+
+/* ---- the scheduler (seq_sched.c) and the outbox (seq_outbox.c) --------- */
+
+/* One message handed to a transport. */
+typedef struct seq_job {
+	long long outbox_id;
+	const db_inbox *inbox; /* owned by the scheduler; valid until the
+	                        * next seq_sched_reload */
+	char *campaign, *contact, *variant; /* names (owned) */
+	int step;                           /* 1-based */
+	char *message_id;                   /* owned */
+	cs_buf raw;                         /* the message as sent */
+	int64_t at;                         /* service clock */
+	char *zone;                         /* the contact's zone used */
+} seq_job;
+
+void seq_job_free(seq_job *j);
+
+/* Where due messages go.  send runs the SMTP transaction (or records it)
+ * and fills res; the scheduler records the outcome. */
+typedef struct seq_transport {
+	int (*send)(void *arg, const seq_job *job, smtp_result *res);
+	void *arg;
+} seq_transport;
+
+typedef struct seq_sched seq_sched;
+
+/* A scheduler over d on clock (the service clock).  v unseals the
+ * unsubscribe key.  Reads inboxes, campaigns and settings; call
+ * seq_sched_reload after the CLI changed them. */
+int seq_sched_open(db *d, cs_vault *v, cs_clock *clock, seq_sched **out,
+                   cs_err *err);
+void seq_sched_close(seq_sched *s);
+int seq_sched_reload(seq_sched *s, cs_err *err);
+
+/* One scheduling pass at the clock's now: due follow-ups first, then new
+ * contacts, each within the inboxes' caps and pacing and the contacts'
+ * windows; each message chosen becomes a queued outbox row.  *queued gets
+ * how many; *next_wake when the next pass has work (INT64_MAX: nothing
+ * scheduled). */
+int seq_sched_pass(seq_sched *s, int *queued, int64_t *next_wake, cs_err *err);
+
+/* Outbox transitions (seq_outbox.c).  begin: queued -> sending, with the
+ * messages row (counted toward the caps) committed before the message is
+ * handed over; *ready false when the row must wait (caps filled by
+ * something else meanwhile): it stays queued for later.  finish: record
+ * the transport's result (sent, deferred, rejected, ...). */
+int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
+                     bool *ready, cs_err *err);
+int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
+                      cs_err *err);
+/* Every queued row due now through transport t (synchronously). */
+int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
+                        cs_err *err);
+
+/* Run passes and dispatches on a simulated clock, jumping to each next
+ * wake, until the clock passes until (or nothing is scheduled). */
+int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
+                      cs_err *err);
+
+/* What holds one contact's next step now, as text lines. */
+int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
+                      cs_buf *out, cs_err *err);
+
+/* Mark a contact stopped in every campaign (a reply, bounce, unsubscribe,
+ * complaint); for a reply, also the colleagues at the same company in
+ * campaigns with stop_company_on_reply (never at a free mail domain). */
+int seq_contact_stop(db *d, const char *email, const char *status, int64_t now,
+                     cs_err *err);
+
+/* ---- preview (seq_preview.c) -------------------------------------------- */
+
+typedef struct seq_preview_row {
+	int64_t at;
+	const char *zone; /* the contact's zone used */
+	const char *inbox, *contact, *variant;
+	int step;
+} seq_preview_row;
+
+/* The schedule campaign would follow from start to until if nothing
+ * were answered: the scheduler run on a copy of the database, on a
+ * simulated clock, with a recording transport.  fn is called per message
+ * of the campaign, in order. */
+int seq_preview(db *d, cs_vault *v, const char *campaign, int64_t start,
+                int64_t until, int (*fn)(const seq_preview_row *r, void *arg),
+                void *arg, cs_err *err);
+
 #endif

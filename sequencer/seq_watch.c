@@ -146,7 +146,7 @@ static int stop_contact(ctx *x, const char *addr, const char *status,
 		if (added)
 			x->st->suppressed++;
 	}
-	return db_contact_mark(x->d, addr, status, now, &err);
+	return seq_contact_stop(x->d, addr, status, now, &err);
 }
 
 /* One classified message into events and their effects. */

@@ -1,0 +1,645 @@
+/*
+ * cmd_campaign.c - `coldseq campaign create|list|show|start|pause|resume|
+ * enroll|preview|explain`.
+ *
+ * create checks the whole YAML file against the database and stores
+ * nothing unless every line is good; preview and explain run the
+ * scheduler's own code (on a copy of the database for preview).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli_int.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "sequencer/seq.h"
+
+static const char *const day_names[] = {"sun", "mon", "tue", "wed",
+                                        "thu", "fri", "sat"};
+
+static void window_text(const db_campaign *c, cs_buf *out)
+{
+	int w;
+
+	for (w = 1; w <= 7; w++)
+		if (c->window_days & (1 << (w % 7))) {
+			if (out->len)
+				cs_buf_putc(out, ',');
+			cs_buf_puts(out, day_names[w % 7]);
+		}
+	cs_buf_printf(out, " %02d:%02d-%02d:%02d", c->window_from / 60,
+	              c->window_from % 60, c->window_to / 60,
+	              c->window_to % 60);
+}
+
+static void step_text(const db_step *s, cs_buf *out)
+{
+	size_t j;
+
+	for (j = 0; j < s->nvariants; j++)
+		cs_buf_printf(out, "%s%s", j ? "|" : "",
+		              s->variants[j].template_name);
+	if (s->step > 1)
+		cs_buf_printf(out, " after %d %s", s->delay_amount,
+		              strcmp(s->delay_unit, "business_days") == 0
+		                  ? "business days"
+		                  : s->delay_unit);
+	if (s->new_thread)
+		cs_buf_puts(out, " (new thread)");
+}
+
+static cJSON *campaign_json(const db_campaign *c, const db_enroll_counts *n)
+{
+	cJSON *o = cJSON_CreateObject(), *steps, *cnt;
+	cs_buf w = CS_BUF_INIT;
+	size_t i, j;
+
+	cJSON_AddStringToObject(o, "name", c->name);
+	cJSON_AddStringToObject(o, "status", c->status);
+	if (c->list)
+		cJSON_AddStringToObject(o, "list", c->list);
+	else
+		cJSON_AddNullToObject(o, "list");
+	cJSON_AddStringToObject(o, "inboxes", c->inboxes);
+	cJSON_AddStringToObject(o, "timezone", c->timezone);
+	window_text(c, &w);
+	cJSON_AddStringToObject(o, "window", w.data);
+	cs_buf_free(&w);
+	cJSON_AddBoolToObject(o, "send_in_contact_timezone", c->contact_tz);
+	cJSON_AddNumberToObject(o, "new_contacts_per_day", c->new_per_day);
+	cJSON_AddBoolToObject(o, "esp_match", c->esp_match);
+	cJSON_AddBoolToObject(o, "stop_on_auto_reply", c->stop_on_auto_reply);
+	cJSON_AddBoolToObject(o, "stop_company_on_reply", c->stop_company);
+	cJSON_AddBoolToObject(o, "allow_parallel", c->allow_parallel);
+	steps = cJSON_AddArrayToObject(o, "steps");
+	for (i = 0; i < c->nsteps; i++) {
+		const db_step *s = &c->steps[i];
+		cJSON *so = cJSON_CreateObject(), *vs;
+
+		cJSON_AddNumberToObject(so, "step", s->step);
+		vs = cJSON_AddArrayToObject(so, "templates");
+		for (j = 0; j < s->nvariants; j++) {
+			cJSON *vo = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(vo, "template",
+			                        s->variants[j].template_name);
+			cJSON_AddNumberToObject(
+			    vo, "assigned", (double)s->variants[j].assigned);
+			cJSON_AddItemToArray(vs, vo);
+		}
+		cJSON_AddNumberToObject(so, "delay", s->delay_amount);
+		cJSON_AddStringToObject(so, "delay_unit", s->delay_unit);
+		cJSON_AddBoolToObject(so, "new_thread", s->new_thread);
+		cJSON_AddItemToArray(steps, so);
+	}
+	if (n) {
+		cnt = cJSON_AddObjectToObject(o, "contacts");
+		cJSON_AddNumberToObject(cnt, "active", (double)n->active);
+		cJSON_AddNumberToObject(cnt, "queued", (double)n->queued);
+		cJSON_AddNumberToObject(cnt, "held", (double)n->held);
+		cJSON_AddNumberToObject(cnt, "completed", (double)n->completed);
+		cJSON_AddNumberToObject(cnt, "stopped", (double)n->stopped);
+	}
+	return o;
+}
+
+/* ---- create --------------------------------------------------------- */
+
+static int run_create(cli_ctx *ctx, const cli_args *a)
+{
+	const char *file = a->pos[0];
+	cs_buf src = CS_BUF_INIT, errors = CS_BUF_INIT;
+	cs_err err = CS_ERR_INIT;
+	db_campaign c;
+	int rc = CLI_EXIT_FAIL;
+
+	memset(&c, 0, sizeof c);
+	if (cs_read_file(file, 1 << 20, &src, &err) != 0) {
+		cli_error("campaign create: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (seq_campaign_parse(ctx->db, file, cs_buf_str(&src), src.len, &c,
+	                       &errors, &err) != 0) {
+		/* every problem, each naming file:line */
+		cli_error(
+		    "campaign create: %s has problems; nothing was "
+		    "stored:\n%.*s",
+		    file,
+		    (int)(errors.len && errors.data[errors.len - 1] == '\n'
+		              ? errors.len - 1
+		              : errors.len),
+		    cs_buf_str(&errors));
+		goto out;
+	}
+	if (db_campaign_add(ctx->db, &c, cs_clock_now(NULL), &err) != 0) {
+		cli_error("campaign create: %s", err.msg);
+		goto out;
+	}
+	if (ctx->args->json) {
+		db_campaign stored;
+
+		if (db_campaign_get(ctx->db, c.name, &stored, &err) == 0) {
+			cli_print_json(ctx, campaign_json(&stored, NULL));
+			db_campaign_free(&stored);
+		}
+	} else
+		fprintf(ctx->out,
+		        "campaign %s created (%zu steps, draft): start it with "
+		        "'coldseq campaign start %s'\n",
+		        c.name, c.nsteps, c.name);
+	rc = CLI_EXIT_OK;
+out:
+	db_campaign_free(&c);
+	cs_buf_free(&src);
+	cs_buf_free(&errors);
+	return rc;
+}
+
+/* ---- list / show ---------------------------------------------------- */
+
+static int run_list(cli_ctx *ctx, const cli_args *a)
+{
+	db_campaign *v = NULL;
+	size_t n = 0, i;
+	cs_err err = CS_ERR_INIT;
+	cJSON *arr = NULL;
+
+	(void)a;
+	if (db_campaign_list(ctx->db, &v, &n, &err) != 0) {
+		cli_error("campaign list: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (ctx->args->json)
+		arr = cJSON_CreateArray();
+	else if (n == 0)
+		fprintf(ctx->out, "no campaigns (create one with 'coldseq "
+		                  "campaign create FILE.yaml')\n");
+	else
+		fprintf(ctx->out, "%-24s %-7s %5s %8s %6s %5s %9s %7s\n",
+		        "NAME", "STATUS", "STEPS", "ACTIVE", "QUEUED", "HELD",
+		        "COMPLETED", "STOPPED");
+	for (i = 0; i < n; i++) {
+		db_enroll_counts k;
+
+		if (db_campaign_counts(ctx->db, v[i].id, &k, &err) != 0)
+			memset(&k, 0, sizeof k);
+		if (arr)
+			cJSON_AddItemToArray(arr, campaign_json(&v[i], &k));
+		else
+			fprintf(ctx->out,
+			        "%-24s %-7s %5zu %8lld %6lld %5lld %9lld "
+			        "%7lld\n",
+			        v[i].name, v[i].status, v[i].nsteps, k.active,
+			        k.queued, k.held, k.completed, k.stopped);
+	}
+	if (arr)
+		cli_print_json(ctx, arr);
+	db_campaign_list_free(v, n);
+	return CLI_EXIT_OK;
+}
+
+static int run_show(cli_ctx *ctx, const cli_args *a)
+{
+	db_campaign c;
+	db_enroll_counts k;
+	cs_err err = CS_ERR_INIT;
+	cs_buf w = CS_BUF_INIT;
+	size_t i;
+
+	if (db_campaign_get(ctx->db, a->pos[0], &c, &err) != 0 ||
+	    db_campaign_counts(ctx->db, c.id, &k, &err) != 0) {
+		cli_error("campaign show: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (ctx->args->json) {
+		cli_print_json(ctx, campaign_json(&c, &k));
+		db_campaign_free(&c);
+		return CLI_EXIT_OK;
+	}
+	window_text(&c, &w);
+	fprintf(ctx->out,
+	        "name:      %s\nstatus:    %s\nlist:      %s\ninboxes:   "
+	        "%s\ntimezone:  %s%s\nwindow:    %s\nnew/day:   %d\n",
+	        c.name, c.status, c.list ? c.list : "(none)", c.inboxes,
+	        c.timezone,
+	        c.contact_tz ? " (contacts' own zones when they have one)" : "",
+	        w.data, c.new_per_day);
+	fprintf(ctx->out,
+	        "options:   esp_match=%s stop_on_auto_reply=%s "
+	        "stop_company_on_reply=%s allow_parallel=%s\n",
+	        c.esp_match ? "true" : "false",
+	        c.stop_on_auto_reply ? "true" : "false",
+	        c.stop_company ? "true" : "false",
+	        c.allow_parallel ? "true" : "false");
+	for (i = 0; i < c.nsteps; i++) {
+		cs_buf s = CS_BUF_INIT;
+
+		step_text(&c.steps[i], &s);
+		fprintf(ctx->out, "step %zu:    %s\n", i + 1, s.data);
+		cs_buf_free(&s);
+	}
+	fprintf(ctx->out,
+	        "contacts:  %lld active, %lld queued, %lld held, %lld "
+	        "completed, %lld stopped\n",
+	        k.active, k.queued, k.held, k.completed, k.stopped);
+	cs_buf_free(&w);
+	db_campaign_free(&c);
+	return CLI_EXIT_OK;
+}
+
+/* ---- start / pause / resume / enroll ---------------------------------- */
+
+static void enroll_report(cli_ctx *ctx, const char *name,
+                          const db_enroll_result *r)
+{
+	if (ctx->args->json) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "campaign", name);
+		cJSON_AddNumberToObject(o, "enrolled", (double)r->enrolled);
+		cJSON_AddNumberToObject(o, "already", (double)r->already);
+		cJSON_AddNumberToObject(o, "skipped_active_elsewhere",
+		                        (double)r->parallel);
+		cJSON_AddNumberToObject(o, "skipped_stopped",
+		                        (double)r->inactive);
+		cJSON_AddNumberToObject(o, "not_contacts",
+		                        (double)r->not_contacts);
+		cli_print_json(ctx, o);
+		return;
+	}
+	fprintf(ctx->out,
+	        "%s: %lld enrolled, %lld already in it, %lld skipped (active "
+	        "in another campaign), %lld skipped (replied, bounced or "
+	        "unsubscribed)",
+	        name, r->enrolled, r->already, r->parallel, r->inactive);
+	if (r->not_contacts)
+		fprintf(ctx->out, ", %lld not contacts", r->not_contacts);
+	fputc('\n', ctx->out);
+}
+
+static int run_start(cli_ctx *ctx, const cli_args *a)
+{
+	db_campaign c;
+	db_enroll_result r;
+	cs_err err = CS_ERR_INIT;
+	int64_t now = cs_clock_now(NULL);
+
+	memset(&r, 0, sizeof r);
+	if (db_campaign_get(ctx->db, a->pos[0], &c, &err) != 0) {
+		cli_error("campaign start: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (strcmp(c.status, "draft") != 0) {
+		cli_error("campaign start: %s is already started (%s); use "
+		          "'campaign pause' or 'campaign resume'",
+		          c.name, c.status);
+		db_campaign_free(&c);
+		return CLI_EXIT_FAIL;
+	}
+	if (db_begin(ctx->db, &err) != 0 ||
+	    (c.list && db_campaign_enroll(ctx->db, &c, c.list, NULL, now, &r,
+	                                  &err) != 0) ||
+	    db_campaign_set_status(ctx->db, c.name, "active", now, &err) != 0 ||
+	    db_commit(ctx->db, &err) != 0) {
+		db_rollback(ctx->db);
+		cli_error("campaign start: %s", err.msg);
+		db_campaign_free(&c);
+		return CLI_EXIT_FAIL;
+	}
+	enroll_report(ctx, c.name, &r);
+	db_campaign_free(&c);
+	return CLI_EXIT_OK;
+}
+
+static int set_status(cli_ctx *ctx, const cli_args *a, const char *verb,
+                      const char *from, const char *to)
+{
+	db_campaign c;
+	cs_err err = CS_ERR_INIT;
+	long long released = 0;
+	int64_t now = cs_clock_now(NULL);
+
+	if (db_campaign_get(ctx->db, a->pos[0], &c, &err) != 0) {
+		cli_error("campaign %s: %s", verb, err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (strcmp(c.status, from) != 0 &&
+	    !(strcmp(verb, "resume") == 0 && strcmp(c.status, "active") == 0)) {
+		cli_error("campaign %s: %s is %s, not %s", verb, c.name,
+		          c.status, from);
+		db_campaign_free(&c);
+		return CLI_EXIT_FAIL;
+	}
+	if (db_begin(ctx->db, &err) != 0 ||
+	    db_campaign_set_status(ctx->db, c.name, to, now, &err) != 0 ||
+	    (strcmp(verb, "resume") == 0 &&
+	     db_campaign_release_held(ctx->db, c.id, now, &released, &err) !=
+	         0) ||
+	    db_commit(ctx->db, &err) != 0) {
+		db_rollback(ctx->db);
+		cli_error("campaign %s: %s", verb, err.msg);
+		db_campaign_free(&c);
+		return CLI_EXIT_FAIL;
+	}
+	fprintf(ctx->out, "campaign %s: %s", c.name, to);
+	if (released)
+		fprintf(ctx->out, " (%lld held contacts released)", released);
+	fputc('\n', ctx->out);
+	db_campaign_free(&c);
+	return CLI_EXIT_OK;
+}
+
+static int run_pause(cli_ctx *ctx, const cli_args *a)
+{
+	return set_status(ctx, a, "pause", "active", "paused");
+}
+
+static int run_resume(cli_ctx *ctx, const cli_args *a)
+{
+	return set_status(ctx, a, "resume", "paused", "active");
+}
+
+static int run_enroll(cli_ctx *ctx, const cli_args *a)
+{
+	const char *list = cli_opt_value(a, "list");
+	db_campaign c;
+	db_enroll_result r;
+	cs_err err = CS_ERR_INIT;
+	int64_t now = cs_clock_now(NULL);
+	int i, n, rc = CLI_EXIT_OK;
+	size_t k;
+
+	for (k = 0; a->cmd->opts[k].name; k++)
+		if (strcmp(a->cmd->opts[k].name, "contact") == 0)
+			break;
+	n = a->count[k];
+	if ((list == NULL) == (n == 0)) {
+		cli_error("campaign enroll: give --list NAME or --contact "
+		          "EMAIL (one or more), not both");
+		return CLI_EXIT_USAGE;
+	}
+	memset(&r, 0, sizeof r);
+	if (db_campaign_get(ctx->db, a->pos[0], &c, &err) != 0) {
+		cli_error("campaign enroll: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (list) {
+		bool ok = false;
+
+		if (db_list_exists(ctx->db, list, &ok, &err) != 0 || !ok) {
+			cli_error("campaign enroll: no contact list named '%s'",
+			          list);
+			db_campaign_free(&c);
+			return CLI_EXIT_FAIL;
+		}
+	}
+	if (db_begin(ctx->db, &err) != 0)
+		goto fail;
+	if (list &&
+	    db_campaign_enroll(ctx->db, &c, list, NULL, now, &r, &err) != 0)
+		goto fail_tx;
+	for (i = 0; i < n; i++) {
+		cs_buf e = CS_BUF_INIT;
+
+		if (db_email_normalize(a->vals[k][i], &e, &err) != 0) {
+			cs_buf_free(&e);
+			cli_error("campaign enroll: --contact %s: %s",
+			          a->vals[k][i], err.msg);
+			db_rollback(ctx->db);
+			db_campaign_free(&c);
+			return CLI_EXIT_USAGE;
+		}
+		rc = db_campaign_enroll(ctx->db, &c, NULL, e.data, now, &r,
+		                        &err);
+		cs_buf_free(&e);
+		if (rc)
+			goto fail_tx;
+	}
+	if (db_commit(ctx->db, &err) != 0)
+		goto fail_tx;
+	enroll_report(ctx, c.name, &r);
+	db_campaign_free(&c);
+	return r.not_contacts ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+fail_tx:
+	db_rollback(ctx->db);
+fail:
+	cli_error("campaign enroll: %s", err.msg);
+	db_campaign_free(&c);
+	return CLI_EXIT_FAIL;
+}
+
+/* ---- preview / explain ------------------------------------------------ */
+
+typedef struct pv {
+	cli_ctx *ctx;
+	cJSON *arr;
+	char day[11];
+	long long n;
+} pv;
+
+static void iso_local(int64_t t, const char *zone, char out[32])
+{
+	cs_civil c;
+
+	if (cs_tz_civil(zone, t, &c, NULL) != 0) {
+		cs_time_iso8601(t, out, 32);
+		return;
+	}
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
+	         c.year % 10000, c.month % 100, c.day % 100, c.hour % 100,
+	         c.minute % 100, c.second % 100, c.offset_min < 0 ? '-' : '+',
+	         (abs(c.offset_min) / 60) % 100, abs(c.offset_min) % 60);
+}
+
+static int preview_row(const seq_preview_row *r, void *arg)
+{
+	pv *p = arg;
+	char at[32];
+
+	iso_local(r->at, r->zone, at);
+	p->n++;
+	if (p->arr) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "at", at);
+		cJSON_AddStringToObject(o, "inbox", r->inbox);
+		cJSON_AddStringToObject(o, "contact", r->contact);
+		cJSON_AddNumberToObject(o, "step", r->step);
+		cJSON_AddStringToObject(o, "variant", r->variant);
+		cJSON_AddItemToArray(p->arr, o);
+		return 0;
+	}
+	if (strncmp(p->day, at, 10) != 0) {
+		memcpy(p->day, at, 10);
+		p->day[10] = '\0';
+		fprintf(p->ctx->out, "\n%s\n", p->day);
+	}
+	fprintf(p->ctx->out, "  %s  %-16s step %d  %-16s %s\n", at + 11,
+	        r->inbox, r->step, r->variant, r->contact);
+	return 0;
+}
+
+static int run_preview(cli_ctx *ctx, const cli_args *a)
+{
+	const char *days_s = cli_opt_value(a, "days");
+	const char *start_s = cli_opt_value(a, "start");
+	cs_err err = CS_ERR_INIT;
+	int64_t start = cs_clock_now(NULL);
+	long days = 14;
+	pv p;
+
+	if (days_s) {
+		char *end;
+
+		errno = 0;
+		days = strtol(days_s, &end, 10);
+		if (*days_s == '\0' || *end || errno || days < 1 ||
+		    days > 366) {
+			cli_error("campaign preview: --days: \"%s\" is not a "
+			          "number from 1 to 366",
+			          days_s);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (start_s && cs_time_parse_iso8601(start_s, &start, &err) != 0) {
+		cli_error("campaign preview: --start: %s", err.msg);
+		return CLI_EXIT_USAGE;
+	}
+	memset(&p, 0, sizeof p);
+	p.ctx = ctx;
+	if (ctx->args->json)
+		p.arr = cJSON_CreateArray();
+	if (seq_preview(ctx->db, ctx->vault, a->pos[0], start,
+	                start + (int64_t)days * 86400000, preview_row, &p,
+	                &err) != 0) {
+		cJSON_Delete(p.arr);
+		cli_error("campaign preview: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (p.arr)
+		cli_print_json(ctx, p.arr);
+	else
+		fprintf(ctx->out, "\n%lld messages in %ld days\n", p.n, days);
+	return CLI_EXIT_OK;
+}
+
+static int run_explain(cli_ctx *ctx, const cli_args *a)
+{
+	const char *contact = cli_opt_value(a, "contact");
+	cs_err err = CS_ERR_INIT;
+	cs_buf email = CS_BUF_INIT, out = CS_BUF_INIT;
+	cs_clock *clock = cs_clock_new_real();
+	seq_sched *s = NULL;
+	int rc = CLI_EXIT_FAIL;
+
+	if (contact == NULL) {
+		cli_error("campaign explain needs --contact EMAIL");
+		cs_clock_free(clock);
+		return CLI_EXIT_USAGE;
+	}
+	if (db_email_normalize(contact, &email, &err) != 0) {
+		cli_error("campaign explain: --contact: %s", err.msg);
+		rc = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if (seq_sched_open(ctx->db, ctx->vault, clock, &s, &err) != 0 ||
+	    seq_sched_explain(s, a->pos[0], email.data, &out, &err) != 0) {
+		cli_error("campaign explain: %s", err.msg);
+		goto out;
+	}
+	fputs(cs_buf_str(&out), ctx->out);
+	rc = CLI_EXIT_OK;
+out:
+	seq_sched_close(s);
+	cs_clock_free(clock);
+	cs_buf_free(&email);
+	cs_buf_free(&out);
+	return rc;
+}
+
+static const cli_opt enroll_opts[] = {
+    {"list", 0, "NAME", false, "enroll every contact of this list"},
+    {"contact", 0, "EMAIL", true, "enroll this contact (repeatable)"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+static const cli_opt preview_opts[] = {
+    {"days", 0, "N", false, "how far ahead (default 14)"},
+    {"start", 0, "ISO8601", false, "project from this instant (default now)"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+static const cli_opt explain_opts[] = {
+    {"contact", 0, "EMAIL", false, "the contact (required)"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+const cli_cmd cli_cmds_campaign[] = {
+    {"campaign", "create", "FILE.yaml", "define a campaign from a YAML file",
+     "Checks the whole file against the database (inboxes, tags, list,\n"
+     "templates, time zone, window, delays) and reports every problem as\n"
+     "FILE:LINE; nothing is stored unless the file is good.  The\n"
+     "campaign starts as a draft and keeps the template versions\n"
+     "current now.  Keys: name, list, inboxes, timezone, window {days,\n"
+     "from, to}, send_in_contact_timezone (true), new_contacts_per_day\n"
+     "(50), esp_match, stop_on_auto_reply, stop_company_on_reply,\n"
+     "allow_parallel (false), steps [{template: NAME or [A, B], delay:\n"
+     "'3 business days', new_thread}].\n\n"
+     "Example:\n  coldseq campaign create q1-founders.yaml",
+     1, 1, CLI_NEEDS_DB, NULL, run_create},
+    {"campaign", "list", NULL, "list campaigns and their contacts by state",
+     "--json prints an array of campaign objects (as 'campaign show\n"
+     "--json').\n\nExample:\n  coldseq campaign list",
+     0, 0, CLI_NEEDS_DB, NULL, run_list},
+    {"campaign", "show", "NAME", "show a campaign's settings and steps",
+     "--json prints {name, status, list, inboxes, timezone, window,\n"
+     "steps: [{step, templates: [{template, assigned}], delay,\n"
+     "delay_unit, new_thread}], contacts: {active, queued, held,\n"
+     "completed, stopped}, ...}.\n\n"
+     "Example:\n  coldseq campaign show q1-founders",
+     1, 1, CLI_NEEDS_DB, NULL, run_show},
+    {"campaign", "start", "NAME", "start a draft campaign (enrolls its list)",
+     "Enrolls the campaign's list (contacts active in another campaign\n"
+     "are skipped unless allow_parallel is set; the count is printed)\n"
+     "and makes the campaign active: the service sends from then on.\n\n"
+     "Example:\n  coldseq campaign start q1-founders",
+     1, 1, CLI_NEEDS_DB, NULL, run_start},
+    {"campaign", "pause", "NAME", "stop sending a campaign's steps",
+     "Nothing of the campaign is sent until 'campaign resume'.\n\n"
+     "Example:\n  coldseq campaign pause q1-founders",
+     1, 1, CLI_NEEDS_DB, NULL, run_pause},
+    {"campaign", "resume", "NAME", "resume a campaign; release held contacts",
+     "Makes the campaign active again, and gives held contacts (a step\n"
+     "that could not render) another try after you fixed their data.\n\n"
+     "Example:\n  coldseq campaign resume q1-founders",
+     1, 1, CLI_NEEDS_DB, NULL, run_resume},
+    {"campaign", "enroll", "NAME", "add contacts to a campaign",
+     "--list NAME enrolls a list; --contact EMAIL (repeatable) one\n"
+     "contact each.  Contacts already in the campaign, stopped ones and\n"
+     "(unless allow_parallel) those active in another campaign are\n"
+     "skipped and counted.  --json prints {campaign, enrolled, already,\n"
+     "skipped_active_elsewhere, skipped_stopped, not_contacts}.\n\n"
+     "Example:\n  coldseq campaign enroll q1-founders --contact "
+     "ann@example.com",
+     1, 1, CLI_NEEDS_DB, enroll_opts, run_enroll},
+    {"campaign", "preview", "NAME", "the projected schedule, without sending",
+     "Runs the scheduler on a copy of the database with a simulated\n"
+     "clock (as if nobody answered) and prints what the campaign would\n"
+     "send, by day.  --json prints one array of {\"at\": ISO 8601 with\n"
+     "the contact's offset, \"inbox\", \"contact\", \"step\" (1-based),\n"
+     "\"variant\"}.\n\n"
+     "Example:\n  coldseq campaign preview q1-founders --days 7",
+     1, 1, CLI_NEEDS_VAULT, preview_opts, run_preview},
+    {"campaign", "explain", "NAME", "why a contact's next step waits",
+     "Shows the contact's state and next step, when it is due, and what\n"
+     "holds it now: the window, the inbox's cap or pacing gap, the\n"
+     "domain cap, a pause, or the reason it is held.\n\n"
+     "Example:\n  coldseq campaign explain q1-founders --contact "
+     "ann@example.com",
+     1, 1, CLI_NEEDS_VAULT, explain_opts, run_explain},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
+};

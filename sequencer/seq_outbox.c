@@ -1,0 +1,423 @@
+/*
+ * seq_outbox.c - the outbox: handing queued messages to a transport and
+ * recording what became of them.
+ *
+ * Outbox row life cycle:
+ *
+ *   [queued] --begin--> [sending] --finish(sent)--------------> [sent]
+ *      ^                    |  \--finish(rejected recipient)--> [failed]
+ *      |                    |   \-finish(lost after the dot)--> [held]
+ *      +--finish(deferred, policy, inbox failure): new Message-ID,
+ *         due after a backoff (the inbox may be paused meanwhile)
+ *
+ *   state    entered by            invariant
+ *   queued   db_outbox_queue,      the enrollment is queued; Message-ID
+ *            finish (retry)        fixed and stored; nothing handed over
+ *   sending  seq_outbox_begin      a messages row with the same Message-ID
+ *                                  exists (committed before the transport
+ *                                  sees a byte): the attempt counts toward
+ *                                  the caps
+ *   sent     finish                the enrollment moved to its next step
+ *   failed   finish, stop          the enrollment is stopped
+ *   held     finish                the message may have been sent: never
+ *                                  resent without the user's decision
+ *
+ * seq_outbox_check verifies them for every row (tests call it).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "seq_int.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ATTEMPTS 5
+
+void seq_job_free(seq_job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->campaign);
+	free(j->contact);
+	free(j->variant);
+	free(j->message_id);
+	free(j->zone);
+	cs_buf_free(&j->raw);
+	memset(j, 0, sizeof *j);
+}
+
+int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
+                     bool *ready, cs_err *err)
+{
+	int64_t now = cs_clock_now(s->clock);
+	db_outbox o;
+	db_enrollment e;
+	db_contact ct;
+	const seq_tsrc *ts;
+	seq_ibox *ib;
+	seq_camp *c;
+	seq_compose_in ci;
+	db_message row;
+	char *subject = NULL;
+	const char *zone;
+	int rc;
+
+	memset(job, 0, sizeof *job);
+	memset(&o, 0, sizeof o);
+	memset(&e, 0, sizeof e);
+	memset(&ct, 0, sizeof ct);
+	*ready = false;
+	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0 ||
+	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
+		goto out;
+	if (strcmp(o.state, "queued") != 0) {
+		rc = cs_err_set(err, CS_ECONFLICT, "outbox row %lld is %s",
+		                outbox_id, o.state);
+		goto out;
+	}
+	ib = seq_find_inbox(s, o.inbox_id);
+	c = seq_find_camp(s, e.campaign_id);
+	if (ib == NULL || c == NULL) {
+		rc = cs_err_set(err, CS_ENOTFOUND,
+		                "outbox row %lld: its inbox or campaign is "
+		                "gone",
+		                outbox_id);
+		goto out;
+	}
+	if ((rc = seq_ibox_roll(s, ib, now, err)) != 0)
+		goto out;
+	if (!ib->active) {
+		/* wait for the inbox: its pause ends or the user resumes */
+		rc = db_outbox_move(s->d, o.id, "queued", "queued", o.reason,
+		                    ib->in.paused_until > now
+		                        ? ib->in.paused_until
+		                        : now + 3600000,
+		                    NULL, now, err);
+		goto out;
+	}
+	/* the authoritative cap check: the database, now (test sends from
+	 * the CLI count too) */
+	if ((rc = db_message_count_caps(s->d, ib->in.id, ib->day,
+	                                &ib->camp_today, &ib->total_today,
+	                                err)) != 0)
+		goto out;
+	if (ib->camp_today >= ib->cap_today ||
+	    (ib->hard && ib->total_today >= ib->hard)) {
+		rc = db_outbox_move(s->d, o.id, "queued", "queued",
+		                    "daily cap reached", ib->day_end, NULL, now,
+		                    err);
+		goto out;
+	}
+	zone = seq_contact_zone(c, e.contact_tz);
+	if ((rc = db_contact_get(s->d, e.email, &ct, err)) != 0 ||
+	    (size_t)o.step > c->c.nsteps ||
+	    (size_t)o.variant >= c->c.steps[o.step - 1].nvariants ||
+	    (rc = seq_tsrc_get(
+	         s,
+	         c->c.steps[o.step - 1].variants[o.variant].template_version_id,
+	         &ts, err)) != 0) {
+		if (rc == 0)
+			rc = cs_err_set(err, CS_EINVAL,
+			                "outbox row %lld names a step the "
+			                "campaign does not have",
+			                outbox_id);
+		goto out;
+	}
+	memset(&ci, 0, sizeof ci);
+	ci.inbox = &ib->in;
+	ci.contact = &ct;
+	ci.template_source = ts->source;
+	ci.template_name = ts->name;
+	ci.campaign = c->c.name;
+	ci.step = o.step;
+	ci.contact_tz = zone;
+	ci.now = now;
+	ci.thread_subject = e.thread_subject;
+	ci.message_id = o.message_id;
+	ci.in_reply_to = o.in_reply_to;
+	ci.references = o.refs;
+	if ((rc = seq_compose(s->d, s->v, &ci, &job->raw, &subject, err)) != 0)
+		goto out;
+	memset(&row, 0, sizeof row);
+	row.message_id = o.message_id;
+	row.inbox_id = ib->in.id;
+	row.inbox_email = ib->in.email;
+	row.recipient = e.email;
+	row.purpose = "campaign";
+	row.subject = subject;
+	row.created_at = now;
+	row.local_day = ib->day;
+	if ((rc = db_begin(s->d, err)) != 0)
+		goto out;
+	if ((rc = db_outbox_move(s->d, o.id, "queued", "sending", NULL, -1,
+	                         NULL, now, err)) != 0 ||
+	    (rc = db_message_add(s->d, &row, err)) != 0 ||
+	    (rc = db_commit(s->d, err)) != 0) {
+		db_rollback(s->d);
+		goto out;
+	}
+	ib->camp_today++;
+	ib->total_today++;
+	job->outbox_id = o.id;
+	job->inbox = &ib->in;
+	job->campaign = cs_xstrdup(c->c.name);
+	job->contact = cs_xstrdup(e.email);
+	job->variant = cs_xstrdup(ts->name);
+	job->step = o.step;
+	job->message_id = cs_xstrdup(o.message_id);
+	job->at = now;
+	job->zone = cs_xstrdup(zone);
+	*ready = true;
+out:
+	if (rc || !*ready)
+		cs_buf_free(&job->raw);
+	free(subject);
+	db_outbox_free(&o);
+	db_enrollment_free(&e);
+	db_contact_free(&ct);
+	return rc;
+}
+
+/* The step was accepted: the enrollment moves on (same thread unless the
+ * next step starts a new one). */
+static int advance(seq_sched *s, seq_camp *c, const db_outbox *o,
+                   const db_enrollment *e, int64_t now, cs_err *err)
+{
+	const db_step *st = &c->c.steps[o->step - 1];
+	bool thread = o->step > 1 && !st->new_thread && e->thread_refs;
+	bool completed = (size_t)o->step >= c->c.nsteps;
+	cs_buf refs = CS_BUF_INIT, re = CS_BUF_INIT;
+	const char *subj = e->thread_subject;
+	int64_t due = now;
+	int rc = 0;
+
+	if (thread)
+		cs_buf_printf(&refs, "%s ", e->thread_refs);
+	cs_buf_puts(&refs, o->message_id);
+	/* the thread's subject: this one, unless it was our "Re: ..." */
+	if (e->thread_subject)
+		cs_buf_printf(&re, "Re: %s", e->thread_subject);
+	if (!thread || subj == NULL || strcmp(o->subject, cs_buf_str(&re)) != 0)
+		subj = o->subject;
+	if (!completed) {
+		const db_step *nx = &c->c.steps[o->step];
+
+		rc = seq_delay_apply(seq_contact_zone(c, e->contact_tz), now,
+		                     nx->delay_amount, nx->delay_unit, &due,
+		                     err);
+	}
+	if (rc == 0)
+		rc = db_enr_sent(s->d, e->id, o->step + 1, completed, now, due,
+		                 subj, refs.data, now, err);
+	if (rc == 0 && !completed) {
+		/* the inbox now has a follow-up due then */
+		seq_ibox *ib = seq_find_inbox(s, o->inbox_id);
+
+		if (ib && ib->fu_next > due)
+			ib->fu_next = due;
+	}
+	cs_buf_free(&refs);
+	cs_buf_free(&re);
+	return rc;
+}
+
+/* Put the row back in the queue with a new Message-ID (the old one is in
+ * messages: every attempt is recorded), due after delay_ms. */
+static int retry(seq_sched *s, const db_outbox *o, seq_ibox *ib,
+                 const char *why, int64_t due, int64_t now, cs_err *err)
+{
+	char *id = smtp_new_message_id(ib->in.email);
+	int rc;
+
+	rc = db_outbox_move(s->d, o->id, "sending", "queued", why, due, id, now,
+	                    err);
+	free(id);
+	return rc;
+}
+
+static int pause_inbox(seq_sched *s, seq_ibox *ib, const char *why,
+                       int64_t until, int64_t now, cs_err *err)
+{
+	int rc = db_inbox_set_status(s->d, ib->in.name, "paused", why, until,
+	                             now, err);
+
+	if (rc == 0) {
+		cs_log_warn("inbox %s paused: %s", ib->in.name, why);
+		free(ib->in.status);
+		ib->in.status = cs_xstrdup("paused");
+		ib->active = false;
+		free(ib->in.paused_reason);
+		ib->in.paused_reason = cs_xstrdup(why);
+		ib->in.paused_until = until;
+	}
+	return rc;
+}
+
+int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
+                      cs_err *err)
+{
+	int64_t now = cs_clock_now(s->clock);
+	const smtp_verdict *v = &res->verdict;
+	db_outbox o;
+	db_enrollment e;
+	seq_ibox *ib = seq_find_inbox(s, job->inbox->id);
+	seq_camp *c;
+	cs_buf why = CS_BUF_INIT;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	memset(&e, 0, sizeof e);
+	if ((rc = db_outbox_get(s->d, job->outbox_id, &o, err)) != 0 ||
+	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
+		goto out;
+	c = seq_find_camp(s, e.campaign_id);
+	if (c == NULL || ib == NULL) {
+		rc = cs_err_set(
+		    err, CS_ENOTFOUND,
+		    "outbox row %lld: its inbox or campaign is gone", o.id);
+		goto out;
+	}
+	cs_buf_printf(&why, "%s", res->detail[0] ? res->detail : res->text);
+	if ((rc = db_begin(s->d, err)) != 0)
+		goto out;
+	rc = db_message_set_outcome(s->d, o.message_id,
+	                            smtp_outcome_name(v->outcome), res->code,
+	                            res->text, now, err);
+	if (rc)
+		goto fail;
+	switch (v->outcome) {
+	case SMTP_SENT:
+		if ((rc = db_outbox_move(s->d, o.id, "sending", "sent", NULL,
+		                         -1, NULL, now, err)) == 0)
+			rc = advance(s, c, &o, &e, now, err);
+		break;
+	case SMTP_DEFERRED:
+		if (o.attempts >= MAX_ATTEMPTS) {
+			if ((rc = db_outbox_move(s->d, o.id, "sending",
+			                         "failed", why.data, -1, NULL,
+			                         now, err)) == 0)
+				rc = db_enr_set_state(
+				    s->d, e.id, "stopped",
+				    "not delivered after 5 attempts", now, err);
+			break;
+		}
+		{
+			int64_t backoff =
+			    v->retry_after_s > 0
+			        ? (int64_t)v->retry_after_s * 1000
+			        : (int64_t)o.attempts * o.attempts * 300000;
+			rc =
+			    retry(s, &o, ib, why.data, now + backoff, now, err);
+		}
+		if (v->throttle) /* slow this inbox down */
+			ib->next_at = now + 4 * ib->min_gap_ms;
+		break;
+	case SMTP_REJECTED_RECIPIENT: {
+		bool added;
+
+		if ((rc = db_outbox_move(s->d, o.id, "sending", "failed",
+		                         why.data, -1, NULL, now, err)) == 0 &&
+		    (rc = db_suppress_add(s->d, "address", e.email, why.data,
+		                          ib->in.name, now, &added, err)) == 0)
+			rc = seq_contact_stop(s->d, e.email, "bounced", now,
+			                      err);
+		break;
+	}
+	case SMTP_REJECTED_POLICY:
+	case SMTP_INBOX_FAILURE: {
+		int64_t until =
+		    v->pause_day ? ib->day_end
+		    : v->outcome == SMTP_INBOX_FAILURE
+		        ? now + (v->retry_after_s > 900
+		                     ? (int64_t)v->retry_after_s * 1000
+		                     : 900000)
+		        : 0;
+
+		if ((rc = retry(s, &o, ib, why.data, until ? until : now, now,
+		                err)) == 0)
+			rc = pause_inbox(s, ib, why.data, until, now, err);
+		break;
+	}
+	case SMTP_UNCERTAIN:
+		rc = db_outbox_move(s->d, o.id, "sending", "held",
+		                    "may have been sent (the connection was "
+		                    "lost after the message's end): resolve "
+		                    "with 'coldseq outbox resolve'",
+		                    -1, NULL, now, err);
+		break;
+	}
+	if (rc)
+		goto fail;
+	rc = db_commit(s->d, err);
+	goto out;
+fail:
+	db_rollback(s->d);
+out:
+	cs_buf_free(&why);
+	db_outbox_free(&o);
+	db_enrollment_free(&e);
+	return rc;
+}
+
+typedef struct disp {
+	seq_sched *s;
+	const seq_transport *t;
+	int sent;
+	cs_err *err;
+} disp;
+
+static int dispatch_one(const db_outbox *o, void *arg)
+{
+	disp *x = arg;
+	seq_job job;
+	smtp_result res;
+	bool ready;
+	int rc;
+
+	if ((rc = seq_outbox_begin(x->s, o->id, &job, &ready, x->err)) != 0)
+		return rc;
+	if (!ready)
+		return 0;
+	memset(&res, 0, sizeof res);
+	x->t->send(x->t->arg, &job, &res);
+	rc = seq_outbox_finish(x->s, &job, &res, x->err);
+	if (rc == 0 && res.verdict.outcome == SMTP_SENT)
+		x->sent++;
+	seq_job_free(&job);
+	return rc;
+}
+
+int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
+                        cs_err *err)
+{
+	disp x = {s, t, 0, err};
+	int rc = db_outbox_due(s->d, cs_clock_now(s->clock), 1000, dispatch_one,
+	                       &x, err);
+
+	*sent = x.sent;
+	return rc;
+}
+
+int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
+                      cs_err *err)
+{
+	int rc, queued, sent, rounds = 0;
+	int64_t wake;
+
+	for (;;) {
+		if ((rc = seq_sched_pass(s, &queued, &wake, err)) != 0 ||
+		    (rc = seq_outbox_dispatch(s, t, &sent, err)) != 0)
+			return rc;
+		if (queued || sent) {
+			if (++rounds > 100000)
+				return cs_err_set(
+				    err, CS_EINVAL,
+				    "the scheduler does not settle");
+			continue; /* results changed what is due: look again */
+		}
+		if (wake == INT64_MAX || wake > until)
+			return cs_clock_advance_to(s->clock, until);
+		if ((rc = cs_clock_advance_to(s->clock, wake)) != 0)
+			return rc;
+	}
+}
