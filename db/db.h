@@ -139,6 +139,7 @@ typedef struct db_inbox {
 	int ramp_start, ramp_step; /* 0: no ramp */
 	char *paused_reason;
 	int64_t paused_until; /* 0: until resumed */
+	int64_t next_send_at; /* pacing: no campaign send before (0: none) */
 	char **tags;
 	size_t ntags;
 	int64_t created_at, updated_at;
@@ -573,6 +574,8 @@ int db_enr_sent(db *d, long long id, int next_step, bool completed,
 /* The earliest queued outbox due time; *found false when none. */
 int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err);
 
+/* Record the scheduler's pacing for an inbox (service clock). */
+int db_inbox_set_next_send(db *d, long long id, int64_t t, cs_err *err);
 /* Pause or resume an inbox (status, reason, until: 0 = until resumed). */
 int db_inbox_set_status(db *d, const char *name, const char *status,
                         const char *reason, int64_t until, int64_t now,

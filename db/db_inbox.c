@@ -18,7 +18,7 @@
 	"insecure_tls, display_name, signature, timezone, daily_cap, "         \
 	"sent_copy, status, created_at, updated_at, hard_cap, "                \
 	"domain_hourly_cap, min_gap, ramp_start, ramp_step, paused_reason, "   \
-	"paused_until"
+	"paused_until, coalesce(next_send_at, 0)"
 
 static void read_row(sqlite3_stmt *st, db_inbox *in)
 {
@@ -53,6 +53,7 @@ static void read_row(sqlite3_stmt *st, db_inbox *in)
 	in->ramp_step = sqlite3_column_int(st, 27);
 	in->paused_reason = db_col_str(st, 28);
 	in->paused_until = sqlite3_column_int64(st, 29);
+	in->next_send_at = sqlite3_column_int64(st, 30);
 }
 
 void db_inbox_free(db_inbox *in)
@@ -447,5 +448,22 @@ int db_inbox_set_status(db *d, const char *name, const char *status,
 	else if (sqlite3_changes(d->h) == 0)
 		rc = cs_err_set(err, CS_ENOTFOUND, "no inbox named '%s'", name);
 	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_inbox_set_next_send(db *d, long long id, int64_t t, cs_err *err)
+{
+	static const char sql[] =
+	    "UPDATE inboxes SET next_send_at = ?2 WHERE id = ?1";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, t);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot record the inbox's next send");
+	db_done(st);
 	return rc;
 }

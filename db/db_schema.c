@@ -201,6 +201,8 @@ static const db_migration migrations[] = {
      "ALTER TABLE inboxes ADD COLUMN ramp_step INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE inboxes ADD COLUMN paused_reason TEXT;"
      "ALTER TABLE inboxes ADD COLUMN paused_until INTEGER;"
+     /* the scheduler's pacing: no campaign send before (service clock) */
+     "ALTER TABLE inboxes ADD COLUMN next_send_at INTEGER;"
 
      /* the YAML as given, and what it says, checked */
      "CREATE TABLE campaigns ("

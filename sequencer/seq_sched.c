@@ -251,6 +251,7 @@ int seq_sched_reload(seq_sched *s, cs_err *err)
 	size_t n = 0, nc = 0, i, j, nold = s->nib;
 	cs_buf tz = CS_BUF_INIT, map = CS_BUF_INIT;
 	long long gap = 120;
+	int64_t now = cs_clock_now(s->clock);
 	int rc;
 
 	if ((rc = db_config_get(s->d, "general.timezone", &tz, NULL, err)) !=
@@ -276,6 +277,11 @@ int seq_sched_reload(seq_sched *s, cs_err *err)
 		seq_ibox *ib = &s->ib[i];
 
 		ib->in = list[i];
+		/* pacing survives restarts; a time more than a day ahead was
+		 * set by a simulated clock and means nothing now */
+		ib->next_at = ib->in.next_send_at <= now + 86400000
+		                  ? ib->in.next_send_at
+		                  : 0;
 		for (j = 0; j < nold; j++)
 			if (old[j].in.id == ib->in.id) {
 				ib->next_at = old[j].next_at;
@@ -593,6 +599,9 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 	ib->total_today++;
 	ib->ready = false;
 	paced(ib, now, close);
+	if ((rc = db_inbox_set_next_send(s->d, ib->in.id, ib->next_at, err)) !=
+	    0)
+		goto out;
 	if (e->step == 1)
 		c->new_today++;
 	res = TRY_QUEUED;

@@ -108,6 +108,16 @@ echo "contacts: sqlite3 .import --csv, same file:   ${rt} s, peak RSS $((rrss / 
 awk -v a="$ot" -v b="$rt" 'BEGIN { printf "contacts: ratio coldseq/sqlite3 = %.2f (target <= 1.5)\n", a / b }'
 rm -rf "$W"
 
+# ---- scheduler ---------------------------------------------------------------
+# One scheduling pass with 1,000,000 active enrollments, 2,000 inboxes and
+# 200 campaigns, a null transport, the simulated clock jumping from wake to
+# wake through a working day.  Targets: p99 <= 5 ms per pass, RSS <= 50 MB.
+make --no-print-directory -s build/release/bench_sched
+W=$(mktemp -d "${TMPDIR:-/tmp}/coldseq-bench-sched.XXXXXX")
+build/release/bench_sched "$W" "${BENCH_ENROLLMENTS:-1000000}" 10 |
+    awk '{ printf "scheduler: %s passes, p50 %s ms, p99 %s ms (target <= 5), max %s ms, %s sent, peak RSS %s MB (target <= 50), setup %s s\n", $2, $4, $6, $8, $10, $12, $14 }'
+rm -rf "$W"
+
 # ---- IMAP watcher ---------------------------------------------------------
 # Sync with no new mail on a 1,000- and a 100,000-message INBOX (about equal
 # expected), reply-to-event latency through IDLE, threads and memory of one
