@@ -14,6 +14,7 @@ static const cli_group groups[] = {
     {"contacts", "people to mail: import, lists, suppressions, forget"},
     {"template", "message templates: import, versions, preview"},
     {"campaign", "sequences: create, start, enroll, preview, explain"},
+    {"outbox", "messages that may have been sent: list and resolve"},
     {NULL, NULL},
 };
 
@@ -33,6 +34,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_contacts_import,
     cli_cmds_template,
     cli_cmds_campaign,
+    cli_cmds_run,
 };
 /* clang-format on */
 

@@ -307,12 +307,6 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 	return 0;
 }
 
-static bool is_loopback(const char *h)
-{
-	return strcmp(h, "127.0.0.1") == 0 || strcmp(h, "::1") == 0 ||
-	       strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0;
-}
-
 int cli_inbox_finish(db_inbox *in, cs_err *err)
 {
 	if (in->name == NULL)
@@ -333,8 +327,9 @@ int cli_inbox_finish(db_inbox *in, cs_err *err)
 		        in->imap_port == 993 ? "tls" : "starttls");
 	/* plaintext exists for loopback tests and benchmarks only */
 	if ((strcmp(in->smtp_tls, "none") == 0 &&
-	     !is_loopback(in->smtp_host)) ||
-	    (strcmp(in->imap_tls, "none") == 0 && !is_loopback(in->imap_host)))
+	     !cs_is_loopback_host(in->smtp_host)) ||
+	    (strcmp(in->imap_tls, "none") == 0 &&
+	     !cs_is_loopback_host(in->imap_host)))
 		return cs_err_set(
 		    err, CS_EINVAL,
 		    "TLS mode none is only allowed for servers on "

@@ -5,6 +5,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli_int.h"
 
+#include "sequencer/seq.h"
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,21 @@ static void print_buf(FILE *f, cs_buf *b)
 {
 	fwrite(cs_buf_str(b), 1, b->len, f);
 	cs_buf_free(b);
+}
+
+/* Whether a command may change what the service works from. */
+static bool changes_data(const cli_cmd *c)
+{
+	static const char *const readonly[] = {
+	    "list",    "show",     "preview", "explain",   "status",
+	    "stats",   "test",     "run",     "uncertain", "get",
+	    "replies", "classify", NULL};
+	int i;
+
+	for (i = 0; readonly[i]; i++)
+		if (strcmp(c->name, readonly[i]) == 0)
+			return false;
+	return true;
 }
 
 int cli_main(int argc, char **argv)
@@ -77,6 +94,12 @@ int cli_main(int argc, char **argv)
 		cs_buf_free(&v);
 	}
 	rc = a.cmd->run(&ctx, &a);
+	if (rc == CLI_EXIT_OK && ctx.db && changes_data(a.cmd)) {
+		/* a running service picks the change up now (no polling) */
+		bool running;
+
+		seq_service_nudge(ctx.data_dir, &running, NULL);
+	}
 out:
 	fflush(stdout);
 	cli_ctx_close(&ctx);

@@ -297,6 +297,9 @@ void cs_random_bytes(void *p, size_t n);
 void cs_utf8_clean(const char *s, size_t max, cs_buf *out);
 /* Levenshtein distance with transpositions, capped at max+1. */
 int cs_edit_distance(const char *a, const char *b, int max);
+/* Whether host names this machine's loopback (127.0.0.0/8, ::1,
+ * localhost). */
+bool cs_is_loopback_host(const char *h);
 /* mkdir -p; the last component gets `mode`, parents 0755. Existing is ok. */
 int cs_mkdir_p(const char *path, int mode, cs_err *err);
 /* Trim ASCII white space at both ends, in place; returns s. */

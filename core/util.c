@@ -184,3 +184,9 @@ void cs_utf8_clean(const char *s, size_t max, cs_buf *out)
 		}
 	}
 }
+
+bool cs_is_loopback_host(const char *h)
+{
+	return h && (strcmp(h, "127.0.0.1") == 0 || strcmp(h, "::1") == 0 ||
+	             strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0);
+}

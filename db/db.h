@@ -561,6 +561,11 @@ int db_outbox_get(db *d, long long id, db_outbox *out, cs_err *err);
 int db_outbox_due(db *d, int64_t now, int limit,
                   int (*fn)(const db_outbox *o, void *arg), void *arg,
                   cs_err *err);
+/* Every row in state, by id (read first, then fn for each: fn may write
+ * the database). */
+int db_outbox_list(db *d, const char *state,
+                   int (*fn)(const db_outbox *o, void *arg), void *arg,
+                   cs_err *err);
 /* Change a row's state (with reason; due_at when >= 0; a new message_id
  * when not NULL), checking it is in state `from`: CS_ECONFLICT if not. */
 int db_outbox_move(db *d, long long id, const char *from, const char *to,

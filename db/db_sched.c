@@ -649,3 +649,32 @@ int db_campaign_new_since(db *d, long long campaign_id, int64_t since,
 	db_done(st);
 	return rc;
 }
+
+int db_outbox_list(db *d, const char *state,
+                   int (*fn)(const db_outbox *o, void *arg), void *arg,
+                   cs_err *err)
+{
+	db_outbox *rows = NULL;
+	sqlite3_stmt *st;
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = db_prepare(d,
+	                     "SELECT " OUT_COLS
+	                     " FROM outbox WHERE state = ?1 ORDER BY id",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		rows = cs_xrealloc(rows, (n + 1) * sizeof *rows);
+		read_out(st, &rows[n++]);
+	}
+	sqlite3_finalize(st);
+	for (i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = fn(&rows[i], arg);
+		db_outbox_free(&rows[i]);
+	}
+	free(rows);
+	return rc;
+}

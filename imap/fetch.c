@@ -135,6 +135,28 @@ int imap_search_new(imap_session *s, uint32_t after_uid, int64_t since_ms,
 	return 0;
 }
 
+int imap_find_message_id(imap_session *s, const char *folder,
+                         const char *message_id, bool *found, cs_err *err)
+{
+	struct mailimap_search_key *key;
+	imap_folder_info info;
+	clist *result = NULL;
+	int r, rc;
+
+	*found = false;
+	if ((rc = imap_examine(s, folder, &info, err)) != 0)
+		return rc;
+	key = mailimap_search_key_new_header(cs_xstrdup("Message-ID"),
+	                                     cs_xstrdup(message_id));
+	r = mailimap_uid_search(s->imap, NULL, key, &result);
+	mailimap_search_key_free(key);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_session_fail(s, r, "UID SEARCH HEADER", err);
+	*found = clist_begin(result) != NULL;
+	mailimap_search_result_free(result);
+	return 0;
+}
+
 /* ---- messages larger than the cap: only the parts that matter --------- */
 
 #define PART_CAP  65536u /* bytes of one wanted part */

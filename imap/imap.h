@@ -188,6 +188,10 @@ int imap_search_new(imap_session *s, uint32_t after_uid, int64_t since_ms,
 int imap_fetch_heads(imap_session *s, const uint32_t *uids, size_t n,
                      size_t cap, imap_fetched **out, size_t *nout, cs_err *err);
 void imap_fetched_free(imap_fetched *f, size_t n);
+/* Whether folder holds a message with this Message-ID (UID SEARCH HEADER;
+ * selects the folder read-only). */
+int imap_find_message_id(imap_session *s, const char *folder,
+                         const char *message_id, bool *found, cs_err *err);
 bool imap_has_idle(imap_session *s);
 /* IDLE in two halves: start, then poll *fd (-1: data is already
  * buffered, end at once), then done.  No other command in between. */

@@ -34,6 +34,14 @@ bool seq_wants_sent_copy(const db_inbox *in);
 int seq_sent_copy(db *d, cs_vault *v, const db_inbox *in, const char *raw,
                   size_t len, char **folder, cs_err *err);
 
+/* The network half of seq_sent_copy (no database: for workers). */
+int seq_sent_copy_to(const imap_server *srv, const imap_auth *auth,
+                     const char *inbox_name, const char *raw, size_t len,
+                     char **folder, cs_err *err);
+/* Whether the inbox's Sent folder holds message_id (network only). */
+int seq_sent_find(const imap_server *srv, const imap_auth *auth,
+                  const char *message_id, bool *found, cs_err *err);
+
 /* The unsubscribe token of (contact, campaign): URL-safe base64 of an
  * HMAC-SHA256 under the vault's unsubscribe key, 22 characters.  The key
  * is made (and sealed in meta) on first use.  out must hold 23 bytes. */
@@ -68,28 +76,81 @@ typedef struct seq_sync_stats {
 	int suppressed; /* addresses newly suppressed */
 } seq_sync_stats;
 
-/* One inbox's open IMAP session and what the watcher knows of it.  The
+/* One inbox's IMAP session and what the watcher knows of it.  The
  * db_inbox must outlive the watcher. */
 typedef struct seq_watcher {
 	db *d;
 	cs_clock *clock;
 	const db_inbox *in;
+	imap_server srv; /* prepared by seq_watcher_new */
+	imap_auth auth;
 	imap_session *s;
 	cs_secret *secret;
 	char *junk, *sent; /* folder names found; Sent is never scanned */
 	bool selected;     /* INBOX is the selected folder (for IDLE) */
+	uint32_t inbox_uidvalidity, inbox_last; /* INBOX read up to here */
 } seq_watcher;
 
+/* How far one folder was read, handed from the loop to a fetch. */
+struct seq_watch_mark {
+	const char *role; /* inbox|junk */
+	char *name;
+	uint32_t uidvalidity, last_uid;
+	uint64_t highestmodseq;
+};
+
+typedef struct seq_watch_plan {
+	struct seq_watch_mark f[2];
+	size_t nf;
+	int64_t since; /* a first pass reads back to here */
+} seq_watch_plan;
+
+/* What a fetch found in one folder: classified messages and the new mark
+ * (valid when touched). */
+struct seq_watch_got {
+	const char *role, *name; /* borrowed from the plan */
+	bool touched, more;
+	uint32_t uidvalidity, last_uid;
+	uint64_t highestmodseq;
+	imap_class *cls;
+	size_t n;
+};
+
+typedef struct seq_watch_batch {
+	struct seq_watch_got f[2];
+	size_t nf;
+	bool more; /* more new mail than room: fetch again */
+} seq_watch_batch;
+
+#define SEQ_WATCH_ROOM 500 /* messages per fetch */
+
+/* Split for the service (STYLE practice 8): new and plan and apply touch
+ * the database (loop thread); connect and fetch only the network (a
+ * worker).  The batch borrows names from the plan: free the plan after
+ * the batch is applied. */
+int seq_watcher_new(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
+                    seq_watcher **out, cs_err *err);
+int seq_watcher_connect(seq_watcher *w, cs_err *err);
+int seq_watcher_plan(seq_watcher *w, seq_watch_plan *p, cs_err *err);
+int seq_watcher_fetch(seq_watcher *w, const seq_watch_plan *p, size_t room,
+                      seq_watch_batch *b, cs_err *err);
+int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
+                      seq_sync_stats *st, cs_err *err);
+void seq_watch_plan_free(seq_watch_plan *p);
+void seq_watch_batch_free(seq_watch_batch *b);
+
+/* new + connect, for the CLI. */
 int seq_watcher_open(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
                      seq_watcher **out, cs_err *err);
 void seq_watcher_close(seq_watcher *w);
-/* One incremental pass over INBOX and Junk; records events. */
+/* Every new message of INBOX and Junk: plan, fetch, apply until done. */
 int seq_watcher_sync(seq_watcher *w, seq_sync_stats *st, cs_err *err);
 bool seq_watcher_can_idle(seq_watcher *w);
 /* IDLE on INBOX in two halves, for waiting on many watchers with one
  * poll(2):
- * start IDLE and get the fd to watch (-1 when data is already buffered:
- * call idle_done at once), then end it. */
+ * start IDLE and get the fd to watch (-1 when data is already buffered
+ * or mail arrived since the last pass: call idle_done at once, then
+ * sync), then end it. */
 int seq_watcher_idle_start(seq_watcher *w, int *fd, cs_err *err);
 int seq_watcher_idle_done(seq_watcher *w, cs_err *err);
 
@@ -164,9 +225,8 @@ int seq_compose(db *d, cs_vault *v, const seq_compose_in *ci, cs_buf *raw,
 
 /* One message handed to a transport. */
 typedef struct seq_job {
-	long long outbox_id;
-	const db_inbox *inbox; /* owned by the scheduler; valid until the
-	                        * next seq_sched_reload */
+	long long outbox_id, inbox_id;
+	char *inbox, *from;                 /* inbox name, its address */
 	char *campaign, *contact, *variant; /* names (owned) */
 	int step;                           /* 1-based */
 	char *message_id;                   /* owned */
@@ -210,6 +270,20 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
                      bool *ready, cs_err *err);
 int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
                       cs_err *err);
+/* A row found 'sending' at start-up: checked says whether the inbox's
+ * Sent folder could be searched, found whether the Message-ID is there
+ * (-> sent); else -> held, with why. */
+int seq_outbox_uncertain(seq_sched *s, long long outbox_id, bool checked,
+                         bool found, const char *why, cs_err *err);
+/* The user's decision on a held row: sent (it did go out), resend (once
+ * more, as a new message), drop (never: the contact's sequence stops). */
+typedef enum seq_resolve {
+	SEQ_RESOLVE_SENT,
+	SEQ_RESOLVE_RESEND,
+	SEQ_RESOLVE_DROP
+} seq_resolve;
+int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
+                       cs_err *err);
 /* Every queued row due now through transport t (synchronously). */
 int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
                         cs_err *err);
@@ -218,6 +292,11 @@ int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
  * wake, until the clock passes until (or nothing is scheduled). */
 int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
                       cs_err *err);
+
+/* Hold (gated) or release an inbox's follow-ups: the service holds them
+ * until the inbox's watcher has read the replies that came in while it
+ * was away.  inbox_id 0: every inbox, and those added later. */
+void seq_sched_gate(seq_sched *s, long long inbox_id, bool gated);
 
 /* What holds one contact's next step now, as text lines. */
 int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
@@ -228,6 +307,29 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
  * campaigns with stop_company_on_reply (never at a free mail domain). */
 int seq_contact_stop(db *d, const char *email, const char *status, int64_t now,
                      cs_err *err);
+
+/* ---- the service (seq_service.c) ----------------------------------------- */
+
+typedef struct seq_service_opts {
+	const char *data_dir;
+	cs_clock *clock; /* the service clock (real, or simulated) */
+	bool fast;       /* simulated: jump to the next wake when idle */
+	double speed;    /* simulated xN: real waits divided by N */
+	int64_t until;   /* stop when the clock passes it (0: never) */
+	int workers;     /* SMTP sessions at once */
+	bool watch;      /* run the IMAP watchers */
+} seq_service_opts;
+
+/* Run until SIGTERM/SIGINT (or until): one instance per data dir (lock
+ * on DATA/coldseq.pid), a control socket DATA/control.sock (0600) that
+ * nudges a reload.  Returns 0 after a clean stop. */
+int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err);
+/* The pid of the service running for data_dir, 0 when none (-1: running,
+ * pid unknown). */
+int seq_service_pid(const char *data_dir, long *pid);
+/* Tell a running service that the data changed; *running false when no
+ * service listens. */
+int seq_service_nudge(const char *data_dir, bool *running, cs_err *err);
 
 /* ---- preview (seq_preview.c) -------------------------------------------- */
 

@@ -21,6 +21,7 @@ typedef struct seq_ibox {
 	seq_esp esp;
 	int64_t fu_next; /* no follow-up due before this (0: unknown) */
 	bool active;     /* in.status is "active" */
+	bool gated;      /* follow-ups wait for the watcher's sync */
 	bool ready;      /* during a pass: may send now */
 	bool idle;       /* during a pass: was ready and found nothing */
 } seq_ibox;
@@ -56,6 +57,7 @@ struct seq_sched {
 	char *default_tz;
 	int64_t min_gap_ms; /* config inbox.min_interval */
 	size_t rr;          /* campaign the next pass starts with */
+	bool gate_new;      /* inboxes loaded later start gated */
 };
 
 seq_ibox *seq_find_inbox(seq_sched *s, long long id);

@@ -37,6 +37,8 @@ void seq_job_free(seq_job *j)
 {
 	if (j == NULL)
 		return;
+	free(j->inbox);
+	free(j->from);
 	free(j->campaign);
 	free(j->contact);
 	free(j->variant);
@@ -159,7 +161,9 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	ib->camp_today++;
 	ib->total_today++;
 	job->outbox_id = o.id;
-	job->inbox = &ib->in;
+	job->inbox_id = ib->in.id;
+	job->inbox = cs_xstrdup(ib->in.name);
+	job->from = cs_xstrdup(ib->in.email);
 	job->campaign = cs_xstrdup(c->c.name);
 	job->contact = cs_xstrdup(e.email);
 	job->variant = cs_xstrdup(ts->name);
@@ -260,7 +264,7 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 	const smtp_verdict *v = &res->verdict;
 	db_outbox o;
 	db_enrollment e;
-	seq_ibox *ib = seq_find_inbox(s, job->inbox->id);
+	seq_ibox *ib = seq_find_inbox(s, job->inbox_id);
 	seq_camp *c;
 	cs_buf why = CS_BUF_INIT;
 	int rc;
@@ -340,9 +344,12 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 	}
 	case SMTP_UNCERTAIN:
 		rc = db_outbox_move(s->d, o.id, "sending", "held",
-		                    "may have been sent (the connection was "
-		                    "lost after the message's end): resolve "
-		                    "with 'coldseq outbox resolve'",
+		                    res->detail[0]
+		                        ? res->detail
+		                        : "may have been sent (the connection "
+		                          "was lost after the message's end): "
+		                          "resolve with 'coldseq outbox "
+		                          "resolve'",
 		                    -1, NULL, now, err);
 		break;
 	}
@@ -354,6 +361,109 @@ fail:
 	db_rollback(s->d);
 out:
 	cs_buf_free(&why);
+	db_outbox_free(&o);
+	db_enrollment_free(&e);
+	return rc;
+}
+
+int seq_outbox_uncertain(seq_sched *s, long long outbox_id, bool checked,
+                         bool found, const char *why, cs_err *err)
+{
+	db_outbox o;
+	seq_job job;
+	smtp_result res;
+	int rc;
+
+	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
+		return rc;
+	memset(&job, 0, sizeof job);
+	memset(&res, 0, sizeof res);
+	job.outbox_id = o.id;
+	job.inbox_id = o.inbox_id;
+	if (checked && found) {
+		res.code = 250;
+		res.verdict.outcome = SMTP_SENT;
+		snprintf(res.text, sizeof res.text,
+		         "found in the Sent folder after a restart");
+	} else {
+		res.verdict.outcome = SMTP_UNCERTAIN;
+		snprintf(res.detail, sizeof res.detail,
+		         "was being sent when coldseq stopped and %s%s: "
+		         "resolve with 'coldseq outbox resolve %lld "
+		         "--sent|--resend|--drop'",
+		         checked ? "is not in the Sent folder"
+		                 : "the Sent folder could not be searched: ",
+		         checked ? ""
+		         : why   ? why
+		                 : "",
+		         o.id);
+	}
+	rc = seq_outbox_finish(s, &job, &res, err);
+	db_outbox_free(&o);
+	return rc;
+}
+
+int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
+                       cs_err *err)
+{
+	int64_t now = cs_clock_now(s->clock);
+	db_outbox o;
+	db_enrollment e;
+	seq_camp *c;
+	int rc;
+
+	memset(&e, 0, sizeof e);
+	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
+		return rc;
+	if (strcmp(o.state, "held") != 0) {
+		rc = cs_err_set(err, CS_ECONFLICT,
+		                "outbox row %lld is %s, not held: nothing to "
+		                "resolve",
+		                outbox_id, o.state);
+		goto out;
+	}
+	if ((rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
+		goto out;
+	if ((c = seq_find_camp(s, e.campaign_id)) == NULL) {
+		rc = cs_err_set(err, CS_ENOTFOUND, "its campaign is gone");
+		goto out;
+	}
+	if ((rc = db_begin(s->d, err)) != 0)
+		goto out;
+	switch (how) {
+	case SEQ_RESOLVE_SENT:
+		if ((rc = db_outbox_move(s->d, o.id, "held", "sent",
+		                         "resolved: sent", -1, NULL, now,
+		                         err)) == 0 &&
+		    (rc = db_message_set_outcome(s->d, o.message_id, "sent", 0,
+		                                 "resolved by the user", now,
+		                                 err)) == 0)
+			rc = advance(s, c, &o, &e, now, err);
+		break;
+	case SEQ_RESOLVE_RESEND: {
+		seq_ibox *ib = seq_find_inbox(s, o.inbox_id);
+		char *id = smtp_new_message_id(ib ? ib->in.email : "x@invalid");
+
+		rc = db_outbox_move(s->d, o.id, "held", "queued",
+		                    "resolved: send again", now, id, now, err);
+		free(id);
+		break;
+	}
+	case SEQ_RESOLVE_DROP:
+		if ((rc = db_outbox_move(s->d, o.id, "held", "failed",
+		                         "resolved: dropped", -1, NULL, now,
+		                         err)) == 0)
+			rc = db_enr_set_state(s->d, e.id, "stopped",
+			                      "a step was dropped (outbox "
+			                      "resolve --drop)",
+			                      now, err);
+		break;
+	}
+	if (rc == 0)
+		rc = db_commit(s->d, err);
+	else
+		db_rollback(s->d);
+out:
 	db_outbox_free(&o);
 	db_enrollment_free(&e);
 	return rc;

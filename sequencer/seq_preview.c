@@ -32,7 +32,7 @@ static int record(void *arg, const seq_job *job, smtp_result *res)
 		return 0;
 	row.at = job->at;
 	row.zone = job->zone;
-	row.inbox = job->inbox->name;
+	row.inbox = job->inbox;
 	row.contact = job->contact;
 	row.variant = job->variant;
 	row.step = job->step;

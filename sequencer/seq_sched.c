@@ -282,9 +282,11 @@ int seq_sched_reload(seq_sched *s, cs_err *err)
 		ib->next_at = ib->in.next_send_at <= now + 86400000
 		                  ? ib->in.next_send_at
 		                  : 0;
+		ib->gated = s->gate_new;
 		for (j = 0; j < nold; j++)
 			if (old[j].in.id == ib->in.id) {
 				ib->next_at = old[j].next_at;
+				ib->gated = old[j].gated;
 				break;
 			}
 		ib->active = strcmp(ib->in.status, "active") == 0;
@@ -643,7 +645,8 @@ static int followups(seq_sched *s, seq_ibox *ib, int64_t now, int *queued,
 	int tries, rc = 0;
 	bool found = true;
 
-	if (now < ib->fu_next) /* known: nothing due yet */
+	if (now < ib->fu_next || ib->gated) /* nothing due yet, or the
+	                                     * replies are not read yet */
 		return 0;
 	for (tries = 0; tries < MAX_TRIES && ib->ready; tries++) {
 		db_enrollment e;
@@ -873,6 +876,21 @@ out:
 		return db_commit(s->d, err);
 	db_rollback(s->d);
 	return rc;
+}
+
+void seq_sched_gate(seq_sched *s, long long inbox_id, bool gated)
+{
+	size_t i;
+
+	if (inbox_id == 0) { /* all, and those loaded later */
+		s->gate_new = gated;
+		for (i = 0; i < s->nib; i++)
+			s->ib[i].gated = gated;
+		return;
+	}
+	for (i = 0; i < s->nib; i++)
+		if (s->ib[i].in.id == inbox_id)
+			s->ib[i].gated = gated;
 }
 
 int seq_contact_stop(db *d, const char *email, const char *status, int64_t now,

@@ -59,20 +59,17 @@ bool seq_wants_sent_copy(const db_inbox *in)
 	       strcmp(in->provider, "microsoft") != 0;
 }
 
-int seq_sent_copy(db *d, cs_vault *v, const db_inbox *in, const char *raw,
-                  size_t len, char **folder, cs_err *err)
+int seq_sent_copy_to(const imap_server *srv, const imap_auth *auth,
+                     const char *inbox_name, const char *raw, size_t len,
+                     char **folder, cs_err *err)
 {
-	imap_server srv;
-	imap_auth auth;
 	imap_session *s = NULL;
 	imap_folders f;
-	cs_secret *secret = NULL;
 	int rc;
 
 	*folder = NULL;
 	memset(&f, 0, sizeof f);
-	if ((rc = seq_inbox_imap(d, v, in, &srv, &auth, &secret, err)) != 0 ||
-	    (rc = imap_open(&srv, &auth, &s, err)) != 0 ||
+	if ((rc = imap_open(srv, auth, &s, err)) != 0 ||
 	    (rc = imap_find_folders(s, &f, err)) != 0)
 		goto out;
 	if (f.sent == NULL) {
@@ -80,7 +77,7 @@ int seq_sent_copy(db *d, cs_vault *v, const db_inbox *in, const char *raw,
 		    err, CS_ENOTFOUND,
 		    "inbox '%s' has no Sent folder (none marked \\Sent "
 		    "and none with a usual name)",
-		    in->name);
+		    inbox_name);
 		goto out;
 	}
 	if ((rc = imap_append(s, f.sent, raw, len, true, err)) == 0)
@@ -88,6 +85,42 @@ int seq_sent_copy(db *d, cs_vault *v, const db_inbox *in, const char *raw,
 out:
 	imap_folders_free(&f);
 	imap_close(s);
+	return rc;
+}
+
+int seq_sent_find(const imap_server *srv, const imap_auth *auth,
+                  const char *message_id, bool *found, cs_err *err)
+{
+	imap_session *s = NULL;
+	imap_folders f;
+	int rc;
+
+	*found = false;
+	memset(&f, 0, sizeof f);
+	if ((rc = imap_open(srv, auth, &s, err)) != 0 ||
+	    (rc = imap_find_folders(s, &f, err)) != 0)
+		goto out;
+	if (f.sent == NULL)
+		goto out; /* no Sent folder: not found */
+	rc = imap_find_message_id(s, f.sent, message_id, found, err);
+out:
+	imap_folders_free(&f);
+	imap_close(s);
+	return rc;
+}
+
+int seq_sent_copy(db *d, cs_vault *v, const db_inbox *in, const char *raw,
+                  size_t len, char **folder, cs_err *err)
+{
+	imap_server srv;
+	imap_auth auth;
+	cs_secret *secret = NULL;
+	int rc;
+
+	*folder = NULL;
+	if ((rc = seq_inbox_imap(d, v, in, &srv, &auth, &secret, err)) == 0)
+		rc = seq_sent_copy_to(&srv, &auth, in->name, raw, len, folder,
+		                      err);
 	cs_secret_free(secret);
 	return rc;
 }

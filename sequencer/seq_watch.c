@@ -332,53 +332,104 @@ static int64_t first_sync_since(db *d, const db_inbox *in)
 	return first - DAY_MS;
 }
 
-static int sync_folder(seq_watcher *w, const char *role, const char *name,
-                       seq_sync_stats *st, cs_err *err)
+void seq_watch_plan_free(seq_watch_plan *p)
 {
+	size_t i;
+
+	for (i = 0; i < p->nf; i++)
+		free(p->f[i].name);
+	memset(p, 0, sizeof *p);
+}
+
+void seq_watch_batch_free(seq_watch_batch *b)
+{
+	size_t i, k;
+
+	for (i = 0; i < b->nf; i++) {
+		for (k = 0; k < b->f[i].n; k++)
+			imap_class_free(&b->f[i].cls[k]);
+		free(b->f[i].cls);
+	}
+	memset(b, 0, sizeof *b);
+}
+
+static int plan_folder(seq_watcher *w, seq_watch_plan *p, const char *role,
+                       const char *name, cs_err *err)
+{
+	struct seq_watch_mark *m = &p->f[p->nf];
 	db_folder f;
-	imap_folder_info info;
-	uint32_t *uids = NULL, last, floor = 0;
-	size_t n = 0, i;
 	bool found;
 	int rc;
 
 	if ((rc = db_folder_get(w->d, w->in->id, role, &f, &found, err)) != 0)
 		return rc;
-	if (!found || strcmp(f.name, name) != 0) {
-		/* a new or renamed folder starts over; events dedupe */
-		f.uidvalidity = 0;
-		f.last_uid = 0;
+	memset(m, 0, sizeof *m);
+	m->role = role;
+	m->name = cs_xstrdup(name);
+	/* a new or renamed folder starts over; events dedupe */
+	if (found && strcmp(f.name, name) == 0) {
+		m->uidvalidity = f.uidvalidity;
+		m->last_uid = f.last_uid;
+		m->highestmodseq = f.highestmodseq;
 	}
 	db_folder_free(&f);
+	p->nf++;
+	return 0;
+}
+
+int seq_watcher_plan(seq_watcher *w, seq_watch_plan *p, cs_err *err)
+{
+	int rc;
+
+	memset(p, 0, sizeof *p);
+	p->since = first_sync_since(w->d, w->in);
+	rc = plan_folder(w, p, "inbox", "INBOX", err);
+	if (rc == 0 && w->junk)
+		rc = plan_folder(w, p, "junk", w->junk, err);
+	if (rc)
+		seq_watch_plan_free(p);
+	return rc;
+}
+
+/* One folder: network only.  At most `room` messages are fetched; the
+ * mark moves only as far as what was fetched (more says there is more). */
+static int fetch_folder(seq_watcher *w, const struct seq_watch_mark *m,
+                        int64_t since, size_t room, struct seq_watch_got *g,
+                        cs_err *err)
+{
+	imap_folder_info info;
+	uint32_t *uids = NULL, last = m->last_uid, floor = 0;
+	size_t n = 0, i;
+	int rc;
+
+	g->role = m->role;
+	g->name = m->name;
+	g->touched = false;
 	/* nothing new: UIDVALIDITY and UIDNEXT as left (no SELECT at all) */
-	if (f.last_uid > 0) {
-		if ((rc = imap_status(w->s, name, &info, err)) != 0)
+	if (m->last_uid > 0) {
+		if ((rc = imap_status(w->s, m->name, &info, err)) != 0)
 			return rc;
 		/* with CONDSTORE, an unchanged HIGHESTMODSEQ says the same */
-		if (info.uidvalidity == f.uidvalidity &&
-		    (info.uidnext == f.last_uid + 1 ||
+		if (info.uidvalidity == m->uidvalidity &&
+		    (info.uidnext == m->last_uid + 1 ||
 		     (info.highestmodseq &&
-		      info.highestmodseq == f.highestmodseq))) {
-			st->folders++;
+		      info.highestmodseq == m->highestmodseq)))
 			return 0;
-		}
 	}
-	if ((rc = imap_examine(w->s, name, &info, err)) != 0)
+	if ((rc = imap_examine(w->s, m->name, &info, err)) != 0)
 		return rc;
-	w->selected = strcmp(name, "INBOX") == 0;
-	if (f.uidvalidity != info.uidvalidity) {
-		if (f.uidvalidity != 0)
+	w->selected = strcmp(m->name, "INBOX") == 0;
+	if (m->uidvalidity != info.uidvalidity) {
+		if (m->uidvalidity != 0)
 			cs_log_warn(
 			    "inbox %s: %s changed UIDVALIDITY (%u -> %u): "
 			    "reading it again",
-			    w->in->name, name, f.uidvalidity, info.uidvalidity);
-		f.last_uid = 0;
+			    w->in->name, m->name, m->uidvalidity,
+			    info.uidvalidity);
+		last = 0;
 	}
-	last = f.last_uid;
-	rc = imap_search_new(w->s, last,
-	                     last == 0 ? first_sync_since(w->d, w->in) : 0,
-	                     &uids, &n, err);
-	if (rc)
+	if ((rc = imap_search_new(w->s, last, last == 0 ? since : 0, &uids, &n,
+	                          err)) != 0)
 		return rc;
 	/* After a first pass, everything below UIDNEXT has been decided on
 	 * (read, or older than the window), so later passes ask only for
@@ -386,80 +437,155 @@ static int sync_folder(seq_watcher *w, const char *role, const char *name,
 	 * the last batch may move the mark that far. */
 	if (last == 0 && info.uidnext > 1)
 		floor = info.uidnext - 1;
-	st->folders++;
-	for (i = 0; i < n || (i == 0 && n == 0); i += FETCH_BATCH) {
-		size_t m = n - i < FETCH_BATCH ? n - i : FETCH_BATCH, nf = 0, k;
+	if (n > room) {
+		n = room;
+		g->more = true;
+	}
+	g->touched = true;
+	g->uidvalidity = info.uidvalidity;
+	for (i = 0; i < n; i += FETCH_BATCH) {
+		size_t m2 = n - i < FETCH_BATCH ? n - i : FETCH_BATCH, nf = 0,
+		       k;
 		imap_fetched *fetched = NULL;
-		ctx x = {w->d, w->clock, w->in, name, st};
 
-		if (n && (rc = imap_fetch_heads(w->s, uids + i, m, FETCH_CAP,
-		                                &fetched, &nf, err)) != 0)
+		if ((rc = imap_fetch_heads(w->s, uids + i, m2, FETCH_CAP,
+		                           &fetched, &nf, err)) != 0)
 			break;
-		if ((rc = db_begin(w->d, err)) != 0) {
-			imap_fetched_free(fetched, nf);
-			break;
-		}
-		for (k = 0; k < nf && rc == 0; k++) {
-			imap_class c;
-
-			memset(&c, 0, sizeof c);
+		g->cls = cs_xrealloc(g->cls, (g->n + nf + 1) * sizeof *g->cls);
+		for (k = 0; k < nf; k++) {
+			memset(&g->cls[g->n], 0, sizeof g->cls[g->n]);
 			imap_classify(fetched[k].raw.data, fetched[k].raw.len,
-			              &c, NULL);
-			rc = record(&x, &c);
-			imap_class_free(&c);
-			st->fetched++;
-		}
-		if (n && uids[i + m - 1] > last)
-			last = uids[i + m - 1];
-		if (i + m >= n && floor > last)
-			last = floor;
-		/* HIGHESTMODSEQ stands for "read up to here" only once the
-		 * last batch is in: an interrupted pass must not look done */
-		if (rc == 0)
-			rc = db_folder_set(w->d, w->in->id, role, name,
-			                   info.uidvalidity, last,
-			                   i + m >= n ? info.highestmodseq : 0,
-			                   cs_clock_now(w->clock), err);
-		if (rc == 0)
-			rc = db_commit(w->d, err);
-		if (rc != 0) {
-			db_rollback(w->d);
-			if (!err->code)
-				cs_err_set(err, CS_EDB, "cannot record events");
+			              &g->cls[g->n], NULL);
+			g->n++;
 		}
 		imap_fetched_free(fetched, nf);
-		if (rc || n == 0)
-			break;
+		last = uids[i + m2 - 1];
 	}
+	if (rc == 0 && !g->more && floor > last)
+		last = floor;
+	g->last_uid = last;
+	/* HIGHESTMODSEQ stands for "read up to here" only once everything
+	 * is in: an interrupted or partial pass must not look done */
+	g->highestmodseq = g->more || rc ? 0 : info.highestmodseq;
 	free(uids);
 	return rc;
 }
 
-int seq_watcher_open(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
-                     seq_watcher **out, cs_err *err)
+int seq_watcher_fetch(seq_watcher *w, const seq_watch_plan *p, size_t room,
+                      seq_watch_batch *b, cs_err *err)
+{
+	size_t i;
+	int rc = 0;
+
+	memset(b, 0, sizeof *b);
+	for (i = 0; i < p->nf && rc == 0; i++) {
+		rc = fetch_folder(w, &p->f[i], p->since, room, &b->f[i], err);
+		b->nf = i + 1;
+		if (b->f[i].n < room)
+			room -= b->f[i].n;
+		else
+			room = 0;
+		if (b->f[i].more)
+			b->more = true;
+	}
+	return rc;
+}
+
+int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
+                      seq_sync_stats *st, cs_err *err)
+{
+	size_t i, k;
+	int rc;
+
+	if ((rc = db_begin(w->d, err)) != 0)
+		return rc;
+	for (i = 0; i < b->nf && rc == 0; i++) {
+		const struct seq_watch_got *g = &b->f[i];
+		ctx x = {w->d, w->clock, w->in, g->name, st};
+
+		st->folders++;
+		if (!g->touched)
+			continue;
+		for (k = 0; k < g->n && rc == 0; k++) {
+			rc = record(&x, &g->cls[k]);
+			st->fetched++;
+		}
+		if (rc == 0)
+			rc = db_folder_set(w->d, w->in->id, g->role, g->name,
+			                   g->uidvalidity, g->last_uid,
+			                   g->highestmodseq,
+			                   cs_clock_now(w->clock), err);
+		if (rc == 0 && strcmp(g->role, "inbox") == 0) {
+			w->inbox_uidvalidity = g->uidvalidity;
+			w->inbox_last = g->last_uid;
+		}
+	}
+	if (rc == 0)
+		rc = db_commit(w->d, err);
+	if (rc) {
+		db_rollback(w->d);
+		if (!err->code)
+			cs_err_set(err, CS_EDB, "cannot record events");
+	}
+	return rc;
+}
+
+int seq_watcher_new(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
+                    seq_watcher **out, cs_err *err)
 {
 	seq_watcher *w = cs_xcalloc(1, sizeof *w);
-	imap_server srv;
-	imap_auth auth;
-	imap_folders f;
+	db_folder f;
+	bool found = false;
 	int rc;
 
 	*out = NULL;
 	w->d = d;
 	w->clock = clock;
 	w->in = in;
-	memset(&f, 0, sizeof f);
-	if ((rc = seq_inbox_imap(d, v, in, &srv, &auth, &w->secret, err)) ||
-	    (rc = imap_open(&srv, &auth, &w->s, err)) ||
-	    (rc = imap_find_folders(w->s, &f, err))) {
+	if ((rc = seq_inbox_imap(d, v, in, &w->srv, &w->auth, &w->secret,
+	                         err)) != 0) {
 		seq_watcher_close(w);
 		return rc;
 	}
+	if (db_folder_get(d, in->id, "inbox", &f, &found, NULL) == 0 && found) {
+		w->inbox_uidvalidity = f.uidvalidity;
+		w->inbox_last = f.last_uid;
+		db_folder_free(&f);
+	}
+	*out = w;
+	return 0;
+}
+
+int seq_watcher_connect(seq_watcher *w, cs_err *err)
+{
+	imap_folders f;
+	int rc;
+
+	memset(&f, 0, sizeof f);
+	imap_close(w->s);
+	w->s = NULL;
+	w->selected = false;
+	if ((rc = imap_open(&w->srv, &w->auth, &w->s, err)) ||
+	    (rc = imap_find_folders(w->s, &f, err)))
+		return rc;
+	free(w->junk);
+	free(w->sent);
 	w->junk = f.junk ? cs_xstrdup(f.junk) : NULL;
 	w->sent = f.sent ? cs_xstrdup(f.sent) : NULL;
 	imap_folders_free(&f);
-	*out = w;
 	return 0;
+}
+
+int seq_watcher_open(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
+                     seq_watcher **out, cs_err *err)
+{
+	int rc = seq_watcher_new(d, v, clock, in, out, err);
+
+	if (rc == 0 && (rc = seq_watcher_connect(*out, err)) != 0) {
+		seq_watcher_close(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 void seq_watcher_close(seq_watcher *w)
@@ -478,10 +604,30 @@ int seq_watcher_sync(seq_watcher *w, seq_sync_stats *st, cs_err *err)
 	int rc;
 
 	memset(st, 0, sizeof *st);
-	rc = sync_folder(w, "inbox", "INBOX", st, err);
-	if (rc == 0 && w->junk)
-		rc = sync_folder(w, "junk", w->junk, st, err);
-	return rc;
+	for (;;) {
+		seq_watch_plan p;
+		seq_watch_batch b;
+
+		if ((rc = seq_watcher_plan(w, &p, err)) != 0)
+			return rc;
+		rc = seq_watcher_fetch(w, &p, SEQ_WATCH_ROOM, &b, err);
+		/* what was fetched before a failure is still recorded */
+		if (rc == 0 || b.nf) {
+			cs_err e2 = CS_ERR_INIT;
+			int rc2 = seq_watcher_apply(w, &b, st, &e2);
+
+			if (rc == 0 && rc2) {
+				rc = rc2;
+				*err = e2;
+			}
+		}
+		seq_watch_plan_free(&p);
+		if (rc || !b.more) {
+			seq_watch_batch_free(&b);
+			return rc;
+		}
+		seq_watch_batch_free(&b);
+	}
 }
 
 bool seq_watcher_can_idle(seq_watcher *w)
@@ -495,8 +641,6 @@ bool seq_watcher_can_idle(seq_watcher *w)
 static int select_inbox(seq_watcher *w, bool *pending, cs_err *err)
 {
 	imap_folder_info info;
-	db_folder f;
-	bool found = false;
 	int rc;
 
 	*pending = false;
@@ -505,12 +649,8 @@ static int select_inbox(seq_watcher *w, bool *pending, cs_err *err)
 	if ((rc = imap_examine(w->s, "INBOX", &info, err)) != 0)
 		return rc;
 	w->selected = true;
-	if ((rc = db_folder_get(w->d, w->in->id, "inbox", &f, &found, err)) !=
-	    0)
-		return rc;
-	*pending = !found || f.uidvalidity != info.uidvalidity ||
-	           info.uidnext > f.last_uid + 1;
-	db_folder_free(&f);
+	*pending = w->inbox_uidvalidity != info.uidvalidity ||
+	           info.uidnext > w->inbox_last + 1;
 	return 0;
 }
 

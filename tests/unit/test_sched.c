@@ -32,7 +32,7 @@ static int rec_send(void *arg, const seq_job *job, smtp_result *res)
 	x = &f->s[f->n++];
 	memset(x, 0, sizeof *x);
 	x->at = job->at;
-	snprintf(x->inbox, sizeof x->inbox, "%s", job->inbox->name);
+	snprintf(x->inbox, sizeof x->inbox, "%s", job->inbox);
 	snprintf(x->contact, sizeof x->contact, "%s", job->contact);
 	snprintf(x->variant, sizeof x->variant, "%s", job->variant);
 	snprintf(x->zone, sizeof x->zone, "%s", job->zone);

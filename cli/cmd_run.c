@@ -1,0 +1,329 @@
+/*
+ * cmd_run.c - `coldseq run` (the service) and `coldseq outbox
+ * uncertain|resolve` (messages that may have been sent).
+ */
+#define _GNU_SOURCE
+#include "cli_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "sequencer/seq.h"
+
+/* "+10d", "+36h", "+90m" after base, or an ISO 8601 instant. */
+static int parse_until(const char *s, int64_t base, int64_t *out, cs_err *err)
+{
+	char *end;
+	long n;
+
+	if (s[0] != '+')
+		return cs_time_parse_iso8601(s, out, err);
+	errno = 0;
+	n = strtol(s + 1, &end, 10);
+	if (end == s + 1 || errno || n <= 0 || n > 100000 ||
+	    (strcmp(end, "d") != 0 && strcmp(end, "h") != 0 &&
+	     strcmp(end, "m") != 0))
+		return cs_err_set(err, CS_EINVAL,
+		                  "\"%s\" is not an instant (ISO 8601) or +N "
+		                  "with d, h or m (e.g. +10d)",
+		                  s);
+	*out = base + (int64_t)n * (end[0] == 'd'   ? 86400000
+	                            : end[0] == 'h' ? 3600000
+	                                            : 60000);
+	return 0;
+}
+
+/* "sim:START[,xN|,fast]" into a clock. */
+static int parse_clock(const char *s, cs_clock **clock, bool *fast,
+                       double *speed, cs_err *err)
+{
+	int64_t now = cs_clock_now(NULL), start = now;
+	char buf[128], *comma, *mode = NULL;
+
+	*fast = false;
+	*speed = 1.0;
+	if (strcmp(s, "real") == 0) {
+		*clock = cs_clock_new_real();
+		return 0;
+	}
+	if (strncmp(s, "sim:", 4) != 0 && strcmp(s, "sim") != 0)
+		return cs_err_set(err, CS_EINVAL,
+		                  "--clock: \"%s\" is not real or "
+		                  "sim:START[,xN|,fast]",
+		                  s);
+	snprintf(buf, sizeof buf, "%s", s[3] == ':' ? s + 4 : "");
+	if ((comma = strchr(buf, ',')) != NULL) {
+		*comma = '\0';
+		mode = comma + 1;
+	}
+	if (buf[0] && strcmp(buf, "now") != 0 &&
+	    cs_time_parse_iso8601(buf, &start, err) != 0)
+		return CS_EINVAL;
+	if (start < now - 60000)
+		return cs_err_set(err, CS_EINVAL,
+		                  "--clock: a simulated run starts now or "
+		                  "later (what the CLI records carries real "
+		                  "time)");
+	if (mode && strcmp(mode, "fast") == 0)
+		*fast = true;
+	else if (mode && mode[0] == 'x') {
+		char *end;
+
+		*speed = strtod(mode + 1, &end);
+		if (*end || *speed < 1 || *speed > 1e7)
+			return cs_err_set(err, CS_EINVAL,
+			                  "--clock: \"%s\": the speed is x1 to "
+			                  "x10000000",
+			                  mode);
+	} else if (mode)
+		return cs_err_set(err, CS_EINVAL,
+		                  "--clock: \"%s\" is not xN or fast", mode);
+	*clock = cs_clock_new_sim(start, *fast ? 0 : *speed);
+	return 0;
+}
+
+static int daemonize(const char *data_dir, cs_err *err)
+{
+	char *log = cs_xasprintf("%s/coldseq.log", data_dir);
+	pid_t p;
+	int fd, rc;
+
+	fflush(NULL);
+	if ((p = fork()) < 0) {
+		free(log);
+		return cs_err_set(err, CS_EIO, "fork: %s", strerror(errno));
+	}
+	if (p > 0)
+		_exit(0);
+	setsid();
+	if ((p = fork()) < 0)
+		_exit(1);
+	if (p > 0) {
+		printf("coldseq running in the background (pid %ld); log: %s\n",
+		       (long)p, log);
+		fflush(stdout);
+		_exit(0);
+	}
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		if (fd > 2)
+			close(fd);
+	}
+	rc = cs_log_init(cs_log_get_level(), log, err);
+	if (rc == 0 && (fd = open(log, O_WRONLY | O_APPEND)) >= 0) {
+		dup2(fd, 2);
+		close(fd);
+	}
+	free(log);
+	return rc;
+}
+
+static int run_run(cli_ctx *ctx, const cli_args *a)
+{
+	const char *clock_s = cli_opt_value(a, "clock");
+	const char *until_s = cli_opt_value(a, "until");
+	const char *workers_s = cli_opt_value(a, "workers");
+	seq_service_opts o;
+	cs_err err = CS_ERR_INIT;
+	cs_clock *clock = NULL;
+	char env[32];
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	o.data_dir = ctx->data_dir;
+	o.workers = 8;
+	o.watch = !cli_opt_flag(a, "no-watch");
+	if (workers_s) {
+		char *end;
+		long n = strtol(workers_s, &end, 10);
+
+		if (*workers_s == '\0' || *end || n < 1 || n > 256) {
+			cli_error("run: --workers: \"%s\" is not a number "
+			          "from 1 to 256",
+			          workers_s);
+			return CLI_EXIT_USAGE;
+		}
+		o.workers = (int)n;
+	}
+	if (parse_clock(clock_s ? clock_s : "real", &clock, &o.fast, &o.speed,
+	                &err) != 0) {
+		cli_error("run: %s", err.msg);
+		return CLI_EXIT_USAGE;
+	}
+	o.clock = clock;
+	if (until_s &&
+	    parse_until(until_s, cs_clock_now(clock), &o.until, &err) != 0) {
+		cli_error("run: --until: %s", err.msg);
+		cs_clock_free(clock);
+		return CLI_EXIT_USAGE;
+	}
+	if (o.fast && !o.until) {
+		cli_error("run: a fast simulated clock needs --until");
+		cs_clock_free(clock);
+		return CLI_EXIT_USAGE;
+	}
+	/* the pool: SMTP sessions plus watcher exchanges (practice 8) */
+	snprintf(env, sizeof env, "%d", o.workers + 8);
+	setenv("UV_THREADPOOL_SIZE", env, 1);
+	if (cli_opt_flag(a, "detach") && daemonize(ctx->data_dir, &err) != 0) {
+		cli_error("run: %s", err.msg);
+		cs_clock_free(clock);
+		return CLI_EXIT_FAIL;
+	}
+	rc = seq_service_run(ctx->db, ctx->vault, &o, &err);
+	cs_clock_free(clock);
+	if (rc) {
+		cli_error("run: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* ---- outbox ------------------------------------------------------------- */
+
+typedef struct ulist {
+	cli_ctx *ctx;
+	cJSON *arr;
+	int n;
+} ulist;
+
+static int show_held(const db_outbox *o, void *arg)
+{
+	ulist *u = arg;
+	db_enrollment e;
+	cs_err err = CS_ERR_INIT;
+	const char *contact = "?";
+
+	memset(&e, 0, sizeof e);
+	if (db_enr_by_id(u->ctx->db, o->enrollment_id, &e, &err) == 0)
+		contact = e.email;
+	u->n++;
+	if (u->arr) {
+		cJSON *x = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(x, "id", (double)o->id);
+		cJSON_AddStringToObject(x, "contact", contact);
+		cJSON_AddNumberToObject(x, "step", o->step);
+		cJSON_AddStringToObject(x, "message_id", o->message_id);
+		cJSON_AddStringToObject(x, "subject", o->subject);
+		cJSON_AddStringToObject(x, "reason",
+		                        o->reason ? o->reason : "");
+		cJSON_AddItemToArray(u->arr, x);
+	} else
+		fprintf(u->ctx->out, "%-6lld %-32s step %d  %s\n       %s\n",
+		        o->id, contact, o->step, o->message_id,
+		        o->reason ? o->reason : "");
+	db_enrollment_free(&e);
+	return 0;
+}
+
+static int run_uncertain(cli_ctx *ctx, const cli_args *a)
+{
+	ulist u = {ctx, NULL, 0};
+	cs_err err = CS_ERR_INIT;
+
+	if (a->json)
+		u.arr = cJSON_CreateArray();
+	if (db_outbox_list(ctx->db, "held", show_held, &u, &err) != 0) {
+		cJSON_Delete(u.arr);
+		cli_error("outbox uncertain: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (u.arr)
+		cli_print_json(ctx, u.arr);
+	else if (u.n == 0)
+		fprintf(ctx->out, "no held messages\n");
+	return CLI_EXIT_OK;
+}
+
+static int run_resolve(cli_ctx *ctx, const cli_args *a)
+{
+	bool sent = cli_opt_flag(a, "sent"), resend = cli_opt_flag(a, "resend"),
+	     drop = cli_opt_flag(a, "drop");
+	cs_err err = CS_ERR_INIT;
+	cs_clock *clock = cs_clock_new_real();
+	seq_sched *s = NULL;
+	char *end;
+	long long id = strtoll(a->pos[0], &end, 10);
+	int rc = CLI_EXIT_FAIL;
+
+	if (*end || id <= 0 || sent + resend + drop != 1) {
+		cli_error("outbox resolve: give an ID from 'coldseq outbox "
+		          "uncertain' and exactly one of --sent, --resend, "
+		          "--drop");
+		cs_clock_free(clock);
+		return CLI_EXIT_USAGE;
+	}
+	if (seq_sched_open(ctx->db, ctx->vault, clock, &s, &err) != 0 ||
+	    seq_outbox_resolve(s, id,
+	                       sent     ? SEQ_RESOLVE_SENT
+	                       : resend ? SEQ_RESOLVE_RESEND
+	                                : SEQ_RESOLVE_DROP,
+	                       &err) != 0)
+		cli_error("outbox resolve: %s", err.msg);
+	else {
+		fprintf(ctx->out, "outbox row %lld: %s\n", id,
+		        sent     ? "recorded as sent"
+		        : resend ? "queued to be sent again (once)"
+		                 : "dropped; the contact's sequence stops");
+		rc = CLI_EXIT_OK;
+	}
+	seq_sched_close(s);
+	cs_clock_free(clock);
+	return rc;
+}
+
+static const cli_opt run_opts[] = {
+    {"detach", 0, NULL, false, "run in the background (log: DATA/coldseq.log)"},
+    {"clock", 0, "CLOCK", false,
+     "real (default) or sim:START[,xN|,fast] (loopback inboxes only)"},
+    {"until", 0, "TIME", false, "stop when the clock passes TIME (or +10d)"},
+    {"workers", 0, "N", false, "SMTP sessions at once (default 8)"},
+    {"no-watch", 0, NULL, false, "do not watch the inboxes over IMAP"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+static const cli_opt resolve_opts[] = {
+    {"sent", 0, NULL, false, "it did go out: record it as sent"},
+    {"resend", 0, NULL, false, "send it again, once"},
+    {"drop", 0, NULL, false, "do not send it; stop the contact's sequence"},
+    {NULL, 0, NULL, false, NULL},
+};
+
+const cli_cmd cli_cmds_run[] = {
+    {NULL, "run", NULL, "the service: send campaigns, watch inboxes",
+     "Runs in the foreground, logging to stderr (journald under systemd),\n"
+     "until SIGTERM or SIGINT, which let what is in flight finish.  One\n"
+     "instance per data dir; SIGHUP and any CLI change reload settings.\n"
+     "--clock sim:START[,xN|,fast] runs a simulated clock (tests, demo):\n"
+     "START is an ISO 8601 instant or now; xN runs it N times faster;\n"
+     "fast jumps to the next due time whenever nothing is in flight\n"
+     "(needs --until).  Only loopback inboxes may run on a simulated\n"
+     "clock.\n\n"
+     "Example:\n  coldseq run\n  coldseq run --clock sim:now,fast --until "
+     "+10d",
+     0, 0, CLI_NEEDS_VAULT, run_opts, run_run},
+    {"outbox", "uncertain", NULL, "messages that may have been sent",
+     "Rows held because coldseq stopped while sending them and could not\n"
+     "find them in the inbox's Sent folder, or because the connection\n"
+     "was lost after the message's end.  --json prints [{id, contact,\n"
+     "step, message_id, subject, reason}].\n\n"
+     "Example:\n  coldseq outbox uncertain",
+     0, 0, CLI_NEEDS_DB, NULL, run_uncertain},
+    {"outbox", "resolve", "ID", "decide on a held message",
+     "--sent records it as sent (the sequence goes on), --resend sends it\n"
+     "once more as a new message, --drop never sends it (the contact's\n"
+     "sequence stops).\n\n"
+     "Example:\n  coldseq outbox resolve 42 --sent",
+     1, 1, CLI_NEEDS_VAULT, resolve_opts, run_resolve},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
+};
