@@ -3,7 +3,7 @@
 #   make            build ./coldseq (release, -O2)
 #   make deps       install the Debian packages everything below needs
 #   make test       deps + ASan/UBSan build + every unit and integration test
-#   make test-long  soak and stress runs (not in CI)
+#   make test-long  soak runs, the crash test with 100 kills, long fuzzing
 #   make bench      benchmarks (ratios against reference tools)
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS (default 30)
 #   make lint       clang-format, cppcheck, clang-tidy
@@ -116,6 +116,8 @@ test-long: deps
 	    [ $$rc -eq 0 ] || { grep -E '^FAIL|not ok' build/soak.log; exit 1; }; \
 	    i=$$((i + 1)); \
 	done
+	@echo "crash test: 100 kills"
+	@CRASH_KILLS=100 python3 tests/run.py -k test_service | tail -n 1
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(LONG_FUZZ_SECONDS)
 
 unit: asan

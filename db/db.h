@@ -581,6 +581,26 @@ int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err);
 
 /* Record the scheduler's pacing for an inbox (service clock). */
 int db_inbox_set_next_send(db *d, long long id, int64_t t, cs_err *err);
+/* Stop email's enrollments in campaigns with stop_on_auto_reply. */
+int db_enr_stop_auto_reply(db *d, const char *email, int64_t now, long long *n,
+                           cs_err *err);
+/* email's active enrollments wait until at least `until`. */
+int db_enr_postpone(db *d, const char *email, int64_t until, int64_t now,
+                    long long *n, cs_err *err);
+/* Send step again, due then (a soft bounce); only an active or completed
+ * enrollment. */
+int db_enr_rewind(db *d, long long id, int step, int64_t due, int64_t now,
+                  cs_err *err);
+int db_outbox_by_message_id(db *d, const char *message_id, db_outbox *out,
+                            cs_err *err);
+/* Outbox rows (attempts) of one enrollment's step. */
+int db_outbox_count_step(db *d, long long enrollment_id, int step,
+                         long long *out, cs_err *err);
+/* Campaign messages sent from inbox_id since `since`, and the hard
+ * bounces reported for them. */
+int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
+                           long long *sends, long long *hard, cs_err *err);
+
 /* Pause or resume an inbox (status, reason, until: 0 = until resumed). */
 int db_inbox_set_status(db *d, const char *name, const char *status,
                         const char *reason, int64_t until, int64_t now,

@@ -24,6 +24,9 @@ static const db_config_def defs[] = {
      "daily send cap given to newly added inboxes"},
     {"inbox.min_interval", DB_CFG_DURATION, "120", NULL, 0, 86400,
      "least time between two campaign sends from one inbox"},
+    {"inbox.bounce_pause_percent", DB_CFG_INT, "3", NULL, 1, 100,
+     "pause an inbox whose hard bounces pass this share of its campaign "
+     "sends in 28 days (at least 20 sends)"},
     {"dns.mx_map", DB_CFG_STRING, "", NULL, 0, 0,
      "file of \"domain google|microsoft|other\" lines for esp_match "
      "(consulted before DNS)"},

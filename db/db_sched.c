@@ -678,3 +678,141 @@ int db_outbox_list(db *d, const char *state,
 	free(rows);
 	return rc;
 }
+
+/* One UPDATE of a contact's enrollments: ?1 email, ?2 int64, ?3 now. */
+static int contact_update(db *d, const char *sql, const char *email, int64_t v,
+                          int64_t now, long long *n, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, v);
+	sqlite3_bind_int64(st, 3, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot update the contact's steps");
+	else
+		*n = sqlite3_changes(d->h);
+	db_done(st);
+	return rc;
+}
+
+int db_enr_stop_auto_reply(db *d, const char *email, int64_t now, long long *n,
+                           cs_err *err)
+{
+	static const char sql[] =
+	    "UPDATE enrollments SET state = 'stopped', reason = 'contact "
+	    "auto-replied', updated_at = ?3 WHERE contact_id = (SELECT id FROM "
+	    "contacts WHERE email = ?1) AND state IN ('active', 'held') AND "
+	    "campaign_id IN (SELECT id FROM campaigns WHERE stop_on_auto_reply "
+	    "= 1) AND ?2 = ?2";
+
+	return contact_update(d, sql, email, 0, now, n, err);
+}
+
+int db_enr_postpone(db *d, const char *email, int64_t until, int64_t now,
+                    long long *n, cs_err *err)
+{
+	static const char sql[] =
+	    "UPDATE enrollments SET due_at = max(due_at, ?2), updated_at = ?3 "
+	    "WHERE contact_id = (SELECT id FROM contacts WHERE email = ?1) AND "
+	    "state = 'active' AND due_at < ?2";
+
+	return contact_update(d, sql, email, until, now, n, err);
+}
+
+int db_enr_rewind(db *d, long long id, int step, int64_t due, int64_t now,
+                  cs_err *err)
+{
+	static const char sql[] =
+	    "UPDATE enrollments SET state = 'active', step = ?2, due_at = ?3, "
+	    "updated_at = ?4 WHERE id = ?1 AND state IN ('active', "
+	    "'completed')";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, step);
+	sqlite3_bind_int64(st, 3, due);
+	sqlite3_bind_int64(st, 4, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot reschedule a step");
+	db_done(st);
+	return rc;
+}
+
+int db_outbox_by_message_id(db *d, const char *message_id, db_outbox *out,
+                            cs_err *err)
+{
+	static const char sql[] =
+	    "SELECT " OUT_COLS " FROM outbox WHERE message_id = ?1";
+	sqlite3_stmt *st;
+	int rc, s;
+
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		read_out(st, out);
+	else if (s == SQLITE_DONE)
+		rc = cs_err_set(err, CS_ENOTFOUND, "no outbox row for %s",
+		                message_id);
+	else
+		rc = db_fail(d, err, "cannot read the outbox");
+	db_done(st);
+	return rc;
+}
+
+int db_outbox_count_step(db *d, long long enrollment_id, int step,
+                         long long *out, cs_err *err)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM outbox WHERE enrollment_id = ?1 AND step = "
+	    "?2";
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = 0;
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, enrollment_id);
+	sqlite3_bind_int(st, 2, step);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(d, err, "cannot count a step's messages");
+	db_done(st);
+	return rc;
+}
+
+int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
+                           long long *sends, long long *hard, cs_err *err)
+{
+	static const char sql[] =
+	    "SELECT (SELECT count(*) FROM messages WHERE inbox_id = ?1 AND "
+	    "purpose = 'campaign' AND outcome = 'sent' AND created_at >= ?2), "
+	    "(SELECT count(*) FROM events e JOIN messages m ON m.message_id = "
+	    "e.related_message_id WHERE e.inbox_id = ?1 AND e.kind = 'bounce' "
+	    "AND e.hard = 1 AND m.purpose = 'campaign' AND m.created_at >= ?2)";
+	sqlite3_stmt *st;
+	int rc;
+
+	*sends = *hard = 0;
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, inbox_id);
+	sqlite3_bind_int64(st, 2, since);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*sends = sqlite3_column_int64(st, 0);
+		*hard = sqlite3_column_int64(st, 1);
+	} else
+		rc = db_fail(d, err, "cannot count bounces");
+	db_done(st);
+	return rc;
+}

@@ -308,6 +308,23 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 int seq_contact_stop(db *d, const char *email, const char *status, int64_t now,
                      cs_err *err);
 
+/* ---- what events do (seq_events.c) ----------------------------------------
+ */
+
+/* An auto-reply from email: stop it in campaigns with stop_on_auto_reply;
+ * with a return date ("YYYY-MM-DD"), the next steps wait until the day
+ * after. */
+int seq_auto_reply(db *d, const char *email, const char *return_date,
+                   int64_t now, cs_err *err);
+/* A soft bounce of message_id: the step again after a backoff (at most
+ * three times, then the contact stops); not retried for a policy
+ * reason. */
+int seq_soft_bounce(db *d, const char *message_id, const char *email,
+                    const char *reason, int64_t now, cs_err *err);
+/* Pause the inbox when its hard bounces over campaign sends of the last
+ * 28 days (at least 20) pass config inbox.bounce_pause_percent. */
+int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, cs_err *err);
+
 /* ---- the service (seq_service.c) ----------------------------------------- */
 
 typedef struct seq_service_opts {

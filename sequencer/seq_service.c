@@ -314,6 +314,7 @@ typedef struct send_work {
 	uv_work_t req;
 	svc *sv;
 	long long inbox_id;
+	db_inbox in; /* owned: srv and auth point into it */
 	smtp_server srv;
 	smtp_auth auth;
 	imap_server isrv;
@@ -405,6 +406,7 @@ static void send_done(uv_work_t *req, int status)
 	}
 	set_busy(sv, w->inbox_id, false);
 	cs_secret_free(w->secret);
+	db_inbox_free(&w->in);
 	free(w);
 	sv->inflight--;
 	tick(sv);
@@ -425,6 +427,7 @@ static void launch(collect *c)
 		return;
 	if (w->n == 0) {
 		cs_secret_free(w->secret);
+		db_inbox_free(&w->in);
 		free(w);
 		return;
 	}
@@ -457,15 +460,18 @@ static int collect_row(const db_outbox *o, void *arg)
 
 		w->sv = sv;
 		w->inbox_id = o->inbox_id;
-		if (seq_inbox_smtp(sv->d, sv->v, &ib->in, &w->srv, &w->auth,
+		/* the worker's own copy: a reload may free the scheduler's */
+		if (db_inbox_get(sv->d, ib->in.name, &w->in, &err) != 0 ||
+		    seq_inbox_smtp(sv->d, sv->v, &w->in, &w->srv, &w->auth,
 		                   &w->secret, &err) != 0) {
 			cs_log_error("inbox %s: %s", ib->in.name, err.msg);
 			cs_secret_free(w->secret);
+			db_inbox_free(&w->in);
 			free(w);
 			return 0;
 		}
-		w->sent_copy = seq_wants_sent_copy(&ib->in) &&
-		               seq_inbox_imap(sv->d, sv->v, &ib->in, &w->isrv,
+		w->sent_copy = seq_wants_sent_copy(&w->in) &&
+		               seq_inbox_imap(sv->d, sv->v, &w->in, &w->isrv,
 		                              &w->iauth, &isec, &err) == 0;
 		/* the same secret: keep one copy alive for both */
 		cs_secret_free(isec);
@@ -533,6 +539,7 @@ static void watch_run(uv_work_t *req)
 }
 
 static void watch_job(wrt *r, wop op);
+static void arm_watchers(svc *sv);
 
 static void poll_cb(uv_poll_t *p, int status, int events)
 {
@@ -597,9 +604,12 @@ static void watch_done(uv_work_t *req, int status)
 				ww->err = e2;
 			}
 		}
-		if (st.new_events)
+		if (st.new_events) {
 			cs_log_info("inbox %s: %d new event(s)", r->in.name,
 			            st.new_events);
+			/* stops, pauses and moved due times: look again */
+			sv->reload = true;
+		}
 		more = ww->batch.more;
 	}
 	seq_watch_batch_free(&ww->batch);
@@ -644,6 +654,7 @@ static void watch_done(uv_work_t *req, int status)
 		uv_poll_start(&r->poll, UV_READABLE, poll_cb);
 	}
 	free(ww);
+	arm_watchers(sv);
 	tick(sv);
 }
 
@@ -674,8 +685,36 @@ static void watch_start(wrt *r)
 	watch_job(r, OP_SYNC);
 }
 
-/* Every few seconds (real time): reconnect watchers that are down, sync
- * those without IDLE, refresh long IDLEs. */
+/* The watchers' one timer (real time), armed for the earliest of: a
+ * reconnect, a sync of a server without IDLE, an IDLE refresh.  Nothing
+ * to do: no timer, so an idle service does not wake up. */
+static void wtimer_cb(uv_timer_t *t);
+
+static void arm_watchers(svc *sv)
+{
+	int64_t next = INT64_MAX, now = cs_mono_ms();
+	size_t i;
+
+	if (sv->stopping)
+		return;
+	for (i = 0; i < sv->nw; i++) {
+		const wrt *r = sv->w[i];
+		int64_t t = INT64_MAX;
+
+		if (r->state == W_DOWN || r->state == W_WAITING)
+			t = r->next_try;
+		else if (r->state == W_IDLING)
+			t = r->last_sync + IDLE_REFRESH;
+		if (t < next)
+			next = t;
+	}
+	if (next == INT64_MAX)
+		uv_timer_stop(&sv->wtimer);
+	else
+		uv_timer_start(&sv->wtimer, wtimer_cb,
+		               (uint64_t)(next > now ? next - now : 0), 0);
+}
+
 static void wtimer_cb(uv_timer_t *t)
 {
 	svc *sv = t->data;
@@ -694,6 +733,7 @@ static void wtimer_cb(uv_timer_t *t)
 		         now - r->last_sync >= IDLE_REFRESH)
 			watch_job(r, OP_SYNC);
 	}
+	arm_watchers(sv);
 }
 
 static int add_watcher(svc *sv, const db_inbox *src, cs_err *err)
@@ -993,7 +1033,6 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 		goto loop_out;
 	}
 	sync_watchers(&sv);
-	uv_timer_start(&sv.wtimer, wtimer_cb, 2000, 2000);
 	cs_log_info("coldseq running (pid %ld, data %s%s)", (long)getpid(),
 	            o->data_dir,
 	            cs_clock_is_sim(o->clock) ? ", simulated clock" : "");

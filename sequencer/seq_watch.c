@@ -114,14 +114,16 @@ typedef struct ctx {
 	const db_inbox *in;
 	const char *folder;
 	seq_sync_stats *st;
+	bool added; /* the last add_event was new (effects apply once) */
 } ctx;
 
 static int add_event(ctx *x, db_event *e)
 {
 	cs_err err = CS_ERR_INIT;
-	bool added;
+	bool added = false;
 	int rc = db_event_add(x->d, e, &added, &err);
 
+	x->added = added;
 	if (rc)
 		return rc;
 	if (added)
@@ -257,9 +259,17 @@ static int record(ctx *x, const imap_class *c)
 			snprintf(reason, sizeof reason, "%s %s %s", kind,
 			         r->status[0] ? r->status : "",
 			         r->reason ? r->reason : "");
-			if (rc == 0 && c->kind == IMAP_BOUNCE && r->hard)
-				rc = stop_contact(x, r->addr, "bounced", true,
-				                  reason);
+			if (rc == 0 && c->kind == IMAP_BOUNCE && r->hard &&
+			    (rc = stop_contact(x, r->addr, "bounced", true,
+			                       reason)) == 0 &&
+			    x->added)
+				rc = seq_bounce_protect(
+				    x->d, x->in, cs_clock_now(x->clock), &err);
+			if (rc == 0 && c->kind == IMAP_BOUNCE && !r->hard &&
+			    x->added && e.related_message_id)
+				rc = seq_soft_bounce(
+				    x->d, e.related_message_id, r->addr,
+				    r->reason, cs_clock_now(x->clock), &err);
 			if (rc == 0 && c->kind == IMAP_COMPLAINT)
 				rc = stop_contact(x, r->addr, "complained",
 				                  true, "complaint");
@@ -282,6 +292,9 @@ static int record(ctx *x, const imap_class *c)
 		    found)
 			e.related_message_id = ref.message_id;
 		rc = rc ? rc : add_event(x, &e);
+		if (rc == 0 && x->added)
+			rc = seq_auto_reply(x->d, c->from, e.return_date,
+			                    cs_clock_now(x->clock), &err);
 		goto out;
 	case IMAP_REPLY:
 	case IMAP_OTHER:
@@ -501,7 +514,7 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
 		return rc;
 	for (i = 0; i < b->nf && rc == 0; i++) {
 		const struct seq_watch_got *g = &b->f[i];
-		ctx x = {w->d, w->clock, w->in, g->name, st};
+		ctx x = {w->d, w->clock, w->in, g->name, st, false};
 
 		st->folders++;
 		if (!g->touched)
