@@ -2,6 +2,7 @@
 #
 #   make            build ./coldseq (release, -O2)
 #   make deps       install the Debian packages everything below needs
+#   make demo       the whole product on a throwaway local mail stack
 #   make test       deps + ASan/UBSan build + every unit and integration test
 #   make test-long  soak runs, the crash test with 100 kills, long fuzzing
 #   make bench      benchmarks (ratios against reference tools)
@@ -52,7 +53,7 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/test_%.c=build/asan/tests/unit_%)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=build/fuzz/fuzz_%)
 
-.PHONY: all deps test test-long bench fuzz lint install uninstall clean \
+.PHONY: all deps demo test test-long bench fuzz lint install uninstall clean \
         asan unit
 .DELETE_ON_ERROR:
 
@@ -107,6 +108,9 @@ test: deps
 # then every fuzz target for LONG_FUZZ_SECONDS.
 LONG_RUNS ?= 5
 LONG_FUZZ_SECONDS ?= 300
+demo: deps coldseq
+	@python3 scripts/demo.py
+
 test-long: deps
 	@$(MAKE) --no-print-directory asan coldseq
 	@i=1; while [ $$i -le $(LONG_RUNS) ]; do \
