@@ -247,6 +247,85 @@ def auto_reply_with_return_date_delays_the_next_step():
     assert d2.strftime("%Y-%m-%d") > back_day, (d2, back_day)
 
 
+@test
+def reply_during_the_run_stops_the_next_step():
+    env = Env([26, 27], cap=10)
+    # a day of the campaign is 12 s of real time; IDLE is real time
+    p = env.spawn("--clock", "sim:now,x7200", "--until", "+36h")
+    try:
+        wait_until(lambda: from_campaign(26, env), 20, "step 1")
+        first = from_campaign(26, env)[0]
+        r = email.message.EmailMessage()
+        r["From"] = S.user(26)
+        r["To"] = first["From"]
+        r["Subject"] = "Re: " + str(first["Subject"])
+        r["Message-ID"] = email.utils.make_msgid(domain="example.test")
+        r["In-Reply-To"] = first["Message-ID"]
+        r["Date"] = email.utils.formatdate()
+        r.set_content("Yes, call me.\n")
+        S.submit(26, email.utils.parseaddr(first["From"])[1], r.as_bytes())
+        out, err = p.communicate(timeout=90)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    eq(p.returncode, 0, err)
+    assert "new event" in err, err
+    eq(sorted(step_of(m) for m in from_campaign(26, env)), [1])
+    eq(sorted(step_of(m) for m in from_campaign(27, env)), [1, 2])
+
+
+@test
+def caps_hold_with_two_campaigns_and_cli_changes():
+    env = Env(range(28, 36), cap=3, steps=2, delay="4 hours")
+    more = """name: c2
+list: l2
+inboxes: [user1, user2]
+timezone: UTC
+window: {days: [mon, tue, wed, thu, fri, sat, sun], from: "00:00", to: "24:00"}
+steps:
+  - template: s1
+  - template: s2
+    delay: 4 hours
+"""
+    env.write("c2.csv", "email,first_name\n" + "".join(
+        "%s,Q%d\n" % (S.user(u), u) for u in range(36, 42)))
+    env.cs("contacts", "import", env.path("c2.csv"), "--list", "l2",
+           check=0)
+    env.write("c2.yaml", more)
+    env.cs("campaign", "create", env.path("c2.yaml"), check=0)
+    env.cs("campaign", "start", "c2", check=0)
+    p = env.spawn("--clock", "sim:now,x20000", "--until", "+3d")
+    try:
+        time.sleep(1.0)
+        env.cs("inbox", "set", "user1", "--daily-cap", "2", check=0)
+        env.cs("send-test", "--from", "user2", "--to", S.user(42),
+               "--subject", "a test send counts", "--body", "hi", check=0)
+        env.cs("contacts", "suppress", S.user(41), check=0)
+        before = env.db("SELECT count(*) FROM messages WHERE recipient = ?",
+                        S.user(41))
+        env.cs("campaign", "pause", "c2", check=0)
+        time.sleep(0.5)
+        env.cs("campaign", "resume", "c2", check=0)
+        out, err = p.communicate(timeout=90)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    eq(p.returncode, 0, err)
+    rows = env.db("SELECT i.name, m.local_day, count(*) FROM messages m "
+                  "JOIN inboxes i ON i.id = m.inbox_id GROUP BY 1, 2")
+    assert rows, rows
+    for name, day, n in rows:
+        assert n <= 3, (name, day, n)
+    # the suppressed contact got nothing after it was suppressed, while
+    # the others of c2 went on
+    eq(env.db("SELECT count(*) FROM messages WHERE recipient = ?",
+              S.user(41)), before)
+    assert env.db("SELECT count(*) FROM messages WHERE recipient = ?",
+                  S.user(36))[0][0] == 2
+
+
 def steps_by_contact(env):
     got = {}
     for u in env.contacts:
@@ -301,7 +380,7 @@ def killed_anywhere_never_sends_a_step_twice():
 
 
 try:
-    S = Stack(users=26)
+    S = Stack(users=42)
     S.start()
     tap.main()
 finally:
