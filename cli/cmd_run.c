@@ -282,6 +282,41 @@ static int run_resolve(cli_ctx *ctx, const cli_args *a)
 	return rc;
 }
 
+typedef struct chk {
+	cli_ctx *ctx;
+	cJSON *arr;
+	int n;
+} chk;
+
+static int one_problem(const char *p, void *arg)
+{
+	chk *c = arg;
+
+	c->n++;
+	if (c->arr)
+		cJSON_AddItemToArray(c->arr, cJSON_CreateString(p));
+	else
+		fprintf(c->ctx->out, "%s\n", p);
+	return 0;
+}
+
+static int run_check(cli_ctx *ctx, const cli_args *a)
+{
+	chk c = {ctx, a->json ? cJSON_CreateArray() : NULL, 0};
+	cs_err err = CS_ERR_INIT;
+
+	if (db_outbox_check(ctx->db, one_problem, &c, &err) != 0) {
+		cJSON_Delete(c.arr);
+		cli_error("outbox check: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (c.arr)
+		cli_print_json(ctx, c.arr);
+	else if (c.n == 0)
+		fprintf(ctx->out, "outbox consistent\n");
+	return c.n ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
 static const cli_opt run_opts[] = {
     {"detach", 0, NULL, false, "run in the background (log: DATA/coldseq.log)"},
     {"clock", 0, "CLOCK", false,
@@ -319,6 +354,13 @@ const cli_cmd cli_cmds_run[] = {
      "step, message_id, subject, reason}].\n\n"
      "Example:\n  coldseq outbox uncertain",
      0, 0, CLI_NEEDS_DB, NULL, run_uncertain},
+    {"outbox", "check", NULL, "verify the outbox's invariants",
+     "Checks what must always hold: a queued contact has exactly one\n"
+     "message in flight, every message handed over was recorded first,\n"
+     "no step was sent twice.  Prints each violation (--json: an array\n"
+     "of sentences) and exits 1 when there is one.\n\n"
+     "Example:\n  coldseq outbox check",
+     0, 0, CLI_NEEDS_DB, NULL, run_check},
     {"outbox", "resolve", "ID", "decide on a held message",
      "--sent records it as sent (the sequence goes on), --resend sends it\n"
      "once more as a new message, --drop never sends it (the contact's\n"

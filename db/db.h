@@ -576,6 +576,10 @@ int db_outbox_move(db *d, long long id, const char *from, const char *to,
 int db_enr_sent(db *d, long long id, int next_step, bool completed,
                 int64_t sent_at, int64_t next_due, const char *thread_subject,
                 const char *thread_refs, int64_t now, cs_err *err);
+/* The outbox and enrollment invariants (see sequencer/seq_outbox.c):
+ * fn is called with each violation found, as a sentence. */
+int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg),
+                    void *arg, cs_err *err);
 /* The earliest queued outbox due time; *found false when none. */
 int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err);
 

@@ -816,3 +816,47 @@ int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
 	db_done(st);
 	return rc;
 }
+
+int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg),
+                    void *arg, cs_err *err)
+{
+	static const char *const checks[] = {
+	    /* queued enrollment: exactly one row in flight */
+	    "SELECT 'enrollment ' || e.id || ' is queued with ' || "
+	    "(SELECT count(*) FROM outbox o WHERE o.enrollment_id = e.id AND "
+	    "o.state IN ('queued', 'sending', 'held')) || ' rows in flight' "
+	    "FROM enrollments e WHERE e.state = 'queued' AND (SELECT count(*) "
+	    "FROM outbox o WHERE o.enrollment_id = e.id AND o.state IN "
+	    "('queued', 'sending', 'held')) <> 1",
+	    /* a queued row belongs to a queued enrollment */
+	    "SELECT 'outbox row ' || o.id || ' is queued but its enrollment "
+	    "is ' || e.state FROM outbox o JOIN enrollments e ON e.id = "
+	    "o.enrollment_id WHERE o.state = 'queued' AND e.state <> 'queued'",
+	    /* handed over: recorded in messages before */
+	    "SELECT 'outbox row ' || o.id || ' is ' || o.state || ' without "
+	    "a messages row' FROM outbox o WHERE o.state IN ('sending', "
+	    "'sent', 'held') AND NOT EXISTS (SELECT 1 FROM messages m WHERE "
+	    "m.message_id = o.message_id)",
+	    /* never twice */
+	    "SELECT 'enrollment ' || enrollment_id || ' step ' || step || ' "
+	    "was sent ' || count(*) || ' times' FROM outbox WHERE state = "
+	    "'sent' GROUP BY enrollment_id, step HAVING count(*) > 1",
+	    /* an active enrollment has nothing in flight */
+	    "SELECT 'enrollment ' || e.id || ' is active with outbox row ' || "
+	    "o.id || ' ' || o.state FROM enrollments e JOIN outbox o ON "
+	    "o.enrollment_id = e.id WHERE e.state = 'active' AND o.state IN "
+	    "('queued', 'sending')",
+	    NULL};
+	int i, rc = 0;
+
+	for (i = 0; checks[i] && rc == 0; i++) {
+		sqlite3_stmt *st;
+
+		if ((rc = db_prepare(d, checks[i], &st, err)) != 0)
+			break;
+		while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+			rc = fn((const char *)sqlite3_column_text(st, 0), arg);
+		sqlite3_finalize(st);
+	}
+	return rc;
+}

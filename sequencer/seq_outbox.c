@@ -22,7 +22,8 @@
  *   held     finish                the message may have been sent: never
  *                                  resent without the user's decision
  *
- * seq_outbox_check verifies them for every row (tests call it).
+ * db_outbox_check (`coldseq outbox check`) verifies them for every row;
+ * the crash tests call it after each kill.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq_int.h"
