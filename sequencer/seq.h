@@ -214,6 +214,25 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
                         cs_err *err);
 
+/* An inbox's day as the scheduler counts it (seq_sched.c). */
+typedef struct seq_inbox_day {
+	char day[11];       /* YYYY-MM-DD in the inbox's zone */
+	int64_t start, end; /* [start, end) of that day */
+	long long campaign; /* campaign + test messages so far that day */
+	long long total;    /* messages of every purpose so far that day */
+	int cap;            /* campaign cap that day (ramp applied) */
+	int hard;           /* cap on the total per day; 0: none */
+} seq_inbox_day;
+
+/* The total per day an inbox may send: its hard_cap, else the provider's
+ * own limit (Gmail 500, Google Workspace 2000, Microsoft 365 10000), else
+ * 0 (none). */
+int seq_inbox_hard_cap(const db_inbox *in);
+/* The day containing now for inbox in, with its counts and caps: the
+ * numbers the scheduler holds a send against. */
+int seq_inbox_day_get(db *d, const db_inbox *in, int64_t now,
+                      seq_inbox_day *out, cs_err *err);
+
 /* Run passes and dispatches on a simulated clock, jumping to each next
  * wake, until the clock passes until (or nothing is scheduled). */
 int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
