@@ -248,6 +248,30 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 int seq_contact_stop(db *d, const char *email, const char *status, int64_t now,
                      cs_err *err);
 
+/* ---- the service's pid file (seq_status.c) ------------------------------ */
+
+/*
+ * The running service holds an exclusive flock(2) on DATA_DIR/coldseq.pid
+ * for as long as it runs, and has written its pid there (decimal and a
+ * newline).  The file may outlive the service; the lock never does.
+ * A probe holds a shared lock on it for an instant, so a service taking
+ * its lock with LOCK_NB should retry for a moment before concluding that
+ * another service runs.
+ */
+#define SEQ_PID_FILE "coldseq.pid"
+
+typedef struct seq_service_state {
+	bool running; /* the lock is held */
+	long pid;     /* from the file; 0 when not running or unreadable */
+} seq_service_state;
+
+/* Whether a service runs on data_dir: the pid file exists and a
+ * non-blocking shared flock on it fails with EWOULDBLOCK.  The probe holds
+ * its shared lock only for that instant.  CS_EIO with err when the file
+ * exists but cannot be opened or probed. */
+int seq_service_probe(const char *data_dir, seq_service_state *out,
+                      cs_err *err);
+
 /* ---- preview (seq_preview.c) -------------------------------------------- */
 
 typedef struct seq_preview_row {
