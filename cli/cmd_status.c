@@ -72,25 +72,57 @@ typedef struct ibox_status {
 	const char *health;
 } ibox_status;
 
-static int inbox_status(cli_ctx *ctx, const db_inbox *in, int64_t now,
-                        ibox_status *out, cs_err *err)
+typedef struct ibox_set {
+	ibox_status *v;
+	size_t n;
+} ibox_set;
+
+/* db_inbox_bounces: one inbox's 28 days (inboxes come by id, the list by
+ * name). */
+static int inbox_bounces(long long id, long long sent, long long hard,
+                         void *arg)
 {
+	ibox_set *set = arg;
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->v[i].in->id == id) {
+			set->v[i].sent28 = sent;
+			set->v[i].hard28 = hard;
+			break;
+		}
+	return 0;
+}
+
+/* Every inbox's day, caps, bounces and health into set->v (caller frees). */
+static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
+                        int64_t now, ibox_set *set, cs_err *err)
+{
+	size_t i;
 	int rc;
 
-	memset(out, 0, sizeof *out);
-	out->in = in;
-	if ((rc = seq_inbox_day_get(ctx->db, in, now, &out->day, err)) != 0 ||
-	    (rc = db_inbox_bounces(ctx->db, in->id, now - BOUNCE_DAYS * DAY_MS,
-	                           &out->sent28, &out->hard28, err)) != 0)
+	set->v = cs_xcalloc(n ? n : 1, sizeof *set->v);
+	set->n = n;
+	for (i = 0; i < n; i++)
+		set->v[i].in = &ins[i];
+	if ((rc = db_inbox_bounces(ctx->db, now - BOUNCE_DAYS * DAY_MS,
+	                           inbox_bounces, set, err)) != 0)
 		return rc;
-	out->rate =
-	    out->sent28 ? (double)out->hard28 / (double)out->sent28 : -1.0;
-	if (strcmp(in->status, "active") != 0)
-		out->health = in->status; /* paused, error */
-	else if (out->rate > BOUNCE_WARN)
-		out->health = "warning";
-	else
-		out->health = "ok";
+	for (i = 0; i < n; i++) {
+		ibox_status *s = &set->v[i];
+
+		if ((rc = seq_inbox_day_get(ctx->db, s->in, now, &s->day,
+		                            err)) != 0)
+			return rc;
+		s->rate =
+		    s->sent28 ? (double)s->hard28 / (double)s->sent28 : -1.0;
+		if (strcmp(s->in->status, "active") != 0)
+			s->health = s->in->status; /* paused, error */
+		else if (s->rate > BOUNCE_WARN)
+			s->health = "warning";
+		else
+			s->health = "ok";
+	}
 	return 0;
 }
 
@@ -194,6 +226,7 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 	cs_err err = CS_ERR_INIT;
 	int64_t now = cs_clock_now(NULL);
 	cJSON *doc = NULL, *arr = NULL;
+	ibox_set set = {NULL, 0};
 	int rc = CLI_EXIT_FAIL;
 
 	(void)a;
@@ -225,16 +258,13 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 			        "NEXT SEND (LOCAL)", "HARD BOUNCE 28D",
 			        "HEALTH");
 	}
-	for (i = 0; i < nin; i++) {
-		ibox_status st;
-
-		if (inbox_status(ctx, &ins[i], now, &st, &err) != 0)
-			goto fail;
+	if (inbox_status(ctx, ins, nin, now, &set, &err) != 0)
+		goto fail;
+	for (i = 0; i < nin; i++)
 		if (arr)
-			cJSON_AddItemToArray(arr, inbox_json(&st));
+			cJSON_AddItemToArray(arr, inbox_json(&set.v[i]));
 		else
-			inbox_line(ctx, &st, now);
-	}
+			inbox_line(ctx, &set.v[i], now);
 	if (doc)
 		arr = cJSON_AddArrayToObject(doc, "campaigns");
 	else if (ncp)
@@ -291,6 +321,7 @@ fail:
 	cli_error("status: %s", err.msg);
 out:
 	cJSON_Delete(doc);
+	free(set.v);
 	db_inbox_list_free(ins, nin);
 	db_campaign_list_free(cps, ncp);
 	return rc;

@@ -591,11 +591,13 @@ typedef struct db_queue_counts {
 } db_queue_counts;
 
 int db_queue_counts_get(db *d, db_queue_counts *out, cs_err *err);
-/* Campaign messages of inbox_id created since `since` that the server took
- * or may have taken (sending, sent, uncertain): *sent; of those, the ones
- * a hard-bounce event reports: *hard. */
-int db_inbox_bounces(db *d, long long inbox_id, int64_t since, long long *sent,
-                     long long *hard, cs_err *err);
+/* fn for every inbox, by id: its campaign messages created since `since`
+ * that the server took or may have taken (sending, sent, uncertain), and
+ * how many of those a hard-bounce event reports. */
+int db_inbox_bounces(db *d, int64_t since,
+                     int (*fn)(long long inbox_id, long long sent,
+                               long long hard, void *arg),
+                     void *arg, cs_err *err);
 
 /* How db_campaign_stats splits a campaign's figures. */
 typedef enum db_stats_by {

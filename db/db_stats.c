@@ -50,29 +50,37 @@ int db_queue_counts_get(db *d, db_queue_counts *out, cs_err *err)
 	"purpose = 'campaign' AND outcome IN ('sending', 'sent', "             \
 	"'uncertain')"
 
-int db_inbox_bounces(db *d, long long inbox_id, int64_t since, long long *sent,
-                     long long *hard, cs_err *err)
+int db_inbox_bounces(db *d, int64_t since,
+                     int (*fn)(long long inbox_id, long long sent,
+                               long long hard, void *arg),
+                     void *arg, cs_err *err)
 {
+	/* events are read once, from the time index (a bounce is recorded
+	 * after its message was sent); the sends are counted per inbox from
+	 * the (inbox_id, created_at) index */
 	static const char sql[] =
-	    "SELECT (SELECT count(*) FROM messages WHERE inbox_id = ?1 AND "
-	    "created_at >= ?2 AND " BOUNCEABLE "), "
-	    "(SELECT count(DISTINCT m.id) FROM events ev JOIN messages m ON "
-	    "m.message_id = ev.related_message_id WHERE ev.kind = 'bounce' AND "
-	    "ev.hard = 1 AND m.inbox_id = ?1 AND m.created_at >= ?2 AND "
-	    "m." BOUNCEABLE ")";
+	    "WITH b AS (SELECT m.inbox_id AS iid, count(DISTINCT m.id) AS n "
+	    "FROM events ev JOIN messages m ON m.message_id = "
+	    "ev.related_message_id WHERE ev.received_at >= ?1 AND ev.kind = "
+	    "'bounce' AND ev.hard = 1 AND m.created_at >= ?1 AND "
+	    "m." BOUNCEABLE " GROUP BY m.inbox_id) "
+	    "SELECT i.id, (SELECT count(*) FROM messages m WHERE m.inbox_id = "
+	    "i.id AND m.created_at >= ?1 AND m." BOUNCEABLE "), "
+	    "coalesce(b.n, 0) FROM inboxes i LEFT JOIN b ON b.iid = i.id "
+	    "ORDER BY i.id";
 	sqlite3_stmt *st;
-	int rc;
+	int rc, step;
 
-	*sent = *hard = 0;
 	if ((rc = db_prepare(d, sql, &st, err)) != 0)
 		return rc;
-	sqlite3_bind_int64(st, 1, inbox_id);
-	sqlite3_bind_int64(st, 2, since);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*sent = sqlite3_column_int64(st, 0);
-		*hard = sqlite3_column_int64(st, 1);
-	} else
-		rc = db_fail(d, err, "cannot count the inbox's bounces");
+	sqlite3_bind_int64(st, 1, since);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		if ((rc = fn(sqlite3_column_int64(st, 0),
+		             sqlite3_column_int64(st, 1),
+		             sqlite3_column_int64(st, 2), arg)) != 0)
+			break;
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot count the inboxes' bounces");
 	sqlite3_finalize(st);
 	return rc;
 }
