@@ -660,8 +660,8 @@ out:
 }
 
 static const cli_opt stats_opts[] = {
-    {"by", 0, "day|inbox|step|variant", false,
-     "split each campaign's figures (days in the campaign's time zone)"},
+    {"by", 0, "SPLIT", false,
+     "day (in the campaign's time zone), inbox, step or variant"},
     {NULL, 0, NULL, false, NULL},
 };
 
