@@ -8,7 +8,7 @@
 #   make bench      benchmarks (ratios against reference tools)
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS (default 30)
 #   make lint       clang-format, cppcheck, clang-tidy
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary and systemd units)
 #
 # Objects go under build/ (build/release, build/asan, build/fuzz); nothing is
 # generated inside the source folders.
@@ -182,11 +182,27 @@ lint: deps
 
 # ---- install --------------------------------------------------------------
 
+# The systemd units' ExecStart names $(PREFIX)/bin/coldseq; the user unit
+# is installed as coldseq.service (systemctl --user enable --now coldseq).
+SYSTEMD_SYSTEM_DIR ?= $(PREFIX)/lib/systemd/system
+SYSTEMD_USER_DIR ?= $(PREFIX)/lib/systemd/user
+
 install: coldseq
 	install -D -m 0755 coldseq $(DESTDIR)$(PREFIX)/bin/coldseq
+	install -d $(DESTDIR)$(SYSTEMD_SYSTEM_DIR) $(DESTDIR)$(SYSTEMD_USER_DIR)
+	sed 's|/usr/local/bin/coldseq|$(PREFIX)/bin/coldseq|' \
+	    contrib/systemd/coldseq.service \
+	    >$(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/coldseq.service
+	sed 's|/usr/local/bin/coldseq|$(PREFIX)/bin/coldseq|' \
+	    contrib/systemd/coldseq-user.service \
+	    >$(DESTDIR)$(SYSTEMD_USER_DIR)/coldseq.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/coldseq.service \
+	    $(DESTDIR)$(SYSTEMD_USER_DIR)/coldseq.service
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/coldseq
+	rm -f $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/coldseq.service
+	rm -f $(DESTDIR)$(SYSTEMD_USER_DIR)/coldseq.service
 
 clean:
 	rm -rf build coldseq

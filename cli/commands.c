@@ -35,6 +35,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_template,
     cli_cmds_campaign,
     cli_cmds_run,
+    cli_cmds_status,
 };
 /* clang-format on */
 

@@ -610,4 +610,59 @@ int db_inbox_set_status(db *d, const char *name, const char *status,
                         const char *reason, int64_t until, int64_t now,
                         cs_err *err);
 
+/* ---- status and statistics (db_stats.c) ------------------------------- */
+
+/* Work waiting or stuck, over every campaign. */
+typedef struct db_queue_counts {
+	long long queued, sending; /* outbox rows by state */
+	long long held; /* outbox rows held: may have been sent (uncertain) */
+	long long enr_held; /* enrollments held: a step could not render */
+} db_queue_counts;
+
+int db_queue_counts_get(db *d, db_queue_counts *out, cs_err *err);
+/* fn for every inbox, by id: its campaign messages created since `since`
+ * that the server took or may have taken (sending, sent, uncertain), and
+ * how many of those a hard-bounce event reports. */
+int db_inbox_bounces(db *d, int64_t since,
+                     int (*fn)(long long inbox_id, long long sent,
+                               long long hard, void *arg),
+                     void *arg, cs_err *err);
+
+/* How db_campaign_stats splits a campaign's figures. */
+typedef enum db_stats_by {
+	DB_BY_NONE,
+	DB_BY_QUARTER, /* 15-minute spans of outbox.updated_at (every zone's
+	                * offset and DST change falls on a quarter hour, so a
+	                * caller can fold them into local days) */
+	DB_BY_INBOX,
+	DB_BY_STEP,
+	DB_BY_VARIANT,
+} db_stats_by;
+
+/* What one campaign's messages (outbox rows sent or held) led to, for one
+ * split value.  Each count is of messages: sent (state sent), and those
+ * followed by at least one event of a kind (a reply, a hard or soft
+ * bounce, ...). */
+typedef struct db_stats_row {
+	long long campaign_id;
+	long long key;     /* QUARTER: span start (ms); INBOX: inbox id;
+	                    * STEP, VARIANT: step; NONE: 0 */
+	const char *label; /* INBOX: inbox name; VARIANT: template name */
+	int variant;       /* VARIANT: 0-based index in the step */
+	long long sent, replied, bounced_hard, bounced_soft, complaints;
+	long long unsubscribed, auto_replies;
+} db_stats_row;
+
+/* fn per (campaign, split value) with messages, of campaign_id (0: every
+ * campaign), ordered by campaign id then split; strings valid during the
+ * call.  Warmup never counts. */
+int db_campaign_stats(db *d, long long campaign_id, db_stats_by by,
+                      int (*fn)(const db_stats_row *r, void *arg), void *arg,
+                      cs_err *err);
+/* Stopped enrollments of campaign_id by reason ("contact replied",
+ * "suppressed", ...: the text before any parenthesis), most first. */
+int db_campaign_stops(db *d, long long campaign_id,
+                      int (*fn)(const char *reason, long long n, void *arg),
+                      void *arg, cs_err *err);
+
 #endif

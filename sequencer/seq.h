@@ -288,6 +288,25 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
                         cs_err *err);
 
+/* An inbox's day as the scheduler counts it (seq_sched.c). */
+typedef struct seq_inbox_day {
+	char day[11];       /* YYYY-MM-DD in the inbox's zone */
+	int64_t start, end; /* [start, end) of that day */
+	long long campaign; /* campaign + test messages so far that day */
+	long long total;    /* messages of every purpose so far that day */
+	int cap;            /* campaign cap that day (ramp applied) */
+	int hard;           /* cap on the total per day; 0: none */
+} seq_inbox_day;
+
+/* The total per day an inbox may send: its hard_cap, else the provider's
+ * own limit (Gmail 500, Google Workspace 2000, Microsoft 365 10000), else
+ * 0 (none). */
+int seq_inbox_hard_cap(const db_inbox *in);
+/* The day containing now for inbox in, with its counts and caps: the
+ * numbers the scheduler holds a send against. */
+int seq_inbox_day_get(db *d, const db_inbox *in, int64_t now,
+                      seq_inbox_day *out, cs_err *err);
+
 /* Run passes and dispatches on a simulated clock, jumping to each next
  * wake, until the clock passes until (or nothing is scheduled). */
 int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
@@ -341,12 +360,33 @@ typedef struct seq_service_opts {
  * on DATA/coldseq.pid), a control socket DATA/control.sock (0600) that
  * nudges a reload.  Returns 0 after a clean stop. */
 int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err);
-/* The pid of the service running for data_dir, 0 when none (-1: running,
- * pid unknown). */
-int seq_service_pid(const char *data_dir, long *pid);
 /* Tell a running service that the data changed; *running false when no
  * service listens. */
 int seq_service_nudge(const char *data_dir, bool *running, cs_err *err);
+
+/* ---- the service's pid file (seq_status.c) ------------------------------ */
+
+/*
+ * The running service holds an exclusive flock(2) on DATA_DIR/coldseq.pid
+ * for as long as it runs, and has written its pid there (decimal and a
+ * newline).  The file may outlive the service; the lock never does.
+ * A probe holds a shared lock on it for an instant, so a service taking
+ * its lock with LOCK_NB should retry for a moment before concluding that
+ * another service runs.
+ */
+#define SEQ_PID_FILE "coldseq.pid"
+
+typedef struct seq_service_state {
+	bool running; /* the lock is held */
+	long pid;     /* from the file; 0 when not running or unreadable */
+} seq_service_state;
+
+/* Whether a service runs on data_dir: the pid file exists and a
+ * non-blocking shared flock on it fails with EWOULDBLOCK.  The probe holds
+ * its shared lock only for that instant.  CS_EIO with err when the file
+ * exists but cannot be opened or probed. */
+int seq_service_probe(const char *data_dir, seq_service_state *out,
+                      cs_err *err);
 
 /* ---- preview (seq_preview.c) -------------------------------------------- */
 

@@ -111,8 +111,7 @@ int seq_tsrc_get(seq_sched *s, long long version_id, const seq_tsrc **out,
 	return 0;
 }
 
-/* The provider's own daily limit when the user set none. */
-static int hard_preset(const db_inbox *in)
+int seq_inbox_hard_cap(const db_inbox *in)
 {
 	const char *at = strrchr(in->email, '@');
 
@@ -144,39 +143,57 @@ static int day_bounds(const char *tz, int64_t t, char day[11], int64_t *start,
 	return cs_tz_day(tz, t, day, err);
 }
 
-int seq_ibox_roll(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
+int seq_inbox_day_get(db *d, const db_inbox *in, int64_t now,
+                      seq_inbox_day *out, cs_err *err)
 {
 	int64_t first = 0, fstart, fend;
 	bool found = false;
 	char fday[11];
 	int rc;
 
-	if (ib->day[0] && now >= ib->day_start && now < ib->day_end)
-		return 0;
-	if ((rc = day_bounds(ib->in.timezone, now, ib->day, &ib->day_start,
-	                     &ib->day_end, err)) != 0 ||
-	    (rc = db_message_count_caps(s->d, ib->in.id, ib->day,
-	                                &ib->camp_today, &ib->total_today,
-	                                err)) != 0)
+	memset(out, 0, sizeof *out);
+	if ((rc = day_bounds(in->timezone, now, out->day, &out->start,
+	                     &out->end, err)) != 0 ||
+	    (rc = db_message_count_caps(d, in->id, out->day, &out->campaign,
+	                                &out->total, err)) != 0)
 		return rc;
-	ib->cap_today = ib->in.daily_cap;
-	ib->hard = hard_preset(&ib->in);
-	if (ib->in.ramp_start > 0) {
+	out->cap = in->daily_cap;
+	out->hard = seq_inbox_hard_cap(in);
+	if (in->ramp_start > 0) {
 		long long days = 0, cap;
 
-		if ((rc = db_message_first_at(s->d, ib->in.id, &first, &found,
+		if ((rc = db_message_first_at(d, in->id, &first, &found,
 		                              err)) != 0)
 			return rc;
 		if (found) {
-			if ((rc = day_bounds(ib->in.timezone, first, fday,
-			                     &fstart, &fend, err)) != 0)
+			if ((rc = day_bounds(in->timezone, first, fday, &fstart,
+			                     &fend, err)) != 0)
 				return rc;
-			days = (ib->day_start - fstart + 43200000) / 86400000;
+			days = (out->start - fstart + 43200000) / 86400000;
 		}
-		cap = ib->in.ramp_start + (long long)ib->in.ramp_step * days;
-		if (cap < ib->cap_today)
-			ib->cap_today = (int)cap;
+		cap = in->ramp_start + (long long)in->ramp_step * days;
+		if (cap < out->cap)
+			out->cap = (int)cap;
 	}
+	return 0;
+}
+
+int seq_ibox_roll(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
+{
+	seq_inbox_day t;
+	int rc;
+
+	if (ib->day[0] && now >= ib->day_start && now < ib->day_end)
+		return 0;
+	if ((rc = seq_inbox_day_get(s->d, &ib->in, now, &t, err)) != 0)
+		return rc;
+	memcpy(ib->day, t.day, sizeof ib->day);
+	ib->day_start = t.start;
+	ib->day_end = t.end;
+	ib->camp_today = t.campaign;
+	ib->total_today = t.total;
+	ib->cap_today = t.cap;
+	ib->hard = t.hard;
 	return 0;
 }
 

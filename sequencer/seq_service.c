@@ -37,6 +37,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -113,36 +114,12 @@ static char *data_path(const char *dir, const char *name)
 	return cs_xasprintf("%s/%s", dir, name);
 }
 
-int seq_service_pid(const char *data_dir, long *pid)
-{
-	char *p = data_path(data_dir, "coldseq.pid"), buf[32];
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	free(p);
-	*pid = 0;
-	if (fd < 0)
-		return 0;
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0) { /* nobody holds it */
-		close(fd);
-		return 0;
-	}
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n > 0) {
-		buf[n] = '\0';
-		*pid = strtol(buf, NULL, 10);
-	}
-	if (*pid <= 0)
-		*pid = -1; /* running, pid not yet written */
-	return 0;
-}
-
 static int take_lock(const char *data_dir, int *fd_out, cs_err *err)
 {
 	char *p = data_path(data_dir, "coldseq.pid"), buf[32];
 	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	long pid;
+	seq_service_state st;
+	int tries;
 
 	if (fd < 0) {
 		int e = errno;
@@ -151,12 +128,20 @@ static int take_lock(const char *data_dir, int *fd_out, cs_err *err)
 		free(p);
 		return CS_EIO;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	/* a status probe holds a shared lock for an instant: try a little */
+	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; tries++) {
+		struct timespec ts = {0, 50000000};
+
+		if (tries < 10) {
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		close(fd);
-		seq_service_pid(data_dir, &pid);
+		memset(&st, 0, sizeof st);
+		seq_service_probe(data_dir, &st, NULL);
 		cs_err_set(err, CS_EEXIST,
 		           "coldseq is already running for %s (pid %ld)",
-		           data_dir, pid);
+		           data_dir, st.pid);
 		free(p);
 		return CS_EEXIST;
 	}
