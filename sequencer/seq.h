@@ -342,7 +342,8 @@ int seq_soft_bounce(db *d, const char *message_id, const char *email,
                     const char *reason, int64_t now, cs_err *err);
 /* Pause the inbox when its hard bounces over campaign sends of the last
  * 28 days (at least 20) pass config inbox.bounce_pause_percent. */
-int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, cs_err *err);
+int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
+                       cs_err *err);
 
 /* ---- the service (seq_service.c) ----------------------------------------- */
 

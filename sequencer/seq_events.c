@@ -111,12 +111,15 @@ out:
 	return rc;
 }
 
-int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, cs_err *err)
+int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
+                       cs_err *err)
 {
 	long long sends = 0, hard = 0, pct = 3;
 	cs_buf why = CS_BUF_INIT;
 	int rc;
 
+	if (paused)
+		*paused = false;
 	if (strcmp(in->status, "active") != 0)
 		return 0;
 	if ((rc = db_config_get_int(d, "inbox.bounce_pause_percent", &pct,
@@ -132,8 +135,11 @@ int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, cs_err *err)
 	              "resume %s'",
 	              hard, sends, pct, in->name);
 	rc = db_inbox_set_status(d, in->name, "paused", why.data, 0, now, err);
-	if (rc == 0)
+	if (rc == 0) {
 		cs_log_warn("inbox %s paused: %s", in->name, why.data);
+		if (paused)
+			*paused = true;
+	}
 	cs_buf_free(&why);
 	return rc;
 }

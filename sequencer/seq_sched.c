@@ -194,6 +194,24 @@ int seq_ibox_roll(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 	ib->total_today = t.total;
 	ib->cap_today = t.cap;
 	ib->hard = t.hard;
+	/* bounce protection, once a day: the sends grew, the rate moved */
+	if (ib->active) {
+		bool paused = false;
+
+		if ((rc = seq_bounce_protect(s->d, &ib->in, now, &paused,
+		                             err)) != 0)
+			return rc;
+		if (paused) {
+			db_inbox fresh;
+
+			if ((rc = db_inbox_get(s->d, ib->in.name, &fresh,
+			                       err)) != 0)
+				return rc;
+			db_inbox_free(&ib->in);
+			ib->in = fresh;
+			ib->active = false;
+		}
+	}
 	return 0;
 }
 
