@@ -268,6 +268,12 @@ static void decide(const imap_msg *m, imap_class *c)
 	}
 	if (dsn_success || m->report == IMAP_REPORT_MDN)
 		return;
+	/* Amazon SES notifications (JSON) */
+	if (!m->multipart && imap_ses_detect(m, c)) {
+		if (c->kind == IMAP_OTHER)
+			return;
+		goto report;
+	}
 	/* free-text NDRs; an out-of-office subject outranks that guess */
 	if (!ooo_subject_only(c) && imap_ndr_detect(m, c))
 		goto report;
@@ -291,7 +297,8 @@ static void decide(const imap_msg *m, imap_class *c)
 		c->kind = IMAP_REPLY;
 	return;
 report:
-	c->orig_message_id = orig_message_id(m);
+	if (c->orig_message_id == NULL)
+		c->orig_message_id = orig_message_id(m);
 }
 
 int imap_classify(const char *raw, size_t len, imap_class *out, cs_err *err)

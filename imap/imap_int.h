@@ -157,9 +157,23 @@ imap_rcpt *imap_rcpt_add(imap_class *c, const char *addr, const char *diag);
  * a bounce or delay notice and find the failed recipients.  Returns true
  * (c->kind and c->rcpts set) when it is one. */
 bool imap_ndr_detect(const imap_msg *m, imap_class *c);
+/* The lines of a report's text t[0..n) about addr: from the line of its
+ * first mention (case-insensitive) to the next empty line or the next line
+ * that names another recipient of c, at most 600 bytes, into out.  Returns
+ * false (out empty) when t does not mention addr. */
+bool imap_text_about(const char *t, size_t n, const char *addr,
+                     const imap_class *c, cs_buf *out);
 /* Does the top header block look like it came from a mail system (null
  * sender, MAILER-DAEMON, postmaster, Mail Delivery ...)? */
 bool imap_ndr_from_daemon(const imap_msg *m);
+
+/* ses.c ------------------------------------------------------------------ */
+
+/* An Amazon SES bounce, complaint or delivery notification (JSON, also in
+ * its SNS envelope) as the text of m: fills c->kind (IMAP_BOUNCE,
+ * IMAP_COMPLAINT, IMAP_OTHER for a delivery), c->rcpts and
+ * c->orig_message_id, and returns true; false when m is none. */
+bool imap_ses_detect(const imap_msg *m, imap_class *c);
 
 /* reason.c --------------------------------------------------------------- */
 
@@ -169,16 +183,39 @@ bool imap_ndr_from_daemon(const imap_msg *m);
 typedef struct imap_rctx {
 	const char *text; /* may be NULL */
 	size_t len;
-	int known;          /* bits: 1 reason, 2 phase worked out */
-	const char *reason; /* what its words name, or NULL */
-	int phase;          /* the SMTP command it says was refused */
+	int known; /* bits: 1 reason, 2 phase, 4 status, 8 mda worked out */
+	int group; /* the reason its words name (a group of reason.c's
+	              table), or -1 */
+	int phase; /* the SMTP command it says was refused */
+	char status[8]; /* the first RFC 3463 status it gives, or "" */
+	int mda;        /* the reason group a local delivery agent's error
+	                   line in it names, or -1 */
+	bool single;    /* it is about one recipient only: its status is that
+	                   recipient's */
 } imap_rctx;
 
 void imap_rctx_init(imap_rctx *x, const char *flat, size_t n);
-/* Decide r->reason and r->hard from r->status, r->diag and the report's
- * context (may be NULL); delayed says Action: delayed.  Fills r->status
+
+/* What a report says about one recipient besides the server's words. */
+typedef struct imap_rwhy {
+	bool delayed; /* Action: delayed, or a warning that it is retried */
+	bool remote;  /* r->diag is a remote server's reply as a DSN carries
+	                 it (Diagnostic-Code of type smtp) */
+	/* a reason the report names in a field of its own (a bounce
+	 * category), or NULL */
+	const char *reason;
+	/* the report text's lines about the recipient when r->diag is
+	 * something else (a DSN's Diagnostic-Code), or NULL: read for the
+	 * SMTP phase the diagnostic does not name */
+	const char *about;
+} imap_rwhy;
+
+/* Decide r->reason and r->hard from r->status, r->diag, why and the
+ * report's context (may be NULL).  r->status is the report's Status for
+ * the recipient ("" when none); the status of the server's own reply in
+ * r->diag replaces it when that one is more specific, and it is filled
  * from the text when it was empty. */
-void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, bool delayed);
+void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why);
 /* Find an RFC 3463 status ("5.1.1") in s[0..n) into out (size 8). */
 bool imap_status_find(const char *s, size_t n, char out[8]);
 

@@ -13,9 +13,11 @@
  * message, which is never parsed further.  libetpan decodes base64 and
  * quoted-printable, from at most twice IMAP_MAX_TEXT encoded bytes per
  * part, kept to IMAP_MAX_TEXT decoded bytes, so a 50 MB attachment is
- * never held decoded.  Latin-1 and windows-1252 text is turned into UTF-8;
- * other charsets are kept as bytes (the detectors' words are ASCII or
- * UTF-8).  The text is flattened once (imap_flatten) for every detector.
+ * never held decoded.  Text is turned into UTF-8 (the detectors' words are
+ * ASCII or UTF-8): Latin-1 and windows-1252 here, other charsets
+ * (ISO-2022-JP, Shift_JIS, KOI8-R, ...) through ICU; bytes in a charset ICU
+ * does not know are kept as they are.  The text is flattened once
+ * (imap_flatten) for every detector.
  *
  * Nothing here fails: a part that cannot be read is skipped.
  */
@@ -29,6 +31,7 @@
 #include <strings.h>
 
 #include <libetpan/libetpan.h>
+#include <unicode/ucnv.h>
 
 /* ---- normalising -------------------------------------------------------- */
 
@@ -116,6 +119,36 @@ static void latin1_to_utf8(const char *b, size_t n, cs_buf *out)
 	out->data[out->len] = '\0';
 }
 
+/* Append b[0..n) converted from charset cs to UTF-8 (ICU); false, with
+ * nothing appended, when ICU does not know cs or cannot convert. */
+static bool icu_to_utf8(const char *b, size_t n, const char *cs, cs_buf *out)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	size_t cap;
+	int32_t got;
+
+	if (n == 0 || n > IMAP_MAX_TEXT)
+		return false;
+	/* UTF-8 takes at most three bytes per UTF-16 unit, and no charset
+	 * gives more than one unit per byte and a few for its escapes */
+	cap = 3 * n + 16;
+	cs_buf_reserve(out, cap + 1);
+	got = ucnv_convert("UTF-8", cs, out->data + out->len, (int32_t)cap, b,
+	                   (int32_t)n, &st);
+	if (U_FAILURE(st) || got < 0 || (size_t)got > cap)
+		return false;
+	out->len += (size_t)got;
+	out->data[out->len] = '\0';
+	return true;
+}
+
+/* Charsets that are UTF-8 or ASCII already: kept as they are. */
+static bool is_utf8(const char *cs)
+{
+	return strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0 ||
+	       strcasecmp(cs, "us-ascii") == 0 || strcasecmp(cs, "ascii") == 0;
+}
+
 static bool is_latin1(const char *cs)
 {
 	static const char *const names[] = {
@@ -169,7 +202,8 @@ static void decode_part(const char *src, size_t srclen, int enc, const char *cs,
 		dlen = room;
 	if (cs && is_latin1(cs))
 		latin1_to_utf8(d, dlen, out);
-	else
+	else if (cs == NULL || cs[0] == '\0' || is_utf8(cs) ||
+	         !icu_to_utf8(d, dlen, cs, out))
 		cs_buf_append(out, d, dlen);
 	/* decoded bytes may hold NULs: the detectors read C strings */
 	for (z = memchr(out->data + at, '\0', out->len - at); z;
@@ -504,6 +538,39 @@ static bool walk_multipart(walk_state *ws, const char *body, size_t blen,
 	return true;
 }
 
+/* The boundary of the first line of body[0..n) that starts with "--"
+ * (and is not only dashes), into out (size CT_VAL); false when the body
+ * holds none in its first lines. */
+static bool guess_boundary(const char *body, size_t n, char *out)
+{
+	const char *p = body, *end = body + (n < 4096 ? n : 4096);
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+
+		while (e > p &&
+		       (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e - p > 2 && p[0] == '-' && p[1] == '-' &&
+		    (size_t)(e - p - 2) < CT_VAL &&
+		    memchr(p, ' ', (size_t)(e - p)) == NULL) {
+			size_t k = (size_t)(e - p - 2), i;
+
+			memcpy(out, p + 2, k);
+			out[k] = '\0';
+			for (i = 0; i < k && out[i] == '-'; i++)
+				;
+			if (i < k)
+				return true;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return false;
+}
+
 static void walk(walk_state *ws, const char *ctv, size_t ctlen,
                  const char *ctev, size_t ctelen, const char *body, size_t blen,
                  int depth)
@@ -518,6 +585,12 @@ static void walk(walk_state *ws, const char *ctv, size_t ctlen,
 		ct = &ctbuf;
 	if (ct_is(ct, "multipart", NULL)) {
 		const char *bd = ct->boundary;
+		char guess[CT_VAL];
+
+		/* a boundary parameter lost to broken folding: the first
+		 * body line that looks like a delimiter names it */
+		if (bd[0] == '\0' && guess_boundary(body, blen, guess))
+			bd = guess;
 
 		if (depth <= 1) {
 			m->multipart = true;
@@ -596,7 +669,6 @@ static const char *const orig_marks[] = {
     "header of the original message",
     "original message header",
     "returned message follows",
-    "the original message was received",
     "unsent message below",
     "------ original message ------",
     "- the text you sent follows",
@@ -604,6 +676,60 @@ static const char *const orig_marks[] = {
     NULL,
 };
 static imap_phr orig_phr = IMAP_PHR_ANY(orig_marks);
+
+/* Does t[i..n) start with name (case-insensitive)? */
+static bool starts_with(const char *t, size_t n, size_t i, const char *name)
+{
+	size_t k = strlen(name);
+
+	return i <= n && n - i >= k && strncasecmp(t + i, name, k) == 0;
+}
+
+/* Where a copied header block starts in t[0..n): a "Received:" or
+ * "Return-Path:" line (also quoted, "> Received:") followed by another
+ * header field line.  A block with a null Return-Path is a delivery
+ * report itself (a report forwarded or returned inside this one), whose
+ * words are this report's: it is passed over.  n when there is none. */
+static size_t header_copy_at(const char *t, size_t n)
+{
+	const char *p = t, *end = t + n;
+
+	while (p < end) {
+		size_t i = (size_t)(p - t), k = 0;
+		const char *nl;
+
+		if (t[i] == '>') /* a quoted copy */
+			k = i + 1 < n && t[i + 1] == ' ' ? 2 : 1;
+		if ((starts_with(t, n, i + k, "Received: ") ||
+		     starts_with(t, n, i + k, "Return-Path: "))) {
+			const char *q = memchr(p, '\n', (size_t)(end - p)), *c;
+
+			if (starts_with(t, n, i + k, "Return-Path: <>")) {
+				/* skip to the end of this header block */
+				const char *blank =
+				    memmem(p, (size_t)(end - p), "\n\r\n", 3);
+
+				if (blank == NULL)
+					break;
+				p = blank + 1;
+				continue;
+			}
+			/* the next line is a continuation or a field */
+			q = q ? q + 1 + k : NULL;
+			if (q && q < end &&
+			    (*q == ' ' || *q == '\t' ||
+			     ((c = memchr(q, ':', (size_t)(end - q))) &&
+			      c - q < 40 &&
+			      memchr(q, ' ', (size_t)(c - q)) == NULL)))
+				return i;
+		}
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return n;
+}
 
 static size_t find_orig_copy(imap_msg *m)
 {
@@ -622,7 +748,55 @@ static size_t find_orig_copy(imap_msg *m)
 	if (imap_phr_find(&orig_phr, low.data, n, &at) >= 0)
 		best = (size_t)(at - low.data);
 	cs_buf_free(&low);
-	return best;
+	/* no marker line: the copy's own header block marks it */
+	i = header_copy_at(m->text.data, best < n ? best : n);
+	return i < best ? i : best;
+}
+
+/* RFC 3464 per-recipient fields written into the text part itself
+ * (a notice that pastes its "Technical report", or a DSN whose MIME
+ * headers were lost): the block of the first "Final-Recipient:" or
+ * "Original-Recipient:" line, to the end of the report text, is read as
+ * the delivery-status part, and is no longer the report's prose. */
+static void inline_dsn(imap_msg *m)
+{
+	const char *t = m->text.data, *p = t;
+	size_t n = m->orig_text_at < 65536 ? m->orig_text_at : 65536;
+	const char *end = t + n;
+
+	while (p < end) {
+		size_t i = (size_t)(p - t);
+		const char *nl;
+
+		if (starts_with(t, n, i, "Final-Recipient:") ||
+		    starts_with(t, n, i, "Original-Recipient:")) {
+			/* back to the start of its block */
+			const char *s = p;
+
+			while (s > t) {
+				const char *q = s - 1; /* the '\n' ending the
+				                         line before */
+				const char *b = q;
+
+				while (b > t && b[-1] != '\n')
+					b--;
+				if (q - b <= 1) /* empty line ("" or "\r") */
+					break;
+				s = b;
+			}
+			cs_buf_append(
+			    &m->dsn, s,
+			    (size_t)(m->text.data + m->orig_text_at - s));
+			cs_buf_append(&m->dsn, "\r\n", 2);
+			/* the report's prose ends where its fields start */
+			m->orig_text_at = (size_t)(s - t);
+			return;
+		}
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
 }
 
 /* ---- the top header block, parsed once ---------------------------------- */
@@ -709,6 +883,8 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 	cs_buf_append(&m->arf, "", 0);
 	cs_buf_append(&m->orig, "", 0);
 	m->orig_text_at = m->multipart ? m->text.len : find_orig_copy(m);
+	if (m->dsn.len == 0 && m->text.len)
+		inline_dsn(m);
 	/* the words every detector reads, flattened once */
 	n = m->orig_text_at;
 	imap_flatten(m->text.data, n < IMAP_REASON_CTX ? n : IMAP_REASON_CTX,

@@ -22,6 +22,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const w_mailboxfull[] = {
@@ -60,6 +61,7 @@ static const char *const w_mailboxfull[] = {
     "has too many messages",
     "status: 5.2.2",
     "mailbox is over",
+    "not enough disk space",
     NULL,
 };
 static const char *const w_mesgtoobig[] = {
@@ -168,6 +170,7 @@ static const char *const w_userunknown[] = {
     "mailbox not found",
     "mailbox not present",
     "mailbox does not exist",
+    "mailbox doesn't exist",
     "mailbox unavailable",
     "mailbox is unavailable",
     "mailbox invalid",
@@ -431,6 +434,10 @@ static const char *const w_early_userunknown[] = {
     "not listed in the directory",
     "not listed in public name & address book",
     "ディレクトリのリストにありません",
+    /* a reporting MTA's own verdict on the address, beside the reply
+     * it relays */
+    "the address couldn't be found",
+    "the address could not be found",
     NULL,
 };
 static const char *const w_early_network[] = {
@@ -453,8 +460,8 @@ static const imap_phr_group patterns[] = {
     {"norelaying", w_norelaying},
     {"virusdetected", w_virus},
     {"blocked", w_dnsbl},
-    {"userunknown", w_userunknown},
     {"hostunknown", w_hostunknown},
+    {"userunknown", w_userunknown},
     {"spamdetected", w_spam},
     {"filtered", w_filtered},
     {"blocked", w_blocked},
@@ -472,12 +479,15 @@ static const imap_phr_group patterns[] = {
 };
 static imap_phr reason_phr = IMAP_PHR_GROUPS(patterns);
 
-static const char *text_reason(const char *t, size_t n)
+/* The group of patterns[] the words t[0..n) name, or -1. */
+static int text_group(const char *t, size_t n)
 {
-	int k = imap_phr_find(&reason_phr, t, n, NULL);
-
-	return k >= 0 ? patterns[k].name : NULL;
+	return imap_phr_find(&reason_phr, t, n, NULL);
 }
+
+/* Group 0 is the definite "no such user" wording (a directory that does
+ * not list the user): no SMTP phase or status can make it a filter's. */
+#define GROUP_DEFINITE 0
 
 /* RFC 3463 status → reason, for the codes that say something specific. */
 static const char *status_reason(const char *st)
@@ -522,7 +532,9 @@ static const char *status_reason(const char *st)
 	return NULL;
 }
 
-bool imap_status_find(const char *s, size_t n, char out[8])
+/* The first RFC 3463 status in s[0..n): where it starts, or NULL; the
+ * status into out (size 8). */
+static const char *status_at(const char *s, size_t n, char out[8])
 {
 	size_t i;
 
@@ -551,24 +563,64 @@ bool imap_status_find(const char *s, size_t n, char out[8])
 			continue;
 		memcpy(out, s + i, k - i);
 		out[k - i] = '\0';
-		return true;
+		return s + i;
 	}
-	return false;
+	return NULL;
 }
 
-/* An SMTP reply code ("550 ", "550-") in s, for a status class. */
+bool imap_status_find(const char *s, size_t n, char out[8])
+{
+	return status_at(s, n, out) != NULL;
+}
+
+/* Is there an SMTP reply code at s[i] ("550 ", "550-", "550,", "550:"),
+ * not inside a longer number or a dotted address? */
+static bool reply_code_at(const char *s, size_t n, size_t i)
+{
+	return i + 3 < n && (s[i] == '4' || s[i] == '5') &&
+	       isdigit((unsigned char)s[i + 1]) &&
+	       isdigit((unsigned char)s[i + 2]) &&
+	       (s[i + 3] == ' ' || s[i + 3] == '-' || s[i + 3] == ',' ||
+	        s[i + 3] == ':') &&
+	       (i == 0 ||
+	        (!isalnum((unsigned char)s[i - 1]) && s[i - 1] != '.'));
+}
+
+/* An SMTP reply code's class ('4', '5') in s, or 0. */
 static char reply_class(const char *s, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i + 3 < n; i++)
-		if ((s[i] == '4' || s[i] == '5') &&
-		    isdigit((unsigned char)s[i + 1]) &&
-		    isdigit((unsigned char)s[i + 2]) &&
-		    (s[i + 3] == ' ' || s[i + 3] == '-') &&
-		    (i == 0 || !isalnum((unsigned char)s[i - 1])))
+		if (reply_code_at(s, n, i))
 			return s[i];
 	return 0;
+}
+
+/* The status of the server's own reply in s[0..n): the one right after a
+ * reply code ("550 5.1.1", "550-5.7.1", "550-'5.7.1", "550 #5.1.0"), else
+ * the first one.  A relaying system often puts its own summary first
+ * ("5.1.0 - Unknown address error 550-'5.7.1 ... Access denied'"); the
+ * status the refusing server gave is the one that says why. */
+static bool reply_status(const char *s, size_t n, char out[8])
+{
+	size_t i;
+
+	for (i = 0; i + 8 < n; i++) {
+		size_t j;
+		const char *at;
+
+		if (!reply_code_at(s, n, i))
+			continue;
+		j = i + 4;
+		while (j < n && j < i + 7 &&
+		       (s[j] == ' ' || s[j] == '\'' || s[j] == '#'))
+			j++;
+		at = status_at(s + j, n - j < 8 ? n - j : 8, out);
+		if (at == s + j)
+			return true;
+	}
+	return status_at(s, n, out) != NULL;
 }
 
 static bool is(const char *a, const char *b)
@@ -584,21 +636,48 @@ static bool is_hard(const char *reason)
 
 /* The SMTP command a refusal answered (RFC 5321 3.3), as reports name it:
  * Postfix "(in reply to RCPT TO command)", Exim "after RCPT TO:",
- * Sendmail's ">>> RCPT To:" transcript, "after end of data".  The earliest
- * mention in the text is taken. */
+ * Sendmail's ">>> RCPT To:" transcript, qmail's "does not like
+ * recipient", "after end of data".  The earliest mention in the text is
+ * taken, except that a DATA refused for want of any accepted recipient
+ * ("503 Need RCPT", "no valid recipients") says the recipients were
+ * refused at RCPT, whatever the transcript shows first (pipelining). */
 enum { PHASE_NONE = 0, PHASE_MAIL, PHASE_RCPT, PHASE_DATA };
 
 static const char *const ph_mail[] = {
-    "mail from:", "mail from command", "after mail from", ">>> mail from", NULL,
+    "mail from command",
+    "after mail from",
+    ">>> mail from",
+    NULL,
 };
 static const char *const ph_rcpt[] = {
-    "rcpt to", "rcpt command", ">>> rcpt", "after rcpt", NULL,
+    "rcpt to",
+    "rcpt command",
+    ">>> rcpt",
+    "after rcpt",
+    "[rcpt_to]",
+    "does not like recipient",
+    "server has rejected address",
+    NULL,
+};
+static const char *const ph_no_rcpt[] = {
+    "need rcpt",
+    "no valid recipients",
+    "no recipients specified",
+    "valid rcpt command must precede",
+    "all rcpt commands were rejected",
+    NULL,
 };
 static const char *const ph_data[] = {
-    "end of data", "after data", ">>> data", "data command", NULL,
+    "end of data",
+    "after data",
+    ">>> data",
+    "data command",
+    "failed after i sent the message",
+    NULL,
 };
 static imap_phr ph_mail_phr = IMAP_PHR_ANY(ph_mail);
 static imap_phr ph_rcpt_phr = IMAP_PHR_ANY(ph_rcpt);
+static imap_phr ph_no_rcpt_phr = IMAP_PHR_ANY(ph_no_rcpt);
 static imap_phr ph_data_phr = IMAP_PHR_ANY(ph_data);
 
 static int smtp_phase(const char *t, size_t n)
@@ -608,6 +687,8 @@ static int smtp_phase(const char *t, size_t n)
 
 	if (t == NULL || n == 0)
 		return PHASE_NONE;
+	if (imap_phr_find(&ph_no_rcpt_phr, t, n, NULL) >= 0)
+		return PHASE_RCPT;
 	if (imap_phr_find(&ph_rcpt_phr, t, n, &at) >= 0) {
 		best = at;
 		ph = PHASE_RCPT;
@@ -623,29 +704,69 @@ static int smtp_phase(const char *t, size_t n)
 	return ph;
 }
 
+/* A local delivery agent's own error line ("mail.local: unknown user:",
+ * "maildrop: maildir over quota.", Dovecot's "Your message to <x> was
+ * automatically rejected: Quota exceeded"): the system that holds the
+ * mailbox says why, which no relayed reply or status code overrides.
+ * Returns the group of patterns[] its words name, or -1. */
+static const char *const mda_marks[] = {
+    "mail.local: ",   "procmail: ", "maildrop: ",
+    "vdelivermail: ", "vdeliver: ", "was automatically rejected: ",
+    "dovecot-lda: ",  NULL,
+};
+static imap_phr mda_phr = IMAP_PHR(mda_marks);
+
+static int mda_group(const char *t, size_t n)
+{
+	const char *at;
+	int k = imap_phr_find(&mda_phr, t, n, &at);
+	size_t skip, left;
+
+	if (k < 0)
+		return -1;
+	skip = (size_t)(at - t) + strlen(mda_marks[k]);
+	left = n - skip < 64 ? n - skip : 64;
+	return text_group(t + skip, left);
+}
+
 void imap_rctx_init(imap_rctx *x, const char *flat, size_t n)
 {
 	x->text = flat;
 	x->len = flat ? n : 0;
 	x->known = 0;
-	x->reason = NULL;
+	x->group = -1;
 	x->phase = 0;
+	x->status[0] = '\0';
+	x->mda = -1;
+	x->single = false;
 }
 
-static const char *ctx_reason(imap_rctx *x)
+static int ctx_group(imap_rctx *x)
 {
 	if (x == NULL)
-		return NULL;
+		return -1;
 	if (!(x->known & 1)) {
-		x->reason = text_reason(x->text, x->len);
+		x->group = text_group(x->text, x->len);
 		x->known |= 1;
 	}
-	return x->reason;
+	return x->group;
 }
 
+static int ctx_mda(imap_rctx *x)
+{
+	if (x == NULL || !x->single)
+		return -1;
+	if (!(x->known & 8)) {
+		x->mda = mda_group(x->text, x->len);
+		x->known |= 8;
+	}
+	return x->mda;
+}
+
+/* The report's phase, when it is about this recipient only. */
 static int ctx_phase(imap_rctx *x)
 {
-	if (x == NULL)
+	if (x == NULL || !x->single)
 		return PHASE_NONE;
 	if (!(x->known & 2)) {
 		x->phase = smtp_phase(x->text, x->len);
@@ -654,38 +775,121 @@ static int ctx_phase(imap_rctx *x)
 	return x->phase;
 }
 
-/* Does the status name the recipient's mailbox as bad (X.1.1 Bad
- * destination mailbox address, X.1.3 bad syntax, X.1.6 moved)? */
-static bool mailbox_status(const char *st)
+static const char *ctx_status(imap_rctx *x)
 {
-	return st[0] &&
-	       (strcmp(st + 1, ".1.1") == 0 || strcmp(st + 1, ".1.3") == 0 ||
-	        strcmp(st + 1, ".1.6") == 0);
+	if (x == NULL || !x->single)
+		return "";
+	if (!(x->known & 4)) {
+		if (!reply_status(x->text, x->len, x->status) ||
+		    x->status[0] == '2')
+			x->status[0] = '\0';
+		x->known |= 4;
+	}
+	return x->status;
 }
 
-void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, bool delayed)
+/* Does the status say the destination address is bad (X.1.0 other
+ * address status, X.1.1 bad mailbox, X.1.2 bad system, X.1.3 bad syntax,
+ * X.1.6 moved, X.1.10 null MX, and the X.1.n above 10 that some servers
+ * use for "recipient not found")?  Not X.1.4 (ambiguous), X.1.5 (valid),
+ * X.1.7/X.1.8 (the sender's) or X.1.9. */
+static bool address_status(const char *st)
 {
-	cs_buf t = CS_BUF_INIT;
-	const char *tr, *sr, *reason;
-	int phase;
+	int d;
+
+	if (st[0] == '\0' || strncmp(st + 1, ".1.", 3) != 0)
+		return false;
+	d = atoi(st + 4);
+	return d <= 3 || d == 6 || d >= 10;
+}
+
+/* "X.0.0" and "": the status says nothing beyond its class. */
+static bool vague_status(const char *st)
+{
+	return st[0] == '\0' || strcmp(st + 1, ".0.0") == 0;
+}
+
+/* A status with both its subject and detail non-zero ("5.7.1", not
+ * "5.1.0" or "5.0.0"). */
+static bool specific_status(const char *st)
+{
+	const char *d = strchr(st + 2, '.');
+
+	return st[0] && st[2] != '0' && d && atoi(d + 1) != 0;
+}
+
+/* The recipient's status: the report's Status, unless the server's own
+ * reply in the words t gives a more specific one of the same class (a
+ * reporting MTA often says 5.0.0 or a generic code for any 550), or the
+ * report gives none and its text (about this recipient only) does.
+ * Returns true when the status is the one the server's reply gave. */
+static bool pick_status(imap_rcpt *r, const cs_buf *t, imap_rctx *ctx)
+{
+	char st[8];
+	bool own = false; /* the status is the one the server's reply gave */
+
+	if (t->len && reply_status(t->data, t->len, st) && st[0] != '2') {
+		own = strcmp(st, r->status) == 0;
+		if (vague_status(r->status) ||
+		    (specific_status(st) && st[0] == r->status[0])) {
+			memcpy(r->status, st, sizeof st);
+			own = true;
+		}
+	}
+	if (vague_status(r->status)) {
+		const char *cs = ctx_status(ctx);
+
+		if (cs[0] && (r->status[0] == '\0' || cs[0] == r->status[0]))
+			memcpy(r->status, cs, sizeof r->status);
+	}
+	return own;
+}
+
+void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
+{
+	cs_buf t = CS_BUF_INIT, about = CS_BUF_INIT;
+	const char *tr, *sr, *reason, *src;
+	size_t srclen;
+	int phase, group, mda;
+	bool definite, own_status;
 
 	if (r->diag)
 		imap_flatten(r->diag, strlen(r->diag), &t);
-	if (r->status[0] == '\0' || strcmp(r->status + 1, ".0.0") == 0) {
-		char st[8];
-
-		if (t.len && imap_status_find(t.data, t.len, st) &&
-		    st[0] != '2')
-			memcpy(r->status, st, sizeof st);
+	own_status = pick_status(r, &t, ctx);
+	/* the recipient's own words, else the report's */
+	group = text_group(t.data, t.len);
+	src = t.data;
+	srclen = t.len;
+	if (ctx && ctx->single && !why->remote) {
+		int g = ctx_group(ctx);
+		if (g >= 0 && (group < 0 || g < group)) {
+			group = g;
+			src = ctx->text;
+			srclen = ctx->len;
+		}
 	}
-	tr = text_reason(t.data, t.len);
-	if (tr == NULL)
-		tr = ctx_reason(ctx);
+	if (group < 0 && (group = ctx_group(ctx)) >= 0) {
+		src = ctx->text;
+		srclen = ctx->len;
+	}
+	tr = group >= 0 ? patterns[group].name : NULL;
+	definite = group == GROUP_DEFINITE;
 	sr = status_reason(r->status);
+	if (why->about)
+		imap_flatten(why->about, strlen(why->about), &about);
 	phase = smtp_phase(t.data, t.len);
 	if (phase == PHASE_NONE)
+		phase = smtp_phase(about.data, about.len);
+	if (phase == PHASE_NONE)
 		phase = ctx_phase(ctx);
-	if (sr && (is(sr, "userunknown") || is(sr, "hostunknown"))) {
+	if ((mda = mda_group(t.data, t.len)) < 0)
+		mda = ctx_mda(ctx);
+	if (why->reason || mda >= 0) {
+		/* the report's own category field, or the local delivery
+		 * agent's words */
+		reason = why->reason ? why->reason : patterns[mda].name;
+		definite = true;
+	} else if (sr && (is(sr, "userunknown") || is(sr, "hostunknown"))) {
 		/* a bad-address status, unless the words blame the sender or
 		 * the network */
 		reason = sr;
@@ -705,13 +909,30 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, bool delayed)
 	} else if (sr) {
 		reason = sr;
 	} else {
-		reason = delayed ? "expired" : "onhold";
+		reason = why->delayed ? "expired" : "onhold";
 	}
-	/* "unknown user" words in answer to DATA, without a mailbox status:
-	 * a content filter's or gateway's verdict, not proof the address is
-	 * dead */
-	if (is(reason, "userunknown") && !mailbox_status(r->status) &&
-	    phase == PHASE_DATA)
+	/* "unknown user" words are proof the address is dead only when the
+	 * refusal is known to be about the address: a bad-address status,
+	 * or the answer to RCPT TO.  The same words in answer to DATA, or
+	 * relayed from another server without saying when, are as often a
+	 * content filter's or gateway's verdict on the message, and with a
+	 * security or policy status of the refusing server's own (X.7.x:
+	 * "per-host or per-recipient filtering", RFC 3463) they are one.  A
+	 * report's own statement (no relayed reply: the system that holds
+	 * the mailboxes says so) stands. */
+	if (is(reason, "userunknown") && !definite)
+		/* the report's own lines about the recipient may give the
+		 * reporting MTA's verdict beside the reply it relays */
+		definite =
+		    text_group(about.data, about.len) == GROUP_DEFINITE ||
+		    (ctx && ctx->single && ctx_group(ctx) == GROUP_DEFINITE);
+	if (is(reason, "userunknown") && !definite &&
+	    !address_status(r->status) &&
+	    ((own_status && strncmp(r->status + 1, ".7.", 3) == 0) ||
+	     (phase != PHASE_RCPT &&
+	      (phase == PHASE_DATA ||
+	       (phase == PHASE_NONE &&
+	        (why->remote || reply_class(src ? src : "", srclen)))))))
 		reason = "filtered";
 	/* the sender was refused: X.1.7/X.1.8 (bad sender address or
 	 * system) or an answer to MAIL FROM */
@@ -728,13 +949,14 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, bool delayed)
 		char cls = reply_class(t.data ? t.data : "", t.len);
 
 		if (cls == 0)
-			cls = delayed ? '4' : '5';
+			cls = why->delayed ? '4' : '5';
 		snprintf(r->status, sizeof r->status, "%c.0.0", cls);
 	}
-	if (delayed && is_hard(reason))
+	if (why->delayed && is_hard(reason))
 		reason = "expired";
 	r->reason = reason;
 	/* a temporary (4.x.x) failure never condemns the address */
-	r->hard = !delayed && r->status[0] == '5' && is_hard(reason);
+	r->hard = !why->delayed && r->status[0] == '5' && is_hard(reason);
 	cs_buf_free(&t);
+	cs_buf_free(&about);
 }
