@@ -1,9 +1,10 @@
 /*
  * classify.c - imap_classify(): one raw message in, one verdict out.
  *
- * Order of precedence (imap.h): a DSN or NDR bounce, a delay, an ARF
- * complaint, an auto-reply, an unsubscribe request, a reply, other.  A
- * report always outranks the auto-reply markers it carries (Postfix puts
+ * Order of precedence (imap.h): a DSN, an ARF complaint, an Amazon SES
+ * notification, an NDR bounce or delay, an auto-reply, an unsubscribe
+ * request, a reply, other.  A report always outranks the auto-reply
+ * markers it carries (Postfix puts
  * Auto-Submitted: auto-replied on its bounces); an out-of-office subject
  * outranks a free-text NDR guess, which is the weaker evidence.  A DSN
  * whose recipients were all delivered or relayed, and a read receipt

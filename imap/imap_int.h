@@ -2,12 +2,14 @@
  * imap_int.h - declarations shared by the files of imap/ only.
  *
  * The classifier works in two steps: mime_walk.c turns the raw bytes into
- * an imap_msg (normalised copy, MIME tree from libetpan, and the pieces
- * the detectors read: top header block, human-readable text, the
- * delivery-status and feedback-report parts, the returned headers), then
- * classify.c asks the detectors (dsn.c, ndr.c, autoreply.c, unsub.c) in
- * order of precedence.  reason.c is the one place that decides a bounce's
- * reason and hard vs soft.
+ * an imap_msg (normalised copy, MIME structure, and the pieces the
+ * detectors read: top header block, human-readable text, the
+ * delivery-status and feedback-report parts, the returned headers;
+ * report_text.c finds where a report's prose ends), then classify.c asks
+ * the detectors (dsn.c, ses.c, ndr.c, autoreply.c, unsub.c) in order of
+ * precedence.  reason.c is the one place that decides a bounce's reason
+ * and hard vs soft, from the words and from what evidence.c reads
+ * (status codes, reply codes, the SMTP phase).
  */
 #ifndef COLDSEQ_IMAP_INT_H
 #define COLDSEQ_IMAP_INT_H
@@ -100,6 +102,15 @@ const char *imap_find(const char *hay, size_t n, const char *needle);
 int imap_find_any(const char *hay, size_t n, const char *const *list,
                   const char **at);
 
+/* report_text.c ---------------------------------------------------------- */
+
+/* Where the copy of the returned message starts in a non-MIME report's
+ * text (text->len when there is none). */
+size_t imap_orig_copy_at(const cs_buf *text);
+/* RFC 3464 recipient fields pasted into m->text[0..orig_text_at): copied
+ * into m->dsn, and orig_text_at moved to where they start. */
+void imap_inline_dsn(imap_msg *m);
+
 /* match.c ---------------------------------------------------------------- */
 
 /* A phrase list compiled on first use for one-pass search: words (rank =
@@ -175,6 +186,32 @@ bool imap_ndr_from_daemon(const imap_msg *m);
  * c->orig_message_id, and returns true; false when m is none. */
 bool imap_ses_detect(const imap_msg *m, imap_class *c);
 
+/* evidence.c ------------------------------------------------------------- */
+
+/* Find an RFC 3463 status ("5.1.1") in s[0..n) into out (size 8). */
+bool imap_status_find(const char *s, size_t n, char out[8]);
+/* The status of the server's own reply in s[0..n): the one right after an
+ * SMTP reply code ("550 5.1.1", "550-'5.7.1"), else the first one. */
+bool imap_reply_status(const char *s, size_t n, char out[8]);
+/* The class ('4', '5') of the first SMTP reply code in s[0..n), or 0. */
+char imap_reply_class(const char *s, size_t n);
+/* Statuses ("" for none): a bad destination address (X.1.x but the
+ * sender's, X.1.4, X.1.5, X.1.9); nothing beyond the class ("", X.0.0);
+ * subject and detail both non-zero ("5.7.1"). */
+bool imap_status_address(const char *st);
+bool imap_status_vague(const char *st);
+bool imap_status_specific(const char *st);
+
+/* The SMTP command a refusal answered, as the flattened text t[0..n)
+ * names it. */
+enum {
+	IMAP_PHASE_NONE = 0,
+	IMAP_PHASE_MAIL, /* MAIL FROM: the sender was refused */
+	IMAP_PHASE_RCPT, /* RCPT TO: the recipient was */
+	IMAP_PHASE_DATA, /* DATA or end of data: the message was */
+};
+int imap_smtp_phase(const char *t, size_t n);
+
 /* reason.c --------------------------------------------------------------- */
 
 /* What a report's own text (flattened) tells about every recipient of it,
@@ -216,8 +253,6 @@ typedef struct imap_rwhy {
  * r->diag replaces it when that one is more specific, and it is filled
  * from the text when it was empty. */
 void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why);
-/* Find an RFC 3463 status ("5.1.1") in s[0..n) into out (size 8). */
-bool imap_status_find(const char *s, size_t n, char out[8]);
 
 /* autoreply.c ------------------------------------------------------------ */
 

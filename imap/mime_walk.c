@@ -658,147 +658,6 @@ static void walk(walk_state *ws, const char *ctv, size_t ctlen,
 	}
 }
 
-/* A non-MIME report quotes the original message after a marker line;
- * remember where, so that recipients and words of the original are not
- * taken for the report's. */
-static const char *const orig_marks[] = {
-    "original message follows",
-    "this is a copy of the message",
-    "copy of the original message",
-    "below this line is a copy of the message",
-    "header of the original message",
-    "original message header",
-    "returned message follows",
-    "unsent message below",
-    "------ original message ------",
-    "- the text you sent follows",
-    "headers of your message follow",
-    NULL,
-};
-static imap_phr orig_phr = IMAP_PHR_ANY(orig_marks);
-
-/* Does t[i..n) start with name (case-insensitive)? */
-static bool starts_with(const char *t, size_t n, size_t i, const char *name)
-{
-	size_t k = strlen(name);
-
-	return i <= n && n - i >= k && strncasecmp(t + i, name, k) == 0;
-}
-
-/* Where a copied header block starts in t[0..n): a "Received:" or
- * "Return-Path:" line (also quoted, "> Received:") followed by another
- * header field line.  A block with a null Return-Path is a delivery
- * report itself (a report forwarded or returned inside this one), whose
- * words are this report's: it is passed over.  n when there is none. */
-static size_t header_copy_at(const char *t, size_t n)
-{
-	const char *p = t, *end = t + n;
-
-	while (p < end) {
-		size_t i = (size_t)(p - t), k = 0;
-		const char *nl;
-
-		if (t[i] == '>') /* a quoted copy */
-			k = i + 1 < n && t[i + 1] == ' ' ? 2 : 1;
-		if ((starts_with(t, n, i + k, "Received: ") ||
-		     starts_with(t, n, i + k, "Return-Path: "))) {
-			const char *q = memchr(p, '\n', (size_t)(end - p)), *c;
-
-			if (starts_with(t, n, i + k, "Return-Path: <>")) {
-				/* skip to the end of this header block */
-				const char *blank =
-				    memmem(p, (size_t)(end - p), "\n\r\n", 3);
-
-				if (blank == NULL)
-					break;
-				p = blank + 1;
-				continue;
-			}
-			/* the next line is a continuation or a field */
-			q = q ? q + 1 + k : NULL;
-			if (q && q < end &&
-			    (*q == ' ' || *q == '\t' ||
-			     ((c = memchr(q, ':', (size_t)(end - q))) &&
-			      c - q < 40 &&
-			      memchr(q, ' ', (size_t)(c - q)) == NULL)))
-				return i;
-		}
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	return n;
-}
-
-static size_t find_orig_copy(imap_msg *m)
-{
-	cs_buf low = CS_BUF_INIT;
-	size_t lim = (size_t)IMAP_WORDS_SCAN * 4;
-	size_t n = m->text.len < lim ? m->text.len : lim;
-	size_t best = m->text.len, i;
-	const char *at;
-
-	/* search a lower-cased copy (of the part that can matter) */
-	cs_buf_reserve(&low, n + 1);
-	for (i = 0; i < n; i++)
-		low.data[i] = (char)tolower((unsigned char)m->text.data[i]);
-	low.len = n;
-	low.data[n] = '\0';
-	if (imap_phr_find(&orig_phr, low.data, n, &at) >= 0)
-		best = (size_t)(at - low.data);
-	cs_buf_free(&low);
-	/* no marker line: the copy's own header block marks it */
-	i = header_copy_at(m->text.data, best < n ? best : n);
-	return i < best ? i : best;
-}
-
-/* RFC 3464 per-recipient fields written into the text part itself
- * (a notice that pastes its "Technical report", or a DSN whose MIME
- * headers were lost): the block of the first "Final-Recipient:" or
- * "Original-Recipient:" line, to the end of the report text, is read as
- * the delivery-status part, and is no longer the report's prose. */
-static void inline_dsn(imap_msg *m)
-{
-	const char *t = m->text.data, *p = t;
-	size_t n = m->orig_text_at < 65536 ? m->orig_text_at : 65536;
-	const char *end = t + n;
-
-	while (p < end) {
-		size_t i = (size_t)(p - t);
-		const char *nl;
-
-		if (starts_with(t, n, i, "Final-Recipient:") ||
-		    starts_with(t, n, i, "Original-Recipient:")) {
-			/* back to the start of its block */
-			const char *s = p;
-
-			while (s > t) {
-				const char *q = s - 1; /* the '\n' ending the
-				                         line before */
-				const char *b = q;
-
-				while (b > t && b[-1] != '\n')
-					b--;
-				if (q - b <= 1) /* empty line ("" or "\r") */
-					break;
-				s = b;
-			}
-			cs_buf_append(
-			    &m->dsn, s,
-			    (size_t)(m->text.data + m->orig_text_at - s));
-			cs_buf_append(&m->dsn, "\r\n", 2);
-			/* the report's prose ends where its fields start */
-			m->orig_text_at = (size_t)(s - t);
-			return;
-		}
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-}
-
 /* ---- the top header block, parsed once ---------------------------------- */
 
 static void index_headers(imap_msg *m)
@@ -882,9 +741,10 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 	cs_buf_append(&m->dsn, "", 0);
 	cs_buf_append(&m->arf, "", 0);
 	cs_buf_append(&m->orig, "", 0);
-	m->orig_text_at = m->multipart ? m->text.len : find_orig_copy(m);
+	m->orig_text_at =
+	    m->multipart ? m->text.len : imap_orig_copy_at(&m->text);
 	if (m->dsn.len == 0 && m->text.len)
-		inline_dsn(m);
+		imap_inline_dsn(m);
 	/* the words every detector reads, flattened once */
 	n = m->orig_text_at;
 	imap_flatten(m->text.data, n < IMAP_REASON_CTX ? n : IMAP_REASON_CTX,

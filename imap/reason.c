@@ -16,7 +16,16 @@
  * the report's text when there is none), then from the RFC 3463 status.
  * A status that says "bad mailbox" (X.1.1) loses to words that name a
  * sender-side cause (relaying denied, blocked, mailbox full, ...), since
- * many servers answer every refusal with 550 5.1.1.
+ * many servers answer every refusal with 550 5.1.1.  A report field that
+ * names the category (PowerMTA's, SES's) or a local delivery agent's own
+ * error line outranks both.
+ *
+ * "No such user" words alone do not make a hard bounce: the address must
+ * be known to be what was refused (a bad-address status, the answer to
+ * RCPT TO, a directory's or the reporting system's own statement).  The
+ * same words relayed after DATA, or without saying when, or with a policy
+ * status, are as often a filter's verdict on the message: "filtered",
+ * soft (the taxonomy of Sisimai, whose labels the accuracy test uses).
  */
 #include "imap_int.h"
 
@@ -532,97 +541,6 @@ static const char *status_reason(const char *st)
 	return NULL;
 }
 
-/* The first RFC 3463 status in s[0..n): where it starts, or NULL; the
- * status into out (size 8). */
-static const char *status_at(const char *s, size_t n, char out[8])
-{
-	size_t i;
-
-	for (i = 0; i + 5 <= n; i++) {
-		size_t j = i + 2, k;
-
-		if ((s[i] != '2' && s[i] != '4' && s[i] != '5') ||
-		    s[i + 1] != '.' ||
-		    (i > 0 &&
-		     (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '.')))
-			continue;
-		k = j;
-		while (k < n && k - j < 3 && isdigit((unsigned char)s[k]))
-			k++;
-		if (k == j || k >= n || s[k] != '.')
-			continue;
-		k++;
-		j = k;
-		while (k < n && k - j < 3 && isdigit((unsigned char)s[k]))
-			k++;
-		if (k == j || (k < n && (isalnum((unsigned char)s[k]) ||
-		                         (s[k] == '.' && k + 1 < n &&
-		                          isdigit((unsigned char)s[k + 1])))))
-			continue;
-		if (k - i > 7)
-			continue;
-		memcpy(out, s + i, k - i);
-		out[k - i] = '\0';
-		return s + i;
-	}
-	return NULL;
-}
-
-bool imap_status_find(const char *s, size_t n, char out[8])
-{
-	return status_at(s, n, out) != NULL;
-}
-
-/* Is there an SMTP reply code at s[i] ("550 ", "550-", "550,", "550:"),
- * not inside a longer number or a dotted address? */
-static bool reply_code_at(const char *s, size_t n, size_t i)
-{
-	return i + 3 < n && (s[i] == '4' || s[i] == '5') &&
-	       isdigit((unsigned char)s[i + 1]) &&
-	       isdigit((unsigned char)s[i + 2]) &&
-	       (s[i + 3] == ' ' || s[i + 3] == '-' || s[i + 3] == ',' ||
-	        s[i + 3] == ':') &&
-	       (i == 0 ||
-	        (!isalnum((unsigned char)s[i - 1]) && s[i - 1] != '.'));
-}
-
-/* An SMTP reply code's class ('4', '5') in s, or 0. */
-static char reply_class(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i + 3 < n; i++)
-		if (reply_code_at(s, n, i))
-			return s[i];
-	return 0;
-}
-
-/* The status of the server's own reply in s[0..n): the one right after a
- * reply code ("550 5.1.1", "550-5.7.1", "550-'5.7.1", "550 #5.1.0"), else
- * the first one.  A relaying system often puts its own summary first
- * ("5.1.0 - Unknown address error 550-'5.7.1 ... Access denied'"); the
- * status the refusing server gave is the one that says why. */
-static bool reply_status(const char *s, size_t n, char out[8])
-{
-	size_t i;
-
-	for (i = 0; i + 8 < n; i++) {
-		size_t j;
-		const char *at;
-
-		if (!reply_code_at(s, n, i))
-			continue;
-		j = i + 4;
-		while (j < n && j < i + 7 &&
-		       (s[j] == ' ' || s[j] == '\'' || s[j] == '#'))
-			j++;
-		at = status_at(s + j, n - j < 8 ? n - j : 8, out);
-		if (at == s + j)
-			return true;
-	}
-	return status_at(s, n, out) != NULL;
-}
-
 static bool is(const char *a, const char *b)
 {
 	return a && strcmp(a, b) == 0;
@@ -632,76 +550,6 @@ static bool is_hard(const char *reason)
 {
 	return is(reason, "userunknown") || is(reason, "hostunknown") ||
 	       is(reason, "hasmoved") || is(reason, "notaccept");
-}
-
-/* The SMTP command a refusal answered (RFC 5321 3.3), as reports name it:
- * Postfix "(in reply to RCPT TO command)", Exim "after RCPT TO:",
- * Sendmail's ">>> RCPT To:" transcript, qmail's "does not like
- * recipient", "after end of data".  The earliest mention in the text is
- * taken, except that a DATA refused for want of any accepted recipient
- * ("503 Need RCPT", "no valid recipients") says the recipients were
- * refused at RCPT, whatever the transcript shows first (pipelining). */
-enum { PHASE_NONE = 0, PHASE_MAIL, PHASE_RCPT, PHASE_DATA };
-
-static const char *const ph_mail[] = {
-    "mail from command",
-    "after mail from",
-    ">>> mail from",
-    NULL,
-};
-static const char *const ph_rcpt[] = {
-    "rcpt to",
-    "rcpt command",
-    ">>> rcpt",
-    "after rcpt",
-    "[rcpt_to]",
-    "does not like recipient",
-    "server has rejected address",
-    NULL,
-};
-static const char *const ph_no_rcpt[] = {
-    "need rcpt",
-    "no valid recipients",
-    "no recipients specified",
-    "valid rcpt command must precede",
-    "all rcpt commands were rejected",
-    NULL,
-};
-static const char *const ph_data[] = {
-    "end of data",
-    "after data",
-    ">>> data",
-    "data command",
-    "failed after i sent the message",
-    NULL,
-};
-static imap_phr ph_mail_phr = IMAP_PHR_ANY(ph_mail);
-static imap_phr ph_rcpt_phr = IMAP_PHR_ANY(ph_rcpt);
-static imap_phr ph_no_rcpt_phr = IMAP_PHR_ANY(ph_no_rcpt);
-static imap_phr ph_data_phr = IMAP_PHR_ANY(ph_data);
-
-static int smtp_phase(const char *t, size_t n)
-{
-	const char *at, *best = NULL;
-	int ph = PHASE_NONE;
-
-	if (t == NULL || n == 0)
-		return PHASE_NONE;
-	if (imap_phr_find(&ph_no_rcpt_phr, t, n, NULL) >= 0)
-		return PHASE_RCPT;
-	if (imap_phr_find(&ph_rcpt_phr, t, n, &at) >= 0) {
-		best = at;
-		ph = PHASE_RCPT;
-	}
-	if (imap_phr_find(&ph_mail_phr, t, best ? (size_t)(best - t) : n,
-	                  &at) >= 0) {
-		best = at;
-		ph = PHASE_MAIL;
-	}
-	if (imap_phr_find(&ph_data_phr, t, best ? (size_t)(best - t) : n,
-	                  &at) >= 0)
-		ph = PHASE_DATA;
-	return ph;
 }
 
 /* A local delivery agent's own error line ("mail.local: unknown user:",
@@ -767,9 +615,9 @@ static int ctx_mda(imap_rctx *x)
 static int ctx_phase(imap_rctx *x)
 {
 	if (x == NULL || !x->single)
-		return PHASE_NONE;
+		return IMAP_PHASE_NONE;
 	if (!(x->known & 2)) {
-		x->phase = smtp_phase(x->text, x->len);
+		x->phase = imap_smtp_phase(x->text, x->len);
 		x->known |= 2;
 	}
 	return x->phase;
@@ -780,42 +628,12 @@ static const char *ctx_status(imap_rctx *x)
 	if (x == NULL || !x->single)
 		return "";
 	if (!(x->known & 4)) {
-		if (!reply_status(x->text, x->len, x->status) ||
+		if (!imap_reply_status(x->text, x->len, x->status) ||
 		    x->status[0] == '2')
 			x->status[0] = '\0';
 		x->known |= 4;
 	}
 	return x->status;
-}
-
-/* Does the status say the destination address is bad (X.1.0 other
- * address status, X.1.1 bad mailbox, X.1.2 bad system, X.1.3 bad syntax,
- * X.1.6 moved, X.1.10 null MX, and the X.1.n above 10 that some servers
- * use for "recipient not found")?  Not X.1.4 (ambiguous), X.1.5 (valid),
- * X.1.7/X.1.8 (the sender's) or X.1.9. */
-static bool address_status(const char *st)
-{
-	int d;
-
-	if (st[0] == '\0' || strncmp(st + 1, ".1.", 3) != 0)
-		return false;
-	d = atoi(st + 4);
-	return d <= 3 || d == 6 || d >= 10;
-}
-
-/* "X.0.0" and "": the status says nothing beyond its class. */
-static bool vague_status(const char *st)
-{
-	return st[0] == '\0' || strcmp(st + 1, ".0.0") == 0;
-}
-
-/* A status with both its subject and detail non-zero ("5.7.1", not
- * "5.1.0" or "5.0.0"). */
-static bool specific_status(const char *st)
-{
-	const char *d = strchr(st + 2, '.');
-
-	return st[0] && st[2] != '0' && d && atoi(d + 1) != 0;
 }
 
 /* The recipient's status: the report's Status, unless the server's own
@@ -828,15 +646,15 @@ static bool pick_status(imap_rcpt *r, const cs_buf *t, imap_rctx *ctx)
 	char st[8];
 	bool own = false; /* the status is the one the server's reply gave */
 
-	if (t->len && reply_status(t->data, t->len, st) && st[0] != '2') {
+	if (t->len && imap_reply_status(t->data, t->len, st) && st[0] != '2') {
 		own = strcmp(st, r->status) == 0;
-		if (vague_status(r->status) ||
-		    (specific_status(st) && st[0] == r->status[0])) {
+		if (imap_status_vague(r->status) ||
+		    (imap_status_specific(st) && st[0] == r->status[0])) {
 			memcpy(r->status, st, sizeof st);
 			own = true;
 		}
 	}
-	if (vague_status(r->status)) {
+	if (imap_status_vague(r->status)) {
 		const char *cs = ctx_status(ctx);
 
 		if (cs[0] && (r->status[0] == '\0' || cs[0] == r->status[0]))
@@ -877,10 +695,10 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 	sr = status_reason(r->status);
 	if (why->about)
 		imap_flatten(why->about, strlen(why->about), &about);
-	phase = smtp_phase(t.data, t.len);
-	if (phase == PHASE_NONE)
-		phase = smtp_phase(about.data, about.len);
-	if (phase == PHASE_NONE)
+	phase = imap_smtp_phase(t.data, t.len);
+	if (phase == IMAP_PHASE_NONE)
+		phase = imap_smtp_phase(about.data, about.len);
+	if (phase == IMAP_PHASE_NONE)
 		phase = ctx_phase(ctx);
 	if ((mda = mda_group(t.data, t.len)) < 0)
 		mda = ctx_mda(ctx);
@@ -927,18 +745,18 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 		    text_group(about.data, about.len) == GROUP_DEFINITE ||
 		    (ctx && ctx->single && ctx_group(ctx) == GROUP_DEFINITE);
 	if (is(reason, "userunknown") && !definite &&
-	    !address_status(r->status) &&
+	    !imap_status_address(r->status) &&
 	    ((own_status && strncmp(r->status + 1, ".7.", 3) == 0) ||
-	     (phase != PHASE_RCPT &&
-	      (phase == PHASE_DATA ||
-	       (phase == PHASE_NONE &&
-	        (why->remote || reply_class(src ? src : "", srclen)))))))
+	     (phase != IMAP_PHASE_RCPT &&
+	      (phase == IMAP_PHASE_DATA ||
+	       (phase == IMAP_PHASE_NONE &&
+	        (why->remote || imap_reply_class(src ? src : "", srclen)))))))
 		reason = "filtered";
 	/* the sender was refused: X.1.7/X.1.8 (bad sender address or
 	 * system) or an answer to MAIL FROM */
 	if ((r->status[0] && (strcmp(r->status + 1, ".1.7") == 0 ||
 	                      strcmp(r->status + 1, ".1.8") == 0)) ||
-	    (phase == PHASE_MAIL &&
+	    (phase == IMAP_PHASE_MAIL &&
 	     (is_hard(reason) || is(reason, "filtered") ||
 	      is(reason, "onhold"))))
 		reason = "rejected";
@@ -946,7 +764,7 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 	if (r->status[0] && strcmp(r->status + 1, ".2.2") == 0)
 		reason = "mailboxfull";
 	if (r->status[0] == '\0') {
-		char cls = reply_class(t.data ? t.data : "", t.len);
+		char cls = imap_reply_class(t.data ? t.data : "", t.len);
 
 		if (cls == 0)
 			cls = why->delayed ? '4' : '5';
