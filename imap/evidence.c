@@ -10,62 +10,70 @@
  */
 #include "imap_int.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The first RFC 3463 status in s[0..n): where it starts, or NULL; the
- * status into out (size 8). */
-static const char *status_at(const char *s, size_t n, char out[8])
+/* Can c start a status or a reply code ('2' to '5')?  Most bytes of a
+ * text are rejected by this one test. */
+static inline bool class_digit(char c)
 {
-	size_t i;
+	return (unsigned char)(c - '2') <= 3u;
+}
 
-	for (i = 0; i + 5 <= n; i++) {
-		size_t j = i + 2, k;
+static inline bool digit(char c)
+{
+	return (unsigned char)(c - '0') <= 9u;
+}
 
-		if ((s[i] != '2' && s[i] != '4' && s[i] != '5') ||
-		    s[i + 1] != '.' ||
-		    (i > 0 &&
-		     (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '.')))
-			continue;
-		k = j;
-		while (k < n && k - j < 3 && isdigit((unsigned char)s[k]))
-			k++;
-		if (k == j || k >= n || s[k] != '.')
-			continue;
-		k++;
-		j = k;
-		while (k < n && k - j < 3 && isdigit((unsigned char)s[k]))
-			k++;
-		if (k == j || (k < n && (isalnum((unsigned char)s[k]) ||
-		                         (s[k] == '.' && k + 1 < n &&
-		                          isdigit((unsigned char)s[k + 1])))))
-			continue;
-		if (k - i > 7)
-			continue;
-		memcpy(out, s + i, k - i);
-		out[k - i] = '\0';
-		return s + i;
-	}
-	return NULL;
+static inline bool alnum(char c)
+{
+	return digit(c) || (unsigned char)((c | 0x20) - 'a') <= 25u;
+}
+
+/* Is there an RFC 3463 status ("5.1.1", "4.7.26") starting at s[i], not
+ * inside a longer dotted number?  It goes into out (size 8). */
+static bool status_here(const char *s, size_t n, size_t i, char out[8])
+{
+	size_t j = i + 2, k;
+
+	if (i + 5 > n || (s[i] != '2' && s[i] != '4' && s[i] != '5') ||
+	    s[i + 1] != '.' || (i > 0 && (alnum(s[i - 1]) || s[i - 1] == '.')))
+		return false;
+	for (k = j; k < n && k - j < 3 && digit(s[k]); k++)
+		;
+	if (k == j || k >= n || s[k] != '.')
+		return false;
+	j = ++k;
+	for (; k < n && k - j < 3 && digit(s[k]); k++)
+		;
+	if (k == j || k - i > 7 ||
+	    (k < n &&
+	     (alnum(s[k]) || (s[k] == '.' && k + 1 < n && digit(s[k + 1])))))
+		return false;
+	memcpy(out, s + i, k - i);
+	out[k - i] = '\0';
+	return true;
 }
 
 bool imap_status_find(const char *s, size_t n, char out[8])
 {
-	return status_at(s, n, out) != NULL;
+	size_t i;
+
+	for (i = 0; i + 5 <= n; i++)
+		if (class_digit(s[i]) && status_here(s, n, i, out))
+			return true;
+	return false;
 }
 
 /* Is there an SMTP reply code at s[i] ("550 ", "550-", "550,", "550:"),
  * not inside a longer number or a dotted address? */
-static bool reply_code_at(const char *s, size_t n, size_t i)
+static inline bool reply_code_at(const char *s, size_t n, size_t i)
 {
-	return i + 3 < n && (s[i] == '4' || s[i] == '5') &&
-	       isdigit((unsigned char)s[i + 1]) &&
-	       isdigit((unsigned char)s[i + 2]) &&
+	return i + 3 < n && (s[i] == '4' || s[i] == '5') && digit(s[i + 1]) &&
+	       digit(s[i + 2]) &&
 	       (s[i + 3] == ' ' || s[i + 3] == '-' || s[i + 3] == ',' ||
 	        s[i + 3] == ':') &&
-	       (i == 0 ||
-	        (!isalnum((unsigned char)s[i - 1]) && s[i - 1] != '.'));
+	       (i == 0 || (!alnum(s[i - 1]) && s[i - 1] != '.'));
 }
 
 /* An SMTP reply code's class ('4', '5') in s, or 0. */
@@ -74,7 +82,7 @@ char imap_reply_class(const char *s, size_t n)
 	size_t i;
 
 	for (i = 0; i + 3 < n; i++)
-		if (reply_code_at(s, n, i))
+		if (class_digit(s[i]) && reply_code_at(s, n, i))
 			return s[i];
 	return 0;
 }
@@ -83,26 +91,29 @@ char imap_reply_class(const char *s, size_t n)
  * reply code ("550 5.1.1", "550-5.7.1", "550-'5.7.1", "550 #5.1.0"), else
  * the first one.  A relaying system often puts its own summary first
  * ("5.1.0 - Unknown address error 550-'5.7.1 ... Access denied'"); the
- * status the refusing server gave is the one that says why. */
+ * status the refusing server gave is the one that says why.  One pass. */
 bool imap_reply_status(const char *s, size_t n, char out[8])
 {
+	char first[8] = "";
 	size_t i;
 
-	for (i = 0; i + 8 < n; i++) {
-		size_t j;
-		const char *at;
-
-		if (!reply_code_at(s, n, i))
+	for (i = 0; i + 5 <= n; i++) {
+		if (!class_digit(s[i]))
 			continue;
-		j = i + 4;
-		while (j < n && j < i + 7 &&
-		       (s[j] == ' ' || s[j] == '\'' || s[j] == '#'))
-			j++;
-		at = status_at(s + j, n - j < 8 ? n - j : 8, out);
-		if (at == s + j)
-			return true;
+		if (reply_code_at(s, n, i)) {
+			size_t j = i + 4;
+
+			while (j < n && j < i + 7 &&
+			       (s[j] == ' ' || s[j] == '\'' || s[j] == '#'))
+				j++;
+			if (status_here(s, n < j + 8 ? n : j + 8, j, out))
+				return true;
+		}
+		if (first[0] == '\0')
+			(void)status_here(s, n, i, first);
 	}
-	return status_at(s, n, out) != NULL;
+	memcpy(out, first, sizeof first);
+	return first[0] != '\0';
 }
 
 /* Does the status say the destination address is bad (X.1.0 other
@@ -142,13 +153,13 @@ bool imap_status_specific(const char *st)
  * taken, except that a DATA refused for want of any accepted recipient
  * ("503 Need RCPT", "no valid recipients") says the recipients were
  * refused at RCPT, whatever the transcript shows first (pipelining). */
-static const char *const ph_mail[] = {
+const char *const imap_ph_mail[] = {
     "mail from command",
     "after mail from",
     ">>> mail from",
     NULL,
 };
-static const char *const ph_rcpt[] = {
+const char *const imap_ph_rcpt[] = {
     "rcpt to",
     "rcpt command",
     ">>> rcpt",
@@ -158,7 +169,7 @@ static const char *const ph_rcpt[] = {
     "server has rejected address",
     NULL,
 };
-static const char *const ph_no_rcpt[] = {
+const char *const imap_ph_no_rcpt[] = {
     "need rcpt",
     "no valid recipients",
     "no recipients specified",
@@ -166,7 +177,7 @@ static const char *const ph_no_rcpt[] = {
     "all rcpt commands were rejected",
     NULL,
 };
-static const char *const ph_data[] = {
+const char *const imap_ph_data[] = {
     "end of data",
     "after data",
     ">>> data",
@@ -174,31 +185,24 @@ static const char *const ph_data[] = {
     "failed after i sent the message",
     NULL,
 };
-static imap_phr ph_mail_phr = IMAP_PHR_ANY(ph_mail);
-static imap_phr ph_rcpt_phr = IMAP_PHR_ANY(ph_rcpt);
-static imap_phr ph_no_rcpt_phr = IMAP_PHR_ANY(ph_no_rcpt);
-static imap_phr ph_data_phr = IMAP_PHR_ANY(ph_data);
 
-int imap_smtp_phase(const char *t, size_t n)
+int imap_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
+                  const char *data)
 {
-	const char *at, *best = NULL;
+	const char *best = NULL;
 	int ph = IMAP_PHASE_NONE;
 
-	if (t == NULL || n == 0)
-		return IMAP_PHASE_NONE;
-	if (imap_phr_find(&ph_no_rcpt_phr, t, n, NULL) >= 0)
+	if (no_rcpt)
 		return IMAP_PHASE_RCPT;
-	if (imap_phr_find(&ph_rcpt_phr, t, n, &at) >= 0) {
-		best = at;
+	if (rcpt) {
+		best = rcpt;
 		ph = IMAP_PHASE_RCPT;
 	}
-	if (imap_phr_find(&ph_mail_phr, t, best ? (size_t)(best - t) : n,
-	                  &at) >= 0) {
-		best = at;
+	if (mail && (best == NULL || mail < best)) {
+		best = mail;
 		ph = IMAP_PHASE_MAIL;
 	}
-	if (imap_phr_find(&ph_data_phr, t, best ? (size_t)(best - t) : n,
-	                  &at) >= 0)
+	if (data && (best == NULL || data < best))
 		ph = IMAP_PHASE_DATA;
 	return ph;
 }

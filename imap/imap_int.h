@@ -15,6 +15,8 @@
 #define COLDSEQ_IMAP_INT_H
 
 #include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "imap.h"
 
@@ -61,6 +63,31 @@ typedef struct imap_msg {
 	                        flattened (imap_flatten) */
 	size_t ctx_len; /* flat's bytes from text's first IMAP_REASON_CTX */
 } imap_msg;
+
+/* memchr for the short spans of a line or a header field: eight bytes at
+ * a time, inline.  A library call costs more than the search itself on a
+ * sixty-byte line; long spans (a whole message) go to memchr. */
+static inline const char *imap_memchr(const char *p, char c, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101u;
+	const uint64_t pat = ones * (unsigned char)c;
+
+	for (; n >= 8; n -= 8, p += 8) {
+		uint64_t v, t;
+
+		memcpy(&v, p, 8);
+		v ^= pat;
+		/* the lowest flagged byte is exact (a borrow only flags
+		 * bytes above a real match) */
+		t = (v - ones) & ~v & (ones << 7);
+		if (t)
+			return p + (__builtin_ctzll(t) >> 3);
+	}
+	for (; n; n--, p++)
+		if (*p == c)
+			return p;
+	return NULL;
+}
 
 /* mime_walk.c ------------------------------------------------------------ */
 
@@ -146,6 +173,11 @@ typedef struct imap_phr {
 /* Lowest rank of a phrase of p found in hay[0..n), or -1; *at (may be
  * NULL) gets the first place of that phrase. */
 int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at);
+/* Every rank at once, in one pass: first[r] gets where the first phrase
+ * of rank r starts in hay[0..n), or NULL; ranks from nfirst on are not
+ * looked for.  Returns how many ranks were found. */
+size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
+                     size_t nfirst);
 
 /* dsn.c ------------------------------------------------------------------ */
 
@@ -202,15 +234,21 @@ bool imap_status_address(const char *st);
 bool imap_status_vague(const char *st);
 bool imap_status_specific(const char *st);
 
-/* The SMTP command a refusal answered, as the flattened text t[0..n)
- * names it. */
+/* The SMTP command a refusal answered (RFC 5321 3.3). */
 enum {
 	IMAP_PHASE_NONE = 0,
 	IMAP_PHASE_MAIL, /* MAIL FROM: the sender was refused */
 	IMAP_PHASE_RCPT, /* RCPT TO: the recipient was */
 	IMAP_PHASE_DATA, /* DATA or end of data: the message was */
 };
-int imap_smtp_phase(const char *t, size_t n);
+/* The (flattened) wording that names each: an answer to MAIL FROM, to
+ * RCPT TO, to DATA, and a DATA refused for want of any accepted
+ * recipient.  Searched for with the reason words, in one pass. */
+extern const char *const imap_ph_mail[],
+    *const imap_ph_rcpt[], *const imap_ph_data[], *const imap_ph_no_rcpt[];
+/* The phase, from where each of those was first found (NULL: not). */
+int imap_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
+                  const char *data);
 
 /* reason.c --------------------------------------------------------------- */
 

@@ -10,10 +10,11 @@
  * boundary lines, and only what the detectors read is collected: readable
  * text outside any returned message, the delivery-status and
  * feedback-report parts and the header block of the returned original
- * message, which is never parsed further.  libetpan decodes base64 and
- * quoted-printable, from at most twice IMAP_MAX_TEXT encoded bytes per
- * part, kept to IMAP_MAX_TEXT decoded bytes, so a 50 MB attachment is
- * never held decoded.  Text is turned into UTF-8 (the detectors' words are
+ * message, which is never parsed further.  Base64 and quoted-printable are
+ * decoded here (lenient decoders: junk is skipped, never an error), from
+ * at most twice IMAP_MAX_TEXT encoded bytes per part, kept to
+ * IMAP_MAX_TEXT decoded bytes, so a 50 MB attachment is never held
+ * decoded.  Text is turned into UTF-8 (the detectors' words are
  * ASCII or UTF-8): Latin-1 and windows-1252 here, other charsets
  * (ISO-2022-JP, Shift_JIS, KOI8-R, ...) through ICU; bytes in a charset ICU
  * does not know are kept as they are.  The text is flattened once
@@ -35,21 +36,34 @@
 
 /* ---- normalising -------------------------------------------------------- */
 
-/* Append one line's bytes (no line end) to out, cut at IMAP_MAX_LINE. */
+/* Append one line's bytes (no line end) to out, cut at IMAP_MAX_LINE.
+ * Lines are short: eight bytes at a time beats a string instruction's
+ * start-up cost. */
 static inline void put_line(cs_buf *out, const char *p, size_t n)
 {
+	char *d = out->data + out->len;
+
 	if (n > IMAP_MAX_LINE)
 		n = IMAP_MAX_LINE;
-	memcpy(out->data + out->len, p, n);
-	out->len += n;
-	out->data[out->len++] = '\r';
-	out->data[out->len++] = '\n';
+	out->len += n + 2;
+	if (n >= 128) {
+		memcpy(d, p, n);
+		d += n;
+	} else {
+		for (; n >= 8; n -= 8, d += 8, p += 8)
+			memcpy(d, p, 8);
+		while (n--)
+			*d++ = *p++;
+	}
+	d[0] = '\r';
+	d[1] = '\n';
 }
 
 static void normalise(const char *raw, size_t len, cs_buf *out)
 {
 	size_t i = 0;
 	const char *p, *end;
+	bool any_cr;
 
 	if (len > IMAP_MAX_SCAN)
 		len = IMAP_MAX_SCAN;
@@ -66,16 +80,19 @@ static void normalise(const char *raw, size_t len, cs_buf *out)
 	}
 	p = raw + i;
 	end = raw + len;
+	/* LF-only mail (the common case) needs no search for CRs per line */
+	any_cr = memchr(p, '\r', (size_t)(end - p)) != NULL;
 	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *nl = imap_memchr(p, '\n', (size_t)(end - p));
 		const char *e = nl ? nl : end;
-		const char *cr = memchr(p, '\r', (size_t)(e - p));
+		const char *cr =
+		    any_cr ? imap_memchr(p, '\r', (size_t)(e - p)) : NULL;
 
 		/* "...\r\n" or "...\n": one line; a bare CR inside splits it */
 		while (cr && cr + 1 < e) {
 			put_line(out, p, (size_t)(cr - p));
 			p = cr + 1;
-			cr = memchr(p, '\r', (size_t)(e - p));
+			cr = imap_memchr(p, '\r', (size_t)(e - p));
 		}
 		put_line(out, p, (size_t)((cr ? cr : e) - p));
 		if (nl == NULL)
@@ -177,94 +194,199 @@ static int cte_of(const char *v, size_t n)
 	return MAILMIME_MECHANISM_8BIT;
 }
 
-/* Decode a part's body src[0..srclen) (libetpan does base64 and
- * quoted-printable) and append at most IMAP_MAX_TEXT bytes to out. */
+/* The value of a base64 character (RFC 2045 6.8), or -1. */
+static inline int b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+static inline int hex_val(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Base64 of src[0..n) appended to out, at most max bytes: characters
+ * outside the alphabet (line ends, white space, junk) are skipped, "="
+ * ends the data. */
+static void b64_decode(const char *src, size_t n, size_t max, cs_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)src, *e = p + n;
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t cap = n / 4 * 3 + 3 < max ? n / 4 * 3 + 3 : max;
+	char *w, *wend;
+
+	cs_buf_reserve(out, cap);
+	w = out->data + out->len;
+	wend = w + cap;
+	for (; p < e && w < wend; p++) {
+		int v = b64_val(*p);
+
+		if (v < 0) {
+			if (*p == '=')
+				break;
+			continue;
+		}
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			*w++ = (char)(acc >> bits & 0xff);
+		}
+	}
+	out->len = (size_t)(w - out->data);
+	out->data[out->len] = '\0';
+}
+
+/* Quoted-printable (RFC 2045 6.7) of src[0..n) appended to out, at most
+ * max bytes: "=XX" is a byte, "=" at a line end (white space allowed
+ * before it) joins the lines, any other "=" stays as it is. */
+static void qp_decode(const char *src, size_t n, size_t max, cs_buf *out)
+{
+	const char *p = src, *e = src + n;
+	size_t cap = n < max ? n : max;
+	char *w, *wend;
+
+	cs_buf_reserve(out, cap);
+	w = out->data + out->len;
+	wend = w + cap;
+	while (p < e && w < wend) {
+		const char *q, *eq = memchr(p, '=', (size_t)(e - p));
+		size_t run = (size_t)((eq ? eq : e) - p);
+		int hi, lo;
+
+		/* the bytes up to the next "=" as they are */
+		if (run > (size_t)(wend - w))
+			run = (size_t)(wend - w);
+		memcpy(w, p, run);
+		w += run;
+		p += run;
+		if (eq == NULL || p < eq || w >= wend)
+			break;
+		if (e - p >= 3 && (hi = hex_val((unsigned char)p[1])) >= 0 &&
+		    (lo = hex_val((unsigned char)p[2])) >= 0) {
+			*w++ = (char)(hi << 4 | lo);
+			p += 3;
+			continue;
+		}
+		for (q = p + 1; q < e && (*q == ' ' || *q == '\t'); q++)
+			;
+		if (q == e || *q == '\r' || *q == '\n') {
+			/* a soft line break */
+			if (q < e && *q == '\r')
+				q++;
+			if (q < e && *q == '\n')
+				q++;
+			p = q;
+			continue;
+		}
+		*w++ = *p++;
+	}
+	out->len = (size_t)(w - out->data);
+	out->data[out->len] = '\0';
+}
+
+/* Decode a part's body src[0..srclen) (base64, quoted-printable or as it
+ * is) and append at most IMAP_MAX_TEXT bytes of it to out, in UTF-8. */
 static void decode_part(const char *src, size_t srclen, int enc, const char *cs,
                         cs_buf *out)
 {
-	size_t idx = 0, dlen = 0, room, at = out->len;
-	char *dec = NULL, *z;
-	const char *d;
+	size_t room, at = out->len;
+	bool as_is = cs == NULL || cs[0] == '\0' || is_utf8(cs);
+	cs_buf tmp = CS_BUF_INIT, *dst = as_is ? out : &tmp;
+	char *z;
 
 	if (srclen > 2 * (size_t)IMAP_MAX_TEXT)
 		srclen = 2 * (size_t)IMAP_MAX_TEXT;
-	if (enc == MAILMIME_MECHANISM_8BIT) {
-		d = src;
-		dlen = srclen;
-	} else {
-		if (mailmime_part_parse(src, srclen, &idx, enc, &dec, &dlen) !=
-		    MAILIMF_NO_ERROR)
-			return;
-		d = dec;
-	}
 	room = out->len < IMAP_MAX_TEXT ? IMAP_MAX_TEXT - out->len : 0;
-	if (dlen > room)
-		dlen = room;
-	if (cs && is_latin1(cs))
-		latin1_to_utf8(d, dlen, out);
-	else if (cs == NULL || cs[0] == '\0' || is_utf8(cs) ||
-	         !icu_to_utf8(d, dlen, cs, out))
-		cs_buf_append(out, d, dlen);
+	if (enc == MAILMIME_MECHANISM_BASE64)
+		b64_decode(src, srclen, room, dst);
+	else if (enc == MAILMIME_MECHANISM_QUOTED_PRINTABLE)
+		qp_decode(src, srclen, room, dst);
+	else
+		cs_buf_append(dst, src, srclen < room ? srclen : room);
+	if (!as_is) {
+		if (is_latin1(cs))
+			latin1_to_utf8(tmp.data ? tmp.data : "", tmp.len, out);
+		else if (!icu_to_utf8(tmp.data, tmp.len, cs, out))
+			cs_buf_append(out, tmp.data, tmp.len);
+		cs_buf_free(&tmp);
+	}
 	/* decoded bytes may hold NULs: the detectors read C strings */
-	for (z = memchr(out->data + at, '\0', out->len - at); z;
-	     z = memchr(z + 1, '\0', out->len - (size_t)(z + 1 - out->data)))
-		*z = ' ';
+	if (out->len > at)
+		for (z = memchr(out->data + at, '\0', out->len - at); z;
+		     z = memchr(z + 1, '\0',
+		                out->len - (size_t)(z + 1 - out->data)))
+			*z = ' ';
 	if (out->len && out->data[out->len - 1] != '\n')
 		cs_buf_append(out, "\r\n", 2);
-	if (dec)
-		mailmime_decoded_part_free(dec);
 }
 
-/* Remove tags and decode the commonest entities, in place. */
+/* Remove tags and decode the commonest entities, in place (b holds no
+ * NUL before its end: decode_part saw to that). */
 static void strip_html(cs_buf *b)
 {
-	size_t r = 0, w = 0;
-	bool in_tag = false;
+	static const struct {
+		const char *ent;
+		char ch;
+	} ents[] = {{"&nbsp;", ' '}, {"&lt;", '<'},   {"&gt;", '>'},
+	            {"&amp;", '&'},  {"&quot;", '"'}, {NULL, 0}};
+	char *d = b->data;
+	size_t r = 0, w = 0, n = b->len;
 
-	for (r = 0; r < b->len; r++) {
-		char ch = b->data[r];
+	while (r < n) {
+		size_t run = strcspn(d + r, "<&");
+		int i;
 
-		if (in_tag) {
-			if (ch == '>') {
-				in_tag = false;
-				b->data[w++] = ' ';
-			}
-			continue;
-		}
-		if (ch == '<') {
+		/* text up to the next tag or entity as it is */
+		if (run > n - r)
+			run = n - r;
+		memmove(d + w, d + r, run);
+		w += run;
+		r += run;
+		if (r >= n)
+			break;
+		if (d[r] == '<') {
+			const char *gt;
+
 			/* line breaks at block tags keep paragraphs apart */
-			in_tag = true;
-			if (r + 3 < b->len &&
-			    (strncasecmp(b->data + r, "<br", 3) == 0 ||
-			     strncasecmp(b->data + r, "<p", 2) == 0 ||
-			     strncasecmp(b->data + r, "<div", 4) == 0))
-				b->data[w++] = '\n';
+			if (r + 3 < n && (strncasecmp(d + r, "<br", 3) == 0 ||
+			                  strncasecmp(d + r, "<p", 2) == 0 ||
+			                  strncasecmp(d + r, "<div", 4) == 0))
+				d[w++] = '\n';
+			gt = memchr(d + r, '>', n - r);
+			if (gt == NULL)
+				break; /* an unclosed tag runs to the end */
+			d[w++] = ' ';
+			r = (size_t)(gt - d) + 1;
 			continue;
 		}
-		if (ch == '&') {
-			static const struct {
-				const char *ent;
-				char ch;
-			} ents[] = {{"&nbsp;", ' '}, {"&lt;", '<'},
-			            {"&gt;", '>'},   {"&amp;", '&'},
-			            {"&quot;", '"'}, {NULL, 0}};
-			int i;
+		for (i = 0; ents[i].ent; i++) {
+			size_t el = strlen(ents[i].ent);
 
-			for (i = 0; ents[i].ent; i++) {
-				size_t el = strlen(ents[i].ent);
-
-				if (b->len - r >= el &&
-				    strncasecmp(b->data + r, ents[i].ent, el) ==
-				        0) {
-					b->data[w++] = ents[i].ch;
-					r += el - 1;
-					break;
-				}
-			}
-			if (ents[i].ent)
-				continue;
+			if (n - r >= el &&
+			    strncasecmp(d + r, ents[i].ent, el) == 0)
+				break;
 		}
-		b->data[w++] = ch;
+		if (ents[i].ent) {
+			d[w++] = ents[i].ch;
+			r += strlen(ents[i].ent);
+		} else {
+			d[w++] = d[r++];
+		}
 	}
 	b->len = w;
 	if (b->data)
@@ -277,7 +399,7 @@ static void strip_html(cs_buf *b)
 
 /*
  * The structure is walked here: a part's header block is read for its
- * Content-Type (parsed by libetpan) and Content-Transfer-Encoding, a
+ * Content-Type (RFC 2045 5.1, ctype_parse) and Content-Transfer-Encoding, a
  * multipart body is cut at its boundary lines (RFC 2046 5.1.1), and a
  * returned message (message/rfc822) is not parsed at all: only its header
  * block is kept.  Nothing else of a part is looked at, so the cost is the
@@ -304,7 +426,24 @@ typedef struct ctype {
 
 static bool tspecial(char ch)
 {
-	return strchr("()<>@,;:\\\"/[]?=", ch) != NULL;
+	switch (ch) {
+	case '(':
+	case ')':
+	case '<':
+	case '>':
+	case '@':
+	case ',':
+	case ';':
+	case ':':
+	case '\\':
+	case '"':
+	case '/':
+	case '[':
+	case ']':
+	case '?':
+	case '=': return true;
+	default: return false;
+	}
 }
 
 static const char *skip_cfws(const char *p, const char *e)
@@ -400,14 +539,20 @@ static bool ct_is(const ctype *ct, const char *type, const char *sub)
  * (including the CRLF that ends its last field). */
 static size_t header_block_len(const char *s, size_t n)
 {
-	const char *e;
+	const char *p = s, *end = s + n, *nl;
 
 	if (n == 0 || s[0] == '\r' || s[0] == '\n')
 		return 0;
-	e = memmem(s, n, "\r\n\r\n", 4);
-	return e ? (size_t)(e - s) + 2 : n;
+	/* the first "\r\n\r\n", line by line (lines are short: memchr
+	 * per line beats a substring search) */
+	while ((nl = imap_memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (nl > s && nl[-1] == '\r' && end - nl > 2 && nl[1] == '\r' &&
+		    nl[2] == '\n')
+			return (size_t)(nl - 1 - s) + 2;
+		p = nl + 1;
+	}
+	return n;
 }
-
 static void keep_orig_headers(imap_msg *m, const char *s, size_t n)
 {
 	size_t h;
@@ -475,6 +620,15 @@ static bool delim_at(const char *d, const char *end, const char *bd, size_t bl,
 	       *a == '\t';
 }
 
+/* The next "\r\n--" bd at or after s (where its CR is), or NULL.  A
+ * substring search, which skips through a long attachment much faster
+ * than going line by line. */
+static const char *find_delim(const char *s, const char *end,
+                              const char *needle, size_t nl)
+{
+	return s < end ? memmem(s, (size_t)(end - s), needle, nl) : NULL;
+}
+
 /* Returns false when the body holds no delimiter line at all. */
 static bool walk_multipart(walk_state *ws, const char *body, size_t blen,
                            const char *bd, int depth)
@@ -495,8 +649,7 @@ static bool walk_multipart(walk_state *ws, const char *body, size_t blen,
 		d = body;
 	} else {
 		for (s = body; s < end;) {
-			const char *hit =
-			    memmem(s, (size_t)(end - s), needle, bl + 4);
+			const char *hit = find_delim(s, end, needle, bl + 4);
 
 			if (hit == NULL)
 				break;
@@ -512,13 +665,12 @@ static bool walk_multipart(walk_state *ws, const char *body, size_t blen,
 	while (d && !close) {
 		const char *ps, *pe = end, *next = NULL;
 
-		ps = memchr(d, '\n', (size_t)(end - d));
+		ps = imap_memchr(d, '\n', (size_t)(end - d));
 		if (ps == NULL)
 			return true;
 		ps++;
 		for (s = ps - 2; s < end;) {
-			const char *hit =
-			    memmem(s, (size_t)(end - s), needle, bl + 4);
+			const char *hit = find_delim(s, end, needle, bl + 4);
 
 			if (hit == NULL)
 				break;

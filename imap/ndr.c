@@ -194,11 +194,20 @@ static const char *const system_local[] = {
 };
 
 static imap_phr daemon_phr = IMAP_PHR_ANY(daemon_from);
-static imap_phr fail_subject_phr = IMAP_PHR_ANY(fail_subject);
-static imap_phr delay_subject_phr = IMAP_PHR_ANY(delay_subject);
-static imap_phr fail_body_phr = IMAP_PHR_ANY(fail_body);
-static imap_phr delay_body_phr = IMAP_PHR_ANY(delay_body);
-static imap_phr permanent_body_phr = IMAP_PHR_ANY(permanent_body);
+/* the subject's and the body's lists, each read in one pass */
+static const imap_phr_group subject_lists[] = {
+    {"fail", fail_subject},
+    {"delay", delay_subject},
+    {NULL, NULL},
+};
+static const imap_phr_group body_lists[] = {
+    {"fail", fail_body},
+    {"delay", delay_body},
+    {"permanent", permanent_body},
+    {NULL, NULL},
+};
+static imap_phr subject_phr = IMAP_PHR_GROUPS(subject_lists);
+static imap_phr body_phr = IMAP_PHR_GROUPS(body_lists);
 
 static bool list_hit(const char *t, size_t n, imap_phr *list)
 {
@@ -293,15 +302,30 @@ static bool system_address(const char *a)
 	return false;
 }
 
-/* Case-insensitive (ASCII) search of needle[0..nn) in hay[0..n). */
+/* Case-insensitive (ASCII) search of needle[0..nn) in hay[0..n).  An
+ * address is looked for by its '@' (rare in text, and the same in either
+ * case) with memchr. */
 static const char *ci_find(const char *hay, size_t n, const char *needle,
                            size_t nn)
 {
+	const char *at = nn ? memchr(needle, '@', nn) : NULL;
 	size_t i;
 	int first;
 
 	if (nn == 0 || nn > n)
 		return NULL;
+	if (at) {
+		size_t k = (size_t)(at - needle);
+		const char *p = hay + k, *end = hay + n - (nn - k - 1);
+
+		while (p < end &&
+		       (p = memchr(p, '@', (size_t)(end - p))) != NULL) {
+			if (strncasecmp(p - k, needle, nn) == 0)
+				return p - k;
+			p++;
+		}
+		return NULL;
+	}
 	first = tolower((unsigned char)needle[0]);
 	for (i = 0; i + nn <= n; i++)
 		if (tolower((unsigned char)hay[i]) == first &&
@@ -316,7 +340,7 @@ static bool names_other(const char *l, size_t n, const char *addr,
 {
 	size_t i;
 
-	if (memchr(l, '@', n) == NULL)
+	if (imap_memchr(l, '@', n) == NULL)
 		return false;
 	for (i = 0; c && i < c->nrcpts; i++)
 		if (strcasecmp(c->rcpts[i].addr, addr) != 0 &&
@@ -366,10 +390,10 @@ static const char *block_about(const char *t, const char *end, const char *hit,
 			break;
 		s = ps;
 	}
-	e = memchr(hit, '\n', (size_t)(end - hit));
+	e = imap_memchr(hit, '\n', (size_t)(end - hit));
 	e = e ? e + 1 : end;
 	while (e < end && e - s < 600) {
-		const char *nl = memchr(e, '\n', (size_t)(end - e));
+		const char *nl = imap_memchr(e, '\n', (size_t)(end - e));
 		const char *le = nl ? nl + 1 : end, *q = e;
 
 		while (q < le && isspace((unsigned char)*q))
@@ -531,7 +555,8 @@ bool imap_ndr_detect(const imap_msg *m, imap_class *c)
 {
 	cs_buf v = CS_BUF_INIT, subj = CS_BUF_INIT;
 	own_addrs own, senders;
-	bool daemon, xfailed, sfail, sdelay, bfail, bdelay, perm;
+	bool daemon, xfailed, sfail, sdelay, bfail, bdelay, bperm, perm;
+	const char *found[3];
 	size_t i, n, textlen = m->orig_text_at;
 	const char *body = cs_buf_str(&m->flat), *s;
 	const char *text = cs_buf_str(&m->text);
@@ -549,16 +574,19 @@ bool imap_ndr_detect(const imap_msg *m, imap_class *c)
 	if (textlen > IMAP_WORDS_SCAN)
 		textlen = IMAP_WORDS_SCAN;
 	daemon = imap_ndr_from_daemon(m);
-	sfail = list_hit(subj.data, subj.len, &fail_subject_phr);
-	sdelay = list_hit(subj.data, subj.len, &delay_subject_phr);
-	bfail = list_hit(body, blen, &fail_body_phr);
-	bdelay = list_hit(body, blen, &delay_body_phr);
+	(void)imap_phr_scan(&subject_phr, subj.data, subj.len, found, 2);
+	sfail = found[0] != NULL;
+	sdelay = found[1] != NULL;
+	(void)imap_phr_scan(&body_phr, body, blen, found, 3);
+	bfail = found[0] != NULL;
+	bdelay = found[1] != NULL;
+	bperm = found[2] != NULL;
 	if (!xfailed && !(daemon && (sfail || sdelay || bfail || bdelay)) &&
 	    !(sfail && bfail) && !(sdelay && bdelay)) {
 		cs_buf_free(&subj);
 		return false;
 	}
-	perm = list_hit(body, blen, &permanent_body_phr) && !sdelay;
+	perm = bperm && !sdelay;
 	why.delayed =
 	    (sdelay || bdelay) && !perm && !xfailed && !(sfail && !sdelay);
 

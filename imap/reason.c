@@ -27,6 +27,7 @@
  * status, are as often a filter's verdict on the message: "filtered",
  * soft (the taxonomy of Sisimai, whose labels the accuracy test uses).
  */
+#define _GNU_SOURCE /* memmem */
 #include "imap_int.h"
 
 #include <ctype.h>
@@ -456,9 +457,23 @@ static const char *const w_early_network[] = {
     NULL,
 };
 
-/* First-pass order: specific causes before generic words like
- * "rejected" or "unavailable". */
-static const imap_phr_group patterns[] = {
+/* A local delivery agent's own error line ("mail.local: unknown user:",
+ * "maildrop: maildir over quota.", Dovecot's "Your message to <x> was
+ * automatically rejected: Quota exceeded"): the system that holds the
+ * mailbox says why, which no relayed reply or status code overrides.
+ * Every mark ends in ": ", which is looked for first. */
+static const char *const mda_marks[] = {
+    "mail.local",   "procmail", "maildrop",
+    "vdelivermail", "vdeliver", "was automatically rejected",
+    "dovecot-lda",  NULL,
+};
+
+/* Everything a report's words are searched for, in one pass (match.c):
+ * first the reasons, in their order of precedence (specific causes before
+ * generic words like "rejected" or "unavailable"; the lowest group found
+ * wins), then the SMTP phase wording (evidence.c). */
+enum { N_REASON = 25, G_PHASE = N_REASON, N_GROUPS = G_PHASE + 4 };
+static const imap_phr_group patterns[N_GROUPS + 1] = {
     {"userunknown", w_early_userunknown},
     {"networkerror", w_early_network},
     {"mailboxfull", w_mailboxfull},
@@ -484,19 +499,71 @@ static const imap_phr_group patterns[] = {
     {"systemerror", w_system},
     {"contenterror", w_content},
     {"rejected", w_rejected},
+    /* G_PHASE: the order imap_phase_of() takes them in */
+    {"phase:no-rcpt", imap_ph_no_rcpt},
+    {"phase:rcpt", imap_ph_rcpt},
+    {"phase:mail", imap_ph_mail},
+    {"phase:data", imap_ph_data},
     {NULL, NULL},
 };
-static imap_phr reason_phr = IMAP_PHR_GROUPS(patterns);
-
-/* The group of patterns[] the words t[0..n) name, or -1. */
-static int text_group(const char *t, size_t n)
-{
-	return imap_phr_find(&reason_phr, t, n, NULL);
-}
+static imap_phr all_phr = IMAP_PHR_GROUPS(patterns);
 
 /* Group 0 is the definite "no such user" wording (a directory that does
  * not list the user): no SMTP phase or status can make it a filter's. */
 #define GROUP_DEFINITE 0
+
+/* What a text says: the reason group its words name (-1: none) and the
+ * SMTP phase it names. */
+typedef struct reading {
+	int group, phase;
+} reading;
+
+static void read_text(const char *t, size_t n, reading *rd)
+{
+	const char *first[N_GROUPS];
+	int g;
+
+	rd->group = -1;
+	rd->phase = IMAP_PHASE_NONE;
+	if (t == NULL || n == 0 ||
+	    imap_phr_scan(&all_phr, t, n, first, N_GROUPS) == 0)
+		return;
+	for (g = 0; g < N_REASON && rd->group < 0; g++)
+		if (first[g])
+			rd->group = g;
+	rd->phase = imap_phase_of(first[G_PHASE], first[G_PHASE + 1],
+	                          first[G_PHASE + 2], first[G_PHASE + 3]);
+}
+
+/* The reason group the words after a local delivery agent's mark in
+ * t[0..n) name, or -1 (no mark, or no reason in its words). */
+static int mda_group(const char *t, size_t n)
+{
+	const char *p = t, *end = t + n, *c;
+
+	while (p < end && (c = memchr(p, ':', (size_t)(end - p))) != NULL) {
+		int k;
+
+		p = c + 1;
+		if (p >= end || *p != ' ')
+			continue;
+
+		for (k = 0; mda_marks[k]; k++) {
+			size_t ml = strlen(mda_marks[k]);
+
+			if ((size_t)(c - t) >= ml &&
+			    memcmp(c - ml, mda_marks[k], ml) == 0) {
+				size_t left = (size_t)(end - c - 2);
+				int g =
+				    imap_phr_find(&all_phr, c + 2,
+				                  left < 64 ? left : 64, NULL);
+
+				return g < N_REASON ? g : -1;
+			}
+		}
+	}
+	return -1;
+}
 
 /* RFC 3463 status → reason, for the codes that say something specific. */
 static const char *status_reason(const char *st)
@@ -552,31 +619,6 @@ static bool is_hard(const char *reason)
 	       is(reason, "hasmoved") || is(reason, "notaccept");
 }
 
-/* A local delivery agent's own error line ("mail.local: unknown user:",
- * "maildrop: maildir over quota.", Dovecot's "Your message to <x> was
- * automatically rejected: Quota exceeded"): the system that holds the
- * mailbox says why, which no relayed reply or status code overrides.
- * Returns the group of patterns[] its words name, or -1. */
-static const char *const mda_marks[] = {
-    "mail.local: ",   "procmail: ", "maildrop: ",
-    "vdelivermail: ", "vdeliver: ", "was automatically rejected: ",
-    "dovecot-lda: ",  NULL,
-};
-static imap_phr mda_phr = IMAP_PHR(mda_marks);
-
-static int mda_group(const char *t, size_t n)
-{
-	const char *at;
-	int k = imap_phr_find(&mda_phr, t, n, &at);
-	size_t skip, left;
-
-	if (k < 0)
-		return -1;
-	skip = (size_t)(at - t) + strlen(mda_marks[k]);
-	left = n - skip < 64 ? n - skip : 64;
-	return text_group(t + skip, left);
-}
-
 void imap_rctx_init(imap_rctx *x, const char *flat, size_t n)
 {
 	x->text = flat;
@@ -589,17 +631,27 @@ void imap_rctx_init(imap_rctx *x, const char *flat, size_t n)
 	x->single = false;
 }
 
-static int ctx_group(imap_rctx *x)
+/* The report's words, read once. */
+static const imap_rctx *ctx_read(imap_rctx *x)
 {
-	if (x == NULL)
-		return -1;
-	if (!(x->known & 1)) {
-		x->group = text_group(x->text, x->len);
+	if (x && !(x->known & 1)) {
+		reading rd;
+
+		read_text(x->text, x->len, &rd);
+		x->group = rd.group;
+		x->phase = rd.phase;
 		x->known |= 1;
 	}
-	return x->group;
+	return x;
 }
 
+static int ctx_group(imap_rctx *x)
+{
+	return x ? ctx_read(x)->group : -1;
+}
+
+/* The report's phase and its delivery agent's words count for a
+ * recipient only when the report is about that recipient alone. */
 static int ctx_mda(imap_rctx *x)
 {
 	if (x == NULL || !x->single)
@@ -611,16 +663,9 @@ static int ctx_mda(imap_rctx *x)
 	return x->mda;
 }
 
-/* The report's phase, when it is about this recipient only. */
 static int ctx_phase(imap_rctx *x)
 {
-	if (x == NULL || !x->single)
-		return IMAP_PHASE_NONE;
-	if (!(x->known & 2)) {
-		x->phase = imap_smtp_phase(x->text, x->len);
-		x->known |= 2;
-	}
-	return x->phase;
+	return x && x->single ? ctx_read(x)->phase : IMAP_PHASE_NONE;
 }
 
 static const char *ctx_status(imap_rctx *x)
@@ -669,13 +714,23 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 	const char *tr, *sr, *reason, *src;
 	size_t srclen;
 	int phase, group, mda;
-	bool definite, own_status;
+	bool definite, own_status, about_read = false;
+	reading rd, ab;
 
 	if (r->diag)
 		imap_flatten(r->diag, strlen(r->diag), &t);
 	own_status = pick_status(r, &t, ctx);
+	read_text(t.data, t.len, &rd);
+	/* the report text's lines about the recipient, read when needed */
+	ab.group = -1;
+	ab.phase = IMAP_PHASE_NONE;
+	if (why->about && rd.phase == IMAP_PHASE_NONE) {
+		imap_flatten(why->about, strlen(why->about), &about);
+		read_text(about.data, about.len, &ab);
+		about_read = true;
+	}
 	/* the recipient's own words, else the report's */
-	group = text_group(t.data, t.len);
+	group = rd.group;
 	src = t.data;
 	srclen = t.len;
 	if (ctx && ctx->single && !why->remote) {
@@ -693,11 +748,9 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 	tr = group >= 0 ? patterns[group].name : NULL;
 	definite = group == GROUP_DEFINITE;
 	sr = status_reason(r->status);
-	if (why->about)
-		imap_flatten(why->about, strlen(why->about), &about);
-	phase = imap_smtp_phase(t.data, t.len);
+	phase = rd.phase;
 	if (phase == IMAP_PHASE_NONE)
-		phase = imap_smtp_phase(about.data, about.len);
+		phase = ab.phase;
 	if (phase == IMAP_PHASE_NONE)
 		phase = ctx_phase(ctx);
 	if ((mda = mda_group(t.data, t.len)) < 0)
@@ -738,11 +791,16 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 	 * "per-host or per-recipient filtering", RFC 3463) they are one.  A
 	 * report's own statement (no relayed reply: the system that holds
 	 * the mailboxes says so) stands. */
+	if (is(reason, "userunknown") && !definite && why->about &&
+	    !about_read) {
+		imap_flatten(why->about, strlen(why->about), &about);
+		read_text(about.data, about.len, &ab);
+	}
 	if (is(reason, "userunknown") && !definite)
 		/* the report's own lines about the recipient may give the
 		 * reporting MTA's verdict beside the reply it relays */
 		definite =
-		    text_group(about.data, about.len) == GROUP_DEFINITE ||
+		    ab.group == GROUP_DEFINITE ||
 		    (ctx && ctx->single && ctx_group(ctx) == GROUP_DEFINITE);
 	if (is(reason, "userunknown") && !definite &&
 	    !imap_status_address(r->status) &&

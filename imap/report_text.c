@@ -59,7 +59,8 @@ static size_t header_copy_at(const char *t, size_t n)
 			k = i + 1 < n && t[i + 1] == ' ' ? 2 : 1;
 		if ((starts_with(t, n, i + k, "Received: ") ||
 		     starts_with(t, n, i + k, "Return-Path: "))) {
-			const char *q = memchr(p, '\n', (size_t)(end - p)), *c;
+			const char *q = imap_memchr(p, '\n', (size_t)(end - p)),
+			           *c;
 
 			if (starts_with(t, n, i + k, "Return-Path: <>")) {
 				/* skip to the end of this header block */
@@ -80,7 +81,7 @@ static size_t header_copy_at(const char *t, size_t n)
 			      memchr(q, ' ', (size_t)(c - q)) == NULL)))
 				return i;
 		}
-		nl = memchr(p, '\n', (size_t)(end - p));
+		nl = imap_memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			break;
 		p = nl + 1;
@@ -93,10 +94,17 @@ size_t imap_orig_copy_at(const cs_buf *text)
 	cs_buf low = CS_BUF_INIT;
 	size_t lim = (size_t)IMAP_WORDS_SCAN * 4;
 	size_t n = text->len < lim ? text->len : lim;
-	size_t best = text->len, i;
+	size_t best, i;
 	const char *at;
 
-	/* search a lower-cased copy (of the part that can matter) */
+	/* the copy's own header block, else the end; a marker line can
+	 * only come before that (it introduces the copy) */
+	best = header_copy_at(text->data, n);
+	if (best == n)
+		best = text->len;
+	if (best < n)
+		n = best;
+	/* search a lower-cased copy of the part that can matter */
 	cs_buf_reserve(&low, n + 1);
 	for (i = 0; i < n; i++)
 		low.data[i] = (char)tolower((unsigned char)text->data[i]);
@@ -105,9 +113,7 @@ size_t imap_orig_copy_at(const cs_buf *text)
 	if (imap_phr_find(&orig_phr, low.data, n, &at) >= 0)
 		best = (size_t)(at - low.data);
 	cs_buf_free(&low);
-	/* no marker line: the copy's own header block marks it */
-	i = header_copy_at(text->data, best < n ? best : n);
-	return i < best ? i : best;
+	return best;
 }
 
 /* RFC 3464 per-recipient fields written into the text part itself

@@ -8,6 +8,7 @@
 #include "imap_int.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,7 +23,7 @@ void imap_hdr_begin(imap_hdr_iter *it, const char *blk, size_t len)
 
 static const char *line_end(const char *p, const char *end)
 {
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *nl = imap_memchr(p, '\n', (size_t)(end - p));
 
 	return nl ? nl : end;
 }
@@ -45,7 +46,7 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 		it->p = eol < it->end ? eol + 1 : eol;
 		if (*p == ' ' || *p == '\t')
 			continue; /* stray continuation */
-		colon = memchr(p, ':', (size_t)(eol - p));
+		colon = imap_memchr(p, ':', (size_t)(eol - p));
 		if (colon == NULL || colon == p)
 			continue; /* not a field (e.g. an mbox "From " line) */
 		*name = p;
@@ -99,28 +100,78 @@ bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 
 /* ---- text helpers -------------------------------------------------------- */
 
+/* Each byte as imap_flatten writes it: ASCII upper case lowered, every
+ * white space byte (and NUL) a space, the rest as it is. */
+static const unsigned char flat_byte[256] = {
+#define R16(b)                                                                 \
+	b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9,      \
+	    b + 10, b + 11, b + 12, b + 13, b + 14, b + 15
+    ' ',      1,        2,        3,        4,        5,        6,
+    7,        8,        ' ',      ' ',      ' ',      ' ',      ' ',
+    14,       15,       R16(16),  ' ',      33,       34,       35,
+    36,       37,       38,       39,       40,       41,       42,
+    43,       44,       45,       46,       47,       R16(48),  64,
+    'a',      'b',      'c',      'd',      'e',      'f',      'g',
+    'h',      'i',      'j',      'k',      'l',      'm',      'n',
+    'o',      'p',      'q',      'r',      's',      't',      'u',
+    'v',      'w',      'x',      'y',      'z',      91,       92,
+    93,       94,       95,       R16(96),  R16(112), R16(128), R16(144),
+    R16(160), R16(176), R16(192), R16(208), R16(224), R16(240),
+#undef R16
+};
+
+#define ONES ((uint64_t)0x0101010101010101)
+
+/* Does a byte of v lie in 'A'..'Z'?  (bytes below 0x80; others never) */
+static inline bool has_upper(uint64_t v)
+{
+	uint64_t x = v & ONES * 0x7f;
+
+	return ((ONES * (127 + 'Z' + 1) - x) & ~v &
+	        (x + ONES * (127 - ('A' - 1))) & ONES * 0x80) != 0;
+}
+
 void imap_flatten(const char *src, size_t n, cs_buf *out)
 {
-	const unsigned char *p = (const unsigned char *)src, *e = p + n;
-	char *w;
-	bool space = out->len > 0 && out->data[out->len - 1] == ' ';
+	const unsigned char *p = (const unsigned char *)src, *e = p + n, *q;
+	unsigned char *w;
+	/* no space at the start, nor two in a row: a space is written but
+	 * not kept when the byte before was one too (branch-free) */
+	unsigned space = out->len == 0 || out->data[out->len - 1] == ' ';
 
 	cs_buf_reserve(out, n + 1);
-	w = out->data + out->len;
-	for (; p < e; p++) {
-		unsigned char ch = *p;
+	w = (unsigned char *)out->data + out->len;
+	while (p < e) {
+		/* eight bytes that need no change (no upper case, no control
+		 * byte, no space next to a space) are copied as they are */
+		if (e - p >= 8) {
+			uint64_t v, t, sp;
 
-		if (ch <= ' ' && (ch == ' ' || ch == '\t' || ch == '\r' ||
-		                  ch == '\n' || ch == '\f' || ch == '\v')) {
-			if (!space && w > out->data)
-				*w++ = ' ';
-			space = true;
-			continue;
+			memcpy(&v, p, 8);
+			t = v ^ ONES * ' ';
+			sp = ~(((t & ONES * 0x7f) + ONES * 0x7f) | t |
+			       ONES * 0x7f);
+			if (((v - ONES * 0x20) & ~v & ONES * 0x80) == 0 &&
+			    !has_upper(v) && (sp & (sp << 8)) == 0 &&
+			    !(space && (sp & 0x80))) {
+				memcpy(w, &v, 8);
+				w += 8;
+				p += 8;
+				space = (sp >> 63) & 1u;
+				continue;
+			}
 		}
-		space = false;
-		*w++ = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
+		/* else these eight (or the last few) one by one */
+		for (q = e - p >= 8 ? p + 8 : e; p < q; p++) {
+			unsigned ch = flat_byte[*p];
+			unsigned is_sp = ch == ' ';
+
+			*w = (unsigned char)ch;
+			w += 1u - (is_sp & space);
+			space = is_sp;
+		}
 	}
-	out->len = (size_t)(w - out->data);
+	out->len = (size_t)((char *)w - out->data);
 	out->data[out->len] = '\0';
 }
 
