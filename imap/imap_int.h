@@ -36,7 +36,7 @@ enum {
 	IMAP_REPORT_OTHER, /* some other report-type */
 };
 
-/* One field of the top header block: name points into hdr, the value
+/* One field of the top header block: name points into norm, the value
  * (unfolded, trimmed, capped at IMAP_MAX_LINE) is at vals.data + off. */
 typedef struct imap_field {
 	const char *name;
@@ -46,8 +46,8 @@ typedef struct imap_field {
 /* A message taken apart.  Every cs_buf below is NUL-terminated. */
 typedef struct imap_msg {
 	cs_buf norm; /* the scanned bytes: CRLF lines, no NUL, lines capped */
-	cs_buf hdr;  /* the top header block (a copy) */
-	imap_field *fields; /* hdr parsed once, in order */
+	size_t hdr_len;     /* norm's first bytes are the top header block */
+	imap_field *fields; /* that block parsed once, in order */
 	size_t nfields;
 	cs_buf vals;         /* the fields' values, each NUL-terminated */
 	int report;          /* IMAP_REPORT_* */
@@ -90,6 +90,10 @@ static inline const char *imap_memchr(const char *p, char c, size_t n)
 }
 
 /* mime_walk.c ------------------------------------------------------------ */
+
+/* Decode the RFC 2047 encoded-words of a header value into UTF-8 (the
+ * white space between two of them dropped), appending to out. */
+void imap_decode_words(const char *v, cs_buf *out);
 
 /* Take raw apart into *m (zero it first); never fails. */
 void imap_msg_parse(const char *raw, size_t len, imap_msg *m);

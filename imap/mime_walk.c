@@ -26,6 +26,7 @@
 #include "imap_int.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 
 #include <libetpan/libetpan.h>
 #include <unicode/ucnv.h>
+#include <unicode/ustring.h>
 
 /* ---- normalising -------------------------------------------------------- */
 
@@ -136,27 +138,95 @@ static void latin1_to_utf8(const char *b, size_t n, cs_buf *out)
 	out->data[out->len] = '\0';
 }
 
+/* ICU converters are slow to open (an alias lookup under a lock) and
+ * cheap to clone: one per charset name is opened on first use and kept
+ * for the life of the process (read-only from then on, like match.c's
+ * tables), and each conversion works on a clone of it. */
+#define CONV_SLOTS 16
+#define CONV_NAME  40
+
+typedef struct conv_master {
+	char name[CONV_NAME]; /* lower case */
+	UConverter *cnv;
+} conv_master;
+
+static _Atomic(conv_master *) conv_cache[CONV_SLOTS];
+
+/* A converter of its own for charset cs (caller closes it), or NULL. */
+static UConverter *conv_open(const char *cs)
+{
+	char low[CONV_NAME];
+	UErrorCode st = U_ZERO_ERROR;
+	size_t k;
+	int i;
+
+	for (k = 0; cs[k] && k + 1 < sizeof low; k++)
+		low[k] = (char)tolower((unsigned char)cs[k]);
+	if (cs[k])
+		return ucnv_open(cs, &st); /* a name too long to keep */
+	low[k] = '\0';
+	for (i = 0; i < CONV_SLOTS; i++) {
+		conv_master *c =
+		    atomic_load_explicit(&conv_cache[i], memory_order_acquire);
+
+		if (c == NULL) {
+			conv_master *none = NULL, *nm;
+			UConverter *u = ucnv_open(cs, &st);
+
+			if (U_FAILURE(st) || u == NULL)
+				return NULL;
+			nm = cs_xcalloc(1, sizeof *nm);
+			memcpy(nm->name, low, k + 1);
+			nm->cnv = u;
+			if (atomic_compare_exchange_strong_explicit(
+			        &conv_cache[i], &none, nm, memory_order_acq_rel,
+			        memory_order_acquire)) {
+				c = nm;
+			} else { /* another thread filled the slot */
+				ucnv_close(u);
+				free(nm);
+				c = none;
+			}
+		}
+		if (strcmp(c->name, low) == 0)
+			return ucnv_clone(c->cnv, &st);
+	}
+	return ucnv_open(cs, &st);
+}
+
 /* Append b[0..n) converted from charset cs to UTF-8 (ICU); false, with
  * nothing appended, when ICU does not know cs or cannot convert. */
 static bool icu_to_utf8(const char *b, size_t n, const char *cs, cs_buf *out)
 {
 	UErrorCode st = U_ZERO_ERROR;
+	UConverter *cnv;
+	UChar *u;
+	int32_t nu, got = 0;
 	size_t cap;
-	int32_t got;
+	bool ok = false;
 
-	if (n == 0 || n > IMAP_MAX_TEXT)
+	if (n == 0 || n > IMAP_MAX_TEXT || (cnv = conv_open(cs)) == NULL)
 		return false;
-	/* UTF-8 takes at most three bytes per UTF-16 unit, and no charset
-	 * gives more than one unit per byte and a few for its escapes */
-	cap = 3 * n + 16;
-	cs_buf_reserve(out, cap + 1);
-	got = ucnv_convert("UTF-8", cs, out->data + out->len, (int32_t)cap, b,
-	                   (int32_t)n, &st);
-	if (U_FAILURE(st) || got < 0 || (size_t)got > cap)
-		return false;
-	out->len += (size_t)got;
-	out->data[out->len] = '\0';
-	return true;
+	/* no charset gives more than one UTF-16 unit per byte, bar a
+	 * surrogate pair for four bytes; UTF-8 is at most three bytes per
+	 * unit */
+	u = cs_xmalloc((n + 16) * sizeof *u);
+	nu = ucnv_toUChars(cnv, u, (int32_t)(n + 16), b, (int32_t)n, &st);
+	if (U_SUCCESS(st) && nu >= 0) {
+		cap = 3 * (size_t)nu + 16;
+		cs_buf_reserve(out, cap + 1);
+		u_strToUTF8(out->data + out->len, (int32_t)cap, &got, u, nu,
+		            &st);
+		if (U_SUCCESS(st) && got >= 0 && (size_t)got <= cap) {
+			out->len += (size_t)got;
+			ok = true;
+		}
+	}
+	if (out->data)
+		out->data[out->len] = '\0';
+	free(u);
+	ucnv_close(cnv);
+	return ok;
 }
 
 /* Charsets that are UTF-8 or ASCII already: kept as they are. */
@@ -335,6 +405,111 @@ static void decode_part(const char *src, size_t srclen, int enc, const char *cs,
 		cs_buf_append(out, "\r\n", 2);
 }
 
+#define CT_VAL 80 /* bytes kept of a Content-Type parameter */
+
+/* Append b[0..n), in charset cs, to out as UTF-8. */
+static void to_utf8(const char *b, size_t n, const char *cs, cs_buf *out)
+{
+	if (cs == NULL || cs[0] == '\0' || is_utf8(cs))
+		cs_buf_append(out, b, n);
+	else if (is_latin1(cs))
+		latin1_to_utf8(b, n, out);
+	else if (!icu_to_utf8(b, n, cs, out))
+		cs_buf_append(out, b, n);
+}
+
+/* One RFC 2047 encoded-word at p ("=?charset?B?...?=", "=?cs?Q?...?="):
+ * decoded and appended to out, returns its end; NULL (nothing appended)
+ * when p holds none. */
+static const char *encoded_word(const char *p, cs_buf *out)
+{
+	const char *cs = p + 2, *q1, *q2, *end;
+	char name[CT_VAL], enc;
+	size_t k;
+	cs_buf raw = CS_BUF_INIT;
+
+	q1 = strchr(cs, '?');
+	if (q1 == NULL || q1 == cs || (size_t)(q1 - cs) >= sizeof name ||
+	    q1[1] == '\0' || q1[2] != '?')
+		return NULL;
+	enc = (char)(q1[1] | 0x20);
+	if (enc != 'b' && enc != 'q')
+		return NULL;
+	q2 = q1 + 3;
+	end = strstr(q2, "?=");
+	if (end == NULL)
+		return NULL;
+	/* the charset, without an RFC 2231 language ("utf-8*en") */
+	for (k = 0; cs + k < q1 && cs[k] != '*'; k++)
+		name[k] = cs[k];
+	name[k] = '\0';
+	if (enc == 'b') {
+		b64_decode(q2, (size_t)(end - q2), (size_t)(end - q2), &raw);
+	} else {
+		const char *t;
+
+		cs_buf_reserve(&raw, (size_t)(end - q2));
+		for (t = q2; t < end; t++) {
+			int hi, lo;
+
+			if (*t == '_') {
+				raw.data[raw.len++] = ' ';
+			} else if (*t == '=' && end - t >= 3 &&
+			           (hi = hex_val((unsigned char)t[1])) >= 0 &&
+			           (lo = hex_val((unsigned char)t[2])) >= 0) {
+				raw.data[raw.len++] = (char)(hi << 4 | lo);
+				t += 2;
+			} else {
+				raw.data[raw.len++] = *t;
+			}
+		}
+	}
+	to_utf8(raw.data ? raw.data : "", raw.len, name, out);
+	cs_buf_free(&raw);
+	return end + 2;
+}
+
+void imap_decode_words(const char *v, cs_buf *out)
+{
+	const char *p = v, *ws = NULL;
+	bool after_word = false;
+
+	while (*p) {
+		const char *e;
+
+		if (p[0] == '=' && p[1] == '?') {
+			size_t at = out->len;
+
+			/* white space between two encoded-words is dropped */
+			if (ws && !after_word)
+				cs_buf_append(out, ws, (size_t)(p - ws));
+			if ((e = encoded_word(p, out)) != NULL) {
+				ws = NULL;
+				after_word = true;
+				p = e;
+				continue;
+			}
+			out->len = at;
+			out->data[at] = '\0';
+		}
+		if (*p == ' ' || *p == '\t') {
+			if (ws == NULL)
+				ws = p;
+			p++;
+			continue;
+		}
+		if (ws)
+			cs_buf_append(out, ws, (size_t)(p - ws));
+		ws = NULL;
+		after_word = false;
+		cs_buf_append(out, p, 1);
+		p++;
+	}
+	if (ws)
+		cs_buf_append(out, ws, (size_t)(p - ws));
+	cs_buf_append(out, "", 0);
+}
+
 /* Remove tags and decode the commonest entities, in place (b holds no
  * NUL before its end: decode_part saw to that). */
 static void strip_html(cs_buf *b)
@@ -393,8 +568,6 @@ static void strip_html(cs_buf *b)
 		b->data[w] = '\0';
 }
 
-#define CT_VAL 80 /* bytes kept of a Content-Type parameter */
-
 /* ---- the walk ------------------------------------------------------------ */
 
 /*
@@ -414,6 +587,10 @@ typedef struct walk_state {
 	int html_enc;
 	char html_cs[CT_VAL];
 	int parts;
+	/* a part's Content-Type, Content-Transfer-Encoding and field
+	 * values, reused from part to part (walk() reads the first two
+	 * before it goes into any sub-part) */
+	cs_buf ct, cte, v;
 } walk_state;
 
 /* A Content-Type value taken apart (RFC 2045 5.1): type and subtype,
@@ -577,34 +754,32 @@ static void walk_part(walk_state *ws, const char *p, size_t n, int depth)
 	imap_hdr_iter it;
 	const char *nm;
 	size_t nl;
-	cs_buf ct = CS_BUF_INIT, cte = CS_BUF_INIT, v = CS_BUF_INIT;
+	cs_buf *ct = &ws->ct, *cte = &ws->cte;
 
+	cs_buf_clear(ct);
+	cs_buf_clear(cte);
 	imap_hdr_begin(&it, p, h);
-	while (imap_hdr_next(&it, &nm, &nl, &v)) {
+	while (imap_hdr_next(&it, &nm, &nl, &ws->v)) {
 		if (nl == 12 && strncasecmp(nm, "Content-Type", 12) == 0 &&
-		    ct.len == 0)
-			cs_buf_append(&ct, v.data, v.len);
+		    ct->len == 0)
+			cs_buf_append(ct, ws->v.data, ws->v.len);
 		else if (nl == 25 &&
 		         strncasecmp(nm, "Content-Transfer-Encoding", 25) ==
 		             0 &&
-		         cte.len == 0)
-			cs_buf_append(&cte, v.data, v.len);
+		         cte->len == 0)
+			cs_buf_append(cte, ws->v.data, ws->v.len);
 	}
-	if (ct.len) {
-		ctv = ct.data;
-		ctlen = ct.len;
+	if (ct->len) {
+		ctv = ct->data;
+		ctlen = ct->len;
 	}
-	if (cte.len) {
-		ctev = cte.data;
-		ctelen = cte.len;
+	if (cte->len) {
+		ctev = cte->data;
+		ctelen = cte->len;
 	}
 	b = h + 2 <= n ? h + 2 : n;
 	walk(ws, ctv, ctlen, ctev, ctelen, p + b, n - b, depth);
-	cs_buf_free(&ct);
-	cs_buf_free(&cte);
-	cs_buf_free(&v);
 }
-
 /* Is there a boundary delimiter line for bd at d ("--" bd, then "--",
  * white space or the line end)?  *close says "--" bd "--". */
 static bool delim_at(const char *d, const char *end, const char *bd, size_t bl,
@@ -819,7 +994,7 @@ static void index_headers(imap_msg *m)
 	size_t nl, cap = 0;
 	cs_buf v = CS_BUF_INIT;
 
-	imap_hdr_begin(&it, m->hdr.data, m->hdr.len);
+	imap_hdr_begin(&it, m->norm.data, m->hdr_len);
 	while (imap_hdr_next(&it, &n, &nl, &v)) {
 		imap_field *f;
 
@@ -871,7 +1046,11 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 
 	normalise(raw, len, &m->norm);
 	hlen = header_block_len(m->norm.data, m->norm.len);
-	cs_buf_append(&m->hdr, m->norm.data, hlen);
+	m->hdr_len = hlen;
+	/* sized once: the values are no longer than the header block, the
+	 * text (mostly) than the message */
+	cs_buf_reserve(&m->vals, hlen + 64);
+	cs_buf_reserve(&m->text, m->norm.len < 65536 ? m->norm.len : 65536);
 	index_headers(m);
 	memset(&ws, 0, sizeof ws);
 	ws.m = m;
@@ -881,13 +1060,15 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 	m->mime_ok = true;
 	walk(&ws, ctv, ctlen, ctev, ctelen, m->norm.data + b, m->norm.len - b,
 	     1);
+	cs_buf_free(&ws.ct);
+	cs_buf_free(&ws.cte);
+	cs_buf_free(&ws.v);
 	if (m->text.len == 0 && ws.html) {
 		decode_part(ws.html, ws.html_len, ws.html_enc, ws.html_cs,
 		            &m->text);
 		strip_html(&m->text);
 	}
 	/* every buffer allocated and NUL-terminated, even when empty */
-	cs_buf_append(&m->hdr, "", 0);
 	cs_buf_append(&m->vals, "", 0);
 	cs_buf_append(&m->text, "", 0);
 	cs_buf_append(&m->dsn, "", 0);
@@ -899,6 +1080,7 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 		imap_inline_dsn(m);
 	/* the words every detector reads, flattened once */
 	n = m->orig_text_at;
+	cs_buf_reserve(&m->flat, n < IMAP_WORDS_SCAN ? n : IMAP_WORDS_SCAN);
 	imap_flatten(m->text.data, n < IMAP_REASON_CTX ? n : IMAP_REASON_CTX,
 	             &m->flat);
 	m->ctx_len = m->flat.len;
@@ -913,7 +1095,6 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 void imap_msg_free(imap_msg *m)
 {
 	cs_buf_free(&m->norm);
-	cs_buf_free(&m->hdr);
 	free(m->fields);
 	cs_buf_free(&m->vals);
 	cs_buf_free(&m->dsn);

@@ -86,14 +86,28 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 
 bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 {
-	imap_hdr_iter it;
-	const char *n;
+	const char *p = blk, *end = blk + len, *n;
 	size_t nl, want = strlen(name);
+	imap_hdr_iter it;
 
-	imap_hdr_begin(&it, blk, len);
-	while (imap_hdr_next(&it, &n, &nl, value))
-		if (nl == want && strncasecmp(n, name, nl) == 0)
-			return true;
+	/* skip to the first line that starts with the name: only that
+	 * field's value is unfolded */
+	while (p < end) {
+		const char *eol = imap_memchr(p, '\n', (size_t)(end - p));
+
+		if (*p == '\r' || *p == '\n')
+			break; /* the empty line: end of the block */
+		if ((size_t)(end - p) > want &&
+		    strncasecmp(p, name, want) == 0) {
+			imap_hdr_begin(&it, p, (size_t)(end - p));
+			if (imap_hdr_next(&it, &n, &nl, value) && nl == want &&
+			    strncasecmp(n, name, nl) == 0)
+				return true;
+		}
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
 	cs_buf_clear(value);
 	return false;
 }

@@ -509,6 +509,17 @@ static void fields_for_the_watcher(void **state)
 	assert_string_equal(c.in_reply_to, "<m1@example.com>");
 	assert_string_equal(c.references, "<m0@example.com> <m1@example.com>");
 	imap_class_free(&c);
+	/* encoded-words in two charsets, the space between them dropped;
+	 * a group and a comment in To */
+	r = "From: bob@example.org\n"
+	    "To: Team: \"A, B\" <a@example.com>, c@example.com (C);, "
+	    "d@example.com\n"
+	    "Subject: =?ISO-8859-1?Q?Caf=E9_?= =?UTF-8?B?w6k=?= ok\n\nok\n";
+	assert_int_equal(imap_classify(r, strlen(r), &c, NULL), 0);
+	assert_string_equal(c.to,
+	                    "a@example.com, c@example.com, d@example.com");
+	assert_string_equal(c.subject, "Caf\xc3\xa9 \xc3\xa9 ok");
+	imap_class_free(&c);
 }
 
 static void nul_bytes_and_empty_input(void **state)
