@@ -410,11 +410,17 @@ static void decode_part(const char *src, size_t srclen, int enc, const char *cs,
 /* Append b[0..n), in charset cs, to out as UTF-8. */
 static void to_utf8(const char *b, size_t n, const char *cs, cs_buf *out)
 {
-	if (cs == NULL || cs[0] == '\0' || is_utf8(cs))
-		cs_buf_append(out, b, n);
-	else if (is_latin1(cs))
-		latin1_to_utf8(b, n, out);
-	else if (!icu_to_utf8(b, n, cs, out))
+	bool done = false;
+
+	if (cs && cs[0] && !is_utf8(cs)) {
+		if (is_latin1(cs)) {
+			latin1_to_utf8(b, n, out);
+			done = true;
+		} else {
+			done = icu_to_utf8(b, n, cs, out);
+		}
+	}
+	if (!done) /* UTF-8 already, or a charset ICU does not know */
 		cs_buf_append(out, b, n);
 }
 
