@@ -89,8 +89,8 @@ static bool quick_addr_list(const char *v, bool first_only, cs_buf *out)
 	for (;; p++) {
 		char ch = *p;
 
-		if (ch == '\0' && (quote || depth)) {
-			ok = false;
+		if (ch == '\0' && (quote || depth || angle)) {
+			ok = false; /* unbalanced: libetpan decides */
 			break;
 		}
 		if ((quote || depth) && ch == '\\' && p[1]) {

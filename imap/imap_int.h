@@ -89,11 +89,24 @@ static inline const char *imap_memchr(const char *p, char c, size_t n)
 	return NULL;
 }
 
-/* mime_walk.c ------------------------------------------------------------ */
+/* decode.c --------------------------------------------------------------- */
 
+/* Content-Transfer-Encoding of a part. */
+enum { IMAP_CTE_8BIT = 0, IMAP_CTE_BASE64, IMAP_CTE_QP };
+
+/* A part's body src[0..n) in encoding enc and charset cs (NULL: as it is)
+ * appended to out as UTF-8, out kept to IMAP_MAX_TEXT bytes, NULs made
+ * spaces, ending with a line end. */
+void imap_decode_part(const char *src, size_t n, int enc, const char *cs,
+                      cs_buf *out);
+/* Remove an HTML text's tags and decode its commonest entities, in place
+ * (b holds no NUL before its end). */
+void imap_strip_html(cs_buf *b);
 /* Decode the RFC 2047 encoded-words of a header value into UTF-8 (the
  * white space between two of them dropped), appending to out. */
 void imap_decode_words(const char *v, cs_buf *out);
+
+/* mime_walk.c ------------------------------------------------------------ */
 
 /* Take raw apart into *m (zero it first); never fails. */
 void imap_msg_parse(const char *raw, size_t len, imap_msg *m);
@@ -253,6 +266,19 @@ extern const char *const imap_ph_mail[],
 /* The phase, from where each of those was first found (NULL: not). */
 int imap_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
                   const char *data);
+
+/* reason_words.c --------------------------------------------------------- */
+
+/* The reason groups (IMAP_N_REASON, the first is the definite "no such
+ * user" of a directory, the lowest group found wins), then the four phase
+ * lists from IMAP_G_PHASE (no-rcpt, rcpt, mail, data); each group's name
+ * is the reason it names. */
+enum {
+	IMAP_N_REASON = 25,
+	IMAP_G_PHASE = IMAP_N_REASON,
+	IMAP_N_GROUPS = IMAP_G_PHASE + 4,
+};
+extern const imap_phr_group imap_reason_patterns[IMAP_N_GROUPS + 1];
 
 /* reason.c --------------------------------------------------------------- */
 

@@ -27,435 +27,12 @@
  * status, are as often a filter's verdict on the message: "filtered",
  * soft (the taxonomy of Sisimai, whose labels the accuracy test uses).
  */
-#define _GNU_SOURCE /* memmem */
 #include "imap_int.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const w_mailboxfull[] = {
-    "mailbox full",
-    "mailbox is full",
-    "mailbox has exceeded",
-    "mailbox exceeded",
-    "mailbox size limit",
-    "mailbox would exceed",
-    "over quota",
-    "overquota",
-    "over the quota",
-    "quota exceeded",
-    "exceeded quota",
-    "exceeds quota",
-    "exceed the quota",
-    "quota exceed",
-    "disk quota",
-    "user is over",
-    "exceeded storage",
-    "exceeded the storage",
-    "exceeds storage",
-    "insufficient disk space",
-    "insufficient storage",
-    "not enough storage",
-    "not enough space",
-    "out of storage",
-    "mailfolder is full",
-    "mail box full",
-    "full mailbox",
-    "is over its",
-    "account is full",
-    "inbox is full",
-    "storage limit",
-    "too much mail",
-    "has too many messages",
-    "status: 5.2.2",
-    "mailbox is over",
-    "not enough disk space",
-    NULL,
-};
-static const char *const w_mesgtoobig[] = {
-    "message too large",
-    "message too big",
-    "message is too large",
-    "message is too big",
-    "message size exceeds",
-    "message length exceeds",
-    "size exceeds the maximum",
-    "exceeds the maximum message size",
-    "exceeds size limit",
-    "message size limit",
-    "too large for",
-    "message exceeds",
-    "size of the message exceeds",
-    "mail too large",
-    NULL,
-};
-static const char *const w_exceedlimit[] = {
-    "message header size exceeds limit",
-    "exceeded the rate limit",
-    "recipient limit exceeded",
-    NULL,
-};
-static const char *const w_suspend[] = {
-    "suspended",
-    "account disabled",
-    "account has been disabled",
-    "account is disabled",
-    "mailbox disabled",
-    "mailbox is disabled",
-    "mailbox has been disabled",
-    "account is inactive",
-    "mailbox is inactive",
-    "inactive account",
-    "account deactivated",
-    "deactivated mailbox",
-    "account has expired",
-    "account expired",
-    "account is locked",
-    "temporary locked",
-    "temporarily locked",
-    "temporarily disabled",
-    "has been frozen",
-    "account frozen",
-    "mailbox unavailable or access denied",
-    "is not active",
-    NULL,
-};
-static const char *const w_hasmoved[] = {
-    "has been moved",
-    "address has changed",
-    "mailbox has moved",
-    "moved permanently",
-    "no longer with",
-    "no longer active at this address",
-    NULL,
-};
-static const char *const w_norelaying[] = {
-    "relay access denied",
-    "relaying denied",
-    "relay denied",
-    "relay not permitted",
-    "relaying not allowed",
-    "not permitted to relay",
-    "we do not relay",
-    "unable to relay",
-    "relaying prohibited",
-    "relay not allowed",
-    "relay prohibited",
-    "not allowed to relay",
-    "no relaying",
-    "relaying mail to",
-    "not our customer",
-    "is not in my list of allowed rcpthosts",
-    "rcpthosts",
-    NULL,
-};
-static const char *const w_userunknown[] = {
-    "user unknown",
-    "unknown user",
-    "no such user",
-    "no such mailbox",
-    "no such recipient",
-    "no such address",
-    "no such person",
-    "unknown recipient",
-    "recipient unknown",
-    "unknown mailbox",
-    "unknown local part",
-    "unknown local-part",
-    "unknown address",
-    "address unknown",
-    "unknown e-mail address",
-    "unknown email address",
-    "invalid recipient",
-    "invalid mailbox",
-    "invalid address",
-    "recipient not found",
-    "recipient does not exist",
-    "recipient address rejected",
-    "recipient rejected",
-    "recipient not ok",
-    "recipient is not local",
-    "mailbox not found",
-    "mailbox not present",
-    "mailbox does not exist",
-    "mailbox doesn't exist",
-    "mailbox unavailable",
-    "mailbox is unavailable",
-    "mailbox invalid",
-    "mailbox not available",
-    "no mailbox",
-    "user not found",
-    "user does not exist",
-    "user doesn't exist",
-    "user not known",
-    "user not exist",
-    "user not active",
-    "address does not exist",
-    "address not present in directory",
-    "account does not exist",
-    "address not found",
-    "addressee unknown",
-    "email address could not be found",
-    "email address does not exist",
-    "email account that you tried to reach does not exist",
-    "does not exist",
-    "not a valid mailbox",
-    "not a valid recipient",
-    "not a valid user",
-    "is not a known user",
-    "no account by that name",
-    "non-existent user",
-    "nonexistent user",
-    "non existent user",
-    "there is no one at this address",
-    "no longer accepts mail",
-    "is wrong or no longer valid",
-    "badrcptto",
-    "validrcptto",
-    "recipientnotfound",
-    "recipient notfound",
-    "bad recipient",
-    "bad destination mailbox",
-    "bad address",
-    "destination addresses were unknown",
-    "not a local address",
-    "can't accept user",
-    "archived recipient",
-    "invalid or unknown virtual user",
-    "utilisateur inconnu",
-    "no existe",
-    "nessun utente",
-    "not listed in",
-    "unrouteable address",
-    "unroutable address",
-    "no valid recipients",
-    "user invalid",
-    "account unavailable",
-    "not our user",
-    "addressee is unknown",
-    NULL,
-};
-static const char *const w_hostunknown[] = {
-    "host unknown",
-    "unknown host",
-    "host not found",
-    "domain not found",
-    "domain does not exist",
-    "no such domain",
-    "unknown domain",
-    "domain is not reachable",
-    "domain must exist",
-    "host or domain name not found",
-    "name or service not known",
-    "mail domain mentioned in email address is unknown",
-    "the account or domain may not exist",
-    "unrouteable mail domain",
-    "no mx",
-    "nxdomain",
-    "domain name not found",
-    "dns error",
-    "domain couldn't be found",
-    "domain could not be found",
-    "host name lookup failure",
-    "no route to host",
-    NULL,
-};
-/* IP/domain block lists name the sender, before any "spam" word */
-static const char *const w_dnsbl[] = {
-    "blocked using", "spamhaus",  "spamcop",    "sorbs",     "dnsbl",
-    "rbl",           "blacklist", "black list", "blocklist", "block list",
-    "denylist",      "listed at", "listed on",  "listed in", NULL,
-};
-static const char *const w_spam[] = {
-    "spam",
-    "junk mail",
-    "unsolicited",
-    "bulk mail",
-    "content filter",
-    "message content rejected",
-    "blacklisted content",
-    "phish",
-    NULL,
-};
-static const char *const w_virus[] = {
-    "virus",
-    "malware",
-    "infected",
-    NULL,
-};
-static const char *const w_blocked[] = {
-    "blocked",
-    "block list",
-    "blocklist",
-    "blacklist",
-    "black list",
-    "denylist",
-    "listed at",
-    "listed on",
-    "listed in",
-    "rbl",
-    "dnsbl",
-    "spamhaus",
-    "spamcop",
-    "sorbs",
-    "barracuda",
-    "reputation",
-    "poor reputation",
-    "access denied",
-    "not allowed to send",
-    "connection refused",
-    "refused to talk",
-    "client host rejected",
-    "sender ip",
-    "your ip",
-    "ip address",
-    "reverse dns",
-    "rdns",
-    "ptr record",
-    "helo",
-    "banned",
-    "not authorized",
-    "no access",
-    "too many invalid recipients",
-    "is not accepted",
-    NULL,
-};
-static const char *const w_policy[] = {
-    "policy",
-    "dmarc",
-    "spf",
-    "dkim",
-    "authentication",
-    "sender verify",
-    "sender address rejected",
-    "sender rejected",
-    "domain of sender",
-    "sender domain",
-    "sender is not",
-    "only accepts mail from",
-    NULL,
-};
-static const char *const w_toomanyconn[] = {
-    "too many connections",
-    "too many simultaneous",
-    "connection limit",
-    "too many recipients",
-    "rate limit",
-    "try again later",
-    "temporarily deferred",
-    "throttl",
-    NULL,
-};
-static const char *const w_filtered[] = {
-    "filtered",
-    "rejected by the recipient",
-    "refused by recipient",
-    "recipient has blocked",
-    "does not accept mail from",
-    "due to extended inactivity",
-    "not accepting mail",
-    "recipient preferences",
-    NULL,
-};
-static const char *const w_rejected[] = {
-    "rejected", "refused", "not accepted", "denied", NULL,
-};
-static const char *const w_expired[] = {
-    "retry timeout exceeded",
-    "retry time not reached",
-    "delivery time expired",
-    "message expired",
-    "has been delayed",
-    "was delayed",
-    "delivery delayed",
-    "could not be delivered for",
-    "too long",
-    "timed out",
-    "timeout",
-    "time limit",
-    "giving up",
-    "gave up",
-    "delivery temporarily suspended",
-    "will continue",
-    "will retry",
-    "not yet been delivered",
-    "unable to deliver for",
-    "deferred",
-    "expired",
-    NULL,
-};
-static const char *const w_network[] = {
-    "name server reply",
-    "name service error",
-    "dns lookup",
-    "temporary failure in name resolution",
-    "connection timed out",
-    "network",
-    "could not connect",
-    "lost connection",
-    "connection reset",
-    "connection closed",
-    "unable to connect",
-    "routing loop",
-    "mail loop",
-    "loops back",
-    "too many hops",
-    NULL,
-};
-static const char *const w_system[] = {
-    "system error",
-    "internal error",
-    "server error",
-    "local error",
-    "configuration error",
-    "misconfigur",
-    "temporary failure",
-    "temporarily unavailable",
-    "service unavailable",
-    "unavailable",
-    "i/o error",
-    "resources",
-    NULL,
-};
-static const char *const w_systemfull[] = {
-    "system full",
-    "insufficient system storage",
-    "mail system full",
-    NULL,
-};
-static const char *const w_content[] = {
-    "content", "mime", "header", "8-bit", "8bit", "attachment", NULL,
-};
-static const char *const w_security[] = {
-    "security", "tls", "ssl", "certificate", "encryption", NULL,
-};
-static const char *const w_mailer[] = {
-    "command failed", "procmail",  "x-unix", "mailer error",
-    "pipe to",        "exit code", NULL,
-};
-
-/* Phrases that would otherwise be read as a more generic class below
- * (a directory that does not list the user is not a block list; a name
- * lookup to be tried again is not a dead domain). */
-static const char *const w_early_userunknown[] = {
-    "not listed in domino directory",
-    "not listed in the directory",
-    "not listed in public name & address book",
-    "ディレクトリのリストにありません",
-    /* a reporting MTA's own verdict on the address, beside the reply
-     * it relays */
-    "the address couldn't be found",
-    "the address could not be found",
-    NULL,
-};
-static const char *const w_early_network[] = {
-    "host not found, try again",
-    "temporary failure in name resolution",
-    "try again later (dns",
-    NULL,
-};
 
 /* A local delivery agent's own error line ("mail.local: unknown user:",
  * "maildrop: maildir over quota.", Dovecot's "Your message to <x> was
@@ -468,45 +45,7 @@ static const char *const mda_marks[] = {
     "dovecot-lda",  NULL,
 };
 
-/* Everything a report's words are searched for, in one pass (match.c):
- * first the reasons, in their order of precedence (specific causes before
- * generic words like "rejected" or "unavailable"; the lowest group found
- * wins), then the SMTP phase wording (evidence.c). */
-enum { N_REASON = 25, G_PHASE = N_REASON, N_GROUPS = G_PHASE + 4 };
-static const imap_phr_group patterns[N_GROUPS + 1] = {
-    {"userunknown", w_early_userunknown},
-    {"networkerror", w_early_network},
-    {"mailboxfull", w_mailboxfull},
-    {"mesgtoobig", w_mesgtoobig},
-    {"exceedlimit", w_exceedlimit},
-    {"suspend", w_suspend},
-    {"hasmoved", w_hasmoved},
-    {"norelaying", w_norelaying},
-    {"virusdetected", w_virus},
-    {"blocked", w_dnsbl},
-    {"hostunknown", w_hostunknown},
-    {"userunknown", w_userunknown},
-    {"spamdetected", w_spam},
-    {"filtered", w_filtered},
-    {"blocked", w_blocked},
-    {"policyviolation", w_policy},
-    {"toomanyconn", w_toomanyconn},
-    {"systemfull", w_systemfull},
-    {"networkerror", w_network},
-    {"expired", w_expired},
-    {"securityerror", w_security},
-    {"mailererror", w_mailer},
-    {"systemerror", w_system},
-    {"contenterror", w_content},
-    {"rejected", w_rejected},
-    /* G_PHASE: the order imap_phase_of() takes them in */
-    {"phase:no-rcpt", imap_ph_no_rcpt},
-    {"phase:rcpt", imap_ph_rcpt},
-    {"phase:mail", imap_ph_mail},
-    {"phase:data", imap_ph_data},
-    {NULL, NULL},
-};
-static imap_phr all_phr = IMAP_PHR_GROUPS(patterns);
+static imap_phr all_phr = IMAP_PHR_GROUPS(imap_reason_patterns);
 
 /* Group 0 is the definite "no such user" wording (a directory that does
  * not list the user): no SMTP phase or status can make it a filter's. */
@@ -520,19 +59,20 @@ typedef struct reading {
 
 static void read_text(const char *t, size_t n, reading *rd)
 {
-	const char *first[N_GROUPS];
+	const char *first[IMAP_N_GROUPS];
 	int g;
 
 	rd->group = -1;
 	rd->phase = IMAP_PHASE_NONE;
 	if (t == NULL || n == 0 ||
-	    imap_phr_scan(&all_phr, t, n, first, N_GROUPS) == 0)
+	    imap_phr_scan(&all_phr, t, n, first, IMAP_N_GROUPS) == 0)
 		return;
-	for (g = 0; g < N_REASON && rd->group < 0; g++)
+	for (g = 0; g < IMAP_N_REASON && rd->group < 0; g++)
 		if (first[g])
 			rd->group = g;
-	rd->phase = imap_phase_of(first[G_PHASE], first[G_PHASE + 1],
-	                          first[G_PHASE + 2], first[G_PHASE + 3]);
+	rd->phase =
+	    imap_phase_of(first[IMAP_G_PHASE], first[IMAP_G_PHASE + 1],
+	                  first[IMAP_G_PHASE + 2], first[IMAP_G_PHASE + 3]);
 }
 
 /* The reason group the words after a local delivery agent's mark in
@@ -558,7 +98,7 @@ static int mda_group(const char *t, size_t n)
 				    imap_phr_find(&all_phr, c + 2,
 				                  left < 64 ? left : 64, NULL);
 
-				return g < N_REASON ? g : -1;
+				return g < IMAP_N_REASON ? g : -1;
 			}
 		}
 	}
@@ -745,7 +285,7 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 		src = ctx->text;
 		srclen = ctx->len;
 	}
-	tr = group >= 0 ? patterns[group].name : NULL;
+	tr = group >= 0 ? imap_reason_patterns[group].name : NULL;
 	definite = group == GROUP_DEFINITE;
 	sr = status_reason(r->status);
 	phase = rd.phase;
@@ -758,7 +298,8 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 	if (why->reason || mda >= 0) {
 		/* the report's own category field, or the local delivery
 		 * agent's words */
-		reason = why->reason ? why->reason : patterns[mda].name;
+		reason =
+		    why->reason ? why->reason : imap_reason_patterns[mda].name;
 		definite = true;
 	} else if (sr && (is(sr, "userunknown") || is(sr, "hostunknown"))) {
 		/* a bad-address status, unless the words blame the sender or

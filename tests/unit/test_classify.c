@@ -520,6 +520,12 @@ static void fields_for_the_watcher(void **state)
 	                    "a@example.com, c@example.com, d@example.com");
 	assert_string_equal(c.subject, "Caf\xc3\xa9 \xc3\xa9 ok");
 	imap_class_free(&c);
+	/* an unclosed angle bracket ends the value, not the search */
+	r = "From: bob@example.org\nTo: Ann <a@example.com, d@example.com\n"
+	    "Subject: x\n\nok\n";
+	assert_int_equal(imap_classify(r, strlen(r), &c, NULL), 0);
+	assert_non_null(c.to);
+	imap_class_free(&c);
 }
 
 static void nul_bytes_and_empty_input(void **state)
