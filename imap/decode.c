@@ -381,8 +381,10 @@ void imap_decode_words(const char *v, cs_buf *out)
 				p = e;
 				continue;
 			}
+			/* not an encoded-word after all: as it is */
 			out->len = at;
-			out->data[at] = '\0';
+			if (out->data)
+				out->data[at] = '\0';
 		}
 		if (*p == ' ' || *p == '\t') {
 			if (ws == NULL)

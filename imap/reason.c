@@ -339,9 +339,15 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 	}
 	if (is(reason, "userunknown") && !definite)
 		/* the report's own lines about the recipient may give the
-		 * reporting MTA's verdict beside the reply it relays */
+		 * reporting MTA's verdict beside the reply it relays: a
+		 * directory's wording, or its own "unknown user" summary
+		 * with no relayed reply in it */
 		definite =
 		    ab.group == GROUP_DEFINITE ||
+		    (ab.group >= 0 &&
+		     is(imap_reason_patterns[ab.group].name, "userunknown") &&
+		     imap_reply_class(about.data ? about.data : "",
+		                      about.len) == 0) ||
 		    (ctx && ctx->single && ctx_group(ctx) == GROUP_DEFINITE);
 	if (is(reason, "userunknown") && !definite &&
 	    !imap_status_address(r->status) &&

@@ -169,6 +169,12 @@ static const tcase cases[] = {
               "Status: 5.0.0\nDiagnostic-Code: smtp; 550 "
               "<bob@example.org>... User unknown\n"),
      IMAP_BOUNCE, "bob@example.org", "5.0.0", 1, "userunknown", "", NULL},
+    {"the report's own summary beside a relayed reply stands: hard",
+     DSN_TEXT("    --- The following addresses had delivery problems ---\n\n"
+              "<bob@example.org>   (Unknown user bob@example.org)",
+              "Original-Recipient: <bob@example.org>\nAction: failed\n"
+              "Diagnostic-Code: smtp; 550 Unknown user bob@example.org\n"),
+     IMAP_BOUNCE, "bob@example.org", "5.0.0", 1, "userunknown", "", NULL},
     {"the report's own statement, no relayed reply, stands: hard",
      NDR("Undeliverable Mail", "Unknown user: bob@example.org"), IMAP_BOUNCE,
      "bob@example.org", "5.0.0", 1, "userunknown", "", NULL},
@@ -519,6 +525,11 @@ static void fields_for_the_watcher(void **state)
 	assert_string_equal(c.to,
 	                    "a@example.com, c@example.com, d@example.com");
 	assert_string_equal(c.subject, "Caf\xc3\xa9 \xc3\xa9 ok");
+	imap_class_free(&c);
+	/* something that only starts like an encoded-word stays as it is */
+	r = "From: bob@example.org\nSubject: =? =x =?a?Q?b\n\nok\n";
+	assert_int_equal(imap_classify(r, strlen(r), &c, NULL), 0);
+	assert_string_equal(c.subject, "=? =x =?a?Q?b");
 	imap_class_free(&c);
 	/* an unclosed angle bracket ends the value, not the search */
 	r = "From: bob@example.org\nTo: Ann <a@example.com, d@example.com\n"
