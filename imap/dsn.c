@@ -7,10 +7,13 @@
  * blocks separated by empty lines.  Real servers bend the format: blocks
  * that run together, a missing Action, the status only inside the
  * Diagnostic-Code, so a new Final-Recipient always starts a new recipient
- * and a missing Action is taken from the status class.  Only recipients
- * whose Action is failed or delayed are reported; delivered, relayed and
- * expanded ones are success notices.  reason.c decides each recipient's
- * reason and hard/soft.
+ * and a missing Action is taken from the status class ("expired", no RFC
+ * 3464 action, is a failure).  Only recipients whose Action is failed or
+ * delayed are reported; delivered, relayed and expanded ones are success
+ * notices.  reason.c decides each recipient's reason and hard/soft once
+ * every recipient is known, with the report text's lines about it (its
+ * diagnostic when the block has none, else its SMTP phase and the
+ * reporting MTA's own verdict) and PowerMTA's X-PowerMTA-BounceCategory.
  */
 #include "imap_int.h"
 

@@ -12,9 +12,13 @@
  *
  * Recipients come from X-Failed-Recipients, else from the addresses the
  * report's own text names (before any copy of the original message),
- * leaving out the addresses of the notice's sender and addressee, else
- * from To of the returned original headers.  Each recipient's diagnostic
- * is the text around its first mention; reason.c decides the rest.
+ * leaving out the addresses of the notice's sender and addressee and
+ * those given as a sender, a help contact or a Message-ID, else from To
+ * of the returned original headers, else (a message sent to oneself)
+ * from the notice's addressee named in the text.  Each recipient's
+ * diagnostic is the text's lines about it (imap_text_about: its blocks,
+ * each ending where another recipient's begins); reason.c decides the
+ * rest.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include "imap_int.h"
