@@ -1,9 +1,10 @@
 /*
  * classify.c - imap_classify(): one raw message in, one verdict out.
  *
- * Order of precedence (imap.h): a DSN or NDR bounce, a delay, an ARF
- * complaint, an auto-reply, an unsubscribe request, a reply, other.  A
- * report always outranks the auto-reply markers it carries (Postfix puts
+ * Order of precedence (imap.h): a DSN, an ARF complaint, an Amazon SES
+ * notification, an NDR bounce or delay, an auto-reply, an unsubscribe
+ * request, a reply, other.  A report always outranks the auto-reply
+ * markers it carries (Postfix puts
  * Auto-Submitted: auto-replied on its bounces); an out-of-office subject
  * outranks a free-text NDR guess, which is the weaker evidence.  A DSN
  * whose recipients were all delivered or relayed, and a read receipt
@@ -73,6 +74,74 @@ static void add_mailbox(cs_buf *out, const struct mailimf_mailbox *mb)
 	cs_buf_puts(out, mb->mb_addr_spec);
 }
 
+/* The addr-specs of an address list without an RFC 5322 parser: elements
+ * split at commas (and a group's ";") outside quotes, comments and angle
+ * brackets, a group's name dropped, each element's address in angle
+ * brackets or the element itself.  False (out emptied) when an element
+ * gives no plain address: the caller asks libetpan. */
+static bool quick_addr_list(const char *v, bool first_only, cs_buf *out)
+{
+	cs_buf a = CS_BUF_INIT;
+	const char *p = v, *start = v;
+	bool quote = false, angle = false, ok = true;
+	int depth = 0;
+
+	for (;; p++) {
+		char ch = *p;
+
+		if (ch == '\0' && (quote || depth || angle)) {
+			ok = false; /* unbalanced: libetpan decides */
+			break;
+		}
+		if ((quote || depth) && ch == '\\' && p[1]) {
+			p++;
+			continue;
+		}
+		if (quote) {
+			quote = ch != '"';
+			continue;
+		}
+		if (depth) {
+			depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
+			continue;
+		}
+		if (ch == '"')
+			quote = true;
+		else if (ch == '(')
+			depth = 1;
+		else if (ch == '<')
+			angle = true;
+		else if (ch == '>')
+			angle = false;
+		else if (ch == ':' && !angle)
+			start = p + 1; /* a group's name */
+		else if ((ch == ',' || ch == ';' || ch == '\0') && !angle) {
+			const char *s = start;
+
+			while (s < p && (*s == ' ' || *s == '\t'))
+				s++;
+			if (s < p) {
+				if (!imap_addr_clean(s, (size_t)(p - s), &a)) {
+					ok = false;
+					break;
+				}
+				if (out->len)
+					cs_buf_puts(out, ", ");
+				cs_buf_append(out, a.data, a.len);
+				if (first_only)
+					break;
+			}
+			start = p + 1;
+			if (ch == '\0')
+				break;
+		}
+	}
+	cs_buf_free(&a);
+	if (!ok)
+		cs_buf_clear(out);
+	return ok;
+}
+
 /* The addr-specs of an address list; the first only when first_only. */
 static char *addr_specs(const char *v, bool first_only)
 {
@@ -93,6 +162,10 @@ static char *addr_specs(const char *v, bool first_only)
 			return cs_buf_detach(&out, NULL);
 		cs_buf_free(&out);
 	}
+	if (strchr(v, '\\') == NULL && strchr(v, '[') == NULL &&
+	    quick_addr_list(v, first_only, &out) && out.len)
+		return cs_buf_detach(&out, NULL);
+	cs_buf_free(&out);
 	if (mailimf_address_list_parse(v, strlen(v), &idx, &al) ==
 	        MAILIMF_NO_ERROR &&
 	    al) {
@@ -120,20 +193,14 @@ static char *addr_specs(const char *v, bool first_only)
 
 static char *decode_subject(const char *v)
 {
-	char *dec = NULL, *s;
-	size_t idx = 0;
+	cs_buf s = CS_BUF_INIT;
 
 	if (v == NULL)
 		return NULL;
 	if (strstr(v, "=?") == NULL)
 		return cs_xstrdup(v);
-	if (mailmime_encoded_phrase_parse("utf-8", v, strlen(v), &idx, "utf-8",
-	                                  &dec) != MAILIMF_NO_ERROR ||
-	    dec == NULL)
-		return cs_xstrdup(v);
-	s = cs_xstrdup(dec);
-	free(dec);
-	return s;
+	imap_decode_words(v, &s);
+	return cs_buf_detach(&s, NULL);
 }
 
 static void fill_fields(const imap_msg *m, imap_class *c)
@@ -268,6 +335,12 @@ static void decide(const imap_msg *m, imap_class *c)
 	}
 	if (dsn_success || m->report == IMAP_REPORT_MDN)
 		return;
+	/* Amazon SES notifications (JSON) */
+	if (!m->multipart && imap_ses_detect(m, c)) {
+		if (c->kind == IMAP_OTHER)
+			return;
+		goto report;
+	}
 	/* free-text NDRs; an out-of-office subject outranks that guess */
 	if (!ooo_subject_only(c) && imap_ndr_detect(m, c))
 		goto report;
@@ -291,7 +364,8 @@ static void decide(const imap_msg *m, imap_class *c)
 		c->kind = IMAP_REPLY;
 	return;
 report:
-	c->orig_message_id = orig_message_id(m);
+	if (c->orig_message_id == NULL)
+		c->orig_message_id = orig_message_id(m);
 }
 
 int imap_classify(const char *raw, size_t len, imap_class *out, cs_err *err)

@@ -7,10 +7,13 @@
  * blocks separated by empty lines.  Real servers bend the format: blocks
  * that run together, a missing Action, the status only inside the
  * Diagnostic-Code, so a new Final-Recipient always starts a new recipient
- * and a missing Action is taken from the status class.  Only recipients
- * whose Action is failed or delayed are reported; delivered, relayed and
- * expanded ones are success notices.  reason.c decides each recipient's
- * reason and hard/soft.
+ * and a missing Action is taken from the status class ("expired", no RFC
+ * 3464 action, is a failure).  Only recipients whose Action is failed or
+ * delayed are reported; delivered, relayed and expanded ones are success
+ * notices.  reason.c decides each recipient's reason and hard/soft once
+ * every recipient is known, with the report text's lines about it (its
+ * diagnostic when the block has none, else its SMTP phase and the
+ * reporting MTA's own verdict) and PowerMTA's X-PowerMTA-BounceCategory.
  */
 #include "imap_int.h"
 
@@ -20,7 +23,7 @@
 #include <strings.h>
 
 typedef struct dsn_rcpt {
-	cs_buf final, orig, action, status, diag;
+	cs_buf final, orig, action, status, diag, category;
 } dsn_rcpt;
 
 static void rcpt_reset(dsn_rcpt *r)
@@ -30,6 +33,7 @@ static void rcpt_reset(dsn_rcpt *r)
 	cs_buf_clear(&r->action);
 	cs_buf_clear(&r->status);
 	cs_buf_clear(&r->diag);
+	cs_buf_clear(&r->category);
 }
 
 static void rcpt_free(dsn_rcpt *r)
@@ -39,6 +43,40 @@ static void rcpt_free(dsn_rcpt *r)
 	cs_buf_free(&r->action);
 	cs_buf_free(&r->status);
 	cs_buf_free(&r->diag);
+	cs_buf_free(&r->category);
+}
+
+/* PowerMTA's per-recipient X-PowerMTA-BounceCategory (its documented
+ * categories) as a reason; NULL for "other" and anything unknown. */
+static const char *category_reason(const char *v)
+{
+	static const struct {
+		const char *cat, *reason;
+	} map[] = {
+	    {"bad-mailbox", "userunknown"},
+	    {"bad-domain", "hostunknown"},
+	    {"inactive-mailbox", "suspend"},
+	    {"quota-issues", "mailboxfull"},
+	    {"message-expired", "expired"},
+	    {"no-answer-from-host", "networkerror"},
+	    {"bad-connection", "networkerror"},
+	    {"routing-errors", "systemerror"},
+	    {"bad-configuration", "systemerror"},
+	    {"protocol-errors", "systemerror"},
+	    {"policy-related", "policyviolation"},
+	    {"spam-related", "spamdetected"},
+	    {"virus-related", "virusdetected"},
+	    {"content-related", "contenterror"},
+	    {"relaying-issues", "norelaying"},
+	    {"invalid-sender", "rejected"},
+	    {NULL, NULL},
+	};
+	int i;
+
+	for (i = 0; map[i].cat; i++)
+		if (strcasecmp(v, map[i].cat) == 0)
+			return map[i].reason;
+	return NULL;
 }
 
 bool imap_addr_clean(const char *v, size_t n, cs_buf *out)
@@ -103,38 +141,62 @@ imap_rcpt *imap_rcpt_add(imap_class *c, const char *addr, const char *diag)
 	return r;
 }
 
+/* What the parse learnt of each recipient it added, for the reason
+ * decisions made once every recipient is known. */
+typedef struct dsn_added {
+	imap_rwhy *why; /* one per recipient added, in order */
+	size_t n, cap;
+} dsn_added;
+
 /* Finish one recipient block: returns 1 failed, 2 delayed, 3 delivered
  * (or relayed, expanded), 0 not a recipient. */
-static int flush(const dsn_rcpt *d, imap_class *c, imap_rctx *ctx)
+static int flush(const dsn_rcpt *d, imap_class *c, dsn_added *added)
 {
 	cs_buf addr = CS_BUF_INIT;
 	imap_rcpt *r;
-	const char *act = cs_buf_str(&d->action);
+	imap_rwhy why;
+	const char *act = cs_buf_str(&d->action), *diag = cs_buf_str(&d->diag);
 	char st[8] = "";
-	bool failed, delayed;
+	bool failed, expired = false;
 	int res = 0;
 
+	memset(&why, 0, sizeof why);
 	if (!imap_addr_clean(cs_buf_str(&d->final), d->final.len, &addr) &&
 	    !imap_addr_clean(cs_buf_str(&d->orig), d->orig.len, &addr))
 		goto out;
-	if (!imap_status_find(cs_buf_str(&d->status), d->status.len, st))
-		(void)imap_status_find(cs_buf_str(&d->diag), d->diag.len, st);
+	(void)imap_status_find(cs_buf_str(&d->status), d->status.len, st);
 	if (d->action.len) {
-		failed = strncasecmp(act, "fail", 4) == 0;
-		delayed = strncasecmp(act, "delay", 5) == 0;
+		/* "expired" is no RFC 3464 action, but some MTAs write it
+		 * for a message given up after its retries: a failure */
+		expired = strncasecmp(act, "expire", 6) == 0;
+		failed = strncasecmp(act, "fail", 4) == 0 || expired;
+		why.delayed = strncasecmp(act, "delay", 5) == 0;
 	} else {
+		if (st[0] == '\0')
+			(void)imap_status_find(diag, d->diag.len, st);
 		failed = st[0] == '5';
-		delayed = st[0] == '4';
+		why.delayed = st[0] == '4';
 	}
-	if (!failed && !delayed) {
+	if (!failed && !why.delayed) {
 		res = 3;
 		goto out;
 	}
-	r = imap_rcpt_add(c, cs_buf_str(&addr), cs_buf_str(&d->diag));
+	/* a Diagnostic-Code is the remote server's reply unless its type
+	 * is an MTA's own (X-Postfix, X-Notes, X-Unix, ...) */
+	why.remote = d->diag.len && strncasecmp(diag, "x-", 2) != 0;
+	why.reason = d->category.len ? category_reason(d->category.data) : NULL;
+	if (why.reason == NULL && expired)
+		why.reason = "expired";
+	r = imap_rcpt_add(c, cs_buf_str(&addr), diag);
 	if (r == NULL)
 		goto out;
 	memcpy(r->status, st, sizeof r->status);
-	imap_reason_decide(r, ctx, delayed);
+	if (added->n == added->cap) {
+		added->cap = added->cap ? 2 * added->cap : 8;
+		added->why =
+		    cs_xrealloc(added->why, added->cap * sizeof *added->why);
+	}
+	added->why[added->n++] = why;
 	res = failed ? 1 : 2;
 out:
 	cs_buf_free(&addr);
@@ -152,10 +214,12 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 	dsn_rcpt d;
 	cs_buf v = CS_BUF_INIT;
 	imap_rctx ctx;
-	size_t before = c->nrcpts;
+	size_t before = c->nrcpts, i;
 	int nfail = 0, ndelay = 0, nok = 0, res;
+	dsn_added added;
 
 	memset(&d, 0, sizeof d);
+	memset(&added, 0, sizeof added);
 	/* context for reason decisions: the report's text, flattened */
 	imap_rctx_init(&ctx, cs_buf_str(&m->flat), m->ctx_len);
 	while (p < end) {
@@ -170,7 +234,7 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 			    (field_is(n, nl, "Original-Recipient") &&
 			     d.orig.len)) {
 				{
-					res = flush(&d, c, &ctx);
+					res = flush(&d, c, &added);
 					nfail += res == 1;
 					ndelay += res == 2;
 					nok += res == 3;
@@ -185,6 +249,8 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 				cs_buf_append(&d.action, v.data, v.len);
 			else if (field_is(n, nl, "Status"))
 				cs_buf_append(&d.status, v.data, v.len);
+			else if (field_is(n, nl, "X-PowerMTA-BounceCategory"))
+				cs_buf_append(&d.category, v.data, v.len);
 			else if (field_is(n, nl, "Diagnostic-Code") ||
 			         (field_is(n, nl, "X-Diagnostic") &&
 			          d.diag.len == 0)) {
@@ -195,7 +261,7 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 		}
 		/* end of a block */
 		if (d.final.len || d.orig.len) {
-			res = flush(&d, c, &ctx);
+			res = flush(&d, c, &added);
 			nfail += res == 1;
 			ndelay += res == 2;
 			nok += res == 3;
@@ -206,6 +272,24 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 		while (p < end && (*p == '\r' || *p == '\n'))
 			p++;
 	}
+	/* reasons, now that every recipient is known: one without a
+	 * Diagnostic-Code gets the report text's lines about it */
+	ctx.single = added.n == 1;
+	for (i = 0; i < added.n && before + i < c->nrcpts; i++) {
+		imap_rcpt *r = &c->rcpts[before + i];
+		imap_rwhy *why = &added.why[i];
+
+		if (imap_text_about(cs_buf_str(&m->text), m->orig_text_at,
+		                    r->addr, c, &v)) {
+			if (r->diag == NULL)
+				r->diag = cs_xstrdup(v.data);
+			else
+				why->about = v.data;
+		}
+		imap_reason_decide(r, &ctx, why);
+		why->about = NULL;
+	}
+	free(added.why);
 	*nsuccess = (size_t)nok;
 	if (nfail)
 		c->kind = IMAP_BOUNCE;

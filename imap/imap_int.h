@@ -2,17 +2,21 @@
  * imap_int.h - declarations shared by the files of imap/ only.
  *
  * The classifier works in two steps: mime_walk.c turns the raw bytes into
- * an imap_msg (normalised copy, MIME tree from libetpan, and the pieces
- * the detectors read: top header block, human-readable text, the
- * delivery-status and feedback-report parts, the returned headers), then
- * classify.c asks the detectors (dsn.c, ndr.c, autoreply.c, unsub.c) in
- * order of precedence.  reason.c is the one place that decides a bounce's
- * reason and hard vs soft.
+ * an imap_msg (normalised copy, MIME structure, and the pieces the
+ * detectors read: top header block, human-readable text, the
+ * delivery-status and feedback-report parts, the returned headers;
+ * report_text.c finds where a report's prose ends), then classify.c asks
+ * the detectors (dsn.c, ses.c, ndr.c, autoreply.c, unsub.c) in order of
+ * precedence.  reason.c is the one place that decides a bounce's reason
+ * and hard vs soft, from the words and from what evidence.c reads
+ * (status codes, reply codes, the SMTP phase).
  */
 #ifndef COLDSEQ_IMAP_INT_H
 #define COLDSEQ_IMAP_INT_H
 
 #include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "imap.h"
 
@@ -32,7 +36,7 @@ enum {
 	IMAP_REPORT_OTHER, /* some other report-type */
 };
 
-/* One field of the top header block: name points into hdr, the value
+/* One field of the top header block: name points into norm, the value
  * (unfolded, trimmed, capped at IMAP_MAX_LINE) is at vals.data + off. */
 typedef struct imap_field {
 	const char *name;
@@ -42,8 +46,8 @@ typedef struct imap_field {
 /* A message taken apart.  Every cs_buf below is NUL-terminated. */
 typedef struct imap_msg {
 	cs_buf norm; /* the scanned bytes: CRLF lines, no NUL, lines capped */
-	cs_buf hdr;  /* the top header block (a copy) */
-	imap_field *fields; /* hdr parsed once, in order */
+	size_t hdr_len;     /* norm's first bytes are the top header block */
+	imap_field *fields; /* that block parsed once, in order */
 	size_t nfields;
 	cs_buf vals;         /* the fields' values, each NUL-terminated */
 	int report;          /* IMAP_REPORT_* */
@@ -59,6 +63,48 @@ typedef struct imap_msg {
 	                        flattened (imap_flatten) */
 	size_t ctx_len; /* flat's bytes from text's first IMAP_REASON_CTX */
 } imap_msg;
+
+/* memchr for the short spans of a line or a header field: eight bytes at
+ * a time, inline.  A library call costs more than the search itself on a
+ * sixty-byte line; long spans (a whole message) go to memchr. */
+static inline const char *imap_memchr(const char *p, char c, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101u;
+	const uint64_t pat = ones * (unsigned char)c;
+
+	for (; n >= 8; n -= 8, p += 8) {
+		uint64_t v, t;
+
+		memcpy(&v, p, 8);
+		v ^= pat;
+		/* the lowest flagged byte is exact (a borrow only flags
+		 * bytes above a real match) */
+		t = (v - ones) & ~v & (ones << 7);
+		if (t)
+			return p + (__builtin_ctzll(t) >> 3);
+	}
+	for (; n; n--, p++)
+		if (*p == c)
+			return p;
+	return NULL;
+}
+
+/* decode.c --------------------------------------------------------------- */
+
+/* Content-Transfer-Encoding of a part. */
+enum { IMAP_CTE_8BIT = 0, IMAP_CTE_BASE64, IMAP_CTE_QP };
+
+/* A part's body src[0..n) in encoding enc and charset cs (NULL: as it is)
+ * appended to out as UTF-8, out kept to IMAP_MAX_TEXT bytes, NULs made
+ * spaces, ending with a line end. */
+void imap_decode_part(const char *src, size_t n, int enc, const char *cs,
+                      cs_buf *out);
+/* Remove an HTML text's tags and decode its commonest entities, in place
+ * (b holds no NUL before its end). */
+void imap_strip_html(cs_buf *b);
+/* Decode the RFC 2047 encoded-words of a header value into UTF-8 (the
+ * white space between two of them dropped), appending to out. */
+void imap_decode_words(const char *v, cs_buf *out);
 
 /* mime_walk.c ------------------------------------------------------------ */
 
@@ -100,6 +146,15 @@ const char *imap_find(const char *hay, size_t n, const char *needle);
 int imap_find_any(const char *hay, size_t n, const char *const *list,
                   const char **at);
 
+/* report_text.c ---------------------------------------------------------- */
+
+/* Where the copy of the returned message starts in a non-MIME report's
+ * text (text->len when there is none). */
+size_t imap_orig_copy_at(const cs_buf *text);
+/* RFC 3464 recipient fields pasted into m->text[0..orig_text_at): copied
+ * into m->dsn, and orig_text_at moved to where they start. */
+void imap_inline_dsn(imap_msg *m);
+
 /* match.c ---------------------------------------------------------------- */
 
 /* A phrase list compiled on first use for one-pass search: words (rank =
@@ -135,6 +190,11 @@ typedef struct imap_phr {
 /* Lowest rank of a phrase of p found in hay[0..n), or -1; *at (may be
  * NULL) gets the first place of that phrase. */
 int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at);
+/* Every rank at once, in one pass: first[r] gets where the first phrase
+ * of rank r starts in hay[0..n), or NULL; ranks from nfirst on are not
+ * looked for.  Returns how many ranks were found. */
+size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
+                     size_t nfirst);
 
 /* dsn.c ------------------------------------------------------------------ */
 
@@ -157,9 +217,68 @@ imap_rcpt *imap_rcpt_add(imap_class *c, const char *addr, const char *diag);
  * a bounce or delay notice and find the failed recipients.  Returns true
  * (c->kind and c->rcpts set) when it is one. */
 bool imap_ndr_detect(const imap_msg *m, imap_class *c);
+/* The lines of a report's text t[0..n) about addr: from the line of its
+ * first mention (case-insensitive) to the next empty line or the next line
+ * that names another recipient of c, at most 600 bytes, into out.  Returns
+ * false (out empty) when t does not mention addr. */
+bool imap_text_about(const char *t, size_t n, const char *addr,
+                     const imap_class *c, cs_buf *out);
 /* Does the top header block look like it came from a mail system (null
  * sender, MAILER-DAEMON, postmaster, Mail Delivery ...)? */
 bool imap_ndr_from_daemon(const imap_msg *m);
+
+/* ses.c ------------------------------------------------------------------ */
+
+/* An Amazon SES bounce, complaint or delivery notification (JSON, also in
+ * its SNS envelope) as the text of m: fills c->kind (IMAP_BOUNCE,
+ * IMAP_COMPLAINT, IMAP_OTHER for a delivery), c->rcpts and
+ * c->orig_message_id, and returns true; false when m is none. */
+bool imap_ses_detect(const imap_msg *m, imap_class *c);
+
+/* evidence.c ------------------------------------------------------------- */
+
+/* Find an RFC 3463 status ("5.1.1") in s[0..n) into out (size 8). */
+bool imap_status_find(const char *s, size_t n, char out[8]);
+/* The status of the server's own reply in s[0..n): the one right after an
+ * SMTP reply code ("550 5.1.1", "550-'5.7.1"), else the first one. */
+bool imap_reply_status(const char *s, size_t n, char out[8]);
+/* The class ('4', '5') of the first SMTP reply code in s[0..n), or 0. */
+char imap_reply_class(const char *s, size_t n);
+/* Statuses ("" for none): a bad destination address (X.1.x but the
+ * sender's, X.1.4, X.1.5, X.1.9); nothing beyond the class ("", X.0.0);
+ * subject and detail both non-zero ("5.7.1"). */
+bool imap_status_address(const char *st);
+bool imap_status_vague(const char *st);
+bool imap_status_specific(const char *st);
+
+/* The SMTP command a refusal answered (RFC 5321 3.3). */
+enum {
+	IMAP_PHASE_NONE = 0,
+	IMAP_PHASE_MAIL, /* MAIL FROM: the sender was refused */
+	IMAP_PHASE_RCPT, /* RCPT TO: the recipient was */
+	IMAP_PHASE_DATA, /* DATA or end of data: the message was */
+};
+/* The (flattened) wording that names each: an answer to MAIL FROM, to
+ * RCPT TO, to DATA, and a DATA refused for want of any accepted
+ * recipient.  Searched for with the reason words, in one pass. */
+extern const char *const imap_ph_mail[],
+    *const imap_ph_rcpt[], *const imap_ph_data[], *const imap_ph_no_rcpt[];
+/* The phase, from where each of those was first found (NULL: not). */
+int imap_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
+                  const char *data);
+
+/* reason_words.c --------------------------------------------------------- */
+
+/* The reason groups (IMAP_N_REASON, the first is the definite "no such
+ * user" of a directory, the lowest group found wins), then the four phase
+ * lists from IMAP_G_PHASE (no-rcpt, rcpt, mail, data); each group's name
+ * is the reason it names. */
+enum {
+	IMAP_N_REASON = 25,
+	IMAP_G_PHASE = IMAP_N_REASON,
+	IMAP_N_GROUPS = IMAP_G_PHASE + 4,
+};
+extern const imap_phr_group imap_reason_patterns[IMAP_N_GROUPS + 1];
 
 /* reason.c --------------------------------------------------------------- */
 
@@ -169,18 +288,39 @@ bool imap_ndr_from_daemon(const imap_msg *m);
 typedef struct imap_rctx {
 	const char *text; /* may be NULL */
 	size_t len;
-	int known;          /* bits: 1 reason, 2 phase worked out */
-	const char *reason; /* what its words name, or NULL */
-	int phase;          /* the SMTP command it says was refused */
+	int known; /* bits: 1 reason, 2 phase, 4 status, 8 mda worked out */
+	int group; /* the reason its words name (a group of reason.c's
+	              table), or -1 */
+	int phase; /* the SMTP command it says was refused */
+	char status[8]; /* the first RFC 3463 status it gives, or "" */
+	int mda;        /* the reason group a local delivery agent's error
+	                   line in it names, or -1 */
+	bool single;    /* it is about one recipient only: its status is that
+	                   recipient's */
 } imap_rctx;
 
 void imap_rctx_init(imap_rctx *x, const char *flat, size_t n);
-/* Decide r->reason and r->hard from r->status, r->diag and the report's
- * context (may be NULL); delayed says Action: delayed.  Fills r->status
+
+/* What a report says about one recipient besides the server's words. */
+typedef struct imap_rwhy {
+	bool delayed; /* Action: delayed, or a warning that it is retried */
+	bool remote;  /* r->diag is a remote server's reply as a DSN carries
+	                 it (Diagnostic-Code of type smtp) */
+	/* a reason the report names in a field of its own (a bounce
+	 * category), or NULL */
+	const char *reason;
+	/* the report text's lines about the recipient when r->diag is
+	 * something else (a DSN's Diagnostic-Code), or NULL: read for the
+	 * SMTP phase the diagnostic does not name */
+	const char *about;
+} imap_rwhy;
+
+/* Decide r->reason and r->hard from r->status, r->diag, why and the
+ * report's context (may be NULL).  r->status is the report's Status for
+ * the recipient ("" when none); the status of the server's own reply in
+ * r->diag replaces it when that one is more specific, and it is filled
  * from the text when it was empty. */
-void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, bool delayed);
-/* Find an RFC 3463 status ("5.1.1") in s[0..n) into out (size 8). */
-bool imap_status_find(const char *s, size_t n, char out[8]);
+void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why);
 
 /* autoreply.c ------------------------------------------------------------ */
 

@@ -17,17 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PHR_BITS    12
+/* 16384 buckets: a used-bucket bitmap of 2 KiB stays in L1, and a few
+ * hundred phrases leave most text positions in an empty bucket. */
+#define PHR_BITS    14
 #define PHR_BUCKETS (1u << PHR_BITS)
 
 typedef struct phr_ent {
 	const char *w;
+	uint64_t pre, mask; /* the first (up to) eight bytes, and which */
+	uint32_t key;       /* the first three bytes, as the scan's key */
 	uint16_t len;
 	uint16_t rank;
 } phr_ent;
 
 struct imap_phr_tab {
-	uint64_t used[PHR_BUCKETS / 64];
+	uint8_t used[PHR_BUCKETS]; /* non-zero: the bucket holds phrases */
 	uint16_t start[PHR_BUCKETS + 1];
 	size_t nshort; /* phrases under three bytes, tried everywhere */
 	phr_ent *shorts;
@@ -58,7 +62,8 @@ static size_t phr_count(const imap_phr *p)
 
 static struct imap_phr_tab *phr_build(const imap_phr *p)
 {
-	size_t n = phr_count(p), i, k, g, fill[PHR_BUCKETS];
+	size_t n = phr_count(p), i, k, g;
+	size_t *fill = cs_xcalloc(PHR_BUCKETS, sizeof *fill);
 	struct imap_phr_tab *t;
 	phr_ent *all = cs_xcalloc(n ? n : 1, sizeof *all);
 	const char *const *w;
@@ -76,7 +81,19 @@ static struct imap_phr_tab *phr_build(const imap_phr *p)
 			all[k].rank = (uint16_t)g;
 		}
 	for (i = 0; i < n; i++) {
+		const unsigned char *w3 = (const unsigned char *)all[i].w;
+
+		size_t b;
+
 		all[i].len = (uint16_t)strlen(all[i].w);
+		if (all[i].len >= 3)
+			all[i].key = (uint32_t)w3[0] << 16 |
+			             (uint32_t)w3[1] << 8 | w3[2];
+		/* the prefix as a little-endian load of the text sees it */
+		for (b = 0; b < 8 && b < all[i].len; b++) {
+			all[i].pre |= (uint64_t)w3[b] << (8 * b);
+			all[i].mask |= (uint64_t)0xff << (8 * b);
+		}
 		if (all[i].len >= 3)
 			nlong++;
 		else if (all[i].len > 0)
@@ -84,14 +101,13 @@ static struct imap_phr_tab *phr_build(const imap_phr *p)
 	}
 	t = cs_xcalloc(1, sizeof *t + nlong * sizeof(phr_ent));
 	t->shorts = cs_xcalloc(nshort ? nshort : 1, sizeof *t->shorts);
-	memset(fill, 0, sizeof fill);
 	for (i = 0; i < n; i++)
 		if (all[i].len >= 3)
 			fill[phr_hash((const unsigned char *)all[i].w)]++;
 	for (i = 0; i < PHR_BUCKETS; i++) {
 		t->start[i + 1] = (uint16_t)(t->start[i] + fill[i]);
 		if (fill[i])
-			t->used[i / 64] |= (uint64_t)1 << (i % 64);
+			t->used[i] = 1;
 		fill[i] = t->start[i];
 	}
 	for (i = 0; i < n; i++) {
@@ -104,6 +120,7 @@ static struct imap_phr_tab *phr_build(const imap_phr *p)
 		}
 	}
 	free(all);
+	free(fill);
 	return t;
 }
 
@@ -127,11 +144,23 @@ static const struct imap_phr_tab *phr_tab(imap_phr *p)
 }
 
 /* A better hit at i for entry e? */
-static inline bool phr_try(const phr_ent *e, const unsigned char *s, size_t i,
-                           size_t n, int best)
+/* Does entry e match at s[i] (n - i bytes left)?  Its first eight bytes
+ * are compared in one load when the text has eight left. */
+static inline bool phr_match(const phr_ent *e, const unsigned char *s, size_t i,
+                             size_t n)
 {
-	return (best < 0 || e->rank < best) && e->len <= n - i &&
-	       memcmp(s + i, e->w, e->len) == 0;
+	uint64_t v;
+
+	if (e->len > n - i)
+		return false;
+	if (n - i >= 8) {
+		memcpy(&v, s + i, 8);
+		if ((v & e->mask) != e->pre)
+			return false;
+		return e->len <= 8 ||
+		       memcmp(s + i + 8, e->w + 8, e->len - 8u) == 0;
+	}
+	return memcmp(s + i, e->w, e->len) == 0;
 }
 
 int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
@@ -154,12 +183,14 @@ int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
 
 		key = (key << 8 | s[i + 2]) & 0xffffffu;
 		h = (uint32_t)(key * 2654435761u) >> (32 - PHR_BITS);
-		if (t->used[h / 64] & ((uint64_t)1 << (h % 64))) {
+		if (t->used[h]) {
 			const phr_ent *e = t->ents + t->start[h];
 			const phr_ent *end = t->ents + t->start[h + 1];
 
 			for (; e < end; e++)
-				if (phr_try(e, s, i, n, best)) {
+				if (e->key == key &&
+				    (best < 0 || e->rank < best) &&
+				    phr_match(e, s, i, n)) {
 					best = e->rank;
 					best_at = i;
 				}
@@ -173,10 +204,10 @@ int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
 		size_t lim = best >= 0 && e->rank >= best ? best_at : n;
 
 		for (i = 0; i < lim; i++)
-			if (phr_try(e, s, i, n, best) ||
-			    (best >= 0 && e->rank == best && i < best_at &&
-			     e->len <= n - i &&
-			     memcmp(s + i, e->w, e->len) == 0)) {
+			if (e->len <= n - i &&
+			    (best < 0 || e->rank < best ||
+			     (e->rank == best && i < best_at)) &&
+			    memcmp(s + i, e->w, e->len) == 0) {
 				best = e->rank;
 				best_at = i;
 				break;
@@ -185,4 +216,75 @@ int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
 	if (best >= 0 && at)
 		*at = hay + best_at;
 	return best;
+}
+
+/* Number of ranks of p: its groups, or its words (1 for an `any` list). */
+static size_t phr_ranks(const imap_phr *p)
+{
+	size_t n = 0;
+
+	if (p->groups) {
+		while (p->groups[n].words)
+			n++;
+		return n;
+	}
+	if (p->any)
+		return 1;
+	while (p->words[n])
+		n++;
+	return n;
+}
+
+size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
+                     size_t nfirst)
+{
+	const struct imap_phr_tab *t;
+	const unsigned char *s = (const unsigned char *)hay;
+	size_t i, k, want = phr_ranks(p), found = 0;
+	uint32_t key;
+
+	if (want > nfirst)
+		want = nfirst;
+	for (k = 0; k < nfirst; k++)
+		first[k] = NULL;
+	if (hay == NULL || n == 0 || want == 0)
+		return 0;
+	t = phr_tab(p);
+	key = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
+	for (i = 0; i + 2 < n; i++) {
+		unsigned h;
+
+		key = (key << 8 | s[i + 2]) & 0xffffffu;
+		h = (uint32_t)(key * 2654435761u) >> (32 - PHR_BITS);
+		if (t->used[h]) {
+			const phr_ent *e = t->ents + t->start[h];
+			const phr_ent *end = t->ents + t->start[h + 1];
+
+			for (; e < end; e++)
+				if (e->key == key && e->rank < want &&
+				    first[e->rank] == NULL &&
+				    phr_match(e, s, i, n)) {
+					first[e->rank] = hay + i;
+					found++;
+				}
+			if (found == want)
+				break;
+		}
+	}
+	/* short phrases: each one's first place, if earlier */
+	for (k = 0; k < t->nshort; k++) {
+		const phr_ent *e = &t->shorts[k];
+		const char *f = e->rank < want ? first[e->rank] : hay;
+		size_t lim = f ? (size_t)(f - hay) : n;
+
+		for (i = 0; i < lim; i++)
+			if (e->len <= n - i &&
+			    memcmp(s + i, e->w, e->len) == 0) {
+				if (first[e->rank] == NULL)
+					found++;
+				first[e->rank] = hay + i;
+				break;
+			}
+	}
+	return found;
 }

@@ -10,12 +10,10 @@
  * boundary lines, and only what the detectors read is collected: readable
  * text outside any returned message, the delivery-status and
  * feedback-report parts and the header block of the returned original
- * message, which is never parsed further.  libetpan decodes base64 and
- * quoted-printable, from at most twice IMAP_MAX_TEXT encoded bytes per
- * part, kept to IMAP_MAX_TEXT decoded bytes, so a 50 MB attachment is
- * never held decoded.  Latin-1 and windows-1252 text is turned into UTF-8;
- * other charsets are kept as bytes (the detectors' words are ASCII or
- * UTF-8).  The text is flattened once (imap_flatten) for every detector.
+ * message, which is never parsed further.  decode.c turns the readable
+ * parts into UTF-8 text, from at most twice IMAP_MAX_TEXT encoded bytes
+ * per part, so a 50 MB attachment is never held decoded.  The text is
+ * flattened once (imap_flatten) for every detector.
  *
  * Nothing here fails: a part that cannot be read is skipped.
  */
@@ -28,25 +26,36 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libetpan/libetpan.h>
-
 /* ---- normalising -------------------------------------------------------- */
 
-/* Append one line's bytes (no line end) to out, cut at IMAP_MAX_LINE. */
+/* Append one line's bytes (no line end) to out, cut at IMAP_MAX_LINE.
+ * Lines are short: eight bytes at a time beats a string instruction's
+ * start-up cost. */
 static inline void put_line(cs_buf *out, const char *p, size_t n)
 {
+	char *d = out->data + out->len;
+
 	if (n > IMAP_MAX_LINE)
 		n = IMAP_MAX_LINE;
-	memcpy(out->data + out->len, p, n);
-	out->len += n;
-	out->data[out->len++] = '\r';
-	out->data[out->len++] = '\n';
+	out->len += n + 2;
+	if (n >= 128) {
+		memcpy(d, p, n);
+		d += n;
+	} else {
+		for (; n >= 8; n -= 8, d += 8, p += 8)
+			memcpy(d, p, 8);
+		while (n--)
+			*d++ = *p++;
+	}
+	d[0] = '\r';
+	d[1] = '\n';
 }
 
 static void normalise(const char *raw, size_t len, cs_buf *out)
 {
 	size_t i = 0;
 	const char *p, *end;
+	bool any_cr;
 
 	if (len > IMAP_MAX_SCAN)
 		len = IMAP_MAX_SCAN;
@@ -63,16 +72,19 @@ static void normalise(const char *raw, size_t len, cs_buf *out)
 	}
 	p = raw + i;
 	end = raw + len;
+	/* LF-only mail (the common case) needs no search for CRs per line */
+	any_cr = memchr(p, '\r', (size_t)(end - p)) != NULL;
 	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *nl = imap_memchr(p, '\n', (size_t)(end - p));
 		const char *e = nl ? nl : end;
-		const char *cr = memchr(p, '\r', (size_t)(e - p));
+		const char *cr =
+		    any_cr ? imap_memchr(p, '\r', (size_t)(e - p)) : NULL;
 
 		/* "...\r\n" or "...\n": one line; a bare CR inside splits it */
 		while (cr && cr + 1 < e) {
 			put_line(out, p, (size_t)(cr - p));
 			p = cr + 1;
-			cr = memchr(p, '\r', (size_t)(e - p));
+			cr = imap_memchr(p, '\r', (size_t)(e - p));
 		}
 		put_line(out, p, (size_t)((cr ? cr : e) - p));
 		if (nl == NULL)
@@ -94,41 +106,7 @@ static void normalise(const char *raw, size_t len, cs_buf *out)
 	out->data[out->len] = '\0';
 }
 
-/* ---- decoding parts ------------------------------------------------------ */
-
-/* Append b[0..n) as UTF-8, reading it as ISO-8859-1 (windows-1252's extra
- * characters in 0x80-0x9f become U+0080-U+009F: harmless for matching). */
-static void latin1_to_utf8(const char *b, size_t n, cs_buf *out)
-{
-	size_t i;
-
-	cs_buf_reserve(out, n * 2);
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)b[i];
-
-		if (ch < 0x80) {
-			out->data[out->len++] = (char)ch;
-		} else {
-			out->data[out->len++] = (char)(0xc0 | (ch >> 6));
-			out->data[out->len++] = (char)(0x80 | (ch & 0x3f));
-		}
-	}
-	out->data[out->len] = '\0';
-}
-
-static bool is_latin1(const char *cs)
-{
-	static const char *const names[] = {
-	    "iso-8859-1", "iso8859-1",    "latin1", "iso-8859-15", "latin-1",
-	    "us-ascii",   "windows-1252", "cp1252", NULL,
-	};
-	int i;
-
-	for (i = 0; names[i]; i++)
-		if (strcasecmp(cs, names[i]) == 0)
-			return strcasecmp(cs, "us-ascii") != 0;
-	return false;
-}
+#define CT_VAL 80 /* bytes kept of a Content-Type parameter */
 
 /* Transfer-encoding of a part (its Content-Transfer-Encoding value). */
 static int cte_of(const char *v, size_t n)
@@ -138,112 +116,17 @@ static int cte_of(const char *v, size_t n)
 		n--;
 	}
 	if (n >= 6 && strncasecmp(v, "base64", 6) == 0)
-		return MAILMIME_MECHANISM_BASE64;
+		return IMAP_CTE_BASE64;
 	if (n >= 16 && strncasecmp(v, "quoted-printable", 16) == 0)
-		return MAILMIME_MECHANISM_QUOTED_PRINTABLE;
-	return MAILMIME_MECHANISM_8BIT;
+		return IMAP_CTE_QP;
+	return IMAP_CTE_8BIT;
 }
-
-/* Decode a part's body src[0..srclen) (libetpan does base64 and
- * quoted-printable) and append at most IMAP_MAX_TEXT bytes to out. */
-static void decode_part(const char *src, size_t srclen, int enc, const char *cs,
-                        cs_buf *out)
-{
-	size_t idx = 0, dlen = 0, room, at = out->len;
-	char *dec = NULL, *z;
-	const char *d;
-
-	if (srclen > 2 * (size_t)IMAP_MAX_TEXT)
-		srclen = 2 * (size_t)IMAP_MAX_TEXT;
-	if (enc == MAILMIME_MECHANISM_8BIT) {
-		d = src;
-		dlen = srclen;
-	} else {
-		if (mailmime_part_parse(src, srclen, &idx, enc, &dec, &dlen) !=
-		    MAILIMF_NO_ERROR)
-			return;
-		d = dec;
-	}
-	room = out->len < IMAP_MAX_TEXT ? IMAP_MAX_TEXT - out->len : 0;
-	if (dlen > room)
-		dlen = room;
-	if (cs && is_latin1(cs))
-		latin1_to_utf8(d, dlen, out);
-	else
-		cs_buf_append(out, d, dlen);
-	/* decoded bytes may hold NULs: the detectors read C strings */
-	for (z = memchr(out->data + at, '\0', out->len - at); z;
-	     z = memchr(z + 1, '\0', out->len - (size_t)(z + 1 - out->data)))
-		*z = ' ';
-	if (out->len && out->data[out->len - 1] != '\n')
-		cs_buf_append(out, "\r\n", 2);
-	if (dec)
-		mailmime_decoded_part_free(dec);
-}
-
-/* Remove tags and decode the commonest entities, in place. */
-static void strip_html(cs_buf *b)
-{
-	size_t r = 0, w = 0;
-	bool in_tag = false;
-
-	for (r = 0; r < b->len; r++) {
-		char ch = b->data[r];
-
-		if (in_tag) {
-			if (ch == '>') {
-				in_tag = false;
-				b->data[w++] = ' ';
-			}
-			continue;
-		}
-		if (ch == '<') {
-			/* line breaks at block tags keep paragraphs apart */
-			in_tag = true;
-			if (r + 3 < b->len &&
-			    (strncasecmp(b->data + r, "<br", 3) == 0 ||
-			     strncasecmp(b->data + r, "<p", 2) == 0 ||
-			     strncasecmp(b->data + r, "<div", 4) == 0))
-				b->data[w++] = '\n';
-			continue;
-		}
-		if (ch == '&') {
-			static const struct {
-				const char *ent;
-				char ch;
-			} ents[] = {{"&nbsp;", ' '}, {"&lt;", '<'},
-			            {"&gt;", '>'},   {"&amp;", '&'},
-			            {"&quot;", '"'}, {NULL, 0}};
-			int i;
-
-			for (i = 0; ents[i].ent; i++) {
-				size_t el = strlen(ents[i].ent);
-
-				if (b->len - r >= el &&
-				    strncasecmp(b->data + r, ents[i].ent, el) ==
-				        0) {
-					b->data[w++] = ents[i].ch;
-					r += el - 1;
-					break;
-				}
-			}
-			if (ents[i].ent)
-				continue;
-		}
-		b->data[w++] = ch;
-	}
-	b->len = w;
-	if (b->data)
-		b->data[w] = '\0';
-}
-
-#define CT_VAL 80 /* bytes kept of a Content-Type parameter */
 
 /* ---- the walk ------------------------------------------------------------ */
 
 /*
  * The structure is walked here: a part's header block is read for its
- * Content-Type (parsed by libetpan) and Content-Transfer-Encoding, a
+ * Content-Type (RFC 2045 5.1, ctype_parse) and Content-Transfer-Encoding, a
  * multipart body is cut at its boundary lines (RFC 2046 5.1.1), and a
  * returned message (message/rfc822) is not parsed at all: only its header
  * block is kept.  Nothing else of a part is looked at, so the cost is the
@@ -258,6 +141,10 @@ typedef struct walk_state {
 	int html_enc;
 	char html_cs[CT_VAL];
 	int parts;
+	/* a part's Content-Type, Content-Transfer-Encoding and field
+	 * values, reused from part to part (walk() reads the first two
+	 * before it goes into any sub-part) */
+	cs_buf ct, cte, v;
 } walk_state;
 
 /* A Content-Type value taken apart (RFC 2045 5.1): type and subtype,
@@ -270,7 +157,24 @@ typedef struct ctype {
 
 static bool tspecial(char ch)
 {
-	return strchr("()<>@,;:\\\"/[]?=", ch) != NULL;
+	switch (ch) {
+	case '(':
+	case ')':
+	case '<':
+	case '>':
+	case '@':
+	case ',':
+	case ';':
+	case ':':
+	case '\\':
+	case '"':
+	case '/':
+	case '[':
+	case ']':
+	case '?':
+	case '=': return true;
+	default: return false;
+	}
 }
 
 static const char *skip_cfws(const char *p, const char *e)
@@ -366,14 +270,20 @@ static bool ct_is(const ctype *ct, const char *type, const char *sub)
  * (including the CRLF that ends its last field). */
 static size_t header_block_len(const char *s, size_t n)
 {
-	const char *e;
+	const char *p = s, *end = s + n, *nl;
 
 	if (n == 0 || s[0] == '\r' || s[0] == '\n')
 		return 0;
-	e = memmem(s, n, "\r\n\r\n", 4);
-	return e ? (size_t)(e - s) + 2 : n;
+	/* the first "\r\n\r\n", line by line (lines are short: memchr
+	 * per line beats a substring search) */
+	while ((nl = imap_memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (nl > s && nl[-1] == '\r' && end - nl > 2 && nl[1] == '\r' &&
+		    nl[2] == '\n')
+			return (size_t)(nl - 1 - s) + 2;
+		p = nl + 1;
+	}
+	return n;
 }
-
 static void keep_orig_headers(imap_msg *m, const char *s, size_t n)
 {
 	size_t h;
@@ -398,34 +308,32 @@ static void walk_part(walk_state *ws, const char *p, size_t n, int depth)
 	imap_hdr_iter it;
 	const char *nm;
 	size_t nl;
-	cs_buf ct = CS_BUF_INIT, cte = CS_BUF_INIT, v = CS_BUF_INIT;
+	cs_buf *ct = &ws->ct, *cte = &ws->cte;
 
+	cs_buf_clear(ct);
+	cs_buf_clear(cte);
 	imap_hdr_begin(&it, p, h);
-	while (imap_hdr_next(&it, &nm, &nl, &v)) {
+	while (imap_hdr_next(&it, &nm, &nl, &ws->v)) {
 		if (nl == 12 && strncasecmp(nm, "Content-Type", 12) == 0 &&
-		    ct.len == 0)
-			cs_buf_append(&ct, v.data, v.len);
+		    ct->len == 0)
+			cs_buf_append(ct, ws->v.data, ws->v.len);
 		else if (nl == 25 &&
 		         strncasecmp(nm, "Content-Transfer-Encoding", 25) ==
 		             0 &&
-		         cte.len == 0)
-			cs_buf_append(&cte, v.data, v.len);
+		         cte->len == 0)
+			cs_buf_append(cte, ws->v.data, ws->v.len);
 	}
-	if (ct.len) {
-		ctv = ct.data;
-		ctlen = ct.len;
+	if (ct->len) {
+		ctv = ct->data;
+		ctlen = ct->len;
 	}
-	if (cte.len) {
-		ctev = cte.data;
-		ctelen = cte.len;
+	if (cte->len) {
+		ctev = cte->data;
+		ctelen = cte->len;
 	}
 	b = h + 2 <= n ? h + 2 : n;
 	walk(ws, ctv, ctlen, ctev, ctelen, p + b, n - b, depth);
-	cs_buf_free(&ct);
-	cs_buf_free(&cte);
-	cs_buf_free(&v);
 }
-
 /* Is there a boundary delimiter line for bd at d ("--" bd, then "--",
  * white space or the line end)?  *close says "--" bd "--". */
 static bool delim_at(const char *d, const char *end, const char *bd, size_t bl,
@@ -439,6 +347,15 @@ static bool delim_at(const char *d, const char *end, const char *bd, size_t bl,
 	*close = end - a >= 2 && a[0] == '-' && a[1] == '-';
 	return *close || a == end || *a == '\r' || *a == '\n' || *a == ' ' ||
 	       *a == '\t';
+}
+
+/* The next "\r\n--" bd at or after s (where its CR is), or NULL.  A
+ * substring search, which skips through a long attachment much faster
+ * than going line by line. */
+static const char *find_delim(const char *s, const char *end,
+                              const char *needle, size_t nl)
+{
+	return s < end ? memmem(s, (size_t)(end - s), needle, nl) : NULL;
 }
 
 /* Returns false when the body holds no delimiter line at all. */
@@ -461,8 +378,7 @@ static bool walk_multipart(walk_state *ws, const char *body, size_t blen,
 		d = body;
 	} else {
 		for (s = body; s < end;) {
-			const char *hit =
-			    memmem(s, (size_t)(end - s), needle, bl + 4);
+			const char *hit = find_delim(s, end, needle, bl + 4);
 
 			if (hit == NULL)
 				break;
@@ -478,13 +394,12 @@ static bool walk_multipart(walk_state *ws, const char *body, size_t blen,
 	while (d && !close) {
 		const char *ps, *pe = end, *next = NULL;
 
-		ps = memchr(d, '\n', (size_t)(end - d));
+		ps = imap_memchr(d, '\n', (size_t)(end - d));
 		if (ps == NULL)
 			return true;
 		ps++;
 		for (s = ps - 2; s < end;) {
-			const char *hit =
-			    memmem(s, (size_t)(end - s), needle, bl + 4);
+			const char *hit = find_delim(s, end, needle, bl + 4);
 
 			if (hit == NULL)
 				break;
@@ -504,13 +419,46 @@ static bool walk_multipart(walk_state *ws, const char *body, size_t blen,
 	return true;
 }
 
+/* The boundary of the first line of body[0..n) that starts with "--"
+ * (and is not only dashes), into out (size CT_VAL); false when the body
+ * holds none in its first lines. */
+static bool guess_boundary(const char *body, size_t n, char *out)
+{
+	const char *p = body, *end = body + (n < 4096 ? n : 4096);
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+
+		while (e > p &&
+		       (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e - p > 2 && p[0] == '-' && p[1] == '-' &&
+		    (size_t)(e - p - 2) < CT_VAL &&
+		    memchr(p, ' ', (size_t)(e - p)) == NULL) {
+			size_t k = (size_t)(e - p - 2), i;
+
+			memcpy(out, p + 2, k);
+			out[k] = '\0';
+			for (i = 0; i < k && out[i] == '-'; i++)
+				;
+			if (i < k)
+				return true;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return false;
+}
+
 static void walk(walk_state *ws, const char *ctv, size_t ctlen,
                  const char *ctev, size_t ctelen, const char *body, size_t blen,
                  int depth)
 {
 	imap_msg *m = ws->m;
 	ctype ctbuf, *ct = NULL;
-	int enc = ctev ? cte_of(ctev, ctelen) : MAILMIME_MECHANISM_8BIT;
+	int enc = ctev ? cte_of(ctev, ctelen) : IMAP_CTE_8BIT;
 
 	if (depth > IMAP_MAX_DEPTH || ++ws->parts > 4 * IMAP_MAX_RCPTS)
 		return;
@@ -518,6 +466,12 @@ static void walk(walk_state *ws, const char *ctv, size_t ctlen,
 		ct = &ctbuf;
 	if (ct_is(ct, "multipart", NULL)) {
 		const char *bd = ct->boundary;
+		char guess[CT_VAL];
+
+		/* a boundary parameter lost to broken folding: the first
+		 * body line that looks like a delimiter names it */
+		if (bd[0] == '\0' && guess_boundary(body, blen, guess))
+			bd = guess;
 
 		if (depth <= 1) {
 			m->multipart = true;
@@ -539,7 +493,7 @@ static void walk(walk_state *ws, const char *ctv, size_t ctlen,
 		if (!(bd && *bd && walk_multipart(ws, body, blen, bd, depth)) &&
 		    depth <= 1) {
 			/* no boundary or no part: read the body as text */
-			decode_part(body, blen, enc, NULL, &m->text);
+			imap_decode_part(body, blen, enc, NULL, &m->text);
 		}
 		return;
 	}
@@ -551,13 +505,13 @@ static void walk(walk_state *ws, const char *ctv, size_t ctlen,
 		if (m->report == IMAP_REPORT_NONE ||
 		    m->report == IMAP_REPORT_OTHER)
 			m->report = IMAP_REPORT_DSN;
-		decode_part(body, blen, enc, NULL, &m->dsn);
+		imap_decode_part(body, blen, enc, NULL, &m->dsn);
 		cs_buf_append(&m->dsn, "\r\n", 2);
 	} else if (ct_is(ct, "message", "feedback-report")) {
 		if (m->report == IMAP_REPORT_NONE ||
 		    m->report == IMAP_REPORT_OTHER)
 			m->report = IMAP_REPORT_ARF;
-		decode_part(body, blen, enc, NULL, &m->arf);
+		imap_decode_part(body, blen, enc, NULL, &m->arf);
 	} else if (ct_is(ct, "message", "disposition-notification")) {
 		if (m->report == IMAP_REPORT_NONE)
 			m->report = IMAP_REPORT_MDN;
@@ -565,7 +519,7 @@ static void walk(walk_state *ws, const char *ctv, size_t ctlen,
 	           ct_is(ct, "message", "global-headers")) {
 		cs_buf tmp = CS_BUF_INIT;
 
-		decode_part(body, blen, enc, NULL, &tmp);
+		imap_decode_part(body, blen, enc, NULL, &tmp);
 		keep_orig_headers(m, cs_buf_str(&tmp), tmp.len);
 		cs_buf_free(&tmp);
 	} else if (ct_is(ct, "text", "html")) {
@@ -581,48 +535,9 @@ static void walk(walk_state *ws, const char *ctv, size_t ctlen,
 			ws->html_cs[k] = '\0';
 		}
 	} else if (ct == NULL || ct_is(ct, "text", NULL)) {
-		decode_part(body, blen, enc, ct ? ct->charset : NULL, &m->text);
+		imap_decode_part(body, blen, enc, ct ? ct->charset : NULL,
+		                 &m->text);
 	}
-}
-
-/* A non-MIME report quotes the original message after a marker line;
- * remember where, so that recipients and words of the original are not
- * taken for the report's. */
-static const char *const orig_marks[] = {
-    "original message follows",
-    "this is a copy of the message",
-    "copy of the original message",
-    "below this line is a copy of the message",
-    "header of the original message",
-    "original message header",
-    "returned message follows",
-    "the original message was received",
-    "unsent message below",
-    "------ original message ------",
-    "- the text you sent follows",
-    "headers of your message follow",
-    NULL,
-};
-static imap_phr orig_phr = IMAP_PHR_ANY(orig_marks);
-
-static size_t find_orig_copy(imap_msg *m)
-{
-	cs_buf low = CS_BUF_INIT;
-	size_t lim = (size_t)IMAP_WORDS_SCAN * 4;
-	size_t n = m->text.len < lim ? m->text.len : lim;
-	size_t best = m->text.len, i;
-	const char *at;
-
-	/* search a lower-cased copy (of the part that can matter) */
-	cs_buf_reserve(&low, n + 1);
-	for (i = 0; i < n; i++)
-		low.data[i] = (char)tolower((unsigned char)m->text.data[i]);
-	low.len = n;
-	low.data[n] = '\0';
-	if (imap_phr_find(&orig_phr, low.data, n, &at) >= 0)
-		best = (size_t)(at - low.data);
-	cs_buf_free(&low);
-	return best;
 }
 
 /* ---- the top header block, parsed once ---------------------------------- */
@@ -634,7 +549,7 @@ static void index_headers(imap_msg *m)
 	size_t nl, cap = 0;
 	cs_buf v = CS_BUF_INIT;
 
-	imap_hdr_begin(&it, m->hdr.data, m->hdr.len);
+	imap_hdr_begin(&it, m->norm.data, m->hdr_len);
 	while (imap_hdr_next(&it, &n, &nl, &v)) {
 		imap_field *f;
 
@@ -686,7 +601,11 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 
 	normalise(raw, len, &m->norm);
 	hlen = header_block_len(m->norm.data, m->norm.len);
-	cs_buf_append(&m->hdr, m->norm.data, hlen);
+	m->hdr_len = hlen;
+	/* sized once: the values are no longer than the header block, the
+	 * text (mostly) than the message */
+	cs_buf_reserve(&m->vals, hlen + 64);
+	cs_buf_reserve(&m->text, m->norm.len < 65536 ? m->norm.len : 65536);
 	index_headers(m);
 	memset(&ws, 0, sizeof ws);
 	ws.m = m;
@@ -696,21 +615,27 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 	m->mime_ok = true;
 	walk(&ws, ctv, ctlen, ctev, ctelen, m->norm.data + b, m->norm.len - b,
 	     1);
+	cs_buf_free(&ws.ct);
+	cs_buf_free(&ws.cte);
+	cs_buf_free(&ws.v);
 	if (m->text.len == 0 && ws.html) {
-		decode_part(ws.html, ws.html_len, ws.html_enc, ws.html_cs,
-		            &m->text);
-		strip_html(&m->text);
+		imap_decode_part(ws.html, ws.html_len, ws.html_enc, ws.html_cs,
+		                 &m->text);
+		imap_strip_html(&m->text);
 	}
 	/* every buffer allocated and NUL-terminated, even when empty */
-	cs_buf_append(&m->hdr, "", 0);
 	cs_buf_append(&m->vals, "", 0);
 	cs_buf_append(&m->text, "", 0);
 	cs_buf_append(&m->dsn, "", 0);
 	cs_buf_append(&m->arf, "", 0);
 	cs_buf_append(&m->orig, "", 0);
-	m->orig_text_at = m->multipart ? m->text.len : find_orig_copy(m);
+	m->orig_text_at =
+	    m->multipart ? m->text.len : imap_orig_copy_at(&m->text);
+	if (m->dsn.len == 0 && m->text.len)
+		imap_inline_dsn(m);
 	/* the words every detector reads, flattened once */
 	n = m->orig_text_at;
+	cs_buf_reserve(&m->flat, n < IMAP_WORDS_SCAN ? n : IMAP_WORDS_SCAN);
 	imap_flatten(m->text.data, n < IMAP_REASON_CTX ? n : IMAP_REASON_CTX,
 	             &m->flat);
 	m->ctx_len = m->flat.len;
@@ -725,7 +650,6 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 void imap_msg_free(imap_msg *m)
 {
 	cs_buf_free(&m->norm);
-	cs_buf_free(&m->hdr);
 	free(m->fields);
 	cs_buf_free(&m->vals);
 	cs_buf_free(&m->dsn);

@@ -12,9 +12,13 @@
  *
  * Recipients come from X-Failed-Recipients, else from the addresses the
  * report's own text names (before any copy of the original message),
- * leaving out the addresses of the notice's sender and addressee, else
- * from To of the returned original headers.  Each recipient's diagnostic
- * is the text around its first mention; reason.c decides the rest.
+ * leaving out the addresses of the notice's sender and addressee and
+ * those given as a sender, a help contact or a Message-ID, else from To
+ * of the returned original headers, else (a message sent to oneself)
+ * from the notice's addressee named in the text.  Each recipient's
+ * diagnostic is the text's lines about it (imap_text_about: its blocks,
+ * each ending where another recipient's begins); reason.c decides the
+ * rest.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include "imap_int.h"
@@ -27,6 +31,8 @@ static const char *const daemon_from[] = {
     "mailer-daemon",
     "mailer_daemon",
     "postmaster",
+    "post_master",
+    "post-master",
     "mail delivery",
     "mail administrator",
     "maildelivery",
@@ -82,6 +88,7 @@ static const char *const fail_subject[] = {
     "returned message",
     "error sending",
     "delivery final failure",
+    "mail failed",
     NULL,
 };
 
@@ -148,6 +155,8 @@ static const char *const fail_body[] = {
     "was undeliverable",
     "there was an error",
     "delivery problem",
+    "failed addresses",
+    "no valid recipients",
     NULL,
 };
 
@@ -189,11 +198,20 @@ static const char *const system_local[] = {
 };
 
 static imap_phr daemon_phr = IMAP_PHR_ANY(daemon_from);
-static imap_phr fail_subject_phr = IMAP_PHR_ANY(fail_subject);
-static imap_phr delay_subject_phr = IMAP_PHR_ANY(delay_subject);
-static imap_phr fail_body_phr = IMAP_PHR_ANY(fail_body);
-static imap_phr delay_body_phr = IMAP_PHR_ANY(delay_body);
-static imap_phr permanent_body_phr = IMAP_PHR_ANY(permanent_body);
+/* the subject's and the body's lists, each read in one pass */
+static const imap_phr_group subject_lists[] = {
+    {"fail", fail_subject},
+    {"delay", delay_subject},
+    {NULL, NULL},
+};
+static const imap_phr_group body_lists[] = {
+    {"fail", fail_body},
+    {"delay", delay_body},
+    {"permanent", permanent_body},
+    {NULL, NULL},
+};
+static imap_phr subject_phr = IMAP_PHR_GROUPS(subject_lists);
+static imap_phr body_phr = IMAP_PHR_GROUPS(body_lists);
 
 static bool list_hit(const char *t, size_t n, imap_phr *list)
 {
@@ -288,28 +306,169 @@ static bool system_address(const char *a)
 	return false;
 }
 
-/* The lines around t[at] (from its line to the next empty line, at most
- * 600 bytes) as the recipient's diagnostic. */
-static void diag_around(const char *t, size_t n, size_t at, cs_buf *out)
+/* Case-insensitive (ASCII) search of needle[0..nn) in hay[0..n).  An
+ * address is looked for by its '@' (rare in text, and the same in either
+ * case) with memchr. */
+static const char *ci_find(const char *hay, size_t n, const char *needle,
+                           size_t nn)
 {
-	size_t s = at, e = at;
-	const char *blank;
+	const char *at = nn ? memchr(needle, '@', nn) : NULL;
+	size_t i;
+	int first;
 
-	while (s > 0 && t[s - 1] != '\n')
-		s--;
-	blank = memmem(t + at, n - at, "\n\r\n", 3);
-	e = blank ? (size_t)(blank - t) : n;
-	if (e - s > 600)
-		e = s + 600;
-	cs_buf_clear(out);
-	cs_buf_append(out, t + s, e - s);
+	if (nn == 0 || nn > n)
+		return NULL;
+	if (at) {
+		size_t k = (size_t)(at - needle);
+		const char *p = hay + k, *end = hay + n - (nn - k - 1);
+
+		while (p < end &&
+		       (p = memchr(p, '@', (size_t)(end - p))) != NULL) {
+			if (strncasecmp(p - k, needle, nn) == 0)
+				return p - k;
+			p++;
+		}
+		return NULL;
+	}
+	first = tolower((unsigned char)needle[0]);
+	for (i = 0; i + nn <= n; i++)
+		if (tolower((unsigned char)hay[i]) == first &&
+		    strncasecmp(hay + i, needle, nn) == 0)
+			return hay + i;
+	return NULL;
 }
 
-/* Scan t[0..n) for addresses; add those not our own.  Returns how many. */
+/* Does the line l[0..n) name a recipient of c other than addr? */
+static bool names_other(const char *l, size_t n, const char *addr,
+                        const imap_class *c)
+{
+	size_t i;
+
+	if (imap_memchr(l, '@', n) == NULL)
+		return false;
+	for (i = 0; c && i < c->nrcpts; i++)
+		if (strcasecmp(c->rcpts[i].addr, addr) != 0 &&
+		    ci_find(l, n, c->rcpts[i].addr, strlen(c->rcpts[i].addr)))
+			return true;
+	return false;
+}
+
+/* Is l[0..n) a transcript's result line for something else: unindented,
+ * starting with an SMTP reply code, not naming addr ("550 example.org
+ * (smtp)... 550 Host unknown" after "554 <addr>... Remote protocol
+ * error")? */
+static bool result_line_other(const char *l, size_t n, const char *addr)
+{
+	return n > 4 && (l[0] == '4' || l[0] == '5') &&
+	       isdigit((unsigned char)l[1]) && isdigit((unsigned char)l[2]) &&
+	       (l[3] == ' ' || l[3] == '-') &&
+	       ci_find(l, n, addr, strlen(addr)) == NULL;
+}
+
+/* One block about addr: from the line of hit to an empty line or a line
+ * naming another recipient, at most 600 bytes; appended to out.  Returns
+ * where the block ends. */
+static const char *block_about(const char *t, const char *end, const char *hit,
+                               const char *addr, const imap_class *c,
+                               cs_buf *out)
+{
+	const char *s = hit, *e;
+	int back;
+
+	while (s > t && s[-1] != '\n')
+		s--;
+	/* a transcript's result line ("554 <addr>... Remote protocol
+	 * error") follows the exchange that caused it (">>> MAIL From:",
+	 * "<<< 501 ... no access"): take those lines too */
+	for (back = 0; back < 4 && s > t; back++) {
+		const char *ps = s - 1, *q;
+
+		while (ps > t && ps[-1] != '\n')
+			ps--;
+		for (q = ps; q < s && (*q == ' ' || *q == '\t'); q++)
+			;
+		if ((size_t)(s - q) < 4 ||
+		    (strncmp(q, ">>> ", 4) != 0 &&
+		     strncmp(q, "<<< ", 4) != 0) ||
+		    names_other(ps, (size_t)(s - ps), addr, c))
+			break;
+		s = ps;
+	}
+	e = imap_memchr(hit, '\n', (size_t)(end - hit));
+	e = e ? e + 1 : end;
+	while (e < end && e - s < 600) {
+		const char *nl = imap_memchr(e, '\n', (size_t)(end - e));
+		const char *le = nl ? nl + 1 : end, *q = e;
+
+		while (q < le && isspace((unsigned char)*q))
+			q++;
+		if (q == le || names_other(e, (size_t)(le - e), addr, c) ||
+		    result_line_other(e, (size_t)(le - e), addr))
+			break;
+		e = le;
+	}
+	if (e - s > 600)
+		e = s + 600;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	if (out->len)
+		cs_buf_append(out, "\r\n", 2);
+	cs_buf_append(out, s, (size_t)(e - s));
+	return e;
+}
+
+bool imap_text_about(const char *t, size_t n, const char *addr,
+                     const imap_class *c, cs_buf *out)
+{
+	const char *end = t + n, *p = t, *hit;
+	size_t alen = strlen(addr);
+	int blocks = 0;
+
+	cs_buf_clear(out);
+	/* a report often names the recipient in a summary and again in
+	 * its technical details: the first three blocks */
+	while (blocks < 3 && p < end &&
+	       (hit = ci_find(p, (size_t)(end - p), addr, alen)) != NULL) {
+		p = block_about(t, end, hit, addr, c, out);
+		if (p <= hit)
+			p = hit + alen;
+		blocks++;
+	}
+	cs_buf_append(out, "", 0);
+	return blocks > 0;
+}
+
+/* Is the address at t[s] given as something other than a recipient: a
+ * sender ("From:", "MAIL FROM:<", "envelope-from", "Sender:"), an address
+ * to contact for help ("please contact <postmaster@...>"), or a
+ * Message-ID ("Message-ID:<...>", "with SMTP id <...>")? */
+static bool not_rcpt_position(const char *t, size_t s)
+{
+	static const char *const words[] = {
+	    "from", "sender", "contact", "message-id", " id", NULL,
+	};
+	size_t p = s;
+	int i;
+
+	while (p > 0 &&
+	       (t[p - 1] == ' ' || t[p - 1] == '\t' || t[p - 1] == '<' ||
+	        t[p - 1] == ':' || t[p - 1] == '=' || t[p - 1] == '"'))
+		p--;
+	for (i = 0; words[i]; i++) {
+		size_t k = strlen(words[i]);
+
+		if (p >= k && strncasecmp(t + p - k, words[i], k) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Scan t[0..n) for addresses; add those not in own and not given as a
+ * sender.  Returns how many. */
 static size_t rcpts_from_text(const char *t, size_t n, const own_addrs *own,
                               imap_class *c)
 {
-	cs_buf a = CS_BUF_INIT, diag = CS_BUF_INIT;
+	cs_buf a = CS_BUF_INIT;
 	size_t i, added = 0;
 
 	for (i = 1; i + 1 < n; i++) {
@@ -334,24 +493,20 @@ static size_t rcpts_from_text(const char *t, size_t n, const own_addrs *own,
 		cs_buf_clear(&a);
 		cs_buf_append(&a, t + s, e - s);
 		/* a domain part needs a dot, and the address must not be the
-		 * notice's sender or addressee or a mail system's */
+		 * notice's sender or addressee or a mail system's, nor a
+		 * sender named like "smtp.mailfrom=me@example.com" */
 		at = memchr(a.data, '@', a.len);
 		if (at == NULL ||
+		    ci_find(a.data, (size_t)(at - a.data), "from=", 5) ||
 		    memchr(at, '.', a.len - (size_t)(at - a.data)) == NULL ||
 		    own_has(own, a.data) ||
-		    strncasecmp(a.data, "mailer-daemon", 13) == 0)
+		    strncasecmp(a.data, "mailer-daemon", 13) == 0 ||
+		    not_rcpt_position(t, s))
 			continue;
-		/* a Message-ID looks like an address: skip "<...>" preceded by
-		 * "id" words */
-		if (s >= 1 && t[s - 1] == '<' && s >= 13 &&
-		    strncasecmp(t + s - 13, "message-id: <", 13) == 0)
-			continue;
-		diag_around(t, n, s, &diag);
-		if (imap_rcpt_add(c, a.data, diag.data))
+		if (imap_rcpt_add(c, a.data, NULL))
 			added++;
 	}
 	cs_buf_free(&a);
-	cs_buf_free(&diag);
 	return added;
 }
 
@@ -403,14 +558,19 @@ static void rcpts_from_orig(const imap_msg *m, imap_class *c)
 bool imap_ndr_detect(const imap_msg *m, imap_class *c)
 {
 	cs_buf v = CS_BUF_INIT, subj = CS_BUF_INIT;
-	own_addrs own;
-	bool daemon, xfailed, sfail, sdelay, bfail, bdelay, perm, delay;
+	own_addrs own, senders;
+	bool daemon, xfailed, sfail, sdelay, bfail, bdelay, bperm, perm;
+	const char *found[3];
 	size_t i, n, textlen = m->orig_text_at;
 	const char *body = cs_buf_str(&m->flat), *s;
+	const char *text = cs_buf_str(&m->text);
 	size_t blen = m->flat.len;
 	imap_rctx ctx;
+	imap_rwhy why;
 
 	memset(&own, 0, sizeof own);
+	memset(&senders, 0, sizeof senders);
+	memset(&why, 0, sizeof why);
 	s = imap_msg_hdr(m, "X-Failed-Recipients", &n);
 	xfailed = s && memchr(s, '@', n);
 	if ((s = imap_msg_hdr(m, "Subject", &n)) != NULL)
@@ -418,49 +578,55 @@ bool imap_ndr_detect(const imap_msg *m, imap_class *c)
 	if (textlen > IMAP_WORDS_SCAN)
 		textlen = IMAP_WORDS_SCAN;
 	daemon = imap_ndr_from_daemon(m);
-	sfail = list_hit(subj.data, subj.len, &fail_subject_phr);
-	sdelay = list_hit(subj.data, subj.len, &delay_subject_phr);
-	bfail = list_hit(body, blen, &fail_body_phr);
-	bdelay = list_hit(body, blen, &delay_body_phr);
+	(void)imap_phr_scan(&subject_phr, subj.data, subj.len, found, 2);
+	sfail = found[0] != NULL;
+	sdelay = found[1] != NULL;
+	(void)imap_phr_scan(&body_phr, body, blen, found, 3);
+	bfail = found[0] != NULL;
+	bdelay = found[1] != NULL;
+	bperm = found[2] != NULL;
 	if (!xfailed && !(daemon && (sfail || sdelay || bfail || bdelay)) &&
 	    !(sfail && bfail) && !(sdelay && bdelay)) {
 		cs_buf_free(&subj);
 		return false;
 	}
-	perm = list_hit(body, blen, &permanent_body_phr) && !sdelay;
-	delay = (sdelay || bdelay) && !perm && !xfailed && !(sfail && !sdelay);
+	perm = bperm && !sdelay;
+	why.delayed =
+	    (sdelay || bdelay) && !perm && !xfailed && !(sfail && !sdelay);
 
-	own_add(&own, m, "From");
+	own_add(&senders, m, "From");
+	own_add(&senders, m, "Reply-To");
+	if (m->orig.len && imap_hdr_get(m->orig.data, m->orig.len, "From", &v))
+		own_add_value(&senders, v.data, v.len);
+	cs_buf_append(&own.list, senders.list.data, senders.list.len);
 	own_add(&own, m, "To");
 	own_add(&own, m, "Delivered-To");
-	own_add(&own, m, "Reply-To");
-	if (m->orig.len && imap_hdr_get(m->orig.data, m->orig.len, "From", &v))
-		own_add_value(&own, v.data, v.len);
 
 	if (xfailed)
 		rcpts_from_header(m, "X-Failed-Recipients", c);
 	if (c->nrcpts == 0)
-		rcpts_from_text(cs_buf_str(&m->text), textlen, &own, c);
+		rcpts_from_text(text, textlen, &own, c);
 	if (c->nrcpts == 0)
 		rcpts_from_orig(m, c);
-	/* a recipient without words of its own gets the text around its
-	 * first mention; reasons are decided with the whole text as context */
+	/* a message sent to oneself: the report names only its addressee */
+	if (c->nrcpts == 0)
+		rcpts_from_text(text, textlen, &senders, c);
+	/* each recipient's words are the report's lines about it; reasons
+	 * are decided with the whole text as context */
 	imap_rctx_init(&ctx, body,
 	               blen < IMAP_REASON_CTX ? blen : IMAP_REASON_CTX);
+	ctx.single = c->nrcpts == 1;
 	for (i = 0; i < c->nrcpts; i++) {
 		imap_rcpt *r = &c->rcpts[i];
-		const char *t = cs_buf_str(&m->text), *hit;
 
 		if (r->diag == NULL &&
-		    (hit = memmem(t, textlen, r->addr, strlen(r->addr))) !=
-		        NULL) {
-			diag_around(t, textlen, (size_t)(hit - t), &v);
-			r->diag = cs_xstrdup(cs_buf_str(&v));
-		}
-		imap_reason_decide(r, &ctx, delay);
+		    imap_text_about(text, textlen, r->addr, c, &v))
+			r->diag = cs_xstrdup(v.data);
+		imap_reason_decide(r, &ctx, &why);
 	}
-	c->kind = delay ? IMAP_DELAY : IMAP_BOUNCE;
+	c->kind = why.delayed ? IMAP_DELAY : IMAP_BOUNCE;
 	cs_buf_free(&own.list);
+	cs_buf_free(&senders.list);
 	cs_buf_free(&v);
 	cs_buf_free(&subj);
 	return true;

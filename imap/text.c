@@ -8,6 +8,7 @@
 #include "imap_int.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,7 +23,7 @@ void imap_hdr_begin(imap_hdr_iter *it, const char *blk, size_t len)
 
 static const char *line_end(const char *p, const char *end)
 {
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *nl = imap_memchr(p, '\n', (size_t)(end - p));
 
 	return nl ? nl : end;
 }
@@ -45,7 +46,7 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 		it->p = eol < it->end ? eol + 1 : eol;
 		if (*p == ' ' || *p == '\t')
 			continue; /* stray continuation */
-		colon = memchr(p, ':', (size_t)(eol - p));
+		colon = imap_memchr(p, ':', (size_t)(eol - p));
 		if (colon == NULL || colon == p)
 			continue; /* not a field (e.g. an mbox "From " line) */
 		*name = p;
@@ -85,42 +86,109 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 
 bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 {
-	imap_hdr_iter it;
-	const char *n;
+	const char *p = blk, *end = blk + len, *n;
 	size_t nl, want = strlen(name);
+	imap_hdr_iter it;
 
-	imap_hdr_begin(&it, blk, len);
-	while (imap_hdr_next(&it, &n, &nl, value))
-		if (nl == want && strncasecmp(n, name, nl) == 0)
-			return true;
+	/* skip to the first line that starts with the name: only that
+	 * field's value is unfolded */
+	while (p < end) {
+		const char *eol = imap_memchr(p, '\n', (size_t)(end - p));
+
+		if (*p == '\r' || *p == '\n')
+			break; /* the empty line: end of the block */
+		if ((size_t)(end - p) > want &&
+		    strncasecmp(p, name, want) == 0) {
+			imap_hdr_begin(&it, p, (size_t)(end - p));
+			if (imap_hdr_next(&it, &n, &nl, value) && nl == want &&
+			    strncasecmp(n, name, nl) == 0)
+				return true;
+		}
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
 	cs_buf_clear(value);
 	return false;
 }
 
 /* ---- text helpers -------------------------------------------------------- */
 
+/* Each byte as imap_flatten writes it: ASCII upper case lowered, every
+ * white space byte (and NUL) a space, the rest as it is. */
+static const unsigned char flat_byte[256] = {
+    32,  1,   2,   3,   4,   5,   6,   7,   8,   32,  32,  32,  32,  32,  14,
+    15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25,  26,  27,  28,  29,
+    30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,  41,  42,  43,  44,
+    45,  46,  47,  48,  49,  50,  51,  52,  53,  54,  55,  56,  57,  58,  59,
+    60,  61,  62,  63,  64,  97,  98,  99,  100, 101, 102, 103, 104, 105, 106,
+    107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121,
+    122, 91,  92,  93,  94,  95,  96,  97,  98,  99,  100, 101, 102, 103, 104,
+    105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119,
+    120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131, 132, 133, 134,
+    135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149,
+    150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 160, 161, 162, 163, 164,
+    165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175, 176, 177, 178, 179,
+    180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191, 192, 193, 194,
+    195, 196, 197, 198, 199, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209,
+    210, 211, 212, 213, 214, 215, 216, 217, 218, 219, 220, 221, 222, 223, 224,
+    225, 226, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 239,
+    240, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253, 254,
+    255,
+};
+
+#define ONES ((uint64_t)0x0101010101010101)
+
+/* Does a byte of v lie in 'A'..'Z'?  (bytes below 0x80; others never) */
+static inline bool has_upper(uint64_t v)
+{
+	uint64_t x = v & ONES * 0x7f;
+
+	return ((ONES * (127 + 'Z' + 1) - x) & ~v &
+	        (x + ONES * (127 - ('A' - 1))) & ONES * 0x80) != 0;
+}
+
 void imap_flatten(const char *src, size_t n, cs_buf *out)
 {
-	const unsigned char *p = (const unsigned char *)src, *e = p + n;
-	char *w;
-	bool space = out->len > 0 && out->data[out->len - 1] == ' ';
+	const unsigned char *p = (const unsigned char *)src, *e = p + n, *q;
+	unsigned char *w;
+	/* no space at the start, nor two in a row: a space is written but
+	 * not kept when the byte before was one too (branch-free) */
+	unsigned space = out->len == 0 || out->data[out->len - 1] == ' ';
 
 	cs_buf_reserve(out, n + 1);
-	w = out->data + out->len;
-	for (; p < e; p++) {
-		unsigned char ch = *p;
+	w = (unsigned char *)out->data + out->len;
+	while (p < e) {
+		/* eight bytes that need no change (no upper case, no control
+		 * byte, no space next to a space) are copied as they are */
+		if (e - p >= 8) {
+			uint64_t v, t, sp;
 
-		if (ch <= ' ' && (ch == ' ' || ch == '\t' || ch == '\r' ||
-		                  ch == '\n' || ch == '\f' || ch == '\v')) {
-			if (!space && w > out->data)
-				*w++ = ' ';
-			space = true;
-			continue;
+			memcpy(&v, p, 8);
+			t = v ^ ONES * ' ';
+			sp = ~(((t & ONES * 0x7f) + ONES * 0x7f) | t |
+			       ONES * 0x7f);
+			if (((v - ONES * 0x20) & ~v & ONES * 0x80) == 0 &&
+			    !has_upper(v) && (sp & (sp << 8)) == 0 &&
+			    !(space && (sp & 0x80))) {
+				memcpy(w, &v, 8);
+				w += 8;
+				p += 8;
+				space = (sp >> 63) & 1u;
+				continue;
+			}
 		}
-		space = false;
-		*w++ = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
+		/* else these eight (or the last few) one by one */
+		for (q = e - p >= 8 ? p + 8 : e; p < q; p++) {
+			unsigned ch = flat_byte[*p];
+			unsigned is_sp = ch == ' ';
+
+			*w = (unsigned char)ch;
+			w += 1u - (is_sp & space);
+			space = is_sp;
+		}
 	}
-	out->len = (size_t)(w - out->data);
+	out->len = (size_t)((char *)w - out->data);
 	out->data[out->len] = '\0';
 }
 

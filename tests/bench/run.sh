@@ -35,7 +35,7 @@ fi
 
 # Accuracy against Sisimai's labels (the gate of the classifier issue).
 PYTHONPATH=tests/lib COLDSEQ_BIN=./coldseq COLDSEQ_SRC=. \
-    python3 tests/classify/accuracy.py 2>/dev/null |
+    python3 tests/classify/test_accuracy.py 2>/dev/null |
     sed -n 's/^# \(bounce-or-not\|failed-recipient\|hard-or-soft\)/classify: accuracy \1/p'
 
 # ---- SMTP send path -------------------------------------------------------

@@ -43,6 +43,28 @@ typedef struct tcase {
 	"Message-ID: <orig-1@example.com>\nSubject: hello\n\n"                 \
 	"--BB--\n"
 
+/* A DSN with the given notification text and per-recipient fields. */
+#define DSN_TEXT(text, fields)                                                 \
+	HDR_DAEMON                                                             \
+	"Subject: Undelivered Mail Returned to Sender\n"                       \
+	"MIME-Version: 1.0\n"                                                  \
+	"Content-Type: multipart/report; report-type=delivery-status;\n"       \
+	"  boundary=\"BB\"\n\n"                                                \
+	"--BB\nContent-Type: text/plain\n\n" text "\n\n"                       \
+	"--BB\nContent-Type: message/delivery-status\n\n"                      \
+	"Reporting-MTA: dns; mx.example.net\n\n" fields "\n"                   \
+	"--BB\nContent-Type: text/rfc822-headers\n\n"                          \
+	"From: sender@example.com\nTo: bob@example.org\n"                      \
+	"Message-ID: <orig-1@example.com>\nSubject: hello\n\n"                 \
+	"--BB--\n"
+
+/* A free-text report (no MIME) with the given subject and text. */
+#define NDR(subject, text)                                                     \
+	HDR_DAEMON "Subject: " subject "\n\n" text                             \
+	           "\n\n--- Below this line is a copy of the message.\n\n"     \
+	           "From: sender@example.com\nTo: bob@example.org\n"           \
+	           "Message-ID: <orig-2@example.com>\n\nhi\n"
+
 #define OOO(headers, subject, body)                                            \
 	"From: Ana <ana@example.org>\nTo: sender@example.com\n"                \
 	"Date: Tue, 01 Dec 2026 10:00:00 +0000\n" headers "Subject: " subject  \
@@ -62,9 +84,9 @@ static const tcase cases[] = {
      DSN("failed", "5.7.1",
          "550 5.7.1 Message rejected as spam by Content Filtering"),
      IMAP_BOUNCE, "bob@example.org", "5.7.1", 0, "spamdetected", "", NULL},
-    {"dsn 5.1.1 status but relaying denied is soft",
+    {"dsn 5.1.1 status but relaying denied is soft, the reply's 5.7.1 kept",
      DSN("failed", "5.1.1", "554 5.7.1 <bob@example.org>: Relay access denied"),
-     IMAP_BOUNCE, "bob@example.org", "5.1.1", 0, "norelaying", "", NULL},
+     IMAP_BOUNCE, "bob@example.org", "5.7.1", 0, "norelaying", "", NULL},
     {"dsn mailbox full is soft",
      DSN("failed", "5.2.2", "552 5.2.2 Mailbox full"), IMAP_BOUNCE,
      "bob@example.org", "5.2.2", 0, "mailboxfull", "", NULL},
@@ -121,6 +143,115 @@ static const tcase cases[] = {
          "Name service error for domain example.org: Host not found, try "
          "again"),
      IMAP_BOUNCE, "bob@example.org", "5.0.0", 0, "networkerror", "", NULL},
+    /* ---- "unknown user" needs evidence the address was refused ------ */
+    {"relayed unknown user without status or phase is filtered, soft",
+     DSN("failed", "5.0.0", "550 <bob@example.org>: User unknown"), IMAP_BOUNCE,
+     "bob@example.org", "5.0.0", 0, "filtered", "", NULL},
+    {"the reply's own 5.1.1 beats a generic Status 5.0.0",
+     DSN("failed", "5.0.0", "550 5.1.1 <bob@example.org>: User unknown"),
+     IMAP_BOUNCE, "bob@example.org", "5.1.1", 1, "userunknown", "", NULL},
+    {"unknown user with the server's own 5.7.1 is a filter's, soft",
+     DSN("failed", "5.0.0",
+         "550 5.7.1 User Unknown: bob@example.org (in reply to RCPT TO "
+         "command)"),
+     IMAP_BOUNCE, "bob@example.org", "5.7.1", 0, "filtered", "", NULL},
+    {"a relaying system's summary status loses to the remote's",
+     DSN("failed", "5.0.0",
+         "5.1.0 - Unknown address error 550-'5.7.1 <bob@example.org>... "
+         "Access denied' (delivery attempts: 0)"),
+     IMAP_BOUNCE, "bob@example.org", "5.7.1", 0, NULL, "", NULL},
+    {"pipelined DATA refused for want of recipients: RCPT, hard",
+     DSN_TEXT("   ----- Transcript of session follows -----\n"
+              "... while talking to mx.example.org.:\n>>> DATA\n"
+              "<<< 550 <bob@example.org>... User unknown\n"
+              "<<< 503 5.0.0 Need RCPT (recipient)",
+              "Final-Recipient: rfc822; bob@example.org\nAction: failed\n"
+              "Status: 5.0.0\nDiagnostic-Code: smtp; 550 "
+              "<bob@example.org>... User unknown\n"),
+     IMAP_BOUNCE, "bob@example.org", "5.0.0", 1, "userunknown", "", NULL},
+    {"the report's own summary beside a relayed reply stands: hard",
+     DSN_TEXT("    --- The following addresses had delivery problems ---\n\n"
+              "<bob@example.org>   (Unknown user bob@example.org)",
+              "Original-Recipient: <bob@example.org>\nAction: failed\n"
+              "Diagnostic-Code: smtp; 550 Unknown user bob@example.org\n"),
+     IMAP_BOUNCE, "bob@example.org", "5.0.0", 1, "userunknown", "", NULL},
+    {"the report's own statement, no relayed reply, stands: hard",
+     NDR("Undeliverable Mail", "Unknown user: bob@example.org"), IMAP_BOUNCE,
+     "bob@example.org", "5.0.0", 1, "userunknown", "", NULL},
+    {"a local delivery agent's words decide: mail.local unknown user",
+     NDR("Returned mail: Service unavailable",
+         "   ----- The following addresses had permanent fatal errors "
+         "-----\n<bob@example.org>\n\n   ----- Transcript of session "
+         "follows -----\nmail.local: unknown user: bob\n554 "
+         "<bob@example.org>... Service unavailable"),
+     IMAP_BOUNCE, "bob@example.org", NULL, 1, "userunknown", "", NULL},
+    {"a local delivery agent's words decide: Dovecot quota",
+     DSN_TEXT("Your message to <bob> was automatically rejected:\n"
+              "Quota exceeded (mailbox for user is full)",
+              "Final-Recipient: rfc822; bob@example.org\nAction: failed\n"
+              "Status: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 "
+              "<bob@example.org>... User Unknown\n"),
+     IMAP_BOUNCE, "bob@example.org", "5.1.1", 0, "mailboxfull", "", NULL},
+    {"PowerMTA's bounce category names the reason",
+     DSN_TEXT("Delivery report",
+              "Final-Recipient: rfc822; bob@example.org\nAction: failed\n"
+              "Status: 5.2.1\nDiagnostic-Code: smtp; 550 5.2.1 "
+              "<bob@example.org>... User Unknown\n"
+              "X-PowerMTA-BounceCategory: bad-mailbox\n"),
+     IMAP_BOUNCE, "bob@example.org", "5.2.1", 1, "userunknown", "", NULL},
+    {"Action: expired is a failure, expired, soft",
+     DSN_TEXT("Could not deliver.",
+              "Final-Recipient: rfc822; bob@example.org\nAction: expired\n"
+              "Status: \nDiagnostic-Code: Connection timed out\n"),
+     IMAP_BOUNCE, "bob@example.org", NULL, 0, "expired", "", NULL},
+    {"no Diagnostic-Code: the text's line about the recipient",
+     DSN_TEXT("    An error has occurred:\n\n"
+              "bob@example.org: 552 5.2.2 <bob@example.org>: Recipient "
+              "address rejected: Mailbox full",
+              "Final-Recipient: rfc822; bob@example.org\nAction: failed\n"
+              "Status: 5.0.0\n"),
+     IMAP_BOUNCE, "bob@example.org", "5.2.2", 0, "mailboxfull", "", NULL},
+    {"RFC 3464 fields pasted into a plain text notice",
+     HDR_DAEMON "Subject: Delivery Status Notification (Failure)\n\n"
+                "An error occurred while trying to deliver the mail to "
+                "the following recipients:\nbob@example.org\n\n"
+                "Technical report:\n\nReporting-MTA: dns; mx.example.net\n"
+                "\nAction: failed\nFinal-Recipient: rfc822; "
+                "bob@example.org\nDiagnostic-Code: smtp; 550 5.1.1 "
+                "<bob@example.org>... User Unknown\nStatus: 5.1.1\n",
+     IMAP_BOUNCE, "bob@example.org", "5.1.1", 1, "userunknown", "", NULL},
+    {"a boundary lost to broken folding is found in the body",
+     "From: postmaster@example.net\nTo: sender@example.com\n"
+     "Subject: Undeliverable\nMIME-Version: 1.0\n"
+     "Content-Type: multipart/mixed; boundary=\"OUT\"\n\n"
+     "--OUT\nContent-Type: multipart/alternative;\nboundary=\"IN\"\n\n"
+     "--IN\nContent-Type: text/plain\n\nError: Invalid user address\n"
+     "550 - Requested action not taken: no such user here\n"
+     "  RCPT TO: bob@example.org\n\n--IN--\n\n--OUT--\n",
+     IMAP_BOUNCE, "bob@example.org", NULL, 1, "userunknown", "", NULL},
+    {"ISO-2022-JP text is read as UTF-8 (Notes directory wording)",
+     "From: postmaster@example.net\nTo: sender@example.com\n"
+     "Subject: Undeliverable message\nMIME-Version: 1.0\n"
+     "Content-Type: text/plain; charset=ISO-2022-JP\n\n"
+     "------- Failure Reasons  --------\n\n"
+     "\x1b$B%G%#%l%/%H%j$N%j%9%H$K$\"$j$^$;$s\x1b(B\n"
+     "bob@example.org\n\n------- Returned Message --------\n"
+     "Received: from mx.example.com\n    by mx.example.net\n"
+     "From: sender@example.com\nTo: bob@example.org\n\nhi\n",
+     IMAP_BOUNCE, "bob@example.org", NULL, 1, "userunknown", "", NULL},
+    {"Amazon SES bounce notification in its SNS envelope",
+     "From: no-reply@sns.amazonaws.com\nTo: sender@example.com\n"
+     "Subject: AWS Notification Message\n\n"
+     "{\"Type\" : \"Notification\", \"Message\" : "
+     "\"{\\\"notificationType\\\":\\\"Bounce\\\",\\\"bounce\\\":{"
+     "\\\"bounceType\\\":\\\"Permanent\\\",\\\"bounceSubType\\\":"
+     "\\\"General\\\",\\\"bouncedRecipients\\\":[{\\\"emailAddress"
+     "\\\":\\\"bob@example.org\\\",\\\"action\\\":\\\"failed\\\","
+     "\\\"status\\\":\\\"5.1.1\\\",\\\"diagnosticCode\\\":"
+     "\\\"smtp; 550 5.1.1 user unknown\\\"}]},\\\"mail\\\":{"
+     "\\\"commonHeaders\\\":{\\\"messageId\\\":"
+     "\\\"<orig-9@example.com>\\\"}}}\"}\n",
+     IMAP_BOUNCE, "bob@example.org", "5.1.1", 1, "userunknown", "", NULL},
     /* ---- free-text NDRs ---------------------------------------------- */
     {"qmail text with (#5.1.1)",
      "From: MAILER-DAEMON@mx.example.net\nTo: sender@example.com\n"
@@ -301,6 +432,63 @@ static void table(void **state)
 		check_case(&cases[i]);
 }
 
+/* Each recipient of a report gets its own words, not its neighbour's. */
+static void recipients_keep_their_own_words(void **state)
+{
+	static const char *const msgs[] = {
+	    /* GMX-like blocks, one after the other */
+	    NDR("Mail delivery failed: returning message to sender",
+	        "A message that you sent could not be delivered to one or "
+	        "more of\nits recipients. This is a permanent error.\n\n"
+	        "\"bob@example.org\":\nSMTP error from remote server after "
+	        "RCPT command:\nhost: mx.example.org\n5.2.1 <bob@example.org>"
+	        "... User Unknown\n\"carol@example.org\":\nSMTP error from "
+	        "remote server after RCPT command:\nhost: mx.example.org\n"
+	        "5.2.2 <carol@example.org>... Mailbox Full"),
+	    /* a Sendmail transcript: the exchange that caused a result */
+	    NDR("Returned mail: User unknown",
+	        "   ----- Transcript of session follows -----\n"
+	        "While talking to mx.example.org:\n"
+	        ">>> MAIL From:<sender@example.com>\n"
+	        "<<< 501 <sender@example.com>... no access from mail server\n"
+	        "554 <carol@example.org>... Remote protocol error\n"
+	        "While talking to mx.example.net:\n"
+	        ">>> RCPT To:<bob@example.org>\n"
+	        "<<< 550 <bob@example.org>... User unknown\n"
+	        "550 <bob@example.org>... User unknown"),
+	};
+	static const struct {
+		const char *addr, *reason;
+		bool hard;
+	} want[][2] = {
+	    {{"bob@example.org", "userunknown", true},
+	     {"carol@example.org", "mailboxfull", false}},
+	    {{"carol@example.org", "blocked", false},
+	     {"bob@example.org", "userunknown", true}},
+	};
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+		imap_class c;
+
+		assert_int_equal(
+		    imap_classify(msgs[i], strlen(msgs[i]), &c, NULL), 0);
+		assert_int_equal(c.kind, IMAP_BOUNCE);
+		assert_int_equal(c.nrcpts, 2);
+		for (j = 0; j < 2; j++) {
+			const imap_rcpt *r = &c.rcpts[j];
+
+			if (strcmp(r->addr, want[i][j].addr) != 0 ||
+			    strcmp(r->reason, want[i][j].reason) != 0 ||
+			    r->hard != want[i][j].hard)
+				fail_msg("message %zu recipient %zu: %s %s %d",
+				         i, j, r->addr, r->reason, r->hard);
+		}
+		imap_class_free(&c);
+	}
+}
+
 static void fields_for_the_watcher(void **state)
 {
 	const char *m = DSN("failed", "5.1.1", "550 5.1.1 User unknown");
@@ -326,6 +514,28 @@ static void fields_for_the_watcher(void **state)
 	assert_string_equal(c.message_id, "<r1@example.org>");
 	assert_string_equal(c.in_reply_to, "<m1@example.com>");
 	assert_string_equal(c.references, "<m0@example.com> <m1@example.com>");
+	imap_class_free(&c);
+	/* encoded-words in two charsets, the space between them dropped;
+	 * a group and a comment in To */
+	r = "From: bob@example.org\n"
+	    "To: Team: \"A, B\" <a@example.com>, c@example.com (C);, "
+	    "d@example.com\n"
+	    "Subject: =?ISO-8859-1?Q?Caf=E9_?= =?UTF-8?B?w6k=?= ok\n\nok\n";
+	assert_int_equal(imap_classify(r, strlen(r), &c, NULL), 0);
+	assert_string_equal(c.to,
+	                    "a@example.com, c@example.com, d@example.com");
+	assert_string_equal(c.subject, "Caf\xc3\xa9 \xc3\xa9 ok");
+	imap_class_free(&c);
+	/* something that only starts like an encoded-word stays as it is */
+	r = "From: bob@example.org\nSubject: =? =x =?a?Q?b\n\nok\n";
+	assert_int_equal(imap_classify(r, strlen(r), &c, NULL), 0);
+	assert_string_equal(c.subject, "=? =x =?a?Q?b");
+	imap_class_free(&c);
+	/* an unclosed angle bracket ends the value, not the search */
+	r = "From: bob@example.org\nTo: Ann <a@example.com, d@example.com\n"
+	    "Subject: x\n\nok\n";
+	assert_int_equal(imap_classify(r, strlen(r), &c, NULL), 0);
+	assert_non_null(c.to);
 	imap_class_free(&c);
 }
 
@@ -361,6 +571,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(table),
+	    cmocka_unit_test(recipients_keep_their_own_words),
 	    cmocka_unit_test(fields_for_the_watcher),
 	    cmocka_unit_test(nul_bytes_and_empty_input),
 	    cmocka_unit_test(kind_names),

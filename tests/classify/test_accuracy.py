@@ -1,9 +1,9 @@
 """Classifier accuracy on real mail nobody on this project wrote.
 
-Not yet part of `make test` (its name does not start with test_): the
-hard-or-soft figure is below the 95% gate of the classifier issue.  `make
-bench` runs it and prints the three figures; rename it to test_accuracy.py
-when it passes.
+Part of `make test` (tests/run.py runs it through tap.py); `make bench`
+prints its three figures too.  Also runs on its own after `make`:
+`python3 tests/classify/test_accuracy.py` (the release binary ./coldseq
+unless COLDSEQ_BIN says otherwise).
 
 Runs the real binary (`coldseq classify --json`) over every message of
 ../shared/corpus/bounces/emails and compares with expected.tsv (Sisimai
@@ -27,11 +27,15 @@ import csv
 import json
 import os
 import subprocess
+import sys
 
-import tap
-from tap import test
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import tap  # noqa: E402
+from tap import test  # noqa: E402
 
-SRC = os.environ.get("COLDSEQ_SRC", ".")
+SRC = os.environ.get("COLDSEQ_SRC") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..")
 BIN = os.environ.get("COLDSEQ_BIN") or os.path.join(SRC, "coldseq")
 CORPUS = os.path.join(SRC, "..", "shared", "corpus")
 BOUNCES = os.path.join(CORPUS, "bounces")
