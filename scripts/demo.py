@@ -84,8 +84,10 @@ def main():
                "--password-stdin", stdin=stack.password + "\n")
         say("3 inboxes (cap 8 a day each), sample contacts, 3 templates")
         cs(data, "inbox", "list", show=True)
-        cs(data, "contacts", "import", os.path.join(DEMO, "contacts.csv"),
-           "--list", "demo", show=True)
+        # imported from a copy: rejected rows are written beside the file
+        csv = os.path.join(tmp, "contacts.csv")
+        shutil.copy(os.path.join(DEMO, "contacts.csv"), csv)
+        cs(data, "contacts", "import", csv, "--list", "demo", show=True)
         cs(data, "template", "import", *[os.path.join(DEMO, t) for t in
                                           ("intro.txt", "followup.txt",
                                            "breakup.txt")], show=True)
@@ -105,6 +107,8 @@ def main():
         say("meanwhile: a reply, an out-of-office and a bounce")
         by_user = {u: m for u, m in sent}
         replier, away = sorted(by_user)[:2]
+        # (nobody@bounce.test, first in the list, got step 1 on day 1:
+        # Postfix answers it with a DSN to the inbox that sent it)
         first = by_user[replier]
         r = email.message.EmailMessage()
         r["From"] = stack.user(replier)
