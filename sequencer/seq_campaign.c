@@ -562,9 +562,10 @@ int seq_campaign_parse(db *d, const char *file, const char *src, size_t len,
 	out->file = cs_xstrdup(file);
 	if (memchr(src, '\0', len)) {
 		db_campaign_free(out);
+		cs_buf_printf(
+		    errors, "%s:1: holds a NUL byte: not a text file\n", file);
 		return cs_err_set(err, CS_EINVAL,
-		                  "%s: holds a NUL byte: not "
-		                  "a text file",
+		                  "%s:1: holds a NUL byte: not a text file",
 		                  file);
 	}
 	yaml_parser_initialize(&parser);
