@@ -578,8 +578,8 @@ int db_enr_sent(db *d, long long id, int next_step, bool completed,
                 const char *thread_refs, int64_t now, cs_err *err);
 /* The outbox and enrollment invariants (see sequencer/seq_outbox.c):
  * fn is called with each violation found, as a sentence. */
-int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg),
-                    void *arg, cs_err *err);
+int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg), void *arg,
+                    cs_err *err);
 /* The earliest queued outbox due time; *found false when none. */
 int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err);
 
