@@ -32,7 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ATTEMPTS 5
+#define GIVE_UP_MS  (3 * 86400000LL) /* deferred this long: failed */
+#define MAX_BACKOFF (6 * 3600000LL)
 
 void seq_job_free(seq_job *j)
 {
@@ -297,20 +298,26 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 			rc = advance(s, c, &o, &e, now, err);
 		break;
 	case SMTP_DEFERRED:
-		if (o.attempts >= MAX_ATTEMPTS) {
+		/* like an MTA's queue: retry with a growing backoff, give up
+		 * when the message has waited for days */
+		if (now - o.created_at > GIVE_UP_MS) {
 			if ((rc = db_outbox_move(s->d, o.id, "sending",
 			                         "failed", why.data, -1, NULL,
 			                         now, err)) == 0)
 				rc = db_enr_set_state(
 				    s->d, e.id, "stopped",
-				    "not delivered after 5 attempts", now, err);
+				    "not delivered: deferred for 3 days", now,
+				    err);
 			break;
 		}
 		{
 			int64_t backoff =
-			    v->retry_after_s > 0
-			        ? (int64_t)v->retry_after_s * 1000
-			        : (int64_t)o.attempts * o.attempts * 300000;
+			    (int64_t)o.attempts * o.attempts * 300000;
+
+			if (v->retry_after_s * 1000LL > backoff)
+				backoff = v->retry_after_s * 1000LL;
+			if (backoff > MAX_BACKOFF)
+				backoff = MAX_BACKOFF;
 			rc =
 			    retry(s, &o, ib, why.data, now + backoff, now, err);
 		}
