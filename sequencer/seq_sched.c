@@ -461,40 +461,50 @@ static int domain_ok(seq_sched *s, seq_ibox *ib, const char *email, int64_t now,
 }
 
 /* Pick the inbox for a contact's first step among the campaign's ready
- * inboxes: the contact's provider first (esp_match), then the lowest share
- * of the cap used, then the lowest id. */
+ * inboxes: the lowest share of the cap used, then the lowest id.  With
+ * esp_match, only inboxes on the contact's provider while one of them has
+ * capacity left today (the contact waits for it), else any.  *capped says
+ * that ready inboxes were passed over for the domain's hourly cap. */
 static int pick_inbox(seq_sched *s, seq_camp *c, const char *email, int64_t now,
-                      seq_ibox **out, cs_err *err)
+                      seq_ibox **out, bool *capped, cs_err *err)
 {
 	const char *at = strrchr(email, '@');
 	seq_esp want = SEQ_ESP_OTHER;
 	double best_share = 2.0;
-	int best_match = 2;
+	bool match_left = false;
 	size_t i;
 	int rc;
 
 	*out = NULL;
-	if (c->c.esp_match && at)
+	*capped = false;
+	if (c->c.esp_match && at) {
 		want = seq_mx_provider(s->mx, at + 1);
+		for (i = 0; i < c->nib; i++) {
+			const seq_ibox *ib = &s->ib[c->ib[i]];
+
+			if (ib->esp == want && ib->active &&
+			    ib->camp_today < ib->cap_today &&
+			    (ib->hard == 0 || ib->total_today < ib->hard))
+				match_left = true;
+		}
+	}
 	for (i = 0; i < c->nib; i++) {
 		seq_ibox *ib = &s->ib[c->ib[i]];
 		double share;
-		int match;
 		bool ok;
 
-		if (!ib->ready)
+		if (!ib->ready || (match_left && ib->esp != want))
 			continue;
 		if ((rc = domain_ok(s, ib, email, now, &ok, err)) != 0)
 			return rc;
-		if (!ok)
+		if (!ok) {
+			*capped = true;
 			continue;
-		match = c->c.esp_match && ib->esp != want;
+		}
 		share = ib->cap_today
 		            ? (double)ib->camp_today / (double)ib->cap_today
 		            : 1.0;
-		if (match < best_match ||
-		    (match == best_match && share < best_share)) {
-			best_match = match;
+		if (share < best_share) {
 			best_share = share;
 			*out = ib;
 		}
@@ -570,8 +580,16 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 			goto out;
 		}
 	} else {
-		if ((rc = pick_inbox(s, c, e->email, now, &ib, err)) != 0)
+		bool capped;
+
+		if ((rc = pick_inbox(s, c, e->email, now, &ib, &capped, err)) !=
+		    0)
 			goto out;
+		if (ib == NULL && capped) { /* the domain had its share */
+			rc =
+			    db_enr_set_due(s->d, e->id, now + 600000, now, err);
+			goto out;
+		}
 		if (ib == NULL) {
 			res = TRY_NO_ROOM;
 			goto out;
