@@ -64,6 +64,10 @@ seq_ibox *seq_find_inbox(seq_sched *s, long long id);
 seq_camp *seq_find_camp(seq_sched *s, long long id);
 /* Bring an inbox's day, counts and caps up to now. */
 int seq_ibox_roll(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err);
+/* What seq_compose needs for enrollment e's step from inbox ib. */
+void seq_compose_step(seq_compose_in *ci, const seq_camp *c, const seq_ibox *ib,
+                      const db_contact *ct, const seq_tsrc *ts,
+                      const db_enrollment *e, const char *zone, int64_t now);
 /* Bring a campaign's day and its count of new contacts up to now. */
 int seq_sched_roll_camp(seq_sched *s, seq_camp *c, int64_t now, cs_err *err);
 /* Whether the inbox may send a campaign message now (caps, pause, gap). */

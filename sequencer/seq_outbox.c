@@ -127,16 +127,8 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 			                outbox_id);
 		goto out;
 	}
-	memset(&ci, 0, sizeof ci);
-	ci.inbox = &ib->in;
-	ci.contact = &ct;
-	ci.template_source = ts->source;
-	ci.template_name = ts->name;
-	ci.campaign = c->c.name;
-	ci.step = o.step;
-	ci.contact_tz = zone;
-	ci.now = now;
-	ci.thread_subject = e.thread_subject;
+	seq_compose_step(&ci, c, ib, &ct, ts, &e, zone, now);
+	ci.step = o.step; /* a retried step: the row's, not the cursor's */
 	ci.message_id = o.message_id;
 	ci.in_reply_to = o.in_reply_to;
 	ci.references = o.refs;

@@ -512,6 +512,22 @@ static int pick_inbox(seq_sched *s, seq_camp *c, const char *email, int64_t now,
 	return 0;
 }
 
+void seq_compose_step(seq_compose_in *ci, const seq_camp *c, const seq_ibox *ib,
+                      const db_contact *ct, const seq_tsrc *ts,
+                      const db_enrollment *e, const char *zone, int64_t now)
+{
+	memset(ci, 0, sizeof *ci);
+	ci->inbox = &ib->in;
+	ci->contact = ct;
+	ci->template_source = ts->source;
+	ci->template_name = ts->name;
+	ci->campaign = c->c.name;
+	ci->step = e->step;
+	ci->contact_tz = zone;
+	ci->now = now;
+	ci->thread_subject = e->thread_subject;
+}
+
 /* Hold e with a reason naming the step and what is missing. */
 static int hold(seq_sched *s, const db_enrollment *e, const char *why,
                 int64_t now, cs_err *err)
@@ -609,16 +625,7 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 			rc = cs_err_set(err, CS_EINVAL, "bad variant");
 		goto out;
 	}
-	memset(&ci, 0, sizeof ci);
-	ci.inbox = &ib->in;
-	ci.contact = &ct;
-	ci.template_source = ts->source;
-	ci.template_name = ts->name;
-	ci.campaign = c->c.name;
-	ci.step = e->step;
-	ci.contact_tz = zone;
-	ci.now = now;
-	ci.thread_subject = e->thread_subject;
+	seq_compose_step(&ci, c, ib, &ct, ts, e, zone, now);
 	if (seq_compose(s->d, s->v, &ci, NULL, &subject, err) != 0) {
 		db_rollback(s->d);
 		cs_buf_clear(&why);
