@@ -333,4 +333,50 @@ def forget_erases_and_blocks_reimport():
     assert "forgotten" in rej[1][-1], rej
 
 
+@test
+def migration_6_rewrites_status_check_in_place():
+    data = os.path.join(TMP, "m6")
+    db = os.path.join(data, "coldseq.db")
+    cs("init", data=data, check=0)
+    old = ("CHECK (status IN    ('active', 'replied', 'bounced', "
+           "'unsubscribed', 'complained'))")
+    new = ("CHECK (status = 'active' OR status = 'replied' OR "
+           "status = 'bounced' OR status = 'unsubscribed' OR "
+           "status = 'complained')")
+    # back to a version 5 database, with a contact on a list
+    c = sqlite3.connect(db, isolation_level=None)
+    c.executescript(
+        "BEGIN; PRAGMA writable_schema = ON;"
+        "UPDATE sqlite_schema SET sql = replace(sql, '%s', '%s') "
+        "WHERE name = 'contacts'; PRAGMA writable_schema = RESET;"
+        "CREATE TABLE bump (x); DROP TABLE bump; PRAGMA user_version = 5;"
+        "INSERT INTO contacts(email, created_at, updated_at) "
+        "VALUES ('m6@x.example', 1, 1);"
+        "INSERT INTO lists(name, created_at) VALUES ('l6', 1);"
+        "INSERT INTO list_members VALUES (1, 1, 1); COMMIT;"
+        % (new.replace("'", "''"), old.replace("'", "''")))
+    eq(c.execute("SELECT instr(sql, ?) > 0 FROM sqlite_schema WHERE "
+                 "name = 'contacts'", (old,)).fetchall(), [(1,)], "at v5")
+    # c keeps its parsed schema while coldseq migrates
+    cs("contacts", "list", data=data, check=0)
+    eq(c.execute("PRAGMA user_version").fetchall(), [(6,)], "version")
+    eq(c.execute("SELECT instr(sql, ?) > 0 FROM sqlite_schema WHERE "
+                 "name = 'contacts'", (new,)).fetchall(), [(1,)],
+       "rewritten")
+    eq(c.execute("PRAGMA integrity_check").fetchall(), [("ok",)], "intact")
+    eq(c.execute("SELECT c.email, l.name FROM contacts c JOIN list_members "
+                 "m ON m.contact_id = c.id JOIN lists l ON l.id = "
+                 "m.list_id").fetchall(), [("m6@x.example", "l6")], "data")
+    try:
+        c.execute("UPDATE contacts SET status = 'bogus'")
+        raise AssertionError("bad status accepted")
+    except sqlite3.IntegrityError as e:
+        # the older connection re-read the schema: it names the new check
+        assert "status = 'active' OR" in str(e), e
+    for st in ("replied", "bounced", "unsubscribed", "complained",
+               "active"):
+        c.execute("UPDATE contacts SET status = ?", (st,))
+    c.close()
+
+
 tap.main()
