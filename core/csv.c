@@ -17,9 +17,12 @@
 
 #define MAX_FIELD  65536
 #define MAX_FIELDS 512
+#define READ_BUF   ((size_t)1 << 18)
 
 typedef struct reader {
 	cs_csv_row row;
+	cs_buf text;       /* the record's fields, each NUL-terminated */
+	size_t *start;     /* per field: its offset in text */
 	size_t cur_line;   /* line being fed */
 	size_t next_start; /* line where the next record starts */
 	int (*fn)(const cs_csv_row *r, void *arg);
@@ -29,13 +32,13 @@ typedef struct reader {
 	const char *path;
 } reader;
 
+/* One buffer for the whole record (no allocation per field once it has
+ * grown to the longest record); the fields point into it from on_record
+ * on, when it no longer moves. */
 static void free_fields(reader *r)
 {
-	size_t i;
-
-	for (i = 0; i < r->row.n; i++)
-		free(r->row.fields[i]);
 	r->row.n = 0;
+	cs_buf_clear(&r->text);
 }
 
 static void on_field(void *s, size_t len, void *data)
@@ -56,7 +59,12 @@ static void on_field(void *s, size_t len, void *data)
 		                     r->path, r->next_start, MAX_FIELDS);
 		return;
 	}
-	r->row.fields[r->row.n++] = cs_xstrndup(s ? (const char *)s : "", len);
+	r->start[r->row.n++] = r->text.len;
+	cs_buf_reserve(&r->text, len + 1);
+	if (len)
+		memcpy(r->text.data + r->text.len, s, len);
+	r->text.len += len + 1;
+	r->text.data[r->text.len - 1] = '\0';
 }
 
 static void on_record(int c, void *data)
@@ -65,6 +73,10 @@ static void on_record(int c, void *data)
 
 	(void)c;
 	if (!r->stop) {
+		size_t i;
+
+		for (i = 0; i < r->row.n; i++)
+			r->row.fields[i] = r->text.data + r->start[i];
 		r->row.line = r->next_start;
 		r->stop = r->fn(&r->row, r->arg);
 	}
@@ -79,7 +91,7 @@ int cs_csv_foreach(const char *path, char delim,
 	struct csv_parser p;
 	reader r;
 	FILE *f;
-	char *line = NULL;
+	char *line = NULL, *iobuf;
 	size_t cap = 0;
 	ssize_t n;
 	int rc = 0;
@@ -87,11 +99,15 @@ int cs_csv_foreach(const char *path, char delim,
 	f = fopen(path, "rb");
 	if (f == NULL)
 		return cs_err_set(err, CS_ENOTFOUND, "cannot open %s", path);
+	/* big reads: the 4 KiB default is a system call per 4 KiB */
+	iobuf = cs_xmalloc(READ_BUF);
+	setvbuf(f, iobuf, _IOFBF, READ_BUF);
 	if (csv_init(&p, CSV_APPEND_NULL) != 0)
 		cs_fatal("csv_init failed");
 	csv_set_delim(&p, (unsigned char)delim);
 	memset(&r, 0, sizeof r);
 	r.row.fields = cs_xcalloc(MAX_FIELDS, sizeof *r.row.fields);
+	r.start = cs_xcalloc(MAX_FIELDS, sizeof *r.start);
 	r.fn = fn;
 	r.arg = arg;
 	r.err = err;
@@ -128,10 +144,12 @@ int cs_csv_foreach(const char *path, char delim,
 		csv_fini(&p, on_field, on_record, &r);
 	if (rc == 0 && r.stop)
 		rc = r.stop;
-	free_fields(&r);
+	cs_buf_free(&r.text);
 	free(r.row.fields);
+	free(r.start);
 	free(line);
 	csv_free(&p);
 	fclose(f);
+	free(iobuf);
 	return rc;
 }
