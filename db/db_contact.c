@@ -28,9 +28,27 @@ static bool ascii(const char *s, size_t n)
 	return true;
 }
 
+/* A working copy of s: in buf when it fits (the common case: no
+ * allocation per address in a big import), else on the heap. */
+static char *copy(const char *s, char *buf, size_t cap)
+{
+	size_t n = strlen(s);
+
+	if (n >= cap)
+		return cs_xstrdup(s);
+	memcpy(buf, s, n + 1);
+	return buf;
+}
+
+static void copy_free(char *p, const char *buf)
+{
+	if (p != buf)
+		free(p);
+}
+
 int db_domain_normalize(const char *in, cs_buf *out, cs_err *err)
 {
-	char *d = cs_xstrdup(in), *p, *label;
+	char buf[256], *d = copy(in, buf, sizeof buf), *p, *label;
 	char *ace = NULL;
 	size_t n;
 	int rc = 0;
@@ -52,7 +70,7 @@ int db_domain_normalize(const char *in, cs_buf *out, cs_err *err)
 			                d, idn2_strerror(r));
 			goto out;
 		}
-		free(d);
+		copy_free(d, buf);
 		d = cs_xstrdup(ace);
 		idn2_free(ace);
 		n = strlen(d);
@@ -102,29 +120,29 @@ int db_domain_normalize(const char *in, cs_buf *out, cs_err *err)
 		}
 		label = dot ? dot + 1 : NULL;
 	}
-	cs_buf_puts(out, d);
+	cs_buf_append(out, d, n);
 out:
-	free(d);
+	copy_free(d, buf);
 	return rc;
 }
 
 int db_email_normalize(const char *in, cs_buf *out, cs_err *err)
 {
-	char *a = cs_xstrdup(in), *at;
+	char buf[320], *a = copy(in, buf, sizeof buf), *at;
 	const char *p;
 	size_t ln;
 	int rc;
 
 	cs_trim(a);
 	if (*a == '\0') {
-		free(a);
+		copy_free(a, buf);
 		return cs_err_set(err, CS_EINVAL, "the address is empty");
 	}
 	at = strrchr(a, '@');
 	if (at == NULL || at == a) {
 		rc = cs_err_set(err, CS_EINVAL,
 		                "\"%s\" is not an address (local@domain)", a);
-		free(a);
+		copy_free(a, buf);
 		return rc;
 	}
 	*at = '\0';
@@ -168,7 +186,7 @@ int db_email_normalize(const char *in, cs_buf *out, cs_err *err)
 			                a, at + 1);
 		}
 	}
-	free(a);
+	copy_free(a, buf);
 	return rc;
 }
 
