@@ -192,6 +192,36 @@ def whole_file_refused_stores_nothing():
     assert not os.path.exists(os.path.join(TMP, "big.rejects.csv"))
 
 
+def import_on_tty(marker, action, *args):
+    """Run an import on a TTY, call action(pid) once its progress shows
+    marker (so it lands in that phase however fast the build is), and
+    return (exit status, all output)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(BIN, [BIN, "--data-dir", DATA, "contacts", "import"] +
+                 list(args))
+    out, done = b"", False
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not done and marker in out:
+            action(pid)
+            done = True
+    _, status = os.waitpid(pid, 0)
+    assert done, out
+    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+
+
+def interrupt_on(marker, *args):
+    return import_on_tty(marker, lambda pid: os.kill(pid, signal.SIGINT),
+                         *args)
+
+
 @test
 def interrupted_import_stores_nothing():
     path = os.path.join(TMP, "many.csv")
@@ -200,16 +230,71 @@ def interrupted_import_stores_nothing():
         for i in range(400000):
             f.write("m%d@many.example,N%d\n" % (i, i))
     before = rows("SELECT count(*) FROM contacts")
-    p = subprocess.Popen([BIN, "--data-dir", DATA, "contacts", "import",
-                          path], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=300)
-    eq(p.returncode, 1, "exit: %s %s" % (out, err))
-    assert "interrupted" in err and "nothing was stored" in err, err
+    rc, out = interrupt_on(b"rows/s", path)
+    eq(rc, 1, "exit: %s" % out)
+    assert "interrupted" in out and "nothing was stored" in out, out
     eq(rows("SELECT count(*) FROM contacts"), before, "nothing stored")
     eq([n for n in os.listdir(DATA) if "stage" in n], [], "no stage file")
+
+
+@test
+def interrupted_while_storing_stores_nothing():
+    path = os.path.join(TMP, "many2.csv")
+    with open(path, "w") as f:
+        f.write("email,first_name,Extra\n")
+        for i in range(200000):
+            f.write("s%d@many.example,N%d,x%d\n" % (i, i, i))
+    before = rows("SELECT count(*) FROM contacts")
+    rc, out = interrupt_on(b"storing 16384 of 200000", path, "--list",
+                           "interrupted", "--on-existing", "update")
+    eq(rc, 1, "exit: %s" % out)
+    assert "interrupted while storing; nothing was stored" in out, out
+    eq(rows("SELECT count(*) FROM contacts"), before, "nothing stored")
+    eq(rows("SELECT count(*) FROM lists WHERE name = 'interrupted'"),
+       [(0,)], "no list")
+    eq(rows("SELECT count(*) FROM contact_fields WHERE name = 'Extra'"),
+       [(0,)], "no field")
+    eq([n for n in os.listdir(DATA) if "stage" in n], [], "no stage file")
+
+
+@test
+def stored_meanwhile_counts_as_duplicate_or_update():
+    n = 100000
+
+    def write_file(name, prefix):
+        path = os.path.join(TMP, name)
+        with open(path, "w") as f:
+            f.write("email,first_name\n")
+            for i in range(n):
+                f.write("%s%d@race.example,N%d\n" % (prefix, i, i))
+        return path
+
+    def store(email):
+        def action(pid):
+            with sqlite3.connect(DB, timeout=10) as c:
+                c.execute("INSERT INTO contacts(email, first_name, "
+                          "created_at, updated_at) VALUES (?, 'Before', "
+                          "1, 1)", (email,))
+        return action
+
+    # checked as new, then stored by someone else before the commit
+    rc, out = import_on_tty(b"rows/s", store("a7@race.example"),
+                            write_file("race_a.csv", "a"), "--list", "ra")
+    eq(rc, 0, out)
+    assert "Imported %d, updated 0, duplicate 1," % (n - 1) in out, out
+    eq(rows("SELECT first_name FROM contacts WHERE email = "
+            "'a7@race.example'"), [("Before",)], "left alone")
+    eq(rows("SELECT count(*) FROM list_members m JOIN lists l ON l.id = "
+            "m.list_id WHERE l.name = 'ra'"), [(n - 1,)], "list")
+    rc, out = import_on_tty(b"rows/s", store("b9@race.example"),
+                            write_file("race_b.csv", "b"), "--list", "rb",
+                            "--on-existing", "update")
+    eq(rc, 0, out)
+    assert "Imported %d, updated 1, duplicate 0," % (n - 1) in out, out
+    eq(rows("SELECT first_name FROM contacts WHERE email = "
+            "'b9@race.example'"), [("N9",)], "updated")
+    eq(rows("SELECT count(*) FROM list_members m JOIN lists l ON l.id = "
+            "m.list_id WHERE l.name = 'rb'"), [(n,)], "list")
 
 
 @test
