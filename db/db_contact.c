@@ -418,19 +418,68 @@ static int exec1(db *d, const char *sql, const char *email, cs_err *err)
 	return rc;
 }
 
-int db_contact_forget(db *d, const char *email, int64_t now, bool *found,
-                      cs_err *err)
+static int exec2(db *d, const char *sql, const char *email, const char *ph,
+                 cs_err *err)
 {
-	unsigned char h[32];
-	bool have;
 	sqlite3_stmt *st;
 	int rc;
 
+	if ((rc = db_prepare(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ph, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot forget a contact");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* What the sent messages and the watcher's events keep of the address:
+ * their rows stay (daily caps, bounce and reply counts stay right), the
+ * address becomes the placeholder (?2), and the texts that can carry it or
+ * other personal data go: subjects (names from templates, the contact's
+ * own words) are emptied; an SMTP reply or a bounce reason that quotes the
+ * address keeps its text with the address replaced (lower-cased: SQLite's
+ * replace() is case-sensitive).  Columns are NOCASE, so ?1 matches any
+ * spelling. */
+static const char forget_messages[] =
+    "UPDATE messages SET recipient = ?2, subject = NULL, smtp_reply = CASE "
+    "WHEN instr(lower(smtp_reply), lower(?1)) > 0 THEN "
+    "replace(lower(smtp_reply), lower(?1), ?2) ELSE smtp_reply END WHERE "
+    "recipient = ?1";
+static const char forget_events[] =
+    "UPDATE events SET "
+    "recipient = CASE WHEN recipient = ?1 THEN ?2 ELSE recipient END, "
+    "contact = CASE WHEN contact = ?1 THEN ?2 ELSE contact END, "
+    "from_addr = CASE WHEN from_addr = ?1 THEN ?2 ELSE from_addr END, "
+    "subject = NULL, reason = CASE WHEN instr(lower(reason), lower(?1)) > 0 "
+    "THEN replace(lower(reason), lower(?1), ?2) ELSE reason END "
+    "WHERE recipient = ?1 OR contact = ?1 OR from_addr = ?1";
+
+int db_contact_forget(db *d, const char *email, int64_t now, bool *found,
+                      bool *purged, cs_err *err)
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char h[32];
+	char ph[32] = "forgotten:";
+	bool have;
+	sqlite3_stmt *st;
+	size_t i, n = strlen(ph);
+	int rc;
+
 	*found = false;
+	*purged = false;
 	if ((rc = db_begin(d, err)) != 0)
 		return rc;
 	if ((rc = forget_hash(d, email, true, h, &have, err)) != 0)
 		goto fail;
+	/* the placeholder: 8 bytes of the salted hash, meaningless outside
+	 * this database, the same for every row of one address */
+	for (i = 0; i < 8; i++) {
+		ph[n++] = hexd[h[i] >> 4];
+		ph[n++] = hexd[h[i] & 15];
+	}
+	ph[n] = '\0';
 	if ((rc = db_prepare(d,
 	                     "INSERT INTO forgotten(hash, created_at) VALUES "
 	                     "(?1, ?2) ON CONFLICT(hash) DO NOTHING",
@@ -451,8 +500,19 @@ int db_contact_forget(db *d, const char *email, int64_t now, bool *found,
 	/* the plain address suppression is replaced by the hash */
 	if ((rc = db_suppress_remove(d, "address", email, NULL, err)) != 0)
 		goto fail;
+	if ((rc = exec2(d, forget_messages, email, ph, err)) != 0 ||
+	    (rc = exec2(d, forget_events, email, ph, err)) != 0)
+		goto fail;
 	if ((rc = db_commit(d, err)) != 0)
 		goto fail;
+	/* Old page images holding the address are still in the WAL (and in
+	 * the main file until a checkpoint): copy the new pages in and empty
+	 * the WAL.  A reader that holds an old snapshot past the busy timeout
+	 * keeps them there until a later checkpoint (*purged false). */
+	if (d->depth == 0)
+		*purged = sqlite3_wal_checkpoint_v2(d->h, NULL,
+		                                    SQLITE_CHECKPOINT_TRUNCATE,
+		                                    NULL, NULL) == SQLITE_OK;
 	return 0;
 fail:
 	db_rollback(d);
