@@ -464,4 +464,105 @@ def migration_6_rewrites_status_check_in_place():
     c.close()
 
 
+def files_holding(needle):
+    """The database files (main, WAL) whose bytes contain needle, in any
+    case."""
+    found = []
+    for name in ("coldseq.db", "coldseq.db-wal"):
+        path = os.path.join(DATA, name)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                if needle.lower().encode() in f.read().lower():
+                    found.append(name)
+    return found
+
+
+@test
+def forget_leaves_the_address_in_no_table_and_no_file():
+    addr, other = "Zed.Forget@example.org", "kim.keep@example.org"
+    path = write("forget2.csv", "email,first_name,Notes\n%s,Zed,vip\n"
+                 "%s,Kim,\n" % (addr, other))
+    cs("contacts", "import", path, "--list", "fl", check=0)
+    # what the send path and the watcher record about both
+    c = sqlite3.connect(DB, isolation_level=None)
+    c.execute("INSERT INTO inboxes(uuid, name, email, created_at) VALUES "
+              "('u-forget', 'forget-box', 'me@ours.example', 1)")
+    ib = c.execute("SELECT id FROM inboxes WHERE uuid = 'u-forget'"
+                   ).fetchone()[0]
+    for i, (rcpt, subj) in enumerate([(addr.lower(), "Hi Zed"),
+                                      (addr.upper(), "Zed, again"),
+                                      (other, "Hi Kim")]):
+        c.execute("INSERT INTO messages(message_id, inbox_id, inbox_email, "
+                  "recipient, purpose, subject, created_at, local_day, "
+                  "outcome, smtp_code, smtp_reply, updated_at) VALUES "
+                  "(?, ?, 'me@ours.example', ?, 'campaign', ?, 1, "
+                  "'2030-01-02', 'sent', 250, ?, 1)",
+                  ("<m%d@ours.example>" % i, ib, rcpt, subj,
+                   "250 2.0.0 Ok: queued as X1 for <%s>" % rcpt.upper()))
+    ev = ("INSERT INTO events(inbox_id, msg_key, recipient, kind, from_addr, "
+          "subject, contact, reason, hard, received_at) VALUES "
+          "(?, ?, ?, ?, ?, ?, ?, ?, ?, 1)")
+    c.execute(ev, (ib, "k1", addr, "bounce", "MAILER-DAEMON@mx.example",
+                   "Undelivered Mail Returned to Sender", addr,
+                   "550 5.1.1 <%s>: Recipient address rejected" %
+                   addr.upper(), 1))
+    c.execute(ev, (ib, "k2", "", "reply", addr.upper(), "Re: Hi Zed",
+                   addr, None, None))
+    c.execute(ev, (ib, "k3", "", "reply", other, "Re: Hi Kim", other, None,
+                   None))
+    # old pages with the address in the main file and in the WAL: the
+    # checkpoint copies them in, then each later event rewrites the page
+    # that holds the two above, one WAL frame per transaction
+    c.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    for i in range(40):
+        c.execute(ev, (ib, "f%d" % i, "", "other", "x%d@other.example" % i,
+                       None, None, None, None))
+    eq(files_holding(addr), ["coldseq.db", "coldseq.db-wal"], "before")
+    counts = ("SELECT (SELECT count(*) FROM messages WHERE inbox_id = ?1 "
+              "AND local_day = '2030-01-02' AND outcome = 'sent'), "
+              "(SELECT count(*) FROM events WHERE inbox_id = ?1 AND "
+              "kind = 'bounce'), (SELECT count(*) FROM events WHERE "
+              "inbox_id = ?1 AND kind = 'reply')")
+    before = c.execute(counts, (ib,)).fetchall()
+    # c stays open, as a running service's connection would
+    doc = json.loads(cs("contacts", "forget", addr.upper(), "--json",
+                        check=0).stdout)
+    eq((doc["was_contact"], doc["purged"]), (True, True), "forgotten")
+    eq(files_holding(addr), [], "address left in the files")
+    eq(files_holding("Hi Zed") + files_holding("Zed, again"), [],
+       "subject left in the files")
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    eq(files_holding(addr), [], "address left after a checkpoint")
+    dump = "\n".join(c.iterdump()).lower()
+    assert addr.lower() not in dump, "address left in a table"
+    # the rows stay, so caps and counts do not change
+    eq(c.execute(counts, (ib,)).fetchall(), before, "counts")
+    ph = c.execute("SELECT DISTINCT recipient FROM messages WHERE "
+                   "message_id IN ('<m0@ours.example>', "
+                   "'<m1@ours.example>')").fetchall()
+    eq(len(ph), 1, "one placeholder per address: %r" % ph)
+    ph = ph[0][0]
+    assert ph.startswith("forgotten:") and len(ph) == 26, ph
+    eq(c.execute("SELECT subject, smtp_reply FROM messages WHERE message_id "
+                 "= '<m0@ours.example>'").fetchall(),
+       [(None, "250 2.0.0 ok: queued as x1 for <%s>" % ph)], "message")
+    eq(c.execute("SELECT msg_key, recipient, contact, from_addr, subject, "
+                 "reason FROM events WHERE inbox_id = ? AND msg_key IN "
+                 "('k1', 'k2') ORDER BY msg_key", (ib,)).fetchall(),
+       [("k1", ph, ph, "MAILER-DAEMON@mx.example", None,
+         "550 5.1.1 <%s>: recipient address rejected" % ph),
+        ("k2", "", ph, ph, None, None)], "events")
+    # the other contact's rows are untouched
+    eq(c.execute("SELECT recipient, subject FROM messages WHERE message_id "
+                 "= '<m2@ours.example>'").fetchall(), [(other, "Hi Kim")],
+       "other message")
+    eq(c.execute("SELECT contact, from_addr, subject FROM events WHERE "
+                 "msg_key = 'k3'").fetchall(),
+       [(other, other, "Re: Hi Kim")], "other event")
+    eq(c.execute("SELECT count(*) FROM list_members m JOIN lists l ON "
+                 "l.id = m.list_id WHERE l.name = 'fl'").fetchall(), [(1,)],
+       "list")
+    c.close()
+
+
 tap.main()
