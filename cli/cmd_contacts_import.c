@@ -126,13 +126,34 @@ static int builtin_of(const char *name)
 /* One pass over s: false (and *bad, the offset of the first bad byte)
  * unless valid UTF-8; *len gets its length, *brk whether it holds CR or
  * LF. */
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether some byte of w is c. */
+static bool has_byte(uint64_t w, unsigned char c)
+{
+	uint64_t x = w ^ (ONES * c);
+
+	return ((x - ONES) & ~x & HIGHS) != 0;
+}
+
 static bool scan_text(const char *s, size_t *len, bool *brk, size_t *bad)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
+	size_t i = 0, end = strlen(s);
 
 	*brk = false;
-	while (p[i]) {
+	/* plain ASCII, eight bytes at a time */
+	for (; i + 8 <= end; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (w & HIGHS)
+			break;
+		if (has_byte(w, '\r') || has_byte(w, '\n'))
+			*brk = true;
+	}
+	while (i < end) {
 		unsigned c = p[i], n, k, cp;
 
 		if (c < 0x80) {

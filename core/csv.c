@@ -34,10 +34,10 @@
 
 #define MAX_FIELD     65536
 #define MAX_FIELDS    512
-#define READ_BUF      ((size_t)1 << 18)
+#define READ_BUF      ((size_t)1 << 16)
 #define NBATCH        4
 #define BATCH_RECORDS 1024
-#define BATCH_BYTES   ((size_t)1 << 18)
+#define BATCH_BYTES   ((size_t)1 << 16)
 
 typedef struct record {
 	size_t line, first, n; /* fields off[first .. first + n) */

@@ -18,6 +18,18 @@
 
 /* ---- addresses ----------------------------------------------------------- */
 
+/* ASCII classes without the locale tables (addresses are ASCII here). */
+static bool is_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+static char lower_ascii(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
 static bool ascii(const char *s, size_t n)
 {
 	size_t i;
@@ -76,7 +88,7 @@ int db_domain_normalize(const char *in, cs_buf *out, cs_err *err)
 		n = strlen(d);
 	}
 	for (p = d; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
+		*p = lower_ascii(*p);
 	if (n > 253 || strchr(d, '.') == NULL) {
 		rc = cs_err_set(err, CS_EINVAL,
 		                "domain \"%s\" needs a dot and at most 253 "
@@ -98,8 +110,7 @@ int db_domain_normalize(const char *in, cs_buf *out, cs_err *err)
 			goto out;
 		}
 		for (i = 0; i < ln; i++)
-			if (!isalnum((unsigned char)label[i]) &&
-			    label[i] != '-') {
+			if (!is_alnum(label[i]) && label[i] != '-') {
 				rc = cs_err_set(err, CS_EINVAL,
 				                "domain \"%s\" has a character "
 				                "not allowed in a host name",
@@ -163,8 +174,7 @@ int db_email_normalize(const char *in, cs_buf *out, cs_err *err)
 		                "\"%s@%s\": misplaced dot before the @", a,
 		                at + 1);
 	for (p = a; rc == 0 && *p; p++)
-		if (!isalnum((unsigned char)*p) &&
-		    !strchr(".!#$%&'*+/=?^_`{|}~-", *p))
+		if (!is_alnum(*p) && !strchr(".!#$%&'*+/=?^_`{|}~-", *p))
 			rc = cs_err_set(err, CS_EINVAL,
 			                "\"%s@%s\": character '%c' is not "
 			                "allowed before the @",

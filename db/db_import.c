@@ -212,7 +212,7 @@ static void set_free(strset *s)
  */
 
 #define NFIELDS   8 /* email .. custom, as in db_import_row */
-#define STAGE_BUF ((size_t)1 << 18)
+#define STAGE_BUF ((size_t)1 << 16)
 
 struct db_import {
 	db *d;
