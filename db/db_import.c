@@ -12,8 +12,8 @@
  * "raced").  An interrupted import leaves nothing: the stage file has no
  * name, and the transaction never committed.
  *
- * Memory: the address set keeps each distinct address once (arena) plus
- * about 16 bytes of index per address; the file itself is streamed.
+ * Memory: the address set (db_strset.c) keeps each distinct address once
+ * plus about 16 bytes of index per address; the file itself is streamed.
  *
  * Speed: db_import_commit stores the whole stage with one INSERT ... SELECT
  * from a virtual table that reads the stage file (coldseq_stage, on the
@@ -35,179 +35,6 @@
 
 #include <openssl/evp.h>
 
-/* ---- a set of short strings with a line number each ---------------------- */
-
-#define CHUNK_BITS 20
-#define CHUNK      ((size_t)1 << CHUNK_BITS)
-#define MAX_CHUNKS 4096 /* refs are 12 bits of chunk, 20 of offset */
-
-typedef struct strset {
-	uint32_t *slots; /* 0: empty, else tag << bits | (entry index + 1) */
-	size_t cap;      /* 1 << bits */
-	unsigned bits;
-	uint32_t *ref;  /* per entry: chunk << 20 | offset */
-	uint32_t *line; /* per entry */
-	size_t n, ncap;
-	char **chunks;
-	size_t nchunks, used; /* bytes used in the last chunk */
-} strset;
-
-#define MAX_SLOT_BITS 31 /* leaves at least one tag bit */
-
-/* FNV-1a, then a mix so that the low bits (the slot) and the top bits
- * (the tag) both depend on every byte. */
-#define HASH_INIT 0xcbf29ce484222325ULL
-
-static uint64_t hash_byte(uint64_t h, unsigned char c)
-{
-	return (h ^ c) * 0x100000001b3ULL;
-}
-
-static uint64_t hash_end(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = HASH_INIT;
-
-	for (; *s; s++)
-		h = hash_byte(h, (unsigned char)*s);
-	return hash_end(h);
-}
-
-/* A slot keeps, above the entry number (which is below cap, so fits in
- * the low bits), the top bits of the entry's hash: a probe compares those
- * first, so passing another entry almost never reads the arena (at a
- * million entries 2047 times in 2048). */
-static uint32_t tag_of(unsigned bits, uint64_t h)
-{
-	return (uint32_t)(h >> (32 + bits));
-}
-
-static const char *entry(const strset *s, uint32_t i)
-{
-	uint32_t r = s->ref[i];
-
-	return s->chunks[r >> CHUNK_BITS] + (r & (CHUNK - 1));
-}
-
-static void grow_slots(strset *s)
-{
-	unsigned bits = s->cap ? s->bits + 1 : 10;
-	size_t ncap = (size_t)1 << bits, i;
-	uint32_t *slots = cs_xcalloc(ncap, sizeof *slots);
-
-	for (i = 0; i < s->n; i++) {
-		uint64_t h = hash_str(entry(s, (uint32_t)i));
-		size_t k = h & (ncap - 1);
-
-		while (slots[k])
-			k = (k + 1) & (ncap - 1);
-		slots[k] = tag_of(bits, h) << bits | ((uint32_t)i + 1);
-	}
-	free(s->slots);
-	s->slots = slots;
-	s->cap = ncap;
-	s->bits = bits;
-}
-
-/* The entry equal to key (whose hash is h), or -1.  *slot gets where it
- * is or would go. */
-static long find_h(const strset *s, const char *key, uint64_t h, size_t *slot)
-{
-	uint32_t tag, w, mask = (uint32_t)(s->cap - 1);
-	size_t k;
-
-	if (s->cap == 0)
-		return -1;
-	tag = tag_of(s->bits, h);
-	k = h & mask;
-	while ((w = s->slots[k]) != 0) {
-		uint32_t i = (w & mask) - 1;
-
-		if (w >> s->bits == tag && strcmp(entry(s, i), key) == 0) {
-			*slot = k;
-			return (long)i;
-		}
-		k = (k + 1) & mask;
-	}
-	*slot = k;
-	return -1;
-}
-
-static long find(const strset *s, const char *key, size_t *slot)
-{
-	if (s->n == 0)
-		return -1; /* most sets of suppressions: no hashing */
-	return find_h(s, key, hash_str(key), slot);
-}
-
-/* Start loading the slot where a look-up of hash h begins: a big set's
- * slots are a cache miss, which the caller's other work can overlap. */
-static void prefetch(const strset *s, uint64_t h)
-{
-	if (s->cap)
-		__builtin_prefetch(&s->slots[h & (s->cap - 1)]);
-}
-
-/* Add key (<= 1 KiB, hash h); returns -1 when the set is full. */
-static int add_h(strset *s, const char *key, uint64_t h, size_t line)
-{
-	size_t len = strlen(key) + 1, slot = 0;
-
-	if (len > 1024)
-		return -1;
-	if ((s->n + 1) * 2 > s->cap) {
-		if (s->cap && s->bits >= MAX_SLOT_BITS)
-			return -1;
-		grow_slots(s);
-	}
-	if (s->nchunks == 0 || s->used + len > CHUNK) {
-		if (s->nchunks == MAX_CHUNKS || s->n >= UINT32_MAX - 1)
-			return -1;
-		s->chunks = cs_xrealloc(s->chunks,
-		                        (s->nchunks + 1) * sizeof *s->chunks);
-		s->chunks[s->nchunks++] = cs_xmalloc(CHUNK);
-		s->used = 0;
-	}
-	if (s->n == s->ncap) {
-		s->ncap = s->ncap ? s->ncap * 2 : 1024;
-		s->ref = cs_xrealloc(s->ref, s->ncap * sizeof *s->ref);
-		s->line = cs_xrealloc(s->line, s->ncap * sizeof *s->line);
-	}
-	memcpy(s->chunks[s->nchunks - 1] + s->used, key, len);
-	s->ref[s->n] = (uint32_t)((s->nchunks - 1) << CHUNK_BITS | s->used);
-	s->line[s->n] = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
-	s->used += len;
-	(void)find_h(s, key, h, &slot);
-	s->slots[slot] = tag_of(s->bits, h) << s->bits | ((uint32_t)s->n + 1);
-	s->n++;
-	return 0;
-}
-
-static int add(strset *s, const char *key, size_t line)
-{
-	return add_h(s, key, hash_str(key), line);
-}
-
-static void set_free(strset *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->nchunks; i++)
-		free(s->chunks[i]);
-	free(s->chunks);
-	free(s->slots);
-	free(s->ref);
-	free(s->line);
-	memset(s, 0, sizeof *s);
-}
-
 /* ---- the import ------------------------------------------------------------
  */
 
@@ -216,12 +43,12 @@ static void set_free(strset *s)
 
 struct db_import {
 	db *d;
-	strset seen;       /* stored addresses (line 0) and the file's */
-	strset sup_addr;   /* suppressed addresses, index = reason */
-	strset sup_domain; /* suppressed domains */
-	char **reasons;    /* reason per sup entry: addr first, then domain */
+	db_strset seen;       /* stored addresses (line 0) and the file's */
+	db_strset sup_addr;   /* suppressed addresses, index = reason */
+	db_strset sup_domain; /* suppressed domains */
+	char **reasons; /* reason per sup entry: addr first, then domain */
 	size_t nreasons;
-	strset forgotten; /* hex SHA-256 of forgotten addresses */
+	db_strset forgotten; /* hex SHA-256 of forgotten addresses */
 	cs_buf salt;
 	FILE *stage;
 	char *iobuf; /* the stage's stdio buffer */
@@ -258,7 +85,7 @@ static int load(db_import *im, cs_err *err)
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		char *e = lower((const char *)sqlite3_column_text(st, 0));
 
-		if (add(&im->seen, e, 0) != 0)
+		if (db_strset_add(&im->seen, e, 0) != 0)
 			im->full = true;
 		free(e);
 	}
@@ -272,10 +99,10 @@ static int load(db_import *im, cs_err *err)
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *kind = (const char *)sqlite3_column_text(st, 0);
 		char *v = lower((const char *)sqlite3_column_text(st, 1));
-		strset *set = strcmp(kind, "domain") == 0 ? &im->sup_domain
-		                                          : &im->sup_addr;
+		db_strset *set = strcmp(kind, "domain") == 0 ? &im->sup_domain
+		                                             : &im->sup_addr;
 
-		if (add(set, v, im->nreasons) == 0) {
+		if (db_strset_add(set, v, im->nreasons) == 0) {
 			im->reasons =
 			    cs_xrealloc(im->reasons, (im->nreasons + 1) *
 			                                 sizeof *im->reasons);
@@ -296,8 +123,9 @@ static int load(db_import *im, cs_err *err)
 	                     err)) != 0)
 		return rc;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW)
-		(void)add(&im->forgotten,
-		          (const char *)sqlite3_column_text(st, 0), 0);
+		(void)db_strset_add(&im->forgotten,
+		                    (const char *)sqlite3_column_text(st, 0),
+		                    0);
 	sqlite3_finalize(st);
 	if (s != SQLITE_DONE)
 		return db_fail(im->d, err, "cannot read forgotten addresses");
@@ -360,7 +188,7 @@ static bool is_forgotten(db_import *im, const char *email)
 		hex[2 * i + 1] = hexd[h[i] & 15];
 	}
 	hex[64] = '\0';
-	return find(&im->forgotten, hex, &slot) >= 0;
+	return db_strset_find(&im->forgotten, hex, &slot) >= 0;
 }
 
 db_import_verdict db_import_check(db_import *im, const char *email, size_t line,
@@ -376,20 +204,21 @@ db_import_verdict db_import_check(db_import *im, const char *email, size_t line,
 	*reason = NULL;
 	if (n >= sizeof key)
 		n = sizeof key - 1;
-	h = HASH_INIT;
+	h = DB_HASH_INIT;
 	for (i = 0; i < n; i++) {
 		key[i] = (char)tolower((unsigned char)email[i]);
-		h = hash_byte(h, (unsigned char)key[i]);
+		h = db_hash_byte(h, (unsigned char)key[i]);
 	}
 	key[n] = '\0';
-	h = hash_end(h);        /* = hash_str(key) */
-	prefetch(&im->seen, h); /* the suppression checks overlap it */
-	if ((e = find(&im->sup_addr, key, &slot)) >= 0) {
+	h = db_hash_end(h); /* = db_hash_str(key) */
+	/* the suppression checks overlap loading the slot */
+	db_strset_prefetch(&im->seen, h);
+	if ((e = db_strset_find(&im->sup_addr, key, &slot)) >= 0) {
 		*reason = im->reasons[im->sup_addr.line[e]];
 		return DB_IMP_SUPPRESSED;
 	}
 	at = strrchr(key, '@');
-	if (at && (e = find(&im->sup_domain, at + 1, &slot)) >= 0) {
+	if (at && (e = db_strset_find(&im->sup_domain, at + 1, &slot)) >= 0) {
 		*reason = im->reasons[im->sup_domain.line[e]];
 		return DB_IMP_SUPPRESSED;
 	}
@@ -397,11 +226,11 @@ db_import_verdict db_import_check(db_import *im, const char *email, size_t line,
 		*reason = "forgotten (contacts forget)";
 		return DB_IMP_SUPPRESSED;
 	}
-	if ((e = find_h(&im->seen, key, h, &slot)) >= 0) {
+	if ((e = db_strset_find_h(&im->seen, key, h, &slot)) >= 0) {
 		*first_line = im->seen.line[e];
 		return *first_line ? DB_IMP_DUPLICATE : DB_IMP_EXISTING;
 	}
-	if (add_h(&im->seen, key, h, line) != 0)
+	if (db_strset_add_h(&im->seen, key, h, line) != 0)
 		im->full = true; /* the UNIQUE index still catches it */
 	return DB_IMP_NEW;
 }
@@ -795,7 +624,7 @@ int db_import_commit(db_import *im, const char *list,
 		return cs_err_set(err, CS_EIO, "cannot write the stage file");
 	/* the checks are done: give their memory to the page cache, so the
 	 * index inserts of a big import stay in memory */
-	set_free(&im->seen);
+	db_strset_free(&im->seen);
 	im->progress = progress;
 	im->progress_arg = arg;
 	im->stop = 0;
@@ -857,10 +686,10 @@ void db_import_free(db_import *im)
 
 	if (im == NULL)
 		return;
-	set_free(&im->seen);
-	set_free(&im->sup_addr);
-	set_free(&im->sup_domain);
-	set_free(&im->forgotten);
+	db_strset_free(&im->seen);
+	db_strset_free(&im->sup_addr);
+	db_strset_free(&im->sup_domain);
+	db_strset_free(&im->forgotten);
 	for (i = 0; i < im->nreasons; i++)
 		free(im->reasons[i]);
 	free(im->reasons);
