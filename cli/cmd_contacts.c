@@ -349,13 +349,13 @@ static int run_forget(cli_ctx *ctx, const cli_args *a)
 {
 	cs_buf email = CS_BUF_INIT;
 	cs_err err = CS_ERR_INIT;
-	bool found = false;
+	bool found = false, purged = false;
 	int rc;
 
 	if ((rc = user_email("forget", a->pos[0], &email)) != 0)
 		return rc;
 	if (db_contact_forget(ctx->db, email.data, cs_clock_now(NULL), &found,
-	                      &err) != 0) {
+	                      &purged, &err) != 0) {
 		cli_error("contacts forget: %s", err.msg);
 		cs_buf_free(&email);
 		return CLI_EXIT_FAIL;
@@ -365,6 +365,7 @@ static int run_forget(cli_ctx *ctx, const cli_args *a)
 
 		cJSON_AddBoolToObject(o, "was_contact", found);
 		cJSON_AddBoolToObject(o, "suppressed", true);
+		cJSON_AddBoolToObject(o, "purged", purged);
 		cli_print_json(ctx, o);
 	} else if (!a->quiet) {
 		fprintf(ctx->out,
@@ -373,6 +374,11 @@ static int run_forget(cli_ctx *ctx, const cli_args *a)
 		        "mailed again\n",
 		        found ? "Forgotten" : "Not a contact");
 	}
+	if (!purged && !a->json)
+		cli_error("contacts forget: another process is reading the "
+		          "database; old copies of the address leave its "
+		          "write-ahead log at the next checkpoint (run the "
+		          "command again to force one)");
 	cs_buf_free(&email);
 	return CLI_EXIT_OK;
 }
@@ -420,7 +426,11 @@ const cli_cmd cli_cmds_contacts[] = {
     {"contacts", "forget", "EMAIL", "erase a contact's personal data",
      "Deletes the contact with its fields and list memberships, and\n"
      "keeps only a salted SHA-256 of the address so it is never\n"
-     "imported or mailed again (also when it was not a contact).\n\n"
+     "imported or mailed again (also when it was not a contact).  Sent\n"
+     "messages and replies, bounces and other events stay counted, with\n"
+     "the address replaced by forgotten:HASH and their subjects erased.\n"
+     "--json prints {\"was_contact\", \"suppressed\", \"purged\"}\n"
+     "(purged: old copies also left the write-ahead log).\n\n"
      "Example:\n  coldseq contacts forget ann@example.com",
      1, 1, CLI_NEEDS_DB, NULL, run_forget},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},

@@ -69,6 +69,8 @@ typedef struct imp {
 	size_t nheader;
 	const char **custom; /* distinct custom names, for registration */
 	size_t ncustom;
+	char *jkey[MAXCOLS]; /* custom columns: the JSON key and colon */
+	cs_buf email, json;  /* per row, reused */
 	long long staged_new, staged_existing, duplicate, suppressed, rejected;
 	long long rows;
 	FILE *rej;
@@ -121,15 +123,42 @@ static int builtin_of(const char *name)
 	return -1;
 }
 
-static bool valid_utf8(const char *s, size_t *bad)
+/* One pass over s: false (and *bad, the offset of the first bad byte)
+ * unless valid UTF-8; *len gets its length, *brk whether it holds CR or
+ * LF. */
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether some byte of w is c. */
+static bool has_byte(uint64_t w, unsigned char c)
+{
+	uint64_t x = w ^ (ONES * c);
+
+	return ((x - ONES) & ~x & HIGHS) != 0;
+}
+
+static bool scan_text(const char *s, size_t *len, bool *brk, size_t *bad)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
+	size_t i = 0, end = strlen(s);
 
-	while (p[i]) {
+	*brk = false;
+	/* plain ASCII, eight bytes at a time */
+	for (; i + 8 <= end; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (w & HIGHS)
+			break;
+		if (has_byte(w, '\r') || has_byte(w, '\n'))
+			*brk = true;
+	}
+	while (i < end) {
 		unsigned c = p[i], n, k, cp;
 
 		if (c < 0x80) {
+			if (c == '\r' || c == '\n')
+				*brk = true;
 			i++;
 			continue;
 		}
@@ -152,10 +181,45 @@ static bool valid_utf8(const char *s, size_t *bad)
 			goto fail;
 		i += n + 1;
 	}
+	*len = i;
 	return true;
 fail:
 	*bad = i;
 	return false;
+}
+
+static bool valid_utf8(const char *s, size_t *bad)
+{
+	size_t len;
+	bool brk;
+
+	return scan_text(s, &len, &brk, bad);
+}
+
+/* s as a JSON string: runs of plain characters are copied whole. */
+static void json_str(cs_buf *b, const char *s)
+{
+	cs_buf_putc(b, '"');
+	for (;;) {
+		size_t n = 0;
+		unsigned char c;
+
+		while ((c = (unsigned char)s[n]) >= 0x20 && c != '"' &&
+		       c != '\\')
+			n++;
+		cs_buf_append(b, s, n);
+		s += n;
+		if (c == '\0')
+			break;
+		if (c == '"' || c == '\\') {
+			cs_buf_putc(b, '\\');
+			cs_buf_putc(b, (char)c);
+		} else {
+			cs_buf_printf(b, "\\u%04x", c);
+		}
+		s++;
+	}
+	cs_buf_putc(b, '"');
 }
 
 /* --map CSVCOL=FIELD for this column, or NULL. */
@@ -243,9 +307,14 @@ static int header(imp *p, const cs_csv_row *r)
 		if (p->field[i] == F_EMAIL)
 			email_col = (int)i;
 		if (p->field[i] == -1) {
+			cs_buf key = CS_BUF_INIT;
+
 			p->custom = cs_xrealloc(
 			    p->custom, (p->ncustom + 1) * sizeof *p->custom);
 			p->custom[p->ncustom++] = p->names[i];
+			json_str(&key, p->names[i]);
+			cs_buf_putc(&key, ':');
+			p->jkey[i] = cs_buf_detach(&key, NULL);
 		}
 	}
 	if (email_col < 0)
@@ -316,24 +385,6 @@ static bool tz_valid(imp *p, const char *tz)
 	return true;
 }
 
-static void json_str(cs_buf *b, const char *s)
-{
-	cs_buf_putc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			cs_buf_putc(b, '\\');
-			cs_buf_putc(b, (char)c);
-		} else if (c < 0x20) {
-			cs_buf_printf(b, "\\u%04x", c);
-		} else {
-			cs_buf_putc(b, (char)c);
-		}
-	}
-	cs_buf_putc(b, '"');
-}
-
 static int64_t now_ms(void)
 {
 	return cs_mono_ms();
@@ -341,12 +392,16 @@ static int64_t now_ms(void)
 
 static void draw(imp *p, bool final)
 {
-	int64_t t = now_ms();
-	double secs = (double)(t - p->t0) / 1000.0, rate;
+	int64_t t;
+	double secs, rate;
 	char eta[32] = "";
 
-	if (!p->tty || (!final && t - p->last_draw < 200))
+	if (!p->tty)
 		return;
+	t = now_ms();
+	if (!final && t - p->last_draw < 200)
+		return;
+	secs = (double)(t - p->t0) / 1000.0;
 	p->last_draw = t;
 	rate = secs > 0 ? (double)p->rows / secs : 0;
 	if (p->size > 0 && p->bytes > 0 && rate > 0 && !final) {
@@ -375,12 +430,18 @@ static int store_progress(void *arg, long long done)
 	return 0;
 }
 
+static bool is_space(char c)
+{
+	return isspace((unsigned char)c) != 0;
+}
+
 static int row(const cs_csv_row *r, void *arg)
 {
 	imp *p = arg;
 	const char *v[NBUILTIN] = {NULL};
+	bool brk[NBUILTIN] = {false};
 	char *orig[MAXCOLS];
-	cs_buf email = CS_BUF_INIT, custom = CS_BUF_INIT;
+	cs_buf *email = &p->email, *custom = &p->json;
 	cs_err e = CS_ERR_INIT;
 	char reason[600];
 	size_t i, bad, first;
@@ -398,14 +459,17 @@ static int row(const cs_csv_row *r, void *arg)
 	if (!p->have_header)
 		return header(p, r);
 	for (i = 0; i < r->n; i++) {
-		p->bytes += (long long)strlen(r->fields[i]) + 1;
 		if (r->fields[i][0])
 			empty = false;
+		if (p->tty) /* for the ETA only */
+			p->bytes += (long long)strlen(r->fields[i]) + 1;
 	}
 	if (empty)
 		return 0; /* a blank line */
 	p->rows++;
 	draw(p, false);
+	cs_buf_clear(email);
+	cs_buf_clear(custom);
 	memset(orig, 0, r->n * sizeof *orig);
 	if (r->n != p->ncols) {
 		snprintf(reason, sizeof reason,
@@ -413,32 +477,36 @@ static int row(const cs_csv_row *r, void *arg)
 		goto rejected;
 	}
 	for (i = 0; i < r->n; i++) {
-		if (!valid_utf8(r->fields[i], &bad)) {
+		char *f = r->fields[i];
+		size_t n = 0;
+		bool b = false;
+
+		if (!scan_text(f, &n, &b, &bad)) {
 			snprintf(reason, sizeof reason,
 			         "%s: invalid UTF-8 at byte %zu", p->names[i],
 			         bad + 1);
 			goto rejected;
 		}
-		if (r->fields[i][0] &&
-		    (isspace((unsigned char)r->fields[i][0]) ||
-		     isspace((unsigned char)
-		                 r->fields[i][strlen(r->fields[i]) - 1]))) {
-			orig[i] = cs_xstrdup(r->fields[i]);
-			cs_trim(r->fields[i]);
+		if (n && (is_space(f[0]) || is_space(f[n - 1]))) {
+			orig[i] = cs_xstrdup(f);
+			cs_trim(f);
+			b = strpbrk(f, "\r\n") != NULL;
 		}
-		if (p->field[i] >= 0 && r->fields[i][0])
-			v[p->field[i]] = r->fields[i];
+		if (p->field[i] >= 0 && f[0]) {
+			v[p->field[i]] = f;
+			brk[p->field[i]] = b;
+		}
 	}
 	if (v[F_EMAIL] == NULL) {
 		snprintf(reason, sizeof reason, "email is empty");
 		goto rejected;
 	}
-	if (db_email_normalize(v[F_EMAIL], &email, &e) != 0) {
+	if (db_email_normalize(v[F_EMAIL], email, &e) != 0) {
 		snprintf(reason, sizeof reason, "email: %s", e.msg);
 		goto rejected;
 	}
 	for (i = F_FIRST; i < NBUILTIN; i++)
-		if (v[i] && strpbrk(v[i], "\r\n")) {
+		if (brk[i]) {
 			snprintf(reason, sizeof reason,
 			         "%s contains a line break", builtin[i]);
 			goto rejected;
@@ -450,7 +518,7 @@ static int row(const cs_csv_row *r, void *arg)
 		         v[F_TZ]);
 		goto rejected;
 	}
-	verdict = db_import_check(p->im, email.data, r->line, &first, &why);
+	verdict = db_import_check(p->im, email->data, r->line, &first, &why);
 	if (verdict == DB_IMP_SUPPRESSED) {
 		p->suppressed++;
 		snprintf(reason, sizeof reason, "suppressed: %s", why);
@@ -459,7 +527,7 @@ static int row(const cs_csv_row *r, void *arg)
 	if (verdict == DB_IMP_DUPLICATE) {
 		p->duplicate++;
 		snprintf(reason, sizeof reason,
-		         "duplicate: %s is also on line %zu", email.data,
+		         "duplicate: %s is also on line %zu", email->data,
 		         first);
 		goto rejected_counted;
 	}
@@ -468,28 +536,27 @@ static int row(const cs_csv_row *r, void *arg)
 		snprintf(reason, sizeof reason,
 		         "duplicate: %s is already a contact (--on-existing "
 		         "update changes it)",
-		         email.data);
+		         email->data);
 		goto rejected_counted;
 	}
 	for (i = 0; i < r->n; i++) {
 		if (p->field[i] != -1 || r->fields[i][0] == '\0')
 			continue;
-		cs_buf_putc(&custom, custom.len ? ',' : '{');
-		json_str(&custom, p->names[i]);
-		cs_buf_putc(&custom, ':');
-		json_str(&custom, r->fields[i]);
+		cs_buf_putc(custom, custom->len ? ',' : '{');
+		cs_buf_puts(custom, p->jkey[i]);
+		json_str(custom, r->fields[i]);
 	}
-	if (custom.len)
-		cs_buf_putc(&custom, '}');
+	if (custom->len)
+		cs_buf_putc(custom, '}');
 	memset(&ir, 0, sizeof ir);
-	ir.email = email.data;
+	ir.email = email->data;
 	ir.first_name = v[F_FIRST];
 	ir.last_name = v[F_LAST];
 	ir.company = v[F_COMPANY];
 	ir.title = v[F_TITLE];
 	ir.website = v[F_WEBSITE];
 	ir.timezone = v[F_TZ];
-	ir.custom = custom.len ? custom.data : NULL;
+	ir.custom = custom->len ? custom->data : NULL;
 	rc = db_import_stage(p->im, r->line, verdict == DB_IMP_EXISTING, &ir,
 	                     p->err);
 	if (rc == 0 && verdict == DB_IMP_EXISTING)
@@ -504,8 +571,6 @@ rejected_counted:
 out:
 	for (i = 0; r->n == p->ncols && i < r->n; i++)
 		free(orig[i]);
-	cs_buf_free(&email);
-	cs_buf_free(&custom);
 	return rc;
 }
 
@@ -528,6 +593,10 @@ static void imp_free(imp *p)
 	}
 	free(p->header);
 	free(p->custom);
+	for (i = 0; i < MAXCOLS; i++)
+		free(p->jkey[i]);
+	cs_buf_free(&p->email);
+	cs_buf_free(&p->json);
 	for (i = 0; i < p->ntz; i++)
 		free(p->tz_ok[i]);
 	if (p->rej) {

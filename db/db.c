@@ -213,10 +213,13 @@ int db_open(const char *path, int flags, db **out, cs_err *err)
 	}
 	sqlite3_extended_result_codes(d->h, 1);
 	sqlite3_busy_timeout(d->h, 5000);
-	/* FULL: a commit (an outbox row before DATA) survives power loss. */
+	/* FULL: a commit (an outbox row before DATA) survives power loss.
+	 * secure_delete: what a change frees is zeroed, so an erased address
+	 * (contacts forget) leaves no copy in free space; Debian's SQLite has
+	 * it on by default, other builds do not. */
 	rc = exec(d,
 	          "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-	          "PRAGMA foreign_keys = ON;",
+	          "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
 	          err, "cannot configure");
 	if (rc == 0 && !(flags & DB_OPEN_NO_MIGRATE)) {
 		size_t n;

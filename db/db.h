@@ -241,10 +241,15 @@ int db_contact_foreach(db *d, const char *list, long long limit,
                        cs_err *err);
 /* Erase the contact (row, custom fields, list memberships, address
  * suppression) and keep a salted hash of the address so it is never
- * imported or mailed again.  *found tells whether it was a contact; the
- * hash is kept either way. */
+ * imported or mailed again.  Sent messages and watcher events keep their
+ * rows (caps and counts stay right) but the address in them becomes
+ * "forgotten:" and 16 hex digits of the hash, their subjects are emptied,
+ * and SMTP replies and bounce reasons lose the address.  *found tells
+ * whether it was a contact; the hash is kept either way.  *purged tells
+ * whether the WAL, which still holds the old pages, was emptied into the
+ * database (false when a reader kept it busy: a later checkpoint does it). */
 int db_contact_forget(db *d, const char *email, int64_t now, bool *found,
-                      cs_err *err);
+                      bool *purged, cs_err *err);
 /* Whether the normalised address was forgotten. */
 int db_is_forgotten(db *d, const char *email, bool *out, cs_err *err);
 

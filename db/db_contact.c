@@ -18,6 +18,18 @@
 
 /* ---- addresses ----------------------------------------------------------- */
 
+/* ASCII classes without the locale tables (addresses are ASCII here). */
+static bool is_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+static char lower_ascii(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
 static bool ascii(const char *s, size_t n)
 {
 	size_t i;
@@ -28,9 +40,27 @@ static bool ascii(const char *s, size_t n)
 	return true;
 }
 
+/* A working copy of s: in buf when it fits (the common case: no
+ * allocation per address in a big import), else on the heap. */
+static char *copy(const char *s, char *buf, size_t cap)
+{
+	size_t n = strlen(s);
+
+	if (n >= cap)
+		return cs_xstrdup(s);
+	memcpy(buf, s, n + 1);
+	return buf;
+}
+
+static void copy_free(char *p, const char *buf)
+{
+	if (p != buf)
+		free(p);
+}
+
 int db_domain_normalize(const char *in, cs_buf *out, cs_err *err)
 {
-	char *d = cs_xstrdup(in), *p, *label;
+	char buf[256], *d = copy(in, buf, sizeof buf), *p, *label;
 	char *ace = NULL;
 	size_t n;
 	int rc = 0;
@@ -52,13 +82,13 @@ int db_domain_normalize(const char *in, cs_buf *out, cs_err *err)
 			                d, idn2_strerror(r));
 			goto out;
 		}
-		free(d);
+		copy_free(d, buf);
 		d = cs_xstrdup(ace);
 		idn2_free(ace);
 		n = strlen(d);
 	}
 	for (p = d; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
+		*p = lower_ascii(*p);
 	if (n > 253 || strchr(d, '.') == NULL) {
 		rc = cs_err_set(err, CS_EINVAL,
 		                "domain \"%s\" needs a dot and at most 253 "
@@ -80,8 +110,7 @@ int db_domain_normalize(const char *in, cs_buf *out, cs_err *err)
 			goto out;
 		}
 		for (i = 0; i < ln; i++)
-			if (!isalnum((unsigned char)label[i]) &&
-			    label[i] != '-') {
+			if (!is_alnum(label[i]) && label[i] != '-') {
 				rc = cs_err_set(err, CS_EINVAL,
 				                "domain \"%s\" has a character "
 				                "not allowed in a host name",
@@ -102,29 +131,29 @@ int db_domain_normalize(const char *in, cs_buf *out, cs_err *err)
 		}
 		label = dot ? dot + 1 : NULL;
 	}
-	cs_buf_puts(out, d);
+	cs_buf_append(out, d, n);
 out:
-	free(d);
+	copy_free(d, buf);
 	return rc;
 }
 
 int db_email_normalize(const char *in, cs_buf *out, cs_err *err)
 {
-	char *a = cs_xstrdup(in), *at;
+	char buf[320], *a = copy(in, buf, sizeof buf), *at;
 	const char *p;
 	size_t ln;
 	int rc;
 
 	cs_trim(a);
 	if (*a == '\0') {
-		free(a);
+		copy_free(a, buf);
 		return cs_err_set(err, CS_EINVAL, "the address is empty");
 	}
 	at = strrchr(a, '@');
 	if (at == NULL || at == a) {
 		rc = cs_err_set(err, CS_EINVAL,
 		                "\"%s\" is not an address (local@domain)", a);
-		free(a);
+		copy_free(a, buf);
 		return rc;
 	}
 	*at = '\0';
@@ -145,8 +174,7 @@ int db_email_normalize(const char *in, cs_buf *out, cs_err *err)
 		                "\"%s@%s\": misplaced dot before the @", a,
 		                at + 1);
 	for (p = a; rc == 0 && *p; p++)
-		if (!isalnum((unsigned char)*p) &&
-		    !strchr(".!#$%&'*+/=?^_`{|}~-", *p))
+		if (!is_alnum(*p) && !strchr(".!#$%&'*+/=?^_`{|}~-", *p))
 			rc = cs_err_set(err, CS_EINVAL,
 			                "\"%s@%s\": character '%c' is not "
 			                "allowed before the @",
@@ -168,7 +196,7 @@ int db_email_normalize(const char *in, cs_buf *out, cs_err *err)
 			                a, at + 1);
 		}
 	}
-	free(a);
+	copy_free(a, buf);
 	return rc;
 }
 
@@ -400,19 +428,68 @@ static int exec1(db *d, const char *sql, const char *email, cs_err *err)
 	return rc;
 }
 
-int db_contact_forget(db *d, const char *email, int64_t now, bool *found,
-                      cs_err *err)
+static int exec2(db *d, const char *sql, const char *email, const char *ph,
+                 cs_err *err)
 {
-	unsigned char h[32];
-	bool have;
 	sqlite3_stmt *st;
 	int rc;
 
+	if ((rc = db_prepare(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ph, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot forget a contact");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* What the sent messages and the watcher's events keep of the address:
+ * their rows stay (daily caps, bounce and reply counts stay right), the
+ * address becomes the placeholder (?2), and the texts that can carry it or
+ * other personal data go: subjects (names from templates, the contact's
+ * own words) are emptied; an SMTP reply or a bounce reason that quotes the
+ * address keeps its text with the address replaced (lower-cased: SQLite's
+ * replace() is case-sensitive).  Columns are NOCASE, so ?1 matches any
+ * spelling. */
+static const char forget_messages[] =
+    "UPDATE messages SET recipient = ?2, subject = NULL, smtp_reply = CASE "
+    "WHEN instr(lower(smtp_reply), lower(?1)) > 0 THEN "
+    "replace(lower(smtp_reply), lower(?1), ?2) ELSE smtp_reply END WHERE "
+    "recipient = ?1";
+static const char forget_events[] =
+    "UPDATE events SET "
+    "recipient = CASE WHEN recipient = ?1 THEN ?2 ELSE recipient END, "
+    "contact = CASE WHEN contact = ?1 THEN ?2 ELSE contact END, "
+    "from_addr = CASE WHEN from_addr = ?1 THEN ?2 ELSE from_addr END, "
+    "subject = NULL, reason = CASE WHEN instr(lower(reason), lower(?1)) > 0 "
+    "THEN replace(lower(reason), lower(?1), ?2) ELSE reason END "
+    "WHERE recipient = ?1 OR contact = ?1 OR from_addr = ?1";
+
+int db_contact_forget(db *d, const char *email, int64_t now, bool *found,
+                      bool *purged, cs_err *err)
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char h[32];
+	char ph[32] = "forgotten:";
+	bool have;
+	sqlite3_stmt *st;
+	size_t i, n = strlen(ph);
+	int rc;
+
 	*found = false;
+	*purged = false;
 	if ((rc = db_begin(d, err)) != 0)
 		return rc;
 	if ((rc = forget_hash(d, email, true, h, &have, err)) != 0)
 		goto fail;
+	/* the placeholder: 8 bytes of the salted hash, meaningless outside
+	 * this database, the same for every row of one address */
+	for (i = 0; i < 8; i++) {
+		ph[n++] = hexd[h[i] >> 4];
+		ph[n++] = hexd[h[i] & 15];
+	}
+	ph[n] = '\0';
 	if ((rc = db_prepare(d,
 	                     "INSERT INTO forgotten(hash, created_at) VALUES "
 	                     "(?1, ?2) ON CONFLICT(hash) DO NOTHING",
@@ -433,8 +510,19 @@ int db_contact_forget(db *d, const char *email, int64_t now, bool *found,
 	/* the plain address suppression is replaced by the hash */
 	if ((rc = db_suppress_remove(d, "address", email, NULL, err)) != 0)
 		goto fail;
+	if ((rc = exec2(d, forget_messages, email, ph, err)) != 0 ||
+	    (rc = exec2(d, forget_events, email, ph, err)) != 0)
+		goto fail;
 	if ((rc = db_commit(d, err)) != 0)
 		goto fail;
+	/* Old page images holding the address are still in the WAL (and in
+	 * the main file until a checkpoint): copy the new pages in and empty
+	 * the WAL.  A reader that holds an old snapshot past the busy timeout
+	 * keeps them there until a later checkpoint (*purged false). */
+	if (d->depth == 0)
+		*purged = sqlite3_wal_checkpoint_v2(d->h, NULL,
+		                                    SQLITE_CHECKPOINT_TRUNCATE,
+		                                    NULL, NULL) == SQLITE_OK;
 	return 0;
 fail:
 	db_rollback(d);

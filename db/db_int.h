@@ -38,4 +38,56 @@ void db_bind_opt(sqlite3_stmt *st, int i, const char *v);
 /* The built-in migration list. */
 const db_migration *db_builtin_migrations(size_t *n);
 
+/* ---- a set of short strings with a number each (db_strset.c) ---------- */
+
+typedef struct db_strset {
+	uint32_t *slots; /* 0: empty, else tag << bits | (entry index + 1) */
+	size_t cap;      /* 1 << bits */
+	unsigned bits;
+	uint32_t *ref;  /* per entry: chunk << 20 | offset */
+	uint32_t *line; /* per entry: the number given to add */
+	size_t n, ncap;
+	char **chunks;
+	size_t nchunks, used; /* bytes used in the last chunk */
+} db_strset;                  /* zeroed: empty */
+
+/* The sets' hash, FNV-1a then a mix so that the low bits (the slot) and
+ * the top bits (the tag) both depend on every byte; byte by byte so a
+ * caller can hash while it copies: DB_HASH_INIT, db_hash_byte for each
+ * byte, db_hash_end gives what db_hash_str does. */
+#define DB_HASH_INIT 0xcbf29ce484222325ULL
+
+static inline uint64_t db_hash_byte(uint64_t h, unsigned char c)
+{
+	return (h ^ c) * 0x100000001b3ULL;
+}
+
+static inline uint64_t db_hash_end(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+uint64_t db_hash_str(const char *s);
+/* The index of the entry equal to key (whose hash is h), or -1; *slot
+ * gets where it is or would go (not set when the set is empty). */
+long db_strset_find_h(const db_strset *s, const char *key, uint64_t h,
+                      size_t *slot);
+long db_strset_find(const db_strset *s, const char *key, size_t *slot);
+/* Add key (at most 1 KiB, not yet in the set, hash h) with number line
+ * (capped at UINT32_MAX); -1 when the set is full. */
+int db_strset_add_h(db_strset *s, const char *key, uint64_t h, size_t line);
+int db_strset_add(db_strset *s, const char *key, size_t line);
+void db_strset_free(db_strset *s); /* and zero it */
+
+/* Start loading the slot where a look-up of hash h begins: a big set's
+ * slots are a cache miss, which the caller's other work can overlap. */
+static inline void db_strset_prefetch(const db_strset *s, uint64_t h)
+{
+	if (s->cap)
+		__builtin_prefetch(&s->slots[h & (s->cap - 1)]);
+}
+
 #endif

@@ -192,6 +192,36 @@ def whole_file_refused_stores_nothing():
     assert not os.path.exists(os.path.join(TMP, "big.rejects.csv"))
 
 
+def import_on_tty(marker, action, *args):
+    """Run an import on a TTY, call action(pid) once its progress shows
+    marker (so it lands in that phase however fast the build is), and
+    return (exit status, all output)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(BIN, [BIN, "--data-dir", DATA, "contacts", "import"] +
+                 list(args))
+    out, done = b"", False
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not done and marker in out:
+            action(pid)
+            done = True
+    _, status = os.waitpid(pid, 0)
+    assert done, out
+    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+
+
+def interrupt_on(marker, *args):
+    return import_on_tty(marker, lambda pid: os.kill(pid, signal.SIGINT),
+                         *args)
+
+
 @test
 def interrupted_import_stores_nothing():
     path = os.path.join(TMP, "many.csv")
@@ -200,16 +230,71 @@ def interrupted_import_stores_nothing():
         for i in range(400000):
             f.write("m%d@many.example,N%d\n" % (i, i))
     before = rows("SELECT count(*) FROM contacts")
-    p = subprocess.Popen([BIN, "--data-dir", DATA, "contacts", "import",
-                          path], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=300)
-    eq(p.returncode, 1, "exit: %s %s" % (out, err))
-    assert "interrupted" in err and "nothing was stored" in err, err
+    rc, out = interrupt_on(b"rows/s", path)
+    eq(rc, 1, "exit: %s" % out)
+    assert "interrupted" in out and "nothing was stored" in out, out
     eq(rows("SELECT count(*) FROM contacts"), before, "nothing stored")
     eq([n for n in os.listdir(DATA) if "stage" in n], [], "no stage file")
+
+
+@test
+def interrupted_while_storing_stores_nothing():
+    path = os.path.join(TMP, "many2.csv")
+    with open(path, "w") as f:
+        f.write("email,first_name,Extra\n")
+        for i in range(200000):
+            f.write("s%d@many.example,N%d,x%d\n" % (i, i, i))
+    before = rows("SELECT count(*) FROM contacts")
+    rc, out = interrupt_on(b"storing 16384 of 200000", path, "--list",
+                           "interrupted", "--on-existing", "update")
+    eq(rc, 1, "exit: %s" % out)
+    assert "interrupted while storing; nothing was stored" in out, out
+    eq(rows("SELECT count(*) FROM contacts"), before, "nothing stored")
+    eq(rows("SELECT count(*) FROM lists WHERE name = 'interrupted'"),
+       [(0,)], "no list")
+    eq(rows("SELECT count(*) FROM contact_fields WHERE name = 'Extra'"),
+       [(0,)], "no field")
+    eq([n for n in os.listdir(DATA) if "stage" in n], [], "no stage file")
+
+
+@test
+def stored_meanwhile_counts_as_duplicate_or_update():
+    n = 100000
+
+    def write_file(name, prefix):
+        path = os.path.join(TMP, name)
+        with open(path, "w") as f:
+            f.write("email,first_name\n")
+            for i in range(n):
+                f.write("%s%d@race.example,N%d\n" % (prefix, i, i))
+        return path
+
+    def store(email):
+        def action(pid):
+            with sqlite3.connect(DB, timeout=10) as c:
+                c.execute("INSERT INTO contacts(email, first_name, "
+                          "created_at, updated_at) VALUES (?, 'Before', "
+                          "1, 1)", (email,))
+        return action
+
+    # checked as new, then stored by someone else before the commit
+    rc, out = import_on_tty(b"rows/s", store("a7@race.example"),
+                            write_file("race_a.csv", "a"), "--list", "ra")
+    eq(rc, 0, out)
+    assert "Imported %d, updated 0, duplicate 1," % (n - 1) in out, out
+    eq(rows("SELECT first_name FROM contacts WHERE email = "
+            "'a7@race.example'"), [("Before",)], "left alone")
+    eq(rows("SELECT count(*) FROM list_members m JOIN lists l ON l.id = "
+            "m.list_id WHERE l.name = 'ra'"), [(n - 1,)], "list")
+    rc, out = import_on_tty(b"rows/s", store("b9@race.example"),
+                            write_file("race_b.csv", "b"), "--list", "rb",
+                            "--on-existing", "update")
+    eq(rc, 0, out)
+    assert "Imported %d, updated 1, duplicate 0," % (n - 1) in out, out
+    eq(rows("SELECT first_name FROM contacts WHERE email = "
+            "'b9@race.example'"), [("N9",)], "updated")
+    eq(rows("SELECT count(*) FROM list_members m JOIN lists l ON l.id = "
+            "m.list_id WHERE l.name = 'rb'"), [(n,)], "list")
 
 
 @test
@@ -331,6 +416,153 @@ def forget_erases_and_blocks_reimport():
     eq((doc["imported"], doc["suppressed"]), (0, 1), "blocked")
     rej = rejects(os.path.join(TMP, "forgot.rejects.csv"))
     assert "forgotten" in rej[1][-1], rej
+
+
+@test
+def migration_6_rewrites_status_check_in_place():
+    data = os.path.join(TMP, "m6")
+    db = os.path.join(data, "coldseq.db")
+    cs("init", data=data, check=0)
+    old = ("CHECK (status IN    ('active', 'replied', 'bounced', "
+           "'unsubscribed', 'complained'))")
+    new = ("CHECK (status = 'active' OR status = 'replied' OR "
+           "status = 'bounced' OR status = 'unsubscribed' OR "
+           "status = 'complained')")
+    # back to a version 5 database, with a contact on a list
+    c = sqlite3.connect(db, isolation_level=None)
+    c.executescript(
+        "BEGIN; PRAGMA writable_schema = ON;"
+        "UPDATE sqlite_schema SET sql = replace(sql, '%s', '%s') "
+        "WHERE name = 'contacts'; PRAGMA writable_schema = RESET;"
+        "CREATE TABLE bump (x); DROP TABLE bump; PRAGMA user_version = 5;"
+        "INSERT INTO contacts(email, created_at, updated_at) "
+        "VALUES ('m6@x.example', 1, 1);"
+        "INSERT INTO lists(name, created_at) VALUES ('l6', 1);"
+        "INSERT INTO list_members VALUES (1, 1, 1); COMMIT;"
+        % (new.replace("'", "''"), old.replace("'", "''")))
+    eq(c.execute("SELECT instr(sql, ?) > 0 FROM sqlite_schema WHERE "
+                 "name = 'contacts'", (old,)).fetchall(), [(1,)], "at v5")
+    # c keeps its parsed schema while coldseq migrates
+    cs("contacts", "list", data=data, check=0)
+    eq(c.execute("PRAGMA user_version").fetchall(), [(6,)], "version")
+    eq(c.execute("SELECT instr(sql, ?) > 0 FROM sqlite_schema WHERE "
+                 "name = 'contacts'", (new,)).fetchall(), [(1,)],
+       "rewritten")
+    eq(c.execute("PRAGMA integrity_check").fetchall(), [("ok",)], "intact")
+    eq(c.execute("SELECT c.email, l.name FROM contacts c JOIN list_members "
+                 "m ON m.contact_id = c.id JOIN lists l ON l.id = "
+                 "m.list_id").fetchall(), [("m6@x.example", "l6")], "data")
+    try:
+        c.execute("UPDATE contacts SET status = 'bogus'")
+        raise AssertionError("bad status accepted")
+    except sqlite3.IntegrityError as e:
+        # the older connection re-read the schema: it names the new check
+        assert "status = 'active' OR" in str(e), e
+    for st in ("replied", "bounced", "unsubscribed", "complained",
+               "active"):
+        c.execute("UPDATE contacts SET status = ?", (st,))
+    c.close()
+
+
+def files_holding(needle):
+    """The database files (main, WAL) whose bytes contain needle, in any
+    case."""
+    found = []
+    for name in ("coldseq.db", "coldseq.db-wal"):
+        path = os.path.join(DATA, name)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                if needle.lower().encode() in f.read().lower():
+                    found.append(name)
+    return found
+
+
+@test
+def forget_leaves_the_address_in_no_table_and_no_file():
+    addr, other = "Zed.Forget@example.org", "kim.keep@example.org"
+    path = write("forget2.csv", "email,first_name,Notes\n%s,Zed,vip\n"
+                 "%s,Kim,\n" % (addr, other))
+    cs("contacts", "import", path, "--list", "fl", check=0)
+    # what the send path and the watcher record about both
+    c = sqlite3.connect(DB, isolation_level=None)
+    c.execute("INSERT INTO inboxes(uuid, name, email, created_at) VALUES "
+              "('u-forget', 'forget-box', 'me@ours.example', 1)")
+    ib = c.execute("SELECT id FROM inboxes WHERE uuid = 'u-forget'"
+                   ).fetchone()[0]
+    for i, (rcpt, subj) in enumerate([(addr.lower(), "Hi Zed"),
+                                      (addr.upper(), "Zed, again"),
+                                      (other, "Hi Kim")]):
+        c.execute("INSERT INTO messages(message_id, inbox_id, inbox_email, "
+                  "recipient, purpose, subject, created_at, local_day, "
+                  "outcome, smtp_code, smtp_reply, updated_at) VALUES "
+                  "(?, ?, 'me@ours.example', ?, 'campaign', ?, 1, "
+                  "'2030-01-02', 'sent', 250, ?, 1)",
+                  ("<m%d@ours.example>" % i, ib, rcpt, subj,
+                   "250 2.0.0 Ok: queued as X1 for <%s>" % rcpt.upper()))
+    ev = ("INSERT INTO events(inbox_id, msg_key, recipient, kind, from_addr, "
+          "subject, contact, reason, hard, received_at) VALUES "
+          "(?, ?, ?, ?, ?, ?, ?, ?, ?, 1)")
+    c.execute(ev, (ib, "k1", addr, "bounce", "MAILER-DAEMON@mx.example",
+                   "Undelivered Mail Returned to Sender", addr,
+                   "550 5.1.1 <%s>: Recipient address rejected" %
+                   addr.upper(), 1))
+    c.execute(ev, (ib, "k2", "", "reply", addr.upper(), "Re: Hi Zed",
+                   addr, None, None))
+    c.execute(ev, (ib, "k3", "", "reply", other, "Re: Hi Kim", other, None,
+                   None))
+    # old pages with the address in the main file and in the WAL: the
+    # checkpoint copies them in, then each later event rewrites the page
+    # that holds the two above, one WAL frame per transaction
+    c.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    for i in range(40):
+        c.execute(ev, (ib, "f%d" % i, "", "other", "x%d@other.example" % i,
+                       None, None, None, None))
+    eq(files_holding(addr), ["coldseq.db", "coldseq.db-wal"], "before")
+    counts = ("SELECT (SELECT count(*) FROM messages WHERE inbox_id = ?1 "
+              "AND local_day = '2030-01-02' AND outcome = 'sent'), "
+              "(SELECT count(*) FROM events WHERE inbox_id = ?1 AND "
+              "kind = 'bounce'), (SELECT count(*) FROM events WHERE "
+              "inbox_id = ?1 AND kind = 'reply')")
+    before = c.execute(counts, (ib,)).fetchall()
+    # c stays open, as a running service's connection would
+    doc = json.loads(cs("contacts", "forget", addr.upper(), "--json",
+                        check=0).stdout)
+    eq((doc["was_contact"], doc["purged"]), (True, True), "forgotten")
+    eq(files_holding(addr), [], "address left in the files")
+    eq(files_holding("Hi Zed") + files_holding("Zed, again"), [],
+       "subject left in the files")
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    eq(files_holding(addr), [], "address left after a checkpoint")
+    dump = "\n".join(c.iterdump()).lower()
+    assert addr.lower() not in dump, "address left in a table"
+    # the rows stay, so caps and counts do not change
+    eq(c.execute(counts, (ib,)).fetchall(), before, "counts")
+    ph = c.execute("SELECT DISTINCT recipient FROM messages WHERE "
+                   "message_id IN ('<m0@ours.example>', "
+                   "'<m1@ours.example>')").fetchall()
+    eq(len(ph), 1, "one placeholder per address: %r" % ph)
+    ph = ph[0][0]
+    assert ph.startswith("forgotten:") and len(ph) == 26, ph
+    eq(c.execute("SELECT subject, smtp_reply FROM messages WHERE message_id "
+                 "= '<m0@ours.example>'").fetchall(),
+       [(None, "250 2.0.0 ok: queued as x1 for <%s>" % ph)], "message")
+    eq(c.execute("SELECT msg_key, recipient, contact, from_addr, subject, "
+                 "reason FROM events WHERE inbox_id = ? AND msg_key IN "
+                 "('k1', 'k2') ORDER BY msg_key", (ib,)).fetchall(),
+       [("k1", ph, ph, "MAILER-DAEMON@mx.example", None,
+         "550 5.1.1 <%s>: recipient address rejected" % ph),
+        ("k2", "", ph, ph, None, None)], "events")
+    # the other contact's rows are untouched
+    eq(c.execute("SELECT recipient, subject FROM messages WHERE message_id "
+                 "= '<m2@ours.example>'").fetchall(), [(other, "Hi Kim")],
+       "other message")
+    eq(c.execute("SELECT contact, from_addr, subject FROM events WHERE "
+                 "msg_key = 'k3'").fetchall(),
+       [(other, other, "Re: Hi Kim")], "other event")
+    eq(c.execute("SELECT count(*) FROM list_members m JOIN lists l ON "
+                 "l.id = m.list_id WHERE l.name = 'fl'").fetchall(), [(1,)],
+       "list")
+    c.close()
 
 
 tap.main()
