@@ -428,8 +428,26 @@ def migration_6_rewrites_status_check_in_place():
     new = ("CHECK (status = 'active' OR status = 'replied' OR "
            "status = 'bounced' OR status = 'unsubscribed' OR "
            "status = 'complained')")
-    # back to a version 5 database, with a contact on a list
+    # back to a version 5 database, with a contact on a list: what later
+    # migrations added goes (tables, and the inbox columns after v5)
     c = sqlite3.connect(db, isolation_level=None)
+    v5_tables = {"meta", "settings", "inboxes", "contacts", "suppressions",
+                 "inbox_tags", "messages", "inbox_folders", "events",
+                 "lists", "list_members", "contact_fields", "forgotten",
+                 "templates", "template_versions"}
+    v5_inbox_cols = {
+        "id", "uuid", "name", "email", "provider", "smtp_host", "smtp_port",
+        "imap_host", "imap_port", "username", "auth", "secret", "daily_cap",
+        "timezone", "status", "created_at", "smtp_tls", "imap_tls",
+        "ca_file", "insecure_tls", "display_name", "signature", "sent_copy",
+        "updated_at"}
+    for (t,) in c.execute("SELECT name FROM sqlite_schema WHERE type = "
+                          "'table' AND name NOT LIKE 'sqlite_%'").fetchall():
+        if t not in v5_tables:
+            c.execute("DROP TABLE %s" % t)
+    for row in c.execute("PRAGMA table_info(inboxes)").fetchall():
+        if row[1] not in v5_inbox_cols:
+            c.execute("ALTER TABLE inboxes DROP COLUMN %s" % row[1])
     c.executescript(
         "BEGIN; PRAGMA writable_schema = ON;"
         "UPDATE sqlite_schema SET sql = replace(sql, '%s', '%s') "
@@ -444,7 +462,7 @@ def migration_6_rewrites_status_check_in_place():
                  "name = 'contacts'", (old,)).fetchall(), [(1,)], "at v5")
     # c keeps its parsed schema while coldseq migrates
     cs("contacts", "list", data=data, check=0)
-    eq(c.execute("PRAGMA user_version").fetchall(), [(6,)], "version")
+    assert c.execute("PRAGMA user_version").fetchall()[0][0] >= 6
     eq(c.execute("SELECT instr(sql, ?) > 0 FROM sqlite_schema WHERE "
                  "name = 'contacts'", (new,)).fetchall(), [(1,)],
        "rewritten")
