@@ -289,7 +289,8 @@ int seq_sched_reload(seq_sched *s, cs_err *err)
 				ib->gated = old[j].gated;
 				break;
 			}
-		ib->active = strcmp(ib->in.status, "active") == 0;
+		ib->active = strcmp(ib->in.status, "active") == 0 &&
+		             seq_inbox_authorized(&ib->in);
 		ib->min_gap_ms = ib->in.min_gap > 0
 		                     ? (int64_t)ib->in.min_gap * 1000
 		                     : s->min_gap_ms;
@@ -782,7 +783,7 @@ static int resume_due(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 	cs_log_info("inbox %s resumed (pause ended)", ib->in.name);
 	free(ib->in.status);
 	ib->in.status = cs_xstrdup("active");
-	ib->active = true;
+	ib->active = seq_inbox_authorized(&ib->in);
 	free(ib->in.paused_reason);
 	ib->in.paused_reason = NULL;
 	ib->in.paused_until = 0;
