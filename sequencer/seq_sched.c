@@ -780,7 +780,12 @@ static int resume_due(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 	if ((rc = db_inbox_set_status(s->d, ib->in.name, "active", NULL, 0, now,
 	                              err)) != 0)
 		return rc;
-	cs_log_info("inbox %s resumed (pause ended)", ib->in.name);
+	if (seq_inbox_authorized(&ib->in))
+		cs_log_info("inbox %s resumed (pause ended)", ib->in.name);
+	else
+		cs_log_info("inbox %s: pause ended; it still needs "
+		            "reconnecting",
+		            ib->in.name);
 	free(ib->in.status);
 	ib->in.status = cs_xstrdup("active");
 	ib->active = seq_inbox_authorized(&ib->in);

@@ -631,6 +631,12 @@ static void watch_down(wrt *r, const cs_err *err)
 	svc *sv = r->sv;
 	int64_t backoff = 5000LL << (r->fails < 6 ? r->fails : 6);
 
+	/* OAuth2 (issue 12): the token may have been dropped early by the
+	 * provider: try again at once, with a forced refresh (watch_job ->
+	 * seq_watcher_reauth), once per failure streak */
+	if (strcmp(r->in.auth, "oauth2") == 0 && !r->w->forced &&
+	    err->code != CS_EAUTH)
+		backoff = 0;
 	r->fails++;
 	cs_log_warn("inbox %s: watcher: %s (retry in %llds)", r->in.name,
 	            err->msg, (long long)(backoff / 1000));

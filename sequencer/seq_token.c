@@ -310,7 +310,7 @@ int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
 	for (round = 0; round < 3; round++) {
 		db_token again;
 		bool raced = false;
-		cs_err rerr = CS_ERR_INIT;
+		cs_err rerr = CS_ERR_INIT, gerr = CS_ERR_INIT;
 
 		if (!force && t.expires_at - now > margin_ms(&t)) {
 			if ((rc = open_access(d, v, in, out, err)) == 0 &&
@@ -324,9 +324,10 @@ int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
 			goto out;
 		}
 		/* what another process may have stored meanwhile */
-		if ((rc = db_token_get(d, in->id, &again, &rerr)) != 0) {
+		if (db_token_get(d, in->id, &again, &gerr) != 0) {
+			rc = gerr.code;
 			if (err)
-				*err = rerr;
+				*err = gerr;
 			goto out;
 		}
 		if (raced || (rc == CS_EAUTH && again.found &&
