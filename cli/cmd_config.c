@@ -107,12 +107,13 @@ static int set_secret(cli_ctx *ctx, const db_config_def *d, const char *value,
 		free(in);
 	}
 	if (rc == 0 && cs_secret_len(sec) == 0)
-		rc = cs_err_set(err, CS_EINVAL,
-		                "config %s: empty (use 'config unset')", d->key);
+		rc =
+		    cs_err_set(err, CS_EINVAL,
+		               "config %s: empty (use 'config unset')", d->key);
 	if (rc == 0 && ctx->vault == NULL) {
 		ctx->key_path = cli_key_path(ctx, NULL);
-		rc = cli_vault_load_checked(ctx->db, ctx->key_path,
-		                            &ctx->vault, err);
+		rc = cli_vault_load_checked(ctx->db, ctx->key_path, &ctx->vault,
+		                            err);
 	}
 	mkey = cs_xasprintf("%s%s", DB_CFG_SEALED_PREFIX, d->key);
 	if (rc == 0)

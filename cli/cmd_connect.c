@@ -274,7 +274,7 @@ static int find_inbox(cli_ctx *ctx, const char *name, const char *email,
 /* Apply the server options of `inbox add` that were given. */
 static int server_opts(const cli_args *a, db_inbox *in, cs_err *err)
 {
-	static const char *const opts[] = {"smtp", "imap", "smtp-tls",
+	static const char *const opts[] = {"smtp",     "imap",    "smtp-tls",
 	                                   "imap-tls", "ca-file", NULL};
 	int i, rc;
 
@@ -448,9 +448,10 @@ static int run_connect(cli_ctx *ctx, const cli_args *a)
 	r.tenant = cli_opt_value(a, "tenant");
 	r.say = a->json ? stderr : ctx->out;
 	if (r.tenant && !valid_tenant(r.tenant)) {
-		cli_error("inbox connect: --tenant \"%s\" is not a tenant id or "
-		          "domain",
-		          r.tenant);
+		cli_error(
+		    "inbox connect: --tenant \"%s\" is not a tenant id or "
+		    "domain",
+		    r.tenant);
 		return CLI_EXIT_USAGE;
 	}
 	if (cli_opt_flag(a, "pending")) {
@@ -464,8 +465,9 @@ static int run_connect(cli_ctx *ctx, const cli_args *a)
 	}
 	if (a->npos != 1 || (strcmp(a->pos[0], "microsoft") != 0 &&
 	                     strcmp(a->pos[0], "google") != 0)) {
-		cli_error("inbox connect: say microsoft or google (or --pending)."
-		          "\nSee 'coldseq inbox connect --help'.");
+		cli_error(
+		    "inbox connect: say microsoft or google (or --pending)."
+		    "\nSee 'coldseq inbox connect --help'.");
 		return CLI_EXIT_USAGE;
 	}
 	r.provider = a->pos[0];

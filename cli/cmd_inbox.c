@@ -262,7 +262,8 @@ static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 			db_token t;
 			bool got = db_token_get(ctx->db, in->id, &t, NULL) == 0;
 
-			seq_token_reconnect_cmd(in, got ? t.tenant : NULL, &cmd);
+			seq_token_reconnect_cmd(in, got ? t.tenant : NULL,
+			                        &cmd);
 			if (got)
 				db_token_free(&t);
 		}
@@ -404,9 +405,8 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 
 		for (i = 0; i < n; i++)
 			cJSON_AddItemToArray(
-			    arr,
-			    inbox_json(ctx, &list[i],
-			               has_secret(ctx, &list[i])));
+			    arr, inbox_json(ctx, &list[i],
+			                    has_secret(ctx, &list[i])));
 		cli_print_json(ctx, arr);
 	} else {
 		if (n)
@@ -430,12 +430,13 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 			/* OAuth2: token health under the inbox's line */
 			token_health(ctx, &list[i], &h);
 			if (h.oauth)
-				fprintf(ctx->out,
-				        "%-16s token: refreshed %ld day(s) ago, "
-				        "refresh token %ld day(s) old%s%s\n",
-				        "", h.idle_days, h.refresh_age_days,
-				        h.warning[0] ? "; WARNING: " : "",
-				        h.warning);
+				fprintf(
+				    ctx->out,
+				    "%-16s token: refreshed %ld day(s) ago, "
+				    "refresh token %ld day(s) old%s%s\n",
+				    "", h.idle_days, h.refresh_age_days,
+				    h.warning[0] ? "; WARNING: " : "",
+				    h.warning);
 			if (list[i].auth_reason &&
 			    strcmp(list[i].auth_state, "ok") != 0)
 				fprintf(ctx->out, "%-16s %s\n", "",
@@ -497,8 +498,9 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	fprintf(ctx->out, "%s\n", in.ntags ? "" : "-");
 	if (strcmp(in.auth_state, "ok") != 0)
 		fprintf(ctx->out, "sign-in:      %s: %s\n", in.auth_state,
-		        in.auth_reason ? in.auth_reason
-		                       : "run 'coldseq inbox connect --pending'");
+		        in.auth_reason
+		            ? in.auth_reason
+		            : "run 'coldseq inbox connect --pending'");
 	{
 		health h;
 		char ra[32], xa[32];

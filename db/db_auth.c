@@ -52,8 +52,7 @@ int db_token_get(db *d, long long inbox_id, db_token *out, cs_err *err)
 		if (out->found) {
 			out->provider = db_col_str(st, 3);
 			out->tenant = db_col_str(st, 4);
-			cs_buf_append(&out->refresh,
-			              sqlite3_column_blob(st, 5),
+			cs_buf_append(&out->refresh, sqlite3_column_blob(st, 5),
 			              (size_t)sqlite3_column_bytes(st, 5));
 			out->generation = sqlite3_column_int64(st, 6);
 			out->expires_at = sqlite3_column_int64(st, 7);
@@ -63,8 +62,8 @@ int db_token_get(db *d, long long inbox_id, db_token *out, cs_err *err)
 			out->connected_at = sqlite3_column_int64(st, 11);
 		}
 	} else if (s == SQLITE_DONE) {
-		rc = cs_err_set(err, CS_ENOTFOUND, "inbox %lld no longer exists",
-		                inbox_id);
+		rc = cs_err_set(err, CS_ENOTFOUND,
+		                "inbox %lld no longer exists", inbox_id);
 	} else {
 		rc = db_fail(d, err, "cannot read the inbox's tokens");
 	}
@@ -86,8 +85,8 @@ static int set_secret_by_id(db *d, long long inbox_id, const void *blob,
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot store the access token");
 	else if (sqlite3_changes(d->h) != 1)
-		rc = cs_err_set(err, CS_ENOTFOUND, "inbox %lld no longer exists",
-		                inbox_id);
+		rc = cs_err_set(err, CS_ENOTFOUND,
+		                "inbox %lld no longer exists", inbox_id);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -129,8 +128,8 @@ int db_token_connect(db *d, const db_token_set *t, cs_err *err)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if ((rc = db_inbox_set_auth(d, t->inbox_id, "ok", NULL, t->now,
-	                            err)) != 0)
+	if ((rc = db_inbox_set_auth(d, t->inbox_id, "ok", NULL, t->now, err)) !=
+	    0)
 		goto fail;
 	return db_commit(d, err);
 fail:
@@ -223,8 +222,8 @@ int db_inbox_set_auth(db *d, long long inbox_id, const char *state,
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot record the inbox's authorization");
 	else if (sqlite3_changes(d->h) != 1)
-		rc = cs_err_set(err, CS_ENOTFOUND, "inbox %lld no longer exists",
-		                inbox_id);
+		rc = cs_err_set(err, CS_ENOTFOUND,
+		                "inbox %lld no longer exists", inbox_id);
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -46,13 +46,13 @@ static const db_config_def defs[] = {
     {"oauth.microsoft.client_id", DB_CFG_STRING, "", NULL, 0, 0,
      "application (client) id of your app registration in Microsoft Entra"},
     {"oauth.microsoft.device_code_url", DB_CFG_URL,
-     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
-     NULL, 0, 0,
+     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode", NULL,
+     0, 0,
      "Microsoft device authorization endpoint ({tenant}: --tenant, "
      "default common)"},
     {"oauth.microsoft.token_url", DB_CFG_URL,
-     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token", NULL, 0,
-     0, "Microsoft token endpoint ({tenant}: the inbox's tenant)"},
+     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token", NULL, 0, 0,
+     "Microsoft token endpoint ({tenant}: the inbox's tenant)"},
     {"oauth.google.client_id", DB_CFG_STRING, "", NULL, 0, 0,
      "client id of your Google Cloud OAuth client (type Desktop app)"},
     {"oauth.google.client_secret", DB_CFG_SECRET, "", NULL, 0, 0,
@@ -61,8 +61,9 @@ static const db_config_def defs[] = {
     {"oauth.google.auth_url", DB_CFG_URL,
      "https://accounts.google.com/o/oauth2/v2/auth", NULL, 0, 0,
      "Google authorization endpoint"},
-    {"oauth.google.token_url", DB_CFG_URL, "https://oauth2.googleapis.com/token",
-     NULL, 0, 0, "Google token endpoint"},
+    {"oauth.google.token_url", DB_CFG_URL,
+     "https://oauth2.googleapis.com/token", NULL, 0, 0,
+     "Google token endpoint"},
     {NULL, DB_CFG_STRING, NULL, NULL, 0, 0, NULL},
 };
 
@@ -410,8 +411,7 @@ int db_config_unset(db *d, const char *key, cs_err *err)
 		cs_buf_free(&mkey);
 		return rc;
 	}
-	sqlite3_bind_text(st, 1, mkey.len ? mkey.data : key, -1,
-	                  SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, mkey.len ? mkey.data : key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot write settings");
 	sqlite3_finalize(st);

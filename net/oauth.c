@@ -33,9 +33,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#define MAX_BODY     (64u << 10)
-#define FORM_RESERVE 8192u
-#define DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
+#define MAX_BODY       (64u << 10)
+#define FORM_RESERVE   8192u
+#define DEVICE_GRANT   "urn:ietf:params:oauth:grant-type:device_code"
 #define LISTEN_READ_MS 5000
 #define MAX_REQUEST    8192u
 
@@ -193,12 +193,10 @@ static int http_post(const char *url, const cs_buf *form, int timeout_ms,
 		const char *what = errbuf[0] ? errbuf : curl_easy_strerror(r);
 
 		net_scrub(what, strlen(what), 200, &t);
-		rc = cs_err_set(err,
-		                r == CURLE_OPERATION_TIMEDOUT ? CS_ETEMP
-		                                              : CS_ENET,
-		                "%s: %s%s", url, cs_buf_str(&t),
-		                r == CURLE_WRITE_ERROR ? " (answer too long)"
-		                                       : "");
+		rc = cs_err_set(
+		    err, r == CURLE_OPERATION_TIMEDOUT ? CS_ETEMP : CS_ENET,
+		    "%s: %s%s", url, cs_buf_str(&t),
+		    r == CURLE_WRITE_ERROR ? " (answer too long)" : "");
 		cs_buf_free(&t);
 	}
 	curl_slist_free_all(hdr);
@@ -264,9 +262,9 @@ int net_oauth_parse_token(long status, const char *body, size_t n,
                           net_oauth_tokens *out, char oauth_error[64],
                           cs_err *err)
 {
-	static const char *const final[] = {
-	    "invalid_grant", "access_denied", "expired_token",
-	    "authorization_declined", NULL};
+	static const char *const final[] = {"invalid_grant", "access_denied",
+	                                    "expired_token",
+	                                    "authorization_declined", NULL};
 	static const char *const later[] = {
 	    "authorization_pending", "slow_down", "temporarily_unavailable",
 	    "server_error", NULL};
@@ -316,9 +314,10 @@ int net_oauth_parse_token(long status, const char *body, size_t n,
 	}
 	if (type && strcasecmp(type, "bearer") != 0) {
 		net_scrub(type, strlen(type), 40, &t);
-		rc = cs_err_set(err, CS_EINVAL,
-		                "the token endpoint gave a %s token, not Bearer",
-		                cs_buf_str(&t));
+		rc =
+		    cs_err_set(err, CS_EINVAL,
+		               "the token endpoint gave a %s token, not Bearer",
+		               cs_buf_str(&t));
 		goto out;
 	}
 	out->access = cs_secret_new(access, strlen(access));
@@ -341,8 +340,7 @@ out:
 
 /* POST form to the token endpoint and read the tokens. */
 static int token_call(const net_oauth_client *c, cs_buf *form,
-                      net_oauth_tokens *out, char oauth_error[64],
-                      cs_err *err)
+                      net_oauth_tokens *out, char oauth_error[64], cs_err *err)
 {
 	cs_buf body = CS_BUF_INIT;
 	long status = 0;
@@ -457,9 +455,10 @@ int net_oauth_device_start(const net_oauth_client *c, const char *device_url,
 			cs_buf_puts(&t, t.len ? ": " : "");
 			net_scrub(ed, strlen(ed), 200, &t);
 		}
-		rc = cs_err_set(err, status >= 500 ? CS_ETEMP : CS_EINVAL,
-		                "the device code endpoint answered HTTP %ld%s%s",
-		                status, t.len ? ": " : "", cs_buf_str(&t));
+		rc =
+		    cs_err_set(err, status >= 500 ? CS_ETEMP : CS_EINVAL,
+		               "the device code endpoint answered HTTP %ld%s%s",
+		               status, t.len ? ": " : "", cs_buf_str(&t));
 		cs_buf_free(&t);
 		goto out;
 	}
@@ -541,7 +540,8 @@ int net_oauth_device_wait(const net_oauth_client *c, const net_oauth_device *d,
 		if (strcmp(oerr, "authorization_declined") == 0 ||
 		    strcmp(oerr, "access_denied") == 0)
 			return cs_err_set(err, CS_EAUTH,
-			                  "the sign-in was declined (%s)", oerr);
+			                  "the sign-in was declined (%s)",
+			                  oerr);
 		if (strcmp(oerr, "authorization_pending") == 0 ||
 		    strcmp(oerr, "slow_down") == 0)
 			continue;
@@ -562,8 +562,8 @@ static void b64url(const unsigned char *p, size_t n, char *out)
 	size_t i, o = 0;
 
 	for (i = 0; i + 2 < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 |
-		             p[i + 2];
+		unsigned v =
+		    (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
 
 		out[o++] = a[v >> 18 & 63];
 		out[o++] = a[v >> 12 & 63];
@@ -636,8 +636,8 @@ int net_oauth_auth_url(const char *auth_url, const char *client_id,
 	form_add(&q, "prompt", "consent");
 	if (login_hint && *login_hint)
 		form_add(&q, "login_hint", login_hint);
-	cs_buf_printf(out, "%s%c%s", auth_url, strchr(auth_url, '?') ? '&' : '?',
-	              cs_buf_str(&q));
+	cs_buf_printf(out, "%s%c%s", auth_url,
+	              strchr(auth_url, '?') ? '&' : '?', cs_buf_str(&q));
 	cs_buf_free(&q);
 	return 0;
 }
@@ -689,21 +689,34 @@ static bool query_get(const char *q, const char *key, cs_buf *out)
 	return false;
 }
 
+/* Whether url's query carries state (compared in constant time). */
+static bool state_matches(const char *url, const char *state)
+{
+	const char *q = strchr(url, '?');
+	cs_buf got = CS_BUF_INIT;
+	bool ok = q && query_get(q + 1, "state", &got) &&
+	          got.len == strlen(state) &&
+	          CRYPTO_memcmp(got.data, state, got.len) == 0;
+
+	cs_buf_free(&got);
+	return ok;
+}
+
 int net_oauth_parse_redirect(const char *url, const char *state,
                              cs_secret **code, cs_err *err)
 {
 	const char *q = url ? strchr(url, '?') : NULL;
-	cs_buf got = CS_BUF_INIT, v = CS_BUF_INIT;
+	cs_buf v = CS_BUF_INIT;
 	int rc;
 
 	*code = NULL;
 	if (q == NULL)
-		return cs_err_set(err, CS_EINVAL,
-		                  "that is not the address the browser was sent "
-		                  "to (it has no ?code=...&state=...)");
+		return cs_err_set(
+		    err, CS_EINVAL,
+		    "that is not the address the browser was sent "
+		    "to (it has no ?code=...&state=...)");
 	q++;
-	if (!query_get(q, "state", &got) || got.len != strlen(state) ||
-	    CRYPTO_memcmp(got.data, state, got.len) != 0) {
+	if (!state_matches(url, state)) {
 		rc = cs_err_set(err, CS_EINVAL,
 		                "the address does not carry this sign-in's "
 		                "state: it belongs to another attempt (or was "
@@ -736,11 +749,11 @@ int net_oauth_parse_redirect(const char *url, const char *state,
 	rc = 0;
 out:
 	cs_buf_wipe(&v);
-	cs_buf_free(&got);
 	return rc;
 }
 
-/* ---- the loopback listener ------------------------------------------------ */
+/* ---- the loopback listener ------------------------------------------------
+ */
 
 int net_oauth_listen(net_oauth_listener *l, cs_err *err)
 {
@@ -812,8 +825,8 @@ static bool read_request_line(int fd, cs_buf *line)
 	int64_t end = cs_mono_ms() + LISTEN_READ_MS;
 	char buf[1024];
 
-	while (line->len < MAX_REQUEST && !memchr(line->data ? line->data : "",
-	                                          '\n', line->len)) {
+	while (line->len < MAX_REQUEST &&
+	       !memchr(line->data ? line->data : "", '\n', line->len)) {
 		struct pollfd p = {fd, POLLIN, 0};
 		int left = (int)(end - cs_mono_ms());
 		ssize_t n;
@@ -846,29 +859,29 @@ int net_oauth_listener_take(net_oauth_listener *l, const char *state,
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	cs_buf_reserve(&req, MAX_REQUEST + 1024);
 	if (!read_request_line(fd, &req) || strncmp(req.data, "GET ", 4) != 0) {
-		reply(fd, 400, "Not understood", "coldseq waits for the "
-		                                 "sign-in redirect here.");
+		reply(fd, 400, "Not understood",
+		      "coldseq waits for the "
+		      "sign-in redirect here.");
 		goto out;
 	}
 	target = req.data + 4;
 	if ((sp = strchr(target, ' ')) != NULL)
 		*sp = '\0';
-	if (target[0] != '/' || (!strstr(target, "code=") &&
-	                         !strstr(target, "error="))) {
-		reply(fd, 404, "Not here", "coldseq waits for the sign-in "
-		                           "redirect here.");
+	if (target[0] != '/' ||
+	    (!strstr(target, "code=") && !strstr(target, "error="))) {
+		reply(fd, 404, "Not here",
+		      "coldseq waits for the sign-in "
+		      "redirect here.");
+		goto out;
+	}
+	if (!state_matches(target, state)) {
+		/* not our sign-in (an old tab, or forged): say so and keep
+		 * waiting for ours */
+		reply(fd, 400, "Not this sign-in",
+		      "This address belongs to another sign-in attempt.");
 		goto out;
 	}
 	rc = net_oauth_parse_redirect(target, state, code, err);
-	if (rc == CS_EINVAL && *code == NULL && err &&
-	    strstr(err->msg, "state")) {
-		/* not our sign-in: say so and keep waiting for ours */
-		reply(fd, 400, "Not this sign-in",
-		      "This address belongs to another sign-in attempt.");
-		cs_err_clear(err);
-		rc = 0;
-		goto out;
-	}
 	*done = true;
 	if (rc == 0)
 		reply(fd, 200, "Connected",

@@ -34,12 +34,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REFRESH_TIMEOUT_MS 10000   /* one refresh on the loop thread */
-#define MAX_MARGIN_MS      300000  /* refresh 5 minutes before expiry */
-#define STALE_OK_MS        30000   /* a token this close to expiry is no
-                                      fallback when a refresh failed */
-#define USED_EVERY_MS      60000   /* record use at most this often */
-#define DEFAULT_LIFE_S     3600    /* when the answer gives no expires_in */
+#define REFRESH_TIMEOUT_MS 10000  /* one refresh on the loop thread */
+#define MAX_MARGIN_MS      300000 /* refresh 5 minutes before expiry */
+#define STALE_OK_MS                                                            \
+	30000                /* a token this close to expiry is no             \
+	                        fallback when a refresh failed */
+#define USED_EVERY_MS  60000 /* record use at most this often */
+#define DEFAULT_LIFE_S 3600  /* when the answer gives no expires_in */
 
 const char *seq_oauth_scope(const char *provider)
 {
@@ -96,11 +97,12 @@ int seq_oauth_cfg_load(db *d, cs_vault *v, const char *provider,
 	if ((rc = db_config_get(d, key, &out->client_id, NULL, err)) != 0)
 		goto fail;
 	if (out->client_id.len == 0) {
-		rc = cs_err_set(err, CS_EINVAL,
-		                "config %s is not set: register an app (see the "
-		                "README, \"Connect Microsoft 365 and Google\") and "
-		                "run 'coldseq config set %s ID'",
-		                key, key);
+		rc = cs_err_set(
+		    err, CS_EINVAL,
+		    "config %s is not set: register an app (see the "
+		    "README, \"Connect Microsoft 365 and Google\") and "
+		    "run 'coldseq config set %s ID'",
+		    key, key);
 		goto fail;
 	}
 	snprintf(key, sizeof key, "oauth.%s.token_url", provider);
@@ -210,8 +212,8 @@ static int lose_authorization(db *d, const db_inbox *in, const db_token *t,
 		cs_log_error("inbox %s: %s", in->name, e2.msg);
 	cs_log_warn("inbox %s lost its authorization: %s", in->name,
 	            reason.data);
-	cs_err_set(err, CS_EAUTH, "inbox '%s' needs reconnecting: %s",
-	           in->name, reason.data);
+	cs_err_set(err, CS_EAUTH, "inbox '%s' needs reconnecting: %s", in->name,
+	           reason.data);
 	cs_buf_free(&reason);
 	return CS_EAUTH;
 }
@@ -239,10 +241,9 @@ static int refresh(db *d, cs_vault *v, const db_inbox *in, const db_token *t,
 	    0)
 		goto out;
 	/* Microsoft wants the scopes again; Google keeps the granted ones */
-	rc = net_oauth_refresh(&cfg.client, rt,
-	                       strcmp(t->provider, "microsoft") == 0 ? cfg.scope
-	                                                             : NULL,
-	                       &nt, err);
+	rc = net_oauth_refresh(
+	    &cfg.client, rt,
+	    strcmp(t->provider, "microsoft") == 0 ? cfg.scope : NULL, &nt, err);
 	if (rc)
 		goto out;
 	memset(&set, 0, sizeof set);
@@ -291,8 +292,8 @@ int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
 	if ((rc = db_token_get(d, in->id, &t, err)) != 0)
 		return rc;
 	if (strcmp(t.auth_state, "auth_failed") == 0) {
-		rc = cs_err_set(err, CS_EAUTH, "inbox '%s' needs reconnecting: %s",
-		                in->name,
+		rc = cs_err_set(err, CS_EAUTH,
+		                "inbox '%s' needs reconnecting: %s", in->name,
 		                t.auth_reason ? t.auth_reason : "(no reason)");
 		goto out;
 	}
@@ -303,7 +304,8 @@ int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
 		                in->name);
 		goto out;
 	}
-	if (!t.found) { /* a bearer token given with `inbox add --auth oauth2` */
+	if (!t.found) { /* a bearer token given with `inbox add --auth oauth2`
+		         */
 		rc = open_access(d, v, in, out, err);
 		goto out;
 	}
@@ -344,9 +346,10 @@ int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
 			goto out;
 		}
 		if (!force && t.expires_at - now > STALE_OK_MS) {
-			cs_log_warn("inbox %s: cannot refresh the access token "
-			            "(%s); using the current one while it lasts",
-			            in->name, rerr.msg);
+			cs_log_warn(
+			    "inbox %s: cannot refresh the access token "
+			    "(%s); using the current one while it lasts",
+			    in->name, rerr.msg);
 			rc = open_access(d, v, in, out, err);
 			goto out;
 		}
