@@ -304,8 +304,17 @@ int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
 		                in->name);
 		goto out;
 	}
-	if (!t.found) { /* a bearer token given with `inbox add --auth oauth2`
-		         */
+	/* no token row: a bearer token given with `inbox add --auth oauth2` */
+	if (!t.found && force) {
+		rc = cs_err_set(err, CS_EINVAL,
+		                "inbox '%s' has a fixed bearer token and no "
+		                "refresh token: give a new token with 'coldseq "
+		                "inbox set %s --password-stdin', or connect it "
+		                "with 'coldseq inbox connect'",
+		                in->name, in->name);
+		goto out;
+	}
+	if (!t.found) {
 		rc = open_access(d, v, in, out, err);
 		goto out;
 	}

@@ -599,10 +599,10 @@ int seq_watcher_reauth(seq_watcher *w, bool after_failure, cs_err *err)
 
 	if (strcmp(w->in->auth, "oauth2") != 0 || w->srv.tls == IMAP_TLS_NONE)
 		return 0;
+	if (force) /* once per failure streak, even when it fails */
+		w->forced = true;
 	if ((rc = seq_token_get(w->d, w->v, w->in, force, &fresh, err)) != 0)
 		return rc;
-	if (force)
-		w->forced = true;
 	cs_secret_free(w->secret);
 	w->secret = fresh;
 	w->auth.secret = fresh;
