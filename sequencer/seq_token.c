@@ -400,9 +400,13 @@ int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err)
 		free(ib->in.auth_state);
 		ib->in.auth_state = cs_xstrdup("auth_failed");
 	}
-	/* released contacts are due now: every campaign looks again */
-	for (i = 0; i < s->ncp; i++)
+	/* released contacts are due now: every campaign looks again, and
+	 * recounts its new contacts of the day (the released ones no
+	 * longer count) */
+	for (i = 0; i < s->ncp; i++) {
 		s->cp[i].new_next = 0;
+		s->cp[i].day[0] = '\0';
+	}
 	if (news || n)
 		cs_log_warn("inbox %s cannot send until it is reconnected: "
 		            "%lld uncontacted contact(s) go to other inboxes; "
