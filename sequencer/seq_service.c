@@ -504,8 +504,10 @@ static int collect_row(const db_outbox *o, void *arg)
 		seq_job none;
 
 		/* paused, or lost its authorization: begin moves the row past
-		 * the pause without credentials (which would fail) */
-		if (seq_outbox_begin(sv->s, o->id, &none, &ready, &err) != 0)
+		 * the pause without credentials (which would fail); a first
+		 * step handed back to other inboxes meanwhile is gone */
+		if (seq_outbox_begin(sv->s, o->id, &none, &ready, &err) != 0 &&
+		    err.code != CS_ENOTFOUND)
 			cs_log_error("outbox row %lld: %s", o->id, err.msg);
 		return 0;
 	}

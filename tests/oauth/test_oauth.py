@@ -440,6 +440,35 @@ def revoked_refresh_token_fails_only_that_inbox():
 
 
 @test
+def refresh_refused_before_a_send_fails_only_that_inbox():
+    # tokens that live 1 s: the service refreshes before the first send
+    # and the provider answers invalid_grant there (not at SMTP AUTH)
+    p3 = OAuthProviderDouble(S, expires_in=1).start()
+    DOUBLES.append(p3)
+    try:
+        d = Data(p3, "rev2")
+        connect_ms(d, 35, "gone2")
+        connect_google(d, 36, "stays2")
+        campaign(d, [37, 38, 39, 40], ["gone2", "stays2"], steps=1)
+        p3.revoke(S.user(35))
+        time.sleep(1.2)
+        d.cs("run", "--clock", "sim:now,fast", "--until", "+1d", check=0)
+        ib = d.inboxes()
+        eq((ib["gone2"]["status"], ib["stays2"]["status"]),
+           ("auth_failed", "active"), "statuses")
+        assert ib["gone2"]["reconnect"] == "coldseq inbox connect " \
+            "microsoft --email %s --name gone2" % S.user(35), ib["gone2"]
+        for u in (37, 38, 39, 40):
+            eq(len(from_inbox(u, S.user(36))), 1, S.user(u))
+            eq(len(from_inbox(u, S.user(35))), 0, S.user(u))
+        eq(d.db("SELECT count(*) FROM messages WHERE inbox_id = (SELECT "
+                "id FROM inboxes WHERE name = 'gone2')"), [(0,)],
+           "nothing even tried from gone2")
+    finally:
+        p3.stop()
+
+
+@test
 def plain_http_token_endpoint_refused_off_loopback():
     d = Data(P, "http")
     p = d.cs("config", "set", "oauth.google.token_url",
@@ -490,7 +519,7 @@ def tokens_never_in_database_logs_or_output():
 
 
 try:
-    S = Stack(users=34)
+    S = Stack(users=40)
     S.start()
     P = OAuthProviderDouble(S).start()
     tap.main()
