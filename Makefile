@@ -22,7 +22,7 @@ JOBS ?= 2
 
 # Bottom-up (STYLE.md practice 1); a folder joins when it has code.
 MODULES := core db net templates smtp imap sequencer cli
-PKGS := sqlite3 libcjson libssl libcrypto icu-i18n icu-uc libuv
+PKGS := sqlite3 libcjson libssl libcrypto icu-i18n icu-uc libuv libcurl
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

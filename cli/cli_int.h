@@ -13,6 +13,7 @@ extern const cli_cmd cli_cmds_vault[];
 extern const cli_cmd cli_cmds_inbox[];
 extern const cli_cmd cli_cmds_inbox_import[];
 extern const cli_cmd cli_cmds_inbox_test[];
+extern const cli_cmd cli_cmds_connect[];
 extern const cli_cmd cli_cmds_watch[];
 extern const cli_cmd cli_cmds_send[];
 extern const cli_cmd cli_cmds_classify[];
@@ -27,6 +28,8 @@ extern const cli_cmd cli_cmds_status[];
  * the option name without "--" (also the CSV column name). */
 int cli_inbox_field(db_inbox *in, const char *field, const char *value,
                     cs_err *err);
+/* The provider's servers (google, microsoft) where none are set. */
+void cli_inbox_preset(db_inbox *in);
 /* Defaults (TLS mode from the port, UTC, ...) and required fields. */
 int cli_inbox_finish(db_inbox *in, cs_err *err);
 bool cli_valid_email(const char *addr);

@@ -6,6 +6,7 @@
  */
 #include "cli_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -20,6 +21,7 @@ static const char *type_name(db_config_type t)
 	case DB_CFG_DURATION: return "duration";
 	case DB_CFG_TIMEZONE: return "timezone";
 	case DB_CFG_URL: return "url";
+	case DB_CFG_SECRET: return "secret";
 	}
 	return "?";
 }
@@ -83,6 +85,50 @@ static int run_get(cli_ctx *ctx, const cli_args *a)
 	return CLI_EXIT_OK;
 }
 
+/* A secret setting: the value (from the command line, or from stdin when
+ * it is "-", so it stays out of `ps`) is sealed in the vault; output only
+ * ever says "(sealed)". */
+static int set_secret(cli_ctx *ctx, const db_config_def *d, const char *value,
+                      cs_err *err)
+{
+	char *in = NULL, *mkey;
+	cs_buf canon = CS_BUF_INIT, blob = CS_BUF_INIT;
+	cs_secret *sec;
+	int rc;
+
+	if (strcmp(value, "-") == 0 &&
+	    (value = in = cli_read_secret_stdin(err)) == NULL)
+		return CS_EINVAL;
+	rc = db_config_parse(d, value, &canon, err);
+	sec = cs_secret_new(canon.data ? canon.data : "", canon.len);
+	cs_buf_wipe(&canon);
+	if (in) {
+		cs_memwipe(in, strlen(in));
+		free(in);
+	}
+	if (rc == 0 && cs_secret_len(sec) == 0)
+		rc =
+		    cs_err_set(err, CS_EINVAL,
+		               "config %s: empty (use 'config unset')", d->key);
+	if (rc == 0 && ctx->vault == NULL) {
+		ctx->key_path = cli_key_path(ctx, NULL);
+		rc = cli_vault_load_checked(ctx->db, ctx->key_path, &ctx->vault,
+		                            err);
+	}
+	mkey = cs_xasprintf("%s%s", DB_CFG_SEALED_PREFIX, d->key);
+	if (rc == 0)
+		rc = cs_vault_seal(ctx->vault, "meta", "value", mkey,
+		                   cs_secret_value(sec), cs_secret_len(sec),
+		                   &blob, err);
+	if (rc == 0)
+		rc = db_config_set_sealed(ctx->db, d->key, blob.data, blob.len,
+		                          err);
+	free(mkey);
+	cs_buf_free(&blob);
+	cs_secret_free(sec);
+	return rc;
+}
+
 static int run_set(cli_ctx *ctx, const cli_args *a)
 {
 	const db_config_def *d = db_config_find(a->pos[0]);
@@ -92,7 +138,10 @@ static int run_set(cli_ctx *ctx, const cli_args *a)
 
 	if (d == NULL)
 		return bad_key(a->pos[0]);
-	rc = db_config_set(ctx->db, d->key, a->pos[1], &err);
+	if (d->type == DB_CFG_SECRET)
+		rc = set_secret(ctx, d, a->pos[1], &err);
+	else
+		rc = db_config_set(ctx->db, d->key, a->pos[1], &err);
 	if (rc == CS_EINVAL) {
 		cli_error(
 		    "%s\nSee 'coldseq config list' for the allowed values.",
@@ -180,7 +229,10 @@ const cli_cmd cli_cmds_config[] = {
      1, 1, CLI_NEEDS_DB, NULL, run_get},
     {"config", "set", "KEY VALUE", "check and store a setting",
      "The value is checked against the key's type; a bad value or an\n"
-     "unknown key is a usage error (exit 2) and stores nothing.\n\n"
+     "unknown key is a usage error (exit 2) and stores nothing.\n"
+     "A secret (type secret, e.g. oauth.google.client_secret) is sealed in\n"
+     "the vault and never shown again; give - as VALUE to read it from the\n"
+     "first line of stdin instead of the command line.\n\n"
      "Example:\n  coldseq config set general.timezone Europe/Berlin",
      2, 2, CLI_NEEDS_DB, NULL, run_set},
     {"config", "unset", "KEY", "return a setting to its default",

@@ -14,6 +14,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "sequencer/seq.h"
+
 /* Options that map 1:1 to inbox fields, in cli_inbox_field's names. */
 static const char *const field_opts[] = {
     "email",          "smtp",     "imap",      "smtp-tls",
@@ -127,7 +129,92 @@ static int seal_stdin_password(cli_ctx *ctx, const char *uuid, cs_buf *blob,
 	return rc;
 }
 
-static cJSON *inbox_json(const db_inbox *in, bool has_secret)
+/* The status to show: auth_failed and pending outrank active/paused. */
+static const char *shown_status(const db_inbox *in)
+{
+	return in->auth_state && strcmp(in->auth_state, "ok") != 0
+	           ? in->auth_state
+	           : in->status;
+}
+
+/* Days from a to b (ms). */
+static long days_between(int64_t a, int64_t b)
+{
+	return b > a ? (long)((b - a) / 86400000) : 0;
+}
+
+/* OAuth2 token health (never a token): when it was last refreshed, how
+ * old the refresh token is, and a warning when it has not been used for
+ * long enough that the provider may let it expire (Microsoft: 90 days
+ * without use; Google: 6 months, and 7 days for an app in "Testing"). */
+typedef struct health {
+	bool oauth;
+	int64_t refreshed_at, expires_at, used_at, issued_at, connected_at;
+	long refresh_age_days, idle_days;
+	char warning[200];
+} health;
+
+static void token_health(cli_ctx *ctx, const db_inbox *in, health *h)
+{
+	db_token t;
+	int64_t now = cs_clock_now(NULL);
+
+	memset(h, 0, sizeof *h);
+	if (db_token_get(ctx->db, in->id, &t, NULL) != 0)
+		return;
+	if (t.found) {
+		bool ms = strcmp(t.provider, "microsoft") == 0;
+		long limit = ms ? 90 : 180, warn = ms ? 75 : 150;
+
+		h->oauth = true;
+		h->refreshed_at = t.refreshed_at;
+		h->expires_at = t.expires_at;
+		h->used_at = t.used_at;
+		h->issued_at = t.refresh_issued_at;
+		h->connected_at = t.connected_at;
+		h->refresh_age_days = days_between(t.refresh_issued_at, now);
+		h->idle_days = days_between(t.refreshed_at, now);
+		if (h->idle_days >= warn)
+			snprintf(h->warning, sizeof h->warning,
+			         "the refresh token has not been used for %ld "
+			         "days; %s lets it expire after %ld days "
+			         "without use: run the service or 'coldseq "
+			         "inbox test %.40s'",
+			         h->idle_days, ms ? "Microsoft" : "Google",
+			         limit, in->name);
+	}
+	db_token_free(&t);
+}
+
+static void add_time(cJSON *o, const char *key, int64_t t)
+{
+	char iso[32];
+
+	if (t <= 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	cs_time_iso8601(t, iso, sizeof iso);
+	cJSON_AddStringToObject(o, key, iso);
+}
+
+static cJSON *health_json(const health *h)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	add_time(o, "connected_at", h->connected_at);
+	add_time(o, "last_refresh", h->refreshed_at);
+	add_time(o, "access_expires_at", h->expires_at);
+	add_time(o, "last_used", h->used_at);
+	add_time(o, "refresh_token_issued_at", h->issued_at);
+	cJSON_AddNumberToObject(o, "refresh_token_age_days",
+	                        (double)h->refresh_age_days);
+	if (h->warning[0])
+		cJSON_AddStringToObject(o, "warning", h->warning);
+	return o;
+}
+
+static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 {
 	cJSON *o = cJSON_CreateObject(), *tags = cJSON_CreateArray();
 	size_t i;
@@ -161,7 +248,35 @@ static cJSON *inbox_json(const db_inbox *in, bool has_secret)
 	if (in->paused_reason)
 		cJSON_AddStringToObject(o, "paused_reason", in->paused_reason);
 	cJSON_AddStringToObject(o, "sent_copy", in->sent_copy);
-	cJSON_AddStringToObject(o, "status", in->status);
+	cJSON_AddStringToObject(o, "status", shown_status(in));
+	cJSON_AddStringToObject(o, "auth_state",
+	                        in->auth_state ? in->auth_state : "ok");
+	if (in->auth_reason)
+		cJSON_AddStringToObject(o, "auth_reason", in->auth_reason);
+	if (in->auth_state && strcmp(in->auth_state, "ok") != 0) {
+		cs_buf cmd = CS_BUF_INIT;
+
+		if (strcmp(in->auth_state, "pending") == 0)
+			cs_buf_puts(&cmd, "coldseq inbox connect --pending");
+		else {
+			db_token t;
+			bool got = db_token_get(ctx->db, in->id, &t, NULL) == 0;
+
+			seq_token_reconnect_cmd(in, got ? t.tenant : NULL,
+			                        &cmd);
+			if (got)
+				db_token_free(&t);
+		}
+		cJSON_AddStringToObject(o, "reconnect", cmd.data);
+		cs_buf_free(&cmd);
+	}
+	if (strcmp(in->auth, "oauth2") == 0) {
+		health h;
+
+		token_health(ctx, in, &h);
+		if (h.oauth)
+			cJSON_AddItemToObject(o, "token", health_json(&h));
+	}
 	for (i = 0; i < in->ntags; i++)
 		cJSON_AddItemToArray(tags, cJSON_CreateString(in->tags[i]));
 	cJSON_AddItemToObject(o, "tags", tags);
@@ -207,7 +322,7 @@ static int run_add(cli_ctx *ctx, const cli_args *a)
 	                 &err) != 0)
 		goto fail;
 	if (a->json)
-		cli_print_json(ctx, inbox_json(&in, blob.len > 0));
+		cli_print_json(ctx, inbox_json(ctx, &in, blob.len > 0));
 	else if (!a->quiet)
 		fprintf(ctx->out,
 		        "Added inbox %s <%s>: smtp %s:%d (%s), imap "
@@ -261,7 +376,7 @@ static int run_set(cli_ctx *ctx, const cli_args *a)
 	if (db_commit(ctx->db, &err) != 0)
 		goto fail;
 	if (a->json)
-		cli_print_json(ctx, inbox_json(&in, has_secret(ctx, &in)));
+		cli_print_json(ctx, inbox_json(ctx, &in, has_secret(ctx, &in)));
 	else if (!a->quiet)
 		fprintf(ctx->out, "Updated inbox %s\n", in.name);
 	rc = CLI_EXIT_OK;
@@ -290,27 +405,42 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 
 		for (i = 0; i < n; i++)
 			cJSON_AddItemToArray(
-			    arr,
-			    inbox_json(&list[i], has_secret(ctx, &list[i])));
+			    arr, inbox_json(ctx, &list[i],
+			                    has_secret(ctx, &list[i])));
 		cli_print_json(ctx, arr);
 	} else {
 		if (n)
-			fprintf(ctx->out, "%-16s %-30s %-26s %5s %-8s %s\n",
+			fprintf(ctx->out, "%-16s %-30s %-26s %5s %-11s %s\n",
 			        "NAME", "EMAIL", "SMTP", "CAP", "STATUS",
 			        "TAGS");
 		for (i = 0; i < n; i++) {
 			char smtp[300];
 			size_t t;
+			health h;
 
 			snprintf(smtp, sizeof smtp, "%s:%d", list[i].smtp_host,
 			         list[i].smtp_port);
-			fprintf(ctx->out, "%-16s %-30s %-26s %5d %-8s ",
+			fprintf(ctx->out, "%-16s %-30s %-26s %5d %-11s ",
 			        list[i].name, list[i].email, smtp,
-			        list[i].daily_cap, list[i].status);
+			        list[i].daily_cap, shown_status(&list[i]));
 			for (t = 0; t < list[i].ntags; t++)
 				fprintf(ctx->out, "%s%s", t ? "," : "",
 				        list[i].tags[t]);
 			fputc('\n', ctx->out);
+			/* OAuth2: token health under the inbox's line */
+			token_health(ctx, &list[i], &h);
+			if (h.oauth)
+				fprintf(
+				    ctx->out,
+				    "%-16s token: refreshed %ld day(s) ago, "
+				    "refresh token %ld day(s) old%s%s\n",
+				    "", h.idle_days, h.refresh_age_days,
+				    h.warning[0] ? "; WARNING: " : "",
+				    h.warning);
+			if (list[i].auth_reason &&
+			    strcmp(list[i].auth_state, "ok") != 0)
+				fprintf(ctx->out, "%-16s %s\n", "",
+				        list[i].auth_reason);
 		}
 		if (n == 0 && !a->quiet)
 			fprintf(ctx->out,
@@ -334,7 +464,7 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	}
 	sec = has_secret(ctx, &in);
 	if (a->json) {
-		cli_print_json(ctx, inbox_json(&in, sec));
+		cli_print_json(ctx, inbox_json(ctx, &in, sec));
 		db_inbox_free(&in);
 		return CLI_EXIT_OK;
 	}
@@ -352,7 +482,7 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	        in.insecure_tls ? "NOT VERIFIED" : "verified",
 	        in.ca_file && !in.insecure_tls ? " (CA file set)" : "",
 	        in.display_name ? in.display_name : "-", in.timezone,
-	        in.daily_cap, in.sent_copy, in.status,
+	        in.daily_cap, in.sent_copy, shown_status(&in),
 	        in.paused_reason ? ": " : "",
 	        in.paused_reason ? in.paused_reason : "");
 	fprintf(ctx->out,
@@ -366,6 +496,27 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	for (t = 0; t < in.ntags; t++)
 		fprintf(ctx->out, "%s%s", t ? ", " : "", in.tags[t]);
 	fprintf(ctx->out, "%s\n", in.ntags ? "" : "-");
+	if (strcmp(in.auth_state, "ok") != 0)
+		fprintf(ctx->out, "sign-in:      %s: %s\n", in.auth_state,
+		        in.auth_reason
+		            ? in.auth_reason
+		            : "run 'coldseq inbox connect --pending'");
+	{
+		health h;
+		char ra[32], xa[32];
+
+		token_health(ctx, &in, &h);
+		if (h.oauth) {
+			cs_time_iso8601(h.refreshed_at, ra, sizeof ra);
+			cs_time_iso8601(h.expires_at, xa, sizeof xa);
+			fprintf(ctx->out,
+			        "token:        refreshed %s, access until %s, "
+			        "refresh token %ld day(s) old%s%s\n",
+			        ra, xa, h.refresh_age_days,
+			        h.warning[0] ? "\n              WARNING: " : "",
+			        h.warning);
+		}
+	}
 	db_inbox_free(&in);
 	return CLI_EXIT_OK;
 }

@@ -5,7 +5,8 @@
  * The header row names the columns like the options of `inbox add`
  * (name, email, smtp, imap, smtp-tls, imap-tls, user, password, ca-file,
  * insecure-tls, display-name, signature-file, timezone, daily-cap,
- * sent-copy, tags, provider, auth; '_' works for '-').  Each row is
+ * sent-copy, tags, provider, auth; '_' works for '-').  OAuth2 rows
+ * (google or microsoft, no password) are stored pending.  Each row is
  * validated on its own with the same rules as `inbox add`; a bad row is
  * reported with its line and reason and skipped.  All good rows are stored
  * in one transaction, each inside its own savepoint, so no inbox is ever
@@ -36,7 +37,7 @@ typedef struct import {
 	size_t ncols;
 	bool have_header;
 	long long cap_default;
-	long long imported, rejected;
+	long long imported, rejected, pending;
 	cJSON *rejects;
 	/* names and emails seen in the file, lower-cased, '\n'-separated */
 	cs_buf seen;
@@ -82,7 +83,8 @@ static int header(import *im, const cs_csv_row *r)
 		have[im->col[i]] = true;
 	}
 	im->ncols = r->n;
-	for (k = 0; k < 4; k++)
+	/* name and email; smtp and imap may come from a provider preset */
+	for (k = 0; k < 2; k++)
 		if (!have[k])
 			return cs_err_set(
 			    im->err, CS_EINVAL,
@@ -181,6 +183,18 @@ static int row(const cs_csv_row *r, void *arg)
 			goto bad_err;
 		}
 	}
+	/* An OAuth row (issue 12): google or microsoft without a password
+	 * (and not auth=password) is stored pending, on the provider's
+	 * servers unless the row names others; 'inbox connect --pending'
+	 * signs it in. */
+	if (password == NULL && in.provider &&
+	    strcmp(in.provider, "generic") != 0 &&
+	    (in.auth == NULL || strcmp(in.auth, "oauth2") == 0)) {
+		if (cli_inbox_field(&in, "auth", "oauth2", &err) != 0)
+			goto bad_err;
+		in.auth_state = cs_xstrdup("pending");
+		cli_inbox_preset(&in);
+	}
 	if (cli_inbox_finish(&in, &err) != 0)
 		goto bad_err;
 	if (seen_before(im, "name", in.name)) {
@@ -218,6 +232,8 @@ static int row(const cs_csv_row *r, void *arg)
 		goto bad_err;
 	}
 	im->imported++;
+	if (in.auth_state)
+		im->pending++;
 	db_inbox_free(&in);
 	cs_buf_free(&blob);
 	return 0;
@@ -269,6 +285,7 @@ import im;
 
 		cJSON_AddNumberToObject(o, "imported", (double)im.imported);
 		cJSON_AddNumberToObject(o, "rejected", (double)im.rejected);
+		cJSON_AddNumberToObject(o, "pending", (double)im.pending);
 		cJSON_AddBoolToObject(o, "dry_run", dry);
 		cJSON_AddItemToObject(o, "rejects", im.rejects);
 		im.rejects = NULL;
@@ -277,6 +294,11 @@ import im;
 		fprintf(ctx->out, "%s %lld inbox(es), rejected %lld%s\n",
 		        dry ? "Would import" : "Imported", im.imported,
 		        im.rejected, im.rejected ? " (reasons above)" : "");
+		if (im.pending)
+			fprintf(ctx->out,
+			        "%lld of them wait for an OAuth2 sign-in: run "
+			        "'coldseq inbox connect --pending'\n",
+			        im.pending);
 	}
 	cJSON_Delete(im.rejects);
 	cs_buf_free(&im.seen);
@@ -291,15 +313,18 @@ static const cli_opt import_opts[] = {
 const cli_cmd cli_cmds_inbox_import[] = {
     {"inbox", "import", "FILE.csv", "add many inboxes from a CSV file",
      "The header row names the columns like the options of 'inbox add':\n"
-     "name, email, smtp, imap (required), smtp-tls, imap-tls, user,\n"
+     "name, email (required), smtp, imap, smtp-tls, imap-tls, user,\n"
      "password, ca-file, insecure-tls, display-name, signature-file,\n"
      "timezone, daily-cap, sent-copy, tags (separated by ;), provider,\n"
      "auth.  Each row is checked like 'inbox add'; a bad row is reported\n"
      "as FILE:LINE: reason and skipped, the good rows are stored together.\n"
+     "A row with provider google or microsoft and no password is an OAuth2\n"
+     "inbox: stored pending (on the provider's servers unless the row\n"
+     "gives smtp and imap) until 'coldseq inbox connect --pending'.\n"
      "Exit 0 when the import completed (even with rejected rows), 1 when\n"
      "nothing was stored.\n\n"
-     "--json prints {\"imported\", \"rejected\", \"dry_run\", \"rejects\": "
-     "[{\"line\",\n\"reason\"}]}.\n\n"
+     "--json prints {\"imported\", \"rejected\", \"pending\", \"dry_run\",\n"
+     "\"rejects\": [{\"line\", \"reason\"}]}.\n\n"
      "Example:\n  coldseq inbox import inboxes.csv --dry-run",
      1, 1, CLI_NEEDS_VAULT, import_opts, run_import},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},

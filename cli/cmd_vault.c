@@ -1,5 +1,5 @@
 /*
- * cmd_vault.c - `coldseq vault status|rekey`.
+ * cmd_vault.c - `coldseq vault status|rekey|rotate` (rotate = rekey).
  *
  * rekey order, so that a crash at any point loses nothing:
  *   1. write the new key to KEY.new (0600, fsync)
@@ -262,6 +262,15 @@ const cli_cmd cli_cmds_vault[] = {
      "--json prints {\"key_file\", \"resealed\"}.\n"
      "\n"
      "Example:\n  coldseq vault rekey",
+     0, 0, CLI_NEEDS_VAULT, NULL, run_rekey},
+    {"vault", "rotate", NULL,
+     "the same as 'vault rekey': a new key, every secret re-encrypted",
+     "Every stored secret (passwords, OAuth2 access and refresh tokens,\n"
+     "sealed settings) is re-encrypted under a new key in one transaction.\n"
+     "\n"
+     "--json prints {\"key_file\", \"resealed\"}.\n"
+     "\n"
+     "Example:\n  coldseq vault rotate",
      0, 0, CLI_NEEDS_VAULT, NULL, run_rekey},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
 };

@@ -104,8 +104,14 @@ static bool pass(cli_ctx *ctx, cs_clock *clock, watched *x)
 	cs_err err = CS_ERR_INIT;
 
 	if (x->w == NULL) {
-		if (seq_watcher_open(ctx->db, ctx->vault, clock, &x->in, &x->w,
-		                     &err) != 0) {
+		/* OAuth2: a reconnect after a failure gets a refreshed access
+		 * token (the provider may have dropped the old one early);
+		 * a no-op for passwords */
+		if (seq_watcher_new(ctx->db, ctx->vault, clock, &x->in, &x->w,
+		                    &err) != 0 ||
+		    (x->backoff_ms > BACKOFF_MIN &&
+		     seq_watcher_reauth(x->w, true, &err) != 0) ||
+		    seq_watcher_connect(x->w, &err) != 0) {
 			drop(x, err.msg);
 			return false;
 		}

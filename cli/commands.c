@@ -8,7 +8,7 @@
 #include <pthread.h>
 
 static const cli_group groups[] = {
-    {"inbox", "connected mailboxes: servers, password, caps, tags"},
+    {"inbox", "connected mailboxes: servers, sign-in, caps, tags"},
     {"config", "typed settings stored in the database"},
     {"vault", "the key that encrypts stored passwords and tokens"},
     {"contacts", "people to mail: import, lists, suppressions, forget"},
@@ -27,6 +27,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_inbox,
     cli_cmds_inbox_import,
     cli_cmds_inbox_test,
+    cli_cmds_connect,
     cli_cmds_watch,
     cli_cmds_send,
     cli_cmds_classify,

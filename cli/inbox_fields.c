@@ -307,6 +307,33 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 	return 0;
 }
 
+void cli_inbox_preset(db_inbox *in)
+{
+	static const struct {
+		const char *provider, *smtp, *imap;
+	} presets[] = {
+	    {"microsoft", "smtp.office365.com", "outlook.office365.com"},
+	    {"google", "smtp.gmail.com", "imap.gmail.com"},
+	};
+	size_t i;
+
+	for (i = 0; in->provider && i < sizeof presets / sizeof presets[0];
+	     i++) {
+		if (strcmp(in->provider, presets[i].provider) != 0)
+			continue;
+		if (in->smtp_host == NULL) {
+			set_str(&in->smtp_host, presets[i].smtp);
+			in->smtp_port = 587;
+			set_str(&in->smtp_tls, "starttls");
+		}
+		if (in->imap_host == NULL) {
+			set_str(&in->imap_host, presets[i].imap);
+			in->imap_port = 993;
+			set_str(&in->imap_tls, "tls");
+		}
+	}
+}
+
 int cli_inbox_finish(db_inbox *in, cs_err *err)
 {
 	if (in->name == NULL)

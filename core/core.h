@@ -97,6 +97,9 @@ enum {
 	CS_ENET = -9,
 	CS_ETEMP = -10,     /* temporary: try again later */
 	CS_ECONFLICT = -11, /* a state changed under us (checked transition) */
+	CS_EAUTH = -12,     /* authorization refused for good (an OAuth2
+	                       grant revoked or expired): only the user can
+	                       renew it */
 };
 
 /*

@@ -84,6 +84,7 @@ const char *cs_err_name(int code)
 	case CS_ENET: return "network error";
 	case CS_ETEMP: return "temporary failure";
 	case CS_ECONFLICT: return "state conflict";
+	case CS_EAUTH: return "authorization refused";
 	default: return "unknown error";
 	}
 }

@@ -5,6 +5,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "core.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -187,6 +190,15 @@ void cs_utf8_clean(const char *s, size_t max, cs_buf *out)
 
 bool cs_is_loopback_host(const char *h)
 {
-	return h && (strcmp(h, "127.0.0.1") == 0 || strcmp(h, "::1") == 0 ||
-	             strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0);
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	/* IP literals only: a name such as 127.0.0.1.example.com is not */
+	if (h == NULL)
+		return false;
+	if (strcmp(h, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, h, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }

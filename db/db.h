@@ -68,6 +68,7 @@ typedef enum db_config_type {
 	DB_CFG_DURATION, /* stored as seconds; accepts 90, 90s, 15m, 2h, 1d */
 	DB_CFG_TIMEZONE, /* an IANA zone name */
 	DB_CFG_URL,      /* http:// or https:// */
+	DB_CFG_SECRET,   /* sealed in the vault, never shown (see below) */
 } db_config_type;
 
 typedef struct db_config_def {
@@ -95,6 +96,18 @@ int db_config_get_int(db *d, const char *key, long long *out, cs_err *err);
 int db_config_set(db *d, const char *key, const char *value, cs_err *err);
 /* Back to the default; ok when it was not set. */
 int db_config_unset(db *d, const char *key, cs_err *err);
+
+/* Secret settings (DB_CFG_SECRET, e.g. oauth.google.client_secret) are
+ * never stored in clear: the value is a vault blob in meta under
+ * DB_CFG_SEALED_PREFIX KEY, sealed by the caller for ("meta", "value",
+ * that meta key).  db_config_set refuses them; db_config_get gives
+ * "(sealed)" when set and "" when not, never the value. */
+#define DB_CFG_SEALED_PREFIX "config/"
+int db_config_set_sealed(db *d, const char *key, const void *blob, size_t n,
+                         cs_err *err);
+/* The blob (appended); *found false when not set. */
+int db_config_get_sealed(db *d, const char *key, cs_buf *blob, bool *found,
+                         cs_err *err);
 
 /* ---- sealed secrets: every vault blob stored anywhere ---------------- */
 
@@ -140,6 +153,11 @@ typedef struct db_inbox {
 	char *paused_reason;
 	int64_t paused_until; /* 0: until resumed */
 	int64_t next_send_at; /* pacing: no campaign send before (0: none) */
+	/* ok | pending (imported OAuth row, not connected) | auth_failed
+	 * (the provider refused the grant; reason names the reconnect
+	 * command).  Only db_inbox_add stores it (NULL: ok); afterwards
+	 * db_inbox_set_auth changes it. */
+	char *auth_state, *auth_reason;
 	char **tags;
 	size_t ntags;
 	int64_t created_at, updated_at;
@@ -609,6 +627,56 @@ int db_outbox_count_step(db *d, long long enrollment_id, int step,
  * bounces reported for them. */
 int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
                            long long *sends, long long *hard, cs_err *err);
+
+/* ---- how an inbox authenticates (db_auth.c) ---------------------------- */
+
+/* An inbox's authorization state and, when it was connected with OAuth2,
+ * its token row (found).  refresh is the sealed refresh token, bound to
+ * ("oauth_tokens", "refresh_token", inbox uuid).  Times: ms, real time. */
+typedef struct db_token {
+	char *auth_state, *auth_reason; /* of the inbox */
+	bool found;
+	char *provider, *tenant; /* tenant: Microsoft only, may be NULL */
+	cs_buf refresh;
+	long long generation; /* grows when the refresh token changes */
+	int64_t expires_at;   /* of the access token (inboxes.secret) */
+	int64_t refreshed_at, refresh_issued_at, used_at, connected_at;
+} db_token;
+
+void db_token_free(db_token *t);
+/* CS_ENOTFOUND when the inbox is gone; out->found false without a row. */
+int db_token_get(db *d, long long inbox_id, db_token *out, cs_err *err);
+
+/* New tokens for an inbox: blobs sealed by the caller (access for
+ * ("inboxes", "secret", uuid)). */
+typedef struct db_token_set {
+	long long inbox_id;
+	const char *provider, *tenant;
+	const void *access;
+	size_t access_len;
+	const void *refresh; /* NULL: the grant kept the old refresh token */
+	size_t refresh_len;
+	int64_t expires_at, now;
+	long long expect_generation; /* db_token_refreshed: the one used */
+} db_token_set;
+
+/* After `inbox connect`: both tokens, their times and auth_state ok, in
+ * one transaction (a reconnect replaces the row). */
+int db_token_connect(db *d, const db_token_set *t, cs_err *err);
+/* After a refresh grant: the access token (and a rotated refresh token)
+ * replace the old ones in one transaction, only when the stored
+ * generation is still expect_generation; else nothing is written and
+ * *raced is true (another process refreshed meanwhile). */
+int db_token_refreshed(db *d, const db_token_set *t, bool *raced, cs_err *err);
+/* An access token was handed out at now. */
+int db_token_used(db *d, long long inbox_id, int64_t now, cs_err *err);
+/* auth_state ok|pending|auth_failed with reason (may be NULL). */
+int db_inbox_set_auth(db *d, long long inbox_id, const char *state,
+                      const char *reason, int64_t now, cs_err *err);
+/* The inbox's queued first steps go back to their enrollments (active,
+ * no inbox, due now) so other inboxes take those contacts; *n how many. */
+int db_outbox_release_new(db *d, long long inbox_id, int64_t now, long long *n,
+                          cs_err *err);
 
 /* Pause or resume an inbox (status, reason, until: 0 = until resumed). */
 int db_inbox_set_status(db *d, const char *name, const char *status,

@@ -40,6 +40,30 @@ static const db_config_def defs[] = {
     {"unsubscribe.url_template", DB_CFG_URL, "", NULL, 0, 0,
      "one-click unsubscribe URL with {token}, e.g. "
      "https://example.com/u/{token} (empty: mailto only)"},
+    /* OAuth2 (`inbox connect`).  Endpoints are settings so that tests
+     * can point them at a local provider; plain http is refused unless
+     * the host is on loopback (net_oauth_check_url). */
+    {"oauth.microsoft.client_id", DB_CFG_STRING, "", NULL, 0, 0,
+     "application (client) id of your app registration in Microsoft Entra"},
+    {"oauth.microsoft.device_code_url", DB_CFG_URL,
+     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode", NULL,
+     0, 0,
+     "Microsoft device authorization endpoint ({tenant}: --tenant, "
+     "default common)"},
+    {"oauth.microsoft.token_url", DB_CFG_URL,
+     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token", NULL, 0, 0,
+     "Microsoft token endpoint ({tenant}: the inbox's tenant)"},
+    {"oauth.google.client_id", DB_CFG_STRING, "", NULL, 0, 0,
+     "client id of your Google Cloud OAuth client (type Desktop app)"},
+    {"oauth.google.client_secret", DB_CFG_SECRET, "", NULL, 0, 0,
+     "client secret of that Google client (stored sealed in the vault, "
+     "never shown)"},
+    {"oauth.google.auth_url", DB_CFG_URL,
+     "https://accounts.google.com/o/oauth2/v2/auth", NULL, 0, 0,
+     "Google authorization endpoint"},
+    {"oauth.google.token_url", DB_CFG_URL,
+     "https://oauth2.googleapis.com/token", NULL, 0, 0,
+     "Google token endpoint"},
     {NULL, DB_CFG_STRING, NULL, NULL, 0, 0, NULL},
 };
 
@@ -122,6 +146,27 @@ static bool valid_timezone(const char *s)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* "http://HOST[:PORT][/...]" with HOST on loopback. */
+static bool http_loopback(const char *url)
+{
+	const char *h = url + 7, *end;
+	char host[256];
+	size_t n;
+
+	if (*h == '[') {
+		h++;
+		end = strchr(h, ']');
+	} else {
+		end = h + strcspn(h, ":/?#");
+	}
+	if (end == NULL || (n = (size_t)(end - h)) == 0 || n >= sizeof host ||
+	    memchr(h, '@', n))
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	return cs_is_loopback_host(host);
+}
+
 static bool choice_ok(const char *choices, const char *v)
 {
 	size_t n = strlen(v);
@@ -155,6 +200,14 @@ int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
 			    def->key);
 	switch (def->type) {
 	case DB_CFG_STRING: cs_buf_puts(out, value); return 0;
+	case DB_CFG_SECRET:
+		/* checked like a string; stored sealed by the caller */
+		if (strlen(value) > 4096)
+			return cs_err_set(err, CS_EINVAL,
+			                  "config %s: the value is too long",
+			                  def->key);
+		cs_buf_puts(out, value);
+		return 0;
 	case DB_CFG_INT:
 		if (!parse_ll(value, &v))
 			return cs_err_set(
@@ -230,6 +283,15 @@ int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
 			    err, CS_EINVAL,
 			    "config %s: \"%s\" is not an http(s) URL", def->key,
 			    value);
+		/* tokens travel to these: TLS unless it stays on this host */
+		if (strncmp(def->key, "oauth.", 6) == 0 &&
+		    strncmp(value, "http://", 7) == 0 && !http_loopback(value))
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: plain http is refused for an OAuth "
+			    "endpoint unless its host is on loopback; use "
+			    "https://",
+			    def->key);
 		cs_buf_puts(out, value);
 		return 0;
 	}
@@ -252,6 +314,18 @@ int db_config_get(db *d, const char *key, cs_buf *out, bool *is_set,
 		return unknown_key(key, err);
 	if (is_set)
 		*is_set = false;
+	if (def->type == DB_CFG_SECRET) {
+		cs_buf blob = CS_BUF_INIT;
+		bool found = false;
+
+		rc = db_config_get_sealed(d, key, &blob, &found, err);
+		cs_buf_free(&blob);
+		if (rc == 0 && found)
+			cs_buf_puts(out, "(sealed)");
+		if (is_set)
+			*is_set = found;
+		return rc;
+	}
 	if ((rc = db_prepare(d, "SELECT value FROM settings WHERE key = ?1",
 	                     &st, err)) != 0)
 		return rc;
@@ -293,6 +367,11 @@ int db_config_set(db *d, const char *key, const char *value, cs_err *err)
 
 	if (def == NULL)
 		return unknown_key(key, err);
+	if (def->type == DB_CFG_SECRET)
+		return cs_err_set(err, CS_EINVAL,
+		                  "config %s is a secret: it is stored sealed "
+		                  "(db_config_set_sealed), never in clear",
+		                  key);
 	if ((rc = db_config_parse(def, value, &canon, err)) != 0)
 		goto out;
 	if ((rc = db_prepare(d,
@@ -314,17 +393,66 @@ out:
 
 int db_config_unset(db *d, const char *key, cs_err *err)
 {
+	const db_config_def *def = db_config_find(key);
+	cs_buf mkey = CS_BUF_INIT;
 	sqlite3_stmt *st;
 	int rc;
 
-	if (db_config_find(key) == NULL)
+	if (def == NULL)
 		return unknown_key(key, err);
-	if ((rc = db_prepare(d, "DELETE FROM settings WHERE key = ?1", &st,
-	                     err)) != 0)
+	if (def->type == DB_CFG_SECRET) {
+		cs_buf_printf(&mkey, "%s%s", DB_CFG_SEALED_PREFIX, key);
+		rc = db_prepare(d, "DELETE FROM meta WHERE key = ?1", &st, err);
+	} else {
+		rc = db_prepare(d, "DELETE FROM settings WHERE key = ?1", &st,
+		                err);
+	}
+	if (rc) {
+		cs_buf_free(&mkey);
 		return rc;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_text(st, 1, mkey.len ? mkey.data : key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot write settings");
 	sqlite3_finalize(st);
+	cs_buf_free(&mkey);
+	return rc;
+}
+
+static int sealed_key(const char *key, cs_buf *mkey, cs_err *err)
+{
+	const db_config_def *def = db_config_find(key);
+
+	if (def == NULL)
+		return unknown_key(key, err);
+	if (def->type != DB_CFG_SECRET)
+		return cs_err_set(err, CS_EINVAL, "config %s is not a secret",
+		                  key);
+	cs_buf_printf(mkey, "%s%s", DB_CFG_SEALED_PREFIX, key);
+	return 0;
+}
+
+int db_config_set_sealed(db *d, const char *key, const void *blob, size_t n,
+                         cs_err *err)
+{
+	cs_buf mkey = CS_BUF_INIT;
+	int rc = sealed_key(key, &mkey, err);
+
+	if (rc == 0)
+		rc = db_meta_set(d, mkey.data, blob, n, err);
+	cs_buf_free(&mkey);
+	return rc;
+}
+
+int db_config_get_sealed(db *d, const char *key, cs_buf *blob, bool *found,
+                         cs_err *err)
+{
+	cs_buf mkey = CS_BUF_INIT;
+	int rc = sealed_key(key, &mkey, err);
+
+	*found = false;
+	if (rc == 0)
+		rc = db_meta_get(d, mkey.data, blob, found, err);
+	cs_buf_free(&mkey);
 	return rc;
 }

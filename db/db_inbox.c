@@ -18,7 +18,7 @@
 	"insecure_tls, display_name, signature, timezone, daily_cap, "         \
 	"sent_copy, status, created_at, updated_at, hard_cap, "                \
 	"domain_hourly_cap, min_gap, ramp_start, ramp_step, paused_reason, "   \
-	"paused_until, coalesce(next_send_at, 0)"
+	"paused_until, coalesce(next_send_at, 0), auth_state, auth_reason"
 
 static void read_row(sqlite3_stmt *st, db_inbox *in)
 {
@@ -54,6 +54,8 @@ static void read_row(sqlite3_stmt *st, db_inbox *in)
 	in->paused_reason = db_col_str(st, 28);
 	in->paused_until = sqlite3_column_int64(st, 29);
 	in->next_send_at = sqlite3_column_int64(st, 30);
+	in->auth_state = db_col_str(st, 31);
+	in->auth_reason = db_col_str(st, 32);
 }
 
 void db_inbox_free(db_inbox *in)
@@ -79,6 +81,8 @@ void db_inbox_free(db_inbox *in)
 	free(in->sent_copy);
 	free(in->status);
 	free(in->paused_reason);
+	free(in->auth_state);
+	free(in->auth_reason);
 	for (i = 0; i < in->ntags; i++)
 		free(in->tags[i]);
 	free(in->tags);
@@ -183,9 +187,9 @@ static const char insert_sql[] =
     "smtp_tls, imap_host, imap_port, imap_tls, username, auth, ca_file, "
     "insecure_tls, display_name, signature, timezone, daily_cap, sent_copy, "
     "updated_at, created_at, secret, hard_cap, domain_hourly_cap, min_gap, "
-    "ramp_start, ramp_step) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-    "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, ?21, ?22, "
-    "?23, ?24, ?25, ?26)";
+    "ramp_start, ramp_step, auth_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, "
+    "?21, ?22, ?23, ?24, ?25, ?26, ?27)";
 
 static const char update_sql[] =
     "UPDATE inboxes SET name = ?2, email = ?3, provider = ?4, smtp_host = "
@@ -217,6 +221,8 @@ static int write_inbox(db *d, const db_inbox *in, bool insert, const void *blob,
 		sqlite3_bind_blob(st, 21, blob, (int)blob_len, SQLITE_STATIC);
 	else if (insert)
 		sqlite3_bind_null(st, 21);
+	if (insert)
+		db_bind_opt(st, 27, in->auth_state ? in->auth_state : "ok");
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = db_fail(d, err,
 		             insert ? "cannot add the inbox"

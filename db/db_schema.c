@@ -327,6 +327,36 @@ static const db_migration migrations[] = {
      ");"
      "CREATE INDEX outbox_state ON outbox(state, due_at);"
      "CREATE INDEX outbox_enrollment ON outbox(enrollment_id);"},
+
+    /* 6 belongs to another branch; versions only need to ascend. */
+    {8, "OAuth2: inbox authorization state and token metadata",
+     /* ok: usable; pending: imported, not connected yet; auth_failed: the
+      * provider refused the grant (reason says how to reconnect).  Kept
+      * apart from status (active|paused|error) because SQLite cannot
+      * widen that CHECK without rebuilding the table. */
+     "ALTER TABLE inboxes ADD COLUMN auth_state TEXT NOT NULL DEFAULT 'ok'"
+     "  CHECK (auth_state IN ('ok', 'pending', 'auth_failed'));"
+     "ALTER TABLE inboxes ADD COLUMN auth_reason TEXT;"
+     /* One row per inbox connected with `inbox connect`.  The access token
+      * is the inbox's secret (inboxes.secret); the refresh token is a
+      * vault blob bound to ('oauth_tokens', 'refresh_token', inbox uuid).
+      * generation grows whenever the refresh token changes, so a refresh
+      * that raced another process's can tell (compare-and-set).  Times
+      * are ms since the epoch, real time (the provider's clock, never a
+      * simulated one). */
+     "CREATE TABLE oauth_tokens ("
+     "  inbox_id INTEGER PRIMARY KEY REFERENCES inboxes(id)"
+     "    ON DELETE CASCADE,"
+     "  provider TEXT NOT NULL CHECK (provider IN ('google', 'microsoft')),"
+     "  tenant TEXT,"
+     "  refresh_token BLOB NOT NULL,"
+     "  generation INTEGER NOT NULL DEFAULT 1,"
+     "  access_expires_at INTEGER NOT NULL,"
+     "  refreshed_at INTEGER NOT NULL,"      /* last grant that worked */
+     "  refresh_issued_at INTEGER NOT NULL," /* of the current one */
+     "  used_at INTEGER,"                    /* access token handed out */
+     "  connected_at INTEGER NOT NULL"
+     ");"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

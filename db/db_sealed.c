@@ -2,8 +2,10 @@
  * db_sealed.c - every vault blob stored in the database, by place.
  *
  * The list of sealed columns lives here so that vault re-keying and status
- * cannot forget one: a later issue that adds a sealed column (OAuth refresh
- * tokens) adds it to `columns` below.
+ * cannot forget one: a later issue that adds a sealed column adds it to
+ * `columns` below.  Sealed values in meta (the unsubscribe key, secret
+ * settings) are listed by key; meta "vault_check" is not: re-keying
+ * writes it itself.
  */
 #include "db_int.h"
 
@@ -19,6 +21,19 @@ static const sealed_col columns[] = {
      "SELECT uuid, secret FROM inboxes WHERE secret IS NOT NULL ORDER BY id",
      "UPDATE inboxes SET secret = ?1 WHERE uuid = ?2",
      "SELECT count(*) FROM inboxes WHERE secret IS NOT NULL"},
+    /* bound to the inbox's uuid: stable, unlike the rowid */
+    {"oauth_tokens", "refresh_token", "uuid",
+     "SELECT i.uuid, t.refresh_token FROM oauth_tokens t JOIN inboxes i ON "
+     "i.id = t.inbox_id ORDER BY t.inbox_id",
+     "UPDATE oauth_tokens SET refresh_token = ?1 WHERE inbox_id = (SELECT "
+     "id FROM inboxes WHERE uuid = ?2)",
+     "SELECT count(*) FROM oauth_tokens"},
+    {"meta", "value", "key",
+     "SELECT key, value FROM meta WHERE key = 'unsub_key' OR key LIKE "
+     "'" DB_CFG_SEALED_PREFIX "%' ORDER BY key",
+     "UPDATE meta SET value = ?1 WHERE key = ?2",
+     "SELECT count(*) FROM meta WHERE key = 'unsub_key' OR key LIKE "
+     "'" DB_CFG_SEALED_PREFIX "%'"},
 };
 
 #define NCOLS (sizeof columns / sizeof columns[0])

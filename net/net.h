@@ -72,4 +72,118 @@ bool net_timed_out(mailstream *s);
  * store.  Marks a cut with "...". */
 void net_scrub(const char *s, size_t n, size_t cap, cs_buf *out);
 
+/* ---- OAuth2 clients (oauth.c) -----------------------------------------
+ *
+ * The three grants coldseq needs to keep a mailbox's XOAUTH2 bearer token
+ * alive: the device-code grant (RFC 8628, Microsoft), the authorization
+ * code grant with PKCE S256 and state, redirected to a listener on
+ * 127.0.0.1 (RFC 8252, Google), and the refresh grant.  HTTPS through
+ * libcurl; an endpoint must be https://, or http:// to a loopback host
+ * (tests).  Redirects are never followed.
+ *
+ * Every token, code and verifier lives in a cs_secret (registered for
+ * redaction); request and response bodies that held one are wiped.
+ * Errors: CS_EAUTH when the provider refused the grant for good
+ * (invalid_grant, access_denied, expired_token, authorization_declined:
+ * only the user can fix it), CS_ETEMP when it asks to try later (5xx,
+ * 429, temporarily_unavailable), CS_ENET when it could not be reached,
+ * CS_EINVAL for anything else (a bad client id, an unexpected answer).
+ * Each call blocks for at most the client's timeout_ms, except
+ * net_oauth_device_wait.
+ */
+
+typedef struct net_oauth_client {
+	const char *token_url;
+	const char *client_id;
+	const cs_secret *client_secret; /* NULL: a public client */
+	int timeout_ms;                 /* one HTTP exchange, all in */
+} net_oauth_client;
+
+/* What a grant returned (free with net_oauth_tokens_free). */
+typedef struct net_oauth_tokens {
+	cs_secret *access;
+	cs_secret *refresh; /* NULL: none given (a refresh keeps the old) */
+	int64_t expires_in; /* seconds; 0 when the answer gave none */
+	char *scope;        /* may be NULL */
+} net_oauth_tokens;
+
+void net_oauth_tokens_free(net_oauth_tokens *t);
+
+/* 0 when url may carry tokens: https://, or http:// to loopback; no user
+ * info.  what names the setting in the error. */
+int net_oauth_check_url(const char *what, const char *url, cs_err *err);
+
+/* Interpret a token endpoint's answer (HTTP status and body).  On error
+ * oauth_error gets the OAuth "error" code ("" when none), cleaned. */
+int net_oauth_parse_token(long status, const char *body, size_t n,
+                          net_oauth_tokens *out, char oauth_error[64],
+                          cs_err *err);
+
+/* The refresh grant. */
+int net_oauth_refresh(const net_oauth_client *c, const cs_secret *refresh,
+                      const char *scope, net_oauth_tokens *out, cs_err *err);
+
+/* ---- device code (RFC 8628) ---- */
+
+typedef struct net_oauth_device {
+	cs_secret *device_code;
+	char *user_code, *verification_uri; /* show both to the user */
+	char *message;                      /* the provider's text, or NULL */
+	int interval_s, expires_in_s;
+} net_oauth_device;
+
+void net_oauth_device_free(net_oauth_device *d);
+int net_oauth_device_start(const net_oauth_client *c, const char *device_url,
+                           const char *scope, net_oauth_device *out,
+                           cs_err *err);
+/* Poll the token endpoint at the given interval (slow_down adds 5 s)
+ * while the answer is authorization_pending, until the user approved
+ * (0), declined (CS_EAUTH) or the code expired (CS_EAUTH). */
+int net_oauth_device_wait(const net_oauth_client *c, const net_oauth_device *d,
+                          net_oauth_tokens *out, cs_err *err);
+
+/* ---- authorization code with PKCE (RFC 7636, RFC 8252) ---- */
+
+typedef struct net_oauth_pkce {
+	cs_secret *verifier; /* 43 characters, 256 random bits */
+	char challenge[48];  /* BASE64URL(SHA256(verifier)) */
+	char state[32];      /* 128 random bits, base64url */
+} net_oauth_pkce;
+
+void net_oauth_pkce_new(net_oauth_pkce *p);
+void net_oauth_pkce_free(net_oauth_pkce *p);
+/* auth_url with response_type=code, client_id, redirect_uri, scope, the
+ * challenge (S256) and state, access_type=offline, prompt=consent and
+ * login_hint (may be NULL), into out. */
+int net_oauth_auth_url(const char *auth_url, const char *client_id,
+                       const char *redirect_uri, const char *scope,
+                       const char *login_hint, const net_oauth_pkce *p,
+                       cs_buf *out, cs_err *err);
+/* The redirect the browser was sent to (a whole URL, or only its path
+ * and query): checks state, then returns the code (*code: caller frees).
+ * An error=... answer (the user said no) is CS_EAUTH. */
+int net_oauth_parse_redirect(const char *url, const char *state,
+                             cs_secret **code, cs_err *err);
+
+/* A listener on 127.0.0.1 at a port the system picks, for the redirect.
+ * fd is non-blocking: poll it for POLLIN, then call _take. */
+typedef struct net_oauth_listener {
+	int fd;
+	int port;
+	char redirect_uri[48]; /* "http://127.0.0.1:PORT/" */
+} net_oauth_listener;
+
+int net_oauth_listen(net_oauth_listener *l, cs_err *err);
+/* Serve one waiting connection: *done is true when it was the redirect
+ * (then the return value and *code are net_oauth_parse_redirect's); a
+ * stray request (favicon, wrong state) gets an error page and *done
+ * stays false. */
+int net_oauth_listener_take(net_oauth_listener *l, const char *state,
+                            cs_secret **code, bool *done, cs_err *err);
+void net_oauth_listener_close(net_oauth_listener *l);
+/* The code for tokens. */
+int net_oauth_exchange(const net_oauth_client *c, const cs_secret *code,
+                       const cs_secret *verifier, const char *redirect_uri,
+                       net_oauth_tokens *out, cs_err *err);
+
 #endif

@@ -23,6 +23,46 @@ int seq_inbox_smtp(db *d, cs_vault *v, const db_inbox *in, smtp_server *srv,
 int seq_inbox_imap(db *d, cs_vault *v, const db_inbox *in, imap_server *srv,
                    imap_auth *auth, cs_secret **secret, cs_err *err);
 
+/* ---- OAuth2 access tokens (seq_token.c) -------------------------------- */
+
+#define SEQ_OAUTH_TENANT "common" /* Microsoft tenant when none is given */
+
+/* The scopes coldseq asks for: SMTP and IMAP (and offline_access) for
+ * "microsoft", https://mail.google.com/ for "google". */
+const char *seq_oauth_scope(const char *provider);
+
+/* A provider's OAuth2 settings (config oauth.PROVIDER.*), with {tenant}
+ * replaced in Microsoft's URLs; client points into the struct. */
+typedef struct seq_oauth_cfg {
+	net_oauth_client client;
+	cs_buf token_url, device_url, auth_url, client_id;
+	cs_secret *client_secret; /* Google's, opened from the vault */
+	const char *scope;
+} seq_oauth_cfg;
+
+int seq_oauth_cfg_load(db *d, cs_vault *v, const char *provider,
+                       const char *tenant, int timeout_ms, seq_oauth_cfg *out,
+                       cs_err *err);
+void seq_oauth_cfg_free(seq_oauth_cfg *c);
+
+/* A valid access token for an auth=oauth2 inbox (*out: caller frees):
+ * the stored one while it lives, else refreshed first (force: refresh
+ * now, after the server refused the current one).  Real time; may block
+ * up to 10 s in the token endpoint.  CS_EAUTH when the inbox is pending
+ * or auth_failed, or the provider refused the refresh token now (the
+ * inbox is then marked auth_failed with the reconnect command); other
+ * codes for trouble that may pass.  An inbox without a token row (a
+ * bearer token given with `inbox add --auth oauth2`) gets its secret. */
+int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
+                  cs_secret **out, cs_err *err);
+/* Whether the inbox may authenticate (auth_state ok). */
+bool seq_inbox_authorized(const db_inbox *in);
+/* Whether res is an SMTP server refusing an oauth2 inbox's token. */
+bool seq_token_refused(const db_inbox *in, const smtp_result *res);
+/* The command that reconnects in (tenant: Microsoft's, may be NULL). */
+void seq_token_reconnect_cmd(const db_inbox *in, const char *tenant,
+                             cs_buf *out);
+
 /* Whether a copy of what the inbox sends belongs in its Sent folder:
  * sent_copy always/never, or auto = not for Google and Microsoft 365, which
  * keep their own copy. */
@@ -80,6 +120,7 @@ typedef struct seq_sync_stats {
  * db_inbox must outlive the watcher. */
 typedef struct seq_watcher {
 	db *d;
+	cs_vault *v; /* to renew an OAuth2 access token */
 	cs_clock *clock;
 	const db_inbox *in;
 	imap_server srv; /* prepared by seq_watcher_new */
@@ -88,6 +129,7 @@ typedef struct seq_watcher {
 	cs_secret *secret;
 	char *junk, *sent; /* folder names found; Sent is never scanned */
 	bool selected;     /* INBOX is the selected folder (for IDLE) */
+	bool forced;       /* a refresh was forced since the last connect */
 	uint32_t inbox_uidvalidity, inbox_last; /* INBOX read up to here */
 } seq_watcher;
 
@@ -131,6 +173,11 @@ typedef struct seq_watch_batch {
 int seq_watcher_new(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
                     seq_watcher **out, cs_err *err);
 int seq_watcher_connect(seq_watcher *w, cs_err *err);
+/* Before a (re)connect, on the loop thread: an OAuth2 inbox's access
+ * token renewed when it nears expiry, or refreshed once anyway after a
+ * failed attempt (after_failure) since the last good connect.  No-op
+ * for password inboxes.  CS_EAUTH: the inbox lost its authorization. */
+int seq_watcher_reauth(seq_watcher *w, bool after_failure, cs_err *err);
 int seq_watcher_plan(seq_watcher *w, seq_watch_plan *p, cs_err *err);
 int seq_watcher_fetch(seq_watcher *w, const seq_watch_plan *p, size_t room,
                       seq_watch_batch *b, cs_err *err);
@@ -311,6 +358,12 @@ int seq_inbox_day_get(db *d, const db_inbox *in, int64_t now,
  * wake, until the clock passes until (or nothing is scheduled). */
 int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
                       cs_err *err);
+
+/* An inbox lost its authorization (seq_token_get said CS_EAUTH): it sends
+ * nothing more, its queued first steps go back to be given to other
+ * inboxes (db_outbox_release_new), its follow-ups wait for a reconnect.
+ * (seq_token.c) */
+int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err);
 
 /* Hold (gated) or release an inbox's follow-ups: the service holds them
  * until the inbox's watcher has read the replies that came in while it

@@ -126,7 +126,16 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		    out, "inbox:    %s (%s): %lld of %d sent today%s\n",
 		    ib->in.name, ib->in.status, ib->camp_today, ib->cap_today,
 		    ib->hard ? "" : ", no hard daily total");
-		if (strcmp(ib->in.status, "active") != 0) {
+		if (!seq_inbox_authorized(&ib->in)) {
+			/* OAuth2: pending, or the grant was withdrawn */
+			cs_buf_printf(out, "holds:    the inbox is %s: %s\n",
+			              ib->in.auth_state,
+			              ib->in.auth_reason
+			                  ? ib->in.auth_reason
+			                  : "run 'coldseq inbox connect "
+			                    "--pending'");
+			held = true;
+		} else if (strcmp(ib->in.status, "active") != 0) {
 			cs_buf_printf(
 			    out, "holds:    the inbox is %s%s%s\n",
 			    ib->in.status, ib->in.paused_reason ? ": " : "",

@@ -1,6 +1,7 @@
 /*
  * seq_int.h - the scheduler's state, shared by seq_sched.c (passes),
- * seq_outbox.c (sending and results) and seq_explain.c only.
+ * seq_outbox.c (sending and results), seq_explain.c and seq_token.c
+ * (an inbox that lost its authorization) only.
  */
 #ifndef COLDSEQ_SEQ_INT_H
 #define COLDSEQ_SEQ_INT_H

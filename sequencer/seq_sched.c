@@ -324,7 +324,8 @@ int seq_sched_reload(seq_sched *s, cs_err *err)
 				ib->gated = old[j].gated;
 				break;
 			}
-		ib->active = strcmp(ib->in.status, "active") == 0;
+		ib->active = strcmp(ib->in.status, "active") == 0 &&
+		             seq_inbox_authorized(&ib->in);
 		ib->min_gap_ms = ib->in.min_gap > 0
 		                     ? (int64_t)ib->in.min_gap * 1000
 		                     : s->min_gap_ms;
@@ -839,10 +840,15 @@ static int resume_due(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 	if ((rc = db_inbox_set_status(s->d, ib->in.name, "active", NULL, 0, now,
 	                              err)) != 0)
 		return rc;
-	cs_log_info("inbox %s resumed (pause ended)", ib->in.name);
+	if (seq_inbox_authorized(&ib->in))
+		cs_log_info("inbox %s resumed (pause ended)", ib->in.name);
+	else
+		cs_log_info("inbox %s: pause ended; it still needs "
+		            "reconnecting",
+		            ib->in.name);
 	free(ib->in.status);
 	ib->in.status = cs_xstrdup("active");
-	ib->active = true;
+	ib->active = seq_inbox_authorized(&ib->in);
 	free(ib->in.paused_reason);
 	ib->in.paused_reason = NULL;
 	ib->in.paused_until = 0;

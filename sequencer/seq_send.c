@@ -51,6 +51,16 @@ int seq_inbox_smtp(db *d, cs_vault *v, const db_inbox *in, smtp_server *srv,
 		auth->kind = SMTP_AUTH_NONE;
 		return 0;
 	}
+	if (strcmp(in->auth, "oauth2") == 0) {
+		/* an access token valid now: refreshed ahead of its expiry,
+		 * which may block up to 10 s (see seq_token.c) */
+		if ((rc = seq_token_get(d, v, in, false, secret, err)) != 0)
+			return rc;
+		auth->kind = SMTP_AUTH_XOAUTH2;
+		auth->user = in->username ? in->username : in->email;
+		auth->secret = *secret;
+		return 0;
+	}
 	if ((rc = db_inbox_secret(d, in->uuid, &blob, &found, err)) != 0)
 		return rc;
 	if (!found) {
@@ -65,8 +75,7 @@ int seq_inbox_smtp(db *d, cs_vault *v, const db_inbox *in, smtp_server *srv,
 	cs_buf_free(&blob);
 	if (rc)
 		return rc;
-	auth->kind = strcmp(in->auth, "oauth2") == 0 ? SMTP_AUTH_XOAUTH2
-	                                             : SMTP_AUTH_PASSWORD;
+	auth->kind = SMTP_AUTH_PASSWORD;
 	auth->user = in->username ? in->username : in->email;
 	auth->secret = *secret;
 	return 0;

@@ -306,6 +306,8 @@ typedef struct send_work {
 	imap_auth iauth;
 	cs_secret *secret;
 	bool sent_copy;
+	bool retried;   /* OAuth2: the token was refreshed once already */
+	bool auth_lost; /* OAuth2: the provider refused the refresh */
 	seq_job jobs[SEND_BATCH];
 	smtp_result res[SEND_BATCH];
 	size_t n;
@@ -362,6 +364,42 @@ static void send_run(uv_work_t *req)
 		}
 }
 
+static void send_done(uv_work_t *req, int status);
+
+/* OAuth2 (issue 12): the server refused an oauth2 inbox's access token
+ * at AUTH (it expired early or was revoked).  Force one refresh and run
+ * the whole batch once more, before any result is recorded: AUTH comes
+ * before MAIL, so nothing was handed over, and the rows stay 'sending'
+ * with their Message-IDs (a crash meanwhile leaves them uncertain, as
+ * for any batch in flight).  The refresh runs here, on the loop thread
+ * (at most 10 s, seq_token.c).  A second refusal is recorded as usual
+ * (inbox failure); a refused refresh marks w->auth_lost. */
+static bool oauth_retry(send_work *w)
+{
+	cs_err err = CS_ERR_INIT;
+	cs_secret *fresh = NULL;
+
+	if (w->retried || w->n == 0 || !seq_token_refused(&w->in, &w->res[0]))
+		return false;
+	w->retried = true;
+	if (seq_token_get(w->sv->d, w->sv->v, &w->in, true, &fresh, &err) !=
+	    0) {
+		cs_log_warn("inbox %s: %s", w->in.name, err.msg);
+		w->auth_lost = err.code == CS_EAUTH;
+		return false;
+	}
+	cs_log_info("inbox %s: the server refused the access token; "
+	            "refreshed it, trying again once",
+	            w->in.name);
+	cs_secret_free(w->secret);
+	w->secret = fresh;
+	w->auth.secret = fresh;
+	w->iauth.secret = fresh;
+	memset(w->res, 0, sizeof w->res);
+	uv_queue_work(&w->sv->loop, &w->req, send_run, send_done);
+	return true;
+}
+
 static void send_done(uv_work_t *req, int status)
 {
 	send_work *w = req->data;
@@ -369,6 +407,8 @@ static void send_done(uv_work_t *req, int status)
 	size_t i;
 
 	(void)status;
+	if (!sv->stopping && oauth_retry(w))
+		return; /* still in flight, still busy */
 	for (i = 0; i < w->n; i++) {
 		cs_err err = CS_ERR_INIT;
 		smtp_outcome o = w->res[i].verdict.outcome;
@@ -388,6 +428,12 @@ static void send_done(uv_work_t *req, int status)
 			cs_log_error("recording the result for %s: %s",
 			             w->jobs[i].contact, err.msg);
 		seq_job_free(&w->jobs[i]);
+	}
+	if (w->auth_lost) {
+		cs_err err = CS_ERR_INIT;
+
+		if (seq_sched_auth_lost(sv->s, w->inbox_id, &err) != 0)
+			cs_log_error("inbox %s: %s", w->in.name, err.msg);
 	}
 	set_busy(sv, w->inbox_id, false);
 	cs_secret_free(w->secret);
@@ -439,6 +485,17 @@ static int collect_row(const db_outbox *o, void *arg)
 	ib = seq_find_inbox(sv->s, o->inbox_id);
 	if (ib == NULL)
 		return 0;
+	if (!ib->active) {
+		seq_job none;
+
+		/* paused, or lost its authorization: begin moves the row past
+		 * the pause without credentials (which would fail); a first
+		 * step handed back to other inboxes meanwhile is gone */
+		if (seq_outbox_begin(sv->s, o->id, &none, &ready, &err) != 0 &&
+		    err.code != CS_ENOTFOUND)
+			cs_log_error("outbox row %lld: %s", o->id, err.msg);
+		return 0;
+	}
 	if (c->cur == NULL) {
 		send_work *w = cs_xcalloc(1, sizeof *w);
 		cs_secret *isec = NULL;
@@ -453,6 +510,12 @@ static int collect_row(const db_outbox *o, void *arg)
 			cs_secret_free(w->secret);
 			db_inbox_free(&w->in);
 			free(w);
+			/* OAuth2: the refresh was refused: stop this inbox only
+			 * (the next rows of it are then moved as paused) */
+			if (err.code == CS_EAUTH &&
+			    seq_sched_auth_lost(sv->s, o->inbox_id, &err) != 0)
+				cs_log_error("inbox %s: %s", ib->in.name,
+				             err.msg);
 			return 0;
 		}
 		w->sent_copy = seq_wants_sent_copy(&w->in) &&
@@ -555,6 +618,12 @@ static void watch_down(wrt *r, const cs_err *err)
 	svc *sv = r->sv;
 	int64_t backoff = 5000LL << (r->fails < 6 ? r->fails : 6);
 
+	/* OAuth2 (issue 12): the token may have been dropped early by the
+	 * provider: try again at once, with a forced refresh (watch_job ->
+	 * seq_watcher_reauth), once per failure streak */
+	if (strcmp(r->in.auth, "oauth2") == 0 && !r->w->forced &&
+	    err->code != CS_EAUTH)
+		backoff = 0;
 	r->fails++;
 	cs_log_warn("inbox %s: watcher: %s (retry in %llds)", r->in.name,
 	            err->msg, (long long)(backoff / 1000));
@@ -652,6 +721,22 @@ static void watch_job(wrt *r, wop op)
 	ww->r = r;
 	ww->op = op;
 	ww->was_idling = r->state == W_IDLING;
+	/* OAuth2: a (re)connect gets a token valid now, refreshed once more
+	 * after a failed attempt (issue 12; a no-op for passwords) */
+	if (r->w->s == NULL &&
+	    seq_watcher_reauth(r->w, r->fails > 0, &err) != 0) {
+		free(ww);
+		if (err.code == CS_EAUTH) {
+			cs_err e2 = CS_ERR_INIT;
+
+			if (seq_sched_auth_lost(sv->s, r->in.id, &e2) != 0)
+				cs_log_error("inbox %s: %s", r->in.name,
+				             e2.msg);
+		}
+		watch_down(r, &err);
+		arm_watchers(sv);
+		return;
+	}
 	if (op == OP_SYNC && seq_watcher_plan(r->w, &ww->plan, &err) != 0) {
 		free(ww);
 		fatal_stop(sv, &err);

@@ -554,6 +554,7 @@ int seq_watcher_new(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 
 	*out = NULL;
 	w->d = d;
+	w->v = v;
 	w->clock = clock;
 	w->in = in;
 	if ((rc = seq_inbox_imap(d, v, in, &w->srv, &w->auth, &w->secret,
@@ -587,6 +588,25 @@ int seq_watcher_connect(seq_watcher *w, cs_err *err)
 	w->junk = f.junk ? cs_xstrdup(f.junk) : NULL;
 	w->sent = f.sent ? cs_xstrdup(f.sent) : NULL;
 	imap_folders_free(&f);
+	w->forced = false; /* the token worked */
+	return 0;
+}
+
+int seq_watcher_reauth(seq_watcher *w, bool after_failure, cs_err *err)
+{
+	cs_secret *fresh = NULL;
+	bool force = after_failure && !w->forced;
+	int rc;
+
+	if (strcmp(w->in->auth, "oauth2") != 0 || w->srv.tls == IMAP_TLS_NONE)
+		return 0;
+	if (force) /* once per failure streak, even when it fails */
+		w->forced = true;
+	if ((rc = seq_token_get(w->d, w->v, w->in, force, &fresh, err)) != 0)
+		return rc;
+	cs_secret_free(w->secret);
+	w->secret = fresh;
+	w->auth.secret = fresh;
 	return 0;
 }
 

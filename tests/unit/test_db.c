@@ -258,6 +258,128 @@ static void sealed_values_listed_and_updated(void **state)
 	db_close(d);
 }
 
+/* OAuth2 token rows: connect, refresh with and without rotation, a
+ * refresh that raced another process, auth state, sealed listing. */
+static void oauth_tokens_compare_and_set(void **state)
+{
+	fx *f = *state;
+	db *d = NULL;
+	cs_buf b = CS_BUF_INIT;
+	cs_err err = CS_ERR_INIT;
+	db_token t;
+	db_inbox in;
+	db_token_set set;
+	bool raced = true, found;
+	long long id;
+
+	assert_int_equal(db_open(f->path, DB_OPEN_CREATE, &d, NULL), 0);
+	assert_int_equal(
+	    db_inbox_insert_min(d, "a", "a@x.test", "u-1", "A0", 2, &err), 0);
+	assert_int_equal(db_inbox_get(d, "a", &in, &err), 0);
+	id = in.id;
+	assert_string_equal(in.auth_state, "ok");
+	db_inbox_free(&in);
+	assert_int_equal(db_token_get(d, id, &t, &err), 0);
+	assert_false(t.found);
+	db_token_free(&t);
+
+	memset(&set, 0, sizeof set);
+	set.inbox_id = id;
+	set.provider = "microsoft";
+	set.tenant = "contoso";
+	set.access = "A1";
+	set.access_len = 2;
+	set.refresh = "R1";
+	set.refresh_len = 2;
+	set.expires_at = 1000;
+	set.now = 10;
+	assert_int_equal(db_inbox_set_auth(d, id, "pending", NULL, 5, &err), 0);
+	assert_int_equal(db_token_connect(d, &set, &err), 0);
+	assert_int_equal(db_token_get(d, id, &t, &err), 0);
+	assert_true(t.found);
+	assert_string_equal(t.auth_state, "ok"); /* a connect clears it */
+	assert_string_equal(t.tenant, "contoso");
+	assert_int_equal(t.generation, 1);
+	assert_int_equal(t.refresh.len, 2);
+	assert_int_equal(t.expires_at, 1000);
+	db_token_free(&t);
+
+	/* a refresh that keeps the refresh token */
+	set.refresh = NULL;
+	set.access = "A2";
+	set.expires_at = 2000;
+	set.now = 20;
+	set.expect_generation = 1;
+	assert_int_equal(db_token_refreshed(d, &set, &raced, &err), 0);
+	assert_false(raced);
+	/* one that rotates it */
+	set.refresh = "R2xx";
+	set.refresh_len = 4;
+	set.access = "A3";
+	set.now = 30;
+	assert_int_equal(db_token_refreshed(d, &set, &raced, &err), 0);
+	assert_false(raced);
+	assert_int_equal(db_token_get(d, id, &t, &err), 0);
+	assert_int_equal(t.generation, 2);
+	assert_int_equal(t.refresh.len, 4);
+	assert_int_equal(t.refresh_issued_at, 30);
+	assert_int_equal(t.refreshed_at, 30);
+	db_token_free(&t);
+	/* a process that refreshed from generation 1 lost the race:
+	 * nothing of it is stored */
+	set.access = "A4-late";
+	set.access_len = 7;
+	assert_int_equal(db_token_refreshed(d, &set, &raced, &err), 0);
+	assert_true(raced);
+	assert_int_equal(db_inbox_secret(d, "u-1", &b, &found, &err), 0);
+	assert_true(found);
+	assert_int_equal(b.len, 2); /* still "A3" */
+	assert_memory_equal(b.data, "A3", 2);
+	cs_buf_clear(&b);
+
+	/* every sealed value is listed for re-keying */
+	assert_int_equal(
+	    db_config_set_sealed(d, "oauth.google.client_secret", "S", 1, &err),
+	    0);
+	assert_int_equal(
+	    db_config_set(d, "oauth.google.client_secret", "x", &err),
+	    CS_EINVAL);
+	assert_int_equal(
+	    db_config_get(d, "oauth.google.client_secret", &b, &found, &err),
+	    0);
+	assert_true(found);
+	assert_string_equal(cs_buf_str(&b), "(sealed)");
+	cs_buf_clear(&b);
+	assert_int_equal(db_sealed_foreach(d, collect, &b, &err), 0);
+	assert_string_equal(cs_buf_str(&b),
+	                    "inboxes.secret:u-1:2;oauth_tokens.refresh_token:"
+	                    "u-1:4;meta.value:config/"
+	                    "oauth.google.client_secret:1;");
+	db_sealed s = {"oauth_tokens", "refresh_token", "u-1", "R3", 2};
+	assert_int_equal(db_sealed_update(d, &s, &err), 0);
+	assert_int_equal(db_config_unset(d, "oauth.google.client_secret", &err),
+	                 0);
+	cs_buf_clear(&b);
+	assert_int_equal(
+	    db_config_get(d, "oauth.google.client_secret", &b, &found, &err),
+	    0);
+	assert_false(found);
+
+	assert_int_equal(
+	    db_inbox_set_auth(d, id, "auth_failed", "why", 40, &err), 0);
+	assert_int_equal(db_inbox_get(d, "a", &in, &err), 0);
+	assert_string_equal(in.auth_state, "auth_failed");
+	assert_string_equal(in.auth_reason, "why");
+	db_inbox_free(&in);
+	assert_int_equal(db_inbox_set_auth(d, id, "bogus", NULL, 40, &err),
+	                 CS_EDB);
+	/* the row goes with its inbox */
+	assert_int_equal(db_inbox_remove(d, "a", &err), 0);
+	assert_int_equal(db_token_get(d, id, &t, &err), CS_ENOTFOUND);
+	cs_buf_free(&b);
+	db_close(d);
+}
+
 static void nested_transactions_are_savepoints(void **state)
 {
 	fx *f = *state;
@@ -315,6 +437,8 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(nested_transactions_are_savepoints,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(oauth_tokens_compare_and_set, setup,
+	                                    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
