@@ -433,6 +433,9 @@ int seq_warmup_pass(seq_warmup *w, int64_t *next_wake, bool *changed,
 /* The quota of ramp day `day` (1-based): start + step * (day - 1), at
  * most max. */
 int seq_warmup_quota(int start, int step, int max, long long day);
+/* The ramp day of local day "YYYY-MM-DD" for w: 1 before the first
+ * send, else calendar days since first_day + 1. */
+long long seq_warmup_ramp_day(const db_warmup *w, const char *day);
 /* A due plan row into a job: the day's quota and the inbox's hard cap
  * are checked (a new message over them is dropped, a reply waits for the
  * next day), the message is built and recorded in messages (purpose

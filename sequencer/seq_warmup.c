@@ -103,7 +103,7 @@ static long long day_number(const char *day)
 }
 
 /* The ramp day (1-based) of `day` for settings w. */
-static long long ramp_day(const db_warmup *w, const char *day)
+long long seq_warmup_ramp_day(const db_warmup *w, const char *day)
 {
 	if (w->first_day[0] == '\0')
 		return 1;
@@ -237,7 +237,7 @@ static int plan_day(seq_warmup *w, const db_warmup *self, const dayinfo *di,
 	int64_t from = di->start + WINDOW_FROM_H * HOUR_MS,
 	        to = di->start + WINDOW_TO_H * HOUR_MS, *at;
 	int quota = seq_warmup_quota(self->start, self->step, self->max,
-	                             ramp_day(self, di->day));
+	                             seq_warmup_ramp_day(self, di->day));
 	int nnew = quota - quota * self->reply_rate / 100, i;
 	partner *p;
 	size_t np = 0, k;
@@ -289,7 +289,7 @@ static int plan_day(seq_warmup *w, const db_warmup *self, const dayinfo *di,
 	if (rc == 0)
 		cs_log_info("warmup: inbox %s day %s (ramp day %lld): quota "
 		            "%d, %d new message(s) planned",
-		            self->inbox, di->day, ramp_day(self, di->day),
+		            self->inbox, di->day, seq_warmup_ramp_day(self, di->day),
 		            quota, nnew);
 out:
 	free(at);
@@ -458,7 +458,7 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 	                               &sent, err)) != 0)
 		goto out;
 	quota = seq_warmup_quota(x->start, x->step, x->max,
-	                         ramp_day(x, di.day));
+	                         seq_warmup_ramp_day(x, di.day));
 	if (x->weekdays_only && (di.wday == 0 || di.wday == 6))
 		quota = 0;
 	if (sent >= quota || (cap.hard && cap.total >= cap.hard) ||

@@ -112,7 +112,7 @@ typedef struct ctx {
 	db *d;
 	cs_clock *clock;
 	const db_inbox *in;
-	const char *folder;
+	const char *folder, *role; /* role: inbox|junk */
 	seq_sync_stats *st;
 	bool added; /* the last add_event was new (effects apply once) */
 } ctx;
@@ -207,9 +207,13 @@ static int record(ctx *x, const imap_class *c)
 	if (rc)
 		goto out;
 	if (found && ref.purpose && strcmp(ref.purpose, "warmup") == 0) {
-		kind = "warmup";
+		e.kind = "warmup";
 		e.related_message_id = ref.message_id;
-		goto simple;
+		/* warmup: read, rescue, answer (seq_warmup.c), once */
+		if ((rc = add_event(x, &e)) == 0 && x->added)
+			rc = seq_warmup_received(x->d, x->clock, x->in, x->role,
+			                         x->folder, c, &err);
+		goto out;
 	}
 	db_sent_ref_free(&ref);
 	found = false;
@@ -514,7 +518,7 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
 		return rc;
 	for (i = 0; i < b->nf && rc == 0; i++) {
 		const struct seq_watch_got *g = &b->f[i];
-		ctx x = {w->d, w->clock, w->in, g->name, st, false};
+		ctx x = {w->d, w->clock, w->in, g->name, g->role, st, false};
 
 		st->folders++;
 		if (!g->touched)
