@@ -127,8 +127,9 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 		fprintf(ctx->out, "no inbox is in warmup ('coldseq warmup "
 		                  "enable NAME')\n");
 	else
-		fprintf(ctx->out, "%-16s %-8s %-10s %5s %7s %4s %8s %7s %7s "
-		                  "%7s\n",
+		fprintf(ctx->out,
+		        "%-16s %-8s %-10s %5s %7s %4s %8s %7s %7s "
+		        "%7s\n",
 		        "INBOX", "WARMUP", "DAY", "QUOTA", "PLANNED", "SENT",
 		        "RECEIVED", "RESCUED", "REPLIES", "HEALTH");
 	for (i = 0; i < n && rc == CLI_EXIT_OK; i++) {
@@ -197,9 +198,9 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 			cJSON_AddNumberToObject(o, "health_inbox_7d",
 			                        (double)good);
 			if (seen)
-				cJSON_AddNumberToObject(
-				    o, "health_7d",
-				    (double)good * 100.0 / (double)seen);
+				cJSON_AddNumberToObject(o, "health_7d",
+				                        (double)good * 100.0 /
+				                            (double)seen);
 			else
 				cJSON_AddNullToObject(o, "health_7d");
 			cJSON_AddStringToObject(o, "inbox_status", w->status);

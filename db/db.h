@@ -578,8 +578,8 @@ int db_enr_sent(db *d, long long id, int next_step, bool completed,
                 const char *thread_refs, int64_t now, cs_err *err);
 /* The outbox and enrollment invariants (see sequencer/seq_outbox.c):
  * fn is called with each violation found, as a sentence. */
-int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg),
-                    void *arg, cs_err *err);
+int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg), void *arg,
+                    cs_err *err);
 /* The earliest queued outbox due time; *found false when none. */
 int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err);
 
@@ -726,8 +726,7 @@ int db_warmup_plan_by_message(db *d, const char *message_id, long long *id,
                               bool *found, cs_err *err);
 /* fn per partner address: new warmup sends of inbox_id planned since. */
 int db_warmup_partner_counts(db *d, long long inbox_id, int64_t since,
-                             int (*fn)(const char *to, long long n,
-                                       void *arg),
+                             int (*fn)(const char *to, long long n, void *arg),
                              void *arg, cs_err *err);
 
 /* An IMAP change a receiving inbox makes to a warmup message: read
@@ -748,9 +747,8 @@ int db_warmup_actions_due(db *d, int64_t now,
                           void *arg, cs_err *err);
 /* state done|failed|planned (a retry at due_at); rescued: it was moved
  * out of Junk. */
-int db_warmup_action_set(db *d, long long id, const char *state,
-                         int64_t due_at, bool rescued, int64_t now,
-                         cs_err *err);
+int db_warmup_action_set(db *d, long long id, const char *state, int64_t due_at,
+                         bool rescued, int64_t now, cs_err *err);
 
 /* An inbox's warmup figures for one local day [start, end). */
 typedef struct db_warmup_figures {
@@ -763,7 +761,7 @@ int db_warmup_day_stats(db *d, long long inbox_id, const char *day,
                         cs_err *err);
 /* Of inbox_id's warmup messages sent since, how many other inboxes saw
  * (*seen) and how many of those first in INBOX rather than Junk. */
-int db_warmup_health(db *d, long long inbox_id, int64_t since,
-                     long long *seen, long long *in_inbox, cs_err *err);
+int db_warmup_health(db *d, long long inbox_id, int64_t since, long long *seen,
+                     long long *in_inbox, cs_err *err);
 
 #endif

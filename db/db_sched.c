@@ -819,8 +819,8 @@ int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
 	return rc;
 }
 
-int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg),
-                    void *arg, cs_err *err)
+int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg), void *arg,
+                    cs_err *err)
 {
 	static const char *const checks[] = {
 	    /* queued enrollment: exactly one row in flight */

@@ -349,8 +349,7 @@ int db_warmup_plan_by_message(db *d, const char *message_id, long long *id,
 }
 
 int db_warmup_partner_counts(db *d, long long inbox_id, int64_t since,
-                             int (*fn)(const char *to, long long n,
-                                       void *arg),
+                             int (*fn)(const char *to, long long n, void *arg),
                              void *arg, cs_err *err)
 {
 	sqlite3_stmt *st;
@@ -437,9 +436,8 @@ int db_warmup_actions_due(db *d, int64_t now,
 	return rc;
 }
 
-int db_warmup_action_set(db *d, long long id, const char *state,
-                         int64_t due_at, bool rescued, int64_t now,
-                         cs_err *err)
+int db_warmup_action_set(db *d, long long id, const char *state, int64_t due_at,
+                         bool rescued, int64_t now, cs_err *err)
 {
 	static const char sql[] =
 	    "UPDATE warmup_actions SET state = ?2, due_at = CASE WHEN ?3 >= 0 "
@@ -522,8 +520,8 @@ int db_warmup_day_stats(db *d, long long inbox_id, const char *day,
 	return 0;
 }
 
-int db_warmup_health(db *d, long long inbox_id, int64_t since,
-                     long long *seen, long long *in_inbox, cs_err *err)
+int db_warmup_health(db *d, long long inbox_id, int64_t since, long long *seen,
+                     long long *in_inbox, cs_err *err)
 {
 	static const char sql[] =
 	    "SELECT count(*), coalesce(sum(e.folder = 'INBOX'), 0) FROM "

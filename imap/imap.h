@@ -211,8 +211,7 @@ int imap_uid_flag(imap_session *s, uint32_t uid, bool seen, bool flagged,
                   cs_err *err);
 /* Move uid from the selected folder to dest: UID MOVE (RFC 6851), else
  * UID COPY, \Deleted and UID EXPUNGE (UIDPLUS) or EXPUNGE. */
-int imap_uid_move(imap_session *s, uint32_t uid, const char *dest,
-                  cs_err *err);
+int imap_uid_move(imap_session *s, uint32_t uid, const char *dest, cs_err *err);
 /* CREATE folder. */
 int imap_create(imap_session *s, const char *folder, cs_err *err);
 

@@ -55,8 +55,8 @@ int imap_uid_by_message_id(imap_session *s, const char *message_id,
 	return 0;
 }
 
-static int store_flags(imap_session *s, uint32_t uid, bool seen,
-                       bool flagged, bool deleted, cs_err *err)
+static int store_flags(imap_session *s, uint32_t uid, bool seen, bool flagged,
+                       bool deleted, cs_err *err)
 {
 	struct mailimap_flag_list *fl = mailimap_flag_list_new_empty();
 	struct mailimap_store_att_flags *att;
@@ -86,8 +86,7 @@ int imap_uid_flag(imap_session *s, uint32_t uid, bool seen, bool flagged,
 	return store_flags(s, uid, seen, flagged, false, err);
 }
 
-int imap_uid_move(imap_session *s, uint32_t uid, const char *dest,
-                  cs_err *err)
+int imap_uid_move(imap_session *s, uint32_t uid, const char *dest, cs_err *err)
 {
 	struct mailimap_set *set = mailimap_set_new_single(uid);
 	int r, rc;

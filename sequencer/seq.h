@@ -460,9 +460,9 @@ typedef struct seq_warmup_op {
 	char *message_id, *action, *folder; /* action: read|archive */
 	bool flag;
 	int attempts;
-	int rc;          /* 0 done; else err says why */
-	bool rescued;    /* it was moved out of Junk */
-	bool missing;    /* the message is not there (any more) */
+	int rc;       /* 0 done; else err says why */
+	bool rescued; /* it was moved out of Junk */
+	bool missing; /* the message is not there (any more) */
 	char err[512];
 } seq_warmup_op;
 

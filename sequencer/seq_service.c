@@ -78,9 +78,9 @@ struct svc {
 	cs_vault *v;
 	const seq_service_opts *o;
 	seq_sched *s;
-	seq_warmup *wu;  /* warmup planner (seq_warmup.c) */
-	int inflight;    /* send jobs (campaign and warmup) */
-	int wjobs;       /* watcher jobs and warmup IMAP jobs */
+	seq_warmup *wu;   /* warmup planner (seq_warmup.c) */
+	int inflight;     /* send jobs (campaign and warmup) */
+	int wjobs;        /* watcher jobs and warmup IMAP jobs */
 	long long *abusy; /* inboxes with a warmup IMAP job */
 	size_t nabusy;
 	long long *busy; /* inboxes with a send job */
@@ -465,8 +465,8 @@ static send_work *send_work_new(svc *sv, const db_inbox *src)
 	w->sv = sv;
 	w->inbox_id = src->id;
 	if (db_inbox_get(sv->d, src->name, &w->in, &err) != 0 ||
-	    seq_inbox_smtp(sv->d, sv->v, &w->in, &w->srv, &w->auth,
-	                   &w->secret, &err) != 0) {
+	    seq_inbox_smtp(sv->d, sv->v, &w->in, &w->srv, &w->auth, &w->secret,
+	                   &err) != 0) {
 		cs_log_error("inbox %s: %s", src->name, err.msg);
 		cs_secret_free(w->secret);
 		db_inbox_free(&w->in);
@@ -474,8 +474,8 @@ static send_work *send_work_new(svc *sv, const db_inbox *src)
 		return NULL;
 	}
 	w->sent_copy = seq_wants_sent_copy(&w->in) &&
-	               seq_inbox_imap(sv->d, sv->v, &w->in, &w->isrv,
-	                              &w->iauth, &isec, &err) == 0;
+	               seq_inbox_imap(sv->d, sv->v, &w->in, &w->isrv, &w->iauth,
+	                              &isec, &err) == 0;
 	/* the same secret: keep one copy alive for both */
 	cs_secret_free(isec);
 	w->iauth.secret = w->secret;
@@ -670,8 +670,8 @@ static int collect_action(const db_warmup_action *x, void *arg)
 	}
 	if (c->cur->n >= 50)
 		return 0;
-	c->cur->ops = cs_xrealloc(c->cur->ops,
-	                          (c->cur->n + 1) * sizeof *c->cur->ops);
+	c->cur->ops =
+	    cs_xrealloc(c->cur->ops, (c->cur->n + 1) * sizeof *c->cur->ops);
 	op = &c->cur->ops[c->cur->n++];
 	memset(op, 0, sizeof *op);
 	op->id = x->id;

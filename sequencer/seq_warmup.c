@@ -289,8 +289,8 @@ static int plan_day(seq_warmup *w, const db_warmup *self, const dayinfo *di,
 	if (rc == 0)
 		cs_log_info("warmup: inbox %s day %s (ramp day %lld): quota "
 		            "%d, %d new message(s) planned",
-		            self->inbox, di->day, seq_warmup_ramp_day(self, di->day),
-		            quota, nnew);
+		            self->inbox, di->day,
+		            seq_warmup_ramp_day(self, di->day), quota, nnew);
 out:
 	free(at);
 	free(p);
@@ -299,15 +299,14 @@ out:
 
 /* ---- health -------------------------------------------------------------- */
 
-static int health_check(seq_warmup *w, int64_t now, bool *changed,
-                        cs_err *err)
+static int health_check(seq_warmup *w, int64_t now, bool *changed, cs_err *err)
 {
 	long long threshold = 80;
 	size_t i;
 	int rc;
 
-	if ((rc = db_config_get_int(w->d, "warmup.health_threshold",
-	                            &threshold, err)) != 0)
+	if ((rc = db_config_get_int(w->d, "warmup.health_threshold", &threshold,
+	                            err)) != 0)
 		return rc;
 	for (i = 0; i < w->n; i++) {
 		const db_warmup *x = &w->w[i];
@@ -326,11 +325,12 @@ static int health_check(seq_warmup *w, int64_t now, bool *changed,
 			continue;
 		if (good * 100 < threshold * seen &&
 		    strcmp(x->status, "active") == 0) {
-			cs_buf_printf(&why,
-			              "warmup health %lld%% (%lld of %lld warmup "
-			              "messages in INBOX over 7 days; below "
-			              "%lld%%)",
-			              good * 100 / seen, good, seen, threshold);
+			cs_buf_printf(
+			    &why,
+			    "warmup health %lld%% (%lld of %lld warmup "
+			    "messages in INBOX over 7 days; below "
+			    "%lld%%)",
+			    good * 100 / seen, good, seen, threshold);
 			rc = db_inbox_set_status(w->d, x->inbox, "paused",
 			                         cs_buf_str(&why), 0, now, err);
 			if (rc == 0)
@@ -419,12 +419,14 @@ static int defer_to_tomorrow(seq_warmup *w, const db_warmup *x,
 
 static const char *strip_re(const char *s)
 {
-	while (s && strncasecmp(s, "Re:", 3) == 0) {
+	if (s == NULL)
+		return "";
+	while (strncasecmp(s, "Re:", 3) == 0) {
 		s += 3;
 		while (*s == ' ')
 			s++;
 	}
-	return s ? s : "";
+	return s;
 }
 
 int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
@@ -559,9 +561,7 @@ int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
 		state = "planned"; /* again later, as a new message */
 		due = now + RETRY_MS;
 		break;
-	default:
-		state = "failed";
-		break;
+	default: state = "failed"; break;
 	}
 	if ((rc = db_begin(w->d, err)) != 0)
 		return rc;

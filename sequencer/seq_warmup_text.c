@@ -43,24 +43,24 @@ static const char *const topics[] = {
 #define NTOPICS (sizeof topics / sizeof topics[0])
 
 static const char *const frames[] = {
-    "Quick question about %s",
-    "Notes on %s",
-    "Following up on %s",
-    "Update on %s",
-    "Thoughts on %s",
-    "A few ideas for %s",
-    "Timing for %s",
-    "Draft for %s",
-    "Can we talk about %s?",
-    "Short note on %s",
-    "Checking in on %s",
-    "Next steps for %s",
+    "Quick question about %s", "Notes on %s",
+    "Following up on %s",      "Update on %s",
+    "Thoughts on %s",          "A few ideas for %s",
+    "Timing for %s",           "Draft for %s",
+    "Can we talk about %s?",   "Short note on %s",
+    "Checking in on %s",       "Next steps for %s",
 };
 #define NFRAMES (sizeof frames / sizeof frames[0])
 
 static const char *const greetings[] = {
-    "Hi,", "Hello,", "Hi there,", "Good morning,", "Hey,", "Hello again,",
-    "Hi, hope your week is going well.", "Morning,",
+    "Hi,",
+    "Hello,",
+    "Hi there,",
+    "Good morning,",
+    "Hey,",
+    "Hello again,",
+    "Hi, hope your week is going well.",
+    "Morning,",
 };
 
 static const char *const openers[] = {
@@ -103,8 +103,8 @@ static const char *const closers[] = {
 };
 
 static const char *const signoffs[] = {
-    "Thanks,", "Best,", "Cheers,", "Best regards,", "Kind regards,",
-    "Talk soon,",
+    "Thanks,",       "Best,",         "Cheers,",
+    "Best regards,", "Kind regards,", "Talk soon,",
 };
 
 static const char *const replies[] = {
@@ -178,15 +178,14 @@ int seq_warmup_compose(uint64_t seed, int avoid_topic, const char *from_name,
 	int topic = (int)(mix(&s) % NTOPICS);
 
 	if (topic == avoid_topic)
-		topic = (topic + 1 + (int)(mix(&s) % (NTOPICS - 1))) %
-		        (int)NTOPICS;
+		topic =
+		    (topic + 1 + (int)(mix(&s) % (NTOPICS - 1))) % (int)NTOPICS;
 	put_frame(subject, frames[mix(&s) % NFRAMES], topics[topic]);
 	cs_buf_printf(body, "%s\r\n\r\n", greetings[mix(&s) % N(greetings)]);
 	put_frame(body, openers[mix(&s) % N(openers)], topics[topic]);
-	cs_buf_printf(body, " %s\r\n\r\n%s\r\n\r\n%s\r\n",
-	              middles[mix(&s) % N(middles)],
-	              closers[mix(&s) % N(closers)],
-	              signoffs[mix(&s) % N(signoffs)]);
+	cs_buf_printf(
+	    body, " %s\r\n\r\n%s\r\n\r\n%s\r\n", middles[mix(&s) % N(middles)],
+	    closers[mix(&s) % N(closers)], signoffs[mix(&s) % N(signoffs)]);
 	if (from_name && *from_name)
 		cs_buf_printf(body, "%s\r\n", from_name);
 	return topic;

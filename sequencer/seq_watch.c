@@ -267,8 +267,9 @@ static int record(ctx *x, const imap_class *c)
 			    (rc = stop_contact(x, r->addr, "bounced", true,
 			                       reason)) == 0 &&
 			    x->added)
-				rc = seq_bounce_protect(
-				    x->d, x->in, cs_clock_now(x->clock), NULL, &err);
+				rc = seq_bounce_protect(x->d, x->in,
+				                        cs_clock_now(x->clock),
+				                        NULL, &err);
 			if (rc == 0 && c->kind == IMAP_BOUNCE && !r->hard &&
 			    x->added && e.related_message_id)
 				rc = seq_soft_bounce(
