@@ -721,9 +721,8 @@ int db_warmup_next_due(db *d, int64_t *out, bool *found, cs_err *err);
 int db_warmup_plan_set(db *d, long long id, const char *state,
                        const char *message_id, int64_t due_at,
                        const char *local_day, int64_t now, cs_err *err);
-/* The plan row that sent message_id. */
-int db_warmup_plan_by_message(db *d, const char *message_id, long long *id,
-                              bool *found, cs_err *err);
+/* Rows left 'sending' (by a crash) become 'sent': they may have gone. */
+int db_warmup_plan_settle(db *d, int64_t now, cs_err *err);
 /* fn per partner address: new warmup sends of inbox_id planned since. */
 int db_warmup_partner_counts(db *d, long long inbox_id, int64_t since,
                              int (*fn)(const char *to, long long n, void *arg),

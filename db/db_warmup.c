@@ -324,27 +324,20 @@ int db_warmup_plan_set(db *d, long long id, const char *state,
 	return rc;
 }
 
-int db_warmup_plan_by_message(db *d, const char *message_id, long long *id,
-                              bool *found, cs_err *err)
+int db_warmup_plan_settle(db *d, int64_t now, cs_err *err)
 {
-	static const char sql[] =
-	    "SELECT id FROM warmup_plan WHERE message_id = ?1";
 	sqlite3_stmt *st;
 	int rc;
 
-	*found = false;
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
+	if ((rc = db_prepare(d,
+	                     "UPDATE warmup_plan SET state = 'sent', "
+	                     "updated_at = ?1 WHERE state = 'sending'",
+	                     &st, err)) != 0)
 		return rc;
-	sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		*found = true;
-		rc = 0;
-	} else if (rc == SQLITE_DONE)
-		rc = 0;
-	else
-		rc = db_fail(d, err, "cannot read the warmup plan");
-	db_done(st);
+	sqlite3_bind_int64(st, 1, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot settle the warmup plan");
+	sqlite3_finalize(st);
 	return rc;
 }
 
