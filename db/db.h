@@ -734,6 +734,7 @@ int db_warmup_partner_counts(db *d, long long inbox_id, int64_t since,
 typedef struct db_warmup_action {
 	long long id, inbox_id;
 	const char *message_id, *action, *folder;
+	uint32_t uidvalidity, uid; /* 0: find it by Message-ID */
 	bool flag;
 	int64_t due_at;
 	int attempts;

@@ -348,7 +348,10 @@ static const db_migration migrations[] = {
      "  inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE,"
      "  message_id TEXT NOT NULL,"
      "  action TEXT NOT NULL CHECK (action IN ('read', 'archive')),"
-     "  folder TEXT NOT NULL,"            /* where the message is expected */
+     "  folder TEXT NOT NULL," /* where the message is expected */
+     /* where the watcher saw it: used while UIDVALIDITY holds */
+     "  uidvalidity INTEGER NOT NULL DEFAULT 0,"
+     "  uid INTEGER NOT NULL DEFAULT 0,"
      "  flag INTEGER NOT NULL DEFAULT 0," /* read: also flagged */
      "  due_at INTEGER NOT NULL,"
      "  state TEXT NOT NULL DEFAULT 'planned' CHECK (state IN"

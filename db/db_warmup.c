@@ -373,8 +373,9 @@ int db_warmup_action_add(db *d, const db_warmup_action *a, int64_t now,
 {
 	static const char sql[] =
 	    "INSERT OR IGNORE INTO warmup_actions(inbox_id, message_id, "
-	    "action, folder, flag, due_at, created_at, updated_at) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
+	    "action, folder, flag, due_at, created_at, updated_at, "
+	    "uidvalidity, uid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, "
+	    "?9)";
 	sqlite3_stmt *st;
 	int rc;
 
@@ -387,6 +388,8 @@ int db_warmup_action_add(db *d, const db_warmup_action *a, int64_t now,
 	sqlite3_bind_int(st, 5, a->flag);
 	sqlite3_bind_int64(st, 6, a->due_at);
 	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_int64(st, 8, a->uidvalidity);
+	sqlite3_bind_int64(st, 9, a->uid);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot plan a warmup action");
 	db_done(st);
@@ -402,7 +405,8 @@ int db_warmup_actions_due(db *d, int64_t now,
 
 	if ((rc = db_prepare(d,
 	                     "SELECT id, inbox_id, message_id, action, folder, "
-	                     "flag, due_at, attempts FROM warmup_actions WHERE "
+	                     "flag, due_at, attempts, uidvalidity, uid FROM "
+	                     "warmup_actions WHERE "
 	                     "state = 'planned' AND due_at <= ?1 ORDER BY "
 	                     "inbox_id, due_at, id",
 	                     &st, err)) != 0)
@@ -420,6 +424,8 @@ int db_warmup_actions_due(db *d, int64_t now,
 		a.flag = sqlite3_column_int(st, 5) != 0;
 		a.due_at = sqlite3_column_int64(st, 6);
 		a.attempts = sqlite3_column_int(st, 7);
+		a.uidvalidity = (uint32_t)sqlite3_column_int64(st, 8);
+		a.uid = (uint32_t)sqlite3_column_int64(st, 9);
 		if ((rc = fn(&a, arg)) != 0)
 			break;
 	}

@@ -200,8 +200,10 @@ int imap_idle_done(imap_session *s, cs_err *err);
 
 /* ---- changing a mailbox (modify.c: warmup's receiving side only) ------ */
 
-/* SELECT folder read-write. */
-int imap_select(imap_session *s, const char *folder, cs_err *err);
+/* SELECT folder read-write; *out (may be NULL) gets its UIDVALIDITY,
+ * UIDNEXT and EXISTS. */
+int imap_select(imap_session *s, const char *folder, imap_folder_info *out,
+                cs_err *err);
 /* The UID (the highest, should there be several) of the message with
  * this Message-ID in the selected folder; *found false when none. */
 int imap_uid_by_message_id(imap_session *s, const char *message_id,

@@ -18,12 +18,23 @@
 
 #include "imap_session_int.h"
 
-int imap_select(imap_session *s, const char *folder, cs_err *err)
+int imap_select(imap_session *s, const char *folder, imap_folder_info *out,
+                cs_err *err)
 {
+	struct mailimap_selection_info *si;
 	int r = mailimap_select(s->imap, folder);
 
 	if (r != MAILIMAP_NO_ERROR)
 		return imap_session_fail(s, r, "SELECT", err);
+	si = s->imap->imap_selection_info;
+	if (out) {
+		memset(out, 0, sizeof *out);
+		if (si) {
+			out->uidvalidity = si->sel_uidvalidity;
+			out->uidnext = si->sel_uidnext;
+			out->exists = si->sel_exists;
+		}
+	}
 	return 0;
 }
 

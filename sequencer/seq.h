@@ -113,6 +113,7 @@ struct seq_watch_got {
 	uint32_t uidvalidity, last_uid;
 	uint64_t highestmodseq;
 	imap_class *cls;
+	uint32_t *uids; /* cls[i] is the message with UID uids[i] */
 	size_t n;
 };
 
@@ -452,12 +453,14 @@ int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
  * Inside the watcher's transaction. */
 int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
                         const char *role, const char *folder,
-                        const imap_class *c, cs_err *err);
+                        uint32_t uidvalidity, uint32_t uid, const imap_class *c,
+                        cs_err *err);
 
 /* One IMAP action handed to a worker (owned strings) and its result. */
 typedef struct seq_warmup_op {
 	long long id, inbox_id;
 	char *message_id, *action, *folder; /* action: read|archive */
+	uint32_t uidvalidity, uid; /* where the watcher saw it (0: unknown) */
 	bool flag;
 	int attempts;
 	int rc;       /* 0 done; else err says why */

@@ -680,6 +680,8 @@ static int collect_action(const db_warmup_action *x, void *arg)
 	op->action = cs_xstrdup(x->action);
 	op->folder = cs_xstrdup(x->folder);
 	op->flag = x->flag;
+	op->uidvalidity = x->uidvalidity;
+	op->uid = x->uid;
 	op->attempts = x->attempts;
 	return 0;
 }

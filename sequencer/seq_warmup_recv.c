@@ -60,7 +60,8 @@ static size_t count_ids(const char *s)
 
 int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
                         const char *role, const char *folder,
-                        const imap_class *c, cs_err *err)
+                        uint32_t uidvalidity, uint32_t uid, const imap_class *c,
+                        cs_err *err)
 {
 	int64_t now = cs_clock_now(clock);
 	db_warmup *l = NULL;
@@ -76,6 +77,8 @@ int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
 	a.message_id = c->message_id;
 	a.action = "read";
 	a.folder = folder;
+	a.uidvalidity = uidvalidity;
+	a.uid = uid;
 	a.flag = rnd_below(100) < FLAG_SHARE;
 	a.due_at = now;
 	if ((rc = db_warmup_action_add(d, &a, now, err)) != 0)
@@ -164,19 +167,28 @@ int seq_warmup_op_done(db *d, cs_clock *clock, const seq_warmup_op *op,
 
 static int op_read(imap_session *s, seq_warmup_op *op, cs_err *err)
 {
+	imap_folder_info info;
 	uint32_t uid = 0;
 	bool found = false, junk = strcmp(op->folder, "INBOX") != 0;
 	int rc;
 
-	if ((rc = imap_select(s, op->folder, err)) != 0 ||
-	    (rc = imap_uid_by_message_id(s, op->message_id, &uid, &found,
-	                                 err)) != 0)
+	if ((rc = imap_select(s, op->folder, &info, err)) != 0)
+		return rc;
+	/* the UID the watcher fetched it under, while the folder keeps its
+	 * UIDVALIDITY (a retry looks again: it may have moved meanwhile);
+	 * else by Message-ID */
+	if (op->uid && op->attempts == 0 &&
+	    info.uidvalidity == op->uidvalidity) {
+		uid = op->uid;
+		found = true;
+	} else if ((rc = imap_uid_by_message_id(s, op->message_id, &uid, &found,
+	                                        err)) != 0)
 		return rc;
 	if (!found && junk) {
 		/* moved already (by a run that died before recording it, or
 		 * by the user): read it where it is now */
 		junk = false;
-		if ((rc = imap_select(s, "INBOX", err)) != 0 ||
+		if ((rc = imap_select(s, "INBOX", NULL, err)) != 0 ||
 		    (rc = imap_uid_by_message_id(s, op->message_id, &uid,
 		                                 &found, err)) != 0)
 			return rc;
@@ -202,7 +214,7 @@ static int op_archive(imap_session *s, seq_warmup_op *op, const char *archive,
 	bool found = false;
 	int rc;
 
-	if ((rc = imap_select(s, "INBOX", err)) != 0 ||
+	if ((rc = imap_select(s, "INBOX", NULL, err)) != 0 ||
 	    (rc = imap_uid_by_message_id(s, op->message_id, &uid, &found,
 	                                 err)) != 0)
 		return rc;

@@ -241,6 +241,27 @@ static void storage(void **state)
 	/* only messages sent in the window count */
 	assert_int_equal(db_warmup_health(f->d, b, 1001, &n, &good, &err), 0);
 	assert_int_equal(n, 0);
+
+	/* warmup counts toward the hard total always, toward the campaign
+	 * cap only with counts_toward_cap */
+	{
+		long long camp = 0, total = 0;
+
+		w.inbox_id = b;
+		assert_int_equal(db_warmup_enable(f->d, &w, 3, &err), 0);
+		assert_int_equal(db_message_count_caps(f->d, b, "2026-12-01",
+		                                       &camp, &total, &err),
+		                 0);
+		assert_int_equal(camp, 0);
+		assert_int_equal(total, 4);
+		w.counts_toward_cap = true;
+		assert_int_equal(db_warmup_enable(f->d, &w, 4, &err), 0);
+		assert_int_equal(db_message_count_caps(f->d, b, "2026-12-01",
+		                                       &camp, &total, &err),
+		                 0);
+		assert_int_equal(camp, 4);
+		assert_int_equal(total, 4);
+	}
 }
 
 int main(void)

@@ -19,6 +19,7 @@ import calendar
 import datetime
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -219,6 +220,7 @@ def ten_days_of_warmup():
        [("c", camp_sent, 0)])
     eq(env.db("SELECT count(*) FROM enrollments WHERE state = 'stopped'"),
        [(0,)])
+    shutil.rmtree(env.tmp)
 
 
 try:
