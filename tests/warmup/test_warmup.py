@@ -206,6 +206,18 @@ def ten_days_of_warmup():
             assert x["health_7d"] >= 80, x
             eq(x["inbox_status"], "active", x)
 
+    # `coldseq status` shows warmup's own cap beside the campaign cap
+    ins = {i["name"]: i for i in json.loads(
+        env.cs("status", "--json", check=0).stdout)["inboxes"]}
+    eq(ins["w3"]["warmup"], None)  # disabled above
+    env.cs("warmup", "enable", "w3", check=0)
+    ins = {i["name"]: i for i in json.loads(
+        env.cs("status", "--json", check=0).stdout)["inboxes"]}
+    # the CLI's "today" is real time, before the simulated day 1: the
+    # ramp's first quota
+    eq(ins["w3"]["warmup"], {"sent_today": 0, "cap": 2,
+                             "counts_toward_cap": False})
+
     # ---- warmup is no reply, no bounce, not in stats
     eq(env.db("SELECT count(*) FROM events WHERE kind IN ('reply', "
               "'bounce', 'auto_reply', 'unsubscribe', 'complaint')"),
