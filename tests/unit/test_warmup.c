@@ -133,6 +133,9 @@ static long long add_inbox(db *d, const char *name, const char *email)
 	return id;
 }
 
+/* When add_msg says the message was sent (ms). */
+static int64_t msg_at = 1000;
+
 static void add_msg(db *d, long long inbox, const char *from, const char *id,
                     const char *to)
 {
@@ -145,7 +148,7 @@ static void add_msg(db *d, long long inbox, const char *from, const char *id,
 	m.inbox_email = from;
 	m.recipient = to;
 	m.purpose = "warmup";
-	m.created_at = 1000;
+	m.created_at = msg_at;
 	m.local_day = "2026-12-01";
 	assert_int_equal(db_message_add(d, &m, &err), 0);
 }
@@ -264,12 +267,164 @@ static void storage(void **state)
 	}
 }
 
+typedef struct planrow {
+	char to[64];
+	int64_t due;
+} planrow;
+
+typedef struct planset {
+	planrow v[256];
+	size_t n;
+	long long inbox;
+} planset;
+
+static int collect_plan(const db_warmup_item *it, void *arg)
+{
+	planset *p = arg;
+
+	if (it->inbox_id == p->inbox && strcmp(it->kind, "new") == 0 &&
+	    p->n < 256) {
+		snprintf(p->v[p->n].to, sizeof p->v[p->n].to, "%s",
+		         it->to_addr);
+		p->v[p->n].due = it->due_at;
+		p->n++;
+	}
+	return 0;
+}
+
+static void enable(db *d, long long id, bool weekdays)
+{
+	db_warmup w;
+	cs_err err = CS_ERR_INIT;
+
+	memset(&w, 0, sizeof w);
+	w.inbox_id = id;
+	w.start = 10;
+	w.step = 0;
+	w.max = 10;
+	w.reply_rate = 30;
+	w.weekdays_only = weekdays;
+	assert_int_equal(db_warmup_enable(d, &w, 1, &err), 0);
+}
+
+static void inbox_status(db *d, const char *name, char *out, size_t n)
+{
+	db_inbox in;
+	cs_err err = CS_ERR_INIT;
+
+	assert_int_equal(db_inbox_get(d, name, &in, &err), 0);
+	snprintf(out, n, "%s:%s", in.status,
+	         in.paused_reason ? in.paused_reason : "");
+	db_inbox_free(&in);
+}
+
+/* The planner on a simulated clock: weekdays only, the day's count and
+ * window, partners (never itself, fair), health pausing and resuming. */
+static void planner(void **state)
+{
+	fx *f = *state;
+	cs_err err = CS_ERR_INIT;
+	long long a = add_inbox(f->d, "a", "a@x.test"),
+	          b = add_inbox(f->d, "b", "b@x.test"),
+	          c = add_inbox(f->d, "c", "c@y.test"),
+	          d = add_inbox(f->d, "d", "d@z.test");
+	int64_t sat = 0, wake = 0;
+	cs_clock *clk;
+	seq_warmup *w = NULL;
+	bool changed = false;
+	planset ps;
+	long long per[3] = {0, 0, 0};
+	char st[300], id[32];
+	size_t i;
+	int day, k;
+
+	(void)d;
+	enable(f->d, a, true);
+	enable(f->d, b, false);
+	enable(f->d, c, false);
+	enable(f->d, d, false);
+	/* Saturday 2026-11-28, 00:30 UTC */
+	assert_int_equal(
+	    cs_time_parse_iso8601("2026-11-28T00:30:00Z", &sat, &err), 0);
+	clk = cs_clock_new_sim(sat, 0);
+	assert_int_equal(seq_warmup_open(f->d, clk, &w, &err), 0);
+	for (day = 0; day < 3; day++) {
+		assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
+		assert_true(wake <= sat + (day + 1) * 86400000LL - 1800000);
+		cs_clock_advance(clk, 86400000LL);
+	}
+	/* a (weekdays only): Monday only; b: 10 - 30% = 7 a day */
+	memset(&ps, 0, sizeof ps);
+	ps.inbox = a;
+	assert_int_equal(
+	    db_warmup_plan_due(f->d, INT64_MAX, collect_plan, &ps, &err), 0);
+	assert_int_equal(ps.n, 7);
+	for (i = 0; i < ps.n; i++)
+		assert_true(ps.v[i].due >= sat + 2 * 86400000LL - 1800000);
+	memset(&ps, 0, sizeof ps);
+	ps.inbox = b;
+	assert_int_equal(
+	    db_warmup_plan_due(f->d, INT64_MAX, collect_plan, &ps, &err), 0);
+	assert_int_equal(ps.n, 21);
+	for (i = 0; i < ps.n; i++) {
+		int64_t in_day = (ps.v[i].due - sat + 1800000) % 86400000LL;
+
+		assert_true(in_day >= 8 * 3600000LL && in_day < 18 * 3600000LL);
+		assert_string_not_equal(ps.v[i].to, "b@x.test");
+		per[strcmp(ps.v[i].to, "a@x.test") == 0   ? 0
+		    : strcmp(ps.v[i].to, "c@y.test") == 0 ? 1
+		                                          : 2]++;
+	}
+	/* fair: 7 each, the same-domain partner never ahead */
+	assert_true(per[0] >= 6 && per[0] <= 7);
+	assert_true(per[1] >= 7 && per[1] <= 8);
+	assert_true(per[2] >= 7 && per[2] <= 8);
+
+	/* health: c's warmup found in Junk 10 times of 10 -> paused */
+	msg_at = cs_clock_now(clk);
+	for (k = 0; k < 10; k++) {
+		snprintf(id, sizeof id, "<j%d@y>", k);
+		add_msg(f->d, c, "c@y.test", id, "a@x.test");
+		seen(f->d, a, id, "Junk");
+	}
+	cs_clock_advance(clk, 3600000LL);
+	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
+	assert_true(changed);
+	inbox_status(f->d, "c", st, sizeof st);
+	assert_non_null(strstr(st, "paused:warmup health 0%"));
+	/* 40 more in INBOX: 80% -> resumes at the next hourly check */
+	for (k = 0; k < 40; k++) {
+		snprintf(id, sizeof id, "<i%d@y>", k);
+		add_msg(f->d, c, "c@y.test", id, "a@x.test");
+		seen(f->d, a, id, "INBOX");
+	}
+	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
+	assert_false(changed); /* not before the hour is up */
+	cs_clock_advance(clk, 3600000LL);
+	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
+	assert_true(changed);
+	inbox_status(f->d, "c", st, sizeof st);
+	assert_string_equal(st, "active:");
+	/* a pause for another reason is never lifted by warmup */
+	assert_int_equal(
+	    db_inbox_set_status(f->d, "c", "paused", "by hand", 0, 1, &err), 0);
+	assert_int_equal(seq_warmup_reload(w, &err), 0);
+	cs_clock_advance(clk, 3600000LL);
+	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
+	inbox_status(f->d, "c", st, sizeof st);
+	assert_string_equal(st, "paused:by hand");
+	seq_warmup_close(w);
+	cs_clock_free(clk);
+	msg_at = 1000;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(ramp),
 	    cmocka_unit_test(corpus),
 	    cmocka_unit_test_setup_teardown(storage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(planner, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
