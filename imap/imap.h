@@ -130,6 +130,7 @@ typedef struct imap_auth {
  * else by the names Gmail, Outlook and others use.  NULL when absent. */
 typedef struct imap_folders {
 	char *sent, *junk, *drafts, *trash, *archive;
+	char *all; /* \All (Gmail's "All Mail": moving there archives) */
 	bool by_attribute; /* found through SPECIAL-USE, not by name */
 } imap_folders;
 

@@ -122,7 +122,7 @@ static int day_of(const char *tz, int64_t t, dayinfo *out, cs_err *err)
 	return cs_tz_day(tz, t, out->day, err);
 }
 
-static const db_warmup *find(const db_warmup *l, size_t n, long long id)
+static db_warmup *find(db_warmup *l, size_t n, long long id)
 {
 	size_t i;
 
@@ -427,7 +427,7 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
                      bool *ready, cs_err *err)
 {
 	int64_t now = cs_clock_now(w->clock);
-	const db_warmup *x = find(w->w, w->n, it->inbox_id);
+	db_warmup *x = find(w->w, w->n, it->inbox_id);
 	bool reply = strcmp(it->kind, "reply") == 0;
 	db_inbox in;
 	seq_inbox_day cap;
@@ -511,10 +511,10 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 		goto out;
 	}
 	/* the cached settings follow what was just stored */
-	if (((db_warmup *)x)->first_day[0] == '\0')
-		memcpy(((db_warmup *)x)->first_day, di.day, 11);
+	if (x->first_day[0] == '\0')
+		memcpy(x->first_day, di.day, sizeof x->first_day);
 	if (topic >= 0)
-		((db_warmup *)x)->last_topic = topic;
+		x->last_topic = topic;
 	job->inbox_id = in.id;
 	job->inbox = cs_xstrdup(in.name);
 	job->from = cs_xstrdup(in.email);

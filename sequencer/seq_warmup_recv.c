@@ -9,7 +9,9 @@
  * messages).  seq_warmup_imap does the IMAP work on a worker, one session
  * per inbox and batch; seq_warmup_op_done records each result on the loop
  * thread: a read done plans the 'archive' action 1-4 hours later (to the
- * Archive special-use folder, else "coldseq-warmup", created on demand);
+ * Archive special-use folder, else \All where the server has it (Gmail:
+ * out of INBOX into All Mail is its archive), else "coldseq-warmup",
+ * created on demand);
  * a failure is retried three times, a message no longer there is done.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -244,6 +246,10 @@ int seq_warmup_imap(const imap_server *srv, const imap_auth *auth,
 			goto fail_all;
 		if (f.archive)
 			archive = cs_xstrdup(f.archive);
+		else if (f.all)
+			/* Gmail: out of INBOX into All Mail is its archive
+			 * (the INBOX label goes, the message stays) */
+			archive = cs_xstrdup(f.all);
 		else {
 			cs_err e2 = CS_ERR_INIT;
 
