@@ -23,6 +23,7 @@ extern const cli_cmd cli_cmds_template[];
 extern const cli_cmd cli_cmds_campaign[];
 extern const cli_cmd cli_cmds_run[];
 extern const cli_cmd cli_cmds_status[];
+extern const cli_cmd cli_cmds_warmup[];
 
 /* Inbox settings shared by inbox add/set/import (inbox_fields.c). field is
  * the option name without "--" (also the CSV column name). */

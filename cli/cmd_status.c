@@ -70,6 +70,10 @@ typedef struct ibox_status {
 	long long sent28, hard28;
 	double rate; /* < 0: nothing sent in the period */
 	const char *health;
+	/* warmup (cmd_warmup.c): in warmup, sent today and the day's quota */
+	bool warmup, warmup_counts;
+	long long warmup_sent;
+	int warmup_quota;
 } ibox_status;
 
 typedef struct ibox_set {
@@ -98,7 +102,8 @@ static int inbox_bounces(long long id, long long sent, long long hard,
 static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
                         int64_t now, ibox_set *set, cs_err *err)
 {
-	size_t i;
+	db_warmup *wl = NULL;
+	size_t i, k, nwl = 0;
 	int rc;
 
 	set->v = cs_xcalloc(n ? n : 1, sizeof *set->v);
@@ -123,7 +128,26 @@ static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
 		else
 			s->health = "ok";
 	}
-	return 0;
+	/* warmup's own cap beside the campaign cap */
+	if ((rc = db_warmup_list(ctx->db, &wl, &nwl, err)) != 0)
+		return rc;
+	for (k = 0; k < nwl && rc == 0; k++)
+		for (i = 0; i < n && rc == 0; i++) {
+			ibox_status *s = &set->v[i];
+
+			if (s->in->id != wl[k].inbox_id || !wl[k].enabled)
+				continue;
+			s->warmup = true;
+			s->warmup_counts = wl[k].counts_toward_cap;
+			s->warmup_quota = seq_warmup_quota(
+			    wl[k].start, wl[k].step, wl[k].max,
+			    seq_warmup_ramp_day(&wl[k], s->day.day));
+			rc = db_message_count_day(ctx->db, s->in->id,
+			                          s->day.day, "warmup",
+			                          &s->warmup_sent, err);
+		}
+	db_warmup_list_free(wl, nwl);
+	return rc;
 }
 
 static cJSON *inbox_json(const ibox_status *s)
@@ -146,6 +170,15 @@ static cJSON *inbox_json(const ibox_status *s)
 		cJSON_AddNumberToObject(o, "hard_cap", s->day.hard);
 	else
 		cJSON_AddNullToObject(o, "hard_cap");
+	if (s->warmup) {
+		cJSON *w = cJSON_AddObjectToObject(o, "warmup");
+
+		cJSON_AddNumberToObject(w, "sent_today",
+		                        (double)s->warmup_sent);
+		cJSON_AddNumberToObject(w, "cap", s->warmup_quota);
+		cJSON_AddBoolToObject(w, "counts_toward_cap", s->warmup_counts);
+	} else
+		cJSON_AddNullToObject(o, "warmup");
 	add_time(o, "next_send_at", in->next_send_at);
 	cJSON_AddNumberToObject(o, "campaign_sent_28d", (double)s->sent28);
 	cJSON_AddNumberToObject(o, "hard_bounces_28d", (double)s->hard28);
@@ -159,7 +192,7 @@ static cJSON *inbox_json(const ibox_status *s)
 static void inbox_line(cli_ctx *ctx, const ibox_status *s, int64_t now)
 {
 	const db_inbox *in = s->in;
-	char next[32], until[32], cap[32], total[48], bounces[48];
+	char next[32], until[32], cap[32], total[48], bounces[48], wu[48];
 
 	snprintf(cap, sizeof cap, "%lld/%d", s->day.campaign, s->day.cap);
 	if (s->day.hard > 0)
@@ -167,6 +200,11 @@ static void inbox_line(cli_ctx *ctx, const ibox_status *s, int64_t now)
 		         s->day.hard);
 	else
 		snprintf(total, sizeof total, "%lld/-", s->day.total);
+	if (s->warmup)
+		snprintf(wu, sizeof wu, "%lld/%d%s", s->warmup_sent,
+		         s->warmup_quota, s->warmup_counts ? "+cap" : "");
+	else
+		snprintf(wu, sizeof wu, "-");
 	if (in->next_send_at <= 0 || in->next_send_at <= now)
 		snprintf(next, sizeof next, "%s",
 		         in->next_send_at <= 0 ? "-" : "now");
@@ -177,8 +215,8 @@ static void inbox_line(cli_ctx *ctx, const ibox_status *s, int64_t now)
 		         s->hard28, s->sent28, s->rate * 100.0);
 	else
 		snprintf(bounces, sizeof bounces, "0/0");
-	fprintf(ctx->out, "%-16s %-10s %9s %11s  %-17s %-15s %s", in->name,
-	        s->day.day, cap, total, next, bounces, s->health);
+	fprintf(ctx->out, "%-16s %-10s %9s %11s %11s  %-17s %-15s %s", in->name,
+	        s->day.day, cap, total, wu, next, bounces, s->health);
 	if (strcmp(s->health, "warning") == 0)
 		fprintf(ctx->out, ": over %.0f%% hard bounces",
 		        BOUNCE_WARN * 100.0);
@@ -253,10 +291,11 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 			                  "inbox add')\n");
 		else
 			fprintf(ctx->out,
-			        "\n%-16s %-10s %9s %11s  %-17s %-15s %s\n",
+			        "\n%-16s %-10s %9s %11s %11s  %-17s %-15s "
+			        "%s\n",
 			        "INBOX", "DAY", "SENT/CAP", "TOTAL/HARD",
-			        "NEXT SEND (LOCAL)", "HARD BOUNCE 28D",
-			        "HEALTH");
+			        "WARMUP/CAP", "NEXT SEND (LOCAL)",
+			        "HARD BOUNCE 28D", "HEALTH");
 	}
 	if (inbox_status(ctx, ins, nin, now, &set, &err) != 0)
 		goto fail;
@@ -670,7 +709,8 @@ const cli_cmd cli_cmds_status[] = {
      "Whether the service runs on this data directory (it holds a lock on\n"
      "DATA_DIR/coldseq.pid) and its pid; per inbox its local day, campaign\n"
      "messages sent today against the daily cap (ramp applied), all\n"
-     "messages against the hard cap (the provider's limit when unset), the\n"
+     "messages against the hard cap (the provider's limit when unset),\n"
+     "warmup messages against warmup's own daily cap (the ramp), the\n"
      "next send the pacing allows, and its health: paused or error with\n"
      "the reason, or 'warning' when more than 2% of its campaign messages\n"
      "of the last 28 days bounced hard; campaigns' contacts by state; the\n"
@@ -678,8 +718,9 @@ const cli_cmd cli_cmds_status[] = {
      "and held steps (a template could not render).\n\n"
      "--json prints {\"service\": {\"running\", \"pid\"}, \"inboxes\": "
      "[{name,\nemail, status, health, paused_reason, paused_until, "
-     "timezone, day,\nsent_today, daily_cap, total_today, hard_cap, "
-     "next_send_at,\ncampaign_sent_28d, hard_bounces_28d, "
+     "timezone, day,\nsent_today, daily_cap, total_today, hard_cap,\n"
+     "warmup: null|{sent_today, cap, counts_toward_cap}, next_send_at,\n"
+     "campaign_sent_28d, hard_bounces_28d, "
      "hard_bounce_rate_28d}],\n\"campaigns\": [{name, status, contacts: "
      "{active, queued, held,\ncompleted, stopped}}], \"outbox\": {held, "
      "queued, sending},\n\"enrollments_held\"}; times are ISO 8601 UTC or "

@@ -15,6 +15,7 @@ static const cli_group groups[] = {
     {"template", "message templates: import, versions, preview"},
     {"campaign", "sequences: create, start, enroll, preview, explain"},
     {"outbox", "messages that may have been sent: list and resolve"},
+    {"warmup", "ramped exchanges between your inboxes, Junk rescue, health"},
     {NULL, NULL},
 };
 
@@ -37,6 +38,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_campaign,
     cli_cmds_run,
     cli_cmds_status,
+    cli_cmds_warmup,
 };
 /* clang-format on */
 

@@ -27,6 +27,9 @@ static const db_config_def defs[] = {
     {"inbox.bounce_pause_percent", DB_CFG_INT, "3", NULL, 1, 100,
      "pause an inbox whose hard bounces pass this share of its campaign "
      "sends in 28 days (at least 20 sends)"},
+    {"warmup.health_threshold", DB_CFG_INT, "80", NULL, 0, 100,
+     "pause an inbox's campaigns while under this share of its warmup "
+     "mail reaches the INBOX rather than Junk (7 days, 10+ seen)"},
     {"dns.mx_map", DB_CFG_STRING, "", NULL, 0, 0,
      "file of \"domain google|microsoft|other\" lines for esp_match "
      "(consulted before DNS)"},

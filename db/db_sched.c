@@ -333,8 +333,10 @@ int db_message_count_caps(db *d, long long inbox_id, const char *local_day,
                           long long *campaign, long long *total, cs_err *err)
 {
 	static const char sql[] =
-	    "SELECT coalesce(sum(purpose IN ('campaign', 'test')), 0), "
-	    "count(*) FROM messages WHERE inbox_id = ?1 AND local_day = ?2";
+	    "SELECT coalesce(sum(purpose IN ('campaign', 'test') OR (purpose "
+	    "= 'warmup' AND EXISTS (SELECT 1 FROM warmup w WHERE w.inbox_id = "
+	    "?1 AND w.counts_toward_cap))), 0), count(*) FROM messages WHERE "
+	    "inbox_id = ?1 AND local_day = ?2";
 	sqlite3_stmt *st;
 	int rc;
 

@@ -328,7 +328,6 @@ static const db_migration migrations[] = {
      "CREATE INDEX outbox_state ON outbox(state, due_at);"
      "CREATE INDEX outbox_enrollment ON outbox(enrollment_id);"},
 
-    /* 6 belongs to another branch; versions only need to ascend. */
     {8, "OAuth2: inbox authorization state and token metadata",
      /* ok: usable; pending: imported, not connected yet; auth_failed: the
       * provider refused the grant (reason says how to reconnect).  Kept
@@ -357,6 +356,68 @@ static const db_migration migrations[] = {
      "  used_at INTEGER,"                    /* access token handed out */
      "  connected_at INTEGER NOT NULL"
      ");"},
+
+    {9, "warmup settings, plan and IMAP actions",
+     /* one row per inbox ever put in warmup; first_day is day 1 of the
+      * ramp (the local day of its first warmup send) */
+     "CREATE TABLE warmup ("
+     "  inbox_id INTEGER PRIMARY KEY REFERENCES inboxes(id)"
+     "    ON DELETE CASCADE,"
+     "  enabled INTEGER NOT NULL DEFAULT 1,"
+     "  start INTEGER NOT NULL CHECK (start >= 1),"
+     "  step INTEGER NOT NULL CHECK (step >= 0),"
+     "  max INTEGER NOT NULL CHECK (max >= 1),"
+     "  reply_rate INTEGER NOT NULL CHECK (reply_rate BETWEEN 0 AND 100),"
+     "  weekdays_only INTEGER NOT NULL DEFAULT 0,"
+     "  counts_toward_cap INTEGER NOT NULL DEFAULT 0,"
+     "  first_day TEXT,"
+     "  last_topic INTEGER NOT NULL DEFAULT -1,"
+     "  updated_at INTEGER NOT NULL"
+     ") WITHOUT ROWID;"
+     /* what an inbox sends in warmup: new messages planned for a local
+      * day, and replies planned when a warmup message arrived */
+     "CREATE TABLE warmup_plan ("
+     "  id INTEGER PRIMARY KEY,"
+     "  inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE,"
+     "  local_day TEXT NOT NULL,"
+     "  kind TEXT NOT NULL CHECK (kind IN ('new', 'reply')),"
+     "  to_addr TEXT NOT NULL COLLATE NOCASE,"
+     "  subject TEXT,"
+     "  in_reply_to TEXT,"
+     "  refs TEXT,"
+     "  due_at INTEGER NOT NULL,"
+     "  state TEXT NOT NULL DEFAULT 'planned' CHECK (state IN"
+     "    ('planned', 'sending', 'sent', 'failed', 'dropped')),"
+     "  message_id TEXT,"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL"
+     ");"
+     "CREATE INDEX warmup_plan_due ON warmup_plan(state, due_at);"
+     "CREATE INDEX warmup_plan_day ON warmup_plan(inbox_id, local_day);"
+     "CREATE UNIQUE INDEX warmup_plan_reply ON warmup_plan(inbox_id,"
+     "  in_reply_to) WHERE kind = 'reply';"
+     /* the receiving side: IMAP changes to make on a warmup message
+      * (rescue from Junk + read, archive), executed by a worker */
+     "CREATE TABLE warmup_actions ("
+     "  id INTEGER PRIMARY KEY,"
+     "  inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE,"
+     "  message_id TEXT NOT NULL,"
+     "  action TEXT NOT NULL CHECK (action IN ('read', 'archive')),"
+     "  folder TEXT NOT NULL," /* where the message is expected */
+     /* where the watcher saw it: used while UIDVALIDITY holds */
+     "  uidvalidity INTEGER NOT NULL DEFAULT 0,"
+     "  uid INTEGER NOT NULL DEFAULT 0,"
+     "  flag INTEGER NOT NULL DEFAULT 0," /* read: also flagged */
+     "  due_at INTEGER NOT NULL,"
+     "  state TEXT NOT NULL DEFAULT 'planned' CHECK (state IN"
+     "    ('planned', 'done', 'failed')),"
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  rescued INTEGER NOT NULL DEFAULT 0,"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL,"
+     "  UNIQUE (inbox_id, message_id, action)"
+     ");"
+     "CREATE INDEX warmup_actions_due ON warmup_actions(state, due_at);"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

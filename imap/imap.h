@@ -130,6 +130,7 @@ typedef struct imap_auth {
  * else by the names Gmail, Outlook and others use.  NULL when absent. */
 typedef struct imap_folders {
 	char *sent, *junk, *drafts, *trash, *archive;
+	char *all; /* \All (Gmail's "All Mail": moving there archives) */
 	bool by_attribute; /* found through SPECIAL-USE, not by name */
 } imap_folders;
 
@@ -197,5 +198,24 @@ bool imap_has_idle(imap_session *s);
  * buffered, end at once), then done.  No other command in between. */
 int imap_idle_start(imap_session *s, int *fd, cs_err *err);
 int imap_idle_done(imap_session *s, cs_err *err);
+
+/* ---- changing a mailbox (modify.c: warmup's receiving side only) ------ */
+
+/* SELECT folder read-write; *out (may be NULL) gets its UIDVALIDITY,
+ * UIDNEXT and EXISTS. */
+int imap_select(imap_session *s, const char *folder, imap_folder_info *out,
+                cs_err *err);
+/* The UID (the highest, should there be several) of the message with
+ * this Message-ID in the selected folder; *found false when none. */
+int imap_uid_by_message_id(imap_session *s, const char *message_id,
+                           uint32_t *uid, bool *found, cs_err *err);
+/* Add \Seen and/or \Flagged to uid in the selected folder. */
+int imap_uid_flag(imap_session *s, uint32_t uid, bool seen, bool flagged,
+                  cs_err *err);
+/* Move uid from the selected folder to dest: UID MOVE (RFC 6851), else
+ * UID COPY, \Deleted and UID EXPUNGE (UIDPLUS) or EXPUNGE. */
+int imap_uid_move(imap_session *s, uint32_t uid, const char *dest, cs_err *err);
+/* CREATE folder. */
+int imap_create(imap_session *s, const char *folder, cs_err *err);
 
 #endif

@@ -247,6 +247,8 @@ int imap_find_folders(imap_session *s, imap_folders *out, cs_err *err)
 					take(&out->trash, name);
 				else if (strcasecmp(a, "Archive") == 0)
 					take(&out->archive, name);
+				else if (strcasecmp(a, "All") == 0)
+					take(&out->all, name);
 			}
 		if (name_is(name, sent_names))
 			take(&byname.sent, name);
@@ -274,6 +276,7 @@ void imap_folders_free(imap_folders *f)
 	free(f->drafts);
 	free(f->trash);
 	free(f->archive);
+	free(f->all);
 	memset(f, 0, sizeof *f);
 }
 

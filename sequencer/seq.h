@@ -155,6 +155,7 @@ struct seq_watch_got {
 	uint32_t uidvalidity, last_uid;
 	uint64_t highestmodseq;
 	imap_class *cls;
+	uint32_t *uids; /* cls[i] is the message with UID uids[i] */
 	size_t n;
 };
 
@@ -280,6 +281,7 @@ typedef struct seq_job {
 	cs_buf raw;                         /* the message as sent */
 	int64_t at;                         /* service clock */
 	char *zone;                         /* the contact's zone used */
+	long long warmup_id; /* a warmup_plan row (outbox_id 0), else 0 */
 } seq_job;
 
 void seq_job_free(seq_job *j);
@@ -458,5 +460,85 @@ typedef struct seq_preview_row {
 int seq_preview(db *d, cs_vault *v, const char *campaign, int64_t start,
                 int64_t until, int (*fn)(const seq_preview_row *r, void *arg),
                 void *arg, cs_err *err);
+
+/* ---- warmup (seq_warmup.c, seq_warmup_text.c) --------------------------- */
+
+/*
+ * Warmup among the user's own inboxes.  The sending side plans each
+ * enabled inbox's local day (a quota from its ramp, sends at jittered
+ * times in 08:00-18:00 of its zone, partners among the other enabled
+ * inboxes); the receiving side (called by the watcher) reads, rescues
+ * from Junk, answers at the reply rate and archives.  Everything that
+ * touches the database runs on the loop thread; seq_warmup_imap is the
+ * network half of the receiving side, for a worker.
+ */
+typedef struct seq_warmup seq_warmup;
+
+int seq_warmup_open(db *d, cs_clock *clock, seq_warmup **out, cs_err *err);
+void seq_warmup_close(seq_warmup *w);
+/* Read the settings again (after the CLI changed them). */
+int seq_warmup_reload(seq_warmup *w, cs_err *err);
+/* Plan the days that have begun, check health (once an hour: pauses or
+ * resumes campaign sending; *changed then says the scheduler must
+ * reload).  *next_wake: the earliest planned send, IMAP action or next
+ * day to plan (INT64_MAX: none). */
+int seq_warmup_pass(seq_warmup *w, int64_t *next_wake, bool *changed,
+                    cs_err *err);
+/* The quota of ramp day `day` (1-based): start + step * (day - 1), at
+ * most max. */
+int seq_warmup_quota(int start, int step, int max, long long day);
+/* The ramp day of local day "YYYY-MM-DD" for w: 1 before the first
+ * send, else calendar days since first_day + 1. */
+long long seq_warmup_ramp_day(const db_warmup *w, const char *day);
+/* A due plan row into a job: the day's quota and the inbox's hard cap
+ * are checked (a new message over them is dropped, a reply waits for the
+ * next day), the message is built and recorded in messages (purpose
+ * warmup, 'sending') before it is handed over.  *ready false: nothing to
+ * send now. */
+int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
+                     bool *ready, cs_err *err);
+/* Record what the server said about a warmup job. */
+int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
+                      cs_err *err);
+/* The watcher saw a warmup message (first time) in folder (role inbox or
+ * junk) of inbox in: plan reading (and the rescue out of Junk) now, and
+ * a threaded reply after 10-120 minutes at the inbox's reply rate.
+ * Inside the watcher's transaction. */
+int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
+                        const char *role, const char *folder,
+                        uint32_t uidvalidity, uint32_t uid, const imap_class *c,
+                        cs_err *err);
+
+/* One IMAP action handed to a worker (owned strings) and its result. */
+typedef struct seq_warmup_op {
+	long long id, inbox_id;
+	char *message_id, *action, *folder; /* action: read|archive */
+	uint32_t uidvalidity, uid; /* where the watcher saw it (0: unknown) */
+	bool flag;
+	int attempts;
+	int rc;       /* 0 done; else err says why */
+	bool rescued; /* it was moved out of Junk */
+	bool missing; /* the message is not there (any more) */
+	char err[512];
+} seq_warmup_op;
+
+/* Network only: one session, every op in turn (a failing op does not
+ * stop the others unless the connection is lost). */
+int seq_warmup_imap(const imap_server *srv, const imap_auth *auth,
+                    seq_warmup_op *ops, size_t n, cs_err *err);
+/* Record an op's result (loop thread): a read plans the archive 1-4
+ * hours later; a failure is retried (three times). */
+int seq_warmup_op_done(db *d, cs_clock *clock, const seq_warmup_op *op,
+                       cs_err *err);
+void seq_warmup_op_free(seq_warmup_op *op);
+
+/* Content (seq_warmup_text.c).  compose: a subject and a body picked by
+ * seed, never on topic avoid (the inbox's previous topic, -1: none);
+ * returns the topic used.  from_name signs the body when not NULL. */
+int seq_warmup_compose(uint64_t seed, int avoid_topic, const char *from_name,
+                       cs_buf *subject, cs_buf *body);
+void seq_warmup_reply_text(uint64_t seed, const char *from_name, cs_buf *body);
+size_t seq_warmup_subject_count(void);
+size_t seq_warmup_body_count(void);
 
 #endif

@@ -78,8 +78,11 @@ struct svc {
 	cs_vault *v;
 	const seq_service_opts *o;
 	seq_sched *s;
-	int inflight;    /* send jobs */
-	int wjobs;       /* watcher jobs */
+	seq_warmup *wu;   /* warmup planner (seq_warmup.c) */
+	int inflight;     /* send jobs (campaign and warmup) */
+	int wjobs;        /* watcher jobs and warmup IMAP jobs */
+	long long *abusy; /* inboxes with a warmup IMAP job */
+	size_t nabusy;
 	long long *busy; /* inboxes with a send job */
 	size_t nbusy;
 	wrt **w;
@@ -254,11 +257,30 @@ static void tick(svc *sv)
 			uv_stop(&sv->loop);
 		return;
 	}
+	/* ---- warmup (seq_warmup.c): plan, health; may pause inboxes */
+	{
+		int64_t wwake = INT64_MAX;
+		bool changed = false;
+
+		if (seq_warmup_pass(sv->wu, &wwake, &changed, &err) != 0) {
+			fatal_stop(sv, &err);
+			return;
+		}
+		if (changed)
+			sv->reload = true;
+		wake = wwake;
+	}
 	if (sv->reload)
 		reload_all(sv);
-	if (seq_sched_pass(sv->s, &queued, &wake, &err) != 0) {
-		fatal_stop(sv, &err);
-		return;
+	{
+		int64_t swake = INT64_MAX;
+
+		if (seq_sched_pass(sv->s, &queued, &swake, &err) != 0) {
+			fatal_stop(sv, &err);
+			return;
+		}
+		if (swake < wake)
+			wake = swake;
 	}
 	if (queued)
 		crash_point(sv, "queued");
@@ -413,7 +435,11 @@ static void send_done(uv_work_t *req, int status)
 		cs_err err = CS_ERR_INIT;
 		smtp_outcome o = w->res[i].verdict.outcome;
 
-		if (o == SMTP_SENT)
+		if (o == SMTP_SENT && w->jobs[i].warmup_id)
+			cs_log_info("sent warmup (%s) to %s from %s",
+			            w->jobs[i].variant, w->jobs[i].contact,
+			            w->jobs[i].inbox);
+		else if (o == SMTP_SENT)
 			cs_log_info("sent %s step %d to %s from %s",
 			            w->jobs[i].campaign, w->jobs[i].step,
 			            w->jobs[i].contact, w->jobs[i].inbox);
@@ -423,8 +449,11 @@ static void send_done(uv_work_t *req, int status)
 			            w->jobs[i].inbox,
 			            w->res[i].detail[0] ? w->res[i].detail
 			                                : w->res[i].text);
-		if (seq_outbox_finish(sv->s, &w->jobs[i], &w->res[i], &err) !=
-		    0)
+		if ((w->jobs[i].warmup_id
+		         ? seq_warmup_finish(sv->wu, &w->jobs[i], &w->res[i],
+		                             &err)
+		         : seq_outbox_finish(sv->s, &w->jobs[i], &w->res[i],
+		                             &err)) != 0)
 			cs_log_error("recording the result for %s: %s",
 			             w->jobs[i].contact, err.msg);
 		seq_job_free(&w->jobs[i]);
@@ -470,6 +499,40 @@ static void launch(collect *c)
 	c->started++;
 }
 
+/* A send job for one inbox, with its own copy of the inbox and its
+ * settings (a reload may free the scheduler's); NULL when the inbox's
+ * settings cannot be read (logged). */
+static send_work *send_work_new(svc *sv, const db_inbox *src)
+{
+	send_work *w = cs_xcalloc(1, sizeof *w);
+	cs_secret *isec = NULL;
+	cs_err err = CS_ERR_INIT;
+
+	w->sv = sv;
+	w->inbox_id = src->id;
+	if (db_inbox_get(sv->d, src->name, &w->in, &err) != 0 ||
+	    seq_inbox_smtp(sv->d, sv->v, &w->in, &w->srv, &w->auth, &w->secret,
+	                   &err) != 0) {
+		cs_log_error("inbox %s: %s", src->name, err.msg);
+		cs_secret_free(w->secret);
+		db_inbox_free(&w->in);
+		free(w);
+		/* OAuth2: the refresh was refused: stop this inbox only (its
+		 * next rows are then moved as paused) */
+		if (err.code == CS_EAUTH &&
+		    seq_sched_auth_lost(sv->s, src->id, &err) != 0)
+			cs_log_error("inbox %s: %s", src->name, err.msg);
+		return NULL;
+	}
+	w->sent_copy = seq_wants_sent_copy(&w->in) &&
+	               seq_inbox_imap(sv->d, sv->v, &w->in, &w->isrv, &w->iauth,
+	                              &isec, &err) == 0;
+	/* the same secret: keep one copy alive for both */
+	cs_secret_free(isec);
+	w->iauth.secret = w->secret;
+	return w;
+}
+
 static int collect_row(const db_outbox *o, void *arg)
 {
 	collect *c = arg;
@@ -496,36 +559,8 @@ static int collect_row(const db_outbox *o, void *arg)
 			cs_log_error("outbox row %lld: %s", o->id, err.msg);
 		return 0;
 	}
-	if (c->cur == NULL) {
-		send_work *w = cs_xcalloc(1, sizeof *w);
-		cs_secret *isec = NULL;
-
-		w->sv = sv;
-		w->inbox_id = o->inbox_id;
-		/* the worker's own copy: a reload may free the scheduler's */
-		if (db_inbox_get(sv->d, ib->in.name, &w->in, &err) != 0 ||
-		    seq_inbox_smtp(sv->d, sv->v, &w->in, &w->srv, &w->auth,
-		                   &w->secret, &err) != 0) {
-			cs_log_error("inbox %s: %s", ib->in.name, err.msg);
-			cs_secret_free(w->secret);
-			db_inbox_free(&w->in);
-			free(w);
-			/* OAuth2: the refresh was refused: stop this inbox only
-			 * (the next rows of it are then moved as paused) */
-			if (err.code == CS_EAUTH &&
-			    seq_sched_auth_lost(sv->s, o->inbox_id, &err) != 0)
-				cs_log_error("inbox %s: %s", ib->in.name,
-				             err.msg);
-			return 0;
-		}
-		w->sent_copy = seq_wants_sent_copy(&w->in) &&
-		               seq_inbox_imap(sv->d, sv->v, &w->in, &w->isrv,
-		                              &w->iauth, &isec, &err) == 0;
-		/* the same secret: keep one copy alive for both */
-		cs_secret_free(isec);
-		w->iauth.secret = w->secret;
-		c->cur = w;
-	}
+	if (c->cur == NULL && (c->cur = send_work_new(sv, &ib->in)) == NULL)
+		return 0;
 	if (c->cur->n >= SEND_BATCH)
 		return 0;
 	if (seq_outbox_begin(sv->s, o->id, &c->cur->jobs[c->cur->n], &ready,
@@ -538,6 +573,8 @@ static int collect_row(const db_outbox *o, void *arg)
 	return 0;
 }
 
+static void warmup_dispatch(svc *sv);
+
 static void dispatch(svc *sv)
 {
 	collect c = {sv, NULL, 0};
@@ -549,6 +586,182 @@ static void dispatch(svc *sv)
 	                  &c, &err) != 0)
 		cs_log_error("outbox: %s", err.msg);
 	launch(&c);
+	warmup_dispatch(sv);
+}
+
+/* ---- warmup: sends through the same jobs, IMAP actions ----------------- */
+
+/* Due warmup sends join the send jobs: same workers, one SMTP session
+ * per inbox at a time (an inbox busy with campaign mail waits). */
+static int collect_warmup(const db_warmup_item *it, void *arg)
+{
+	collect *c = arg;
+	svc *sv = c->sv;
+	cs_err err = CS_ERR_INIT;
+	seq_ibox *ib;
+	bool ready = false;
+
+	if (c->cur && c->cur->inbox_id != it->inbox_id)
+		launch(c);
+	if (is_busy(sv, it->inbox_id) || sv->inflight >= sv->o->workers)
+		return 0;
+	ib = seq_find_inbox(sv->s, it->inbox_id);
+	if (ib == NULL)
+		return 0;
+	if (c->cur == NULL && (c->cur = send_work_new(sv, &ib->in)) == NULL)
+		return 0;
+	if (c->cur->n >= SEND_BATCH)
+		return 0;
+	if (seq_warmup_begin(sv->wu, it, &c->cur->jobs[c->cur->n], &ready,
+	                     &err) != 0) {
+		cs_log_error("warmup send %lld: %s", it->id, err.msg);
+		return 0;
+	}
+	if (ready)
+		c->cur->n++;
+	return 0;
+}
+
+typedef struct act_work {
+	uv_work_t req;
+	svc *sv;
+	long long inbox_id;
+	db_inbox in; /* owned: srv and auth point into it */
+	imap_server srv;
+	imap_auth auth;
+	cs_secret *secret;
+	seq_warmup_op *ops;
+	size_t n;
+} act_work;
+
+static bool is_abusy(svc *sv, long long id)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nabusy; i++)
+		if (sv->abusy[i] == id)
+			return true;
+	return false;
+}
+
+static void act_run(uv_work_t *req)
+{
+	act_work *a = req->data;
+	cs_err err = CS_ERR_INIT;
+
+	seq_warmup_imap(&a->srv, &a->auth, a->ops, a->n, &err);
+}
+
+static void act_done(uv_work_t *req, int status)
+{
+	act_work *a = req->data;
+	svc *sv = a->sv;
+	size_t i;
+
+	(void)status;
+	for (i = 0; i < a->n; i++) {
+		cs_err err = CS_ERR_INIT;
+
+		if (seq_warmup_op_done(sv->d, sv->o->clock, &a->ops[i], &err) !=
+		    0)
+			cs_log_error("warmup action %lld: %s", a->ops[i].id,
+			             err.msg);
+		seq_warmup_op_free(&a->ops[i]);
+	}
+	for (i = 0; i < sv->nabusy; i++)
+		if (sv->abusy[i] == a->inbox_id) {
+			sv->abusy[i] = sv->abusy[--sv->nabusy];
+			break;
+		}
+	free(a->ops);
+	cs_secret_free(a->secret);
+	db_inbox_free(&a->in);
+	free(a);
+	sv->wjobs--;
+	tick(sv);
+}
+
+typedef struct act_collect {
+	svc *sv;
+	act_work *cur;
+} act_collect;
+
+static void act_launch(act_collect *c)
+{
+	act_work *a = c->cur;
+
+	c->cur = NULL;
+	if (a == NULL)
+		return;
+	c->sv->abusy = cs_xrealloc(c->sv->abusy,
+	                           (c->sv->nabusy + 1) * sizeof *c->sv->abusy);
+	c->sv->abusy[c->sv->nabusy++] = a->inbox_id;
+	a->req.data = a;
+	c->sv->wjobs++;
+	uv_queue_work(&c->sv->loop, &a->req, act_run, act_done);
+}
+
+static int collect_action(const db_warmup_action *x, void *arg)
+{
+	act_collect *c = arg;
+	svc *sv = c->sv;
+	cs_err err = CS_ERR_INIT;
+	seq_warmup_op *op;
+	seq_ibox *ib;
+
+	if (c->cur && c->cur->inbox_id != x->inbox_id)
+		act_launch(c);
+	if (is_abusy(sv, x->inbox_id) ||
+	    (ib = seq_find_inbox(sv->s, x->inbox_id)) == NULL)
+		return 0;
+	if (c->cur == NULL) {
+		act_work *a = cs_xcalloc(1, sizeof *a);
+
+		a->sv = sv;
+		a->inbox_id = x->inbox_id;
+		if (db_inbox_get(sv->d, ib->in.name, &a->in, &err) != 0 ||
+		    seq_inbox_imap(sv->d, sv->v, &a->in, &a->srv, &a->auth,
+		                   &a->secret, &err) != 0) {
+			cs_log_error("inbox %s: %s", ib->in.name, err.msg);
+			cs_secret_free(a->secret);
+			db_inbox_free(&a->in);
+			free(a);
+			return 0;
+		}
+		c->cur = a;
+	}
+	if (c->cur->n >= 50)
+		return 0;
+	c->cur->ops =
+	    cs_xrealloc(c->cur->ops, (c->cur->n + 1) * sizeof *c->cur->ops);
+	op = &c->cur->ops[c->cur->n++];
+	memset(op, 0, sizeof *op);
+	op->id = x->id;
+	op->inbox_id = x->inbox_id;
+	op->message_id = cs_xstrdup(x->message_id);
+	op->action = cs_xstrdup(x->action);
+	op->folder = cs_xstrdup(x->folder);
+	op->flag = x->flag;
+	op->uidvalidity = x->uidvalidity;
+	op->uid = x->uid;
+	op->attempts = x->attempts;
+	return 0;
+}
+
+static void warmup_dispatch(svc *sv)
+{
+	collect c = {sv, NULL, 0};
+	act_collect ac = {sv, NULL};
+	cs_err err = CS_ERR_INIT;
+	int64_t now = cs_clock_now(sv->o->clock);
+
+	if (sv->inflight < sv->o->workers &&
+	    db_warmup_plan_due(sv->d, now, collect_warmup, &c, &err) != 0)
+		cs_log_error("warmup: %s", err.msg);
+	launch(&c);
+	if (db_warmup_actions_due(sv->d, now, collect_action, &ac, &err) != 0)
+		cs_log_error("warmup actions: %s", err.msg);
+	act_launch(&ac);
 }
 
 /* ---- watchers ---------------------------------------------------------- */
@@ -874,7 +1087,8 @@ static void reload_all(svc *sv)
 	cs_err err = CS_ERR_INIT;
 
 	sv->reload = false;
-	if (seq_sched_reload(sv->s, &err) != 0) {
+	if (seq_sched_reload(sv->s, &err) != 0 ||
+	    seq_warmup_reload(sv->wu, &err) != 0) {
 		cs_log_error("reload: %s", err.msg);
 		return;
 	}
@@ -1068,7 +1282,8 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 	}
 	if ((rc = take_lock(o->data_dir, &lockfd, err)) != 0)
 		return rc;
-	if ((rc = seq_sched_open(d, v, o->clock, &sv.s, err)) != 0)
+	if ((rc = seq_sched_open(d, v, o->clock, &sv.s, err)) != 0 ||
+	    (rc = seq_warmup_open(d, o->clock, &sv.wu, err)) != 0)
 		goto out;
 	if (cs_clock_is_sim(o->clock) && (rc = loopback_only(&sv, err)) != 0)
 		goto out;
@@ -1134,6 +1349,8 @@ loop_out:
 	unlink(sock);
 out:
 	free(sv.busy);
+	free(sv.abusy);
+	seq_warmup_close(sv.wu);
 	seq_sched_close(sv.s);
 	pidp = data_path(o->data_dir, "coldseq.pid");
 	unlink(pidp);

@@ -112,7 +112,8 @@ typedef struct ctx {
 	db *d;
 	cs_clock *clock;
 	const db_inbox *in;
-	const char *folder;
+	const char *folder, *role; /* role: inbox|junk */
+	uint32_t uidvalidity, uid; /* of the message being recorded */
 	seq_sync_stats *st;
 	bool added; /* the last add_event was new (effects apply once) */
 } ctx;
@@ -207,9 +208,14 @@ static int record(ctx *x, const imap_class *c)
 	if (rc)
 		goto out;
 	if (found && ref.purpose && strcmp(ref.purpose, "warmup") == 0) {
-		kind = "warmup";
+		e.kind = "warmup";
 		e.related_message_id = ref.message_id;
-		goto simple;
+		/* warmup: read, rescue, answer (seq_warmup.c), once */
+		if ((rc = add_event(x, &e)) == 0 && x->added)
+			rc = seq_warmup_received(x->d, x->clock, x->in, x->role,
+			                         x->folder, x->uidvalidity,
+			                         x->uid, c, &err);
+		goto out;
 	}
 	db_sent_ref_free(&ref);
 	found = false;
@@ -363,6 +369,7 @@ void seq_watch_batch_free(seq_watch_batch *b)
 		for (k = 0; k < b->f[i].n; k++)
 			imap_class_free(&b->f[i].cls[k]);
 		free(b->f[i].cls);
+		free(b->f[i].uids);
 	}
 	memset(b, 0, sizeof *b);
 }
@@ -466,8 +473,11 @@ static int fetch_folder(seq_watcher *w, const struct seq_watch_mark *m,
 		                           &fetched, &nf, err)) != 0)
 			break;
 		g->cls = cs_xrealloc(g->cls, (g->n + nf + 1) * sizeof *g->cls);
+		g->uids =
+		    cs_xrealloc(g->uids, (g->n + nf + 1) * sizeof *g->uids);
 		for (k = 0; k < nf; k++) {
 			memset(&g->cls[g->n], 0, sizeof g->cls[g->n]);
+			g->uids[g->n] = fetched[k].uid;
 			imap_classify(fetched[k].raw.data, fetched[k].raw.len,
 			              &g->cls[g->n], NULL);
 			g->n++;
@@ -515,12 +525,14 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
 		return rc;
 	for (i = 0; i < b->nf && rc == 0; i++) {
 		const struct seq_watch_got *g = &b->f[i];
-		ctx x = {w->d, w->clock, w->in, g->name, st, false};
+		ctx x = {w->d,           w->clock, w->in, g->name, g->role,
+		         g->uidvalidity, 0,        st,    false};
 
 		st->folders++;
 		if (!g->touched)
 			continue;
 		for (k = 0; k < g->n && rc == 0; k++) {
+			x.uid = g->uids ? g->uids[k] : 0;
 			rc = record(&x, &g->cls[k]);
 			st->fetched++;
 		}

@@ -1,0 +1,141 @@
+/*
+ * modify.c - the only IMAP code that changes a mailbox: select a folder
+ * read-write, find a message by Message-ID, set flags, move it (RFC 6851
+ * UID MOVE, else UID COPY + \Deleted + UID EXPUNGE (UIDPLUS) or EXPUNGE),
+ * create a folder.  Used by warmup on the receiving side only; the
+ * watcher never changes anything (fetch.c).
+ *
+ * Each call is one exchange (two or three for the MOVE fallback) and
+ * fails with CS_ENET and the server's words; nothing is retried here.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "imap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libetpan/libetpan.h>
+
+#include "imap_session_int.h"
+
+int imap_select(imap_session *s, const char *folder, imap_folder_info *out,
+                cs_err *err)
+{
+	struct mailimap_selection_info *si;
+	int r = mailimap_select(s->imap, folder);
+
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_session_fail(s, r, "SELECT", err);
+	si = s->imap->imap_selection_info;
+	if (out) {
+		memset(out, 0, sizeof *out);
+		if (si) {
+			out->uidvalidity = si->sel_uidvalidity;
+			out->uidnext = si->sel_uidnext;
+			out->exists = si->sel_exists;
+		}
+	}
+	return 0;
+}
+
+int imap_uid_by_message_id(imap_session *s, const char *message_id,
+                           uint32_t *uid, bool *found, cs_err *err)
+{
+	struct mailimap_search_key *key;
+	clist *result = NULL;
+	clistiter *it;
+	int r;
+
+	*found = false;
+	*uid = 0;
+	key = mailimap_search_key_new_header(cs_xstrdup("Message-ID"),
+	                                     cs_xstrdup(message_id));
+	r = mailimap_uid_search(s->imap, NULL, key, &result);
+	mailimap_search_key_free(key);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_session_fail(s, r, "UID SEARCH HEADER", err);
+	/* the newest copy, should there be several */
+	for (it = clist_begin(result); it; it = clist_next(it)) {
+		uint32_t u = *(uint32_t *)clist_content(it);
+
+		if (u > *uid)
+			*uid = u;
+		*found = true;
+	}
+	mailimap_search_result_free(result);
+	return 0;
+}
+
+static int store_flags(imap_session *s, uint32_t uid, bool seen, bool flagged,
+                       bool deleted, cs_err *err)
+{
+	struct mailimap_flag_list *fl = mailimap_flag_list_new_empty();
+	struct mailimap_store_att_flags *att;
+	struct mailimap_set *set = mailimap_set_new_single(uid);
+	int r;
+
+	if (seen)
+		mailimap_flag_list_add(fl, mailimap_flag_new_seen());
+	if (flagged)
+		mailimap_flag_list_add(fl, mailimap_flag_new_flagged());
+	if (deleted)
+		mailimap_flag_list_add(fl, mailimap_flag_new_deleted());
+	att = mailimap_store_att_flags_new_add_flags_silent(fl);
+	r = mailimap_uid_store(s->imap, set, att);
+	mailimap_store_att_flags_free(att);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_session_fail(s, r, "UID STORE", err);
+	return 0;
+}
+
+int imap_uid_flag(imap_session *s, uint32_t uid, bool seen, bool flagged,
+                  cs_err *err)
+{
+	if (!seen && !flagged)
+		return 0;
+	return store_flags(s, uid, seen, flagged, false, err);
+}
+
+int imap_uid_move(imap_session *s, uint32_t uid, const char *dest, cs_err *err)
+{
+	struct mailimap_set *set = mailimap_set_new_single(uid);
+	int r, rc;
+
+	if (mailimap_has_extension(s->imap, "MOVE")) {
+		r = mailimap_uid_move(s->imap, set, dest);
+		mailimap_set_free(set);
+		if (r != MAILIMAP_NO_ERROR)
+			return imap_session_fail(s, r, "UID MOVE", err);
+		return 0;
+	}
+	r = mailimap_uid_copy(s->imap, set, dest);
+	if (r != MAILIMAP_NO_ERROR) {
+		mailimap_set_free(set);
+		return imap_session_fail(s, r, "UID COPY", err);
+	}
+	if ((rc = store_flags(s, uid, false, false, true, err)) != 0) {
+		mailimap_set_free(set);
+		return rc;
+	}
+	/* UIDPLUS expunges only this message; plain EXPUNGE also removes
+	 * what someone else marked \Deleted in the folder, as a client
+	 * would */
+	if (mailimap_has_extension(s->imap, "UIDPLUS"))
+		r = mailimap_uid_expunge(s->imap, set);
+	else
+		r = mailimap_expunge(s->imap);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_session_fail(s, r, "EXPUNGE", err);
+	return 0;
+}
+
+int imap_create(imap_session *s, const char *folder, cs_err *err)
+{
+	int r = mailimap_create(s->imap, folder);
+
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_session_fail(s, r, "CREATE", err);
+	return 0;
+}

@@ -1,0 +1,572 @@
+/*
+ * seq_warmup.c - the warmup planner: each day's plan, the sends, health.
+ *
+ * Sending side, per enabled inbox and local day (the inbox's zone):
+ *   quota(k) = min(max, start + step * (k - 1)), k = 1 on the first day
+ *   the inbox sent warmup (calendar days after that; --weekdays-only
+ *   plans nothing on Saturday and Sunday).  The quota caps everything the
+ *   inbox sends in warmup that day, new messages and replies: the day's
+ *   plan holds quota - quota * reply_rate / 100 new messages (at least
+ *   one), leaving room for the replies it will owe; at send time a new
+ *   message over the quota (or over the inbox's hard cap) is dropped and
+ *   a reply waits for the next day.  Times are uniform in 08:00-18:00
+ *   (from now when the day is already under way).  Each message goes to
+ *   the least-used partner over 7 days among the other enabled inboxes,
+ *   preferring another domain, then another provider.
+ *
+ * Receiving side: seq_warmup_recv.c.
+ *
+ * Health (once an hour): of an inbox's warmup messages of 7 days that
+ * the receivers saw (10 at least), the share first seen in INBOX rather
+ * than Junk.  Under config warmup.health_threshold the inbox's campaign
+ * sending pauses with that reason (warmup goes on); at or above it
+ * again, a pause of that reason is lifted.
+ *
+ * Nothing in a message says "warmup": the receiver knows the Message-ID
+ * from the messages table.  Warmup rows never enter outbox, enrollments,
+ * replies or campaign stats.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "seq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HOUR_MS       3600000LL
+#define DAY_MS        86400000LL
+#define WINDOW_FROM_H 8
+#define WINDOW_TO_H   18
+#define HEALTH_DAYS   7
+#define HEALTH_MIN    10 /* seen messages before health may pause */
+#define RETRY_MS      (10 * 60000LL)
+
+struct seq_warmup {
+	db *d;
+	cs_clock *clock;
+	db_warmup *w;
+	size_t n;
+	int64_t health_next;
+};
+
+static uint64_t rnd(void)
+{
+	uint64_t v;
+
+	cs_random_bytes(&v, sizeof v);
+	return v;
+}
+
+/* Uniform in [0, n). */
+static int64_t rnd_below(int64_t n)
+{
+	return n > 0 ? (int64_t)(rnd() % (uint64_t)n) : 0;
+}
+
+int seq_warmup_quota(int start, int step, int max, long long day)
+{
+	long long q = start + (long long)step * (day > 0 ? day - 1 : 0);
+
+	return q > max ? max : (int)q;
+}
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static long long days_from_civil(int y, int m, int d)
+{
+	long long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static long long day_number(const char *day)
+{
+	int y = 0, m = 0, d = 0;
+
+	if (sscanf(day, "%4d-%2d-%2d", &y, &m, &d) != 3)
+		return 0;
+	return days_from_civil(y, m, d);
+}
+
+/* The ramp day (1-based) of `day` for settings w. */
+long long seq_warmup_ramp_day(const db_warmup *w, const char *day)
+{
+	if (w->first_day[0] == '\0')
+		return 1;
+	return day_number(day) - day_number(w->first_day) + 1;
+}
+
+typedef struct dayinfo {
+	char day[11];
+	int64_t start, end;
+	int wday;
+} dayinfo;
+
+static int day_of(const char *tz, int64_t t, dayinfo *out, cs_err *err)
+{
+	cs_civil c;
+	int rc;
+
+	if ((rc = cs_tz_civil(tz, t, &c, err)) != 0 ||
+	    (rc = cs_tz_make(tz, c.year, c.month, c.day, 0, 0, &out->start,
+	                     err)) != 0 ||
+	    (rc = cs_tz_make(tz, c.year, c.month, c.day + 1, 0, 0, &out->end,
+	                     err)) != 0)
+		return rc;
+	out->wday = c.wday;
+	return cs_tz_day(tz, t, out->day, err);
+}
+
+static db_warmup *find(db_warmup *l, size_t n, long long id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (l[i].inbox_id == id)
+			return &l[i];
+	return NULL;
+}
+
+int seq_warmup_open(db *d, cs_clock *clock, seq_warmup **out, cs_err *err)
+{
+	seq_warmup *w = cs_xcalloc(1, sizeof *w);
+	int rc;
+
+	w->d = d;
+	w->clock = clock;
+	/* a send cut off by a crash may have gone: never again (its
+	 * messages row stays 'sending' and counts toward the caps) */
+	if ((rc = db_warmup_plan_settle(d, cs_clock_now(clock), err)) != 0 ||
+	    (rc = seq_warmup_reload(w, err)) != 0) {
+		seq_warmup_close(w);
+		*out = NULL;
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+void seq_warmup_close(seq_warmup *w)
+{
+	if (w == NULL)
+		return;
+	db_warmup_list_free(w->w, w->n);
+	free(w);
+}
+
+int seq_warmup_reload(seq_warmup *w, cs_err *err)
+{
+	db_warmup_list_free(w->w, w->n);
+	w->w = NULL;
+	w->n = 0;
+	w->health_next = 0; /* settings changed: look at health again */
+	return db_warmup_list(w->d, &w->w, &w->n, err);
+}
+
+/* ---- planning a day ------------------------------------------------------ */
+
+typedef struct partner {
+	const db_warmup *w;
+	long long load;
+} partner;
+
+static int count_partner(const char *to, long long n, void *arg)
+{
+	partner *p = arg;
+	size_t i;
+
+	for (i = 0; p[i].w; i++)
+		if (strcasecmp(p[i].w->email, to) == 0)
+			p[i].load += n;
+	return 0;
+}
+
+static const char *domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? at + 1 : "";
+}
+
+/* The least-used partner; another domain, then another provider, wins
+ * among those used as much. */
+static partner *pick_partner(partner *p, size_t np, const db_warmup *self)
+{
+	partner *best = NULL;
+	double bk = 0;
+	size_t i;
+
+	for (i = 0; i < np; i++) {
+		double k = (double)p[i].load;
+
+		if (strcasecmp(domain_of(p[i].w->email),
+		               domain_of(self->email)) == 0)
+			k += 0.5;
+		if (strcmp(p[i].w->provider, self->provider) == 0)
+			k += 0.25;
+		k += (double)rnd_below(1000) / 10000.0;
+		if (best == NULL || k < bk) {
+			best = &p[i];
+			bk = k;
+		}
+	}
+	return best;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int plan_day(seq_warmup *w, const db_warmup *self, const dayinfo *di,
+                    int64_t now, cs_err *err)
+{
+	int64_t from = di->start + WINDOW_FROM_H * HOUR_MS,
+	        to = di->start + WINDOW_TO_H * HOUR_MS, *at;
+	int quota = seq_warmup_quota(self->start, self->step, self->max,
+	                             seq_warmup_ramp_day(self, di->day));
+	int nnew = quota - quota * self->reply_rate / 100, i;
+	partner *p;
+	size_t np = 0, k;
+	int rc = 0;
+
+	if (nnew < 1)
+		nnew = 1;
+	if (from < now)
+		from = now;
+	if (from >= to)
+		return 0; /* the day's window is over: nothing today */
+	p = cs_xcalloc(w->n + 1, sizeof *p);
+	for (k = 0; k < w->n; k++)
+		if (w->w[k].enabled && w->w[k].inbox_id != self->inbox_id)
+			p[np++].w = &w->w[k];
+	if (np == 0) {
+		free(p);
+		return 0; /* a pool of one: nobody to write to */
+	}
+	if ((rc = db_warmup_partner_counts(w->d, self->inbox_id,
+	                                   now - HEALTH_DAYS * DAY_MS,
+	                                   count_partner, p, err)) != 0) {
+		free(p);
+		return rc;
+	}
+	at = cs_xcalloc((size_t)nnew, sizeof *at);
+	for (i = 0; i < nnew; i++)
+		at[i] = from + rnd_below(to - from);
+	qsort(at, (size_t)nnew, sizeof *at, cmp_i64);
+	if ((rc = db_begin(w->d, err)) != 0)
+		goto out;
+	for (i = 0; i < nnew && rc == 0; i++) {
+		partner *to_p = pick_partner(p, np, self);
+		db_warmup_item it;
+
+		memset(&it, 0, sizeof it);
+		it.inbox_id = self->inbox_id;
+		memcpy(it.local_day, di->day, sizeof it.local_day);
+		it.kind = "new";
+		it.to_addr = to_p->w->email;
+		it.due_at = at[i];
+		to_p->load++;
+		rc = db_warmup_plan_add(w->d, &it, now, NULL, err);
+	}
+	if (rc == 0)
+		rc = db_commit(w->d, err);
+	else
+		db_rollback(w->d);
+	if (rc == 0)
+		cs_log_info("warmup: inbox %s day %s (ramp day %lld): quota "
+		            "%d, %d new message(s) planned",
+		            self->inbox, di->day,
+		            seq_warmup_ramp_day(self, di->day), quota, nnew);
+out:
+	free(at);
+	free(p);
+	return rc;
+}
+
+/* ---- health -------------------------------------------------------------- */
+
+static int health_check(seq_warmup *w, int64_t now, bool *changed, cs_err *err)
+{
+	long long threshold = 80;
+	size_t i;
+	int rc;
+
+	if ((rc = db_config_get_int(w->d, "warmup.health_threshold", &threshold,
+	                            err)) != 0)
+		return rc;
+	for (i = 0; i < w->n; i++) {
+		const db_warmup *x = &w->w[i];
+		long long seen = 0, good = 0;
+		bool ours = x->paused_reason &&
+		            strncmp(x->paused_reason, "warmup health", 13) == 0;
+		cs_buf why = CS_BUF_INIT;
+
+		if (!x->enabled)
+			continue;
+		if ((rc = db_warmup_health(w->d, x->inbox_id,
+		                           now - HEALTH_DAYS * DAY_MS, &seen,
+		                           &good, err)) != 0)
+			return rc;
+		if (seen < HEALTH_MIN)
+			continue;
+		if (good * 100 < threshold * seen &&
+		    strcmp(x->status, "active") == 0) {
+			cs_buf_printf(
+			    &why,
+			    "warmup health %lld%% (%lld of %lld warmup "
+			    "messages in INBOX over 7 days; below "
+			    "%lld%%)",
+			    good * 100 / seen, good, seen, threshold);
+			rc = db_inbox_set_status(w->d, x->inbox, "paused",
+			                         cs_buf_str(&why), 0, now, err);
+			if (rc == 0)
+				cs_log_warn("inbox %s: campaigns paused: %s",
+				            x->inbox, cs_buf_str(&why));
+			*changed = true;
+		} else if (good * 100 >= threshold * seen && ours &&
+		           strcmp(x->status, "paused") == 0) {
+			rc = db_inbox_set_status(w->d, x->inbox, "active", NULL,
+			                         0, now, err);
+			if (rc == 0)
+				cs_log_info("inbox %s: warmup health %lld%%: "
+				            "campaigns resume",
+				            x->inbox, good * 100 / seen);
+			*changed = true;
+		}
+		cs_buf_free(&why);
+		if (rc)
+			return rc;
+	}
+	if (*changed)
+		rc = seq_warmup_reload(w, err);
+	return rc;
+}
+
+int seq_warmup_pass(seq_warmup *w, int64_t *next_wake, bool *changed,
+                    cs_err *err)
+{
+	int64_t now = cs_clock_now(w->clock), due;
+	bool found = false;
+	size_t i;
+	int rc;
+
+	*next_wake = INT64_MAX;
+	*changed = false;
+	for (i = 0; i < w->n; i++) {
+		const db_warmup *x = &w->w[i];
+		long long have = 0;
+		dayinfo di;
+
+		if (!x->enabled)
+			continue;
+		if ((rc = day_of(x->timezone, now, &di, err)) != 0)
+			return rc;
+		if (di.end < *next_wake)
+			*next_wake = di.end; /* tomorrow is planned then */
+		if (x->weekdays_only && (di.wday == 0 || di.wday == 6))
+			continue;
+		if ((rc = db_warmup_plan_count(w->d, x->inbox_id, di.day, "new",
+		                               &have, err)) != 0)
+			return rc;
+		if (have == 0 && (rc = plan_day(w, x, &di, now, err)) != 0)
+			return rc;
+	}
+	if (w->n && now >= w->health_next) {
+		if ((rc = health_check(w, now, changed, err)) != 0)
+			return rc;
+		w->health_next = now + HOUR_MS;
+	}
+	if (w->n && w->health_next < *next_wake)
+		*next_wake = w->health_next;
+	if ((rc = db_warmup_next_due(w->d, &due, &found, err)) != 0)
+		return rc;
+	if (found && due < *next_wake)
+		*next_wake = due;
+	return 0;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+/* A reply over the day's quota waits for the next day's window. */
+static int defer_to_tomorrow(seq_warmup *w, const db_warmup *x,
+                             const db_warmup_item *it, const dayinfo *di,
+                             int64_t now, cs_err *err)
+{
+	dayinfo next;
+	int64_t at;
+	int rc;
+
+	if ((rc = day_of(x->timezone, di->end + HOUR_MS, &next, err)) != 0)
+		return rc;
+	at = next.start + WINDOW_FROM_H * HOUR_MS + rnd_below(2 * HOUR_MS);
+	return db_warmup_plan_set(w->d, it->id, "planned", NULL, at, next.day,
+	                          now, err);
+}
+
+static const char *strip_re(const char *s)
+{
+	if (s == NULL)
+		return "";
+	while (strncasecmp(s, "Re:", 3) == 0) {
+		s += 3;
+		while (*s == ' ')
+			s++;
+	}
+	return s;
+}
+
+int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
+                     bool *ready, cs_err *err)
+{
+	int64_t now = cs_clock_now(w->clock);
+	db_warmup *x = find(w->w, w->n, it->inbox_id);
+	bool reply = strcmp(it->kind, "reply") == 0;
+	db_inbox in;
+	seq_inbox_day cap;
+	dayinfo di;
+	cs_civil civ;
+	long long sent = 0;
+	int quota, topic = -1, rc;
+	smtp_msg_spec spec;
+	cs_buf subject = CS_BUF_INIT, body = CS_BUF_INIT;
+	char *mid = NULL;
+	db_message row;
+
+	memset(job, 0, sizeof *job);
+	memset(&in, 0, sizeof in);
+	*ready = false;
+	if (x == NULL || !x->enabled)
+		return db_warmup_plan_set(w->d, it->id, "dropped", NULL, -1,
+		                          NULL, now, err);
+	if ((rc = db_inbox_get(w->d, x->inbox, &in, err)) != 0 ||
+	    (rc = day_of(x->timezone, now, &di, err)) != 0 ||
+	    (rc = cs_tz_civil(x->timezone, now, &civ, err)) != 0 ||
+	    (rc = seq_inbox_day_get(w->d, &in, now, &cap, err)) != 0 ||
+	    (rc = db_message_count_day(w->d, x->inbox_id, di.day, "warmup",
+	                               &sent, err)) != 0)
+		goto out;
+	quota = seq_warmup_quota(x->start, x->step, x->max,
+	                         seq_warmup_ramp_day(x, di.day));
+	if (x->weekdays_only && (di.wday == 0 || di.wday == 6))
+		quota = 0;
+	if (sent >= quota || (cap.hard && cap.total >= cap.hard) ||
+	    (!reply && strcmp(it->local_day, di.day) != 0)) {
+		/* over the day's warmup (or the inbox's) limit, or a new
+		 * message of a day gone by (the service was down) */
+		if (reply)
+			rc = defer_to_tomorrow(w, x, it, &di, now, err);
+		else
+			rc = db_warmup_plan_set(w->d, it->id, "dropped", NULL,
+			                        -1, NULL, now, err);
+		goto out;
+	}
+	if (reply) {
+		cs_buf_printf(&subject, "Re: %s", strip_re(it->subject));
+		seq_warmup_reply_text(rnd(), in.display_name, &body);
+	} else
+		topic = seq_warmup_compose(rnd(), x->last_topic,
+		                           in.display_name, &subject, &body);
+	memset(&spec, 0, sizeof spec);
+	spec.from_name = in.display_name;
+	spec.from_addr = in.email;
+	spec.to_addr = it->to_addr;
+	spec.subject = cs_buf_str(&subject);
+	spec.text = cs_buf_str(&body);
+	spec.date_ms = now;
+	spec.tz_offset_min = civ.offset_min;
+	spec.in_reply_to = it->in_reply_to;
+	spec.references = it->refs;
+	if ((rc = smtp_build_message(&spec, &job->raw, &mid, err)) != 0) {
+		cs_err e2 = CS_ERR_INIT;
+
+		db_warmup_plan_set(w->d, it->id, "failed", NULL, -1, NULL, now,
+		                   &e2);
+		goto out;
+	}
+	memset(&row, 0, sizeof row);
+	row.message_id = mid;
+	row.inbox_id = in.id;
+	row.inbox_email = in.email;
+	row.recipient = it->to_addr;
+	row.purpose = "warmup";
+	row.subject = spec.subject;
+	row.created_at = now;
+	row.local_day = di.day;
+	if ((rc = db_begin(w->d, err)) != 0)
+		goto out;
+	if ((rc = db_message_add(w->d, &row, err)) != 0 ||
+	    (rc = db_warmup_plan_set(w->d, it->id, "sending", mid, -1, di.day,
+	                             now, err)) != 0 ||
+	    (rc = db_warmup_note(w->d, in.id, di.day, topic, now, err)) != 0 ||
+	    (rc = db_commit(w->d, err)) != 0) {
+		db_rollback(w->d);
+		goto out;
+	}
+	/* the cached settings follow what was just stored */
+	if (x->first_day[0] == '\0')
+		memcpy(x->first_day, di.day, sizeof x->first_day);
+	if (topic >= 0)
+		x->last_topic = topic;
+	job->inbox_id = in.id;
+	job->inbox = cs_xstrdup(in.name);
+	job->from = cs_xstrdup(in.email);
+	job->campaign = cs_xstrdup("warmup");
+	job->contact = cs_xstrdup(it->to_addr);
+	job->variant = cs_xstrdup(it->kind);
+	job->message_id = mid;
+	mid = NULL;
+	job->at = now;
+	job->warmup_id = it->id;
+	*ready = true;
+out:
+	if (!*ready)
+		cs_buf_free(&job->raw);
+	free(mid);
+	cs_buf_free(&subject);
+	cs_buf_free(&body);
+	db_inbox_free(&in);
+	return rc;
+}
+
+int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
+                      cs_err *err)
+{
+	int64_t now = cs_clock_now(w->clock);
+	smtp_outcome o = res->verdict.outcome;
+	const char *state;
+	int64_t due = -1;
+	int rc;
+
+	switch (o) {
+	case SMTP_SENT:
+	case SMTP_UNCERTAIN: /* may have gone: never again */
+		state = "sent";
+		break;
+	case SMTP_DEFERRED:
+	case SMTP_INBOX_FAILURE:
+		state = "planned"; /* again later, as a new message */
+		due = now + RETRY_MS;
+		break;
+	default: state = "failed"; break;
+	}
+	if ((rc = db_begin(w->d, err)) != 0)
+		return rc;
+	if ((rc = db_message_set_outcome(w->d, job->message_id,
+	                                 smtp_outcome_name(o), res->code,
+	                                 res->text, now, err)) != 0 ||
+	    (rc = db_warmup_plan_set(w->d, job->warmup_id, state, NULL, due,
+	                             NULL, now, err)) != 0 ||
+	    (rc = db_commit(w->d, err)) != 0) {
+		db_rollback(w->d);
+		return rc;
+	}
+	return 0;
+}
