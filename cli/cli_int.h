@@ -38,6 +38,25 @@ bool cli_valid_email(const char *addr);
 char *cli_read_secret_stdin(cs_err *err);
 void cli_uuid_v4(char out[37]);
 
+/* OAuth2 token health of an inbox (token_health.c): when it was last
+ * refreshed, how old the refresh token is, and a warning when it has not
+ * been used for long enough that the provider may let it expire
+ * (Microsoft: 90 days without use; Google: 6 months, and 7 days for an
+ * app in "Testing").  Never a token. */
+typedef struct cli_token_health {
+	bool oauth;
+	int64_t refreshed_at, expires_at, used_at, issued_at, connected_at;
+	long refresh_age_days, idle_days;
+	char warning[200];
+} cli_token_health;
+
+void cli_token_health_get(cli_ctx *ctx, const db_inbox *in,
+                          cli_token_health *h);
+/* A cJSON object (as void *, like cli_print_json). */
+void *cli_token_health_json(const cli_token_health *h);
+/* Add key: ISO 8601 of t, or null when t <= 0, to a cJSON object. */
+void cli_json_time(void *obj, const char *key, int64_t t);
+
 /* Print "coldseq: msg" on stderr (redacted, one line per line of msg). */
 void cli_error(const char *fmt, ...) CS_PRINTF(1, 2);
 

@@ -137,83 +137,6 @@ static const char *shown_status(const db_inbox *in)
 	           : in->status;
 }
 
-/* Days from a to b (ms). */
-static long days_between(int64_t a, int64_t b)
-{
-	return b > a ? (long)((b - a) / 86400000) : 0;
-}
-
-/* OAuth2 token health (never a token): when it was last refreshed, how
- * old the refresh token is, and a warning when it has not been used for
- * long enough that the provider may let it expire (Microsoft: 90 days
- * without use; Google: 6 months, and 7 days for an app in "Testing"). */
-typedef struct health {
-	bool oauth;
-	int64_t refreshed_at, expires_at, used_at, issued_at, connected_at;
-	long refresh_age_days, idle_days;
-	char warning[200];
-} health;
-
-static void token_health(cli_ctx *ctx, const db_inbox *in, health *h)
-{
-	db_token t;
-	int64_t now = cs_clock_now(NULL);
-
-	memset(h, 0, sizeof *h);
-	if (db_token_get(ctx->db, in->id, &t, NULL) != 0)
-		return;
-	if (t.found) {
-		bool ms = strcmp(t.provider, "microsoft") == 0;
-		long limit = ms ? 90 : 180, warn = ms ? 75 : 150;
-
-		h->oauth = true;
-		h->refreshed_at = t.refreshed_at;
-		h->expires_at = t.expires_at;
-		h->used_at = t.used_at;
-		h->issued_at = t.refresh_issued_at;
-		h->connected_at = t.connected_at;
-		h->refresh_age_days = days_between(t.refresh_issued_at, now);
-		h->idle_days = days_between(t.refreshed_at, now);
-		if (h->idle_days >= warn)
-			snprintf(h->warning, sizeof h->warning,
-			         "the refresh token has not been used for %ld "
-			         "days; %s lets it expire after %ld days "
-			         "without use: run the service or 'coldseq "
-			         "inbox test %.40s'",
-			         h->idle_days, ms ? "Microsoft" : "Google",
-			         limit, in->name);
-	}
-	db_token_free(&t);
-}
-
-static void add_time(cJSON *o, const char *key, int64_t t)
-{
-	char iso[32];
-
-	if (t <= 0) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	cs_time_iso8601(t, iso, sizeof iso);
-	cJSON_AddStringToObject(o, key, iso);
-}
-
-static cJSON *health_json(const health *h)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	add_time(o, "connected_at", h->connected_at);
-	add_time(o, "last_refresh", h->refreshed_at);
-	add_time(o, "access_expires_at", h->expires_at);
-	add_time(o, "last_used", h->used_at);
-	add_time(o, "refresh_token_issued_at", h->issued_at);
-	cJSON_AddNumberToObject(o, "refresh_token_age_days",
-	                        (double)h->refresh_age_days);
-	if (h->warning[0])
-		cJSON_AddStringToObject(o, "warning", h->warning);
-	return o;
-}
-
 static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 {
 	cJSON *o = cJSON_CreateObject(), *tags = cJSON_CreateArray();
@@ -271,11 +194,12 @@ static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 		cs_buf_free(&cmd);
 	}
 	if (strcmp(in->auth, "oauth2") == 0) {
-		health h;
+		cli_token_health h;
 
-		token_health(ctx, in, &h);
+		cli_token_health_get(ctx, in, &h);
 		if (h.oauth)
-			cJSON_AddItemToObject(o, "token", health_json(&h));
+			cJSON_AddItemToObject(
+			    o, "token", (cJSON *)cli_token_health_json(&h));
 	}
 	for (i = 0; i < in->ntags; i++)
 		cJSON_AddItemToArray(tags, cJSON_CreateString(in->tags[i]));
@@ -416,7 +340,7 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 		for (i = 0; i < n; i++) {
 			char smtp[300];
 			size_t t;
-			health h;
+			cli_token_health h;
 
 			snprintf(smtp, sizeof smtp, "%s:%d", list[i].smtp_host,
 			         list[i].smtp_port);
@@ -428,7 +352,7 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 				        list[i].tags[t]);
 			fputc('\n', ctx->out);
 			/* OAuth2: token health under the inbox's line */
-			token_health(ctx, &list[i], &h);
+			cli_token_health_get(ctx, &list[i], &h);
 			if (h.oauth)
 				fprintf(
 				    ctx->out,
@@ -502,10 +426,10 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 		            ? in.auth_reason
 		            : "run 'coldseq inbox connect --pending'");
 	{
-		health h;
+		cli_token_health h;
 		char ra[32], xa[32];
 
-		token_health(ctx, &in, &h);
+		cli_token_health_get(ctx, &in, &h);
 		if (h.oauth) {
 			cs_time_iso8601(h.refreshed_at, ra, sizeof ra);
 			cs_time_iso8601(h.expires_at, xa, sizeof xa);

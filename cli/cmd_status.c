@@ -27,18 +27,6 @@
 #define BOUNCE_WARN 0.02
 
 /* "2026-11-30T10:15:00.000Z", or JSON null for 0. */
-static void add_time(cJSON *o, const char *key, int64_t t)
-{
-	char iso[32];
-
-	if (t <= 0) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	cs_time_iso8601(t, iso, sizeof iso);
-	cJSON_AddStringToObject(o, key, iso);
-}
-
 static void add_str(cJSON *o, const char *key, const char *v)
 {
 	if (v)
@@ -74,6 +62,7 @@ typedef struct ibox_status {
 	bool warmup, warmup_counts;
 	long long warmup_sent;
 	int warmup_quota;
+	cli_token_health token; /* OAuth2 inboxes */
 } ibox_status;
 
 typedef struct ibox_set {
@@ -160,7 +149,7 @@ static cJSON *inbox_json(const ibox_status *s)
 	cJSON_AddStringToObject(o, "status", in->status);
 	cJSON_AddStringToObject(o, "health", s->health);
 	add_str(o, "paused_reason", in->paused_reason);
-	add_time(o, "paused_until", in->paused_until);
+	cli_json_time(o, "paused_until", in->paused_until);
 	cJSON_AddStringToObject(o, "timezone", in->timezone);
 	cJSON_AddStringToObject(o, "day", s->day.day);
 	cJSON_AddNumberToObject(o, "sent_today", (double)s->day.campaign);
@@ -179,7 +168,12 @@ static cJSON *inbox_json(const ibox_status *s)
 		cJSON_AddBoolToObject(w, "counts_toward_cap", s->warmup_counts);
 	} else
 		cJSON_AddNullToObject(o, "warmup");
-	add_time(o, "next_send_at", in->next_send_at);
+	cli_json_time(o, "next_send_at", in->next_send_at);
+	if (s->token.oauth)
+		cJSON_AddItemToObject(o, "token",
+		                      cli_token_health_json(&s->token));
+	else
+		cJSON_AddNullToObject(o, "token");
 	cJSON_AddNumberToObject(o, "campaign_sent_28d", (double)s->sent28);
 	cJSON_AddNumberToObject(o, "hard_bounces_28d", (double)s->hard28);
 	if (s->rate >= 0)
@@ -299,11 +293,22 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 	}
 	if (inbox_status(ctx, ins, nin, now, &set, &err) != 0)
 		goto fail;
-	for (i = 0; i < nin; i++)
+	for (i = 0; i < nin; i++) {
+		cli_token_health_get(ctx, set.v[i].in, &set.v[i].token);
 		if (arr)
 			cJSON_AddItemToArray(arr, inbox_json(&set.v[i]));
 		else
 			inbox_line(ctx, &set.v[i], now);
+		if (!arr && set.v[i].token.oauth)
+			fprintf(
+			    ctx->out,
+			    "%-16s token: refreshed %ld day(s) ago, refresh "
+			    "token %ld day(s) old%s%s\n",
+			    "", set.v[i].token.idle_days,
+			    set.v[i].token.refresh_age_days,
+			    set.v[i].token.warning[0] ? "; " : "",
+			    set.v[i].token.warning);
+	}
 	if (doc)
 		arr = cJSON_AddArrayToObject(doc, "campaigns");
 	else if (ncp)

@@ -228,6 +228,11 @@ def microsoft_device_flow_sends_and_syncs():
        ("active", "oauth2", "microsoft"), "inbox")
     assert i["token"]["last_refresh"] and \
         i["token"]["refresh_token_age_days"] == 0, i
+    # the same token health in `status`
+    st = json.loads(d.cs("status", "--json", check=0).stdout)
+    [s] = [x for x in st["inboxes"] if x["name"] == "ms1"]
+    assert s["token"]["last_refresh"] == i["token"]["last_refresh"], s
+    assert "token: refreshed 0 day(s) ago" in d.cs("status", check=0).stdout
 
 
 @test
