@@ -69,6 +69,9 @@ int seq_ibox_roll(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err);
 void seq_compose_step(seq_compose_in *ci, const seq_camp *c, const seq_ibox *ib,
                       const db_contact *ct, const seq_tsrc *ts,
                       const db_enrollment *e, const char *zone, int64_t now);
+/* The local day of t in tz ("YYYY-MM-DD") and its [start, end). */
+int seq_day_bounds(const char *tz, int64_t t, char day[11], int64_t *start,
+                   int64_t *end, cs_err *err);
 /* Bring a campaign's day and its count of new contacts up to now. */
 int seq_sched_roll_camp(seq_sched *s, seq_camp *c, int64_t now, cs_err *err);
 /* Whether the inbox may send a campaign message now (caps, pause, gap). */
