@@ -418,6 +418,12 @@ static const db_migration migrations[] = {
      "  UNIQUE (inbox_id, message_id, action)"
      ");"
      "CREATE INDEX warmup_actions_due ON warmup_actions(state, due_at);"},
+
+    /* stats and bounce protection join events to messages by the
+     * message an event is about */
+    {10, "events by related message",
+     "CREATE INDEX IF NOT EXISTS events_related ON "
+     "events(related_message_id);"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)
