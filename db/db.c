@@ -296,12 +296,12 @@ const char *db_path(const db *d)
 
 int db_meta_get(db *d, const char *key, cs_buf *out, bool *found, cs_err *err)
 {
+	static const char sql[] = "SELECT value FROM meta WHERE key = ?1";
 	sqlite3_stmt *st;
 	int rc, s;
 
 	*found = false;
-	if ((rc = db_prepare(d, "SELECT value FROM meta WHERE key = ?1", &st,
-	                     err)) != 0)
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	s = sqlite3_step(st);
@@ -312,7 +312,7 @@ int db_meta_get(db *d, const char *key, cs_buf *out, bool *found, cs_err *err)
 	} else if (s != SQLITE_DONE) {
 		rc = db_fail(d, err, "cannot read meta");
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 

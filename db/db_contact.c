@@ -393,6 +393,7 @@ out:
 
 int db_is_forgotten(db *d, const char *email, bool *out, cs_err *err)
 {
+	static const char sql[] = "SELECT 1 FROM forgotten WHERE hash = ?1";
 	unsigned char h[32];
 	bool have;
 	sqlite3_stmt *st;
@@ -401,8 +402,7 @@ int db_is_forgotten(db *d, const char *email, bool *out, cs_err *err)
 	*out = false;
 	if ((rc = forget_hash(d, email, false, h, &have, err)) != 0 || !have)
 		return rc;
-	if ((rc = db_prepare(d, "SELECT 1 FROM forgotten WHERE hash = ?1", &st,
-	                     err)) != 0)
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
 		return rc;
 	sqlite3_bind_blob(st, 1, h, sizeof h, SQLITE_STATIC);
 	s = sqlite3_step(st);
@@ -410,7 +410,7 @@ int db_is_forgotten(db *d, const char *email, bool *out, cs_err *err)
 		*out = true;
 	else if (s != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot read forgotten addresses");
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 

@@ -84,17 +84,16 @@ int db_suppress_remove(db *d, const char *kind, const char *value,
 int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
                      cs_err *err)
 {
+	static const char sql[] =
+	    "SELECT reason FROM suppressions WHERE (kind = "
+	    "'address' AND value = ?1) OR (kind = 'domain' AND "
+	    "value = ?2) LIMIT 1";
 	const char *at = strrchr(email, '@');
 	sqlite3_stmt *st;
 	int rc, s;
 
 	*out = false;
-	if ((rc =
-	         db_prepare(d,
-	                    "SELECT reason FROM suppressions WHERE (kind = "
-	                    "'address' AND value = ?1) OR (kind = 'domain' AND "
-	                    "value = ?2) LIMIT 1",
-	                    &st, err)) != 0)
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, at ? at + 1 : "", -1, SQLITE_STATIC);
@@ -107,7 +106,7 @@ int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
 	} else if (s != SQLITE_DONE) {
 		rc = db_fail(d, err, "cannot read suppressions");
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	/* a forgotten person is kept only as a hash: never mail them again */
 	if (rc == 0 && !*out &&
 	    (rc = db_is_forgotten(d, email, out, err)) == 0 && *out && reason)
