@@ -30,6 +30,11 @@ int db_prepare(db *d, const char *sql, sqlite3_stmt **st, cs_err *err);
  * use.  Bindings are cleared on each call. */
 int db_cached(db *d, const char *sql, sqlite3_stmt **st, cs_err *err);
 void db_done(sqlite3_stmt *st);
+/* Run a cached UPDATE binding ?1 id, ?2 v, ?3 text (or NULL), ?4 now;
+ * *changes (may be NULL) gets the rows changed. */
+int db_exec_update(db *d, const char *sql, long long id, int64_t v,
+                   const char *text, int64_t now, long long *changes,
+                   cs_err *err);
 /* A copy of text column i, or NULL. */
 char *db_col_str(sqlite3_stmt *st, int i);
 /* Bind text v, or NULL when v is NULL (SQLITE_STATIC: v must outlive the

@@ -136,9 +136,9 @@ int db_enr_get(db *d, long long campaign_id, const char *email,
 }
 
 /* One cached UPDATE binding (?1 id-or-key, ?2 int64, ?3 text, ?4 now). */
-static int exec_update(db *d, const char *sql, long long id, int64_t v,
-                       const char *text, int64_t now, long long *changes,
-                       cs_err *err)
+int db_exec_update(db *d, const char *sql, long long id, int64_t v,
+                   const char *text, int64_t now, long long *changes,
+                   cs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -163,7 +163,7 @@ static const char set_due_sql[] =
 
 int db_enr_set_due(db *d, long long id, int64_t due, int64_t now, cs_err *err)
 {
-	return exec_update(d, set_due_sql, id, due, NULL, now, NULL, err);
+	return db_exec_update(d, set_due_sql, id, due, NULL, now, NULL, err);
 }
 
 int db_enr_set_state(db *d, long long id, const char *state, const char *reason,
@@ -386,180 +386,6 @@ int db_message_count_domain(db *d, long long inbox_id, const char *domain,
 	return rc;
 }
 
-/* ---- outbox ------------------------------------------------------------ */
-
-#define OUT_COLS                                                               \
-	"id, enrollment_id, inbox_id, step, variant, attempts, message_id, "   \
-	"subject, in_reply_to, refs, state, reason, due_at, created_at, "      \
-	"updated_at"
-
-void db_outbox_free(db_outbox *o)
-{
-	if (o == NULL)
-		return;
-	free(o->message_id);
-	free(o->subject);
-	free(o->in_reply_to);
-	free(o->refs);
-	free(o->state);
-	free(o->reason);
-	memset(o, 0, sizeof *o);
-}
-
-static void read_out(sqlite3_stmt *st, db_outbox *o)
-{
-	memset(o, 0, sizeof *o);
-	o->id = sqlite3_column_int64(st, 0);
-	o->enrollment_id = sqlite3_column_int64(st, 1);
-	o->inbox_id = sqlite3_column_int64(st, 2);
-	o->step = sqlite3_column_int(st, 3);
-	o->variant = sqlite3_column_int(st, 4);
-	o->attempts = sqlite3_column_int(st, 5);
-	o->message_id = db_col_str(st, 6);
-	o->subject = db_col_str(st, 7);
-	o->in_reply_to = db_col_str(st, 8);
-	o->refs = db_col_str(st, 9);
-	o->state = db_col_str(st, 10);
-	o->reason = db_col_str(st, 11);
-	o->due_at = sqlite3_column_int64(st, 12);
-	o->created_at = sqlite3_column_int64(st, 13);
-	o->updated_at = sqlite3_column_int64(st, 14);
-}
-
-int db_outbox_queue(db *d, const db_outbox *o, int64_t now, long long *id,
-                    cs_err *err)
-{
-	static const char ins_sql[] =
-	    "INSERT INTO outbox(enrollment_id, inbox_id, step, variant, "
-	    "message_id, subject, in_reply_to, refs, due_at, created_at, "
-	    "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)";
-	static const char enr_sql[] =
-	    "UPDATE enrollments SET state = 'queued', inbox_id = ?2, "
-	    "updated_at "
-	    "= ?4 WHERE id = ?1 AND state = 'active' AND ?3 IS NULL";
-	sqlite3_stmt *st;
-	long long changed = 0;
-	int rc;
-
-	if ((rc = db_begin(d, err)) != 0)
-		return rc;
-	if ((rc = db_cached(d, ins_sql, &st, err)) != 0)
-		goto fail;
-	sqlite3_bind_int64(st, 1, o->enrollment_id);
-	sqlite3_bind_int64(st, 2, o->inbox_id);
-	sqlite3_bind_int(st, 3, o->step);
-	sqlite3_bind_int(st, 4, o->variant);
-	sqlite3_bind_text(st, 5, o->message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, o->subject, -1, SQLITE_STATIC);
-	db_bind_opt(st, 7, o->in_reply_to);
-	db_bind_opt(st, 8, o->refs);
-	sqlite3_bind_int64(st, 9, o->due_at);
-	sqlite3_bind_int64(st, 10, now);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = db_fail(d, err, "cannot queue a message");
-		db_done(st);
-		goto fail;
-	}
-	*id = sqlite3_last_insert_rowid(d->h);
-	db_done(st);
-	if ((rc = exec_update(d, enr_sql, o->enrollment_id, o->inbox_id, NULL,
-	                      now, &changed, err)) != 0)
-		goto fail;
-	if (changed != 1) {
-		rc = cs_err_set(err, CS_ECONFLICT,
-		                "enrollment %lld is no longer active",
-		                o->enrollment_id);
-		goto fail;
-	}
-	return db_commit(d, err);
-fail:
-	db_rollback(d);
-	return rc;
-}
-
-int db_outbox_get(db *d, long long id, db_outbox *out, cs_err *err)
-{
-	static const char sql[] =
-	    "SELECT " OUT_COLS " FROM outbox WHERE id = ?1";
-	sqlite3_stmt *st;
-	int rc, s;
-
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW)
-		read_out(st, out);
-	else if (s == SQLITE_DONE)
-		rc = cs_err_set(err, CS_ENOTFOUND, "no outbox row %lld", id);
-	else
-		rc = db_fail(d, err, "cannot read the outbox");
-	db_done(st);
-	return rc;
-}
-
-int db_outbox_due(db *d, int64_t now, int limit,
-                  int (*fn)(const db_outbox *o, void *arg), void *arg,
-                  cs_err *err)
-{
-	static const char sql[] =
-	    "SELECT " OUT_COLS " FROM outbox WHERE state = 'queued' AND due_at "
-	    "<= ?1 ORDER BY due_at, id LIMIT ?2";
-	db_outbox *rows = NULL;
-	sqlite3_stmt *st;
-	size_t n = 0, i;
-	int rc;
-
-	/* read first, call after: fn may write the database */
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, limit);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		rows = cs_xrealloc(rows, (n + 1) * sizeof *rows);
-		read_out(st, &rows[n++]);
-	}
-	db_done(st);
-	for (i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = fn(&rows[i], arg);
-		db_outbox_free(&rows[i]);
-	}
-	free(rows);
-	return rc;
-}
-
-int db_outbox_move(db *d, long long id, const char *from, const char *to,
-                   const char *reason, int64_t due_at, const char *message_id,
-                   int64_t now, cs_err *err)
-{
-	static const char sql[] =
-	    "UPDATE outbox SET state = ?3, reason = ?4, due_at = CASE WHEN ?5 "
-	    ">= 0 THEN ?5 ELSE due_at END, message_id = coalesce(?6, "
-	    "message_id), attempts = attempts + (?3 = 'sending'), updated_at "
-	    "= ?7 WHERE id = ?1 AND state = ?2";
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
-	db_bind_opt(st, 4, reason);
-	sqlite3_bind_int64(st, 5, due_at);
-	db_bind_opt(st, 6, message_id);
-	sqlite3_bind_int64(st, 7, now);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_fail(d, err, "cannot update the outbox");
-	else if (sqlite3_changes(d->h) != 1)
-		rc = cs_err_set(err, CS_ECONFLICT,
-		                "outbox row %lld is not %s (cannot become %s)",
-		                id, from, to);
-	db_done(st);
-	return rc;
-}
-
 int db_enr_sent(db *d, long long id, int next_step, bool completed,
                 int64_t sent_at, int64_t next_due, const char *thread_subject,
                 const char *thread_refs, int64_t now, cs_err *err)
@@ -586,25 +412,6 @@ int db_enr_sent(db *d, long long id, int next_step, bool completed,
 		rc = db_fail(d, err, "cannot record a sent step");
 	db_done(st);
 	return rc;
-}
-
-int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err)
-{
-	static const char sql[] =
-	    "SELECT due_at FROM outbox WHERE state = 'queued' ORDER BY due_at "
-	    "LIMIT 1";
-	sqlite3_stmt *st;
-	int rc;
-
-	*found = false;
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*next = sqlite3_column_int64(st, 0);
-		*found = true;
-	}
-	db_done(st);
-	return 0;
 }
 
 int db_enr_by_id(db *d, long long id, db_enrollment *out, cs_err *err)
@@ -649,35 +456,6 @@ int db_campaign_new_since(db *d, long long campaign_id, int64_t since,
 	else
 		rc = db_fail(d, err, "cannot count new contacts");
 	db_done(st);
-	return rc;
-}
-
-int db_outbox_list(db *d, const char *state,
-                   int (*fn)(const db_outbox *o, void *arg), void *arg,
-                   cs_err *err)
-{
-	db_outbox *rows = NULL;
-	sqlite3_stmt *st;
-	size_t n = 0, i;
-	int rc;
-
-	if ((rc = db_prepare(d,
-	                     "SELECT " OUT_COLS
-	                     " FROM outbox WHERE state = ?1 ORDER BY id",
-	                     &st, err)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		rows = cs_xrealloc(rows, (n + 1) * sizeof *rows);
-		read_out(st, &rows[n++]);
-	}
-	sqlite3_finalize(st);
-	for (i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = fn(&rows[i], arg);
-		db_outbox_free(&rows[i]);
-	}
-	free(rows);
 	return rc;
 }
 
@@ -748,51 +526,6 @@ int db_enr_rewind(db *d, long long id, int step, int64_t due, int64_t now,
 	return rc;
 }
 
-int db_outbox_by_message_id(db *d, const char *message_id, db_outbox *out,
-                            cs_err *err)
-{
-	static const char sql[] =
-	    "SELECT " OUT_COLS " FROM outbox WHERE message_id = ?1";
-	sqlite3_stmt *st;
-	int rc, s;
-
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW)
-		read_out(st, out);
-	else if (s == SQLITE_DONE)
-		rc = cs_err_set(err, CS_ENOTFOUND, "no outbox row for %s",
-		                message_id);
-	else
-		rc = db_fail(d, err, "cannot read the outbox");
-	db_done(st);
-	return rc;
-}
-
-int db_outbox_count_step(db *d, long long enrollment_id, int step,
-                         long long *out, cs_err *err)
-{
-	static const char sql[] =
-	    "SELECT count(*) FROM outbox WHERE enrollment_id = ?1 AND step = "
-	    "?2";
-	sqlite3_stmt *st;
-	int rc;
-
-	*out = 0;
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, enrollment_id);
-	sqlite3_bind_int(st, 2, step);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else
-		rc = db_fail(d, err, "cannot count a step's messages");
-	db_done(st);
-	return rc;
-}
-
 int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
                            long long *sends, long long *hard, cs_err *err)
 {
@@ -816,49 +549,5 @@ int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
 	} else
 		rc = db_fail(d, err, "cannot count bounces");
 	db_done(st);
-	return rc;
-}
-
-int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg), void *arg,
-                    cs_err *err)
-{
-	static const char *const checks[] = {
-	    /* queued enrollment: exactly one row in flight */
-	    "SELECT 'enrollment ' || e.id || ' is queued with ' || "
-	    "(SELECT count(*) FROM outbox o WHERE o.enrollment_id = e.id AND "
-	    "o.state IN ('queued', 'sending', 'held')) || ' rows in flight' "
-	    "FROM enrollments e WHERE e.state = 'queued' AND (SELECT count(*) "
-	    "FROM outbox o WHERE o.enrollment_id = e.id AND o.state IN "
-	    "('queued', 'sending', 'held')) <> 1",
-	    /* a queued row belongs to a queued enrollment */
-	    "SELECT 'outbox row ' || o.id || ' is queued but its enrollment "
-	    "is ' || e.state FROM outbox o JOIN enrollments e ON e.id = "
-	    "o.enrollment_id WHERE o.state = 'queued' AND e.state <> 'queued'",
-	    /* handed over: recorded in messages before */
-	    "SELECT 'outbox row ' || o.id || ' is ' || o.state || ' without "
-	    "a messages row' FROM outbox o WHERE o.state IN ('sending', "
-	    "'sent', 'held') AND NOT EXISTS (SELECT 1 FROM messages m WHERE "
-	    "m.message_id = o.message_id)",
-	    /* never twice */
-	    "SELECT 'enrollment ' || enrollment_id || ' step ' || step || ' "
-	    "was sent ' || count(*) || ' times' FROM outbox WHERE state = "
-	    "'sent' GROUP BY enrollment_id, step HAVING count(*) > 1",
-	    /* an active enrollment has nothing in flight */
-	    "SELECT 'enrollment ' || e.id || ' is active with outbox row ' || "
-	    "o.id || ' ' || o.state FROM enrollments e JOIN outbox o ON "
-	    "o.enrollment_id = e.id WHERE e.state = 'active' AND o.state IN "
-	    "('queued', 'sending')",
-	    NULL};
-	int i, rc = 0;
-
-	for (i = 0; checks[i] && rc == 0; i++) {
-		sqlite3_stmt *st;
-
-		if ((rc = db_prepare(d, checks[i], &st, err)) != 0)
-			break;
-		while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-			rc = fn((const char *)sqlite3_column_text(st, 0), arg);
-		sqlite3_finalize(st);
-	}
 	return rc;
 }
