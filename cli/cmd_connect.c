@@ -402,7 +402,7 @@ static int connect_one(connect_req *r, db_inbox *in, bool is_new, cs_err *err)
 static int run_pending(connect_req *r)
 {
 	db_inbox *list;
-	size_t n, i, todo = 0, failed = 0;
+	size_t n, i, npending = 0, failed = 0;
 	cs_err err = CS_ERR_INIT;
 
 	if (db_inbox_list(r->ctx->db, NULL, &list, &n, &err) != 0) {
@@ -414,10 +414,10 @@ static int run_pending(connect_req *r)
 
 		if (strcmp(in->auth_state, "pending") != 0)
 			continue;
-		todo++;
+		npending++;
 		r->provider = in->provider;
 		fprintf(r->say, "\nInbox %s (%s, %s): %zu of the pending\n",
-		        in->name, in->email, in->provider, todo);
+		        in->name, in->email, in->provider, npending);
 		fflush(r->say);
 		cs_err_clear(&err);
 		if (connect_one(r, in, false, &err) != 0) {
@@ -426,7 +426,7 @@ static int run_pending(connect_req *r)
 		}
 	}
 	db_inbox_list_free(list, n);
-	if (todo == 0 && !r->a->quiet && !r->a->json)
+	if (npending == 0 && !r->a->quiet && !r->a->json)
 		fprintf(r->ctx->out, "No inbox is waiting to be connected.\n");
 	return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

@@ -100,25 +100,39 @@ fail:
 	return rc;
 }
 
-int db_outbox_get(db *d, long long id, db_outbox *out, cs_err *err)
+/* One row by id (key NULL) or by Message-ID (key). */
+static int one_row(db *d, long long id, const char *key, db_outbox *out,
+                   cs_err *err)
 {
-	static const char sql[] =
+	static const char by_id[] =
 	    "SELECT " OUT_COLS " FROM outbox WHERE id = ?1";
+	static const char by_mid[] =
+	    "SELECT " OUT_COLS " FROM outbox WHERE message_id = ?1";
 	sqlite3_stmt *st;
 	int rc, s;
 
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
+	if ((rc = db_cached(d, key ? by_mid : by_id, &st, err)) != 0)
 		return rc;
-	sqlite3_bind_int64(st, 1, id);
+	if (key)
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 1, id);
 	s = sqlite3_step(st);
 	if (s == SQLITE_ROW)
 		read_out(st, out);
+	else if (s == SQLITE_DONE && key)
+		rc = cs_err_set(err, CS_ENOTFOUND, "no outbox row for %s", key);
 	else if (s == SQLITE_DONE)
 		rc = cs_err_set(err, CS_ENOTFOUND, "no outbox row %lld", id);
 	else
 		rc = db_fail(d, err, "cannot read the outbox");
 	db_done(st);
 	return rc;
+}
+
+int db_outbox_get(db *d, long long id, db_outbox *out, cs_err *err)
+{
+	return one_row(d, id, NULL, out, err);
 }
 
 int db_outbox_due(db *d, int64_t now, int limit,
@@ -234,24 +248,7 @@ int db_outbox_list(db *d, const char *state,
 int db_outbox_by_message_id(db *d, const char *message_id, db_outbox *out,
                             cs_err *err)
 {
-	static const char sql[] =
-	    "SELECT " OUT_COLS " FROM outbox WHERE message_id = ?1";
-	sqlite3_stmt *st;
-	int rc, s;
-
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW)
-		read_out(st, out);
-	else if (s == SQLITE_DONE)
-		rc = cs_err_set(err, CS_ENOTFOUND, "no outbox row for %s",
-		                message_id);
-	else
-		rc = db_fail(d, err, "cannot read the outbox");
-	db_done(st);
-	return rc;
+	return one_row(d, 0, message_id, out, err);
 }
 
 int db_outbox_count_step(db *d, long long enrollment_id, int step,
