@@ -217,5 +217,13 @@ int imap_uid_flag(imap_session *s, uint32_t uid, bool seen, bool flagged,
 int imap_uid_move(imap_session *s, uint32_t uid, const char *dest, cs_err *err);
 /* CREATE folder. */
 int imap_create(imap_session *s, const char *folder, cs_err *err);
+/* Gmail's IMAP extension (X-GM-EXT-1): folders are labels.  There,
+ * archiving removes the \Inbox label (the message stays in \All) and
+ * "important" is the \Important label. */
+bool imap_has_gmail_labels(imap_session *s);
+/* Add (add true) or remove one label of uid in the selected folder:
+ * UID STORE uid +X-GM-LABELS.SILENT (label), or -X-GM-LABELS.SILENT. */
+int imap_uid_gmail_label(imap_session *s, uint32_t uid, const char *label,
+                         bool add, cs_err *err);
 
 #endif

@@ -2,7 +2,7 @@
  * modify.c - the only IMAP code that changes a mailbox: select a folder
  * read-write, find a message by Message-ID, set flags, move it (RFC 6851
  * UID MOVE, else UID COPY + \Deleted + UID EXPUNGE (UIDPLUS) or EXPUNGE),
- * create a folder.  Used by warmup on the receiving side only; the
+ * create a folder, add or remove a Gmail label (X-GM-LABELS).  Used by warmup on the receiving side only; the
  * watcher never changes anything (fetch.c).
  *
  * Each call is one exchange (two or three for the MOVE fallback) and
@@ -137,5 +137,32 @@ int imap_create(imap_session *s, const char *folder, cs_err *err)
 
 	if (r != MAILIMAP_NO_ERROR)
 		return imap_session_fail(s, r, "CREATE", err);
+	return 0;
+}
+
+bool imap_has_gmail_labels(imap_session *s)
+{
+	return mailimap_has_xgmlabels(s->imap) != 0;
+}
+
+int imap_uid_gmail_label(imap_session *s, uint32_t uid, const char *label,
+                         bool add, cs_err *err)
+{
+	struct mailimap_msg_att_xgmlabels *l =
+	        mailimap_msg_att_xgmlabels_new_empty();
+	struct mailimap_set *set = mailimap_set_new_single(uid);
+	int r;
+
+	if (l == NULL || set == NULL)
+		cs_fatal("out of memory");
+	/* the list owns the copy; libetpan sends it as an atom or, for
+	 * \Inbox and the like, a quoted string */
+	if (mailimap_msg_att_xgmlabels_add(l, cs_xstrdup(label)) != 0)
+		cs_fatal("out of memory");
+	r = mailimap_uid_store_xgmlabels(s->imap, set, add ? 1 : -1, 1, l);
+	mailimap_msg_att_xgmlabels_free(l);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_session_fail(s, r, "UID STORE X-GM-LABELS", err);
 	return 0;
 }

@@ -9,10 +9,14 @@
  * messages).  seq_warmup_imap does the IMAP work on a worker, one session
  * per inbox and batch; seq_warmup_op_done records each result on the loop
  * thread: a read done plans the 'archive' action 1-4 hours later (to the
- * Archive special-use folder, else \All where the server has it (Gmail:
- * out of INBOX into All Mail is its archive), else "coldseq-warmup",
- * created on demand);
- * a failure is retried three times, a message no longer there is done.
+ * Archive special-use folder, else \All where the server has it, else
+ * "coldseq-warmup", created on demand); a failure is retried three times,
+ * a message no longer there is done.
+ *
+ * Gmail (X-GM-EXT-1) has labels, not folders: there the share that
+ * others get \Flagged gets the \Important label, and archiving removes
+ * the \Inbox label, so the message stays in All Mail as a human's
+ * archived mail does.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq.h"
@@ -199,7 +203,12 @@ static int op_read(imap_session *s, seq_warmup_op *op, cs_err *err)
 		op->missing = true;
 		return cs_err_set(err, CS_ENOTFOUND, "not found");
 	}
-	if ((rc = imap_uid_flag(s, uid, true, op->flag, err)) != 0)
+	if (imap_has_gmail_labels(s)) {
+		if ((rc = imap_uid_flag(s, uid, true, false, err)) != 0 ||
+		    (op->flag && (rc = imap_uid_gmail_label(s, uid, "\\Important",
+		                                            true, err)) != 0))
+			return rc;
+	} else if ((rc = imap_uid_flag(s, uid, true, op->flag, err)) != 0)
 		return rc;
 	if (junk) {
 		if ((rc = imap_uid_move(s, uid, "INBOX", err)) != 0)
@@ -209,6 +218,7 @@ static int op_read(imap_session *s, seq_warmup_op *op, cs_err *err)
 	return 0;
 }
 
+/* Out of INBOX into archive, or (archive NULL: Gmail) off the \Inbox label */
 static int op_archive(imap_session *s, seq_warmup_op *op, const char *archive,
                       cs_err *err)
 {
@@ -224,6 +234,8 @@ static int op_archive(imap_session *s, seq_warmup_op *op, const char *archive,
 		op->missing = true; /* the user moved or deleted it */
 		return cs_err_set(err, CS_ENOTFOUND, "not in INBOX");
 	}
+	if (archive == NULL) /* Gmail */
+		return imap_uid_gmail_label(s, uid, "\\Inbox", false, err);
 	return imap_uid_move(s, uid, archive, err);
 }
 
@@ -239,7 +251,8 @@ int seq_warmup_imap(const imap_server *srv, const imap_auth *auth,
 	memset(&f, 0, sizeof f);
 	if ((rc = imap_open(srv, auth, &s, err)) != 0)
 		goto fail_all;
-	for (i = 0; i < n && archive == NULL; i++) {
+	for (i = 0; i < n && archive == NULL && !imap_has_gmail_labels(s);
+	     i++) {
 		if (strcmp(ops[i].action, "archive") != 0)
 			continue;
 		if ((rc = imap_find_folders(s, &f, err)) != 0)
@@ -247,8 +260,6 @@ int seq_warmup_imap(const imap_server *srv, const imap_auth *auth,
 		if (f.archive)
 			archive = cs_xstrdup(f.archive);
 		else if (f.all)
-			/* Gmail: out of INBOX into All Mail is its archive
-			 * (the INBOX label goes, the message stays) */
 			archive = cs_xstrdup(f.all);
 		else {
 			cs_err e2 = CS_ERR_INIT;
