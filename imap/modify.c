@@ -2,8 +2,8 @@
  * modify.c - the only IMAP code that changes a mailbox: select a folder
  * read-write, find a message by Message-ID, set flags, move it (RFC 6851
  * UID MOVE, else UID COPY + \Deleted + UID EXPUNGE (UIDPLUS) or EXPUNGE),
- * create a folder, add or remove a Gmail label (X-GM-LABELS).  Used by warmup on the receiving side only; the
- * watcher never changes anything (fetch.c).
+ * create a folder, add or remove a Gmail label (X-GM-LABELS).  Used by warmup
+ * on the receiving side only; the watcher never changes anything (fetch.c).
  *
  * Each call is one exchange (two or three for the MOVE fallback) and
  * fails with CS_ENET and the server's words; nothing is retried here.
@@ -149,7 +149,7 @@ int imap_uid_gmail_label(imap_session *s, uint32_t uid, const char *label,
                          bool add, cs_err *err)
 {
 	struct mailimap_msg_att_xgmlabels *l =
-	        mailimap_msg_att_xgmlabels_new_empty();
+	    mailimap_msg_att_xgmlabels_new_empty();
 	struct mailimap_set *set = mailimap_set_new_single(uid);
 	int r;
 

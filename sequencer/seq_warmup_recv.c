@@ -205,8 +205,8 @@ static int op_read(imap_session *s, seq_warmup_op *op, cs_err *err)
 	}
 	if (imap_has_gmail_labels(s)) {
 		if ((rc = imap_uid_flag(s, uid, true, false, err)) != 0 ||
-		    (op->flag && (rc = imap_uid_gmail_label(s, uid, "\\Important",
-		                                            true, err)) != 0))
+		    (op->flag && (rc = imap_uid_gmail_label(
+		                      s, uid, "\\Important", true, err)) != 0))
 			return rc;
 	} else if ((rc = imap_uid_flag(s, uid, true, op->flag, err)) != 0)
 		return rc;
