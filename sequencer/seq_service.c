@@ -321,6 +321,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 	cs_log_info("%s: finishing what is in flight, then stopping",
 	            signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	sv->stopping = true;
+	atomic_store(&sv->halt, true);
 	uv_timer_stop(&sv->timer);
 	uv_timer_stop(&sv->wtimer);
 	for (i = 0; i < sv->nw; i++)
@@ -434,6 +435,7 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 	mode_t old;
 
 	memset(&sv, 0, sizeof sv);
+	atomic_init(&sv.halt, false);
 	sv.d = d;
 	sv.v = v;
 	sv.o = o;

@@ -8,6 +8,7 @@
 #ifndef COLDSEQ_SEQ_SERVICE_INT_H
 #define COLDSEQ_SEQ_SERVICE_INT_H
 
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "seq_int.h"
@@ -58,6 +59,7 @@ struct svc {
 	wrt **w;
 	size_t nw;
 	bool stopping, reload;
+	atomic_bool halt; /* stopping, as send workers see it between messages */
 	int exit_rc;
 	cs_err err;
 	const char *crash_at;

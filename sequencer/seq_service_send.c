@@ -42,6 +42,20 @@ typedef struct send_work {
 	size_t n;
 } send_work;
 
+/* Results from..n: never handed over, tried again in a minute */
+static void not_attempted(send_work *w, size_t from, const char *why)
+{
+	size_t k;
+
+	for (k = from; k < w->n; k++) {
+		memset(&w->res[k], 0, sizeof w->res[k]);
+		w->res[k].verdict.outcome = SMTP_DEFERRED;
+		w->res[k].verdict.retry_after_s = 60;
+		snprintf(w->res[k].detail, sizeof w->res[k].detail,
+		         "not attempted: %s", why);
+	}
+}
+
 static void send_run(uv_work_t *req)
 {
 	send_work *w = req->data;
@@ -54,6 +68,12 @@ static void send_run(uv_work_t *req)
 		return;
 	}
 	for (i = 0; i < w->n; i++) {
+		if (i > 0 && atomic_load(&w->sv->halt)) {
+			/* stopping: hand over nothing more, so a stop waits
+			 * for one message at most */
+			not_attempted(w, i, "the service is stopping");
+			break;
+		}
 		smtp_send(s, w->jobs[i].from, w->jobs[i].contact,
 		          w->jobs[i].raw.data, w->jobs[i].raw.len, &w->res[i]);
 		if (w->res[i].verdict.outcome == SMTP_SENT)
@@ -61,17 +81,7 @@ static void send_run(uv_work_t *req)
 		if (w->res[i].verdict.outcome == SMTP_INBOX_FAILURE ||
 		    w->res[i].verdict.outcome == SMTP_UNCERTAIN ||
 		    !smtp_alive(s)) {
-			size_t k;
-
-			/* the rest were never handed over */
-			for (k = i + 1; k < w->n; k++) {
-				memset(&w->res[k], 0, sizeof w->res[k]);
-				w->res[k].verdict.outcome = SMTP_DEFERRED;
-				w->res[k].verdict.retry_after_s = 60;
-				snprintf(w->res[k].detail,
-				         sizeof w->res[k].detail,
-				         "not attempted: the session ended");
-			}
+			not_attempted(w, i + 1, "the session ended");
 			break;
 		}
 	}

@@ -2,7 +2,7 @@
 
 It plays faults a real server will not produce on demand (421 at the
 greeting, a dropped connection after the final dot, a reply slower than the
-client's timeout, an over-long or binary reply line, a certificate for the
+client's timeout, a slow answer to the final dot, an over-long or binary reply line, a certificate for the
 wrong host).  Everything a real server can do is tested against the real
 Postfix of tests/mailstack instead.
 
@@ -23,7 +23,8 @@ import threading
 import time
 
 SCENARIOS = ("ok", "greet421", "mail421", "rcpt452", "drop_after_dot",
-             "slow_reply", "long_reply", "binary_reply", "wrong_host")
+             "slow_reply", "slow_dot", "long_reply", "binary_reply",
+             "wrong_host")
 
 
 def _make_certs(d, host_san):
@@ -166,6 +167,8 @@ class FakeSMTP:
                 if self.scenario == "drop_after_dot":
                     c.shutdown(socket.SHUT_RDWR)
                     return
+                if self.scenario == "slow_dot":  # slow, not too slow
+                    time.sleep(self.slow)
                 send("250 2.0.0 Ok: queued as FAKE1")
             elif verb == "RSET":
                 send("250 2.0.0 Ok")

@@ -7,17 +7,20 @@ clock is refused for an inbox that is not on loopback, and one that starts
 in the past."""
 import json
 import os
+import signal
 import sqlite3
+import subprocess
 import tempfile
+import time
 
 import tap
-from cstool import coldseq
+from cstool import BIN, coldseq
 from fakesmtp import FakeSMTP
 from tap import eq, test
 
 
 class Data:
-    def __init__(self, fake=None, host="127.0.0.1"):
+    def __init__(self, fake=None, host="127.0.0.1", contacts=1):
         self.dir = tempfile.mkdtemp(prefix="coldseq-svcf-")
         self.data = os.path.join(self.dir, "data")
         self.cs("init", check=0)
@@ -30,7 +33,8 @@ class Data:
         self.cs("config", "set", "smtp.command_timeout", "2", check=0)
         self.cs("config", "set", "smtp.connect_timeout", "3", check=0)
         with open(os.path.join(self.dir, "c.csv"), "w") as f:
-            f.write("email\nann@rcpt.example\n")
+            f.write("email\n" + "".join("c%d@rcpt.example\n" % i
+                                        for i in range(contacts)))
         self.cs("contacts", "import", os.path.join(self.dir, "c.csv"),
                 "--list", "l", check=0)
         for n, text in (("a", "Subject: A\n\nHi.\n"), ("b", "\nAgain.\n")):
@@ -133,6 +137,48 @@ def rcpt_452_is_deferred_and_retried_with_a_new_message_id():
         [(st, why)] = d.db("SELECT state, reason FROM enrollments")
         eq(st, "stopped")
         assert "deferred for 3 days" in why, why
+
+
+@test
+def sigterm_hands_over_no_further_message():
+    """Three resent steps make one batch to a server slow to answer the
+    dot: SIGTERM during the first lets it finish and hands the other two
+    over to the next start, each sent once."""
+    with FakeSMTP("drop_after_dot") as f:
+        d = Data(f, contacts=3)
+        d.run("+1d")
+        held = [r[0] for r in d.db("SELECT id FROM outbox WHERE state = "
+                                    "'held'")]
+        eq(len(held), 3)
+    with FakeSMTP("slow_dot", slow_seconds=3) as f:
+        d.cs("inbox", "set", "fake", "--smtp", "127.0.0.1:%d" % f.port,
+             "--ca-file", f.ca_file, check=0)
+        for i in held:
+            d.cs("outbox", "resolve", str(i), "--resend", check=0)
+        p = subprocess.Popen([BIN, "--data-dir", d.data, "run",
+                              "--no-watch"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not f.messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+        eq(len(f.messages), 1)
+        p.send_signal(signal.SIGTERM)
+        t = time.monotonic()
+        out = p.communicate(timeout=60)[0].decode()
+        took = time.monotonic() - t
+        eq(p.returncode, 0, out)
+        assert took < 6, took  # the one message's 3 s, not three of them
+        eq(len(f.messages), 1)
+        eq(sorted(d.db("SELECT state, reason FROM outbox WHERE state != "
+                       "'sent' AND step = 1")),
+           [("queued", "not attempted: the service is stopping")] * 2)
+        d.cs("outbox", "check", check=0)
+        d.run("+1h")
+        eq(len(f.messages), 3)
+        rcpts = [c for c in f.commands if c.upper().startswith("RCPT")]
+        eq(len(set(rcpts)), 3, rcpts)  # each contact once
+        eq(d.db("SELECT count(*) FROM outbox WHERE step = 1 AND state = "
+                "'sent'"), [(3,)])
 
 
 @test
