@@ -59,7 +59,7 @@ struct svc {
 	wrt **w;
 	size_t nw;
 	bool stopping, reload;
-	atomic_bool halt; /* stopping, as send workers see it between messages */
+	atomic_bool halt; /* stopping: what send workers see */
 	int exit_rc;
 	cs_err err;
 	const char *crash_at;
