@@ -252,16 +252,20 @@ void db_contact_free(db_contact *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* cached: the scheduler reads a contact for every message it queues */
+static const char contact_by_email[] =
+    "SELECT " CONTACT_COLS " FROM contacts c WHERE c.email = ?1";
+static const char lists_of_contact[] =
+    "SELECT l.name FROM list_members m JOIN lists l ON l.id = m.list_id "
+    "WHERE m.contact_id = ?1 ORDER BY l.name";
+
 int db_contact_get(db *d, const char *email, db_contact *out, cs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc, s;
 
 	memset(out, 0, sizeof *out);
-	if ((rc = db_prepare(d,
-	                     "SELECT " CONTACT_COLS
-	                     " FROM contacts c WHERE c.email = ?1",
-	                     &st, err)) != 0)
+	if ((rc = db_cached(d, contact_by_email, &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
 	s = sqlite3_step(st);
@@ -271,14 +275,10 @@ int db_contact_get(db *d, const char *email, db_contact *out, cs_err *err)
 		rc = cs_err_set(err, CS_ENOTFOUND, "no contact %s", email);
 	else
 		rc = db_fail(d, err, "cannot read contacts");
-	sqlite3_finalize(st);
+	db_done(st);
 	if (rc != 0)
 		return rc;
-	if ((rc = db_prepare(d,
-	                     "SELECT l.name FROM list_members m JOIN lists l "
-	                     "ON l.id = m.list_id WHERE m.contact_id = ?1 "
-	                     "ORDER BY l.name",
-	                     &st, err)) != 0) {
+	if ((rc = db_cached(d, lists_of_contact, &st, err)) != 0) {
 		db_contact_free(out);
 		return rc;
 	}
@@ -292,7 +292,7 @@ int db_contact_get(db *d, const char *email, db_contact *out, cs_err *err)
 		rc = db_fail(d, err, "cannot read lists");
 		db_contact_free(out);
 	}
-	sqlite3_finalize(st);
+	db_done(st);
 	return rc;
 }
 
