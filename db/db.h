@@ -756,7 +756,7 @@ typedef struct db_warmup {
 /* Insert or update the settings of w->inbox_id and enable it (first_day
  * is kept: the ramp goes on where it was). */
 int db_warmup_enable(db *d, const db_warmup *w, int64_t now, cs_err *err);
-/* Disable; planned sends not yet handed over are dropped. */
+/* Disable; planned sends not yet handed over are deleted. */
 int db_warmup_disable(db *d, long long inbox_id, int64_t now, bool *found,
                       cs_err *err);
 /* Every inbox ever in warmup (enabled or not), by inbox name. */
@@ -780,7 +780,8 @@ typedef struct db_warmup_item {
  * (*added false; added may be NULL). */
 int db_warmup_plan_add(db *d, const db_warmup_item *it, int64_t now,
                        bool *added, cs_err *err);
-/* Rows of kind for (inbox, local_day), dropped ones aside. */
+/* Rows of kind for (inbox, local_day), whatever became of them (a day
+ * whose sends were all dropped over the quota is planned all the same). */
 int db_warmup_plan_count(db *d, long long inbox_id, const char *local_day,
                          const char *kind, long long *out, cs_err *err);
 /* fn per planned row due by now, by inbox then time; non-zero stops. */

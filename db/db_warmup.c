@@ -72,15 +72,14 @@ int db_warmup_disable(db *d, long long inbox_id, int64_t now, bool *found,
 	sqlite3_finalize(st);
 	if (rc)
 		goto out;
-	/* what was planned and not yet handed over is not sent */
+	/* what was planned and not yet handed over is not sent: gone, so
+	 * that enabling it again the same day plans the day anew */
 	if ((rc = db_prepare(d,
-	                     "UPDATE warmup_plan SET state = 'dropped', "
-	                     "updated_at = ?2 WHERE inbox_id = ?1 AND state = "
-	                     "'planned'",
+	                     "DELETE FROM warmup_plan WHERE inbox_id = ?1 AND "
+	                     "state = 'planned'",
 	                     &st, err)) != 0)
 		goto out;
 	sqlite3_bind_int64(st, 1, inbox_id);
-	sqlite3_bind_int64(st, 2, now);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot drop the planned warmup sends");
 	sqlite3_finalize(st);
@@ -219,7 +218,7 @@ int db_warmup_plan_count(db *d, long long inbox_id, const char *local_day,
 {
 	static const char sql[] =
 	    "SELECT count(*) FROM warmup_plan WHERE inbox_id = ?1 AND "
-	    "local_day = ?2 AND kind = ?3 AND state != 'dropped'";
+	    "local_day = ?2 AND kind = ?3";
 	sqlite3_stmt *st;
 	int rc;
 

@@ -8,6 +8,7 @@ when given, and returns the CompletedProcess (text).  With check=N it
 raises AssertionError showing both output streams unless the exit status
 is N.
 """
+import datetime
 import json
 import os
 import subprocess
@@ -29,6 +30,13 @@ def coldseq(data, *args, stdin=None, check=None, timeout=300, env=None,
                              "stderr: %s" % (" ".join(args), p.returncode,
                                              check, p.stdout, p.stderr))
     return p
+
+
+def iso(t):
+    """Seconds since the epoch as the UTC ISO 8601 time `--clock sim:`
+    and `--until` take."""
+    return datetime.datetime.fromtimestamp(
+        t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def replies(data, *args):

@@ -140,6 +140,22 @@ class Stack:
         path = os.path.join(self.maildir, self._addr(user).lower())
         return path if folder == "INBOX" else os.path.join(path, "." + folder)
 
+    def message_ids(self, user, folder="INBOX"):
+        """Message-IDs in a user's maildir folder (new/ and cur/), read
+        from the files: what a human would find there."""
+        out = set()
+        base = self.maildir_of(user, folder)
+        for sub in ("new", "cur"):
+            d = os.path.join(base, sub)
+            for name in os.listdir(d) if os.path.isdir(d) else []:
+                with open(os.path.join(d, name), "rb") as f:
+                    for line in f:
+                        if line in (b"\n", b"\r\n"):
+                            break
+                        if line.lower().startswith(b"message-id:"):
+                            out.add(line.split(b":", 1)[1].strip().decode())
+        return out
+
     # -------------------------------------------------------------- TLS
 
     def ssl_context(self):

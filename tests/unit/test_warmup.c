@@ -270,6 +270,7 @@ static void storage(void **state)
 typedef struct planrow {
 	char to[64];
 	int64_t due;
+	long long id;
 } planrow;
 
 typedef struct planset {
@@ -287,6 +288,7 @@ static int collect_plan(const db_warmup_item *it, void *arg)
 		snprintf(p->v[p->n].to, sizeof p->v[p->n].to, "%s",
 		         it->to_addr);
 		p->v[p->n].due = it->due_at;
+		p->v[p->n].id = it->id;
 		p->n++;
 	}
 	return 0;
@@ -418,6 +420,68 @@ static void planner(void **state)
 	msg_at = 1000;
 }
 
+static size_t planned_new(db *d, long long inbox)
+{
+	planset ps;
+	cs_err err = CS_ERR_INIT;
+
+	memset(&ps, 0, sizeof ps);
+	ps.inbox = inbox;
+	assert_int_equal(
+	    db_warmup_plan_due(d, INT64_MAX, collect_plan, &ps, &err), 0);
+	return ps.n;
+}
+
+/* A day is planned once: when every new send of the day was dropped
+ * (its replies took the quota), the next pass plans no more (it used to
+ * plan them again and again at the same instant, and the service never
+ * got past it).  Disabling deletes what is planned, so enabling again
+ * the same day plans the day anew. */
+static void planned_once_a_day(void **state)
+{
+	fx *f = *state;
+	cs_err err = CS_ERR_INIT;
+	long long a = add_inbox(f->d, "a", "a@x.test"),
+	          b = add_inbox(f->d, "b", "b@y.test");
+	int64_t t0 = 0, wake = 0;
+	cs_clock *clk;
+	seq_warmup *w = NULL;
+	bool changed = false, found = false;
+	planset ps;
+	size_t i;
+
+	enable(f->d, a, false);
+	enable(f->d, b, false);
+	assert_int_equal(
+	    cs_time_parse_iso8601("2026-12-01T07:00:00Z", &t0, &err), 0);
+	clk = cs_clock_new_sim(t0, 0);
+	assert_int_equal(seq_warmup_open(f->d, clk, &w, &err), 0);
+	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
+	memset(&ps, 0, sizeof ps);
+	ps.inbox = a;
+	assert_int_equal(
+	    db_warmup_plan_due(f->d, INT64_MAX, collect_plan, &ps, &err), 0);
+	assert_int_equal(ps.n, 7); /* 10 - 30% for replies */
+	for (i = 0; i < ps.n; i++)
+		assert_int_equal(db_warmup_plan_set(f->d, ps.v[i].id, "dropped",
+		                                    NULL, -1, NULL, t0, &err),
+		                 0);
+	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
+	assert_int_equal(planned_new(f->d, a), 0);
+
+	/* disable + enable the same day: planned anew */
+	assert_int_equal(planned_new(f->d, b), 7);
+	assert_int_equal(db_warmup_disable(f->d, b, t0, &found, &err), 0);
+	assert_true(found);
+	assert_int_equal(planned_new(f->d, b), 0);
+	enable(f->d, b, false);
+	assert_int_equal(seq_warmup_reload(w, &err), 0);
+	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
+	assert_int_equal(planned_new(f->d, b), 7);
+	seq_warmup_close(w);
+	cs_clock_free(clk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +489,8 @@ int main(void)
 	    cmocka_unit_test(corpus),
 	    cmocka_unit_test_setup_teardown(storage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(planner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(planned_once_a_day, setup,
+	                                    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,6 @@ sync.  So warmup is disabled after day 10 (no new sends, no replies),
 every inbox is synced once (`inbox sync --all --once`), and a short
 second run does the remaining rescues and archiving."""
 import calendar
-import datetime
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ import tempfile
 import time
 
 import tap
-from cstool import coldseq
+from cstool import coldseq, iso
 from mailstack import Stack
 from tap import eq, test
 
@@ -64,27 +63,6 @@ class Env:
     def db(self, sql, *a):
         with sqlite3.connect(os.path.join(self.data, "coldseq.db")) as c:
             return c.execute(sql, a).fetchall()
-
-
-def iso(t):
-    return datetime.datetime.fromtimestamp(
-        t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def maildir_ids(user, folder):
-    """Message-IDs in a stack user's maildir folder (new and cur)."""
-    out = set()
-    base = S.maildir_of(user, folder)
-    for sub in ("new", "cur"):
-        d = os.path.join(base, sub)
-        for name in os.listdir(d) if os.path.isdir(d) else []:
-            with open(os.path.join(d, name), "rb") as f:
-                for line in f:
-                    if line in (b"\n", b"\r\n"):
-                        break
-                    if line.lower().startswith(b"message-id:"):
-                        out.add(line.split(b":", 1)[1].strip().decode())
-    return out
 
 
 def quota(k):
@@ -164,11 +142,11 @@ def ten_days_of_warmup():
                      "'read' AND rescued = 1")[0][0]
     eq(rescued, len(in_junk))
     for u in range(1, 13):
-        eq(maildir_ids(u, "Junk") & sent_ids, set(), "Junk of user%d" % u)
-        eq(maildir_ids(u, "INBOX") & sent_ids, set(), "INBOX of user%d" % u)
+        eq(S.message_ids(u, "Junk") & sent_ids, set(), "Junk of user%d" % u)
+        eq(S.message_ids(u, "INBOX") & sent_ids, set(), "INBOX of user%d" % u)
     archived = set()
     for u in INBOXES:
-        archived |= maildir_ids(u, "Archive")
+        archived |= S.message_ids(u, "Archive")
     eq(sent_ids - archived, set(), "warmup not in Archive")
     print("# %d warmup messages, %d found in Junk and rescued, all in "
           "Archive" % (len(sent_ids), rescued))

@@ -13,7 +13,6 @@ in All Mail, read; the share picked for flagging gets the \\Important
 label instead of \\Flagged (a star); mail found in Junk (Gmail's Spam) is
 rescued to INBOX first.  The two Dovecot inboxes beside it still archive
 into their Archive folder."""
-import datetime
 import os
 import shutil
 import sqlite3
@@ -21,7 +20,7 @@ import tempfile
 import time
 
 import tap
-from cstool import coldseq
+from cstool import coldseq, iso
 from fakegmail import FakeGmail
 from mailstack import Stack
 from tap import eq, test
@@ -29,27 +28,6 @@ from tap import eq, test
 S = None
 DAYS = 3
 GMAIL = 2  # the stack user behind the fake Gmail front
-
-
-def iso(t):
-    return datetime.datetime.fromtimestamp(
-        t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def maildir_ids(user, folder):
-    """Message-IDs in a stack user's maildir folder (new and cur)."""
-    out = set()
-    base = S.maildir_of(user, folder)
-    for sub in ("new", "cur"):
-        d = os.path.join(base, sub)
-        for name in os.listdir(d) if os.path.isdir(d) else []:
-            with open(os.path.join(d, name), "rb") as f:
-                for line in f:
-                    if line in (b"\n", b"\r\n"):
-                        break
-                    if line.lower().startswith(b"message-id:"):
-                        out.add(line.split(b":", 1)[1].strip().decode())
-    return out
 
 
 def search_ids(c, criteria):
@@ -123,10 +101,10 @@ def gmail_labels_archive_and_importance():
     assert to_g & from_w1, "no junked mail reached g2"
 
     # ---- where the mail is now: All Mail only, never Archive
-    eq(maildir_ids(GMAIL, "INBOX") & to_g, set(), "g2 INBOX")
-    eq(maildir_ids(GMAIL, "Junk") & to_g, set(), "g2 Junk")
-    eq(maildir_ids(GMAIL, "Archive") & to_g, set(), "g2 Archive")
-    eq(to_g - maildir_ids(GMAIL, "AllMail"), set(), "g2 not in All Mail")
+    eq(S.message_ids(GMAIL, "INBOX") & to_g, set(), "g2 INBOX")
+    eq(S.message_ids(GMAIL, "Junk") & to_g, set(), "g2 Junk")
+    eq(S.message_ids(GMAIL, "Archive") & to_g, set(), "g2 Archive")
+    eq(to_g - S.message_ids(GMAIL, "AllMail"), set(), "g2 not in All Mail")
 
     # ---- how it got there: one -\Inbox label per message; MOVE only to
     # rescue from Junk into INBOX
@@ -162,7 +140,7 @@ def gmail_labels_archive_and_importance():
             "SELECT message_id FROM messages WHERE purpose = 'warmup' AND "
             "outcome = 'sent' AND lower(recipient) = lower(?)", S.user(u))}
         assert got, u
-        eq(got - maildir_ids(u, "Archive"), set(), "user%d Archive" % u)
+        eq(got - S.message_ids(u, "Archive"), set(), "user%d Archive" % u)
     shutil.rmtree(tmp)
 
 
