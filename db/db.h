@@ -773,7 +773,8 @@ typedef struct db_warmup_item {
 	const char *kind; /* new|reply */
 	const char *to_addr, *subject, *in_reply_to, *refs;
 	int64_t due_at;
-	const char *state; /* planned|sending|sent|failed|dropped */
+	const char *state;      /* planned|sending|sent|failed|dropped */
+	const char *message_id; /* db_warmup_plan_sending only */
 } db_warmup_item;
 
 /* Plan it; a second reply of one inbox to one message is ignored
@@ -795,8 +796,19 @@ int db_warmup_next_due(db *d, int64_t *out, bool *found, cs_err *err);
 int db_warmup_plan_set(db *d, long long id, const char *state,
                        const char *message_id, int64_t due_at,
                        const char *local_day, int64_t now, cs_err *err);
-/* Rows left 'sending' (by a crash) become 'sent': they may have gone. */
-int db_warmup_plan_settle(db *d, int64_t now, cs_err *err);
+/* fn per row left 'sending' (a crash cut its send off), with its
+ * message_id, by inbox. */
+int db_warmup_plan_sending(db *d,
+                           int (*fn)(const db_warmup_item *it, void *arg),
+                           void *arg, cs_err *err);
+/* Warmup messages a receiving inbox recorded (a 'warmup' event) after
+ * event id *mark while they were not settled as sent (left 'sending' by a
+ * crash, lost at start-up, uncertain) were delivered: they, and their
+ * plan rows ('sending' or 'failed'), become 'sent'.  *mark moves to the
+ * newest event (0 at first: every event); nothing new: no write.
+ * *settled: messages changed. */
+int db_warmup_settle_seen(db *d, long long *mark, int64_t now,
+                          long long *settled, cs_err *err);
 /* fn per partner address: new warmup sends of inbox_id planned since. */
 int db_warmup_partner_counts(db *d, long long inbox_id, int64_t since,
                              int (*fn)(const char *to, long long n, void *arg),

@@ -323,20 +323,99 @@ int db_warmup_plan_set(db *d, long long id, const char *state,
 	return rc;
 }
 
-int db_warmup_plan_settle(db *d, int64_t now, cs_err *err)
+int db_warmup_plan_sending(db *d,
+                           int (*fn)(const db_warmup_item *it, void *arg),
+                           void *arg, cs_err *err)
 {
 	sqlite3_stmt *st;
-	int rc;
+	int rc, r;
 
 	if ((rc = db_prepare(d,
-	                     "UPDATE warmup_plan SET state = 'sent', "
-	                     "updated_at = ?1 WHERE state = 'sending'",
+	                     "SELECT id, inbox_id, local_day, kind, to_addr, "
+	                     "subject, due_at, message_id FROM warmup_plan "
+	                     "WHERE state = 'sending' AND message_id IS NOT "
+	                     "NULL ORDER BY inbox_id, id",
 	                     &st, err)) != 0)
 		return rc;
-	sqlite3_bind_int64(st, 1, now);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_fail(d, err, "cannot settle the warmup plan");
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		db_warmup_item it;
+
+		memset(&it, 0, sizeof it);
+		it.id = sqlite3_column_int64(st, 0);
+		it.inbox_id = sqlite3_column_int64(st, 1);
+		copy_day(it.local_day, sqlite3_column_text(st, 2));
+		it.kind = (const char *)sqlite3_column_text(st, 3);
+		it.to_addr = (const char *)sqlite3_column_text(st, 4);
+		it.subject = (const char *)sqlite3_column_text(st, 5);
+		it.due_at = sqlite3_column_int64(st, 6);
+		it.message_id = (const char *)sqlite3_column_text(st, 7);
+		it.state = "sending";
+		if ((rc = fn(&it, arg)) != 0)
+			break;
+	}
+	if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = db_fail(d, err, "cannot read the warmup plan");
 	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Outcomes of a warmup message that a receiver's sighting settles as
+ * sent: cut off by a crash (sending), lost at start-up (deferred, see
+ * seq_warmup_uncertain), or after an unclear reply to the dot. */
+#define SEEN_OUTCOMES "('sending', 'uncertain', 'deferred')"
+
+int db_warmup_settle_seen(db *d, long long *mark, int64_t now,
+                          long long *settled, cs_err *err)
+{
+	static const char top_sql[] = "SELECT coalesce(max(id), 0) FROM events";
+	/* the plan first: it finds its rows through the messages still
+	 * unsettled */
+	static const char plan_sql[] =
+	    "UPDATE warmup_plan SET state = 'sent', updated_at = ?1 WHERE "
+	    "state IN ('sending', 'failed') AND message_id IN (SELECT "
+	    "m.message_id FROM events e JOIN messages m ON m.message_id = "
+	    "e.related_message_id WHERE e.id > ?2 AND e.id <= ?3 AND e.kind "
+	    "= 'warmup' AND m.purpose = 'warmup' AND m.outcome "
+	    "IN " SEEN_OUTCOMES ")";
+	static const char msg_sql[] =
+	    "UPDATE messages SET outcome = 'sent', smtp_reply = 'delivered: "
+	    "a receiving inbox saw it', updated_at = ?1 WHERE purpose = "
+	    "'warmup' AND outcome IN " SEEN_OUTCOMES " AND message_id IN "
+	    "(SELECT related_message_id FROM events WHERE id > ?2 AND id <= "
+	    "?3 AND kind = 'warmup')";
+	const char *const upd[2] = {plan_sql, msg_sql};
+	sqlite3_stmt *st;
+	long long top = 0;
+	int rc, i;
+
+	*settled = 0;
+	if ((rc = db_cached(d, top_sql, &st, err)) != 0)
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		top = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(d, err, "cannot read the events");
+	db_done(st);
+	if (rc != 0 || top <= *mark)
+		return rc;
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	for (i = 0; i < 2 && rc == 0; i++) {
+		if ((rc = db_cached(d, upd[i], &st, err)) != 0)
+			break;
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, *mark);
+		sqlite3_bind_int64(st, 3, top);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = db_fail(d, err, "cannot settle warmup messages");
+		else if (i == 1)
+			*settled = sqlite3_changes(d->h);
+		db_done(st);
+	}
+	if (rc == 0 && (rc = db_commit(d, err)) == 0)
+		*mark = top;
+	else
+		db_rollback(d);
 	return rc;
 }
 

@@ -500,6 +500,15 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 /* Record what the server said about a warmup job. */
 int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
                       cs_err *err);
+/* A warmup send found 'sending' at start-up (a crash cut it off; never
+ * sent again): checked says whether the sender's Sent folder could be
+ * searched, found whether message_id is there.  Found -> sent; not found
+ * -> lost (plan row 'failed', messages row 'deferred': no longer counted
+ * toward the caps or as sent); not checked -> left as it is.  A receiving
+ * inbox that records it later makes it sent (seq_warmup_pass). */
+int seq_warmup_uncertain(seq_warmup *w, long long plan_id,
+                         const char *message_id, bool checked, bool found,
+                         cs_err *err);
 /* The watcher saw a warmup message (first time) in folder (role inbox or
  * junk) of inbox in: plan reading (and the rescue out of Junk) now, and
  * a threaded reply after 10-120 minutes at the inbox's reply rate.

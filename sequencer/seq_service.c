@@ -17,7 +17,9 @@
  * Never twice: an outbox row is marked 'sending', with its messages row,
  * before the worker sees it (seq_outbox_begin).  A row found 'sending' at
  * start-up is looked for in the inbox's Sent folder: found -> sent, not
- * found -> held for the user (`coldseq outbox uncertain`).
+ * found -> held for the user (`coldseq outbox uncertain`).  A warmup send
+ * found 'sending' goes through the same look-up: found -> sent, not found
+ * -> lost (seq_warmup_uncertain); it is never sent again either way.
  *
  * Replies first: each inbox's follow-ups are gated until its watcher has
  * finished a sync in this run (and again after it lost its connection),
@@ -341,7 +343,10 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 /* ---- start-up: rows left 'sending' by a crash ---------------------------- */
 
+/* One message a crash cut off: a campaign outbox row or a warmup plan
+ * row, both with their Message-ID fixed before DATA. */
 typedef struct unc {
+	bool warmup; /* a warmup_plan row, else an outbox row */
 	long long id, inbox_id;
 	char *message_id;
 } unc;
@@ -351,20 +356,48 @@ typedef struct unc_list {
 	size_t n;
 } unc_list;
 
+static void unc_add(unc_list *l, bool warmup, long long id, long long inbox_id,
+                    const char *message_id)
+{
+	l->v = cs_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+	l->v[l->n].warmup = warmup;
+	l->v[l->n].id = id;
+	l->v[l->n].inbox_id = inbox_id;
+	l->v[l->n].message_id = cs_xstrdup(message_id);
+	l->n++;
+}
+
 static int collect_sending(const db_outbox *o, void *arg)
 {
-	unc_list *l = arg;
-
-	l->v = cs_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
-	l->v[l->n].id = o->id;
-	l->v[l->n].inbox_id = o->inbox_id;
-	l->v[l->n].message_id = cs_xstrdup(o->message_id);
-	l->n++;
+	unc_add(arg, false, o->id, o->inbox_id, o->message_id);
 	return 0;
 }
 
-/* Look for each uncertain row's Message-ID in its inbox's Sent folder
- * (synchronously, before the loop starts: nothing else runs yet). */
+static int collect_warmup_sending(const db_warmup_item *it, void *arg)
+{
+	unc_add(arg, true, it->id, it->inbox_id, it->message_id);
+	return 0;
+}
+
+static const char *unc_verdict(const unc *u, int frc, bool found)
+{
+	if (frc)
+		return u->warmup ? "could not check Sent: left as it is, "
+		                   "never sent again (checked again at the "
+		                   "next start)"
+		                 : "could not check Sent: held";
+	if (found)
+		return "found in Sent: sent";
+	return u->warmup ? "not in Sent: lost, never sent again (warmup)"
+	                 : "not in Sent: held for 'coldseq outbox uncertain'";
+}
+
+/* Look for each message a crash cut off in its inbox's Sent folder
+ * (synchronously, before the loop starts: nothing else runs yet), then
+ * let its owner decide: campaign rows found -> sent, else held for the
+ * user (seq_outbox_uncertain); warmup rows found -> sent, not found ->
+ * lost, not checked -> left (seq_warmup_uncertain).  Neither is ever
+ * sent again blindly. */
 static int resolve_uncertain(svc *sv, cs_err *err)
 {
 	unc_list l = {NULL, 0};
@@ -372,10 +405,13 @@ static int resolve_uncertain(svc *sv, cs_err *err)
 	int rc;
 
 	if ((rc = db_outbox_list(sv->d, "sending", collect_sending, &l, err)) !=
-	    0)
-		return rc;
+	        0 ||
+	    (rc = db_warmup_plan_sending(sv->d, collect_warmup_sending, &l,
+	                                 err)) != 0)
+		goto out;
 	for (i = 0; i < l.n && rc == 0; i++) {
-		seq_ibox *ib = seq_find_inbox(sv->s, l.v[i].inbox_id);
+		const unc *u = &l.v[i];
+		seq_ibox *ib = seq_find_inbox(sv->s, u->inbox_id);
 		imap_server srv;
 		imap_auth auth;
 		cs_secret *sec = NULL;
@@ -383,21 +419,25 @@ static int resolve_uncertain(svc *sv, cs_err *err)
 		bool found = false;
 		int frc = CS_ENOTFOUND;
 
-		if (ib && seq_inbox_imap(sv->d, sv->v, &ib->in, &srv, &auth,
-		                         &sec, &e2) == 0)
-			frc = seq_sent_find(&srv, &auth, l.v[i].message_id,
-			                    &found, &e2);
+		if (ib == NULL)
+			cs_err_set(&e2, CS_ENOTFOUND, "its inbox is gone");
+		else if (seq_inbox_imap(sv->d, sv->v, &ib->in, &srv, &auth,
+		                        &sec, &e2) == 0)
+			frc = seq_sent_find(&srv, &auth, u->message_id, &found,
+			                    &e2);
 		cs_secret_free(sec);
-		rc = seq_outbox_uncertain(sv->s, l.v[i].id, frc == 0, found,
-		                          frc ? e2.msg : NULL, err);
-		cs_log_warn("outbox row %lld (%s) was being sent when coldseq "
-		            "stopped: %s",
-		            l.v[i].id, l.v[i].message_id,
-		            frc     ? "could not check Sent: held"
-		            : found ? "found in Sent: sent"
-		                    : "not in Sent: held for 'coldseq outbox "
-		                      "uncertain'");
+		rc = u->warmup
+		         ? seq_warmup_uncertain(sv->wu, u->id, u->message_id,
+		                                frc == 0, found, err)
+		         : seq_outbox_uncertain(sv->s, u->id, frc == 0, found,
+		                                frc ? e2.msg : NULL, err);
+		cs_log_warn("%s %lld (%s) was being sent when coldseq stopped: "
+		            "%s%s%s",
+		            u->warmup ? "warmup send" : "outbox row", u->id,
+		            u->message_id, unc_verdict(u, frc, found),
+		            frc ? ": " : "", frc ? e2.msg : "");
 	}
+out:
 	for (i = 0; i < l.n; i++)
 		free(l.v[i].message_id);
 	free(l.v);

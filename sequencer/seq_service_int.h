@@ -66,7 +66,12 @@ struct svc {
 	int crash_n;
 };
 
-/* tests only: COLDSEQ_CRASH_AT=point[:n] kills the process at point */
+/* tests only: COLDSEQ_CRASH_AT=point[:n] kills the process at point (the
+ * n-th time it is reached).  Points: queued (outbox rows queued),
+ * sending / warmup_sending (a batch of campaign rows / warmup sends
+ * marked 'sending', not yet handed to the worker), after_dot /
+ * warmup_after_dot (the server took DATA of a campaign / warmup message,
+ * its result not yet recorded, no copy in Sent yet). */
 void svc_crash_point(svc *sv, const char *point);
 bool svc_is_busy(svc *sv, long long id);
 void svc_set_busy(svc *sv, long long id, bool busy);

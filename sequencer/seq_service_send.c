@@ -77,7 +77,9 @@ static void send_run(uv_work_t *req)
 		smtp_send(s, w->jobs[i].from, w->jobs[i].contact,
 		          w->jobs[i].raw.data, w->jobs[i].raw.len, &w->res[i]);
 		if (w->res[i].verdict.outcome == SMTP_SENT)
-			svc_crash_point(w->sv, "after_dot");
+			svc_crash_point(w->sv, w->jobs[i].warmup_id
+			                           ? "warmup_after_dot"
+			                           : "after_dot");
 		if (w->res[i].verdict.outcome == SMTP_INBOX_FAILURE ||
 		    w->res[i].verdict.outcome == SMTP_UNCERTAIN ||
 		    !smtp_alive(s)) {
@@ -208,7 +210,9 @@ static void launch(collect *c)
 		free(w);
 		return;
 	}
-	svc_crash_point(c->sv, "sending");
+	/* a batch is all campaign rows or all warmup sends */
+	svc_crash_point(c->sv,
+	                w->jobs[0].warmup_id ? "warmup_sending" : "sending");
 	w->req.data = w;
 	svc_set_busy(c->sv, w->inbox_id, true);
 	c->sv->inflight++;

@@ -25,6 +25,17 @@
  * Nothing in a message says "warmup": the receiver knows the Message-ID
  * from the messages table.  Warmup rows never enter outbox, enrollments,
  * replies or campaign stats.
+ *
+ * A send cut off by a crash (plan row and messages row left 'sending') is
+ * never sent again: a warmup message is not worth a duplicate.  At
+ * start-up the service looks for it in the sender's Sent folder, the way
+ * it does for campaign mail (seq_service.c, resolve_uncertain): found ->
+ * sent; not found -> lost (plan row 'failed', messages row 'deferred':
+ * it counts neither toward the caps nor as sent); Sent not searchable ->
+ * left 'sending' (counted; looked for again at the next start-up).  A
+ * receiving inbox that records it later (its watcher's 'warmup' event)
+ * proves it was delivered: it becomes 'sent' then, whatever start-up
+ * decided (seq_warmup_pass, db_warmup_settle_seen).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq.h"
@@ -48,6 +59,7 @@ struct seq_warmup {
 	db_warmup *w;
 	size_t n;
 	int64_t health_next;
+	long long seen_mark; /* events looked at for settle_seen */
 };
 
 static uint64_t rnd(void)
@@ -132,6 +144,26 @@ static db_warmup *find(db_warmup *l, size_t n, long long id)
 	return NULL;
 }
 
+/* Messages not recorded as sent (left by a crash, or in flight) that a
+ * receiving inbox recorded since the last look: delivered, so sent (one
+ * cheap query when no event came in).  A job in flight records its own
+ * result afterwards, as usual. */
+static int settle_seen(seq_warmup *w, cs_err *err)
+{
+	long long n = 0;
+	int rc;
+
+	rc = db_warmup_settle_seen(w->d, &w->seen_mark, cs_clock_now(w->clock),
+	                           &n, err);
+	if (rc == 0 && n > 0)
+		cs_log_info(
+		    "warmup: %lld message(s) not recorded as sent "
+		    "(cut off by a crash, or still in flight) were seen "
+		    "by a receiving inbox: sent",
+		    n);
+	return rc;
+}
+
 int seq_warmup_open(db *d, cs_clock *clock, seq_warmup **out, cs_err *err)
 {
 	seq_warmup *w = cs_xcalloc(1, sizeof *w);
@@ -139,9 +171,9 @@ int seq_warmup_open(db *d, cs_clock *clock, seq_warmup **out, cs_err *err)
 
 	w->d = d;
 	w->clock = clock;
-	/* a send cut off by a crash may have gone: never again (its
-	 * messages row stays 'sending' and counts toward the caps) */
-	if ((rc = db_warmup_plan_settle(d, cs_clock_now(clock), err)) != 0 ||
+	/* sends cut off by a crash that a receiver saw meanwhile (a CLI
+	 * sync) are settled now; the others are the service's start-up's */
+	if ((rc = settle_seen(w, err)) != 0 ||
 	    (rc = seq_warmup_reload(w, err)) != 0) {
 		seq_warmup_close(w);
 		*out = NULL;
@@ -360,6 +392,8 @@ int seq_warmup_pass(seq_warmup *w, int64_t *next_wake, bool *changed,
 
 	*next_wake = INT64_MAX;
 	*changed = false;
+	if ((rc = settle_seen(w, err)) != 0)
+		return rc;
 	for (i = 0; i < w->n; i++) {
 		const db_warmup *x = &w->w[i];
 		long long have = 0;
@@ -569,4 +603,36 @@ int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
 		return rc;
 	}
 	return 0;
+}
+
+int seq_warmup_uncertain(seq_warmup *w, long long plan_id,
+                         const char *message_id, bool checked, bool found,
+                         cs_err *err)
+{
+	int64_t now = cs_clock_now(w->clock);
+	int rc;
+
+	if (!checked)
+		return 0; /* as it is: 'sending', never again, counted */
+	if ((rc = db_begin(w->d, err)) != 0)
+		return rc;
+	if (found)
+		rc = db_message_set_outcome(w->d, message_id, "sent", 250,
+		                            "found in the Sent folder after a "
+		                            "restart",
+		                            now, err);
+	else
+		rc = db_message_set_outcome(
+		    w->d, message_id, "deferred", 0,
+		    "lost: was being sent when coldseq stopped and is not in "
+		    "the Sent folder; not sent again (warmup)",
+		    now, err);
+	if (rc == 0)
+		rc =
+		    db_warmup_plan_set(w->d, plan_id, found ? "sent" : "failed",
+		                       NULL, -1, NULL, now, err);
+	if (rc == 0)
+		return db_commit(w->d, err);
+	db_rollback(w->d);
+	return rc;
 }

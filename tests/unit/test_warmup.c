@@ -2,9 +2,12 @@
  * test_warmup.c - warmup's pure parts and its storage: the ramp, the
  * content corpus (enough distinct subjects and bodies, no topic twice in
  * a row, no fixed marker), settings, the plan's reply dedupe and the
- * health figure.
+ * health figure; a day planned once; sends a crash cut off (found in
+ * Sent, lost, not checked, seen later by a receiver).
  */
 #include "unit.h"
+
+#include <sqlite3.h>
 
 #include "db/db.h"
 #include "sequencer/seq.h"
@@ -482,6 +485,175 @@ static void planned_once_a_day(void **state)
 	cs_clock_free(clk);
 }
 
+/* One text column of the first row of sql (with ?1 = arg), read through
+ * a connection of its own, as a user's sqlite3 shell would. */
+static void peek(const fx *f, const char *sql, const char *arg, char *out,
+                 size_t n)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(
+	    sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+/* "plan state/message outcome" of the send with Message-ID id. */
+static void fate(const fx *f, const char *id, char *out, size_t n)
+{
+	peek(f,
+	     "SELECT p.state || '/' || m.outcome FROM warmup_plan p JOIN "
+	     "messages m ON m.message_id = p.message_id WHERE p.message_id = "
+	     "?1",
+	     id, out, n);
+}
+
+typedef struct idset {
+	char v[8][32];
+	size_t n;
+} idset;
+
+static int collect_sending(const db_warmup_item *it, void *arg)
+{
+	idset *s = arg;
+
+	assert_string_equal(it->state, "sending");
+	assert_non_null(it->message_id);
+	if (s->n < 8)
+		snprintf(s->v[s->n++], sizeof s->v[0], "%s", it->message_id);
+	return 0;
+}
+
+/* Plan a new message from inbox to `to` and mark it 'sending' with id, as
+ * seq_warmup_begin does before DATA; returns the plan row. */
+static long long cut_off(fx *f, long long inbox, const char *from,
+                         const char *to, const char *id)
+{
+	db_warmup_item it;
+	cs_err err = CS_ERR_INIT;
+	char buf[32];
+
+	memset(&it, 0, sizeof it);
+	it.inbox_id = inbox;
+	strcpy(it.local_day, "2026-12-01");
+	it.kind = "new";
+	it.to_addr = to;
+	it.due_at = 500;
+	assert_int_equal(db_warmup_plan_add(f->d, &it, 1, NULL, &err), 0);
+	peek(f, "SELECT max(id) FROM warmup_plan WHERE ?1 IS NOT NULL", "x",
+	     buf, sizeof buf);
+	add_msg(f->d, inbox, from, id, to);
+	assert_int_equal(db_warmup_plan_set(f->d, atoll(buf), "sending", id, -1,
+	                                    NULL, 600, &err),
+	                 0);
+	return atoll(buf);
+}
+
+/* Sends a crash cut off: the start-up's verdicts (found in Sent: sent;
+ * not found: lost, not counted; not checked: left), then a receiver's
+ * sighting makes the lost and the left ones sent, and nothing else. */
+static void crash_leftovers(void **state)
+{
+	fx *f = *state;
+	cs_err err = CS_ERR_INIT;
+	long long a = add_inbox(f->d, "a", "a@x.test"),
+	          b = add_inbox(f->d, "b", "b@y.test"), p1, p2, p3, p4, n = 0;
+	cs_clock *clk = cs_clock_new_sim(1000, 0);
+	seq_warmup *w = NULL;
+	int64_t wake = 0;
+	bool changed = false;
+	idset left;
+	char st[64];
+
+	enable(f->d, a, false);
+	enable(f->d, b, false);
+	p1 = cut_off(f, a, "a@x.test", "b@y.test", "<c1@x>");
+	p2 = cut_off(f, a, "a@x.test", "b@y.test", "<c2@x>");
+	p3 = cut_off(f, a, "a@x.test", "b@y.test", "<c3@x>");
+	/* a send that failed for good: a receiver's word never changes it */
+	p4 = cut_off(f, a, "a@x.test", "b@y.test", "<c4@x>");
+	assert_int_equal(db_message_set_outcome(f->d, "<c4@x>",
+	                                        "rejected_recipient", 550, "no",
+	                                        700, &err),
+	                 0);
+	assert_int_equal(
+	    db_warmup_plan_set(f->d, p4, "failed", NULL, -1, NULL, 700, &err),
+	    0);
+	assert_int_equal(seq_warmup_open(f->d, clk, &w, &err), 0);
+	memset(&left, 0, sizeof left);
+	assert_int_equal(
+	    db_warmup_plan_sending(f->d, collect_sending, &left, &err), 0);
+	assert_int_equal(left.n, 3);
+	assert_string_equal(left.v[0], "<c1@x>");
+	assert_string_equal(left.v[2], "<c3@x>");
+
+	assert_int_equal(
+	    seq_warmup_uncertain(w, p1, "<c1@x>", true, true, &err), 0);
+	assert_int_equal(
+	    seq_warmup_uncertain(w, p2, "<c2@x>", true, false, &err), 0);
+	assert_int_equal(
+	    seq_warmup_uncertain(w, p3, "<c3@x>", false, false, &err), 0);
+	fate(f, "<c1@x>", st, sizeof st);
+	assert_string_equal(st, "sent/sent");
+	fate(f, "<c2@x>", st, sizeof st);
+	assert_string_equal(st, "failed/deferred");
+	peek(f, "SELECT smtp_reply FROM messages WHERE message_id = ?1",
+	     "<c2@x>", st, sizeof st);
+	assert_non_null(strstr(st, "lost"));
+	fate(f, "<c3@x>", st, sizeof st);
+	assert_string_equal(st, "sending/sending");
+	/* the day counts what went or may have gone: c1 and c3, not c2 */
+	assert_int_equal(
+	    db_message_count_day(f->d, a, "2026-12-01", "warmup", &n, &err), 0);
+	assert_int_equal(n, 2);
+	/* only the unchecked one is left for the next start-up */
+	memset(&left, 0, sizeof left);
+	assert_int_equal(
+	    db_warmup_plan_sending(f->d, collect_sending, &left, &err), 0);
+	assert_int_equal(left.n, 1);
+	assert_string_equal(left.v[0], "<c3@x>");
+
+	/* b's watcher records c2, c3 and c4: c2 and c3 were delivered */
+	seen(f->d, b, "<c2@x>", "INBOX");
+	seen(f->d, b, "<c3@x>", "Junk");
+	seen(f->d, b, "<c4@x>", "INBOX");
+	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
+	fate(f, "<c2@x>", st, sizeof st);
+	assert_string_equal(st, "sent/sent");
+	fate(f, "<c3@x>", st, sizeof st);
+	assert_string_equal(st, "sent/sent");
+	fate(f, "<c4@x>", st, sizeof st);
+	assert_string_equal(st, "failed/rejected_recipient");
+	fate(f, "<c1@x>", st, sizeof st);
+	assert_string_equal(st, "sent/sent");
+	peek(f, "SELECT smtp_reply FROM messages WHERE message_id = ?1",
+	     "<c1@x>", st, sizeof st);
+	assert_non_null(strstr(st, "Sent folder"));
+	assert_int_equal(
+	    db_message_count_day(f->d, a, "2026-12-01", "warmup", &n, &err), 0);
+	assert_int_equal(n, 3);
+	seq_warmup_close(w);
+
+	/* a CLI sync while the service was down: settled at the next open */
+	{
+		long long p5 = cut_off(f, a, "a@x.test", "b@y.test", "<c5@x>");
+
+		(void)p5;
+		seen(f->d, b, "<c5@x>", "INBOX");
+		assert_int_equal(seq_warmup_open(f->d, clk, &w, &err), 0);
+		fate(f, "<c5@x>", st, sizeof st);
+		assert_string_equal(st, "sent/sent");
+		seq_warmup_close(w);
+	}
+	cs_clock_free(clk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +663,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(planner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(planned_once_a_day, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(crash_leftovers, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
