@@ -12,6 +12,10 @@ tests/mailstack/token:
 - a revoked refresh token puts that inbox in auth_failed (with the
   reconnect command) while another inbox keeps sending, its contacts
   going to that other inbox; a reconnect brings it back;
+- the service refreshes a token ahead of its expiry on a worker: while
+  the provider holds the refresh for seconds, a CLI change reaches the
+  service and another inbox's send is recorded; then the new token is
+  stored and used, after exactly one refresh;
 - plain http is refused for a token endpoint that is not on loopback;
 - no token string ever appears in the database file, the logs or any
   output."""
@@ -23,6 +27,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -473,6 +478,112 @@ def refresh_refused_before_a_send_fails_only_that_inbox():
         p3.stop()
 
 
+def wait_until(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def one_step_campaign(d, name, contacts, inbox):
+    """Campaign `name` (list `name`): one step from inbox to contacts,
+    created started and then paused."""
+    d.cs("inbox", "set", inbox, "--daily-cap", "20", check=0)
+    csv = os.path.join(TMP, "%s-%s.csv" % (os.path.basename(d.data), name))
+    with open(csv, "w") as f:
+        f.write("email,first_name\n" + "".join(
+            "%s,P%d\n" % (S.user(u), u) for u in contacts))
+    d.cs("contacts", "import", csv, "--list", name, check=0)
+    t = os.path.join(TMP, "%s-%s.txt" % (os.path.basename(d.data), name))
+    with open(t, "w") as f:
+        f.write("Subject: %s for {{first_name}}\n\nHello.\n" % name)
+    d.cs("template", "import", t, check=0)
+    y = os.path.join(TMP, "%s-%s.yaml" % (os.path.basename(d.data), name))
+    with open(y, "w") as f:
+        f.write("name: %s\nlist: %s\ninboxes: [%s]\ntimezone: UTC\n"
+                "window: {days: [mon, tue, wed, thu, fri, sat, sun], "
+                "from: \"00:00\", to: \"24:00\"}\nsteps:\n"
+                "  - template: %s\n" % (name, name, inbox,
+                                        os.path.basename(t)[:-4]))
+    d.cs("campaign", "create", y, check=0)
+    d.cs("campaign", "start", name, check=0)
+    d.cs("campaign", "pause", name, check=0)
+
+
+@test
+def slow_refresh_runs_beside_the_loop():
+    # Inbox o (Microsoft) and inbox p (password) in one service.  o's
+    # token, from a reconnect just before the run, lives 12 s: the service
+    # refreshes it on a worker 6 s in (its margin, 3 s, twice before
+    # expiry), and the provider holds that refresh back.
+    p4 = OAuthProviderDouble(S).start()
+    DOUBLES.append(p4)
+    d = Data(p4, "slow")
+    run = None
+    try:
+        connect_ms(d, 41, "o")
+        d.cs("inbox", "add", "p", "--email", S.user(42), *servers(),
+             "--password-stdin", stdin=S.password + "\n", check=0)
+        d.cs("config", "set", "inbox.min_interval", "60", check=0)
+        one_step_campaign(d, "cp", [43], "p")
+        one_step_campaign(d, "co", [44], "o")
+        p4.expires_in = 12
+        connect_ms(d, 41, "o")
+        connected = time.monotonic()
+        p4.expires_in = 3600   # what the refresh hands out
+        p4.refresh_delay = 9   # under the client's 10 s timeout
+        old = list(p4.access)  # every access token before the refresh
+        before = p4.refreshes()
+        run = d.spawn("run")
+        wait_until(lambda: p4.refreshing, 20, "the refresh to begin")
+        held = time.monotonic()
+        assert held - connected >= 4, held - connected  # ahead, not at once
+        # the loop is free: a CLI change reaches it (control socket), it
+        # dispatches p's send to a worker and records the result, all
+        # while o's refresh is still held by the provider
+        d.cs("campaign", "resume", "cp", check=0)
+        wait_until(lambda: d.db(
+            "SELECT o.state FROM outbox o JOIN inboxes i ON i.id = "
+            "o.inbox_id WHERE i.name = 'p'") == [("sent",)], 8,
+            "p's send recorded")
+        took = time.monotonic() - held
+        eq(p4.refreshing, 1, "o's refresh still held when p's send was "
+           "recorded (%.1f s)" % took)
+        assert took < 5, took
+        assert from_inbox(43, S.user(42)), "p's message arrived"
+        # the provider answers: the new token is stored ...
+        p4.release_refresh()
+        wait_until(lambda: d.db(
+            "SELECT t.access_expires_at - t.refreshed_at FROM oauth_tokens "
+            "t JOIN inboxes i ON i.id = t.inbox_id WHERE i.name = 'o'") ==
+            [(3600000,)], 10, "the refreshed token stored")
+        # ... and used: the tokens from before stop working now, and o
+        # sends (SMTP AUTH) and syncs (IMAP login) with the new one
+        p4.drop(old)
+        d.cs("campaign", "resume", "co", check=0)
+        arrives(44, "co for P44")
+        eq(len(from_inbox(44, S.user(41))), 1, "from o")
+        d.cs("inbox", "sync", "o", "--once", check=0)
+        eq(p4.refreshes() - before, 1, "refreshes")
+        run.send_signal(signal.SIGTERM)
+        finish(run)
+        run = None
+        with open(d.log) as f:
+            log = f.read()
+        assert "inbox o: access token refreshed" in log, log[-3000:]
+        for bad in ("refused the access token", "cannot refresh"):
+            assert bad not in log, log[-3000:]
+        eq(d.inboxes()["o"]["status"], "active", "o")
+    finally:
+        p4.release_refresh()
+        if run:
+            run.kill()
+            finish(run, run.wait())
+        p4.stop()
+
+
 @test
 def plain_http_token_endpoint_refused_off_loopback():
     d = Data(P, "http")
@@ -524,7 +635,7 @@ def tokens_never_in_database_logs_or_output():
 
 
 try:
-    S = Stack(users=40)
+    S = Stack(users=44)
     S.start()
     P = OAuthProviderDouble(S).start()
     tap.main()
