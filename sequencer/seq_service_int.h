@@ -1,9 +1,12 @@
 /*
  * seq_service_int.h - the service's state, shared by seq_service.c (the
  * loop, lock, control socket, signals, start-up), seq_service_send.c
- * (SMTP and warmup jobs on the worker pool) and seq_service_watch.c (the
- * IMAP watchers).  Everything here runs on the loop thread unless a
- * comment says "worker".
+ * (SMTP and warmup jobs on the worker pool), seq_service_watch.c (the
+ * IMAP watchers) and seq_service_token.c (OAuth2 refreshes on workers).
+ * Everything here runs on the loop thread unless a comment says
+ * "worker".  Code on the loop that reads an oauth2 inbox's credentials
+ * asks svc_token_usable (or svc_token_hold) first, so that seq_token_get
+ * never refreshes on the loop.
  */
 #ifndef COLDSEQ_SEQ_SERVICE_INT_H
 #define COLDSEQ_SEQ_SERVICE_INT_H
