@@ -48,13 +48,53 @@ void seq_oauth_cfg_free(seq_oauth_cfg *c);
 /* A valid access token for an auth=oauth2 inbox (*out: caller frees):
  * the stored one while it lives, else refreshed first (force: refresh
  * now, after the server refused the current one).  Real time; may block
- * up to 10 s in the token endpoint.  CS_EAUTH when the inbox is pending
+ * up to 10 s in the token endpoint, never when force is false and
+ * seq_token_check said usable a moment ago (the service refreshes on a
+ * worker with the three steps below).  CS_EAUTH when the inbox is pending
  * or auth_failed, or the provider refused the refresh token now (the
  * inbox is then marked auth_failed with the reconnect command); other
  * codes for trouble that may pass.  An inbox without a token row (a
  * bearer token given with `inbox add --auth oauth2`) gets its secret. */
 int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
                   cs_secret **out, cs_err *err);
+/* The refresh of seq_token_get in three steps, for a caller with an event
+ * loop: plan and apply on the thread that owns the database, run (the
+ * refresh grant only: no database) on any thread.  Real time. */
+typedef struct seq_token_refresh seq_token_refresh;
+
+/* What a service needs to know of an inbox's stored access token. */
+typedef struct seq_token_info {
+	/* seq_token_get(force=false) hands it out now without the network
+	 * (also true when it answers at once without a token: not oauth2,
+	 * pending, auth_failed, a fixed bearer token) */
+	bool usable;
+	/* refresh it from here (ahead of seq_token_get's own margin);
+	 * INT64_MAX when it cannot be refreshed (cases above) */
+	int64_t refresh_at;
+} seq_token_info;
+
+/* Read the token row of in (CS_ENOTFOUND: the inbox is gone). */
+int seq_token_check(db *d, const db_inbox *in, int64_t now, seq_token_info *out,
+                    cs_err *err);
+/* Step 1: read the row (its generation), load the provider's settings and
+ * open the refresh token, into *out (caller frees with
+ * seq_token_refresh_free).  *out stays NULL, with 0, when nothing is to be
+ * refreshed: force is false and refresh_at is still ahead, or the inbox
+ * has no token row.  CS_EAUTH when pending or auth_failed; CS_EINVAL for a
+ * forced refresh of a bearer token; other codes for settings or vault. */
+int seq_token_refresh_plan(db *d, cs_vault *v, const db_inbox *in, bool force,
+                           seq_token_refresh **out, cs_err *err);
+/* Step 2: the refresh grant (at most 10 s); touches r and the network
+ * only. */
+void seq_token_refresh_run(seq_token_refresh *r);
+/* Step 3: 0 when the new tokens are stored; 0 with *raced when another
+ * process stored newer tokens meanwhile (nothing written: plan again);
+ * CS_EAUTH when the provider refused the refresh token (the inbox is now
+ * auth_failed, logged); other codes: a failure that may pass (err says
+ * which, the stored token is unchanged). */
+int seq_token_refresh_apply(seq_token_refresh *r, bool *raced, cs_err *err);
+void seq_token_refresh_free(seq_token_refresh *r);
+
 /* Whether the inbox may authenticate (auth_state ok). */
 bool seq_inbox_authorized(const db_inbox *in);
 /* Whether res is an SMTP server refusing an oauth2 inbox's token. */

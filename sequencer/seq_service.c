@@ -522,6 +522,7 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 		rc = CS_EIO;
 		goto loop_out;
 	}
+	svc_token_start(&sv);
 	svc_sync_watchers(&sv);
 	cs_log_info("coldseq running (pid %ld, data %s%s)", (long)getpid(),
 	            o->data_dir,
@@ -558,6 +559,7 @@ loop_out:
 out:
 	free(sv.busy);
 	free(sv.abusy);
+	svc_token_free(&sv);
 	seq_warmup_close(sv.wu);
 	seq_sched_close(sv.s);
 	pidp = data_path(o->data_dir, "coldseq.pid");

@@ -1,9 +1,12 @@
 /*
  * seq_service_int.h - the service's state, shared by seq_service.c (the
  * loop, lock, control socket, signals, start-up), seq_service_send.c
- * (SMTP and warmup jobs on the worker pool) and seq_service_watch.c (the
- * IMAP watchers).  Everything here runs on the loop thread unless a
- * comment says "worker".
+ * (SMTP and warmup jobs on the worker pool), seq_service_watch.c (the
+ * IMAP watchers) and seq_service_token.c (OAuth2 refreshes on workers).
+ * Everything here runs on the loop thread unless a comment says
+ * "worker".  Code on the loop that reads an oauth2 inbox's credentials
+ * asks svc_token_usable (or svc_token_hold) first, so that seq_token_get
+ * never refreshes on the loop.
  */
 #ifndef COLDSEQ_SEQ_SERVICE_INT_H
 #define COLDSEQ_SEQ_SERVICE_INT_H
@@ -36,8 +39,11 @@ typedef struct wrt {
 	int64_t next_try;  /* monotonic ms */
 	int64_t last_sync; /* monotonic ms */
 	int fails;
-	bool gone; /* removed by a reload: close when the job returns */
+	bool gone;       /* removed by a reload: close when the job returns */
+	bool token_wait; /* W_DOWN until its OAuth2 refresh ends */
 } wrt;
+
+typedef struct svc_tokens svc_tokens; /* seq_service_token.c */
 
 struct svc {
 	uv_loop_t loop;
@@ -51,13 +57,14 @@ struct svc {
 	seq_sched *s;
 	seq_warmup *wu;   /* warmup planner (seq_warmup.c) */
 	int inflight;     /* send jobs (campaign and warmup) */
-	int wjobs;        /* watcher jobs and warmup IMAP jobs */
+	int wjobs;        /* watcher jobs, warmup IMAP jobs, token refreshes */
 	long long *abusy; /* inboxes with a warmup IMAP job */
 	size_t nabusy;
 	long long *busy; /* inboxes with a send job */
 	size_t nbusy;
 	wrt **w;
 	size_t nw;
+	svc_tokens *tok; /* OAuth2 refreshes on workers */
 	bool stopping, reload;
 	atomic_bool halt; /* stopping: what send workers see */
 	int exit_rc;
@@ -86,8 +93,39 @@ void svc_dispatch(svc *sv);
 void svc_reload_all(svc *sv);
 void svc_sync_watchers(svc *sv);
 void svc_watch_start(wrt *r);
+/* A watcher for an inbox that has none (add_watcher; logged on failure). */
+void svc_watch_add(svc *sv, const db_inbox *in);
 /* Arm the watchers' one timer for the earliest reconnect, poll or IDLE
  * refresh (none due: no timer). */
 void svc_arm_watchers(svc *sv);
+
+/* ---- OAuth2 access tokens (seq_service_token.c) ------------------------ */
+
+/* Once the loop and the control socket are up, before the watchers: the
+ * token timer, and refreshes for every token due (real time). */
+void svc_token_start(svc *sv);
+/* The inboxes and their token rows read again (after a reload). */
+void svc_token_sync(svc *sv);
+/* Whether in's credentials can be read now without the network (not
+ * oauth2, or its stored token usable: seq_token_check).  When not, a
+ * refresh is started on a worker (or runs already); its end ticks the
+ * service and restarts the watchers that wait for it. */
+bool svc_token_usable(svc *sv, const db_inbox *in);
+/* Called with the forced refresh's outcome, on the loop: 0 when a new
+ * token is stored and usable; CS_EAUTH when the provider refused the
+ * refresh token (the inbox is auth_failed); else a failure that may pass
+ * (also when the service stops first).  err may be NULL. */
+typedef void (*svc_token_cb)(svc *sv, void *arg, int rc, const cs_err *err);
+/* A refresh now, whatever the token's age (the server refused it), on a
+ * worker; cb(arg) when it ends.  One refresh in flight per inbox: a call
+ * while one runs waits for that one.  arg must stay valid until cb. */
+void svc_token_force(svc *sv, long long inbox_id, svc_token_cb cb, void *arg);
+/* Before a watcher's (re)connect: true when it must wait for a refresh
+ * (r is then W_DOWN with token_wait, restarted when the refresh ends):
+ * its token is not usable, or it failed since its last good connect (a
+ * forced refresh, once per failure streak, as seq_watcher_reauth). */
+bool svc_token_hold(wrt *r);
+/* After the loop is closed. */
+void svc_token_free(svc *sv);
 
 #endif

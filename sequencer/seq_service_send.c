@@ -107,37 +107,52 @@ static void send_run(uv_work_t *req)
 
 static void send_done(uv_work_t *req, int status);
 
+/* The forced refresh of oauth_retry ended (on the loop): with a new token
+ * the batch goes once more; else its results are recorded as they are
+ * (a refused refresh marks w->auth_lost). */
+static void oauth_refreshed(svc *sv, void *arg, int rc, const cs_err *why)
+{
+	send_work *w = arg;
+	cs_err err = CS_ERR_INIT;
+	cs_secret *fresh = NULL;
+
+	if (rc == 0 && !sv->stopping && svc_token_usable(sv, &w->in) &&
+	    (rc = seq_token_get(sv->d, sv->v, &w->in, false, &fresh, &err)) ==
+	        0) {
+		cs_log_info("inbox %s: the server refused the access token; "
+		            "refreshed it, trying again once",
+		            w->in.name);
+		cs_secret_free(w->secret);
+		w->secret = fresh;
+		w->auth.secret = fresh;
+		w->iauth.secret = fresh;
+		memset(w->res, 0, sizeof w->res);
+		uv_queue_work(&sv->loop, &w->req, send_run, send_done);
+		return;
+	}
+	if (rc != 0) {
+		cs_log_warn("inbox %s: %s", w->in.name,
+		            why && why->code ? why->msg : err.msg);
+		w->auth_lost = rc == CS_EAUTH;
+	}
+	send_done(&w->req, 0); /* w->retried: the results are recorded */
+}
+
 /* OAuth2 (issue 12): the server refused an oauth2 inbox's access token
  * at AUTH (it expired early or was revoked).  Force one refresh and run
  * the whole batch once more, before any result is recorded: AUTH comes
  * before MAIL, so nothing was handed over, and the rows stay 'sending'
  * with their Message-IDs (a crash meanwhile leaves them uncertain, as
- * for any batch in flight).  The refresh runs here, on the loop thread
- * (at most 10 s, seq_token.c).  A second refusal is recorded as usual
- * (inbox failure); a refused refresh marks w->auth_lost. */
+ * for any batch in flight).  The refresh runs on a worker
+ * (seq_service_token.c); the job stays in flight, its inbox busy, until
+ * oauth_refreshed.  A second refusal is recorded as usual (inbox
+ * failure). */
 static bool oauth_retry(send_work *w)
 {
-	cs_err err = CS_ERR_INIT;
-	cs_secret *fresh = NULL;
-
 	if (w->retried || w->n == 0 || !seq_token_refused(&w->in, &w->res[0]))
 		return false;
 	w->retried = true;
-	if (seq_token_get(w->sv->d, w->sv->v, &w->in, true, &fresh, &err) !=
-	    0) {
-		cs_log_warn("inbox %s: %s", w->in.name, err.msg);
-		w->auth_lost = err.code == CS_EAUTH;
-		return false;
-	}
-	cs_log_info("inbox %s: the server refused the access token; "
-	            "refreshed it, trying again once",
-	            w->in.name);
-	cs_secret_free(w->secret);
-	w->secret = fresh;
-	w->auth.secret = fresh;
-	w->iauth.secret = fresh;
-	memset(w->res, 0, sizeof w->res);
-	uv_queue_work(&w->sv->loop, &w->req, send_run, send_done);
+	svc_token_force(w->sv, w->inbox_id, oauth_refreshed, w);
 	return true;
 }
 
@@ -225,10 +240,15 @@ static void launch(collect *c)
  * settings cannot be read (logged). */
 static send_work *send_work_new(svc *sv, const db_inbox *src)
 {
-	send_work *w = cs_xcalloc(1, sizeof *w);
+	send_work *w;
 	cs_secret *isec = NULL;
 	cs_err err = CS_ERR_INIT;
 
+	/* OAuth2: a token that needs no refresh here; else the refresh runs
+	 * on a worker and its end ticks again (seq_service_token.c) */
+	if (!svc_token_usable(sv, src))
+		return NULL;
+	w = cs_xcalloc(1, sizeof *w);
 	w->sv = sv;
 	w->inbox_id = src->id;
 	if (db_inbox_get(sv->d, src->name, &w->in, &err) != 0 ||
@@ -433,7 +453,8 @@ static int collect_action(const db_warmup_action *x, void *arg)
 	if (c->cur && c->cur->inbox_id != x->inbox_id)
 		act_launch(c);
 	if (is_abusy(sv, x->inbox_id) ||
-	    (ib = seq_find_inbox(sv->s, x->inbox_id)) == NULL)
+	    (ib = seq_find_inbox(sv->s, x->inbox_id)) == NULL ||
+	    (c->cur == NULL && !svc_token_usable(sv, &ib->in)))
 		return 0;
 	if (c->cur == NULL) {
 		act_work *a = cs_xcalloc(1, sizeof *a);

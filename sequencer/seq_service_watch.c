@@ -192,8 +192,16 @@ static void watch_job(wrt *r, wop op)
 	ww->r = r;
 	ww->op = op;
 	ww->was_idling = r->state == W_IDLING;
-	/* OAuth2: a (re)connect gets a token valid now, refreshed once more
-	 * after a failed attempt (issue 12; a no-op for passwords) */
+	/* OAuth2: a (re)connect first waits for a refresh on a worker when
+	 * the token is not usable, or once after a failed attempt; it is
+	 * restarted when the refresh ends (seq_service_token.c) */
+	if (r->w->s == NULL && svc_token_hold(r)) {
+		free(ww);
+		svc_arm_watchers(sv);
+		return;
+	}
+	/* then a token valid now, read without the network (issue 12; a
+	 * no-op for passwords) */
 	if (r->w->s == NULL &&
 	    seq_watcher_reauth(r->w, r->fails > 0, &err) != 0) {
 		free(ww);
@@ -297,6 +305,14 @@ static int add_watcher(svc *sv, const db_inbox *src, cs_err *err)
 	return 0;
 }
 
+void svc_watch_add(svc *sv, const db_inbox *in)
+{
+	cs_err err = CS_ERR_INIT;
+
+	if (add_watcher(sv, in, &err) != 0)
+		cs_log_error("inbox %s: cannot watch: %s", in->name, err.msg);
+}
+
 void svc_sync_watchers(svc *sv)
 {
 	size_t i, j;
@@ -334,7 +350,10 @@ void svc_sync_watchers(svc *sv)
 		for (j = 0; j < sv->nw; j++)
 			if (sv->w[j]->in.id == sv->s->ib[i].in.id)
 				have = true;
-		if (!have && add_watcher(sv, &sv->s->ib[i].in, &err) != 0)
+		/* OAuth2: added once its token is usable (its refresh runs
+		 * on a worker and adds it: seq_service_token.c) */
+		if (!have && svc_token_usable(sv, &sv->s->ib[i].in) &&
+		    add_watcher(sv, &sv->s->ib[i].in, &err) != 0)
 			cs_log_error("inbox %s: cannot watch: %s",
 			             sv->s->ib[i].in.name, err.msg);
 	}
@@ -350,5 +369,6 @@ void svc_reload_all(svc *sv)
 		cs_log_error("reload: %s", err.msg);
 		return;
 	}
+	svc_token_sync(sv);
 	svc_sync_watchers(sv);
 }

@@ -22,11 +22,27 @@
  * failure (network, 5xx) keeps using the stored access token while it is
  * still valid.
  *
- * Blocking: the service calls this on its loop thread (collect_row,
- * seq_watcher_reauth), so one refresh can hold the loop for at most
- * REFRESH_TIMEOUT_MS.  That is accepted: it happens about once an hour
- * per inbox, and moving it to a worker would split credentials from the
- * database writes that must follow the grant.
+ * The refresh is three steps, each its own call, so that an event loop
+ * can run step 2 on a worker (seq_service_token.c): plan (step 1, on the
+ * thread that owns the database), run (step 2, network only) and apply
+ * (step 3, on the database's thread).  seq_token_get chains them in one
+ * call, for the CLI, which has no loop: it may block for at most
+ * REFRESH_TIMEOUT_MS.
+ *
+ * Times the service uses (seq_token_check), for a token of life L and
+ * margin m = min(L/4, 5 min):
+ *
+ *     refreshed         refresh_at     not usable          expires
+ *     |-----------------|--------------|--------|----------|
+ *                       <------- LEAD(m) ------><--- m --->
+ *                                      <-- s -->
+ *
+ * From refresh_at the service refreshes on a worker, and retries after a
+ * failure while the stored token stays usable (its "stale OK" window is
+ * LEAD before the margin instead of the last 30 s).  Usable means
+ * seq_token_get(force=false) hands the stored token out without the
+ * network, with a slack s = min(L/8, 10 s) for the time between the
+ * check and the use.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq_int.h"
@@ -34,8 +50,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REFRESH_TIMEOUT_MS 10000  /* one refresh on the loop thread */
+#define REFRESH_TIMEOUT_MS 10000  /* one refresh grant, all in */
 #define MAX_MARGIN_MS      300000 /* refresh 5 minutes before expiry */
+#define SLACK_MS           10000  /* seq_token_check: usable with room */
+/* a service refreshes this much before seq_token_get would */
+#define LEAD(margin) (margin)
 #define STALE_OK_MS                                                            \
 	30000                /* a token this close to expiry is no             \
 	                        fallback when a refresh failed */
@@ -218,164 +237,293 @@ static int lose_authorization(db *d, const db_inbox *in, const db_token *t,
 	return CS_EAUTH;
 }
 
-/* Steps 1-3 of the comment at the top.  *raced: another process stored
- * newer tokens meanwhile (nothing returned; read them). */
-static int refresh(db *d, cs_vault *v, const db_inbox *in, const db_token *t,
-                   int64_t now, cs_secret **out, bool *raced, cs_err *err)
-{
-	seq_oauth_cfg cfg;
-	net_oauth_tokens nt;
-	cs_secret *rt = NULL;
-	cs_buf ablob = CS_BUF_INIT, rblob = CS_BUF_INIT;
-	db_token_set set;
-	char until[32];
-	int rc;
+/* ---- the refresh in three steps ------------------------------------------ */
 
-	*raced = false;
-	memset(&nt, 0, sizeof nt);
-	if ((rc = seq_oauth_cfg_load(d, v, t->provider, t->tenant,
-	                             REFRESH_TIMEOUT_MS, &cfg, err)) != 0)
-		return rc;
-	if ((rc = cs_vault_open(v, "oauth_tokens", "refresh_token", in->uuid,
-	                        t->refresh.data, t->refresh.len, &rt, err)) !=
-	    0)
-		goto out;
-	/* Microsoft wants the scopes again; Google keeps the granted ones */
-	rc = net_oauth_refresh(
-	    &cfg.client, rt,
-	    strcmp(t->provider, "microsoft") == 0 ? cfg.scope : NULL, &nt, err);
-	if (rc)
-		goto out;
-	memset(&set, 0, sizeof set);
-	set.inbox_id = in->id;
-	set.expires_at =
-	    now + (nt.expires_in > 0 ? nt.expires_in : DEFAULT_LIFE_S) * 1000;
-	set.now = now;
-	set.expect_generation = t->generation;
-	if ((rc = cs_vault_seal(v, "inboxes", "secret", in->uuid,
-	                        cs_secret_value(nt.access),
-	                        cs_secret_len(nt.access), &ablob, err)) != 0 ||
-	    (nt.refresh &&
-	     (rc = cs_vault_seal(v, "oauth_tokens", "refresh_token", in->uuid,
-	                         cs_secret_value(nt.refresh),
-	                         cs_secret_len(nt.refresh), &rblob, err)) != 0))
-		goto out;
-	set.access = ablob.data;
-	set.access_len = ablob.len;
-	set.refresh = nt.refresh ? rblob.data : NULL;
-	set.refresh_len = rblob.len;
-	if ((rc = db_token_refreshed(d, &set, raced, err)) != 0 || *raced)
-		goto out;
-	cs_time_iso8601(set.expires_at, until, sizeof until);
-	cs_log_info("inbox %s: access token refreshed, valid until %s%s",
-	            in->name, until,
-	            nt.refresh ? " (the refresh token was rotated)" : "");
-	*out = nt.access;
-	nt.access = NULL;
-out:
-	net_oauth_tokens_free(&nt);
-	cs_secret_free(rt);
-	cs_buf_free(&ablob);
-	cs_buf_free(&rblob);
-	seq_oauth_cfg_free(&cfg);
-	return rc;
+struct seq_token_refresh {
+	db *d;
+	cs_vault *v;
+	db_inbox in; /* id, uuid, name, email, provider, auth: owned copies */
+	db_token t;  /* the row planned from (its generation is checked) */
+	int64_t now; /* real time of the plan: the new expiry counts from it */
+	seq_oauth_cfg cfg;
+	cs_secret *rt; /* the refresh token, opened */
+	bool ms;       /* Microsoft wants the scopes again; Google does not */
+	/* what run found */
+	int rc;
+	cs_err err;
+	net_oauth_tokens nt;
+};
+
+void seq_token_refresh_free(seq_token_refresh *r)
+{
+	if (r == NULL)
+		return;
+	db_inbox_free(&r->in);
+	db_token_free(&r->t);
+	seq_oauth_cfg_free(&r->cfg);
+	cs_secret_free(r->rt);
+	net_oauth_tokens_free(&r->nt);
+	free(r);
 }
 
-int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
-                  cs_secret **out, cs_err *err)
+/* The row of an inbox that may be refreshed: auth_state ok, and with a
+ * token row when force (a fixed bearer token has no refresh token). */
+static int read_row(db *d, const db_inbox *in, bool force, db_token *t,
+                    cs_err *err)
 {
-	int64_t now = cs_clock_now(NULL); /* the provider's clock */
-	db_token t;
-	int rc, round;
+	int rc;
 
-	*out = NULL;
-	if ((rc = db_token_get(d, in->id, &t, err)) != 0)
+	if ((rc = db_token_get(d, in->id, t, err)) != 0)
 		return rc;
-	if (strcmp(t.auth_state, "auth_failed") == 0) {
-		rc = cs_err_set(err, CS_EAUTH,
-		                "inbox '%s' needs reconnecting: %s", in->name,
-		                t.auth_reason ? t.auth_reason : "(no reason)");
-		goto out;
-	}
-	if (strcmp(t.auth_state, "pending") == 0) {
+	if (strcmp(t->auth_state, "auth_failed") == 0)
+		rc = cs_err_set(
+		    err, CS_EAUTH, "inbox '%s' needs reconnecting: %s",
+		    in->name, t->auth_reason ? t->auth_reason : "(no reason)");
+	else if (strcmp(t->auth_state, "pending") == 0)
 		rc = cs_err_set(err, CS_EAUTH,
 		                "inbox '%s' is not connected yet: run 'coldseq "
 		                "inbox connect --pending'",
 		                in->name);
-		goto out;
-	}
-	/* no token row: a bearer token given with `inbox add --auth oauth2` */
-	if (!t.found && force) {
+	else if (!t->found && force)
 		rc = cs_err_set(err, CS_EINVAL,
 		                "inbox '%s' has a fixed bearer token and no "
 		                "refresh token: give a new token with 'coldseq "
 		                "inbox set %s --password-stdin', or connect it "
 		                "with 'coldseq inbox connect'",
 		                in->name, in->name);
-		goto out;
-	}
-	if (!t.found) {
-		rc = open_access(d, v, in, out, err);
-		goto out;
-	}
-	for (round = 0; round < 3; round++) {
-		db_token again;
-		bool raced = false;
-		cs_err rerr = CS_ERR_INIT, gerr = CS_ERR_INIT;
+	if (rc)
+		db_token_free(t);
+	return rc;
+}
 
-		if (!force && t.expires_at - now > margin_ms(&t)) {
-			if ((rc = open_access(d, v, in, out, err)) == 0 &&
-			    now - t.used_at >= USED_EVERY_MS)
-				db_token_used(d, in->id, now, NULL);
-			goto out;
+/* Step 1 from the row t (taken over, freed on failure). */
+static int plan_from(db *d, cs_vault *v, const db_inbox *in, db_token *t,
+                     int64_t now, seq_token_refresh **out, cs_err *err)
+{
+	seq_token_refresh *r = cs_xcalloc(1, sizeof *r);
+	int rc;
+
+	*out = NULL;
+	r->d = d;
+	r->v = v;
+	r->in.id = in->id;
+	r->in.uuid = cs_xstrdup(in->uuid);
+	r->in.name = cs_xstrdup(in->name);
+	r->in.email = cs_xstrdup(in->email);
+	r->in.provider = cs_xstrdup(in->provider);
+	r->in.auth = cs_xstrdup(in->auth);
+	r->t = *t;
+	memset(t, 0, sizeof *t);
+	r->now = now;
+	r->ms = strcmp(r->t.provider, "microsoft") == 0;
+	if ((rc = seq_oauth_cfg_load(d, v, r->t.provider, r->t.tenant,
+	                             REFRESH_TIMEOUT_MS, &r->cfg, err)) != 0 ||
+	    (rc = cs_vault_open(v, "oauth_tokens", "refresh_token", in->uuid,
+	                        r->t.refresh.data, r->t.refresh.len, &r->rt,
+	                        err)) != 0) {
+		seq_token_refresh_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int seq_token_check(db *d, const db_inbox *in, int64_t now, seq_token_info *out,
+                    cs_err *err)
+{
+	db_token t;
+	int64_t m, life, slack;
+	int rc;
+
+	out->usable = true;
+	out->refresh_at = INT64_MAX;
+	if (strcmp(in->auth, "oauth2") != 0)
+		return 0;
+	if ((rc = db_token_get(d, in->id, &t, err)) != 0)
+		return rc;
+	/* pending, auth_failed, a fixed bearer token: seq_token_get answers
+	 * at once, and nothing can be refreshed */
+	if (t.found &&
+	    (t.auth_state == NULL || strcmp(t.auth_state, "ok") == 0)) {
+		m = margin_ms(&t);
+		life = t.expires_at - t.refreshed_at;
+		slack = life > 0 ? life / 8 : 0;
+		if (slack > SLACK_MS)
+			slack = SLACK_MS;
+		out->usable = t.expires_at - now > m + slack;
+		out->refresh_at = t.expires_at - m - LEAD(m);
+	}
+	db_token_free(&t);
+	return 0;
+}
+
+int seq_token_refresh_plan(db *d, cs_vault *v, const db_inbox *in, bool force,
+                           seq_token_refresh **out, cs_err *err)
+{
+	int64_t now = cs_clock_now(NULL);
+	db_token t;
+	int rc;
+
+	*out = NULL;
+	if ((rc = read_row(d, in, force, &t, err)) != 0)
+		return rc;
+	if (!t.found ||
+	    (!force &&
+	     t.expires_at - margin_ms(&t) - LEAD(margin_ms(&t)) > now)) {
+		db_token_free(&t);
+		return 0;
+	}
+	return plan_from(d, v, in, &t, now, out, err);
+}
+
+/* Step 2: the refresh grant, network only (any thread). */
+void seq_token_refresh_run(seq_token_refresh *r)
+{
+	r->rc = net_oauth_refresh(&r->cfg.client, r->rt,
+	                          r->ms ? r->cfg.scope : NULL, &r->nt, &r->err);
+}
+
+/* Step 3 after a granted refresh: seal and store, if still generation g. */
+static int store(seq_token_refresh *r, bool *raced, cs_err *err)
+{
+	cs_buf ablob = CS_BUF_INIT, rblob = CS_BUF_INIT;
+	const net_oauth_tokens *nt = &r->nt;
+	db_token_set set;
+	char until[32];
+	int rc;
+
+	memset(&set, 0, sizeof set);
+	set.inbox_id = r->in.id;
+	set.expires_at =
+	    r->now +
+	    (nt->expires_in > 0 ? nt->expires_in : DEFAULT_LIFE_S) * 1000;
+	set.now = r->now;
+	set.expect_generation = r->t.generation;
+	if ((rc = cs_vault_seal(r->v, "inboxes", "secret", r->in.uuid,
+	                        cs_secret_value(nt->access),
+	                        cs_secret_len(nt->access), &ablob, err)) != 0 ||
+	    (nt->refresh &&
+	     (rc = cs_vault_seal(r->v, "oauth_tokens", "refresh_token",
+	                         r->in.uuid, cs_secret_value(nt->refresh),
+	                         cs_secret_len(nt->refresh), &rblob, err)) !=
+	         0))
+		goto out;
+	set.access = ablob.data;
+	set.access_len = ablob.len;
+	set.refresh = nt->refresh ? rblob.data : NULL;
+	set.refresh_len = rblob.len;
+	if ((rc = db_token_refreshed(r->d, &set, raced, err)) != 0 || *raced)
+		goto out;
+	cs_time_iso8601(set.expires_at, until, sizeof until);
+	cs_log_info("inbox %s: access token refreshed, valid until %s%s",
+	            r->in.name, until,
+	            nt->refresh ? " (the refresh token was rotated)" : "");
+out:
+	cs_buf_free(&ablob);
+	cs_buf_free(&rblob);
+	return rc;
+}
+
+int seq_token_refresh_apply(seq_token_refresh *r, bool *raced, cs_err *err)
+{
+	db_token again;
+	cs_err gerr = CS_ERR_INIT;
+	int rc;
+
+	*raced = false;
+	if (r->rc == 0)
+		return store(r, raced, err);
+	if (r->rc != CS_EAUTH) { /* temporary: network, 5xx, timeout */
+		if (err) {
+			*err = r->err;
+			cs_err_prefix(err,
+			              "inbox '%s': cannot refresh the access "
+			              "token",
+			              r->in.name);
 		}
-		rc = refresh(d, v, in, &t, now, out, &raced, &rerr);
-		if (rc == 0 && !raced) {
-			db_token_used(d, in->id, now, NULL);
-			goto out;
-		}
-		/* what another process may have stored meanwhile */
-		if (db_token_get(d, in->id, &again, &gerr) != 0) {
-			rc = gerr.code;
-			if (err)
-				*err = gerr;
-			goto out;
-		}
-		if (raced || (rc == CS_EAUTH && again.found &&
-		              again.generation != t.generation)) {
-			/* its tokens are newer than the ones we used */
+		return r->rc;
+	}
+	/* invalid_grant: unless another process rotated the refresh token
+	 * meanwhile (then its tokens are newer than the ones used here) */
+	if ((rc = db_token_get(r->d, r->in.id, &again, &gerr)) != 0) {
+		if (err)
+			*err = gerr;
+		return rc;
+	}
+	*raced = again.found && again.generation != r->t.generation;
+	db_token_free(&again);
+	if (*raced)
+		return 0;
+	return lose_authorization(r->d, &r->in, &r->t, &r->err, r->now, err);
+}
+
+/* The stored access token, its use recorded now and then. */
+static int hand_out(db *d, cs_vault *v, const db_inbox *in, const db_token *t,
+                    int64_t now, cs_secret **out, cs_err *err)
+{
+	int rc = open_access(d, v, in, out, err);
+
+	if (rc == 0 && t->found && now - t->used_at >= USED_EVERY_MS)
+		db_token_used(d, in->id, now, NULL);
+	return rc;
+}
+
+int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
+                  cs_secret **out, cs_err *err)
+{
+	int rc, round;
+
+	*out = NULL;
+	for (round = 0; round < 3; round++) {
+		int64_t now = cs_clock_now(NULL); /* the provider's clock */
+		seq_token_refresh *r = NULL;
+		cs_err rerr = CS_ERR_INIT;
+		bool raced = false;
+		db_token t;
+
+		if ((rc = read_row(d, in, force, &t, err)) != 0)
+			return rc;
+		/* no token row: a bearer token given with `inbox add --auth
+		 * oauth2`; else the stored token while it has its margin */
+		if (!t.found ||
+		    (!force && t.expires_at - now > margin_ms(&t))) {
+			rc = hand_out(d, v, in, &t, now, out, err);
 			db_token_free(&t);
-			t = again;
+			return rc;
+		}
+		if ((rc = plan_from(d, v, in, &t, now, &r, err)) != 0)
+			return rc;
+		seq_token_refresh_run(r);
+		rc = seq_token_refresh_apply(r, &raced, &rerr);
+		if (rc == 0 && !raced) {
+			*out = r->nt.access;
+			r->nt.access = NULL;
+			db_token_used(d, in->id, now, NULL);
+			seq_token_refresh_free(r);
+			return 0;
+		}
+		if (raced) { /* another process's tokens are newer: read them */
+			seq_token_refresh_free(r);
 			force = false;
 			continue;
 		}
-		db_token_free(&again);
-		if (rc == CS_EAUTH) {
-			rc = lose_authorization(d, in, &t, &rerr, now, err);
-			goto out;
-		}
-		if (!force && t.expires_at - now > STALE_OK_MS) {
+		if (rc != CS_EAUTH && r->rc != 0 && !force &&
+		    r->t.expires_at - now > STALE_OK_MS) {
 			cs_log_warn(
 			    "inbox %s: cannot refresh the access token "
 			    "(%s); using the current one while it lasts",
-			    in->name, rerr.msg);
-			rc = open_access(d, v, in, out, err);
-			goto out;
-		}
-		cs_err_prefix(&rerr,
-		              "inbox '%s': cannot refresh the access token",
-		              in->name);
-		if (err)
+			    in->name, r->err.msg);
+			rc = hand_out(d, v, in, &r->t, now, out, err);
+		} else if (err) {
 			*err = rerr;
-		goto out;
+		}
+		seq_token_refresh_free(r);
+		return rc;
 	}
-	rc = cs_err_set(err, CS_ETEMP,
-	                "inbox '%s': the tokens keep changing under this "
-	                "process; try again",
-	                in->name);
-out:
-	db_token_free(&t);
-	return rc;
+	return cs_err_set(err, CS_ETEMP,
+	                  "inbox '%s': the tokens keep changing under this "
+	                  "process; try again",
+	                  in->name);
 }
 
 bool seq_token_refused(const db_inbox *in, const smtp_result *res)

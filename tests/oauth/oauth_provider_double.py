@@ -18,7 +18,9 @@ loopback host only):
                                redirect_uri with code and state (or with
                                error=access_denied when told to refuse)
 
-with expiry and revocation: device codes and authorization codes expire
+a refresh grant can be held back (refresh_delay seconds, or until
+release_refresh()) to play a slow token endpoint, and access tokens can be
+dropped at once (drop), with expiry and revocation: device codes and authorization codes expire
 and are single-use, refresh tokens can be revoked (revoke(user): the
 user withdrew consent) and then answer invalid_grant, and every access
 token it issues is made valid in the mail stack with stack.token() (so
@@ -59,6 +61,9 @@ class OAuthProviderDouble:
         self.interval = interval          # tokens on each refresh
         self.slow_down_once = slow_down_once
         self.refuse_next_auth = False
+        self.refresh_delay = 0            # hold refresh answers (seconds)
+        self.released = threading.Event()  # ... or until release_refresh
+        self.refreshing = 0               # refresh requests held now
         self.lock = threading.Lock()
         self.devices = {}     # device_code -> dict
         self.codes = {}       # auth code -> dict
@@ -109,10 +114,28 @@ class OAuthProviderDouble:
                 elif len(parts) == 2 and parts[1] == "token":
                     if parts[0] != "google":
                         double.tenants.append(parts[0])
+                    if f.get("grant_type") == "refresh_token" and \
+                            double.refresh_delay > 0:
+                        self.held_refresh(parts[0], f)
+                        return
                     code, doc = double.token(parts[0], f)
                 else:
                     code, doc = 404, {"error": "not_found"}
                 self.send_json(code, doc)
+
+            def held_refresh(self, where, f):
+                """A slow token endpoint: the answer waits refresh_delay
+                seconds (or for release_refresh), and the request counts
+                in `refreshing` until it is answered."""
+                with double.lock:
+                    double.refreshing += 1
+                try:
+                    double.released.wait(double.refresh_delay)
+                    code, doc = double.token(where, f)
+                    self.send_json(code, doc)
+                finally:
+                    with double.lock:
+                        double.refreshing -= 1
 
             def do_GET(self):  # noqa: N802
                 u = urllib.parse.urlsplit(self.path)
@@ -207,6 +230,21 @@ class OAuthProviderDouble:
                 self.access[t]["gone"] = True
                 self.access[t]["dies"] = 0
         for t in dead:
+            self.stack.revoke(t)
+
+    def release_refresh(self):
+        """Answer the held refresh grants now, and the next ones at once."""
+        self.refresh_delay = 0
+        self.released.set()
+
+    def drop(self, tokens):
+        """The provider drops these access tokens early: they stop working
+        in the stack at once."""
+        with self.lock:
+            for t in tokens:
+                self.access[t]["gone"] = True
+                self.access[t]["dies"] = 0
+        for t in tokens:
             self.stack.revoke(t)
 
     def refreshes(self, user=None):

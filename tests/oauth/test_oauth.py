@@ -12,6 +12,11 @@ tests/mailstack/token:
 - a revoked refresh token puts that inbox in auth_failed (with the
   reconnect command) while another inbox keeps sending, its contacts
   going to that other inbox; a reconnect brings it back;
+- the service refreshes a token ahead of its expiry on a worker: while
+  the provider holds the refresh for seconds, a CLI change reaches the
+  service and another inbox's send is recorded; then the new token is
+  stored and used, after exactly one refresh; a CLI that refreshes (and
+  rotates) meanwhile wins the race, and the inbox stays connected;
 - plain http is refused for a token endpoint that is not on loopback;
 - no token string ever appears in the database file, the logs or any
   output."""
@@ -23,6 +28,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -473,6 +479,166 @@ def refresh_refused_before_a_send_fails_only_that_inbox():
         p3.stop()
 
 
+def wait_until(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def one_step_campaign(d, name, contacts, inbox):
+    """Campaign `name` (list `name`): one step from inbox to contacts,
+    created started and then paused."""
+    d.cs("inbox", "set", inbox, "--daily-cap", "20", check=0)
+    csv = os.path.join(TMP, "%s-%s.csv" % (os.path.basename(d.data), name))
+    with open(csv, "w") as f:
+        f.write("email,first_name\n" + "".join(
+            "%s,P%d\n" % (S.user(u), u) for u in contacts))
+    d.cs("contacts", "import", csv, "--list", name, check=0)
+    t = os.path.join(TMP, "%s-%s.txt" % (os.path.basename(d.data), name))
+    with open(t, "w") as f:
+        f.write("Subject: %s for {{first_name}}\n\nHello.\n" % name)
+    d.cs("template", "import", t, check=0)
+    y = os.path.join(TMP, "%s-%s.yaml" % (os.path.basename(d.data), name))
+    with open(y, "w") as f:
+        f.write("name: %s\nlist: %s\ninboxes: [%s]\ntimezone: UTC\n"
+                "window: {days: [mon, tue, wed, thu, fri, sat, sun], "
+                "from: \"00:00\", to: \"24:00\"}\nsteps:\n"
+                "  - template: %s\n" % (name, name, inbox,
+                                        os.path.basename(t)[:-4]))
+    d.cs("campaign", "create", y, check=0)
+    d.cs("campaign", "start", name, check=0)
+    d.cs("campaign", "pause", name, check=0)
+
+
+def slow_refresh_setup(name, users):
+    """Inbox o (Microsoft, stack user users[0]) and inbox p (password,
+    users[1]) in one data dir, paused one-step campaigns co (o to
+    users[3]) and cp (p to users[2]).  o is reconnected just before the
+    service starts with a token of 12 s: the service refreshes it on a
+    worker 6 s in (its margin, 3 s, twice before expiry), and the double
+    holds that refresh (up to 9 s, under the client's 10 s timeout).
+    Returns the double, the data dir, the service, the time of o's
+    connect and o's access tokens issued so far."""
+    dbl = OAuthProviderDouble(S).start()
+    DOUBLES.append(dbl)
+    d = Data(dbl, name)
+    connect_ms(d, users[0], "o")
+    d.cs("inbox", "add", "p", "--email", S.user(users[1]), *servers(),
+         "--password-stdin", stdin=S.password + "\n", check=0)
+    d.cs("config", "set", "inbox.min_interval", "60", check=0)
+    one_step_campaign(d, "cp", [users[2]], "p")
+    one_step_campaign(d, "co", [users[3]], "o")
+    dbl.expires_in = 12
+    connect_ms(d, users[0], "o")
+    connected = time.monotonic()
+    dbl.expires_in = 3600   # what a refresh hands out
+    dbl.refresh_delay = 9
+    old = list(dbl.access)
+    run = d.spawn("run")
+    return dbl, d, run, connected, old
+
+
+def stop_service(run):
+    run.send_signal(signal.SIGTERM)
+    finish(run)
+
+
+def o_sends_with(d, dbl, old, contact, owner):
+    """The tokens in old stop working; o (stack user owner) still sends
+    from the service (SMTP AUTH with what is stored now)."""
+    dbl.drop(old)
+    d.cs("campaign", "resume", "co", check=0)
+    arrives(contact, "co for P%d" % contact)
+    eq(len(from_inbox(contact, S.user(owner))), 1, "from o")
+
+
+@test
+def slow_refresh_runs_beside_the_loop():
+    dbl, d, run, connected, old = slow_refresh_setup("slow", [41, 42, 43, 44])
+    try:
+        before = dbl.refreshes()
+        wait_until(lambda: dbl.refreshing, 20, "the refresh to begin")
+        held = time.monotonic()
+        assert held - connected >= 4, held - connected  # ahead, not at once
+        # the loop is free: a CLI change reaches it (control socket), it
+        # dispatches p's send to a worker and records the result, all
+        # while o's refresh is still held by the provider
+        d.cs("campaign", "resume", "cp", check=0)
+        wait_until(lambda: d.db(
+            "SELECT o.state FROM outbox o JOIN inboxes i ON i.id = "
+            "o.inbox_id WHERE i.name = 'p'") == [("sent",)], 8,
+            "p's send recorded")
+        took = time.monotonic() - held
+        eq(dbl.refreshing, 1, "o's refresh still held when p's send was "
+           "recorded (%.1f s)" % took)
+        assert took < 5, took
+        assert from_inbox(43, S.user(42)), "p's message arrived"
+        # the provider answers: the new token is stored ...
+        dbl.release_refresh()
+        wait_until(lambda: d.db(
+            "SELECT t.access_expires_at - t.refreshed_at FROM oauth_tokens "
+            "t JOIN inboxes i ON i.id = t.inbox_id WHERE i.name = 'o'") ==
+            [(3600000,)], 10, "the refreshed token stored")
+        # ... and used: the tokens from before stop working now, and o
+        # sends (SMTP AUTH) and syncs (IMAP login) with the new one
+        o_sends_with(d, dbl, old, 44, 41)
+        d.cs("inbox", "sync", "o", "--once", check=0)
+        eq(dbl.refreshes() - before, 1, "refreshes")
+        stop_service(run)
+        run = None
+        with open(d.log) as f:
+            log = f.read()
+        assert "inbox o: access token refreshed" in log, log[-3000:]
+        for bad in ("refused the access token", "cannot refresh"):
+            assert bad not in log, log[-3000:]
+        eq(d.inboxes()["o"]["status"], "active", "o")
+    finally:
+        dbl.release_refresh()
+        if run:
+            run.kill()
+            finish(run, run.wait())
+        dbl.stop()
+
+
+@test
+def refresh_raced_by_the_cli_keeps_the_inbox():
+    # the same, with rotation: while the service's refresh is held, the
+    # CLI refreshes too (o's token is inside seq_token_get's margin) and
+    # rotates the refresh token; the service's grant then meets the spent
+    # token (invalid_grant), sees the newer generation and keeps the
+    # CLI's tokens: o is not put in auth_failed
+    dbl, d, run, connected, old = slow_refresh_setup("race", [45, 46, 47, 48])
+    try:
+        dbl.rotate = True
+        wait_until(lambda: dbl.refreshing, 20, "the service's refresh")
+        dbl.refresh_delay = 0  # the CLI's refresh is answered at once
+        time.sleep(max(0.0, connected + 9.5 - time.monotonic()))
+        d.cs("inbox", "sync", "o", "--once", check=0)
+        eq((dbl.refreshes(S.user(45)), dbl.refreshing), (1, 1),
+           "the CLI's refresh done, the service's still held")
+        dbl.release_refresh()
+        wait_until(lambda: ("refresh_token", S.user(45), "invalid_grant")
+                   in dbl.grants, 10, "the service's grant refused")
+        o_sends_with(d, dbl, old, 48, 45)
+        stop_service(run)
+        run = None
+        ib = d.inboxes()["o"]
+        eq((ib["status"], ib["auth_state"]), ("active", "ok"), "o")
+        eq(dbl.refreshes(S.user(45)), 1, "no refresh after the race")
+        with open(d.log) as f:
+            log = f.read()
+        assert "lost its authorization" not in log, log[-3000:]
+    finally:
+        dbl.release_refresh()
+        if run:
+            run.kill()
+            finish(run, run.wait())
+        dbl.stop()
+
+
 @test
 def plain_http_token_endpoint_refused_off_loopback():
     d = Data(P, "http")
@@ -524,7 +690,7 @@ def tokens_never_in_database_logs_or_output():
 
 
 try:
-    S = Stack(users=40)
+    S = Stack(users=48)
     S.start()
     P = OAuthProviderDouble(S).start()
     tap.main()
