@@ -141,7 +141,12 @@ int seq_service_nudge(const char *data_dir, bool *running, cs_err *err)
 
 /* ---- scheduling -------------------------------------------------------- */
 
-static void arm(svc *sv, int64_t wake);
+/* A pass that was due and could start nothing (every worker busy, its
+ * inbox busy or waiting for a token) looks again after this at the
+ * latest; what ends meanwhile ticks at once. */
+#define STALL_MS 1000
+
+static void arm(svc *sv, int64_t wake, bool stalled);
 
 bool svc_is_busy(svc *sv, long long id)
 {
@@ -184,11 +189,17 @@ static void timer_cb(uv_timer_t *t)
 	svc_tick(t->data);
 }
 
+static void again_cb(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+	svc_tick(h->data);
+}
+
 void svc_tick(svc *sv)
 {
 	cs_err err = CS_ERR_INIT;
 	int64_t now = cs_clock_now(sv->o->clock), wake = INT64_MAX;
-	int queued = 0;
+	int queued = 0, jobs = sv->inflight + sv->wjobs;
 
 	if (sv->stopping) {
 		if (sv->inflight == 0 && sv->wjobs == 0)
@@ -230,15 +241,21 @@ void svc_tick(svc *sv)
 	if (queued)
 		svc_crash_point(sv, "queued");
 	svc_dispatch(sv);
-	arm(sv, wake);
+	arm(sv, wake, queued == 0 && sv->inflight + sv->wjobs == jobs);
 }
 
-static void arm(svc *sv, int64_t wake)
+/* The next tick.  One due now runs at the next turn of the loop, after
+ * its I/O (an idle handle: a zero timer started from a timer callback
+ * would run again before any I/O, signals and completions included, and
+ * the loop would never get out of its timers). */
+static void arm(svc *sv, int64_t wake, bool stalled)
 {
 	int64_t now = cs_clock_now(sv->o->clock), delay;
 
 	if (sv->stopping)
 		return;
+	if (stalled && wake <= now)
+		wake = now + STALL_MS;
 	if (sv->o->until && wake > sv->o->until)
 		wake = sv->o->until;
 	if (wake == INT64_MAX) { /* nothing scheduled: no timer at all */
@@ -251,12 +268,17 @@ static void arm(svc *sv, int64_t wake)
 			return;
 		if (wake > now)
 			cs_clock_advance_to(sv->o->clock, wake);
-		uv_timer_start(&sv->timer, timer_cb, 0, 0);
+		uv_idle_start(&sv->again, again_cb);
 		return;
 	}
 	delay = wake > now ? wake - now : 0;
 	if (sv->o->speed > 1.0)
 		delay = (int64_t)((double)delay / sv->o->speed);
+	if (delay == 0) {
+		uv_timer_stop(&sv->timer);
+		uv_idle_start(&sv->again, again_cb);
+		return;
+	}
 	uv_timer_start(&sv->timer, timer_cb, (uint64_t)delay, 0);
 }
 
@@ -325,6 +347,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 	sv->stopping = true;
 	atomic_store(&sv->halt, true);
 	uv_timer_stop(&sv->timer);
+	uv_idle_stop(&sv->again);
 	uv_timer_stop(&sv->wtimer);
 	for (i = 0; i < sv->nw; i++)
 		if (sv->w[i]->poll_open && sv->w[i]->state == W_IDLING)
@@ -500,6 +523,8 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 	sv.loop.data = &sv;
 	uv_timer_init(&sv.loop, &sv.timer);
 	sv.timer.data = &sv;
+	uv_idle_init(&sv.loop, &sv.again);
+	sv.again.data = &sv;
 	uv_timer_init(&sv.loop, &sv.wtimer);
 	sv.wtimer.data = &sv;
 	for (i = 0; i < 3; i++) {

@@ -48,6 +48,7 @@ typedef struct svc_tokens svc_tokens; /* seq_service_token.c */
 struct svc {
 	uv_loop_t loop;
 	uv_timer_t timer, wtimer;
+	uv_idle_t again; /* svc_tick at the next loop turn, after the I/O */
 	uv_signal_t sig[3];
 	uv_pipe_t ctl;
 	bool ctl_open;

@@ -20,16 +20,18 @@ from tap import eq, test
 
 
 class Data:
-    def __init__(self, fake=None, host="127.0.0.1", contacts=1):
+    def __init__(self, fake=None, host="127.0.0.1", contacts=1, inboxes=1):
         self.dir = tempfile.mkdtemp(prefix="coldseq-svcf-")
         self.data = os.path.join(self.dir, "data")
         self.cs("init", check=0)
         port = fake.port if fake else 465
         extra = ["--ca-file", fake.ca_file] if fake else []
-        self.cs("inbox", "add", "fake", "--email", "sender@fake.example",
-                "--smtp", "%s:%d" % (host, port), "--smtp-tls", "tls",
-                "--imap", "%s:2" % host, *extra, "--password-stdin",
-                stdin="pw\n", check=0)
+        for i in range(inboxes):
+            self.cs("inbox", "add", "fake%s" % (i or ""), "--email",
+                    "sender%s@fake.example" % (i or ""), "--smtp",
+                    "%s:%d" % (host, port), "--smtp-tls", "tls", "--imap",
+                    "%s:2" % host, *extra, "--password-stdin",
+                    stdin="pw\n", check=0)
         self.cs("config", "set", "smtp.command_timeout", "2", check=0)
         self.cs("config", "set", "smtp.connect_timeout", "3", check=0)
         with open(os.path.join(self.dir, "c.csv"), "w") as f:
@@ -179,6 +181,60 @@ def sigterm_hands_over_no_further_message():
         eq(len(set(rcpts)), 3, rcpts)  # each contact once
         eq(d.db("SELECT count(*) FROM outbox WHERE step = 1 AND state = "
                 "'sent'"), [(3,)])
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@test
+def a_step_waiting_for_a_worker_does_not_spin_the_loop():
+    """Two inboxes each with a step due, one worker, a server 3 s slow to
+    answer the dot: while the first inbox's send is in flight the second
+    waits for the worker without the loop turning in the meantime.  It
+    used to re-arm a zero timer from the timer's own callback: libuv then
+    never left its timers, so no I/O, no completion and no SIGTERM got
+    through, and the service hung at full CPU."""
+    with FakeSMTP("drop_after_dot") as f:
+        d = Data(f, contacts=2, inboxes=2)
+        d.run("+1d")
+        held = [r[0] for r in d.db("SELECT id FROM outbox WHERE state = "
+                                    "'held'")]
+        eq(len(held), 2)
+    with FakeSMTP("slow_dot", slow_seconds=3) as f:
+        for name in ("fake", "fake1"):
+            d.cs("inbox", "set", name, "--smtp", "127.0.0.1:%d" % f.port,
+                 "--ca-file", f.ca_file, check=0)
+        for i in held:
+            d.cs("outbox", "resolve", str(i), "--resend", check=0)
+        log = open(os.path.join(d.dir, "run.log"), "w+")
+        p = subprocess.Popen([BIN, "--data-dir", d.data, "run",
+                              "--no-watch", "--workers", "1"],
+                             stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not f.messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+        eq(len(f.messages), 1)  # the first send waits for its answer
+        cpu0, t0 = cpu_seconds(p.pid), time.monotonic()
+        time.sleep(1.5)
+        cpu = cpu_seconds(p.pid) - cpu0
+        took = time.monotonic() - t0
+        while len(f.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=60)
+        log.seek(0)
+        out = log.read()
+        log.close()
+        eq(p.returncode, 0, out[-3000:])
+        print("# %.2f s of CPU in %.2f s while a step waited for the "
+              "worker" % (cpu, took))
+        assert cpu < 0.3 * took, (cpu, took)
+        eq(len(f.messages), 2)  # then the second went
+        eq(d.db("SELECT count(*) FROM outbox WHERE step = 1 AND state = "
+                "'sent'"), [(2,)])
 
 
 @test
