@@ -774,7 +774,7 @@ typedef struct db_warmup_item {
 	const char *to_addr, *subject, *in_reply_to, *refs;
 	int64_t due_at;
 	const char *state;      /* planned|sending|sent|failed|dropped */
-	const char *message_id; /* db_warmup_plan_sending only */
+	const char *message_id; /* once it is 'sending' */
 } db_warmup_item;
 
 /* Plan it; a second reply of one inbox to one message is ignored

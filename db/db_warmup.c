@@ -236,21 +236,23 @@ int db_warmup_plan_count(db *d, long long inbox_id, const char *local_day,
 	return rc;
 }
 
-int db_warmup_plan_due(db *d, int64_t now,
-                       int (*fn)(const db_warmup_item *it, void *arg),
-                       void *arg, cs_err *err)
+/* fn per plan row in state whose due_at <= before, by inbox */
+static int plan_rows(db *d, const char *state, int64_t before,
+                     int (*fn)(const db_warmup_item *it, void *arg), void *arg,
+                     cs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc, r;
 
 	if ((rc = db_prepare(d,
 	                     "SELECT id, inbox_id, local_day, kind, to_addr, "
-	                     "subject, in_reply_to, refs, due_at FROM "
-	                     "warmup_plan WHERE state = 'planned' AND due_at "
-	                     "<= ?1 ORDER BY inbox_id, due_at, id",
+	                     "subject, in_reply_to, refs, due_at, message_id "
+	                     "FROM warmup_plan WHERE state = ?1 AND due_at <= "
+	                     "?2 ORDER BY inbox_id, due_at, id",
 	                     &st, err)) != 0)
 		return rc;
-	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, before);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		db_warmup_item it;
 
@@ -264,14 +266,22 @@ int db_warmup_plan_due(db *d, int64_t now,
 		it.in_reply_to = (const char *)sqlite3_column_text(st, 6);
 		it.refs = (const char *)sqlite3_column_text(st, 7);
 		it.due_at = sqlite3_column_int64(st, 8);
-		it.state = "planned";
+		it.message_id = (const char *)sqlite3_column_text(st, 9);
+		it.state = state;
 		if ((rc = fn(&it, arg)) != 0)
 			break;
 	}
-	if (rc == 0 && r != SQLITE_DONE)
+	if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
 		rc = db_fail(d, err, "cannot read the warmup plan");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int db_warmup_plan_due(db *d, int64_t now,
+                       int (*fn)(const db_warmup_item *it, void *arg),
+                       void *arg, cs_err *err)
+{
+	return plan_rows(d, "planned", now, fn, arg, err);
 }
 
 int db_warmup_next_due(db *d, int64_t *out, bool *found, cs_err *err)
@@ -327,36 +337,8 @@ int db_warmup_plan_sending(db *d,
                            int (*fn)(const db_warmup_item *it, void *arg),
                            void *arg, cs_err *err)
 {
-	sqlite3_stmt *st;
-	int rc, r;
-
-	if ((rc = db_prepare(d,
-	                     "SELECT id, inbox_id, local_day, kind, to_addr, "
-	                     "subject, due_at, message_id FROM warmup_plan "
-	                     "WHERE state = 'sending' AND message_id IS NOT "
-	                     "NULL ORDER BY inbox_id, id",
-	                     &st, err)) != 0)
-		return rc;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		db_warmup_item it;
-
-		memset(&it, 0, sizeof it);
-		it.id = sqlite3_column_int64(st, 0);
-		it.inbox_id = sqlite3_column_int64(st, 1);
-		copy_day(it.local_day, sqlite3_column_text(st, 2));
-		it.kind = (const char *)sqlite3_column_text(st, 3);
-		it.to_addr = (const char *)sqlite3_column_text(st, 4);
-		it.subject = (const char *)sqlite3_column_text(st, 5);
-		it.due_at = sqlite3_column_int64(st, 6);
-		it.message_id = (const char *)sqlite3_column_text(st, 7);
-		it.state = "sending";
-		if ((rc = fn(&it, arg)) != 0)
-			break;
-	}
-	if (rc == 0 && r != SQLITE_DONE && r != SQLITE_ROW)
-		rc = db_fail(d, err, "cannot read the warmup plan");
-	sqlite3_finalize(st);
-	return rc;
+	/* a row is marked 'sending' with its Message-ID */
+	return plan_rows(d, "sending", INT64_MAX, fn, arg, err);
 }
 
 /* Outcomes of a warmup message that a receiver's sighting settles as

@@ -398,6 +398,8 @@ static int collect_sending(const db_outbox *o, void *arg)
 
 static int collect_warmup_sending(const db_warmup_item *it, void *arg)
 {
+	if (it->message_id == NULL) /* never: it is set with 'sending' */
+		return 0;
 	unc_add(arg, true, it->id, it->inbox_id, it->message_id);
 	return 0;
 }
