@@ -28,79 +28,78 @@
 
 /* ---- normalising -------------------------------------------------------- */
 
-/* Append one line's bytes (no line end) to out, cut at IMAP_MAX_LINE.
- * Lines are short: eight bytes at a time beats a string instruction's
- * start-up cost. */
-static inline void put_line(cs_buf *out, const char *p, size_t n)
-{
-	char *d = out->data + out->len;
+#define ONES ((uint64_t)0x0101010101010101)
 
-	if (n > IMAP_MAX_LINE)
-		n = IMAP_MAX_LINE;
-	out->len += n + 2;
-	if (n >= 128) {
-		memcpy(d, p, n);
-		d += n;
-	} else {
-		for (; n >= 8; n -= 8, d += 8, p += 8)
-			memcpy(d, p, 8);
-		while (n--)
-			*d++ = *p++;
-	}
-	d[0] = '\r';
-	d[1] = '\n';
-}
-
+/* Copy raw into out in one pass: CR, LF and CRLF each end a line (written
+ * CRLF, also after a last line without one), NUL becomes a space, and a
+ * line longer than IMAP_MAX_LINE is cut (the write pointer goes back to
+ * the line's start plus the cap when its end is seen, so the bytes past
+ * the cap are written and then dropped).  Eight bytes with none below
+ * 0x0e (no CR, LF, NUL, tab, ...) are copied in one move; the first byte
+ * below 0x0e in a word is exact (a borrow only flags bytes above it). */
 static void normalise(const char *raw, size_t len, cs_buf *out)
 {
-	size_t i = 0;
-	const char *p, *end;
-	bool any_cr;
+	const unsigned char *p = (const unsigned char *)raw, *end;
+	char *w, *wl;
 
 	if (len > IMAP_MAX_SCAN)
 		len = IMAP_MAX_SCAN;
-	/* worst case: every byte a line end that becomes CRLF */
+	end = p + len;
+	/* at most two bytes out per byte in, and one line end more; the
+	 * eight-byte stores need no more (see below) */
 	cs_buf_reserve(out, 2 * len + 4);
 	/* an mbox "From " separator line is not a header */
 	if (len > 5 && memcmp(raw, "From ", 5) == 0) {
-		while (i < len && raw[i] != '\n' && raw[i] != '\r')
-			i++;
-		if (i < len && raw[i] == '\r')
-			i++;
-		if (i < len && raw[i] == '\n')
-			i++;
+		while (p < end && *p != '\n' && *p != '\r')
+			p++;
+		if (p < end && *p == '\r')
+			p++;
+		if (p < end && *p == '\n')
+			p++;
 	}
-	p = raw + i;
-	end = raw + len;
-	/* LF-only mail (the common case) needs no search for CRs per line */
-	any_cr = memchr(p, '\r', (size_t)(end - p)) != NULL;
+	w = wl = out->data + out->len;
 	while (p < end) {
-		const char *nl = imap_memchr(p, '\n', (size_t)(end - p));
-		const char *e = nl ? nl : end;
-		const char *cr =
-		    any_cr ? imap_memchr(p, '\r', (size_t)(e - p)) : NULL;
+		unsigned char ch;
 
-		/* "...\r\n" or "...\n": one line; a bare CR inside splits it */
-		while (cr && cr + 1 < e) {
-			put_line(out, p, (size_t)(cr - p));
-			p = cr + 1;
-			cr = imap_memchr(p, '\r', (size_t)(e - p));
-		}
-		put_line(out, p, (size_t)((cr ? cr : e) - p));
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	/* NUL bytes would end the C strings the detectors read */
-	{
-		char *z = memchr(out->data, '\0', out->len);
+		if (end - p >= 8) {
+			uint64_t v, t;
 
-		while (z) {
-			*z = ' ';
-			z = memchr(z + 1, '\0',
-			           out->len - (size_t)(z + 1 - out->data));
+			memcpy(&v, p, 8);
+			t = (v - ONES * 0x0e) & ~v & ONES * 0x80;
+			/* out has room for 2 * (end - p) + 4 bytes more:
+			 * eight are safe */
+			memcpy(w, &v, 8);
+			if (t == 0) {
+				w += 8;
+				p += 8;
+				continue;
+			}
+			t = (uint64_t)__builtin_ctzll(t) >> 3;
+			w += t;
+			p += t;
+		}
+		ch = *p++;
+		if (ch == '\n' || ch == '\r') {
+			if (ch == '\r' && p < end && *p == '\n')
+				p++;
+			if ((size_t)(w - wl) > IMAP_MAX_LINE)
+				w = wl + IMAP_MAX_LINE;
+			w[0] = '\r';
+			w[1] = '\n';
+			w += 2;
+			wl = w;
+		} else {
+			*w++ = ch ? (char)ch : ' ';
 		}
 	}
+	if (w > wl) { /* a last line without a line end */
+		if ((size_t)(w - wl) > IMAP_MAX_LINE)
+			w = wl + IMAP_MAX_LINE;
+		w[0] = '\r';
+		w[1] = '\n';
+		w += 2;
+	}
+	out->len = (size_t)(w - out->data);
 	if (out->len == 0)
 		cs_buf_append(out, "\r\n", 2);
 	out->data[out->len] = '\0';
