@@ -140,10 +140,8 @@ typedef struct walk_state {
 	int html_enc;
 	char html_cs[CT_VAL];
 	int parts;
-	/* a part's Content-Type, Content-Transfer-Encoding and field
-	 * values, reused from part to part (walk() reads the first two
-	 * before it goes into any sub-part) */
-	cs_buf ct, cte, v;
+	/* a part's field values, reused from part to part */
+	cs_buf v;
 } walk_state;
 
 /* A Content-Type value taken apart (RFC 2045 5.1): type and subtype,
@@ -295,43 +293,40 @@ static void keep_orig_headers(imap_msg *m, const char *s, size_t n)
 	cs_buf_append(&m->orig, s, h);
 }
 
-static void walk(walk_state *ws, const char *ctv, size_t ctlen,
-                 const char *ctev, size_t ctelen, const char *body, size_t blen,
-                 int depth);
+static void walk(walk_state *ws, const ctype *ct, int enc, const char *body,
+                 size_t blen, int depth);
 
-/* One part: its header block then its body. */
+/* One part: its header block then its body.  The first non-empty
+ * Content-Type and Content-Transfer-Encoding are the part's; the
+ * iteration's end (past the empty line, or the part's end) is where the
+ * body starts. */
 static void walk_part(walk_state *ws, const char *p, size_t n, int depth)
 {
-	const char *ctv = NULL, *ctev = NULL;
-	size_t ctlen = 0, ctelen = 0, h = header_block_len(p, n), b;
+	ctype ctbuf, *ct = NULL;
+	bool have_ct = false, have_cte = false;
+	int enc = IMAP_CTE_8BIT;
 	imap_hdr_iter it;
 	const char *nm;
-	size_t nl;
-	cs_buf *ct = &ws->ct, *cte = &ws->cte;
+	size_t nl, b;
 
-	cs_buf_clear(ct);
-	cs_buf_clear(cte);
-	imap_hdr_begin(&it, p, h);
+	imap_hdr_begin(&it, p, n);
 	while (imap_hdr_next(&it, &nm, &nl, &ws->v)) {
-		if (nl == 12 && strncasecmp(nm, "Content-Type", 12) == 0 &&
-		    ct->len == 0)
-			cs_buf_append(ct, ws->v.data, ws->v.len);
-		else if (nl == 25 &&
-		         strncasecmp(nm, "Content-Transfer-Encoding", 25) ==
-		             0 &&
-		         cte->len == 0)
-			cs_buf_append(cte, ws->v.data, ws->v.len);
+		if (ws->v.len == 0)
+			continue;
+		if (nl == 12 && !have_ct &&
+		    strncasecmp(nm, "Content-Type", 12) == 0) {
+			have_ct = true;
+			if (ctype_parse(ws->v.data, ws->v.len, &ctbuf))
+				ct = &ctbuf;
+		} else if (nl == 25 && !have_cte &&
+		           strncasecmp(nm, "Content-Transfer-Encoding", 25) ==
+		               0) {
+			have_cte = true;
+			enc = cte_of(ws->v.data, ws->v.len);
+		}
 	}
-	if (ct->len) {
-		ctv = ct->data;
-		ctlen = ct->len;
-	}
-	if (cte->len) {
-		ctev = cte->data;
-		ctelen = cte->len;
-	}
-	b = h + 2 <= n ? h + 2 : n;
-	walk(ws, ctv, ctlen, ctev, ctelen, p + b, n - b, depth);
+	b = (size_t)(it.p - p);
+	walk(ws, ct, enc, p + b, n - b, depth);
 }
 /* Is there a boundary delimiter line for bd at d ("--" bd, then "--",
  * white space or the line end)?  *close says "--" bd "--". */
@@ -451,18 +446,13 @@ static bool guess_boundary(const char *body, size_t n, char *out)
 	return false;
 }
 
-static void walk(walk_state *ws, const char *ctv, size_t ctlen,
-                 const char *ctev, size_t ctelen, const char *body, size_t blen,
-                 int depth)
+static void walk(walk_state *ws, const ctype *ct, int enc, const char *body,
+                 size_t blen, int depth)
 {
 	imap_msg *m = ws->m;
-	ctype ctbuf, *ct = NULL;
-	int enc = ctev ? cte_of(ctev, ctelen) : IMAP_CTE_8BIT;
 
 	if (depth > IMAP_MAX_DEPTH || ++ws->parts > 4 * IMAP_MAX_RCPTS)
 		return;
-	if (ctv && ctype_parse(ctv, ctlen, &ctbuf))
-		ct = &ctbuf;
 	if (ct_is(ct, "multipart", NULL)) {
 		const char *bd = ct->boundary;
 		char guess[CT_VAL];
@@ -541,42 +531,112 @@ static void walk(walk_state *ws, const char *ctv, size_t ctlen,
 
 /* ---- the top header block, parsed once ---------------------------------- */
 
-static void index_headers(imap_msg *m)
+/* Room for n more bytes in m->vals (rarely needed: the values and their
+ * NULs are no longer than the block they come from). */
+static inline char *vals_room(imap_msg *m, char *w, size_t n)
 {
-	imap_hdr_iter it;
-	const char *n;
-	size_t nl, cap = 0;
-	cs_buf v = CS_BUF_INIT;
+	size_t at = (size_t)(w - m->vals.data);
 
-	imap_hdr_begin(&it, m->norm.data, m->hdr_len);
-	while (imap_hdr_next(&it, &n, &nl, &v)) {
+	if (m->vals.cap - at < n + 1) {
+		m->vals.len = at;
+		cs_buf_reserve(&m->vals, n + 1);
+	}
+	return m->vals.data + at;
+}
+
+/* Index the fields of the top header block, up to its empty line, with
+ * imap_hdr_next()'s rules (stray continuation lines and lines without a
+ * name are skipped, a value is unfolded with one space per line break,
+ * trimmed, and capped at IMAP_MAX_LINE), each value written straight into
+ * m->vals.  Returns the block's length (where its empty line starts, or
+ * the whole of norm). */
+static size_t index_headers(imap_msg *m)
+{
+	const char *s = m->norm.data, *p = s, *end = s + m->norm.len;
+	size_t cap = 0;
+	char *w;
+
+	cs_buf_reserve(&m->vals, (m->norm.len < 65536 ? m->norm.len : 65536));
+	w = m->vals.data + m->vals.len;
+	while (p < end) {
+		const char *eol = imap_memchr(p, '\n', (size_t)(end - p));
+		const char *next, *colon, *v;
+		char *vs = NULL;
+		size_t nlen, vo;
 		imap_field *f;
 
+		eol = eol ? eol : end;
+		if (eol == p || (eol == p + 1 && *p == '\r'))
+			break; /* the empty line */
+		next = eol < end ? eol + 1 : eol;
+		colon = *p == ' ' || *p == '\t'
+		            ? NULL /* stray continuation */
+		            : imap_memchr(p, ':', (size_t)(eol - p));
+		if (colon == NULL || colon == p) {
+			p = next;
+			continue;
+		}
+		nlen = (size_t)(colon - p);
+		while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
+			nlen--;
 		if (m->nfields == cap) {
 			cap = cap ? 2 * cap : 32;
 			m->fields = cs_xrealloc(m->fields, cap * sizeof *f);
 		}
 		f = &m->fields[m->nfields++];
-		f->name = n;
-		f->nlen = nl;
-		f->off = m->vals.len;
-		f->vlen = v.len;
-		cs_buf_append(&m->vals, v.data ? v.data : "", v.len);
-		cs_buf_putc(&m->vals, '\0');
+		f->name = p;
+		f->nlen = nlen;
+		vo = (size_t)(w - m->vals.data);
+		v = colon + 1;
+		for (;;) {
+			const char *e = eol;
+			size_t k;
+
+			if (e > v && e[-1] == '\r')
+				e--;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			k = (size_t)(e - v);
+			/* a space, the line and the NUL */
+			w = vals_room(m, w, k + 2);
+			vs = m->vals.data + vo;
+			if (w > vs && v < e)
+				*w++ = ' ';
+			if ((size_t)(w - vs) + k < IMAP_MAX_LINE) {
+				memcpy(w, v, k);
+				w += k;
+			}
+			p = next;
+			if (p >= end || (*p != ' ' && *p != '\t'))
+				break;
+			v = p;
+			eol = imap_memchr(p, '\n', (size_t)(end - p));
+			eol = eol ? eol : end;
+			next = eol < end ? eol + 1 : eol;
+		}
+		while (w > vs && isspace((unsigned char)w[-1]))
+			w--;
+		*w = '\0';
+		f->off = (size_t)(vs - m->vals.data);
+		f->vlen = (size_t)(w - vs);
+		w++;
 	}
-	cs_buf_free(&v);
+	m->vals.len = (size_t)(w - m->vals.data);
+	return (size_t)(p - s);
 }
 
 const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
                              size_t *len)
 {
 	size_t i, want = strlen(name);
+	/* the first letter in either case ends most comparisons */
+	unsigned char c0 = (unsigned char)(name[0] | 0x20);
 
 	for (i = 0; i < m->nfields; i++) {
 		const imap_field *f = &m->fields[i];
 
-		if (f->nlen == want && strncasecmp(f->name, name, want) == 0 &&
-		    k-- == 0) {
+		if (f->nlen == want && ((unsigned char)f->name[0] | 0x20) == c0 &&
+		    strncasecmp(f->name, name, want) == 0 && k-- == 0) {
 			if (len)
 				*len = f->vlen;
 			return m->vals.data + f->off;
@@ -596,26 +656,24 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 {
 	size_t hlen, b, ctlen = 0, ctelen = 0, n;
 	const char *ctv, *ctev;
+	ctype ctbuf, *ct = NULL;
 	walk_state ws;
 
 	normalise(raw, len, &m->norm);
-	hlen = header_block_len(m->norm.data, m->norm.len);
+	hlen = index_headers(m);
 	m->hdr_len = hlen;
-	/* sized once: the values are no longer than the header block, the
-	 * text (mostly) than the message */
-	cs_buf_reserve(&m->vals, hlen + 64);
+	/* sized once: the text is (mostly) no longer than the message */
 	cs_buf_reserve(&m->text, m->norm.len < 65536 ? m->norm.len : 65536);
-	index_headers(m);
 	memset(&ws, 0, sizeof ws);
 	ws.m = m;
 	ctv = imap_msg_hdr(m, "Content-Type", &ctlen);
 	ctev = imap_msg_hdr(m, "Content-Transfer-Encoding", &ctelen);
+	if (ctv && ctype_parse(ctv, ctlen, &ctbuf))
+		ct = &ctbuf;
 	b = hlen + 2 <= m->norm.len ? hlen + 2 : m->norm.len;
 	m->mime_ok = true;
-	walk(&ws, ctv, ctlen, ctev, ctelen, m->norm.data + b, m->norm.len - b,
-	     1);
-	cs_buf_free(&ws.ct);
-	cs_buf_free(&ws.cte);
+	walk(&ws, ct, ctev ? cte_of(ctev, ctelen) : IMAP_CTE_8BIT,
+	     m->norm.data + b, m->norm.len - b, 1);
 	cs_buf_free(&ws.v);
 	if (m->text.len == 0 && ws.html) {
 		imap_decode_part(ws.html, ws.html_len, ws.html_enc, ws.html_cs,

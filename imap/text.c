@@ -54,19 +54,28 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 		while (*nlen > 0 &&
 		       (p[*nlen - 1] == ' ' || p[*nlen - 1] == '\t'))
 			(*nlen)--;
-		cs_buf_clear(value);
+		value->len = 0;
 		v = colon + 1;
 		for (;;) {
 			const char *e = eol;
+			size_t k;
 
 			if (e > v && e[-1] == '\r')
 				e--;
 			while (v < e && (*v == ' ' || *v == '\t'))
 				v++;
+			k = (size_t)(e - v);
+			/* room for a space, the line and the NUL, written
+			 * directly (a call per byte or line costs more than
+			 * the copy of a short header line) */
+			if (value->cap < value->len + k + 2)
+				cs_buf_reserve(value, k + 1);
 			if (value->len && v < e)
-				cs_buf_putc(value, ' ');
-			if (value->len + (size_t)(e - v) < IMAP_MAX_LINE)
-				cs_buf_append(value, v, (size_t)(e - v));
+				value->data[value->len++] = ' ';
+			if (value->len + k < IMAP_MAX_LINE) {
+				memcpy(value->data + value->len, v, k);
+				value->len += k;
+			}
 			/* continuation lines */
 			if (it->p >= it->end ||
 			    (*it->p != ' ' && *it->p != '\t'))
@@ -78,8 +87,7 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 		while (value->len > 0 &&
 		       isspace((unsigned char)value->data[value->len - 1]))
 			value->len--;
-		if (value->data)
-			value->data[value->len] = '\0';
+		value->data[value->len] = '\0';
 		return true;
 	}
 }
