@@ -69,7 +69,7 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 			 * directly (a call per byte or line costs more than
 			 * the copy of a short header line) */
 			if (value->cap < value->len + k + 2)
-				cs_buf_reserve(value, k + 1);
+				cs_buf_reserve(value, k + 1 > 256 ? k + 1 : 256);
 			if (value->len && v < e)
 				value->data[value->len++] = ' ';
 			if (value->len + k < IMAP_MAX_LINE) {
@@ -97,6 +97,8 @@ bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 	const char *p = blk, *end = blk + len, *n;
 	size_t nl, want = strlen(name);
 	imap_hdr_iter it;
+	/* the first letter in either case ends most comparisons */
+	char c0 = (char)(name[0] | 0x20);
 
 	/* skip to the first line that starts with the name: only that
 	 * field's value is unfolded */
@@ -106,6 +108,7 @@ bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 		if (*p == '\r' || *p == '\n')
 			break; /* the empty line: end of the block */
 		if ((size_t)(end - p) > want &&
+		    (want == 0 || (char)(*p | 0x20) == c0) &&
 		    strncasecmp(p, name, want) == 0) {
 			imap_hdr_begin(&it, p, (size_t)(end - p));
 			if (imap_hdr_next(&it, &n, &nl, value) && nl == want &&
