@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 16384 buckets: a used-bucket bitmap of 2 KiB stays in L1, and a few
+/* 16384 buckets: a used-bucket bitmap of 2 KiB stays in L1 (a byte per
+ * bucket would take 16 KiB per list, and the scan's probes, one per text
+ * position at a random place in it, would miss the cache), and a few
  * hundred phrases leave most text positions in an empty bucket. */
 #define PHR_BITS    14
 #define PHR_BUCKETS (1u << PHR_BITS)
@@ -31,7 +33,7 @@ typedef struct phr_ent {
 } phr_ent;
 
 struct imap_phr_tab {
-	uint8_t used[PHR_BUCKETS]; /* non-zero: the bucket holds phrases */
+	uint64_t used[PHR_BUCKETS / 64]; /* bit set: the bucket holds phrases */
 	uint16_t start[PHR_BUCKETS + 1];
 	size_t nshort; /* phrases under three bytes, tried everywhere */
 	phr_ent *shorts;
@@ -107,7 +109,7 @@ static struct imap_phr_tab *phr_build(const imap_phr *p)
 	for (i = 0; i < PHR_BUCKETS; i++) {
 		t->start[i + 1] = (uint16_t)(t->start[i] + fill[i]);
 		if (fill[i])
-			t->used[i] = 1;
+			t->used[i / 64] |= (uint64_t)1 << (i % 64);
 		fill[i] = t->start[i];
 	}
 	for (i = 0; i < n; i++) {
@@ -183,7 +185,7 @@ int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
 
 		key = (key << 8 | s[i + 2]) & 0xffffffu;
 		h = (uint32_t)(key * 2654435761u) >> (32 - PHR_BITS);
-		if (t->used[h]) {
+		if (t->used[h / 64] >> (h % 64) & 1) {
 			const phr_ent *e = t->ents + t->start[h];
 			const phr_ent *end = t->ents + t->start[h + 1];
 
@@ -256,7 +258,7 @@ size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
 
 		key = (key << 8 | s[i + 2]) & 0xffffffu;
 		h = (uint32_t)(key * 2654435761u) >> (32 - PHR_BITS);
-		if (t->used[h]) {
+		if (t->used[h / 64] >> (h % 64) & 1) {
 			const phr_ent *e = t->ents + t->start[h];
 			const phr_ent *end = t->ents + t->start[h + 1];
 

@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- normalising -------------------------------------------------------- */
 
@@ -34,9 +37,10 @@
  * CRLF, also after a last line without one), NUL becomes a space, and a
  * line longer than IMAP_MAX_LINE is cut (the write pointer goes back to
  * the line's start plus the cap when its end is seen, so the bytes past
- * the cap are written and then dropped).  Eight bytes with none below
- * 0x0e (no CR, LF, NUL, tab, ...) are copied in one move; the first byte
- * below 0x0e in a word is exact (a borrow only flags bytes above it). */
+ * the cap are written and then dropped).  Sixteen (SSE2) or eight bytes
+ * with none below 0x0e (no CR, LF, NUL, tab, ...) are copied in one move;
+ * then the first byte below 0x0e is dealt with on its own (in a word, the
+ * first flagged byte is exact: a borrow only flags bytes above it). */
 static void normalise(const char *raw, size_t len, cs_buf *out)
 {
 	const unsigned char *p = (const unsigned char *)raw, *end;
@@ -61,7 +65,28 @@ static void normalise(const char *raw, size_t len, cs_buf *out)
 	while (p < end) {
 		unsigned char ch;
 
-		if (end - p >= 8) {
+#ifdef __SSE2__
+		/* sixteen at a time where the target has SSE2 (every x86-64):
+		 * bytes <= 0x0d are those that min(v, 0x0d) leaves alone */
+		if (end - p >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i lo = _mm_cmpeq_epi8(
+			    _mm_min_epu8(v, _mm_set1_epi8(0x0d)), v);
+			unsigned t = (unsigned)_mm_movemask_epi8(lo);
+
+			/* out has room for 2 * (end - p) + 4 bytes more */
+			_mm_storeu_si128((__m128i *)(void *)w, v);
+			if (t == 0) {
+				w += 16;
+				p += 16;
+				continue;
+			}
+			t = (unsigned)__builtin_ctz(t);
+			w += t;
+			p += t;
+		} else
+#endif
+		    if (end - p >= 8) {
 			uint64_t v, t;
 
 			memcpy(&v, p, 8);
