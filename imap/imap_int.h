@@ -37,10 +37,12 @@ enum {
 };
 
 /* One field of the top header block: name points into norm, the value
- * (unfolded, trimmed, capped at IMAP_MAX_LINE) is at vals.data + off. */
+ * (unfolded, trimmed, capped at IMAP_MAX_LINE) is at vals.data + off;
+ * hash is the name's, case folded (imap_msg_hdr_nth compares it first). */
 typedef struct imap_field {
 	const char *name;
 	size_t nlen, off, vlen;
+	uint32_t hash;
 } imap_field;
 
 /* A message taken apart.  Every cs_buf below is NUL-terminated. */
@@ -49,6 +51,7 @@ typedef struct imap_msg {
 	size_t hdr_len;     /* norm's first bytes are the top header block */
 	imap_field *fields; /* that block parsed once, in order */
 	size_t nfields;
+	uint64_t names;     /* bit (hash % 64) set for each field's name */
 	cs_buf vals;         /* the fields' values, each NUL-terminated */
 	int report;          /* IMAP_REPORT_* */
 	bool mime_ok;        /* libetpan parsed a MIME tree */

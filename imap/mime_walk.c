@@ -556,6 +556,19 @@ static void walk(walk_state *ws, const ctype *ct, int enc, const char *body,
 
 /* ---- the top header block, parsed once ---------------------------------- */
 
+/* A field name's hash, case folded: names equal to strncasecmp() hash
+ * alike (| 0x20 folds every letter, and a few other bytes too, which only
+ * makes a comparison go on to strncasecmp). */
+static inline uint32_t name_hash(const char *n, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ ((unsigned char)n[i] | 0x20)) * 16777619u;
+	return h;
+}
+
 /* Room for n more bytes in m->vals (rarely needed: the values and their
  * NULs are no longer than the block they come from). */
 static inline char *vals_room(imap_msg *m, char *w, size_t n)
@@ -611,6 +624,8 @@ static size_t index_headers(imap_msg *m)
 		f = &m->fields[m->nfields++];
 		f->name = p;
 		f->nlen = nlen;
+		f->hash = name_hash(p, nlen);
+		m->names |= (uint64_t)1 << (f->hash % 64);
 		vo = (size_t)(w - m->vals.data);
 		v = colon + 1;
 		for (;;) {
@@ -654,13 +669,14 @@ const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
                              size_t *len)
 {
 	size_t i, want = strlen(name);
-	/* the first letter in either case ends most comparisons */
-	unsigned char c0 = (unsigned char)(name[0] | 0x20);
+	uint32_t h = name_hash(name, want);
 
-	for (i = 0; i < m->nfields; i++) {
+	/* most names asked for are not there at all */
+	for (i = (m->names >> (h % 64) & 1) ? 0 : m->nfields; i < m->nfields;
+	     i++) {
 		const imap_field *f = &m->fields[i];
 
-		if (f->nlen == want && ((unsigned char)f->name[0] | 0x20) == c0 &&
+		if (f->hash == h && f->nlen == want &&
 		    strncasecmp(f->name, name, want) == 0 && k-- == 0) {
 			if (len)
 				*len = f->vlen;

@@ -150,13 +150,14 @@ static const unsigned char flat_byte[256] = {
 
 #define ONES ((uint64_t)0x0101010101010101)
 
-/* Does a byte of v lie in 'A'..'Z'?  (bytes below 0x80; others never) */
-static inline bool has_upper(uint64_t v)
+/* 0x80 in each byte of v that lies in 'A'..'Z' (bytes from 0x80 never
+ * do); no carry or borrow crosses a byte. */
+static inline uint64_t upper_mask(uint64_t v)
 {
 	uint64_t x = v & ONES * 0x7f;
 
-	return ((ONES * (127 + 'Z' + 1) - x) & ~v &
-	        (x + ONES * (127 - ('A' - 1))) & ONES * 0x80) != 0;
+	return (ONES * (127 + 'Z' + 1) - x) & ~v &
+	       (x + ONES * (127 - ('A' - 1))) & ONES * 0x80;
 }
 
 void imap_flatten(const char *src, size_t n, cs_buf *out)
@@ -170,8 +171,9 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 	cs_buf_reserve(out, n + 1);
 	w = (unsigned char *)out->data + out->len;
 	while (p < e) {
-		/* eight bytes that need no change (no upper case, no control
-		 * byte, no space next to a space) are copied as they are */
+		/* eight bytes with no control byte and no space next to a
+		 * space are copied in one move, upper case lowered (0x20
+		 * added to each 'A'..'Z': its mask's 0x80 shifted down) */
 		if (e - p >= 8) {
 			uint64_t v, t, sp;
 
@@ -180,8 +182,8 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 			sp = ~(((t & ONES * 0x7f) + ONES * 0x7f) | t |
 			       ONES * 0x7f);
 			if (((v - ONES * 0x20) & ~v & ONES * 0x80) == 0 &&
-			    !has_upper(v) && (sp & (sp << 8)) == 0 &&
-			    !(space && (sp & 0x80))) {
+			    (sp & (sp << 8)) == 0 && !(space && (sp & 0x80))) {
+				v |= upper_mask(v) >> 2;
 				memcpy(w, &v, 8);
 				w += 8;
 				p += 8;
