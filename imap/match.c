@@ -225,24 +225,30 @@ int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
 	 * against the bitmap of used buckets */
 	if (t->stride == 1) {
 		key = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
-		for (i = 0; i + 2 < n && best != 0; i++) {
+		for (i = 0; i + 2 < n; i++) {
 			unsigned h;
 
 			key = (key << 8 | s[i + 2]) & 0xffffffu;
 			h = phr_hash(key);
-			if (t->used[h / 64] >> (h % 64) & 1)
+			if (t->used[h / 64] >> (h % 64) & 1) {
 				phr_find_at(t, s, i, n, key, h, &best,
 				            &best_at);
+				if (best == 0)
+					break;
+			}
 		}
 	} else {
-		for (i = 0; i + 2 < n && best != 0; i += t->stride) {
+		for (i = 0; i + 2 < n; i += t->stride) {
 			unsigned h;
 
 			key = phr_key(s + i);
 			h = phr_hash(key);
-			if (t->used[h / 64] >> (h % 64) & 1)
+			if (t->used[h / 64] >> (h % 64) & 1) {
 				phr_find_at(t, s, i, n, key, h, &best,
 				            &best_at);
+				if (best == 0)
+					break;
+			}
 		}
 	}
 	/* short phrases: one more pass, only up to the best hit so far */
@@ -321,24 +327,30 @@ size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
 	/* as in imap_phr_find() */
 	if (t->stride == 1) {
 		key = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
-		for (i = 0; i + 2 < n && found < want; i++) {
+		for (i = 0; i + 2 < n; i++) {
 			unsigned h;
 
 			key = (key << 8 | s[i + 2]) & 0xffffffu;
 			h = phr_hash(key);
-			if (t->used[h / 64] >> (h % 64) & 1)
+			if (t->used[h / 64] >> (h % 64) & 1) {
 				found += phr_scan_at(t, s, i, n, key, h, want,
 				                     first);
+				if (found == want)
+					break;
+			}
 		}
 	} else {
-		for (i = 0; i + 2 < n && found < want; i += t->stride) {
+		for (i = 0; i + 2 < n; i += t->stride) {
 			unsigned h;
 
 			key = phr_key(s + i);
 			h = phr_hash(key);
-			if (t->used[h / 64] >> (h % 64) & 1)
+			if (t->used[h / 64] >> (h % 64) & 1) {
 				found += phr_scan_at(t, s, i, n, key, h, want,
 				                     first);
+				if (found == want)
+					break;
+			}
 		}
 	}
 	/* short phrases: each one's first place, if earlier */
