@@ -11,9 +11,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 /* ---- header blocks ------------------------------------------------------ */
 
@@ -173,45 +170,6 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 
 	cs_buf_reserve(out, n + 1);
 	w = (unsigned char *)out->data + out->len;
-#ifdef __SSE2__
-	/* sixteen at a time where the target has SSE2: every byte mapped
-	 * at once (white space and NUL to a space, 'A'..'Z' lowered), the
-	 * block stored, and the output advanced to the first space that
-	 * follows a space (which is dropped) or past the block.  There is
-	 * room: the output never runs ahead of the input. */
-	while (e - p >= 16) {
-		const __m128i sp = _mm_set1_epi8(' ');
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i t9 = _mm_sub_epi8(v, _mm_set1_epi8(9));
-		__m128i ta = _mm_sub_epi8(v, _mm_set1_epi8('A'));
-		/* NUL, 9..13 (unsigned v - 9 <= 4) and ' ' */
-		__m128i ws = _mm_or_si128(
-		    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_setzero_si128()),
-		                 _mm_cmpeq_epi8(v, sp)),
-		    _mm_cmpeq_epi8(_mm_min_epu8(t9, _mm_set1_epi8(4)), t9));
-		/* 'A'..'Z' (unsigned v - 'A' <= 25) */
-		__m128i up =
-		    _mm_cmpeq_epi8(_mm_min_epu8(ta, _mm_set1_epi8(25)), ta);
-		__m128i o = _mm_or_si128(_mm_andnot_si128(ws, v),
-		                         _mm_and_si128(ws, sp));
-		unsigned sm = (unsigned)_mm_movemask_epi8(ws), dm;
-
-		o = _mm_add_epi8(o, _mm_and_si128(up, _mm_set1_epi8(0x20)));
-		_mm_storeu_si128((__m128i *)(void *)w, o);
-		dm = sm & (sm << 1 | space);
-		if (dm == 0) {
-			w += 16;
-			p += 16;
-			space = sm >> 15 & 1u;
-		} else {
-			unsigned j = (unsigned)__builtin_ctz(dm);
-
-			w += j;
-			p += j + 1;
-			space = 1;
-		}
-	}
-#endif
 	while (p < e) {
 		/* eight bytes with no control byte and no space next to a
 		 * space are copied in one move, upper case lowered (0x20
