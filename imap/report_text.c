@@ -39,7 +39,10 @@ static bool starts_with(const char *t, size_t n, size_t i, const char *name)
 {
 	size_t k = strlen(name);
 
-	return i <= n && n - i >= k && strncasecmp(t + i, name, k) == 0;
+	/* the first letter in either case ends most comparisons (every
+	 * name here starts with a letter) */
+	return i <= n && n - i >= k && (t[i] | 0x20) == (name[0] | 0x20) &&
+	       strncasecmp(t + i, name, k) == 0;
 }
 
 /* Where a copied header block starts in t[0..n): a "Received:" or
