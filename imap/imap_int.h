@@ -45,12 +45,19 @@ typedef struct imap_field {
 	uint32_t hash;
 } imap_field;
 
-/* A message taken apart.  Every cs_buf below is NUL-terminated. */
+/* Fields of the top header block indexed without an allocation (a
+ * message with more moves them to the heap). */
+#define IMAP_FIELDS_INLINE 40
+
+/* A message taken apart.  Every cs_buf below is NUL-terminated; dsn, arf
+ * and orig may have no memory when empty (read them with cs_buf_str). */
 typedef struct imap_msg {
 	cs_buf norm; /* the scanned bytes: CRLF lines, no NUL, lines capped */
 	size_t hdr_len;     /* norm's first bytes are the top header block */
-	imap_field *fields; /* that block parsed once, in order */
+	imap_field *fields; /* that block parsed once, in order: field0 or
+	                       the heap */
 	size_t nfields;
+	imap_field field0[IMAP_FIELDS_INLINE];
 	uint64_t names;     /* bit (hash % 64) set for each field's name */
 	cs_buf vals;         /* the fields' values, each NUL-terminated */
 	int report;          /* IMAP_REPORT_* */

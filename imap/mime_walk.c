@@ -621,8 +621,10 @@ static inline char *vals_room(imap_msg *m, char *w, size_t n)
 static size_t index_headers(imap_msg *m)
 {
 	const char *s = m->norm.data, *p = s, *end = s + m->norm.len;
-	size_t cap = 0;
+	size_t cap = IMAP_FIELDS_INLINE;
 	char *w;
+
+	m->fields = m->field0;
 
 	cs_buf_reserve(&m->vals, (m->norm.len < 65536 ? m->norm.len : 65536));
 	w = m->vals.data + m->vals.len;
@@ -648,8 +650,13 @@ static size_t index_headers(imap_msg *m)
 		while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
 			nlen--;
 		if (m->nfields == cap) {
-			cap = cap ? 2 * cap : 32;
-			m->fields = cs_xrealloc(m->fields, cap * sizeof *f);
+			imap_field *was = m->fields;
+
+			cap = 2 * cap;
+			m->fields = cs_xrealloc(was == m->field0 ? NULL : was,
+			                        cap * sizeof *f);
+			if (was == m->field0)
+				memcpy(m->fields, was, m->nfields * sizeof *f);
 		}
 		f = &m->fields[m->nfields++];
 		f->name = p;
@@ -751,12 +758,10 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 		                 &m->text);
 		imap_strip_html(&m->text);
 	}
-	/* every buffer allocated and NUL-terminated, even when empty */
+	/* vals and text allocated and NUL-terminated even when empty; an
+	 * empty dsn, arf or orig is left without memory (most are) */
 	cs_buf_append(&m->vals, "", 0);
 	cs_buf_append(&m->text, "", 0);
-	cs_buf_append(&m->dsn, "", 0);
-	cs_buf_append(&m->arf, "", 0);
-	cs_buf_append(&m->orig, "", 0);
 	m->orig_text_at =
 	    m->multipart ? m->text.len : imap_orig_copy_at(&m->text);
 	if (m->dsn.len == 0 && m->text.len)
@@ -778,7 +783,8 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 void imap_msg_free(imap_msg *m)
 {
 	cs_buf_free(&m->norm);
-	free(m->fields);
+	if (m->fields != m->field0)
+		free(m->fields);
 	cs_buf_free(&m->vals);
 	cs_buf_free(&m->dsn);
 	cs_buf_free(&m->arf);
