@@ -17,6 +17,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "imap.h"
 
@@ -74,13 +77,46 @@ typedef struct imap_msg {
 	size_t ctx_len; /* flat's bytes from text's first IMAP_REASON_CTX */
 } imap_msg;
 
-/* memchr for the short spans of a line or a header field: eight bytes at
- * a time, inline.  A library call costs more than the search itself on a
- * sixty-byte line; long spans (a whole message) go to memchr. */
+/* memchr for the short spans of a line or a header field, inline: a
+ * library call costs more than the search itself on a sixty-byte line.
+ * With SSE2, a window of sixty-four bytes is tested at once while the
+ * span has that many (a line end is nearly always in the first one, so
+ * the branch is predicted), then sixteen; the rest eight at a time. */
 static inline const char *imap_memchr(const char *p, char c, size_t n)
 {
 	const uint64_t ones = 0x0101010101010101u;
 	const uint64_t pat = ones * (unsigned char)c;
+#ifdef __SSE2__
+	const __m128i vc = _mm_set1_epi8(c);
+
+	for (; n >= 64; n -= 64, p += 64) {
+		uint64_t m =
+		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		        _mm_loadu_si128((const __m128i *)(const void *)p), vc)) |
+		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		        _mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
+		        vc))
+		        << 16 |
+		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		        _mm_loadu_si128((const __m128i *)(const void *)(p + 32)),
+		        vc))
+		        << 32 |
+		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		        _mm_loadu_si128((const __m128i *)(const void *)(p + 48)),
+		        vc))
+		        << 48;
+
+		if (m)
+			return p + __builtin_ctzll(m);
+	}
+	for (; n >= 16; n -= 16, p += 16) {
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		    _mm_loadu_si128((const __m128i *)(const void *)p), vc));
+
+		if (m)
+			return p + __builtin_ctz(m);
+	}
+#endif
 
 	for (; n >= 8; n -= 8, p += 8) {
 		uint64_t v, t;
