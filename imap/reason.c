@@ -91,7 +91,8 @@ static int mda_group(const char *t, size_t n)
 		for (k = 0; mda_marks[k]; k++) {
 			size_t ml = strlen(mda_marks[k]);
 
-			if ((size_t)(c - t) >= ml &&
+			/* its last byte first: most ": " follow none */
+			if ((size_t)(c - t) >= ml && c[-1] == mda_marks[k][ml - 1] &&
 			    memcmp(c - ml, mda_marks[k], ml) == 0) {
 				size_t left = (size_t)(end - c - 2);
 				int g =

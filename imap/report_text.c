@@ -158,7 +158,7 @@ void imap_inline_dsn(imap_msg *m)
 			m->orig_text_at = (size_t)(s - t);
 			return;
 		}
-		nl = memchr(p, '\n', (size_t)(end - p));
+		nl = imap_memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			break;
 		p = nl + 1;
