@@ -39,10 +39,15 @@
  * automatically rejected: Quota exceeded"): the system that holds the
  * mailbox says why, which no relayed reply or status code overrides.
  * Every mark ends in ": ", which is looked for first. */
-static const char *const mda_marks[] = {
-    "mail.local",   "procmail", "maildrop",
-    "vdelivermail", "vdeliver", "was automatically rejected",
-    "dovecot-lda",  NULL,
+#define MDA_MARK(s) {(s), sizeof(s) - 1}
+static const struct mda_mark {
+	const char *w;
+	size_t len;
+} mda_marks[] = {
+    MDA_MARK("mail.local"),   MDA_MARK("procmail"),
+    MDA_MARK("maildrop"),     MDA_MARK("vdelivermail"),
+    MDA_MARK("vdeliver"),     MDA_MARK("was automatically rejected"),
+    MDA_MARK("dovecot-lda"),  {NULL, 0},
 };
 
 static imap_phr all_phr = IMAP_PHR_GROUPS(imap_reason_patterns);
@@ -88,12 +93,13 @@ static int mda_group(const char *t, size_t n)
 		if (p >= end || *p != ' ')
 			continue;
 
-		for (k = 0; mda_marks[k]; k++) {
-			size_t ml = strlen(mda_marks[k]);
+		for (k = 0; mda_marks[k].w; k++) {
+			size_t ml = mda_marks[k].len;
 
 			/* its last byte first: most ": " follow none */
-			if ((size_t)(c - t) >= ml && c[-1] == mda_marks[k][ml - 1] &&
-			    memcmp(c - ml, mda_marks[k], ml) == 0) {
+			if ((size_t)(c - t) >= ml &&
+			    c[-1] == mda_marks[k].w[ml - 1] &&
+			    memcmp(c - ml, mda_marks[k].w, ml) == 0) {
 				size_t left = (size_t)(end - c - 2);
 				int g =
 				    imap_phr_find(&all_phr, c + 2,

@@ -109,8 +109,13 @@ size_t imap_orig_copy_at(const cs_buf *text)
 		n = best;
 	/* search a lower-cased copy of the part that can matter */
 	cs_buf_reserve(&low, n + 1);
-	for (i = 0; i < n; i++)
-		low.data[i] = (char)tolower((unsigned char)text->data[i]);
+	/* ASCII letters only, as tolower() in the C locale, inline */
+	for (i = 0; i < n; i++) {
+		char ch = text->data[i];
+
+		low.data[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A')
+		                                            : ch);
+	}
 	low.len = n;
 	low.data[n] = '\0';
 	if (imap_phr_find(&orig_phr, low.data, n, &at) >= 0)
