@@ -61,7 +61,7 @@ typedef struct imap_msg {
 	                       the heap */
 	size_t nfields;
 	imap_field field0[IMAP_FIELDS_INLINE];
-	uint64_t names;     /* bit (hash % 64) set for each field's name */
+	uint64_t names;      /* bit (hash % 64) set for each field's name */
 	cs_buf vals;         /* the fields' values, each NUL-terminated */
 	int report;          /* IMAP_REPORT_* */
 	bool mime_ok;        /* libetpan parsed a MIME tree */
@@ -92,17 +92,21 @@ static inline const char *imap_memchr(const char *p, char c, size_t n)
 	for (; n >= 64; n -= 64, p += 64) {
 		uint64_t m =
 		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-		        _mm_loadu_si128((const __m128i *)(const void *)p), vc)) |
+		        _mm_loadu_si128((const __m128i *)(const void *)p),
+		        vc)) |
 		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-		        _mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
+		        _mm_loadu_si128(
+		            (const __m128i *)(const void *)(p + 16)),
 		        vc))
 		        << 16 |
 		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-		        _mm_loadu_si128((const __m128i *)(const void *)(p + 32)),
+		        _mm_loadu_si128(
+		            (const __m128i *)(const void *)(p + 32)),
 		        vc))
 		        << 32 |
 		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-		        _mm_loadu_si128((const __m128i *)(const void *)(p + 48)),
+		        _mm_loadu_si128(
+		            (const __m128i *)(const void *)(p + 48)),
 		        vc))
 		        << 48;
 

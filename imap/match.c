@@ -124,8 +124,8 @@ static struct imap_phr_tab *phr_build(const imap_phr *p)
 	t->shorts = cs_xcalloc(nshort ? nshort : 1, sizeof *t->shorts);
 	for (i = 0; i < n; i++)
 		for (off = 0; all[i].len >= 3 && off < stride; off++)
-			fill[phr_hash(phr_key(
-			    (const unsigned char *)all[i].w + off))]++;
+			fill[phr_hash(
+			    phr_key((const unsigned char *)all[i].w + off))]++;
 	for (i = 0; i < PHR_BUCKETS; i++) {
 		t->start[i + 1] = (uint16_t)(t->start[i] + fill[i]);
 		if (fill[i])
@@ -190,45 +190,6 @@ static inline bool phr_match(const phr_ent *e, const unsigned char *s, size_t i,
 	return memcmp(s + i, e->w, e->len) == 0;
 }
 
-/* Positions probed per batch. */
-#define PHR_BATCH 256
-
-/* The probes of s[0..n) from `from` on (every stride-th, at most
- * PHR_BATCH of them) whose key falls in a used bucket, in order, into
- * hit[]; *next gets the first probe not looked at.  Returns how many.
- * Each probe is written and kept or not without a branch: a used bucket
- * comes at an unpredictable one position in seven or so, and the branch
- * that asked was mispredicted about that often. */
-static size_t phr_probe(const struct imap_phr_tab *t, const unsigned char *s,
-                        size_t n, size_t from, uint32_t hit[PHR_BATCH],
-                        size_t *next)
-{
-	size_t i = from, nh = 0, k;
-
-	if (t->stride == 1) {
-		uint32_t key = (uint32_t)s[i] << 8 | s[i + 1];
-		size_t lim = n - 2 - i < PHR_BATCH ? n - 2 : i + PHR_BATCH;
-
-		for (; i < lim; i++) {
-			unsigned h;
-
-			key = (key << 8 | s[i + 2]) & 0xffffffu;
-			h = phr_hash(key);
-			hit[nh] = (uint32_t)i;
-			nh += (size_t)(t->used[h / 64] >> (h % 64) & 1);
-		}
-	} else {
-		for (k = 0; k < PHR_BATCH && i + 2 < n; k++, i += t->stride) {
-			unsigned h = phr_hash(phr_key(s + i));
-
-			hit[nh] = (uint32_t)i;
-			nh += (size_t)(t->used[h / 64] >> (h % 64) & 1);
-		}
-	}
-	*next = i;
-	return nh;
-}
-
 /* The bucket of key at probe j (imap_phr_find): a phrase of lower rank
  * than *best that starts at j - its offset becomes the best. */
 static inline void phr_find_at(const struct imap_phr_tab *t,
@@ -261,18 +222,33 @@ int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
 	t = phr_tab(p);
 	/* phrases of three bytes or more: the key of the next three bytes
 	 * (rolled along when every position is probed), hashed, tested
-	 * against the bitmap of used buckets, a batch of probes at a time,
-	 * then the used buckets visited in order */
-	for (i = 0; i + 2 < n && best != 0;) {
-		uint32_t hit[PHR_BATCH];
-		size_t nh = phr_probe(t, s, n, i, hit, &i);
+	 * against the bitmap of used buckets */
+	if (t->stride == 1) {
+		key = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
+		for (i = 0; i + 2 < n; i++) {
+			unsigned h;
 
-		for (k = 0; k < nh; k++) {
-			key = phr_key(s + hit[k]);
-			phr_find_at(t, s, hit[k], n, key, phr_hash(key), &best,
-			            &best_at);
-			if (best == 0)
-				break;
+			key = (key << 8 | s[i + 2]) & 0xffffffu;
+			h = phr_hash(key);
+			if (t->used[h / 64] >> (h % 64) & 1) {
+				phr_find_at(t, s, i, n, key, h, &best,
+				            &best_at);
+				if (best == 0)
+					break;
+			}
+		}
+	} else {
+		for (i = 0; i + 2 < n; i += t->stride) {
+			unsigned h;
+
+			key = phr_key(s + i);
+			h = phr_hash(key);
+			if (t->used[h / 64] >> (h % 64) & 1) {
+				phr_find_at(t, s, i, n, key, h, &best,
+				            &best_at);
+				if (best == 0)
+					break;
+			}
 		}
 	}
 	/* short phrases: one more pass, only up to the best hit so far */
@@ -324,9 +300,8 @@ static inline size_t phr_scan_at(const struct imap_phr_tab *t,
 	size_t found = 0;
 
 	for (; e < end; e++)
-		if (e->key == key && e->rank < want &&
-		    first[e->rank] == NULL && e->off <= j &&
-		    phr_match(e, s, j - e->off, n)) {
+		if (e->key == key && e->rank < want && first[e->rank] == NULL &&
+		    e->off <= j && phr_match(e, s, j - e->off, n)) {
 			first[e->rank] = (const char *)s + j - e->off;
 			found++;
 		}
@@ -349,16 +324,32 @@ size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
 		return 0;
 	t = phr_tab(p);
 	/* as in imap_phr_find() */
-	for (i = 0; i + 2 < n && found < want;) {
-		uint32_t hit[PHR_BATCH];
-		size_t nh = phr_probe(t, s, n, i, hit, &i);
+	if (t->stride == 1) {
+		key = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
+		for (i = 0; i + 2 < n; i++) {
+			unsigned h;
 
-		for (k = 0; k < nh; k++) {
-			key = phr_key(s + hit[k]);
-			found += phr_scan_at(t, s, hit[k], n, key,
-			                     phr_hash(key), want, first);
-			if (found == want)
-				break;
+			key = (key << 8 | s[i + 2]) & 0xffffffu;
+			h = phr_hash(key);
+			if (t->used[h / 64] >> (h % 64) & 1) {
+				found += phr_scan_at(t, s, i, n, key, h, want,
+				                     first);
+				if (found == want)
+					break;
+			}
+		}
+	} else {
+		for (i = 0; i + 2 < n; i += t->stride) {
+			unsigned h;
+
+			key = phr_key(s + i);
+			h = phr_hash(key);
+			if (t->used[h / 64] >> (h % 64) & 1) {
+				found += phr_scan_at(t, s, i, n, key, h, want,
+				                     first);
+				if (found == want)
+					break;
+			}
 		}
 	}
 	/* short phrases: each one's first place, if earlier */

@@ -73,7 +73,8 @@ static void normalise(const char *raw, size_t len, cs_buf *out)
 		 * one mispredicted at every line as with smaller blocks */
 		if (end - p >= 64) {
 			const __m128i lim = _mm_set1_epi8(0x0d);
-			__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i v0 =
+			    _mm_loadu_si128((const __m128i *)(const void *)p);
 			__m128i v1 = _mm_loadu_si128(
 			    (const __m128i *)(const void *)(p + 16));
 			__m128i v2 = _mm_loadu_si128(
@@ -107,7 +108,8 @@ static void normalise(const char *raw, size_t len, cs_buf *out)
 			w += m;
 			p += m;
 		} else if (end - p >= 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i v =
+			    _mm_loadu_si128((const __m128i *)(const void *)p);
 			__m128i lo = _mm_cmpeq_epi8(
 			    _mm_min_epu8(v, _mm_set1_epi8(0x0d)), v);
 			unsigned t = (unsigned)_mm_movemask_epi8(lo);
@@ -218,14 +220,14 @@ typedef struct ctype {
 /* Bytes that end a token in a Content-Type value (RFC 2045 tspecials,
  * space and the control bytes) as a table: a switch per byte mispredicts. */
 static const unsigned char tok_end[256] = {
-    ['\0'] = 1, [1] = 1,    [2] = 1,    [3] = 1,    [4] = 1,    [5] = 1,
-    [6] = 1,     [7] = 1,    [8] = 1,    [9] = 1,    [10] = 1,   [11] = 1,
-    [12] = 1,    [13] = 1,   [14] = 1,   [15] = 1,   [16] = 1,   [17] = 1,
-    [18] = 1,    [19] = 1,   [20] = 1,   [21] = 1,   [22] = 1,   [23] = 1,
-    [24] = 1,    [25] = 1,   [26] = 1,   [27] = 1,   [28] = 1,   [29] = 1,
-    [30] = 1,    [31] = 1,   [' '] = 1,  ['('] = 1,  [')'] = 1,  ['<'] = 1,
-    ['>'] = 1,   ['@'] = 1,  [','] = 1,  [';'] = 1,  [':'] = 1,  ['\\'] = 1,
-    ['"'] = 1,   ['/'] = 1,  ['['] = 1,  [']'] = 1,  ['?'] = 1,  ['='] = 1,
+    ['\0'] = 1, [1] = 1,   [2] = 1,   [3] = 1,   [4] = 1,   [5] = 1,
+    [6] = 1,    [7] = 1,   [8] = 1,   [9] = 1,   [10] = 1,  [11] = 1,
+    [12] = 1,   [13] = 1,  [14] = 1,  [15] = 1,  [16] = 1,  [17] = 1,
+    [18] = 1,   [19] = 1,  [20] = 1,  [21] = 1,  [22] = 1,  [23] = 1,
+    [24] = 1,   [25] = 1,  [26] = 1,  [27] = 1,  [28] = 1,  [29] = 1,
+    [30] = 1,   [31] = 1,  [' '] = 1, ['('] = 1, [')'] = 1, ['<'] = 1,
+    ['>'] = 1,  ['@'] = 1, [','] = 1, [';'] = 1, [':'] = 1, ['\\'] = 1,
+    ['"'] = 1,  ['/'] = 1, ['['] = 1, [']'] = 1, ['?'] = 1, ['='] = 1,
 };
 
 static const char *skip_cfws(const char *p, const char *e)
@@ -429,7 +431,8 @@ static const char *find_delim(const char *s, const char *end,
 		while (m) {
 			const char *q = p + __builtin_ctz(m) - 1; /* its CR */
 
-			if ((size_t)(end - q) >= nl && memcmp(q, needle, nl) == 0)
+			if ((size_t)(end - q) >= nl &&
+			    memcmp(q, needle, nl) == 0)
 				return q;
 			m &= m - 1;
 		}

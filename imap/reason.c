@@ -39,15 +39,18 @@
  * automatically rejected: Quota exceeded"): the system that holds the
  * mailbox says why, which no relayed reply or status code overrides.
  * Every mark ends in ": ", which is looked for first. */
-#define MDA_MARK(s) {(s), sizeof(s) - 1}
+#define MDA_MARK(s)                                                            \
+	{                                                                      \
+		(s), sizeof(s) - 1                                             \
+	}
 static const struct mda_mark {
 	const char *w;
 	size_t len;
 } mda_marks[] = {
-    MDA_MARK("mail.local"),   MDA_MARK("procmail"),
-    MDA_MARK("maildrop"),     MDA_MARK("vdelivermail"),
-    MDA_MARK("vdeliver"),     MDA_MARK("was automatically rejected"),
-    MDA_MARK("dovecot-lda"),  {NULL, 0},
+    MDA_MARK("mail.local"),  MDA_MARK("procmail"),
+    MDA_MARK("maildrop"),    MDA_MARK("vdelivermail"),
+    MDA_MARK("vdeliver"),    MDA_MARK("was automatically rejected"),
+    MDA_MARK("dovecot-lda"), {NULL, 0},
 };
 
 static imap_phr all_phr = IMAP_PHR_GROUPS(imap_reason_patterns);

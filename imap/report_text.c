@@ -113,8 +113,8 @@ size_t imap_orig_copy_at(const cs_buf *text)
 	for (i = 0; i < n; i++) {
 		char ch = text->data[i];
 
-		low.data[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A')
-		                                            : ch);
+		low.data[i] =
+		    (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
 	}
 	low.len = n;
 	low.data[n] = '\0';

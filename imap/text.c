@@ -72,7 +72,8 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 			 * directly (a call per byte or line costs more than
 			 * the copy of a short header line) */
 			if (value->cap < value->len + k + 2)
-				cs_buf_reserve(value, k + 1 > 256 ? k + 1 : 256);
+				cs_buf_reserve(value,
+				               k + 1 > 256 ? k + 1 : 256);
 			if (value->len && v < e)
 				value->data[value->len++] = ' ';
 			if (value->len + k < IMAP_MAX_LINE) {
@@ -182,7 +183,7 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 	 * ahead of the input. */
 	while (e - p >= 64) {
 		uint64_t sm = 0, dm;
-		int k;
+		size_t k;
 
 		for (k = 0; k < 4; k++) {
 			const __m128i sp = _mm_set1_epi8(' ');
@@ -202,7 +203,8 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 			__m128i o = _mm_or_si128(_mm_andnot_si128(ws, v),
 			                         _mm_and_si128(ws, sp));
 
-			o = _mm_add_epi8(o, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+			o = _mm_add_epi8(
+			    o, _mm_and_si128(up, _mm_set1_epi8(0x20)));
 			_mm_storeu_si128((__m128i *)(void *)(w + 16 * k), o);
 			sm |= (uint64_t)(unsigned)_mm_movemask_epi8(ws)
 			      << (16 * k);
@@ -220,7 +222,8 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 			uint64_t rest = ~sm >> j;
 
 			w += j;
-			p += j + (rest ? (size_t)__builtin_ctzll(rest) : 64 - j);
+			p +=
+			    j + (rest ? (size_t)__builtin_ctzll(rest) : 64 - j);
 			space = 1;
 		}
 	}
