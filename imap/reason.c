@@ -87,8 +87,12 @@ static void read_text(const char *t, size_t n, reading *rd)
  * t[0..n) name, or -1 (no mark, or no reason in its words). */
 static int mda_group(const char *t, size_t n)
 {
-	const char *p = t, *end = t + n, *c;
+	const char *p = t, *end, *c;
 
+	if (t == NULL || n == 0)
+		return -1; /* (no pointer arithmetic on an empty diagnostic's
+		              NULL: undefined, says UBSan) */
+	end = t + n;
 	while (p < end && (c = memchr(p, ':', (size_t)(end - p))) != NULL) {
 		int k;
 
