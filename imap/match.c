@@ -58,9 +58,14 @@ static inline uint32_t phr_key(const unsigned char *s)
 	return (uint32_t)s[0] << 16 | (uint32_t)s[1] << 8 | s[2];
 }
 
+/* The bucket of a key.  The multiplier's low byte is zero, so a byte
+ * above the key's three (a rolled key's oldest) drops out of the product:
+ * the rolling scan needs no mask on its critical path. */
+#define PHR_MUL (2654435761u << 8)
+
 static inline unsigned phr_hash(uint32_t key)
 {
-	return (uint32_t)(key * 2654435761u) >> (32 - PHR_BITS);
+	return (uint32_t)(key * PHR_MUL) >> (32 - PHR_BITS);
 }
 
 /* Number of phrases in p. */
@@ -224,13 +229,15 @@ int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
 	 * (rolled along when every position is probed), hashed, tested
 	 * against the bitmap of used buckets */
 	if (t->stride == 1) {
-		key = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
+		uint32_t roll = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
+
 		for (i = 0; i + 2 < n; i++) {
 			unsigned h;
 
-			key = (key << 8 | s[i + 2]) & 0xffffffu;
-			h = phr_hash(key);
+			roll = roll << 8 | s[i + 2];
+			h = phr_hash(roll);
 			if (t->used[h / 64] >> (h % 64) & 1) {
+				key = roll & 0xffffffu;
 				phr_find_at(t, s, i, n, key, h, &best,
 				            &best_at);
 				if (best == 0)
@@ -325,13 +332,15 @@ size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
 	t = phr_tab(p);
 	/* as in imap_phr_find() */
 	if (t->stride == 1) {
-		key = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
+		uint32_t roll = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
+
 		for (i = 0; i + 2 < n; i++) {
 			unsigned h;
 
-			key = (key << 8 | s[i + 2]) & 0xffffffu;
-			h = phr_hash(key);
+			roll = roll << 8 | s[i + 2];
+			h = phr_hash(roll);
 			if (t->used[h / 64] >> (h % 64) & 1) {
+				key = roll & 0xffffffu;
 				found += phr_scan_at(t, s, i, n, key, h, want,
 				                     first);
 				if (found == want)
