@@ -189,6 +189,11 @@ const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
 /* Lower-case ASCII and squeeze every run of white space into one space,
  * appending src[0..n) to out.  Non-ASCII bytes pass unchanged. */
 void imap_flatten(const char *src, size_t n, cs_buf *out);
+/* The first line of hay[0..n) after its first that starts with name
+ * (case-insensitive ASCII), at the LF before it, or NULL: as
+ * strcasestr(hay, "\n" name) in a text without NUL, without its
+ * byte-by-byte case folding. */
+const char *imap_find_line(const char *hay, size_t n, const char *name);
 /* Case-sensitive search of needle in hay[0..n) (memmem). */
 const char *imap_find(const char *hay, size_t n, const char *needle);
 /* Index of the first needle of list (NULL-terminated) found in hay, or -1;

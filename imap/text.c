@@ -263,6 +263,19 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 	out->data[out->len] = '\0';
 }
 
+const char *imap_find_line(const char *hay, size_t n, const char *name)
+{
+	const char *p = hay, *end = hay + n;
+	size_t k = strlen(name);
+
+	while ((p = imap_memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if ((size_t)(end - p) > k && strncasecmp(p + 1, name, k) == 0)
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
 const char *imap_find(const char *hay, size_t n, const char *needle)
 {
 	return memmem(hay, n, needle, strlen(needle));
