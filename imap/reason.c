@@ -164,7 +164,8 @@ static const char *status_reason(const char *st)
 
 static bool is(const char *a, const char *b)
 {
-	return a && strcmp(a, b) == 0;
+	/* the reasons are mostly the same static strings */
+	return a && (a == b || strcmp(a, b) == 0);
 }
 
 static bool is_hard(const char *reason)
