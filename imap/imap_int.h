@@ -156,6 +156,16 @@ void imap_strip_html(cs_buf *b);
  * white space between two of them dropped), appending to out. */
 void imap_decode_words(const char *v, cs_buf *out);
 
+/* msg_head.c ------------------------------------------------------------- */
+
+/* raw[0..len) (at most IMAP_MAX_SCAN bytes of it) into out, which is
+ * empty: CRLF lines, NUL bytes as spaces, lines cut at IMAP_MAX_LINE,
+ * an mbox "From " line dropped; at least one line end. */
+void imap_normalise(const char *raw, size_t len, cs_buf *out);
+/* Index the top header block of m->norm into m->fields and m->vals;
+ * returns the block's length (where its empty line starts). */
+size_t imap_index_headers(imap_msg *m);
+
 /* mime_walk.c ------------------------------------------------------------ */
 
 /* Take raw apart into *m (zero it first); never fails. */
