@@ -471,8 +471,11 @@ bool imap_return_date(const char *flat, size_t n, int year_hint, int month_hint,
 		if (i > 0 && word_char((unsigned char)flat[i - 1]))
 			continue;
 		for (t = triggers; *t; t++) {
-			size_t tl = strlen(*t), j, end;
+			size_t tl, j, end;
 
+			if (flat[i] != (*t)[0])
+				continue; /* most words start otherwise */
+			tl = strlen(*t);
 			if (n - i < tl || memcmp(flat + i, *t, tl) != 0)
 				continue;
 			/* look for a date in the next few words */

@@ -223,7 +223,8 @@ static char *orig_message_id(const imap_msg *m)
 		id = hdr_dup(m->orig.data, m->orig.len, "Message-ID");
 	if (id == NULL && m->orig_text_at < m->text.len) {
 		const char *t = m->text.data + m->orig_text_at;
-		const char *p = strcasestr(t, "\nMessage-ID:");
+		const char *p = imap_find_line(t, m->text.len - m->orig_text_at,
+		                               "Message-ID:");
 
 		if (p)
 			id = hdr_dup(p + 1, strlen(p + 1), "Message-ID");

@@ -28,7 +28,20 @@ static void latin1_to_utf8(const char *b, size_t n, cs_buf *out)
 
 	cs_buf_reserve(out, n * 2);
 	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)b[i];
+		unsigned char ch;
+		uint64_t v;
+
+		/* eight ASCII bytes are copied as they are */
+		if (n - i >= 8) {
+			memcpy(&v, b + i, 8);
+			if ((v & 0x8080808080808080u) == 0) {
+				memcpy(out->data + out->len, &v, 8);
+				out->len += 8;
+				i += 7;
+				continue;
+			}
+		}
+		ch = (unsigned char)b[i];
 
 		if (ch < 0x80) {
 			out->data[out->len++] = (char)ch;
@@ -152,21 +165,27 @@ static bool is_latin1(const char *cs)
 	return false;
 }
 
-/* The value of a base64 character (RFC 2045 6.8), or -1. */
-static inline int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* The value of each base64 character (RFC 2045 6.8); 64 for '=', 65 for
+ * every byte outside the alphabet.  A table, not a chain of range tests:
+ * the tests mispredict on every few characters of random data. */
+#define B64_PAD  64
+#define B64_JUNK 65
+static const unsigned char b64_tab[256] = {
+    65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65,
+    65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65,
+    65, 65, 65, 65, 65, 62, 65, 65, 65, 63, 52, 53, 54, 55, 56, 57, 58, 59, 60,
+    61, 65, 65, 65, 64, 65, 65, 65, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+    11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 65, 65, 65, 65,
+    65, 65, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42,
+    43, 44, 45, 46, 47, 48, 49, 50, 51, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65,
+    65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65,
+    65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65,
+    65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65,
+    65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65,
+    65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65,
+    65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65,
+    65, 65, 65, 65, 65, 65, 65, 65, 65,
+};
 
 static inline int hex_val(unsigned char c)
 {
@@ -190,15 +209,34 @@ static void b64_decode(const char *src, size_t n, size_t max, cs_buf *out)
 	cs_buf_reserve(out, cap);
 	w = out->data + out->len;
 	wend = w + cap;
-	for (; p < e && w < wend; p++) {
-		int v = b64_val(*p);
+	/* four characters (three bytes) at a time while they are all in
+	 * the alphabet and nothing is pending, the usual case inside a
+	 * line; the rest one by one */
+	while (p < e && w < wend) {
+		unsigned v = b64_tab[*p];
 
-		if (v < 0) {
-			if (*p == '=')
+		if (bits == 0 && e - p >= 4 && wend - w >= 3) {
+			unsigned v1 = b64_tab[p[1]], v2 = b64_tab[p[2]],
+			         v3 = b64_tab[p[3]];
+
+			if ((v | v1 | v2 | v3) < 64) {
+				uint32_t q = v << 18 | v1 << 12 | v2 << 6 | v3;
+
+				w[0] = (char)(q >> 16);
+				w[1] = (char)(q >> 8 & 0xff);
+				w[2] = (char)(q & 0xff);
+				w += 3;
+				p += 4;
+				continue;
+			}
+		}
+		p++;
+		if (v >= 64) {
+			if (v == B64_PAD)
 				break;
 			continue;
 		}
-		acc = acc << 6 | (uint32_t)v;
+		acc = acc << 6 | v;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
@@ -431,11 +469,18 @@ void imap_strip_html(cs_buf *b)
 		if (d[r] == '<') {
 			const char *gt;
 
-			/* line breaks at block tags keep paragraphs apart */
-			if (r + 3 < n && (strncasecmp(d + r, "<br", 3) == 0 ||
-			                  strncasecmp(d + r, "<p", 2) == 0 ||
-			                  strncasecmp(d + r, "<div", 4) == 0))
-				d[w++] = '\n';
+			/* line breaks at block tags keep paragraphs apart
+			 * (<br, <p, <div in any case: a byte | 0x20 is one
+			 * of these letters only when it is that letter) */
+			if (r + 3 < n) {
+				char c1 = (char)(d[r + 1] | 0x20),
+				     c2 = (char)(d[r + 2] | 0x20);
+
+				if (c1 == 'p' || (c1 == 'b' && c2 == 'r') ||
+				    (c1 == 'd' && c2 == 'i' &&
+				     (d[r + 3] | 0x20) == 'v'))
+					d[w++] = '\n';
+			}
 			gt = memchr(d + r, '>', n - r);
 			if (gt == NULL)
 				break; /* an unclosed tag runs to the end */

@@ -12,6 +12,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Can c start a status or a reply code ('2' to '5')?  Most bytes of a
  * text are rejected by this one test. */
@@ -28,6 +31,35 @@ static inline bool digit(char c)
 static inline bool alnum(char c)
 {
 	return digit(c) || (unsigned char)((c | 0x20) - 'a') <= 25u;
+}
+
+/* The first position from i below lim (<= n) whose byte can start a
+ * status or a reply code ('2' to '5'), or lim.  With SSE2, sixteen bytes
+ * at a time: most text holds few such digits. */
+static inline size_t next_class_digit(const char *s, size_t n, size_t i,
+                                      size_t lim)
+{
+#ifdef __SSE2__
+	for (; i < lim && n - i >= 16; i += 16) {
+		__m128i v = _mm_sub_epi8(
+		    _mm_loadu_si128((const __m128i *)(const void *)(s + i)),
+		    _mm_set1_epi8('2'));
+		/* unsigned v - '2' <= 3 */
+		unsigned m = (unsigned)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(3)), v));
+
+		if (m) {
+			i += (size_t)__builtin_ctz(m);
+			return i < lim ? i : lim;
+		}
+	}
+#else
+	(void)n;
+#endif
+	for (; i < lim; i++)
+		if (class_digit(s[i]))
+			return i;
+	return lim;
 }
 
 /* Is there an RFC 3463 status ("5.1.1", "4.7.26") starting at s[i], not
@@ -57,10 +89,11 @@ static bool status_here(const char *s, size_t n, size_t i, char out[8])
 
 bool imap_status_find(const char *s, size_t n, char out[8])
 {
-	size_t i;
+	size_t i, lim = n >= 5 ? n - 4 : 0;
 
-	for (i = 0; i + 5 <= n; i++)
-		if (class_digit(s[i]) && status_here(s, n, i, out))
+	for (i = next_class_digit(s, n, 0, lim); i < lim;
+	     i = next_class_digit(s, n, i + 1, lim))
+		if (status_here(s, n, i, out))
 			return true;
 	return false;
 }
@@ -79,10 +112,11 @@ static inline bool reply_code_at(const char *s, size_t n, size_t i)
 /* An SMTP reply code's class ('4', '5') in s, or 0. */
 char imap_reply_class(const char *s, size_t n)
 {
-	size_t i;
+	size_t i, lim = n >= 4 ? n - 3 : 0;
 
-	for (i = 0; i + 3 < n; i++)
-		if (class_digit(s[i]) && reply_code_at(s, n, i))
+	for (i = next_class_digit(s, n, 0, lim); i < lim;
+	     i = next_class_digit(s, n, i + 1, lim))
+		if (reply_code_at(s, n, i))
 			return s[i];
 	return 0;
 }
@@ -95,11 +129,10 @@ char imap_reply_class(const char *s, size_t n)
 bool imap_reply_status(const char *s, size_t n, char out[8])
 {
 	char first[8] = "";
-	size_t i;
+	size_t i, lim = n >= 5 ? n - 4 : 0;
 
-	for (i = 0; i + 5 <= n; i++) {
-		if (!class_digit(s[i]))
-			continue;
+	for (i = next_class_digit(s, n, 0, lim); i < lim;
+	     i = next_class_digit(s, n, i + 1, lim)) {
 		if (reply_code_at(s, n, i)) {
 			size_t j = i + 4;
 

@@ -17,6 +17,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "imap.h"
 
@@ -37,18 +40,28 @@ enum {
 };
 
 /* One field of the top header block: name points into norm, the value
- * (unfolded, trimmed, capped at IMAP_MAX_LINE) is at vals.data + off. */
+ * (unfolded, trimmed, capped at IMAP_MAX_LINE) is at vals.data + off;
+ * hash is the name's, case folded (imap_msg_hdr_nth compares it first). */
 typedef struct imap_field {
 	const char *name;
 	size_t nlen, off, vlen;
+	uint32_t hash;
 } imap_field;
 
-/* A message taken apart.  Every cs_buf below is NUL-terminated. */
+/* Fields of the top header block indexed without an allocation (a
+ * message with more moves them to the heap). */
+#define IMAP_FIELDS_INLINE 40
+
+/* A message taken apart.  Every cs_buf below is NUL-terminated; dsn, arf
+ * and orig may have no memory when empty (read them with cs_buf_str). */
 typedef struct imap_msg {
 	cs_buf norm; /* the scanned bytes: CRLF lines, no NUL, lines capped */
 	size_t hdr_len;     /* norm's first bytes are the top header block */
-	imap_field *fields; /* that block parsed once, in order */
+	imap_field *fields; /* that block parsed once, in order: field0 or
+	                       the heap */
 	size_t nfields;
+	imap_field field0[IMAP_FIELDS_INLINE];
+	uint64_t names;      /* bit (hash % 64) set for each field's name */
 	cs_buf vals;         /* the fields' values, each NUL-terminated */
 	int report;          /* IMAP_REPORT_* */
 	bool mime_ok;        /* libetpan parsed a MIME tree */
@@ -64,13 +77,50 @@ typedef struct imap_msg {
 	size_t ctx_len; /* flat's bytes from text's first IMAP_REASON_CTX */
 } imap_msg;
 
-/* memchr for the short spans of a line or a header field: eight bytes at
- * a time, inline.  A library call costs more than the search itself on a
- * sixty-byte line; long spans (a whole message) go to memchr. */
+/* memchr for the short spans of a line or a header field, inline: a
+ * library call costs more than the search itself on a sixty-byte line.
+ * With SSE2, a window of sixty-four bytes is tested at once while the
+ * span has that many (a line end is nearly always in the first one, so
+ * the branch is predicted), then sixteen; the rest eight at a time. */
 static inline const char *imap_memchr(const char *p, char c, size_t n)
 {
 	const uint64_t ones = 0x0101010101010101u;
 	const uint64_t pat = ones * (unsigned char)c;
+#ifdef __SSE2__
+	const __m128i vc = _mm_set1_epi8(c);
+
+	for (; n >= 64; n -= 64, p += 64) {
+		uint64_t m =
+		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		        _mm_loadu_si128((const __m128i *)(const void *)p),
+		        vc)) |
+		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		        _mm_loadu_si128(
+		            (const __m128i *)(const void *)(p + 16)),
+		        vc))
+		        << 16 |
+		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		        _mm_loadu_si128(
+		            (const __m128i *)(const void *)(p + 32)),
+		        vc))
+		        << 32 |
+		    (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		        _mm_loadu_si128(
+		            (const __m128i *)(const void *)(p + 48)),
+		        vc))
+		        << 48;
+
+		if (m)
+			return p + __builtin_ctzll(m);
+	}
+	for (; n >= 16; n -= 16, p += 16) {
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		    _mm_loadu_si128((const __m128i *)(const void *)p), vc));
+
+		if (m)
+			return p + __builtin_ctz(m);
+	}
+#endif
 
 	for (; n >= 8; n -= 8, p += 8) {
 		uint64_t v, t;
@@ -106,6 +156,16 @@ void imap_strip_html(cs_buf *b);
  * white space between two of them dropped), appending to out. */
 void imap_decode_words(const char *v, cs_buf *out);
 
+/* msg_head.c ------------------------------------------------------------- */
+
+/* raw[0..len) (at most IMAP_MAX_SCAN bytes of it) into out, which is
+ * empty: CRLF lines, NUL bytes as spaces, lines cut at IMAP_MAX_LINE,
+ * an mbox "From " line dropped; at least one line end. */
+void imap_normalise(const char *raw, size_t len, cs_buf *out);
+/* Index the top header block of m->norm into m->fields and m->vals;
+ * returns the block's length (where its empty line starts). */
+size_t imap_index_headers(imap_msg *m);
+
 /* mime_walk.c ------------------------------------------------------------ */
 
 /* Take raw apart into *m (zero it first); never fails. */
@@ -139,6 +199,11 @@ const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
 /* Lower-case ASCII and squeeze every run of white space into one space,
  * appending src[0..n) to out.  Non-ASCII bytes pass unchanged. */
 void imap_flatten(const char *src, size_t n, cs_buf *out);
+/* The first line of hay[0..n) after its first that starts with name
+ * (case-insensitive ASCII), at the LF before it, or NULL: as
+ * strcasestr(hay, "\n" name) in a text without NUL, without its
+ * byte-by-byte case folding. */
+const char *imap_find_line(const char *hay, size_t n, const char *name);
 /* Case-sensitive search of needle in hay[0..n) (memmem). */
 const char *imap_find(const char *hay, size_t n, const char *needle);
 /* Index of the first needle of list (NULL-terminated) found in hay, or -1;

@@ -5,10 +5,18 @@
  * wins) occurs in this flattened text?" many times per message.  One
  * memmem pass per phrase costs the text's length times the list's length;
  * here each list is compiled once (on first use, thread-safe, never freed)
- * into buckets keyed by a hash of the phrase's first three bytes, with a
- * bitmap of the
- * used buckets, so one pass over the text tries at each position only the
- * phrases that can start there, and usually none.
+ * into buckets keyed by a hash of three bytes of a phrase, with a bitmap
+ * of the used buckets, so one pass over the text tries at each probed
+ * position only the phrases that can be there, and usually none.
+ *
+ * A list whose phrases are all long need not be probed at every
+ * position: with a stride of S (S + 2 no longer than its shortest
+ * phrase), each phrase is entered S times, keyed by its three bytes at
+ * offsets 0 to S-1, and the text is probed every S bytes.  A phrase that
+ * starts at i is then met exactly once, at the first probe j >= i, by its
+ * entry of offset j - i.  Entries of a bucket are kept by offset, largest
+ * first, so a probe tries its candidate starts (j - offset) in increasing
+ * order, and the earliest place of each phrase is still the one found.
  */
 #include "imap_int.h"
 
@@ -17,32 +25,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 16384 buckets: a used-bucket bitmap of 2 KiB stays in L1, and a few
+/* 16384 buckets: a used-bucket bitmap of 2 KiB stays in L1 (a byte per
+ * bucket would take 16 KiB per list, and the scan's probes, one per text
+ * position at a random place in it, would miss the cache), and a few
  * hundred phrases leave most text positions in an empty bucket. */
 #define PHR_BITS    14
 #define PHR_BUCKETS (1u << PHR_BITS)
+/* The longest stride: more entries per phrase fill more buckets. */
+#define PHR_MAX_STRIDE 16
 
 typedef struct phr_ent {
 	const char *w;
 	uint64_t pre, mask; /* the first (up to) eight bytes, and which */
-	uint32_t key;       /* the first three bytes, as the scan's key */
+	uint32_t key;       /* three bytes at off, as the scan's key */
 	uint16_t len;
 	uint16_t rank;
+	uint8_t off; /* where in the phrase its key is */
 } phr_ent;
 
 struct imap_phr_tab {
-	uint8_t used[PHR_BUCKETS]; /* non-zero: the bucket holds phrases */
+	uint64_t used[PHR_BUCKETS / 64]; /* bit set: the bucket holds phrases */
 	uint16_t start[PHR_BUCKETS + 1];
+	size_t stride; /* positions probed: every stride-th */
 	size_t nshort; /* phrases under three bytes, tried everywhere */
 	phr_ent *shorts;
-	phr_ent ents[]; /* by bucket */
+	phr_ent ents[]; /* by bucket, largest off first */
 };
 
-static inline unsigned phr_hash(const unsigned char *s)
+/* The key of the three bytes at s. */
+static inline uint32_t phr_key(const unsigned char *s)
 {
-	uint32_t k = (uint32_t)s[0] << 16 | (uint32_t)s[1] << 8 | s[2];
+	return (uint32_t)s[0] << 16 | (uint32_t)s[1] << 8 | s[2];
+}
 
-	return (uint32_t)(k * 2654435761u) >> (32 - PHR_BITS);
+/* The bucket of a key.  The multiplier's low byte is zero, so a byte
+ * above the key's three (a rolled key's oldest) drops out of the product:
+ * the rolling scan needs no mask on its critical path. */
+#define PHR_MUL (2654435761u << 8)
+
+static inline unsigned phr_hash(uint32_t key)
+{
+	return (uint32_t)(key * PHR_MUL) >> (32 - PHR_BITS);
 }
 
 /* Number of phrases in p. */
@@ -62,12 +85,12 @@ static size_t phr_count(const imap_phr *p)
 
 static struct imap_phr_tab *phr_build(const imap_phr *p)
 {
-	size_t n = phr_count(p), i, k, g;
+	size_t n = phr_count(p), i, k, g, off;
 	size_t *fill = cs_xcalloc(PHR_BUCKETS, sizeof *fill);
 	struct imap_phr_tab *t;
 	phr_ent *all = cs_xcalloc(n ? n : 1, sizeof *all);
 	const char *const *w;
-	size_t nlong = 0, nshort = 0;
+	size_t nlong = 0, nshort = 0, minlen = SIZE_MAX, stride;
 
 	k = 0;
 	if (p->words)
@@ -82,43 +105,53 @@ static struct imap_phr_tab *phr_build(const imap_phr *p)
 		}
 	for (i = 0; i < n; i++) {
 		const unsigned char *w3 = (const unsigned char *)all[i].w;
-
 		size_t b;
 
 		all[i].len = (uint16_t)strlen(all[i].w);
-		if (all[i].len >= 3)
-			all[i].key = (uint32_t)w3[0] << 16 |
-			             (uint32_t)w3[1] << 8 | w3[2];
 		/* the prefix as a little-endian load of the text sees it */
 		for (b = 0; b < 8 && b < all[i].len; b++) {
 			all[i].pre |= (uint64_t)w3[b] << (8 * b);
 			all[i].mask |= (uint64_t)0xff << (8 * b);
 		}
-		if (all[i].len >= 3)
+		if (all[i].len >= 3) {
 			nlong++;
-		else if (all[i].len > 0)
+			if (all[i].len < minlen)
+				minlen = all[i].len;
+		} else if (all[i].len > 0) {
 			nshort++;
+		}
 	}
-	t = cs_xcalloc(1, sizeof *t + nlong * sizeof(phr_ent));
+	stride = nlong ? minlen - 2 : 1;
+	if (stride > PHR_MAX_STRIDE)
+		stride = PHR_MAX_STRIDE;
+	t = cs_xcalloc(1, sizeof *t + nlong * stride * sizeof(phr_ent));
+	t->stride = stride;
 	t->shorts = cs_xcalloc(nshort ? nshort : 1, sizeof *t->shorts);
 	for (i = 0; i < n; i++)
-		if (all[i].len >= 3)
-			fill[phr_hash((const unsigned char *)all[i].w)]++;
+		for (off = 0; all[i].len >= 3 && off < stride; off++)
+			fill[phr_hash(
+			    phr_key((const unsigned char *)all[i].w + off))]++;
 	for (i = 0; i < PHR_BUCKETS; i++) {
 		t->start[i + 1] = (uint16_t)(t->start[i] + fill[i]);
 		if (fill[i])
-			t->used[i] = 1;
+			t->used[i / 64] |= (uint64_t)1 << (i % 64);
 		fill[i] = t->start[i];
 	}
-	for (i = 0; i < n; i++) {
-		if (all[i].len >= 3) {
-			unsigned h = phr_hash((const unsigned char *)all[i].w);
+	/* largest offset first within a bucket, else in list order */
+	for (off = stride; off-- > 0;)
+		for (i = 0; i < n; i++)
+			if (all[i].len >= 3) {
+				uint32_t key = phr_key(
+				    (const unsigned char *)all[i].w + off);
+				phr_ent *e = &t->ents[fill[phr_hash(key)]++];
 
-			t->ents[fill[h]++] = all[i];
-		} else if (all[i].len > 0) {
+				*e = all[i];
+				e->key = key;
+				e->off = (uint8_t)off;
+			}
+	for (i = 0; i < n; i++)
+		if (all[i].len > 0 && all[i].len < 3)
 			t->shorts[t->nshort++] = all[i];
-		}
-	}
 	free(all);
 	free(fill);
 	return t;
@@ -143,7 +176,6 @@ static const struct imap_phr_tab *phr_tab(imap_phr *p)
 	return t;
 }
 
-/* A better hit at i for entry e? */
 /* Does entry e match at s[i] (n - i bytes left)?  Its first eight bytes
  * are compared in one load when the text has eight left. */
 static inline bool phr_match(const phr_ent *e, const unsigned char *s, size_t i,
@@ -163,6 +195,24 @@ static inline bool phr_match(const phr_ent *e, const unsigned char *s, size_t i,
 	return memcmp(s + i, e->w, e->len) == 0;
 }
 
+/* The bucket of key at probe j (imap_phr_find): a phrase of lower rank
+ * than *best that starts at j - its offset becomes the best. */
+static inline void phr_find_at(const struct imap_phr_tab *t,
+                               const unsigned char *s, size_t j, size_t n,
+                               uint32_t key, unsigned h, int *best,
+                               size_t *best_at)
+{
+	const phr_ent *e = t->ents + t->start[h];
+	const phr_ent *end = t->ents + t->start[h + 1];
+
+	for (; e < end; e++)
+		if (e->key == key && (*best < 0 || e->rank < *best) &&
+		    e->off <= j && phr_match(e, s, j - e->off, n)) {
+			*best = e->rank;
+			*best_at = j - e->off;
+		}
+}
+
 int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
 {
 	const struct imap_phr_tab *t;
@@ -175,27 +225,37 @@ int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
 	if (hay == NULL || n == 0)
 		return -1;
 	t = phr_tab(p);
-	/* phrases of three bytes or more: a rolling key of the next three
-	 * bytes, hashed, tested against the bitmap of used buckets */
-	key = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
-	for (i = 0; i + 2 < n; i++) {
-		unsigned h;
+	/* phrases of three bytes or more: the key of the next three bytes
+	 * (rolled along when every position is probed), hashed, tested
+	 * against the bitmap of used buckets */
+	if (t->stride == 1) {
+		uint32_t roll = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
 
-		key = (key << 8 | s[i + 2]) & 0xffffffu;
-		h = (uint32_t)(key * 2654435761u) >> (32 - PHR_BITS);
-		if (t->used[h]) {
-			const phr_ent *e = t->ents + t->start[h];
-			const phr_ent *end = t->ents + t->start[h + 1];
+		for (i = 0; i + 2 < n; i++) {
+			unsigned h;
 
-			for (; e < end; e++)
-				if (e->key == key &&
-				    (best < 0 || e->rank < best) &&
-				    phr_match(e, s, i, n)) {
-					best = e->rank;
-					best_at = i;
-				}
-			if (best == 0)
-				break;
+			roll = roll << 8 | s[i + 2];
+			h = phr_hash(roll);
+			if (t->used[h / 64] >> (h % 64) & 1) {
+				key = roll & 0xffffffu;
+				phr_find_at(t, s, i, n, key, h, &best,
+				            &best_at);
+				if (best == 0)
+					break;
+			}
+		}
+	} else {
+		for (i = 0; i + 2 < n; i += t->stride) {
+			unsigned h;
+
+			key = phr_key(s + i);
+			h = phr_hash(key);
+			if (t->used[h / 64] >> (h % 64) & 1) {
+				phr_find_at(t, s, i, n, key, h, &best,
+				            &best_at);
+				if (best == 0)
+					break;
+			}
 		}
 	}
 	/* short phrases: one more pass, only up to the best hit so far */
@@ -235,6 +295,26 @@ static size_t phr_ranks(const imap_phr *p)
 	return n;
 }
 
+/* The bucket of key at probe j (imap_phr_scan): each rank below want
+ * first seen there gets its phrase's start.  Returns how many. */
+static inline size_t phr_scan_at(const struct imap_phr_tab *t,
+                                 const unsigned char *s, size_t j, size_t n,
+                                 uint32_t key, unsigned h, size_t want,
+                                 const char **first)
+{
+	const phr_ent *e = t->ents + t->start[h];
+	const phr_ent *end = t->ents + t->start[h + 1];
+	size_t found = 0;
+
+	for (; e < end; e++)
+		if (e->key == key && e->rank < want && first[e->rank] == NULL &&
+		    e->off <= j && phr_match(e, s, j - e->off, n)) {
+			first[e->rank] = (const char *)s + j - e->off;
+			found++;
+		}
+	return found;
+}
+
 size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
                      size_t nfirst)
 {
@@ -250,25 +330,35 @@ size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
 	if (hay == NULL || n == 0 || want == 0)
 		return 0;
 	t = phr_tab(p);
-	key = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
-	for (i = 0; i + 2 < n; i++) {
-		unsigned h;
+	/* as in imap_phr_find() */
+	if (t->stride == 1) {
+		uint32_t roll = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
 
-		key = (key << 8 | s[i + 2]) & 0xffffffu;
-		h = (uint32_t)(key * 2654435761u) >> (32 - PHR_BITS);
-		if (t->used[h]) {
-			const phr_ent *e = t->ents + t->start[h];
-			const phr_ent *end = t->ents + t->start[h + 1];
+		for (i = 0; i + 2 < n; i++) {
+			unsigned h;
 
-			for (; e < end; e++)
-				if (e->key == key && e->rank < want &&
-				    first[e->rank] == NULL &&
-				    phr_match(e, s, i, n)) {
-					first[e->rank] = hay + i;
-					found++;
-				}
-			if (found == want)
-				break;
+			roll = roll << 8 | s[i + 2];
+			h = phr_hash(roll);
+			if (t->used[h / 64] >> (h % 64) & 1) {
+				key = roll & 0xffffffu;
+				found += phr_scan_at(t, s, i, n, key, h, want,
+				                     first);
+				if (found == want)
+					break;
+			}
+		}
+	} else {
+		for (i = 0; i + 2 < n; i += t->stride) {
+			unsigned h;
+
+			key = phr_key(s + i);
+			h = phr_hash(key);
+			if (t->used[h / 64] >> (h % 64) & 1) {
+				found += phr_scan_at(t, s, i, n, key, h, want,
+				                     first);
+				if (found == want)
+					break;
+			}
 		}
 	}
 	/* short phrases: each one's first place, if earlier */

@@ -3,8 +3,9 @@
  *
  * imap_msg_parse() copies at most IMAP_MAX_SCAN bytes of the message into
  * a normalised buffer (CRLF line ends whatever the input used, NUL bytes
- * turned into spaces, every line cut at IMAP_MAX_LINE bytes), parses the
- * top header block once into a field index, and walks the MIME structure
+ * turned into spaces, every line cut at IMAP_MAX_LINE bytes) and parses
+ * the top header block once into a field index (both in msg_head.c), then
+ * walks the MIME structure
  * (at most IMAP_MAX_DEPTH deep): each part's Content-Type and
  * Content-Transfer-Encoding are read, a multipart body is cut at its
  * boundary lines, and only what the detectors read is collected: readable
@@ -20,91 +21,13 @@
 #define _GNU_SOURCE /* memmem */
 #include "imap_int.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* ---- normalising -------------------------------------------------------- */
-
-/* Append one line's bytes (no line end) to out, cut at IMAP_MAX_LINE.
- * Lines are short: eight bytes at a time beats a string instruction's
- * start-up cost. */
-static inline void put_line(cs_buf *out, const char *p, size_t n)
-{
-	char *d = out->data + out->len;
-
-	if (n > IMAP_MAX_LINE)
-		n = IMAP_MAX_LINE;
-	out->len += n + 2;
-	if (n >= 128) {
-		memcpy(d, p, n);
-		d += n;
-	} else {
-		for (; n >= 8; n -= 8, d += 8, p += 8)
-			memcpy(d, p, 8);
-		while (n--)
-			*d++ = *p++;
-	}
-	d[0] = '\r';
-	d[1] = '\n';
-}
-
-static void normalise(const char *raw, size_t len, cs_buf *out)
-{
-	size_t i = 0;
-	const char *p, *end;
-	bool any_cr;
-
-	if (len > IMAP_MAX_SCAN)
-		len = IMAP_MAX_SCAN;
-	/* worst case: every byte a line end that becomes CRLF */
-	cs_buf_reserve(out, 2 * len + 4);
-	/* an mbox "From " separator line is not a header */
-	if (len > 5 && memcmp(raw, "From ", 5) == 0) {
-		while (i < len && raw[i] != '\n' && raw[i] != '\r')
-			i++;
-		if (i < len && raw[i] == '\r')
-			i++;
-		if (i < len && raw[i] == '\n')
-			i++;
-	}
-	p = raw + i;
-	end = raw + len;
-	/* LF-only mail (the common case) needs no search for CRs per line */
-	any_cr = memchr(p, '\r', (size_t)(end - p)) != NULL;
-	while (p < end) {
-		const char *nl = imap_memchr(p, '\n', (size_t)(end - p));
-		const char *e = nl ? nl : end;
-		const char *cr =
-		    any_cr ? imap_memchr(p, '\r', (size_t)(e - p)) : NULL;
-
-		/* "...\r\n" or "...\n": one line; a bare CR inside splits it */
-		while (cr && cr + 1 < e) {
-			put_line(out, p, (size_t)(cr - p));
-			p = cr + 1;
-			cr = imap_memchr(p, '\r', (size_t)(e - p));
-		}
-		put_line(out, p, (size_t)((cr ? cr : e) - p));
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	/* NUL bytes would end the C strings the detectors read */
-	{
-		char *z = memchr(out->data, '\0', out->len);
-
-		while (z) {
-			*z = ' ';
-			z = memchr(z + 1, '\0',
-			           out->len - (size_t)(z + 1 - out->data));
-		}
-	}
-	if (out->len == 0)
-		cs_buf_append(out, "\r\n", 2);
-	out->data[out->len] = '\0';
-}
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define CT_VAL 80 /* bytes kept of a Content-Type parameter */
 
@@ -141,10 +64,8 @@ typedef struct walk_state {
 	int html_enc;
 	char html_cs[CT_VAL];
 	int parts;
-	/* a part's Content-Type, Content-Transfer-Encoding and field
-	 * values, reused from part to part (walk() reads the first two
-	 * before it goes into any sub-part) */
-	cs_buf ct, cte, v;
+	/* a part's field values, reused from part to part */
+	cs_buf v;
 } walk_state;
 
 /* A Content-Type value taken apart (RFC 2045 5.1): type and subtype,
@@ -155,27 +76,18 @@ typedef struct ctype {
 	char boundary[CT_VAL], charset[CT_VAL], report[CT_VAL];
 } ctype;
 
-static bool tspecial(char ch)
-{
-	switch (ch) {
-	case '(':
-	case ')':
-	case '<':
-	case '>':
-	case '@':
-	case ',':
-	case ';':
-	case ':':
-	case '\\':
-	case '"':
-	case '/':
-	case '[':
-	case ']':
-	case '?':
-	case '=': return true;
-	default: return false;
-	}
-}
+/* Bytes that end a token in a Content-Type value (RFC 2045 tspecials,
+ * space and the control bytes) as a table: a switch per byte mispredicts. */
+static const unsigned char tok_end[256] = {
+    ['\0'] = 1, [1] = 1,   [2] = 1,   [3] = 1,   [4] = 1,   [5] = 1,
+    [6] = 1,    [7] = 1,   [8] = 1,   [9] = 1,   [10] = 1,  [11] = 1,
+    [12] = 1,   [13] = 1,  [14] = 1,  [15] = 1,  [16] = 1,  [17] = 1,
+    [18] = 1,   [19] = 1,  [20] = 1,  [21] = 1,  [22] = 1,  [23] = 1,
+    [24] = 1,   [25] = 1,  [26] = 1,  [27] = 1,  [28] = 1,  [29] = 1,
+    [30] = 1,   [31] = 1,  [' '] = 1, ['('] = 1, [')'] = 1, ['<'] = 1,
+    ['>'] = 1,  ['@'] = 1, [','] = 1, [';'] = 1, [':'] = 1, ['\\'] = 1,
+    ['"'] = 1,  ['/'] = 1, ['['] = 1, [']'] = 1, ['?'] = 1, ['='] = 1,
+};
 
 static const char *skip_cfws(const char *p, const char *e)
 {
@@ -199,10 +111,13 @@ static const char *get_token(const char *p, const char *e, char *out, size_t n,
 {
 	size_t k = 0;
 
-	while (p < e && (unsigned char)*p > ' ' && !tspecial(*p)) {
+	while (p < e && !tok_end[(unsigned char)*p]) {
+		char ch = *p++;
+
+		if (low && ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch + ('a' - 'A'));
 		if (k + 1 < n)
-			out[k++] = low ? (char)tolower((unsigned char)*p) : *p;
-		p++;
+			out[k++] = ch;
 	}
 	out[k] = '\0';
 	return p;
@@ -296,43 +211,40 @@ static void keep_orig_headers(imap_msg *m, const char *s, size_t n)
 	cs_buf_append(&m->orig, s, h);
 }
 
-static void walk(walk_state *ws, const char *ctv, size_t ctlen,
-                 const char *ctev, size_t ctelen, const char *body, size_t blen,
-                 int depth);
+static void walk(walk_state *ws, const ctype *ct, int enc, const char *body,
+                 size_t blen, int depth);
 
-/* One part: its header block then its body. */
+/* One part: its header block then its body.  The first non-empty
+ * Content-Type and Content-Transfer-Encoding are the part's; the
+ * iteration's end (past the empty line, or the part's end) is where the
+ * body starts. */
 static void walk_part(walk_state *ws, const char *p, size_t n, int depth)
 {
-	const char *ctv = NULL, *ctev = NULL;
-	size_t ctlen = 0, ctelen = 0, h = header_block_len(p, n), b;
+	ctype ctbuf, *ct = NULL;
+	bool have_ct = false, have_cte = false;
+	int enc = IMAP_CTE_8BIT;
 	imap_hdr_iter it;
 	const char *nm;
-	size_t nl;
-	cs_buf *ct = &ws->ct, *cte = &ws->cte;
+	size_t nl, b;
 
-	cs_buf_clear(ct);
-	cs_buf_clear(cte);
-	imap_hdr_begin(&it, p, h);
+	imap_hdr_begin(&it, p, n);
 	while (imap_hdr_next(&it, &nm, &nl, &ws->v)) {
-		if (nl == 12 && strncasecmp(nm, "Content-Type", 12) == 0 &&
-		    ct->len == 0)
-			cs_buf_append(ct, ws->v.data, ws->v.len);
-		else if (nl == 25 &&
-		         strncasecmp(nm, "Content-Transfer-Encoding", 25) ==
-		             0 &&
-		         cte->len == 0)
-			cs_buf_append(cte, ws->v.data, ws->v.len);
+		if (ws->v.len == 0)
+			continue;
+		if (nl == 12 && !have_ct &&
+		    strncasecmp(nm, "Content-Type", 12) == 0) {
+			have_ct = true;
+			if (ctype_parse(ws->v.data, ws->v.len, &ctbuf))
+				ct = &ctbuf;
+		} else if (nl == 25 && !have_cte &&
+		           strncasecmp(nm, "Content-Transfer-Encoding", 25) ==
+		               0) {
+			have_cte = true;
+			enc = cte_of(ws->v.data, ws->v.len);
+		}
 	}
-	if (ct->len) {
-		ctv = ct->data;
-		ctlen = ct->len;
-	}
-	if (cte->len) {
-		ctev = cte->data;
-		ctelen = cte->len;
-	}
-	b = h + 2 <= n ? h + 2 : n;
-	walk(ws, ctv, ctlen, ctev, ctelen, p + b, n - b, depth);
+	b = (size_t)(it.p - p);
+	walk(ws, ct, enc, p + b, n - b, depth);
 }
 /* Is there a boundary delimiter line for bd at d ("--" bd, then "--",
  * white space or the line end)?  *close says "--" bd "--". */
@@ -351,11 +263,41 @@ static bool delim_at(const char *d, const char *end, const char *bd, size_t bl,
 
 /* The next "\r\n--" bd at or after s (where its CR is), or NULL.  A
  * substring search, which skips through a long attachment much faster
- * than going line by line. */
+ * than going line by line.  With SSE2, sixteen places at a time are
+ * tested for "\n--" (a line that starts like a delimiter, rare in a
+ * body: base64 has no '-') and only those are compared; memmem() builds
+ * a table for each call, which costs more than most of these searches. */
 static const char *find_delim(const char *s, const char *end,
                               const char *needle, size_t nl)
 {
-	return s < end ? memmem(s, (size_t)(end - s), needle, nl) : NULL;
+	const char *p;
+
+	if (s >= end)
+		return NULL;
+	p = s + 1; /* where the LF of a delimiter starting at s would be */
+#ifdef __SSE2__
+	for (; end - p >= 18; p += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i b =
+		    _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		__m128i c =
+		    _mm_loadu_si128((const __m128i *)(const void *)(p + 2));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+		    _mm_cmpeq_epi8(a, _mm_set1_epi8('\n')),
+		    _mm_and_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('-')),
+		                  _mm_cmpeq_epi8(c, _mm_set1_epi8('-')))));
+
+		while (m) {
+			const char *q = p + __builtin_ctz(m) - 1; /* its CR */
+
+			if ((size_t)(end - q) >= nl &&
+			    memcmp(q, needle, nl) == 0)
+				return q;
+			m &= m - 1;
+		}
+	}
+#endif
+	return memmem(p - 1, (size_t)(end - (p - 1)), needle, nl);
 }
 
 /* Returns false when the body holds no delimiter line at all. */
@@ -452,18 +394,13 @@ static bool guess_boundary(const char *body, size_t n, char *out)
 	return false;
 }
 
-static void walk(walk_state *ws, const char *ctv, size_t ctlen,
-                 const char *ctev, size_t ctelen, const char *body, size_t blen,
-                 int depth)
+static void walk(walk_state *ws, const ctype *ct, int enc, const char *body,
+                 size_t blen, int depth)
 {
 	imap_msg *m = ws->m;
-	ctype ctbuf, *ct = NULL;
-	int enc = ctev ? cte_of(ctev, ctelen) : IMAP_CTE_8BIT;
 
 	if (depth > IMAP_MAX_DEPTH || ++ws->parts > 4 * IMAP_MAX_RCPTS)
 		return;
-	if (ctv && ctype_parse(ctv, ctlen, &ctbuf))
-		ct = &ctbuf;
 	if (ct_is(ct, "multipart", NULL)) {
 		const char *bd = ct->boundary;
 		char guess[CT_VAL];
@@ -540,95 +477,38 @@ static void walk(walk_state *ws, const char *ctv, size_t ctlen,
 	}
 }
 
-/* ---- the top header block, parsed once ---------------------------------- */
-
-static void index_headers(imap_msg *m)
-{
-	imap_hdr_iter it;
-	const char *n;
-	size_t nl, cap = 0;
-	cs_buf v = CS_BUF_INIT;
-
-	imap_hdr_begin(&it, m->norm.data, m->hdr_len);
-	while (imap_hdr_next(&it, &n, &nl, &v)) {
-		imap_field *f;
-
-		if (m->nfields == cap) {
-			cap = cap ? 2 * cap : 32;
-			m->fields = cs_xrealloc(m->fields, cap * sizeof *f);
-		}
-		f = &m->fields[m->nfields++];
-		f->name = n;
-		f->nlen = nl;
-		f->off = m->vals.len;
-		f->vlen = v.len;
-		cs_buf_append(&m->vals, v.data ? v.data : "", v.len);
-		cs_buf_putc(&m->vals, '\0');
-	}
-	cs_buf_free(&v);
-}
-
-const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
-                             size_t *len)
-{
-	size_t i, want = strlen(name);
-
-	for (i = 0; i < m->nfields; i++) {
-		const imap_field *f = &m->fields[i];
-
-		if (f->nlen == want && strncasecmp(f->name, name, want) == 0 &&
-		    k-- == 0) {
-			if (len)
-				*len = f->vlen;
-			return m->vals.data + f->off;
-		}
-	}
-	if (len)
-		*len = 0;
-	return NULL;
-}
-
-const char *imap_msg_hdr(const imap_msg *m, const char *name, size_t *len)
-{
-	return imap_msg_hdr_nth(m, name, 0, len);
-}
-
 void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 {
 	size_t hlen, b, ctlen = 0, ctelen = 0, n;
 	const char *ctv, *ctev;
+	ctype ctbuf, *ct = NULL;
 	walk_state ws;
 
-	normalise(raw, len, &m->norm);
-	hlen = header_block_len(m->norm.data, m->norm.len);
+	imap_normalise(raw, len, &m->norm);
+	hlen = imap_index_headers(m);
 	m->hdr_len = hlen;
-	/* sized once: the values are no longer than the header block, the
-	 * text (mostly) than the message */
-	cs_buf_reserve(&m->vals, hlen + 64);
+	/* sized once: the text is (mostly) no longer than the message */
 	cs_buf_reserve(&m->text, m->norm.len < 65536 ? m->norm.len : 65536);
-	index_headers(m);
 	memset(&ws, 0, sizeof ws);
 	ws.m = m;
 	ctv = imap_msg_hdr(m, "Content-Type", &ctlen);
 	ctev = imap_msg_hdr(m, "Content-Transfer-Encoding", &ctelen);
+	if (ctv && ctype_parse(ctv, ctlen, &ctbuf))
+		ct = &ctbuf;
 	b = hlen + 2 <= m->norm.len ? hlen + 2 : m->norm.len;
 	m->mime_ok = true;
-	walk(&ws, ctv, ctlen, ctev, ctelen, m->norm.data + b, m->norm.len - b,
-	     1);
-	cs_buf_free(&ws.ct);
-	cs_buf_free(&ws.cte);
+	walk(&ws, ct, ctev ? cte_of(ctev, ctelen) : IMAP_CTE_8BIT,
+	     m->norm.data + b, m->norm.len - b, 1);
 	cs_buf_free(&ws.v);
 	if (m->text.len == 0 && ws.html) {
 		imap_decode_part(ws.html, ws.html_len, ws.html_enc, ws.html_cs,
 		                 &m->text);
 		imap_strip_html(&m->text);
 	}
-	/* every buffer allocated and NUL-terminated, even when empty */
+	/* vals and text allocated and NUL-terminated even when empty; an
+	 * empty dsn, arf or orig is left without memory (most are) */
 	cs_buf_append(&m->vals, "", 0);
 	cs_buf_append(&m->text, "", 0);
-	cs_buf_append(&m->dsn, "", 0);
-	cs_buf_append(&m->arf, "", 0);
-	cs_buf_append(&m->orig, "", 0);
 	m->orig_text_at =
 	    m->multipart ? m->text.len : imap_orig_copy_at(&m->text);
 	if (m->dsn.len == 0 && m->text.len)
@@ -650,7 +530,8 @@ void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
 void imap_msg_free(imap_msg *m)
 {
 	cs_buf_free(&m->norm);
-	free(m->fields);
+	if (m->fields != m->field0)
+		free(m->fields);
 	cs_buf_free(&m->vals);
 	cs_buf_free(&m->dsn);
 	cs_buf_free(&m->arf);

@@ -543,7 +543,8 @@ static void rcpts_from_orig(const imap_msg *m, imap_class *c)
 		got = imap_hdr_get(m->orig.data, m->orig.len, "To", &v);
 	if (!got && m->orig_text_at < m->text.len) {
 		const char *t = m->text.data + m->orig_text_at;
-		const char *to = strcasestr(t, "\nTo:");
+		const char *to =
+		    imap_find_line(t, m->text.len - m->orig_text_at, "To:");
 
 		if (to)
 			got = imap_hdr_get(to + 1, strlen(to + 1), "To", &v);

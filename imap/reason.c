@@ -39,10 +39,18 @@
  * automatically rejected: Quota exceeded"): the system that holds the
  * mailbox says why, which no relayed reply or status code overrides.
  * Every mark ends in ": ", which is looked for first. */
-static const char *const mda_marks[] = {
-    "mail.local",   "procmail", "maildrop",
-    "vdelivermail", "vdeliver", "was automatically rejected",
-    "dovecot-lda",  NULL,
+#define MDA_MARK(s)                                                            \
+	{                                                                      \
+		(s), sizeof(s) - 1                                             \
+	}
+static const struct mda_mark {
+	const char *w;
+	size_t len;
+} mda_marks[] = {
+    MDA_MARK("mail.local"),  MDA_MARK("procmail"),
+    MDA_MARK("maildrop"),    MDA_MARK("vdelivermail"),
+    MDA_MARK("vdeliver"),    MDA_MARK("was automatically rejected"),
+    MDA_MARK("dovecot-lda"), {NULL, 0},
 };
 
 static imap_phr all_phr = IMAP_PHR_GROUPS(imap_reason_patterns);
@@ -79,8 +87,12 @@ static void read_text(const char *t, size_t n, reading *rd)
  * t[0..n) name, or -1 (no mark, or no reason in its words). */
 static int mda_group(const char *t, size_t n)
 {
-	const char *p = t, *end = t + n, *c;
+	const char *p = t, *end, *c;
 
+	if (t == NULL || n == 0)
+		return -1; /* (no pointer arithmetic on an empty diagnostic's
+		              NULL: undefined, says UBSan) */
+	end = t + n;
 	while (p < end && (c = memchr(p, ':', (size_t)(end - p))) != NULL) {
 		int k;
 
@@ -88,11 +100,13 @@ static int mda_group(const char *t, size_t n)
 		if (p >= end || *p != ' ')
 			continue;
 
-		for (k = 0; mda_marks[k]; k++) {
-			size_t ml = strlen(mda_marks[k]);
+		for (k = 0; mda_marks[k].w; k++) {
+			size_t ml = mda_marks[k].len;
 
+			/* its last byte first: most ": " follow none */
 			if ((size_t)(c - t) >= ml &&
-			    memcmp(c - ml, mda_marks[k], ml) == 0) {
+			    c[-1] == mda_marks[k].w[ml - 1] &&
+			    memcmp(c - ml, mda_marks[k].w, ml) == 0) {
 				size_t left = (size_t)(end - c - 2);
 				int g =
 				    imap_phr_find(&all_phr, c + 2,
@@ -150,7 +164,8 @@ static const char *status_reason(const char *st)
 
 static bool is(const char *a, const char *b)
 {
-	return a && strcmp(a, b) == 0;
+	/* the reasons are mostly the same static strings */
+	return a && (a == b || strcmp(a, b) == 0);
 }
 
 static bool is_hard(const char *reason)

@@ -39,7 +39,10 @@ static bool starts_with(const char *t, size_t n, size_t i, const char *name)
 {
 	size_t k = strlen(name);
 
-	return i <= n && n - i >= k && strncasecmp(t + i, name, k) == 0;
+	/* the first letter in either case ends most comparisons (every
+	 * name here starts with a letter) */
+	return i <= n && n - i >= k && (t[i] | 0x20) == (name[0] | 0x20) &&
+	       strncasecmp(t + i, name, k) == 0;
 }
 
 /* Where a copied header block starts in t[0..n): a "Received:" or
@@ -106,8 +109,13 @@ size_t imap_orig_copy_at(const cs_buf *text)
 		n = best;
 	/* search a lower-cased copy of the part that can matter */
 	cs_buf_reserve(&low, n + 1);
-	for (i = 0; i < n; i++)
-		low.data[i] = (char)tolower((unsigned char)text->data[i]);
+	/* ASCII letters only, as tolower() in the C locale, inline */
+	for (i = 0; i < n; i++) {
+		char ch = text->data[i];
+
+		low.data[i] =
+		    (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
+	}
 	low.len = n;
 	low.data[n] = '\0';
 	if (imap_phr_find(&orig_phr, low.data, n, &at) >= 0)
@@ -155,7 +163,7 @@ void imap_inline_dsn(imap_msg *m)
 			m->orig_text_at = (size_t)(s - t);
 			return;
 		}
-		nl = memchr(p, '\n', (size_t)(end - p));
+		nl = imap_memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			break;
 		p = nl + 1;

@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- header blocks ------------------------------------------------------ */
 
@@ -54,19 +57,29 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 		while (*nlen > 0 &&
 		       (p[*nlen - 1] == ' ' || p[*nlen - 1] == '\t'))
 			(*nlen)--;
-		cs_buf_clear(value);
+		value->len = 0;
 		v = colon + 1;
 		for (;;) {
 			const char *e = eol;
+			size_t k;
 
 			if (e > v && e[-1] == '\r')
 				e--;
 			while (v < e && (*v == ' ' || *v == '\t'))
 				v++;
+			k = (size_t)(e - v);
+			/* room for a space, the line and the NUL, written
+			 * directly (a call per byte or line costs more than
+			 * the copy of a short header line) */
+			if (value->cap < value->len + k + 2)
+				cs_buf_reserve(value,
+				               k + 1 > 256 ? k + 1 : 256);
 			if (value->len && v < e)
-				cs_buf_putc(value, ' ');
-			if (value->len + (size_t)(e - v) < IMAP_MAX_LINE)
-				cs_buf_append(value, v, (size_t)(e - v));
+				value->data[value->len++] = ' ';
+			if (value->len + k < IMAP_MAX_LINE) {
+				memcpy(value->data + value->len, v, k);
+				value->len += k;
+			}
 			/* continuation lines */
 			if (it->p >= it->end ||
 			    (*it->p != ' ' && *it->p != '\t'))
@@ -78,8 +91,7 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 		while (value->len > 0 &&
 		       isspace((unsigned char)value->data[value->len - 1]))
 			value->len--;
-		if (value->data)
-			value->data[value->len] = '\0';
+		value->data[value->len] = '\0';
 		return true;
 	}
 }
@@ -89,6 +101,8 @@ bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 	const char *p = blk, *end = blk + len, *n;
 	size_t nl, want = strlen(name);
 	imap_hdr_iter it;
+	/* the first letter in either case ends most comparisons */
+	char c0 = (char)(name[0] | 0x20);
 
 	/* skip to the first line that starts with the name: only that
 	 * field's value is unfolded */
@@ -98,6 +112,7 @@ bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 		if (*p == '\r' || *p == '\n')
 			break; /* the empty line: end of the block */
 		if ((size_t)(end - p) > want &&
+		    (want == 0 || (char)(*p | 0x20) == c0) &&
 		    strncasecmp(p, name, want) == 0) {
 			imap_hdr_begin(&it, p, (size_t)(end - p));
 			if (imap_hdr_next(&it, &n, &nl, value) && nl == want &&
@@ -139,13 +154,14 @@ static const unsigned char flat_byte[256] = {
 
 #define ONES ((uint64_t)0x0101010101010101)
 
-/* Does a byte of v lie in 'A'..'Z'?  (bytes below 0x80; others never) */
-static inline bool has_upper(uint64_t v)
+/* 0x80 in each byte of v that lies in 'A'..'Z' (bytes from 0x80 never
+ * do); no carry or borrow crosses a byte. */
+static inline uint64_t upper_mask(uint64_t v)
 {
 	uint64_t x = v & ONES * 0x7f;
 
-	return ((ONES * (127 + 'Z' + 1) - x) & ~v &
-	        (x + ONES * (127 - ('A' - 1))) & ONES * 0x80) != 0;
+	return (ONES * (127 + 'Z' + 1) - x) & ~v &
+	       (x + ONES * (127 - ('A' - 1))) & ONES * 0x80;
 }
 
 void imap_flatten(const char *src, size_t n, cs_buf *out)
@@ -158,9 +174,64 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 
 	cs_buf_reserve(out, n + 1);
 	w = (unsigned char *)out->data + out->len;
+#ifdef __SSE2__
+	/* sixty-four bytes at a time where the target has SSE2: all mapped
+	 * at once and stored, then the output kept up to the first space
+	 * that follows a space (dropped), or the whole window.  Nearly every
+	 * window of a text holds a line end (two spaces once mapped), so the
+	 * branch is predicted; there is room, as the output never runs
+	 * ahead of the input. */
+	while (e - p >= 64) {
+		uint64_t sm = 0, dm;
+		size_t k;
+
+		for (k = 0; k < 4; k++) {
+			const __m128i sp = _mm_set1_epi8(' ');
+			__m128i v = _mm_loadu_si128(
+			    (const __m128i *)(const void *)(p + 16 * k));
+			__m128i t9 = _mm_sub_epi8(v, _mm_set1_epi8(9));
+			__m128i ta = _mm_sub_epi8(v, _mm_set1_epi8('A'));
+			/* NUL, 9..13 (unsigned v - 9 <= 4) and ' ' */
+			__m128i ws = _mm_or_si128(
+			    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_setzero_si128()),
+			                 _mm_cmpeq_epi8(v, sp)),
+			    _mm_cmpeq_epi8(_mm_min_epu8(t9, _mm_set1_epi8(4)),
+			                   t9));
+			/* 'A'..'Z' (unsigned v - 'A' <= 25) */
+			__m128i up = _mm_cmpeq_epi8(
+			    _mm_min_epu8(ta, _mm_set1_epi8(25)), ta);
+			__m128i o = _mm_or_si128(_mm_andnot_si128(ws, v),
+			                         _mm_and_si128(ws, sp));
+
+			o = _mm_add_epi8(
+			    o, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+			_mm_storeu_si128((__m128i *)(void *)(w + 16 * k), o);
+			sm |= (uint64_t)(unsigned)_mm_movemask_epi8(ws)
+			      << (16 * k);
+		}
+		dm = sm & (sm << 1 | space);
+		if (dm == 0) {
+			w += 64;
+			p += 64;
+			space = (unsigned)(sm >> 63);
+		} else {
+			/* the run of spaces from the first drop on goes at
+			 * once (it ends at the first non-space, or with the
+			 * window) */
+			size_t j = (size_t)__builtin_ctzll(dm);
+			uint64_t rest = ~sm >> j;
+
+			w += j;
+			p +=
+			    j + (rest ? (size_t)__builtin_ctzll(rest) : 64 - j);
+			space = 1;
+		}
+	}
+#endif
 	while (p < e) {
-		/* eight bytes that need no change (no upper case, no control
-		 * byte, no space next to a space) are copied as they are */
+		/* eight bytes with no control byte and no space next to a
+		 * space are copied in one move, upper case lowered (0x20
+		 * added to each 'A'..'Z': its mask's 0x80 shifted down) */
 		if (e - p >= 8) {
 			uint64_t v, t, sp;
 
@@ -169,8 +240,8 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 			sp = ~(((t & ONES * 0x7f) + ONES * 0x7f) | t |
 			       ONES * 0x7f);
 			if (((v - ONES * 0x20) & ~v & ONES * 0x80) == 0 &&
-			    !has_upper(v) && (sp & (sp << 8)) == 0 &&
-			    !(space && (sp & 0x80))) {
+			    (sp & (sp << 8)) == 0 && !(space && (sp & 0x80))) {
+				v |= upper_mask(v) >> 2;
 				memcpy(w, &v, 8);
 				w += 8;
 				p += 8;
@@ -190,6 +261,19 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 	}
 	out->len = (size_t)((char *)w - out->data);
 	out->data[out->len] = '\0';
+}
+
+const char *imap_find_line(const char *hay, size_t n, const char *name)
+{
+	const char *p = hay, *end = hay + n;
+	size_t k = strlen(name);
+
+	while ((p = imap_memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if ((size_t)(end - p) > k && strncasecmp(p + 1, name, k) == 0)
+			return p;
+		p++;
+	}
+	return NULL;
 }
 
 const char *imap_find(const char *hay, size_t n, const char *needle)

@@ -1,0 +1,318 @@
+/*
+ * msg_head.c - the classifier's copy of a message and its top header
+ * block.
+ *
+ * imap_normalise() copies at most IMAP_MAX_SCAN bytes of a raw message
+ * into the buffer every other step reads: CRLF line ends whatever the
+ * input used, NUL bytes turned into spaces, every line cut at
+ * IMAP_MAX_LINE bytes.  imap_index_headers() parses the top header block
+ * of that copy once into a field index (imap_msg.fields and .vals), which
+ * imap_msg_hdr() and imap_msg_hdr_nth() look names up in.  Nothing here
+ * fails.  Both are on the path of every message and are written for
+ * speed (64-byte windows where the target has SSE2, so that the branch
+ * taken at each line end is predicted).
+ */
+#include "imap_int.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* ---- normalising -------------------------------------------------------- */
+
+#define ONES ((uint64_t)0x0101010101010101)
+
+/* Copy raw into out in one pass: CR, LF and CRLF each end a line (written
+ * CRLF, also after a last line without one), NUL becomes a space, and a
+ * line longer than IMAP_MAX_LINE is cut (the write pointer goes back to
+ * the line's start plus the cap when its end is seen, so the bytes past
+ * the cap are written and then dropped).  Bytes are moved in windows of
+ * sixty-four and blocks of sixteen (SSE2) or words of eight, each kept up
+ * to its first byte below 0x0e (CR, LF, NUL, tab, ...), which is then
+ * dealt with on its own (in a word, the first flagged byte is exact: a
+ * borrow only flags bytes above it). */
+void imap_normalise(const char *raw, size_t len, cs_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)raw, *end;
+	char *w, *wl;
+
+	if (len > IMAP_MAX_SCAN)
+		len = IMAP_MAX_SCAN;
+	end = p + len;
+	/* at most two bytes out per byte in, and one line end more; the
+	 * eight-byte stores need no more (see below) */
+	cs_buf_reserve(out, 2 * len + 4);
+	/* an mbox "From " separator line is not a header */
+	if (len > 5 && memcmp(raw, "From ", 5) == 0) {
+		while (p < end && *p != '\n' && *p != '\r')
+			p++;
+		if (p < end && *p == '\r')
+			p++;
+		if (p < end && *p == '\n')
+			p++;
+	}
+	w = wl = out->data + out->len;
+	while (p < end) {
+		unsigned char ch;
+
+#ifdef __SSE2__
+		/* sixty-four at a time where the target has SSE2 (every
+		 * x86-64), stored at once and kept up to the first byte
+		 * <= 0x0d (those min(v, 0x0d) leaves alone): most windows hold
+		 * a line end, so the test is a well-predicted branch, not
+		 * one mispredicted at every line as with smaller blocks */
+		if (end - p >= 64) {
+			const __m128i lim = _mm_set1_epi8(0x0d);
+			__m128i v0 =
+			    _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i v1 = _mm_loadu_si128(
+			    (const __m128i *)(const void *)(p + 16));
+			__m128i v2 = _mm_loadu_si128(
+			    (const __m128i *)(const void *)(p + 32));
+			__m128i v3 = _mm_loadu_si128(
+			    (const __m128i *)(const void *)(p + 48));
+			uint64_t m =
+			    (uint64_t)(unsigned)_mm_movemask_epi8(
+			        _mm_cmpeq_epi8(_mm_min_epu8(v0, lim), v0)) |
+			    (uint64_t)(unsigned)_mm_movemask_epi8(
+			        _mm_cmpeq_epi8(_mm_min_epu8(v1, lim), v1))
+			        << 16 |
+			    (uint64_t)(unsigned)_mm_movemask_epi8(
+			        _mm_cmpeq_epi8(_mm_min_epu8(v2, lim), v2))
+			        << 32 |
+			    (uint64_t)(unsigned)_mm_movemask_epi8(
+			        _mm_cmpeq_epi8(_mm_min_epu8(v3, lim), v3))
+			        << 48;
+
+			/* out has room for 2 * (end - p) + 4 bytes more */
+			_mm_storeu_si128((__m128i *)(void *)w, v0);
+			_mm_storeu_si128((__m128i *)(void *)(w + 16), v1);
+			_mm_storeu_si128((__m128i *)(void *)(w + 32), v2);
+			_mm_storeu_si128((__m128i *)(void *)(w + 48), v3);
+			if (m == 0) {
+				w += 64;
+				p += 64;
+				continue;
+			}
+			m = (uint64_t)__builtin_ctzll(m);
+			w += m;
+			p += m;
+		} else if (end - p >= 16) {
+			__m128i v =
+			    _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i lo = _mm_cmpeq_epi8(
+			    _mm_min_epu8(v, _mm_set1_epi8(0x0d)), v);
+			unsigned t = (unsigned)_mm_movemask_epi8(lo);
+
+			/* out has room for 2 * (end - p) + 4 bytes more */
+			_mm_storeu_si128((__m128i *)(void *)w, v);
+			if (t == 0) {
+				w += 16;
+				p += 16;
+				continue;
+			}
+			t = (unsigned)__builtin_ctz(t);
+			w += t;
+			p += t;
+		} else
+#endif
+		    if (end - p >= 8) {
+			uint64_t v, t;
+
+			memcpy(&v, p, 8);
+			t = (v - ONES * 0x0e) & ~v & ONES * 0x80;
+			/* out has room for 2 * (end - p) + 4 bytes more:
+			 * eight are safe */
+			memcpy(w, &v, 8);
+			if (t == 0) {
+				w += 8;
+				p += 8;
+				continue;
+			}
+			t = (uint64_t)__builtin_ctzll(t) >> 3;
+			w += t;
+			p += t;
+		}
+		ch = *p++;
+		if (ch == '\n' || ch == '\r') {
+			if (ch == '\r' && p < end && *p == '\n')
+				p++;
+			if ((size_t)(w - wl) > IMAP_MAX_LINE)
+				w = wl + IMAP_MAX_LINE;
+			w[0] = '\r';
+			w[1] = '\n';
+			w += 2;
+			wl = w;
+		} else {
+			*w++ = ch ? (char)ch : ' ';
+		}
+	}
+	if (w > wl) { /* a last line without a line end */
+		if ((size_t)(w - wl) > IMAP_MAX_LINE)
+			w = wl + IMAP_MAX_LINE;
+		w[0] = '\r';
+		w[1] = '\n';
+		w += 2;
+	}
+	out->len = (size_t)(w - out->data);
+	if (out->len == 0)
+		cs_buf_append(out, "\r\n", 2);
+	out->data[out->len] = '\0';
+}
+
+/* ---- the top header block, parsed once ---------------------------------- */
+
+/* A field name's hash, case folded: names equal to strncasecmp() hash
+ * alike (| 0x20 folds every letter, and a few other bytes too, which only
+ * makes a comparison go on to strncasecmp). */
+static inline uint32_t name_hash(const char *n, size_t len)
+{
+	uint32_t a, b, h = (uint32_t)len;
+	size_t i;
+
+	if (len >= 4) { /* its first and last four bytes: no loop */
+		memcpy(&a, n, 4);
+		memcpy(&b, n + len - 4, 4);
+		a |= 0x20202020u;
+		b |= 0x20202020u;
+		return (a * 2654435761u) ^ (b * 2246822519u) ^ h;
+	}
+	for (i = 0; i < len; i++)
+		h = h * 31u + ((unsigned char)n[i] | 0x20);
+	return h;
+}
+
+/* Room for n more bytes in m->vals (rarely needed: the values and their
+ * NULs are no longer than the block they come from). */
+static inline char *vals_room(imap_msg *m, char *w, size_t n)
+{
+	size_t at = (size_t)(w - m->vals.data);
+
+	if (m->vals.cap - at < n + 1) {
+		m->vals.len = at;
+		cs_buf_reserve(&m->vals, n + 1);
+	}
+	return m->vals.data + at;
+}
+
+/* Index the fields of the top header block, up to its empty line, with
+ * imap_hdr_next()'s rules (stray continuation lines and lines without a
+ * name are skipped, a value is unfolded with one space per line break,
+ * trimmed, and capped at IMAP_MAX_LINE), each value written straight into
+ * m->vals.  Returns the block's length (where its empty line starts, or
+ * the whole of norm). */
+size_t imap_index_headers(imap_msg *m)
+{
+	const char *s = m->norm.data, *p = s, *end = s + m->norm.len;
+	size_t cap = IMAP_FIELDS_INLINE;
+	char *w;
+
+	m->fields = m->field0;
+
+	cs_buf_reserve(&m->vals, (m->norm.len < 65536 ? m->norm.len : 65536));
+	w = m->vals.data + m->vals.len;
+	while (p < end) {
+		const char *eol = imap_memchr(p, '\n', (size_t)(end - p));
+		const char *next, *colon, *v;
+		char *vs = NULL;
+		size_t nlen, vo;
+		imap_field *f;
+
+		eol = eol ? eol : end;
+		if (eol == p || (eol == p + 1 && *p == '\r'))
+			break; /* the empty line */
+		next = eol < end ? eol + 1 : eol;
+		colon = *p == ' ' || *p == '\t'
+		            ? NULL /* stray continuation */
+		            : imap_memchr(p, ':', (size_t)(eol - p));
+		if (colon == NULL || colon == p) {
+			p = next;
+			continue;
+		}
+		nlen = (size_t)(colon - p);
+		while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
+			nlen--;
+		if (m->nfields == cap) {
+			imap_field *was = m->fields;
+
+			cap = 2 * cap;
+			m->fields = cs_xrealloc(was == m->field0 ? NULL : was,
+			                        cap * sizeof *f);
+			if (was == m->field0)
+				memcpy(m->fields, was, m->nfields * sizeof *f);
+		}
+		f = &m->fields[m->nfields++];
+		f->name = p;
+		f->nlen = nlen;
+		f->hash = name_hash(p, nlen);
+		m->names |= (uint64_t)1 << (f->hash % 64);
+		vo = (size_t)(w - m->vals.data);
+		v = colon + 1;
+		for (;;) {
+			const char *e = eol;
+			size_t k;
+
+			if (e > v && e[-1] == '\r')
+				e--;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			k = (size_t)(e - v);
+			/* a space, the line and the NUL */
+			w = vals_room(m, w, k + 2);
+			vs = m->vals.data + vo;
+			if (w > vs && v < e)
+				*w++ = ' ';
+			if ((size_t)(w - vs) + k < IMAP_MAX_LINE) {
+				memcpy(w, v, k);
+				w += k;
+			}
+			p = next;
+			if (p >= end || (*p != ' ' && *p != '\t'))
+				break;
+			v = p;
+			eol = imap_memchr(p, '\n', (size_t)(end - p));
+			eol = eol ? eol : end;
+			next = eol < end ? eol + 1 : eol;
+		}
+		while (w > vs && isspace((unsigned char)w[-1]))
+			w--;
+		*w = '\0';
+		f->off = (size_t)(vs - m->vals.data);
+		f->vlen = (size_t)(w - vs);
+		w++;
+	}
+	m->vals.len = (size_t)(w - m->vals.data);
+	return (size_t)(p - s);
+}
+
+const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
+                             size_t *len)
+{
+	size_t i, want = strlen(name);
+	uint32_t h = name_hash(name, want);
+
+	/* most names asked for are not there at all */
+	for (i = (m->names >> (h % 64) & 1) ? 0 : m->nfields; i < m->nfields;
+	     i++) {
+		const imap_field *f = &m->fields[i];
+
+		if (f->hash == h && f->nlen == want &&
+		    strncasecmp(f->name, name, want) == 0 && k-- == 0) {
+			if (len)
+				*len = f->vlen;
+			return m->vals.data + f->off;
+		}
+	}
+	if (len)
+		*len = 0;
+	return NULL;
+}
+
+const char *imap_msg_hdr(const imap_msg *m, const char *name, size_t *len)
+{
+	return imap_msg_hdr_nth(m, name, 0, len);
+}
