@@ -16,6 +16,7 @@ import argparse
 import glob
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -42,13 +43,35 @@ def discover(unit_dir, pattern):
 def run_one(kind, path, env, timeout):
     cmd = [path] if kind == "unit" else [sys.executable, path]
     start = time.monotonic()
+    # its own process group: on a timeout, SIGINT reaches the test (its
+    # finally blocks stop the mail stack) and every coldseq it started
+    # (a graceful stop), then SIGKILL whatever is left: nothing outlives
+    # the run
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, timeout=timeout)
-        out = proc.stdout.decode("utf-8", "replace")
+        out = proc.communicate(timeout=timeout)[0].decode("utf-8", "replace")
         rc = proc.returncode
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        for sig, grace in ((signal.SIGINT, 30), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:  # a daemon of the test's may still hold the pipe
+            raw = proc.communicate(timeout=10)[0]
+        except subprocess.TimeoutExpired:
+            raw = b""
+        out = raw.decode("utf-8", "replace")
         out += "\n# runner: killed after %d s\n" % timeout
         rc = -1
     took = time.monotonic() - start
