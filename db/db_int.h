@@ -8,7 +8,7 @@
 
 #include "db/db.h"
 
-#define DB_STMT_CACHE 48
+#define DB_STMT_CACHE 96
 
 struct db {
 	sqlite3 *h;

@@ -73,7 +73,8 @@ int db_warmup_disable(db *d, long long inbox_id, int64_t now, bool *found,
 	if (rc)
 		goto out;
 	/* what was planned and not yet handed over is not sent: gone, so
-	 * that enabling it again the same day plans the day anew */
+	 * that enabling it again the same day plans the day anew (when
+	 * none of that day's new sends had gone yet) */
 	if ((rc = db_prepare(d,
 	                     "DELETE FROM warmup_plan WHERE inbox_id = ?1 AND "
 	                     "state = 'planned'",

@@ -124,6 +124,10 @@ static struct imap_phr_tab *phr_build(const imap_phr *p)
 	stride = nlong ? minlen - 2 : 1;
 	if (stride > PHR_MAX_STRIDE)
 		stride = PHR_MAX_STRIDE;
+	/* start[] holds entry indexes in 16 bits: our lists are far below */
+	if (nlong * stride > UINT16_MAX)
+		cs_fatal("phrase table of %zu entries: too many",
+		         nlong * stride);
 	t = cs_xcalloc(1, sizeof *t + nlong * stride * sizeof(phr_ent));
 	t->stride = stride;
 	t->shorts = cs_xcalloc(nshort ? nshort : 1, sizeof *t->shorts);

@@ -142,8 +142,9 @@ int seq_service_nudge(const char *data_dir, bool *running, cs_err *err)
 /* ---- scheduling -------------------------------------------------------- */
 
 /* A pass that was due and could start nothing (every worker busy, its
- * inbox busy or waiting for a token) looks again after this at the
- * latest; what ends meanwhile ticks at once. */
+ * inbox busy or waiting for a token) looks again after this much real
+ * time at the latest, whatever the clock; what ends meanwhile ticks at
+ * once. */
 #define STALL_MS 1000
 
 static void arm(svc *sv, int64_t wake, bool stalled);
@@ -175,12 +176,18 @@ void svc_set_busy(svc *sv, long long id, bool busy)
 		}
 }
 
+void svc_stop(svc *sv)
+{
+	sv->stopping = true;
+	atomic_store(&sv->halt, true);
+}
+
 void svc_fatal_stop(svc *sv, const cs_err *err)
 {
 	cs_log_error("%s", err->msg);
 	sv->err = *err;
 	sv->exit_rc = err->code ? err->code : CS_EINVAL;
-	sv->stopping = true;
+	svc_stop(sv);
 	uv_stop(&sv->loop);
 }
 
@@ -208,7 +215,7 @@ void svc_tick(svc *sv)
 	}
 	if (sv->o->until && now >= sv->o->until) {
 		cs_log_info("the clock passed --until: stopping");
-		sv->stopping = true;
+		svc_stop(sv);
 		if (sv->inflight == 0 && sv->wjobs == 0)
 			uv_stop(&sv->loop);
 		return;
@@ -254,8 +261,12 @@ static void arm(svc *sv, int64_t wake, bool stalled)
 
 	if (sv->stopping)
 		return;
-	if (stalled && wake <= now)
-		wake = now + STALL_MS;
+	if (stalled && wake <= now) {
+		/* real time: divided by a clock's speed, or jumped over by a
+		 * fast one, it would turn into a busy loop */
+		uv_timer_start(&sv->timer, timer_cb, STALL_MS, 0);
+		return;
+	}
 	if (sv->o->until && wake > sv->o->until)
 		wake = sv->o->until;
 	if (wake == INT64_MAX) { /* nothing scheduled: no timer at all */
@@ -344,8 +355,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 	}
 	cs_log_info("%s: finishing what is in flight, then stopping",
 	            signum == SIGTERM ? "SIGTERM" : "SIGINT");
-	sv->stopping = true;
-	atomic_store(&sv->halt, true);
+	svc_stop(sv);
 	uv_timer_stop(&sv->timer);
 	uv_idle_stop(&sv->again);
 	uv_timer_stop(&sv->wtimer);

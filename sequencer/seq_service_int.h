@@ -83,6 +83,9 @@ struct svc {
 void svc_crash_point(svc *sv, const char *point);
 bool svc_is_busy(svc *sv, long long id);
 void svc_set_busy(svc *sv, long long id, bool busy);
+/* Take no new work, and let send workers hand over no further message
+ * (stopping and halt). */
+void svc_stop(svc *sv);
 /* Log err, remember it as the exit status and stop the loop. */
 void svc_fatal_stop(svc *sv, const cs_err *err);
 /* A scheduling pass, the dispatch of what is due, the timer re-armed. */

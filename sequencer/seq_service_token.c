@@ -191,15 +191,29 @@ static int set_due(svc *sv, tok_ent *e, const db_inbox *in,
 	return rc;
 }
 
-/* A failure that may pass: try again later, the stored token meanwhile. */
-static void failed(tok_ent *e, const cs_err *err)
+/* A failure that may pass: try again later, the stored token meanwhile
+ * (none when nothing is due: a token that cannot be refreshed). */
+static void failed(svc *sv, tok_ent *e, const cs_err *err)
 {
+	seq_ibox *ib = seq_find_inbox(sv->s, e->inbox_id);
+	char who[64];
+
+	if (ib)
+		snprintf(who, sizeof who, "%s", ib->in.name);
+	else
+		snprintf(who, sizeof who, "%lld", e->inbox_id);
 	e->raced = 0;
 	e->fails++;
 	e->retry_at = cs_clock_now(NULL) + backoff(e->fails);
-	cs_log_warn("%s; next try in %llds (the stored access token is used "
-	            "while it lasts)",
-	            err->msg, (long long)(backoff(e->fails) / 1000));
+	if (e->due == INT64_MAX)
+		cs_log_warn("inbox %s: cannot refresh the access token: %s",
+		            who, err->msg);
+	else
+		cs_log_warn("inbox %s: cannot refresh the access token: %s; "
+		            "next try in %llds (the stored access token is "
+		            "used while it lasts)",
+		            who, err->msg,
+		            (long long)(backoff(e->fails) / 1000));
 }
 
 static void job_run(uv_work_t *req)
@@ -236,13 +250,13 @@ static void start(svc *sv, tok_ent *e)
 		if (rc == CS_EAUTH) /* pending or auth_failed: a reconnect */
 			e->due = INT64_MAX;
 		else
-			failed(e, &err);
+			failed(sv, e, &err);
 		finish(sv, e, rc, &err);
 		return;
 	}
 	if (r == NULL) { /* not due (another process refreshed), or no row */
 		if (set_due(sv, e, &ib->in, &info, &err) != 0) {
-			failed(e, &err);
+			failed(sv, e, &err);
 			finish(sv, e, err.code, &err);
 		} else
 			finish(sv, e, 0, NULL);
@@ -362,6 +376,7 @@ static void applied(svc *sv, tok_ent *e, int rc, bool raced, cs_err *err)
 	if (rc == 0 && raced) {
 		if (++e->raced < RACED_MAX && !sv->stopping) {
 			e->due = 0; /* plan again: the waiting ones wait */
+			e->retry_at = 0;
 			return;
 		}
 		rc = cs_err_set(err, CS_ETEMP,
@@ -387,7 +402,7 @@ static void applied(svc *sv, tok_ent *e, int rc, bool raced, cs_err *err)
 		if (seq_sched_auth_lost(sv->s, e->inbox_id, &e2) != 0)
 			cs_log_error("inbox %lld: %s", e->inbox_id, e2.msg);
 	} else if (rc != 0) {
-		failed(e, err);
+		failed(sv, e, err);
 	}
 	finish(sv, e, rc, err);
 }
