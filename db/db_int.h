@@ -35,6 +35,11 @@ void db_done(sqlite3_stmt *st);
 int db_exec_update(db *d, const char *sql, long long id, int64_t v,
                    const char *text, int64_t now, long long *changes,
                    cs_err *err);
+/* Run a cached SELECT binding ?1 id, ?2 since; its one row's first
+ * column to *a and, when b is not NULL, its second to *b (what names the
+ * figure in an error). */
+int db_count_since(db *d, const char *sql, long long id, int64_t since,
+                   long long *a, long long *b, const char *what, cs_err *err);
 /* A copy of text column i, or NULL. */
 char *db_col_str(sqlite3_stmt *st, int i);
 /* Bind text v, or NULL when v is NULL (SQLITE_STATIC: v must outlive the

@@ -135,28 +135,27 @@ int db_outbox_get(db *d, long long id, db_outbox *out, cs_err *err)
 	return one_row(d, id, NULL, out, err);
 }
 
-int db_outbox_due(db *d, int64_t now, int limit,
-                  int (*fn)(const db_outbox *o, void *arg), void *arg,
-                  cs_err *err)
+/* Step st to the end (its rows read first, fn called after: fn may
+ * write the database), then release it (db_done when cached, else
+ * finalize). */
+static int each_row(db *d, sqlite3_stmt *st, bool cached,
+                    int (*fn)(const db_outbox *o, void *arg), void *arg,
+                    cs_err *err)
 {
-	static const char sql[] =
-	    "SELECT " OUT_COLS " FROM outbox WHERE state = 'queued' AND due_at "
-	    "<= ?1 ORDER BY due_at, id LIMIT ?2";
 	db_outbox *rows = NULL;
-	sqlite3_stmt *st;
 	size_t n = 0, i;
-	int rc;
+	int rc = 0, r;
 
-	/* read first, call after: fn may write the database */
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, limit);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		rows = cs_xrealloc(rows, (n + 1) * sizeof *rows);
 		read_out(st, &rows[n++]);
 	}
-	db_done(st);
+	if (r != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot read the outbox");
+	if (cached)
+		db_done(st);
+	else
+		sqlite3_finalize(st);
 	for (i = 0; i < n; i++) {
 		if (rc == 0)
 			rc = fn(&rows[i], arg);
@@ -164,6 +163,23 @@ int db_outbox_due(db *d, int64_t now, int limit,
 	}
 	free(rows);
 	return rc;
+}
+
+int db_outbox_due(db *d, int64_t now, int limit,
+                  int (*fn)(const db_outbox *o, void *arg), void *arg,
+                  cs_err *err)
+{
+	static const char sql[] =
+	    "SELECT " OUT_COLS " FROM outbox WHERE state = 'queued' AND due_at "
+	    "<= ?1 ORDER BY due_at, id LIMIT ?2";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, limit);
+	return each_row(d, st, true, fn, arg, err);
 }
 
 int db_outbox_move(db *d, long long id, const char *from, const char *to,
@@ -220,9 +236,7 @@ int db_outbox_list(db *d, const char *state,
                    int (*fn)(const db_outbox *o, void *arg), void *arg,
                    cs_err *err)
 {
-	db_outbox *rows = NULL;
 	sqlite3_stmt *st;
-	size_t n = 0, i;
 	int rc;
 
 	if ((rc = db_prepare(d,
@@ -231,18 +245,7 @@ int db_outbox_list(db *d, const char *state,
 	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		rows = cs_xrealloc(rows, (n + 1) * sizeof *rows);
-		read_out(st, &rows[n++]);
-	}
-	sqlite3_finalize(st);
-	for (i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = fn(&rows[i], arg);
-		db_outbox_free(&rows[i]);
-	}
-	free(rows);
-	return rc;
+	return each_row(d, st, false, fn, arg, err);
 }
 
 int db_outbox_by_message_id(db *d, const char *message_id, db_outbox *out,

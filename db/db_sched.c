@@ -157,6 +157,29 @@ int db_exec_update(db *d, const char *sql, long long id, int64_t v,
 	return rc;
 }
 
+int db_count_since(db *d, const char *sql, long long id, int64_t since,
+                   long long *a, long long *b, const char *what, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*a = 0;
+	if (b)
+		*b = 0;
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, since);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*a = sqlite3_column_int64(st, 0);
+		if (b)
+			*b = sqlite3_column_int64(st, 1);
+	} else
+		rc = db_fail(d, err, what);
+	db_done(st);
+	return rc;
+}
+
 static const char set_due_sql[] =
     "UPDATE enrollments SET due_at = ?2, updated_at = ?4 WHERE id = ?1 AND "
     "state = 'active'";
@@ -443,20 +466,8 @@ int db_campaign_new_since(db *d, long long campaign_id, int64_t since,
 	    "SELECT count(*) FROM outbox o JOIN enrollments e ON e.id = "
 	    "o.enrollment_id WHERE e.campaign_id = ?1 AND o.step = 1 AND "
 	    "o.created_at >= ?2";
-	sqlite3_stmt *st;
-	int rc;
-
-	*out = 0;
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, campaign_id);
-	sqlite3_bind_int64(st, 2, since);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else
-		rc = db_fail(d, err, "cannot count new contacts");
-	db_done(st);
-	return rc;
+	return db_count_since(d, sql, campaign_id, since, out, NULL,
+	                      "cannot count new contacts", err);
 }
 
 /* One UPDATE of a contact's enrollments: ?1 email, ?2 int64, ?3 now. */
@@ -535,19 +546,6 @@ int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
 	    "(SELECT count(*) FROM events e JOIN messages m ON m.message_id = "
 	    "e.related_message_id WHERE e.inbox_id = ?1 AND e.kind = 'bounce' "
 	    "AND e.hard = 1 AND m.purpose = 'campaign' AND m.created_at >= ?2)";
-	sqlite3_stmt *st;
-	int rc;
-
-	*sends = *hard = 0;
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, inbox_id);
-	sqlite3_bind_int64(st, 2, since);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*sends = sqlite3_column_int64(st, 0);
-		*hard = sqlite3_column_int64(st, 1);
-	} else
-		rc = db_fail(d, err, "cannot count bounces");
-	db_done(st);
-	return rc;
+	return db_count_since(d, sql, inbox_id, since, sends, hard,
+	                      "cannot count bounces", err);
 }

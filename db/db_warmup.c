@@ -588,19 +588,6 @@ int db_warmup_health(db *d, long long inbox_id, int64_t since, long long *seen,
 	    "events e JOIN messages m ON m.message_id = e.related_message_id "
 	    "WHERE e.kind = 'warmup' AND e.inbox_id != ?1 AND m.inbox_id = ?1 "
 	    "AND m.purpose = 'warmup' AND m.created_at >= ?2";
-	sqlite3_stmt *st;
-	int rc;
-
-	*seen = *in_inbox = 0;
-	if ((rc = db_cached(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, inbox_id);
-	sqlite3_bind_int64(st, 2, since);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*seen = sqlite3_column_int64(st, 0);
-		*in_inbox = sqlite3_column_int64(st, 1);
-	} else
-		rc = db_fail(d, err, "cannot compute warmup health");
-	db_done(st);
-	return rc;
+	return db_count_since(d, sql, inbox_id, since, seen, in_inbox,
+	                      "cannot compute warmup health", err);
 }
