@@ -1,0 +1,208 @@
+/*
+ * db_sched.h - part of db.h (include db.h, never this file): campaigns,
+ * the scheduler's queries and the outbox.
+ */
+#ifndef COLDSEQ_DB_SCHED_H
+#define COLDSEQ_DB_SCHED_H
+
+/* ---- campaigns (db_campaign.c) ---------------------------------------- */
+
+/* Window days: bit w for weekday w (0 = Sunday). */
+typedef struct db_variant {
+	long long template_version_id;
+	char *template_name; /* owned */
+	long long assigned;
+} db_variant;
+
+typedef struct db_step {
+	int step;         /* 1-based */
+	int delay_amount; /* 0 for step 1 */
+	char *delay_unit; /* minutes|hours|days|business_days (owned) */
+	bool new_thread;
+	db_variant *variants; /* owned */
+	size_t nvariants;
+} db_step;
+
+typedef struct db_campaign {
+	long long id;
+	char *name, *file, *source, *list; /* list: NULL when none */
+	char *inboxes;                     /* selectors, space separated */
+	char *timezone, *status;           /* draft|active|paused */
+	int window_days, window_from, window_to; /* minutes after midnight */
+	bool contact_tz, esp_match, stop_on_auto_reply, stop_company;
+	bool allow_parallel;
+	int new_per_day;
+	db_step *steps; /* owned */
+	size_t nsteps;
+	int64_t created_at, updated_at;
+} db_campaign;
+
+void db_campaign_free(db_campaign *c);
+/* Store a checked campaign (steps and variants; variants name templates
+ * by template_version_id).  CS_EEXIST when the name is taken. */
+int db_campaign_add(db *d, const db_campaign *c, int64_t now, cs_err *err);
+/* By name (case-insensitive), with steps and variants; CS_ENOTFOUND. */
+int db_campaign_get(db *d, const char *name, db_campaign *out, cs_err *err);
+/* By id; same as db_campaign_get. */
+int db_campaign_get_id(db *d, long long id, db_campaign *out, cs_err *err);
+/* Every campaign, by name, with steps; free with db_campaign_list_free. */
+int db_campaign_list(db *d, db_campaign **out, size_t *n, cs_err *err);
+void db_campaign_list_free(db_campaign *list, size_t n);
+int db_campaign_set_status(db *d, const char *name, const char *status,
+                           int64_t now, cs_err *err);
+/* Whether a list of that name exists. */
+int db_list_exists(db *d, const char *name, bool *out, cs_err *err);
+
+/* Enrollment counts by state of one campaign. */
+typedef struct db_enroll_counts {
+	long long active, queued, held, completed, stopped;
+} db_enroll_counts;
+
+int db_campaign_counts(db *d, long long campaign_id, db_enroll_counts *out,
+                       cs_err *err);
+
+typedef struct db_enroll_result {
+	long long enrolled;     /* new enrollments */
+	long long already;      /* already in this campaign */
+	long long parallel;     /* active in another campaign: skipped */
+	long long inactive;     /* replied, bounced, ... : skipped */
+	long long not_contacts; /* --contact addresses that are not contacts */
+} db_enroll_result;
+
+/* Enroll the members of list (or the one contact email when list is
+ * NULL), due at now.  Adds to *out (the caller zeroes it). */
+int db_campaign_enroll(db *d, const db_campaign *c, const char *list,
+                       const char *email, int64_t now, db_enroll_result *out,
+                       cs_err *err);
+/* Held enrollments of the campaign back to active (after the user fixed
+ * their data); *n gets how many. */
+int db_campaign_release_held(db *d, long long campaign_id, int64_t now,
+                             long long *n, cs_err *err);
+
+/* ---- the scheduler's queries and the outbox (db_sched.c) -------------- */
+
+/* One enrollment with what scheduling needs (owned strings). */
+typedef struct db_enrollment {
+	long long id, campaign_id, contact_id, inbox_id; /* inbox 0: none */
+	char *state;
+	int step;
+	int64_t due_at, last_sent_at, enrolled_at;
+	char *thread_subject, *thread_refs, *reason;
+	char *email, *contact_status, *contact_tz; /* the contact's */
+} db_enrollment;
+
+void db_enrollment_free(db_enrollment *e);
+/* The earliest active enrollment of inbox_id (a follow-up) in an active
+ * campaign with due_at <= now, after (due_at, id) > (after_due, after_id);
+ * *found false when none. */
+int db_enr_next_followup(db *d, long long inbox_id, int64_t now,
+                         int64_t after_due, long long after_id,
+                         db_enrollment *out, bool *found, cs_err *err);
+/* The earliest active enrollment of campaign_id without an inbox (a new
+ * contact) with due_at <= now, after (after_due, after_id). */
+int db_enr_next_new(db *d, long long campaign_id, int64_t now,
+                    int64_t after_due, long long after_id, db_enrollment *out,
+                    bool *found, cs_err *err);
+/* One enrollment by id; CS_ENOTFOUND. */
+int db_enr_by_id(db *d, long long id, db_enrollment *out, cs_err *err);
+/* Step-1 messages of the campaign queued since `since` (new contacts). */
+int db_campaign_new_since(db *d, long long campaign_id, int64_t since,
+                          long long *out, cs_err *err);
+/* One enrollment of (campaign, contact email); CS_ENOTFOUND. */
+int db_enr_get(db *d, long long campaign_id, const char *email,
+               db_enrollment *out, cs_err *err);
+/* Move an active enrollment's due time (window, domain cap). */
+int db_enr_set_due(db *d, long long id, int64_t due, int64_t now, cs_err *err);
+/* state held|stopped|completed with reason (may be NULL). */
+int db_enr_set_state(db *d, long long id, const char *state, const char *reason,
+                     int64_t now, cs_err *err);
+/* Earliest due_at > now of an active enrollment in an active campaign,
+ * and whether one is due at or before now. */
+int db_enr_next_due(db *d, int64_t now, int64_t *next, bool *found,
+                    bool *pending, cs_err *err);
+/* Stop every active/queued/held enrollment of email with reason (queued
+ * outbox rows of them are dropped); *n how many. */
+int db_enr_stop_contact(db *d, const char *email, const char *reason,
+                        int64_t now, long long *n, cs_err *err);
+/* Stop the active enrollments of other contacts at email's domain in the
+ * campaigns that enroll email and set stop_company_on_reply. */
+int db_enr_stop_company(db *d, const char *email, int64_t now, long long *n,
+                        cs_err *err);
+/* Give step's variants out evenly: the least assigned (lowest index on a
+ * tie) gets one more; *variant its index. */
+int db_variant_take(db *d, long long campaign_id, int step, int *variant,
+                    cs_err *err);
+
+/* Counts of messages from inbox_id: on local_day for the campaign cap
+ * (campaign and test) and in total (every purpose); sent since `since`
+ * to recipients at domain. */
+int db_message_count_caps(db *d, long long inbox_id, const char *local_day,
+                          long long *campaign, long long *total, cs_err *err);
+int db_message_count_domain(db *d, long long inbox_id, const char *domain,
+                            int64_t since, long long *out, cs_err *err);
+
+/* One outbox row (owned strings). */
+typedef struct db_outbox {
+	long long id, enrollment_id, inbox_id;
+	int step, variant, attempts;
+	char *message_id, *subject, *in_reply_to, *refs, *state, *reason;
+	int64_t due_at, created_at, updated_at;
+} db_outbox;
+
+void db_outbox_free(db_outbox *o);
+/* Queue a message for an enrollment: the outbox row (state queued, its
+ * Message-ID fixed) and the enrollment (state queued, inbox_id set: sticky
+ * from here) in one transaction.  *id gets the row id. */
+int db_outbox_queue(db *d, const db_outbox *o, int64_t now, long long *id,
+                    cs_err *err);
+int db_outbox_get(db *d, long long id, db_outbox *out, cs_err *err);
+/* Queued rows due at or before now, oldest first, at most limit: fn for
+ * each (strings valid during the call). */
+int db_outbox_due(db *d, int64_t now, int limit,
+                  int (*fn)(const db_outbox *o, void *arg), void *arg,
+                  cs_err *err);
+/* Every row in state, by id (read first, then fn for each: fn may write
+ * the database). */
+int db_outbox_list(db *d, const char *state,
+                   int (*fn)(const db_outbox *o, void *arg), void *arg,
+                   cs_err *err);
+/* Change a row's state (with reason; due_at when >= 0; a new message_id
+ * when not NULL), checking it is in state `from`: CS_ECONFLICT if not. */
+int db_outbox_move(db *d, long long id, const char *from, const char *to,
+                   const char *reason, int64_t due_at, const char *message_id,
+                   int64_t now, cs_err *err);
+/* After a step was sent: the enrollment advances to its next step due at
+ * next_due (completed when there is none), remembering the thread. */
+int db_enr_sent(db *d, long long id, int next_step, bool completed,
+                int64_t sent_at, int64_t next_due, const char *thread_subject,
+                const char *thread_refs, int64_t now, cs_err *err);
+/* The outbox and enrollment invariants (see sequencer/seq_outbox.c):
+ * fn is called with each violation found, as a sentence. */
+int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg), void *arg,
+                    cs_err *err);
+/* The earliest queued outbox due time; *found false when none. */
+int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err);
+
+/* Record the scheduler's pacing for an inbox (service clock). */
+int db_inbox_set_next_send(db *d, long long id, int64_t t, cs_err *err);
+/* Stop email's enrollments in campaigns with stop_on_auto_reply. */
+int db_enr_stop_auto_reply(db *d, const char *email, int64_t now, long long *n,
+                           cs_err *err);
+/* email's active enrollments wait until at least `until`. */
+int db_enr_postpone(db *d, const char *email, int64_t until, int64_t now,
+                    long long *n, cs_err *err);
+/* Send step again, due then (a soft bounce); only an active or completed
+ * enrollment. */
+int db_enr_rewind(db *d, long long id, int step, int64_t due, int64_t now,
+                  cs_err *err);
+int db_outbox_by_message_id(db *d, const char *message_id, db_outbox *out,
+                            cs_err *err);
+/* Outbox rows (attempts) of one enrollment's step. */
+int db_outbox_count_step(db *d, long long enrollment_id, int step,
+                         long long *out, cs_err *err);
+/* Campaign messages sent from inbox_id since `since`, and the hard
+ * bounces reported for them. */
+int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
+                           long long *sends, long long *hard, cs_err *err);
+
+#endif
