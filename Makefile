@@ -12,6 +12,14 @@
 #
 # Objects go under build/ (build/release, build/asan, build/fuzz); nothing is
 # generated inside the source folders.
+#
+# From nothing: the compiler and linker flags come from pkg-config, which
+# make runs when it parses this file, and on a fresh machine the libraries
+# only arrive with the deps step.  So every goal that installs packages
+# first (all, demo, test, bench, fuzz, lint) runs deps in this make, then
+# the build in a second make that parses this file anew: deps, then
+# configure (pkg-config), then build, in that order whatever -j says.  A
+# build without the libraries stops at once and says which are missing.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -19,11 +27,16 @@ CC ?= cc
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
 JOBS ?= 2
+# the deps step; tests replace it (DEPS_CMD=...) to stage a fresh machine
+DEPS_CMD ?= sh scripts/deps.sh
+DEMO_CMD ?= python3 scripts/demo.py
+SUBMAKE = $(MAKE) --no-print-directory
 
 # Bottom-up (STYLE.md practice 1); a folder joins when it has code.
 MODULES := core db net templates smtp imap sequencer cli
 PKGS := sqlite3 libcjson libssl libcrypto icu-i18n icu-uc libuv libcurl
 
+PKG_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libetpan: no pkg-config --libs (its Libs force a non-PIE link spec).
@@ -53,13 +66,26 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=build/fuzz/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/test_%.c=build/asan/tests/unit_%)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=build/fuzz/fuzz_%)
 
-.PHONY: all deps demo test test-long bench fuzz lint install uninstall clean \
-        asan unit
+.PHONY: all deps build-deps demo test test-long bench fuzz fuzz-run lint \
+        lint-run install uninstall clean asan unit pkgs-ok
 .DELETE_ON_ERROR:
 
-all: coldseq
+all: build-deps
+	@$(SUBMAKE) coldseq
 
-coldseq: build/release/libcoldseq.a build/release/cli/main.o
+# Every compile and link waits for this check: with the libraries missing
+# (a fresh machine, before 'make deps'), stop before the first compiler
+# error and say what is missing.  It reads PKG_OK, computed when this make
+# parsed the Makefile, so a goal that ran deps checks in its second make.
+pkgs-ok:
+ifneq ($(PKG_OK),yes)
+	@missing=$$(for p in $(PKGS); do \
+	    pkg-config --exists $$p 2>/dev/null || printf ' %s' $$p; done); \
+	echo "coldseq: build libraries missing (pkg-config cannot find:$$missing);" \
+	    "run 'make deps' first (as root)" >&2; exit 1
+endif
+
+coldseq: build/release/libcoldseq.a build/release/cli/main.o | pkgs-ok
 	@echo "  LD      $@"
 	@$(CC) $(REL_CFLAGS) -o $@ build/release/cli/main.o \
 	    build/release/libcoldseq.a $(LIBS)
@@ -68,7 +94,7 @@ build/release/libcoldseq.a: $(REL_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
-build/release/%.o: %.c
+build/release/%.o: %.c | pkgs-ok
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS_ALL) $(REL_CFLAGS) -MMD -MP -c -o $@ $<
@@ -77,7 +103,7 @@ build/release/%.o: %.c
 
 asan: build/asan/coldseq $(UNIT_BINS)
 
-build/asan/coldseq: build/asan/libcoldseq.a build/asan/cli/main.o
+build/asan/coldseq: build/asan/libcoldseq.a build/asan/cli/main.o | pkgs-ok
 	@echo "  LD asan $@"
 	@$(CC) $(ASAN_CFLAGS) -o $@ build/asan/cli/main.o \
 	    build/asan/libcoldseq.a $(LIBS)
@@ -86,33 +112,38 @@ build/asan/libcoldseq.a: $(ASAN_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
-build/asan/%.o: %.c
+build/asan/%.o: %.c | pkgs-ok
 	@mkdir -p $(@D)
 	@echo "  CC asan $<"
 	@$(CC) $(CPPFLAGS_ALL) $(ASAN_CFLAGS) -MMD -MP -c -o $@ $<
 
-build/asan/tests/unit_%: tests/unit/test_%.c build/asan/libcoldseq.a
+build/asan/tests/unit_%: tests/unit/test_%.c build/asan/libcoldseq.a | pkgs-ok
 	@mkdir -p $(@D)
 	@echo "  CC asan $<"
 	@$(CC) $(CPPFLAGS_ALL) $(ASAN_CFLAGS) -MMD -MP -o $@ $< \
 	    build/asan/libcoldseq.a $(LIBS) -lcmocka
 
 deps:
-	@sh scripts/deps.sh
+	@$(DEPS_CMD)
+
+# only what building ./coldseq needs (no mail stack, no fuzzing tools)
+build-deps:
+	@$(DEPS_CMD) build
 
 test: deps
-	@$(MAKE) --no-print-directory asan coldseq
+	@$(SUBMAKE) asan coldseq
 	@python3 tests/run.py -j $(JOBS)
 
 # Soak: the whole suite LONG_RUNS times in a row (flaky tests show up),
 # then every fuzz target for LONG_FUZZ_SECONDS.
 LONG_RUNS ?= 5
 LONG_FUZZ_SECONDS ?= 300
-demo: deps coldseq
-	@python3 scripts/demo.py
+demo: deps
+	@$(SUBMAKE) coldseq
+	@$(DEMO_CMD)
 
 test-long: deps
-	@$(MAKE) --no-print-directory asan coldseq
+	@$(SUBMAKE) asan coldseq
 	@i=1; while [ $$i -le $(LONG_RUNS) ]; do \
 	    echo "soak run $$i of $(LONG_RUNS)"; \
 	    python3 tests/run.py -j $(JOBS) >build/soak.log 2>&1; rc=$$?; \
@@ -127,7 +158,8 @@ test-long: deps
 unit: asan
 	@python3 tests/run.py -k unit_
 
-bench: deps coldseq
+bench: deps
+	@$(SUBMAKE) coldseq
 	@sh tests/bench/run.sh
 
 build/release/bench_%: tests/bench/bench_%.c build/release/libcoldseq.a
@@ -139,7 +171,7 @@ build/release/bench_%: tests/bench/bench_%.c build/release/libcoldseq.a
 FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 \
                -fsanitize=fuzzer-no-link,address,undefined
 
-build/fuzz/%.o: %.c
+build/fuzz/%.o: %.c | pkgs-ok
 	@mkdir -p $(@D)
 	@echo "  CC fuzz $<"
 	@$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
@@ -154,7 +186,10 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libcoldseq.a
 	    -fsanitize=fuzzer,address,undefined -o $@ $< \
 	    build/fuzz/libcoldseq.a $(LIBS)
 
-fuzz: deps $(FUZZ_BINS)
+fuzz: deps
+	@$(SUBMAKE) fuzz-run
+
+fuzz-run: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 	    name=$${f#build/fuzz/fuzz_}; \
 	    mkdir -p build/fuzz/corpus/$$name; \
@@ -171,6 +206,9 @@ fuzz: deps $(FUZZ_BINS)
 # ---- lint -----------------------------------------------------------------
 
 lint: deps
+	@$(SUBMAKE) lint-run
+
+lint-run: | pkgs-ok
 	@mkdir -p build
 	clang-format --dry-run -Werror $(LINT_FILES)
 	cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
@@ -187,7 +225,7 @@ lint: deps
 SYSTEMD_SYSTEM_DIR ?= $(PREFIX)/lib/systemd/system
 SYSTEMD_USER_DIR ?= $(PREFIX)/lib/systemd/user
 
-install: coldseq
+install: all
 	install -D -m 0755 coldseq $(DESTDIR)$(PREFIX)/bin/coldseq
 	install -d $(DESTDIR)$(SYSTEMD_SYSTEM_DIR) $(DESTDIR)$(SYSTEMD_USER_DIR)
 	sed 's|/usr/local/bin/coldseq|$(PREFIX)/bin/coldseq|' \

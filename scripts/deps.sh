@@ -2,21 +2,36 @@
 # deps.sh - install every Debian package coldseq needs to build, test,
 # fuzz and lint, non-interactively.
 #
+#   sh scripts/deps.sh         everything (make deps, demo, test, ...)
+#   sh scripts/deps.sh build   only what building and running ./coldseq
+#                              needs (make, make install)
+#
 # Idempotent: when everything is installed it prints nothing and exits 0.
 # It runs `apt-get update` only when a package is missing, preseeds
 # Postfix's debconf question, and keeps package scripts from starting
 # system services (a temporary policy-rc.d) so the test stack owns its ports.
 set -eu
 
-PKGS="
+BUILD_PKGS="
 build-essential pkg-config make
-clang libclang-rt-14-dev clang-format clang-tidy cppcheck
 libetpan-dev libssl-dev libsqlite3-dev libuv1-dev libcurl4-gnutls-dev
-libcjson-dev libcsv-dev libyaml-dev libicu-dev libidn2-dev libcmocka-dev
-libsasl2-modules sqlite3 openssl ca-certificates python3 procps
+libcjson-dev libcsv-dev libyaml-dev libicu-dev libidn2-dev
+libsasl2-modules openssl ca-certificates
+"
+PKGS="$BUILD_PKGS
+clang libclang-rt-14-dev clang-format clang-tidy cppcheck libcmocka-dev
+sqlite3 python3 procps
 dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve postfix
 swaks libnet-ssleay-perl libsisimai-perl
 "
+case "${1:-all}" in
+build) PKGS=$BUILD_PKGS ;;
+all) ;;
+*)
+    echo "usage: deps.sh [build|all]" >&2
+    exit 2
+    ;;
+esac
 
 missing=""
 for p in $PKGS; do
