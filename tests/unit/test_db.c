@@ -373,9 +373,19 @@ static void oauth_tokens_compare_and_set(void **state)
 	db_inbox_free(&in);
 	assert_int_equal(db_inbox_set_auth(d, id, "bogus", NULL, 40, &err),
 	                 CS_EDB);
-	/* the row goes with its inbox */
-	assert_int_equal(db_inbox_remove(d, "a", &err), 0);
-	assert_int_equal(db_token_get(d, id, &t, &err), CS_ENOTFOUND);
+	/* the token goes with its inbox (whose row stays, a tombstone) */
+	{
+		db_inbox_removal r;
+
+		assert_int_equal(db_inbox_remove(d, "a", false, 50, &r, &err),
+		                 0);
+		assert_string_equal(r.tombstone, "a (removed)");
+		db_inbox_removal_free(&r);
+	}
+	assert_int_equal(db_token_get(d, id, &t, &err), 0);
+	assert_false(t.found);
+	db_token_free(&t);
+	assert_int_equal(db_inbox_get(d, "a", &in, &err), CS_ENOTFOUND);
 	cs_buf_free(&b);
 	db_close(d);
 }
