@@ -455,11 +455,10 @@ static int run_remove(cli_ctx *ctx, const cli_args *a)
 	rc = db_inbox_remove(ctx->db, a->pos[0], force, cs_clock_now(NULL), &r,
 	                     &err);
 	if (rc == CS_ECONFLICT) {
-		cli_error("inbox remove: %s: contacts it wrote to whose "
-		          "sequence is not over.  'coldseq inbox remove %s "
-		          "--force' removes it and stops those %lld "
-		          "sequence(s); its history stays",
-		          err.msg, r.name, r.threads);
+		cli_error("inbox remove: %s; nothing was removed.  'coldseq "
+		          "inbox remove %s --force' removes it and stops those "
+		          "sequences (its history stays)",
+		          err.msg, r.name);
 		db_inbox_removal_free(&r);
 		return CLI_EXIT_FAIL;
 	}

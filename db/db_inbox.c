@@ -543,8 +543,9 @@ int db_inbox_remove(db *d, const char *name, bool force, int64_t now,
 		goto out;
 	if (out->threads > 0 && !force) {
 		rc = cs_err_set(err, CS_ECONFLICT,
-		                "inbox '%s' has %lld thread(s) in progress, "
-		                "which no other inbox may continue",
+		                "inbox '%s' has %lld thread(s) in progress "
+		                "(contacts it wrote to whose sequence is not "
+		                "over), which no other inbox may continue",
 		                out->name, out->threads);
 		goto out;
 	}

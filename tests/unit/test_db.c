@@ -457,7 +457,7 @@ static void migration_11_keeps_rows_and_history(void **state)
 	    "(1, 'u-1', 'a', 'a@x.example', 0), (2, 'u-2', 'b', 'b@x.example', "
 	    "0);"
 	    "INSERT INTO contacts(id, email, created_at, updated_at) VALUES "
-	    "(1, 'c@y.example', 0, 0);"
+	    "(1, 'c@y.example', 0, 0), (2, 'd@y.example', 0, 0);"
 	    "INSERT INTO campaigns(id, name, source, inboxes, timezone, "
 	    "window_days, window_from, window_to, contact_tz, new_per_day, "
 	    "esp_match, stop_on_auto_reply, stop_company, allow_parallel, "
@@ -465,23 +465,25 @@ static void migration_11_keeps_rows_and_history(void **state)
 	    "127, 0, 1440, 0, 10, 0, 0, 0, 0, 'active', 0, 0);"
 	    "INSERT INTO enrollments(id, campaign_id, contact_id, state, step, "
 	    "due_at, inbox_id, thread_refs, enrolled_at, updated_at) VALUES "
-	    "(1, 1, 1, 'active', 2, 0, 1, '<m1@x.example>', 0, 0);"
+	    "(1, 1, 1, 'active', 2, 0, 1, '<m1@x.example>', 0, 0), (2, 1, 2, "
+	    "'queued', 1, 0, 1, NULL, 0, 0);"
 	    "INSERT INTO messages(message_id, inbox_id, inbox_email, "
 	    "recipient, purpose, created_at, local_day, outcome, updated_at) "
 	    "VALUES ('<m1@x.example>', 1, 'a@x.example', 'c@y.example', "
 	    "'campaign', 0, '1970-01-01', 'sent', 0);"
 	    "INSERT INTO outbox(enrollment_id, inbox_id, step, variant, "
 	    "message_id, subject, state, due_at, created_at, updated_at) "
-	    "VALUES (1, 1, 1, 0, '<m1@x.example>', 'S', 'sent', 0, 0, 0);"
+	    "VALUES (1, 1, 1, 0, '<m1@x.example>', 'S', 'sent', 0, 0, 0), (2, "
+	    "1, 1, 0, '<q1@x.example>', 'S', 'queued', 0, 0, 0);"
 	    "INSERT INTO events(inbox_id, msg_key, kind, from_addr, "
 	    "related_message_id, contact, received_at) VALUES (1, 'k1', "
 	    "'reply', 'c@y.example', '<m1@x.example>', 'c@y.example', 1);";
 	static const char history[] =
 	    "SELECT (SELECT count(*) FROM inboxes) || '/' || (SELECT count(*) "
 	    "FROM messages WHERE inbox_id = 1) || '/' || (SELECT count(*) FROM "
-	    "outbox WHERE inbox_id = 1) || '/' || (SELECT count(*) FROM "
-	    "events WHERE inbox_id = 1) || '/' || (SELECT count(*) FROM "
-	    "enrollments WHERE inbox_id = 1)";
+	    "outbox WHERE inbox_id = 1 AND state = 'sent') || '/' || (SELECT "
+	    "count(*) FROM events WHERE inbox_id = 1) || '/' || (SELECT "
+	    "count(*) FROM enrollments WHERE id = 1 AND inbox_id = 1)";
 	fx *f = *state;
 	db *d = NULL;
 	sqlite3 *h = NULL;
@@ -539,6 +541,7 @@ static void migration_11_keeps_rows_and_history(void **state)
 	db_inbox_removal_free(&r);
 	assert_int_equal(db_inbox_remove(d, "A", true, 5, &r, &err), 0);
 	assert_int_equal(r.stopped, 1);
+	assert_int_equal(r.handed_back, 1);
 	assert_string_equal(r.tombstone, "a (removed)");
 	db_inbox_removal_free(&r);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -546,8 +549,17 @@ static void migration_11_keeps_rows_and_history(void **state)
 	                    "2/1/1/1/1");
 	sqlite3_finalize(st);
 	assert_int_equal(raw_int(h, "SELECT state = 'stopped' AND reason LIKE "
-	                            "'inbox a was removed%' FROM enrollments"),
+	                            "'inbox a was removed%' FROM enrollments "
+	                            "WHERE id = 1"),
 	                 1);
+	/* the queued first step goes back to the campaign's other inboxes */
+	assert_int_equal(raw_int(h, "SELECT state = 'active' AND inbox_id IS "
+	                            "NULL AND due_at = 5 FROM enrollments "
+	                            "WHERE id = 2"),
+	                 1);
+	assert_int_equal(raw_int(h, "SELECT count(*) FROM outbox WHERE "
+	                            "enrollment_id = 2"),
+	                 0);
 	assert_int_equal(raw_int(h, "SELECT secret IS NULL AND removed_at = 5 "
 	                            "FROM inboxes WHERE id = 1"),
 	                 1);
