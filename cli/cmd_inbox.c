@@ -1,5 +1,5 @@
 /*
- * cmd_inbox.c - `coldseq inbox add|set|list|show|remove`.
+ * cmd_inbox.c - `coldseq inbox add|set|list|show|remove|pause|resume`.
  *
  * add and set share one option table and the field parser of
  * inbox_fields.c.  The password comes only from stdin (--password-stdin),
@@ -448,19 +448,53 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 static int run_remove(cli_ctx *ctx, const cli_args *a)
 {
 	cs_err err = CS_ERR_INIT;
+	db_inbox_removal r;
+	bool force = cli_opt_flag(a, "force");
+	int rc;
 
-	if (db_inbox_remove(ctx->db, a->pos[0], &err) != 0) {
+	rc = db_inbox_remove(ctx->db, a->pos[0], force, cs_clock_now(NULL), &r,
+	                     &err);
+	if (rc == CS_ECONFLICT) {
+		cli_error("inbox remove: %s; nothing was removed.  'coldseq "
+		          "inbox remove %s --force' removes it and stops those "
+		          "sequences (its history stays)",
+		          err.msg, r.name);
+		db_inbox_removal_free(&r);
+		return CLI_EXIT_FAIL;
+	}
+	if (rc != 0) {
 		cli_error("inbox remove: %s", err.msg);
+		db_inbox_removal_free(&r);
 		return CLI_EXIT_FAIL;
 	}
 	if (a->json) {
 		cJSON *o = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(o, "removed", a->pos[0]);
+		cJSON_AddStringToObject(o, "removed", r.name);
+		cJSON_AddStringToObject(o, "history_as", r.tombstone);
+		cJSON_AddNumberToObject(o, "threads_stopped",
+		                        (double)r.stopped);
+		cJSON_AddNumberToObject(o, "handed_back",
+		                        (double)r.handed_back);
 		cli_print_json(ctx, o);
 	} else if (!a->quiet) {
-		fprintf(ctx->out, "Removed inbox %s\n", a->pos[0]);
+		fprintf(ctx->out,
+		        "Removed inbox %s; its history stays, shown as "
+		        "'%s'\n",
+		        r.name, r.tombstone);
+		if (r.stopped)
+			fprintf(
+			    ctx->out,
+			    "%lld sequence(s) in progress stopped: no other "
+			    "inbox may continue their threads\n",
+			    r.stopped);
+		if (r.handed_back)
+			fprintf(ctx->out,
+			        "%lld queued first message(s) go to the "
+			        "campaigns' other inboxes\n",
+			        r.handed_back);
 	}
+	db_inbox_removal_free(&r);
 	return CLI_EXIT_OK;
 }
 
@@ -491,6 +525,12 @@ static int run_resume(cli_ctx *ctx, const cli_args *a)
 {
 	return pause_resume(ctx, a, false);
 }
+
+static const cli_opt remove_opts[] = {
+    {"force", 0, NULL, false,
+     "also when threads are in progress: stop their sequences"},
+    {NULL, 0, NULL, false, NULL},
+};
 
 static const cli_opt pause_opts[] = {
     {"reason", 0, "TEXT", false, "why (shown by inbox show and status)"},
@@ -523,10 +563,19 @@ const cli_cmd cli_cmds_inbox[] = {
     {"inbox", "show", "NAME", "show one inbox's settings",
      "Example:\n  coldseq inbox show sales1", 1, 1, CLI_NEEDS_DB, NULL,
      run_show},
-    {"inbox", "remove", "NAME", "delete an inbox and its stored password",
-     "Messages already recorded keep the inbox's address.\n\n"
-     "Example:\n  coldseq inbox remove sales1",
-     1, 1, CLI_NEEDS_DB, NULL, run_remove},
+    {"inbox", "remove", "NAME", "remove an inbox and its stored password",
+     "The inbox is never used again (sending, watching, warmup) and its\n"
+     "password and tokens are erased, but its history stays: messages,\n"
+     "replies, events and stats show it as 'NAME (removed)', and the\n"
+     "name and email may be added again.  A queued first message goes\n"
+     "to the campaign's other inboxes.\n\n"
+     "An inbox with threads in progress (contacts it wrote to whose\n"
+     "sequence is not over) is refused: a follow-up never goes from\n"
+     "another inbox than the one that started the thread.  --force\n"
+     "removes it anyway and stops those sequences, with the reason.\n\n"
+     "--json prints {removed, history_as, threads_stopped, handed_back}.\n\n"
+     "Example:\n  coldseq inbox remove sales1 --force",
+     1, 1, CLI_NEEDS_DB, remove_opts, run_remove},
     {"inbox", "pause", "NAME", "stop sending from an inbox",
      "Nothing is sent from a paused inbox; its contacts' follow-ups wait\n"
      "for it and new contacts go to other inboxes.\n\n"

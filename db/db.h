@@ -174,17 +174,42 @@ int db_inbox_update(db *d, const db_inbox *in, cs_err *err);
 /* Replace the sealed secret. */
 int db_inbox_set_secret(db *d, const char *uuid, const void *blob,
                         size_t blob_len, cs_err *err);
-/* By name (case-insensitive); CS_ENOTFOUND when there is none. */
+/* A live inbox by name (case-insensitive); CS_ENOTFOUND when there is
+ * none (a removed inbox is none). */
 int db_inbox_get(db *d, const char *name, db_inbox *out, cs_err *err);
 /* The sealed secret of uuid (appended to blob); *found false if none. */
 int db_inbox_secret(db *d, const char *uuid, cs_buf *blob, bool *found,
                     cs_err *err);
-/* All inboxes (with tag when tag is not NULL), by name.  *out is an array
+/* All live inboxes (with tag when tag is not NULL), by name: never the
+ * removed ones, whose rows only keep the history.  *out is an array
  * the caller frees with db_inbox_list_free. */
 int db_inbox_list(db *d, const char *tag, db_inbox **out, size_t *n,
                   cs_err *err);
 void db_inbox_list_free(db_inbox *list, size_t n);
-int db_inbox_remove(db *d, const char *name, cs_err *err);
+/* What `inbox remove` did, or found (free with db_inbox_removal_free,
+ * whatever db_inbox_remove returned). */
+typedef struct db_inbox_removal {
+	char *name;            /* the inbox's name as stored */
+	char *tombstone;       /* the name its history shows from now on */
+	long long threads;     /* threads in progress found */
+	long long stopped;     /* enrollments stopped (threads, with force) */
+	long long handed_back; /* queued first steps given back to the
+	                        * campaign's other inboxes */
+} db_inbox_removal;
+
+/* Remove a live inbox, keeping its history.  Its row stays as a
+ * tombstone (removed_at set, renamed "NAME (removed)", secret wiped,
+ * never listed, loaded or sent from again), so messages, events, outbox
+ * rows and enrollments keep their inbox; its live state goes (tags,
+ * folders, tokens, warmup settings and plans).  A queued first step goes
+ * back to the campaign's other inboxes.  Threads in progress (a step
+ * may have reached the contact, the sequence is not over) make it
+ * CS_ECONFLICT unless force, which stops them with a reason: no other
+ * inbox may continue a thread.  One transaction; CS_ENOTFOUND when no
+ * live inbox has that name. */
+int db_inbox_remove(db *d, const char *name, bool force, int64_t now,
+                    db_inbox_removal *out, cs_err *err);
+void db_inbox_removal_free(db_inbox_removal *r);
 /* Insert a bare inbox row; for tests of the sealed-value machinery. */
 int db_inbox_insert_min(db *d, const char *name, const char *email,
                         const char *uuid, const void *secret_blob,

@@ -4,6 +4,12 @@
  * Names and emails are unique case-insensitively; a duplicate is reported
  * as CS_EEXIST naming the inbox that already has it.  Tag changes happen in
  * the same transaction as the row, so an inbox is never half-updated.
+ *
+ * A removed inbox is a tombstone: its row stays (removed_at set, renamed
+ * "NAME (removed)", no secret) so that the history that refers to it
+ * (messages, events, outbox, enrollments) keeps its name and address.
+ * Every query here that reads or writes live inboxes skips tombstones;
+ * the same name and email may then be added again.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "db_int.h"
@@ -128,7 +134,8 @@ static int duplicate(db *d, const db_inbox *in, cs_err *err)
 
 	if ((rc = db_prepare(d,
 	                     "SELECT name, email FROM inboxes WHERE (name = ?1 "
-	                     "OR email = ?2) AND uuid <> ?3",
+	                     "OR (email = ?2 AND removed_at IS NULL)) AND uuid "
+	                     "<> ?3",
 	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, in->name, -1, SQLITE_STATIC);
@@ -198,7 +205,7 @@ static const char update_sql[] =
     "insecure_tls = ?14, display_name = ?15, signature = ?16, timezone = "
     "?17, daily_cap = ?18, sent_copy = ?19, updated_at = ?20, hard_cap = "
     "?22, domain_hourly_cap = ?23, min_gap = ?24, ramp_start = ?25, "
-    "ramp_step = ?26 WHERE uuid = ?1";
+    "ramp_step = ?26 WHERE uuid = ?1 AND removed_at IS NULL";
 
 /* Insert (with its sealed secret) or update one inbox and its tags, in one
  * transaction (a savepoint inside the caller's). */
@@ -293,9 +300,11 @@ int db_inbox_get(db *d, const char *name, db_inbox *out, cs_err *err)
 	int rc, s;
 
 	memset(out, 0, sizeof *out);
-	if ((rc = db_prepare(
-	         d, "SELECT " INBOX_COLS " FROM inboxes WHERE name = ?1", &st,
-	         err)) != 0)
+	if ((rc = db_prepare(d,
+	                     "SELECT " INBOX_COLS
+	                     " FROM inboxes WHERE name = ?1 AND "
+	                     "removed_at IS NULL",
+	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	s = sqlite3_step(st);
@@ -350,8 +359,9 @@ int db_inbox_list(db *d, const char *tag, db_inbox **out, size_t *n,
 	    db_prepare(d,
 	               tag ? "SELECT " INBOX_COLS " FROM inboxes WHERE id IN "
 	                     "(SELECT inbox_id FROM inbox_tags WHERE tag = ?1) "
-	                     "ORDER BY name"
-	                   : "SELECT " INBOX_COLS " FROM inboxes ORDER BY name",
+	                     "AND removed_at IS NULL ORDER BY name"
+	                   : "SELECT " INBOX_COLS " FROM inboxes WHERE "
+	                     "removed_at IS NULL ORDER BY name",
 	               &st, err);
 	if (rc)
 		return rc;
@@ -384,21 +394,195 @@ void db_inbox_list_free(db_inbox *list, size_t n)
 	free(list);
 }
 
-int db_inbox_remove(db *d, const char *name, cs_err *err)
+/* ---- removal: a tombstone keeps the history ---------------------------- */
+
+/* Run one statement of a removal: ?1 inbox id, ?2 now, ?3 text, ?4 the
+ * inbox's email (those the statement names); *changes (may be NULL) gets
+ * the rows changed. */
+static int removal_step(db *d, const char *sql, long long id, int64_t now,
+                        const char *text, const char *email, long long *changes,
+                        cs_err *err)
 {
 	sqlite3_stmt *st;
-	int rc;
+	int rc, np;
 
-	if ((rc = db_prepare(d, "DELETE FROM inboxes WHERE name = ?1", &st,
-	                     err)) != 0)
+	if ((rc = db_prepare(d, sql, &st, err)) != 0)
 		return rc;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	np = sqlite3_bind_parameter_count(st);
+	sqlite3_bind_int64(st, 1, id);
+	if (np >= 2)
+		sqlite3_bind_int64(st, 2, now);
+	if (np >= 3)
+		db_bind_opt(st, 3, text);
+	if (np >= 4)
+		db_bind_opt(st, 4, email);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot remove the inbox");
-	else if (sqlite3_changes(d->h) == 0)
-		rc = cs_err_set(err, CS_ENOTFOUND, "no inbox named '%s'", name);
+	else if (changes)
+		*changes = sqlite3_changes(d->h);
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* A thread in progress: an enrollment of the inbox not over yet, except a
+ * first step still queued (nothing reached the contact: every attempt, if
+ * any, was refused before the server took it), which another inbox may
+ * start afresh. */
+static const char threads_sql[] =
+    "SELECT count(*) FROM enrollments e WHERE e.inbox_id = ?1 AND e.state "
+    "IN ('active', 'queued', 'held') AND NOT (e.state = 'queued' AND "
+    "e.step = 1 AND EXISTS (SELECT 1 FROM outbox o WHERE o.enrollment_id = "
+    "e.id AND o.step = 1 AND o.state = 'queued'))";
+
+/* In order, in one transaction.  History stays: messages, events, outbox
+ * rows sent, failed or held, enrollments (stopped, with the reason). */
+static const char *const removal_sqls[] = {
+    /* 0: queued first steps go back to the new contacts (as when an
+     * inbox loses its authorization, db_outbox_release_new) */
+    "UPDATE enrollments SET state = 'active', inbox_id = NULL, due_at = "
+    "?2, updated_at = ?2 WHERE id IN (SELECT enrollment_id FROM outbox "
+    "WHERE inbox_id = ?1 AND state = 'queued' AND step = 1) AND state = "
+    "'queued' AND step = 1",
+    "DELETE FROM outbox WHERE inbox_id = ?1 AND state = 'queued' AND step "
+    "= 1 AND enrollment_id IN (SELECT id FROM enrollments WHERE inbox_id "
+    "IS NULL)",
+    /* 2: threads in progress stop (--force); what was queued for them is
+     * not sent (as db_enr_stop_contact does); a row being sent settles */
+    "UPDATE outbox SET state = 'failed', reason = ?3, updated_at = ?2 "
+    "WHERE inbox_id = ?1 AND state IN ('queued', 'deferred')",
+    "UPDATE enrollments SET state = 'stopped', reason = ?3, updated_at = "
+    "?2 WHERE inbox_id = ?1 AND state IN ('active', 'queued', 'held')",
+    /* 4: live state: tags (campaign selectors), watched folders, tokens,
+     * warmup settings and what warmup planned from or to it */
+    "DELETE FROM inbox_tags WHERE inbox_id = ?1",
+    "DELETE FROM inbox_folders WHERE inbox_id = ?1",
+    "DELETE FROM oauth_tokens WHERE inbox_id = ?1",
+    "DELETE FROM warmup WHERE inbox_id = ?1",
+    "DELETE FROM warmup_plan WHERE state = 'planned' AND (inbox_id = ?1 OR "
+    "to_addr = ?4)",
+    "DELETE FROM warmup_actions WHERE inbox_id = ?1 AND state = 'planned'",
+    /* 10: the tombstone: no secret, never active again */
+    "UPDATE inboxes SET name = ?3, removed_at = ?2, secret = NULL, status "
+    "= 'paused', paused_reason = 'removed', paused_until = NULL, "
+    "next_send_at = NULL, updated_at = ?2 WHERE id = ?1",
+};
+
+/* A name for the tombstone that no live inbox can have (names have no
+ * spaces) and no other tombstone has: "NAME (removed)", "NAME (removed
+ * 2)", ... */
+static int tombstone_name(db *d, const char *name, char **out, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, k, s = SQLITE_ROW;
+
+	*out = NULL;
+	if ((rc = db_prepare(d, "SELECT 1 FROM inboxes WHERE name = ?1", &st,
+	                     err)) != 0)
+		return rc;
+	for (k = 1; s == SQLITE_ROW; k++) {
+		free(*out);
+		*out = k == 1 ? cs_xasprintf("%s (removed)", name)
+		              : cs_xasprintf("%s (removed %d)", name, k);
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, *out, -1, SQLITE_STATIC);
+		s = sqlite3_step(st);
+	}
+	if (s != SQLITE_DONE) {
+		rc = db_fail(d, err, "cannot read inboxes");
+		free(*out);
+		*out = NULL;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_inbox_remove(db *d, const char *name, bool force, int64_t now,
+                    db_inbox_removal *out, cs_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	long long id = 0;
+	char *email = NULL, *why = NULL;
+	size_t i;
+	int rc, s;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = db_prepare(d,
+	                     "SELECT id, name, email FROM inboxes WHERE name = "
+	                     "?1 AND removed_at IS NULL",
+	                     &st, err)) != 0)
+		goto out;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		out->name = db_col_str(st, 1);
+		email = db_col_str(st, 2);
+	} else if (s == SQLITE_DONE) {
+		rc = cs_err_set(
+		    err, CS_ENOTFOUND,
+		    "no inbox named '%s' (see 'coldseq inbox list')", name);
+	} else {
+		rc = db_fail(d, err, "cannot read inboxes");
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc)
+		goto out;
+	if ((rc = db_prepare(d, threads_sql, &st, err)) != 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		out->threads = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(d, err, "cannot count the inbox's threads");
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc)
+		goto out;
+	if (out->threads > 0 && !force) {
+		rc = cs_err_set(err, CS_ECONFLICT,
+		                "inbox '%s' has %lld thread(s) in progress "
+		                "(contacts it wrote to whose sequence is not "
+		                "over), which no other inbox may continue",
+		                out->name, out->threads);
+		goto out;
+	}
+	if ((rc = tombstone_name(d, out->name, &out->tombstone, err)) != 0)
+		goto out;
+	why = cs_xasprintf("inbox %s was removed: no other inbox may continue "
+	                   "its thread",
+	                   out->name);
+	for (i = 0; i < sizeof removal_sqls / sizeof removal_sqls[0]; i++) {
+		long long n = 0;
+
+		rc = removal_step(d, removal_sqls[i], id, now,
+		                  i == 10 ? out->tombstone : why, email, &n,
+		                  err);
+		if (rc)
+			goto out;
+		if (i == 0)
+			out->handed_back = n;
+		else if (i == 3)
+			out->stopped = n;
+	}
+out:
+	free(email);
+	free(why);
+	if (rc == 0)
+		return db_commit(d, err);
+	db_rollback(d);
+	return rc;
+}
+
+void db_inbox_removal_free(db_inbox_removal *r)
+{
+	if (r == NULL)
+		return;
+	free(r->name);
+	free(r->tombstone);
+	memset(r, 0, sizeof *r);
 }
 
 int db_inbox_insert_min(db *d, const char *name, const char *email,
@@ -438,7 +622,7 @@ int db_inbox_set_status(db *d, const char *name, const char *status,
 	if ((rc = db_prepare(d,
 	                     "UPDATE inboxes SET status = ?2, paused_reason = "
 	                     "?3, paused_until = ?4, updated_at = ?5 WHERE "
-	                     "name = ?1",
+	                     "name = ?1 AND removed_at IS NULL",
 	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

@@ -424,6 +424,36 @@ static const db_migration migrations[] = {
     {10, "events by related message",
      "CREATE INDEX IF NOT EXISTS events_related ON "
      "events(related_message_id);"},
+
+    /* `inbox remove` keeps the inbox's row as a tombstone (removed_at
+     * set, renamed "NAME (removed)", secret wiped; see db_inbox.c), so
+     * its history (messages, events, outbox, enrollments) keeps joining
+     * to its name and address.  Only live inboxes need a unique email:
+     * the same address may be added again after a removal.  The history
+     * tables' foreign keys become ON DELETE RESTRICT, so that a deleted
+     * inbox row can never again take its history with it (CASCADE) or
+     * cut a thread loose from the inbox that started it (SET NULL, which
+     * let another inbox send its follow-ups).  Changing a foreign key's
+     * action leaves every record and index as it is, so only the tables'
+     * text is rewritten, as migration 6 does (an unexpected text is left
+     * as it is). */
+    {11, "inbox removal keeps history",
+     "ALTER TABLE inboxes ADD COLUMN removed_at INTEGER;"
+     "DROP INDEX inboxes_email;"
+     "CREATE UNIQUE INDEX inboxes_email ON inboxes(email)"
+     "  WHERE removed_at IS NULL;"
+     "PRAGMA writable_schema = ON;"
+     "UPDATE sqlite_schema SET sql = replace(sql,"
+     "  'inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE',"
+     "  'inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE RESTRICT')"
+     "  WHERE type = 'table' AND name IN ('events', 'outbox');"
+     "UPDATE sqlite_schema SET sql = replace(sql,"
+     "  'inbox_id INTEGER REFERENCES inboxes(id) ON DELETE SET NULL',"
+     "  'inbox_id INTEGER REFERENCES inboxes(id) ON DELETE RESTRICT')"
+     "  WHERE type = 'table' AND name IN ('messages', 'enrollments');"
+     "PRAGMA writable_schema = RESET;"
+     "CREATE TABLE migration_11 (x);"
+     "DROP TABLE migration_11;"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

@@ -55,11 +55,16 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		goto out;
 	}
 	if (strcmp(e.state, "held") == 0) {
-		cs_buf_printf(
-		    out,
-		    "state:    held: %s\n          fix the data, then "
-		    "'coldseq campaign resume %s'\n",
-		    e.reason ? e.reason : "", c->c.name);
+		cs_buf_printf(out, "state:    held: %s\n",
+		              e.reason ? e.reason : "");
+		if (e.step > 1 && e.inbox_id == 0) /* see try_enrollment */
+			cs_buf_puts(out, "          its thread cannot go on: "
+			                 "nothing to resume\n");
+		else
+			cs_buf_printf(out,
+			              "          fix the data, then 'coldseq "
+			              "campaign resume %s'\n",
+			              c->c.name);
 		goto out;
 	}
 	if (strcmp(e.state, "queued") == 0) {
@@ -91,7 +96,12 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		held = true;
 	}
 	ib = e.inbox_id ? seq_find_inbox(s, e.inbox_id) : NULL;
-	if (e.inbox_id == 0) {
+	if ((e.inbox_id == 0 && e.step > 1) || (e.inbox_id && ib == NULL)) {
+		cs_buf_puts(out, "holds:    the inbox that started this thread "
+		                 "was removed: no other inbox may send its "
+		                 "follow-ups\n");
+		held = true;
+	} else if (e.inbox_id == 0) {
 		bool any = false;
 
 		if ((rc = seq_sched_roll_camp(s, c, now, err)) != 0)

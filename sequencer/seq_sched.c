@@ -250,6 +250,17 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 			    db_enr_set_due(s->d, e->id, now + 600000, now, err);
 			goto out;
 		}
+	} else if (e->step > 1) {
+		/* A later step never goes from another inbox than the
+		 * thread's ("Re:" a thread it never sent).  Without its
+		 * inbox (removed by a coldseq older than schema 11, which
+		 * cut the link; `inbox remove` now keeps a tombstone and
+		 * stops the inbox's threads), it is held. */
+		rc = hold(s, e,
+		          "the inbox that started this thread was removed: "
+		          "no other inbox may send its follow-ups",
+		          now, err);
+		goto out;
 	} else {
 		bool capped;
 

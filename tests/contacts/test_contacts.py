@@ -445,9 +445,12 @@ def migration_6_rewrites_status_check_in_place():
                           "'table' AND name NOT LIKE 'sqlite_%'").fetchall():
         if t not in v5_tables:
             c.execute("DROP TABLE %s" % t)
+    # (v11 made the email index partial, on a later column: v2's again)
+    c.execute("DROP INDEX IF EXISTS inboxes_email")
     for row in c.execute("PRAGMA table_info(inboxes)").fetchall():
         if row[1] not in v5_inbox_cols:
             c.execute("ALTER TABLE inboxes DROP COLUMN %s" % row[1])
+    c.execute("CREATE UNIQUE INDEX inboxes_email ON inboxes(email)")
     c.executescript(
         "BEGIN; PRAGMA writable_schema = ON;"
         "UPDATE sqlite_schema SET sql = replace(sql, '%s', '%s') "

@@ -5,7 +5,12 @@
 
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
 #include "db/db.h"
+
+/* db/db_int.h: the built-in steps, to stop a database at a past version */
+const db_migration *db_builtin_migrations(size_t *n);
 
 typedef struct fx {
 	char *dir, *path;
@@ -373,9 +378,19 @@ static void oauth_tokens_compare_and_set(void **state)
 	db_inbox_free(&in);
 	assert_int_equal(db_inbox_set_auth(d, id, "bogus", NULL, 40, &err),
 	                 CS_EDB);
-	/* the row goes with its inbox */
-	assert_int_equal(db_inbox_remove(d, "a", &err), 0);
-	assert_int_equal(db_token_get(d, id, &t, &err), CS_ENOTFOUND);
+	/* the token goes with its inbox (whose row stays, a tombstone) */
+	{
+		db_inbox_removal r;
+
+		assert_int_equal(db_inbox_remove(d, "a", false, 50, &r, &err),
+		                 0);
+		assert_string_equal(r.tombstone, "a (removed)");
+		db_inbox_removal_free(&r);
+	}
+	assert_int_equal(db_token_get(d, id, &t, &err), 0);
+	assert_false(t.found);
+	db_token_free(&t);
+	assert_int_equal(db_inbox_get(d, "a", &in, &err), CS_ENOTFOUND);
 	cs_buf_free(&b);
 	db_close(d);
 }
@@ -419,6 +434,155 @@ static void nested_transactions_are_savepoints(void **state)
 	db_close(d);
 }
 
+/* One value of a query on a connection of the test's own. */
+static long long raw_int(sqlite3 *h, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	long long v;
+
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* A database written at schema 10 (before inbox tombstones) keeps every
+ * row through migration 11; from then on removing an inbox keeps its
+ * history, and a plain DELETE of it is refused by the history's keys. */
+static void migration_11_keeps_rows_and_history(void **state)
+{
+	static const char rows_v10[] =
+	    "INSERT INTO inboxes(id, uuid, name, email, created_at) VALUES "
+	    "(1, 'u-1', 'a', 'a@x.example', 0), (2, 'u-2', 'b', 'b@x.example', "
+	    "0);"
+	    "INSERT INTO contacts(id, email, created_at, updated_at) VALUES "
+	    "(1, 'c@y.example', 0, 0), (2, 'd@y.example', 0, 0);"
+	    "INSERT INTO campaigns(id, name, source, inboxes, timezone, "
+	    "window_days, window_from, window_to, contact_tz, new_per_day, "
+	    "esp_match, stop_on_auto_reply, stop_company, allow_parallel, "
+	    "status, created_at, updated_at) VALUES (1, 'k', '', 'all', 'UTC', "
+	    "127, 0, 1440, 0, 10, 0, 0, 0, 0, 'active', 0, 0);"
+	    "INSERT INTO enrollments(id, campaign_id, contact_id, state, step, "
+	    "due_at, inbox_id, thread_refs, enrolled_at, updated_at) VALUES "
+	    "(1, 1, 1, 'active', 2, 0, 1, '<m1@x.example>', 0, 0), (2, 1, 2, "
+	    "'queued', 1, 0, 1, NULL, 0, 0);"
+	    "INSERT INTO messages(message_id, inbox_id, inbox_email, "
+	    "recipient, purpose, created_at, local_day, outcome, updated_at) "
+	    "VALUES ('<m1@x.example>', 1, 'a@x.example', 'c@y.example', "
+	    "'campaign', 0, '1970-01-01', 'sent', 0);"
+	    "INSERT INTO outbox(enrollment_id, inbox_id, step, variant, "
+	    "message_id, subject, state, due_at, created_at, updated_at) "
+	    "VALUES (1, 1, 1, 0, '<m1@x.example>', 'S', 'sent', 0, 0, 0), (2, "
+	    "1, 1, 0, '<q1@x.example>', 'S', 'queued', 0, 0, 0);"
+	    "INSERT INTO events(inbox_id, msg_key, kind, from_addr, "
+	    "related_message_id, contact, received_at) VALUES (1, 'k1', "
+	    "'reply', 'c@y.example', '<m1@x.example>', 'c@y.example', 1);";
+	static const char history[] =
+	    "SELECT (SELECT count(*) FROM inboxes) || '/' || (SELECT count(*) "
+	    "FROM messages WHERE inbox_id = 1) || '/' || (SELECT count(*) FROM "
+	    "outbox WHERE inbox_id = 1 AND state = 'sent') || '/' || (SELECT "
+	    "count(*) FROM events WHERE inbox_id = 1) || '/' || (SELECT "
+	    "count(*) FROM enrollments WHERE id = 1 AND inbox_id = 1)";
+	fx *f = *state;
+	db *d = NULL;
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	cs_err err = CS_ERR_INIT;
+	const db_migration *m;
+	db_inbox_removal r;
+	db_inbox *list;
+	size_t n, k = 0, nl;
+	int v = 0;
+
+	m = db_builtin_migrations(&n);
+	while (k < n && m[k].version <= 10)
+		k++;
+	assert_int_equal(
+	    db_open(f->path, DB_OPEN_CREATE | DB_OPEN_NO_MIGRATE, &d, &err), 0);
+	assert_int_equal(db_migrate(d, m, k, &err), 0);
+	assert_int_equal(db_schema_version(d, &v, &err), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(h, "PRAGMA foreign_keys = ON", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, rows_v10, NULL, NULL, NULL),
+	                 SQLITE_OK);
+
+	assert_int_equal(db_migrate(d, m, n, &err), 0);
+	assert_int_equal(db_schema_version(d, &v, &err), 0);
+	assert_int_equal(v, db_latest_version());
+	/* every row kept, the file sound, the history's keys restrict */
+	assert_int_equal(sqlite3_prepare_v2(h, history, -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0),
+	                    "2/1/1/1/1");
+	sqlite3_reset(st);
+	assert_int_equal(
+	    raw_int(h, "SELECT count(*) FROM pragma_integrity_check WHERE "
+	               "integrity_check <> 'ok'"),
+	    0);
+	assert_int_equal(raw_int(h, "SELECT count(*) FROM "
+	                            "pragma_foreign_key_check"),
+	                 0);
+	assert_int_equal(
+	    raw_int(h, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+	               "('messages', 'events', 'outbox', 'enrollments') AND "
+	               "instr(sql, 'REFERENCES inboxes(id) ON DELETE "
+	               "RESTRICT') > 0"),
+	    4);
+
+	/* a thread in progress: refused, unless forced */
+	assert_int_equal(db_inbox_remove(d, "a", false, 5, &r, &err),
+	                 CS_ECONFLICT);
+	assert_int_equal(r.threads, 1);
+	db_inbox_removal_free(&r);
+	assert_int_equal(db_inbox_remove(d, "A", true, 5, &r, &err), 0);
+	assert_int_equal(r.stopped, 1);
+	assert_int_equal(r.handed_back, 1);
+	assert_string_equal(r.tombstone, "a (removed)");
+	db_inbox_removal_free(&r);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0),
+	                    "2/1/1/1/1");
+	sqlite3_finalize(st);
+	assert_int_equal(raw_int(h, "SELECT state = 'stopped' AND reason LIKE "
+	                            "'inbox a was removed%' FROM enrollments "
+	                            "WHERE id = 1"),
+	                 1);
+	/* the queued first step goes back to the campaign's other inboxes */
+	assert_int_equal(raw_int(h, "SELECT state = 'active' AND inbox_id IS "
+	                            "NULL AND due_at = 5 FROM enrollments "
+	                            "WHERE id = 2"),
+	                 1);
+	assert_int_equal(raw_int(h, "SELECT count(*) FROM outbox WHERE "
+	                            "enrollment_id = 2"),
+	                 0);
+	assert_int_equal(raw_int(h, "SELECT secret IS NULL AND removed_at = 5 "
+	                            "FROM inboxes WHERE id = 1"),
+	                 1);
+	assert_int_equal(sqlite3_exec(h, "DELETE FROM inboxes WHERE id = 1",
+	                              NULL, NULL, NULL),
+	                 SQLITE_CONSTRAINT);
+	/* gone for every live use; the name and email are free again */
+	assert_int_equal(db_inbox_remove(d, "a", true, 6, &r, &err),
+	                 CS_ENOTFOUND);
+	db_inbox_removal_free(&r);
+	assert_int_equal(
+	    db_inbox_insert_min(d, "a", "a@x.example", "u-3", NULL, 0, &err),
+	    0);
+	assert_int_equal(db_inbox_list(d, NULL, &list, &nl, &err), 0);
+	assert_int_equal(nl, 2);
+	assert_string_equal(list[0].name, "a");
+	assert_string_equal(list[0].uuid, "u-3");
+	assert_string_equal(list[1].name, "b");
+	db_inbox_list_free(list, nl);
+	sqlite3_close(h);
+	db_close(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +600,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(sealed_values_listed_and_updated,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(nested_transactions_are_savepoints,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(migration_11_keeps_rows_and_history,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(oauth_tokens_compare_and_set, setup,
 	                                    teardown),
