@@ -292,7 +292,9 @@ const cli_cmd cli_cmds_vault[] = {
      "make a new vault key and re-encrypt every stored secret under it",
      "All secrets are re-encrypted in one transaction; an interrupted rekey\n"
      "is finished or undone by the next command, so no secret is lost.\n"
-     "Copies of the old key no longer open anything afterwards.\n"
+     "Copies of the old key no longer open anything afterwards.  Refused\n"
+     "while a service runs on the data directory (stop it first); a\n"
+     "service cannot start while the rekey runs.\n"
      "\n"
      "--json prints {\"key_file\", \"resealed\"}.\n"
      "\n"
@@ -302,6 +304,7 @@ const cli_cmd cli_cmds_vault[] = {
      "the same as 'vault rekey': a new key, every secret re-encrypted",
      "Every stored secret (passwords, OAuth2 access and refresh tokens,\n"
      "sealed settings) is re-encrypted under a new key in one transaction.\n"
+     "Refused while a service runs on the data directory (stop it first).\n"
      "\n"
      "--json prints {\"key_file\", \"resealed\"}.\n"
      "\n"
