@@ -103,9 +103,11 @@ static void nap_ms(long ms)
 }
 
 /* Whom the lock on fd belongs to, for the refusal: the holder may have
- * locked the file and not written it yet; give it a moment. */
-static int refuse(const char *data_dir, int fd, seq_service_state *holder,
-                  cs_err *err)
+ * locked the file and not written it yet; give it a moment.  Still
+ * nobody: it may have let the lock go meanwhile (emptying the file), and
+ * unless last, 1 asks the caller to try the lock again. */
+static int refuse(const char *data_dir, int fd, bool last,
+                  seq_service_state *holder, cs_err *err)
 {
 	seq_service_state st;
 	int i;
@@ -117,6 +119,8 @@ static int refuse(const char *data_dir, int fd, seq_service_state *holder,
 			break;
 		nap_ms(10);
 	}
+	if (st.pid == 0 && !last)
+		return 1;
 	st.running = !st.rekey;
 	if (holder)
 		*holder = st;
@@ -144,7 +148,7 @@ int seq_lock_take(const char *data_dir, seq_lock_kind kind, seq_lock **out,
 {
 	char *path = cs_xasprintf("%s/%s", data_dir, SEQ_PID_FILE), buf[48];
 	bool excl = kind != SEQ_LOCK_SHARED;
-	int fd = -1, tries = 0, swaps = 0, rc;
+	int fd = -1, tries = 0, swaps = 0, unknown = 0, rc;
 	size_t len;
 
 	*out = NULL;
@@ -170,7 +174,12 @@ int seq_lock_take(const char *data_dir, seq_lock_kind kind, seq_lock **out,
 				nap_ms(50);
 				continue;
 			}
-			rc = refuse(data_dir, fd, holder, err);
+			rc = refuse(data_dir, fd, !excl || ++unknown > 3,
+			            holder, err);
+			if (rc == 1) {
+				close(fd);
+				continue;
+			}
 			goto out;
 		}
 		if (same_file(path, fd))
