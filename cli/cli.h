@@ -116,14 +116,27 @@ char *cli_key_path(cli_ctx *ctx, bool *recorded);
 /* Open what cmd needs; fills err with an actionable sentence. */
 int cli_ctx_open(cli_ctx *ctx, int needs, cs_err *err);
 void cli_ctx_close(cli_ctx *ctx);
+/* Close ctx's database and vault, keeping its paths (before a fork: a
+ * SQLite connection must not cross one). */
+void cli_ctx_drop(cli_ctx *ctx);
+/* Open ctx's database and vault again (after cli_ctx_open with
+ * CLI_NEEDS_VAULT) for a caller that now holds the data directory's lock:
+ * the key is read under it, so no rekey can replace it meanwhile. */
+int cli_ctx_reopen_locked(cli_ctx *ctx, cs_err *err);
 
 /* Vault helpers (vault_check.c): check or write the key check value. */
 int cli_vault_check(db *d, cs_vault *v, const char *key_path, cs_err *err);
 int cli_vault_write_check(db *d, cs_vault *v, cs_err *err);
 /* Load the key at key_path and check it; finishes or cleans up after an
- * interrupted `vault rekey` (KEY.new beside KEY). */
+ * interrupted `vault rekey` (KEY.new beside KEY) when no service or rekey
+ * holds the data directory's lock (d's directory), else leaves the files
+ * and uses whichever key opens d. */
 int cli_vault_load_checked(db *d, const char *key_path, cs_vault **out,
                            cs_err *err);
+/* The same, for a caller that holds the data directory's lock
+ * exclusively (seq_lock_take): it finishes or cleans up at once. */
+int cli_vault_load_locked(db *d, const char *key_path, cs_vault **out,
+                          cs_err *err);
 
 /* Print a JSON document (a cJSON *, passed as void * to keep cJSON out of
  * this header) on stdout, redacted, and free it. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -89,28 +90,119 @@ static int parse_clock(const char *s, cs_clock **clock, bool *fast,
 	return 0;
 }
 
-static int daemonize(const char *data_dir, cs_err *err)
-{
-	char *log = cs_xasprintf("%s/coldseq.log", data_dir);
-	pid_t p;
-	int fd, rc;
+/* ---- --detach ------------------------------------------------------------
+ *
+ * The parent waits on a pipe for the service's word: the service writes
+ * "R" and its pid once it holds the lock and is ready (seq_service_opts
+ * ready), or "E" and the error when it cannot start; an end of file with
+ * nothing means it died at start-up.  The database and the vault are
+ * closed before the first fork (SQLite forbids a connection across fork())
+ * and opened again by the service once it holds the lock. */
 
+/* Tell the parent (once; the fd is closed and set to -1). */
+static void tell_parent(int *fd, char what, const char *msg)
+{
+	cs_buf b = CS_BUF_INIT;
+	size_t off = 0;
+	ssize_t n;
+
+	if (*fd < 0)
+		return;
+	cs_buf_putc(&b, what);
+	cs_buf_puts(&b, msg);
+	while (off < b.len) {
+		n = write(*fd, b.data + off, b.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) /* the parent is gone: nobody to tell */
+			break;
+		off += (size_t)n;
+	}
+	cs_buf_free(&b);
+	close(*fd);
+	*fd = -1;
+}
+
+static void service_ready(void *arg)
+{
+	char pid[24];
+
+	snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	tell_parent(arg, 'R', pid);
+}
+
+/* The parent's side: the exit status of `run --detach`. */
+static int wait_for_service(int rfd, pid_t mid, const char *log)
+{
+	char buf[2048];
+	size_t n = 0;
+	ssize_t k;
+
+	while (n < sizeof buf - 1) {
+		k = read(rfd, buf + n, sizeof buf - 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	buf[n] = '\0';
+	close(rfd);
+	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (n > 1 && buf[0] == 'R') {
+		printf("coldseq running in the background (pid %s); log: %s\n",
+		       buf + 1, log);
+		return CLI_EXIT_OK;
+	}
+	if (n > 1 && buf[0] == 'E')
+		cli_error("run: %s", buf + 1);
+	else
+		cli_error("run: the background service stopped before it was "
+		          "ready; see %s",
+		          log);
+	return CLI_EXIT_FAIL;
+}
+
+/* Fork twice.  Returns 1 in the parent with *exit_rc (it waited for the
+ * service's word), 0 in the service with *tell the pipe's write end and
+ * its log set up, or an error (nothing forked). */
+static int daemonize(cli_ctx *ctx, int *tell, int *exit_rc, cs_err *err)
+{
+	char *log = cs_xasprintf("%s/coldseq.log", ctx->data_dir);
+	cs_err lerr = CS_ERR_INIT;
+	int pfd[2], fd;
+	pid_t p;
+
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		free(log);
+		return cs_err_set(err, CS_EIO, "pipe: %s", strerror(errno));
+	}
+	cli_ctx_drop(ctx); /* no SQLite connection across fork() */
 	fflush(NULL);
 	if ((p = fork()) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
 		free(log);
 		return cs_err_set(err, CS_EIO, "fork: %s", strerror(errno));
 	}
+	if (p > 0) {
+		close(pfd[1]);
+		*exit_rc = wait_for_service(pfd[0], p, log);
+		free(log);
+		return 1;
+	}
+	close(pfd[0]);
+	setsid();
+	if ((p = fork()) < 0) {
+		char msg[128];
+
+		snprintf(msg, sizeof msg, "fork: %s", strerror(errno));
+		tell_parent(&pfd[1], 'E', msg);
+		_exit(1);
+	}
 	if (p > 0)
 		_exit(0);
-	setsid();
-	if ((p = fork()) < 0)
-		_exit(1);
-	if (p > 0) {
-		printf("coldseq running in the background (pid %ld); log: %s\n",
-		       (long)p, log);
-		fflush(stdout);
-		_exit(0);
-	}
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
@@ -118,13 +210,17 @@ static int daemonize(const char *data_dir, cs_err *err)
 		if (fd > 2)
 			close(fd);
 	}
-	rc = cs_log_init(cs_log_get_level(), log, err);
-	if (rc == 0 && (fd = open(log, O_WRONLY | O_APPEND)) >= 0) {
+	if (cs_log_init(cs_log_get_level(), log, &lerr) != 0) {
+		tell_parent(&pfd[1], 'E', lerr.msg);
+		_exit(1);
+	}
+	if ((fd = open(log, O_WRONLY | O_APPEND | O_CLOEXEC)) >= 0) {
 		dup2(fd, 2);
 		close(fd);
 	}
 	free(log);
-	return rc;
+	*tell = pfd[1];
+	return 0;
 }
 
 static int run_run(cli_ctx *ctx, const cli_args *a)
@@ -135,8 +231,9 @@ static int run_run(cli_ctx *ctx, const cli_args *a)
 	seq_service_opts o;
 	cs_err err = CS_ERR_INIT;
 	cs_clock *clock = NULL;
+	seq_lock *lock = NULL;
 	char env[32];
-	int rc;
+	int rc, tell = -1, exit_rc = CLI_EXIT_FAIL;
 
 	memset(&o, 0, sizeof o);
 	o.data_dir = ctx->data_dir;
@@ -174,17 +271,37 @@ static int run_run(cli_ctx *ctx, const cli_args *a)
 	/* the pool: SMTP sessions plus watcher exchanges (practice 8) */
 	snprintf(env, sizeof env, "%d", o.workers + 8);
 	setenv("UV_THREADPOOL_SIZE", env, 1);
-	if (cli_opt_flag(a, "detach") && daemonize(ctx->data_dir, &err) != 0) {
-		cli_error("run: %s", err.msg);
-		cs_clock_free(clock);
-		return CLI_EXIT_FAIL;
+	if (cli_opt_flag(a, "detach")) {
+		rc = daemonize(ctx, &tell, &exit_rc, &err);
+		if (rc == 1) { /* the parent: the service has spoken */
+			cs_clock_free(clock);
+			return exit_rc;
+		}
+		if (rc != 0) {
+			cli_error("run: %s", err.msg);
+			cs_clock_free(clock);
+			return CLI_EXIT_FAIL;
+		}
+		o.ready = service_ready;
+		o.ready_arg = &tell;
 	}
-	rc = seq_service_run(ctx->db, ctx->vault, &o, &err);
+	/* the lock first, then the key: a rekey that ran since the command
+	 * started has replaced it, and none can start until we stop */
+	rc = seq_lock_take(ctx->data_dir, SEQ_LOCK_SERVICE, &lock, NULL, &err);
+	if (rc == 0)
+		rc = cli_ctx_reopen_locked(ctx, &err);
+	if (rc == 0) {
+		o.lock = lock;
+		rc = seq_service_run(ctx->db, ctx->vault, &o, &err);
+	}
+	seq_lock_release(lock);
 	cs_clock_free(clock);
 	if (rc) {
+		tell_parent(&tell, 'E', err.msg);
 		cli_error("run: %s", err.msg);
 		return CLI_EXIT_FAIL;
 	}
+	tell_parent(&tell, 'E', "the service stopped before it was ready");
 	return CLI_EXIT_OK;
 }
 
@@ -339,6 +456,9 @@ const cli_cmd cli_cmds_run[] = {
      "Runs in the foreground, logging to stderr (journald under systemd),\n"
      "until SIGTERM or SIGINT, which let what is in flight finish.  One\n"
      "instance per data dir; SIGHUP and any CLI change reload settings.\n"
+     "--detach returns once the service runs in the background (exit 0,\n"
+     "its pid printed), or exits 1 with the reason it could not start\n"
+     "(e.g. another service runs: its pid).\n"
      "--clock sim:START[,xN|,fast] runs a simulated clock (tests, demo):\n"
      "START is an ISO 8601 instant or now; xN runs it N times faster;\n"
      "fast jumps to the next due time whenever nothing is in flight\n"

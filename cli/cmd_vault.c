@@ -8,6 +8,11 @@
  * A crash before 2 commits leaves KEY valid (KEY.new is removed on the next
  * open); a crash between 2 and 3 leaves KEY.new valid, and the next open
  * finishes the rename (cli_vault_load_checked).
+ *
+ * A running service holds the old key in memory: the rekey is refused
+ * while one runs, and holds the data directory's lock itself from before
+ * step 1 until after step 3 (seq_lock_take, SEQ_LOCK_REKEY), so that no
+ * service starts meanwhile and no other command touches KEY.new.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli_int.h"
@@ -20,6 +25,8 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+
+#include "sequencer/seq.h"
 
 typedef struct status_acc {
 	cs_vault *v;
@@ -169,16 +176,44 @@ static void fsync_dir_of(const char *path)
 	free(dir);
 }
 
+/* The data directory's lock for a rekey, and the key read again under
+ * it (another rekey may have replaced it since the command started). */
+static int lock_for_rekey(cli_ctx *ctx, const char *cmd, seq_lock **lock,
+                          cs_err *err)
+{
+	seq_service_state h;
+	int rc;
+
+	rc = seq_lock_take(ctx->data_dir, SEQ_LOCK_REKEY, lock, &h, err);
+	if (rc == CS_EEXIST && h.running)
+		return cs_err_set(
+		    err, CS_EEXIST,
+		    "coldseq is running for %s (pid %ld) and holds "
+		    "the current key: stop it first ('kill -TERM "
+		    "%ld' or 'systemctl stop coldseq'), then %s",
+		    ctx->data_dir, h.pid, h.pid, cmd);
+	if (rc != 0)
+		return rc;
+	cs_vault_free(ctx->vault);
+	ctx->vault = NULL;
+	return cli_vault_load_locked(ctx->db, ctx->key_path, &ctx->vault, err);
+}
+
 static int run_rekey(cli_ctx *ctx, const cli_args *a)
 {
+	const char *cmd = strcmp(a->cmd->name, "rotate") == 0 ? "vault rotate"
+	                                                      : "vault rekey";
 	cs_err err = CS_ERR_INIT;
-	rekey_acc acc = {ctx->vault, NULL, NULL, 0, &err};
+	rekey_acc acc = {NULL, NULL, NULL, 0, &err};
 	char *next = cs_xasprintf("%s.new", ctx->key_path);
+	seq_lock *lock = NULL;
 	bool in_tx = false;
 	size_t i;
 	int rc;
 
-	(void)a;
+	if ((rc = lock_for_rekey(ctx, cmd, &lock, &err)) != 0)
+		goto fail;
+	acc.old = ctx->vault;
 	if ((rc = cs_vault_create_key(next, &err)) != 0)
 		goto fail;
 	if ((rc = cs_vault_load(next, &acc.new, &err)) != 0)
@@ -201,11 +236,10 @@ static int run_rekey(cli_ctx *ctx, const cli_args *a)
 	if ((rc = db_commit(ctx->db, &err)) != 0)
 		goto fail_key;
 	if (rename(next, ctx->key_path) != 0) {
-		cli_error(
-		    "vault rekey: the secrets are now sealed under %s but it "
-		    "cannot be renamed to %s (%s); the next command will "
-		    "retry the rename",
-		    next, ctx->key_path, strerror(errno));
+		cli_error("%s: the secrets are now sealed under %s but it "
+		          "cannot be renamed to %s (%s); the next command will "
+		          "retry the rename",
+		          cmd, next, ctx->key_path, strerror(errno));
 		rc = CS_EIO;
 		goto out;
 	}
@@ -228,8 +262,9 @@ fail_key:
 		db_rollback(ctx->db);
 	unlink(next);
 fail:
-	cli_error("vault rekey: %s (nothing was changed)", err.msg);
+	cli_error("%s: %s (nothing was changed)", cmd, err.msg);
 out:
+	seq_lock_release(lock);
 	for (i = 0; i < acc.n; i++) {
 		free(acc.items[i].table);
 		free(acc.items[i].column);
@@ -257,7 +292,9 @@ const cli_cmd cli_cmds_vault[] = {
      "make a new vault key and re-encrypt every stored secret under it",
      "All secrets are re-encrypted in one transaction; an interrupted rekey\n"
      "is finished or undone by the next command, so no secret is lost.\n"
-     "Copies of the old key no longer open anything afterwards.\n"
+     "Copies of the old key no longer open anything afterwards.  Refused\n"
+     "while a service runs on the data directory (stop it first); a\n"
+     "service cannot start while the rekey runs.\n"
      "\n"
      "--json prints {\"key_file\", \"resealed\"}.\n"
      "\n"
@@ -267,6 +304,7 @@ const cli_cmd cli_cmds_vault[] = {
      "the same as 'vault rekey': a new key, every secret re-encrypted",
      "Every stored secret (passwords, OAuth2 access and refresh tokens,\n"
      "sealed settings) is re-encrypted under a new key in one transaction.\n"
+     "Refused while a service runs on the data directory (stop it first).\n"
      "\n"
      "--json prints {\"key_file\", \"resealed\"}.\n"
      "\n"

@@ -82,6 +82,24 @@ int cli_ctx_open(cli_ctx *ctx, int needs, cs_err *err)
 	return cli_vault_load_checked(ctx->db, ctx->key_path, &ctx->vault, err);
 }
 
+void cli_ctx_drop(cli_ctx *ctx)
+{
+	db_close(ctx->db);
+	cs_vault_free(ctx->vault);
+	ctx->db = NULL;
+	ctx->vault = NULL;
+}
+
+int cli_ctx_reopen_locked(cli_ctx *ctx, cs_err *err)
+{
+	int rc;
+
+	cli_ctx_drop(ctx);
+	if ((rc = db_open(ctx->db_path, 0, &ctx->db, err)) != 0)
+		return rc;
+	return cli_vault_load_locked(ctx->db, ctx->key_path, &ctx->vault, err);
+}
+
 void cli_ctx_close(cli_ctx *ctx)
 {
 	db_close(ctx->db);

@@ -442,6 +442,8 @@ int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
 
 /* ---- the service (seq_service.c) ----------------------------------------- */
 
+typedef struct seq_lock seq_lock; /* seq_status.c */
+
 typedef struct seq_service_opts {
 	const char *data_dir;
 	cs_clock *clock; /* the service clock (real, or simulated) */
@@ -450,39 +452,79 @@ typedef struct seq_service_opts {
 	int64_t until;   /* stop when the clock passes it (0: never) */
 	int workers;     /* SMTP sessions at once */
 	bool watch;      /* run the IMAP watchers */
+	/* The data dir's lock (seq_lock_take, SEQ_LOCK_SERVICE) when the
+	 * caller took it before opening d and v (so that no rekey changes
+	 * the vault under it); the caller releases it after the run.  NULL:
+	 * the service takes it and releases it. */
+	seq_lock *lock;
+	/* Called once when the service holds its lock, has resolved what a
+	 * crash left and listens on its control socket, before the first
+	 * pass (`run --detach` tells its parent); NULL: nothing. */
+	void (*ready)(void *arg);
+	void *ready_arg;
 } seq_service_opts;
 
-/* Run until SIGTERM/SIGINT (or until): one instance per data dir (lock
- * on DATA/coldseq.pid), a control socket DATA/control.sock (0600) that
- * nudges a reload.  Returns 0 after a clean stop. */
+/* Run until SIGTERM/SIGINT (or until): one instance per data dir (the
+ * lock below), a control socket DATA/control.sock (0600) that nudges a
+ * reload.  Logs "coldseq stopped" before it lets the lock go.  Returns 0
+ * after a clean stop; CS_EEXIST when another service (or a vault rekey)
+ * holds the lock. */
 int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err);
 /* Tell a running service that the data changed; *running false when no
  * service listens. */
 int seq_service_nudge(const char *data_dir, bool *running, cs_err *err);
 
-/* ---- the service's pid file (seq_status.c) ------------------------------ */
+/* ---- the data directory's lock (seq_status.c) -------------------------- */
 
 /*
- * The running service holds an exclusive flock(2) on DATA_DIR/coldseq.pid
- * for as long as it runs, and has written its pid there (decimal and a
- * newline).  The file may outlive the service; the lock never does.
- * A probe holds a shared lock on it for an instant, so a service taking
- * its lock with LOCK_NB should retry for a moment before concluding that
- * another service runs.
+ * One service per data directory: the running service holds an exclusive
+ * flock(2) on DATA_DIR/coldseq.pid for as long as it runs, and has written
+ * its pid there (decimal and a newline).  `vault rekey` holds the same
+ * lock for its duration and writes "PID vault-rekey\n", so that no service
+ * starts with a key the rekey is about to replace.  The file is never
+ * removed (a service that stopped leaves it, unlocked): a starter that
+ * opened it waits on the same inode as the next one.  After flock succeeds
+ * the taker checks that the path still names the inode it locked (someone
+ * may have removed or replaced it) and starts over when it does not.
+ * The file may outlive its holder; the lock never does.  A probe holds a
+ * shared lock on it for an instant, so an exclusive taker retries for a
+ * moment before concluding that another holder runs.
  */
 #define SEQ_PID_FILE "coldseq.pid"
 
 typedef struct seq_service_state {
-	bool running; /* the lock is held */
-	long pid;     /* from the file; 0 when not running or unreadable */
+	bool running; /* a service holds the lock */
+	bool rekey;   /* a vault rekey holds it (running is false) */
+	long pid;     /* the holder's; 0 when not held or not written yet */
 } seq_service_state;
 
 /* Whether a service runs on data_dir: the pid file exists and a
- * non-blocking shared flock on it fails with EWOULDBLOCK.  The probe holds
- * its shared lock only for that instant.  CS_EIO with err when the file
- * exists but cannot be opened or probed. */
+ * non-blocking shared flock on it fails with EWOULDBLOCK; the holder's
+ * pid and kind from the file.  The probe holds its shared lock only for
+ * that instant.  CS_EIO with err when the file exists but cannot be
+ * opened or probed. */
 int seq_service_probe(const char *data_dir, seq_service_state *out,
                       cs_err *err);
+
+typedef enum seq_lock_kind {
+	SEQ_LOCK_SERVICE, /* exclusive, "PID\n": `coldseq run` */
+	SEQ_LOCK_REKEY,   /* exclusive, "PID vault-rekey\n": `vault rekey` */
+	SEQ_LOCK_SHARED,  /* shared, for a moment, nothing written: neither
+	                     of the above runs while it is held */
+} seq_lock_kind;
+
+/* Take data_dir's lock (creating the file, 0600, if need be).  Exclusive
+ * kinds retry for 500 ms; the shared kind does not wait.  CS_EEXIST with
+ * err naming the holder ("coldseq is already running for DIR (pid N)",
+ * "a vault rekey is in progress on DIR (pid N)") and *holder filled (when
+ * not NULL) if someone else holds it; CS_EIO with err when the file cannot
+ * be opened or written.  *out is released with seq_lock_release.  The lock
+ * is not inherited across exec; a fork shares it until both close it. */
+int seq_lock_take(const char *data_dir, seq_lock_kind kind, seq_lock **out,
+                  seq_service_state *holder, cs_err *err);
+/* Let the lock go (an exclusive holder empties the file first); NULL is
+ * a no-op. */
+void seq_lock_release(seq_lock *l);
 
 /* ---- preview (seq_preview.c) -------------------------------------------- */
 

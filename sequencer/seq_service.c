@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -60,55 +59,11 @@ void svc_crash_point(svc *sv, const char *point)
 	raise(SIGKILL);
 }
 
-/* ---- the lock and the control socket ---------------------------------- */
+/* ---- the control socket (the lock: seq_status.c) ----------------------- */
 
 static char *data_path(const char *dir, const char *name)
 {
 	return cs_xasprintf("%s/%s", dir, name);
-}
-
-static int take_lock(const char *data_dir, int *fd_out, cs_err *err)
-{
-	char *p = data_path(data_dir, "coldseq.pid"), buf[32];
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	seq_service_state st;
-	int tries;
-
-	if (fd < 0) {
-		int e = errno;
-
-		cs_err_set(err, CS_EIO, "cannot open %s: %s", p, strerror(e));
-		free(p);
-		return CS_EIO;
-	}
-	/* a status probe holds a shared lock for an instant: try a little */
-	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; tries++) {
-		struct timespec ts = {0, 50000000};
-
-		if (tries < 10) {
-			nanosleep(&ts, NULL);
-			continue;
-		}
-		close(fd);
-		memset(&st, 0, sizeof st);
-		seq_service_probe(data_dir, &st, NULL);
-		cs_err_set(err, CS_EEXIST,
-		           "coldseq is already running for %s (pid %ld)",
-		           data_dir, st.pid);
-		free(p);
-		return CS_EEXIST;
-	}
-	snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 ||
-	    write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
-		cs_err_set(err, CS_EIO, "cannot write %s", p);
-		close(fd);
-		free(p);
-		return CS_EIO;
-	}
-	free(p);
-	*fd_out = fd;
-	return 0;
 }
 
 int seq_service_nudge(const char *data_dir, bool *running, cs_err *err)
@@ -505,8 +460,9 @@ static int loopback_only(svc *sv, cs_err *err)
 int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 {
 	svc sv;
-	int lockfd = -1, rc, sigs[3] = {SIGTERM, SIGINT, SIGHUP}, i;
-	char *sock = NULL, *pidp = NULL;
+	seq_lock *own = NULL; /* the lock when the caller did not take it */
+	int rc, sigs[3] = {SIGTERM, SIGINT, SIGHUP}, i;
+	char *sock = NULL;
 	mode_t old;
 
 	memset(&sv, 0, sizeof sv);
@@ -520,7 +476,9 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 
 		sv.crash_n = c ? atoi(c + 1) : 1;
 	}
-	if ((rc = take_lock(o->data_dir, &lockfd, err)) != 0)
+	if (o->lock == NULL &&
+	    (rc = seq_lock_take(o->data_dir, SEQ_LOCK_SERVICE, &own, NULL,
+	                        err)) != 0)
 		return rc;
 	if ((rc = seq_sched_open(d, v, o->clock, &sv.s, err)) != 0 ||
 	    (rc = seq_warmup_open(d, o->clock, &sv.wu, err)) != 0)
@@ -564,6 +522,8 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 	cs_log_info("coldseq running (pid %ld, data %s%s)", (long)getpid(),
 	            o->data_dir,
 	            cs_clock_is_sim(o->clock) ? ", simulated clock" : "");
+	if (o->ready)
+		o->ready(o->ready_arg);
 	svc_tick(&sv);
 	uv_run(&sv.loop, UV_RUN_DEFAULT);
 	rc = sv.exit_rc;
@@ -599,13 +559,11 @@ out:
 	svc_token_free(&sv);
 	seq_warmup_close(sv.wu);
 	seq_sched_close(sv.s);
-	pidp = data_path(o->data_dir, "coldseq.pid");
-	unlink(pidp);
-	free(pidp);
 	free(sock);
-	if (lockfd >= 0)
-		close(lockfd);
+	/* said while the lock is still held: a log never shows two
+	 * services between their "running" and "stopped" lines */
 	if (rc == 0)
 		cs_log_info("coldseq stopped");
+	seq_lock_release(own);
 	return rc;
 }
