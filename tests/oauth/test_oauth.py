@@ -655,45 +655,41 @@ AUTH_PATHS = [
 ]
 
 
-@test
-def revoked_grant_and_tokens_refresh_once_then_auth_failed():
-    # the user withdrew consent: the provider revokes the refresh token
-    # and the access tokens together, so the stored (unexpired) token is
-    # refused at login; each path refreshes once, meets invalid_grant and
-    # puts the inbox in auth_failed, naming the reconnect command
+def revoked_then(k):
+    """The user withdrew consent: the provider revokes the refresh token
+    and the access tokens together, so the stored (unexpired) token is
+    refused at login; AUTH_PATHS[k] refreshes once, meets invalid_grant
+    and puts the inbox in auth_failed, naming the reconnect command."""
+    what, argv, _ = AUTH_PATHS[k]
     dbl = OAuthProviderDouble(S).start()
     DOUBLES.append(dbl)
     try:
-        d = Data(dbl, "revcli")
-        for k, (what, argv, _) in enumerate(AUTH_PATHS):
-            user, name = 49 + k, "rc%d" % k
-            if k % 2:
-                connect_google(d, user, name)
-                cmd = "coldseq inbox connect google --email %s --name %s" \
-                    % (S.user(user), name)
-            else:
-                connect_ms(d, user, name)
-                cmd = "coldseq inbox connect microsoft --email %s " \
-                    "--name %s" % (S.user(user), name)
-            eq(d.inboxes()[name]["auth_state"], "ok", what + ": before")
-            dbl.revoke(S.user(user))
-            before = dbl.refresh_attempts(S.user(user))
-            p = d.cs(*argv(name), check=1)
-            eq(dbl.refresh_attempts(S.user(user)) - before, 1,
-               what + ": refresh attempts")
-            assert ("refresh_token", S.user(user), "invalid_grant") in \
-                dbl.grants, dbl.grants
-            ib = d.inboxes()[name]
-            eq((ib["status"], ib["auth_state"]),
-               ("auth_failed", "auth_failed"), what + ": state")
-            eq(ib["reconnect"], cmd, what + ": reconnect")
-            assert cmd in p.stderr, (what, p.stderr)
-            # and from now on the command says so at once, no refresh
-            p = d.cs(*argv(name), check=1)
-            assert "needs reconnecting" in p.stderr and cmd in p.stderr, \
-                (what, p.stderr)
-            eq(dbl.refresh_attempts(S.user(user)) - before, 1,
-               what + ": no refresh once auth_failed")
+        d = Data(dbl, "revcli%d" % k)
+        user, name = 49 + k, "rc%d" % k
+        if k % 2:
+            connect_google(d, user, name)
+            cmd = "coldseq inbox connect google --email %s --name %s" \
+                % (S.user(user), name)
+        else:
+            connect_ms(d, user, name)
+            cmd = "coldseq inbox connect microsoft --email %s --name %s" \
+                % (S.user(user), name)
+        eq(d.inboxes()[name]["auth_state"], "ok", what + ": before")
+        dbl.revoke(S.user(user))
+        p = d.cs(*argv(name), check=1)
+        eq(dbl.refresh_attempts(S.user(user)), 1, what + ": refreshes")
+        eq(dbl.grants[-1], ("refresh_token", S.user(user), "invalid_grant"),
+           what + ": the refresh")
+        ib = d.inboxes()[name]
+        eq((ib["status"], ib["auth_state"]), ("auth_failed", "auth_failed"),
+           what + ": state")
+        eq(ib["reconnect"], cmd, what + ": reconnect")
+        assert cmd in p.stderr, (what, p.stderr)
+        # from now on the command says so at once, without a refresh
+        p = d.cs(*argv(name), check=1)
+        assert "needs reconnecting" in p.stderr and cmd in p.stderr, \
+            (what, p.stderr)
+        eq(dbl.refresh_attempts(S.user(user)), 1, what + ": no more")
         eq(d.db("SELECT count(*) FROM messages WHERE outcome = 'sent'"),
            [(0,)], "nothing sent")
     finally:
@@ -701,46 +697,75 @@ def revoked_grant_and_tokens_refresh_once_then_auth_failed():
 
 
 @test
-def fresh_token_still_refused_is_not_auth_failed():
-    # the servers refuse even a token the provider just granted (SMTP AUTH
-    # disabled for the mailbox, a scope missing): one refresh, then an
-    # error that says so with the remedy; the authorization stays ok
+def revoked_grant_send_test_refreshes_once_then_auth_failed():
+    revoked_then(0)
+
+
+@test
+def revoked_grant_inbox_test_refreshes_once_then_auth_failed():
+    revoked_then(1)
+
+
+@test
+def revoked_grant_inbox_sync_refreshes_once_then_auth_failed():
+    revoked_then(2)
+
+
+def fresh_token_refused(k):
+    """The servers refuse even a token the provider just granted (SMTP
+    AUTH or IMAP disabled for the mailbox, a scope missing): AUTH_PATHS[k]
+    refreshes once, then says so with the remedy; the authorization stays
+    ok and no reconnect is asked for."""
+    what, argv, proto = AUTH_PATHS[k]
     dbl = OAuthProviderDouble(S).start()
     DOUBLES.append(dbl)
     try:
-        d = Data(dbl, "scope")
-        for k, (what, argv, proto) in enumerate(AUTH_PATHS):
-            user, name = 52 + k, "sc%d" % k
-            if k == 1:
-                connect_google(d, user, name)
-            else:
-                connect_ms(d, user, name)
-            dbl.unusable = True
-            dbl.drop(dbl.tokens_of(S.user(user)))
-            before = dbl.refreshes(S.user(user))
-            p = d.cs(*argv(name), check=1)
-            dbl.unusable = False
-            eq(dbl.refreshes(S.user(user)) - before, 1,
-               what + ": one refresh, granted")
-            eq(dbl.refresh_attempts(S.user(user)) - before, 1,
-               what + ": no other attempt")
-            ib = d.inboxes()[name]
-            eq((ib["status"], ib["auth_state"]), ("active", "ok"),
-               what + ": state")
-            assert "freshly refreshed access token" in p.stderr and \
-                "the %s server" % proto in p.stderr, (what, p.stderr)
-            assert "needs reconnecting" not in p.stderr, (what, p.stderr)
-            if k == 0:
-                assert "-SmtpClientAuthenticationDisabled $false" in \
-                    p.stderr and "SMTP.Send" in p.stderr, p.stderr
-            elif k == 1:
-                assert "https://mail.google.com/" in p.stderr, p.stderr
-            else:
-                assert "-ImapEnabled $true" in p.stderr, p.stderr
-            # the mailbox is fixed (the next token works): it works again
-            d.cs(*argv(name), check=0)
+        d = Data(dbl, "scope%d" % k)
+        user, name = 52 + k, "sc%d" % k
+        if k == 1:
+            connect_google(d, user, name)
+        else:
+            connect_ms(d, user, name)
+        dbl.unusable = True
+        dbl.drop(dbl.tokens_of(S.user(user)))
+        p = d.cs(*argv(name), check=1)
+        dbl.unusable = False
+        eq(dbl.refresh_attempts(S.user(user)), 1, what + ": refreshes")
+        eq(dbl.refreshes(S.user(user)), 1, what + ": granted")
+        ib = d.inboxes()[name]
+        eq((ib["status"], ib["auth_state"]), ("active", "ok"),
+           what + ": state")
+        assert "freshly refreshed access token" in p.stderr and \
+            "the %s server" % proto in p.stderr, (what, p.stderr)
+        assert "needs reconnecting" not in p.stderr and \
+            "inbox connect" not in p.stderr, (what, p.stderr)
+        if k == 0:
+            assert "-SmtpClientAuthenticationDisabled $false" in \
+                p.stderr and "SMTP.Send" in p.stderr, p.stderr
+        elif k == 1:
+            assert "https://mail.google.com/" in p.stderr, p.stderr
+        else:
+            assert "-ImapEnabled $true" in p.stderr, p.stderr
+        # the mailbox fixed (tokens work again): the path works again
+        d.cs(*argv(name), check=0)
+        eq(d.inboxes()[name]["auth_state"], "ok", what + ": after")
     finally:
         dbl.stop()
+
+
+@test
+def fresh_token_refused_by_smtp_send_test_is_not_auth_failed():
+    fresh_token_refused(0)
+
+
+@test
+def fresh_token_refused_inbox_test_is_not_auth_failed():
+    fresh_token_refused(1)
+
+
+@test
+def fresh_token_refused_by_imap_inbox_sync_is_not_auth_failed():
+    fresh_token_refused(2)
 
 
 @test
