@@ -71,8 +71,8 @@ static int run_test(cli_ctx *ctx, const cli_args *a)
 	}
 	/* an OAuth2 token the server refuses is refreshed once
 	 * (seq_auth_refresh_once), for SMTP and IMAP together */
-	if (seq_smtp_login(ctx->db, ctx->vault, &in, &srv, &sauth, &secret,
-	                   &ss, &res, &refreshed, &err) != 0) {
+	if (seq_smtp_login(ctx->db, ctx->vault, &in, &srv, &sauth, &secret, &ss,
+	                   &res, &refreshed, &err) != 0) {
 		if (doc) {
 			cJSON_AddStringToObject(doc, "smtp_error", err.msg);
 			cJSON_AddStringToObject(
@@ -163,7 +163,11 @@ const cli_cmd cli_cmds_inbox_test[] = {
      "certificate subject, the capabilities, and the Sent and Junk folders\n"
      "found.  Sends nothing and reads no mail.  Exit 1 names the precise\n"
      "problem (wrong password, untrusted certificate and why, connection\n"
-     "refused, timeout).\n\n"
+     "refused, timeout).  An OAuth2 access token a server refuses is\n"
+     "refreshed once; if the provider refuses that, the inbox becomes\n"
+     "auth_failed and the reconnect command is shown; if the server\n"
+     "refuses the fresh token too, the error names the mailbox setting\n"
+     "to fix (SMTP AUTH or IMAP disabled, a missing scope).\n\n"
      "--json prints {\"inbox\", \"ok\", \"smtp\": {\"tls\", "
      "\"capabilities\"},\n"
      "\"imap\": {\"tls\", \"capabilities\", \"sent\", \"junk\", "

@@ -7,7 +7,9 @@
  * server offers it (re-issued every 25 minutes), all waited on by one
  * poll(2) in one thread; Junk and servers without IDLE are read every
  * poll interval (60 s, jittered).  A failed inbox reconnects with a
- * growing delay (5 s doubling to 10 min) without disturbing the others.
+ * growing delay (5 s doubling to 10 min) without disturbing the others;
+ * an OAuth2 token the server refuses is refreshed once per failure streak
+ * (seq_auth_refresh_once), not on every reconnect.
  * SIGINT or SIGTERM ends it cleanly.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -430,7 +432,8 @@ const cli_cmd cli_cmds_watch[] = {
      "moved; Sent and Drafts are never read.  Each message becomes one\n"
      "event (see 'coldseq replies'); hard bounces, complaints and\n"
      "unsubscribes suppress the address.  Without --once it keeps\n"
-     "watching (IDLE where offered) until SIGINT/SIGTERM.\n\n"
+     "watching (IDLE where offered) until SIGINT/SIGTERM.  An OAuth2\n"
+     "token the server refuses is refreshed once (see 'inbox test').\n\n"
      "--json prints one {\"inbox\", \"folders\", \"fetched\", "
      "\"new_events\",\n\"suppressed\"} line per pass.\n\n"
      "Example:\n  coldseq inbox sync --all --once",

@@ -181,9 +181,11 @@ typedef struct seq_sent {
 } seq_sent;
 
 /*
- * Send one message from inbox `in` now: check the daily cap, build the
- * message (Date from clock in the inbox's zone), record it as 'sending'
- * with its Message-ID before DATA, send, and store the outcome.  Returns 0
+ * Send one message from inbox `in` now: build the message (Date from
+ * clock in the inbox's zone), record it as 'sending' with its Message-ID
+ * before DATA if the daily cap allows (counted and recorded in one
+ * transaction), log in (a refused OAuth2 token refreshed once), send, and
+ * store the outcome.  Returns 0
  * when the server accepted it; CS_ETEMP/CS_EINVAL/... with err set when it
  * was not sent (out->smtp says what the server said, when it said it).
  * The raw message is left in raw (for a Sent copy).

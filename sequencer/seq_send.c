@@ -4,7 +4,13 @@
  * Order (the outbox invariant in small): the Message-ID is made and the
  * messages row is committed as 'sending' before any byte of DATA goes out,
  * so a crash during the SMTP dialogue leaves a row that says the message
- * may have been sent, never a send without a record.
+ * may have been sent, never a send without a record.  The row is counted
+ * against the daily cap and inserted in one write transaction
+ * (db_message_add_capped), as the service's and warmup's are.
+ *
+ * Also the SMTP and IMAP logins with the refresh-once rule for OAuth2
+ * (seq_smtp_login, seq_imap_login over seq_auth_refresh_once), which every
+ * CLI path that authenticates uses.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq.h"
@@ -327,8 +333,8 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 		rc = over_cap(in, &day, &caps, err);
 		goto unsent;
 	}
-	if (seq_smtp_login(d, v, in, &srv, &auth, &secret, &s, &out->smtp,
-	                   NULL, err) != 0) {
+	if (seq_smtp_login(d, v, in, &srv, &auth, &secret, &s, &out->smtp, NULL,
+	                   err) != 0) {
 		/* nothing was handed over; err says why (a refused token
 		 * was refreshed once first) */
 		if (out->smtp.verdict.outcome == SMTP_SENT)

@@ -167,8 +167,7 @@ static void send_done(uv_work_t *req, int status)
 	(void)status;
 	if (!sv->stopping && oauth_retry(w))
 		return; /* still in flight, still busy */
-	if (w->again && w->n &&
-	    seq_token_refused(&w->in, &w->res[0])) {
+	if (w->again && w->n && seq_token_refused(&w->in, &w->res[0])) {
 		/* the refreshed token refused too: the mailbox's or the
 		 * app's settings, not the authorization (as in the CLI's
 		 * seq_auth_refresh_once) */

@@ -584,11 +584,12 @@ void seq_token_refused_fresh(const db_inbox *in, const char *proto,
 		              "check that the app has the permission SMTP.Send",
 		              in->email);
 	else if (strcmp(in->provider, "microsoft") == 0)
-		cs_buf_printf(out,
-		              "enable IMAP for the mailbox (Set-CASMailbox "
-		              "-Identity %s -ImapEnabled $true) and check that "
-		              "the app has the permission IMAP.AccessAsUser.All",
-		              in->email);
+		cs_buf_printf(
+		    out,
+		    "enable IMAP for the mailbox (Set-CASMailbox "
+		    "-Identity %s -ImapEnabled $true) and check that "
+		    "the app has the permission IMAP.AccessAsUser.All",
+		    in->email);
 	else if (strcmp(in->provider, "google") == 0)
 		cs_buf_puts(out, "check that the consent screen grants the "
 		                 "scope https://mail.google.com/ and that the "
@@ -599,7 +600,8 @@ void seq_token_refused_fresh(const db_inbox *in, const char *proto,
 		              "check that the mailbox accepts XOAUTH2 over %s "
 		              "and that the token's scopes include it",
 		              proto);
-	cs_buf_printf(out, "; then 'coldseq inbox test %s'. The server said: %s",
+	cs_buf_printf(out,
+	              "; then 'coldseq inbox test %s'. The server said: %s",
 	              in->name, said);
 }
 

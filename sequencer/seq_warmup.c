@@ -546,11 +546,10 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 	if ((rc = db_begin(w->d, err)) != 0)
 		goto out;
 	if ((rc = db_message_add_capped(w->d, &row, &caps, &over, err)) != 0 ||
-	    (!over &&
-	     ((rc = db_warmup_plan_set(w->d, it->id, "sending", mid, -1,
-	                               di.day, now, err)) != 0 ||
-	      (rc = db_warmup_note(w->d, in.id, di.day, topic, now, err)) !=
-	          0)) ||
+	    (!over && ((rc = db_warmup_plan_set(w->d, it->id, "sending", mid,
+	                                        -1, di.day, now, err)) != 0 ||
+	               (rc = db_warmup_note(w->d, in.id, di.day, topic, now,
+	                                    err)) != 0)) ||
 	    (rc = db_commit(w->d, err)) != 0) {
 		db_rollback(w->d);
 		goto out;
