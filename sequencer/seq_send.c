@@ -343,7 +343,8 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 		             out->smtp.verdict.outcome == SMTP_INBOX_FAILURE
 		         ? CS_ETEMP
 		         : CS_ENET;
-		err->code = rc;
+		if (err)
+			err->code = rc;
 	} else if (smtp_send(s, in->email, m.to_addr, raw->data, raw->len,
 	                     &out->smtp) != 0) {
 		rc = out->smtp.verdict.outcome == SMTP_DEFERRED ||

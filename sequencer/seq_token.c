@@ -29,6 +29,14 @@
  * call, for the CLI, which has no loop: it may block for at most
  * REFRESH_TIMEOUT_MS.
  *
+ * A server that refuses the access token at login (SMTP AUTH, IMAP)
+ * gets one forced refresh and one more try, on every path that
+ * authenticates: seq_auth_refresh_once for the CLI (send-test, inbox
+ * test, inbox sync), oauth_retry and the watcher's forced reauth in the
+ * service.  invalid_grant there is the auth_failed above; a fresh token
+ * refused again is the mailbox's or the app's settings
+ * (seq_token_refused_fresh says which), never auth_failed.
+ *
  * Times the service uses (seq_token_check), for a token of life L and
  * margin m = min(L/4, 5 min):
  *
