@@ -55,6 +55,7 @@ static int run_test(cli_ctx *ctx, const cli_args *a)
 	imap_folders folders;
 	cs_secret *secret = NULL, *isecret = NULL;
 	cJSON *doc = a->json ? cJSON_CreateObject() : NULL;
+	bool refreshed = false;
 	int rc = CLI_EXIT_FAIL;
 
 	memset(&folders, 0, sizeof folders);
@@ -68,15 +69,18 @@ static int run_test(cli_ctx *ctx, const cli_args *a)
 		cli_error("inbox test: %s", err.msg);
 		goto out;
 	}
-	if (smtp_open(&srv, &sauth, &ss, &res) != 0) {
+	/* an OAuth2 token the server refuses is refreshed once
+	 * (seq_auth_refresh_once), for SMTP and IMAP together */
+	if (seq_smtp_login(ctx->db, ctx->vault, &in, &srv, &sauth, &secret, &ss,
+	                   &res, &refreshed, &err) != 0) {
 		if (doc) {
-			cJSON_AddStringToObject(doc, "smtp_error", res.detail);
+			cJSON_AddStringToObject(doc, "smtp_error", err.msg);
 			cJSON_AddStringToObject(
 			    doc, "outcome",
 			    smtp_outcome_name(res.verdict.outcome));
 		}
 		cli_error("inbox test %s: SMTP %s:%d: %s", in.name,
-		          in.smtp_host, in.smtp_port, res.detail);
+		          in.smtp_host, in.smtp_port, err.msg);
 		goto out;
 	}
 	if (doc) {
@@ -99,7 +103,8 @@ static int run_test(cli_ctx *ctx, const cli_args *a)
 	ss = NULL;
 	if (seq_inbox_imap(ctx->db, ctx->vault, &in, &isrv, &iauth, &isecret,
 	                   &err) != 0 ||
-	    imap_open(&isrv, &iauth, &is, &err) != 0) {
+	    seq_imap_login(ctx->db, ctx->vault, &in, &isrv, &iauth, &isecret,
+	                   &is, &refreshed, &err) != 0) {
 		if (doc)
 			cJSON_AddStringToObject(doc, "imap_error", err.msg);
 		cli_error("inbox test %s: IMAP %s:%d: %s", in.name,
@@ -158,7 +163,11 @@ const cli_cmd cli_cmds_inbox_test[] = {
      "certificate subject, the capabilities, and the Sent and Junk folders\n"
      "found.  Sends nothing and reads no mail.  Exit 1 names the precise\n"
      "problem (wrong password, untrusted certificate and why, connection\n"
-     "refused, timeout).\n\n"
+     "refused, timeout).  An OAuth2 access token a server refuses is\n"
+     "refreshed once; if the provider refuses that, the inbox becomes\n"
+     "auth_failed and the reconnect command is shown; if the server\n"
+     "refuses the fresh token too, the error names the mailbox setting\n"
+     "to fix (SMTP AUTH or IMAP disabled, a missing scope).\n\n"
      "--json prints {\"inbox\", \"ok\", \"smtp\": {\"tls\", "
      "\"capabilities\"},\n"
      "\"imap\": {\"tls\", \"capabilities\", \"sent\", \"junk\", "

@@ -189,8 +189,11 @@ const cli_cmd cli_cmds_send[] = {
     {NULL, "send-test", NULL, "send one message now from an inbox",
      "Sends over the inbox's SMTP server at once.  The first output line\n"
      "is 'Message-ID: <...>', then the server's final reply.  The message\n"
-     "is recorded and counts toward the inbox's daily cap; when the cap is\n"
-     "reached nothing is sent.  Exit 1 when the server did not accept it.\n"
+     "is recorded and counts toward the inbox's daily cap (checked and\n"
+     "recorded at once, so a running service or other send-tests cannot\n"
+     "take it past); when the cap is reached nothing is sent.  An OAuth2\n"
+     "token the server refuses is refreshed once.  Exit 1 when the server\n"
+     "did not accept it.\n"
      "\n"
      "--json prints {\"message_id\", \"inbox\", \"to\", \"outcome\", "
      "\"code\",\n\"reply\", \"error\", \"sent_copy\" (the folder), "

@@ -7,7 +7,9 @@
  * server offers it (re-issued every 25 minutes), all waited on by one
  * poll(2) in one thread; Junk and servers without IDLE are read every
  * poll interval (60 s, jittered).  A failed inbox reconnects with a
- * growing delay (5 s doubling to 10 min) without disturbing the others.
+ * growing delay (5 s doubling to 10 min) without disturbing the others;
+ * an OAuth2 token the server refuses is refreshed once per failure streak
+ * (seq_auth_refresh_once), not on every reconnect.
  * SIGINT or SIGTERM ends it cleanly.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -51,6 +53,7 @@ typedef struct watched {
 	int fd;    /* IDLE fd, -1 when not idling */
 	bool wake; /* sync at the next round */
 	bool idling;
+	bool refreshed; /* OAuth2: refreshed once in this failure streak */
 } watched;
 
 static void print_stats(cli_ctx *ctx, const char *name,
@@ -97,30 +100,55 @@ static void drop(watched *x, const char *why)
 	    x->backoff_ms * 2 > BACKOFF_MAX ? BACKOFF_MAX : x->backoff_ms * 2;
 }
 
+/* One login of a watcher for seq_auth_refresh_once: again, with the
+ * access token just refreshed and stored. */
+static int login_attempt(void *arg, bool again, bool *refused, cs_err *err)
+{
+	seq_watcher *w = arg;
+	int rc;
+
+	if (again && (rc = seq_watcher_reauth(w, false, err)) != 0)
+		return rc;
+	rc = seq_watcher_connect(w, err);
+	*refused = rc == CS_EREFUSED;
+	return rc;
+}
+
+/* A watcher for in, connected; an OAuth2 token the server refuses is
+ * refreshed once (*refreshed: already in this failure streak). */
+static int open_watcher(cli_ctx *ctx, cs_clock *clock, const db_inbox *in,
+                        seq_watcher **w, bool *refreshed, cs_err *err)
+{
+	int rc;
+
+	if ((rc = seq_watcher_new(ctx->db, ctx->vault, clock, in, w, err)) ==
+	        0 &&
+	    (rc = seq_auth_refresh_once(ctx->db, ctx->vault, in, "IMAP",
+	                                login_attempt, *w, refreshed, err)) !=
+	        0) {
+		seq_watcher_close(*w);
+		*w = NULL;
+	}
+	return rc;
+}
+
 /* Connect if needed and make a pass; false when the inbox failed. */
 static bool pass(cli_ctx *ctx, cs_clock *clock, watched *x)
 {
 	seq_sync_stats st;
 	cs_err err = CS_ERR_INIT;
 
-	if (x->w == NULL) {
-		/* OAuth2: a reconnect after a failure gets a refreshed access
-		 * token (the provider may have dropped the old one early);
-		 * a no-op for passwords */
-		if (seq_watcher_new(ctx->db, ctx->vault, clock, &x->in, &x->w,
-		                    &err) != 0 ||
-		    (x->backoff_ms > BACKOFF_MIN &&
-		     seq_watcher_reauth(x->w, true, &err) != 0) ||
-		    seq_watcher_connect(x->w, &err) != 0) {
-			drop(x, err.msg);
-			return false;
-		}
+	if (x->w == NULL &&
+	    open_watcher(ctx, clock, &x->in, &x->w, &x->refreshed, &err) != 0) {
+		drop(x, err.msg);
+		return false;
 	}
 	if (seq_watcher_sync(x->w, &st, &err) != 0) {
 		drop(x, err.msg);
 		return false;
 	}
 	x->backoff_ms = BACKOFF_MIN;
+	x->refreshed = false;
 	x->next_poll = cs_mono_ms() + jitter(POLL_MS);
 	if (st.new_events || ctx->args->verbose)
 		print_stats(ctx, x->in.name, &st);
@@ -266,9 +294,10 @@ static int run_sync(cli_ctx *ctx, const cli_args *a)
 		for (i = 0; i < n; i++) {
 			seq_watcher *w = NULL;
 			seq_sync_stats st;
+			bool refreshed = false;
 
-			if (seq_watcher_open(ctx->db, ctx->vault, clock,
-			                     &xs[i].in, &w, &err) != 0 ||
+			if (open_watcher(ctx, clock, &xs[i].in, &w, &refreshed,
+			                 &err) != 0 ||
 			    seq_watcher_sync(w, &st, &err) != 0) {
 				cli_error("inbox sync %s: %s", xs[i].in.name,
 				          err.msg);
@@ -403,7 +432,8 @@ const cli_cmd cli_cmds_watch[] = {
      "moved; Sent and Drafts are never read.  Each message becomes one\n"
      "event (see 'coldseq replies'); hard bounces, complaints and\n"
      "unsubscribes suppress the address.  Without --once it keeps\n"
-     "watching (IDLE where offered) until SIGINT/SIGTERM.\n\n"
+     "watching (IDLE where offered) until SIGINT/SIGTERM.  An OAuth2\n"
+     "token the server refuses is refreshed once (see 'inbox test').\n\n"
      "--json prints one {\"inbox\", \"folders\", \"fetched\", "
      "\"new_events\",\n\"suppressed\"} line per pass.\n\n"
      "Example:\n  coldseq inbox sync --all --once",

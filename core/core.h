@@ -100,6 +100,9 @@ enum {
 	CS_EAUTH = -12,     /* authorization refused for good (an OAuth2
 	                       grant revoked or expired): only the user can
 	                       renew it */
+	CS_EREFUSED = -13,  /* the server refused the credentials at login
+	                       (a wrong password, an access token it does
+	                       not accept); not a network failure */
 };
 
 /*

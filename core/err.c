@@ -85,6 +85,7 @@ const char *cs_err_name(int code)
 	case CS_ETEMP: return "temporary failure";
 	case CS_ECONFLICT: return "state conflict";
 	case CS_EAUTH: return "authorization refused";
+	case CS_EREFUSED: return "credentials refused";
 	default: return "unknown error";
 	}
 }

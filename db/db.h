@@ -229,6 +229,28 @@ typedef struct db_message {
 
 /* Record a message as 'sending' before its DATA goes out. */
 int db_message_add(db *d, const db_message *m, cs_err *err);
+/* The caps a message must fit in on its inbox's local_day (counts as
+ * db_message_count_caps and db_message_count_day define them). */
+typedef struct db_caps {
+	long long cap;  /* campaign side (campaign, test, warmup that counts
+	                   toward the cap); < 0: not checked */
+	long long hard; /* messages of every purpose; 0: none */
+	const char *quota_purpose; /* non-NULL: also fewer than quota */
+	long long quota;           /* messages of that purpose (sending,
+	                              sent, uncertain) */
+	/* out: the counts of the day before this message */
+	long long campaign, total, own;
+} db_caps;
+
+/* Record m as 'sending' only if it fits caps: the day's counts and the
+ * insert in one write transaction (BEGIN IMMEDIATE; a savepoint inside a
+ * caller's transaction, which db_begin also opened IMMEDIATE), so no
+ * other process or connection can record a message between the count
+ * and the insert.  *refused: over a cap, nothing written (rc 0).  Every
+ * path that sends (service batches, warmup, send-test) records through
+ * here. */
+int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
+                          bool *refused, cs_err *err);
 /* Store the outcome (an smtp_outcome_name) and the server's reply. */
 int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
                            int code, const char *reply, int64_t now,

@@ -42,6 +42,37 @@ int db_message_add(db *d, const db_message *m, cs_err *err)
 	return rc;
 }
 
+int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
+                          bool *refused, cs_err *err)
+{
+	int rc;
+
+	*refused = false;
+	caps->campaign = caps->total = caps->own = 0;
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = db_message_count_caps(d, m->inbox_id, m->local_day,
+	                                &caps->campaign, &caps->total, err)) !=
+	        0 ||
+	    (caps->quota_purpose &&
+	     (rc = db_message_count_day(d, m->inbox_id, m->local_day,
+	                                caps->quota_purpose, &caps->own,
+	                                err)) != 0))
+		goto fail;
+	*refused = (caps->cap >= 0 && caps->campaign >= caps->cap) ||
+	           (caps->hard > 0 && caps->total >= caps->hard) ||
+	           (caps->quota_purpose && caps->own >= caps->quota);
+	if (!*refused && (rc = db_message_add(d, m, err)) != 0)
+		goto fail;
+	if ((rc = db_commit(d, err)) != 0)
+		goto fail;
+	return 0;
+fail:
+	db_rollback(d);
+	*refused = false;
+	return rc;
+}
+
 int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
                            int code, const char *reply, int64_t now,
                            cs_err *err)

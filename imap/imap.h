@@ -138,7 +138,7 @@ typedef struct imap_session imap_session;
 
 /* Connect, TLS (verified, net/), STARTTLS when asked, log in.  On failure
  * err says what failed (connect, certificate, authentication) and *out is
- * NULL. */
+ * NULL; CS_EREFUSED when the server answered the login with a refusal. */
 int imap_open(const imap_server *srv, const imap_auth *auth, imap_session **out,
               cs_err *err);
 /* TLS details, NULL without TLS. */

@@ -155,6 +155,10 @@ int imap_open(const imap_server *srv, const imap_auth *auth, imap_session **out,
 			        ? "IMAP authentication (XOAUTH2) failed"
 			        : "IMAP authentication failed",
 			    err);
+			/* the server answered: it refused the credentials */
+			if (err && r != MAILIMAP_ERROR_STREAM &&
+			    r != MAILIMAP_ERROR_CONNECTION_REFUSED)
+				err->code = CS_EREFUSED;
 			goto fail;
 		}
 	}

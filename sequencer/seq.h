@@ -103,6 +103,51 @@ bool seq_token_refused(const db_inbox *in, const smtp_result *res);
 void seq_token_reconnect_cmd(const db_inbox *in, const char *tenant,
                              cs_buf *out);
 
+/* One login for seq_auth_refresh_once: read the inbox's credentials as
+ * stored now (again when `again`: a refreshed token was just stored) and
+ * log in.  0: logged in.  Otherwise err says why, and *refused is set when
+ * the server refused the credentials at authentication (SMTP AUTH 5xx,
+ * IMAP login refused), not for network, TLS or timeout failures. */
+typedef int (*seq_auth_attempt)(void *arg, bool again, bool *refused,
+                                cs_err *err);
+
+/* Log in, with the one rule every path that authenticates follows (CLI
+ * send-test, inbox test, inbox sync; the service's oauth_retry and
+ * watcher do the same on their loop): when a server refuses an OAuth2
+ * inbox's access token, refresh it once (seq_token_get force) and try
+ * once more.
+ *   - the provider refuses the refresh (invalid_grant): the inbox is
+ *     auth_failed with the reconnect command (seq_token.c), CS_EAUTH and
+ *     err names that command;
+ *   - the fresh token is refused too: not a lost authorization but the
+ *     mailbox's or the app's settings (SMTP AUTH or IMAP disabled for the
+ *     mailbox, a missing scope): err says so with the remedy
+ *     (seq_token_refused_fresh), the attempt's code, auth_state
+ *     untouched.
+ * proto ("SMTP", "IMAP") names the server in messages.  *refreshed (may
+ * be NULL) spans one command's logins: set when a refresh was forced; a
+ * refusal after one is not refreshed again.  Password inboxes: one
+ * attempt, as it is. */
+int seq_auth_refresh_once(db *d, cs_vault *v, const db_inbox *in,
+                          const char *proto, seq_auth_attempt attempt,
+                          void *arg, bool *refreshed, cs_err *err);
+/* The message for a freshly refreshed access token that a proto server
+ * still refuses (said: its answer), with the remedy for the provider. */
+void seq_token_refused_fresh(const db_inbox *in, const char *proto,
+                             const char *said, cs_buf *out);
+
+/* SMTP and IMAP logins of an inbox through seq_auth_refresh_once, from
+ * srv, auth and *secret as seq_inbox_smtp (seq_inbox_imap) filled them:
+ * after a refresh they are filled again.  On success *out is the session;
+ * the caller frees it and *secret, in any case.  SMTP: res is the last
+ * server answer (res->verdict says what failed). */
+int seq_smtp_login(db *d, cs_vault *v, const db_inbox *in, smtp_server *srv,
+                   smtp_auth *auth, cs_secret **secret, smtp_session **out,
+                   smtp_result *res, bool *refreshed, cs_err *err);
+int seq_imap_login(db *d, cs_vault *v, const db_inbox *in, imap_server *srv,
+                   imap_auth *auth, cs_secret **secret, imap_session **out,
+                   bool *refreshed, cs_err *err);
+
 /* Whether a copy of what the inbox sends belongs in its Sent folder:
  * sent_copy always/never, or auto = not for Google and Microsoft 365, which
  * keep their own copy. */
@@ -136,9 +181,11 @@ typedef struct seq_sent {
 } seq_sent;
 
 /*
- * Send one message from inbox `in` now: check the daily cap, build the
- * message (Date from clock in the inbox's zone), record it as 'sending'
- * with its Message-ID before DATA, send, and store the outcome.  Returns 0
+ * Send one message from inbox `in` now: build the message (Date from
+ * clock in the inbox's zone), record it as 'sending' with its Message-ID
+ * before DATA if the daily cap allows (counted and recorded in one
+ * transaction), log in (a refused OAuth2 token refreshed once), send, and
+ * store the outcome.  Returns 0
  * when the server accepted it; CS_ETEMP/CS_EINVAL/... with err set when it
  * was not sent (out->smtp says what the server said, when it said it).
  * The raw message is left in raw (for a Sent copy).

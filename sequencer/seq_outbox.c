@@ -62,6 +62,8 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	seq_camp *c;
 	seq_compose_in ci;
 	db_message row;
+	db_caps caps = {0};
+	bool over = false;
 	char *subject = NULL;
 	const char *zone;
 	int rc;
@@ -99,19 +101,16 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 		                    NULL, now, err);
 		goto out;
 	}
-	/* the authoritative cap check: the database, now (test sends from
-	 * the CLI count too) */
+	/* at the cap now: no need to compose.  Not the authoritative check:
+	 * another process may send between here and the insert, so that is
+	 * db_message_add_capped below, counting and inserting at once */
 	if ((rc = db_message_count_caps(s->d, ib->in.id, ib->day,
 	                                &ib->camp_today, &ib->total_today,
 	                                err)) != 0)
 		goto out;
 	if (ib->camp_today >= ib->cap_today ||
-	    (ib->hard && ib->total_today >= ib->hard)) {
-		rc = db_outbox_move(s->d, o.id, "queued", "queued",
-		                    "daily cap reached", ib->day_end, NULL, now,
-		                    err);
-		goto out;
-	}
+	    (ib->hard && ib->total_today >= ib->hard))
+		goto capped;
 	zone = seq_contact_zone(c, e.contact_tz);
 	if ((rc = db_contact_get(s->d, e.email, &ct, err)) != 0 ||
 	    (size_t)o.step > c->c.nsteps ||
@@ -143,15 +142,23 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	row.subject = subject;
 	row.created_at = now;
 	row.local_day = ib->day;
+	/* the authoritative cap check: the day's count (test sends from the
+	 * CLI, other processes) and the insert in one write transaction */
+	caps.cap = ib->cap_today;
+	caps.hard = ib->hard;
 	if ((rc = db_begin(s->d, err)) != 0)
 		goto out;
-	if ((rc = db_outbox_move(s->d, o.id, "queued", "sending", NULL, -1,
-	                         NULL, now, err)) != 0 ||
-	    (rc = db_message_add(s->d, &row, err)) != 0 ||
+	if ((rc = db_message_add_capped(s->d, &row, &caps, &over, err)) != 0 ||
+	    (!over && (rc = db_outbox_move(s->d, o.id, "queued", "sending",
+	                                   NULL, -1, NULL, now, err)) != 0) ||
 	    (rc = db_commit(s->d, err)) != 0) {
 		db_rollback(s->d);
 		goto out;
 	}
+	ib->camp_today = caps.campaign;
+	ib->total_today = caps.total;
+	if (over)
+		goto capped;
 	ib->camp_today++;
 	ib->total_today++;
 	job->outbox_id = o.id;
@@ -166,6 +173,10 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	job->at = now;
 	job->zone = cs_xstrdup(zone);
 	*ready = true;
+	goto out;
+capped:
+	rc = db_outbox_move(s->d, o.id, "queued", "queued", "daily cap reached",
+	                    ib->day_end, NULL, now, err);
 out:
 	if (rc || !*ready)
 		cs_buf_free(&job->raw);

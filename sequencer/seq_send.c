@@ -4,7 +4,13 @@
  * Order (the outbox invariant in small): the Message-ID is made and the
  * messages row is committed as 'sending' before any byte of DATA goes out,
  * so a crash during the SMTP dialogue leaves a row that says the message
- * may have been sent, never a send without a record.
+ * may have been sent, never a send without a record.  The row is counted
+ * against the daily cap and inserted in one write transaction
+ * (db_message_add_capped), as the service's and warmup's are.
+ *
+ * Also the SMTP and IMAP logins with the refresh-once rule for OAuth2
+ * (seq_smtp_login, seq_imap_login over seq_auth_refresh_once), which every
+ * CLI path that authenticates uses.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq.h"
@@ -158,6 +164,106 @@ static int local_offset(const char *tz, int64_t now, int *off, char day[11],
 	return rc;
 }
 
+/* ---- logins with the refresh-once rule (seq_auth_refresh_once) --------- */
+
+typedef struct smtp_try {
+	db *d;
+	cs_vault *v;
+	const db_inbox *in;
+	smtp_server *srv;
+	smtp_auth *auth;
+	cs_secret **secret;
+	smtp_session **out;
+	smtp_result *res;
+} smtp_try;
+
+static int smtp_attempt(void *arg, bool again, bool *refused, cs_err *err)
+{
+	smtp_try *t = arg;
+	int rc;
+
+	if (again) { /* the refreshed token, as stored */
+		cs_secret_free(*t->secret);
+		*t->secret = NULL;
+		if ((rc = seq_inbox_smtp(t->d, t->v, t->in, t->srv, t->auth,
+		                         t->secret, err)) != 0)
+			return rc;
+	}
+	memset(t->res, 0, sizeof *t->res);
+	if (smtp_open(t->srv, t->auth, t->out, t->res) == 0)
+		return 0;
+	*refused = seq_token_refused(t->in, t->res);
+	return cs_err_set(err, *refused ? CS_EREFUSED : CS_ENET, "%s: %s",
+	                  smtp_outcome_name(t->res->verdict.outcome),
+	                  t->res->detail);
+}
+
+int seq_smtp_login(db *d, cs_vault *v, const db_inbox *in, smtp_server *srv,
+                   smtp_auth *auth, cs_secret **secret, smtp_session **out,
+                   smtp_result *res, bool *refreshed, cs_err *err)
+{
+	smtp_try t = {d, v, in, srv, auth, secret, out, res};
+
+	*out = NULL;
+	memset(res, 0, sizeof *res);
+	return seq_auth_refresh_once(d, v, in, "SMTP", smtp_attempt, &t,
+	                             refreshed, err);
+}
+
+typedef struct imap_try {
+	db *d;
+	cs_vault *v;
+	const db_inbox *in;
+	imap_server *srv;
+	imap_auth *auth;
+	cs_secret **secret;
+	imap_session **out;
+} imap_try;
+
+static int imap_attempt(void *arg, bool again, bool *refused, cs_err *err)
+{
+	imap_try *t = arg;
+	int rc;
+
+	if (again) {
+		cs_secret_free(*t->secret);
+		*t->secret = NULL;
+		if ((rc = seq_inbox_imap(t->d, t->v, t->in, t->srv, t->auth,
+		                         t->secret, err)) != 0)
+			return rc;
+	}
+	rc = imap_open(t->srv, t->auth, t->out, err);
+	*refused = rc == CS_EREFUSED;
+	return rc;
+}
+
+int seq_imap_login(db *d, cs_vault *v, const db_inbox *in, imap_server *srv,
+                   imap_auth *auth, cs_secret **secret, imap_session **out,
+                   bool *refreshed, cs_err *err)
+{
+	imap_try t = {d, v, in, srv, auth, secret, out};
+
+	*out = NULL;
+	return seq_auth_refresh_once(d, v, in, "IMAP", imap_attempt, &t,
+	                             refreshed, err);
+}
+
+/* ---- send one message now ------------------------------------------------ */
+
+static int over_cap(const db_inbox *in, const seq_inbox_day *day,
+                    const db_caps *caps, cs_err *err)
+{
+	if (caps->hard > 0 && caps->total >= caps->hard)
+		return cs_err_set(err, CS_ETEMP,
+		                  "inbox '%s' has sent its daily total of %lld "
+		                  "today (%s, %s); nothing was sent",
+		                  in->name, caps->hard, day->day, in->timezone);
+	return cs_err_set(err, CS_ETEMP,
+	                  "inbox '%s' has sent its daily cap of %lld today "
+	                  "(%s, %s); nothing was sent",
+	                  in->name, caps->cap, day->day, in->timezone);
+}
+
 int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
                  const smtp_msg_spec *spec, const char *purpose, cs_buf *raw,
                  seq_sent *out, cs_err *err)
@@ -168,16 +274,15 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 	smtp_session *s = NULL;
 	cs_secret *secret = NULL;
 	db_message row;
-	long long sent_today = 0;
+	seq_inbox_day day;
+	db_caps caps = {0};
+	bool over = false;
 	int64_t now = cs_clock_now(clock);
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	if ((rc = local_offset(in->timezone, now, &m.tz_offset_min,
 	                       out->local_day, err)) != 0)
-		return rc;
-	if ((rc = db_message_count_day(d, in->id, out->local_day, NULL,
-	                               &sent_today, err)) != 0)
 		return rc;
 	{
 		cs_buf why = CS_BUF_INIT;
@@ -193,17 +298,24 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 		if (rc)
 			return rc;
 	}
-	if (sent_today >= in->daily_cap)
-		return cs_err_set(
-		    err, CS_ETEMP,
-		    "inbox '%s' has sent its daily cap of %d today "
-		    "(%s, %s); nothing was sent",
-		    in->name, in->daily_cap, out->local_day, in->timezone);
+	/* the caps the scheduler holds a send against (campaign cap with
+	 * its ramp, the daily total); this look is for the message only:
+	 * db_message_add_capped below is the check */
+	if ((rc = seq_inbox_day_get(d, in, now, &day, err)) != 0)
+		return rc;
+	memcpy(out->local_day, day.day, sizeof out->local_day);
+	caps.cap = day.cap;
+	caps.hard = day.hard;
+	caps.campaign = day.campaign;
+	caps.total = day.total;
+	if (day.campaign >= day.cap || (day.hard && day.total >= day.hard))
+		return over_cap(in, &day, &caps, err);
+	/* credentials first: a pending or auth_failed inbox records nothing */
 	if ((rc = seq_inbox_smtp(d, v, in, &srv, &auth, &secret, err)) != 0)
 		return rc;
 	m.date_ms = now;
 	if ((rc = smtp_build_message(&m, raw, &out->message_id, err)) != 0)
-		goto out;
+		goto unsent;
 	memset(&row, 0, sizeof row);
 	row.message_id = out->message_id;
 	row.inbox_id = in->id;
@@ -213,11 +325,28 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 	row.subject = m.subject;
 	row.created_at = now;
 	row.local_day = out->local_day;
-	if ((rc = db_message_add(d, &row, err)) != 0)
-		goto out;
-	if (smtp_open(&srv, &auth, &s, &out->smtp) != 0 ||
-	    smtp_send(s, in->email, m.to_addr, raw->data, raw->len,
-	              &out->smtp) != 0) {
+	/* counted and recorded in one write transaction: the service and
+	 * other CLI processes send from the same inbox */
+	if ((rc = db_message_add_capped(d, &row, &caps, &over, err)) != 0)
+		goto unsent;
+	if (over) {
+		rc = over_cap(in, &day, &caps, err);
+		goto unsent;
+	}
+	if (seq_smtp_login(d, v, in, &srv, &auth, &secret, &s, &out->smtp, NULL,
+	                   err) != 0) {
+		/* nothing was handed over; err says why (a refused token
+		 * was refreshed once first) */
+		if (out->smtp.verdict.outcome == SMTP_SENT)
+			out->smtp.verdict.outcome = SMTP_INBOX_FAILURE;
+		rc = out->smtp.verdict.outcome == SMTP_DEFERRED ||
+		             out->smtp.verdict.outcome == SMTP_INBOX_FAILURE
+		         ? CS_ETEMP
+		         : CS_ENET;
+		if (err)
+			err->code = rc;
+	} else if (smtp_send(s, in->email, m.to_addr, raw->data, raw->len,
+	                     &out->smtp) != 0) {
 		rc = out->smtp.verdict.outcome == SMTP_DEFERRED ||
 		             out->smtp.verdict.outcome == SMTP_INBOX_FAILURE
 		         ? CS_ETEMP
@@ -239,7 +368,11 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 			*err = e2;
 		}
 	}
-out:
+	cs_secret_free(secret);
+	return rc;
+unsent: /* nothing recorded: no Message-ID to report */
+	free(out->message_id);
+	out->message_id = NULL;
 	cs_secret_free(secret);
 	return rc;
 }

@@ -37,6 +37,7 @@ typedef struct send_work {
 	bool sent_copy;
 	bool retried;   /* OAuth2: the token was refreshed once already */
 	bool auth_lost; /* OAuth2: the provider refused the refresh */
+	bool again;     /* OAuth2: the batch ran again with a fresh token */
 	seq_job jobs[SEND_BATCH];
 	smtp_result res[SEND_BATCH];
 	size_t n;
@@ -127,6 +128,7 @@ static void oauth_refreshed(svc *sv, void *arg, int rc, const cs_err *why)
 		w->auth.secret = fresh;
 		w->iauth.secret = fresh;
 		memset(w->res, 0, sizeof w->res);
+		w->again = true;
 		uv_queue_work(&sv->loop, &w->req, send_run, send_done);
 		return;
 	}
@@ -165,6 +167,16 @@ static void send_done(uv_work_t *req, int status)
 	(void)status;
 	if (!sv->stopping && oauth_retry(w))
 		return; /* still in flight, still busy */
+	if (w->again && w->n && seq_token_refused(&w->in, &w->res[0])) {
+		/* the refreshed token refused too: the mailbox's or the
+		 * app's settings, not the authorization (as in the CLI's
+		 * seq_auth_refresh_once) */
+		cs_buf why = CS_BUF_INIT;
+
+		seq_token_refused_fresh(&w->in, "SMTP", w->res[0].detail, &why);
+		cs_log_warn("%s", why.data);
+		cs_buf_free(&why);
+	}
 	for (i = 0; i < w->n; i++) {
 		cs_err err = CS_ERR_INIT;
 		smtp_outcome o = w->res[i].verdict.outcome;

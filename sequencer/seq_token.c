@@ -29,6 +29,14 @@
  * call, for the CLI, which has no loop: it may block for at most
  * REFRESH_TIMEOUT_MS.
  *
+ * A server that refuses the access token at login (SMTP AUTH, IMAP)
+ * gets one forced refresh and one more try, on every path that
+ * authenticates: seq_auth_refresh_once for the CLI (send-test, inbox
+ * test, inbox sync), oauth_retry and the watcher's forced reauth in the
+ * service.  invalid_grant there is the auth_failed above; a fresh token
+ * refused again is the mailbox's or the app's settings
+ * (seq_token_refused_fresh says which), never auth_failed.
+ *
  * Times the service uses (seq_token_check), for a token of life L and
  * margin m = min(L/4, 5 min):
  *
@@ -561,4 +569,99 @@ int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err)
 		            "its threads in progress wait",
 		            ib ? ib->in.name : "?", n);
 	return 0;
+}
+
+/* ---- a server refused the token: refresh once ---------------------------- */
+
+void seq_token_refused_fresh(const db_inbox *in, const char *proto,
+                             const char *said, cs_buf *out)
+{
+	bool smtp = strcmp(proto, "SMTP") == 0;
+
+	cs_buf_printf(out,
+	              "inbox '%s': the %s server refuses even a freshly "
+	              "refreshed access token, so the authorization is "
+	              "valid (no reconnect needed) and the mailbox's or the "
+	              "app's settings are not: ",
+	              in->name, proto);
+	if (strcmp(in->provider, "microsoft") == 0 && smtp)
+		cs_buf_printf(out,
+		              "enable SMTP AUTH for the mailbox "
+		              "(Set-CASMailbox -Identity %s "
+		              "-SmtpClientAuthenticationDisabled $false) and "
+		              "check that the app has the permission SMTP.Send",
+		              in->email);
+	else if (strcmp(in->provider, "microsoft") == 0)
+		cs_buf_printf(
+		    out,
+		    "enable IMAP for the mailbox (Set-CASMailbox "
+		    "-Identity %s -ImapEnabled $true) and check that "
+		    "the app has the permission IMAP.AccessAsUser.All",
+		    in->email);
+	else if (strcmp(in->provider, "google") == 0)
+		cs_buf_puts(out, "check that the consent screen grants the "
+		                 "scope https://mail.google.com/ and that the "
+		                 "Workspace admin allows IMAP and SMTP for the "
+		                 "user");
+	else
+		cs_buf_printf(out,
+		              "check that the mailbox accepts XOAUTH2 over %s "
+		              "and that the token's scopes include it",
+		              proto);
+	cs_buf_printf(out,
+	              "; then 'coldseq inbox test %s'. The server said: %s",
+	              in->name, said);
+}
+
+int seq_auth_refresh_once(db *d, cs_vault *v, const db_inbox *in,
+                          const char *proto, seq_auth_attempt attempt,
+                          void *arg, bool *refreshed, cs_err *err)
+{
+	cs_err first = CS_ERR_INIT, rerr = CS_ERR_INIT, again = CS_ERR_INIT;
+	cs_secret *fresh = NULL;
+	cs_buf msg = CS_BUF_INIT;
+	bool refused = false, local = false;
+	int rc, rc2;
+
+	if (refreshed == NULL)
+		refreshed = &local;
+	if ((rc = attempt(arg, false, &refused, &first)) == 0)
+		return 0;
+	if (!refused || strcmp(in->auth, "oauth2") != 0) {
+		if (err)
+			*err = first;
+		return rc;
+	}
+	if (!*refreshed) {
+		*refreshed = true;
+		rc2 = seq_token_get(d, v, in, true, &fresh, &rerr);
+		cs_secret_free(fresh);
+		if (rc2 == CS_EAUTH) /* auth_failed now (or already) */
+			return cs_err_set(err, rc2,
+			                  "%s (the %s server had refused the "
+			                  "access token)",
+			                  rerr.msg, proto);
+		if (rc2 != 0)
+			return cs_err_set(err, rc2,
+			                  "%s refused the access token (%s), "
+			                  "and refreshing it failed: %s",
+			                  proto, first.msg, rerr.msg);
+		cs_log_info("inbox %s: the %s server refused the access "
+		            "token; refreshed it, trying again once",
+		            in->name, proto);
+		refused = false;
+		if ((rc = attempt(arg, true, &refused, &again)) == 0)
+			return 0;
+		if (!refused) {
+			if (err)
+				*err = again;
+			return rc;
+		}
+		first = again;
+	}
+	seq_token_refused_fresh(in, proto, first.msg, &msg);
+	cs_log_warn("%s", msg.data);
+	cs_err_set(err, rc, "%s", msg.data);
+	cs_buf_free(&msg);
+	return rc;
 }

@@ -473,6 +473,8 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 	cs_buf subject = CS_BUF_INIT, body = CS_BUF_INIT;
 	char *mid = NULL;
 	db_message row;
+	db_caps caps = {0};
+	bool over = false;
 
 	memset(job, 0, sizeof *job);
 	memset(&in, 0, sizeof in);
@@ -534,14 +536,28 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 	row.subject = spec.subject;
 	row.created_at = now;
 	row.local_day = di.day;
+	/* the authoritative check of the quota and the hard cap: counted and
+	 * recorded in one write transaction (a CLI send-test or another
+	 * process may have sent since the counts above) */
+	caps.cap = -1;
+	caps.hard = cap.hard;
+	caps.quota_purpose = "warmup";
+	caps.quota = quota;
 	if ((rc = db_begin(w->d, err)) != 0)
 		goto out;
-	if ((rc = db_message_add(w->d, &row, err)) != 0 ||
-	    (rc = db_warmup_plan_set(w->d, it->id, "sending", mid, -1, di.day,
-	                             now, err)) != 0 ||
-	    (rc = db_warmup_note(w->d, in.id, di.day, topic, now, err)) != 0 ||
+	if ((rc = db_message_add_capped(w->d, &row, &caps, &over, err)) != 0 ||
+	    (!over && ((rc = db_warmup_plan_set(w->d, it->id, "sending", mid,
+	                                        -1, di.day, now, err)) != 0 ||
+	               (rc = db_warmup_note(w->d, in.id, di.day, topic, now,
+	                                    err)) != 0)) ||
 	    (rc = db_commit(w->d, err)) != 0) {
 		db_rollback(w->d);
+		goto out;
+	}
+	if (over) { /* as above: over the limit since the first count */
+		rc = reply ? defer_to_tomorrow(w, x, it, &di, now, err)
+		           : db_warmup_plan_set(w->d, it->id, "dropped", NULL,
+		                                -1, NULL, now, err);
 		goto out;
 	}
 	/* the cached settings follow what was just stored */

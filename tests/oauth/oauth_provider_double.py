@@ -29,6 +29,12 @@ XOAUTH2) and withdrawn with stack.revoke() when it expires (after
 `live_s`, which may be shorter than the expires_in it announces, to play
 a provider that drops a token early) or is revoked.
 
+`unusable` plays a mailbox that refuses tokens the provider grants (SMTP
+AUTH disabled for it, the app missing a scope): while it is true the
+access tokens it issues are not made valid in the stack, so the servers
+refuse even a fresh one.  `refresh_attempts(user)` counts the refresh
+grants asked for, granted or not.
+
 It is not an OAuth server: no consent screen, no real client
 authentication beyond comparing client_id (and Google's client_secret),
 no scopes enforced.  Everything it ever issued is kept in `issued` so a
@@ -61,6 +67,7 @@ class OAuthProviderDouble:
         self.interval = interval          # tokens on each refresh
         self.slow_down_once = slow_down_once
         self.refuse_next_auth = False
+        self.unusable = False             # issue tokens the stack refuses
         self.refresh_delay = 0            # hold refresh answers (seconds)
         self.released = threading.Event()  # ... or until release_refresh
         self.refreshing = 0               # refresh requests held now
@@ -193,7 +200,8 @@ class OAuthProviderDouble:
         access = self._new("at-")
         live = self.live_s if self.live_s is not None else self.expires_in
         self.access[access] = {"user": user, "dies": time.time() + live}
-        self.stack.token(access, user)
+        if not self.unusable:
+            self.stack.token(access, user)
         doc = {"access_token": access, "token_type": "Bearer",
                "expires_in": self.expires_in}
         if refresh is None or self.rotate:
@@ -246,6 +254,17 @@ class OAuthProviderDouble:
                 self.access[t]["dies"] = 0
         for t in tokens:
             self.stack.revoke(t)
+
+    def tokens_of(self, user):
+        """The access tokens issued to user (live or not)."""
+        with self.lock:
+            return [t for t, a in self.access.items() if a["user"] == user]
+
+    def refresh_attempts(self, user):
+        """Refresh grants asked for user's refresh tokens, whatever the
+        answer."""
+        return sum(1 for g, u, _ in self.grants
+                   if g == "refresh_token" and u == user)
 
     def refreshes(self, user=None):
         return sum(1 for g, u, ok in self.grants

@@ -17,6 +17,12 @@ tests/mailstack/token:
   service and another inbox's send is recorded; then the new token is
   stored and used, after exactly one refresh; a CLI that refreshes (and
   rotates) meanwhile wins the race, and the inbox stays connected;
+- every CLI path that authenticates (send-test, inbox test, inbox sync)
+  refreshes a refused access token exactly once: after the provider
+  revoked grant and tokens together that refresh is refused and the inbox
+  is auth_failed with the reconnect command; when the servers refuse even
+  the fresh token (SMTP AUTH or IMAP off for the mailbox, a scope
+  missing), the error says so with that remedy and the inbox stays ok;
 - plain http is refused for a token endpoint that is not on loopback;
 - no token string ever appears in the database file, the logs or any
   output."""
@@ -639,6 +645,129 @@ def refresh_raced_by_the_cli_keeps_the_inbox():
         dbl.stop()
 
 
+# Every CLI path that authenticates, as (name, argv for inbox NAME, the
+# server that refuses first).
+AUTH_PATHS = [
+    ("send-test", lambda n: ("send-test", "--from", n, "--to", S.user(2),
+                             "--subject", "after revocation"), "SMTP"),
+    ("inbox test", lambda n: ("inbox", "test", n), "SMTP"),
+    ("inbox sync", lambda n: ("inbox", "sync", n, "--once"), "IMAP"),
+]
+
+
+def revoked_then(k):
+    """The user withdrew consent: the provider revokes the refresh token
+    and the access tokens together, so the stored (unexpired) token is
+    refused at login; AUTH_PATHS[k] refreshes once, meets invalid_grant
+    and puts the inbox in auth_failed, naming the reconnect command."""
+    what, argv, _ = AUTH_PATHS[k]
+    dbl = OAuthProviderDouble(S).start()
+    DOUBLES.append(dbl)
+    try:
+        d = Data(dbl, "revcli%d" % k)
+        user, name = 49 + k, "rc%d" % k
+        if k % 2:
+            connect_google(d, user, name)
+            cmd = "coldseq inbox connect google --email %s --name %s" \
+                % (S.user(user), name)
+        else:
+            connect_ms(d, user, name)
+            cmd = "coldseq inbox connect microsoft --email %s --name %s" \
+                % (S.user(user), name)
+        eq(d.inboxes()[name]["auth_state"], "ok", what + ": before")
+        dbl.revoke(S.user(user))
+        p = d.cs(*argv(name), check=1)
+        eq(dbl.refresh_attempts(S.user(user)), 1, what + ": refreshes")
+        eq(dbl.grants[-1], ("refresh_token", S.user(user), "invalid_grant"),
+           what + ": the refresh")
+        ib = d.inboxes()[name]
+        eq((ib["status"], ib["auth_state"]), ("auth_failed", "auth_failed"),
+           what + ": state")
+        eq(ib["reconnect"], cmd, what + ": reconnect")
+        assert cmd in p.stderr, (what, p.stderr)
+        # from now on the command says so at once, without a refresh
+        p = d.cs(*argv(name), check=1)
+        assert "needs reconnecting" in p.stderr and cmd in p.stderr, \
+            (what, p.stderr)
+        eq(dbl.refresh_attempts(S.user(user)), 1, what + ": no more")
+        eq(d.db("SELECT count(*) FROM messages WHERE outcome = 'sent'"),
+           [(0,)], "nothing sent")
+    finally:
+        dbl.stop()
+
+
+@test
+def revoked_grant_send_test_refreshes_once_then_auth_failed():
+    revoked_then(0)
+
+
+@test
+def revoked_grant_inbox_test_refreshes_once_then_auth_failed():
+    revoked_then(1)
+
+
+@test
+def revoked_grant_inbox_sync_refreshes_once_then_auth_failed():
+    revoked_then(2)
+
+
+def fresh_token_refused(k):
+    """The servers refuse even a token the provider just granted (SMTP
+    AUTH or IMAP disabled for the mailbox, a scope missing): AUTH_PATHS[k]
+    refreshes once, then says so with the remedy; the authorization stays
+    ok and no reconnect is asked for."""
+    what, argv, proto = AUTH_PATHS[k]
+    dbl = OAuthProviderDouble(S).start()
+    DOUBLES.append(dbl)
+    try:
+        d = Data(dbl, "scope%d" % k)
+        user, name = 52 + k, "sc%d" % k
+        if k == 1:
+            connect_google(d, user, name)
+        else:
+            connect_ms(d, user, name)
+        dbl.unusable = True
+        dbl.drop(dbl.tokens_of(S.user(user)))
+        p = d.cs(*argv(name), check=1)
+        dbl.unusable = False
+        eq(dbl.refresh_attempts(S.user(user)), 1, what + ": refreshes")
+        eq(dbl.refreshes(S.user(user)), 1, what + ": granted")
+        ib = d.inboxes()[name]
+        eq((ib["status"], ib["auth_state"]), ("active", "ok"),
+           what + ": state")
+        assert "freshly refreshed access token" in p.stderr and \
+            "the %s server" % proto in p.stderr, (what, p.stderr)
+        assert "needs reconnecting" not in p.stderr and \
+            "inbox connect" not in p.stderr, (what, p.stderr)
+        if k == 0:
+            assert "-SmtpClientAuthenticationDisabled $false" in \
+                p.stderr and "SMTP.Send" in p.stderr, p.stderr
+        elif k == 1:
+            assert "https://mail.google.com/" in p.stderr, p.stderr
+        else:
+            assert "-ImapEnabled $true" in p.stderr, p.stderr
+        # the mailbox fixed (tokens work again): the path works again
+        d.cs(*argv(name), check=0)
+        eq(d.inboxes()[name]["auth_state"], "ok", what + ": after")
+    finally:
+        dbl.stop()
+
+
+@test
+def fresh_token_refused_by_smtp_send_test_is_not_auth_failed():
+    fresh_token_refused(0)
+
+
+@test
+def fresh_token_refused_inbox_test_is_not_auth_failed():
+    fresh_token_refused(1)
+
+
+@test
+def fresh_token_refused_by_imap_inbox_sync_is_not_auth_failed():
+    fresh_token_refused(2)
+
+
 @test
 def plain_http_token_endpoint_refused_off_loopback():
     d = Data(P, "http")
@@ -690,7 +819,7 @@ def tokens_never_in_database_logs_or_output():
 
 
 try:
-    S = Stack(users=48)
+    S = Stack(users=54)
     S.start()
     P = OAuthProviderDouble(S).start()
     tap.main()
