@@ -72,6 +72,9 @@ int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
 	else if (sqlite3_changes(d->h) != 1)
 		rc = cs_err_set(err, CS_ENOTFOUND, "no message %s", message_id);
 	sqlite3_finalize(st);
+	if (rc == 0)
+		rc = db_attempt_set_outcome(d, message_id, outcome, code, reply,
+		                            now, err);
 	return rc;
 }
 
