@@ -216,8 +216,7 @@ int db_history_list(db *d, const char *contact, long long outbox_id,
 	                     "SELECT outbox_id, contact, campaign, step, "
 	                     "message_id, action, detail, at FROM "
 	                     "outbox_history WHERE (?1 IS NULL OR contact = "
-	                     "?1) AND (?2 = 0 OR outbox_id = ?2) ORDER BY at, "
-	                     "id",
+	                     "?1) AND (?2 = 0 OR outbox_id = ?2) ORDER BY id",
 	                     &st, err)) != 0)
 		return rc;
 	db_bind_opt(st, 1, contact);

@@ -255,7 +255,8 @@ typedef struct db_history {
 } db_history;
 
 int db_history_add(db *d, const db_history *h, cs_err *err);
-/* Oldest first: one contact's (outbox_id 0), one row's (contact NULL). */
+/* In the order recorded (the service's clock may be simulated, the CLI's
+ * is real): one contact's (outbox_id 0), one row's (contact NULL). */
 int db_history_list(db *d, const char *contact, long long outbox_id,
                     int (*fn)(const db_history *h, void *arg), void *arg,
                     cs_err *err);
