@@ -351,10 +351,13 @@ int seq_sched_reload(seq_sched *s, cs_err *err);
 int seq_sched_pass(seq_sched *s, int *queued, int64_t *next_wake, cs_err *err);
 
 /* Outbox transitions (seq_outbox.c).  begin: queued -> sending, with the
- * messages row (counted toward the caps) committed before the message is
- * handed over; *ready false when the row must wait (caps filled by
- * something else meanwhile): it stays queued for later.  finish: record
- * the transport's result (sent, deferred, rejected, ...). */
+ * messages and send_attempts rows (counted toward the caps) committed
+ * before the message is handed over; *ready false when the row must wait
+ * (caps filled by something else meanwhile, its inbox or campaign
+ * paused): it stays queued, due later, or when the contact's data cannot
+ * make the message: the row fails, the contact's step is held (return 0
+ * both).  On an error the row is moved later too.  finish: record the
+ * transport's result (sent, deferred, rejected, ...). */
 int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
                      bool *ready, cs_err *err);
 int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,

@@ -192,13 +192,15 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	ib = seq_find_inbox(s, o.inbox_id);
 	c = seq_find_camp(s, e.campaign_id);
 	if (ib == NULL || c == NULL) {
-		/* made after the last reload (which wakes it), or gone */
+		/* made after the last reload, or gone: look again later,
+		 * longer each time */
 		rc = wait_row(s, &o, WAIT_LOADED, later(&o, WAIT_BASE, now),
 		              now, err);
 		goto out;
 	}
 	if (strcmp(c->c.status, "active") != 0) {
-		/* nothing of a paused campaign goes; resume wakes it */
+		/* nothing of a paused campaign goes; resume wakes it
+		 * (db_campaign_set_status) */
 		cs_buf_printf(&why, WAIT_CAMPAIGN ": %s", c->c.status);
 		rc = wait_row(s, &o, why.data, later(&o, 3600000, now), now,
 		              err);
@@ -208,7 +210,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 		goto out;
 	if (!ib->active) {
 		/* wait for the inbox: its pause ends (then due), or the user
-		 * resumes it (a reload wakes the row) */
+		 * resumes it (db_inbox_set_status wakes the row) */
 		cs_buf_printf(&why, WAIT_INBOX ": %s%s%s",
 		              seq_inbox_authorized(&ib->in) ? ib->in.status
 		                                            : "not authorized",
