@@ -438,7 +438,7 @@ typedef struct pv {
 	cli_ctx *ctx;
 	cJSON *arr;
 	char day[11];
-	long long n;
+	long long n, held;
 } pv;
 
 static void iso_local(int64_t t, const char *zone, char out[32])
@@ -461,6 +461,25 @@ static int preview_row(const seq_preview_row *r, void *arg)
 	char at[32];
 
 	iso_local(r->at, r->zone, at);
+	if (r->held) {
+		p->held++;
+		if (p->arr) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "at", at);
+			cJSON_AddStringToObject(o, "contact", r->contact);
+			cJSON_AddNumberToObject(o, "step", r->step);
+			cJSON_AddStringToObject(o, "held", r->held);
+			cJSON_AddItemToArray(p->arr, o);
+			return 0;
+		}
+		if (p->held == 1)
+			fprintf(p->ctx->out, "\nheld (fix the data, then "
+			                     "'coldseq campaign resume')\n");
+		fprintf(p->ctx->out, "  step %d  %s: %s\n", r->step, r->contact,
+		        r->held);
+		return 0;
+	}
 	p->n++;
 	if (p->arr) {
 		cJSON *o = cJSON_CreateObject();
@@ -523,7 +542,8 @@ static int run_preview(cli_ctx *ctx, const cli_args *a)
 	if (p.arr)
 		cli_print_json(ctx, p.arr);
 	else
-		fprintf(ctx->out, "\n%lld messages in %ld days\n", p.n, days);
+		fprintf(ctx->out, "\n%lld messages in %ld days%s\n", p.n, days,
+		        p.held ? ", some contacts held (above)" : "");
 	return CLI_EXIT_OK;
 }
 

@@ -140,6 +140,41 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 /* ---- show -----------------------------------------------------------------
  */
 
+typedef struct hist {
+	cli_ctx *ctx;
+	cJSON *arr;
+} hist;
+
+/* One line of the contact's outbox history (held, dropped, retried,
+ * resolved): `contacts show`. */
+static int history_line(const db_history *h, void *arg)
+{
+	hist *x = arg;
+	char at[40];
+
+	cs_time_iso8601(h->at, at, sizeof at);
+	if (x->arr) {
+		cJSON *o = cJSON_CreateObject();
+
+		cli_json_time(o, "at", h->at);
+		if (h->campaign)
+			cJSON_AddStringToObject(o, "campaign", h->campaign);
+		if (h->step)
+			cJSON_AddNumberToObject(o, "step", h->step);
+		if (h->outbox_id)
+			cJSON_AddNumberToObject(o, "outbox_id",
+			                        (double)h->outbox_id);
+		cJSON_AddStringToObject(o, "action", h->action);
+		if (h->detail)
+			cJSON_AddStringToObject(o, "detail", h->detail);
+		cJSON_AddItemToArray(x->arr, o);
+	} else
+		fprintf(x->ctx->out, "history:     %s %s step %d: %s%s%s\n", at,
+		        h->campaign ? h->campaign : "-", h->step, h->action,
+		        h->detail ? ": " : "", h->detail ? h->detail : "");
+	return 0;
+}
+
 static int run_show(cli_ctx *ctx, const cli_args *a)
 {
 	cs_buf email = CS_BUF_INIT, reason = CS_BUF_INIT;
@@ -160,10 +195,16 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	if (a->json) {
 		cJSON *o = contact_json(&c);
 
+		hist x = {ctx, NULL};
+
 		cJSON_AddBoolToObject(o, "suppressed", sup);
 		if (sup)
 			cJSON_AddStringToObject(o, "suppressed_reason",
 			                        reason.data);
+		x.arr = cJSON_AddArrayToObject(o, "history");
+		if (db_history_list(ctx->db, c.email, 0, history_line, &x,
+		                    &err) != 0)
+			cli_error("contacts show: %s", err.msg);
 		cli_print_json(ctx, o);
 	} else {
 		cJSON *custom = c.custom ? cJSON_Parse(c.custom) : NULL;
@@ -192,6 +233,13 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 		for (i = 0; i < c.nlists; i++)
 			fprintf(ctx->out, "list:        %s\n", c.lists[i]);
 		cJSON_Delete(custom);
+		{
+			hist x = {ctx, NULL};
+
+			if (db_history_list(ctx->db, c.email, 0, history_line,
+			                    &x, &err) != 0)
+				cli_error("contacts show: %s", err.msg);
+		}
 	}
 	db_contact_free(&c);
 	cs_buf_free(&email);
@@ -405,8 +453,11 @@ const cli_cmd cli_cmds_contacts[] = {
      "Example:\n  coldseq contacts list --list q3 --json",
      0, 0, CLI_NEEDS_DB, list_opts, run_list},
     {"contacts", "show", "EMAIL", "show one contact",
-     "Every field, custom fields, lists and whether the address is\n"
-     "suppressed.  The address is found case-insensitively.\n\n"
+     "Every field, custom fields, lists, whether the address is\n"
+     "suppressed, and the history of its campaign steps apart from SMTP\n"
+     "answers (held: what to fix; dropped, retried, resolved by the\n"
+     "outbox commands; --json: history [{at, campaign, step, outbox_id,\n"
+     "action, detail}]).  The address is found case-insensitively.\n\n"
      "Example:\n  coldseq contacts show Ann@Example.com",
      1, 1, CLI_NEEDS_DB, NULL, run_show},
     {"contacts", "suppress", "ADDR|@DOMAIN...",

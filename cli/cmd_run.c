@@ -390,13 +390,213 @@ static int run_resolve(cli_ctx *ctx, const cli_args *a)
 	else {
 		fprintf(ctx->out, "outbox row %lld: %s\n", id,
 		        sent     ? "recorded as sent"
-		        : resend ? "queued to be sent again (once)"
+		        : resend ? "queued to be sent again (once, same "
+		                   "Message-ID)"
 		                 : "dropped; the contact's sequence stops");
 		rc = CLI_EXIT_OK;
 	}
 	seq_sched_close(s);
 	cs_clock_free(clock);
 	return rc;
+}
+
+/* ---- outbox drop / retry / show ----------------------------------------- */
+
+static int row_id(const char *cmd, const char *arg, long long *id)
+{
+	char *end;
+
+	*id = strtoll(arg, &end, 10);
+	if (*arg == '\0' || *end || *id <= 0) {
+		cli_error("outbox %s: \"%s\" is not an outbox row id (see "
+		          "'coldseq outbox show' or 'coldseq status')",
+		          cmd, arg);
+		return CLI_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The row as JSON (with its contact), or NULL when it cannot be read. */
+static cJSON *row_json(cli_ctx *ctx, const db_outbox *o)
+{
+	db_enrollment e;
+	cs_err err = CS_ERR_INIT;
+	cJSON *x = cJSON_CreateObject();
+
+	memset(&e, 0, sizeof e);
+	cJSON_AddNumberToObject(x, "id", (double)o->id);
+	if (db_enr_by_id(ctx->db, o->enrollment_id, &e, &err) == 0)
+		cJSON_AddStringToObject(x, "contact", e.email);
+	cJSON_AddNumberToObject(x, "step", o->step);
+	cJSON_AddStringToObject(x, "state", o->state);
+	cJSON_AddStringToObject(x, "message_id", o->message_id);
+	cJSON_AddStringToObject(x, "subject", o->subject);
+	cJSON_AddNumberToObject(x, "attempts", o->attempts);
+	cli_json_time(x, "due_at", o->due_at);
+	if (o->reason)
+		cJSON_AddStringToObject(x, "reason", o->reason);
+	else
+		cJSON_AddNullToObject(x, "reason");
+	if (e.state)
+		cJSON_AddStringToObject(x, "contact_state", e.state);
+	db_enrollment_free(&e);
+	return x;
+}
+
+static int run_act(cli_ctx *ctx, const cli_args *a, seq_outbox_action how)
+{
+	const char *cmd = how == SEQ_OUTBOX_DROP ? "drop" : "retry";
+	cs_err err = CS_ERR_INIT;
+	cs_clock *clock;
+	seq_sched *s = NULL;
+	db_outbox o;
+	long long id;
+	int rc;
+
+	if ((rc = row_id(cmd, a->pos[0], &id)) != 0)
+		return rc;
+	clock = cs_clock_new_real();
+	rc = CLI_EXIT_FAIL;
+	if (seq_sched_open(ctx->db, ctx->vault, clock, &s, &err) != 0 ||
+	    seq_outbox_act(s, id, how, &err) != 0 ||
+	    db_outbox_get(ctx->db, id, &o, &err) != 0) {
+		cli_error("outbox %s: %s", cmd, err.msg);
+		goto out;
+	}
+	if (a->json)
+		cli_print_json(ctx, row_json(ctx, &o));
+	else
+		fprintf(ctx->out, "outbox row %lld: %s\n", id,
+		        how == SEQ_OUTBOX_DROP
+		            ? "dropped; the contact's sequence stops"
+		        : strcmp(o.state, "queued") == 0
+		            ? "queued to be sent now (same Message-ID)"
+		            : "the contact's step is released: it is "
+		              "composed again with the data as it is now");
+	db_outbox_free(&o);
+	rc = CLI_EXIT_OK;
+out:
+	seq_sched_close(s);
+	cs_clock_free(clock);
+	return rc;
+}
+
+static int run_drop(cli_ctx *ctx, const cli_args *a)
+{
+	return run_act(ctx, a, SEQ_OUTBOX_DROP);
+}
+
+static int run_retry(cli_ctx *ctx, const cli_args *a)
+{
+	return run_act(ctx, a, SEQ_OUTBOX_RETRY);
+}
+
+typedef struct shown {
+	cli_ctx *ctx;
+	cJSON *arr;
+} shown;
+
+static void when_text(int64_t t, char out[40])
+{
+	cs_time_iso8601(t, out, 40);
+}
+
+static int show_attempt(const db_attempt *at, void *arg)
+{
+	shown *w = arg;
+	char t[40];
+
+	when_text(at->started_at, t);
+	if (w->arr) {
+		cJSON *x = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(x, "attempt", at->attempt);
+		cJSON_AddStringToObject(x, "message_id", at->message_id);
+		cli_json_time(x, "started_at", at->started_at);
+		cJSON_AddStringToObject(x, "outcome", at->outcome);
+		if (at->code)
+			cJSON_AddNumberToObject(x, "code", at->code);
+		if (at->text)
+			cJSON_AddStringToObject(x, "text", at->text);
+		cJSON_AddItemToArray(w->arr, x);
+	} else
+		fprintf(w->ctx->out, "  attempt %d  %s  %s%s%s\n", at->attempt,
+		        t, at->outcome, at->text ? ": " : "",
+		        at->text ? at->text : "");
+	return 0;
+}
+
+static int show_history(const db_history *h, void *arg)
+{
+	shown *w = arg;
+	char t[40];
+
+	when_text(h->at, t);
+	if (w->arr) {
+		cJSON *x = cJSON_CreateObject();
+
+		cli_json_time(x, "at", h->at);
+		cJSON_AddStringToObject(x, "action", h->action);
+		if (h->detail)
+			cJSON_AddStringToObject(x, "detail", h->detail);
+		if (h->message_id)
+			cJSON_AddStringToObject(x, "message_id", h->message_id);
+		cJSON_AddItemToArray(w->arr, x);
+	} else
+		fprintf(w->ctx->out, "  %s  %s%s%s\n", t, h->action,
+		        h->detail ? ": " : "", h->detail ? h->detail : "");
+	return 0;
+}
+
+static int run_show(cli_ctx *ctx, const cli_args *a)
+{
+	cs_err err = CS_ERR_INIT;
+	db_outbox o;
+	shown w = {ctx, NULL};
+	cJSON *x = NULL;
+	long long id;
+	int rc;
+
+	if ((rc = row_id("show", a->pos[0], &id)) != 0)
+		return rc;
+	if (db_outbox_get(ctx->db, id, &o, &err) != 0) {
+		cli_error("outbox show: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (a->json) {
+		x = row_json(ctx, &o);
+		w.arr = cJSON_AddArrayToObject(x, "attempt_list");
+	} else {
+		char t[40];
+
+		when_text(o.due_at, t);
+		fprintf(ctx->out,
+		        "outbox row %lld: step %d, %s (%d attempt%s)\n"
+		        "message-id: %s\nsubject:    %s\ndue:        %s\n",
+		        o.id, o.step, o.state, o.attempts,
+		        o.attempts == 1 ? "" : "s", o.message_id, o.subject, t);
+		if (o.reason)
+			fprintf(ctx->out, "reason:     %s\n", o.reason);
+		fprintf(ctx->out, "attempts:\n");
+	}
+	rc = db_attempt_list(ctx->db, o.message_id, show_attempt, &w, &err);
+	if (rc == 0) {
+		if (x)
+			w.arr = cJSON_AddArrayToObject(x, "history");
+		else
+			fprintf(ctx->out, "history:\n");
+		rc = db_history_list(ctx->db, NULL, o.id, show_history, &w,
+		                     &err);
+	}
+	db_outbox_free(&o);
+	if (rc) {
+		cJSON_Delete(x);
+		cli_error("outbox show: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (x)
+		cli_print_json(ctx, x);
+	return CLI_EXIT_OK;
 }
 
 typedef struct chk {
@@ -483,9 +683,37 @@ const cli_cmd cli_cmds_run[] = {
      0, 0, CLI_NEEDS_DB, NULL, run_check},
     {"outbox", "resolve", "ID", "decide on a held message",
      "--sent records it as sent (the sequence goes on), --resend sends it\n"
-     "once more as a new message, --drop never sends it (the contact's\n"
-     "sequence stops).\n\n"
+     "once more under the same Message-ID (if the first attempt did\n"
+     "arrive, the recipient sees one message; both attempts are listed by\n"
+     "'outbox show ID'), --drop never sends it (the contact's sequence\n"
+     "stops).  Each decision is kept in the row's history.\n\n"
      "Example:\n  coldseq outbox resolve 42 --sent",
      1, 1, CLI_NEEDS_VAULT, resolve_opts, run_resolve},
+    {"outbox", "drop", "ID", "never send a queued or held message",
+     "The row fails and the contact's sequence stops.  A queued row (one\n"
+     "waiting for its inbox, a retry or the caps), a held one (it may\n"
+     "have been sent), or one that failed as not sendable (its contact's\n"
+     "step is held).  Kept in the row's history.  --json prints the row\n"
+     "{id, contact, step, state, message_id, subject, attempts, due_at,\n"
+     "reason, contact_state}.\n\n"
+     "Example:\n  coldseq outbox drop 42",
+     1, 1, CLI_NEEDS_VAULT, NULL, run_drop},
+    {"outbox", "retry", "ID", "send a queued or held message now",
+     "A queued row becomes due now; a held one (it may have been sent)\n"
+     "is sent again under the same Message-ID; for one that failed as\n"
+     "not sendable, the contact's step is released and composed again\n"
+     "with the data as it is now (fix the data first).  Kept in the row's\n"
+     "history.  --json prints the row as 'outbox drop' does.\n\n"
+     "Example:\n  coldseq outbox retry 42",
+     1, 1, CLI_NEEDS_VAULT, NULL, run_retry},
+    {"outbox", "show", "ID", "one message: its attempts and history",
+     "The row's state, Message-ID, subject and reason, every attempt at\n"
+     "sending it (time, outcome, the server's answer) and its history\n"
+     "(held as not sendable, dropped, retried, resolved).  --json prints\n"
+     "the row as 'outbox drop' does, with attempt_list [{attempt,\n"
+     "message_id, started_at, outcome, code, text}] and history [{at,\n"
+     "action, detail, message_id}].\n\n"
+     "Example:\n  coldseq outbox show 42",
+     1, 1, CLI_NEEDS_DB, NULL, run_show},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
 };

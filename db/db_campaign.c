@@ -326,6 +326,13 @@ int db_campaign_set_status(db *d, const char *name, const char *status,
 		rc = cs_err_set(err, CS_ENOTFOUND, "no campaign named '%s'",
 		                name);
 	sqlite3_finalize(st);
+	if (rc == 0 && strcmp(status, "active") == 0)
+		/* its messages that waited for the pause go now */
+		rc = db_outbox_wake(d,
+		                    "enrollment_id IN (SELECT e.id FROM "
+		                    "enrollments e JOIN campaigns k ON k.id = "
+		                    "e.campaign_id WHERE k.name = ?1)",
+		                    name, DB_WAIT_CAMPAIGN, now, err);
 	return rc;
 }
 

@@ -638,6 +638,12 @@ int db_inbox_set_status(db *d, const char *name, const char *status,
 	else if (sqlite3_changes(d->h) == 0)
 		rc = cs_err_set(err, CS_ENOTFOUND, "no inbox named '%s'", name);
 	sqlite3_finalize(st);
+	if (rc == 0 && strcmp(status, "active") == 0)
+		/* its messages that waited for the pause go now */
+		rc = db_outbox_wake(d,
+		                    "inbox_id = (SELECT id FROM inboxes "
+		                    "WHERE name = ?1)",
+		                    name, DB_WAIT_INBOX, now, err);
 	return rc;
 }
 

@@ -45,7 +45,7 @@ int db_message_add(db *d, const db_message *m, cs_err *err)
 int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
                           bool *refused, cs_err *err)
 {
-	int rc;
+	int rc, attempt;
 
 	*refused = false;
 	caps->campaign = caps->total = caps->own = 0;
@@ -62,7 +62,7 @@ int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
 	*refused = (caps->cap >= 0 && caps->campaign >= caps->cap) ||
 	           (caps->hard > 0 && caps->total >= caps->hard) ||
 	           (caps->quota_purpose && caps->own >= caps->quota);
-	if (!*refused && (rc = db_message_add(d, m, err)) != 0)
+	if (!*refused && (rc = db_message_attempt(d, m, &attempt, err)) != 0)
 		goto fail;
 	if ((rc = db_commit(d, err)) != 0)
 		goto fail;
@@ -103,6 +103,9 @@ int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
 	else if (sqlite3_changes(d->h) != 1)
 		rc = cs_err_set(err, CS_ENOTFOUND, "no message %s", message_id);
 	sqlite3_finalize(st);
+	if (rc == 0)
+		rc = db_attempt_set_outcome(d, message_id, outcome, code, reply,
+		                            now, err);
 	return rc;
 }
 

@@ -319,3 +319,50 @@ int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg), void *arg,
 	}
 	return rc;
 }
+
+int db_outbox_inflight(db *d, long long enrollment_id, db_outbox *out,
+                       bool *found, cs_err *err)
+{
+	static const char sql[] =
+	    "SELECT " OUT_COLS " FROM outbox WHERE enrollment_id = ?1 AND "
+	    "state IN ('queued', 'sending', 'held') ORDER BY id DESC LIMIT 1";
+	sqlite3_stmt *st;
+	int rc, s;
+
+	*found = false;
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, enrollment_id);
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		read_out(st, out);
+		*found = true;
+	} else if (s != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot read the outbox");
+	db_done(st);
+	return rc;
+}
+
+int db_outbox_wake(db *d, const char *which, const char *name,
+                   const char *reason_prefix, int64_t now, cs_err *err)
+{
+	cs_buf sql = CS_BUF_INIT;
+	sqlite3_stmt *st;
+	int rc;
+
+	cs_buf_printf(&sql,
+	              "UPDATE outbox SET due_at = ?3 WHERE state = 'queued' "
+	              "AND due_at > ?3 AND substr(coalesce(reason, ''), 1, "
+	              "length(?2)) = ?2 AND %s",
+	              which);
+	if ((rc = db_prepare(d, sql.data, &st, err)) == 0) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, reason_prefix, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = db_fail(d, err, "cannot update the outbox");
+		sqlite3_finalize(st);
+	}
+	cs_buf_free(&sql);
+	return rc;
+}

@@ -374,6 +374,16 @@ int db_message_count_caps(db *d, long long inbox_id, const char *local_day,
 	} else
 		rc = db_fail(d, err, "cannot count the inbox's messages");
 	db_done(st);
+	if (rc == 0) {
+		/* a campaign message tried again under its Message-ID
+		 * (db_attempt.c): each later attempt counts once more */
+		long long later = 0;
+
+		rc =
+		    db_attempt_count_later(d, inbox_id, local_day, &later, err);
+		*campaign += later;
+		*total += later;
+	}
 	return rc;
 }
 
@@ -381,8 +391,11 @@ int db_message_count_domain(db *d, long long inbox_id, const char *domain,
                             int64_t since, long long *out, cs_err *err)
 {
 	static const char sql[] =
-	    "SELECT count(*) FROM messages WHERE inbox_id = ?1 AND created_at "
-	    ">= ?2 AND recipient LIKE ?3 ESCAPE '\\'";
+	    "SELECT (SELECT count(*) FROM messages WHERE inbox_id = ?1 AND "
+	    "created_at >= ?2 AND recipient LIKE ?3 ESCAPE '\\') + (SELECT "
+	    "count(*) FROM send_attempts a JOIN messages m ON m.message_id = "
+	    "a.message_id WHERE a.inbox_id = ?1 AND a.attempt > 1 AND "
+	    "a.started_at >= ?2 AND m.recipient LIKE ?3 ESCAPE '\\')";
 	cs_buf pat = CS_BUF_INIT;
 	sqlite3_stmt *st;
 	const char *p;
@@ -548,4 +561,37 @@ int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
 	    "AND e.hard = 1 AND m.purpose = 'campaign' AND m.created_at >= ?2)";
 	return db_count_since(d, sql, inbox_id, since, sends, hard,
 	                      "cannot count bounces", err);
+}
+
+int db_enr_list_held(db *d, long long campaign_id,
+                     int (*fn)(const db_enrollment *e, void *arg), void *arg,
+                     cs_err *err)
+{
+	sqlite3_stmt *st;
+	db_enrollment *v = NULL;
+	size_t n = 0, i;
+	int rc, s;
+
+	if ((rc = db_prepare(d,
+	                     "SELECT " ENR_COLS
+	                     " FROM enrollments e JOIN contacts c ON c.id = "
+	                     "e.contact_id WHERE e.campaign_id = ?1 AND "
+	                     "e.state = 'held' ORDER BY e.updated_at, e.id",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, campaign_id);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		v = cs_xrealloc(v, (n + 1) * sizeof *v);
+		read_enr(st, &v[n++]);
+	}
+	if (s != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot read held enrollments");
+	sqlite3_finalize(st);
+	for (i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = fn(&v[i], arg);
+		db_enrollment_free(&v[i]);
+	}
+	free(v);
+	return rc;
 }

@@ -116,6 +116,11 @@ int db_enr_set_due(db *d, long long id, int64_t due, int64_t now, cs_err *err);
 /* state held|stopped|completed with reason (may be NULL). */
 int db_enr_set_state(db *d, long long id, const char *state, const char *reason,
                      int64_t now, cs_err *err);
+/* The held enrollments of a campaign, oldest hold first (read first,
+ * then fn for each: fn may write the database). */
+int db_enr_list_held(db *d, long long campaign_id,
+                     int (*fn)(const db_enrollment *e, void *arg), void *arg,
+                     cs_err *err);
 /* Earliest due_at > now of an active enrollment in an active campaign,
  * and whether one is due at or before now. */
 int db_enr_next_due(db *d, int64_t now, int64_t *next, bool *found,
@@ -180,6 +185,19 @@ int db_enr_sent(db *d, long long id, int next_step, bool completed,
  * fn is called with each violation found, as a sentence. */
 int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg), void *arg,
                     cs_err *err);
+/* The row of an enrollment in flight (queued, sending or held), if
+ * any: *found says. */
+int db_outbox_inflight(db *d, long long enrollment_id, db_outbox *out,
+                       bool *found, cs_err *err);
+/* The reasons (prefixes) of queued rows that wait for their inbox or
+ * campaign to be active again: when it is, they become due now. */
+#define DB_WAIT_INBOX    "waiting for the inbox"
+#define DB_WAIT_CAMPAIGN "waiting for the campaign"
+/* Queued rows waiting for something that is over (their reason starts
+ * with reason_prefix) become due now: those matching `which`, an SQL
+ * condition on outbox with ?1 bound to name (db/ only passes its own). */
+int db_outbox_wake(db *d, const char *which, const char *name,
+                   const char *reason_prefix, int64_t now, cs_err *err);
 /* The earliest queued outbox due time; *found false when none. */
 int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err);
 
@@ -197,6 +215,52 @@ int db_enr_rewind(db *d, long long id, int step, int64_t due, int64_t now,
                   cs_err *err);
 int db_outbox_by_message_id(db *d, const char *message_id, db_outbox *out,
                             cs_err *err);
+/* ---- attempts and outbox history (db_attempt.c) ------------------------ */
+
+/* Record an attempt at sending m, before any byte of it goes out: its
+ * messages row (added, or back to 'sending' when the Message-ID was tried
+ * before) and a send_attempts row numbered one past the last (*attempt).
+ * One transaction (a savepoint inside the caller's). */
+int db_message_attempt(db *d, const db_message *m, int *attempt, cs_err *err);
+/* The outcome of a Message-ID's latest attempt (db_message_set_outcome
+ * calls it: callers need not). */
+int db_attempt_set_outcome(db *d, const char *message_id, const char *outcome,
+                           int code, const char *reply, int64_t now,
+                           cs_err *err);
+/* Attempts after a message's first from inbox_id on local_day: with the
+ * messages rows of the day, what the caps count. */
+int db_attempt_count_later(db *d, long long inbox_id, const char *local_day,
+                           long long *out, cs_err *err);
+
+/* One attempt (strings valid during the callback). */
+typedef struct db_attempt {
+	const char *message_id, *local_day, *outcome, *text;
+	int attempt, code; /* code 0: none */
+	int64_t started_at;
+} db_attempt;
+
+/* A Message-ID's attempts, first first. */
+int db_attempt_list(db *d, const char *message_id,
+                    int (*fn)(const db_attempt *a, void *arg), void *arg,
+                    cs_err *err);
+
+/* One entry of a contact's outbox history (strings borrowed; in a list,
+ * valid during the callback).  action: a word (unsendable, dropped,
+ * retried, resend, resolved_sent, resolved_dropped); detail: why. */
+typedef struct db_history {
+	long long outbox_id; /* 0: none */
+	const char *contact, *campaign, *message_id, *action, *detail;
+	int step; /* 0: none */
+	int64_t at;
+} db_history;
+
+int db_history_add(db *d, const db_history *h, cs_err *err);
+/* In the order recorded (the service's clock may be simulated, the CLI's
+ * is real): one contact's (outbox_id 0), one row's (contact NULL). */
+int db_history_list(db *d, const char *contact, long long outbox_id,
+                    int (*fn)(const db_history *h, void *arg), void *arg,
+                    cs_err *err);
+
 /* Outbox rows (attempts) of one enrollment's step. */
 int db_outbox_count_step(db *d, long long enrollment_id, int step,
                          long long *out, cs_err *err);

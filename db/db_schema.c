@@ -454,6 +454,44 @@ static const db_migration migrations[] = {
      "PRAGMA writable_schema = RESET;"
      "CREATE TABLE migration_11 (x);"
      "DROP TABLE migration_11;"},
+
+    /* issue 17: a message may be tried more than once under the same
+     * Message-ID (a resend after an uncertain end, a retry after a
+     * deferral): messages keeps one row per Message-ID, send_attempts one
+     * per attempt.  The caps count a message's first attempt through
+     * messages and each later one here (attempt > 1), so every attempt
+     * that may have gone out counts once.  outbox_history is a contact's
+     * record of what happened to its outbox rows besides SMTP answers
+     * (held as unsendable, dropped, retried, resolved); no foreign keys:
+     * history outlives the rows it tells about. */
+    {12, "send attempts and outbox history",
+     "CREATE TABLE send_attempts ("
+     "  message_id TEXT NOT NULL,"
+     "  attempt INTEGER NOT NULL CHECK (attempt >= 1),"
+     "  inbox_id INTEGER REFERENCES inboxes(id) ON DELETE RESTRICT,"
+     "  local_day TEXT NOT NULL,"
+     "  started_at INTEGER NOT NULL,"
+     "  outcome TEXT NOT NULL DEFAULT 'sending',"
+     "  code INTEGER,"
+     "  text TEXT,"
+     "  updated_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (message_id, attempt)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX send_attempts_day ON send_attempts(inbox_id, local_day)"
+     "  WHERE attempt > 1;"
+     "CREATE TABLE outbox_history ("
+     "  id INTEGER PRIMARY KEY,"
+     "  outbox_id INTEGER,"
+     "  contact TEXT NOT NULL COLLATE NOCASE,"
+     "  campaign TEXT,"
+     "  step INTEGER,"
+     "  message_id TEXT,"
+     "  action TEXT NOT NULL,"
+     "  detail TEXT,"
+     "  at INTEGER NOT NULL"
+     ");"
+     "CREATE INDEX outbox_history_contact ON outbox_history(contact, at);"
+     "CREATE INDEX outbox_history_row ON outbox_history(outbox_id);"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

@@ -398,10 +398,13 @@ int seq_sched_reload(seq_sched *s, cs_err *err);
 int seq_sched_pass(seq_sched *s, int *queued, int64_t *next_wake, cs_err *err);
 
 /* Outbox transitions (seq_outbox.c).  begin: queued -> sending, with the
- * messages row (counted toward the caps) committed before the message is
- * handed over; *ready false when the row must wait (caps filled by
- * something else meanwhile): it stays queued for later.  finish: record
- * the transport's result (sent, deferred, rejected, ...). */
+ * messages and send_attempts rows (counted toward the caps) committed
+ * before the message is handed over; *ready false when the row must wait
+ * (caps filled by something else meanwhile, its inbox or campaign
+ * paused): it stays queued, due later, or when the contact's data cannot
+ * make the message: the row fails, the contact's step is held (return 0
+ * both).  On an error the row is moved later too.  finish: record the
+ * transport's result (sent, deferred, rejected, ...). */
 int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
                      bool *ready, cs_err *err);
 int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
@@ -412,7 +415,9 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 int seq_outbox_uncertain(seq_sched *s, long long outbox_id, bool checked,
                          bool found, const char *why, cs_err *err);
 /* The user's decision on a held row: sent (it did go out), resend (once
- * more, as a new message), drop (never: the contact's sequence stops). */
+ * more, under the same Message-ID: if the first attempt did arrive, the
+ * recipient sees one message), drop (never: the contact's sequence
+ * stops).  Each recorded in the contact's history. */
 typedef enum seq_resolve {
 	SEQ_RESOLVE_SENT,
 	SEQ_RESOLVE_RESEND,
@@ -420,6 +425,18 @@ typedef enum seq_resolve {
 } seq_resolve;
 int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
                        cs_err *err);
+/* `outbox drop|retry ID`: on a queued or held row (held: may have been
+ * sent, or failed as unsendable with its contact's step held).  drop:
+ * never sent, the contact's sequence stops.  retry: due now (a held
+ * message keeps its Message-ID); an unsendable step is composed afresh
+ * by the scheduler.  Recorded in the contact's history; CS_ECONFLICT for
+ * a row in another state. */
+typedef enum seq_outbox_action {
+	SEQ_OUTBOX_DROP,
+	SEQ_OUTBOX_RETRY
+} seq_outbox_action;
+int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
+                   cs_err *err);
 /* Every queued row due now through transport t (synchronously). */
 int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
                         cs_err *err);
@@ -580,12 +597,17 @@ typedef struct seq_preview_row {
 	const char *zone; /* the contact's zone used */
 	const char *inbox, *contact, *variant;
 	int step;
+	/* not NULL: the contact's step is held, and why (inbox and variant
+	 * NULL; at: when it was due) */
+	const char *held;
 } seq_preview_row;
 
 /* The schedule campaign would follow from start to until if nothing
  * were answered: the scheduler run on a copy of the database, on a
  * simulated clock, with a recording transport.  fn is called per message
- * of the campaign, in order. */
+ * of the campaign, in order, then per contact of the campaign held at the
+ * end (a field the template cannot fill, data the message cannot carry):
+ * one contact never fails the whole preview. */
 int seq_preview(db *d, cs_vault *v, const char *campaign, int64_t start,
                 int64_t until, int (*fn)(const seq_preview_row *r, void *arg),
                 void *arg, cs_err *err);

@@ -68,8 +68,30 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		goto out;
 	}
 	if (strcmp(e.state, "queued") == 0) {
-		cs_buf_puts(out, "state:    queued: handed to the outbox, "
-		                 "being sent\n");
+		db_outbox o;
+		bool found = false;
+
+		if ((rc = db_outbox_inflight(s->d, e.id, &o, &found, err)) != 0)
+			goto out;
+		if (!found) {
+			cs_buf_puts(out, "state:    queued: handed to the "
+			                 "outbox, being sent\n");
+			goto out;
+		}
+		cs_buf_printf(out, "state:    queued: outbox row %lld is %s",
+		              o.id, o.state);
+		if (strcmp(o.state, "queued") == 0 && o.due_at > now)
+			when(out, ", not before ", o.due_at, zone);
+		if (o.attempts)
+			cs_buf_printf(out, " (%d attempt%s)", o.attempts,
+			              o.attempts == 1 ? "" : "s");
+		cs_buf_putc(out, '\n');
+		if (o.reason)
+			cs_buf_printf(out, "%s    %s\n",
+			              strcmp(o.state, "held") == 0 ? "holds:"
+			                                           : "last: ",
+			              o.reason);
+		db_outbox_free(&o);
 		goto out;
 	}
 	when(out, "due:      ", e.due_at, zone);

@@ -5,22 +5,41 @@
  * Outbox row life cycle:
  *
  *   [queued] --begin--> [sending] --finish(sent)--------------> [sent]
- *      ^                    |  \--finish(rejected recipient)--> [failed]
- *      |                    |   \-finish(lost after the dot)--> [held]
- *      +--finish(deferred, policy, inbox failure): new Message-ID,
- *         due after a backoff (the inbox may be paused meanwhile)
+ *    ^ |  \                 |  \--finish(rejected recipient)--> [failed]
+ *    | |   \ begin: the     |   \-finish(lost after the dot)--> [held]
+ *    | |    \ contact's     |                                     |
+ *    | |     \ data cannot  +--finish(deferred, policy, inbox      |
+ *    | |      v make a         failure): same Message-ID, due      |
+ *    | |   [failed]            after a growing backoff             |
+ *    | |   (enrollment held,                                       |
+ *    | |    "not sendable")                                        |
+ *    | +--begin: cannot go now (inbox or campaign paused, not      |
+ *    |    loaded, caps, any error): due later, each wait longer    |
+ *    +------------- resolve --resend, outbox retry ----------------+
+ *                   (same Message-ID)
  *
  *   state    entered by            invariant
  *   queued   db_outbox_queue,      the enrollment is queued; Message-ID
- *            finish (retry)        fixed and stored; nothing handed over
+ *            finish (retry),       fixed and stored; nothing handed over
+ *            resolve, retry        (or, after a resend, nothing more)
  *   sending  seq_outbox_begin      a messages row with the same Message-ID
- *                                  exists (committed before the transport
+ *                                  exists and a send_attempts row for this
+ *                                  attempt (committed before the transport
  *                                  sees a byte): the attempt counts toward
  *                                  the caps
  *   sent     finish                the enrollment moved to its next step
- *   failed   finish, stop          the enrollment is stopped
+ *   failed   finish, stop, drop,   the enrollment is stopped, or held
+ *            begin (unsendable)    (unsendable: the reason says what)
  *   held     finish                the message may have been sent: never
  *                                  resent without the user's decision
+ *
+ * No path puts a row back to queued due at once: every wait is longer
+ * than the one before (later()), or fixed by a time that ends (a pause
+ * until, the caps' next day), or the row fails.  A Message-ID names the
+ * message, not the attempt: a retry keeps it (a deferral or a refusal
+ * means the server did not take the message; after an uncertain end the
+ * recipient then sees one message if both arrived), and every attempt
+ * has its own send_attempts row (db_attempt.c).
  *
  * db_outbox_check (`coldseq outbox check`) verifies them for every row;
  * the crash tests call it after each kill.
@@ -34,6 +53,96 @@
 
 #define GIVE_UP_MS  (3 * 86400000LL) /* deferred this long: failed */
 #define MAX_BACKOFF (6 * 3600000LL)
+#define WAIT_BASE   60000LL /* the first wait of a row that cannot go */
+
+/* Reasons of rows that wait for something the user or the clock ends:
+ * an inbox or a campaign that becomes active again makes its waiting rows
+ * due (db_inbox_set_status, db_campaign_set_status). */
+#define WAIT_INBOX    DB_WAIT_INBOX
+#define WAIT_CAMPAIGN DB_WAIT_CAMPAIGN
+#define WAIT_LOADED   "waiting for its inbox or campaign to be loaded"
+
+/* When a row that cannot go now is looked at again: at least base, and
+ * twice its last wait (the time since its last move), at most
+ * MAX_BACKOFF. */
+static int64_t later(const db_outbox *o, int64_t base, int64_t now)
+{
+	int64_t last = now - o->updated_at, d = last > 0 ? 2 * last : 0;
+
+	if (d < base)
+		d = base;
+	if (d > MAX_BACKOFF)
+		d = MAX_BACKOFF;
+	return now + d;
+}
+
+/* The backoff after the server did not take a message: attempts^2 x 5
+ * minutes, at least retry_after_s, at most MAX_BACKOFF. */
+static int64_t backoff(const db_outbox *o, int retry_after_s)
+{
+	int64_t b = (int64_t)o->attempts * o->attempts * 300000;
+
+	if ((int64_t)retry_after_s * 1000 > b)
+		b = (int64_t)retry_after_s * 1000;
+	if (b < WAIT_BASE)
+		b = WAIT_BASE;
+	return b > MAX_BACKOFF ? MAX_BACKOFF : b;
+}
+
+/* A line in the contact's history about row o. */
+static int history(seq_sched *s, const db_outbox *o, const db_enrollment *e,
+                   const char *action, const char *detail, int64_t now,
+                   cs_err *err)
+{
+	seq_camp *c = seq_find_camp(s, e->campaign_id);
+	db_history h = {.outbox_id = o->id,
+	                .contact = e->email,
+	                .campaign = c ? c->c.name : NULL,
+	                .message_id = o->message_id,
+	                .action = action,
+	                .detail = detail,
+	                .step = o->step,
+	                .at = now};
+
+	return db_history_add(s->d, &h, err);
+}
+
+/* The row waits (stays queued) until due, with why. */
+static int wait_row(seq_sched *s, const db_outbox *o, const char *why,
+                    int64_t due, int64_t now, cs_err *err)
+{
+	return db_outbox_move(s->d, o->id, "queued", "queued", why, due, NULL,
+	                      now, err);
+}
+
+/* The contact's own data cannot make this message (a render error, a
+ * header the message builder refuses, a step the campaign no longer
+ * has): the row fails without a byte handed over, the enrollment is held
+ * with the reason, as the scheduler holds a step whose template cannot
+ * render (`campaign resume` or `outbox retry` after the data is fixed),
+ * and the contact's history says so.  what: "step N (template): why". */
+static int unsendable(seq_sched *s, const db_outbox *o, const db_enrollment *e,
+                      const char *what, int64_t now, cs_err *err)
+{
+	cs_buf why = CS_BUF_INIT;
+	int rc;
+
+	cs_buf_printf(&why, "not sendable: %s", what);
+	cs_log_warn("held: %s, step %d: %s", e->email, o->step, why.data);
+	if ((rc = db_begin(s->d, err)) != 0)
+		goto out;
+	if ((rc = db_outbox_move(s->d, o->id, "queued", "failed", why.data, -1,
+	                         NULL, now, err)) != 0 ||
+	    (rc = db_enr_set_state(s->d, e->id, "held", what, now, err)) != 0 ||
+	    (rc = history(s, o, e, "unsendable", what, now, err)) != 0) {
+		db_rollback(s->d);
+		goto out;
+	}
+	rc = db_commit(s->d, err);
+out:
+	cs_buf_free(&why);
+	return rc;
+}
 
 void seq_job_free(seq_job *j)
 {
@@ -66,6 +175,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	bool over = false;
 	char *subject = NULL;
 	const char *zone;
+	cs_buf why = CS_BUF_INIT;
 	int rc;
 
 	memset(job, 0, sizeof *job);
@@ -84,21 +194,35 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	ib = seq_find_inbox(s, o.inbox_id);
 	c = seq_find_camp(s, e.campaign_id);
 	if (ib == NULL || c == NULL) {
-		rc = cs_err_set(err, CS_ENOTFOUND,
-		                "outbox row %lld: its inbox or campaign is "
-		                "gone",
-		                outbox_id);
+		/* made after the last reload, or gone: look again later,
+		 * longer each time */
+		rc = wait_row(s, &o, WAIT_LOADED, later(&o, WAIT_BASE, now),
+		              now, err);
+		goto out;
+	}
+	if (strcmp(c->c.status, "active") != 0) {
+		/* nothing of a paused campaign goes; resume wakes it
+		 * (db_campaign_set_status) */
+		cs_buf_printf(&why, WAIT_CAMPAIGN ": %s", c->c.status);
+		rc = wait_row(s, &o, why.data, later(&o, 3600000, now), now,
+		              err);
 		goto out;
 	}
 	if ((rc = seq_ibox_roll(s, ib, now, err)) != 0)
 		goto out;
 	if (!ib->active) {
-		/* wait for the inbox: its pause ends or the user resumes */
-		rc = db_outbox_move(s->d, o.id, "queued", "queued", o.reason,
-		                    ib->in.paused_until > now
-		                        ? ib->in.paused_until
-		                        : now + 3600000,
-		                    NULL, now, err);
+		/* wait for the inbox: its pause ends (then due), or the user
+		 * resumes it (db_inbox_set_status wakes the row) */
+		cs_buf_printf(&why, WAIT_INBOX ": %s%s%s",
+		              seq_inbox_authorized(&ib->in) ? ib->in.status
+		                                            : "not authorized",
+		              ib->in.paused_reason ? ": " : "",
+		              ib->in.paused_reason ? ib->in.paused_reason : "");
+		rc = wait_row(s, &o, why.data,
+		              ib->in.paused_until > now
+		                  ? ib->in.paused_until
+		                  : later(&o, 3600000, now),
+		              now, err);
 		goto out;
 	}
 	/* at the cap now: no need to compose.  Not the authoritative check:
@@ -112,27 +236,35 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	    (ib->hard && ib->total_today >= ib->hard))
 		goto capped;
 	zone = seq_contact_zone(c, e.contact_tz);
-	if ((rc = db_contact_get(s->d, e.email, &ct, err)) != 0 ||
-	    (size_t)o.step > c->c.nsteps ||
-	    (size_t)o.variant >= c->c.steps[o.step - 1].nvariants ||
-	    (rc = seq_tsrc_get(
-	         s,
-	         c->c.steps[o.step - 1].variants[o.variant].template_version_id,
-	         &ts, err)) != 0) {
-		if (rc == 0)
-			rc = cs_err_set(err, CS_EINVAL,
-			                "outbox row %lld names a step the "
-			                "campaign does not have",
-			                outbox_id);
+	if ((rc = db_contact_get(s->d, e.email, &ct, err)) != 0)
+		goto out;
+	if (o.step < 1 || (size_t)o.step > c->c.nsteps || o.variant < 0 ||
+	    (size_t)o.variant >= c->c.steps[o.step - 1].nvariants) {
+		cs_buf_printf(&why,
+		              "step %d: the campaign does not have this step "
+		              "(variant %d)",
+		              o.step, o.variant + 1);
+		rc = unsendable(s, &o, &e, why.data, now, err);
 		goto out;
 	}
+	if ((rc = seq_tsrc_get(
+	         s,
+	         c->c.steps[o.step - 1].variants[o.variant].template_version_id,
+	         &ts, err)) != 0)
+		goto out;
 	seq_compose_step(&ci, c, ib, &ct, ts, &e, zone, now);
 	ci.step = o.step; /* a retried step: the row's, not the cursor's */
 	ci.message_id = o.message_id;
 	ci.in_reply_to = o.in_reply_to;
 	ci.references = o.refs;
-	if ((rc = seq_compose(s->d, s->v, &ci, &job->raw, &subject, err)) != 0)
+	if (seq_compose(s->d, s->v, &ci, &job->raw, &subject, err) != 0) {
+		/* the contact's data (or the template) cannot make this
+		 * message: trying again cannot help */
+		cs_buf_printf(&why, "step %d (%s): %s", o.step, ts->name,
+		              err->msg);
+		rc = unsendable(s, &o, &e, why.data, now, err);
 		goto out;
+	}
 	memset(&row, 0, sizeof row);
 	row.message_id = o.message_id;
 	row.inbox_id = ib->in.id;
@@ -178,8 +310,21 @@ capped:
 	rc = db_outbox_move(s->d, o.id, "queued", "queued", "daily cap reached",
 	                    ib->day_end, NULL, now, err);
 out:
+	if (rc != 0 && rc != CS_ECONFLICT && o.id && o.state &&
+	    strcmp(o.state, "queued") == 0) {
+		/* whatever failed, the row does not come straight back */
+		cs_err e2 = CS_ERR_INIT;
+		cs_buf w = CS_BUF_INIT;
+
+		cs_buf_printf(&w, "not sent yet: %s", err->msg);
+		if (wait_row(s, &o, w.data, later(&o, WAIT_BASE, now), now,
+		             &e2) != 0)
+			cs_log_warn("outbox row %lld: %s", o.id, e2.msg);
+		cs_buf_free(&w);
+	}
 	if (rc || !*ready)
 		cs_buf_free(&job->raw);
+	cs_buf_free(&why);
 	free(subject);
 	db_outbox_free(&o);
 	db_enrollment_free(&e);
@@ -230,18 +375,17 @@ static int advance(seq_sched *s, seq_camp *c, const db_outbox *o,
 	return rc;
 }
 
-/* Put the row back in the queue with a new Message-ID (the old one is in
- * messages: every attempt is recorded), due after delay_ms. */
-static int retry(seq_sched *s, const db_outbox *o, seq_ibox *ib,
-                 const char *why, int64_t due, int64_t now, cs_err *err)
+/* Put the row back in the queue, due at `due` but never before its
+ * backoff: the server did not take the message (a deferral, a refusal,
+ * no session), so it keeps its Message-ID; the attempt stays in
+ * send_attempts. */
+static int retry(seq_sched *s, const db_outbox *o, const char *why, int64_t due,
+                 int retry_after_s, int64_t now, cs_err *err)
 {
-	char *id = smtp_new_message_id(ib->in.email);
-	int rc;
+	int64_t b = now + backoff(o, retry_after_s);
 
-	rc = db_outbox_move(s->d, o->id, "sending", "queued", why, due, id, now,
-	                    err);
-	free(id);
-	return rc;
+	return db_outbox_move(s->d, o->id, "sending", "queued", why,
+	                      due > b ? due : b, NULL, now, err);
 }
 
 static int pause_inbox(seq_sched *s, seq_ibox *ib, const char *why,
@@ -313,17 +457,7 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 				    err);
 			break;
 		}
-		{
-			int64_t backoff =
-			    (int64_t)o.attempts * o.attempts * 300000;
-
-			if (v->retry_after_s * 1000LL > backoff)
-				backoff = v->retry_after_s * 1000LL;
-			if (backoff > MAX_BACKOFF)
-				backoff = MAX_BACKOFF;
-			rc =
-			    retry(s, &o, ib, why.data, now + backoff, now, err);
-		}
+		rc = retry(s, &o, why.data, now, v->retry_after_s, now, err);
 		if (v->throttle) /* slow this inbox down */
 			ib->next_at = now + 4 * ib->min_gap_ms;
 		break;
@@ -348,8 +482,8 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 		                     : 900000)
 		        : 0;
 
-		if ((rc = retry(s, &o, ib, why.data, until ? until : now, now,
-		                err)) == 0)
+		if ((rc = retry(s, &o, why.data, until ? until : now,
+		                v->retry_after_s, now, err)) == 0)
 			rc = pause_inbox(s, ib, why.data, until, now, err);
 		break;
 	}
@@ -414,6 +548,15 @@ int seq_outbox_uncertain(seq_sched *s, long long outbox_id, bool checked,
 	return rc;
 }
 
+/* Whether row o is held: 'held' (may have been sent), or 'failed' as
+ * unsendable with its enrollment held on the same step. */
+static bool is_held(const db_outbox *o, const db_enrollment *e)
+{
+	return strcmp(o->state, "held") == 0 ||
+	       (strcmp(o->state, "failed") == 0 &&
+	        strcmp(e->state, "held") == 0 && e->step == o->step);
+}
+
 int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
                        cs_err *err)
 {
@@ -429,8 +572,12 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 	if (strcmp(o.state, "held") != 0) {
 		rc = cs_err_set(err, CS_ECONFLICT,
 		                "outbox row %lld is %s, not held: nothing to "
-		                "resolve",
-		                outbox_id, o.state);
+		                "resolve%s",
+		                outbox_id, o.state,
+		                strcmp(o.state, "queued") == 0
+		                    ? " ('coldseq outbox drop|retry' act on a "
+		                      "queued row)"
+		                    : "");
 		goto out;
 	}
 	if ((rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
@@ -448,32 +595,101 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 		                         err)) == 0 &&
 		    (rc = db_message_set_outcome(s->d, o.message_id, "sent", 0,
 		                                 "resolved by the user", now,
-		                                 err)) == 0)
+		                                 err)) == 0 &&
+		    (rc = history(s, &o, &e, "resolved_sent",
+		                  "outbox resolve --sent", now, err)) == 0)
 			rc = advance(s, c, &o, &e, now, err);
 		break;
-	case SEQ_RESOLVE_RESEND: {
-		seq_ibox *ib = seq_find_inbox(s, o.inbox_id);
-		char *id = smtp_new_message_id(ib ? ib->in.email : "x@invalid");
-
-		rc = db_outbox_move(s->d, o.id, "held", "queued",
-		                    "resolved: send again", now, id, now, err);
-		free(id);
+	case SEQ_RESOLVE_RESEND:
+		/* the same Message-ID: if the first attempt did arrive, the
+		 * recipient's client shows one message */
+		if ((rc = db_outbox_move(s->d, o.id, "held", "queued",
+		                         "resolved: send again", now, NULL, now,
+		                         err)) == 0)
+			rc =
+			    history(s, &o, &e, "resend",
+			            "outbox resolve --resend (same Message-ID)",
+			            now, err);
 		break;
-	}
 	case SEQ_RESOLVE_DROP:
 		if ((rc = db_outbox_move(s->d, o.id, "held", "failed",
 		                         "resolved: dropped", -1, NULL, now,
-		                         err)) == 0)
-			rc = db_enr_set_state(s->d, e.id, "stopped",
-			                      "a step was dropped (outbox "
-			                      "resolve --drop)",
-			                      now, err);
+		                         err)) == 0 &&
+		    (rc = db_enr_set_state(s->d, e.id, "stopped",
+		                           "a step was dropped (outbox "
+		                           "resolve --drop)",
+		                           now, err)) == 0)
+			rc = history(s, &o, &e, "resolved_dropped",
+			             "outbox resolve --drop", now, err);
 		break;
 	}
 	if (rc == 0)
 		rc = db_commit(s->d, err);
 	else
 		db_rollback(s->d);
+out:
+	db_outbox_free(&o);
+	db_enrollment_free(&e);
+	return rc;
+}
+
+int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
+                   cs_err *err)
+{
+	int64_t now = cs_clock_now(s->clock);
+	bool drop = how == SEQ_OUTBOX_DROP;
+	db_outbox o;
+	db_enrollment e;
+	int rc;
+
+	memset(&e, 0, sizeof e);
+	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
+		return rc;
+	if ((rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
+		goto out;
+	if (strcmp(o.state, "queued") != 0 && !is_held(&o, &e)) {
+		rc = cs_err_set(err, CS_ECONFLICT,
+		                "outbox row %lld is %s: only a queued or held "
+		                "row can be %s",
+		                outbox_id, o.state,
+		                drop ? "dropped" : "retried");
+		goto out;
+	}
+	if ((rc = db_begin(s->d, err)) != 0)
+		goto out;
+	if (strcmp(o.state, "failed") == 0) {
+		/* unsendable: the enrollment holds the step; retry lets the
+		 * scheduler compose it afresh (with the data as it is now) */
+		rc = drop ? db_enr_set_state(s->d, e.id, "stopped",
+		                             "a step was dropped (outbox drop)",
+		                             now, err)
+		          : db_enr_set_state(s->d, e.id, "active", NULL, now,
+		                             err);
+		if (rc == 0 && !drop)
+			rc = db_enr_set_due(s->d, e.id, now, now, err);
+	} else if (drop) {
+		if ((rc = db_outbox_move(s->d, o.id, o.state, "failed",
+		                         "dropped (outbox drop)", -1, NULL, now,
+		                         err)) == 0)
+			rc = db_enr_set_state(
+			    s->d, e.id, "stopped",
+			    "a step was dropped (outbox drop)", now, err);
+	} else {
+		/* held: the same Message-ID (see SEQ_RESOLVE_RESEND) */
+		rc = db_outbox_move(s->d, o.id, o.state, "queued",
+		                    "retry asked (outbox retry)", now, NULL,
+		                    now, err);
+	}
+	if (rc == 0)
+		rc = history(s, &o, &e, drop ? "dropped" : "retried",
+		             drop ? "outbox drop" : "outbox retry", now, err);
+	if (rc == 0)
+		rc = db_commit(s->d, err);
+	else
+		db_rollback(s->d);
+	if (rc == 0)
+		cs_log_info("outbox row %lld (%s, step %d): %s", o.id, e.email,
+		            o.step, drop ? "dropped" : "retry asked");
 out:
 	db_outbox_free(&o);
 	db_enrollment_free(&e);

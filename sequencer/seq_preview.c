@@ -36,8 +36,31 @@ static int record(void *arg, const seq_job *job, smtp_result *res)
 	row.contact = job->contact;
 	row.variant = job->variant;
 	row.step = job->step;
+	row.held = NULL;
 	r->rc = r->fn(&row, r->arg);
 	return 0;
+}
+
+typedef struct heldrec {
+	seq_sched *s;
+	rec *r;
+} heldrec;
+
+static int held_row(const db_enrollment *e, void *arg)
+{
+	heldrec *h = arg;
+	seq_camp *c = seq_find_camp(h->s, e->campaign_id);
+	seq_preview_row row;
+
+	memset(&row, 0, sizeof row);
+	row.at = e->due_at;
+	row.zone = c ? seq_contact_zone(c, e->contact_tz) : "UTC";
+	if (!cs_tz_valid(row.zone))
+		row.zone = c ? c->c.timezone : "UTC";
+	row.contact = e->email;
+	row.step = e->step;
+	row.held = e->reason ? e->reason : "held";
+	return h->r->fn(&row, h->r->arg);
 }
 
 static void remove_copy(const char *path)
@@ -94,6 +117,11 @@ int seq_preview(db *d, cs_vault *v, const char *campaign, int64_t start,
 	rc = seq_sched_run_sim(s, &t, until, err);
 	if (rc == 0)
 		rc = r.rc;
+	if (rc == 0) {
+		heldrec h = {s, &r};
+
+		rc = db_enr_list_held(cp, c.id, held_row, &h, err);
+	}
 out:
 	seq_sched_close(s);
 	cs_clock_free(clock);

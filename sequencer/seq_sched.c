@@ -183,12 +183,23 @@ void seq_compose_step(seq_compose_in *ci, const seq_camp *c, const seq_ibox *ib,
 	ci->thread_subject = e->thread_subject;
 }
 
-/* Hold e with a reason naming the step and what is missing. */
-static int hold(seq_sched *s, const db_enrollment *e, const char *why,
-                int64_t now, cs_err *err)
+/* Hold e with a reason naming the step and what is missing; the
+ * contact's history says so too. */
+static int hold(seq_sched *s, const seq_camp *c, const db_enrollment *e,
+                const char *why, int64_t now, cs_err *err)
 {
+	db_history h = {.contact = e->email,
+	                .campaign = c->c.name,
+	                .action = "held",
+	                .detail = why,
+	                .step = e->step,
+	                .at = now};
+	int rc;
+
 	cs_log_warn("held: %s, step %d: %s", e->email, e->step, why);
-	return db_enr_set_state(s->d, e->id, "held", why, now, err);
+	if ((rc = db_enr_set_state(s->d, e->id, "held", why, now, err)) == 0)
+		rc = db_history_add(s->d, &h, err);
+	return rc;
 }
 
 static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
@@ -202,7 +213,7 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 	db_contact ct;
 	db_outbox o;
 	seq_compose_in ci;
-	cs_buf why = CS_BUF_INIT;
+	cs_buf why = CS_BUF_INIT, raw = CS_BUF_INIT;
 	char *subject = NULL, *refs_last = NULL;
 	int64_t open, close;
 	long long id, n;
@@ -256,7 +267,7 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 		 * inbox (removed by a coldseq older than schema 11, which
 		 * cut the link; `inbox remove` now keeps a tombstone and
 		 * stops the inbox's threads), it is held. */
-		rc = hold(s, e,
+		rc = hold(s, c, e,
 		          "the inbox that started this thread was removed: "
 		          "no other inbox may send its follow-ups",
 		          now, err);
@@ -291,22 +302,12 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 			rc = cs_err_set(err, CS_EINVAL, "bad variant");
 		goto out;
 	}
-	seq_compose_step(&ci, c, ib, &ct, ts, e, zone, now);
-	if (seq_compose(s->d, s->v, &ci, NULL, &subject, err) != 0) {
-		db_rollback(s->d);
-		cs_buf_clear(&why);
-		cs_buf_printf(&why, "step %d (%s): %s", e->step, ts->name,
-		              err->msg);
-		rc = hold(s, e, why.data, now, err);
-		goto out;
-	}
 	memset(&o, 0, sizeof o);
 	o.enrollment_id = e->id;
 	o.inbox_id = ib->in.id;
 	o.step = e->step;
 	o.variant = variant;
 	o.message_id = smtp_new_message_id(ib->in.email);
-	o.subject = subject;
 	if (e->step > 1 && !step->new_thread && e->thread_refs) {
 		const char *sp = strrchr(e->thread_refs, ' ');
 
@@ -314,6 +315,23 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 		o.in_reply_to = refs_last;
 		o.refs = e->thread_refs;
 	}
+	/* the whole message, as it will go: what the builder refuses (a
+	 * header from the contact's data) holds the step now, like a field
+	 * the template cannot render, instead of failing at send time */
+	seq_compose_step(&ci, c, ib, &ct, ts, e, zone, now);
+	ci.message_id = o.message_id;
+	ci.in_reply_to = o.in_reply_to;
+	ci.references = o.refs;
+	if (seq_compose(s->d, s->v, &ci, &raw, &subject, err) != 0) {
+		db_rollback(s->d);
+		free(o.message_id);
+		cs_buf_clear(&why);
+		cs_buf_printf(&why, "step %d (%s): %s", e->step, ts->name,
+		              err->msg);
+		rc = hold(s, c, e, why.data, now, err);
+		goto out;
+	}
+	o.subject = subject;
 	o.due_at = now;
 	rc = db_outbox_queue(s->d, &o, now, &id, err);
 	free(o.message_id);
@@ -339,6 +357,7 @@ out:
 	free(subject);
 	free(refs_last);
 	cs_buf_free(&why);
+	cs_buf_free(&raw);
 	return rc ? TRY_NO_ROOM : res;
 }
 

@@ -299,14 +299,13 @@ static int collect_row(const db_outbox *o, void *arg)
 	if (svc_is_busy(sv, o->inbox_id) || sv->inflight >= sv->o->workers)
 		return 0;
 	ib = seq_find_inbox(sv->s, o->inbox_id);
-	if (ib == NULL)
-		return 0;
-	if (!ib->active) {
+	if (ib == NULL || !ib->active) {
 		seq_job none;
 
-		/* paused, or lost its authorization: begin moves the row past
-		 * the pause without credentials (which would fail); a first
-		 * step handed back to other inboxes meanwhile is gone */
+		/* paused, lost its authorization, or not loaded: begin moves
+		 * the row past the pause without credentials (which would
+		 * fail), each wait longer than the last; a first step handed
+		 * back to other inboxes meanwhile is gone */
 		if (seq_outbox_begin(sv->s, o->id, &none, &ready, &err) != 0 &&
 		    err.code != CS_ENOTFOUND)
 			cs_log_error("outbox row %lld: %s", o->id, err.msg);

@@ -11,7 +11,9 @@ Postfix of tests/mailstack instead.
 
 It speaks implicit TLS (like port 465) with a certificate from its own
 throwaway CA, accepts any AUTH PLAIN/LOGIN, and records the commands it
-received in f.commands.
+received in f.commands.  rcpt_replies={address: reply line} answers RCPT
+for that recipient with the line instead (a recipient the server always
+defers or refuses), whatever the scenario.
 """
 import os
 import shutil
@@ -47,10 +49,12 @@ def _make_certs(d, host_san):
 
 
 class FakeSMTP:
-    def __init__(self, scenario, slow_seconds=6):
+    def __init__(self, scenario, slow_seconds=6, rcpt_replies=None):
         if scenario not in SCENARIOS:
             raise ValueError("unknown scenario %s" % scenario)
         self.scenario = scenario
+        self.rcpt_replies = {k.lower(): v for k, v in
+                             (rcpt_replies or {}).items()}
         self.slow = slow_seconds
         self.commands = []
         self.messages = []
@@ -147,7 +151,10 @@ class FakeSMTP:
                     time.sleep(self.slow)
                 send("250 2.1.0 Ok")
             elif verb == "RCPT":
-                if self.scenario == "rcpt452":
+                addr = cmd.partition("<")[2].partition(">")[0].lower()
+                if addr in self.rcpt_replies:
+                    send(self.rcpt_replies[addr])
+                elif self.scenario == "rcpt452":
                     send("452 4.5.3 Your message has too many recipients.")
                 elif self.scenario == "long_reply":
                     send("550 5.1.1 " + "x" * 20000 + " no such user")

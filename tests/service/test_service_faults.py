@@ -2,9 +2,12 @@
 played by the FAKE SMTP server of tests/lib/fakesmtp.py: a connection lost
 after the final dot (the step is held, never resent, until the user
 decides), a 421 greeting (the inbox pauses, its contacts wait), a 452 at
-RCPT (deferred, retried later with a new Message-ID).  Also: a simulated
-clock is refused for an inbox that is not on loopback, and one that starts
-in the past."""
+RCPT (deferred, retried later under the same Message-ID, each attempt
+recorded), one recipient always deferred or refused (tried a bounded
+number of times with growing delays, the others go on), `outbox drop`,
+`outbox retry` and `outbox resolve --resend` (the same Message-ID, both
+attempts listed).  Also: a simulated clock is refused for an inbox that is
+not on loopback, and one that starts in the past."""
 import json
 import os
 import signal
@@ -108,7 +111,9 @@ def greeting_421_defers_and_the_contact_waits():
 def unreachable_server_pauses_the_inbox_and_contacts_wait():
     d = Data()
     d.cs("inbox", "set", "fake", "--smtp", "127.0.0.1:1", check=0)
-    d.run("+2h")
+    # within the first pause (15 min): each later failure pauses it again
+    # while the row itself waits longer each time
+    d.run("+10m")
     [(status, reason, until)] = d.db("SELECT status, paused_reason, "
                                      "paused_until FROM inboxes")
     eq(status, "paused")
@@ -121,18 +126,24 @@ def unreachable_server_pauses_the_inbox_and_contacts_wait():
 
 
 @test
-def rcpt_452_is_deferred_and_retried_with_a_new_message_id():
+def rcpt_452_is_deferred_and_retried_under_the_same_message_id():
     with FakeSMTP("rcpt452") as f:
         d = Data(f)
         d.run("+1d")
-        ids = d.db("SELECT message_id, outcome FROM messages ORDER BY id")
-        assert len(ids) >= 2, ids
-        eq({o for _, o in ids}, {"deferred"})
-        eq(len({m for m, _ in ids}), len(ids))  # each attempt its own id
+        # the server never took it: one message, tried again and again
+        [(mid, outcome)] = d.db("SELECT message_id, outcome FROM messages")
+        eq(outcome, "deferred")
+        tries = d.db("SELECT message_id, attempt, outcome, code FROM "
+                     "send_attempts ORDER BY attempt")
+        assert len(tries) >= 2, tries
+        eq({(m, o, c) for m, _, o, c in tries}, {(mid, "deferred", 452)})
+        eq([a for _, a, _, _ in tries], list(range(1, len(tries) + 1)))
         eq(len(f.messages), 0)
-        [(state, attempts)] = d.db("SELECT state, attempts FROM outbox")
+        [(state, attempts, omid)] = d.db("SELECT state, attempts, "
+                                         "message_id FROM outbox")
         eq(state, "queued")  # still trying: the server may recover
-        assert attempts == len(ids), (attempts, ids)
+        eq(omid, mid)
+        eq(attempts, len(tries))
         # deferred for more than 3 days: failed, the contact stops
         d.run("+5d")
         eq(d.db("SELECT state FROM outbox"), [("failed",)])
@@ -181,6 +192,136 @@ def sigterm_hands_over_no_further_message():
         eq(len(set(rcpts)), 3, rcpts)  # each contact once
         eq(d.db("SELECT count(*) FROM outbox WHERE step = 1 AND state = "
                 "'sent'"), [(3,)])
+
+
+def to_of(raw):
+    for line in raw.decode("latin-1").split("\r\n"):
+        if line.lower().startswith("to:"):
+            return line
+    return ""
+
+
+def gaps(d, rcpt):
+    """The attempts at rcpt's messages, and the gaps between them (ms)."""
+    t = [r[0] for r in d.db("SELECT a.started_at FROM send_attempts a JOIN "
+                            "messages m ON m.message_id = a.message_id "
+                            "WHERE m.recipient = ? ORDER BY a.started_at",
+                            rcpt)]
+    return t, [b - a for a, b in zip(t, t[1:])]
+
+
+@test
+def one_recipient_deferred_or_refused_does_not_hold_up_the_others():
+    """c0 is always deferred (451 at RCPT), c2 always refused (550 5.1.1):
+    c1 gets both steps; c0 is tried a bounded number of times, with
+    growing delays, under one Message-ID, then fails; c2 is tried once,
+    fails and is suppressed."""
+    bad, gone = "c0@rcpt.example", "c2@rcpt.example"
+    with FakeSMTP("ok", rcpt_replies={
+            bad: "451 4.3.0 Temporary lookup failure",
+            gone: "550 5.1.1 <c2@rcpt.example>: Recipient address "
+                  "rejected: User unknown"}) as f:
+        d = Data(f, contacts=3)
+        d.run("+6d")
+        # the other contact got both steps
+        eq(sum("c1@rcpt.example" in to_of(m) for m in f.messages), 2)
+        eq(sum(bad in to_of(m) or gone in to_of(m) for m in f.messages), 0)
+        # c0: deferred, retried with growing delays, then failed
+        t, g = gaps(d, bad)
+        assert 3 <= len(t) <= 25, t
+        assert all(b >= a for a, b in zip(g, g[1:])), g
+        assert g[-1] > g[0], g
+        [(state, attempts, why)] = d.db(
+            "SELECT o.state, o.attempts, o.reason FROM outbox o JOIN "
+            "enrollments e ON e.id = o.enrollment_id JOIN contacts c ON "
+            "c.id = e.contact_id WHERE c.email = ?", bad)
+        eq(state, "failed")
+        eq(attempts, len(t))
+        assert "4.3.0" in why, why
+        # one Message-ID for all its attempts
+        eq(d.db("SELECT count(*) FROM messages WHERE recipient = ?", bad),
+           [(1,)])
+        # c2: once, failed, suppressed
+        eq(len([c for c in f.commands if c.upper().startswith("RCPT") and
+                gone in c]), 1)
+        eq(d.db("SELECT o.state, o.attempts FROM outbox o JOIN enrollments "
+                "e ON e.id = o.enrollment_id JOIN contacts c ON c.id = "
+                "e.contact_id WHERE c.email = ?", gone), [("failed", 1)])
+        eq(d.db("SELECT count(*) FROM suppressions WHERE value = ?", gone),
+           [(1,)])
+        n = len(f.commands)
+        d.run("+3d")  # nothing more for either
+        eq([c for c in f.commands[n:] if bad in c or gone in c], [])
+        d.cs("outbox", "check", check=0)
+
+
+@test
+def outbox_drop_and_retry_a_queued_row():
+    bad = "c0@rcpt.example"
+    with FakeSMTP("ok", rcpt_replies={
+            bad: "451 4.3.0 Temporary lookup failure"}) as f:
+        d = Data(f, contacts=2)
+        d.run("+2h")
+        [(rid, state, due, attempts)] = d.db(
+            "SELECT o.id, o.state, o.due_at, o.attempts FROM outbox o JOIN "
+            "enrollments e ON e.id = o.enrollment_id JOIN contacts c ON "
+            "c.id = e.contact_id WHERE c.email = ?", bad)
+        eq(state, "queued")
+        # retry: due now (it was backing off), same Message-ID
+        r = json.loads(d.cs("outbox", "retry", str(rid), "--json",
+                            check=0).stdout)
+        eq((r["id"], r["state"], r["contact"]), (rid, "queued", bad))
+        [(due2, mid)] = d.db("SELECT due_at, message_id FROM outbox WHERE "
+                             "id = ?", rid)
+        assert due2 < due, (due, due2)
+        eq(mid, r["message_id"])
+        # drop: never sent, the sequence stops, both in the history
+        r = json.loads(d.cs("outbox", "drop", str(rid), "--json",
+                            check=0).stdout)
+        eq((r["state"], r["contact_state"]), ("failed", "stopped"))
+        p = d.cs("outbox", "drop", str(rid), check=1)
+        assert "only a queued or held row" in p.stderr, p.stderr
+        show = json.loads(d.cs("outbox", "show", str(rid), "--json",
+                               check=0).stdout)
+        eq([h["action"] for h in show["history"]], ["retried", "dropped"])
+        eq(len(show["attempt_list"]), attempts)
+        n = len(f.commands)
+        d.run("+2d")
+        eq([c for c in f.commands[n:] if bad in c], [])
+        eq(d.db("SELECT state FROM outbox WHERE id = ?", rid),
+           [("failed",)])
+        d.cs("outbox", "check", check=0)
+
+
+@test
+def a_resend_keeps_the_message_id_and_lists_both_attempts():
+    with FakeSMTP("drop_after_dot") as f:
+        d = Data(f)
+        d.run("+1d")
+        eq(len(f.messages), 1)
+        [(rid, mid)] = d.db("SELECT id, message_id FROM outbox WHERE "
+                            "state = 'held'")
+    with FakeSMTP("ok") as f:
+        d.cs("inbox", "set", "fake", "--smtp", "127.0.0.1:%d" % f.port,
+             "--ca-file", f.ca_file, check=0)
+        p = d.cs("outbox", "resolve", str(rid), "--resend", check=0)
+        assert "same Message-ID" in p.stdout, p.stdout
+        d.run("+1h")
+        eq(len(f.messages), 1)
+        ids = [l for l in f.messages[0].decode("latin-1").split("\r\n")
+               if l.lower().startswith("message-id:")]
+        eq(ids, ["Message-ID: " + mid])
+        eq(d.db("SELECT state, message_id FROM outbox WHERE id = ?", rid),
+           [("sent", mid)])
+        show = json.loads(d.cs("outbox", "show", str(rid), "--json",
+                               check=0).stdout)
+        eq([(a["attempt"], a["message_id"], a["outcome"])
+            for a in show["attempt_list"]],
+           [(1, mid, "uncertain"), (2, mid, "sent")])
+        eq([h["action"] for h in show["history"]], ["resend"])
+        p = d.cs("outbox", "show", str(rid), check=0)
+        assert "attempt 1" in p.stdout and "attempt 2" in p.stdout, p.stdout
+        d.cs("outbox", "check", check=0)
 
 
 def cpu_seconds(pid):

@@ -395,6 +395,82 @@ static void oauth_tokens_compare_and_set(void **state)
 	db_close(d);
 }
 
+/* Issue 17: a message tried again under its Message-ID (a resend, a
+ * retry after a deferral) keeps one messages row, gets one send_attempts
+ * row per attempt, and every attempt counts toward the caps once, on the
+ * day it was made. */
+static int count_attempt(const db_attempt *a, void *arg)
+{
+	int *n = arg;
+
+	assert_int_equal(a->attempt, ++*n);
+	assert_string_equal(a->message_id, "<1@x>");
+	return 0;
+}
+
+static void attempts_keep_the_message_id_and_count_each(void **state)
+{
+	fx *f = *state;
+	db *d = NULL;
+	cs_err err = CS_ERR_INIT;
+	db_message m;
+	db_inbox in;
+	long long camp = 0, total = 0, dom = 0;
+	int attempt = 0, n = 0;
+
+	assert_int_equal(db_open(f->path, DB_OPEN_CREATE, &d, NULL), 0);
+	assert_int_equal(
+	    db_inbox_insert_min(d, "a", "a@x.test", "a", "x", 1, &err), 0);
+	assert_int_equal(db_inbox_get(d, "a", &in, &err), 0);
+	memset(&m, 0, sizeof m);
+	m.message_id = "<1@x>";
+	m.inbox_id = in.id;
+	m.inbox_email = "a@x.test";
+	m.recipient = "c@y.test";
+	m.purpose = "campaign";
+	m.created_at = 1000;
+	m.local_day = "2026-12-01";
+	assert_int_equal(db_message_attempt(d, &m, &attempt, &err), 0);
+	assert_int_equal(attempt, 1);
+	assert_int_equal(db_message_set_outcome(d, "<1@x>", "uncertain", 0,
+	                                        NULL, 1500, &err),
+	                 0);
+	/* the same day: both count */
+	m.created_at = 2000;
+	assert_int_equal(db_message_attempt(d, &m, &attempt, &err), 0);
+	assert_int_equal(attempt, 2);
+	assert_int_equal(
+	    db_message_count_caps(d, in.id, "2026-12-01", &camp, &total, &err),
+	    0);
+	assert_int_equal(camp, 2);
+	assert_int_equal(total, 2);
+	assert_int_equal(
+	    db_message_count_domain(d, in.id, "y.test", 0, &dom, &err), 0);
+	assert_int_equal(dom, 2);
+	/* the next day: the third attempt counts there */
+	m.created_at = 90000000;
+	m.local_day = "2026-12-02";
+	assert_int_equal(db_message_attempt(d, &m, &attempt, &err), 0);
+	assert_int_equal(attempt, 3);
+	assert_int_equal(db_message_set_outcome(d, "<1@x>", "sent", 250, "ok",
+	                                        90000100, &err),
+	                 0);
+	assert_int_equal(
+	    db_message_count_caps(d, in.id, "2026-12-01", &camp, &total, &err),
+	    0);
+	assert_int_equal(camp, 2);
+	assert_int_equal(
+	    db_message_count_caps(d, in.id, "2026-12-02", &camp, &total, &err),
+	    0);
+	assert_int_equal(camp, 1);
+	assert_int_equal(total, 1);
+	assert_int_equal(db_attempt_list(d, "<1@x>", count_attempt, &n, &err),
+	                 0);
+	assert_int_equal(n, 3);
+	db_inbox_free(&in);
+	db_close(d);
+}
+
 static void nested_transactions_are_savepoints(void **state)
 {
 	fx *f = *state;
@@ -599,6 +675,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(sealed_values_listed_and_updated,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        attempts_keep_the_message_id_and_count_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(nested_transactions_are_savepoints,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(migration_11_keeps_rows_and_history,
