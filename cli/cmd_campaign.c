@@ -534,6 +534,7 @@ static int run_explain(cli_ctx *ctx, const cli_args *a)
 	cs_buf email = CS_BUF_INIT, out = CS_BUF_INIT;
 	cs_clock *clock = cs_clock_new_real();
 	seq_sched *s = NULL;
+	seq_service_state svc;
 	int rc = CLI_EXIT_FAIL;
 
 	if (contact == NULL) {
@@ -546,8 +547,13 @@ static int run_explain(cli_ctx *ctx, const cli_args *a)
 		rc = CLI_EXIT_USAGE;
 		goto out;
 	}
-	if (seq_sched_open(ctx->db, ctx->vault, clock, &s, &err) != 0 ||
-	    seq_sched_explain(s, a->pos[0], email.data, &out, &err) != 0) {
+	if (seq_service_probe(ctx->data_dir, &svc, &err) != 0 ||
+	    seq_sched_open(ctx->db, ctx->vault, clock, &s, &err) != 0 ||
+	    seq_sched_explain(s, a->pos[0], email.data,
+	                      !svc.running  ? 0
+	                      : svc.pid > 0 ? svc.pid
+	                                    : -1,
+	                      &out, &err) != 0) {
 		cli_error("campaign explain: %s", err.msg);
 		goto out;
 	}

@@ -200,9 +200,5 @@ int db_outbox_by_message_id(db *d, const char *message_id, db_outbox *out,
 /* Outbox rows (attempts) of one enrollment's step. */
 int db_outbox_count_step(db *d, long long enrollment_id, int step,
                          long long *out, cs_err *err);
-/* Campaign messages sent from inbox_id since `since`, and the hard
- * bounces reported for them. */
-int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
-                           long long *sends, long long *hard, cs_err *err);
 
 #endif

@@ -1,6 +1,8 @@
 /*
  * seq_explain.c - `campaign explain`: when a contact's next step is due
- * and what holds it now, from the same rules a pass applies.
+ * and what holds it now, from the same rules a pass applies, and from
+ * what the running service recorded that this process cannot see (its
+ * watchers and the inboxes' credentials: seq_service_health.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq_int.h"
@@ -17,8 +19,82 @@ static void when(cs_buf *out, const char *label, int64_t t, const char *tz)
 		              c.year, c.month, c.day, c.hour, c.minute, tz);
 }
 
+int seq_inbox_runtime(db *d, long long inbox_id, long service_pid,
+                      db_inbox_runtime *rt, cs_err *err)
+{
+	bool found = false;
+	int rc = db_runtime_get(d, inbox_id, rt, &found, err);
+
+	if (rc == 0 && found && (service_pid <= 0 || rt->pid != service_pid))
+		db_runtime_free(rt); /* a service that stopped wrote it */
+	return rc;
+}
+
+/* " since 2026-12-07 17:31 Europe/Paris" (t in the inbox's zone). */
+static void since(cs_buf *out, const db_inbox *in, int64_t t)
+{
+	if (t > 0)
+		when(out, " since ", t, in->timezone);
+}
+
+bool seq_runtime_watch_text(const db_inbox *in, const db_inbox_runtime *rt,
+                            cs_buf *out)
+{
+	if (rt->watch_state == NULL || strcmp(rt->watch_state, "ok") == 0)
+		return false;
+	if (strcmp(rt->watch_state, "down") == 0)
+		cs_buf_printf(out, "waiting for the %s watcher: %s", in->name,
+		              rt->watch_error ? rt->watch_error : "down");
+	else
+		cs_buf_printf(
+		    out,
+		    "waiting for the %s watcher's first sync (replies "
+		    "are read before follow-ups go)",
+		    in->name);
+	since(out, in, rt->watch_since);
+	return true;
+}
+
+bool seq_runtime_send_text(const db_inbox *in, const db_inbox_runtime *rt,
+                           cs_buf *out)
+{
+	if (rt->send_error == NULL)
+		return false;
+	cs_buf_printf(out, "the %s inbox cannot send: %s", in->name,
+	              rt->send_error);
+	since(out, in, rt->send_since);
+	return true;
+}
+
+/* "holds:    " lines for what the service recorded of ib, for a step
+ * that goes from it (a follow-up also waits for its watcher); *held set
+ * when any. */
+static int runtime_holds(seq_sched *s, const seq_ibox *ib, bool followup,
+                         long service_pid, cs_buf *out, bool *held, cs_err *err)
+{
+	db_inbox_runtime rt;
+	cs_buf line = CS_BUF_INIT;
+	int rc;
+
+	if ((rc = seq_inbox_runtime(s->d, ib->in.id, service_pid, &rt, err)) !=
+	    0)
+		return rc;
+	if (seq_runtime_send_text(&ib->in, &rt, &line)) {
+		cs_buf_printf(out, "holds:    %s\n", cs_buf_str(&line));
+		*held = true;
+	}
+	cs_buf_clear(&line);
+	if (followup && seq_runtime_watch_text(&ib->in, &rt, &line)) {
+		cs_buf_printf(out, "holds:    %s\n", cs_buf_str(&line));
+		*held = true;
+	}
+	cs_buf_free(&line);
+	db_runtime_free(&rt);
+	return 0;
+}
+
 int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
-                      cs_buf *out, cs_err *err)
+                      long service_pid, cs_buf *out, cs_err *err)
 {
 	int64_t now = cs_clock_now(s->clock), open, close;
 	db_campaign dc;
@@ -69,6 +145,12 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 	}
 	when(out, "due:      ", e.due_at, zone);
 	cs_buf_puts(out, e.due_at <= now ? " (due now)\n" : "\n");
+	if (service_pid == 0) {
+		cs_buf_puts(out, "holds:    the service is not running on this "
+		                 "data directory (start it with 'coldseq "
+		                 "run')\n");
+		held = true;
+	}
 	if (strcmp(c->c.status, "active") != 0) {
 		cs_buf_printf(out, "holds:    the campaign is %s\n",
 		              c->c.status);
@@ -108,10 +190,22 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		}
 		for (i = 0; i < c->nib; i++) {
 			seq_ibox *x = &s->ib[c->ib[i]];
+			db_inbox_runtime rt;
+			bool bad;
 
-			if ((rc = seq_ibox_roll(s, x, now, err)) != 0)
+			if ((rc = seq_ibox_roll(s, x, now, err)) != 0 ||
+			    (rc = seq_inbox_runtime(s->d, x->in.id, service_pid,
+			                            &rt, err)) != 0)
 				goto out;
-			any |= seq_ibox_can_send(x, now);
+			/* the scheduler may still choose it: say so */
+			cs_buf_puts(out, "note:     ");
+			bad = seq_runtime_send_text(&x->in, &rt, out);
+			if (bad)
+				cs_buf_putc(out, '\n');
+			else
+				cs_buf_truncate(out, out->len - 10);
+			db_runtime_free(&rt);
+			any |= seq_ibox_can_send(x, now) && !bad;
 		}
 		if (!any) {
 			cs_buf_puts(out, "holds:    no inbox of the campaign "
@@ -126,6 +220,9 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		    out, "inbox:    %s (%s): %lld of %d sent today%s\n",
 		    ib->in.name, ib->in.status, ib->camp_today, ib->cap_today,
 		    ib->hard ? "" : ", no hard daily total");
+		if ((rc = runtime_holds(s, ib, e.step > 1, service_pid, out,
+		                        &held, err)) != 0)
+			goto out;
 		if (!seq_inbox_authorized(&ib->in)) {
 			/* OAuth2: pending, or the grant was withdrawn */
 			cs_buf_printf(out, "holds:    the inbox is %s: %s\n",
