@@ -139,8 +139,33 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		goto out;
 	}
 	if (strcmp(e.state, "queued") == 0) {
-		cs_buf_puts(out, "state:    queued: handed to the outbox, "
-		                 "being sent\n");
+		/* past the scheduler (and the watcher's gate): only what
+		 * keeps its inbox from sending holds it now */
+		ib = e.inbox_id ? seq_find_inbox(s, e.inbox_id) : NULL;
+		cs_buf_puts(out, "state:    queued: handed to the outbox\n");
+		if (ib && (rc = runtime_holds(s, ib, false, service_pid, out,
+		                              &held, err)) != 0)
+			goto out;
+		if (ib && !seq_inbox_authorized(&ib->in)) {
+			cs_buf_printf(out, "holds:    the inbox is %s\n",
+			              ib->in.auth_state);
+			held = true;
+		} else if (ib && strcmp(ib->in.status, "active") != 0) {
+			cs_buf_printf(
+			    out, "holds:    the inbox is %s%s%s\n",
+			    ib->in.status, ib->in.paused_reason ? ": " : "",
+			    ib->in.paused_reason ? ib->in.paused_reason : "");
+			held = true;
+		}
+		if (service_pid == 0) {
+			cs_buf_puts(out, "holds:    the service is not running "
+			                 "on this data directory (start it "
+			                 "with 'coldseq run')\n");
+			held = true;
+		}
+		if (!held)
+			cs_buf_puts(out, "nothing holds it: being sent (see "
+			                 "'coldseq outbox')\n");
 		goto out;
 	}
 	when(out, "due:      ", e.due_at, zone);
