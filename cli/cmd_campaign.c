@@ -643,7 +643,10 @@ const cli_cmd cli_cmds_campaign[] = {
     {"campaign", "explain", "NAME", "why a contact's next step waits",
      "Shows the contact's state and next step, when it is due, and what\n"
      "holds it now: the window, the inbox's cap or pacing gap, the\n"
-     "domain cap, a pause, or the reason it is held.\n\n"
+     "domain cap, a pause, or the reason it is held; and what the running\n"
+     "service sees: an inbox whose settings or password it cannot use, a\n"
+     "follow-up waiting for its inbox's IMAP watcher (with since when),\n"
+     "or that no service runs.\n\n"
      "Example:\n  coldseq campaign explain q1-founders --contact "
      "ann@example.com",
      1, 1, CLI_NEEDS_VAULT, explain_opts, run_explain},

@@ -83,7 +83,7 @@ static void set_free(ibox_set *set)
  * what the running service cannot get past (credentials, the watcher
  * that holds the follow-ups); bounces; a cap reached (not a fault: it
  * passes by itself, at the time shown). */
-static void health(ibox_status *s, int64_t now)
+static void health(ibox_status *s)
 {
 	const db_inbox *in = s->in;
 	char t[32];
@@ -127,7 +127,6 @@ static void health(ibox_status *s, int64_t now)
 		              s->day.campaign >= s->day.cap ? "daily" : "hard",
 		              t);
 	}
-	(void)now;
 }
 
 /* Every inbox's day, caps, bounces and health into set->v (caller frees
@@ -153,7 +152,7 @@ static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
 		    (rc = seq_inbox_runtime(ctx->db, s->in->id, pid, &s->rt,
 		                            err)) != 0)
 			return rc;
-		health(s, now);
+		health(s);
 	}
 	/* warmup's own cap beside the campaign cap */
 	if ((rc = db_warmup_list(ctx->db, &wl, &nwl, err)) != 0)
@@ -772,9 +771,14 @@ const cli_cmd cli_cmds_status[] = {
      "messages sent today against the daily cap (ramp applied), all\n"
      "messages against the hard cap (the provider's limit when unset),\n"
      "warmup messages against warmup's own daily cap (the ramp), the\n"
-     "next send the pacing allows, and its health: paused or error with\n"
-     "the reason, or 'warning' when more than 2% of its campaign messages\n"
-     "of the last 28 days bounced hard; campaigns' contacts by state; the\n"
+     "next send the pacing allows, and its health with its cause: paused\n"
+     "or error with the reason; auth_failed or pending (OAuth2); failing\n"
+     "when the running service cannot use its settings or password to\n"
+     "send, or its IMAP watcher cannot connect (its follow-ups wait), with\n"
+     "since when; starting while its watcher's first sync runs; 'warning'\n"
+     "when more than 2% of its campaign messages of the last 28 days\n"
+     "bounced hard (sent, sending or uncertain: the figure bounce\n"
+     "protection acts on); else ok; campaigns' contacts by state; the\n"
      "outbox (held: the result of a send was lost, so it may have gone)\n"
      "and held steps (a template could not render).\n\n"
      "--json prints {\"service\": {\"running\", \"pid\"}, \"inboxes\": "
@@ -782,7 +786,9 @@ const cli_cmd cli_cmds_status[] = {
      "timezone, day,\nsent_today, daily_cap, total_today, hard_cap,\n"
      "warmup: null|{sent_today, cap, counts_toward_cap}, next_send_at,\n"
      "campaign_sent_28d, hard_bounces_28d, "
-     "hard_bounce_rate_28d}],\n\"campaigns\": [{name, status, contacts: "
+     "hard_bounce_rate_28d,\nbounce_pause_percent, health_detail, watcher: "
+     "null|{state, error,\nsince}, send_error: null|{error, since}}],\n"
+     "\"campaigns\": [{name, status, contacts: "
      "{active, queued, held,\ncompleted, stopped}}], \"outbox\": {held, "
      "queued, sending},\n\"enrollments_held\"}; times are ISO 8601 UTC or "
      "null.\n\n"

@@ -223,12 +223,11 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 			                            &rt, err)) != 0)
 				goto out;
 			/* the scheduler may still choose it: say so */
-			cs_buf_puts(out, "note:     ");
-			bad = seq_runtime_send_text(&x->in, &rt, out);
+			cs_buf_clear(&why);
+			bad = seq_runtime_send_text(&x->in, &rt, &why);
 			if (bad)
-				cs_buf_putc(out, '\n');
-			else
-				cs_buf_truncate(out, out->len - 10);
+				cs_buf_printf(out, "note:     %s\n",
+				              cs_buf_str(&why));
 			db_runtime_free(&rt);
 			any |= seq_ibox_can_send(x, now) && !bad;
 		}
