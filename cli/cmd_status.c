@@ -81,8 +81,8 @@ static void set_free(ibox_set *set)
 /* The health word and its cause (s->detail), worst first: a pause or an
  * error the user set or the service decided; an authorization withdrawn;
  * what the running service cannot get past (credentials, the watcher
- * that holds the follow-ups); bounces; a cap reached (not a fault: it
- * passes by itself, at the time shown). */
+ * that holds the follow-ups); bounces.  A cap reached is no fault (it
+ * passes by itself): SENT/CAP shows it, --json cap_until its end. */
 static void health(ibox_status *s)
 {
 	const db_inbox *in = s->in;
@@ -117,16 +117,6 @@ static void health(ibox_status *s)
 		              SEQ_BOUNCE_WARN * 100.0);
 	} else
 		s->health = "ok";
-	if (strcmp(s->health, "ok") != 0 && strcmp(s->health, "warning") != 0)
-		return;
-	if (s->day.campaign >= s->day.cap ||
-	    (s->day.hard > 0 && s->day.total >= s->day.hard)) {
-		local_time(in->timezone, s->day.end, t);
-		cs_buf_printf(&s->detail, "%s%s cap reached until %s",
-		              s->detail.len ? "; " : "",
-		              s->day.campaign >= s->day.cap ? "daily" : "hard",
-		              t);
-	}
 }
 
 /* Every inbox's day, caps, bounces and health into set->v (caller frees
@@ -206,6 +196,12 @@ static cJSON *inbox_json(const ibox_status *s)
 	} else
 		cJSON_AddNullToObject(o, "warmup");
 	cli_json_time(o, "next_send_at", in->next_send_at);
+	/* the daily or hard cap is reached: no campaign send until then */
+	cli_json_time(o, "cap_until",
+	              s->day.campaign >= s->day.cap ||
+	                      (s->day.hard > 0 && s->day.total >= s->day.hard)
+	                  ? s->day.end
+	                  : 0);
 	if (s->token.oauth)
 		cJSON_AddItemToObject(o, "token",
 		                      cli_token_health_json(&s->token));
@@ -785,6 +781,7 @@ const cli_cmd cli_cmds_status[] = {
      "[{name,\nemail, status, health, paused_reason, paused_until, "
      "timezone, day,\nsent_today, daily_cap, total_today, hard_cap,\n"
      "warmup: null|{sent_today, cap, counts_toward_cap}, next_send_at,\n"
+     "cap_until (the cap is reached: until the next local day),\n"
      "campaign_sent_28d, hard_bounces_28d, "
      "hard_bounce_rate_28d,\nbounce_pause_percent, health_detail, watcher: "
      "null|{state, error,\nsince}, send_error: null|{error, since}}],\n"

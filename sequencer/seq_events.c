@@ -147,10 +147,9 @@ int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
 		return rc;
 	cs_buf_printf(&why,
 	              "hard bounces %lld of %lld campaign sends in 28 days "
-	              "(%.1f%%, over %lld%%): check the list, then 'coldseq "
-	              "inbox resume %s'",
-	              f.hard, f.sends, f.rate * 100.0, f.pause_percent,
-	              in->name);
+	              "(over %lld%%): check the list, then 'coldseq inbox "
+	              "resume %s'",
+	              f.hard, f.sends, f.pause_percent, in->name);
 	rc = db_inbox_set_status(d, in->name, "paused", why.data, 0, now, err);
 	if (rc == 0) {
 		cs_log_warn("inbox %s paused: %s", in->name, why.data);
