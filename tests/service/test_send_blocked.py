@@ -210,10 +210,12 @@ def unusable_password_shows_failing_and_is_logged_once():
          "= 'sales4'")
     p = d.spawn()
     try:
+        # (on f783a12 it stayed "ok"; its watcher, which cannot read the
+        # secret either, may be recorded first)
         s4 = wait_until(lambda: (lambda i: i if i["health"] == "failing"
-                                 else None)(d.inbox("sales4")),
-                        60, "status to show sales4 failing")
-        assert s4["send_error"], s4
+                                 and i.get("send_error") else None)(
+                                     d.inbox("sales4")),
+                        60, "status to show sales4 failing to send")
         assert s4["health_detail"].startswith("the sales4 inbox cannot "
                                               "send: "), s4
         assert parse_iso(s4["send_error"]["since"]) <= now_ms(), s4
