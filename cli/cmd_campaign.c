@@ -554,6 +554,7 @@ static int run_explain(cli_ctx *ctx, const cli_args *a)
 	cs_buf email = CS_BUF_INIT, out = CS_BUF_INIT;
 	cs_clock *clock = cs_clock_new_real();
 	seq_sched *s = NULL;
+	seq_service_state svc;
 	int rc = CLI_EXIT_FAIL;
 
 	if (contact == NULL) {
@@ -566,8 +567,13 @@ static int run_explain(cli_ctx *ctx, const cli_args *a)
 		rc = CLI_EXIT_USAGE;
 		goto out;
 	}
-	if (seq_sched_open(ctx->db, ctx->vault, clock, &s, &err) != 0 ||
-	    seq_sched_explain(s, a->pos[0], email.data, &out, &err) != 0) {
+	if (seq_service_probe(ctx->data_dir, &svc, &err) != 0 ||
+	    seq_sched_open(ctx->db, ctx->vault, clock, &s, &err) != 0 ||
+	    seq_sched_explain(s, a->pos[0], email.data,
+	                      !svc.running  ? 0
+	                      : svc.pid > 0 ? svc.pid
+	                                    : -1,
+	                      &out, &err) != 0) {
 		cli_error("campaign explain: %s", err.msg);
 		goto out;
 	}
@@ -657,7 +663,10 @@ const cli_cmd cli_cmds_campaign[] = {
     {"campaign", "explain", "NAME", "why a contact's next step waits",
      "Shows the contact's state and next step, when it is due, and what\n"
      "holds it now: the window, the inbox's cap or pacing gap, the\n"
-     "domain cap, a pause, or the reason it is held.\n\n"
+     "domain cap, a pause, or the reason it is held; and what the running\n"
+     "service sees: an inbox whose settings or password it cannot use, a\n"
+     "follow-up waiting for its inbox's IMAP watcher (with since when),\n"
+     "or that no service runs.\n\n"
      "Example:\n  coldseq campaign explain q1-founders --contact "
      "ann@example.com",
      1, 1, CLI_NEEDS_VAULT, explain_opts, run_explain},

@@ -20,12 +20,6 @@
 
 #include "sequencer/seq.h"
 
-#define DAY_MS      86400000LL
-#define BOUNCE_DAYS 28
-/* A hard-bounce rate above this marks an inbox's health "warning":
- * mailbox providers start throttling or blocking senders around 2%. */
-#define BOUNCE_WARN 0.02
-
 /* "2026-11-30T10:15:00.000Z", or JSON null for 0. */
 static void add_str(cJSON *o, const char *key, const char *v)
 {
@@ -55,9 +49,12 @@ static void local_time(const char *tz, int64_t t, char out[32])
 typedef struct ibox_status {
 	const db_inbox *in;
 	seq_inbox_day day;
-	long long sent28, hard28;
-	double rate; /* < 0: nothing sent in the period */
+	/* the hard-bounce figure bounce protection acts on (seq_bounce_get) */
+	seq_bounce_figure bounce;
+	/* what the running service recorded (watcher, credentials) */
+	db_inbox_runtime rt;
 	const char *health;
+	cs_buf detail; /* after the health word: its cause, with since when */
 	/* warmup (cmd_warmup.c): in warmup, sent today and the day's quota */
 	bool warmup, warmup_counts;
 	long long warmup_sent;
@@ -70,26 +67,62 @@ typedef struct ibox_set {
 	size_t n;
 } ibox_set;
 
-/* db_inbox_bounces: one inbox's 28 days (inboxes come by id, the list by
- * name). */
-static int inbox_bounces(long long id, long long sent, long long hard,
-                         void *arg)
+static void set_free(ibox_set *set)
 {
-	ibox_set *set = arg;
 	size_t i;
 
-	for (i = 0; i < set->n; i++)
-		if (set->v[i].in->id == id) {
-			set->v[i].sent28 = sent;
-			set->v[i].hard28 = hard;
-			break;
-		}
-	return 0;
+	for (i = 0; i < set->n; i++) {
+		db_runtime_free(&set->v[i].rt);
+		cs_buf_free(&set->v[i].detail);
+	}
+	free(set->v);
 }
 
-/* Every inbox's day, caps, bounces and health into set->v (caller frees). */
+/* The health word and its cause (s->detail), worst first: a pause or an
+ * error the user set or the service decided; an authorization withdrawn;
+ * what the running service cannot get past (credentials, the watcher
+ * that holds the follow-ups); bounces.  A cap reached is no fault (it
+ * passes by itself): SENT/CAP shows it, --json cap_until its end. */
+static void health(ibox_status *s)
+{
+	const db_inbox *in = s->in;
+	char t[32];
+
+	if (strcmp(in->status, "active") != 0) {
+		s->health = in->status; /* paused, error */
+		if (in->paused_until > 0) {
+			local_time(in->timezone, in->paused_until, t);
+			cs_buf_printf(&s->detail, "until %s", t);
+		}
+		if (in->paused_reason && *in->paused_reason)
+			cs_buf_printf(&s->detail, "%s%s",
+			              s->detail.len ? ": " : "",
+			              in->paused_reason);
+	} else if (!seq_inbox_authorized(in)) {
+		s->health = in->auth_state; /* pending, auth_failed */
+		cs_buf_puts(&s->detail, in->auth_reason
+		                            ? in->auth_reason
+		                            : "run 'coldseq inbox connect "
+		                              "--pending'");
+	} else if (seq_runtime_send_text(in, &s->rt, &s->detail) ||
+	           (s->rt.watch_state &&
+	            strcmp(s->rt.watch_state, "down") == 0 &&
+	            seq_runtime_watch_text(in, &s->rt, &s->detail)))
+		s->health = "failing";
+	else if (seq_runtime_watch_text(in, &s->rt, &s->detail))
+		s->health = "starting";
+	else if (s->bounce.warn) {
+		s->health = "warning";
+		cs_buf_printf(&s->detail, "over %.0f%% hard bounces",
+		              SEQ_BOUNCE_WARN * 100.0);
+	} else
+		s->health = "ok";
+}
+
+/* Every inbox's day, caps, bounces and health into set->v (caller frees
+ * with set_free); pid: the running service's (0: none). */
 static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
-                        int64_t now, ibox_set *set, cs_err *err)
+                        int64_t now, long pid, ibox_set *set, cs_err *err)
 {
 	db_warmup *wl = NULL;
 	size_t i, k, nwl = 0;
@@ -99,23 +132,17 @@ static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
 	set->n = n;
 	for (i = 0; i < n; i++)
 		set->v[i].in = &ins[i];
-	if ((rc = db_inbox_bounces(ctx->db, now - BOUNCE_DAYS * DAY_MS,
-	                           inbox_bounces, set, err)) != 0)
-		return rc;
 	for (i = 0; i < n; i++) {
 		ibox_status *s = &set->v[i];
 
 		if ((rc = seq_inbox_day_get(ctx->db, s->in, now, &s->day,
+		                            err)) != 0 ||
+		    (rc = seq_bounce_get(ctx->db, s->in->id, now, &s->bounce,
+		                         err)) != 0 ||
+		    (rc = seq_inbox_runtime(ctx->db, s->in->id, pid, &s->rt,
 		                            err)) != 0)
 			return rc;
-		s->rate =
-		    s->sent28 ? (double)s->hard28 / (double)s->sent28 : -1.0;
-		if (strcmp(s->in->status, "active") != 0)
-			s->health = s->in->status; /* paused, error */
-		else if (s->rate > BOUNCE_WARN)
-			s->health = "warning";
-		else
-			s->health = "ok";
+		health(s);
 	}
 	/* warmup's own cap beside the campaign cap */
 	if ((rc = db_warmup_list(ctx->db, &wl, &nwl, err)) != 0)
@@ -169,24 +196,50 @@ static cJSON *inbox_json(const ibox_status *s)
 	} else
 		cJSON_AddNullToObject(o, "warmup");
 	cli_json_time(o, "next_send_at", in->next_send_at);
+	/* the daily or hard cap is reached: no campaign send until then */
+	cli_json_time(o, "cap_until",
+	              s->day.campaign >= s->day.cap ||
+	                      (s->day.hard > 0 && s->day.total >= s->day.hard)
+	                  ? s->day.end
+	                  : 0);
 	if (s->token.oauth)
 		cJSON_AddItemToObject(o, "token",
 		                      cli_token_health_json(&s->token));
 	else
 		cJSON_AddNullToObject(o, "token");
-	cJSON_AddNumberToObject(o, "campaign_sent_28d", (double)s->sent28);
-	cJSON_AddNumberToObject(o, "hard_bounces_28d", (double)s->hard28);
-	if (s->rate >= 0)
-		cJSON_AddNumberToObject(o, "hard_bounce_rate_28d", s->rate);
+	cJSON_AddNumberToObject(o, "campaign_sent_28d",
+	                        (double)s->bounce.sends);
+	cJSON_AddNumberToObject(o, "hard_bounces_28d", (double)s->bounce.hard);
+	if (s->bounce.rate >= 0)
+		cJSON_AddNumberToObject(o, "hard_bounce_rate_28d",
+		                        s->bounce.rate);
 	else
 		cJSON_AddNullToObject(o, "hard_bounce_rate_28d");
+	cJSON_AddNumberToObject(o, "bounce_pause_percent",
+	                        (double)s->bounce.pause_percent);
+	add_str(o, "health_detail", s->detail.len ? s->detail.data : NULL);
+	if (s->rt.watch_state) {
+		cJSON *w = cJSON_AddObjectToObject(o, "watcher");
+
+		cJSON_AddStringToObject(w, "state", s->rt.watch_state);
+		add_str(w, "error", s->rt.watch_error);
+		cli_json_time(w, "since", s->rt.watch_since);
+	} else
+		cJSON_AddNullToObject(o, "watcher");
+	if (s->rt.send_error) {
+		cJSON *e = cJSON_AddObjectToObject(o, "send_error");
+
+		cJSON_AddStringToObject(e, "error", s->rt.send_error);
+		cli_json_time(e, "since", s->rt.send_since);
+	} else
+		cJSON_AddNullToObject(o, "send_error");
 	return o;
 }
 
 static void inbox_line(cli_ctx *ctx, const ibox_status *s, int64_t now)
 {
 	const db_inbox *in = s->in;
-	char next[32], until[32], cap[32], total[48], bounces[48], wu[48];
+	char next[32], cap[32], total[48], bounces[48], wu[48];
 
 	snprintf(cap, sizeof cap, "%lld/%d", s->day.campaign, s->day.cap);
 	if (s->day.hard > 0)
@@ -204,22 +257,18 @@ static void inbox_line(cli_ctx *ctx, const ibox_status *s, int64_t now)
 		         in->next_send_at <= 0 ? "-" : "now");
 	else
 		local_time(in->timezone, in->next_send_at, next);
-	if (s->rate >= 0)
+	if (s->bounce.rate >= 0)
 		snprintf(bounces, sizeof bounces, "%lld/%lld (%.1f%%)",
-		         s->hard28, s->sent28, s->rate * 100.0);
+		         s->bounce.hard, s->bounce.sends,
+		         s->bounce.rate * 100.0);
 	else
 		snprintf(bounces, sizeof bounces, "0/0");
 	fprintf(ctx->out, "%-16s %-10s %9s %11s %11s  %-17s %-15s %s", in->name,
 	        s->day.day, cap, total, wu, next, bounces, s->health);
-	if (strcmp(s->health, "warning") == 0)
-		fprintf(ctx->out, ": over %.0f%% hard bounces",
-		        BOUNCE_WARN * 100.0);
-	if (in->paused_until > 0) {
-		local_time(in->timezone, in->paused_until, until);
-		fprintf(ctx->out, " until %s", until);
-	}
-	if (in->paused_reason && *in->paused_reason)
-		fprintf(ctx->out, ": %s", in->paused_reason);
+	if (s->detail.len)
+		fprintf(ctx->out, "%s%s",
+		        strncmp(s->detail.data, "until ", 6) == 0 ? " " : ": ",
+		        s->detail.data);
 	fputc('\n', ctx->out);
 }
 
@@ -291,7 +340,9 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 			        "WARMUP/CAP", "NEXT SEND (LOCAL)",
 			        "HARD BOUNCE 28D", "HEALTH");
 	}
-	if (inbox_status(ctx, ins, nin, now, &set, &err) != 0)
+	if (inbox_status(ctx, ins, nin, now,
+	                 svc.running && svc.pid > 0 ? svc.pid : 0, &set,
+	                 &err) != 0)
 		goto fail;
 	for (i = 0; i < nin; i++) {
 		cli_token_health_get(ctx, set.v[i].in, &set.v[i].token);
@@ -365,7 +416,7 @@ fail:
 	cli_error("status: %s", err.msg);
 out:
 	cJSON_Delete(doc);
-	free(set.v);
+	set_free(&set);
 	db_inbox_list_free(ins, nin);
 	db_campaign_list_free(cps, ncp);
 	return rc;
@@ -716,17 +767,25 @@ const cli_cmd cli_cmds_status[] = {
      "messages sent today against the daily cap (ramp applied), all\n"
      "messages against the hard cap (the provider's limit when unset),\n"
      "warmup messages against warmup's own daily cap (the ramp), the\n"
-     "next send the pacing allows, and its health: paused or error with\n"
-     "the reason, or 'warning' when more than 2% of its campaign messages\n"
-     "of the last 28 days bounced hard; campaigns' contacts by state; the\n"
+     "next send the pacing allows, and its health with its cause: paused\n"
+     "or error with the reason; auth_failed or pending (OAuth2); failing\n"
+     "when the running service cannot use its settings or password to\n"
+     "send, or its IMAP watcher cannot connect (its follow-ups wait), with\n"
+     "since when; starting while its watcher's first sync runs; 'warning'\n"
+     "when more than 2% of its campaign messages of the last 28 days\n"
+     "bounced hard (sent, sending or uncertain: the figure bounce\n"
+     "protection acts on); else ok; campaigns' contacts by state; the\n"
      "outbox (held: the result of a send was lost, so it may have gone)\n"
      "and held steps (a template could not render).\n\n"
      "--json prints {\"service\": {\"running\", \"pid\"}, \"inboxes\": "
      "[{name,\nemail, status, health, paused_reason, paused_until, "
      "timezone, day,\nsent_today, daily_cap, total_today, hard_cap,\n"
      "warmup: null|{sent_today, cap, counts_toward_cap}, next_send_at,\n"
+     "cap_until (the cap is reached: until the next local day),\n"
      "campaign_sent_28d, hard_bounces_28d, "
-     "hard_bounce_rate_28d}],\n\"campaigns\": [{name, status, contacts: "
+     "hard_bounce_rate_28d,\nbounce_pause_percent, health_detail, watcher: "
+     "null|{state, error,\nsince}, send_error: null|{error, since}}],\n"
+     "\"campaigns\": [{name, status, contacts: "
      "{active, queued, held,\ncompleted, stopped}}], \"outbox\": {held, "
      "queued, sending},\n\"enrollments_held\"}; times are ISO 8601 UTC or "
      "null.\n\n"

@@ -540,13 +540,46 @@ typedef struct db_queue_counts {
 } db_queue_counts;
 
 int db_queue_counts_get(db *d, db_queue_counts *out, cs_err *err);
-/* fn for every inbox, by id: its campaign messages created since `since`
- * that the server took or may have taken (sending, sent, uncertain), and
- * how many of those a hard-bounce event reports. */
-int db_inbox_bounces(db *d, int64_t since,
-                     int (*fn)(long long inbox_id, long long sent,
-                               long long hard, void *arg),
-                     void *arg, cs_err *err);
+/* inbox_id's campaign messages created since `since` that the server
+ * took or may have taken (sending, sent, uncertain), and how many of
+ * those messages a hard-bounce event reports: the one definition of the
+ * hard-bounce rate (status shows it, bounce protection acts on it). */
+int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
+                           long long *sends, long long *hard, cs_err *err);
+
+/* ---- what the running service sees of an inbox (db_runtime.c) -------- */
+
+/* Written by the service only, on change (never every pass), read by the
+ * CLI (status, campaign explain): what the CLI's own process cannot know.
+ * Times are real time (ms).  A row is the service's with that pid: a
+ * reader compares pid with the running service's and ignores the row
+ * otherwise (left by a service that has stopped). */
+typedef struct db_inbox_runtime {
+	long long inbox_id;
+	long pid;
+	/* the IMAP watcher: NULL (not watched), starting (no sync finished
+	 * yet), ok (synced: its follow-ups may go), down (cannot connect or
+	 * sync: watch_error says why) */
+	char *watch_state, *watch_error;
+	int64_t watch_since; /* in that state since */
+	/* why the inbox's settings or credentials cannot be used to send
+	 * (NULL: they could, last time the service tried) */
+	char *send_error;
+	int64_t send_since;
+} db_inbox_runtime;
+
+/* *found false (and *out zeroed) when the inbox has no row. */
+int db_runtime_get(db *d, long long inbox_id, db_inbox_runtime *out,
+                   bool *found, cs_err *err);
+void db_runtime_free(db_inbox_runtime *r);
+/* Record the watcher's state for the service pid (the row's send part is
+ * cleared when the row was another service's). */
+int db_runtime_set_watch(db *d, long long inbox_id, long pid,
+                         const char *state, const char *error, int64_t since,
+                         int64_t now, cs_err *err);
+/* Record why the inbox cannot send (error NULL: it can again). */
+int db_runtime_set_send(db *d, long long inbox_id, long pid, const char *error,
+                        int64_t since, int64_t now, cs_err *err);
 
 /* How db_campaign_stats splits a campaign's figures. */
 typedef enum db_stats_by {

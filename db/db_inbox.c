@@ -457,11 +457,12 @@ static const char *const removal_sqls[] = {
     "DELETE FROM inbox_tags WHERE inbox_id = ?1",
     "DELETE FROM inbox_folders WHERE inbox_id = ?1",
     "DELETE FROM oauth_tokens WHERE inbox_id = ?1",
+    "DELETE FROM inbox_runtime WHERE inbox_id = ?1",
     "DELETE FROM warmup WHERE inbox_id = ?1",
     "DELETE FROM warmup_plan WHERE state = 'planned' AND (inbox_id = ?1 OR "
     "to_addr = ?4)",
     "DELETE FROM warmup_actions WHERE inbox_id = ?1 AND state = 'planned'",
-    /* 10: the tombstone: no secret, never active again */
+    /* last: the tombstone: no secret, never active again */
     "UPDATE inboxes SET name = ?3, removed_at = ?2, secret = NULL, status "
     "= 'paused', paused_reason = 'removed', paused_until = NULL, "
     "next_send_at = NULL, updated_at = ?2 WHERE id = ?1",
@@ -502,6 +503,7 @@ int db_inbox_remove(db *d, const char *name, bool force, int64_t now,
 	sqlite3_stmt *st = NULL;
 	long long id = 0;
 	char *email = NULL, *why = NULL;
+	const size_t nsqls = sizeof removal_sqls / sizeof removal_sqls[0];
 	size_t i;
 	int rc, s;
 
@@ -554,12 +556,13 @@ int db_inbox_remove(db *d, const char *name, bool force, int64_t now,
 	why = cs_xasprintf("inbox %s was removed: no other inbox may continue "
 	                   "its thread",
 	                   out->name);
-	for (i = 0; i < sizeof removal_sqls / sizeof removal_sqls[0]; i++) {
+	for (i = 0; i < nsqls; i++) {
 		long long n = 0;
 
+		/* the last statement makes the tombstone: ?3 is its name */
 		rc = removal_step(d, removal_sqls[i], id, now,
-		                  i == 10 ? out->tombstone : why, email, &n,
-		                  err);
+		                  i + 1 == nsqls ? out->tombstone : why, email,
+		                  &n, err);
 		if (rc)
 			goto out;
 		if (i == 0)

@@ -550,19 +550,6 @@ int db_enr_rewind(db *d, long long id, int step, int64_t due, int64_t now,
 	return rc;
 }
 
-int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
-                           long long *sends, long long *hard, cs_err *err)
-{
-	static const char sql[] =
-	    "SELECT (SELECT count(*) FROM messages WHERE inbox_id = ?1 AND "
-	    "purpose = 'campaign' AND outcome = 'sent' AND created_at >= ?2), "
-	    "(SELECT count(*) FROM events e JOIN messages m ON m.message_id = "
-	    "e.related_message_id WHERE e.inbox_id = ?1 AND e.kind = 'bounce' "
-	    "AND e.hard = 1 AND m.purpose = 'campaign' AND m.created_at >= ?2)";
-	return db_count_since(d, sql, inbox_id, since, sends, hard,
-	                      "cannot count bounces", err);
-}
-
 int db_enr_list_held(db *d, long long campaign_id,
                      int (*fn)(const db_enrollment *e, void *arg), void *arg,
                      cs_err *err)

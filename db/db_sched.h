@@ -264,9 +264,5 @@ int db_history_list(db *d, const char *contact, long long outbox_id,
 /* Outbox rows (attempts) of one enrollment's step. */
 int db_outbox_count_step(db *d, long long enrollment_id, int step,
                          long long *out, cs_err *err);
-/* Campaign messages sent from inbox_id since `since`, and the hard
- * bounces reported for them. */
-int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
-                           long long *sends, long long *hard, cs_err *err);
 
 #endif

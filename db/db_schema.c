@@ -492,6 +492,25 @@ static const db_migration migrations[] = {
      ");"
      "CREATE INDEX outbox_history_contact ON outbox_history(contact, at);"
      "CREATE INDEX outbox_history_row ON outbox_history(outbox_id);"},
+
+    /* What the running service sees of each inbox and the CLI cannot
+     * (issue 17): its watcher's state and the failure that keeps an inbox
+     * from sending, each with since when (real time).  Written by the
+     * service on change only; pid names the service that wrote the row,
+     * so a row left by a service that has stopped is not shown as now. */
+    {13, "the service's view of each inbox",
+     "CREATE TABLE inbox_runtime ("
+     "  inbox_id INTEGER PRIMARY KEY REFERENCES inboxes(id)"
+     "    ON DELETE CASCADE,"
+     "  pid INTEGER NOT NULL,"
+     "  watch_state TEXT CHECK (watch_state IN ('starting', 'ok', "
+     "'down')),"
+     "  watch_error TEXT,"
+     "  watch_since INTEGER NOT NULL DEFAULT 0,"
+     "  send_error TEXT,"
+     "  send_since INTEGER NOT NULL DEFAULT 0,"
+     "  updated_at INTEGER NOT NULL"
+     ");"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

@@ -44,45 +44,29 @@ int db_queue_counts_get(db *d, db_queue_counts *out, cs_err *err)
 	return rc;
 }
 
-/* Campaign messages the server took or may have taken (the ones a bounce
- * can follow). */
+/* The one definition of an inbox's hard-bounce rate (issue 17: status and
+ * bounce protection used two): its campaign messages created since
+ * `since` that the server took or may have taken (sending, sent,
+ * uncertain: the ones a bounce can follow), and how many of those
+ * messages (not events: a message reported twice is one) a hard-bounce
+ * event reports. */
 #define BOUNCEABLE                                                             \
-	"purpose = 'campaign' AND outcome IN ('sending', 'sent', "             \
-	"'uncertain')"
+	"m.inbox_id = ?1 AND m.created_at >= ?2 AND m.purpose = 'campaign' "   \
+	"AND m.outcome IN ('sending', 'sent', 'uncertain')"
 
-int db_inbox_bounces(db *d, int64_t since,
-                     int (*fn)(long long inbox_id, long long sent,
-                               long long hard, void *arg),
-                     void *arg, cs_err *err)
+int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
+                           long long *sends, long long *hard, cs_err *err)
 {
-	/* events are read once, from the time index (a bounce is recorded
-	 * after its message was sent); the sends are counted per inbox from
-	 * the (inbox_id, created_at) index */
+	/* the sends from the (inbox_id, created_at) index; the bounce
+	 * events from the time index (a bounce comes after its message) */
 	static const char sql[] =
-	    "WITH b AS (SELECT m.inbox_id AS iid, count(DISTINCT m.id) AS n "
-	    "FROM events ev JOIN messages m ON m.message_id = "
-	    "ev.related_message_id WHERE ev.received_at >= ?1 AND ev.kind = "
-	    "'bounce' AND ev.hard = 1 AND m.created_at >= ?1 AND "
-	    "m." BOUNCEABLE " GROUP BY m.inbox_id) "
-	    "SELECT i.id, (SELECT count(*) FROM messages m WHERE m.inbox_id = "
-	    "i.id AND m.created_at >= ?1 AND m." BOUNCEABLE "), "
-	    "coalesce(b.n, 0) FROM inboxes i LEFT JOIN b ON b.iid = i.id "
-	    "ORDER BY i.id";
-	sqlite3_stmt *st;
-	int rc, step;
+	    "SELECT (SELECT count(*) FROM messages m WHERE " BOUNCEABLE "), "
+	    "(SELECT count(DISTINCT m.id) FROM events ev JOIN messages m ON "
+	    "m.message_id = ev.related_message_id WHERE ev.received_at >= ?2 "
+	    "AND ev.kind = 'bounce' AND ev.hard = 1 AND " BOUNCEABLE ")";
 
-	if ((rc = db_prepare(d, sql, &st, err)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, since);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW)
-		if ((rc = fn(sqlite3_column_int64(st, 0),
-		             sqlite3_column_int64(st, 1),
-		             sqlite3_column_int64(st, 2), arg)) != 0)
-			break;
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = db_fail(d, err, "cannot count the inboxes' bounces");
-	sqlite3_finalize(st);
-	return rc;
+	return db_count_since(d, sql, inbox_id, since, sends, hard,
+	                      "cannot count the inbox's bounces", err);
 }
 
 /* ---- per campaign ------------------------------------------------------ */

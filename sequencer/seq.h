@@ -476,9 +476,24 @@ int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err);
  * was away.  inbox_id 0: every inbox, and those added later. */
 void seq_sched_gate(seq_sched *s, long long inbox_id, bool gated);
 
-/* What holds one contact's next step now, as text lines. */
+/* What holds one contact's next step now, as text lines; service_pid is
+ * the running service's (seq_service_probe; 0: none runs, -1: one runs
+ * but its pid is not known yet), whose recorded view of the inboxes (watchers, credentials) counts. */
 int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
-                      cs_buf *out, cs_err *err);
+                      long service_pid, cs_buf *out, cs_err *err);
+/* What the service running as service_pid (0: none) recorded of inbox
+ * inbox_id (seq_service_health.c); *rt zeroed when nothing is current. */
+int seq_inbox_runtime(db *d, long long inbox_id, long service_pid,
+                      db_inbox_runtime *rt, cs_err *err);
+/* Append the cause that holds in's follow-ups, its watcher ("waiting for
+ * the sales3 watcher: connection refused since 2026-12-07 17:31 UTC");
+ * false (nothing appended) when none. */
+bool seq_runtime_watch_text(const db_inbox *in, const db_inbox_runtime *rt,
+                            cs_buf *out);
+/* Append why in cannot send at all (its settings or credentials cannot
+ * be used), with since when; false when none. */
+bool seq_runtime_send_text(const db_inbox *in, const db_inbox_runtime *rt,
+                           cs_buf *out);
 
 /* Mark a contact stopped in every campaign (a reply, bounce, unsubscribe,
  * complaint); for a reply, also the colleagues at the same company in
@@ -499,8 +514,24 @@ int seq_auto_reply(db *d, const char *email, const char *return_date,
  * reason. */
 int seq_soft_bounce(db *d, const char *message_id, const char *email,
                     const char *reason, int64_t now, cs_err *err);
-/* Pause the inbox when its hard bounces over campaign sends of the last
- * 28 days (at least 20) pass config inbox.bounce_pause_percent. */
+/* An inbox's hard-bounce rate: the one figure status shows and bounce
+ * protection acts on (db_inbox_bounce_counts: its campaign messages of
+ * the last 28 days the server took or may have taken, and how many of
+ * them bounced hard). */
+#define SEQ_BOUNCE_WARN      0.02 /* status: "warning" above (providers
+                                   * start throttling around 2%) */
+#define SEQ_BOUNCE_MIN_SENDS 20   /* protection: not on fewer sends */
+typedef struct seq_bounce_figure {
+	long long sends, hard;
+	double rate;             /* hard / sends; -1 when no sends */
+	long long pause_percent; /* config inbox.bounce_pause_percent */
+	bool warn;               /* rate over SEQ_BOUNCE_WARN */
+	bool over; /* protection pauses the inbox: at least MIN_SENDS and
+	            * hard over pause_percent of sends */
+} seq_bounce_figure;
+int seq_bounce_get(db *d, long long inbox_id, int64_t now,
+                   seq_bounce_figure *out, cs_err *err);
+/* Pause the inbox when its figure is over (seq_bounce_figure.over). */
 int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
                        cs_err *err);
 

@@ -111,10 +111,31 @@ out:
 	return rc;
 }
 
+int seq_bounce_get(db *d, long long inbox_id, int64_t now,
+                   seq_bounce_figure *out, cs_err *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	out->pause_percent = 3;
+	out->rate = -1.0;
+	if ((rc = db_config_get_int(d, "inbox.bounce_pause_percent",
+	                            &out->pause_percent, err)) != 0 ||
+	    (rc = db_inbox_bounce_counts(d, inbox_id, now - WINDOW_28_DAYS,
+	                                 &out->sends, &out->hard, err)) != 0)
+		return rc;
+	if (out->sends > 0)
+		out->rate = (double)out->hard / (double)out->sends;
+	out->warn = out->rate > SEQ_BOUNCE_WARN;
+	out->over = out->sends >= SEQ_BOUNCE_MIN_SENDS &&
+	            out->hard * 100 > out->pause_percent * out->sends;
+	return 0;
+}
+
 int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
                        cs_err *err)
 {
-	long long sends = 0, hard = 0, pct = 3;
+	seq_bounce_figure f;
 	cs_buf why = CS_BUF_INIT;
 	int rc;
 
@@ -122,18 +143,13 @@ int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
 		*paused = false;
 	if (strcmp(in->status, "active") != 0)
 		return 0;
-	if ((rc = db_config_get_int(d, "inbox.bounce_pause_percent", &pct,
-	                            err)) != 0 ||
-	    (rc = db_inbox_bounce_counts(d, in->id, now - WINDOW_28_DAYS,
-	                                 &sends, &hard, err)) != 0)
+	if ((rc = seq_bounce_get(d, in->id, now, &f, err)) != 0 || !f.over)
 		return rc;
-	if (sends < 20 || hard * 100 <= pct * sends)
-		return 0;
 	cs_buf_printf(&why,
 	              "hard bounces %lld of %lld campaign sends in 28 days "
 	              "(over %lld%%): check the list, then 'coldseq inbox "
 	              "resume %s'",
-	              hard, sends, pct, in->name);
+	              f.hard, f.sends, f.pause_percent, in->name);
 	rc = db_inbox_set_status(d, in->name, "paused", why.data, 0, now, err);
 	if (rc == 0) {
 		cs_log_warn("inbox %s paused: %s", in->name, why.data);

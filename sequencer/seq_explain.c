@@ -1,6 +1,8 @@
 /*
  * seq_explain.c - `campaign explain`: when a contact's next step is due
- * and what holds it now, from the same rules a pass applies.
+ * and what holds it now, from the same rules a pass applies, and from
+ * what the running service recorded that this process cannot see (its
+ * watchers and the inboxes' credentials: seq_service_health.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq_int.h"
@@ -17,8 +19,82 @@ static void when(cs_buf *out, const char *label, int64_t t, const char *tz)
 		              c.year, c.month, c.day, c.hour, c.minute, tz);
 }
 
+int seq_inbox_runtime(db *d, long long inbox_id, long service_pid,
+                      db_inbox_runtime *rt, cs_err *err)
+{
+	bool found = false;
+	int rc = db_runtime_get(d, inbox_id, rt, &found, err);
+
+	if (rc == 0 && found && (service_pid <= 0 || rt->pid != service_pid))
+		db_runtime_free(rt); /* a service that stopped wrote it */
+	return rc;
+}
+
+/* " since 2026-12-07 17:31 Europe/Paris" (t in the inbox's zone). */
+static void since(cs_buf *out, const db_inbox *in, int64_t t)
+{
+	if (t > 0)
+		when(out, " since ", t, in->timezone);
+}
+
+bool seq_runtime_watch_text(const db_inbox *in, const db_inbox_runtime *rt,
+                            cs_buf *out)
+{
+	if (rt->watch_state == NULL || strcmp(rt->watch_state, "ok") == 0)
+		return false;
+	if (strcmp(rt->watch_state, "down") == 0)
+		cs_buf_printf(out, "waiting for the %s watcher: %s", in->name,
+		              rt->watch_error ? rt->watch_error : "down");
+	else
+		cs_buf_printf(
+		    out,
+		    "waiting for the %s watcher's first sync (replies "
+		    "are read before follow-ups go)",
+		    in->name);
+	since(out, in, rt->watch_since);
+	return true;
+}
+
+bool seq_runtime_send_text(const db_inbox *in, const db_inbox_runtime *rt,
+                           cs_buf *out)
+{
+	if (rt->send_error == NULL)
+		return false;
+	cs_buf_printf(out, "the %s inbox cannot send: %s", in->name,
+	              rt->send_error);
+	since(out, in, rt->send_since);
+	return true;
+}
+
+/* "holds:    " lines for what the service recorded of ib, for a step
+ * that goes from it (a follow-up also waits for its watcher); *held set
+ * when any. */
+static int runtime_holds(seq_sched *s, const seq_ibox *ib, bool followup,
+                         long service_pid, cs_buf *out, bool *held, cs_err *err)
+{
+	db_inbox_runtime rt;
+	cs_buf line = CS_BUF_INIT;
+	int rc;
+
+	if ((rc = seq_inbox_runtime(s->d, ib->in.id, service_pid, &rt, err)) !=
+	    0)
+		return rc;
+	if (seq_runtime_send_text(&ib->in, &rt, &line)) {
+		cs_buf_printf(out, "holds:    %s\n", cs_buf_str(&line));
+		*held = true;
+	}
+	cs_buf_clear(&line);
+	if (followup && seq_runtime_watch_text(&ib->in, &rt, &line)) {
+		cs_buf_printf(out, "holds:    %s\n", cs_buf_str(&line));
+		*held = true;
+	}
+	cs_buf_free(&line);
+	db_runtime_free(&rt);
+	return 0;
+}
+
 int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
-                      cs_buf *out, cs_err *err)
+                      long service_pid, cs_buf *out, cs_err *err)
 {
 	int64_t now = cs_clock_now(s->clock), open, close;
 	db_campaign dc;
@@ -73,29 +149,68 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 
 		if ((rc = db_outbox_inflight(s->d, e.id, &o, &found, err)) != 0)
 			goto out;
-		if (!found) {
-			cs_buf_puts(out, "state:    queued: handed to the "
-			                 "outbox, being sent\n");
-			goto out;
+		if (!found)
+			cs_buf_puts(out,
+			            "state:    queued: handed to the outbox\n");
+		else {
+			cs_buf_printf(out,
+			              "state:    queued: outbox row %lld is %s",
+			              o.id, o.state);
+			if (strcmp(o.state, "queued") == 0 && o.due_at > now) {
+				when(out, ", not before ", o.due_at, zone);
+				held = true;
+			}
+			if (o.attempts)
+				cs_buf_printf(out, " (%d attempt%s)",
+				              o.attempts,
+				              o.attempts == 1 ? "" : "s");
+			cs_buf_putc(out, '\n');
+			if (strcmp(o.state, "held") == 0)
+				held = true;
+			if (o.reason)
+				cs_buf_printf(out, "%s    %s\n",
+				              strcmp(o.state, "held") == 0
+				                  ? "holds:"
+				                  : "last: ",
+				              o.reason);
+			db_outbox_free(&o);
 		}
-		cs_buf_printf(out, "state:    queued: outbox row %lld is %s",
-		              o.id, o.state);
-		if (strcmp(o.state, "queued") == 0 && o.due_at > now)
-			when(out, ", not before ", o.due_at, zone);
-		if (o.attempts)
-			cs_buf_printf(out, " (%d attempt%s)", o.attempts,
-			              o.attempts == 1 ? "" : "s");
-		cs_buf_putc(out, '\n');
-		if (o.reason)
-			cs_buf_printf(out, "%s    %s\n",
-			              strcmp(o.state, "held") == 0 ? "holds:"
-			                                           : "last: ",
-			              o.reason);
-		db_outbox_free(&o);
+		/* past the scheduler (and the watcher's gate): only what
+		 * keeps its inbox from sending holds it now */
+		ib = e.inbox_id ? seq_find_inbox(s, e.inbox_id) : NULL;
+		if (ib && (rc = runtime_holds(s, ib, false, service_pid, out,
+		                              &held, err)) != 0)
+			goto out;
+		if (ib && !seq_inbox_authorized(&ib->in)) {
+			cs_buf_printf(out, "holds:    the inbox is %s\n",
+			              ib->in.auth_state);
+			held = true;
+		} else if (ib && strcmp(ib->in.status, "active") != 0) {
+			cs_buf_printf(
+			    out, "holds:    the inbox is %s%s%s\n",
+			    ib->in.status, ib->in.paused_reason ? ": " : "",
+			    ib->in.paused_reason ? ib->in.paused_reason : "");
+			held = true;
+		}
+		if (service_pid == 0) {
+			cs_buf_puts(out, "holds:    the service is not running "
+			                 "on this data directory (start it "
+			                 "with 'coldseq run')\n");
+			held = true;
+		}
+		if (!held)
+			cs_buf_puts(out, "nothing holds it: being sent (see "
+			                 "'coldseq outbox')\n");
 		goto out;
 	}
 	when(out, "due:      ", e.due_at, zone);
 	cs_buf_puts(out, e.due_at <= now ? " (due now)\n" : "\n");
+	if (service_pid == 0) {
+		cs_buf_puts(out, "holds:    the service is not running on this "
+		                 "data directory (start it with 'coldseq "
+		                 "run')\n");
+		held = true;
+	}
 	if (strcmp(c->c.status, "active") != 0) {
 		cs_buf_printf(out, "holds:    the campaign is %s\n",
 		              c->c.status);
@@ -140,10 +255,21 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		}
 		for (i = 0; i < c->nib; i++) {
 			seq_ibox *x = &s->ib[c->ib[i]];
+			db_inbox_runtime rt;
+			bool bad;
 
-			if ((rc = seq_ibox_roll(s, x, now, err)) != 0)
+			if ((rc = seq_ibox_roll(s, x, now, err)) != 0 ||
+			    (rc = seq_inbox_runtime(s->d, x->in.id, service_pid,
+			                            &rt, err)) != 0)
 				goto out;
-			any |= seq_ibox_can_send(x, now);
+			/* the scheduler may still choose it: say so */
+			cs_buf_clear(&why);
+			bad = seq_runtime_send_text(&x->in, &rt, &why);
+			if (bad)
+				cs_buf_printf(out, "note:     %s\n",
+				              cs_buf_str(&why));
+			db_runtime_free(&rt);
+			any |= seq_ibox_can_send(x, now) && !bad;
 		}
 		if (!any) {
 			cs_buf_puts(out, "holds:    no inbox of the campaign "
@@ -158,6 +284,9 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		    out, "inbox:    %s (%s): %lld of %d sent today%s\n",
 		    ib->in.name, ib->in.status, ib->camp_today, ib->cap_today,
 		    ib->hard ? "" : ", no hard daily total");
+		if ((rc = runtime_holds(s, ib, e.step > 1, service_pid, out,
+		                        &held, err)) != 0)
+			goto out;
 		if (!seq_inbox_authorized(&ib->in)) {
 			/* OAuth2: pending, or the grant was withdrawn */
 			cs_buf_printf(out, "holds:    the inbox is %s: %s\n",

@@ -103,6 +103,19 @@ void svc_watch_add(svc *sv, const db_inbox *in);
  * refresh (none due: no timer). */
 void svc_arm_watchers(svc *sv);
 
+/* ---- what keeps an inbox from watching or sending (seq_service_health.c)
+ */
+
+/* in's watcher is now `state` (starting: no sync finished yet; ok: synced,
+ * its follow-ups may go; down: error says why): recorded for status and
+ * campaign explain, and logged, only when it changed. */
+void svc_note_watch(svc *sv, const db_inbox *in, const char *state,
+                    const char *error);
+/* in's settings or credentials could not be used to send (why), or could
+ * (why NULL or why->code 0): recorded and logged only when it changed, so
+ * a failure retried on every pass is logged once. */
+void svc_note_send(svc *sv, const db_inbox *in, const cs_err *why);
+
 /* ---- OAuth2 access tokens (seq_service_token.c) ------------------------ */
 
 /* Once the loop and the control socket are up, before the watchers: the

@@ -266,7 +266,9 @@ static send_work *send_work_new(svc *sv, const db_inbox *src)
 	if (db_inbox_get(sv->d, src->name, &w->in, &err) != 0 ||
 	    seq_inbox_smtp(sv->d, sv->v, &w->in, &w->srv, &w->auth, &w->secret,
 	                   &err) != 0) {
-		cs_log_error("inbox %s: %s", src->name, err.msg);
+		/* tried on every pass: logged (and shown by status and
+		 * explain) once, and again when it changes */
+		svc_note_send(sv, src, &err);
 		cs_secret_free(w->secret);
 		db_inbox_free(&w->in);
 		free(w);
@@ -277,6 +279,7 @@ static send_work *send_work_new(svc *sv, const db_inbox *src)
 			cs_log_error("inbox %s: %s", src->name, err.msg);
 		return NULL;
 	}
+	svc_note_send(sv, src, NULL);
 	w->sent_copy = seq_wants_sent_copy(&w->in) &&
 	               seq_inbox_imap(sv->d, sv->v, &w->in, &w->isrv, &w->iauth,
 	                              &isec, &err) == 0;

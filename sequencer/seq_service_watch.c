@@ -96,8 +96,11 @@ static void watch_down(wrt *r, const cs_err *err)
 	    err->code != CS_EAUTH)
 		backoff = 0;
 	r->fails++;
-	cs_log_warn("inbox %s: watcher: %s (retry in %llds)", r->in.name,
-	            err->msg, (long long)(backoff / 1000));
+	/* logged (and recorded for status and explain) when it changes;
+	 * each retry only at debug level */
+	svc_note_watch(sv, &r->in, "down", err->msg);
+	cs_log_debug("inbox %s: watcher: %s (retry in %llds)", r->in.name,
+	             err->msg, (long long)(backoff / 1000));
 	imap_close(r->w->s);
 	r->w->s = NULL;
 	r->state = W_DOWN;
@@ -155,8 +158,10 @@ static void watch_done(uv_work_t *req, int status)
 	} else if (ww->op == OP_SYNC) {
 		r->fails = 0;
 		r->last_sync = cs_mono_ms();
-		if (!more) /* caught up: this inbox's replies are read */
+		if (!more) { /* caught up: this inbox's replies are read */
 			seq_sched_gate(sv->s, r->in.id, false);
+			svc_note_watch(sv, &r->in, "ok", NULL);
+		}
 		if (!sv->stopping && more)
 			watch_job(r, OP_SYNC);
 		else if (!sv->stopping && seq_watcher_can_idle(r->w))
@@ -299,10 +304,23 @@ static int add_watcher(svc *sv, const db_inbox *src, cs_err *err)
 		return rc;
 	}
 	r->state = W_DOWN;
+	/* its follow-ups wait for its first sync (the gate) */
+	svc_note_watch(sv, &r->in, "starting", NULL);
 	sv->w = cs_xrealloc(sv->w, (sv->nw + 1) * sizeof(wrt *));
 	sv->w[sv->nw++] = r;
 	svc_watch_start(r);
 	return 0;
+}
+
+/* No watcher could be made for in (its settings or secret cannot be
+ * read): its follow-ups wait (the gate stays closed); tried again at each
+ * reload, logged and recorded once. */
+static void watch_failed(svc *sv, const db_inbox *in, const cs_err *err)
+{
+	char *why = cs_xasprintf("cannot watch: %s", err->msg);
+
+	svc_note_watch(sv, in, "down", why);
+	free(why);
 }
 
 void svc_watch_add(svc *sv, const db_inbox *in)
@@ -310,7 +328,7 @@ void svc_watch_add(svc *sv, const db_inbox *in)
 	cs_err err = CS_ERR_INIT;
 
 	if (add_watcher(sv, in, &err) != 0)
-		cs_log_error("inbox %s: cannot watch: %s", in->name, err.msg);
+		watch_failed(sv, in, &err);
 }
 
 void svc_sync_watchers(svc *sv)
@@ -354,8 +372,7 @@ void svc_sync_watchers(svc *sv)
 		 * on a worker and adds it: seq_service_token.c) */
 		if (!have && svc_token_usable(sv, &sv->s->ib[i].in) &&
 		    add_watcher(sv, &sv->s->ib[i].in, &err) != 0)
-			cs_log_error("inbox %s: cannot watch: %s",
-			             sv->s->ib[i].in.name, err.msg);
+			watch_failed(sv, &sv->s->ib[i].in, &err);
 	}
 }
 

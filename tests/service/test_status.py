@@ -329,7 +329,9 @@ def status_inbox_counts_caps_and_health():
             "paused_until", "timezone", "day", "sent_today", "daily_cap",
             "total_today", "hard_cap", "warmup", "next_send_at", "token",
             "campaign_sent_28d",
-            "hard_bounces_28d", "hard_bounce_rate_28d"]))
+            "hard_bounces_28d", "hard_bounce_rate_28d",
+            "bounce_pause_percent", "health_detail", "watcher", "cap_until",
+            "send_error"]))
         eq(i["token"], None)  # password inboxes have no token health
     u = ins["user1"]
     eq((u["day"], u["sent_today"], u["daily_cap"], u["total_today"],
