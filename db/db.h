@@ -574,9 +574,9 @@ int db_runtime_get(db *d, long long inbox_id, db_inbox_runtime *out,
 void db_runtime_free(db_inbox_runtime *r);
 /* Record the watcher's state for the service pid (the row's send part is
  * cleared when the row was another service's). */
-int db_runtime_set_watch(db *d, long long inbox_id, long pid,
-                         const char *state, const char *error, int64_t since,
-                         int64_t now, cs_err *err);
+int db_runtime_set_watch(db *d, long long inbox_id, long pid, const char *state,
+                         const char *error, int64_t since, int64_t now,
+                         cs_err *err);
 /* Record why the inbox cannot send (error NULL: it can again). */
 int db_runtime_set_send(db *d, long long inbox_id, long pid, const char *error,
                         int64_t since, int64_t now, cs_err *err);

@@ -478,7 +478,8 @@ void seq_sched_gate(seq_sched *s, long long inbox_id, bool gated);
 
 /* What holds one contact's next step now, as text lines; service_pid is
  * the running service's (seq_service_probe; 0: none runs, -1: one runs
- * but its pid is not known yet), whose recorded view of the inboxes (watchers, credentials) counts. */
+ * but its pid is not known yet), whose recorded view of the inboxes (watchers,
+ * credentials) counts. */
 int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
                       long service_pid, cs_buf *out, cs_err *err);
 /* What the service running as service_pid (0: none) recorded of inbox
@@ -518,9 +519,10 @@ int seq_soft_bounce(db *d, const char *message_id, const char *email,
  * protection acts on (db_inbox_bounce_counts: its campaign messages of
  * the last 28 days the server took or may have taken, and how many of
  * them bounced hard). */
-#define SEQ_BOUNCE_WARN      0.02 /* status: "warning" above (providers
-                                   * start throttling around 2%) */
-#define SEQ_BOUNCE_MIN_SENDS 20   /* protection: not on fewer sends */
+#define SEQ_BOUNCE_WARN                                                        \
+	0.02                    /* status: "warning" above (providers          \
+	                         * start throttling around 2%) */
+#define SEQ_BOUNCE_MIN_SENDS 20 /* protection: not on fewer sends */
 typedef struct seq_bounce_figure {
 	long long sends, hard;
 	double rate;             /* hard / sends; -1 when no sends */
