@@ -170,7 +170,14 @@ def one_instance_control_socket_and_sigterm():
         env.cs("campaign", "resume", "c", check=0)
         wait_until(lambda: from_campaign(12, env), 10, "step 1 delivered")
         assert time.monotonic() - t < 5, time.monotonic() - t
-        # nothing due now: no wake-ups (context switches stay flat)
+        # nothing due now: no wake-ups (context switches stay flat) once
+        # every watcher has connected and read its folders (on a loaded
+        # machine that takes longer than a second)
+        def watchers_ok():
+            st = json.loads(env.cs("status", "--json", check=0).stdout)
+            return all((i.get("watcher") or {}).get("state") == "ok"
+                       for i in st["inboxes"])
+        wait_until(watchers_ok, 30, "every watcher connected")
         time.sleep(1.0)
 
         def switches():
