@@ -227,8 +227,6 @@ typedef struct db_message {
 	const char *local_day; /* YYYY-MM-DD in the inbox's time zone */
 } db_message;
 
-/* Record a message as 'sending' before its DATA goes out. */
-int db_message_add(db *d, const db_message *m, cs_err *err);
 /* The caps a message must fit in on its inbox's local_day (counts as
  * db_message_count_caps and db_message_count_day define them). */
 typedef struct db_caps {
@@ -242,9 +240,10 @@ typedef struct db_caps {
 	long long campaign, total, own;
 } db_caps;
 
-/* Record m as 'sending' only if it fits caps: the day's counts and the
- * insert in one write transaction (BEGIN IMMEDIATE; a savepoint inside a
- * caller's transaction, which db_begin also opened IMMEDIATE), so no
+/* Record an attempt at m (db_message_attempt: its messages row as
+ * 'sending' and a send_attempts row) only if it fits caps: the day's
+ * counts and the insert in one write transaction (BEGIN IMMEDIATE; a savepoint
+ * inside a caller's transaction, which db_begin also opened IMMEDIATE), so no
  * other process or connection can record a message between the count
  * and the insert.  *refused: over a cap, nothing written (rc 0).  Every
  * path that sends (service batches, warmup, send-test) records through

@@ -10,38 +10,6 @@
 
 #include <string.h>
 
-int db_message_add(db *d, const db_message *m, cs_err *err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = db_prepare(d,
-	                     "INSERT INTO messages(message_id, inbox_id, "
-	                     "inbox_email, recipient, purpose, subject, "
-	                     "created_at, local_day, updated_at) VALUES (?1, "
-	                     "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7)",
-	                     &st, err)) != 0)
-		return rc;
-	sqlite3_bind_text(st, 1, m->message_id, -1, SQLITE_STATIC);
-	if (m->inbox_id > 0)
-		sqlite3_bind_int64(st, 2, m->inbox_id);
-	else
-		sqlite3_bind_null(st, 2);
-	sqlite3_bind_text(st, 3, m->inbox_email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, m->recipient, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, m->purpose, -1, SQLITE_STATIC);
-	if (m->subject)
-		sqlite3_bind_text(st, 6, m->subject, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 6);
-	sqlite3_bind_int64(st, 7, m->created_at);
-	sqlite3_bind_text(st, 8, m->local_day, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_fail(d, err, "cannot record the message");
-	sqlite3_finalize(st);
-	return rc;
-}
-
 int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
                           bool *refused, cs_err *err)
 {

@@ -144,6 +144,7 @@ static void add_msg(db *d, long long inbox, const char *from, const char *id,
 {
 	db_message m;
 	cs_err err = CS_ERR_INIT;
+	int attempt = 0;
 
 	memset(&m, 0, sizeof m);
 	m.message_id = id;
@@ -153,7 +154,8 @@ static void add_msg(db *d, long long inbox, const char *from, const char *id,
 	m.purpose = "warmup";
 	m.created_at = msg_at;
 	m.local_day = "2026-12-01";
-	assert_int_equal(db_message_add(d, &m, &err), 0);
+	assert_int_equal(db_message_attempt(d, &m, &attempt, &err), 0);
+	assert_int_equal(attempt, 1);
 }
 
 static void seen(db *d, long long inbox, const char *id, const char *folder)
