@@ -557,6 +557,20 @@ static bool is_held(const db_outbox *o, const db_enrollment *e)
 	        strcmp(e->state, "held") == 0 && e->step == o->step);
 }
 
+/* A row may go out again only from the inbox that has its thread: a row
+ * of a removed inbox (not loaded: `inbox remove` keeps a tombstone that
+ * the scheduler never loads) would wait for it for ever. */
+static int sendable_again(seq_sched *s, const db_outbox *o, cs_err *err)
+{
+	if (seq_find_inbox(s, o->inbox_id) != NULL)
+		return 0;
+	return cs_err_set(err, CS_ECONFLICT,
+	                  "outbox row %lld: its inbox was removed, and no "
+	                  "other inbox may send it: drop it, or mark it sent "
+	                  "if it arrived",
+	                  o->id);
+}
+
 int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
                        cs_err *err)
 {
@@ -586,6 +600,8 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 		rc = cs_err_set(err, CS_ENOTFOUND, "its campaign is gone");
 		goto out;
 	}
+	if (how == SEQ_RESOLVE_RESEND && (rc = sendable_again(s, &o, err)) != 0)
+		goto out;
 	if ((rc = db_begin(s->d, err)) != 0)
 		goto out;
 	switch (how) {
@@ -655,6 +671,9 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 		                drop ? "dropped" : "retried");
 		goto out;
 	}
+	if (!drop && strcmp(o.state, "failed") != 0 &&
+	    (rc = sendable_again(s, &o, err)) != 0)
+		goto out;
 	if ((rc = db_begin(s->d, err)) != 0)
 		goto out;
 	if (strcmp(o.state, "failed") == 0) {

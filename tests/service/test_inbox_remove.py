@@ -238,8 +238,34 @@ def a_thread_without_its_inbox_is_held_never_sent_from_another():
     eq(env.db("SELECT state FROM enrollments"), [("held",)], "held again")
 
 
+@test
+def a_held_message_of_a_removed_inbox_is_never_sent_again():
+    # a message the service held (the connection was lost after the
+    # dot): it may have arrived, so --force leaves it held; once its
+    # inbox is removed, only --drop or --sent can settle it
+    env = Env([8])
+    env.cs("inbox", "pause", "user2", check=0)
+    env.cs("campaign", "start", "c", check=0)
+    env.run(0, 3600)
+    eq(len(from_campaign(8)), 1, "step 1")
+    env.db("UPDATE outbox SET state = 'held', reason = 'lost after the "
+           "dot' WHERE step = 1")
+    (row,), = env.db("SELECT id FROM outbox")
+    env.cs("inbox", "remove", "user1", "--force", check=0)
+    for args in (("outbox", "resolve", str(row), "--resend"),
+                 ("outbox", "retry", str(row))):
+        r = env.cs(*args, check=1)
+        assert "its inbox was removed" in r.stderr, r.stderr
+    eq(env.db("SELECT state FROM outbox"), [("held",)], "still held")
+    env.cs("inbox", "resume", "user2", check=0)
+    env.run(3600, 4 * DAY)
+    eq(len(from_campaign(8)), 1, "nothing sent again, from no inbox")
+    env.cs("outbox", "resolve", str(row), "--drop", check=0)
+    eq(env.db("SELECT state FROM outbox"), [("failed",)], "dropped")
+
+
 try:
-    S = Stack(users=8)
+    S = Stack(users=9)
     S.start()
     tap.main()
 finally:
