@@ -97,8 +97,18 @@ static void watch_down(wrt *r, const cs_err *err)
 		backoff = 0;
 	r->fails++;
 	/* logged (and recorded for status and explain) when it changes;
-	 * each retry only at debug level */
-	svc_note_watch(sv, &r->in, "down", err->msg);
+	 * each retry only at debug level.  A login refused right after the
+	 * forced refresh is the mailbox's or the app's settings, not a lost
+	 * authorization: say so, with the remedy (as the CLI's logins do) */
+	if (strcmp(r->in.auth, "oauth2") == 0 && r->w->forced &&
+	    err->code == CS_EREFUSED) {
+		cs_buf why = CS_BUF_INIT;
+
+		seq_token_refused_fresh(&r->in, "IMAP", err->msg, &why);
+		svc_note_watch(sv, &r->in, "down", why.data);
+		cs_buf_free(&why);
+	} else
+		svc_note_watch(sv, &r->in, "down", err->msg);
 	cs_log_debug("inbox %s: watcher: %s (retry in %llds)", r->in.name,
 	             err->msg, (long long)(backoff / 1000));
 	imap_close(r->w->s);

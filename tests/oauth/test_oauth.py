@@ -769,6 +769,43 @@ def fresh_token_refused_by_imap_inbox_sync_is_not_auth_failed():
 
 
 @test
+def fresh_token_refused_by_the_service_watcher_is_not_auth_failed():
+    """The service's path: its IMAP watcher meets a refused token,
+    refreshes once, and the fresh token is refused too: status names the
+    mailbox's settings with the remedy, the inbox is not auth_failed."""
+    dbl = OAuthProviderDouble(S).start()
+    DOUBLES.append(dbl)
+    run = None
+    try:
+        d = Data(dbl, "scopesvc")
+        user, name = 55, "scs"
+        connect_ms(d, user, name)
+        dbl.unusable = True
+        dbl.drop(dbl.tokens_of(S.user(user)))
+        run = d.spawn("run")
+
+        def watcher():
+            st = json.loads(d.cs("status", "--json", check=0).stdout)
+            w = [i.get("watcher") for i in st["inboxes"]
+                 if i["name"] == name]
+            return w[0] if w and w[0] else {}
+        wait_until(lambda: "freshly refreshed" in
+                   (watcher().get("error") or ""), 60,
+                   "the watcher's refusal after a refresh")
+        w = watcher()
+        eq(w["state"], "down", "watcher")
+        assert "-ImapEnabled $true" in w["error"], w
+        eq(dbl.refreshes(S.user(user)), 1, "one refresh granted")
+        ib = d.inboxes()[name]
+        eq(ib["auth_state"], "ok", "not auth_failed")
+    finally:
+        dbl.unusable = False
+        if run:
+            stop_service(run)
+        dbl.stop()
+
+
+@test
 def plain_http_token_endpoint_refused_off_loopback():
     d = Data(P, "http")
     p = d.cs("config", "set", "oauth.google.token_url",
@@ -819,7 +856,7 @@ def tokens_never_in_database_logs_or_output():
 
 
 try:
-    S = Stack(users=54)
+    S = Stack(users=55)
     S.start()
     P = OAuthProviderDouble(S).start()
     tap.main()
