@@ -774,7 +774,8 @@ const cli_cmd cli_cmds_campaign[] = {
     {"campaign", "create", "FILE.yaml", "define a campaign from a YAML file",
      "Checks the whole file against the database (inboxes, tags, list,\n"
      "templates, time zone, window, delays) and reports every problem as\n"
-     "FILE:LINE; nothing is stored unless the file is good.  The\n"
+     "FILE:LINE (a key given twice names both lines; indent with\n"
+     "spaces, never tabs); nothing is stored unless the file is good.  The\n"
      "campaign starts as a draft and keeps the template versions\n"
      "current now.  Keys: name, list, inboxes, timezone, window {days,\n"
      "from, to}, send_in_contact_timezone (true), new_contacts_per_day\n"
