@@ -587,6 +587,172 @@ out:
 	return rc;
 }
 
+/* ---- delete / edit (issue 18) --------------------------------------- */
+
+static int run_delete(cli_ctx *ctx, const cli_args *a)
+{
+	bool force = cli_opt_flag(a, "force");
+	db_retire_result r;
+	db_enroll_counts k;
+	db_campaign c;
+	cs_err err = CS_ERR_INIT;
+	bool draft;
+	int rc = CLI_EXIT_FAIL;
+
+	memset(&r, 0, sizeof r);
+	if (db_campaign_get(ctx->db, a->pos[0], &c, &err) != 0) {
+		cli_error("campaign delete: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	draft = strcmp(c.status, "draft") == 0;
+	if (strcmp(c.status, "deleted") == 0) {
+		cli_error("campaign delete: %s is already deleted (it stays "
+		          "for its history: stats, replies)",
+		          c.name);
+		goto out;
+	}
+	if (!draft && !force) {
+		if (db_campaign_counts(ctx->db, c.id, &k, &err) != 0) {
+			cli_error("campaign delete: %s", err.msg);
+			goto out;
+		}
+		cli_error("campaign delete: %s has started (%s; %lld contacts "
+		          "in the sequence, %lld completed, %lld stopped): "
+		          "'coldseq campaign delete %s --force' stops it for "
+		          "good and keeps its messages, events and stats; "
+		          "nothing was changed",
+		          c.name, c.status, k.active + k.queued + k.held,
+		          k.completed, k.stopped, c.name);
+		goto out;
+	}
+	if (draft ? db_campaign_delete_draft(ctx->db, c.id, &err) != 0
+	          : db_campaign_retire(ctx->db, c.id, cs_clock_now(NULL), &r,
+	                               &err) != 0) {
+		cli_error("campaign delete: %s", err.msg);
+		goto out;
+	}
+	if (ctx->args->json) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "campaign", c.name);
+		cJSON_AddBoolToObject(o, "deleted", true);
+		if (r.kept_as)
+			cJSON_AddStringToObject(o, "kept_as", r.kept_as);
+		else
+			cJSON_AddNullToObject(o, "kept_as");
+		cJSON_AddNumberToObject(o, "stopped", (double)r.stopped);
+		cJSON_AddNumberToObject(o, "dropped", (double)r.dropped);
+		cli_print_json(ctx, o);
+	} else if (draft)
+		fprintf(ctx->out,
+		        "campaign %s deleted (a draft: nothing kept)\n",
+		        c.name);
+	else
+		fprintf(ctx->out,
+		        "campaign %s deleted: %lld contacts stopped, %lld "
+		        "waiting messages dropped; its history stays as '%s' "
+		        "(stats, replies)\n",
+		        c.name, r.stopped, r.dropped, r.kept_as);
+	rc = CLI_EXIT_OK;
+out:
+	free(r.kept_as);
+	db_campaign_free(&c);
+	return rc;
+}
+
+static int run_edit(cli_ctx *ctx, const cli_args *a)
+{
+	const char *name = a->pos[0], *file = a->pos[1];
+	cs_buf src = CS_BUF_INIT, errors = CS_BUF_INIT, why = CS_BUF_INIT;
+	cs_err err = CS_ERR_INIT;
+	db_campaign_progress_t pr;
+	db_campaign old, c;
+	int rc = CLI_EXIT_FAIL, keep = 0;
+	bool draft = false, tx = false;
+
+	memset(&old, 0, sizeof old);
+	memset(&c, 0, sizeof c);
+	memset(&pr, 0, sizeof pr);
+	if (cs_read_file(file, 1 << 20, &src, &err) != 0) {
+		cli_error("campaign edit: %s", err.msg);
+		return CLI_EXIT_FAIL;
+	}
+	if (seq_campaign_parse(ctx->db, file, cs_buf_str(&src), src.len, &c,
+	                       &errors, &err) != 0) {
+		cli_error(
+		    "campaign edit: %s has problems; nothing was "
+		    "changed:\n%.*s",
+		    file,
+		    (int)(errors.len && errors.data[errors.len - 1] == '\n'
+		              ? errors.len - 1
+		              : errors.len),
+		    cs_buf_str(&errors));
+		goto out;
+	}
+	/* check and change under one write lock: the service sends no step
+	 * in between */
+	if (db_begin(ctx->db, &err) != 0)
+		goto fail;
+	tx = true;
+	if (db_campaign_get(ctx->db, name, &old, &err) != 0)
+		goto fail;
+	if (strcmp(old.status, "deleted") == 0) {
+		cli_error("campaign edit: %s was deleted and cannot change",
+		          old.name);
+		goto out;
+	}
+	draft = strcmp(old.status, "draft") == 0;
+	if (!draft && db_campaign_progress(ctx->db, old.id, &pr, &err) != 0)
+		goto fail;
+	if (seq_campaign_edit_check(&old, &c, &pr, &keep, &why) > 0) {
+		cli_error("campaign edit: %s cannot take %s%s; nothing was "
+		          "changed:\n%.*s",
+		          old.name, file,
+		          draft ? "" : " (the campaign has started)",
+		          (int)(why.len ? why.len - 1 : 0), cs_buf_str(&why));
+		goto out;
+	}
+	if (db_campaign_replace(ctx->db, old.id, &c, keep, cs_clock_now(NULL),
+	                        &err) != 0 ||
+	    db_commit(ctx->db, &err) != 0)
+		goto fail;
+	tx = false;
+	if (ctx->args->json) {
+		db_campaign stored;
+
+		if (db_campaign_get(ctx->db, old.name, &stored, &err) == 0) {
+			cli_print_json(ctx, campaign_json(&stored, NULL));
+			db_campaign_free(&stored);
+		}
+	} else if (keep > 0)
+		fprintf(ctx->out,
+		        "campaign %s changed (%zu steps; steps 1-%d stay as "
+		        "contacts got them)\n",
+		        old.name, c.nsteps, keep);
+	else
+		fprintf(ctx->out, "campaign %s changed (%zu steps, %s)\n",
+		        old.name, c.nsteps, old.status);
+	rc = CLI_EXIT_OK;
+	goto out;
+fail:
+	cli_error("campaign edit: %s", err.msg);
+out:
+	if (tx)
+		db_rollback(ctx->db);
+	db_campaign_free(&old);
+	db_campaign_free(&c);
+	cs_buf_free(&src);
+	cs_buf_free(&errors);
+	cs_buf_free(&why);
+	return rc;
+}
+
+static const cli_opt delete_opts[] = {
+    {"force", 0, NULL, false,
+     "delete a started campaign (stops it; keeps its history)"},
+    {NULL, 0, NULL, false, NULL},
+};
+
 static const cli_opt enroll_opts[] = {
     {"list", 0, "NAME", false, "enroll every contact of this list"},
     {"contact", 0, "EMAIL", true, "enroll this contact (repeatable)"},
@@ -608,7 +774,8 @@ const cli_cmd cli_cmds_campaign[] = {
     {"campaign", "create", "FILE.yaml", "define a campaign from a YAML file",
      "Checks the whole file against the database (inboxes, tags, list,\n"
      "templates, time zone, window, delays) and reports every problem as\n"
-     "FILE:LINE; nothing is stored unless the file is good.  The\n"
+     "FILE:LINE (a key given twice names both lines; indent with\n"
+     "spaces, never tabs); nothing is stored unless the file is good.  The\n"
      "campaign starts as a draft and keeps the template versions\n"
      "current now.  Keys: name, list, inboxes, timezone, window {days,\n"
      "from, to}, send_in_contact_timezone (true), new_contacts_per_day\n"
@@ -670,5 +837,31 @@ const cli_cmd cli_cmds_campaign[] = {
      "Example:\n  coldseq campaign explain q1-founders --contact "
      "ann@example.com",
      1, 1, CLI_NEEDS_VAULT, explain_opts, run_explain},
+    {"campaign", "edit", "NAME FILE.yaml", "change a campaign from a YAML file",
+     "FILE.yaml is checked as by 'campaign create' (every problem as\n"
+     "FILE:LINE) and must keep the campaign's name.  A draft takes the\n"
+     "whole file.  A started campaign takes only what is safe mid-flight:\n"
+     "window, timezone, send_in_contact_timezone, new_contacts_per_day,\n"
+     "and steps no contact reached yet (templates re-read now; the step\n"
+     "contacts wait for keeps its delay; steps may be added while nobody\n"
+     "finished the sequence).  list, inboxes, esp_match, stop_* and\n"
+     "allow_parallel, and steps already sent or queued cannot change: the\n"
+     "command names each and why, and changes nothing.  A running\n"
+     "service uses the change at once.  --json prints the campaign as\n"
+     "'campaign show --json'.\n\n"
+     "Example:\n  coldseq campaign edit q1-founders q1-founders.yaml",
+     2, 2, CLI_NEEDS_DB, NULL, run_edit},
+    {"campaign", "delete", "NAME",
+     "delete a draft, or stop a campaign for good",
+     "A draft is removed whole.  A started campaign needs --force: its\n"
+     "contacts stop (reason \"campaign deleted\"), its queued, deferred and\n"
+     "held messages are dropped and never sent (a running service stops\n"
+     "at once; a message being sent at that moment finishes), and it\n"
+     "stays, renamed \"NAME (deleted)\", for its history: messages,\n"
+     "events, stats and replies still show it.  The name is free again.\n"
+     "--json prints {campaign, deleted, kept_as (null for a draft),\n"
+     "stopped, dropped}.\n\n"
+     "Example:\n  coldseq campaign delete q1-founders --force",
+     1, 1, CLI_NEEDS_DB, delete_opts, run_delete},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
 };

@@ -6,6 +6,9 @@
  * nothing.  Crash-safe: the database is built under a temporary name and
  * renamed into place only when complete, so an interrupted init leaves no
  * half-made database that a later command would take for a real one.
+ * An existing file is opened only when it is a coldseq database (db_open
+ * refuses any other, unchanged); a 0-byte file holds nothing and is
+ * replaced.
  */
 #define _XOPEN_SOURCE 700
 #include "cli_int.h"
@@ -111,7 +114,12 @@ static int run_init(cli_ctx *ctx, const cli_args *a)
 	if (ctx->data_dir == NULL)
 		goto fail;
 	ctx->db_path = cs_xasprintf("%s/coldseq.db", ctx->data_dir);
-	if (stat(ctx->db_path, &st) == 0) {
+	if (db_file_is_empty(ctx->db_path)) {
+		/* holds nothing: what an init stopped half-way leaves */
+		cs_log_info("%s is empty (0 bytes): creating the database "
+		            "again",
+		            ctx->db_path);
+	} else if (stat(ctx->db_path, &st) == 0) {
 		/* Already there: check it opens (and is ours), change nothing.
 		 */
 		if (db_open(ctx->db_path, 0, &ctx->db, &err) != 0)
@@ -171,7 +179,10 @@ const cli_cmd cli_cmds_init[] = {
      "vault key (0600) that encrypts stored passwords and tokens.  The key\n"
      "is DIR/vault.key unless --key-file or COLDSEQ_KEY_FILE names another\n"
      "place (keep it out of database backups that way); a key already at\n"
-     "that place is reused.  Running init again changes nothing.\n"
+     "that place is reused.  Running init again changes nothing.  A\n"
+     "coldseq.db that coldseq did not make, or a damaged one, is refused\n"
+     "and left as it is; an empty (0-byte) one, as an interrupted init\n"
+     "leaves, is replaced.\n"
      "\n"
      "--json prints {\"data_dir\", \"database\", \"key_file\", \"created\",\n"
      "\"key_created\"}.\n"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -56,9 +57,36 @@ char *cli_key_path(cli_ctx *ctx, bool *recorded)
 	return cs_xasprintf("%s/vault.key", ctx->data_dir);
 }
 
+/* Why the data directory or its database cannot be used, as a sentence
+ * naming the path: permission, not a directory, or not initialised. */
+static int data_dir_error(cli_ctx *ctx, const char *path, int e, cs_err *err)
+{
+	if (e == EACCES || e == EPERM)
+		return cs_err_set(err, CS_EIO,
+		                  "cannot use %s: permission denied (run "
+		                  "coldseq as the user that owns the data "
+		                  "directory, or give another --data-dir)",
+		                  path);
+	if (e == ENOTDIR)
+		return cs_err_set(err, CS_EINVAL,
+		                  "cannot use %s as the data directory: not a "
+		                  "directory",
+		                  ctx->data_dir);
+	if (e != ENOENT)
+		return cs_err_set(err, CS_EIO, "cannot use %s: %s", path,
+		                  strerror(e));
+	return cs_err_set(err, CS_ENOTFOUND,
+	                  "no coldseq data at %s: run 'coldseq init%s%s' "
+	                  "first",
+	                  ctx->data_dir,
+	                  ctx->args->data_dir ? " --data-dir " : "",
+	                  ctx->args->data_dir ? ctx->args->data_dir : "");
+}
+
 int cli_ctx_open(cli_ctx *ctx, int needs, cs_err *err)
 {
 	struct stat st;
+	const char *deny;
 	int rc;
 
 	if (needs == CLI_NEEDS_NOTHING)
@@ -67,13 +95,24 @@ int cli_ctx_open(cli_ctx *ctx, int needs, cs_err *err)
 	if (ctx->data_dir == NULL)
 		return CS_EINVAL;
 	ctx->db_path = cs_xasprintf("%s/coldseq.db", ctx->data_dir);
-	if (stat(ctx->data_dir, &st) != 0 || stat(ctx->db_path, &st) != 0)
-		return cs_err_set(
-		    err, CS_ENOTFOUND,
-		    "no coldseq data at %s: run 'coldseq init%s%s' "
-		    "first",
-		    ctx->data_dir, ctx->args->data_dir ? " --data-dir " : "",
-		    ctx->args->data_dir ? ctx->args->data_dir : "");
+	if (stat(ctx->data_dir, &st) != 0)
+		return data_dir_error(ctx, ctx->data_dir, errno, err);
+	if (!S_ISDIR(st.st_mode))
+		return data_dir_error(ctx, ctx->data_dir, ENOTDIR, err);
+	if (stat(ctx->db_path, &st) != 0) {
+		int e = errno;
+
+		/* EACCES here: the directory may not be searched */
+		return data_dir_error(
+		    ctx, e == EACCES ? ctx->data_dir : ctx->db_path, e, err);
+	}
+	/* SQLite would open a file it may only read and fail later with
+	 * "readonly database"; say what is wrong now */
+	deny = access(ctx->db_path, R_OK | W_OK) != 0           ? ctx->db_path
+	       : access(ctx->data_dir, R_OK | W_OK | X_OK) != 0 ? ctx->data_dir
+	                                                        : NULL;
+	if (deny)
+		return data_dir_error(ctx, deny, errno, err);
 	if ((rc = db_open(ctx->db_path, 0, &ctx->db, err)) != 0)
 		return rc;
 	if (needs != CLI_NEEDS_VAULT)

@@ -182,6 +182,121 @@ fail:
 	return rc;
 }
 
+/* One integer from a read-only query; *sqerr the SQLite error code on
+ * failure (0 when the query ran). */
+static int query_int(db *d, const char *sql, long long *out, int *sqerr)
+{
+	sqlite3_stmt *st;
+	int s;
+
+	*sqerr = 0;
+	*out = 0;
+	if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK) {
+		*sqerr = sqlite3_errcode(d->h);
+		return -1;
+	}
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (s != SQLITE_DONE)
+		*sqerr = sqlite3_errcode(d->h);
+	sqlite3_finalize(st);
+	return *sqerr ? -1 : 0;
+}
+
+static int damaged(db *d, const char *what, cs_err *err)
+{
+	return cs_err_set(err, CS_EDB,
+	                  "database %s is damaged (%s): coldseq did not "
+	                  "change it; restore it from a backup",
+	                  d->path, what);
+}
+
+/* Is the existing file at d->path a database coldseq made, and whole?
+ * Reads only: nothing is written before this says yes.  coldseq's
+ * databases carry DB_APPLICATION_ID (migration 14); ones made before
+ * that have coldseq's meta table and a schema version. */
+static int identify(db *d, cs_err *err)
+{
+	long long app = 0, ver = 0, meta = 0;
+	int e, know = db_latest_version();
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (query_int(d, "PRAGMA application_id", &app, &e) != 0 ||
+	    query_int(d, "PRAGMA user_version", &ver, &e) != 0 ||
+	    query_int(d,
+	              "SELECT count(*) FROM sqlite_master WHERE type = "
+	              "'table' AND name = 'meta'",
+	              &meta, &e) != 0) {
+		if ((e & 0xff) == SQLITE_NOTADB)
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "%s is not a coldseq database (not an SQLite "
+			    "database at all): coldseq did not change it; "
+			    "move it away and run 'coldseq init', or restore "
+			    "it from a backup",
+			    d->path);
+		if ((e & 0xff) == SQLITE_CORRUPT)
+			return damaged(d, sqlite3_errmsg(d->h), err);
+		return db_fail(d, err, "cannot read");
+	}
+	if (ver > know)
+		return newer_error(d, (int)ver, know, err);
+	if (app != DB_APPLICATION_ID && !(app == 0 && meta == 1 && ver > 0))
+		return cs_err_set(
+		    err, CS_EINVAL,
+		    "%s is not a coldseq database (an SQLite database "
+		    "another program made: %s): coldseq did not change "
+		    "it; give coldseq a data directory of its own",
+		    d->path,
+		    app ? "a different application id" : "no coldseq tables");
+	/* damage in a page nothing above read */
+	if (sqlite3_prepare_v2(d->h, "PRAGMA quick_check", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return damaged(d, sqlite3_errmsg(d->h), err);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		rc = damaged(d, sqlite3_errmsg(d->h), err);
+	else if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+		cs_buf what = CS_BUF_INIT;
+		size_t i;
+
+		cs_buf_printf(&what, "SQLite quick_check: %.200s",
+		              (const char *)sqlite3_column_text(st, 0));
+		for (i = 0; i < what.len; i++)
+			if (what.data[i] == '\n')
+				what.data[i] = ' ';
+		rc = damaged(d, cs_buf_str(&what), err);
+		cs_buf_free(&what);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A 0-byte file (with no write-ahead log holding its pages) is no
+ * database at all: SQLite would take it for a new, empty one. */
+static bool empty_file(const char *path, const struct stat *st)
+{
+	struct stat wst;
+	char *wal;
+	bool walled;
+
+	if (st->st_size != 0)
+		return false;
+	wal = cs_xasprintf("%s-wal", path);
+	walled = stat(wal, &wst) == 0 && wst.st_size > 0;
+	free(wal);
+	return !walled;
+}
+
+bool db_file_is_empty(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       empty_file(path, &st);
+}
+
 int db_open(const char *path, int flags, db **out, cs_err *err)
 {
 	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
@@ -194,6 +309,19 @@ int db_open(const char *path, int flags, db **out, cs_err *err)
 	if (!existed && !(flags & DB_OPEN_CREATE))
 		return cs_err_set(err, CS_ENOTFOUND,
 		                  "database %s does not exist", path);
+	if (existed && !(flags & DB_OPEN_NO_MIGRATE)) {
+		if (!S_ISREG(st.st_mode))
+			return cs_err_set(err, CS_EINVAL,
+			                  "database %s is not a file", path);
+		if (empty_file(path, &st))
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "database %s is empty (0 bytes), not a coldseq "
+			    "database: an interrupted 'coldseq init' leaves "
+			    "that; run 'coldseq init' again (it replaces an "
+			    "empty file), or restore the file from a backup",
+			    path);
+	}
 	if (flags & DB_OPEN_CREATE)
 		oflags |= SQLITE_OPEN_CREATE;
 	d = cs_xcalloc(1, sizeof *d);
@@ -213,6 +341,12 @@ int db_open(const char *path, int flags, db **out, cs_err *err)
 	}
 	sqlite3_extended_result_codes(d->h, 1);
 	sqlite3_busy_timeout(d->h, 5000);
+	/* before anything writes (journal_mode writes the header) */
+	if (existed && !(flags & DB_OPEN_NO_MIGRATE) &&
+	    (rc = identify(d, err)) != 0) {
+		db_close(d);
+		return rc;
+	}
 	/* FULL: a commit (an outbox row before DATA) survives power loss.
 	 * secure_delete: what a change frees is zeroed, so an erased address
 	 * (contacts forget) leaves no copy in free space; Debian's SQLite has

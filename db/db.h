@@ -28,10 +28,20 @@ enum {
 	DB_OPEN_NO_MIGRATE = 2, /* tests: open without applying migrations */
 };
 
+/* PRAGMA application_id of every coldseq database ("CSEQ"). */
+#define DB_APPLICATION_ID 0x43534551
+
 /* Open path, set WAL, foreign keys, busy timeout, and bring the schema up
  * to date.  A database written by a newer coldseq fails with CS_EVERSION
- * and is left unchanged.  Caller closes with db_close. */
+ * and is left unchanged.  An existing file is first checked, reading only:
+ * an empty (0-byte) file, a file that is no SQLite database or one coldseq
+ * did not make (CS_EINVAL), and a damaged one (PRAGMA quick_check; CS_EDB)
+ * are refused and never written to (DB_OPEN_NO_MIGRATE skips the check).
+ * Caller closes with db_close. */
 int db_open(const char *path, int flags, db **out, cs_err *err);
+/* Whether path is a 0-byte regular file with no write-ahead log holding
+ * pages: what an interrupted init may leave, which holds no data. */
+bool db_file_is_empty(const char *path);
 void db_close(db *d);
 const char *db_path(const db *d);
 

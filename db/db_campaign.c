@@ -45,7 +45,9 @@ void db_campaign_list_free(db_campaign *list, size_t n)
 	free(list);
 }
 
-static int step_rows(db *d, const db_campaign *c, long long id, cs_err *err)
+/* Insert c's steps as steps first + 1, first + 2, ... of campaign id. */
+static int step_rows_from(db *d, const db_campaign *c, long long id, int first,
+                          cs_err *err)
 {
 	sqlite3_stmt *st = NULL, *sv = NULL;
 	size_t i, j;
@@ -67,7 +69,7 @@ static int step_rows(db *d, const db_campaign *c, long long id, cs_err *err)
 
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, (int)i + 1);
+		sqlite3_bind_int(st, 2, first + (int)i + 1);
 		sqlite3_bind_int(st, 3, s->delay_amount);
 		sqlite3_bind_text(st, 4, s->delay_unit, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 5, s->new_thread);
@@ -78,7 +80,7 @@ static int step_rows(db *d, const db_campaign *c, long long id, cs_err *err)
 		for (j = 0; j < s->nvariants; j++) {
 			sqlite3_reset(sv);
 			sqlite3_bind_int64(sv, 1, id);
-			sqlite3_bind_int(sv, 2, (int)i + 1);
+			sqlite3_bind_int(sv, 2, first + (int)i + 1);
 			sqlite3_bind_int(sv, 3, (int)j);
 			sqlite3_bind_int64(sv, 4,
 			                   s->variants[j].template_version_id);
@@ -137,7 +139,8 @@ int db_campaign_add(db *d, const db_campaign *c, int64_t now, cs_err *err)
 			rc = db_fail(d, err, "cannot store the campaign");
 		goto fail;
 	}
-	if ((rc = step_rows(d, c, sqlite3_last_insert_rowid(d->h), err)) != 0)
+	if ((rc = step_rows_from(d, c, sqlite3_last_insert_rowid(d->h), 0,
+	                         err)) != 0)
 		goto fail;
 	sqlite3_finalize(st);
 	return db_commit(d, err);
@@ -151,7 +154,8 @@ fail:
 	"c.id, c.name, c.file, c.source, l.name, c.inboxes, c.timezone, "      \
 	"c.window_days, c.window_from, c.window_to, c.contact_tz, "            \
 	"c.new_per_day, c.esp_match, c.stop_on_auto_reply, c.stop_company, "   \
-	"c.allow_parallel, c.status, c.created_at, c.updated_at"
+	"c.allow_parallel, CASE WHEN c.deleted_at IS NULL THEN c.status "      \
+	"ELSE 'deleted' END, c.created_at, c.updated_at"
 
 static void read_campaign(sqlite3_stmt *st, db_campaign *c)
 {
@@ -314,7 +318,7 @@ int db_campaign_set_status(db *d, const char *name, const char *status,
 
 	if ((rc = db_prepare(d,
 	                     "UPDATE campaigns SET status = ?2, updated_at = "
-	                     "?3 WHERE name = ?1",
+	                     "?3 WHERE name = ?1 AND deleted_at IS NULL",
 	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -323,7 +327,9 @@ int db_campaign_set_status(db *d, const char *name, const char *status,
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot change the campaign");
 	else if (sqlite3_changes(d->h) == 0)
-		rc = cs_err_set(err, CS_ENOTFOUND, "no campaign named '%s'",
+		rc = cs_err_set(err, CS_ENOTFOUND,
+		                "no campaign named '%s' (a deleted campaign "
+		                "cannot change)",
 		                name);
 	sqlite3_finalize(st);
 	if (rc == 0 && strcmp(status, "active") == 0)
@@ -424,6 +430,10 @@ int db_campaign_enroll(db *d, const db_campaign *c, const char *list,
 	long long found = 0;
 	int rc;
 
+	if (c->status && strcmp(c->status, "deleted") == 0)
+		return cs_err_set(
+		    err, CS_ECONFLICT,
+		    "campaign '%s' was deleted: it enrolls nobody", c->name);
 	if ((rc = db_begin(d, err)) != 0)
 		return rc;
 	if ((rc = count_q(d, "SELECT count(*) FROM " CANDIDATES " k", c, list,
@@ -491,5 +501,241 @@ int db_campaign_release_held(db *d, long long campaign_id, int64_t now,
 		rc = db_fail(d, err, "cannot release held contacts");
 	*n = sqlite3_changes(d->h);
 	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- delete and edit (issue 18) ------------------------------------- */
+
+/* One statement with ?1 = id, ?2 = now, ?3 = text (each bound only when
+ * the statement uses it); *changes how many rows
+ * it changed (may be NULL). */
+static int run1(db *d, const char *sql, long long id, int64_t now,
+                const char *text, long long *changes, const char *what,
+                cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	db_bind_opt(st, 3, text);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, what);
+	else if (changes)
+		*changes = sqlite3_changes(d->h);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_campaign_delete_draft(db *d, long long id, cs_err *err)
+{
+	long long n = 0;
+	int rc;
+
+	rc = run1(d,
+	          "DELETE FROM campaigns WHERE id = ?1 AND status = 'draft' "
+	          "AND deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM "
+	          "outbox o JOIN enrollments e ON e.id = o.enrollment_id "
+	          "WHERE e.campaign_id = ?1)",
+	          id, 0, NULL, &n, "cannot delete the campaign", err);
+	if (rc == 0 && n == 0)
+		rc = cs_err_set(err, CS_ECONFLICT,
+		                "the campaign is no longer an unused draft "
+		                "(it changed meanwhile); nothing was deleted");
+	return rc;
+}
+
+int db_campaign_retire(db *d, long long id, int64_t now, db_retire_result *out,
+                       cs_err *err)
+{
+	static const char *const reason = "campaign deleted";
+	sqlite3_stmt *st = NULL;
+	char *name = NULL;
+	int rc, i, s;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = db_prepare(d,
+	                     "SELECT name FROM campaigns WHERE id = ?1 AND "
+	                     "deleted_at IS NULL",
+	                     &st, err)) != 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = cs_err_set(err, CS_ENOTFOUND,
+		                "the campaign is gone or already deleted");
+		goto fail;
+	}
+	name = db_col_str(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	/* rows waiting to go never go: not queued, not retried, not
+	 * released (a row being sent now finishes and is recorded) */
+	if ((rc = run1(d,
+	               "UPDATE outbox SET state = 'failed', reason = ?3, "
+	               "updated_at = ?2 WHERE state IN ('queued', 'deferred', "
+	               "'held') AND enrollment_id IN (SELECT id FROM "
+	               "enrollments WHERE campaign_id = ?1)",
+	               id, now, reason, &out->dropped,
+	               "cannot drop the campaign's waiting messages", err)) !=
+	        0 ||
+	    (rc = run1(d,
+	               "UPDATE enrollments SET state = 'stopped', reason = ?3, "
+	               "updated_at = ?2 WHERE campaign_id = ?1 AND state IN "
+	               "('active', 'queued', 'held')",
+	               id, now, reason, &out->stopped,
+	               "cannot stop the campaign's contacts", err)) != 0)
+		goto fail;
+	/* the name is free again; the tombstone keeps a name no campaign
+	 * file can give (names have no spaces or parentheses) */
+	if ((rc = db_prepare(d,
+	                     "UPDATE campaigns SET name = ?2, status = "
+	                     "'paused', deleted_at = ?3, updated_at = ?3 "
+	                     "WHERE id = ?1",
+	                     &st, err)) != 0)
+		goto fail;
+	for (i = 1; i < 1000; i++) {
+		char *tomb = i == 1 ? cs_xasprintf("%s (deleted)", name)
+		                    : cs_xasprintf("%s (deleted %d)", name, i);
+
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, tomb, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, now);
+		s = sqlite3_step(st);
+		if (s == SQLITE_DONE) {
+			out->kept_as = tomb;
+			break;
+		}
+		free(tomb);
+		if (sqlite3_extended_errcode(d->h) !=
+		    SQLITE_CONSTRAINT_UNIQUE) {
+			rc =
+			    db_fail(d, err, "cannot mark the campaign deleted");
+			goto fail;
+		}
+	}
+	if (out->kept_as == NULL) {
+		rc = cs_err_set(err, CS_EEXIST,
+		                "too many deleted campaigns named '%s'", name);
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	free(name);
+	if ((rc = db_commit(d, err)) != 0) {
+		db_rollback(d);
+		free(out->kept_as);
+		out->kept_as = NULL;
+	}
+	return rc;
+fail:
+	sqlite3_finalize(st);
+	free(name);
+	db_rollback(d);
+	return rc;
+}
+
+int db_campaign_progress(db *d, long long id, db_campaign_progress_t *out,
+                         cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = db_prepare(
+	         d,
+	         "SELECT (SELECT coalesce(max(o.step), 0) FROM outbox o JOIN "
+	         "enrollments e ON e.id = o.enrollment_id WHERE e.campaign_id "
+	         "= ?1), (SELECT count(*) FROM enrollments WHERE campaign_id = "
+	         "?1 AND state = 'completed'), (SELECT count(*) FROM "
+	         "enrollments WHERE campaign_id = ?1 AND state IN ('active', "
+	         "'queued', 'held') AND step > 1)",
+	         &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		out->reached = sqlite3_column_int(st, 0);
+		out->completed = sqlite3_column_int64(st, 1);
+		out->waiting = sqlite3_column_int64(st, 2);
+	} else
+		rc = db_fail(d, err, "cannot read the campaign's progress");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_campaign_replace(db *d, long long id, const db_campaign *c, int keep,
+                        int64_t now, cs_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	db_campaign tail;
+	int rc;
+
+	if ((size_t)keep > c->nsteps)
+		return cs_err_set(err, CS_EINVAL,
+		                  "cannot keep %d steps of a %zu-step campaign",
+		                  keep, c->nsteps);
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = db_prepare(
+	         d,
+	         "UPDATE campaigns SET file = ?2, source = ?3, list_id = "
+	         "(SELECT id FROM lists WHERE name = ?4), inboxes = ?5, "
+	         "timezone = ?6, window_days = ?7, window_from = ?8, window_to "
+	         "= ?9, contact_tz = ?10, new_per_day = ?11, esp_match = ?12, "
+	         "stop_on_auto_reply = ?13, stop_company = ?14, allow_parallel "
+	         "= ?15, updated_at = ?16 WHERE id = ?1 AND deleted_at IS NULL",
+	         &st, err)) != 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	db_bind_opt(st, 2, c->file);
+	sqlite3_bind_text(st, 3, c->source, -1, SQLITE_STATIC);
+	db_bind_opt(st, 4, c->list);
+	sqlite3_bind_text(st, 5, c->inboxes, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, c->timezone, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, c->window_days);
+	sqlite3_bind_int(st, 8, c->window_from);
+	sqlite3_bind_int(st, 9, c->window_to);
+	sqlite3_bind_int(st, 10, c->contact_tz);
+	sqlite3_bind_int(st, 11, c->new_per_day);
+	sqlite3_bind_int(st, 12, c->esp_match);
+	sqlite3_bind_int(st, 13, c->stop_on_auto_reply);
+	sqlite3_bind_int(st, 14, c->stop_company);
+	sqlite3_bind_int(st, 15, c->allow_parallel);
+	sqlite3_bind_int64(st, 16, now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(d, err, "cannot change the campaign");
+		goto fail;
+	}
+	if (sqlite3_changes(d->h) == 0) {
+		rc = cs_err_set(err, CS_ENOTFOUND,
+		                "the campaign is gone or was deleted");
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = run1(d,
+	               "DELETE FROM step_variants WHERE campaign_id = ?1 AND "
+	               "step > ?2",
+	               id, keep, NULL, NULL, "cannot replace the steps",
+	               err)) != 0 ||
+	    (rc = run1(d,
+	               "DELETE FROM campaign_steps WHERE campaign_id = ?1 AND "
+	               "step > ?2",
+	               id, keep, NULL, NULL, "cannot replace the steps",
+	               err)) != 0)
+		goto fail;
+	/* steps keep..nsteps, numbered from keep + 1 */
+	tail = *c;
+	tail.steps = c->steps + keep;
+	tail.nsteps = c->nsteps - (size_t)keep;
+	if ((rc = step_rows_from(d, &tail, id, keep, err)) != 0)
+		goto fail;
+	return db_commit(d, err);
+fail:
+	sqlite3_finalize(st);
+	db_rollback(d);
 	return rc;
 }

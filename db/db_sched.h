@@ -27,7 +27,7 @@ typedef struct db_campaign {
 	long long id;
 	char *name, *file, *source, *list; /* list: NULL when none */
 	char *inboxes;                     /* selectors, space separated */
-	char *timezone, *status;           /* draft|active|paused */
+	char *timezone, *status;           /* draft|active|paused|deleted */
 	int window_days, window_from, window_to; /* minutes after midnight */
 	bool contact_tz, esp_match, stop_on_auto_reply, stop_company;
 	bool allow_parallel;
@@ -78,6 +78,44 @@ int db_campaign_enroll(db *d, const db_campaign *c, const char *list,
  * their data); *n gets how many. */
 int db_campaign_release_held(db *d, long long campaign_id, int64_t now,
                              long long *n, cs_err *err);
+
+/* Delete campaign id, a draft (never sent anything), whole: steps,
+ * variants and any enrollments; CS_ECONFLICT when it is not (anymore). */
+int db_campaign_delete_draft(db *d, long long id, cs_err *err);
+
+typedef struct db_retire_result {
+	long long stopped; /* enrollments stopped ("campaign deleted") */
+	long long dropped; /* queued/deferred/held outbox rows failed */
+	char *kept_as;     /* the tombstone's name (owned by the caller) */
+} db_retire_result;
+
+/* Delete a campaign that has history, in one transaction: its waiting
+ * outbox rows (queued, deferred, held) fail and its active/queued/held
+ * enrollments stop, both with reason "campaign deleted", so nothing more
+ * of it is ever sent (a row in 'sending' finishes and is recorded).  The
+ * row stays as a tombstone, renamed "NAME (deleted)" ("NAME (deleted 2)"
+ * ...), deleted_at set: its messages, events and outbox rows keep
+ * joining to it (stats, replies), it reads with status "deleted" and no
+ * status change or enrollment applies to it; NAME is free again. */
+int db_campaign_retire(db *d, long long id, int64_t now, db_retire_result *out,
+                       cs_err *err);
+
+/* How far a started campaign got: the highest step with an outbox row
+ * (any state; 0: none), contacts that completed, and contacts still in
+ * the sequence waiting for step 2 or later. */
+typedef struct db_campaign_progress_t {
+	int reached;
+	long long completed, waiting;
+} db_campaign_progress_t;
+int db_campaign_progress(db *d, long long id, db_campaign_progress_t *out,
+                         cs_err *err);
+
+/* Replace campaign id's settings (everything but name and status) with
+ * c's, and its steps after the first `keep` with c's steps keep+1.. (new
+ * variants start unassigned); steps 1..keep stay as stored.  The caller
+ * (campaign edit) decided that the change is safe. */
+int db_campaign_replace(db *d, long long id, const db_campaign *c, int keep,
+                        int64_t now, cs_err *err);
 
 /* ---- the scheduler's queries and the outbox (db_sched.c) -------------- */
 

@@ -511,6 +511,15 @@ static const db_migration migrations[] = {
      "  send_since INTEGER NOT NULL DEFAULT 0,"
      "  updated_at INTEGER NOT NULL"
      ");"},
+
+    /* issue 18: a database says it is coldseq's (db_open refuses one
+     * that does not: DB_APPLICATION_ID, 0x43534551), and `campaign delete
+     * --force` keeps a campaign that has history as a tombstone
+     * (deleted_at set, renamed "NAME (deleted)"), so its messages, events
+     * and stats keep joining to it. */
+    {14, "application id; deleted campaigns",
+     "PRAGMA application_id = 1129530705;"
+     "ALTER TABLE campaigns ADD COLUMN deleted_at INTEGER;"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

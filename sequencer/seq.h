@@ -297,6 +297,19 @@ int seq_watcher_idle_done(seq_watcher *w, cs_err *err);
  * ready for db_campaign_add (caller frees with db_campaign_free). */
 int seq_campaign_parse(db *d, const char *file, const char *src, size_t len,
                        db_campaign *out, cs_buf *errors, cs_err *err);
+/* What `campaign edit` may change in campaign old (stored, with steps),
+ * given new (parsed) and how far old got (db_campaign_progress).  A
+ * draft may change everything but its name.  A started campaign may
+ * change its window, time zone and caps, and steps no contact reached:
+ * steps 1..reached stay exactly as they are; step reached+1 keeps its
+ * delay (contacts already wait for it) and stays while contacts wait;
+ * steps may be added only while nobody completed the sequence.  Each
+ * refusal is appended to why as "what: why\n"; returns their count.
+ * *keep: how many leading steps the stored campaign keeps as they are
+ * (for db_campaign_replace). */
+int seq_campaign_edit_check(const db_campaign *old, const db_campaign *new,
+                            const db_campaign_progress_t *pr, int *keep,
+                            cs_buf *why);
 /* "3 business days", "1 day", "4 hours", "30 minutes" into an amount and
  * a unit (minutes|hours|days|business_days, static).  CS_EINVAL if not. */
 int seq_delay_parse(const char *s, int *amount, const char **unit);

@@ -536,6 +536,68 @@ static void parse_root(pctx *p, yaml_node_t *root, db_campaign *c)
 		perr(p, root, "no steps");
 }
 
+/* Every mapping at every level (root, window, steps, ...): a key given
+ * twice is an error naming both lines, where libyaml would keep both
+ * and the parser would silently take the last. */
+static void check_dup_keys(pctx *p, yaml_node_t *n, int depth)
+{
+	yaml_node_pair_t *a, *b;
+	yaml_node_item_t *it;
+
+	if (n == NULL || depth > 64)
+		return;
+	if (n->type == YAML_SEQUENCE_NODE) {
+		for (it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top; it++)
+			check_dup_keys(p, node(p, *it), depth + 1);
+		return;
+	}
+	if (n->type != YAML_MAPPING_NODE)
+		return;
+	for (a = n->data.mapping.pairs.start; a < n->data.mapping.pairs.top;
+	     a++) {
+		yaml_node_t *ka = node(p, a->key);
+
+		check_dup_keys(p, node(p, a->value), depth + 1);
+		if (ka == NULL || ka->type != YAML_SCALAR_NODE)
+			continue;
+		for (b = n->data.mapping.pairs.start; b < a; b++) {
+			yaml_node_t *kb = node(p, b->key);
+
+			if (kb && kb->type == YAML_SCALAR_NODE &&
+			    strcmp((const char *)ka->data.scalar.value,
+			           (const char *)kb->data.scalar.value) == 0) {
+				perr(p, ka,
+				     "'%s' is given twice (lines %d and %d); "
+				     "give it once",
+				     (const char *)ka->data.scalar.value,
+				     (int)kb->start_mark.line + 1,
+				     (int)ka->start_mark.line + 1);
+				break;
+			}
+		}
+	}
+}
+
+/* The first line (1-based) up to `last` whose indentation holds a tab,
+ * or 0.  YAML forbids tabs there, and libyaml's own words for it ("found
+ * character that cannot start any token") do not say so. */
+static int tab_indent_line(const char *src, size_t len, size_t last)
+{
+	size_t i = 0, line = 0;
+
+	while (i < len && line <= last) {
+		for (; i < len && (src[i] == ' ' || src[i] == '\t'); i++)
+			if (src[i] == '\t')
+				return (int)line + 1;
+		while (i < len && src[i] != '\n')
+			i++;
+		i++;
+		line++;
+	}
+	return 0;
+}
+
 int seq_campaign_parse(db *d, const char *file, const char *src, size_t len,
                        db_campaign *out, cs_buf *errors, cs_err *err)
 {
@@ -571,12 +633,21 @@ int seq_campaign_parse(db *d, const char *file, const char *src, size_t len,
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)src, len);
 	if (!yaml_parser_load(&parser, &p.doc)) {
-		rc =
-		    cs_err_set(err, CS_EINVAL, "%s:%zu: YAML: %s%s%s", file,
-		               parser.problem_mark.line + 1,
-		               parser.problem ? parser.problem : "syntax error",
-		               parser.context ? " " : "",
-		               parser.context ? parser.context : "");
+		int tab = tab_indent_line(src, len, parser.problem_mark.line);
+
+		if (tab)
+			rc = cs_err_set(err, CS_EINVAL,
+			                "%s:%d: tabs are not allowed for "
+			                "indentation (line %d): indent with "
+			                "spaces",
+			                file, tab, tab);
+		else
+			rc = cs_err_set(err, CS_EINVAL, "%s:%zu: YAML: %s%s%s",
+			                file, parser.problem_mark.line + 1,
+			                parser.problem ? parser.problem
+			                               : "syntax error",
+			                parser.context ? " " : "",
+			                parser.context ? parser.context : "");
 		cs_buf_printf(errors, "%s\n", err->msg);
 		yaml_parser_delete(&parser);
 		db_campaign_free(out);
@@ -587,8 +658,10 @@ int seq_campaign_parse(db *d, const char *file, const char *src, size_t len,
 	if (root == NULL || root->type != YAML_MAPPING_NODE)
 		perr(&p, root,
 		     "a campaign file is a mapping (name: ..., steps: ...)");
-	else
+	else {
+		check_dup_keys(&p, root, 0);
 		parse_root(&p, root, out);
+	}
 	yaml_document_delete(&p.doc);
 	if (p.nerr) {
 		/* the first problem in err; every problem in errors */
@@ -602,4 +675,133 @@ int seq_campaign_parse(db *d, const char *file, const char *src, size_t len,
 		return rc;
 	}
 	return 0;
+}
+
+/* ---- campaign edit (issue 18) ---------------------------------------- */
+
+static bool same_opt(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcasecmp(a, b) == 0);
+}
+
+static bool same_templates(const db_step *a, const db_step *b)
+{
+	size_t i;
+
+	if (a->nvariants != b->nvariants || a->new_thread != b->new_thread)
+		return false;
+	for (i = 0; i < a->nvariants; i++)
+		if (strcasecmp(a->variants[i].template_name,
+		               b->variants[i].template_name) != 0)
+			return false;
+	return true;
+}
+
+static bool same_delay(const db_step *a, const db_step *b)
+{
+	return a->delay_amount == b->delay_amount &&
+	       same_opt(a->delay_unit, b->delay_unit);
+}
+
+int seq_campaign_edit_check(const db_campaign *old, const db_campaign *new,
+                            const db_campaign_progress_t *pr, int *keep,
+                            cs_buf *why)
+{
+	/* settings a started campaign's contacts were enrolled or threaded
+	 * under: changing them would treat the same campaign two ways */
+	const struct {
+		const char *key, *why;
+		bool changed;
+	} fixed[] = {
+	    {"list",
+	     "its contacts were enrolled from the list at start (add more "
+	     "with 'campaign enroll')",
+	     !same_opt(old->list, new->list)},
+	    {"inboxes",
+	     "threads in progress belong to the inboxes that started them",
+	     !same_opt(old->inboxes, new->inboxes)},
+	    {"esp_match", "contacts were already matched to inboxes by it",
+	     old->esp_match != new->esp_match},
+	    {"stop_on_auto_reply",
+	     "contacts were already stopped or kept by the old rule",
+	     old->stop_on_auto_reply != new->stop_on_auto_reply},
+	    {"stop_company_on_reply",
+	     "contacts were already stopped or kept by the old rule",
+	     old->stop_company != new->stop_company},
+	    {"allow_parallel", "contacts were enrolled by the old rule",
+	     old->allow_parallel != new->allow_parallel},
+	};
+	int n = 0, r = pr->reached;
+	size_t i, k;
+
+	*keep = 0;
+	if (strcasecmp(old->name, new->name) != 0) {
+		cs_buf_printf(why,
+		              "name: the file names '%s', not '%s' (edit "
+		              "cannot rename a campaign)\n",
+		              new->name, old->name);
+		n++;
+	}
+	if (strcmp(old->status, "draft") == 0)
+		return n;
+	for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+		if (fixed[i].changed) {
+			cs_buf_printf(why,
+			              "%s cannot change once the campaign has "
+			              "started: %s\n",
+			              fixed[i].key, fixed[i].why);
+			n++;
+		}
+	}
+	for (k = 1; k <= (size_t)r && k <= old->nsteps; k++) {
+		if (k > new->nsteps) {
+			cs_buf_printf(why,
+			              "step %zu cannot be removed: contacts "
+			              "already got it or have it queued\n",
+			              k);
+			n++;
+		} else if (!same_templates(&old->steps[k - 1],
+		                           &new->steps[k - 1]) ||
+		           !same_delay(&old->steps[k - 1],
+		                       &new->steps[k - 1])) {
+			cs_buf_printf(
+			    why,
+			    "step %zu cannot change: contacts already "
+			    "got it or have it queued (only steps "
+			    "after step %d may change)\n",
+			    k, r);
+			n++;
+		}
+	}
+	k = (size_t)r + 1;
+	if (r > 0 && k <= old->nsteps && pr->waiting > 0) {
+		if (k > new->nsteps) {
+			cs_buf_printf(why,
+			              "step %zu cannot be removed: contacts "
+			              "already wait for it\n",
+			              k);
+			n++;
+		} else if (!same_delay(&old->steps[k - 1],
+		                       &new->steps[k - 1])) {
+			cs_buf_printf(why,
+			              "step %zu: the delay cannot change: "
+			              "contacts already wait for this step by "
+			              "the old delay (its templates may "
+			              "change)\n",
+			              k);
+			n++;
+		}
+	}
+	if (new->nsteps > old->nsteps && pr->completed > 0) {
+		cs_buf_printf(why,
+		              "steps cannot be added: %lld contacts already "
+		              "finished the sequence and would never get "
+		              "them\n",
+		              pr->completed);
+		n++;
+	}
+	*keep = r < (int)old->nsteps ? r : (int)old->nsteps;
+	if ((size_t)*keep > new->nsteps)
+		*keep = (int)new->nsteps;
+	return n;
 }
