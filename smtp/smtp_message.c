@@ -431,16 +431,30 @@ static char *new_boundary(const cs_buf *const *parts, size_t nparts)
 	}
 }
 
-/* A multipart whose boundary we chose: libetpan's own (through
- * mailmime_multiple_new, or the writer when none is set) comes from an
- * unseeded random() and is the same on every machine. */
+/* A multipart whose boundary we chose.  libetpan makes its own in
+ * mailmime_new_empty() (and mailmime_multiple_new(), and the writer when
+ * none is set) from an unseeded random(): the same "_6b8b4567_" on every
+ * machine.  Drop every boundary it added, then set ours. */
 static struct mailmime *multipart(const char *type, char *boundary)
 {
 	struct mailmime_content *ct = mailmime_content_new_with_str(type);
+	struct mailmime *mp =
+	    mailmime_new_empty(ct, mailmime_fields_new_empty());
+	clistiter *cur = clist_begin(ct->ct_parameters);
 
+	while (cur != NULL) {
+		struct mailmime_parameter *pa = clist_content(cur);
+
+		if (strcasecmp(pa->pa_name, "boundary") == 0) {
+			cur = clist_delete(ct->ct_parameters, cur);
+			mailmime_parameter_free(pa);
+		} else {
+			cur = clist_next(cur);
+		}
+	}
 	clist_append(ct->ct_parameters, mailmime_param_new_with_data(
 	                                    (char *)"boundary", boundary));
-	return mailmime_new_empty(ct, mailmime_fields_new_empty());
+	return mp;
 }
 
 /* ---- 8bit to quoted-printable, for a server without 8BITMIME ----------
