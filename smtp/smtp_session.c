@@ -341,6 +341,10 @@ int smtp_send(smtp_session *s, const char *from, const char *rcpt,
 		return -1;
 	}
 	net_set_timeout(s->smtp->stream, s->data_end_ms);
+	/* libetpan ends the data with CRLF "." CRLF whatever it ends with:
+	 * a final CRLF of our own would arrive as one more empty line */
+	if (len >= 2 && data[len - 2] == '\r' && data[len - 1] == '\n')
+		len -= 2;
 	r = mailsmtp_data_message(s->smtp, data, len);
 	cs_buf_free(&qp);
 	reply_of(s, r, res, SMTP_PH_DATA_END, "end of data");
