@@ -97,6 +97,8 @@ char *smtp_new_message_id(const char *from_addr);
  * encoded words of at most 64 characters separated by spaces. */
 void smtp_encode_words(const char *s, cs_buf *out);
 
+/* ---- transfer encodings (smtp_mime.c) -------------------------------- */
+
 /* Quoted-printable (RFC 2045 6.7) of s[0..n), appended to out.  Line
  * breaks (CRLF or LF) become CRLF.  Escapes only "=", bytes outside
  * printable ASCII and a space or tab at the end of a line; soft breaks
