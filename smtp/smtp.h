@@ -84,7 +84,11 @@ typedef struct smtp_msg_spec {
 } smtp_msg_spec;
 
 /* Build the RFC 5322 message (CRLF line ends) into out.  *message_id gets
- * the Message-ID with angle brackets (caller frees). */
+ * the Message-ID with angle brackets (caller frees).  Text parts go as
+ * written: 7bit when ASCII, 8bit when they hold UTF-8 (smtp_send sends
+ * BODY=8BITMIME, or downgrades them to quoted-printable for a server
+ * without 8BITMIME), quoted-printable only for a line over 998 octets.
+ * The multipart boundary is random per message (RAND_bytes). */
 int smtp_build_message(const smtp_msg_spec *m, cs_buf *out, char **message_id,
                        cs_err *err);
 /* "<random@domain-of-addr>" (caller frees). */
@@ -92,6 +96,23 @@ char *smtp_new_message_id(const char *from_addr);
 /* RFC 2047: s as itself when it is printable ASCII, else as UTF-8 "Q"
  * encoded words of at most 64 characters separated by spaces. */
 void smtp_encode_words(const char *s, cs_buf *out);
+
+/* ---- transfer encodings (smtp_mime.c) -------------------------------- */
+
+/* Quoted-printable (RFC 2045 6.7) of s[0..n), appended to out.  Line
+ * breaks (CRLF or LF) become CRLF.  Escapes only "=", bytes outside
+ * printable ASCII and a space or tab at the end of a line; soft breaks
+ * keep every line at 76 characters or less and fall between words, so a
+ * word that fits on a line (a URL) is never split; a longer one is split
+ * as a last resort, never inside an escape. */
+void smtp_qp_encode(const char *s, size_t n, cs_buf *out);
+/* Does data[0..len) hold a byte >= 0x80 (an 8bit body)? */
+bool smtp_has_8bit(const char *data, size_t len);
+/* For a server without 8BITMIME: append to out the message data[0..len)
+ * with each "Content-Transfer-Encoding: 8bit" part re-encoded as
+ * quoted-printable (smtp_qp_encode); headers, other parts, boundaries and
+ * the Message-ID stay byte for byte. */
+void smtp_downgrade_8bit(const char *data, size_t len, cs_buf *out);
 
 /* ---- session (smtp_session.c) ---------------------------------------- */
 
@@ -142,9 +163,12 @@ typedef struct smtp_session smtp_session;
 int smtp_open(const smtp_server *srv, const smtp_auth *auth, smtp_session **out,
               smtp_result *res);
 /* Send one message to one recipient (MAIL, RCPT, DATA); RSET first when a
- * previous message used the session.  Returns 0 when res->verdict is
- * SMTP_SENT.  After an uncertain or connection failure the session is
- * dead: smtp_alive() turns false. */
+ * previous message used the session.  A message with 8bit bytes goes with
+ * MAIL FROM:<from> BODY=8BITMIME (RFC 6152) when the server offers
+ * 8BITMIME, else its 8bit parts are sent as quoted-printable
+ * (smtp_downgrade_8bit); data itself is never changed.  Returns 0 when
+ * res->verdict is SMTP_SENT.  After an uncertain or connection failure the
+ * session is dead: smtp_alive() turns false. */
 int smtp_send(smtp_session *s, const char *from, const char *rcpt,
               const char *data, size_t len, smtp_result *res);
 bool smtp_alive(const smtp_session *s);

@@ -4,14 +4,17 @@
  *
  * Our part is the domain rules around it: refuse CR/LF in any header value
  * that came from data (header injection), RFC 2047-encode non-ASCII display
- * names and subjects, choose 7bit or quoted-printable per part, Date from
- * the caller's (service) clock, a Message-ID made here so the caller can
- * record it before DATA, and List-Unsubscribe (RFC 2369, RFC 8058).
+ * names and subjects, choose 7bit, 8bit or (for a line over 998 octets)
+ * quoted-printable per part (the encoders are in smtp_mime.c), a random
+ * multipart boundary, Date from the caller's (service) clock, a Message-ID
+ * made here so the caller can record it before DATA, and List-Unsubscribe
+ * (RFC 2369, RFC 8058).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memmem */
 #include "smtp.h"
 
 #include <ctype.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -228,17 +231,31 @@ static char *display(const char *name)
 	return cs_buf_detach(&b, NULL);
 }
 
-/* Body text with CRLF line ends; the encoding that keeps it valid. */
+/* ---- body parts -------------------------------------------------------
+ *
+ * A text part is sent as it was written whenever SMTP allows it: 7bit when
+ * it is ASCII, 8bit when it holds UTF-8, as long as no line is longer than
+ * 998 octets (RFC 5322 2.1.1).  Only a longer line needs quoted-printable.
+ * An 8bit part needs a server that offers 8BITMIME; smtp_send() downgrades
+ * it to quoted-printable (smtp_downgrade_8bit) for one that does not.  We
+ * encode the part ourselves and hand libetpan the result as already
+ * encoded: its own QP writer escapes ASCII punctuation ("doing=3F"). */
+
+#define MAX_BODY_LINE 998
+
+/* Body text with CRLF line ends (into keep); the encoding that keeps it
+ * valid. */
 static struct mailmime *text_part(const char *type, const char *body,
                                   cs_buf *keep)
 {
 	struct mailmime_content *ct = mailmime_content_new_with_str(type);
 	struct mailmime_parameter *cs =
 	    mailmime_param_new_with_data((char *)"charset", (char *)"utf-8");
-	bool seven = true;
+	bool eight = false, is_long = false;
 	size_t line = 0;
 	const char *p;
 	struct mailmime *m;
+	int mech = MAILMIME_MECHANISM_7BIT;
 
 	for (p = body; *p; p++) {
 		if (*p == '\r')
@@ -248,22 +265,85 @@ static struct mailmime *text_part(const char *type, const char *body,
 			line = 0;
 			continue;
 		}
-		if ((unsigned char)*p >= 0x80 || ++line > 900)
-			seven = false;
+		if ((unsigned char)*p >= 0x80)
+			eight = true;
+		if (++line > MAX_BODY_LINE)
+			is_long = true;
 		cs_buf_putc(keep, *p);
 	}
-	/* libetpan's quoted-printable writer ends the last line itself */
-	if (!seven && keep->len >= 2 &&
-	    memcmp(keep->data + keep->len - 2, "\r\n", 2) == 0)
-		cs_buf_truncate(keep, keep->len - 2);
+	if (is_long) {
+		cs_buf qp = CS_BUF_INIT;
+
+		smtp_qp_encode(keep->data, keep->len, &qp);
+		cs_buf_free(keep);
+		*keep = qp;
+		mech = MAILMIME_MECHANISM_QUOTED_PRINTABLE;
+	} else if (eight) {
+		mech = MAILMIME_MECHANISM_8BIT;
+	}
 	clist_append(ct->ct_parameters, cs);
-	m = mailmime_new_empty(
-	    ct, mailmime_fields_new_encoding(
-	            seven ? MAILMIME_MECHANISM_7BIT
-	                  : MAILMIME_MECHANISM_QUOTED_PRINTABLE));
+	m = mailmime_new_empty(ct, mailmime_fields_new_encoding(mech));
 	mailmime_set_body_text(m, keep->data ? keep->data : (char *)"",
 	                       keep->len);
+	/* written as it is: libetpan must not encode it again */
+	m->mm_data.mm_single->dt_encoded = 1;
 	return m;
+}
+
+/* RFC 2046 5.1.1: 1 to 70 bchars.  32 hex digits from RAND_bytes (128
+ * bits, as Message-IDs): two messages never share one, and it is checked
+ * against the parts it encloses, so it cannot occur in them.  The
+ * downgrade to quoted-printable cannot create it either: QP output
+ * repeats the text's own characters and adds "=", upper-case escapes and
+ * line breaks, which split a run of lower-case hex digits rather than make
+ * one (short of a 2^-124 chance that "=XY" completes a run the text held). */
+static char *new_boundary(const cs_buf *const *parts, size_t nparts)
+{
+	for (;;) {
+		unsigned char rnd[16];
+		char *b = cs_xcalloc(1, 2 * sizeof rnd + 1);
+		size_t i;
+		bool clash = false;
+
+		if (RAND_bytes(rnd, sizeof rnd) != 1)
+			cs_fatal("RAND_bytes failed");
+		for (i = 0; i < sizeof rnd; i++)
+			snprintf(b + 2 * i, 3, "%02x", rnd[i]);
+		for (i = 0; i < nparts; i++)
+			if (parts[i]->len &&
+			    memmem(parts[i]->data, parts[i]->len, b,
+			           strlen(b)) != NULL)
+				clash = true;
+		if (!clash)
+			return b;
+		free(b);
+	}
+}
+
+/* A multipart whose boundary we chose.  libetpan makes its own in
+ * mailmime_new_empty() (and mailmime_multiple_new(), and the writer when
+ * none is set) from an unseeded random(): the same "_6b8b4567_" on every
+ * machine.  Drop every boundary it added, then set ours. */
+static struct mailmime *multipart(const char *type, char *boundary)
+{
+	struct mailmime_content *ct = mailmime_content_new_with_str(type);
+	struct mailmime *mp =
+	    mailmime_new_empty(ct, mailmime_fields_new_empty());
+	clistiter *cur = clist_begin(ct->ct_parameters);
+
+	while (cur != NULL) {
+		struct mailmime_parameter *pa = clist_content(cur);
+
+		if (strcasecmp(pa->pa_name, "boundary") == 0) {
+			cur = clist_delete(ct->ct_parameters, cur);
+			mailmime_parameter_free(pa);
+		} else {
+			cur = clist_next(cur);
+		}
+	}
+	clist_append(ct->ct_parameters, mailmime_param_new_with_data(
+	                                    (char *)"boundary", boundary));
+	return mp;
 }
 
 int smtp_build_message(const smtp_msg_spec *m, cs_buf *out, char **message_id,
@@ -367,12 +447,14 @@ int smtp_build_message(const smtp_msg_spec *m, cs_buf *out, char **message_id,
 	mailmime_set_imf_fields(msg, fields);
 	body = text_part("text/plain", m->text, &tbody);
 	if (m->html) {
-		struct mailmime *alt =
-		    mailmime_multiple_new("multipart/alternative");
+		struct mailmime *html = text_part("text/html", m->html, &hbody);
+		const cs_buf *parts[] = {&tbody, &hbody};
+		char *bd = new_boundary(parts, 2);
+		struct mailmime *alt = multipart("multipart/alternative", bd);
 
+		free(bd);
 		mailmime_smart_add_part(alt, body);
-		mailmime_smart_add_part(
-		    alt, text_part("text/html", m->html, &hbody));
+		mailmime_smart_add_part(alt, html);
 		body = alt;
 	}
 	mailmime_smart_add_part(msg, body);

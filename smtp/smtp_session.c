@@ -249,9 +249,52 @@ int smtp_open(const smtp_server *srv, const smtp_auth *auth, smtp_session **out,
 	return 0;
 }
 
+/* MAIL FROM:<from> BODY=8BITMIME.  libetpan has no call that sends the
+ * BODY parameter, so the command is written here and the reply read as
+ * libetpan reads one (multi-line "250-", last line "250 "), into the
+ * session's response and response_code that reply_of() reads. */
+static int mail_8bitmime(smtp_session *s, const char *from)
+{
+	mailsmtp *m = s->smtp;
+	cs_buf cmd = CS_BUF_INIT;
+	int code = 0;
+	bool more;
+	ssize_t w;
+
+	cs_buf_printf(&cmd, "MAIL FROM:<%s> BODY=8BITMIME\r\n", from);
+	w = mailstream_write(m->stream, cmd.data, cmd.len);
+	cs_buf_free(&cmd);
+	if (w < 0 || mailstream_flush(m->stream) == -1)
+		return MAILSMTP_ERROR_STREAM;
+	mmap_string_assign(m->response_buffer, "");
+	do {
+		char *line =
+		    mailstream_read_line_remove_eol(m->stream, m->line_buffer);
+		char *rest;
+
+		if (line == NULL) {
+			code = 0;
+			break;
+		}
+		code = (int)strtol(line, &rest, 10);
+		more = *rest == '-';
+		mmap_string_append(m->response_buffer,
+		                   *rest == ' ' || *rest == '-' ? rest + 1
+		                                                : rest);
+		mmap_string_append_c(m->response_buffer, '\n');
+	} while (more);
+	m->response = m->response_buffer->str;
+	m->response_code = code;
+	if (code == 0)
+		return MAILSMTP_ERROR_STREAM;
+	return code == 250 ? MAILSMTP_NO_ERROR : MAILSMTP_ERROR_UNEXPECTED_CODE;
+}
+
 int smtp_send(smtp_session *s, const char *from, const char *rcpt,
               const char *data, size_t len, smtp_result *res)
 {
+	cs_buf qp = CS_BUF_INIT;
+	bool eight = smtp_has_8bit(data, len);
 	int r;
 
 	memset(res, 0, sizeof *res);
@@ -270,23 +313,40 @@ int smtp_send(smtp_session *s, const char *from, const char *rcpt,
 		}
 	}
 	s->used = true;
-	r = mailsmtp_mail(s->smtp, from);
+	if (eight && (s->smtp->esmtp & MAILSMTP_ESMTP_8BITMIME))
+		r = mail_8bitmime(s, from);
+	else
+		r = mailsmtp_mail(s->smtp, from);
 	if (r != MAILSMTP_NO_ERROR) {
 		reply_of(s, r, res, SMTP_PH_MAIL, "MAIL FROM");
 		return -1;
 	}
+	if (eight && !(s->smtp->esmtp & MAILSMTP_ESMTP_8BITMIME)) {
+		/* RFC 6152 3: no 8bit data to a server that did not ask for
+		 * it; 8bit parts go as quoted-printable */
+		smtp_downgrade_8bit(data, len, &qp);
+		data = qp.data;
+		len = qp.len;
+	}
 	r = mailsmtp_rcpt(s->smtp, rcpt);
 	if (r != MAILSMTP_NO_ERROR) {
 		reply_of(s, r, res, SMTP_PH_RCPT, "RCPT TO");
+		cs_buf_free(&qp);
 		return -1;
 	}
 	r = mailsmtp_data(s->smtp);
 	if (r != MAILSMTP_NO_ERROR) {
 		reply_of(s, r, res, SMTP_PH_DATA, "DATA");
+		cs_buf_free(&qp);
 		return -1;
 	}
 	net_set_timeout(s->smtp->stream, s->data_end_ms);
+	/* libetpan ends the data with CRLF "." CRLF whatever it ends with:
+	 * a final CRLF of our own would arrive as one more empty line */
+	if (len >= 2 && data[len - 2] == '\r' && data[len - 1] == '\n')
+		len -= 2;
 	r = mailsmtp_data_message(s->smtp, data, len);
+	cs_buf_free(&qp);
 	reply_of(s, r, res, SMTP_PH_DATA_END, "end of data");
 	if (res->verdict.outcome == SMTP_UNCERTAIN) {
 		s->dead = true;

@@ -13,7 +13,9 @@ It speaks implicit TLS (like port 465) with a certificate from its own
 throwaway CA, accepts any AUTH PLAIN/LOGIN, and records the commands it
 received in f.commands.  rcpt_replies={address: reply line} answers RCPT
 for that recipient with the line instead (a recipient the server always
-defers or refuses), whatever the scenario.
+defers or refuses), whatever the scenario.  ehlo=("8BITMIME", ...) adds
+keywords to the EHLO reply (by default it offers only AUTH and
+ENHANCEDSTATUSCODES).
 """
 import os
 import shutil
@@ -49,13 +51,14 @@ def _make_certs(d, host_san):
 
 
 class FakeSMTP:
-    def __init__(self, scenario, slow_seconds=6, rcpt_replies=None):
+    def __init__(self, scenario, slow_seconds=6, rcpt_replies=None, ehlo=()):
         if scenario not in SCENARIOS:
             raise ValueError("unknown scenario %s" % scenario)
         self.scenario = scenario
         self.rcpt_replies = {k.lower(): v for k, v in
                              (rcpt_replies or {}).items()}
         self.slow = slow_seconds
+        self.ehlo = list(ehlo)
         self.commands = []
         self.messages = []
         self.dir = tempfile.mkdtemp(prefix="coldseq-fake-")
@@ -130,6 +133,8 @@ class FakeSMTP:
             if verb == "EHLO":
                 send("250-fake.example")
                 send("250-AUTH PLAIN LOGIN")
+                for kw in self.ehlo:
+                    send("250-" + kw)
                 send("250 ENHANCEDSTATUSCODES")
             elif verb == "AUTH":
                 parts = cmd.split(" ")

@@ -13,7 +13,8 @@ start() at module level and stop() in a finally around tap.main().  Set
 MAILSTACK_KEEP=1 (or keep=True) to keep the directory and its logs.
 
 Attributes after start(): dir, host, imap_port, imaps_port, submission_port,
-submissions_port, smtp_port, oauth_port, ca_file, password, maildir, users,
+submissions_port, submission_7bit_port (as submission_port, without
+8BITMIME), smtp_port, oauth_port, ca_file, password, maildir, users,
 env (the whole DIR/env as a dict).  Wherever a method takes a user, it
 accepts an address or a number n for user<n>@example.test.
 
@@ -95,6 +96,7 @@ class Stack:
         self.imaps_port = int(e["MAILSTACK_IMAPS_PORT"])
         self.submission_port = int(e["MAILSTACK_SUBMISSION_PORT"])
         self.submissions_port = int(e["MAILSTACK_SUBMISSIONS_PORT"])
+        self.submission_7bit_port = int(e["MAILSTACK_SUBMISSION_7BIT_PORT"])
         self.smtp_port = int(e["MAILSTACK_SMTP_PORT"])
         self.oauth_port = int(e["MAILSTACK_OAUTH_PORT"])
         self.ca_file = e["MAILSTACK_CA_FILE"]

@@ -212,6 +212,15 @@ def postfix_master_cf(ports):
   -o smtpd_sasl_auth_enable=yes
   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
   -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+# Submission as on the first port, but without 8BITMIME in the EHLO reply:
+# a server a client must not send 8bit data to (RFC 6152 3).
+127.0.0.1:{sub7} inet n - n - - smtpd
+  -o syslog_name=postfix/submission-7bit
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_discard_ehlo_keywords=8bitmime
 # Submission over implicit TLS.
 127.0.0.1:{subs} inet n - n - - smtpd
   -o syslog_name=postfix/submissions
@@ -227,5 +236,6 @@ def postfix_master_cf(ports):
   -o myhostname=mx.remote.test
   -o smtpd_relay_restrictions=$fake_remote_rcpt
 """.format(smtp=ports["smtp"], sub=ports["submission"],
+           sub7=ports["submission_7bit"],
            subs=ports["submissions"], remote=ports["remote"]) \
         + POSTFIX_UNIX_SERVICES

@@ -56,7 +56,7 @@ DOMAIN = "example.test"
 DEFAULT_USERS = 12
 HOST = "127.0.0.1"
 PORT_NAMES = ("imap", "imaps", "submission", "submissions", "smtp", "remote",
-              "oauth")
+              "oauth", "submission_7bit")
 UNIX_PATH_MAX = 107
 ADDR_RE = re.compile(r"^[^\s@\"\\<>()\[\],;:]+@[A-Za-z0-9.-]+$")
 
@@ -386,7 +386,7 @@ def check_listeners(p, ports, ctx):
                 s.sendall(b"a LOGOUT\r\n")
         return d
 
-    def smtp(port_name, starttls, want_auth):
+    def smtp(port_name, starttls, want_auth, want_8bitmime=None):
         def d(s):
             what = "SMTP %s port" % port_name
             f = s.makefile("rb")
@@ -408,6 +408,11 @@ def check_listeners(p, ports, ctx):
                 raise StackError("%s offers no AUTH XOAUTH2 (Postfix cannot "
                                  "reach Dovecot's auth socket?): %r"
                                  % (what, r), plog + dlog)
+            if want_8bitmime is not None and \
+                    any("8BITMIME" in x for x in r) != want_8bitmime:
+                raise StackError("%s %s 8BITMIME: %r" % (
+                    what, "does not offer" if want_8bitmime else "offers",
+                    r), plog)
             s.sendall(b"QUIT\r\n")
             smtp_reply(f, what)
         return d
@@ -416,7 +421,10 @@ def check_listeners(p, ports, ctx):
     probe(ports["imaps"], True, dlog, imap(False))
     probe(ports["smtp"], False, plog, smtp("smtp", False, False))
     probe(ports["remote"], False, plog, smtp("fake-remote", False, False))
-    probe(ports["submission"], False, plog, smtp("submission", True, True))
+    probe(ports["submission"], False, plog,
+          smtp("submission", True, True, True))
+    probe(ports["submission_7bit"], False, plog,
+          smtp("submission-7bit", True, True, False))
     probe(ports["submissions"], True, plog, smtp("submissions", False, True))
 
 
@@ -617,6 +625,7 @@ def _start_stack(p, users, ports, password, state, prog):
            ("MAILSTACK_IMAPS_PORT", ports["imaps"]),
            ("MAILSTACK_SUBMISSION_PORT", ports["submission"]),
            ("MAILSTACK_SUBMISSIONS_PORT", ports["submissions"]),
+           ("MAILSTACK_SUBMISSION_7BIT_PORT", ports["submission_7bit"]),
            ("MAILSTACK_SMTP_PORT", ports["smtp"]),
            ("MAILSTACK_CA_FILE", p.ca),
            ("MAILSTACK_USERS", users),

@@ -144,13 +144,14 @@ def refuses(port):
 def env_file_and_loopback_only():
     e = read_env(os.path.join(S.dir, "env"))
     for k in ("HOST", "IMAP_PORT", "IMAPS_PORT", "SUBMISSION_PORT",
-              "SUBMISSIONS_PORT", "SMTP_PORT", "CA_FILE", "USERS",
+              "SUBMISSIONS_PORT", "SUBMISSION_7BIT_PORT", "SMTP_PORT", "CA_FILE", "USERS",
               "PASSWORD", "MAILDIR", "OAUTH_PORT"):
         assert e.get("MAILSTACK_" + k), "MAILSTACK_%s missing" % k
     tap.eq(e["MAILSTACK_HOST"], "127.0.0.1", "host")
     tap.eq(e["MAILSTACK_USERS"], "12", "default number of users")
     ports = [S.imap_port, S.imaps_port, S.submission_port,
-             S.submissions_port, S.smtp_port, S.oauth_port]
+             S.submissions_port, S.submission_7bit_port, S.smtp_port,
+             S.oauth_port]
     tap.eq(len(set(ports)), len(ports), "distinct ports")
     assert os.path.isdir(S.maildir), S.maildir
     pem = open(S.ca_file).read()
@@ -573,7 +574,8 @@ def users_option_makes_n_users():
     tap.eq(e["MAILSTACK_USERS"], "2", "MAILSTACK_USERS")
     ports = {e[k] for k in e if k.endswith("_PORT")}
     mine = {str(p) for p in (S.imap_port, S.imaps_port, S.submission_port,
-                             S.submissions_port, S.smtp_port, S.oauth_port)}
+                             S.submissions_port, S.submission_7bit_port,
+                             S.smtp_port, S.oauth_port)}
     assert not ports & mine, "two stacks share ports %s" % (ports & mine)
     ctx = ssl.create_default_context(cafile=e["MAILSTACK_CA_FILE"])
     port = int(e["MAILSTACK_IMAPS_PORT"])
