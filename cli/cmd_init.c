@@ -122,7 +122,8 @@ static int run_init(cli_ctx *ctx, const cli_args *a)
 	} else if (stat(ctx->db_path, &st) == 0) {
 		/* Already there: check it opens (and is ours), change nothing.
 		 */
-		if (db_open(ctx->db_path, 0, &ctx->db, &err) != 0)
+		if (db_open(ctx->db_path, DB_OPEN_FULL_CHECK, &ctx->db, &err) !=
+		    0)
 			goto fail;
 		key_path = cli_key_path(ctx, NULL);
 		report(ctx, false, false, key_path);

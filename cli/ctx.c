@@ -134,7 +134,9 @@ int cli_ctx_reopen_locked(cli_ctx *ctx, cs_err *err)
 	int rc;
 
 	cli_ctx_drop(ctx);
-	if ((rc = db_open(ctx->db_path, 0, &ctx->db, err)) != 0)
+	/* the service: checked whole once, however large (db_open) */
+	if ((rc = db_open(ctx->db_path, DB_OPEN_FULL_CHECK, &ctx->db, err)) !=
+	    0)
 		return rc;
 	return cli_vault_load_locked(ctx->db, ctx->key_path, &ctx->vault, err);
 }

@@ -216,7 +216,7 @@ static int damaged(db *d, const char *what, cs_err *err)
  * Reads only: nothing is written before this says yes.  coldseq's
  * databases carry DB_APPLICATION_ID (migration 14); ones made before
  * that have coldseq's meta table and a schema version. */
-static int identify(db *d, cs_err *err)
+static int identify(db *d, long long size, bool walled, bool full, cs_err *err)
 {
 	long long app = 0, ver = 0, meta = 0;
 	int e, know = db_latest_version();
@@ -251,7 +251,28 @@ static int identify(db *d, cs_err *err)
 		    "it; give coldseq a data directory of its own",
 		    d->path,
 		    app ? "a different application id" : "no coldseq tables");
-	/* damage in a page nothing above read */
+	/* a file cut short (a copy or a disk that ran out): its header
+	 * counts more pages than it holds, unless a write-ahead log holds
+	 * them */
+	if (size > 0 && !walled) {
+		long long pages = 0, psize = 0;
+
+		if (query_int(d, "PRAGMA page_count", &pages, &e) != 0 ||
+		    query_int(d, "PRAGMA page_size", &psize, &e) != 0)
+			return damaged(d, sqlite3_errmsg(d->h), err);
+		if (pages * psize > size)
+			return damaged(d,
+			               "the file holds fewer pages than its "
+			               "header counts: cut short",
+			               err);
+	}
+	/* damage in a page nothing above read: quick_check reads every
+	 * page, about 3 ms a megabyte, so every command pays it only up to
+	 * DB_FULL_CHECK_MAX; a larger database is checked whole when asked
+	 * (DB_OPEN_FULL_CHECK: init, the service's start), and any command
+	 * that meets a damaged page later reports SQLITE_CORRUPT */
+	if (!full && size > DB_FULL_CHECK_MAX)
+		return 0;
 	if (sqlite3_prepare_v2(d->h, "PRAGMA quick_check", -1, &st, NULL) !=
 	    SQLITE_OK)
 		return damaged(d, sqlite3_errmsg(d->h), err);
@@ -287,6 +308,18 @@ static bool empty_file(const char *path, const struct stat *st)
 	walled = stat(wal, &wst) == 0 && wst.st_size > 0;
 	free(wal);
 	return !walled;
+}
+
+/* Whether a write-ahead log beside path holds frames (pages the main
+ * file does not have yet). */
+static bool wal_in_use(const char *path)
+{
+	struct stat wst;
+	char *wal = cs_xasprintf("%s-wal", path);
+	bool in_use = stat(wal, &wst) == 0 && wst.st_size > 32;
+
+	free(wal);
+	return in_use;
 }
 
 bool db_file_is_empty(const char *path)
@@ -343,7 +376,8 @@ int db_open(const char *path, int flags, db **out, cs_err *err)
 	sqlite3_busy_timeout(d->h, 5000);
 	/* before anything writes (journal_mode writes the header) */
 	if (existed && !(flags & DB_OPEN_NO_MIGRATE) &&
-	    (rc = identify(d, err)) != 0) {
+	    (rc = identify(d, (long long)st.st_size, wal_in_use(path),
+	                   (flags & DB_OPEN_FULL_CHECK) != 0, err)) != 0) {
 		db_close(d);
 		return rc;
 	}

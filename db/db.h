@@ -26,7 +26,12 @@ typedef struct db_migration {
 enum {
 	DB_OPEN_CREATE = 1,     /* create the file (mode 0600) when missing */
 	DB_OPEN_NO_MIGRATE = 2, /* tests: open without applying migrations */
+	DB_OPEN_FULL_CHECK = 4, /* quick_check whatever the database's size */
 };
+
+/* Up to this size an existing database is checked whole (PRAGMA
+ * quick_check) at every open; past it only with DB_OPEN_FULL_CHECK. */
+#define DB_FULL_CHECK_MAX (64LL << 20)
 
 /* PRAGMA application_id of every coldseq database ("CSEQ"). */
 #define DB_APPLICATION_ID 0x43534551
@@ -35,7 +40,8 @@ enum {
  * to date.  A database written by a newer coldseq fails with CS_EVERSION
  * and is left unchanged.  An existing file is first checked, reading only:
  * an empty (0-byte) file, a file that is no SQLite database or one coldseq
- * did not make (CS_EINVAL), and a damaged one (PRAGMA quick_check; CS_EDB)
+ * did not make (CS_EINVAL), and a damaged one (cut short, or PRAGMA
+ * quick_check up to DB_FULL_CHECK_MAX or with DB_OPEN_FULL_CHECK; CS_EDB)
  * are refused and never written to (DB_OPEN_NO_MIGRATE skips the check).
  * Caller closes with db_close. */
 int db_open(const char *path, int flags, db **out, cs_err *err);
