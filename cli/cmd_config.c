@@ -239,8 +239,8 @@ const cli_cmd cli_cmds_config[] = {
     {"config", "unset", "KEY", "return a setting to its default",
      "--json prints the setting (now its default) as 'config get --json'\n"
      "does.\n\n"
-     "Example:\n  coldseq config unset inbox.daily_cap", 1, 1, CLI_NEEDS_DB,
-     NULL, run_unset},
+     "Example:\n  coldseq config unset inbox.daily_cap",
+     1, 1, CLI_NEEDS_DB, NULL, run_unset},
     {"config", "list", NULL, "list every setting with its value", list_help, 0,
      0, CLI_NEEDS_DB, NULL, run_list},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},

@@ -48,7 +48,7 @@ typedef struct connect_req {
 	const cli_args *a;
 	const char *provider, *tenant;
 	bool no_browser;
-	FILE *say; /* prompts: stdout, or stderr with --json */
+	FILE *say;  /* prompts: stdout, or stderr with --json */
 	cJSON *arr; /* --pending --json: every inbox's result, printed once */
 } connect_req;
 

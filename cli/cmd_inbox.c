@@ -564,8 +564,8 @@ const cli_cmd cli_cmds_inbox[] = {
     {"inbox", "show", "NAME", "show one inbox's settings",
      "--json prints the inbox object (as 'inbox list --json': settings,\n"
      "status, whether a password is stored, never the password).\n\n"
-     "Example:\n  coldseq inbox show sales1", 1, 1, CLI_NEEDS_DB, NULL,
-     run_show},
+     "Example:\n  coldseq inbox show sales1",
+     1, 1, CLI_NEEDS_DB, NULL, run_show},
     {"inbox", "remove", "NAME", "remove an inbox and its stored password",
      "The inbox is never used again (sending, watching, warmup) and its\n"
      "password and tokens are erased, but its history stays: messages,\n"

@@ -268,8 +268,7 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 /* --json: what was rendered, and the message as it would be sent. */
 static void print_preview_json(cli_ctx *ctx, const db_template *t,
                                const db_contact *c, const db_inbox *from,
-                               int step, const char *subject,
-                               const cs_buf *raw)
+                               int step, const char *subject, const cs_buf *raw)
 {
 	cJSON *o = cJSON_CreateObject();
 

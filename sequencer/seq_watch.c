@@ -163,11 +163,9 @@ static int related(ctx *x, const imap_class *c, const char *addr,
 	int rc = match_ids(x->d, x->in->id, c->in_reply_to, ref, found, err);
 
 	if (rc == 0 && !*found)
-		rc = match_ids(x->d, x->in->id, c->references, ref, found,
-		               err);
+		rc = match_ids(x->d, x->in->id, c->references, ref, found, err);
 	if (rc == 0 && !*found && addr && *addr)
-		rc = db_message_last_to(x->d, x->in->id, addr, ref, found,
-		                        err);
+		rc = db_message_last_to(x->d, x->in->id, addr, ref, found, err);
 	return rc;
 }
 
