@@ -708,6 +708,7 @@ const cli_cmd cli_cmds_campaign[] = {
      "Enrolls the campaign's list (contacts active in another campaign\n"
      "are skipped unless allow_parallel is set; the count is printed)\n"
      "and makes the campaign active: the service sends from then on.\n\n"
+     "--json prints what was enrolled, as 'campaign enroll --json'.\n\n"
      "Example:\n  coldseq campaign start q1-founders",
      1, 1, CLI_NEEDS_DB, NULL, run_start},
     {"campaign", "pause", "NAME", "stop sending a campaign's steps",
