@@ -60,4 +60,13 @@ void cli_json_time(void *obj, const char *key, int64_t t);
 /* Print "coldseq: msg" on stderr (redacted, one line per line of msg). */
 void cli_error(const char *fmt, ...) CS_PRINTF(1, 2);
 
+/* --json's rule: stdout carries exactly one JSON document, also on
+ * failure.  At the end of a --json run: when the command failed (status
+ * non-zero) without printing a document, print {"error": the sentences it
+ * gave cli_error, "exit": status} on out. */
+void cli_json_finish(FILE *out, int status);
+/* Whether c has a --json shape: its help says what "--json prints".  A
+ * command without one refuses --json (a usage error). */
+bool cli_cmd_has_json(const cli_cmd *c);
+
 #endif

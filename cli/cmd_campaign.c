@@ -547,6 +547,77 @@ static int run_preview(cli_ctx *ctx, const cli_args *a)
 	return CLI_EXIT_OK;
 }
 
+/* --json of `campaign explain`: its lines ("label:    text") as
+ * {campaign, contact, lines: {label: text}, holds: [...], notes: [...],
+ * summary, text}.  An indented line continues the one before. */
+static void print_explain_json(cli_ctx *ctx, const char *campaign,
+                               const char *email, const char *text)
+{
+	static const char *const labels[] = {"contact", "campaign", "zone",
+	                                     "state",   "due",      "inbox",
+	                                     "last",    NULL};
+	cJSON *o = cJSON_CreateObject(), *lines = cJSON_CreateObject(),
+	      *holds = cJSON_CreateArray(), *notes = cJSON_CreateArray();
+	cJSON *prev = NULL;
+	cs_buf summary = CS_BUF_INIT;
+	const char *p = text;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n'), *colon, *v;
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = cs_xstrndup(p, n), *key;
+		int i;
+
+		p += n + (nl ? 1 : 0);
+		if (line[0] == ' ' && prev) { /* continuation */
+			cs_buf b = CS_BUF_INIT;
+
+			for (v = line; *v == ' '; v++)
+				;
+			cs_buf_printf(&b, "%s %s", cJSON_GetStringValue(prev),
+			              v);
+			cJSON_SetValuestring(prev, cs_buf_str(&b));
+			cs_buf_free(&b);
+			free(line);
+			continue;
+		}
+		colon = strchr(line, ':');
+		key = colon ? cs_xstrndup(line, (size_t)(colon - line)) : NULL;
+		for (v = colon ? colon + 1 : line; *v == ' '; v++)
+			;
+		for (i = 0; key && labels[i] && strcmp(labels[i], key); i++)
+			;
+		prev = NULL;
+		if (key && strcmp(key, "holds") == 0) {
+			prev = cJSON_CreateString(v);
+			cJSON_AddItemToArray(holds, prev);
+		} else if (key && strcmp(key, "note") == 0) {
+			prev = cJSON_CreateString(v);
+			cJSON_AddItemToArray(notes, prev);
+		} else if (key && labels[i]) {
+			prev = cJSON_AddStringToObject(lines, key, v);
+		} else if (*line) {
+			if (summary.len)
+				cs_buf_putc(&summary, ' ');
+			cs_buf_puts(&summary, line);
+		}
+		free(key);
+		free(line);
+	}
+	cJSON_AddStringToObject(o, "campaign", campaign);
+	cJSON_AddStringToObject(o, "contact", email);
+	cJSON_AddItemToObject(o, "lines", lines);
+	cJSON_AddItemToObject(o, "holds", holds);
+	cJSON_AddItemToObject(o, "notes", notes);
+	if (summary.len)
+		cJSON_AddStringToObject(o, "summary", cs_buf_str(&summary));
+	else
+		cJSON_AddNullToObject(o, "summary");
+	cJSON_AddStringToObject(o, "text", text);
+	cs_buf_free(&summary);
+	cli_print_json(ctx, o);
+}
+
 static int run_explain(cli_ctx *ctx, const cli_args *a)
 {
 	const char *contact = cli_opt_value(a, "contact");
@@ -577,7 +648,11 @@ static int run_explain(cli_ctx *ctx, const cli_args *a)
 		cli_error("campaign explain: %s", err.msg);
 		goto out;
 	}
-	fputs(cs_buf_str(&out), ctx->out);
+	if (a->json)
+		print_explain_json(ctx, a->pos[0], email.data,
+		                   cs_buf_str(&out));
+	else
+		fputs(cs_buf_str(&out), ctx->out);
 	rc = CLI_EXIT_OK;
 out:
 	seq_sched_close(s);
@@ -782,6 +857,7 @@ const cli_cmd cli_cmds_campaign[] = {
      "(50), esp_match, stop_on_auto_reply, stop_company_on_reply,\n"
      "allow_parallel (false), steps [{template: NAME or [A, B], delay:\n"
      "'3 business days', new_thread}].\n\n"
+     "--json prints the stored campaign (as 'campaign show --json').\n\n"
      "Example:\n  coldseq campaign create q1-founders.yaml",
      1, 1, CLI_NEEDS_DB, NULL, run_create},
     {"campaign", "list", NULL, "list campaigns and their contacts by state",
@@ -799,6 +875,7 @@ const cli_cmd cli_cmds_campaign[] = {
      "Enrolls the campaign's list (contacts active in another campaign\n"
      "are skipped unless allow_parallel is set; the count is printed)\n"
      "and makes the campaign active: the service sends from then on.\n\n"
+     "--json prints what was enrolled, as 'campaign enroll --json'.\n\n"
      "Example:\n  coldseq campaign start q1-founders",
      1, 1, CLI_NEEDS_DB, NULL, run_start},
     {"campaign", "pause", "NAME", "stop sending a campaign's steps",
@@ -834,6 +911,10 @@ const cli_cmd cli_cmds_campaign[] = {
      "service sees: an inbox whose settings or password it cannot use, a\n"
      "follow-up waiting for its inbox's IMAP watcher (with since when),\n"
      "or that no service runs.\n\n"
+     "--json prints {campaign, contact, lines: {contact, campaign, zone,\n"
+     "state, due, inbox, last: text}, holds: [text], notes: [text],\n"
+     "summary (\"nothing holds it...\" or null), text (as without "
+     "--json)}.\n\n"
      "Example:\n  coldseq campaign explain q1-founders --contact "
      "ann@example.com",
      1, 1, CLI_NEEDS_VAULT, explain_opts, run_explain},

@@ -114,7 +114,8 @@ static void add_fields(cJSON *o, const imap_class *c, cs_buf *tmp)
 	add_str(o, "orig_message_id", c->orig_message_id, tmp);
 }
 
-static void print_json(cli_ctx *ctx, const char *file, const imap_class *c)
+/* The results of one file into arr (--json prints one array). */
+static void add_json(cJSON *arr, const char *file, const imap_class *c)
 {
 	cs_buf tmp = CS_BUF_INIT;
 	size_t i;
@@ -130,7 +131,7 @@ static void print_json(cli_ctx *ctx, const char *file, const imap_class *c)
 			cJSON_AddStringToObject(o, "reason", r->reason);
 			add_str(o, "diagnostic", r->diag, &tmp);
 			add_fields(o, c, &tmp);
-			cli_print_json(ctx, o);
+			cJSON_AddItemToArray(arr, o);
 		}
 	} else {
 		cJSON *o = base_json(file, c, &tmp);
@@ -138,7 +139,7 @@ static void print_json(cli_ctx *ctx, const char *file, const imap_class *c)
 		if (c->nrcpts)
 			add_str(o, "recipient", c->rcpts[0].addr, &tmp);
 		add_fields(o, c, &tmp);
-		cli_print_json(ctx, o);
+		cJSON_AddItemToArray(arr, o);
 	}
 	cs_buf_free(&tmp);
 }
@@ -173,8 +174,21 @@ static void print_text(cli_ctx *ctx, const char *file, const imap_class *c)
 	cs_buf_free(&tmp);
 }
 
+/* --json: a file that could not be classified, in the array. */
+static void add_error(cJSON *arr, const char *file, const char *msg)
+{
+	cs_buf tmp = CS_BUF_INIT;
+	cJSON *o = cJSON_CreateObject();
+
+	add_str(o, "file", file, &tmp);
+	add_str(o, "error", msg, &tmp);
+	cJSON_AddItemToArray(arr, o);
+	cs_buf_free(&tmp);
+}
+
 static int run_classify(cli_ctx *ctx, const cli_args *a)
 {
+	cJSON *arr = a->json ? cJSON_CreateArray() : NULL;
 	int i, rc = CLI_EXIT_OK;
 
 	for (i = 0; i < a->npos; i++) {
@@ -184,21 +198,27 @@ static int run_classify(cli_ctx *ctx, const cli_args *a)
 
 		if (read_capped(a->pos[i], IMAP_MAX_SCAN, &raw, &err) != 0) {
 			cli_error("classify: %s", err.msg);
+			if (arr)
+				add_error(arr, a->pos[i], err.msg);
 			cs_buf_free(&raw);
 			rc = CLI_EXIT_FAIL;
 			continue;
 		}
 		if (imap_classify(cs_buf_str(&raw), raw.len, &c, &err) != 0) {
 			cli_error("classify: %s: %s", a->pos[i], err.msg);
+			if (arr)
+				add_error(arr, a->pos[i], err.msg);
 			rc = CLI_EXIT_FAIL;
-		} else if (a->json) {
-			print_json(ctx, a->pos[i], &c);
+		} else if (arr) {
+			add_json(arr, a->pos[i], &c);
 		} else {
 			print_text(ctx, a->pos[i], &c);
 		}
 		imap_class_free(&c);
 		cs_buf_free(&raw);
 	}
+	if (arr)
+		cli_print_json(ctx, arr);
 	fflush(ctx->out);
 	return rc;
 }
@@ -213,7 +233,8 @@ static const char classify_help[] =
     "bounce or delay RECIPIENT STATUS hard|soft REASON (one line per\n"
     "recipient), else the return date, token or complaining recipient.\n"
     "\n"
-    "--json prints one JSON object per line: for a bounce or delay one per\n"
+    "--json prints one array of results, in file order: for a bounce or\n"
+    "delay one per\n"
     "recipient {\"file\", \"kind\", \"recipient\", \"status\", \"hard\",\n"
     "\"reason\", \"diagnostic\"}; otherwise {\"file\", \"kind\"} plus\n"
     "\"recipient\" (complaint), \"return_date\" (auto_reply, YYYY-MM-DD),\n"
@@ -221,8 +242,9 @@ static const char classify_help[] =
     "\"message_id\", \"in_reply_to\", \"from\", \"subject\",\n"
     "\"orig_message_id\" (the message a report is about).\n"
     "\n"
-    "A file that cannot be read is reported and the others still run;\n"
-    "the exit status is then 1.\n"
+    "A file that cannot be read is reported (with --json as {\"file\",\n"
+    "\"error\"} in the array) and the others still run; the exit status\n"
+    "is then 1.\n"
     "\n"
     "Example:\n"
     "  coldseq classify --json bounce.eml ooo.eml";

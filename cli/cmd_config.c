@@ -233,11 +233,14 @@ const cli_cmd cli_cmds_config[] = {
      "A secret (type secret, e.g. oauth.google.client_secret) is sealed in\n"
      "the vault and never shown again; give - as VALUE to read it from the\n"
      "first line of stdin instead of the command line.\n\n"
+     "--json prints the setting as 'config get --json' does.\n\n"
      "Example:\n  coldseq config set general.timezone Europe/Berlin",
      2, 2, CLI_NEEDS_DB, NULL, run_set},
     {"config", "unset", "KEY", "return a setting to its default",
-     "Example:\n  coldseq config unset inbox.daily_cap", 1, 1, CLI_NEEDS_DB,
-     NULL, run_unset},
+     "--json prints the setting (now its default) as 'config get --json'\n"
+     "does.\n\n"
+     "Example:\n  coldseq config unset inbox.daily_cap",
+     1, 1, CLI_NEEDS_DB, NULL, run_unset},
     {"config", "list", NULL, "list every setting with its value", list_help, 0,
      0, CLI_NEEDS_DB, NULL, run_list},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},

@@ -48,7 +48,8 @@ typedef struct connect_req {
 	const cli_args *a;
 	const char *provider, *tenant;
 	bool no_browser;
-	FILE *say; /* prompts: stdout, or stderr with --json */
+	FILE *say;  /* prompts: stdout, or stderr with --json */
+	cJSON *arr; /* --pending --json: every inbox's result, printed once */
 } connect_req;
 
 static bool valid_tenant(const char *t)
@@ -384,7 +385,10 @@ static int connect_one(connect_req *r, db_inbox *in, bool is_new, cs_err *err)
 		cJSON_AddBoolToObject(o, "connected", true);
 		cJSON_AddBoolToObject(o, "new", is_new);
 		cJSON_AddStringToObject(o, "access_expires_at", until);
-		cli_print_json(r->ctx, o);
+		if (r->arr)
+			cJSON_AddItemToArray(r->arr, o);
+		else
+			cli_print_json(r->ctx, o);
 	} else if (!r->a->quiet) {
 		fprintf(r->ctx->out,
 		        "%s inbox %s <%s> (%s): smtp %s:%d (%s), imap %s:%d "
@@ -423,9 +427,24 @@ static int run_pending(connect_req *r)
 		if (connect_one(r, in, false, &err) != 0) {
 			cli_error("inbox connect %s: %s", in->name, err.msg);
 			failed++;
+			if (r->arr) {
+				cJSON *o = cJSON_CreateObject();
+
+				cJSON_AddStringToObject(o, "name", in->name);
+				cJSON_AddStringToObject(o, "email", in->email);
+				cJSON_AddStringToObject(o, "provider",
+				                        in->provider);
+				cJSON_AddBoolToObject(o, "connected", false);
+				cJSON_AddStringToObject(o, "error", err.msg);
+				cJSON_AddItemToArray(r->arr, o);
+			}
 		}
 	}
 	db_inbox_list_free(list, n);
+	if (r->arr) {
+		cli_print_json(r->ctx, r->arr);
+		r->arr = NULL;
+	}
 	if (npending == 0 && !r->a->quiet && !r->a->json)
 		fprintf(r->ctx->out, "No inbox is waiting to be connected.\n");
 	return failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
@@ -461,6 +480,8 @@ static int run_connect(cli_ctx *ctx, const cli_args *a)
 			          "inboxes");
 			return CLI_EXIT_USAGE;
 		}
+		if (a->json)
+			r.arr = cJSON_CreateArray();
 		return run_pending(&r);
 	}
 	if (a->npos != 1 || (strcmp(a->pos[0], "microsoft") != 0 &&
@@ -554,8 +575,10 @@ const cli_cmd cli_cmds_connect[] = {
      "--pending connects, one after the other, the OAuth inboxes that\n"
      "'inbox import' created.\n\n"
      "--json prints {\"name\", \"email\", \"provider\", \"connected\", "
-     "\"new\",\n\"access_expires_at\"} per inbox (prompts then go to "
-     "stderr).\n\n"
+     "\"new\",\n\"access_expires_at\"} (prompts then go to stderr); with "
+     "--pending an\narray of them, one per pending inbox ({\"name\", "
+     "\"email\", \"provider\",\n\"connected\": false, \"error\"} for "
+     "one that failed; [] when none waits).\n\n"
      "Examples:\n"
      "  coldseq config set oauth.microsoft.client_id 0b5f...\n"
      "  coldseq inbox connect microsoft --email ann@contoso.com --name ann\n"

@@ -456,8 +456,10 @@ const cli_cmd cli_cmds_contacts[] = {
      "Every field, custom fields, lists, whether the address is\n"
      "suppressed, and the history of its campaign steps apart from SMTP\n"
      "answers (held: what to fix; dropped, retried, resolved by the\n"
-     "outbox commands; --json: history [{at, campaign, step, outbox_id,\n"
-     "action, detail}]).  The address is found case-insensitively.\n\n"
+     "outbox commands).  The address is found case-insensitively.\n\n"
+     "--json prints the contact (as one element of 'contacts list\n"
+     "--json') with history [{at, campaign, step, outbox_id, action,\n"
+     "detail}].\n\n"
      "Example:\n  coldseq contacts show Ann@Example.com",
      1, 1, CLI_NEEDS_DB, NULL, run_show},
     {"contacts", "suppress", "ADDR|@DOMAIN...",
@@ -472,6 +474,7 @@ const cli_cmd cli_cmds_contacts[] = {
     {"contacts", "unsuppress", "ADDR|@DOMAIN", "lift a suppression",
      "Removes an address or @domain suppression (exit 1 when there is\n"
      "none).  A forgotten address stays suppressed.\n\n"
+     "--json prints {\"unsuppressed\", \"kind\": \"address\"|\"domain\"}.\n\n"
      "Example:\n  coldseq contacts unsuppress @example.org",
      1, 1, CLI_NEEDS_DB, NULL, run_unsuppress},
     {"contacts", "forget", "EMAIL", "erase a contact's personal data",

@@ -553,6 +553,7 @@ const cli_cmd cli_cmds_inbox[] = {
     {"inbox", "set", "NAME", "change an inbox's settings or password",
      "Any option of 'inbox add' changes that setting; --tag replaces the\n"
      "tags; --password-stdin replaces the password.\n\n"
+     "--json prints the stored inbox (as 'inbox show --json').\n\n"
      "Example:\n  coldseq inbox set sales1 --daily-cap 40 --timezone "
      "Europe/Berlin",
      1, 1, CLI_NEEDS_VAULT, set_opts, run_set},
@@ -561,8 +562,10 @@ const cli_cmd cli_cmds_inbox[] = {
      "Example:\n  coldseq inbox list --tag clientA",
      0, 0, CLI_NEEDS_DB, list_opts, run_list},
     {"inbox", "show", "NAME", "show one inbox's settings",
-     "Example:\n  coldseq inbox show sales1", 1, 1, CLI_NEEDS_DB, NULL,
-     run_show},
+     "--json prints the inbox object (as 'inbox list --json': settings,\n"
+     "status, whether a password is stored, never the password).\n\n"
+     "Example:\n  coldseq inbox show sales1",
+     1, 1, CLI_NEEDS_DB, NULL, run_show},
     {"inbox", "remove", "NAME", "remove an inbox and its stored password",
      "The inbox is never used again (sending, watching, warmup) and its\n"
      "password and tokens are erased, but its history stays: messages,\n"

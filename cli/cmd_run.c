@@ -677,8 +677,9 @@ const cli_cmd cli_cmds_run[] = {
     {"outbox", "check", NULL, "verify the outbox's invariants",
      "Checks what must always hold: a queued contact has exactly one\n"
      "message in flight, every message handed over was recorded first,\n"
-     "no step was sent twice.  Prints each violation (--json: an array\n"
-     "of sentences) and exits 1 when there is one.\n\n"
+     "no step was sent twice.  Prints each violation and exits 1 when\n"
+     "there is one.  --json prints an array of sentences (empty: all\n"
+     "hold).\n\n"
      "Example:\n  coldseq outbox check",
      0, 0, CLI_NEEDS_DB, NULL, run_check},
     {"outbox", "resolve", "ID", "decide on a held message",

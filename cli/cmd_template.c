@@ -265,6 +265,29 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 /* ---- preview --------------------------------------------------------------
  */
 
+/* --json: what was rendered, and the message as it would be sent. */
+static void print_preview_json(cli_ctx *ctx, const db_template *t,
+                               const db_contact *c, const db_inbox *from,
+                               int step, const char *subject, const cs_buf *raw)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "template", t->name);
+	cJSON_AddNumberToObject(o, "version", t->version);
+	cJSON_AddStringToObject(o, "contact", c->email);
+	if (from)
+		cJSON_AddStringToObject(o, "from", from->name);
+	else
+		cJSON_AddNullToObject(o, "from");
+	cJSON_AddNumberToObject(o, "step", step);
+	if (subject)
+		cJSON_AddStringToObject(o, "subject", subject);
+	else
+		cJSON_AddNullToObject(o, "subject");
+	cJSON_AddStringToObject(o, "message", cs_buf_str(raw));
+	cli_print_json(ctx, o);
+}
+
 static int run_preview(cli_ctx *ctx, const cli_args *a)
 {
 	const char *from = cli_opt_value(a, "from");
@@ -330,7 +353,11 @@ static int run_preview(cli_ctx *ctx, const cli_args *a)
 	ci.thread_subject = "[the subject of the campaign's first step]";
 	if (seq_compose(ctx->db, ctx->vault, &ci, &raw, &subject, &err) != 0)
 		goto fail;
-	fwrite(raw.data, 1, raw.len, ctx->out);
+	if (a->json)
+		print_preview_json(ctx, &t, &c, from ? &in : NULL, step,
+		                   subject, &raw);
+	else
+		fwrite(raw.data, 1, raw.len, ctx->out);
 	rc = CLI_EXIT_OK;
 	goto out;
 fail:
@@ -393,6 +420,9 @@ const cli_cmd cli_cmds_template[] = {
      "MIME parts).  Without --from a placeholder sender and campaign\n"
      "stand in.  A field the contact lacks, used without fallback,\n"
      "fails with \"missing field X\".\n\n"
+     "--json prints {\"template\", \"version\", \"contact\", \"from\" (the\n"
+     "inbox, or null), \"step\", \"subject\", \"message\" (the full "
+     "message)}.\n\n"
      "Example:\n"
      "  coldseq template preview step1 --contact ann@example.com "
      "--from sales1",

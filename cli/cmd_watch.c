@@ -56,19 +56,23 @@ typedef struct watched {
 	bool refreshed; /* OAuth2: refreshed once in this failure streak */
 } watched;
 
+static cJSON *stats_json(const char *name, const seq_sync_stats *st)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "inbox", name);
+	cJSON_AddNumberToObject(o, "folders", st->folders);
+	cJSON_AddNumberToObject(o, "fetched", st->fetched);
+	cJSON_AddNumberToObject(o, "new_events", st->new_events);
+	cJSON_AddNumberToObject(o, "suppressed", st->suppressed);
+	return o;
+}
+
+/* One pass's figures as text (--json is --once only: run_sync). */
 static void print_stats(cli_ctx *ctx, const char *name,
                         const seq_sync_stats *st)
 {
-	if (ctx->args->json) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "inbox", name);
-		cJSON_AddNumberToObject(o, "folders", st->folders);
-		cJSON_AddNumberToObject(o, "fetched", st->fetched);
-		cJSON_AddNumberToObject(o, "new_events", st->new_events);
-		cJSON_AddNumberToObject(o, "suppressed", st->suppressed);
-		cli_print_json(ctx, o);
-	} else if (!ctx->args->quiet) {
+	if (!ctx->args->json && !ctx->args->quiet) {
 		fprintf(
 		    ctx->out,
 		    "%s: %d folder(s), %d message(s) read, %d new event(s), "
@@ -270,6 +274,13 @@ static int run_sync(cli_ctx *ctx, const cli_args *a)
 		cs_clock_free(clock);
 		return CLI_EXIT_USAGE;
 	}
+	if (a->json && !once) {
+		/* watching never ends in one document */
+		cli_error("inbox sync: --json needs --once (watching prints "
+		          "a line per pass; run it without --json)");
+		cs_clock_free(clock);
+		return CLI_EXIT_USAGE;
+	}
 	if (all) {
 		if (db_inbox_list(ctx->db, NULL, &list, &n, &err) != 0) {
 			cli_error("inbox sync: %s", err.msg);
@@ -291,6 +302,8 @@ static int run_sync(cli_ctx *ctx, const cli_args *a)
 		n = 1;
 	}
 	if (once) {
+		cJSON *arr = a->json ? cJSON_CreateArray() : NULL;
+
 		for (i = 0; i < n; i++) {
 			seq_watcher *w = NULL;
 			seq_sync_stats st;
@@ -302,12 +315,33 @@ static int run_sync(cli_ctx *ctx, const cli_args *a)
 				cli_error("inbox sync %s: %s", xs[i].in.name,
 				          err.msg);
 				rc = CLI_EXIT_FAIL;
+				if (arr && all) {
+					cJSON *o = cJSON_CreateObject();
+
+					cJSON_AddStringToObject(o, "inbox",
+					                        xs[i].in.name);
+					cJSON_AddStringToObject(o, "error",
+					                        err.msg);
+					cJSON_AddItemToArray(arr, o);
+				}
+			} else if (arr) {
+				cJSON_AddItemToArray(
+				    arr, stats_json(xs[i].in.name, &st));
 			} else {
 				print_stats(ctx, xs[i].in.name, &st);
 			}
 			seq_watcher_close(w);
 			cs_err_clear(&err);
 		}
+		/* NAME: its object (a failure: run.c's {"error"}); --all:
+		 * an array, an inbox that failed as {"inbox", "error"} */
+		if (arr && !all && cJSON_GetArraySize(arr) == 1)
+			cli_print_json(ctx, cJSON_DetachItemFromArray(arr, 0));
+		else if (arr && all) {
+			cli_print_json(ctx, arr);
+			arr = NULL;
+		}
+		cJSON_Delete(arr);
 	} else {
 		rc = watch_loop(ctx, clock, xs, n);
 		for (i = 0; i < n; i++)
@@ -328,9 +362,15 @@ static void add_str(cJSON *o, const char *k, const char *v, bool null_ok)
 		cJSON_AddNullToObject(o, k);
 }
 
+typedef struct event_out {
+	cli_ctx *ctx;
+	cJSON *arr; /* --json: every event, printed as one array */
+} event_out;
+
 static int print_event(const db_event_row *r, void *arg)
 {
-	cli_ctx *ctx = arg;
+	event_out *eo = arg;
+	cli_ctx *ctx = eo->ctx;
 	char when[40];
 
 	cs_time_iso8601(r->received_at, when, sizeof when);
@@ -354,7 +394,7 @@ static int print_event(const db_event_row *r, void *arg)
 		add_str(o, "return_date", r->return_date, false);
 		add_str(o, "folder", r->folder, false);
 		add_str(o, "answers", r->related_message_id, false);
-		cli_print_json(ctx, o);
+		cJSON_AddItemToArray(eo->arr, o);
 	} else {
 		fprintf(ctx->out, "%s  %-11s %-12s %-28s %s%s%s\n", when,
 		        r->kind, r->inbox,
@@ -376,6 +416,7 @@ static int run_replies(cli_ctx *ctx, const cli_args *a)
 	    "bounce", "delay",  "complaint", "auto_reply", "unsubscribe",
 	    "reply",  "warmup", "other",     NULL};
 	cs_err err = CS_ERR_INIT;
+	event_out eo;
 	int i;
 
 	f.kind = cli_opt_value(a, "kind");
@@ -401,10 +442,15 @@ static int run_replies(cli_ctx *ctx, const cli_args *a)
 		          limit);
 		return CLI_EXIT_USAGE;
 	}
-	if (db_event_list(ctx->db, &f, print_event, ctx, &err) != 0) {
+	eo.ctx = ctx;
+	eo.arr = a->json ? cJSON_CreateArray() : NULL;
+	if (db_event_list(ctx->db, &f, print_event, &eo, &err) != 0) {
 		cli_error("replies: %s", err.msg);
+		cJSON_Delete(eo.arr);
 		return CLI_EXIT_FAIL;
 	}
+	if (eo.arr)
+		cli_print_json(ctx, eo.arr);
 	return CLI_EXIT_OK;
 }
 
@@ -434,16 +480,20 @@ const cli_cmd cli_cmds_watch[] = {
      "unsubscribes suppress the address.  Without --once it keeps\n"
      "watching (IDLE where offered) until SIGINT/SIGTERM.  An OAuth2\n"
      "token the server refuses is refreshed once (see 'inbox test').\n\n"
-     "--json prints one {\"inbox\", \"folders\", \"fetched\", "
-     "\"new_events\",\n\"suppressed\"} line per pass.\n\n"
+     "--json prints (with --once only) {\"inbox\", \"folders\", "
+     "\"fetched\",\n\"new_events\", \"suppressed\"}; with --all an "
+     "array of them, one per\ninbox ({\"inbox\", \"error\"} for one that "
+     "failed, and exit 1).\n\n"
      "Example:\n  coldseq inbox sync --all --once",
      0, 1, CLI_NEEDS_VAULT, sync_opts, run_sync},
     {NULL, "replies", NULL, "list what the watcher recorded, newest first",
      "Every kind except warmup unless --kind asks for it.\n\n"
-     "--json prints one JSON object per line: kind, inbox, from, contact,\n"
-     "message_id, in_reply_to, subject, received_at, and where they apply\n"
-     "recipient, status, hard, reason, return_date, folder, answers (the\n"
-     "Message-ID of our message it answers or reports).\n\n"
+     "--json prints one array (empty when nothing matches) of objects:\n"
+     "kind, inbox, from, contact, message_id, in_reply_to, subject,\n"
+     "received_at, and where they apply recipient, status, hard, reason,\n"
+     "return_date, folder, answers (the Message-ID of our message it\n"
+     "answers or reports; for an unsubscribe or out-of-office that names\n"
+     "none, the last one this inbox sent to the contact).\n\n"
      "Example:\n  coldseq replies --kind bounce --since 2026-11-01",
      0, 0, CLI_NEEDS_DB, replies_opts, run_replies},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},

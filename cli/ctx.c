@@ -153,6 +153,12 @@ void cli_ctx_close(cli_ctx *ctx)
 	ctx->data_dir = ctx->db_path = ctx->key_path = NULL;
 }
 
+/* What --json's one-document rule needs to know at the end of a run
+ * (cli_json_finish): how many documents the command printed, and the
+ * errors it reported (redacted, one per line).  One command per process. */
+static int json_docs;
+static cs_buf json_errors = CS_BUF_INIT;
+
 void cli_print_json(cli_ctx *ctx, void *cjson)
 {
 	char *s = cJSON_PrintUnformatted(cjson);
@@ -164,6 +170,7 @@ void cli_print_json(cli_ctx *ctx, void *cjson)
 	cs_buf_putc(&red, '\n');
 	fwrite(red.data, 1, red.len, ctx->out);
 	fflush(ctx->out);
+	json_docs++;
 	cJSON_free(s);
 	cJSON_Delete(cjson);
 	cs_buf_free(&red);
@@ -179,6 +186,30 @@ void cli_error(const char *fmt, ...)
 	va_end(ap);
 	cs_redact(raw.data, raw.len, &red);
 	fprintf(stderr, "coldseq: %s\n", cs_buf_str(&red));
+	if (json_errors.len)
+		cs_buf_putc(&json_errors, '\n');
+	cs_buf_append(&json_errors, cs_buf_str(&red), red.len);
 	cs_buf_wipe(&raw);
 	cs_buf_free(&red);
+}
+
+void cli_json_finish(FILE *out, int status)
+{
+	if (status != CLI_EXIT_OK && json_docs == 0) {
+		cJSON *o = cJSON_CreateObject();
+		char *s;
+
+		cJSON_AddStringToObject(o, "error",
+		                        json_errors.len
+		                            ? cs_buf_str(&json_errors)
+		                            : "the command failed");
+		cJSON_AddNumberToObject(o, "exit", status);
+		if ((s = cJSON_PrintUnformatted(o)) == NULL)
+			cs_fatal("cannot format JSON output");
+		fprintf(out, "%s\n", s); /* already redacted */
+		fflush(out);
+		cJSON_free(s);
+		cJSON_Delete(o);
+	}
+	cs_buf_free(&json_errors);
 }

@@ -3,8 +3,19 @@
  * the command table so it cannot drift from what the parser accepts.
  */
 #include "cli.h"
+#include "cli_int.h"
 
 #include <string.h>
+
+/* The marker every command with a --json shape has in its help text: the
+ * shape is documented where the parser's user reads it, and a command
+ * added without one refuses --json instead of printing text. */
+#define JSON_MARK "--json prints"
+
+bool cli_cmd_has_json(const cli_cmd *c)
+{
+	return c->help && strstr(c->help, JSON_MARK) != NULL;
+}
 
 static void opt_line(cs_buf *out, const cli_opt *o)
 {
@@ -28,7 +39,9 @@ static void global_opts(cs_buf *out)
 	    {"key-file", 0, "FILE", false,
 	     "vault key file (else $COLDSEQ_KEY_FILE, else the one set at "
 	     "init)"},
-	    {"json", 0, NULL, false, "machine-readable output on stdout"},
+	    {"json", 0, NULL, false,
+	     "exactly one JSON document on stdout (the command's help says "
+	     "its shape); on failure {\"error\", \"exit\"} and exit 1 or 2"},
 	    {"log-file", 0, "FILE", false, "append log lines to FILE"},
 	    {"quiet", 'q', NULL, false, "log errors only"},
 	    {"verbose", 'v', NULL, false, "log debug detail"},
@@ -69,7 +82,10 @@ void cli_help_overview(cs_buf *out)
 	            "\nRun 'coldseq help GROUP' or 'coldseq GROUP COMMAND "
 	            "--help' for details.\n"
 	            "Exit status: 0 success, 1 the operation failed, 2 usage "
-	            "error.\n");
+	            "error.\n"
+	            "With --json, stdout holds exactly one JSON document: the "
+	            "result, or on failure\n{\"error\": \"...\", \"exit\": "
+	            "1|2} (the error is also on stderr).\n");
 }
 
 void cli_help_group(const cli_group *g, cs_buf *out)
@@ -99,6 +115,9 @@ void cli_help_command(const cli_cmd *c, cs_buf *out)
 	              c->args_usage ? c->args_usage : "", c->summary);
 	if (c->help)
 		cs_buf_printf(out, "\n%s\n", c->help);
+	if (!cli_cmd_has_json(c))
+		cs_buf_puts(out, "\nNo --json output: with --json it prints "
+		                 "{\"error\", \"exit\"} and exits 2.\n");
 	if (c->opts) {
 		cs_buf_puts(out, "\nOptions:\n");
 		for (o = c->opts; o->name; o++)

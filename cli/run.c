@@ -33,6 +33,17 @@ static bool changes_data(const cli_cmd *c)
 	return true;
 }
 
+/* --json on the command line, for a line the parser refused. */
+static bool wants_json(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return true;
+	return false;
+}
+
 int cli_main(int argc, char **argv)
 {
 	cli_args a;
@@ -46,6 +57,8 @@ int cli_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (cli_parse(argc, argv, &a, &err) != 0) {
 		cli_error("%s", err.msg);
+		if (wants_json(argc, argv))
+			cli_json_finish(stdout, CLI_EXIT_USAGE);
 		cli_args_free(&a);
 		return CLI_EXIT_USAGE;
 	}
@@ -73,12 +86,22 @@ int cli_main(int argc, char **argv)
 		level = CS_LOG_DEBUG;
 	if (cs_log_init(level, a.log_file, &err) != 0) {
 		cli_error("%s", err.msg);
+		if (a.json)
+			cli_json_finish(stdout, CLI_EXIT_FAIL);
 		cli_args_free(&a);
 		return CLI_EXIT_FAIL;
 	}
 	memset(&ctx, 0, sizeof ctx);
 	ctx.args = &a;
 	ctx.out = stdout;
+	if (a.json && !cli_cmd_has_json(a.cmd)) {
+		cli_error("'coldseq %s%s%s' has no --json output; run it "
+		          "without --json",
+		          a.cmd->group ? a.cmd->group : "",
+		          a.cmd->group ? " " : "", a.cmd->name);
+		rc = CLI_EXIT_USAGE;
+		goto out;
+	}
 	if (cli_ctx_open(&ctx, a.cmd->needs, &err) != 0) {
 		cli_error("%s", err.msg);
 		rc = CLI_EXIT_FAIL;
@@ -101,6 +124,8 @@ int cli_main(int argc, char **argv)
 		seq_service_nudge(ctx.data_dir, &running, NULL);
 	}
 out:
+	if (a.json)
+		cli_json_finish(stdout, rc);
 	fflush(stdout);
 	cli_ctx_close(&ctx);
 	cs_log_close();

@@ -93,6 +93,37 @@ static int runtime_holds(seq_sched *s, const seq_ibox *ib, bool followup,
 	return 0;
 }
 
+/* Where the enrollment is in its steps, in the words of its state:
+ * e->step is the step it is at (due next, in the outbox, held), or the
+ * one after the last it got (completed, stopped). */
+static void step_words(cs_buf *out, const db_enrollment *e, size_t nsteps)
+{
+	int n = (int)nsteps;
+
+	if (strcmp(e->state, "completed") == 0)
+		cs_buf_printf(out, "all %d step%s sent\n", n,
+		              n == 1 ? "" : "s");
+	else if (strcmp(e->state, "stopped") == 0 && e->step > n)
+		cs_buf_printf(out, "stopped after the last step (%d of %d)\n",
+		              n, n);
+	else if (strcmp(e->state, "stopped") == 0 && e->step <= 1)
+		cs_buf_printf(out,
+		              "stopped before the first step (%d "
+		              "steps)\n",
+		              n);
+	else if (strcmp(e->state, "stopped") == 0)
+		cs_buf_printf(out,
+		              "stopped after step %d of %d (step %d "
+		              "not sent)\n",
+		              e->step - 1, n, e->step);
+	else if (strcmp(e->state, "queued") == 0)
+		cs_buf_printf(out, "step %d of %d in the outbox\n", e->step, n);
+	else if (strcmp(e->state, "held") == 0)
+		cs_buf_printf(out, "step %d of %d held\n", e->step, n);
+	else
+		cs_buf_printf(out, "next step %d of %d\n", e->step, n);
+}
+
 int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
                       long service_pid, cs_buf *out, cs_err *err)
 {
@@ -119,8 +150,8 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		return rc;
 	zone = seq_contact_zone(c, e.contact_tz);
 	cs_buf_printf(out, "contact:  %s (%s)\n", e.email, e.contact_status);
-	cs_buf_printf(out, "campaign: %s (%s), step %d of %zu\n", c->c.name,
-	              c->c.status, e.step, c->c.nsteps);
+	cs_buf_printf(out, "campaign: %s (%s), ", c->c.name, c->c.status);
+	step_words(out, &e, c->c.nsteps);
 	cs_buf_printf(out, "zone:     %s%s\n", zone,
 	              strcmp(zone, c->c.timezone) ? " (the contact's)"
 	                                          : " (the campaign's)");
@@ -133,7 +164,10 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 	if (strcmp(e.state, "held") == 0) {
 		cs_buf_printf(out, "state:    held: %s\n",
 		              e.reason ? e.reason : "");
-		if (e.step > 1 && e.inbox_id == 0) /* see try_enrollment */
+		/* see try_enrollment; a removed inbox is a tombstone the
+		 * scheduler does not load */
+		if (e.step > 1 &&
+		    (e.inbox_id == 0 || seq_find_inbox(s, e.inbox_id) == NULL))
 			cs_buf_puts(out, "          its thread cannot go on: "
 			                 "nothing to resume\n");
 		else

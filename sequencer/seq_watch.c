@@ -152,6 +152,23 @@ static int stop_contact(ctx *x, const char *addr, const char *status,
 	return seq_contact_stop(x->d, addr, status, now, &err);
 }
 
+/* The message of ours that c answers, for an event about addr that stops
+ * or delays a contact: the one its In-Reply-To or References name, else
+ * the last one this inbox sent to addr (a List-Unsubscribe mailto, a
+ * "please remove me" or an out-of-office without In-Reply-To), so the
+ * event counts against the campaign step that caused it. */
+static int related(ctx *x, const imap_class *c, const char *addr,
+                   db_sent_ref *ref, bool *found, cs_err *err)
+{
+	int rc = match_ids(x->d, x->in->id, c->in_reply_to, ref, found, err);
+
+	if (rc == 0 && !*found)
+		rc = match_ids(x->d, x->in->id, c->references, ref, found, err);
+	if (rc == 0 && !*found && addr && *addr)
+		rc = db_message_last_to(x->d, x->in->id, addr, ref, found, err);
+	return rc;
+}
+
 /* One classified message into events and their effects. */
 static int record(ctx *x, const imap_class *c)
 {
@@ -285,6 +302,9 @@ static int record(ctx *x, const imap_class *c)
 		goto out;
 	case IMAP_UNSUBSCRIBE:
 		e.contact = c->from;
+		if ((rc = related(x, c, c->from, &ref, &found, &err)) != 0)
+			goto out;
+		e.related_message_id = found ? ref.message_id : NULL;
 		if ((rc = add_event(x, &e)) == 0)
 			rc = stop_contact(x, c->from, "unsubscribed", true,
 			                  c->token
@@ -294,8 +314,7 @@ static int record(ctx *x, const imap_class *c)
 	case IMAP_AUTO_REPLY:
 		e.contact = c->from;
 		e.return_date = c->return_date[0] ? c->return_date : NULL;
-		if ((rc = match_ids(x->d, x->in->id, c->in_reply_to, &ref,
-		                    &found, &err)) == 0 &&
+		if ((rc = related(x, c, c->from, &ref, &found, &err)) == 0 &&
 		    found)
 			e.related_message_id = ref.message_id;
 		rc = rc ? rc : add_event(x, &e);

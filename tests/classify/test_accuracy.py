@@ -52,8 +52,7 @@ def classify(paths):
         if p.returncode != 0:
             raise AssertionError("classify exited %d: %s" % (
                 p.returncode, p.stderr.decode("utf-8", "replace")[-2000:]))
-        for line in p.stdout.decode("utf-8").splitlines():
-            r = json.loads(line)
+        for r in json.loads(p.stdout.decode("utf-8")):
             out[r["file"]].append(r)
     for path in paths:
         if path not in out:

@@ -52,7 +52,7 @@ def run(name, data, limit=RSS_LIMIT_MB):
         err = f.read()
     eq(p.returncode, 0, "%s: exit status (stderr %s)" % (
         name, err.decode("utf-8", "replace")[-500:]))
-    res = [json.loads(line) for line in out.decode("utf-8").splitlines()]
+    res = json.loads(out.decode("utf-8"))
     assert res, "%s: no result" % name
     print("# %s: %.0f MB peak RSS, %.2f s, kind %s" % (
         name, rss, took, res[0]["kind"]))
@@ -161,7 +161,9 @@ def unreadable_file_is_reported_and_others_run():
                        capture_output=True, timeout=60)
     eq(p.returncode, 1, "exit status")
     assert b"missing.eml" in p.stderr, p.stderr
-    eq(json.loads(p.stdout.decode())["kind"], "reply", "second file")
+    res = json.loads(p.stdout.decode())
+    eq(res[0].get("error") is not None, True, "first file: %r" % res)
+    eq(res[1]["kind"], "reply", "second file")
 
 
 @test

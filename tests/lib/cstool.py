@@ -43,4 +43,6 @@ def replies(data, *args):
     """The watcher's events (`coldseq replies --json ARGS`), newest first,
     as a list of dicts."""
     p = coldseq(data, "replies", "--json", *args, check=0)
-    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    doc = json.loads(p.stdout)
+    assert isinstance(doc, list), p.stdout
+    return doc

@@ -367,9 +367,9 @@ def ten_days_of_warmup():
     eq(env.db("SELECT count(*) FROM events WHERE kind IN ('reply', "
               "'bounce', 'auto_reply', 'unsubscribe', 'complaint')"),
        [(0,)])
-    rep = env.cs("replies", "--json", check=0).stdout
-    for line in rep.splitlines():
-        assert json.loads(line)["message_id"] not in sent_ids, line
+    rep = json.loads(env.cs("replies", "--json", check=0).stdout)
+    for ev in rep:
+        assert ev["message_id"] not in sent_ids, ev
     stats = json.loads(env.cs("stats", "--json", check=0).stdout)
     camp_sent = env.db("SELECT count(*) FROM outbox WHERE state = "
                        "'sent'")[0][0]
