@@ -104,9 +104,10 @@ def main():
         sent = [(u, m) for u in range(4, 33) for m in maildir(stack, u)]
         print("%d first steps delivered" % len(sent))
 
-        say("meanwhile: a reply, an out-of-office and a bounce")
+        say("meanwhile: a reply, an out-of-office, an unsubscribe request "
+            "and a bounce")
         by_user = {u: m for u, m in sent}
-        replier, away = sorted(by_user)[:2]
+        replier, away, leaver = sorted(by_user)[:3]
         # (nobody@bounce.test, first in the list, got step 1 on day 1:
         # Postfix answers it with a DSN to the inbox that sent it)
         first = by_user[replier]
@@ -137,21 +138,35 @@ def main():
         stack.submit(away, email.utils.parseaddr(msg["From"])[1],
                      o.as_bytes())
         print("%s is out of office until %s" % (stack.user(away), back))
+        # a new mail, not a reply (no In-Reply-To): coldseq ties it to the
+        # last message this inbox sent that address
+        msg = by_user[leaver]
+        unsub = email.message.EmailMessage()
+        unsub["From"] = stack.user(leaver)
+        unsub["To"] = msg["From"]
+        unsub["Subject"] = "remove me"
+        unsub["Message-ID"] = email.utils.make_msgid(domain="example.test")
+        unsub["Date"] = email.utils.formatdate()
+        unsub.set_content("Please remove me from your list.\n")
+        stack.submit(leaver, email.utils.parseaddr(msg["From"])[1],
+                     unsub.as_bytes())
+        print("%s asked to be removed" % stack.user(leaver))
         stack.flush()
         # the mail arrives in real time while the simulated clock would
-        # race ahead: wait for all three before the clock runs again
+        # race ahead: wait for all four before the clock runs again
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             got = [m for i in (1, 2, 3) for m in maildir(stack, i)]
             dsn = [m for m in got if "MAILER-DAEMON" in str(m["From"])]
             ids = {str(m["Message-ID"]) for m in got}
-            if dsn and r["Message-ID"] in ids and o["Message-ID"] in ids:
+            if dsn and r["Message-ID"] in ids and o["Message-ID"] in ids \
+                    and unsub["Message-ID"] in ids:
                 break
             stack.flush()
             time.sleep(0.2)
         else:
-            raise SystemExit("the reply, out-of-office or DSN did not "
-                             "arrive")
+            raise SystemExit("the reply, out-of-office, unsubscribe "
+                             "request or DSN did not arrive")
         print("nobody@bounce.test bounced (Postfix's DSN to the inbox)")
 
         say("the service, simulated clock: days 2 to 10")
@@ -169,7 +184,8 @@ def main():
             print("  %-24s %d message(s)%s" % (
                 stack.user(u), len(ours),
                 "  (replied)" if u == replier else
-                "  (out of office until %s)" % back if u == away else ""))
+                "  (out of office until %s)" % back if u == away else
+                "  (unsubscribed)" if u == leaver else ""))
         print("\ndemo took %.0f s of real time" % (time.monotonic() - t_start))
     finally:
         stack.stop()
