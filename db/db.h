@@ -347,6 +347,7 @@ typedef struct db_import_row {
 
 typedef struct db_import_counts {
 	long long inserted, updated, raced; /* raced: stored meanwhile */
+	long long added;                    /* rows newly on the list */
 } db_import_counts;
 
 int db_import_open(db *d, const char *stage_dir, db_import **out, cs_err *err);

@@ -582,8 +582,10 @@ static int run_stage(db_import *im, const char *sql, long long a, long long b,
 	"INSERT INTO contacts(email, first_name, last_name, company, title, "  \
 	"website, timezone, custom, created_at, updated_at) SELECT email, "    \
 	"first_name, last_name, company, title, website, timezone, custom, "   \
-	"?1, ?1 FROM coldseq_stage WHERE true ON CONFLICT(email) "
+	"?1, ?1 FROM coldseq_stage WHERE ?2 OR NOT existing ON "               \
+	"CONFLICT(email) "
 
+/* skip: rows known to exist are only added to the list */
 static const char insert_skip[] = INSERT_STAGE "DO NOTHING";
 
 static const char insert_update[] =
@@ -646,8 +648,8 @@ int db_import_commit(db_import *im, const char *list,
 		rc = cs_err_set(err, CS_EDB, "contact ids are exhausted");
 		goto fail;
 	}
-	if ((rc = run_stage(im, update ? insert_update : insert_skip, now, 0, 0,
-	                    "cannot store the contacts", err)) != 0)
+	if ((rc = run_stage(im, update ? insert_update : insert_skip, now,
+	                    update, 0, "cannot store the contacts", err)) != 0)
 		goto fail;
 	changed = sqlite3_changes64(d->h);
 	if ((rc = max_id(d, &after, err)) != 0)
@@ -658,15 +660,24 @@ int db_import_commit(db_import *im, const char *list,
 		if (im->staged_new > out->inserted)
 			out->raced = im->staged_new - out->inserted;
 	} else {
-		out->raced = im->staged - changed;
+		out->raced = im->staged_new - changed;
 	}
-	if (list &&
-	    ((rc = run_stage(im, member_new, lid, now, before,
-	                     "cannot add to the list", err)) != 0 ||
-	     (update && out->updated > 0 &&
-	      (rc = run_stage(im, member_updated, lid, now, out->raced > 0,
-	                      "cannot add to the list", err)) != 0)))
-		goto fail;
+	if (list) {
+		if ((rc = run_stage(im, member_new, lid, now, before,
+		                    "cannot add to the list", err)) != 0)
+			goto fail;
+		out->added = sqlite3_changes64(d->h);
+		/* stored contacts: updated ones, or (skip) those staged as
+		 * existing; a row stored meanwhile only when updating */
+		if (im->staged > im->staged_new || (update && out->raced > 0)) {
+			if ((rc = run_stage(im, member_updated, lid, now,
+			                    update && out->raced > 0,
+			                    "cannot add to the list", err)) !=
+			    0)
+				goto fail;
+			out->added += sqlite3_changes64(d->h);
+		}
+	}
 	if ((rc = db_commit(d, err)) != 0)
 		goto fail;
 	goto out;
