@@ -271,8 +271,10 @@ static int map_check(imp *p, const cs_csv_row *r)
 				}
 				free(t);
 			}
-			if (found)
+			if (found) {
+				cs_buf_free(&cols);
 				continue;
+			}
 			if (r->n > 20)
 				cs_buf_printf(&cols, " and %zu more",
 				              r->n - 20);

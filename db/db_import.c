@@ -228,7 +228,11 @@ db_import_verdict db_import_check(db_import *im, const char *email, size_t line,
 	}
 	if ((e = db_strset_find_h(&im->seen, key, h, &slot)) >= 0) {
 		*first_line = im->seen.line[e];
-		return *first_line ? DB_IMP_DUPLICATE : DB_IMP_EXISTING;
+		if (*first_line)
+			return DB_IMP_DUPLICATE;
+		/* stored: a later row of the file with it is a duplicate */
+		im->seen.line[e] = (uint32_t)line;
+		return DB_IMP_EXISTING;
 	}
 	if (db_strset_add_h(&im->seen, key, h, line) != 0)
 		im->full = true; /* the UNIQUE index still catches it */
