@@ -7,9 +7,10 @@
  * count and record size so a hostile file cannot make us allocate without
  * bound, and recovery from malformed records.
  *
- * Recovery.  libcsv runs in strict mode: text after a closing quote or a
- * quote inside an unquoted field is an error, where lenient mode would
- * reopen the field and swallow the rest of the file.  The rule:
+ * Recovery.  libcsv runs in strict mode: text after a closing quote is an
+ * error, where lenient mode would reopen the field and swallow the rest of
+ * the file (a quote inside an unquoted field stays text, as it was).  The
+ * rule:
  *
  *   - a syntax error (a stray quote, a quoted field still open at the end
  *     of the file or after MAX_RECORD bytes) costs the first physical line
@@ -71,7 +72,7 @@
 
 /* libcsv's parser states (csv_parser.pstate), as in libcsv.c */
 #define ROW_NOT_BEGUN          0
-#define FIELD_BEGUN            2
+#define FIELD_BEGUN            2 /* quoted or not */
 #define FIELD_MIGHT_HAVE_ENDED 3
 
 typedef struct record {
@@ -373,6 +374,30 @@ static int next_line(reader *r, const char **s, size_t *len)
 	}
 }
 
+/* Feed s to libcsv; returns the bytes taken: fewer than len at text
+ * after a closing quote.  A quote inside an unquoted field (O"Brien) is
+ * kept as text, as lenient mode does: it cannot swallow later lines. */
+static size_t parse(reader *r, const char *s, size_t len)
+{
+	size_t done = 0;
+
+	for (;;) {
+		done += csv_parse(&r->p, s + done, len - done, on_field,
+		                  on_record, r);
+		if (done == len || r->rstop || r->cancelled)
+			return done;
+		if (csv_error(&r->p) != CSV_EPARSE)
+			cs_fatal("libcsv: %s", csv_strerror(csv_error(&r->p)));
+		if (r->p.pstate == FIELD_MIGHT_HAVE_ENDED)
+			return done;
+		/* the quote at s[done], once in lenient mode */
+		r->p.status = 0;
+		csv_set_opts(&r->p, 0);
+		done += csv_parse(&r->p, s + done, 1, on_field, on_record, r);
+		csv_set_opts(&r->p, CSV_STRICT);
+	}
+}
+
 /* The whole file, then one last batch that says how it ended. */
 static void read_all(reader *r)
 {
@@ -429,18 +454,11 @@ static void read_all(reader *r)
 		}
 		if (!record_open(r))
 			r->mark = r->start; /* where a resync resumes */
-		n = csv_parse(&r->p, s, len, on_field, on_record, r);
+		n = parse(r, s, len);
 		if (r->rstop || r->cancelled)
 			break;
 		if (n != len) {
-			if (csv_error(&r->p) != CSV_EPARSE)
-				cs_fatal("libcsv: %s",
-				         csv_strerror(csv_error(&r->p)));
-			resync(r, r->p.pstate == FIELD_MIGHT_HAVE_ENDED
-			              ? "text after a closing quote"
-			              : "a quote inside an unquoted field "
-			                "(quote the field, and double the "
-			                "quotes in it)");
+			resync(r, "text after a closing quote");
 			continue;
 		}
 		if (!record_open(r))

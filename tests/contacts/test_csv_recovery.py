@@ -77,13 +77,13 @@ def text_after_closing_quote_costs_its_line():
 
 
 @test
-def quote_inside_unquoted_field_costs_its_line():
+def quote_inside_unquoted_field_stays_text():
+    # not RFC 4180, but it cannot swallow later lines: kept as before
     path = write("u.csv", fourteen('u@example.com,O"Brien,Z', "uu"))
     doc = imported(cs("contacts", "import", path, "--json", check=0).stdout)
-    eq((doc["imported"], doc["rejected"]), (13, 1), "counts")
-    r = rejects(os.path.join(TMP, "u.rejects.csv"))
-    eq([x[3] for x in r], ["10"], "line")
-    assert "quote inside an unquoted field" in r[0][4], r
+    eq((doc["imported"], doc["rejected"]), (14, 0), "counts")
+    eq(rows("SELECT first_name FROM contacts WHERE email = "
+            "'u@example.com'"), [('O"Brien',)], "stored as written")
 
 
 @test
