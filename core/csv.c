@@ -65,7 +65,8 @@
 #define MAX_FIELDS    512
 #define MAX_RECORD    ((size_t)1 << 20)
 #define READ_BUF      ((size_t)1 << 16)
-#define IN_CAP        (MAX_RECORD + READ_BUF)
+#define IN_CAP        (MAX_RECORD + READ_BUF) /* the input buffer's bound */
+#define IN_START      ((size_t)1 << 17)       /* and its first size */
 #define NBATCH        4
 #define BATCH_RECORDS 1024
 #define BATCH_BYTES   ((size_t)1 << 16)
@@ -103,7 +104,8 @@ typedef struct reader {
 	unsigned flags;
 	int fd;
 	struct csv_parser p;
-	char *in;           /* input: [start, end) unread */
+	char *in; /* input: [start, end) unread; cap grows to IN_CAP */
+	size_t cap;
 	size_t start, end;  /* ... [mark, start) kept for a replay */
 	size_t mark;        /* the line after the open record's first */
 	bool eof, skipping; /* skipping: the rest of an over-long line */
@@ -356,13 +358,17 @@ static int next_line(reader *r, const char **s, size_t *len)
 			r->start -= keep;
 			r->mark = r->mark > keep ? r->mark - keep : 0;
 		}
-		if (r->end == IN_CAP) {
+		if (r->end == r->cap && r->cap < IN_CAP && !r->skipping) {
+			r->cap = r->cap * 2 < IN_CAP ? r->cap * 2 : IN_CAP;
+			r->in = cs_xrealloc(r->in, r->cap);
+		}
+		if (r->end == r->cap) {
 			if (!r->skipping)
 				return 2;
 			r->start = r->end = 0;
 		}
 		do
-			n = read(r->fd, r->in + r->end, IN_CAP - r->end);
+			n = read(r->fd, r->in + r->end, r->cap - r->end);
 		while (n < 0 && errno == EINTR);
 		if (n < 0)
 			return cs_err_set(&r->rerr, CS_EIO,
@@ -406,7 +412,8 @@ static void read_all(reader *r)
 	int rc;
 
 	parser_init(r);
-	r->in = cs_xmalloc(IN_CAP);
+	r->cap = IN_START;
+	r->in = cs_xmalloc(r->cap);
 	while (!r->rstop && !r->cancelled) {
 		rc = next_line(r, &s, &len);
 		if (rc < 0) {
