@@ -5,8 +5,10 @@
  * or common alias (case and punctuation ignored) unless --map says
  * otherwise, every other column is a custom field.  Each data row is
  * checked on its own; a rejected row (bad address, wrong column count,
- * invalid UTF-8, bad time zone, duplicate, suppressed) goes to
- * FILE.rejects.csv with its line and reason.  The good rows are staged
+ * invalid UTF-8, bad time zone, duplicate, suppressed, a malformed CSV
+ * line: core/csv.c resumes at the next line) goes to FILE.rejects.csv (or
+ * --rejects; stdin.rejects.csv for -) with its line and reason.  With
+ * --list, contacts already stored go on the list too.  The good rows are staged
  * outside the write lock and stored in one transaction at the end
  * (db_import.c): a file that cannot be read to the end, or an interrupt,
  * stores nothing.  Exit 0 when the import completed, 1 when nothing was
