@@ -369,7 +369,13 @@ static int next_line(reader *r, const char **s, size_t *len)
 		}
 		do
 			n = read(r->fd, r->in + r->end, r->cap - r->end);
-		while (n < 0 && errno == EINTR);
+		while (n < 0 && errno == EINTR && r->threaded);
+		/* inline (a pipe, a terminal): a signal handler ran, most
+		 * likely Ctrl-C: stop rather than wait for more input */
+		if (n < 0 && errno == EINTR)
+			return cs_err_set(&r->rerr, CS_EIO,
+			                  "reading %s was interrupted",
+			                  r->path);
 		if (n < 0)
 			return cs_err_set(&r->rerr, CS_EIO,
 			                  "cannot read %s: %s", r->path,
