@@ -5,8 +5,10 @@
  * or common alias (case and punctuation ignored) unless --map says
  * otherwise, every other column is a custom field.  Each data row is
  * checked on its own; a rejected row (bad address, wrong column count,
- * invalid UTF-8, bad time zone, duplicate, suppressed) goes to
- * FILE.rejects.csv with its line and reason.  The good rows are staged
+ * invalid UTF-8, bad time zone, duplicate, suppressed, a malformed CSV
+ * line: core/csv.c resumes at the next line) goes to FILE.rejects.csv (or
+ * --rejects; stdin.rejects.csv for -) with its line and reason.  With
+ * --list, contacts already stored go on the list too.  The good rows are staged
  * outside the write lock and stored in one transaction at the end
  * (db_import.c): a file that cannot be read to the end, or an interrupt,
  * stores nothing.  Exit 0 when the import completed, 1 when nothing was
@@ -61,7 +63,7 @@ typedef struct imp {
 	const char *path;
 	const cli_args *a;
 	db_import *im;
-	bool have_header, update;
+	bool have_header, update, list;
 	size_t ncols;
 	int field[MAXCOLS];   /* builtin index, -1 custom, -2 ignored */
 	char *names[MAXCOLS]; /* header text per column (trimmed) */
@@ -72,6 +74,7 @@ typedef struct imp {
 	char *jkey[MAXCOLS]; /* custom columns: the JSON key and colon */
 	cs_buf email, json;  /* per row, reused */
 	long long staged_new, staged_existing, duplicate, suppressed, rejected;
+	long long unchanged; /* stored contacts only added to the list */
 	long long rows;
 	FILE *rej;
 	char *rej_path, *rej_tmp;
@@ -242,6 +245,53 @@ static const char *mapped(const cli_args *a, const char *col)
 	return NULL;
 }
 
+/* Every --map names a column of the header (trimmed, any case). */
+static int map_check(imp *p, const cs_csv_row *r)
+{
+	const cli_opt *o = p->a->cmd->opts;
+	int i, k;
+	size_t c;
+
+	for (i = 0; o[i].name; i++) {
+		if (strcmp(o[i].name, "map") != 0)
+			continue;
+		for (k = 0; k < p->a->count[i]; k++) {
+			const char *m = p->a->vals[i][k], *eq = strrchr(m, '=');
+			size_t n = (size_t)(eq - m);
+			cs_buf cols = CS_BUF_INIT;
+			bool found = false;
+
+			for (c = 0; c < r->n && !found; c++) {
+				char *t = cs_trim(cs_xstrdup(r->fields[c]));
+
+				found =
+				    strlen(t) == n && strncasecmp(t, m, n) == 0;
+				if (c < 20) {
+					cs_buf_puts(&cols, c ? ", \"" : "\"");
+					cs_buf_puts(&cols, t);
+					cs_buf_putc(&cols, '"');
+				}
+				free(t);
+			}
+			if (found) {
+				cs_buf_free(&cols);
+				continue;
+			}
+			if (r->n > 20)
+				cs_buf_printf(&cols, " and %zu more",
+				              r->n - 20);
+			cs_err_set(
+			    p->err, CS_EINVAL,
+			    "%s:%zu: --map \"%s\": the file has no column "
+			    "\"%.*s\"; its columns are %s",
+			    p->path, r->line, m, (int)n, m, cs_buf_str(&cols));
+			cs_buf_free(&cols);
+			return CS_EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int header(imp *p, const cs_csv_row *r)
 {
 	size_t i, k, bad;
@@ -251,6 +301,8 @@ static int header(imp *p, const cs_csv_row *r)
 		return cs_err_set(p->err, CS_EINVAL,
 		                  "%s:%zu: more than %d columns", p->path,
 		                  r->line, MAXCOLS);
+	if (map_check(p, r) != 0)
+		return CS_EINVAL;
 	p->header = cs_xcalloc(r->n, sizeof *p->header);
 	p->nheader = r->n;
 	for (i = 0; i < r->n; i++) {
@@ -456,8 +508,16 @@ static int row(const cs_csv_row *r, void *arg)
 		return cs_err_set(p->err, CS_EIO,
 		                  "%s:%zu: interrupted; nothing was stored",
 		                  p->path, r->line);
+	if (!p->have_header && r->error)
+		return cs_err_set(p->err, CS_EINVAL, "%s:%zu: the header: %s",
+		                  p->path, r->line, r->error);
 	if (!p->have_header)
 		return header(p, r);
+	if (r->error) { /* malformed: this line costs one row */
+		p->rows++;
+		p->rejected++;
+		return reject(p, r, NULL, r->error);
+	}
 	for (i = 0; i < r->n; i++) {
 		if (r->fields[i][0])
 			empty = false;
@@ -518,6 +578,8 @@ static int row(const cs_csv_row *r, void *arg)
 		         v[F_TZ]);
 		goto rejected;
 	}
+	/* Further checks of one row's values go here, before the row is
+	 * classified: a reason and `goto rejected` reject it. */
 	verdict = db_import_check(p->im, email->data, r->line, &first, &why);
 	if (verdict == DB_IMP_SUPPRESSED) {
 		p->suppressed++;
@@ -531,7 +593,7 @@ static int row(const cs_csv_row *r, void *arg)
 		         first);
 		goto rejected_counted;
 	}
-	if (verdict == DB_IMP_EXISTING && !p->update) {
+	if (verdict == DB_IMP_EXISTING && !p->update && !p->list) {
 		p->duplicate++;
 		snprintf(reason, sizeof reason,
 		         "duplicate: %s is already a contact (--on-existing "
@@ -559,7 +621,9 @@ static int row(const cs_csv_row *r, void *arg)
 	ir.custom = custom->len ? custom->data : NULL;
 	rc = db_import_stage(p->im, r->line, verdict == DB_IMP_EXISTING, &ir,
 	                     p->err);
-	if (rc == 0 && verdict == DB_IMP_EXISTING)
+	if (rc == 0 && verdict == DB_IMP_EXISTING && !p->update)
+		p->unchanged++; /* --list: only added to it */
+	else if (rc == 0 && verdict == DB_IMP_EXISTING)
 		p->staged_existing++;
 	else if (rc == 0)
 		p->staged_new++;
@@ -574,10 +638,23 @@ out:
 	return rc;
 }
 
+/* FILE.rejects.csv beside a regular file; in the current directory for
+ * standard input, a pipe or a device (stdin.rejects.csv, NAME.rejects.csv).
+ */
 static char *rejects_path(const char *path)
 {
 	size_t n = strlen(path);
+	struct stat st;
 
+	if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdin") == 0)
+		return cs_xstrdup("stdin.rejects.csv");
+	if (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0 ||
+	    (stat(path, &st) == 0 && !S_ISREG(st.st_mode))) {
+		const char *base = strrchr(path, '/');
+
+		base = base ? base + 1 : path;
+		return cs_xasprintf("%s.rejects.csv", *base ? base : "input");
+	}
 	if (n > 4 && strcasecmp(path + n - 4, ".csv") == 0)
 		return cs_xasprintf("%.*s.rejects.csv", (int)(n - 4), path);
 	return cs_xasprintf("%s.rejects.csv", path);
@@ -632,7 +709,7 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 	const char *list = cli_opt_value(a, "list");
 	bool dry = cli_opt_flag(a, "dry-run");
 	struct sigaction sa, old_int, old_term;
-	db_import_counts counts = {0, 0, 0};
+	db_import_counts counts = {0, 0, 0, 0};
 	struct stat st;
 	char delim;
 	int rc, i;
@@ -672,14 +749,17 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 	}
 	p.ctx = ctx;
 	p.a = a;
-	p.path = a->pos[0];
+	p.path = strcmp(a->pos[0], "-") == 0 ? "standard input" : a->pos[0];
+	p.list = list != NULL;
 	p.err = &err;
 	p.update = oe && strcmp(oe, "update") == 0;
-	p.rej_path = rejects_path(p.path);
+	p.rej_path = cli_opt_value(a, "rejects")
+	                 ? cs_xstrdup(cli_opt_value(a, "rejects"))
+	                 : rejects_path(a->pos[0]);
 	p.rej_tmp = cs_xasprintf("%s.tmp", p.rej_path);
 	p.tty = !a->json && !a->quiet && isatty(2);
 	p.t0 = now_ms();
-	if (stat(p.path, &st) == 0)
+	if (strcmp(a->pos[0], "-") != 0 && stat(p.path, &st) == 0)
 		p.size = (long long)st.st_size;
 	if (db_import_open(ctx->db, ctx->data_dir, &p.im, &err) != 0) {
 		cli_error("contacts import: %s", err.msg);
@@ -692,7 +772,8 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	rc = cs_csv_foreach(p.path, delim, row, &p, &err);
+	rc = cs_csv_read(a->pos[0], delim, CS_CSV_REPORT_BAD | CS_CSV_STDIN,
+	                 row, &p, &err);
 	draw(&p, true);
 	if (rc == CS_EIO && !interrupted && p.last_line)
 		cs_err_prefix(&err, "after line %zu", p.last_line);
@@ -719,6 +800,7 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 	if (dry) {
 		counts.inserted = p.staged_new;
 		counts.updated = p.staged_existing;
+		counts.added = p.staged_new + p.staged_existing + p.unchanged;
 	} else if (!p.update) {
 		p.duplicate += counts.raced;
 	}
@@ -737,9 +819,13 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 		cJSON_AddNumberToObject(o, "duplicate", (double)p.duplicate);
 		cJSON_AddNumberToObject(o, "suppressed", (double)p.suppressed);
 		cJSON_AddNumberToObject(o, "rejected", (double)p.rejected);
+		cJSON_AddNumberToObject(o, "unchanged", (double)p.unchanged);
 		cJSON_AddBoolToObject(o, "dry_run", dry);
-		if (list)
+		if (list) {
 			cJSON_AddStringToObject(o, "list", list);
+			cJSON_AddNumberToObject(o, "added_to_list",
+			                        (double)counts.added);
+		}
 		if (p.duplicate + p.suppressed + p.rejected)
 			cJSON_AddStringToObject(o, "rejects_file", p.rej_path);
 		cli_print_json(ctx, o);
@@ -749,6 +835,14 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 		        "%lld, rejected %lld\n",
 		        dry ? "Would import" : "Imported", counts.inserted,
 		        counts.updated, p.duplicate, p.suppressed, p.rejected);
+		if (p.unchanged)
+			fprintf(ctx->out,
+			        "Already stored %lld (fields unchanged)\n",
+			        p.unchanged);
+		if (list)
+			fprintf(ctx->out, "%s to list %s: %lld\n",
+			        dry ? "Would add" : "Added", list,
+			        counts.added);
 		if (p.duplicate + p.suppressed + p.rejected)
 			fprintf(ctx->out, "Rows not imported: %s\n",
 			        p.rej_path);
@@ -758,7 +852,11 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 }
 
 static const cli_opt import_opts[] = {
-    {"list", 0, "NAME", false, "add the contacts to this list"},
+    {"list", 0, "NAME", false,
+     "add the contacts to this list, those already stored too"},
+    {"rejects", 0, "FILE", false,
+     "write the rows not imported here (default FILE.rejects.csv; "
+     "stdin.rejects.csv in the current directory for -)"},
     {"map", 0, "COL=FIELD", true,
      "column COL is FIELD (a built-in field, a custom name, or - to "
      "ignore)"},
@@ -770,7 +868,8 @@ static const cli_opt import_opts[] = {
 };
 
 const cli_cmd cli_cmds_contacts_import[] = {
-    {"contacts", "import", "FILE.csv", "add contacts from a CSV file",
+    {"contacts", "import", "FILE.csv",
+     "add contacts from a CSV file (- for standard input)",
      "The header row names the columns.  email, first_name, last_name,\n"
      "company, title, website and timezone are matched case-insensitively\n"
      "and by common aliases (E-mail, First Name, Job Title, ...); every\n"
@@ -778,12 +877,18 @@ const cli_cmd cli_cmds_contacts_import[] = {
      "Addresses are trimmed, the domain lower-cased (IDN to ASCII) and\n"
      "checked; duplicates (in the file or stored), suppressed addresses\n"
      "and domains, and bad rows go to FILE.rejects.csv with their line\n"
-     "and reason.  The good rows are stored in one transaction at the\n"
-     "end: exit 0 when the import completed (even with rows rejected), 1\n"
-     "when nothing was stored.\n\n"
-     "--json prints {\"imported\", \"updated\", \"duplicate\", "
-     "\"suppressed\",\n\"rejected\", \"dry_run\", \"list\", "
-     "\"rejects_file\"}.\n\n"
+     "and reason.  A malformed line (a stray quote, a quoted field never\n"
+     "closed, a field over 64 KiB) costs that row only: the import goes on\n"
+     "at the next line.  FILE - reads standard input; its rejects go to\n"
+     "stdin.rejects.csv in the current directory (or --rejects FILE).\n"
+     "With --list, contacts already stored are added to the list too,\n"
+     "their fields unchanged unless --on-existing update.  Every --map\n"
+     "column must exist in the file.  The good rows are stored in one\n"
+     "transaction at the end: exit 0 when the import completed (even with\n"
+     "rows rejected), 1 when nothing was stored.\n\n"
+     "--json prints {\"imported\", \"updated\", \"unchanged\", "
+     "\"duplicate\",\n\"suppressed\", \"rejected\", \"dry_run\", "
+     "\"list\", \"added_to_list\",\n\"rejects_file\"}.\n\n"
      "Example:\n"
      "  coldseq contacts import leads.csv --list q3 --map 'Mail=email'",
      1, 1, CLI_NEEDS_DB, import_opts, run_import},

@@ -278,16 +278,31 @@ int cs_vault_open(cs_vault *v, const char *table, const char *column,
 
 /* ---- CSV (csv.c) ------------------------------------------------------ */
 
-/* One record of a CSV file: line is where it starts (1-based). */
+/* One record of a CSV file: line is where it starts (1-based).  error is
+ * NULL, or (with CS_CSV_REPORT_BAD) why the record starting on line was
+ * skipped: then n is 0. */
 typedef struct cs_csv_row {
 	size_t line;
 	size_t n;
 	char **fields; /* NUL-terminated copies, valid during the callback */
+	const char *error; /* a sentence without the file and line */
 } cs_csv_row;
+
+/* cs_csv_read flags */
+#define CS_CSV_REPORT_BAD 1u /* malformed records reach fn (error set) */
+#define CS_CSV_STDIN      2u /* path "-" is standard input */
 
 /* Call fn for every record of path (the header row too).  fn returning
  * non-zero stops the read with that value.  Errors name the file and line.
- */
+ * A malformed record (stray quote, quoted field never closed, a field over
+ * 64 KiB, over 512 fields, a line or open record over 1 MiB) costs its
+ * first line, or the whole record when it is well-formed but too big;
+ * reading resumes at the next line.  Without CS_CSV_REPORT_BAD it stops the
+ * read instead.  Memory is bounded whatever the input. */
+int cs_csv_read(const char *path, char delim, unsigned flags,
+                int (*fn)(const cs_csv_row *r, void *arg), void *arg,
+                cs_err *err);
+/* cs_csv_read without flags. */
 int cs_csv_foreach(const char *path, char delim,
                    int (*fn)(const cs_csv_row *r, void *arg), void *arg,
                    cs_err *err);

@@ -362,11 +362,12 @@ typedef struct db_import_row {
 
 typedef struct db_import_counts {
 	long long inserted, updated, raced; /* raced: stored meanwhile */
+	long long added;                    /* rows newly on the list */
 } db_import_counts;
 
 int db_import_open(db *d, const char *stage_dir, db_import **out, cs_err *err);
-/* Classify a normalised address.  NEW addresses are remembered (a later
- * row with it is a DUPLICATE; *first_line names the first).  *reason gets
+/* Classify a normalised address.  NEW and EXISTING addresses are remembered (a
+ * later row with it is a DUPLICATE; *first_line names the first).  *reason gets
  * the suppression reason (borrowed, valid until db_import_free). */
 db_import_verdict db_import_check(db_import *im, const char *email, size_t line,
                                   size_t *first_line, const char **reason);

@@ -228,7 +228,11 @@ db_import_verdict db_import_check(db_import *im, const char *email, size_t line,
 	}
 	if ((e = db_strset_find_h(&im->seen, key, h, &slot)) >= 0) {
 		*first_line = im->seen.line[e];
-		return *first_line ? DB_IMP_DUPLICATE : DB_IMP_EXISTING;
+		if (*first_line)
+			return DB_IMP_DUPLICATE;
+		/* stored: a later row of the file with it is a duplicate */
+		im->seen.line[e] = (uint32_t)line;
+		return DB_IMP_EXISTING;
 	}
 	if (db_strset_add_h(&im->seen, key, h, line) != 0)
 		im->full = true; /* the UNIQUE index still catches it */
@@ -582,8 +586,10 @@ static int run_stage(db_import *im, const char *sql, long long a, long long b,
 	"INSERT INTO contacts(email, first_name, last_name, company, title, "  \
 	"website, timezone, custom, created_at, updated_at) SELECT email, "    \
 	"first_name, last_name, company, title, website, timezone, custom, "   \
-	"?1, ?1 FROM coldseq_stage WHERE true ON CONFLICT(email) "
+	"?1, ?1 FROM coldseq_stage WHERE ?2 OR NOT existing ON "               \
+	"CONFLICT(email) "
 
+/* skip: rows known to exist are only added to the list */
 static const char insert_skip[] = INSERT_STAGE "DO NOTHING";
 
 static const char insert_update[] =
@@ -646,8 +652,8 @@ int db_import_commit(db_import *im, const char *list,
 		rc = cs_err_set(err, CS_EDB, "contact ids are exhausted");
 		goto fail;
 	}
-	if ((rc = run_stage(im, update ? insert_update : insert_skip, now, 0, 0,
-	                    "cannot store the contacts", err)) != 0)
+	if ((rc = run_stage(im, update ? insert_update : insert_skip, now,
+	                    update, 0, "cannot store the contacts", err)) != 0)
 		goto fail;
 	changed = sqlite3_changes64(d->h);
 	if ((rc = max_id(d, &after, err)) != 0)
@@ -658,15 +664,24 @@ int db_import_commit(db_import *im, const char *list,
 		if (im->staged_new > out->inserted)
 			out->raced = im->staged_new - out->inserted;
 	} else {
-		out->raced = im->staged - changed;
+		out->raced = im->staged_new - changed;
 	}
-	if (list &&
-	    ((rc = run_stage(im, member_new, lid, now, before,
-	                     "cannot add to the list", err)) != 0 ||
-	     (update && out->updated > 0 &&
-	      (rc = run_stage(im, member_updated, lid, now, out->raced > 0,
-	                      "cannot add to the list", err)) != 0)))
-		goto fail;
+	if (list) {
+		if ((rc = run_stage(im, member_new, lid, now, before,
+		                    "cannot add to the list", err)) != 0)
+			goto fail;
+		out->added = sqlite3_changes64(d->h);
+		/* stored contacts: updated ones, or (skip) those staged as
+		 * existing; a row stored meanwhile only when updating */
+		if (im->staged > im->staged_new || (update && out->raced > 0)) {
+			if ((rc = run_stage(im, member_updated, lid, now,
+			                    update && out->raced > 0,
+			                    "cannot add to the list", err)) !=
+			    0)
+				goto fail;
+			out->added += sqlite3_changes64(d->h);
+		}
+	}
 	if ((rc = db_commit(d, err)) != 0)
 		goto fail;
 	goto out;

@@ -1,8 +1,12 @@
 /*
- * test_core.c - buffer, error, redaction, edit distance, ISO 8601, clock.
+ * test_core.c - buffer, error, redaction, edit distance, ISO 8601, clock,
+ * the CSV reader's recovery from malformed records.
  */
 #include "unit.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -209,6 +213,133 @@ static void sim_clock_runs_faster(void **state)
 	cs_clock_free(c);
 }
 
+/* ---- CSV reader ------------------------------------------------------- */
+
+/* Each row as "LINE:f1|f2;" or "LINE!why;"; a field over 16 bytes as
+ * "<N bytes>". */
+static int csv_collect(const cs_csv_row *r, void *arg)
+{
+	cs_buf *out = arg;
+	size_t i;
+
+	if (r->error) {
+		cs_buf_printf(out, "%zu!%s;", r->line, r->error);
+		return 0;
+	}
+	cs_buf_printf(out, "%zu:", r->line);
+	for (i = 0; i < r->n; i++) {
+		size_t n = strlen(r->fields[i]);
+
+		if (i)
+			cs_buf_putc(out, '|');
+		if (n > 16)
+			cs_buf_printf(out, "<%zu bytes>", n);
+		else
+			cs_buf_puts(out, r->fields[i]);
+	}
+	cs_buf_putc(out, ';');
+	return 0;
+}
+
+static char *csv_file(const char *text, size_t n)
+{
+	char *path = cs_xstrdup("/tmp/coldseq-unit-csv.XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, n), (ssize_t)n);
+	close(fd);
+	return path;
+}
+
+static char *repeat(const char *head, char c, size_t n, const char *tail)
+{
+	size_t h = strlen(head), t = strlen(tail);
+	char *s = cs_xmalloc(h + n + t + 1);
+
+	memcpy(s, head, h);
+	memset(s + h, c, n);
+	memcpy(s + h + n, tail, t + 1);
+	return s;
+}
+
+static void csv_recovers_at_the_next_line(void **state)
+{
+	char *field64k = repeat("h\n", 'x', 65536, "\nb\n");
+	char *field64k1 = repeat("h\n", 'x', 65537, "\nb\n");
+	char *longline =
+	    repeat("h\n", 'y', ((size_t)1 << 20) + ((size_t)1 << 17), "\nb\n");
+	char *openbig = repeat("h\n\"a\n", 'z',
+	                       ((size_t)1 << 20) + ((size_t)1 << 17), "\nb\n");
+	const struct {
+		const char *in, *want;
+	} cases[] = {
+	    /* a bad quote mid-file costs its line */
+	    {"h\na\n\"R\"x\nb\n", "1:h;2:a;3!text after a closing quote;4:b;"},
+	    /* a quote inside an unquoted field is text */
+	    {"h\nO\"B\nb\n", "1:h;2:O\"B;3:b;"},
+	    /* left open at the end of the file: its first line only */
+	    {"h\n\"open\nb\nc\n",
+	     "1:h;2!a quoted field opened on this line is not closed by the "
+	     "end of the file;3:b;4:c;"},
+	    /* a stray quote closed later: the swallowed lines read again */
+	    {"h\n\"s\nb\n\"c\"x\nd\n",
+	     "1:h;2!text after a closing quote (a quoted field opened on this "
+	     "line runs to line 4);3:b;4!text after a closing quote;5:d;"},
+	    /* CRLF, and a valid quoted field holding a newline */
+	    {"h,i\r\na,b\r\n", "1:h|i;2:a|b;"},
+	    {"h,i\r\n\"x\r\ny\",z\r\nq,r\r\n", "1:h|i;2:x\r\ny|z;4:q|r;"},
+	    /* BOM, no newline at the end */
+	    {"\xef\xbb\xbfh\na", "1:h;2:a;"},
+	    {"h\n\"a\"\"b\"", "1:h;2:a\"b;"},
+	    /* 64 KiB is the limit */
+	    {field64k, "1:h;2:<65536 bytes>;3:b;"},
+	    {field64k1, "1:h;2!field 1 is longer than 65536 bytes;3:b;"},
+	    {longline, "1:h;2!the line is longer than 1 MiB;3:b;"},
+	    {openbig,
+	     "1:h;2!a quoted field opened on this line is not closed within "
+	     "1 MiB;3!the line is longer than 1 MiB;4:b;"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *path = csv_file(cases[i].in, strlen(cases[i].in));
+		cs_buf out = CS_BUF_INIT;
+		cs_err err = CS_ERR_INIT;
+
+		assert_int_equal(cs_csv_read(path, ',', CS_CSV_REPORT_BAD,
+		                             csv_collect, &out, &err),
+		                 0);
+		if (strcmp(cs_buf_str(&out), cases[i].want) != 0)
+			fail_msg("case %zu: got %s", i, cs_buf_str(&out));
+		cs_buf_free(&out);
+		unlink(path);
+		free(path);
+	}
+	free(field64k);
+	free(field64k1);
+	free(longline);
+	free(openbig);
+}
+
+static void csv_without_report_stops_at_the_bad_line(void **state)
+{
+	const char in[] = "h\na\n\"R\"x\nb\n";
+	char *path = csv_file(in, sizeof in - 1);
+	cs_buf out = CS_BUF_INIT;
+	cs_err err = CS_ERR_INIT;
+
+	(void)state;
+	assert_int_equal(cs_csv_foreach(path, ',', csv_collect, &out, &err),
+	                 CS_EINVAL);
+	assert_non_null(strstr(err.msg, ":3: text after a closing quote"));
+	assert_string_equal(cs_buf_str(&out), "1:h;2:a;");
+	cs_buf_free(&out);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +353,8 @@ int main(void)
 	    cmocka_unit_test(real_clock_tracks_realtime),
 	    cmocka_unit_test(sim_clock_frozen_and_advanced),
 	    cmocka_unit_test(sim_clock_runs_faster),
+	    cmocka_unit_test(csv_recovers_at_the_next_line),
+	    cmocka_unit_test(csv_without_report_stops_at_the_bad_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
