@@ -2,16 +2,19 @@
  * smtp_message.c - build an RFC 5322 / MIME message with libetpan's
  * builder: header fields (mailimf_*) and body parts (mailmime_*).
  *
- * Our part is the domain rules around it: refuse CR/LF in any header value
- * that came from data (header injection), RFC 2047-encode non-ASCII display
- * names and subjects, choose 7bit or quoted-printable per part, Date from
- * the caller's (service) clock, a Message-ID made here so the caller can
+ * Our part is the domain rules around it: refuse CR/LF, control characters
+ * and over-long values in any header value that came from data (header
+ * injection, lines a server refuses: the same checks contacts import runs,
+ * smtp_check_header_text and smtp_check_address), RFC 2047-encode non-ASCII
+ * display names and subjects, choose 7bit or quoted-printable per part, Date
+ * from the caller's (service) clock, a Message-ID made here so the caller can
  * record it before DATA, and List-Unsubscribe (RFC 2369, RFC 8058).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "smtp.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,56 +22,158 @@
 #include <libetpan/libetpan.h>
 #include <openssl/rand.h>
 
-#define MAX_HEADER_VALUE 900 /* under the 998 octet line limit */
 /* An encoded word may have 75 characters (RFC 2047); 64 leaves room for
  * "Subject: " on the first line, so the writer does not fold before it. */
 #define WORD_MAX 64
 
-/* A header value from data must be one line of sane length. */
-static int check_value(const char *field, const char *v, cs_err *err)
-{
-	const char *p;
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
 
-	if (v == NULL)
+static int too_long(const char *field, size_t n, size_t max, cs_err *err)
+{
+	return cs_err_set(err, CS_EINVAL,
+	                  "%s is %zu octets long; a header carries at most %zu "
+	                  "(RFC 5322: %d a line)",
+	                  field, n, max, SMTP_LINE_MAX);
+}
+
+/* The refusal for byte c at offset i (c is below 0x20 or DEL, not TAB). */
+static int bad_byte(const char *field, unsigned c, size_t i, cs_err *err)
+{
+	if (c == '\r' || c == '\n')
+		return cs_err_set(
+		    err, CS_EINVAL,
+		    "%s contains a line break (CR or LF); refused "
+		    "so it cannot inject a header",
+		    field);
+	return cs_err_set(err, CS_EINVAL,
+	                  "%s contains a control character (U+%04X at byte "
+	                  "%zu)",
+	                  field, c, i + 1);
+}
+
+int smtp_check_header_text(const char *field, const char *value, size_t max,
+                           cs_err *err)
+{
+	const unsigned char *p = (const unsigned char *)value;
+	size_t n, i = 0, k;
+
+	if (value == NULL)
 		return 0;
-	for (p = v; *p; p++)
-		if (*p == '\r' || *p == '\n')
-			return cs_err_set(
-			    err, CS_EINVAL,
-			    "%s contains a line break (CR or LF); "
-			    "refused so it cannot inject a header",
-			    field);
-		else if ((unsigned char)*p < 0x20 && *p != '\t')
-			return cs_err_set(err, CS_EINVAL,
-			                  "%s contains a control character",
-			                  field);
-	if (p - v > MAX_HEADER_VALUE)
-		return cs_err_set(err, CS_EINVAL, "%s is longer than %d bytes",
-		                  field, MAX_HEADER_VALUE);
+	n = strlen(value);
+	if (n > max)
+		return too_long(field, n, max, err);
+	/* eight bytes at a time; a word with a byte below 0x20 or a DEL is
+	 * looked at byte by byte (TAB is allowed) */
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, d;
+
+		memcpy(&w, p + i, 8);
+		d = w ^ (ONES * 0x7f);
+		if ((((w - ONES * 0x20) & ~w) | ((d - ONES) & ~d)) & HIGHS)
+			for (k = i; k < i + 8; k++)
+				if ((p[k] < 0x20 && p[k] != '\t') ||
+				    p[k] == 0x7f)
+					return bad_byte(field, p[k], k, err);
+	}
+	for (; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
+			return bad_byte(field, p[i], i, err);
 	return 0;
 }
 
-/* addr-spec: local@domain, printable ASCII, no spaces or brackets. */
-static int check_addr(const char *field, const char *a, cs_err *err)
+int smtp_check_display_name(const char *field, const char *first,
+                            const char *last, cs_err *err)
 {
-	const char *at, *p;
+	char name[SMTP_HEADER_MAX + 1];
+	size_t lf = first ? strlen(first) : 0, ll = last ? strlen(last) : 0;
+	size_t n = lf + (lf && ll ? 1 : 0) + ll;
+
+	/* as seq_compose writes it: "first last", or whichever is there */
+	if (n > SMTP_HEADER_MAX)
+		return too_long(field, n, SMTP_HEADER_MAX, err);
+	memcpy(name, first ? first : "", lf);
+	if (lf && ll)
+		name[lf] = ' ';
+	memcpy(name + n - ll, last ? last : "", ll);
+	name[n] = '\0';
+	return smtp_check_header_text(field, name, SMTP_HEADER_MAX, err);
+}
+
+static bool is_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+int smtp_check_address(const char *field, const char *a, cs_err *err)
+{
+	const char *at, *p, *label;
+	size_t n, ln;
 
 	if (a == NULL || *a == '\0')
-		return cs_err_set(err, CS_EINVAL, "%s address is missing",
+		return cs_err_set(err, CS_EINVAL, "%s: the address is missing",
 		                  field);
+	n = strlen(a);
+	if (n > 254)
+		return cs_err_set(
+		    err, CS_EINVAL,
+		    "%s: the address is %zu octets long, over 254", field, n);
 	at = strrchr(a, '@');
-	if (at == NULL || at == a || at[1] == '\0' || strlen(a) > 254)
+	if (at == NULL || at == a || at[1] == '\0')
 		return cs_err_set(err, CS_EINVAL,
-		                  "%s address \"%s\" is not local@domain",
+		                  "%s: \"%s\" is not an address (local@domain)",
 		                  field, a);
 	for (p = a; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
-		    strchr("<>()[]\\,;:\"", *p))
+		if ((unsigned char)*p >= 0x80)
 			return cs_err_set(
 			    err, CS_EINVAL,
-			    "%s address \"%s\" has a character not "
-			    "allowed in an address",
+			    "%s: \"%s\" is not ASCII (a non-ASCII domain is "
+			    "sent in its xn-- form; a non-ASCII local part "
+			    "needs SMTPUTF8, which coldseq does not use)",
 			    field, a);
+	ln = (size_t)(at - a);
+	if (ln > 64)
+		return cs_err_set(err, CS_EINVAL,
+		                  "%s: \"%s\": the part before @ is %zu octets "
+		                  "long, over 64",
+		                  field, a, ln);
+	for (p = a; p < at; p++)
+		if (*p == '.' && (p == a || p[1] == '.' || p + 1 == at))
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "%s: \"%s\": misplaced dot before the @", field, a);
+		else if (!is_alnum(*p) && !strchr(".!#$%&'*+/=?^_`{|}~-", *p))
+			return cs_err_set(err, CS_EINVAL,
+			                  "%s: \"%s\": character '%c' is not "
+			                  "allowed before the @",
+			                  field, a, *p);
+	if (n - ln - 1 > 253)
+		return cs_err_set(err, CS_EINVAL,
+		                  "%s: \"%s\": the domain is longer than 253 "
+		                  "octets",
+		                  field, a);
+	for (label = at + 1; label;) {
+		const char *dot = strchr(label, '.');
+		size_t len = dot ? (size_t)(dot - label) : strlen(label), i;
+
+		if (len == 0 || len > 63 || label[0] == '-' ||
+		    label[len - 1] == '-')
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "%s: \"%s\": the domain has an empty, "
+			    "too long (over 63) or hyphen-edged "
+			    "label",
+			    field, a);
+		for (i = 0; i < len; i++)
+			if (!is_alnum(label[i]) && label[i] != '-')
+				return cs_err_set(
+				    err, CS_EINVAL,
+				    "%s: \"%s\": character '%c' is "
+				    "not allowed in a host name",
+				    field, a, label[i]);
+		label = dot ? dot + 1 : NULL;
+	}
 	return 0;
 }
 
@@ -281,25 +386,33 @@ int smtp_build_message(const smtp_msg_spec *m, cs_buf *out, char **message_id,
 	size_t i;
 
 	*message_id = NULL;
-	if ((rc = check_addr("From", m->from_addr, err)) ||
-	    (rc = check_addr("To", m->to_addr, err)) ||
-	    (rc =
-	         check_value("the sender's display name", m->from_name, err)) ||
-	    (rc = check_value("the recipient's name", m->to_name, err)) ||
-	    (rc = check_value("Subject", m->subject, err)) ||
-	    (rc = check_value("Message-ID", m->message_id, err)) ||
-	    (rc = check_value("In-Reply-To", m->in_reply_to, err)) ||
-	    (rc = check_value("References", m->references, err)) ||
-	    (rc = check_value("List-Unsubscribe", m->list_unsubscribe_mailto,
-	                      err)) ||
-	    (rc = check_value("List-Unsubscribe URL", m->list_unsubscribe_url,
-	                      err)))
+	if ((rc = smtp_check_address("From", m->from_addr, err)) ||
+	    (rc = smtp_check_address("To", m->to_addr, err)) ||
+	    (rc = smtp_check_header_text("the sender's display name",
+	                                 m->from_name, SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("the recipient's name", m->to_name,
+	                                 SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("Subject", m->subject, SMTP_HEADER_MAX,
+	                                 err)) ||
+	    (rc = smtp_check_header_text("Message-ID", m->message_id,
+	                                 SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("In-Reply-To", m->in_reply_to,
+	                                 SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("References", m->references,
+	                                 SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("List-Unsubscribe",
+	                                 m->list_unsubscribe_mailto,
+	                                 SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("List-Unsubscribe URL",
+	                                 m->list_unsubscribe_url,
+	                                 SMTP_HEADER_MAX, err)))
 		return rc;
 	for (i = 0; i < m->nextra; i++) {
 		const char *p;
 
-		if ((rc =
-		         check_value(m->extra[i].name, m->extra[i].value, err)))
+		if ((rc = smtp_check_header_text(m->extra[i].name,
+		                                 m->extra[i].value,
+		                                 SMTP_HEADER_MAX, err)))
 			return rc;
 		for (p = m->extra[i].name; *p; p++)
 			if (*p <= ' ' || *p == ':' || (unsigned char)*p >= 0x7f)
