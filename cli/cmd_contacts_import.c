@@ -123,69 +123,19 @@ static int builtin_of(const char *name)
 	return -1;
 }
 
-/* One pass over s: false (and *bad, the offset of the first bad byte)
- * unless valid UTF-8; *len gets its length, *brk whether it holds CR or
- * LF. */
-#define ONES  0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Whether some byte of w is c. */
-static bool has_byte(uint64_t w, unsigned char c)
-{
-	uint64_t x = w ^ (ONES * c);
-
-	return ((x - ONES) & ~x & HIGHS) != 0;
-}
-
+/* False (and *bad, the offset of the first bad byte) unless s is valid
+ * UTF-8 (cs_utf8_valid, the one checker); *len gets its length, *brk
+ * whether it holds CR or LF. */
 static bool scan_text(const char *s, size_t *len, bool *brk, size_t *bad)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, end = strlen(s);
+	size_t end = strlen(s);
 
 	*brk = false;
-	/* plain ASCII, eight bytes at a time */
-	for (; i + 8 <= end; i += 8) {
-		uint64_t w;
-
-		memcpy(&w, p + i, 8);
-		if (w & HIGHS)
-			break;
-		if (has_byte(w, '\r') || has_byte(w, '\n'))
-			*brk = true;
-	}
-	while (i < end) {
-		unsigned c = p[i], n, k, cp;
-
-		if (c < 0x80) {
-			if (c == '\r' || c == '\n')
-				*brk = true;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
-			goto fail;
-		for (k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				goto fail;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((n == 2 &&
-		     (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			goto fail;
-		i += n + 1;
-	}
-	*len = i;
+	if (!cs_utf8_valid(s, end, bad))
+		return false;
+	*brk = memchr(s, '\r', end) != NULL || memchr(s, '\n', end) != NULL;
+	*len = end;
 	return true;
-fail:
-	*bad = i;
-	return false;
 }
 
 static bool valid_utf8(const char *s, size_t *bad)
