@@ -26,6 +26,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "smtp/smtp.h"
+
 enum {
 	F_EMAIL,
 	F_FIRST,
@@ -385,6 +387,58 @@ static bool is_space(char c)
 	return isspace((unsigned char)c) != 0;
 }
 
+/* ---- row_check: refuse what the sender would refuse ------------------
+ *
+ * Every field the row would store, checked with the message builder's own
+ * functions (smtp/smtp.h), so import and sending cannot disagree: the
+ * normalised address as it goes into RCPT TO and To (smtp_check_address),
+ * every other field as header text (a template may put any field into the
+ * Subject: smtp_check_header_text with SMTP_HEADER_MAX), and first_name
+ * with last_name as the To display name (smtp_check_display_name).  0, or
+ * non-zero with "FILE:LINE: column N: reason" in reason.  One pass over
+ * each field's bytes, no allocation. */
+static int row_check(const imp *p, const cs_csv_row *r, const char *email,
+                     const char *first, const char *last, char *reason,
+                     size_t cap)
+{
+	cs_err e;
+	size_t i, col_first = 0, col_last = 0, col_email = 0;
+
+	e.code = 0;
+	e.msg[0] = '\0';
+	for (i = 0; i < r->n; i++) {
+		int f = p->field[i];
+
+		if (f == F_EMAIL)
+			col_email = i + 1;
+		if (f == F_FIRST)
+			col_first = i + 1;
+		if (f == F_LAST)
+			col_last = i + 1;
+		if (f == -2 || f == F_EMAIL)
+			continue;
+		if (smtp_check_header_text(f >= 0 ? builtin[f] : p->names[i],
+		                           r->fields[i], SMTP_HEADER_MAX,
+		                           &e) != 0) {
+			snprintf(reason, cap, "%s:%zu: column %zu: %s", p->path,
+			         r->line, i + 1, e.msg);
+			return -1;
+		}
+	}
+	if (smtp_check_address("email", email, &e) != 0) {
+		snprintf(reason, cap, "%s:%zu: column %zu: %s", p->path,
+		         r->line, col_email, e.msg);
+		return -1;
+	}
+	if (smtp_check_display_name("first_name and last_name (the To name)",
+	                            first, last, &e) != 0) {
+		snprintf(reason, cap, "%s:%zu: columns %zu and %zu: %s",
+		         p->path, r->line, col_first, col_last, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 static int row(const cs_csv_row *r, void *arg)
 {
 	imp *p = arg;
@@ -455,6 +509,9 @@ static int row(const cs_csv_row *r, void *arg)
 		snprintf(reason, sizeof reason, "email: %s", e.msg);
 		goto rejected;
 	}
+	if (row_check(p, r, email->data, v[F_FIRST], v[F_LAST], reason,
+	              sizeof reason) != 0)
+		goto rejected;
 	for (i = F_FIRST; i < NBUILTIN; i++)
 		if (brk[i]) {
 			snprintf(reason, sizeof reason,
