@@ -392,11 +392,21 @@ static bool is_space(char c)
  * Every field the row would store, checked with the message builder's own
  * functions (smtp/smtp.h), so import and sending cannot disagree: the
  * normalised address as it goes into RCPT TO and To (smtp_check_address),
- * every other field as header text (a template may put any field into the
- * Subject: smtp_check_header_text with SMTP_HEADER_MAX), and first_name
- * with last_name as the To display name (smtp_check_display_name).  0, or
- * non-zero with "FILE:LINE: column N: reason" in reason.  One pass over
- * each field's bytes, no allocation. */
+ * every built-in field as header text (the builder writes first_name and
+ * last_name into To, and these are the fields subjects are made of:
+ * smtp_check_header_text with SMTP_HEADER_MAX), and first_name with
+ * last_name as the To display name (smtp_check_display_name).
+ *
+ * Custom fields are the exception, on purpose: CRM exports carry
+ * multi-line notes that templates use in the body, and importing them is
+ * established behaviour (tests/contacts/test_contacts.py), so a custom
+ * field may hold CR, LF and TAB and any length the reader takes; other
+ * control characters are refused (they belong in no header and no body).
+ * A multi-line or over-long custom field that a Subject does use is held
+ * at send time with the builder's reason (README: "not sendable").
+ *
+ * 0, or non-zero with "FILE:LINE: column N: reason" in reason.  One pass
+ * over each field's bytes, no allocation. */
 static int row_check(const imp *p, const cs_csv_row *r, const char *email,
                      const char *first, const char *last, char *reason,
                      size_t cap)
@@ -417,9 +427,30 @@ static int row_check(const imp *p, const cs_csv_row *r, const char *email,
 			col_last = i + 1;
 		if (f == -2 || f == F_EMAIL)
 			continue;
-		if (smtp_check_header_text(f >= 0 ? builtin[f] : p->names[i],
-		                           r->fields[i], SMTP_HEADER_MAX,
-		                           &e) != 0) {
+		if (f == -1) {
+			const unsigned char *c =
+			    (const unsigned char *)r->fields[i];
+
+			for (; *c; c++)
+				if ((*c < 0x20 && *c != '\t' && *c != '\r' &&
+				     *c != '\n') ||
+				    *c == 0x7f) {
+					snprintf(
+					    reason, cap,
+					    "%s:%zu: column %zu: %s contains "
+					    "a control character (U+%04X at "
+					    "byte %zu)",
+					    p->path, r->line, i + 1,
+					    p->names[i], *c,
+					    (size_t)(c - (const unsigned char *)
+					                     r->fields[i]) +
+					        1);
+					return -1;
+				}
+			continue;
+		}
+		if (smtp_check_header_text(builtin[f], r->fields[i],
+		                           SMTP_HEADER_MAX, &e) != 0) {
 			snprintf(reason, cap, "%s:%zu: column %zu: %s", p->path,
 			         r->line, i + 1, e.msg);
 			return -1;
@@ -430,8 +461,8 @@ static int row_check(const imp *p, const cs_csv_row *r, const char *email,
 		         r->line, col_email, e.msg);
 		return -1;
 	}
-	if (smtp_check_display_name("first_name and last_name (the To name)",
-	                            first, last, &e) != 0) {
+	if (smtp_check_display_name("the To name (first_name last_name)", first,
+	                            last, &e) != 0) {
 		snprintf(reason, cap, "%s:%zu: columns %zu and %zu: %s",
 		         p->path, r->line, col_first, col_last, e.msg);
 		return -1;
