@@ -434,7 +434,13 @@ static const cli_opt preview_opts[] = {
 const cli_cmd cli_cmds_template[] = {
     {"template", "import", "FILE...", "store template files",
      "Checks every file; a syntax error names FILE:LINE:COLUMN and shows\n"
-     "the line with a caret, and nothing is stored.  The name is the file\n"
+     "the line with a caret, and nothing is stored.  Also refused: text\n"
+     "that is not UTF-8 (a BOM is fine; for a Windows-1252 or Latin-1\n"
+     "file the error shows the iconv command that converts it), a\n"
+     "{{sender.NAME}} other than first_name, last_name, name, email,\n"
+     "signature, and a Subject that could render longer than a header\n"
+     "carries (900 octets: its text, the longest spintax choice and the\n"
+     "longest fallback of each field).  The name is the file\n"
      "name without extension (or --name).  Importing a name again stores\n"
      "a new version (an identical file changes nothing); campaigns keep\n"
      "the version they were started with.\n\n"
