@@ -125,17 +125,48 @@ static int builtin_of(const char *name)
 	return -1;
 }
 
-/* False (and *bad, the offset of the first bad byte) unless s is valid
- * UTF-8 (cs_utf8_valid, the one checker); *len gets its length, *brk
- * whether it holds CR or LF. */
+/* One pass over s: false (and *bad, the offset of the first bad byte)
+ * unless valid UTF-8; *len gets its length, *brk whether it holds CR or
+ * LF.  Plain ASCII is scanned here, eight bytes at a time; from the first
+ * non-ASCII byte on, cs_utf8_valid (the one UTF-8 checker) decides. */
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether some byte of w is c. */
+static bool has_byte(uint64_t w, unsigned char c)
+{
+	uint64_t x = w ^ (ONES * c);
+
+	return ((x - ONES) & ~x & HIGHS) != 0;
+}
+
 static bool scan_text(const char *s, size_t *len, bool *brk, size_t *bad)
 {
-	size_t end = strlen(s);
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, end = strlen(s);
 
 	*brk = false;
-	if (!cs_utf8_valid(s, end, bad))
-		return false;
-	*brk = memchr(s, '\r', end) != NULL || memchr(s, '\n', end) != NULL;
+	for (; i + 8 <= end; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (w & HIGHS)
+			break;
+		if (has_byte(w, '\r') || has_byte(w, '\n'))
+			*brk = true;
+	}
+	for (; i < end && p[i] < 0x80; i++)
+		if (p[i] == '\r' || p[i] == '\n')
+			*brk = true;
+	if (i < end) {
+		if (!cs_utf8_valid(s + i, end - i, bad)) {
+			*bad += i;
+			return false;
+		}
+		if (memchr(s + i, '\r', end - i) ||
+		    memchr(s + i, '\n', end - i))
+			*brk = true;
+	}
 	*len = end;
 	return true;
 }
@@ -400,8 +431,9 @@ static bool is_space(char c)
  * Custom fields are the exception, on purpose: CRM exports carry
  * multi-line notes that templates use in the body, and importing them is
  * established behaviour (tests/contacts/test_contacts.py), so a custom
- * field may hold CR, LF and TAB and any length the reader takes; other
- * control characters are refused (they belong in no header and no body).
+ * field may hold CR, LF and TAB and any length the reader takes
+ * (smtp_check_body_text); other control characters are refused (they
+ * belong in no header and no body).
  * A multi-line or over-long custom field that a Subject does use is held
  * at send time with the builder's reason (README: "not sendable").
  *
@@ -428,25 +460,12 @@ static int row_check(const imp *p, const cs_csv_row *r, const char *email,
 		if (f == -2 || f == F_EMAIL)
 			continue;
 		if (f == -1) {
-			const unsigned char *c =
-			    (const unsigned char *)r->fields[i];
-
-			for (; *c; c++)
-				if ((*c < 0x20 && *c != '\t' && *c != '\r' &&
-				     *c != '\n') ||
-				    *c == 0x7f) {
-					snprintf(
-					    reason, cap,
-					    "%s:%zu: column %zu: %s contains "
-					    "a control character (U+%04X at "
-					    "byte %zu)",
-					    p->path, r->line, i + 1,
-					    p->names[i], *c,
-					    (size_t)(c - (const unsigned char *)
-					                     r->fields[i]) +
-					        1);
-					return -1;
-				}
+			if (smtp_check_body_text(p->names[i], r->fields[i],
+			                         &e) != 0) {
+				snprintf(reason, cap, "%s:%zu: column %zu: %s",
+				         p->path, r->line, i + 1, e.msg);
+				return -1;
+			}
 			continue;
 		}
 		if (smtp_check_header_text(builtin[f], r->fields[i],

@@ -185,6 +185,10 @@ bool cs_utf8_valid(const char *s, size_t n, size_t *bad)
 		}
 		if (i >= n)
 			break;
+		if (p[i] < 0x80) { /* the tail of a short ASCII run */
+			i++;
+			continue;
+		}
 		k = utf8_seq(p + i, n - i);
 		if (k == 0) {
 			*bad = i;

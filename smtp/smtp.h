@@ -82,6 +82,10 @@ size_t smtp_parse_enhanced(const char *text, char out[16]);
  * allocation. */
 int smtp_check_header_text(const char *field, const char *value, size_t max,
                            cs_err *err);
+/* value may go into a body: as smtp_check_header_text but line breaks
+ * (CR, LF) are fine and there is no length limit.  For data that only
+ * ever belongs in a body, such as a contact's multi-line notes. */
+int smtp_check_body_text(const char *field, const char *value, cs_err *err);
 /* The To display name the builder writes for a contact, "first last"
  * (either may be NULL or empty), checked as smtp_check_header_text with
  * SMTP_HEADER_MAX; no allocation. */

@@ -26,9 +26,6 @@
  * "Subject: " on the first line, so the writer does not fold before it. */
 #define WORD_MAX 64
 
-#define ONES  0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
 static int too_long(const char *field, size_t n, size_t max, cs_err *err)
 {
 	return cs_err_set(err, CS_EINVAL,
@@ -52,52 +49,88 @@ static int bad_byte(const char *field, unsigned c, size_t i, cs_err *err)
 	                  field, c, i + 1);
 }
 
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether some byte of w is below 0x20 or DEL. */
+static bool ctl_word(uint64_t w)
+{
+	uint64_t d = w ^ (ONES * 0x7f);
+
+	return ((((w - ONES * 0x20) & ~w) | ((d - ONES) & ~d)) & HIGHS) != 0;
+}
+
+/* The n bytes at p hold no control character (TAB allowed; CR and LF too
+ * when breaks); else the refusal for the first one.  Eight bytes at a
+ * time, the tail as one more word (overlapping, or padded); a word with a
+ * control byte is looked at byte by byte. */
+static int check_bytes(const char *field, const unsigned char *p, size_t n,
+                       bool breaks, cs_err *err)
+{
+	size_t i = 0, k;
+	uint64_t w;
+
+	for (;; i += 8) {
+		if (i + 8 <= n)
+			memcpy(&w, p + i, 8);
+		else if (n >= 8) /* the last eight bytes, again in part */
+			memcpy(&w, p + (i = n - 8), 8);
+		else if (i < n) {
+			w = ONES * 'x';
+			memcpy(&w, p, n);
+		} else
+			return 0;
+		if (ctl_word(w))
+			for (k = i; k < i + 8 && k < n; k++) {
+				unsigned c = p[k];
+
+				if ((c < 0x20 || c == 0x7f) && c != '\t' &&
+				    !(breaks && (c == '\r' || c == '\n')))
+					return bad_byte(field, c, k, err);
+			}
+		if (i + 8 >= n)
+			return 0;
+	}
+}
+
 int smtp_check_header_text(const char *field, const char *value, size_t max,
                            cs_err *err)
 {
-	const unsigned char *p = (const unsigned char *)value;
-	size_t n, i = 0, k;
+	size_t n;
 
 	if (value == NULL)
 		return 0;
 	n = strlen(value);
 	if (n > max)
 		return too_long(field, n, max, err);
-	/* eight bytes at a time; a word with a byte below 0x20 or a DEL is
-	 * looked at byte by byte (TAB is allowed) */
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w, d;
+	return check_bytes(field, (const unsigned char *)value, n, false, err);
+}
 
-		memcpy(&w, p + i, 8);
-		d = w ^ (ONES * 0x7f);
-		if ((((w - ONES * 0x20) & ~w) | ((d - ONES) & ~d)) & HIGHS)
-			for (k = i; k < i + 8; k++)
-				if ((p[k] < 0x20 && p[k] != '\t') ||
-				    p[k] == 0x7f)
-					return bad_byte(field, p[k], k, err);
-	}
-	for (; i < n; i++)
-		if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
-			return bad_byte(field, p[i], i, err);
-	return 0;
+int smtp_check_body_text(const char *field, const char *value, cs_err *err)
+{
+	if (value == NULL)
+		return 0;
+	return check_bytes(field, (const unsigned char *)value, strlen(value),
+	                   true, err);
 }
 
 int smtp_check_display_name(const char *field, const char *first,
                             const char *last, cs_err *err)
 {
-	char name[SMTP_HEADER_MAX + 1];
 	size_t lf = first ? strlen(first) : 0, ll = last ? strlen(last) : 0;
 	size_t n = lf + (lf && ll ? 1 : 0) + ll;
+	int rc;
 
-	/* as seq_compose writes it: "first last", or whichever is there */
+	/* as seq_compose writes it: "first last", or whichever is there.
+	 * The space between is allowed, so checking the parts is checking
+	 * the whole (without building it); only a byte offset in the last
+	 * part counts from its own start. */
 	if (n > SMTP_HEADER_MAX)
 		return too_long(field, n, SMTP_HEADER_MAX, err);
-	memcpy(name, first ? first : "", lf);
-	if (lf && ll)
-		name[lf] = ' ';
-	memcpy(name + n - ll, last ? last : "", ll);
-	name[n] = '\0';
-	return smtp_check_header_text(field, name, SMTP_HEADER_MAX, err);
+	if ((rc = smtp_check_header_text(field, first, SMTP_HEADER_MAX, err)) !=
+	    0)
+		return rc;
+	return smtp_check_header_text(field, last, SMTP_HEADER_MAX, err);
 }
 
 static bool is_alnum(char c)
@@ -106,10 +139,57 @@ static bool is_alnum(char c)
 	       (c >= 'A' && c <= 'Z');
 }
 
+/* RFC 5322 atext: what a dot-atom local part is made of, besides dots. */
+static bool is_atext(unsigned char c)
+{
+	if (is_alnum((char)c))
+		return true;
+	switch (c) {
+	case '!':
+	case '#':
+	case '$':
+	case '%':
+	case '&':
+	case '\'':
+	case '*':
+	case '+':
+	case '/':
+	case '=':
+	case '?':
+	case '^':
+	case '_':
+	case '`':
+	case '{':
+	case '|':
+	case '}':
+	case '~':
+	case '-': return true;
+	default: return false;
+	}
+}
+
+static int not_ascii(const char *field, const char *a, cs_err *err)
+{
+	return cs_err_set(err, CS_EINVAL,
+	                  "%s: \"%s\" is not ASCII (a non-ASCII domain is "
+	                  "sent in its xn-- form; a non-ASCII local part needs "
+	                  "SMTPUTF8, which coldseq does not use)",
+	                  field, a);
+}
+
+static int bad_label(const char *field, const char *a, cs_err *err)
+{
+	return cs_err_set(err, CS_EINVAL,
+	                  "%s: \"%s\": the domain has an empty, too long (over "
+	                  "63) or hyphen-edged label",
+	                  field, a);
+}
+
 int smtp_check_address(const char *field, const char *a, cs_err *err)
 {
-	const char *at, *p, *label;
-	size_t n, ln;
+	const unsigned char *p;
+	const char *at;
+	size_t n, ln, label = 0;
 
 	if (a == NULL || *a == '\0')
 		return cs_err_set(err, CS_EINVAL, "%s: the address is missing",
@@ -124,57 +204,54 @@ int smtp_check_address(const char *field, const char *a, cs_err *err)
 		return cs_err_set(err, CS_EINVAL,
 		                  "%s: \"%s\" is not an address (local@domain)",
 		                  field, a);
-	for (p = a; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			return cs_err_set(
-			    err, CS_EINVAL,
-			    "%s: \"%s\" is not ASCII (a non-ASCII domain is "
-			    "sent in its xn-- form; a non-ASCII local part "
-			    "needs SMTPUTF8, which coldseq does not use)",
-			    field, a);
 	ln = (size_t)(at - a);
 	if (ln > 64)
 		return cs_err_set(err, CS_EINVAL,
 		                  "%s: \"%s\": the part before @ is %zu octets "
 		                  "long, over 64",
 		                  field, a, ln);
-	for (p = a; p < at; p++)
-		if (*p == '.' && (p == a || p[1] == '.' || p + 1 == at))
+	/* the local part: a dot-atom */
+	for (p = (const unsigned char *)a; p < (const unsigned char *)at; p++) {
+		if (*p >= 0x80)
+			return not_ascii(field, a, err);
+		if (*p == '.' &&
+		    (p == (const unsigned char *)a || p[1] == '.' ||
+		     p + 1 == (const unsigned char *)at))
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "%s: \"%s\": misplaced dot before the @", field, a);
-		else if (!is_alnum(*p) && !strchr(".!#$%&'*+/=?^_`{|}~-", *p))
+		if (*p != '.' && !is_atext(*p))
 			return cs_err_set(err, CS_EINVAL,
 			                  "%s: \"%s\": character '%c' is not "
 			                  "allowed before the @",
 			                  field, a, *p);
+	}
 	if (n - ln - 1 > 253)
 		return cs_err_set(err, CS_EINVAL,
 		                  "%s: \"%s\": the domain is longer than 253 "
 		                  "octets",
 		                  field, a);
-	for (label = at + 1; label;) {
-		const char *dot = strchr(label, '.');
-		size_t len = dot ? (size_t)(dot - label) : strlen(label), i;
-
-		if (len == 0 || len > 63 || label[0] == '-' ||
-		    label[len - 1] == '-')
-			return cs_err_set(
-			    err, CS_EINVAL,
-			    "%s: \"%s\": the domain has an empty, "
-			    "too long (over 63) or hyphen-edged "
-			    "label",
-			    field, a);
-		for (i = 0; i < len; i++)
-			if (!is_alnum(label[i]) && label[i] != '-')
-				return cs_err_set(
-				    err, CS_EINVAL,
-				    "%s: \"%s\": character '%c' is "
-				    "not allowed in a host name",
-				    field, a, label[i]);
-		label = dot ? dot + 1 : NULL;
+	/* the host name: labels of letters, digits and inner hyphens */
+	for (p = (const unsigned char *)at + 1;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0 || label > 63 || p[-1] == '-')
+				return bad_label(field, a, err);
+			if (*p == '\0')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (*p >= 0x80)
+			return not_ascii(field, a, err);
+		if (*p == '-' && label == 0)
+			return bad_label(field, a, err);
+		if (!is_alnum((char)*p) && *p != '-')
+			return cs_err_set(err, CS_EINVAL,
+			                  "%s: \"%s\": character '%c' is not "
+			                  "allowed in a host name",
+			                  field, a, *p);
+		label++;
 	}
-	return 0;
 }
 
 static bool is_plain_ascii(const char *s)

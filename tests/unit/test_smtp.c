@@ -396,6 +396,34 @@ static void header_text_table(void **state)
 			    c == '\t' || (c >= 0x20 && c != 0x7f));
 		}
 	}
+	/* every length and position (the eight-byte words, the overlapping
+	 * and the padded tail) */
+	for (c = 1; c <= 17; c++) {
+		char v[20];
+		size_t at;
+
+		for (at = 0; at < c; at++) {
+			memset(v, 'x', c);
+			v[c] = '\0';
+			assert_int_equal(
+			    smtp_check_header_text("f", v, 900, &err), 0);
+			v[at] = '\x1f';
+			assert_int_equal(
+			    smtp_check_header_text("f", v, 900, &err),
+			    CS_EINVAL);
+			v[at] = '\n';
+			assert_int_equal(smtp_check_body_text("f", v, &err), 0);
+			v[at] = '\x7f';
+			assert_int_equal(smtp_check_body_text("f", v, &err),
+			                 CS_EINVAL);
+		}
+	}
+	/* a body text (a multi-line note) may hold line breaks, not the rest */
+	assert_int_equal(smtp_check_body_text("Notes", "a\r\nb\tc", &err), 0);
+	assert_int_equal(smtp_check_body_text("Notes", "a\x1b[0m", &err),
+	                 CS_EINVAL);
+	assert_non_null(strstr(err.msg, "Notes contains a control character "
+	                                "(U+001B at byte 2)"));
 	/* the length limit, exactly */
 	s = rep('a', SMTP_HEADER_MAX);
 	assert_int_equal(
