@@ -78,8 +78,9 @@ size_t smtp_parse_enhanced(const char *text, char out[16]);
 /* value may go into a header: no CR or LF, no control character (below
  * U+0020 except TAB, and DEL), at most max octets.  NULL is fine.  On
  * refusal returns CS_EINVAL and err says "FIELD contains ..." / "FIELD is
- * longer than ..." (field is how the caller names it).  One pass, no
- * allocation. */
+ * N octets long ..." (field is how the caller names it).  A value of
+ * printable ASCII (0x20-0x7E) and TAB within max is always accepted.  One
+ * pass, no allocation. */
 int smtp_check_header_text(const char *field, const char *value, size_t max,
                            cs_err *err);
 /* value may go into a body: as smtp_check_header_text but line breaks

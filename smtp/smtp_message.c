@@ -60,37 +60,42 @@ static bool ctl_word(uint64_t w)
 	return ((((w - ONES * 0x20) & ~w) | ((d - ONES) & ~d)) & HIGHS) != 0;
 }
 
+/* The first refused byte of p (n bytes), one at a time: the slow path,
+ * for a value that has a control byte somewhere. */
+static int first_bad(const char *field, const unsigned char *p, size_t n,
+                     bool breaks, cs_err *err)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		unsigned c = p[k];
+
+		if ((c < 0x20 || c == 0x7f) && c != '\t' &&
+		    !(breaks && (c == '\r' || c == '\n')))
+			return bad_byte(field, c, k, err);
+	}
+	return 0;
+}
+
 /* The n bytes at p hold no control character (TAB allowed; CR and LF too
  * when breaks); else the refusal for the first one.  Eight bytes at a
- * time, the tail as one more word (overlapping, or padded); a word with a
- * control byte is looked at byte by byte. */
-static int check_bytes(const char *field, const unsigned char *p, size_t n,
-                       bool breaks, cs_err *err)
+ * time, the tail as the last eight (overlapping); a value shorter than a
+ * word byte by byte. */
+static inline int check_bytes(const char *field, const unsigned char *p,
+                              size_t n, bool breaks, cs_err *err)
 {
-	size_t i = 0, k;
 	uint64_t w;
+	size_t i;
 
-	for (;; i += 8) {
-		if (i + 8 <= n)
-			memcpy(&w, p + i, 8);
-		else if (n >= 8) /* the last eight bytes, again in part */
-			memcpy(&w, p + (i = n - 8), 8);
-		else if (i < n) {
-			w = ONES * 'x';
-			memcpy(&w, p, n);
-		} else
-			return 0;
+	if (n < 8)
+		return first_bad(field, p, n, breaks, err);
+	for (i = 0; i + 8 < n; i += 8) {
+		memcpy(&w, p + i, 8);
 		if (ctl_word(w))
-			for (k = i; k < i + 8 && k < n; k++) {
-				unsigned c = p[k];
-
-				if ((c < 0x20 || c == 0x7f) && c != '\t' &&
-				    !(breaks && (c == '\r' || c == '\n')))
-					return bad_byte(field, c, k, err);
-			}
-		if (i + 8 >= n)
-			return 0;
+			return first_bad(field, p, n, breaks, err);
 	}
+	memcpy(&w, p + n - 8, 8);
+	return ctl_word(w) ? first_bad(field, p, n, breaks, err) : 0;
 }
 
 int smtp_check_header_text(const char *field, const char *value, size_t max,

@@ -418,6 +418,17 @@ static void header_text_table(void **state)
 			                 CS_EINVAL);
 		}
 	}
+	/* printable ASCII and TAB within the limit: always accepted */
+	{
+		char all[0x60];
+
+		for (c = 0x20; c < 0x7f; c++)
+			all[c - 0x20] = (char)c;
+		all[0x5f] = '\0';
+		all[7] = '\t';
+		assert_int_equal(smtp_check_header_text("f", all, 95, &err), 0);
+		assert_int_equal(smtp_check_body_text("f", all, &err), 0);
+	}
 	/* a body text (a multi-line note) may hold line breaks, not the rest */
 	assert_int_equal(smtp_check_body_text("Notes", "a\r\nb\tc", &err), 0);
 	assert_int_equal(smtp_check_body_text("Notes", "a\x1b[0m", &err),
