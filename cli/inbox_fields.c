@@ -59,7 +59,8 @@ bool cli_valid_email(const char *a)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
 		    strchr("<>()[]\\,;:\"", *p))
 			return false;
-	return true;
+	/* and what the builder and the SMTP server would take */
+	return smtp_check_address("email", a, NULL) == 0;
 }
 
 /* "host:port" or "[v6]:port". */

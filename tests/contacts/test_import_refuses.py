@@ -267,4 +267,14 @@ def ca_file_must_hold_a_certificate():
     eq(inbox_ca("x1"), os.path.realpath(pem), "set refused: unchanged")
 
 
+@test
+def inbox_address_the_builder_would_refuse_is_refused():
+    for addr in ("l" * 65 + "@example.com", "a..b@example.com"):
+        p = cs("inbox", "add", "y1", "--email", addr, "--smtp",
+               "smtp.example.com:587", "--imap", "imap.example.com:993",
+               check=2)
+        assert "is not an email address" in p.stderr, p.stderr
+        eq(inbox_ca("y1"), "absent", "not stored")
+
+
 tap.main()
