@@ -28,6 +28,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "smtp/smtp.h"
+
 enum {
 	F_EMAIL,
 	F_FIRST,
@@ -128,7 +130,8 @@ static int builtin_of(const char *name)
 
 /* One pass over s: false (and *bad, the offset of the first bad byte)
  * unless valid UTF-8; *len gets its length, *brk whether it holds CR or
- * LF. */
+ * LF.  Plain ASCII is scanned here, eight bytes at a time; from the first
+ * non-ASCII byte on, cs_utf8_valid (the one UTF-8 checker) decides. */
 #define ONES  0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
@@ -146,7 +149,6 @@ static bool scan_text(const char *s, size_t *len, bool *brk, size_t *bad)
 	size_t i = 0, end = strlen(s);
 
 	*brk = false;
-	/* plain ASCII, eight bytes at a time */
 	for (; i + 8 <= end; i += 8) {
 		uint64_t w;
 
@@ -156,39 +158,20 @@ static bool scan_text(const char *s, size_t *len, bool *brk, size_t *bad)
 		if (has_byte(w, '\r') || has_byte(w, '\n'))
 			*brk = true;
 	}
-	while (i < end) {
-		unsigned c = p[i], n, k, cp;
-
-		if (c < 0x80) {
-			if (c == '\r' || c == '\n')
-				*brk = true;
-			i++;
-			continue;
+	for (; i < end && p[i] < 0x80; i++)
+		if (p[i] == '\r' || p[i] == '\n')
+			*brk = true;
+	if (i < end) {
+		if (!cs_utf8_valid(s + i, end - i, bad)) {
+			*bad += i;
+			return false;
 		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
-			goto fail;
-		for (k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				goto fail;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((n == 2 &&
-		     (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			goto fail;
-		i += n + 1;
+		if (memchr(s + i, '\r', end - i) ||
+		    memchr(s + i, '\n', end - i))
+			*brk = true;
 	}
-	*len = i;
+	*len = end;
 	return true;
-fail:
-	*bad = i;
-	return false;
 }
 
 static bool valid_utf8(const char *s, size_t *bad)
@@ -487,6 +470,77 @@ static bool is_space(char c)
 	return isspace((unsigned char)c) != 0;
 }
 
+/* ---- row_check: refuse what the sender would refuse ------------------
+ *
+ * Every field the row would store, checked with the message builder's own
+ * functions (smtp/smtp.h), so import and sending cannot disagree: the
+ * normalised address as it goes into RCPT TO and To (smtp_check_address),
+ * every built-in field as header text (the builder writes first_name and
+ * last_name into To, and these are the fields subjects are made of:
+ * smtp_check_header_text with SMTP_HEADER_MAX), and first_name with
+ * last_name as the To display name (smtp_check_display_name).
+ *
+ * Custom fields are the exception, on purpose: CRM exports carry
+ * multi-line notes that templates use in the body, and importing them is
+ * established behaviour (tests/contacts/test_contacts.py), so a custom
+ * field may hold CR, LF and TAB and any length the reader takes
+ * (smtp_check_body_text); other control characters are refused (they
+ * belong in no header and no body).
+ * A multi-line or over-long custom field that a Subject does use is held
+ * at send time with the builder's reason (README: "not sendable").
+ *
+ * 0, or non-zero with "FILE:LINE: column N: reason" in reason.  One pass
+ * over each field's bytes, no allocation. */
+static int row_check(const imp *p, const cs_csv_row *r, const char *email,
+                     const char *first, const char *last, char *reason,
+                     size_t cap)
+{
+	cs_err e;
+	size_t i, col_first = 0, col_last = 0, col_email = 0;
+
+	e.code = 0;
+	e.msg[0] = '\0';
+	for (i = 0; i < r->n; i++) {
+		int f = p->field[i];
+
+		if (f == F_EMAIL)
+			col_email = i + 1;
+		if (f == F_FIRST)
+			col_first = i + 1;
+		if (f == F_LAST)
+			col_last = i + 1;
+		if (f == -2 || f == F_EMAIL)
+			continue;
+		if (f == -1) {
+			if (smtp_check_body_text(p->names[i], r->fields[i],
+			                         &e) != 0) {
+				snprintf(reason, cap, "%s:%zu: column %zu: %s",
+				         p->path, r->line, i + 1, e.msg);
+				return -1;
+			}
+			continue;
+		}
+		if (smtp_check_header_text(builtin[f], r->fields[i],
+		                           SMTP_HEADER_MAX, &e) != 0) {
+			snprintf(reason, cap, "%s:%zu: column %zu: %s", p->path,
+			         r->line, i + 1, e.msg);
+			return -1;
+		}
+	}
+	if (smtp_check_address("email", email, &e) != 0) {
+		snprintf(reason, cap, "%s:%zu: column %zu: %s", p->path,
+		         r->line, col_email, e.msg);
+		return -1;
+	}
+	if (smtp_check_display_name("the To name (first_name last_name)", first,
+	                            last, &e) != 0) {
+		snprintf(reason, cap, "%s:%zu: columns %zu and %zu: %s",
+		         p->path, r->line, col_first, col_last, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 static int row(const cs_csv_row *r, void *arg)
 {
 	imp *p = arg;
@@ -565,6 +619,9 @@ static int row(const cs_csv_row *r, void *arg)
 		snprintf(reason, sizeof reason, "email: %s", e.msg);
 		goto rejected;
 	}
+	if (row_check(p, r, email->data, v[F_FIRST], v[F_LAST], reason,
+	              sizeof reason) != 0)
+		goto rejected;
 	for (i = F_FIRST; i < NBUILTIN; i++)
 		if (brk[i]) {
 			snprintf(reason, sizeof reason,
@@ -879,13 +936,18 @@ const cli_cmd cli_cmds_contacts_import[] = {
      "and domains, and bad rows go to FILE.rejects.csv with their line\n"
      "and reason.  A malformed line (a stray quote, a quoted field never\n"
      "closed, a field over 64 KiB) costs that row only: the import goes on\n"
-     "at the next line.  FILE - reads standard input; its rejects go to\n"
-     "stdin.rejects.csv in the current directory (or --rejects FILE).\n"
-     "With --list, contacts already stored are added to the list too,\n"
-     "their fields unchanged unless --on-existing update.  Every --map\n"
-     "column must exist in the file.  The good rows are stored in one\n"
-     "transaction at the end: exit 0 when the import completed (even with\n"
-     "rows rejected), 1 when nothing was stored.\n\n"
+     "at the next line.  A row is bad too when sending would refuse it: in\n"
+     "the built-in fields a line break, a control character (TAB is fine)\n"
+     "or more than 900 octets (one header line), first_name last_name over\n"
+     "900, an address over 64 octets before the @ or 254 in all; custom\n"
+     "fields may hold line breaks but no other control character.  The\n"
+     "reason names FILE:LINE and the column.  FILE - reads standard input;\n"
+     "its rejects go to stdin.rejects.csv in the current directory (or\n"
+     "--rejects FILE).  With --list, contacts already stored are added to\n"
+     "the list too, their fields unchanged unless --on-existing update.\n"
+     "Every --map column must exist in the file.  The good rows are stored\n"
+     "in one transaction at the end: exit 0 when the import completed (even\n"
+     "with rows rejected), 1 when nothing was stored.\n\n"
      "--json prints {\"imported\", \"updated\", \"unchanged\", "
      "\"duplicate\",\n\"suppressed\", \"rejected\", \"dry_run\", "
      "\"list\", \"added_to_list\",\n\"rejects_file\"}.\n\n"

@@ -36,7 +36,7 @@ static const char *const field_opts[] = {
 	    {"password-stdin", 0, NULL, false,                                 \
 	     "read the password from the first line of stdin"},                \
 	    {"ca-file", 0, "PEM", false,                                       \
-	     "trust this CA for the servers instead of the system store"},     \
+	     "trust this CA (PEM, one certificate or more) for the servers"},  \
 	    {"insecure-tls", 0, NULL, false,                                   \
 	     "do NOT verify the servers' certificates (warned at every "       \
 	     "connect)"},                                                      \

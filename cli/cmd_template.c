@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "sequencer/seq.h"
+#include "smtp/smtp.h"
 #include "templates/tmpl.h"
 
 #define MAX_TEMPLATE (1 << 20)
@@ -42,6 +43,72 @@ static char *default_name(const char *path)
 	b = b ? b + 1 : path;
 	dot = strrchr(b, '.');
 	return cs_xstrndup(b, dot && dot != b ? (size_t)(dot - b) : strlen(b));
+}
+
+/* What a file that is not UTF-8 most likely is, judged by its bytes:
+ * "WINDOWS-1252" when it has bytes 0x80-0x9F that are characters there
+ * (curly quotes, euro), "ISO-8859-1" when its only non-ASCII bytes are
+ * 0xA0-0xFF, NULL when it holds real UTF-8 sequences too (mixed) or a
+ * byte Windows-1252 leaves undefined. */
+static const char *legacy_charset(const char *s, size_t n)
+{
+	size_t i = 0, seg, k;
+	bool c1 = false;
+
+	while (i < n) {
+		if (cs_utf8_valid(s + i, n - i, &seg))
+			seg = n - i;
+		for (k = i; k < i + seg; k++)
+			if ((unsigned char)s[k] >= 0x80)
+				return NULL; /* a real UTF-8 sequence */
+		if (i + seg >= n)
+			break;
+		k = (unsigned char)s[i + seg];
+		if (k == 0x81 || k == 0x8d || k == 0x8f || k == 0x90 ||
+		    k == 0x9d)
+			return NULL;
+		if (k < 0xa0)
+			c1 = true;
+		i += seg + 1;
+	}
+	return c1 ? "WINDOWS-1252" : "ISO-8859-1";
+}
+
+/* A template file is UTF-8 (a BOM is dropped here): else an error naming
+ * FILE:LINE:COL of the first bad byte and, when the bytes look like a
+ * legacy charset, the iconv command that converts the file. */
+static int check_utf8(const char *path, const char *tname, cs_buf *src,
+                      cs_err *err)
+{
+	size_t bad, i, line = 1, col = 1;
+	const char *cs;
+
+	if (src->len >= 3 && memcmp(src->data, "\xef\xbb\xbf", 3) == 0) {
+		memmove(src->data, src->data + 3, src->len - 3);
+		cs_buf_truncate(src, src->len - 3);
+	}
+	if (src->len == 0 || cs_utf8_valid(src->data, src->len, &bad))
+		return 0;
+	for (i = 0; i < bad; i++)
+		if (src->data[i] == '\n')
+			line++, col = 1;
+		else if (((unsigned char)src->data[i] & 0xc0) != 0x80)
+			col++;
+	cs = legacy_charset(src->data, src->len);
+	if (cs == NULL)
+		return cs_err_set(err, CS_EINVAL,
+		                  "%s:%zu:%zu: not valid UTF-8 (byte 0x%02X): "
+		                  "save the file as UTF-8",
+		                  path, line, col,
+		                  (unsigned char)src->data[bad]);
+	return cs_err_set(
+	    err, CS_EINVAL,
+	    "%s:%zu:%zu: not valid UTF-8 (byte 0x%02X); the file looks like "
+	    "%s.  Convert it, then import the result:\n"
+	    "  iconv -f %s -t UTF-8 %s > %s.utf8\n"
+	    "  coldseq template import %s.utf8 --name %s",
+	    path, line, col, (unsigned char)src->data[bad], cs, cs, path, path,
+	    path, tname);
 }
 
 typedef struct loaded {
@@ -79,8 +146,13 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 		}
 		if (cs_read_file(a->pos[i], MAX_TEMPLATE, &files[i].src,
 		                 &err) != 0 ||
+		    check_utf8(a->pos[i], files[i].name, &files[i].src, &err) !=
+		        0 ||
 		    tmpl_parse(a->pos[i], cs_buf_str(&files[i].src),
-		               files[i].src.len, &t, &err) != 0) {
+		               files[i].src.len, &t, &err) != 0 ||
+		    tmpl_check_sender(t, seq_sender_fields, &err) != 0 ||
+		    tmpl_check_subject(t, SMTP_HEADER_MAX, &err) != 0) {
+			tmpl_free(t);
 			cli_error("template import: %s", err.msg);
 			rc = CLI_EXIT_FAIL;
 			break;
@@ -389,7 +461,13 @@ static const cli_opt preview_opts[] = {
 const cli_cmd cli_cmds_template[] = {
     {"template", "import", "FILE...", "store template files",
      "Checks every file; a syntax error names FILE:LINE:COLUMN and shows\n"
-     "the line with a caret, and nothing is stored.  The name is the file\n"
+     "the line with a caret, and nothing is stored.  Also refused: text\n"
+     "that is not UTF-8 (a BOM is fine; for a Windows-1252 or Latin-1\n"
+     "file the error shows the iconv command that converts it), a\n"
+     "{{sender.NAME}} other than first_name, last_name, name, email,\n"
+     "signature, and a Subject that could render longer than a header\n"
+     "carries (900 octets: its text, the longest spintax choice and the\n"
+     "longest fallback of each field).  The name is the file\n"
      "name without extension (or --name).  Importing a name again stores\n"
      "a new version (an identical file changes nothing); campaigns keep\n"
      "the version they were started with.\n\n"

@@ -15,6 +15,12 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "smtp/smtp.h"
+
 static void set_str(char **dst, const char *v)
 {
 	free(*dst);
@@ -53,7 +59,8 @@ bool cli_valid_email(const char *a)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
 		    strchr("<>()[]\\,;:\"", *p))
 			return false;
-	return true;
+	/* and what the builder and the SMTP server would take */
+	return smtp_check_address("email", a, NULL) == 0;
 }
 
 /* "host:port" or "[v6]:port". */
@@ -129,6 +136,28 @@ static int one_line(const char *field, const char *v, size_t max, cs_err *err)
 	return 0;
 }
 
+/* path holds at least one PEM certificate (what the TLS code loads as the
+ * trusted CA); else an error naming the file. */
+static int check_ca_file(const char *path, cs_err *err)
+{
+	FILE *f = fopen(path, "r");
+	X509 *cert;
+
+	if (f == NULL)
+		return cs_err_set(err, CS_EINVAL, "ca-file: cannot read %s: %s",
+		                  path, strerror(errno));
+	cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ERR_clear_error();
+	if (cert == NULL)
+		return cs_err_set(err, CS_EINVAL,
+		                  "ca-file: %s holds no PEM certificate (a "
+		                  "\"-----BEGIN CERTIFICATE-----\" block)",
+		                  path);
+	X509_free(cert);
+	return 0;
+}
+
 int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 {
 	char *end;
@@ -174,9 +203,15 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			return cs_err_set(err, CS_EINVAL,
 			                  "ca-file: cannot read %s: %s", v,
 			                  strerror(errno));
+		if ((rc = check_ca_file(real, err)) != 0)
+			return rc;
 		set_str(&in->ca_file, real);
 	} else if (strcmp(field, "display-name") == 0) {
-		if ((rc = one_line("display-name", v, 200, err)) != 0)
+		/* the builder's own check too (DEL), so no inbox can hold
+		 * a From name sending would refuse */
+		if ((rc = one_line("display-name", v, 200, err)) != 0 ||
+		    (rc = smtp_check_header_text("display-name", v,
+		                                 SMTP_HEADER_MAX, err)) != 0)
 			return rc;
 		set_str(&in->display_name, *v ? v : NULL);
 	} else if (strcmp(field, "signature-file") == 0) {

@@ -349,6 +349,11 @@ const char *seq_esp_name(seq_esp e);
 
 /* ---- composing a step (seq_compose.c) ----------------------------------- */
 
+/* The {{sender.NAME}} fields seq_compose fills, NULL-ended: first_name,
+ * last_name, name, email, signature.  `template import` refuses any other
+ * name. */
+extern const char *const seq_sender_fields[];
+
 /* What a step needs to become a message. */
 typedef struct seq_compose_in {
 	const db_inbox *inbox;

@@ -22,6 +22,10 @@ typedef struct fields {
 	cJSON *custom;
 } fields;
 
+/* The names seq_compose gives the sender fields below (keep in step). */
+const char *const seq_sender_fields[] = {"first_name", "last_name", "name",
+                                         "email",      "signature", NULL};
+
 static void add_field(fields *f, const char *name, const char *value)
 {
 	f->v = cs_xrealloc(f->v, (f->n + 1) * sizeof *f->v);

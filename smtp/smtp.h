@@ -57,6 +57,49 @@ const char *smtp_phase_name(smtp_phase p);
  * returns its length in text (0 when there is none). */
 size_t smtp_parse_enhanced(const char *text, char out[16]);
 
+/* ---- what a header may carry (smtp_message.c) -------------------------
+ *
+ * The one place the limits of header data are defined.  The builder calls
+ * these on every value it writes, and `contacts import` calls the same
+ * functions on every contact field (a template may put any field into the
+ * Subject or the To name), so import refuses exactly what sending would.
+ *
+ * SMTP_LINE_MAX: RFC 5322 2.1.1, octets in a line without CRLF.
+ * SMTP_HEADER_MAX: octets (UTF-8, before RFC 2047) of one header value taken
+ * from data.  Non-ASCII values are written as encoded words of at most 64
+ * characters separated by spaces, and the writer folds at spaces, so their
+ * lines stay short whatever the length; an ASCII value without a space
+ * cannot be folded at all, so the value itself must fit one line with its
+ * field name: 900 leaves 98 octets for the name, ": " and a "Re: ".  The
+ * To display name ("first_name last_name") has the same limit. */
+#define SMTP_LINE_MAX   998
+#define SMTP_HEADER_MAX 900
+
+/* value may go into a header: no CR or LF, no control character (below
+ * U+0020 except TAB, and DEL), at most max octets.  NULL is fine.  On
+ * refusal returns CS_EINVAL and err says "FIELD contains ..." / "FIELD is
+ * N octets long ..." (field is how the caller names it).  A value of
+ * printable ASCII (0x20-0x7E) and TAB within max is always accepted.  One
+ * pass, no allocation. */
+int smtp_check_header_text(const char *field, const char *value, size_t max,
+                           cs_err *err);
+/* value may go into a body: as smtp_check_header_text but line breaks
+ * (CR, LF) are fine and there is no length limit.  For data that only
+ * ever belongs in a body, such as a contact's multi-line notes. */
+int smtp_check_body_text(const char *field, const char *value, cs_err *err);
+/* The To display name the builder writes for a contact, "first last"
+ * (either may be NULL or empty), checked as smtp_check_header_text with
+ * SMTP_HEADER_MAX; no allocation. */
+int smtp_check_display_name(const char *field, const char *first,
+                            const char *last, cs_err *err);
+/* addr is an address as it goes into MAIL FROM / RCPT TO and the From/To
+ * header: ASCII (an internationalised domain in its IDNA "xn--" form,
+ * which db_email_normalize makes with libidn2), a dot-atom local part of
+ * at most 64 octets, a host name of at most 253 (labels 1-63 letters,
+ * digits and '-', not at either end), 254 in all.  CS_EINVAL and the
+ * reason otherwise. */
+int smtp_check_address(const char *field, const char *addr, cs_err *err);
+
 /* ---- message building (smtp_message.c) ------------------------------- */
 
 typedef struct smtp_header {

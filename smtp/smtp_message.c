@@ -2,19 +2,22 @@
  * smtp_message.c - build an RFC 5322 / MIME message with libetpan's
  * builder: header fields (mailimf_*) and body parts (mailmime_*).
  *
- * Our part is the domain rules around it: refuse CR/LF in any header value
- * that came from data (header injection), RFC 2047-encode non-ASCII display
- * names and subjects, choose 7bit, 8bit or (for a line over 998 octets)
- * quoted-printable per part (the encoders are in smtp_mime.c), a random
- * multipart boundary, Date from the caller's (service) clock, a Message-ID
- * made here so the caller can record it before DATA, and List-Unsubscribe
- * (RFC 2369, RFC 8058).
+ * Our part is the domain rules around it: refuse CR/LF, control characters
+ * and over-long values in any header value that came from data (header
+ * injection, lines a server refuses: the same checks contacts import runs,
+ * smtp_check_header_text and smtp_check_address), RFC 2047-encode
+ * non-ASCII display names and subjects, choose 7bit, 8bit or (for a line
+ * over 998 octets) quoted-printable per part (the encoders are in
+ * smtp_mime.c), a random multipart boundary, Date from the caller's
+ * (service) clock, a Message-ID made here so the caller can record it
+ * before DATA, and List-Unsubscribe (RFC 2369, RFC 8058).
  */
 #define _GNU_SOURCE /* memmem */
 #include "smtp.h"
 
 #include <ctype.h>
 #include <strings.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,57 +25,241 @@
 #include <libetpan/libetpan.h>
 #include <openssl/rand.h>
 
-#define MAX_HEADER_VALUE 900 /* under the 998 octet line limit */
 /* An encoded word may have 75 characters (RFC 2047); 64 leaves room for
  * "Subject: " on the first line, so the writer does not fold before it. */
 #define WORD_MAX 64
 
-/* A header value from data must be one line of sane length. */
-static int check_value(const char *field, const char *v, cs_err *err)
+static int too_long(const char *field, size_t n, size_t max, cs_err *err)
 {
-	const char *p;
+	return cs_err_set(err, CS_EINVAL,
+	                  "%s is %zu octets long; a header carries at most %zu "
+	                  "(RFC 5322: %d a line)",
+	                  field, n, max, SMTP_LINE_MAX);
+}
 
-	if (v == NULL)
-		return 0;
-	for (p = v; *p; p++)
-		if (*p == '\r' || *p == '\n')
-			return cs_err_set(
-			    err, CS_EINVAL,
-			    "%s contains a line break (CR or LF); "
-			    "refused so it cannot inject a header",
-			    field);
-		else if ((unsigned char)*p < 0x20 && *p != '\t')
-			return cs_err_set(err, CS_EINVAL,
-			                  "%s contains a control character",
-			                  field);
-	if (p - v > MAX_HEADER_VALUE)
-		return cs_err_set(err, CS_EINVAL, "%s is longer than %d bytes",
-		                  field, MAX_HEADER_VALUE);
+/* The refusal for byte c at offset i (c is below 0x20 or DEL, not TAB). */
+static int bad_byte(const char *field, unsigned c, size_t i, cs_err *err)
+{
+	if (c == '\r' || c == '\n')
+		return cs_err_set(
+		    err, CS_EINVAL,
+		    "%s contains a line break (CR or LF); refused "
+		    "so it cannot inject a header",
+		    field);
+	return cs_err_set(err, CS_EINVAL,
+	                  "%s contains a control character (U+%04X at byte "
+	                  "%zu)",
+	                  field, c, i + 1);
+}
+
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether some byte of w is below 0x20 or DEL. */
+static bool ctl_word(uint64_t w)
+{
+	uint64_t d = w ^ (ONES * 0x7f);
+
+	return ((((w - ONES * 0x20) & ~w) | ((d - ONES) & ~d)) & HIGHS) != 0;
+}
+
+/* The first refused byte of p (n bytes), one at a time: the slow path,
+ * for a value that has a control byte somewhere. */
+static int first_bad(const char *field, const unsigned char *p, size_t n,
+                     bool breaks, cs_err *err)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		unsigned c = p[k];
+
+		if ((c < 0x20 || c == 0x7f) && c != '\t' &&
+		    !(breaks && (c == '\r' || c == '\n')))
+			return bad_byte(field, c, k, err);
+	}
 	return 0;
 }
 
-/* addr-spec: local@domain, printable ASCII, no spaces or brackets. */
-static int check_addr(const char *field, const char *a, cs_err *err)
+/* The n bytes at p hold no control character (TAB allowed; CR and LF too
+ * when breaks); else the refusal for the first one.  Eight bytes at a
+ * time, the tail as the last eight (overlapping); a value shorter than a
+ * word byte by byte. */
+static inline int check_bytes(const char *field, const unsigned char *p,
+                              size_t n, bool breaks, cs_err *err)
 {
-	const char *at, *p;
+	uint64_t w;
+	size_t i;
+
+	if (n < 8)
+		return first_bad(field, p, n, breaks, err);
+	for (i = 0; i + 8 < n; i += 8) {
+		memcpy(&w, p + i, 8);
+		if (ctl_word(w))
+			return first_bad(field, p, n, breaks, err);
+	}
+	memcpy(&w, p + n - 8, 8);
+	return ctl_word(w) ? first_bad(field, p, n, breaks, err) : 0;
+}
+
+int smtp_check_header_text(const char *field, const char *value, size_t max,
+                           cs_err *err)
+{
+	size_t n;
+
+	if (value == NULL)
+		return 0;
+	n = strlen(value);
+	if (n > max)
+		return too_long(field, n, max, err);
+	return check_bytes(field, (const unsigned char *)value, n, false, err);
+}
+
+int smtp_check_body_text(const char *field, const char *value, cs_err *err)
+{
+	if (value == NULL)
+		return 0;
+	return check_bytes(field, (const unsigned char *)value, strlen(value),
+	                   true, err);
+}
+
+int smtp_check_display_name(const char *field, const char *first,
+                            const char *last, cs_err *err)
+{
+	size_t lf = first ? strlen(first) : 0, ll = last ? strlen(last) : 0;
+	size_t n = lf + (lf && ll ? 1 : 0) + ll;
+	int rc;
+
+	/* as seq_compose writes it: "first last", or whichever is there.
+	 * The space between is allowed, so checking the parts is checking
+	 * the whole (without building it); only a byte offset in the last
+	 * part counts from its own start. */
+	if (n > SMTP_HEADER_MAX)
+		return too_long(field, n, SMTP_HEADER_MAX, err);
+	if ((rc = smtp_check_header_text(field, first, SMTP_HEADER_MAX, err)) !=
+	    0)
+		return rc;
+	return smtp_check_header_text(field, last, SMTP_HEADER_MAX, err);
+}
+
+static bool is_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+/* RFC 5322 atext: what a dot-atom local part is made of, besides dots. */
+static bool is_atext(unsigned char c)
+{
+	if (is_alnum((char)c))
+		return true;
+	switch (c) {
+	case '!':
+	case '#':
+	case '$':
+	case '%':
+	case '&':
+	case '\'':
+	case '*':
+	case '+':
+	case '/':
+	case '=':
+	case '?':
+	case '^':
+	case '_':
+	case '`':
+	case '{':
+	case '|':
+	case '}':
+	case '~':
+	case '-': return true;
+	default: return false;
+	}
+}
+
+static int not_ascii(const char *field, const char *a, cs_err *err)
+{
+	return cs_err_set(err, CS_EINVAL,
+	                  "%s: \"%s\" is not ASCII (a non-ASCII domain is "
+	                  "sent in its xn-- form; a non-ASCII local part needs "
+	                  "SMTPUTF8, which coldseq does not use)",
+	                  field, a);
+}
+
+static int bad_label(const char *field, const char *a, cs_err *err)
+{
+	return cs_err_set(err, CS_EINVAL,
+	                  "%s: \"%s\": the domain has an empty, too long (over "
+	                  "63) or hyphen-edged label",
+	                  field, a);
+}
+
+int smtp_check_address(const char *field, const char *a, cs_err *err)
+{
+	const unsigned char *p;
+	const char *at;
+	size_t n, ln, label = 0;
 
 	if (a == NULL || *a == '\0')
-		return cs_err_set(err, CS_EINVAL, "%s address is missing",
+		return cs_err_set(err, CS_EINVAL, "%s: the address is missing",
 		                  field);
+	n = strlen(a);
+	if (n > 254)
+		return cs_err_set(
+		    err, CS_EINVAL,
+		    "%s: the address is %zu octets long, over 254", field, n);
 	at = strrchr(a, '@');
-	if (at == NULL || at == a || at[1] == '\0' || strlen(a) > 254)
+	if (at == NULL || at == a || at[1] == '\0')
 		return cs_err_set(err, CS_EINVAL,
-		                  "%s address \"%s\" is not local@domain",
+		                  "%s: \"%s\" is not an address (local@domain)",
 		                  field, a);
-	for (p = a; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
-		    strchr("<>()[]\\,;:\"", *p))
+	ln = (size_t)(at - a);
+	if (ln > 64)
+		return cs_err_set(err, CS_EINVAL,
+		                  "%s: \"%s\": the part before @ is %zu octets "
+		                  "long, over 64",
+		                  field, a, ln);
+	/* the local part: a dot-atom */
+	for (p = (const unsigned char *)a; p < (const unsigned char *)at; p++) {
+		if (*p >= 0x80)
+			return not_ascii(field, a, err);
+		if (*p == '.' &&
+		    (p == (const unsigned char *)a || p[1] == '.' ||
+		     p + 1 == (const unsigned char *)at))
 			return cs_err_set(
 			    err, CS_EINVAL,
-			    "%s address \"%s\" has a character not "
-			    "allowed in an address",
-			    field, a);
-	return 0;
+			    "%s: \"%s\": misplaced dot before the @", field, a);
+		if (*p != '.' && !is_atext(*p))
+			return cs_err_set(err, CS_EINVAL,
+			                  "%s: \"%s\": character '%c' is not "
+			                  "allowed before the @",
+			                  field, a, *p);
+	}
+	if (n - ln - 1 > 253)
+		return cs_err_set(err, CS_EINVAL,
+		                  "%s: \"%s\": the domain is longer than 253 "
+		                  "octets",
+		                  field, a);
+	/* the host name: labels of letters, digits and inner hyphens */
+	for (p = (const unsigned char *)at + 1;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0 || label > 63 || p[-1] == '-')
+				return bad_label(field, a, err);
+			if (*p == '\0')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (*p >= 0x80)
+			return not_ascii(field, a, err);
+		if (*p == '-' && label == 0)
+			return bad_label(field, a, err);
+		if (!is_alnum((char)*p) && *p != '-')
+			return cs_err_set(err, CS_EINVAL,
+			                  "%s: \"%s\": character '%c' is not "
+			                  "allowed in a host name",
+			                  field, a, *p);
+		label++;
+	}
 }
 
 static bool is_plain_ascii(const char *s)
@@ -361,25 +548,33 @@ int smtp_build_message(const smtp_msg_spec *m, cs_buf *out, char **message_id,
 	size_t i;
 
 	*message_id = NULL;
-	if ((rc = check_addr("From", m->from_addr, err)) ||
-	    (rc = check_addr("To", m->to_addr, err)) ||
-	    (rc =
-	         check_value("the sender's display name", m->from_name, err)) ||
-	    (rc = check_value("the recipient's name", m->to_name, err)) ||
-	    (rc = check_value("Subject", m->subject, err)) ||
-	    (rc = check_value("Message-ID", m->message_id, err)) ||
-	    (rc = check_value("In-Reply-To", m->in_reply_to, err)) ||
-	    (rc = check_value("References", m->references, err)) ||
-	    (rc = check_value("List-Unsubscribe", m->list_unsubscribe_mailto,
-	                      err)) ||
-	    (rc = check_value("List-Unsubscribe URL", m->list_unsubscribe_url,
-	                      err)))
+	if ((rc = smtp_check_address("From", m->from_addr, err)) ||
+	    (rc = smtp_check_address("To", m->to_addr, err)) ||
+	    (rc = smtp_check_header_text("the sender's display name",
+	                                 m->from_name, SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("the recipient's name", m->to_name,
+	                                 SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("Subject", m->subject, SMTP_HEADER_MAX,
+	                                 err)) ||
+	    (rc = smtp_check_header_text("Message-ID", m->message_id,
+	                                 SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("In-Reply-To", m->in_reply_to,
+	                                 SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("References", m->references,
+	                                 SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("List-Unsubscribe",
+	                                 m->list_unsubscribe_mailto,
+	                                 SMTP_HEADER_MAX, err)) ||
+	    (rc = smtp_check_header_text("List-Unsubscribe URL",
+	                                 m->list_unsubscribe_url,
+	                                 SMTP_HEADER_MAX, err)))
 		return rc;
 	for (i = 0; i < m->nextra; i++) {
 		const char *p;
 
-		if ((rc =
-		         check_value(m->extra[i].name, m->extra[i].value, err)))
+		if ((rc = smtp_check_header_text(m->extra[i].name,
+		                                 m->extra[i].value,
+		                                 SMTP_HEADER_MAX, err)))
 			return rc;
 		for (p = m->extra[i].name; *p; p++)
 			if (*p <= ' ' || *p == ':' || (unsigned char)*p >= 0x7f)

@@ -47,6 +47,22 @@ bool tmpl_has_html(const tmpl *t);
 int tmpl_foreach_field(const tmpl *t, int (*fn)(const char *name, void *arg),
                        void *arg);
 
+/* Every {{sender.NAME}} (field or #if) names one of known (a NULL-ended
+ * list, compared as field names are); else CS_EINVAL "NAME:LINE:COL:
+ * unknown sender field ..." with the line and a caret. */
+int tmpl_check_sender(const tmpl *t, const char *const *known, cs_err *err);
+/* Whether the Subject, rendered at its longest, fits max octets (the
+ * caller's header limit); else CS_EINVAL "NAME:LINE:COL: the Subject can
+ * render to N octets ...".  "At its longest" is defined without any
+ * contact: the literal text, plus for each field its fallback (a field
+ * without fallback counts 0, {{day_of_week}} 9), the longest spintax
+ * alternative, the longer #if branch.  A contact's own values are not
+ * counted: they are bounded per field when imported (contacts import
+ * refuses a field a header cannot carry), and what a particular contact
+ * adds is checked again when its message is built, where an over-long
+ * subject holds that one step with the reason. */
+int tmpl_check_subject(const tmpl *t, size_t max, cs_err *err);
+
 /* One named value.  A NULL or blank value counts as missing. */
 typedef struct tmpl_field {
 	const char *name;

@@ -3,7 +3,9 @@
  *
  * Any input is parsed; a refusal must carry a "name:line:column" message,
  * and an accepted template is rendered twice for the same contact and step,
- * which must give the same bytes (spintax is deterministic).
+ * which must give the same bytes (spintax is deterministic).  The
+ * import checks (sender names, Subject length) run on it and a refusal
+ * names the place as well.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const tmpl_field fields[] = {
 	    {"first_name", "Ann"}, {"company", "A&B"}, {"x", ""}};
 	static const tmpl_field sender[] = {{"first_name", "Sam"}};
+	static const char *const known[] = {"first_name", "email", NULL};
 	tmpl *t = NULL;
 	tmpl_out a = TMPL_OUT_INIT, b = TMPL_OUT_INIT;
 	tmpl_vars v;
@@ -29,6 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
+	/* the import checks: a refusal names the place too */
+	if ((tmpl_check_sender(t, known, &err) != 0 ||
+	     tmpl_check_subject(t, 900, &err) != 0) &&
+	    strncmp(err.msg, "f:", 2) != 0)
+		abort();
 	memset(&v, 0, sizeof v);
 	v.fields = fields;
 	v.nfields = 3;
