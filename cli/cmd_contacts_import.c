@@ -28,6 +28,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "sequencer/seq.h"
 #include "smtp/smtp.h"
 
 enum {
@@ -838,6 +839,15 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 		rc = cs_err_set(&err, CS_EINVAL, "%s is empty", p.path);
 	if (rc == 0 && p.rej && (fflush(p.rej) != 0 || ferror(p.rej)))
 		rc = cs_err_set(&err, CS_EIO, "cannot write %s", p.rej_tmp);
+	if (rc == 0 && !dry) {
+		seq_service_state svc;
+		cs_err perr = CS_ERR_INIT;
+
+		/* alone on the database: the faster commit (db.h) */
+		db_import_set_alone(
+		    p.im, seq_service_probe(ctx->data_dir, &svc, &perr) == 0 &&
+		              !svc.running && !svc.rekey);
+	}
 	if (rc == 0 && !dry)
 		rc = db_import_commit(p.im, list, p.custom, p.ncustom, p.update,
 		                      cs_clock_now(NULL), store_progress, &p,

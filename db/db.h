@@ -374,6 +374,11 @@ db_import_verdict db_import_check(db_import *im, const char *email, size_t line,
 int db_import_stage(db_import *im, size_t line, bool existing,
                     const db_import_row *r, cs_err *err);
 long long db_import_staged(const db_import *im);
+/* The caller knows no service runs on the database (seq_service_probe):
+ * db_import_commit may then store through the rollback journal, writing
+ * each page once instead of twice (WAL); it falls back to WAL when another
+ * connection has the database open. */
+void db_import_set_alone(db_import *im, bool alone);
 /* Store every staged row in one transaction: new contacts inserted;
  * existing ones updated (update: non-empty values replace, custom fields
  * merge) or left alone; each added to list (created when new; NULL: no

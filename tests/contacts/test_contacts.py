@@ -291,6 +291,34 @@ def stored_meanwhile_counts_as_duplicate_or_update():
 
 
 @test
+def import_alone_writes_the_file_once_and_leaves_wal_on():
+    # no service and no other connection: the commit goes through the
+    # rollback journal (each page written once, not into the log and then
+    # again by the checkpoint); the database is back in WAL mode after it
+    data = os.path.join(TMP, "alone")
+    cs("init", data=data, check=0)
+    path = os.path.join(TMP, "alone.csv")
+    with open(path, "w") as f:
+        f.write("email,first_name,Notes\n")
+        for i in range(50000):
+            f.write("w%d@alone.example,N%d,note %d\n" % (i, i, i))
+    p = cs("contacts", "import", path, "--list", "a", "--json", data=data)
+    eq(p.returncode, 0, p.stderr)
+    eq(json.loads(p.stdout)["imported"], 50000, "imported")
+    db = os.path.join(data, "coldseq.db")
+    wal = db + "-wal"
+    assert not os.path.exists(wal) or os.path.getsize(wal) < (1 << 20), \
+        ("the rows went through the log", os.path.getsize(wal))
+    eq([n for n in os.listdir(data) if n.endswith("-journal")], [],
+       "no journal left")
+    with sqlite3.connect(db) as c:
+        eq(c.execute("PRAGMA journal_mode").fetchone()[0], "wal", "mode")
+        eq(c.execute("SELECT count(*) FROM list_members").fetchone()[0],
+           50000, "list")
+    eq(cs("status", data=data, check=0).returncode, 0, "status after")
+
+
+@test
 def concurrent_writer_never_fails_during_import():
     path = os.path.join(TMP, "conc.csv")
     with open(path, "w") as f:
