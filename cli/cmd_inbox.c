@@ -344,8 +344,10 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 
 			snprintf(smtp, sizeof smtp, "%s:%d", list[i].smtp_host,
 			         list[i].smtp_port);
-			fprintf(ctx->out, "%-16s %-30s %-26s %5d %-11s ",
-			        list[i].name, list[i].email, smtp,
+			cli_cell(ctx->out, list[i].name, 16);
+			fputc(' ', ctx->out);
+			cli_cell(ctx->out, list[i].email, 30);
+			fprintf(ctx->out, " %-26s %5d %-11s ", smtp,
 			        list[i].daily_cap, shown_status(&list[i]));
 			for (t = 0; t < list[i].ntags; t++)
 				fprintf(ctx->out, "%s%s", t ? "," : "",
@@ -366,7 +368,12 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 				fprintf(ctx->out, "%-16s %s\n", "",
 				        list[i].auth_reason);
 		}
-		if (n == 0 && !a->quiet)
+		if (n == 0 && !a->quiet && cli_opt_value(a, "tag"))
+			fprintf(ctx->out,
+			        "No inbox has tag \"%s\" (see 'coldseq inbox "
+			        "list' for every inbox).\n",
+			        cli_opt_value(a, "tag"));
+		else if (n == 0 && !a->quiet)
 			fprintf(ctx->out,
 			        "No inboxes yet: add one with 'coldseq "
 			        "inbox add'.\n");
