@@ -197,9 +197,9 @@ def run_until_sigterm(cmd, env, ready, what, lines=()):
         cmd, p.returncode, "".join(seen), err)
 
 
-@test
-def readme_walkthrough_works_as_written():
-    cmds, shown = readme()
+def setup():
+    """WORK holds the example files, TMP/bin the binary as `coldseq`."""
+    _, shown = readme()
     for name in ("step1.txt", "q1-founders.yaml", "inboxes.csv"):
         assert name in shown, "README no longer shows %s" % name
     os.makedirs(WORK)
@@ -211,6 +211,12 @@ def readme_walkthrough_works_as_written():
             body = BOUNCE % ((1, 1) if name == "bounce1.eml" else (2, 2))
         with open(os.path.join(WORK, name), "w", encoding="utf-8") as f:
             f.write(apply(body))
+
+
+@test
+def readme_walkthrough_works_as_written():
+    cmds, _ = readme()
+    bindir = os.path.join(TMP, "bin")
     env = dict(os.environ, COLDSEQ_HOME=DATA, PASSWORD=S.password,
                NEW_PASSWORD=S.password, GOOGLE_CLIENT_SECRET="gcs-example",
                SSL_CERT_FILE=S.ca_file,
@@ -264,18 +270,39 @@ def readme_walkthrough_works_as_written():
 
 
 @test
-def readme_preview_renders_an_inbox_without_signature():
-    """The README's template and inbox (no --signature-file): preview
-    from that inbox renders, the signature line empty."""
-    p = coldseq(DATA, "template", "preview", "step1", "--contact",
-                "ann@example.com", "--from", "sales1", check=0)
+def readme_inbox_and_template_preview_without_signature():
+    """The README's own inbox (no --signature-file) and template
+    ({{sender.signature}}), on a data dir of their own: the preview from
+    that inbox renders, the signature empty, not a missing field."""
+    cmds, _ = readme()
+    data = os.path.join(TMP, "preview")
+    env = dict(os.environ, COLDSEQ_HOME=data, PASSWORD=S.password,
+               SSL_CERT_FILE=S.ca_file,
+               PATH=os.path.join(TMP, "bin") + os.pathsep +
+               os.environ["PATH"])
+    wanted = [c for c in cmds if c == "coldseq init" or
+              c.startswith("echo \"$PASSWORD\" | coldseq inbox add sales1")
+              or c.startswith("coldseq contacts import leads.csv")
+              or c.startswith("coldseq template import step1.txt")]
+    eq(len(wanted), 5, "init (twice), inbox add, contacts and template "
+       "import in the README: %r" % wanted)
+    for cmd in wanted:
+        p = subprocess.run(["bash", "-c", apply(cmd)], cwd=WORK, env=env,
+                           capture_output=True, text=True, timeout=120)
+        eq(p.returncode, 0, "%s: %s" % (cmd, p.stderr))
+    p = coldseq(data, "template", "preview", "step1", "--contact",
+                "ann@example.com", "--from", "sales1")
     assert "missing field" not in p.stderr, p.stderr
-    assert "\nAnn\n" in p.stdout.replace("\r\n", "\n"), p.stdout
+    eq(p.returncode, 0, "preview exit (%s)" % p.stderr)
+    body = p.stdout.replace("\r\n", "\n")
+    # "{{sender.first_name}}\n{{sender.signature}}\nUnsubscribe:"
+    assert "\nAnn\n\nUnsubscribe: " in body, body
 
 
 try:
     S = Stack(users=6)
     S.start()
+    setup()
     tap.main()
 finally:
     if S:
