@@ -57,6 +57,15 @@ void *cli_token_health_json(const cli_token_health *h);
 /* Add key: ISO 8601 of t, or null when t <= 0, to a cJSON object. */
 void cli_json_time(void *obj, const char *key, int64_t t);
 
+/* Text tables (table.c).  The width a terminal gives UTF-8 text s:
+ * East Asian wide characters 2 columns, combining marks 0. */
+size_t cli_text_width(const char *s);
+/* Print s (NULL: nothing) and pad it with spaces to width display
+ * columns, as printf's "%-*s" would if it counted columns, not bytes;
+ * wider text is printed whole.  _right pads on the left ("%*s"). */
+void cli_cell(FILE *out, const char *s, int width);
+void cli_cell_right(FILE *out, const char *s, int width);
+
 /* Print "coldseq: msg" on stderr (redacted, one line per line of msg). */
 void cli_error(const char *fmt, ...) CS_PRINTF(1, 2);
 

@@ -92,9 +92,12 @@ static int list_one(const db_contact *c, void *arg)
 				cs_buf_putc(&name, ' ');
 			cs_buf_puts(&name, c->last_name);
 		}
-		fprintf(l->ctx->out, "%-36s %-24s %-24s %s\n", c->email,
-		        name.len ? name.data : "-",
-		        c->company ? c->company : "-", c->status);
+		cli_cell(l->ctx->out, c->email, 36);
+		fputc(' ', l->ctx->out);
+		cli_cell(l->ctx->out, name.len ? name.data : "-", 24);
+		fputc(' ', l->ctx->out);
+		cli_cell(l->ctx->out, c->company ? c->company : "-", 24);
+		fprintf(l->ctx->out, " %s\n", c->status);
 		cs_buf_free(&name);
 	}
 	l->first = false;

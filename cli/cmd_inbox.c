@@ -344,8 +344,10 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 
 			snprintf(smtp, sizeof smtp, "%s:%d", list[i].smtp_host,
 			         list[i].smtp_port);
-			fprintf(ctx->out, "%-16s %-30s %-26s %5d %-11s ",
-			        list[i].name, list[i].email, smtp,
+			cli_cell(ctx->out, list[i].name, 16);
+			fputc(' ', ctx->out);
+			cli_cell(ctx->out, list[i].email, 30);
+			fprintf(ctx->out, " %-26s %5d %-11s ", smtp,
 			        list[i].daily_cap, shown_status(&list[i]));
 			for (t = 0; t < list[i].ntags; t++)
 				fprintf(ctx->out, "%s%s", t ? "," : "",
@@ -366,7 +368,12 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 				fprintf(ctx->out, "%-16s %s\n", "",
 				        list[i].auth_reason);
 		}
-		if (n == 0 && !a->quiet)
+		if (n == 0 && !a->quiet && cli_opt_value(a, "tag"))
+			fprintf(ctx->out,
+			        "No inbox has tag \"%s\" (see 'coldseq inbox "
+			        "list' for every inbox).\n",
+			        cli_opt_value(a, "tag"));
+		else if (n == 0 && !a->quiet)
 			fprintf(ctx->out,
 			        "No inboxes yet: add one with 'coldseq "
 			        "inbox add'.\n");
@@ -542,8 +549,10 @@ const cli_cmd cli_cmds_inbox[] = {
      "Stores the inbox's servers and settings; the password, read from\n"
      "stdin with --password-stdin, is encrypted in the vault.  TLS mode\n"
      "defaults from the port (465 and 993 implicit TLS, else STARTTLS);\n"
-     "the login defaults to the email; the daily cap to config\n"
-     "inbox.daily_cap.  The same email twice is refused.\n\n"
+     "a mode that does not fit the port is named at the first connect\n"
+     "('inbox test', send-test, the service) within seconds, with the\n"
+     "option that fixes it.  The login defaults to the email; the daily\n"
+     "cap to config inbox.daily_cap.  The same email twice is refused.\n\n"
      "--json prints the stored inbox (never the password).\n\n"
      "Example:\n"
      "  echo \"$PW\" | coldseq inbox add sales1 --email ann@example.com \\\n"

@@ -136,11 +136,27 @@ static int open_watcher(cli_ctx *ctx, cs_clock *clock, const db_inbox *in,
 	return rc;
 }
 
-/* Connect if needed and make a pass; false when the inbox failed. */
+/* "NAME: connected to HOST:PORT, watching INBOX and Junk (IDLE)": one
+ * line per connect, so a watching terminal shows each inbox come up. */
+static void print_connected(cli_ctx *ctx, const watched *x)
+{
+	if (ctx->args->json || ctx->args->quiet)
+		return;
+	fprintf(ctx->out, "%s: connected to %s:%d, watching INBOX%s%s (%s)\n",
+	        x->in.name, x->in.imap_host, x->in.imap_port,
+	        x->w->junk ? " and " : "", x->w->junk ? x->w->junk : "",
+	        seq_watcher_can_idle(x->w) ? "IDLE" : "polled every minute");
+	fflush(ctx->out);
+}
+
+/* Connect if needed and make a pass; false when the inbox failed.  The
+ * first pass of a connection and every pass that recorded something
+ * print their line at once. */
 static bool pass(cli_ctx *ctx, cs_clock *clock, watched *x)
 {
 	seq_sync_stats st;
 	cs_err err = CS_ERR_INIT;
+	bool fresh = x->w == NULL;
 
 	if (x->w == NULL &&
 	    open_watcher(ctx, clock, &x->in, &x->w, &x->refreshed, &err) != 0) {
@@ -154,7 +170,9 @@ static bool pass(cli_ctx *ctx, cs_clock *clock, watched *x)
 	x->backoff_ms = BACKOFF_MIN;
 	x->refreshed = false;
 	x->next_poll = cs_mono_ms() + jitter(POLL_MS);
-	if (st.new_events || ctx->args->verbose)
+	if (fresh)
+		print_connected(ctx, x);
+	if (fresh || st.new_events || st.suppressed || ctx->args->verbose)
 		print_stats(ctx, x->in.name, &st);
 	return true;
 }
@@ -480,6 +498,9 @@ const cli_cmd cli_cmds_watch[] = {
      "unsubscribes suppress the address.  Without --once it keeps\n"
      "watching (IDLE where offered) until SIGINT/SIGTERM.  An OAuth2\n"
      "token the server refuses is refreshed once (see 'inbox test').\n\n"
+     "While watching it prints a line per inbox as it connects, and one\n"
+     "per pass: the first after a connect, then each that recorded\n"
+     "events or suppressed addresses (every pass with --verbose).\n\n"
      "--json prints (with --once only) {\"inbox\", \"folders\", "
      "\"fetched\",\n\"new_events\", \"suppressed\"}; with --all an "
      "array of them, one per\ninbox ({\"inbox\", \"error\"} for one that "

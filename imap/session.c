@@ -101,8 +101,10 @@ int imap_open(const imap_server *srv, const imap_auth *auth, imap_session **out,
 	imap_session *s;
 	mailstream_low *low = NULL;
 	mailstream *stream;
+	net_tls_opts tls_opts = srv->tls_opts;
 	int fd, r;
 
+	tls_opts.mode_option = "--imap-tls";
 	*out = NULL;
 	s = cs_xcalloc(1, sizeof *s);
 	s->host = cs_xstrdup(srv->host);
@@ -110,13 +112,19 @@ int imap_open(const imap_server *srv, const imap_auth *auth, imap_session **out,
 	if (net_tcp_connect(srv->host, srv->port, timeout, &fd, err) != 0)
 		goto fail;
 	if (srv->tls == IMAP_TLS_IMPLICIT) {
-		if (net_tls_low(fd, srv->host, &srv->tls_opts, timeout, &low,
+		if (net_tls_low(fd, srv->host, &tls_opts, timeout, &low,
 		                &s->tls, err) != 0) {
 			close(fd);
 			goto fail;
 		}
 		s->tls_up = true;
 	} else {
+		/* an implicit-TLS port says nothing: tell it apart fast */
+		if (net_await_greeting(fd, srv->host, srv->port, &tls_opts,
+		                       timeout, err) != 0) {
+			close(fd);
+			goto fail;
+		}
 		low = net_plain_low(fd, timeout);
 	}
 	stream = mailstream_new(low, 8192);

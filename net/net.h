@@ -20,10 +20,14 @@
 #include "core/core.h"
 
 typedef struct net_tls_opts {
-	const char *ca_file; /* trust only this PEM; NULL: system store
-	                        (honours SSL_CERT_FILE / SSL_CERT_DIR) */
-	bool insecure;       /* no verification: explicit per-inbox only;
-	                        logs a warning at every connect */
+	const char *ca_file;     /* trust only this PEM; NULL: system store
+	                            (honours SSL_CERT_FILE / SSL_CERT_DIR) */
+	bool insecure;           /* no verification: explicit per-inbox only;
+	                            logs a warning at every connect */
+	const char *mode_option; /* the setting that picks the TLS mode
+	                            ("--imap-tls"), named in the hint when
+	                            the port speaks the other mode; NULL:
+	                            no hint */
 } net_tls_opts;
 
 /* What a TLS handshake found, for `inbox test` and logs. */
@@ -46,10 +50,25 @@ mailstream_low *net_plain_low(int fd, int timeout_ms);
 
 /* Run a TLS client handshake on fd, verifying the chain and that the
  * certificate names host (DNS name or IP address) unless o->insecure.
+ * When the peer answers in plain text (a greeting such as "* OK" or
+ * "220 ": a port that wants STARTTLS or no TLS), the error quotes it and
+ * names `o->mode_option starttls`.
  * On success returns 0 and a low-level stream that owns fd; on failure
  * fd is left open for the caller to close. info may be NULL. */
 int net_tls_low(int fd, const char *host, const net_tls_opts *o, int timeout_ms,
                 mailstream_low **out, net_tls_info *info, cs_err *err);
+
+/* For a protocol whose server speaks first (SMTP, IMAP), on a connection
+ * that did not start with TLS: wait at most timeout_ms for the first byte
+ * of the greeting.  When nothing has arrived after a few seconds, probe
+ * host:port on a second connection with a TLS ClientHello: a server that
+ * answers it with a TLS record speaks TLS at once (an implicit-TLS port,
+ * which waits for the client to speak), and the error says so and names
+ * `o->mode_option tls`, instead of waiting out the whole timeout.
+ * Returns 0 when greeting bytes wait on fd (nothing is read), CS_ENET
+ * otherwise.  fd stays the caller's. */
+int net_await_greeting(int fd, const char *host, int port,
+                       const net_tls_opts *o, int timeout_ms, cs_err *err);
 
 /* STARTTLS: after the protocol said "go ahead", replace the stream's
  * plaintext low-level stream by a verified TLS one on the same socket. */

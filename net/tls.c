@@ -255,9 +255,74 @@ static void fill_info(SSL *ssl, net_tls_info *info, bool verified)
 	info->verified = verified;
 }
 
+/* The first bytes the peer sent during a handshake, kept by a callback
+ * on the socket BIO: the records OpenSSL refuses are gone from the
+ * socket, and they tell a plain-text greeting from a TLS answer. */
+typedef struct first_bytes {
+	unsigned char b[48];
+	size_t n;
+} first_bytes;
+
+static long capture_cb(BIO *bio, int oper, const char *argp, size_t len,
+                       int argi, long argl, int ret, size_t *processed)
+{
+	first_bytes *f = (first_bytes *)BIO_get_callback_arg(bio);
+
+	(void)len;
+	(void)argi;
+	(void)argl;
+	if (f && oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 &&
+	    processed && argp) {
+		size_t k = *processed, room = sizeof f->b - f->n;
+
+		if (k > room)
+			k = room;
+		memcpy(f->b + f->n, argp, k);
+		f->n += k;
+	}
+	return ret;
+}
+
+static void capture(SSL *ssl, first_bytes *f)
+{
+	BIO *rb = SSL_get_rbio(ssl);
+
+	BIO_set_callback_arg(rb, (char *)f);
+	BIO_set_callback_ex(rb, f ? capture_cb : NULL);
+}
+
+/* A TLS record header: handshake (22) or alert (21), version 3.x. */
+static bool looks_tls(const first_bytes *f)
+{
+	return f->n >= 2 && (f->b[0] == 22 || f->b[0] == 21) && f->b[1] == 3;
+}
+
+/* Printable text such as "* OK" or "220 ": a protocol greeting. */
+static bool looks_text(const first_bytes *f)
+{
+	size_t i;
+
+	if (f->n < 3)
+		return false;
+	for (i = 0; i < f->n && f->b[i] != '\n'; i++)
+		if ((f->b[i] < 0x20 || f->b[i] >= 0x7f) && f->b[i] != '\r' &&
+		    f->b[i] != '\t')
+			return false;
+	return true;
+}
+
+static void hint(const net_tls_opts *o, const char *mode, char *buf, size_t cap)
+{
+	if (o->mode_option)
+		snprintf(buf, cap, "; use %s %s", o->mode_option, mode);
+	else
+		snprintf(buf, cap, "; set its TLS mode to %s", mode);
+}
+
 int net_tls_low(int fd, const char *host, const net_tls_opts *o, int timeout_ms,
                 mailstream_low **out, net_tls_info *info, cs_err *err)
 {
+	first_bytes seen = {{0}, 0};
 	SSL_CTX *ctx;
 	SSL *ssl;
 	conn tmp = {fd, NULL, timeout_ms, false};
@@ -273,6 +338,7 @@ int net_tls_low(int fd, const char *host, const net_tls_opts *o, int timeout_ms,
 		cs_fatal("SSL_new failed");
 	tmp.ssl = ssl;
 	SSL_set_fd(ssl, fd);
+	capture(ssl, &seen);
 	if (!is_ip_literal(host))
 		SSL_set_tlsext_host_name(ssl, host);
 	if (!o->insecure) {
@@ -304,6 +370,23 @@ int net_tls_low(int fd, const char *host, const net_tls_opts *o, int timeout_ms,
 			    "TLS handshake with %s: no answer within "
 			    "%d s",
 			    host, timeout_ms / 1000);
+		} else if (!looks_tls(&seen) && looks_text(&seen)) {
+			cs_buf said = CS_BUF_INIT;
+			char h[80];
+			size_t k = 0;
+
+			while (k < seen.n && seen.b[k] != '\r' &&
+			       seen.b[k] != '\n')
+				k++;
+			net_scrub((const char *)seen.b, k, 40, &said);
+			hint(o, "starttls", h, sizeof h);
+			rc = cs_err_set(
+			    err, CS_ECRYPTO,
+			    "TLS handshake with %s failed: the server "
+			    "answered in plain text (\"%s\"), so this port "
+			    "does not start with TLS: it wants STARTTLS%s",
+			    host, said.data ? said.data : "", h);
+			cs_buf_free(&said);
 		} else if (SSL_get_verify_result(ssl) != X509_V_OK) {
 			long v = SSL_get_verify_result(ssl);
 
@@ -333,6 +416,7 @@ int net_tls_low(int fd, const char *host, const net_tls_opts *o, int timeout_ms,
 		SSL_free(ssl);
 		return rc;
 	}
+	capture(ssl, NULL);
 	if (info)
 		fill_info(ssl, info, !o->insecure);
 	{
@@ -390,4 +474,89 @@ bool net_pending(mailstream *s)
 		return false;
 	c = low->data;
 	return c->ssl && SSL_pending(c->ssl) > 0;
+}
+
+#define GREETING_PROBE_MS 3000 /* a server that speaks first does at once */
+#define PROBE_TIMEOUT_MS  5000
+
+static int wait_readable(int fd, int ms)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	int rc;
+
+	do {
+		rc = poll(&p, 1, ms > 0 ? ms : 0);
+	} while (rc < 0 && errno == EINTR);
+	return rc;
+}
+
+/* True when host:port answers a ClientHello with a TLS record. */
+static bool speaks_tls(const char *host, int port)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	first_bytes seen = {{0}, 0};
+	conn tmp = {-1, NULL, PROBE_TIMEOUT_MS, false};
+	cs_err err = CS_ERR_INIT;
+	int64_t deadline = cs_mono_ms() + PROBE_TIMEOUT_MS;
+
+	if (ctx == NULL)
+		cs_fatal("SSL_CTX_new failed");
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL); /* only a probe */
+	if (net_tcp_connect(host, port, PROBE_TIMEOUT_MS, &tmp.fd, &err) != 0) {
+		SSL_CTX_free(ctx);
+		cs_err_clear(&err);
+		return false;
+	}
+	tmp.ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx);
+	if (tmp.ssl == NULL)
+		cs_fatal("SSL_new failed");
+	SSL_set_fd(tmp.ssl, tmp.fd);
+	if (!is_ip_literal(host))
+		SSL_set_tlsext_host_name(tmp.ssl, host);
+	capture(tmp.ssl, &seen);
+	while (seen.n < 2 && cs_mono_ms() < deadline) {
+		int rc = SSL_connect(tmp.ssl), e;
+
+		if (rc == 1)
+			break;
+		e = SSL_get_error(tmp.ssl, rc);
+		tmp.timeout_ms = (int)(deadline - cs_mono_ms());
+		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
+		    tmp.timeout_ms <= 0 ||
+		    wait_fd(&tmp, e == SSL_ERROR_WANT_WRITE) != 0)
+			break;
+	}
+	capture(tmp.ssl, NULL);
+	ERR_clear_error();
+	SSL_free(tmp.ssl);
+	close(tmp.fd);
+	return looks_tls(&seen);
+}
+
+int net_await_greeting(int fd, const char *host, int port,
+                       const net_tls_opts *o, int timeout_ms, cs_err *err)
+{
+	int64_t deadline = cs_mono_ms() + timeout_ms;
+	int first =
+	    timeout_ms < GREETING_PROBE_MS ? timeout_ms : GREETING_PROBE_MS;
+	char h[80];
+
+	if (wait_readable(fd, first) != 0)
+		return 0; /* bytes (or an error the protocol will read) */
+	if (speaks_tls(host, port)) {
+		hint(o, "tls", h, sizeof h);
+		return cs_err_set(
+		    err, CS_ENET,
+		    "%s:%d sent no greeting but answered a TLS handshake: "
+		    "this port speaks TLS at once (implicit TLS), not "
+		    "STARTTLS or plain text%s",
+		    host, port, h);
+	}
+	if (wait_readable(fd, (int)(deadline - cs_mono_ms())) != 0)
+		return 0;
+	return cs_err_set(err, CS_ENET,
+	                  "%s:%d accepted the connection but sent no greeting "
+	                  "within %d s",
+	                  host, port, timeout_ms / 1000);
 }

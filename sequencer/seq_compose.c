@@ -118,7 +118,8 @@ int seq_compose(db *d, cs_vault *v, const seq_compose_in *ci, cs_buf *raw,
 	add_field(&sf, "last_name", last);
 	add_field(&sf, "name", in->display_name);
 	add_field(&sf, "email", in->email);
-	add_field(&sf, "signature", in->signature);
+	/* no signature is an empty one, not a missing field */
+	add_field(&sf, "signature", in->signature ? in->signature : "");
 	memset(&tv, 0, sizeof tv);
 	tv.fields = cf.v;
 	tv.nfields = cf.n;

@@ -121,8 +121,10 @@ int smtp_open(const smtp_server *srv, const smtp_auth *auth, smtp_session **out,
 	mailstream_low *low = NULL;
 	mailstream *stream;
 	cs_err err = CS_ERR_INIT;
+	net_tls_opts tls_opts = srv->tls_opts;
 	int fd, r;
 
+	tls_opts.mode_option = "--smtp-tls";
 	*out = NULL;
 	memset(res, 0, sizeof *res);
 	if (srv->tls == SMTP_TLS_NONE && auth->kind != SMTP_AUTH_NONE) {
@@ -144,7 +146,7 @@ int smtp_open(const smtp_server *srv, const smtp_auth *auth, smtp_session **out,
 		return fail_open(s, -1);
 	}
 	if (srv->tls == SMTP_TLS_IMPLICIT) {
-		if (net_tls_low(fd, srv->host, &srv->tls_opts, connect_ms, &low,
+		if (net_tls_low(fd, srv->host, &tls_opts, connect_ms, &low,
 		                &s->tls, &err) != 0) {
 			close(fd);
 			fill(res, SMTP_PH_TLS, 0, NULL, "%s", err.msg);
@@ -152,6 +154,13 @@ int smtp_open(const smtp_server *srv, const smtp_auth *auth, smtp_session **out,
 		}
 		s->tls_up = true;
 	} else {
+		/* an implicit-TLS port says nothing: tell it apart fast */
+		if (net_await_greeting(fd, srv->host, srv->port, &tls_opts,
+		                       s->command_ms, &err) != 0) {
+			close(fd);
+			fill(res, SMTP_PH_GREETING, 0, NULL, "%s", err.msg);
+			return fail_open(s, -1);
+		}
 		low = net_plain_low(fd, s->command_ms);
 	}
 	stream = mailstream_new(low, 8192);

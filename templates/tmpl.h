@@ -73,7 +73,9 @@ typedef struct tmpl_field {
 typedef struct tmpl_vars {
 	const tmpl_field *fields; /* the contact: built-in and custom */
 	size_t nfields;
-	const tmpl_field *sender; /* {{sender.NAME}} */
+	const tmpl_field *sender; /* {{sender.NAME}}; a value "" is empty
+	                             (renders nothing without a fallback),
+	                             NULL is missing */
 	size_t nsender;
 	const char *unsubscribe_url; /* NULL: {{unsubscribe_url}} missing */
 	const char *timezone;        /* the contact's zone; NULL/"": UTC */

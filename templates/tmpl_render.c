@@ -92,6 +92,19 @@ static const char *lookup(const rctx *r, const char *name)
 	return blank(val) ? NULL : val;
 }
 
+/* A sender field given as "" (an inbox without a signature): an empty
+ * value, not a missing field.  Contact fields stay missing when blank:
+ * "Hi ," must not go out. */
+static bool sender_empty(const rctx *r, const char *name)
+{
+	const char *val;
+
+	if (strncasecmp(name, "sender.", 7) != 0)
+		return false;
+	val = find(r->v->sender, r->v->nsender, name + 7);
+	return val != NULL && *val == '\0';
+}
+
 static void put_value(const rctx *r, cs_buf *out, const char *s)
 {
 	if (!r->html) {
@@ -129,6 +142,8 @@ static int render_seq(const rctx *r, const tmpl_seq *q, cs_buf *out)
 				put_value(r, out, val);
 			else if (n->fallback)
 				cs_buf_puts(out, n->fallback);
+			else if (sender_empty(r, n->text))
+				; /* a sender's "" is a value: nothing */
 			else {
 				size_t line, col;
 

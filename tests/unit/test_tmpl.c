@@ -13,6 +13,8 @@ static const tmpl_field contact[] = {
 static const tmpl_field sender[] = {
     {"first_name", "Sam"},
     {"signature", "Sam\nExample Ltd"},
+    {"title", ""},       /* given empty (an inbox without signature) */
+    {"last_name", NULL}, /* not known */
 };
 
 static void vars(tmpl_vars *v, int step)
@@ -167,6 +169,31 @@ static void missing_field_fails(void **state)
 	cs_buf_free(&out);
 }
 
+/* A sender field given as "" is an empty value (the inbox has no
+ * signature), not a missing field; NULL stays missing, and a blank
+ * contact field too ("Hi ," must not go out). */
+static void empty_sender_field_is_a_value(void **state)
+{
+	cs_buf out = CS_BUF_INIT;
+	cs_err err = CS_ERR_INIT;
+
+	(void)state;
+	assert_int_equal(render("A{{sender.title}}B\n", &out, &err), 0);
+	assert_string_equal(out.data, "AB\n");
+	cs_buf_clear(&out);
+	assert_int_equal(render("{{sender.title|x}}\n", &out, &err), 0);
+	assert_string_equal(out.data, "x\n");
+	cs_buf_clear(&out);
+	assert_int_equal(
+	    render("{{#if sender.title}}y{{else}}n{{/if}}\n", &out, &err), 0);
+	assert_string_equal(out.data, "n\n");
+	assert_int_equal(render("{{sender.last_name}}", &out, &err), CS_EINVAL);
+	assert_non_null(strstr(err.msg, "missing field sender.last_name"));
+	assert_int_equal(render("{{title}}", &out, &err), CS_EINVAL);
+	assert_non_null(strstr(err.msg, "missing field title"));
+	cs_buf_free(&out);
+}
+
 static void spintax_deterministic_per_contact_and_step(void **state)
 {
 	const char *src = "Subject: {A|B|C|D}\n\n{a|b|c|d|e|f|g|h} "
@@ -255,6 +282,7 @@ int main(void)
 	    cmocka_unit_test(refusals),
 	    cmocka_unit_test(caret_under_the_place),
 	    cmocka_unit_test(missing_field_fails),
+	    cmocka_unit_test(empty_sender_field_is_a_value),
 	    cmocka_unit_test(spintax_deterministic_per_contact_and_step),
 	    cmocka_unit_test(html_part_escapes_values),
 	    cmocka_unit_test(no_subject_is_follow_up_and_fields_listed),
