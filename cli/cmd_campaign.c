@@ -585,7 +585,8 @@ static void print_explain_json(cli_ctx *ctx, const char *campaign,
 		key = colon ? cs_xstrndup(line, (size_t)(colon - line)) : NULL;
 		for (v = colon ? colon + 1 : line; *v == ' '; v++)
 			;
-		for (i = 0; key && labels[i] && strcmp(labels[i], key); i++)
+		for (i = 0; key && labels[i] && strcmp(labels[i], key) != 0;
+		     i++)
 			;
 		prev = NULL;
 		if (key && strcmp(key, "holds") == 0) {

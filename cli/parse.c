@@ -256,7 +256,7 @@ int cli_parse(int argc, char **argv, cli_args *a, cs_err *err)
 				if ((rc = take_value(argc, argv, &i, arg, o,
 				                     &val, err)) != 0)
 					return rc;
-				if (idx == G_DATA_DIR && *val == '\0')
+				if (idx == G_DATA_DIR && val && *val == '\0')
 					return cs_err_set(
 					    err, CS_EUSAGE,
 					    "option '--data-dir' needs a "

@@ -458,7 +458,7 @@ static void read_all(reader *r)
 			s += 3;
 			len -= 3;
 		}
-		if (memchr(s, '\0', len)) {
+		if (len && memchr(s, '\0', len)) {
 			r->rstop = cs_err_set(
 			    &r->rerr, CS_EINVAL,
 			    "%s:%zu: a NUL byte: this is not a text file",
@@ -535,6 +535,7 @@ int cs_csv_read(const char *path, char delim, unsigned flags,
 	if (fd < 0)
 		return cs_err_set(err, CS_ENOTFOUND, "cannot open %s: %s", path,
 		                  strerror(errno));
+	memset(&tid, 0, sizeof tid); /* joined only when created */
 	r = cs_xcalloc(1, sizeof *r);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->ready, NULL);
