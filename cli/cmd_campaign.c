@@ -109,6 +109,33 @@ static cJSON *campaign_json(const db_campaign *c, const db_enroll_counts *n)
 
 /* ---- create --------------------------------------------------------- */
 
+/* Read and check a campaign file for `campaign VERB`: 0 with *c filled;
+ * else every problem, each naming file:line, is printed ("nothing was
+ * <undone>") and -1.  src, errors and *c are the caller's to free. */
+static int read_campaign_file(cli_ctx *ctx, const char *verb,
+                              const char *undone, const char *file, cs_buf *src,
+                              cs_buf *errors, db_campaign *c)
+{
+	cs_err err = CS_ERR_INIT;
+
+	if (cs_read_file(file, 1 << 20, src, &err) != 0) {
+		cli_error("campaign %s: %s", verb, err.msg);
+		return -1;
+	}
+	if (seq_campaign_parse(ctx->db, file, cs_buf_str(src), src->len, c,
+	                       errors, &err) != 0) {
+		cli_error(
+		    "campaign %s: %s has problems; nothing was %s:\n%.*s", verb,
+		    file, undone,
+		    (int)(errors->len && errors->data[errors->len - 1] == '\n'
+		              ? errors->len - 1
+		              : errors->len),
+		    cs_buf_str(errors));
+		return -1;
+	}
+	return 0;
+}
+
 static int run_create(cli_ctx *ctx, const cli_args *a)
 {
 	const char *file = a->pos[0];
@@ -118,23 +145,9 @@ static int run_create(cli_ctx *ctx, const cli_args *a)
 	int rc = CLI_EXIT_FAIL;
 
 	memset(&c, 0, sizeof c);
-	if (cs_read_file(file, 1 << 20, &src, &err) != 0) {
-		cli_error("campaign create: %s", err.msg);
-		return CLI_EXIT_FAIL;
-	}
-	if (seq_campaign_parse(ctx->db, file, cs_buf_str(&src), src.len, &c,
-	                       &errors, &err) != 0) {
-		/* every problem, each naming file:line */
-		cli_error(
-		    "campaign create: %s has problems; nothing was "
-		    "stored:\n%.*s",
-		    file,
-		    (int)(errors.len && errors.data[errors.len - 1] == '\n'
-		              ? errors.len - 1
-		              : errors.len),
-		    cs_buf_str(&errors));
+	if (read_campaign_file(ctx, "create", "stored", file, &src, &errors,
+	                       &c) != 0)
 		goto out;
-	}
 	if (db_campaign_add(ctx->db, &c, cs_clock_now(NULL), &err) != 0) {
 		cli_error("campaign create: %s", err.msg);
 		goto out;
@@ -749,22 +762,9 @@ static int run_edit(cli_ctx *ctx, const cli_args *a)
 	memset(&old, 0, sizeof old);
 	memset(&c, 0, sizeof c);
 	memset(&pr, 0, sizeof pr);
-	if (cs_read_file(file, 1 << 20, &src, &err) != 0) {
-		cli_error("campaign edit: %s", err.msg);
-		return CLI_EXIT_FAIL;
-	}
-	if (seq_campaign_parse(ctx->db, file, cs_buf_str(&src), src.len, &c,
-	                       &errors, &err) != 0) {
-		cli_error(
-		    "campaign edit: %s has problems; nothing was "
-		    "changed:\n%.*s",
-		    file,
-		    (int)(errors.len && errors.data[errors.len - 1] == '\n'
-		              ? errors.len - 1
-		              : errors.len),
-		    cs_buf_str(&errors));
+	if (read_campaign_file(ctx, "edit", "changed", file, &src, &errors,
+	                       &c) != 0)
 		goto out;
-	}
 	/* check and change under one write lock: the service sends no step
 	 * in between */
 	if (db_begin(ctx->db, &err) != 0)

@@ -97,6 +97,27 @@ out:
 	return rc;
 }
 
+/* A campaign's settings as parameters ?2 (file) to ?16 (now) of the
+ * INSERT (?1 its name) and of the UPDATE (?1 its id): one list for both. */
+static void bind_settings(sqlite3_stmt *st, const db_campaign *c, int64_t now)
+{
+	db_bind_opt(st, 2, c->file);
+	sqlite3_bind_text(st, 3, c->source, -1, SQLITE_STATIC);
+	db_bind_opt(st, 4, c->list);
+	sqlite3_bind_text(st, 5, c->inboxes, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, c->timezone, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, c->window_days);
+	sqlite3_bind_int(st, 8, c->window_from);
+	sqlite3_bind_int(st, 9, c->window_to);
+	sqlite3_bind_int(st, 10, c->contact_tz);
+	sqlite3_bind_int(st, 11, c->new_per_day);
+	sqlite3_bind_int(st, 12, c->esp_match);
+	sqlite3_bind_int(st, 13, c->stop_on_auto_reply);
+	sqlite3_bind_int(st, 14, c->stop_company);
+	sqlite3_bind_int(st, 15, c->allow_parallel);
+	sqlite3_bind_int64(st, 16, now);
+}
+
 int db_campaign_add(db *d, const db_campaign *c, int64_t now, cs_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -115,21 +136,7 @@ int db_campaign_add(db *d, const db_campaign *c, int64_t now, cs_err *err)
 	         &st, err)) != 0)
 		goto fail;
 	sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
-	db_bind_opt(st, 2, c->file);
-	sqlite3_bind_text(st, 3, c->source, -1, SQLITE_STATIC);
-	db_bind_opt(st, 4, c->list);
-	sqlite3_bind_text(st, 5, c->inboxes, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, c->timezone, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 7, c->window_days);
-	sqlite3_bind_int(st, 8, c->window_from);
-	sqlite3_bind_int(st, 9, c->window_to);
-	sqlite3_bind_int(st, 10, c->contact_tz);
-	sqlite3_bind_int(st, 11, c->new_per_day);
-	sqlite3_bind_int(st, 12, c->esp_match);
-	sqlite3_bind_int(st, 13, c->stop_on_auto_reply);
-	sqlite3_bind_int(st, 14, c->stop_company);
-	sqlite3_bind_int(st, 15, c->allow_parallel);
-	sqlite3_bind_int64(st, 16, now);
+	bind_settings(st, c, now);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if (sqlite3_extended_errcode(d->h) == SQLITE_CONSTRAINT_UNIQUE)
 			rc = cs_err_set(err, CS_EEXIST,
@@ -690,21 +697,7 @@ int db_campaign_replace(db *d, long long id, const db_campaign *c, int keep,
 	         &st, err)) != 0)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
-	db_bind_opt(st, 2, c->file);
-	sqlite3_bind_text(st, 3, c->source, -1, SQLITE_STATIC);
-	db_bind_opt(st, 4, c->list);
-	sqlite3_bind_text(st, 5, c->inboxes, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, c->timezone, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 7, c->window_days);
-	sqlite3_bind_int(st, 8, c->window_from);
-	sqlite3_bind_int(st, 9, c->window_to);
-	sqlite3_bind_int(st, 10, c->contact_tz);
-	sqlite3_bind_int(st, 11, c->new_per_day);
-	sqlite3_bind_int(st, 12, c->esp_match);
-	sqlite3_bind_int(st, 13, c->stop_on_auto_reply);
-	sqlite3_bind_int(st, 14, c->stop_company);
-	sqlite3_bind_int(st, 15, c->allow_parallel);
-	sqlite3_bind_int64(st, 16, now);
+	bind_settings(st, c, now);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = db_fail(d, err, "cannot change the campaign");
 		goto fail;
