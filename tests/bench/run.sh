@@ -75,6 +75,11 @@ tls=$(build/release/bench_smtp 127.0.0.1 "$MAILSTACK_SUBMISSION_PORT" "$M" "$C" 
 echo "smtp: coldseq into Postfix, plaintext MX port:      $plain msg/s ($M messages)"
 echo "smtp: coldseq into Postfix, STARTTLS+AUTH port:     $tls msg/s"
 awk -v a="$tls" -v b="$plain" 'BEGIN { printf "smtp: TLS cost: STARTTLS/plaintext = %.2f\n", a / b }'
+# down now: Postfix would go on delivering those messages into Dovecot
+# (disk and CPU) while the next benchmarks run, and on one side only
+tests/mailstack/down "$S" >/dev/null 2>&1
+rm -rf "$S"
+trap - EXIT
 
 # ---- contacts import vs sqlite3 .import, template rendering --------------
 # The same generated 1,000,000-row CSV (10 columns, some quoted, quoted
