@@ -21,6 +21,7 @@ extern const cli_cmd cli_cmds_contacts[];
 extern const cli_cmd cli_cmds_contacts_import[];
 extern const cli_cmd cli_cmds_template[];
 extern const cli_cmd cli_cmds_campaign[];
+extern const cli_cmd cli_cmds_campaign_explain[];
 extern const cli_cmd cli_cmds_run[];
 extern const cli_cmd cli_cmds_status[];
 extern const cli_cmd cli_cmds_warmup[];
@@ -77,5 +78,32 @@ void cli_json_finish(FILE *out, int status);
 /* Whether c has a --json shape: its help says what "--json prints".  A
  * command without one refuses --json (a usage error). */
 bool cli_cmd_has_json(const cli_cmd *c);
+
+/* ---- contacts import's checks (contacts_check.c) ----------------------- */
+
+/* The built-in contact fields, in column-mapping order. */
+enum {
+	CLI_F_EMAIL,
+	CLI_F_FIRST,
+	CLI_F_LAST,
+	CLI_F_COMPANY,
+	CLI_F_TITLE,
+	CLI_F_WEBSITE,
+	CLI_F_TZ,
+	CLI_F_NBUILTIN
+};
+extern const char *const cli_contact_fields[CLI_F_NBUILTIN];
+
+/* One pass over s: false (and *bad, the offset of the first bad byte)
+ * unless valid UTF-8; *len gets its length, *brk whether it holds CR or
+ * LF. */
+bool cli_scan_text(const char *s, size_t *len, bool *brk, size_t *bad);
+/* Every field of row r checked as the message builder would (field[i]:
+ * the column's built-in index, -1 custom, -2 ignored; names[i] its header
+ * text): 0, or non-zero with "PATH:LINE: column N: reason" in reason. */
+int cli_contact_row_check(const char *path, const cs_csv_row *r,
+                          const int *field, char *const *names,
+                          const char *email, const char *first,
+                          const char *last, char *reason, size_t cap);
 
 #endif

@@ -31,23 +31,8 @@
 #include "sequencer/seq.h"
 #include "smtp/smtp.h"
 
-enum {
-	F_EMAIL,
-	F_FIRST,
-	F_LAST,
-	F_COMPANY,
-	F_TITLE,
-	F_WEBSITE,
-	F_TZ,
-	NBUILTIN
-};
-
-static const char *const builtin[NBUILTIN] = {
-    "email", "first_name", "last_name", "company",
-    "title", "website",    "timezone"};
-
 /* Header spellings, compared with only letters and digits, lower-cased. */
-static const char *const aliases[NBUILTIN] = {
+static const char *const aliases[CLI_F_NBUILTIN] = {
     "email emailaddress mail workemail businessemail contactemail "
     "primaryemail",
     "firstname first givenname fname forename",
@@ -117,7 +102,7 @@ static int builtin_of(const char *name)
 	norm(name, key, sizeof key);
 	if (*key == '\0')
 		return -1;
-	for (i = 0; i < NBUILTIN; i++) {
+	for (i = 0; i < CLI_F_NBUILTIN; i++) {
 		char *save = NULL, *w;
 
 		snprintf(buf, sizeof buf, "%s", aliases[i]);
@@ -129,58 +114,12 @@ static int builtin_of(const char *name)
 	return -1;
 }
 
-/* One pass over s: false (and *bad, the offset of the first bad byte)
- * unless valid UTF-8; *len gets its length, *brk whether it holds CR or
- * LF.  Plain ASCII is scanned here, eight bytes at a time; from the first
- * non-ASCII byte on, cs_utf8_valid (the one UTF-8 checker) decides. */
-#define ONES  0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Whether some byte of w is c. */
-static bool has_byte(uint64_t w, unsigned char c)
-{
-	uint64_t x = w ^ (ONES * c);
-
-	return ((x - ONES) & ~x & HIGHS) != 0;
-}
-
-static bool scan_text(const char *s, size_t *len, bool *brk, size_t *bad)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, end = strlen(s);
-
-	*brk = false;
-	for (; i + 8 <= end; i += 8) {
-		uint64_t w;
-
-		memcpy(&w, p + i, 8);
-		if (w & HIGHS)
-			break;
-		if (has_byte(w, '\r') || has_byte(w, '\n'))
-			*brk = true;
-	}
-	for (; i < end && p[i] < 0x80; i++)
-		if (p[i] == '\r' || p[i] == '\n')
-			*brk = true;
-	if (i < end) {
-		if (!cs_utf8_valid(s + i, end - i, bad)) {
-			*bad += i;
-			return false;
-		}
-		if (memchr(s + i, '\r', end - i) ||
-		    memchr(s + i, '\n', end - i))
-			*brk = true;
-	}
-	*len = end;
-	return true;
-}
-
 static bool valid_utf8(const char *s, size_t *bad)
 {
 	size_t len;
 	bool brk;
 
-	return scan_text(s, &len, &brk, bad);
+	return cli_scan_text(s, &len, &brk, bad);
 }
 
 /* s as a JSON string: runs of plain characters are copied whole. */
@@ -308,8 +247,8 @@ static int header(imp *p, const cs_csv_row *r)
 			p->field[i] = -2;
 		} else if (m) {
 			p->field[i] = -1;
-			for (k = 0; k < NBUILTIN; k++)
-				if (strcasecmp(m, builtin[k]) == 0)
+			for (k = 0; k < CLI_F_NBUILTIN; k++)
+				if (strcasecmp(m, cli_contact_fields[k]) == 0)
 					p->field[i] = (int)k;
 			if (p->field[i] == -1) {
 				free(p->names[i]);
@@ -332,7 +271,7 @@ static int header(imp *p, const cs_csv_row *r)
 				    "mean %s: say which with --map "
 				    "\"%s=-\"",
 				    p->path, r->line, p->names[k], name,
-				    builtin[p->field[i]], name);
+				    cli_contact_fields[p->field[i]], name);
 			if (p->field[i] == -1 && p->field[k] == -1 &&
 			    strcasecmp(p->names[k], p->names[i]) == 0)
 				return cs_err_set(
@@ -340,7 +279,7 @@ static int header(imp *p, const cs_csv_row *r)
 				    "%s:%zu: two columns are named \"%s\"",
 				    p->path, r->line, p->names[i]);
 		}
-		if (p->field[i] == F_EMAIL)
+		if (p->field[i] == CLI_F_EMAIL)
 			email_col = (int)i;
 		if (p->field[i] == -1) {
 			cs_buf key = CS_BUF_INIT;
@@ -471,82 +410,11 @@ static bool is_space(char c)
 	return isspace((unsigned char)c) != 0;
 }
 
-/* ---- row_check: refuse what the sender would refuse ------------------
- *
- * Every field the row would store, checked with the message builder's own
- * functions (smtp/smtp.h), so import and sending cannot disagree: the
- * normalised address as it goes into RCPT TO and To (smtp_check_address),
- * every built-in field as header text (the builder writes first_name and
- * last_name into To, and these are the fields subjects are made of:
- * smtp_check_header_text with SMTP_HEADER_MAX), and first_name with
- * last_name as the To display name (smtp_check_display_name).
- *
- * Custom fields are the exception, on purpose: CRM exports carry
- * multi-line notes that templates use in the body, and importing them is
- * established behaviour (tests/contacts/test_contacts.py), so a custom
- * field may hold CR, LF and TAB and any length the reader takes
- * (smtp_check_body_text); other control characters are refused (they
- * belong in no header and no body).
- * A multi-line or over-long custom field that a Subject does use is held
- * at send time with the builder's reason (README: "not sendable").
- *
- * 0, or non-zero with "FILE:LINE: column N: reason" in reason.  One pass
- * over each field's bytes, no allocation. */
-static int row_check(const imp *p, const cs_csv_row *r, const char *email,
-                     const char *first, const char *last, char *reason,
-                     size_t cap)
-{
-	cs_err e;
-	size_t i, col_first = 0, col_last = 0, col_email = 0;
-
-	e.code = 0;
-	e.msg[0] = '\0';
-	for (i = 0; i < r->n; i++) {
-		int f = p->field[i];
-
-		if (f == F_EMAIL)
-			col_email = i + 1;
-		if (f == F_FIRST)
-			col_first = i + 1;
-		if (f == F_LAST)
-			col_last = i + 1;
-		if (f == -2 || f == F_EMAIL)
-			continue;
-		if (f == -1) {
-			if (smtp_check_body_text(p->names[i], r->fields[i],
-			                         &e) != 0) {
-				snprintf(reason, cap, "%s:%zu: column %zu: %s",
-				         p->path, r->line, i + 1, e.msg);
-				return -1;
-			}
-			continue;
-		}
-		if (smtp_check_header_text(builtin[f], r->fields[i],
-		                           SMTP_HEADER_MAX, &e) != 0) {
-			snprintf(reason, cap, "%s:%zu: column %zu: %s", p->path,
-			         r->line, i + 1, e.msg);
-			return -1;
-		}
-	}
-	if (smtp_check_address("email", email, &e) != 0) {
-		snprintf(reason, cap, "%s:%zu: column %zu: %s", p->path,
-		         r->line, col_email, e.msg);
-		return -1;
-	}
-	if (smtp_check_display_name("the To name (first_name last_name)", first,
-	                            last, &e) != 0) {
-		snprintf(reason, cap, "%s:%zu: columns %zu and %zu: %s",
-		         p->path, r->line, col_first, col_last, e.msg);
-		return -1;
-	}
-	return 0;
-}
-
 static int row(const cs_csv_row *r, void *arg)
 {
 	imp *p = arg;
-	const char *v[NBUILTIN] = {NULL};
-	bool brk[NBUILTIN] = {false};
+	const char *v[CLI_F_NBUILTIN] = {NULL};
+	bool brk[CLI_F_NBUILTIN] = {false};
 	char *orig[MAXCOLS];
 	cs_buf *email = &p->email, *custom = &p->json;
 	cs_err e = CS_ERR_INIT;
@@ -596,7 +464,7 @@ static int row(const cs_csv_row *r, void *arg)
 		size_t n = 0;
 		bool b = false;
 
-		if (!scan_text(f, &n, &b, &bad)) {
+		if (!cli_scan_text(f, &n, &b, &bad)) {
 			snprintf(reason, sizeof reason,
 			         "%s: invalid UTF-8 at byte %zu", p->names[i],
 			         bad + 1);
@@ -612,28 +480,30 @@ static int row(const cs_csv_row *r, void *arg)
 			brk[p->field[i]] = b;
 		}
 	}
-	if (v[F_EMAIL] == NULL) {
+	if (v[CLI_F_EMAIL] == NULL) {
 		snprintf(reason, sizeof reason, "email is empty");
 		goto rejected;
 	}
-	if (db_email_normalize(v[F_EMAIL], email, &e) != 0) {
+	if (db_email_normalize(v[CLI_F_EMAIL], email, &e) != 0) {
 		snprintf(reason, sizeof reason, "email: %s", e.msg);
 		goto rejected;
 	}
-	if (row_check(p, r, email->data, v[F_FIRST], v[F_LAST], reason,
-	              sizeof reason) != 0)
+	if (cli_contact_row_check(p->path, r, p->field, p->names, email->data,
+	                          v[CLI_F_FIRST], v[CLI_F_LAST], reason,
+	                          sizeof reason) != 0)
 		goto rejected;
-	for (i = F_FIRST; i < NBUILTIN; i++)
+	for (i = CLI_F_FIRST; i < CLI_F_NBUILTIN; i++)
 		if (brk[i]) {
 			snprintf(reason, sizeof reason,
-			         "%s contains a line break", builtin[i]);
+			         "%s contains a line break",
+			         cli_contact_fields[i]);
 			goto rejected;
 		}
-	if (v[F_TZ] && !tz_valid(p, v[F_TZ])) {
+	if (v[CLI_F_TZ] && !tz_valid(p, v[CLI_F_TZ])) {
 		snprintf(reason, sizeof reason,
 		         "timezone: \"%s\" is not an IANA time zone (e.g. "
 		         "Europe/Berlin)",
-		         v[F_TZ]);
+		         v[CLI_F_TZ]);
 		goto rejected;
 	}
 	/* Further checks of one row's values go here, before the row is
@@ -670,12 +540,12 @@ static int row(const cs_csv_row *r, void *arg)
 		cs_buf_putc(custom, '}');
 	memset(&ir, 0, sizeof ir);
 	ir.email = email->data;
-	ir.first_name = v[F_FIRST];
-	ir.last_name = v[F_LAST];
-	ir.company = v[F_COMPANY];
-	ir.title = v[F_TITLE];
-	ir.website = v[F_WEBSITE];
-	ir.timezone = v[F_TZ];
+	ir.first_name = v[CLI_F_FIRST];
+	ir.last_name = v[CLI_F_LAST];
+	ir.company = v[CLI_F_COMPANY];
+	ir.title = v[CLI_F_TITLE];
+	ir.website = v[CLI_F_WEBSITE];
+	ir.timezone = v[CLI_F_TZ];
 	ir.custom = custom->len ? custom->data : NULL;
 	rc = db_import_stage(p->im, r->line, verdict == DB_IMP_EXISTING, &ir,
 	                     p->err);

@@ -243,7 +243,9 @@ static int csv_collect(const cs_csv_row *r, void *arg)
 
 static char *csv_file(const char *text, size_t n)
 {
-	char *path = cs_xstrdup("/tmp/coldseq-unit-csv.XXXXXX");
+	const char *dir = getenv("TMPDIR");
+	char *path = cs_xasprintf("%s/coldseq-unit-csv.XXXXXX",
+	                          dir && *dir ? dir : "/tmp");
 	int fd = mkstemp(path);
 
 	assert_true(fd >= 0);
