@@ -13,7 +13,8 @@ static const cli_group groups[] = {
     {"vault", "the key that encrypts stored passwords and tokens"},
     {"contacts", "people to mail: import, lists, suppressions, forget"},
     {"template", "message templates: import, versions, preview"},
-    {"campaign", "sequences: create, start, enroll, preview, explain, edit, delete"},
+    {"campaign",
+     "sequences: create, start, enroll, preview, explain, edit, delete"},
     {"outbox", "messages that may have been sent: list and resolve"},
     {"warmup", "ramped exchanges between your inboxes, Junk rescue, health"},
     {NULL, NULL},
@@ -39,6 +40,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_campaign_explain,
     cli_cmds_run,
     cli_cmds_status,
+    cli_cmds_stats,
     cli_cmds_warmup,
 };
 /* clang-format on */

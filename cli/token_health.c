@@ -48,6 +48,14 @@ void cli_token_health_get(cli_ctx *ctx, const db_inbox *in, cli_token_health *h)
 	db_token_free(&t);
 }
 
+void cli_json_str(void *obj, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(obj, key, v);
+	else
+		cJSON_AddNullToObject(obj, key);
+}
+
 void cli_json_time(void *obj, const char *key, int64_t t)
 {
 	cJSON *o = obj;
