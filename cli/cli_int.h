@@ -66,9 +66,8 @@ void cli_json_time(void *obj, const char *key, int64_t t);
 size_t cli_text_width(const char *s);
 /* Print s (NULL: nothing) and pad it with spaces to width display
  * columns, as printf's "%-*s" would if it counted columns, not bytes;
- * wider text is printed whole.  _right pads on the left ("%*s"). */
+ * wider text is printed whole. */
 void cli_cell(FILE *out, const char *s, int width);
-void cli_cell_right(FILE *out, const char *s, int width);
 
 /* Print "coldseq: msg" on stderr (redacted, one line per line of msg). */
 void cli_error(const char *fmt, ...) CS_PRINTF(1, 2);

@@ -63,14 +63,3 @@ void cli_cell(FILE *out, const char *s, int width)
 	for (w = cli_text_width(s); (long)w < width; w++)
 		fputc(' ', out);
 }
-
-void cli_cell_right(FILE *out, const char *s, int width)
-{
-	size_t w;
-
-	if (s == NULL)
-		s = "";
-	for (w = cli_text_width(s); (long)w < width; w++)
-		fputc(' ', out);
-	fputs(s, out);
-}

@@ -72,8 +72,12 @@ int db_commit(db *d, cs_err *err)
 		return cs_err_set(err, CS_EDB, "commit without a transaction");
 	if (d->depth == 1) {
 		rc = exec(d, "COMMIT", err, "cannot commit");
-		if (rc != 0)
-			return rc; /* still open: the caller rolls back */
+		if (rc != 0) {
+			/* rolled back here: no caller can leave it open (one
+			 * that rolls back too finds nothing left to undo) */
+			db_rollback(d);
+			return rc;
+		}
 	} else {
 		snprintf(sql, sizeof sql, "RELEASE sp%d", d->depth - 1);
 		if ((rc = exec(d, sql, err, "cannot release a savepoint")) != 0)

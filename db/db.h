@@ -63,7 +63,10 @@ int db_migrate(db *d, const db_migration *steps, size_t n, cs_err *err);
  * projections that must not touch the real data). */
 int db_copy(db *d, const char *path, cs_err *err);
 
-/* Transactions (BEGIN IMMEDIATE, so writers queue on busy_timeout). */
+/* Transactions (BEGIN IMMEDIATE, so writers queue on busy_timeout); a
+ * db_begin inside one opens a savepoint.  An outermost db_commit that
+ * fails has rolled the transaction back (db_rollback after it is
+ * harmless). */
 int db_begin(db *d, cs_err *err);
 int db_commit(db *d, cs_err *err);
 void db_rollback(db *d);

@@ -48,13 +48,18 @@ int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
 	sqlite3_stmt *st;
 	int rc;
 
+	/* the message and its latest attempt agree, or neither changes */
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
 	if ((rc =
 	         db_prepare(d,
 	                    "UPDATE messages SET outcome = ?2, smtp_code = ?3, "
 	                    "smtp_reply = ?4, updated_at = ?5 WHERE "
 	                    "message_id = ?1",
-	                    &st, err)) != 0)
+	                    &st, err)) != 0) {
+		db_rollback(d);
 		return rc;
+	}
 	sqlite3_bind_text(st, 1, message_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, outcome, -1, SQLITE_STATIC);
 	if (code > 0)
@@ -74,6 +79,9 @@ int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
 	if (rc == 0)
 		rc = db_attempt_set_outcome(d, message_id, outcome, code, reply,
 		                            now, err);
+	if (rc == 0)
+		return db_commit(d, err);
+	db_rollback(d);
 	return rc;
 }
 

@@ -274,9 +274,6 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
 void seq_watch_plan_free(seq_watch_plan *p);
 void seq_watch_batch_free(seq_watch_batch *b);
 
-/* new + connect, for the CLI. */
-int seq_watcher_open(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
-                     seq_watcher **out, cs_err *err);
 void seq_watcher_close(seq_watcher *w);
 /* Every new message of INBOX and Junk: plan, fetch, apply until done. */
 int seq_watcher_sync(seq_watcher *w, seq_sync_stats *st, cs_err *err);

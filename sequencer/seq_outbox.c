@@ -257,7 +257,13 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	ci.message_id = o.message_id;
 	ci.in_reply_to = o.in_reply_to;
 	ci.references = o.refs;
-	if (seq_compose(s->d, s->v, &ci, &job->raw, &subject, err) != 0) {
+	if ((rc = seq_compose(s->d, s->v, &ci, &job->raw, &subject, err)) !=
+	    0) {
+		/* anything but a refusal of the data (CS_EINVAL: the
+		 * renderer's and the builder's only code), say the database
+		 * or the vault failing, is worth another try later (out:) */
+		if (rc != CS_EINVAL)
+			goto out;
 		/* the contact's data (or the template) cannot make this
 		 * message: trying again cannot help */
 		cs_buf_printf(&why, "step %d (%s): %s", o.step, ts->name,

@@ -322,9 +322,13 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 	ci.message_id = o.message_id;
 	ci.in_reply_to = o.in_reply_to;
 	ci.references = o.refs;
-	if (seq_compose(s->d, s->v, &ci, &raw, &subject, err) != 0) {
+	if ((rc = seq_compose(s->d, s->v, &ci, &raw, &subject, err)) != 0) {
 		db_rollback(s->d);
 		free(o.message_id);
+		/* only a refusal of the data (CS_EINVAL) holds the contact;
+		 * a failing database or vault is an error of the pass */
+		if (rc != CS_EINVAL)
+			goto out;
 		cs_buf_clear(&why);
 		cs_buf_printf(&why, "step %d (%s): %s", e->step, ts->name,
 		              err->msg);

@@ -24,17 +24,6 @@ static bool same(const char *a, const char *b)
 }
 
 /* The row as this service wrote it (zeroed when another wrote it). */
-static int current(svc *sv, long long inbox_id, db_inbox_runtime *rt,
-                   cs_err *err)
-{
-	bool found = false;
-	int rc = db_runtime_get(sv->d, inbox_id, rt, &found, err);
-
-	if (rc == 0 && found && rt->pid != (long)getpid())
-		db_runtime_free(rt); /* an older run's: nothing logged yet */
-	return rc;
-}
-
 void svc_note_watch(svc *sv, const db_inbox *in, const char *state,
                     const char *error)
 {
@@ -42,7 +31,7 @@ void svc_note_watch(svc *sv, const db_inbox *in, const char *state,
 	cs_err err = CS_ERR_INIT;
 	int64_t now = cs_clock_now(NULL), since = now;
 
-	if (current(sv, in->id, &rt, &err) != 0) {
+	if (seq_inbox_runtime(sv->d, in->id, (long)getpid(), &rt, &err) != 0) {
 		cs_log_error("inbox %s: %s", in->name, err.msg);
 		return;
 	}
@@ -72,7 +61,7 @@ void svc_note_send(svc *sv, const db_inbox *in, const cs_err *why)
 	const char *msg = why && why->code ? why->msg : NULL;
 	int64_t now = cs_clock_now(NULL);
 
-	if (current(sv, in->id, &rt, &err) != 0) {
+	if (seq_inbox_runtime(sv->d, in->id, (long)getpid(), &rt, &err) != 0) {
 		cs_log_error("inbox %s: %s", in->name, err.msg);
 		return;
 	}

@@ -641,18 +641,6 @@ int seq_watcher_reauth(seq_watcher *w, bool after_failure, cs_err *err)
 	return 0;
 }
 
-int seq_watcher_open(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
-                     seq_watcher **out, cs_err *err)
-{
-	int rc = seq_watcher_new(d, v, clock, in, out, err);
-
-	if (rc == 0 && (rc = seq_watcher_connect(*out, err)) != 0) {
-		seq_watcher_close(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
 void seq_watcher_close(seq_watcher *w)
 {
 	if (w == NULL)
