@@ -81,6 +81,34 @@ void cli_json_finish(FILE *out, int status);
  * command without one refuses --json (a usage error). */
 bool cli_cmd_has_json(const cli_cmd *c);
 
+/* ---- contacts import's rejects file (contacts_rejects.c) -------------- */
+
+/* The rows contacts import did not store, with line and reason, as CSV:
+ * written to tmp, renamed to path by cli_rejects_keep, removed by
+ * cli_rejects_free when not kept. */
+typedef struct cli_rejects {
+	char *path, *tmp; /* owned */
+	char **header;    /* the header row as read (owned) */
+	size_t nheader;
+	FILE *f; /* NULL until the first row is rejected */
+} cli_rejects;
+
+/* path: --rejects, or NULL for the default beside input (FILE.rejects.csv;
+ * stdin.rejects.csv or NAME.rejects.csv in the current directory for
+ * standard input, a pipe or a device).  Opens nothing yet. */
+void cli_rejects_init(cli_rejects *r, const char *path, const char *input);
+/* Keep a copy of the header row, the rejects file's own header. */
+void cli_rejects_header(cli_rejects *r, const cs_csv_row *row);
+/* Append row (orig[i], when set, instead of its trimmed field i), its
+ * line and reason; the file is created on the first call. */
+int cli_rejects_add(cli_rejects *r, const cs_csv_row *row, char *const *orig,
+                    const char *reason, cs_err *err);
+/* CS_EIO when what was written did not reach the file. */
+int cli_rejects_flush(cli_rejects *r, cs_err *err);
+/* Close the file and rename it into place (a failure is printed). */
+void cli_rejects_keep(cli_rejects *r);
+void cli_rejects_free(cli_rejects *r);
+
 /* ---- contacts import's checks (contacts_check.c) ----------------------- */
 
 /* The built-in contact fields, in column-mapping order. */

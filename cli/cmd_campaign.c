@@ -418,7 +418,7 @@ static int run_enroll(cli_ctx *ctx, const cli_args *a)
 	for (i = 0; i < n; i++) {
 		cs_buf e = CS_BUF_INIT;
 
-		if (db_email_normalize(a->vals[k][i], &e, &err) != 0) {
+		if (cs_email_normalize(a->vals[k][i], &e, &err) != 0) {
 			cs_buf_free(&e);
 			cli_error("campaign enroll: --contact %s: %s",
 			          a->vals[k][i], err.msg);

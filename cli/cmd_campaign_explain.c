@@ -217,7 +217,7 @@ static int run_explain(cli_ctx *ctx, const cli_args *a)
 		cs_clock_free(clock);
 		return CLI_EXIT_USAGE;
 	}
-	if (db_email_normalize(contact, &email, &err) != 0) {
+	if (cs_email_normalize(contact, &email, &err) != 0) {
 		cli_error("campaign explain: --contact: %s", err.msg);
 		rc = CLI_EXIT_USAGE;
 		goto out;

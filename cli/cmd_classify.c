@@ -47,44 +47,11 @@ static int read_capped(const char *path, size_t max, cs_buf *out, cs_err *err)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (0 when invalid). */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /* s as valid UTF-8 (into b); returns b's string. */
 static const char *clean(const char *s, cs_buf *b)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
 	cs_buf_clear(b);
-	while (*p) {
-		size_t n = utf8_len(p);
-
-		if (n == 0) {
-			cs_buf_puts(b, "\xef\xbf\xbd");
-			p++;
-		} else {
-			cs_buf_append(b, p, n);
-			p += n;
-		}
-	}
+	cs_utf8_repair(s, strlen(s), b);
 	return cs_buf_str(b);
 }
 

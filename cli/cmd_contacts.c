@@ -51,7 +51,7 @@ static int user_email(const char *cmd, const char *arg, cs_buf *out)
 {
 	cs_err err = CS_ERR_INIT;
 
-	if (db_email_normalize(arg, out, &err) != 0) {
+	if (cs_email_normalize(arg, out, &err) != 0) {
 		cli_error("contacts %s: %s", cmd, err.msg);
 		return CLI_EXIT_USAGE;
 	}
@@ -259,10 +259,10 @@ static int target(const char *arg, const char **kind, cs_buf *v, cs_err *err)
 	cs_buf_clear(v);
 	if (arg[0] == '@') {
 		*kind = "domain";
-		return db_domain_normalize(arg + 1, v, err);
+		return cs_domain_normalize(arg + 1, v, err);
 	}
 	*kind = "address";
-	return db_email_normalize(arg, v, err);
+	return cs_email_normalize(arg, v, err);
 }
 
 static int run_suppress(cli_ctx *ctx, const cli_args *a)

@@ -18,7 +18,6 @@
 #include "cli_int.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +28,6 @@
 #include <cjson/cJSON.h>
 
 #include "sequencer/seq.h"
-#include "smtp/smtp.h"
 
 /* Header spellings, compared with only letters and digits, lower-cased. */
 static const char *const aliases[CLI_F_NBUILTIN] = {
@@ -55,17 +53,14 @@ typedef struct imp {
 	size_t ncols;
 	int field[MAXCOLS];   /* builtin index, -1 custom, -2 ignored */
 	char *names[MAXCOLS]; /* header text per column (trimmed) */
-	char **header;        /* the header row as read */
 	size_t nheader;
 	const char **custom; /* distinct custom names, for registration */
 	size_t ncustom;
-	char *jkey[MAXCOLS]; /* custom columns: the JSON key and colon */
-	cs_buf email, json;  /* per row, reused */
+	cs_buf email, json; /* per row, reused */
 	long long staged_new, staged_existing, duplicate, suppressed, rejected;
 	long long unchanged; /* stored contacts only added to the list */
 	long long rows;
-	FILE *rej;
-	char *rej_path, *rej_tmp;
+	cli_rejects rej;
 	char *tz_ok[32]; /* zones already found valid */
 	size_t ntz;
 	size_t last_line;
@@ -112,40 +107,6 @@ static int builtin_of(const char *name)
 				return i;
 	}
 	return -1;
-}
-
-static bool valid_utf8(const char *s, size_t *bad)
-{
-	size_t len;
-	bool brk;
-
-	return cli_scan_text(s, &len, &brk, bad);
-}
-
-/* s as a JSON string: runs of plain characters are copied whole. */
-static void json_str(cs_buf *b, const char *s)
-{
-	cs_buf_putc(b, '"');
-	for (;;) {
-		size_t n = 0;
-		unsigned char c;
-
-		while ((c = (unsigned char)s[n]) >= 0x20 && c != '"' &&
-		       c != '\\')
-			n++;
-		cs_buf_append(b, s, n);
-		s += n;
-		if (c == '\0')
-			break;
-		if (c == '"' || c == '\\') {
-			cs_buf_putc(b, '\\');
-			cs_buf_putc(b, (char)c);
-		} else {
-			cs_buf_printf(b, "\\u%04x", c);
-		}
-		s++;
-	}
-	cs_buf_putc(b, '"');
 }
 
 /* --map CSVCOL=FIELD for this column, or NULL. */
@@ -226,14 +187,13 @@ static int header(imp *p, const cs_csv_row *r)
 		                  r->line, MAXCOLS);
 	if (map_check(p, r) != 0)
 		return CS_EINVAL;
-	p->header = cs_xcalloc(r->n, sizeof *p->header);
+	cli_rejects_header(&p->rej, r);
 	p->nheader = r->n;
 	for (i = 0; i < r->n; i++) {
 		const char *m;
 		char *name;
 
-		p->header[i] = cs_xstrdup(r->fields[i]);
-		if (!valid_utf8(r->fields[i], &bad))
+		if (!cs_utf8_valid(r->fields[i], strlen(r->fields[i]), &bad))
 			return cs_err_set(
 			    p->err, CS_EINVAL,
 			    "%s:%zu: the header's column %zu is not "
@@ -282,14 +242,9 @@ static int header(imp *p, const cs_csv_row *r)
 		if (p->field[i] == CLI_F_EMAIL)
 			email_col = (int)i;
 		if (p->field[i] == -1) {
-			cs_buf key = CS_BUF_INIT;
-
 			p->custom = cs_xrealloc(
 			    p->custom, (p->ncustom + 1) * sizeof *p->custom);
 			p->custom[p->ncustom++] = p->names[i];
-			json_str(&key, p->names[i]);
-			cs_buf_putc(&key, ':');
-			p->jkey[i] = cs_buf_detach(&key, NULL);
 		}
 	}
 	if (email_col < 0)
@@ -303,47 +258,10 @@ static int header(imp *p, const cs_csv_row *r)
 	return 0;
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n;\t") == NULL && *s != ' ') {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static int reject(imp *p, const cs_csv_row *r, char *const *orig,
                   const char *reason)
 {
-	size_t i;
-
-	if (p->rej == NULL) {
-		p->rej = fopen(p->rej_tmp, "w");
-		if (p->rej == NULL)
-			return cs_err_set(p->err, CS_EIO, "cannot write %s: %s",
-			                  p->rej_tmp, strerror(errno));
-		for (i = 0; i < p->nheader; i++) {
-			csv_field(p->rej, p->header[i]);
-			fputc(',', p->rej);
-		}
-		fputs("line,reason\r\n", p->rej);
-	}
-	for (i = 0; i < r->n; i++) {
-		csv_field(p->rej, orig && orig[i] ? orig[i] : r->fields[i]);
-		fputc(',', p->rej);
-	}
-	for (; i < p->nheader; i++)
-		fputc(',', p->rej);
-	fprintf(p->rej, "%zu,", r->line);
-	csv_field(p->rej, reason);
-	fputs("\r\n", p->rej);
-	return 0;
+	return cli_rejects_add(&p->rej, r, orig, reason, p->err);
 }
 
 static bool tz_valid(imp *p, const char *tz)
@@ -408,6 +326,31 @@ static int store_progress(void *arg, long long done)
 static bool is_space(char c)
 {
 	return isspace((unsigned char)c) != 0;
+}
+
+/* The row's non-empty custom fields as one JSON object into out (nothing
+ * when there are none).  Keys and values are referenced, not copied: the
+ * object lives for this call only. */
+static void custom_json(const imp *p, const cs_csv_row *r, cs_buf *out)
+{
+	cJSON *o = NULL;
+	char *text;
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		if (p->field[i] != -1 || r->fields[i][0] == '\0')
+			continue;
+		if (o == NULL)
+			o = cJSON_CreateObject();
+		cJSON_AddItemToObjectCS(
+		    o, p->names[i], cJSON_CreateStringReference(r->fields[i]));
+	}
+	if (o == NULL)
+		return;
+	text = cJSON_PrintUnformatted(o);
+	cs_buf_puts(out, text);
+	cJSON_free(text);
+	cJSON_Delete(o);
 }
 
 static int row(const cs_csv_row *r, void *arg)
@@ -484,7 +427,7 @@ static int row(const cs_csv_row *r, void *arg)
 		snprintf(reason, sizeof reason, "email is empty");
 		goto rejected;
 	}
-	if (db_email_normalize(v[CLI_F_EMAIL], email, &e) != 0) {
+	if (cs_email_normalize(v[CLI_F_EMAIL], email, &e) != 0) {
 		snprintf(reason, sizeof reason, "email: %s", e.msg);
 		goto rejected;
 	}
@@ -529,15 +472,7 @@ static int row(const cs_csv_row *r, void *arg)
 		         email->data);
 		goto rejected_counted;
 	}
-	for (i = 0; i < r->n; i++) {
-		if (p->field[i] != -1 || r->fields[i][0] == '\0')
-			continue;
-		cs_buf_putc(custom, custom->len ? ',' : '{');
-		cs_buf_puts(custom, p->jkey[i]);
-		json_str(custom, r->fields[i]);
-	}
-	if (custom->len)
-		cs_buf_putc(custom, '}');
+	custom_json(p, r, custom);
 	memset(&ir, 0, sizeof ir);
 	ir.email = email->data;
 	ir.first_name = v[CLI_F_FIRST];
@@ -566,50 +501,18 @@ out:
 	return rc;
 }
 
-/* FILE.rejects.csv beside a regular file; in the current directory for
- * standard input, a pipe or a device (stdin.rejects.csv, NAME.rejects.csv).
- */
-static char *rejects_path(const char *path)
-{
-	size_t n = strlen(path);
-	struct stat st;
-
-	if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdin") == 0)
-		return cs_xstrdup("stdin.rejects.csv");
-	if (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0 ||
-	    (stat(path, &st) == 0 && !S_ISREG(st.st_mode))) {
-		const char *base = strrchr(path, '/');
-
-		base = base ? base + 1 : path;
-		return cs_xasprintf("%s.rejects.csv", *base ? base : "input");
-	}
-	if (n > 4 && strcasecmp(path + n - 4, ".csv") == 0)
-		return cs_xasprintf("%.*s.rejects.csv", (int)(n - 4), path);
-	return cs_xasprintf("%s.rejects.csv", path);
-}
-
 static void imp_free(imp *p)
 {
 	size_t i;
 
-	for (i = 0; i < p->nheader; i++) {
-		free(p->header[i]);
+	for (i = 0; i < p->nheader; i++)
 		free(p->names[i]);
-	}
-	free(p->header);
 	free(p->custom);
-	for (i = 0; i < MAXCOLS; i++)
-		free(p->jkey[i]);
 	cs_buf_free(&p->email);
 	cs_buf_free(&p->json);
 	for (i = 0; i < p->ntz; i++)
 		free(p->tz_ok[i]);
-	if (p->rej) {
-		fclose(p->rej);
-		unlink(p->rej_tmp);
-	}
-	free(p->rej_path);
-	free(p->rej_tmp);
+	cli_rejects_free(&p->rej);
 	db_import_free(p->im);
 }
 
@@ -681,10 +584,7 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 	p.list = list != NULL;
 	p.err = &err;
 	p.update = oe && strcmp(oe, "update") == 0;
-	p.rej_path = cli_opt_value(a, "rejects")
-	                 ? cs_xstrdup(cli_opt_value(a, "rejects"))
-	                 : rejects_path(a->pos[0]);
-	p.rej_tmp = cs_xasprintf("%s.tmp", p.rej_path);
+	cli_rejects_init(&p.rej, cli_opt_value(a, "rejects"), a->pos[0]);
 	p.tty = !a->json && !a->quiet && isatty(2);
 	p.t0 = now_ms();
 	if (strcmp(a->pos[0], "-") != 0 && stat(p.path, &st) == 0)
@@ -707,8 +607,8 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 		cs_err_prefix(&err, "after line %zu", p.last_line);
 	if (rc == 0 && !p.have_header)
 		rc = cs_err_set(&err, CS_EINVAL, "%s is empty", p.path);
-	if (rc == 0 && p.rej && (fflush(p.rej) != 0 || ferror(p.rej)))
-		rc = cs_err_set(&err, CS_EIO, "cannot write %s", p.rej_tmp);
+	if (rc == 0)
+		rc = cli_rejects_flush(&p.rej, &err);
 	if (rc == 0 && !dry) {
 		seq_service_state svc;
 		cs_err perr = CS_ERR_INIT;
@@ -741,13 +641,7 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 	} else if (!p.update) {
 		p.duplicate += counts.raced;
 	}
-	if (p.rej) {
-		fclose(p.rej);
-		p.rej = NULL;
-		if (rename(p.rej_tmp, p.rej_path) != 0)
-			cli_error("contacts import: cannot rename %s: %s",
-			          p.rej_tmp, strerror(errno));
-	}
+	cli_rejects_keep(&p.rej);
 	if (a->json) {
 		cJSON *o = cJSON_CreateObject();
 
@@ -764,7 +658,7 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 			                        (double)counts.added);
 		}
 		if (p.duplicate + p.suppressed + p.rejected)
-			cJSON_AddStringToObject(o, "rejects_file", p.rej_path);
+			cJSON_AddStringToObject(o, "rejects_file", p.rej.path);
 		cli_print_json(ctx, o);
 	} else if (!a->quiet) {
 		fprintf(ctx->out,
@@ -782,7 +676,7 @@ static int run_import(cli_ctx *ctx, const cli_args *a)
 			        counts.added);
 		if (p.duplicate + p.suppressed + p.rejected)
 			fprintf(ctx->out, "Rows not imported: %s\n",
-			        p.rej_path);
+			        p.rej.path);
 	}
 	imp_free(&p);
 	return CLI_EXIT_OK;

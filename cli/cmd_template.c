@@ -381,7 +381,7 @@ static int run_preview(cli_ctx *ctx, const cli_args *a)
 		cli_error("template preview needs --contact EMAIL");
 		return CLI_EXIT_USAGE;
 	}
-	if (db_email_normalize(contact_arg, &email, &err) != 0) {
+	if (cs_email_normalize(contact_arg, &email, &err) != 0) {
 		cli_error("template preview: --contact: %s", err.msg);
 		return CLI_EXIT_USAGE;
 	}

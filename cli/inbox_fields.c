@@ -50,17 +50,7 @@ static bool valid_name(const char *s)
 
 bool cli_valid_email(const char *a)
 {
-	const char *at = strrchr(a, '@'), *p;
-
-	if (at == NULL || at == a || at[1] == '\0' || strlen(a) > 254 ||
-	    strchr(at + 1, '.') == NULL)
-		return false;
-	for (p = a; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
-		    strchr("<>()[]\\,;:\"", *p))
-			return false;
-	/* and what the builder and the SMTP server would take */
-	return smtp_check_address("email", a, NULL) == 0;
+	return cs_email_check(a, NULL) == 0;
 }
 
 /* "host:port" or "[v6]:port". */

@@ -116,8 +116,8 @@ int cs_clock_advance_to(cs_clock *c, int64_t t_ms)
 	return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+/* Howard Hinnant's days_from_civil. */
+int64_t cs_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
 
@@ -228,7 +228,7 @@ int cs_time_parse_iso8601(const char *s, int64_t *out_ms, cs_err *err)
 		goto bad;
 done:
 	*out_ms =
-	    ((days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
+	    ((cs_days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
 	      (int64_t)mi * 60 + (sec > 59 ? 59 : sec) - (int64_t)off * 60) *
 	     1000) +
 	    ms;

@@ -215,6 +215,9 @@ int cs_clock_advance_to(cs_clock *c, int64_t t_ms);
 int64_t cs_mono_ms(void);
 /* Format t as "2026-11-26T06:30:00.123Z" into out (>= 25 bytes). */
 void cs_time_iso8601(int64_t t_ms, char *out, size_t outlen);
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 1-12, day
+ * 1-31; negative before 1970).  Pure arithmetic, no time zone. */
+int64_t cs_days_from_civil(int64_t y, int m, int d);
 /* Parse an ISO 8601 instant: "YYYY-MM-DDTHH:MM[:SS[.fff]](Z|+HH:MM|-HH:MM)"
  * or a date "YYYY-MM-DD" (midnight UTC). Returns 0 or CS_EINVAL. */
 int cs_time_parse_iso8601(const char *s, int64_t *out_ms, cs_err *err);
@@ -307,15 +310,43 @@ int cs_csv_foreach(const char *path, char delim,
                    int (*fn)(const cs_csv_row *r, void *arg), void *arg,
                    cs_err *err);
 
+/* ---- email addresses (addr.c) ---------------------------------------- */
+
+/* Whether addr, exactly as given (no trimming, case kept), is an address
+ * coldseq can send from or to: ASCII, a dot-atom local part of at most 64
+ * octets, a host name with a dot of at most 253 (labels 1-63 letters,
+ * digits and inner hyphens, the last not all digits), 254 in all.  0, or
+ * CS_EINVAL and the reason. */
+int cs_email_check(const char *addr, cs_err *err);
+/* An address as coldseq stores it: trimmed, the domain lower-cased and,
+ * when internationalised, converted to ASCII (libidn2), then checked by
+ * the rules of cs_email_check.  Appends it to out; CS_EINVAL with the
+ * reason otherwise (out unchanged).  The local part must be ASCII (no
+ * SMTPUTF8). */
+int cs_email_normalize(const char *in, cs_buf *out, cs_err *err);
+/* The same for a bare domain ("example.com", "bücher.de"). */
+int cs_domain_normalize(const char *in, cs_buf *out, cs_err *err);
+
 /* ---- small helpers (util.c) ------------------------------------------ */
 
-/* Cryptographically random bytes (OpenSSL); aborts if none are to be had. */
+/* Cryptographically random bytes (OpenSSL); aborts if none are to be had.
+ * (vault.c, beside the vault's other OpenSSL use.) */
 void cs_random_bytes(void *p, size_t n);
 
+/* The one UTF-8 decoder: the length (1-4) of the valid sequence at s, of
+ * the n bytes there, and its code point in *cp (may be NULL); 0 when s
+ * starts no valid sequence: a stray continuation byte, an overlong form
+ * (C0, C1, E0 80-9F, F0 80-8F), a surrogate (U+D800-DFFF), a code point
+ * past U+10FFFF (F4 90 and up, F5-FF), a sequence cut short by the end of
+ * the n bytes or by a byte that is no continuation, or n == 0. */
+size_t cs_utf8_seq(const char *s, size_t n, uint32_t *cp);
 /* Append at most max bytes of s as valid UTF-8: invalid sequences become
  * U+FFFD, control characters spaces.  For text from mail that will be
  * stored or printed as JSON. */
 void cs_utf8_clean(const char *s, size_t max, cs_buf *out);
+/* Append the n bytes at s as valid UTF-8: each byte that starts no valid
+ * sequence becomes U+FFFD, everything else (controls too) is kept. */
+void cs_utf8_repair(const char *s, size_t n, cs_buf *out);
 /* Whether the n bytes at s are valid UTF-8 (no overlongs, surrogates or
  * code points past U+10FFFF); when not, *bad gets the offset of the first
  * byte of the first invalid sequence.  Plain ASCII goes eight bytes at a

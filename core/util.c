@@ -1,6 +1,7 @@
 /*
- * util.c - small helpers: edit distance, atomic file writes, mkdir -p,
- * trimming and whole-file reads.
+ * util.c - small helpers: edit distance, mkdir -p, trimming, whole-file
+ * reads, the one UTF-8 decoder (cs_utf8_seq) with its checker and
+ * cleaners, and the loopback host test.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "core.h"
@@ -137,14 +138,18 @@ int cs_read_file(const char *path, size_t max, cs_buf *out, cs_err *err)
 	return 0;
 }
 
-/* Length of a valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
+size_t cs_utf8_seq(const char *s, size_t n, uint32_t *cp_out)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	size_t len, i;
-	unsigned cp;
+	uint32_t cp;
 
-	if (p[0] < 0x80)
-		return 1;
+	if (n == 0)
+		return 0;
+	if (p[0] < 0x80) {
+		len = 1, cp = p[0];
+		goto out;
+	}
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
 		len = 2, cp = p[0] & 0x1f;
 	else if (p[0] >= 0xe0 && p[0] <= 0xef)
@@ -163,6 +168,9 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
 	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 		return 0;
+out:
+	if (cp_out)
+		*cp_out = cp;
 	return len;
 }
 
@@ -189,7 +197,7 @@ bool cs_utf8_valid(const char *s, size_t n, size_t *bad)
 			i++;
 			continue;
 		}
-		k = utf8_seq(p + i, n - i);
+		k = cs_utf8_seq(s + i, n - i, NULL);
 		if (k == 0) {
 			*bad = i;
 			return false;
@@ -199,20 +207,22 @@ bool cs_utf8_valid(const char *s, size_t n, size_t *bad)
 	return true;
 }
 
-void cs_utf8_clean(const char *s, size_t max, cs_buf *out)
+/* Append the n bytes at s to out as valid UTF-8, each byte that starts no
+ * valid sequence as U+FFFD; with ctl_to_space, C0 controls and DEL too
+ * become spaces. */
+static void utf8_copy(const char *s, size_t n, bool ctl_to_space, cs_buf *out)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0;
+	size_t i = 0;
 
-	if (n > max)
-		n = max;
 	while (i < n) {
-		size_t k = utf8_seq(p + i, n - i);
+		size_t k = cs_utf8_seq(s + i, n - i, NULL);
 
 		if (k == 0) {
 			cs_buf_puts(out, "\xef\xbf\xbd"); /* U+FFFD */
 			i++;
-		} else if (k == 1 && (p[i] < 0x20 || p[i] == 0x7f)) {
+		} else if (k == 1 && ctl_to_space &&
+		           (p[i] < 0x20 || p[i] == 0x7f)) {
 			cs_buf_putc(out, ' ');
 			i++;
 		} else {
@@ -220,6 +230,18 @@ void cs_utf8_clean(const char *s, size_t max, cs_buf *out)
 			i += k;
 		}
 	}
+}
+
+void cs_utf8_clean(const char *s, size_t max, cs_buf *out)
+{
+	size_t n = strlen(s);
+
+	utf8_copy(s, n > max ? max : n, true, out);
+}
+
+void cs_utf8_repair(const char *s, size_t n, cs_buf *out)
+{
+	utf8_copy(s, n, false, out);
 }
 
 bool cs_is_loopback_host(const char *h)

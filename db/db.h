@@ -294,14 +294,6 @@ int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
 
 /* ---- contacts, lists, forget (db_contact.c) --------------------------- */
 
-/* An address as coldseq stores it: trimmed, the domain lower-cased and,
- * when internationalised, converted to ASCII (libidn2), then checked.
- * out receives it; CS_EINVAL with the reason otherwise.  The local part
- * must be ASCII (no SMTPUTF8). */
-int db_email_normalize(const char *in, cs_buf *out, cs_err *err);
-/* The same for a bare domain ("example.com", "bücher.de"). */
-int db_domain_normalize(const char *in, cs_buf *out, cs_err *err);
-
 /* One contact.  Strings owned by the struct (db_contact_free); absent
  * fields are NULL.  custom is a JSON object text ({"Column": "value"}). */
 typedef struct db_contact {

@@ -83,26 +83,13 @@ int seq_warmup_quota(int start, int step, int max, long long day)
 	return q > max ? max : (int)q;
 }
 
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
-static long long days_from_civil(int y, int m, int d)
-{
-	long long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static long long day_number(const char *day)
 {
 	int y = 0, m = 0, d = 0;
 
 	if (sscanf(day, "%4d-%2d-%2d", &y, &m, &d) != 3)
 		return 0;
-	return days_from_civil(y, m, d);
+	return cs_days_from_civil(y, m, d);
 }
 
 /* The ramp day (1-based) of `day` for settings w. */

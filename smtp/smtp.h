@@ -94,7 +94,7 @@ int smtp_check_display_name(const char *field, const char *first,
                             const char *last, cs_err *err);
 /* addr is an address as it goes into MAIL FROM / RCPT TO and the From/To
  * header: ASCII (an internationalised domain in its IDNA "xn--" form,
- * which db_email_normalize makes with libidn2), a dot-atom local part of
+ * which cs_email_normalize makes with libidn2), a dot-atom local part of
  * at most 64 octets, a host name of at most 253 (labels 1-63 letters,
  * digits and '-', not at either end), 254 in all.  CS_EINVAL and the
  * reason otherwise. */

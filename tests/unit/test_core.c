@@ -1,6 +1,7 @@
 /*
- * test_core.c - buffer, error, redaction, edit distance, ISO 8601, clock,
- * the CSV reader's recovery from malformed records.
+ * test_core.c - buffer, error, redaction, the UTF-8 decoder, the address
+ * validator, edit distance, ISO 8601, clock, the CSV reader's recovery from
+ * malformed records.
  */
 #include "unit.h"
 
@@ -125,6 +126,196 @@ static void redaction_cut_secret_in_err(void **state)
 	cs_err_set(&err, CS_EINVAL, "%s%s", pad, val);
 	assert_null(strstr(err.msg, "SECRET"));
 	cs_secret_free(s);
+}
+
+/* The one UTF-8 decoder and its checker and cleaners, at the edges. */
+static void utf8_edge_cases(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t n;    /* bytes given to the decoder */
+		size_t len;  /* cs_utf8_seq: 0 = invalid */
+		uint32_t cp; /* when valid */
+		const char *why;
+	} t[] = {
+	    {"A", 1, 1, 0x41, "ASCII"},
+	    {"\x7f", 1, 1, 0x7f, "DEL is ASCII"},
+	    {"\xc2\x80", 2, 2, 0x80, "smallest two-byte"},
+	    {"\xdf\xbf", 2, 2, 0x7ff, "largest two-byte"},
+	    {"\xe0\xa0\x80", 3, 3, 0x800, "smallest three-byte"},
+	    {"\xed\x9f\xbf", 3, 3, 0xd7ff, "below the surrogates"},
+	    {"\xee\x80\x80", 3, 3, 0xe000, "above the surrogates"},
+	    {"\xef\xbf\xbf", 3, 3, 0xffff, "largest three-byte"},
+	    {"\xf0\x90\x80\x80", 4, 4, 0x10000, "smallest four-byte"},
+	    {"\xf4\x8f\xbf\xbf", 4, 4, 0x10ffff, "U+10FFFF"},
+	    {"\xc0\x80", 2, 0, 0, "overlong NUL (C0)"},
+	    {"\xc1\xbf", 2, 0, 0, "overlong (C1)"},
+	    {"\xe0\x80\x80", 3, 0, 0, "overlong three-byte"},
+	    {"\xe0\x9f\xbf", 3, 0, 0, "overlong three-byte, top"},
+	    {"\xf0\x80\x80\x80", 4, 0, 0, "overlong four-byte"},
+	    {"\xf0\x8f\xbf\xbf", 4, 0, 0, "overlong four-byte, top"},
+	    {"\xed\xa0\x80", 3, 0, 0, "surrogate U+D800"},
+	    {"\xed\xbf\xbf", 3, 0, 0, "surrogate U+DFFF"},
+	    {"\xf4\x90\x80\x80", 4, 0, 0, "U+110000"},
+	    {"\xf5\x80\x80\x80", 4, 0, 0, "lead F5"},
+	    {"\xff", 1, 0, 0, "lead FF"},
+	    {"\x80", 1, 0, 0, "stray continuation"},
+	    {"\xc3", 1, 0, 0, "two-byte cut by the end"},
+	    {"\xe2\x82", 2, 0, 0, "three-byte cut by the end"},
+	    {"\xf0\x9f\x98", 3, 0, 0, "four-byte cut by the end"},
+	    {"\xe2\x82\xac", 2, 0, 0, "valid bytes past n do not count"},
+	    {"\xc3(", 2, 0, 0, "cut by a non-continuation"},
+	    {"\xe2(\xac", 3, 0, 0, "cut in the middle"},
+	    {"", 0, 0, 0, "nothing"},
+	};
+	cs_buf b = CS_BUF_INIT;
+	size_t i, bad;
+
+	(void)state;
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		uint32_t cp = 0xdeadbeef;
+		size_t len = cs_utf8_seq(t[i].s, t[i].n, &cp);
+
+		if (len != t[i].len || (len && cp != t[i].cp))
+			fail_msg("%s: length %zu code point %x, want %zu %x",
+			         t[i].why, len, (unsigned)cp, t[i].len,
+			         (unsigned)t[i].cp);
+		/* the checker agrees, and points at the bad sequence */
+		bad = 99;
+		if (t[i].n &&
+		    cs_utf8_valid(t[i].s, t[i].n, &bad) != (t[i].len == t[i].n))
+			fail_msg("%s: cs_utf8_valid disagrees", t[i].why);
+		if (t[i].n && t[i].len != t[i].n && bad != 0)
+			fail_msg("%s: bad at %zu, want 0", t[i].why, bad);
+	}
+	/* past the eight-byte ASCII fast path, the offset still counts */
+	assert_false(cs_utf8_valid("abcdefghij\xed\xa0\x80", 13, &bad));
+	assert_int_equal(bad, 10);
+	assert_true(cs_utf8_valid("abcdefgh\xc3\xa9", 10, &bad));
+	/* repair: each bad byte one U+FFFD, controls kept */
+	cs_utf8_repair("a\xc0\x80\tb\xe2\x82\xac\xed\xa0\x80", 11, &b);
+	assert_string_equal(cs_buf_str(&b),
+	                    "a\xef\xbf\xbd\xef\xbf\xbd\tb\xe2\x82\xac"
+	                    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	/* clean: the same, controls become spaces, at most max bytes */
+	cs_buf_clear(&b);
+	cs_utf8_clean("a\tb\xff\xe2\x82\xac", 7, &b);
+	assert_string_equal(cs_buf_str(&b), "a b\xef\xbf\xbd\xe2\x82\xac");
+	cs_buf_clear(&b);
+	cs_utf8_clean("a\tb\xff\xe2\x82\xac", 6, &b); /* the euro cut */
+	assert_string_equal(cs_buf_str(&b),
+	                    "a b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	cs_buf_free(&b);
+}
+
+/* Days from civil dates: the epoch, leap days, centuries, before 1970. */
+static void days_from_civil_cases(void **state)
+{
+	(void)state;
+	assert_int_equal(cs_days_from_civil(1970, 1, 1), 0);
+	assert_int_equal(cs_days_from_civil(1969, 12, 31), -1);
+	assert_int_equal(cs_days_from_civil(2000, 2, 29), 11016);
+	assert_int_equal(cs_days_from_civil(2000, 3, 1), 11017);
+	assert_int_equal(cs_days_from_civil(2024, 2, 29), 19782);
+	assert_int_equal(cs_days_from_civil(1900, 3, 1), -25508);
+	assert_int_equal(cs_days_from_civil(1600, 1, 1), -135140);
+}
+
+/* The one address validator: what it takes as given, what it stores. */
+static void email_check_and_normalize(void **state)
+{
+	static const struct {
+		const char *in;
+		int check;        /* cs_email_check: 0 or CS_EINVAL */
+		const char *norm; /* cs_email_normalize, NULL = refused */
+		const char *msg;  /* a part of the reason, when refused */
+	} t[] = {
+	    {"ann@example.com", 0, "ann@example.com", NULL},
+	    {"Ann.O'Neil+x@Example.COM", 0, "Ann.O'Neil+x@example.com", NULL},
+	    {"a!#$%&*/=?^_`{|}~-@x.example", 0, "a!#$%&*/=?^_`{|}~-@x.example",
+	     NULL},
+	    {"  bob@x.example ", CS_EINVAL, "bob@x.example", "' '"},
+	    {"a@b@x.example", CS_EINVAL, NULL, "'@'"},
+	    {"ann@bücher.de", CS_EINVAL, "ann@xn--bcher-kva.de", "not ASCII"},
+	    {"ann@xn--bcher-kva.de", 0, "ann@xn--bcher-kva.de", NULL},
+	    {"", CS_EINVAL, NULL, "empty"},
+	    {"ann", CS_EINVAL, NULL, "not an address"},
+	    {"@x.example", CS_EINVAL, NULL, "not an address"},
+	    {"ann@", CS_EINVAL, NULL, "empty"},
+	    {"ann@localhost", CS_EINVAL, NULL, "needs a dot"},
+	    {"ann@host.123", CS_EINVAL, NULL, "numeric label"},
+	    {"ann@10.0.0.1", CS_EINVAL, NULL, "numeric label"},
+	    {".ann@x.example", CS_EINVAL, NULL, "misplaced dot"},
+	    {"ann.@x.example", CS_EINVAL, NULL, "misplaced dot"},
+	    {"a..nn@x.example", CS_EINVAL, NULL, "misplaced dot"},
+	    {"a nn@x.example", CS_EINVAL, NULL, "' '"},
+	    {"a\"nn@x.example", CS_EINVAL, NULL, "'\"'"},
+	    {"ä@x.example", CS_EINVAL, NULL, "non-ASCII"},
+	    {"ann@-x.example", CS_EINVAL, NULL, "hyphen-edged"},
+	    {"ann@x-.example", CS_EINVAL, NULL, "hyphen-edged"},
+	    {"ann@x..example", CS_EINVAL, NULL, "empty, too long"},
+	    {"ann@x.example.", CS_EINVAL, NULL, "empty, too long"},
+	    {"ann@x_y.example", CS_EINVAL, NULL, "not allowed in a host"},
+	    {"ann@[127.0.0.1]", CS_EINVAL, NULL, "not allowed in a host"},
+	};
+	cs_buf b = CS_BUF_INIT, lab = CS_BUF_INIT;
+	char local[80], *big;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		cs_err e1 = CS_ERR_INIT, e2 = CS_ERR_INIT;
+		int c = cs_email_check(t[i].in, &e1);
+		int n;
+
+		cs_buf_clear(&b);
+		cs_buf_puts(&b, "kept");
+		n = cs_email_normalize(t[i].in, &b, &e2);
+		if (c != t[i].check)
+			fail_msg("check \"%s\": %d (%s), want %d", t[i].in, c,
+			         e1.msg, t[i].check);
+		if (t[i].norm &&
+		    (n != 0 || strcmp(cs_buf_str(&b) + 4, t[i].norm) != 0))
+			fail_msg("normalize \"%s\": %d \"%s\" (%s)", t[i].in, n,
+			         cs_buf_str(&b), e2.msg);
+		if (t[i].norm == NULL &&
+		    (n != CS_EINVAL || strcmp(cs_buf_str(&b), "kept") != 0))
+			fail_msg("normalize \"%s\" should refuse, out "
+			         "unchanged: %d \"%s\"",
+			         t[i].in, n, cs_buf_str(&b));
+		if (t[i].msg && c && strstr(e1.msg, t[i].msg) == NULL &&
+		    strstr(e2.msg, t[i].msg) == NULL)
+			fail_msg("\"%s\": reason \"%s\" / \"%s\" lacks \"%s\"",
+			         t[i].in, e1.msg, e2.msg, t[i].msg);
+	}
+	/* the length limits: 64 before the @, 63 a label, 254 in all */
+	memset(local, 'l', 64);
+	strcpy(local + 64, "@x.example");
+	assert_int_equal(cs_email_check(local, NULL), 0);
+	memset(local, 'l', 65);
+	strcpy(local + 65, "@x.example");
+	assert_int_equal(cs_email_check(local, NULL), CS_EINVAL);
+	cs_buf_puts(&lab, "a@");
+	for (i = 0; i < 4; i++)
+		cs_buf_printf(&lab, "%.*s.", 60, local); /* 4 x 61 */
+	cs_buf_puts(&lab, "example");                    /* 2 + 244 + 7 = 253 */
+	assert_int_equal(cs_email_check(cs_buf_str(&lab), NULL), 0);
+	cs_buf_puts(&lab, "x"); /* 254 */
+	assert_int_equal(cs_email_check(cs_buf_str(&lab), NULL), 0);
+	cs_buf_puts(&lab, "x"); /* 255 */
+	assert_int_equal(cs_email_check(cs_buf_str(&lab), NULL), CS_EINVAL);
+	cs_buf_clear(&b);
+	assert_int_equal(cs_email_normalize(cs_buf_str(&lab), &b, NULL),
+	                 CS_EINVAL);
+	big = cs_xasprintf("a@%.*s.example", 64, local); /* a 64-octet label */
+	assert_int_equal(cs_email_check(big, NULL), CS_EINVAL);
+	free(big);
+	/* a bare domain: trimmed, lower-cased, IDN to ASCII */
+	cs_buf_clear(&b);
+	assert_int_equal(cs_domain_normalize(" Bücher.DE ", &b, NULL), 0);
+	assert_string_equal(cs_buf_str(&b), "xn--bcher-kva.de");
+	cs_buf_free(&b);
+	cs_buf_free(&lab);
 }
 
 static void edit_distance_cases(void **state)
@@ -350,6 +541,9 @@ int main(void)
 	    cmocka_unit_test(err_sets_code_and_prefix),
 	    cmocka_unit_test(redaction_hides_registered_secrets),
 	    cmocka_unit_test(redaction_cut_secret_in_err),
+	    cmocka_unit_test(utf8_edge_cases),
+	    cmocka_unit_test(days_from_civil_cases),
+	    cmocka_unit_test(email_check_and_normalize),
 	    cmocka_unit_test(edit_distance_cases),
 	    cmocka_unit_test(iso8601_round_trip_and_errors),
 	    cmocka_unit_test(real_clock_tracks_realtime),
