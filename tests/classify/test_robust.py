@@ -167,6 +167,19 @@ def unreadable_file_is_reported_and_others_run():
 
 
 @test
+def invalid_utf8_becomes_replacement_characters():
+    # Raw 8-bit header bytes that are no UTF-8: an overlong '/', a
+    # surrogate, a code point past U+10FFFF, a sequence cut short.  The
+    # JSON must stay valid UTF-8 (run() decodes it strictly), each bad
+    # byte one U+FFFD, the good ones (an e-acute) kept.
+    subject = b"a\xc0\xafb\xed\xa0\x80c\xf4\x90\x80\x80d\xe2\x82 \xc3\xa9"
+    data = HEAD.replace(b"Subject: Re: hello", b"Subject: " + subject)
+    res = run("badutf8.eml", data + b"\r\nok\r\n")
+    eq(res[0].get("subject"), "a\ufffd\ufffdb" + "\ufffd" * 3 + "c" +
+       "\ufffd" * 4 + "d\ufffd\ufffd \u00e9", "subject")
+
+
+@test
 def stdin_dash():
     p = subprocess.run([BIN, "classify", "-"], input=HEAD + b"\r\nok\r\n",
                        capture_output=True, timeout=60)
