@@ -475,8 +475,8 @@ void svc_sync_watchers(svc *sv)
 
 	if (!sv->o->watch)
 		return;
-	/* inboxes removed: their watchers go (watcher_drop puts the last
-	 * one at j) */
+	/* inboxes removed: their watchers go (forgotten here, so that j
+	 * visits the one moved into their place) */
 	for (j = 0; j < sv->nw;) {
 		wrt *r = sv->w[j];
 		bool keep = false;
@@ -484,10 +484,12 @@ void svc_sync_watchers(svc *sv)
 		for (i = 0; i < sv->s->nib; i++)
 			if (sv->s->ib[i].in.id == r->in.id)
 				keep = true;
-		if (keep)
+		if (keep) {
 			j++;
-		else
-			watcher_drop(r);
+			continue;
+		}
+		sv->w[j] = sv->w[--sv->nw];
+		watcher_drop(r);
 	}
 	for (i = 0; i < sv->s->nib; i++) {
 		bool have = false;
