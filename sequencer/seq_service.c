@@ -2,6 +2,37 @@
  * seq_service.c - `coldseq run`: the libuv loop that sends what the
  * scheduler decides and applies what the watchers see.
  *
+ * Life cycle (seq_service_run):
+ *
+ *   start      the options, COLDSEQ_CRASH_AT (tests)
+ *     |
+ *   lock       seq_lock_take (unless the caller holds it): one service
+ *     |        per data dir; the scheduler and the warmup planner open;
+ *     |        a simulated clock refused off loopback; follow-ups gated
+ *     |
+ *   resolve    resolve_uncertain: every row a crash left 'sending' is
+ *   uncertain  looked for in its Sent folder, synchronously, before the
+ *     |        loop exists (nothing else runs yet)
+ *     |
+ *   catch up   the loop, its timers, signals and the control socket;
+ *   watchers   svc_token_start (refreshes due), svc_sync_watchers: one
+ *     |        watcher per inbox, each opens its inbox's gate when its
+ *     |        first sync is done ("running" is logged, ready() called)
+ *     |
+ *   serve      uv_run: svc_wake(SVC_ALL), then one pass per turn for
+ *     |        what changed or came due (seq_service_loop.c); watchers
+ *     |        (seq_service_watch.c), sends (seq_service_send.c) and
+ *     |        tokens (seq_service_token.c) report their ends through
+ *     |        svc_wake.  Until svc_stopping: a signal, --until, a fatal
+ *     |        error
+ *     |
+ *   drain      uv_run once more until the busy set is empty (every job
+ *     |        back and recorded; send workers hand over nothing more)
+ *     |
+ *   stop       svc_watch_close_all (a DONE owed, then the one teardown),
+ *              every handle closed, the pool joined; "stopped" is logged
+ *              while the lock is still held, then it is released
+ *
  * Threads: the loop thread owns the database and the scheduler.  SMTP
  * sessions, IMAP connects, fetches and IDLE exchanges run on the libuv
  * pool (uv_queue_work); they touch only the network and the memory handed
@@ -9,7 +40,7 @@
  * records them.  A watcher that only waits in IDLE holds no thread: its
  * socket is watched by the loop with uv_poll.
  *
- * Time: one timer, armed for the scheduler's next wake (nothing due: no
+ * Time: one timer, armed for the planners' next wake (nothing due: no
  * timer at all).  On a simulated clock, "fast" jumps straight to the next
  * wake whenever nothing is in flight; "xN" divides real waits by N.
  * Network timeouts and reconnect backoff always use real time.
@@ -94,160 +125,6 @@ int seq_service_nudge(const char *data_dir, bool *running, cs_err *err)
 	return rc;
 }
 
-/* ---- scheduling -------------------------------------------------------- */
-
-/* A pass that was due and could start nothing (every worker busy, its
- * inbox busy or waiting for a token) looks again after this much real
- * time at the latest, whatever the clock; what ends meanwhile ticks at
- * once. */
-#define STALL_MS 1000
-
-static void arm(svc *sv, int64_t wake, bool stalled);
-
-bool svc_is_busy(svc *sv, long long id)
-{
-	size_t i;
-
-	for (i = 0; i < sv->nbusy; i++)
-		if (sv->busy[i] == id)
-			return true;
-	return false;
-}
-
-void svc_set_busy(svc *sv, long long id, bool busy)
-{
-	size_t i;
-
-	if (busy) {
-		sv->busy =
-		    cs_xrealloc(sv->busy, (sv->nbusy + 1) * sizeof *sv->busy);
-		sv->busy[sv->nbusy++] = id;
-		return;
-	}
-	for (i = 0; i < sv->nbusy; i++)
-		if (sv->busy[i] == id) {
-			sv->busy[i] = sv->busy[--sv->nbusy];
-			return;
-		}
-}
-
-void svc_stop(svc *sv)
-{
-	sv->stopping = true;
-	atomic_store(&sv->halt, true);
-}
-
-void svc_fatal_stop(svc *sv, const cs_err *err)
-{
-	cs_log_error("%s", err->msg);
-	sv->err = *err;
-	sv->exit_rc = err->code ? err->code : CS_EINVAL;
-	svc_stop(sv);
-	uv_stop(&sv->loop);
-}
-
-static void timer_cb(uv_timer_t *t)
-{
-	svc_tick(t->data);
-}
-
-static void again_cb(uv_idle_t *h)
-{
-	uv_idle_stop(h);
-	svc_tick(h->data);
-}
-
-void svc_tick(svc *sv)
-{
-	cs_err err = CS_ERR_INIT;
-	int64_t now = cs_clock_now(sv->o->clock), wake = INT64_MAX;
-	int queued = 0, jobs = sv->inflight + sv->wjobs;
-
-	if (sv->stopping) {
-		if (sv->inflight == 0 && sv->wjobs == 0)
-			uv_stop(&sv->loop);
-		return;
-	}
-	if (sv->o->until && now >= sv->o->until) {
-		cs_log_info("the clock passed --until: stopping");
-		svc_stop(sv);
-		if (sv->inflight == 0 && sv->wjobs == 0)
-			uv_stop(&sv->loop);
-		return;
-	}
-	/* ---- warmup (seq_warmup.c): plan, health; may pause inboxes */
-	{
-		int64_t wwake = INT64_MAX;
-		bool changed = false;
-
-		if (seq_warmup_pass(sv->wu, &wwake, &changed, &err) != 0) {
-			svc_fatal_stop(sv, &err);
-			return;
-		}
-		if (changed)
-			sv->reload = true;
-		wake = wwake;
-	}
-	if (sv->reload)
-		svc_reload_all(sv);
-	{
-		int64_t swake = INT64_MAX;
-
-		if (seq_sched_pass(sv->s, &queued, &swake, &err) != 0) {
-			svc_fatal_stop(sv, &err);
-			return;
-		}
-		if (swake < wake)
-			wake = swake;
-	}
-	if (queued)
-		svc_crash_point(sv, "queued");
-	svc_dispatch(sv);
-	arm(sv, wake, queued == 0 && sv->inflight + sv->wjobs == jobs);
-}
-
-/* The next tick.  One due now runs at the next turn of the loop, after
- * its I/O (an idle handle: a zero timer started from a timer callback
- * would run again before any I/O, signals and completions included, and
- * the loop would never get out of its timers). */
-static void arm(svc *sv, int64_t wake, bool stalled)
-{
-	int64_t now = cs_clock_now(sv->o->clock), delay;
-
-	if (sv->stopping)
-		return;
-	if (stalled && wake <= now) {
-		/* real time: divided by a clock's speed, or jumped over by a
-		 * fast one, it would turn into a busy loop */
-		uv_timer_start(&sv->timer, timer_cb, STALL_MS, 0);
-		return;
-	}
-	if (sv->o->until && wake > sv->o->until)
-		wake = sv->o->until;
-	if (wake == INT64_MAX) { /* nothing scheduled: no timer at all */
-		uv_timer_stop(&sv->timer);
-		return;
-	}
-	if (sv->o->fast) {
-		/* jump only when nothing is in flight; completions tick */
-		if (sv->inflight || sv->wjobs)
-			return;
-		if (wake > now)
-			cs_clock_advance_to(sv->o->clock, wake);
-		uv_idle_start(&sv->again, again_cb);
-		return;
-	}
-	delay = wake > now ? wake - now : 0;
-	if (sv->o->speed > 1.0)
-		delay = (int64_t)((double)delay / sv->o->speed);
-	if (delay == 0) {
-		uv_timer_stop(&sv->timer);
-		uv_idle_start(&sv->again, again_cb);
-		return;
-	}
-	uv_timer_start(&sv->timer, timer_cb, (uint64_t)delay, 0);
-}
-
 /* ---- control socket and signals -------------------------------------- */
 
 typedef struct ctl_conn {
@@ -274,10 +151,8 @@ static void ctl_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 	svc *sv = st->loop->data;
 
 	(void)b;
-	if (n > 0) { /* any message is a nudge: settings or data changed */
-		sv->reload = true;
-		svc_tick(sv);
-	}
+	if (n > 0) /* any message is a nudge: settings or data changed */
+		svc_wake(sv, SVC_RELOAD);
 	if (n < 0)
 		uv_close((uv_handle_t *)st, ctl_closed);
 }
@@ -300,12 +175,10 @@ static void ctl_accept(uv_stream_t *server, int status)
 static void signal_cb(uv_signal_t *h, int signum)
 {
 	svc *sv = h->data;
-	size_t i;
 
 	if (signum == SIGHUP) {
 		cs_log_info("SIGHUP: reloading settings");
-		sv->reload = true;
-		svc_tick(sv);
+		svc_wake(sv, SVC_RELOAD);
 		return;
 	}
 	cs_log_info("%s: finishing what is in flight, then stopping",
@@ -313,11 +186,8 @@ static void signal_cb(uv_signal_t *h, int signum)
 	svc_stop(sv);
 	uv_timer_stop(&sv->timer);
 	uv_idle_stop(&sv->again);
-	uv_timer_stop(&sv->wtimer);
-	for (i = 0; i < sv->nw; i++)
-		if (sv->w[i]->poll_open && sv->w[i]->state == W_IDLING)
-			uv_poll_stop(&sv->w[i]->poll);
-	if (sv->inflight == 0 && sv->wjobs == 0)
+	svc_watch_pause_all(sv);
+	if (svc_jobs(sv, SVC_ANY_KIND) == 0)
 		uv_stop(&sv->loop);
 }
 
@@ -476,6 +346,7 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 
 		sv.crash_n = c ? atoi(c + 1) : 1;
 	}
+	/* ---- lock */
 	if (o->lock == NULL &&
 	    (rc = seq_lock_take(o->data_dir, SEQ_LOCK_SERVICE, &own, NULL,
 	                        err)) != 0)
@@ -487,14 +358,13 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 		goto out;
 	if (o->watch)
 		seq_sched_gate(sv.s, 0, true);
+	/* ---- resolve uncertain */
 	if ((rc = resolve_uncertain(&sv, err)) != 0)
 		goto out;
+	/* ---- catch up watchers (the loop first) */
 	uv_loop_init(&sv.loop);
 	sv.loop.data = &sv;
-	uv_timer_init(&sv.loop, &sv.timer);
-	sv.timer.data = &sv;
-	uv_idle_init(&sv.loop, &sv.again);
-	sv.again.data = &sv;
+	svc_loop_init(&sv);
 	uv_timer_init(&sv.loop, &sv.wtimer);
 	sv.wtimer.data = &sv;
 	for (i = 0; i < 3; i++) {
@@ -524,29 +394,21 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 	            cs_clock_is_sim(o->clock) ? ", simulated clock" : "");
 	if (o->ready)
 		o->ready(o->ready_arg);
-	svc_tick(&sv);
+	/* ---- serve, until svc_stopping */
+	svc_wake(&sv, SVC_ALL);
 	uv_run(&sv.loop, UV_RUN_DEFAULT);
 	rc = sv.exit_rc;
 	if (rc)
 		*err = sv.err;
-	/* drain: every job has returned (uv_stop waits for none: finish) */
-	while (sv.inflight || sv.wjobs)
+	/* ---- drain: every job has returned (uv_stop waits for none) */
+	while (svc_jobs(&sv, SVC_ANY_KIND))
 		uv_run(&sv.loop, UV_RUN_ONCE);
+	svc_loop_report(&sv);
 loop_out:
-	for (i = 0; i < (int)sv.nw; i++) {
-		cs_err e2 = CS_ERR_INIT;
-
-		if (sv.w[i]->state == W_IDLING)
-			seq_watcher_idle_done(sv.w[i]->w, &e2);
-		seq_watcher_close(sv.w[i]->w);
-		sv.w[i]->w = NULL;
-	}
+	/* ---- stop */
+	svc_watch_close_all(&sv);
 	uv_walk(&sv.loop, close_walk, NULL);
 	uv_run(&sv.loop, UV_RUN_DEFAULT);
-	for (i = 0; i < (int)sv.nw; i++) {
-		db_inbox_free(&sv.w[i]->in);
-		free(sv.w[i]);
-	}
 	free(sv.w);
 	uv_loop_close(&sv.loop);
 	/* join the worker pool now: `run` is the process's last use of
@@ -555,7 +417,6 @@ loop_out:
 	unlink(sock);
 out:
 	free(sv.busy);
-	free(sv.abusy);
 	svc_token_free(&sv);
 	seq_warmup_close(sv.wu);
 	seq_sched_close(sv.s);

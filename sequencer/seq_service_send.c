@@ -117,7 +117,7 @@ static void oauth_refreshed(svc *sv, void *arg, int rc, const cs_err *why)
 	cs_err err = CS_ERR_INIT;
 	cs_secret *fresh = NULL;
 
-	if (rc == 0 && !sv->stopping && svc_token_usable(sv, &w->in) &&
+	if (rc == 0 && !svc_stopping(sv) && svc_token_usable(sv, &w->in) &&
 	    (rc = seq_token_get(sv->d, sv->v, &w->in, false, &fresh, &err)) ==
 	        0) {
 		cs_log_info("inbox %s: the server refused the access token; "
@@ -165,7 +165,7 @@ static void send_done(uv_work_t *req, int status)
 	size_t i;
 
 	(void)status;
-	if (!sv->stopping && oauth_retry(w))
+	if (!svc_stopping(sv) && oauth_retry(w))
 		return; /* still in flight, still busy */
 	if (w->again && w->n && seq_token_refused(&w->in, &w->res[0])) {
 		/* the refreshed token refused too: the mailbox's or the
@@ -210,12 +210,11 @@ static void send_done(uv_work_t *req, int status)
 		if (seq_sched_auth_lost(sv->s, w->inbox_id, &err) != 0)
 			cs_log_error("inbox %s: %s", w->in.name, err.msg);
 	}
-	svc_set_busy(sv, w->inbox_id, false);
+	svc_busy_off(sv, w->inbox_id, SVC_SEND);
 	cs_secret_free(w->secret);
 	db_inbox_free(&w->in);
 	free(w);
-	sv->inflight--;
-	svc_tick(sv);
+	svc_wake(sv, SVC_PLAN | SVC_DUE);
 }
 
 typedef struct collect {
@@ -241,8 +240,7 @@ static void launch(collect *c)
 	svc_crash_point(c->sv,
 	                w->jobs[0].warmup_id ? "warmup_sending" : "sending");
 	w->req.data = w;
-	svc_set_busy(c->sv, w->inbox_id, true);
-	c->sv->inflight++;
+	svc_busy_on(c->sv, w->inbox_id, SVC_SEND);
 	uv_queue_work(&c->sv->loop, &w->req, send_run, send_done);
 	c->started++;
 }
@@ -299,7 +297,8 @@ static int collect_row(const db_outbox *o, void *arg)
 
 	if (c->cur && c->cur->inbox_id != o->inbox_id)
 		launch(c);
-	if (svc_is_busy(sv, o->inbox_id) || sv->inflight >= sv->o->workers)
+	if (svc_busy(sv, o->inbox_id, SVC_SEND) ||
+	    svc_jobs(sv, SVC_KIND(SVC_SEND)) >= sv->o->workers)
 		return 0;
 	ib = seq_find_inbox(sv->s, o->inbox_id);
 	if (ib == NULL || !ib->active) {
@@ -335,7 +334,8 @@ void svc_dispatch(svc *sv)
 	collect c = {sv, NULL, 0};
 	cs_err err = CS_ERR_INIT;
 
-	if (sv->stopping || sv->inflight >= sv->o->workers)
+	if (svc_stopping(sv) ||
+	    svc_jobs(sv, SVC_KIND(SVC_SEND)) >= sv->o->workers)
 		return;
 	if (db_outbox_due(sv->d, cs_clock_now(sv->o->clock), 200, collect_row,
 	                  &c, &err) != 0)
@@ -358,7 +358,8 @@ static int collect_warmup(const db_warmup_item *it, void *arg)
 
 	if (c->cur && c->cur->inbox_id != it->inbox_id)
 		launch(c);
-	if (svc_is_busy(sv, it->inbox_id) || sv->inflight >= sv->o->workers)
+	if (svc_busy(sv, it->inbox_id, SVC_SEND) ||
+	    svc_jobs(sv, SVC_KIND(SVC_SEND)) >= sv->o->workers)
 		return 0;
 	ib = seq_find_inbox(sv->s, it->inbox_id);
 	if (ib == NULL)
@@ -389,16 +390,6 @@ typedef struct act_work {
 	size_t n;
 } act_work;
 
-static bool is_abusy(svc *sv, long long id)
-{
-	size_t i;
-
-	for (i = 0; i < sv->nabusy; i++)
-		if (sv->abusy[i] == id)
-			return true;
-	return false;
-}
-
 static void act_run(uv_work_t *req)
 {
 	act_work *a = req->data;
@@ -423,17 +414,12 @@ static void act_done(uv_work_t *req, int status)
 			             err.msg);
 		seq_warmup_op_free(&a->ops[i]);
 	}
-	for (i = 0; i < sv->nabusy; i++)
-		if (sv->abusy[i] == a->inbox_id) {
-			sv->abusy[i] = sv->abusy[--sv->nabusy];
-			break;
-		}
+	svc_busy_off(sv, a->inbox_id, SVC_WARMUP_IMAP);
 	free(a->ops);
 	cs_secret_free(a->secret);
 	db_inbox_free(&a->in);
 	free(a);
-	sv->wjobs--;
-	svc_tick(sv);
+	svc_wake(sv, SVC_PLAN | SVC_DUE);
 }
 
 typedef struct act_collect {
@@ -448,11 +434,8 @@ static void act_launch(act_collect *c)
 	c->cur = NULL;
 	if (a == NULL)
 		return;
-	c->sv->abusy = cs_xrealloc(c->sv->abusy,
-	                           (c->sv->nabusy + 1) * sizeof *c->sv->abusy);
-	c->sv->abusy[c->sv->nabusy++] = a->inbox_id;
+	svc_busy_on(c->sv, a->inbox_id, SVC_WARMUP_IMAP);
 	a->req.data = a;
-	c->sv->wjobs++;
 	uv_queue_work(&c->sv->loop, &a->req, act_run, act_done);
 }
 
@@ -466,7 +449,7 @@ static int collect_action(const db_warmup_action *x, void *arg)
 
 	if (c->cur && c->cur->inbox_id != x->inbox_id)
 		act_launch(c);
-	if (is_abusy(sv, x->inbox_id) ||
+	if (svc_busy(sv, x->inbox_id, SVC_WARMUP_IMAP) ||
 	    (ib = seq_find_inbox(sv->s, x->inbox_id)) == NULL ||
 	    (c->cur == NULL && !svc_token_usable(sv, &ib->in)))
 		return 0;
@@ -511,7 +494,7 @@ static void warmup_dispatch(svc *sv)
 	cs_err err = CS_ERR_INIT;
 	int64_t now = cs_clock_now(sv->o->clock);
 
-	if (sv->inflight < sv->o->workers &&
+	if (svc_jobs(sv, SVC_KIND(SVC_SEND)) < sv->o->workers &&
 	    db_warmup_plan_due(sv->d, now, collect_warmup, &c, &err) != 0)
 		cs_log_error("warmup: %s", err.msg);
 	launch(&c);

@@ -26,8 +26,9 @@
  * Then, on the loop: the callbacks of svc_token_force (a send batch the
  * server refused waits there, and goes again with the new token), the
  * inbox's watcher waiting in svc_token_hold is restarted (or added, when
- * it could not be created without a token), and svc_tick dispatches the
- * sends that svc_token_usable held back.
+ * it could not be created without a token), and the service's next pass
+ * (svc_wake SVC_DUE) dispatches the sends that svc_token_usable held
+ * back.
  *
  * Who calls what: send jobs and warmup IMAP jobs ask svc_token_usable
  * before they read credentials, watchers svc_token_hold before a
@@ -44,7 +45,8 @@
  *
  * Limits: TOKEN_JOBS refreshes at once (the pool is shared with sends and
  * watchers; a start-up after hours down finds every token expired).
- * Refresh jobs count in sv->wjobs, so a stop waits for them (at most 10 s)
+ * A refresh in flight is in the busy set (SVC_TOKEN, by inbox: at most
+ * one per inbox), so a stop waits for it (at most 10 s)
  * and stores what they got: a rotated refresh token must not be lost.
  * Stopping starts nothing new; callbacks still waiting are told so.
  */
@@ -72,9 +74,8 @@ typedef struct tok_ent {
 	int64_t due;      /* refresh from here (real ms); INT64_MAX: never */
 	int64_t retry_at; /* after a failure: not before (real ms) */
 	int fails, raced;
-	bool running; /* a job is on a worker */
-	bool forced;  /* the next plan refreshes whatever the token's age */
-	bool gone;    /* the inbox left the scheduler: dropped when idle */
+	bool forced; /* the next plan refreshes whatever the token's age */
+	bool gone;   /* the inbox left the scheduler: dropped when idle */
 	tok_wait *wait;
 	size_t nwait;
 } tok_ent;
@@ -90,11 +91,21 @@ struct svc_tokens {
 	uv_timer_t timer;
 	tok_ent **e; /* pointers: stable while callbacks add entries */
 	size_t n;
-	int jobs;
 	bool pumping, again;
 };
 
 static void timer_cb(uv_timer_t *t);
+
+/* A refresh of e's inbox is on a worker (the busy set). */
+static bool running(const svc *sv, const tok_ent *e)
+{
+	return svc_busy(sv, e->inbox_id, SVC_TOKEN);
+}
+
+static int jobs(const svc *sv)
+{
+	return svc_jobs(sv, SVC_KIND(SVC_TOKEN));
+}
 
 static tok_ent *find(svc_tokens *T, long long id)
 {
@@ -146,7 +157,7 @@ static void wake_watchers(svc *sv, long long id)
 	seq_ibox *ib;
 	size_t i;
 
-	if (!sv->o->watch || sv->stopping)
+	if (!sv->o->watch || svc_stopping(sv))
 		return;
 	for (i = 0; i < sv->nw; i++) {
 		wrt *r = sv->w[i];
@@ -228,7 +239,6 @@ static void job_done(uv_work_t *req, int status);
 /* Plan e's refresh and hand it to a worker; or end it at once. */
 static void start(svc *sv, tok_ent *e)
 {
-	svc_tokens *T = sv->tok;
 	seq_ibox *ib = seq_find_inbox(sv->s, e->inbox_id);
 	seq_token_refresh *r = NULL;
 	seq_token_info info;
@@ -267,9 +277,7 @@ static void start(svc *sv, tok_ent *e)
 	j->inbox_id = e->inbox_id;
 	j->r = r;
 	j->req.data = j;
-	e->running = true;
-	T->jobs++;
-	sv->wjobs++;
+	svc_busy_on(sv, e->inbox_id, SVC_TOKEN);
 	uv_queue_work(&sv->loop, &j->req, job_run, job_done);
 }
 
@@ -281,7 +289,7 @@ static void arm(svc *sv)
 	int64_t next = INT64_MAX, now = cs_clock_now(NULL);
 	size_t i;
 
-	if (sv->stopping || T->jobs >= TOKEN_JOBS) {
+	if (svc_stopping(sv) || jobs(sv) >= TOKEN_JOBS) {
 		uv_timer_stop(&T->timer);
 		return;
 	}
@@ -289,7 +297,7 @@ static void arm(svc *sv)
 		const tok_ent *e = T->e[i];
 		int64_t t;
 
-		if (e->running || e->gone)
+		if (running(sv, e) || e->gone)
 			continue;
 		t = e->forced ? now : e->due;
 		if (!e->forced && e->retry_at > t)
@@ -305,14 +313,15 @@ static void arm(svc *sv)
 }
 
 /* Drop the entries of inboxes gone, once nothing refers to them. */
-static void compact(svc_tokens *T)
+static void compact(svc *sv)
 {
+	svc_tokens *T = sv->tok;
 	size_t i, k = 0;
 
 	for (i = 0; i < T->n; i++) {
 		tok_ent *e = T->e[i];
 
-		if (e->gone && !e->running && e->nwait == 0) {
+		if (e->gone && !running(sv, e) && e->nwait == 0) {
 			free(e->wait);
 			free(e);
 		} else
@@ -344,12 +353,12 @@ static void pump(svc *sv)
 			for (i = 0; i < T->n; i++) {
 				tok_ent *e = T->e[i];
 
-				if (e->running)
+				if (running(sv, e))
 					continue;
-				if (sv->stopping) {
+				if (svc_stopping(sv)) {
 					if (e->nwait)
 						finish(sv, e, CS_ETEMP, &stop);
-				} else if (T->jobs < TOKEN_JOBS && !e->gone &&
+				} else if (jobs(sv) < TOKEN_JOBS && !e->gone &&
 				           (pass == 0 ? e->forced
 				                      : e->due <= now &&
 				                            e->retry_at <= now))
@@ -357,7 +366,7 @@ static void pump(svc *sv)
 			}
 	} while (T->again);
 	T->pumping = false;
-	compact(T);
+	compact(sv);
 	arm(sv);
 }
 
@@ -366,18 +375,18 @@ static void timer_cb(uv_timer_t *t)
 	pump(t->data);
 }
 
-/* After apply: the entry's next state (the diagram at the top). */
-static void applied(svc *sv, tok_ent *e, int rc, bool raced, cs_err *err)
+/* After apply: the entry's next state (the diagram at the top).  Returns
+ * rc as it ends (CS_EAUTH: the inbox lost its authorization). */
+static int applied(svc *sv, tok_ent *e, int rc, bool raced, cs_err *err)
 {
 	seq_ibox *ib = seq_find_inbox(sv->s, e->inbox_id);
 	seq_token_info info;
 
-	e->running = false;
 	if (rc == 0 && raced) {
-		if (++e->raced < RACED_MAX && !sv->stopping) {
+		if (++e->raced < RACED_MAX && !svc_stopping(sv)) {
 			e->due = 0; /* plan again: the waiting ones wait */
 			e->retry_at = 0;
-			return;
+			return 0;
 		}
 		rc = cs_err_set(err, CS_ETEMP,
 		                "inbox %s: the tokens keep changing under this "
@@ -405,30 +414,31 @@ static void applied(svc *sv, tok_ent *e, int rc, bool raced, cs_err *err)
 		failed(sv, e, err);
 	}
 	finish(sv, e, rc, err);
+	return rc;
 }
 
 static void job_done(uv_work_t *req, int status)
 {
 	tok_job *j = req->data;
 	svc *sv = j->sv;
-	svc_tokens *T = sv->tok;
-	tok_ent *e = find(T, j->inbox_id);
+	tok_ent *e = find(sv->tok, j->inbox_id);
 	cs_err err = CS_ERR_INIT;
 	bool raced = false;
 	int rc;
 
 	(void)status;
-	T->jobs--;
-	sv->wjobs--;
+	svc_busy_off(sv, j->inbox_id, SVC_TOKEN);
 	/* stored even when the inbox left meanwhile or the service stops:
 	 * the provider may have rotated the refresh token */
 	rc = seq_token_refresh_apply(j->r, &raced, &err);
 	seq_token_refresh_free(j->r);
 	free(j);
 	if (e)
-		applied(sv, e, rc, raced, &err);
+		rc = applied(sv, e, rc, raced, &err);
 	pump(sv);
-	svc_tick(sv);
+	/* sends held for this token may go; a lost authorization moves
+	 * the inbox's rows (the scheduler's part) */
+	svc_wake(sv, rc == CS_EAUTH ? SVC_PLAN | SVC_DUE : SVC_DUE);
 }
 
 /* ---- what the rest of the service calls --------------------------------- */
@@ -484,7 +494,7 @@ bool svc_token_usable(svc *sv, const db_inbox *in)
 	e->gone = false;
 	if (info.refresh_at < e->due)
 		e->due = info.refresh_at;
-	if (!e->running)
+	if (!running(sv, e))
 		kick(sv);
 	return false;
 }
@@ -498,7 +508,7 @@ void svc_token_force(svc *sv, long long inbox_id, svc_token_cb cb, void *arg)
 	e->wait[e->nwait].arg = arg;
 	e->nwait++;
 	e->gone = false;
-	if (!e->running) /* one in flight answers this call too */
+	if (!running(sv, e)) /* one in flight answers this call too */
 		e->forced = true;
 	kick(sv);
 }
@@ -516,15 +526,15 @@ bool svc_token_hold(wrt *r)
 		/* seq_watcher_reauth then reads what this refresh stored */
 		r->w->forced = true;
 		e->gone = false;
-		if (!e->running) /* else the one in flight will do */
+		if (!running(sv, e)) /* else the one in flight will do */
 			e->forced = true;
 		kick(sv);
 	} else if (svc_token_usable(sv, &r->in)) {
 		return false;
 	}
-	r->state = W_DOWN;
 	r->token_wait = true;
 	r->next_try = INT64_MAX; /* not the watchers' timer: the refresh */
+	svc_watcher_enter(r, W_DOWN);
 	return true;
 }
 

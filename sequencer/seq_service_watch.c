@@ -1,29 +1,144 @@
 /*
  * seq_service_watch.c - the service's IMAP watchers: per inbox a small
- * state machine (down, busy, idling, waiting); connects, fetches and IDLE
- * exchanges on workers, the plan and the apply on the loop, an idle IDLE
- * parked on uv_poll.  A watcher that synced opens its inbox's follow-ups
- * (the gate); one that lost its connection closes them again.
+ * state machine; connects, fetches and IDLE exchanges on workers, the
+ * plan and the apply on the loop, an idle IDLE parked on uv_poll.  A
+ * watcher that synced opens its inbox's follow-ups (the gate); one that
+ * lost its connection closes them again.
+ *
+ *   add_watcher
+ *       |                 svc_token_hold (its token not usable, or a
+ *       v            +--+ forced refresh first), watch_down (the token
+ *    [DOWN] <--------+  | could not be read): DOWN -> DOWN
+ *     |   ^ ^-----------+
+ *     |   |
+ *     |   +-- watch_down (a job failed; or, dropped, its job ended)
+ *     |   |
+ *     |   |        job ok (a sync; an IDLE that found mail waiting)
+ *     v   |       +------------------------------------> [WAITING]
+ *  watch_job --> [BUSY]                                  |  next_try
+ *     ^                   IDLE started: fd on uv_poll    |  (no IDLE),
+ *     |           +------------------------------------> |  more to
+ *     |           v                                      |  fetch
+ *     |       [IDLING]                                   |
+ *     |           | readable, IDLE_REFRESH               |
+ *     +-----------+--------------------------------------+
+ *
+ *   state    entered by               invariant
+ *   DOWN     add_watcher, watch_down, no session (w->s NULL); next_try,
+ *            svc_token_hold           or token_wait (INT64_MAX)
+ *   BUSY     watch_job                one job on a worker uses w (the
+ *                                     busy set has it: SVC_WATCH)
+ *   WAITING  watch_done               a session; no IDLE running unless
+ *                                     idle_owed (then the next job ends
+ *                                     it first)
+ *   IDLING   watch_done               a session in IDLE (idle_owed); its
+ *                                     fd polled, unless stopping
+ *
+ * Every change goes through svc_watcher_enter (checked against the
+ * table below, logged at debug); every watcher leaves through
+ * watcher_drop.
  */
 #define _GNU_SOURCE
 #include "seq_service_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <uv.h>
 
-/* ---- watchers ---------------------------------------------------------- */
+/* ---- states ------------------------------------------------------------ */
+
+static const bool allowed[W_NSTATES][W_NSTATES] = {
+    /*              to: DOWN   BUSY   IDLING WAITING */
+    [W_DOWN] = {true, true, false, false},
+    [W_BUSY] = {true, false, true, true},
+    [W_IDLING] = {false, true, false, false},
+    [W_WAITING] = {false, true, false, false},
+};
+
+bool svc_watcher_allowed(wstate from, wstate to)
+{
+	return from >= 0 && from < W_NSTATES && to >= 0 && to < W_NSTATES &&
+	       allowed[from][to];
+}
+
+const char *svc_wstate_name(wstate s)
+{
+	static const char *const names[W_NSTATES] = {"down", "busy", "idling",
+	                                             "waiting"};
+
+	return s >= 0 && s < W_NSTATES ? names[s] : "?";
+}
+
+void svc_watcher_enter(wrt *r, wstate to)
+{
+	wstate from = r->state;
+
+	if (!svc_watcher_allowed(from, to)) {
+		cs_log_error("inbox %s: watcher: %s -> %s is not a transition "
+		             "(a bug)",
+		             r->in.name, svc_wstate_name(from),
+		             svc_wstate_name(to));
+		assert(!"watcher state transition refused");
+	}
+	cs_log_debug("inbox %s: watcher %s -> %s%s", r->in.name,
+	             svc_wstate_name(from), svc_wstate_name(to),
+	             r->idle_owed ? " (IDLE running)" : "");
+	r->state = to;
+}
+
+/* Hold (gated) or release in's follow-ups; true when that changed. */
+static bool gate(svc *sv, const db_inbox *in, bool gated)
+{
+	seq_ibox *ib = seq_find_inbox(sv->s, in->id);
+	bool was = ib ? ib->gated : !gated;
+
+	seq_sched_gate(sv->s, in->id, gated);
+	return was != gated;
+}
+
+/* ---- the one teardown --------------------------------------------------- */
+
+static void poll_closed(uv_handle_t *h);
+
+/* r leaves for good: out of sv->w (when there), its poll handle closed,
+ * its session closed and its memory freed (in the handle's close
+ * callback when it has one).  With a job in flight it is only marked
+ * gone: watch_done calls this again when the job returns.  No IMAP
+ * exchange here (a DONE owed is the stop's: svc_watch_close_all). */
+static void watcher_drop(wrt *r)
+{
+	svc *sv = r->sv;
+	size_t i;
+
+	for (i = 0; i < sv->nw; i++)
+		if (sv->w[i] == r) {
+			sv->w[i] = sv->w[--sv->nw];
+			break;
+		}
+	r->gone = true;
+	if (r->state == W_BUSY)
+		return;
+	if (r->poll_open) {
+		if (!uv_is_closing((uv_handle_t *)&r->poll))
+			uv_close((uv_handle_t *)&r->poll, poll_closed);
+		return;
+	}
+	seq_watcher_close(r->w);
+	db_inbox_free(&r->in);
+	free(r);
+}
+
+static void poll_closed(uv_handle_t *h)
+{
+	wrt *r = h->data;
+
+	r->poll_open = false;
+	watcher_drop(r);
+}
+
+/* ---- jobs --------------------------------------------------------------- */
 
 typedef enum wop { OP_SYNC, OP_IDLE } wop;
 
@@ -31,7 +146,7 @@ typedef struct watch_work {
 	uv_work_t req;
 	wrt *r;
 	wop op;
-	bool was_idling;
+	bool was_idling; /* end the IDLE first (it was owed) */
 	seq_watch_plan plan;
 	seq_watch_batch batch;
 	int fd;
@@ -67,21 +182,9 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 	(void)status;
 	(void)events;
 	uv_poll_stop(p);
-	if (r->sv->stopping)
+	if (svc_stopping(r->sv))
 		return;
 	watch_job(r, OP_SYNC); /* ends IDLE first */
-}
-
-static void poll_closed(uv_handle_t *h)
-{
-	wrt *r = h->data;
-
-	r->poll_open = false;
-	if (r->gone) {
-		seq_watcher_close(r->w);
-		db_inbox_free(&r->in);
-		free(r);
-	}
 }
 
 static void watch_down(wrt *r, const cs_err *err)
@@ -113,10 +216,58 @@ static void watch_down(wrt *r, const cs_err *err)
 	             err->msg, (long long)(backoff / 1000));
 	imap_close(r->w->s);
 	r->w->s = NULL;
-	r->state = W_DOWN;
+	r->idle_owed = false; /* the session it was owed to is gone */
 	r->next_try = cs_mono_ms() + backoff;
+	svc_watcher_enter(r, W_DOWN);
 	/* replies may come in unseen: follow-ups wait for the next sync */
-	seq_sched_gate(sv->s, r->in.id, true);
+	if (gate(sv, &r->in, true))
+		svc_wake(sv, SVC_PLAN);
+}
+
+/* A sync job ended well: the gate, and the next job (or the poll). */
+static unsigned synced(wrt *r, bool more)
+{
+	svc *sv = r->sv;
+	unsigned what = 0;
+
+	r->fails = 0;
+	r->last_sync = cs_mono_ms();
+	svc_watcher_enter(r, W_WAITING);
+	if (!more) { /* caught up: this inbox's replies are read */
+		if (gate(sv, &r->in, false))
+			what |= SVC_PLAN | SVC_DUE;
+		svc_note_watch(sv, &r->in, "ok", NULL);
+	}
+	if (!svc_stopping(sv) && more)
+		watch_job(r, OP_SYNC);
+	else if (!svc_stopping(sv) && seq_watcher_can_idle(r->w))
+		watch_job(r, OP_IDLE);
+	else
+		r->next_try = cs_mono_ms() + POLL_INTERVAL;
+	return what;
+}
+
+/* An IDLE job ended well: IDLE runs on the server now (DONE owed). */
+static void idle_started(wrt *r, int fd)
+{
+	svc *sv = r->sv;
+
+	r->idle_owed = true;
+	if (fd < 0) { /* mail is waiting: end IDLE, sync */
+		svc_watcher_enter(r, W_WAITING);
+		if (!svc_stopping(sv))
+			watch_job(r, OP_SYNC);
+		return;
+	}
+	svc_watcher_enter(r, W_IDLING);
+	if (svc_stopping(sv))
+		return;
+	if (!r->poll_open) {
+		uv_poll_init(&sv->loop, &r->poll, fd);
+		r->poll.data = r;
+		r->poll_open = true;
+	}
+	uv_poll_start(&r->poll, UV_READABLE, poll_cb);
 }
 
 static void watch_done(uv_work_t *req, int status)
@@ -126,10 +277,10 @@ static void watch_done(uv_work_t *req, int status)
 	svc *sv = r->sv;
 	seq_sync_stats st;
 	bool more = false;
+	unsigned what = 0;
 
 	(void)status;
-	sv->wjobs--;
-	r->state = W_WAITING;
+	svc_busy_off(sv, r->in.id, SVC_WATCH);
 	if (ww->op == OP_SYNC && (ww->rc == 0 || ww->batch.nf)) {
 		cs_err e2 = CS_ERR_INIT;
 
@@ -142,76 +293,42 @@ static void watch_done(uv_work_t *req, int status)
 				ww->err = e2;
 			}
 		}
+		if (ww->batch.nf) /* warmup mail, moved due times */
+			what |= SVC_PLAN | SVC_DUE;
 		if (st.new_events) {
 			cs_log_info("inbox %s: %d new event(s)", r->in.name,
 			            st.new_events);
 			/* stops, pauses and moved due times: look again */
-			sv->reload = true;
+			what |= SVC_RELOAD;
 		}
 		more = ww->batch.more;
 	}
 	seq_watch_batch_free(&ww->batch);
 	seq_watch_plan_free(&ww->plan);
 	if (r->gone) {
-		if (!r->poll_open) {
-			seq_watcher_close(r->w);
-			db_inbox_free(&r->in);
-			free(r);
-		} else
-			uv_close((uv_handle_t *)&r->poll, poll_closed);
-		free(ww);
-		svc_tick(sv);
-		return;
-	}
-	if (ww->rc != 0) {
+		svc_watcher_enter(r, W_DOWN);
+		watcher_drop(r);
+	} else if (ww->rc != 0)
 		watch_down(r, &ww->err);
-	} else if (ww->op == OP_SYNC) {
-		r->fails = 0;
-		r->last_sync = cs_mono_ms();
-		if (!more) { /* caught up: this inbox's replies are read */
-			seq_sched_gate(sv->s, r->in.id, false);
-			svc_note_watch(sv, &r->in, "ok", NULL);
-		}
-		if (!sv->stopping && more)
-			watch_job(r, OP_SYNC);
-		else if (!sv->stopping && seq_watcher_can_idle(r->w))
-			watch_job(r, OP_IDLE);
-		else
-			r->next_try = cs_mono_ms() + POLL_INTERVAL;
-	} else if (ww->fd < 0) {
-		r->state = W_IDLING; /* mail is waiting: end IDLE, sync */
-		if (!sv->stopping)
-			watch_job(r, OP_SYNC);
-	} else if (sv->stopping) {
-		r->state = W_IDLING;
-	} else {
-		r->state = W_IDLING;
-		if (!r->poll_open) {
-			uv_poll_init(&sv->loop, &r->poll, ww->fd);
-			r->poll.data = r;
-			r->poll_open = true;
-		}
-		uv_poll_start(&r->poll, UV_READABLE, poll_cb);
-	}
+	else if (ww->op == OP_SYNC)
+		what |= synced(r, more);
+	else
+		idle_started(r, ww->fd);
 	free(ww);
 	svc_arm_watchers(sv);
-	svc_tick(sv);
+	svc_wake(sv, what);
 }
 
 static void watch_job(wrt *r, wop op)
 {
 	svc *sv = r->sv;
-	watch_work *ww = cs_xcalloc(1, sizeof *ww);
+	watch_work *ww;
 	cs_err err = CS_ERR_INIT;
 
-	ww->r = r;
-	ww->op = op;
-	ww->was_idling = r->state == W_IDLING;
 	/* OAuth2: a (re)connect first waits for a refresh on a worker when
 	 * the token is not usable, or once after a failed attempt; it is
 	 * restarted when the refresh ends (seq_service_token.c) */
 	if (r->w->s == NULL && svc_token_hold(r)) {
-		free(ww);
 		svc_arm_watchers(sv);
 		return;
 	}
@@ -219,28 +336,34 @@ static void watch_job(wrt *r, wop op)
 	 * no-op for passwords) */
 	if (r->w->s == NULL &&
 	    seq_watcher_reauth(r->w, r->fails > 0, &err) != 0) {
-		free(ww);
 		if (err.code == CS_EAUTH) {
 			cs_err e2 = CS_ERR_INIT;
 
 			if (seq_sched_auth_lost(sv->s, r->in.id, &e2) != 0)
 				cs_log_error("inbox %s: %s", r->in.name,
 				             e2.msg);
+			svc_wake(sv, SVC_PLAN | SVC_DUE);
 		}
 		watch_down(r, &err);
 		svc_arm_watchers(sv);
 		return;
 	}
+	ww = cs_xcalloc(1, sizeof *ww);
+	ww->r = r;
+	ww->op = op;
 	if (op == OP_SYNC && seq_watcher_plan(r->w, &ww->plan, &err) != 0) {
 		free(ww);
 		svc_fatal_stop(sv, &err);
 		return;
 	}
+	/* the job takes the DONE owed: it sends it first */
+	ww->was_idling = r->idle_owed;
+	r->idle_owed = false;
 	if (ww->was_idling && r->poll_open)
 		uv_poll_stop(&r->poll);
-	r->state = W_BUSY;
+	svc_watcher_enter(r, W_BUSY);
 	ww->req.data = ww;
-	sv->wjobs++;
+	svc_busy_on(sv, r->in.id, SVC_WATCH);
 	uv_queue_work(&sv->loop, &ww->req, watch_run, watch_done);
 }
 
@@ -248,6 +371,8 @@ void svc_watch_start(wrt *r)
 {
 	watch_job(r, OP_SYNC);
 }
+
+/* ---- the watchers' timer ------------------------------------------------ */
 
 /* The watchers' one timer (real time), armed for the earliest of: a
  * reconnect, a sync of a server without IDLE, an IDLE refresh.  Nothing
@@ -259,7 +384,7 @@ void svc_arm_watchers(svc *sv)
 	int64_t next = INT64_MAX, now = cs_mono_ms();
 	size_t i;
 
-	if (sv->stopping)
+	if (svc_stopping(sv))
 		return;
 	for (i = 0; i < sv->nw; i++) {
 		const wrt *r = sv->w[i];
@@ -285,7 +410,7 @@ static void wtimer_cb(uv_timer_t *t)
 	int64_t now = cs_mono_ms();
 	size_t i;
 
-	if (sv->stopping)
+	if (svc_stopping(sv))
 		return;
 	for (i = 0; i < sv->nw; i++) {
 		wrt *r = sv->w[i];
@@ -300,12 +425,15 @@ static void wtimer_cb(uv_timer_t *t)
 	svc_arm_watchers(sv);
 }
 
+/* ---- the set of watchers ------------------------------------------------ */
+
 static int add_watcher(svc *sv, const db_inbox *src, cs_err *err)
 {
 	wrt *r = cs_xcalloc(1, sizeof *r);
 	int rc;
 
 	r->sv = sv;
+	r->state = W_DOWN;
 	if ((rc = db_inbox_get(sv->d, src->name, &r->in, err)) != 0 ||
 	    (rc = seq_watcher_new(sv->d, sv->v, sv->o->clock, &r->in, &r->w,
 	                          err)) != 0) {
@@ -313,7 +441,6 @@ static int add_watcher(svc *sv, const db_inbox *src, cs_err *err)
 		free(r);
 		return rc;
 	}
-	r->state = W_DOWN;
 	/* its follow-ups wait for its first sync (the gate) */
 	svc_note_watch(sv, &r->in, "starting", NULL);
 	sv->w = cs_xrealloc(sv->w, (sv->nw + 1) * sizeof(wrt *));
@@ -348,7 +475,8 @@ void svc_sync_watchers(svc *sv)
 
 	if (!sv->o->watch)
 		return;
-	/* inboxes removed: their watchers go */
+	/* inboxes removed: their watchers go (forgotten here, so that j
+	 * visits the one moved into their place) */
 	for (j = 0; j < sv->nw;) {
 		wrt *r = sv->w[j];
 		bool keep = false;
@@ -360,17 +488,8 @@ void svc_sync_watchers(svc *sv)
 			j++;
 			continue;
 		}
-		r->gone = true;
 		sv->w[j] = sv->w[--sv->nw];
-		if (r->state != W_BUSY) {
-			if (r->poll_open)
-				uv_close((uv_handle_t *)&r->poll, poll_closed);
-			else {
-				seq_watcher_close(r->w);
-				db_inbox_free(&r->in);
-				free(r);
-			}
-		}
+		watcher_drop(r);
 	}
 	for (i = 0; i < sv->s->nib; i++) {
 		bool have = false;
@@ -386,11 +505,33 @@ void svc_sync_watchers(svc *sv)
 	}
 }
 
+void svc_watch_pause_all(svc *sv)
+{
+	size_t i;
+
+	uv_timer_stop(&sv->wtimer);
+	for (i = 0; i < sv->nw; i++)
+		if (sv->w[i]->poll_open && sv->w[i]->state == W_IDLING)
+			uv_poll_stop(&sv->w[i]->poll);
+}
+
+void svc_watch_close_all(svc *sv)
+{
+	while (sv->nw) {
+		wrt *r = sv->w[sv->nw - 1];
+		cs_err err = CS_ERR_INIT;
+
+		if (r->idle_owed)
+			seq_watcher_idle_done(r->w, &err);
+		r->idle_owed = false;
+		watcher_drop(r);
+	}
+}
+
 void svc_reload_all(svc *sv)
 {
 	cs_err err = CS_ERR_INIT;
 
-	sv->reload = false;
 	if (seq_sched_reload(sv->s, &err) != 0 ||
 	    seq_warmup_reload(sv->wu, &err) != 0) {
 		cs_log_error("reload: %s", err.msg);
