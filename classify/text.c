@@ -1,11 +1,11 @@
 /*
  * text.c - the small text helpers every detector of the classifier shares:
  * iterating the fields of a header block (unfolded, each value capped at
- * IMAP_MAX_LINE), flattening text for phrase search (lower case, white
+ * CLS_MAX_LINE), flattening text for phrase search (lower case, white
  * space squeezed) and searching it.
  */
 #define _GNU_SOURCE /* memmem */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -17,7 +17,7 @@
 
 /* ---- header blocks ------------------------------------------------------ */
 
-void imap_hdr_begin(imap_hdr_iter *it, const char *blk, size_t len)
+void cls_hdr_begin(cls_hdr_iter *it, const char *blk, size_t len)
 {
 	it->p = blk;
 	it->end = blk + len;
@@ -26,13 +26,13 @@ void imap_hdr_begin(imap_hdr_iter *it, const char *blk, size_t len)
 
 static const char *line_end(const char *p, const char *end)
 {
-	const char *nl = imap_memchr(p, '\n', (size_t)(end - p));
+	const char *nl = cls_memchr(p, '\n', (size_t)(end - p));
 
 	return nl ? nl : end;
 }
 
-bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
-                   cs_buf *value)
+bool cls_hdr_next(cls_hdr_iter *it, const char **name, size_t *nlen,
+                  cs_buf *value)
 {
 	for (;;) {
 		const char *p = it->p, *eol, *colon, *v;
@@ -49,7 +49,7 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 		it->p = eol < it->end ? eol + 1 : eol;
 		if (*p == ' ' || *p == '\t')
 			continue; /* stray continuation */
-		colon = imap_memchr(p, ':', (size_t)(eol - p));
+		colon = cls_memchr(p, ':', (size_t)(eol - p));
 		if (colon == NULL || colon == p)
 			continue; /* not a field (e.g. an mbox "From " line) */
 		*name = p;
@@ -76,7 +76,7 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 				               k + 1 > 256 ? k + 1 : 256);
 			if (value->len && v < e)
 				value->data[value->len++] = ' ';
-			if (value->len + k < IMAP_MAX_LINE) {
+			if (value->len + k < CLS_MAX_LINE) {
 				memcpy(value->data + value->len, v, k);
 				value->len += k;
 			}
@@ -96,26 +96,26 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 	}
 }
 
-bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
+bool cls_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 {
 	const char *p = blk, *end = blk + len, *n;
 	size_t nl, want = strlen(name);
-	imap_hdr_iter it;
+	cls_hdr_iter it;
 	/* the first letter in either case ends most comparisons */
 	char c0 = (char)(name[0] | 0x20);
 
 	/* skip to the first line that starts with the name: only that
 	 * field's value is unfolded */
 	while (p < end) {
-		const char *eol = imap_memchr(p, '\n', (size_t)(end - p));
+		const char *eol = cls_memchr(p, '\n', (size_t)(end - p));
 
 		if (*p == '\r' || *p == '\n')
 			break; /* the empty line: end of the block */
 		if ((size_t)(end - p) > want &&
 		    (want == 0 || (char)(*p | 0x20) == c0) &&
 		    strncasecmp(p, name, want) == 0) {
-			imap_hdr_begin(&it, p, (size_t)(end - p));
-			if (imap_hdr_next(&it, &n, &nl, value) && nl == want &&
+			cls_hdr_begin(&it, p, (size_t)(end - p));
+			if (cls_hdr_next(&it, &n, &nl, value) && nl == want &&
 			    strncasecmp(n, name, nl) == 0)
 				return true;
 		}
@@ -129,7 +129,7 @@ bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 
 /* ---- text helpers -------------------------------------------------------- */
 
-/* Each byte as imap_flatten writes it: ASCII upper case lowered, every
+/* Each byte as cls_flatten writes it: ASCII upper case lowered, every
  * white space byte (and NUL) a space, the rest as it is. */
 static const unsigned char flat_byte[256] = {
     32,  1,   2,   3,   4,   5,   6,   7,   8,   32,  32,  32,  32,  32,  14,
@@ -164,7 +164,7 @@ static inline uint64_t upper_mask(uint64_t v)
 	       (x + ONES * (127 - ('A' - 1))) & ONES * 0x80;
 }
 
-void imap_flatten(const char *src, size_t n, cs_buf *out)
+void cls_flatten(const char *src, size_t n, cs_buf *out)
 {
 	const unsigned char *p = (const unsigned char *)src, *e = p + n, *q;
 	unsigned char *w;
@@ -263,12 +263,12 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 	out->data[out->len] = '\0';
 }
 
-const char *imap_find_line(const char *hay, size_t n, const char *name)
+const char *cls_find_line(const char *hay, size_t n, const char *name)
 {
 	const char *p = hay, *end = hay + n;
 	size_t k = strlen(name);
 
-	while ((p = imap_memchr(p, '\n', (size_t)(end - p))) != NULL) {
+	while ((p = cls_memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		if ((size_t)(end - p) > k && strncasecmp(p + 1, name, k) == 0)
 			return p;
 		p++;
@@ -276,18 +276,18 @@ const char *imap_find_line(const char *hay, size_t n, const char *name)
 	return NULL;
 }
 
-const char *imap_find(const char *hay, size_t n, const char *needle)
+const char *cls_find(const char *hay, size_t n, const char *needle)
 {
 	return memmem(hay, n, needle, strlen(needle));
 }
 
-int imap_find_any(const char *hay, size_t n, const char *const *list,
-                  const char **at)
+int cls_find_any(const char *hay, size_t n, const char *const *list,
+                 const char **at)
 {
 	int i;
 
 	for (i = 0; list[i]; i++) {
-		const char *p = imap_find(hay, n, list[i]);
+		const char *p = cls_find(hay, n, list[i]);
 
 		if (p) {
 			if (at)

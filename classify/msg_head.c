@@ -2,17 +2,17 @@
  * msg_head.c - the classifier's copy of a message and its top header
  * block.
  *
- * imap_normalise() copies at most IMAP_MAX_SCAN bytes of a raw message
+ * cls_normalise() copies at most CLS_MAX_SCAN bytes of a raw message
  * into the buffer every other step reads: CRLF line ends whatever the
  * input used, NUL bytes turned into spaces, every line cut at
- * IMAP_MAX_LINE bytes.  imap_index_headers() parses the top header block
- * of that copy once into a field index (imap_msg.fields and .vals), which
- * imap_msg_hdr() and imap_msg_hdr_nth() look names up in.  Nothing here
+ * CLS_MAX_LINE bytes.  cls_index_headers() parses the top header block
+ * of that copy once into a field index (cls_msg.fields and .vals), which
+ * cls_msg_hdr() and cls_msg_hdr_nth() look names up in.  Nothing here
  * fails.  Both are on the path of every message and are written for
  * speed (64-byte windows where the target has SSE2, so that the branch
  * taken at each line end is predicted).
  */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -28,20 +28,20 @@
 
 /* Copy raw into out in one pass: CR, LF and CRLF each end a line (written
  * CRLF, also after a last line without one), NUL becomes a space, and a
- * line longer than IMAP_MAX_LINE is cut (the write pointer goes back to
+ * line longer than CLS_MAX_LINE is cut (the write pointer goes back to
  * the line's start plus the cap when its end is seen, so the bytes past
  * the cap are written and then dropped).  Bytes are moved in windows of
  * sixty-four and blocks of sixteen (SSE2) or words of eight, each kept up
  * to its first byte below 0x0e (CR, LF, NUL, tab, ...), which is then
  * dealt with on its own (in a word, the first flagged byte is exact: a
  * borrow only flags bytes above it). */
-void imap_normalise(const char *raw, size_t len, cs_buf *out)
+void cls_normalise(const char *raw, size_t len, cs_buf *out)
 {
 	const unsigned char *p = (const unsigned char *)raw, *end;
 	char *w, *wl;
 
-	if (len > IMAP_MAX_SCAN)
-		len = IMAP_MAX_SCAN;
+	if (len > CLS_MAX_SCAN)
+		len = CLS_MAX_SCAN;
 	end = p + len;
 	/* at most two bytes out per byte in, and one line end more; the
 	 * eight-byte stores need no more (see below) */
@@ -141,8 +141,8 @@ void imap_normalise(const char *raw, size_t len, cs_buf *out)
 		if (ch == '\n' || ch == '\r') {
 			if (ch == '\r' && p < end && *p == '\n')
 				p++;
-			if ((size_t)(w - wl) > IMAP_MAX_LINE)
-				w = wl + IMAP_MAX_LINE;
+			if ((size_t)(w - wl) > CLS_MAX_LINE)
+				w = wl + CLS_MAX_LINE;
 			w[0] = '\r';
 			w[1] = '\n';
 			w += 2;
@@ -152,8 +152,8 @@ void imap_normalise(const char *raw, size_t len, cs_buf *out)
 		}
 	}
 	if (w > wl) { /* a last line without a line end */
-		if ((size_t)(w - wl) > IMAP_MAX_LINE)
-			w = wl + IMAP_MAX_LINE;
+		if ((size_t)(w - wl) > CLS_MAX_LINE)
+			w = wl + CLS_MAX_LINE;
 		w[0] = '\r';
 		w[1] = '\n';
 		w += 2;
@@ -188,7 +188,7 @@ static inline uint32_t name_hash(const char *n, size_t len)
 
 /* Room for n more bytes in m->vals (rarely needed: the values and their
  * NULs are no longer than the block they come from). */
-static inline char *vals_room(imap_msg *m, char *w, size_t n)
+static inline char *vals_room(cls_msg *m, char *w, size_t n)
 {
 	size_t at = (size_t)(w - m->vals.data);
 
@@ -200,15 +200,15 @@ static inline char *vals_room(imap_msg *m, char *w, size_t n)
 }
 
 /* Index the fields of the top header block, up to its empty line, with
- * imap_hdr_next()'s rules (stray continuation lines and lines without a
+ * cls_hdr_next()'s rules (stray continuation lines and lines without a
  * name are skipped, a value is unfolded with one space per line break,
- * trimmed, and capped at IMAP_MAX_LINE), each value written straight into
+ * trimmed, and capped at CLS_MAX_LINE), each value written straight into
  * m->vals.  Returns the block's length (where its empty line starts, or
  * the whole of norm). */
-size_t imap_index_headers(imap_msg *m)
+size_t cls_index_headers(cls_msg *m)
 {
 	const char *s = m->norm.data, *p = s, *end = s + m->norm.len;
-	size_t cap = IMAP_FIELDS_INLINE;
+	size_t cap = CLS_FIELDS_INLINE;
 	char *w;
 
 	m->fields = m->field0;
@@ -216,11 +216,11 @@ size_t imap_index_headers(imap_msg *m)
 	cs_buf_reserve(&m->vals, (m->norm.len < 65536 ? m->norm.len : 65536));
 	w = m->vals.data + m->vals.len;
 	while (p < end) {
-		const char *eol = imap_memchr(p, '\n', (size_t)(end - p));
+		const char *eol = cls_memchr(p, '\n', (size_t)(end - p));
 		const char *next, *colon, *v;
 		char *vs = NULL;
 		size_t nlen, vo;
-		imap_field *f;
+		cls_field *f;
 
 		eol = eol ? eol : end;
 		if (eol == p || (eol == p + 1 && *p == '\r'))
@@ -228,7 +228,7 @@ size_t imap_index_headers(imap_msg *m)
 		next = eol < end ? eol + 1 : eol;
 		colon = *p == ' ' || *p == '\t'
 		            ? NULL /* stray continuation */
-		            : imap_memchr(p, ':', (size_t)(eol - p));
+		            : cls_memchr(p, ':', (size_t)(eol - p));
 		if (colon == NULL || colon == p) {
 			p = next;
 			continue;
@@ -237,7 +237,7 @@ size_t imap_index_headers(imap_msg *m)
 		while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
 			nlen--;
 		if (m->nfields == cap) {
-			imap_field *was = m->fields;
+			cls_field *was = m->fields;
 
 			cap = 2 * cap;
 			m->fields = cs_xrealloc(was == m->field0 ? NULL : was,
@@ -266,7 +266,7 @@ size_t imap_index_headers(imap_msg *m)
 			vs = m->vals.data + vo;
 			if (w > vs && v < e)
 				*w++ = ' ';
-			if ((size_t)(w - vs) + k < IMAP_MAX_LINE) {
+			if ((size_t)(w - vs) + k < CLS_MAX_LINE) {
 				memcpy(w, v, k);
 				w += k;
 			}
@@ -274,7 +274,7 @@ size_t imap_index_headers(imap_msg *m)
 			if (p >= end || (*p != ' ' && *p != '\t'))
 				break;
 			v = p;
-			eol = imap_memchr(p, '\n', (size_t)(end - p));
+			eol = cls_memchr(p, '\n', (size_t)(end - p));
 			eol = eol ? eol : end;
 			next = eol < end ? eol + 1 : eol;
 		}
@@ -289,8 +289,8 @@ size_t imap_index_headers(imap_msg *m)
 	return (size_t)(p - s);
 }
 
-const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
-                             size_t *len)
+const char *cls_msg_hdr_nth(const cls_msg *m, const char *name, size_t k,
+                            size_t *len)
 {
 	size_t i, want = strlen(name);
 	uint32_t h = name_hash(name, want);
@@ -298,7 +298,7 @@ const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
 	/* most names asked for are not there at all */
 	for (i = (m->names >> (h % 64) & 1) ? 0 : m->nfields; i < m->nfields;
 	     i++) {
-		const imap_field *f = &m->fields[i];
+		const cls_field *f = &m->fields[i];
 
 		if (f->hash == h && f->nlen == want &&
 		    strncasecmp(f->name, name, want) == 0 && k-- == 0) {
@@ -312,7 +312,7 @@ const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
 	return NULL;
 }
 
-const char *imap_msg_hdr(const imap_msg *m, const char *name, size_t *len)
+const char *cls_msg_hdr(const cls_msg *m, const char *name, size_t *len)
 {
-	return imap_msg_hdr_nth(m, name, 0, len);
+	return cls_msg_hdr_nth(m, name, 0, len);
 }
