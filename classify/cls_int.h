@@ -181,6 +181,15 @@ typedef struct cls_hdr_iter {
 } cls_hdr_iter;
 
 void cls_hdr_begin(cls_hdr_iter *it, const char *blk, size_t len);
+/* The one header unfolder.  The value of a field whose colon is just
+ * before v, on a line that ends at eol (its LF, or end), in a block that
+ * ends at end: appended to out as one line (each line break with the
+ * white space around it becomes one space, the value is trimmed and cut
+ * at CLS_MAX_LINE bytes) and NUL-terminated, the NUL not counted in
+ * out->len.  *next gets the start of the line after the field's last
+ * continuation line.  Returns the value's length. */
+size_t cls_unfold(const char *v, const char *eol, const char *end, cs_buf *out,
+                  const char **next);
 /* Next field: name and nlen point into the block; value is replaced.
  * Returns false at the end of the block. */
 bool cls_hdr_next(cls_hdr_iter *it, const char **name, size_t *nlen,

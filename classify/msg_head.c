@@ -14,7 +14,6 @@
  */
 #include "cls_int.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -186,51 +185,33 @@ static inline uint32_t name_hash(const char *n, size_t len)
 	return h;
 }
 
-/* Room for n more bytes in m->vals (rarely needed: the values and their
- * NULs are no longer than the block they come from). */
-static inline char *vals_room(cls_msg *m, char *w, size_t n)
-{
-	size_t at = (size_t)(w - m->vals.data);
-
-	if (m->vals.cap - at < n + 1) {
-		m->vals.len = at;
-		cs_buf_reserve(&m->vals, n + 1);
-	}
-	return m->vals.data + at;
-}
-
 /* Index the fields of the top header block, up to its empty line, with
  * cls_hdr_next()'s rules (stray continuation lines and lines without a
- * name are skipped, a value is unfolded with one space per line break,
- * trimmed, and capped at CLS_MAX_LINE), each value written straight into
- * m->vals.  Returns the block's length (where its empty line starts, or
- * the whole of norm). */
+ * name are skipped, a value is unfolded by cls_unfold), each value
+ * written straight into m->vals.  Returns the block's length (where its
+ * empty line starts, or the whole of norm). */
 size_t cls_index_headers(cls_msg *m)
 {
 	const char *s = m->norm.data, *p = s, *end = s + m->norm.len;
 	size_t cap = CLS_FIELDS_INLINE;
-	char *w;
 
 	m->fields = m->field0;
 
 	cs_buf_reserve(&m->vals, (m->norm.len < 65536 ? m->norm.len : 65536));
-	w = m->vals.data + m->vals.len;
 	while (p < end) {
 		const char *eol = cls_memchr(p, '\n', (size_t)(end - p));
-		const char *next, *colon, *v;
-		char *vs = NULL;
-		size_t nlen, vo;
+		const char *colon;
+		size_t nlen;
 		cls_field *f;
 
 		eol = eol ? eol : end;
 		if (eol == p || (eol == p + 1 && *p == '\r'))
 			break; /* the empty line */
-		next = eol < end ? eol + 1 : eol;
 		colon = *p == ' ' || *p == '\t'
 		            ? NULL /* stray continuation */
 		            : cls_memchr(p, ':', (size_t)(eol - p));
 		if (colon == NULL || colon == p) {
-			p = next;
+			p = eol < end ? eol + 1 : eol;
 			continue;
 		}
 		nlen = (size_t)(colon - p);
@@ -250,42 +231,10 @@ size_t cls_index_headers(cls_msg *m)
 		f->nlen = nlen;
 		f->hash = name_hash(p, nlen);
 		m->names |= (uint64_t)1 << (f->hash % 64);
-		vo = (size_t)(w - m->vals.data);
-		v = colon + 1;
-		for (;;) {
-			const char *e = eol;
-			size_t k;
-
-			if (e > v && e[-1] == '\r')
-				e--;
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			k = (size_t)(e - v);
-			/* a space, the line and the NUL */
-			w = vals_room(m, w, k + 2);
-			vs = m->vals.data + vo;
-			if (w > vs && v < e)
-				*w++ = ' ';
-			if ((size_t)(w - vs) + k < CLS_MAX_LINE) {
-				memcpy(w, v, k);
-				w += k;
-			}
-			p = next;
-			if (p >= end || (*p != ' ' && *p != '\t'))
-				break;
-			v = p;
-			eol = cls_memchr(p, '\n', (size_t)(end - p));
-			eol = eol ? eol : end;
-			next = eol < end ? eol + 1 : eol;
-		}
-		while (w > vs && isspace((unsigned char)w[-1]))
-			w--;
-		*w = '\0';
-		f->off = (size_t)(vs - m->vals.data);
-		f->vlen = (size_t)(w - vs);
-		w++;
+		f->off = m->vals.len;
+		f->vlen = cls_unfold(colon + 1, eol, end, &m->vals, &p);
+		m->vals.len++; /* keep the value's NUL */
 	}
-	m->vals.len = (size_t)(w - m->vals.data);
 	return (size_t)(p - s);
 }
 

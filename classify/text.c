@@ -1,8 +1,9 @@
 /*
  * text.c - the small text helpers every detector of the classifier shares:
- * iterating the fields of a header block (unfolded, each value capped at
- * CLS_MAX_LINE), flattening text for phrase search (lower case, white
- * space squeezed) and searching it.
+ * the one header unfolder (cls_unfold, also behind msg_head.c's index of
+ * the top header block) and iterating the fields of a header block with
+ * it (each value capped at CLS_MAX_LINE), flattening text for phrase search
+ * (lower case, white space squeezed) and searching it.
  */
 #define _GNU_SOURCE /* memmem */
 #include "cls_int.h"
@@ -31,11 +32,51 @@ static const char *line_end(const char *p, const char *end)
 	return nl ? nl : end;
 }
 
+size_t cls_unfold(const char *v, const char *eol, const char *end, cs_buf *out,
+                  const char **next)
+{
+	const char *p = eol < end ? eol + 1 : eol;
+	size_t at = out->len;
+
+	for (;;) {
+		const char *e = eol;
+		size_t k;
+
+		if (e > v && e[-1] == '\r')
+			e--;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		k = (size_t)(e - v);
+		/* room for a space, the line and the NUL, written directly (a
+		 * call per byte or line costs more than the copy of a short
+		 * header line) */
+		if (out->cap < out->len + k + 2)
+			cs_buf_reserve(out, k + 1 > 256 ? k + 1 : 256);
+		if (out->len > at && v < e)
+			out->data[out->len++] = ' ';
+		if (out->len - at + k < CLS_MAX_LINE) {
+			memcpy(out->data + out->len, v, k);
+			out->len += k;
+		}
+		/* continuation lines */
+		if (p >= end || (*p != ' ' && *p != '\t'))
+			break;
+		v = p;
+		eol = line_end(p, end);
+		p = eol < end ? eol + 1 : eol;
+	}
+	while (out->len > at && isspace((unsigned char)out->data[out->len - 1]))
+		out->len--;
+	out->data[out->len] = '\0';
+	*next = p;
+	return out->len - at;
+}
+
 bool cls_hdr_next(cls_hdr_iter *it, const char **name, size_t *nlen,
                   cs_buf *value)
 {
 	for (;;) {
-		const char *p = it->p, *eol, *colon, *v;
+		const char *p = it->p, *eol, *colon;
 
 		if (it->done || p >= it->end)
 			return false;
@@ -58,40 +99,7 @@ bool cls_hdr_next(cls_hdr_iter *it, const char **name, size_t *nlen,
 		       (p[*nlen - 1] == ' ' || p[*nlen - 1] == '\t'))
 			(*nlen)--;
 		value->len = 0;
-		v = colon + 1;
-		for (;;) {
-			const char *e = eol;
-			size_t k;
-
-			if (e > v && e[-1] == '\r')
-				e--;
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			k = (size_t)(e - v);
-			/* room for a space, the line and the NUL, written
-			 * directly (a call per byte or line costs more than
-			 * the copy of a short header line) */
-			if (value->cap < value->len + k + 2)
-				cs_buf_reserve(value,
-				               k + 1 > 256 ? k + 1 : 256);
-			if (value->len && v < e)
-				value->data[value->len++] = ' ';
-			if (value->len + k < CLS_MAX_LINE) {
-				memcpy(value->data + value->len, v, k);
-				value->len += k;
-			}
-			/* continuation lines */
-			if (it->p >= it->end ||
-			    (*it->p != ' ' && *it->p != '\t'))
-				break;
-			v = it->p;
-			eol = line_end(v, it->end);
-			it->p = eol < it->end ? eol + 1 : eol;
-		}
-		while (value->len > 0 &&
-		       isspace((unsigned char)value->data[value->len - 1]))
-			value->len--;
-		value->data[value->len] = '\0';
+		cls_unfold(colon + 1, eol, it->end, value, &it->p);
 		return true;
 	}
 }

@@ -109,6 +109,11 @@ int imap_search_new(imap_session *s, uint32_t after_uid, int64_t since_ms,
 int imap_fetch_heads(imap_session *s, const uint32_t *uids, size_t n,
                      size_t cap, imap_fetched **out, size_t *nout, cs_err *err);
 void imap_fetched_free(imap_fetched *f, size_t n);
+/* The UID (the highest, should there be several) of the message with
+ * this Message-ID in the selected folder (EXAMINE or SELECT; UID SEARCH
+ * HEADER); *found false when none. */
+int imap_uid_by_message_id(imap_session *s, const char *message_id,
+                           uint32_t *uid, bool *found, cs_err *err);
 /* Whether folder holds a message with this Message-ID (UID SEARCH HEADER;
  * selects the folder read-only). */
 int imap_find_message_id(imap_session *s, const char *folder,
@@ -125,10 +130,6 @@ int imap_idle_done(imap_session *s, cs_err *err);
  * UIDNEXT and EXISTS. */
 int imap_select(imap_session *s, const char *folder, imap_folder_info *out,
                 cs_err *err);
-/* The UID (the highest, should there be several) of the message with
- * this Message-ID in the selected folder; *found false when none. */
-int imap_uid_by_message_id(imap_session *s, const char *message_id,
-                           uint32_t *uid, bool *found, cs_err *err);
 /* Add \Seen and/or \Flagged to uid in the selected folder. */
 int imap_uid_flag(imap_session *s, uint32_t uid, bool seen, bool flagged,
                   cs_err *err);

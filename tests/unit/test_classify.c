@@ -539,6 +539,67 @@ static void fields_for_the_watcher(void **state)
 	cls_class_free(&c);
 }
 
+/* One unfolder (cls_unfold) serves the top header block and every other
+ * header block (a DSN's fields, the returned headers): a folded value is
+ * one line, each break and the white space after it one space, trimmed;
+ * a continuation line that would take a value past CLS_MAX_LINE is
+ * dropped. */
+static void folded_fields_unfold_the_same_everywhere(void **state)
+{
+	static const char dsn[] =
+	    "From: MAILER-DAEMON@mx.example.com\r\n"
+	    "To: sender@example.com\r\n"
+	    "Subject: Undelivered\r\n  Mail\r\n\tReturned  \r\n"
+	    "Message-ID:\r\n <dsn1@mx.example.com>\r\n"
+	    "References: <a@b>\r\n <c@d>\r\n\t<e@f>\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+	    " boundary=\"XX\"\r\n\r\n"
+	    "--XX\r\nContent-Type: text/plain\r\n\r\nFailed.\r\n"
+	    "--XX\r\nContent-Type: message/delivery-status\r\n\r\n"
+	    "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+	    "Final-Recipient: rfc822;\r\n  bob@example.org\r\n"
+	    "Action: failed\r\nStatus:\r\n 5.1.1\r\n"
+	    "Diagnostic-Code: smtp; 550 5.1.1\r\n  user\r\n\tunknown   \r\n"
+	    "--XX\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+	    "Message-ID: <orig@example.com>\r\nTo:\r\n bob@example.org\r\n\r\n"
+	    "--XX--\r\n";
+	cs_buf m = CS_BUF_INIT, want = CS_BUF_INIT;
+	cls_class c;
+
+	(void)state;
+	assert_int_equal(cls_classify(dsn, sizeof dsn - 1, &c, NULL), 0);
+	assert_int_equal(c.kind, CLS_BOUNCE);
+	assert_string_equal(c.subject, "Undelivered Mail Returned");
+	assert_string_equal(c.message_id, "<dsn1@mx.example.com>");
+	assert_string_equal(c.references, "<a@b> <c@d> <e@f>");
+	assert_string_equal(c.orig_message_id, "<orig@example.com>");
+	assert_int_equal(c.nrcpts, 1);
+	assert_string_equal(c.rcpts[0].addr, "bob@example.org");
+	assert_string_equal(c.rcpts[0].status, "5.1.1");
+	assert_string_equal(c.rcpts[0].diag, "smtp; 550 5.1.1 user unknown");
+	cls_class_free(&c);
+
+	/* 5000 + " " + 5000 bytes would pass CLS_MAX_LINE: the second line
+	 * goes, and the space before it */
+	cs_buf_puts(&m,
+	            "From: a@example.org\r\nTo: b@example.org\r\nSubject: ");
+	for (size_t i = 0; i < 5000; i++) {
+		cs_buf_putc(&m, 'x');
+		cs_buf_putc(&want, 'x');
+	}
+	cs_buf_puts(&m, "\r\n ");
+	for (size_t i = 0; i < 5000; i++)
+		cs_buf_putc(&m, 'y');
+	cs_buf_puts(&m, "\r\n\r\nhello\r\n");
+	assert_int_equal(cls_classify(m.data, m.len, &c, NULL), 0);
+	assert_string_equal(c.subject, cs_buf_str(&want));
+	assert_string_equal(c.to, "b@example.org");
+	cls_class_free(&c);
+	cs_buf_free(&m);
+	cs_buf_free(&want);
+}
+
 static void nul_bytes_and_empty_input(void **state)
 {
 	static const char m[] = "From: a@example.org\nSubject: Re: x\n\n"
@@ -573,6 +634,7 @@ int main(void)
 	    cmocka_unit_test(table),
 	    cmocka_unit_test(recipients_keep_their_own_words),
 	    cmocka_unit_test(fields_for_the_watcher),
+	    cmocka_unit_test(folded_fields_unfold_the_same_everywhere),
 	    cmocka_unit_test(nul_bytes_and_empty_input),
 	    cmocka_unit_test(kind_names),
 	};
