@@ -1,8 +1,8 @@
 /*
  * cmd_classify.c - `coldseq classify [--json] FILE...`: the message
- * classifier (imap/imap.h) over raw RFC 5322 files, offline.
+ * classifier (classify/cls.h) over raw RFC 5322 files, offline.
  *
- * "-" reads standard input.  Only the first IMAP_MAX_SCAN bytes of a file
+ * "-" reads standard input.  Only the first CLS_MAX_SCAN bytes of a file
  * are read (the classifier looks at no more).  A file that cannot be read
  * is reported on stderr and the others still run; the exit status is then
  * 1.  Output strings are made valid UTF-8 (bad bytes become U+FFFD) so
@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "imap/imap.h"
+#include "classify/cls.h"
 
 /* Read at most max bytes of path ("-" = stdin) into out. */
 static int read_capped(const char *path, size_t max, cs_buf *out, cs_err *err)
@@ -61,16 +61,16 @@ static void add_str(cJSON *o, const char *key, const char *v, cs_buf *tmp)
 		cJSON_AddStringToObject(o, key, clean(v, tmp));
 }
 
-static cJSON *base_json(const char *file, const imap_class *c, cs_buf *tmp)
+static cJSON *base_json(const char *file, const cls_class *c, cs_buf *tmp)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	add_str(o, "file", file, tmp);
-	cJSON_AddStringToObject(o, "kind", imap_kind_name(c->kind));
+	cJSON_AddStringToObject(o, "kind", cls_kind_name(c->kind));
 	return o;
 }
 
-static void add_fields(cJSON *o, const imap_class *c, cs_buf *tmp)
+static void add_fields(cJSON *o, const cls_class *c, cs_buf *tmp)
 {
 	add_str(o, "return_date", c->return_date, tmp);
 	add_str(o, "token", c->token, tmp);
@@ -82,14 +82,14 @@ static void add_fields(cJSON *o, const imap_class *c, cs_buf *tmp)
 }
 
 /* The results of one file into arr (--json prints one array). */
-static void add_json(cJSON *arr, const char *file, const imap_class *c)
+static void add_json(cJSON *arr, const char *file, const cls_class *c)
 {
 	cs_buf tmp = CS_BUF_INIT;
 	size_t i;
 
-	if ((c->kind == IMAP_BOUNCE || c->kind == IMAP_DELAY) && c->nrcpts) {
+	if ((c->kind == CLS_BOUNCE || c->kind == CLS_DELAY) && c->nrcpts) {
 		for (i = 0; i < c->nrcpts; i++) {
-			const imap_rcpt *r = &c->rcpts[i];
+			const cls_rcpt *r = &c->rcpts[i];
 			cJSON *o = base_json(file, c, &tmp);
 
 			add_str(o, "recipient", r->addr, &tmp);
@@ -111,20 +111,20 @@ static void add_json(cJSON *arr, const char *file, const imap_class *c)
 	cs_buf_free(&tmp);
 }
 
-static void print_text(cli_ctx *ctx, const char *file, const imap_class *c)
+static void print_text(cli_ctx *ctx, const char *file, const cls_class *c)
 {
 	cs_buf tmp = CS_BUF_INIT;
-	const char *kind = imap_kind_name(c->kind);
+	const char *kind = cls_kind_name(c->kind);
 	size_t i;
 
-	if ((c->kind == IMAP_BOUNCE || c->kind == IMAP_DELAY) && c->nrcpts) {
+	if ((c->kind == CLS_BOUNCE || c->kind == CLS_DELAY) && c->nrcpts) {
 		for (i = 0; i < c->nrcpts; i++)
 			fprintf(ctx->out, "%-32s %-11s %-36s %-7s %-4s %s\n",
 			        file, kind, clean(c->rcpts[i].addr, &tmp),
 			        c->rcpts[i].status,
-			        c->kind == IMAP_DELAY ? "-"
-			        : c->rcpts[i].hard    ? "hard"
-			                              : "soft",
+			        c->kind == CLS_DELAY ? "-"
+			        : c->rcpts[i].hard   ? "hard"
+			                             : "soft",
 			        c->rcpts[i].reason);
 	} else {
 		const char *extra = "";
@@ -161,9 +161,9 @@ static int run_classify(cli_ctx *ctx, const cli_args *a)
 	for (i = 0; i < a->npos; i++) {
 		cs_buf raw = CS_BUF_INIT;
 		cs_err err = CS_ERR_INIT;
-		imap_class c;
+		cls_class c;
 
-		if (read_capped(a->pos[i], IMAP_MAX_SCAN, &raw, &err) != 0) {
+		if (read_capped(a->pos[i], CLS_MAX_SCAN, &raw, &err) != 0) {
 			cli_error("classify: %s", err.msg);
 			if (arr)
 				add_error(arr, a->pos[i], err.msg);
@@ -171,7 +171,7 @@ static int run_classify(cli_ctx *ctx, const cli_args *a)
 			rc = CLI_EXIT_FAIL;
 			continue;
 		}
-		if (imap_classify(cs_buf_str(&raw), raw.len, &c, &err) != 0) {
+		if (cls_classify(cs_buf_str(&raw), raw.len, &c, &err) != 0) {
 			cli_error("classify: %s: %s", a->pos[i], err.msg);
 			if (arr)
 				add_error(arr, a->pos[i], err.msg);
@@ -181,7 +181,7 @@ static int run_classify(cli_ctx *ctx, const cli_args *a)
 		} else {
 			print_text(ctx, a->pos[i], &c);
 		}
-		imap_class_free(&c);
+		cls_class_free(&c);
 		cs_buf_free(&raw);
 	}
 	if (arr)

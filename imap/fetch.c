@@ -1,6 +1,8 @@
 /*
  * fetch.c - reading a folder without changing it: EXAMINE (read-only
- * select), UID SEARCH for new mail, size-capped BODY.PEEK fetches, IDLE.
+ * select), STATUS, UID SEARCH for new mail and for a Message-ID (the one
+ * search by Message-ID, also used by warmup after a read-write SELECT),
+ * size-capped BODY.PEEK fetches, IDLE.
  *
  * Nothing here sets a flag or moves a message: EXAMINE makes the folder
  * read-only for the session, and every fetch uses BODY.PEEK, so a human's
@@ -135,26 +137,45 @@ int imap_search_new(imap_session *s, uint32_t after_uid, int64_t since_ms,
 	return 0;
 }
 
-int imap_find_message_id(imap_session *s, const char *folder,
-                         const char *message_id, bool *found, cs_err *err)
+int imap_uid_by_message_id(imap_session *s, const char *message_id,
+                           uint32_t *uid, bool *found, cs_err *err)
 {
 	struct mailimap_search_key *key;
-	imap_folder_info info;
 	clist *result = NULL;
-	int r, rc;
+	clistiter *it;
+	int r;
 
 	*found = false;
-	if ((rc = imap_examine(s, folder, &info, err)) != 0)
-		return rc;
+	*uid = 0;
 	key = mailimap_search_key_new_header(cs_xstrdup("Message-ID"),
 	                                     cs_xstrdup(message_id));
 	r = mailimap_uid_search(s->imap, NULL, key, &result);
 	mailimap_search_key_free(key);
 	if (r != MAILIMAP_NO_ERROR)
 		return imap_session_fail(s, r, "UID SEARCH HEADER", err);
-	*found = clist_begin(result) != NULL;
+	/* the newest copy, should there be several */
+	for (it = clist_begin(result); it; it = clist_next(it)) {
+		uint32_t u = *(uint32_t *)clist_content(it);
+
+		if (u > *uid)
+			*uid = u;
+		*found = true;
+	}
 	mailimap_search_result_free(result);
 	return 0;
+}
+
+int imap_find_message_id(imap_session *s, const char *folder,
+                         const char *message_id, bool *found, cs_err *err)
+{
+	imap_folder_info info;
+	uint32_t uid;
+	int rc;
+
+	*found = false;
+	if ((rc = imap_examine(s, folder, &info, err)) != 0)
+		return rc;
+	return imap_uid_by_message_id(s, message_id, &uid, found, err);
 }
 
 /* ---- messages larger than the cap: only the parts that matter --------- */

@@ -1,103 +1,23 @@
 /*
- * imap.h - coldseq's mail-side module: what arrives in a watched inbox.
+ * imap.h - coldseq's IMAP client: what a watched inbox holds.
  *
  * This header is the module's only public interface; every public name
  * starts with imap_.  It holds the IMAP client session (session.c: TLS
- * through net/, login, folder discovery, APPEND) and the message
- * classifier: pure code
- * (no network, no database) that reads one raw RFC 5322 message and says
- * what it is for the sequencer (a bounce, a delay warning, a spam
- * complaint, an auto-reply, an unsubscribe request, a reply, or other),
- * with the fields the watcher needs to match it against what we sent.
- *
- * Limits (so a hostile or broken message costs bounded time and memory):
- * only the first IMAP_MAX_SCAN bytes of a message are looked at, every
- * line is cut at IMAP_MAX_LINE bytes, each decoded text part is cut at
- * IMAP_MAX_TEXT bytes, MIME nesting below IMAP_MAX_DEPTH is ignored and at
- * most IMAP_MAX_RCPTS recipients are reported.  Nothing a message holds is
- * ever fatal: a message that cannot be parsed is `other`.
+ * through net/, login, folder discovery, APPEND), reading folders
+ * (fetch.c: EXAMINE, STATUS, UID SEARCH, size-capped BODY.PEEK fetches,
+ * IDLE) and changing them (modify.c: flags, moves, Gmail labels).  What a
+ * fetched message is, is for the classifier (classify/cls.h): imap/ hands
+ * its caller raw bytes and never includes the classifier.
  */
 #ifndef COLDSEQ_IMAP_H
 #define COLDSEQ_IMAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/core.h"
 #include "net/net.h"
-
-#define IMAP_MAX_SCAN  (4u << 20)   /* bytes of a message looked at */
-#define IMAP_MAX_LINE  8192u        /* bytes per line, rest dropped */
-#define IMAP_MAX_TEXT  (256u << 10) /* decoded bytes kept per text part */
-#define IMAP_MAX_DEPTH 32           /* MIME nesting followed */
-#define IMAP_MAX_RCPTS 256          /* recipients reported per message */
-
-/* What a message is, in order of precedence (a DSN that also carries
- * Auto-Submitted is a bounce, an out-of-office that says "unsubscribe" in
- * its footer is an auto-reply, ...). */
-typedef enum imap_kind {
-	IMAP_OTHER = 0,
-	IMAP_BOUNCE,      /* delivery failed: stop the contact if hard */
-	IMAP_DELAY,       /* delivery delayed (a warning): never a stop */
-	IMAP_COMPLAINT,   /* ARF feedback report (RFC 5965) */
-	IMAP_AUTO_REPLY,  /* RFC 3834 auto-reply, out-of-office */
-	IMAP_UNSUBSCRIBE, /* List-Unsubscribe mail or a human "remove me" */
-	IMAP_REPLY,       /* a human answer to some message */
-} imap_kind;
-
-/* One recipient of a bounce, delay or complaint. */
-typedef struct imap_rcpt {
-	char *addr;     /* as reported, trimmed; never NULL */
-	char status[8]; /* RFC 3463 "5.1.1", or "" when none was given */
-	bool hard;      /* the address itself is bad: suppress it */
-	/* Reason name (static string): userunknown, hostunknown, hasmoved,
-	 * notaccept, mailboxfull, suspend, blocked, spamdetected, filtered,
-	 * policyviolation, rejected, securityerror, mesgtoobig, exceedlimit,
-	 * norelaying, toomanyconn, networkerror, systemerror, systemfull,
-	 * expired, contenterror, virusdetected, syntaxerror, mailererror,
-	 * onhold, undefined; "feedback" for a complaint. */
-	const char *reason;
-	char *diag; /* the server's words (Diagnostic-Code or text), or NULL */
-} imap_rcpt;
-
-/*
- * The classifier's answer.  Every string is NUL-terminated UTF-8 or the
- * bytes of the message, owned by the struct (imap_class_free), NULL when
- * the message has none.  Message-IDs keep their angle brackets.
- */
-typedef struct imap_class {
-	imap_kind kind;
-	char *message_id;
-	char *in_reply_to;
-	char *references; /* as given, white space collapsed */
-	char *from;       /* the first address (addr-spec) of From */
-	char *to;         /* the addr-specs of To, ", " separated */
-	char *subject;    /* RFC 2047 decoded where the charset is known */
-	char *date;       /* the Date header as given */
-	/* bounce/delay/complaint: Message-ID of the message it is about,
-	 * when the report returns that message's headers */
-	char *orig_message_id;
-	imap_rcpt *rcpts; /* bounce, delay, complaint (may be 0 for one) */
-	size_t nrcpts;
-	char return_date[11]; /* auto_reply: "YYYY-MM-DD" or "" */
-	char *token;          /* unsubscribe: the List-Unsubscribe token */
-} imap_class;
-
-/* "bounce", "delay", "complaint", "auto_reply", "unsubscribe", "reply",
- * "other". */
-const char *imap_kind_name(imap_kind k);
-
-/*
- * Classify the raw message raw[0..len) (any line endings, NULs allowed).
- * Fills *out (caller frees with imap_class_free, also after a failure).
- * Returns 0; a message too broken to parse is not an error, it is
- * classified from what could be read.  CS_EINVAL with err set only when
- * raw is NULL with len > 0.
- */
-int imap_classify(const char *raw, size_t len, imap_class *out, cs_err *err);
-
-/* Release what imap_classify stored; leaves *c zeroed.  NULL is allowed. */
-void imap_class_free(imap_class *c);
 
 /* ---- IMAP session (session.c) ---------------------------------------- */
 
@@ -189,6 +109,11 @@ int imap_search_new(imap_session *s, uint32_t after_uid, int64_t since_ms,
 int imap_fetch_heads(imap_session *s, const uint32_t *uids, size_t n,
                      size_t cap, imap_fetched **out, size_t *nout, cs_err *err);
 void imap_fetched_free(imap_fetched *f, size_t n);
+/* The UID (the highest, should there be several) of the message with
+ * this Message-ID in the selected folder (EXAMINE or SELECT; UID SEARCH
+ * HEADER); *found false when none. */
+int imap_uid_by_message_id(imap_session *s, const char *message_id,
+                           uint32_t *uid, bool *found, cs_err *err);
 /* Whether folder holds a message with this Message-ID (UID SEARCH HEADER;
  * selects the folder read-only). */
 int imap_find_message_id(imap_session *s, const char *folder,
@@ -205,10 +130,6 @@ int imap_idle_done(imap_session *s, cs_err *err);
  * UIDNEXT and EXISTS. */
 int imap_select(imap_session *s, const char *folder, imap_folder_info *out,
                 cs_err *err);
-/* The UID (the highest, should there be several) of the message with
- * this Message-ID in the selected folder; *found false when none. */
-int imap_uid_by_message_id(imap_session *s, const char *message_id,
-                           uint32_t *uid, bool *found, cs_err *err);
 /* Add \Seen and/or \Flagged to uid in the selected folder. */
 int imap_uid_flag(imap_session *s, uint32_t uid, bool seen, bool flagged,
                   cs_err *err);

@@ -1,6 +1,6 @@
 /*
- * imap_session_int.h - the session struct, shared by session.c and
- * fetch.c only.
+ * imap_session_int.h - the session struct, shared by the files of imap/
+ * only (session.c, fetch.c, modify.c).
  */
 #ifndef COLDSEQ_IMAP_SESSION_INT_H
 #define COLDSEQ_IMAP_SESSION_INT_H

@@ -1,9 +1,10 @@
 /*
  * modify.c - the only IMAP code that changes a mailbox: select a folder
- * read-write, find a message by Message-ID, set flags, move it (RFC 6851
- * UID MOVE, else UID COPY + \Deleted + UID EXPUNGE (UIDPLUS) or EXPUNGE),
- * create a folder, add or remove a Gmail label (X-GM-LABELS).  Used by warmup
- * on the receiving side only; the watcher never changes anything (fetch.c).
+ * read-write, set flags, move a message (RFC 6851 UID MOVE, else UID COPY
+ * + \Deleted + UID EXPUNGE (UIDPLUS) or EXPUNGE), create a folder, add or
+ * remove a Gmail label (X-GM-LABELS).  Used by warmup on the receiving side
+ * only (it finds a message's UID with fetch.c's imap_uid_by_message_id);
+ * the watcher never changes anything (fetch.c).
  *
  * Each call is one exchange (two or three for the MOVE fallback) and
  * fails with CS_ENET and the server's words; nothing is retried here.
@@ -35,34 +36,6 @@ int imap_select(imap_session *s, const char *folder, imap_folder_info *out,
 			out->exists = si->sel_exists;
 		}
 	}
-	return 0;
-}
-
-int imap_uid_by_message_id(imap_session *s, const char *message_id,
-                           uint32_t *uid, bool *found, cs_err *err)
-{
-	struct mailimap_search_key *key;
-	clist *result = NULL;
-	clistiter *it;
-	int r;
-
-	*found = false;
-	*uid = 0;
-	key = mailimap_search_key_new_header(cs_xstrdup("Message-ID"),
-	                                     cs_xstrdup(message_id));
-	r = mailimap_uid_search(s->imap, NULL, key, &result);
-	mailimap_search_key_free(key);
-	if (r != MAILIMAP_NO_ERROR)
-		return imap_session_fail(s, r, "UID SEARCH HEADER", err);
-	/* the newest copy, should there be several */
-	for (it = clist_begin(result); it; it = clist_next(it)) {
-		uint32_t u = *(uint32_t *)clist_content(it);
-
-		if (u > *uid)
-			*uid = u;
-		*found = true;
-	}
-	mailimap_search_result_free(result);
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #ifndef COLDSEQ_SEQ_H
 #define COLDSEQ_SEQ_H
 
+#include "classify/cls.h"
 #include "core/core.h"
 #include "db/db.h"
 #include "imap/imap.h"
@@ -241,7 +242,7 @@ struct seq_watch_got {
 	bool touched, more;
 	uint32_t uidvalidity, last_uid;
 	uint64_t highestmodseq;
-	imap_class *cls;
+	cls_class *cls;
 	uint32_t *uids; /* cls[i] is the message with UID uids[i] */
 	size_t n;
 };
@@ -714,7 +715,7 @@ int seq_warmup_uncertain(seq_warmup *w, long long plan_id,
  * Inside the watcher's transaction. */
 int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
                         const char *role, const char *folder,
-                        uint32_t uidvalidity, uint32_t uid, const imap_class *c,
+                        uint32_t uidvalidity, uint32_t uid, const cls_class *c,
                         cs_err *err);
 
 /* One IMAP action handed to a worker (owned strings) and its result. */

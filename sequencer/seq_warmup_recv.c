@@ -66,7 +66,7 @@ static size_t count_ids(const char *s)
 
 int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
                         const char *role, const char *folder,
-                        uint32_t uidvalidity, uint32_t uid, const imap_class *c,
+                        uint32_t uidvalidity, uint32_t uid, const cls_class *c,
                         cs_err *err)
 {
 	int64_t now = cs_clock_now(clock);

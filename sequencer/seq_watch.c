@@ -34,7 +34,7 @@
 #define DAY_MS      86400000LL
 
 /* Message-ID, else "h:" + SHA-256 of Date, From and Subject. */
-static char *event_key(const imap_class *c)
+static char *event_key(const cls_class *c)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0, i;
@@ -157,7 +157,7 @@ static int stop_contact(ctx *x, const char *addr, const char *status,
  * the last one this inbox sent to addr (a List-Unsubscribe mailto, a
  * "please remove me" or an out-of-office without In-Reply-To), so the
  * event counts against the campaign step that caused it. */
-static int related(ctx *x, const imap_class *c, const char *addr,
+static int related(ctx *x, const cls_class *c, const char *addr,
                    db_sent_ref *ref, bool *found, cs_err *err)
 {
 	int rc = match_ids(x->d, x->in->id, c->in_reply_to, ref, found, err);
@@ -170,13 +170,13 @@ static int related(ctx *x, const imap_class *c, const char *addr,
 }
 
 /* One classified message into events and their effects. */
-static int record(ctx *x, const imap_class *c)
+static int record(ctx *x, const cls_class *c)
 {
 	db_event e;
 	db_sent_ref ref;
 	bool found = false;
 	char *key = event_key(c);
-	const char *kind = imap_kind_name(c->kind);
+	const char *kind = cls_kind_name(c->kind);
 	cs_buf clean[4] = {CS_BUF_INIT, CS_BUF_INIT, CS_BUF_INIT, CS_BUF_INIT};
 	cs_err err = CS_ERR_INIT;
 	size_t i;
@@ -239,9 +239,9 @@ static int record(ctx *x, const imap_class *c)
 	e.kind = kind;
 
 	switch (c->kind) {
-	case IMAP_BOUNCE:
-	case IMAP_DELAY:
-	case IMAP_COMPLAINT:
+	case CLS_BOUNCE:
+	case CLS_DELAY:
+	case CLS_COMPLAINT:
 		if (c->orig_message_id &&
 		    (rc = db_message_by_id(x->d, x->in->id, c->orig_message_id,
 		                           &ref, &found, &err)) != 0)
@@ -254,13 +254,13 @@ static int record(ctx *x, const imap_class *c)
 			e.related_message_id = found ? ref.message_id : NULL;
 			if ((rc = add_event(x, &e)) != 0)
 				goto out;
-			if (c->kind == IMAP_COMPLAINT)
+			if (c->kind == CLS_COMPLAINT)
 				rc = stop_contact(x, e.recipient, "complained",
 				                  true, "complaint");
 			goto out;
 		}
 		for (i = 0; i < c->nrcpts && rc == 0; i++) {
-			const imap_rcpt *r = &c->rcpts[i];
+			const cls_rcpt *r = &c->rcpts[i];
 			db_sent_ref r2;
 			bool f2 = false;
 			char reason[128];
@@ -273,7 +273,7 @@ static int record(ctx *x, const imap_class *c)
 			e.contact = r->addr;
 			e.status = r->status[0] ? r->status : NULL;
 			e.reason = r->reason;
-			e.hard = c->kind == IMAP_BOUNCE ? r->hard : 0;
+			e.hard = c->kind == CLS_BOUNCE ? r->hard : 0;
 			e.related_message_id = found ? ref.message_id
 			                       : f2  ? r2.message_id
 			                             : NULL;
@@ -282,25 +282,25 @@ static int record(ctx *x, const imap_class *c)
 			snprintf(reason, sizeof reason, "%s %s %s", kind,
 			         r->status[0] ? r->status : "",
 			         r->reason ? r->reason : "");
-			if (rc == 0 && c->kind == IMAP_BOUNCE && r->hard &&
+			if (rc == 0 && c->kind == CLS_BOUNCE && r->hard &&
 			    (rc = stop_contact(x, r->addr, "bounced", true,
 			                       reason)) == 0 &&
 			    x->added)
 				rc = seq_bounce_protect(x->d, x->in,
 				                        cs_clock_now(x->clock),
 				                        NULL, &err);
-			if (rc == 0 && c->kind == IMAP_BOUNCE && !r->hard &&
+			if (rc == 0 && c->kind == CLS_BOUNCE && !r->hard &&
 			    x->added && e.related_message_id)
 				rc = seq_soft_bounce(
 				    x->d, e.related_message_id, r->addr,
 				    r->reason, cs_clock_now(x->clock), &err);
-			if (rc == 0 && c->kind == IMAP_COMPLAINT)
+			if (rc == 0 && c->kind == CLS_COMPLAINT)
 				rc = stop_contact(x, r->addr, "complained",
 				                  true, "complaint");
 			db_sent_ref_free(&r2);
 		}
 		goto out;
-	case IMAP_UNSUBSCRIBE:
+	case CLS_UNSUBSCRIBE:
 		e.contact = c->from;
 		if ((rc = related(x, c, c->from, &ref, &found, &err)) != 0)
 			goto out;
@@ -311,7 +311,7 @@ static int record(ctx *x, const imap_class *c)
 			                      ? "unsubscribe (List-Unsubscribe)"
 			                      : "unsubscribe (asked by reply)");
 		goto out;
-	case IMAP_AUTO_REPLY:
+	case CLS_AUTO_REPLY:
 		e.contact = c->from;
 		e.return_date = c->return_date[0] ? c->return_date : NULL;
 		if ((rc = related(x, c, c->from, &ref, &found, &err)) == 0 &&
@@ -322,15 +322,15 @@ static int record(ctx *x, const imap_class *c)
 			rc = seq_auto_reply(x->d, c->from, e.return_date,
 			                    cs_clock_now(x->clock), &err);
 		goto out;
-	case IMAP_REPLY:
-	case IMAP_OTHER:
+	case CLS_REPLY:
+	case CLS_OTHER:
 		/* a reply only when it answers one of our messages */
 		if ((rc = match_ids(x->d, x->in->id, c->in_reply_to, &ref,
 		                    &found, &err)) == 0 &&
 		    !found)
 			rc = match_ids(x->d, x->in->id, c->references, &ref,
 			               &found, &err);
-		if (rc == 0 && !found && c->kind == IMAP_REPLY && c->from &&
+		if (rc == 0 && !found && c->kind == CLS_REPLY && c->from &&
 		    c->subject)
 			rc = db_message_by_subject(x->d, x->in->id, c->from,
 			                           strip_re(c->subject), &ref,
@@ -386,7 +386,7 @@ void seq_watch_batch_free(seq_watch_batch *b)
 
 	for (i = 0; i < b->nf; i++) {
 		for (k = 0; k < b->f[i].n; k++)
-			imap_class_free(&b->f[i].cls[k]);
+			cls_class_free(&b->f[i].cls[k]);
 		free(b->f[i].cls);
 		free(b->f[i].uids);
 	}
@@ -497,8 +497,8 @@ static int fetch_folder(seq_watcher *w, const struct seq_watch_mark *m,
 		for (k = 0; k < nf; k++) {
 			memset(&g->cls[g->n], 0, sizeof g->cls[g->n]);
 			g->uids[g->n] = fetched[k].uid;
-			imap_classify(fetched[k].raw.data, fetched[k].raw.len,
-			              &g->cls[g->n], NULL);
+			cls_classify(fetched[k].raw.data, fetched[k].raw.len,
+			             &g->cls[g->n], NULL);
 			g->n++;
 		}
 		imap_fetched_free(fetched, nf);

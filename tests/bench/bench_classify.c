@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap/imap.h"
+#include "classify/cls.h"
 
 int main(int argc, char **argv)
 {
@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 		if (e->d_name[0] == '.')
 			continue;
 		path = cs_xasprintf("%s/%s", argv[2], e->d_name);
-		if (cs_read_file(path, IMAP_MAX_SCAN, &b, NULL) == 0) {
+		if (cs_read_file(path, CLS_MAX_SCAN, &b, NULL) == 0) {
 			msgs = cs_xrealloc(msgs, (n + 1) * sizeof *msgs);
 			msgs[n++] = b;
 		} else {
@@ -58,11 +58,11 @@ int main(int argc, char **argv)
 	t0 = cs_mono_ms();
 	do {
 		for (i = 0; i < n; i++) {
-			imap_class c;
+			cls_class c;
 
-			imap_classify(cs_buf_str(&msgs[i]), msgs[i].len, &c,
-			              NULL);
-			imap_class_free(&c);
+			cls_classify(cs_buf_str(&msgs[i]), msgs[i].len, &c,
+			             NULL);
+			cls_class_free(&c);
 		}
 		runs += n;
 		dt = cs_mono_ms() - t0;

@@ -1,7 +1,7 @@
 /*
  * fuzz_classify.c - libFuzzer target for the message classifier.
  *
- * The input is a raw message.  imap_classify must return 0 for every
+ * The input is a raw message.  cls_classify must return 0 for every
  * input, without a crash, leak or undefined behaviour, and its answer
  * must be coherent: a known kind, recipients with a reason (and, for a
  * bounce or delay, a status of the form "N.N.N"), hard only for a 5.x.x
@@ -14,26 +14,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap/imap.h"
+#include "classify/cls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	imap_class c;
+	cls_class c;
 	size_t i;
 
-	if (imap_classify((const char *)data, size, &c, NULL) != 0)
+	if (cls_classify((const char *)data, size, &c, NULL) != 0)
 		abort();
-	if (c.kind < IMAP_OTHER || c.kind > IMAP_REPLY)
+	if (c.kind < CLS_OTHER || c.kind > CLS_REPLY)
 		abort();
 	for (i = 0; i < c.nrcpts; i++) {
-		const imap_rcpt *r = &c.rcpts[i];
+		const cls_rcpt *r = &c.rcpts[i];
 
 		if (r->addr == NULL || r->reason == NULL)
 			abort();
 		/* a bounce or delay recipient always has a status */
-		if ((c.kind == IMAP_BOUNCE || c.kind == IMAP_DELAY) &&
+		if ((c.kind == CLS_BOUNCE || c.kind == CLS_DELAY) &&
 		    strlen(r->status) < 5)
 			abort();
 		if (r->hard && r->status[0] != '5')
@@ -47,6 +47,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	     strspn(c.token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijk"
 	                     "lmnopqrstuvwxyz0123456789_-") != strlen(c.token)))
 		abort();
-	imap_class_free(&c);
+	cls_class_free(&c);
 	return 0;
 }

@@ -2,19 +2,18 @@
  * msg_head.c - the classifier's copy of a message and its top header
  * block.
  *
- * imap_normalise() copies at most IMAP_MAX_SCAN bytes of a raw message
+ * cls_normalise() copies at most CLS_MAX_SCAN bytes of a raw message
  * into the buffer every other step reads: CRLF line ends whatever the
  * input used, NUL bytes turned into spaces, every line cut at
- * IMAP_MAX_LINE bytes.  imap_index_headers() parses the top header block
- * of that copy once into a field index (imap_msg.fields and .vals), which
- * imap_msg_hdr() and imap_msg_hdr_nth() look names up in.  Nothing here
+ * CLS_MAX_LINE bytes.  cls_index_headers() parses the top header block
+ * of that copy once into a field index (cls_msg.fields and .vals), which
+ * cls_msg_hdr() and cls_msg_hdr_nth() look names up in.  Nothing here
  * fails.  Both are on the path of every message and are written for
  * speed (64-byte windows where the target has SSE2, so that the branch
  * taken at each line end is predicted).
  */
-#include "imap_int.h"
+#include "cls_int.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -28,20 +27,20 @@
 
 /* Copy raw into out in one pass: CR, LF and CRLF each end a line (written
  * CRLF, also after a last line without one), NUL becomes a space, and a
- * line longer than IMAP_MAX_LINE is cut (the write pointer goes back to
+ * line longer than CLS_MAX_LINE is cut (the write pointer goes back to
  * the line's start plus the cap when its end is seen, so the bytes past
  * the cap are written and then dropped).  Bytes are moved in windows of
  * sixty-four and blocks of sixteen (SSE2) or words of eight, each kept up
  * to its first byte below 0x0e (CR, LF, NUL, tab, ...), which is then
  * dealt with on its own (in a word, the first flagged byte is exact: a
  * borrow only flags bytes above it). */
-void imap_normalise(const char *raw, size_t len, cs_buf *out)
+void cls_normalise(const char *raw, size_t len, cs_buf *out)
 {
 	const unsigned char *p = (const unsigned char *)raw, *end;
 	char *w, *wl;
 
-	if (len > IMAP_MAX_SCAN)
-		len = IMAP_MAX_SCAN;
+	if (len > CLS_MAX_SCAN)
+		len = CLS_MAX_SCAN;
 	end = p + len;
 	/* at most two bytes out per byte in, and one line end more; the
 	 * eight-byte stores need no more (see below) */
@@ -141,8 +140,8 @@ void imap_normalise(const char *raw, size_t len, cs_buf *out)
 		if (ch == '\n' || ch == '\r') {
 			if (ch == '\r' && p < end && *p == '\n')
 				p++;
-			if ((size_t)(w - wl) > IMAP_MAX_LINE)
-				w = wl + IMAP_MAX_LINE;
+			if ((size_t)(w - wl) > CLS_MAX_LINE)
+				w = wl + CLS_MAX_LINE;
 			w[0] = '\r';
 			w[1] = '\n';
 			w += 2;
@@ -152,8 +151,8 @@ void imap_normalise(const char *raw, size_t len, cs_buf *out)
 		}
 	}
 	if (w > wl) { /* a last line without a line end */
-		if ((size_t)(w - wl) > IMAP_MAX_LINE)
-			w = wl + IMAP_MAX_LINE;
+		if ((size_t)(w - wl) > CLS_MAX_LINE)
+			w = wl + CLS_MAX_LINE;
 		w[0] = '\r';
 		w[1] = '\n';
 		w += 2;
@@ -186,58 +185,40 @@ static inline uint32_t name_hash(const char *n, size_t len)
 	return h;
 }
 
-/* Room for n more bytes in m->vals (rarely needed: the values and their
- * NULs are no longer than the block they come from). */
-static inline char *vals_room(imap_msg *m, char *w, size_t n)
-{
-	size_t at = (size_t)(w - m->vals.data);
-
-	if (m->vals.cap - at < n + 1) {
-		m->vals.len = at;
-		cs_buf_reserve(&m->vals, n + 1);
-	}
-	return m->vals.data + at;
-}
-
 /* Index the fields of the top header block, up to its empty line, with
- * imap_hdr_next()'s rules (stray continuation lines and lines without a
- * name are skipped, a value is unfolded with one space per line break,
- * trimmed, and capped at IMAP_MAX_LINE), each value written straight into
- * m->vals.  Returns the block's length (where its empty line starts, or
- * the whole of norm). */
-size_t imap_index_headers(imap_msg *m)
+ * cls_hdr_next()'s rules (stray continuation lines and lines without a
+ * name are skipped, a value is unfolded by cls_unfold), each value
+ * written straight into m->vals.  Returns the block's length (where its
+ * empty line starts, or the whole of norm). */
+size_t cls_index_headers(cls_msg *m)
 {
 	const char *s = m->norm.data, *p = s, *end = s + m->norm.len;
-	size_t cap = IMAP_FIELDS_INLINE;
-	char *w;
+	size_t cap = CLS_FIELDS_INLINE;
 
 	m->fields = m->field0;
 
 	cs_buf_reserve(&m->vals, (m->norm.len < 65536 ? m->norm.len : 65536));
-	w = m->vals.data + m->vals.len;
 	while (p < end) {
-		const char *eol = imap_memchr(p, '\n', (size_t)(end - p));
-		const char *next, *colon, *v;
-		char *vs = NULL;
-		size_t nlen, vo;
-		imap_field *f;
+		const char *eol = cls_memchr(p, '\n', (size_t)(end - p));
+		const char *colon;
+		size_t nlen;
+		cls_field *f;
 
 		eol = eol ? eol : end;
 		if (eol == p || (eol == p + 1 && *p == '\r'))
 			break; /* the empty line */
-		next = eol < end ? eol + 1 : eol;
 		colon = *p == ' ' || *p == '\t'
 		            ? NULL /* stray continuation */
-		            : imap_memchr(p, ':', (size_t)(eol - p));
+		            : cls_memchr(p, ':', (size_t)(eol - p));
 		if (colon == NULL || colon == p) {
-			p = next;
+			p = eol < end ? eol + 1 : eol;
 			continue;
 		}
 		nlen = (size_t)(colon - p);
 		while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
 			nlen--;
 		if (m->nfields == cap) {
-			imap_field *was = m->fields;
+			cls_field *was = m->fields;
 
 			cap = 2 * cap;
 			m->fields = cs_xrealloc(was == m->field0 ? NULL : was,
@@ -250,47 +231,15 @@ size_t imap_index_headers(imap_msg *m)
 		f->nlen = nlen;
 		f->hash = name_hash(p, nlen);
 		m->names |= (uint64_t)1 << (f->hash % 64);
-		vo = (size_t)(w - m->vals.data);
-		v = colon + 1;
-		for (;;) {
-			const char *e = eol;
-			size_t k;
-
-			if (e > v && e[-1] == '\r')
-				e--;
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			k = (size_t)(e - v);
-			/* a space, the line and the NUL */
-			w = vals_room(m, w, k + 2);
-			vs = m->vals.data + vo;
-			if (w > vs && v < e)
-				*w++ = ' ';
-			if ((size_t)(w - vs) + k < IMAP_MAX_LINE) {
-				memcpy(w, v, k);
-				w += k;
-			}
-			p = next;
-			if (p >= end || (*p != ' ' && *p != '\t'))
-				break;
-			v = p;
-			eol = imap_memchr(p, '\n', (size_t)(end - p));
-			eol = eol ? eol : end;
-			next = eol < end ? eol + 1 : eol;
-		}
-		while (w > vs && isspace((unsigned char)w[-1]))
-			w--;
-		*w = '\0';
-		f->off = (size_t)(vs - m->vals.data);
-		f->vlen = (size_t)(w - vs);
-		w++;
+		f->off = m->vals.len;
+		f->vlen = cls_unfold(colon + 1, eol, end, &m->vals, &p);
+		m->vals.len++; /* keep the value's NUL */
 	}
-	m->vals.len = (size_t)(w - m->vals.data);
 	return (size_t)(p - s);
 }
 
-const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
-                             size_t *len)
+const char *cls_msg_hdr_nth(const cls_msg *m, const char *name, size_t k,
+                            size_t *len)
 {
 	size_t i, want = strlen(name);
 	uint32_t h = name_hash(name, want);
@@ -298,7 +247,7 @@ const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
 	/* most names asked for are not there at all */
 	for (i = (m->names >> (h % 64) & 1) ? 0 : m->nfields; i < m->nfields;
 	     i++) {
-		const imap_field *f = &m->fields[i];
+		const cls_field *f = &m->fields[i];
 
 		if (f->hash == h && f->nlen == want &&
 		    strncasecmp(f->name, name, want) == 0 && k-- == 0) {
@@ -312,7 +261,7 @@ const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
 	return NULL;
 }
 
-const char *imap_msg_hdr(const imap_msg *m, const char *name, size_t *len)
+const char *cls_msg_hdr(const cls_msg *m, const char *name, size_t *len)
 {
-	return imap_msg_hdr_nth(m, name, 0, len);
+	return cls_msg_hdr_nth(m, name, 0, len);
 }

@@ -12,7 +12,7 @@
  * request without a token: "unsubscribe", "remove me", "take me off",
  * "stop emailing" and the like in the seven languages.
  */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -136,16 +136,16 @@ static const char *const quote_marks[] = {
     NULL,
 };
 
-static imap_phr quote_phr = IMAP_PHR_ANY(quote_marks);
-static imap_phr remove_phr = IMAP_PHR_ANY(remove_words);
+static cls_phr quote_phr = CLS_PHR_ANY(quote_marks);
+static cls_phr remove_phr = CLS_PHR_ANY(remove_words);
 
-size_t imap_fresh_len(const char *flat, size_t n)
+size_t cls_fresh_len(const char *flat, size_t n)
 {
 	size_t best = n;
 	const char *gt, *p;
 
 	/* the earliest mark of a quoted message */
-	if (imap_phr_find(&quote_phr, flat, n, &p) >= 0)
+	if (cls_phr_find(&quote_phr, flat, n, &p) >= 0)
 		best = (size_t)(p - flat);
 	/* "> quoted" lines: after flattening, a '>' that starts a word */
 	gt = memchr(flat, '>', best);
@@ -198,8 +198,8 @@ static char *subject_token(const char *s)
 	return cs_xstrndup(t, n);
 }
 
-bool imap_unsub_detect(const imap_class *c, const char *fresh, size_t freshlen,
-                       char **token)
+bool cls_unsub_detect(const cls_class *c, const char *fresh, size_t freshlen,
+                      char **token)
 {
 	*token = NULL;
 	if (c->subject) {
@@ -210,7 +210,7 @@ bool imap_unsub_detect(const imap_class *c, const char *fresh, size_t freshlen,
 		if (*token)
 			return true;
 		/* a subject that starts with "unsubscribe" or is "remove" */
-		imap_flatten(c->subject, strlen(c->subject), &subj);
+		cls_flatten(c->subject, strlen(c->subject), &subj);
 		bare = strncmp(cs_buf_str(&subj), "unsubscribe", 11) == 0 ||
 		       strcmp(cs_buf_str(&subj), "remove") == 0 ||
 		       strcmp(cs_buf_str(&subj), "remove me") == 0 ||
@@ -220,5 +220,5 @@ bool imap_unsub_detect(const imap_class *c, const char *fresh, size_t freshlen,
 			return true;
 	}
 	return freshlen &&
-	       imap_phr_find(&remove_phr, fresh, freshlen, NULL) >= 0;
+	       cls_phr_find(&remove_phr, fresh, freshlen, NULL) >= 0;
 }

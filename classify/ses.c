@@ -5,7 +5,7 @@
  * its SNS topic receives them as plain-text mail whose body is the SNS
  * envelope ({"Type": "Notification", "Message": "<the SES JSON as a
  * string>", ...}); some setups forward the SES JSON itself.  No RFC 3464
- * part, no NDR wording: imap_ses_detect() reads the JSON.
+ * part, no NDR wording: cls_ses_detect() reads the JSON.
  *
  *   notificationType (or eventType) "Bounce": bounce.bouncedRecipients[]
  *     with emailAddress, status, diagnosticCode (the remote's reply, as a
@@ -18,7 +18,7 @@
  * recipient's.  The Message-ID of the original is mail.commonHeaders.
  * messageId.
  */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <string.h>
 #include <strings.h>
@@ -53,13 +53,13 @@ static const char *subtype_reason(const char *st)
 	return NULL;
 }
 
-static void add_bounced(const cJSON *bounce, imap_class *c)
+static void add_bounced(const cJSON *bounce, cls_class *c)
 {
 	const cJSON *list =
 	    cJSON_GetObjectItemCaseSensitive(bounce, "bouncedRecipients");
 	const cJSON *it;
 	cs_buf a = CS_BUF_INIT;
-	imap_rwhy why;
+	cls_rwhy why;
 	const char *type = str_of(bounce, "bounceType");
 
 	memset(&why, 0, sizeof why);
@@ -69,26 +69,26 @@ static void add_bounced(const cJSON *bounce, imap_class *c)
 		const char *addr = str_of(it, "emailAddress");
 		const char *st = str_of(it, "status");
 		const char *diag = str_of(it, "diagnosticCode");
-		imap_rcpt *r;
+		cls_rcpt *r;
 
-		if (addr == NULL || !imap_addr_clean(addr, strlen(addr), &a))
+		if (addr == NULL || !cls_addr_clean(addr, strlen(addr), &a))
 			continue;
-		r = imap_rcpt_add(c, a.data, diag);
+		r = cls_rcpt_add(c, a.data, diag);
 		if (r == NULL)
 			continue;
 		if (st)
-			(void)imap_status_find(st, strlen(st), r->status);
+			(void)cls_status_find(st, strlen(st), r->status);
 		/* a Transient bounce is temporary whatever its status */
 		if (type && strcmp(type, "Transient") == 0 &&
 		    r->status[0] == '5')
 			r->status[0] = '4';
 		why.remote = diag && strncasecmp(diag, "x-", 2) != 0;
-		imap_reason_decide(r, NULL, &why);
+		cls_reason_decide(r, NULL, &why);
 	}
 	cs_buf_free(&a);
 }
 
-static void add_complained(const cJSON *complaint, imap_class *c)
+static void add_complained(const cJSON *complaint, cls_class *c)
 {
 	const cJSON *list =
 	    cJSON_GetObjectItemCaseSensitive(complaint, "complainedRecipients");
@@ -98,10 +98,10 @@ static void add_complained(const cJSON *complaint, imap_class *c)
 	cJSON_ArrayForEach(it, list)
 	{
 		const char *addr = str_of(it, "emailAddress");
-		imap_rcpt *r;
+		cls_rcpt *r;
 
-		if (addr && imap_addr_clean(addr, strlen(addr), &a) &&
-		    (r = imap_rcpt_add(c, a.data, NULL)) != NULL)
+		if (addr && cls_addr_clean(addr, strlen(addr), &a) &&
+		    (r = cls_rcpt_add(c, a.data, NULL)) != NULL)
 			r->reason = "feedback";
 	}
 	cs_buf_free(&a);
@@ -127,7 +127,7 @@ static const cJSON *ses_object(const cJSON *top, cJSON **inner)
 	return NULL;
 }
 
-bool imap_ses_detect(const imap_msg *m, imap_class *c)
+bool cls_ses_detect(const cls_msg *m, cls_class *c)
 {
 	const char *t = cs_buf_str(&m->text), *type;
 	size_t n = m->text.len, i = 0;
@@ -140,8 +140,8 @@ bool imap_ses_detect(const imap_msg *m, imap_class *c)
 		i++;
 	/* cheap tests first: a JSON object that names a notification */
 	if (i >= n || t[i] != '{' ||
-	    (imap_find(t + i, n - i, "notificationType") == NULL &&
-	     imap_find(t + i, n - i, "eventType") == NULL))
+	    (cls_find(t + i, n - i, "notificationType") == NULL &&
+	     cls_find(t + i, n - i, "eventType") == NULL))
 		return false;
 	top = cJSON_ParseWithLength(t + i, n - i);
 	if (top == NULL)
@@ -152,18 +152,18 @@ bool imap_ses_detect(const imap_msg *m, imap_class *c)
 		type = str_of(ses, "eventType");
 	if (type && strcmp(type, "Bounce") == 0) {
 		add_bounced(cJSON_GetObjectItemCaseSensitive(ses, "bounce"), c);
-		c->kind = IMAP_BOUNCE;
+		c->kind = CLS_BOUNCE;
 		hit = true;
 	} else if (type && strcmp(type, "Complaint") == 0) {
 		add_complained(
 		    cJSON_GetObjectItemCaseSensitive(ses, "complaint"), c);
-		c->kind = IMAP_COMPLAINT;
+		c->kind = CLS_COMPLAINT;
 		hit = true;
 	} else if (type && strcmp(type, "Delivery") == 0) {
-		c->kind = IMAP_OTHER; /* delivered: never a stop */
+		c->kind = CLS_OTHER; /* delivered: never a stop */
 		hit = true;
 	}
-	if (hit && c->kind != IMAP_OTHER) {
+	if (hit && c->kind != CLS_OTHER) {
 		const char *id;
 
 		mail = cJSON_GetObjectItemCaseSensitive(ses, "mail");

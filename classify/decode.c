@@ -2,14 +2,14 @@
  * decode.c - a MIME part's bytes as UTF-8 text.
  *
  * Base64 and quoted-printable (RFC 2045) are decoded here with lenient
- * decoders (junk is skipped, never an error), at most IMAP_MAX_TEXT
+ * decoders (junk is skipped, never an error), at most CLS_MAX_TEXT
  * bytes; text is turned into UTF-8 from Latin-1/windows-1252 here and
  * from other charsets (ISO-2022-JP, Shift_JIS, KOI8-R, ...) through ICU;
  * bytes in a charset ICU does not know are kept as they are.  Also the
  * RFC 2047 encoded-words of header values and the tags of an HTML part.
  * Nothing here fails.
  */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <stdatomic.h>
@@ -120,7 +120,7 @@ static bool icu_to_utf8(const char *b, size_t n, const char *cs, cs_buf *out)
 	size_t cap;
 	bool ok = false;
 
-	if (n == 0 || n > IMAP_MAX_TEXT || (cnv = conv_open(cs)) == NULL)
+	if (n == 0 || n > CLS_MAX_TEXT || (cnv = conv_open(cs)) == NULL)
 		return false;
 	/* no charset gives more than one UTF-16 unit per byte, bar a
 	 * surrogate pair for four bytes; UTF-8 is at most three bytes per
@@ -296,21 +296,21 @@ static void qp_decode(const char *src, size_t n, size_t max, cs_buf *out)
 }
 
 /* Decode a part's body src[0..srclen) (base64, quoted-printable or as it
- * is) and append at most IMAP_MAX_TEXT bytes of it to out, in UTF-8. */
-void imap_decode_part(const char *src, size_t srclen, int enc, const char *cs,
-                      cs_buf *out)
+ * is) and append at most CLS_MAX_TEXT bytes of it to out, in UTF-8. */
+void cls_decode_part(const char *src, size_t srclen, int enc, const char *cs,
+                     cs_buf *out)
 {
 	size_t room, at = out->len;
 	bool as_is = cs == NULL || cs[0] == '\0' || is_utf8(cs);
 	cs_buf tmp = CS_BUF_INIT, *dst = as_is ? out : &tmp;
 	char *z;
 
-	if (srclen > 2 * (size_t)IMAP_MAX_TEXT)
-		srclen = 2 * (size_t)IMAP_MAX_TEXT;
-	room = out->len < IMAP_MAX_TEXT ? IMAP_MAX_TEXT - out->len : 0;
-	if (enc == IMAP_CTE_BASE64)
+	if (srclen > 2 * (size_t)CLS_MAX_TEXT)
+		srclen = 2 * (size_t)CLS_MAX_TEXT;
+	room = out->len < CLS_MAX_TEXT ? CLS_MAX_TEXT - out->len : 0;
+	if (enc == CLS_CTE_BASE64)
 		b64_decode(src, srclen, room, dst);
-	else if (enc == IMAP_CTE_QP)
+	else if (enc == CLS_CTE_QP)
 		qp_decode(src, srclen, room, dst);
 	else
 		cs_buf_append(dst, src, srclen < room ? srclen : room);
@@ -399,7 +399,7 @@ static const char *encoded_word(const char *p, cs_buf *out)
 	return end + 2;
 }
 
-void imap_decode_words(const char *v, cs_buf *out)
+void cls_decode_words(const char *v, cs_buf *out)
 {
 	const char *p = v, *ws = NULL;
 	bool after_word = false;
@@ -444,7 +444,7 @@ void imap_decode_words(const char *v, cs_buf *out)
 
 /* Remove tags and decode the commonest entities, in place (b holds no
  * NUL before its end: decode_part saw to that). */
-void imap_strip_html(cs_buf *b)
+void cls_strip_html(cs_buf *b)
 {
 	static const struct {
 		const char *ent;

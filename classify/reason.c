@@ -27,7 +27,7 @@
  * status, are as often a filter's verdict on the message: "filtered",
  * soft (the taxonomy of Sisimai, whose labels the accuracy test uses).
  */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -53,7 +53,7 @@ static const struct mda_mark {
     MDA_MARK("dovecot-lda"), {NULL, 0},
 };
 
-static imap_phr all_phr = IMAP_PHR_GROUPS(imap_reason_patterns);
+static cls_phr all_phr = CLS_PHR_GROUPS(cls_reason_patterns);
 
 /* Group 0 is the definite "no such user" wording (a directory that does
  * not list the user): no SMTP phase or status can make it a filter's. */
@@ -67,20 +67,20 @@ typedef struct reading {
 
 static void read_text(const char *t, size_t n, reading *rd)
 {
-	const char *first[IMAP_N_GROUPS];
+	const char *first[CLS_N_GROUPS];
 	int g;
 
 	rd->group = -1;
-	rd->phase = IMAP_PHASE_NONE;
+	rd->phase = CLS_PHASE_NONE;
 	if (t == NULL || n == 0 ||
-	    imap_phr_scan(&all_phr, t, n, first, IMAP_N_GROUPS) == 0)
+	    cls_phr_scan(&all_phr, t, n, first, CLS_N_GROUPS) == 0)
 		return;
-	for (g = 0; g < IMAP_N_REASON && rd->group < 0; g++)
+	for (g = 0; g < CLS_N_REASON && rd->group < 0; g++)
 		if (first[g])
 			rd->group = g;
 	rd->phase =
-	    imap_phase_of(first[IMAP_G_PHASE], first[IMAP_G_PHASE + 1],
-	                  first[IMAP_G_PHASE + 2], first[IMAP_G_PHASE + 3]);
+	    cls_phase_of(first[CLS_G_PHASE], first[CLS_G_PHASE + 1],
+	                 first[CLS_G_PHASE + 2], first[CLS_G_PHASE + 3]);
 }
 
 /* The reason group the words after a local delivery agent's mark in
@@ -109,10 +109,10 @@ static int mda_group(const char *t, size_t n)
 			    memcmp(c - ml, mda_marks[k].w, ml) == 0) {
 				size_t left = (size_t)(end - c - 2);
 				int g =
-				    imap_phr_find(&all_phr, c + 2,
-				                  left < 64 ? left : 64, NULL);
+				    cls_phr_find(&all_phr, c + 2,
+				                 left < 64 ? left : 64, NULL);
 
-				return g < IMAP_N_REASON ? g : -1;
+				return g < CLS_N_REASON ? g : -1;
 			}
 		}
 	}
@@ -174,7 +174,7 @@ static bool is_hard(const char *reason)
 	       is(reason, "hasmoved") || is(reason, "notaccept");
 }
 
-void imap_rctx_init(imap_rctx *x, const char *flat, size_t n)
+void cls_rctx_init(cls_rctx *x, const char *flat, size_t n)
 {
 	x->text = flat;
 	x->len = flat ? n : 0;
@@ -187,7 +187,7 @@ void imap_rctx_init(imap_rctx *x, const char *flat, size_t n)
 }
 
 /* The report's words, read once. */
-static const imap_rctx *ctx_read(imap_rctx *x)
+static const cls_rctx *ctx_read(cls_rctx *x)
 {
 	if (x && !(x->known & 1)) {
 		reading rd;
@@ -200,14 +200,14 @@ static const imap_rctx *ctx_read(imap_rctx *x)
 	return x;
 }
 
-static int ctx_group(imap_rctx *x)
+static int ctx_group(cls_rctx *x)
 {
 	return x ? ctx_read(x)->group : -1;
 }
 
 /* The report's phase and its delivery agent's words count for a
  * recipient only when the report is about that recipient alone. */
-static int ctx_mda(imap_rctx *x)
+static int ctx_mda(cls_rctx *x)
 {
 	if (x == NULL || !x->single)
 		return -1;
@@ -218,17 +218,17 @@ static int ctx_mda(imap_rctx *x)
 	return x->mda;
 }
 
-static int ctx_phase(imap_rctx *x)
+static int ctx_phase(cls_rctx *x)
 {
-	return x && x->single ? ctx_read(x)->phase : IMAP_PHASE_NONE;
+	return x && x->single ? ctx_read(x)->phase : CLS_PHASE_NONE;
 }
 
-static const char *ctx_status(imap_rctx *x)
+static const char *ctx_status(cls_rctx *x)
 {
 	if (x == NULL || !x->single)
 		return "";
 	if (!(x->known & 4)) {
-		if (!imap_reply_status(x->text, x->len, x->status) ||
+		if (!cls_reply_status(x->text, x->len, x->status) ||
 		    x->status[0] == '2')
 			x->status[0] = '\0';
 		x->known |= 4;
@@ -241,20 +241,20 @@ static const char *ctx_status(imap_rctx *x)
  * reporting MTA often says 5.0.0 or a generic code for any 550), or the
  * report gives none and its text (about this recipient only) does.
  * Returns true when the status is the one the server's reply gave. */
-static bool pick_status(imap_rcpt *r, const cs_buf *t, imap_rctx *ctx)
+static bool pick_status(cls_rcpt *r, const cs_buf *t, cls_rctx *ctx)
 {
 	char st[8];
 	bool own = false; /* the status is the one the server's reply gave */
 
-	if (t->len && imap_reply_status(t->data, t->len, st) && st[0] != '2') {
+	if (t->len && cls_reply_status(t->data, t->len, st) && st[0] != '2') {
 		own = strcmp(st, r->status) == 0;
-		if (imap_status_vague(r->status) ||
-		    (imap_status_specific(st) && st[0] == r->status[0])) {
+		if (cls_status_vague(r->status) ||
+		    (cls_status_specific(st) && st[0] == r->status[0])) {
 			memcpy(r->status, st, sizeof st);
 			own = true;
 		}
 	}
-	if (imap_status_vague(r->status)) {
+	if (cls_status_vague(r->status)) {
 		const char *cs = ctx_status(ctx);
 
 		if (cs[0] && (r->status[0] == '\0' || cs[0] == r->status[0]))
@@ -263,7 +263,7 @@ static bool pick_status(imap_rcpt *r, const cs_buf *t, imap_rctx *ctx)
 	return own;
 }
 
-void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
+void cls_reason_decide(cls_rcpt *r, cls_rctx *ctx, const cls_rwhy *why)
 {
 	cs_buf t = CS_BUF_INIT, about = CS_BUF_INIT;
 	const char *tr, *sr, *reason, *src;
@@ -273,14 +273,14 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 	reading rd, ab;
 
 	if (r->diag)
-		imap_flatten(r->diag, strlen(r->diag), &t);
+		cls_flatten(r->diag, strlen(r->diag), &t);
 	own_status = pick_status(r, &t, ctx);
 	read_text(t.data, t.len, &rd);
 	/* the report text's lines about the recipient, read when needed */
 	ab.group = -1;
-	ab.phase = IMAP_PHASE_NONE;
-	if (why->about && rd.phase == IMAP_PHASE_NONE) {
-		imap_flatten(why->about, strlen(why->about), &about);
+	ab.phase = CLS_PHASE_NONE;
+	if (why->about && rd.phase == CLS_PHASE_NONE) {
+		cls_flatten(why->about, strlen(why->about), &about);
 		read_text(about.data, about.len, &ab);
 		about_read = true;
 	}
@@ -300,13 +300,13 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 		src = ctx->text;
 		srclen = ctx->len;
 	}
-	tr = group >= 0 ? imap_reason_patterns[group].name : NULL;
+	tr = group >= 0 ? cls_reason_patterns[group].name : NULL;
 	definite = group == GROUP_DEFINITE;
 	sr = status_reason(r->status);
 	phase = rd.phase;
-	if (phase == IMAP_PHASE_NONE)
+	if (phase == CLS_PHASE_NONE)
 		phase = ab.phase;
-	if (phase == IMAP_PHASE_NONE)
+	if (phase == CLS_PHASE_NONE)
 		phase = ctx_phase(ctx);
 	if ((mda = mda_group(t.data, t.len)) < 0)
 		mda = ctx_mda(ctx);
@@ -314,7 +314,7 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 		/* the report's own category field, or the local delivery
 		 * agent's words */
 		reason =
-		    why->reason ? why->reason : imap_reason_patterns[mda].name;
+		    why->reason ? why->reason : cls_reason_patterns[mda].name;
 		definite = true;
 	} else if (sr && (is(sr, "userunknown") || is(sr, "hostunknown"))) {
 		/* a bad-address status, unless the words blame the sender or
@@ -349,7 +349,7 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 	 * the mailboxes says so) stands. */
 	if (is(reason, "userunknown") && !definite && why->about &&
 	    !about_read) {
-		imap_flatten(why->about, strlen(why->about), &about);
+		cls_flatten(why->about, strlen(why->about), &about);
 		read_text(about.data, about.len, &ab);
 	}
 	if (is(reason, "userunknown") && !definite)
@@ -360,23 +360,23 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 		definite =
 		    ab.group == GROUP_DEFINITE ||
 		    (ab.group >= 0 &&
-		     is(imap_reason_patterns[ab.group].name, "userunknown") &&
-		     imap_reply_class(about.data ? about.data : "",
-		                      about.len) == 0) ||
+		     is(cls_reason_patterns[ab.group].name, "userunknown") &&
+		     cls_reply_class(about.data ? about.data : "", about.len) ==
+		         0) ||
 		    (ctx && ctx->single && ctx_group(ctx) == GROUP_DEFINITE);
 	if (is(reason, "userunknown") && !definite &&
-	    !imap_status_address(r->status) &&
+	    !cls_status_address(r->status) &&
 	    ((own_status && strncmp(r->status + 1, ".7.", 3) == 0) ||
-	     (phase != IMAP_PHASE_RCPT &&
-	      (phase == IMAP_PHASE_DATA ||
-	       (phase == IMAP_PHASE_NONE &&
-	        (why->remote || imap_reply_class(src ? src : "", srclen)))))))
+	     (phase != CLS_PHASE_RCPT &&
+	      (phase == CLS_PHASE_DATA ||
+	       (phase == CLS_PHASE_NONE &&
+	        (why->remote || cls_reply_class(src ? src : "", srclen)))))))
 		reason = "filtered";
 	/* the sender was refused: X.1.7/X.1.8 (bad sender address or
 	 * system) or an answer to MAIL FROM */
 	if ((r->status[0] && (strcmp(r->status + 1, ".1.7") == 0 ||
 	                      strcmp(r->status + 1, ".1.8") == 0)) ||
-	    (phase == IMAP_PHASE_MAIL &&
+	    (phase == CLS_PHASE_MAIL &&
 	     (is_hard(reason) || is(reason, "filtered") ||
 	      is(reason, "onhold"))))
 		reason = "rejected";
@@ -384,7 +384,7 @@ void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why)
 	if (r->status[0] && strcmp(r->status + 1, ".2.2") == 0)
 		reason = "mailboxfull";
 	if (r->status[0] == '\0') {
-		char cls = imap_reply_class(t.data ? t.data : "", t.len);
+		char cls = cls_reply_class(t.data ? t.data : "", t.len);
 
 		if (cls == 0)
 			cls = why->delayed ? '4' : '5';

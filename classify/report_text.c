@@ -4,12 +4,12 @@
  * A report without MIME structure (or with its parts pasted into one text
  * part) carries, after its prose, a copy of the returned message and
  * sometimes its RFC 3464 fields.  Words and addresses there are not the
- * report's: imap_orig_copy_at() finds where the copy starts (a marker
- * line, or the copy's own header block) and imap_inline_dsn() takes the
+ * report's: cls_orig_copy_at() finds where the copy starts (a marker
+ * line, or the copy's own header block) and cls_inline_dsn() takes the
  * pasted delivery-status fields as the DSN.
  */
 #define _GNU_SOURCE /* memmem */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -32,7 +32,7 @@ static const char *const orig_marks[] = {
     "headers of your message follow",
     NULL,
 };
-static imap_phr orig_phr = IMAP_PHR_ANY(orig_marks);
+static cls_phr orig_phr = CLS_PHR_ANY(orig_marks);
 
 /* Does t[i..n) start with name (case-insensitive)? */
 static bool starts_with(const char *t, size_t n, size_t i, const char *name)
@@ -62,7 +62,7 @@ static size_t header_copy_at(const char *t, size_t n)
 			k = i + 1 < n && t[i + 1] == ' ' ? 2 : 1;
 		if ((starts_with(t, n, i + k, "Received: ") ||
 		     starts_with(t, n, i + k, "Return-Path: "))) {
-			const char *q = imap_memchr(p, '\n', (size_t)(end - p)),
+			const char *q = cls_memchr(p, '\n', (size_t)(end - p)),
 			           *c;
 
 			if (starts_with(t, n, i + k, "Return-Path: <>")) {
@@ -84,7 +84,7 @@ static size_t header_copy_at(const char *t, size_t n)
 			      memchr(q, ' ', (size_t)(c - q)) == NULL)))
 				return i;
 		}
-		nl = imap_memchr(p, '\n', (size_t)(end - p));
+		nl = cls_memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			break;
 		p = nl + 1;
@@ -92,10 +92,10 @@ static size_t header_copy_at(const char *t, size_t n)
 	return n;
 }
 
-size_t imap_orig_copy_at(const cs_buf *text)
+size_t cls_orig_copy_at(const cs_buf *text)
 {
 	cs_buf low = CS_BUF_INIT;
-	size_t lim = (size_t)IMAP_WORDS_SCAN * 4;
+	size_t lim = (size_t)CLS_WORDS_SCAN * 4;
 	size_t n = text->len < lim ? text->len : lim;
 	size_t best, i;
 	const char *at;
@@ -118,7 +118,7 @@ size_t imap_orig_copy_at(const cs_buf *text)
 	}
 	low.len = n;
 	low.data[n] = '\0';
-	if (imap_phr_find(&orig_phr, low.data, n, &at) >= 0)
+	if (cls_phr_find(&orig_phr, low.data, n, &at) >= 0)
 		best = (size_t)(at - low.data);
 	cs_buf_free(&low);
 	return best;
@@ -129,7 +129,7 @@ size_t imap_orig_copy_at(const cs_buf *text)
  * headers were lost): the block of the first "Final-Recipient:" or
  * "Original-Recipient:" line, to the end of the report text, is read as
  * the delivery-status part, and is no longer the report's prose. */
-void imap_inline_dsn(imap_msg *m)
+void cls_inline_dsn(cls_msg *m)
 {
 	const char *t = m->text.data, *p = t;
 	size_t n = m->orig_text_at < 65536 ? m->orig_text_at : 65536;
@@ -163,7 +163,7 @@ void imap_inline_dsn(imap_msg *m)
 			m->orig_text_at = (size_t)(s - t);
 			return;
 		}
-		nl = imap_memchr(p, '\n', (size_t)(end - p));
+		nl = cls_memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			break;
 		p = nl + 1;

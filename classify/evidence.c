@@ -8,7 +8,7 @@
  * DATA do not.  Everything here reads a flattened (lower-case, white space
  * squeezed) or raw text and allocates nothing.
  */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +87,7 @@ static bool status_here(const char *s, size_t n, size_t i, char out[8])
 	return true;
 }
 
-bool imap_status_find(const char *s, size_t n, char out[8])
+bool cls_status_find(const char *s, size_t n, char out[8])
 {
 	size_t i, lim = n >= 5 ? n - 4 : 0;
 
@@ -110,7 +110,7 @@ static inline bool reply_code_at(const char *s, size_t n, size_t i)
 }
 
 /* An SMTP reply code's class ('4', '5') in s, or 0. */
-char imap_reply_class(const char *s, size_t n)
+char cls_reply_class(const char *s, size_t n)
 {
 	size_t i, lim = n >= 4 ? n - 3 : 0;
 
@@ -126,7 +126,7 @@ char imap_reply_class(const char *s, size_t n)
  * the first one.  A relaying system often puts its own summary first
  * ("5.1.0 - Unknown address error 550-'5.7.1 ... Access denied'"); the
  * status the refusing server gave is the one that says why.  One pass. */
-bool imap_reply_status(const char *s, size_t n, char out[8])
+bool cls_reply_status(const char *s, size_t n, char out[8])
 {
 	char first[8] = "";
 	size_t i, lim = n >= 5 ? n - 4 : 0;
@@ -154,7 +154,7 @@ bool imap_reply_status(const char *s, size_t n, char out[8])
  * X.1.6 moved, X.1.10 null MX, and the X.1.n above 10 that some servers
  * use for "recipient not found")?  Not X.1.4 (ambiguous), X.1.5 (valid),
  * X.1.7/X.1.8 (the sender's) or X.1.9. */
-bool imap_status_address(const char *st)
+bool cls_status_address(const char *st)
 {
 	int d;
 
@@ -165,14 +165,14 @@ bool imap_status_address(const char *st)
 }
 
 /* "X.0.0" and "": the status says nothing beyond its class. */
-bool imap_status_vague(const char *st)
+bool cls_status_vague(const char *st)
 {
 	return st[0] == '\0' || strcmp(st + 1, ".0.0") == 0;
 }
 
 /* A status with both its subject and detail non-zero ("5.7.1", not
  * "5.1.0" or "5.0.0"). */
-bool imap_status_specific(const char *st)
+bool cls_status_specific(const char *st)
 {
 	const char *d = strchr(st + 2, '.');
 
@@ -186,13 +186,13 @@ bool imap_status_specific(const char *st)
  * taken, except that a DATA refused for want of any accepted recipient
  * ("503 Need RCPT", "no valid recipients") says the recipients were
  * refused at RCPT, whatever the transcript shows first (pipelining). */
-const char *const imap_ph_mail[] = {
+const char *const cls_ph_mail[] = {
     "mail from command",
     "after mail from",
     ">>> mail from",
     NULL,
 };
-const char *const imap_ph_rcpt[] = {
+const char *const cls_ph_rcpt[] = {
     "rcpt to",
     "rcpt command",
     ">>> rcpt",
@@ -202,7 +202,7 @@ const char *const imap_ph_rcpt[] = {
     "server has rejected address",
     NULL,
 };
-const char *const imap_ph_no_rcpt[] = {
+const char *const cls_ph_no_rcpt[] = {
     "need rcpt",
     "no valid recipients",
     "no recipients specified",
@@ -210,7 +210,7 @@ const char *const imap_ph_no_rcpt[] = {
     "all rcpt commands were rejected",
     NULL,
 };
-const char *const imap_ph_data[] = {
+const char *const cls_ph_data[] = {
     "end of data",
     "after data",
     ">>> data",
@@ -219,23 +219,23 @@ const char *const imap_ph_data[] = {
     NULL,
 };
 
-int imap_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
-                  const char *data)
+int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
+                 const char *data)
 {
 	const char *best = NULL;
-	int ph = IMAP_PHASE_NONE;
+	int ph = CLS_PHASE_NONE;
 
 	if (no_rcpt)
-		return IMAP_PHASE_RCPT;
+		return CLS_PHASE_RCPT;
 	if (rcpt) {
 		best = rcpt;
-		ph = IMAP_PHASE_RCPT;
+		ph = CLS_PHASE_RCPT;
 	}
 	if (mail && (best == NULL || mail < best)) {
 		best = mail;
-		ph = IMAP_PHASE_MAIL;
+		ph = CLS_PHASE_MAIL;
 	}
 	if (data && (best == NULL || data < best))
-		ph = IMAP_PHASE_DATA;
+		ph = CLS_PHASE_DATA;
 	return ph;
 }

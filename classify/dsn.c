@@ -15,7 +15,7 @@
  * diagnostic when the block has none, else its SMTP phase and the
  * reporting MTA's own verdict) and PowerMTA's X-PowerMTA-BounceCategory.
  */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -79,7 +79,7 @@ static const char *category_reason(const char *v)
 	return NULL;
 }
 
-bool imap_addr_clean(const char *v, size_t n, cs_buf *out)
+bool cls_addr_clean(const char *v, size_t n, cs_buf *out)
 {
 	const char *semi, *lt, *at, *s, *e;
 
@@ -119,9 +119,9 @@ bool imap_addr_clean(const char *v, size_t n, cs_buf *out)
 	return true;
 }
 
-imap_rcpt *imap_rcpt_add(imap_class *c, const char *addr, const char *diag)
+cls_rcpt *cls_rcpt_add(cls_class *c, const char *addr, const char *diag)
 {
-	imap_rcpt *r;
+	cls_rcpt *r;
 	size_t i;
 
 	for (i = 0; i < c->nrcpts; i++)
@@ -130,7 +130,7 @@ imap_rcpt *imap_rcpt_add(imap_class *c, const char *addr, const char *diag)
 				c->rcpts[i].diag = cs_xstrdup(diag);
 			return NULL;
 		}
-	if (c->nrcpts >= IMAP_MAX_RCPTS)
+	if (c->nrcpts >= CLS_MAX_RCPTS)
 		return NULL;
 	c->rcpts = cs_xrealloc(c->rcpts, (c->nrcpts + 1) * sizeof *c->rcpts);
 	r = &c->rcpts[c->nrcpts++];
@@ -144,27 +144,27 @@ imap_rcpt *imap_rcpt_add(imap_class *c, const char *addr, const char *diag)
 /* What the parse learnt of each recipient it added, for the reason
  * decisions made once every recipient is known. */
 typedef struct dsn_added {
-	imap_rwhy *why; /* one per recipient added, in order */
+	cls_rwhy *why; /* one per recipient added, in order */
 	size_t n, cap;
 } dsn_added;
 
 /* Finish one recipient block: returns 1 failed, 2 delayed, 3 delivered
  * (or relayed, expanded), 0 not a recipient. */
-static int flush(const dsn_rcpt *d, imap_class *c, dsn_added *added)
+static int flush(const dsn_rcpt *d, cls_class *c, dsn_added *added)
 {
 	cs_buf addr = CS_BUF_INIT;
-	imap_rcpt *r;
-	imap_rwhy why;
+	cls_rcpt *r;
+	cls_rwhy why;
 	const char *act = cs_buf_str(&d->action), *diag = cs_buf_str(&d->diag);
 	char st[8] = "";
 	bool failed, expired = false;
 	int res = 0;
 
 	memset(&why, 0, sizeof why);
-	if (!imap_addr_clean(cs_buf_str(&d->final), d->final.len, &addr) &&
-	    !imap_addr_clean(cs_buf_str(&d->orig), d->orig.len, &addr))
+	if (!cls_addr_clean(cs_buf_str(&d->final), d->final.len, &addr) &&
+	    !cls_addr_clean(cs_buf_str(&d->orig), d->orig.len, &addr))
 		goto out;
-	(void)imap_status_find(cs_buf_str(&d->status), d->status.len, st);
+	(void)cls_status_find(cs_buf_str(&d->status), d->status.len, st);
 	if (d->action.len) {
 		/* "expired" is no RFC 3464 action, but some MTAs write it
 		 * for a message given up after its retries: a failure */
@@ -173,7 +173,7 @@ static int flush(const dsn_rcpt *d, imap_class *c, dsn_added *added)
 		why.delayed = strncasecmp(act, "delay", 5) == 0;
 	} else {
 		if (st[0] == '\0')
-			(void)imap_status_find(diag, d->diag.len, st);
+			(void)cls_status_find(diag, d->diag.len, st);
 		failed = st[0] == '5';
 		why.delayed = st[0] == '4';
 	}
@@ -187,7 +187,7 @@ static int flush(const dsn_rcpt *d, imap_class *c, dsn_added *added)
 	why.reason = d->category.len ? category_reason(d->category.data) : NULL;
 	if (why.reason == NULL && expired)
 		why.reason = "expired";
-	r = imap_rcpt_add(c, cs_buf_str(&addr), diag);
+	r = cls_rcpt_add(c, cs_buf_str(&addr), diag);
 	if (r == NULL)
 		goto out;
 	memcpy(r->status, st, sizeof r->status);
@@ -208,12 +208,12 @@ static bool field_is(const char *n, size_t nl, const char *want)
 	return nl == strlen(want) && strncasecmp(n, want, nl) == 0;
 }
 
-size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
+size_t cls_dsn_parse(const cls_msg *m, cls_class *c, size_t *nsuccess)
 {
 	const char *p = cs_buf_str(&m->dsn), *end = p + m->dsn.len;
 	dsn_rcpt d;
 	cs_buf v = CS_BUF_INIT;
-	imap_rctx ctx;
+	cls_rctx ctx;
 	size_t before = c->nrcpts, i;
 	int nfail = 0, ndelay = 0, nok = 0, res;
 	dsn_added added;
@@ -221,14 +221,14 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 	memset(&d, 0, sizeof d);
 	memset(&added, 0, sizeof added);
 	/* context for reason decisions: the report's text, flattened */
-	imap_rctx_init(&ctx, cs_buf_str(&m->flat), m->ctx_len);
+	cls_rctx_init(&ctx, cs_buf_str(&m->flat), m->ctx_len);
 	while (p < end) {
-		imap_hdr_iter it;
+		cls_hdr_iter it;
 		const char *n;
 		size_t nl;
 
-		imap_hdr_begin(&it, p, (size_t)(end - p));
-		while (imap_hdr_next(&it, &n, &nl, &v)) {
+		cls_hdr_begin(&it, p, (size_t)(end - p));
+		while (cls_hdr_next(&it, &n, &nl, &v)) {
 			if ((field_is(n, nl, "Final-Recipient") &&
 			     d.final.len) ||
 			    (field_is(n, nl, "Original-Recipient") &&
@@ -276,25 +276,25 @@ size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess)
 	 * Diagnostic-Code gets the report text's lines about it */
 	ctx.single = added.n == 1;
 	for (i = 0; i < added.n && before + i < c->nrcpts; i++) {
-		imap_rcpt *r = &c->rcpts[before + i];
-		imap_rwhy *why = &added.why[i];
+		cls_rcpt *r = &c->rcpts[before + i];
+		cls_rwhy *why = &added.why[i];
 
-		if (imap_text_about(cs_buf_str(&m->text), m->orig_text_at,
-		                    r->addr, c, &v)) {
+		if (cls_text_about(cs_buf_str(&m->text), m->orig_text_at,
+		                   r->addr, c, &v)) {
 			if (r->diag == NULL)
 				r->diag = cs_xstrdup(v.data);
 			else
 				why->about = v.data;
 		}
-		imap_reason_decide(r, &ctx, why);
+		cls_reason_decide(r, &ctx, why);
 		why->about = NULL;
 	}
 	free(added.why);
 	*nsuccess = (size_t)nok;
 	if (nfail)
-		c->kind = IMAP_BOUNCE;
+		c->kind = CLS_BOUNCE;
 	else if (ndelay)
-		c->kind = IMAP_DELAY;
+		c->kind = CLS_DELAY;
 	rcpt_free(&d);
 	cs_buf_free(&v);
 	return c->nrcpts - before;

@@ -1,13 +1,13 @@
 /*
  * reason_words.c - the words a delivery report names its reason with.
  *
- * One table (imap_reason_patterns, searched in one pass by reason.c with
+ * One table (cls_reason_patterns, searched in one pass by reason.c with
  * match.c): the reason groups in their order of precedence, then the SMTP
  * phase wording of evidence.c.  The taxonomy is Sisimai's (userunknown,
  * hostunknown, mailboxfull, filtered, blocked, ...); the phrases are what
- * real MTAs write, lower case as imap_flatten leaves a text.
+ * real MTAs write, lower case as cls_flatten leaves a text.
  */
-#include "imap_int.h"
+#include "cls_int.h"
 
 static const char *const w_mailboxfull[] = {
     "mailbox full",
@@ -435,7 +435,7 @@ static const char *const w_early_network[] = {
  * first the reasons, in their order of precedence (specific causes before
  * generic words like "rejected" or "unavailable"; the lowest group found
  * wins), then the SMTP phase wording (evidence.c). */
-const imap_phr_group imap_reason_patterns[IMAP_N_GROUPS + 1] = {
+const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1] = {
     {"userunknown", w_early_userunknown},
     {"networkerror", w_early_network},
     {"mailboxfull", w_mailboxfull},
@@ -461,10 +461,10 @@ const imap_phr_group imap_reason_patterns[IMAP_N_GROUPS + 1] = {
     {"systemerror", w_system},
     {"contenterror", w_content},
     {"rejected", w_rejected},
-    /* IMAP_G_PHASE: the order imap_phase_of() takes them in */
-    {"phase:no-rcpt", imap_ph_no_rcpt},
-    {"phase:rcpt", imap_ph_rcpt},
-    {"phase:mail", imap_ph_mail},
-    {"phase:data", imap_ph_data},
+    /* CLS_G_PHASE: the order cls_phase_of() takes them in */
+    {"phase:no-rcpt", cls_ph_no_rcpt},
+    {"phase:rcpt", cls_ph_rcpt},
+    {"phase:mail", cls_ph_mail},
+    {"phase:data", cls_ph_data},
     {NULL, NULL},
 };

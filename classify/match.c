@@ -18,7 +18,7 @@
  * first, so a probe tries its candidate starts (j - offset) in increasing
  * order, and the earliest place of each phrase is still the one found.
  */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -43,7 +43,7 @@ typedef struct phr_ent {
 	uint8_t off; /* where in the phrase its key is */
 } phr_ent;
 
-struct imap_phr_tab {
+struct cls_phr_tab {
 	uint64_t used[PHR_BUCKETS / 64]; /* bit set: the bucket holds phrases */
 	uint16_t start[PHR_BUCKETS + 1];
 	size_t stride; /* positions probed: every stride-th */
@@ -69,7 +69,7 @@ static inline unsigned phr_hash(uint32_t key)
 }
 
 /* Number of phrases in p. */
-static size_t phr_count(const imap_phr *p)
+static size_t phr_count(const cls_phr *p)
 {
 	size_t n = 0, g;
 	const char *const *w;
@@ -83,11 +83,11 @@ static size_t phr_count(const imap_phr *p)
 	return n;
 }
 
-static struct imap_phr_tab *phr_build(const imap_phr *p)
+static struct cls_phr_tab *phr_build(const cls_phr *p)
 {
 	size_t n = phr_count(p), i, k, g, off;
 	size_t *fill = cs_xcalloc(PHR_BUCKETS, sizeof *fill);
-	struct imap_phr_tab *t;
+	struct cls_phr_tab *t;
 	phr_ent *all = cs_xcalloc(n ? n : 1, sizeof *all);
 	const char *const *w;
 	size_t nlong = 0, nshort = 0, minlen = SIZE_MAX, stride;
@@ -161,11 +161,11 @@ static struct imap_phr_tab *phr_build(const imap_phr *p)
 	return t;
 }
 
-static const struct imap_phr_tab *phr_tab(imap_phr *p)
+static const struct cls_phr_tab *phr_tab(cls_phr *p)
 {
-	struct imap_phr_tab *t =
+	struct cls_phr_tab *t =
 	    atomic_load_explicit(&p->tab, memory_order_acquire);
-	struct imap_phr_tab *none = NULL;
+	struct cls_phr_tab *none = NULL;
 
 	if (t)
 		return t;
@@ -199,9 +199,9 @@ static inline bool phr_match(const phr_ent *e, const unsigned char *s, size_t i,
 	return memcmp(s + i, e->w, e->len) == 0;
 }
 
-/* The bucket of key at probe j (imap_phr_find): a phrase of lower rank
+/* The bucket of key at probe j (cls_phr_find): a phrase of lower rank
  * than *best that starts at j - its offset becomes the best. */
-static inline void phr_find_at(const struct imap_phr_tab *t,
+static inline void phr_find_at(const struct cls_phr_tab *t,
                                const unsigned char *s, size_t j, size_t n,
                                uint32_t key, unsigned h, int *best,
                                size_t *best_at)
@@ -217,9 +217,9 @@ static inline void phr_find_at(const struct imap_phr_tab *t,
 		}
 }
 
-int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
+int cls_phr_find(cls_phr *p, const char *hay, size_t n, const char **at)
 {
-	const struct imap_phr_tab *t;
+	const struct cls_phr_tab *t;
 	const unsigned char *s = (const unsigned char *)hay;
 	size_t i, k;
 	int best = -1;
@@ -283,7 +283,7 @@ int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at)
 }
 
 /* Number of ranks of p: its groups, or its words (1 for an `any` list). */
-static size_t phr_ranks(const imap_phr *p)
+static size_t phr_ranks(const cls_phr *p)
 {
 	size_t n = 0;
 
@@ -299,9 +299,9 @@ static size_t phr_ranks(const imap_phr *p)
 	return n;
 }
 
-/* The bucket of key at probe j (imap_phr_scan): each rank below want
+/* The bucket of key at probe j (cls_phr_scan): each rank below want
  * first seen there gets its phrase's start.  Returns how many. */
-static inline size_t phr_scan_at(const struct imap_phr_tab *t,
+static inline size_t phr_scan_at(const struct cls_phr_tab *t,
                                  const unsigned char *s, size_t j, size_t n,
                                  uint32_t key, unsigned h, size_t want,
                                  const char **first)
@@ -319,10 +319,10 @@ static inline size_t phr_scan_at(const struct imap_phr_tab *t,
 	return found;
 }
 
-size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
-                     size_t nfirst)
+size_t cls_phr_scan(cls_phr *p, const char *hay, size_t n, const char **first,
+                    size_t nfirst)
 {
-	const struct imap_phr_tab *t;
+	const struct cls_phr_tab *t;
 	const unsigned char *s = (const unsigned char *)hay;
 	size_t i, k, want = phr_ranks(p), found = 0;
 	uint32_t key;
@@ -334,7 +334,7 @@ size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
 	if (hay == NULL || n == 0 || want == 0)
 		return 0;
 	t = phr_tab(p);
-	/* as in imap_phr_find() */
+	/* as in cls_phr_find() */
 	if (t->stride == 1) {
 		uint32_t roll = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);
 

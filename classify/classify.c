@@ -1,7 +1,7 @@
 /*
- * classify.c - imap_classify(): one raw message in, one verdict out.
+ * classify.c - cls_classify(): one raw message in, one verdict out.
  *
- * Order of precedence (imap.h): a DSN, an ARF complaint, an Amazon SES
+ * Order of precedence (cls.h): a DSN, an ARF complaint, an Amazon SES
  * notification, an NDR bounce or delay, an auto-reply, an unsubscribe
  * request, a reply, other.  A report always outranks the auto-reply
  * markers it carries (Postfix puts
@@ -15,7 +15,7 @@
  * Message-ID of the returned original.
  */
 #define _GNU_SOURCE /* strcasestr */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -24,30 +24,30 @@
 
 #include <libetpan/libetpan.h>
 
-const char *imap_kind_name(imap_kind k)
+const char *cls_kind_name(cls_kind k)
 {
 	switch (k) {
-	case IMAP_BOUNCE: return "bounce";
-	case IMAP_DELAY: return "delay";
-	case IMAP_COMPLAINT: return "complaint";
-	case IMAP_AUTO_REPLY: return "auto_reply";
-	case IMAP_UNSUBSCRIBE: return "unsubscribe";
-	case IMAP_REPLY: return "reply";
-	case IMAP_OTHER: break;
+	case CLS_BOUNCE: return "bounce";
+	case CLS_DELAY: return "delay";
+	case CLS_COMPLAINT: return "complaint";
+	case CLS_AUTO_REPLY: return "auto_reply";
+	case CLS_UNSUBSCRIBE: return "unsubscribe";
+	case CLS_REPLY: return "reply";
+	case CLS_OTHER: break;
 	}
 	return "other";
 }
 
 /* A top-level field's value, NULL when absent or empty. */
-static const char *top_val(const imap_msg *m, const char *name)
+static const char *top_val(const cls_msg *m, const char *name)
 {
 	size_t n;
-	const char *v = imap_msg_hdr(m, name, &n);
+	const char *v = cls_msg_hdr(m, name, &n);
 
 	return v && n ? v : NULL;
 }
 
-static char *top_dup(const imap_msg *m, const char *name)
+static char *top_dup(const cls_msg *m, const char *name)
 {
 	const char *v = top_val(m, name);
 
@@ -59,7 +59,7 @@ static char *hdr_dup(const char *blk, size_t len, const char *name)
 	cs_buf v = CS_BUF_INIT;
 	char *s = NULL;
 
-	if (imap_hdr_get(blk, len, name, &v) && v.len)
+	if (cls_hdr_get(blk, len, name, &v) && v.len)
 		s = cs_buf_detach(&v, NULL);
 	cs_buf_free(&v);
 	return s;
@@ -121,7 +121,7 @@ static bool quick_addr_list(const char *v, bool first_only, cs_buf *out)
 			while (s < p && (*s == ' ' || *s == '\t'))
 				s++;
 			if (s < p) {
-				if (!imap_addr_clean(s, (size_t)(p - s), &a)) {
+				if (!cls_addr_clean(s, (size_t)(p - s), &a)) {
 					ok = false;
 					break;
 				}
@@ -158,7 +158,7 @@ static char *addr_specs(const char *v, bool first_only)
 		const char *at = strchr(v, '@');
 
 		if (at && strchr(at + 1, '@') == NULL &&
-		    imap_addr_clean(v, strlen(v), &out))
+		    cls_addr_clean(v, strlen(v), &out))
 			return cs_buf_detach(&out, NULL);
 		cs_buf_free(&out);
 	}
@@ -186,7 +186,7 @@ static char *addr_specs(const char *v, bool first_only)
 		}
 		mailimf_address_list_free(al);
 	}
-	if (out.len == 0 && imap_addr_clean(v, strlen(v), &out) == false)
+	if (out.len == 0 && cls_addr_clean(v, strlen(v), &out) == false)
 		cs_buf_free(&out);
 	return out.len ? cs_buf_detach(&out, NULL) : NULL;
 }
@@ -199,11 +199,11 @@ static char *decode_subject(const char *v)
 		return NULL;
 	if (strstr(v, "=?") == NULL)
 		return cs_xstrdup(v);
-	imap_decode_words(v, &s);
+	cls_decode_words(v, &s);
 	return cs_buf_detach(&s, NULL);
 }
 
-static void fill_fields(const imap_msg *m, imap_class *c)
+static void fill_fields(const cls_msg *m, cls_class *c)
 {
 	c->message_id = top_dup(m, "Message-ID");
 	c->in_reply_to = top_dup(m, "In-Reply-To");
@@ -215,7 +215,7 @@ static void fill_fields(const imap_msg *m, imap_class *c)
 }
 
 /* Message-ID of the returned original (headers part or quoted copy). */
-static char *orig_message_id(const imap_msg *m)
+static char *orig_message_id(const cls_msg *m)
 {
 	char *id = NULL;
 
@@ -223,8 +223,8 @@ static char *orig_message_id(const imap_msg *m)
 		id = hdr_dup(m->orig.data, m->orig.len, "Message-ID");
 	if (id == NULL && m->orig_text_at < m->text.len) {
 		const char *t = m->text.data + m->orig_text_at;
-		const char *p = imap_find_line(t, m->text.len - m->orig_text_at,
-		                               "Message-ID:");
+		const char *p = cls_find_line(t, m->text.len - m->orig_text_at,
+		                              "Message-ID:");
 
 		if (p)
 			id = hdr_dup(p + 1, strlen(p + 1), "Message-ID");
@@ -233,31 +233,31 @@ static char *orig_message_id(const imap_msg *m)
 }
 
 /* ARF: the complaining recipient from the report, else the original's To. */
-static void complaint_rcpts(const imap_msg *m, imap_class *c)
+static void complaint_rcpts(const cls_msg *m, cls_class *c)
 {
 	static const char *const fields[] = {"Original-Rcpt-To",
 	                                     "Removal-Recipient", NULL};
 	cs_buf v = CS_BUF_INIT, a = CS_BUF_INIT;
-	imap_rcpt *r;
+	cls_rcpt *r;
 	int i;
 
 	for (i = 0; fields[i] && c->nrcpts == 0; i++) {
-		imap_hdr_iter it;
+		cls_hdr_iter it;
 		const char *nm;
 		size_t nl;
 
-		imap_hdr_begin(&it, cs_buf_str(&m->arf), m->arf.len);
-		while (imap_hdr_next(&it, &nm, &nl, &v))
+		cls_hdr_begin(&it, cs_buf_str(&m->arf), m->arf.len);
+		while (cls_hdr_next(&it, &nm, &nl, &v))
 			if (nl == strlen(fields[i]) &&
 			    strncasecmp(nm, fields[i], nl) == 0 &&
-			    imap_addr_clean(v.data, v.len, &a) &&
-			    (r = imap_rcpt_add(c, a.data, NULL)) != NULL)
+			    cls_addr_clean(v.data, v.len, &a) &&
+			    (r = cls_rcpt_add(c, a.data, NULL)) != NULL)
 				r->reason = "feedback";
 	}
 	if (c->nrcpts == 0 && m->orig.len &&
-	    imap_hdr_get(m->orig.data, m->orig.len, "To", &v) &&
-	    imap_addr_clean(v.data, v.len, &a) &&
-	    (r = imap_rcpt_add(c, a.data, NULL)) != NULL)
+	    cls_hdr_get(m->orig.data, m->orig.len, "To", &v) &&
+	    cls_addr_clean(v.data, v.len, &a) &&
+	    (r = cls_rcpt_add(c, a.data, NULL)) != NULL)
 		r->reason = "feedback";
 	cs_buf_free(&v);
 	cs_buf_free(&a);
@@ -287,22 +287,22 @@ static const char *const ooo_words[] = {
     "automatisch antwoord", "resposta automática",
     "risposta automatica",  NULL,
 };
-static imap_phr ooo_phr = IMAP_PHR_ANY(ooo_words);
+static cls_phr ooo_phr = CLS_PHR_ANY(ooo_words);
 
-static bool ooo_subject_only(const imap_class *c)
+static bool ooo_subject_only(const cls_class *c)
 {
 	cs_buf s = CS_BUF_INIT;
 	bool hit;
 
 	if (c->subject == NULL)
 		return false;
-	imap_flatten(c->subject, strlen(c->subject), &s);
-	hit = imap_phr_find(&ooo_phr, cs_buf_str(&s), s.len, NULL) >= 0;
+	cls_flatten(c->subject, strlen(c->subject), &s);
+	hit = cls_phr_find(&ooo_phr, cs_buf_str(&s), s.len, NULL) >= 0;
 	cs_buf_free(&s);
 	return hit;
 }
 
-static void drop_rcpts(imap_class *c)
+static void drop_rcpts(cls_class *c)
 {
 	while (c->nrcpts > 0) {
 		c->nrcpts--;
@@ -311,7 +311,7 @@ static void drop_rcpts(imap_class *c)
 	}
 }
 
-static void decide(const imap_msg *m, imap_class *c)
+static void decide(const cls_msg *m, cls_class *c)
 {
 	const char *flat = cs_buf_str(&m->flat), *as;
 	size_t fresh;
@@ -321,70 +321,70 @@ static void decide(const imap_msg *m, imap_class *c)
 	if (m->dsn.len) {
 		size_t nok = 0;
 
-		(void)imap_dsn_parse(m, c, &nok);
-		if (c->kind != IMAP_OTHER)
+		(void)cls_dsn_parse(m, c, &nok);
+		if (c->kind != CLS_OTHER)
 			goto report;
 		/* a DSN whose recipients were all delivered */
 		dsn_success = nok > 0;
 		drop_rcpts(c);
 	}
 	/* 3: RFC 5965 */
-	if (m->report == IMAP_REPORT_ARF || m->arf.len) {
-		c->kind = IMAP_COMPLAINT;
+	if (m->report == CLS_REPORT_ARF || m->arf.len) {
+		c->kind = CLS_COMPLAINT;
 		complaint_rcpts(m, c);
 		goto report;
 	}
-	if (dsn_success || m->report == IMAP_REPORT_MDN)
+	if (dsn_success || m->report == CLS_REPORT_MDN)
 		return;
 	/* Amazon SES notifications (JSON) */
-	if (!m->multipart && imap_ses_detect(m, c)) {
-		if (c->kind == IMAP_OTHER)
+	if (!m->multipart && cls_ses_detect(m, c)) {
+		if (c->kind == CLS_OTHER)
 			return;
 		goto report;
 	}
 	/* free-text NDRs; an out-of-office subject outranks that guess */
-	if (!ooo_subject_only(c) && imap_ndr_detect(m, c))
+	if (!ooo_subject_only(c) && cls_ndr_detect(m, c))
 		goto report;
 	drop_rcpts(c);
-	c->kind = IMAP_OTHER;
+	c->kind = CLS_OTHER;
 
 	/* 4-6: what a person (or their responder) wrote */
-	fresh = imap_fresh_len(flat, m->flat.len);
-	if (imap_autoreply_detect(m, c, flat, fresh)) {
-		c->kind = IMAP_AUTO_REPLY;
+	fresh = cls_fresh_len(flat, m->flat.len);
+	if (cls_autoreply_detect(m, c, flat, fresh)) {
+		c->kind = CLS_AUTO_REPLY;
 		return;
 	}
-	if ((as = imap_msg_hdr(m, "Auto-Submitted", NULL)) != NULL &&
+	if ((as = cls_msg_hdr(m, "Auto-Submitted", NULL)) != NULL &&
 	    strncasecmp(as, "no", 2) != 0)
 		return; /* machine-made notice: never a person's answer */
-	if (imap_unsub_detect(c, flat, fresh, &c->token)) {
-		c->kind = IMAP_UNSUBSCRIBE;
+	if (cls_unsub_detect(c, flat, fresh, &c->token)) {
+		c->kind = CLS_UNSUBSCRIBE;
 		return;
 	}
 	if (c->in_reply_to || c->references || reply_subject(c->subject))
-		c->kind = IMAP_REPLY;
+		c->kind = CLS_REPLY;
 	return;
 report:
 	if (c->orig_message_id == NULL)
 		c->orig_message_id = orig_message_id(m);
 }
 
-int imap_classify(const char *raw, size_t len, imap_class *out, cs_err *err)
+int cls_classify(const char *raw, size_t len, cls_class *out, cs_err *err)
 {
-	imap_msg m;
+	cls_msg m;
 
 	memset(out, 0, sizeof *out);
 	if (raw == NULL && len > 0)
 		return cs_err_set(err, CS_EINVAL, "no message to classify");
 	memset(&m, 0, sizeof m);
-	imap_msg_parse(raw ? raw : "", len, &m);
+	cls_msg_parse(raw ? raw : "", len, &m);
 	fill_fields(&m, out);
 	decide(&m, out);
-	imap_msg_free(&m);
+	cls_msg_free(&m);
 	return 0;
 }
 
-void imap_class_free(imap_class *c)
+void cls_class_free(cls_class *c)
 {
 	size_t i;
 

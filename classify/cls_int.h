@@ -1,8 +1,8 @@
 /*
- * imap_int.h - declarations shared by the files of imap/ only.
+ * cls_int.h - declarations shared by the files of classify/ only.
  *
  * The classifier works in two steps: mime_walk.c turns the raw bytes into
- * an imap_msg (normalised copy, MIME structure, and the pieces the
+ * an cls_msg (normalised copy, MIME structure, and the pieces the
  * detectors read: top header block, human-readable text, the
  * delivery-status and feedback-report parts, the returned headers;
  * report_text.c finds where a report's prose ends), then classify.c asks
@@ -11,8 +11,8 @@
  * and hard vs soft, from the words and from what evidence.c reads
  * (status codes, reply codes, the SMTP phase).
  */
-#ifndef COLDSEQ_IMAP_INT_H
-#define COLDSEQ_IMAP_INT_H
+#ifndef COLDSEQ_CLS_INT_H
+#define COLDSEQ_CLS_INT_H
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -21,49 +21,49 @@
 #include <emmintrin.h>
 #endif
 
-#include "imap.h"
+#include "cls.h"
 
 /* Bytes of readable text the wording detectors look at: a report's
  * explanation, an out-of-office notice and a person's answer all come
  * first; reading further only costs time. */
-#define IMAP_WORDS_SCAN 16384u
+#define CLS_WORDS_SCAN 16384u
 /* Bytes of report text used as context for a recipient's reason. */
-#define IMAP_REASON_CTX 4096u
+#define CLS_REASON_CTX 4096u
 
 /* report-type of a multipart/report, or what its parts showed */
 enum {
-	IMAP_REPORT_NONE = 0,
-	IMAP_REPORT_DSN,   /* delivery-status */
-	IMAP_REPORT_ARF,   /* feedback-report */
-	IMAP_REPORT_MDN,   /* disposition-notification (read receipt) */
-	IMAP_REPORT_OTHER, /* some other report-type */
+	CLS_REPORT_NONE = 0,
+	CLS_REPORT_DSN,   /* delivery-status */
+	CLS_REPORT_ARF,   /* feedback-report */
+	CLS_REPORT_MDN,   /* disposition-notification (read receipt) */
+	CLS_REPORT_OTHER, /* some other report-type */
 };
 
 /* One field of the top header block: name points into norm, the value
- * (unfolded, trimmed, capped at IMAP_MAX_LINE) is at vals.data + off;
- * hash is the name's, case folded (imap_msg_hdr_nth compares it first). */
-typedef struct imap_field {
+ * (unfolded, trimmed, capped at CLS_MAX_LINE) is at vals.data + off;
+ * hash is the name's, case folded (cls_msg_hdr_nth compares it first). */
+typedef struct cls_field {
 	const char *name;
 	size_t nlen, off, vlen;
 	uint32_t hash;
-} imap_field;
+} cls_field;
 
 /* Fields of the top header block indexed without an allocation (a
  * message with more moves them to the heap). */
-#define IMAP_FIELDS_INLINE 40
+#define CLS_FIELDS_INLINE 40
 
 /* A message taken apart.  Every cs_buf below is NUL-terminated; dsn, arf
  * and orig may have no memory when empty (read them with cs_buf_str). */
-typedef struct imap_msg {
+typedef struct cls_msg {
 	cs_buf norm; /* the scanned bytes: CRLF lines, no NUL, lines capped */
-	size_t hdr_len;     /* norm's first bytes are the top header block */
-	imap_field *fields; /* that block parsed once, in order: field0 or
+	size_t hdr_len;    /* norm's first bytes are the top header block */
+	cls_field *fields; /* that block parsed once, in order: field0 or
 	                       the heap */
 	size_t nfields;
-	imap_field field0[IMAP_FIELDS_INLINE];
+	cls_field field0[CLS_FIELDS_INLINE];
 	uint64_t names;      /* bit (hash % 64) set for each field's name */
 	cs_buf vals;         /* the fields' values, each NUL-terminated */
-	int report;          /* IMAP_REPORT_* */
+	int report;          /* CLS_REPORT_* */
 	bool mime_ok;        /* libetpan parsed a MIME tree */
 	bool multipart;      /* the top level is multipart */
 	cs_buf dsn;          /* message/delivery-status contents, decoded */
@@ -72,17 +72,17 @@ typedef struct imap_msg {
 	cs_buf orig;         /* header block of the returned original message */
 	size_t orig_text_at; /* non-MIME: where the returned copy starts in
 	                        text (== text.len when none was found) */
-	cs_buf flat;         /* text[0..min(orig_text_at, IMAP_WORDS_SCAN))
-	                        flattened (imap_flatten) */
-	size_t ctx_len; /* flat's bytes from text's first IMAP_REASON_CTX */
-} imap_msg;
+	cs_buf flat;         /* text[0..min(orig_text_at, CLS_WORDS_SCAN))
+	                        flattened (cls_flatten) */
+	size_t ctx_len;      /* flat's bytes from text's first CLS_REASON_CTX */
+} cls_msg;
 
 /* memchr for the short spans of a line or a header field, inline: a
  * library call costs more than the search itself on a sixty-byte line.
  * With SSE2, a window of sixty-four bytes is tested at once while the
  * span has that many (a line end is nearly always in the first one, so
  * the branch is predicted), then sixteen; the rest eight at a time. */
-static inline const char *imap_memchr(const char *p, char c, size_t n)
+static inline const char *cls_memchr(const char *p, char c, size_t n)
 {
 	const uint64_t ones = 0x0101010101010101u;
 	const uint64_t pat = ones * (unsigned char)c;
@@ -142,215 +142,224 @@ static inline const char *imap_memchr(const char *p, char c, size_t n)
 /* decode.c --------------------------------------------------------------- */
 
 /* Content-Transfer-Encoding of a part. */
-enum { IMAP_CTE_8BIT = 0, IMAP_CTE_BASE64, IMAP_CTE_QP };
+enum { CLS_CTE_8BIT = 0, CLS_CTE_BASE64, CLS_CTE_QP };
 
 /* A part's body src[0..n) in encoding enc and charset cs (NULL: as it is)
- * appended to out as UTF-8, out kept to IMAP_MAX_TEXT bytes, NULs made
+ * appended to out as UTF-8, out kept to CLS_MAX_TEXT bytes, NULs made
  * spaces, ending with a line end. */
-void imap_decode_part(const char *src, size_t n, int enc, const char *cs,
-                      cs_buf *out);
+void cls_decode_part(const char *src, size_t n, int enc, const char *cs,
+                     cs_buf *out);
 /* Remove an HTML text's tags and decode its commonest entities, in place
  * (b holds no NUL before its end). */
-void imap_strip_html(cs_buf *b);
+void cls_strip_html(cs_buf *b);
 /* Decode the RFC 2047 encoded-words of a header value into UTF-8 (the
  * white space between two of them dropped), appending to out. */
-void imap_decode_words(const char *v, cs_buf *out);
+void cls_decode_words(const char *v, cs_buf *out);
 
 /* msg_head.c ------------------------------------------------------------- */
 
-/* raw[0..len) (at most IMAP_MAX_SCAN bytes of it) into out, which is
- * empty: CRLF lines, NUL bytes as spaces, lines cut at IMAP_MAX_LINE,
+/* raw[0..len) (at most CLS_MAX_SCAN bytes of it) into out, which is
+ * empty: CRLF lines, NUL bytes as spaces, lines cut at CLS_MAX_LINE,
  * an mbox "From " line dropped; at least one line end. */
-void imap_normalise(const char *raw, size_t len, cs_buf *out);
+void cls_normalise(const char *raw, size_t len, cs_buf *out);
 /* Index the top header block of m->norm into m->fields and m->vals;
  * returns the block's length (where its empty line starts). */
-size_t imap_index_headers(imap_msg *m);
+size_t cls_index_headers(cls_msg *m);
 
 /* mime_walk.c ------------------------------------------------------------ */
 
 /* Take raw apart into *m (zero it first); never fails. */
-void imap_msg_parse(const char *raw, size_t len, imap_msg *m);
-void imap_msg_free(imap_msg *m);
+void cls_msg_parse(const char *raw, size_t len, cls_msg *m);
+void cls_msg_free(cls_msg *m);
 
 /* Iterate the fields of a header block (CRLF or LF lines, folded
  * continuation lines joined with one space).  Stops at the first empty
- * line or the end.  Each value is trimmed and capped at IMAP_MAX_LINE. */
-typedef struct imap_hdr_iter {
+ * line or the end.  Each value is trimmed and capped at CLS_MAX_LINE. */
+typedef struct cls_hdr_iter {
 	const char *p, *end; /* after the end: p is past the empty line */
 	bool done;
-} imap_hdr_iter;
+} cls_hdr_iter;
 
-void imap_hdr_begin(imap_hdr_iter *it, const char *blk, size_t len);
+void cls_hdr_begin(cls_hdr_iter *it, const char *blk, size_t len);
+/* The one header unfolder.  The value of a field whose colon is just
+ * before v, on a line that ends at eol (its LF, or end), in a block that
+ * ends at end: appended to out as one line (each line break with the
+ * white space around it becomes one space, the value is trimmed and cut
+ * at CLS_MAX_LINE bytes) and NUL-terminated, the NUL not counted in
+ * out->len.  *next gets the start of the line after the field's last
+ * continuation line.  Returns the value's length. */
+size_t cls_unfold(const char *v, const char *eol, const char *end, cs_buf *out,
+                  const char **next);
 /* Next field: name and nlen point into the block; value is replaced.
  * Returns false at the end of the block. */
-bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
-                   cs_buf *value);
+bool cls_hdr_next(cls_hdr_iter *it, const char **name, size_t *nlen,
+                  cs_buf *value);
 /* First field called name (case-insensitive) in the block, into value.
  * Returns false (value empty) when there is none. */
-bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value);
+bool cls_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value);
 
 /* Value of the first top-level header field called name (case-insensitive)
  * or NULL; *len (may be NULL) gets its length.  The k-th (from 0) such
- * field with imap_msg_hdr_nth. */
-const char *imap_msg_hdr(const imap_msg *m, const char *name, size_t *len);
-const char *imap_msg_hdr_nth(const imap_msg *m, const char *name, size_t k,
-                             size_t *len);
+ * field with cls_msg_hdr_nth. */
+const char *cls_msg_hdr(const cls_msg *m, const char *name, size_t *len);
+const char *cls_msg_hdr_nth(const cls_msg *m, const char *name, size_t k,
+                            size_t *len);
 
 /* Lower-case ASCII and squeeze every run of white space into one space,
  * appending src[0..n) to out.  Non-ASCII bytes pass unchanged. */
-void imap_flatten(const char *src, size_t n, cs_buf *out);
+void cls_flatten(const char *src, size_t n, cs_buf *out);
 /* The first line of hay[0..n) after its first that starts with name
  * (case-insensitive ASCII), at the LF before it, or NULL: as
  * strcasestr(hay, "\n" name) in a text without NUL, without its
  * byte-by-byte case folding. */
-const char *imap_find_line(const char *hay, size_t n, const char *name);
+const char *cls_find_line(const char *hay, size_t n, const char *name);
 /* Case-sensitive search of needle in hay[0..n) (memmem). */
-const char *imap_find(const char *hay, size_t n, const char *needle);
+const char *cls_find(const char *hay, size_t n, const char *needle);
 /* Index of the first needle of list (NULL-terminated) found in hay, or -1;
  * *at (may be NULL) gets where. */
-int imap_find_any(const char *hay, size_t n, const char *const *list,
-                  const char **at);
+int cls_find_any(const char *hay, size_t n, const char *const *list,
+                 const char **at);
 
 /* report_text.c ---------------------------------------------------------- */
 
 /* Where the copy of the returned message starts in a non-MIME report's
  * text (text->len when there is none). */
-size_t imap_orig_copy_at(const cs_buf *text);
+size_t cls_orig_copy_at(const cs_buf *text);
 /* RFC 3464 recipient fields pasted into m->text[0..orig_text_at): copied
  * into m->dsn, and orig_text_at moved to where they start. */
-void imap_inline_dsn(imap_msg *m);
+void cls_inline_dsn(cls_msg *m);
 
 /* match.c ---------------------------------------------------------------- */
 
 /* A phrase list compiled on first use for one-pass search: words (rank =
  * index; with any, 0) or groups (rank = group index; ends with
  * words == NULL).  Every
- * phrase is lower case, as imap_flatten leaves the text. */
-typedef struct imap_phr_group {
+ * phrase is lower case, as cls_flatten leaves the text. */
+typedef struct cls_phr_group {
 	const char *name;
 	const char *const *words;
-} imap_phr_group;
+} cls_phr_group;
 
-struct imap_phr_tab;
-typedef struct imap_phr {
+struct cls_phr_tab;
+typedef struct cls_phr {
 	const char *const *words;
-	const imap_phr_group *groups;
+	const cls_phr_group *groups;
 	bool any; /* every phrase ranks 0: the earliest found wins */
-	_Atomic(struct imap_phr_tab *) tab;
-} imap_phr;
+	_Atomic(struct cls_phr_tab *) tab;
+} cls_phr;
 
-#define IMAP_PHR(list)                                                         \
+#define CLS_PHR(list)                                                          \
 	{                                                                      \
 		(list), NULL, false, NULL                                      \
 	}
-#define IMAP_PHR_ANY(list)                                                     \
+#define CLS_PHR_ANY(list)                                                      \
 	{                                                                      \
 		(list), NULL, true, NULL                                       \
 	}
-#define IMAP_PHR_GROUPS(g)                                                     \
+#define CLS_PHR_GROUPS(g)                                                      \
 	{                                                                      \
 		NULL, (g), false, NULL                                         \
 	}
 
 /* Lowest rank of a phrase of p found in hay[0..n), or -1; *at (may be
  * NULL) gets the first place of that phrase. */
-int imap_phr_find(imap_phr *p, const char *hay, size_t n, const char **at);
+int cls_phr_find(cls_phr *p, const char *hay, size_t n, const char **at);
 /* Every rank at once, in one pass: first[r] gets where the first phrase
  * of rank r starts in hay[0..n), or NULL; ranks from nfirst on are not
  * looked for.  Returns how many ranks were found. */
-size_t imap_phr_scan(imap_phr *p, const char *hay, size_t n, const char **first,
-                     size_t nfirst);
+size_t cls_phr_scan(cls_phr *p, const char *hay, size_t n, const char **first,
+                    size_t nfirst);
 
 /* dsn.c ------------------------------------------------------------------ */
 
 /* Parse RFC 3464 per-recipient fields in m->dsn into c->rcpts.  Sets
- * c->kind to IMAP_BOUNCE (some recipient failed) or IMAP_DELAY (some
+ * c->kind to CLS_BOUNCE (some recipient failed) or CLS_DELAY (some
  * delayed, none failed); leaves it alone when no recipient failed or was
  * delayed.  *nsuccess gets the number of delivered/relayed/expanded
  * recipients.  Returns the number of recipients added. */
-size_t imap_dsn_parse(const imap_msg *m, imap_class *c, size_t *nsuccess);
+size_t cls_dsn_parse(const cls_msg *m, cls_class *c, size_t *nsuccess);
 /* Strip "rfc822;" / angle brackets / quotes from an address field value
  * into out; returns false when no plausible address is left. */
-bool imap_addr_clean(const char *v, size_t n, cs_buf *out);
+bool cls_addr_clean(const char *v, size_t n, cs_buf *out);
 /* Add a recipient (copies addr and diag); ignores duplicates (same address,
- * case-insensitive) and anything past IMAP_MAX_RCPTS.  Returns it or NULL. */
-imap_rcpt *imap_rcpt_add(imap_class *c, const char *addr, const char *diag);
+ * case-insensitive) and anything past CLS_MAX_RCPTS.  Returns it or NULL. */
+cls_rcpt *cls_rcpt_add(cls_class *c, const char *addr, const char *diag);
 
 /* ndr.c ------------------------------------------------------------------ */
 
 /* Non-standard delivery reports: decide from headers and text whether m is
  * a bounce or delay notice and find the failed recipients.  Returns true
  * (c->kind and c->rcpts set) when it is one. */
-bool imap_ndr_detect(const imap_msg *m, imap_class *c);
+bool cls_ndr_detect(const cls_msg *m, cls_class *c);
 /* The lines of a report's text t[0..n) about addr: from the line of its
  * first mention (case-insensitive) to the next empty line or the next line
  * that names another recipient of c, at most 600 bytes, into out.  Returns
  * false (out empty) when t does not mention addr. */
-bool imap_text_about(const char *t, size_t n, const char *addr,
-                     const imap_class *c, cs_buf *out);
+bool cls_text_about(const char *t, size_t n, const char *addr,
+                    const cls_class *c, cs_buf *out);
 /* Does the top header block look like it came from a mail system (null
  * sender, MAILER-DAEMON, postmaster, Mail Delivery ...)? */
-bool imap_ndr_from_daemon(const imap_msg *m);
+bool cls_ndr_from_daemon(const cls_msg *m);
 
 /* ses.c ------------------------------------------------------------------ */
 
 /* An Amazon SES bounce, complaint or delivery notification (JSON, also in
- * its SNS envelope) as the text of m: fills c->kind (IMAP_BOUNCE,
- * IMAP_COMPLAINT, IMAP_OTHER for a delivery), c->rcpts and
+ * its SNS envelope) as the text of m: fills c->kind (CLS_BOUNCE,
+ * CLS_COMPLAINT, CLS_OTHER for a delivery), c->rcpts and
  * c->orig_message_id, and returns true; false when m is none. */
-bool imap_ses_detect(const imap_msg *m, imap_class *c);
+bool cls_ses_detect(const cls_msg *m, cls_class *c);
 
 /* evidence.c ------------------------------------------------------------- */
 
 /* Find an RFC 3463 status ("5.1.1") in s[0..n) into out (size 8). */
-bool imap_status_find(const char *s, size_t n, char out[8]);
+bool cls_status_find(const char *s, size_t n, char out[8]);
 /* The status of the server's own reply in s[0..n): the one right after an
  * SMTP reply code ("550 5.1.1", "550-'5.7.1"), else the first one. */
-bool imap_reply_status(const char *s, size_t n, char out[8]);
+bool cls_reply_status(const char *s, size_t n, char out[8]);
 /* The class ('4', '5') of the first SMTP reply code in s[0..n), or 0. */
-char imap_reply_class(const char *s, size_t n);
+char cls_reply_class(const char *s, size_t n);
 /* Statuses ("" for none): a bad destination address (X.1.x but the
  * sender's, X.1.4, X.1.5, X.1.9); nothing beyond the class ("", X.0.0);
  * subject and detail both non-zero ("5.7.1"). */
-bool imap_status_address(const char *st);
-bool imap_status_vague(const char *st);
-bool imap_status_specific(const char *st);
+bool cls_status_address(const char *st);
+bool cls_status_vague(const char *st);
+bool cls_status_specific(const char *st);
 
 /* The SMTP command a refusal answered (RFC 5321 3.3). */
 enum {
-	IMAP_PHASE_NONE = 0,
-	IMAP_PHASE_MAIL, /* MAIL FROM: the sender was refused */
-	IMAP_PHASE_RCPT, /* RCPT TO: the recipient was */
-	IMAP_PHASE_DATA, /* DATA or end of data: the message was */
+	CLS_PHASE_NONE = 0,
+	CLS_PHASE_MAIL, /* MAIL FROM: the sender was refused */
+	CLS_PHASE_RCPT, /* RCPT TO: the recipient was */
+	CLS_PHASE_DATA, /* DATA or end of data: the message was */
 };
 /* The (flattened) wording that names each: an answer to MAIL FROM, to
  * RCPT TO, to DATA, and a DATA refused for want of any accepted
  * recipient.  Searched for with the reason words, in one pass. */
-extern const char *const imap_ph_mail[],
-    *const imap_ph_rcpt[], *const imap_ph_data[], *const imap_ph_no_rcpt[];
+extern const char *const cls_ph_mail[],
+    *const cls_ph_rcpt[], *const cls_ph_data[], *const cls_ph_no_rcpt[];
 /* The phase, from where each of those was first found (NULL: not). */
-int imap_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
-                  const char *data);
+int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
+                 const char *data);
 
 /* reason_words.c --------------------------------------------------------- */
 
-/* The reason groups (IMAP_N_REASON, the first is the definite "no such
+/* The reason groups (CLS_N_REASON, the first is the definite "no such
  * user" of a directory, the lowest group found wins), then the four phase
- * lists from IMAP_G_PHASE (no-rcpt, rcpt, mail, data); each group's name
+ * lists from CLS_G_PHASE (no-rcpt, rcpt, mail, data); each group's name
  * is the reason it names. */
 enum {
-	IMAP_N_REASON = 25,
-	IMAP_G_PHASE = IMAP_N_REASON,
-	IMAP_N_GROUPS = IMAP_G_PHASE + 4,
+	CLS_N_REASON = 25,
+	CLS_G_PHASE = CLS_N_REASON,
+	CLS_N_GROUPS = CLS_G_PHASE + 4,
 };
-extern const imap_phr_group imap_reason_patterns[IMAP_N_GROUPS + 1];
+extern const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1];
 
 /* reason.c --------------------------------------------------------------- */
 
 /* What a report's own text (flattened) tells about every recipient of it,
  * worked out at most once per message and only when a recipient's own
  * words do not decide. */
-typedef struct imap_rctx {
+typedef struct cls_rctx {
 	const char *text; /* may be NULL */
 	size_t len;
 	int known; /* bits: 1 reason, 2 phase, 4 status, 8 mda worked out */
@@ -362,12 +371,12 @@ typedef struct imap_rctx {
 	                   line in it names, or -1 */
 	bool single;    /* it is about one recipient only: its status is that
 	                   recipient's */
-} imap_rctx;
+} cls_rctx;
 
-void imap_rctx_init(imap_rctx *x, const char *flat, size_t n);
+void cls_rctx_init(cls_rctx *x, const char *flat, size_t n);
 
 /* What a report says about one recipient besides the server's words. */
-typedef struct imap_rwhy {
+typedef struct cls_rwhy {
 	bool delayed; /* Action: delayed, or a warning that it is retried */
 	bool remote;  /* r->diag is a remote server's reply as a DSN carries
 	                 it (Diagnostic-Code of type smtp) */
@@ -378,34 +387,34 @@ typedef struct imap_rwhy {
 	 * something else (a DSN's Diagnostic-Code), or NULL: read for the
 	 * SMTP phase the diagnostic does not name */
 	const char *about;
-} imap_rwhy;
+} cls_rwhy;
 
 /* Decide r->reason and r->hard from r->status, r->diag, why and the
  * report's context (may be NULL).  r->status is the report's Status for
  * the recipient ("" when none); the status of the server's own reply in
  * r->diag replaces it when that one is more specific, and it is filled
  * from the text when it was empty. */
-void imap_reason_decide(imap_rcpt *r, imap_rctx *ctx, const imap_rwhy *why);
+void cls_reason_decide(cls_rcpt *r, cls_rctx *ctx, const cls_rwhy *why);
 
 /* autoreply.c ------------------------------------------------------------ */
 
 /* RFC 3834 headers and out-of-office wording; fills c->return_date. */
-bool imap_autoreply_detect(const imap_msg *m, imap_class *c, const char *fresh,
-                           size_t freshlen);
+bool cls_autoreply_detect(const cls_msg *m, cls_class *c, const char *fresh,
+                          size_t freshlen);
 /* Parse a return date after a "back on"-like phrase in the flattened text;
  * year_hint/month_hint/day_hint give the message date (0 when unknown) for
  * dates given without a year.  out gets "YYYY-MM-DD". */
-bool imap_return_date(const char *flat, size_t n, int year_hint, int month_hint,
-                      int day_hint, char out[11]);
+bool cls_return_date(const char *flat, size_t n, int year_hint, int month_hint,
+                     int day_hint, char out[11]);
 
 /* unsub.c ---------------------------------------------------------------- */
 
 /* The List-Unsubscribe subject "unsubscribe TOKEN", or removal wording in
  * the fresh (unquoted) text.  Sets c->token when the subject carries one. */
-bool imap_unsub_detect(const imap_class *c, const char *fresh, size_t freshlen,
-                       char **token);
+bool cls_unsub_detect(const cls_class *c, const char *fresh, size_t freshlen,
+                      char **token);
 
 /* The part of a reply's flattened text above the quoted message. */
-size_t imap_fresh_len(const char *flat, size_t n);
+size_t cls_fresh_len(const char *flat, size_t n);
 
 #endif

@@ -21,7 +21,7 @@
  * after the message's Date.
  */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -169,9 +169,9 @@ static const char *const auto_phrase[] = {
     NULL,
 };
 
-static imap_phr ooo_subject_phr = IMAP_PHR_ANY(ooo_subject);
-static imap_phr ooo_body_phr = IMAP_PHR_ANY(ooo_body);
-static imap_phr auto_phrase_phr = IMAP_PHR_ANY(auto_phrase);
+static cls_phr ooo_subject_phr = CLS_PHR_ANY(ooo_subject);
+static cls_phr ooo_body_phr = CLS_PHR_ANY(ooo_body);
+static cls_phr auto_phrase_phr = CLS_PHR_ANY(auto_phrase);
 
 /* Words after which a date is the return date. */
 static const char *const triggers[] = {
@@ -460,8 +460,8 @@ static size_t skip_weekday(const char *s, size_t n)
 	return 0;
 }
 
-bool imap_return_date(const char *flat, size_t n, int year_hint, int month_hint,
-                      int day_hint, char out[11])
+bool cls_return_date(const char *flat, size_t n, int year_hint, int month_hint,
+                     int day_hint, char out[11])
 {
 	size_t i;
 
@@ -511,10 +511,10 @@ bool imap_return_date(const char *flat, size_t n, int year_hint, int month_hint,
 	return false;
 }
 
-static bool hdr_is(const imap_msg *m, const char *name, cs_buf *v)
+static bool hdr_is(const cls_msg *m, const char *name, cs_buf *v)
 {
 	size_t n;
-	const char *s = imap_msg_hdr(m, name, &n);
+	const char *s = cls_msg_hdr(m, name, &n);
 
 	cs_buf_clear(v);
 	if (s == NULL)
@@ -525,7 +525,7 @@ static bool hdr_is(const imap_msg *m, const char *name, cs_buf *v)
 
 /* The message's Date as y/m/d (zeros when absent or unreadable: then
  * today's date stands in). */
-static void message_date(const imap_msg *m, int *y, int *mo, int *d)
+static void message_date(const cls_msg *m, int *y, int *mo, int *d)
 {
 	cs_buf v = CS_BUF_INIT;
 	struct mailimf_date_time *dt = NULL;
@@ -553,8 +553,8 @@ static void message_date(const imap_msg *m, int *y, int *mo, int *d)
 	cs_buf_free(&v);
 }
 
-bool imap_autoreply_detect(const imap_msg *m, imap_class *c, const char *fresh,
-                           size_t freshlen)
+bool cls_autoreply_detect(const cls_msg *m, cls_class *c, const char *fresh,
+                          size_t freshlen)
 {
 	cs_buf v = CS_BUF_INIT, subj = CS_BUF_INIT;
 	bool strong = false, weak = false, subj_ooo, body_ooo, yes;
@@ -580,20 +580,20 @@ bool imap_autoreply_detect(const imap_msg *m, imap_class *c, const char *fresh,
 	    hdr_is(m, "X-MS-Exchange-Inbox-Rules-Loop", &v))
 		weak = true;
 	if (c->subject)
-		imap_flatten(c->subject, strlen(c->subject), &subj);
-	subj_ooo = subj.len && imap_phr_find(&ooo_subject_phr, subj.data,
-	                                     subj.len, NULL) >= 0;
-	body_ooo = freshlen &&
-	           imap_phr_find(&ooo_body_phr, fresh, freshlen, NULL) >= 0;
+		cls_flatten(c->subject, strlen(c->subject), &subj);
+	subj_ooo = subj.len && cls_phr_find(&ooo_subject_phr, subj.data,
+	                                    subj.len, NULL) >= 0;
+	body_ooo =
+	    freshlen && cls_phr_find(&ooo_body_phr, fresh, freshlen, NULL) >= 0;
 	message_date(m, &y, &mo, &d);
 	c->return_date[0] = '\0';
 	if (body_ooo || subj_ooo || strong)
-		(void)imap_return_date(fresh, freshlen, y, mo, d,
-		                       c->return_date);
+		(void)cls_return_date(fresh, freshlen, y, mo, d,
+		                      c->return_date);
 	yes = strong || subj_ooo || (weak && body_ooo) ||
 	      (body_ooo &&
 	       (c->return_date[0] ||
-	        imap_phr_find(&auto_phrase_phr, fresh, freshlen, NULL) >= 0));
+	        cls_phr_find(&auto_phrase_phr, fresh, freshlen, NULL) >= 0));
 	if (!yes)
 		c->return_date[0] = '\0';
 	cs_buf_free(&v);

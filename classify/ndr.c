@@ -3,7 +3,7 @@
  *
  * Many servers (qmail, older Exim and Sendmail, Exchange and Office 365 in
  * some paths, Yahoo, webmail providers, gateways) report a failure as free
- * text.  imap_ndr_detect() decides it is one from three kinds of evidence:
+ * text.  cls_ndr_detect() decides it is one from three kinds of evidence:
  * who sent it (null sender, MAILER-DAEMON, postmaster, "Mail Delivery
  * System"), the subject ("Undelivered Mail Returned to Sender", "failure
  * notice", ...) and the wording of the text ("could not be delivered",
@@ -16,12 +16,12 @@
  * those given as a sender, a help contact or a Message-ID, else from To
  * of the returned original headers, else (a message sent to oneself)
  * from the notice's addressee named in the text.  Each recipient's
- * diagnostic is the text's lines about it (imap_text_about: its blocks,
+ * diagnostic is the text's lines about it (cls_text_about: its blocks,
  * each ending where another recipient's begins); reason.c decides the
  * rest.
  */
 #define _GNU_SOURCE /* strcasestr */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -197,39 +197,39 @@ static const char *const system_local[] = {
     "mail-daemon",   "mdaemon",    NULL,
 };
 
-static imap_phr daemon_phr = IMAP_PHR_ANY(daemon_from);
+static cls_phr daemon_phr = CLS_PHR_ANY(daemon_from);
 /* the subject's and the body's lists, each read in one pass */
-static const imap_phr_group subject_lists[] = {
+static const cls_phr_group subject_lists[] = {
     {"fail", fail_subject},
     {"delay", delay_subject},
     {NULL, NULL},
 };
-static const imap_phr_group body_lists[] = {
+static const cls_phr_group body_lists[] = {
     {"fail", fail_body},
     {"delay", delay_body},
     {"permanent", permanent_body},
     {NULL, NULL},
 };
-static imap_phr subject_phr = IMAP_PHR_GROUPS(subject_lists);
-static imap_phr body_phr = IMAP_PHR_GROUPS(body_lists);
+static cls_phr subject_phr = CLS_PHR_GROUPS(subject_lists);
+static cls_phr body_phr = CLS_PHR_GROUPS(body_lists);
 
-static bool list_hit(const char *t, size_t n, imap_phr *list)
+static bool list_hit(const char *t, size_t n, cls_phr *list)
 {
-	return n && imap_phr_find(list, t, n, NULL) >= 0;
+	return n && cls_phr_find(list, t, n, NULL) >= 0;
 }
 
-bool imap_ndr_from_daemon(const imap_msg *m)
+bool cls_ndr_from_daemon(const cls_msg *m)
 {
 	cs_buf f = CS_BUF_INIT;
 	const char *s;
 	size_t n;
 	bool hit = false;
 
-	if ((s = imap_msg_hdr(m, "From", &n)) != NULL) {
-		imap_flatten(s, n, &f);
+	if ((s = cls_msg_hdr(m, "From", &n)) != NULL) {
+		cls_flatten(s, n, &f);
 		hit = list_hit(f.data, f.len, &daemon_phr);
 	}
-	if (!hit && (s = imap_msg_hdr(m, "Return-Path", &n)) != NULL) {
+	if (!hit && (s = cls_msg_hdr(m, "Return-Path", &n)) != NULL) {
 		/* null sender: only mail systems send with <> */
 		hit = strcmp(s, "<>") == 0 || strcmp(s, "< >") == 0 || n == 0 ||
 		      strcasestr(s, "mailer-daemon") != NULL;
@@ -248,12 +248,12 @@ static void own_add_value(own_addrs *o, const char *p, size_t left)
 {
 	cs_buf a = CS_BUF_INIT;
 
-	while (left > 0 && imap_addr_clean(p, left, &a)) {
+	while (left > 0 && cls_addr_clean(p, left, &a)) {
 		const char *at = memchr(p, '@', left), *comma;
 		size_t skip;
 
 		cs_buf_putc(&o->list, '\n');
-		imap_flatten(a.data, a.len, &o->list);
+		cls_flatten(a.data, a.len, &o->list);
 		cs_buf_putc(&o->list, '\n');
 		skip = (size_t)(at - p) + 1;
 		p += skip;
@@ -268,12 +268,12 @@ static void own_add_value(own_addrs *o, const char *p, size_t left)
 }
 
 /* Every field called name of the top header block. */
-static void own_add(own_addrs *o, const imap_msg *m, const char *name)
+static void own_add(own_addrs *o, const cls_msg *m, const char *name)
 {
 	const char *v;
 	size_t k, n;
 
-	for (k = 0; (v = imap_msg_hdr_nth(m, name, k, &n)) != NULL; k++)
+	for (k = 0; (v = cls_msg_hdr_nth(m, name, k, &n)) != NULL; k++)
 		own_add_value(o, v, n);
 }
 
@@ -283,9 +283,9 @@ static bool own_has(const own_addrs *o, const char *addr)
 	bool hit;
 
 	cs_buf_putc(&k, '\n');
-	imap_flatten(addr, strlen(addr), &k);
+	cls_flatten(addr, strlen(addr), &k);
 	cs_buf_putc(&k, '\n');
-	hit = o->list.len && imap_find(o->list.data, o->list.len, k.data);
+	hit = o->list.len && cls_find(o->list.data, o->list.len, k.data);
 	cs_buf_free(&k);
 	return hit;
 }
@@ -340,11 +340,11 @@ static const char *ci_find(const char *hay, size_t n, const char *needle,
 
 /* Does the line l[0..n) name a recipient of c other than addr? */
 static bool names_other(const char *l, size_t n, const char *addr,
-                        const imap_class *c)
+                        const cls_class *c)
 {
 	size_t i;
 
-	if (imap_memchr(l, '@', n) == NULL)
+	if (cls_memchr(l, '@', n) == NULL)
 		return false;
 	for (i = 0; c && i < c->nrcpts; i++)
 		if (strcasecmp(c->rcpts[i].addr, addr) != 0 &&
@@ -369,7 +369,7 @@ static bool result_line_other(const char *l, size_t n, const char *addr)
  * naming another recipient, at most 600 bytes; appended to out.  Returns
  * where the block ends. */
 static const char *block_about(const char *t, const char *end, const char *hit,
-                               const char *addr, const imap_class *c,
+                               const char *addr, const cls_class *c,
                                cs_buf *out)
 {
 	const char *s = hit, *e;
@@ -394,10 +394,10 @@ static const char *block_about(const char *t, const char *end, const char *hit,
 			break;
 		s = ps;
 	}
-	e = imap_memchr(hit, '\n', (size_t)(end - hit));
+	e = cls_memchr(hit, '\n', (size_t)(end - hit));
 	e = e ? e + 1 : end;
 	while (e < end && e - s < 600) {
-		const char *nl = imap_memchr(e, '\n', (size_t)(end - e));
+		const char *nl = cls_memchr(e, '\n', (size_t)(end - e));
 		const char *le = nl ? nl + 1 : end, *q = e;
 
 		while (q < le && isspace((unsigned char)*q))
@@ -417,8 +417,8 @@ static const char *block_about(const char *t, const char *end, const char *hit,
 	return e;
 }
 
-bool imap_text_about(const char *t, size_t n, const char *addr,
-                     const imap_class *c, cs_buf *out)
+bool cls_text_about(const char *t, size_t n, const char *addr,
+                    const cls_class *c, cs_buf *out)
 {
 	const char *end = t + n, *p = t, *hit;
 	size_t alen = strlen(addr);
@@ -466,7 +466,7 @@ static bool not_rcpt_position(const char *t, size_t s)
 /* Scan t[0..n) for addresses; add those not in own and not given as a
  * sender.  Returns how many. */
 static size_t rcpts_from_text(const char *t, size_t n, const own_addrs *own,
-                              imap_class *c)
+                              cls_class *c)
 {
 	cs_buf a = CS_BUF_INIT;
 	size_t i, added = 0;
@@ -503,21 +503,20 @@ static size_t rcpts_from_text(const char *t, size_t n, const own_addrs *own,
 		    strncasecmp(a.data, "mailer-daemon", 13) == 0 ||
 		    not_rcpt_position(t, s))
 			continue;
-		if (imap_rcpt_add(c, a.data, NULL))
+		if (cls_rcpt_add(c, a.data, NULL))
 			added++;
 	}
 	cs_buf_free(&a);
 	return added;
 }
 
-static void rcpts_from_header(const imap_msg *m, const char *name,
-                              imap_class *c)
+static void rcpts_from_header(const cls_msg *m, const char *name, cls_class *c)
 {
 	cs_buf a = CS_BUF_INIT;
 	const char *p, *end;
 	size_t n;
 
-	p = imap_msg_hdr(m, name, &n);
+	p = cls_msg_hdr(m, name, &n);
 	if (p == NULL)
 		goto out;
 	end = p + n;
@@ -525,8 +524,8 @@ static void rcpts_from_header(const imap_msg *m, const char *name,
 		const char *comma = memchr(p, ',', (size_t)(end - p));
 		const char *e = comma ? comma : end;
 
-		if (imap_addr_clean(p, (size_t)(e - p), &a))
-			(void)imap_rcpt_add(c, a.data, NULL);
+		if (cls_addr_clean(p, (size_t)(e - p), &a))
+			(void)cls_rcpt_add(c, a.data, NULL);
 		p = e + 1;
 	}
 out:
@@ -534,29 +533,28 @@ out:
 }
 
 /* To: of the returned original, from m->orig or the quoted copy in text. */
-static void rcpts_from_orig(const imap_msg *m, imap_class *c)
+static void rcpts_from_orig(const cls_msg *m, cls_class *c)
 {
 	cs_buf v = CS_BUF_INIT, a = CS_BUF_INIT;
 	bool got = false;
 
 	if (m->orig.len)
-		got = imap_hdr_get(m->orig.data, m->orig.len, "To", &v);
+		got = cls_hdr_get(m->orig.data, m->orig.len, "To", &v);
 	if (!got && m->orig_text_at < m->text.len) {
 		const char *t = m->text.data + m->orig_text_at;
 		const char *to =
-		    imap_find_line(t, m->text.len - m->orig_text_at, "To:");
+		    cls_find_line(t, m->text.len - m->orig_text_at, "To:");
 
 		if (to)
-			got = imap_hdr_get(to + 1, strlen(to + 1), "To", &v);
+			got = cls_hdr_get(to + 1, strlen(to + 1), "To", &v);
 	}
-	if (got && imap_addr_clean(v.data, v.len, &a) &&
-	    !system_address(a.data))
-		(void)imap_rcpt_add(c, a.data, NULL);
+	if (got && cls_addr_clean(v.data, v.len, &a) && !system_address(a.data))
+		(void)cls_rcpt_add(c, a.data, NULL);
 	cs_buf_free(&v);
 	cs_buf_free(&a);
 }
 
-bool imap_ndr_detect(const imap_msg *m, imap_class *c)
+bool cls_ndr_detect(const cls_msg *m, cls_class *c)
 {
 	cs_buf v = CS_BUF_INIT, subj = CS_BUF_INIT;
 	own_addrs own, senders;
@@ -566,23 +564,23 @@ bool imap_ndr_detect(const imap_msg *m, imap_class *c)
 	const char *body = cs_buf_str(&m->flat), *s;
 	const char *text = cs_buf_str(&m->text);
 	size_t blen = m->flat.len;
-	imap_rctx ctx;
-	imap_rwhy why;
+	cls_rctx ctx;
+	cls_rwhy why;
 
 	memset(&own, 0, sizeof own);
 	memset(&senders, 0, sizeof senders);
 	memset(&why, 0, sizeof why);
-	s = imap_msg_hdr(m, "X-Failed-Recipients", &n);
+	s = cls_msg_hdr(m, "X-Failed-Recipients", &n);
 	xfailed = s && memchr(s, '@', n);
-	if ((s = imap_msg_hdr(m, "Subject", &n)) != NULL)
-		imap_flatten(s, n, &subj);
-	if (textlen > IMAP_WORDS_SCAN)
-		textlen = IMAP_WORDS_SCAN;
-	daemon = imap_ndr_from_daemon(m);
-	(void)imap_phr_scan(&subject_phr, subj.data, subj.len, found, 2);
+	if ((s = cls_msg_hdr(m, "Subject", &n)) != NULL)
+		cls_flatten(s, n, &subj);
+	if (textlen > CLS_WORDS_SCAN)
+		textlen = CLS_WORDS_SCAN;
+	daemon = cls_ndr_from_daemon(m);
+	(void)cls_phr_scan(&subject_phr, subj.data, subj.len, found, 2);
 	sfail = found[0] != NULL;
 	sdelay = found[1] != NULL;
-	(void)imap_phr_scan(&body_phr, body, blen, found, 3);
+	(void)cls_phr_scan(&body_phr, body, blen, found, 3);
 	bfail = found[0] != NULL;
 	bdelay = found[1] != NULL;
 	bperm = found[2] != NULL;
@@ -597,7 +595,7 @@ bool imap_ndr_detect(const imap_msg *m, imap_class *c)
 
 	own_add(&senders, m, "From");
 	own_add(&senders, m, "Reply-To");
-	if (m->orig.len && imap_hdr_get(m->orig.data, m->orig.len, "From", &v))
+	if (m->orig.len && cls_hdr_get(m->orig.data, m->orig.len, "From", &v))
 		own_add_value(&senders, v.data, v.len);
 	cs_buf_append(&own.list, senders.list.data, senders.list.len);
 	own_add(&own, m, "To");
@@ -614,18 +612,18 @@ bool imap_ndr_detect(const imap_msg *m, imap_class *c)
 		rcpts_from_text(text, textlen, &senders, c);
 	/* each recipient's words are the report's lines about it; reasons
 	 * are decided with the whole text as context */
-	imap_rctx_init(&ctx, body,
-	               blen < IMAP_REASON_CTX ? blen : IMAP_REASON_CTX);
+	cls_rctx_init(&ctx, body,
+	              blen < CLS_REASON_CTX ? blen : CLS_REASON_CTX);
 	ctx.single = c->nrcpts == 1;
 	for (i = 0; i < c->nrcpts; i++) {
-		imap_rcpt *r = &c->rcpts[i];
+		cls_rcpt *r = &c->rcpts[i];
 
 		if (r->diag == NULL &&
-		    imap_text_about(text, textlen, r->addr, c, &v))
+		    cls_text_about(text, textlen, r->addr, c, &v))
 			r->diag = cs_xstrdup(v.data);
-		imap_reason_decide(r, &ctx, &why);
+		cls_reason_decide(r, &ctx, &why);
 	}
-	c->kind = why.delayed ? IMAP_DELAY : IMAP_BOUNCE;
+	c->kind = why.delayed ? CLS_DELAY : CLS_BOUNCE;
 	cs_buf_free(&own.list);
 	cs_buf_free(&senders.list);
 	cs_buf_free(&v);

@@ -1,25 +1,25 @@
 /*
  * mime_walk.c - take a raw message apart for the classifier.
  *
- * imap_msg_parse() copies at most IMAP_MAX_SCAN bytes of the message into
+ * cls_msg_parse() copies at most CLS_MAX_SCAN bytes of the message into
  * a normalised buffer (CRLF line ends whatever the input used, NUL bytes
- * turned into spaces, every line cut at IMAP_MAX_LINE bytes) and parses
+ * turned into spaces, every line cut at CLS_MAX_LINE bytes) and parses
  * the top header block once into a field index (both in msg_head.c), then
  * walks the MIME structure
- * (at most IMAP_MAX_DEPTH deep): each part's Content-Type and
+ * (at most CLS_MAX_DEPTH deep): each part's Content-Type and
  * Content-Transfer-Encoding are read, a multipart body is cut at its
  * boundary lines, and only what the detectors read is collected: readable
  * text outside any returned message, the delivery-status and
  * feedback-report parts and the header block of the returned original
  * message, which is never parsed further.  decode.c turns the readable
- * parts into UTF-8 text, from at most twice IMAP_MAX_TEXT encoded bytes
+ * parts into UTF-8 text, from at most twice CLS_MAX_TEXT encoded bytes
  * per part, so a 50 MB attachment is never held decoded.  The text is
- * flattened once (imap_flatten) for every detector.
+ * flattened once (cls_flatten) for every detector.
  *
  * Nothing here fails: a part that cannot be read is skipped.
  */
 #define _GNU_SOURCE /* memmem */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +39,10 @@ static int cte_of(const char *v, size_t n)
 		n--;
 	}
 	if (n >= 6 && strncasecmp(v, "base64", 6) == 0)
-		return IMAP_CTE_BASE64;
+		return CLS_CTE_BASE64;
 	if (n >= 16 && strncasecmp(v, "quoted-printable", 16) == 0)
-		return IMAP_CTE_QP;
-	return IMAP_CTE_8BIT;
+		return CLS_CTE_QP;
+	return CLS_CTE_8BIT;
 }
 
 /* ---- the walk ------------------------------------------------------------ */
@@ -56,7 +56,7 @@ static int cte_of(const char *v, size_t n)
  * few parts' headers plus decoding the readable ones.
  */
 typedef struct walk_state {
-	imap_msg *m;
+	cls_msg *m;
 	/* the first text/html part, decoded only when there is no
 	 * text/plain */
 	const char *html;
@@ -191,7 +191,7 @@ static size_t header_block_len(const char *s, size_t n)
 		return 0;
 	/* the first "\r\n\r\n", line by line (lines are short: memchr
 	 * per line beats a substring search) */
-	while ((nl = imap_memchr(p, '\n', (size_t)(end - p))) != NULL) {
+	while ((nl = cls_memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		if (nl > s && nl[-1] == '\r' && end - nl > 2 && nl[1] == '\r' &&
 		    nl[2] == '\n')
 			return (size_t)(nl - 1 - s) + 2;
@@ -199,15 +199,15 @@ static size_t header_block_len(const char *s, size_t n)
 	}
 	return n;
 }
-static void keep_orig_headers(imap_msg *m, const char *s, size_t n)
+static void keep_orig_headers(cls_msg *m, const char *s, size_t n)
 {
 	size_t h;
 
 	if (m->orig.len || n == 0)
 		return;
 	h = header_block_len(s, n);
-	if (h > IMAP_MAX_TEXT)
-		h = IMAP_MAX_TEXT;
+	if (h > CLS_MAX_TEXT)
+		h = CLS_MAX_TEXT;
 	cs_buf_append(&m->orig, s, h);
 }
 
@@ -222,13 +222,13 @@ static void walk_part(walk_state *ws, const char *p, size_t n, int depth)
 {
 	ctype ctbuf, *ct = NULL;
 	bool have_ct = false, have_cte = false;
-	int enc = IMAP_CTE_8BIT;
-	imap_hdr_iter it;
+	int enc = CLS_CTE_8BIT;
+	cls_hdr_iter it;
 	const char *nm;
 	size_t nl, b;
 
-	imap_hdr_begin(&it, p, n);
-	while (imap_hdr_next(&it, &nm, &nl, &ws->v)) {
+	cls_hdr_begin(&it, p, n);
+	while (cls_hdr_next(&it, &nm, &nl, &ws->v)) {
 		if (ws->v.len == 0)
 			continue;
 		if (nl == 12 && !have_ct &&
@@ -336,7 +336,7 @@ static bool walk_multipart(walk_state *ws, const char *body, size_t blen,
 	while (d && !close) {
 		const char *ps, *pe = end, *next = NULL;
 
-		ps = imap_memchr(d, '\n', (size_t)(end - d));
+		ps = cls_memchr(d, '\n', (size_t)(end - d));
 		if (ps == NULL)
 			return true;
 		ps++;
@@ -354,7 +354,7 @@ static bool walk_multipart(walk_state *ws, const char *body, size_t blen,
 		}
 		if (pe > ps)
 			walk_part(ws, ps, (size_t)(pe - ps), depth + 1);
-		if (ws->parts > 4 * IMAP_MAX_RCPTS)
+		if (ws->parts > 4 * CLS_MAX_RCPTS)
 			return true;
 		d = next;
 	}
@@ -397,9 +397,9 @@ static bool guess_boundary(const char *body, size_t n, char *out)
 static void walk(walk_state *ws, const ctype *ct, int enc, const char *body,
                  size_t blen, int depth)
 {
-	imap_msg *m = ws->m;
+	cls_msg *m = ws->m;
 
-	if (depth > IMAP_MAX_DEPTH || ++ws->parts > 4 * IMAP_MAX_RCPTS)
+	if (depth > CLS_MAX_DEPTH || ++ws->parts > 4 * CLS_MAX_RCPTS)
 		return;
 	if (ct_is(ct, "multipart", NULL)) {
 		const char *bd = ct->boundary;
@@ -416,21 +416,21 @@ static void walk(walk_state *ws, const ctype *ct, int enc, const char *body,
 				const char *rt = ct->report;
 
 				if (strcasecmp(rt, "delivery-status") == 0)
-					m->report = IMAP_REPORT_DSN;
+					m->report = CLS_REPORT_DSN;
 				else if (strcasecmp(rt, "feedback-report") == 0)
-					m->report = IMAP_REPORT_ARF;
+					m->report = CLS_REPORT_ARF;
 				else if (strcasecmp(
 				             rt, "disposition-notification") ==
 				         0)
-					m->report = IMAP_REPORT_MDN;
+					m->report = CLS_REPORT_MDN;
 				else
-					m->report = IMAP_REPORT_OTHER;
+					m->report = CLS_REPORT_OTHER;
 			}
 		}
 		if (!(bd && *bd && walk_multipart(ws, body, blen, bd, depth)) &&
 		    depth <= 1) {
 			/* no boundary or no part: read the body as text */
-			imap_decode_part(body, blen, enc, NULL, &m->text);
+			cls_decode_part(body, blen, enc, NULL, &m->text);
 		}
 		return;
 	}
@@ -439,24 +439,24 @@ static void walk(walk_state *ws, const ctype *ct, int enc, const char *body,
 		keep_orig_headers(m, body, blen);
 	} else if (ct_is(ct, "message", "delivery-status") ||
 	           ct_is(ct, "message", "global-delivery-status")) {
-		if (m->report == IMAP_REPORT_NONE ||
-		    m->report == IMAP_REPORT_OTHER)
-			m->report = IMAP_REPORT_DSN;
-		imap_decode_part(body, blen, enc, NULL, &m->dsn);
+		if (m->report == CLS_REPORT_NONE ||
+		    m->report == CLS_REPORT_OTHER)
+			m->report = CLS_REPORT_DSN;
+		cls_decode_part(body, blen, enc, NULL, &m->dsn);
 		cs_buf_append(&m->dsn, "\r\n", 2);
 	} else if (ct_is(ct, "message", "feedback-report")) {
-		if (m->report == IMAP_REPORT_NONE ||
-		    m->report == IMAP_REPORT_OTHER)
-			m->report = IMAP_REPORT_ARF;
-		imap_decode_part(body, blen, enc, NULL, &m->arf);
+		if (m->report == CLS_REPORT_NONE ||
+		    m->report == CLS_REPORT_OTHER)
+			m->report = CLS_REPORT_ARF;
+		cls_decode_part(body, blen, enc, NULL, &m->arf);
 	} else if (ct_is(ct, "message", "disposition-notification")) {
-		if (m->report == IMAP_REPORT_NONE)
-			m->report = IMAP_REPORT_MDN;
+		if (m->report == CLS_REPORT_NONE)
+			m->report = CLS_REPORT_MDN;
 	} else if (ct_is(ct, "text", "rfc822-headers") ||
 	           ct_is(ct, "message", "global-headers")) {
 		cs_buf tmp = CS_BUF_INIT;
 
-		imap_decode_part(body, blen, enc, NULL, &tmp);
+		cls_decode_part(body, blen, enc, NULL, &tmp);
 		keep_orig_headers(m, cs_buf_str(&tmp), tmp.len);
 		cs_buf_free(&tmp);
 	} else if (ct_is(ct, "text", "html")) {
@@ -472,62 +472,62 @@ static void walk(walk_state *ws, const ctype *ct, int enc, const char *body,
 			ws->html_cs[k] = '\0';
 		}
 	} else if (ct == NULL || ct_is(ct, "text", NULL)) {
-		imap_decode_part(body, blen, enc, ct ? ct->charset : NULL,
-		                 &m->text);
+		cls_decode_part(body, blen, enc, ct ? ct->charset : NULL,
+		                &m->text);
 	}
 }
 
-void imap_msg_parse(const char *raw, size_t len, imap_msg *m)
+void cls_msg_parse(const char *raw, size_t len, cls_msg *m)
 {
 	size_t hlen, b, ctlen = 0, ctelen = 0, n;
 	const char *ctv, *ctev;
 	ctype ctbuf, *ct = NULL;
 	walk_state ws;
 
-	imap_normalise(raw, len, &m->norm);
-	hlen = imap_index_headers(m);
+	cls_normalise(raw, len, &m->norm);
+	hlen = cls_index_headers(m);
 	m->hdr_len = hlen;
 	/* sized once: the text is (mostly) no longer than the message */
 	cs_buf_reserve(&m->text, m->norm.len < 65536 ? m->norm.len : 65536);
 	memset(&ws, 0, sizeof ws);
 	ws.m = m;
-	ctv = imap_msg_hdr(m, "Content-Type", &ctlen);
-	ctev = imap_msg_hdr(m, "Content-Transfer-Encoding", &ctelen);
+	ctv = cls_msg_hdr(m, "Content-Type", &ctlen);
+	ctev = cls_msg_hdr(m, "Content-Transfer-Encoding", &ctelen);
 	if (ctv && ctype_parse(ctv, ctlen, &ctbuf))
 		ct = &ctbuf;
 	b = hlen + 2 <= m->norm.len ? hlen + 2 : m->norm.len;
 	m->mime_ok = true;
-	walk(&ws, ct, ctev ? cte_of(ctev, ctelen) : IMAP_CTE_8BIT,
+	walk(&ws, ct, ctev ? cte_of(ctev, ctelen) : CLS_CTE_8BIT,
 	     m->norm.data + b, m->norm.len - b, 1);
 	cs_buf_free(&ws.v);
 	if (m->text.len == 0 && ws.html) {
-		imap_decode_part(ws.html, ws.html_len, ws.html_enc, ws.html_cs,
-		                 &m->text);
-		imap_strip_html(&m->text);
+		cls_decode_part(ws.html, ws.html_len, ws.html_enc, ws.html_cs,
+		                &m->text);
+		cls_strip_html(&m->text);
 	}
 	/* vals and text allocated and NUL-terminated even when empty; an
 	 * empty dsn, arf or orig is left without memory (most are) */
 	cs_buf_append(&m->vals, "", 0);
 	cs_buf_append(&m->text, "", 0);
 	m->orig_text_at =
-	    m->multipart ? m->text.len : imap_orig_copy_at(&m->text);
+	    m->multipart ? m->text.len : cls_orig_copy_at(&m->text);
 	if (m->dsn.len == 0 && m->text.len)
-		imap_inline_dsn(m);
+		cls_inline_dsn(m);
 	/* the words every detector reads, flattened once */
 	n = m->orig_text_at;
-	cs_buf_reserve(&m->flat, n < IMAP_WORDS_SCAN ? n : IMAP_WORDS_SCAN);
-	imap_flatten(m->text.data, n < IMAP_REASON_CTX ? n : IMAP_REASON_CTX,
-	             &m->flat);
+	cs_buf_reserve(&m->flat, n < CLS_WORDS_SCAN ? n : CLS_WORDS_SCAN);
+	cls_flatten(m->text.data, n < CLS_REASON_CTX ? n : CLS_REASON_CTX,
+	            &m->flat);
 	m->ctx_len = m->flat.len;
-	if (n > IMAP_REASON_CTX)
-		imap_flatten(m->text.data + IMAP_REASON_CTX,
-		             (n < IMAP_WORDS_SCAN ? n : IMAP_WORDS_SCAN) -
-		                 IMAP_REASON_CTX,
-		             &m->flat);
+	if (n > CLS_REASON_CTX)
+		cls_flatten(m->text.data + CLS_REASON_CTX,
+		            (n < CLS_WORDS_SCAN ? n : CLS_WORDS_SCAN) -
+		                CLS_REASON_CTX,
+		            &m->flat);
 	cs_buf_append(&m->flat, "", 0);
 }
 
-void imap_msg_free(imap_msg *m)
+void cls_msg_free(cls_msg *m)
 {
 	cs_buf_free(&m->norm);
 	if (m->fields != m->field0)

@@ -1,11 +1,12 @@
 /*
  * text.c - the small text helpers every detector of the classifier shares:
- * iterating the fields of a header block (unfolded, each value capped at
- * IMAP_MAX_LINE), flattening text for phrase search (lower case, white
- * space squeezed) and searching it.
+ * the one header unfolder (cls_unfold, also behind msg_head.c's index of
+ * the top header block) and iterating the fields of a header block with
+ * it (each value capped at CLS_MAX_LINE), flattening text for phrase search
+ * (lower case, white space squeezed) and searching it.
  */
 #define _GNU_SOURCE /* memmem */
-#include "imap_int.h"
+#include "cls_int.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -17,7 +18,7 @@
 
 /* ---- header blocks ------------------------------------------------------ */
 
-void imap_hdr_begin(imap_hdr_iter *it, const char *blk, size_t len)
+void cls_hdr_begin(cls_hdr_iter *it, const char *blk, size_t len)
 {
 	it->p = blk;
 	it->end = blk + len;
@@ -26,16 +27,56 @@ void imap_hdr_begin(imap_hdr_iter *it, const char *blk, size_t len)
 
 static const char *line_end(const char *p, const char *end)
 {
-	const char *nl = imap_memchr(p, '\n', (size_t)(end - p));
+	const char *nl = cls_memchr(p, '\n', (size_t)(end - p));
 
 	return nl ? nl : end;
 }
 
-bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
-                   cs_buf *value)
+size_t cls_unfold(const char *v, const char *eol, const char *end, cs_buf *out,
+                  const char **next)
+{
+	const char *p = eol < end ? eol + 1 : eol;
+	size_t at = out->len;
+
+	for (;;) {
+		const char *e = eol;
+		size_t k;
+
+		if (e > v && e[-1] == '\r')
+			e--;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		k = (size_t)(e - v);
+		/* room for a space, the line and the NUL, written directly (a
+		 * call per byte or line costs more than the copy of a short
+		 * header line) */
+		if (out->cap < out->len + k + 2)
+			cs_buf_reserve(out, k + 1 > 256 ? k + 1 : 256);
+		if (out->len > at && v < e)
+			out->data[out->len++] = ' ';
+		if (out->len - at + k < CLS_MAX_LINE) {
+			memcpy(out->data + out->len, v, k);
+			out->len += k;
+		}
+		/* continuation lines */
+		if (p >= end || (*p != ' ' && *p != '\t'))
+			break;
+		v = p;
+		eol = line_end(p, end);
+		p = eol < end ? eol + 1 : eol;
+	}
+	while (out->len > at && isspace((unsigned char)out->data[out->len - 1]))
+		out->len--;
+	out->data[out->len] = '\0';
+	*next = p;
+	return out->len - at;
+}
+
+bool cls_hdr_next(cls_hdr_iter *it, const char **name, size_t *nlen,
+                  cs_buf *value)
 {
 	for (;;) {
-		const char *p = it->p, *eol, *colon, *v;
+		const char *p = it->p, *eol, *colon;
 
 		if (it->done || p >= it->end)
 			return false;
@@ -49,7 +90,7 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 		it->p = eol < it->end ? eol + 1 : eol;
 		if (*p == ' ' || *p == '\t')
 			continue; /* stray continuation */
-		colon = imap_memchr(p, ':', (size_t)(eol - p));
+		colon = cls_memchr(p, ':', (size_t)(eol - p));
 		if (colon == NULL || colon == p)
 			continue; /* not a field (e.g. an mbox "From " line) */
 		*name = p;
@@ -58,64 +99,31 @@ bool imap_hdr_next(imap_hdr_iter *it, const char **name, size_t *nlen,
 		       (p[*nlen - 1] == ' ' || p[*nlen - 1] == '\t'))
 			(*nlen)--;
 		value->len = 0;
-		v = colon + 1;
-		for (;;) {
-			const char *e = eol;
-			size_t k;
-
-			if (e > v && e[-1] == '\r')
-				e--;
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			k = (size_t)(e - v);
-			/* room for a space, the line and the NUL, written
-			 * directly (a call per byte or line costs more than
-			 * the copy of a short header line) */
-			if (value->cap < value->len + k + 2)
-				cs_buf_reserve(value,
-				               k + 1 > 256 ? k + 1 : 256);
-			if (value->len && v < e)
-				value->data[value->len++] = ' ';
-			if (value->len + k < IMAP_MAX_LINE) {
-				memcpy(value->data + value->len, v, k);
-				value->len += k;
-			}
-			/* continuation lines */
-			if (it->p >= it->end ||
-			    (*it->p != ' ' && *it->p != '\t'))
-				break;
-			v = it->p;
-			eol = line_end(v, it->end);
-			it->p = eol < it->end ? eol + 1 : eol;
-		}
-		while (value->len > 0 &&
-		       isspace((unsigned char)value->data[value->len - 1]))
-			value->len--;
-		value->data[value->len] = '\0';
+		cls_unfold(colon + 1, eol, it->end, value, &it->p);
 		return true;
 	}
 }
 
-bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
+bool cls_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 {
 	const char *p = blk, *end = blk + len, *n;
 	size_t nl, want = strlen(name);
-	imap_hdr_iter it;
+	cls_hdr_iter it;
 	/* the first letter in either case ends most comparisons */
 	char c0 = (char)(name[0] | 0x20);
 
 	/* skip to the first line that starts with the name: only that
 	 * field's value is unfolded */
 	while (p < end) {
-		const char *eol = imap_memchr(p, '\n', (size_t)(end - p));
+		const char *eol = cls_memchr(p, '\n', (size_t)(end - p));
 
 		if (*p == '\r' || *p == '\n')
 			break; /* the empty line: end of the block */
 		if ((size_t)(end - p) > want &&
 		    (want == 0 || (char)(*p | 0x20) == c0) &&
 		    strncasecmp(p, name, want) == 0) {
-			imap_hdr_begin(&it, p, (size_t)(end - p));
-			if (imap_hdr_next(&it, &n, &nl, value) && nl == want &&
+			cls_hdr_begin(&it, p, (size_t)(end - p));
+			if (cls_hdr_next(&it, &n, &nl, value) && nl == want &&
 			    strncasecmp(n, name, nl) == 0)
 				return true;
 		}
@@ -129,7 +137,7 @@ bool imap_hdr_get(const char *blk, size_t len, const char *name, cs_buf *value)
 
 /* ---- text helpers -------------------------------------------------------- */
 
-/* Each byte as imap_flatten writes it: ASCII upper case lowered, every
+/* Each byte as cls_flatten writes it: ASCII upper case lowered, every
  * white space byte (and NUL) a space, the rest as it is. */
 static const unsigned char flat_byte[256] = {
     32,  1,   2,   3,   4,   5,   6,   7,   8,   32,  32,  32,  32,  32,  14,
@@ -164,7 +172,7 @@ static inline uint64_t upper_mask(uint64_t v)
 	       (x + ONES * (127 - ('A' - 1))) & ONES * 0x80;
 }
 
-void imap_flatten(const char *src, size_t n, cs_buf *out)
+void cls_flatten(const char *src, size_t n, cs_buf *out)
 {
 	const unsigned char *p = (const unsigned char *)src, *e = p + n, *q;
 	unsigned char *w;
@@ -263,12 +271,12 @@ void imap_flatten(const char *src, size_t n, cs_buf *out)
 	out->data[out->len] = '\0';
 }
 
-const char *imap_find_line(const char *hay, size_t n, const char *name)
+const char *cls_find_line(const char *hay, size_t n, const char *name)
 {
 	const char *p = hay, *end = hay + n;
 	size_t k = strlen(name);
 
-	while ((p = imap_memchr(p, '\n', (size_t)(end - p))) != NULL) {
+	while ((p = cls_memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		if ((size_t)(end - p) > k && strncasecmp(p + 1, name, k) == 0)
 			return p;
 		p++;
@@ -276,18 +284,18 @@ const char *imap_find_line(const char *hay, size_t n, const char *name)
 	return NULL;
 }
 
-const char *imap_find(const char *hay, size_t n, const char *needle)
+const char *cls_find(const char *hay, size_t n, const char *needle)
 {
 	return memmem(hay, n, needle, strlen(needle));
 }
 
-int imap_find_any(const char *hay, size_t n, const char *const *list,
-                  const char **at)
+int cls_find_any(const char *hay, size_t n, const char *const *list,
+                 const char **at)
 {
 	int i;
 
 	for (i = 0; list[i]; i++) {
-		const char *p = imap_find(hay, n, list[i]);
+		const char *p = cls_find(hay, n, list[i]);
 
 		if (p) {
 			if (at)
