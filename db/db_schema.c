@@ -520,6 +520,46 @@ static const db_migration migrations[] = {
     {14, "application id; deleted campaigns",
      "PRAGMA application_id = 1129530705;"
      "ALTER TABLE campaigns ADD COLUMN deleted_at INTEGER;"},
+
+    /* issue 19: the outbox's states are exactly its state machine's
+     * (sequencer/seq_outbox_fsm.c): 'deferred' was in the CHECK but never
+     * entered (a deferral goes back to 'queued' with the same Message-ID,
+     * due later).  SQLite cannot change a CHECK in place: the table is
+     * made anew, copied (a 'deferred' row, which no release wrote, would
+     * be 'queued'), dropped and renamed; its foreign keys (the enrollment
+     * CASCADE, the inbox RESTRICT of migration 11) and indexes are the
+     * same.  No table references outbox, so the drop checks nothing. */
+    {15, "outbox states: the state machine's only",
+     "CREATE TABLE outbox_15 ("
+     "  id INTEGER PRIMARY KEY,"
+     "  enrollment_id INTEGER NOT NULL REFERENCES enrollments(id)"
+     "    ON DELETE CASCADE,"
+     "  inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE RESTRICT,"
+     "  step INTEGER NOT NULL,"
+     "  variant INTEGER NOT NULL,"
+     "  message_id TEXT NOT NULL UNIQUE,"
+     "  subject TEXT NOT NULL,"
+     "  in_reply_to TEXT,"
+     "  refs TEXT,"
+     "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN"
+     "    ('queued', 'sending', 'sent', 'failed', 'held')),"
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  due_at INTEGER NOT NULL,"
+     "  reason TEXT,"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL"
+     ");"
+     "INSERT INTO outbox_15 (id, enrollment_id, inbox_id, step, variant,"
+     "  message_id, subject, in_reply_to, refs, state, attempts, due_at,"
+     "  reason, created_at, updated_at)"
+     "  SELECT id, enrollment_id, inbox_id, step, variant, message_id,"
+     "  subject, in_reply_to, refs,"
+     "  CASE state WHEN 'deferred' THEN 'queued' ELSE state END,"
+     "  attempts, due_at, reason, created_at, updated_at FROM outbox;"
+     "DROP TABLE outbox;"
+     "ALTER TABLE outbox_15 RENAME TO outbox;"
+     "CREATE INDEX outbox_state ON outbox(state, due_at);"
+     "CREATE INDEX outbox_enrollment ON outbox(enrollment_id);"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

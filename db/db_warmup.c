@@ -308,28 +308,34 @@ int db_warmup_next_due(db *d, int64_t *out, bool *found, cs_err *err)
 	return rc;
 }
 
-int db_warmup_plan_set(db *d, long long id, const char *state,
-                       const char *message_id, int64_t due_at,
-                       const char *local_day, int64_t now, cs_err *err)
+int db_warmup_plan_move(db *d, long long id, const char *from, const char *to,
+                        const char *message_id, int64_t due_at,
+                        const char *local_day, int64_t now, cs_err *err)
 {
 	static const char sql[] =
 	    "UPDATE warmup_plan SET state = ?2, message_id = coalesce(?3, "
 	    "message_id), due_at = CASE WHEN ?4 >= 0 THEN ?4 ELSE due_at END, "
 	    "local_day = coalesce(?5, local_day), updated_at = ?6 WHERE id = "
-	    "?1";
+	    "?1 AND state = ?7";
 	sqlite3_stmt *st;
 	int rc;
 
 	if ((rc = db_cached(d, sql, &st, err)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
 	db_bind_opt(st, 3, message_id);
 	sqlite3_bind_int64(st, 4, due_at);
 	db_bind_opt(st, 5, local_day);
 	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_text(st, 7, from, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot update the warmup plan");
+	else if (sqlite3_changes(d->h) != 1)
+		rc = cs_err_set(err, CS_ECONFLICT,
+		                "warmup plan row %lld is not %s (cannot become "
+		                "%s)",
+		                id, from, to);
 	db_done(st);
 	return rc;
 }

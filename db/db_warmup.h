@@ -58,11 +58,13 @@ int db_warmup_plan_due(db *d, int64_t now,
                        void *arg, cs_err *err);
 /* The earliest due time of a planned send or IMAP action. */
 int db_warmup_next_due(db *d, int64_t *out, bool *found, cs_err *err);
-/* Move a row to state; message_id / local_day when not NULL, due_at when
- * >= 0. */
-int db_warmup_plan_set(db *d, long long id, const char *state,
-                       const char *message_id, int64_t due_at,
-                       const char *local_day, int64_t now, cs_err *err);
+/* Move a row from state `from` to `to` (CS_ECONFLICT when it is not in
+ * `from`); message_id / local_day when not NULL, due_at when >= 0.  The
+ * sequencer calls it through seq_warmup_plan_move, which checks the
+ * state table. */
+int db_warmup_plan_move(db *d, long long id, const char *from, const char *to,
+                        const char *message_id, int64_t due_at,
+                        const char *local_day, int64_t now, cs_err *err);
 /* fn per row left 'sending' (a crash cut its send off), with its
  * message_id, by inbox. */
 int db_warmup_plan_sending(db *d,

@@ -111,8 +111,8 @@ static int history(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 static int wait_row(seq_sched *s, const db_outbox *o, const char *why,
                     int64_t due, int64_t now, cs_err *err)
 {
-	return db_outbox_move(s->d, o->id, "queued", "queued", why, due, NULL,
-	                      now, err);
+	return seq_outbox_move(s->d, o->id, SEQ_O_QUEUED, SEQ_O_QUEUED, why,
+	                       due, now, err);
 }
 
 /* The contact's own data cannot make this message (a render error, a
@@ -131,8 +131,8 @@ static int unsendable(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 	cs_log_warn("held: %s, step %d: %s", e->email, o->step, why.data);
 	if ((rc = db_begin(s->d, err)) != 0)
 		goto out;
-	if ((rc = db_outbox_move(s->d, o->id, "queued", "failed", why.data, -1,
-	                         NULL, now, err)) != 0 ||
+	if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_QUEUED, SEQ_O_FAILED,
+	                          why.data, -1, now, err)) != 0 ||
 	    (rc = db_enr_set_state(s->d, e->id, "held", what, now, err)) != 0 ||
 	    (rc = history(s, o, e, "unsendable", what, now, err)) != 0) {
 		db_rollback(s->d);
@@ -287,8 +287,9 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	if ((rc = db_begin(s->d, err)) != 0)
 		goto out;
 	if ((rc = db_message_add_capped(s->d, &row, &caps, &over, err)) != 0 ||
-	    (!over && (rc = db_outbox_move(s->d, o.id, "queued", "sending",
-	                                   NULL, -1, NULL, now, err)) != 0) ||
+	    (!over &&
+	     (rc = seq_outbox_move(s->d, o.id, SEQ_O_QUEUED, SEQ_O_SENDING,
+	                           NULL, -1, now, err)) != 0) ||
 	    (rc = db_commit(s->d, err)) != 0) {
 		db_rollback(s->d);
 		goto out;
@@ -313,8 +314,8 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	*ready = true;
 	goto out;
 capped:
-	rc = db_outbox_move(s->d, o.id, "queued", "queued", "daily cap reached",
-	                    ib->day_end, NULL, now, err);
+	rc = seq_outbox_move(s->d, o.id, SEQ_O_QUEUED, SEQ_O_QUEUED,
+	                     "daily cap reached", ib->day_end, now, err);
 out:
 	if (rc != 0 && rc != CS_ECONFLICT && o.id && o.state &&
 	    strcmp(o.state, "queued") == 0) {
@@ -390,8 +391,8 @@ static int retry(seq_sched *s, const db_outbox *o, const char *why, int64_t due,
 {
 	int64_t b = now + backoff(o, retry_after_s);
 
-	return db_outbox_move(s->d, o->id, "sending", "queued", why,
-	                      due > b ? due : b, NULL, now, err);
+	return seq_outbox_move(s->d, o->id, SEQ_O_SENDING, SEQ_O_QUEUED, why,
+	                       due > b ? due : b, now, err);
 }
 
 static int pause_inbox(seq_sched *s, seq_ibox *ib, const char *why,
@@ -446,17 +447,17 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 		goto fail;
 	switch (v->outcome) {
 	case SMTP_SENT:
-		if ((rc = db_outbox_move(s->d, o.id, "sending", "sent", NULL,
-		                         -1, NULL, now, err)) == 0)
+		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_SENDING, SEQ_O_SENT,
+		                          NULL, -1, now, err)) == 0)
 			rc = advance(s, c, &o, &e, now, err);
 		break;
 	case SMTP_DEFERRED:
 		/* like an MTA's queue: retry with a growing backoff, give up
 		 * when the message has waited for days */
 		if (now - o.created_at > GIVE_UP_MS) {
-			if ((rc = db_outbox_move(s->d, o.id, "sending",
-			                         "failed", why.data, -1, NULL,
-			                         now, err)) == 0)
+			if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_SENDING,
+			                          SEQ_O_FAILED, why.data, -1,
+			                          now, err)) == 0)
 				rc = db_enr_set_state(
 				    s->d, e.id, "stopped",
 				    "not delivered: deferred for 3 days", now,
@@ -470,8 +471,9 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 	case SMTP_REJECTED_RECIPIENT: {
 		bool added;
 
-		if ((rc = db_outbox_move(s->d, o.id, "sending", "failed",
-		                         why.data, -1, NULL, now, err)) == 0 &&
+		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_SENDING,
+		                          SEQ_O_FAILED, why.data, -1, now,
+		                          err)) == 0 &&
 		    (rc = db_suppress_add(s->d, "address", e.email, why.data,
 		                          ib->in.name, now, &added, err)) == 0)
 			rc = seq_contact_stop(s->d, e.email, "bounced", now,
@@ -494,14 +496,14 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 		break;
 	}
 	case SMTP_UNCERTAIN:
-		rc = db_outbox_move(s->d, o.id, "sending", "held",
-		                    res->detail[0]
-		                        ? res->detail
-		                        : "may have been sent (the connection "
-		                          "was lost after the message's end): "
-		                          "resolve with 'coldseq outbox "
-		                          "resolve'",
-		                    -1, NULL, now, err);
+		rc = seq_outbox_move(s->d, o.id, SEQ_O_SENDING, SEQ_O_HELD,
+		                     res->detail[0]
+		                         ? res->detail
+		                         : "may have been sent (the connection "
+		                           "was lost after the message's end): "
+		                           "resolve with 'coldseq outbox "
+		                           "resolve'",
+		                     -1, now, err);
 		break;
 	}
 	if (rc)
@@ -612,9 +614,9 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 		goto out;
 	switch (how) {
 	case SEQ_RESOLVE_SENT:
-		if ((rc = db_outbox_move(s->d, o.id, "held", "sent",
-		                         "resolved: sent", -1, NULL, now,
-		                         err)) == 0 &&
+		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_HELD, SEQ_O_SENT,
+		                          "resolved: sent", -1, now, err)) ==
+		        0 &&
 		    (rc = db_message_set_outcome(s->d, o.message_id, "sent", 0,
 		                                 "resolved by the user", now,
 		                                 err)) == 0 &&
@@ -625,18 +627,18 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 	case SEQ_RESOLVE_RESEND:
 		/* the same Message-ID: if the first attempt did arrive, the
 		 * recipient's client shows one message */
-		if ((rc = db_outbox_move(s->d, o.id, "held", "queued",
-		                         "resolved: send again", now, NULL, now,
-		                         err)) == 0)
+		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_HELD, SEQ_O_QUEUED,
+		                          "resolved: send again", now, now,
+		                          err)) == 0)
 			rc =
 			    history(s, &o, &e, "resend",
 			            "outbox resolve --resend (same Message-ID)",
 			            now, err);
 		break;
 	case SEQ_RESOLVE_DROP:
-		if ((rc = db_outbox_move(s->d, o.id, "held", "failed",
-		                         "resolved: dropped", -1, NULL, now,
-		                         err)) == 0 &&
+		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_HELD, SEQ_O_FAILED,
+		                          "resolved: dropped", -1, now, err)) ==
+		        0 &&
 		    (rc = db_enr_set_state(s->d, e.id, "stopped",
 		                           "a step was dropped (outbox "
 		                           "resolve --drop)",
@@ -660,6 +662,7 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 {
 	int64_t now = cs_clock_now(s->clock);
 	bool drop = how == SEQ_OUTBOX_DROP;
+	seq_ostate from;
 	db_outbox o;
 	db_enrollment e;
 	int rc;
@@ -680,9 +683,15 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 	if (!drop && strcmp(o.state, "failed") != 0 &&
 	    (rc = sendable_again(s, &o, err)) != 0)
 		goto out;
+	if (seq_ostate_parse(o.state, &from) != 0) {
+		rc = cs_err_set(err, CS_EINVAL,
+		                "outbox row %lld: unknown state %s", o.id,
+		                o.state);
+		goto out;
+	}
 	if ((rc = db_begin(s->d, err)) != 0)
 		goto out;
-	if (strcmp(o.state, "failed") == 0) {
+	if (from == SEQ_O_FAILED) {
 		/* unsendable: the enrollment holds the step; retry lets the
 		 * scheduler compose it afresh (with the data as it is now) */
 		rc = drop ? db_enr_set_state(s->d, e.id, "stopped",
@@ -693,17 +702,17 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 		if (rc == 0 && !drop)
 			rc = db_enr_set_due(s->d, e.id, now, now, err);
 	} else if (drop) {
-		if ((rc = db_outbox_move(s->d, o.id, o.state, "failed",
-		                         "dropped (outbox drop)", -1, NULL, now,
-		                         err)) == 0)
+		if ((rc = seq_outbox_move(s->d, o.id, from, SEQ_O_FAILED,
+		                          "dropped (outbox drop)", -1, now,
+		                          err)) == 0)
 			rc = db_enr_set_state(
 			    s->d, e.id, "stopped",
 			    "a step was dropped (outbox drop)", now, err);
 	} else {
 		/* held: the same Message-ID (see SEQ_RESOLVE_RESEND) */
-		rc = db_outbox_move(s->d, o.id, o.state, "queued",
-		                    "retry asked (outbox retry)", now, NULL,
-		                    now, err);
+		rc = seq_outbox_move(s->d, o.id, from, SEQ_O_QUEUED,
+		                     "retry asked (outbox retry)", now, now,
+		                     err);
 	}
 	if (rc == 0)
 		rc = history(s, &o, &e, drop ? "dropped" : "retried",

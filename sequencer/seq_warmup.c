@@ -441,8 +441,8 @@ static int defer_to_tomorrow(seq_warmup *w, const db_warmup *x,
 	if ((rc = day_of(x->timezone, di->end + HOUR_MS, &next, err)) != 0)
 		return rc;
 	at = next.start + WINDOW_FROM_H * HOUR_MS + rnd_below(2 * HOUR_MS);
-	return db_warmup_plan_set(w->d, it->id, "planned", NULL, at, next.day,
-	                          now, err);
+	return seq_warmup_plan_move(w->d, it->id, SEQ_P_PLANNED, SEQ_P_PLANNED,
+	                            NULL, at, next.day, now, err);
 }
 
 static const char *strip_re(const char *s)
@@ -480,8 +480,9 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 	memset(&in, 0, sizeof in);
 	*ready = false;
 	if (x == NULL || !x->enabled)
-		return db_warmup_plan_set(w->d, it->id, "dropped", NULL, -1,
-		                          NULL, now, err);
+		return seq_warmup_plan_move(w->d, it->id, SEQ_P_PLANNED,
+		                            SEQ_P_DROPPED, NULL, -1, NULL, now,
+		                            err);
 	if ((rc = db_inbox_get(w->d, x->inbox, &in, err)) != 0 ||
 	    (rc = day_of(x->timezone, now, &di, err)) != 0 ||
 	    (rc = cs_tz_civil(x->timezone, now, &civ, err)) != 0 ||
@@ -500,8 +501,9 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 		if (reply)
 			rc = defer_to_tomorrow(w, x, it, &di, now, err);
 		else
-			rc = db_warmup_plan_set(w->d, it->id, "dropped", NULL,
-			                        -1, NULL, now, err);
+			rc = seq_warmup_plan_move(w->d, it->id, SEQ_P_PLANNED,
+			                          SEQ_P_DROPPED, NULL, -1, NULL,
+			                          now, err);
 		goto out;
 	}
 	if (reply) {
@@ -523,8 +525,8 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 	if ((rc = smtp_build_message(&spec, &job->raw, &mid, err)) != 0) {
 		cs_err e2 = CS_ERR_INIT;
 
-		db_warmup_plan_set(w->d, it->id, "failed", NULL, -1, NULL, now,
-		                   &e2);
+		seq_warmup_plan_move(w->d, it->id, SEQ_P_PLANNED, SEQ_P_FAILED,
+		                     NULL, -1, NULL, now, &e2);
 		goto out;
 	}
 	memset(&row, 0, sizeof row);
@@ -546,8 +548,9 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 	if ((rc = db_begin(w->d, err)) != 0)
 		goto out;
 	if ((rc = db_message_add_capped(w->d, &row, &caps, &over, err)) != 0 ||
-	    (!over && ((rc = db_warmup_plan_set(w->d, it->id, "sending", mid,
-	                                        -1, di.day, now, err)) != 0 ||
+	    (!over && ((rc = seq_warmup_plan_move(w->d, it->id, SEQ_P_PLANNED,
+	                                          SEQ_P_SENDING, mid, -1,
+	                                          di.day, now, err)) != 0 ||
 	               (rc = db_warmup_note(w->d, in.id, di.day, topic, now,
 	                                    err)) != 0)) ||
 	    (rc = db_commit(w->d, err)) != 0) {
@@ -556,8 +559,9 @@ int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
 	}
 	if (over) { /* as above: over the limit since the first count */
 		rc = reply ? defer_to_tomorrow(w, x, it, &di, now, err)
-		           : db_warmup_plan_set(w->d, it->id, "dropped", NULL,
-		                                -1, NULL, now, err);
+		           : seq_warmup_plan_move(w->d, it->id, SEQ_P_PLANNED,
+		                                  SEQ_P_DROPPED, NULL, -1, NULL,
+		                                  now, err);
 		goto out;
 	}
 	/* the cached settings follow what was just stored */
@@ -591,29 +595,30 @@ int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
 {
 	int64_t now = cs_clock_now(w->clock);
 	smtp_outcome o = res->verdict.outcome;
-	const char *state;
+	seq_pstate state;
 	int64_t due = -1;
 	int rc;
 
 	switch (o) {
 	case SMTP_SENT:
 	case SMTP_UNCERTAIN: /* may have gone: never again */
-		state = "sent";
+		state = SEQ_P_SENT;
 		break;
 	case SMTP_DEFERRED:
 	case SMTP_INBOX_FAILURE:
-		state = "planned"; /* again later, as a new message */
+		state = SEQ_P_PLANNED; /* again later, as a new message */
 		due = now + RETRY_MS;
 		break;
-	default: state = "failed"; break;
+	default: state = SEQ_P_FAILED; break;
 	}
 	if ((rc = db_begin(w->d, err)) != 0)
 		return rc;
 	if ((rc = db_message_set_outcome(w->d, job->message_id,
 	                                 smtp_outcome_name(o), res->code,
 	                                 res->text, now, err)) != 0 ||
-	    (rc = db_warmup_plan_set(w->d, job->warmup_id, state, NULL, due,
-	                             NULL, now, err)) != 0 ||
+	    (rc = seq_warmup_plan_move(w->d, job->warmup_id, SEQ_P_SENDING,
+	                               state, NULL, due, NULL, now, err)) !=
+	        0 ||
 	    (rc = db_commit(w->d, err)) != 0) {
 		db_rollback(w->d);
 		return rc;
@@ -644,9 +649,9 @@ int seq_warmup_uncertain(seq_warmup *w, long long plan_id,
 		    "the Sent folder; not sent again (warmup)",
 		    now, err);
 	if (rc == 0)
-		rc =
-		    db_warmup_plan_set(w->d, plan_id, found ? "sent" : "failed",
-		                       NULL, -1, NULL, now, err);
+		rc = seq_warmup_plan_move(w->d, plan_id, SEQ_P_SENDING,
+		                          found ? SEQ_P_SENT : SEQ_P_FAILED,
+		                          NULL, -1, NULL, now, err);
 	if (rc == 0)
 		return db_commit(w->d, err);
 	db_rollback(w->d);

@@ -468,8 +468,9 @@ static void planned_once_a_day(void **state)
 	    db_warmup_plan_due(f->d, INT64_MAX, collect_plan, &ps, &err), 0);
 	assert_int_equal(ps.n, 7); /* 10 - 30% for replies */
 	for (i = 0; i < ps.n; i++)
-		assert_int_equal(db_warmup_plan_set(f->d, ps.v[i].id, "dropped",
-		                                    NULL, -1, NULL, t0, &err),
+		assert_int_equal(db_warmup_plan_move(f->d, ps.v[i].id,
+		                                     "planned", "dropped", NULL,
+		                                     -1, NULL, t0, &err),
 		                 0);
 	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
 	assert_int_equal(planned_new(f->d, a), 0);
@@ -551,8 +552,9 @@ static long long cut_off(fx *f, long long inbox, const char *from,
 	peek(f, "SELECT max(id) FROM warmup_plan WHERE ?1 IS NOT NULL", "x",
 	     buf, sizeof buf);
 	add_msg(f->d, inbox, from, id, to);
-	assert_int_equal(db_warmup_plan_set(f->d, atoll(buf), "sending", id, -1,
-	                                    NULL, 600, &err),
+	assert_int_equal(db_warmup_plan_move(f->d, atoll(buf), "planned",
+	                                     "sending", id, -1, NULL, 600,
+	                                     &err),
 	                 0);
 	return atoll(buf);
 }
@@ -584,9 +586,9 @@ static void crash_leftovers(void **state)
 	                                        "rejected_recipient", 550, "no",
 	                                        700, &err),
 	                 0);
-	assert_int_equal(
-	    db_warmup_plan_set(f->d, p4, "failed", NULL, -1, NULL, 700, &err),
-	    0);
+	assert_int_equal(db_warmup_plan_move(f->d, p4, "sending", "failed",
+	                                     NULL, -1, NULL, 700, &err),
+	                 0);
 	assert_int_equal(seq_warmup_open(f->d, clk, &w, &err), 0);
 	memset(&left, 0, sizeof left);
 	assert_int_equal(
