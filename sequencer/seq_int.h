@@ -82,4 +82,30 @@ const char *seq_contact_zone(const seq_camp *c, const char *contact_tz);
 int seq_tsrc_get(seq_sched *s, long long version_id, const seq_tsrc **out,
                  cs_err *err);
 
+/* ---- warmup: the planner (seq_warmup.c) and its sends (seq_warmup_send.c) */
+
+#define WU_HOUR_MS       3600000LL
+#define WU_WINDOW_FROM_H 8 /* warmup sends go out from 08:00 local */
+
+struct seq_warmup {
+	db *d;
+	cs_clock *clock;
+	db_warmup *w; /* every inbox ever in warmup, its settings */
+	size_t n;
+	int64_t health_next;
+	long long seen_mark; /* events looked at for settle_seen */
+};
+
+/* An inbox's local day: "YYYY-MM-DD", [start, end), weekday (0 Sunday). */
+typedef struct seq_wday {
+	char day[11];
+	int64_t start, end;
+	int wday;
+} seq_wday;
+
+int seq_warmup_day(const char *tz, int64_t t, seq_wday *out, cs_err *err);
+/* The cached settings of inbox_id, NULL when it was never in warmup. */
+db_warmup *seq_warmup_find(seq_warmup *w, long long inbox_id);
+uint64_t seq_warmup_rnd(void);
+
 #endif

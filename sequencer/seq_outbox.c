@@ -144,6 +144,61 @@ out:
 	return rc;
 }
 
+/* The campaign purpose's functions take campaign rows only. */
+static int campaign_row(const db_outbox *o, cs_err *err)
+{
+	if (strcmp(o->purpose, "campaign") == 0)
+		return 0;
+	return cs_err_set(err, CS_EINVAL,
+	                  "outbox row %lld is a %s message, not a campaign "
+	                  "step: only a campaign step can be %s",
+	                  o->id, o->purpose,
+	                  strcmp(o->purpose, "warmup") == 0
+	                      ? "dropped, retried or resolved (warmup sends "
+	                        "are never held)"
+	                      : "dropped, retried or resolved");
+}
+
+int seq_outbox_record(db *d, long long outbox_id, const db_message *m,
+                      db_caps *caps, bool *over,
+                      int (*extra)(void *arg, cs_err *err), void *arg,
+                      int64_t now, cs_err *err)
+{
+	int rc;
+
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = db_message_add_capped(d, m, caps, over, err)) != 0 ||
+	    (!*over &&
+	     ((rc = seq_outbox_move(d, outbox_id, SEQ_O_QUEUED, SEQ_O_SENDING,
+	                            NULL, -1, now, err)) != 0 ||
+	      (extra && (rc = extra(arg, err)) != 0))) ||
+	    (rc = db_commit(d, err)) != 0) {
+		db_rollback(d);
+		*over = false;
+		return rc;
+	}
+	return 0;
+}
+
+int seq_outbox_settle(db *d, const char *message_id, const smtp_result *res,
+                      int (*effects)(void *arg, cs_err *err), void *arg,
+                      int64_t now, cs_err *err)
+{
+	int rc;
+
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = db_message_set_outcome(
+	         d, message_id, smtp_outcome_name(res->verdict.outcome),
+	         res->code, res->text, now, err)) != 0 ||
+	    (rc = effects(arg, err)) != 0 || (rc = db_commit(d, err)) != 0) {
+		db_rollback(d);
+		return rc;
+	}
+	return 0;
+}
+
 void seq_job_free(seq_job *j)
 {
 	if (j == NULL)
@@ -184,6 +239,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	memset(&ct, 0, sizeof ct);
 	*ready = false;
 	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0 ||
+	    (rc = campaign_row(&o, err)) != 0 ||
 	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
 		goto out;
 	if (strcmp(o.state, "queued") != 0) {
@@ -284,16 +340,9 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	 * CLI, other processes) and the insert in one write transaction */
 	caps.cap = ib->cap_today;
 	caps.hard = ib->hard;
-	if ((rc = db_begin(s->d, err)) != 0)
+	if ((rc = seq_outbox_record(s->d, o.id, &row, &caps, &over, NULL, NULL,
+	                            now, err)) != 0)
 		goto out;
-	if ((rc = db_message_add_capped(s->d, &row, &caps, &over, err)) != 0 ||
-	    (!over &&
-	     (rc = seq_outbox_move(s->d, o.id, SEQ_O_QUEUED, SEQ_O_SENDING,
-	                           NULL, -1, now, err)) != 0) ||
-	    (rc = db_commit(s->d, err)) != 0) {
-		db_rollback(s->d);
-		goto out;
-	}
 	ib->camp_today = caps.campaign;
 	ib->total_today = caps.total;
 	if (over)
@@ -301,6 +350,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	ib->camp_today++;
 	ib->total_today++;
 	job->outbox_id = o.id;
+	job->purpose = SEQ_CAMPAIGN;
 	job->inbox_id = ib->in.id;
 	job->inbox = cs_xstrdup(ib->in.name);
 	job->from = cs_xstrdup(ib->in.email);
@@ -317,8 +367,8 @@ capped:
 	rc = seq_outbox_move(s->d, o.id, SEQ_O_QUEUED, SEQ_O_QUEUED,
 	                     "daily cap reached", ib->day_end, now, err);
 out:
-	if (rc != 0 && rc != CS_ECONFLICT && o.id && o.state &&
-	    strcmp(o.state, "queued") == 0) {
+	if (rc != 0 && rc != CS_ECONFLICT && rc != CS_EINVAL && o.id &&
+	    o.state && strcmp(o.state, "queued") == 0) {
 		/* whatever failed, the row does not come straight back */
 		cs_err e2 = CS_ERR_INIT;
 		cs_buf w = CS_BUF_INIT;
@@ -413,70 +463,62 @@ static int pause_inbox(seq_sched *s, seq_ibox *ib, const char *why,
 	return rc;
 }
 
-int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
-                      cs_err *err)
-{
-	int64_t now = cs_clock_now(s->clock);
-	const smtp_verdict *v = &res->verdict;
-	db_outbox o;
-	db_enrollment e;
-	seq_ibox *ib = seq_find_inbox(s, job->inbox_id);
+/* What a campaign step's result does (inside seq_outbox_settle). */
+typedef struct fin {
+	seq_sched *s;
 	seq_camp *c;
-	cs_buf why = CS_BUF_INIT;
-	int rc;
+	seq_ibox *ib;
+	const db_outbox *o;
+	const db_enrollment *e;
+	const smtp_result *res;
+	const char *why;
+	int64_t now;
+} fin;
 
-	memset(&o, 0, sizeof o);
-	memset(&e, 0, sizeof e);
-	if ((rc = db_outbox_get(s->d, job->outbox_id, &o, err)) != 0 ||
-	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
-		goto out;
-	c = seq_find_camp(s, e.campaign_id);
-	if (c == NULL || ib == NULL) {
-		rc = cs_err_set(
-		    err, CS_ENOTFOUND,
-		    "outbox row %lld: its inbox or campaign is gone", o.id);
-		goto out;
-	}
-	cs_buf_printf(&why, "%s", res->detail[0] ? res->detail : res->text);
-	if ((rc = db_begin(s->d, err)) != 0)
-		goto out;
-	rc = db_message_set_outcome(s->d, o.message_id,
-	                            smtp_outcome_name(v->outcome), res->code,
-	                            res->text, now, err);
-	if (rc)
-		goto fail;
+static int campaign_effects(void *arg, cs_err *err)
+{
+	fin *f = arg;
+	seq_sched *s = f->s;
+	seq_ibox *ib = f->ib;
+	const db_outbox *o = f->o;
+	const db_enrollment *e = f->e;
+	const smtp_result *res = f->res;
+	const smtp_verdict *v = &res->verdict;
+	int64_t now = f->now;
+	int rc = 0;
+
 	switch (v->outcome) {
 	case SMTP_SENT:
-		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_SENDING, SEQ_O_SENT,
-		                          NULL, -1, now, err)) == 0)
-			rc = advance(s, c, &o, &e, now, err);
+		if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING,
+		                          SEQ_O_SENT, NULL, -1, now, err)) == 0)
+			rc = advance(s, f->c, o, e, now, err);
 		break;
 	case SMTP_DEFERRED:
 		/* like an MTA's queue: retry with a growing backoff, give up
 		 * when the message has waited for days */
-		if (now - o.created_at > GIVE_UP_MS) {
-			if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_SENDING,
-			                          SEQ_O_FAILED, why.data, -1,
-			                          now, err)) == 0)
+		if (now - o->created_at > GIVE_UP_MS) {
+			if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING,
+			                          SEQ_O_FAILED, f->why, -1, now,
+			                          err)) == 0)
 				rc = db_enr_set_state(
-				    s->d, e.id, "stopped",
+				    s->d, e->id, "stopped",
 				    "not delivered: deferred for 3 days", now,
 				    err);
 			break;
 		}
-		rc = retry(s, &o, why.data, now, v->retry_after_s, now, err);
+		rc = retry(s, o, f->why, now, v->retry_after_s, now, err);
 		if (v->throttle) /* slow this inbox down */
 			ib->next_at = now + 4 * ib->min_gap_ms;
 		break;
 	case SMTP_REJECTED_RECIPIENT: {
 		bool added;
 
-		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_SENDING,
-		                          SEQ_O_FAILED, why.data, -1, now,
+		if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING,
+		                          SEQ_O_FAILED, f->why, -1, now,
 		                          err)) == 0 &&
-		    (rc = db_suppress_add(s->d, "address", e.email, why.data,
+		    (rc = db_suppress_add(s->d, "address", e->email, f->why,
 		                          ib->in.name, now, &added, err)) == 0)
-			rc = seq_contact_stop(s->d, e.email, "bounced", now,
+			rc = seq_contact_stop(s->d, e->email, "bounced", now,
 			                      err);
 		break;
 	}
@@ -490,13 +532,13 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 		                     : 900000)
 		        : 0;
 
-		if ((rc = retry(s, &o, why.data, until ? until : now,
+		if ((rc = retry(s, o, f->why, until ? until : now,
 		                v->retry_after_s, now, err)) == 0)
-			rc = pause_inbox(s, ib, why.data, until, now, err);
+			rc = pause_inbox(s, ib, f->why, until, now, err);
 		break;
 	}
 	case SMTP_UNCERTAIN:
-		rc = seq_outbox_move(s->d, o.id, SEQ_O_SENDING, SEQ_O_HELD,
+		rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING, SEQ_O_HELD,
 		                     res->detail[0]
 		                         ? res->detail
 		                         : "may have been sent (the connection "
@@ -506,12 +548,38 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 		                     -1, now, err);
 		break;
 	}
-	if (rc)
-		goto fail;
-	rc = db_commit(s->d, err);
-	goto out;
-fail:
-	db_rollback(s->d);
+	return rc;
+}
+
+int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
+                      cs_err *err)
+{
+	int64_t now = cs_clock_now(s->clock);
+	db_outbox o;
+	db_enrollment e;
+	seq_ibox *ib = seq_find_inbox(s, job->inbox_id);
+	seq_camp *c;
+	cs_buf why = CS_BUF_INIT;
+	fin f;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	memset(&e, 0, sizeof e);
+	if ((rc = db_outbox_get(s->d, job->outbox_id, &o, err)) != 0 ||
+	    (rc = campaign_row(&o, err)) != 0 ||
+	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
+		goto out;
+	c = seq_find_camp(s, e.campaign_id);
+	if (c == NULL || ib == NULL) {
+		rc = cs_err_set(
+		    err, CS_ENOTFOUND,
+		    "outbox row %lld: its inbox or campaign is gone", o.id);
+		goto out;
+	}
+	cs_buf_printf(&why, "%s", res->detail[0] ? res->detail : res->text);
+	f = (fin){s, c, ib, &o, &e, res, why.data, now};
+	rc = seq_outbox_settle(s->d, o.message_id, res, campaign_effects, &f,
+	                       now, err);
 out:
 	cs_buf_free(&why);
 	db_outbox_free(&o);
@@ -591,6 +659,8 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 	memset(&e, 0, sizeof e);
 	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
 		return rc;
+	if ((rc = campaign_row(&o, err)) != 0)
+		goto out;
 	if (strcmp(o.state, "held") != 0) {
 		rc = cs_err_set(err, CS_ECONFLICT,
 		                "outbox row %lld is %s, not held: nothing to "
@@ -670,7 +740,8 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 	memset(&e, 0, sizeof e);
 	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
 		return rc;
-	if ((rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
+	if ((rc = campaign_row(&o, err)) != 0 ||
+	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
 		goto out;
 	if (strcmp(o.state, "queued") != 0 && !is_held(&o, &e)) {
 		rc = cs_err_set(err, CS_ECONFLICT,
@@ -730,42 +801,17 @@ out:
 	return rc;
 }
 
-typedef struct disp {
-	seq_sched *s;
-	const seq_transport *t;
-	int sent;
-	cs_err *err;
-} disp;
-
-static int dispatch_one(const db_outbox *o, void *arg)
-{
-	disp *x = arg;
-	seq_job job;
-	smtp_result res;
-	bool ready;
-	int rc;
-
-	if ((rc = seq_outbox_begin(x->s, o->id, &job, &ready, x->err)) != 0)
-		return rc;
-	if (!ready)
-		return 0;
-	memset(&res, 0, sizeof res);
-	x->t->send(x->t->arg, &job, &res);
-	rc = seq_outbox_finish(x->s, &job, &res, x->err);
-	if (rc == 0 && res.verdict.outcome == SMTP_SENT)
-		x->sent++;
-	seq_job_free(&job);
-	return rc;
-}
-
 int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
                         cs_err *err)
 {
-	disp x = {s, t, 0, err};
-	int rc = db_outbox_due(s->d, cs_clock_now(s->clock), 1000, dispatch_one,
-	                       &x, err);
+	seq_dispatch *dp;
+	int rc;
 
-	*sent = x.sent;
+	*sent = 0;
+	if ((rc = seq_dispatch_open(s, NULL, t, &dp)) != 0)
+		return cs_err_set(err, rc, "no dispatcher");
+	rc = seq_dispatch_run(dp, 1000, sent, err);
+	seq_dispatch_close(dp);
 	return rc;
 }
 

@@ -30,10 +30,17 @@
  *   held     failed   seq_outbox_resolve --drop, seq_outbox_act drop; in
  *                     bulk: a campaign deleted (db_campaign_delete)
  *
- * Nothing leaves sent or failed (a failed row of an unsendable step is
- * retried by composing a new row: the enrollment moves, not the row).
+ * Every purpose (campaign, warmup, test) follows this one table; what a
+ * move does besides (an enrollment advanced, a plan row settled) is the
+ * purpose's, in seq_dispatch.c's table.  Nothing leaves sent or failed (a
+ * failed row of an unsendable step is retried by composing a new row: the
+ * enrollment moves, not the row; a warmup send deferred is planned again
+ * as a new row), with one exception done in bulk in db/: a warmup row
+ * failed as lost at start-up that a receiving inbox then recorded
+ * becomes sent (db_warmup_settle_seen), the proof being its arrival.
  * Queued first-step rows of an inbox that lost its authorization or was
- * removed are deleted, not moved (db_outbox_release_new).
+ * removed are deleted, not moved (db_outbox_release_new); queued warmup
+ * rows go with their plan row when warmup is disabled.
  *
  * `deferred` is gone (migration 15 drops it from the CHECK): it was never
  * entered.  A deferral is queued -> sending -> queued with the same
@@ -109,6 +116,26 @@ static const bool ptab[SEQ_P_N][SEQ_P_N] = {
         {[SEQ_P_SENT] = true, [SEQ_P_PLANNED] = true, [SEQ_P_FAILED] = true},
     [SEQ_P_FAILED] = {[SEQ_P_SENT] = true},
 };
+
+static const char *const purposes[SEQ_PURPOSE_N] = {"campaign", "warmup",
+                                                    "test"};
+
+const char *seq_purpose_name(seq_purpose p)
+{
+	return (unsigned)p < SEQ_PURPOSE_N ? purposes[p] : "?";
+}
+
+int seq_purpose_parse(const char *name, seq_purpose *out)
+{
+	int i;
+
+	for (i = 0; name && i < SEQ_PURPOSE_N; i++)
+		if (strcmp(name, purposes[i]) == 0) {
+			*out = (seq_purpose)i;
+			return 0;
+		}
+	return -1;
+}
 
 const char *seq_ostate_name(seq_ostate s)
 {

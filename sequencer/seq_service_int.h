@@ -44,6 +44,7 @@ typedef struct wrt {
 } wrt;
 
 typedef struct svc_tokens svc_tokens; /* seq_service_token.c */
+typedef struct svc_send svc_send;     /* seq_service_send.c */
 
 struct svc {
 	uv_loop_t loop;
@@ -57,6 +58,7 @@ struct svc {
 	const seq_service_opts *o;
 	seq_sched *s;
 	seq_warmup *wu;   /* warmup planner (seq_warmup.c) */
+	svc_send *snd;    /* the dispatcher and the SMTP transport */
 	int inflight;     /* send jobs (campaign and warmup) */
 	int wjobs;        /* watcher jobs, warmup IMAP jobs, token refreshes */
 	long long *abusy; /* inboxes with a warmup IMAP job */
@@ -90,8 +92,16 @@ void svc_stop(svc *sv);
 void svc_fatal_stop(svc *sv, const cs_err *err);
 /* A scheduling pass, the dispatch of what is due, the timer re-armed. */
 void svc_tick(svc *sv);
-/* Hand due outbox rows and warmup sends to workers (seq_service_send.c). */
+/* Hand due outbox rows (every purpose) to workers through the
+ * dispatcher, and warmup's IMAP actions (seq_service_send.c). */
 void svc_dispatch(svc *sv);
+/* The dispatcher with the service's SMTP transport (after the scheduler
+ * and the warmup planner are open); closed after the loop. */
+int svc_send_open(svc *sv, cs_err *err);
+void svc_send_close(svc *sv);
+/* Start-up, before the loop: rows left 'sending' by a crash looked for in
+ * their inbox's Sent folder and settled (seq_dispatch_resolve). */
+int svc_send_resolve(svc *sv, cs_err *err);
 /* Reload settings; watchers for new inboxes, none for removed ones
  * (seq_service_watch.c). */
 void svc_reload_all(svc *sv);
