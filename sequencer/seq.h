@@ -193,11 +193,6 @@ typedef struct seq_sent {
 int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
                  const smtp_msg_spec *spec, const char *purpose, cs_buf *raw,
                  seq_sent *out, cs_err *err);
-/* A test row (outbox purpose test) found 'sending' at start-up: found in
- * Sent -> sent; else failed, its messages row 'uncertain' (it may have
- * gone: still counted); a test send is never sent again. */
-int seq_send_uncertain(db *d, cs_clock *clock, const db_outbox *o, bool checked,
-                       bool found, const char *why, cs_err *err);
 
 /* ---- the watcher (seq_watch.c) ---------------------------------------- */
 
@@ -544,22 +539,6 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
                         cs_err *err);
 
-/* The one record before DATA (seq_outbox.c), for every purpose: row
- * outbox_id queued -> sending with m's messages and send_attempts rows,
- * counted against caps in the same write transaction (db_message_add_
- * capped), and extra(arg) (the purpose's own rows; may be NULL) in it
- * too.  *over: a cap is full, nothing written (rc 0). */
-int seq_outbox_record(db *d, long long outbox_id, const db_message *m,
-                      db_caps *caps, bool *over,
-                      int (*extra)(void *arg, cs_err *err), void *arg,
-                      int64_t now, cs_err *err);
-/* The one settle: the transport's result for message_id stored in
- * messages and send_attempts, and effects(arg) (the purpose's moves of
- * its outbox row and the rows it serves), in one transaction. */
-int seq_outbox_settle(db *d, const char *message_id, const smtp_result *res,
-                      int (*effects)(void *arg, cs_err *err), void *arg,
-                      int64_t now, cs_err *err);
-
 /* ---- the dispatcher (seq_dispatch.c) ------------------------------------ */
 
 /* The one path from "due" to "recorded" for every purpose: it queues
@@ -830,22 +809,6 @@ int seq_warmup_quota(int start, int step, int max, long long day);
 /* The ramp day of local day "YYYY-MM-DD" for w: 1 before the first
  * send, else calendar days since first_day + 1. */
 long long seq_warmup_ramp_day(const db_warmup *w, const char *day);
-/* Queue every planned send that is due and has no outbox row in flight
- * into the outbox (purpose warmup, its Message-ID fixed now): from there
- * it goes as every message does (seq_dispatch_run). */
-int seq_warmup_queue_due(seq_warmup *w, cs_err *err);
-/* The purpose's begin for outbox row o (a warmup row, queued): the day's
- * quota and the inbox's hard cap are checked (a new message over them is
- * dropped, a reply waits for the next day), the message is built under
- * the row's Message-ID and recorded (seq_outbox_record) with its plan
- * row 'sending'.  *ready false: nothing to send now. */
-int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
-                     bool *ready, cs_err *err);
-/* The purpose's settle: sent (or uncertain: never again) -> sent;
- * deferred or the inbox failing -> this row failed, its plan row planned
- * again in 10 minutes (a new message); refused -> failed. */
-int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
-                      cs_err *err);
 /* A warmup row found 'sending' at start-up (a crash cut it off; never
  * sent again): checked says whether the sender's Sent folder could be
  * searched, found whether its Message-ID is there.  Found -> sent; not

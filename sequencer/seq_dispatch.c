@@ -417,3 +417,43 @@ out:
 	free(l.v);
 	return rc;
 }
+
+/* ---- synchronous users: seq_outbox_dispatch, the simulated run ---------- */
+
+int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
+                        cs_err *err)
+{
+	seq_dispatch *dp;
+	int rc;
+
+	*sent = 0;
+	if ((rc = seq_dispatch_open(s, NULL, t, &dp)) != 0)
+		return cs_err_set(err, rc, "no dispatcher");
+	rc = seq_dispatch_run(dp, 1000, sent, err);
+	seq_dispatch_close(dp);
+	return rc;
+}
+
+int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
+                      cs_err *err)
+{
+	int rc, queued, sent, rounds = 0;
+	int64_t wake;
+
+	for (;;) {
+		if ((rc = seq_sched_pass(s, &queued, &wake, err)) != 0 ||
+		    (rc = seq_outbox_dispatch(s, t, &sent, err)) != 0)
+			return rc;
+		if (queued || sent) {
+			if (++rounds > 100000)
+				return cs_err_set(
+				    err, CS_EINVAL,
+				    "the scheduler does not settle");
+			continue; /* results changed what is due: look again */
+		}
+		if (wake == INT64_MAX || wake > until)
+			return cs_clock_advance_to(s->clock, until);
+		if ((rc = cs_clock_advance_to(s->clock, wake)) != 0)
+			return rc;
+	}
+}

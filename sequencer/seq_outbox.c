@@ -1,8 +1,16 @@
 /*
- * seq_outbox.c - the outbox: handing queued messages to a transport and
- * recording what became of them.
+ * seq_outbox.c - the outbox: every message that leaves is a row of it,
+ * with a purpose (campaign step, warmup send, send-test).  Here: the one
+ * record before DATA (seq_outbox_record) and the one settle
+ * (seq_outbox_settle) every purpose goes through, and the campaign
+ * purpose's begin, settle and crash resolution.  The dispatcher
+ * (seq_dispatch.c) decides what goes and calls each purpose's; the
+ * transition table and the one function every state change goes through
+ * are in seq_outbox_fsm.c; warmup's purpose is seq_warmup_send.c, the
+ * test send's seq_send.c; the user's decisions seq_outbox_user.c.
  *
- * Outbox row life cycle:
+ * Outbox row life cycle (a campaign row; a warmup or test row takes the
+ * same arrows, never held after a send: see their files):
  *
  *   [queued] --begin--> [sending] --finish(sent)--------------> [sent]
  *    ^ |  \                 |  \--finish(rejected recipient)--> [failed]
@@ -40,6 +48,10 @@
  * means the server did not take the message; after an uncertain end the
  * recipient then sees one message if both arrived), and every attempt
  * has its own send_attempts row (db_attempt.c).
+ *
+ * There is no 'deferred' state (migration 15 dropped it from the CHECK:
+ * it was never entered): a deferral is sending -> queued, due after the
+ * backoff, the reason saying so.
  *
  * db_outbox_check (`coldseq outbox check`) verifies them for every row;
  * the crash tests call it after each kill.
@@ -90,9 +102,9 @@ static int64_t backoff(const db_outbox *o, int retry_after_s)
 }
 
 /* A line in the contact's history about row o. */
-static int history(seq_sched *s, const db_outbox *o, const db_enrollment *e,
-                   const char *action, const char *detail, int64_t now,
-                   cs_err *err)
+int seq_outbox_history(seq_sched *s, const db_outbox *o, const db_enrollment *e,
+                       const char *action, const char *detail, int64_t now,
+                       cs_err *err)
 {
 	seq_camp *c = seq_find_camp(s, e->campaign_id);
 	db_history h = {.outbox_id = o->id,
@@ -134,7 +146,8 @@ static int unsendable(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 	if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_QUEUED, SEQ_O_FAILED,
 	                          why.data, -1, now, err)) != 0 ||
 	    (rc = db_enr_set_state(s->d, e->id, "held", what, now, err)) != 0 ||
-	    (rc = history(s, o, e, "unsendable", what, now, err)) != 0) {
+	    (rc = seq_outbox_history(s, o, e, "unsendable", what, now, err)) !=
+	        0) {
 		db_rollback(s->d);
 		goto out;
 	}
@@ -145,7 +158,7 @@ out:
 }
 
 /* The campaign purpose's functions take campaign rows only. */
-static int campaign_row(const db_outbox *o, cs_err *err)
+int seq_outbox_campaign_row(const db_outbox *o, cs_err *err)
 {
 	if (strcmp(o->purpose, "campaign") == 0)
 		return 0;
@@ -239,7 +252,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	memset(&ct, 0, sizeof ct);
 	*ready = false;
 	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0 ||
-	    (rc = campaign_row(&o, err)) != 0 ||
+	    (rc = seq_outbox_campaign_row(&o, err)) != 0 ||
 	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
 		goto out;
 	if (strcmp(o.state, "queued") != 0) {
@@ -391,8 +404,8 @@ out:
 
 /* The step was accepted: the enrollment moves on (same thread unless the
  * next step starts a new one). */
-static int advance(seq_sched *s, seq_camp *c, const db_outbox *o,
-                   const db_enrollment *e, int64_t now, cs_err *err)
+int seq_outbox_advance(seq_sched *s, seq_camp *c, const db_outbox *o,
+                       const db_enrollment *e, int64_t now, cs_err *err)
 {
 	const db_step *st = &c->c.steps[o->step - 1];
 	bool thread = o->step > 1 && !st->new_thread && e->thread_refs;
@@ -491,7 +504,7 @@ static int campaign_effects(void *arg, cs_err *err)
 	case SMTP_SENT:
 		if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING,
 		                          SEQ_O_SENT, NULL, -1, now, err)) == 0)
-			rc = advance(s, f->c, o, e, now, err);
+			rc = seq_outbox_advance(s, f->c, o, e, now, err);
 		break;
 	case SMTP_DEFERRED:
 		/* like an MTA's queue: retry with a growing backoff, give up
@@ -566,7 +579,7 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 	memset(&o, 0, sizeof o);
 	memset(&e, 0, sizeof e);
 	if ((rc = db_outbox_get(s->d, job->outbox_id, &o, err)) != 0 ||
-	    (rc = campaign_row(&o, err)) != 0 ||
+	    (rc = seq_outbox_campaign_row(&o, err)) != 0 ||
 	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
 		goto out;
 	c = seq_find_camp(s, e.campaign_id);
@@ -622,219 +635,4 @@ int seq_outbox_uncertain(seq_sched *s, long long outbox_id, bool checked,
 	rc = seq_outbox_finish(s, &job, &res, err);
 	db_outbox_free(&o);
 	return rc;
-}
-
-/* Whether row o is held: 'held' (may have been sent), or 'failed' as
- * unsendable with its enrollment held on the same step. */
-static bool is_held(const db_outbox *o, const db_enrollment *e)
-{
-	return strcmp(o->state, "held") == 0 ||
-	       (strcmp(o->state, "failed") == 0 &&
-	        strcmp(e->state, "held") == 0 && e->step == o->step);
-}
-
-/* A row may go out again only from the inbox that has its thread: a row
- * of a removed inbox (not loaded: `inbox remove` keeps a tombstone that
- * the scheduler never loads) would wait for it for ever. */
-static int sendable_again(seq_sched *s, const db_outbox *o, cs_err *err)
-{
-	if (seq_find_inbox(s, o->inbox_id) != NULL)
-		return 0;
-	return cs_err_set(err, CS_ECONFLICT,
-	                  "outbox row %lld: its inbox was removed, and no "
-	                  "other inbox may send it: drop it, or mark it sent "
-	                  "if it arrived",
-	                  o->id);
-}
-
-int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
-                       cs_err *err)
-{
-	int64_t now = cs_clock_now(s->clock);
-	db_outbox o;
-	db_enrollment e;
-	seq_camp *c;
-	int rc;
-
-	memset(&e, 0, sizeof e);
-	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
-		return rc;
-	if ((rc = campaign_row(&o, err)) != 0)
-		goto out;
-	if (strcmp(o.state, "held") != 0) {
-		rc = cs_err_set(err, CS_ECONFLICT,
-		                "outbox row %lld is %s, not held: nothing to "
-		                "resolve%s",
-		                outbox_id, o.state,
-		                strcmp(o.state, "queued") == 0
-		                    ? " ('coldseq outbox drop|retry' act on a "
-		                      "queued row)"
-		                    : "");
-		goto out;
-	}
-	if ((rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
-		goto out;
-	if ((c = seq_find_camp(s, e.campaign_id)) == NULL) {
-		rc = cs_err_set(err, CS_ENOTFOUND, "its campaign is gone");
-		goto out;
-	}
-	if (how == SEQ_RESOLVE_RESEND && (rc = sendable_again(s, &o, err)) != 0)
-		goto out;
-	if ((rc = db_begin(s->d, err)) != 0)
-		goto out;
-	switch (how) {
-	case SEQ_RESOLVE_SENT:
-		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_HELD, SEQ_O_SENT,
-		                          "resolved: sent", -1, now, err)) ==
-		        0 &&
-		    (rc = db_message_set_outcome(s->d, o.message_id, "sent", 0,
-		                                 "resolved by the user", now,
-		                                 err)) == 0 &&
-		    (rc = history(s, &o, &e, "resolved_sent",
-		                  "outbox resolve --sent", now, err)) == 0)
-			rc = advance(s, c, &o, &e, now, err);
-		break;
-	case SEQ_RESOLVE_RESEND:
-		/* the same Message-ID: if the first attempt did arrive, the
-		 * recipient's client shows one message */
-		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_HELD, SEQ_O_QUEUED,
-		                          "resolved: send again", now, now,
-		                          err)) == 0)
-			rc =
-			    history(s, &o, &e, "resend",
-			            "outbox resolve --resend (same Message-ID)",
-			            now, err);
-		break;
-	case SEQ_RESOLVE_DROP:
-		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_HELD, SEQ_O_FAILED,
-		                          "resolved: dropped", -1, now, err)) ==
-		        0 &&
-		    (rc = db_enr_set_state(s->d, e.id, "stopped",
-		                           "a step was dropped (outbox "
-		                           "resolve --drop)",
-		                           now, err)) == 0)
-			rc = history(s, &o, &e, "resolved_dropped",
-			             "outbox resolve --drop", now, err);
-		break;
-	}
-	if (rc == 0)
-		rc = db_commit(s->d, err);
-	else
-		db_rollback(s->d);
-out:
-	db_outbox_free(&o);
-	db_enrollment_free(&e);
-	return rc;
-}
-
-int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
-                   cs_err *err)
-{
-	int64_t now = cs_clock_now(s->clock);
-	bool drop = how == SEQ_OUTBOX_DROP;
-	seq_ostate from;
-	db_outbox o;
-	db_enrollment e;
-	int rc;
-
-	memset(&e, 0, sizeof e);
-	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
-		return rc;
-	if ((rc = campaign_row(&o, err)) != 0 ||
-	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
-		goto out;
-	if (strcmp(o.state, "queued") != 0 && !is_held(&o, &e)) {
-		rc = cs_err_set(err, CS_ECONFLICT,
-		                "outbox row %lld is %s: only a queued or held "
-		                "row can be %s",
-		                outbox_id, o.state,
-		                drop ? "dropped" : "retried");
-		goto out;
-	}
-	if (!drop && strcmp(o.state, "failed") != 0 &&
-	    (rc = sendable_again(s, &o, err)) != 0)
-		goto out;
-	if (seq_ostate_parse(o.state, &from) != 0) {
-		rc = cs_err_set(err, CS_EINVAL,
-		                "outbox row %lld: unknown state %s", o.id,
-		                o.state);
-		goto out;
-	}
-	if ((rc = db_begin(s->d, err)) != 0)
-		goto out;
-	if (from == SEQ_O_FAILED) {
-		/* unsendable: the enrollment holds the step; retry lets the
-		 * scheduler compose it afresh (with the data as it is now) */
-		rc = drop ? db_enr_set_state(s->d, e.id, "stopped",
-		                             "a step was dropped (outbox drop)",
-		                             now, err)
-		          : db_enr_set_state(s->d, e.id, "active", NULL, now,
-		                             err);
-		if (rc == 0 && !drop)
-			rc = db_enr_set_due(s->d, e.id, now, now, err);
-	} else if (drop) {
-		if ((rc = seq_outbox_move(s->d, o.id, from, SEQ_O_FAILED,
-		                          "dropped (outbox drop)", -1, now,
-		                          err)) == 0)
-			rc = db_enr_set_state(
-			    s->d, e.id, "stopped",
-			    "a step was dropped (outbox drop)", now, err);
-	} else {
-		/* held: the same Message-ID (see SEQ_RESOLVE_RESEND) */
-		rc = seq_outbox_move(s->d, o.id, from, SEQ_O_QUEUED,
-		                     "retry asked (outbox retry)", now, now,
-		                     err);
-	}
-	if (rc == 0)
-		rc = history(s, &o, &e, drop ? "dropped" : "retried",
-		             drop ? "outbox drop" : "outbox retry", now, err);
-	if (rc == 0)
-		rc = db_commit(s->d, err);
-	else
-		db_rollback(s->d);
-	if (rc == 0)
-		cs_log_info("outbox row %lld (%s, step %d): %s", o.id, e.email,
-		            o.step, drop ? "dropped" : "retry asked");
-out:
-	db_outbox_free(&o);
-	db_enrollment_free(&e);
-	return rc;
-}
-
-int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
-                        cs_err *err)
-{
-	seq_dispatch *dp;
-	int rc;
-
-	*sent = 0;
-	if ((rc = seq_dispatch_open(s, NULL, t, &dp)) != 0)
-		return cs_err_set(err, rc, "no dispatcher");
-	rc = seq_dispatch_run(dp, 1000, sent, err);
-	seq_dispatch_close(dp);
-	return rc;
-}
-
-int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
-                      cs_err *err)
-{
-	int rc, queued, sent, rounds = 0;
-	int64_t wake;
-
-	for (;;) {
-		if ((rc = seq_sched_pass(s, &queued, &wake, err)) != 0 ||
-		    (rc = seq_outbox_dispatch(s, t, &sent, err)) != 0)
-			return rc;
-		if (queued || sent) {
-			if (++rounds > 100000)
-				return cs_err_set(
-				    err, CS_EINVAL,
-				    "the scheduler does not settle");
-			continue; /* results changed what is due: look again */
-		}
-		if (wake == INT64_MAX || wake > until)
-			return cs_clock_advance_to(s->clock, until);
-		if ((rc = cs_clock_advance_to(s->clock, wake)) != 0)
-			return rc;
-	}
 }

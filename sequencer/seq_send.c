@@ -15,7 +15,7 @@
  * CLI path that authenticates uses.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "seq.h"
+#include "seq_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -207,6 +207,21 @@ static void campaign(fx *f, int64_t t0)
 	                true, t0, NULL);
 }
 
+static int no_problem(const char *problem, void *arg)
+{
+	(void)arg;
+	fail_msg("outbox check: %s", problem);
+	return -1;
+}
+
+/* The outbox's invariants (`coldseq outbox check`) hold. */
+static void check(fx *f)
+{
+	cs_err err = CS_ERR_INIT;
+
+	assert_int_equal(db_outbox_check(f->d, no_problem, NULL, &err), 0);
+}
+
 /* ---- rotation, caps, batches, busy inboxes --------------------------------
  */
 
@@ -297,6 +312,7 @@ static void rotation_caps_batches(void **state)
 	                          "'sent' AND purpose = 'campaign'"),
 	                 9);
 	assert_true(r.opened >= r.batches);
+	check(f);
 
 	seq_dispatch_close(dp);
 	seq_sched_close(s);
@@ -367,6 +383,7 @@ static void crash_resolution(void **state)
 	assert_int_equal(seq_sched_open(f->d, f->v, clock, &s, &err), 0);
 	assert_int_equal(seq_dispatch_open(s, NULL, &t, &dp), 0);
 	assert_int_equal(seq_dispatch_resolve(dp, lookup, &x, &err), 0);
+	check(f);
 	assert_int_equal(x.calls, (int)r.nmsg);
 	snprintf(sql, sizeof sql,
 	         "SELECT count(*) FROM outbox o JOIN enrollments e ON e.id = "
@@ -507,6 +524,7 @@ static void warmup_exchange(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM outbox WHERE state <> "
 	                          "'sent'"),
 	                 0);
+	check(f);
 	/* nothing of it is a campaign's */
 	assert_int_equal(count(f, "SELECT count(*) FROM outbox WHERE "
 	                          "enrollment_id IS NOT NULL"),
