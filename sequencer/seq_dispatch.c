@@ -195,22 +195,6 @@ static int max_batches(const seq_transport *t)
 /* ---- recording results ----------------------------------------------------
  */
 
-static void log_result(const seq_job *j, const smtp_result *r)
-{
-	smtp_outcome o = r->verdict.outcome;
-
-	if (o == SMTP_SENT && j->purpose == SEQ_WARMUP)
-		cs_log_info("sent warmup (%s) to %s from %s", j->variant,
-		            j->contact, j->inbox);
-	else if (o == SMTP_SENT)
-		cs_log_info("sent %s step %d to %s from %s", j->campaign,
-		            j->step, j->contact, j->inbox);
-	else
-		cs_log_warn("%s to %s from %s: %s", smtp_outcome_name(o),
-		            j->contact, j->inbox,
-		            r->detail[0] ? r->detail : r->text);
-}
-
 void seq_dispatch_done(seq_batch *b)
 {
 	seq_dispatch *dp = b->dp;
@@ -220,7 +204,6 @@ void seq_dispatch_done(seq_batch *b)
 		const seq_job *j = &b->jobs[i];
 		cs_err err = CS_ERR_INIT;
 
-		log_result(j, &b->res[i]);
 		if (ops[j->purpose].finish(dp, j, &b->res[i], &err) != 0)
 			cs_log_error("recording the result for %s: %s",
 			             j->contact, err.msg);

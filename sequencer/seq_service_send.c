@@ -185,10 +185,29 @@ static void send_work_free(send_work *w)
 	free(w);
 }
 
+/* What the service says of each message (the dispatcher's synchronous
+ * users, preview and the simulated runs, say nothing). */
+static void log_result(const seq_job *j, const smtp_result *r)
+{
+	smtp_outcome o = r->verdict.outcome;
+
+	if (o == SMTP_SENT && j->purpose == SEQ_WARMUP)
+		cs_log_info("sent warmup (%s) to %s from %s", j->variant,
+		            j->contact, j->inbox);
+	else if (o == SMTP_SENT)
+		cs_log_info("sent %s step %d to %s from %s", j->campaign,
+		            j->step, j->contact, j->inbox);
+	else
+		cs_log_warn("%s to %s from %s: %s", smtp_outcome_name(o),
+		            j->contact, j->inbox,
+		            r->detail[0] ? r->detail : r->text);
+}
+
 static void send_done(uv_work_t *req, int status)
 {
 	send_work *w = req->data;
 	svc *sv = w->sv;
+	size_t i;
 
 	(void)status;
 	if (!sv->stopping && oauth_retry(w))
@@ -204,6 +223,8 @@ static void send_done(uv_work_t *req, int status)
 		cs_log_warn("%s", why.data);
 		cs_buf_free(&why);
 	}
+	for (i = 0; i < w->b->n; i++)
+		log_result(&w->b->jobs[i], &w->b->res[i]);
 	seq_dispatch_done(w->b); /* records each result, frees the batch */
 	if (w->auth_lost) {
 		cs_err err = CS_ERR_INIT;
