@@ -235,12 +235,156 @@ static void no_deferred(void **state)
 	assert_int_equal(s, SEQ_O_HELD);
 }
 
+/* db/db_int.h: the built-in steps, to stop a database at a past version */
+const db_migration *db_builtin_migrations(size_t *n);
+
+static long long one(sqlite3 *h, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	long long v;
+
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* A database written at schema 14 keeps every row through migration 15:
+ * its outbox rows become campaign rows ('deferred', never written, would
+ * be 'queued'), warmup sends already handed over get their outbox row in
+ * the same state, planned ones none (queued when due); the purpose
+ * CHECKs hold from then on. */
+static void migration_15_one_outbox(void **state)
+{
+	static const char rows_v14[] =
+	    "INSERT INTO inboxes(id, uuid, name, email, created_at) VALUES "
+	    "(1, 'u-1', 'a', 'a@x.example', 0), (2, 'u-2', 'b', 'b@x.example', "
+	    "0);"
+	    "INSERT INTO contacts(id, email, created_at, updated_at) VALUES "
+	    "(1, 'c@y.example', 0, 0), (2, 'd@y.example', 0, 0);"
+	    "INSERT INTO campaigns(id, name, source, inboxes, timezone, "
+	    "window_days, window_from, window_to, contact_tz, new_per_day, "
+	    "esp_match, stop_on_auto_reply, stop_company, allow_parallel, "
+	    "status, created_at, updated_at) VALUES (1, 'k', '', 'all', 'UTC', "
+	    "127, 0, 1440, 0, 10, 0, 0, 0, 0, 'active', 0, 0);"
+	    "INSERT INTO enrollments(id, campaign_id, contact_id, state, step, "
+	    "due_at, inbox_id, enrolled_at, updated_at) VALUES (1, 1, 1, "
+	    "'queued', 1, 0, 1, 0, 0), (2, 1, 2, 'queued', 1, 0, 1, 0, 0);"
+	    "INSERT INTO outbox(id, enrollment_id, inbox_id, step, variant, "
+	    "message_id, subject, state, due_at, created_at, updated_at) "
+	    "VALUES (7, 1, 1, 1, 0, '<q1@x>', 'S', 'queued', 0, 0, 0), (8, 2, "
+	    "1, 1, 0, '<q2@x>', 'S', 'deferred', 0, 0, 0);"
+	    "INSERT INTO messages(message_id, inbox_id, inbox_email, "
+	    "recipient, purpose, subject, created_at, local_day, outcome, "
+	    "updated_at) VALUES ('<w1@x>', 1, 'a@x.example', 'b@x.example', "
+	    "'warmup', 'Lunch', 0, '2026-12-01', 'sending', 0), ('<w2@x>', 1, "
+	    "'a@x.example', 'b@x.example', 'warmup', 'Books', 0, "
+	    "'2026-12-01', 'sent', 0);"
+	    "INSERT INTO warmup_plan(id, inbox_id, local_day, kind, to_addr, "
+	    "due_at, state, message_id, created_at, updated_at) VALUES (1, 1, "
+	    "'2026-12-01', 'new', 'b@x.example', 5, 'sending', '<w1@x>', 0, "
+	    "0), (2, 1, '2026-12-01', 'new', 'b@x.example', 5, 'sent', "
+	    "'<w2@x>', 0, 0), (3, 1, '2026-12-01', 'new', 'b@x.example', 9, "
+	    "'planned', NULL, 0, 0);";
+	fx *f = *state;
+	db *d = NULL;
+	sqlite3 *h = f->raw;
+	cs_err err = CS_ERR_INIT;
+	const db_migration *m;
+	char dir[512];
+	size_t n, k = 0;
+	int v = 0;
+
+	/* a database of its own, stopped at 14 */
+	snprintf(dir, sizeof dir, "%s/v14.db", f->dir);
+	m = db_builtin_migrations(&n);
+	while (k < n && m[k].version <= 14)
+		k++;
+	assert_int_equal(
+	    db_open(dir, DB_OPEN_CREATE | DB_OPEN_NO_MIGRATE, &d, &err), 0);
+	assert_int_equal(db_migrate(d, m, k, &err), 0);
+	assert_int_equal(db_schema_version(d, &v, &err), 0);
+	assert_int_equal(v, 14);
+	assert_int_equal(sqlite3_open(dir, &h), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(h, "PRAGMA foreign_keys = ON", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, rows_v14, NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(db_migrate(d, m, n, &err), 0);
+	assert_int_equal(db_schema_version(d, &v, &err), 0);
+	assert_int_equal(v, db_latest_version());
+
+	assert_int_equal(one(h, "SELECT count(*) FROM outbox WHERE purpose = "
+	                        "'campaign' AND id IN (7, 8) AND state = "
+	                        "'queued' AND warmup_plan_id IS NULL"),
+	                 2);
+	assert_int_equal(one(h, "SELECT count(*) FROM outbox o JOIN "
+	                        "warmup_plan p ON p.id = o.warmup_plan_id AND "
+	                        "p.message_id = o.message_id AND p.state = "
+	                        "o.state WHERE o.purpose = 'warmup' AND "
+	                        "o.enrollment_id IS NULL"),
+	                 2);
+	assert_int_equal(one(h, "SELECT subject = 'Lunch' AND state = "
+	                        "'sending' FROM outbox WHERE message_id = "
+	                        "'<w1@x>'"),
+	                 1);
+	assert_int_equal(one(h, "SELECT count(*) FROM outbox WHERE "
+	                        "warmup_plan_id = 3"),
+	                 0);
+	assert_int_equal(
+	    one(h, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	assert_int_equal(one(h, "SELECT count(*) FROM pragma_integrity_check "
+	                        "WHERE integrity_check <> 'ok'"),
+	                 0);
+	assert_int_equal(one(h, "SELECT count(*) FROM sqlite_schema WHERE "
+	                        "tbl_name = 'outbox' AND type = 'index'"),
+	                 4); /* its three and message_id's UNIQUE */
+	/* the purpose CHECKs: a campaign row needs its enrollment, a warmup
+	 * row its plan row, a test row neither */
+	assert_int_not_equal(
+	    sqlite3_exec(h,
+	                 "INSERT INTO outbox(purpose, inbox_id, message_id, "
+	                 "subject, due_at, created_at, updated_at) VALUES "
+	                 "('campaign', 1, '<z1@x>', '', 0, 0, 0)",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_not_equal(
+	    sqlite3_exec(h,
+	                 "INSERT INTO outbox(purpose, inbox_id, message_id, "
+	                 "subject, due_at, created_at, updated_at) VALUES "
+	                 "('warmup', 1, '<z2@x>', '', 0, 0, 0)",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_not_equal(
+	    sqlite3_exec(h,
+	                 "INSERT INTO outbox(purpose, enrollment_id, inbox_id, "
+	                 "message_id, subject, due_at, created_at, "
+	                 "updated_at) VALUES ('test', 1, 1, '<z3@x>', '', 0, "
+	                 "0, 0)",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(h,
+	                 "INSERT INTO outbox(purpose, inbox_id, message_id, "
+	                 "subject, due_at, created_at, updated_at) VALUES "
+	                 "('test', 1, '<z4@x>', '', 0, 0, 0)",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(h);
+	db_close(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(outbox_pairs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(plan_pairs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(no_deferred, setup, teardown),
+	    cmocka_unit_test_setup_teardown(migration_15_one_outbox, setup,
+	                                    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
