@@ -380,8 +380,9 @@ capped:
 	rc = seq_outbox_move(s->d, o.id, SEQ_O_QUEUED, SEQ_O_QUEUED,
 	                     "daily cap reached", ib->day_end, now, err);
 out:
-	if (rc != 0 && rc != CS_ECONFLICT && rc != CS_EINVAL && o.id &&
-	    o.state && strcmp(o.state, "queued") == 0) {
+	if (rc != 0 && rc != CS_ECONFLICT && o.id && o.state &&
+	    strcmp(o.state, "queued") == 0 && o.purpose &&
+	    strcmp(o.purpose, "campaign") == 0) {
 		/* whatever failed, the row does not come straight back */
 		cs_err e2 = CS_ERR_INIT;
 		cs_buf w = CS_BUF_INIT;

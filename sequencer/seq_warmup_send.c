@@ -371,6 +371,13 @@ static int warmup_effects(void *arg, cs_err *err)
 	                            f->now, err);
 }
 
+static int no_effects(void *arg, cs_err *err)
+{
+	(void)arg;
+	(void)err;
+	return 0;
+}
+
 /* The row of job, still 'sending' (*gone: a receiving inbox's sighting
  * settled it meanwhile, nothing left to record). */
 static int sending_row(seq_warmup *w, long long id, db_outbox *o, bool *gone,
@@ -381,7 +388,7 @@ static int sending_row(seq_warmup *w, long long id, db_outbox *o, bool *gone,
 	*gone = rc == 0 && strcmp(o->state, "sending") != 0;
 	if (*gone)
 		cs_log_debug("outbox row %lld is %s already (a receiving inbox "
-		             "saw it)",
+		             "saw it): only its message's outcome is recorded",
 		             id, o->state);
 	return rc;
 }
@@ -396,8 +403,13 @@ int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
 	int rc;
 
 	memset(&o, 0, sizeof o);
-	if ((rc = sending_row(w, job->outbox_id, &o, &gone, err)) != 0 || gone)
+	if ((rc = sending_row(w, job->outbox_id, &o, &gone, err)) != 0)
 		goto out;
+	if (gone) { /* the server's word on it still goes to messages */
+		rc = seq_outbox_settle(w->d, o.message_id, res, no_effects,
+		                       NULL, now, err);
+		goto out;
+	}
 	f = (wfin){w,
 	           &o,
 	           SEQ_O_FAILED,
