@@ -320,9 +320,9 @@ static int walk_row(const db_outbox *o, void *arg)
 int seq_dispatch_run(seq_dispatch *dp, int limit, int *sent, cs_err *err)
 {
 	walk k = {dp, NULL, err};
-	int before = dp->sent, rc = 0;
+	int before = dp->sent, rc;
 
-	if (dp->w && (rc = seq_warmup_queue_due(dp->w, err)) != 0)
+	if (dp->w && seq_warmup_queue_due(dp->w, err) != 0)
 		cs_log_error("warmup: %s", err->msg); /* the rest still goes */
 	rc = db_outbox_due(dp->s->d, cs_clock_now(dp->s->clock), limit,
 	                   walk_row, &k, err);
