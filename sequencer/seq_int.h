@@ -100,6 +100,12 @@ int seq_outbox_settle(db *d, const char *message_id, const smtp_result *res,
                       int (*effects)(void *arg, cs_err *err), void *arg,
                       int64_t now, cs_err *err);
 
+/* The result a row found 'sending' at start-up settles with: found in
+ * Sent (checked and found): sent; else uncertain, the detail saying why
+ * ("was being sent when coldseq stopped and ...", why when Sent could
+ * not be searched) and then tail. */
+void seq_outbox_unc_result(smtp_result *res, bool checked, bool found,
+                           const char *why, const char *tail);
 /* The campaign purpose's functions take campaign rows only: CS_EINVAL
  * naming the row's purpose else. */
 int seq_outbox_campaign_row(const db_outbox *o, cs_err *err);

@@ -601,38 +601,48 @@ out:
 	return rc;
 }
 
+void seq_outbox_unc_result(smtp_result *res, bool checked, bool found,
+                           const char *why, const char *tail)
+{
+	memset(res, 0, sizeof *res);
+	if (checked && found) {
+		res->code = 250;
+		res->verdict.outcome = SMTP_SENT;
+		snprintf(res->text, sizeof res->text,
+		         "found in the Sent folder after a restart");
+		return;
+	}
+	res->verdict.outcome = SMTP_UNCERTAIN;
+	snprintf(res->detail, sizeof res->detail,
+	         "was being sent when coldseq stopped and %s%s%s",
+	         checked ? "is not in the Sent folder"
+	                 : "the Sent folder could not be searched: ",
+	         checked ? ""
+	         : why   ? why
+	                 : "",
+	         tail);
+}
+
 int seq_outbox_uncertain(seq_sched *s, long long outbox_id, bool checked,
                          bool found, const char *why, cs_err *err)
 {
 	db_outbox o;
 	seq_job job;
 	smtp_result res;
+	cs_buf tail = CS_BUF_INIT;
 	int rc;
 
 	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
 		return rc;
 	memset(&job, 0, sizeof job);
-	memset(&res, 0, sizeof res);
 	job.outbox_id = o.id;
 	job.inbox_id = o.inbox_id;
-	if (checked && found) {
-		res.code = 250;
-		res.verdict.outcome = SMTP_SENT;
-		snprintf(res.text, sizeof res.text,
-		         "found in the Sent folder after a restart");
-	} else {
-		res.verdict.outcome = SMTP_UNCERTAIN;
-		snprintf(res.detail, sizeof res.detail,
-		         "was being sent when coldseq stopped and %s%s: "
-		         "resolve with 'coldseq outbox resolve %lld "
-		         "--sent|--resend|--drop'",
-		         checked ? "is not in the Sent folder"
-		                 : "the Sent folder could not be searched: ",
-		         checked ? ""
-		         : why   ? why
-		                 : "",
-		         o.id);
-	}
+	cs_buf_printf(&tail,
+	              ": resolve with 'coldseq outbox resolve %lld "
+	              "--sent|--resend|--drop'",
+	              o.id);
+	seq_outbox_unc_result(&res, checked, found, why, tail.data);
+	cs_buf_free(&tail);
 	rc = seq_outbox_finish(s, &job, &res, err);
 	db_outbox_free(&o);
 	return rc;

@@ -301,23 +301,8 @@ int seq_send_uncertain(db *d, cs_clock *clock, const db_outbox *o, bool checked,
 {
 	smtp_result res;
 
-	memset(&res, 0, sizeof res);
-	if (checked && found) {
-		res.code = 250;
-		res.verdict.outcome = SMTP_SENT;
-		snprintf(res.text, sizeof res.text,
-		         "found in the Sent folder after a restart");
-	} else {
-		res.verdict.outcome = SMTP_UNCERTAIN;
-		snprintf(res.detail, sizeof res.detail,
-		         "was being sent when coldseq stopped and %s%s; a test "
-		         "send is never sent again",
-		         checked ? "is not in the Sent folder"
-		                 : "the Sent folder could not be searched: ",
-		         checked ? ""
-		         : why   ? why
-		                 : "");
-	}
+	seq_outbox_unc_result(&res, checked, found, why,
+	                      "; a test send is never sent again");
 	return test_settle(d, o->id, o->message_id, &res, cs_clock_now(clock),
 	                   err);
 }

@@ -380,11 +380,47 @@ static void crash_resolution(void **state)
 	/* the next start: one found in Sent, one not, one unsearchable */
 	x.found = r.msg[0].msgid;
 	x.unsearchable = r.msg[1].msgid;
+	/* and a send-test the crash cut off too (as seq_send_now records
+	 * it): never sent again */
+	{
+		db_outbox o;
+		db_message m;
+		long long oid = 0;
+		int attempt = 0;
+
+		memset(&o, 0, sizeof o);
+		o.purpose = "test";
+		o.inbox_id = inbox_id(f, "user1");
+		o.message_id = "<t1@a.test>";
+		o.subject = "a test";
+		o.due_at = t0;
+		assert_int_equal(db_outbox_add(f->d, &o, t0, &oid, &err), 0);
+		memset(&m, 0, sizeof m);
+		m.message_id = "<t1@a.test>";
+		m.inbox_id = o.inbox_id;
+		m.inbox_email = "user1@a.test";
+		m.recipient = "me@example.org";
+		m.purpose = "test";
+		m.created_at = t0;
+		m.local_day = "2026-12-01";
+		assert_int_equal(db_message_attempt(f->d, &m, &attempt, &err),
+		                 0);
+		assert_int_equal(seq_outbox_move(f->d, oid, SEQ_O_QUEUED,
+		                                 SEQ_O_SENDING, NULL, -1, t0,
+		                                 &err),
+		                 0);
+	}
 	assert_int_equal(seq_sched_open(f->d, f->v, clock, &s, &err), 0);
 	assert_int_equal(seq_dispatch_open(s, NULL, &t, &dp), 0);
 	assert_int_equal(seq_dispatch_resolve(dp, lookup, &x, &err), 0);
 	check(f);
-	assert_int_equal(x.calls, (int)r.nmsg);
+	assert_int_equal(x.calls, (int)r.nmsg + 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM outbox o JOIN messages "
+	                          "m ON m.message_id = o.message_id WHERE "
+	                          "o.purpose = 'test' AND o.state = 'failed' "
+	                          "AND m.outcome = 'uncertain' AND o.reason "
+	                          "LIKE '%never sent again%'"),
+	                 1);
 	snprintf(sql, sizeof sql,
 	         "SELECT count(*) FROM outbox o JOIN enrollments e ON e.id = "
 	         "o.enrollment_id WHERE o.message_id = '%s' AND o.state = "
