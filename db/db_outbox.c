@@ -12,9 +12,9 @@
 /* ---- outbox ------------------------------------------------------------ */
 
 #define OUT_COLS                                                               \
-	"id, enrollment_id, inbox_id, step, variant, attempts, message_id, "   \
-	"subject, in_reply_to, refs, state, reason, due_at, created_at, "      \
-	"updated_at"
+	"id, coalesce(enrollment_id, 0), inbox_id, step, variant, attempts, "  \
+	"message_id, subject, in_reply_to, refs, state, reason, due_at, "      \
+	"created_at, updated_at, purpose, coalesce(warmup_plan_id, 0)"
 
 void db_outbox_free(db_outbox *o)
 {
@@ -26,6 +26,7 @@ void db_outbox_free(db_outbox *o)
 	free(o->refs);
 	free(o->state);
 	free(o->reason);
+	free(o->purpose);
 	memset(o, 0, sizeof *o);
 }
 
@@ -47,6 +48,8 @@ static void read_out(sqlite3_stmt *st, db_outbox *o)
 	o->due_at = sqlite3_column_int64(st, 12);
 	o->created_at = sqlite3_column_int64(st, 13);
 	o->updated_at = sqlite3_column_int64(st, 14);
+	o->purpose = db_col_str(st, 15);
+	o->warmup_plan_id = sqlite3_column_int64(st, 16);
 }
 
 int db_outbox_queue(db *d, const db_outbox *o, int64_t now, long long *id,
@@ -100,6 +103,39 @@ fail:
 	return rc;
 }
 
+int db_outbox_add(db *d, const db_outbox *o, int64_t now, long long *id,
+                  cs_err *err)
+{
+	static const char sql[] =
+	    "INSERT INTO outbox(purpose, warmup_plan_id, inbox_id, message_id, "
+	    "subject, in_reply_to, refs, due_at, created_at, updated_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_cached(d, sql, &st, err)) != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, o->purpose, -1, SQLITE_STATIC);
+	if (o->warmup_plan_id > 0)
+		sqlite3_bind_int64(st, 2, o->warmup_plan_id);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_int64(st, 3, o->inbox_id);
+	sqlite3_bind_text(st, 4, o->message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, o->subject ? o->subject : "", -1,
+	                  SQLITE_STATIC);
+	db_bind_opt(st, 6, o->in_reply_to);
+	db_bind_opt(st, 7, o->refs);
+	sqlite3_bind_int64(st, 8, o->due_at);
+	sqlite3_bind_int64(st, 9, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot queue a message");
+	else
+		*id = sqlite3_last_insert_rowid(d->h);
+	db_done(st);
+	return rc;
+}
+
 /* One row by id (key NULL) or by Message-ID (key). */
 static int one_row(db *d, long long id, const char *key, db_outbox *out,
                    cs_err *err)
@@ -107,7 +143,8 @@ static int one_row(db *d, long long id, const char *key, db_outbox *out,
 	static const char by_id[] =
 	    "SELECT " OUT_COLS " FROM outbox WHERE id = ?1";
 	static const char by_mid[] =
-	    "SELECT " OUT_COLS " FROM outbox WHERE message_id = ?1";
+	    "SELECT " OUT_COLS " FROM outbox WHERE message_id = ?1 AND "
+	    "purpose = 'campaign'";
 	sqlite3_stmt *st;
 	int rc, s;
 
@@ -216,8 +253,8 @@ int db_outbox_move(db *d, long long id, const char *from, const char *to,
 int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err)
 {
 	static const char sql[] =
-	    "SELECT due_at FROM outbox WHERE state = 'queued' ORDER BY due_at "
-	    "LIMIT 1";
+	    "SELECT due_at FROM outbox WHERE state = 'queued' AND purpose = "
+	    "'campaign' ORDER BY due_at LIMIT 1";
 	sqlite3_stmt *st;
 	int rc;
 
@@ -299,7 +336,15 @@ int db_outbox_check(db *d, int (*fn)(const char *problem, void *arg), void *arg,
 	    /* never twice */
 	    "SELECT 'enrollment ' || enrollment_id || ' step ' || step || ' "
 	    "was sent ' || count(*) || ' times' FROM outbox WHERE state = "
-	    "'sent' GROUP BY enrollment_id, step HAVING count(*) > 1",
+	    "'sent' AND purpose = 'campaign' GROUP BY enrollment_id, step "
+	    "HAVING count(*) > 1",
+	    /* a warmup plan row has at most one message in flight, and is
+	     * 'sending' exactly while that one is */
+	    "SELECT 'warmup plan row ' || p.id || ' is ' || p.state || ' with "
+	    "' || count(o.id) || ' outbox rows sending' FROM warmup_plan p "
+	    "LEFT JOIN outbox o ON o.warmup_plan_id = p.id AND o.state = "
+	    "'sending' GROUP BY p.id HAVING count(o.id) > 1 OR (count(o.id) = "
+	    "1) <> (p.state = 'sending')",
 	    /* an active enrollment has nothing in flight */
 	    "SELECT 'enrollment ' || e.id || ' is active with outbox row ' || "
 	    "o.id || ' ' || o.state FROM enrollments e JOIN outbox o ON "

@@ -184,10 +184,12 @@ int db_message_count_caps(db *d, long long inbox_id, const char *local_day,
 int db_message_count_domain(db *d, long long inbox_id, const char *domain,
                             int64_t since, long long *out, cs_err *err);
 
-/* One outbox row (owned strings). */
+/* One outbox row (owned strings).  purpose campaign: enrollment_id, step
+ * and variant set; warmup: warmup_plan_id set; test: neither (0). */
 typedef struct db_outbox {
-	long long id, enrollment_id, inbox_id;
+	long long id, enrollment_id, inbox_id, warmup_plan_id;
 	int step, variant, attempts;
+	char *purpose; /* campaign|warmup|test */
 	char *message_id, *subject, *in_reply_to, *refs, *state, *reason;
 	int64_t due_at, created_at, updated_at;
 } db_outbox;
@@ -198,6 +200,11 @@ void db_outbox_free(db_outbox *o);
  * from here) in one transaction.  *id gets the row id. */
 int db_outbox_queue(db *d, const db_outbox *o, int64_t now, long long *id,
                     cs_err *err);
+/* Queue a warmup or test row (o->purpose, o->warmup_plan_id for warmup;
+ * state queued, Message-ID fixed); no enrollment is touched.  *id gets
+ * the row id. */
+int db_outbox_add(db *d, const db_outbox *o, int64_t now, long long *id,
+                  cs_err *err);
 int db_outbox_get(db *d, long long id, db_outbox *out, cs_err *err);
 /* Queued rows due at or before now, oldest first, at most limit: fn for
  * each (strings valid during the call). */
@@ -236,7 +243,8 @@ int db_outbox_inflight(db *d, long long enrollment_id, db_outbox *out,
  * condition on outbox with ?1 bound to name (db/ only passes its own). */
 int db_outbox_wake(db *d, const char *which, const char *name,
                    const char *reason_prefix, int64_t now, cs_err *err);
-/* The earliest queued outbox due time; *found false when none. */
+/* The earliest due time of a queued campaign row (warmup rows wake the
+ * warmup planner's way: db_warmup_next_due); *found false when none. */
 int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err);
 
 /* Record the scheduler's pacing for an inbox (service clock). */
@@ -251,6 +259,8 @@ int db_enr_postpone(db *d, const char *email, int64_t until, int64_t now,
  * enrollment. */
 int db_enr_rewind(db *d, long long id, int step, int64_t due, int64_t now,
                   cs_err *err);
+/* The campaign row of a Message-ID (CS_ENOTFOUND: none; a warmup or a
+ * test message is no campaign step). */
 int db_outbox_by_message_id(db *d, const char *message_id, db_outbox *out,
                             cs_err *err);
 /* ---- attempts and outbox history (db_attempt.c) ------------------------ */

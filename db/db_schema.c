@@ -520,6 +520,71 @@ static const db_migration migrations[] = {
     {14, "application id; deleted campaigns",
      "PRAGMA application_id = 1129530705;"
      "ALTER TABLE campaigns ADD COLUMN deleted_at INTEGER;"},
+
+    /* issue 19: one outbox for every message that leaves.  A row has a
+     * purpose: a campaign step (its enrollment), a warmup send (its
+     * warmup_plan row: the planner plans there, the outbox sends) or a
+     * send-test; the CHECKs tie each reference to its purpose.  The
+     * states are exactly the state machine's (sequencer/seq_outbox_fsm.c):
+     * 'deferred' was in the CHECK but never entered (a deferral goes back
+     * to 'queued' with the same Message-ID, due later), so it is gone.
+     * SQLite cannot change a CHECK or a NOT NULL in place: the table is
+     * made anew, copied, dropped and renamed; its foreign keys (the
+     * enrollment CASCADE, the inbox RESTRICT of migration 11) and indexes
+     * are the same, and nothing references outbox.  Existing rows are
+     * campaign rows.  Warmup sends already handed over (plan rows
+     * sending, sent or failed with a Message-ID and its messages row) get
+     * their outbox row in the same state, so that a send a crash cut off
+     * is resolved at the next start-up through the outbox like any other;
+     * planned rows get theirs when the planner or the next start-up's
+     * pass finds them without one (seq_warmup_pass).  Test sends of
+     * before stay in messages only. */
+    {15, "one outbox: purposes; the state machine's states only",
+     "CREATE TABLE outbox_15 ("
+     "  id INTEGER PRIMARY KEY,"
+     "  purpose TEXT NOT NULL DEFAULT 'campaign' CHECK (purpose IN"
+     "    ('campaign', 'warmup', 'test')),"
+     "  enrollment_id INTEGER REFERENCES enrollments(id) ON DELETE CASCADE,"
+     "  warmup_plan_id INTEGER REFERENCES warmup_plan(id)"
+     "    ON DELETE CASCADE,"
+     "  inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE RESTRICT,"
+     "  step INTEGER NOT NULL DEFAULT 0,"
+     "  variant INTEGER NOT NULL DEFAULT 0,"
+     "  message_id TEXT NOT NULL UNIQUE,"
+     "  subject TEXT NOT NULL,"
+     "  in_reply_to TEXT,"
+     "  refs TEXT,"
+     "  state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN"
+     "    ('queued', 'sending', 'sent', 'failed', 'held')),"
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  due_at INTEGER NOT NULL,"
+     "  reason TEXT,"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL,"
+     "  CHECK ((enrollment_id IS NOT NULL) = (purpose = 'campaign')),"
+     "  CHECK ((warmup_plan_id IS NOT NULL) = (purpose = 'warmup'))"
+     ");"
+     "INSERT INTO outbox_15 (id, purpose, enrollment_id, inbox_id, step,"
+     "  variant, message_id, subject, in_reply_to, refs, state, attempts,"
+     "  due_at, reason, created_at, updated_at)"
+     "  SELECT id, 'campaign', enrollment_id, inbox_id, step, variant,"
+     "  message_id, subject, in_reply_to, refs,"
+     "  CASE state WHEN 'deferred' THEN 'queued' ELSE state END,"
+     "  attempts, due_at, reason, created_at, updated_at FROM outbox;"
+     "INSERT INTO outbox_15 (purpose, warmup_plan_id, inbox_id, message_id,"
+     "  subject, in_reply_to, refs, state, attempts, due_at, created_at,"
+     "  updated_at)"
+     "  SELECT 'warmup', p.id, p.inbox_id, p.message_id,"
+     "  coalesce(m.subject, ''), p.in_reply_to, p.refs, p.state, 1,"
+     "  p.due_at, p.created_at, p.updated_at"
+     "  FROM warmup_plan p JOIN messages m ON m.message_id = p.message_id"
+     "  WHERE p.state IN ('sending', 'sent', 'failed')"
+     "  AND p.message_id NOT IN (SELECT message_id FROM outbox_15);"
+     "DROP TABLE outbox;"
+     "ALTER TABLE outbox_15 RENAME TO outbox;"
+     "CREATE INDEX outbox_state ON outbox(state, due_at);"
+     "CREATE INDEX outbox_enrollment ON outbox(enrollment_id);"
+     "CREATE INDEX outbox_plan ON outbox(warmup_plan_id);"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

@@ -237,23 +237,32 @@ int db_warmup_plan_count(db *d, long long inbox_id, const char *local_day,
 	return rc;
 }
 
-/* fn per plan row in state whose due_at <= before, by inbox */
-static int plan_rows(db *d, const char *state, int64_t before,
+/* fn per plan row in state whose due_at <= before, by inbox (id > 0:
+ * that row only, whatever its state and due time; unqueued: only rows
+ * without an outbox row queued or sending) */
+static int plan_rows(db *d, const char *state, int64_t before, long long id,
+                     bool unqueued,
                      int (*fn)(const db_warmup_item *it, void *arg), void *arg,
                      cs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc, r;
 
-	if ((rc = db_prepare(d,
-	                     "SELECT id, inbox_id, local_day, kind, to_addr, "
-	                     "subject, in_reply_to, refs, due_at, message_id "
-	                     "FROM warmup_plan WHERE state = ?1 AND due_at <= "
-	                     "?2 ORDER BY inbox_id, due_at, id",
-	                     &st, err)) != 0)
+	if ((rc = db_prepare(
+	         d,
+	         "SELECT id, inbox_id, local_day, kind, to_addr, subject, "
+	         "in_reply_to, refs, due_at, message_id, state FROM "
+	         "warmup_plan "
+	         "p WHERE (?3 > 0 AND id = ?3) OR (?3 <= 0 AND state = ?1 AND "
+	         "due_at <= ?2 AND (?4 = 0 OR NOT EXISTS (SELECT 1 FROM outbox "
+	         "o WHERE o.warmup_plan_id = p.id AND o.state IN ('queued', "
+	         "'sending')))) ORDER BY inbox_id, due_at, id",
+	         &st, err)) != 0)
 		return rc;
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	db_bind_opt(st, 1, state);
 	sqlite3_bind_int64(st, 2, before);
+	sqlite3_bind_int64(st, 3, id);
+	sqlite3_bind_int(st, 4, unqueued);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		db_warmup_item it;
 
@@ -268,7 +277,7 @@ static int plan_rows(db *d, const char *state, int64_t before,
 		it.refs = (const char *)sqlite3_column_text(st, 7);
 		it.due_at = sqlite3_column_int64(st, 8);
 		it.message_id = (const char *)sqlite3_column_text(st, 9);
-		it.state = state;
+		it.state = (const char *)sqlite3_column_text(st, 10);
 		if ((rc = fn(&it, arg)) != 0)
 			break;
 	}
@@ -282,7 +291,21 @@ int db_warmup_plan_due(db *d, int64_t now,
                        int (*fn)(const db_warmup_item *it, void *arg),
                        void *arg, cs_err *err)
 {
-	return plan_rows(d, "planned", now, fn, arg, err);
+	return plan_rows(d, "planned", now, 0, false, fn, arg, err);
+}
+
+int db_warmup_plan_unqueued(db *d, int64_t now,
+                            int (*fn)(const db_warmup_item *it, void *arg),
+                            void *arg, cs_err *err)
+{
+	return plan_rows(d, "planned", now, 0, true, fn, arg, err);
+}
+
+int db_warmup_plan_get(db *d, long long id,
+                       int (*fn)(const db_warmup_item *it, void *arg),
+                       void *arg, cs_err *err)
+{
+	return plan_rows(d, NULL, 0, id, false, fn, arg, err);
 }
 
 int db_warmup_next_due(db *d, int64_t *out, bool *found, cs_err *err)
@@ -308,38 +331,36 @@ int db_warmup_next_due(db *d, int64_t *out, bool *found, cs_err *err)
 	return rc;
 }
 
-int db_warmup_plan_set(db *d, long long id, const char *state,
-                       const char *message_id, int64_t due_at,
-                       const char *local_day, int64_t now, cs_err *err)
+int db_warmup_plan_move(db *d, long long id, const char *from, const char *to,
+                        const char *message_id, int64_t due_at,
+                        const char *local_day, int64_t now, cs_err *err)
 {
 	static const char sql[] =
 	    "UPDATE warmup_plan SET state = ?2, message_id = coalesce(?3, "
 	    "message_id), due_at = CASE WHEN ?4 >= 0 THEN ?4 ELSE due_at END, "
 	    "local_day = coalesce(?5, local_day), updated_at = ?6 WHERE id = "
-	    "?1";
+	    "?1 AND state = ?7";
 	sqlite3_stmt *st;
 	int rc;
 
 	if ((rc = db_cached(d, sql, &st, err)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
 	db_bind_opt(st, 3, message_id);
 	sqlite3_bind_int64(st, 4, due_at);
 	db_bind_opt(st, 5, local_day);
 	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_text(st, 7, from, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot update the warmup plan");
+	else if (sqlite3_changes(d->h) != 1)
+		rc = cs_err_set(err, CS_ECONFLICT,
+		                "warmup plan row %lld is not %s (cannot become "
+		                "%s)",
+		                id, from, to);
 	db_done(st);
 	return rc;
-}
-
-int db_warmup_plan_sending(db *d,
-                           int (*fn)(const db_warmup_item *it, void *arg),
-                           void *arg, cs_err *err)
-{
-	/* a row is marked 'sending' with its Message-ID */
-	return plan_rows(d, "sending", INT64_MAX, fn, arg, err);
 }
 
 /* Outcomes of a warmup message that a receiver's sighting settles as
@@ -366,7 +387,17 @@ int db_warmup_settle_seen(db *d, long long *mark, int64_t now,
 	    "'warmup' AND outcome IN " SEEN_OUTCOMES " AND message_id IN "
 	    "(SELECT related_message_id FROM events WHERE id > ?2 AND id <= "
 	    "?3 AND kind = 'warmup')";
-	const char *const upd[2] = {plan_sql, msg_sql};
+	/* and their outbox rows: sending (cut off, or in flight) or failed
+	 * (lost at start-up) */
+	static const char out_sql[] =
+	    "UPDATE outbox SET state = 'sent', reason = 'delivered: a "
+	    "receiving inbox saw it', updated_at = ?1 WHERE purpose = 'warmup' "
+	    "AND state IN ('sending', 'failed') AND message_id IN (SELECT "
+	    "m.message_id FROM events e JOIN messages m ON m.message_id = "
+	    "e.related_message_id WHERE e.id > ?2 AND e.id <= ?3 AND e.kind "
+	    "= 'warmup' AND m.purpose = 'warmup' AND m.outcome "
+	    "IN " SEEN_OUTCOMES ")";
+	const char *const upd[3] = {plan_sql, out_sql, msg_sql};
 	sqlite3_stmt *st;
 	long long top = 0;
 	int rc, i;
@@ -383,7 +414,7 @@ int db_warmup_settle_seen(db *d, long long *mark, int64_t now,
 		return rc;
 	if ((rc = db_begin(d, err)) != 0)
 		return rc;
-	for (i = 0; i < 2 && rc == 0; i++) {
+	for (i = 0; i < 3 && rc == 0; i++) {
 		if ((rc = db_cached(d, upd[i], &st, err)) != 0)
 			break;
 		sqlite3_bind_int64(st, 1, now);
@@ -391,7 +422,7 @@ int db_warmup_settle_seen(db *d, long long *mark, int64_t now,
 		sqlite3_bind_int64(st, 3, top);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = db_fail(d, err, "cannot settle warmup messages");
-		else if (i == 1)
+		else if (i == 2)
 			*settled = sqlite3_changes(d->h);
 		db_done(st);
 	}

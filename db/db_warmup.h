@@ -41,7 +41,7 @@ typedef struct db_warmup_item {
 	const char *to_addr, *subject, *in_reply_to, *refs;
 	int64_t due_at;
 	const char *state;      /* planned|sending|sent|failed|dropped */
-	const char *message_id; /* once it is 'sending' */
+	const char *message_id; /* once it is 'sending' (its outbox row's) */
 } db_warmup_item;
 
 /* Plan it; a second reply of one inbox to one message is ignored
@@ -56,18 +56,24 @@ int db_warmup_plan_count(db *d, long long inbox_id, const char *local_day,
 int db_warmup_plan_due(db *d, int64_t now,
                        int (*fn)(const db_warmup_item *it, void *arg),
                        void *arg, cs_err *err);
+/* fn per planned row due by now that has no outbox row queued or
+ * sending: to be queued into the outbox (seq_warmup_queue_due). */
+int db_warmup_plan_unqueued(db *d, int64_t now,
+                            int (*fn)(const db_warmup_item *it, void *arg),
+                            void *arg, cs_err *err);
+/* fn for row id, if there is one (whatever its state). */
+int db_warmup_plan_get(db *d, long long id,
+                       int (*fn)(const db_warmup_item *it, void *arg),
+                       void *arg, cs_err *err);
 /* The earliest due time of a planned send or IMAP action. */
 int db_warmup_next_due(db *d, int64_t *out, bool *found, cs_err *err);
-/* Move a row to state; message_id / local_day when not NULL, due_at when
- * >= 0. */
-int db_warmup_plan_set(db *d, long long id, const char *state,
-                       const char *message_id, int64_t due_at,
-                       const char *local_day, int64_t now, cs_err *err);
-/* fn per row left 'sending' (a crash cut its send off), with its
- * message_id, by inbox. */
-int db_warmup_plan_sending(db *d,
-                           int (*fn)(const db_warmup_item *it, void *arg),
-                           void *arg, cs_err *err);
+/* Move a row from state `from` to `to` (CS_ECONFLICT when it is not in
+ * `from`); message_id / local_day when not NULL, due_at when >= 0.  The
+ * sequencer calls it through seq_warmup_plan_move, which checks the
+ * state table. */
+int db_warmup_plan_move(db *d, long long id, const char *from, const char *to,
+                        const char *message_id, int64_t due_at,
+                        const char *local_day, int64_t now, cs_err *err);
 /* Warmup messages a receiving inbox recorded (a 'warmup' event) after
  * event id *mark while they were not settled as sent (left 'sending' by a
  * crash, lost at start-up, uncertain) were delivered: they, and their

@@ -374,26 +374,108 @@ int seq_compose(db *d, cs_vault *v, const seq_compose_in *ci, cs_buf *raw,
 
 /* ---- the scheduler (seq_sched.c) and the outbox (seq_outbox.c) --------- */
 
-/* One message handed to a transport. */
+/* The outbox row's and the warmup plan row's states, and the one function
+ * each that every state change of a row goes through (seq_outbox_fsm.c:
+ * the transition tables, who performs each move).  A move the table does
+ * not have fails an assert() in the test (ASan) build and is refused with
+ * CS_EINVAL, nothing written, in the release build; a row that is not in
+ * `from` any more is CS_ECONFLICT.  Each move is logged at debug with the
+ * row id. */
+typedef enum seq_ostate {
+	SEQ_O_QUEUED,
+	SEQ_O_SENDING,
+	SEQ_O_SENT,
+	SEQ_O_FAILED,
+	SEQ_O_HELD,
+	SEQ_O_N
+} seq_ostate;
+
+const char *seq_ostate_name(seq_ostate s);
+/* 0 and *out, or -1 for a name that is no outbox state. */
+int seq_ostate_parse(const char *name, seq_ostate *out);
+bool seq_outbox_allowed(seq_ostate from, seq_ostate to);
+/* Row id from -> to, with reason (NULL: none) and due_at (when >= 0). */
+int seq_outbox_move(db *d, long long id, seq_ostate from, seq_ostate to,
+                    const char *reason, int64_t due_at, int64_t now,
+                    cs_err *err);
+
+typedef enum seq_pstate {
+	SEQ_P_PLANNED,
+	SEQ_P_SENDING,
+	SEQ_P_SENT,
+	SEQ_P_FAILED,
+	SEQ_P_DROPPED,
+	SEQ_P_N
+} seq_pstate;
+
+const char *seq_pstate_name(seq_pstate s);
+bool seq_warmup_plan_allowed(seq_pstate from, seq_pstate to);
+/* Plan row id from -> to; message_id and local_day when not NULL, due_at
+ * when >= 0. */
+int seq_warmup_plan_move(db *d, long long id, seq_pstate from, seq_pstate to,
+                         const char *message_id, int64_t due_at,
+                         const char *local_day, int64_t now, cs_err *err);
+
+/* What a message is for: an outbox row's purpose (outbox.purpose). */
+typedef enum seq_purpose {
+	SEQ_CAMPAIGN, /* a campaign step: its enrollment moves on */
+	SEQ_WARMUP,   /* a warmup send: its warmup_plan row settles */
+	SEQ_TEST,     /* send-test: sent at once, never again */
+	SEQ_PURPOSE_N
+} seq_purpose;
+
+const char *seq_purpose_name(seq_purpose p);
+/* 0 and *out, or -1 for a name that is no purpose. */
+int seq_purpose_parse(const char *name, seq_purpose *out);
+
+/* One message handed to a transport: an outbox row that is 'sending'. */
 typedef struct seq_job {
 	long long outbox_id, inbox_id;
-	char *inbox, *from;                 /* inbox name, its address */
-	char *campaign, *contact, *variant; /* names (owned) */
-	int step;                           /* 1-based */
-	char *message_id;                   /* owned */
-	cs_buf raw;                         /* the message as sent */
-	int64_t at;                         /* service clock */
-	char *zone;                         /* the contact's zone used */
-	long long warmup_id; /* a warmup_plan row (outbox_id 0), else 0 */
+	seq_purpose purpose;
+	char *inbox, *from; /* inbox name, its address */
+	/* names (owned): the campaign ("warmup" for warmup), the recipient,
+	 * the variant (new|reply for warmup) */
+	char *campaign, *contact, *variant;
+	int step;         /* 1-based; 0 but for campaign steps */
+	char *message_id; /* owned */
+	cs_buf raw;       /* the message as sent */
+	int64_t at;       /* service clock */
+	char *zone;       /* the contact's zone used (campaign steps) */
 } seq_job;
 
 void seq_job_free(seq_job *j);
 
-/* Where due messages go.  send runs the SMTP transaction (or records it)
- * and fills res; the scheduler records the outcome. */
+/* Due messages of one inbox, begun (each row 'sending', recorded before
+ * DATA) and handed to a transport at once: one SMTP session for all. */
+#define SEQ_BATCH_MAX 10
+typedef struct seq_dispatch seq_dispatch;
+typedef struct seq_batch {
+	seq_dispatch *dp; /* the dispatcher it goes back to */
+	long long inbox_id;
+	seq_job jobs[SEQ_BATCH_MAX];
+	smtp_result res[SEQ_BATCH_MAX]; /* filled by the transport */
+	size_t n;
+	void *priv; /* the transport's, from open to seq_dispatch_done */
+} seq_batch;
+
+/* Where due messages go.  Either one message at a time: send runs the
+ * SMTP transaction (or records it) and fills res, synchronously (tests,
+ * preview, the bench); or in batches per inbox (open not NULL: the
+ * service): open prepares a batch for inbox in (credentials; b->priv),
+ * non-zero when that inbox cannot send now (nothing of it is begun
+ * then); submit hands the batch over and must end, at once or later on
+ * the thread that owns the database, with seq_dispatch_done(b); discard
+ * undoes an open whose batch stayed empty.  batch_max: jobs per batch
+ * (0: 1; at most SEQ_BATCH_MAX); max_batches: batches in flight at once
+ * (0: 1). */
 typedef struct seq_transport {
 	int (*send)(void *arg, const seq_job *job, smtp_result *res);
 	void *arg;
+	int (*open)(void *arg, const db_inbox *in, seq_batch *b);
+	void (*submit)(void *arg, seq_batch *b);
+	void (*discard)(void *arg, seq_batch *b);
+	size_t batch_max;
+	int max_batches;
 } seq_transport;
 
 typedef struct seq_sched seq_sched;
@@ -453,9 +535,46 @@ typedef enum seq_outbox_action {
 } seq_outbox_action;
 int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
                    cs_err *err);
-/* Every queued row due now through transport t (synchronously). */
+/* Every queued row due now through transport t (synchronously), by
+ * the dispatcher (seq_dispatch_run) without warmup. */
 int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
                         cs_err *err);
+
+/* ---- the dispatcher (seq_dispatch.c) ------------------------------------ */
+
+/* The one path from "due" to "recorded" for every purpose: it queues
+ * warmup sends whose plan row is due (w not NULL), walks the due outbox
+ * rows, groups them per inbox into batches under the caps, pacing and
+ * the inboxes busy with a batch, begins each row by its purpose and hands
+ * the batch to t; seq_dispatch_done records the results by purpose.  The
+ * service, seq_outbox_dispatch, seq_sched_run_sim, preview and the bench
+ * all send through it.  t and its arg must outlive the dispatcher. */
+typedef struct seq_warmup seq_warmup; /* seq_warmup.c */
+int seq_dispatch_open(seq_sched *s, seq_warmup *w, const seq_transport *t,
+                      seq_dispatch **out);
+/* Only once no batch is in flight. */
+void seq_dispatch_close(seq_dispatch *dp);
+/* One walk over at most limit due rows.  *sent (may be NULL): messages
+ * recorded as sent during the call (a synchronous transport's). */
+int seq_dispatch_run(seq_dispatch *dp, int limit, int *sent, cs_err *err);
+/* The transport is done with b (b->res filled): each result recorded by
+ * its purpose, b freed, its inbox free for the next batch. */
+void seq_dispatch_done(seq_batch *b);
+/* Batches in flight. */
+int seq_dispatch_inflight(const seq_dispatch *dp);
+/* Whether message_id is in the Sent folder of inbox in (*found); non-zero
+ * with err when the folder could not be searched. */
+typedef int (*seq_sent_lookup)(void *arg, const db_inbox *in,
+                               const char *message_id, bool *found,
+                               cs_err *err);
+/* The one crash resolution, at start-up before anything is sent: every
+ * row left 'sending' is looked for with lookup and settled by its
+ * purpose: found -> sent; not found -> held (campaign), lost (warmup:
+ * never sent again), failed (test); Sent not searchable -> held
+ * (campaign), left as it is (warmup: looked for again at the next
+ * start), failed (test).  Each is logged. */
+int seq_dispatch_resolve(seq_dispatch *dp, seq_sent_lookup lookup, void *arg,
+                         cs_err *err);
 
 /* An inbox's day as the scheduler counts it (seq_sched.c). */
 typedef struct seq_inbox_day {
@@ -476,8 +595,9 @@ int seq_inbox_hard_cap(const db_inbox *in);
 int seq_inbox_day_get(db *d, const db_inbox *in, int64_t now,
                       seq_inbox_day *out, cs_err *err);
 
-/* Run passes and dispatches on a simulated clock, jumping to each next
- * wake, until the clock passes until (or nothing is scheduled). */
+/* Run passes and dispatches (seq_dispatch_run, without warmup) on a
+ * simulated clock, jumping to each next wake, until the clock passes
+ * until (or nothing is scheduled). */
 int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
                       cs_err *err);
 
@@ -690,25 +810,15 @@ int seq_warmup_quota(int start, int step, int max, long long day);
 /* The ramp day of local day "YYYY-MM-DD" for w: 1 before the first
  * send, else calendar days since first_day + 1. */
 long long seq_warmup_ramp_day(const db_warmup *w, const char *day);
-/* A due plan row into a job: the day's quota and the inbox's hard cap
- * are checked (a new message over them is dropped, a reply waits for the
- * next day), the message is built and recorded in messages (purpose
- * warmup, 'sending') before it is handed over.  *ready false: nothing to
- * send now. */
-int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
-                     bool *ready, cs_err *err);
-/* Record what the server said about a warmup job. */
-int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
-                      cs_err *err);
-/* A warmup send found 'sending' at start-up (a crash cut it off; never
+/* A warmup row found 'sending' at start-up (a crash cut it off; never
  * sent again): checked says whether the sender's Sent folder could be
- * searched, found whether message_id is there.  Found -> sent; not found
- * -> lost (plan row 'failed', messages row 'deferred': no longer counted
- * toward the caps or as sent); not checked -> left as it is.  A receiving
- * inbox that records it later makes it sent (seq_warmup_pass). */
-int seq_warmup_uncertain(seq_warmup *w, long long plan_id,
-                         const char *message_id, bool checked, bool found,
-                         cs_err *err);
+ * searched, found whether its Message-ID is there.  Found -> sent; not
+ * found -> lost (row and plan row 'failed', messages row 'deferred': it
+ * counts neither toward the caps nor as sent); not checked -> left as it
+ * is.  A receiving inbox that records it later makes it sent
+ * (seq_warmup_pass). */
+int seq_warmup_uncertain(seq_warmup *w, const db_outbox *o, bool checked,
+                         bool found, cs_err *err);
 /* The watcher saw a warmup message (first time) in folder (role inbox or
  * junk) of inbox in: plan reading (and the rescue out of Junk) now, and
  * a threaded reply after 10-120 minutes at the inbox's reply rate.

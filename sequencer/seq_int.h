@@ -82,4 +82,87 @@ const char *seq_contact_zone(const seq_camp *c, const char *contact_tz);
 int seq_tsrc_get(seq_sched *s, long long version_id, const seq_tsrc **out,
                  cs_err *err);
 
+/* ---- the outbox's shared steps (seq_outbox.c, seq_outbox_user.c) ------ */
+
+/* The one record before DATA (seq_outbox.c), for every purpose: row
+ * outbox_id queued -> sending with m's messages and send_attempts rows,
+ * counted against caps in the same write transaction (db_message_add_
+ * capped), and extra(arg) (the purpose's own rows; may be NULL) in it
+ * too.  *over: a cap is full, nothing written (rc 0). */
+int seq_outbox_record(db *d, long long outbox_id, const db_message *m,
+                      db_caps *caps, bool *over,
+                      int (*extra)(void *arg, cs_err *err), void *arg,
+                      int64_t now, cs_err *err);
+/* The one settle: the transport's result for message_id stored in
+ * messages and send_attempts, and effects(arg) (the purpose's moves of
+ * its outbox row and the rows it serves), in one transaction. */
+int seq_outbox_settle(db *d, const char *message_id, const smtp_result *res,
+                      int (*effects)(void *arg, cs_err *err), void *arg,
+                      int64_t now, cs_err *err);
+
+/* The result a row found 'sending' at start-up settles with: found in
+ * Sent (checked and found): sent; else uncertain, the detail saying why
+ * ("was being sent when coldseq stopped and ...", why when Sent could
+ * not be searched) and then tail. */
+void seq_outbox_unc_result(smtp_result *res, bool checked, bool found,
+                           const char *why, const char *tail);
+/* The campaign purpose's functions take campaign rows only: CS_EINVAL
+ * naming the row's purpose else. */
+int seq_outbox_campaign_row(const db_outbox *o, cs_err *err);
+/* A line in the contact's history about campaign row o. */
+int seq_outbox_history(seq_sched *s, const db_outbox *o, const db_enrollment *e,
+                       const char *action, const char *detail, int64_t now,
+                       cs_err *err);
+/* The step of row o was accepted: the enrollment moves on (same thread
+ * unless the next step starts a new one). */
+int seq_outbox_advance(seq_sched *s, seq_camp *c, const db_outbox *o,
+                       const db_enrollment *e, int64_t now, cs_err *err);
+/* A test row (outbox purpose test) found 'sending' at start-up: found in
+ * Sent -> sent; else failed, its messages row 'uncertain' (it may have
+ * gone: still counted); a test send is never sent again. */
+int seq_send_uncertain(db *d, cs_clock *clock, const db_outbox *o, bool checked,
+                       bool found, const char *why, cs_err *err);
+
+/* ---- warmup: the planner (seq_warmup.c) and its sends (seq_warmup_send.c) */
+
+#define WU_HOUR_MS       3600000LL
+#define WU_WINDOW_FROM_H 8 /* warmup sends go out from 08:00 local */
+
+struct seq_warmup {
+	db *d;
+	cs_clock *clock;
+	db_warmup *w; /* every inbox ever in warmup, its settings */
+	size_t n;
+	int64_t health_next;
+	long long seen_mark; /* events looked at for settle_seen */
+};
+
+/* An inbox's local day: "YYYY-MM-DD", [start, end), weekday (0 Sunday). */
+typedef struct seq_wday {
+	char day[11];
+	int64_t start, end;
+	int wday;
+} seq_wday;
+
+/* Queue every planned send that is due and has no outbox row in flight
+ * into the outbox (purpose warmup, its Message-ID fixed now): from there
+ * it goes as every message does (seq_dispatch_run). */
+int seq_warmup_queue_due(seq_warmup *w, cs_err *err);
+/* The purpose's begin for outbox row o (a warmup row, queued): the day's
+ * quota and the inbox's hard cap are checked (a new message over them is
+ * dropped, a reply waits for the next day), the message is built under
+ * the row's Message-ID and recorded (seq_outbox_record) with its plan
+ * row 'sending'.  *ready false: nothing to send now. */
+int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
+                     bool *ready, cs_err *err);
+/* The purpose's settle: sent (or uncertain: never again) -> sent;
+ * deferred or the inbox failing -> this row failed, its plan row planned
+ * again in 10 minutes (a new message); refused -> failed. */
+int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
+                      cs_err *err);
+int seq_warmup_day(const char *tz, int64_t t, seq_wday *out, cs_err *err);
+/* The cached settings of inbox_id, NULL when it was never in warmup. */
+db_warmup *seq_warmup_find(seq_warmup *w, long long inbox_id);
+uint64_t seq_warmup_rnd(void);
+
 #endif

@@ -1,8 +1,16 @@
 /*
- * seq_outbox.c - the outbox: handing queued messages to a transport and
- * recording what became of them.
+ * seq_outbox.c - the outbox: every message that leaves is a row of it,
+ * with a purpose (campaign step, warmup send, send-test).  Here: the one
+ * record before DATA (seq_outbox_record) and the one settle
+ * (seq_outbox_settle) every purpose goes through, and the campaign
+ * purpose's begin, settle and crash resolution.  The dispatcher
+ * (seq_dispatch.c) decides what goes and calls each purpose's; the
+ * transition table and the one function every state change goes through
+ * are in seq_outbox_fsm.c; warmup's purpose is seq_warmup_send.c, the
+ * test send's seq_send.c; the user's decisions seq_outbox_user.c.
  *
- * Outbox row life cycle:
+ * Outbox row life cycle (a campaign row; a warmup or test row takes the
+ * same arrows, never held after a send: see their files):
  *
  *   [queued] --begin--> [sending] --finish(sent)--------------> [sent]
  *    ^ |  \                 |  \--finish(rejected recipient)--> [failed]
@@ -40,6 +48,10 @@
  * means the server did not take the message; after an uncertain end the
  * recipient then sees one message if both arrived), and every attempt
  * has its own send_attempts row (db_attempt.c).
+ *
+ * There is no 'deferred' state (migration 15 dropped it from the CHECK:
+ * it was never entered): a deferral is sending -> queued, due after the
+ * backoff, the reason saying so.
  *
  * db_outbox_check (`coldseq outbox check`) verifies them for every row;
  * the crash tests call it after each kill.
@@ -90,9 +102,9 @@ static int64_t backoff(const db_outbox *o, int retry_after_s)
 }
 
 /* A line in the contact's history about row o. */
-static int history(seq_sched *s, const db_outbox *o, const db_enrollment *e,
-                   const char *action, const char *detail, int64_t now,
-                   cs_err *err)
+int seq_outbox_history(seq_sched *s, const db_outbox *o, const db_enrollment *e,
+                       const char *action, const char *detail, int64_t now,
+                       cs_err *err)
 {
 	seq_camp *c = seq_find_camp(s, e->campaign_id);
 	db_history h = {.outbox_id = o->id,
@@ -111,8 +123,8 @@ static int history(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 static int wait_row(seq_sched *s, const db_outbox *o, const char *why,
                     int64_t due, int64_t now, cs_err *err)
 {
-	return db_outbox_move(s->d, o->id, "queued", "queued", why, due, NULL,
-	                      now, err);
+	return seq_outbox_move(s->d, o->id, SEQ_O_QUEUED, SEQ_O_QUEUED, why,
+	                       due, now, err);
 }
 
 /* The contact's own data cannot make this message (a render error, a
@@ -131,10 +143,11 @@ static int unsendable(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 	cs_log_warn("held: %s, step %d: %s", e->email, o->step, why.data);
 	if ((rc = db_begin(s->d, err)) != 0)
 		goto out;
-	if ((rc = db_outbox_move(s->d, o->id, "queued", "failed", why.data, -1,
-	                         NULL, now, err)) != 0 ||
+	if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_QUEUED, SEQ_O_FAILED,
+	                          why.data, -1, now, err)) != 0 ||
 	    (rc = db_enr_set_state(s->d, e->id, "held", what, now, err)) != 0 ||
-	    (rc = history(s, o, e, "unsendable", what, now, err)) != 0) {
+	    (rc = seq_outbox_history(s, o, e, "unsendable", what, now, err)) !=
+	        0) {
 		db_rollback(s->d);
 		goto out;
 	}
@@ -142,6 +155,61 @@ static int unsendable(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 out:
 	cs_buf_free(&why);
 	return rc;
+}
+
+/* The campaign purpose's functions take campaign rows only. */
+int seq_outbox_campaign_row(const db_outbox *o, cs_err *err)
+{
+	if (strcmp(o->purpose, "campaign") == 0)
+		return 0;
+	return cs_err_set(err, CS_EINVAL,
+	                  "outbox row %lld is a %s message, not a campaign "
+	                  "step: only a campaign step can be %s",
+	                  o->id, o->purpose,
+	                  strcmp(o->purpose, "warmup") == 0
+	                      ? "dropped, retried or resolved (warmup sends "
+	                        "are never held)"
+	                      : "dropped, retried or resolved");
+}
+
+int seq_outbox_record(db *d, long long outbox_id, const db_message *m,
+                      db_caps *caps, bool *over,
+                      int (*extra)(void *arg, cs_err *err), void *arg,
+                      int64_t now, cs_err *err)
+{
+	int rc;
+
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = db_message_add_capped(d, m, caps, over, err)) != 0 ||
+	    (!*over &&
+	     ((rc = seq_outbox_move(d, outbox_id, SEQ_O_QUEUED, SEQ_O_SENDING,
+	                            NULL, -1, now, err)) != 0 ||
+	      (extra && (rc = extra(arg, err)) != 0))) ||
+	    (rc = db_commit(d, err)) != 0) {
+		db_rollback(d);
+		*over = false;
+		return rc;
+	}
+	return 0;
+}
+
+int seq_outbox_settle(db *d, const char *message_id, const smtp_result *res,
+                      int (*effects)(void *arg, cs_err *err), void *arg,
+                      int64_t now, cs_err *err)
+{
+	int rc;
+
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = db_message_set_outcome(
+	         d, message_id, smtp_outcome_name(res->verdict.outcome),
+	         res->code, res->text, now, err)) != 0 ||
+	    (rc = effects(arg, err)) != 0 || (rc = db_commit(d, err)) != 0) {
+		db_rollback(d);
+		return rc;
+	}
+	return 0;
 }
 
 void seq_job_free(seq_job *j)
@@ -184,6 +252,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	memset(&ct, 0, sizeof ct);
 	*ready = false;
 	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0 ||
+	    (rc = seq_outbox_campaign_row(&o, err)) != 0 ||
 	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
 		goto out;
 	if (strcmp(o.state, "queued") != 0) {
@@ -284,15 +353,9 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	 * CLI, other processes) and the insert in one write transaction */
 	caps.cap = ib->cap_today;
 	caps.hard = ib->hard;
-	if ((rc = db_begin(s->d, err)) != 0)
+	if ((rc = seq_outbox_record(s->d, o.id, &row, &caps, &over, NULL, NULL,
+	                            now, err)) != 0)
 		goto out;
-	if ((rc = db_message_add_capped(s->d, &row, &caps, &over, err)) != 0 ||
-	    (!over && (rc = db_outbox_move(s->d, o.id, "queued", "sending",
-	                                   NULL, -1, NULL, now, err)) != 0) ||
-	    (rc = db_commit(s->d, err)) != 0) {
-		db_rollback(s->d);
-		goto out;
-	}
 	ib->camp_today = caps.campaign;
 	ib->total_today = caps.total;
 	if (over)
@@ -300,6 +363,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	ib->camp_today++;
 	ib->total_today++;
 	job->outbox_id = o.id;
+	job->purpose = SEQ_CAMPAIGN;
 	job->inbox_id = ib->in.id;
 	job->inbox = cs_xstrdup(ib->in.name);
 	job->from = cs_xstrdup(ib->in.email);
@@ -313,11 +377,12 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	*ready = true;
 	goto out;
 capped:
-	rc = db_outbox_move(s->d, o.id, "queued", "queued", "daily cap reached",
-	                    ib->day_end, NULL, now, err);
+	rc = seq_outbox_move(s->d, o.id, SEQ_O_QUEUED, SEQ_O_QUEUED,
+	                     "daily cap reached", ib->day_end, now, err);
 out:
 	if (rc != 0 && rc != CS_ECONFLICT && o.id && o.state &&
-	    strcmp(o.state, "queued") == 0) {
+	    strcmp(o.state, "queued") == 0 && o.purpose &&
+	    strcmp(o.purpose, "campaign") == 0) {
 		/* whatever failed, the row does not come straight back */
 		cs_err e2 = CS_ERR_INIT;
 		cs_buf w = CS_BUF_INIT;
@@ -340,8 +405,8 @@ out:
 
 /* The step was accepted: the enrollment moves on (same thread unless the
  * next step starts a new one). */
-static int advance(seq_sched *s, seq_camp *c, const db_outbox *o,
-                   const db_enrollment *e, int64_t now, cs_err *err)
+int seq_outbox_advance(seq_sched *s, seq_camp *c, const db_outbox *o,
+                       const db_enrollment *e, int64_t now, cs_err *err)
 {
 	const db_step *st = &c->c.steps[o->step - 1];
 	bool thread = o->step > 1 && !st->new_thread && e->thread_refs;
@@ -390,8 +455,8 @@ static int retry(seq_sched *s, const db_outbox *o, const char *why, int64_t due,
 {
 	int64_t b = now + backoff(o, retry_after_s);
 
-	return db_outbox_move(s->d, o->id, "sending", "queued", why,
-	                      due > b ? due : b, NULL, now, err);
+	return seq_outbox_move(s->d, o->id, SEQ_O_SENDING, SEQ_O_QUEUED, why,
+	                       due > b ? due : b, now, err);
 }
 
 static int pause_inbox(seq_sched *s, seq_ibox *ib, const char *why,
@@ -412,69 +477,62 @@ static int pause_inbox(seq_sched *s, seq_ibox *ib, const char *why,
 	return rc;
 }
 
-int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
-                      cs_err *err)
-{
-	int64_t now = cs_clock_now(s->clock);
-	const smtp_verdict *v = &res->verdict;
-	db_outbox o;
-	db_enrollment e;
-	seq_ibox *ib = seq_find_inbox(s, job->inbox_id);
+/* What a campaign step's result does (inside seq_outbox_settle). */
+typedef struct fin {
+	seq_sched *s;
 	seq_camp *c;
-	cs_buf why = CS_BUF_INIT;
-	int rc;
+	seq_ibox *ib;
+	const db_outbox *o;
+	const db_enrollment *e;
+	const smtp_result *res;
+	const char *why;
+	int64_t now;
+} fin;
 
-	memset(&o, 0, sizeof o);
-	memset(&e, 0, sizeof e);
-	if ((rc = db_outbox_get(s->d, job->outbox_id, &o, err)) != 0 ||
-	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
-		goto out;
-	c = seq_find_camp(s, e.campaign_id);
-	if (c == NULL || ib == NULL) {
-		rc = cs_err_set(
-		    err, CS_ENOTFOUND,
-		    "outbox row %lld: its inbox or campaign is gone", o.id);
-		goto out;
-	}
-	cs_buf_printf(&why, "%s", res->detail[0] ? res->detail : res->text);
-	if ((rc = db_begin(s->d, err)) != 0)
-		goto out;
-	rc = db_message_set_outcome(s->d, o.message_id,
-	                            smtp_outcome_name(v->outcome), res->code,
-	                            res->text, now, err);
-	if (rc)
-		goto fail;
+static int campaign_effects(void *arg, cs_err *err)
+{
+	fin *f = arg;
+	seq_sched *s = f->s;
+	seq_ibox *ib = f->ib;
+	const db_outbox *o = f->o;
+	const db_enrollment *e = f->e;
+	const smtp_result *res = f->res;
+	const smtp_verdict *v = &res->verdict;
+	int64_t now = f->now;
+	int rc = 0;
+
 	switch (v->outcome) {
 	case SMTP_SENT:
-		if ((rc = db_outbox_move(s->d, o.id, "sending", "sent", NULL,
-		                         -1, NULL, now, err)) == 0)
-			rc = advance(s, c, &o, &e, now, err);
+		if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING,
+		                          SEQ_O_SENT, NULL, -1, now, err)) == 0)
+			rc = seq_outbox_advance(s, f->c, o, e, now, err);
 		break;
 	case SMTP_DEFERRED:
 		/* like an MTA's queue: retry with a growing backoff, give up
 		 * when the message has waited for days */
-		if (now - o.created_at > GIVE_UP_MS) {
-			if ((rc = db_outbox_move(s->d, o.id, "sending",
-			                         "failed", why.data, -1, NULL,
-			                         now, err)) == 0)
+		if (now - o->created_at > GIVE_UP_MS) {
+			if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING,
+			                          SEQ_O_FAILED, f->why, -1, now,
+			                          err)) == 0)
 				rc = db_enr_set_state(
-				    s->d, e.id, "stopped",
+				    s->d, e->id, "stopped",
 				    "not delivered: deferred for 3 days", now,
 				    err);
 			break;
 		}
-		rc = retry(s, &o, why.data, now, v->retry_after_s, now, err);
+		rc = retry(s, o, f->why, now, v->retry_after_s, now, err);
 		if (v->throttle) /* slow this inbox down */
 			ib->next_at = now + 4 * ib->min_gap_ms;
 		break;
 	case SMTP_REJECTED_RECIPIENT: {
 		bool added;
 
-		if ((rc = db_outbox_move(s->d, o.id, "sending", "failed",
-		                         why.data, -1, NULL, now, err)) == 0 &&
-		    (rc = db_suppress_add(s->d, "address", e.email, why.data,
+		if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING,
+		                          SEQ_O_FAILED, f->why, -1, now,
+		                          err)) == 0 &&
+		    (rc = db_suppress_add(s->d, "address", e->email, f->why,
 		                          ib->in.name, now, &added, err)) == 0)
-			rc = seq_contact_stop(s->d, e.email, "bounced", now,
+			rc = seq_contact_stop(s->d, e->email, "bounced", now,
 			                      err);
 		break;
 	}
@@ -488,33 +546,81 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 		                     : 900000)
 		        : 0;
 
-		if ((rc = retry(s, &o, why.data, until ? until : now,
+		if ((rc = retry(s, o, f->why, until ? until : now,
 		                v->retry_after_s, now, err)) == 0)
-			rc = pause_inbox(s, ib, why.data, until, now, err);
+			rc = pause_inbox(s, ib, f->why, until, now, err);
 		break;
 	}
 	case SMTP_UNCERTAIN:
-		rc = db_outbox_move(s->d, o.id, "sending", "held",
-		                    res->detail[0]
-		                        ? res->detail
-		                        : "may have been sent (the connection "
-		                          "was lost after the message's end): "
-		                          "resolve with 'coldseq outbox "
-		                          "resolve'",
-		                    -1, NULL, now, err);
+		rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING, SEQ_O_HELD,
+		                     res->detail[0]
+		                         ? res->detail
+		                         : "may have been sent (the connection "
+		                           "was lost after the message's end): "
+		                           "resolve with 'coldseq outbox "
+		                           "resolve'",
+		                     -1, now, err);
 		break;
 	}
-	if (rc)
-		goto fail;
-	rc = db_commit(s->d, err);
-	goto out;
-fail:
-	db_rollback(s->d);
+	return rc;
+}
+
+int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
+                      cs_err *err)
+{
+	int64_t now = cs_clock_now(s->clock);
+	db_outbox o;
+	db_enrollment e;
+	seq_ibox *ib = seq_find_inbox(s, job->inbox_id);
+	seq_camp *c;
+	cs_buf why = CS_BUF_INIT;
+	fin f;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	memset(&e, 0, sizeof e);
+	if ((rc = db_outbox_get(s->d, job->outbox_id, &o, err)) != 0 ||
+	    (rc = seq_outbox_campaign_row(&o, err)) != 0 ||
+	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
+		goto out;
+	c = seq_find_camp(s, e.campaign_id);
+	if (c == NULL || ib == NULL) {
+		rc = cs_err_set(
+		    err, CS_ENOTFOUND,
+		    "outbox row %lld: its inbox or campaign is gone", o.id);
+		goto out;
+	}
+	cs_buf_printf(&why, "%s", res->detail[0] ? res->detail : res->text);
+	f = (fin){s, c, ib, &o, &e, res, why.data, now};
+	rc = seq_outbox_settle(s->d, o.message_id, res, campaign_effects, &f,
+	                       now, err);
 out:
 	cs_buf_free(&why);
 	db_outbox_free(&o);
 	db_enrollment_free(&e);
 	return rc;
+}
+
+void seq_outbox_unc_result(smtp_result *res, bool checked, bool found,
+                           const char *why, const char *tail)
+{
+	memset(res, 0, sizeof *res);
+	if (checked && found) {
+		res->code = 250;
+		res->verdict.outcome = SMTP_SENT;
+		snprintf(res->text, sizeof res->text,
+		         "found in the Sent folder after a restart");
+		return;
+	}
+	res->verdict.outcome = SMTP_UNCERTAIN;
+	snprintf(res->detail, sizeof res->detail,
+	         "was being sent when coldseq stopped and %s%s%s",
+	         checked ? "is not in the Sent folder"
+	                 : "the Sent folder could not be searched: ",
+	         checked ? ""
+	         : why   ? why
+	                 : "",
+	         tail);
 }
 
 int seq_outbox_uncertain(seq_sched *s, long long outbox_id, bool checked,
@@ -523,263 +629,21 @@ int seq_outbox_uncertain(seq_sched *s, long long outbox_id, bool checked,
 	db_outbox o;
 	seq_job job;
 	smtp_result res;
+	cs_buf tail = CS_BUF_INIT;
 	int rc;
 
 	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
 		return rc;
 	memset(&job, 0, sizeof job);
-	memset(&res, 0, sizeof res);
 	job.outbox_id = o.id;
 	job.inbox_id = o.inbox_id;
-	if (checked && found) {
-		res.code = 250;
-		res.verdict.outcome = SMTP_SENT;
-		snprintf(res.text, sizeof res.text,
-		         "found in the Sent folder after a restart");
-	} else {
-		res.verdict.outcome = SMTP_UNCERTAIN;
-		snprintf(res.detail, sizeof res.detail,
-		         "was being sent when coldseq stopped and %s%s: "
-		         "resolve with 'coldseq outbox resolve %lld "
-		         "--sent|--resend|--drop'",
-		         checked ? "is not in the Sent folder"
-		                 : "the Sent folder could not be searched: ",
-		         checked ? ""
-		         : why   ? why
-		                 : "",
-		         o.id);
-	}
+	cs_buf_printf(&tail,
+	              ": resolve with 'coldseq outbox resolve %lld "
+	              "--sent|--resend|--drop'",
+	              o.id);
+	seq_outbox_unc_result(&res, checked, found, why, tail.data);
+	cs_buf_free(&tail);
 	rc = seq_outbox_finish(s, &job, &res, err);
 	db_outbox_free(&o);
 	return rc;
-}
-
-/* Whether row o is held: 'held' (may have been sent), or 'failed' as
- * unsendable with its enrollment held on the same step. */
-static bool is_held(const db_outbox *o, const db_enrollment *e)
-{
-	return strcmp(o->state, "held") == 0 ||
-	       (strcmp(o->state, "failed") == 0 &&
-	        strcmp(e->state, "held") == 0 && e->step == o->step);
-}
-
-/* A row may go out again only from the inbox that has its thread: a row
- * of a removed inbox (not loaded: `inbox remove` keeps a tombstone that
- * the scheduler never loads) would wait for it for ever. */
-static int sendable_again(seq_sched *s, const db_outbox *o, cs_err *err)
-{
-	if (seq_find_inbox(s, o->inbox_id) != NULL)
-		return 0;
-	return cs_err_set(err, CS_ECONFLICT,
-	                  "outbox row %lld: its inbox was removed, and no "
-	                  "other inbox may send it: drop it, or mark it sent "
-	                  "if it arrived",
-	                  o->id);
-}
-
-int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
-                       cs_err *err)
-{
-	int64_t now = cs_clock_now(s->clock);
-	db_outbox o;
-	db_enrollment e;
-	seq_camp *c;
-	int rc;
-
-	memset(&e, 0, sizeof e);
-	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
-		return rc;
-	if (strcmp(o.state, "held") != 0) {
-		rc = cs_err_set(err, CS_ECONFLICT,
-		                "outbox row %lld is %s, not held: nothing to "
-		                "resolve%s",
-		                outbox_id, o.state,
-		                strcmp(o.state, "queued") == 0
-		                    ? " ('coldseq outbox drop|retry' act on a "
-		                      "queued row)"
-		                    : "");
-		goto out;
-	}
-	if ((rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
-		goto out;
-	if ((c = seq_find_camp(s, e.campaign_id)) == NULL) {
-		rc = cs_err_set(err, CS_ENOTFOUND, "its campaign is gone");
-		goto out;
-	}
-	if (how == SEQ_RESOLVE_RESEND && (rc = sendable_again(s, &o, err)) != 0)
-		goto out;
-	if ((rc = db_begin(s->d, err)) != 0)
-		goto out;
-	switch (how) {
-	case SEQ_RESOLVE_SENT:
-		if ((rc = db_outbox_move(s->d, o.id, "held", "sent",
-		                         "resolved: sent", -1, NULL, now,
-		                         err)) == 0 &&
-		    (rc = db_message_set_outcome(s->d, o.message_id, "sent", 0,
-		                                 "resolved by the user", now,
-		                                 err)) == 0 &&
-		    (rc = history(s, &o, &e, "resolved_sent",
-		                  "outbox resolve --sent", now, err)) == 0)
-			rc = advance(s, c, &o, &e, now, err);
-		break;
-	case SEQ_RESOLVE_RESEND:
-		/* the same Message-ID: if the first attempt did arrive, the
-		 * recipient's client shows one message */
-		if ((rc = db_outbox_move(s->d, o.id, "held", "queued",
-		                         "resolved: send again", now, NULL, now,
-		                         err)) == 0)
-			rc =
-			    history(s, &o, &e, "resend",
-			            "outbox resolve --resend (same Message-ID)",
-			            now, err);
-		break;
-	case SEQ_RESOLVE_DROP:
-		if ((rc = db_outbox_move(s->d, o.id, "held", "failed",
-		                         "resolved: dropped", -1, NULL, now,
-		                         err)) == 0 &&
-		    (rc = db_enr_set_state(s->d, e.id, "stopped",
-		                           "a step was dropped (outbox "
-		                           "resolve --drop)",
-		                           now, err)) == 0)
-			rc = history(s, &o, &e, "resolved_dropped",
-			             "outbox resolve --drop", now, err);
-		break;
-	}
-	if (rc == 0)
-		rc = db_commit(s->d, err);
-	else
-		db_rollback(s->d);
-out:
-	db_outbox_free(&o);
-	db_enrollment_free(&e);
-	return rc;
-}
-
-int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
-                   cs_err *err)
-{
-	int64_t now = cs_clock_now(s->clock);
-	bool drop = how == SEQ_OUTBOX_DROP;
-	db_outbox o;
-	db_enrollment e;
-	int rc;
-
-	memset(&e, 0, sizeof e);
-	if ((rc = db_outbox_get(s->d, outbox_id, &o, err)) != 0)
-		return rc;
-	if ((rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
-		goto out;
-	if (strcmp(o.state, "queued") != 0 && !is_held(&o, &e)) {
-		rc = cs_err_set(err, CS_ECONFLICT,
-		                "outbox row %lld is %s: only a queued or held "
-		                "row can be %s",
-		                outbox_id, o.state,
-		                drop ? "dropped" : "retried");
-		goto out;
-	}
-	if (!drop && strcmp(o.state, "failed") != 0 &&
-	    (rc = sendable_again(s, &o, err)) != 0)
-		goto out;
-	if ((rc = db_begin(s->d, err)) != 0)
-		goto out;
-	if (strcmp(o.state, "failed") == 0) {
-		/* unsendable: the enrollment holds the step; retry lets the
-		 * scheduler compose it afresh (with the data as it is now) */
-		rc = drop ? db_enr_set_state(s->d, e.id, "stopped",
-		                             "a step was dropped (outbox drop)",
-		                             now, err)
-		          : db_enr_set_state(s->d, e.id, "active", NULL, now,
-		                             err);
-		if (rc == 0 && !drop)
-			rc = db_enr_set_due(s->d, e.id, now, now, err);
-	} else if (drop) {
-		if ((rc = db_outbox_move(s->d, o.id, o.state, "failed",
-		                         "dropped (outbox drop)", -1, NULL, now,
-		                         err)) == 0)
-			rc = db_enr_set_state(
-			    s->d, e.id, "stopped",
-			    "a step was dropped (outbox drop)", now, err);
-	} else {
-		/* held: the same Message-ID (see SEQ_RESOLVE_RESEND) */
-		rc = db_outbox_move(s->d, o.id, o.state, "queued",
-		                    "retry asked (outbox retry)", now, NULL,
-		                    now, err);
-	}
-	if (rc == 0)
-		rc = history(s, &o, &e, drop ? "dropped" : "retried",
-		             drop ? "outbox drop" : "outbox retry", now, err);
-	if (rc == 0)
-		rc = db_commit(s->d, err);
-	else
-		db_rollback(s->d);
-	if (rc == 0)
-		cs_log_info("outbox row %lld (%s, step %d): %s", o.id, e.email,
-		            o.step, drop ? "dropped" : "retry asked");
-out:
-	db_outbox_free(&o);
-	db_enrollment_free(&e);
-	return rc;
-}
-
-typedef struct disp {
-	seq_sched *s;
-	const seq_transport *t;
-	int sent;
-	cs_err *err;
-} disp;
-
-static int dispatch_one(const db_outbox *o, void *arg)
-{
-	disp *x = arg;
-	seq_job job;
-	smtp_result res;
-	bool ready;
-	int rc;
-
-	if ((rc = seq_outbox_begin(x->s, o->id, &job, &ready, x->err)) != 0)
-		return rc;
-	if (!ready)
-		return 0;
-	memset(&res, 0, sizeof res);
-	x->t->send(x->t->arg, &job, &res);
-	rc = seq_outbox_finish(x->s, &job, &res, x->err);
-	if (rc == 0 && res.verdict.outcome == SMTP_SENT)
-		x->sent++;
-	seq_job_free(&job);
-	return rc;
-}
-
-int seq_outbox_dispatch(seq_sched *s, const seq_transport *t, int *sent,
-                        cs_err *err)
-{
-	disp x = {s, t, 0, err};
-	int rc = db_outbox_due(s->d, cs_clock_now(s->clock), 1000, dispatch_one,
-	                       &x, err);
-
-	*sent = x.sent;
-	return rc;
-}
-
-int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
-                      cs_err *err)
-{
-	int rc, queued, sent, rounds = 0;
-	int64_t wake;
-
-	for (;;) {
-		if ((rc = seq_sched_pass(s, &queued, &wake, err)) != 0 ||
-		    (rc = seq_outbox_dispatch(s, t, &sent, err)) != 0)
-			return rc;
-		if (queued || sent) {
-			if (++rounds > 100000)
-				return cs_err_set(
-				    err, CS_EINVAL,
-				    "the scheduler does not settle");
-			continue; /* results changed what is due: look again */
-		}
-		if (wake == INT64_MAX || wake > until)
-			return cs_clock_advance_to(s->clock, until);
-		if ((rc = cs_clock_advance_to(s->clock, wake)) != 0)
-			return rc;
-	}
 }

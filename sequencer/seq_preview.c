@@ -85,7 +85,7 @@ int seq_preview(db *d, cs_vault *v, const char *campaign, int64_t start,
 	cs_clock *clock = NULL;
 	seq_sched *s = NULL;
 	rec r = {campaign, fn, arg, 0};
-	seq_transport t = {record, &r};
+	seq_transport t = {.send = record, .arg = &r};
 	int fd, rc;
 
 	memset(&c, 0, sizeof c);

@@ -1,19 +1,21 @@
 /*
  * seq_send.c - send one message now, and record it.
  *
- * Order (the outbox invariant in small): the Message-ID is made and the
- * messages row is committed as 'sending' before any byte of DATA goes out,
- * so a crash during the SMTP dialogue leaves a row that says the message
- * may have been sent, never a send without a record.  The row is counted
- * against the daily cap and inserted in one write transaction
- * (db_message_add_capped), as the service's and warmup's are.
+ * A test send is an outbox row (purpose test) that goes the one way every
+ * message goes, synchronously: the Message-ID is made, the row queued and
+ * recorded as 'sending' with its messages row before any byte of DATA
+ * goes out (seq_outbox_record: counted against the daily cap and
+ * inserted in one write transaction), and settled by seq_outbox_settle.
+ * A crash during the SMTP dialogue leaves a row 'sending' that the
+ * service's start-up resolves (seq_dispatch_resolve: found in Sent ->
+ * sent, else failed; never sent again).
  *
  * Also the SMTP and IMAP logins with the refresh-once rule for OAuth2
  * (seq_smtp_login, seq_imap_login over seq_auth_refresh_once), which every
  * CLI path that authenticates uses.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "seq.h"
+#include "seq_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +266,47 @@ static int over_cap(const db_inbox *in, const seq_inbox_day *day,
 	                  in->name, caps->cap, day->day, in->timezone);
 }
 
+/* What a test send's result does to its outbox row (inside
+ * seq_outbox_settle): sent, or failed (a test send is never retried;
+ * the messages row keeps what the server said). */
+typedef struct tfin {
+	db *d;
+	long long id;
+	bool sent;
+	const char *why;
+	int64_t now;
+} tfin;
+
+static int test_effects(void *arg, cs_err *err)
+{
+	tfin *f = arg;
+
+	return seq_outbox_move(f->d, f->id, SEQ_O_SENDING,
+	                       f->sent ? SEQ_O_SENT : SEQ_O_FAILED, f->why, -1,
+	                       f->now, err);
+}
+
+static int test_settle(db *d, long long id, const char *message_id,
+                       const smtp_result *res, int64_t now, cs_err *err)
+{
+	tfin f = {d, id, res->verdict.outcome == SMTP_SENT,
+	          res->detail[0] ? res->detail : res->text, now};
+
+	return seq_outbox_settle(d, message_id, res, test_effects, &f, now,
+	                         err);
+}
+
+int seq_send_uncertain(db *d, cs_clock *clock, const db_outbox *o, bool checked,
+                       bool found, const char *why, cs_err *err)
+{
+	smtp_result res;
+
+	seq_outbox_unc_result(&res, checked, found, why,
+	                      "; a test send is never sent again");
+	return test_settle(d, o->id, o->message_id, &res, cs_clock_now(clock),
+	                   err);
+}
+
 int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
                  const smtp_msg_spec *spec, const char *purpose, cs_buf *raw,
                  seq_sent *out, cs_err *err)
@@ -276,11 +319,19 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 	db_message row;
 	seq_inbox_day day;
 	db_caps caps = {0};
+	db_outbox o;
+	long long oid = 0;
 	bool over = false;
 	int64_t now = cs_clock_now(clock);
+	seq_purpose pp;
 	int rc;
 
 	memset(out, 0, sizeof *out);
+	if (seq_purpose_parse(purpose, &pp) != 0 || pp != SEQ_TEST)
+		return cs_err_set(err, CS_EINVAL,
+		                  "seq_send_now sends test messages only, not "
+		                  "'%s'",
+		                  purpose ? purpose : "(none)");
 	if ((rc = local_offset(in->timezone, now, &m.tz_offset_min,
 	                       out->local_day, err)) != 0)
 		return rc;
@@ -325,12 +376,25 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 	row.subject = m.subject;
 	row.created_at = now;
 	row.local_day = out->local_day;
-	/* counted and recorded in one write transaction: the service and
-	 * other CLI processes send from the same inbox */
-	if ((rc = db_message_add_capped(d, &row, &caps, &over, err)) != 0)
+	/* an outbox row like every message's, recorded before DATA the one
+	 * way (seq_outbox_record): counted and recorded in one write
+	 * transaction, the service and other CLI processes send from the
+	 * same inbox */
+	memset(&o, 0, sizeof o);
+	o.purpose = (char *)purpose;
+	o.inbox_id = in->id;
+	o.message_id = out->message_id;
+	o.subject = (char *)(m.subject ? m.subject : "");
+	o.due_at = now;
+	if ((rc = db_begin(d, err)) != 0)
 		goto unsent;
-	if (over) {
-		rc = over_cap(in, &day, &caps, err);
+	if ((rc = db_outbox_add(d, &o, now, &oid, err)) != 0 ||
+	    (rc = seq_outbox_record(d, oid, &row, &caps, &over, NULL, NULL, now,
+	                            err)) != 0 ||
+	    over || (rc = db_commit(d, err)) != 0) {
+		db_rollback(d);
+		if (rc == 0 && over)
+			rc = over_cap(in, &day, &caps, err);
 		goto unsent;
 	}
 	if (seq_smtp_login(d, v, in, &srv, &auth, &secret, &s, &out->smtp, NULL,
@@ -358,10 +422,8 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 	smtp_close(s);
 	{
 		cs_err e2 = CS_ERR_INIT;
-		int rc2 = db_message_set_outcome(
-		    d, out->message_id,
-		    smtp_outcome_name(out->smtp.verdict.outcome),
-		    out->smtp.code, out->smtp.text, cs_clock_now(clock), &e2);
+		int rc2 = test_settle(d, oid, out->message_id, &out->smtp,
+		                      cs_clock_now(clock), &e2);
 
 		if (rc2 != 0 && rc == 0) {
 			rc = rc2;

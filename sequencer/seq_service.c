@@ -45,12 +45,12 @@
  * wake whenever nothing is in flight; "xN" divides real waits by N.
  * Network timeouts and reconnect backoff always use real time.
  *
- * Never twice: an outbox row is marked 'sending', with its messages row,
- * before the worker sees it (seq_outbox_begin).  A row found 'sending' at
- * start-up is looked for in the inbox's Sent folder: found -> sent, not
- * found -> held for the user (`coldseq outbox uncertain`).  A warmup send
- * found 'sending' goes through the same look-up: found -> sent, not found
- * -> lost (seq_warmup_uncertain); it is never sent again either way.
+ * Never twice: an outbox row (campaign step, warmup send or test) is
+ * marked 'sending', with its messages row, before the worker sees it
+ * (seq_outbox_record).  A row found 'sending' at start-up is looked for
+ * in the inbox's Sent folder (seq_dispatch_resolve): found -> sent, not
+ * found -> held for the user (`coldseq outbox uncertain`), or lost for a
+ * warmup send; it is never sent again blindly.
  *
  * Replies first: each inbox's follow-ups are gated until its watcher has
  * finished a sync in this run (and again after it lost its connection),
@@ -199,111 +199,6 @@ static void close_walk(uv_handle_t *h, void *arg)
 		                                                : NULL);
 }
 
-/* ---- start-up: rows left 'sending' by a crash ---------------------------- */
-
-/* One message a crash cut off: a campaign outbox row or a warmup plan
- * row, both with their Message-ID fixed before DATA. */
-typedef struct unc {
-	bool warmup; /* a warmup_plan row, else an outbox row */
-	long long id, inbox_id;
-	char *message_id;
-} unc;
-
-typedef struct unc_list {
-	unc *v;
-	size_t n;
-} unc_list;
-
-static void unc_add(unc_list *l, bool warmup, long long id, long long inbox_id,
-                    const char *message_id)
-{
-	l->v = cs_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
-	l->v[l->n].warmup = warmup;
-	l->v[l->n].id = id;
-	l->v[l->n].inbox_id = inbox_id;
-	l->v[l->n].message_id = cs_xstrdup(message_id);
-	l->n++;
-}
-
-static int collect_sending(const db_outbox *o, void *arg)
-{
-	unc_add(arg, false, o->id, o->inbox_id, o->message_id);
-	return 0;
-}
-
-static int collect_warmup_sending(const db_warmup_item *it, void *arg)
-{
-	if (it->message_id == NULL) /* never: it is set with 'sending' */
-		return 0;
-	unc_add(arg, true, it->id, it->inbox_id, it->message_id);
-	return 0;
-}
-
-static const char *unc_verdict(const unc *u, int frc, bool found)
-{
-	if (frc)
-		return u->warmup ? "could not check Sent: left as it is, "
-		                   "never sent again (checked again at the "
-		                   "next start)"
-		                 : "could not check Sent: held";
-	if (found)
-		return "found in Sent: sent";
-	return u->warmup ? "not in Sent: lost, never sent again (warmup)"
-	                 : "not in Sent: held for 'coldseq outbox uncertain'";
-}
-
-/* Look for each message a crash cut off in its inbox's Sent folder
- * (synchronously, before the loop starts: nothing else runs yet), then
- * let its owner decide: campaign rows found -> sent, else held for the
- * user (seq_outbox_uncertain); warmup rows found -> sent, not found ->
- * lost, not checked -> left (seq_warmup_uncertain).  Neither is ever
- * sent again blindly. */
-static int resolve_uncertain(svc *sv, cs_err *err)
-{
-	unc_list l = {NULL, 0};
-	size_t i;
-	int rc;
-
-	if ((rc = db_outbox_list(sv->d, "sending", collect_sending, &l, err)) !=
-	        0 ||
-	    (rc = db_warmup_plan_sending(sv->d, collect_warmup_sending, &l,
-	                                 err)) != 0)
-		goto out;
-	for (i = 0; i < l.n && rc == 0; i++) {
-		const unc *u = &l.v[i];
-		seq_ibox *ib = seq_find_inbox(sv->s, u->inbox_id);
-		imap_server srv;
-		imap_auth auth;
-		cs_secret *sec = NULL;
-		cs_err e2 = CS_ERR_INIT;
-		bool found = false;
-		int frc = CS_ENOTFOUND;
-
-		if (ib == NULL)
-			cs_err_set(&e2, CS_ENOTFOUND, "its inbox is gone");
-		else if (seq_inbox_imap(sv->d, sv->v, &ib->in, &srv, &auth,
-		                        &sec, &e2) == 0)
-			frc = seq_sent_find(&srv, &auth, u->message_id, &found,
-			                    &e2);
-		cs_secret_free(sec);
-		rc = u->warmup
-		         ? seq_warmup_uncertain(sv->wu, u->id, u->message_id,
-		                                frc == 0, found, err)
-		         : seq_outbox_uncertain(sv->s, u->id, frc == 0, found,
-		                                frc ? e2.msg : NULL, err);
-		cs_log_warn("%s %lld (%s) was being sent when coldseq stopped: "
-		            "%s%s%s",
-		            u->warmup ? "warmup send" : "outbox row", u->id,
-		            u->message_id, unc_verdict(u, frc, found),
-		            frc ? ": " : "", frc ? e2.msg : "");
-	}
-out:
-	for (i = 0; i < l.n; i++)
-		free(l.v[i].message_id);
-	free(l.v);
-	return rc;
-}
-
 /* ---- run ------------------------------------------------------------- */
 
 static int loopback_only(svc *sv, cs_err *err)
@@ -359,7 +254,8 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 	if (o->watch)
 		seq_sched_gate(sv.s, 0, true);
 	/* ---- resolve uncertain */
-	if ((rc = resolve_uncertain(&sv, err)) != 0)
+	if ((rc = svc_send_open(&sv, err)) != 0 ||
+	    (rc = svc_send_resolve(&sv, err)) != 0)
 		goto out;
 	/* ---- catch up watchers (the loop first) */
 	uv_loop_init(&sv.loop);
@@ -418,6 +314,7 @@ loop_out:
 out:
 	free(sv.busy);
 	svc_token_free(&sv);
+	svc_send_close(&sv);
 	seq_warmup_close(sv.wu);
 	seq_sched_close(sv.s);
 	free(sock);

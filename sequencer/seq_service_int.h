@@ -54,6 +54,7 @@ typedef struct wrt {
 } wrt;
 
 typedef struct svc_tokens svc_tokens; /* seq_service_token.c */
+typedef struct svc_send svc_send;     /* seq_service_send.c */
 
 /* What changed, for svc_wake: the one pass runs only what is dirty (or
  * due: the timer's pass runs SVC_TIME). */
@@ -96,6 +97,7 @@ struct svc {
 	const seq_service_opts *o;
 	seq_sched *s;
 	seq_warmup *wu; /* warmup planner (seq_warmup.c) */
+	svc_send *snd;  /* the dispatcher and the SMTP transport */
 	unsigned dirty; /* SVC_* for the next pass */
 	int64_t wake;   /* the planners' next wake, from the last SVC_PLAN */
 	long npass, nplan, ndue; /* passes run, with SVC_PLAN, with SVC_DUE */
@@ -150,8 +152,16 @@ bool svc_busy(const svc *sv, long long inbox_id, svc_kind kind);
 /* How many jobs of the kinds in mask (SVC_KIND(k) | ...) are in flight. */
 int svc_jobs(const svc *sv, unsigned mask);
 
-/* Hand due outbox rows and warmup sends to workers (seq_service_send.c). */
+/* Hand due outbox rows (every purpose) to workers through the
+ * dispatcher, and warmup's IMAP actions (seq_service_send.c). */
 void svc_dispatch(svc *sv);
+/* The dispatcher with the service's SMTP transport (after the scheduler
+ * and the warmup planner are open); closed after the loop. */
+int svc_send_open(svc *sv, cs_err *err);
+void svc_send_close(svc *sv);
+/* Start-up, before the loop: rows left 'sending' by a crash looked for in
+ * their inbox's Sent folder and settled (seq_dispatch_resolve). */
+int svc_send_resolve(svc *sv, cs_err *err);
 
 /* ---- the watchers (seq_service_watch.c) -------------------------------- */
 

@@ -1,8 +1,9 @@
 /*
- * seq_service_send.c - the service's sending: due outbox rows batched per
- * inbox into one SMTP session on a worker (send_run, worker: network
- * only), results recorded on the loop (send_done); warmup sends through
- * the same jobs, and warmup's IMAP actions.
+ * seq_service_send.c - the service's sending: its seq_transport (each
+ * batch the dispatcher makes, one inbox's messages, in one SMTP session on
+ * a worker: send_run, network only; results handed back to the dispatcher
+ * on the loop: send_done), the start-up's crash resolution through the
+ * dispatcher, and warmup's IMAP actions.
  */
 #define _GNU_SOURCE
 #include "seq_service_int.h"
@@ -22,11 +23,21 @@
 
 #include <uv.h>
 
-/* ---- sending ------------------------------------------------------------ */
+/* ---- sending: the service's transport ---------------------------------- */
+
+/* The dispatcher (seq_dispatch.c) decides what goes; this transport runs
+ * each batch (one inbox: one SMTP session, n messages, the Sent copy) on
+ * a worker, with the crash points, the OAuth2 refresh-once retry and the
+ * halt between messages, and hands it back on the loop. */
+struct svc_send {
+	seq_transport t;
+	seq_dispatch *dp;
+};
 
 typedef struct send_work {
 	uv_work_t req;
 	svc *sv;
+	seq_batch *b; /* the dispatcher's, until seq_dispatch_done */
 	long long inbox_id;
 	db_inbox in; /* owned: srv and auth point into it */
 	smtp_server srv;
@@ -38,70 +49,78 @@ typedef struct send_work {
 	bool retried;   /* OAuth2: the token was refreshed once already */
 	bool auth_lost; /* OAuth2: the provider refused the refresh */
 	bool again;     /* OAuth2: the batch ran again with a fresh token */
-	seq_job jobs[SEND_BATCH];
-	smtp_result res[SEND_BATCH];
-	size_t n;
 } send_work;
 
+/* The crash point of a purpose: `base` for campaign rows, "warmup_" base
+ * for warmup sends (tests only, see svc_crash_point). */
+static void crash_at(svc *sv, seq_purpose p, const char *base)
+{
+	char point[32];
+
+	snprintf(point, sizeof point, "%s%s", p == SEQ_WARMUP ? "warmup_" : "",
+	         base);
+	svc_crash_point(sv, point);
+}
+
 /* Results from..n: never handed over, tried again in a minute */
-static void not_attempted(send_work *w, size_t from, const char *why)
+static void not_attempted(seq_batch *b, size_t from, const char *why)
 {
 	size_t k;
 
-	for (k = from; k < w->n; k++) {
-		memset(&w->res[k], 0, sizeof w->res[k]);
-		w->res[k].verdict.outcome = SMTP_DEFERRED;
-		w->res[k].verdict.retry_after_s = 60;
-		snprintf(w->res[k].detail, sizeof w->res[k].detail,
+	for (k = from; k < b->n; k++) {
+		memset(&b->res[k], 0, sizeof b->res[k]);
+		b->res[k].verdict.outcome = SMTP_DEFERRED;
+		b->res[k].verdict.retry_after_s = 60;
+		snprintf(b->res[k].detail, sizeof b->res[k].detail,
 		         "not attempted: %s", why);
 	}
 }
 
+/* Worker: network only. */
 static void send_run(uv_work_t *req)
 {
 	send_work *w = req->data;
+	seq_batch *b = w->b;
 	smtp_session *s = NULL;
 	size_t i;
 
-	if (smtp_open(&w->srv, &w->auth, &s, &w->res[0]) != 0) {
-		for (i = 1; i < w->n; i++)
-			w->res[i] = w->res[0];
+	if (smtp_open(&w->srv, &w->auth, &s, &b->res[0]) != 0) {
+		for (i = 1; i < b->n; i++)
+			b->res[i] = b->res[0];
 		return;
 	}
-	for (i = 0; i < w->n; i++) {
+	for (i = 0; i < b->n; i++) {
 		if (i > 0 && atomic_load(&w->sv->halt)) {
 			/* stopping: hand over nothing more, so a stop waits
 			 * for one message at most */
-			not_attempted(w, i, "the service is stopping");
+			not_attempted(b, i, "the service is stopping");
 			break;
 		}
-		smtp_send(s, w->jobs[i].from, w->jobs[i].contact,
-		          w->jobs[i].raw.data, w->jobs[i].raw.len, &w->res[i]);
-		if (w->res[i].verdict.outcome == SMTP_SENT)
-			svc_crash_point(w->sv, w->jobs[i].warmup_id
-			                           ? "warmup_after_dot"
-			                           : "after_dot");
-		if (w->res[i].verdict.outcome == SMTP_INBOX_FAILURE ||
-		    w->res[i].verdict.outcome == SMTP_UNCERTAIN ||
+		smtp_send(s, b->jobs[i].from, b->jobs[i].contact,
+		          b->jobs[i].raw.data, b->jobs[i].raw.len, &b->res[i]);
+		if (b->res[i].verdict.outcome == SMTP_SENT)
+			crash_at(w->sv, b->jobs[i].purpose, "after_dot");
+		if (b->res[i].verdict.outcome == SMTP_INBOX_FAILURE ||
+		    b->res[i].verdict.outcome == SMTP_UNCERTAIN ||
 		    !smtp_alive(s)) {
-			not_attempted(w, i + 1, "the session ended");
+			not_attempted(b, i + 1, "the session ended");
 			break;
 		}
 	}
 	smtp_close(s);
 	if (w->sent_copy)
-		for (i = 0; i < w->n; i++) {
+		for (i = 0; i < b->n; i++) {
 			char *folder = NULL;
 			cs_err err = CS_ERR_INIT;
 
-			if (w->res[i].verdict.outcome != SMTP_SENT)
+			if (b->res[i].verdict.outcome != SMTP_SENT)
 				continue;
 			if (seq_sent_copy_to(
-			        &w->isrv, &w->iauth, w->jobs[i].inbox,
-			        w->jobs[i].raw.data, w->jobs[i].raw.len,
+			        &w->isrv, &w->iauth, b->jobs[i].inbox,
+			        b->jobs[i].raw.data, b->jobs[i].raw.len,
 			        &folder, &err) != 0)
 				cs_log_warn("inbox %s: no copy in Sent: %s",
-				            w->jobs[i].inbox, err.msg);
+				            b->jobs[i].inbox, err.msg);
 			free(folder);
 		}
 }
@@ -127,7 +146,7 @@ static void oauth_refreshed(svc *sv, void *arg, int rc, const cs_err *why)
 		w->secret = fresh;
 		w->auth.secret = fresh;
 		w->iauth.secret = fresh;
-		memset(w->res, 0, sizeof w->res);
+		memset(w->b->res, 0, sizeof w->b->res);
 		w->again = true;
 		uv_queue_work(&sv->loop, &w->req, send_run, send_done);
 		return;
@@ -151,11 +170,37 @@ static void oauth_refreshed(svc *sv, void *arg, int rc, const cs_err *why)
  * failure). */
 static bool oauth_retry(send_work *w)
 {
-	if (w->retried || w->n == 0 || !seq_token_refused(&w->in, &w->res[0]))
+	if (w->retried || w->b->n == 0 ||
+	    !seq_token_refused(&w->in, &w->b->res[0]))
 		return false;
 	w->retried = true;
 	svc_token_force(w->sv, w->inbox_id, oauth_refreshed, w);
 	return true;
+}
+
+static void send_work_free(send_work *w)
+{
+	cs_secret_free(w->secret);
+	db_inbox_free(&w->in);
+	free(w);
+}
+
+/* What the service says of each message (the dispatcher's synchronous
+ * users, preview and the simulated runs, say nothing). */
+static void log_result(const seq_job *j, const smtp_result *r)
+{
+	smtp_outcome o = r->verdict.outcome;
+
+	if (o == SMTP_SENT && j->purpose == SEQ_WARMUP)
+		cs_log_info("sent warmup (%s) to %s from %s", j->variant,
+		            j->contact, j->inbox);
+	else if (o == SMTP_SENT)
+		cs_log_info("sent %s step %d to %s from %s", j->campaign,
+		            j->step, j->contact, j->inbox);
+	else
+		cs_log_warn("%s to %s from %s: %s", smtp_outcome_name(o),
+		            j->contact, j->inbox,
+		            r->detail[0] ? r->detail : r->text);
 }
 
 static void send_done(uv_work_t *req, int status)
@@ -167,43 +212,20 @@ static void send_done(uv_work_t *req, int status)
 	(void)status;
 	if (!svc_stopping(sv) && oauth_retry(w))
 		return; /* still in flight, still busy */
-	if (w->again && w->n && seq_token_refused(&w->in, &w->res[0])) {
+	if (w->again && w->b->n && seq_token_refused(&w->in, &w->b->res[0])) {
 		/* the refreshed token refused too: the mailbox's or the
 		 * app's settings, not the authorization (as in the CLI's
 		 * seq_auth_refresh_once) */
 		cs_buf why = CS_BUF_INIT;
 
-		seq_token_refused_fresh(&w->in, "SMTP", w->res[0].detail, &why);
+		seq_token_refused_fresh(&w->in, "SMTP", w->b->res[0].detail,
+		                        &why);
 		cs_log_warn("%s", why.data);
 		cs_buf_free(&why);
 	}
-	for (i = 0; i < w->n; i++) {
-		cs_err err = CS_ERR_INIT;
-		smtp_outcome o = w->res[i].verdict.outcome;
-
-		if (o == SMTP_SENT && w->jobs[i].warmup_id)
-			cs_log_info("sent warmup (%s) to %s from %s",
-			            w->jobs[i].variant, w->jobs[i].contact,
-			            w->jobs[i].inbox);
-		else if (o == SMTP_SENT)
-			cs_log_info("sent %s step %d to %s from %s",
-			            w->jobs[i].campaign, w->jobs[i].step,
-			            w->jobs[i].contact, w->jobs[i].inbox);
-		else
-			cs_log_warn("%s to %s from %s: %s",
-			            smtp_outcome_name(o), w->jobs[i].contact,
-			            w->jobs[i].inbox,
-			            w->res[i].detail[0] ? w->res[i].detail
-			                                : w->res[i].text);
-		if ((w->jobs[i].warmup_id
-		         ? seq_warmup_finish(sv->wu, &w->jobs[i], &w->res[i],
-		                             &err)
-		         : seq_outbox_finish(sv->s, &w->jobs[i], &w->res[i],
-		                             &err)) != 0)
-			cs_log_error("recording the result for %s: %s",
-			             w->jobs[i].contact, err.msg);
-		seq_job_free(&w->jobs[i]);
-	}
+	for (i = 0; i < w->b->n; i++)
+		log_result(&w->b->jobs[i], &w->b->res[i]);
+	seq_dispatch_done(w->b); /* records each result, frees the batch */
 	if (w->auth_lost) {
 		cs_err err = CS_ERR_INIT;
 
@@ -211,45 +233,16 @@ static void send_done(uv_work_t *req, int status)
 			cs_log_error("inbox %s: %s", w->in.name, err.msg);
 	}
 	svc_busy_off(sv, w->inbox_id, SVC_SEND);
-	cs_secret_free(w->secret);
-	db_inbox_free(&w->in);
-	free(w);
+	send_work_free(w);
 	svc_wake(sv, SVC_PLAN | SVC_DUE);
 }
 
-typedef struct collect {
-	svc *sv;
-	send_work *cur;
-	int started;
-} collect;
-
-static void launch(collect *c)
+/* open: a send job for inbox src, with its own copy of the inbox and its
+ * settings (a reload may free the scheduler's); non-zero when the
+ * inbox's credentials cannot be used now (logged). */
+static int tr_open(void *arg, const db_inbox *src, seq_batch *b)
 {
-	send_work *w = c->cur;
-
-	c->cur = NULL;
-	if (w == NULL)
-		return;
-	if (w->n == 0) {
-		cs_secret_free(w->secret);
-		db_inbox_free(&w->in);
-		free(w);
-		return;
-	}
-	/* a batch is all campaign rows or all warmup sends */
-	svc_crash_point(c->sv,
-	                w->jobs[0].warmup_id ? "warmup_sending" : "sending");
-	w->req.data = w;
-	svc_busy_on(c->sv, w->inbox_id, SVC_SEND);
-	uv_queue_work(&c->sv->loop, &w->req, send_run, send_done);
-	c->started++;
-}
-
-/* A send job for one inbox, with its own copy of the inbox and its
- * settings (a reload may free the scheduler's); NULL when the inbox's
- * settings cannot be read (logged). */
-static send_work *send_work_new(svc *sv, const db_inbox *src)
-{
+	svc *sv = arg;
 	send_work *w;
 	cs_secret *isec = NULL;
 	cs_err err = CS_ERR_INIT;
@@ -257,7 +250,7 @@ static send_work *send_work_new(svc *sv, const db_inbox *src)
 	/* OAuth2: a token that needs no refresh here; else the refresh runs
 	 * on a worker and its end ticks again (seq_service_token.c) */
 	if (!svc_token_usable(sv, src))
-		return NULL;
+		return -1;
 	w = cs_xcalloc(1, sizeof *w);
 	w->sv = sv;
 	w->inbox_id = src->id;
@@ -267,15 +260,13 @@ static send_work *send_work_new(svc *sv, const db_inbox *src)
 		/* tried on every pass: logged (and shown by status and
 		 * explain) once, and again when it changes */
 		svc_note_send(sv, src, &err);
-		cs_secret_free(w->secret);
-		db_inbox_free(&w->in);
-		free(w);
+		send_work_free(w);
 		/* OAuth2: the refresh was refused: stop this inbox only (its
 		 * next rows are then moved as paused) */
 		if (err.code == CS_EAUTH &&
 		    seq_sched_auth_lost(sv->s, src->id, &err) != 0)
 			cs_log_error("inbox %s: %s", src->name, err.msg);
-		return NULL;
+		return -1;
 	}
 	svc_note_send(sv, src, NULL);
 	w->sent_copy = seq_wants_sent_copy(&w->in) &&
@@ -284,99 +275,103 @@ static send_work *send_work_new(svc *sv, const db_inbox *src)
 	/* the same secret: keep one copy alive for both */
 	cs_secret_free(isec);
 	w->iauth.secret = w->secret;
-	return w;
+	w->b = b;
+	b->priv = w;
+	return 0;
 }
 
-static int collect_row(const db_outbox *o, void *arg)
+static void tr_discard(void *arg, seq_batch *b)
 {
-	collect *c = arg;
-	svc *sv = c->sv;
-	cs_err err = CS_ERR_INIT;
-	seq_ibox *ib;
-	bool ready = false;
+	(void)arg;
+	send_work_free(b->priv);
+	b->priv = NULL;
+}
 
-	if (c->cur && c->cur->inbox_id != o->inbox_id)
-		launch(c);
-	if (svc_busy(sv, o->inbox_id, SVC_SEND) ||
-	    svc_jobs(sv, SVC_KIND(SVC_SEND)) >= sv->o->workers)
-		return 0;
-	ib = seq_find_inbox(sv->s, o->inbox_id);
-	if (ib == NULL || !ib->active) {
-		seq_job none;
+static void tr_submit(void *arg, seq_batch *b)
+{
+	svc *sv = arg;
+	send_work *w = b->priv;
+	bool seen[SEQ_PURPOSE_N] = {false};
+	size_t i;
 
-		/* paused, lost its authorization, or not loaded: begin moves
-		 * the row past the pause without credentials (which would
-		 * fail), each wait longer than the last; a first step handed
-		 * back to other inboxes meanwhile is gone */
-		if (seq_outbox_begin(sv->s, o->id, &none, &ready, &err) != 0 &&
-		    err.code != CS_ENOTFOUND)
-			cs_log_error("outbox row %lld: %s", o->id, err.msg);
-		return 0;
+	/* each purpose in the batch reaches its point once: marked
+	 * 'sending', not yet handed to the worker */
+	for (i = 0; i < b->n; i++)
+		if (!seen[b->jobs[i].purpose]) {
+			seen[b->jobs[i].purpose] = true;
+			crash_at(sv, b->jobs[i].purpose, "sending");
+		}
+	w->req.data = w;
+	svc_busy_on(sv, w->inbox_id, SVC_SEND);
+	uv_queue_work(&sv->loop, &w->req, send_run, send_done);
+}
+
+int svc_send_open(svc *sv, cs_err *err)
+{
+	svc_send *x = cs_xcalloc(1, sizeof *x);
+	int rc;
+
+	x->t.arg = sv;
+	x->t.open = tr_open;
+	x->t.submit = tr_submit;
+	x->t.discard = tr_discard;
+	x->t.batch_max = SEND_BATCH;
+	x->t.max_batches = sv->o->workers;
+	if ((rc = seq_dispatch_open(sv->s, sv->wu, &x->t, &x->dp)) != 0) {
+		free(x);
+		return cs_err_set(err, rc, "cannot start the dispatcher");
 	}
-	if (c->cur == NULL && (c->cur = send_work_new(sv, &ib->in)) == NULL)
-		return 0;
-	if (c->cur->n >= SEND_BATCH)
-		return 0;
-	if (seq_outbox_begin(sv->s, o->id, &c->cur->jobs[c->cur->n], &ready,
-	                     &err) != 0) {
-		cs_log_error("outbox row %lld: %s", o->id, err.msg);
-		return 0;
-	}
-	if (ready)
-		c->cur->n++;
+	sv->snd = x;
 	return 0;
+}
+
+void svc_send_close(svc *sv)
+{
+	if (sv->snd == NULL)
+		return;
+	seq_dispatch_close(sv->snd->dp);
+	free(sv->snd);
+	sv->snd = NULL;
+}
+
+/* The crash resolution's look-up: the inbox's Sent folder, over IMAP
+ * (before the loop starts: nothing else runs yet). */
+static int sent_lookup(void *arg, const db_inbox *in, const char *message_id,
+                       bool *found, cs_err *err)
+{
+	svc *sv = arg;
+	imap_server srv;
+	imap_auth auth;
+	cs_secret *sec = NULL;
+	int rc;
+
+	if ((rc = seq_inbox_imap(sv->d, sv->v, in, &srv, &auth, &sec, err)) ==
+	    0)
+		rc = seq_sent_find(&srv, &auth, message_id, found, err);
+	cs_secret_free(sec);
+	return rc;
+}
+
+int svc_send_resolve(svc *sv, cs_err *err)
+{
+	return seq_dispatch_resolve(sv->snd->dp, sent_lookup, sv, err);
 }
 
 static void warmup_dispatch(svc *sv);
 
 void svc_dispatch(svc *sv)
 {
-	collect c = {sv, NULL, 0};
 	cs_err err = CS_ERR_INIT;
 
 	if (svc_stopping(sv) ||
 	    svc_jobs(sv, SVC_KIND(SVC_SEND)) >= sv->o->workers)
 		return;
-	if (db_outbox_due(sv->d, cs_clock_now(sv->o->clock), 200, collect_row,
-	                  &c, &err) != 0)
+	if (seq_dispatch_run(sv->snd->dp, 200, NULL, &err) != 0)
 		cs_log_error("outbox: %s", err.msg);
-	launch(&c);
 	warmup_dispatch(sv);
 }
 
-/* ---- warmup: sends through the same jobs, IMAP actions ----------------- */
-
-/* Due warmup sends join the send jobs: same workers, one SMTP session
- * per inbox at a time (an inbox busy with campaign mail waits). */
-static int collect_warmup(const db_warmup_item *it, void *arg)
-{
-	collect *c = arg;
-	svc *sv = c->sv;
-	cs_err err = CS_ERR_INIT;
-	seq_ibox *ib;
-	bool ready = false;
-
-	if (c->cur && c->cur->inbox_id != it->inbox_id)
-		launch(c);
-	if (svc_busy(sv, it->inbox_id, SVC_SEND) ||
-	    svc_jobs(sv, SVC_KIND(SVC_SEND)) >= sv->o->workers)
-		return 0;
-	ib = seq_find_inbox(sv->s, it->inbox_id);
-	if (ib == NULL)
-		return 0;
-	if (c->cur == NULL && (c->cur = send_work_new(sv, &ib->in)) == NULL)
-		return 0;
-	if (c->cur->n >= SEND_BATCH)
-		return 0;
-	if (seq_warmup_begin(sv->wu, it, &c->cur->jobs[c->cur->n], &ready,
-	                     &err) != 0) {
-		cs_log_error("warmup send %lld: %s", it->id, err.msg);
-		return 0;
-	}
-	if (ready)
-		c->cur->n++;
-	return 0;
-}
+/* ---- warmup's IMAP actions (the receiving side) ------------------------ */
 
 typedef struct act_work {
 	uv_work_t req;
@@ -489,15 +484,10 @@ static int collect_action(const db_warmup_action *x, void *arg)
 
 static void warmup_dispatch(svc *sv)
 {
-	collect c = {sv, NULL, 0};
 	act_collect ac = {sv, NULL};
 	cs_err err = CS_ERR_INIT;
 	int64_t now = cs_clock_now(sv->o->clock);
 
-	if (svc_jobs(sv, SVC_KIND(SVC_SEND)) < sv->o->workers &&
-	    db_warmup_plan_due(sv->d, now, collect_warmup, &c, &err) != 0)
-		cs_log_error("warmup: %s", err.msg);
-	launch(&c);
 	if (db_warmup_actions_due(sv->d, now, collect_action, &ac, &err) != 0)
 		cs_log_error("warmup actions: %s", err.msg);
 	act_launch(&ac);

@@ -23,46 +23,45 @@
  * again, a pause of that reason is lifted.
  *
  * Nothing in a message says "warmup": the receiver knows the Message-ID
- * from the messages table.  Warmup rows never enter outbox, enrollments,
- * replies or campaign stats.
+ * from the messages table.  Warmup sends never enter enrollments, replies
+ * or campaign stats.
  *
- * A send cut off by a crash (plan row and messages row left 'sending') is
- * never sent again: a warmup message is not worth a duplicate.  At
- * start-up the service looks for it in the sender's Sent folder, the way
- * it does for campaign mail (seq_service.c, resolve_uncertain): found ->
- * sent; not found -> lost (plan row 'failed', messages row 'deferred':
- * it counts neither toward the caps nor as sent); Sent not searchable ->
- * left 'sending' (counted; looked for again at the next start-up).  A
- * receiving inbox that records it later (its watcher's 'warmup' event)
- * proves it was delivered: it becomes 'sent' then, whatever start-up
- * decided (seq_warmup_pass, db_warmup_settle_seen).
+ * The planner plans in warmup_plan; a plan row that is due is queued into
+ * the outbox (purpose warmup) and goes from there like every message:
+ * seq_warmup_send.c has the warmup purpose's begin, settle and crash
+ * resolution, which the dispatcher (seq_dispatch.c) calls.
+ *
+ * Plan row life cycle (the table: seq_outbox_fsm.c):
+ *
+ *   [planned] --begin--> [sending] --taken, uncertain, found in Sent--> [sent]
+ *     |  ^  |              |   \--refused, lost (not in Sent)------> [failed]
+ *     |  |  | reply over   |                                            |
+ *     |  |  +-quota: next  +--deferred, inbox failing: planned again,   |
+ *     |  |    day          |  a new message in 10 minutes              |
+ *     |  +-----------------+                  a receiver saw it: sent <-+
+ *     +--disabled, over the quota, its day gone--> [dropped]
  */
 #define _POSIX_C_SOURCE 200809L
-#include "seq.h"
+#include "seq_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define HOUR_MS       3600000LL
+#define HOUR_MS       WU_HOUR_MS
 #define DAY_MS        86400000LL
-#define WINDOW_FROM_H 8
+#define WINDOW_FROM_H WU_WINDOW_FROM_H
 #define WINDOW_TO_H   18
 #define HEALTH_DAYS   7
 #define HEALTH_MIN    10 /* seen messages before health may pause */
-#define RETRY_MS      (10 * 60000LL)
-
-struct seq_warmup {
-	db *d;
-	cs_clock *clock;
-	db_warmup *w;
-	size_t n;
-	int64_t health_next;
-	long long seen_mark; /* events looked at for settle_seen */
-};
 
 static uint64_t rnd(void)
+{
+	return seq_warmup_rnd();
+}
+
+uint64_t seq_warmup_rnd(void)
 {
 	uint64_t v;
 
@@ -100,13 +99,9 @@ long long seq_warmup_ramp_day(const db_warmup *w, const char *day)
 	return day_number(day) - day_number(w->first_day) + 1;
 }
 
-typedef struct dayinfo {
-	char day[11];
-	int64_t start, end;
-	int wday;
-} dayinfo;
+typedef seq_wday dayinfo;
 
-static int day_of(const char *tz, int64_t t, dayinfo *out, cs_err *err)
+int seq_warmup_day(const char *tz, int64_t t, seq_wday *out, cs_err *err)
 {
 	cs_civil c;
 	int rc;
@@ -121,13 +116,18 @@ static int day_of(const char *tz, int64_t t, dayinfo *out, cs_err *err)
 	return cs_tz_day(tz, t, out->day, err);
 }
 
-static db_warmup *find(db_warmup *l, size_t n, long long id)
+static int day_of(const char *tz, int64_t t, dayinfo *out, cs_err *err)
+{
+	return seq_warmup_day(tz, t, out, err);
+}
+
+db_warmup *seq_warmup_find(seq_warmup *w, long long inbox_id)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (l[i].inbox_id == id)
-			return &l[i];
+	for (i = 0; i < w->n; i++)
+		if (w->w[i].inbox_id == inbox_id)
+			return &w->w[i];
 	return NULL;
 }
 
@@ -412,230 +412,4 @@ int seq_warmup_pass(seq_warmup *w, int64_t *next_wake, bool *changed,
 	if (found && due < *next_wake)
 		*next_wake = due;
 	return 0;
-}
-
-/* ---- sending ------------------------------------------------------------- */
-
-/* A reply over the day's quota waits for the next day's window. */
-static int defer_to_tomorrow(seq_warmup *w, const db_warmup *x,
-                             const db_warmup_item *it, const dayinfo *di,
-                             int64_t now, cs_err *err)
-{
-	dayinfo next;
-	int64_t at;
-	int rc;
-
-	if ((rc = day_of(x->timezone, di->end + HOUR_MS, &next, err)) != 0)
-		return rc;
-	at = next.start + WINDOW_FROM_H * HOUR_MS + rnd_below(2 * HOUR_MS);
-	return db_warmup_plan_set(w->d, it->id, "planned", NULL, at, next.day,
-	                          now, err);
-}
-
-static const char *strip_re(const char *s)
-{
-	if (s == NULL)
-		return "";
-	while (strncasecmp(s, "Re:", 3) == 0) {
-		s += 3;
-		while (*s == ' ')
-			s++;
-	}
-	return s;
-}
-
-int seq_warmup_begin(seq_warmup *w, const db_warmup_item *it, seq_job *job,
-                     bool *ready, cs_err *err)
-{
-	int64_t now = cs_clock_now(w->clock);
-	db_warmup *x = find(w->w, w->n, it->inbox_id);
-	bool reply = strcmp(it->kind, "reply") == 0;
-	db_inbox in;
-	seq_inbox_day cap;
-	dayinfo di;
-	cs_civil civ;
-	long long sent = 0;
-	int quota, topic = -1, rc;
-	smtp_msg_spec spec;
-	cs_buf subject = CS_BUF_INIT, body = CS_BUF_INIT;
-	char *mid = NULL;
-	db_message row;
-	db_caps caps = {0};
-	bool over = false;
-
-	memset(job, 0, sizeof *job);
-	memset(&in, 0, sizeof in);
-	*ready = false;
-	if (x == NULL || !x->enabled)
-		return db_warmup_plan_set(w->d, it->id, "dropped", NULL, -1,
-		                          NULL, now, err);
-	if ((rc = db_inbox_get(w->d, x->inbox, &in, err)) != 0 ||
-	    (rc = day_of(x->timezone, now, &di, err)) != 0 ||
-	    (rc = cs_tz_civil(x->timezone, now, &civ, err)) != 0 ||
-	    (rc = seq_inbox_day_get(w->d, &in, now, &cap, err)) != 0 ||
-	    (rc = db_message_count_day(w->d, x->inbox_id, di.day, "warmup",
-	                               &sent, err)) != 0)
-		goto out;
-	quota = seq_warmup_quota(x->start, x->step, x->max,
-	                         seq_warmup_ramp_day(x, di.day));
-	if (x->weekdays_only && (di.wday == 0 || di.wday == 6))
-		quota = 0;
-	if (sent >= quota || (cap.hard && cap.total >= cap.hard) ||
-	    (!reply && strcmp(it->local_day, di.day) != 0)) {
-		/* over the day's warmup (or the inbox's) limit, or a new
-		 * message of a day gone by (the service was down) */
-		if (reply)
-			rc = defer_to_tomorrow(w, x, it, &di, now, err);
-		else
-			rc = db_warmup_plan_set(w->d, it->id, "dropped", NULL,
-			                        -1, NULL, now, err);
-		goto out;
-	}
-	if (reply) {
-		cs_buf_printf(&subject, "Re: %s", strip_re(it->subject));
-		seq_warmup_reply_text(rnd(), in.display_name, &body);
-	} else
-		topic = seq_warmup_compose(rnd(), x->last_topic,
-		                           in.display_name, &subject, &body);
-	memset(&spec, 0, sizeof spec);
-	spec.from_name = in.display_name;
-	spec.from_addr = in.email;
-	spec.to_addr = it->to_addr;
-	spec.subject = cs_buf_str(&subject);
-	spec.text = cs_buf_str(&body);
-	spec.date_ms = now;
-	spec.tz_offset_min = civ.offset_min;
-	spec.in_reply_to = it->in_reply_to;
-	spec.references = it->refs;
-	if ((rc = smtp_build_message(&spec, &job->raw, &mid, err)) != 0) {
-		cs_err e2 = CS_ERR_INIT;
-
-		db_warmup_plan_set(w->d, it->id, "failed", NULL, -1, NULL, now,
-		                   &e2);
-		goto out;
-	}
-	memset(&row, 0, sizeof row);
-	row.message_id = mid;
-	row.inbox_id = in.id;
-	row.inbox_email = in.email;
-	row.recipient = it->to_addr;
-	row.purpose = "warmup";
-	row.subject = spec.subject;
-	row.created_at = now;
-	row.local_day = di.day;
-	/* the authoritative check of the quota and the hard cap: counted and
-	 * recorded in one write transaction (a CLI send-test or another
-	 * process may have sent since the counts above) */
-	caps.cap = -1;
-	caps.hard = cap.hard;
-	caps.quota_purpose = "warmup";
-	caps.quota = quota;
-	if ((rc = db_begin(w->d, err)) != 0)
-		goto out;
-	if ((rc = db_message_add_capped(w->d, &row, &caps, &over, err)) != 0 ||
-	    (!over && ((rc = db_warmup_plan_set(w->d, it->id, "sending", mid,
-	                                        -1, di.day, now, err)) != 0 ||
-	               (rc = db_warmup_note(w->d, in.id, di.day, topic, now,
-	                                    err)) != 0)) ||
-	    (rc = db_commit(w->d, err)) != 0) {
-		db_rollback(w->d);
-		goto out;
-	}
-	if (over) { /* as above: over the limit since the first count */
-		rc = reply ? defer_to_tomorrow(w, x, it, &di, now, err)
-		           : db_warmup_plan_set(w->d, it->id, "dropped", NULL,
-		                                -1, NULL, now, err);
-		goto out;
-	}
-	/* the cached settings follow what was just stored */
-	if (x->first_day[0] == '\0')
-		memcpy(x->first_day, di.day, sizeof x->first_day);
-	if (topic >= 0)
-		x->last_topic = topic;
-	job->inbox_id = in.id;
-	job->inbox = cs_xstrdup(in.name);
-	job->from = cs_xstrdup(in.email);
-	job->campaign = cs_xstrdup("warmup");
-	job->contact = cs_xstrdup(it->to_addr);
-	job->variant = cs_xstrdup(it->kind);
-	job->message_id = mid;
-	mid = NULL;
-	job->at = now;
-	job->warmup_id = it->id;
-	*ready = true;
-out:
-	if (!*ready)
-		cs_buf_free(&job->raw);
-	free(mid);
-	cs_buf_free(&subject);
-	cs_buf_free(&body);
-	db_inbox_free(&in);
-	return rc;
-}
-
-int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
-                      cs_err *err)
-{
-	int64_t now = cs_clock_now(w->clock);
-	smtp_outcome o = res->verdict.outcome;
-	const char *state;
-	int64_t due = -1;
-	int rc;
-
-	switch (o) {
-	case SMTP_SENT:
-	case SMTP_UNCERTAIN: /* may have gone: never again */
-		state = "sent";
-		break;
-	case SMTP_DEFERRED:
-	case SMTP_INBOX_FAILURE:
-		state = "planned"; /* again later, as a new message */
-		due = now + RETRY_MS;
-		break;
-	default: state = "failed"; break;
-	}
-	if ((rc = db_begin(w->d, err)) != 0)
-		return rc;
-	if ((rc = db_message_set_outcome(w->d, job->message_id,
-	                                 smtp_outcome_name(o), res->code,
-	                                 res->text, now, err)) != 0 ||
-	    (rc = db_warmup_plan_set(w->d, job->warmup_id, state, NULL, due,
-	                             NULL, now, err)) != 0 ||
-	    (rc = db_commit(w->d, err)) != 0) {
-		db_rollback(w->d);
-		return rc;
-	}
-	return 0;
-}
-
-int seq_warmup_uncertain(seq_warmup *w, long long plan_id,
-                         const char *message_id, bool checked, bool found,
-                         cs_err *err)
-{
-	int64_t now = cs_clock_now(w->clock);
-	int rc;
-
-	if (!checked)
-		return 0; /* as it is: 'sending', never again, counted */
-	if ((rc = db_begin(w->d, err)) != 0)
-		return rc;
-	if (found)
-		rc = db_message_set_outcome(w->d, message_id, "sent", 250,
-		                            "found in the Sent folder after a "
-		                            "restart",
-		                            now, err);
-	else
-		rc = db_message_set_outcome(
-		    w->d, message_id, "deferred", 0,
-		    "lost: was being sent when coldseq stopped and is not in "
-		    "the Sent folder; not sent again (warmup)",
-		    now, err);
-	if (rc == 0)
-		rc =
-		    db_warmup_plan_set(w->d, plan_id, found ? "sent" : "failed",
-		                       NULL, -1, NULL, now, err);
-	if (rc == 0)
-		return db_commit(w->d, err);
-	db_rollback(w->d);
-	return rc;
 }

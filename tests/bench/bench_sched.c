@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 	{
 		cs_clock *clock = cs_clock_new_sim(t0, 0);
 		seq_sched *s = NULL;
-		seq_transport t = {null_send, &sent};
+		seq_transport t = {.send = null_send, .arg = &sent};
 		int64_t until = t0 + (int64_t)(hours * 3600000), wake;
 		int queued, n;
 

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -240,11 +241,16 @@ def readme_walkthrough_works_as_written():
                               ["sales1: connected to",
                                "sales2: connected to"])
         elif re.match(r"^coldseq outbox (show|retry|drop) 42", cmd):
-            # the README's 42: the walkthrough's own first message
-            rows = json.loads(coldseq(DATA, "outbox", "show", "1", "--json",
-                                      check=0).stdout)
-            assert rows, "no outbox row 1"
-            p = subprocess.run(["bash", "-c", real.replace(" 42", " 1")],
+            # the README's 42: the walkthrough's own first campaign
+            # message (its send-test is an outbox row too, purpose test)
+            with sqlite3.connect(os.path.join(DATA, "coldseq.db")) as h:
+                first = h.execute("SELECT min(id) FROM outbox WHERE "
+                                  "purpose = 'campaign'").fetchone()[0]
+            rows = json.loads(coldseq(DATA, "outbox", "show", str(first),
+                                      "--json", check=0).stdout)
+            assert rows, "no outbox row %s" % first
+            p = subprocess.run(["bash", "-c",
+                                real.replace(" 42", " %d" % first)],
                                cwd=WORK, env=env, capture_output=True,
                                text=True, timeout=300)
             want = rule(EXPECT, cmd)

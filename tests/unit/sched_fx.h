@@ -219,7 +219,7 @@ static inline void run(fx *f, int64_t start, int64_t until)
 {
 	cs_clock *clock = cs_clock_new_sim(start, 0);
 	seq_sched *s = NULL;
-	seq_transport t = {rec_send, f};
+	seq_transport t = {.send = rec_send, .arg = f};
 	cs_err err = CS_ERR_INIT;
 
 	assert_int_equal(seq_sched_open(f->d, f->v, clock, &s, &err), 0);

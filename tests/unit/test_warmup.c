@@ -468,8 +468,9 @@ static void planned_once_a_day(void **state)
 	    db_warmup_plan_due(f->d, INT64_MAX, collect_plan, &ps, &err), 0);
 	assert_int_equal(ps.n, 7); /* 10 - 30% for replies */
 	for (i = 0; i < ps.n; i++)
-		assert_int_equal(db_warmup_plan_set(f->d, ps.v[i].id, "dropped",
-		                                    NULL, -1, NULL, t0, &err),
+		assert_int_equal(db_warmup_plan_move(f->d, ps.v[i].id,
+		                                     "planned", "dropped", NULL,
+		                                     -1, NULL, t0, &err),
 		                 0);
 	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
 	assert_int_equal(planned_new(f->d, a), 0);
@@ -521,25 +522,29 @@ typedef struct idset {
 	size_t n;
 } idset;
 
-static int collect_sending(const db_warmup_item *it, void *arg)
+static int collect_sending(const db_outbox *o, void *arg)
 {
 	idset *s = arg;
 
-	assert_string_equal(it->state, "sending");
-	assert_non_null(it->message_id);
+	assert_string_equal(o->state, "sending");
+	assert_string_equal(o->purpose, "warmup");
+	assert_true(o->warmup_plan_id > 0);
 	if (s->n < 8)
-		snprintf(s->v[s->n++], sizeof s->v[0], "%s", it->message_id);
+		snprintf(s->v[s->n++], sizeof s->v[0], "%s", o->message_id);
 	return 0;
 }
 
-/* Plan a new message from inbox to `to` and mark it 'sending' with id, as
- * seq_warmup_begin does before DATA; returns the plan row. */
+/* Plan a new message from inbox to `to`, queue it into the outbox under
+ * id and mark both 'sending', with its messages row, as the dispatcher
+ * and seq_warmup_begin do before DATA; returns the plan row. */
 static long long cut_off(fx *f, long long inbox, const char *from,
                          const char *to, const char *id)
 {
 	db_warmup_item it;
+	db_outbox o;
 	cs_err err = CS_ERR_INIT;
 	char buf[32];
+	long long oid = 0;
 
 	memset(&it, 0, sizeof it);
 	it.inbox_id = inbox;
@@ -550,11 +555,39 @@ static long long cut_off(fx *f, long long inbox, const char *from,
 	assert_int_equal(db_warmup_plan_add(f->d, &it, 1, NULL, &err), 0);
 	peek(f, "SELECT max(id) FROM warmup_plan WHERE ?1 IS NOT NULL", "x",
 	     buf, sizeof buf);
+	memset(&o, 0, sizeof o);
+	o.purpose = "warmup";
+	o.warmup_plan_id = atoll(buf);
+	o.inbox_id = inbox;
+	o.message_id = (char *)id;
+	o.subject = "s";
+	o.due_at = 500;
+	assert_int_equal(db_outbox_add(f->d, &o, 1, &oid, &err), 0);
 	add_msg(f->d, inbox, from, id, to);
-	assert_int_equal(db_warmup_plan_set(f->d, atoll(buf), "sending", id, -1,
-	                                    NULL, 600, &err),
+	assert_int_equal(seq_outbox_move(f->d, oid, SEQ_O_QUEUED, SEQ_O_SENDING,
+	                                 NULL, -1, 600, &err),
+	                 0);
+	assert_int_equal(seq_warmup_plan_move(f->d, atoll(buf), SEQ_P_PLANNED,
+	                                      SEQ_P_SENDING, id, -1, NULL, 600,
+	                                      &err),
 	                 0);
 	return atoll(buf);
+}
+
+/* The start-up's verdict on the send with Message-ID id. */
+static int unc(fx *f, seq_warmup *w, const char *id, bool checked, bool found)
+{
+	db_outbox o;
+	cs_err err = CS_ERR_INIT;
+	char buf[32];
+	int rc;
+
+	peek(f, "SELECT id FROM outbox WHERE message_id = ?1", id, buf,
+	     sizeof buf);
+	assert_int_equal(db_outbox_get(f->d, atoll(buf), &o, &err), 0);
+	rc = seq_warmup_uncertain(w, &o, checked, found, &err);
+	db_outbox_free(&o);
+	return rc;
 }
 
 /* Sends a crash cut off: the start-up's verdicts (found in Sent: sent;
@@ -584,23 +617,30 @@ static void crash_leftovers(void **state)
 	                                        "rejected_recipient", 550, "no",
 	                                        700, &err),
 	                 0);
-	assert_int_equal(
-	    db_warmup_plan_set(f->d, p4, "failed", NULL, -1, NULL, 700, &err),
-	    0);
+	assert_int_equal(db_warmup_plan_move(f->d, p4, "sending", "failed",
+	                                     NULL, -1, NULL, 700, &err),
+	                 0);
+	{
+		char buf[32];
+
+		peek(f, "SELECT id FROM outbox WHERE message_id = ?1", "<c4@x>",
+		     buf, sizeof buf);
+		assert_int_equal(seq_outbox_move(f->d, atoll(buf),
+		                                 SEQ_O_SENDING, SEQ_O_FAILED,
+		                                 "no", -1, 700, &err),
+		                 0);
+	}
 	assert_int_equal(seq_warmup_open(f->d, clk, &w, &err), 0);
 	memset(&left, 0, sizeof left);
 	assert_int_equal(
-	    db_warmup_plan_sending(f->d, collect_sending, &left, &err), 0);
+	    db_outbox_list(f->d, "sending", collect_sending, &left, &err), 0);
 	assert_int_equal(left.n, 3);
 	assert_string_equal(left.v[0], "<c1@x>");
 	assert_string_equal(left.v[2], "<c3@x>");
 
-	assert_int_equal(
-	    seq_warmup_uncertain(w, p1, "<c1@x>", true, true, &err), 0);
-	assert_int_equal(
-	    seq_warmup_uncertain(w, p2, "<c2@x>", true, false, &err), 0);
-	assert_int_equal(
-	    seq_warmup_uncertain(w, p3, "<c3@x>", false, false, &err), 0);
+	assert_int_equal(unc(f, w, "<c1@x>", true, true), 0);
+	assert_int_equal(unc(f, w, "<c2@x>", true, false), 0);
+	assert_int_equal(unc(f, w, "<c3@x>", false, false), 0);
 	fate(f, "<c1@x>", st, sizeof st);
 	assert_string_equal(st, "sent/sent");
 	fate(f, "<c2@x>", st, sizeof st);
@@ -617,7 +657,7 @@ static void crash_leftovers(void **state)
 	/* only the unchecked one is left for the next start-up */
 	memset(&left, 0, sizeof left);
 	assert_int_equal(
-	    db_warmup_plan_sending(f->d, collect_sending, &left, &err), 0);
+	    db_outbox_list(f->d, "sending", collect_sending, &left, &err), 0);
 	assert_int_equal(left.n, 1);
 	assert_string_equal(left.v[0], "<c3@x>");
 
@@ -632,6 +672,13 @@ static void crash_leftovers(void **state)
 	assert_string_equal(st, "sent/sent");
 	fate(f, "<c4@x>", st, sizeof st);
 	assert_string_equal(st, "failed/rejected_recipient");
+	/* their outbox rows agree with their plan rows */
+	assert_true(p1 < p2 && p2 < p3);
+	peek(f,
+	     "SELECT group_concat(state, ',') FROM (SELECT state FROM "
+	     "outbox WHERE purpose = ?1 ORDER BY id)",
+	     "warmup", st, sizeof st);
+	assert_string_equal(st, "sent,sent,sent,failed");
 	fate(f, "<c1@x>", st, sizeof st);
 	assert_string_equal(st, "sent/sent");
 	peek(f, "SELECT smtp_reply FROM messages WHERE message_id = ?1",

@@ -372,7 +372,7 @@ def ten_days_of_warmup():
         assert ev["message_id"] not in sent_ids, ev
     stats = json.loads(env.cs("stats", "--json", check=0).stdout)
     camp_sent = env.db("SELECT count(*) FROM outbox WHERE state = "
-                       "'sent'")[0][0]
+                       "'sent' AND purpose = 'campaign'")[0][0]
     eq([(c["name"], c["sent"], c["replied"]) for c in stats["campaigns"]],
        [("c", camp_sent, 0)])
     eq(env.db("SELECT count(*) FROM enrollments WHERE state = 'stopped'"),
@@ -571,7 +571,7 @@ def health_pauses_a_junked_sender_and_resumes_it_when_back():
     eq(env.db("SELECT count(*) FROM messages WHERE purpose = 'campaign'"),
        [(0,)])
     eq(env.db("SELECT count(*) FROM outbox WHERE state IN ('sending', "
-              "'sent')"), [(0,)])
+              "'sent') AND purpose = 'campaign'"), [(0,)])
     eq(sender_status()["inbox_status"], "paused")
 
     # the filter is gone: day 2 reaches the INBOX, health climbs back
@@ -595,7 +595,8 @@ def health_pauses_a_junked_sender_and_resumes_it_when_back():
     mid, created, outcome = camp[0]
     eq(outcome, "sent")
     assert created >= resumed, (created, resumed)
-    eq(env.db("SELECT state FROM outbox"), [("sent",)])
+    eq(env.db("SELECT state FROM outbox WHERE purpose = 'campaign'"),
+       [("sent",)])
     eq(delivered(HEALTH_CONTACT, mid), 1)
     eq(maildir_count(HEALTH_CONTACT, "INBOX", mid), 1)
     print("# %s: paused at health %.0f%% (%d seen), back at %.0f%% (%d "
