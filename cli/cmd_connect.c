@@ -360,7 +360,7 @@ static int connect_one(connect_req *r, db_inbox *in, bool is_new, cs_err *err)
 	                             r->tenant, HTTP_TIMEOUT_MS, &cfg, err)) !=
 	    0)
 		return rc;
-	rc = strcmp(r->provider, "microsoft") == 0
+	rc = cs_provider_id_of(r->provider) == CS_PROVIDER_MICROSOFT
 	         ? device_flow(r, &cfg, in->email, &t, err)
 	         : browser_flow(r, &cfg, in->email, &t, err);
 	if (rc == 0 && t.refresh == NULL)
@@ -484,8 +484,8 @@ static int run_connect(cli_ctx *ctx, const cli_args *a)
 			r.arr = cJSON_CreateArray();
 		return run_pending(&r);
 	}
-	if (a->npos != 1 || (strcmp(a->pos[0], "microsoft") != 0 &&
-	                     strcmp(a->pos[0], "google") != 0)) {
+	if (a->npos != 1 || cs_provider_find(a->pos[0]) == NULL ||
+	    !cs_provider_find(a->pos[0])->oauth) {
 		cli_error(
 		    "inbox connect: say microsoft or google (or --pending)."
 		    "\nSee 'coldseq inbox connect --help'.");
@@ -497,7 +497,8 @@ static int run_connect(cli_ctx *ctx, const cli_args *a)
 		          "mailbox to connect)");
 		return CLI_EXIT_USAGE;
 	}
-	if (r.tenant && strcmp(r.provider, "microsoft") != 0) {
+	if (r.tenant &&
+	    cs_provider_id_of(r.provider) != CS_PROVIDER_MICROSOFT) {
 		cli_error("inbox connect: --tenant is for microsoft only");
 		return CLI_EXIT_USAGE;
 	}

@@ -188,7 +188,7 @@ static int row(const cs_csv_row *r, void *arg)
 	 * servers unless the row names others; 'inbox connect --pending'
 	 * signs it in. */
 	if (password == NULL && in.provider &&
-	    strcmp(in.provider, "generic") != 0 &&
+	    cs_provider_id_of(in.provider) != CS_PROVIDER_GENERIC &&
 	    (in.auth == NULL || strcmp(in.auth, "oauth2") == 0)) {
 		if (cli_inbox_field(&in, "auth", "oauth2", &err) != 0)
 			goto bad_err;

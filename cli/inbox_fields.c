@@ -257,8 +257,7 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			    v);
 		set_str(&in->sent_copy, v);
 	} else if (strcmp(field, "provider") == 0) {
-		if (!one_of(v, (const char *const[]){"generic", "google",
-		                                     "microsoft", NULL}))
+		if (cs_provider_find(v) == NULL)
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "provider: \"%s\" is not generic, google or "
@@ -344,28 +343,19 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 
 void cli_inbox_preset(db_inbox *in)
 {
-	static const struct {
-		const char *provider, *smtp, *imap;
-	} presets[] = {
-	    {"microsoft", "smtp.office365.com", "outlook.office365.com"},
-	    {"google", "smtp.gmail.com", "imap.gmail.com"},
-	};
-	size_t i;
+	const cs_provider *p = cs_provider_find(in->provider);
 
-	for (i = 0; in->provider && i < sizeof presets / sizeof presets[0];
-	     i++) {
-		if (strcmp(in->provider, presets[i].provider) != 0)
-			continue;
-		if (in->smtp_host == NULL) {
-			set_str(&in->smtp_host, presets[i].smtp);
-			in->smtp_port = 587;
-			set_str(&in->smtp_tls, "starttls");
-		}
-		if (in->imap_host == NULL) {
-			set_str(&in->imap_host, presets[i].imap);
-			in->imap_port = 993;
-			set_str(&in->imap_tls, "tls");
-		}
+	if (p == NULL)
+		return;
+	if (in->smtp_host == NULL && p->smtp_host) {
+		set_str(&in->smtp_host, p->smtp_host);
+		in->smtp_port = p->smtp_port;
+		set_str(&in->smtp_tls, p->smtp_tls);
+	}
+	if (in->imap_host == NULL && p->imap_host) {
+		set_str(&in->imap_host, p->imap_host);
+		in->imap_port = p->imap_port;
+		set_str(&in->imap_tls, p->imap_tls);
 	}
 }
 

@@ -328,10 +328,12 @@ bool seq_is_freemail(const char *domain);
 
 /* ---- the recipient's provider (seq_mx.c) -------------------------------- */
 
+/* The provider table's ids (core/provider.c) under the names esp_match
+ * uses: a cast converts; "other" is generic's word here. */
 typedef enum seq_esp {
-	SEQ_ESP_OTHER,
-	SEQ_ESP_GOOGLE,
-	SEQ_ESP_MICROSOFT
+	SEQ_ESP_OTHER = CS_PROVIDER_GENERIC,
+	SEQ_ESP_GOOGLE = CS_PROVIDER_GOOGLE,
+	SEQ_ESP_MICROSOFT = CS_PROVIDER_MICROSOFT
 } seq_esp;
 
 /* Domain -> provider: a static map file (config dns.mx_map: lines

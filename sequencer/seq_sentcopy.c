@@ -55,8 +55,8 @@ bool seq_wants_sent_copy(const db_inbox *in)
 		return true;
 	if (strcmp(in->sent_copy, "never") == 0)
 		return false;
-	return strcmp(in->provider, "google") != 0 &&
-	       strcmp(in->provider, "microsoft") != 0;
+	return !cs_provider_get(cs_provider_id_of(in->provider))
+	            ->keeps_sent_copy;
 }
 
 int seq_sent_copy_to(const imap_server *srv, const imap_auth *auth,

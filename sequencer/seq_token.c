@@ -71,11 +71,13 @@
 
 const char *seq_oauth_scope(const char *provider)
 {
-	return strcmp(provider, "microsoft") == 0
-	           ? "https://outlook.office.com/SMTP.Send "
-	             "https://outlook.office.com/IMAP.AccessAsUser.All "
-	             "offline_access"
-	           : "https://mail.google.com/";
+	const cs_provider *p = cs_provider_find(provider);
+
+	/* a provider without OAuth2 never gets this far
+	 * (seq_oauth_cfg_load); Google's scope as before for it */
+	if (p == NULL || p->oauth_scope == NULL)
+		p = cs_provider_get(CS_PROVIDER_GOOGLE);
+	return p->oauth_scope;
 }
 
 /* s with every "{tenant}" replaced by tenant, into out. */
@@ -107,17 +109,19 @@ int seq_oauth_cfg_load(db *d, cs_vault *v, const char *provider,
                        const char *tenant, int timeout_ms, seq_oauth_cfg *out,
                        cs_err *err)
 {
-	bool ms = strcmp(provider, "microsoft") == 0;
+	const cs_provider *p = cs_provider_find(provider);
+	bool device; /* device-code flow, else authorization code */
 	cs_buf raw = CS_BUF_INIT;
 	char key[64];
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if (!ms && strcmp(provider, "google") != 0)
+	if (p == NULL || !p->oauth)
 		return cs_err_set(err, CS_EINVAL,
 		                  "provider \"%s\" has no OAuth2 settings "
 		                  "(google or microsoft)",
 		                  provider);
+	device = p->oauth_device_url != NULL;
 	if (tenant == NULL || *tenant == '\0')
 		tenant = SEQ_OAUTH_TENANT;
 	snprintf(key, sizeof key, "oauth.%s.client_id", provider);
@@ -138,22 +142,23 @@ int seq_oauth_cfg_load(db *d, cs_vault *v, const char *provider,
 	with_tenant(cs_buf_str(&raw), tenant, &out->token_url);
 	cs_buf_clear(&raw);
 	snprintf(key, sizeof key, "oauth.%s.%s", provider,
-	         ms ? "device_code_url" : "auth_url");
+	         device ? "device_code_url" : "auth_url");
 	if ((rc = db_config_get(d, key, &raw, NULL, err)) != 0)
 		goto fail;
 	with_tenant(cs_buf_str(&raw), tenant,
-	            ms ? &out->device_url : &out->auth_url);
-	if (!ms) {
+	            device ? &out->device_url : &out->auth_url);
+	if (p->oauth_secret) {
 		cs_buf blob = CS_BUF_INIT;
+		char sealed[96];
 		bool found = false;
 
-		rc = db_config_get_sealed(d, "oauth.google.client_secret",
-		                          &blob, &found, err);
+		snprintf(key, sizeof key, "oauth.%s.client_secret", provider);
+		snprintf(sealed, sizeof sealed, DB_CFG_SEALED_PREFIX "%s", key);
+		rc = db_config_get_sealed(d, key, &blob, &found, err);
 		if (rc == 0 && found)
-			rc = cs_vault_open(
-			    v, "meta", "value",
-			    DB_CFG_SEALED_PREFIX "oauth.google.client_secret",
-			    blob.data, blob.len, &out->client_secret, err);
+			rc =
+			    cs_vault_open(v, "meta", "value", sealed, blob.data,
+			                  blob.len, &out->client_secret, err);
 		cs_buf_free(&blob);
 		if (rc)
 			goto fail;
@@ -181,8 +186,8 @@ void seq_token_reconnect_cmd(const db_inbox *in, const char *tenant,
 {
 	cs_buf_printf(out, "coldseq inbox connect %s --email %s --name %s",
 	              in->provider, in->email, in->name);
-	if (strcmp(in->provider, "microsoft") == 0 && tenant && *tenant &&
-	    strcmp(tenant, SEQ_OAUTH_TENANT) != 0)
+	if (cs_provider_id_of(in->provider) == CS_PROVIDER_MICROSOFT &&
+	    tenant && *tenant && strcmp(tenant, SEQ_OAUTH_TENANT) != 0)
 		cs_buf_printf(out, " --tenant %s", tenant);
 }
 
@@ -201,9 +206,10 @@ static int open_access(db *d, cs_vault *v, const db_inbox *in, cs_secret **out,
 		                "inbox '%s' has no token stored: run 'coldseq "
 		                "inbox connect %s --email %s --name %s'",
 		                in->name,
-		                strcmp(in->provider, "generic") == 0
-		                    ? "google|microsoft"
-		                    : in->provider,
+		                cs_provider_find(in->provider) &&
+		                        cs_provider_find(in->provider)->oauth
+		                    ? in->provider
+		                    : "google|microsoft",
 		                in->email, in->name);
 	else
 		rc = cs_vault_open(v, "inboxes", "secret", in->uuid, blob.data,
@@ -255,7 +261,7 @@ struct seq_token_refresh {
 	int64_t now; /* real time of the plan: the new expiry counts from it */
 	seq_oauth_cfg cfg;
 	cs_secret *rt; /* the refresh token, opened */
-	bool ms;       /* Microsoft wants the scopes again; Google does not */
+	bool rescope;  /* the refresh repeats the scope (Microsoft) */
 	/* what run found */
 	int rc;
 	cs_err err;
@@ -323,7 +329,8 @@ static int plan_from(db *d, cs_vault *v, const db_inbox *in, db_token *t,
 	r->t = *t;
 	memset(t, 0, sizeof *t);
 	r->now = now;
-	r->ms = strcmp(r->t.provider, "microsoft") == 0;
+	r->rescope = cs_provider_get(cs_provider_id_of(r->t.provider))
+	                 ->oauth_scope_on_refresh;
 	if ((rc = seq_oauth_cfg_load(d, v, r->t.provider, r->t.tenant,
 	                             REFRESH_TIMEOUT_MS, &r->cfg, err)) != 0 ||
 	    (rc = cs_vault_open(v, "oauth_tokens", "refresh_token", in->uuid,
@@ -388,7 +395,8 @@ int seq_token_refresh_plan(db *d, cs_vault *v, const db_inbox *in, bool force,
 void seq_token_refresh_run(seq_token_refresh *r)
 {
 	r->rc = net_oauth_refresh(&r->cfg.client, r->rt,
-	                          r->ms ? r->cfg.scope : NULL, &r->nt, &r->err);
+	                          r->rescope ? r->cfg.scope : NULL, &r->nt,
+	                          &r->err);
 }
 
 /* Step 3 after a granted refresh: seal and store, if still generation g. */
@@ -577,6 +585,7 @@ void seq_token_refused_fresh(const db_inbox *in, const char *proto,
                              const char *said, cs_buf *out)
 {
 	bool smtp = strcmp(proto, "SMTP") == 0;
+	cs_provider_id p = cs_provider_id_of(in->provider);
 
 	cs_buf_printf(out,
 	              "inbox '%s': the %s server refuses even a freshly "
@@ -584,25 +593,27 @@ void seq_token_refused_fresh(const db_inbox *in, const char *proto,
 	              "valid (no reconnect needed) and the mailbox's or the "
 	              "app's settings are not: ",
 	              in->name, proto);
-	if (strcmp(in->provider, "microsoft") == 0 && smtp)
+	if (p == CS_PROVIDER_MICROSOFT && smtp)
 		cs_buf_printf(out,
 		              "enable SMTP AUTH for the mailbox "
 		              "(Set-CASMailbox -Identity %s "
 		              "-SmtpClientAuthenticationDisabled $false) and "
 		              "check that the app has the permission SMTP.Send",
 		              in->email);
-	else if (strcmp(in->provider, "microsoft") == 0)
+	else if (p == CS_PROVIDER_MICROSOFT)
 		cs_buf_printf(
 		    out,
 		    "enable IMAP for the mailbox (Set-CASMailbox "
 		    "-Identity %s -ImapEnabled $true) and check that "
 		    "the app has the permission IMAP.AccessAsUser.All",
 		    in->email);
-	else if (strcmp(in->provider, "google") == 0)
-		cs_buf_puts(out, "check that the consent screen grants the "
-		                 "scope https://mail.google.com/ and that the "
-		                 "Workspace admin allows IMAP and SMTP for the "
-		                 "user");
+	else if (p == CS_PROVIDER_GOOGLE)
+		cs_buf_printf(out,
+		              "check that the consent screen grants the "
+		              "scope %s and that the "
+		              "Workspace admin allows IMAP and SMTP for the "
+		              "user",
+		              cs_provider_get(p)->oauth_scope);
 	else
 		cs_buf_printf(out,
 		              "check that the mailbox accepts XOAUTH2 over %s "
