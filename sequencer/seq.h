@@ -194,6 +194,66 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
                  const smtp_msg_spec *spec, const char *purpose, cs_buf *raw,
                  seq_sent *out, cs_err *err);
 
+/* ---- what an inbound message does (seq_policy.c) ------------------------
+ */
+
+/* The kinds an event is stored as; the names (seq_event_kind_name) are
+ * the database's and the JSON's words. */
+typedef enum seq_event_kind {
+	SEQ_EV_OTHER = 0,
+	SEQ_EV_BOUNCE,
+	SEQ_EV_DELAY,
+	SEQ_EV_COMPLAINT,
+	SEQ_EV_AUTO_REPLY,
+	SEQ_EV_UNSUBSCRIBE,
+	SEQ_EV_REPLY,
+	SEQ_EV_WARMUP,
+	SEQ_EV_COUNT
+} seq_event_kind;
+
+/* "other", "bounce", "delay", "complaint", "auto_reply", "unsubscribe",
+ * "reply", "warmup"; "other" for a value out of range. */
+const char *seq_event_kind_name(seq_event_kind k);
+/* The kind named name; false for an unknown name. */
+bool seq_event_kind_parse(const char *name, seq_event_kind *out);
+
+/* What of ours a message is about, as the watcher found it. */
+typedef enum seq_event_ctx {
+	SEQ_CTX_OWN,       /* ours: sent by this inbox, or from its address */
+	SEQ_CTX_WARMUP,    /* a warmup message, or an answer to one */
+	SEQ_CTX_MATCHED,   /* names or answers a campaign message of ours */
+	SEQ_CTX_UNMATCHED, /* none of the above */
+	SEQ_CTX_COUNT
+} seq_event_ctx;
+
+/* Actions, run in this order. */
+enum {
+	SEQ_ACT_STOP = 1u << 0,          /* stop the contact (stop_status) */
+	SEQ_ACT_SUPPRESS = 1u << 1,      /* suppress the address (reason) */
+	SEQ_ACT_PAUSE_INBOX = 1u << 2,   /* bounce protection */
+	SEQ_ACT_RETRY_SOFT = 1u << 3,    /* the step again (seq_soft_bounce) */
+	SEQ_ACT_AUTO_REPLY = 1u << 4,    /* stop or wait (seq_auto_reply) */
+	SEQ_ACT_SETTLE_WARMUP = 1u << 5, /* seq_warmup_received */
+};
+
+typedef struct seq_event_policy {
+	const char *name;        /* the rule's, for logs and tests */
+	seq_event_kind record;   /* the kind the event is stored as */
+	unsigned always;         /* SEQ_ACT_* each time the message is read */
+	unsigned once;           /* SEQ_ACT_* only when the event is new */
+	const char *stop_status; /* contacts.status for SEQ_ACT_STOP */
+	const char *reason;      /* suppression reason for SEQ_ACT_SUPPRESS */
+	bool reason_detail;      /* + the recipient's status and reason */
+} seq_event_policy;
+
+/* The row for a message of classifier kind in context ctx; hard is the
+ * recipient's (bounce, delay, complaint: 1 hard, 0 soft, -1 when the
+ * report names no recipient; -1 otherwise), token whether it carries a
+ * List-Unsubscribe token.  A static row; NULL only if the table has a
+ * hole (the unit test proves it has none). */
+const seq_event_policy *seq_event_policy_find(imap_kind kind, seq_event_ctx ctx,
+                                              int hard, bool token);
+
 /* ---- the watcher (seq_watch.c) ---------------------------------------- */
 
 typedef struct seq_sync_stats {
