@@ -31,86 +31,58 @@ enum { H_ANY, H_HARD, H_SOFT, H_UNKNOWN }; /* the recipient's hardness */
 enum { T_ANY, T_YES, T_NO };               /* a List-Unsubscribe token */
 
 typedef struct rule {
-	unsigned kinds; /* classifier kinds (imap_kind bits) */
-	unsigned ctxs;  /* contexts (seq_event_ctx bits) */
-	int hard, token;
+	struct {
+		unsigned kinds; /* classifier kinds (imap_kind bits) */
+		unsigned ctxs;  /* contexts (seq_event_ctx bits) */
+		int hard, token;
+	} when;
 	seq_event_policy p;
 } rule;
 
 static const rule rules[] = {
     /* Our own mail read back (a copy to ourselves, a message this inbox
      * sent, a bounce of our own test): never a reply, never a stop. */
-    {ANY_KIND,
-     C(SEQ_CTX_OWN),
-     H_ANY,
-     T_ANY,
+    {{ANY_KIND, C(SEQ_CTX_OWN), H_ANY, T_ANY},
      {"own", SEQ_EV_OTHER, 0, 0, NULL, NULL, false}},
     /* A warmup message or an answer to one: the receiving side reads,
      * rescues and answers it once; it is never a campaign reply. */
-    {ANY_KIND,
-     C(SEQ_CTX_WARMUP),
-     H_ANY,
-     T_ANY,
+    {{ANY_KIND, C(SEQ_CTX_WARMUP), H_ANY, T_ANY},
      {"warmup", SEQ_EV_WARMUP, 0, SEQ_ACT_SETTLE_WARMUP, NULL, NULL, false}},
 
     /* A hard bounce: the address does not exist; never write to it
      * again, and too many of them pause the inbox (bounce protection,
      * counted once per bounce). */
-    {K(IMAP_BOUNCE),
-     CAMPAIGN,
-     H_HARD,
-     T_ANY,
+    {{K(IMAP_BOUNCE), CAMPAIGN, H_HARD, T_ANY},
      {"hard-bounce", SEQ_EV_BOUNCE, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS,
       SEQ_ACT_PAUSE_INBOX, "bounced", "bounce", true}},
     /* A soft bounce: the step again later (seq_soft_bounce: backoff, at
      * most three times, not for a policy refusal), once per bounce. */
-    {K(IMAP_BOUNCE),
-     CAMPAIGN,
-     H_SOFT,
-     T_ANY,
+    {{K(IMAP_BOUNCE), CAMPAIGN, H_SOFT, T_ANY},
      {"soft-bounce", SEQ_EV_BOUNCE, 0, SEQ_ACT_RETRY_SOFT, NULL, NULL, false}},
     /* A bounce that names no recipient: nobody to stop; kept for stats. */
-    {K(IMAP_BOUNCE),
-     CAMPAIGN,
-     H_UNKNOWN,
-     T_ANY,
+    {{K(IMAP_BOUNCE), CAMPAIGN, H_UNKNOWN, T_ANY},
      {"bounce-no-recipient", SEQ_EV_BOUNCE, 0, 0, NULL, NULL, false}},
     /* A delay is a warning: the server still tries; nothing to do. */
-    {K(IMAP_DELAY),
-     CAMPAIGN,
-     H_ANY,
-     T_ANY,
+    {{K(IMAP_DELAY), CAMPAIGN, H_ANY, T_ANY},
      {"delay", SEQ_EV_DELAY, 0, 0, NULL, NULL, false}},
     /* A complaint (spam report): the person must never hear from us
      * again, whatever the campaign. */
-    {K(IMAP_COMPLAINT),
-     CAMPAIGN,
-     H_ANY,
-     T_ANY,
+    {{K(IMAP_COMPLAINT), CAMPAIGN, H_ANY, T_ANY},
      {"complaint", SEQ_EV_COMPLAINT, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS, 0,
       "complained", "complaint", false}},
 
     /* An unsubscribe, by the List-Unsubscribe mailto or in words: stop
      * and suppress, whether or not it answers a message we can find. */
-    {K(IMAP_UNSUBSCRIBE),
-     CAMPAIGN,
-     H_ANY,
-     T_YES,
+    {{K(IMAP_UNSUBSCRIBE), CAMPAIGN, H_ANY, T_YES},
      {"unsubscribe-header", SEQ_EV_UNSUBSCRIBE, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS,
       0, "unsubscribed", "unsubscribe (List-Unsubscribe)", false}},
-    {K(IMAP_UNSUBSCRIBE),
-     CAMPAIGN,
-     H_ANY,
-     T_NO,
+    {{K(IMAP_UNSUBSCRIBE), CAMPAIGN, H_ANY, T_NO},
      {"unsubscribe-asked", SEQ_EV_UNSUBSCRIBE, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS,
       0, "unsubscribed", "unsubscribe (asked by reply)", false}},
     /* An auto-reply: stop where the campaign says so, else wait past
      * the return date (seq_auto_reply); once, a re-read must not push
      * the date again. */
-    {K(IMAP_AUTO_REPLY),
-     CAMPAIGN,
-     H_ANY,
-     T_ANY,
+    {{K(IMAP_AUTO_REPLY), CAMPAIGN, H_ANY, T_ANY},
      {"auto-reply", SEQ_EV_AUTO_REPLY, 0, SEQ_ACT_AUTO_REPLY, NULL, NULL,
       false}},
 
@@ -118,16 +90,10 @@ static const rule rules[] = {
      * classifier could not place, when its In-Reply-To or References name
      * ours): the sequence has done its job, stop it; no suppression, the
      * person may be written to again. */
-    {K(IMAP_REPLY) | K(IMAP_OTHER),
-     C(SEQ_CTX_MATCHED),
-     H_ANY,
-     T_ANY,
+    {{K(IMAP_REPLY) | K(IMAP_OTHER), C(SEQ_CTX_MATCHED), H_ANY, T_ANY},
      {"reply", SEQ_EV_REPLY, SEQ_ACT_STOP, 0, "replied", NULL, false}},
     /* Mail that answers nothing of ours is not a reply: kept, no effect. */
-    {K(IMAP_REPLY) | K(IMAP_OTHER),
-     C(SEQ_CTX_UNMATCHED),
-     H_ANY,
-     T_ANY,
+    {{K(IMAP_REPLY) | K(IMAP_OTHER), C(SEQ_CTX_UNMATCHED), H_ANY, T_ANY},
      {"unrelated", SEQ_EV_OTHER, 0, 0, NULL, NULL, false}},
 };
 
@@ -175,10 +141,10 @@ const seq_event_policy *seq_event_policy_find(imap_kind kind, seq_event_ctx ctx,
 	for (i = 0; i < sizeof rules / sizeof rules[0]; i++) {
 		const rule *r = &rules[i];
 
-		if (!(r->kinds & K(kind)) || !(r->ctxs & C(ctx)) ||
-		    !hard_fits(r->hard, hard) ||
-		    (r->token == T_YES && !token) ||
-		    (r->token == T_NO && token))
+		if (!(r->when.kinds & K(kind)) || !(r->when.ctxs & C(ctx)) ||
+		    !hard_fits(r->when.hard, hard) ||
+		    (r->when.token == T_YES && !token) ||
+		    (r->when.token == T_NO && token))
 			continue;
 		return &r->p;
 	}
