@@ -26,8 +26,7 @@ void cli_token_health_get(cli_ctx *ctx, const db_inbox *in, cli_token_health *h)
 		return;
 	if (t.found) {
 		/* a token row is always google's or microsoft's (schema) */
-		const cs_provider *p =
-		    cs_provider_get(cs_provider_id_of(t.provider));
+		const cs_provider *p = cs_provider_get(t.provider);
 		long limit = p->refresh_idle_days, warn = p->refresh_warn_days;
 
 		h->oauth = true;

@@ -27,10 +27,6 @@ int seq_inbox_imap(db *d, cs_vault *v, const db_inbox *in, imap_server *srv,
 
 #define SEQ_OAUTH_TENANT "common" /* Microsoft tenant when none is given */
 
-/* The scopes coldseq asks for: SMTP and IMAP (and offline_access) for
- * "microsoft", https://mail.google.com/ for "google". */
-const char *seq_oauth_scope(const char *provider);
-
 /* A provider's OAuth2 settings (config oauth.PROVIDER.*), with {tenant}
  * replaced in Microsoft's URLs; client points into the struct. */
 typedef struct seq_oauth_cfg {
@@ -40,7 +36,7 @@ typedef struct seq_oauth_cfg {
 	const char *scope;
 } seq_oauth_cfg;
 
-int seq_oauth_cfg_load(db *d, cs_vault *v, const char *provider,
+int seq_oauth_cfg_load(db *d, cs_vault *v, cs_provider_id provider,
                        const char *tenant, int timeout_ms, seq_oauth_cfg *out,
                        cs_err *err);
 void seq_oauth_cfg_free(seq_oauth_cfg *c);

@@ -141,7 +141,7 @@ int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
 
 	if (paused)
 		*paused = false;
-	if (strcmp(in->status, "active") != 0)
+	if (in->status != DB_INBOX_ACTIVE)
 		return 0;
 	if ((rc = seq_bounce_get(d, in->id, now, &f, err)) != 0 || !f.over)
 		return rc;
@@ -150,7 +150,8 @@ int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
 	              "(over %lld%%): check the list, then 'coldseq inbox "
 	              "resume %s'",
 	              f.hard, f.sends, f.pause_percent, in->name);
-	rc = db_inbox_set_status(d, in->name, "paused", why.data, 0, now, err);
+	rc = db_inbox_set_status(d, in->name, DB_INBOX_PAUSED, why.data, 0, now,
+	                         err);
 	if (rc == 0) {
 		cs_log_warn("inbox %s paused: %s", in->name, why.data);
 		if (paused)

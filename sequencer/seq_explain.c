@@ -217,12 +217,13 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 			goto out;
 		if (ib && !seq_inbox_authorized(&ib->in)) {
 			cs_buf_printf(out, "holds:    the inbox is %s\n",
-			              ib->in.auth_state);
+			              db_auth_state_name(ib->in.auth_state));
 			held = true;
-		} else if (ib && strcmp(ib->in.status, "active") != 0) {
+		} else if (ib && ib->in.status != DB_INBOX_ACTIVE) {
 			cs_buf_printf(
 			    out, "holds:    the inbox is %s%s%s\n",
-			    ib->in.status, ib->in.paused_reason ? ": " : "",
+			    db_inbox_status_name(ib->in.status),
+			    ib->in.paused_reason ? ": " : "",
 			    ib->in.paused_reason ? ib->in.paused_reason : "");
 			held = true;
 		}
@@ -314,26 +315,28 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 	} else if (ib) {
 		if ((rc = seq_ibox_roll(s, ib, now, err)) != 0)
 			goto out;
-		cs_buf_printf(
-		    out, "inbox:    %s (%s): %lld of %d sent today%s\n",
-		    ib->in.name, ib->in.status, ib->camp_today, ib->cap_today,
-		    ib->hard ? "" : ", no hard daily total");
+		cs_buf_printf(out,
+		              "inbox:    %s (%s): %lld of %d sent today%s\n",
+		              ib->in.name, db_inbox_status_name(ib->in.status),
+		              ib->camp_today, ib->cap_today,
+		              ib->hard ? "" : ", no hard daily total");
 		if ((rc = runtime_holds(s, ib, e.step > 1, service_pid, out,
 		                        &held, err)) != 0)
 			goto out;
 		if (!seq_inbox_authorized(&ib->in)) {
 			/* OAuth2: pending, or the grant was withdrawn */
 			cs_buf_printf(out, "holds:    the inbox is %s: %s\n",
-			              ib->in.auth_state,
+			              db_auth_state_name(ib->in.auth_state),
 			              ib->in.auth_reason
 			                  ? ib->in.auth_reason
 			                  : "run 'coldseq inbox connect "
 			                    "--pending'");
 			held = true;
-		} else if (strcmp(ib->in.status, "active") != 0) {
+		} else if (ib->in.status != DB_INBOX_ACTIVE) {
 			cs_buf_printf(
 			    out, "holds:    the inbox is %s%s%s\n",
-			    ib->in.status, ib->in.paused_reason ? ": " : "",
+			    db_inbox_status_name(ib->in.status),
+			    ib->in.paused_reason ? ": " : "",
 			    ib->in.paused_reason ? ib->in.paused_reason : "");
 			held = true;
 		} else if (ib->camp_today >= ib->cap_today ||

@@ -214,8 +214,9 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 		/* wait for the inbox: its pause ends (then due), or the user
 		 * resumes it (db_inbox_set_status wakes the row) */
 		cs_buf_printf(&why, WAIT_INBOX ": %s%s%s",
-		              seq_inbox_authorized(&ib->in) ? ib->in.status
-		                                            : "not authorized",
+		              seq_inbox_authorized(&ib->in)
+		                  ? db_inbox_status_name(ib->in.status)
+		                  : "not authorized",
 		              ib->in.paused_reason ? ": " : "",
 		              ib->in.paused_reason ? ib->in.paused_reason : "");
 		rc = wait_row(s, &o, why.data,
@@ -397,13 +398,12 @@ static int retry(seq_sched *s, const db_outbox *o, const char *why, int64_t due,
 static int pause_inbox(seq_sched *s, seq_ibox *ib, const char *why,
                        int64_t until, int64_t now, cs_err *err)
 {
-	int rc = db_inbox_set_status(s->d, ib->in.name, "paused", why, until,
-	                             now, err);
+	int rc = db_inbox_set_status(s->d, ib->in.name, DB_INBOX_PAUSED, why,
+	                             until, now, err);
 
 	if (rc == 0) {
 		cs_log_warn("inbox %s paused: %s", ib->in.name, why);
-		free(ib->in.status);
-		ib->in.status = cs_xstrdup("paused");
+		ib->in.status = DB_INBOX_PAUSED;
 		ib->active = false;
 		free(ib->in.paused_reason);
 		ib->in.paused_reason = cs_xstrdup(why);

@@ -522,11 +522,11 @@ static int resume_due(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 {
 	int rc;
 
-	if (strcmp(ib->in.status, "paused") != 0 || ib->in.paused_until <= 0 ||
+	if (ib->in.status != DB_INBOX_PAUSED || ib->in.paused_until <= 0 ||
 	    now < ib->in.paused_until)
 		return 0;
-	if ((rc = db_inbox_set_status(s->d, ib->in.name, "active", NULL, 0, now,
-	                              err)) != 0)
+	if ((rc = db_inbox_set_status(s->d, ib->in.name, DB_INBOX_ACTIVE, NULL,
+	                              0, now, err)) != 0)
 		return rc;
 	if (seq_inbox_authorized(&ib->in))
 		cs_log_info("inbox %s resumed (pause ended)", ib->in.name);
@@ -534,8 +534,7 @@ static int resume_due(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 		cs_log_info("inbox %s: pause ended; it still needs "
 		            "reconnecting",
 		            ib->in.name);
-	free(ib->in.status);
-	ib->in.status = cs_xstrdup("active");
+	ib->in.status = DB_INBOX_ACTIVE;
 	ib->active = seq_inbox_authorized(&ib->in);
 	free(ib->in.paused_reason);
 	ib->in.paused_reason = NULL;

@@ -77,7 +77,7 @@ int seq_inbox_hard_cap(const db_inbox *in)
 {
 	if (in->hard_cap > 0)
 		return in->hard_cap;
-	return cs_provider_hard_cap(cs_provider_id_of(in->provider), in->email);
+	return cs_provider_hard_cap(in->provider, in->email);
 }
 
 /* Midnight at the start of t's local day. */
@@ -277,12 +277,12 @@ int seq_sched_reload(seq_sched *s, cs_err *err)
 				ib->gated = old[j].gated;
 				break;
 			}
-		ib->active = strcmp(ib->in.status, "active") == 0 &&
+		ib->active = ib->in.status == DB_INBOX_ACTIVE &&
 		             seq_inbox_authorized(&ib->in);
 		ib->min_gap_ms = ib->in.min_gap > 0
 		                     ? (int64_t)ib->in.min_gap * 1000
 		                     : s->min_gap_ms;
-		ib->esp = (seq_esp)cs_provider_id_of(ib->in.provider);
+		ib->esp = (seq_esp)ib->in.provider;
 	}
 	free(list); /* the structs moved into s->ib */
 	list = NULL;

@@ -663,7 +663,7 @@ int seq_watcher_reauth(seq_watcher *w, bool after_failure, cs_err *err)
 	bool force = after_failure && !w->forced;
 	int rc;
 
-	if (strcmp(w->in->auth, "oauth2") != 0 || w->srv.tls == IMAP_TLS_NONE)
+	if (w->in->auth != DB_AUTH_OAUTH2 || w->srv.tls == IMAP_TLS_NONE)
 		return 0;
 	if (force) /* once per failure streak, even when it fails */
 		w->forced = true;

@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 		in.uuid = uuid;
 		in.name = name;
 		in.email = email;
-		in.provider = "generic";
+		in.provider = CS_PROVIDER_GENERIC;
 		in.smtp_host = "127.0.0.1";
 		in.smtp_port = 2525;
 		in.imap_host = "127.0.0.1";

@@ -109,7 +109,7 @@ static inline void add_inbox(fx *f, const char *name, int cap, const char *tz,
 	in.uuid = uuid;
 	in.name = (char *)name;
 	in.email = email;
-	in.provider = "generic";
+	in.provider = CS_PROVIDER_GENERIC;
 	in.smtp_host = "127.0.0.1";
 	in.smtp_port = 2525;
 	in.imap_host = "127.0.0.1";

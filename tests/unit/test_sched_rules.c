@@ -182,14 +182,12 @@ static void followups_before_new_contacts(void **state)
 
 static void google(db_inbox *in)
 {
-	free(in->provider);
-	in->provider = cs_xstrdup("google");
+	in->provider = CS_PROVIDER_GOOGLE;
 }
 
 static void microsoft(db_inbox *in)
 {
-	free(in->provider);
-	in->provider = cs_xstrdup("microsoft");
+	in->provider = CS_PROVIDER_MICROSOFT;
 }
 
 static void esp_match_prefers_the_same_provider(void **state)
