@@ -119,10 +119,24 @@ int db_campaign_replace(db *d, long long id, const db_campaign *c, int keep,
 
 /* ---- the scheduler's queries and the outbox (db_sched.c) -------------- */
 
+/* An enrollment's state (the life cycle is seq_sched.c's diagram); the
+ * names, the database's words, are db_sched.c's table. */
+typedef enum db_enr_state {
+	DB_ENR_ACTIVE = 0,
+	DB_ENR_QUEUED,
+	DB_ENR_HELD,
+	DB_ENR_COMPLETED,
+	DB_ENR_STOPPED
+} db_enr_state;
+
+/* "active", "queued", "held", "completed", "stopped" */
+const char *db_enr_state_name(db_enr_state s);
+bool db_enr_state_parse(const char *name, db_enr_state *out);
+
 /* One enrollment with what scheduling needs (owned strings). */
 typedef struct db_enrollment {
 	long long id, campaign_id, contact_id, inbox_id; /* inbox 0: none */
-	char *state;
+	db_enr_state state;
 	int step;
 	int64_t due_at, last_sent_at, enrolled_at;
 	char *thread_subject, *thread_refs, *reason;
@@ -152,8 +166,8 @@ int db_enr_get(db *d, long long campaign_id, const char *email,
 /* Move an active enrollment's due time (window, domain cap). */
 int db_enr_set_due(db *d, long long id, int64_t due, int64_t now, cs_err *err);
 /* state held|stopped|completed with reason (may be NULL). */
-int db_enr_set_state(db *d, long long id, const char *state, const char *reason,
-                     int64_t now, cs_err *err);
+int db_enr_set_state(db *d, long long id, db_enr_state state,
+                     const char *reason, int64_t now, cs_err *err);
 /* The held enrollments of a campaign, oldest hold first (read first,
  * then fn for each: fn may write the database). */
 int db_enr_list_held(db *d, long long campaign_id,

@@ -84,8 +84,8 @@ int seq_soft_bounce(db *d, const char *message_id, const char *email,
 		              "soft bounce for a policy reason (%s): not "
 		              "retried",
 		              reason);
-		rc = db_enr_set_state(d, o.enrollment_id, "stopped", why.data,
-		                      now, err);
+		rc = db_enr_set_state(d, o.enrollment_id, DB_ENR_STOPPED,
+		                      why.data, now, err);
 		goto out;
 	}
 	if ((rc = db_outbox_count_step(d, o.enrollment_id, o.step, &tries,
@@ -94,8 +94,8 @@ int seq_soft_bounce(db *d, const char *message_id, const char *email,
 	if (tries > SOFT_RETRIES) {
 		cs_buf_printf(&why, "step %d soft-bounced %lld times", o.step,
 		              tries);
-		rc = db_enr_set_state(d, o.enrollment_id, "stopped", why.data,
-		                      now, err);
+		rc = db_enr_set_state(d, o.enrollment_id, DB_ENR_STOPPED,
+		                      why.data, now, err);
 		goto out;
 	}
 	/* again, later: 4 h, 16 h, 36 h */

@@ -100,25 +100,25 @@ static void step_words(cs_buf *out, const db_enrollment *e, size_t nsteps)
 {
 	int n = (int)nsteps;
 
-	if (strcmp(e->state, "completed") == 0)
+	if (e->state == DB_ENR_COMPLETED)
 		cs_buf_printf(out, "all %d step%s sent\n", n,
 		              n == 1 ? "" : "s");
-	else if (strcmp(e->state, "stopped") == 0 && e->step > n)
+	else if (e->state == DB_ENR_STOPPED && e->step > n)
 		cs_buf_printf(out, "stopped after the last step (%d of %d)\n",
 		              n, n);
-	else if (strcmp(e->state, "stopped") == 0 && e->step <= 1)
+	else if (e->state == DB_ENR_STOPPED && e->step <= 1)
 		cs_buf_printf(out,
 		              "stopped before the first step (%d "
 		              "steps)\n",
 		              n);
-	else if (strcmp(e->state, "stopped") == 0)
+	else if (e->state == DB_ENR_STOPPED)
 		cs_buf_printf(out,
 		              "stopped after step %d of %d (step %d "
 		              "not sent)\n",
 		              e->step - 1, n, e->step);
-	else if (strcmp(e->state, "queued") == 0)
+	else if (e->state == DB_ENR_QUEUED)
 		cs_buf_printf(out, "step %d of %d in the outbox\n", e->step, n);
-	else if (strcmp(e->state, "held") == 0)
+	else if (e->state == DB_ENR_HELD)
 		cs_buf_printf(out, "step %d of %d held\n", e->step, n);
 	else
 		cs_buf_printf(out, "next step %d of %d\n", e->step, n);
@@ -155,13 +155,13 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 	cs_buf_printf(out, "zone:     %s%s\n", zone,
 	              strcmp(zone, c->c.timezone) ? " (the contact's)"
 	                                          : " (the campaign's)");
-	if (strcmp(e.state, "completed") == 0 ||
-	    strcmp(e.state, "stopped") == 0) {
-		cs_buf_printf(out, "state:    %s%s%s\n", e.state,
-		              e.reason ? ": " : "", e.reason ? e.reason : "");
+	if (e.state == DB_ENR_COMPLETED || e.state == DB_ENR_STOPPED) {
+		cs_buf_printf(out, "state:    %s%s%s\n",
+		              db_enr_state_name(e.state), e.reason ? ": " : "",
+		              e.reason ? e.reason : "");
 		goto out;
 	}
-	if (strcmp(e.state, "held") == 0) {
+	if (e.state == DB_ENR_HELD) {
 		cs_buf_printf(out, "state:    held: %s\n",
 		              e.reason ? e.reason : "");
 		/* see try_enrollment; a removed inbox is a tombstone the
@@ -177,7 +177,7 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 			              c->c.name);
 		goto out;
 	}
-	if (strcmp(e.state, "queued") == 0) {
+	if (e.state == DB_ENR_QUEUED) {
 		db_outbox o;
 		bool found = false;
 

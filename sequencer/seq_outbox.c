@@ -133,7 +133,8 @@ static int unsendable(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 		goto out;
 	if ((rc = db_outbox_move(s->d, o->id, "queued", "failed", why.data, -1,
 	                         NULL, now, err)) != 0 ||
-	    (rc = db_enr_set_state(s->d, e->id, "held", what, now, err)) != 0 ||
+	    (rc = db_enr_set_state(s->d, e->id, DB_ENR_HELD, what, now, err)) !=
+	        0 ||
 	    (rc = history(s, o, e, "unsendable", what, now, err)) != 0) {
 		db_rollback(s->d);
 		goto out;
@@ -458,7 +459,7 @@ int seq_outbox_finish(seq_sched *s, const seq_job *job, const smtp_result *res,
 			                         "failed", why.data, -1, NULL,
 			                         now, err)) == 0)
 				rc = db_enr_set_state(
-				    s->d, e.id, "stopped",
+				    s->d, e.id, DB_ENR_STOPPED,
 				    "not delivered: deferred for 3 days", now,
 				    err);
 			break;
@@ -559,8 +560,8 @@ int seq_outbox_uncertain(seq_sched *s, long long outbox_id, bool checked,
 static bool is_held(const db_outbox *o, const db_enrollment *e)
 {
 	return strcmp(o->state, "held") == 0 ||
-	       (strcmp(o->state, "failed") == 0 &&
-	        strcmp(e->state, "held") == 0 && e->step == o->step);
+	       (strcmp(o->state, "failed") == 0 && e->state == DB_ENR_HELD &&
+	        e->step == o->step);
 }
 
 /* A row may go out again only from the inbox that has its thread: a row
@@ -637,7 +638,7 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 		if ((rc = db_outbox_move(s->d, o.id, "held", "failed",
 		                         "resolved: dropped", -1, NULL, now,
 		                         err)) == 0 &&
-		    (rc = db_enr_set_state(s->d, e.id, "stopped",
+		    (rc = db_enr_set_state(s->d, e.id, DB_ENR_STOPPED,
 		                           "a step was dropped (outbox "
 		                           "resolve --drop)",
 		                           now, err)) == 0)
@@ -685,11 +686,11 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 	if (strcmp(o.state, "failed") == 0) {
 		/* unsendable: the enrollment holds the step; retry lets the
 		 * scheduler compose it afresh (with the data as it is now) */
-		rc = drop ? db_enr_set_state(s->d, e.id, "stopped",
+		rc = drop ? db_enr_set_state(s->d, e.id, DB_ENR_STOPPED,
 		                             "a step was dropped (outbox drop)",
 		                             now, err)
-		          : db_enr_set_state(s->d, e.id, "active", NULL, now,
-		                             err);
+		          : db_enr_set_state(s->d, e.id, DB_ENR_ACTIVE, NULL,
+		                             now, err);
 		if (rc == 0 && !drop)
 			rc = db_enr_set_due(s->d, e.id, now, now, err);
 	} else if (drop) {
@@ -697,7 +698,7 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 		                         "dropped (outbox drop)", -1, NULL, now,
 		                         err)) == 0)
 			rc = db_enr_set_state(
-			    s->d, e.id, "stopped",
+			    s->d, e.id, DB_ENR_STOPPED,
 			    "a step was dropped (outbox drop)", now, err);
 	} else {
 		/* held: the same Message-ID (see SEQ_RESOLVE_RESEND) */

@@ -197,7 +197,8 @@ static int hold(seq_sched *s, const seq_camp *c, const db_enrollment *e,
 	int rc;
 
 	cs_log_warn("held: %s, step %d: %s", e->email, e->step, why);
-	if ((rc = db_enr_set_state(s->d, e->id, "held", why, now, err)) == 0)
+	if ((rc = db_enr_set_state(s->d, e->id, DB_ENR_HELD, why, now, err)) ==
+	    0)
 		rc = db_history_add(s->d, &h, err);
 	return rc;
 }
@@ -224,7 +225,8 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 	memset(&ct, 0, sizeof ct);
 	*rc_out = 0;
 	if (e->step < 1 || (size_t)e->step > c->c.nsteps) {
-		rc = db_enr_set_state(s->d, e->id, "completed", NULL, now, err);
+		rc = db_enr_set_state(s->d, e->id, DB_ENR_COMPLETED, NULL, now,
+		                      err);
 		goto out;
 	}
 	step = &c->c.steps[e->step - 1];
@@ -240,8 +242,8 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 		cs_buf tmp = CS_BUF_INIT;
 
 		cs_buf_printf(&tmp, "suppressed (%s)", cs_buf_str(&why));
-		rc = db_enr_set_state(s->d, e->id, "stopped", tmp.data, now,
-		                      err);
+		rc = db_enr_set_state(s->d, e->id, DB_ENR_STOPPED, tmp.data,
+		                      now, err);
 		cs_buf_free(&tmp);
 		goto out;
 	}

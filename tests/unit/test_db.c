@@ -306,6 +306,24 @@ static void inbox_enum_names_round_trip(void **state)
 	assert_false(db_auth_kind_parse("", &ak));
 }
 
+/* The enrollment states' names are the schema's CHECK words. */
+static void enr_state_names_round_trip(void **state)
+{
+	static const char *const names[] = {"active", "queued", "held",
+	                                    "completed", "stopped"};
+	db_enr_state s;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		assert_string_equal(db_enr_state_name((db_enr_state)i),
+		                    names[i]);
+		assert_true(db_enr_state_parse(names[i], &s));
+		assert_int_equal(s, i);
+	}
+	assert_false(db_enr_state_parse("sent", &s));
+}
+
 static void oauth_tokens_compare_and_set(void **state)
 {
 	fx *f = *state;
@@ -725,6 +743,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(migration_11_keeps_rows_and_history,
 	                                    setup, teardown),
 	    cmocka_unit_test(inbox_enum_names_round_trip),
+	    cmocka_unit_test(enr_state_names_round_trip),
 	    cmocka_unit_test_setup_teardown(oauth_tokens_compare_and_set, setup,
 	                                    teardown),
 	};
