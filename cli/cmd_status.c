@@ -367,14 +367,17 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 			cJSON *o = cJSON_CreateObject();
 
 			cJSON_AddStringToObject(o, "name", cps[i].name);
-			cJSON_AddStringToObject(o, "status", cps[i].status);
+			cJSON_AddStringToObject(
+			    o, "status",
+			    db_campaign_status_name(cps[i].status));
 			cJSON_AddItemToObject(o, "contacts", counts_json(&k));
 			cJSON_AddItemToArray(arr, o);
 		} else
-			fprintf(ctx->out,
-			        "%-24s %-7s %8lld %6lld %5lld %9lld %7lld\n",
-			        cps[i].name, cps[i].status, k.active, k.queued,
-			        k.held, k.completed, k.stopped);
+			fprintf(
+			    ctx->out,
+			    "%-24s %-7s %8lld %6lld %5lld %9lld %7lld\n",
+			    cps[i].name, db_campaign_status_name(cps[i].status),
+			    k.active, k.queued, k.held, k.completed, k.stopped);
 	}
 	if (doc) {
 		cJSON *o = cJSON_AddObjectToObject(doc, "outbox");

@@ -23,11 +23,25 @@ typedef struct db_step {
 	size_t nvariants;
 } db_step;
 
+/* A campaign's status; deleted is read, never set (a deleted campaign's
+ * row stays, deleted_at set).  Names: db_campaign.c's table. */
+typedef enum db_campaign_status {
+	DB_CAMPAIGN_DRAFT = 0,
+	DB_CAMPAIGN_ACTIVE,
+	DB_CAMPAIGN_PAUSED,
+	DB_CAMPAIGN_DELETED
+} db_campaign_status;
+
+/* "draft", "active", "paused", "deleted" */
+const char *db_campaign_status_name(db_campaign_status s);
+bool db_campaign_status_parse(const char *name, db_campaign_status *out);
+
 typedef struct db_campaign {
 	long long id;
 	char *name, *file, *source, *list; /* list: NULL when none */
 	char *inboxes;                     /* selectors, space separated */
-	char *timezone, *status;           /* draft|active|paused|deleted */
+	char *timezone;
+	db_campaign_status status;
 	int window_days, window_from, window_to; /* minutes after midnight */
 	bool contact_tz, esp_match, stop_on_auto_reply, stop_company;
 	bool allow_parallel;
@@ -48,7 +62,7 @@ int db_campaign_get_id(db *d, long long id, db_campaign *out, cs_err *err);
 /* Every campaign, by name, with steps; free with db_campaign_list_free. */
 int db_campaign_list(db *d, db_campaign **out, size_t *n, cs_err *err);
 void db_campaign_list_free(db_campaign *list, size_t n);
-int db_campaign_set_status(db *d, const char *name, const char *status,
+int db_campaign_set_status(db *d, const char *name, db_campaign_status status,
                            int64_t now, cs_err *err);
 /* Whether a list of that name exists. */
 int db_list_exists(db *d, const char *name, bool *out, cs_err *err);

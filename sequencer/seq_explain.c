@@ -150,7 +150,8 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		return rc;
 	zone = seq_contact_zone(c, e.contact_tz);
 	cs_buf_printf(out, "contact:  %s (%s)\n", e.email, e.contact_status);
-	cs_buf_printf(out, "campaign: %s (%s), ", c->c.name, c->c.status);
+	cs_buf_printf(out, "campaign: %s (%s), ", c->c.name,
+	              db_campaign_status_name(c->c.status));
 	step_words(out, &e, c->c.nsteps);
 	cs_buf_printf(out, "zone:     %s%s\n", zone,
 	              strcmp(zone, c->c.timezone) ? " (the contact's)"
@@ -246,9 +247,9 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		                 "run')\n");
 		held = true;
 	}
-	if (strcmp(c->c.status, "active") != 0) {
+	if (c->c.status != DB_CAMPAIGN_ACTIVE) {
 		cs_buf_printf(out, "holds:    the campaign is %s\n",
-		              c->c.status);
+		              db_campaign_status_name(c->c.status));
 		held = true;
 	}
 	if ((rc = db_is_suppressed(s->d, e.email, &supp, &why, err)) != 0)

@@ -201,10 +201,11 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 		              now, err);
 		goto out;
 	}
-	if (strcmp(c->c.status, "active") != 0) {
+	if (c->c.status != DB_CAMPAIGN_ACTIVE) {
 		/* nothing of a paused campaign goes; resume wakes it
 		 * (db_campaign_set_status) */
-		cs_buf_printf(&why, WAIT_CAMPAIGN ": %s", c->c.status);
+		cs_buf_printf(&why, WAIT_CAMPAIGN ": %s",
+		              db_campaign_status_name(c->c.status));
 		rc = wait_row(s, &o, why.data, later(&o, 3600000, now), now,
 		              err);
 		goto out;

@@ -456,7 +456,7 @@ static int new_contacts(seq_sched *s, seq_camp *c, int64_t now, int *queued,
 	long long after_id = 0;
 	int tries, rc;
 
-	if (strcmp(c->c.status, "active") != 0)
+	if (c->c.status != DB_CAMPAIGN_ACTIVE)
 		return 0;
 	if ((rc = seq_sched_roll_camp(s, c, now, err)) != 0)
 		return rc;

@@ -205,9 +205,10 @@ static inline void create_campaign(fx *f, const char *yaml, bool start,
 		assert_int_equal(db_campaign_enroll(f->d, &got, got.list, NULL,
 		                                    now, &r, &err),
 		                 0);
-		assert_int_equal(
-		    db_campaign_set_status(f->d, got.name, "active", now, &err),
-		    0);
+		assert_int_equal(db_campaign_set_status(f->d, got.name,
+		                                        DB_CAMPAIGN_ACTIVE, now,
+		                                        &err),
+		                 0);
 		if (res)
 			*res = r;
 	}

@@ -324,6 +324,24 @@ static void enr_state_names_round_trip(void **state)
 	assert_false(db_enr_state_parse("sent", &s));
 }
 
+/* A campaign's statuses, deleted included (read, never set). */
+static void campaign_status_names_round_trip(void **state)
+{
+	static const char *const names[] = {"draft", "active", "paused",
+	                                    "deleted"};
+	db_campaign_status s;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		assert_string_equal(
+		    db_campaign_status_name((db_campaign_status)i), names[i]);
+		assert_true(db_campaign_status_parse(names[i], &s));
+		assert_int_equal(s, i);
+	}
+	assert_false(db_campaign_status_parse("running", &s));
+}
+
 static void oauth_tokens_compare_and_set(void **state)
 {
 	fx *f = *state;
@@ -744,6 +762,7 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test(inbox_enum_names_round_trip),
 	    cmocka_unit_test(enr_state_names_round_trip),
+	    cmocka_unit_test(campaign_status_names_round_trip),
 	    cmocka_unit_test_setup_teardown(oauth_tokens_compare_and_set, setup,
 	                                    teardown),
 	};

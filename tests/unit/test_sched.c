@@ -324,8 +324,9 @@ static void preview_matches_run(void **state)
 		assert_int_equal(db_campaign_enroll(f->d, &c, "founders", NULL,
 		                                    t0, &r, &err),
 		                 0);
-		assert_int_equal(
-		    db_campaign_set_status(f->d, "q1", "active", t0, &err), 0);
+		assert_int_equal(db_campaign_set_status(
+		                     f->d, "q1", DB_CAMPAIGN_ACTIVE, t0, &err),
+		                 0);
 		db_campaign_free(&c);
 	}
 	run(f, t0, t0 + 8 * 86400000LL);
