@@ -307,6 +307,16 @@ int cs_csv_foreach(const char *path, char delim,
                    int (*fn)(const cs_csv_row *r, void *arg), void *arg,
                    cs_err *err);
 
+/* ---- enum names (names.c) -------------------------------------------- */
+
+/* The number of entries of a names table (an array, not a pointer). */
+#define CS_NNAMES(t) ((int)(sizeof(t) / sizeof((t)[0])))
+/* names[v]; names[0] when v is out of range (n > 0). */
+const char *cs_enum_name(const char *const *names, int n, int v);
+/* The index of s (exact) among names[0..n) into *v; false when none or
+ * s is NULL (*v untouched). */
+bool cs_enum_parse(const char *const *names, int n, const char *s, int *v);
+
 /* ---- the provider table (provider.c) ---------------------------------
  *
  * Every fact coldseq knows about a mailbox provider, in one table:

@@ -15,25 +15,8 @@
 
 static const char *const status_names[] = {"draft", "active", "paused",
                                            "deleted"};
-#define N_STATUS ((int)(sizeof status_names / sizeof status_names[0]))
 
-const char *db_campaign_status_name(db_campaign_status s)
-{
-	return (int)s >= 0 && (int)s < N_STATUS ? status_names[s]
-	                                        : status_names[0];
-}
-
-bool db_campaign_status_parse(const char *name, db_campaign_status *out)
-{
-	int i;
-
-	for (i = 0; name && i < N_STATUS; i++)
-		if (strcmp(name, status_names[i]) == 0) {
-			*out = (db_campaign_status)i;
-			return true;
-		}
-	return false;
-}
+DB_ENUM_NAMES(campaign_status, db_campaign_status, status_names)
 
 void db_campaign_free(db_campaign *c)
 {
@@ -204,8 +187,8 @@ static void read_campaign(sqlite3_stmt *st, db_campaign *c)
 	c->stop_on_auto_reply = sqlite3_column_int(st, 13) != 0;
 	c->stop_company = sqlite3_column_int(st, 14) != 0;
 	c->allow_parallel = sqlite3_column_int(st, 15) != 0;
-	db_campaign_status_parse((const char *)sqlite3_column_text(st, 16),
-	                         &c->status);
+	c->status = (db_campaign_status)db_col_enum(st, 16, status_names,
+	                                            CS_NNAMES(status_names));
 	c->created_at = sqlite3_column_int64(st, 17);
 	c->updated_at = sqlite3_column_int64(st, 18);
 }

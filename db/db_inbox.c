@@ -33,54 +33,10 @@ static const char *const auth_names[] = {"password", "oauth2"};
 static const char *const auth_state_names[] = {"ok", "pending", "auth_failed"};
 static const char *const sent_copy_names[] = {"auto", "always", "never"};
 
-#define NNAMES(t) ((int)(sizeof t / sizeof t[0]))
-
-static const char *name_of(const char *const *names, int n, int v)
-{
-	return v >= 0 && v < n ? names[v] : names[0];
-}
-
-static bool parse(const char *const *names, int n, const char *s, int *v)
-{
-	int i;
-
-	for (i = 0; s && i < n; i++)
-		if (strcmp(s, names[i]) == 0) {
-			*v = i;
-			return true;
-		}
-	return false;
-}
-
-/* An enum from a column; the first value for NULL or a name the CHECK
- * would not let in. */
-static int col_enum(sqlite3_stmt *st, int col, const char *const *names, int n)
-{
-	int v = 0;
-
-	parse(names, n, (const char *)sqlite3_column_text(st, col), &v);
-	return v;
-}
-
-#define ENUM_NAMES(fn, type, names)                                            \
-	const char *db_##fn##_name(type v)                                     \
-	{                                                                      \
-		return name_of(names, NNAMES(names), (int)v);                  \
-	}                                                                      \
-	bool db_##fn##_parse(const char *name, type *out)                      \
-	{                                                                      \
-		int v;                                                         \
-                                                                               \
-		if (!parse(names, NNAMES(names), name, &v))                    \
-			return false;                                          \
-		*out = (type)v;                                                \
-		return true;                                                   \
-	}
-
-ENUM_NAMES(inbox_status, db_inbox_status, status_names)
-ENUM_NAMES(auth_kind, db_auth_kind, auth_names)
-ENUM_NAMES(auth_state, db_auth_state, auth_state_names)
-ENUM_NAMES(sent_copy, db_sent_copy, sent_copy_names)
+DB_ENUM_NAMES(inbox_status, db_inbox_status, status_names)
+DB_ENUM_NAMES(auth_kind, db_auth_kind, auth_names)
+DB_ENUM_NAMES(auth_state, db_auth_state, auth_state_names)
+DB_ENUM_NAMES(sent_copy, db_sent_copy, sent_copy_names)
 
 static void read_row(sqlite3_stmt *st, db_inbox *in)
 {
@@ -98,18 +54,18 @@ static void read_row(sqlite3_stmt *st, db_inbox *in)
 	in->imap_port = sqlite3_column_int(st, 9);
 	in->imap_tls = db_col_str(st, 10);
 	in->username = db_col_str(st, 11);
-	in->auth =
-	    (db_auth_kind)col_enum(st, 12, auth_names, NNAMES(auth_names));
+	in->auth = (db_auth_kind)db_col_enum(st, 12, auth_names,
+	                                     CS_NNAMES(auth_names));
 	in->ca_file = db_col_str(st, 13);
 	in->insecure_tls = sqlite3_column_int(st, 14) != 0;
 	in->display_name = db_col_str(st, 15);
 	in->signature = db_col_str(st, 16);
 	in->timezone = db_col_str(st, 17);
 	in->daily_cap = sqlite3_column_int(st, 18);
-	in->sent_copy = (db_sent_copy)col_enum(st, 19, sent_copy_names,
-	                                       NNAMES(sent_copy_names));
-	in->status = (db_inbox_status)col_enum(st, 20, status_names,
-	                                       NNAMES(status_names));
+	in->sent_copy = (db_sent_copy)db_col_enum(st, 19, sent_copy_names,
+	                                          CS_NNAMES(sent_copy_names));
+	in->status = (db_inbox_status)db_col_enum(st, 20, status_names,
+	                                          CS_NNAMES(status_names));
 	in->created_at = sqlite3_column_int64(st, 21);
 	in->updated_at = sqlite3_column_int64(st, 22);
 	in->hard_cap = sqlite3_column_int(st, 23);
@@ -120,8 +76,8 @@ static void read_row(sqlite3_stmt *st, db_inbox *in)
 	in->paused_reason = db_col_str(st, 28);
 	in->paused_until = sqlite3_column_int64(st, 29);
 	in->next_send_at = sqlite3_column_int64(st, 30);
-	in->auth_state = (db_auth_state)col_enum(st, 31, auth_state_names,
-	                                         NNAMES(auth_state_names));
+	in->auth_state = (db_auth_state)db_col_enum(
+	    st, 31, auth_state_names, CS_NNAMES(auth_state_names));
 	in->auth_reason = db_col_str(st, 32);
 }
 
@@ -678,7 +634,7 @@ int db_inbox_set_status(db *d, const char *name, db_inbox_status status,
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((int)status < 0 || (int)status >= NNAMES(status_names))
+	if ((int)status < 0 || (int)status >= CS_NNAMES(status_names))
 		return cs_err_set(err, CS_EINVAL, "%d is not an inbox status",
 		                  (int)status);
 	if ((rc = db_prepare(d,

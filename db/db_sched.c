@@ -22,25 +22,8 @@
 
 static const char *const enr_state_names[] = {"active", "queued", "held",
                                               "completed", "stopped"};
-#define N_ENR_STATES ((int)(sizeof enr_state_names / sizeof enr_state_names[0]))
 
-const char *db_enr_state_name(db_enr_state s)
-{
-	return (int)s >= 0 && (int)s < N_ENR_STATES ? enr_state_names[s]
-	                                            : enr_state_names[0];
-}
-
-bool db_enr_state_parse(const char *name, db_enr_state *out)
-{
-	int i;
-
-	for (i = 0; name && i < N_ENR_STATES; i++)
-		if (strcmp(name, enr_state_names[i]) == 0) {
-			*out = (db_enr_state)i;
-			return true;
-		}
-	return false;
-}
+DB_ENUM_NAMES(enr_state, db_enr_state, enr_state_names)
 
 void db_enrollment_free(db_enrollment *e)
 {
@@ -62,7 +45,8 @@ static void read_enr(sqlite3_stmt *st, db_enrollment *e)
 	e->campaign_id = sqlite3_column_int64(st, 1);
 	e->contact_id = sqlite3_column_int64(st, 2);
 	e->inbox_id = sqlite3_column_int64(st, 3);
-	db_enr_state_parse((const char *)sqlite3_column_text(st, 4), &e->state);
+	e->state = (db_enr_state)db_col_enum(st, 4, enr_state_names,
+	                                     CS_NNAMES(enr_state_names));
 	e->step = sqlite3_column_int(st, 5);
 	e->due_at = sqlite3_column_int64(st, 6);
 	e->last_sent_at = sqlite3_column_int64(st, 7);

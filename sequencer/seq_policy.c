@@ -106,21 +106,17 @@ static const char *const kind_names[SEQ_EV_COUNT] = {
 
 const char *seq_event_kind_name(seq_event_kind k)
 {
-	if ((int)k < 0 || k >= SEQ_EV_COUNT)
-		return "other";
-	return kind_names[k];
+	return cs_enum_name(kind_names, SEQ_EV_COUNT, (int)k);
 }
 
 bool seq_event_kind_parse(const char *name, seq_event_kind *out)
 {
-	int i;
+	int v;
 
-	for (i = 0; name && i < SEQ_EV_COUNT; i++)
-		if (strcmp(name, kind_names[i]) == 0) {
-			*out = (seq_event_kind)i;
-			return true;
-		}
-	return false;
+	if (!cs_enum_parse(kind_names, SEQ_EV_COUNT, name, &v))
+		return false;
+	*out = (seq_event_kind)v;
+	return true;
 }
 
 static bool hard_fits(int col, int hard)
