@@ -59,7 +59,8 @@ static cJSON *campaign_json(const db_campaign *c, const db_enroll_counts *n)
 	size_t i, j;
 
 	cJSON_AddStringToObject(o, "name", c->name);
-	cJSON_AddStringToObject(o, "status", c->status);
+	cJSON_AddStringToObject(o, "status",
+	                        db_campaign_status_name(c->status));
 	if (c->list)
 		cJSON_AddStringToObject(o, "list", c->list);
 	else
@@ -206,8 +207,9 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 			fprintf(ctx->out,
 			        "%-24s %-7s %5zu %8lld %6lld %5lld %9lld "
 			        "%7lld\n",
-			        v[i].name, v[i].status, v[i].nsteps, k.active,
-			        k.queued, k.held, k.completed, k.stopped);
+			        v[i].name, db_campaign_status_name(v[i].status),
+			        v[i].nsteps, k.active, k.queued, k.held,
+			        k.completed, k.stopped);
 	}
 	if (arr)
 		cli_print_json(ctx, arr);
@@ -237,8 +239,8 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	fprintf(ctx->out,
 	        "name:      %s\nstatus:    %s\nlist:      %s\ninboxes:   "
 	        "%s\ntimezone:  %s%s\nwindow:    %s\nnew/day:   %d\n",
-	        c.name, c.status, c.list ? c.list : "(none)", c.inboxes,
-	        c.timezone,
+	        c.name, db_campaign_status_name(c.status),
+	        c.list ? c.list : "(none)", c.inboxes, c.timezone,
 	        c.contact_tz ? " (contacts' own zones when they have one)" : "",
 	        w.data, c.new_per_day);
 	fprintf(ctx->out,
@@ -306,17 +308,18 @@ static int run_start(cli_ctx *ctx, const cli_args *a)
 		cli_error("campaign start: %s", err.msg);
 		return CLI_EXIT_FAIL;
 	}
-	if (strcmp(c.status, "draft") != 0) {
+	if (c.status != DB_CAMPAIGN_DRAFT) {
 		cli_error("campaign start: %s is already started (%s); use "
 		          "'campaign pause' or 'campaign resume'",
-		          c.name, c.status);
+		          c.name, db_campaign_status_name(c.status));
 		db_campaign_free(&c);
 		return CLI_EXIT_FAIL;
 	}
 	if (db_begin(ctx->db, &err) != 0 ||
 	    (c.list && db_campaign_enroll(ctx->db, &c, c.list, NULL, now, &r,
 	                                  &err) != 0) ||
-	    db_campaign_set_status(ctx->db, c.name, "active", now, &err) != 0 ||
+	    db_campaign_set_status(ctx->db, c.name, DB_CAMPAIGN_ACTIVE, now,
+	                           &err) != 0 ||
 	    db_commit(ctx->db, &err) != 0) {
 		db_rollback(ctx->db);
 		cli_error("campaign start: %s", err.msg);
@@ -329,7 +332,7 @@ static int run_start(cli_ctx *ctx, const cli_args *a)
 }
 
 static int set_status(cli_ctx *ctx, const cli_args *a, const char *verb,
-                      const char *from, const char *to)
+                      db_campaign_status from, db_campaign_status to)
 {
 	db_campaign c;
 	cs_err err = CS_ERR_INIT;
@@ -340,10 +343,11 @@ static int set_status(cli_ctx *ctx, const cli_args *a, const char *verb,
 		cli_error("campaign %s: %s", verb, err.msg);
 		return CLI_EXIT_FAIL;
 	}
-	if (strcmp(c.status, from) != 0 &&
-	    !(strcmp(verb, "resume") == 0 && strcmp(c.status, "active") == 0)) {
+	if (c.status != from &&
+	    !(strcmp(verb, "resume") == 0 && c.status == DB_CAMPAIGN_ACTIVE)) {
 		cli_error("campaign %s: %s is %s, not %s", verb, c.name,
-		          c.status, from);
+		          db_campaign_status_name(c.status),
+		          db_campaign_status_name(from));
 		db_campaign_free(&c);
 		return CLI_EXIT_FAIL;
 	}
@@ -358,7 +362,8 @@ static int set_status(cli_ctx *ctx, const cli_args *a, const char *verb,
 		db_campaign_free(&c);
 		return CLI_EXIT_FAIL;
 	}
-	fprintf(ctx->out, "campaign %s: %s", c.name, to);
+	fprintf(ctx->out, "campaign %s: %s", c.name,
+	        db_campaign_status_name(to));
 	if (released)
 		fprintf(ctx->out, " (%lld held contacts released)", released);
 	fputc('\n', ctx->out);
@@ -368,12 +373,14 @@ static int set_status(cli_ctx *ctx, const cli_args *a, const char *verb,
 
 static int run_pause(cli_ctx *ctx, const cli_args *a)
 {
-	return set_status(ctx, a, "pause", "active", "paused");
+	return set_status(ctx, a, "pause", DB_CAMPAIGN_ACTIVE,
+	                  DB_CAMPAIGN_PAUSED);
 }
 
 static int run_resume(cli_ctx *ctx, const cli_args *a)
 {
-	return set_status(ctx, a, "resume", "paused", "active");
+	return set_status(ctx, a, "resume", DB_CAMPAIGN_PAUSED,
+	                  DB_CAMPAIGN_ACTIVE);
 }
 
 static int run_enroll(cli_ctx *ctx, const cli_args *a)
@@ -460,8 +467,8 @@ static int run_delete(cli_ctx *ctx, const cli_args *a)
 		cli_error("campaign delete: %s", err.msg);
 		return CLI_EXIT_FAIL;
 	}
-	draft = strcmp(c.status, "draft") == 0;
-	if (strcmp(c.status, "deleted") == 0) {
+	draft = c.status == DB_CAMPAIGN_DRAFT;
+	if (c.status == DB_CAMPAIGN_DELETED) {
 		cli_error("campaign delete: %s is already deleted (it stays "
 		          "for its history: stats, replies)",
 		          c.name);
@@ -477,8 +484,9 @@ static int run_delete(cli_ctx *ctx, const cli_args *a)
 		          "'coldseq campaign delete %s --force' stops it for "
 		          "good and keeps its messages, events and stats; "
 		          "nothing was changed",
-		          c.name, c.status, k.active + k.queued + k.held,
-		          k.completed, k.stopped, c.name);
+		          c.name, db_campaign_status_name(c.status),
+		          k.active + k.queued + k.held, k.completed, k.stopped,
+		          c.name);
 		goto out;
 	}
 	if (draft ? db_campaign_delete_draft(ctx->db, c.id, &err) != 0
@@ -539,12 +547,12 @@ static int run_edit(cli_ctx *ctx, const cli_args *a)
 	tx = true;
 	if (db_campaign_get(ctx->db, name, &old, &err) != 0)
 		goto fail;
-	if (strcmp(old.status, "deleted") == 0) {
+	if (old.status == DB_CAMPAIGN_DELETED) {
 		cli_error("campaign edit: %s was deleted and cannot change",
 		          old.name);
 		goto out;
 	}
-	draft = strcmp(old.status, "draft") == 0;
+	draft = old.status == DB_CAMPAIGN_DRAFT;
 	if (!draft && db_campaign_progress(ctx->db, old.id, &pr, &err) != 0)
 		goto fail;
 	if (seq_campaign_edit_check(&old, &c, &pr, &keep, &why) > 0) {
@@ -574,7 +582,8 @@ static int run_edit(cli_ctx *ctx, const cli_args *a)
 		        old.name, c.nsteps, keep);
 	else
 		fprintf(ctx->out, "campaign %s changed (%zu steps, %s)\n",
-		        old.name, c.nsteps, old.status);
+		        old.name, c.nsteps,
+		        db_campaign_status_name(old.status));
 	rc = CLI_EXIT_OK;
 	goto out;
 fail:

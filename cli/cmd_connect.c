@@ -46,7 +46,8 @@ extern char **environ;
 typedef struct connect_req {
 	cli_ctx *ctx;
 	const cli_args *a;
-	const char *provider, *tenant;
+	cs_provider_id provider;
+	const char *tenant;
 	bool no_browser;
 	FILE *say;  /* prompts: stdout, or stderr with --json */
 	cJSON *arr; /* --pending --json: every inbox's result, printed once */
@@ -295,9 +296,8 @@ static int store(cli_ctx *ctx, db_inbox *in, bool is_new, const char *tenant,
 {
 	cs_buf ablob = CS_BUF_INIT, rblob = CS_BUF_INIT;
 	int64_t now = cs_clock_now(NULL);
-	bool resume = !is_new && in->auth_state &&
-	              strcmp(in->auth_state, "auth_failed") == 0 &&
-	              strcmp(in->status, "paused") == 0;
+	bool resume = !is_new && in->auth_state == DB_AUTH_FAILED &&
+	              in->status == DB_INBOX_PAUSED;
 	db_token_set set;
 	db_inbox got;
 	int rc;
@@ -330,8 +330,9 @@ static int store(cli_ctx *ctx, db_inbox *in, bool is_new, const char *tenant,
 	if ((rc = db_token_connect(ctx->db, &set, err)) != 0)
 		goto fail;
 	/* paused by the failed authentication: the user fixed it */
-	if (resume && (rc = db_inbox_set_status(ctx->db, in->name, "active",
-	                                        NULL, 0, now, err)) != 0)
+	if (resume &&
+	    (rc = db_inbox_set_status(ctx->db, in->name, DB_INBOX_ACTIVE, NULL,
+	                              0, now, err)) != 0)
 		goto fail;
 	rc = db_commit(ctx->db, err);
 	if (rc == 0)
@@ -360,7 +361,7 @@ static int connect_one(connect_req *r, db_inbox *in, bool is_new, cs_err *err)
 	                             r->tenant, HTTP_TIMEOUT_MS, &cfg, err)) !=
 	    0)
 		return rc;
-	rc = strcmp(r->provider, "microsoft") == 0
+	rc = r->provider == CS_PROVIDER_MICROSOFT
 	         ? device_flow(r, &cfg, in->email, &t, err)
 	         : browser_flow(r, &cfg, in->email, &t, err);
 	if (rc == 0 && t.refresh == NULL)
@@ -381,7 +382,8 @@ static int connect_one(connect_req *r, db_inbox *in, bool is_new, cs_err *err)
 
 		cJSON_AddStringToObject(o, "name", in->name);
 		cJSON_AddStringToObject(o, "email", in->email);
-		cJSON_AddStringToObject(o, "provider", in->provider);
+		cJSON_AddStringToObject(o, "provider",
+		                        cs_provider_get(in->provider)->name);
 		cJSON_AddBoolToObject(o, "connected", true);
 		cJSON_AddBoolToObject(o, "new", is_new);
 		cJSON_AddStringToObject(o, "access_expires_at", until);
@@ -395,9 +397,9 @@ static int connect_one(connect_req *r, db_inbox *in, bool is_new, cs_err *err)
 		        "(%s); access token valid until %s, renewed "
 		        "automatically\n",
 		        is_new ? "Connected" : "Reconnected", in->name,
-		        in->email, in->provider, in->smtp_host, in->smtp_port,
-		        in->smtp_tls, in->imap_host, in->imap_port,
-		        in->imap_tls, until);
+		        in->email, cs_provider_get(in->provider)->name,
+		        in->smtp_host, in->smtp_port, in->smtp_tls,
+		        in->imap_host, in->imap_port, in->imap_tls, until);
 		fflush(r->ctx->out);
 	}
 	return 0;
@@ -416,12 +418,13 @@ static int run_pending(connect_req *r)
 	for (i = 0; i < n; i++) {
 		db_inbox *in = &list[i];
 
-		if (strcmp(in->auth_state, "pending") != 0)
+		if (in->auth_state != DB_AUTH_PENDING)
 			continue;
 		npending++;
 		r->provider = in->provider;
 		fprintf(r->say, "\nInbox %s (%s, %s): %zu of the pending\n",
-		        in->name, in->email, in->provider, npending);
+		        in->name, in->email,
+		        cs_provider_get(in->provider)->name, npending);
 		fflush(r->say);
 		cs_err_clear(&err);
 		if (connect_one(r, in, false, &err) != 0) {
@@ -432,8 +435,9 @@ static int run_pending(connect_req *r)
 
 				cJSON_AddStringToObject(o, "name", in->name);
 				cJSON_AddStringToObject(o, "email", in->email);
-				cJSON_AddStringToObject(o, "provider",
-				                        in->provider);
+				cJSON_AddStringToObject(
+				    o, "provider",
+				    cs_provider_get(in->provider)->name);
 				cJSON_AddBoolToObject(o, "connected", false);
 				cJSON_AddStringToObject(o, "error", err.msg);
 				cJSON_AddItemToArray(r->arr, o);
@@ -484,20 +488,20 @@ static int run_connect(cli_ctx *ctx, const cli_args *a)
 			r.arr = cJSON_CreateArray();
 		return run_pending(&r);
 	}
-	if (a->npos != 1 || (strcmp(a->pos[0], "microsoft") != 0 &&
-	                     strcmp(a->pos[0], "google") != 0)) {
+	if (a->npos != 1 || cs_provider_find(a->pos[0]) == NULL ||
+	    !cs_provider_find(a->pos[0])->oauth) {
 		cli_error(
 		    "inbox connect: say microsoft or google (or --pending)."
 		    "\nSee 'coldseq inbox connect --help'.");
 		return CLI_EXIT_USAGE;
 	}
-	r.provider = a->pos[0];
+	r.provider = cs_provider_find(a->pos[0])->id;
 	if (email == NULL || !cli_valid_email(email)) {
 		cli_error("inbox connect: --email ADDR is required (the "
 		          "mailbox to connect)");
 		return CLI_EXIT_USAGE;
 	}
-	if (r.tenant && strcmp(r.provider, "microsoft") != 0) {
+	if (r.tenant && r.provider != CS_PROVIDER_MICROSOFT) {
 		cli_error("inbox connect: --tenant is for microsoft only");
 		return CLI_EXIT_USAGE;
 	}
@@ -521,7 +525,8 @@ static int run_connect(cli_ctx *ctx, const cli_args *a)
 		cli_uuid_v4(in.uuid);
 	}
 	if (cli_inbox_field(&in, "email", email, &err) != 0 ||
-	    cli_inbox_field(&in, "provider", r.provider, &err) != 0 ||
+	    cli_inbox_field(&in, "provider", cs_provider_get(r.provider)->name,
+	                    &err) != 0 ||
 	    cli_inbox_field(&in, "auth", "oauth2", &err) != 0 ||
 	    server_opts(a, &in, &err) != 0)
 		goto usage;

@@ -132,9 +132,8 @@ static int seal_stdin_password(cli_ctx *ctx, const char *uuid, cs_buf *blob,
 /* The status to show: auth_failed and pending outrank active/paused. */
 static const char *shown_status(const db_inbox *in)
 {
-	return in->auth_state && strcmp(in->auth_state, "ok") != 0
-	           ? in->auth_state
-	           : in->status;
+	return in->auth_state != DB_AUTH_OK ? db_auth_state_name(in->auth_state)
+	                                    : db_inbox_status_name(in->status);
 }
 
 static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
@@ -144,7 +143,8 @@ static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 
 	cJSON_AddStringToObject(o, "name", in->name);
 	cJSON_AddStringToObject(o, "email", in->email);
-	cJSON_AddStringToObject(o, "provider", in->provider);
+	cJSON_AddStringToObject(o, "provider",
+	                        cs_provider_get(in->provider)->name);
 	cJSON_AddStringToObject(o, "smtp_host", in->smtp_host);
 	cJSON_AddNumberToObject(o, "smtp_port", in->smtp_port);
 	cJSON_AddStringToObject(o, "smtp_tls", in->smtp_tls);
@@ -153,7 +153,7 @@ static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 	cJSON_AddStringToObject(o, "imap_tls", in->imap_tls);
 	cJSON_AddStringToObject(o, "user",
 	                        in->username ? in->username : in->email);
-	cJSON_AddStringToObject(o, "auth", in->auth);
+	cJSON_AddStringToObject(o, "auth", db_auth_kind_name(in->auth));
 	cJSON_AddBoolToObject(o, "has_secret", has_secret);
 	if (in->ca_file)
 		cJSON_AddStringToObject(o, "ca_file", in->ca_file);
@@ -170,16 +170,17 @@ static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 	cJSON_AddNumberToObject(o, "ramp_step", in->ramp_step);
 	if (in->paused_reason)
 		cJSON_AddStringToObject(o, "paused_reason", in->paused_reason);
-	cJSON_AddStringToObject(o, "sent_copy", in->sent_copy);
+	cJSON_AddStringToObject(o, "sent_copy",
+	                        db_sent_copy_name(in->sent_copy));
 	cJSON_AddStringToObject(o, "status", shown_status(in));
 	cJSON_AddStringToObject(o, "auth_state",
-	                        in->auth_state ? in->auth_state : "ok");
+	                        db_auth_state_name(in->auth_state));
 	if (in->auth_reason)
 		cJSON_AddStringToObject(o, "auth_reason", in->auth_reason);
-	if (in->auth_state && strcmp(in->auth_state, "ok") != 0) {
+	if (in->auth_state != DB_AUTH_OK) {
 		cs_buf cmd = CS_BUF_INIT;
 
-		if (strcmp(in->auth_state, "pending") == 0)
+		if (in->auth_state == DB_AUTH_PENDING)
 			cs_buf_puts(&cmd, "coldseq inbox connect --pending");
 		else {
 			db_token t;
@@ -193,7 +194,7 @@ static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 		cJSON_AddStringToObject(o, "reconnect", cmd.data);
 		cs_buf_free(&cmd);
 	}
-	if (strcmp(in->auth, "oauth2") == 0) {
+	if (in->auth == DB_AUTH_OAUTH2) {
 		cli_token_health h;
 
 		cli_token_health_get(ctx, in, &h);
@@ -364,7 +365,7 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 				    h.warning[0] ? "; WARNING: " : "",
 				    h.warning);
 			if (list[i].auth_reason &&
-			    strcmp(list[i].auth_state, "ok") != 0)
+			    list[i].auth_state != DB_AUTH_OK)
 				fprintf(ctx->out, "%-16s %s\n", "",
 				        list[i].auth_reason);
 		}
@@ -406,15 +407,16 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	        "tls:          %s%s\n"
 	        "display name: %s\ntimezone:     %s\ndaily cap:    %d\n"
 	        "sent copy:    %s\nstatus:       %s%s%s\n",
-	        in.name, in.email, in.provider, in.smtp_host, in.smtp_port,
-	        in.smtp_tls, in.imap_host, in.imap_port, in.imap_tls,
-	        in.username ? in.username : in.email, in.auth,
+	        in.name, in.email, cs_provider_get(in.provider)->name,
+	        in.smtp_host, in.smtp_port, in.smtp_tls, in.imap_host,
+	        in.imap_port, in.imap_tls, in.username ? in.username : in.email,
+	        db_auth_kind_name(in.auth),
 	        sec ? "secret stored" : "no secret stored",
 	        in.insecure_tls ? "NOT VERIFIED" : "verified",
 	        in.ca_file && !in.insecure_tls ? " (CA file set)" : "",
 	        in.display_name ? in.display_name : "-", in.timezone,
-	        in.daily_cap, in.sent_copy, shown_status(&in),
-	        in.paused_reason ? ": " : "",
+	        in.daily_cap, db_sent_copy_name(in.sent_copy),
+	        shown_status(&in), in.paused_reason ? ": " : "",
 	        in.paused_reason ? in.paused_reason : "");
 	fprintf(ctx->out,
 	        "pacing:       hard cap %d%s, domain cap %d/h%s, min gap "
@@ -427,8 +429,9 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	for (t = 0; t < in.ntags; t++)
 		fprintf(ctx->out, "%s%s", t ? ", " : "", in.tags[t]);
 	fprintf(ctx->out, "%s\n", in.ntags ? "" : "-");
-	if (strcmp(in.auth_state, "ok") != 0)
-		fprintf(ctx->out, "sign-in:      %s: %s\n", in.auth_state,
+	if (in.auth_state != DB_AUTH_OK)
+		fprintf(ctx->out, "sign-in:      %s: %s\n",
+		        db_auth_state_name(in.auth_state),
 		        in.auth_reason
 		            ? in.auth_reason
 		            : "run 'coldseq inbox connect --pending'");
@@ -510,10 +513,10 @@ static int pause_resume(cli_ctx *ctx, const cli_args *a, bool pause)
 	const char *reason = pause ? cli_opt_value(a, "reason") : NULL;
 	cs_err err = CS_ERR_INIT;
 
-	if (db_inbox_set_status(ctx->db, a->pos[0], pause ? "paused" : "active",
-	                        pause ? (reason ? reason : "paused by the user")
-	                              : NULL,
-	                        0, cs_clock_now(NULL), &err) != 0) {
+	if (db_inbox_set_status(
+	        ctx->db, a->pos[0], pause ? DB_INBOX_PAUSED : DB_INBOX_ACTIVE,
+	        pause ? (reason ? reason : "paused by the user") : NULL, 0,
+	        cs_clock_now(NULL), &err) != 0) {
 		cli_error("inbox %s: %s", pause ? "pause" : "resume", err.msg);
 		return CLI_EXIT_FAIL;
 	}

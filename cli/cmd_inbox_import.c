@@ -132,6 +132,7 @@ static int row(const cs_csv_row *r, void *arg)
 	cs_err err = CS_ERR_INIT;
 	cs_buf blob = CS_BUF_INIT;
 	const char *password = NULL;
+	bool auth_password = false; /* the row says auth=password */
 	char uuid[37], reason[600];
 	size_t i;
 	bool empty = true;
@@ -181,18 +182,19 @@ static int row(const cs_csv_row *r, void *arg)
 				goto bad_err;
 		} else if (cli_inbox_field(&in, col, v, &err) != 0) {
 			goto bad_err;
+		} else if (strcmp(col, "auth") == 0) {
+			auth_password = in.auth == DB_AUTH_PASSWORD;
 		}
 	}
 	/* An OAuth row (issue 12): google or microsoft without a password
 	 * (and not auth=password) is stored pending, on the provider's
 	 * servers unless the row names others; 'inbox connect --pending'
 	 * signs it in. */
-	if (password == NULL && in.provider &&
-	    strcmp(in.provider, "generic") != 0 &&
-	    (in.auth == NULL || strcmp(in.auth, "oauth2") == 0)) {
+	if (password == NULL && in.provider != CS_PROVIDER_GENERIC &&
+	    !auth_password) {
 		if (cli_inbox_field(&in, "auth", "oauth2", &err) != 0)
 			goto bad_err;
-		in.auth_state = cs_xstrdup("pending");
+		in.auth_state = DB_AUTH_PENDING;
 		cli_inbox_preset(&in);
 	}
 	if (cli_inbox_finish(&in, &err) != 0)
@@ -232,7 +234,7 @@ static int row(const cs_csv_row *r, void *arg)
 		goto bad_err;
 	}
 	im->imported++;
-	if (in.auth_state)
+	if (in.auth_state == DB_AUTH_PENDING)
 		im->pending++;
 	db_inbox_free(&in);
 	cs_buf_free(&blob);

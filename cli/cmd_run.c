@@ -422,10 +422,12 @@ static cJSON *row_json(cli_ctx *ctx, const db_outbox *o)
 	db_enrollment e;
 	cs_err err = CS_ERR_INIT;
 	cJSON *x = cJSON_CreateObject();
+	bool have_e = false;
 
 	memset(&e, 0, sizeof e);
 	cJSON_AddNumberToObject(x, "id", (double)o->id);
-	if (db_enr_by_id(ctx->db, o->enrollment_id, &e, &err) == 0)
+	have_e = db_enr_by_id(ctx->db, o->enrollment_id, &e, &err) == 0;
+	if (have_e)
 		cJSON_AddStringToObject(x, "contact", e.email);
 	cJSON_AddNumberToObject(x, "step", o->step);
 	cJSON_AddStringToObject(x, "state", o->state);
@@ -437,8 +439,9 @@ static cJSON *row_json(cli_ctx *ctx, const db_outbox *o)
 		cJSON_AddStringToObject(x, "reason", o->reason);
 	else
 		cJSON_AddNullToObject(x, "reason");
-	if (e.state)
-		cJSON_AddStringToObject(x, "contact_state", e.state);
+	if (have_e)
+		cJSON_AddStringToObject(x, "contact_state",
+		                        db_enr_state_name(e.state));
 	db_enrollment_free(&e);
 	return x;
 }

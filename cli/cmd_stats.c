@@ -150,7 +150,8 @@ static cJSON *camp_json(const camp_stats *c, db_stats_by by, cJSON *stops)
 	size_t i;
 
 	cJSON_AddStringToObject(o, "name", c->c->name);
-	cJSON_AddStringToObject(o, "status", c->c->status);
+	cJSON_AddStringToObject(o, "status",
+	                        db_campaign_status_name(c->c->status));
 	figs_json(o, &c->total);
 	cJSON_AddItemToObject(o, "stopped", stops);
 	if (by == DB_BY_NONE)
@@ -214,7 +215,8 @@ static void camp_text(cli_ctx *ctx, const camp_stats *c, db_stats_by by,
 	if (by == DB_BY_NONE)
 		fprintf(ctx->out, "%-24s", c->c->name);
 	else {
-		fprintf(ctx->out, "\n%s (%s)", c->c->name, c->c->status);
+		fprintf(ctx->out, "\n%s (%s)", c->c->name,
+		        db_campaign_status_name(c->c->status));
 		if (by == DB_BY_QUARTER)
 			fprintf(ctx->out, ", days in %s", c->c->timezone);
 		fputc('\n', ctx->out);

@@ -78,8 +78,9 @@ static void health(ibox_status *s)
 	const db_inbox *in = s->in;
 	char t[32];
 
-	if (strcmp(in->status, "active") != 0) {
-		s->health = in->status; /* paused, error */
+	if (in->status != DB_INBOX_ACTIVE) {
+		s->health =
+		    db_inbox_status_name(in->status); /* paused, error */
 		if (in->paused_until > 0) {
 			local_time(in->timezone, in->paused_until, t);
 			cs_buf_printf(&s->detail, "until %s", t);
@@ -89,7 +90,8 @@ static void health(ibox_status *s)
 			              s->detail.len ? ": " : "",
 			              in->paused_reason);
 	} else if (!seq_inbox_authorized(in)) {
-		s->health = in->auth_state; /* pending, auth_failed */
+		s->health = db_auth_state_name(
+		    in->auth_state); /* pending, auth_failed */
 		cs_buf_puts(&s->detail, in->auth_reason
 		                            ? in->auth_reason
 		                            : "run 'coldseq inbox connect "
@@ -163,7 +165,7 @@ static cJSON *inbox_json(const ibox_status *s)
 
 	cJSON_AddStringToObject(o, "name", in->name);
 	cJSON_AddStringToObject(o, "email", in->email);
-	cJSON_AddStringToObject(o, "status", in->status);
+	cJSON_AddStringToObject(o, "status", db_inbox_status_name(in->status));
 	cJSON_AddStringToObject(o, "health", s->health);
 	cli_json_str(o, "paused_reason", in->paused_reason);
 	cli_json_time(o, "paused_until", in->paused_until);
@@ -365,14 +367,17 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 			cJSON *o = cJSON_CreateObject();
 
 			cJSON_AddStringToObject(o, "name", cps[i].name);
-			cJSON_AddStringToObject(o, "status", cps[i].status);
+			cJSON_AddStringToObject(
+			    o, "status",
+			    db_campaign_status_name(cps[i].status));
 			cJSON_AddItemToObject(o, "contacts", counts_json(&k));
 			cJSON_AddItemToArray(arr, o);
 		} else
-			fprintf(ctx->out,
-			        "%-24s %-7s %8lld %6lld %5lld %9lld %7lld\n",
-			        cps[i].name, cps[i].status, k.active, k.queued,
-			        k.held, k.completed, k.stopped);
+			fprintf(
+			    ctx->out,
+			    "%-24s %-7s %8lld %6lld %5lld %9lld %7lld\n",
+			    cps[i].name, db_campaign_status_name(cps[i].status),
+			    k.active, k.queued, k.held, k.completed, k.stopped);
 	}
 	if (doc) {
 		cJSON *o = cJSON_AddObjectToObject(doc, "outbox");

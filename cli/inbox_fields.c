@@ -27,15 +27,6 @@ static void set_str(char **dst, const char *v)
 	*dst = v ? cs_xstrdup(v) : NULL;
 }
 
-/* v is one of the NULL-terminated words. */
-static bool one_of(const char *v, const char *const *words)
-{
-	for (; *words; words++)
-		if (strcmp(v, *words) == 0)
-			return true;
-	return false;
-}
-
 static bool valid_name(const char *s)
 {
 	size_t n = strlen(s), i;
@@ -238,30 +229,25 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			    v);
 		in->daily_cap = (int)n;
 	} else if (strcmp(field, "sent-copy") == 0) {
-		if (!one_of(v, (const char *const[]){"auto", "always", "never",
-		                                     NULL}))
+		if (!db_sent_copy_parse(v, &in->sent_copy))
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "sent-copy: \"%s\" is not auto, always or "
 			    "never",
 			    v);
-		set_str(&in->sent_copy, v);
 	} else if (strcmp(field, "provider") == 0) {
-		if (!one_of(v, (const char *const[]){"generic", "google",
-		                                     "microsoft", NULL}))
+		if (cs_provider_find(v) == NULL)
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "provider: \"%s\" is not generic, google or "
 			    "microsoft",
 			    v);
-		set_str(&in->provider, v);
+		in->provider = cs_provider_find(v)->id;
 	} else if (strcmp(field, "auth") == 0) {
-		if (!one_of(v,
-		            (const char *const[]){"password", "oauth2", NULL}))
+		if (!db_auth_kind_parse(v, &in->auth))
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "auth: \"%s\" is not password or oauth2", v);
-		set_str(&in->auth, v);
 	} else if (strcmp(field, "hard-cap") == 0 ||
 	           strcmp(field, "domain-hourly-cap") == 0) {
 		bool hard = field[0] == 'h';
@@ -334,28 +320,17 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 
 void cli_inbox_preset(db_inbox *in)
 {
-	static const struct {
-		const char *provider, *smtp, *imap;
-	} presets[] = {
-	    {"microsoft", "smtp.office365.com", "outlook.office365.com"},
-	    {"google", "smtp.gmail.com", "imap.gmail.com"},
-	};
-	size_t i;
+	const cs_provider *p = cs_provider_get(in->provider);
 
-	for (i = 0; in->provider && i < sizeof presets / sizeof presets[0];
-	     i++) {
-		if (strcmp(in->provider, presets[i].provider) != 0)
-			continue;
-		if (in->smtp_host == NULL) {
-			set_str(&in->smtp_host, presets[i].smtp);
-			in->smtp_port = 587;
-			set_str(&in->smtp_tls, "starttls");
-		}
-		if (in->imap_host == NULL) {
-			set_str(&in->imap_host, presets[i].imap);
-			in->imap_port = 993;
-			set_str(&in->imap_tls, "tls");
-		}
+	if (in->smtp_host == NULL && p->smtp_host) {
+		set_str(&in->smtp_host, p->smtp_host);
+		in->smtp_port = p->smtp_port;
+		set_str(&in->smtp_tls, p->smtp_tls);
+	}
+	if (in->imap_host == NULL && p->imap_host) {
+		set_str(&in->imap_host, p->imap_host);
+		in->imap_port = p->imap_port;
+		set_str(&in->imap_tls, p->imap_tls);
 	}
 }
 
@@ -388,14 +363,9 @@ int cli_inbox_finish(db_inbox *in, cs_err *err)
 		    "loopback (tests)");
 	if (in->timezone == NULL)
 		set_str(&in->timezone, "UTC");
-	if (in->sent_copy == NULL)
-		set_str(&in->sent_copy, "auto");
-	if (in->provider == NULL)
-		set_str(&in->provider, "generic");
-	if (in->auth == NULL)
-		set_str(&in->auth, "password");
-	if (in->status == NULL)
-		set_str(&in->status, "active");
+	/* sent_copy auto, provider generic, auth password, status active:
+	 * the enums' first values */
+
 	return 0;
 }
 

@@ -25,8 +25,9 @@ void cli_token_health_get(cli_ctx *ctx, const db_inbox *in, cli_token_health *h)
 	if (db_token_get(ctx->db, in->id, &t, NULL) != 0)
 		return;
 	if (t.found) {
-		bool ms = strcmp(t.provider, "microsoft") == 0;
-		long limit = ms ? 90 : 180, warn = ms ? 75 : 150;
+		/* a token row is always google's or microsoft's (schema) */
+		const cs_provider *p = cs_provider_get(t.provider);
+		long limit = p->refresh_idle_days, warn = p->refresh_warn_days;
 
 		h->oauth = true;
 		h->refreshed_at = t.refreshed_at;
@@ -42,8 +43,7 @@ void cli_token_health_get(cli_ctx *ctx, const db_inbox *in, cli_token_health *h)
 			         "days; %s lets it expire after %ld days "
 			         "without use: run the service or 'coldseq "
 			         "inbox test %.40s'",
-			         h->idle_days, ms ? "Microsoft" : "Google",
-			         limit, in->name);
+			         h->idle_days, p->label, limit, in->name);
 	}
 	db_token_free(&t);
 }

@@ -327,6 +327,93 @@ int cs_email_normalize(const char *in, cs_buf *out, cs_err *err);
 /* The same for a bare domain ("example.com", "bücher.de"). */
 int cs_domain_normalize(const char *in, cs_buf *out, cs_err *err);
 
+/* ---- enum names (names.c) -------------------------------------------- */
+
+/* The number of entries of a names table (an array, not a pointer). */
+#define CS_NNAMES(t) ((int)(sizeof(t) / sizeof((t)[0])))
+/* names[v]; names[0] when v is out of range (n > 0). */
+const char *cs_enum_name(const char *const *names, int n, int v);
+/* The index of s (exact) among names[0..n) into *v; false when none or
+ * s is NULL (*v untouched). */
+bool cs_enum_parse(const char *const *names, int n, const char *s, int *v);
+
+/* ---- the provider table (provider.c) ---------------------------------
+ *
+ * Every fact coldseq knows about a mailbox provider, in one table:
+ * server presets, the provider's own daily cap, whether it keeps a Sent
+ * copy itself, its folder names, OAuth2 endpoints and scope, the MX hosts
+ * and well-known address domains that say a recipient is hosted there.
+ * The names ("generic", "google", "microsoft") are the database's and the
+ * CLI's words; code compares the enum.
+ */
+
+typedef enum cs_provider_id {
+	CS_PROVIDER_GENERIC = 0, /* any SMTP/IMAP host; "other" as an ESP */
+	CS_PROVIDER_GOOGLE,
+	CS_PROVIDER_MICROSOFT,
+	CS_PROVIDER_COUNT
+} cs_provider_id;
+
+/* The OAuth2 endpoints are also config defaults (db_config.c), which must
+ * be constant expressions: they are spelled once, here. */
+#define CS_PROVIDER_MS_DEVICE_URL                                              \
+	"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode"
+#define CS_PROVIDER_MS_TOKEN_URL                                               \
+	"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+#define CS_PROVIDER_GOOGLE_AUTH_URL                                            \
+	"https://accounts.google.com/o/oauth2/v2/auth"
+#define CS_PROVIDER_GOOGLE_TOKEN_URL "https://oauth2.googleapis.com/token"
+
+typedef enum cs_folder_role { CS_FOLDER_SENT, CS_FOLDER_JUNK } cs_folder_role;
+
+typedef struct cs_provider {
+	cs_provider_id id;
+	const char *name;  /* "generic", "google", "microsoft" */
+	const char *label; /* for people: "Microsoft 365", "Google" */
+	/* servers `inbox add/connect` fill in when none are given (NULL:
+	 * none, the user must) */
+	const char *smtp_host, *smtp_tls, *imap_host, *imap_tls;
+	int smtp_port, imap_port;
+	/* the provider's own daily sending limit (0: none known); addresses
+	 * at consumer_domains have consumer_cap instead (Gmail vs
+	 * Workspace) */
+	int hard_cap, consumer_cap;
+	const char *const *consumer_domains;
+	bool keeps_sent_copy; /* saves what SMTP sent into Sent itself */
+	/* folder names that mean Sent/Junk when a server has no SPECIAL-USE
+	 * attributes (NULL-ended) */
+	const char *const *sent_folders, *const *junk_folders;
+	/* OAuth2 (NULL for generic); {tenant} is replaced by the tenant */
+	bool oauth;
+	const char *oauth_token_url, *oauth_device_url, *oauth_auth_url;
+	const char *oauth_scope;
+	bool oauth_scope_on_refresh; /* a refresh grant repeats the scope */
+	bool oauth_secret; /* the client has a secret (a sealed setting) */
+	/* a refresh token unused this many days expires; warn this many */
+	int refresh_idle_days, refresh_warn_days;
+	/* a recipient's domain is hosted here when its best MX ends with one
+	 * of mx_suffixes, or it is one of mx_domains (NULL-ended) */
+	const char *const *mx_suffixes, *const *mx_domains;
+} cs_provider;
+
+/* The row of id; an id out of range gives the generic row. */
+const cs_provider *cs_provider_get(cs_provider_id id);
+/* The row named name (exact, lower case), or NULL for an unknown name. */
+const cs_provider *cs_provider_find(const char *name);
+/* The id named name; CS_PROVIDER_GENERIC for NULL or an unknown name. */
+cs_provider_id cs_provider_id_of(const char *name);
+/* The provider's daily cap for the address email (0: none). */
+int cs_provider_hard_cap(cs_provider_id id, const char *email);
+/* The provider whose MX host names end like host; GENERIC for none. */
+cs_provider_id cs_provider_by_mx_host(const char *host);
+/* Whether domain is a well-known address domain of a provider (gmail.com,
+ * outlook.com, ...); *id is set when it is. */
+bool cs_provider_by_domain(const char *domain, cs_provider_id *id);
+/* Whether name is a known name of a Sent or Junk folder (any case). */
+bool cs_provider_folder_is(cs_folder_role role, const char *name);
+/* Whether domain is a free mail domain (gmail.com, yahoo.com, ...). */
+bool cs_provider_is_freemail(const char *domain);
+
 /* ---- small helpers (util.c) ------------------------------------------ */
 
 /* Cryptographically random bytes (OpenSSL); aborts if none are to be had.

@@ -153,16 +153,57 @@ int db_sealed_count(db *d, long long *out, cs_err *err);
 /* One connected mailbox.  Strings are owned by the struct (db_inbox_free).
  * The secret (password or token) is not here: it is a vault blob bound to
  * ("inboxes", "secret", uuid), read with db_inbox_secret. */
+/* An inbox's states and modes.  Code compares these; their names (the
+ * words in the database and in JSON) are db_inbox.c's tables, read and
+ * written only through the functions below.  An unknown name parses as
+ * the first value (the schema's CHECK keeps the database to the names). */
+typedef enum db_inbox_status {
+	DB_INBOX_ACTIVE = 0,
+	DB_INBOX_PAUSED,
+	DB_INBOX_ERROR
+} db_inbox_status;
+typedef enum db_auth_kind { DB_AUTH_PASSWORD = 0, DB_AUTH_OAUTH2 } db_auth_kind;
+/* ok; pending: an imported OAuth row, not connected yet; auth_failed: the
+ * provider refused the grant (auth_reason names the reconnect command) */
+typedef enum db_auth_state {
+	DB_AUTH_OK = 0,
+	DB_AUTH_PENDING,
+	DB_AUTH_FAILED
+} db_auth_state;
+/* APPEND a copy to Sent: auto (when the provider does not keep one),
+ * always, never */
+typedef enum db_sent_copy {
+	DB_SENT_COPY_AUTO = 0,
+	DB_SENT_COPY_ALWAYS,
+	DB_SENT_COPY_NEVER
+} db_sent_copy;
+
+/* "active", "paused", "error" */
+const char *db_inbox_status_name(db_inbox_status s);
+bool db_inbox_status_parse(const char *name, db_inbox_status *out);
+/* "password", "oauth2" */
+const char *db_auth_kind_name(db_auth_kind k);
+bool db_auth_kind_parse(const char *name, db_auth_kind *out);
+/* "ok", "pending", "auth_failed" */
+const char *db_auth_state_name(db_auth_state s);
+bool db_auth_state_parse(const char *name, db_auth_state *out);
+/* "auto", "always", "never" */
+const char *db_sent_copy_name(db_sent_copy m);
+bool db_sent_copy_parse(const char *name, db_sent_copy *out);
+
 typedef struct db_inbox {
 	long long id;
-	char *uuid, *name, *email, *provider; /* generic|google|microsoft */
-	char *smtp_host, *smtp_tls;           /* tls|starttls|none */
+	char *uuid, *name, *email;
+	cs_provider_id provider;    /* stored as its name (core/provider.c) */
+	char *smtp_host, *smtp_tls; /* tls|starttls|none */
 	int smtp_port;
 	char *imap_host, *imap_tls;
 	int imap_port;
-	char *username, *auth; /* auth: password|oauth2 */
+	char *username;
+	db_auth_kind auth;
 	char *ca_file, *display_name, *signature, *timezone;
-	char *sent_copy, *status; /* auto|always|never ; active|paused|error */
+	db_sent_copy sent_copy;
+	db_inbox_status status;
 	bool insecure_tls;
 	int daily_cap;
 	int hard_cap;              /* 0: the provider's preset */
@@ -172,11 +213,10 @@ typedef struct db_inbox {
 	char *paused_reason;
 	int64_t paused_until; /* 0: until resumed */
 	int64_t next_send_at; /* pacing: no campaign send before (0: none) */
-	/* ok | pending (imported OAuth row, not connected) | auth_failed
-	 * (the provider refused the grant; reason names the reconnect
-	 * command).  Only db_inbox_add stores it (NULL: ok); afterwards
-	 * db_inbox_set_auth changes it. */
-	char *auth_state, *auth_reason;
+	/* Only db_inbox_add stores auth_state; afterwards db_inbox_set_auth
+	 * changes it. */
+	db_auth_state auth_state;
+	char *auth_reason;
 	char **tags;
 	size_t ntags;
 	int64_t created_at, updated_at;
@@ -497,9 +537,11 @@ int db_contact_mark(db *d, const char *email, const char *status, int64_t now,
  * its token row (found).  refresh is the sealed refresh token, bound to
  * ("oauth_tokens", "refresh_token", inbox uuid).  Times: ms, real time. */
 typedef struct db_token {
-	char *auth_state, *auth_reason; /* of the inbox */
+	db_auth_state auth_state; /* of the inbox */
+	char *auth_reason;        /* of the inbox */
 	bool found;
-	char *provider, *tenant; /* tenant: Microsoft only, may be NULL */
+	cs_provider_id provider; /* google or microsoft when found */
+	char *tenant;            /* Microsoft only, may be NULL */
 	cs_buf refresh;
 	long long generation; /* grows when the refresh token changes */
 	int64_t expires_at;   /* of the access token (inboxes.secret) */
@@ -514,7 +556,8 @@ int db_token_get(db *d, long long inbox_id, db_token *out, cs_err *err);
  * ("inboxes", "secret", uuid)). */
 typedef struct db_token_set {
 	long long inbox_id;
-	const char *provider, *tenant;
+	cs_provider_id provider;
+	const char *tenant;
 	const void *access;
 	size_t access_len;
 	const void *refresh; /* NULL: the grant kept the old refresh token */
@@ -534,7 +577,7 @@ int db_token_refreshed(db *d, const db_token_set *t, bool *raced, cs_err *err);
 /* An access token was handed out at now. */
 int db_token_used(db *d, long long inbox_id, int64_t now, cs_err *err);
 /* auth_state ok|pending|auth_failed with reason (may be NULL). */
-int db_inbox_set_auth(db *d, long long inbox_id, const char *state,
+int db_inbox_set_auth(db *d, long long inbox_id, db_auth_state state,
                       const char *reason, int64_t now, cs_err *err);
 /* The inbox's queued first steps go back to their enrollments (active,
  * no inbox, due now) so other inboxes take those contacts; *n how many. */
@@ -542,7 +585,7 @@ int db_outbox_release_new(db *d, long long inbox_id, int64_t now, long long *n,
                           cs_err *err);
 
 /* Pause or resume an inbox (status, reason, until: 0 = until resumed). */
-int db_inbox_set_status(db *d, const char *name, const char *status,
+int db_inbox_set_status(db *d, const char *name, db_inbox_status status,
                         const char *reason, int64_t until, int64_t now,
                         cs_err *err);
 

@@ -20,9 +20,7 @@ void db_token_free(db_token *t)
 {
 	if (t == NULL)
 		return;
-	free(t->auth_state);
 	free(t->auth_reason);
-	free(t->provider);
 	free(t->tenant);
 	cs_buf_free(&t->refresh);
 	memset(t, 0, sizeof *t);
@@ -46,11 +44,13 @@ int db_token_get(db *d, long long inbox_id, db_token *out, cs_err *err)
 	sqlite3_bind_int64(st, 1, inbox_id);
 	s = sqlite3_step(st);
 	if (s == SQLITE_ROW) {
-		out->auth_state = db_col_str(st, 0);
+		db_auth_state_parse((const char *)sqlite3_column_text(st, 0),
+		                    &out->auth_state);
 		out->auth_reason = db_col_str(st, 1);
 		out->found = sqlite3_column_type(st, 2) != SQLITE_NULL;
 		if (out->found) {
-			out->provider = db_col_str(st, 3);
+			out->provider = cs_provider_id_of(
+			    (const char *)sqlite3_column_text(st, 3));
 			out->tenant = db_col_str(st, 4);
 			cs_buf_append(&out->refresh, sqlite3_column_blob(st, 5),
 			              (size_t)sqlite3_column_bytes(st, 5));
@@ -116,7 +116,8 @@ int db_token_connect(db *d, const db_token_set *t, cs_err *err)
 	         &st, err)) != 0)
 		goto fail;
 	sqlite3_bind_int64(st, 1, t->inbox_id);
-	sqlite3_bind_text(st, 2, t->provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, cs_provider_get(t->provider)->name, -1,
+	                  SQLITE_STATIC);
 	db_bind_opt(st, 3, t->tenant);
 	sqlite3_bind_blob(st, 4, t->refresh, (int)t->refresh_len,
 	                  SQLITE_STATIC);
@@ -128,8 +129,8 @@ int db_token_connect(db *d, const db_token_set *t, cs_err *err)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if ((rc = db_inbox_set_auth(d, t->inbox_id, "ok", NULL, t->now, err)) !=
-	    0)
+	if ((rc = db_inbox_set_auth(d, t->inbox_id, DB_AUTH_OK, NULL, t->now,
+	                            err)) != 0)
 		goto fail;
 	return db_commit(d, err);
 fail:
@@ -204,19 +205,23 @@ int db_token_used(db *d, long long inbox_id, int64_t now, cs_err *err)
 	return rc;
 }
 
-int db_inbox_set_auth(db *d, long long inbox_id, const char *state,
+int db_inbox_set_auth(db *d, long long inbox_id, db_auth_state state,
                       const char *reason, int64_t now, cs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
+	if ((int)state < 0 || (int)state > DB_AUTH_FAILED)
+		return cs_err_set(err, CS_EINVAL,
+		                  "%d is not an authorization state",
+		                  (int)state);
 	if ((rc = db_prepare(d,
 	                     "UPDATE inboxes SET auth_state = ?2, auth_reason "
 	                     "= ?3, updated_at = ?4 WHERE id = ?1",
 	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, inbox_id);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, db_auth_state_name(state), -1, SQLITE_STATIC);
 	db_bind_opt(st, 3, reason);
 	sqlite3_bind_int64(st, 4, now);
 	if (sqlite3_step(st) != SQLITE_DONE)

@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const status_names[] = {"draft", "active", "paused",
+                                           "deleted"};
+
+DB_ENUM_NAMES(campaign_status, db_campaign_status, status_names)
+
 void db_campaign_free(db_campaign *c)
 {
 	size_t i, j;
@@ -25,7 +30,6 @@ void db_campaign_free(db_campaign *c)
 	free(c->list);
 	free(c->inboxes);
 	free(c->timezone);
-	free(c->status);
 	for (i = 0; i < c->nsteps; i++) {
 		free(c->steps[i].delay_unit);
 		for (j = 0; j < c->steps[i].nvariants; j++)
@@ -183,7 +187,8 @@ static void read_campaign(sqlite3_stmt *st, db_campaign *c)
 	c->stop_on_auto_reply = sqlite3_column_int(st, 13) != 0;
 	c->stop_company = sqlite3_column_int(st, 14) != 0;
 	c->allow_parallel = sqlite3_column_int(st, 15) != 0;
-	c->status = db_col_str(st, 16);
+	c->status = (db_campaign_status)db_col_enum(st, 16, status_names,
+	                                            CS_NNAMES(status_names));
 	c->created_at = sqlite3_column_int64(st, 17);
 	c->updated_at = sqlite3_column_int64(st, 18);
 }
@@ -317,7 +322,7 @@ int db_campaign_list(db *d, db_campaign **out, size_t *n, cs_err *err)
 	return 0;
 }
 
-int db_campaign_set_status(db *d, const char *name, const char *status,
+int db_campaign_set_status(db *d, const char *name, db_campaign_status status,
                            int64_t now, cs_err *err)
 {
 	sqlite3_stmt *st;
@@ -329,7 +334,8 @@ int db_campaign_set_status(db *d, const char *name, const char *status,
 	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, db_campaign_status_name(status), -1,
+	                  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot change the campaign");
@@ -339,7 +345,7 @@ int db_campaign_set_status(db *d, const char *name, const char *status,
 		                "cannot change)",
 		                name);
 	sqlite3_finalize(st);
-	if (rc == 0 && strcmp(status, "active") == 0)
+	if (rc == 0 && status == DB_CAMPAIGN_ACTIVE)
 		/* its messages that waited for the pause go now */
 		rc = db_outbox_wake(d,
 		                    "enrollment_id IN (SELECT e.id FROM "
@@ -437,7 +443,7 @@ int db_campaign_enroll(db *d, const db_campaign *c, const char *list,
 	long long found = 0;
 	int rc;
 
-	if (c->status && strcmp(c->status, "deleted") == 0)
+	if (c->status == DB_CAMPAIGN_DELETED)
 		return cs_err_set(
 		    err, CS_ECONFLICT,
 		    "campaign '%s' was deleted: it enrolls nobody", c->name);

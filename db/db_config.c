@@ -45,28 +45,25 @@ static const db_config_def defs[] = {
      "https://example.com/u/{token} (empty: mailto only)"},
     /* OAuth2 (`inbox connect`).  Endpoints are settings so that tests
      * can point them at a local provider; plain http is refused unless
-     * the host is on loopback (net_oauth_check_url). */
+     * the host is on loopback (net_oauth_check_url).  The defaults are
+     * the provider table's (core/provider.c). */
     {"oauth.microsoft.client_id", DB_CFG_STRING, "", NULL, 0, 0,
      "application (client) id of your app registration in Microsoft Entra"},
-    {"oauth.microsoft.device_code_url", DB_CFG_URL,
-     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode", NULL,
-     0, 0,
+    {"oauth.microsoft.device_code_url", DB_CFG_URL, CS_PROVIDER_MS_DEVICE_URL,
+     NULL, 0, 0,
      "Microsoft device authorization endpoint ({tenant}: --tenant, "
      "default common)"},
-    {"oauth.microsoft.token_url", DB_CFG_URL,
-     "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token", NULL, 0, 0,
-     "Microsoft token endpoint ({tenant}: the inbox's tenant)"},
+    {"oauth.microsoft.token_url", DB_CFG_URL, CS_PROVIDER_MS_TOKEN_URL, NULL, 0,
+     0, "Microsoft token endpoint ({tenant}: the inbox's tenant)"},
     {"oauth.google.client_id", DB_CFG_STRING, "", NULL, 0, 0,
      "client id of your Google Cloud OAuth client (type Desktop app)"},
     {"oauth.google.client_secret", DB_CFG_SECRET, "", NULL, 0, 0,
      "client secret of that Google client (stored sealed in the vault, "
      "never shown)"},
-    {"oauth.google.auth_url", DB_CFG_URL,
-     "https://accounts.google.com/o/oauth2/v2/auth", NULL, 0, 0,
-     "Google authorization endpoint"},
-    {"oauth.google.token_url", DB_CFG_URL,
-     "https://oauth2.googleapis.com/token", NULL, 0, 0,
-     "Google token endpoint"},
+    {"oauth.google.auth_url", DB_CFG_URL, CS_PROVIDER_GOOGLE_AUTH_URL, NULL, 0,
+     0, "Google authorization endpoint"},
+    {"oauth.google.token_url", DB_CFG_URL, CS_PROVIDER_GOOGLE_TOKEN_URL, NULL,
+     0, 0, "Google token endpoint"},
     {NULL, DB_CFG_STRING, NULL, NULL, 0, 0, NULL},
 };
 

@@ -26,6 +26,18 @@
 	"domain_hourly_cap, min_gap, ramp_start, ramp_step, paused_reason, "   \
 	"paused_until, coalesce(next_send_at, 0), auth_state, auth_reason"
 
+/* The names of the inbox enums (db.h), in enum order: the database's and
+ * JSON's words, one table each. */
+static const char *const status_names[] = {"active", "paused", "error"};
+static const char *const auth_names[] = {"password", "oauth2"};
+static const char *const auth_state_names[] = {"ok", "pending", "auth_failed"};
+static const char *const sent_copy_names[] = {"auto", "always", "never"};
+
+DB_ENUM_NAMES(inbox_status, db_inbox_status, status_names)
+DB_ENUM_NAMES(auth_kind, db_auth_kind, auth_names)
+DB_ENUM_NAMES(auth_state, db_auth_state, auth_state_names)
+DB_ENUM_NAMES(sent_copy, db_sent_copy, sent_copy_names)
+
 static void read_row(sqlite3_stmt *st, db_inbox *in)
 {
 	memset(in, 0, sizeof *in);
@@ -33,7 +45,8 @@ static void read_row(sqlite3_stmt *st, db_inbox *in)
 	in->uuid = db_col_str(st, 1);
 	in->name = db_col_str(st, 2);
 	in->email = db_col_str(st, 3);
-	in->provider = db_col_str(st, 4);
+	in->provider =
+	    cs_provider_id_of((const char *)sqlite3_column_text(st, 4));
 	in->smtp_host = db_col_str(st, 5);
 	in->smtp_port = sqlite3_column_int(st, 6);
 	in->smtp_tls = db_col_str(st, 7);
@@ -41,15 +54,18 @@ static void read_row(sqlite3_stmt *st, db_inbox *in)
 	in->imap_port = sqlite3_column_int(st, 9);
 	in->imap_tls = db_col_str(st, 10);
 	in->username = db_col_str(st, 11);
-	in->auth = db_col_str(st, 12);
+	in->auth = (db_auth_kind)db_col_enum(st, 12, auth_names,
+	                                     CS_NNAMES(auth_names));
 	in->ca_file = db_col_str(st, 13);
 	in->insecure_tls = sqlite3_column_int(st, 14) != 0;
 	in->display_name = db_col_str(st, 15);
 	in->signature = db_col_str(st, 16);
 	in->timezone = db_col_str(st, 17);
 	in->daily_cap = sqlite3_column_int(st, 18);
-	in->sent_copy = db_col_str(st, 19);
-	in->status = db_col_str(st, 20);
+	in->sent_copy = (db_sent_copy)db_col_enum(st, 19, sent_copy_names,
+	                                          CS_NNAMES(sent_copy_names));
+	in->status = (db_inbox_status)db_col_enum(st, 20, status_names,
+	                                          CS_NNAMES(status_names));
 	in->created_at = sqlite3_column_int64(st, 21);
 	in->updated_at = sqlite3_column_int64(st, 22);
 	in->hard_cap = sqlite3_column_int(st, 23);
@@ -60,7 +76,8 @@ static void read_row(sqlite3_stmt *st, db_inbox *in)
 	in->paused_reason = db_col_str(st, 28);
 	in->paused_until = sqlite3_column_int64(st, 29);
 	in->next_send_at = sqlite3_column_int64(st, 30);
-	in->auth_state = db_col_str(st, 31);
+	in->auth_state = (db_auth_state)db_col_enum(
+	    st, 31, auth_state_names, CS_NNAMES(auth_state_names));
 	in->auth_reason = db_col_str(st, 32);
 }
 
@@ -73,21 +90,16 @@ void db_inbox_free(db_inbox *in)
 	free(in->uuid);
 	free(in->name);
 	free(in->email);
-	free(in->provider);
 	free(in->smtp_host);
 	free(in->smtp_tls);
 	free(in->imap_host);
 	free(in->imap_tls);
 	free(in->username);
-	free(in->auth);
 	free(in->ca_file);
 	free(in->display_name);
 	free(in->signature);
 	free(in->timezone);
-	free(in->sent_copy);
-	free(in->status);
 	free(in->paused_reason);
-	free(in->auth_state);
 	free(in->auth_reason);
 	for (i = 0; i < in->ntags; i++)
 		free(in->tags[i]);
@@ -102,7 +114,7 @@ static void bind_settings(sqlite3_stmt *st, const db_inbox *in)
 	db_bind_opt(st, 1, in->uuid);
 	db_bind_opt(st, 2, in->name);
 	db_bind_opt(st, 3, in->email);
-	db_bind_opt(st, 4, in->provider ? in->provider : "generic");
+	db_bind_opt(st, 4, cs_provider_get(in->provider)->name);
 	db_bind_opt(st, 5, in->smtp_host);
 	sqlite3_bind_int(st, 6, in->smtp_port);
 	db_bind_opt(st, 7, in->smtp_tls ? in->smtp_tls : "starttls");
@@ -110,14 +122,14 @@ static void bind_settings(sqlite3_stmt *st, const db_inbox *in)
 	sqlite3_bind_int(st, 9, in->imap_port);
 	db_bind_opt(st, 10, in->imap_tls ? in->imap_tls : "tls");
 	db_bind_opt(st, 11, in->username);
-	db_bind_opt(st, 12, in->auth ? in->auth : "password");
+	db_bind_opt(st, 12, db_auth_kind_name(in->auth));
 	db_bind_opt(st, 13, in->ca_file);
 	sqlite3_bind_int(st, 14, in->insecure_tls ? 1 : 0);
 	db_bind_opt(st, 15, in->display_name);
 	db_bind_opt(st, 16, in->signature);
 	db_bind_opt(st, 17, in->timezone ? in->timezone : "UTC");
 	sqlite3_bind_int(st, 18, in->daily_cap);
-	db_bind_opt(st, 19, in->sent_copy ? in->sent_copy : "auto");
+	db_bind_opt(st, 19, db_sent_copy_name(in->sent_copy));
 	sqlite3_bind_int64(st, 20, cs_clock_now(NULL));
 	sqlite3_bind_int(st, 22, in->hard_cap);
 	sqlite3_bind_int(st, 23, in->domain_hourly_cap);
@@ -229,7 +241,7 @@ static int write_inbox(db *d, const db_inbox *in, bool insert, const void *blob,
 	else if (insert)
 		sqlite3_bind_null(st, 21);
 	if (insert)
-		db_bind_opt(st, 27, in->auth_state ? in->auth_state : "ok");
+		db_bind_opt(st, 27, db_auth_state_name(in->auth_state));
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = db_fail(d, err,
 		             insert ? "cannot add the inbox"
@@ -615,13 +627,16 @@ int db_inbox_insert_min(db *d, const char *name, const char *email,
 	return rc;
 }
 
-int db_inbox_set_status(db *d, const char *name, const char *status,
+int db_inbox_set_status(db *d, const char *name, db_inbox_status status,
                         const char *reason, int64_t until, int64_t now,
                         cs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
+	if ((int)status < 0 || (int)status >= CS_NNAMES(status_names))
+		return cs_err_set(err, CS_EINVAL, "%d is not an inbox status",
+		                  (int)status);
 	if ((rc = db_prepare(d,
 	                     "UPDATE inboxes SET status = ?2, paused_reason = "
 	                     "?3, paused_until = ?4, updated_at = ?5 WHERE "
@@ -629,7 +644,8 @@ int db_inbox_set_status(db *d, const char *name, const char *status,
 	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, db_inbox_status_name(status), -1,
+	                  SQLITE_STATIC);
 	db_bind_opt(st, 3, reason);
 	if (until > 0)
 		sqlite3_bind_int64(st, 4, until);
@@ -641,7 +657,7 @@ int db_inbox_set_status(db *d, const char *name, const char *status,
 	else if (sqlite3_changes(d->h) == 0)
 		rc = cs_err_set(err, CS_ENOTFOUND, "no inbox named '%s'", name);
 	sqlite3_finalize(st);
-	if (rc == 0 && strcmp(status, "active") == 0)
+	if (rc == 0 && status == DB_INBOX_ACTIVE)
 		/* its messages that waited for the pause go now */
 		rc = db_outbox_wake(d,
 		                    "inbox_id = (SELECT id FROM inboxes "

@@ -100,4 +100,31 @@ static inline void db_strset_prefetch(const db_strset *s, uint64_t h)
 		__builtin_prefetch(&s->slots[h & (s->cap - 1)]);
 }
 
+/* An enum from column col by its names table; the first value for NULL
+ * or a name the schema's CHECK would not let in. */
+static inline int db_col_enum(sqlite3_stmt *st, int col,
+                              const char *const *names, int n)
+{
+	int v = 0;
+
+	cs_enum_parse(names, n, (const char *)sqlite3_column_text(st, col), &v);
+	return v;
+}
+
+/* db_FN_name and db_FN_parse (db.h) for enum type over its names table. */
+#define DB_ENUM_NAMES(fn, type, names)                                         \
+	const char *db_##fn##_name(type v)                                     \
+	{                                                                      \
+		return cs_enum_name(names, CS_NNAMES(names), (int)v);          \
+	}                                                                      \
+	bool db_##fn##_parse(const char *name, type *out)                      \
+	{                                                                      \
+		int v;                                                         \
+                                                                               \
+		if (!cs_enum_parse(names, CS_NNAMES(names), name, &v))         \
+			return false;                                          \
+		*out = (type)v;                                                \
+		return true;                                                   \
+	}
+
 #endif

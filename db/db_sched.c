@@ -20,11 +20,15 @@
 	"e.enrolled_at, e.thread_subject, e.thread_refs, e.reason, c.email, "  \
 	"c.status, c.timezone"
 
+static const char *const enr_state_names[] = {"active", "queued", "held",
+                                              "completed", "stopped"};
+
+DB_ENUM_NAMES(enr_state, db_enr_state, enr_state_names)
+
 void db_enrollment_free(db_enrollment *e)
 {
 	if (e == NULL)
 		return;
-	free(e->state);
 	free(e->thread_subject);
 	free(e->thread_refs);
 	free(e->reason);
@@ -41,7 +45,8 @@ static void read_enr(sqlite3_stmt *st, db_enrollment *e)
 	e->campaign_id = sqlite3_column_int64(st, 1);
 	e->contact_id = sqlite3_column_int64(st, 2);
 	e->inbox_id = sqlite3_column_int64(st, 3);
-	e->state = db_col_str(st, 4);
+	e->state = (db_enr_state)db_col_enum(st, 4, enr_state_names,
+	                                     CS_NNAMES(enr_state_names));
 	e->step = sqlite3_column_int(st, 5);
 	e->due_at = sqlite3_column_int64(st, 6);
 	e->last_sent_at = sqlite3_column_int64(st, 7);
@@ -189,8 +194,8 @@ int db_enr_set_due(db *d, long long id, int64_t due, int64_t now, cs_err *err)
 	return db_exec_update(d, set_due_sql, id, due, NULL, now, NULL, err);
 }
 
-int db_enr_set_state(db *d, long long id, const char *state, const char *reason,
-                     int64_t now, cs_err *err)
+int db_enr_set_state(db *d, long long id, db_enr_state state,
+                     const char *reason, int64_t now, cs_err *err)
 {
 	static const char sql[] =
 	    "UPDATE enrollments SET state = ?5, reason = ?3, updated_at = ?4 "
@@ -203,7 +208,7 @@ int db_enr_set_state(db *d, long long id, const char *state, const char *reason,
 	sqlite3_bind_int64(st, 1, id);
 	db_bind_opt(st, 3, reason);
 	sqlite3_bind_int64(st, 4, now);
-	sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, db_enr_state_name(state), -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot update an enrollment");
 	db_done(st);

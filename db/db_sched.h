@@ -23,11 +23,25 @@ typedef struct db_step {
 	size_t nvariants;
 } db_step;
 
+/* A campaign's status; deleted is read, never set (a deleted campaign's
+ * row stays, deleted_at set).  Names: db_campaign.c's table. */
+typedef enum db_campaign_status {
+	DB_CAMPAIGN_DRAFT = 0,
+	DB_CAMPAIGN_ACTIVE,
+	DB_CAMPAIGN_PAUSED,
+	DB_CAMPAIGN_DELETED
+} db_campaign_status;
+
+/* "draft", "active", "paused", "deleted" */
+const char *db_campaign_status_name(db_campaign_status s);
+bool db_campaign_status_parse(const char *name, db_campaign_status *out);
+
 typedef struct db_campaign {
 	long long id;
 	char *name, *file, *source, *list; /* list: NULL when none */
 	char *inboxes;                     /* selectors, space separated */
-	char *timezone, *status;           /* draft|active|paused|deleted */
+	char *timezone;
+	db_campaign_status status;
 	int window_days, window_from, window_to; /* minutes after midnight */
 	bool contact_tz, esp_match, stop_on_auto_reply, stop_company;
 	bool allow_parallel;
@@ -48,7 +62,7 @@ int db_campaign_get_id(db *d, long long id, db_campaign *out, cs_err *err);
 /* Every campaign, by name, with steps; free with db_campaign_list_free. */
 int db_campaign_list(db *d, db_campaign **out, size_t *n, cs_err *err);
 void db_campaign_list_free(db_campaign *list, size_t n);
-int db_campaign_set_status(db *d, const char *name, const char *status,
+int db_campaign_set_status(db *d, const char *name, db_campaign_status status,
                            int64_t now, cs_err *err);
 /* Whether a list of that name exists. */
 int db_list_exists(db *d, const char *name, bool *out, cs_err *err);
@@ -119,10 +133,24 @@ int db_campaign_replace(db *d, long long id, const db_campaign *c, int keep,
 
 /* ---- the scheduler's queries and the outbox (db_sched.c) -------------- */
 
+/* An enrollment's state (the life cycle is seq_sched.c's diagram); the
+ * names, the database's words, are db_sched.c's table. */
+typedef enum db_enr_state {
+	DB_ENR_ACTIVE = 0,
+	DB_ENR_QUEUED,
+	DB_ENR_HELD,
+	DB_ENR_COMPLETED,
+	DB_ENR_STOPPED
+} db_enr_state;
+
+/* "active", "queued", "held", "completed", "stopped" */
+const char *db_enr_state_name(db_enr_state s);
+bool db_enr_state_parse(const char *name, db_enr_state *out);
+
 /* One enrollment with what scheduling needs (owned strings). */
 typedef struct db_enrollment {
 	long long id, campaign_id, contact_id, inbox_id; /* inbox 0: none */
-	char *state;
+	db_enr_state state;
 	int step;
 	int64_t due_at, last_sent_at, enrolled_at;
 	char *thread_subject, *thread_refs, *reason;
@@ -152,8 +180,8 @@ int db_enr_get(db *d, long long campaign_id, const char *email,
 /* Move an active enrollment's due time (window, domain cap). */
 int db_enr_set_due(db *d, long long id, int64_t due, int64_t now, cs_err *err);
 /* state held|stopped|completed with reason (may be NULL). */
-int db_enr_set_state(db *d, long long id, const char *state, const char *reason,
-                     int64_t now, cs_err *err);
+int db_enr_set_state(db *d, long long id, db_enr_state state,
+                     const char *reason, int64_t now, cs_err *err);
 /* The held enrollments of a campaign, oldest hold first (read first,
  * then fn for each: fn may write the database). */
 int db_enr_list_held(db *d, long long campaign_id,

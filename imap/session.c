@@ -202,31 +202,8 @@ static void take(char **slot, const char *name)
 		*slot = cs_xstrdup(name);
 }
 
-static bool name_is(const char *name, const char *const *names)
-{
-	for (; *names; names++)
-		if (strcasecmp(name, *names) == 0)
-			return true;
-	return false;
-}
-
 int imap_find_folders(imap_session *s, imap_folders *out, cs_err *err)
 {
-	static const char *const sent_names[] = {"Sent",
-	                                         "Sent Items",
-	                                         "Sent Messages",
-	                                         "[Gmail]/Sent Mail",
-	                                         "INBOX.Sent",
-	                                         "INBOX/Sent",
-	                                         "Gesendet",
-	                                         "Gesendete Elemente",
-	                                         "Envoyés",
-	                                         "Elementos enviados",
-	                                         NULL};
-	static const char *const junk_names[] = {
-	    "Junk",         "Junk Email", "Junk E-mail", "Spam",
-	    "[Gmail]/Spam", "INBOX.Junk", "INBOX.Spam",  "Bulk Mail",
-	    "Junk-E-Mail",  NULL};
 	clist *list = NULL;
 	clistiter *it;
 	imap_folders byname;
@@ -262,9 +239,9 @@ int imap_find_folders(imap_session *s, imap_folders *out, cs_err *err)
 				else if (strcasecmp(a, "All") == 0)
 					take(&out->all, name);
 			}
-		if (name_is(name, sent_names))
+		if (cs_provider_folder_is(CS_FOLDER_SENT, name))
 			take(&byname.sent, name);
-		if (name_is(name, junk_names))
+		if (cs_provider_folder_is(CS_FOLDER_JUNK, name))
 			take(&byname.junk, name);
 	}
 	mailimap_list_result_free(list);

@@ -28,10 +28,6 @@ int seq_inbox_imap(db *d, cs_vault *v, const db_inbox *in, imap_server *srv,
 
 #define SEQ_OAUTH_TENANT "common" /* Microsoft tenant when none is given */
 
-/* The scopes coldseq asks for: SMTP and IMAP (and offline_access) for
- * "microsoft", https://mail.google.com/ for "google". */
-const char *seq_oauth_scope(const char *provider);
-
 /* A provider's OAuth2 settings (config oauth.PROVIDER.*), with {tenant}
  * replaced in Microsoft's URLs; client points into the struct. */
 typedef struct seq_oauth_cfg {
@@ -41,7 +37,7 @@ typedef struct seq_oauth_cfg {
 	const char *scope;
 } seq_oauth_cfg;
 
-int seq_oauth_cfg_load(db *d, cs_vault *v, const char *provider,
+int seq_oauth_cfg_load(db *d, cs_vault *v, cs_provider_id provider,
                        const char *tenant, int timeout_ms, seq_oauth_cfg *out,
                        cs_err *err);
 void seq_oauth_cfg_free(seq_oauth_cfg *c);
@@ -195,6 +191,66 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
                  const smtp_msg_spec *spec, const char *purpose, cs_buf *raw,
                  seq_sent *out, cs_err *err);
 
+/* ---- what an inbound message does (seq_policy.c) ------------------------
+ */
+
+/* The kinds an event is stored as; the names (seq_event_kind_name) are
+ * the database's and the JSON's words. */
+typedef enum seq_event_kind {
+	SEQ_EV_OTHER = 0,
+	SEQ_EV_BOUNCE,
+	SEQ_EV_DELAY,
+	SEQ_EV_COMPLAINT,
+	SEQ_EV_AUTO_REPLY,
+	SEQ_EV_UNSUBSCRIBE,
+	SEQ_EV_REPLY,
+	SEQ_EV_WARMUP,
+	SEQ_EV_COUNT
+} seq_event_kind;
+
+/* "other", "bounce", "delay", "complaint", "auto_reply", "unsubscribe",
+ * "reply", "warmup"; "other" for a value out of range. */
+const char *seq_event_kind_name(seq_event_kind k);
+/* The kind named name; false for an unknown name. */
+bool seq_event_kind_parse(const char *name, seq_event_kind *out);
+
+/* What of ours a message is about, as the watcher found it. */
+typedef enum seq_event_ctx {
+	SEQ_CTX_OWN,       /* ours: sent by this inbox, or from its address */
+	SEQ_CTX_WARMUP,    /* a warmup message, or an answer to one */
+	SEQ_CTX_MATCHED,   /* names or answers a campaign message of ours */
+	SEQ_CTX_UNMATCHED, /* none of the above */
+	SEQ_CTX_COUNT
+} seq_event_ctx;
+
+/* Actions, run in this order. */
+enum {
+	SEQ_ACT_STOP = 1u << 0,          /* stop the contact (stop_status) */
+	SEQ_ACT_SUPPRESS = 1u << 1,      /* suppress the address (reason) */
+	SEQ_ACT_PAUSE_INBOX = 1u << 2,   /* bounce protection */
+	SEQ_ACT_RETRY_SOFT = 1u << 3,    /* the step again (seq_soft_bounce) */
+	SEQ_ACT_AUTO_REPLY = 1u << 4,    /* stop or wait (seq_auto_reply) */
+	SEQ_ACT_SETTLE_WARMUP = 1u << 5, /* seq_warmup_received */
+};
+
+typedef struct seq_event_policy {
+	const char *name;        /* the rule's, for logs and tests */
+	seq_event_kind record;   /* the kind the event is stored as */
+	unsigned always;         /* SEQ_ACT_* each time the message is read */
+	unsigned once;           /* SEQ_ACT_* only when the event is new */
+	const char *stop_status; /* contacts.status for SEQ_ACT_STOP */
+	const char *reason;      /* suppression reason for SEQ_ACT_SUPPRESS */
+	bool reason_detail;      /* + the recipient's status and reason */
+} seq_event_policy;
+
+/* The row for a message of classifier kind in context ctx; hard is the
+ * recipient's (bounce, delay, complaint: 1 hard, 0 soft, -1 when the
+ * report names no recipient; -1 otherwise), token whether it carries a
+ * List-Unsubscribe token.  A static row; NULL only if the table has a
+ * hole (the unit test proves it has none). */
+const seq_event_policy *seq_event_policy_find(cls_kind kind, seq_event_ctx ctx,
+                                              int hard, bool token);
+
 /* ---- the watcher (seq_watch.c) ---------------------------------------- */
 
 typedef struct seq_sync_stats {
@@ -329,10 +385,12 @@ bool seq_is_freemail(const char *domain);
 
 /* ---- the recipient's provider (seq_mx.c) -------------------------------- */
 
+/* The provider table's ids (core/provider.c) under the names esp_match
+ * uses: a cast converts; "other" is generic's word here. */
 typedef enum seq_esp {
-	SEQ_ESP_OTHER,
-	SEQ_ESP_GOOGLE,
-	SEQ_ESP_MICROSOFT
+	SEQ_ESP_OTHER = CS_PROVIDER_GENERIC,
+	SEQ_ESP_GOOGLE = CS_PROVIDER_GOOGLE,
+	SEQ_ESP_MICROSOFT = CS_PROVIDER_MICROSOFT
 } seq_esp;
 
 /* Domain -> provider: a static map file (config dns.mx_map: lines

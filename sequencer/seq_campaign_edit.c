@@ -74,7 +74,7 @@ int seq_campaign_edit_check(const db_campaign *old, const db_campaign *new,
 		              new->name, old->name);
 		n++;
 	}
-	if (strcmp(old->status, "draft") == 0)
+	if (old->status == DB_CAMPAIGN_DRAFT)
 		return n;
 	for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
 		if (fixed[i].changed) {

@@ -84,8 +84,8 @@ int seq_soft_bounce(db *d, const char *message_id, const char *email,
 		              "soft bounce for a policy reason (%s): not "
 		              "retried",
 		              reason);
-		rc = db_enr_set_state(d, o.enrollment_id, "stopped", why.data,
-		                      now, err);
+		rc = db_enr_set_state(d, o.enrollment_id, DB_ENR_STOPPED,
+		                      why.data, now, err);
 		goto out;
 	}
 	if ((rc = db_outbox_count_step(d, o.enrollment_id, o.step, &tries,
@@ -94,8 +94,8 @@ int seq_soft_bounce(db *d, const char *message_id, const char *email,
 	if (tries > SOFT_RETRIES) {
 		cs_buf_printf(&why, "step %d soft-bounced %lld times", o.step,
 		              tries);
-		rc = db_enr_set_state(d, o.enrollment_id, "stopped", why.data,
-		                      now, err);
+		rc = db_enr_set_state(d, o.enrollment_id, DB_ENR_STOPPED,
+		                      why.data, now, err);
 		goto out;
 	}
 	/* again, later: 4 h, 16 h, 36 h */
@@ -141,7 +141,7 @@ int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
 
 	if (paused)
 		*paused = false;
-	if (strcmp(in->status, "active") != 0)
+	if (in->status != DB_INBOX_ACTIVE)
 		return 0;
 	if ((rc = seq_bounce_get(d, in->id, now, &f, err)) != 0 || !f.over)
 		return rc;
@@ -150,7 +150,8 @@ int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
 	              "(over %lld%%): check the list, then 'coldseq inbox "
 	              "resume %s'",
 	              f.hard, f.sends, f.pause_percent, in->name);
-	rc = db_inbox_set_status(d, in->name, "paused", why.data, 0, now, err);
+	rc = db_inbox_set_status(d, in->name, DB_INBOX_PAUSED, why.data, 0, now,
+	                         err);
 	if (rc == 0) {
 		cs_log_warn("inbox %s paused: %s", in->name, why.data);
 		if (paused)

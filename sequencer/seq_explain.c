@@ -100,25 +100,25 @@ static void step_words(cs_buf *out, const db_enrollment *e, size_t nsteps)
 {
 	int n = (int)nsteps;
 
-	if (strcmp(e->state, "completed") == 0)
+	if (e->state == DB_ENR_COMPLETED)
 		cs_buf_printf(out, "all %d step%s sent\n", n,
 		              n == 1 ? "" : "s");
-	else if (strcmp(e->state, "stopped") == 0 && e->step > n)
+	else if (e->state == DB_ENR_STOPPED && e->step > n)
 		cs_buf_printf(out, "stopped after the last step (%d of %d)\n",
 		              n, n);
-	else if (strcmp(e->state, "stopped") == 0 && e->step <= 1)
+	else if (e->state == DB_ENR_STOPPED && e->step <= 1)
 		cs_buf_printf(out,
 		              "stopped before the first step (%d "
 		              "steps)\n",
 		              n);
-	else if (strcmp(e->state, "stopped") == 0)
+	else if (e->state == DB_ENR_STOPPED)
 		cs_buf_printf(out,
 		              "stopped after step %d of %d (step %d "
 		              "not sent)\n",
 		              e->step - 1, n, e->step);
-	else if (strcmp(e->state, "queued") == 0)
+	else if (e->state == DB_ENR_QUEUED)
 		cs_buf_printf(out, "step %d of %d in the outbox\n", e->step, n);
-	else if (strcmp(e->state, "held") == 0)
+	else if (e->state == DB_ENR_HELD)
 		cs_buf_printf(out, "step %d of %d held\n", e->step, n);
 	else
 		cs_buf_printf(out, "next step %d of %d\n", e->step, n);
@@ -150,18 +150,19 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		return rc;
 	zone = seq_contact_zone(c, e.contact_tz);
 	cs_buf_printf(out, "contact:  %s (%s)\n", e.email, e.contact_status);
-	cs_buf_printf(out, "campaign: %s (%s), ", c->c.name, c->c.status);
+	cs_buf_printf(out, "campaign: %s (%s), ", c->c.name,
+	              db_campaign_status_name(c->c.status));
 	step_words(out, &e, c->c.nsteps);
 	cs_buf_printf(out, "zone:     %s%s\n", zone,
 	              strcmp(zone, c->c.timezone) ? " (the contact's)"
 	                                          : " (the campaign's)");
-	if (strcmp(e.state, "completed") == 0 ||
-	    strcmp(e.state, "stopped") == 0) {
-		cs_buf_printf(out, "state:    %s%s%s\n", e.state,
-		              e.reason ? ": " : "", e.reason ? e.reason : "");
+	if (e.state == DB_ENR_COMPLETED || e.state == DB_ENR_STOPPED) {
+		cs_buf_printf(out, "state:    %s%s%s\n",
+		              db_enr_state_name(e.state), e.reason ? ": " : "",
+		              e.reason ? e.reason : "");
 		goto out;
 	}
-	if (strcmp(e.state, "held") == 0) {
+	if (e.state == DB_ENR_HELD) {
 		cs_buf_printf(out, "state:    held: %s\n",
 		              e.reason ? e.reason : "");
 		/* see try_enrollment; a removed inbox is a tombstone the
@@ -177,7 +178,7 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 			              c->c.name);
 		goto out;
 	}
-	if (strcmp(e.state, "queued") == 0) {
+	if (e.state == DB_ENR_QUEUED) {
 		db_outbox o;
 		bool found = false;
 
@@ -217,12 +218,13 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 			goto out;
 		if (ib && !seq_inbox_authorized(&ib->in)) {
 			cs_buf_printf(out, "holds:    the inbox is %s\n",
-			              ib->in.auth_state);
+			              db_auth_state_name(ib->in.auth_state));
 			held = true;
-		} else if (ib && strcmp(ib->in.status, "active") != 0) {
+		} else if (ib && ib->in.status != DB_INBOX_ACTIVE) {
 			cs_buf_printf(
 			    out, "holds:    the inbox is %s%s%s\n",
-			    ib->in.status, ib->in.paused_reason ? ": " : "",
+			    db_inbox_status_name(ib->in.status),
+			    ib->in.paused_reason ? ": " : "",
 			    ib->in.paused_reason ? ib->in.paused_reason : "");
 			held = true;
 		}
@@ -245,9 +247,9 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		                 "run')\n");
 		held = true;
 	}
-	if (strcmp(c->c.status, "active") != 0) {
+	if (c->c.status != DB_CAMPAIGN_ACTIVE) {
 		cs_buf_printf(out, "holds:    the campaign is %s\n",
-		              c->c.status);
+		              db_campaign_status_name(c->c.status));
 		held = true;
 	}
 	if ((rc = db_is_suppressed(s->d, e.email, &supp, &why, err)) != 0)
@@ -314,26 +316,28 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 	} else if (ib) {
 		if ((rc = seq_ibox_roll(s, ib, now, err)) != 0)
 			goto out;
-		cs_buf_printf(
-		    out, "inbox:    %s (%s): %lld of %d sent today%s\n",
-		    ib->in.name, ib->in.status, ib->camp_today, ib->cap_today,
-		    ib->hard ? "" : ", no hard daily total");
+		cs_buf_printf(out,
+		              "inbox:    %s (%s): %lld of %d sent today%s\n",
+		              ib->in.name, db_inbox_status_name(ib->in.status),
+		              ib->camp_today, ib->cap_today,
+		              ib->hard ? "" : ", no hard daily total");
 		if ((rc = runtime_holds(s, ib, e.step > 1, service_pid, out,
 		                        &held, err)) != 0)
 			goto out;
 		if (!seq_inbox_authorized(&ib->in)) {
 			/* OAuth2: pending, or the grant was withdrawn */
 			cs_buf_printf(out, "holds:    the inbox is %s: %s\n",
-			              ib->in.auth_state,
+			              db_auth_state_name(ib->in.auth_state),
 			              ib->in.auth_reason
 			                  ? ib->in.auth_reason
 			                  : "run 'coldseq inbox connect "
 			                    "--pending'");
 			held = true;
-		} else if (strcmp(ib->in.status, "active") != 0) {
+		} else if (ib->in.status != DB_INBOX_ACTIVE) {
 			cs_buf_printf(
 			    out, "holds:    the inbox is %s%s%s\n",
-			    ib->in.status, ib->in.paused_reason ? ": " : "",
+			    db_inbox_status_name(ib->in.status),
+			    ib->in.paused_reason ? ": " : "",
 			    ib->in.paused_reason ? ib->in.paused_reason : "");
 			held = true;
 		} else if (ib->camp_today >= ib->cap_today ||

@@ -3,7 +3,9 @@
  *
  * Order: the user's static map (config dns.mx_map), well-known consumer
  * domains, then the domain's MX hosts (Google: *.google.com /
- * *.googlemail.com; Microsoft: *.outlook.com / *.protection.outlook.com).
+ * *.googlemail.com; Microsoft: *.outlook.com / *.protection.outlook.com);
+ * the domains and host patterns are the provider table's
+ * (core/provider.c).
  * Answers are cached for the life of the resolver; a lookup that fails or
  * times out counts as "other" and is cached too, so one slow domain costs
  * one timeout.  Tests and offline users set the map and never reach DNS.
@@ -32,9 +34,26 @@ struct seq_mx {
 
 const char *seq_esp_name(seq_esp e)
 {
-	return e == SEQ_ESP_GOOGLE      ? "google"
-	       : e == SEQ_ESP_MICROSOFT ? "microsoft"
-	                                : "other";
+	return e == SEQ_ESP_OTHER ? "other"
+	                          : cs_provider_get((cs_provider_id)e)->name;
+}
+
+/* "other", or a provider's name other than generic (any case). */
+static bool esp_parse(const char *word, seq_esp *e)
+{
+	int i;
+
+	if (strcasecmp(word, "other") == 0) {
+		*e = SEQ_ESP_OTHER;
+		return true;
+	}
+	for (i = CS_PROVIDER_GENERIC + 1; i < CS_PROVIDER_COUNT; i++)
+		if (strcasecmp(word,
+		               cs_provider_get((cs_provider_id)i)->name) == 0) {
+			*e = (seq_esp)i;
+			return true;
+		}
+	return false;
 }
 
 static void remember(seq_mx *m, const char *domain, seq_esp e)
@@ -64,13 +83,7 @@ static int load_map(seq_mx *m, const char *path, cs_err *err)
 			continue;
 		if (sscanf(p, "%255s %31s", dom, prov) != 2)
 			goto bad;
-		if (strcasecmp(prov, "google") == 0)
-			e = SEQ_ESP_GOOGLE;
-		else if (strcasecmp(prov, "microsoft") == 0)
-			e = SEQ_ESP_MICROSOFT;
-		else if (strcasecmp(prov, "other") == 0)
-			e = SEQ_ESP_OTHER;
-		else
+		if (!esp_parse(prov, &e))
 			goto bad;
 		remember(m, dom, e);
 		continue;
@@ -111,42 +124,6 @@ void seq_mx_free(seq_mx *m)
 	free(m);
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-
-	return a >= b && strcasecmp(s + a - b, suffix) == 0 &&
-	       (a == b || s[a - b - 1] == '.');
-}
-
-static seq_esp by_host(const char *host)
-{
-	if (ends_with(host, "google.com") || ends_with(host, "googlemail.com"))
-		return SEQ_ESP_GOOGLE;
-	if (ends_with(host, "outlook.com") ||
-	    ends_with(host, "protection.outlook.com"))
-		return SEQ_ESP_MICROSOFT;
-	return SEQ_ESP_OTHER;
-}
-
-static seq_esp well_known(const char *d)
-{
-	static const char *const google[] = {"gmail.com", "googlemail.com",
-	                                     NULL};
-	static const char *const ms[] = {"outlook.com",   "hotmail.com",
-	                                 "live.com",      "msn.com",
-	                                 "hotmail.co.uk", NULL};
-	int i;
-
-	for (i = 0; google[i]; i++)
-		if (strcasecmp(d, google[i]) == 0)
-			return SEQ_ESP_GOOGLE;
-	for (i = 0; ms[i]; i++)
-		if (strcasecmp(d, ms[i]) == 0)
-			return SEQ_ESP_MICROSOFT;
-	return (seq_esp)-1;
-}
-
 /* The provider of the lowest-preference MX of domain; OTHER on failure. */
 static seq_esp lookup(seq_mx *m, const char *domain)
 {
@@ -178,7 +155,7 @@ static seq_esp lookup(seq_mx *m, const char *domain)
 				continue;
 			if (pref < best_pref) {
 				best_pref = pref;
-				best = by_host(host);
+				best = (seq_esp)cs_provider_by_mx_host(host);
 			}
 		}
 	}
@@ -188,14 +165,16 @@ static seq_esp lookup(seq_mx *m, const char *domain)
 
 seq_esp seq_mx_provider(seq_mx *m, const char *domain)
 {
+	cs_provider_id id;
 	seq_esp e;
 	size_t i;
 
 	for (i = 0; i < m->n; i++)
 		if (strcasecmp(m->v[i].domain, domain) == 0)
 			return m->v[i].esp;
-	e = well_known(domain);
-	if ((int)e < 0)
+	if (cs_provider_by_domain(domain, &id))
+		e = (seq_esp)id;
+	else
 		e = lookup(m, domain);
 	remember(m, domain, e);
 	return e;

@@ -145,7 +145,8 @@ static int unsendable(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 		goto out;
 	if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_QUEUED, SEQ_O_FAILED,
 	                          why.data, -1, now, err)) != 0 ||
-	    (rc = db_enr_set_state(s->d, e->id, "held", what, now, err)) != 0 ||
+	    (rc = db_enr_set_state(s->d, e->id, DB_ENR_HELD, what, now, err)) !=
+	        0 ||
 	    (rc = seq_outbox_history(s, o, e, "unsendable", what, now, err)) !=
 	        0) {
 		db_rollback(s->d);
@@ -269,10 +270,11 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 		              now, err);
 		goto out;
 	}
-	if (strcmp(c->c.status, "active") != 0) {
+	if (c->c.status != DB_CAMPAIGN_ACTIVE) {
 		/* nothing of a paused campaign goes; resume wakes it
 		 * (db_campaign_set_status) */
-		cs_buf_printf(&why, WAIT_CAMPAIGN ": %s", c->c.status);
+		cs_buf_printf(&why, WAIT_CAMPAIGN ": %s",
+		              db_campaign_status_name(c->c.status));
 		rc = wait_row(s, &o, why.data, later(&o, 3600000, now), now,
 		              err);
 		goto out;
@@ -283,8 +285,9 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 		/* wait for the inbox: its pause ends (then due), or the user
 		 * resumes it (db_inbox_set_status wakes the row) */
 		cs_buf_printf(&why, WAIT_INBOX ": %s%s%s",
-		              seq_inbox_authorized(&ib->in) ? ib->in.status
-		                                            : "not authorized",
+		              seq_inbox_authorized(&ib->in)
+		                  ? db_inbox_status_name(ib->in.status)
+		                  : "not authorized",
 		              ib->in.paused_reason ? ": " : "",
 		              ib->in.paused_reason ? ib->in.paused_reason : "");
 		rc = wait_row(s, &o, why.data,
@@ -462,13 +465,12 @@ static int retry(seq_sched *s, const db_outbox *o, const char *why, int64_t due,
 static int pause_inbox(seq_sched *s, seq_ibox *ib, const char *why,
                        int64_t until, int64_t now, cs_err *err)
 {
-	int rc = db_inbox_set_status(s->d, ib->in.name, "paused", why, until,
-	                             now, err);
+	int rc = db_inbox_set_status(s->d, ib->in.name, DB_INBOX_PAUSED, why,
+	                             until, now, err);
 
 	if (rc == 0) {
 		cs_log_warn("inbox %s paused: %s", ib->in.name, why);
-		free(ib->in.status);
-		ib->in.status = cs_xstrdup("paused");
+		ib->in.status = DB_INBOX_PAUSED;
 		ib->active = false;
 		free(ib->in.paused_reason);
 		ib->in.paused_reason = cs_xstrdup(why);
@@ -515,7 +517,7 @@ static int campaign_effects(void *arg, cs_err *err)
 			                          SEQ_O_FAILED, f->why, -1, now,
 			                          err)) == 0)
 				rc = db_enr_set_state(
-				    s->d, e->id, "stopped",
+				    s->d, e->id, DB_ENR_STOPPED,
 				    "not delivered: deferred for 3 days", now,
 				    err);
 			break;

@@ -16,8 +16,8 @@
 static bool is_held(const db_outbox *o, const db_enrollment *e)
 {
 	return strcmp(o->state, "held") == 0 ||
-	       (strcmp(o->state, "failed") == 0 &&
-	        strcmp(e->state, "held") == 0 && e->step == o->step);
+	       (strcmp(o->state, "failed") == 0 && e->state == DB_ENR_HELD &&
+	        e->step == o->step);
 }
 
 /* A row may go out again only from the inbox that has its thread: a row
@@ -97,7 +97,7 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_HELD, SEQ_O_FAILED,
 		                          "resolved: dropped", -1, now, err)) ==
 		        0 &&
-		    (rc = db_enr_set_state(s->d, e.id, "stopped",
+		    (rc = db_enr_set_state(s->d, e.id, DB_ENR_STOPPED,
 		                           "a step was dropped (outbox "
 		                           "resolve --drop)",
 		                           now, err)) == 0)
@@ -154,11 +154,11 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 	if (from == SEQ_O_FAILED) {
 		/* unsendable: the enrollment holds the step; retry lets the
 		 * scheduler compose it afresh (with the data as it is now) */
-		rc = drop ? db_enr_set_state(s->d, e.id, "stopped",
+		rc = drop ? db_enr_set_state(s->d, e.id, DB_ENR_STOPPED,
 		                             "a step was dropped (outbox drop)",
 		                             now, err)
-		          : db_enr_set_state(s->d, e.id, "active", NULL, now,
-		                             err);
+		          : db_enr_set_state(s->d, e.id, DB_ENR_ACTIVE, NULL,
+		                             now, err);
 		if (rc == 0 && !drop)
 			rc = db_enr_set_due(s->d, e.id, now, now, err);
 	} else if (drop) {
@@ -166,7 +166,7 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 		                          "dropped (outbox drop)", -1, now,
 		                          err)) == 0)
 			rc = db_enr_set_state(
-			    s->d, e.id, "stopped",
+			    s->d, e.id, DB_ENR_STOPPED,
 			    "a step was dropped (outbox drop)", now, err);
 	} else {
 		/* held: the same Message-ID (see SEQ_RESOLVE_RESEND) */

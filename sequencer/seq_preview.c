@@ -99,7 +99,7 @@ int seq_preview(db *d, cs_vault *v, const char *campaign, int64_t start,
 	    (rc = db_open(path, 0, &cp, err)) != 0 ||
 	    (rc = db_campaign_get(cp, campaign, &c, err)) != 0)
 		goto out;
-	if (strcmp(c.status, "draft") == 0 && c.list) {
+	if (c.status == DB_CAMPAIGN_DRAFT && c.list) {
 		db_enroll_result er;
 
 		memset(&er, 0, sizeof er);
@@ -107,9 +107,9 @@ int seq_preview(db *d, cs_vault *v, const char *campaign, int64_t start,
 		                             err)) != 0)
 			goto out;
 	}
-	if (strcmp(c.status, "active") != 0 &&
-	    (rc = db_campaign_set_status(cp, c.name, "active", start, err)) !=
-	        0)
+	if (c.status != DB_CAMPAIGN_ACTIVE &&
+	    (rc = db_campaign_set_status(cp, c.name, DB_CAMPAIGN_ACTIVE, start,
+	                                 err)) != 0)
 		goto out;
 	clock = cs_clock_new_sim(start, 0);
 	if ((rc = seq_sched_open(cp, v, clock, &s, err)) != 0)

@@ -197,7 +197,8 @@ static int hold(seq_sched *s, const seq_camp *c, const db_enrollment *e,
 	int rc;
 
 	cs_log_warn("held: %s, step %d: %s", e->email, e->step, why);
-	if ((rc = db_enr_set_state(s->d, e->id, "held", why, now, err)) == 0)
+	if ((rc = db_enr_set_state(s->d, e->id, DB_ENR_HELD, why, now, err)) ==
+	    0)
 		rc = db_history_add(s->d, &h, err);
 	return rc;
 }
@@ -224,7 +225,8 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 	memset(&ct, 0, sizeof ct);
 	*rc_out = 0;
 	if (e->step < 1 || (size_t)e->step > c->c.nsteps) {
-		rc = db_enr_set_state(s->d, e->id, "completed", NULL, now, err);
+		rc = db_enr_set_state(s->d, e->id, DB_ENR_COMPLETED, NULL, now,
+		                      err);
 		goto out;
 	}
 	step = &c->c.steps[e->step - 1];
@@ -240,8 +242,8 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 		cs_buf tmp = CS_BUF_INIT;
 
 		cs_buf_printf(&tmp, "suppressed (%s)", cs_buf_str(&why));
-		rc = db_enr_set_state(s->d, e->id, "stopped", tmp.data, now,
-		                      err);
+		rc = db_enr_set_state(s->d, e->id, DB_ENR_STOPPED, tmp.data,
+		                      now, err);
 		cs_buf_free(&tmp);
 		goto out;
 	}
@@ -454,7 +456,7 @@ static int new_contacts(seq_sched *s, seq_camp *c, int64_t now, int *queued,
 	long long after_id = 0;
 	int tries, rc;
 
-	if (strcmp(c->c.status, "active") != 0)
+	if (c->c.status != DB_CAMPAIGN_ACTIVE)
 		return 0;
 	if ((rc = seq_sched_roll_camp(s, c, now, err)) != 0)
 		return rc;
@@ -522,11 +524,11 @@ static int resume_due(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 {
 	int rc;
 
-	if (strcmp(ib->in.status, "paused") != 0 || ib->in.paused_until <= 0 ||
+	if (ib->in.status != DB_INBOX_PAUSED || ib->in.paused_until <= 0 ||
 	    now < ib->in.paused_until)
 		return 0;
-	if ((rc = db_inbox_set_status(s->d, ib->in.name, "active", NULL, 0, now,
-	                              err)) != 0)
+	if ((rc = db_inbox_set_status(s->d, ib->in.name, DB_INBOX_ACTIVE, NULL,
+	                              0, now, err)) != 0)
 		return rc;
 	if (seq_inbox_authorized(&ib->in))
 		cs_log_info("inbox %s resumed (pause ended)", ib->in.name);
@@ -534,8 +536,7 @@ static int resume_due(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 		cs_log_info("inbox %s: pause ended; it still needs "
 		            "reconnecting",
 		            ib->in.name);
-	free(ib->in.status);
-	ib->in.status = cs_xstrdup("active");
+	ib->in.status = DB_INBOX_ACTIVE;
 	ib->active = seq_inbox_authorized(&ib->in);
 	free(ib->in.paused_reason);
 	ib->in.paused_reason = NULL;

@@ -75,18 +75,9 @@ int seq_tsrc_get(seq_sched *s, long long version_id, const seq_tsrc **out,
 
 int seq_inbox_hard_cap(const db_inbox *in)
 {
-	const char *at = strrchr(in->email, '@');
-
 	if (in->hard_cap > 0)
 		return in->hard_cap;
-	if (strcmp(in->provider, "google") == 0)
-		return at && (strcasecmp(at + 1, "gmail.com") == 0 ||
-		              strcasecmp(at + 1, "googlemail.com") == 0)
-		           ? 500
-		           : 2000;
-	if (strcmp(in->provider, "microsoft") == 0)
-		return 10000;
-	return 0;
+	return cs_provider_hard_cap(in->provider, in->email);
 }
 
 /* Midnight at the start of t's local day. */
@@ -286,16 +277,12 @@ int seq_sched_reload(seq_sched *s, cs_err *err)
 				ib->gated = old[j].gated;
 				break;
 			}
-		ib->active = strcmp(ib->in.status, "active") == 0 &&
+		ib->active = ib->in.status == DB_INBOX_ACTIVE &&
 		             seq_inbox_authorized(&ib->in);
 		ib->min_gap_ms = ib->in.min_gap > 0
 		                     ? (int64_t)ib->in.min_gap * 1000
 		                     : s->min_gap_ms;
-		ib->esp = strcmp(ib->in.provider, "google") == 0
-		              ? SEQ_ESP_GOOGLE
-		          : strcmp(ib->in.provider, "microsoft") == 0
-		              ? SEQ_ESP_MICROSOFT
-		              : SEQ_ESP_OTHER;
+		ib->esp = (seq_esp)ib->in.provider;
 	}
 	free(list); /* the structs moved into s->ib */
 	list = NULL;

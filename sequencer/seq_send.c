@@ -59,7 +59,7 @@ int seq_inbox_smtp(db *d, cs_vault *v, const db_inbox *in, smtp_server *srv,
 		auth->kind = SMTP_AUTH_NONE;
 		return 0;
 	}
-	if (strcmp(in->auth, "oauth2") == 0) {
+	if (in->auth == DB_AUTH_OAUTH2) {
 		/* an access token valid now: refreshed ahead of its expiry,
 		 * which may block up to 10 s (see seq_token.c) */
 		if ((rc = seq_token_get(d, v, in, false, secret, err)) != 0)

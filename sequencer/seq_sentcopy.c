@@ -38,8 +38,8 @@ int seq_inbox_imap(db *d, cs_vault *v, const db_inbox *in, imap_server *srv,
 	srv->tls_opts.ca_file = in->ca_file;
 	srv->tls_opts.insecure = in->insecure_tls;
 	srv->timeout_ms = (int)t * 1000;
-	auth->kind = strcmp(in->auth, "oauth2") == 0 ? IMAP_AUTH_XOAUTH2
-	                                             : IMAP_AUTH_PASSWORD;
+	auth->kind =
+	    in->auth == DB_AUTH_OAUTH2 ? IMAP_AUTH_XOAUTH2 : IMAP_AUTH_PASSWORD;
 	auth->user = in->username ? in->username : in->email;
 	auth->secret = *secret;
 	if (*secret == NULL && srv->tls != IMAP_TLS_NONE)
@@ -51,12 +51,11 @@ int seq_inbox_imap(db *d, cs_vault *v, const db_inbox *in, imap_server *srv,
 
 bool seq_wants_sent_copy(const db_inbox *in)
 {
-	if (strcmp(in->sent_copy, "always") == 0)
+	if (in->sent_copy == DB_SENT_COPY_ALWAYS)
 		return true;
-	if (strcmp(in->sent_copy, "never") == 0)
+	if (in->sent_copy == DB_SENT_COPY_NEVER)
 		return false;
-	return strcmp(in->provider, "google") != 0 &&
-	       strcmp(in->provider, "microsoft") != 0;
+	return !cs_provider_get(in->provider)->keeps_sent_copy;
 }
 
 int seq_sent_copy_to(const imap_server *srv, const imap_auth *auth,

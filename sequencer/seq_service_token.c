@@ -468,7 +468,7 @@ void svc_token_sync(svc *sv)
 		cs_err err = CS_ERR_INIT;
 		tok_ent *e;
 
-		if (strcmp(in->auth, "oauth2") != 0)
+		if (in->auth != DB_AUTH_OAUTH2)
 			continue;
 		e = entry(T, in->id);
 		e->gone = false;
@@ -484,7 +484,7 @@ bool svc_token_usable(svc *sv, const db_inbox *in)
 	cs_err err = CS_ERR_INIT;
 	tok_ent *e;
 
-	if (sv->tok == NULL || strcmp(in->auth, "oauth2") != 0)
+	if (sv->tok == NULL || in->auth != DB_AUTH_OAUTH2)
 		return true;
 	/* a failure here fails again, without the network, in the caller */
 	if (seq_token_check(sv->d, in, cs_clock_now(NULL), &info, &err) != 0 ||
@@ -517,7 +517,7 @@ bool svc_token_hold(wrt *r)
 {
 	svc *sv = r->sv;
 
-	if (sv->tok == NULL || strcmp(r->in.auth, "oauth2") != 0 ||
+	if (sv->tok == NULL || r->in.auth != DB_AUTH_OAUTH2 ||
 	    r->w->srv.tls == IMAP_TLS_NONE)
 		return false;
 	if (r->fails > 0 && !r->w->forced) {

@@ -195,7 +195,7 @@ static void watch_down(wrt *r, const cs_err *err)
 	/* OAuth2 (issue 12): the token may have been dropped early by the
 	 * provider: try again at once, with a forced refresh (watch_job ->
 	 * seq_watcher_reauth), once per failure streak */
-	if (strcmp(r->in.auth, "oauth2") == 0 && !r->w->forced &&
+	if (r->in.auth == DB_AUTH_OAUTH2 && !r->w->forced &&
 	    err->code != CS_EAUTH)
 		backoff = 0;
 	r->fails++;
@@ -203,7 +203,7 @@ static void watch_down(wrt *r, const cs_err *err)
 	 * each retry only at debug level.  A login refused right after the
 	 * forced refresh is the mailbox's or the app's settings, not a lost
 	 * authorization: say so, with the remedy (as the CLI's logins do) */
-	if (strcmp(r->in.auth, "oauth2") == 0 && r->w->forced &&
+	if (r->in.auth == DB_AUTH_OAUTH2 && r->w->forced &&
 	    err->code == CS_EREFUSED) {
 		cs_buf why = CS_BUF_INIT;
 

@@ -79,31 +79,5 @@ int seq_window_next(const db_campaign *c, const char *tz, int64_t t,
 
 bool seq_is_freemail(const char *domain)
 {
-	static const char *const free_domains[] = {
-	    "gmail.com",      "googlemail.com",
-	    "outlook.com",    "hotmail.com",
-	    "hotmail.co.uk",  "hotmail.fr",
-	    "hotmail.de",     "live.com",
-	    "msn.com",        "yahoo.com",
-	    "yahoo.co.uk",    "yahoo.fr",
-	    "yahoo.de",       "ymail.com",
-	    "aol.com",        "icloud.com",
-	    "me.com",         "mac.com",
-	    "proton.me",      "protonmail.com",
-	    "gmx.de",         "gmx.net",
-	    "gmx.com",        "web.de",
-	    "t-online.de",    "mail.com",
-	    "yandex.ru",      "yandex.com",
-	    "mail.ru",        "zoho.com",
-	    "fastmail.com",   "orange.fr",
-	    "free.fr",        "laposte.net",
-	    "libero.it",      "qq.com",
-	    "163.com",        "naver.com",
-	    "rediffmail.com", NULL};
-	int i;
-
-	for (i = 0; free_domains[i]; i++)
-		if (strcasecmp(domain, free_domains[i]) == 0)
-			return true;
-	return false;
+	return cs_provider_is_freemail(domain);
 }

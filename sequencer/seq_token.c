@@ -69,15 +69,6 @@
 #define USED_EVERY_MS  60000 /* record use at most this often */
 #define DEFAULT_LIFE_S 3600  /* when the answer gives no expires_in */
 
-const char *seq_oauth_scope(const char *provider)
-{
-	return strcmp(provider, "microsoft") == 0
-	           ? "https://outlook.office.com/SMTP.Send "
-	             "https://outlook.office.com/IMAP.AccessAsUser.All "
-	             "offline_access"
-	           : "https://mail.google.com/";
-}
-
 /* s with every "{tenant}" replaced by tenant, into out. */
 static void with_tenant(const char *s, const char *tenant, cs_buf *out)
 {
@@ -103,24 +94,26 @@ void seq_oauth_cfg_free(seq_oauth_cfg *c)
 	memset(c, 0, sizeof *c);
 }
 
-int seq_oauth_cfg_load(db *d, cs_vault *v, const char *provider,
+int seq_oauth_cfg_load(db *d, cs_vault *v, cs_provider_id provider,
                        const char *tenant, int timeout_ms, seq_oauth_cfg *out,
                        cs_err *err)
 {
-	bool ms = strcmp(provider, "microsoft") == 0;
+	const cs_provider *p = cs_provider_get(provider);
+	bool device; /* device-code flow, else authorization code */
 	cs_buf raw = CS_BUF_INIT;
 	char key[64];
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if (!ms && strcmp(provider, "google") != 0)
+	if (!p->oauth)
 		return cs_err_set(err, CS_EINVAL,
 		                  "provider \"%s\" has no OAuth2 settings "
 		                  "(google or microsoft)",
-		                  provider);
+		                  p->name);
+	device = p->oauth_device_url != NULL;
 	if (tenant == NULL || *tenant == '\0')
 		tenant = SEQ_OAUTH_TENANT;
-	snprintf(key, sizeof key, "oauth.%s.client_id", provider);
+	snprintf(key, sizeof key, "oauth.%s.client_id", p->name);
 	if ((rc = db_config_get(d, key, &out->client_id, NULL, err)) != 0)
 		goto fail;
 	if (out->client_id.len == 0) {
@@ -132,33 +125,34 @@ int seq_oauth_cfg_load(db *d, cs_vault *v, const char *provider,
 		    key, key);
 		goto fail;
 	}
-	snprintf(key, sizeof key, "oauth.%s.token_url", provider);
+	snprintf(key, sizeof key, "oauth.%s.token_url", p->name);
 	if ((rc = db_config_get(d, key, &raw, NULL, err)) != 0)
 		goto fail;
 	with_tenant(cs_buf_str(&raw), tenant, &out->token_url);
 	cs_buf_clear(&raw);
-	snprintf(key, sizeof key, "oauth.%s.%s", provider,
-	         ms ? "device_code_url" : "auth_url");
+	snprintf(key, sizeof key, "oauth.%s.%s", p->name,
+	         device ? "device_code_url" : "auth_url");
 	if ((rc = db_config_get(d, key, &raw, NULL, err)) != 0)
 		goto fail;
 	with_tenant(cs_buf_str(&raw), tenant,
-	            ms ? &out->device_url : &out->auth_url);
-	if (!ms) {
+	            device ? &out->device_url : &out->auth_url);
+	if (p->oauth_secret) {
 		cs_buf blob = CS_BUF_INIT;
+		char sealed[96];
 		bool found = false;
 
-		rc = db_config_get_sealed(d, "oauth.google.client_secret",
-		                          &blob, &found, err);
+		snprintf(key, sizeof key, "oauth.%s.client_secret", p->name);
+		snprintf(sealed, sizeof sealed, DB_CFG_SEALED_PREFIX "%s", key);
+		rc = db_config_get_sealed(d, key, &blob, &found, err);
 		if (rc == 0 && found)
-			rc = cs_vault_open(
-			    v, "meta", "value",
-			    DB_CFG_SEALED_PREFIX "oauth.google.client_secret",
-			    blob.data, blob.len, &out->client_secret, err);
+			rc =
+			    cs_vault_open(v, "meta", "value", sealed, blob.data,
+			                  blob.len, &out->client_secret, err);
 		cs_buf_free(&blob);
 		if (rc)
 			goto fail;
 	}
-	out->scope = seq_oauth_scope(provider);
+	out->scope = p->oauth_scope;
 	out->client.token_url = cs_buf_str(&out->token_url);
 	out->client.client_id = cs_buf_str(&out->client_id);
 	out->client.client_secret = out->client_secret;
@@ -173,15 +167,15 @@ fail:
 
 bool seq_inbox_authorized(const db_inbox *in)
 {
-	return in->auth_state == NULL || strcmp(in->auth_state, "ok") == 0;
+	return in->auth_state == DB_AUTH_OK;
 }
 
 void seq_token_reconnect_cmd(const db_inbox *in, const char *tenant,
                              cs_buf *out)
 {
 	cs_buf_printf(out, "coldseq inbox connect %s --email %s --name %s",
-	              in->provider, in->email, in->name);
-	if (strcmp(in->provider, "microsoft") == 0 && tenant && *tenant &&
+	              cs_provider_get(in->provider)->name, in->email, in->name);
+	if (in->provider == CS_PROVIDER_MICROSOFT && tenant && *tenant &&
 	    strcmp(tenant, SEQ_OAUTH_TENANT) != 0)
 		cs_buf_printf(out, " --tenant %s", tenant);
 }
@@ -201,9 +195,9 @@ static int open_access(db *d, cs_vault *v, const db_inbox *in, cs_secret **out,
 		                "inbox '%s' has no token stored: run 'coldseq "
 		                "inbox connect %s --email %s --name %s'",
 		                in->name,
-		                strcmp(in->provider, "generic") == 0
-		                    ? "google|microsoft"
-		                    : in->provider,
+		                cs_provider_get(in->provider)->oauth
+		                    ? cs_provider_get(in->provider)->name
+		                    : "google|microsoft",
 		                in->email, in->name);
 	else
 		rc = cs_vault_open(v, "inboxes", "secret", in->uuid, blob.data,
@@ -234,7 +228,7 @@ static int lose_authorization(db *d, const db_inbox *in, const db_token *t,
 	              "reconnect with: ",
 	              when, why->msg);
 	seq_token_reconnect_cmd(in, t->tenant, &reason);
-	if (db_inbox_set_auth(d, in->id, "auth_failed", reason.data, now,
+	if (db_inbox_set_auth(d, in->id, DB_AUTH_FAILED, reason.data, now,
 	                      &e2) != 0)
 		cs_log_error("inbox %s: %s", in->name, e2.msg);
 	cs_log_warn("inbox %s lost its authorization: %s", in->name,
@@ -255,7 +249,7 @@ struct seq_token_refresh {
 	int64_t now; /* real time of the plan: the new expiry counts from it */
 	seq_oauth_cfg cfg;
 	cs_secret *rt; /* the refresh token, opened */
-	bool ms;       /* Microsoft wants the scopes again; Google does not */
+	bool rescope;  /* the refresh repeats the scope (Microsoft) */
 	/* what run found */
 	int rc;
 	cs_err err;
@@ -283,11 +277,11 @@ static int read_row(db *d, const db_inbox *in, bool force, db_token *t,
 
 	if ((rc = db_token_get(d, in->id, t, err)) != 0)
 		return rc;
-	if (strcmp(t->auth_state, "auth_failed") == 0)
+	if (t->auth_state == DB_AUTH_FAILED)
 		rc = cs_err_set(
 		    err, CS_EAUTH, "inbox '%s' needs reconnecting: %s",
 		    in->name, t->auth_reason ? t->auth_reason : "(no reason)");
-	else if (strcmp(t->auth_state, "pending") == 0)
+	else if (t->auth_state == DB_AUTH_PENDING)
 		rc = cs_err_set(err, CS_EAUTH,
 		                "inbox '%s' is not connected yet: run 'coldseq "
 		                "inbox connect --pending'",
@@ -318,12 +312,12 @@ static int plan_from(db *d, cs_vault *v, const db_inbox *in, db_token *t,
 	r->in.uuid = cs_xstrdup(in->uuid);
 	r->in.name = cs_xstrdup(in->name);
 	r->in.email = cs_xstrdup(in->email);
-	r->in.provider = cs_xstrdup(in->provider);
-	r->in.auth = cs_xstrdup(in->auth);
+	r->in.provider = in->provider;
+	r->in.auth = in->auth;
 	r->t = *t;
 	memset(t, 0, sizeof *t);
 	r->now = now;
-	r->ms = strcmp(r->t.provider, "microsoft") == 0;
+	r->rescope = cs_provider_get(r->t.provider)->oauth_scope_on_refresh;
 	if ((rc = seq_oauth_cfg_load(d, v, r->t.provider, r->t.tenant,
 	                             REFRESH_TIMEOUT_MS, &r->cfg, err)) != 0 ||
 	    (rc = cs_vault_open(v, "oauth_tokens", "refresh_token", in->uuid,
@@ -345,14 +339,13 @@ int seq_token_check(db *d, const db_inbox *in, int64_t now, seq_token_info *out,
 
 	out->usable = true;
 	out->refresh_at = INT64_MAX;
-	if (strcmp(in->auth, "oauth2") != 0)
+	if (in->auth != DB_AUTH_OAUTH2)
 		return 0;
 	if ((rc = db_token_get(d, in->id, &t, err)) != 0)
 		return rc;
 	/* pending, auth_failed, a fixed bearer token: seq_token_get answers
 	 * at once, and nothing can be refreshed */
-	if (t.found &&
-	    (t.auth_state == NULL || strcmp(t.auth_state, "ok") == 0)) {
+	if (t.found && t.auth_state == DB_AUTH_OK) {
 		m = margin_ms(&t);
 		life = t.expires_at - t.refreshed_at;
 		slack = life > 0 ? life / 8 : 0;
@@ -388,7 +381,8 @@ int seq_token_refresh_plan(db *d, cs_vault *v, const db_inbox *in, bool force,
 void seq_token_refresh_run(seq_token_refresh *r)
 {
 	r->rc = net_oauth_refresh(&r->cfg.client, r->rt,
-	                          r->ms ? r->cfg.scope : NULL, &r->nt, &r->err);
+	                          r->rescope ? r->cfg.scope : NULL, &r->nt,
+	                          &r->err);
 }
 
 /* Step 3 after a granted refresh: seal and store, if still generation g. */
@@ -536,7 +530,7 @@ int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
 
 bool seq_token_refused(const db_inbox *in, const smtp_result *res)
 {
-	return strcmp(in->auth, "oauth2") == 0 && res->phase == SMTP_PH_AUTH &&
+	return in->auth == DB_AUTH_OAUTH2 && res->phase == SMTP_PH_AUTH &&
 	       res->verdict.outcome == SMTP_INBOX_FAILURE && res->code >= 500;
 }
 
@@ -553,8 +547,7 @@ int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err)
 		return rc;
 	if (ib) {
 		ib->active = false;
-		free(ib->in.auth_state);
-		ib->in.auth_state = cs_xstrdup("auth_failed");
+		ib->in.auth_state = DB_AUTH_FAILED;
 	}
 	/* released contacts are due now: every campaign looks again, and
 	 * recounts its new contacts of the day (the released ones no
@@ -577,6 +570,7 @@ void seq_token_refused_fresh(const db_inbox *in, const char *proto,
                              const char *said, cs_buf *out)
 {
 	bool smtp = strcmp(proto, "SMTP") == 0;
+	cs_provider_id p = in->provider;
 
 	cs_buf_printf(out,
 	              "inbox '%s': the %s server refuses even a freshly "
@@ -584,25 +578,27 @@ void seq_token_refused_fresh(const db_inbox *in, const char *proto,
 	              "valid (no reconnect needed) and the mailbox's or the "
 	              "app's settings are not: ",
 	              in->name, proto);
-	if (strcmp(in->provider, "microsoft") == 0 && smtp)
+	if (p == CS_PROVIDER_MICROSOFT && smtp)
 		cs_buf_printf(out,
 		              "enable SMTP AUTH for the mailbox "
 		              "(Set-CASMailbox -Identity %s "
 		              "-SmtpClientAuthenticationDisabled $false) and "
 		              "check that the app has the permission SMTP.Send",
 		              in->email);
-	else if (strcmp(in->provider, "microsoft") == 0)
+	else if (p == CS_PROVIDER_MICROSOFT)
 		cs_buf_printf(
 		    out,
 		    "enable IMAP for the mailbox (Set-CASMailbox "
 		    "-Identity %s -ImapEnabled $true) and check that "
 		    "the app has the permission IMAP.AccessAsUser.All",
 		    in->email);
-	else if (strcmp(in->provider, "google") == 0)
-		cs_buf_puts(out, "check that the consent screen grants the "
-		                 "scope https://mail.google.com/ and that the "
-		                 "Workspace admin allows IMAP and SMTP for the "
-		                 "user");
+	else if (p == CS_PROVIDER_GOOGLE)
+		cs_buf_printf(out,
+		              "check that the consent screen grants the "
+		              "scope %s and that the "
+		              "Workspace admin allows IMAP and SMTP for the "
+		              "user",
+		              cs_provider_get(p)->oauth_scope);
 	else
 		cs_buf_printf(out,
 		              "check that the mailbox accepts XOAUTH2 over %s "
@@ -627,7 +623,7 @@ int seq_auth_refresh_once(db *d, cs_vault *v, const db_inbox *in,
 		refreshed = &local;
 	if ((rc = attempt(arg, false, &refused, &first)) == 0)
 		return 0;
-	if (!refused || strcmp(in->auth, "oauth2") != 0) {
+	if (!refused || in->auth != DB_AUTH_OAUTH2) {
 		if (err)
 			*err = first;
 		return rc;

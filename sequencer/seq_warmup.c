@@ -344,16 +344,17 @@ static int health_check(seq_warmup *w, int64_t now, bool *changed, cs_err *err)
 			    "messages in INBOX over 7 days; below "
 			    "%lld%%)",
 			    good * 100 / seen, good, seen, threshold);
-			rc = db_inbox_set_status(w->d, x->inbox, "paused",
-			                         cs_buf_str(&why), 0, now, err);
+			rc =
+			    db_inbox_set_status(w->d, x->inbox, DB_INBOX_PAUSED,
+			                        cs_buf_str(&why), 0, now, err);
 			if (rc == 0)
 				cs_log_warn("inbox %s: campaigns paused: %s",
 				            x->inbox, cs_buf_str(&why));
 			*changed = true;
 		} else if (good * 100 >= threshold * seen && ours &&
 		           strcmp(x->status, "paused") == 0) {
-			rc = db_inbox_set_status(w->d, x->inbox, "active", NULL,
-			                         0, now, err);
+			rc = db_inbox_set_status(
+			    w->d, x->inbox, DB_INBOX_ACTIVE, NULL, 0, now, err);
 			if (rc == 0)
 				cs_log_info("inbox %s: warmup health %lld%%: "
 				            "campaigns resume",

@@ -1,7 +1,8 @@
 /*
  * seq_watch.c - the watcher: read new mail of an inbox (INBOX and Junk,
  * never Sent or Drafts), classify it, and record events, suppressions and
- * contact stops.
+ * contact stops.  What an event does is seq_policy.c's table; this file
+ * finds what of ours a message is about and runs the row's actions.
  *
  * Never miss, never twice:
  *  - per folder, UIDVALIDITY and the last UID read are stored in the same
@@ -169,14 +170,125 @@ static int related(ctx *x, const cls_class *c, const char *addr,
 	return rc;
 }
 
-/* One classified message into events and their effects. */
+/* Run the actions of policy row p for the event e just stored (r: the
+ * recipient of a report it is about, or NULL).  "once" actions only when
+ * the event is new. */
+static int act(ctx *x, const seq_event_policy *p, const cls_class *c,
+               const db_event *e, const cls_rcpt *r, cs_err *err)
+{
+	unsigned a = p->always | (x->added ? p->once : 0);
+	const char *why = p->reason;
+	char detail[128];
+	int rc = 0;
+
+	if (p->reason_detail) {
+		snprintf(detail, sizeof detail, "%s %s %s", p->reason,
+		         r && r->status[0] ? r->status : "",
+		         r && r->reason ? r->reason : "");
+		why = detail;
+	}
+	if (a & SEQ_ACT_STOP)
+		rc = stop_contact(x, e->contact, p->stop_status,
+		                  (a & SEQ_ACT_SUPPRESS) != 0, why);
+	if (rc == 0 && (a & SEQ_ACT_PAUSE_INBOX))
+		rc = seq_bounce_protect(x->d, x->in, cs_clock_now(x->clock),
+		                        NULL, err);
+	if (rc == 0 && (a & SEQ_ACT_RETRY_SOFT) && e->related_message_id)
+		rc = seq_soft_bounce(x->d, e->related_message_id, e->contact,
+		                     r ? r->reason : NULL,
+		                     cs_clock_now(x->clock), err);
+	if (rc == 0 && (a & SEQ_ACT_AUTO_REPLY))
+		rc = seq_auto_reply(x->d, e->contact, e->return_date,
+		                    cs_clock_now(x->clock), err);
+	if (rc == 0 && (a & SEQ_ACT_SETTLE_WARMUP))
+		rc = seq_warmup_received(x->d, x->clock, x->in, x->role,
+		                         x->folder, x->uidvalidity, x->uid, c,
+		                         err);
+	return rc;
+}
+
+/* The policy row for c in context cx (hard: the recipient's, -1 when
+ * none), the event stored as its kind, then its actions. */
+static int apply(ctx *x, const cls_class *c, seq_event_ctx cx, int hard,
+                 const cls_rcpt *r, db_event *e, cs_err *err)
+{
+	const seq_event_policy *p =
+	    seq_event_policy_find(c->kind, cx, hard, c->token != NULL);
+	int rc;
+
+	if (p == NULL)
+		return cs_err_set(err, CS_EINVAL,
+		                  "no event policy for a %s message",
+		                  cls_kind_name(c->kind));
+	e->kind = seq_event_kind_name(p->record);
+	if ((rc = add_event(x, e)) != 0)
+		return rc;
+	return act(x, p, c, e, r, err);
+}
+
+/* A bounce, delay or complaint: one event per recipient it reports (or
+ * one for the reported message when it names none), each counted against
+ * the message it is about: the reported one, else the last one this
+ * inbox sent to the recipient. */
+static int record_report(ctx *x, const cls_class *c, db_event *e, cs_err *err)
+{
+	db_sent_ref ref;
+	bool found = false;
+	size_t i;
+	int rc = 0;
+
+	memset(&ref, 0, sizeof ref);
+	if (c->orig_message_id &&
+	    (rc = db_message_by_id(x->d, x->in->id, c->orig_message_id, &ref,
+	                           &found, err)) != 0)
+		goto out;
+	if (c->nrcpts == 0) {
+		/* a complaint may not name the recipient: the one of the
+		 * reported message */
+		e->recipient = found ? ref.recipient : NULL;
+		e->contact = e->recipient;
+		e->related_message_id = found ? ref.message_id : NULL;
+		rc = apply(x, c, found ? SEQ_CTX_MATCHED : SEQ_CTX_UNMATCHED,
+		           -1, NULL, e, err);
+		goto out;
+	}
+	for (i = 0; i < c->nrcpts && rc == 0; i++) {
+		const cls_rcpt *r = &c->rcpts[i];
+		db_sent_ref r2;
+		bool f2 = false;
+
+		memset(&r2, 0, sizeof r2);
+		if (!found)
+			rc = db_message_last_to(x->d, x->in->id, r->addr, &r2,
+			                        &f2, err);
+		e->recipient = r->addr;
+		e->contact = r->addr;
+		e->status = r->status[0] ? r->status : NULL;
+		e->reason = r->reason;
+		e->hard = c->kind == CLS_BOUNCE ? r->hard : 0;
+		e->related_message_id = found ? ref.message_id
+		                        : f2  ? r2.message_id
+		                              : NULL;
+		if (rc == 0)
+			rc = apply(x, c,
+			           e->related_message_id ? SEQ_CTX_MATCHED
+			                                 : SEQ_CTX_UNMATCHED,
+			           e->hard, r, e, err);
+		db_sent_ref_free(&r2);
+	}
+out:
+	db_sent_ref_free(&ref);
+	return rc;
+}
+
+/* One classified message into events and their effects: what of ours it
+ * is about decides the context, seq_policy.c what follows. */
 static int record(ctx *x, const cls_class *c)
 {
 	db_event e;
 	db_sent_ref ref;
 	bool found = false;
 	char *key = event_key(c);
-	const char *kind = cls_kind_name(c->kind);
 	cs_buf clean[4] = {CS_BUF_INIT, CS_BUF_INIT, CS_BUF_INIT, CS_BUF_INIT};
 	cs_err err = CS_ERR_INIT;
 	size_t i;
@@ -203,15 +315,14 @@ static int record(ctx *x, const cls_class *c)
 	e.hard = -1;
 	e.received_at = cs_clock_now(x->clock);
 
-	/* our own mail (a copy to ourselves, a message we sent) is never a
-	 * reply */
+	/* our own mail (a copy to ourselves, a message we sent) */
 	if (c->message_id &&
 	    (rc = db_message_by_id(x->d, x->in->id, c->message_id, &ref, &found,
 	                           &err)) != 0)
 		goto out;
 	if (found || (c->from && strcasecmp(c->from, x->in->email) == 0)) {
-		kind = "other";
-		goto simple;
+		rc = apply(x, c, SEQ_CTX_OWN, -1, NULL, &e, &err);
+		goto out;
 	}
 	/* warmup: the message, or what it answers, is a warmup message */
 	if (c->message_id && (rc = db_message_by_id(x->d, 0, c->message_id,
@@ -225,103 +336,31 @@ static int record(ctx *x, const cls_class *c)
 	if (rc)
 		goto out;
 	if (found && ref.purpose && strcmp(ref.purpose, "warmup") == 0) {
-		e.kind = "warmup";
 		e.related_message_id = ref.message_id;
-		/* warmup: read, rescue, answer (seq_warmup.c), once */
-		if ((rc = add_event(x, &e)) == 0 && x->added)
-			rc = seq_warmup_received(x->d, x->clock, x->in, x->role,
-			                         x->folder, x->uidvalidity,
-			                         x->uid, c, &err);
+		rc = apply(x, c, SEQ_CTX_WARMUP, -1, NULL, &e, &err);
 		goto out;
 	}
 	db_sent_ref_free(&ref);
 	found = false;
-	e.kind = kind;
 
 	switch (c->kind) {
 	case CLS_BOUNCE:
 	case CLS_DELAY:
-	case CLS_COMPLAINT:
-		if (c->orig_message_id &&
-		    (rc = db_message_by_id(x->d, x->in->id, c->orig_message_id,
-		                           &ref, &found, &err)) != 0)
-			goto out;
-		if (c->nrcpts == 0) {
-			/* a complaint may not name the recipient: the one of
-			 * the reported message */
-			e.recipient = found ? ref.recipient : NULL;
-			e.contact = e.recipient;
-			e.related_message_id = found ? ref.message_id : NULL;
-			if ((rc = add_event(x, &e)) != 0)
-				goto out;
-			if (c->kind == CLS_COMPLAINT)
-				rc = stop_contact(x, e.recipient, "complained",
-				                  true, "complaint");
-			goto out;
-		}
-		for (i = 0; i < c->nrcpts && rc == 0; i++) {
-			const cls_rcpt *r = &c->rcpts[i];
-			db_sent_ref r2;
-			bool f2 = false;
-			char reason[128];
-
-			memset(&r2, 0, sizeof r2);
-			if (!found)
-				rc = db_message_last_to(
-				    x->d, x->in->id, r->addr, &r2, &f2, &err);
-			e.recipient = r->addr;
-			e.contact = r->addr;
-			e.status = r->status[0] ? r->status : NULL;
-			e.reason = r->reason;
-			e.hard = c->kind == CLS_BOUNCE ? r->hard : 0;
-			e.related_message_id = found ? ref.message_id
-			                       : f2  ? r2.message_id
-			                             : NULL;
-			if (rc == 0)
-				rc = add_event(x, &e);
-			snprintf(reason, sizeof reason, "%s %s %s", kind,
-			         r->status[0] ? r->status : "",
-			         r->reason ? r->reason : "");
-			if (rc == 0 && c->kind == CLS_BOUNCE && r->hard &&
-			    (rc = stop_contact(x, r->addr, "bounced", true,
-			                       reason)) == 0 &&
-			    x->added)
-				rc = seq_bounce_protect(x->d, x->in,
-				                        cs_clock_now(x->clock),
-				                        NULL, &err);
-			if (rc == 0 && c->kind == CLS_BOUNCE && !r->hard &&
-			    x->added && e.related_message_id)
-				rc = seq_soft_bounce(
-				    x->d, e.related_message_id, r->addr,
-				    r->reason, cs_clock_now(x->clock), &err);
-			if (rc == 0 && c->kind == CLS_COMPLAINT)
-				rc = stop_contact(x, r->addr, "complained",
-				                  true, "complaint");
-			db_sent_ref_free(&r2);
-		}
-		goto out;
+	case CLS_COMPLAINT: rc = record_report(x, c, &e, &err); break;
 	case CLS_UNSUBSCRIBE:
-		e.contact = c->from;
-		if ((rc = related(x, c, c->from, &ref, &found, &err)) != 0)
-			goto out;
-		e.related_message_id = found ? ref.message_id : NULL;
-		if ((rc = add_event(x, &e)) == 0)
-			rc = stop_contact(x, c->from, "unsubscribed", true,
-			                  c->token
-			                      ? "unsubscribe (List-Unsubscribe)"
-			                      : "unsubscribe (asked by reply)");
-		goto out;
 	case CLS_AUTO_REPLY:
+		/* counted against the message it answers, or the last one
+		 * this inbox sent to the sender */
 		e.contact = c->from;
-		e.return_date = c->return_date[0] ? c->return_date : NULL;
-		if ((rc = related(x, c, c->from, &ref, &found, &err)) == 0 &&
-		    found)
-			e.related_message_id = ref.message_id;
-		rc = rc ? rc : add_event(x, &e);
-		if (rc == 0 && x->added)
-			rc = seq_auto_reply(x->d, c->from, e.return_date,
-			                    cs_clock_now(x->clock), &err);
-		goto out;
+		if (c->kind == CLS_AUTO_REPLY)
+			e.return_date =
+			    c->return_date[0] ? c->return_date : NULL;
+		if ((rc = related(x, c, c->from, &ref, &found, &err)) != 0)
+			break;
+		e.related_message_id = found ? ref.message_id : NULL;
+		rc = apply(x, c, found ? SEQ_CTX_MATCHED : SEQ_CTX_UNMATCHED,
+		           -1, NULL, &e, &err);
+		break;
 	case CLS_REPLY:
 	case CLS_OTHER:
 		/* a reply only when it answers one of our messages */
@@ -336,20 +375,15 @@ static int record(ctx *x, const cls_class *c)
 			                           strip_re(c->subject), &ref,
 			                           &found, &err);
 		if (rc)
-			goto out;
-		kind = found ? "reply" : "other";
+			break;
 		if (found) {
 			e.related_message_id = ref.message_id;
 			e.contact = c->from;
 		}
-		e.kind = kind;
-		if ((rc = add_event(x, &e)) == 0 && found)
-			rc = stop_contact(x, c->from, "replied", false, NULL);
-		goto out;
+		rc = apply(x, c, found ? SEQ_CTX_MATCHED : SEQ_CTX_UNMATCHED,
+		           -1, NULL, &e, &err);
+		break;
 	}
-simple:
-	e.kind = kind;
-	rc = add_event(x, &e);
 out:
 	db_sent_ref_free(&ref);
 	for (i = 0; i < 4; i++)
@@ -629,7 +663,7 @@ int seq_watcher_reauth(seq_watcher *w, bool after_failure, cs_err *err)
 	bool force = after_failure && !w->forced;
 	int rc;
 
-	if (strcmp(w->in->auth, "oauth2") != 0 || w->srv.tls == IMAP_TLS_NONE)
+	if (w->in->auth != DB_AUTH_OAUTH2 || w->srv.tls == IMAP_TLS_NONE)
 		return 0;
 	if (force) /* once per failure streak, even when it fails */
 		w->forced = true;

@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 		in.uuid = uuid;
 		in.name = name;
 		in.email = email;
-		in.provider = "generic";
+		in.provider = CS_PROVIDER_GENERIC;
 		in.smtp_host = "127.0.0.1";
 		in.smtp_port = 2525;
 		in.imap_host = "127.0.0.1";
@@ -162,8 +162,8 @@ int main(int argc, char **argv)
 		memset(&er, 0, sizeof er);
 		if (db_campaign_enroll(d, &got, list, NULL, t0, &er, &err) !=
 		        0 ||
-		    db_campaign_set_status(d, got.name, "active", t0, &err) !=
-		        0)
+		    db_campaign_set_status(d, got.name, DB_CAMPAIGN_ACTIVE, t0,
+		                           &err) != 0)
 			die("enroll", &err);
 		db_campaign_free(&camp);
 		db_campaign_free(&got);

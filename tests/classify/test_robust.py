@@ -3,7 +3,7 @@ binary (`coldseq classify --json`).  Each must give exactly one verdict,
 exit 0, and stay within a memory bound (peak RSS of the child, from
 wait4's rusage) and a time bound.  The bounds are generous because the
 test binary runs under AddressSanitizer; the point is that a 50 MB
-message costs about what a 4 MB one does (only IMAP_MAX_SCAN bytes are
+message costs about what a 4 MB one does (only CLS_MAX_SCAN bytes are
 looked at), not 50 MB and more.
 """
 import json

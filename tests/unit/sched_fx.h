@@ -109,7 +109,7 @@ static inline void add_inbox(fx *f, const char *name, int cap, const char *tz,
 	in.uuid = uuid;
 	in.name = (char *)name;
 	in.email = email;
-	in.provider = "generic";
+	in.provider = CS_PROVIDER_GENERIC;
 	in.smtp_host = "127.0.0.1";
 	in.smtp_port = 2525;
 	in.imap_host = "127.0.0.1";
@@ -205,9 +205,10 @@ static inline void create_campaign(fx *f, const char *yaml, bool start,
 		assert_int_equal(db_campaign_enroll(f->d, &got, got.list, NULL,
 		                                    now, &r, &err),
 		                 0);
-		assert_int_equal(
-		    db_campaign_set_status(f->d, got.name, "active", now, &err),
-		    0);
+		assert_int_equal(db_campaign_set_status(f->d, got.name,
+		                                        DB_CAMPAIGN_ACTIVE, now,
+		                                        &err),
+		                 0);
 		if (res)
 			*res = r;
 	}

@@ -265,6 +265,83 @@ static void sealed_values_listed_and_updated(void **state)
 
 /* OAuth2 token rows: connect, refresh with and without rotation, a
  * refresh that raced another process, auth state, sealed listing. */
+/* The inbox enums' names are the schema's CHECK words, each parses back,
+ * and an inbox written with every value reads back the same. */
+static void inbox_enum_names_round_trip(void **state)
+{
+	static const char *const status[] = {"active", "paused", "error"};
+	static const char *const auth[] = {"password", "oauth2"};
+	static const char *const astate[] = {"ok", "pending", "auth_failed"};
+	static const char *const copy[] = {"auto", "always", "never"};
+	db_inbox_status st;
+	db_auth_kind ak;
+	db_auth_state as;
+	db_sent_copy sc;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_string_equal(db_inbox_status_name((db_inbox_status)i),
+		                    status[i]);
+		assert_true(db_inbox_status_parse(status[i], &st));
+		assert_int_equal(st, i);
+		assert_string_equal(db_auth_state_name((db_auth_state)i),
+		                    astate[i]);
+		assert_true(db_auth_state_parse(astate[i], &as));
+		assert_int_equal(as, i);
+		assert_string_equal(db_sent_copy_name((db_sent_copy)i),
+		                    copy[i]);
+		assert_true(db_sent_copy_parse(copy[i], &sc));
+		assert_int_equal(sc, i);
+	}
+	for (i = 0; i < 2; i++) {
+		assert_string_equal(db_auth_kind_name((db_auth_kind)i),
+		                    auth[i]);
+		assert_true(db_auth_kind_parse(auth[i], &ak));
+		assert_int_equal(ak, i);
+	}
+	assert_false(db_inbox_status_parse("Active", &st));
+	assert_false(db_auth_state_parse(NULL, &as));
+	assert_false(db_sent_copy_parse("sometimes", &sc));
+	assert_false(db_auth_kind_parse("", &ak));
+}
+
+/* The enrollment states' names are the schema's CHECK words. */
+static void enr_state_names_round_trip(void **state)
+{
+	static const char *const names[] = {"active", "queued", "held",
+	                                    "completed", "stopped"};
+	db_enr_state s;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		assert_string_equal(db_enr_state_name((db_enr_state)i),
+		                    names[i]);
+		assert_true(db_enr_state_parse(names[i], &s));
+		assert_int_equal(s, i);
+	}
+	assert_false(db_enr_state_parse("sent", &s));
+}
+
+/* A campaign's statuses, deleted included (read, never set). */
+static void campaign_status_names_round_trip(void **state)
+{
+	static const char *const names[] = {"draft", "active", "paused",
+	                                    "deleted"};
+	db_campaign_status s;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		assert_string_equal(
+		    db_campaign_status_name((db_campaign_status)i), names[i]);
+		assert_true(db_campaign_status_parse(names[i], &s));
+		assert_int_equal(s, i);
+	}
+	assert_false(db_campaign_status_parse("running", &s));
+}
+
 static void oauth_tokens_compare_and_set(void **state)
 {
 	fx *f = *state;
@@ -282,7 +359,7 @@ static void oauth_tokens_compare_and_set(void **state)
 	    db_inbox_insert_min(d, "a", "a@x.test", "u-1", "A0", 2, &err), 0);
 	assert_int_equal(db_inbox_get(d, "a", &in, &err), 0);
 	id = in.id;
-	assert_string_equal(in.auth_state, "ok");
+	assert_int_equal(in.auth_state, DB_AUTH_OK);
 	db_inbox_free(&in);
 	assert_int_equal(db_token_get(d, id, &t, &err), 0);
 	assert_false(t.found);
@@ -290,7 +367,7 @@ static void oauth_tokens_compare_and_set(void **state)
 
 	memset(&set, 0, sizeof set);
 	set.inbox_id = id;
-	set.provider = "microsoft";
+	set.provider = CS_PROVIDER_MICROSOFT;
 	set.tenant = "contoso";
 	set.access = "A1";
 	set.access_len = 2;
@@ -298,11 +375,12 @@ static void oauth_tokens_compare_and_set(void **state)
 	set.refresh_len = 2;
 	set.expires_at = 1000;
 	set.now = 10;
-	assert_int_equal(db_inbox_set_auth(d, id, "pending", NULL, 5, &err), 0);
+	assert_int_equal(
+	    db_inbox_set_auth(d, id, DB_AUTH_PENDING, NULL, 5, &err), 0);
 	assert_int_equal(db_token_connect(d, &set, &err), 0);
 	assert_int_equal(db_token_get(d, id, &t, &err), 0);
 	assert_true(t.found);
-	assert_string_equal(t.auth_state, "ok"); /* a connect clears it */
+	assert_int_equal(t.auth_state, DB_AUTH_OK); /* a connect clears it */
 	assert_string_equal(t.tenant, "contoso");
 	assert_int_equal(t.generation, 1);
 	assert_int_equal(t.refresh.len, 2);
@@ -371,13 +449,14 @@ static void oauth_tokens_compare_and_set(void **state)
 	assert_false(found);
 
 	assert_int_equal(
-	    db_inbox_set_auth(d, id, "auth_failed", "why", 40, &err), 0);
+	    db_inbox_set_auth(d, id, DB_AUTH_FAILED, "why", 40, &err), 0);
 	assert_int_equal(db_inbox_get(d, "a", &in, &err), 0);
-	assert_string_equal(in.auth_state, "auth_failed");
+	assert_int_equal(in.auth_state, DB_AUTH_FAILED);
 	assert_string_equal(in.auth_reason, "why");
 	db_inbox_free(&in);
-	assert_int_equal(db_inbox_set_auth(d, id, "bogus", NULL, 40, &err),
-	                 CS_EDB);
+	assert_int_equal(
+	    db_inbox_set_auth(d, id, (db_auth_state)99, NULL, 40, &err),
+	    CS_EINVAL);
 	/* the token goes with its inbox (whose row stays, a tombstone) */
 	{
 		db_inbox_removal r;
@@ -681,6 +760,9 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(migration_11_keeps_rows_and_history,
 	                                    setup, teardown),
+	    cmocka_unit_test(inbox_enum_names_round_trip),
+	    cmocka_unit_test(enr_state_names_round_trip),
+	    cmocka_unit_test(campaign_status_names_round_trip),
 	    cmocka_unit_test_setup_teardown(oauth_tokens_compare_and_set, setup,
 	                                    teardown),
 	};

@@ -215,7 +215,7 @@ static void variants_parallel_held(void **state)
 	/* v10 has no company: held, naming the field */
 	assert_int_equal(db_campaign_get(f->d, "one", &c, &err), 0);
 	assert_int_equal(db_enr_get(f->d, c.id, "v10@a10.test", &e, &err), 0);
-	assert_string_equal(e.state, "held");
+	assert_int_equal(e.state, DB_ENR_HELD);
 	assert_non_null(strstr(e.reason, "missing field company"));
 	db_enrollment_free(&e);
 	db_campaign_free(&c);
@@ -252,10 +252,10 @@ static void company_stop(void **state)
 	                 0);
 	assert_int_equal(db_campaign_get(f->d, "co", &c, &err), 0);
 	assert_int_equal(db_enr_get(f->d, c.id, "bob@corp.test", &e, &err), 0);
-	assert_string_equal(e.state, "stopped");
+	assert_int_equal(e.state, DB_ENR_STOPPED);
 	db_enrollment_free(&e);
 	assert_int_equal(db_enr_get(f->d, c.id, "di@gmail.com", &e, &err), 0);
-	assert_string_equal(e.state, "active");
+	assert_int_equal(e.state, DB_ENR_ACTIVE);
 	db_enrollment_free(&e);
 	db_campaign_free(&c);
 	clear_sent(f);
@@ -324,8 +324,9 @@ static void preview_matches_run(void **state)
 		assert_int_equal(db_campaign_enroll(f->d, &c, "founders", NULL,
 		                                    t0, &r, &err),
 		                 0);
-		assert_int_equal(
-		    db_campaign_set_status(f->d, "q1", "active", t0, &err), 0);
+		assert_int_equal(db_campaign_set_status(
+		                     f->d, "q1", DB_CAMPAIGN_ACTIVE, t0, &err),
+		                 0);
 		db_campaign_free(&c);
 	}
 	run(f, t0, t0 + 8 * 86400000LL);

@@ -131,8 +131,9 @@ static void ramp_and_hard_cap(void **state)
 	{
 		cs_err err = CS_ERR_INIT;
 
-		assert_int_equal(
-		    db_campaign_set_status(f->d, "r", "paused", 0, &err), 0);
+		assert_int_equal(db_campaign_set_status(
+		                     f->d, "r", DB_CAMPAIGN_PAUSED, 0, &err),
+		                 0);
 	}
 	create_campaign(f,
 	                "name: h\nlist: l\ninboxes: [h]\ntimezone: UTC\n"
@@ -182,14 +183,12 @@ static void followups_before_new_contacts(void **state)
 
 static void google(db_inbox *in)
 {
-	free(in->provider);
-	in->provider = cs_xstrdup("google");
+	in->provider = CS_PROVIDER_GOOGLE;
 }
 
 static void microsoft(db_inbox *in)
 {
-	free(in->provider);
-	in->provider = cs_xstrdup("microsoft");
+	in->provider = CS_PROVIDER_MICROSOFT;
 }
 
 static void esp_match_prefers_the_same_provider(void **state)

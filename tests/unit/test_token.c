@@ -31,8 +31,7 @@ static int setup(void **state)
 	    db_inbox_insert_min(f->d, "o", "o@x.test", "u-1", "A0", 2, &err),
 	    0);
 	assert_int_equal(db_inbox_get(f->d, "o", &f->in, &err), 0);
-	free(f->in.auth);
-	f->in.auth = cs_xstrdup("oauth2");
+	f->in.auth = DB_AUTH_OAUTH2;
 	*state = f;
 	return 0;
 }
@@ -58,7 +57,7 @@ static void connect_at(fx *f, int64_t life_ms)
 
 	memset(&set, 0, sizeof set);
 	set.inbox_id = f->in.id;
-	set.provider = "microsoft";
+	set.provider = CS_PROVIDER_MICROSOFT;
 	set.access = "A1";
 	set.access_len = 2;
 	set.refresh = "R1";
@@ -142,12 +141,13 @@ static void nothing_to_refresh(void **state)
 	/* pending, auth_failed: seq_token_get answers at once */
 	connect_at(f, 1000);
 	assert_int_equal(
-	    db_inbox_set_auth(f->d, f->in.id, "pending", NULL, T0, &err), 0);
+	    db_inbox_set_auth(f->d, f->in.id, DB_AUTH_PENDING, NULL, T0, &err),
+	    0);
 	assert_int_equal(seq_token_check(f->d, &f->in, T0 + 5000, &in, &err),
 	                 0);
 	assert_true(in.usable);
 	assert_true(in.refresh_at == INT64_MAX);
-	assert_int_equal(db_inbox_set_auth(f->d, f->in.id, "auth_failed",
+	assert_int_equal(db_inbox_set_auth(f->d, f->in.id, DB_AUTH_FAILED,
 	                                   "revoked", T0, &err),
 	                 0);
 	assert_int_equal(seq_token_check(f->d, &f->in, T0 + 5000, &in, &err),
@@ -155,8 +155,7 @@ static void nothing_to_refresh(void **state)
 	assert_true(in.usable);
 	assert_true(in.refresh_at == INT64_MAX);
 	/* passwords: nothing read */
-	free(f->in.auth);
-	f->in.auth = cs_xstrdup("password");
+	f->in.auth = DB_AUTH_PASSWORD;
 	in.usable = false;
 	assert_int_equal(seq_token_check(f->d, &f->in, T0, &in, &err), 0);
 	assert_true(in.usable);
@@ -164,7 +163,7 @@ static void nothing_to_refresh(void **state)
 	/* an inbox removed meanwhile */
 	memset(&gone, 0, sizeof gone);
 	gone.id = f->in.id + 100;
-	gone.auth = "oauth2";
+	gone.auth = DB_AUTH_OAUTH2;
 	assert_int_equal(seq_token_check(f->d, &gone, T0, &in, &err),
 	                 CS_ENOTFOUND);
 }

@@ -320,7 +320,7 @@ static void inbox_status(db *d, const char *name, char *out, size_t n)
 	cs_err err = CS_ERR_INIT;
 
 	assert_int_equal(db_inbox_get(d, name, &in, &err), 0);
-	snprintf(out, n, "%s:%s", in.status,
+	snprintf(out, n, "%s:%s", db_inbox_status_name(in.status),
 	         in.paused_reason ? in.paused_reason : "");
 	db_inbox_free(&in);
 }
@@ -413,8 +413,9 @@ static void planner(void **state)
 	inbox_status(f->d, "c", st, sizeof st);
 	assert_string_equal(st, "active:");
 	/* a pause for another reason is never lifted by warmup */
-	assert_int_equal(
-	    db_inbox_set_status(f->d, "c", "paused", "by hand", 0, 1, &err), 0);
+	assert_int_equal(db_inbox_set_status(f->d, "c", DB_INBOX_PAUSED,
+	                                     "by hand", 0, 1, &err),
+	                 0);
 	assert_int_equal(seq_warmup_reload(w, &err), 0);
 	cs_clock_advance(clk, 3600000LL);
 	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
