@@ -13,7 +13,9 @@
 #include <cjson/cJSON.h>
 
 #include "imap/imap.h"
+#include "net/net.h"
 #include "sequencer/seq.h"
+#include "smtp/smtp.h"
 
 static cJSON *tls_json(const net_tls_info *t)
 {

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "sequencer/seq.h"
+#include "smtp/smtp.h"
 
 static const cli_opt send_opts[] = {
     {"from", 0, "NAME", false, "the inbox to send from"},

@@ -1,12 +1,161 @@
 /*
- * seq_int.h - the scheduler's state, shared by seq_sched.c (passes),
- * seq_outbox.c (sending and results), seq_explain.c and seq_token.c
- * (an inbox that lost its authorization) only.
+ * seq_int.h - what the sequencer's own files share and no other module
+ * includes: the inbound-event policy table (seq_policy.c, read by
+ * seq_watch.c), the watcher's plan/fetch/apply split and warmup's
+ * receiving side for the service's workers (seq_service*.c), and the
+ * scheduler's state (seq_sched*.c, seq_outbox*.c, seq_dispatch.c,
+ * seq_explain.c, seq_preview.c, seq_token.c, seq_warmup*.c, seq_send.c).
+ * White-box unit tests include it too.
  */
 #ifndef COLDSEQ_SEQ_INT_H
 #define COLDSEQ_SEQ_INT_H
 
+#include "classify/cls.h"
 #include "seq.h"
+
+/* ---- what an inbound message does (seq_policy.c) ------------------------
+ */
+
+/* The kinds an event is stored as; the names (seq_event_kind_name) are
+ * the database's and the JSON's words. */
+typedef enum seq_event_kind {
+	SEQ_EV_OTHER = 0,
+	SEQ_EV_BOUNCE,
+	SEQ_EV_DELAY,
+	SEQ_EV_COMPLAINT,
+	SEQ_EV_AUTO_REPLY,
+	SEQ_EV_UNSUBSCRIBE,
+	SEQ_EV_REPLY,
+	SEQ_EV_WARMUP,
+	SEQ_EV_COUNT
+} seq_event_kind;
+
+/* "other", "bounce", "delay", "complaint", "auto_reply", "unsubscribe",
+ * "reply", "warmup"; "other" for a value out of range. */
+const char *seq_event_kind_name(seq_event_kind k);
+/* The kind named name; false for an unknown name. */
+bool seq_event_kind_parse(const char *name, seq_event_kind *out);
+
+/* What of ours a message is about, as the watcher found it. */
+typedef enum seq_event_ctx {
+	SEQ_CTX_OWN,       /* ours: sent by this inbox, or from its address */
+	SEQ_CTX_WARMUP,    /* a warmup message, or an answer to one */
+	SEQ_CTX_MATCHED,   /* names or answers a campaign message of ours */
+	SEQ_CTX_UNMATCHED, /* none of the above */
+	SEQ_CTX_COUNT
+} seq_event_ctx;
+
+/* Actions, run in this order. */
+enum {
+	SEQ_ACT_STOP = 1u << 0,          /* stop the contact (stop_status) */
+	SEQ_ACT_SUPPRESS = 1u << 1,      /* suppress the address (reason) */
+	SEQ_ACT_PAUSE_INBOX = 1u << 2,   /* bounce protection */
+	SEQ_ACT_RETRY_SOFT = 1u << 3,    /* the step again (seq_soft_bounce) */
+	SEQ_ACT_AUTO_REPLY = 1u << 4,    /* stop or wait (seq_auto_reply) */
+	SEQ_ACT_SETTLE_WARMUP = 1u << 5, /* seq_warmup_received */
+};
+
+typedef struct seq_event_policy {
+	const char *name;        /* the rule's, for logs and tests */
+	seq_event_kind record;   /* the kind the event is stored as */
+	unsigned always;         /* SEQ_ACT_* each time the message is read */
+	unsigned once;           /* SEQ_ACT_* only when the event is new */
+	const char *stop_status; /* contacts.status for SEQ_ACT_STOP */
+	const char *reason;      /* suppression reason for SEQ_ACT_SUPPRESS */
+	bool reason_detail;      /* + the recipient's status and reason */
+} seq_event_policy;
+
+/* The row for a message of classifier kind in context ctx; hard is the
+ * recipient's (bounce, delay, complaint: 1 hard, 0 soft, -1 when the
+ * report names no recipient; -1 otherwise), token whether it carries a
+ * List-Unsubscribe token.  A static row; NULL only if the table has a
+ * hole (the unit test proves it has none). */
+const seq_event_policy *seq_event_policy_find(cls_kind kind, seq_event_ctx ctx,
+                                              int hard, bool token);
+
+/* ---- the watcher's split for the service (seq_watch.c) ---------------- */
+
+/* How far one folder was read, handed from the loop to a fetch. */
+struct seq_watch_mark {
+	const char *role; /* inbox|junk */
+	char *name;
+	uint32_t uidvalidity, last_uid;
+	uint64_t highestmodseq;
+};
+
+typedef struct seq_watch_plan {
+	struct seq_watch_mark f[2];
+	size_t nf;
+	int64_t since; /* a first pass reads back to here */
+} seq_watch_plan;
+
+/* What a fetch found in one folder: classified messages and the new mark
+ * (valid when touched). */
+struct seq_watch_got {
+	const char *role, *name; /* borrowed from the plan */
+	bool touched, more;
+	uint32_t uidvalidity, last_uid;
+	uint64_t highestmodseq;
+	cls_class *cls;
+	uint32_t *uids; /* cls[i] is the message with UID uids[i] */
+	size_t n;
+};
+
+typedef struct seq_watch_batch {
+	struct seq_watch_got f[2];
+	size_t nf;
+	bool more; /* more new mail than room: fetch again */
+} seq_watch_batch;
+
+#define SEQ_WATCH_ROOM 500 /* messages per fetch */
+
+/* Split for the service (STYLE practice 8): new and plan and apply touch
+ * the database (loop thread); connect and fetch only the network (a
+ * worker).  The batch borrows names from the plan: free the plan after
+ * the batch is applied. */
+int seq_watcher_plan(seq_watcher *w, seq_watch_plan *p, cs_err *err);
+int seq_watcher_fetch(seq_watcher *w, const seq_watch_plan *p, size_t room,
+                      seq_watch_batch *b, cs_err *err);
+int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
+                      seq_sync_stats *st, cs_err *err);
+void seq_watch_plan_free(seq_watch_plan *p);
+void seq_watch_batch_free(seq_watch_batch *b);
+
+
+/* ---- warmup's receiving side (seq_warmup_recv.c) ----------------------- */
+
+/* The watcher saw a warmup message (first time) in folder (role inbox or
+ * junk) of inbox in: plan reading (and the rescue out of Junk) now, and
+ * a threaded reply after 10-120 minutes at the inbox's reply rate.
+ * Inside the watcher's transaction. */
+int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
+                        const char *role, const char *folder,
+                        uint32_t uidvalidity, uint32_t uid, const cls_class *c,
+                        cs_err *err);
+
+/* One IMAP action handed to a worker (owned strings) and its result. */
+typedef struct seq_warmup_op {
+	long long id, inbox_id;
+	char *message_id, *action, *folder; /* action: read|archive */
+	uint32_t uidvalidity, uid; /* where the watcher saw it (0: unknown) */
+	bool flag;
+	int attempts;
+	int rc;       /* 0 done; else err says why */
+	bool rescued; /* it was moved out of Junk */
+	bool missing; /* the message is not there (any more) */
+	char err[512];
+} seq_warmup_op;
+
+/* Network only: one session, every op in turn (a failing op does not
+ * stop the others unless the connection is lost). */
+int seq_warmup_imap(const imap_server *srv, const imap_auth *auth,
+                    seq_warmup_op *ops, size_t n, cs_err *err);
+/* Record an op's result (loop thread): a read plans the archive 1-4
+ * hours later; a failure is retried (three times). */
+int seq_warmup_op_done(db *d, cs_clock *clock, const seq_warmup_op *op,
+                       cs_err *err);
+void seq_warmup_op_free(seq_warmup_op *op);
+
 
 /* An inbox as the scheduler sees it, for its current local day. */
 typedef struct seq_ibox {

@@ -17,7 +17,7 @@
  * must not repeat when a message is seen again).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "seq.h"
+#include "seq_int.h"
 
 #include <string.h>
 

@@ -19,7 +19,7 @@
  * archived mail does.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "seq.h"
+#include "seq_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,7 +17,7 @@
  * fetched with BODY.PEEK, at most FETCH_CAP bytes each.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "seq.h"
+#include "seq_int.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "sequencer/seq.h"
+#include "sequencer/seq_int.h"
 
 static const cls_kind kinds[] = {
     CLS_OTHER,      CLS_BOUNCE,      CLS_DELAY, CLS_COMPLAINT,
