@@ -121,7 +121,6 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
 void seq_watch_plan_free(seq_watch_plan *p);
 void seq_watch_batch_free(seq_watch_batch *b);
 
-
 /* ---- warmup's receiving side (seq_warmup_recv.c) ----------------------- */
 
 /* The watcher saw a warmup message (first time) in folder (role inbox or
@@ -155,7 +154,6 @@ int seq_warmup_imap(const imap_server *srv, const imap_auth *auth,
 int seq_warmup_op_done(db *d, cs_clock *clock, const seq_warmup_op *op,
                        cs_err *err);
 void seq_warmup_op_free(seq_warmup_op *op);
-
 
 /* An inbox as the scheduler sees it, for its current local day. */
 typedef struct seq_ibox {
