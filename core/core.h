@@ -42,6 +42,27 @@ char *cs_xasprintf(const char *fmt, ...) CS_PRINTF(1, 2);
  * anything a user's file or a remote server did (STYLE.md practice 4). */
 CS_NORETURN void cs_fatal(const char *fmt, ...) CS_PRINTF(1, 2);
 
+/* The test build is the AddressSanitizer build every test runs. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CS_TEST_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CS_TEST_BUILD 1
+#endif
+#endif
+
+/* A check of coldseq's own state tables (a transition, a counter that
+ * must balance): false is a bug in coldseq, never something a user or a
+ * server did.  The test build stops there (assert); the release build
+ * only evaluates it, so the caller logs the bug and refuses the step (a
+ * checked error) instead of stopping a service over it. */
+#ifdef CS_TEST_BUILD
+#include <assert.h>
+#define CS_BUG_CHECK(cond) assert(cond)
+#else
+#define CS_BUG_CHECK(cond) ((void)(cond))
+#endif
+
 /* ---- growable buffer (buf.c) ----------------------------------------- */
 
 /*

@@ -170,7 +170,7 @@ int svc_send_resolve(svc *sv, cs_err *err);
 bool svc_watcher_allowed(wstate from, wstate to);
 const char *svc_wstate_name(wstate s);
 /* Every change of r->state: checked (a refused one is a bug: logged,
- * and assert()), logged at debug with the inbox and from -> to. */
+ * and CS_BUG_CHECK), logged at debug with the inbox and from -> to. */
 void svc_watcher_enter(wrt *r, wstate to);
 /* Reload settings; watchers for new inboxes, none for removed ones. */
 void svc_reload_all(svc *sv);

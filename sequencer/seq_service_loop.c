@@ -40,7 +40,6 @@
 #define _GNU_SOURCE
 #include "seq_service_int.h"
 
-#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -97,7 +96,7 @@ void svc_busy_off(svc *sv, long long inbox_id, svc_kind kind)
 	cs_log_error("inbox %lld: a job ended that was not in flight (kind "
 	             "%d)",
 	             inbox_id, (int)kind);
-	assert(!"svc_busy_off without svc_busy_on");
+	CS_BUG_CHECK(!"svc_busy_off without svc_busy_on");
 }
 
 bool svc_busy(const svc *sv, long long inbox_id, svc_kind kind)

@@ -41,7 +41,6 @@
 #define _GNU_SOURCE
 #include "seq_service_int.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,7 +79,7 @@ void svc_watcher_enter(wrt *r, wstate to)
 		             "(a bug)",
 		             r->in.name, svc_wstate_name(from),
 		             svc_wstate_name(to));
-		assert(!"watcher state transition refused");
+		CS_BUG_CHECK(!"watcher state transition refused");
 	}
 	cs_log_debug("inbox %s: watcher %s -> %s%s", r->in.name,
 	             svc_wstate_name(from), svc_wstate_name(to),
