@@ -151,7 +151,7 @@ static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
 			    wl[k].start, wl[k].step, wl[k].max,
 			    seq_warmup_ramp_day(&wl[k], s->day.day));
 			rc = db_message_count_day(ctx->db, s->in->id,
-			                          s->day.day, "warmup",
+			                          s->day.day, DB_PURPOSE_WARMUP,
 			                          &s->warmup_sent, err);
 		}
 	db_warmup_list_free(wl, nwl);

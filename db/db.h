@@ -276,11 +276,24 @@ int db_inbox_insert_min(db *d, const char *name, const char *email,
 
 /* ---- messages handed to SMTP (db_message.c) -------------------------- */
 
+/* What a message is for (messages.purpose, outbox.purpose); the names,
+ * the database's words, are db_message.c's table. */
+typedef enum db_purpose {
+	DB_PURPOSE_CAMPAIGN = 0, /* a campaign step: its enrollment moves on */
+	DB_PURPOSE_WARMUP,       /* a warmup send: its warmup_plan row settles */
+	DB_PURPOSE_TEST,         /* send-test: sent at once, never again */
+	DB_PURPOSE_N
+} db_purpose;
+
+/* "campaign", "warmup", "test" */
+const char *db_purpose_name(db_purpose p);
+bool db_purpose_parse(const char *name, db_purpose *out);
+
 typedef struct db_message {
 	const char *message_id; /* with angle brackets */
 	long long inbox_id;
 	const char *inbox_email, *recipient;
-	const char *purpose; /* test|campaign|warmup */
+	db_purpose purpose;
 	const char *subject;
 	int64_t created_at;    /* service clock */
 	const char *local_day; /* YYYY-MM-DD in the inbox's time zone */
@@ -292,9 +305,9 @@ typedef struct db_caps {
 	long long cap;  /* campaign side (campaign, test, warmup that counts
 	                   toward the cap); < 0: not checked */
 	long long hard; /* messages of every purpose; 0: none */
-	const char *quota_purpose; /* non-NULL: also fewer than quota */
-	long long quota;           /* messages of that purpose (sending,
-	                              sent, uncertain) */
+	bool own_quota;  /* also fewer than quota of the message's purpose */
+	long long quota; /* messages of that purpose (sending, sent,
+	                    uncertain) */
 	/* out: the counts of the day before this message */
 	long long campaign, total, own;
 } db_caps;
@@ -314,9 +327,9 @@ int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
                            int code, const char *reply, int64_t now,
                            cs_err *err);
 /* Messages of inbox_id on local_day that count toward its cap
- * (sending, sent, uncertain) for purpose (NULL: all purposes). */
+ * (sending, sent, uncertain) for purpose. */
 int db_message_count_day(db *d, long long inbox_id, const char *local_day,
-                         const char *purpose, long long *out, cs_err *err);
+                         db_purpose purpose, long long *out, cs_err *err);
 
 /* ---- suppressions (db_suppress.c) ------------------------------------ */
 
@@ -508,7 +521,8 @@ int db_event_list(db *d, const db_event_filter *f,
 
 /* A message we sent, as found by the matching lookups (owned strings). */
 typedef struct db_sent_ref {
-	char *message_id, *recipient, *purpose, *subject;
+	char *message_id, *recipient, *subject;
+	db_purpose purpose;
 	int64_t created_at;
 } db_sent_ref;
 

@@ -138,7 +138,6 @@ void db_sent_ref_free(db_sent_ref *r)
 {
 	free(r->message_id);
 	free(r->recipient);
-	free(r->purpose);
 	free(r->subject);
 	memset(r, 0, sizeof *r);
 }
@@ -160,7 +159,7 @@ static int find_one(db *d, const char *sql, long long inbox_id, const char *a,
 	if (s == SQLITE_ROW) {
 		out->message_id = col(st, 0);
 		out->recipient = col(st, 1);
-		out->purpose = col(st, 2);
+		out->purpose = db_col_purpose(st, 2);
 		out->subject = col(st, 3);
 		out->created_at = sqlite3_column_int64(st, 4);
 		*found = true;

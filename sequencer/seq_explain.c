@@ -190,8 +190,8 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		else {
 			cs_buf_printf(out,
 			              "state:    queued: outbox row %lld is %s",
-			              o.id, o.state);
-			if (strcmp(o.state, "queued") == 0 && o.due_at > now) {
+			              o.id, db_ostate_name(o.state));
+			if (o.state == DB_O_QUEUED && o.due_at > now) {
 				when(out, ", not before ", o.due_at, zone);
 				held = true;
 			}
@@ -200,12 +200,11 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 				              o.attempts,
 				              o.attempts == 1 ? "" : "s");
 			cs_buf_putc(out, '\n');
-			if (strcmp(o.state, "held") == 0)
+			if (o.state == DB_O_HELD)
 				held = true;
 			if (o.reason)
 				cs_buf_printf(out, "%s    %s\n",
-				              strcmp(o.state, "held") == 0
-				                  ? "holds:"
+				              o.state == DB_O_HELD ? "holds:"
 				                  : "last: ",
 				              o.reason);
 			db_outbox_free(&o);

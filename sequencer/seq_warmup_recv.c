@@ -105,7 +105,7 @@ int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
 
 		memset(&it, 0, sizeof it);
 		it.inbox_id = in->id;
-		it.kind = "reply";
+		it.kind = DB_WARMUP_REPLY;
 		it.to_addr = c->from;
 		it.subject = c->subject ? c->subject : "";
 		it.in_reply_to = c->message_id;

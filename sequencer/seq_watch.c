@@ -335,7 +335,7 @@ static int record(ctx *x, const cls_class *c)
 		rc = match_ids(x->d, 0, c->references, &ref, &found, &err);
 	if (rc)
 		goto out;
-	if (found && ref.purpose && strcmp(ref.purpose, "warmup") == 0) {
+	if (found && ref.purpose == DB_PURPOSE_WARMUP) {
 		e.related_message_id = ref.message_id;
 		rc = apply(x, c, SEQ_CTX_WARMUP, -1, NULL, &e, &err);
 		goto out;
