@@ -347,12 +347,28 @@ int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
 
 /* ---- contacts, lists, forget (db_contact.c) --------------------------- */
 
+/* A contact's status: active, or why the sequence stopped for good (never
+ * back to active; db_contact_mark).  The names, the database's and the
+ * JSON's words, are db_contact.c's table. */
+typedef enum db_contact_status {
+	DB_CONTACT_ACTIVE = 0,
+	DB_CONTACT_REPLIED,
+	DB_CONTACT_BOUNCED,
+	DB_CONTACT_UNSUBSCRIBED,
+	DB_CONTACT_COMPLAINED
+} db_contact_status;
+
+/* "active", "replied", "bounced", "unsubscribed", "complained" */
+const char *db_contact_status_name(db_contact_status s);
+bool db_contact_status_parse(const char *name, db_contact_status *out);
+
 /* One contact.  Strings owned by the struct (db_contact_free); absent
  * fields are NULL.  custom is a JSON object text ({"Column": "value"}). */
 typedef struct db_contact {
 	long long id;
 	char *email, *first_name, *last_name, *company, *title, *website;
-	char *timezone, *custom, *status;
+	char *timezone, *custom;
+	db_contact_status status;
 	char **lists; /* names; filled by db_contact_get only */
 	size_t nlists;
 	int64_t created_at, updated_at;
@@ -542,8 +558,8 @@ int db_message_first_at(db *d, long long inbox_id, int64_t *out, bool *found,
                         cs_err *err);
 /* Set a contact's status (replied, bounced, unsubscribed, complained);
  * never back to active, and a stop outranks replied.  No contact: no-op. */
-int db_contact_mark(db *d, const char *email, const char *status, int64_t now,
-                    cs_err *err);
+int db_contact_mark(db *d, const char *email, db_contact_status status,
+                    int64_t now, cs_err *err);
 
 /* ---- how an inbox authenticates (db_auth.c) ---------------------------- */
 

@@ -228,8 +228,8 @@ int db_message_first_at(db *d, long long inbox_id, int64_t *out, bool *found,
 	return 0;
 }
 
-int db_contact_mark(db *d, const char *email, const char *status, int64_t now,
-                    cs_err *err)
+int db_contact_mark(db *d, const char *email, db_contact_status status,
+                    int64_t now, cs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -243,7 +243,8 @@ int db_contact_mark(db *d, const char *email, const char *status, int64_t now,
 	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, db_contact_status_name(status), -1,
+	                  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot update the contact");

@@ -154,7 +154,8 @@ typedef struct db_enrollment {
 	int step;
 	int64_t due_at, last_sent_at, enrolled_at;
 	char *thread_subject, *thread_refs, *reason;
-	char *email, *contact_status, *contact_tz; /* the contact's */
+	char *email, *contact_tz; /* the contact's */
+	db_contact_status contact_status;
 } db_enrollment;
 
 void db_enrollment_free(db_enrollment *e);

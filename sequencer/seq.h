@@ -561,7 +561,8 @@ bool seq_runtime_send_text(const db_inbox *in, const db_inbox_runtime *rt,
 /* Mark a contact stopped in every campaign (a reply, bounce, unsubscribe,
  * complaint); for a reply, also the colleagues at the same company in
  * campaigns with stop_company_on_reply (never at a free mail domain). */
-int seq_contact_stop(db *d, const char *email, const char *status, int64_t now,
+int seq_contact_stop(db *d, const char *email, db_contact_status status,
+                     int64_t now,
                      cs_err *err);
 
 /* ---- what events do (seq_events.c) ----------------------------------------

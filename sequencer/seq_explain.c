@@ -149,7 +149,8 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 	if ((rc = db_enr_get(s->d, c->c.id, email, &e, err)) != 0)
 		return rc;
 	zone = seq_contact_zone(c, e.contact_tz);
-	cs_buf_printf(out, "contact:  %s (%s)\n", e.email, e.contact_status);
+	cs_buf_printf(out, "contact:  %s (%s)\n", e.email,
+	              db_contact_status_name(e.contact_status));
 	cs_buf_printf(out, "campaign: %s (%s), ", c->c.name,
 	              db_campaign_status_name(c->c.status));
 	step_words(out, &e, c->c.nsteps);

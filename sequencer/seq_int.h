@@ -60,7 +60,7 @@ typedef struct seq_event_policy {
 	seq_event_kind record;   /* the kind the event is stored as */
 	unsigned always;         /* SEQ_ACT_* each time the message is read */
 	unsigned once;           /* SEQ_ACT_* only when the event is new */
-	const char *stop_status; /* contacts.status for SEQ_ACT_STOP */
+	db_contact_status stop_status; /* for SEQ_ACT_STOP (not active) */
 	const char *reason;      /* suppression reason for SEQ_ACT_SUPPRESS */
 	bool reason_detail;      /* + the recipient's status and reason */
 } seq_event_policy;

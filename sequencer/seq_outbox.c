@@ -533,7 +533,7 @@ static int campaign_effects(void *arg, cs_err *err)
 		                          err)) == 0 &&
 		    (rc = db_suppress_add(s->d, "address", e->email, f->why,
 		                          ib->in.name, now, &added, err)) == 0)
-			rc = seq_contact_stop(s->d, e->email, "bounced", now,
+			rc = seq_contact_stop(s->d, e->email, DB_CONTACT_BOUNCED, now,
 			                      err);
 		break;
 	}

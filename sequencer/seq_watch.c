@@ -133,7 +133,7 @@ static int add_event(ctx *x, db_event *e)
 	return 0;
 }
 
-static int stop_contact(ctx *x, const char *addr, const char *status,
+static int stop_contact(ctx *x, const char *addr, db_contact_status status,
                         bool suppress, const char *reason)
 {
 	int64_t now = cs_clock_now(x->clock);
