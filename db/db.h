@@ -643,13 +643,26 @@ int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
  * Times are real time (ms).  A row is the service's with that pid: a
  * reader compares pid with the running service's and ignores the row
  * otherwise (left by a service that has stopped). */
+/* The IMAP watcher's state as the service recorded it: none (not
+ * watched: NULL in the database), starting (no sync finished yet), ok
+ * (synced: its follow-ups may go), down (cannot connect or sync).  The
+ * names, the database's and the JSON's words, are db_runtime.c's table. */
+typedef enum db_watch_state {
+	DB_WATCH_NONE = 0,
+	DB_WATCH_STARTING,
+	DB_WATCH_OK,
+	DB_WATCH_DOWN
+} db_watch_state;
+
+/* "none", "starting", "ok", "down" */
+const char *db_watch_state_name(db_watch_state s);
+bool db_watch_state_parse(const char *name, db_watch_state *out);
+
 typedef struct db_inbox_runtime {
 	long long inbox_id;
 	long pid;
-	/* the IMAP watcher: NULL (not watched), starting (no sync finished
-	 * yet), ok (synced: its follow-ups may go), down (cannot connect or
-	 * sync: watch_error says why) */
-	char *watch_state, *watch_error;
+	db_watch_state watch_state;
+	char *watch_error; /* down: why */
 	int64_t watch_since; /* in that state since */
 	/* why the inbox's settings or credentials cannot be used to send
 	 * (NULL: they could, last time the service tried) */
@@ -663,7 +676,8 @@ int db_runtime_get(db *d, long long inbox_id, db_inbox_runtime *out,
 void db_runtime_free(db_inbox_runtime *r);
 /* Record the watcher's state for the service pid (the row's send part is
  * cleared when the row was another service's). */
-int db_runtime_set_watch(db *d, long long inbox_id, long pid, const char *state,
+int db_runtime_set_watch(db *d, long long inbox_id, long pid,
+                         db_watch_state state,
                          const char *error, int64_t since, int64_t now,
                          cs_err *err);
 /* Record why the inbox cannot send (error NULL: it can again). */

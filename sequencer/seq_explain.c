@@ -40,9 +40,9 @@ static void since(cs_buf *out, const db_inbox *in, int64_t t)
 bool seq_runtime_watch_text(const db_inbox *in, const db_inbox_runtime *rt,
                             cs_buf *out)
 {
-	if (rt->watch_state == NULL || strcmp(rt->watch_state, "ok") == 0)
+	if (rt->watch_state == DB_WATCH_NONE || rt->watch_state == DB_WATCH_OK)
 		return false;
-	if (strcmp(rt->watch_state, "down") == 0)
+	if (rt->watch_state == DB_WATCH_DOWN)
 		cs_buf_printf(out, "waiting for the %s watcher: %s", in->name,
 		              rt->watch_error ? rt->watch_error : "down");
 	else
