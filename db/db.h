@@ -500,12 +500,34 @@ int db_folder_set(db *d, long long inbox_id, const char *role, const char *name,
                   uint32_t uidvalidity, uint32_t last_uid,
                   uint64_t highestmodseq, int64_t now, cs_err *err);
 
+/* The kinds an event is stored as (the inbound-event policy table,
+ * sequencer/seq_policy.c, says which); the names, the database's and the
+ * JSON's words, are db_event.c's table. */
+typedef enum db_event_kind {
+	DB_EV_OTHER = 0,
+	DB_EV_BOUNCE,
+	DB_EV_DELAY,
+	DB_EV_COMPLAINT,
+	DB_EV_AUTO_REPLY,
+	DB_EV_UNSUBSCRIBE,
+	DB_EV_REPLY,
+	DB_EV_WARMUP,
+	DB_EV_COUNT
+} db_event_kind;
+
+/* "other", "bounce", "delay", "complaint", "auto_reply", "unsubscribe",
+ * "reply", "warmup"; "other" for a value out of range. */
+const char *db_event_kind_name(db_event_kind k);
+/* The kind named name; false for an unknown name. */
+bool db_event_kind_parse(const char *name, db_event_kind *out);
+
 /* One event; strings borrowed.  hard: 1, 0, or -1 (not applicable). */
 typedef struct db_event {
 	long long inbox_id;
 	const char *msg_key;   /* Message-ID, or a hash of Date/From/Subject */
 	const char *recipient; /* reports: the recipient; else NULL */
-	const char *kind, *folder, *from_addr, *subject, *message_id;
+	db_event_kind kind;
+	const char *folder, *from_addr, *subject, *message_id;
 	const char *in_reply_to, *related_message_id, *contact;
 	const char *status, *reason, *return_date;
 	int hard;
@@ -516,7 +538,8 @@ typedef struct db_event {
 int db_event_add(db *d, const db_event *e, bool *added, cs_err *err);
 
 typedef struct db_event_row {
-	const char *kind, *inbox, *from_addr, *contact, *message_id;
+	db_event_kind kind;
+	const char *inbox, *from_addr, *contact, *message_id;
 	const char *in_reply_to, *subject, *recipient, *status, *reason;
 	const char *return_date, *folder, *related_message_id;
 	int hard;
@@ -525,7 +548,8 @@ typedef struct db_event_row {
 
 typedef struct db_event_filter {
 	int64_t since;     /* ms; 0 = all */
-	const char *kind;  /* NULL: every kind but warmup */
+	const char *kind;  /* a db_event_kind's name; NULL: every kind but
+	                      warmup (the CLI's --kind, checked) */
 	const char *inbox; /* name or NULL */
 	long long limit;   /* 0 = no limit */
 } db_event_filter;

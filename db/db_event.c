@@ -8,6 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The names of db_event_kind (db.h), in enum order: the database's words
+ * (the schema's CHECK on events.kind). */
+static const char *const kind_names[] = {
+    "other",      "bounce",      "delay", "complaint",
+    "auto_reply", "unsubscribe", "reply", "warmup"};
+
+DB_ENUM_NAMES(event_kind, db_event_kind, kind_names)
+
 static char *col(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
@@ -110,7 +118,8 @@ int db_event_add(db *d, const db_event *e, bool *added, cs_err *err)
 	sqlite3_bind_text(st, 2, e->msg_key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, e->recipient ? e->recipient : "", -1,
 	                  SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, e->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, db_event_kind_name(e->kind), -1,
+	                  SQLITE_STATIC);
 	bind_opt(st, 5, e->folder);
 	bind_opt(st, 6, e->from_addr);
 	bind_opt(st, 7, e->subject);
@@ -278,7 +287,8 @@ int db_event_list(db *d, const db_event_filter *f,
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		db_event_row r;
 
-		r.kind = (const char *)sqlite3_column_text(st, 0);
+		r.kind = (db_event_kind)db_col_enum(st, 0, kind_names,
+		                                    CS_NNAMES(kind_names));
 		r.inbox = (const char *)sqlite3_column_text(st, 1);
 		r.from_addr = (const char *)sqlite3_column_text(st, 2);
 		r.contact = (const char *)sqlite3_column_text(st, 3);

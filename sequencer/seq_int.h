@@ -16,26 +16,6 @@
 /* ---- what an inbound message does (seq_policy.c) ------------------------
  */
 
-/* The kinds an event is stored as; the names (seq_event_kind_name) are
- * the database's and the JSON's words. */
-typedef enum seq_event_kind {
-	SEQ_EV_OTHER = 0,
-	SEQ_EV_BOUNCE,
-	SEQ_EV_DELAY,
-	SEQ_EV_COMPLAINT,
-	SEQ_EV_AUTO_REPLY,
-	SEQ_EV_UNSUBSCRIBE,
-	SEQ_EV_REPLY,
-	SEQ_EV_WARMUP,
-	SEQ_EV_COUNT
-} seq_event_kind;
-
-/* "other", "bounce", "delay", "complaint", "auto_reply", "unsubscribe",
- * "reply", "warmup"; "other" for a value out of range. */
-const char *seq_event_kind_name(seq_event_kind k);
-/* The kind named name; false for an unknown name. */
-bool seq_event_kind_parse(const char *name, seq_event_kind *out);
-
 /* What of ours a message is about, as the watcher found it. */
 typedef enum seq_event_ctx {
 	SEQ_CTX_OWN,       /* ours: sent by this inbox, or from its address */
@@ -57,7 +37,7 @@ enum {
 
 typedef struct seq_event_policy {
 	const char *name;        /* the rule's, for logs and tests */
-	seq_event_kind record;   /* the kind the event is stored as */
+	db_event_kind record;   /* the kind the event is stored as */
 	unsigned always;         /* SEQ_ACT_* each time the message is read */
 	unsigned once;           /* SEQ_ACT_* only when the event is new */
 	db_contact_status stop_status; /* for SEQ_ACT_STOP (not active) */

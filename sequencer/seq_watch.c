@@ -220,7 +220,7 @@ static int apply(ctx *x, const cls_class *c, seq_event_ctx cx, int hard,
 		return cs_err_set(err, CS_EINVAL,
 		                  "no event policy for a %s message",
 		                  cls_kind_name(c->kind));
-	e->kind = seq_event_kind_name(p->record);
+	e->kind = p->record;
 	if ((rc = add_event(x, e)) != 0)
 		return rc;
 	return act(x, p, c, e, r, err);

@@ -167,7 +167,7 @@ static void seen(db *d, long long inbox, const char *id, const char *folder)
 	memset(&e, 0, sizeof e);
 	e.inbox_id = inbox;
 	e.msg_key = id;
-	e.kind = "warmup";
+	e.kind = DB_EV_WARMUP;
 	e.folder = folder;
 	e.message_id = id;
 	e.related_message_id = id;
