@@ -280,8 +280,8 @@ int db_inbox_insert_min(db *d, const char *name, const char *email,
  * the database's words, are db_message.c's table. */
 typedef enum db_purpose {
 	DB_PURPOSE_CAMPAIGN = 0, /* a campaign step: its enrollment moves on */
-	DB_PURPOSE_WARMUP,       /* a warmup send: its warmup_plan row settles */
-	DB_PURPOSE_TEST,         /* send-test: sent at once, never again */
+	DB_PURPOSE_WARMUP, /* a warmup send: its warmup_plan row settles */
+	DB_PURPOSE_TEST,   /* send-test: sent at once, never again */
 	DB_PURPOSE_N
 } db_purpose;
 
@@ -302,9 +302,9 @@ typedef struct db_message {
 /* The caps a message must fit in on its inbox's local_day (counts as
  * db_message_count_caps and db_message_count_day define them). */
 typedef struct db_caps {
-	long long cap;  /* campaign side (campaign, test, warmup that counts
-	                   toward the cap); < 0: not checked */
-	long long hard; /* messages of every purpose; 0: none */
+	long long cap;   /* campaign side (campaign, test, warmup that counts
+	                    toward the cap); < 0: not checked */
+	long long hard;  /* messages of every purpose; 0: none */
 	bool own_quota;  /* also fewer than quota of the message's purpose */
 	long long quota; /* messages of that purpose (sending, sent,
 	                    uncertain) */
@@ -686,7 +686,7 @@ typedef struct db_inbox_runtime {
 	long long inbox_id;
 	long pid;
 	db_watch_state watch_state;
-	char *watch_error; /* down: why */
+	char *watch_error;   /* down: why */
 	int64_t watch_since; /* in that state since */
 	/* why the inbox's settings or credentials cannot be used to send
 	 * (NULL: they could, last time the service tried) */
@@ -701,9 +701,8 @@ void db_runtime_free(db_inbox_runtime *r);
 /* Record the watcher's state for the service pid (the row's send part is
  * cleared when the row was another service's). */
 int db_runtime_set_watch(db *d, long long inbox_id, long pid,
-                         db_watch_state state,
-                         const char *error, int64_t since, int64_t now,
-                         cs_err *err);
+                         db_watch_state state, const char *error, int64_t since,
+                         int64_t now, cs_err *err);
 /* Record why the inbox cannot send (error NULL: it can again). */
 int db_runtime_set_send(db *d, long long inbox_id, long pid, const char *error,
                         int64_t since, int64_t now, cs_err *err);

@@ -89,9 +89,8 @@ static int upsert(db *d, const char *sql, long long inbox_id, long pid,
 }
 
 int db_runtime_set_watch(db *d, long long inbox_id, long pid,
-                         db_watch_state state,
-                         const char *error, int64_t since, int64_t now,
-                         cs_err *err)
+                         db_watch_state state, const char *error, int64_t since,
+                         int64_t now, cs_err *err)
 {
 	/* in DO UPDATE, bare names are the old row's values */
 	static const char sql[] =
@@ -106,7 +105,8 @@ int db_runtime_set_watch(db *d, long long inbox_id, long pid,
 	    "END, updated_at = excluded.updated_at";
 
 	return upsert(d, sql, inbox_id, pid,
-	              state == DB_WATCH_NONE ? NULL : db_watch_state_name(state),
+	              state == DB_WATCH_NONE ? NULL
+	                                     : db_watch_state_name(state),
 	              error, since, now, err);
 }
 

@@ -21,6 +21,14 @@ static const char *const kind_names[] = {"new", "reply"};
 DB_ENUM_NAMES(pstate, db_pstate, pstate_names)
 DB_ENUM_NAMES(warmup_kind, db_warmup_kind, kind_names)
 
+/* The names of db_warmup_act and db_warmup_act_state, in enum order (the
+ * schema's CHECKs on warmup_actions). */
+static const char *const act_names[] = {"read", "archive"};
+static const char *const act_state_names[] = {"planned", "done", "failed"};
+
+DB_ENUM_NAMES(warmup_act, db_warmup_act, act_names)
+DB_ENUM_NAMES(warmup_act_state, db_warmup_act_state, act_state_names)
+
 static void copy_day(char out[11], const unsigned char *v)
 {
 	out[0] = '\0';
@@ -140,8 +148,8 @@ int db_warmup_list(db *d, db_warmup **out, size_t *n, cs_err *err)
 		w->inbox_id = sqlite3_column_int64(st, 0);
 		w->inbox = db_col_str(st, 1);
 		w->email = db_col_str(st, 2);
-		w->provider = cs_provider_id_of(
-		    (const char *)sqlite3_column_text(st, 3));
+		w->provider =
+		    cs_provider_id_of((const char *)sqlite3_column_text(st, 3));
 		w->timezone = db_col_str(st, 4);
 		w->status = db_col_inbox_status(st, 5);
 		w->paused_reason = db_col_str(st, 6);
@@ -486,7 +494,8 @@ int db_warmup_action_add(db *d, const db_warmup_action *a, int64_t now,
 		return rc;
 	sqlite3_bind_int64(st, 1, a->inbox_id);
 	sqlite3_bind_text(st, 2, a->message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, a->action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, db_warmup_act_name(a->action), -1,
+	                  SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, a->folder, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 5, a->flag);
 	sqlite3_bind_int64(st, 6, a->due_at);
@@ -522,7 +531,8 @@ int db_warmup_actions_due(db *d, int64_t now,
 		a.id = sqlite3_column_int64(st, 0);
 		a.inbox_id = sqlite3_column_int64(st, 1);
 		a.message_id = (const char *)sqlite3_column_text(st, 2);
-		a.action = (const char *)sqlite3_column_text(st, 3);
+		a.action = (db_warmup_act)db_col_enum(st, 3, act_names,
+		                                      CS_NNAMES(act_names));
 		a.folder = (const char *)sqlite3_column_text(st, 4);
 		a.flag = sqlite3_column_int(st, 5) != 0;
 		a.due_at = sqlite3_column_int64(st, 6);
@@ -538,8 +548,8 @@ int db_warmup_actions_due(db *d, int64_t now,
 	return rc;
 }
 
-int db_warmup_action_set(db *d, long long id, const char *state, int64_t due_at,
-                         bool rescued, int64_t now, cs_err *err)
+int db_warmup_action_set(db *d, long long id, db_warmup_act_state state,
+                         int64_t due_at, bool rescued, int64_t now, cs_err *err)
 {
 	static const char sql[] =
 	    "UPDATE warmup_actions SET state = ?2, due_at = CASE WHEN ?3 >= 0 "
@@ -551,7 +561,8 @@ int db_warmup_action_set(db *d, long long id, const char *state, int64_t due_at,
 	if ((rc = db_cached(d, sql, &st, err)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, db_warmup_act_state_name(state), -1,
+	                  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, due_at);
 	sqlite3_bind_int(st, 4, rescued);
 	sqlite3_bind_int64(st, 5, now);

@@ -53,7 +53,10 @@ const char *db_pstate_name(db_pstate s);
 bool db_pstate_parse(const char *name, db_pstate *out);
 
 /* A planned send: a new message, or a reply to a partner's. */
-typedef enum db_warmup_kind { DB_WARMUP_NEW = 0, DB_WARMUP_REPLY } db_warmup_kind;
+typedef enum db_warmup_kind {
+	DB_WARMUP_NEW = 0,
+	DB_WARMUP_REPLY
+} db_warmup_kind;
 
 /* "new", "reply" */
 const char *db_warmup_kind_name(db_warmup_kind k);
@@ -115,10 +118,27 @@ int db_warmup_partner_counts(db *d, long long inbox_id, int64_t since,
 
 /* An IMAP change a receiving inbox makes to a warmup message: read
  * (moved out of Junk first when folder is not INBOX; \Seen, \Flagged
- * when flag) or archive.  Strings borrowed. */
+ * when flag) or archive; and its state (planned, done, failed: given
+ * up).  The names, the database's words, are db_warmup.c's tables. */
+typedef enum db_warmup_act { DB_WACT_READ = 0, DB_WACT_ARCHIVE } db_warmup_act;
+typedef enum db_warmup_act_state {
+	DB_WACT_PLANNED = 0,
+	DB_WACT_DONE,
+	DB_WACT_FAILED
+} db_warmup_act_state;
+
+/* "read", "archive" */
+const char *db_warmup_act_name(db_warmup_act a);
+bool db_warmup_act_parse(const char *name, db_warmup_act *out);
+/* "planned", "done", "failed" */
+const char *db_warmup_act_state_name(db_warmup_act_state s);
+bool db_warmup_act_state_parse(const char *name, db_warmup_act_state *out);
+
+/* Strings borrowed. */
 typedef struct db_warmup_action {
 	long long id, inbox_id;
-	const char *message_id, *action, *folder;
+	db_warmup_act action;
+	const char *message_id, *folder;
 	uint32_t uidvalidity, uid; /* 0: find it by Message-ID */
 	bool flag;
 	int64_t due_at;
@@ -132,8 +152,9 @@ int db_warmup_actions_due(db *d, int64_t now,
                           void *arg, cs_err *err);
 /* state done|failed|planned (a retry at due_at); rescued: it was moved
  * out of Junk. */
-int db_warmup_action_set(db *d, long long id, const char *state, int64_t due_at,
-                         bool rescued, int64_t now, cs_err *err);
+int db_warmup_action_set(db *d, long long id, db_warmup_act_state state,
+                         int64_t due_at, bool rescued, int64_t now,
+                         cs_err *err);
 
 /* An inbox's warmup figures for one local day [start, end). */
 typedef struct db_warmup_figures {

@@ -335,12 +335,12 @@ int seq_compose(db *d, cs_vault *v, const seq_compose_in *ci, cs_buf *raw,
 /* ---- the scheduler (seq_sched.c) and the outbox (seq_outbox.c) --------- */
 
 /* The one function for the outbox row's and the warmup plan row's states
- * (db_ostate, db_pstate: db/) that every state change of a row goes through (seq_outbox_fsm.c:
- * the transition tables, who performs each move).  A move the table does
- * not have fails an assert() in the test (ASan) build and is refused with
- * CS_EINVAL, nothing written, in the release build; a row that is not in
- * `from` any more is CS_ECONFLICT.  Each move is logged at debug with the
- * row id. */
+ * (db_ostate, db_pstate: db/) that every state change of a row goes through
+ * (seq_outbox_fsm.c: the transition tables, who performs each move).  A move
+ * the table does not have fails an assert() in the test (ASan) build and is
+ * refused with CS_EINVAL, nothing written, in the release build; a row that is
+ * not in `from` any more is CS_ECONFLICT.  Each move is logged at debug with
+ * the row id. */
 bool seq_outbox_allowed(db_ostate from, db_ostate to);
 /* Row id from -> to, with reason (NULL: none) and due_at (when >= 0). */
 int seq_outbox_move(db *d, long long id, db_ostate from, db_ostate to,
@@ -562,8 +562,7 @@ bool seq_runtime_send_text(const db_inbox *in, const db_inbox_runtime *rt,
  * complaint); for a reply, also the colleagues at the same company in
  * campaigns with stop_company_on_reply (never at a free mail domain). */
 int seq_contact_stop(db *d, const char *email, db_contact_status status,
-                     int64_t now,
-                     cs_err *err);
+                     int64_t now, cs_err *err);
 
 /* ---- what events do (seq_events.c) ----------------------------------------
  */

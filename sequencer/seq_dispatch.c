@@ -102,16 +102,19 @@ static int test_uncertain(seq_dispatch *dp, const db_outbox *o, bool checked,
 }
 
 static const purpose_ops ops[DB_PURPOSE_N] = {
-    [DB_PURPOSE_CAMPAIGN] = {false, camp_begin, camp_finish, camp_uncertain,
-                      "could not check Sent: held",
-                      "not in Sent: held for 'coldseq outbox uncertain'"},
-    [DB_PURPOSE_WARMUP] = {true, wu_begin, wu_finish, wu_uncertain,
-                    "could not check Sent: left as it is, never sent again "
-                    "(checked again at the next start)",
-                    "not in Sent: lost, never sent again (warmup)"},
-    [DB_PURPOSE_TEST] = {false, NULL, NULL, test_uncertain,
-                  "could not check Sent: failed, never sent again (test)",
-                  "not in Sent: failed, never sent again (test)"},
+    [DB_PURPOSE_CAMPAIGN] =
+        {false, camp_begin, camp_finish, camp_uncertain,
+         "could not check Sent: held",
+         "not in Sent: held for 'coldseq outbox uncertain'"},
+    [DB_PURPOSE_WARMUP] =
+        {true, wu_begin, wu_finish, wu_uncertain,
+         "could not check Sent: left as it is, never sent again "
+         "(checked again at the next start)",
+         "not in Sent: lost, never sent again (warmup)"},
+    [DB_PURPOSE_TEST] =
+        {false, NULL, NULL, test_uncertain,
+         "could not check Sent: failed, never sent again (test)",
+         "not in Sent: failed, never sent again (test)"},
 };
 
 /* The purpose of row o whose functions this dispatcher has (warmup needs
@@ -386,7 +389,8 @@ int seq_dispatch_resolve(seq_dispatch *dp, seq_sent_lookup lookup, void *arg,
 		                   err);
 		cs_log_warn("%s %lld (%s) was being sent when coldseq stopped: "
 		            "%s%s%s",
-		            p == DB_PURPOSE_WARMUP ? "warmup send" : "outbox row",
+		            p == DB_PURPOSE_WARMUP ? "warmup send"
+		                                   : "outbox row",
 		            o->id, o->message_id,
 		            frc     ? po->unchecked
 		            : found ? "found in Sent: sent"

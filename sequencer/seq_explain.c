@@ -206,7 +206,7 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 			if (o.reason)
 				cs_buf_printf(out, "%s    %s\n",
 				              o.state == DB_O_HELD ? "holds:"
-				                  : "last: ",
+				                                   : "last: ",
 				              o.reason);
 			db_outbox_free(&o);
 		}

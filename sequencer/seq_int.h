@@ -36,13 +36,13 @@ enum {
 };
 
 typedef struct seq_event_policy {
-	const char *name;        /* the rule's, for logs and tests */
-	db_event_kind record;   /* the kind the event is stored as */
-	unsigned always;         /* SEQ_ACT_* each time the message is read */
-	unsigned once;           /* SEQ_ACT_* only when the event is new */
+	const char *name;     /* the rule's, for logs and tests */
+	db_event_kind record; /* the kind the event is stored as */
+	unsigned always;      /* SEQ_ACT_* each time the message is read */
+	unsigned once;        /* SEQ_ACT_* only when the event is new */
 	db_contact_status stop_status; /* for SEQ_ACT_STOP (not active) */
-	const char *reason;      /* suppression reason for SEQ_ACT_SUPPRESS */
-	bool reason_detail;      /* + the recipient's status and reason */
+	const char *reason; /* suppression reason for SEQ_ACT_SUPPRESS */
+	bool reason_detail; /* + the recipient's status and reason */
 } seq_event_policy;
 
 /* The row for a message of classifier kind in context ctx; hard is the
@@ -101,7 +101,6 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
 void seq_watch_plan_free(seq_watch_plan *p);
 void seq_watch_batch_free(seq_watch_batch *b);
 
-
 /* ---- warmup's receiving side (seq_warmup_recv.c) ----------------------- */
 
 /* The watcher saw a warmup message (first time) in folder (role inbox or
@@ -116,7 +115,8 @@ int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
 /* One IMAP action handed to a worker (owned strings) and its result. */
 typedef struct seq_warmup_op {
 	long long id, inbox_id;
-	char *message_id, *action, *folder; /* action: read|archive */
+	db_warmup_act action;
+	char *message_id, *folder;
 	uint32_t uidvalidity, uid; /* where the watcher saw it (0: unknown) */
 	bool flag;
 	int attempts;
@@ -135,7 +135,6 @@ int seq_warmup_imap(const imap_server *srv, const imap_auth *auth,
 int seq_warmup_op_done(db *d, cs_clock *clock, const seq_warmup_op *op,
                        cs_err *err);
 void seq_warmup_op_free(seq_warmup_op *op);
-
 
 /* An inbox as the scheduler sees it, for its current local day. */
 typedef struct seq_ibox {

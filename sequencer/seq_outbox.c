@@ -123,8 +123,8 @@ int seq_outbox_history(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 static int wait_row(seq_sched *s, const db_outbox *o, const char *why,
                     int64_t due, int64_t now, cs_err *err)
 {
-	return seq_outbox_move(s->d, o->id, DB_O_QUEUED, DB_O_QUEUED, why,
-	                       due, now, err);
+	return seq_outbox_move(s->d, o->id, DB_O_QUEUED, DB_O_QUEUED, why, due,
+	                       now, err);
 }
 
 /* The contact's own data cannot make this message (a render error, a
@@ -504,8 +504,8 @@ static int campaign_effects(void *arg, cs_err *err)
 
 	switch (v->outcome) {
 	case SMTP_SENT:
-		if ((rc = seq_outbox_move(s->d, o->id, DB_O_SENDING,
-		                          DB_O_SENT, NULL, -1, now, err)) == 0)
+		if ((rc = seq_outbox_move(s->d, o->id, DB_O_SENDING, DB_O_SENT,
+		                          NULL, -1, now, err)) == 0)
 			rc = seq_outbox_advance(s, f->c, o, e, now, err);
 		break;
 	case SMTP_DEFERRED:
@@ -529,12 +529,12 @@ static int campaign_effects(void *arg, cs_err *err)
 		bool added;
 
 		if ((rc = seq_outbox_move(s->d, o->id, DB_O_SENDING,
-		                          DB_O_FAILED, f->why, -1, now,
-		                          err)) == 0 &&
+		                          DB_O_FAILED, f->why, -1, now, err)) ==
+		        0 &&
 		    (rc = db_suppress_add(s->d, "address", e->email, f->why,
 		                          ib->in.name, now, &added, err)) == 0)
-			rc = seq_contact_stop(s->d, e->email, DB_CONTACT_BOUNCED, now,
-			                      err);
+			rc = seq_contact_stop(s->d, e->email,
+			                      DB_CONTACT_BOUNCED, now, err);
 		break;
 	}
 	case SMTP_REJECTED_POLICY:

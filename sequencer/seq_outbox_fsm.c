@@ -93,18 +93,18 @@ static const bool otab[DB_O_N][DB_O_N] = {
     [DB_O_QUEUED] =
         {[DB_O_QUEUED] = true, [DB_O_SENDING] = true, [DB_O_FAILED] = true},
     [DB_O_SENDING] = {[DB_O_SENT] = true,
-                       [DB_O_QUEUED] = true,
-                       [DB_O_FAILED] = true,
-                       [DB_O_HELD] = true},
+                      [DB_O_QUEUED] = true,
+                      [DB_O_FAILED] = true,
+                      [DB_O_HELD] = true},
     [DB_O_HELD] =
         {[DB_O_SENT] = true, [DB_O_QUEUED] = true, [DB_O_FAILED] = true},
 };
 
 static const bool ptab[DB_P_N][DB_P_N] = {
     [DB_P_PLANNED] = {[DB_P_PLANNED] = true,
-                       [DB_P_SENDING] = true,
-                       [DB_P_DROPPED] = true,
-                       [DB_P_FAILED] = true},
+                      [DB_P_SENDING] = true,
+                      [DB_P_DROPPED] = true,
+                      [DB_P_FAILED] = true},
     [DB_P_SENDING] =
         {[DB_P_SENT] = true, [DB_P_PLANNED] = true, [DB_P_FAILED] = true},
     [DB_P_FAILED] = {[DB_P_SENT] = true},
@@ -151,8 +151,7 @@ int seq_outbox_move(db *d, long long id, db_ostate from, db_ostate to,
 	if (rc == 0)
 		cs_log_debug("outbox row %lld: %s -> %s%s%s", id,
 		             db_ostate_name(from), db_ostate_name(to),
-		             reason ? ": " : "",
-		             reason ? reason : "");
+		             reason ? ": " : "", reason ? reason : "");
 	return rc;
 }
 
@@ -165,8 +164,8 @@ int seq_warmup_plan_move(db *d, long long id, db_pstate from, db_pstate to,
 	if (!seq_warmup_plan_allowed(from, to))
 		return refused("warmup plan row", id, db_pstate_name(from),
 		               db_pstate_name(to), err);
-	rc = db_warmup_plan_move(d, id, from, to, message_id, due_at,
-	                         local_day, now, err);
+	rc = db_warmup_plan_move(d, id, from, to, message_id, due_at, local_day,
+	                         now, err);
 	if (rc == 0)
 		cs_log_debug("warmup plan row %lld: %s -> %s", id,
 		             db_pstate_name(from), db_pstate_name(to));

@@ -47,8 +47,8 @@ static const rule rules[] = {
     /* A warmup message or an answer to one: the receiving side reads,
      * rescues and answers it once; it is never a campaign reply. */
     {{ANY_KIND, C(SEQ_CTX_WARMUP), H_ANY, T_ANY},
-     {"warmup", DB_EV_WARMUP, 0, SEQ_ACT_SETTLE_WARMUP, DB_CONTACT_ACTIVE,
-      NULL, false}},
+     {"warmup", DB_EV_WARMUP, 0, SEQ_ACT_SETTLE_WARMUP, DB_CONTACT_ACTIVE, NULL,
+      false}},
 
     /* A hard bounce: the address does not exist; never write to it
      * again, and too many of them pause the inbox (bounce protection,

@@ -650,8 +650,7 @@ void seq_sched_gate(seq_sched *s, long long inbox_id, bool gated)
 }
 
 int seq_contact_stop(db *d, const char *email, db_contact_status status,
-                     int64_t now,
-                     cs_err *err)
+                     int64_t now, cs_err *err)
 {
 	const char *at = strrchr(email, '@');
 	long long n = 0, m = 0;

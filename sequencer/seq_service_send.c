@@ -57,8 +57,8 @@ static void crash_at(svc *sv, db_purpose p, const char *base)
 {
 	char point[32];
 
-	snprintf(point, sizeof point, "%s%s", p == DB_PURPOSE_WARMUP ? "warmup_" : "",
-	         base);
+	snprintf(point, sizeof point, "%s%s",
+	         p == DB_PURPOSE_WARMUP ? "warmup_" : "", base);
 	svc_crash_point(sv, point);
 }
 
@@ -473,7 +473,7 @@ static int collect_action(const db_warmup_action *x, void *arg)
 	op->id = x->id;
 	op->inbox_id = x->inbox_id;
 	op->message_id = cs_xstrdup(x->message_id);
-	op->action = cs_xstrdup(x->action);
+	op->action = x->action;
 	op->folder = cs_xstrdup(x->folder);
 	op->flag = x->flag;
 	op->uidvalidity = x->uidvalidity;

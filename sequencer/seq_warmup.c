@@ -395,8 +395,8 @@ int seq_warmup_pass(seq_warmup *w, int64_t *next_wake, bool *changed,
 			*next_wake = di.end; /* tomorrow is planned then */
 		if (x->weekdays_only && (di.wday == 0 || di.wday == 6))
 			continue;
-		if ((rc = db_warmup_plan_count(w->d, x->inbox_id, di.day, DB_WARMUP_NEW,
-		                               &have, err)) != 0)
+		if ((rc = db_warmup_plan_count(w->d, x->inbox_id, di.day,
+		                               DB_WARMUP_NEW, &have, err)) != 0)
 			return rc;
 		if (have == 0 && (rc = plan_day(w, x, &di, now, err)) != 0)
 			return rc;

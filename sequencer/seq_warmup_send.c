@@ -161,9 +161,8 @@ static int defer_to_tomorrow(seq_warmup *w, const db_warmup *x,
 	     rnd_below(2 * WU_HOUR_MS);
 	if ((rc = db_begin(w->d, err)) != 0)
 		return rc;
-	if ((rc =
-	         seq_warmup_plan_move(w->d, p->id, DB_P_PLANNED, DB_P_PLANNED,
-	                              NULL, at, next.day, now, err)) != 0 ||
+	if ((rc = seq_warmup_plan_move(w->d, p->id, DB_P_PLANNED, DB_P_PLANNED,
+	                               NULL, at, next.day, now, err)) != 0 ||
 	    (rc = seq_outbox_move(w->d, o->id, DB_O_QUEUED, DB_O_QUEUED,
 	                          "warmup: over the day's quota, waits for the "
 	                          "next day",
@@ -239,8 +238,7 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 		goto out;
 	}
 	if (x == NULL || !x->enabled) {
-		rc =
-		    give_up(w, o, &p, DB_P_DROPPED, "warmup is off", now, err);
+		rc = give_up(w, o, &p, DB_P_DROPPED, "warmup is off", now, err);
 		goto out;
 	}
 	if ((rc = db_inbox_get(w->d, x->inbox, &in, err)) != 0 ||
@@ -248,8 +246,7 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	    (rc = cs_tz_civil(x->timezone, now, &civ, err)) != 0 ||
 	    (rc = seq_inbox_day_get(w->d, &in, now, &cap, err)) != 0 ||
 	    (rc = db_message_count_day(w->d, x->inbox_id, di.day,
-					       DB_PURPOSE_WARMUP,
-	                               &sent, err)) != 0)
+	                               DB_PURPOSE_WARMUP, &sent, err)) != 0)
 		goto out;
 	quota = seq_warmup_quota(x->start, x->step, x->max,
 	                         seq_warmup_ramp_day(x, di.day));
@@ -361,9 +358,8 @@ static int warmup_effects(void *arg, cs_err *err)
 	if ((rc = seq_outbox_move(f->w->d, f->o->id, DB_O_SENDING, f->row,
 	                          f->why, -1, f->now, err)) != 0)
 		return rc;
-	return seq_warmup_plan_move(f->w->d, f->o->warmup_plan_id,
-	                            DB_P_SENDING, f->plan, NULL, f->due, NULL,
-	                            f->now, err);
+	return seq_warmup_plan_move(f->w->d, f->o->warmup_plan_id, DB_P_SENDING,
+	                            f->plan, NULL, f->due, NULL, f->now, err);
 }
 
 static int no_effects(void *arg, cs_err *err)

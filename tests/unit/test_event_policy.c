@@ -72,8 +72,7 @@ static void kind_names_round_trip(void **state)
 			    db_event_kind_name((db_event_kind)i),
 			    db_event_kind_name((db_event_kind)j));
 	}
-	assert_string_equal(db_event_kind_name(DB_EV_AUTO_REPLY),
-	                    "auto_reply");
+	assert_string_equal(db_event_kind_name(DB_EV_AUTO_REPLY), "auto_reply");
 	assert_false(db_event_kind_parse("bogus", &k));
 	/* the classifier's names for the kinds it knows are the same */
 	for (i = 0; i < (int)(sizeof kinds / sizeof kinds[0]); i++)

@@ -219,14 +219,16 @@ static void storage(void **state)
 	assert_true(added);
 	assert_int_equal(db_warmup_plan_add(f->d, &it, 1, &added, &err), 0);
 	assert_false(added);
-	assert_int_equal(
-	    db_warmup_plan_count(f->d, a, "2026-12-01", DB_WARMUP_REPLY, &n, &err), 0);
+	assert_int_equal(db_warmup_plan_count(f->d, a, "2026-12-01",
+	                                      DB_WARMUP_REPLY, &n, &err),
+	                 0);
 	assert_int_equal(n, 1);
 	/* disabling drops what is planned */
 	assert_int_equal(db_warmup_disable(f->d, a, 2, &found, &err), 0);
 	assert_true(found);
-	assert_int_equal(
-	    db_warmup_plan_count(f->d, a, "2026-12-01", DB_WARMUP_REPLY, &n, &err), 0);
+	assert_int_equal(db_warmup_plan_count(f->d, a, "2026-12-01",
+	                                      DB_WARMUP_REPLY, &n, &err),
+	                 0);
 	assert_int_equal(n, 0);
 
 	/* health: b's messages seen by a, 3 in INBOX and 1 in Junk */
@@ -470,8 +472,8 @@ static void planned_once_a_day(void **state)
 	assert_int_equal(ps.n, 7); /* 10 - 30% for replies */
 	for (i = 0; i < ps.n; i++)
 		assert_int_equal(db_warmup_plan_move(f->d, ps.v[i].id,
-		                                     DB_P_PLANNED, DB_P_DROPPED, NULL,
-		                                     -1, NULL, t0, &err),
+		                                     DB_P_PLANNED, DB_P_DROPPED,
+		                                     NULL, -1, NULL, t0, &err),
 		                 0);
 	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
 	assert_int_equal(planned_new(f->d, a), 0);
@@ -618,23 +620,25 @@ static void crash_leftovers(void **state)
 	                                        "rejected_recipient", 550, "no",
 	                                        700, &err),
 	                 0);
-	assert_int_equal(db_warmup_plan_move(f->d, p4, DB_P_SENDING, DB_P_FAILED,
-	                                     NULL, -1, NULL, 700, &err),
+	assert_int_equal(db_warmup_plan_move(f->d, p4, DB_P_SENDING,
+	                                     DB_P_FAILED, NULL, -1, NULL, 700,
+	                                     &err),
 	                 0);
 	{
 		char buf[32];
 
 		peek(f, "SELECT id FROM outbox WHERE message_id = ?1", "<c4@x>",
 		     buf, sizeof buf);
-		assert_int_equal(seq_outbox_move(f->d, atoll(buf),
-		                                 DB_O_SENDING, DB_O_FAILED,
-		                                 "no", -1, 700, &err),
+		assert_int_equal(seq_outbox_move(f->d, atoll(buf), DB_O_SENDING,
+		                                 DB_O_FAILED, "no", -1, 700,
+		                                 &err),
 		                 0);
 	}
 	assert_int_equal(seq_warmup_open(f->d, clk, &w, &err), 0);
 	memset(&left, 0, sizeof left);
 	assert_int_equal(
-	    db_outbox_list(f->d, DB_O_SENDING, collect_sending, &left, &err), 0);
+	    db_outbox_list(f->d, DB_O_SENDING, collect_sending, &left, &err),
+	    0);
 	assert_int_equal(left.n, 3);
 	assert_string_equal(left.v[0], "<c1@x>");
 	assert_string_equal(left.v[2], "<c3@x>");
@@ -652,13 +656,15 @@ static void crash_leftovers(void **state)
 	fate(f, "<c3@x>", st, sizeof st);
 	assert_string_equal(st, "sending/sending");
 	/* the day counts what went or may have gone: c1 and c3, not c2 */
-	assert_int_equal(
-	    db_message_count_day(f->d, a, "2026-12-01", DB_PURPOSE_WARMUP, &n, &err), 0);
+	assert_int_equal(db_message_count_day(f->d, a, "2026-12-01",
+	                                      DB_PURPOSE_WARMUP, &n, &err),
+	                 0);
 	assert_int_equal(n, 2);
 	/* only the unchecked one is left for the next start-up */
 	memset(&left, 0, sizeof left);
 	assert_int_equal(
-	    db_outbox_list(f->d, DB_O_SENDING, collect_sending, &left, &err), 0);
+	    db_outbox_list(f->d, DB_O_SENDING, collect_sending, &left, &err),
+	    0);
 	assert_int_equal(left.n, 1);
 	assert_string_equal(left.v[0], "<c3@x>");
 
@@ -685,8 +691,9 @@ static void crash_leftovers(void **state)
 	peek(f, "SELECT smtp_reply FROM messages WHERE message_id = ?1",
 	     "<c1@x>", st, sizeof st);
 	assert_non_null(strstr(st, "Sent folder"));
-	assert_int_equal(
-	    db_message_count_day(f->d, a, "2026-12-01", DB_PURPOSE_WARMUP, &n, &err), 0);
+	assert_int_equal(db_message_count_day(f->d, a, "2026-12-01",
+	                                      DB_PURPOSE_WARMUP, &n, &err),
+	                 0);
 	assert_int_equal(n, 3);
 	seq_warmup_close(w);
 
