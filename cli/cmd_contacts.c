@@ -35,7 +35,7 @@ static cJSON *contact_json(const db_contact *c)
 	custom = c->custom ? cJSON_Parse(c->custom) : NULL;
 	cJSON_AddItemToObject(o, "custom",
 	                      custom ? custom : cJSON_CreateObject());
-	cJSON_AddStringToObject(o, "status", c->status);
+	cJSON_AddStringToObject(o, "status", db_contact_status_name(c->status));
 	if (c->nlists) {
 		cJSON *l = cJSON_AddArrayToObject(o, "lists");
 
@@ -97,7 +97,8 @@ static int list_one(const db_contact *c, void *arg)
 		cli_cell(l->ctx->out, name.len ? name.data : "-", 24);
 		fputc(' ', l->ctx->out);
 		cli_cell(l->ctx->out, c->company ? c->company : "-", 24);
-		fprintf(l->ctx->out, " %s\n", c->status);
+		fprintf(l->ctx->out, " %s\n",
+		        db_contact_status_name(c->status));
 		cs_buf_free(&name);
 	}
 	l->first = false;
@@ -225,7 +226,8 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 		LINE("website:", c.website)
 		LINE("timezone:", c.timezone)
 #undef LINE
-		fprintf(ctx->out, "status:      %s%s%s\n", c.status,
+		fprintf(ctx->out, "status:      %s%s%s\n",
+		        db_contact_status_name(c.status),
 		        sup ? ", suppressed: " : "", sup ? reason.data : "");
 		cJSON_ArrayForEach(it, custom)
 		{

@@ -350,7 +350,7 @@ static int run_uncertain(cli_ctx *ctx, const cli_args *a)
 
 	if (a->json)
 		u.arr = cJSON_CreateArray();
-	if (db_outbox_list(ctx->db, "held", show_held, &u, &err) != 0) {
+	if (db_outbox_list(ctx->db, DB_O_HELD, show_held, &u, &err) != 0) {
 		cJSON_Delete(u.arr);
 		cli_error("outbox uncertain: %s", err.msg);
 		return CLI_EXIT_FAIL;
@@ -430,7 +430,7 @@ static cJSON *row_json(cli_ctx *ctx, const db_outbox *o)
 	if (have_e)
 		cJSON_AddStringToObject(x, "contact", e.email);
 	cJSON_AddNumberToObject(x, "step", o->step);
-	cJSON_AddStringToObject(x, "state", o->state);
+	cJSON_AddStringToObject(x, "state", db_ostate_name(o->state));
 	cJSON_AddStringToObject(x, "message_id", o->message_id);
 	cJSON_AddStringToObject(x, "subject", o->subject);
 	cJSON_AddNumberToObject(x, "attempts", o->attempts);
@@ -472,7 +472,7 @@ static int run_act(cli_ctx *ctx, const cli_args *a, seq_outbox_action how)
 		fprintf(ctx->out, "outbox row %lld: %s\n", id,
 		        how == SEQ_OUTBOX_DROP
 		            ? "dropped; the contact's sequence stops"
-		        : strcmp(o.state, "queued") == 0
+		        : o.state == DB_O_QUEUED
 		            ? "queued to be sent now (same Message-ID)"
 		            : "the contact's step is released: it is "
 		              "composed again with the data as it is now");
@@ -576,7 +576,7 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 		fprintf(ctx->out,
 		        "outbox row %lld: step %d, %s (%d attempt%s)\n"
 		        "message-id: %s\nsubject:    %s\ndue:        %s\n",
-		        o.id, o.step, o.state, o.attempts,
+		        o.id, o.step, db_ostate_name(o.state), o.attempts,
 		        o.attempts == 1 ? "" : "s", o.message_id, o.subject, t);
 		if (o.reason)
 			fprintf(ctx->out, "reason:     %s\n", o.reason);

@@ -112,8 +112,8 @@ static int run_send(cli_ctx *ctx, const cli_args *a)
 	m.list_unsubscribe_mailto = cs_buf_str(&mailto);
 	m.list_unsubscribe_url = url.len ? cs_buf_str(&url) : NULL;
 	clock = cs_clock_new_real();
-	src = seq_send_now(ctx->db, ctx->vault, clock, &in, &m, "test", &raw,
-	                   &sent, &err);
+	src = seq_send_now(ctx->db, ctx->vault, clock, &in, &m, DB_PURPOSE_TEST,
+	                   &raw, &sent, &err);
 	if (src == 0 && seq_wants_sent_copy(&in)) {
 		cs_err cerr = CS_ERR_INIT;
 

@@ -97,8 +97,7 @@ static void health(ibox_status *s)
 		                            : "run 'coldseq inbox connect "
 		                              "--pending'");
 	} else if (seq_runtime_send_text(in, &s->rt, &s->detail) ||
-	           (s->rt.watch_state &&
-	            strcmp(s->rt.watch_state, "down") == 0 &&
+	           (s->rt.watch_state == DB_WATCH_DOWN &&
 	            seq_runtime_watch_text(in, &s->rt, &s->detail)))
 		s->health = "failing";
 	else if (seq_runtime_watch_text(in, &s->rt, &s->detail))
@@ -151,7 +150,7 @@ static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
 			    wl[k].start, wl[k].step, wl[k].max,
 			    seq_warmup_ramp_day(&wl[k], s->day.day));
 			rc = db_message_count_day(ctx->db, s->in->id,
-			                          s->day.day, "warmup",
+			                          s->day.day, DB_PURPOSE_WARMUP,
 			                          &s->warmup_sent, err);
 		}
 	db_warmup_list_free(wl, nwl);
@@ -210,10 +209,11 @@ static cJSON *inbox_json(const ibox_status *s)
 	cJSON_AddNumberToObject(o, "bounce_pause_percent",
 	                        (double)s->bounce.pause_percent);
 	cli_json_str(o, "health_detail", s->detail.len ? s->detail.data : NULL);
-	if (s->rt.watch_state) {
+	if (s->rt.watch_state != DB_WATCH_NONE) {
 		cJSON *w = cJSON_AddObjectToObject(o, "watcher");
 
-		cJSON_AddStringToObject(w, "state", s->rt.watch_state);
+		cJSON_AddStringToObject(w, "state",
+		                        db_watch_state_name(s->rt.watch_state));
 		cli_json_str(w, "error", s->rt.watch_error);
 		cli_json_time(w, "since", s->rt.watch_since);
 	} else

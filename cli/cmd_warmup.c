@@ -203,7 +203,8 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 				                            (double)seen);
 			else
 				cJSON_AddNullToObject(o, "health_7d");
-			cJSON_AddStringToObject(o, "inbox_status", w->status);
+			cJSON_AddStringToObject(
+			    o, "inbox_status", db_inbox_status_name(w->status));
 			if (w->paused_reason)
 				cJSON_AddStringToObject(o, "paused_reason",
 				                        w->paused_reason);

@@ -395,7 +395,7 @@ static int print_event(const db_event_row *r, void *arg)
 	if (ctx->args->json) {
 		cJSON *o = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(o, "kind", r->kind);
+		cJSON_AddStringToObject(o, "kind", db_event_kind_name(r->kind));
 		cJSON_AddStringToObject(o, "inbox", r->inbox);
 		add_str(o, "from", r->from_addr, true);
 		add_str(o, "contact", r->contact, true);
@@ -415,7 +415,7 @@ static int print_event(const db_event_row *r, void *arg)
 		cJSON_AddItemToArray(eo->arr, o);
 	} else {
 		fprintf(ctx->out, "%s  %-11s %-12s %-28s %s%s%s\n", when,
-		        r->kind, r->inbox,
+		        db_event_kind_name(r->kind), r->inbox,
 		        r->recipient && *r->recipient ? r->recipient
 		        : r->from_addr                ? r->from_addr
 		                                      : "-",
@@ -430,26 +430,18 @@ static int run_replies(cli_ctx *ctx, const cli_args *a)
 	db_event_filter f = {0, NULL, NULL, 0};
 	const char *since = cli_opt_value(a, "since"),
 	           *limit = cli_opt_value(a, "limit");
-	static const char *const kinds[] = {
-	    "bounce", "delay",  "complaint", "auto_reply", "unsubscribe",
-	    "reply",  "warmup", "other",     NULL};
+	db_event_kind k;
 	cs_err err = CS_ERR_INIT;
 	event_out eo;
-	int i;
 
 	f.kind = cli_opt_value(a, "kind");
 	f.inbox = cli_opt_value(a, "inbox");
-	if (f.kind) {
-		for (i = 0; kinds[i] && strcmp(kinds[i], f.kind) != 0; i++)
-			;
-		if (kinds[i] == NULL) {
-			cli_error(
-			    "replies: --kind \"%s\" is not one of bounce, "
-			    "delay, complaint, auto_reply, unsubscribe, "
-			    "reply, warmup, other",
-			    f.kind);
-			return CLI_EXIT_USAGE;
-		}
+	if (f.kind && !db_event_kind_parse(f.kind, &k)) {
+		cli_error("replies: --kind \"%s\" is not one of bounce, "
+		          "delay, complaint, auto_reply, unsubscribe, "
+		          "reply, warmup, other",
+		          f.kind);
+		return CLI_EXIT_USAGE;
 	}
 	if (since && cs_time_parse_iso8601(since, &f.since, &err) != 0) {
 		cli_error("replies: --since: %s", err.msg);

@@ -276,11 +276,24 @@ int db_inbox_insert_min(db *d, const char *name, const char *email,
 
 /* ---- messages handed to SMTP (db_message.c) -------------------------- */
 
+/* What a message is for (messages.purpose, outbox.purpose); the names,
+ * the database's words, are db_message.c's table. */
+typedef enum db_purpose {
+	DB_PURPOSE_CAMPAIGN = 0, /* a campaign step: its enrollment moves on */
+	DB_PURPOSE_WARMUP, /* a warmup send: its warmup_plan row settles */
+	DB_PURPOSE_TEST,   /* send-test: sent at once, never again */
+	DB_PURPOSE_N
+} db_purpose;
+
+/* "campaign", "warmup", "test" */
+const char *db_purpose_name(db_purpose p);
+bool db_purpose_parse(const char *name, db_purpose *out);
+
 typedef struct db_message {
 	const char *message_id; /* with angle brackets */
 	long long inbox_id;
 	const char *inbox_email, *recipient;
-	const char *purpose; /* test|campaign|warmup */
+	db_purpose purpose;
 	const char *subject;
 	int64_t created_at;    /* service clock */
 	const char *local_day; /* YYYY-MM-DD in the inbox's time zone */
@@ -289,12 +302,12 @@ typedef struct db_message {
 /* The caps a message must fit in on its inbox's local_day (counts as
  * db_message_count_caps and db_message_count_day define them). */
 typedef struct db_caps {
-	long long cap;  /* campaign side (campaign, test, warmup that counts
-	                   toward the cap); < 0: not checked */
-	long long hard; /* messages of every purpose; 0: none */
-	const char *quota_purpose; /* non-NULL: also fewer than quota */
-	long long quota;           /* messages of that purpose (sending,
-	                              sent, uncertain) */
+	long long cap;   /* campaign side (campaign, test, warmup that counts
+	                    toward the cap); < 0: not checked */
+	long long hard;  /* messages of every purpose; 0: none */
+	bool own_quota;  /* also fewer than quota of the message's purpose */
+	long long quota; /* messages of that purpose (sending, sent,
+	                    uncertain) */
 	/* out: the counts of the day before this message */
 	long long campaign, total, own;
 } db_caps;
@@ -314,9 +327,9 @@ int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
                            int code, const char *reply, int64_t now,
                            cs_err *err);
 /* Messages of inbox_id on local_day that count toward its cap
- * (sending, sent, uncertain) for purpose (NULL: all purposes). */
+ * (sending, sent, uncertain) for purpose. */
 int db_message_count_day(db *d, long long inbox_id, const char *local_day,
-                         const char *purpose, long long *out, cs_err *err);
+                         db_purpose purpose, long long *out, cs_err *err);
 
 /* ---- suppressions (db_suppress.c) ------------------------------------ */
 
@@ -334,12 +347,28 @@ int db_is_suppressed(db *d, const char *email, bool *out, cs_buf *reason,
 
 /* ---- contacts, lists, forget (db_contact.c) --------------------------- */
 
+/* A contact's status: active, or why the sequence stopped for good (never
+ * back to active; db_contact_mark).  The names, the database's and the
+ * JSON's words, are db_contact.c's table. */
+typedef enum db_contact_status {
+	DB_CONTACT_ACTIVE = 0,
+	DB_CONTACT_REPLIED,
+	DB_CONTACT_BOUNCED,
+	DB_CONTACT_UNSUBSCRIBED,
+	DB_CONTACT_COMPLAINED
+} db_contact_status;
+
+/* "active", "replied", "bounced", "unsubscribed", "complained" */
+const char *db_contact_status_name(db_contact_status s);
+bool db_contact_status_parse(const char *name, db_contact_status *out);
+
 /* One contact.  Strings owned by the struct (db_contact_free); absent
  * fields are NULL.  custom is a JSON object text ({"Column": "value"}). */
 typedef struct db_contact {
 	long long id;
 	char *email, *first_name, *last_name, *company, *title, *website;
-	char *timezone, *custom, *status;
+	char *timezone, *custom;
+	db_contact_status status;
 	char **lists; /* names; filled by db_contact_get only */
 	size_t nlists;
 	int64_t created_at, updated_at;
@@ -471,12 +500,34 @@ int db_folder_set(db *d, long long inbox_id, const char *role, const char *name,
                   uint32_t uidvalidity, uint32_t last_uid,
                   uint64_t highestmodseq, int64_t now, cs_err *err);
 
+/* The kinds an event is stored as (the inbound-event policy table,
+ * sequencer/seq_policy.c, says which); the names, the database's and the
+ * JSON's words, are db_event.c's table. */
+typedef enum db_event_kind {
+	DB_EV_OTHER = 0,
+	DB_EV_BOUNCE,
+	DB_EV_DELAY,
+	DB_EV_COMPLAINT,
+	DB_EV_AUTO_REPLY,
+	DB_EV_UNSUBSCRIBE,
+	DB_EV_REPLY,
+	DB_EV_WARMUP,
+	DB_EV_COUNT
+} db_event_kind;
+
+/* "other", "bounce", "delay", "complaint", "auto_reply", "unsubscribe",
+ * "reply", "warmup"; "other" for a value out of range. */
+const char *db_event_kind_name(db_event_kind k);
+/* The kind named name; false for an unknown name. */
+bool db_event_kind_parse(const char *name, db_event_kind *out);
+
 /* One event; strings borrowed.  hard: 1, 0, or -1 (not applicable). */
 typedef struct db_event {
 	long long inbox_id;
 	const char *msg_key;   /* Message-ID, or a hash of Date/From/Subject */
 	const char *recipient; /* reports: the recipient; else NULL */
-	const char *kind, *folder, *from_addr, *subject, *message_id;
+	db_event_kind kind;
+	const char *folder, *from_addr, *subject, *message_id;
 	const char *in_reply_to, *related_message_id, *contact;
 	const char *status, *reason, *return_date;
 	int hard;
@@ -487,7 +538,8 @@ typedef struct db_event {
 int db_event_add(db *d, const db_event *e, bool *added, cs_err *err);
 
 typedef struct db_event_row {
-	const char *kind, *inbox, *from_addr, *contact, *message_id;
+	db_event_kind kind;
+	const char *inbox, *from_addr, *contact, *message_id;
 	const char *in_reply_to, *subject, *recipient, *status, *reason;
 	const char *return_date, *folder, *related_message_id;
 	int hard;
@@ -496,7 +548,8 @@ typedef struct db_event_row {
 
 typedef struct db_event_filter {
 	int64_t since;     /* ms; 0 = all */
-	const char *kind;  /* NULL: every kind but warmup */
+	const char *kind;  /* a db_event_kind's name; NULL: every kind but
+	                      warmup (the CLI's --kind, checked) */
 	const char *inbox; /* name or NULL */
 	long long limit;   /* 0 = no limit */
 } db_event_filter;
@@ -508,7 +561,8 @@ int db_event_list(db *d, const db_event_filter *f,
 
 /* A message we sent, as found by the matching lookups (owned strings). */
 typedef struct db_sent_ref {
-	char *message_id, *recipient, *purpose, *subject;
+	char *message_id, *recipient, *subject;
+	db_purpose purpose;
 	int64_t created_at;
 } db_sent_ref;
 
@@ -528,8 +582,8 @@ int db_message_first_at(db *d, long long inbox_id, int64_t *out, bool *found,
                         cs_err *err);
 /* Set a contact's status (replied, bounced, unsubscribed, complained);
  * never back to active, and a stop outranks replied.  No contact: no-op. */
-int db_contact_mark(db *d, const char *email, const char *status, int64_t now,
-                    cs_err *err);
+int db_contact_mark(db *d, const char *email, db_contact_status status,
+                    int64_t now, cs_err *err);
 
 /* ---- how an inbox authenticates (db_auth.c) ---------------------------- */
 
@@ -613,13 +667,26 @@ int db_inbox_bounce_counts(db *d, long long inbox_id, int64_t since,
  * Times are real time (ms).  A row is the service's with that pid: a
  * reader compares pid with the running service's and ignores the row
  * otherwise (left by a service that has stopped). */
+/* The IMAP watcher's state as the service recorded it: none (not
+ * watched: NULL in the database), starting (no sync finished yet), ok
+ * (synced: its follow-ups may go), down (cannot connect or sync).  The
+ * names, the database's and the JSON's words, are db_runtime.c's table. */
+typedef enum db_watch_state {
+	DB_WATCH_NONE = 0,
+	DB_WATCH_STARTING,
+	DB_WATCH_OK,
+	DB_WATCH_DOWN
+} db_watch_state;
+
+/* "none", "starting", "ok", "down" */
+const char *db_watch_state_name(db_watch_state s);
+bool db_watch_state_parse(const char *name, db_watch_state *out);
+
 typedef struct db_inbox_runtime {
 	long long inbox_id;
 	long pid;
-	/* the IMAP watcher: NULL (not watched), starting (no sync finished
-	 * yet), ok (synced: its follow-ups may go), down (cannot connect or
-	 * sync: watch_error says why) */
-	char *watch_state, *watch_error;
+	db_watch_state watch_state;
+	char *watch_error;   /* down: why */
 	int64_t watch_since; /* in that state since */
 	/* why the inbox's settings or credentials cannot be used to send
 	 * (NULL: they could, last time the service tried) */
@@ -633,9 +700,9 @@ int db_runtime_get(db *d, long long inbox_id, db_inbox_runtime *out,
 void db_runtime_free(db_inbox_runtime *r);
 /* Record the watcher's state for the service pid (the row's send part is
  * cleared when the row was another service's). */
-int db_runtime_set_watch(db *d, long long inbox_id, long pid, const char *state,
-                         const char *error, int64_t since, int64_t now,
-                         cs_err *err);
+int db_runtime_set_watch(db *d, long long inbox_id, long pid,
+                         db_watch_state state, const char *error, int64_t since,
+                         int64_t now, cs_err *err);
 /* Record why the inbox cannot send (error NULL: it can again). */
 int db_runtime_set_send(db *d, long long inbox_id, long pid, const char *error,
                         int64_t since, int64_t now, cs_err *err);

@@ -60,7 +60,8 @@ int db_message_attempt(db *d, const db_message *m, int *attempt, cs_err *err)
 		sqlite3_bind_null(st, 2);
 	sqlite3_bind_text(st, 3, m->inbox_email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, m->recipient, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, m->purpose, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, db_purpose_name(m->purpose), -1,
+	                  SQLITE_STATIC);
 	db_bind_opt(st, 6, m->subject);
 	sqlite3_bind_int64(st, 7, m->created_at);
 	sqlite3_bind_text(st, 8, m->local_day, -1, SQLITE_STATIC);

@@ -383,19 +383,18 @@ int db_campaign_counts(db *d, long long campaign_id, db_enroll_counts *out,
 		return rc;
 	sqlite3_bind_int64(st, 1, campaign_id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *s = (const char *)sqlite3_column_text(st, 0);
+		db_enr_state s = DB_ENR_STOPPED;
 		long long n = sqlite3_column_int64(st, 1);
 
-		if (strcmp(s, "active") == 0)
-			out->active = n;
-		else if (strcmp(s, "queued") == 0)
-			out->queued = n;
-		else if (strcmp(s, "held") == 0)
-			out->held = n;
-		else if (strcmp(s, "completed") == 0)
-			out->completed = n;
-		else
-			out->stopped = n;
+		db_enr_state_parse((const char *)sqlite3_column_text(st, 0),
+		                   &s);
+		switch (s) {
+		case DB_ENR_ACTIVE: out->active = n; break;
+		case DB_ENR_QUEUED: out->queued = n; break;
+		case DB_ENR_HELD: out->held = n; break;
+		case DB_ENR_COMPLETED: out->completed = n; break;
+		case DB_ENR_STOPPED: out->stopped = n; break;
+		}
 	}
 	sqlite3_finalize(st);
 	return 0;

@@ -15,6 +15,19 @@
 
 #include <openssl/evp.h>
 
+/* The names of db_contact_status (db.h), in enum order: the database's
+ * words (the schema's CHECK on contacts.status). */
+static const char *const status_names[] = {"active", "replied", "bounced",
+                                           "unsubscribed", "complained"};
+
+DB_ENUM_NAMES(contact_status, db_contact_status, status_names)
+
+db_contact_status db_col_contact_status(sqlite3_stmt *st, int col)
+{
+	return (db_contact_status)db_col_enum(st, col, status_names,
+	                                      CS_NNAMES(status_names));
+}
+
 /* ---- contacts ------------------------------------------------------------ */
 
 #define CONTACT_COLS                                                           \
@@ -41,7 +54,7 @@ static void read_contact(sqlite3_stmt *st, db_contact *c)
 	c->website = col_str(st, 6);
 	c->timezone = col_str(st, 7);
 	c->custom = col_str(st, 8);
-	c->status = col_str(st, 9);
+	c->status = db_col_contact_status(st, 9);
 	c->created_at = sqlite3_column_int64(st, 10);
 	c->updated_at = sqlite3_column_int64(st, 11);
 }
@@ -60,7 +73,6 @@ void db_contact_free(db_contact *c)
 	free(c->website);
 	free(c->timezone);
 	free(c->custom);
-	free(c->status);
 	for (i = 0; i < c->nlists; i++)
 		free(c->lists[i]);
 	free(c->lists);

@@ -8,6 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The names of db_event_kind (db.h), in enum order: the database's words
+ * (the schema's CHECK on events.kind). */
+static const char *const kind_names[] = {
+    "other",      "bounce",      "delay", "complaint",
+    "auto_reply", "unsubscribe", "reply", "warmup"};
+
+DB_ENUM_NAMES(event_kind, db_event_kind, kind_names)
+
 static char *col(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
@@ -110,7 +118,8 @@ int db_event_add(db *d, const db_event *e, bool *added, cs_err *err)
 	sqlite3_bind_text(st, 2, e->msg_key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, e->recipient ? e->recipient : "", -1,
 	                  SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, e->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, db_event_kind_name(e->kind), -1,
+	                  SQLITE_STATIC);
 	bind_opt(st, 5, e->folder);
 	bind_opt(st, 6, e->from_addr);
 	bind_opt(st, 7, e->subject);
@@ -138,7 +147,6 @@ void db_sent_ref_free(db_sent_ref *r)
 {
 	free(r->message_id);
 	free(r->recipient);
-	free(r->purpose);
 	free(r->subject);
 	memset(r, 0, sizeof *r);
 }
@@ -160,7 +168,7 @@ static int find_one(db *d, const char *sql, long long inbox_id, const char *a,
 	if (s == SQLITE_ROW) {
 		out->message_id = col(st, 0);
 		out->recipient = col(st, 1);
-		out->purpose = col(st, 2);
+		out->purpose = db_col_purpose(st, 2);
 		out->subject = col(st, 3);
 		out->created_at = sqlite3_column_int64(st, 4);
 		*found = true;
@@ -229,8 +237,8 @@ int db_message_first_at(db *d, long long inbox_id, int64_t *out, bool *found,
 	return 0;
 }
 
-int db_contact_mark(db *d, const char *email, const char *status, int64_t now,
-                    cs_err *err)
+int db_contact_mark(db *d, const char *email, db_contact_status status,
+                    int64_t now, cs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -244,7 +252,8 @@ int db_contact_mark(db *d, const char *email, const char *status, int64_t now,
 	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, db_contact_status_name(status), -1,
+	                  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot update the contact");
@@ -278,7 +287,8 @@ int db_event_list(db *d, const db_event_filter *f,
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		db_event_row r;
 
-		r.kind = (const char *)sqlite3_column_text(st, 0);
+		r.kind = (db_event_kind)db_col_enum(st, 0, kind_names,
+		                                    CS_NNAMES(kind_names));
 		r.inbox = (const char *)sqlite3_column_text(st, 1);
 		r.from_addr = (const char *)sqlite3_column_text(st, 2);
 		r.contact = (const char *)sqlite3_column_text(st, 3);

@@ -38,6 +38,12 @@ DB_ENUM_NAMES(auth_kind, db_auth_kind, auth_names)
 DB_ENUM_NAMES(auth_state, db_auth_state, auth_state_names)
 DB_ENUM_NAMES(sent_copy, db_sent_copy, sent_copy_names)
 
+db_inbox_status db_col_inbox_status(sqlite3_stmt *st, int col)
+{
+	return (db_inbox_status)db_col_enum(st, col, status_names,
+	                                    CS_NNAMES(status_names));
+}
+
 static void read_row(sqlite3_stmt *st, db_inbox *in)
 {
 	memset(in, 0, sizeof *in);

@@ -111,6 +111,13 @@ static inline int db_col_enum(sqlite3_stmt *st, int col,
 	return v;
 }
 
+/* A purpose column (db_message.c's names), an inbox status column
+ * (db_inbox.c's). */
+db_purpose db_col_purpose(sqlite3_stmt *st, int col);
+db_inbox_status db_col_inbox_status(sqlite3_stmt *st, int col);
+/* A contact status column (db_contact.c's names). */
+db_contact_status db_col_contact_status(sqlite3_stmt *st, int col);
+
 /* db_FN_name and db_FN_parse (db.h) for enum type over its names table. */
 #define DB_ENUM_NAMES(fn, type, names)                                         \
 	const char *db_##fn##_name(type v)                                     \

@@ -10,6 +10,18 @@
 
 #include <string.h>
 
+/* The names of db_purpose (db.h), in enum order: the database's words
+ * (the schema's CHECKs on messages.purpose and outbox.purpose). */
+static const char *const purpose_names[] = {"campaign", "warmup", "test"};
+
+DB_ENUM_NAMES(purpose, db_purpose, purpose_names)
+
+db_purpose db_col_purpose(sqlite3_stmt *st, int col)
+{
+	return (db_purpose)db_col_enum(st, col, purpose_names,
+	                               CS_NNAMES(purpose_names));
+}
+
 int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
                           bool *refused, cs_err *err)
 {
@@ -22,14 +34,13 @@ int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
 	if ((rc = db_message_count_caps(d, m->inbox_id, m->local_day,
 	                                &caps->campaign, &caps->total, err)) !=
 	        0 ||
-	    (caps->quota_purpose &&
+	    (caps->own_quota &&
 	     (rc = db_message_count_day(d, m->inbox_id, m->local_day,
-	                                caps->quota_purpose, &caps->own,
-	                                err)) != 0))
+	                                m->purpose, &caps->own, err)) != 0))
 		goto fail;
 	*refused = (caps->cap >= 0 && caps->campaign >= caps->cap) ||
 	           (caps->hard > 0 && caps->total >= caps->hard) ||
-	           (caps->quota_purpose && caps->own >= caps->quota);
+	           (caps->own_quota && caps->own >= caps->quota);
 	if (!*refused && (rc = db_message_attempt(d, m, &attempt, err)) != 0)
 		goto fail;
 	if ((rc = db_commit(d, err)) != 0)
@@ -86,7 +97,7 @@ int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
 }
 
 int db_message_count_day(db *d, long long inbox_id, const char *local_day,
-                         const char *purpose, long long *out, cs_err *err)
+                         db_purpose purpose, long long *out, cs_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -96,16 +107,12 @@ int db_message_count_day(db *d, long long inbox_id, const char *local_day,
 	         db_prepare(d,
 	                    "SELECT count(*) FROM messages WHERE inbox_id = ?1 "
 	                    "AND local_day = ?2 AND outcome IN ('sending', "
-	                    "'sent', 'uncertain') AND (?3 IS NULL OR purpose = "
-	                    "?3)",
+	                    "'sent', 'uncertain') AND purpose = ?3",
 	                    &st, err)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, inbox_id);
 	sqlite3_bind_text(st, 2, local_day, -1, SQLITE_STATIC);
-	if (purpose)
-		sqlite3_bind_text(st, 3, purpose, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 3);
+	sqlite3_bind_text(st, 3, db_purpose_name(purpose), -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
 	else

@@ -11,6 +11,13 @@
 
 /* ---- outbox ------------------------------------------------------------ */
 
+/* The names of db_ostate (db_sched.h), in enum order: the database's words
+ * (the schema's CHECK on outbox.state). */
+static const char *const ostate_names[] = {"queued", "sending", "sent",
+                                           "failed", "held"};
+
+DB_ENUM_NAMES(ostate, db_ostate, ostate_names)
+
 #define OUT_COLS                                                               \
 	"id, coalesce(enrollment_id, 0), inbox_id, step, variant, attempts, "  \
 	"message_id, subject, in_reply_to, refs, state, reason, due_at, "      \
@@ -24,9 +31,7 @@ void db_outbox_free(db_outbox *o)
 	free(o->subject);
 	free(o->in_reply_to);
 	free(o->refs);
-	free(o->state);
 	free(o->reason);
-	free(o->purpose);
 	memset(o, 0, sizeof *o);
 }
 
@@ -43,12 +48,13 @@ static void read_out(sqlite3_stmt *st, db_outbox *o)
 	o->subject = db_col_str(st, 7);
 	o->in_reply_to = db_col_str(st, 8);
 	o->refs = db_col_str(st, 9);
-	o->state = db_col_str(st, 10);
+	o->state = (db_ostate)db_col_enum(st, 10, ostate_names,
+	                                  CS_NNAMES(ostate_names));
 	o->reason = db_col_str(st, 11);
 	o->due_at = sqlite3_column_int64(st, 12);
 	o->created_at = sqlite3_column_int64(st, 13);
 	o->updated_at = sqlite3_column_int64(st, 14);
-	o->purpose = db_col_str(st, 15);
+	o->purpose = db_col_purpose(st, 15);
 	o->warmup_plan_id = sqlite3_column_int64(st, 16);
 }
 
@@ -115,7 +121,8 @@ int db_outbox_add(db *d, const db_outbox *o, int64_t now, long long *id,
 
 	if ((rc = db_cached(d, sql, &st, err)) != 0)
 		return rc;
-	sqlite3_bind_text(st, 1, o->purpose, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, db_purpose_name(o->purpose), -1,
+	                  SQLITE_STATIC);
 	if (o->warmup_plan_id > 0)
 		sqlite3_bind_int64(st, 2, o->warmup_plan_id);
 	else
@@ -219,7 +226,7 @@ int db_outbox_due(db *d, int64_t now, int limit,
 	return each_row(d, st, true, fn, arg, err);
 }
 
-int db_outbox_move(db *d, long long id, const char *from, const char *to,
+int db_outbox_move(db *d, long long id, db_ostate from, db_ostate to,
                    const char *reason, int64_t due_at, const char *message_id,
                    int64_t now, cs_err *err)
 {
@@ -234,8 +241,8 @@ int db_outbox_move(db *d, long long id, const char *from, const char *to,
 	if ((rc = db_cached(d, sql, &st, err)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, db_ostate_name(from), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, db_ostate_name(to), -1, SQLITE_STATIC);
 	db_bind_opt(st, 4, reason);
 	sqlite3_bind_int64(st, 5, due_at);
 	db_bind_opt(st, 6, message_id);
@@ -245,7 +252,7 @@ int db_outbox_move(db *d, long long id, const char *from, const char *to,
 	else if (sqlite3_changes(d->h) != 1)
 		rc = cs_err_set(err, CS_ECONFLICT,
 		                "outbox row %lld is not %s (cannot become %s)",
-		                id, from, to);
+		                id, db_ostate_name(from), db_ostate_name(to));
 	db_done(st);
 	return rc;
 }
@@ -269,7 +276,7 @@ int db_outbox_next(db *d, int64_t *next, bool *found, cs_err *err)
 	return 0;
 }
 
-int db_outbox_list(db *d, const char *state,
+int db_outbox_list(db *d, db_ostate state,
                    int (*fn)(const db_outbox *o, void *arg), void *arg,
                    cs_err *err)
 {
@@ -281,7 +288,7 @@ int db_outbox_list(db *d, const char *state,
 	                     " FROM outbox WHERE state = ?1 ORDER BY id",
 	                     &st, err)) != 0)
 		return rc;
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, db_ostate_name(state), -1, SQLITE_STATIC);
 	return each_row(d, st, false, fn, arg, err);
 }
 

@@ -15,11 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The names of db_watch_state (db.h), in enum order; none is stored as
+ * NULL (the schema's CHECK has the other three). */
+static const char *const watch_names[] = {"none", "starting", "ok", "down"};
+
+DB_ENUM_NAMES(watch_state, db_watch_state, watch_names)
+
 void db_runtime_free(db_inbox_runtime *r)
 {
 	if (r == NULL)
 		return;
-	free(r->watch_state);
 	free(r->watch_error);
 	free(r->send_error);
 	memset(r, 0, sizeof *r);
@@ -44,7 +49,8 @@ int db_runtime_get(db *d, long long inbox_id, db_inbox_runtime *out,
 		*found = true;
 		out->inbox_id = inbox_id;
 		out->pid = (long)sqlite3_column_int64(st, 0);
-		out->watch_state = db_col_str(st, 1);
+		out->watch_state = (db_watch_state)db_col_enum(
+		    st, 1, watch_names, CS_NNAMES(watch_names));
 		out->watch_error = db_col_str(st, 2);
 		out->watch_since = sqlite3_column_int64(st, 3);
 		out->send_error = db_col_str(st, 4);
@@ -82,9 +88,9 @@ static int upsert(db *d, const char *sql, long long inbox_id, long pid,
 	return rc;
 }
 
-int db_runtime_set_watch(db *d, long long inbox_id, long pid, const char *state,
-                         const char *error, int64_t since, int64_t now,
-                         cs_err *err)
+int db_runtime_set_watch(db *d, long long inbox_id, long pid,
+                         db_watch_state state, const char *error, int64_t since,
+                         int64_t now, cs_err *err)
 {
 	/* in DO UPDATE, bare names are the old row's values */
 	static const char sql[] =
@@ -98,7 +104,10 @@ int db_runtime_set_watch(db *d, long long inbox_id, long pid, const char *state,
 	    "send_since = CASE WHEN pid = excluded.pid THEN send_since ELSE 0 "
 	    "END, updated_at = excluded.updated_at";
 
-	return upsert(d, sql, inbox_id, pid, state, error, since, now, err);
+	return upsert(d, sql, inbox_id, pid,
+	              state == DB_WATCH_NONE ? NULL
+	                                     : db_watch_state_name(state),
+	              error, since, now, err);
 }
 
 int db_runtime_set_send(db *d, long long inbox_id, long pid, const char *error,

@@ -33,7 +33,6 @@ void db_enrollment_free(db_enrollment *e)
 	free(e->thread_refs);
 	free(e->reason);
 	free(e->email);
-	free(e->contact_status);
 	free(e->contact_tz);
 	memset(e, 0, sizeof *e);
 }
@@ -55,7 +54,7 @@ static void read_enr(sqlite3_stmt *st, db_enrollment *e)
 	e->thread_refs = db_col_str(st, 10);
 	e->reason = db_col_str(st, 11);
 	e->email = db_col_str(st, 12);
-	e->contact_status = db_col_str(st, 13);
+	e->contact_status = db_col_contact_status(st, 13);
 	e->contact_tz = db_col_str(st, 14);
 }
 

@@ -154,7 +154,8 @@ typedef struct db_enrollment {
 	int step;
 	int64_t due_at, last_sent_at, enrolled_at;
 	char *thread_subject, *thread_refs, *reason;
-	char *email, *contact_status, *contact_tz; /* the contact's */
+	char *email, *contact_tz; /* the contact's */
+	db_contact_status contact_status;
 } db_enrollment;
 
 void db_enrollment_free(db_enrollment *e);
@@ -212,13 +213,31 @@ int db_message_count_caps(db *d, long long inbox_id, const char *local_day,
 int db_message_count_domain(db *d, long long inbox_id, const char *domain,
                             int64_t since, long long *out, cs_err *err);
 
+/* An outbox row's state.  The life cycle (diagram, transition table,
+ * the one function that moves a row) is the sequencer's
+ * (sequencer/seq_outbox_fsm.c); the names, the database's words, are
+ * db_outbox.c's table. */
+typedef enum db_ostate {
+	DB_O_QUEUED = 0,
+	DB_O_SENDING,
+	DB_O_SENT,
+	DB_O_FAILED,
+	DB_O_HELD,
+	DB_O_N
+} db_ostate;
+
+/* "queued", "sending", "sent", "failed", "held" */
+const char *db_ostate_name(db_ostate s);
+bool db_ostate_parse(const char *name, db_ostate *out);
+
 /* One outbox row (owned strings).  purpose campaign: enrollment_id, step
  * and variant set; warmup: warmup_plan_id set; test: neither (0). */
 typedef struct db_outbox {
 	long long id, enrollment_id, inbox_id, warmup_plan_id;
 	int step, variant, attempts;
-	char *purpose; /* campaign|warmup|test */
-	char *message_id, *subject, *in_reply_to, *refs, *state, *reason;
+	db_purpose purpose;
+	db_ostate state;
+	char *message_id, *subject, *in_reply_to, *refs, *reason;
 	int64_t due_at, created_at, updated_at;
 } db_outbox;
 
@@ -241,12 +260,12 @@ int db_outbox_due(db *d, int64_t now, int limit,
                   cs_err *err);
 /* Every row in state, by id (read first, then fn for each: fn may write
  * the database). */
-int db_outbox_list(db *d, const char *state,
+int db_outbox_list(db *d, db_ostate state,
                    int (*fn)(const db_outbox *o, void *arg), void *arg,
                    cs_err *err);
 /* Change a row's state (with reason; due_at when >= 0; a new message_id
  * when not NULL), checking it is in state `from`: CS_ECONFLICT if not. */
-int db_outbox_move(db *d, long long id, const char *from, const char *to,
+int db_outbox_move(db *d, long long id, db_ostate from, db_ostate to,
                    const char *reason, int64_t due_at, const char *message_id,
                    int64_t now, cs_err *err);
 /* After a step was sent: the enrollment advances to its next step due at

@@ -12,6 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The names of db_pstate and db_warmup_kind (db_warmup.h), in enum order:
+ * the database's words (the schema's CHECKs on warmup_plan). */
+static const char *const pstate_names[] = {"planned", "sending", "sent",
+                                           "failed", "dropped"};
+static const char *const kind_names[] = {"new", "reply"};
+
+DB_ENUM_NAMES(pstate, db_pstate, pstate_names)
+DB_ENUM_NAMES(warmup_kind, db_warmup_kind, kind_names)
+
+/* The names of db_warmup_act and db_warmup_act_state, in enum order (the
+ * schema's CHECKs on warmup_actions). */
+static const char *const act_names[] = {"read", "archive"};
+static const char *const act_state_names[] = {"planned", "done", "failed"};
+
+DB_ENUM_NAMES(warmup_act, db_warmup_act, act_names)
+DB_ENUM_NAMES(warmup_act_state, db_warmup_act_state, act_state_names)
+
 static void copy_day(char out[11], const unsigned char *v)
 {
 	out[0] = '\0';
@@ -98,9 +115,7 @@ void db_warmup_list_free(db_warmup *l, size_t n)
 	for (i = 0; i < n; i++) {
 		free(l[i].inbox);
 		free(l[i].email);
-		free(l[i].provider);
 		free(l[i].timezone);
-		free(l[i].status);
 		free(l[i].paused_reason);
 	}
 	free(l);
@@ -133,9 +148,10 @@ int db_warmup_list(db *d, db_warmup **out, size_t *n, cs_err *err)
 		w->inbox_id = sqlite3_column_int64(st, 0);
 		w->inbox = db_col_str(st, 1);
 		w->email = db_col_str(st, 2);
-		w->provider = db_col_str(st, 3);
+		w->provider =
+		    cs_provider_id_of((const char *)sqlite3_column_text(st, 3));
 		w->timezone = db_col_str(st, 4);
-		w->status = db_col_str(st, 5);
+		w->status = db_col_inbox_status(st, 5);
 		w->paused_reason = db_col_str(st, 6);
 		w->enabled = sqlite3_column_int(st, 7) != 0;
 		w->start = sqlite3_column_int(st, 8);
@@ -199,7 +215,8 @@ int db_warmup_plan_add(db *d, const db_warmup_item *it, int64_t now,
 		return rc;
 	sqlite3_bind_int64(st, 1, it->inbox_id);
 	sqlite3_bind_text(st, 2, it->local_day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, it->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, db_warmup_kind_name(it->kind), -1,
+	                  SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, it->to_addr, -1, SQLITE_STATIC);
 	db_bind_opt(st, 5, it->subject);
 	db_bind_opt(st, 6, it->in_reply_to);
@@ -215,7 +232,7 @@ int db_warmup_plan_add(db *d, const db_warmup_item *it, int64_t now,
 }
 
 int db_warmup_plan_count(db *d, long long inbox_id, const char *local_day,
-                         const char *kind, long long *out, cs_err *err)
+                         db_warmup_kind kind, long long *out, cs_err *err)
 {
 	static const char sql[] =
 	    "SELECT count(*) FROM warmup_plan WHERE inbox_id = ?1 AND "
@@ -228,7 +245,7 @@ int db_warmup_plan_count(db *d, long long inbox_id, const char *local_day,
 		return rc;
 	sqlite3_bind_int64(st, 1, inbox_id);
 	sqlite3_bind_text(st, 2, local_day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, db_warmup_kind_name(kind), -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
 	else
@@ -270,14 +287,16 @@ static int plan_rows(db *d, const char *state, int64_t before, long long id,
 		it.id = sqlite3_column_int64(st, 0);
 		it.inbox_id = sqlite3_column_int64(st, 1);
 		copy_day(it.local_day, sqlite3_column_text(st, 2));
-		it.kind = (const char *)sqlite3_column_text(st, 3);
+		it.kind = (db_warmup_kind)db_col_enum(st, 3, kind_names,
+		                                      CS_NNAMES(kind_names));
 		it.to_addr = (const char *)sqlite3_column_text(st, 4);
 		it.subject = (const char *)sqlite3_column_text(st, 5);
 		it.in_reply_to = (const char *)sqlite3_column_text(st, 6);
 		it.refs = (const char *)sqlite3_column_text(st, 7);
 		it.due_at = sqlite3_column_int64(st, 8);
 		it.message_id = (const char *)sqlite3_column_text(st, 9);
-		it.state = (const char *)sqlite3_column_text(st, 10);
+		it.state = (db_pstate)db_col_enum(st, 10, pstate_names,
+		                                  CS_NNAMES(pstate_names));
 		if ((rc = fn(&it, arg)) != 0)
 			break;
 	}
@@ -331,7 +350,7 @@ int db_warmup_next_due(db *d, int64_t *out, bool *found, cs_err *err)
 	return rc;
 }
 
-int db_warmup_plan_move(db *d, long long id, const char *from, const char *to,
+int db_warmup_plan_move(db *d, long long id, db_pstate from, db_pstate to,
                         const char *message_id, int64_t due_at,
                         const char *local_day, int64_t now, cs_err *err)
 {
@@ -346,19 +365,19 @@ int db_warmup_plan_move(db *d, long long id, const char *from, const char *to,
 	if ((rc = db_cached(d, sql, &st, err)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, db_pstate_name(to), -1, SQLITE_STATIC);
 	db_bind_opt(st, 3, message_id);
 	sqlite3_bind_int64(st, 4, due_at);
 	db_bind_opt(st, 5, local_day);
 	sqlite3_bind_int64(st, 6, now);
-	sqlite3_bind_text(st, 7, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, db_pstate_name(from), -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(d, err, "cannot update the warmup plan");
 	else if (sqlite3_changes(d->h) != 1)
 		rc = cs_err_set(err, CS_ECONFLICT,
 		                "warmup plan row %lld is not %s (cannot become "
 		                "%s)",
-		                id, from, to);
+		                id, db_pstate_name(from), db_pstate_name(to));
 	db_done(st);
 	return rc;
 }
@@ -475,7 +494,8 @@ int db_warmup_action_add(db *d, const db_warmup_action *a, int64_t now,
 		return rc;
 	sqlite3_bind_int64(st, 1, a->inbox_id);
 	sqlite3_bind_text(st, 2, a->message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, a->action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, db_warmup_act_name(a->action), -1,
+	                  SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, a->folder, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 5, a->flag);
 	sqlite3_bind_int64(st, 6, a->due_at);
@@ -511,7 +531,8 @@ int db_warmup_actions_due(db *d, int64_t now,
 		a.id = sqlite3_column_int64(st, 0);
 		a.inbox_id = sqlite3_column_int64(st, 1);
 		a.message_id = (const char *)sqlite3_column_text(st, 2);
-		a.action = (const char *)sqlite3_column_text(st, 3);
+		a.action = (db_warmup_act)db_col_enum(st, 3, act_names,
+		                                      CS_NNAMES(act_names));
 		a.folder = (const char *)sqlite3_column_text(st, 4);
 		a.flag = sqlite3_column_int(st, 5) != 0;
 		a.due_at = sqlite3_column_int64(st, 6);
@@ -527,8 +548,8 @@ int db_warmup_actions_due(db *d, int64_t now,
 	return rc;
 }
 
-int db_warmup_action_set(db *d, long long id, const char *state, int64_t due_at,
-                         bool rescued, int64_t now, cs_err *err)
+int db_warmup_action_set(db *d, long long id, db_warmup_act_state state,
+                         int64_t due_at, bool rescued, int64_t now, cs_err *err)
 {
 	static const char sql[] =
 	    "UPDATE warmup_actions SET state = ?2, due_at = CASE WHEN ?3 >= 0 "
@@ -540,7 +561,8 @@ int db_warmup_action_set(db *d, long long id, const char *state, int64_t due_at,
 	if ((rc = db_cached(d, sql, &st, err)) != 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, db_warmup_act_state_name(state), -1,
+	                  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, due_at);
 	sqlite3_bind_int(st, 4, rescued);
 	sqlite3_bind_int64(st, 5, now);

@@ -11,7 +11,9 @@
  * (owned strings: db_warmup_list_free). */
 typedef struct db_warmup {
 	long long inbox_id;
-	char *inbox, *email, *provider, *timezone, *status, *paused_reason;
+	char *inbox, *email, *timezone, *paused_reason;
+	cs_provider_id provider; /* the inbox's */
+	db_inbox_status status;  /* the inbox's */
 	bool enabled;
 	int start, step, max; /* per day: start + step * (day - 1), <= max */
 	int reply_rate;       /* percent of received warmup answered */
@@ -33,14 +35,41 @@ void db_warmup_list_free(db_warmup *l, size_t n);
 int db_warmup_note(db *d, long long inbox_id, const char *first_day,
                    int last_topic, int64_t now, cs_err *err);
 
+/* A warmup plan row's state.  The life cycle (transition table, the one
+ * function that moves a row) is the sequencer's
+ * (sequencer/seq_outbox_fsm.c); the names, the database's words, are
+ * db_warmup.c's tables, like the kind's. */
+typedef enum db_pstate {
+	DB_P_PLANNED = 0,
+	DB_P_SENDING,
+	DB_P_SENT,
+	DB_P_FAILED,
+	DB_P_DROPPED,
+	DB_P_N
+} db_pstate;
+
+/* "planned", "sending", "sent", "failed", "dropped" */
+const char *db_pstate_name(db_pstate s);
+bool db_pstate_parse(const char *name, db_pstate *out);
+
+/* A planned send: a new message, or a reply to a partner's. */
+typedef enum db_warmup_kind {
+	DB_WARMUP_NEW = 0,
+	DB_WARMUP_REPLY
+} db_warmup_kind;
+
+/* "new", "reply" */
+const char *db_warmup_kind_name(db_warmup_kind k);
+bool db_warmup_kind_parse(const char *name, db_warmup_kind *out);
+
 /* One planned warmup send; strings borrowed (valid during a callback). */
 typedef struct db_warmup_item {
 	long long id, inbox_id;
 	char local_day[11];
-	const char *kind; /* new|reply */
+	db_warmup_kind kind;
 	const char *to_addr, *subject, *in_reply_to, *refs;
 	int64_t due_at;
-	const char *state;      /* planned|sending|sent|failed|dropped */
+	db_pstate state;
 	const char *message_id; /* once it is 'sending' (its outbox row's) */
 } db_warmup_item;
 
@@ -51,7 +80,7 @@ int db_warmup_plan_add(db *d, const db_warmup_item *it, int64_t now,
 /* Rows of kind for (inbox, local_day), whatever became of them (a day
  * whose sends were all dropped over the quota is planned all the same). */
 int db_warmup_plan_count(db *d, long long inbox_id, const char *local_day,
-                         const char *kind, long long *out, cs_err *err);
+                         db_warmup_kind kind, long long *out, cs_err *err);
 /* fn per planned row due by now, by inbox then time; non-zero stops. */
 int db_warmup_plan_due(db *d, int64_t now,
                        int (*fn)(const db_warmup_item *it, void *arg),
@@ -71,7 +100,7 @@ int db_warmup_next_due(db *d, int64_t *out, bool *found, cs_err *err);
  * `from`); message_id / local_day when not NULL, due_at when >= 0.  The
  * sequencer calls it through seq_warmup_plan_move, which checks the
  * state table. */
-int db_warmup_plan_move(db *d, long long id, const char *from, const char *to,
+int db_warmup_plan_move(db *d, long long id, db_pstate from, db_pstate to,
                         const char *message_id, int64_t due_at,
                         const char *local_day, int64_t now, cs_err *err);
 /* Warmup messages a receiving inbox recorded (a 'warmup' event) after
@@ -89,10 +118,27 @@ int db_warmup_partner_counts(db *d, long long inbox_id, int64_t since,
 
 /* An IMAP change a receiving inbox makes to a warmup message: read
  * (moved out of Junk first when folder is not INBOX; \Seen, \Flagged
- * when flag) or archive.  Strings borrowed. */
+ * when flag) or archive; and its state (planned, done, failed: given
+ * up).  The names, the database's words, are db_warmup.c's tables. */
+typedef enum db_warmup_act { DB_WACT_READ = 0, DB_WACT_ARCHIVE } db_warmup_act;
+typedef enum db_warmup_act_state {
+	DB_WACT_PLANNED = 0,
+	DB_WACT_DONE,
+	DB_WACT_FAILED
+} db_warmup_act_state;
+
+/* "read", "archive" */
+const char *db_warmup_act_name(db_warmup_act a);
+bool db_warmup_act_parse(const char *name, db_warmup_act *out);
+/* "planned", "done", "failed" */
+const char *db_warmup_act_state_name(db_warmup_act_state s);
+bool db_warmup_act_state_parse(const char *name, db_warmup_act_state *out);
+
+/* Strings borrowed. */
 typedef struct db_warmup_action {
 	long long id, inbox_id;
-	const char *message_id, *action, *folder;
+	db_warmup_act action;
+	const char *message_id, *folder;
 	uint32_t uidvalidity, uid; /* 0: find it by Message-ID */
 	bool flag;
 	int64_t due_at;
@@ -106,8 +152,9 @@ int db_warmup_actions_due(db *d, int64_t now,
                           void *arg, cs_err *err);
 /* state done|failed|planned (a retry at due_at); rescued: it was moved
  * out of Junk. */
-int db_warmup_action_set(db *d, long long id, const char *state, int64_t due_at,
-                         bool rescued, int64_t now, cs_err *err);
+int db_warmup_action_set(db *d, long long id, db_warmup_act_state state,
+                         int64_t due_at, bool rescued, int64_t now,
+                         cs_err *err);
 
 /* An inbox's warmup figures for one local day [start, end). */
 typedef struct db_warmup_figures {

@@ -193,7 +193,7 @@ typedef struct seq_sent {
  * The raw message is left in raw (for a Sent copy).
  */
 int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
-                 const smtp_msg_spec *spec, const char *purpose, cs_buf *raw,
+                 const smtp_msg_spec *spec, db_purpose purpose, cs_buf *raw,
                  seq_sent *out, cs_err *err);
 
 /* ---- the watcher (seq_watch.c) ---------------------------------------- */
@@ -334,64 +334,30 @@ int seq_compose(db *d, cs_vault *v, const seq_compose_in *ci, cs_buf *raw,
 
 /* ---- the scheduler (seq_sched.c) and the outbox (seq_outbox.c) --------- */
 
-/* The outbox row's and the warmup plan row's states, and the one function
- * each that every state change of a row goes through (seq_outbox_fsm.c:
- * the transition tables, who performs each move).  A move the table does
- * not have fails an assert() in the test (ASan) build and is refused with
- * CS_EINVAL, nothing written, in the release build; a row that is not in
- * `from` any more is CS_ECONFLICT.  Each move is logged at debug with the
- * row id. */
-typedef enum seq_ostate {
-	SEQ_O_QUEUED,
-	SEQ_O_SENDING,
-	SEQ_O_SENT,
-	SEQ_O_FAILED,
-	SEQ_O_HELD,
-	SEQ_O_N
-} seq_ostate;
-
-const char *seq_ostate_name(seq_ostate s);
-/* 0 and *out, or -1 for a name that is no outbox state. */
-int seq_ostate_parse(const char *name, seq_ostate *out);
-bool seq_outbox_allowed(seq_ostate from, seq_ostate to);
+/* The one function for the outbox row's and the warmup plan row's states
+ * (db_ostate, db_pstate: db/) that every state change of a row goes through
+ * (seq_outbox_fsm.c: the transition tables, who performs each move).  A move
+ * the table does not have fails an assert() in the test (ASan) build and is
+ * refused with CS_EINVAL, nothing written, in the release build; a row that is
+ * not in `from` any more is CS_ECONFLICT.  Each move is logged at debug with
+ * the row id. */
+bool seq_outbox_allowed(db_ostate from, db_ostate to);
 /* Row id from -> to, with reason (NULL: none) and due_at (when >= 0). */
-int seq_outbox_move(db *d, long long id, seq_ostate from, seq_ostate to,
+int seq_outbox_move(db *d, long long id, db_ostate from, db_ostate to,
                     const char *reason, int64_t due_at, int64_t now,
                     cs_err *err);
 
-typedef enum seq_pstate {
-	SEQ_P_PLANNED,
-	SEQ_P_SENDING,
-	SEQ_P_SENT,
-	SEQ_P_FAILED,
-	SEQ_P_DROPPED,
-	SEQ_P_N
-} seq_pstate;
-
-const char *seq_pstate_name(seq_pstate s);
-bool seq_warmup_plan_allowed(seq_pstate from, seq_pstate to);
+bool seq_warmup_plan_allowed(db_pstate from, db_pstate to);
 /* Plan row id from -> to; message_id and local_day when not NULL, due_at
  * when >= 0. */
-int seq_warmup_plan_move(db *d, long long id, seq_pstate from, seq_pstate to,
+int seq_warmup_plan_move(db *d, long long id, db_pstate from, db_pstate to,
                          const char *message_id, int64_t due_at,
                          const char *local_day, int64_t now, cs_err *err);
-
-/* What a message is for: an outbox row's purpose (outbox.purpose). */
-typedef enum seq_purpose {
-	SEQ_CAMPAIGN, /* a campaign step: its enrollment moves on */
-	SEQ_WARMUP,   /* a warmup send: its warmup_plan row settles */
-	SEQ_TEST,     /* send-test: sent at once, never again */
-	SEQ_PURPOSE_N
-} seq_purpose;
-
-const char *seq_purpose_name(seq_purpose p);
-/* 0 and *out, or -1 for a name that is no purpose. */
-int seq_purpose_parse(const char *name, seq_purpose *out);
 
 /* One message handed to a transport: an outbox row that is 'sending'. */
 typedef struct seq_job {
 	long long outbox_id, inbox_id;
-	seq_purpose purpose;
+	db_purpose purpose;
 	char *inbox, *from; /* inbox name, its address */
 	/* names (owned): the campaign ("warmup" for warmup), the recipient,
 	 * the variant (new|reply for warmup) */
@@ -595,8 +561,8 @@ bool seq_runtime_send_text(const db_inbox *in, const db_inbox_runtime *rt,
 /* Mark a contact stopped in every campaign (a reply, bounce, unsubscribe,
  * complaint); for a reply, also the colleagues at the same company in
  * campaigns with stop_company_on_reply (never at a free mail domain). */
-int seq_contact_stop(db *d, const char *email, const char *status, int64_t now,
-                     cs_err *err);
+int seq_contact_stop(db *d, const char *email, db_contact_status status,
+                     int64_t now, cs_err *err);
 
 /* ---- what events do (seq_events.c) ----------------------------------------
  */

@@ -101,26 +101,30 @@ static int test_uncertain(seq_dispatch *dp, const db_outbox *o, bool checked,
 	                          why, err);
 }
 
-static const purpose_ops ops[SEQ_PURPOSE_N] = {
-    [SEQ_CAMPAIGN] = {false, camp_begin, camp_finish, camp_uncertain,
-                      "could not check Sent: held",
-                      "not in Sent: held for 'coldseq outbox uncertain'"},
-    [SEQ_WARMUP] = {true, wu_begin, wu_finish, wu_uncertain,
-                    "could not check Sent: left as it is, never sent again "
-                    "(checked again at the next start)",
-                    "not in Sent: lost, never sent again (warmup)"},
-    [SEQ_TEST] = {false, NULL, NULL, test_uncertain,
-                  "could not check Sent: failed, never sent again (test)",
-                  "not in Sent: failed, never sent again (test)"},
+static const purpose_ops ops[DB_PURPOSE_N] = {
+    [DB_PURPOSE_CAMPAIGN] =
+        {false, camp_begin, camp_finish, camp_uncertain,
+         "could not check Sent: held",
+         "not in Sent: held for 'coldseq outbox uncertain'"},
+    [DB_PURPOSE_WARMUP] =
+        {true, wu_begin, wu_finish, wu_uncertain,
+         "could not check Sent: left as it is, never sent again "
+         "(checked again at the next start)",
+         "not in Sent: lost, never sent again (warmup)"},
+    [DB_PURPOSE_TEST] =
+        {false, NULL, NULL, test_uncertain,
+         "could not check Sent: failed, never sent again (test)",
+         "not in Sent: failed, never sent again (test)"},
 };
 
 /* The purpose of row o whose functions this dispatcher has (warmup needs
  * the planner), or NULL. */
 static const purpose_ops *ops_of(const seq_dispatch *dp, const db_outbox *o,
-                                 seq_purpose *p)
+                                 db_purpose *p)
 {
-	if (seq_purpose_parse(o->purpose, p) != 0 ||
-	    (*p == SEQ_WARMUP && dp->w == NULL))
+	*p = o->purpose;
+	if ((unsigned)*p >= DB_PURPOSE_N ||
+	    (*p == DB_PURPOSE_WARMUP && dp->w == NULL))
 		return NULL;
 	return &ops[*p];
 }
@@ -264,7 +268,7 @@ static int walk_row(const db_outbox *o, void *arg)
 	walk *k = arg;
 	seq_dispatch *dp = k->dp;
 	const purpose_ops *po;
-	seq_purpose p;
+	db_purpose p;
 	seq_ibox *ib;
 	cs_err err = CS_ERR_INIT;
 	bool ready = false;
@@ -276,7 +280,7 @@ static int walk_row(const db_outbox *o, void *arg)
 	if (is_busy(dp, o->inbox_id) || dp->inflight >= max_batches(dp->t))
 		return 0;
 	ib = seq_find_inbox(dp->s, o->inbox_id);
-	if (ib == NULL && p == SEQ_WARMUP)
+	if (ib == NULL && p == DB_PURPOSE_WARMUP)
 		return 0; /* its inbox is not loaded yet */
 	if (ib == NULL || (!ib->active && !po->while_paused)) {
 		seq_job none;
@@ -348,12 +352,10 @@ static int collect_sending(const db_outbox *o, void *arg)
 	l->v = cs_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
 	c = &l->v[l->n++];
 	*c = *o;
-	c->purpose = cs_xstrdup(o->purpose);
 	c->message_id = cs_xstrdup(o->message_id);
 	c->subject = o->subject ? cs_xstrdup(o->subject) : NULL;
 	c->in_reply_to = o->in_reply_to ? cs_xstrdup(o->in_reply_to) : NULL;
 	c->refs = o->refs ? cs_xstrdup(o->refs) : NULL;
-	c->state = cs_xstrdup(o->state);
 	c->reason = o->reason ? cs_xstrdup(o->reason) : NULL;
 	return 0;
 }
@@ -365,14 +367,14 @@ int seq_dispatch_resolve(seq_dispatch *dp, seq_sent_lookup lookup, void *arg,
 	size_t i;
 	int rc;
 
-	if ((rc = db_outbox_list(dp->s->d, "sending", collect_sending, &l,
+	if ((rc = db_outbox_list(dp->s->d, DB_O_SENDING, collect_sending, &l,
 	                         err)) != 0)
 		goto out;
 	for (i = 0; i < l.n && rc == 0; i++) {
 		const db_outbox *o = &l.v[i];
 		seq_ibox *ib = seq_find_inbox(dp->s, o->inbox_id);
 		const purpose_ops *po;
-		seq_purpose p;
+		db_purpose p;
 		cs_err e2 = CS_ERR_INIT;
 		bool found = false;
 		int frc = CS_ENOTFOUND;
@@ -387,7 +389,8 @@ int seq_dispatch_resolve(seq_dispatch *dp, seq_sent_lookup lookup, void *arg,
 		                   err);
 		cs_log_warn("%s %lld (%s) was being sent when coldseq stopped: "
 		            "%s%s%s",
-		            p == SEQ_WARMUP ? "warmup send" : "outbox row",
+		            p == DB_PURPOSE_WARMUP ? "warmup send"
+		                                   : "outbox row",
 		            o->id, o->message_id,
 		            frc     ? po->unchecked
 		            : found ? "found in Sent: sent"

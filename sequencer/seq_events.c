@@ -77,7 +77,7 @@ int seq_soft_bounce(db *d, const char *message_id, const char *email,
 		return 0;
 	if ((rc = db_outbox_by_message_id(d, message_id, &o, err)) != 0)
 		return rc == CS_ENOTFOUND ? 0 : rc; /* not a campaign step */
-	if (strcmp(o.state, "sent") != 0)
+	if (o.state != DB_O_SENT)
 		goto out;
 	if (policy_reason(reason)) {
 		cs_buf_printf(&why,

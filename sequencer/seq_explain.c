@@ -40,9 +40,9 @@ static void since(cs_buf *out, const db_inbox *in, int64_t t)
 bool seq_runtime_watch_text(const db_inbox *in, const db_inbox_runtime *rt,
                             cs_buf *out)
 {
-	if (rt->watch_state == NULL || strcmp(rt->watch_state, "ok") == 0)
+	if (rt->watch_state == DB_WATCH_NONE || rt->watch_state == DB_WATCH_OK)
 		return false;
-	if (strcmp(rt->watch_state, "down") == 0)
+	if (rt->watch_state == DB_WATCH_DOWN)
 		cs_buf_printf(out, "waiting for the %s watcher: %s", in->name,
 		              rt->watch_error ? rt->watch_error : "down");
 	else
@@ -149,7 +149,8 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 	if ((rc = db_enr_get(s->d, c->c.id, email, &e, err)) != 0)
 		return rc;
 	zone = seq_contact_zone(c, e.contact_tz);
-	cs_buf_printf(out, "contact:  %s (%s)\n", e.email, e.contact_status);
+	cs_buf_printf(out, "contact:  %s (%s)\n", e.email,
+	              db_contact_status_name(e.contact_status));
 	cs_buf_printf(out, "campaign: %s (%s), ", c->c.name,
 	              db_campaign_status_name(c->c.status));
 	step_words(out, &e, c->c.nsteps);
@@ -190,8 +191,8 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		else {
 			cs_buf_printf(out,
 			              "state:    queued: outbox row %lld is %s",
-			              o.id, o.state);
-			if (strcmp(o.state, "queued") == 0 && o.due_at > now) {
+			              o.id, db_ostate_name(o.state));
+			if (o.state == DB_O_QUEUED && o.due_at > now) {
 				when(out, ", not before ", o.due_at, zone);
 				held = true;
 			}
@@ -200,13 +201,12 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 				              o.attempts,
 				              o.attempts == 1 ? "" : "s");
 			cs_buf_putc(out, '\n');
-			if (strcmp(o.state, "held") == 0)
+			if (o.state == DB_O_HELD)
 				held = true;
 			if (o.reason)
 				cs_buf_printf(out, "%s    %s\n",
-				              strcmp(o.state, "held") == 0
-				                  ? "holds:"
-				                  : "last: ",
+				              o.state == DB_O_HELD ? "holds:"
+				                                   : "last: ",
 				              o.reason);
 			db_outbox_free(&o);
 		}

@@ -16,26 +16,6 @@
 /* ---- what an inbound message does (seq_policy.c) ------------------------
  */
 
-/* The kinds an event is stored as; the names (seq_event_kind_name) are
- * the database's and the JSON's words. */
-typedef enum seq_event_kind {
-	SEQ_EV_OTHER = 0,
-	SEQ_EV_BOUNCE,
-	SEQ_EV_DELAY,
-	SEQ_EV_COMPLAINT,
-	SEQ_EV_AUTO_REPLY,
-	SEQ_EV_UNSUBSCRIBE,
-	SEQ_EV_REPLY,
-	SEQ_EV_WARMUP,
-	SEQ_EV_COUNT
-} seq_event_kind;
-
-/* "other", "bounce", "delay", "complaint", "auto_reply", "unsubscribe",
- * "reply", "warmup"; "other" for a value out of range. */
-const char *seq_event_kind_name(seq_event_kind k);
-/* The kind named name; false for an unknown name. */
-bool seq_event_kind_parse(const char *name, seq_event_kind *out);
-
 /* What of ours a message is about, as the watcher found it. */
 typedef enum seq_event_ctx {
 	SEQ_CTX_OWN,       /* ours: sent by this inbox, or from its address */
@@ -56,13 +36,13 @@ enum {
 };
 
 typedef struct seq_event_policy {
-	const char *name;        /* the rule's, for logs and tests */
-	seq_event_kind record;   /* the kind the event is stored as */
-	unsigned always;         /* SEQ_ACT_* each time the message is read */
-	unsigned once;           /* SEQ_ACT_* only when the event is new */
-	const char *stop_status; /* contacts.status for SEQ_ACT_STOP */
-	const char *reason;      /* suppression reason for SEQ_ACT_SUPPRESS */
-	bool reason_detail;      /* + the recipient's status and reason */
+	const char *name;     /* the rule's, for logs and tests */
+	db_event_kind record; /* the kind the event is stored as */
+	unsigned always;      /* SEQ_ACT_* each time the message is read */
+	unsigned once;        /* SEQ_ACT_* only when the event is new */
+	db_contact_status stop_status; /* for SEQ_ACT_STOP (not active) */
+	const char *reason; /* suppression reason for SEQ_ACT_SUPPRESS */
+	bool reason_detail; /* + the recipient's status and reason */
 } seq_event_policy;
 
 /* The row for a message of classifier kind in context ctx; hard is the
@@ -135,7 +115,8 @@ int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
 /* One IMAP action handed to a worker (owned strings) and its result. */
 typedef struct seq_warmup_op {
 	long long id, inbox_id;
-	char *message_id, *action, *folder; /* action: read|archive */
+	db_warmup_act action;
+	char *message_id, *folder;
 	uint32_t uidvalidity, uid; /* where the watcher saw it (0: unknown) */
 	bool flag;
 	int attempts;

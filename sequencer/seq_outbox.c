@@ -123,8 +123,8 @@ int seq_outbox_history(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 static int wait_row(seq_sched *s, const db_outbox *o, const char *why,
                     int64_t due, int64_t now, cs_err *err)
 {
-	return seq_outbox_move(s->d, o->id, SEQ_O_QUEUED, SEQ_O_QUEUED, why,
-	                       due, now, err);
+	return seq_outbox_move(s->d, o->id, DB_O_QUEUED, DB_O_QUEUED, why, due,
+	                       now, err);
 }
 
 /* The contact's own data cannot make this message (a render error, a
@@ -143,7 +143,7 @@ static int unsendable(seq_sched *s, const db_outbox *o, const db_enrollment *e,
 	cs_log_warn("held: %s, step %d: %s", e->email, o->step, why.data);
 	if ((rc = db_begin(s->d, err)) != 0)
 		goto out;
-	if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_QUEUED, SEQ_O_FAILED,
+	if ((rc = seq_outbox_move(s->d, o->id, DB_O_QUEUED, DB_O_FAILED,
 	                          why.data, -1, now, err)) != 0 ||
 	    (rc = db_enr_set_state(s->d, e->id, DB_ENR_HELD, what, now, err)) !=
 	        0 ||
@@ -161,13 +161,13 @@ out:
 /* The campaign purpose's functions take campaign rows only. */
 int seq_outbox_campaign_row(const db_outbox *o, cs_err *err)
 {
-	if (strcmp(o->purpose, "campaign") == 0)
+	if (o->purpose == DB_PURPOSE_CAMPAIGN)
 		return 0;
 	return cs_err_set(err, CS_EINVAL,
 	                  "outbox row %lld is a %s message, not a campaign "
 	                  "step: only a campaign step can be %s",
-	                  o->id, o->purpose,
-	                  strcmp(o->purpose, "warmup") == 0
+	                  o->id, db_purpose_name(o->purpose),
+	                  o->purpose == DB_PURPOSE_WARMUP
 	                      ? "dropped, retried or resolved (warmup sends "
 	                        "are never held)"
 	                      : "dropped, retried or resolved");
@@ -184,7 +184,7 @@ int seq_outbox_record(db *d, long long outbox_id, const db_message *m,
 		return rc;
 	if ((rc = db_message_add_capped(d, m, caps, over, err)) != 0 ||
 	    (!*over &&
-	     ((rc = seq_outbox_move(d, outbox_id, SEQ_O_QUEUED, SEQ_O_SENDING,
+	     ((rc = seq_outbox_move(d, outbox_id, DB_O_QUEUED, DB_O_SENDING,
 	                            NULL, -1, now, err)) != 0 ||
 	      (extra && (rc = extra(arg, err)) != 0))) ||
 	    (rc = db_commit(d, err)) != 0) {
@@ -256,9 +256,9 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	    (rc = seq_outbox_campaign_row(&o, err)) != 0 ||
 	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
 		goto out;
-	if (strcmp(o.state, "queued") != 0) {
+	if (o.state != DB_O_QUEUED) {
 		rc = cs_err_set(err, CS_ECONFLICT, "outbox row %lld is %s",
-		                outbox_id, o.state);
+		                outbox_id, db_ostate_name(o.state));
 		goto out;
 	}
 	ib = seq_find_inbox(s, o.inbox_id);
@@ -348,7 +348,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	row.inbox_id = ib->in.id;
 	row.inbox_email = ib->in.email;
 	row.recipient = e.email;
-	row.purpose = "campaign";
+	row.purpose = DB_PURPOSE_CAMPAIGN;
 	row.subject = subject;
 	row.created_at = now;
 	row.local_day = ib->day;
@@ -366,7 +366,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	ib->camp_today++;
 	ib->total_today++;
 	job->outbox_id = o.id;
-	job->purpose = SEQ_CAMPAIGN;
+	job->purpose = DB_PURPOSE_CAMPAIGN;
 	job->inbox_id = ib->in.id;
 	job->inbox = cs_xstrdup(ib->in.name);
 	job->from = cs_xstrdup(ib->in.email);
@@ -380,12 +380,11 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	*ready = true;
 	goto out;
 capped:
-	rc = seq_outbox_move(s->d, o.id, SEQ_O_QUEUED, SEQ_O_QUEUED,
+	rc = seq_outbox_move(s->d, o.id, DB_O_QUEUED, DB_O_QUEUED,
 	                     "daily cap reached", ib->day_end, now, err);
 out:
-	if (rc != 0 && rc != CS_ECONFLICT && o.id && o.state &&
-	    strcmp(o.state, "queued") == 0 && o.purpose &&
-	    strcmp(o.purpose, "campaign") == 0) {
+	if (rc != 0 && rc != CS_ECONFLICT && o.id && o.state == DB_O_QUEUED &&
+	    o.purpose == DB_PURPOSE_CAMPAIGN) {
 		/* whatever failed, the row does not come straight back */
 		cs_err e2 = CS_ERR_INIT;
 		cs_buf w = CS_BUF_INIT;
@@ -458,7 +457,7 @@ static int retry(seq_sched *s, const db_outbox *o, const char *why, int64_t due,
 {
 	int64_t b = now + backoff(o, retry_after_s);
 
-	return seq_outbox_move(s->d, o->id, SEQ_O_SENDING, SEQ_O_QUEUED, why,
+	return seq_outbox_move(s->d, o->id, DB_O_SENDING, DB_O_QUEUED, why,
 	                       due > b ? due : b, now, err);
 }
 
@@ -505,16 +504,16 @@ static int campaign_effects(void *arg, cs_err *err)
 
 	switch (v->outcome) {
 	case SMTP_SENT:
-		if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING,
-		                          SEQ_O_SENT, NULL, -1, now, err)) == 0)
+		if ((rc = seq_outbox_move(s->d, o->id, DB_O_SENDING, DB_O_SENT,
+		                          NULL, -1, now, err)) == 0)
 			rc = seq_outbox_advance(s, f->c, o, e, now, err);
 		break;
 	case SMTP_DEFERRED:
 		/* like an MTA's queue: retry with a growing backoff, give up
 		 * when the message has waited for days */
 		if (now - o->created_at > GIVE_UP_MS) {
-			if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING,
-			                          SEQ_O_FAILED, f->why, -1, now,
+			if ((rc = seq_outbox_move(s->d, o->id, DB_O_SENDING,
+			                          DB_O_FAILED, f->why, -1, now,
 			                          err)) == 0)
 				rc = db_enr_set_state(
 				    s->d, e->id, DB_ENR_STOPPED,
@@ -529,13 +528,13 @@ static int campaign_effects(void *arg, cs_err *err)
 	case SMTP_REJECTED_RECIPIENT: {
 		bool added;
 
-		if ((rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING,
-		                          SEQ_O_FAILED, f->why, -1, now,
-		                          err)) == 0 &&
+		if ((rc = seq_outbox_move(s->d, o->id, DB_O_SENDING,
+		                          DB_O_FAILED, f->why, -1, now, err)) ==
+		        0 &&
 		    (rc = db_suppress_add(s->d, "address", e->email, f->why,
 		                          ib->in.name, now, &added, err)) == 0)
-			rc = seq_contact_stop(s->d, e->email, "bounced", now,
-			                      err);
+			rc = seq_contact_stop(s->d, e->email,
+			                      DB_CONTACT_BOUNCED, now, err);
 		break;
 	}
 	case SMTP_REJECTED_POLICY:
@@ -554,7 +553,7 @@ static int campaign_effects(void *arg, cs_err *err)
 		break;
 	}
 	case SMTP_UNCERTAIN:
-		rc = seq_outbox_move(s->d, o->id, SEQ_O_SENDING, SEQ_O_HELD,
+		rc = seq_outbox_move(s->d, o->id, DB_O_SENDING, DB_O_HELD,
 		                     res->detail[0]
 		                         ? res->detail
 		                         : "may have been sent (the connection "

@@ -78,7 +78,6 @@
 #include "seq.h"
 
 #include <assert.h>
-#include <string.h>
 
 /* The test build asserts the tables; the release build refuses. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -89,85 +88,37 @@
 #endif
 #endif
 
-static const char *const onames[SEQ_O_N] = {"queued", "sending", "sent",
-                                            "failed", "held"};
-
 /* otab[from][to] */
-static const bool otab[SEQ_O_N][SEQ_O_N] = {
-    [SEQ_O_QUEUED] =
-        {[SEQ_O_QUEUED] = true, [SEQ_O_SENDING] = true, [SEQ_O_FAILED] = true},
-    [SEQ_O_SENDING] = {[SEQ_O_SENT] = true,
-                       [SEQ_O_QUEUED] = true,
-                       [SEQ_O_FAILED] = true,
-                       [SEQ_O_HELD] = true},
-    [SEQ_O_HELD] =
-        {[SEQ_O_SENT] = true, [SEQ_O_QUEUED] = true, [SEQ_O_FAILED] = true},
+static const bool otab[DB_O_N][DB_O_N] = {
+    [DB_O_QUEUED] =
+        {[DB_O_QUEUED] = true, [DB_O_SENDING] = true, [DB_O_FAILED] = true},
+    [DB_O_SENDING] = {[DB_O_SENT] = true,
+                      [DB_O_QUEUED] = true,
+                      [DB_O_FAILED] = true,
+                      [DB_O_HELD] = true},
+    [DB_O_HELD] =
+        {[DB_O_SENT] = true, [DB_O_QUEUED] = true, [DB_O_FAILED] = true},
 };
 
-static const char *const pnames[SEQ_P_N] = {"planned", "sending", "sent",
-                                            "failed", "dropped"};
-
-static const bool ptab[SEQ_P_N][SEQ_P_N] = {
-    [SEQ_P_PLANNED] = {[SEQ_P_PLANNED] = true,
-                       [SEQ_P_SENDING] = true,
-                       [SEQ_P_DROPPED] = true,
-                       [SEQ_P_FAILED] = true},
-    [SEQ_P_SENDING] =
-        {[SEQ_P_SENT] = true, [SEQ_P_PLANNED] = true, [SEQ_P_FAILED] = true},
-    [SEQ_P_FAILED] = {[SEQ_P_SENT] = true},
+static const bool ptab[DB_P_N][DB_P_N] = {
+    [DB_P_PLANNED] = {[DB_P_PLANNED] = true,
+                      [DB_P_SENDING] = true,
+                      [DB_P_DROPPED] = true,
+                      [DB_P_FAILED] = true},
+    [DB_P_SENDING] =
+        {[DB_P_SENT] = true, [DB_P_PLANNED] = true, [DB_P_FAILED] = true},
+    [DB_P_FAILED] = {[DB_P_SENT] = true},
 };
 
-static const char *const purposes[SEQ_PURPOSE_N] = {"campaign", "warmup",
-                                                    "test"};
-
-const char *seq_purpose_name(seq_purpose p)
+bool seq_outbox_allowed(db_ostate from, db_ostate to)
 {
-	return (unsigned)p < SEQ_PURPOSE_N ? purposes[p] : "?";
-}
-
-int seq_purpose_parse(const char *name, seq_purpose *out)
-{
-	int i;
-
-	for (i = 0; name && i < SEQ_PURPOSE_N; i++)
-		if (strcmp(name, purposes[i]) == 0) {
-			*out = (seq_purpose)i;
-			return 0;
-		}
-	return -1;
-}
-
-const char *seq_ostate_name(seq_ostate s)
-{
-	return (unsigned)s < SEQ_O_N ? onames[s] : "?";
-}
-
-int seq_ostate_parse(const char *name, seq_ostate *out)
-{
-	int i;
-
-	for (i = 0; name && i < SEQ_O_N; i++)
-		if (strcmp(name, onames[i]) == 0) {
-			*out = (seq_ostate)i;
-			return 0;
-		}
-	return -1;
-}
-
-bool seq_outbox_allowed(seq_ostate from, seq_ostate to)
-{
-	return (unsigned)from < SEQ_O_N && (unsigned)to < SEQ_O_N &&
+	return (unsigned)from < DB_O_N && (unsigned)to < DB_O_N &&
 	       otab[from][to];
 }
 
-const char *seq_pstate_name(seq_pstate s)
+bool seq_warmup_plan_allowed(db_pstate from, db_pstate to)
 {
-	return (unsigned)s < SEQ_P_N ? pnames[s] : "?";
-}
-
-bool seq_warmup_plan_allowed(seq_pstate from, seq_pstate to)
-{
-	return (unsigned)from < SEQ_P_N && (unsigned)to < SEQ_P_N &&
+	return (unsigned)from < DB_P_N && (unsigned)to < DB_P_N &&
 	       ptab[from][to];
 }
 
@@ -187,37 +138,36 @@ static int refused(const char *what, long long id, const char *from,
 	                  what, id, from, to);
 }
 
-int seq_outbox_move(db *d, long long id, seq_ostate from, seq_ostate to,
+int seq_outbox_move(db *d, long long id, db_ostate from, db_ostate to,
                     const char *reason, int64_t due_at, int64_t now,
                     cs_err *err)
 {
 	int rc;
 
 	if (!seq_outbox_allowed(from, to))
-		return refused("outbox row", id, seq_ostate_name(from),
-		               seq_ostate_name(to), err);
-	rc = db_outbox_move(d, id, onames[from], onames[to], reason, due_at,
-	                    NULL, now, err);
+		return refused("outbox row", id, db_ostate_name(from),
+		               db_ostate_name(to), err);
+	rc = db_outbox_move(d, id, from, to, reason, due_at, NULL, now, err);
 	if (rc == 0)
-		cs_log_debug("outbox row %lld: %s -> %s%s%s", id, onames[from],
-		             onames[to], reason ? ": " : "",
-		             reason ? reason : "");
+		cs_log_debug("outbox row %lld: %s -> %s%s%s", id,
+		             db_ostate_name(from), db_ostate_name(to),
+		             reason ? ": " : "", reason ? reason : "");
 	return rc;
 }
 
-int seq_warmup_plan_move(db *d, long long id, seq_pstate from, seq_pstate to,
+int seq_warmup_plan_move(db *d, long long id, db_pstate from, db_pstate to,
                          const char *message_id, int64_t due_at,
                          const char *local_day, int64_t now, cs_err *err)
 {
 	int rc;
 
 	if (!seq_warmup_plan_allowed(from, to))
-		return refused("warmup plan row", id, seq_pstate_name(from),
-		               seq_pstate_name(to), err);
-	rc = db_warmup_plan_move(d, id, pnames[from], pnames[to], message_id,
-	                         due_at, local_day, now, err);
+		return refused("warmup plan row", id, db_pstate_name(from),
+		               db_pstate_name(to), err);
+	rc = db_warmup_plan_move(d, id, from, to, message_id, due_at, local_day,
+	                         now, err);
 	if (rc == 0)
-		cs_log_debug("warmup plan row %lld: %s -> %s", id, pnames[from],
-		             pnames[to]);
+		cs_log_debug("warmup plan row %lld: %s -> %s", id,
+		             db_pstate_name(from), db_pstate_name(to));
 	return rc;
 }

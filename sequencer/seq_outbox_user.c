@@ -15,8 +15,8 @@
  * unsendable with its enrollment held on the same step. */
 static bool is_held(const db_outbox *o, const db_enrollment *e)
 {
-	return strcmp(o->state, "held") == 0 ||
-	       (strcmp(o->state, "failed") == 0 && e->state == DB_ENR_HELD &&
+	return o->state == DB_O_HELD ||
+	       (o->state == DB_O_FAILED && e->state == DB_ENR_HELD &&
 	        e->step == o->step);
 }
 
@@ -48,12 +48,12 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 		return rc;
 	if ((rc = seq_outbox_campaign_row(&o, err)) != 0)
 		goto out;
-	if (strcmp(o.state, "held") != 0) {
+	if (o.state != DB_O_HELD) {
 		rc = cs_err_set(err, CS_ECONFLICT,
 		                "outbox row %lld is %s, not held: nothing to "
 		                "resolve%s",
-		                outbox_id, o.state,
-		                strcmp(o.state, "queued") == 0
+		                outbox_id, db_ostate_name(o.state),
+		                o.state == DB_O_QUEUED
 		                    ? " ('coldseq outbox drop|retry' act on a "
 		                      "queued row)"
 		                    : "");
@@ -71,7 +71,7 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 		goto out;
 	switch (how) {
 	case SEQ_RESOLVE_SENT:
-		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_HELD, SEQ_O_SENT,
+		if ((rc = seq_outbox_move(s->d, o.id, DB_O_HELD, DB_O_SENT,
 		                          "resolved: sent", -1, now, err)) ==
 		        0 &&
 		    (rc = db_message_set_outcome(s->d, o.message_id, "sent", 0,
@@ -85,7 +85,7 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 	case SEQ_RESOLVE_RESEND:
 		/* the same Message-ID: if the first attempt did arrive, the
 		 * recipient's client shows one message */
-		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_HELD, SEQ_O_QUEUED,
+		if ((rc = seq_outbox_move(s->d, o.id, DB_O_HELD, DB_O_QUEUED,
 		                          "resolved: send again", now, now,
 		                          err)) == 0)
 			rc = seq_outbox_history(
@@ -94,7 +94,7 @@ int seq_outbox_resolve(seq_sched *s, long long outbox_id, seq_resolve how,
 			    err);
 		break;
 	case SEQ_RESOLVE_DROP:
-		if ((rc = seq_outbox_move(s->d, o.id, SEQ_O_HELD, SEQ_O_FAILED,
+		if ((rc = seq_outbox_move(s->d, o.id, DB_O_HELD, DB_O_FAILED,
 		                          "resolved: dropped", -1, now, err)) ==
 		        0 &&
 		    (rc = db_enr_set_state(s->d, e.id, DB_ENR_STOPPED,
@@ -121,7 +121,7 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 {
 	int64_t now = cs_clock_now(s->clock);
 	bool drop = how == SEQ_OUTBOX_DROP;
-	seq_ostate from;
+	db_ostate from;
 	db_outbox o;
 	db_enrollment e;
 	int rc;
@@ -132,26 +132,21 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 	if ((rc = seq_outbox_campaign_row(&o, err)) != 0 ||
 	    (rc = db_enr_by_id(s->d, o.enrollment_id, &e, err)) != 0)
 		goto out;
-	if (strcmp(o.state, "queued") != 0 && !is_held(&o, &e)) {
+	if (o.state != DB_O_QUEUED && !is_held(&o, &e)) {
 		rc = cs_err_set(err, CS_ECONFLICT,
 		                "outbox row %lld is %s: only a queued or held "
 		                "row can be %s",
-		                outbox_id, o.state,
+		                outbox_id, db_ostate_name(o.state),
 		                drop ? "dropped" : "retried");
 		goto out;
 	}
-	if (!drop && strcmp(o.state, "failed") != 0 &&
+	if (!drop && o.state != DB_O_FAILED &&
 	    (rc = sendable_again(s, &o, err)) != 0)
 		goto out;
-	if (seq_ostate_parse(o.state, &from) != 0) {
-		rc = cs_err_set(err, CS_EINVAL,
-		                "outbox row %lld: unknown state %s", o.id,
-		                o.state);
-		goto out;
-	}
+	from = o.state;
 	if ((rc = db_begin(s->d, err)) != 0)
 		goto out;
-	if (from == SEQ_O_FAILED) {
+	if (from == DB_O_FAILED) {
 		/* unsendable: the enrollment holds the step; retry lets the
 		 * scheduler compose it afresh (with the data as it is now) */
 		rc = drop ? db_enr_set_state(s->d, e.id, DB_ENR_STOPPED,
@@ -162,7 +157,7 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 		if (rc == 0 && !drop)
 			rc = db_enr_set_due(s->d, e.id, now, now, err);
 	} else if (drop) {
-		if ((rc = seq_outbox_move(s->d, o.id, from, SEQ_O_FAILED,
+		if ((rc = seq_outbox_move(s->d, o.id, from, DB_O_FAILED,
 		                          "dropped (outbox drop)", -1, now,
 		                          err)) == 0)
 			rc = db_enr_set_state(
@@ -170,7 +165,7 @@ int seq_outbox_act(seq_sched *s, long long outbox_id, seq_outbox_action how,
 			    "a step was dropped (outbox drop)", now, err);
 	} else {
 		/* held: the same Message-ID (see SEQ_RESOLVE_RESEND) */
-		rc = seq_outbox_move(s->d, o.id, from, SEQ_O_QUEUED,
+		rc = seq_outbox_move(s->d, o.id, from, DB_O_QUEUED,
 		                     "retry asked (outbox retry)", now, now,
 		                     err);
 	}

@@ -43,81 +43,62 @@ static const rule rules[] = {
     /* Our own mail read back (a copy to ourselves, a message this inbox
      * sent, a bounce of our own test): never a reply, never a stop. */
     {{ANY_KIND, C(SEQ_CTX_OWN), H_ANY, T_ANY},
-     {"own", SEQ_EV_OTHER, 0, 0, NULL, NULL, false}},
+     {"own", DB_EV_OTHER, 0, 0, DB_CONTACT_ACTIVE, NULL, false}},
     /* A warmup message or an answer to one: the receiving side reads,
      * rescues and answers it once; it is never a campaign reply. */
     {{ANY_KIND, C(SEQ_CTX_WARMUP), H_ANY, T_ANY},
-     {"warmup", SEQ_EV_WARMUP, 0, SEQ_ACT_SETTLE_WARMUP, NULL, NULL, false}},
+     {"warmup", DB_EV_WARMUP, 0, SEQ_ACT_SETTLE_WARMUP, DB_CONTACT_ACTIVE, NULL,
+      false}},
 
     /* A hard bounce: the address does not exist; never write to it
      * again, and too many of them pause the inbox (bounce protection,
      * counted once per bounce). */
     {{K(CLS_BOUNCE), CAMPAIGN, H_HARD, T_ANY},
-     {"hard-bounce", SEQ_EV_BOUNCE, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS,
-      SEQ_ACT_PAUSE_INBOX, "bounced", "bounce", true}},
+     {"hard-bounce", DB_EV_BOUNCE, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS,
+      SEQ_ACT_PAUSE_INBOX, DB_CONTACT_BOUNCED, "bounce", true}},
     /* A soft bounce: the step again later (seq_soft_bounce: backoff, at
      * most three times, not for a policy refusal), once per bounce. */
     {{K(CLS_BOUNCE), CAMPAIGN, H_SOFT, T_ANY},
-     {"soft-bounce", SEQ_EV_BOUNCE, 0, SEQ_ACT_RETRY_SOFT, NULL, NULL, false}},
+     {"soft-bounce", DB_EV_BOUNCE, 0, SEQ_ACT_RETRY_SOFT, DB_CONTACT_ACTIVE,
+      NULL, false}},
     /* A bounce that names no recipient: nobody to stop; kept for stats. */
     {{K(CLS_BOUNCE), CAMPAIGN, H_UNKNOWN, T_ANY},
-     {"bounce-no-recipient", SEQ_EV_BOUNCE, 0, 0, NULL, NULL, false}},
+     {"bounce-no-recipient", DB_EV_BOUNCE, 0, 0, DB_CONTACT_ACTIVE, NULL,
+      false}},
     /* A delay is a warning: the server still tries; nothing to do. */
     {{K(CLS_DELAY), CAMPAIGN, H_ANY, T_ANY},
-     {"delay", SEQ_EV_DELAY, 0, 0, NULL, NULL, false}},
+     {"delay", DB_EV_DELAY, 0, 0, DB_CONTACT_ACTIVE, NULL, false}},
     /* A complaint (spam report): the person must never hear from us
      * again, whatever the campaign. */
     {{K(CLS_COMPLAINT), CAMPAIGN, H_ANY, T_ANY},
-     {"complaint", SEQ_EV_COMPLAINT, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS, 0,
-      "complained", "complaint", false}},
+     {"complaint", DB_EV_COMPLAINT, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS, 0,
+      DB_CONTACT_COMPLAINED, "complaint", false}},
 
     /* An unsubscribe, by the List-Unsubscribe mailto or in words: stop
      * and suppress, whether or not it answers a message we can find. */
     {{K(CLS_UNSUBSCRIBE), CAMPAIGN, H_ANY, T_YES},
-     {"unsubscribe-header", SEQ_EV_UNSUBSCRIBE, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS,
-      0, "unsubscribed", "unsubscribe (List-Unsubscribe)", false}},
+     {"unsubscribe-header", DB_EV_UNSUBSCRIBE, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS,
+      0, DB_CONTACT_UNSUBSCRIBED, "unsubscribe (List-Unsubscribe)", false}},
     {{K(CLS_UNSUBSCRIBE), CAMPAIGN, H_ANY, T_NO},
-     {"unsubscribe-asked", SEQ_EV_UNSUBSCRIBE, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS,
-      0, "unsubscribed", "unsubscribe (asked by reply)", false}},
+     {"unsubscribe-asked", DB_EV_UNSUBSCRIBE, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS,
+      0, DB_CONTACT_UNSUBSCRIBED, "unsubscribe (asked by reply)", false}},
     /* An auto-reply: stop where the campaign says so, else wait past
      * the return date (seq_auto_reply); once, a re-read must not push
      * the date again. */
     {{K(CLS_AUTO_REPLY), CAMPAIGN, H_ANY, T_ANY},
-     {"auto-reply", SEQ_EV_AUTO_REPLY, 0, SEQ_ACT_AUTO_REPLY, NULL, NULL,
-      false}},
+     {"auto-reply", DB_EV_AUTO_REPLY, 0, SEQ_ACT_AUTO_REPLY, DB_CONTACT_ACTIVE,
+      NULL, false}},
 
     /* A human answer to one of our messages (also a message the
      * classifier could not place, when its In-Reply-To or References name
      * ours): the sequence has done its job, stop it; no suppression, the
      * person may be written to again. */
     {{K(CLS_REPLY) | K(CLS_OTHER), C(SEQ_CTX_MATCHED), H_ANY, T_ANY},
-     {"reply", SEQ_EV_REPLY, SEQ_ACT_STOP, 0, "replied", NULL, false}},
+     {"reply", DB_EV_REPLY, SEQ_ACT_STOP, 0, DB_CONTACT_REPLIED, NULL, false}},
     /* Mail that answers nothing of ours is not a reply: kept, no effect. */
     {{K(CLS_REPLY) | K(CLS_OTHER), C(SEQ_CTX_UNMATCHED), H_ANY, T_ANY},
-     {"unrelated", SEQ_EV_OTHER, 0, 0, NULL, NULL, false}},
+     {"unrelated", DB_EV_OTHER, 0, 0, DB_CONTACT_ACTIVE, NULL, false}},
 };
-
-static const char *const kind_names[SEQ_EV_COUNT] = {
-    [SEQ_EV_OTHER] = "other",           [SEQ_EV_BOUNCE] = "bounce",
-    [SEQ_EV_DELAY] = "delay",           [SEQ_EV_COMPLAINT] = "complaint",
-    [SEQ_EV_AUTO_REPLY] = "auto_reply", [SEQ_EV_UNSUBSCRIBE] = "unsubscribe",
-    [SEQ_EV_REPLY] = "reply",           [SEQ_EV_WARMUP] = "warmup",
-};
-
-const char *seq_event_kind_name(seq_event_kind k)
-{
-	return cs_enum_name(kind_names, SEQ_EV_COUNT, (int)k);
-}
-
-bool seq_event_kind_parse(const char *name, seq_event_kind *out)
-{
-	int v;
-
-	if (!cs_enum_parse(kind_names, SEQ_EV_COUNT, name, &v))
-		return false;
-	*out = (seq_event_kind)v;
-	return true;
-}
 
 static bool hard_fits(int col, int hard)
 {

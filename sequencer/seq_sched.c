@@ -230,8 +230,9 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 		goto out;
 	}
 	step = &c->c.steps[e->step - 1];
-	if (strcmp(e->contact_status, "active") != 0) {
-		cs_buf_printf(&why, "contact %s", e->contact_status);
+	if (e->contact_status != DB_CONTACT_ACTIVE) {
+		cs_buf_printf(&why, "contact %s",
+		              db_contact_status_name(e->contact_status));
 		rc =
 		    db_enr_stop_contact(s->d, e->email, why.data, now, &n, err);
 		goto out;
@@ -648,24 +649,24 @@ void seq_sched_gate(seq_sched *s, long long inbox_id, bool gated)
 			s->ib[i].gated = gated;
 }
 
-int seq_contact_stop(db *d, const char *email, const char *status, int64_t now,
-                     cs_err *err)
+int seq_contact_stop(db *d, const char *email, db_contact_status status,
+                     int64_t now, cs_err *err)
 {
 	const char *at = strrchr(email, '@');
 	long long n = 0, m = 0;
 	cs_buf why = CS_BUF_INIT;
 	int rc;
 
-	cs_buf_printf(&why, "contact %s", status);
+	cs_buf_printf(&why, "contact %s", db_contact_status_name(status));
 	if ((rc = db_contact_mark(d, email, status, now, err)) == 0)
 		rc = db_enr_stop_contact(d, email, why.data, now, &n, err);
-	if (rc == 0 && strcmp(status, "replied") == 0 && at &&
+	if (rc == 0 && status == DB_CONTACT_REPLIED && at &&
 	    !seq_is_freemail(at + 1))
 		rc = db_enr_stop_company(d, email, now, &m, err);
 	if (rc == 0 && (n || m))
 		cs_log_info("%s %s: %lld enrollment(s) stopped, %lld at the "
 		            "same company",
-		            email, status, n, m);
+		            email, db_contact_status_name(status), n, m);
 	cs_buf_free(&why);
 	return rc;
 }

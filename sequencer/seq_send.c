@@ -281,8 +281,8 @@ static int test_effects(void *arg, cs_err *err)
 {
 	tfin *f = arg;
 
-	return seq_outbox_move(f->d, f->id, SEQ_O_SENDING,
-	                       f->sent ? SEQ_O_SENT : SEQ_O_FAILED, f->why, -1,
+	return seq_outbox_move(f->d, f->id, DB_O_SENDING,
+	                       f->sent ? DB_O_SENT : DB_O_FAILED, f->why, -1,
 	                       f->now, err);
 }
 
@@ -308,7 +308,7 @@ int seq_send_uncertain(db *d, cs_clock *clock, const db_outbox *o, bool checked,
 }
 
 int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
-                 const smtp_msg_spec *spec, const char *purpose, cs_buf *raw,
+                 const smtp_msg_spec *spec, db_purpose purpose, cs_buf *raw,
                  seq_sent *out, cs_err *err)
 {
 	smtp_msg_spec m = *spec;
@@ -323,15 +323,14 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 	long long oid = 0;
 	bool over = false;
 	int64_t now = cs_clock_now(clock);
-	seq_purpose pp;
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if (seq_purpose_parse(purpose, &pp) != 0 || pp != SEQ_TEST)
+	if (purpose != DB_PURPOSE_TEST)
 		return cs_err_set(err, CS_EINVAL,
 		                  "seq_send_now sends test messages only, not "
 		                  "'%s'",
-		                  purpose ? purpose : "(none)");
+		                  db_purpose_name(purpose));
 	if ((rc = local_offset(in->timezone, now, &m.tz_offset_min,
 	                       out->local_day, err)) != 0)
 		return rc;
@@ -381,7 +380,7 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 	 * transaction, the service and other CLI processes send from the
 	 * same inbox */
 	memset(&o, 0, sizeof o);
-	o.purpose = (char *)purpose;
+	o.purpose = purpose;
 	o.inbox_id = in->id;
 	o.message_id = out->message_id;
 	o.subject = (char *)(m.subject ? m.subject : "");

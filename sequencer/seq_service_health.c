@@ -24,7 +24,7 @@ static bool same(const char *a, const char *b)
 }
 
 /* The row as this service wrote it (zeroed when another wrote it). */
-void svc_note_watch(svc *sv, const db_inbox *in, const char *state,
+void svc_note_watch(svc *sv, const db_inbox *in, db_watch_state state,
                     const char *error)
 {
 	db_inbox_runtime rt;
@@ -35,17 +35,17 @@ void svc_note_watch(svc *sv, const db_inbox *in, const char *state,
 		cs_log_error("inbox %s: %s", in->name, err.msg);
 		return;
 	}
-	if (same(rt.watch_state, state) && same(rt.watch_error, error)) {
+	if (rt.watch_state == state && same(rt.watch_error, error)) {
 		db_runtime_free(&rt);
 		return; /* unchanged: already recorded and logged */
 	}
-	if (same(rt.watch_state, state))
+	if (rt.watch_state == state)
 		since = rt.watch_since; /* down still, for another reason */
-	if (strcmp(state, "down") == 0)
+	if (state == DB_WATCH_DOWN)
 		cs_log_warn("inbox %s: watcher: %s (its follow-ups wait; "
 		            "retrying, logged again when this changes)",
 		            in->name, error ? error : "?");
-	else if (strcmp(state, "ok") == 0 && same(rt.watch_state, "down"))
+	else if (state == DB_WATCH_OK && rt.watch_state == DB_WATCH_DOWN)
 		cs_log_info("inbox %s: watcher connected and synced again",
 		            in->name);
 	if (db_runtime_set_watch(sv->d, in->id, (long)getpid(), state, error,

@@ -192,7 +192,7 @@ void svc_watch_close_all(svc *sv);
 /* in's watcher is now `state` (starting: no sync finished yet; ok: synced,
  * its follow-ups may go; down: error says why): recorded for status and
  * campaign explain, and logged, only when it changed. */
-void svc_note_watch(svc *sv, const db_inbox *in, const char *state,
+void svc_note_watch(svc *sv, const db_inbox *in, db_watch_state state,
                     const char *error);
 /* in's settings or credentials could not be used to send (why), or could
  * (why NULL or why->code 0): recorded and logged only when it changed, so

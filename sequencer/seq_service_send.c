@@ -53,12 +53,12 @@ typedef struct send_work {
 
 /* The crash point of a purpose: `base` for campaign rows, "warmup_" base
  * for warmup sends (tests only, see svc_crash_point). */
-static void crash_at(svc *sv, seq_purpose p, const char *base)
+static void crash_at(svc *sv, db_purpose p, const char *base)
 {
 	char point[32];
 
-	snprintf(point, sizeof point, "%s%s", p == SEQ_WARMUP ? "warmup_" : "",
-	         base);
+	snprintf(point, sizeof point, "%s%s",
+	         p == DB_PURPOSE_WARMUP ? "warmup_" : "", base);
 	svc_crash_point(sv, point);
 }
 
@@ -191,7 +191,7 @@ static void log_result(const seq_job *j, const smtp_result *r)
 {
 	smtp_outcome o = r->verdict.outcome;
 
-	if (o == SMTP_SENT && j->purpose == SEQ_WARMUP)
+	if (o == SMTP_SENT && j->purpose == DB_PURPOSE_WARMUP)
 		cs_log_info("sent warmup (%s) to %s from %s", j->variant,
 		            j->contact, j->inbox);
 	else if (o == SMTP_SENT)
@@ -291,7 +291,7 @@ static void tr_submit(void *arg, seq_batch *b)
 {
 	svc *sv = arg;
 	send_work *w = b->priv;
-	bool seen[SEQ_PURPOSE_N] = {false};
+	bool seen[DB_PURPOSE_N] = {false};
 	size_t i;
 
 	/* each purpose in the batch reaches its point once: marked
@@ -473,7 +473,7 @@ static int collect_action(const db_warmup_action *x, void *arg)
 	op->id = x->id;
 	op->inbox_id = x->inbox_id;
 	op->message_id = cs_xstrdup(x->message_id);
-	op->action = cs_xstrdup(x->action);
+	op->action = x->action;
 	op->folder = cs_xstrdup(x->folder);
 	op->flag = x->flag;
 	op->uidvalidity = x->uidvalidity;

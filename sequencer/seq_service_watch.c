@@ -207,10 +207,10 @@ static void watch_down(wrt *r, const cs_err *err)
 		cs_buf why = CS_BUF_INIT;
 
 		seq_token_refused_fresh(&r->in, "IMAP", err->msg, &why);
-		svc_note_watch(sv, &r->in, "down", why.data);
+		svc_note_watch(sv, &r->in, DB_WATCH_DOWN, why.data);
 		cs_buf_free(&why);
 	} else
-		svc_note_watch(sv, &r->in, "down", err->msg);
+		svc_note_watch(sv, &r->in, DB_WATCH_DOWN, err->msg);
 	cs_log_debug("inbox %s: watcher: %s (retry in %llds)", r->in.name,
 	             err->msg, (long long)(backoff / 1000));
 	imap_close(r->w->s);
@@ -235,7 +235,7 @@ static unsigned synced(wrt *r, bool more)
 	if (!more) { /* caught up: this inbox's replies are read */
 		if (gate(sv, &r->in, false))
 			what |= SVC_PLAN | SVC_DUE;
-		svc_note_watch(sv, &r->in, "ok", NULL);
+		svc_note_watch(sv, &r->in, DB_WATCH_OK, NULL);
 	}
 	if (!svc_stopping(sv) && more)
 		watch_job(r, OP_SYNC);
@@ -441,7 +441,7 @@ static int add_watcher(svc *sv, const db_inbox *src, cs_err *err)
 		return rc;
 	}
 	/* its follow-ups wait for its first sync (the gate) */
-	svc_note_watch(sv, &r->in, "starting", NULL);
+	svc_note_watch(sv, &r->in, DB_WATCH_STARTING, NULL);
 	sv->w = cs_xrealloc(sv->w, (sv->nw + 1) * sizeof(wrt *));
 	sv->w[sv->nw++] = r;
 	svc_watch_start(r);
@@ -455,7 +455,7 @@ static void watch_failed(svc *sv, const db_inbox *in, const cs_err *err)
 {
 	char *why = cs_xasprintf("cannot watch: %s", err->msg);
 
-	svc_note_watch(sv, in, "down", why);
+	svc_note_watch(sv, in, DB_WATCH_DOWN, why);
 	free(why);
 }
 

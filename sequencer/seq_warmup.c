@@ -226,7 +226,7 @@ static partner *pick_partner(partner *p, size_t np, const db_warmup *self)
 		if (strcasecmp(domain_of(p[i].w->email),
 		               domain_of(self->email)) == 0)
 			k += 0.5;
-		if (strcmp(p[i].w->provider, self->provider) == 0)
+		if (p[i].w->provider == self->provider)
 			k += 0.25;
 		k += (double)rnd_below(1000) / 10000.0;
 		if (best == NULL || k < bk) {
@@ -289,7 +289,7 @@ static int plan_day(seq_warmup *w, const db_warmup *self, const dayinfo *di,
 		memset(&it, 0, sizeof it);
 		it.inbox_id = self->inbox_id;
 		memcpy(it.local_day, di->day, sizeof it.local_day);
-		it.kind = "new";
+		it.kind = DB_WARMUP_NEW;
 		it.to_addr = to_p->w->email;
 		it.due_at = at[i];
 		to_p->load++;
@@ -337,7 +337,7 @@ static int health_check(seq_warmup *w, int64_t now, bool *changed, cs_err *err)
 		if (seen < HEALTH_MIN)
 			continue;
 		if (good * 100 < threshold * seen &&
-		    strcmp(x->status, "active") == 0) {
+		    x->status == DB_INBOX_ACTIVE) {
 			cs_buf_printf(
 			    &why,
 			    "warmup health %lld%% (%lld of %lld warmup "
@@ -352,7 +352,7 @@ static int health_check(seq_warmup *w, int64_t now, bool *changed, cs_err *err)
 				            x->inbox, cs_buf_str(&why));
 			*changed = true;
 		} else if (good * 100 >= threshold * seen && ours &&
-		           strcmp(x->status, "paused") == 0) {
+		           x->status == DB_INBOX_PAUSED) {
 			rc = db_inbox_set_status(
 			    w->d, x->inbox, DB_INBOX_ACTIVE, NULL, 0, now, err);
 			if (rc == 0)
@@ -395,8 +395,8 @@ int seq_warmup_pass(seq_warmup *w, int64_t *next_wake, bool *changed,
 			*next_wake = di.end; /* tomorrow is planned then */
 		if (x->weekdays_only && (di.wday == 0 || di.wday == 6))
 			continue;
-		if ((rc = db_warmup_plan_count(w->d, x->inbox_id, di.day, "new",
-		                               &have, err)) != 0)
+		if ((rc = db_warmup_plan_count(w->d, x->inbox_id, di.day,
+		                               DB_WARMUP_NEW, &have, err)) != 0)
 			return rc;
 		if (have == 0 && (rc = plan_day(w, x, &di, now, err)) != 0)
 			return rc;

@@ -81,7 +81,7 @@ int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
 	memset(&a, 0, sizeof a);
 	a.inbox_id = in->id;
 	a.message_id = c->message_id;
-	a.action = "read";
+	a.action = DB_WACT_READ;
 	a.folder = folder;
 	a.uidvalidity = uidvalidity;
 	a.uid = uid;
@@ -105,7 +105,7 @@ int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
 
 		memset(&it, 0, sizeof it);
 		it.inbox_id = in->id;
-		it.kind = "reply";
+		it.kind = DB_WARMUP_REPLY;
 		it.to_addr = c->from;
 		it.subject = c->subject ? c->subject : "";
 		it.in_reply_to = c->message_id;
@@ -127,7 +127,6 @@ int seq_warmup_received(db *d, cs_clock *clock, const db_inbox *in,
 void seq_warmup_op_free(seq_warmup_op *op)
 {
 	free(op->message_id);
-	free(op->action);
 	free(op->folder);
 	memset(op, 0, sizeof *op);
 }
@@ -136,28 +135,30 @@ int seq_warmup_op_done(db *d, cs_clock *clock, const seq_warmup_op *op,
                        cs_err *err)
 {
 	int64_t now = cs_clock_now(clock);
-	bool read = strcmp(op->action, "read") == 0;
+	bool read = op->action == DB_WACT_READ;
 	int rc;
 
 	if (op->rc != 0 && !op->missing) {
 		bool last = op->attempts + 1 >= ACTION_TRIES;
 
-		cs_log_warn("warmup: %s of %s: %s%s", op->action,
-		            op->message_id, op->err,
+		cs_log_warn("warmup: %s of %s: %s%s",
+		            db_warmup_act_name(op->action), op->message_id,
+		            op->err,
 		            last ? " (giving up)" : " (retried later)");
-		return db_warmup_action_set(d, op->id,
-		                            last ? "failed" : "planned",
-		                            now + RETRY_MS, false, now, err);
+		return db_warmup_action_set(
+		    d, op->id, last ? DB_WACT_FAILED : DB_WACT_PLANNED,
+		    now + RETRY_MS, false, now, err);
 	}
 	if ((rc = db_begin(d, err)) != 0)
 		return rc;
-	rc = db_warmup_action_set(d, op->id, "done", -1, op->rescued, now, err);
+	rc = db_warmup_action_set(d, op->id, DB_WACT_DONE, -1, op->rescued, now,
+	                          err);
 	if (rc == 0 && read && !op->missing) {
 		db_warmup_action a;
 
 		memset(&a, 0, sizeof a);
 		a.message_id = op->message_id;
-		a.action = "archive";
+		a.action = DB_WACT_ARCHIVE;
 		a.folder = "INBOX";
 		a.due_at = now + HOUR_MS + rnd_below(3 * HOUR_MS);
 		a.inbox_id = op->inbox_id;
@@ -253,7 +254,7 @@ int seq_warmup_imap(const imap_server *srv, const imap_auth *auth,
 		goto fail_all;
 	for (i = 0; i < n && archive == NULL && !imap_has_gmail_labels(s);
 	     i++) {
-		if (strcmp(ops[i].action, "archive") != 0)
+		if (ops[i].action != DB_WACT_ARCHIVE)
 			continue;
 		if ((rc = imap_find_folders(s, &f, err)) != 0)
 			goto fail_all;
@@ -272,7 +273,7 @@ int seq_warmup_imap(const imap_server *srv, const imap_auth *auth,
 	for (i = 0; i < n; i++) {
 		cs_err e = CS_ERR_INIT;
 
-		ops[i].rc = strcmp(ops[i].action, "read") == 0
+		ops[i].rc = ops[i].action == DB_WACT_READ
 		                ? op_read(s, &ops[i], &e)
 		                : op_archive(s, &ops[i], archive, &e);
 		if (ops[i].rc)

@@ -40,7 +40,7 @@ typedef struct plan {
 	bool found;
 	long long id, inbox_id;
 	char local_day[11];
-	seq_pstate state;
+	db_pstate state;
 	bool reply;
 	char *to_addr, *subject, *in_reply_to, *refs;
 } plan;
@@ -56,20 +56,14 @@ static void plan_free(plan *p)
 
 static int copy_plan(const db_warmup_item *it, void *arg)
 {
-	static const char *const names[SEQ_P_N] = {"planned", "sending", "sent",
-	                                           "failed", "dropped"};
 	plan *p = arg;
-	int i;
 
 	p->found = true;
 	p->id = it->id;
 	p->inbox_id = it->inbox_id;
 	memcpy(p->local_day, it->local_day, sizeof p->local_day);
-	p->state = SEQ_P_N;
-	for (i = 0; i < SEQ_P_N; i++)
-		if (it->state && strcmp(it->state, names[i]) == 0)
-			p->state = (seq_pstate)i;
-	p->reply = strcmp(it->kind, "reply") == 0;
+	p->state = it->state;
+	p->reply = it->kind == DB_WARMUP_REPLY;
 	p->to_addr = cs_xstrdup(it->to_addr);
 	p->subject = it->subject ? cs_xstrdup(it->subject) : NULL;
 	p->in_reply_to = it->in_reply_to ? cs_xstrdup(it->in_reply_to) : NULL;
@@ -107,7 +101,7 @@ static int queue_one(const db_warmup_item *it, void *arg)
 	if (x == NULL) /* not loaded yet: its row waits for the reload */
 		return 0;
 	memset(&o, 0, sizeof o);
-	o.purpose = "warmup";
+	o.purpose = DB_PURPOSE_WARMUP;
 	o.warmup_plan_id = it->id;
 	o.inbox_id = it->inbox_id;
 	o.message_id = smtp_new_message_id(x->email);
@@ -133,15 +127,15 @@ int seq_warmup_queue_due(seq_warmup *w, cs_err *err)
 /* Row o and its plan row p, both still to go, go no more: the plan row
  * to (dropped|failed), the outbox row failed with why. */
 static int give_up(seq_warmup *w, const db_outbox *o, const plan *p,
-                   seq_pstate to, const char *why, int64_t now, cs_err *err)
+                   db_pstate to, const char *why, int64_t now, cs_err *err)
 {
 	int rc;
 
 	if ((rc = db_begin(w->d, err)) != 0)
 		return rc;
-	if ((rc = seq_warmup_plan_move(w->d, p->id, SEQ_P_PLANNED, to, NULL, -1,
+	if ((rc = seq_warmup_plan_move(w->d, p->id, DB_P_PLANNED, to, NULL, -1,
 	                               NULL, now, err)) != 0 ||
-	    (rc = seq_outbox_move(w->d, o->id, SEQ_O_QUEUED, SEQ_O_FAILED, why,
+	    (rc = seq_outbox_move(w->d, o->id, DB_O_QUEUED, DB_O_FAILED, why,
 	                          -1, now, err)) != 0 ||
 	    (rc = db_commit(w->d, err)) != 0) {
 		db_rollback(w->d);
@@ -167,10 +161,9 @@ static int defer_to_tomorrow(seq_warmup *w, const db_warmup *x,
 	     rnd_below(2 * WU_HOUR_MS);
 	if ((rc = db_begin(w->d, err)) != 0)
 		return rc;
-	if ((rc =
-	         seq_warmup_plan_move(w->d, p->id, SEQ_P_PLANNED, SEQ_P_PLANNED,
-	                              NULL, at, next.day, now, err)) != 0 ||
-	    (rc = seq_outbox_move(w->d, o->id, SEQ_O_QUEUED, SEQ_O_QUEUED,
+	if ((rc = seq_warmup_plan_move(w->d, p->id, DB_P_PLANNED, DB_P_PLANNED,
+	                               NULL, at, next.day, now, err)) != 0 ||
+	    (rc = seq_outbox_move(w->d, o->id, DB_O_QUEUED, DB_O_QUEUED,
 	                          "warmup: over the day's quota, waits for the "
 	                          "next day",
 	                          at, now, err)) != 0 ||
@@ -205,8 +198,8 @@ typedef struct rec_ctx {
 static int record_plan(void *arg, cs_err *err)
 {
 	rec_ctx *r = arg;
-	int rc = seq_warmup_plan_move(r->w->d, r->plan_id, SEQ_P_PLANNED,
-	                              SEQ_P_SENDING, r->message_id, -1, r->day,
+	int rc = seq_warmup_plan_move(r->w->d, r->plan_id, DB_P_PLANNED,
+	                              DB_P_SENDING, r->message_id, -1, r->day,
 	                              r->now, err);
 
 	return rc ? rc
@@ -239,22 +232,21 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	*ready = false;
 	if ((rc = get_plan(w, o->warmup_plan_id, &p, err)) != 0)
 		return rc;
-	if (p.state != SEQ_P_PLANNED) {
+	if (p.state != DB_P_PLANNED) {
 		rc = cs_err_set(err, CS_ECONFLICT, "warmup plan row %lld is %s",
-		                p.id, seq_pstate_name(p.state));
+		                p.id, db_pstate_name(p.state));
 		goto out;
 	}
 	if (x == NULL || !x->enabled) {
-		rc =
-		    give_up(w, o, &p, SEQ_P_DROPPED, "warmup is off", now, err);
+		rc = give_up(w, o, &p, DB_P_DROPPED, "warmup is off", now, err);
 		goto out;
 	}
 	if ((rc = db_inbox_get(w->d, x->inbox, &in, err)) != 0 ||
 	    (rc = seq_warmup_day(x->timezone, now, &di, err)) != 0 ||
 	    (rc = cs_tz_civil(x->timezone, now, &civ, err)) != 0 ||
 	    (rc = seq_inbox_day_get(w->d, &in, now, &cap, err)) != 0 ||
-	    (rc = db_message_count_day(w->d, x->inbox_id, di.day, "warmup",
-	                               &sent, err)) != 0)
+	    (rc = db_message_count_day(w->d, x->inbox_id, di.day,
+	                               DB_PURPOSE_WARMUP, &sent, err)) != 0)
 		goto out;
 	quota = seq_warmup_quota(x->start, x->step, x->max,
 	                         seq_warmup_ramp_day(x, di.day));
@@ -286,7 +278,7 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	if ((rc = smtp_build_message(&spec, &job->raw, &mid, err)) != 0) {
 		cs_err e2 = CS_ERR_INIT;
 
-		if (give_up(w, o, &p, SEQ_P_FAILED, err->msg, now, &e2) != 0)
+		if (give_up(w, o, &p, DB_P_FAILED, err->msg, now, &e2) != 0)
 			cs_log_warn("warmup plan row %lld: %s", p.id, e2.msg);
 		goto out;
 	}
@@ -295,7 +287,7 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	row.inbox_id = in.id;
 	row.inbox_email = in.email;
 	row.recipient = p.to_addr;
-	row.purpose = "warmup";
+	row.purpose = DB_PURPOSE_WARMUP;
 	row.subject = spec.subject;
 	row.created_at = now;
 	row.local_day = di.day;
@@ -304,7 +296,7 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	 * process may have sent since the counts above) */
 	caps.cap = -1;
 	caps.hard = cap.hard;
-	caps.quota_purpose = "warmup";
+	caps.own_quota = true;
 	caps.quota = quota;
 	rec = (rec_ctx){w, p.id, in.id, mid, di.day, topic, now};
 	if ((rc = seq_outbox_record(w->d, o->id, &row, &caps, &over,
@@ -318,7 +310,7 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	if (topic >= 0)
 		x->last_topic = topic;
 	job->outbox_id = o->id;
-	job->purpose = SEQ_WARMUP;
+	job->purpose = DB_PURPOSE_WARMUP;
 	job->inbox_id = in.id;
 	job->inbox = cs_xstrdup(in.name);
 	job->from = cs_xstrdup(in.email);
@@ -332,7 +324,7 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	goto out;
 over_limit:
 	rc = p.reply ? defer_to_tomorrow(w, x, o, &p, &di, now, err)
-	             : give_up(w, o, &p, SEQ_P_DROPPED,
+	             : give_up(w, o, &p, DB_P_DROPPED,
 	                       "warmup: over the day's quota or the inbox's "
 	                       "limit, or its day is over",
 	                       now, err);
@@ -352,8 +344,8 @@ out:
 typedef struct wfin {
 	seq_warmup *w;
 	const db_outbox *o;
-	seq_ostate row;  /* the outbox row's end */
-	seq_pstate plan; /* its plan row's */
+	db_ostate row;  /* the outbox row's end */
+	db_pstate plan; /* its plan row's */
 	const char *why;
 	int64_t due, now;
 } wfin;
@@ -363,12 +355,11 @@ static int warmup_effects(void *arg, cs_err *err)
 	wfin *f = arg;
 	int rc;
 
-	if ((rc = seq_outbox_move(f->w->d, f->o->id, SEQ_O_SENDING, f->row,
+	if ((rc = seq_outbox_move(f->w->d, f->o->id, DB_O_SENDING, f->row,
 	                          f->why, -1, f->now, err)) != 0)
 		return rc;
-	return seq_warmup_plan_move(f->w->d, f->o->warmup_plan_id,
-	                            SEQ_P_SENDING, f->plan, NULL, f->due, NULL,
-	                            f->now, err);
+	return seq_warmup_plan_move(f->w->d, f->o->warmup_plan_id, DB_P_SENDING,
+	                            f->plan, NULL, f->due, NULL, f->now, err);
 }
 
 static int no_effects(void *arg, cs_err *err)
@@ -385,11 +376,11 @@ static int sending_row(seq_warmup *w, long long id, db_outbox *o, bool *gone,
 {
 	int rc = db_outbox_get(w->d, id, o, err);
 
-	*gone = rc == 0 && strcmp(o->state, "sending") != 0;
+	*gone = rc == 0 && o->state != DB_O_SENDING;
 	if (*gone)
 		cs_log_debug("outbox row %lld is %s already (a receiving inbox "
 		             "saw it): only its message's outcome is recorded",
-		             id, o->state);
+		             id, db_ostate_name(o->state));
 	return rc;
 }
 
@@ -412,23 +403,23 @@ int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
 	}
 	f = (wfin){w,
 	           &o,
-	           SEQ_O_FAILED,
-	           SEQ_P_FAILED,
+	           DB_O_FAILED,
+	           DB_P_FAILED,
 	           res->detail[0] ? res->detail : res->text,
 	           -1,
 	           now};
 	switch (res->verdict.outcome) {
-	case SMTP_SENT: f.row = SEQ_O_SENT, f.plan = SEQ_P_SENT; break;
+	case SMTP_SENT: f.row = DB_O_SENT, f.plan = DB_P_SENT; break;
 	case SMTP_UNCERTAIN: /* may have gone: never again */
-		f.row = SEQ_O_SENT;
-		f.plan = SEQ_P_SENT;
+		f.row = DB_O_SENT;
+		f.plan = DB_P_SENT;
 		f.why = "may have been sent (the connection was lost after the "
 		        "message's end): never sent again (warmup)";
 		break;
 	case SMTP_DEFERRED:
 	case SMTP_INBOX_FAILURE:
 		/* again later, as a new message (a new outbox row) */
-		f.plan = SEQ_P_PLANNED;
+		f.plan = DB_P_PLANNED;
 		f.due = now + RETRY_MS;
 		break;
 	default: break;
@@ -450,7 +441,7 @@ int seq_warmup_uncertain(seq_warmup *w, const db_outbox *o, bool checked,
 	if (!checked)
 		return 0; /* as it is: 'sending', never again, counted */
 	memset(&res, 0, sizeof res);
-	f = (wfin){w, o, SEQ_O_SENT, SEQ_P_SENT, NULL, -1, now};
+	f = (wfin){w, o, DB_O_SENT, DB_P_SENT, NULL, -1, now};
 	if (found) {
 		res.code = 250;
 		res.verdict.outcome = SMTP_SENT;
@@ -464,8 +455,8 @@ int seq_warmup_uncertain(seq_warmup *w, const db_outbox *o, bool checked,
 		snprintf(res.text, sizeof res.text,
 		         "lost: was being sent when coldseq stopped and is not "
 		         "in the Sent folder; not sent again (warmup)");
-		f.row = SEQ_O_FAILED;
-		f.plan = SEQ_P_FAILED;
+		f.row = DB_O_FAILED;
+		f.plan = DB_P_FAILED;
 		f.why = res.text;
 	}
 	return seq_outbox_settle(w->d, o->message_id, &res, warmup_effects, &f,

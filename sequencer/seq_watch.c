@@ -133,7 +133,7 @@ static int add_event(ctx *x, db_event *e)
 	return 0;
 }
 
-static int stop_contact(ctx *x, const char *addr, const char *status,
+static int stop_contact(ctx *x, const char *addr, db_contact_status status,
                         bool suppress, const char *reason)
 {
 	int64_t now = cs_clock_now(x->clock);
@@ -220,7 +220,7 @@ static int apply(ctx *x, const cls_class *c, seq_event_ctx cx, int hard,
 		return cs_err_set(err, CS_EINVAL,
 		                  "no event policy for a %s message",
 		                  cls_kind_name(c->kind));
-	e->kind = seq_event_kind_name(p->record);
+	e->kind = p->record;
 	if ((rc = add_event(x, e)) != 0)
 		return rc;
 	return act(x, p, c, e, r, err);
@@ -335,7 +335,7 @@ static int record(ctx *x, const cls_class *c)
 		rc = match_ids(x->d, 0, c->references, &ref, &found, &err);
 	if (rc)
 		goto out;
-	if (found && ref.purpose && strcmp(ref.purpose, "warmup") == 0) {
+	if (found && ref.purpose == DB_PURPOSE_WARMUP) {
 		e.related_message_id = ref.message_id;
 		rc = apply(x, c, SEQ_CTX_WARMUP, -1, NULL, &e, &err);
 		goto out;

@@ -506,7 +506,7 @@ static void attempts_keep_the_message_id_and_count_each(void **state)
 	m.inbox_id = in.id;
 	m.inbox_email = "a@x.test";
 	m.recipient = "c@y.test";
-	m.purpose = "campaign";
+	m.purpose = DB_PURPOSE_CAMPAIGN;
 	m.created_at = 1000;
 	m.local_day = "2026-12-01";
 	assert_int_equal(db_message_attempt(d, &m, &attempt, &err), 0);

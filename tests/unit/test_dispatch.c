@@ -24,7 +24,7 @@ typedef struct rec {
 	/* every message handed over, in order */
 	struct {
 		long long inbox_id;
-		seq_purpose purpose;
+		db_purpose purpose;
 		char contact[64], msgid[128];
 		int step, batch;
 		char *raw;
@@ -295,7 +295,7 @@ static void rotation_caps_batches(void **state)
 	assert_int_equal(r.nmsg, 9);
 	assert_int_equal(r.max_inflight, 3);
 	for (i = 0; i < r.nmsg; i++) {
-		assert_int_equal(r.msg[i].purpose, SEQ_CAMPAIGN);
+		assert_int_equal(r.msg[i].purpose, DB_PURPOSE_CAMPAIGN);
 		assert_int_equal(r.msg[i].step, 1);
 		per[r.msg[i].inbox_id - inbox_id(f, "user1")]++;
 		for (j = 0; j < i; j++) /* each contact once */
@@ -389,7 +389,7 @@ static void crash_resolution(void **state)
 		int attempt = 0;
 
 		memset(&o, 0, sizeof o);
-		o.purpose = "test";
+		o.purpose = DB_PURPOSE_TEST;
 		o.inbox_id = inbox_id(f, "user1");
 		o.message_id = "<t1@a.test>";
 		o.subject = "a test";
@@ -400,13 +400,13 @@ static void crash_resolution(void **state)
 		m.inbox_id = o.inbox_id;
 		m.inbox_email = "user1@a.test";
 		m.recipient = "me@example.org";
-		m.purpose = "test";
+		m.purpose = DB_PURPOSE_TEST;
 		m.created_at = t0;
 		m.local_day = "2026-12-01";
 		assert_int_equal(db_message_attempt(f->d, &m, &attempt, &err),
 		                 0);
-		assert_int_equal(seq_outbox_move(f->d, oid, SEQ_O_QUEUED,
-		                                 SEQ_O_SENDING, NULL, -1, t0,
+		assert_int_equal(seq_outbox_move(f->d, oid, DB_O_QUEUED,
+		                                 DB_O_SENDING, NULL, -1, t0,
 		                                 &err),
 		                 0);
 	}
@@ -502,7 +502,7 @@ static void warmup_exchange(void **state)
 	drive(s, w, dp, &r, clock, at("2026-12-01T18:00:00Z"));
 	/* each inbox's new message of the day, to the other */
 	for (i = 0; i < r.nmsg; i++) {
-		assert_int_equal(r.msg[i].purpose, SEQ_WARMUP);
+		assert_int_equal(r.msg[i].purpose, DB_PURPOSE_WARMUP);
 		if (r.msg[i].inbox_id == a) {
 			assert_string_equal(r.msg[i].contact, "wb@a.test");
 			if (na++ == 0)
@@ -530,7 +530,7 @@ static void warmup_exchange(void **state)
 	memset(&it, 0, sizeof it);
 	it.inbox_id = b;
 	strcpy(it.local_day, "2026-12-02");
-	it.kind = "reply";
+	it.kind = DB_WARMUP_REPLY;
 	it.to_addr = "wa@a.test";
 	it.subject = "Hello";
 	it.in_reply_to = r.msg[first].msgid;

@@ -44,13 +44,15 @@ static void every_kind_has_a_row(void **state)
 					unsigned all = p->always | p->once;
 
 					assert_non_null(p->name);
-					assert_true(p->record < SEQ_EV_COUNT);
+					assert_true(p->record < DB_EV_COUNT);
 					if (all & SEQ_ACT_SUPPRESS) {
 						assert_true(all & SEQ_ACT_STOP);
 						assert_non_null(p->reason);
 					}
 					if (all & SEQ_ACT_STOP)
-						assert_non_null(p->stop_status);
+						assert_int_not_equal(
+						    p->stop_status,
+						    DB_CONTACT_ACTIVE);
 				}
 }
 
@@ -58,24 +60,23 @@ static void every_kind_has_a_row(void **state)
 static void kind_names_round_trip(void **state)
 {
 	int i, j;
-	seq_event_kind k;
+	db_event_kind k;
 
 	(void)state;
-	for (i = 0; i < SEQ_EV_COUNT; i++) {
-		assert_true(seq_event_kind_parse(
-		    seq_event_kind_name((seq_event_kind)i), &k));
+	for (i = 0; i < DB_EV_COUNT; i++) {
+		assert_true(db_event_kind_parse(
+		    db_event_kind_name((db_event_kind)i), &k));
 		assert_int_equal(k, i);
 		for (j = 0; j < i; j++)
 			assert_string_not_equal(
-			    seq_event_kind_name((seq_event_kind)i),
-			    seq_event_kind_name((seq_event_kind)j));
+			    db_event_kind_name((db_event_kind)i),
+			    db_event_kind_name((db_event_kind)j));
 	}
-	assert_string_equal(seq_event_kind_name(SEQ_EV_AUTO_REPLY),
-	                    "auto_reply");
-	assert_false(seq_event_kind_parse("bogus", &k));
+	assert_string_equal(db_event_kind_name(DB_EV_AUTO_REPLY), "auto_reply");
+	assert_false(db_event_kind_parse("bogus", &k));
 	/* the classifier's names for the kinds it knows are the same */
 	for (i = 0; i < (int)(sizeof kinds / sizeof kinds[0]); i++)
-		assert_true(seq_event_kind_parse(cls_kind_name(kinds[i]), &k));
+		assert_true(db_event_kind_parse(cls_kind_name(kinds[i]), &k));
 }
 
 static void bounces(void **state)
@@ -86,10 +87,10 @@ static void bounces(void **state)
 	/* hard: stop and suppress every time, pause check once */
 	p = row(CLS_BOUNCE, SEQ_CTX_MATCHED, 1, false);
 	assert_string_equal(p->name, "hard-bounce");
-	assert_int_equal(p->record, SEQ_EV_BOUNCE);
+	assert_int_equal(p->record, DB_EV_BOUNCE);
 	assert_int_equal(p->always, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS);
 	assert_int_equal(p->once, SEQ_ACT_PAUSE_INBOX);
-	assert_string_equal(p->stop_status, "bounced");
+	assert_int_equal(p->stop_status, DB_CONTACT_BOUNCED);
 	assert_true(p->reason_detail);
 	/* also when we cannot tell which message it was */
 	assert_string_equal(row(CLS_BOUNCE, SEQ_CTX_UNMATCHED, 1, false)->name,
@@ -103,12 +104,12 @@ static void bounces(void **state)
 	assert_int_equal(p->always | p->once, 0);
 	/* a delay is never a stop, even "hard" */
 	p = row(CLS_DELAY, SEQ_CTX_MATCHED, 1, false);
-	assert_int_equal(p->record, SEQ_EV_DELAY);
+	assert_int_equal(p->record, DB_EV_DELAY);
 	assert_int_equal(p->always | p->once, 0);
 	/* a complaint stops and suppresses, recipient or not */
 	p = row(CLS_COMPLAINT, SEQ_CTX_UNMATCHED, -1, false);
 	assert_int_equal(p->always, SEQ_ACT_STOP | SEQ_ACT_SUPPRESS);
-	assert_string_equal(p->stop_status, "complained");
+	assert_int_equal(p->stop_status, DB_CONTACT_COMPLAINED);
 	assert_string_equal(p->reason, "complaint");
 }
 
@@ -119,16 +120,16 @@ static void replies_unsubscribes_auto_replies(void **state)
 	(void)state;
 	/* a reply stops without suppressing */
 	p = row(CLS_REPLY, SEQ_CTX_MATCHED, -1, false);
-	assert_int_equal(p->record, SEQ_EV_REPLY);
+	assert_int_equal(p->record, DB_EV_REPLY);
 	assert_int_equal(p->always, SEQ_ACT_STOP);
 	assert_int_equal(p->once, 0);
-	assert_string_equal(p->stop_status, "replied");
+	assert_int_equal(p->stop_status, DB_CONTACT_REPLIED);
 	/* an unplaced message that answers ours is a reply too */
 	assert_int_equal(row(CLS_OTHER, SEQ_CTX_MATCHED, -1, false)->record,
-	                 SEQ_EV_REPLY);
+	                 DB_EV_REPLY);
 	/* answering nothing of ours: kept as other, no effect */
 	p = row(CLS_REPLY, SEQ_CTX_UNMATCHED, -1, false);
-	assert_int_equal(p->record, SEQ_EV_OTHER);
+	assert_int_equal(p->record, DB_EV_OTHER);
 	assert_int_equal(p->always | p->once, 0);
 	/* unsubscribes stop and suppress matched or not; the reason says
 	 * how it came */
@@ -140,7 +141,7 @@ static void replies_unsubscribes_auto_replies(void **state)
 	    "unsubscribe (asked by reply)");
 	/* an auto-reply acts once (stop or wait), never suppresses */
 	p = row(CLS_AUTO_REPLY, SEQ_CTX_MATCHED, -1, false);
-	assert_int_equal(p->record, SEQ_EV_AUTO_REPLY);
+	assert_int_equal(p->record, DB_EV_AUTO_REPLY);
 	assert_int_equal(p->always, 0);
 	assert_int_equal(p->once, SEQ_ACT_AUTO_REPLY);
 }
@@ -157,9 +158,9 @@ static void own_and_warmup_come_first(void **state)
 		const seq_event_policy *w =
 		    row(kinds[k], SEQ_CTX_WARMUP, 1, true);
 
-		assert_int_equal(own->record, SEQ_EV_OTHER);
+		assert_int_equal(own->record, DB_EV_OTHER);
 		assert_int_equal(own->always | own->once, 0);
-		assert_int_equal(w->record, SEQ_EV_WARMUP);
+		assert_int_equal(w->record, DB_EV_WARMUP);
 		assert_int_equal(w->always, 0);
 		assert_int_equal(w->once, SEQ_ACT_SETTLE_WARMUP);
 	}

@@ -113,10 +113,10 @@ static void refused_in_child(fx *f, bool outbox, long long id, int from, int to)
 	if (pid == 0) {
 		cs_err err = CS_ERR_INIT;
 		int rc = outbox
-		             ? seq_outbox_move(f->d, id, (seq_ostate)from,
-		                               (seq_ostate)to, "x", -1, 1, &err)
-		             : seq_warmup_plan_move(f->d, id, (seq_pstate)from,
-		                                    (seq_pstate)to, NULL, -1,
+		             ? seq_outbox_move(f->d, id, (db_ostate)from,
+		                               (db_ostate)to, "x", -1, 1, &err)
+		             : seq_warmup_plan_move(f->d, id, (db_pstate)from,
+		                                    (db_pstate)to, NULL, -1,
 		                                    NULL, 1, &err);
 
 		_exit(rc == CS_EINVAL ? 0 : 1);
@@ -135,17 +135,17 @@ static void outbox_pairs(void **state)
 	cs_err err = CS_ERR_INIT;
 	char got[32];
 
-	for (from = 0; from < SEQ_O_N; from++)
-		for (to = 0; to < SEQ_O_N; to++) {
-			const char *fn = seq_ostate_name((seq_ostate)from);
-			const char *tn = seq_ostate_name((seq_ostate)to);
+	for (from = 0; from < DB_O_N; from++)
+		for (to = 0; to < DB_O_N; to++) {
+			const char *fn = db_ostate_name((db_ostate)from);
+			const char *tn = db_ostate_name((db_ostate)to);
 			long long id = outbox_row(f, fn);
 
-			if (seq_outbox_allowed((seq_ostate)from,
-			                       (seq_ostate)to)) {
+			if (seq_outbox_allowed((db_ostate)from,
+			                       (db_ostate)to)) {
 				allowed++;
-				if (seq_outbox_move(f->d, id, (seq_ostate)from,
-				                    (seq_ostate)to, "x", -1, 1,
+				if (seq_outbox_move(f->d, id, (db_ostate)from,
+				                    (db_ostate)to, "x", -1, 1,
 				                    &err) != 0)
 					fail_msg("%s -> %s: %s", fn, tn,
 					         err.msg);
@@ -156,8 +156,8 @@ static void outbox_pairs(void **state)
 				if (from != to)
 					assert_int_equal(
 					    seq_outbox_move(f->d, id,
-					                    (seq_ostate)from,
-					                    (seq_ostate)to, "x",
+					                    (db_ostate)from,
+					                    (db_ostate)to, "x",
 					                    -1, 1, &err),
 					    CS_ECONFLICT);
 			} else {
@@ -169,14 +169,14 @@ static void outbox_pairs(void **state)
 	/* the table of seq_outbox_fsm.c has 10 rows */
 	assert_int_equal(allowed, 10);
 	/* the named pairs, both ways where only one is allowed */
-	assert_true(seq_outbox_allowed(SEQ_O_HELD, SEQ_O_SENT));
-	assert_true(seq_outbox_allowed(SEQ_O_HELD, SEQ_O_QUEUED));
-	assert_true(seq_outbox_allowed(SEQ_O_HELD, SEQ_O_FAILED));
-	assert_false(seq_outbox_allowed(SEQ_O_SENT, SEQ_O_QUEUED));
-	assert_false(seq_outbox_allowed(SEQ_O_QUEUED, SEQ_O_SENT));
-	assert_false(seq_outbox_allowed(SEQ_O_QUEUED, SEQ_O_HELD));
-	assert_false(seq_outbox_allowed(SEQ_O_FAILED, SEQ_O_QUEUED));
-	assert_false(seq_outbox_allowed(SEQ_O_N, SEQ_O_QUEUED));
+	assert_true(seq_outbox_allowed(DB_O_HELD, DB_O_SENT));
+	assert_true(seq_outbox_allowed(DB_O_HELD, DB_O_QUEUED));
+	assert_true(seq_outbox_allowed(DB_O_HELD, DB_O_FAILED));
+	assert_false(seq_outbox_allowed(DB_O_SENT, DB_O_QUEUED));
+	assert_false(seq_outbox_allowed(DB_O_QUEUED, DB_O_SENT));
+	assert_false(seq_outbox_allowed(DB_O_QUEUED, DB_O_HELD));
+	assert_false(seq_outbox_allowed(DB_O_FAILED, DB_O_QUEUED));
+	assert_false(seq_outbox_allowed(DB_O_N, DB_O_QUEUED));
 }
 
 static void plan_pairs(void **state)
@@ -186,18 +186,18 @@ static void plan_pairs(void **state)
 	cs_err err = CS_ERR_INIT;
 	char got[32];
 
-	for (from = 0; from < SEQ_P_N; from++)
-		for (to = 0; to < SEQ_P_N; to++) {
-			const char *fn = seq_pstate_name((seq_pstate)from);
-			const char *tn = seq_pstate_name((seq_pstate)to);
+	for (from = 0; from < DB_P_N; from++)
+		for (to = 0; to < DB_P_N; to++) {
+			const char *fn = db_pstate_name((db_pstate)from);
+			const char *tn = db_pstate_name((db_pstate)to);
 			long long id = plan_row(f, fn);
 
-			if (seq_warmup_plan_allowed((seq_pstate)from,
-			                            (seq_pstate)to)) {
+			if (seq_warmup_plan_allowed((db_pstate)from,
+			                            (db_pstate)to)) {
 				allowed++;
 				if (seq_warmup_plan_move(
-				        f->d, id, (seq_pstate)from,
-				        (seq_pstate)to, NULL, -1, NULL, 1,
+				        f->d, id, (db_pstate)from,
+				        (db_pstate)to, NULL, -1, NULL, 1,
 				        &err) != 0)
 					fail_msg("%s -> %s: %s", fn, tn,
 					         err.msg);
@@ -210,8 +210,8 @@ static void plan_pairs(void **state)
 			}
 		}
 	assert_int_equal(allowed, 8);
-	assert_false(seq_warmup_plan_allowed(SEQ_P_SENT, SEQ_P_PLANNED));
-	assert_false(seq_warmup_plan_allowed(SEQ_P_DROPPED, SEQ_P_PLANNED));
+	assert_false(seq_warmup_plan_allowed(DB_P_SENT, DB_P_PLANNED));
+	assert_false(seq_warmup_plan_allowed(DB_P_DROPPED, DB_P_PLANNED));
 }
 
 /* Migration 15: no 'deferred' row can be written any more. */
@@ -219,7 +219,7 @@ static void no_deferred(void **state)
 {
 	fx *f = *state;
 	char *msg = NULL;
-	seq_ostate s;
+	db_ostate s;
 
 	assert_int_not_equal(
 	    sqlite3_exec(f->raw,
@@ -230,9 +230,9 @@ static void no_deferred(void **state)
 	                 NULL, NULL, &msg),
 	    SQLITE_OK);
 	sqlite3_free(msg);
-	assert_int_equal(seq_ostate_parse("deferred", &s), -1);
-	assert_int_equal(seq_ostate_parse("held", &s), 0);
-	assert_int_equal(s, SEQ_O_HELD);
+	assert_false(db_ostate_parse("deferred", &s));
+	assert_true(db_ostate_parse("held", &s));
+	assert_int_equal(s, DB_O_HELD);
 }
 
 /* db/db_int.h: the built-in steps, to stop a database at a past version */

@@ -244,10 +244,12 @@ static void company_stop(void **state)
 	                true, at("2026-11-30T07:00:00Z"), NULL);
 	run(f, at("2026-11-30T07:00:00Z"), at("2026-12-01T07:00:00Z"));
 	assert_int_equal(f->n, 4);
-	assert_int_equal(seq_contact_stop(f->d, "ann@corp.test", "replied",
+	assert_int_equal(seq_contact_stop(f->d, "ann@corp.test",
+	                                  DB_CONTACT_REPLIED,
 	                                  at("2026-12-01T08:00:00Z"), &err),
 	                 0);
-	assert_int_equal(seq_contact_stop(f->d, "cy@gmail.com", "replied",
+	assert_int_equal(seq_contact_stop(f->d, "cy@gmail.com",
+	                                  DB_CONTACT_REPLIED,
 	                                  at("2026-12-01T08:00:00Z"), &err),
 	                 0);
 	assert_int_equal(db_campaign_get(f->d, "co", &c, &err), 0);

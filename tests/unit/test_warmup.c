@@ -151,7 +151,7 @@ static void add_msg(db *d, long long inbox, const char *from, const char *id,
 	m.inbox_id = inbox;
 	m.inbox_email = from;
 	m.recipient = to;
-	m.purpose = "warmup";
+	m.purpose = DB_PURPOSE_WARMUP;
 	m.created_at = msg_at;
 	m.local_day = "2026-12-01";
 	assert_int_equal(db_message_attempt(d, &m, &attempt, &err), 0);
@@ -167,7 +167,7 @@ static void seen(db *d, long long inbox, const char *id, const char *folder)
 	memset(&e, 0, sizeof e);
 	e.inbox_id = inbox;
 	e.msg_key = id;
-	e.kind = "warmup";
+	e.kind = DB_EV_WARMUP;
 	e.folder = folder;
 	e.message_id = id;
 	e.related_message_id = id;
@@ -211,7 +211,7 @@ static void storage(void **state)
 	memset(&it, 0, sizeof it);
 	it.inbox_id = a;
 	strcpy(it.local_day, "2026-12-01");
-	it.kind = "reply";
+	it.kind = DB_WARMUP_REPLY;
 	it.to_addr = "b@y.test";
 	it.in_reply_to = "<m1@y.test>";
 	it.due_at = 5000;
@@ -219,14 +219,16 @@ static void storage(void **state)
 	assert_true(added);
 	assert_int_equal(db_warmup_plan_add(f->d, &it, 1, &added, &err), 0);
 	assert_false(added);
-	assert_int_equal(
-	    db_warmup_plan_count(f->d, a, "2026-12-01", "reply", &n, &err), 0);
+	assert_int_equal(db_warmup_plan_count(f->d, a, "2026-12-01",
+	                                      DB_WARMUP_REPLY, &n, &err),
+	                 0);
 	assert_int_equal(n, 1);
 	/* disabling drops what is planned */
 	assert_int_equal(db_warmup_disable(f->d, a, 2, &found, &err), 0);
 	assert_true(found);
-	assert_int_equal(
-	    db_warmup_plan_count(f->d, a, "2026-12-01", "reply", &n, &err), 0);
+	assert_int_equal(db_warmup_plan_count(f->d, a, "2026-12-01",
+	                                      DB_WARMUP_REPLY, &n, &err),
+	                 0);
 	assert_int_equal(n, 0);
 
 	/* health: b's messages seen by a, 3 in INBOX and 1 in Junk */
@@ -288,7 +290,7 @@ static int collect_plan(const db_warmup_item *it, void *arg)
 {
 	planset *p = arg;
 
-	if (it->inbox_id == p->inbox && strcmp(it->kind, "new") == 0 &&
+	if (it->inbox_id == p->inbox && it->kind == DB_WARMUP_NEW &&
 	    p->n < 256) {
 		snprintf(p->v[p->n].to, sizeof p->v[p->n].to, "%s",
 		         it->to_addr);
@@ -470,8 +472,8 @@ static void planned_once_a_day(void **state)
 	assert_int_equal(ps.n, 7); /* 10 - 30% for replies */
 	for (i = 0; i < ps.n; i++)
 		assert_int_equal(db_warmup_plan_move(f->d, ps.v[i].id,
-		                                     "planned", "dropped", NULL,
-		                                     -1, NULL, t0, &err),
+		                                     DB_P_PLANNED, DB_P_DROPPED,
+		                                     NULL, -1, NULL, t0, &err),
 		                 0);
 	assert_int_equal(seq_warmup_pass(w, &wake, &changed, &err), 0);
 	assert_int_equal(planned_new(f->d, a), 0);
@@ -527,8 +529,8 @@ static int collect_sending(const db_outbox *o, void *arg)
 {
 	idset *s = arg;
 
-	assert_string_equal(o->state, "sending");
-	assert_string_equal(o->purpose, "warmup");
+	assert_int_equal(o->state, DB_O_SENDING);
+	assert_int_equal(o->purpose, DB_PURPOSE_WARMUP);
 	assert_true(o->warmup_plan_id > 0);
 	if (s->n < 8)
 		snprintf(s->v[s->n++], sizeof s->v[0], "%s", o->message_id);
@@ -550,14 +552,14 @@ static long long cut_off(fx *f, long long inbox, const char *from,
 	memset(&it, 0, sizeof it);
 	it.inbox_id = inbox;
 	strcpy(it.local_day, "2026-12-01");
-	it.kind = "new";
+	it.kind = DB_WARMUP_NEW;
 	it.to_addr = to;
 	it.due_at = 500;
 	assert_int_equal(db_warmup_plan_add(f->d, &it, 1, NULL, &err), 0);
 	peek(f, "SELECT max(id) FROM warmup_plan WHERE ?1 IS NOT NULL", "x",
 	     buf, sizeof buf);
 	memset(&o, 0, sizeof o);
-	o.purpose = "warmup";
+	o.purpose = DB_PURPOSE_WARMUP;
 	o.warmup_plan_id = atoll(buf);
 	o.inbox_id = inbox;
 	o.message_id = (char *)id;
@@ -565,11 +567,11 @@ static long long cut_off(fx *f, long long inbox, const char *from,
 	o.due_at = 500;
 	assert_int_equal(db_outbox_add(f->d, &o, 1, &oid, &err), 0);
 	add_msg(f->d, inbox, from, id, to);
-	assert_int_equal(seq_outbox_move(f->d, oid, SEQ_O_QUEUED, SEQ_O_SENDING,
+	assert_int_equal(seq_outbox_move(f->d, oid, DB_O_QUEUED, DB_O_SENDING,
 	                                 NULL, -1, 600, &err),
 	                 0);
-	assert_int_equal(seq_warmup_plan_move(f->d, atoll(buf), SEQ_P_PLANNED,
-	                                      SEQ_P_SENDING, id, -1, NULL, 600,
+	assert_int_equal(seq_warmup_plan_move(f->d, atoll(buf), DB_P_PLANNED,
+	                                      DB_P_SENDING, id, -1, NULL, 600,
 	                                      &err),
 	                 0);
 	return atoll(buf);
@@ -618,23 +620,25 @@ static void crash_leftovers(void **state)
 	                                        "rejected_recipient", 550, "no",
 	                                        700, &err),
 	                 0);
-	assert_int_equal(db_warmup_plan_move(f->d, p4, "sending", "failed",
-	                                     NULL, -1, NULL, 700, &err),
+	assert_int_equal(db_warmup_plan_move(f->d, p4, DB_P_SENDING,
+	                                     DB_P_FAILED, NULL, -1, NULL, 700,
+	                                     &err),
 	                 0);
 	{
 		char buf[32];
 
 		peek(f, "SELECT id FROM outbox WHERE message_id = ?1", "<c4@x>",
 		     buf, sizeof buf);
-		assert_int_equal(seq_outbox_move(f->d, atoll(buf),
-		                                 SEQ_O_SENDING, SEQ_O_FAILED,
-		                                 "no", -1, 700, &err),
+		assert_int_equal(seq_outbox_move(f->d, atoll(buf), DB_O_SENDING,
+		                                 DB_O_FAILED, "no", -1, 700,
+		                                 &err),
 		                 0);
 	}
 	assert_int_equal(seq_warmup_open(f->d, clk, &w, &err), 0);
 	memset(&left, 0, sizeof left);
 	assert_int_equal(
-	    db_outbox_list(f->d, "sending", collect_sending, &left, &err), 0);
+	    db_outbox_list(f->d, DB_O_SENDING, collect_sending, &left, &err),
+	    0);
 	assert_int_equal(left.n, 3);
 	assert_string_equal(left.v[0], "<c1@x>");
 	assert_string_equal(left.v[2], "<c3@x>");
@@ -652,13 +656,15 @@ static void crash_leftovers(void **state)
 	fate(f, "<c3@x>", st, sizeof st);
 	assert_string_equal(st, "sending/sending");
 	/* the day counts what went or may have gone: c1 and c3, not c2 */
-	assert_int_equal(
-	    db_message_count_day(f->d, a, "2026-12-01", "warmup", &n, &err), 0);
+	assert_int_equal(db_message_count_day(f->d, a, "2026-12-01",
+	                                      DB_PURPOSE_WARMUP, &n, &err),
+	                 0);
 	assert_int_equal(n, 2);
 	/* only the unchecked one is left for the next start-up */
 	memset(&left, 0, sizeof left);
 	assert_int_equal(
-	    db_outbox_list(f->d, "sending", collect_sending, &left, &err), 0);
+	    db_outbox_list(f->d, DB_O_SENDING, collect_sending, &left, &err),
+	    0);
 	assert_int_equal(left.n, 1);
 	assert_string_equal(left.v[0], "<c3@x>");
 
@@ -685,8 +691,9 @@ static void crash_leftovers(void **state)
 	peek(f, "SELECT smtp_reply FROM messages WHERE message_id = ?1",
 	     "<c1@x>", st, sizeof st);
 	assert_non_null(strstr(st, "Sent folder"));
-	assert_int_equal(
-	    db_message_count_day(f->d, a, "2026-12-01", "warmup", &n, &err), 0);
+	assert_int_equal(db_message_count_day(f->d, a, "2026-12-01",
+	                                      DB_PURPOSE_WARMUP, &n, &err),
+	                 0);
 	assert_int_equal(n, 3);
 	seq_warmup_close(w);
 
