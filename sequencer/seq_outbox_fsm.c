@@ -71,22 +71,11 @@
  *
  * A move the table does not have is a bug in coldseq, never something a
  * server or a user did: in the test build (ASan, what every test runs)
- * it fails an assert(); in the release build it is refused with CS_EINVAL
- * and nothing is written.
+ * it fails CS_BUG_CHECK (an assert); in the release build it is refused with
+ * CS_EINVAL and nothing is written.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq.h"
-
-#include <assert.h>
-
-/* The test build asserts the tables; the release build refuses. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FSM_ASSERT 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FSM_ASSERT 1
-#endif
-#endif
 
 /* otab[from][to] */
 static const bool otab[DB_O_N][DB_O_N] = {
@@ -129,9 +118,7 @@ static int refused(const char *what, long long id, const char *from,
 	cs_log_error("%s %lld: %s -> %s is not a transition of its state "
 	             "machine (a bug in coldseq)",
 	             what, id, from, to);
-#ifdef FSM_ASSERT
-	assert(!"a transition outside the state table");
-#endif
+	CS_BUG_CHECK(!"a transition outside the state table");
 	return cs_err_set(err, CS_EINVAL,
 	                  "%s %lld: %s -> %s is not a transition of its state "
 	                  "machine (a bug in coldseq; nothing was changed)",
