@@ -244,21 +244,22 @@ struct cls_phr_tab;
 typedef struct cls_phr {
 	const char *const *words;
 	const cls_phr_group *groups;
-	bool any; /* every phrase ranks 0: the earliest found wins */
+	bool any;         /* every phrase ranks 0: the earliest found wins */
+	const char *name; /* the list's C name: phrase ids (cls_phr_id) */
 	_Atomic(struct cls_phr_tab *) tab;
 } cls_phr;
 
 #define CLS_PHR(list)                                                          \
 	{                                                                      \
-		(list), NULL, false, NULL                                      \
+		(list), NULL, false, #list, NULL                               \
 	}
 #define CLS_PHR_ANY(list)                                                      \
 	{                                                                      \
-		(list), NULL, true, NULL                                       \
+		(list), NULL, true, #list, NULL                                \
 	}
 #define CLS_PHR_GROUPS(g)                                                      \
 	{                                                                      \
-		NULL, (g), false, NULL                                         \
+		NULL, (g), false, #g, NULL                                     \
 	}
 
 /* Lowest rank of a phrase of p found in hay[0..n), or -1; *at (may be
@@ -269,6 +270,20 @@ int cls_phr_find(cls_phr *p, const char *hay, size_t n, const char **at);
  * looked for.  Returns how many ranks were found. */
 size_t cls_phr_scan(cls_phr *p, const char *hay, size_t n, const char **first,
                     size_t nfirst);
+
+#ifdef CLS_KFOLD
+/* Test-only build (tests/bench/kfold_classify.c, make's build/kfold/):
+ * every phrase has an id, "LIST:phrase" or "LIST.GROUP:phrase" (LIST the
+ * C name of its cls_phr list).  The ids listed one a line in the file
+ * named by the environment variable CLS_KFOLD_DISABLE are left out of the
+ * tables (read once, when a table is first built).  With CLS_KFOLD_STATS
+ * set, every search also notes which enabled phrases of its list occur in
+ * the text searched; cls_kfold_hits() hands the ids noted since its last
+ * call (each once) to fn, and cls_kfold_all() every id of every list
+ * built so far.  Never compiled into coldseq itself. */
+void cls_kfold_hits(void (*fn)(const char *id, void *arg), void *arg);
+void cls_kfold_all(void (*fn)(const char *id, void *arg), void *arg);
+#endif
 
 /* dsn.c ------------------------------------------------------------------ */
 
