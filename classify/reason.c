@@ -72,12 +72,23 @@ static void read_text(const char *t, size_t n, reading *rd)
 
 	rd->group = -1;
 	rd->phase = CLS_PHASE_NONE;
-	if (t == NULL || n == 0 ||
-	    cls_phr_scan(&all_phr, t, n, first, CLS_N_GROUPS) == 0)
+	if (t == NULL || n == 0)
 		return;
+	if (cls_phr_scan(&all_phr, t, n, first, CLS_N_GROUPS) == 0) {
+		rd->group = cls_family_group(t, n);
+		return;
+	}
 	for (g = 0; g < CLS_N_REASON && rd->group < 0; g++)
 		if (first[g])
 			rd->group = g;
+	/* the word families (reason_words.c) where no phrase of a group
+	 * before theirs was found */
+	if (rd->group < 0 || rd->group > CLS_G_HOSTUNKNOWN) {
+		int f = cls_family_group(t, n);
+
+		if (f >= 0 && (rd->group < 0 || f < rd->group))
+			rd->group = f;
+	}
 	rd->phase =
 	    cls_phase_of(first[CLS_G_PHASE], first[CLS_G_PHASE + 1],
 	                 first[CLS_G_PHASE + 2], first[CLS_G_PHASE + 3]);

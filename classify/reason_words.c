@@ -46,6 +46,21 @@ static const char *const w_mailboxfull[] = {
     "status: 5.2.2",
     "mailbox is over",
     "not enough disk space",
+    /* the family in other languages (RFC 3463 X.2.2) */
+    "boîte pleine",
+    "boite pleine",
+    "boîte aux lettres pleine",
+    "postfach voll",
+    "postfach ist voll",
+    "buzón lleno",
+    "casella piena",
+    "caixa cheia",
+    "邮箱已满",
+    "邮箱空间不足",
+    "容量已满",
+    "メールボックスがいっぱい",
+    "容量オーバー",
+    "переполнен",
     NULL,
 };
 static const char *const w_mesgtoobig[] = {
@@ -94,6 +109,29 @@ static const char *const w_suspend[] = {
     "account frozen",
     "mailbox unavailable or access denied",
     "is not active",
+    /* the family of a mailbox that exists but is switched off (RFC 3463
+     * X.2.1 "mailbox disabled, not accepting messages"): Gmail "The
+     * email account that you tried to reach is disabled", in other
+     * languages too; soft, the address may come back */
+    "is disabled",
+    "been disabled",
+    "is suspended",
+    "been suspended",
+    "is deactivated",
+    "been deactivated",
+    "is inactive",
+    "compte désactivé",
+    "compte suspendu",
+    "konto deaktiviert",
+    "postfach deaktiviert",
+    "cuenta suspendida",
+    "cuenta desactivada",
+    "已冻结",
+    "被冻结",
+    "已停用",
+    "被停用",
+    "已禁用",
+    "利用停止",
     NULL,
 };
 static const char *const w_hasmoved[] = {
@@ -209,6 +247,110 @@ static const char *const w_userunknown[] = {
     "account unavailable",
     "not our user",
     "addressee is unknown",
+    /* The family, not one server's sentence: a word naming the
+     * recipient's mailbox (user, recipient, mailbox, account, userid,
+     * addressee) with a word saying it is not there.  RFC 3463 X.1.1 "bad
+     * destination mailbox address"; the forms are those of Postfix
+     * ("User unknown in local recipient table"), Sendmail ("User
+     * unknown"), Exim ("Unrouteable address"), qmail ("no mailbox here
+     * by that name"), Courier ("No such user"), Exchange
+     * ("RESOLVER.ADR.RecipNotFound"), Gmail ("does not exist") and
+     * Yahoo ("This user doesn't have a yahoo.com account"). */
+    "user is unknown",
+    "recipient is unknown",
+    "mailbox unknown",
+    "mailbox is unknown",
+    "account unknown",
+    "unknown account",
+    "no such account",
+    "account not found",
+    "user not exist",
+    "user does not exist",
+    "user doesn't exist",
+    "recipient doesn't exist",
+    "recipient not exist",
+    "mailbox not exist",
+    "mailbox does not exist",
+    "account doesn't exist",
+    "addressee not found",
+    "recipient address does not exist",
+    "no such recipient here",
+    "doesn't have an account",
+    "does not have an account",
+    "unknown userid",
+    "userid unknown",
+    "invalid userid",
+    "no such userid",
+    "delivery userid",
+    "invalid user",
+    "unknown recipient address",
+    "recipnotfound",
+    "mailboxnotfound",
+    "usernotfound",
+    "unknownuser",
+    "nosuchuser",
+    "invalid-recipient",
+    /* other languages, the same family: French, German, Spanish,
+     * Italian, Portuguese, Dutch, Chinese, Japanese, Russian (a
+     * Cyrillic word that may start a sentence is given without its
+     * first letter: cls_flatten folds ASCII case only) */
+    "destinataire inconnu",
+    "adresse inconnue",
+    "utilisateur inexistant",
+    "destinataire inexistant",
+    "compte inexistant",
+    "adresse inexistante",
+    "destinataire introuvable",
+    "adresse n'existe pas",
+    "utilisateur n'existe pas",
+    "destinataire n'existe pas",
+    "compte n'existe pas",
+    "lettres n'existe pas",
+    "unbekannter empfänger",
+    "empfänger unbekannt",
+    "benutzer unbekannt",
+    "unbekannter benutzer",
+    "existiert nicht",
+    "usuario desconocido",
+    "destinatario desconocido",
+    "usuario inexistente",
+    "utente sconosciuto",
+    "utente inesistente",
+    "destinatario sconosciuto",
+    "indirizzo inesistente",
+    "non esiste",
+    "usuário desconhecido",
+    "utilizador desconhecido",
+    "destinatário desconhecido",
+    "não existe",
+    "onbekende gebruiker",
+    "gebruiker onbekend",
+    "onbekende ontvanger",
+    "bestaat niet",
+    "用户不存在",
+    "收件人不存在",
+    "邮箱不存在",
+    "账户不存在",
+    "帐户不存在",
+    "帐号不存在",
+    "账号不存在",
+    "地址不存在",
+    "无此用户",
+    "查无此人",
+    "ユーザーが存在しません",
+    "ユーザが存在しません",
+    "アカウントが存在しません",
+    "宛先が見つかりません",
+    "存在しないメールアドレス",
+    "メールアドレスは存在しません",
+    "宛先不明",
+    "あて先不明",
+    "ользователь не найден",
+    "ет такого пользователя",
+    "еизвестный пользователь",
+    "не существует",
+    "дресат не найден",
+    "чтовый ящик не найден",
     NULL,
 };
 static const char *const w_hostunknown[] = {
@@ -234,6 +376,31 @@ static const char *const w_hostunknown[] = {
     "domain could not be found",
     "host name lookup failure",
     "no route to host",
+    /* the family of a name that does not resolve (RFC 3463 X.1.2 "bad
+     * destination system address", RFC 5321 5.1 no MX/A): Postfix
+     * "Host or domain name not found", Sendmail "Host unknown", Sun
+     * Messaging Server/PMDF "illegal host/domain name found", in other
+     * languages too */
+    "no such host",
+    "host does not exist",
+    "domain doesn't exist",
+    "domain unknown",
+    "domain is unknown",
+    "domain name does not exist",
+    "non-existent domain",
+    "nonexistent domain",
+    "illegal host/domain",
+    "domaine inconnu",
+    "domaine introuvable",
+    "domaine n'existe pas",
+    "domain existiert nicht",
+    "unbekannte domain",
+    "dominio no existe",
+    "dominio desconocido",
+    "dominio inesistente",
+    "域名不存在",
+    "ドメインが存在しません",
+    "омен не существует",
     NULL,
 };
 /* IP/domain block lists name the sender, before any "spam" word */
@@ -468,3 +635,147 @@ const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1] = {
     {"phase:data", cls_ph_data},
     {NULL, NULL},
 };
+
+/* ---- word families: a noun for the mailbox beside a word for "absent" ----
+ *
+ * The lists above hold whole phrases; a server's sentence that combines
+ * the same words differently ("User not exist", "recipient's mailbox is
+ * unknown", "bad_recipient", "utilisateur est inconnu") would be missed.
+ * So the user-unknown wording is also read as a family: a noun that names
+ * the recipient's mailbox (fam_nouns) and a word that says it is absent
+ * or invalid (fam_preds), within FAM_GAP bytes of each other, in either
+ * order, with no sentence break between and no "sender" in front (then
+ * the address that is bad is ours: RFC 3463 X.1.7).  The nouns and the
+ * predicates are the words of RFC 3463 X.1.1 ("bad destination mailbox
+ * address") as MTAs spell them (Postfix "User unknown in local recipient
+ * table", Sendmail "User unknown", Courier "No such user", qmail "no
+ * mailbox here by that name", Exchange "Recipient not found", Gmail "The
+ * email account ... does not exist"), in the languages the phrase lists
+ * cover.  A predicate that follows a bare domain name ("553
+ * mx.example.org does not exist") says the host is unknown (X.1.2); one
+ * that follows an address, that the mailbox is. */
+static const char *const fam_nouns[] = {
+    "user",        "recipient",    "mailbox",   "address",   "account",
+    "addressee",   "userid",       "local part", "local-part", "destinat",
+    "utilisateur", "compte",       "adresse",   "benutzer",  "empfänger",
+    "postfach",    "usuario",      "buzón",     "cuenta",    "utente",
+    "indirizzo",   "usuário",      "utilizador", "gebruiker", "ontvanger",
+    "用户",        "收件人",       "邮箱",      "账户",      "帐户",
+    "帐号",        "账号",         "ユーザ",    "アカウント", "宛先",
+    "メールアドレス", "ользовател", "дресат",    "ящик",      NULL,
+};
+static const char *const fam_preds[] = {
+    /* after a name (rank < FAM_AFTER_NAME): may follow a bare domain or
+     * an address */
+    "does not exist", "doesn't exist", "not exist",   "not found",
+    "unknown",        "no existe",     "non esiste",  "não existe",
+    "n'existe pas",   "existiert nicht", "bestaat niet", "不存在",
+    "存在しません",   "見つかりません", "не найден",   "не существует",
+    "inconnu",        "unbekannt",     "desconocido", "sconosciuto",
+    "desconhecido",   "onbekend",      "неизвестн",   "inexist",
+    "inesistente",    "introuvable",
+    /* before or after a noun only */
+    "no such", "invalid", "not valid", "nonexistent", "non-existent",
+    "non existent", "not known", "not recognized", "not recognised",
+    "bad", "不明", NULL,
+};
+#define FAM_AFTER_NAME 26
+#define FAM_GAP        16
+#define FAM_NPREDS     37
+
+static cls_phr fam_noun_phr = CLS_PHR_ANY(fam_nouns);
+static cls_phr fam_pred_phr = CLS_PHR(fam_preds);
+
+static bool fam_break(const char *a, const char *b)
+{
+	for (; a < b; a++)
+		if (*a == ';' || ((*a == '.' || *a == '!' || *a == '?') &&
+		                  (a + 1 == b || a[1] == ' ')))
+			return true;
+	return false;
+}
+
+static bool fam_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+	       c == '-' || c == '@' || c == '_' || c == '+';
+}
+
+/* What ends right before p (past white space, ':', '>', quotes): 1 a
+ * domain name (dotted, no '@', a letter in its last label), 2 an
+ * address, 0 anything else. */
+static int fam_name_before(const char *t, const char *p)
+{
+	const char *e = p, *s, *dot;
+
+	while (e > t && (e[-1] == ' ' || e[-1] == ':' || e[-1] == '>' ||
+	                 e[-1] == '\'' || e[-1] == '"'))
+		e--;
+	s = e;
+	while (s > t && fam_name_char(s[-1]))
+		s--;
+	while (e > s && e[-1] == '.')
+		e--;
+	if (e - s < 4)
+		return 0;
+	if (memchr(s, '@', (size_t)(e - s)))
+		return 2;
+	dot = NULL;
+	for (const char *q = s; q < e; q++)
+		if (*q == '.')
+			dot = q;
+	if (dot == NULL || dot == s || e - dot < 3)
+		return 0;
+	for (const char *q = dot + 1; q < e; q++)
+		if (*q >= 'a' && *q <= 'z')
+			return 1;
+	return 0;
+}
+
+int cls_family_group(const char *t, size_t n)
+{
+	const char *first[FAM_NPREDS];
+	const char *end = t + n;
+	int best = -1;
+	size_t k;
+
+	if (t == NULL || n == 0 ||
+	    cls_phr_scan(&fam_pred_phr, t, n, first, FAM_NPREDS) == 0)
+		return -1;
+	for (k = 0; k < FAM_NPREDS && fam_preds[k]; k++) {
+		const char *p = first[k], *lo, *hi, *at;
+		size_t plen;
+
+		if (p == NULL)
+			continue;
+		plen = strlen(fam_preds[k]);
+		if (k < FAM_AFTER_NAME) {
+			int nm = fam_name_before(t, p);
+
+			if (nm == 1)
+				return CLS_G_HOSTUNKNOWN;
+			if (nm == 2)
+				best = CLS_G_USERUNKNOWN;
+		}
+		/* a noun ending at most FAM_GAP before p, or starting at
+		 * most FAM_GAP after its end */
+		lo = p - t > FAM_GAP + 16 ? p - FAM_GAP - 16 : t;
+		hi = (size_t)(end - p) > plen + FAM_GAP ? p + plen + FAM_GAP
+		                                          : end;
+		if (cls_phr_find(&fam_noun_phr, lo, (size_t)(hi - lo), &at) <
+		    0)
+			continue;
+		if (at < p ? fam_break(at, p) : fam_break(p + plen, at))
+			continue;
+		/* "sender address invalid": the address is ours */
+		if (cls_find(at - lo > 8 ? at - 8 : lo,
+		             (size_t)(at - (at - lo > 8 ? at - 8 : lo)),
+		             "sender") ||
+		    cls_find(at - lo > 8 ? at - 8 : lo,
+		             (size_t)(at - (at - lo > 8 ? at - 8 : lo)),
+		             "from"))
+			continue;
+		best = CLS_G_USERUNKNOWN;
+	}
+	return best;
+}

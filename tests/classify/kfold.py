@@ -56,12 +56,13 @@ def group_of(source_path):
 
 
 def load_sources():
-    """file -> (group, source message)"""
+    """file -> (MTA group, source message: the table's `group` column,
+    the same for every line-ending variant of a message)"""
     out = {}
     with open(os.path.join(BOUNCES, "sources.tsv"), newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             out[row["file"]] = (group_of(row["source_path"]),
-                                row["source_path"])
+                                row.get("group") or row["source_path"])
     return out
 
 
