@@ -368,11 +368,20 @@ enum {
 	CLS_N_GROUPS = CLS_G_PHASE + 4,
 };
 extern const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1];
-/* The groups of cls_reason_patterns a word family names. */
-enum { CLS_G_HOSTUNKNOWN = 10, CLS_G_USERUNKNOWN = 11 };
-/* The reason group the user-unknown word family names in the flattened
- * t[0..n) (a mailbox noun beside an "absent" word, or such a word after a
- * bare domain name: CLS_G_HOSTUNKNOWN), or -1. */
+/* The groups of cls_reason_patterns a word family names (their order
+ * there: checked by tests/unit/test_classify.c). */
+enum {
+	CLS_G_DEFINITE = 0, /* the "no such user" of a directory */
+	CLS_G_SUSPEND = 5,
+	CLS_G_HOSTUNKNOWN = 10,
+	CLS_G_USERUNKNOWN = 11,
+};
+
+/* families.c ------------------------------------------------------------- */
+
+/* The lowest reason group a word family (families.c: a noun beside a
+ * word that says what is wrong with it) names in the flattened t[0..n),
+ * or -1. */
 int cls_family_group(const char *t, size_t n);
 
 /* reason.c --------------------------------------------------------------- */

@@ -57,7 +57,7 @@ static cls_phr all_phr = CLS_PHR_GROUPS(cls_reason_patterns);
 
 /* Group 0 is the definite "no such user" wording (a directory that does
  * not list the user): no SMTP phase or status can make it a filter's. */
-#define GROUP_DEFINITE 0
+#define GROUP_DEFINITE CLS_G_DEFINITE
 
 /* What a text says: the reason group its words name (-1: none) and the
  * SMTP phase it names. */
@@ -83,7 +83,7 @@ static void read_text(const char *t, size_t n, reading *rd)
 			rd->group = g;
 	/* the word families (reason_words.c) where no phrase of a group
 	 * before theirs was found */
-	if (rd->group < 0 || rd->group > CLS_G_HOSTUNKNOWN) {
+	if (rd->group != CLS_G_DEFINITE) {
 		int f = cls_family_group(t, n);
 
 		if (f >= 0 && (rd->group < 0 || f < rd->group))
