@@ -219,8 +219,24 @@ const char *const cls_ph_data[] = {
     NULL,
 };
 
+/* Before any recipient: the greeting (RFC 5321 3.1: "554 No SMTP service
+ * here"), HELO/EHLO (4.1.1.1) or STARTTLS (RFC 3207): Postfix "in reply
+ * to initial greeting" / "in reply to HELO command", Exim "SMTP error
+ * from remote mail server after initial connection" / "after EHLO". */
+const char *const cls_ph_conn[] = {
+    "initial greeting",
+    "in reply to helo",
+    "in reply to ehlo",
+    "in reply to starttls",
+    "after initial connection",
+    "after helo",
+    "after ehlo",
+    "after starttls",
+    NULL,
+};
+
 int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
-                 const char *data)
+                 const char *data, const char *conn)
 {
 	const char *best = NULL;
 	int ph = CLS_PHASE_NONE;
@@ -235,7 +251,11 @@ int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
 		best = mail;
 		ph = CLS_PHASE_MAIL;
 	}
-	if (data && (best == NULL || data < best))
+	if (data && (best == NULL || data < best)) {
+		best = data;
 		ph = CLS_PHASE_DATA;
+	}
+	if (conn && (best == NULL || conn < best))
+		ph = CLS_PHASE_CONN;
 	return ph;
 }

@@ -633,5 +633,6 @@ const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1] = {
     {"phase:rcpt", cls_ph_rcpt},
     {"phase:mail", cls_ph_mail},
     {"phase:data", cls_ph_data},
+    {"phase:conn", cls_ph_conn},
     {NULL, NULL},
 };
