@@ -306,6 +306,57 @@ static bool system_address(const char *a)
 	return false;
 }
 
+/* A mailing list's own address (the list's bounce, request or owner
+ * address: Mailman "-bounces", "-request", "-owner", Majordomo/ezmlm
+ * "owner-", VERP "-bounces+..."): the list's machinery, never the
+ * recipient that failed. */
+static bool list_address(const char *a)
+{
+	static const char *const tails[] = {
+	    "-bounces", "-request", "-owner", "-admin", NULL,
+	};
+	const char *at = strchr(a, '@'), *plus;
+	size_t n, k;
+	int i;
+
+	if (at == NULL)
+		return false;
+	if (strncasecmp(a, "owner-", 6) == 0)
+		return true;
+	plus = memchr(a, '+', (size_t)(at - a));
+	n = (size_t)((plus ? plus : at) - a);
+	for (i = 0; tails[i]; i++) {
+		k = strlen(tails[i]);
+		if (n > k && strncasecmp(a + n - k, tails[i], k) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Does the line that holds t[s] start with a header field that never
+ * names the failed recipient (a quoted header block of the returned
+ * message or of a list: List-*, Reply-To, Return-Path, Sender, ...)? */
+static bool quoted_header_line(const char *t, size_t s)
+{
+	static const char *const names[] = {
+	    "list-",        "reply-to:",   "return-path:", "errors-to:",
+	    "sender:",      "delivered-to:", "x-",         "received:",
+	    "message-id:",  "references:", "in-reply-to:", "cc:",
+	    "resent-",      "precedence:", NULL,
+	};
+	size_t b = s;
+	int i;
+
+	while (b > 0 && t[b - 1] != '\n')
+		b--;
+	while (b < s && (t[b] == ' ' || t[b] == '\t' || t[b] == '>'))
+		b++;
+	for (i = 0; names[i]; i++)
+		if (strncasecmp(t + b, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
 /* Case-insensitive (ASCII) search of needle[0..nn) in hay[0..n).  An
  * address is looked for by its '@' (rare in text, and the same in either
  * case) with memchr. */
@@ -469,44 +520,68 @@ static size_t rcpts_from_text(const char *t, size_t n, const own_addrs *own,
                               cls_class *c)
 {
 	cs_buf a = CS_BUF_INIT;
+	own_addrs aside; /* given as a sender or a help contact somewhere */
 	size_t i, added = 0;
+	int pass;
 
-	for (i = 1; i + 1 < n; i++) {
-		size_t s, e;
-		const char *at;
+	memset(&aside, 0, sizeof aside);
+	/* pass 0 finds the addresses the text gives as something else (a
+	 * help contact named in two languages is one in both); pass 1 adds
+	 * the others */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 1; i + 1 < n; i++) {
+			size_t s, e;
+			const char *at;
+			bool aside_here;
 
-		if (t[i] != '@' || !is_addr_char(t[i - 1]) ||
-		    !isalnum((unsigned char)t[i + 1]))
-			continue;
-		s = i;
-		while (s > 0 && is_addr_char(t[s - 1]))
-			s--;
-		e = i + 1;
-		while (e < n && (isalnum((unsigned char)t[e]) || t[e] == '.' ||
-		                 t[e] == '-'))
-			e++;
-		while (e > i + 1 && t[e - 1] == '.')
-			e--;
-		i = e;
-		while (s < i && (t[s] == '.' || t[s] == '\''))
-			s++;
-		cs_buf_clear(&a);
-		cs_buf_append(&a, t + s, e - s);
-		/* a domain part needs a dot, and the address must not be the
-		 * notice's sender or addressee or a mail system's, nor a
-		 * sender named like "smtp.mailfrom=me@example.com" */
-		at = memchr(a.data, '@', a.len);
-		if (at == NULL ||
-		    ci_find(a.data, (size_t)(at - a.data), "from=", 5) ||
-		    memchr(at, '.', a.len - (size_t)(at - a.data)) == NULL ||
-		    own_has(own, a.data) ||
-		    strncasecmp(a.data, "mailer-daemon", 13) == 0 ||
-		    not_rcpt_position(t, s))
-			continue;
-		if (cls_rcpt_add(c, a.data, NULL))
-			added++;
-	}
+			if (t[i] != '@' || !is_addr_char(t[i - 1]) ||
+			    !isalnum((unsigned char)t[i + 1]))
+				continue;
+			s = i;
+			while (s > 0 && is_addr_char(t[s - 1]))
+				s--;
+			e = i + 1;
+			while (e < n && (isalnum((unsigned char)t[e]) ||
+			                 t[e] == '.' || t[e] == '-'))
+				e++;
+			while (e > i + 1 && t[e - 1] == '.')
+				e--;
+			i = e;
+			while (s < i && (t[s] == '.' || t[s] == '\''))
+				s++;
+			/* Exchange/X.400 "smtp=" address type */
+			if (i - s > 5 && strncasecmp(t + s, "smtp=", 5) == 0)
+				s += 5;
+			cs_buf_clear(&a);
+			cs_buf_append(&a, t + s, e - s);
+			aside_here = not_rcpt_position(t, s);
+			if (pass == 0) {
+				if (aside_here) {
+					cs_buf_putc(&aside.list, '\n');
+					cls_flatten(a.data, a.len, &aside.list);
+					cs_buf_putc(&aside.list, '\n');
+				}
+				continue;
+			}
+			/* a domain part needs a dot, and the address must not
+			 * be the notice's sender or addressee or a mail
+			 * system's or a list's, nor one given as a sender or a
+			 * contact, nor one in a quoted header field, nor a
+			 * sender named like "smtp.mailfrom=me@example.com" */
+			at = memchr(a.data, '@', a.len);
+			if (at == NULL ||
+			    ci_find(a.data, (size_t)(at - a.data), "from=", 5) ||
+			    memchr(at, '.', a.len - (size_t)(at - a.data)) ==
+			        NULL ||
+			    own_has(own, a.data) || own_has(&aside, a.data) ||
+			    strncasecmp(a.data, "mailer-daemon", 13) == 0 ||
+			    list_address(a.data) || quoted_header_line(t, s))
+				continue;
+			if (cls_rcpt_add(c, a.data, NULL))
+				added++;
+		}
 	cs_buf_free(&a);
+	cs_buf_free(&aside.list);
 	return added;
 }
 
