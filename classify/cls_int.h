@@ -68,6 +68,7 @@ typedef struct cls_msg {
 	bool multipart;      /* the top level is multipart */
 	cs_buf dsn;          /* message/delivery-status contents, decoded */
 	cs_buf arf;          /* message/feedback-report contents, decoded */
+	cs_buf mdn; /* message/disposition-notification contents, decoded */
 	cs_buf text;         /* readable text outside returned messages */
 	cs_buf orig;         /* header block of the returned original message */
 	size_t orig_text_at; /* non-MIME: where the returned copy starts in
@@ -315,6 +316,16 @@ bool cls_text_about(const char *t, size_t n, const char *addr,
 /* Does the top header block look like it came from a mail system (null
  * sender, MAILER-DAEMON, postmaster, Mail Delivery ...)? */
 bool cls_ndr_from_daemon(const cls_msg *m);
+/* A challenge/response system's request to prove the sender is a person
+ * (never a bounce or a delay: the sequencer treats it as an auto-reply). */
+bool cls_ndr_challenge(const cls_msg *m);
+
+/* ndr_words.c ------------------------------------------------------------ */
+
+/* Who sends a report (From), its subject's groups (fail, delay, virus),
+ * its text's groups (fail, delay, permanent, virus), challenge wording. */
+extern cls_phr cls_ndr_daemon_phr, cls_ndr_subject_phr, cls_ndr_body_phr,
+    cls_ndr_challenge_phr;
 
 /* ses.c ------------------------------------------------------------------ */
 

@@ -27,191 +27,12 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const daemon_from[] = {
-    "mailer-daemon",
-    "mailer_daemon",
-    "postmaster",
-    "post_master",
-    "post-master",
-    "mail delivery",
-    "mail administrator",
-    "maildelivery",
-    "mail-delivery",
-    "mdaemon",
-    "mail system",
-    "mailer@",
-    "mail.delivery",
-    "delivery subsystem",
-    "bounce",
-    "nobody@",
-    "<>",
-    NULL,
-};
-
-static const char *const fail_subject[] = {
-    "undeliver",
-    "undelivered",
-    "delivery status notification (failure)",
-    "delivery failure",
-    "delivery failed",
-    "failure notice",
-    "returned mail",
-    "mail system error",
-    "delivery has failed",
-    "non-delivery",
-    "nondelivery",
-    "non delivery",
-    "not delivered",
-    "could not send message",
-    "delivery problem",
-    "delivery notification",
-    "returned to sender",
-    "permanent error",
-    "unable to deliver",
-    "delivery error",
-    "failed delivery",
-    "message delivery failure",
-    "mail delivery failed",
-    "rejected",
-    "nicht zustellbar",
-    "unzustellbar",
-    "non remis",
-    "no se puede entregar",
-    "devuelto",
-    "onbestelbaar",
-    "não entregue",
-    "mancato recapito",
-    "bounce",
-    "delivery status notification",
-    "delivery report",
-    "mail failure",
-    "returned message",
-    "error sending",
-    "delivery final failure",
-    "mail failed",
-    NULL,
-};
-
-static const char *const delay_subject[] = {
-    "delayed",
-    "delay",
-    "warning: could not send",
-    "still trying",
-    "not yet delivered",
-    "temporary failure",
-    "verzögert",
-    NULL,
-};
-
-static const char *const fail_body[] = {
-    "could not be delivered",
-    "couldn't be delivered",
-    "was not delivered",
-    "wasn't delivered",
-    "could not deliver",
-    "couldn't deliver",
-    "unable to deliver",
-    "undeliverable",
-    "delivery has failed",
-    "delivery failed",
-    "delivery to the following recipient",
-    "permanent error",
-    "fatal error",
-    "failed permanently",
-    "message was rejected",
-    "not be delivered",
-    "returned to sender",
-    "failed to deliver",
-    "delivery of your message",
-    "able to deliver",
-    "mail delivery failed",
-    "address not found",
-    "user unknown",
-    "no such user",
-    "message not delivered",
-    "the following addresses had",
-    "following recipient",
-    "could not reach",
-    "did not reach",
-    "delivery to the following",
-    "rejected your message",
-    "not delivered to",
-    "nicht zugestellt",
-    "konnte nicht",
-    "unzustellbar",
-    "non remis",
-    "n'a pas pu être remis",
-    "no se pudo entregar",
-    "no pudo ser entregado",
-    "não foi possível entregar",
-    "impossibile recapitare",
-    "kon niet worden afgeleverd",
-    "message could not",
-    "failed recipient",
-    "recipient address rejected",
-    "returning message to sender",
-    "delivery status notification",
-    "error occurred",
-    "was undeliverable",
-    "there was an error",
-    "delivery problem",
-    "failed addresses",
-    "no valid recipients",
-    NULL,
-};
-
-static const char *const delay_body[] = {
-    "this is a warning only",
-    "will be retried",
-    "will continue trying",
-    "will continue to try",
-    "will retry",
-    "will keep trying",
-    "has been delayed",
-    "delivery delayed",
-    "delivery has been delayed",
-    "not yet been delivered",
-    "no need to resend",
-    "do not need to resend",
-    "still trying",
-    "temporarily deferred",
-    "delivery attempts will continue",
-    "message is delayed",
-    "warning: message",
-    NULL,
-};
-
-static const char *const permanent_body[] = {
-    "permanent",
-    "giving up",
-    "gave up",
-    "has been returned",
-    "deleted from queue",
-    "could not be delivered to one or more",
-    NULL,
-};
-
 /* Local parts that name a mail system, never a failed recipient. */
 static const char *const system_local[] = {
     "mailer-daemon", "postmaster", "mailer_daemon",
     "mail-daemon",   "mdaemon",    NULL,
 };
 
-static cls_phr daemon_phr = CLS_PHR_ANY(daemon_from);
-/* the subject's and the body's lists, each read in one pass */
-static const cls_phr_group subject_lists[] = {
-    {"fail", fail_subject},
-    {"delay", delay_subject},
-    {NULL, NULL},
-};
-static const cls_phr_group body_lists[] = {
-    {"fail", fail_body},
-    {"delay", delay_body},
-    {"permanent", permanent_body},
-    {NULL, NULL},
-};
-static cls_phr subject_phr = CLS_PHR_GROUPS(subject_lists);
-static cls_phr body_phr = CLS_PHR_GROUPS(body_lists);
 
 static bool list_hit(const char *t, size_t n, cls_phr *list)
 {
@@ -227,7 +48,7 @@ bool cls_ndr_from_daemon(const cls_msg *m)
 
 	if ((s = cls_msg_hdr(m, "From", &n)) != NULL) {
 		cls_flatten(s, n, &f);
-		hit = list_hit(f.data, f.len, &daemon_phr);
+		hit = list_hit(f.data, f.len, &cls_ndr_daemon_phr);
 	}
 	if (!hit && (s = cls_msg_hdr(m, "Return-Path", &n)) != NULL) {
 		/* null sender: only mail systems send with <> */
@@ -629,12 +450,33 @@ static void rcpts_from_orig(const cls_msg *m, cls_class *c)
 	cs_buf_free(&a);
 }
 
+bool cls_ndr_challenge(const cls_msg *m)
+{
+	cs_buf subj = CS_BUF_INIT;
+	const char *s;
+	size_t n;
+	bool hit;
+
+	if ((s = cls_msg_hdr(m, "X-Failed-Recipients", &n)) != NULL &&
+	    memchr(s, '@', n))
+		return false;
+	hit = list_hit(cs_buf_str(&m->flat), m->flat.len,
+	               &cls_ndr_challenge_phr);
+	if (!hit && (s = cls_msg_hdr(m, "Subject", &n)) != NULL) {
+		cls_flatten(s, n, &subj);
+		hit = list_hit(subj.data, subj.len, &cls_ndr_challenge_phr);
+	}
+	cs_buf_free(&subj);
+	return hit;
+}
+
 bool cls_ndr_detect(const cls_msg *m, cls_class *c)
 {
 	cs_buf v = CS_BUF_INIT, subj = CS_BUF_INIT;
 	own_addrs own, senders;
 	bool daemon, xfailed, sfail, sdelay, bfail, bdelay, bperm, perm;
-	const char *found[3];
+	bool returned, machine;
+	const char *found[4];
 	size_t i, n, textlen = m->orig_text_at;
 	const char *body = cs_buf_str(&m->flat), *s;
 	const char *text = cs_buf_str(&m->text);
@@ -652,15 +494,30 @@ bool cls_ndr_detect(const cls_msg *m, cls_class *c)
 	if (textlen > CLS_WORDS_SCAN)
 		textlen = CLS_WORDS_SCAN;
 	daemon = cls_ndr_from_daemon(m);
-	(void)cls_phr_scan(&subject_phr, subj.data, subj.len, found, 2);
+	/* our message returned or quoted, and a machine's notice */
+	returned = m->orig.len > 0 || m->orig_text_at < m->text.len;
+	s = cls_msg_hdr(m, "Auto-Submitted", NULL);
+	machine = s && strncasecmp(s, "no", 2) != 0;
+	(void)cls_phr_scan(&cls_ndr_subject_phr, subj.data, subj.len, found,
+	                   3);
 	sfail = found[0] != NULL;
 	sdelay = found[1] != NULL;
-	(void)cls_phr_scan(&body_phr, body, blen, found, 3);
+	/* a virus gateway's words are failure words from a mail system or
+	 * with our message returned */
+	if (found[2] && (daemon || returned))
+		sfail = true;
+	(void)cls_phr_scan(&cls_ndr_body_phr, body, blen, found, 4);
 	bfail = found[0] != NULL;
 	bdelay = found[1] != NULL;
 	bperm = found[2] != NULL;
+	if (found[3] && (daemon || returned))
+		bfail = true;
+	/* by structure: a mail system's notice with failure words, or one
+	 * a machine sent (Auto-Submitted) that returns our message with
+	 * them (a provider's localised notice) */
 	if (!xfailed && !(daemon && (sfail || sdelay || bfail || bdelay)) &&
-	    !(sfail && bfail) && !(sdelay && bdelay)) {
+	    !(sfail && bfail) && !(sdelay && bdelay) &&
+	    !(machine && returned && (sfail || bfail))) {
 		cs_buf_free(&subj);
 		return false;
 	}
