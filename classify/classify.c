@@ -288,7 +288,8 @@ static bool mdn_failure(const cls_msg *m, cls_class *c)
 		if (nl == 11 && strncasecmp(nm, "Disposition", nl) == 0) {
 			cs_buf_clear(&low);
 			cls_flatten(v.data, v.len, &low);
-			failed |= cls_find_any(low.data, low.len, mods, NULL) >= 0;
+			failed |=
+			    cls_find_any(low.data, low.len, mods, NULL) >= 0;
 		} else if ((nl == 7 && strncasecmp(nm, "Failure", nl) == 0) ||
 		           (nl == 5 && strncasecmp(nm, "Error", nl) == 0)) {
 			failed = true;

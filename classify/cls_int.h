@@ -61,16 +61,16 @@ typedef struct cls_msg {
 	                       the heap */
 	size_t nfields;
 	cls_field field0[CLS_FIELDS_INLINE];
-	uint64_t names;      /* bit (hash % 64) set for each field's name */
-	cs_buf vals;         /* the fields' values, each NUL-terminated */
-	int report;          /* CLS_REPORT_* */
-	bool mime_ok;        /* libetpan parsed a MIME tree */
-	bool multipart;      /* the top level is multipart */
-	cs_buf dsn;          /* message/delivery-status contents, decoded */
-	cs_buf arf;          /* message/feedback-report contents, decoded */
-	cs_buf mdn; /* message/disposition-notification contents, decoded */
-	cs_buf text;         /* readable text outside returned messages */
-	cs_buf orig;         /* header block of the returned original message */
+	uint64_t names; /* bit (hash % 64) set for each field's name */
+	cs_buf vals;    /* the fields' values, each NUL-terminated */
+	int report;     /* CLS_REPORT_* */
+	bool mime_ok;   /* libetpan parsed a MIME tree */
+	bool multipart; /* the top level is multipart */
+	cs_buf dsn;     /* message/delivery-status contents, decoded */
+	cs_buf arf;     /* message/feedback-report contents, decoded */
+	cs_buf mdn;     /* message/disposition-notification contents, decoded */
+	cs_buf text;    /* readable text outside returned messages */
+	cs_buf orig;    /* header block of the returned original message */
 	size_t orig_text_at; /* non-MIME: where the returned copy starts in
 	                        text (== text.len when none was found) */
 	cs_buf flat;         /* text[0..min(orig_text_at, CLS_WORDS_SCAN))
@@ -363,8 +363,9 @@ enum {
 /* The (flattened) wording that names each: an answer to MAIL FROM, to
  * RCPT TO, to DATA, and a DATA refused for want of any accepted
  * recipient.  Searched for with the reason words, in one pass. */
-extern const char *const cls_ph_mail[], *const cls_ph_rcpt[],
-    *const cls_ph_data[], *const cls_ph_no_rcpt[], *const cls_ph_conn[];
+extern const char *const cls_ph_mail[],
+    *const cls_ph_rcpt[], *const cls_ph_data[], *const cls_ph_no_rcpt[],
+                                                    *const cls_ph_conn[];
 /* The phase, from where each of those was first found (NULL: not). */
 int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
                  const char *data, const char *conn);

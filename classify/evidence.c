@@ -224,15 +224,9 @@ const char *const cls_ph_data[] = {
  * to initial greeting" / "in reply to HELO command", Exim "SMTP error
  * from remote mail server after initial connection" / "after EHLO". */
 const char *const cls_ph_conn[] = {
-    "initial greeting",
-    "in reply to helo",
-    "in reply to ehlo",
-    "in reply to starttls",
-    "after initial connection",
-    "after helo",
-    "after ehlo",
-    "after starttls",
-    NULL,
+    "initial greeting",     "in reply to helo",         "in reply to ehlo",
+    "in reply to starttls", "after initial connection", "after helo",
+    "after ehlo",           "after starttls",           NULL,
 };
 
 int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,

@@ -52,37 +52,49 @@
 #define FAM_GAP 16 /* bytes between a noun and its word */
 
 static const char *const fam_dir_words[] = {
-    "not listed in", "not found in", "not in the", NULL,
+    "not listed in",
+    "not found in",
+    "not in the",
+    NULL,
 };
 static const char *const fam_dir_nouns[] = {
-    "directory",     "address book",    "recipient table", "alias table",
-    "mailbox table", "user table",      "user database",   "ldap",
-    "verzeichnis",   "annuaire",        "ディレクトリ",     NULL,
+    "directory",     "address book", "recipient table", "alias table",
+    "mailbox table", "user table",   "user database",   "ldap",
+    "verzeichnis",   "annuaire",     "ディレクトリ",    NULL,
 };
 static const char *const fam_susp_words[] = {
-    "disabled",     "suspended",  "inactive",   "deactivated", "locked",
-    "frozen",       "désactivé",  "suspendu",   "deaktiviert", "gesperrt",
-    "suspendida",   "desactivada", "sospeso",   "disattivat",  "desativad",
-    "冻结",         "停用",       "禁用",       "利用停止",    "停止されて",
-    "аблокирован",  "тключен",    "аморожен",   NULL,
+    "disabled",    "suspended",   "inactive", "deactivated", "locked",
+    "frozen",      "désactivé",   "suspendu", "deaktiviert", "gesperrt",
+    "suspendida",  "desactivada", "sospeso",  "disattivat",  "desativad",
+    "冻结",        "停用",        "禁用",     "利用停止",    "停止されて",
+    "аблокирован", "тключен",     "аморожен", NULL,
 };
 static const char *const fam_susp_nouns[] = {
-    "account", "mailbox",  "user",     "recipient", "compte", "konto",
-    "postfach", "cuenta",  "buzón",    "casella",   "conta",  "账户",
-    "帐户",    "帐号",     "账号",     "邮箱",      "用户",   "アカウント",
-    "ккаунт",  "ящик",     "ользовател", NULL,
+    "account",  "mailbox", "user",       "recipient", "compte", "konto",
+    "postfach", "cuenta",  "buzón",      "casella",   "conta",  "账户",
+    "帐户",     "帐号",    "账号",       "邮箱",      "用户",   "アカウント",
+    "ккаунт",   "ящик",    "ользовател", NULL,
 };
 /* "absent" words: the first FAM_AFTER_NAME may also follow a bare name */
 static const char *const fam_absent[] = {
-    "does not exist", "doesn't exist", "not exist",      "not found",
-    "unknown",        "no existe",     "non esiste",     "não existe",
-    "n'existe pas",   "existiert nicht", "bestaat niet", "不存在",
-    "存在しません",   "見つかりません", "не найден",     "не существует",
-    "inconnu",        "unbekannt",     "desconocido",    "sconosciuto",
-    "desconhecido",   "onbekend",      "неизвестн",      "inexist",
-    "inesistente",    "introuvable",   "no such",        "nonexistent",
-    "non-existent",   "non existent",  "not known",      "not recognized",
-    "not recognised", "invalid",       "not valid",      "bad",
+    "does not exist", "doesn't exist",
+    "not exist",      "not found",
+    "unknown",        "no existe",
+    "non esiste",     "não existe",
+    "n'existe pas",   "existiert nicht",
+    "bestaat niet",   "不存在",
+    "存在しません",   "見つかりません",
+    "не найден",      "не существует",
+    "inconnu",        "unbekannt",
+    "desconocido",    "sconosciuto",
+    "desconhecido",   "onbekend",
+    "неизвестн",      "inexist",
+    "inesistente",    "introuvable",
+    "no such",        "nonexistent",
+    "non-existent",   "non existent",
+    "not known",      "not recognized",
+    "not recognised", "invalid",
+    "not valid",      "bad",
     "不明",           NULL,
 };
 #define FAM_AFTER_NAME 26
@@ -90,18 +102,18 @@ static const char *const fam_absent[] = {
 /* words that are too loose for a host: "invalid", "bad" (a bad HELO) */
 #define FAM_HOST_NABSENT 33
 static const char *const fam_user_nouns[] = {
-    "user",        "recipient",  "mailbox",    "address",   "account",
-    "addressee",   "userid",     "local part", "local-part", "destinat",
-    "utilisateur", "compte",     "adresse",    "benutzer",  "empfänger",
-    "postfach",    "usuario",    "buzón",      "cuenta",    "utente",
-    "indirizzo",   "usuário",    "utilizador", "gebruiker", "ontvanger",
-    "用户",        "收件人",     "邮箱",       "账户",      "帐户",
-    "帐号",        "账号",       "ユーザ",     "アカウント", "宛先",
-    "メールアドレス", "ользовател", "дресат",   "ящик",      NULL,
+    "user",           "recipient",  "mailbox",    "address",    "account",
+    "addressee",      "userid",     "local part", "local-part", "destinat",
+    "utilisateur",    "compte",     "adresse",    "benutzer",   "empfänger",
+    "postfach",       "usuario",    "buzón",      "cuenta",     "utente",
+    "indirizzo",      "usuário",    "utilizador", "gebruiker",  "ontvanger",
+    "用户",           "收件人",     "邮箱",       "账户",       "帐户",
+    "帐号",           "账号",       "ユーザ",     "アカウント", "宛先",
+    "メールアドレス", "ользовател", "дресат",     "ящик",       NULL,
 };
 static const char *const fam_host_nouns[] = {
-    "domain", "host", "mx record", "domaine", "dominio",
-    "域名",   "ドメイン", "домен",  NULL,
+    "domain", "host",     "mx record", "domaine", "dominio",
+    "域名",   "ドメイン", "домен",     NULL,
 };
 /* before a noun: the thing named is ours, not the recipient's */
 static const char *const fam_not_rcpt[] = {

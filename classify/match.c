@@ -83,7 +83,6 @@ static size_t phr_count(const cls_phr *p)
 	return n;
 }
 
-
 #ifdef CLS_KFOLD
 /* The test-only phrase registry (cls_int.h): single-threaded use only
  * (the k-fold tool), so plain statics. */
@@ -127,8 +126,7 @@ static void kf_load(void)
 static char *kf_id(const cls_phr *p, size_t g, const char *w)
 {
 	if (p->groups)
-		return cs_xasprintf("%s.%s:%s", p->name, p->groups[g].name,
-		                    w);
+		return cs_xasprintf("%s.%s:%s", p->name, p->groups[g].name, w);
 	return cs_xasprintf("%s:%s", p->name, w);
 }
 

@@ -33,7 +33,6 @@ static const char *const system_local[] = {
     "mail-daemon",   "mdaemon",    NULL,
 };
 
-
 static bool list_hit(const char *t, size_t n, cls_phr *list)
 {
 	return n && cls_phr_find(list, t, n, NULL) >= 0;
@@ -160,10 +159,10 @@ static bool list_address(const char *a)
 static bool quoted_header_line(const char *t, size_t s)
 {
 	static const char *const names[] = {
-	    "list-",        "reply-to:",   "return-path:", "errors-to:",
-	    "sender:",      "delivered-to:", "x-",         "received:",
-	    "message-id:",  "references:", "in-reply-to:", "cc:",
-	    "resent-",      "precedence:", NULL,
+	    "list-",       "reply-to:",     "return-path:", "errors-to:",
+	    "sender:",     "delivered-to:", "x-",           "received:",
+	    "message-id:", "references:",   "in-reply-to:", "cc:",
+	    "resent-",     "precedence:",   NULL,
 	};
 	size_t b = s;
 	int i;
@@ -391,7 +390,8 @@ static size_t rcpts_from_text(const char *t, size_t n, const own_addrs *own,
 			 * sender named like "smtp.mailfrom=me@example.com" */
 			at = memchr(a.data, '@', a.len);
 			if (at == NULL ||
-			    ci_find(a.data, (size_t)(at - a.data), "from=", 5) ||
+			    ci_find(a.data, (size_t)(at - a.data),
+			            "from=", 5) ||
 			    memchr(at, '.', a.len - (size_t)(at - a.data)) ==
 			        NULL ||
 			    own_has(own, a.data) || own_has(&aside, a.data) ||
@@ -460,8 +460,8 @@ bool cls_ndr_challenge(const cls_msg *m)
 	if ((s = cls_msg_hdr(m, "X-Failed-Recipients", &n)) != NULL &&
 	    memchr(s, '@', n))
 		return false;
-	hit = list_hit(cs_buf_str(&m->flat), m->flat.len,
-	               &cls_ndr_challenge_phr);
+	hit =
+	    list_hit(cs_buf_str(&m->flat), m->flat.len, &cls_ndr_challenge_phr);
 	if (!hit && (s = cls_msg_hdr(m, "Subject", &n)) != NULL) {
 		cls_flatten(s, n, &subj);
 		hit = list_hit(subj.data, subj.len, &cls_ndr_challenge_phr);
@@ -498,8 +498,7 @@ bool cls_ndr_detect(const cls_msg *m, cls_class *c)
 	returned = m->orig.len > 0 || m->orig_text_at < m->text.len;
 	s = cls_msg_hdr(m, "Auto-Submitted", NULL);
 	machine = s && strncasecmp(s, "no", 2) != 0;
-	(void)cls_phr_scan(&cls_ndr_subject_phr, subj.data, subj.len, found,
-	                   3);
+	(void)cls_phr_scan(&cls_ndr_subject_phr, subj.data, subj.len, found, 3);
 	sfail = found[0] != NULL;
 	sdelay = found[1] != NULL;
 	/* a virus gateway's words are failure words from a mail system or

@@ -60,7 +60,7 @@
  *                                                                was refused
  *     greeting, HELO/EHLO, STARTTLS          blocked (soft)      no recipient
  *                                                                was named yet
- *  4  reason words, as families per          the reason          reason_words.c,
+ *  4  reason words, as families per          the reason reason_words.c,
  *     language (reason_words.c phrases,                          families.c
  *     families.c noun + word), the first
  *     group in precedence order wins:
@@ -149,10 +149,9 @@ static void read_text(const char *t, size_t n, reading *rd)
 		if (f >= 0 && (rd->group < 0 || f < rd->group))
 			rd->group = f;
 	}
-	rd->phase =
-	    cls_phase_of(first[CLS_G_PHASE], first[CLS_G_PHASE + 1],
-	                 first[CLS_G_PHASE + 2], first[CLS_G_PHASE + 3],
-	                 first[CLS_G_PHASE + 4]);
+	rd->phase = cls_phase_of(first[CLS_G_PHASE], first[CLS_G_PHASE + 1],
+	                         first[CLS_G_PHASE + 2], first[CLS_G_PHASE + 3],
+	                         first[CLS_G_PHASE + 4]);
 }
 
 /* The reason group the words after a local delivery agent's mark in
