@@ -354,32 +354,36 @@ bool cls_status_specific(const char *st);
 /* The SMTP command a refusal answered (RFC 5321 3.3). */
 enum {
 	CLS_PHASE_NONE = 0,
-	CLS_PHASE_MAIL, /* MAIL FROM: the sender was refused */
-	CLS_PHASE_RCPT, /* RCPT TO: the recipient was */
-	CLS_PHASE_DATA, /* DATA or end of data: the message was */
-	CLS_PHASE_CONN, /* greeting, HELO/EHLO, STARTTLS: the sending host
-	                   was, before any recipient was named */
+	CLS_PHASE_MAIL,      /* MAIL FROM: the sender was refused */
+	CLS_PHASE_RCPT,      /* RCPT TO: the recipient was */
+	CLS_PHASE_DATA,      /* DATA or end of data: the message was */
+	CLS_PHASE_CONN,      /* greeting, HELO/EHLO, STARTTLS: the sending host
+	                        was, before any recipient was named */
+	CLS_PHASE_RCPT_SAID, /* a recipient was, says the reporting MTA's
+	                        summary, without a transcript naming RCPT */
 };
 /* The (flattened) wording that names each: an answer to MAIL FROM, to
  * RCPT TO, to DATA, and a DATA refused for want of any accepted
  * recipient.  Searched for with the reason words, in one pass. */
 extern const char *const cls_ph_mail[],
-    *const cls_ph_rcpt[], *const cls_ph_data[], *const cls_ph_no_rcpt[],
-                                                    *const cls_ph_conn[];
+    *const cls_ph_rcpt[], *const cls_ph_data[],
+                              *const cls_ph_no_rcpt[],
+                                  *const cls_ph_conn[],
+                                      *const cls_ph_rcpt_said[];
 /* The phase, from where each of those was first found (NULL: not). */
-int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
-                 const char *data, const char *conn);
+int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *said,
+                 const char *mail, const char *data, const char *conn);
 
 /* reason_words.c --------------------------------------------------------- */
 
 /* The reason groups (CLS_N_REASON, the first is the definite "no such
  * user" of a directory, the lowest group found wins), then the four phase
- * lists from CLS_G_PHASE (no-rcpt, rcpt, mail, data, conn); each group's name
- * is the reason it names. */
+ * lists from CLS_G_PHASE (no-rcpt, rcpt, mail, data, conn, rcpt-said); each
+ * group's name is the reason it names. */
 enum {
 	CLS_N_REASON = 25,
 	CLS_G_PHASE = CLS_N_REASON,
-	CLS_N_GROUPS = CLS_G_PHASE + 5,
+	CLS_N_GROUPS = CLS_G_PHASE + 6,
 };
 extern const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1];
 /* The groups of cls_reason_patterns a word family names (their order

@@ -193,11 +193,12 @@ const char *const cls_ph_mail[] = {
     NULL,
 };
 const char *const cls_ph_rcpt[] = {
-    "rcpt to",
-    "rcpt command",
-    ">>> rcpt",
-    "after rcpt",
-    "[rcpt_to]",
+    "rcpt to", "rcpt command", ">>> rcpt", "after rcpt", "[rcpt_to]", NULL,
+};
+/* A reporting MTA's summary that a recipient was refused, without naming
+ * the command: qmail-remote "does not like recipient", Sun Messaging
+ * Server "Remote SMTP server has rejected address". */
+const char *const cls_ph_rcpt_said[] = {
     "does not like recipient",
     "server has rejected address",
     NULL,
@@ -206,8 +207,6 @@ const char *const cls_ph_no_rcpt[] = {
     "need rcpt",
     "no valid recipients",
     "no recipients specified",
-    "valid rcpt command must precede",
-    "all rcpt commands were rejected",
     NULL,
 };
 const char *const cls_ph_data[] = {
@@ -215,7 +214,8 @@ const char *const cls_ph_data[] = {
     "after data",
     ">>> data",
     "data command",
-    "failed after i sent the message",
+    "failed after i sent the message", /* cite: qmail-remote "Failed after I
+                                          sent the message." */
     NULL,
 };
 
@@ -224,13 +224,20 @@ const char *const cls_ph_data[] = {
  * to initial greeting" / "in reply to HELO command", Exim "SMTP error
  * from remote mail server after initial connection" / "after EHLO". */
 const char *const cls_ph_conn[] = {
-    "initial greeting",     "in reply to helo",         "in reply to ehlo",
-    "in reply to starttls", "after initial connection", "after helo",
-    "after ehlo",           "after starttls",           NULL,
+    "initial greeting",
+    "in reply to helo",
+    "in reply to ehlo",
+    "in reply to starttls",
+    "after initial connection",
+    "after helo",
+    /* cite: Exim "SMTP error from remote mail server after EHLO" */
+    "after ehlo",
+    "after starttls",
+    NULL,
 };
 
-int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
-                 const char *data, const char *conn)
+int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *said,
+                 const char *mail, const char *data, const char *conn)
 {
 	const char *best = NULL;
 	int ph = CLS_PHASE_NONE;
@@ -240,6 +247,10 @@ int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
 	if (rcpt) {
 		best = rcpt;
 		ph = CLS_PHASE_RCPT;
+	}
+	if (said && (best == NULL || said < best)) {
+		best = said;
+		ph = CLS_PHASE_RCPT_SAID;
 	}
 	if (mail && (best == NULL || mail < best)) {
 		best = mail;

@@ -63,6 +63,7 @@ static const char *const fam_dir_nouns[] = {
     "verzeichnis",   "annuaire",     "ディレクトリ",    NULL,
 };
 static const char *const fam_susp_words[] = {
+    /* cite: RFC 3463 X.2.1 "mailbox disabled", the words per language */
     "disabled",    "suspended",   "inactive", "deactivated", "locked",
     "frozen",      "désactivé",   "suspendu", "deaktiviert", "gesperrt",
     "suspendida",  "desactivada", "sospeso",  "disattivat",  "desativad",
@@ -77,6 +78,7 @@ static const char *const fam_susp_nouns[] = {
 };
 /* "absent" words: the first FAM_AFTER_NAME may also follow a bare name */
 static const char *const fam_absent[] = {
+    /* cite: RFC 3463 X.1.1 and X.1.2, the words per language (above) */
     "does not exist", "doesn't exist",
     "not exist",      "not found",
     "unknown",        "no existe",
@@ -102,6 +104,7 @@ static const char *const fam_absent[] = {
 /* words that are too loose for a host: "invalid", "bad" (a bad HELO) */
 #define FAM_HOST_NABSENT 33
 static const char *const fam_user_nouns[] = {
+    /* cite: RFC 3463 X.1.1 "destination mailbox", the nouns per language */
     "user",           "recipient",  "mailbox",    "address",    "account",
     "addressee",      "userid",     "local part", "local-part", "destinat",
     "utilisateur",    "compte",     "adresse",    "benutzer",   "empfänger",
@@ -117,6 +120,7 @@ static const char *const fam_host_nouns[] = {
 };
 /* before a noun: the thing named is ours, not the recipient's */
 static const char *const fam_not_rcpt[] = {
+    /* cite: RFC 3463 X.1.7/X.1.8: the sender's (or our host's) address */
     "sender", "from", "helo", "ehlo", "client", "your", "reverse", NULL,
 };
 
@@ -137,6 +141,22 @@ static bool fam_break(const char *a, const char *b)
 		                  (a + 1 == b || a[1] == ' ')))
 			return true;
 	return false;
+}
+
+/* Is [a, b) words only (letters of any script, white space, "'", '-',
+ * '_')?  A noun and its word are one phrase ("user is not known",
+ * "BAD_RECIPIENT"), not two parts of a line ("host mx.example.org said:
+ * 550 unknown user"). */
+static bool fam_words(const char *a, const char *b)
+{
+	for (; a < b; a++) {
+		unsigned char c = (unsigned char)*a;
+
+		if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || c == ' ' ||
+		      c == '\'' || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
 }
 
 static bool fam_name_char(char c)
@@ -186,7 +206,7 @@ static bool fam_near(cls_phr *nouns, const char *t, size_t n, const char *p,
 	hi = (size_t)(end - p) > plen + FAM_GAP ? p + plen + FAM_GAP : end;
 	if (cls_phr_find(nouns, lo, (size_t)(hi - lo), &at) < 0)
 		return false;
-	if (at < p ? fam_break(at, p) : fam_break(p + plen, at))
+	if (at < p ? !fam_words(at, p) : !fam_words(p + plen, at))
 		return false;
 	ctx = (size_t)(at - t) > 40 ? at - 40 : t;
 	if (p < at && p > ctx)

@@ -15,7 +15,6 @@ static const char *const daemon_from[] = {
     "mailer-daemon",
     "mailer_daemon",
     "postmaster",
-    "post_master",
     "post-master",
     "mail delivery",
     "mail administrator",
@@ -24,10 +23,12 @@ static const char *const daemon_from[] = {
     "mdaemon",
     "mail system",
     "mailer@",
-    "mail.delivery",
     "delivery subsystem",
     "bounce",
     "nobody@",
+    "post_master",   /* cite: RFC 2142 POSTMASTER, with an underscore */
+    "mail.delivery", /* cite: Postfix "Mail Delivery System", Sendmail
+                        "Mail Delivery Subsystem", dotted */
     /* virus gateways and content scanners (Trend Micro InterScan,
      * McAfee, MailScanner, amavis) */
     "antivirus",
@@ -59,7 +60,6 @@ static const char *const fail_subject[] = {
     "non delivery",
     "not delivered",
     "could not send message",
-    "delivery problem",
     "delivery notification",
     "returned to sender",
     "permanent error",
@@ -77,14 +77,11 @@ static const char *const fail_subject[] = {
     "onbestelbaar",
     "não entregue",
     "mancato recapito",
-    "bounce",
     "delivery status notification",
     "delivery report",
     "mail failure",
     "returned message",
-    "error sending",
     "delivery final failure",
-    "mail failed",
     /* Chinese, Japanese, Russian providers' subjects */
     "退信",
     "无法投递",
@@ -125,14 +122,14 @@ static const char *const fail_body[] = {
     "could not deliver",
     "couldn't deliver",
     "unable to deliver",
-    "undeliverable",
+    "undeliverable", /* cite: Microsoft Exchange NDR, subject "Undeliverable:"
+                      */
     "delivery has failed",
     "delivery failed",
     "delivery to the following recipient",
     "permanent error",
     "fatal error",
     "failed permanently",
-    "message was rejected",
     "not be delivered",
     "returned to sender",
     "failed to deliver",
@@ -142,14 +139,14 @@ static const char *const fail_body[] = {
     "address not found",
     "user unknown",
     "no such user",
-    "message not delivered",
     "the following addresses had",
     "following recipient",
     "could not reach",
     "did not reach",
     "delivery to the following",
     "rejected your message",
-    "not delivered to",
+    "not delivered to", /* cite: Lotus Domino/Notes NDR "was not delivered to:"
+                         */
     "nicht zugestellt",
     "konnte nicht",
     "unzustellbar",
@@ -168,8 +165,6 @@ static const char *const fail_body[] = {
     "error occurred",
     "was undeliverable",
     "there was an error",
-    "delivery problem",
-    "failed addresses",
     "no valid recipients",
     /* a full mailbox, when a mail system says it (Dovecot, Exchange,
      * provider notices) */
@@ -177,7 +172,8 @@ static const char *const fail_body[] = {
     "mailbox full",
     "over quota",
     "quota exceeded",
-    /* Chinese, Japanese, Russian */
+    /* cite: RFC 3464 2.1's human-readable part as Chinese, Japanese
+     * and Russian providers word its failure sentence */
     "无法投递",
     "投递失败",
     "发送失败",
@@ -212,7 +208,6 @@ static const char *const delay_body[] = {
     "no need to resend",
     "do not need to resend",
     "still trying",
-    "temporarily deferred",
     "delivery attempts will continue",
     "message is delayed",
     "warning: message",

@@ -149,9 +149,10 @@ static void read_text(const char *t, size_t n, reading *rd)
 		if (f >= 0 && (rd->group < 0 || f < rd->group))
 			rd->group = f;
 	}
-	rd->phase = cls_phase_of(first[CLS_G_PHASE], first[CLS_G_PHASE + 1],
-	                         first[CLS_G_PHASE + 2], first[CLS_G_PHASE + 3],
-	                         first[CLS_G_PHASE + 4]);
+	rd->phase =
+	    cls_phase_of(first[CLS_G_PHASE], first[CLS_G_PHASE + 1],
+	                 first[CLS_G_PHASE + 5], first[CLS_G_PHASE + 2],
+	                 first[CLS_G_PHASE + 3], first[CLS_G_PHASE + 4]);
 }
 
 /* The reason group the words after a local delivery agent's mark in
@@ -435,6 +436,10 @@ void cls_reason_decide(cls_rcpt *r, cls_rctx *ctx, const cls_rwhy *why)
 		     cls_reply_class(about.data ? about.data : "", about.len) ==
 		         0) ||
 		    (ctx && ctx->single && ctx_group(ctx) == GROUP_DEFINITE);
+	/* (an X.7.x status of the refusing server's own yields only to a
+	 * transcript that names RCPT TO, not to a reporting MTA's summary
+	 * that an address was rejected, which may be its reading of the
+	 * X.7 reply) */
 	if (is(reason, "userunknown") && !definite &&
 	    !cls_status_address(r->status) && phase != CLS_PHASE_RCPT &&
 	    ((own_status && strncmp(r->status + 1, ".7.", 3) == 0) ||

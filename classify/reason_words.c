@@ -13,11 +13,9 @@ static const char *const w_mailboxfull[] = {
     "mailbox full",
     "mailbox is full",
     "mailbox has exceeded",
-    "mailbox exceeded",
     "mailbox size limit",
     "mailbox would exceed",
     "over quota",
-    "overquota",
     "over the quota",
     "quota exceeded",
     "exceeded quota",
@@ -25,15 +23,12 @@ static const char *const w_mailboxfull[] = {
     "exceed the quota",
     "quota exceed",
     "disk quota",
-    "user is over",
     "exceeded storage",
     "exceeded the storage",
     "exceeds storage",
-    "insufficient disk space",
     "insufficient storage",
     "not enough storage",
     "not enough space",
-    "out of storage",
     "mailfolder is full",
     "mail box full",
     "full mailbox",
@@ -45,6 +40,7 @@ static const char *const w_mailboxfull[] = {
     "has too many messages",
     "status: 5.2.2",
     "mailbox is over",
+    /* cite: Dovecot lib-storage MAIL_ERRSTR_NO_SPACE */
     "not enough disk space",
     /* the family in other languages (RFC 3463 X.2.2) */
     "boîte pleine",
@@ -64,21 +60,11 @@ static const char *const w_mailboxfull[] = {
     NULL,
 };
 static const char *const w_mesgtoobig[] = {
-    "message too large",
-    "message too big",
-    "message is too large",
-    "message is too big",
-    "message size exceeds",
-    "message length exceeds",
-    "size exceeds the maximum",
-    "exceeds the maximum message size",
-    "exceeds size limit",
-    "message size limit",
-    "too large for",
-    "message exceeds",
-    "size of the message exceeds",
-    "mail too large",
-    NULL,
+    "message too big",          "message is too large",
+    "message is too big",       "message size exceeds",
+    "size exceeds the maximum", "exceeds size limit",
+    "message size limit",       "size of the message exceeds",
+    "mail too large",           NULL,
 };
 static const char *const w_exceedlimit[] = {
     "message header size exceeds limit",
@@ -87,7 +73,7 @@ static const char *const w_exceedlimit[] = {
     NULL,
 };
 static const char *const w_suspend[] = {
-    "suspended",
+    "suspended", /* cite: RFC 3463 X.2.1 "mailbox disabled" */
     "account disabled",
     "account has been disabled",
     "account is disabled",
@@ -102,7 +88,6 @@ static const char *const w_suspend[] = {
     "account has expired",
     "account expired",
     "account is locked",
-    "temporary locked",
     "temporarily locked",
     "temporarily disabled",
     "has been frozen",
@@ -145,7 +130,7 @@ static const char *const w_hasmoved[] = {
 };
 static const char *const w_norelaying[] = {
     "relay access denied",
-    "relaying denied",
+    "relaying denied", /* cite: Sendmail check_rcpt "Relaying denied" */
     "relay denied",
     "relay not permitted",
     "relaying not allowed",
@@ -198,13 +183,9 @@ static const char *const w_userunknown[] = {
     "mailbox invalid",
     "mailbox not available",
     "no mailbox",
-    "user not found",
-    "user does not exist",
     "user doesn't exist",
     "user not known",
-    "user not exist",
     "user not active",
-    "address does not exist",
     "address not present in directory",
     "account does not exist",
     "address not found",
@@ -224,7 +205,7 @@ static const char *const w_userunknown[] = {
     "there is no one at this address",
     "no longer accepts mail",
     "is wrong or no longer valid",
-    "badrcptto",
+    "badrcptto", /* cite: qmail's badrcptto patch */
     "validrcptto",
     "recipientnotfound",
     "recipient notfound",
@@ -239,7 +220,6 @@ static const char *const w_userunknown[] = {
     "utilisateur inconnu",
     "no existe",
     "nessun utente",
-    "not listed in",
     "unrouteable address",
     "unroutable address",
     "no valid recipients",
@@ -264,8 +244,6 @@ static const char *const w_userunknown[] = {
     "unknown account",
     "no such account",
     "account not found",
-    "user not exist",
-    "user does not exist",
     "user doesn't exist",
     "recipient doesn't exist",
     "recipient not exist",
@@ -273,7 +251,6 @@ static const char *const w_userunknown[] = {
     "mailbox does not exist",
     "account doesn't exist",
     "addressee not found",
-    "recipient address does not exist",
     "no such recipient here",
     "doesn't have an account",
     "does not have an account",
@@ -282,9 +259,8 @@ static const char *const w_userunknown[] = {
     "invalid userid",
     "no such userid",
     "delivery userid",
-    "invalid user",
     "unknown recipient address",
-    "recipnotfound",
+    "recipnotfound", /* cite: Microsoft Exchange "RESOLVER.ADR.RecipNotFound" */
     "mailboxnotfound",
     "usernotfound",
     "unknownuser",
@@ -355,11 +331,8 @@ static const char *const w_userunknown[] = {
 };
 static const char *const w_hostunknown[] = {
     "host unknown",
-    "unknown host",
     "host not found",
     "domain not found",
-    "domain does not exist",
-    "no such domain",
     "unknown domain",
     "domain is not reachable",
     "domain must exist",
@@ -374,8 +347,6 @@ static const char *const w_hostunknown[] = {
     "dns error",
     "domain couldn't be found",
     "domain could not be found",
-    "host name lookup failure",
-    "no route to host",
     /* the family of a name that does not resolve (RFC 3463 X.1.2 "bad
      * destination system address", RFC 5321 5.1 no MX/A): Postfix
      * "Host or domain name not found", Sendmail "Host unknown", Sun
@@ -389,7 +360,8 @@ static const char *const w_hostunknown[] = {
     "domain name does not exist",
     "non-existent domain",
     "nonexistent domain",
-    "illegal host/domain",
+    "illegal host/domain", /* cite: Sun/Oracle Messaging Server "illegal
+                              host/domain name found" */
     "domaine inconnu",
     "domaine introuvable",
     "domaine n'existe pas",
@@ -405,6 +377,7 @@ static const char *const w_hostunknown[] = {
 };
 /* IP/domain block lists name the sender, before any "spam" word */
 static const char *const w_dnsbl[] = {
+    /* cite: RFC 5782, DNS blacklists and their answers ("listed in") */
     "blocked using", "spamhaus",  "spamcop",    "sorbs",     "dnsbl",
     "rbl",           "blacklist", "black list", "blocklist", "block list",
     "denylist",      "listed at", "listed on",  "listed in", NULL,
@@ -435,6 +408,7 @@ static const char *const w_blocked[] = {
     "denylist",
     "listed at",
     "listed on",
+    /* cite: RFC 5782, DNS blacklists */
     "listed in",
     "rbl",
     "dnsbl",
@@ -445,20 +419,17 @@ static const char *const w_blocked[] = {
     "reputation",
     "poor reputation",
     "access denied",
-    "not allowed to send",
     "connection refused",
     "refused to talk",
     "client host rejected",
-    "sender ip",
     "your ip",
     "ip address",
     "reverse dns",
     "rdns",
     "ptr record",
     "helo",
-    "banned",
+    "banned", /* cite: amavisd-new "BANNED" contents category */
     "not authorized",
-    "no access",
     "too many invalid recipients",
     "is not accepted",
     NULL,
@@ -472,7 +443,8 @@ static const char *const w_policy[] = {
     "sender verify",
     "sender address rejected",
     "sender rejected",
-    "domain of sender",
+    "domain of sender", /* cite: Sendmail check_mail "Domain of sender address
+                           ... does not exist" */
     "sender domain",
     "sender is not",
     "only accepts mail from",
@@ -518,9 +490,9 @@ static const char *const w_expired[] = {
     "time limit",
     "giving up",
     "gave up",
-    "delivery temporarily suspended",
+    "delivery temporarily suspended", /* cite: Postfix qmgr "delivery
+                                         temporarily suspended" */
     "will continue",
-    "will retry",
     "not yet been delivered",
     "unable to deliver for",
     "deferred",
@@ -530,35 +502,27 @@ static const char *const w_expired[] = {
 static const char *const w_network[] = {
     "name server reply",
     "name service error",
-    "dns lookup",
     "temporary failure in name resolution",
     "connection timed out",
     "network",
     "could not connect",
-    "lost connection",
+    "lost connection", /* cite: Postfix smtp "lost connection with HOST while
+                          ..." */
     "connection reset",
     "connection closed",
-    "unable to connect",
-    "routing loop",
-    "mail loop",
+    "mail loop", /* cite: Exim "Too many Received headers - suspected mail loop"
+                  */
     "loops back",
-    "too many hops",
+    "no route to host", /* cite: POSIX strerror(EHOSTUNREACH) */
+    "too many hops",    /* cite: Sendmail "Too many hops" (554 5.4.6) */
     NULL,
 };
 static const char *const w_system[] = {
-    "system error",
-    "internal error",
-    "server error",
-    "local error",
-    "configuration error",
-    "misconfigur",
-    "temporary failure",
-    "temporarily unavailable",
-    "service unavailable",
-    "unavailable",
-    "i/o error",
-    "resources",
-    NULL,
+    "internal error",      "server error",
+    "local error",         "configuration error",
+    "misconfigur",         "temporary failure",
+    "service unavailable", "unavailable",
+    "i/o error",           NULL,
 };
 static const char *const w_systemfull[] = {
     "system full",
@@ -567,12 +531,14 @@ static const char *const w_systemfull[] = {
     NULL,
 };
 static const char *const w_content[] = {
+    /* cite: RFC 6152 8BITMIME ("8-bit", "8bit") */
     "content", "mime", "header", "8-bit", "8bit", "attachment", NULL,
 };
 static const char *const w_security[] = {
     "security", "tls", "ssl", "certificate", "encryption", NULL,
 };
 static const char *const w_mailer[] = {
+    /* cite: Sendmail "unknown mailer error N" */
     "command failed", "procmail",  "x-unix", "mailer error",
     "pipe to",        "exit code", NULL,
 };
@@ -581,10 +547,12 @@ static const char *const w_mailer[] = {
  * (a directory that does not list the user is not a block list; a name
  * lookup to be tried again is not a dead domain). */
 static const char *const w_early_userunknown[] = {
-    "not listed in domino directory",
+    "not listed in domino directory", /* cite: Lotus Domino "User ... not listed
+                                         in Domino Directory" */
     "not listed in the directory",
     "not listed in public name & address book",
-    "ディレクトリのリストにありません",
+    "ディレクトリのリストにありません", /* cite: Lotus Domino, the same in
+                                           Japanese */
     /* a reporting MTA's own verdict on the address, beside the reply
      * it relays */
     "the address couldn't be found",
@@ -592,9 +560,12 @@ static const char *const w_early_userunknown[] = {
     NULL,
 };
 static const char *const w_early_network[] = {
-    "host not found, try again",
+    "host not found, try again", /* cite: Postfix dns_lookup(), TRY_AGAIN: "Host
+                                    not found, try again" */
     "temporary failure in name resolution",
     "try again later (dns",
+    /* cite: Sendmail and hstrerror(), TRY_AGAIN: a temporary failure */
+    "host name lookup failure",
     NULL,
 };
 
@@ -634,5 +605,6 @@ const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1] = {
     {"phase:mail", cls_ph_mail},
     {"phase:data", cls_ph_data},
     {"phase:conn", cls_ph_conn},
+    {"phase:rcpt-said", cls_ph_rcpt_said},
     {NULL, NULL},
 };

@@ -41,12 +41,16 @@ def c_literal(phrase):
 
 
 def comment_lines_above(lines, i):
-    """The comment block right above line i (and line i itself)."""
+    """Line i and the comment block above it, reached over the lines of
+    phrases between (a comment that cites the source of a block of
+    phrases cites each of them): up to the first line that is neither a
+    comment nor a line of phrases."""
     out = [lines[i]]
     j = i - 1
     while j >= 0:
         s = lines[j].strip()
-        if s.startswith(("/*", "*", "//")) or s.endswith("*/"):
+        if (s.startswith(("/*", "*", "//")) or s.endswith("*/") or
+                s.startswith('"')):
             out.append(lines[j])
             j -= 1
         else:
@@ -62,6 +66,14 @@ def cited(phrase, sources):
                                    comment_lines_above(lines, i)):
                 return True
     return False
+
+
+def phrase_of(pid):
+    """The phrase of an id "LIST:phrase" or "LIST.GROUP:phrase" (a group
+    name may hold a colon: "phase:rcpt")."""
+    m = re.match(r"^[A-Za-z_0-9]+(?:\.(?:phase:[a-z-]+|[a-z]+))?:(.*)$",
+                 pid, re.S)
+    return m.group(1) if m else pid.split(":", 1)[1]
 
 
 def load_c():
@@ -87,7 +99,7 @@ def every_pattern_listed_single_file_ones_cited():
         msgs = {sources[f][1] for f in files}
         print("# %5d %4d %6d  %s" % (
             len(files), len(msgs), len({sources[f][0] for f in files}), i))
-        phrase = i.split(":", 1)[1]
+        phrase = phrase_of(i)
         if len(msgs) == 1 and not cited(phrase, csrc):
             uncited.append("%s (%s)" % (i, sorted(files)[0]))
     assert len(set(ids)) > 300, "only %d phrases registered" % len(ids)
