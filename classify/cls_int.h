@@ -323,9 +323,10 @@ bool cls_ndr_challenge(const cls_msg *m);
 /* ndr_words.c ------------------------------------------------------------ */
 
 /* Who sends a report (From), its subject's groups (fail, delay, virus),
- * its text's groups (fail, delay, permanent, virus), challenge wording. */
+ * its text's groups (fail, delay, permanent), challenge wording, a virus
+ * gateway's words. */
 extern cls_phr cls_ndr_daemon_phr, cls_ndr_subject_phr, cls_ndr_body_phr,
-    cls_ndr_challenge_phr;
+    cls_ndr_challenge_phr, cls_ndr_virus_phr;
 
 /* ses.c ------------------------------------------------------------------ */
 

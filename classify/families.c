@@ -51,24 +51,10 @@
 
 #define FAM_GAP 16 /* bytes between a noun and its word */
 
-static const char *const fam_dir_words[] = {
-    "not listed in",
-    "not found in",
-    "not in the",
-    NULL,
-};
 static const char *const fam_dir_nouns[] = {
     "directory",     "address book", "recipient table", "alias table",
     "mailbox table", "user table",   "user database",   "ldap",
     "verzeichnis",   "annuaire",     "ディレクトリ",    NULL,
-};
-static const char *const fam_susp_words[] = {
-    /* cite: RFC 3463 X.2.1 "mailbox disabled", the words per language */
-    "disabled",    "suspended",   "inactive", "deactivated", "locked",
-    "frozen",      "désactivé",   "suspendu", "deaktiviert", "gesperrt",
-    "suspendida",  "desactivada", "sospeso",  "disattivat",  "desativad",
-    "冻结",        "停用",        "禁用",     "利用停止",    "停止されて",
-    "аблокирован", "тключен",     "аморожен", NULL,
 };
 static const char *const fam_susp_nouns[] = {
     "account",  "mailbox", "user",       "recipient", "compte", "konto",
@@ -76,33 +62,87 @@ static const char *const fam_susp_nouns[] = {
     "帐户",     "帐号",    "账号",       "邮箱",      "用户",   "アカウント",
     "ккаунт",   "ящик",    "ользовател", NULL,
 };
-/* "absent" words: the first FAM_AFTER_NAME may also follow a bare name */
-static const char *const fam_absent[] = {
-    /* cite: RFC 3463 X.1.1 and X.1.2, the words per language (above) */
-    "does not exist", "doesn't exist",
-    "not exist",      "not found",
-    "unknown",        "no existe",
-    "non esiste",     "não existe",
-    "n'existe pas",   "existiert nicht",
-    "bestaat niet",   "不存在",
-    "存在しません",   "見つかりません",
-    "не найден",      "не существует",
-    "inconnu",        "unbekannt",
-    "desconocido",    "sconosciuto",
-    "desconhecido",   "onbekend",
-    "неизвестн",      "inexist",
-    "inesistente",    "introuvable",
-    "no such",        "nonexistent",
-    "non-existent",   "non existent",
-    "not known",      "not recognized",
-    "not recognised", "invalid",
-    "not valid",      "bad",
-    "不明",           NULL,
+/* The words of every family, searched in one pass (each word's first
+ * place): FAM_DIR directory words, FAM_SUSP words of a switched-off
+ * mailbox, then the "absent" words (the first FAM_AFTER_NAME of those may
+ * also follow a bare name; "invalid" and "不明" from
+ * FAM_HOST_END on are too loose for a host: a bad HELO). */
+static const char *const fam_words[] = {
+    /* cite: a directory that does not list the user (Domino "not listed
+     * in Domino Directory", Exchange "not found in the directory") */
+    "not listed in",
+    "not found in",
+    "not in the",
+    /* cite: RFC 3463 X.2.1 "mailbox disabled", the words per language */
+    "disabled",
+    "suspended",
+    "inactive",
+    "deactivated",
+    "locked",
+    "frozen",
+    "désactivé",
+    "suspendu",
+    "deaktiviert",
+    "gesperrt",
+    "suspendida",
+    "desactivada",
+    "sospeso",
+    "disattivat",
+    "desativad",
+    "冻结",
+    "停用",
+    "禁用",
+    "利用停止",
+    "停止されて",
+    "аблокирован",
+    "тключен",
+    "аморожен",
+    /* cite: RFC 3463 X.1.1 and X.1.2, the words per language */
+    "does not exist",
+    "doesn't exist",
+    "not exist",
+    "not found",
+    "unknown",
+    "no existe",
+    "non esiste",
+    "não existe",
+    "n'existe pas",
+    "existiert nicht",
+    "bestaat niet",
+    "不存在",
+    "存在しません",
+    "見つかりません",
+    "не найден",
+    "не существует",
+    "inconnu",
+    "unbekannt",
+    "desconocido",
+    "sconosciuto",
+    "desconhecido",
+    "onbekend",
+    "неизвестн",
+    "inexist",
+    "inesistente",
+    "introuvable",
+    "no such",
+    "nonexistent",
+    "non-existent",
+    "non existent",
+    "not known",
+    "not recognized",
+    "not recognised",
+    "invalid",
+    "not valid",
+    "不明",
+    NULL,
 };
-#define FAM_AFTER_NAME 26
-#define FAM_NABSENT    39
-/* words that are too loose for a host: "invalid", "bad" (a bad HELO) */
-#define FAM_HOST_NABSENT 33
+#define FAM_DIR        3
+#define FAM_SUSP       (FAM_DIR + 23)
+#define FAM_AFTER_NAME (FAM_SUSP + 26)
+#define FAM_HOST_END   (FAM_SUSP + 33)
+#define FAM_NWORDS     (FAM_SUSP + 36)
+_Static_assert(sizeof fam_words / sizeof fam_words[0] == FAM_NWORDS + 1,
+               "fam_words: FAM_* ranges out of date");
 static const char *const fam_user_nouns[] = {
     /* cite: RFC 3463 X.1.1 "destination mailbox", the nouns per language */
     "user",           "recipient",  "mailbox",    "address",    "account",
@@ -124,11 +164,9 @@ static const char *const fam_not_rcpt[] = {
     "sender", "from", "helo", "ehlo", "client", "your", "reverse", NULL,
 };
 
-static cls_phr dir_words = CLS_PHR_ANY(fam_dir_words);
+static cls_phr words = CLS_PHR(fam_words);
 static cls_phr dir_nouns = CLS_PHR_ANY(fam_dir_nouns);
-static cls_phr susp_words = CLS_PHR_ANY(fam_susp_words);
 static cls_phr susp_nouns = CLS_PHR_ANY(fam_susp_nouns);
-static cls_phr absent_words = CLS_PHR(fam_absent);
 static cls_phr user_nouns = CLS_PHR_ANY(fam_user_nouns);
 static cls_phr host_nouns = CLS_PHR_ANY(fam_host_nouns);
 static cls_phr not_rcpt = CLS_PHR_ANY(fam_not_rcpt);
@@ -147,13 +185,13 @@ static bool fam_break(const char *a, const char *b)
  * '_')?  A noun and its word are one phrase ("user is not known",
  * "BAD_RECIPIENT"), not two parts of a line ("host mx.example.org said:
  * 550 unknown user"). */
-static bool fam_words(const char *a, const char *b)
+static bool fam_only_words(const char *a, const char *b)
 {
 	for (; a < b; a++) {
 		unsigned char c = (unsigned char)*a;
 
 		if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || c == ' ' ||
-		      c == '\'' || c == '-' || c == '_'))
+		      c == '\'' || c == '-' || c == '_' || c == '&'))
 			return false;
 	}
 	return true;
@@ -198,15 +236,15 @@ static int fam_name_before(const char *t, const char *p)
 /* Is a noun of nouns near the word at p (plen bytes) in t[0..n), in the
  * same sentence, and not about the sender? */
 static bool fam_near(cls_phr *nouns, const char *t, size_t n, const char *p,
-                     size_t plen)
+                     size_t plen, size_t gap)
 {
 	const char *end = t + n, *lo, *hi, *at, *ctx;
 
-	lo = (size_t)(p - t) > FAM_GAP + 16 ? p - FAM_GAP - 16 : t;
-	hi = (size_t)(end - p) > plen + FAM_GAP ? p + plen + FAM_GAP : end;
+	lo = (size_t)(p - t) > gap + 16 ? p - gap - 16 : t;
+	hi = (size_t)(end - p) > plen + gap + 16 ? p + plen + gap + 16 : end;
 	if (cls_phr_find(nouns, lo, (size_t)(hi - lo), &at) < 0)
 		return false;
-	if (at < p ? !fam_words(at, p) : !fam_words(p + plen, at))
+	if (at < p ? !fam_only_words(at, p) : !fam_only_words(p + plen, at))
 		return false;
 	ctx = (size_t)(at - t) > 40 ? at - 40 : t;
 	if (p < at && p > ctx)
@@ -215,45 +253,26 @@ static bool fam_near(cls_phr *nouns, const char *t, size_t n, const char *p,
 	       fam_break(ctx, at);
 }
 
-/* Is a word of the list words (at its first four places in t) near a
- * noun of nouns?  The words' lengths are not known (an ANY list):
- * FAM_PAIR_SPAN stands for them. */
-#define FAM_PAIR_SPAN 24
-static bool fam_pair(cls_phr *words, cls_phr *nouns, const char *t, size_t n)
-{
-	const char *p = t, *end = t + n, *at;
-	int k;
-
-	for (k = 0; k < 4 && p < end; k++) {
-		if (cls_phr_find(words, p, (size_t)(end - p), &at) < 0)
-			return false;
-		if (fam_near(nouns, t, n, at, FAM_PAIR_SPAN))
-			return true;
-		p = at + 1;
-	}
-	return false;
-}
-
 int cls_family_group(const char *t, size_t n)
 {
-	const char *first[FAM_NABSENT];
+	const char *first[FAM_NWORDS];
 	int best = -1;
 	size_t k;
 
-	if (t == NULL || n == 0)
+	if (t == NULL || n == 0 ||
+	    cls_phr_scan(&words, t, n, first, FAM_NWORDS) == 0)
 		return -1;
-	if (fam_pair(&dir_words, &dir_nouns, t, n))
-		return CLS_G_DEFINITE;
-	if (fam_pair(&susp_words, &susp_nouns, t, n))
-		return CLS_G_SUSPEND;
-	if (cls_phr_scan(&absent_words, t, n, first, FAM_NABSENT) == 0)
-		return -1;
-	for (k = 0; k < FAM_NABSENT; k++) {
+	for (k = 0; k < FAM_SUSP; k++)
+		if (first[k] && fam_near(k < FAM_DIR ? &dir_nouns : &susp_nouns,
+		                         t, n, first[k], strlen(fam_words[k]),
+		                         k < FAM_DIR ? 3 * FAM_GAP : FAM_GAP))
+			return k < FAM_DIR ? CLS_G_DEFINITE : CLS_G_SUSPEND;
+	for (k = FAM_SUSP; k < FAM_NWORDS; k++) {
 		size_t plen;
 
 		if (first[k] == NULL)
 			continue;
-		plen = strlen(fam_absent[k]);
+		plen = strlen(fam_words[k]);
 		if (k < FAM_AFTER_NAME) {
 			int nm = fam_name_before(t, first[k]);
 
@@ -262,10 +281,10 @@ int cls_family_group(const char *t, size_t n)
 			if (nm == 2)
 				best = CLS_G_USERUNKNOWN;
 		}
-		if (k < FAM_HOST_NABSENT &&
-		    fam_near(&host_nouns, t, n, first[k], plen))
+		if (k < FAM_HOST_END &&
+		    fam_near(&host_nouns, t, n, first[k], plen, FAM_GAP))
 			return CLS_G_HOSTUNKNOWN;
-		if (fam_near(&user_nouns, t, n, first[k], plen))
+		if (fam_near(&user_nouns, t, n, first[k], plen, FAM_GAP))
 			best = CLS_G_USERUNKNOWN;
 	}
 	return best;

@@ -505,11 +505,12 @@ bool cls_ndr_detect(const cls_msg *m, cls_class *c)
 	 * with our message returned */
 	if (found[2] && (daemon || returned))
 		sfail = true;
-	(void)cls_phr_scan(&cls_ndr_body_phr, body, blen, found, 4);
+	(void)cls_phr_scan(&cls_ndr_body_phr, body, blen, found, 3);
 	bfail = found[0] != NULL;
 	bdelay = found[1] != NULL;
 	bperm = found[2] != NULL;
-	if (found[3] && (daemon || returned))
+	if (!bfail && (daemon || returned) &&
+	    cls_phr_find(&cls_ndr_virus_phr, body, blen, NULL) >= 0)
 		bfail = true;
 	/* by structure: a mail system's notice with failure words, or one
 	 * a machine sent (Auto-Submitted) that returns our message with

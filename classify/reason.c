@@ -141,9 +141,10 @@ static void read_text(const char *t, size_t n, reading *rd)
 	for (g = 0; g < CLS_N_REASON && rd->group < 0; g++)
 		if (first[g])
 			rd->group = g;
-	/* the word families (reason_words.c) where no phrase of a group
-	 * before theirs was found */
-	if (rd->group != CLS_G_DEFINITE) {
+	/* the word families (families.c) where no phrase of a group
+	 * before theirs was found (from a full mailbox to a suspended one,
+	 * only a directory's "not listed" would be) */
+	if (rd->group > CLS_G_SUSPEND) {
 		int f = cls_family_group(t, n);
 
 		if (f >= 0 && (rd->group < 0 || f < rd->group))
