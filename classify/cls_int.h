@@ -391,6 +391,7 @@ extern const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1];
  * there: checked by tests/unit/test_classify.c). */
 enum {
 	CLS_G_DEFINITE = 0, /* the "no such user" of a directory */
+	CLS_G_NET_TEMP = 1, /* a name lookup to be tried again */
 	CLS_G_SUSPEND = 5,
 	CLS_G_HOSTUNKNOWN = 10,
 	CLS_G_USERUNKNOWN = 11,
@@ -423,6 +424,10 @@ typedef struct cls_rctx {
 } cls_rctx;
 
 void cls_rctx_init(cls_rctx *x, const char *flat, size_t n);
+
+/* Do the (flattened) words of t[0..n) name a reason a delivery fails for
+ * (an unknown user or host, a full or disabled mailbox, a virus, ...)? */
+bool cls_reason_failure(const char *t, size_t n);
 
 /* What a report says about one recipient besides the server's words. */
 typedef struct cls_rwhy {

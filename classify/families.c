@@ -239,18 +239,38 @@ static bool fam_near(cls_phr *nouns, const char *t, size_t n, const char *p,
                      size_t plen, size_t gap)
 {
 	const char *end = t + n, *lo, *hi, *at, *ctx;
+	int tries;
 
 	lo = (size_t)(p - t) > gap + 16 ? p - gap - 16 : t;
 	hi = (size_t)(end - p) > plen + gap + 16 ? p + plen + gap + 16 : end;
-	if (cls_phr_find(nouns, lo, (size_t)(hi - lo), &at) < 0)
-		return false;
-	if (at < p ? !fam_only_words(at, p) : !fam_only_words(p + plen, at))
-		return false;
-	ctx = (size_t)(at - t) > 40 ? at - 40 : t;
-	if (p < at && p > ctx)
-		ctx = p; /* "unknown user": look before the word */
-	return cls_phr_find(&not_rcpt, ctx, (size_t)(at - ctx), NULL) < 0 ||
-	       fam_break(ctx, at);
+	/* the nouns of the window in turn, until one is joined to the word
+	 * by words only */
+	for (tries = 0; tries < 4 && lo < hi; tries++, lo = at + 1) {
+		if (cls_phr_find(nouns, lo, (size_t)(hi - lo), &at) < 0)
+			return false;
+		if (at < p ? !fam_only_words(at, p)
+		           : !fam_only_words(p + plen, at))
+			continue;
+		ctx = (size_t)(at - t) > 40 ? at - 40 : t;
+		if (p < at && p > ctx)
+			ctx = p; /* "unknown user": look before the word */
+		return cls_phr_find(&not_rcpt, ctx, (size_t)(at - ctx), NULL) <
+		           0 ||
+		       fam_break(ctx, at);
+	}
+	return false;
+}
+
+/* A name that does not resolve, unless the answer says to try again (the
+ * resolver's TRY_AGAIN: Postfix "Host not found, try again", a temporary
+ * failure, RFC 1035 SERVFAIL): the words after it, from p to end. */
+static int host_group(const char *p, const char *end)
+{
+	size_t left = (size_t)(end - p);
+
+	return cls_find(p, left < 24 ? left : 24, "try again")
+	           ? CLS_G_NET_TEMP
+	           : CLS_G_HOSTUNKNOWN;
 }
 
 int cls_family_group(const char *t, size_t n)
@@ -277,13 +297,13 @@ int cls_family_group(const char *t, size_t n)
 			int nm = fam_name_before(t, first[k]);
 
 			if (nm == 1)
-				return CLS_G_HOSTUNKNOWN;
+				return host_group(first[k] + plen, t + n);
 			if (nm == 2)
 				best = CLS_G_USERUNKNOWN;
 		}
 		if (k < FAM_HOST_END &&
 		    fam_near(&host_nouns, t, n, first[k], plen, FAM_GAP))
-			return CLS_G_HOSTUNKNOWN;
+			return host_group(first[k] + plen, t + n);
 		if (fam_near(&user_nouns, t, n, first[k], plen, FAM_GAP))
 			best = CLS_G_USERUNKNOWN;
 	}

@@ -38,6 +38,34 @@ static bool list_hit(const char *t, size_t n, cls_phr *list)
 	return n && cls_phr_find(list, t, n, NULL) >= 0;
 }
 
+/* Is the local part of the address in a[0..n) a mail system's role
+ * address, whatever separators it is spelled with ("postmaster",
+ * "post_master", "Mailer-Daemon", "mailer.daemon": RFC 2142 POSTMASTER,
+ * RFC 5321 4.5.1)? */
+static bool role_local_part(const char *a, size_t n)
+{
+	static const char *const roles[] = {"postmaster", "mailerdaemon",
+	                                    "maildaemon", NULL};
+	char lp[32];
+	const char *at = memchr(a, '@', n), *s;
+	size_t k = 0;
+	int i;
+
+	if (at == NULL)
+		return false;
+	s = at;
+	while (s > a && s[-1] != '<' && s[-1] != ' ' && s[-1] != '"')
+		s--;
+	for (; s < at && k + 1 < sizeof lp; s++)
+		if (*s != '-' && *s != '_' && *s != '.')
+			lp[k++] = (char)tolower((unsigned char)*s);
+	lp[k] = '\0';
+	for (i = 0; roles[i]; i++)
+		if (strcmp(lp, roles[i]) == 0)
+			return true;
+	return false;
+}
+
 bool cls_ndr_from_daemon(const cls_msg *m)
 {
 	cs_buf f = CS_BUF_INIT;
@@ -47,7 +75,8 @@ bool cls_ndr_from_daemon(const cls_msg *m)
 
 	if ((s = cls_msg_hdr(m, "From", &n)) != NULL) {
 		cls_flatten(s, n, &f);
-		hit = list_hit(f.data, f.len, &cls_ndr_daemon_phr);
+		hit = list_hit(f.data, f.len, &cls_ndr_daemon_phr) ||
+		      role_local_part(f.data, f.len);
 	}
 	if (!hit && (s = cls_msg_hdr(m, "Return-Path", &n)) != NULL) {
 		/* null sender: only mail systems send with <> */
@@ -515,9 +544,13 @@ bool cls_ndr_detect(const cls_msg *m, cls_class *c)
 	/* by structure: a mail system's notice with failure words, or one
 	 * a machine sent (Auto-Submitted) that returns our message with
 	 * them (a provider's localised notice) */
+	/* or a mail system's notice that returns our message and names a
+	 * reason a delivery fails for (its words, read as reason.c reads
+	 * them: "... unknown host", "mailbox full") */
 	if (!xfailed && !(daemon && (sfail || sdelay || bfail || bdelay)) &&
 	    !(sfail && bfail) && !(sdelay && bdelay) &&
-	    !(machine && returned && (sfail || bfail))) {
+	    !(machine && returned && (sfail || bfail)) &&
+	    !(daemon && returned && cls_reason_failure(body, blen))) {
 		cs_buf_free(&subj);
 		return false;
 	}

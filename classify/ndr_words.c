@@ -13,9 +13,7 @@
 
 static const char *const daemon_from[] = {
     "mailer-daemon",
-    "mailer_daemon",
     "postmaster",
-    "post-master",
     "mail delivery",
     "mail administrator",
     "maildelivery",
@@ -26,7 +24,6 @@ static const char *const daemon_from[] = {
     "delivery subsystem",
     "bounce",
     "nobody@",
-    "post_master",   /* cite: RFC 2142 POSTMASTER, with an underscore */
     "mail.delivery", /* cite: Postfix "Mail Delivery System", Sendmail
                         "Mail Delivery Subsystem", dotted */
     /* virus gateways and content scanners (Trend Micro InterScan,

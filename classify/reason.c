@@ -247,6 +247,26 @@ static bool is_hard(const char *reason)
 	       is(reason, "hasmoved") || is(reason, "notaccept");
 }
 
+bool cls_reason_failure(const char *t, size_t n)
+{
+	/* the groups that name why a delivery failed (not the generic
+	 * words: "content", "security", "unavailable", "blocked", "policy",
+	 * "rejected", which system notices of every kind use) */
+	static const char *const failure[] = {
+	    "userunknown", "hostunknown", "mailboxfull", "mesgtoobig",
+	    "suspend",     "hasmoved",    "norelaying",  "virusdetected",
+	    "filtered",    NULL,
+	};
+	reading rd;
+	int i;
+
+	read_text(t, n, &rd);
+	for (i = 0; rd.group >= 0 && failure[i]; i++)
+		if (is(cls_reason_patterns[rd.group].name, failure[i]))
+			return true;
+	return false;
+}
+
 void cls_rctx_init(cls_rctx *x, const char *flat, size_t n)
 {
 	x->text = flat;

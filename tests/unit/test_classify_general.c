@@ -280,6 +280,8 @@ static void family_groups_match_the_table(void **state)
 	(void)state;
 	assert_string_equal(cls_reason_patterns[CLS_G_DEFINITE].name,
 	                    "userunknown");
+	assert_string_equal(cls_reason_patterns[CLS_G_NET_TEMP].name,
+	                    "networkerror");
 	assert_string_equal(cls_reason_patterns[CLS_G_SUSPEND].name, "suspend");
 	assert_string_equal(cls_reason_patterns[CLS_G_HOSTUNKNOWN].name,
 	                    "hostunknown");
@@ -287,6 +289,8 @@ static void family_groups_match_the_table(void **state)
 	                    "userunknown");
 	assert_string_equal(cls_reason_patterns[CLS_G_PHASE + 4].name,
 	                    "phase:conn");
+	assert_string_equal(cls_reason_patterns[CLS_G_PHASE + 5].name,
+	                    "phase:rcpt-said");
 }
 
 int main(void)
