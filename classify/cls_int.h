@@ -392,6 +392,7 @@ extern const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1];
 enum {
 	CLS_G_DEFINITE = 0, /* the "no such user" of a directory */
 	CLS_G_NET_TEMP = 1, /* a name lookup to be tried again */
+	CLS_G_MAILBOXFULL = 2,
 	CLS_G_SUSPEND = 5,
 	CLS_G_HOSTUNKNOWN = 10,
 	CLS_G_USERUNKNOWN = 11,

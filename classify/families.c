@@ -16,10 +16,14 @@
  * The families (cls_family_group returns the lowest group found, as the
  * phrase groups do):
  *
- *   directory  a lookup table that does not list the user: "not listed
- *              in Domino Directory", "User unknown in local recipient
- *              table" (Postfix local/virtual), "not found in the
- *              directory" (Exchange): the definite user-unknown group
+ *   directory  a directory that does not list the user: "not listed
+ *              in Domino Directory" (and its Japanese), "not found in
+ *              the directory" (Exchange): the definite user-unknown
+ *              group; a DNS "try again" after a host-not-found is the
+ *              temporary network group (the resolver's TRY_AGAIN)
+ *   full       a mailbox over its quota: RFC 3463 X.2.2; Dovecot "Not
+ *              enough disk space", "quota exceeded", "insufficient
+ *              storage"; soft
  *   suspend    an account or mailbox switched off: RFC 3463 X.2.1
  *              "mailbox disabled, not accepting messages"; Gmail "The
  *              email account that you tried to reach is disabled";
@@ -56,6 +60,12 @@ static const char *const fam_dir_nouns[] = {
     "mailbox table", "user table",   "user database",   "ldap",
     "verzeichnis",   "annuaire",     "ディレクトリ",    NULL,
 };
+static const char *const fam_full_nouns[] = {
+    "mailbox",        "mail box",   "inbox",    "quota", "disk space",
+    "storage",        "mailfolder", "postfach", "boîte", "buzón",
+    "casella",        "caixa",      "邮箱",     "空间",  "容量",
+    "メールボックス", "ящик",       NULL,
+};
 static const char *const fam_susp_nouns[] = {
     "account",  "mailbox", "user",       "recipient", "compte", "konto",
     "postfach", "cuenta",  "buzón",      "casella",   "conta",  "账户",
@@ -63,7 +73,8 @@ static const char *const fam_susp_nouns[] = {
     "ккаунт",   "ящик",    "ользовател", NULL,
 };
 /* The words of every family, searched in one pass (each word's first
- * place): FAM_DIR directory words, FAM_SUSP words of a switched-off
+ * place): FAM_DIR directory words, FAM_FULL words of a full mailbox,
+ * FAM_SUSP words of a switched-off
  * mailbox, then the "absent" words (the first FAM_AFTER_NAME of those may
  * also follow a bare name; "invalid" and "不明" from
  * FAM_HOST_END on are too loose for a host: a bad HELO). */
@@ -73,6 +84,19 @@ static const char *const fam_words[] = {
     "not listed in",
     "not found in",
     "not in the",
+    "リストにありません",
+    "ne figure pas",
+    "nicht aufgeführt",
+    /* cite: RFC 3463 X.2.2 "mailbox full", the words per language
+     * (Dovecot "Not enough disk space", Exchange "insufficient
+     * storage", "quota exceeded") */
+    "exceeded",
+    "not enough",
+    "insufficient",
+    "已满",
+    "不足",
+    "いっぱい",
+    "переполнен",
     /* cite: RFC 3463 X.2.1 "mailbox disabled", the words per language */
     "disabled",
     "suspended",
@@ -136,8 +160,9 @@ static const char *const fam_words[] = {
     "不明",
     NULL,
 };
-#define FAM_DIR        3
-#define FAM_SUSP       (FAM_DIR + 23)
+#define FAM_DIR        6
+#define FAM_FULL       (FAM_DIR + 7)
+#define FAM_SUSP       (FAM_FULL + 23)
 #define FAM_AFTER_NAME (FAM_SUSP + 26)
 #define FAM_HOST_END   (FAM_SUSP + 33)
 #define FAM_NWORDS     (FAM_SUSP + 36)
@@ -167,6 +192,7 @@ static const char *const fam_not_rcpt[] = {
 static cls_phr words = CLS_PHR(fam_words);
 static cls_phr dir_nouns = CLS_PHR_ANY(fam_dir_nouns);
 static cls_phr susp_nouns = CLS_PHR_ANY(fam_susp_nouns);
+static cls_phr full_nouns = CLS_PHR_ANY(fam_full_nouns);
 static cls_phr user_nouns = CLS_PHR_ANY(fam_user_nouns);
 static cls_phr host_nouns = CLS_PHR_ANY(fam_host_nouns);
 static cls_phr not_rcpt = CLS_PHR_ANY(fam_not_rcpt);
@@ -282,11 +308,16 @@ int cls_family_group(const char *t, size_t n)
 	if (t == NULL || n == 0 ||
 	    cls_phr_scan(&words, t, n, first, FAM_NWORDS) == 0)
 		return -1;
+	/* in the order of their groups: directory, full, switched off */
 	for (k = 0; k < FAM_SUSP; k++)
-		if (first[k] && fam_near(k < FAM_DIR ? &dir_nouns : &susp_nouns,
+		if (first[k] && fam_near(k < FAM_DIR    ? &dir_nouns
+		                         : k < FAM_FULL ? &full_nouns
+		                                        : &susp_nouns,
 		                         t, n, first[k], strlen(fam_words[k]),
 		                         k < FAM_DIR ? 3 * FAM_GAP : FAM_GAP))
-			return k < FAM_DIR ? CLS_G_DEFINITE : CLS_G_SUSPEND;
+			return k < FAM_DIR    ? CLS_G_DEFINITE
+			       : k < FAM_FULL ? CLS_G_MAILBOXFULL
+			                      : CLS_G_SUSPEND;
 	for (k = FAM_SUSP; k < FAM_NWORDS; k++) {
 		size_t plen;
 

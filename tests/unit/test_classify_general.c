@@ -282,6 +282,8 @@ static void family_groups_match_the_table(void **state)
 	                    "userunknown");
 	assert_string_equal(cls_reason_patterns[CLS_G_NET_TEMP].name,
 	                    "networkerror");
+	assert_string_equal(cls_reason_patterns[CLS_G_MAILBOXFULL].name,
+	                    "mailboxfull");
 	assert_string_equal(cls_reason_patterns[CLS_G_SUSPEND].name, "suspend");
 	assert_string_equal(cls_reason_patterns[CLS_G_HOSTUNKNOWN].name,
 	                    "hostunknown");
