@@ -61,6 +61,8 @@ static const char *const fam_dir_nouns[] = {
     "verzeichnis",   "annuaire",     "ディレクトリ",    NULL,
 };
 static const char *const fam_full_nouns[] = {
+    /* cite: RFC 3463 X.2.2, the mailbox and its storage (Dovecot
+     * MAIL_ERRSTR_NO_SPACE "Not enough disk space") */
     "mailbox",        "mail box",   "inbox",    "quota", "disk space",
     "storage",        "mailfolder", "postfach", "boîte", "buzón",
     "casella",        "caixa",      "邮箱",     "空间",  "容量",

@@ -149,8 +149,10 @@ def kfold_figures():
     f = pooled.figures()
     print("# 10-fold pooled: bounce-or-not %.1f%%, recipient recall %.1f%%,"
           " precision %.1f%%, hard-or-soft %.1f%%" % f)
-    assert f[0] >= 98.0 and f[1] >= 97.0 and f[2] >= 97.0, f
-    assert f[3] >= 93.0, f
+    # issue #20 measured 99.0/98.6/99.2/93.4 before its changes and
+    # 99.4/99.0/98.4/95.4 after
+    assert f[0] >= 98.5 and f[1] >= 98.0 and f[2] >= 97.5, f
+    assert f[3] >= 94.5, f
 
 
 tap.main()
