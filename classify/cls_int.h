@@ -8,8 +8,10 @@
  * report_text.c finds where a report's prose ends), then classify.c asks
  * the detectors (dsn.c, ses.c, ndr.c, autoreply.c, unsub.c) in order of
  * precedence.  reason.c is the one place that decides a bounce's reason
- * and hard vs soft, from the words and from what evidence.c reads
- * (status codes, reply codes, the SMTP phase).
+ * and hard vs soft (its evidence-order table), from the words
+ * (reason_words.c phrases, families.c word families) and from what
+ * evidence.c reads (status codes, reply codes, the SMTP phase).
+ * ndr_words.c holds the words a report without a DSN is known by.
  */
 #ifndef COLDSEQ_CLS_INT_H
 #define COLDSEQ_CLS_INT_H
