@@ -151,6 +151,7 @@ cls_rcpt *cls_rcpt_add(cls_class *c, const char *addr, const char *diag)
 typedef struct dsn_added {
 	cls_rwhy *why; /* one per recipient added, in order */
 	size_t n, cap;
+	size_t blocks; /* recipient blocks that added one (or two) */
 } dsn_added;
 
 /* Add one failed or delayed recipient of a block. */
@@ -185,6 +186,7 @@ static int flush(const dsn_rcpt *d, cls_class *c, dsn_added *added)
 	const char *act = cs_buf_str(&d->action), *diag = cs_buf_str(&d->diag);
 	char st[8] = "";
 	bool failed, expired = false, has_final, has_orig;
+	size_t nbefore;
 	int res = 0;
 
 	memset(&why, 0, sizeof why);
@@ -215,10 +217,12 @@ static int flush(const dsn_rcpt *d, cls_class *c, dsn_added *added)
 	why.reason = d->category.len ? category_reason(d->category.data) : NULL;
 	if (why.reason == NULL && expired)
 		why.reason = "expired";
+	nbefore = added->n;
 	if (has_orig)
 		add_one(c, added, cs_buf_str(&orig), diag, st, &why);
 	if (has_final && (!has_orig || strcasecmp(addr.data, orig.data) != 0))
 		add_one(c, added, cs_buf_str(&addr), diag, st, &why);
+	added->blocks += added->n > nbefore;
 	res = failed ? 1 : 2;
 out:
 	cs_buf_free(&addr);
@@ -297,7 +301,7 @@ size_t cls_dsn_parse(const cls_msg *m, cls_class *c, size_t *nsuccess)
 	}
 	/* reasons, now that every recipient is known: one without a
 	 * Diagnostic-Code gets the report text's lines about it */
-	ctx.single = added.n == 1;
+	ctx.single = added.blocks == 1;
 	for (i = 0; i < added.n && before + i < c->nrcpts; i++) {
 		cls_rcpt *r = &c->rcpts[before + i];
 		cls_rwhy *why = &added.why[i];

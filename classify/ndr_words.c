@@ -57,6 +57,7 @@ static const char *const fail_subject[] = {
     "non delivery",
     "not delivered",
     "could not send message",
+    "delivery problem",
     "delivery notification",
     "returned to sender",
     "permanent error",
