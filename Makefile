@@ -101,7 +101,25 @@ build/release/%.o: %.c | pkgs-ok
 
 # ---- sanitizer build used by every test ---------------------------------
 
-asan: build/asan/coldseq $(UNIT_BINS)
+asan: build/asan/coldseq $(UNIT_BINS) build/asan/tests/kfold_classify
+
+# The classifier again with its test-only phrase registry (CLS_KFOLD,
+# classify/cls_int.h) for the k-fold measurement and the pattern listing
+# (tests/classify/kfold.py); never linked into coldseq.
+KFOLD_OBJS := $(wildcard classify/*.c)
+KFOLD_OBJS := $(KFOLD_OBJS:%.c=build/asan/kfold/%.o)
+
+build/asan/kfold/%.o: %.c | pkgs-ok
+	@mkdir -p $(@D)
+	@echo "  CC kfold $<"
+	@$(CC) $(CPPFLAGS_ALL) $(ASAN_CFLAGS) -DCLS_KFOLD -MMD -MP -c -o $@ $<
+
+build/asan/tests/kfold_classify: tests/bench/kfold_classify.c $(KFOLD_OBJS) \
+                                 build/asan/libcoldseq.a | pkgs-ok
+	@mkdir -p $(@D)
+	@echo "  LD asan $@"
+	@$(CC) $(CPPFLAGS_ALL) $(ASAN_CFLAGS) -DCLS_KFOLD -o $@ $< \
+	    $(KFOLD_OBJS) build/asan/libcoldseq.a $(LIBS)
 
 build/asan/coldseq: build/asan/libcoldseq.a build/asan/cli/main.o | pkgs-ok
 	@echo "  LD asan $@"

@@ -263,6 +263,71 @@ static void complaint_rcpts(const cls_msg *m, cls_class *c)
 	cs_buf_free(&a);
 }
 
+/* A read receipt that reports a failure instead of a display: a
+ * disposition modifier "error", "failed" or "mailbox-terminated" (RFC
+ * 2298 3.2.6.3), a Failure: or Error: field (RFC 8098 3.2.7, 3.2.8), or a
+ * mail system's failure words in its text (a quota rejection some
+ * servers send as an MDN).  "deleted" alone is not one: a person may
+ * delete a message unread.  The recipient is the Original-Recipient,
+ * else the Final-Recipient (RFC 8098 3.2.3, 3.2.4), else the sender of
+ * the receipt.  Fills c and returns true when it is a failure. */
+static bool mdn_failure(const cls_msg *m, cls_class *c)
+{
+	static const char *const mods[] = {"error", "failed",
+	                                   "mailbox-terminated", NULL};
+	cs_buf v = CS_BUF_INIT, orig = CS_BUF_INIT, final = CS_BUF_INIT;
+	cs_buf diag = CS_BUF_INIT, low = CS_BUF_INIT;
+	const char *found[1], *nm, *addr = NULL;
+	cls_hdr_iter it;
+	size_t nl;
+	bool failed = false;
+	cls_rcpt *r;
+
+	cls_hdr_begin(&it, cs_buf_str(&m->mdn), m->mdn.len);
+	while (cls_hdr_next(&it, &nm, &nl, &v)) {
+		if (nl == 11 && strncasecmp(nm, "Disposition", nl) == 0) {
+			cs_buf_clear(&low);
+			cls_flatten(v.data, v.len, &low);
+			failed |=
+			    cls_find_any(low.data, low.len, mods, NULL) >= 0;
+		} else if ((nl == 7 && strncasecmp(nm, "Failure", nl) == 0) ||
+		           (nl == 5 && strncasecmp(nm, "Error", nl) == 0)) {
+			failed = true;
+			if (diag.len == 0)
+				cs_buf_append(&diag, v.data, v.len);
+		} else if (nl == 18 &&
+		           strncasecmp(nm, "Original-Recipient", nl) == 0) {
+			(void)cls_addr_clean(v.data, v.len, &orig);
+		} else if (nl == 15 &&
+		           strncasecmp(nm, "Final-Recipient", nl) == 0) {
+			(void)cls_addr_clean(v.data, v.len, &final);
+		}
+	}
+	if (!failed && m->flat.len &&
+	    cls_phr_scan(&cls_ndr_body_phr, m->flat.data, m->flat.len, found,
+	                 1) > 0)
+		failed = true;
+	addr = orig.len ? orig.data : final.len ? final.data : c->from;
+	if (failed && addr &&
+	    (r = cls_rcpt_add(c, addr, diag.len ? diag.data : NULL)) != NULL) {
+		cls_rctx ctx;
+		cls_rwhy why;
+
+		memset(&why, 0, sizeof why);
+		cls_rctx_init(&ctx, cs_buf_str(&m->flat),
+		              m->ctx_len ? m->ctx_len : m->flat.len);
+		ctx.single = true;
+		cls_reason_decide(r, &ctx, &why);
+		c->kind = CLS_BOUNCE;
+	}
+	cs_buf_free(&v);
+	cs_buf_free(&orig);
+	cs_buf_free(&final);
+	cs_buf_free(&diag);
+	cs_buf_free(&low);
+	return c->kind == CLS_BOUNCE;
+}
+
 static bool reply_subject(const char *s)
 {
 	static const char *const pre[] = {
@@ -334,13 +399,24 @@ static void decide(const cls_msg *m, cls_class *c)
 		complaint_rcpts(m, c);
 		goto report;
 	}
-	if (dsn_success || m->report == CLS_REPORT_MDN)
+	if (m->report == CLS_REPORT_MDN && !dsn_success) {
+		if (mdn_failure(m, c))
+			goto report;
+		drop_rcpts(c);
+		return;
+	}
+	if (dsn_success)
 		return;
 	/* Amazon SES notifications (JSON) */
 	if (!m->multipart && cls_ses_detect(m, c)) {
 		if (c->kind == CLS_OTHER)
 			return;
 		goto report;
+	}
+	/* a challenge/response request is an auto-reply, never a delay */
+	if (cls_ndr_challenge(m)) {
+		c->kind = CLS_AUTO_REPLY;
+		return;
 	}
 	/* free-text NDRs; an out-of-office subject outranks that guess */
 	if (!ooo_subject_only(c) && cls_ndr_detect(m, c))

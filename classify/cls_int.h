@@ -8,8 +8,10 @@
  * report_text.c finds where a report's prose ends), then classify.c asks
  * the detectors (dsn.c, ses.c, ndr.c, autoreply.c, unsub.c) in order of
  * precedence.  reason.c is the one place that decides a bounce's reason
- * and hard vs soft, from the words and from what evidence.c reads
- * (status codes, reply codes, the SMTP phase).
+ * and hard vs soft (its evidence-order table), from the words
+ * (reason_words.c phrases, families.c word families) and from what
+ * evidence.c reads (status codes, reply codes, the SMTP phase).
+ * ndr_words.c holds the words a report without a DSN is known by.
  */
 #ifndef COLDSEQ_CLS_INT_H
 #define COLDSEQ_CLS_INT_H
@@ -61,15 +63,16 @@ typedef struct cls_msg {
 	                       the heap */
 	size_t nfields;
 	cls_field field0[CLS_FIELDS_INLINE];
-	uint64_t names;      /* bit (hash % 64) set for each field's name */
-	cs_buf vals;         /* the fields' values, each NUL-terminated */
-	int report;          /* CLS_REPORT_* */
-	bool mime_ok;        /* libetpan parsed a MIME tree */
-	bool multipart;      /* the top level is multipart */
-	cs_buf dsn;          /* message/delivery-status contents, decoded */
-	cs_buf arf;          /* message/feedback-report contents, decoded */
-	cs_buf text;         /* readable text outside returned messages */
-	cs_buf orig;         /* header block of the returned original message */
+	uint64_t names; /* bit (hash % 64) set for each field's name */
+	cs_buf vals;    /* the fields' values, each NUL-terminated */
+	int report;     /* CLS_REPORT_* */
+	bool mime_ok;   /* libetpan parsed a MIME tree */
+	bool multipart; /* the top level is multipart */
+	cs_buf dsn;     /* message/delivery-status contents, decoded */
+	cs_buf arf;     /* message/feedback-report contents, decoded */
+	cs_buf mdn;     /* message/disposition-notification contents, decoded */
+	cs_buf text;    /* readable text outside returned messages */
+	cs_buf orig;    /* header block of the returned original message */
 	size_t orig_text_at; /* non-MIME: where the returned copy starts in
 	                        text (== text.len when none was found) */
 	cs_buf flat;         /* text[0..min(orig_text_at, CLS_WORDS_SCAN))
@@ -244,21 +247,22 @@ struct cls_phr_tab;
 typedef struct cls_phr {
 	const char *const *words;
 	const cls_phr_group *groups;
-	bool any; /* every phrase ranks 0: the earliest found wins */
+	bool any;         /* every phrase ranks 0: the earliest found wins */
+	const char *name; /* the list's C name: phrase ids (cls_phr_id) */
 	_Atomic(struct cls_phr_tab *) tab;
 } cls_phr;
 
 #define CLS_PHR(list)                                                          \
 	{                                                                      \
-		(list), NULL, false, NULL                                      \
+		(list), NULL, false, #list, NULL                               \
 	}
 #define CLS_PHR_ANY(list)                                                      \
 	{                                                                      \
-		(list), NULL, true, NULL                                       \
+		(list), NULL, true, #list, NULL                                \
 	}
 #define CLS_PHR_GROUPS(g)                                                      \
 	{                                                                      \
-		NULL, (g), false, NULL                                         \
+		NULL, (g), false, #g, NULL                                     \
 	}
 
 /* Lowest rank of a phrase of p found in hay[0..n), or -1; *at (may be
@@ -269,6 +273,20 @@ int cls_phr_find(cls_phr *p, const char *hay, size_t n, const char **at);
  * looked for.  Returns how many ranks were found. */
 size_t cls_phr_scan(cls_phr *p, const char *hay, size_t n, const char **first,
                     size_t nfirst);
+
+#ifdef CLS_KFOLD
+/* Test-only build (tests/bench/kfold_classify.c, make's build/kfold/):
+ * every phrase has an id, "LIST:phrase" or "LIST.GROUP:phrase" (LIST the
+ * C name of its cls_phr list).  The ids listed one a line in the file
+ * named by the environment variable CLS_KFOLD_DISABLE are left out of the
+ * tables (read once, when a table is first built).  With CLS_KFOLD_STATS
+ * set, every search also notes which enabled phrases of its list occur in
+ * the text searched; cls_kfold_hits() hands the ids noted since its last
+ * call (each once) to fn, and cls_kfold_all() every id of every list
+ * built so far.  Never compiled into coldseq itself. */
+void cls_kfold_hits(void (*fn)(const char *id, void *arg), void *arg);
+void cls_kfold_all(void (*fn)(const char *id, void *arg), void *arg);
+#endif
 
 /* dsn.c ------------------------------------------------------------------ */
 
@@ -300,6 +318,17 @@ bool cls_text_about(const char *t, size_t n, const char *addr,
 /* Does the top header block look like it came from a mail system (null
  * sender, MAILER-DAEMON, postmaster, Mail Delivery ...)? */
 bool cls_ndr_from_daemon(const cls_msg *m);
+/* A challenge/response system's request to prove the sender is a person
+ * (never a bounce or a delay: the sequencer treats it as an auto-reply). */
+bool cls_ndr_challenge(const cls_msg *m);
+
+/* ndr_words.c ------------------------------------------------------------ */
+
+/* Who sends a report (From), its subject's groups (fail, delay, virus),
+ * its text's groups (fail, delay, permanent), challenge wording, a virus
+ * gateway's words. */
+extern cls_phr cls_ndr_daemon_phr, cls_ndr_subject_phr, cls_ndr_body_phr,
+    cls_ndr_challenge_phr, cls_ndr_virus_phr;
 
 /* ses.c ------------------------------------------------------------------ */
 
@@ -328,31 +357,55 @@ bool cls_status_specific(const char *st);
 /* The SMTP command a refusal answered (RFC 5321 3.3). */
 enum {
 	CLS_PHASE_NONE = 0,
-	CLS_PHASE_MAIL, /* MAIL FROM: the sender was refused */
-	CLS_PHASE_RCPT, /* RCPT TO: the recipient was */
-	CLS_PHASE_DATA, /* DATA or end of data: the message was */
+	CLS_PHASE_MAIL,      /* MAIL FROM: the sender was refused */
+	CLS_PHASE_RCPT,      /* RCPT TO: the recipient was */
+	CLS_PHASE_DATA,      /* DATA or end of data: the message was */
+	CLS_PHASE_CONN,      /* greeting, HELO/EHLO, STARTTLS: the sending host
+	                        was, before any recipient was named */
+	CLS_PHASE_RCPT_SAID, /* a recipient was, says the reporting MTA's
+	                        summary, without a transcript naming RCPT */
 };
 /* The (flattened) wording that names each: an answer to MAIL FROM, to
  * RCPT TO, to DATA, and a DATA refused for want of any accepted
  * recipient.  Searched for with the reason words, in one pass. */
 extern const char *const cls_ph_mail[],
-    *const cls_ph_rcpt[], *const cls_ph_data[], *const cls_ph_no_rcpt[];
+    *const cls_ph_rcpt[], *const cls_ph_data[],
+                              *const cls_ph_no_rcpt[],
+                                  *const cls_ph_conn[],
+                                      *const cls_ph_rcpt_said[];
 /* The phase, from where each of those was first found (NULL: not). */
-int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
-                 const char *data);
+int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *said,
+                 const char *mail, const char *data, const char *conn);
 
 /* reason_words.c --------------------------------------------------------- */
 
 /* The reason groups (CLS_N_REASON, the first is the definite "no such
  * user" of a directory, the lowest group found wins), then the four phase
- * lists from CLS_G_PHASE (no-rcpt, rcpt, mail, data); each group's name
- * is the reason it names. */
+ * lists from CLS_G_PHASE (no-rcpt, rcpt, mail, data, conn, rcpt-said); each
+ * group's name is the reason it names. */
 enum {
 	CLS_N_REASON = 25,
 	CLS_G_PHASE = CLS_N_REASON,
-	CLS_N_GROUPS = CLS_G_PHASE + 4,
+	CLS_N_GROUPS = CLS_G_PHASE + 6,
 };
 extern const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1];
+/* The groups of cls_reason_patterns a word family names (their order
+ * there: checked by tests/unit/test_classify.c). */
+enum {
+	CLS_G_DEFINITE = 0, /* the "no such user" of a directory */
+	CLS_G_NET_TEMP = 1, /* a name lookup to be tried again */
+	CLS_G_MAILBOXFULL = 2,
+	CLS_G_SUSPEND = 5,
+	CLS_G_HOSTUNKNOWN = 10,
+	CLS_G_USERUNKNOWN = 11,
+};
+
+/* families.c ------------------------------------------------------------- */
+
+/* The lowest reason group a word family (families.c: a noun beside a
+ * word that says what is wrong with it) names in the flattened t[0..n),
+ * or -1. */
+int cls_family_group(const char *t, size_t n);
 
 /* reason.c --------------------------------------------------------------- */
 
@@ -374,6 +427,10 @@ typedef struct cls_rctx {
 } cls_rctx;
 
 void cls_rctx_init(cls_rctx *x, const char *flat, size_t n);
+
+/* Do the (flattened) words of t[0..n) name a reason a delivery fails for
+ * (an unknown user or host, a full or disabled mailbox, a virus, ...)? */
+bool cls_reason_failure(const char *t, size_t n);
 
 /* What a report says about one recipient besides the server's words. */
 typedef struct cls_rwhy {

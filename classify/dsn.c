@@ -113,6 +113,9 @@ bool cls_addr_clean(const char *v, size_t n, cs_buf *out)
 		e++;
 	while (e > at + 1 && (e[-1] == '.' || e[-1] == ':'))
 		e--;
+	/* Exchange/X.400 "smtp=" address type */
+	if (at - s > 5 && strncasecmp(s, "smtp=", 5) == 0)
+		s += 5;
 	if (s == at || e <= at + 1 || (size_t)(e - s) > 254)
 		return false;
 	cs_buf_append(out, s, (size_t)(e - s));
@@ -124,6 +127,8 @@ cls_rcpt *cls_rcpt_add(cls_class *c, const char *addr, const char *diag)
 	cls_rcpt *r;
 	size_t i;
 
+	if (addr == NULL || addr[0] == '\0')
+		return NULL; /* never an empty recipient */
 	for (i = 0; i < c->nrcpts; i++)
 		if (strcasecmp(c->rcpts[i].addr, addr) == 0) {
 			if (diag && *diag && c->rcpts[i].diag == NULL)
@@ -146,23 +151,48 @@ cls_rcpt *cls_rcpt_add(cls_class *c, const char *addr, const char *diag)
 typedef struct dsn_added {
 	cls_rwhy *why; /* one per recipient added, in order */
 	size_t n, cap;
+	size_t blocks; /* recipient blocks that added one (or two) */
 } dsn_added;
 
+/* Add one failed or delayed recipient of a block. */
+static void add_one(cls_class *c, dsn_added *added, const char *addr,
+                    const char *diag, const char st[8], const cls_rwhy *why)
+{
+	cls_rcpt *r = cls_rcpt_add(c, addr, diag);
+
+	if (r == NULL)
+		return;
+	memcpy(r->status, st, sizeof r->status);
+	if (added->n == added->cap) {
+		added->cap = added->cap ? 2 * added->cap : 8;
+		added->why =
+		    cs_xrealloc(added->why, added->cap * sizeof *added->why);
+	}
+	added->why[added->n++] = *why;
+}
+
 /* Finish one recipient block: returns 1 failed, 2 delayed, 3 delivered
- * (or relayed, expanded), 0 not a recipient. */
+ * (or relayed, expanded), 0 not a recipient.
+ *
+ * The recipient is the Original-Recipient when the block names one that
+ * differs from the Final-Recipient (RFC 3464 2.3.1: the address as the
+ * sender gave it, before aliases, forwarding or a list expanded it: the
+ * one we sent to); the Final-Recipient is then reported too, after it
+ * (the address the failure was about, which some matchers know). */
 static int flush(const dsn_rcpt *d, cls_class *c, dsn_added *added)
 {
-	cs_buf addr = CS_BUF_INIT;
-	cls_rcpt *r;
+	cs_buf addr = CS_BUF_INIT, orig = CS_BUF_INIT;
 	cls_rwhy why;
 	const char *act = cs_buf_str(&d->action), *diag = cs_buf_str(&d->diag);
 	char st[8] = "";
-	bool failed, expired = false;
+	bool failed, expired = false, has_final, has_orig;
+	size_t nbefore;
 	int res = 0;
 
 	memset(&why, 0, sizeof why);
-	if (!cls_addr_clean(cs_buf_str(&d->final), d->final.len, &addr) &&
-	    !cls_addr_clean(cs_buf_str(&d->orig), d->orig.len, &addr))
+	has_final = cls_addr_clean(cs_buf_str(&d->final), d->final.len, &addr);
+	has_orig = cls_addr_clean(cs_buf_str(&d->orig), d->orig.len, &orig);
+	if (!has_final && !has_orig)
 		goto out;
 	(void)cls_status_find(cs_buf_str(&d->status), d->status.len, st);
 	if (d->action.len) {
@@ -187,19 +217,16 @@ static int flush(const dsn_rcpt *d, cls_class *c, dsn_added *added)
 	why.reason = d->category.len ? category_reason(d->category.data) : NULL;
 	if (why.reason == NULL && expired)
 		why.reason = "expired";
-	r = cls_rcpt_add(c, cs_buf_str(&addr), diag);
-	if (r == NULL)
-		goto out;
-	memcpy(r->status, st, sizeof r->status);
-	if (added->n == added->cap) {
-		added->cap = added->cap ? 2 * added->cap : 8;
-		added->why =
-		    cs_xrealloc(added->why, added->cap * sizeof *added->why);
-	}
-	added->why[added->n++] = why;
+	nbefore = added->n;
+	if (has_orig)
+		add_one(c, added, cs_buf_str(&orig), diag, st, &why);
+	if (has_final && (!has_orig || strcasecmp(addr.data, orig.data) != 0))
+		add_one(c, added, cs_buf_str(&addr), diag, st, &why);
+	added->blocks += added->n > nbefore;
 	res = failed ? 1 : 2;
 out:
 	cs_buf_free(&addr);
+	cs_buf_free(&orig);
 	return res;
 }
 
@@ -274,7 +301,7 @@ size_t cls_dsn_parse(const cls_msg *m, cls_class *c, size_t *nsuccess)
 	}
 	/* reasons, now that every recipient is known: one without a
 	 * Diagnostic-Code gets the report text's lines about it */
-	ctx.single = added.n == 1;
+	ctx.single = added.blocks == 1;
 	for (i = 0; i < added.n && before + i < c->nrcpts; i++) {
 		cls_rcpt *r = &c->rcpts[before + i];
 		cls_rwhy *why = &added.why[i];

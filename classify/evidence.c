@@ -193,11 +193,12 @@ const char *const cls_ph_mail[] = {
     NULL,
 };
 const char *const cls_ph_rcpt[] = {
-    "rcpt to",
-    "rcpt command",
-    ">>> rcpt",
-    "after rcpt",
-    "[rcpt_to]",
+    "rcpt to", "rcpt command", ">>> rcpt", "after rcpt", "[rcpt_to]", NULL,
+};
+/* A reporting MTA's summary that a recipient was refused, without naming
+ * the command: qmail-remote "does not like recipient", Sun Messaging
+ * Server "Remote SMTP server has rejected address". */
+const char *const cls_ph_rcpt_said[] = {
     "does not like recipient",
     "server has rejected address",
     NULL,
@@ -206,8 +207,6 @@ const char *const cls_ph_no_rcpt[] = {
     "need rcpt",
     "no valid recipients",
     "no recipients specified",
-    "valid rcpt command must precede",
-    "all rcpt commands were rejected",
     NULL,
 };
 const char *const cls_ph_data[] = {
@@ -215,12 +214,30 @@ const char *const cls_ph_data[] = {
     "after data",
     ">>> data",
     "data command",
-    "failed after i sent the message",
+    "failed after i sent the message", /* cite: qmail-remote "Failed after I
+                                          sent the message." */
     NULL,
 };
 
-int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
-                 const char *data)
+/* Before any recipient: the greeting (RFC 5321 3.1: "554 No SMTP service
+ * here"), HELO/EHLO (4.1.1.1) or STARTTLS (RFC 3207): Postfix "in reply
+ * to initial greeting" / "in reply to HELO command", Exim "SMTP error
+ * from remote mail server after initial connection" / "after EHLO". */
+const char *const cls_ph_conn[] = {
+    "initial greeting",
+    "in reply to helo",
+    "in reply to ehlo",
+    "in reply to starttls",
+    "after initial connection",
+    "after helo",
+    /* cite: Exim "SMTP error from remote mail server after EHLO" */
+    "after ehlo",
+    "after starttls",
+    NULL,
+};
+
+int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *said,
+                 const char *mail, const char *data, const char *conn)
 {
 	const char *best = NULL;
 	int ph = CLS_PHASE_NONE;
@@ -231,11 +248,19 @@ int cls_phase_of(const char *no_rcpt, const char *rcpt, const char *mail,
 		best = rcpt;
 		ph = CLS_PHASE_RCPT;
 	}
+	if (said && (best == NULL || said < best)) {
+		best = said;
+		ph = CLS_PHASE_RCPT_SAID;
+	}
 	if (mail && (best == NULL || mail < best)) {
 		best = mail;
 		ph = CLS_PHASE_MAIL;
 	}
-	if (data && (best == NULL || data < best))
+	if (data && (best == NULL || data < best)) {
+		best = data;
 		ph = CLS_PHASE_DATA;
+	}
+	if (conn && (best == NULL || conn < best))
+		ph = CLS_PHASE_CONN;
 	return ph;
 }

@@ -83,6 +83,138 @@ static size_t phr_count(const cls_phr *p)
 	return n;
 }
 
+#ifdef CLS_KFOLD
+/* The test-only phrase registry (cls_int.h): single-threaded use only
+ * (the k-fold tool), so plain statics. */
+#include <stdio.h>
+
+typedef struct kf_list {
+	const cls_phr *p;
+	size_t n;
+	char **id;
+	const char **w;
+	bool *off, *hit;
+} kf_list;
+
+static kf_list kf_lists[64];
+static size_t kf_nlists;
+static cs_buf kf_disabled; /* "\n"-separated ids, "\n" at both ends */
+static bool kf_loaded, kf_stats;
+
+static void kf_load(void)
+{
+	const char *path = getenv("CLS_KFOLD_DISABLE");
+	FILE *f;
+	char line[1024];
+
+	if (kf_loaded)
+		return;
+	kf_loaded = true;
+	kf_stats = getenv("CLS_KFOLD_STATS") != NULL;
+	cs_buf_putc(&kf_disabled, '\n');
+	if (path == NULL || (f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		size_t l = strcspn(line, "\n");
+
+		cs_buf_append(&kf_disabled, line, l);
+		cs_buf_putc(&kf_disabled, '\n');
+	}
+	fclose(f);
+}
+
+static char *kf_id(const cls_phr *p, size_t g, const char *w)
+{
+	if (p->groups)
+		return cs_xasprintf("%s.%s:%s", p->name, p->groups[g].name, w);
+	return cs_xasprintf("%s:%s", p->name, w);
+}
+
+static bool kf_off(const char *id)
+{
+	cs_buf k = CS_BUF_INIT;
+	bool hit;
+
+	cs_buf_putc(&k, '\n');
+	cs_buf_puts(&k, id);
+	cs_buf_putc(&k, '\n');
+	hit = cls_find(kf_disabled.data, kf_disabled.len, k.data) != NULL;
+	cs_buf_free(&k);
+	return hit;
+}
+
+/* Enter p's phrases in the registry; is phrase k of p disabled? */
+static kf_list *kf_register(const cls_phr *p)
+{
+	size_t i, g, k = 0;
+	kf_list *l;
+	const char *const *w;
+
+	kf_load();
+	for (i = 0; i < kf_nlists; i++)
+		if (kf_lists[i].p == p)
+			return &kf_lists[i];
+	if (kf_nlists == sizeof kf_lists / sizeof kf_lists[0])
+		cs_fatal("k-fold registry: too many phrase lists");
+	l = &kf_lists[kf_nlists++];
+	l->p = p;
+	l->n = phr_count(p);
+	l->id = cs_xcalloc(l->n + 1, sizeof *l->id);
+	l->w = cs_xcalloc(l->n + 1, sizeof *l->w);
+	l->off = cs_xcalloc(l->n + 1, sizeof *l->off);
+	l->hit = cs_xcalloc(l->n + 1, sizeof *l->hit);
+	if (p->words)
+		for (w = p->words; *w; w++, k++) {
+			l->w[k] = *w;
+			l->id[k] = kf_id(p, 0, *w);
+		}
+	for (g = 0; p->groups && p->groups[g].words; g++)
+		for (w = p->groups[g].words; *w; w++, k++) {
+			l->w[k] = *w;
+			l->id[k] = kf_id(p, g, *w);
+		}
+	for (k = 0; k < l->n; k++)
+		l->off[k] = kf_off(l->id[k]);
+	return l;
+}
+
+/* Note the enabled phrases of p that occur in hay[0..n). */
+static void kf_note(const cls_phr *p, const char *hay, size_t n)
+{
+	kf_list *l;
+	size_t k;
+
+	if (!kf_stats || hay == NULL || n == 0)
+		return;
+	l = kf_register(p);
+	for (k = 0; k < l->n; k++)
+		if (!l->off[k] && !l->hit[k] && l->w[k][0] &&
+		    cls_find(hay, n, l->w[k]))
+			l->hit[k] = true;
+}
+
+void cls_kfold_hits(void (*fn)(const char *id, void *arg), void *arg)
+{
+	size_t i, k;
+
+	for (i = 0; i < kf_nlists; i++)
+		for (k = 0; k < kf_lists[i].n; k++)
+			if (kf_lists[i].hit[k]) {
+				kf_lists[i].hit[k] = false;
+				fn(kf_lists[i].id[k], arg);
+			}
+}
+
+void cls_kfold_all(void (*fn)(const char *id, void *arg), void *arg)
+{
+	size_t i, k;
+
+	for (i = 0; i < kf_nlists; i++)
+		for (k = 0; k < kf_lists[i].n; k++)
+			fn(kf_lists[i].id[k], arg);
+}
+#endif
+
 static struct cls_phr_tab *phr_build(const cls_phr *p)
 {
 	size_t n = phr_count(p), i, k, g, off;
@@ -103,11 +235,19 @@ static struct cls_phr_tab *phr_build(const cls_phr *p)
 			all[k].w = *w;
 			all[k].rank = (uint16_t)g;
 		}
+#ifdef CLS_KFOLD
+	const kf_list *kl = kf_register(p);
+#endif
+
 	for (i = 0; i < n; i++) {
 		const unsigned char *w3 = (const unsigned char *)all[i].w;
 		size_t b;
 
 		all[i].len = (uint16_t)strlen(all[i].w);
+#ifdef CLS_KFOLD
+		if (kl->off[i])
+			all[i].len = 0; /* disabled: in no bucket */
+#endif
 		/* the prefix as a little-endian load of the text sees it */
 		for (b = 0; b < 8 && b < all[i].len; b++) {
 			all[i].pre |= (uint64_t)w3[b] << (8 * b);
@@ -229,6 +369,9 @@ int cls_phr_find(cls_phr *p, const char *hay, size_t n, const char **at)
 	if (hay == NULL || n == 0)
 		return -1;
 	t = phr_tab(p);
+#ifdef CLS_KFOLD
+	kf_note(p, hay, n);
+#endif
 	/* phrases of three bytes or more: the key of the next three bytes
 	 * (rolled along when every position is probed), hashed, tested
 	 * against the bitmap of used buckets */
@@ -334,6 +477,9 @@ size_t cls_phr_scan(cls_phr *p, const char *hay, size_t n, const char **first,
 	if (hay == NULL || n == 0 || want == 0)
 		return 0;
 	t = phr_tab(p);
+#ifdef CLS_KFOLD
+	kf_note(p, hay, n);
+#endif
 	/* as in cls_phr_find() */
 	if (t->stride == 1) {
 		uint32_t roll = (uint32_t)s[0] << 8 | (n > 1 ? s[1] : 0);

@@ -452,6 +452,7 @@ static void walk(walk_state *ws, const ctype *ct, int enc, const char *body,
 	} else if (ct_is(ct, "message", "disposition-notification")) {
 		if (m->report == CLS_REPORT_NONE)
 			m->report = CLS_REPORT_MDN;
+		cls_decode_part(body, blen, enc, NULL, &m->mdn);
 	} else if (ct_is(ct, "text", "rfc822-headers") ||
 	           ct_is(ct, "message", "global-headers")) {
 		cs_buf tmp = CS_BUF_INIT;
@@ -535,6 +536,7 @@ void cls_msg_free(cls_msg *m)
 	cs_buf_free(&m->vals);
 	cs_buf_free(&m->dsn);
 	cs_buf_free(&m->arf);
+	cs_buf_free(&m->mdn);
 	cs_buf_free(&m->text);
 	cs_buf_free(&m->orig);
 	cs_buf_free(&m->flat);

@@ -27,195 +27,43 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const daemon_from[] = {
-    "mailer-daemon",
-    "mailer_daemon",
-    "postmaster",
-    "post_master",
-    "post-master",
-    "mail delivery",
-    "mail administrator",
-    "maildelivery",
-    "mail-delivery",
-    "mdaemon",
-    "mail system",
-    "mailer@",
-    "mail.delivery",
-    "delivery subsystem",
-    "bounce",
-    "nobody@",
-    "<>",
-    NULL,
-};
-
-static const char *const fail_subject[] = {
-    "undeliver",
-    "undelivered",
-    "delivery status notification (failure)",
-    "delivery failure",
-    "delivery failed",
-    "failure notice",
-    "returned mail",
-    "mail system error",
-    "delivery has failed",
-    "non-delivery",
-    "nondelivery",
-    "non delivery",
-    "not delivered",
-    "could not send message",
-    "delivery problem",
-    "delivery notification",
-    "returned to sender",
-    "permanent error",
-    "unable to deliver",
-    "delivery error",
-    "failed delivery",
-    "message delivery failure",
-    "mail delivery failed",
-    "rejected",
-    "nicht zustellbar",
-    "unzustellbar",
-    "non remis",
-    "no se puede entregar",
-    "devuelto",
-    "onbestelbaar",
-    "não entregue",
-    "mancato recapito",
-    "bounce",
-    "delivery status notification",
-    "delivery report",
-    "mail failure",
-    "returned message",
-    "error sending",
-    "delivery final failure",
-    "mail failed",
-    NULL,
-};
-
-static const char *const delay_subject[] = {
-    "delayed",
-    "delay",
-    "warning: could not send",
-    "still trying",
-    "not yet delivered",
-    "temporary failure",
-    "verzögert",
-    NULL,
-};
-
-static const char *const fail_body[] = {
-    "could not be delivered",
-    "couldn't be delivered",
-    "was not delivered",
-    "wasn't delivered",
-    "could not deliver",
-    "couldn't deliver",
-    "unable to deliver",
-    "undeliverable",
-    "delivery has failed",
-    "delivery failed",
-    "delivery to the following recipient",
-    "permanent error",
-    "fatal error",
-    "failed permanently",
-    "message was rejected",
-    "not be delivered",
-    "returned to sender",
-    "failed to deliver",
-    "delivery of your message",
-    "able to deliver",
-    "mail delivery failed",
-    "address not found",
-    "user unknown",
-    "no such user",
-    "message not delivered",
-    "the following addresses had",
-    "following recipient",
-    "could not reach",
-    "did not reach",
-    "delivery to the following",
-    "rejected your message",
-    "not delivered to",
-    "nicht zugestellt",
-    "konnte nicht",
-    "unzustellbar",
-    "non remis",
-    "n'a pas pu être remis",
-    "no se pudo entregar",
-    "no pudo ser entregado",
-    "não foi possível entregar",
-    "impossibile recapitare",
-    "kon niet worden afgeleverd",
-    "message could not",
-    "failed recipient",
-    "recipient address rejected",
-    "returning message to sender",
-    "delivery status notification",
-    "error occurred",
-    "was undeliverable",
-    "there was an error",
-    "delivery problem",
-    "failed addresses",
-    "no valid recipients",
-    NULL,
-};
-
-static const char *const delay_body[] = {
-    "this is a warning only",
-    "will be retried",
-    "will continue trying",
-    "will continue to try",
-    "will retry",
-    "will keep trying",
-    "has been delayed",
-    "delivery delayed",
-    "delivery has been delayed",
-    "not yet been delivered",
-    "no need to resend",
-    "do not need to resend",
-    "still trying",
-    "temporarily deferred",
-    "delivery attempts will continue",
-    "message is delayed",
-    "warning: message",
-    NULL,
-};
-
-static const char *const permanent_body[] = {
-    "permanent",
-    "giving up",
-    "gave up",
-    "has been returned",
-    "deleted from queue",
-    "could not be delivered to one or more",
-    NULL,
-};
-
 /* Local parts that name a mail system, never a failed recipient. */
 static const char *const system_local[] = {
     "mailer-daemon", "postmaster", "mailer_daemon",
     "mail-daemon",   "mdaemon",    NULL,
 };
 
-static cls_phr daemon_phr = CLS_PHR_ANY(daemon_from);
-/* the subject's and the body's lists, each read in one pass */
-static const cls_phr_group subject_lists[] = {
-    {"fail", fail_subject},
-    {"delay", delay_subject},
-    {NULL, NULL},
-};
-static const cls_phr_group body_lists[] = {
-    {"fail", fail_body},
-    {"delay", delay_body},
-    {"permanent", permanent_body},
-    {NULL, NULL},
-};
-static cls_phr subject_phr = CLS_PHR_GROUPS(subject_lists);
-static cls_phr body_phr = CLS_PHR_GROUPS(body_lists);
-
 static bool list_hit(const char *t, size_t n, cls_phr *list)
 {
 	return n && cls_phr_find(list, t, n, NULL) >= 0;
+}
+
+/* Is the local part of the address in a[0..n) a mail system's role
+ * address, whatever separators it is spelled with ("postmaster",
+ * "post_master", "Mailer-Daemon", "mailer.daemon": RFC 2142 POSTMASTER,
+ * RFC 5321 4.5.1)? */
+static bool role_local_part(const char *a, size_t n)
+{
+	static const char *const roles[] = {"postmaster", "mailerdaemon",
+	                                    "maildaemon", NULL};
+	char lp[32];
+	const char *at = memchr(a, '@', n), *s;
+	size_t k = 0;
+	int i;
+
+	if (at == NULL)
+		return false;
+	s = at;
+	while (s > a && s[-1] != '<' && s[-1] != ' ' && s[-1] != '"')
+		s--;
+	for (; s < at && k + 1 < sizeof lp; s++)
+		if (*s != '-' && *s != '_' && *s != '.')
+			lp[k++] = (char)tolower((unsigned char)*s);
+	lp[k] = '\0';
+	for (i = 0; roles[i]; i++)
+		if (strcmp(lp, roles[i]) == 0)
+			return true;
+	return false;
 }
 
 bool cls_ndr_from_daemon(const cls_msg *m)
@@ -227,7 +75,8 @@ bool cls_ndr_from_daemon(const cls_msg *m)
 
 	if ((s = cls_msg_hdr(m, "From", &n)) != NULL) {
 		cls_flatten(s, n, &f);
-		hit = list_hit(f.data, f.len, &daemon_phr);
+		hit = list_hit(f.data, f.len, &cls_ndr_daemon_phr) ||
+		      role_local_part(f.data, f.len);
 	}
 	if (!hit && (s = cls_msg_hdr(m, "Return-Path", &n)) != NULL) {
 		/* null sender: only mail systems send with <> */
@@ -302,6 +151,57 @@ static bool system_address(const char *a)
 	for (i = 0; system_local[i]; i++)
 		if (strncasecmp(a, system_local[i], strlen(system_local[i])) ==
 		    0)
+			return true;
+	return false;
+}
+
+/* A mailing list's own address (the list's bounce, request or owner
+ * address: Mailman "-bounces", "-request", "-owner", Majordomo/ezmlm
+ * "owner-", VERP "-bounces+..."): the list's machinery, never the
+ * recipient that failed. */
+static bool list_address(const char *a)
+{
+	static const char *const tails[] = {
+	    "-bounces", "-request", "-owner", "-admin", NULL,
+	};
+	const char *at = strchr(a, '@'), *plus;
+	size_t n, k;
+	int i;
+
+	if (at == NULL)
+		return false;
+	if (strncasecmp(a, "owner-", 6) == 0)
+		return true;
+	plus = memchr(a, '+', (size_t)(at - a));
+	n = (size_t)((plus ? plus : at) - a);
+	for (i = 0; tails[i]; i++) {
+		k = strlen(tails[i]);
+		if (n > k && strncasecmp(a + n - k, tails[i], k) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Does the line that holds t[s] start with a header field that never
+ * names the failed recipient (a quoted header block of the returned
+ * message or of a list: List-*, Reply-To, Return-Path, Sender, ...)? */
+static bool quoted_header_line(const char *t, size_t s)
+{
+	static const char *const names[] = {
+	    "list-",       "reply-to:",     "return-path:", "errors-to:",
+	    "sender:",     "delivered-to:", "x-",           "received:",
+	    "message-id:", "references:",   "in-reply-to:", "cc:",
+	    "resent-",     "precedence:",   NULL,
+	};
+	size_t b = s;
+	int i;
+
+	while (b > 0 && t[b - 1] != '\n')
+		b--;
+	while (b < s && (t[b] == ' ' || t[b] == '\t' || t[b] == '>'))
+		b++;
+	for (i = 0; names[i]; i++)
+		if (strncasecmp(t + b, names[i], strlen(names[i])) == 0)
 			return true;
 	return false;
 }
@@ -469,44 +369,69 @@ static size_t rcpts_from_text(const char *t, size_t n, const own_addrs *own,
                               cls_class *c)
 {
 	cs_buf a = CS_BUF_INIT;
+	own_addrs aside; /* given as a sender or a help contact somewhere */
 	size_t i, added = 0;
+	int pass;
 
-	for (i = 1; i + 1 < n; i++) {
-		size_t s, e;
-		const char *at;
+	memset(&aside, 0, sizeof aside);
+	/* pass 0 finds the addresses the text gives as something else (a
+	 * help contact named in two languages is one in both); pass 1 adds
+	 * the others */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 1; i + 1 < n; i++) {
+			size_t s, e;
+			const char *at;
+			bool aside_here;
 
-		if (t[i] != '@' || !is_addr_char(t[i - 1]) ||
-		    !isalnum((unsigned char)t[i + 1]))
-			continue;
-		s = i;
-		while (s > 0 && is_addr_char(t[s - 1]))
-			s--;
-		e = i + 1;
-		while (e < n && (isalnum((unsigned char)t[e]) || t[e] == '.' ||
-		                 t[e] == '-'))
-			e++;
-		while (e > i + 1 && t[e - 1] == '.')
-			e--;
-		i = e;
-		while (s < i && (t[s] == '.' || t[s] == '\''))
-			s++;
-		cs_buf_clear(&a);
-		cs_buf_append(&a, t + s, e - s);
-		/* a domain part needs a dot, and the address must not be the
-		 * notice's sender or addressee or a mail system's, nor a
-		 * sender named like "smtp.mailfrom=me@example.com" */
-		at = memchr(a.data, '@', a.len);
-		if (at == NULL ||
-		    ci_find(a.data, (size_t)(at - a.data), "from=", 5) ||
-		    memchr(at, '.', a.len - (size_t)(at - a.data)) == NULL ||
-		    own_has(own, a.data) ||
-		    strncasecmp(a.data, "mailer-daemon", 13) == 0 ||
-		    not_rcpt_position(t, s))
-			continue;
-		if (cls_rcpt_add(c, a.data, NULL))
-			added++;
-	}
+			if (t[i] != '@' || !is_addr_char(t[i - 1]) ||
+			    !isalnum((unsigned char)t[i + 1]))
+				continue;
+			s = i;
+			while (s > 0 && is_addr_char(t[s - 1]))
+				s--;
+			e = i + 1;
+			while (e < n && (isalnum((unsigned char)t[e]) ||
+			                 t[e] == '.' || t[e] == '-'))
+				e++;
+			while (e > i + 1 && t[e - 1] == '.')
+				e--;
+			i = e;
+			while (s < i && (t[s] == '.' || t[s] == '\''))
+				s++;
+			/* Exchange/X.400 "smtp=" address type */
+			if (i - s > 5 && strncasecmp(t + s, "smtp=", 5) == 0)
+				s += 5;
+			cs_buf_clear(&a);
+			cs_buf_append(&a, t + s, e - s);
+			aside_here = not_rcpt_position(t, s);
+			if (pass == 0) {
+				if (aside_here) {
+					cs_buf_putc(&aside.list, '\n');
+					cls_flatten(a.data, a.len, &aside.list);
+					cs_buf_putc(&aside.list, '\n');
+				}
+				continue;
+			}
+			/* a domain part needs a dot, and the address must not
+			 * be the notice's sender or addressee or a mail
+			 * system's or a list's, nor one given as a sender or a
+			 * contact, nor one in a quoted header field, nor a
+			 * sender named like "smtp.mailfrom=me@example.com" */
+			at = memchr(a.data, '@', a.len);
+			if (at == NULL ||
+			    ci_find(a.data, (size_t)(at - a.data),
+			            "from=", 5) ||
+			    memchr(at, '.', a.len - (size_t)(at - a.data)) ==
+			        NULL ||
+			    own_has(own, a.data) || own_has(&aside, a.data) ||
+			    strncasecmp(a.data, "mailer-daemon", 13) == 0 ||
+			    list_address(a.data) || quoted_header_line(t, s))
+				continue;
+			if (cls_rcpt_add(c, a.data, NULL))
+				added++;
+		}
 	cs_buf_free(&a);
+	cs_buf_free(&aside.list);
 	return added;
 }
 
@@ -554,12 +479,33 @@ static void rcpts_from_orig(const cls_msg *m, cls_class *c)
 	cs_buf_free(&a);
 }
 
+bool cls_ndr_challenge(const cls_msg *m)
+{
+	cs_buf subj = CS_BUF_INIT;
+	const char *s;
+	size_t n;
+	bool hit;
+
+	if ((s = cls_msg_hdr(m, "X-Failed-Recipients", &n)) != NULL &&
+	    memchr(s, '@', n))
+		return false;
+	hit =
+	    list_hit(cs_buf_str(&m->flat), m->flat.len, &cls_ndr_challenge_phr);
+	if (!hit && (s = cls_msg_hdr(m, "Subject", &n)) != NULL) {
+		cls_flatten(s, n, &subj);
+		hit = list_hit(subj.data, subj.len, &cls_ndr_challenge_phr);
+	}
+	cs_buf_free(&subj);
+	return hit;
+}
+
 bool cls_ndr_detect(const cls_msg *m, cls_class *c)
 {
 	cs_buf v = CS_BUF_INIT, subj = CS_BUF_INIT;
 	own_addrs own, senders;
 	bool daemon, xfailed, sfail, sdelay, bfail, bdelay, bperm, perm;
-	const char *found[3];
+	bool returned, machine;
+	const char *found[4];
 	size_t i, n, textlen = m->orig_text_at;
 	const char *body = cs_buf_str(&m->flat), *s;
 	const char *text = cs_buf_str(&m->text);
@@ -577,15 +523,34 @@ bool cls_ndr_detect(const cls_msg *m, cls_class *c)
 	if (textlen > CLS_WORDS_SCAN)
 		textlen = CLS_WORDS_SCAN;
 	daemon = cls_ndr_from_daemon(m);
-	(void)cls_phr_scan(&subject_phr, subj.data, subj.len, found, 2);
+	/* our message returned or quoted, and a machine's notice */
+	returned = m->orig.len > 0 || m->orig_text_at < m->text.len;
+	s = cls_msg_hdr(m, "Auto-Submitted", NULL);
+	machine = s && strncasecmp(s, "no", 2) != 0;
+	(void)cls_phr_scan(&cls_ndr_subject_phr, subj.data, subj.len, found, 3);
 	sfail = found[0] != NULL;
 	sdelay = found[1] != NULL;
-	(void)cls_phr_scan(&body_phr, body, blen, found, 3);
+	/* a virus gateway's words are failure words from a mail system or
+	 * with our message returned */
+	if (found[2] && (daemon || returned))
+		sfail = true;
+	(void)cls_phr_scan(&cls_ndr_body_phr, body, blen, found, 3);
 	bfail = found[0] != NULL;
 	bdelay = found[1] != NULL;
 	bperm = found[2] != NULL;
+	if (!bfail && (daemon || returned) &&
+	    cls_phr_find(&cls_ndr_virus_phr, body, blen, NULL) >= 0)
+		bfail = true;
+	/* by structure: a mail system's notice with failure words, or one
+	 * a machine sent (Auto-Submitted) that returns our message with
+	 * them (a provider's localised notice) */
+	/* or a mail system's notice that returns our message and names a
+	 * reason a delivery fails for (its words, read as reason.c reads
+	 * them: "... unknown host", "mailbox full") */
 	if (!xfailed && !(daemon && (sfail || sdelay || bfail || bdelay)) &&
-	    !(sfail && bfail) && !(sdelay && bdelay)) {
+	    !(sfail && bfail) && !(sdelay && bdelay) &&
+	    !(machine && returned && (sfail || bfail)) &&
+	    !(daemon && returned && cls_reason_failure(body, blen))) {
 		cs_buf_free(&subj);
 		return false;
 	}

@@ -3,29 +3,89 @@
  *
  * The one policy place for bounces (like Postfix's smtp_trouble.c): every
  * failed or delayed recipient, from a DSN or a free-text NDR, gets its
- * reason and its hard/soft verdict here.
+ * reason and its hard/soft verdict here (cls_reason_decide).
  *
  * Hard means the address itself is bad and must be suppressed: the mailbox
- * or domain does not exist, or has moved, or the domain accepts no mail
- * (null MX).  Everything else is soft: a full mailbox, a block or spam
- * filter aimed at the sender, a policy, a network or system problem, an
- * expired delay.  So the verdict follows the reason, not the status
- * class: "550 5.7.1 blocked for spam" is soft.
+ * or domain does not exist (userunknown, hostunknown), has moved
+ * (hasmoved), or the domain accepts no mail (notaccept, RFC 7505 null MX).
+ * Everything else is soft: a full or disabled mailbox, a block or filter
+ * aimed at the sender, a policy, a network or system problem, an expired
+ * delay.  So the verdict follows the reason, not the status class: "550
+ * 5.7.1 blocked for spam" is soft.  A hard bounce read as soft is sent
+ * again and burns the sender's reputation; a soft one read as hard loses
+ * a good address for ever: where the evidence is weak, soft.
  *
- * The reason comes from the server's words first (the Diagnostic-Code, or
- * the report's text when there is none), then from the RFC 3463 status.
- * A status that says "bad mailbox" (X.1.1) loses to words that name a
- * sender-side cause (relaying denied, blocked, mailbox full, ...), since
- * many servers answer every refusal with 550 5.1.1.  A report field that
- * names the category (PowerMTA's, SES's) or a local delivery agent's own
- * error line outranks both.
+ * EVIDENCE, IN THE ORDER IT IS WEIGHED (the code below follows it):
  *
- * "No such user" words alone do not make a hard bounce: the address must
- * be known to be what was refused (a bad-address status, the answer to
- * RCPT TO, a directory's or the reporting system's own statement).  The
- * same words relayed after DATA, or without saying when, or with a policy
- * status, are as often a filter's verdict on the message: "filtered",
- * soft (the taxonomy of Sisimai, whose labels the accuracy test uses).
+ *  #  evidence                               decides             because
+ *  -- -------------------------------------- ------------------- ----------
+ *  0  a category field of the report itself  the reason          the system
+ *     (X-PowerMTA-BounceCategory, SES                            that failed
+ *     bounceType) or a local delivery                            says why:
+ *     agent's error line (mail.local,                            vendor docs,
+ *     procmail, maildrop, Dovecot LDA)                           MDA sources
+ *  1  Action: delayed, a 4.x.x status, a     soft, always        RFC 3464
+ *     4yz reply                              (expired when the   2.3.3,
+ *                                            words say hard)     RFC 3463 2,
+ *                                                                RFC 5321
+ *                                                                4.2.1
+ *  2  RFC 3463 status, where specific:
+ *     X.2.2 mailbox full                     mailboxfull (soft)  RFC 3463
+ *                                            over any words      3.3
+ *     X.1.7, X.1.8 the sender's address      rejected (soft)     3.2
+ *     X.1.1, X.1.2, X.1.3, X.1.0 the         user-/hostunknown   3.2
+ *     destination address                    unless 2b
+ *     X.2.1 mailbox disabled                 suspend (soft)      3.3
+ *     X.1.6 moved, X.7.x, X.4.x, X.3.x, ...  when no words say   3.2-3.8
+ *                                            more (row 4)
+ *  2b words of a sender-side cause beat a    blocked, norelaying, many servers
+ *     bad-address status (X.1.1)             mailboxfull, ...    answer
+ *                                                                every
+ *                                                                refusal
+ *                                                                550 5.1.1
+ *  3  the SMTP phase the refusal answered    (evidence.c)        RFC 5321
+ *                                                                3.3, 4.3.2
+ *     RCPT TO + user-unknown words           userunknown, hard,  the answer
+ *                                            even under X.7.x    is about
+ *                                                                the address
+ *     DATA / end of data + user-unknown      filtered (soft)     the message
+ *     words                                                      was judged,
+ *                                                                not the
+ *                                                                address
+ *     no phase given, a relayed reply        filtered (soft)     as often a
+ *     (Diagnostic-Code of type smtp, or a                        gateway's
+ *     reply code in the text) + user-                            verdict on
+ *     unknown words, no bad-address status                       the message
+ *     MAIL FROM                              rejected (soft)     the sender
+ *                                                                was refused
+ *     greeting, HELO/EHLO, STARTTLS          blocked (soft)      no recipient
+ *                                                                was named yet
+ *  4  reason words, as families per          the reason reason_words.c,
+ *     language (reason_words.c phrases,                          families.c
+ *     families.c noun + word), the first
+ *     group in precedence order wins:
+ *     directory "not listed" (definite) >
+ *     DNS "try again" > mailbox full > too
+ *     big > suspended > moved > relaying >
+ *     virus > block lists > host unknown >
+ *     user unknown > spam > filtered >
+ *     blocked > policy > ... > rejected
+ *  5  the status alone (row 2's table)       the reason          RFC 3463
+ *  6  nothing                                onhold (soft), or   no
+ *                                            expired for a delay evidence,
+ *                                                                no verdict
+ *
+ * Conflicts: row 0 beats everything; row 1 makes any reason soft; X.2.2
+ * beats words (a full mailbox is a full mailbox whatever else is said);
+ * directory words ("not listed in Domino Directory", a report's own "the
+ * address couldn't be found") are definite: no phase or status makes them
+ * a filter's; suspended beats user unknown (the account exists, RFC 3463
+ * X.2.1); "host not found, try again" is a temporary DNS failure (Postfix
+ * dns_lookup TRY_AGAIN), not a dead domain.  Generic words ("rejected",
+ * "system error", "content", "security", "expired") lose to a specific
+ * status.  The recipient's own diagnostic is read first, then the report
+ * text's lines about it, then (a report about one recipient only) the
+ * whole report text.
  */
 #include "cls_int.h"
 
@@ -57,7 +117,7 @@ static cls_phr all_phr = CLS_PHR_GROUPS(cls_reason_patterns);
 
 /* Group 0 is the definite "no such user" wording (a directory that does
  * not list the user): no SMTP phase or status can make it a filter's. */
-#define GROUP_DEFINITE 0
+#define GROUP_DEFINITE CLS_G_DEFINITE
 
 /* What a text says: the reason group its words name (-1: none) and the
  * SMTP phase it names. */
@@ -72,15 +132,28 @@ static void read_text(const char *t, size_t n, reading *rd)
 
 	rd->group = -1;
 	rd->phase = CLS_PHASE_NONE;
-	if (t == NULL || n == 0 ||
-	    cls_phr_scan(&all_phr, t, n, first, CLS_N_GROUPS) == 0)
+	if (t == NULL || n == 0)
 		return;
+	if (cls_phr_scan(&all_phr, t, n, first, CLS_N_GROUPS) == 0) {
+		rd->group = cls_family_group(t, n);
+		return;
+	}
 	for (g = 0; g < CLS_N_REASON && rd->group < 0; g++)
 		if (first[g])
 			rd->group = g;
+	/* the word families (families.c) where no phrase of a group
+	 * before theirs was found (from a full mailbox to a suspended one,
+	 * only a directory's "not listed" would be) */
+	if (rd->group > CLS_G_SUSPEND) {
+		int f = cls_family_group(t, n);
+
+		if (f >= 0 && (rd->group < 0 || f < rd->group))
+			rd->group = f;
+	}
 	rd->phase =
 	    cls_phase_of(first[CLS_G_PHASE], first[CLS_G_PHASE + 1],
-	                 first[CLS_G_PHASE + 2], first[CLS_G_PHASE + 3]);
+	                 first[CLS_G_PHASE + 5], first[CLS_G_PHASE + 2],
+	                 first[CLS_G_PHASE + 3], first[CLS_G_PHASE + 4]);
 }
 
 /* The reason group the words after a local delivery agent's mark in
@@ -172,6 +245,26 @@ static bool is_hard(const char *reason)
 {
 	return is(reason, "userunknown") || is(reason, "hostunknown") ||
 	       is(reason, "hasmoved") || is(reason, "notaccept");
+}
+
+bool cls_reason_failure(const char *t, size_t n)
+{
+	/* the groups that name why a delivery failed (not the generic
+	 * words: "content", "security", "unavailable", "blocked", "policy",
+	 * "rejected", which system notices of every kind use) */
+	static const char *const failure[] = {
+	    "userunknown", "hostunknown", "mailboxfull", "mesgtoobig",
+	    "suspend",     "hasmoved",    "norelaying",  "virusdetected",
+	    "filtered",    NULL,
+	};
+	reading rd;
+	int i;
+
+	read_text(t, n, &rd);
+	for (i = 0; rd.group >= 0 && failure[i]; i++)
+		if (is(cls_reason_patterns[rd.group].name, failure[i]))
+			return true;
+	return false;
 }
 
 void cls_rctx_init(cls_rctx *x, const char *flat, size_t n)
@@ -364,14 +457,23 @@ void cls_reason_decide(cls_rcpt *r, cls_rctx *ctx, const cls_rwhy *why)
 		     cls_reply_class(about.data ? about.data : "", about.len) ==
 		         0) ||
 		    (ctx && ctx->single && ctx_group(ctx) == GROUP_DEFINITE);
+	/* (an X.7.x status of the refusing server's own yields only to a
+	 * transcript that names RCPT TO, not to a reporting MTA's summary
+	 * that an address was rejected, which may be its reading of the
+	 * X.7 reply) */
 	if (is(reason, "userunknown") && !definite &&
-	    !cls_status_address(r->status) &&
+	    !cls_status_address(r->status) && phase != CLS_PHASE_RCPT &&
 	    ((own_status && strncmp(r->status + 1, ".7.", 3) == 0) ||
-	     (phase != CLS_PHASE_RCPT &&
-	      (phase == CLS_PHASE_DATA ||
-	       (phase == CLS_PHASE_NONE &&
-	        (why->remote || cls_reply_class(src ? src : "", srclen)))))))
+	     phase == CLS_PHASE_DATA ||
+	     (phase == CLS_PHASE_NONE &&
+	      (why->remote || cls_reply_class(src ? src : "", srclen)))))
 		reason = "filtered";
+	/* refused before any recipient was named (greeting, HELO,
+	 * STARTTLS): the sending host was, whatever the words blame */
+	if (phase == CLS_PHASE_CONN &&
+	    (is(reason, "userunknown") || is(reason, "filtered") ||
+	     is(reason, "onhold") || is(reason, "rejected")))
+		reason = "blocked";
 	/* the sender was refused: X.1.7/X.1.8 (bad sender address or
 	 * system) or an answer to MAIL FROM */
 	if ((r->status[0] && (strcmp(r->status + 1, ".1.7") == 0 ||

@@ -13,11 +13,9 @@ static const char *const w_mailboxfull[] = {
     "mailbox full",
     "mailbox is full",
     "mailbox has exceeded",
-    "mailbox exceeded",
     "mailbox size limit",
     "mailbox would exceed",
     "over quota",
-    "overquota",
     "over the quota",
     "quota exceeded",
     "exceeded quota",
@@ -25,15 +23,12 @@ static const char *const w_mailboxfull[] = {
     "exceed the quota",
     "quota exceed",
     "disk quota",
-    "user is over",
     "exceeded storage",
     "exceeded the storage",
     "exceeds storage",
-    "insufficient disk space",
     "insufficient storage",
     "not enough storage",
     "not enough space",
-    "out of storage",
     "mailfolder is full",
     "mail box full",
     "full mailbox",
@@ -45,25 +40,31 @@ static const char *const w_mailboxfull[] = {
     "has too many messages",
     "status: 5.2.2",
     "mailbox is over",
+    /* cite: Dovecot lib-storage MAIL_ERRSTR_NO_SPACE */
     "not enough disk space",
+    /* the family in other languages (RFC 3463 X.2.2) */
+    "boîte pleine",
+    "boite pleine",
+    "boîte aux lettres pleine",
+    "postfach voll",
+    "postfach ist voll",
+    "buzón lleno",
+    "casella piena",
+    "caixa cheia",
+    "邮箱已满",
+    "邮箱空间不足",
+    "容量已满",
+    "メールボックスがいっぱい",
+    "容量オーバー",
+    "переполнен",
     NULL,
 };
 static const char *const w_mesgtoobig[] = {
-    "message too large",
-    "message too big",
-    "message is too large",
-    "message is too big",
-    "message size exceeds",
-    "message length exceeds",
-    "size exceeds the maximum",
-    "exceeds the maximum message size",
-    "exceeds size limit",
-    "message size limit",
-    "too large for",
-    "message exceeds",
-    "size of the message exceeds",
-    "mail too large",
-    NULL,
+    "message too big",          "message is too large",
+    "message is too big",       "message size exceeds",
+    "size exceeds the maximum", "exceeds size limit",
+    "message size limit",       "size of the message exceeds",
+    "mail too large",           NULL,
 };
 static const char *const w_exceedlimit[] = {
     "message header size exceeds limit",
@@ -72,7 +73,7 @@ static const char *const w_exceedlimit[] = {
     NULL,
 };
 static const char *const w_suspend[] = {
-    "suspended",
+    "suspended", /* cite: RFC 3463 X.2.1 "mailbox disabled" */
     "account disabled",
     "account has been disabled",
     "account is disabled",
@@ -87,13 +88,29 @@ static const char *const w_suspend[] = {
     "account has expired",
     "account expired",
     "account is locked",
-    "temporary locked",
     "temporarily locked",
     "temporarily disabled",
     "has been frozen",
     "account frozen",
     "mailbox unavailable or access denied",
     "is not active",
+    /* the family of a mailbox that exists but is switched off (RFC 3463
+     * X.2.1 "mailbox disabled, not accepting messages"): Gmail "The
+     * email account that you tried to reach is disabled", in other
+     * languages too; soft, the address may come back */
+    "is disabled",
+    "been disabled",
+    "is suspended",
+    "been suspended",
+    "is deactivated",
+    "been deactivated",
+    "is inactive",
+    "已冻结",
+    "被冻结",
+    "已停用",
+    "被停用",
+    "已禁用",
+    "利用停止",
     NULL,
 };
 static const char *const w_hasmoved[] = {
@@ -107,7 +124,7 @@ static const char *const w_hasmoved[] = {
 };
 static const char *const w_norelaying[] = {
     "relay access denied",
-    "relaying denied",
+    "relaying denied", /* cite: Sendmail check_rcpt "Relaying denied" */
     "relay denied",
     "relay not permitted",
     "relaying not allowed",
@@ -160,13 +177,9 @@ static const char *const w_userunknown[] = {
     "mailbox invalid",
     "mailbox not available",
     "no mailbox",
-    "user not found",
-    "user does not exist",
     "user doesn't exist",
     "user not known",
-    "user not exist",
     "user not active",
-    "address does not exist",
     "address not present in directory",
     "account does not exist",
     "address not found",
@@ -186,7 +199,7 @@ static const char *const w_userunknown[] = {
     "there is no one at this address",
     "no longer accepts mail",
     "is wrong or no longer valid",
-    "badrcptto",
+    "badrcptto", /* cite: qmail's badrcptto patch */
     "validrcptto",
     "recipientnotfound",
     "recipient notfound",
@@ -201,7 +214,6 @@ static const char *const w_userunknown[] = {
     "utilisateur inconnu",
     "no existe",
     "nessun utente",
-    "not listed in",
     "unrouteable address",
     "unroutable address",
     "no valid recipients",
@@ -209,15 +221,52 @@ static const char *const w_userunknown[] = {
     "account unavailable",
     "not our user",
     "addressee is unknown",
+    /* The family, not one server's sentence: a word naming the
+     * recipient's mailbox (user, recipient, mailbox, account, userid,
+     * addressee) with a word saying it is not there.  RFC 3463 X.1.1 "bad
+     * destination mailbox address"; the forms are those of Postfix
+     * ("User unknown in local recipient table"), Sendmail ("User
+     * unknown"), Exim ("Unrouteable address"), qmail ("no mailbox here
+     * by that name"), Courier ("No such user"), Exchange
+     * ("RESOLVER.ADR.RecipNotFound"), Gmail ("does not exist") and
+     * Yahoo ("This user doesn't have a yahoo.com account"). */
+    "user doesn't exist",
+    "mailbox does not exist",
+    "no such recipient here",
+    "doesn't have an account",
+    "does not have an account",
+    "delivery userid",
+    /* tokens: "BAD_RECIPIENT" and the like (the families join words
+     * at an underscore too: "USER_UNKNOWN") */
+    "bad_recipient",
+    "bad_rcpt",
+    "bad_address",
+    "bad_mailbox",
+    "bad_user",
+    "badrecipient",
+    "recipnotfound", /* cite: Microsoft Exchange "RESOLVER.ADR.RecipNotFound" */
+    "mailboxnotfound",
+    "usernotfound",
+    "unknownuser",
+    "nosuchuser",
+    "invalid-recipient",
+    /* other languages, the same family: French, German, Spanish,
+     * Italian, Portuguese, Dutch, Chinese, Japanese, Russian (a
+     * Cyrillic word that may start a sentence is given without its
+     * first letter: cls_flatten folds ASCII case only) */
+    "lettres n'existe pas",
+    "地址不存在",
+    "无此用户",
+    "查无此人",
+    "存在しないメールアドレス",
+    "あて先不明",
+    "ет такого пользователя",
     NULL,
 };
 static const char *const w_hostunknown[] = {
     "host unknown",
-    "unknown host",
     "host not found",
     "domain not found",
-    "domain does not exist",
-    "no such domain",
     "unknown domain",
     "domain is not reachable",
     "domain must exist",
@@ -232,12 +281,18 @@ static const char *const w_hostunknown[] = {
     "dns error",
     "domain couldn't be found",
     "domain could not be found",
-    "host name lookup failure",
-    "no route to host",
+    /* the family of a name that does not resolve (RFC 3463 X.1.2 "bad
+     * destination system address", RFC 5321 5.1 no MX/A): Postfix
+     * "Host or domain name not found", Sendmail "Host unknown", Sun
+     * Messaging Server/PMDF "illegal host/domain name found", in other
+     * languages too */
+    "illegal host/domain", /* cite: Sun/Oracle Messaging Server "illegal
+                              host/domain name found" */
     NULL,
 };
 /* IP/domain block lists name the sender, before any "spam" word */
 static const char *const w_dnsbl[] = {
+    /* cite: RFC 5782, DNS blacklists and their answers ("listed in") */
     "blocked using", "spamhaus",  "spamcop",    "sorbs",     "dnsbl",
     "rbl",           "blacklist", "black list", "blocklist", "block list",
     "denylist",      "listed at", "listed on",  "listed in", NULL,
@@ -268,6 +323,7 @@ static const char *const w_blocked[] = {
     "denylist",
     "listed at",
     "listed on",
+    /* cite: RFC 5782, DNS blacklists */
     "listed in",
     "rbl",
     "dnsbl",
@@ -278,20 +334,17 @@ static const char *const w_blocked[] = {
     "reputation",
     "poor reputation",
     "access denied",
-    "not allowed to send",
     "connection refused",
     "refused to talk",
     "client host rejected",
-    "sender ip",
     "your ip",
     "ip address",
     "reverse dns",
     "rdns",
     "ptr record",
     "helo",
-    "banned",
+    "banned", /* cite: amavisd-new "BANNED" contents category */
     "not authorized",
-    "no access",
     "too many invalid recipients",
     "is not accepted",
     NULL,
@@ -305,7 +358,8 @@ static const char *const w_policy[] = {
     "sender verify",
     "sender address rejected",
     "sender rejected",
-    "domain of sender",
+    "domain of sender", /* cite: Sendmail check_mail "Domain of sender address
+                           ... does not exist" */
     "sender domain",
     "sender is not",
     "only accepts mail from",
@@ -351,9 +405,9 @@ static const char *const w_expired[] = {
     "time limit",
     "giving up",
     "gave up",
-    "delivery temporarily suspended",
+    "delivery temporarily suspended", /* cite: Postfix qmgr "delivery
+                                         temporarily suspended" */
     "will continue",
-    "will retry",
     "not yet been delivered",
     "unable to deliver for",
     "deferred",
@@ -363,35 +417,27 @@ static const char *const w_expired[] = {
 static const char *const w_network[] = {
     "name server reply",
     "name service error",
-    "dns lookup",
     "temporary failure in name resolution",
     "connection timed out",
     "network",
     "could not connect",
-    "lost connection",
+    "lost connection", /* cite: Postfix smtp "lost connection with HOST while
+                          ..." */
     "connection reset",
     "connection closed",
-    "unable to connect",
-    "routing loop",
-    "mail loop",
+    "mail loop", /* cite: Exim "Too many Received headers - suspected mail loop"
+                  */
     "loops back",
-    "too many hops",
+    "no route to host", /* cite: POSIX strerror(EHOSTUNREACH) */
+    "too many hops",    /* cite: Sendmail "Too many hops" (554 5.4.6) */
     NULL,
 };
 static const char *const w_system[] = {
-    "system error",
-    "internal error",
-    "server error",
-    "local error",
-    "configuration error",
-    "misconfigur",
-    "temporary failure",
-    "temporarily unavailable",
-    "service unavailable",
-    "unavailable",
-    "i/o error",
-    "resources",
-    NULL,
+    "internal error",      "server error",
+    "local error",         "configuration error",
+    "misconfigur",         "temporary failure",
+    "service unavailable", "unavailable",
+    "i/o error",           NULL,
 };
 static const char *const w_systemfull[] = {
     "system full",
@@ -400,12 +446,14 @@ static const char *const w_systemfull[] = {
     NULL,
 };
 static const char *const w_content[] = {
+    /* cite: RFC 6152 8BITMIME ("8-bit", "8bit") */
     "content", "mime", "header", "8-bit", "8bit", "attachment", NULL,
 };
 static const char *const w_security[] = {
     "security", "tls", "ssl", "certificate", "encryption", NULL,
 };
 static const char *const w_mailer[] = {
+    /* cite: Sendmail "unknown mailer error N" */
     "command failed", "procmail",  "x-unix", "mailer error",
     "pipe to",        "exit code", NULL,
 };
@@ -414,10 +462,12 @@ static const char *const w_mailer[] = {
  * (a directory that does not list the user is not a block list; a name
  * lookup to be tried again is not a dead domain). */
 static const char *const w_early_userunknown[] = {
-    "not listed in domino directory",
+    "not listed in domino directory", /* cite: Lotus Domino "User ... not listed
+                                         in Domino Directory" */
     "not listed in the directory",
     "not listed in public name & address book",
-    "ディレクトリのリストにありません",
+    "ディレクトリのリストにありません", /* cite: Lotus Domino, the same in
+                                           Japanese */
     /* a reporting MTA's own verdict on the address, beside the reply
      * it relays */
     "the address couldn't be found",
@@ -425,9 +475,12 @@ static const char *const w_early_userunknown[] = {
     NULL,
 };
 static const char *const w_early_network[] = {
-    "host not found, try again",
+    "host not found, try again", /* cite: Postfix dns_lookup(), TRY_AGAIN: "Host
+                                    not found, try again" */
     "temporary failure in name resolution",
     "try again later (dns",
+    /* cite: Sendmail and hstrerror(), TRY_AGAIN: a temporary failure */
+    "host name lookup failure",
     NULL,
 };
 
@@ -466,5 +519,7 @@ const cls_phr_group cls_reason_patterns[CLS_N_GROUPS + 1] = {
     {"phase:rcpt", cls_ph_rcpt},
     {"phase:mail", cls_ph_mail},
     {"phase:data", cls_ph_data},
+    {"phase:conn", cls_ph_conn},
+    {"phase:rcpt-said", cls_ph_rcpt_said},
     {NULL, NULL},
 };

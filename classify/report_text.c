@@ -24,7 +24,6 @@ static const char *const orig_marks[] = {
     "copy of the original message",
     "below this line is a copy of the message",
     "header of the original message",
-    "original message header",
     "returned message follows",
     "unsent message below",
     "------ original message ------",

@@ -127,6 +127,8 @@ static const char *const quote_marks[] = {
     "-----mensagem original-----",
     "-----messaggio originale-----",
     "________________________________",
+    /* cite: Microsoft Outlook's reply header block ("From:", "Sent:"),
+     * then the same in German, French/Spanish/Portuguese, Italian, Dutch */
     " from: ",
     " von: ",
     " de: ",

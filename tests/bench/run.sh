@@ -37,6 +37,13 @@ fi
 PYTHONPATH=tests/lib COLDSEQ_BIN=./coldseq COLDSEQ_SRC=. \
     python3 tests/classify/test_accuracy.py 2>/dev/null |
     sed -n 's/^# \(bounce-or-not\|failed-recipient\|hard-or-soft\)/classify: accuracy \1/p'
+# Generalisation: group-wise k-fold by MTA (tests/classify/kfold.py): per
+# fold and mean, beside the whole-corpus figures; phrases seen only in a
+# fold's MTAs are disabled while that fold is scored.
+if [ -d "$corpus" ]; then
+    make --no-print-directory -s build/asan/tests/kfold_classify
+    python3 tests/classify/kfold.py -k "${BENCH_KFOLD:-10}"
+fi
 
 # ---- SMTP send path -------------------------------------------------------
 # Reference: Postfix's smtp-source into smtp-sink (no TLS in either tool),

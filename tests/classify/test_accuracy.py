@@ -17,10 +17,11 @@ Runs the real binary (`coldseq classify --json`) over every message of
                      same hard/soft verdict (a `delay` is soft); a missed
                      recipient counts as wrong here too
 
-and fails below 97% / 97% / 95%.  Also checks the labelled flanker
-messages (../shared/corpus/messages): human mail and read receipts must
-not be taken for reports, bounces must be bounces or delays, complaints
-complaints.  Set CLASSIFY_SHOW=1 to print every disagreement.
+and fails below 99.4% / 99.0% / 96.0% (issue #20).  Also checks the
+labelled flanker messages (../shared/corpus/messages): human mail and read
+receipts must not be taken for reports, bounces must be bounces or delays,
+complaints complaints.  Set CLASSIFY_SHOW=1 to print every disagreement.
+How the rules do on MTAs they were not written for: kfold.py.
 """
 import collections
 import csv
@@ -121,9 +122,11 @@ def bounce_corpus_accuracy():
     print("# bounce-or-not %.1f%% (%d/%d files)" % (a, files_ok, len(names)))
     print("# failed-recipient %.1f%% (%d/%d recipients)" % (b, found, rows))
     print("# hard-or-soft %.1f%% (%d/%d recipients)" % (c, hs_ok, rows))
-    assert a >= 97.0, "bounce-or-not %.1f%% < 97%%" % a
-    assert b >= 97.0, "failed-recipient %.1f%% < 97%%" % b
-    assert c >= 95.0, "hard-or-soft %.1f%% < 95%%" % c
+    # the figures issue #20 keeps (99.4 / 99.0 / 96.0 as printed: the
+    # recipient figure is 493/498 = 98.996%)
+    assert a >= 99.4, "bounce-or-not %.2f%% < 99.4%%" % a
+    assert b >= 98.99, "failed-recipient %.2f%% < 99.0%%" % b
+    assert c >= 96.0, "hard-or-soft %.2f%% < 96%%" % c
 
 
 @test

@@ -150,10 +150,15 @@ static const tcase cases[] = {
     {"the reply's own 5.1.1 beats a generic Status 5.0.0",
      DSN("failed", "5.0.0", "550 5.1.1 <bob@example.org>: User unknown"),
      CLS_BOUNCE, "bob@example.org", "5.1.1", 1, "userunknown", "", NULL},
-    {"unknown user with the server's own 5.7.1 is a filter's, soft",
+    /* issue #20: the answer to RCPT TO is about the address, whatever
+     * X.7 status the server gives with it */
+    {"unknown user at RCPT TO with the server's own 5.7.1 is hard",
      DSN("failed", "5.0.0",
          "550 5.7.1 User Unknown: bob@example.org (in reply to RCPT TO "
          "command)"),
+     CLS_BOUNCE, "bob@example.org", "5.7.1", 1, "userunknown", "", NULL},
+    {"unknown user with the server's own 5.7.1, no transcript, is soft",
+     DSN("failed", "5.0.0", "550 5.7.1 User Unknown: bob@example.org"),
      CLS_BOUNCE, "bob@example.org", "5.7.1", 0, "filtered", "", NULL},
     {"a relaying system's summary status loses to the remote's",
      DSN("failed", "5.0.0",
@@ -463,7 +468,9 @@ static void recipients_keep_their_own_words(void **state)
 	} want[][2] = {
 	    {{"bob@example.org", "userunknown", true},
 	     {"carol@example.org", "mailboxfull", false}},
-	    {{"carol@example.org", "blocked", false},
+	    /* refused at MAIL FROM: the sender was (issue #20 evidence
+	     * table, row 3), soft */
+	    {{"carol@example.org", "rejected", false},
 	     {"bob@example.org", "userunknown", true}},
 	};
 	size_t i, j;
