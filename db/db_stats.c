@@ -5,13 +5,16 @@
  *
  * An event counts for a campaign through the message it answers or
  * reports: events.related_message_id = outbox.message_id, the outbox row's
- * enrollment naming the campaign.  Warmup messages never have an outbox
- * row and warmup events are never among the kinds read, so neither counts.
- * Each figure counts outbox rows (messages), not events: a message
- * answered twice is one reply.  Only rows that went out count: sent, and
- * held (the result was lost, so it may have gone; a reply proves it did).
- * Queued, sending and failed rows cannot have been answered, and a
- * deferred attempt's Message-ID is replaced when it is retried.
+ * enrollment naming the campaign.  Warmup and test messages have outbox
+ * rows too, but no enrollment, and warmup events are never among the
+ * kinds read, so neither counts.  Each figure counts outbox rows
+ * (messages), not events: a message answered twice is one reply.  Only
+ * rows that went out count: sent, and held (the result was lost, so it
+ * may have gone; a reply proves it did).  Queued, sending and failed rows
+ * cannot have been answered.
+ *
+ * The outbox counts of `status` are the campaign messages' (warmup and
+ * test rows are never held, and the user acts on campaign steps only).
  *
  * Nothing here writes; every query is one statement, so the figures of one
  * call are consistent with each other even while the service writes.
@@ -23,9 +26,12 @@
 int db_queue_counts_get(db *d, db_queue_counts *out, cs_err *err)
 {
 	static const char sql[] =
-	    "SELECT (SELECT count(*) FROM outbox WHERE state = 'queued'), "
-	    "(SELECT count(*) FROM outbox WHERE state = 'sending'), "
-	    "(SELECT count(*) FROM outbox WHERE state = 'held'), "
+	    "SELECT (SELECT count(*) FROM outbox WHERE state = 'queued' AND "
+	    "purpose = 'campaign'), "
+	    "(SELECT count(*) FROM outbox WHERE state = 'sending' AND "
+	    "purpose = 'campaign'), "
+	    "(SELECT count(*) FROM outbox WHERE state = 'held' AND "
+	    "purpose = 'campaign'), "
 	    "(SELECT count(*) FROM enrollments WHERE state = 'held')";
 	sqlite3_stmt *st;
 	int rc;
