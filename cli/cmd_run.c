@@ -426,6 +426,7 @@ static cJSON *row_json(cli_ctx *ctx, const db_outbox *o)
 
 	memset(&e, 0, sizeof e);
 	cJSON_AddNumberToObject(x, "id", (double)o->id);
+	cJSON_AddStringToObject(x, "purpose", db_purpose_name(o->purpose));
 	have_e = db_enr_by_id(ctx->db, o->enrollment_id, &e, &err) == 0;
 	if (have_e)
 		cJSON_AddStringToObject(x, "contact", e.email);
@@ -573,10 +574,16 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 		char t[40];
 
 		when_text(o.due_at, t);
+		if (o.purpose == DB_PURPOSE_CAMPAIGN)
+			fprintf(ctx->out, "outbox row %lld: step %d, ", o.id,
+			        o.step);
+		else /* warmup and test messages have no step */
+			fprintf(ctx->out, "outbox row %lld: %s message, ", o.id,
+			        db_purpose_name(o.purpose));
 		fprintf(ctx->out,
-		        "outbox row %lld: step %d, %s (%d attempt%s)\n"
+		        "%s (%d attempt%s)\n"
 		        "message-id: %s\nsubject:    %s\ndue:        %s\n",
-		        o.id, o.step, db_ostate_name(o.state), o.attempts,
+		        db_ostate_name(o.state), o.attempts,
 		        o.attempts == 1 ? "" : "s", o.message_id, o.subject, t);
 		if (o.reason)
 			fprintf(ctx->out, "reason:     %s\n", o.reason);
@@ -698,8 +705,8 @@ const cli_cmd cli_cmds_run[] = {
      "waiting for its inbox, a retry or the caps), a held one (it may\n"
      "have been sent), or one that failed as not sendable (its contact's\n"
      "step is held).  Kept in the row's history.  --json prints the row\n"
-     "{id, contact, step, state, message_id, subject, attempts, due_at,\n"
-     "reason, contact_state}.\n\n"
+     "{id, purpose, contact, step, state, message_id, subject, attempts,\n"
+     "due_at, reason, contact_state}.\n\n"
      "Example:\n  coldseq outbox drop 42",
      1, 1, CLI_NEEDS_VAULT, NULL, run_drop},
     {"outbox", "retry", "ID", "send a queued or held message now",

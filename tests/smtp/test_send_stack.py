@@ -76,6 +76,19 @@ def starttls_send_arrives_intact():
                       "messages WHERE message_id = ?", (mid,)).fetchone()
     con.close()
     eq(row, (S.user(2), "test", "sent", 250), "messages row")
+    # the send went through the outbox like every message that leaves:
+    # one row, purpose test, sent, shown as a test message (no step)
+    con = sqlite3.connect(os.path.join(DATA, "coldseq.db"))
+    rid, = con.execute("SELECT id FROM outbox WHERE message_id = ? AND "
+                       "purpose = 'test' AND state = 'sent'",
+                       (mid,)).fetchone()
+    con.close()
+    show = json.loads(cs("outbox", "show", str(rid), "--json",
+                         check=0).stdout)
+    eq((show["purpose"], show["state"], show["message_id"]),
+       ("test", "sent", mid), "outbox show --json")
+    text = cs("outbox", "show", str(rid), check=0).stdout
+    assert text.startswith("outbox row %d: test message, sent" % rid), text
     # the exact message, marked seen, in the sender's Sent folder
     assert "Copy kept in: Sent" in p.stdout, p.stdout
     copy = S.wait_for(1, folder="Sent", predicate=by_mid(mid), timeout=10)[0]
