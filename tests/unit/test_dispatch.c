@@ -4,9 +4,9 @@
  * with its SMTP transport: batches per inbox completed later (as the
  * worker pool does), rotation across inboxes, the caps, the inbox busy
  * with a batch, the crash resolution (rows left 'sending', found or not
- * in "Sent" through a stub look-up) and a warmup exchange (a new message
- * and its reply), all through seq_dispatch_run / seq_dispatch_done /
- * seq_dispatch_resolve.
+ * in "Sent" through a scripted Sent-folder look-up) and a warmup exchange (a
+ * new message and its reply), all through seq_dispatch_run / seq_dispatch_done
+ * / seq_dispatch_resolve.
  */
 #include "sched_fx.h"
 
@@ -322,15 +322,15 @@ static void rotation_caps_batches(void **state)
 
 /* ---- crash resolution --------------------------------------------------- */
 
-typedef struct stub {
+typedef struct sent_folder { /* what the Sent folder answers, scripted */
 	const char *found, *unsearchable; /* Message-IDs */
 	int calls;
-} stub;
+} sent_folder;
 
 static int lookup(void *arg, const db_inbox *in, const char *message_id,
                   bool *found, cs_err *err)
 {
-	stub *x = arg;
+	sent_folder *x = arg;
 
 	assert_non_null(in);
 	x->calls++;
@@ -350,7 +350,7 @@ static void crash_resolution(void **state)
 	cs_err err = CS_ERR_INIT;
 	rec r;
 	seq_transport t;
-	stub x = {NULL, NULL, 0};
+	sent_folder x = {NULL, NULL, 0};
 	char sql[512];
 	int q;
 	int64_t wake;
