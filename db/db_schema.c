@@ -585,6 +585,63 @@ static const db_migration migrations[] = {
      "CREATE INDEX outbox_state ON outbox(state, due_at);"
      "CREATE INDEX outbox_enrollment ON outbox(enrollment_id);"
      "CREATE INDEX outbox_plan ON outbox(warmup_plan_id);"},
+
+    /* issue 21: provider limits counted the way the provider counts.
+     *  - inboxes.limits: per-inbox overrides of the provider table's
+     *    limits, "name=N name=N" (core/provider.c names them; 0 turns one
+     *    off); the old hard_cap override becomes messages_24h and the
+     *    column is no longer read.  trial: a Google Workspace trial
+     *    account (lower limits).  tenant: the Microsoft 365 tenant whose
+     *    tenant-wide external-recipient counter the inbox shares.
+     *  - tenants: per tenant, the licence count the limit is computed
+     *    from, or the limit itself (0: not set).
+     *  - sent_external: what the mailbox sent outside coldseq (the person
+     *    using it), read from the headers of its Sent folder: one row per
+     *    recipient ('' when the copy names none); counted against the
+     *    rolling limits like coldseq's own messages.
+     *  - messages(inbox_id, created_at): the rolling windows' index.
+     *  - domain_pauses: a sending domain paused or slowed toward a
+     *    receiving provider after that provider's refusals came back as
+     *    bounces (Gmail 5.7.26, Microsoft 5.7.515, ...). */
+    {16, "provider limits: overrides, tenants, sends outside coldseq, "
+         "domain pauses",
+     "ALTER TABLE inboxes ADD COLUMN limits TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE inboxes ADD COLUMN trial INTEGER NOT NULL DEFAULT 0"
+     "  CHECK (trial IN (0, 1));"
+     "ALTER TABLE inboxes ADD COLUMN tenant TEXT COLLATE NOCASE;"
+     "UPDATE inboxes SET limits = 'messages_24h=' || hard_cap"
+     "  WHERE hard_cap > 0;"
+     "CREATE TABLE tenants ("
+     "  name TEXT PRIMARY KEY COLLATE NOCASE,"
+     "  licences INTEGER NOT NULL DEFAULT 0 CHECK (licences >= 0),"
+     "  external_limit INTEGER NOT NULL DEFAULT 0"
+     "    CHECK (external_limit >= 0),"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE sent_external ("
+     "  inbox_id INTEGER NOT NULL REFERENCES inboxes(id) ON DELETE CASCADE,"
+     "  msg_key TEXT NOT NULL,"
+     "  recipient TEXT NOT NULL DEFAULT '' COLLATE NOCASE,"
+     "  external INTEGER NOT NULL CHECK (external IN (0, 1)),"
+     "  sent_at INTEGER NOT NULL,"
+     "  local_day TEXT NOT NULL,"
+     "  PRIMARY KEY (inbox_id, msg_key, recipient)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX sent_external_at ON sent_external(inbox_id, sent_at);"
+     "CREATE INDEX messages_inbox_at ON messages(inbox_id, created_at);"
+     "CREATE TABLE domain_pauses ("
+     "  domain TEXT NOT NULL COLLATE NOCASE,"
+     "  provider TEXT NOT NULL,"
+     "  mode TEXT NOT NULL CHECK (mode IN ('pause', 'slow')),"
+     "  until INTEGER NOT NULL,"
+     "  code TEXT NOT NULL,"
+     "  reason TEXT NOT NULL,"
+     "  inbox_id INTEGER REFERENCES inboxes(id) ON DELETE SET NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (domain, provider)"
+     ") WITHOUT ROWID;"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)
