@@ -744,6 +744,23 @@ int db_campaign_stops(db *d, long long campaign_id,
                       int (*fn)(const char *reason, long long n, void *arg),
                       void *arg, cs_err *err);
 
+/* ---- the Sent folder's sync: sends outside coldseq (db_sentsync.c) ---- */
+
+/* Whether message_id (with angle brackets) is one coldseq sent, from any
+ * inbox and for any purpose (a row of messages). */
+int db_sentsync_is_ours(db *d, const char *message_id, bool *ours, cs_err *err);
+/* One recipient ('' when the message names none) of a message inbox_id
+ * sent outside coldseq; external: the recipient's domain is not the
+ * inbox's.  sent_at: ms (the Sent copy's INTERNALDATE); local_day in the
+ * inbox's zone.  INSERT OR IGNORE: (inbox, msg_key, recipient) once. */
+int db_sent_external_add(db *d, long long inbox_id, const char *msg_key,
+                         const char *recipient, bool external, int64_t sent_at,
+                         const char *local_day, cs_err *err);
+/* Messages sent outside coldseq by inbox_id since `since` (ms), and their
+ * recipients (rows naming one). */
+int db_sentsync_count(db *d, long long inbox_id, int64_t since,
+                      long long *messages, long long *recipients, cs_err *err);
+
 /* The rest of db.h, split by concern; modules include db.h only. */
 #include "db/db_sched.h"
 #include "db/db_warmup.h"

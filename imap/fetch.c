@@ -503,6 +503,126 @@ void imap_fetched_free(imap_fetched *f, size_t n)
 	free(f);
 }
 
+/* ---- header fields only (the Sent sync) ------------------------------- */
+
+/* Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* An INTERNALDATE ("17-Jul-1996 02:44:25 -0700") as ms since the epoch. */
+static int64_t internal_ms(const struct mailimap_date_time *t)
+{
+	int z = t->dt_zone < 0 ? -t->dt_zone : t->dt_zone;
+	int64_t off = (int64_t)(z / 100) * 3600 + (z % 100) * 60;
+	int64_t s;
+
+	if (t->dt_month < 1 || t->dt_month > 12)
+		return 0;
+	s = days_from_civil(t->dt_year, t->dt_month, t->dt_day) * 86400 +
+	    (int64_t)t->dt_hour * 3600 + t->dt_min * 60 + t->dt_sec;
+	s -= t->dt_zone < 0 ? -off : off;
+	return s * 1000;
+}
+
+int imap_fetch_header_fields(imap_session *s, const uint32_t *uids, size_t n,
+                             const char *const *fields, size_t cap,
+                             imap_header **out, size_t *nout, cs_err *err)
+{
+	struct mailimap_set *set;
+	struct mailimap_fetch_type *ft;
+	clist *names = clist_new(), *result = NULL;
+	clistiter *it;
+	size_t i, count = 0;
+	int r;
+
+	*out = NULL;
+	*nout = 0;
+	if (n == 0) {
+		clist_free(names);
+		return 0;
+	}
+	set = mailimap_set_new_empty();
+	for (i = 0; i < n; i++)
+		mailimap_set_add_single(set, uids[i]);
+	for (i = 0; fields[i]; i++)
+		clist_append(names, cs_xstrdup(fields[i]));
+	ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	mailimap_fetch_type_new_fetch_att_list_add(
+	    ft, mailimap_fetch_att_new_uid());
+	mailimap_fetch_type_new_fetch_att_list_add(
+	    ft, mailimap_fetch_att_new_internaldate());
+	mailimap_fetch_type_new_fetch_att_list_add(
+	    ft, mailimap_fetch_att_new_body_peek_section(
+	            mailimap_section_new_header_fields(
+	                mailimap_header_list_new(names))));
+	r = mailimap_uid_fetch(s->imap, set, ft, &result);
+	mailimap_fetch_type_free(ft);
+	mailimap_set_free(set);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_session_fail(s, r, "UID FETCH (header fields)",
+		                         err);
+	*out = cs_xcalloc(clist_count(result) + 1, sizeof **out);
+	for (it = clist_begin(result); it; it = clist_next(it)) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		imap_header h;
+		clistiter *a;
+
+		memset(&h, 0, sizeof h);
+		for (a = clist_begin(ma->att_list); a; a = clist_next(a)) {
+			struct mailimap_msg_att_item *item = clist_content(a);
+			struct mailimap_msg_att_static *st;
+
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			st = item->att_data.att_static;
+			if (st->att_type == MAILIMAP_MSG_ATT_UID)
+				h.uid = st->att_data.att_uid;
+			else if (st->att_type ==
+			             MAILIMAP_MSG_ATT_INTERNALDATE &&
+			         st->att_data.att_internal_date)
+				h.internal_ms =
+				    internal_ms(st->att_data.att_internal_date);
+			else if (st->att_type ==
+			             MAILIMAP_MSG_ATT_BODY_SECTION &&
+			         st->att_data.att_body_section->sec_body_part)
+				cs_buf_append(
+				    &h.raw,
+				    st->att_data.att_body_section
+				        ->sec_body_part,
+				    st->att_data.att_body_section->sec_length <
+				            cap
+				        ? st->att_data.att_body_section
+				              ->sec_length
+				        : cap);
+		}
+		if (h.uid)
+			(*out)[count++] = h;
+		else
+			cs_buf_free(&h.raw);
+	}
+	mailimap_fetch_list_free(result);
+	*nout = count;
+	return 0;
+}
+
+void imap_headers_free(imap_header *h, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cs_buf_free(&h[i].raw);
+	free(h);
+}
+
 bool imap_has_idle(imap_session *s)
 {
 	return mailimap_has_idle(s->imap) != 0;

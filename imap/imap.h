@@ -109,6 +109,21 @@ int imap_search_new(imap_session *s, uint32_t after_uid, int64_t since_ms,
 int imap_fetch_heads(imap_session *s, const uint32_t *uids, size_t n,
                      size_t cap, imap_fetched **out, size_t *nout, cs_err *err);
 void imap_fetched_free(imap_fetched *f, size_t n);
+/* One message's header fields, as a Sent sync reads them. */
+typedef struct imap_header {
+	uint32_t uid;
+	int64_t internal_ms; /* INTERNALDATE, ms since the epoch; 0 if none */
+	cs_buf raw;          /* the asked fields as the server sent them */
+} imap_header;
+
+/* UID, INTERNALDATE and BODY.PEEK[HEADER.FIELDS (fields)] of each UID in
+ * one UID FETCH (nothing is marked read, no body is transferred); at most
+ * cap bytes of header per message.  fields: NULL-terminated names.  UIDs
+ * the server no longer has are left out.  Free with imap_headers_free. */
+int imap_fetch_header_fields(imap_session *s, const uint32_t *uids, size_t n,
+                             const char *const *fields, size_t cap,
+                             imap_header **out, size_t *nout, cs_err *err);
+void imap_headers_free(imap_header *h, size_t n);
 /* The UID (the highest, should there be several) of the message with
  * this Message-ID in the selected folder (EXAMINE or SELECT; UID SEARCH
  * HEADER); *found false when none. */

@@ -216,7 +216,7 @@ typedef struct seq_watcher {
 	imap_auth auth;
 	imap_session *s;
 	cs_secret *secret;
-	char *junk, *sent; /* folder names found; Sent is never scanned */
+	char *junk, *sent; /* folder names found; Sent: headers only */
 	bool selected;     /* INBOX is the selected folder (for IDLE) */
 	bool forced;       /* a refresh was forced since the last connect */
 	uint32_t inbox_uidvalidity, inbox_last; /* INBOX read up to here */

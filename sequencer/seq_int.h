@@ -63,10 +63,20 @@ struct seq_watch_mark {
 	uint64_t highestmodseq;
 };
 
+/* How far Sent was read (its inbox_folders row), handed from the loop to
+ * a fetch (seq_watch_sent.c). */
+struct seq_sent_mark {
+	char *name; /* as stored; NULL: never read */
+	uint32_t uidvalidity, last_uid;
+	int64_t now;   /* the plan's clock: a copy's time when it has none */
+	int64_t since; /* without a cursor only copies from here (25 h) */
+};
+
 typedef struct seq_watch_plan {
 	struct seq_watch_mark f[2];
 	size_t nf;
 	int64_t since; /* a first pass reads back to here */
+	struct seq_sent_mark sent;
 } seq_watch_plan;
 
 /* What a fetch found in one folder: classified messages and the new mark
@@ -81,10 +91,31 @@ struct seq_watch_got {
 	size_t n;
 };
 
+/* One message read from Sent: its key (Message-ID, else a hash of its
+ * header fields), Message-ID (NULL if none), recipients (To, Cc, Bcc)
+ * and time (ms). */
+struct seq_sent_msg {
+	char *msg_key, *message_id;
+	char **rcpts;
+	size_t nrcpts;
+	int64_t sent_at;
+};
+
+/* What a fetch read from Sent; name NULL: Sent was not read (none, no
+ * room, nothing new), nothing to record. */
+struct seq_sent_got {
+	char *name;
+	bool more;
+	uint32_t uidvalidity, last_uid;
+	struct seq_sent_msg *m;
+	size_t n;
+};
+
 typedef struct seq_watch_batch {
 	struct seq_watch_got f[2];
 	size_t nf;
 	bool more; /* more new mail than room: fetch again */
+	struct seq_sent_got sent;
 } seq_watch_batch;
 
 #define SEQ_WATCH_ROOM 500 /* messages per fetch */
@@ -100,6 +131,20 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
                       seq_sync_stats *st, cs_err *err);
 void seq_watch_plan_free(seq_watch_plan *p);
 void seq_watch_batch_free(seq_watch_batch *b);
+
+/* The Sent folder's header-only sync (seq_watch_sent.c), called by the
+ * three steps above: messages the mailbox sent outside coldseq become
+ * sent_external rows.  plan (loop) reads the cursor; fetch (worker: the
+ * network only, at most room messages) reads what is new; apply (loop,
+ * inside seq_watcher_apply's transaction) records the rows and moves the
+ * cursor.  Never changes the server (EXAMINE, BODY.PEEK). */
+int seq_watch_sent_plan(seq_watcher *w, struct seq_sent_mark *m, cs_err *err);
+int seq_watch_sent_fetch(seq_watcher *w, const struct seq_sent_mark *m,
+                         size_t room, struct seq_sent_got *g, cs_err *err);
+int seq_watch_sent_apply(seq_watcher *w, const struct seq_sent_got *g,
+                         cs_err *err);
+void seq_sent_mark_free(struct seq_sent_mark *m);
+void seq_sent_got_free(struct seq_sent_got *g);
 
 /* ---- warmup's receiving side (seq_warmup_recv.c) ----------------------- */
 

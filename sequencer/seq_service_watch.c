@@ -292,7 +292,8 @@ static void watch_done(uv_work_t *req, int status)
 				ww->err = e2;
 			}
 		}
-		if (ww->batch.nf) /* warmup mail, moved due times */
+		/* warmup mail, moved due times; sends outside coldseq */
+		if (ww->batch.nf || ww->batch.sent.n)
 			what |= SVC_PLAN | SVC_DUE;
 		if (st.new_events) {
 			cs_log_info("inbox %s: %d new event(s)", r->in.name,

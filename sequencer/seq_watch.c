@@ -1,8 +1,10 @@
 /*
  * seq_watch.c - the watcher: read new mail of an inbox (INBOX and Junk,
- * never Sent or Drafts), classify it, and record events, suppressions and
+ * never Drafts), classify it, and record events, suppressions and
  * contact stops.  What an event does is seq_policy.c's table; this file
  * finds what of ours a message is about and runs the row's actions.
+ * Sent is read too, its header fields only, for what the mailbox sent
+ * outside coldseq (seq_watch_sent.c, hooked into plan, fetch and apply).
  *
  * Never miss, never twice:
  *  - per folder, UIDVALIDITY and the last UID read are stored in the same
@@ -411,6 +413,7 @@ void seq_watch_plan_free(seq_watch_plan *p)
 
 	for (i = 0; i < p->nf; i++)
 		free(p->f[i].name);
+	seq_sent_mark_free(&p->sent);
 	memset(p, 0, sizeof *p);
 }
 
@@ -424,6 +427,7 @@ void seq_watch_batch_free(seq_watch_batch *b)
 		free(b->f[i].cls);
 		free(b->f[i].uids);
 	}
+	seq_sent_got_free(&b->sent);
 	memset(b, 0, sizeof *b);
 }
 
@@ -460,6 +464,8 @@ int seq_watcher_plan(seq_watcher *w, seq_watch_plan *p, cs_err *err)
 	rc = plan_folder(w, p, "inbox", "INBOX", err);
 	if (rc == 0 && w->junk)
 		rc = plan_folder(w, p, "junk", w->junk, err);
+	if (rc == 0)
+		rc = seq_watch_sent_plan(w, &p->sent, err);
 	if (rc)
 		seq_watch_plan_free(p);
 	return rc;
@@ -565,6 +571,11 @@ int seq_watcher_fetch(seq_watcher *w, const seq_watch_plan *p, size_t room,
 		if (b->f[i].more)
 			b->more = true;
 	}
+	if (rc == 0) {
+		rc = seq_watch_sent_fetch(w, &p->sent, room, &b->sent, err);
+		if (b->sent.more)
+			b->more = true;
+	}
 	return rc;
 }
 
@@ -599,6 +610,8 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
 			w->inbox_last = g->last_uid;
 		}
 	}
+	if (rc == 0)
+		rc = seq_watch_sent_apply(w, &b->sent, err);
 	if (rc == 0)
 		rc = db_commit(w->d, err);
 	if (rc) {
