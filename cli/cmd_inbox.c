@@ -383,20 +383,35 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 	return CLI_EXIT_OK;
 }
 
+#define DAY_MS 86400000LL
+
 static int run_show(cli_ctx *ctx, const cli_args *a)
 {
 	db_inbox in;
 	cs_err err = CS_ERR_INIT;
 	size_t t;
 	bool sec;
+	long long out_msgs = 0, out_rcpts = 0;
 
 	if (db_inbox_get(ctx->db, a->pos[0], &in, &err) != 0) {
 		cli_error("inbox show: %s", err.msg);
 		return CLI_EXIT_FAIL;
 	}
 	sec = has_secret(ctx, &in);
+	/* what the watcher read from Sent that coldseq did not send */
+	if (db_sentsync_count(ctx->db, in.id, cs_clock_now(NULL) - DAY_MS,
+	                      &out_msgs, &out_rcpts, &err) != 0) {
+		cli_error("inbox show: %s", err.msg);
+		db_inbox_free(&in);
+		return CLI_EXIT_FAIL;
+	}
 	if (a->json) {
-		cli_print_json(ctx, inbox_json(ctx, &in, sec));
+		cJSON *o = inbox_json(ctx, &in, sec),
+		      *so = cJSON_AddObjectToObject(o, "sent_outside_24h");
+
+		cJSON_AddNumberToObject(so, "messages", (double)out_msgs);
+		cJSON_AddNumberToObject(so, "recipients", (double)out_rcpts);
+		cli_print_json(ctx, o);
 		db_inbox_free(&in);
 		return CLI_EXIT_OK;
 	}
@@ -429,6 +444,11 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	for (t = 0; t < in.ntags; t++)
 		fprintf(ctx->out, "%s%s", t ? ", " : "", in.tags[t]);
 	fprintf(ctx->out, "%s\n", in.ntags ? "" : "-");
+	fprintf(ctx->out,
+	        "sent outside coldseq (24 h): %lld message%s, %lld "
+	        "recipient%s\n",
+	        out_msgs, out_msgs == 1 ? "" : "s", out_rcpts,
+	        out_rcpts == 1 ? "" : "s");
 	if (in.auth_state != DB_AUTH_OK)
 		fprintf(ctx->out, "sign-in:      %s: %s\n",
 		        db_auth_state_name(in.auth_state),
@@ -575,7 +595,10 @@ const cli_cmd cli_cmds_inbox[] = {
      0, 0, CLI_NEEDS_DB, list_opts, run_list},
     {"inbox", "show", "NAME", "show one inbox's settings",
      "--json prints the inbox object (as 'inbox list --json': settings,\n"
-     "status, whether a password is stored, never the password).\n\n"
+     "status, whether a password is stored, never the password), plus\n"
+     "sent_outside_24h {messages, recipients}: what the mailbox sent\n"
+     "outside coldseq in the last 24 hours, as the watcher read it from\n"
+     "the Sent folder (its header fields only).\n\n"
      "Example:\n  coldseq inbox show sales1",
      1, 1, CLI_NEEDS_DB, NULL, run_show},
     {"inbox", "remove", "NAME", "remove an inbox and its stored password",
