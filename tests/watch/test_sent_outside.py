@@ -166,8 +166,12 @@ def uidvalidity_change_does_not_double_count():
         c.close()
         c.delete("Sent")
         c.create("Sent")
-        c.select("Keep")
-        c.copy("1:*", "Sent")  # COPY keeps each INTERNALDATE
+        typ, data = c.select("Keep")
+        # one by one, the oldest last: every copy gets another UID (COPY
+        # keeps each INTERNALDATE)
+        n = int(data[0])
+        for k in list(range(2, n + 1)) + [1]:
+            c.copy(str(k), "Sent")
         c.close()
         c.delete("Keep")
     p = sync()
