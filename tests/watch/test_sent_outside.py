@@ -9,6 +9,7 @@ import imaplib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -180,6 +181,49 @@ def uidvalidity_change_does_not_double_count():
     assert sent_cursor()[1] != uv0, "the new UIDVALIDITY is stored"
     eq(rows(), before, "no send counted twice, the old one still not")
     eq(show(), {"messages": 3, "recipients": 6}, "inbox show --json")
+
+
+@test
+def the_service_reads_sent_too():
+    # a second inbox, read by the service's watcher only
+    cs("inbox", "add", "user4", "--email", S.user(4), "--smtp",
+       "127.0.0.1:%d" % S.submission_port, "--imap",
+       "127.0.0.1:%d" % S.imaps_port, "--imap-tls", "tls", "--ca-file",
+       S.ca_file, "--password-stdin", stdin=S.password + "\n", check=0)
+    m = email.message.EmailMessage()
+    m["From"] = S.user(4)
+    m["To"] = "Someone <someone@elsewhere.test>"
+    m["Subject"] = "Sent from the web mail"
+    m["Date"] = email.utils.formatdate()
+    m["Message-ID"] = email.utils.make_msgid(domain="webmail.example")
+    m.set_content("Hi.")
+    with S.imap(4) as c:
+        typ, data = c.append("Sent", "\\Seen", imaplib.Time2Internaldate(
+            time.time()), m.as_bytes())
+        assert typ == "OK", data
+
+    def of_user4():
+        con = sqlite3.connect(os.path.join(DATA, "coldseq.db"))
+        r = con.execute("SELECT s.msg_key, s.recipient, s.external FROM "
+                        "sent_external s JOIN inboxes i ON i.id = "
+                        "s.inbox_id WHERE i.name = 'user4'").fetchall()
+        con.close()
+        return r
+    p = subprocess.Popen([BIN, "--data-dir", DATA, "run"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not of_user4() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    eq(p.returncode, 0, err)
+    eq(of_user4(), [(m["Message-ID"], "someone@elsewhere.test", 1)],
+       "the service's watcher counted the send")
+    j = json.loads(cs("inbox", "show", "user4", "--json", check=0).stdout)
+    eq(j["sent_outside_24h"], {"messages": 1, "recipients": 1}, "show")
 
 
 try:
