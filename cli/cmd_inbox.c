@@ -255,6 +255,9 @@ static int run_add(cli_ctx *ctx, const cli_args *a)
 		        in.name, in.email, in.smtp_host, in.smtp_port,
 		        in.smtp_tls, in.imap_host, in.imap_port, in.imap_tls,
 		        blob.len ? "" : "; no password yet");
+	if (cli_basic_auth_warning(&in))
+		fprintf(stderr, "coldseq: warning: %s\n",
+		        cli_basic_auth_warning(&in));
 	rc = CLI_EXIT_OK;
 	goto out;
 fail:
@@ -291,10 +294,15 @@ static int run_set(cli_ctx *ctx, const cli_args *a)
 		goto fail;
 	if (db_begin(ctx->db, &err) != 0)
 		goto fail;
-	/* settings and password change together or not at all */
+	/* settings and password change together or not at all; a new
+	 * password ends a refused sign-in (auth_failed) */
 	if (db_inbox_update(ctx->db, &in, &err) != 0 ||
 	    (blob.len && db_inbox_set_secret(ctx->db, in.uuid, blob.data,
-	                                     blob.len, &err) != 0)) {
+	                                     blob.len, &err) != 0) ||
+	    (blob.len && in.auth == DB_AUTH_PASSWORD &&
+	     in.auth_state == DB_AUTH_FAILED &&
+	     db_inbox_set_auth(ctx->db, in.id, DB_AUTH_OK, NULL,
+	                       cs_clock_now(NULL), &err) != 0)) {
 		db_rollback(ctx->db);
 		goto fail;
 	}
@@ -304,6 +312,9 @@ static int run_set(cli_ctx *ctx, const cli_args *a)
 		cli_print_json(ctx, inbox_json(ctx, &in, has_secret(ctx, &in)));
 	else if (!a->quiet)
 		fprintf(ctx->out, "Updated inbox %s\n", in.name);
+	if (cli_basic_auth_warning(&in))
+		fprintf(stderr, "coldseq: warning: %s\n",
+		        cli_basic_auth_warning(&in));
 	rc = CLI_EXIT_OK;
 	goto out;
 fail:
@@ -429,6 +440,15 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	for (t = 0; t < in.ntags; t++)
 		fprintf(ctx->out, "%s%s", t ? ", " : "", in.tags[t]);
 	fprintf(ctx->out, "%s\n", in.ntags ? "" : "-");
+	if (in.status != DB_INBOX_ACTIVE && in.paused_until > 0) {
+		char u[32];
+
+		cs_time_iso8601(in.paused_until, u, sizeof u);
+		fprintf(ctx->out, "paused until: %s\n", u);
+	}
+	if (cli_basic_auth_warning(&in))
+		fprintf(ctx->out, "WARNING:      %s\n",
+		        cli_basic_auth_warning(&in));
 	if (in.auth_state != DB_AUTH_OK)
 		fprintf(ctx->out, "sign-in:      %s: %s\n",
 		        db_auth_state_name(in.auth_state),
