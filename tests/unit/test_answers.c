@@ -82,8 +82,9 @@ static const char *const contacts[] = {
 #define T0 "2026-12-01T08:00:00Z"
 
 /* Two inboxes, twenty contacts, a one-step campaign over both; run the
- * scheduler for 6 hours with sc's answer. */
-static void play(fx *f, script *sc)
+ * scheduler for 6 hours with sc's answer (cap: each inbox's daily cap,
+ * which sets the pace). */
+static void play(fx *f, script *sc, int cap)
 {
 	cs_clock *clock;
 	seq_sched *s = NULL;
@@ -91,8 +92,8 @@ static void play(fx *f, script *sc)
 	cs_err err = CS_ERR_INIT;
 	int64_t t0 = at(T0);
 
-	add_inbox(f, "a", 50, "UTC", NULL);
-	add_inbox(f, "b", 50, "UTC", NULL);
+	add_inbox(f, "a", cap, "UTC", NULL);
+	add_inbox(f, "b", cap, "UTC", NULL);
 	add_contacts(f, "l", contacts);
 	add_template(f, "intro", "Subject: Hello {{first_name}}\n\nHi.\n");
 	create_campaign(f,
@@ -209,7 +210,7 @@ static void quota_pauses_until_the_window_frees(void **state)
 	char st[16];
 	int64_t due = 0;
 
-	play(f, &sc);
+	play(f, &sc, 50);
 	assert_int_equal(sc.na, 2); /* two went before the limit */
 	inbox_a(f, &r);
 	assert_string_equal(r.status, "paused");
@@ -240,7 +241,7 @@ static void restricted_pauses_with_no_end(void **state)
 	char st[16];
 	int64_t due = 0;
 
-	play(f, &sc);
+	play(f, &sc, 50);
 	inbox_a(f, &r);
 	assert_string_equal(r.status, "paused");
 	assert_int_equal(r.paused_until, 0); /* until the user resumes */
@@ -265,7 +266,7 @@ static void bad_credentials_is_auth_failed(void **state)
 	int i;
 	bool by_b = false;
 
-	play(f, &sc);
+	play(f, &sc, 50);
 	inbox_a(f, &r);
 	assert_string_equal(r.auth_state, "auth_failed");
 	assert_string_equal(r.status, "active"); /* not a pause */
@@ -291,7 +292,7 @@ static void smtp_auth_disabled_is_a_pause_not_auth_failed(void **state)
 	                     "for more information."};
 	irow r;
 
-	play(f, &sc);
+	play(f, &sc, 50);
 	inbox_a(f, &r);
 	assert_string_equal(r.auth_state, "ok");
 	assert_string_equal(r.status, "paused");
@@ -317,7 +318,7 @@ static void backoff_opens_no_session_for_a_while(void **state)
 	int i, after = 0;
 	bool retried = false;
 
-	play(f, &sc);
+	play(f, &sc, 400); /* a send every few minutes */
 	inbox_a(f, &r);
 	assert_string_equal(r.status, "active"); /* not a pause */
 	assert_string_equal(r.auth_state, "ok");
