@@ -575,7 +575,9 @@ const cli_cmd cli_cmds_inbox[] = {
      "a mode that does not fit the port is named at the first connect\n"
      "('inbox test', send-test, the service) within seconds, with the\n"
      "option that fixes it.  The login defaults to the email; the daily\n"
-     "cap to config inbox.daily_cap.  The same email twice is refused.\n\n"
+     "cap to config inbox.daily_cap.  The same email twice is refused.\n"
+     "A Microsoft 365 inbox on a password is warned about: Microsoft is\n"
+     "retiring Basic authentication for SMTP AUTH (use --auth oauth2).\n\n"
      "--json prints the stored inbox (never the password).\n\n"
      "Example:\n"
      "  echo \"$PW\" | coldseq inbox add sales1 --email ann@example.com \\\n"
@@ -584,7 +586,8 @@ const cli_cmd cli_cmds_inbox[] = {
      1, 1, CLI_NEEDS_VAULT, add_opts, run_add},
     {"inbox", "set", "NAME", "change an inbox's settings or password",
      "Any option of 'inbox add' changes that setting; --tag replaces the\n"
-     "tags; --password-stdin replaces the password.\n\n"
+     "tags; --password-stdin replaces the password (and ends an\n"
+     "auth_failed the server's refusal of the old one set).\n\n"
      "--json prints the stored inbox (as 'inbox show --json').\n\n"
      "Example:\n  coldseq inbox set sales1 --daily-cap 40 --timezone "
      "Europe/Berlin",
@@ -595,7 +598,9 @@ const cli_cmd cli_cmds_inbox[] = {
      0, 0, CLI_NEEDS_DB, list_opts, run_list},
     {"inbox", "show", "NAME", "show one inbox's settings",
      "--json prints the inbox object (as 'inbox list --json': settings,\n"
-     "status, whether a password is stored, never the password).\n\n"
+     "status, whether a password is stored, never the password).  A\n"
+     "paused inbox shows the reason (a provider's answer: its code, its\n"
+     "words and what to do) and when the pause ends.\n\n"
      "Example:\n  coldseq inbox show sales1",
      1, 1, CLI_NEEDS_DB, NULL, run_show},
     {"inbox", "remove", "NAME", "remove an inbox and its stored password",

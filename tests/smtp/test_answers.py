@@ -170,6 +170,26 @@ def smtp_auth_disabled_pauses_not_auth_failed():
 
 
 @test
+def microsoft_535_5_7_3_on_a_password_is_auth_failed():
+    # a refused token is refreshed; a refused password cannot be
+    setup("m573", provider="microsoft")
+    with FakeSMTP("ok", auth_reply="535 5.7.3 Authentication "
+                  "unsuccessful [SN4PR0201CA0000.namprd02.prod.outlook."
+                  "com]") as f:
+        p, doc = send_via("m573", f)
+    eq(doc["code"], 535, "code")
+    row = inbox_row("m573")
+    eq((row["status"], row["auth_state"]), ("active", "auth_failed"),
+       "state")
+    assert "Basic authentication for SMTP AUTH is being retired" in \
+        row["auth_reason"], row
+    # a new password ends it
+    cs("m573", "inbox", "set", "fake", "--password-stdin",
+       stdin="new-pw\n", check=0)
+    eq(inbox_row("m573")["auth_state"], "ok", "after a new password")
+
+
+@test
 def microsoft_password_inbox_is_warned_about_basic_auth():
     d = "basic"
     cs(d, "init", check=0)
