@@ -35,6 +35,9 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *value,
 void cli_inbox_preset(db_inbox *in);
 /* Defaults (TLS mode from the port, UTC, ...) and required fields. */
 int cli_inbox_finish(db_inbox *in, cs_err *err);
+/* The warning for a Microsoft inbox on password authentication (issue
+ * 21), or NULL: shown by inbox add/set/show and status. */
+const char *cli_basic_auth_warning(const db_inbox *in);
 bool cli_valid_email(const char *addr);
 /* One line from stdin (caller wipes and frees); NULL with err if empty. */
 char *cli_read_secret_stdin(cs_err *err);

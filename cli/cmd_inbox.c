@@ -255,6 +255,9 @@ static int run_add(cli_ctx *ctx, const cli_args *a)
 		        in.name, in.email, in.smtp_host, in.smtp_port,
 		        in.smtp_tls, in.imap_host, in.imap_port, in.imap_tls,
 		        blob.len ? "" : "; no password yet");
+	if (cli_basic_auth_warning(&in))
+		fprintf(stderr, "coldseq: warning: %s\n",
+		        cli_basic_auth_warning(&in));
 	rc = CLI_EXIT_OK;
 	goto out;
 fail:
@@ -291,10 +294,15 @@ static int run_set(cli_ctx *ctx, const cli_args *a)
 		goto fail;
 	if (db_begin(ctx->db, &err) != 0)
 		goto fail;
-	/* settings and password change together or not at all */
+	/* settings and password change together or not at all; a new
+	 * password ends a refused sign-in (auth_failed) */
 	if (db_inbox_update(ctx->db, &in, &err) != 0 ||
 	    (blob.len && db_inbox_set_secret(ctx->db, in.uuid, blob.data,
-	                                     blob.len, &err) != 0)) {
+	                                     blob.len, &err) != 0) ||
+	    (blob.len && in.auth == DB_AUTH_PASSWORD &&
+	     in.auth_state == DB_AUTH_FAILED &&
+	     db_inbox_set_auth(ctx->db, in.id, DB_AUTH_OK, NULL,
+	                       cs_clock_now(NULL), &err) != 0)) {
 		db_rollback(ctx->db);
 		goto fail;
 	}
@@ -304,6 +312,9 @@ static int run_set(cli_ctx *ctx, const cli_args *a)
 		cli_print_json(ctx, inbox_json(ctx, &in, has_secret(ctx, &in)));
 	else if (!a->quiet)
 		fprintf(ctx->out, "Updated inbox %s\n", in.name);
+	if (cli_basic_auth_warning(&in))
+		fprintf(stderr, "coldseq: warning: %s\n",
+		        cli_basic_auth_warning(&in));
 	rc = CLI_EXIT_OK;
 	goto out;
 fail:
@@ -449,6 +460,15 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	        "recipient%s\n",
 	        out_msgs, out_msgs == 1 ? "" : "s", out_rcpts,
 	        out_rcpts == 1 ? "" : "s");
+	if (in.status != DB_INBOX_ACTIVE && in.paused_until > 0) {
+		char u[32];
+
+		cs_time_iso8601(in.paused_until, u, sizeof u);
+		fprintf(ctx->out, "paused until: %s\n", u);
+	}
+	if (cli_basic_auth_warning(&in))
+		fprintf(ctx->out, "WARNING:      %s\n",
+		        cli_basic_auth_warning(&in));
 	if (in.auth_state != DB_AUTH_OK)
 		fprintf(ctx->out, "sign-in:      %s: %s\n",
 		        db_auth_state_name(in.auth_state),
@@ -575,7 +595,9 @@ const cli_cmd cli_cmds_inbox[] = {
      "a mode that does not fit the port is named at the first connect\n"
      "('inbox test', send-test, the service) within seconds, with the\n"
      "option that fixes it.  The login defaults to the email; the daily\n"
-     "cap to config inbox.daily_cap.  The same email twice is refused.\n\n"
+     "cap to config inbox.daily_cap.  The same email twice is refused.\n"
+     "A Microsoft 365 inbox on a password is warned about: Microsoft is\n"
+     "retiring Basic authentication for SMTP AUTH (use --auth oauth2).\n\n"
      "--json prints the stored inbox (never the password).\n\n"
      "Example:\n"
      "  echo \"$PW\" | coldseq inbox add sales1 --email ann@example.com \\\n"
@@ -584,7 +606,8 @@ const cli_cmd cli_cmds_inbox[] = {
      1, 1, CLI_NEEDS_VAULT, add_opts, run_add},
     {"inbox", "set", "NAME", "change an inbox's settings or password",
      "Any option of 'inbox add' changes that setting; --tag replaces the\n"
-     "tags; --password-stdin replaces the password.\n\n"
+     "tags; --password-stdin replaces the password (and ends an\n"
+     "auth_failed the server's refusal of the old one set).\n\n"
      "--json prints the stored inbox (as 'inbox show --json').\n\n"
      "Example:\n  coldseq inbox set sales1 --daily-cap 40 --timezone "
      "Europe/Berlin",
@@ -598,7 +621,9 @@ const cli_cmd cli_cmds_inbox[] = {
      "status, whether a password is stored, never the password), plus\n"
      "sent_outside_24h {messages, recipients}: what the mailbox sent\n"
      "outside coldseq in the last 24 hours, as the watcher read it from\n"
-     "the Sent folder (its header fields only).\n\n"
+     "the Sent folder (its header fields only).  A paused inbox shows the\n"
+     "reason (a provider's answer: its code, its words and what to do)\n"
+     "and when the pause ends.\n\n"
      "Example:\n  coldseq inbox show sales1",
      1, 1, CLI_NEEDS_DB, NULL, run_show},
     {"inbox", "remove", "NAME", "remove an inbox and its stored password",

@@ -106,6 +106,9 @@ static void health(ibox_status *s)
 		s->health = "warning";
 		cs_buf_printf(&s->detail, "over %.0f%% hard bounces",
 		              SEQ_BOUNCE_WARN * 100.0);
+	} else if (cli_basic_auth_warning(in)) {
+		s->health = "warning";
+		cs_buf_puts(&s->detail, cli_basic_auth_warning(in));
 	} else
 		s->health = "ok";
 }

@@ -408,3 +408,13 @@ void cli_uuid_v4(char out[37])
 	    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
 	    r[11], r[12], r[13], r[14], r[15]);
 }
+
+const char *cli_basic_auth_warning(const db_inbox *in)
+{
+	if (in->provider == CS_PROVIDER_MICROSOFT &&
+	    in->auth == DB_AUTH_PASSWORD)
+		return "Microsoft is retiring Basic authentication for SMTP "
+		       "AUTH; connect with --auth oauth2 ('coldseq inbox "
+		       "connect microsoft')";
+	return NULL;
+}

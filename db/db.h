@@ -326,6 +326,11 @@ int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
 int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
                            int code, const char *reply, int64_t now,
                            cs_err *err);
+/* The created_at of inbox_id's oldest message at or after since that
+ * went out or may have (sending, sent, uncertain), every purpose;
+ * *found false when there is none. */
+int db_message_oldest_since(db *d, long long inbox_id, int64_t since,
+                            int64_t *out, bool *found, cs_err *err);
 /* Messages of inbox_id on local_day that count toward its cap
  * (sending, sent, uncertain) for purpose. */
 int db_message_count_day(db *d, long long inbox_id, const char *local_day,

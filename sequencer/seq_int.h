@@ -277,6 +277,29 @@ int seq_outbox_settle(db *d, const char *message_id, const smtp_result *res,
  * Sent (checked and found): sent; else uncertain, the detail saying why
  * ("was being sent when coldseq stopped and ...", why when Sent could
  * not be searched) and then tail. */
+/* What a send's verdict did to the inbox that sent (seq_verdict_effect). */
+typedef enum seq_fx_kind {
+	SEQ_FX_NONE,        /* nothing beyond the purpose's own handling */
+	SEQ_FX_PAUSE,       /* paused until `until` (0: until resumed) */
+	SEQ_FX_AUTH_FAILED, /* auth_state auth_failed */
+	SEQ_FX_BACKOFF,     /* no new session before `until`; not a pause */
+} seq_fx_kind;
+typedef struct seq_verdict_fx {
+	seq_fx_kind kind;
+	int64_t until;
+	cs_buf why; /* the stored reason: code, the provider's text (scrubbed
+	               by smtp/), whose answer, the remedy */
+} seq_verdict_fx;
+/* The one mapping from a verdict's action to its inbox, for every purpose
+ * (campaign, warmup, send-test), inside seq_outbox_settle's transaction:
+ * pauses the inbox (quota: until the provider's 24-hour window frees;
+ * restricted, SMTP AUTH disabled: until resumed) or marks it auth_failed
+ * in d, logs it, and tells fx (free with seq_verdict_fx_free).  Actions
+ * slow and none, and a refused token on an oauth2 inbox (refreshed once
+ * before), leave fx SEQ_FX_NONE: the purpose handles them. */
+int seq_verdict_effect(db *d, const db_inbox *in, const smtp_result *res,
+                       int64_t now, seq_verdict_fx *fx, cs_err *err);
+void seq_verdict_fx_free(seq_verdict_fx *fx);
 void seq_outbox_unc_result(smtp_result *res, bool checked, bool found,
                            const char *why, const char *tail);
 /* The campaign purpose's functions take campaign rows only: CS_EINVAL

@@ -478,6 +478,146 @@ static int pause_inbox(seq_sched *s, seq_ibox *ib, const char *why,
 	return rc;
 }
 
+/* ---- what a verdict does to its inbox ------------------------------------
+ *
+ * One mapping for every purpose (campaign, warmup, send-test): the
+ * verdict's action decides.
+ *
+ *   action               inbox                          message
+ *   quota                paused until seq_quota_until   again after it
+ *   restricted           paused, no end (user resumes)  waits for resume
+ *   smtp_auth_disabled   paused, no end (user resumes)  waits for resume
+ *   auth_failed          auth_state auth_failed         waits for the fix
+ *   refresh_token        (password inbox) auth_failed;  as auth_failed /
+ *                        oauth2: refreshed once before, inbox failure
+ *                        here only when that failed too
+ *   backoff_connections  no new session for            queued, due then
+ *                        retry_after_s (not a pause)
+ *   slow, none           the purpose's own handling
+ */
+
+/* When the provider's rolling 24-hour window frees for inbox_id: the
+ * oldest message it sent in the last 24 hours plus 24 hours, else now
+ * plus 24 hours.  Until the rolling counters are merged, the one place
+ * that answers this. */
+static int seq_quota_until(db *d, long long inbox_id, int64_t now,
+                           int64_t *until, cs_err *err)
+{
+	int64_t oldest = 0;
+	bool found = false;
+	int rc = db_message_oldest_since(d, inbox_id, now - 86400000LL, &oldest,
+	                                 &found, err);
+
+	if (rc != 0)
+		return rc;
+	*until = found ? oldest + 86400000LL : now + 86400000LL;
+	if (*until < now + 60000)
+		*until = now + 60000;
+	return 0;
+}
+
+/* "550 5.4.5 Daily user sending limit exceeded (Google): remedy" */
+static void verdict_why(const smtp_result *res, const char *remedy, cs_buf *out)
+{
+	const smtp_verdict *v = &res->verdict;
+
+	if (res->code)
+		cs_buf_printf(out, "%d ", res->code);
+	cs_buf_printf(out, "%.200s", res->text[0] ? res->text : res->detail);
+	while (out->len && (out->data[out->len - 1] == ' ' ||
+	                    out->data[out->len - 1] == '.'))
+		out->data[--out->len] = '\0';
+	if (v->provider)
+		cs_buf_printf(out, " (%s)", v->provider);
+	if (remedy)
+		cs_buf_printf(out, ": %s", remedy);
+}
+
+void seq_verdict_fx_free(seq_verdict_fx *fx)
+{
+	cs_buf_free(&fx->why);
+	memset(fx, 0, sizeof *fx);
+}
+
+int seq_verdict_effect(db *d, const db_inbox *in, const smtp_result *res,
+                       int64_t now, seq_verdict_fx *fx, cs_err *err)
+{
+	const smtp_verdict *v = &res->verdict;
+	const char *remedy = v->remedy;
+	char t[40];
+	int rc = 0;
+
+	memset(fx, 0, sizeof *fx);
+	if (v->outcome == SMTP_SENT || v->outcome == SMTP_UNCERTAIN ||
+	    v->outcome == SMTP_REJECTED_RECIPIENT)
+		return 0;
+	switch (v->action) {
+	case SMTP_ACT_QUOTA:
+		fx->kind = SEQ_FX_PAUSE;
+		rc = seq_quota_until(d, in->id, now, &fx->until, err);
+		break;
+	case SMTP_ACT_RESTRICTED:
+	case SMTP_ACT_SMTP_AUTH_DISABLED: fx->kind = SEQ_FX_PAUSE; break;
+	case SMTP_ACT_REFRESH_TOKEN:
+		if (in->auth == DB_AUTH_OAUTH2)
+			return 0; /* refreshed once already: an inbox failure */
+		fx->kind = SEQ_FX_AUTH_FAILED;
+		if (in->provider == CS_PROVIDER_MICROSOFT)
+			remedy = "Microsoft refused the password (Basic "
+			         "authentication for SMTP AUTH is being "
+			         "retired): connect with --auth oauth2 "
+			         "('coldseq inbox connect microsoft')";
+		else
+			remedy = "the server refused the password: store the "
+			         "right one with 'coldseq inbox set NAME "
+			         "--password-stdin'";
+		break;
+	case SMTP_ACT_AUTH_FAILED: fx->kind = SEQ_FX_AUTH_FAILED; break;
+	case SMTP_ACT_BACKOFF_CONNECTIONS:
+		fx->kind = SEQ_FX_BACKOFF;
+		fx->until =
+		    now +
+		    (int64_t)(v->retry_after_s > 60 ? v->retry_after_s : 60) *
+		        1000;
+		break;
+	case SMTP_ACT_SLOW:
+	case SMTP_ACT_NONE: return 0;
+	}
+	if (rc != 0)
+		return rc;
+	verdict_why(res, remedy, &fx->why);
+	switch (fx->kind) {
+	case SEQ_FX_PAUSE:
+		if ((rc = db_inbox_set_status(d, in->name, DB_INBOX_PAUSED,
+		                              fx->why.data, fx->until, now,
+		                              err)) != 0)
+			return rc;
+		if (fx->until) {
+			cs_time_iso8601(fx->until, t, sizeof t);
+			cs_log_warn("inbox %s paused until %s: %s", in->name, t,
+			            fx->why.data);
+		} else {
+			cs_log_warn("inbox %s paused until it is resumed: %s",
+			            in->name, fx->why.data);
+		}
+		break;
+	case SEQ_FX_AUTH_FAILED:
+		if ((rc = db_inbox_set_auth(d, in->id, DB_AUTH_FAILED,
+		                            fx->why.data, now, err)) != 0)
+			return rc;
+		cs_log_warn("inbox %s: sign-in refused: %s", in->name,
+		            fx->why.data);
+		break;
+	case SEQ_FX_BACKOFF:
+		cs_time_iso8601(fx->until, t, sizeof t);
+		cs_log_warn("inbox %s opens no new session before %s: %s",
+		            in->name, t, fx->why.data);
+		break;
+	case SEQ_FX_NONE: break;
+	}
+	return 0;
+}
+
 /* What a campaign step's result does (inside seq_outbox_settle). */
 typedef struct fin {
 	seq_sched *s;
@@ -490,6 +630,32 @@ typedef struct fin {
 	int64_t now;
 } fin;
 
+/* The scheduler's copy of ib after seq_verdict_effect changed it. */
+static int mirror_fx(seq_sched *s, seq_ibox *ib, const seq_verdict_fx *fx,
+                     cs_err *err)
+{
+	switch (fx->kind) {
+	case SEQ_FX_PAUSE:
+		ib->in.status = DB_INBOX_PAUSED;
+		ib->active = false;
+		free(ib->in.paused_reason);
+		ib->in.paused_reason = cs_xstrdup(fx->why.data);
+		ib->in.paused_until = fx->until;
+		break;
+	case SEQ_FX_AUTH_FAILED:
+		free(ib->in.auth_reason);
+		ib->in.auth_reason = cs_xstrdup(fx->why.data);
+		/* its new contacts go to other inboxes */
+		return seq_sched_auth_lost(s, ib->in.id, err);
+	case SEQ_FX_BACKOFF:
+		if (ib->next_at < fx->until)
+			ib->next_at = fx->until;
+		break;
+	case SEQ_FX_NONE: break;
+	}
+	return 0;
+}
+
 static int campaign_effects(void *arg, cs_err *err)
 {
 	fin *f = arg;
@@ -500,8 +666,13 @@ static int campaign_effects(void *arg, cs_err *err)
 	const smtp_result *res = f->res;
 	const smtp_verdict *v = &res->verdict;
 	int64_t now = f->now;
+	seq_verdict_fx fx;
 	int rc = 0;
 
+	if ((rc = seq_verdict_effect(s->d, &ib->in, res, now, &fx, err)) != 0) {
+		seq_verdict_fx_free(&fx);
+		return rc;
+	}
 	switch (v->outcome) {
 	case SMTP_SENT:
 		if ((rc = seq_outbox_move(s->d, o->id, DB_O_SENDING, DB_O_SENT,
@@ -521,9 +692,13 @@ static int campaign_effects(void *arg, cs_err *err)
 				    err);
 			break;
 		}
-		rc = retry(s, o, f->why, now, v->retry_after_s, now, err);
+		rc = retry(s, o, f->why,
+		           fx.kind == SEQ_FX_BACKOFF ? fx.until : now,
+		           v->retry_after_s, now, err);
 		if (v->throttle) /* slow this inbox down */
 			ib->next_at = now + 4 * ib->min_gap_ms;
+		if (rc == 0)
+			rc = mirror_fx(s, ib, &fx, err);
 		break;
 	case SMTP_REJECTED_RECIPIENT: {
 		bool added;
@@ -539,14 +714,22 @@ static int campaign_effects(void *arg, cs_err *err)
 	}
 	case SMTP_REJECTED_POLICY:
 	case SMTP_INBOX_FAILURE: {
-		int64_t until =
-		    v->pause_day ? ib->day_end
-		    : v->outcome == SMTP_INBOX_FAILURE
-		        ? now + (v->retry_after_s > 900
-		                     ? (int64_t)v->retry_after_s * 1000
-		                     : 900000)
-		        : 0;
+		int64_t until;
 
+		if (fx.kind != SEQ_FX_NONE) {
+			/* the action decided (and said why); the row waits
+			 * for the pause's end, or the user's fix */
+			if ((rc = retry(s, o, fx.why.len ? fx.why.data : f->why,
+			                fx.until ? fx.until : now,
+			                v->retry_after_s, now, err)) == 0)
+				rc = mirror_fx(s, ib, &fx, err);
+			break;
+		}
+		until = v->outcome == SMTP_INBOX_FAILURE
+		            ? now + (v->retry_after_s > 900
+		                         ? (int64_t)v->retry_after_s * 1000
+		                         : 900000)
+		            : 0;
 		if ((rc = retry(s, o, f->why, until ? until : now,
 		                v->retry_after_s, now, err)) == 0)
 			rc = pause_inbox(s, ib, f->why, until, now, err);
@@ -563,6 +746,7 @@ static int campaign_effects(void *arg, cs_err *err)
 		                     -1, now, err);
 		break;
 	}
+	seq_verdict_fx_free(&fx);
 	return rc;
 }
 

@@ -275,22 +275,42 @@ typedef struct tfin {
 	bool sent;
 	const char *why;
 	int64_t now;
+	const db_inbox *in;     /* the sending inbox (NULL: no answer) */
+	const smtp_result *res; /* its answer */
 } tfin;
 
+/* The verdict's effect on the inbox is every purpose's
+ * (seq_verdict_effect): a test send that meets the provider's quota
+ * pauses the inbox as a campaign step would. */
 static int test_effects(void *arg, cs_err *err)
 {
 	tfin *f = arg;
+	seq_verdict_fx fx;
+	int rc = 0;
 
-	return seq_outbox_move(f->d, f->id, DB_O_SENDING,
-	                       f->sent ? DB_O_SENT : DB_O_FAILED, f->why, -1,
-	                       f->now, err);
+	memset(&fx, 0, sizeof fx);
+	if (f->in && f->res)
+		rc = seq_verdict_effect(f->d, f->in, f->res, f->now, &fx, err);
+	if (rc == 0)
+		rc = seq_outbox_move(f->d, f->id, DB_O_SENDING,
+		                     f->sent ? DB_O_SENT : DB_O_FAILED,
+		                     fx.why.len ? fx.why.data : f->why, -1,
+		                     f->now, err);
+	seq_verdict_fx_free(&fx);
+	return rc;
 }
 
-static int test_settle(db *d, long long id, const char *message_id,
-                       const smtp_result *res, int64_t now, cs_err *err)
+static int test_settle(db *d, const db_inbox *in, long long id,
+                       const char *message_id, const smtp_result *res,
+                       int64_t now, cs_err *err)
 {
-	tfin f = {d, id, res->verdict.outcome == SMTP_SENT,
-	          res->detail[0] ? res->detail : res->text, now};
+	tfin f = {d,
+	          id,
+	          res->verdict.outcome == SMTP_SENT,
+	          res->detail[0] ? res->detail : res->text,
+	          now,
+	          in,
+	          res};
 
 	return seq_outbox_settle(d, message_id, res, test_effects, &f, now,
 	                         err);
@@ -303,8 +323,8 @@ int seq_send_uncertain(db *d, cs_clock *clock, const db_outbox *o, bool checked,
 
 	seq_outbox_unc_result(&res, checked, found, why,
 	                      "; a test send is never sent again");
-	return test_settle(d, o->id, o->message_id, &res, cs_clock_now(clock),
-	                   err);
+	return test_settle(d, NULL, o->id, o->message_id, &res,
+	                   cs_clock_now(clock), err);
 }
 
 int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
@@ -421,7 +441,7 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 	smtp_close(s);
 	{
 		cs_err e2 = CS_ERR_INIT;
-		int rc2 = test_settle(d, oid, out->message_id, &out->smtp,
+		int rc2 = test_settle(d, in, oid, out->message_id, &out->smtp,
 		                      cs_clock_now(clock), &e2);
 
 		if (rc2 != 0 && rc == 0) {

@@ -76,6 +76,15 @@ static void not_attempted(seq_batch *b, size_t from, const char *why)
 	}
 }
 
+/* The verdict stops the whole inbox (seq_verdict_effect pauses it or
+ * holds its sessions back). */
+static bool stops_inbox(const smtp_verdict *v)
+{
+	return v->action == SMTP_ACT_QUOTA ||
+	       v->action == SMTP_ACT_RESTRICTED ||
+	       v->action == SMTP_ACT_BACKOFF_CONNECTIONS;
+}
+
 /* Worker: network only. */
 static void send_run(uv_work_t *req)
 {
@@ -104,6 +113,12 @@ static void send_run(uv_work_t *req)
 		    b->res[i].verdict.outcome == SMTP_UNCERTAIN ||
 		    !smtp_alive(s)) {
 			not_attempted(b, i + 1, "the session ended");
+			break;
+		}
+		if (stops_inbox(&b->res[i].verdict)) {
+			/* the provider refuses this sender, not this message:
+			 * the next ones would meet the same answer */
+			not_attempted(b, i + 1, b->res[i].verdict.rule);
 			break;
 		}
 	}

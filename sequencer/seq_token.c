@@ -530,8 +530,10 @@ int seq_token_get(db *d, cs_vault *v, const db_inbox *in, bool force,
 
 bool seq_token_refused(const db_inbox *in, const smtp_result *res)
 {
+	/* the policy's word (smtp_policy: 535 5.7.3, an XOAUTH2 challenge
+	 * with status 401), not the reply's strings */
 	return in->auth == DB_AUTH_OAUTH2 && res->phase == SMTP_PH_AUTH &&
-	       res->verdict.outcome == SMTP_INBOX_FAILURE && res->code >= 500;
+	       res->verdict.action == SMTP_ACT_REFRESH_TOKEN;
 }
 
 int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err)

@@ -348,14 +348,56 @@ typedef struct wfin {
 	db_pstate plan; /* its plan row's */
 	const char *why;
 	int64_t due, now;
+	const smtp_result *res; /* the server's answer (NULL: none) */
 } wfin;
+
+/* What the verdict does to the sending inbox (seq_verdict_effect, as for
+ * every purpose) and so to the plan row: a quota or a connection backoff
+ * plans the send again for when it ends; a pause with no end, or a
+ * refused sign-in, fails it. */
+static int warmup_inbox_effect(wfin *f, cs_err *err)
+{
+	db_warmup *x = seq_warmup_find(f->w, f->o->inbox_id);
+	seq_verdict_fx fx;
+	db_inbox in;
+	int rc;
+
+	if (f->res == NULL || x == NULL)
+		return 0;
+	memset(&in, 0, sizeof in);
+	if ((rc = db_inbox_get(f->w->d, x->inbox, &in, err)) != 0)
+		return rc;
+	rc = seq_verdict_effect(f->w->d, &in, f->res, f->now, &fx, err);
+	if (rc == 0 && fx.kind != SEQ_FX_NONE) {
+		f->why = NULL; /* fx.why is freed below: the row's reason */
+		if (fx.until) {
+			f->row = DB_O_FAILED;
+			f->plan = DB_P_PLANNED;
+			f->due = fx.until;
+		} else {
+			f->row = DB_O_FAILED;
+			f->plan = DB_P_FAILED;
+			f->due = -1;
+		}
+		rc = seq_outbox_move(f->w->d, f->o->id, DB_O_SENDING, f->row,
+		                     fx.why.data, -1, f->now, err);
+		if (rc == 0)
+			rc = 1; /* the row moved */
+	}
+	seq_verdict_fx_free(&fx);
+	db_inbox_free(&in);
+	return rc;
+}
 
 static int warmup_effects(void *arg, cs_err *err)
 {
 	wfin *f = arg;
 	int rc;
 
-	if ((rc = seq_outbox_move(f->w->d, f->o->id, DB_O_SENDING, f->row,
+	if ((rc = warmup_inbox_effect(f, err)) < 0)
+		return rc;
+	if (rc == 0 &&
+	    (rc = seq_outbox_move(f->w->d, f->o->id, DB_O_SENDING, f->row,
 	                          f->why, -1, f->now, err)) != 0)
 		return rc;
 	return seq_warmup_plan_move(f->w->d, f->o->warmup_plan_id, DB_P_SENDING,
@@ -407,7 +449,8 @@ int seq_warmup_finish(seq_warmup *w, const seq_job *job, const smtp_result *res,
 	           DB_P_FAILED,
 	           res->detail[0] ? res->detail : res->text,
 	           -1,
-	           now};
+	           now,
+	           res};
 	switch (res->verdict.outcome) {
 	case SMTP_SENT: f.row = DB_O_SENT, f.plan = DB_P_SENT; break;
 	case SMTP_UNCERTAIN: /* may have gone: never again */
@@ -441,7 +484,7 @@ int seq_warmup_uncertain(seq_warmup *w, const db_outbox *o, bool checked,
 	if (!checked)
 		return 0; /* as it is: 'sending', never again, counted */
 	memset(&res, 0, sizeof res);
-	f = (wfin){w, o, DB_O_SENT, DB_P_SENT, NULL, -1, now};
+	f = (wfin){w, o, DB_O_SENT, DB_P_SENT, NULL, -1, now, NULL};
 	if (found) {
 		res.code = 250;
 		res.verdict.outcome = SMTP_SENT;

@@ -38,20 +38,49 @@ typedef enum smtp_outcome {
 	SMTP_UNCERTAIN,          /* lost after the final dot: may be sent */
 } smtp_outcome;
 
+/* What the reply asks of the sender beyond the message's own outcome:
+ * one enum, decided by the same rule as the outcome (smtp_policy). */
+typedef enum smtp_action {
+	SMTP_ACT_NONE,
+	SMTP_ACT_SLOW,                /* throttle: slow the inbox down */
+	SMTP_ACT_BACKOFF_CONNECTIONS, /* too many sessions/logins: open no
+	                                 new session for retry_after_s */
+	SMTP_ACT_QUOTA,         /* the provider's sending quota: pause until
+	                           its rolling window frees, never before */
+	SMTP_ACT_RESTRICTED,    /* sender or tenant blocked: pause with no
+	                           end, the admin must act (remedy) */
+	SMTP_ACT_REFRESH_TOKEN, /* the access token was refused: refresh it
+	                           once and try again */
+	SMTP_ACT_SMTP_AUTH_DISABLED, /* SMTP AUTH is off for the mailbox: pause
+	                                (the credentials are fine) */
+	SMTP_ACT_AUTH_FAILED, /* the credentials are refused: auth_failed */
+} smtp_action;
+
 typedef struct smtp_verdict {
 	smtp_outcome outcome;
-	bool throttle;     /* slow the inbox down (rate limit, 421, 451) */
-	bool pause_day;    /* pause the inbox until its next local day */
-	bool hard;         /* rejected recipient: the address itself is bad */
-	int retry_after_s; /* deferred / inbox failure: suggested delay */
-	const char *rule;  /* the rule that matched (for logs and tests) */
+	smtp_action action;
+	bool throttle;      /* slow the inbox down (rate limit, 421, 451) */
+	bool hard;          /* rejected recipient: the address itself is bad */
+	int retry_after_s;  /* deferred / inbox failure: suggested delay */
+	const char *rule;   /* the rule that matched (for logs and tests) */
+	const char *remedy; /* static: what the user or admin can do, or
+	                       NULL when there is nothing to do but wait */
+	const char *provider; /* static: whose answer the rule knows
+	                         ("Google", "Microsoft") or NULL */
 } smtp_verdict;
 
 /* code 0 means no reply at all (connection lost, timeout, TLS failure).
- * enhanced is "x.y.z" or "" ; text is the reply text (may be NULL). */
+ * enhanced is "x.y.z" or "" ; text is the reply text (may be NULL).
+ * After an XOAUTH2 error challenge (RFC 7628 3.2.2) the session passes
+ * the final reply's text followed by "[xoauth2 status=NNN]", the
+ * challenge's status: 401 is a refused token (SMTP_ACT_REFRESH_TOKEN).
+ * The verdict's remedy and provider are static text (or NULL). */
 void smtp_policy(smtp_phase phase, int code, const char *enhanced,
                  const char *text, smtp_verdict *out);
 const char *smtp_outcome_name(smtp_outcome o);
+/* "none", "slow", "backoff_connections", "quota", "restricted",
+ * "refresh_token", "smtp_auth_disabled", "auth_failed" */
+const char *smtp_action_name(smtp_action a);
 const char *smtp_phase_name(smtp_phase p);
 /* Copy a leading RFC 3463 status ("5.1.1") of text into out[16];
  * returns its length in text (0 when there is none). */

@@ -7,6 +7,9 @@
  * done) -> READY after each message, or DEAD after a lost connection or an
  * uncertain DATA.  A DEAD session sends nothing more.
  *
+ * AUTH XOAUTH2 is written here (xoauth2_auth: the error challenge of RFC
+ * 7628 3.2.2 is answered with an empty line and its status kept).
+ *
  * Every outcome goes through smtp_policy(); every reply text is capped and
  * scrubbed (net_scrub) before it reaches a result, a log line or storage.
  * Credentials are only ever sent after TLS is up and verified (or the
@@ -20,7 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <libetpan/libetpan.h>
+#include <openssl/evp.h>
 
 #define REPLY_CAP 400
 
@@ -36,13 +41,17 @@ struct smtp_session {
 
 static void fill(smtp_result *res, smtp_phase phase, int code, const char *raw,
                  const char *fmt, ...) CS_PRINTF(5, 6);
+static void fill_note(smtp_result *res, smtp_phase phase, int code,
+                      const char *raw, const char *note, const char *fmt, ...)
+    CS_PRINTF(6, 7);
 
-/* Record what happened and what it means. */
-static void fill(smtp_result *res, smtp_phase phase, int code, const char *raw,
-                 const char *fmt, ...)
+/* Record what happened and what it means.  note (may be NULL) is added
+ * to the text the policy reads, not to res->text: what the server said
+ * elsewhere in the exchange (the XOAUTH2 challenge's status). */
+static void vfill(smtp_result *res, smtp_phase phase, int code, const char *raw,
+                  const char *note, const char *fmt, va_list ap)
 {
 	cs_buf t = CS_BUF_INIT;
-	va_list ap;
 
 	res->phase = phase;
 	res->code = code;
@@ -53,14 +62,37 @@ static void fill(smtp_result *res, smtp_phase phase, int code, const char *raw,
 		snprintf(res->text, sizeof res->text, "%s", cs_buf_str(&t));
 		smtp_parse_enhanced(res->text, res->enhanced);
 	}
+	if (note) {
+		cs_buf_clear(&t);
+		cs_buf_printf(&t, "%s %s", res->text, note);
+	}
+	smtp_policy(phase, code, res->enhanced,
+	            note ? cs_buf_str(&t) : res->text, &res->verdict);
 	cs_buf_free(&t);
-	smtp_policy(phase, code, res->enhanced, res->text, &res->verdict);
-	va_start(ap, fmt);
 	/* clang-analyzer 14 misreads va_start here (false positive) */
 	// NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
 	vsnprintf(res->detail, sizeof res->detail, fmt, ap);
-	va_end(ap);
 	cs_redact_inplace(res->detail);
+}
+
+static void fill(smtp_result *res, smtp_phase phase, int code, const char *raw,
+                 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfill(res, phase, code, raw, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void fill_note(smtp_result *res, smtp_phase phase, int code,
+                      const char *raw, const char *note, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfill(res, phase, code, raw, note, fmt, ap);
+	va_end(ap);
 }
 
 /* The reply to the last command, or code 0 when the stream failed. */
@@ -105,6 +137,9 @@ static void save_caps(smtp_session *s)
 	if (r)
 		net_scrub(r, strlen(r), 2000, &s->caps);
 }
+
+static int xoauth2_auth(smtp_session *s, const smtp_auth *auth,
+                        smtp_result *res);
 
 static int fail_open(smtp_session *s, int rc)
 {
@@ -212,13 +247,8 @@ int smtp_open(const smtp_server *srv, const smtp_auth *auth, smtp_session **out,
 		save_caps(s);
 	}
 	if (auth->kind == SMTP_AUTH_XOAUTH2) {
-		r = mailsmtp_oauth2_authenticate(s->smtp, auth->user,
-		                                 cs_secret_value(auth->secret));
-		if (r != MAILSMTP_NO_ERROR) {
-			reply_of(s, r, res, SMTP_PH_AUTH,
-			         "authentication (XOAUTH2) failed");
+		if (xoauth2_auth(s, auth, res) != 0)
 			return fail_open(s, -1);
-		}
 	} else if (auth->kind == SMTP_AUTH_PASSWORD) {
 		const char *mech = s->smtp->auth & MAILSMTP_AUTH_PLAIN ? "PLAIN"
 		                   : s->smtp->auth & MAILSMTP_AUTH_LOGIN
@@ -258,23 +288,26 @@ int smtp_open(const smtp_server *srv, const smtp_auth *auth, smtp_session **out,
 	return 0;
 }
 
-/* MAIL FROM:<from> BODY=8BITMIME.  libetpan has no call that sends the
- * BODY parameter, so the command is written here and the reply read as
- * libetpan reads one (multi-line "250-", last line "250 "), into the
- * session's response and response_code that reply_of() reads. */
-static int mail_8bitmime(smtp_session *s, const char *from)
+/* Write n bytes of a command and flush; -1 when the stream failed. */
+static int write_cmd(smtp_session *s, const char *data, size_t n)
 {
 	mailsmtp *m = s->smtp;
-	cs_buf cmd = CS_BUF_INIT;
+
+	if (mailstream_write(m->stream, data, n) < 0 ||
+	    mailstream_flush(m->stream) == -1)
+		return -1;
+	return 0;
+}
+
+/* Read one reply as libetpan reads one (multi-line "250-", last line
+ * "250 "), into the session's response and response_code that
+ * reply_of() reads.  Returns the code, 0 when the stream failed. */
+static int read_reply(smtp_session *s)
+{
+	mailsmtp *m = s->smtp;
 	int code = 0;
 	bool more;
-	ssize_t w;
 
-	cs_buf_printf(&cmd, "MAIL FROM:<%s> BODY=8BITMIME\r\n", from);
-	w = mailstream_write(m->stream, cmd.data, cmd.len);
-	cs_buf_free(&cmd);
-	if (w < 0 || mailstream_flush(m->stream) == -1)
-		return MAILSMTP_ERROR_STREAM;
 	mmap_string_assign(m->response_buffer, "");
 	do {
 		char *line =
@@ -294,9 +327,144 @@ static int mail_8bitmime(smtp_session *s, const char *from)
 	} while (more);
 	m->response = m->response_buffer->str;
 	m->response_code = code;
+	return code;
+}
+
+/* MAIL FROM:<from> BODY=8BITMIME.  libetpan has no call that sends the
+ * BODY parameter, so the command is written here and the reply read with
+ * read_reply. */
+static int mail_8bitmime(smtp_session *s, const char *from)
+{
+	cs_buf cmd = CS_BUF_INIT;
+	int code, w;
+
+	cs_buf_printf(&cmd, "MAIL FROM:<%s> BODY=8BITMIME\r\n", from);
+	w = write_cmd(s, cmd.data, cmd.len);
+	cs_buf_free(&cmd);
+	if (w != 0)
+		return MAILSMTP_ERROR_STREAM;
+	code = read_reply(s);
 	if (code == 0)
 		return MAILSMTP_ERROR_STREAM;
 	return code == 250 ? MAILSMTP_NO_ERROR : MAILSMTP_ERROR_UNEXPECTED_CODE;
+}
+
+/* Wipe and free a buffer that held a credential. */
+static void buf_wipe(cs_buf *b)
+{
+	if (b->data)
+		cs_memwipe(b->data, b->cap);
+	cs_buf_free(b);
+}
+
+/* The XOAUTH2 error challenge b64 (RFC 7628 3.2.2; Google sends
+ * {"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"})
+ * decoded: its status and scope, scrubbed, into status and scope ("" when
+ * absent or not JSON).  Nothing of the token is in it. */
+static void challenge_of(const char *b64, char status[16], char scope[160])
+{
+	size_t n = strcspn(b64, " \r\n");
+	unsigned char *raw;
+	cJSON *j;
+	int len;
+
+	status[0] = scope[0] = '\0';
+	if (n == 0 || n % 4 != 0 || n > 4096)
+		return;
+	raw = cs_xcalloc(1, n / 4 * 3 + 1);
+	len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
+	while (len > 0 && raw[len - 1] == '\0') /* the padding's zeros */
+		len--;
+	j = len > 0 ? cJSON_ParseWithLength((const char *)raw, (size_t)len)
+	            : NULL;
+	if (j) {
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+		const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "scope");
+		cs_buf t = CS_BUF_INIT;
+
+		if (cJSON_IsString(st))
+			net_scrub(st->valuestring, strlen(st->valuestring), 15,
+			          &t);
+		else if (cJSON_IsNumber(st))
+			cs_buf_printf(&t, "%d", st->valueint);
+		snprintf(status, 16, "%s", cs_buf_str(&t));
+		cs_buf_clear(&t);
+		if (cJSON_IsString(sc))
+			net_scrub(sc->valuestring, strlen(sc->valuestring), 150,
+			          &t);
+		snprintf(scope, 160, "%s", cs_buf_str(&t));
+		cs_buf_free(&t);
+		cJSON_Delete(j);
+	}
+	free(raw);
+}
+
+/* AUTH XOAUTH2 with the initial response.  On an error challenge (334
+ * and base64 JSON) the client must send an empty line and then read the
+ * final reply (RFC 7628 3.2.2): that reply's code decides, and the
+ * challenge's status goes with its text to the policy ("[xoauth2
+ * status=401]": a refused token) and into res->detail.  Written here, not
+ * with mailsmtp_oauth2_authenticate: that one cuts the command at 512
+ * octets (a Microsoft token is longer) and drops the challenge.  0 when
+ * the server took the token. */
+static int xoauth2_auth(smtp_session *s, const smtp_auth *auth,
+                        smtp_result *res)
+{
+	cs_buf ir = CS_BUF_INIT, cmd = CS_BUF_INIT, note = CS_BUF_INIT;
+	char status[16], scope[160];
+	unsigned char *b64;
+	size_t b64cap;
+	int code, w;
+
+	cs_buf_printf(&ir, "user=%s\001auth=Bearer %s\001\001", auth->user,
+	              cs_secret_value(auth->secret));
+	b64cap = (ir.len + 2) / 3 * 4 + 1;
+	b64 = cs_xcalloc(1, b64cap);
+	EVP_EncodeBlock(b64, (const unsigned char *)ir.data, (int)ir.len);
+	cs_buf_printf(&cmd, "AUTH XOAUTH2 %s\r\n", (const char *)b64);
+	w = write_cmd(s, cmd.data, cmd.len);
+	cs_memwipe(b64, b64cap);
+	free(b64);
+	buf_wipe(&ir);
+	buf_wipe(&cmd);
+	if (w != 0 || (code = read_reply(s)) == 0) {
+		reply_of(s, MAILSMTP_ERROR_STREAM, res, SMTP_PH_AUTH,
+		         "authentication (XOAUTH2)");
+		return -1;
+	}
+	if (code == 235)
+		return 0;
+	if (code != 334) {
+		reply_of(s, MAILSMTP_ERROR_UNEXPECTED_CODE, res, SMTP_PH_AUTH,
+		         "authentication (XOAUTH2) failed");
+		return -1;
+	}
+	challenge_of(s->smtp->response, status, scope);
+	if (write_cmd(s, "\r\n", 2) != 0 || (code = read_reply(s)) == 0) {
+		reply_of(s, MAILSMTP_ERROR_STREAM, res, SMTP_PH_AUTH,
+		         "authentication (XOAUTH2), after its error challenge");
+		return -1;
+	}
+	if (code == 235) /* a challenge that was not an error after all */
+		return 0;
+	if (status[0])
+		cs_buf_printf(&note, "[xoauth2 status=%s]", status);
+	fill_note(res, SMTP_PH_AUTH, code, s->smtp->response,
+	          note.len ? note.data : NULL,
+	          "authentication (XOAUTH2) failed: %s:%d answered %d "
+	          "(its XOAUTH2 challenge said status %s%s%s)",
+	          s->host, s->port, code, status[0] ? status : "-",
+	          scope[0] ? ", scope " : "", scope);
+	cs_buf_free(&note);
+	if (code == 421)
+		s->dead = true;
+	if (res->text[0]) {
+		size_t n = strlen(res->detail);
+
+		snprintf(res->detail + n, sizeof res->detail - n, " %s",
+		         res->text);
+	}
+	return -1;
 }
 
 int smtp_send(smtp_session *s, const char *from, const char *rcpt,

@@ -16,7 +16,17 @@ for that recipient with the line instead (a recipient the server always
 defers or refuses), whatever the scenario.  ehlo=("8BITMIME", ...) adds
 keywords to the EHLO reply (by default it offers only AUTH and
 ENHANCEDSTATUSCODES).
+
+"xoauth2_challenge" also offers AUTH XOAUTH2 and answers it with the
+error challenge of RFC 7628 3.2.2 (334 and the base64 of the JSON
+challenge=, Google's by default); the client's answer to it (an empty
+line, "") lands in commands, and auth_final (Gmail's 535 5.7.8 by
+default) is the final reply.  auth_reply= (any scenario) answers every
+AUTH with that line at once; mail_reply= answers MAIL with it: a provider
+answer the real Postfix does not give (454 4.7.0, 535 5.7.139, 550 5.4.5).
 """
+import base64
+import json
 import os
 import shutil
 import socket
@@ -28,7 +38,14 @@ import time
 
 SCENARIOS = ("ok", "greet421", "mail421", "rcpt452", "drop_after_dot",
              "slow_reply", "slow_dot", "long_reply", "binary_reply",
-             "wrong_host")
+             "wrong_host", "xoauth2_challenge")
+
+GOOGLE_CHALLENGE = {"status": "401", "schemes": "Bearer",
+                    "scope": "https://mail.google.com/"}
+GOOGLE_AUTH_FINAL = ("535-5.7.8 Username and Password not accepted. For "
+                     "more information, go to\r\n535 5.7.8  "
+                     "https://support.google.com/mail/?p=BadCredentials "
+                     "x1-20020a05600c000000b00000000000000sm1 - gsmtp")
 
 
 def _make_certs(d, host_san):
@@ -51,7 +68,9 @@ def _make_certs(d, host_san):
 
 
 class FakeSMTP:
-    def __init__(self, scenario, slow_seconds=6, rcpt_replies=None, ehlo=()):
+    def __init__(self, scenario, slow_seconds=6, rcpt_replies=None, ehlo=(),
+                 challenge=None, auth_final=GOOGLE_AUTH_FINAL,
+                 auth_reply=None, mail_reply=None):
         if scenario not in SCENARIOS:
             raise ValueError("unknown scenario %s" % scenario)
         self.scenario = scenario
@@ -59,6 +78,10 @@ class FakeSMTP:
                              (rcpt_replies or {}).items()}
         self.slow = slow_seconds
         self.ehlo = list(ehlo)
+        self.challenge = challenge or GOOGLE_CHALLENGE
+        self.auth_final = auth_final
+        self.auth_reply = auth_reply
+        self.mail_reply = mail_reply
         self.commands = []
         self.messages = []
         self.dir = tempfile.mkdtemp(prefix="coldseq-fake-")
@@ -132,12 +155,28 @@ class FakeSMTP:
             verb = cmd.split(" ")[0].upper()
             if verb == "EHLO":
                 send("250-fake.example")
-                send("250-AUTH PLAIN LOGIN")
+                send("250-AUTH PLAIN LOGIN" +
+                     (" XOAUTH2" if self.scenario == "xoauth2_challenge"
+                      else ""))
                 for kw in self.ehlo:
                     send("250-" + kw)
                 send("250 ENHANCEDSTATUSCODES")
             elif verb == "AUTH":
                 parts = cmd.split(" ")
+                if self.auth_reply:
+                    send(self.auth_reply)
+                    continue
+                if parts[1].upper() == "XOAUTH2":
+                    if len(parts) < 3:
+                        send("334 ")
+                        self.commands.append(
+                            f.readline().decode("latin-1").rstrip("\r\n"))
+                    send("334 " + base64.b64encode(json.dumps(
+                        self.challenge).encode()).decode())
+                    self.commands.append(
+                        f.readline().decode("latin-1").rstrip("\r\n"))
+                    send(self.auth_final)
+                    continue
                 if parts[1].upper() == "LOGIN":
                     send("334 VXNlcm5hbWU6")
                     f.readline()
@@ -148,6 +187,9 @@ class FakeSMTP:
                     f.readline()
                 send("235 2.7.0 Authentication successful")
             elif verb == "MAIL":
+                if self.mail_reply:
+                    send(self.mail_reply)
+                    continue
                 if self.scenario == "mail421":
                     send("421 4.7.0 Try again later, closing connection. "
                          "(MAIL)")
