@@ -385,6 +385,7 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 
 static int run_show(cli_ctx *ctx, const cli_args *a)
 {
+	const char *dom;
 	db_inbox in;
 	cs_err err = CS_ERR_INIT;
 	size_t t;
@@ -395,8 +396,21 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 		return CLI_EXIT_FAIL;
 	}
 	sec = has_secret(ctx, &in);
+	dom = strrchr(in.email, '@');
+	dom = dom ? dom + 1 : in.email;
 	if (a->json) {
-		cli_print_json(ctx, inbox_json(ctx, &in, sec));
+		cJSON *o = inbox_json(ctx, &in, sec);
+
+		/* its domain's pauses toward providers (cmd_domain.c) */
+		if (cli_domain_pauses_show(
+		        ctx, dom, cJSON_AddArrayToObject(o, "domain_pauses"),
+		        NULL, "", &err) != 0) {
+			cJSON_Delete(o);
+			cli_error("inbox show: %s", err.msg);
+			db_inbox_free(&in);
+			return CLI_EXIT_FAIL;
+		}
+		cli_print_json(ctx, o);
 		db_inbox_free(&in);
 		return CLI_EXIT_OK;
 	}
@@ -429,6 +443,9 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	for (t = 0; t < in.ntags; t++)
 		fprintf(ctx->out, "%s%s", t ? ", " : "", in.tags[t]);
 	fprintf(ctx->out, "%s\n", in.ntags ? "" : "-");
+	if (cli_domain_pauses_show(ctx, dom, NULL, "domain pause:\n",
+	                           "              ", &err) != 0)
+		cli_error("inbox show: %s", err.msg);
 	if (in.auth_state != DB_AUTH_OK)
 		fprintf(ctx->out, "sign-in:      %s: %s\n",
 		        db_auth_state_name(in.auth_state),

@@ -352,6 +352,12 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 			    set.v[i].token.warning[0] ? "; " : "",
 			    set.v[i].token.warning);
 	}
+	/* sending domains paused or slowed toward a receiving provider */
+	if (cli_domain_pauses_show(
+	        ctx, NULL,
+	        doc ? cJSON_AddArrayToObject(doc, "domain_pauses") : NULL,
+	        "\ndomain pauses:\n", "  ", &err) != 0)
+		goto fail;
 	if (doc)
 		arr = cJSON_AddArrayToObject(doc, "campaigns");
 	else if (ncp)
