@@ -269,6 +269,8 @@ int seq_domain_pause_hold(seq_sched *s, const db_inbox *in, const char *email,
 			t = a.last + SLOW_GAP_MS;
 			if (t > p->until)
 				t = p->until;
+			if (t <= now) /* exactly a gap ago: free now */
+				continue;
 		}
 		*until = t;
 		if (why == NULL)
