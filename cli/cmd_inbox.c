@@ -591,8 +591,13 @@ const cli_cmd cli_cmds_inbox[] = {
      "Example:\n  coldseq inbox list --tag clientA",
      0, 0, CLI_NEEDS_DB, list_opts, run_list},
     {"inbox", "show", "NAME", "show one inbox's settings",
+     "Also a pause or slow-down of the inbox's sending domain toward a\n"
+     "provider (see 'coldseq domain resume'): the provider, code, the\n"
+     "provider's words, until when and the remedy.\n\n"
      "--json prints the inbox object (as 'inbox list --json': settings,\n"
-     "status, whether a password is stored, never the password).\n\n"
+     "status, whether a password is stored, never the password), with\n"
+     "domain_pauses: [{domain, provider, mode, until, code, reason, inbox,\n"
+     "remedy}].\n\n"
      "Example:\n  coldseq inbox show sales1",
      1, 1, CLI_NEEDS_DB, NULL, run_show},
     {"inbox", "remove", "NAME", "remove an inbox and its stored password",
