@@ -187,7 +187,7 @@ int seq_domain_pause_event(db *d, const db_inbox *in, const seq_event_policy *p,
 		    "domain %s %s toward %s until %s (inbox %s, %s %s): "
 		    "%s",
 		    dom, row.mode == DB_DPAUSE_PAUSE ? "paused" : "slowed",
-		    pv->label, when, in->name, r->status, why.data, line.data);
+		    pv->label, when, in->name, row.code, row.reason, line.data);
 	}
 	if (found)
 		db_domain_pause_free(&old);

@@ -3,18 +3,20 @@
  *
  * The watcher (seq_watch.c) classifies a message, finds what of ours it is
  * about (the context: our own mail, a warmup message, a campaign message,
- * nothing) and asks seq_event_policy() for the row that fits; it then
+ * nothing) and asks seq_event_policy_answer() for the row that fits; it then
  * stores the event as the row's kind and runs the row's actions.  rules[]
- * is read top to bottom, the first row whose kind, context, hardness and
- * token columns all match decides.  Order is the policy: what a message is
+ * is read top to bottom, the first row whose kind, context, hardness,
+ * token and code columns all match decides (the code column: a receiving
+ * provider's RFC 3463 status, or a range of them, said by that provider;
+ * seq_event_policy_answer).  Order is the policy: what a message is
  * about (own, warmup) comes before what it says.  Every row has a name so
  * logs and tests can say which one fired, and a comment saying why.
  *
  * Actions come in two columns: "always" runs each time the message is read
  * (stopping and suppressing are idempotent, and a crash between the event
  * and its effect must not lose the stop), "once" runs only when the event
- * is new (pausing an inbox, rewinding a step, answering a warmup message
- * must not repeat when a message is seen again).
+ * is new (pausing an inbox or a domain, rewinding a step, answering a
+ * warmup message must not repeat when a message is seen again).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq_int.h"
@@ -51,19 +53,15 @@ typedef struct rule {
  * the step again (after the pause: the scheduler keeps it back) whatever
  * the reason word, since the person refused nothing; a delay report only
  * pauses (the sending server still tries). */
+/* clang-format off */
 #define DOMAIN_ROWS(name, lo, hi, prov, mode)                                  \
 	{{K(CLS_BOUNCE), C(SEQ_CTX_MATCHED), H_ANY, T_ANY, lo, hi, prov},      \
 	 {name, DB_EV_BOUNCE, 0, SEQ_ACT_DOMAIN | SEQ_ACT_RETRY_SOFT,          \
 	  DB_CONTACT_ACTIVE, NULL, false, mode}},                              \
-	{                                                                      \
-		{                                                              \
-		    K(CLS_DELAY), C(SEQ_CTX_MATCHED), H_ANY, T_ANY, lo, hi,    \
-		    prov},                                                     \
-		{                                                              \
-			name "-delay", DB_EV_DELAY, 0, SEQ_ACT_DOMAIN,         \
-			    DB_CONTACT_ACTIVE, NULL, false, mode               \
-		}                                                              \
-	}
+	{{K(CLS_DELAY), C(SEQ_CTX_MATCHED), H_ANY, T_ANY, lo, hi, prov},       \
+	 {name "-delay", DB_EV_DELAY, 0, SEQ_ACT_DOMAIN,                       \
+	  DB_CONTACT_ACTIVE, NULL, false, mode}}
+/* clang-format on */
 #define GOOGLE    CS_PROVIDER_GOOGLE
 #define MICROSOFT CS_PROVIDER_MICROSOFT
 

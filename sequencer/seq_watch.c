@@ -180,7 +180,7 @@ static int act(ctx *x, const seq_event_policy *p, const cls_class *c,
                const db_event *e, const cls_rcpt *r, cs_err *err)
 {
 	unsigned a = p->always | (x->added ? p->once : 0);
-	const char *why = p->reason;
+	const char *why = p->reason, *soft;
 	char detail[128];
 	int rc = 0;
 
@@ -199,15 +199,12 @@ static int act(ctx *x, const seq_event_policy *p, const cls_class *c,
 	if (rc == 0 && (a & SEQ_ACT_DOMAIN))
 		rc = seq_domain_pause_event(x->d, x->in, p, r, x->prov,
 		                            cs_clock_now(x->clock), err);
-	/* a refusal of the domain retries whatever the reason word: the
-	 * status is passed instead */
+	/* a refusal of the domain is no verdict on the person: retried
+	 * whatever the reason word (its status stands in for it) */
+	soft = r == NULL ? NULL : (a & SEQ_ACT_DOMAIN) ? r->status : r->reason;
 	if (rc == 0 && (a & SEQ_ACT_RETRY_SOFT) && e->related_message_id)
 		rc = seq_soft_bounce(x->d, e->related_message_id, e->contact,
-		                     r ? ((p->once | p->always) & SEQ_ACT_DOMAIN
-		                              ? r->status
-		                              : r->reason)
-		                       : NULL,
-		                     cs_clock_now(x->clock), err);
+		                     soft, cs_clock_now(x->clock), err);
 	if (rc == 0 && (a & SEQ_ACT_AUTO_REPLY))
 		rc = seq_auto_reply(x->d, e->contact, e->return_date,
 		                    cs_clock_now(x->clock), err);
