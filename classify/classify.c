@@ -373,6 +373,7 @@ static void drop_rcpts(cls_class *c)
 		c->nrcpts--;
 		free(c->rcpts[c->nrcpts].addr);
 		free(c->rcpts[c->nrcpts].diag);
+		free(c->rcpts[c->nrcpts].mta);
 	}
 }
 
@@ -478,6 +479,7 @@ void cls_class_free(cls_class *c)
 	for (i = 0; i < c->nrcpts; i++) {
 		free(c->rcpts[i].addr);
 		free(c->rcpts[i].diag);
+		free(c->rcpts[i].mta);
 	}
 	free(c->rcpts);
 	memset(c, 0, sizeof *c);

@@ -58,6 +58,10 @@ typedef struct cls_rcpt {
 	 * onhold, undefined; "feedback" for a complaint. */
 	const char *reason;
 	char *diag; /* the server's words (Diagnostic-Code or text), or NULL */
+	/* the host that refused it: the DSN's Remote-MTA, else its
+	 * Reporting-MTA ("dns; mx.google.com" gives "mx.google.com"), or
+	 * NULL (the receiving provider is read from it) */
+	char *mta;
 } cls_rcpt;
 
 /*

@@ -24,6 +24,7 @@
 
 typedef struct dsn_rcpt {
 	cs_buf final, orig, action, status, diag, category;
+	cs_buf mta; /* Remote-MTA */
 } dsn_rcpt;
 
 static void rcpt_reset(dsn_rcpt *r)
@@ -34,6 +35,7 @@ static void rcpt_reset(dsn_rcpt *r)
 	cs_buf_clear(&r->status);
 	cs_buf_clear(&r->diag);
 	cs_buf_clear(&r->category);
+	cs_buf_clear(&r->mta);
 }
 
 static void rcpt_free(dsn_rcpt *r)
@@ -44,6 +46,7 @@ static void rcpt_free(dsn_rcpt *r)
 	cs_buf_free(&r->status);
 	cs_buf_free(&r->diag);
 	cs_buf_free(&r->category);
+	cs_buf_free(&r->mta);
 }
 
 /* PowerMTA's per-recipient X-PowerMTA-BounceCategory (its documented
@@ -154,15 +157,36 @@ typedef struct dsn_added {
 	size_t blocks; /* recipient blocks that added one (or two) */
 } dsn_added;
 
-/* Add one failed or delayed recipient of a block. */
+/* "dns; mx.google.com" -> "mx.google.com" (the name after the type),
+ * trimmed and capped; NULL when empty. */
+static char *mta_name(const char *v)
+{
+	const char *semi = strchr(v, ';'), *e;
+	size_t n;
+
+	v = semi ? semi + 1 : v;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	for (e = v; *e && *e != ' ' && *e != '\t' && *e != ';'; e++)
+		;
+	n = (size_t)(e - v);
+	if (n == 0)
+		return NULL;
+	return cs_xstrndup(v, n > 255 ? 255 : n);
+}
+
+/* Add one failed or delayed recipient of a block (mta: the host that
+ * refused it, or NULL). */
 static void add_one(cls_class *c, dsn_added *added, const char *addr,
-                    const char *diag, const char st[8], const cls_rwhy *why)
+                    const char *diag, const char st[8], const cls_rwhy *why,
+                    const char *mta)
 {
 	cls_rcpt *r = cls_rcpt_add(c, addr, diag);
 
 	if (r == NULL)
 		return;
 	memcpy(r->status, st, sizeof r->status);
+	r->mta = mta && *mta ? mta_name(mta) : NULL;
 	if (added->n == added->cap) {
 		added->cap = added->cap ? 2 * added->cap : 8;
 		added->why =
@@ -179,11 +203,13 @@ static void add_one(cls_class *c, dsn_added *added, const char *addr,
  * sender gave it, before aliases, forwarding or a list expanded it: the
  * one we sent to); the Final-Recipient is then reported too, after it
  * (the address the failure was about, which some matchers know). */
-static int flush(const dsn_rcpt *d, cls_class *c, dsn_added *added)
+static int flush(const dsn_rcpt *d, cls_class *c, dsn_added *added,
+                 const char *reporting)
 {
 	cs_buf addr = CS_BUF_INIT, orig = CS_BUF_INIT;
 	cls_rwhy why;
 	const char *act = cs_buf_str(&d->action), *diag = cs_buf_str(&d->diag);
+	const char *mta;
 	char st[8] = "";
 	bool failed, expired = false, has_final, has_orig;
 	size_t nbefore;
@@ -218,10 +244,11 @@ static int flush(const dsn_rcpt *d, cls_class *c, dsn_added *added)
 	if (why.reason == NULL && expired)
 		why.reason = "expired";
 	nbefore = added->n;
+	mta = d->mta.len ? cs_buf_str(&d->mta) : reporting;
 	if (has_orig)
-		add_one(c, added, cs_buf_str(&orig), diag, st, &why);
+		add_one(c, added, cs_buf_str(&orig), diag, st, &why, mta);
 	if (has_final && (!has_orig || strcasecmp(addr.data, orig.data) != 0))
-		add_one(c, added, cs_buf_str(&addr), diag, st, &why);
+		add_one(c, added, cs_buf_str(&addr), diag, st, &why, mta);
 	added->blocks += added->n > nbefore;
 	res = failed ? 1 : 2;
 out:
@@ -239,7 +266,7 @@ size_t cls_dsn_parse(const cls_msg *m, cls_class *c, size_t *nsuccess)
 {
 	const char *p = cs_buf_str(&m->dsn), *end = p + m->dsn.len;
 	dsn_rcpt d;
-	cs_buf v = CS_BUF_INIT;
+	cs_buf v = CS_BUF_INIT, reporting = CS_BUF_INIT; /* Reporting-MTA */
 	cls_rctx ctx;
 	size_t before = c->nrcpts, i;
 	int nfail = 0, ndelay = 0, nok = 0, res;
@@ -261,7 +288,8 @@ size_t cls_dsn_parse(const cls_msg *m, cls_class *c, size_t *nsuccess)
 			    (field_is(n, nl, "Original-Recipient") &&
 			     d.orig.len)) {
 				{
-					res = flush(&d, c, &added);
+					res = flush(&d, c, &added,
+					            cs_buf_str(&reporting));
 					nfail += res == 1;
 					ndelay += res == 2;
 					nok += res == 3;
@@ -276,6 +304,11 @@ size_t cls_dsn_parse(const cls_msg *m, cls_class *c, size_t *nsuccess)
 				cs_buf_append(&d.action, v.data, v.len);
 			else if (field_is(n, nl, "Status"))
 				cs_buf_append(&d.status, v.data, v.len);
+			else if (field_is(n, nl, "Remote-MTA"))
+				cs_buf_append(&d.mta, v.data, v.len);
+			else if (field_is(n, nl, "Reporting-MTA") &&
+			         reporting.len == 0)
+				cs_buf_append(&reporting, v.data, v.len);
 			else if (field_is(n, nl, "X-PowerMTA-BounceCategory"))
 				cs_buf_append(&d.category, v.data, v.len);
 			else if (field_is(n, nl, "Diagnostic-Code") ||
@@ -288,7 +321,7 @@ size_t cls_dsn_parse(const cls_msg *m, cls_class *c, size_t *nsuccess)
 		}
 		/* end of a block */
 		if (d.final.len || d.orig.len) {
-			res = flush(&d, c, &added);
+			res = flush(&d, c, &added, cs_buf_str(&reporting));
 			nfail += res == 1;
 			ndelay += res == 2;
 			nok += res == 3;
@@ -324,5 +357,6 @@ size_t cls_dsn_parse(const cls_msg *m, cls_class *c, size_t *nsuccess)
 		c->kind = CLS_DELAY;
 	rcpt_free(&d);
 	cs_buf_free(&v);
+	cs_buf_free(&reporting);
 	return c->nrcpts - before;
 }

@@ -26,6 +26,7 @@ extern const cli_cmd cli_cmds_run[];
 extern const cli_cmd cli_cmds_status[];
 extern const cli_cmd cli_cmds_stats[];
 extern const cli_cmd cli_cmds_warmup[];
+extern const cli_cmd cli_cmds_domain[];
 
 /* Inbox settings shared by inbox add/set/import (inbox_fields.c). field is
  * the option name without "--" (also the CSV column name). */
@@ -63,6 +64,15 @@ void *cli_token_health_json(const cli_token_health *h);
 void cli_json_str(void *obj, const char *key, const char *v);
 /* Add key: ISO 8601 of t, or null when t <= 0, to a cJSON object. */
 void cli_json_time(void *obj, const char *key, int64_t t);
+
+/* The pauses and slow-downs in force of domain (NULL: every domain;
+ * cmd_domain.c): each a JSON object added to json_arr (a cJSON array),
+ * or, when json_arr is NULL, two lines of text on ctx->out, each starting
+ * with indent: the domain, mode, provider, until, inbox, code and the
+ * provider's words, then the remedy; title (may be NULL) printed first
+ * when there is one. */
+int cli_domain_pauses_show(cli_ctx *ctx, const char *domain, void *json_arr,
+                           const char *title, const char *indent, cs_err *err);
 
 /* Text tables (table.c).  The width a terminal gives UTF-8 text s:
  * East Asian wide characters 2 columns, combining marks 0. */

@@ -398,6 +398,7 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 
 static int run_show(cli_ctx *ctx, const cli_args *a)
 {
+	const char *dom;
 	db_inbox in;
 	cs_err err = CS_ERR_INIT;
 	size_t t;
@@ -416,12 +417,23 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 		db_inbox_free(&in);
 		return CLI_EXIT_FAIL;
 	}
+	dom = strrchr(in.email, '@');
+	dom = dom ? dom + 1 : in.email;
 	if (a->json) {
 		cJSON *o = inbox_json(ctx, &in, sec),
 		      *so = cJSON_AddObjectToObject(o, "sent_outside_24h");
 
 		cJSON_AddNumberToObject(so, "messages", (double)out_msgs);
 		cJSON_AddNumberToObject(so, "recipients", (double)out_rcpts);
+		/* its domain's pauses toward providers (cmd_domain.c) */
+		if (cli_domain_pauses_show(
+		        ctx, dom, cJSON_AddArrayToObject(o, "domain_pauses"),
+		        NULL, "", &err) != 0) {
+			cJSON_Delete(o);
+			cli_error("inbox show: %s", err.msg);
+			db_inbox_free(&in);
+			return CLI_EXIT_FAIL;
+		}
 		cli_print_json(ctx, o);
 		db_inbox_free(&in);
 		return CLI_EXIT_OK;
@@ -469,6 +481,9 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	if (cli_basic_auth_warning(&in))
 		fprintf(ctx->out, "WARNING:      %s\n",
 		        cli_basic_auth_warning(&in));
+	if (cli_domain_pauses_show(ctx, dom, NULL, "domain pause:\n",
+	                           "              ", &err) != 0)
+		cli_error("inbox show: %s", err.msg);
 	if (in.auth_state != DB_AUTH_OK)
 		fprintf(ctx->out, "sign-in:      %s: %s\n",
 		        db_auth_state_name(in.auth_state),
@@ -617,13 +632,17 @@ const cli_cmd cli_cmds_inbox[] = {
      "Example:\n  coldseq inbox list --tag clientA",
      0, 0, CLI_NEEDS_DB, list_opts, run_list},
     {"inbox", "show", "NAME", "show one inbox's settings",
+     "Also a pause or slow-down of the inbox's sending domain toward a\n"
+     "provider (see 'coldseq domain resume'): the provider, code, the\n"
+     "provider's words, until when and the remedy.\n\n"
      "--json prints the inbox object (as 'inbox list --json': settings,\n"
      "status, whether a password is stored, never the password), plus\n"
      "sent_outside_24h {messages, recipients}: what the mailbox sent\n"
      "outside coldseq in the last 24 hours, as the watcher read it from\n"
-     "the Sent folder (its header fields only).  A paused inbox shows the\n"
-     "reason (a provider's answer: its code, its words and what to do)\n"
-     "and when the pause ends.\n\n"
+     "the Sent folder (its header fields only), and domain_pauses:\n"
+     "[{domain, provider, mode, until, code, reason, inbox, remedy}].  A\n"
+     "paused inbox shows the reason (a provider's answer: its code, its\n"
+     "words and what to do) and when the pause ends.\n\n"
      "Example:\n  coldseq inbox show sales1",
      1, 1, CLI_NEEDS_DB, NULL, run_show},
     {"inbox", "remove", "NAME", "remove an inbox and its stored password",

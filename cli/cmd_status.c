@@ -355,6 +355,12 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 			    set.v[i].token.warning[0] ? "; " : "",
 			    set.v[i].token.warning);
 	}
+	/* sending domains paused or slowed toward a receiving provider */
+	if (cli_domain_pauses_show(
+	        ctx, NULL,
+	        doc ? cJSON_AddArrayToObject(doc, "domain_pauses") : NULL,
+	        "\ndomain pauses:\n", "  ", &err) != 0)
+		goto fail;
 	if (doc)
 		arr = cJSON_AddArrayToObject(doc, "campaigns");
 	else if (ncp)
@@ -436,7 +442,11 @@ const cli_cmd cli_cmds_status[] = {
      "bounced hard (sent, sending or uncertain: the figure bounce\n"
      "protection acts on); else ok; campaigns' contacts by state; the\n"
      "outbox (held: the result of a send was lost, so it may have gone)\n"
-     "and held steps (a template could not render).\n\n"
+     "and held steps (a template could not render); sending domains\n"
+     "paused or slowed toward a provider after its refusals came back as\n"
+     "bounces (Gmail 5.7.26, Microsoft 5.7.515, ...), with the code, the\n"
+     "provider's words, until when and the remedy ('coldseq domain\n"
+     "resume' ends one early).\n\n"
      "--json prints {\"service\": {\"running\", \"pid\"}, \"inboxes\": "
      "[{name,\nemail, status, health, paused_reason, paused_until, "
      "timezone, day,\nsent_today, daily_cap, total_today, hard_cap,\n"
@@ -446,7 +456,9 @@ const cli_cmd cli_cmds_status[] = {
      "hard_bounce_rate_28d,\nbounce_pause_percent, health_detail, watcher: "
      "null|{state, error,\nsince}, send_error: null|{error, since}}],\n"
      "\"campaigns\": [{name, status, contacts: "
-     "{active, queued, held,\ncompleted, stopped}}], \"outbox\": {held, "
+     "{active, queued, held,\ncompleted, stopped}}], \"domain_pauses\": "
+     "[{domain, provider, mode\n(pause|slow), until, code, reason, inbox, "
+     "remedy}], \"outbox\": {held, "
      "queued, sending},\n\"enrollments_held\"}; times are ISO 8601 UTC or "
      "null.\n\n"
      "Example:\n  coldseq status",

@@ -17,6 +17,7 @@ static const cli_group groups[] = {
      "sequences: create, start, enroll, preview, explain, edit, delete"},
     {"outbox", "messages that may have been sent: list and resolve"},
     {"warmup", "ramped exchanges between your inboxes, Junk rescue, health"},
+    {"domain", "sending domains paused or slowed toward a provider"},
     {NULL, NULL},
 };
 
@@ -42,6 +43,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_status,
     cli_cmds_stats,
     cli_cmds_warmup,
+    cli_cmds_domain,
 };
 /* clang-format on */
 

@@ -766,6 +766,59 @@ int db_sent_external_add(db *d, long long inbox_id, const char *msg_key,
 int db_sentsync_count(db *d, long long inbox_id, int64_t since,
                       long long *messages, long long *recipients, cs_err *err);
 
+/* ---- a sending domain paused or slowed toward a receiving provider
+ * (db_domain_pause.c) ------------------------------------------------------
+ *
+ * One row per (sending domain, receiving provider): what the provider's
+ * refusals that came back as bounces decided (sequencer/seq_domain_pause.c
+ * says what pause and slow mean).  A row whose until has passed is over:
+ * it stays until the next refusal replaces it, nothing reads it. */
+typedef enum db_dpause_mode { DB_DPAUSE_PAUSE, DB_DPAUSE_SLOW } db_dpause_mode;
+
+typedef struct db_domain_pause {
+	char *domain;   /* the sending domain, lower case */
+	char *provider; /* the receiving provider's name (core/provider.c) */
+	db_dpause_mode mode;
+	int64_t until;
+	char *code;         /* "5.7.26" */
+	char *reason;       /* the provider's words, cleaned and capped */
+	long long inbox_id; /* the inbox the last refusal came to (0: gone) */
+	char *inbox;        /* its name (a removed one's too), or NULL */
+	int64_t created_at, updated_at;
+} db_domain_pause;
+
+/* "pause", "slow"; the name's mode into *m (false: none). */
+const char *db_dpause_mode_name(db_dpause_mode m);
+bool db_dpause_mode_parse(const char *s, db_dpause_mode *m);
+void db_domain_pause_free(db_domain_pause *p);
+void db_domain_pause_list_free(db_domain_pause *v, size_t n);
+/* The row of (domain, provider), over or not; *found false when none. */
+int db_domain_pause_get(db *d, const char *domain, const char *provider,
+                        db_domain_pause *out, bool *found, cs_err *err);
+/* Insert p, or replace what the row of (p->domain, p->provider) holds
+ * (its created_at stays). */
+int db_domain_pause_put(db *d, const db_domain_pause *p, int64_t now,
+                        cs_err *err);
+/* Rows still in force at now (until > now) of domain (NULL: every
+ * domain), by domain then provider; *out is NULL when none (no
+ * allocation: the scheduler asks this per candidate). */
+int db_domain_pause_list(db *d, const char *domain, int64_t now,
+                         db_domain_pause **out, size_t *n, cs_err *err);
+/* End the rows of domain toward provider (NULL: every provider) now;
+ * *n (may be NULL) gets how many were in force.  Outbox rows waiting for
+ * the domain (DB_WAIT_DOMAIN) of its inboxes become due now. */
+int db_domain_pause_lift(db *d, const char *domain, const char *provider,
+                         int64_t now, long long *n, cs_err *err);
+/* fn for each message (any purpose, any outcome) the inboxes at domain
+ * made since `since`, newest first, until fn returns non-zero (then that
+ * is returned); strings valid during the call. */
+int db_domain_sent_since(db *d, const char *domain, int64_t since,
+                         int (*fn)(const char *recipient, int64_t at,
+                                   void *arg),
+                         void *arg, cs_err *err);
+/* The reason prefix of a queued row waiting for its domain's pause. */
+#define DB_WAIT_DOMAIN "waiting for the domain"
+
 /* The rest of db.h, split by concern; modules include db.h only. */
 #include "db/db_sched.h"
 #include "db/db_warmup.h"

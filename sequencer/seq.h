@@ -599,6 +599,12 @@ int seq_bounce_get(db *d, long long inbox_id, int64_t now,
 int seq_bounce_protect(db *d, const db_inbox *in, int64_t now, bool *paused,
                        cs_err *err);
 
+/* What a domain pause asks of the user (seq_domain_pause.c), for status,
+ * inbox show and the log: "check the SPF, DKIM and DMARC records of D
+ * ..., then 'coldseq domain resume D'" for a pause, "slowing down toward
+ * <provider> (...)" for a slow-down; appended to out. */
+void seq_domain_pause_text(const db_domain_pause *p, cs_buf *out);
+
 /* ---- the service (seq_service.c) ----------------------------------------- */
 
 typedef struct seq_lock seq_lock; /* seq_status.c */

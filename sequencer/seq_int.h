@@ -33,6 +33,8 @@ enum {
 	SEQ_ACT_RETRY_SOFT = 1u << 3,    /* the step again (seq_soft_bounce) */
 	SEQ_ACT_AUTO_REPLY = 1u << 4,    /* stop or wait (seq_auto_reply) */
 	SEQ_ACT_SETTLE_WARMUP = 1u << 5, /* seq_warmup_received */
+	SEQ_ACT_DOMAIN = 1u << 6, /* pause/slow the sending domain toward the
+	                           * refusing provider (domain_mode) */
 };
 
 typedef struct seq_event_policy {
@@ -43,6 +45,10 @@ typedef struct seq_event_policy {
 	db_contact_status stop_status; /* for SEQ_ACT_STOP (not active) */
 	const char *reason; /* suppression reason for SEQ_ACT_SUPPRESS */
 	bool reason_detail; /* + the recipient's status and reason */
+	/* SEQ_ACT_DOMAIN: DB_DPAUSE_PAUSE or DB_DPAUSE_SLOW (seq_domain_
+	 * pause.c); such a row's SEQ_ACT_RETRY_SOFT retries whatever the
+	 * reason word (the provider refused the domain, not the person) */
+	int domain_mode;
 } seq_event_policy;
 
 /* The row for a message of classifier kind in context ctx; hard is the
@@ -52,6 +58,41 @@ typedef struct seq_event_policy {
  * hole (the unit test proves it has none). */
 const seq_event_policy *seq_event_policy_find(cls_kind kind, seq_event_ctx ctx,
                                               int hard, bool token);
+/* The same, for a recipient whose report gives RFC 3463 status (NULL or
+ * "": none) from receiving provider prov: rows that name a provider's
+ * code (Gmail 5.7.26, Microsoft 5.7.515, ...) fit only that provider's
+ * report of that code. */
+const seq_event_policy *seq_event_policy_answer(cls_kind kind,
+                                                seq_event_ctx ctx, int hard,
+                                                bool token, const char *status,
+                                                cs_provider_id prov);
+/* Whether some row names status (any provider): only then is the
+ * receiving provider worth finding. */
+bool seq_event_policy_code(const char *status);
+
+/* ---- a domain paused or slowed toward a provider (seq_domain_pause.c) --
+ */
+
+/* The provider that refused r: its report's MTA (Remote-MTA, else
+ * Reporting-MTA), the host names in the server's words, else the
+ * recipient's domain (well-known domains, then config dns.mx_map and
+ * the domain's MX, looked up now). */
+int seq_refusal_provider(db *d, const cls_rcpt *r, cs_provider_id *out,
+                         cs_err *err);
+/* Policy row p (SEQ_ACT_DOMAIN) fired for r, reported to inbox in, from
+ * provider prov: the pause or slow-down of in's domain toward prov is
+ * recorded (or extended) and logged.  Inside the watcher's transaction. */
+int seq_domain_pause_event(db *d, const db_inbox *in, const seq_event_policy *p,
+                           const cls_rcpt *r, cs_provider_id prov, int64_t now,
+                           cs_err *err);
+/* Whether a campaign message from in to email must wait for a pause or
+ * slow-down of in's domain toward email's provider (s's resolver): *until
+ * the instant it may go (0: now), and why (may be NULL) appended (a
+ * DB_WAIT_DOMAIN reason).  Costs one indexed look-up when the domain has none.
+ */
+int seq_domain_pause_hold(seq_sched *s, const db_inbox *in, const char *email,
+                          int64_t now, int64_t *until, cs_buf *why,
+                          cs_err *err);
 
 /* ---- the watcher's split for the service (seq_watch.c) ---------------- */
 

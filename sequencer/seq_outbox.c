@@ -241,6 +241,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	seq_compose_in ci;
 	db_message row;
 	db_caps caps = {0};
+	int64_t held = 0;
 	bool over = false;
 	char *subject = NULL;
 	const char *zone;
@@ -295,6 +296,16 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 		                  ? ib->in.paused_until
 		                  : later(&o, 3600000, now),
 		              now, err);
+		goto out;
+	}
+	/* its domain paused or slowed toward the contact's provider
+	 * (seq_domain_pause.c): wait until that ends ('domain resume' wakes
+	 * the row) */
+	if ((rc = seq_domain_pause_hold(s, &ib->in, e.email, now, &held, &why,
+	                                err)) != 0)
+		goto out;
+	if (held) {
+		rc = wait_row(s, &o, why.data, held, now, err);
 		goto out;
 	}
 	/* at the cap now: no need to compose.  Not the authoritative check:

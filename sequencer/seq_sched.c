@@ -119,7 +119,9 @@ static int domain_ok(seq_sched *s, seq_ibox *ib, const char *email, int64_t now,
  * inboxes: the lowest share of the cap used, then the lowest id.  With
  * esp_match, only inboxes on the contact's provider while one of them has
  * capacity left today (the contact waits for it), else any.  *capped says
- * that ready inboxes were passed over for the domain's hourly cap. */
+ * that ready inboxes were passed over for the domain's hourly cap, or
+ * because their sending domain is paused or slowed toward the contact's
+ * provider (seq_domain_pause.c). */
 static int pick_inbox(seq_sched *s, seq_camp *c, const char *email, int64_t now,
                       seq_ibox **out, bool *capped, cs_err *err)
 {
@@ -146,6 +148,7 @@ static int pick_inbox(seq_sched *s, seq_camp *c, const char *email, int64_t now,
 	for (i = 0; i < c->nib; i++) {
 		seq_ibox *ib = &s->ib[c->ib[i]];
 		double share;
+		int64_t held;
 		bool ok;
 
 		if (!ib->ready || (match_left && ib->esp != want))
@@ -153,6 +156,13 @@ static int pick_inbox(seq_sched *s, seq_camp *c, const char *email, int64_t now,
 		if ((rc = domain_ok(s, ib, email, now, &ok, err)) != 0)
 			return rc;
 		if (!ok) {
+			*capped = true;
+			continue;
+		}
+		if ((rc = seq_domain_pause_hold(s, &ib->in, email, now, &held,
+		                                NULL, err)) != 0)
+			return rc;
+		if (held) {
 			*capped = true;
 			continue;
 		}

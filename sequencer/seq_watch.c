@@ -119,6 +119,9 @@ typedef struct ctx {
 	uint32_t uidvalidity, uid; /* of the message being recorded */
 	seq_sync_stats *st;
 	bool added; /* the last add_event was new (effects apply once) */
+	/* the provider that refused the recipient being recorded, when its
+	 * status is a provider's code (seq_refusal_provider) */
+	cs_provider_id prov;
 } ctx;
 
 static int add_event(ctx *x, db_event *e)
@@ -179,7 +182,7 @@ static int act(ctx *x, const seq_event_policy *p, const cls_class *c,
                const db_event *e, const cls_rcpt *r, cs_err *err)
 {
 	unsigned a = p->always | (x->added ? p->once : 0);
-	const char *why = p->reason;
+	const char *why = p->reason, *soft;
 	char detail[128];
 	int rc = 0;
 
@@ -195,10 +198,15 @@ static int act(ctx *x, const seq_event_policy *p, const cls_class *c,
 	if (rc == 0 && (a & SEQ_ACT_PAUSE_INBOX))
 		rc = seq_bounce_protect(x->d, x->in, cs_clock_now(x->clock),
 		                        NULL, err);
+	if (rc == 0 && (a & SEQ_ACT_DOMAIN))
+		rc = seq_domain_pause_event(x->d, x->in, p, r, x->prov,
+		                            cs_clock_now(x->clock), err);
+	/* a refusal of the domain is no verdict on the person: retried
+	 * whatever the reason word (its status stands in for it) */
+	soft = r == NULL ? NULL : (a & SEQ_ACT_DOMAIN) ? r->status : r->reason;
 	if (rc == 0 && (a & SEQ_ACT_RETRY_SOFT) && e->related_message_id)
 		rc = seq_soft_bounce(x->d, e->related_message_id, e->contact,
-		                     r ? r->reason : NULL,
-		                     cs_clock_now(x->clock), err);
+		                     soft, cs_clock_now(x->clock), err);
 	if (rc == 0 && (a & SEQ_ACT_AUTO_REPLY))
 		rc = seq_auto_reply(x->d, e->contact, e->return_date,
 		                    cs_clock_now(x->clock), err);
@@ -214,8 +222,9 @@ static int act(ctx *x, const seq_event_policy *p, const cls_class *c,
 static int apply(ctx *x, const cls_class *c, seq_event_ctx cx, int hard,
                  const cls_rcpt *r, db_event *e, cs_err *err)
 {
-	const seq_event_policy *p =
-	    seq_event_policy_find(c->kind, cx, hard, c->token != NULL);
+	const seq_event_policy *p = seq_event_policy_answer(
+	    c->kind, cx, hard, c->token != NULL, r ? r->status : NULL,
+	    r ? x->prov : CS_PROVIDER_GENERIC);
 	int rc;
 
 	if (p == NULL)
@@ -271,6 +280,10 @@ static int record_report(ctx *x, const cls_class *c, db_event *e, cs_err *err)
 		e->related_message_id = found ? ref.message_id
 		                        : f2  ? r2.message_id
 		                              : NULL;
+		x->prov = CS_PROVIDER_GENERIC;
+		if (rc == 0 && e->related_message_id &&
+		    seq_event_policy_code(r->status))
+			rc = seq_refusal_provider(x->d, r, &x->prov, err);
 		if (rc == 0)
 			rc = apply(x, c,
 			           e->related_message_id ? SEQ_CTX_MATCHED
@@ -589,8 +602,9 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
 		return rc;
 	for (i = 0; i < b->nf && rc == 0; i++) {
 		const struct seq_watch_got *g = &b->f[i];
-		ctx x = {w->d,           w->clock, w->in, g->name, g->role,
-		         g->uidvalidity, 0,        st,    false};
+		ctx x = {w->d,    w->clock,           w->in, g->name,
+		         g->role, g->uidvalidity,     0,     st,
+		         false,   CS_PROVIDER_GENERIC};
 
 		st->folders++;
 		if (!g->touched)

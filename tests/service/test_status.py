@@ -319,8 +319,9 @@ def status_inbox_counts_caps_and_health():
     sql("UPDATE inboxes SET next_send_at = ? WHERE name = 'g1'", nxt)
 
     doc, t = status_now()
-    eq(sorted(doc), ["campaigns", "enrollments_held", "inboxes", "outbox",
-                     "service"])
+    eq(sorted(doc), ["campaigns", "domain_pauses", "enrollments_held",
+                     "inboxes", "outbox", "service"])
+    eq(doc["domain_pauses"], [], "no domain paused toward a provider")
     ins = {i["name"]: i for i in doc["inboxes"]}
     eq(sorted(ins), ["g1", "m1", "user1"])
     for i in ins.values():

@@ -166,6 +166,115 @@ static void own_and_warmup_come_first(void **state)
 	}
 }
 
+static const seq_event_policy *answer(cls_kind k, seq_event_ctx cx, int hard,
+                                      const char *status, cs_provider_id prov)
+{
+	const seq_event_policy *p =
+	    seq_event_policy_answer(k, cx, hard, false, status, prov);
+
+	assert_non_null(p);
+	return p;
+}
+
+/* A receiving provider's refusal of the sending domain (#21): the domain
+ * pauses (authentication) or slows (rate) toward that provider, the step
+ * is retried, the address is never stopped or suppressed. */
+static void provider_refusals(void **state)
+{
+	static const struct {
+		const char *status;
+		cs_provider_id prov;
+		const char *name;
+		int mode;
+	} yes[] = {
+	    {"5.7.26", CS_PROVIDER_GOOGLE, "gmail-unauthenticated",
+	     DB_DPAUSE_PAUSE},
+	    {"4.7.32", CS_PROVIDER_GOOGLE, "gmail-not-aligned",
+	     DB_DPAUSE_PAUSE},
+	    {"4.7.28", CS_PROVIDER_GOOGLE, "gmail-rate-limited",
+	     DB_DPAUSE_SLOW},
+	    {"5.7.515", CS_PROVIDER_MICROSOFT, "microsoft-unauthenticated",
+	     DB_DPAUSE_PAUSE},
+	    {"4.7.500", CS_PROVIDER_MICROSOFT, "microsoft-throttled",
+	     DB_DPAUSE_SLOW},
+	    {"4.7.650", CS_PROVIDER_MICROSOFT, "microsoft-throttled",
+	     DB_DPAUSE_SLOW},
+	    {"4.7.699", CS_PROVIDER_MICROSOFT, "microsoft-throttled",
+	     DB_DPAUSE_SLOW},
+	};
+	/* a code from another provider than the one that uses it, or just
+	 * outside a range: an ordinary bounce */
+	static const struct {
+		const char *status;
+		cs_provider_id prov;
+	} no[] = {
+	    {"5.7.26", CS_PROVIDER_MICROSOFT},
+	    {"5.7.26", CS_PROVIDER_GENERIC},
+	    {"5.7.515", CS_PROVIDER_GOOGLE},
+	    {"4.7.28", CS_PROVIDER_MICROSOFT},
+	    {"4.7.499", CS_PROVIDER_MICROSOFT},
+	    {"4.7.700", CS_PROVIDER_MICROSOFT},
+	    {"4.7.5", CS_PROVIDER_MICROSOFT},
+	    {"5.7.260", CS_PROVIDER_GOOGLE},
+	    {"5.1.1", CS_PROVIDER_GOOGLE},
+	    {"", CS_PROVIDER_GOOGLE},
+	    {NULL, CS_PROVIDER_GOOGLE},
+	};
+	size_t i;
+	int hard;
+
+	(void)state;
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		for (hard = -1; hard <= 1; hard++) {
+			const seq_event_policy *b =
+			    answer(CLS_BOUNCE, SEQ_CTX_MATCHED, hard,
+			           yes[i].status, yes[i].prov);
+			const seq_event_policy *d =
+			    answer(CLS_DELAY, SEQ_CTX_MATCHED, hard,
+			           yes[i].status, yes[i].prov);
+
+			assert_string_equal(b->name, yes[i].name);
+			assert_int_equal(b->record, DB_EV_BOUNCE);
+			assert_int_equal(b->always, 0);
+			assert_int_equal(b->once,
+			                 SEQ_ACT_DOMAIN | SEQ_ACT_RETRY_SOFT);
+			assert_int_equal(b->domain_mode, yes[i].mode);
+			assert_int_equal(b->stop_status, DB_CONTACT_ACTIVE);
+			/* a delay report: the pause only, the server still
+			 * tries */
+			assert_int_equal(d->record, DB_EV_DELAY);
+			assert_int_equal(d->always, 0);
+			assert_int_equal(d->once, SEQ_ACT_DOMAIN);
+			assert_int_equal(d->domain_mode, yes[i].mode);
+			assert_true(seq_event_policy_code(yes[i].status));
+			/* about nothing we sent: no pause (a forged report
+			 * must not stop a domain) */
+			assert_false(answer(CLS_BOUNCE, SEQ_CTX_UNMATCHED, hard,
+			                    yes[i].status, yes[i].prov)
+			                 ->once &
+			             SEQ_ACT_DOMAIN);
+		}
+	for (i = 0; i < sizeof no / sizeof no[0]; i++) {
+		const seq_event_policy *b = answer(CLS_BOUNCE, SEQ_CTX_MATCHED,
+		                                   0, no[i].status, no[i].prov);
+
+		assert_string_equal(b->name, "soft-bounce");
+		assert_false((b->always | b->once) & SEQ_ACT_DOMAIN);
+		assert_string_equal(answer(CLS_BOUNCE, SEQ_CTX_MATCHED, 1,
+		                           no[i].status, no[i].prov)
+		                        ->name,
+		                    "hard-bounce");
+	}
+	assert_false(seq_event_policy_code("5.1.1"));
+	assert_false(seq_event_policy_code("4.7.700"));
+	assert_false(seq_event_policy_code(""));
+	assert_false(seq_event_policy_code(NULL));
+	/* the rows without a code are what they were: find() never gives a
+	 * provider's row */
+	assert_string_equal(row(CLS_BOUNCE, SEQ_CTX_MATCHED, 0, false)->name,
+	                    "soft-bounce");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +283,7 @@ int main(void)
 	    cmocka_unit_test(bounces),
 	    cmocka_unit_test(replies_unsubscribes_auto_replies),
 	    cmocka_unit_test(own_and_warmup_come_first),
+	    cmocka_unit_test(provider_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
