@@ -103,4 +103,21 @@ int cls_classify(const char *raw, size_t len, cls_class *out, cs_err *err);
 /* Release what cls_classify stored; leaves *c zeroed.  NULL is allowed. */
 void cls_class_free(cls_class *c);
 
+/* ---- who a sent message went to (copy.c) ------------------------------
+ *
+ * The Message-ID ("<...>", NULL when none) and every To, Cc and Bcc
+ * addr-spec (groups included; at most CLS_MAX_RCPTS) of the header in
+ * raw[0..len) (the header fields alone, or a whole message), for counting
+ * what a mailbox sent: the watcher reads its Sent folder's copies.  What
+ * cannot be parsed is left out; never fails. */
+typedef struct cls_copy {
+	char *message_id;
+	char **rcpts;
+	size_t nrcpts;
+} cls_copy;
+
+void cls_copy_parse(const char *raw, size_t len, cls_copy *out);
+/* Release what cls_copy_parse stored; leaves *c zeroed.  NULL allowed. */
+void cls_copy_free(cls_copy *c);
+
 #endif

@@ -29,7 +29,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libetpan/libetpan.h>
 #include <openssl/evp.h>
 
 #define SENT_BATCH   50
@@ -112,100 +111,20 @@ static char *hash_key(const cs_buf *raw)
 	return cs_buf_detach(&k, NULL);
 }
 
-static void add_rcpt(struct seq_sent_msg *m, const char *addr)
-{
-	cs_buf b = CS_BUF_INIT;
-
-	if (addr == NULL)
-		return;
-	while (*addr == ' ' || *addr == '\t')
-		addr++;
-	if (*addr == '\0')
-		return;
-	cs_utf8_clean(addr, 320, &b);
-	m->rcpts = cs_xrealloc(m->rcpts, (m->nrcpts + 1) * sizeof *m->rcpts);
-	m->rcpts[m->nrcpts++] = cs_buf_detach(&b, NULL);
-}
-
-static void add_list(struct seq_sent_msg *m,
-                     const struct mailimf_address_list *al)
-{
-	clistiter *it, *jt;
-
-	if (al == NULL)
-		return;
-	for (it = clist_begin(al->ad_list); it; it = clist_next(it)) {
-		const struct mailimf_address *a = clist_content(it);
-
-		if (a->ad_type == MAILIMF_ADDRESS_MAILBOX) {
-			if (a->ad_data.ad_mailbox)
-				add_rcpt(m,
-				         a->ad_data.ad_mailbox->mb_addr_spec);
-			continue;
-		}
-		if (a->ad_data.ad_group == NULL ||
-		    a->ad_data.ad_group->grp_mb_list == NULL)
-			continue;
-		for (jt =
-		         clist_begin(a->ad_data.ad_group->grp_mb_list->mb_list);
-		     jt; jt = clist_next(jt)) {
-			const struct mailimf_mailbox *mb = clist_content(jt);
-
-			add_rcpt(m, mb->mb_addr_spec);
-		}
-	}
-}
-
-/* A copy's header fields into m (RFC 5322 through libetpan): what cannot
- * be parsed is left out, and a copy naming no recipient still counts. */
+/* A copy's header fields into m (classify/copy.c reads them): what
+ * cannot be parsed is left out, and a copy naming no recipient still
+ * counts. */
 static void parse_copy(const imap_header *h, int64_t fallback,
                        struct seq_sent_msg *m)
 {
-	struct mailimf_fields *f = NULL;
-	size_t idx = 0;
-	clistiter *it;
+	cls_copy c;
 
 	memset(m, 0, sizeof *m);
 	m->sent_at = h->internal_ms ? h->internal_ms : fallback;
-	if (h->raw.len &&
-	    mailimf_fields_parse(h->raw.data, h->raw.len, &idx, &f) ==
-	        MAILIMF_NO_ERROR &&
-	    f) {
-		for (it = clist_begin(f->fld_list); it; it = clist_next(it)) {
-			const struct mailimf_field *fl = clist_content(it);
-
-			switch (fl->fld_type) {
-			case MAILIMF_FIELD_MESSAGE_ID:
-				if (m->message_id == NULL &&
-				    fl->fld_data.fld_message_id->mid_value) {
-					cs_buf b = CS_BUF_INIT,
-					       id = CS_BUF_INIT;
-
-					cs_buf_printf(
-					    &b, "<%s>",
-					    fl->fld_data.fld_message_id
-					        ->mid_value);
-					cs_utf8_clean(cs_buf_str(&b), 500, &id);
-					cs_buf_free(&b);
-					m->message_id =
-					    cs_buf_detach(&id, NULL);
-				}
-				break;
-			case MAILIMF_FIELD_TO:
-				add_list(m, fl->fld_data.fld_to->to_addr_list);
-				break;
-			case MAILIMF_FIELD_CC:
-				add_list(m, fl->fld_data.fld_cc->cc_addr_list);
-				break;
-			case MAILIMF_FIELD_BCC:
-				add_list(m,
-				         fl->fld_data.fld_bcc->bcc_addr_list);
-				break;
-			default: break;
-			}
-		}
-		mailimf_fields_free(f);
-	}
+	cls_copy_parse(h->raw.data, h->raw.len, &c);
+	m->message_id = c.message_id;
+	m->rcpts = c.rcpts;
+	m->nrcpts = c.nrcpts;
 	m->msg_key =
 	    m->message_id ? cs_xstrdup(m->message_id) : hash_key(&h->raw);
 }
