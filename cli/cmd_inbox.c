@@ -45,7 +45,16 @@ static const char *const field_opts[] = {
 	    {"timezone", 0, "IANA", false, "the inbox's time zone (UTC)"},     \
 	    {"daily-cap", 0, "N", false, "messages per local day"},            \
 	    {"hard-cap", 0, "N", false,                                        \
-	     "total a day, all purposes (0: the provider's preset)"},          \
+	     "same as --limit messages_24h=N (0: the provider's)"},            \
+	    {"limit", 0, "NAME=N", true,                                       \
+	     "a provider limit (repeatable; 0: off; NAME=default: the "        \
+	     "provider's)"},                                                   \
+	    {"trial", 0, NULL, false,                                          \
+	     "a trial account (Google Workspace: lower limits)"},              \
+	    {"no-trial", 0, NULL, false, "not a trial account"},               \
+	    {"tenant", 0, "KEY", false,                                        \
+	     "share the tenant KEY's external-recipient counter (M365)"},      \
+	    {"no-tenant", 0, NULL, false, "belong to no tenant"},              \
 	    {"domain-hourly-cap", 0, "N", false,                               \
 	     "messages per recipient domain per hour (0: none)"},              \
 	    {"min-gap", 0, "DURATION", false,                                  \
@@ -91,6 +100,32 @@ static int apply_opts(const cli_args *a, db_inbox *in, bool replace_tags,
 
 		if (v && (rc = cli_inbox_field(in, field_opts[i], v, err)) != 0)
 			return rc;
+	}
+	for (i = 0, o = a->cmd->opts; o[i].name; i++) {
+		if (strcmp(o[i].name, "limit") != 0)
+			continue;
+		for (k = 0; k < a->count[i]; k++)
+			if ((rc = cli_inbox_field(in, "limit", a->vals[i][k],
+			                          err)) != 0)
+				return rc;
+	}
+	if (cli_opt_flag(a, "trial") && cli_opt_flag(a, "no-trial"))
+		return cs_err_set(err, CS_EINVAL,
+		                  "--trial and --no-trial contradict each "
+		                  "other");
+	if (cli_opt_value(a, "tenant") && cli_opt_flag(a, "no-tenant"))
+		return cs_err_set(err, CS_EINVAL,
+		                  "--tenant and --no-tenant contradict each "
+		                  "other");
+	if (cli_opt_flag(a, "trial") || cli_opt_flag(a, "no-trial"))
+		in->trial = cli_opt_flag(a, "trial");
+	if (cli_opt_value(a, "tenant") &&
+	    (rc = cli_inbox_field(in, "tenant", cli_opt_value(a, "tenant"),
+	                          err)) != 0)
+		return rc;
+	if (cli_opt_flag(a, "no-tenant")) {
+		free(in->tenant);
+		in->tenant = NULL;
 	}
 	for (i = 0, o = a->cmd->opts; o[i].name; i++) {
 		if (strcmp(o[i].name, "tag") != 0 || a->count[i] == 0)
@@ -163,7 +198,16 @@ static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 	cJSON_AddBoolToObject(o, "signature", in->signature != NULL);
 	cJSON_AddStringToObject(o, "timezone", in->timezone);
 	cJSON_AddNumberToObject(o, "daily_cap", in->daily_cap);
-	cJSON_AddNumberToObject(o, "hard_cap", in->hard_cap);
+	{
+		long long l24 = 0;
+
+		/* the messages_24h override (0: the provider's) */
+		cs_limits_get(in->limits, CS_LIM_MESSAGES_24H, &l24);
+		cJSON_AddNumberToObject(o, "hard_cap", (double)l24);
+	}
+	cJSON_AddStringToObject(o, "limits", in->limits ? in->limits : "");
+	cJSON_AddBoolToObject(o, "trial", in->trial);
+	cli_json_str(o, "tenant", in->tenant);
 	cJSON_AddNumberToObject(o, "domain_hourly_cap", in->domain_hourly_cap);
 	cJSON_AddNumberToObject(o, "min_gap", in->min_gap);
 	cJSON_AddNumberToObject(o, "ramp_start", in->ramp_start);
@@ -419,9 +463,8 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	        shown_status(&in), in.paused_reason ? ": " : "",
 	        in.paused_reason ? in.paused_reason : "");
 	fprintf(ctx->out,
-	        "pacing:       hard cap %d%s, domain cap %d/h%s, min gap "
+	        "pacing:       domain cap %d/h%s, min gap "
 	        "%ds%s, ramp %d,%d%s\n",
-	        in.hard_cap, in.hard_cap ? "" : " (preset)",
 	        in.domain_hourly_cap, in.domain_hourly_cap ? "" : " (none)",
 	        in.min_gap, in.min_gap ? "" : " (config)", in.ramp_start,
 	        in.ramp_step, in.ramp_start ? "" : " (off)");

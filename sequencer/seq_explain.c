@@ -320,7 +320,7 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		              "inbox:    %s (%s): %lld of %d sent today%s\n",
 		              ib->in.name, db_inbox_status_name(ib->in.status),
 		              ib->camp_today, ib->cap_today,
-		              ib->hard ? "" : ", no hard daily total");
+		              ib->hard ? "" : ", no 24-hour message limit");
 		if ((rc = runtime_holds(s, ib, e.step > 1, service_pid, out,
 		                        &held, err)) != 0)
 			goto out;
@@ -340,12 +340,18 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 			    ib->in.paused_reason ? ": " : "",
 			    ib->in.paused_reason ? ib->in.paused_reason : "");
 			held = true;
-		} else if (ib->camp_today >= ib->cap_today ||
-		           (ib->hard && ib->total_today >= ib->hard)) {
+		} else if (ib->camp_today >= ib->cap_today) {
 			when(out,
 			     "holds:    the inbox's daily cap is reached; "
 			     "its next day starts ",
 			     ib->day_end, ib->in.timezone);
+			cs_buf_putc(out, '\n');
+			held = true;
+		} else if (!seq_limits_ok(ib, now)) {
+			cs_buf_puts(out, "holds:    the inbox is ");
+			seq_limit_text(ib->lim_id, ib->lim_used, ib->lim_max,
+			               out);
+			when(out, " until ", ib->lim_until, ib->in.timezone);
 			cs_buf_putc(out, '\n');
 			held = true;
 		} else if (ib->next_at > now) {
