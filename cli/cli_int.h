@@ -24,6 +24,7 @@ extern const cli_cmd cli_cmds_campaign[];
 extern const cli_cmd cli_cmds_campaign_explain[];
 extern const cli_cmd cli_cmds_run[];
 extern const cli_cmd cli_cmds_status[];
+extern const cli_cmd cli_cmds_tenant[];
 extern const cli_cmd cli_cmds_stats[];
 extern const cli_cmd cli_cmds_warmup[];
 
@@ -60,6 +61,18 @@ void *cli_token_health_json(const cli_token_health *h);
 void cli_json_str(void *obj, const char *key, const char *v);
 /* Add key: ISO 8601 of t, or null when t <= 0, to a cJSON object. */
 void cli_json_time(void *obj, const char *key, int64_t t);
+
+/* Provider limits (cmd_status.c, cmd_tenant.c): an inbox's limits in
+ * force with their counts (seq_limits_get) as a cJSON array (void *) of
+ * {name, window_s, scope, used, max, frees_at}, or as text ("messages_24h
+ * 3/500 (24-hour), ...; frees ..." in zone tz) into b; a tenant's shared
+ * external counter now. */
+void *cli_limits_json(const void *limits);
+void cli_limits_text(const void *limits, const char *tz, int64_t now,
+                     cs_buf *b);
+int cli_tenant_counter(cli_ctx *ctx, const db_tenant *t, int64_t now,
+                       long long *used, long long *max, int64_t *frees_at,
+                       cs_err *err);
 
 /* Text tables (table.c).  The width a terminal gives UTF-8 text s:
  * East Asian wide characters 2 columns, combining marks 0. */

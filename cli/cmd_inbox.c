@@ -205,7 +205,20 @@ static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 		cs_limits_get(in->limits, CS_LIM_MESSAGES_24H, &l24);
 		cJSON_AddNumberToObject(o, "hard_cap", (double)l24);
 	}
-	cJSON_AddStringToObject(o, "limits", in->limits ? in->limits : "");
+	cJSON_AddStringToObject(o, "limit_overrides",
+	                        in->limits ? in->limits : "");
+	{
+		seq_limits l;
+
+		/* each limit in force, counted now (as status shows it) */
+		if (in->id > 0 && seq_limits_get(ctx->db, in,
+		                                 cs_clock_now(NULL), &l,
+		                                 NULL) == 0)
+			cJSON_AddItemToObject(o, "limits",
+			                      (cJSON *)cli_limits_json(&l));
+		else
+			cJSON_AddNullToObject(o, "limits");
+	}
 	cJSON_AddBoolToObject(o, "trial", in->trial);
 	cli_json_str(o, "tenant", in->tenant);
 	cJSON_AddNumberToObject(o, "domain_hourly_cap", in->domain_hourly_cap);
@@ -468,6 +481,23 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	        in.domain_hourly_cap, in.domain_hourly_cap ? "" : " (none)",
 	        in.min_gap, in.min_gap ? "" : " (config)", in.ramp_start,
 	        in.ramp_step, in.ramp_start ? "" : " (off)");
+	{
+		seq_limits l;
+		cs_buf b = CS_BUF_INIT;
+		int64_t now = cs_clock_now(NULL);
+
+		if (seq_limits_get(ctx->db, &in, now, &l, NULL) == 0) {
+			cli_limits_text(&l, in.timezone, now, &b);
+			fprintf(ctx->out, "limits:       %s%s%s%s\n",
+			        l.n ? b.data : "none",
+			        in.trial ? "; trial account" : "",
+			        in.limits && *in.limits ? "; overrides: " : "",
+			        in.limits && *in.limits ? in.limits : "");
+			if (in.tenant)
+				fprintf(ctx->out, "tenant:       %s\n", in.tenant);
+		}
+		cs_buf_free(&b);
+	}
 	fputs("tags:         ", ctx->out);
 	for (t = 0; t < in.ntags; t++)
 		fprintf(ctx->out, "%s%s", t ? ", " : "", in.tags[t]);

@@ -17,6 +17,7 @@ static const cli_group groups[] = {
      "sequences: create, start, enroll, preview, explain, edit, delete"},
     {"outbox", "messages that may have been sent: list and resolve"},
     {"warmup", "ramped exchanges between your inboxes, Junk rescue, health"},
+    {"tenant", "Microsoft 365 tenants: shared external-recipient limits"},
     {NULL, NULL},
 };
 
@@ -40,6 +41,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_campaign_explain,
     cli_cmds_run,
     cli_cmds_status,
+    cli_cmds_tenant,
     cli_cmds_stats,
     cli_cmds_warmup,
 };
