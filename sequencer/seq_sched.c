@@ -91,6 +91,12 @@ static void paced(seq_ibox *ib, int64_t now, int64_t window_close)
 		ib->next_at = ib->day_end;
 		return;
 	}
+	if (ib->lim_room <= 0) {
+		/* a rolling limit is the tighter bound: it gates the next
+		 * send (lim_until), which goes as soon as a unit frees */
+		ib->next_at = now + ib->min_gap_ms;
+		return;
+	}
 	interval = (double)(window_close - now) / (double)(left + 1);
 	gap = (int64_t)(interval *
 	                (1.0 + jitter(ib->in.id, ib->day, ib->camp_today)));
