@@ -629,7 +629,18 @@ const cli_cmd cli_cmds_inbox[] = {
      "('inbox test', send-test, the service) within seconds, with the\n"
      "option that fixes it.  The login defaults to the email; the daily\n"
      "cap to config inbox.daily_cap.  The same email twice is refused.\n\n"
-     "--json prints the stored inbox (never the password).\n\n"
+     "Provider limits (rolling windows, as the provider counts them) come\n"
+     "from the provider table: messages_24h, recipients_24h, external_24h,\n"
+     "unique_external_24h, messages_1m, tenant_external_24h,\n"
+     "recipients_per_message.  --limit NAME=N overrides one (0: off;\n"
+     "NAME=default: the provider's); --hard-cap N is --limit\n"
+     "messages_24h=N.  --trial: a Google Workspace trial account (lower\n"
+     "limits).  --tenant KEY: the inbox shares Microsoft 365 tenant KEY's\n"
+     "external-recipient counter (see 'coldseq tenant set').\n\n"
+     "--json prints the stored inbox (never the password): its settings,\n"
+     "limit_overrides, trial, tenant, hard_cap (the messages_24h\n"
+     "override, 0: none) and limits (each in force, counted now: [{name,\n"
+     "window_s, scope, used, max, frees_at}]).\n\n"
      "Example:\n"
      "  echo \"$PW\" | coldseq inbox add sales1 --email ann@example.com \\\n"
      "      --smtp smtp.example.com:587 --imap imap.example.com:993 \\\n"
@@ -639,8 +650,10 @@ const cli_cmd cli_cmds_inbox[] = {
      "Any option of 'inbox add' changes that setting; --tag replaces the\n"
      "tags; --password-stdin replaces the password.\n\n"
      "--json prints the stored inbox (as 'inbox show --json').\n\n"
-     "Example:\n  coldseq inbox set sales1 --daily-cap 40 --timezone "
-     "Europe/Berlin",
+     "Examples:\n  coldseq inbox set sales1 --daily-cap 40 --timezone "
+     "Europe/Berlin\n"
+     "  coldseq inbox set sales1 --limit messages_24h=400 --trial\n"
+     "  coldseq inbox set ms1 --tenant contoso",
      1, 1, CLI_NEEDS_VAULT, set_opts, run_set},
     {"inbox", "list", NULL, "list inboxes (never shows secrets)",
      "--json prints an array of inbox objects.\n\n"

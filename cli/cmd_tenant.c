@@ -237,11 +237,13 @@ const cli_cmd cli_cmds_tenant[] = {
      "when a full counter frees capacity.\n\n"
      "--json prints [{name, licences, external_limit_set, inboxes,\n"
      "external_used, external_max, frees_at}] (frees_at ISO 8601 UTC, null\n"
-     "unless the counter is full).",
+     "unless the counter is full).\n\n"
+     "Example:\n  coldseq tenant list --json",
      0, 0, CLI_NEEDS_DB, NULL, run_list},
     {"tenant", "show", "KEY", "one tenant's licences, limit and counter",
      "The tenant's licences, external-recipient limit and counter, as\n"
-     "'tenant list' shows them; --json prints one object.",
+     "'tenant list' shows them; --json prints one object.\n\n"
+     "Example:\n  coldseq tenant show contoso",
      1, 1, CLI_NEEDS_DB, NULL, run_show},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL},
 };
