@@ -211,9 +211,9 @@ static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 		seq_limits l;
 
 		/* each limit in force, counted now (as status shows it) */
-		if (in->id > 0 && seq_limits_get(ctx->db, in,
-		                                 cs_clock_now(NULL), &l,
-		                                 NULL) == 0)
+		if (in->id > 0 &&
+		    seq_limits_get(ctx->db, in, cs_clock_now(NULL), &l, NULL) ==
+		        0)
 			cJSON_AddItemToObject(o, "limits",
 			                      (cJSON *)cli_limits_json(&l));
 		else
@@ -494,7 +494,8 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 			        in.limits && *in.limits ? "; overrides: " : "",
 			        in.limits && *in.limits ? in.limits : "");
 			if (in.tenant)
-				fprintf(ctx->out, "tenant:       %s\n", in.tenant);
+				fprintf(ctx->out, "tenant:       %s\n",
+				        in.tenant);
 		}
 		cs_buf_free(&b);
 	}

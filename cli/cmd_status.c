@@ -173,9 +173,9 @@ void *cli_limits_json(const void *limits)
 		cJSON_AddStringToObject(o, "name", k->name);
 		cJSON_AddNumberToObject(o, "window_s",
 		                        (double)(k->window_ms / 1000));
-		cJSON_AddStringToObject(o, "scope",
-		                        k->scope == CS_SCOPE_TENANT ? "tenant"
-		                                                    : "mailbox");
+		cJSON_AddStringToObject(
+		    o, "scope",
+		    k->scope == CS_SCOPE_TENANT ? "tenant" : "mailbox");
 		cJSON_AddNumberToObject(o, "used", (double)l->v[i].used);
 		cJSON_AddNumberToObject(o, "max", (double)l->v[i].max);
 		/* when the window frees capacity: only a full limit waits */
@@ -187,8 +187,7 @@ void *cli_limits_json(const void *limits)
 	return arr;
 }
 
-void cli_limits_text(const void *limits, const char *tz, int64_t now,
-                     cs_buf *b)
+void cli_limits_text(const void *limits, const char *tz, int64_t now, cs_buf *b)
 {
 	const seq_limits *l = limits;
 	size_t i;

@@ -29,8 +29,8 @@ int cli_tenant_counter(cli_ctx *ctx, const db_tenant *t, int64_t now,
 	*frees_at = 0;
 	if (t->first_inbox == 0) /* no inbox names it: nothing counted */
 		return 0;
-	if ((rc = db_limit_count(ctx->db, t->first_inbox, t->name, k, *max,
-	                         now, false, &u, err)) != 0)
+	if ((rc = db_limit_count(ctx->db, t->first_inbox, t->name, k, *max, now,
+	                         false, &u, err)) != 0)
 		return rc;
 	*used = u.used;
 	*frees_at = u.frees_at;
@@ -64,9 +64,9 @@ static void tenant_text(cli_ctx *ctx, const db_tenant *t, long long used,
 	        "%s: %lld inbox(es), external recipients %lld/%lld per "
 	        "24 hours (%s)%s%s\n",
 	        t->name, t->inboxes, used, max,
-	        t->external_limit  ? "limit set"
-	        : t->licences      ? "from licences"
-	                           : "licences unset: 1",
+	        t->external_limit ? "limit set"
+	        : t->licences     ? "from licences"
+	                          : "licences unset: 1",
 	        when[0] ? ", full until " : "", when);
 }
 
@@ -104,7 +104,8 @@ static int run_set(cli_ctx *ctx, const cli_args *a)
 		return CLI_EXIT_USAGE;
 	}
 	if (lic < 0 && ext < 0) {
-		cli_error("tenant set: give --licences N or --external-limit N");
+		cli_error(
+		    "tenant set: give --licences N or --external-limit N");
 		return CLI_EXIT_USAGE;
 	}
 	if (*a->pos[0] == '\0' || strlen(a->pos[0]) > 64) {
@@ -156,8 +157,8 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
 			goto fail;
 		}
 		if (arr)
-			cJSON_AddItemToArray(arr,
-			                     tenant_json(&t[i], used, max, frees));
+			cJSON_AddItemToArray(
+			    arr, tenant_json(&t[i], used, max, frees));
 		else
 			tenant_text(ctx, &t[i], used, max, frees);
 	}
@@ -197,8 +198,9 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 		tenant_text(ctx, &t, used, max, frees);
 		fprintf(ctx->out, "licences: %lld%s\nexternal limit: %lld%s\n",
 		        t.licences, t.licences ? "" : " (unset: 1)", max,
-		        t.external_limit ? " (set)" : " (500 * licences^0.7 + "
-		                                      "9500)");
+		        t.external_limit ? " (set)"
+		                         : " (500 * licences^0.7 + "
+		                           "9500)");
 	}
 	db_tenant_free(&t);
 	return CLI_EXIT_OK;

@@ -287,10 +287,11 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			                  "trial: \"%s\" is not yes or no", v);
 	} else if (strcmp(field, "tenant") == 0) {
 		if (*v && !valid_name(v))
-			return cs_err_set(err, CS_EINVAL,
-			                  "tenant: \"%s\" must be 1-64 letters, "
-			                  "digits or . _ - @ +",
-			                  v);
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "tenant: \"%s\" must be 1-64 letters, "
+			    "digits or . _ - @ +",
+			    v);
 		set_str(&in->tenant, *v ? v : NULL);
 	} else if (strcmp(field, "hard-cap") == 0) {
 		/* the old per-day hard cap: now the rolling messages_24h

@@ -437,11 +437,11 @@ typedef enum cs_limit_id {
 } cs_limit_id;
 
 typedef enum cs_limit_what {
-	CS_COUNT_MESSAGES,         /* distinct messages */
-	CS_COUNT_RECIPIENTS,       /* recipients, each message's summed */
-	CS_COUNT_EXTERNAL,         /* recipients outside the sender's domain */
-	CS_COUNT_UNIQUE_EXTERNAL,  /* distinct such recipients */
-	CS_COUNT_PER_MESSAGE       /* recipients of one message (no window) */
+	CS_COUNT_MESSAGES,        /* distinct messages */
+	CS_COUNT_RECIPIENTS,      /* recipients, each message's summed */
+	CS_COUNT_EXTERNAL,        /* recipients outside the sender's domain */
+	CS_COUNT_UNIQUE_EXTERNAL, /* distinct such recipients */
+	CS_COUNT_PER_MESSAGE      /* recipients of one message (no window) */
 } cs_limit_what;
 
 typedef enum cs_limit_scope {

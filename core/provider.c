@@ -371,8 +371,7 @@ int cs_limits_edit(char **s, const char *name, long long n, cs_err *err)
 	return 0;
 }
 
-long long cs_limit_tenant_external(long long licences,
-                                   long long external_limit)
+long long cs_limit_tenant_external(long long licences, long long external_limit)
 {
 	if (external_limit > 0)
 		return external_limit;

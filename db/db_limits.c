@@ -37,51 +37,51 @@
 /* ---- the counters ---------------------------------------------------- */
 
 /* ?1 inbox, ?2 tenant (NULL: the inbox alone), ?3 since (exclusive),
- * ?4 now, ?5 count queued outbox rows, ?6 the limit (for frees). */
-#define SCOPE                                                                  \
-	"WITH s(id) AS (SELECT id FROM inboxes WHERE id = ?1 OR (?2 IS NOT "   \
-	"NULL AND tenant = ?2)), dom(d) AS (SELECT lower(substr(email, "       \
-	"instr(email, '@') + 1)) FROM inboxes WHERE id IN s), "
-#define EXT(col)                                                               \
-	"(lower(substr(" col ", instr(" col ", '@') + 1)) NOT IN (SELECT d "   \
-	"FROM dom))"
-#define UNITS(msg_time, msg_where)                                             \
-	"u(k, r, x, t) AS (SELECT m.message_id, m.recipient, " EXT(            \
-	    "m.recipient") ", " msg_time " FROM messages m WHERE m.inbox_id "  \
-	                   "IN s AND " msg_where                               \
-	                   " UNION ALL SELECT a.message_id || '#' || "         \
-	                   "a.attempt, m.recipient, " EXT(                     \
-	                       "m.recipient") ", a.started_at FROM "           \
-	                                      "send_attempts a JOIN messages " \
-	                                      "m ON m.message_id = "           \
-	                                      "a.message_id WHERE a.inbox_id " \
-	                                      "IN s AND a.attempt > 1 AND "    \
-	                                      "a.started_at > ?3 UNION ALL "   \
-	                                      "SELECT e.inbox_id || '/' || "   \
-	                                      "e.msg_key, e.recipient, "       \
-	                                      "e.external, e.sent_at FROM "    \
-	                                      "sent_external e WHERE "         \
-	                                      "e.inbox_id IN s AND e.sent_at " \
-	                                      "> ?3 UNION ALL SELECT 'q' || "  \
-	                                      "o.id, 'q' || o.id, 1, ?4 FROM " \
-	                                      "outbox o WHERE ?5 AND "         \
-	                                      "o.inbox_id IN s AND o.state = " \
-	                                      "'queued'), "
+ * ?4 now, ?5 count queued outbox rows, ?6 the limit (for frees).
+ * s: the inboxes counted; dom: their domains; u: the units (k the
+ * message's key, r the recipient, x external, t the time); g: what the
+ * limit counts, one row per unit with its time; NTH: the count and the
+ * time of the unit whose leaving frees one. */
+/* clang-format off */
+#define SCOPE \
+	"WITH s(id) AS (SELECT id FROM inboxes WHERE id = ?1 OR " \
+	"  (?2 IS NOT NULL AND tenant = ?2)), " \
+	"dom(d) AS (SELECT lower(substr(email, instr(email, '@') + 1)) " \
+	"  FROM inboxes WHERE id IN s), "
+#define EXT(col) \
+	"(lower(substr(" col ", instr(" col ", '@') + 1)) NOT IN " \
+	"  (SELECT d FROM dom))"
+#define UNITS(msg_time, msg_where) \
+	"u(k, r, x, t) AS (" \
+	"SELECT m.message_id, m.recipient, " EXT("m.recipient") ", " \
+	"  " msg_time " FROM messages m " \
+	"  WHERE m.inbox_id IN s AND " msg_where " " \
+	"UNION ALL SELECT a.message_id || '#' || a.attempt, m.recipient, " \
+	"  " EXT("m.recipient") ", a.started_at " \
+	"  FROM send_attempts a JOIN messages m ON m.message_id = a.message_id " \
+	"  WHERE a.inbox_id IN s AND a.attempt > 1 AND a.started_at > ?3 " \
+	"UNION ALL SELECT e.inbox_id || '/' || e.msg_key, e.recipient, " \
+	"  e.external, e.sent_at FROM sent_external e " \
+	"  WHERE e.inbox_id IN s AND e.sent_at > ?3 " \
+	"UNION ALL SELECT 'q' || o.id, 'q' || o.id, 1, ?4 FROM outbox o " \
+	"  WHERE ?5 AND o.inbox_id IN s AND o.state = 'queued'), "
 /* by record time (24 hours) */
 #define U_DAY UNITS("m.created_at", "m.created_at > ?3")
 /* by when the server may have seen it (a minute) */
-#define U_MIN                                                                  \
-	UNITS("CASE WHEN m.outcome = 'sending' THEN max(?4, m.created_at) "    \
-	      "ELSE max(m.created_at, m.updated_at) END",                      \
-	      "m.created_at > ?3 - 3600000 AND (m.outcome = 'sending' OR "     \
+#define U_MIN \
+	UNITS("CASE WHEN m.outcome = 'sending' THEN max(?4, m.created_at) " \
+	      "ELSE max(m.created_at, m.updated_at) END", \
+	      "m.created_at > ?3 - 3600000 AND (m.outcome = 'sending' OR " \
 	      "m.updated_at > ?3)")
-#define G_MESSAGES "g(t) AS (SELECT min(t) FROM u GROUP BY k) "
+#define G_MESSAGES   "g(t) AS (SELECT min(t) FROM u GROUP BY k) "
 #define G_RECIPIENTS "g(t) AS (SELECT t FROM u) "
-#define G_EXTERNAL "g(t) AS (SELECT t FROM u WHERE x) "
-#define G_UNIQUE "g(t) AS (SELECT max(t) FROM u WHERE x GROUP BY lower(r)) "
-#define NTH                                                                    \
-	"SELECT n, t FROM (SELECT count(*) OVER () AS n, row_number() OVER "   \
-	"(ORDER BY t) AS rn, t FROM g) WHERE rn = max(1, n - ?6 + 1)"
+#define G_EXTERNAL   "g(t) AS (SELECT t FROM u WHERE x) "
+#define G_UNIQUE     "g(t) AS (SELECT max(t) FROM u WHERE x GROUP BY lower(r)) "
+#define NTH \
+	"SELECT n, t FROM (SELECT count(*) OVER () AS n, " \
+	"  row_number() OVER (ORDER BY t) AS rn, t FROM g) " \
+	"WHERE rn = max(1, n - ?6 + 1)"
+/* clang-format on */
 
 static const char *const count_sql[2][4] = {
     {SCOPE U_DAY G_MESSAGES NTH, SCOPE U_DAY G_RECIPIENTS NTH,
@@ -133,8 +133,7 @@ int db_limit_external(db *d, long long inbox_id, const char *tenant,
 		return rc;
 	sqlite3_bind_int64(st, 1, inbox_id);
 	db_bind_opt(st, 2, tenant);
-	sqlite3_bind_text(st, 3, recipient ? recipient : "", -1,
-	                  SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, recipient ? recipient : "", -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*external = sqlite3_column_int(st, 0) != 0;
 	else
@@ -223,14 +222,14 @@ int db_sent_external_add(db *d, long long inbox_id, const char *msg_key,
 		return rc;
 	sqlite3_bind_int64(st, 1, inbox_id);
 	sqlite3_bind_text(st, 2, msg_key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, recipient ? recipient : "", -1,
-	                  SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, recipient ? recipient : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, external ? 1 : 0);
 	sqlite3_bind_int64(st, 5, sent_at);
 	sqlite3_bind_text(st, 6, local_day, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_fail(d, err, "cannot record a message sent outside "
-		                     "coldseq");
+		rc = db_fail(d, err,
+		             "cannot record a message sent outside "
+		             "coldseq");
 	db_done(st);
 	return rc;
 }

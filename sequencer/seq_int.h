@@ -154,9 +154,9 @@ typedef struct seq_ibox {
 	int64_t lim_until;
 	cs_limit_id lim_id;
 	long long lim_used, lim_max;
-	bool lim_fresh; /* lim_room was counted (else: count at the next
-	                   seq_limits_update) */
-	int64_t next_at;            /* pacing: next campaign send not before */
+	bool lim_fresh;  /* lim_room was counted (else: count at the next
+	                    seq_limits_update) */
+	int64_t next_at; /* pacing: next campaign send not before */
 	int64_t min_gap_ms;
 	seq_esp esp;
 	int64_t fu_next; /* no follow-up due before this (0: unknown) */

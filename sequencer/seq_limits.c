@@ -126,8 +126,8 @@ static int recount(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 			continue;
 		/* full: every full limit must free a unit first */
 		if (v->frees_at > ib->lim_until || ib->lim_until == 0) {
-			ib->lim_until = v->frees_at > now ? v->frees_at
-			                                  : now + 60000;
+			ib->lim_until =
+			    v->frees_at > now ? v->frees_at : now + 60000;
 			ib->lim_id = v->id;
 			ib->lim_used = v->used;
 			ib->lim_max = v->max;

@@ -40,8 +40,9 @@
  * inbox and in its thread; caps are per inbox and local day; the capacity
  * left is spread over the window left, jittered +-30%, never closer than
  * the minimum gap; the provider's rolling limits (seq_limits.c) hold an
- * inbox while they are full and never let a pass plan past them.  The jitter is a hash of (inbox, day, count), not a
- * random draw, so a preview on a copy of the database is what happens.
+ * inbox while they are full and never let a pass plan past them.  The jitter is
+ * a hash of (inbox, day, count), not a random draw, so a preview on a copy of
+ * the database is what happens.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq_int.h"

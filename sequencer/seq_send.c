@@ -262,12 +262,10 @@ static int over_cap(const db_inbox *in, const seq_inbox_day *day,
 
 		seq_limit_text(caps->lim_id, caps->lim_used, caps->lim_max, &b);
 		if (caps->lim_frees_at > 0)
-			cs_time_iso8601(caps->lim_frees_at, when,
-			                sizeof when);
-		rc = cs_err_set(err, CS_ETEMP,
-		                "inbox '%s' is %s%s%s; nothing was sent",
-		                in->name, b.data, when[0] ? " until " : "",
-		                when);
+			cs_time_iso8601(caps->lim_frees_at, when, sizeof when);
+		rc = cs_err_set(
+		    err, CS_ETEMP, "inbox '%s' is %s%s%s; nothing was sent",
+		    in->name, b.data, when[0] ? " until " : "", when);
 		cs_buf_free(&b);
 		return rc;
 	}

@@ -250,8 +250,7 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	                         seq_warmup_ramp_day(x, di.day));
 	if (x->weekdays_only && (di.wday == 0 || di.wday == 6))
 		quota = 0;
-	if (sent >= quota ||
-	    (!p.reply && strcmp(p.local_day, di.day) != 0)) {
+	if (sent >= quota || (!p.reply && strcmp(p.local_day, di.day) != 0)) {
 		/* over the day's warmup (or the inbox's) limit, or a new
 		 * message of a day gone by (the service was down) */
 		goto over_limit;

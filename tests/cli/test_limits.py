@@ -134,6 +134,22 @@ def rolling_counter_and_when_it_frees():
 
 
 @test
+def send_test_refused_at_a_full_limit_naming_it():
+    cs("inbox", "add", "st", "--email", "st@a.test", *SERVERS, "--limit",
+       "messages_24h=1", "--password-stdin", stdin="pw\n", check=0)
+    send("st", "x@b.test", int(time.time() * 1000) - 3600000)
+    p = cs("send-test", "--from", "st", "--to", "y@b.test", "--subject",
+           "s", "--body", "b")
+    assert p.returncode != 0, p.stdout
+    assert ("at the provider's 24-hour limit (messages_24h 1/1) until"
+            in p.stderr), p.stderr
+    assert "nothing was sent" in p.stderr, p.stderr
+    # nothing recorded: still the one message
+    eq(sql("SELECT count(*) FROM messages m JOIN inboxes i ON "
+           "i.id = m.inbox_id WHERE i.name = 'st'")[0][0], 1)
+
+
+@test
 def tenant_counter_shared_by_its_inboxes():
     for name, email in (("m1", "m1@contoso.test"), ("m2", "m2@fabrikam.test")):
         cs("inbox", "add", name, "--email", email, "--provider", "microsoft",

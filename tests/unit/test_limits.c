@@ -234,7 +234,8 @@ static void sent_external_counted(void **state)
 	const cs_limit_kind *kr = cs_limit_kind_get(CS_LIM_RECIPIENTS_24H);
 	const cs_limit_kind *ke = cs_limit_kind_get(CS_LIM_EXTERNAL_24H);
 	const cs_limit_kind *ku = cs_limit_kind_get(CS_LIM_UNIQUE_EXTERNAL_24H);
-	int64_t t0 = at("2026-12-01T08:00:00Z"), now = at("2026-12-01T20:00:00Z");
+	int64_t t0 = at("2026-12-01T08:00:00Z"),
+	        now = at("2026-12-01T20:00:00Z");
 	db_limit_use u;
 	db_caps caps;
 	bool refused;
@@ -326,8 +327,7 @@ static void tenant_shared(void **state)
 			db_inbox_free(&in);
 		}
 	}
-	assert_int_equal(
-	    db_tenant_set(f->d, "contoso", -1, 2, t0, &err), 0);
+	assert_int_equal(db_tenant_set(f->d, "contoso", -1, 2, t0, &err), 0);
 	/* to the tenant's other domain: not external */
 	record(f, "t1", "x@b.test", t0, &refused, &caps);
 	assert_false(refused);
@@ -378,8 +378,7 @@ static void one_recipient_per_message(void **state)
 	       &refused, &caps);
 	assert_true(refused);
 	assert_int_equal(caps.lim_id, CS_LIM_RECIPIENTS_PER_MESSAGE);
-	record(f, "r", "a@b.test", at("2026-12-01T08:00:00Z"), &refused,
-	       &caps);
+	record(f, "r", "a@b.test", at("2026-12-01T08:00:00Z"), &refused, &caps);
 	assert_false(refused);
 }
 
