@@ -305,12 +305,21 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 				cs_buf_printf(out, "note:     %s\n",
 				              cs_buf_str(&why));
 			db_runtime_free(&rt);
+			if (x->active && !seq_limits_ok(x, now)) {
+				cs_buf_printf(out, "note:     inbox %s is ",
+				              x->in.name);
+				seq_limit_text(x->lim_id, x->lim_used,
+				               x->lim_max, out);
+				when(out, " until ", x->lim_until,
+				     x->in.timezone);
+				cs_buf_putc(out, '\n');
+			}
 			any |= seq_ibox_can_send(x, now) && !bad;
 		}
 		if (!any) {
 			cs_buf_puts(out, "holds:    no inbox of the campaign "
-			                 "may send now (caps, gaps or "
-			                 "pauses)\n");
+			                 "may send now (caps, provider limits, "
+			                 "gaps or pauses)\n");
 			held = true;
 		}
 	} else if (ib) {

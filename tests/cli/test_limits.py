@@ -133,6 +133,41 @@ def rolling_counter_and_when_it_frees():
     assert "messages_24h 3/3 (24-hour) full until" in text, text
 
 
+def write(name, text):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@test
+def explain_names_the_full_limit_and_when_it_frees():
+    # r1 (rolling_counter_and_when_it_frees) is full: 3/3
+    cs("contacts", "import", write("c.csv", "email\nwho@c.test\n"),
+       "--list", "l", check=0)
+    cs("template", "import", write("s1.txt", "Subject: One\n\nOne.\n"),
+       check=0)
+    cs("campaign", "create", write("c.yaml", (
+        "name: c\nlist: l\ninboxes: [r1]\ntimezone: UTC\n"
+        "window: {days: [mon, tue, wed, thu, fri, sat, sun], from: "
+        "\"00:00\", to: \"24:00\"}\nsteps:\n  - template: s1\n")),
+       check=0)
+    cs("campaign", "start", "c", check=0)
+    text = cs("campaign", "explain", "c", "--contact", "who@c.test",
+              check=0).stdout
+    assert ("note:     inbox r1 is at the provider's 24-hour limit "
+            "(messages_24h 3/3) until ") in text, text
+    assert "holds:    no inbox of the campaign may send now" in text, text
+    # the limit off: nothing holds it any more
+    cs("inbox", "set", "r1", "--limit", "messages_24h=0", check=0)
+    text = cs("campaign", "explain", "c", "--contact", "who@c.test",
+              check=0).stdout
+    assert "provider's" not in text, text
+    assert "no inbox of the campaign may send now" not in text, text
+    cs("inbox", "set", "r1", "--limit", "messages_24h=3", check=0)
+    cs("campaign", "pause", "c", check=0)
+
+
 @test
 def send_test_refused_at_a_full_limit_naming_it():
     cs("inbox", "add", "st", "--email", "st@a.test", *SERVERS, "--limit",
