@@ -324,6 +324,9 @@ typedef struct db_caps {
 	cs_limit_id lim_id;
 	long long lim_used, lim_max;
 	int64_t lim_frees_at;
+	/* out, when recorded: the least room a limit has left after this
+	 * message (LLONG_MAX: no limit counted) */
+	long long lim_left;
 } db_caps;
 
 /* Record an attempt at m (db_message_attempt: its messages row as

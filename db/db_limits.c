@@ -31,6 +31,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "db_int.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,7 @@ int db_limits_check(db *d, const db_message *m, db_caps *caps, cs_err *err)
 	int i, rc;
 
 	caps->lim_over = false;
+	caps->lim_left = LLONG_MAX;
 	for (i = 0; i < CS_LIM_COUNT; i++) {
 		const cs_limit_kind *k = cs_limit_kind_get((cs_limit_id)i);
 		long long max = caps->lim[i];
@@ -193,8 +195,11 @@ int db_limits_check(db *d, const db_message *m, db_caps *caps, cs_err *err)
 		if ((rc = db_limit_count(d, m->inbox_id, caps->tenant, k, max,
 		                         m->created_at, false, &u, err)) != 0)
 			return rc;
-		if (u.used < max)
+		if (u.used < max) {
+			if (max - u.used - 1 < caps->lim_left)
+				caps->lim_left = max - u.used - 1;
 			continue;
+		}
 		caps->lim_over = true;
 		caps->lim_id = (cs_limit_id)i;
 		caps->lim_used = u.used;

@@ -8,6 +8,7 @@
  */
 #include "db_int.h"
 
+#include <limits.h>
 #include <string.h>
 
 /* The names of db_purpose (db.h), in enum order: the database's words
@@ -30,6 +31,7 @@ int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
 	*refused = false;
 	caps->campaign = caps->total = caps->own = 0;
 	caps->lim_over = false;
+	caps->lim_left = LLONG_MAX;
 	if ((rc = db_begin(d, err)) != 0)
 		return rc;
 	if ((rc = db_message_count_caps(d, m->inbox_id, m->local_day,

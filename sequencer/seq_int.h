@@ -223,6 +223,9 @@ void seq_limits_took(seq_sched *s, seq_ibox *ib);
 /* The authoritative check refused a message of ib for a limit (caps from
  * db_message_add_capped): full until caps->lim_frees_at. */
 void seq_limits_refused(seq_ibox *ib, const db_caps *caps, int64_t now);
+/* A message of ib was recorded (caps from db_message_add_capped): at a
+ * limit now, the room is counted again at the next update. */
+void seq_limits_recorded(seq_ibox *ib, const db_caps *caps);
 /* Whether ib's provider limits allow a send now. */
 bool seq_limits_ok(const seq_ibox *ib, int64_t now);
 /* The caps' limits for a message of in (caps->lim, caps->tenant). */

@@ -9,8 +9,10 @@
  * (messages, later attempts, sends outside coldseq and the inbox's queued
  * outbox rows, db_limit_count) and only goes down as sends are queued;
  * time passing only frees units, so the true room is never smaller.  It
- * is counted again when the inbox is first seen, when the room runs out,
- * and when the time the limits were full until passes.  The authoritative
+ * is counted again when the inbox is first seen, on a new local day,
+ * when the room runs out, when a message recorded (by any process) leaves
+ * a limit with no room, and when the time the limits were full until
+ * passes.  The authoritative
  * check is db_message_add_capped's, in the write transaction that records
  * the message (seq_limits_refused takes its answer back).
  *
@@ -178,6 +180,15 @@ void seq_limits_refused(seq_ibox *ib, const db_caps *caps, int64_t now)
 	ib->lim_id = caps->lim_id;
 	ib->lim_used = caps->lim_used;
 	ib->lim_max = caps->lim_max;
+}
+
+void seq_limits_recorded(seq_ibox *ib, const db_caps *caps)
+{
+	/* the database's count, which sees every process's sends (warmup,
+	 * send-test, a second service), says the limit is reached: do not
+	 * trust the in-memory room */
+	if (caps->lim_left <= 0)
+		ib->lim_fresh = false;
 }
 
 bool seq_limits_ok(const seq_ibox *ib, int64_t now)

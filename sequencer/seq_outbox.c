@@ -364,6 +364,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 		goto limited;
 	if (over)
 		goto capped;
+	seq_limits_recorded(ib, &caps);
 	ib->camp_today++;
 	ib->total_today++;
 	job->outbox_id = o.id;
