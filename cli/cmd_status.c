@@ -172,7 +172,7 @@ void *cli_limits_json(const void *limits)
 
 		cJSON_AddStringToObject(o, "name", k->name);
 		cJSON_AddNumberToObject(o, "window_s",
-		                        (double)(k->window_ms / 1000));
+		                        (double)k->window_ms / 1000.0);
 		cJSON_AddStringToObject(
 		    o, "scope",
 		    k->scope == CS_SCOPE_TENANT ? "tenant" : "mailbox");

@@ -273,7 +273,7 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 				    "default: the provider's)",
 				    v);
 		}
-		if ((rc = cs_limits_edit(&in->limits, name, lim, err)) != 0)
+		if (cs_limits_edit(&in->limits, name, lim, err) != 0)
 			return cs_err_prefix(err, "limit");
 	} else if (strcmp(field, "trial") == 0) {
 		if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||

@@ -37,7 +37,7 @@ int seq_limits_of(db *d, const db_inbox *in, long long out[CS_LIM_COUNT],
 	int rc;
 
 	cs_limits_preset(in->provider, in->email, in->trial, out);
-	if ((rc = cs_limits_override(in->limits, out, err)) != 0)
+	if (cs_limits_override(in->limits, out, err) != 0)
 		return cs_err_prefix(err, "inbox '%s' limits", in->name);
 	if (out[CS_LIM_TENANT_EXTERNAL_24H] == CS_LIM_FROM_TENANT) {
 		db_tenant t;

@@ -143,7 +143,7 @@ static void run_mode(const char *path, cs_vault *v, int64_t t0, double hours,
 				die("pass", &err);
 			if (ntimes == cap) {
 				cap = cap ? cap * 2 : 4096;
-				times = realloc(times, cap * sizeof *times);
+				times = cs_xrealloc(times, cap * sizeof *times);
 			}
 			times[ntimes++] = (now_s() - a) * 1000.0;
 			if (seq_outbox_dispatch(s, &t, &n, &err) != 0)
