@@ -18,7 +18,7 @@
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 
-#define CLI_MAX_OPTS 24
+#define CLI_MAX_OPTS 32
 
 typedef struct cli_opt {
 	const char *name;    /* long name without "--" */

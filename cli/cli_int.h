@@ -24,6 +24,7 @@ extern const cli_cmd cli_cmds_campaign[];
 extern const cli_cmd cli_cmds_campaign_explain[];
 extern const cli_cmd cli_cmds_run[];
 extern const cli_cmd cli_cmds_status[];
+extern const cli_cmd cli_cmds_tenant[];
 extern const cli_cmd cli_cmds_stats[];
 extern const cli_cmd cli_cmds_warmup[];
 extern const cli_cmd cli_cmds_domain[];
@@ -73,6 +74,17 @@ void cli_json_time(void *obj, const char *key, int64_t t);
  * when there is one. */
 int cli_domain_pauses_show(cli_ctx *ctx, const char *domain, void *json_arr,
                            const char *title, const char *indent, cs_err *err);
+/* Provider limits (cmd_status.c, cmd_tenant.c): an inbox's limits in
+ * force with their counts (seq_limits_get) as a cJSON array (void *) of
+ * {name, window_s, scope, used, max, frees_at}, or as text ("messages_24h
+ * 3/500 (24-hour), ...; frees ..." in zone tz) into b; a tenant's shared
+ * external counter now. */
+void *cli_limits_json(const void *limits);
+void cli_limits_text(const void *limits, const char *tz, int64_t now,
+                     cs_buf *b);
+int cli_tenant_counter(cli_ctx *ctx, const db_tenant *t, int64_t now,
+                       long long *used, long long *max, int64_t *frees_at,
+                       cs_err *err);
 
 /* Text tables (table.c).  The width a terminal gives UTF-8 text s:
  * East Asian wide characters 2 columns, combining marks 0. */

@@ -45,7 +45,16 @@ static const char *const field_opts[] = {
 	    {"timezone", 0, "IANA", false, "the inbox's time zone (UTC)"},     \
 	    {"daily-cap", 0, "N", false, "messages per local day"},            \
 	    {"hard-cap", 0, "N", false,                                        \
-	     "total a day, all purposes (0: the provider's preset)"},          \
+	     "same as --limit messages_24h=N (0: the provider's)"},            \
+	    {"limit", 0, "NAME=N", true,                                       \
+	     "a provider limit (repeatable; 0: off; NAME=default: the "        \
+	     "provider's)"},                                                   \
+	    {"trial", 0, NULL, false,                                          \
+	     "a trial account (Google Workspace: lower limits)"},              \
+	    {"no-trial", 0, NULL, false, "not a trial account"},               \
+	    {"tenant", 0, "KEY", false,                                        \
+	     "share the tenant KEY's external-recipient counter (M365)"},      \
+	    {"no-tenant", 0, NULL, false, "belong to no tenant"},              \
 	    {"domain-hourly-cap", 0, "N", false,                               \
 	     "messages per recipient domain per hour (0: none)"},              \
 	    {"min-gap", 0, "DURATION", false,                                  \
@@ -91,6 +100,32 @@ static int apply_opts(const cli_args *a, db_inbox *in, bool replace_tags,
 
 		if (v && (rc = cli_inbox_field(in, field_opts[i], v, err)) != 0)
 			return rc;
+	}
+	for (i = 0, o = a->cmd->opts; o[i].name; i++) {
+		if (strcmp(o[i].name, "limit") != 0)
+			continue;
+		for (k = 0; k < a->count[i]; k++)
+			if ((rc = cli_inbox_field(in, "limit", a->vals[i][k],
+			                          err)) != 0)
+				return rc;
+	}
+	if (cli_opt_flag(a, "trial") && cli_opt_flag(a, "no-trial"))
+		return cs_err_set(err, CS_EINVAL,
+		                  "--trial and --no-trial contradict each "
+		                  "other");
+	if (cli_opt_value(a, "tenant") && cli_opt_flag(a, "no-tenant"))
+		return cs_err_set(err, CS_EINVAL,
+		                  "--tenant and --no-tenant contradict each "
+		                  "other");
+	if (cli_opt_flag(a, "trial") || cli_opt_flag(a, "no-trial"))
+		in->trial = cli_opt_flag(a, "trial");
+	if (cli_opt_value(a, "tenant") &&
+	    (rc = cli_inbox_field(in, "tenant", cli_opt_value(a, "tenant"),
+	                          err)) != 0)
+		return rc;
+	if (cli_opt_flag(a, "no-tenant")) {
+		free(in->tenant);
+		in->tenant = NULL;
 	}
 	for (i = 0, o = a->cmd->opts; o[i].name; i++) {
 		if (strcmp(o[i].name, "tag") != 0 || a->count[i] == 0)
@@ -163,7 +198,29 @@ static cJSON *inbox_json(cli_ctx *ctx, const db_inbox *in, bool has_secret)
 	cJSON_AddBoolToObject(o, "signature", in->signature != NULL);
 	cJSON_AddStringToObject(o, "timezone", in->timezone);
 	cJSON_AddNumberToObject(o, "daily_cap", in->daily_cap);
-	cJSON_AddNumberToObject(o, "hard_cap", in->hard_cap);
+	{
+		long long l24 = 0;
+
+		/* the messages_24h override (0: the provider's) */
+		cs_limits_get(in->limits, CS_LIM_MESSAGES_24H, &l24);
+		cJSON_AddNumberToObject(o, "hard_cap", (double)l24);
+	}
+	cJSON_AddStringToObject(o, "limit_overrides",
+	                        in->limits ? in->limits : "");
+	{
+		seq_limits l;
+
+		/* each limit in force, counted now (as status shows it) */
+		if (in->id > 0 &&
+		    seq_limits_get(ctx->db, in, cs_clock_now(NULL), &l, NULL) ==
+		        0)
+			cJSON_AddItemToObject(o, "limits",
+			                      (cJSON *)cli_limits_json(&l));
+		else
+			cJSON_AddNullToObject(o, "limits");
+	}
+	cJSON_AddBoolToObject(o, "trial", in->trial);
+	cli_json_str(o, "tenant", in->tenant);
 	cJSON_AddNumberToObject(o, "domain_hourly_cap", in->domain_hourly_cap);
 	cJSON_AddNumberToObject(o, "min_gap", in->min_gap);
 	cJSON_AddNumberToObject(o, "ramp_start", in->ramp_start);
@@ -457,12 +514,29 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 	        shown_status(&in), in.paused_reason ? ": " : "",
 	        in.paused_reason ? in.paused_reason : "");
 	fprintf(ctx->out,
-	        "pacing:       hard cap %d%s, domain cap %d/h%s, min gap "
+	        "pacing:       domain cap %d/h%s, min gap "
 	        "%ds%s, ramp %d,%d%s\n",
-	        in.hard_cap, in.hard_cap ? "" : " (preset)",
 	        in.domain_hourly_cap, in.domain_hourly_cap ? "" : " (none)",
 	        in.min_gap, in.min_gap ? "" : " (config)", in.ramp_start,
 	        in.ramp_step, in.ramp_start ? "" : " (off)");
+	{
+		seq_limits l;
+		cs_buf b = CS_BUF_INIT;
+		int64_t now = cs_clock_now(NULL);
+
+		if (seq_limits_get(ctx->db, &in, now, &l, NULL) == 0) {
+			cli_limits_text(&l, in.timezone, now, &b);
+			fprintf(ctx->out, "limits:       %s%s%s%s\n",
+			        l.n ? b.data : "none",
+			        in.trial ? "; trial account" : "",
+			        in.limits && *in.limits ? "; overrides: " : "",
+			        in.limits && *in.limits ? in.limits : "");
+			if (in.tenant)
+				fprintf(ctx->out, "tenant:       %s\n",
+				        in.tenant);
+		}
+		cs_buf_free(&b);
+	}
 	fputs("tags:         ", ctx->out);
 	for (t = 0; t < in.ntags; t++)
 		fprintf(ctx->out, "%s%s", t ? ", " : "", in.tags[t]);
@@ -613,7 +687,18 @@ const cli_cmd cli_cmds_inbox[] = {
      "cap to config inbox.daily_cap.  The same email twice is refused.\n"
      "A Microsoft 365 inbox on a password is warned about: Microsoft is\n"
      "retiring Basic authentication for SMTP AUTH (use --auth oauth2).\n\n"
-     "--json prints the stored inbox (never the password).\n\n"
+     "Provider limits (rolling windows, as the provider counts them) come\n"
+     "from the provider table: messages_24h, recipients_24h, external_24h,\n"
+     "unique_external_24h, messages_1m, tenant_external_24h,\n"
+     "recipients_per_message.  --limit NAME=N overrides one (0: off;\n"
+     "NAME=default: the provider's); --hard-cap N is --limit\n"
+     "messages_24h=N.  --trial: a Google Workspace trial account (lower\n"
+     "limits).  --tenant KEY: the inbox shares Microsoft 365 tenant KEY's\n"
+     "external-recipient counter (see 'coldseq tenant set').\n\n"
+     "--json prints the stored inbox (never the password): its settings,\n"
+     "limit_overrides, trial, tenant, hard_cap (the messages_24h\n"
+     "override, 0: none) and limits (each in force, counted now: [{name,\n"
+     "window_s, scope, used, max, frees_at}]).\n\n"
      "Example:\n"
      "  echo \"$PW\" | coldseq inbox add sales1 --email ann@example.com \\\n"
      "      --smtp smtp.example.com:587 --imap imap.example.com:993 \\\n"
@@ -624,8 +709,10 @@ const cli_cmd cli_cmds_inbox[] = {
      "tags; --password-stdin replaces the password (and ends an\n"
      "auth_failed the server's refusal of the old one set).\n\n"
      "--json prints the stored inbox (as 'inbox show --json').\n\n"
-     "Example:\n  coldseq inbox set sales1 --daily-cap 40 --timezone "
-     "Europe/Berlin",
+     "Examples:\n  coldseq inbox set sales1 --daily-cap 40 --timezone "
+     "Europe/Berlin\n"
+     "  coldseq inbox set sales1 --limit messages_24h=400 --trial\n"
+     "  coldseq inbox set ms1 --tenant contoso",
      1, 1, CLI_NEEDS_VAULT, set_opts, run_set},
     {"inbox", "list", NULL, "list inboxes (never shows secrets)",
      "--json prints an array of inbox objects.\n\n"

@@ -50,6 +50,7 @@ typedef struct ibox_status {
 	long long warmup_sent;
 	int warmup_quota;
 	cli_token_health token; /* OAuth2 inboxes */
+	seq_limits lim;         /* the provider limits, counted now */
 } ibox_status;
 
 typedef struct ibox_set {
@@ -134,7 +135,9 @@ static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
 		    (rc = seq_bounce_get(ctx->db, s->in->id, now, &s->bounce,
 		                         err)) != 0 ||
 		    (rc = seq_inbox_runtime(ctx->db, s->in->id, pid, &s->rt,
-		                            err)) != 0)
+		                            err)) != 0 ||
+		    (rc = seq_limits_get(ctx->db, s->in, now, &s->lim, err)) !=
+		        0)
 			return rc;
 		health(s);
 	}
@@ -158,6 +161,64 @@ static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
 		}
 	db_warmup_list_free(wl, nwl);
 	return rc;
+}
+
+void *cli_limits_json(const void *limits)
+{
+	const seq_limits *l = limits;
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const cs_limit_kind *k = cs_limit_kind_get(l->v[i].id);
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "name", k->name);
+		cJSON_AddNumberToObject(o, "window_s",
+		                        (double)k->window_ms / 1000.0);
+		cJSON_AddStringToObject(
+		    o, "scope",
+		    k->scope == CS_SCOPE_TENANT ? "tenant" : "mailbox");
+		cJSON_AddNumberToObject(o, "used", (double)l->v[i].used);
+		cJSON_AddNumberToObject(o, "max", (double)l->v[i].max);
+		/* when the window frees capacity: only a full limit waits */
+		cli_json_time(o, "frees_at",
+		              l->v[i].used >= l->v[i].max ? l->v[i].frees_at
+		                                          : 0);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+void cli_limits_text(const void *limits, const char *tz, int64_t now, cs_buf *b)
+{
+	const seq_limits *l = limits;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const cs_limit_kind *k = cs_limit_kind_get(l->v[i].id);
+
+		cs_buf_printf(b, "%s%s %lld/%lld (%s)", i ? ", " : "", k->name,
+		              l->v[i].used, l->v[i].max, k->label);
+		if (l->v[i].used >= l->v[i].max && l->v[i].frees_at > now) {
+			char t[32];
+
+			local_time(tz, l->v[i].frees_at, t);
+			cs_buf_printf(b, " full until %s", t);
+		}
+	}
+}
+
+/* The latest time a full limit frees (0: none is full). */
+static int64_t limits_until(const seq_limits *l)
+{
+	int64_t t = 0;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].used >= l->v[i].max && l->v[i].frees_at > t)
+			t = l->v[i].frees_at;
+	return t;
 }
 
 static cJSON *inbox_json(const ibox_status *s)
@@ -192,10 +253,10 @@ static cJSON *inbox_json(const ibox_status *s)
 	cli_json_time(o, "next_send_at", in->next_send_at);
 	/* the daily or hard cap is reached: no campaign send until then */
 	cli_json_time(o, "cap_until",
-	              s->day.campaign >= s->day.cap ||
-	                      (s->day.hard > 0 && s->day.total >= s->day.hard)
-	                  ? s->day.end
-	                  : 0);
+	              s->day.campaign >= s->day.cap ? s->day.end
+	                                            : limits_until(&s->lim));
+	cJSON_AddItemToObject(o, "limits", cli_limits_json(&s->lim));
+	cli_json_str(o, "tenant", in->tenant);
 	if (s->token.oauth)
 		cJSON_AddItemToObject(o, "token",
 		                      cli_token_health_json(&s->token));
@@ -292,6 +353,57 @@ static void service_text(cli_ctx *ctx, const seq_service_state *svc)
 	fprintf(ctx->out, "data:     %s\n", ctx->data_dir);
 }
 
+/* Each tenant's shared external counter: a "tenants" array in doc, or
+ * lines of text (none when there is no tenant). */
+static int tenants_status(cli_ctx *ctx, cJSON *doc, int64_t now, cs_err *err)
+{
+	db_tenant *t = NULL;
+	cJSON *arr = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = db_tenant_list(ctx->db, &t, &n, err)) != 0)
+		return rc;
+	if (doc)
+		arr = cJSON_AddArrayToObject(doc, "tenants");
+	else if (n)
+		fprintf(ctx->out, "\n%-24s %7s %21s  %s\n", "TENANT", "INBOXES",
+		        "EXTERNAL 24H", "FREES (UTC)");
+	for (i = 0; i < n && rc == 0; i++) {
+		long long used = 0, max = 0;
+		int64_t frees = 0;
+		char when[32] = "-";
+
+		if ((rc = cli_tenant_counter(ctx, &t[i], now, &used, &max,
+		                             &frees, err)) != 0)
+			break;
+		if (used < max)
+			frees = 0;
+		if (arr) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "name", t[i].name);
+			cJSON_AddNumberToObject(o, "inboxes",
+			                        (double)t[i].inboxes);
+			cJSON_AddNumberToObject(o, "external_used",
+			                        (double)used);
+			cJSON_AddNumberToObject(o, "external_max", (double)max);
+			cli_json_time(o, "frees_at", frees);
+			cJSON_AddItemToArray(arr, o);
+		} else {
+			char fig[48];
+
+			if (frees)
+				local_time("UTC", frees, when);
+			snprintf(fig, sizeof fig, "%lld/%lld", used, max);
+			fprintf(ctx->out, "%-24s %7lld %21s  %s\n", t[i].name,
+			        t[i].inboxes, fig, when);
+		}
+	}
+	db_tenant_list_free(t, n);
+	return rc;
+}
+
 static int run_status(cli_ctx *ctx, const cli_args *a)
 {
 	seq_service_state svc;
@@ -345,6 +457,14 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 			cJSON_AddItemToArray(arr, inbox_json(&set.v[i]));
 		else
 			inbox_line(ctx, &set.v[i], now);
+		if (!arr && set.v[i].lim.n) {
+			cs_buf b = CS_BUF_INIT;
+
+			cli_limits_text(&set.v[i].lim, set.v[i].in->timezone,
+			                now, &b);
+			fprintf(ctx->out, "%-16s limits: %s\n", "", b.data);
+			cs_buf_free(&b);
+		}
 		if (!arr && set.v[i].token.oauth)
 			fprintf(
 			    ctx->out,
@@ -359,7 +479,8 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 	if (cli_domain_pauses_show(
 	        ctx, NULL,
 	        doc ? cJSON_AddArrayToObject(doc, "domain_pauses") : NULL,
-	        "\ndomain pauses:\n", "  ", &err) != 0)
+	        "\ndomain pauses:\n", "  ", &err) != 0 ||
+	    tenants_status(ctx, doc, now, &err) != 0)
 		goto fail;
 	if (doc)
 		arr = cJSON_AddArrayToObject(doc, "campaigns");
@@ -431,7 +552,9 @@ const cli_cmd cli_cmds_status[] = {
      "Whether the service runs on this data directory (it holds a lock on\n"
      "DATA_DIR/coldseq.pid) and its pid; per inbox its local day, campaign\n"
      "messages sent today against the daily cap (ramp applied), all\n"
-     "messages against the hard cap (the provider's limit when unset),\n"
+     "messages against the hard cap (the messages_24h limit in force),\n"
+     "each provider limit in force (a rolling window: used/max, and when\n"
+     "a full one frees capacity), each tenant's shared external counter,\n"
      "warmup messages against warmup's own daily cap (the ramp), the\n"
      "next send the pacing allows, and its health with its cause: paused\n"
      "or error with the reason; auth_failed or pending (OAuth2); failing\n"
@@ -451,11 +574,14 @@ const cli_cmd cli_cmds_status[] = {
      "[{name,\nemail, status, health, paused_reason, paused_until, "
      "timezone, day,\nsent_today, daily_cap, total_today, hard_cap,\n"
      "warmup: null|{sent_today, cap, counts_toward_cap}, next_send_at,\n"
-     "cap_until (the cap is reached: until the next local day),\n"
+     "cap_until (the cap is reached: until the next local day; a\n"
+     "provider limit is full: until it frees), limits: [{name, window_s,\n"
+     "scope, used, max, frees_at}], tenant,\n"
      "campaign_sent_28d, hard_bounces_28d, "
      "hard_bounce_rate_28d,\nbounce_pause_percent, health_detail, watcher: "
      "null|{state, error,\nsince}, send_error: null|{error, since}}],\n"
-     "\"campaigns\": [{name, status, contacts: "
+     "\"tenants\": [{name, inboxes, external_used, external_max,\n"
+     "frees_at}], \"campaigns\": [{name, status, contacts: "
      "{active, queued, held,\ncompleted, stopped}}], \"domain_pauses\": "
      "[{domain, provider, mode\n(pause|slow), until, code, reason, inbox, "
      "remedy}], \"outbox\": {held, "

@@ -246,8 +246,8 @@ const cli_cmd cli_cmds_warmup[] = {
      "and on the receiving side reads warmup mail, moves it out of Junk,\n"
      "answers reply-rate percent of it 10-120 minutes later and archives\n"
      "it.  Replies count toward the same quota.  Warmup has its own quota\n"
-     "and counts toward the inbox's hard cap; toward the campaign cap only\n"
-     "with --counts-toward-cap.  When less than config\n"
+     "and counts toward the inbox's provider limits; toward the campaign\n"
+     "cap only with --counts-toward-cap.  When less than config\n"
      "warmup.health_threshold percent of an inbox's warmup mail reaches\n"
      "the INBOX (7 days), its campaigns pause until it is back above.\n\n"
      "Example:\n  coldseq warmup enable sales1 --max 30 --reply-rate 40",

@@ -18,6 +18,7 @@ static const cli_group groups[] = {
     {"outbox", "messages that may have been sent: list and resolve"},
     {"warmup", "ramped exchanges between your inboxes, Junk rescue, health"},
     {"domain", "sending domains paused or slowed toward a provider"},
+    {"tenant", "Microsoft 365 tenants: shared external-recipient limits"},
     {NULL, NULL},
 };
 
@@ -41,6 +42,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_campaign_explain,
     cli_cmds_run,
     cli_cmds_status,
+    cli_cmds_tenant,
     cli_cmds_stats,
     cli_cmds_warmup,
     cli_cmds_domain,

@@ -248,22 +248,75 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "auth: \"%s\" is not password or oauth2", v);
-	} else if (strcmp(field, "hard-cap") == 0 ||
-	           strcmp(field, "domain-hourly-cap") == 0) {
-		bool hard = field[0] == 'h';
+	} else if (strcmp(field, "limit") == 0) {
+		const char *eq = strchr(v, '=');
+		char name[40];
+		long long lim = -1;
 
+		if (eq == NULL || (size_t)(eq - v) >= sizeof name)
+			return cs_err_set(err, CS_EINVAL,
+			                  "limit: \"%s\" is not NAME=N (N: a "
+			                  "number, 0: off, default: the "
+			                  "provider's); the limits: %s",
+			                  v, cs_limit_names());
+		memcpy(name, v, (size_t)(eq - v));
+		name[eq - v] = '\0';
+		if (strcmp(eq + 1, "default") != 0) {
+			errno = 0;
+			lim = strtoll(eq + 1, &end, 10);
+			if (eq[1] == '\0' || *end || errno || lim < 0 ||
+			    lim > 100000000)
+				return cs_err_set(
+				    err, CS_EINVAL,
+				    "limit: \"%s\" is not NAME=N (N: a "
+				    "number from 0 to 100000000, 0: off, "
+				    "default: the provider's)",
+				    v);
+		}
+		if (cs_limits_edit(&in->limits, name, lim, err) != 0)
+			return cs_err_prefix(err, "limit");
+	} else if (strcmp(field, "trial") == 0) {
+		if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+		    strcmp(v, "1") == 0)
+			in->trial = true;
+		else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+		         strcmp(v, "0") == 0 || *v == '\0')
+			in->trial = false;
+		else
+			return cs_err_set(err, CS_EINVAL,
+			                  "trial: \"%s\" is not yes or no", v);
+	} else if (strcmp(field, "tenant") == 0) {
+		if (*v && !valid_name(v))
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "tenant: \"%s\" must be 1-64 letters, "
+			    "digits or . _ - @ +",
+			    v);
+		set_str(&in->tenant, *v ? v : NULL);
+	} else if (strcmp(field, "hard-cap") == 0) {
+		/* the old per-day hard cap: now the rolling messages_24h
+		 * limit (0: the provider's, as it always meant) */
 		errno = 0;
 		n = strtol(v, &end, 10);
 		if (*v == '\0' || *end || errno || n < 0 || n > 100000)
 			return cs_err_set(
 			    err, CS_EINVAL,
-			    "%s: \"%s\" is not a number from 0 "
-			    "to 100000 (0: %s)",
-			    field, v, hard ? "the provider's preset" : "none");
-		if (hard)
-			in->hard_cap = (int)n;
-		else
-			in->domain_hourly_cap = (int)n;
+			    "hard-cap: \"%s\" is not a number from 0 to "
+			    "100000 (0: the provider's limit; same as "
+			    "--limit messages_24h=N)",
+			    v);
+		if ((rc = cs_limits_edit(&in->limits, "messages_24h",
+		                         n ? n : -1, err)) != 0)
+			return rc;
+	} else if (strcmp(field, "domain-hourly-cap") == 0) {
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (*v == '\0' || *end || errno || n < 0 || n > 100000)
+			return cs_err_set(err, CS_EINVAL,
+			                  "%s: \"%s\" is not a number from 0 "
+			                  "to 100000 (0: none)",
+			                  field, v);
+		in->domain_hourly_cap = (int)n;
 	} else if (strcmp(field, "min-gap") == 0) {
 		cs_buf canon = CS_BUF_INIT;
 		const db_config_def *def = db_config_find("inbox.min_interval");

@@ -395,10 +395,10 @@ typedef struct cs_provider {
 	 * none, the user must) */
 	const char *smtp_host, *smtp_tls, *imap_host, *imap_tls;
 	int smtp_port, imap_port;
-	/* the provider's own daily sending limit (0: none known); addresses
-	 * at consumer_domains have consumer_cap instead (Gmail vs
-	 * Workspace) */
-	int hard_cap, consumer_cap;
+	/* the provider's sending limits (NULL-ended by id CS_LIM_COUNT;
+	 * NULL: none); addresses at consumer_domains take each row's
+	 * consumer figure (Gmail vs Workspace) */
+	const struct cs_limit *limits;
 	const char *const *consumer_domains;
 	bool keeps_sent_copy; /* saves what SMTP sent into Sent itself */
 	/* folder names that mean Sent/Junk when a server has no SPECIAL-USE
@@ -417,13 +417,94 @@ typedef struct cs_provider {
 	const char *const *mx_suffixes, *const *mx_domains;
 } cs_provider;
 
+/* ---- provider limits (provider.c) ------------------------------------
+ *
+ * A limit is a kind (what it counts, over which rolling window, for one
+ * mailbox or a whole tenant) and, per provider, a maximum with its trial
+ * and consumer figures.  The names are the CLI's and the database's words
+ * (`inbox set --limit NAME=N`, inboxes.limits).  Windows roll: a send at
+ * 09:10 frees its unit at 09:10 the next day.
+ */
+typedef enum cs_limit_id {
+	CS_LIM_MESSAGES_24H = 0,
+	CS_LIM_RECIPIENTS_24H,
+	CS_LIM_EXTERNAL_24H,
+	CS_LIM_UNIQUE_EXTERNAL_24H,
+	CS_LIM_MESSAGES_1M,
+	CS_LIM_TENANT_EXTERNAL_24H,
+	CS_LIM_RECIPIENTS_PER_MESSAGE,
+	CS_LIM_COUNT
+} cs_limit_id;
+
+typedef enum cs_limit_what {
+	CS_COUNT_MESSAGES,        /* distinct messages */
+	CS_COUNT_RECIPIENTS,      /* recipients, each message's summed */
+	CS_COUNT_EXTERNAL,        /* recipients outside the sender's domain */
+	CS_COUNT_UNIQUE_EXTERNAL, /* distinct such recipients */
+	CS_COUNT_PER_MESSAGE      /* recipients of one message (no window) */
+} cs_limit_what;
+
+typedef enum cs_limit_scope {
+	CS_SCOPE_MAILBOX, /* the inbox's own sends */
+	CS_SCOPE_TENANT   /* every inbox of its --tenant (the inbox alone
+	                     when it has none) */
+} cs_limit_scope;
+
+typedef struct cs_limit_kind {
+	cs_limit_id id;
+	const char *name; /* "messages_24h", ... */
+	cs_limit_what what;
+	int64_t window_ms; /* 0: per message */
+	cs_limit_scope scope;
+	const char *label; /* for people: "24-hour", "per-minute" */
+} cs_limit_kind;
+
+/* A provider's figure for one kind: max for an ordinary account, trial
+ * for a trial account (0: as max), consumer for an address at the
+ * provider's consumer domains (0: as max; -1: no such limit there).
+ * CS_LIM_FROM_TENANT: computed from the tenant (cs_limit_tenant_external). */
+typedef struct cs_limit {
+	cs_limit_id id;
+	long long max, trial, consumer;
+} cs_limit;
+
+#define CS_LIM_FROM_TENANT (-2LL)
+
+/* The kind with id, or NULL out of range. */
+const cs_limit_kind *cs_limit_kind_get(cs_limit_id id);
+/* The kind named name (exact), or NULL. */
+const cs_limit_kind *cs_limit_kind_find(const char *name);
+/* "messages_24h, recipients_24h, ..." (static). */
+const char *cs_limit_names(void);
+/* The provider table's limits for an address email of provider id, a
+ * trial account or not, into out[CS_LIM_COUNT] (0: none).  A tenant
+ * limit comes back as CS_LIM_FROM_TENANT. */
+void cs_limits_preset(cs_provider_id id, const char *email, bool trial,
+                      long long out[CS_LIM_COUNT]);
+/* Apply the overrides "name=N name=N" (inboxes.limits; N 0: off) to out.
+ * CS_EINVAL naming the bad word (and the names) when one is not
+ * name=N. */
+int cs_limits_override(const char *overrides, long long out[CS_LIM_COUNT],
+                       cs_err *err);
+/* Set (n >= 0) or drop (n < 0: back to the preset) name's override in
+ * the overrides string *s (a malloc'd string or NULL, rewritten in kind
+ * order).  CS_EINVAL listing the names when name is unknown. */
+int cs_limits_edit(char **s, const char *name, long long n, cs_err *err);
+/* The override of id in overrides: *n, true when there is one. */
+bool cs_limits_get(const char *overrides, cs_limit_id id, long long *n);
+/* A Microsoft 365 tenant's external-recipient limit per 24 hours: the
+ * external_limit when set (> 0), else floor(500 * licences^0.7 + 9500)
+ * (licences 0: 1). */
+long long cs_limit_tenant_external(long long licences,
+                                   long long external_limit);
+
 /* The row of id; an id out of range gives the generic row. */
 const cs_provider *cs_provider_get(cs_provider_id id);
 /* The row named name (exact, lower case), or NULL for an unknown name. */
 const cs_provider *cs_provider_find(const char *name);
 /* The id named name; CS_PROVIDER_GENERIC for NULL or an unknown name. */
 cs_provider_id cs_provider_id_of(const char *name);
-/* The provider's daily cap for the address email (0: none). */
+/* The provider's messages_24h limit for the address email (0: none). */
 int cs_provider_hard_cap(cs_provider_id id, const char *email);
 /* The provider whose MX host names end like host; GENERIC for none. */
 cs_provider_id cs_provider_by_mx_host(const char *host);

@@ -206,7 +206,11 @@ typedef struct db_inbox {
 	db_inbox_status status;
 	bool insecure_tls;
 	int daily_cap;
-	int hard_cap;              /* 0: the provider's preset */
+	/* overrides of the provider's limits, "name=N name=N" (N 0: off;
+	 * cs_limits_override); NULL or "": the provider table's */
+	char *limits;
+	bool trial;   /* a trial account (Google Workspace: lower limits) */
+	char *tenant; /* shares a tenant's counters (NULL: none) */
 	int domain_hourly_cap;     /* 0: none */
 	int min_gap;               /* seconds; 0: config inbox.min_interval */
 	int ramp_start, ramp_step; /* 0: no ramp */
@@ -299,17 +303,30 @@ typedef struct db_message {
 	const char *local_day; /* YYYY-MM-DD in the inbox's time zone */
 } db_message;
 
-/* The caps a message must fit in on its inbox's local_day (counts as
- * db_message_count_caps and db_message_count_day define them). */
+/* The caps a message must fit in: its inbox's local_day (counts as
+ * db_message_count_caps and db_message_count_day define them) and the
+ * provider's rolling limits (db_limits.c). */
 typedef struct db_caps {
 	long long cap;   /* campaign side (campaign, test, warmup that counts
 	                    toward the cap); < 0: not checked */
-	long long hard;  /* messages of every purpose; 0: none */
 	bool own_quota;  /* also fewer than quota of the message's purpose */
 	long long quota; /* messages of that purpose (sending, sent,
 	                    uncertain) */
+	/* the provider limits in force (seq_limits_of; 0: off) and the
+	 * inbox's tenant (tenant-wide limits; NULL: the inbox alone) */
+	long long lim[CS_LIM_COUNT];
+	const char *tenant;
 	/* out: the counts of the day before this message */
 	long long campaign, total, own;
+	/* out: a provider limit refused it: which, its count and maximum,
+	 * and when the window frees one unit (0: never by itself) */
+	bool lim_over;
+	cs_limit_id lim_id;
+	long long lim_used, lim_max;
+	int64_t lim_frees_at;
+	/* out, when recorded: the least room a limit has left after this
+	 * message (LLONG_MAX: no limit counted) */
+	long long lim_left;
 } db_caps;
 
 /* Record an attempt at m (db_message_attempt: its messages row as
@@ -317,9 +334,9 @@ typedef struct db_caps {
  * counts and the insert in one write transaction (BEGIN IMMEDIATE; a savepoint
  * inside a caller's transaction, which db_begin also opened IMMEDIATE), so no
  * other process or connection can record a message between the count
- * and the insert.  *refused: over a cap, nothing written (rc 0).  Every
- * path that sends (service batches, warmup, send-test) records through
- * here. */
+ * and the insert.  *refused: over a cap or a provider limit
+ * (caps->lim_over says which), nothing written (rc 0).  Every path that
+ * sends (service batches, warmup, send-test) records through here. */
 int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
                           bool *refused, cs_err *err);
 /* Store the outcome (an smtp_outcome_name) and the server's reply. */
@@ -335,6 +352,64 @@ int db_message_oldest_since(db *d, long long inbox_id, int64_t since,
  * (sending, sent, uncertain) for purpose. */
 int db_message_count_day(db *d, long long inbox_id, const char *local_day,
                          db_purpose purpose, long long *out, cs_err *err);
+
+/* ---- provider limits' counters and tenants (db_limits.c) ------------- */
+
+/* A limit's count over its window ending now, and when one unit frees
+ * (the (used - max + 1)-th oldest unit's time + the window; 0 with
+ * nothing counted). */
+typedef struct db_limit_use {
+	long long used;
+	int64_t frees_at;
+} db_limit_use;
+
+/* Count the units of limit kind k (max: the limit, for frees_at) of
+ * inbox_id, or of every inbox of tenant for a tenant-wide kind (tenant
+ * NULL: the inbox alone), over (now - window, now]: coldseq's messages
+ * and later attempts, sent_external rows and, with queued, the inbox's
+ * queued outbox rows (the scheduler's estimate; not for the
+ * authoritative check, where the row being recorded is one).  A minute
+ * window counts by when the server can have seen a message (db_limits.c
+ * says how).  A per-message kind counts nothing. */
+int db_limit_count(db *d, long long inbox_id, const char *tenant,
+                   const cs_limit_kind *k, long long max, int64_t now,
+                   bool queued, db_limit_use *out, cs_err *err);
+/* Whether recipient's domain is none of the sending domains (inbox_id's,
+ * or every tenant inbox's). */
+int db_limit_external(db *d, long long inbox_id, const char *tenant,
+                      const char *recipient, bool *external, cs_err *err);
+/* Whether m fits caps->lim (inside db_message_add_capped's transaction):
+ * caps->lim_over and the limit's figures when it does not. */
+int db_limits_check(db *d, const db_message *m, db_caps *caps, cs_err *err);
+/* Record a message the mailbox sent outside coldseq (the watcher reads
+ * its Sent folder): one row per recipient ('' when it names none),
+ * external as the caller found it; the same (inbox, msg_key, recipient)
+ * twice is one row. */
+int db_sent_external_add(db *d, long long inbox_id, const char *msg_key,
+                         const char *recipient, bool external, int64_t sent_at,
+                         const char *local_day, cs_err *err);
+
+/* A Microsoft 365 tenant: inboxes with the same --tenant share its
+ * external-recipient counter. */
+typedef struct db_tenant {
+	char *name;
+	long long licences;       /* 0: not set (counts as 1) */
+	long long external_limit; /* 0: computed from licences */
+	long long inboxes;        /* live inboxes naming it */
+	long long first_inbox;    /* an inbox of it (its counters; 0: none) */
+} db_tenant;
+
+void db_tenant_free(db_tenant *t);
+void db_tenant_list_free(db_tenant *v, size_t n);
+/* Create or change a tenant: licences and external_limit < 0 keep what
+ * is stored (0 when new). */
+int db_tenant_set(db *d, const char *name, long long licences,
+                  long long external_limit, int64_t now, cs_err *err);
+/* A tenant stored or named by a live inbox (*found false: neither). */
+int db_tenant_get(db *d, const char *name, db_tenant *out, bool *found,
+                  cs_err *err);
+/* Every tenant stored or named by a live inbox, by name. */
+int db_tenant_list(db *d, db_tenant **out, size_t *n, cs_err *err);
 
 /* ---- suppressions (db_suppress.c) ------------------------------------ */
 
@@ -754,13 +829,7 @@ int db_campaign_stops(db *d, long long campaign_id,
 /* Whether message_id (with angle brackets) is one coldseq sent, from any
  * inbox and for any purpose (a row of messages). */
 int db_sentsync_is_ours(db *d, const char *message_id, bool *ours, cs_err *err);
-/* One recipient ('' when the message names none) of a message inbox_id
- * sent outside coldseq; external: the recipient's domain is not the
- * inbox's.  sent_at: ms (the Sent copy's INTERNALDATE); local_day in the
- * inbox's zone.  INSERT OR IGNORE: (inbox, msg_key, recipient) once. */
-int db_sent_external_add(db *d, long long inbox_id, const char *msg_key,
-                         const char *recipient, bool external, int64_t sent_at,
-                         const char *local_day, cs_err *err);
+/* (db_sent_external_add, in db_limits.c, records them.) */
 /* Messages sent outside coldseq by inbox_id since `since` (ms), and their
  * recipients (rows naming one). */
 int db_sentsync_count(db *d, long long inbox_id, int64_t since,

@@ -22,9 +22,10 @@
 	"id, uuid, name, email, provider, smtp_host, smtp_port, smtp_tls, "    \
 	"imap_host, imap_port, imap_tls, username, auth, ca_file, "            \
 	"insecure_tls, display_name, signature, timezone, daily_cap, "         \
-	"sent_copy, status, created_at, updated_at, hard_cap, "                \
+	"sent_copy, status, created_at, updated_at, limits, "                  \
 	"domain_hourly_cap, min_gap, ramp_start, ramp_step, paused_reason, "   \
-	"paused_until, coalesce(next_send_at, 0), auth_state, auth_reason"
+	"paused_until, coalesce(next_send_at, 0), auth_state, auth_reason, "   \
+	"trial, tenant"
 
 /* The names of the inbox enums (db.h), in enum order: the database's and
  * JSON's words, one table each. */
@@ -74,7 +75,7 @@ static void read_row(sqlite3_stmt *st, db_inbox *in)
 	                                          CS_NNAMES(status_names));
 	in->created_at = sqlite3_column_int64(st, 21);
 	in->updated_at = sqlite3_column_int64(st, 22);
-	in->hard_cap = sqlite3_column_int(st, 23);
+	in->limits = db_col_str(st, 23);
 	in->domain_hourly_cap = sqlite3_column_int(st, 24);
 	in->min_gap = sqlite3_column_int(st, 25);
 	in->ramp_start = sqlite3_column_int(st, 26);
@@ -85,6 +86,8 @@ static void read_row(sqlite3_stmt *st, db_inbox *in)
 	in->auth_state = (db_auth_state)db_col_enum(
 	    st, 31, auth_state_names, CS_NNAMES(auth_state_names));
 	in->auth_reason = db_col_str(st, 32);
+	in->trial = sqlite3_column_int(st, 33) != 0;
+	in->tenant = db_col_str(st, 34);
 }
 
 void db_inbox_free(db_inbox *in)
@@ -107,14 +110,17 @@ void db_inbox_free(db_inbox *in)
 	free(in->timezone);
 	free(in->paused_reason);
 	free(in->auth_reason);
+	free(in->limits);
+	free(in->tenant);
 	for (i = 0; i < in->ntags; i++)
 		free(in->tags[i]);
 	free(in->tags);
 	memset(in, 0, sizeof *in);
 }
 
-/* Bind the settings columns shared by INSERT and UPDATE, as ?1..?20 and
- * ?22..?26 (?21 is the secret of an INSERT). */
+/* Bind the settings columns shared by INSERT and UPDATE, as ?1..?20,
+ * ?22..?26 and ?28..?29 (?21 is the secret of an INSERT, ?27 its
+ * auth_state). */
 static void bind_settings(sqlite3_stmt *st, const db_inbox *in)
 {
 	db_bind_opt(st, 1, in->uuid);
@@ -137,11 +143,14 @@ static void bind_settings(sqlite3_stmt *st, const db_inbox *in)
 	sqlite3_bind_int(st, 18, in->daily_cap);
 	db_bind_opt(st, 19, db_sent_copy_name(in->sent_copy));
 	sqlite3_bind_int64(st, 20, cs_clock_now(NULL));
-	sqlite3_bind_int(st, 22, in->hard_cap);
+	sqlite3_bind_text(st, 22, in->limits ? in->limits : "", -1,
+	                  SQLITE_STATIC);
 	sqlite3_bind_int(st, 23, in->domain_hourly_cap);
 	sqlite3_bind_int(st, 24, in->min_gap);
 	sqlite3_bind_int(st, 25, in->ramp_start);
 	sqlite3_bind_int(st, 26, in->ramp_step);
+	sqlite3_bind_int(st, 28, in->trial ? 1 : 0);
+	db_bind_opt(st, 29, in->tenant);
 }
 
 /* Which inbox already has this name or email (for a clear message). */
@@ -211,19 +220,19 @@ static const char insert_sql[] =
     "INSERT INTO inboxes(uuid, name, email, provider, smtp_host, smtp_port, "
     "smtp_tls, imap_host, imap_port, imap_tls, username, auth, ca_file, "
     "insecure_tls, display_name, signature, timezone, daily_cap, sent_copy, "
-    "updated_at, created_at, secret, hard_cap, domain_hourly_cap, min_gap, "
-    "ramp_start, ramp_step, auth_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, "
-    "?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+    "updated_at, created_at, secret, limits, domain_hourly_cap, min_gap, "
+    "ramp_start, ramp_step, auth_state, trial, tenant) VALUES (?1, ?2, ?3, "
+    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "?19, ?20, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
 
 static const char update_sql[] =
     "UPDATE inboxes SET name = ?2, email = ?3, provider = ?4, smtp_host = "
     "?5, smtp_port = ?6, smtp_tls = ?7, imap_host = ?8, imap_port = ?9, "
     "imap_tls = ?10, username = ?11, auth = ?12, ca_file = ?13, "
     "insecure_tls = ?14, display_name = ?15, signature = ?16, timezone = "
-    "?17, daily_cap = ?18, sent_copy = ?19, updated_at = ?20, hard_cap = "
-    "?22, domain_hourly_cap = ?23, min_gap = ?24, ramp_start = ?25, "
-    "ramp_step = ?26 WHERE uuid = ?1 AND removed_at IS NULL";
+    "?17, daily_cap = ?18, sent_copy = ?19, updated_at = ?20, limits = ?22, "
+    "domain_hourly_cap = ?23, min_gap = ?24, ramp_start = ?25, ramp_step = "
+    "?26, trial = ?28, tenant = ?29 WHERE uuid = ?1 AND removed_at IS NULL";
 
 /* Insert (with its sealed secret) or update one inbox and its tags, in one
  * transaction (a savepoint inside the caller's). */

@@ -3,11 +3,12 @@
  *
  * A row is written as 'sending' before DATA, with the Message-ID fixed, so
  * a crash mid-send leaves evidence; the outcome is stored afterwards.  The
- * watcher matches replies and bounces against these rows and the daily
- * cap counts them.
+ * watcher matches replies and bounces against these rows, and the daily
+ * cap and the provider limits (db_limits.c) count them.
  */
 #include "db_int.h"
 
+#include <limits.h>
 #include <string.h>
 
 /* The names of db_purpose (db.h), in enum order: the database's words
@@ -29,6 +30,8 @@ int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
 
 	*refused = false;
 	caps->campaign = caps->total = caps->own = 0;
+	caps->lim_over = false;
+	caps->lim_left = LLONG_MAX;
 	if ((rc = db_begin(d, err)) != 0)
 		return rc;
 	if ((rc = db_message_count_caps(d, m->inbox_id, m->local_day,
@@ -39,8 +42,14 @@ int db_message_add_capped(db *d, const db_message *m, db_caps *caps,
 	                                m->purpose, &caps->own, err)) != 0))
 		goto fail;
 	*refused = (caps->cap >= 0 && caps->campaign >= caps->cap) ||
-	           (caps->hard > 0 && caps->total >= caps->hard) ||
 	           (caps->own_quota && caps->own >= caps->quota);
+	/* the provider's rolling limits, in the same transaction: no
+	 * process can slip a message past them */
+	if (!*refused) {
+		if ((rc = db_limits_check(d, m, caps, err)) != 0)
+			goto fail;
+		*refused = caps->lim_over;
+	}
 	if (!*refused && (rc = db_message_attempt(d, m, &attempt, err)) != 0)
 		goto fail;
 	if ((rc = db_commit(d, err)) != 0)

@@ -509,13 +509,42 @@ typedef struct seq_inbox_day {
 	long long campaign; /* campaign + test messages so far that day */
 	long long total;    /* messages of every purpose so far that day */
 	int cap;            /* campaign cap that day (ramp applied) */
-	int hard;           /* cap on the total per day; 0: none */
+	int hard; /* the messages_24h limit in force (rolling; 0: none) */
 } seq_inbox_day;
 
-/* The total per day an inbox may send: its hard_cap, else the provider's
- * own limit (Gmail 500, Google Workspace 2000, Microsoft 365 10000), else
- * 0 (none). */
+/* The messages_24h limit in force for an inbox (its override, else the
+ * provider's: Gmail 500, Google Workspace 2000, 500 on trial), else 0
+ * (none).  A rolling 24 hours, not the local day (seq_limits_get). */
 int seq_inbox_hard_cap(const db_inbox *in);
+
+/* ---- provider limits (seq_limits.c) ------------------------------------ */
+
+/* The provider limits in force for inbox in, into out[CS_LIM_COUNT]
+ * (0: off): the provider table's (consumer address, trial), the inbox's
+ * overrides, and a tenant-wide limit from its tenant (licences or
+ * external limit; an inbox without a tenant counts as its own tenant of
+ * one licence). */
+int seq_limits_of(db *d, const db_inbox *in, long long out[CS_LIM_COUNT],
+                  cs_err *err);
+
+/* One limit of an inbox, counted now. */
+typedef struct seq_limit_now {
+	cs_limit_id id;
+	long long used, max;
+	int64_t frees_at; /* when one unit frees (0: nothing counted) */
+} seq_limit_now;
+
+typedef struct seq_limits {
+	seq_limit_now v[CS_LIM_COUNT];
+	size_t n; /* the limits in force, in cs_limit_id order */
+} seq_limits;
+
+/* Every limit in force for in with its count at now (what status and
+ * `inbox show` print; queued outbox rows not counted). */
+int seq_limits_get(db *d, const db_inbox *in, int64_t now, seq_limits *out,
+                   cs_err *err);
+/* "at the provider's 24-hour limit (messages_24h 500/500)" into b. */
+void seq_limit_text(cs_limit_id id, long long used, long long max, cs_buf *b);
 /* The day containing now for inbox in, with its counts and caps: the
  * numbers the scheduler holds a send against. */
 int seq_inbox_day_get(db *d, const db_inbox *in, int64_t now,

@@ -305,12 +305,21 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 				cs_buf_printf(out, "note:     %s\n",
 				              cs_buf_str(&why));
 			db_runtime_free(&rt);
+			if (x->active && !seq_limits_ok(x, now)) {
+				cs_buf_printf(out, "note:     inbox %s is ",
+				              x->in.name);
+				seq_limit_text(x->lim_id, x->lim_used,
+				               x->lim_max, out);
+				when(out, " until ", x->lim_until,
+				     x->in.timezone);
+				cs_buf_putc(out, '\n');
+			}
 			any |= seq_ibox_can_send(x, now) && !bad;
 		}
 		if (!any) {
 			cs_buf_puts(out, "holds:    no inbox of the campaign "
-			                 "may send now (caps, gaps or "
-			                 "pauses)\n");
+			                 "may send now (caps, provider limits, "
+			                 "gaps or pauses)\n");
 			held = true;
 		}
 	} else if (ib) {
@@ -320,7 +329,7 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 		              "inbox:    %s (%s): %lld of %d sent today%s\n",
 		              ib->in.name, db_inbox_status_name(ib->in.status),
 		              ib->camp_today, ib->cap_today,
-		              ib->hard ? "" : ", no hard daily total");
+		              ib->hard ? "" : ", no 24-hour message limit");
 		if ((rc = runtime_holds(s, ib, e.step > 1, service_pid, out,
 		                        &held, err)) != 0)
 			goto out;
@@ -340,12 +349,18 @@ int seq_sched_explain(seq_sched *s, const char *campaign, const char *email,
 			    ib->in.paused_reason ? ": " : "",
 			    ib->in.paused_reason ? ib->in.paused_reason : "");
 			held = true;
-		} else if (ib->camp_today >= ib->cap_today ||
-		           (ib->hard && ib->total_today >= ib->hard)) {
+		} else if (ib->camp_today >= ib->cap_today) {
 			when(out,
 			     "holds:    the inbox's daily cap is reached; "
 			     "its next day starts ",
 			     ib->day_end, ib->in.timezone);
+			cs_buf_putc(out, '\n');
+			held = true;
+		} else if (!seq_limits_ok(ib, now)) {
+			cs_buf_puts(out, "holds:    the inbox is ");
+			seq_limit_text(ib->lim_id, ib->lim_used, ib->lim_max,
+			               out);
+			when(out, " until ", ib->lim_until, ib->in.timezone);
 			cs_buf_putc(out, '\n');
 			held = true;
 		} else if (ib->next_at > now) {

@@ -230,8 +230,19 @@ typedef struct seq_ibox {
 	long long camp_today;       /* campaign + test messages today */
 	long long total_today;      /* every message today */
 	int cap_today;              /* campaign cap today (ramp applied) */
-	int hard;                   /* total cap per day; 0: none */
-	int64_t next_at;            /* pacing: next campaign send not before */
+	int hard;                   /* messages_24h in force (0: none) */
+	/* provider limits (seq_limits.c): those in force, how many more
+	 * sends they allow before a recount (a lower bound: queued rows
+	 * count, time only frees), and when full, until when (lim_id the
+	 * one that frees last, at lim_used/lim_max) */
+	long long lim[CS_LIM_COUNT];
+	long long lim_room;
+	int64_t lim_until;
+	cs_limit_id lim_id;
+	long long lim_used, lim_max;
+	bool lim_fresh;  /* lim_room was counted (else: count at the next
+	                    seq_limits_update) */
+	int64_t next_at; /* pacing: next campaign send not before */
 	int64_t min_gap_ms;
 	seq_esp esp;
 	int64_t fu_next; /* no follow-up due before this (0: unknown) */
@@ -288,7 +299,25 @@ int seq_day_bounds(const char *tz, int64_t t, char day[11], int64_t *start,
                    int64_t *end, cs_err *err);
 /* Bring a campaign's day and its count of new contacts up to now. */
 int seq_sched_roll_camp(seq_sched *s, seq_camp *c, int64_t now, cs_err *err);
-/* Whether the inbox may send a campaign message now (caps, pause, gap). */
+/* Bring ib's provider limits up to now: recount from the database when
+ * never counted, when the in-memory room ran out, or when the time they
+ * were full until passed; else nothing (no query). */
+int seq_limits_update(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err);
+/* A send was queued from ib: one unit less of room (for every inbox of
+ * its tenant too). */
+void seq_limits_took(seq_sched *s, seq_ibox *ib);
+/* The authoritative check refused a message of ib for a limit (caps from
+ * db_message_add_capped): full until caps->lim_frees_at. */
+void seq_limits_refused(seq_ibox *ib, const db_caps *caps, int64_t now);
+/* A message of ib was recorded (caps from db_message_add_capped): at a
+ * limit now, the room is counted again at the next update. */
+void seq_limits_recorded(seq_ibox *ib, const db_caps *caps);
+/* Whether ib's provider limits allow a send now. */
+bool seq_limits_ok(const seq_ibox *ib, int64_t now);
+/* The caps' limits for a message of in (caps->lim, caps->tenant). */
+int seq_limits_caps(db *d, const db_inbox *in, db_caps *caps, cs_err *err);
+/* Whether the inbox may send a campaign message now (caps, limits,
+ * pause, gap). */
 bool seq_ibox_can_send(const seq_ibox *ib, int64_t now);
 /* The zone a contact's window and delays use in campaign c. */
 const char *seq_contact_zone(const seq_camp *c, const char *contact_tz);

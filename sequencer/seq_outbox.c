@@ -315,8 +315,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	                                &ib->camp_today, &ib->total_today,
 	                                err)) != 0)
 		goto out;
-	if (ib->camp_today >= ib->cap_today ||
-	    (ib->hard && ib->total_today >= ib->hard))
+	if (ib->camp_today >= ib->cap_today)
 		goto capped;
 	zone = seq_contact_zone(c, e.contact_tz);
 	if ((rc = db_contact_get(s->d, e.email, &ct, err)) != 0)
@@ -366,14 +365,17 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	/* the authoritative cap check: the day's count (test sends from the
 	 * CLI, other processes) and the insert in one write transaction */
 	caps.cap = ib->cap_today;
-	caps.hard = ib->hard;
-	if ((rc = seq_outbox_record(s->d, o.id, &row, &caps, &over, NULL, NULL,
+	if ((rc = seq_limits_caps(s->d, &ib->in, &caps, err)) != 0 ||
+	    (rc = seq_outbox_record(s->d, o.id, &row, &caps, &over, NULL, NULL,
 	                            now, err)) != 0)
 		goto out;
 	ib->camp_today = caps.campaign;
 	ib->total_today = caps.total;
+	if (over && caps.lim_over)
+		goto limited;
 	if (over)
 		goto capped;
+	seq_limits_recorded(ib, &caps);
 	ib->camp_today++;
 	ib->total_today++;
 	job->outbox_id = o.id;
@@ -393,6 +395,14 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 capped:
 	rc = seq_outbox_move(s->d, o.id, DB_O_QUEUED, DB_O_QUEUED,
 	                     "daily cap reached", ib->day_end, now, err);
+	goto out;
+limited:
+	/* a provider limit is full: the row waits until its window frees
+	 * a unit, and the scheduler plans nothing more from the inbox */
+	seq_limits_refused(ib, &caps, now);
+	seq_limit_text(caps.lim_id, caps.lim_used, caps.lim_max, &why);
+	rc = seq_outbox_move(s->d, o.id, DB_O_QUEUED, DB_O_QUEUED, why.data,
+	                     ib->lim_until, now, err);
 out:
 	if (rc != 0 && rc != CS_ECONFLICT && o.id && o.state == DB_O_QUEUED &&
 	    o.purpose == DB_PURPOSE_CAMPAIGN) {

@@ -39,8 +39,10 @@
  * contact's provider first with esp_match); later steps stay on that
  * inbox and in its thread; caps are per inbox and local day; the capacity
  * left is spread over the window left, jittered +-30%, never closer than
- * the minimum gap.  The jitter is a hash of (inbox, day, count), not a
- * random draw, so a preview on a copy of the database is what happens.
+ * the minimum gap; the provider's rolling limits (seq_limits.c) hold an
+ * inbox while they are full and never let a pass plan past them.  The jitter is
+ * a hash of (inbox, day, count), not a random draw, so a preview on a copy of
+ * the database is what happens.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "seq_int.h"
@@ -83,10 +85,17 @@ static void paced(seq_ibox *ib, int64_t now, int64_t window_close)
 	double interval;
 	int64_t gap;
 
-	if (ib->hard && ib->hard - ib->total_today < left)
-		left = ib->hard - ib->total_today;
+	/* the cap's capacity is spread over the window; the provider's
+	 * rolling limits only gate (seq_limits_ok), so a window that frees
+	 * as it rolls is used as it frees */
 	if (left <= 0) {
 		ib->next_at = ib->day_end;
+		return;
+	}
+	if (ib->lim_room <= 0) {
+		/* a rolling limit is the tighter bound: it gates the next
+		 * send (lim_until), which goes as soon as a unit frees */
+		ib->next_at = now + ib->min_gap_ms;
 		return;
 	}
 	interval = (double)(window_close - now) / (double)(left + 1);
@@ -141,7 +150,7 @@ static int pick_inbox(seq_sched *s, seq_camp *c, const char *email, int64_t now,
 
 			if (ib->esp == want && ib->active &&
 			    ib->camp_today < ib->cap_today &&
-			    (ib->hard == 0 || ib->total_today < ib->hard))
+			    seq_limits_ok(ib, now))
 				match_left = true;
 		}
 	}
@@ -361,6 +370,7 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 	ib->camp_today++;
 	ib->total_today++;
 	ib->ready = false;
+	seq_limits_took(s, ib);
 	paced(ib, now, close);
 	if ((rc = db_inbox_set_next_send(s->d, ib->in.id, ib->next_at, err)) !=
 	    0)
@@ -583,9 +593,11 @@ static int next_wake(seq_sched *s, int64_t now, int64_t *wake, cs_err *err)
 		if (!pending || ib->idle || !ib->active)
 			continue;
 		/* work is waiting: when this inbox may take some */
-		if (ib->camp_today >= ib->cap_today ||
-		    (ib->hard && ib->total_today >= ib->hard))
+		if (ib->camp_today >= ib->cap_today)
 			c = ib->day_end;
+		else if (ib->lim_until > now) /* a provider limit frees */
+			c = ib->lim_until > ib->next_at ? ib->lim_until
+			                                : ib->next_at;
 		else
 			c = ib->next_at > now ? ib->next_at : ib->day_end;
 		if (c < t)

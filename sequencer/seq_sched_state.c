@@ -1,6 +1,7 @@
 /*
  * seq_sched_state.c - what the scheduler knows between passes: inboxes
- * with their local day, counts and caps (ramp, provider presets), the
+ * with their local day, counts and caps (ramp; provider limits through
+ * seq_limits.c), the
  * campaigns with the inboxes their selectors name, template sources; and
  * loading it all (open, reload after a CLI change, close).
  */
@@ -75,9 +76,12 @@ int seq_tsrc_get(seq_sched *s, long long version_id, const seq_tsrc **out,
 
 int seq_inbox_hard_cap(const db_inbox *in)
 {
-	if (in->hard_cap > 0)
-		return in->hard_cap;
-	return cs_provider_hard_cap(in->provider, in->email);
+	long long v[CS_LIM_COUNT];
+
+	cs_limits_preset(in->provider, in->email, in->trial, v);
+	if (cs_limits_override(in->limits, v, NULL) != 0)
+		return 0;
+	return (int)v[CS_LIM_MESSAGES_24H];
 }
 
 /* Midnight at the start of t's local day. */
@@ -137,8 +141,10 @@ int seq_ibox_roll(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 	int rc;
 
 	if (ib->day[0] && now >= ib->day_start && now < ib->day_end)
-		return 0;
-	if ((rc = seq_inbox_day_get(s->d, &ib->in, now, &t, err)) != 0)
+		return seq_limits_update(s, ib, now, err);
+	ib->lim_fresh = false; /* a new day: the limits are counted again */
+	if ((rc = seq_inbox_day_get(s->d, &ib->in, now, &t, err)) != 0 ||
+	    (rc = seq_limits_update(s, ib, now, err)) != 0)
 		return rc;
 	memcpy(ib->day, t.day, sizeof ib->day);
 	ib->day_start = t.start;
@@ -171,8 +177,7 @@ int seq_ibox_roll(seq_sched *s, seq_ibox *ib, int64_t now, cs_err *err)
 bool seq_ibox_can_send(const seq_ibox *ib, int64_t now)
 {
 	return ib->active && ib->camp_today < ib->cap_today &&
-	       (ib->hard == 0 || ib->total_today < ib->hard) &&
-	       ib->next_at <= now;
+	       seq_limits_ok(ib, now) && ib->next_at <= now;
 }
 
 /* ---- loading --------------------------------------------------------- */

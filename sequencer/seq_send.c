@@ -255,11 +255,20 @@ int seq_imap_login(db *d, cs_vault *v, const db_inbox *in, imap_server *srv,
 static int over_cap(const db_inbox *in, const seq_inbox_day *day,
                     const db_caps *caps, cs_err *err)
 {
-	if (caps->hard > 0 && caps->total >= caps->hard)
-		return cs_err_set(err, CS_ETEMP,
-		                  "inbox '%s' has sent its daily total of %lld "
-		                  "today (%s, %s); nothing was sent",
-		                  in->name, caps->hard, day->day, in->timezone);
+	if (caps->lim_over) {
+		cs_buf b = CS_BUF_INIT;
+		char when[40] = "";
+		int rc;
+
+		seq_limit_text(caps->lim_id, caps->lim_used, caps->lim_max, &b);
+		if (caps->lim_frees_at > 0)
+			cs_time_iso8601(caps->lim_frees_at, when, sizeof when);
+		rc = cs_err_set(
+		    err, CS_ETEMP, "inbox '%s' is %s%s%s; nothing was sent",
+		    in->name, b.data, when[0] ? " until " : "", when);
+		cs_buf_free(&b);
+		return rc;
+	}
 	return cs_err_set(err, CS_ETEMP,
 	                  "inbox '%s' has sent its daily cap of %lld today "
 	                  "(%s, %s); nothing was sent",
@@ -375,11 +384,12 @@ int seq_send_now(db *d, cs_vault *v, cs_clock *clock, const db_inbox *in,
 		return rc;
 	memcpy(out->local_day, day.day, sizeof out->local_day);
 	caps.cap = day.cap;
-	caps.hard = day.hard;
 	caps.campaign = day.campaign;
 	caps.total = day.total;
-	if (day.campaign >= day.cap || (day.hard && day.total >= day.hard))
+	if (day.campaign >= day.cap)
 		return over_cap(in, &day, &caps, err);
+	if ((rc = seq_limits_caps(d, in, &caps, err)) != 0)
+		return rc;
 	/* credentials first: a pending or auth_failed inbox records nothing */
 	if ((rc = seq_inbox_smtp(d, v, in, &srv, &auth, &secret, err)) != 0)
 		return rc;

@@ -214,7 +214,6 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	db_warmup *x = seq_warmup_find(w, o->inbox_id);
 	plan p;
 	db_inbox in;
-	seq_inbox_day cap;
 	dayinfo di;
 	cs_civil civ;
 	long long sent = 0;
@@ -244,7 +243,6 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	if ((rc = db_inbox_get(w->d, x->inbox, &in, err)) != 0 ||
 	    (rc = seq_warmup_day(x->timezone, now, &di, err)) != 0 ||
 	    (rc = cs_tz_civil(x->timezone, now, &civ, err)) != 0 ||
-	    (rc = seq_inbox_day_get(w->d, &in, now, &cap, err)) != 0 ||
 	    (rc = db_message_count_day(w->d, x->inbox_id, di.day,
 	                               DB_PURPOSE_WARMUP, &sent, err)) != 0)
 		goto out;
@@ -252,8 +250,7 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	                         seq_warmup_ramp_day(x, di.day));
 	if (x->weekdays_only && (di.wday == 0 || di.wday == 6))
 		quota = 0;
-	if (sent >= quota || (cap.hard && cap.total >= cap.hard) ||
-	    (!p.reply && strcmp(p.local_day, di.day) != 0)) {
+	if (sent >= quota || (!p.reply && strcmp(p.local_day, di.day) != 0)) {
 		/* over the day's warmup (or the inbox's) limit, or a new
 		 * message of a day gone by (the service was down) */
 		goto over_limit;
@@ -291,12 +288,14 @@ int seq_warmup_begin(seq_warmup *w, const db_outbox *o, seq_job *job,
 	row.subject = spec.subject;
 	row.created_at = now;
 	row.local_day = di.day;
-	/* the authoritative check of the quota and the hard cap: counted and
+	/* the authoritative check of the quota and the provider limits
+	 * (warmup sends are messages too): counted and
 	 * recorded in one write transaction (a CLI send-test or another
 	 * process may have sent since the counts above) */
 	caps.cap = -1;
-	caps.hard = cap.hard;
 	caps.own_quota = true;
+	if ((rc = seq_limits_caps(w->d, &in, &caps, err)) != 0)
+		goto out;
 	caps.quota = quota;
 	rec = (rec_ctx){w, p.id, in.id, mid, di.day, topic, now};
 	if ((rc = seq_outbox_record(w->d, o->id, &row, &caps, &over,

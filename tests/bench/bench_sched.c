@@ -3,9 +3,16 @@
  * enrollments (default 1,000,000) in 200 campaigns over 2,000 inboxes
  * (10 per campaign, cap 30), a null transport, a simulated clock that
  * jumps from one wake to the next through a working day.  Times every
- * seq_sched_pass and prints
- *   "passes N p50_ms X p99_ms Y max_ms Z sent S rss_mb R setup_s T".
- * Usage: bench_sched DIR [CONTACTS] [HOURS]
+ * seq_sched_pass and prints, per mode,
+ *   "MODE passes N p50_ms X p99_ms Y max_ms Z sent S rss_mb R setup_s T".
+ * Modes (LIMITS: off, on or both, the default; both runs start from the
+ * same database, copied after the setup):
+ *   off  generic inboxes: no provider limits, no rolling counters
+ *   on   the same inboxes as Google Workspace with messages_24h=8 (under
+ *        the cap of 30, and 2,000 x 8 under the 20,000 new contacts a
+ *        day, so the limit binds): four rolling counters per inbox,
+ *        counted, recounted when full and gating every pass
+ * Usage: bench_sched DIR [CONTACTS] [HOURS] [LIMITS]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -51,23 +58,142 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A byte copy of a closed database file. */
+static void copy_file(const char *from, const char *to)
+{
+	FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+	char buf[1 << 16];
+	size_t n;
+
+	if (a == NULL || b == NULL) {
+		fprintf(stderr, "bench_sched: cannot copy %s\n", from);
+		exit(1);
+	}
+	while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+		if (fwrite(buf, 1, n, b) != n) {
+			fprintf(stderr, "bench_sched: cannot write %s\n", to);
+			exit(1);
+		}
+	fclose(a);
+	if (fclose(b) != 0)
+		exit(1);
+}
+
+/* Every inbox as a Google Workspace one whose messages_24h (8) binds
+ * under its cap (30). */
+static void with_limits(db *d)
+{
+	db_inbox *list = NULL;
+	size_t n = 0, i;
+	cs_err err = CS_ERR_INIT;
+
+	if (db_inbox_list(d, NULL, &list, &n, &err) != 0 ||
+	    db_begin(d, &err) != 0)
+		die("limits", &err);
+	for (i = 0; i < n; i++) {
+		list[i].provider = CS_PROVIDER_GOOGLE;
+		free(list[i].limits);
+		list[i].limits = strdup("messages_24h=8");
+		if (db_inbox_update(d, &list[i], &err) != 0)
+			die("limits", &err);
+	}
+	if (db_commit(d, &err) != 0)
+		die("limits", &err);
+	db_inbox_list_free(list, n);
+}
+
+/* The scheduling passes through the day on the database at path. */
+static void run_mode(const char *path, cs_vault *v, int64_t t0, double hours,
+                     bool limits, double setup)
+{
+	double *times = NULL;
+	size_t ntimes = 0, cap = 0;
+	long sent = 0;
+	struct rusage ru;
+	cs_err err = CS_ERR_INIT;
+	db *d = NULL;
+
+	if (db_open(path, 0, &d, &err) != 0)
+		die("open", &err);
+	if (limits)
+		with_limits(d);
+	{
+		/* peak RSS of the scheduling only: reset the high-water mark
+		 * the setup (imports) left */
+		FILE *cr = fopen("/proc/self/clear_refs", "w");
+
+		if (cr) {
+			fputs("5", cr);
+			fclose(cr);
+		}
+	}
+	{
+		cs_clock *clock = cs_clock_new_sim(t0, 0);
+		seq_sched *s = NULL;
+		seq_transport t = {.send = null_send, .arg = &sent};
+		int64_t until = t0 + (int64_t)(hours * 3600000), wake;
+		int queued, n;
+
+		if (seq_sched_open(d, v, clock, &s, &err) != 0)
+			die("sched", &err);
+		for (;;) {
+			double a = now_s();
+
+			if (seq_sched_pass(s, &queued, &wake, &err) != 0)
+				die("pass", &err);
+			if (ntimes == cap) {
+				cap = cap ? cap * 2 : 4096;
+				times = cs_xrealloc(times, cap * sizeof *times);
+			}
+			times[ntimes++] = (now_s() - a) * 1000.0;
+			if (seq_outbox_dispatch(s, &t, &n, &err) != 0)
+				die("dispatch", &err);
+			if (queued || n)
+				continue;
+			if (wake == INT64_MAX || wake > until)
+				break;
+			cs_clock_advance_to(clock, wake);
+		}
+		seq_sched_close(s);
+		cs_clock_free(clock);
+	}
+	qsort(times, ntimes, sizeof *times, cmp_d);
+	getrusage(RUSAGE_SELF, &ru);
+	{
+		FILE *st = fopen("/proc/self/status", "r");
+		char line[256];
+
+		while (st && fgets(line, sizeof line, st))
+			if (strncmp(line, "VmHWM:", 6) == 0)
+				ru.ru_maxrss = atol(line + 6);
+		if (st)
+			fclose(st);
+	}
+	printf("%s passes %zu p50_ms %.3f p99_ms %.3f max_ms %.3f sent %ld "
+	       "rss_mb %.1f setup_s %.1f\n",
+	       limits ? "limits_on" : "limits_off", ntimes, times[ntimes / 2],
+	       times[ntimes * 99 / 100], times[ntimes - 1], sent,
+	       (double)ru.ru_maxrss / 1024.0, setup);
+	fflush(stdout);
+	free(times);
+	db_close(d);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/tmp";
 	long contacts = argc > 2 ? atol(argv[2]) : 1000000;
 	double hours = argc > 3 ? atof(argv[3]) : 10;
+	const char *mode = argc > 4 ? argv[4] : "both";
 	char path[4096], key[4096];
 	db *d = NULL;
 	cs_vault *v = NULL;
 	cs_err err = CS_ERR_INIT;
 	int64_t t0 = 1796018400000LL; /* Monday 2026-11-30 06:00 UTC */
-	double setup = now_s(), *times = NULL;
-	size_t ntimes = 0, cap = 0;
-	long sent = 0;
+	double setup = now_s();
 	long per = contacts / CAMPAIGNS;
 	int i, c, version;
 	bool unchanged;
-	struct rusage ru;
 
 	snprintf(path, sizeof path, "%s/bench.db", dir);
 	snprintf(key, sizeof key, "%s/bench.key", dir);
@@ -170,64 +296,23 @@ int main(int argc, char **argv)
 		cs_buf_free(&errors);
 	}
 	setup = now_s() - setup;
-	{
-		/* peak RSS of the scheduling only: reset the high-water mark
-		 * the setup (imports) left */
-		FILE *cr = fopen("/proc/self/clear_refs", "w");
-
-		if (cr) {
-			fputs("5", cr);
-			fclose(cr);
-		}
-	}
-	{
-		cs_clock *clock = cs_clock_new_sim(t0, 0);
-		seq_sched *s = NULL;
-		seq_transport t = {.send = null_send, .arg = &sent};
-		int64_t until = t0 + (int64_t)(hours * 3600000), wake;
-		int queued, n;
-
-		if (seq_sched_open(d, v, clock, &s, &err) != 0)
-			die("sched", &err);
-		for (;;) {
-			double a = now_s();
-
-			if (seq_sched_pass(s, &queued, &wake, &err) != 0)
-				die("pass", &err);
-			if (ntimes == cap) {
-				cap = cap ? cap * 2 : 4096;
-				times = realloc(times, cap * sizeof *times);
-			}
-			times[ntimes++] = (now_s() - a) * 1000.0;
-			if (seq_outbox_dispatch(s, &t, &n, &err) != 0)
-				die("dispatch", &err);
-			if (queued || n)
-				continue;
-			if (wake == INT64_MAX || wake > until)
-				break;
-			cs_clock_advance_to(clock, wake);
-		}
-		seq_sched_close(s);
-		cs_clock_free(clock);
-	}
-	qsort(times, ntimes, sizeof *times, cmp_d);
-	getrusage(RUSAGE_SELF, &ru);
-	{
-		FILE *st = fopen("/proc/self/status", "r");
-		char line[256];
-
-		while (st && fgets(line, sizeof line, st))
-			if (strncmp(line, "VmHWM:", 6) == 0)
-				ru.ru_maxrss = atol(line + 6);
-		if (st)
-			fclose(st);
-	}
-	printf("passes %zu p50_ms %.3f p99_ms %.3f max_ms %.3f sent %ld "
-	       "rss_mb %.1f setup_s %.1f\n",
-	       ntimes, times[ntimes / 2], times[ntimes * 99 / 100],
-	       times[ntimes - 1], sent, (double)ru.ru_maxrss / 1024.0, setup);
-	free(times);
 	db_close(d);
+	d = NULL;
+	{
+		char copy[4200];
+		bool off = strcmp(mode, "on") != 0;
+		bool on = strcmp(mode, "off") != 0;
+
+		/* both runs start from the same day: copy before either */
+		snprintf(copy, sizeof copy, "%s.limits", path);
+		if (on)
+			copy_file(path, copy);
+		if (off)
+			run_mode(path, v, t0, hours, false, setup);
+		if (on)
+			run_mode(copy, v, t0, hours, true, setup);
+		remove(copy);
+	}
 	cs_vault_free(v);
 	remove(path);
 	remove(key);

@@ -320,8 +320,9 @@ def status_inbox_counts_caps_and_health():
 
     doc, t = status_now()
     eq(sorted(doc), ["campaigns", "domain_pauses", "enrollments_held",
-                     "inboxes", "outbox", "service"])
+                     "inboxes", "outbox", "service", "tenants"])
     eq(doc["domain_pauses"], [], "no domain paused toward a provider")
+    eq(doc["tenants"], [])
     ins = {i["name"]: i for i in doc["inboxes"]}
     eq(sorted(ins), ["g1", "m1", "user1"])
     for i in ins.values():
@@ -332,7 +333,8 @@ def status_inbox_counts_caps_and_health():
             "campaign_sent_28d",
             "hard_bounces_28d", "hard_bounce_rate_28d",
             "bounce_pause_percent", "health_detail", "watcher", "cap_until",
-            "send_error"]))
+            "send_error", "limits", "tenant"]))
+        eq(i["tenant"], None)
         eq(i["token"], None)  # password inboxes have no token health
     u = ins["user1"]
     eq((u["day"], u["sent_today"], u["daily_cap"], u["total_today"],
@@ -348,7 +350,15 @@ def status_inbox_counts_caps_and_health():
         "Pacific/Auckland"), "g1")
     eq((g["campaign_sent_28d"], g["hard_bounces_28d"],
         g["hard_bounce_rate_28d"], g["health"]), (1, 0, 0, "ok"), "g1")
+    # the provider limits, counted over a rolling 24 hours (the warmup
+    # message 3 days ago is out of the window): Gmail's consumer pair
+    eq([(l["name"], l["used"], l["max"], l["frees_at"])
+        for l in g["limits"]],
+       [("messages_24h", 1, 500, None), ("recipients_24h", 1, 500, None)])
+    eq(u["limits"], [], "generic: no limits")
     m = ins["m1"]
+    eq([(l["name"], l["max"]) for l in m["limits"]], [("messages_24h", 40)],
+       "--hard-cap 40 is messages_24h=40")
     eq((m["status"], m["health"], m["paused_reason"], m["paused_until"],
         m["hard_cap"], m["sent_today"], m["hard_bounce_rate_28d"]),
        ("paused", "paused", "reputation check", None, 40, 0, None), "m1")

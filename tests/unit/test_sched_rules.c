@@ -105,7 +105,9 @@ static void ramp_2_3(db_inbox *in)
 
 static void hard_4(db_inbox *in)
 {
-	in->hard_cap = 4;
+	/* the old hard cap is the rolling messages_24h limit now */
+	free(in->limits);
+	in->limits = strdup("messages_24h=4");
 }
 
 static void ramp_and_hard_cap(void **state)
@@ -141,7 +143,8 @@ static void ramp_and_hard_cap(void **state)
 	                "steps:\n  - template: a\n",
 	                true, at("2026-12-03T00:00:00Z"), NULL);
 	run(f, at("2026-12-03T00:00:00Z"), at("2026-12-04T00:00:00Z"));
-	/* the hard total stops the day at 4 though the cap is 30 */
+	/* the provider's 24-hour limit stops the day at 4 though the cap is
+	 * 30 (the first send frees a unit only 24 hours later) */
 	assert_int_equal(count_day(f, "h", "2026-12-03"), 4);
 }
 
