@@ -244,11 +244,12 @@ class _Session:
         else:
             self.fake._verb(self.user, verb)
 
-    def refuse(self, reply, at):
-        """Answer reply and record it as a refusal of the user's."""
+    def refuse(self, reply, at, when=None):
+        """Answer reply and record it as a refusal of the user's (when:
+        the refused send's time by the fake's clock, if known)."""
         self.send(reply)
         if self.user is not None:
-            self.fake._refusal(self.user, reply, at)
+            self.fake._refusal(self.user, reply, at, when)
 
     # ------------------------------------------------------------ run
 
@@ -556,7 +557,7 @@ class _Session:
         rcpts = list(self.rcpts)
         reply = fake._admit(self.user, rcpts, when, self.id)
         if reply is not None:
-            self.refuse(reply, "DATA")
+            self.refuse(reply, "DATA", when)
             self.reset()
             return
         try:
@@ -767,14 +768,16 @@ class FakeSubmission:
                 self.tenant_sends[t].append((when,
                                              self._external(t, rcpts)))
 
-    def _refusal(self, addr, reply, at):
+    def _refusal(self, addr, reply, at, when=None):
         code, enh = _code(reply)
+        if when is None and self.clock == "real":
+            when = self._now()
         with self.lock:
             st = self.state.get(addr)
             if st is not None:
-                st["refusals"].append({"time": self._now(), "code": code,
-                                       "enhanced": enh, "text": reply,
-                                       "at": at})
+                st["refusals"].append({"time": self._now(), "when": when,
+                                       "code": code, "enhanced": enh,
+                                       "text": reply, "at": at})
 
     def _verb(self, addr, verb):
         with self.lock:
@@ -799,8 +802,10 @@ class FakeSubmission:
             return [dict(s) for s in self.state[self._addr(u)]["sends"]]
 
     def refusals(self, u):
-        """Refusals given to user u: dicts with time (real), code,
-        enhanced, text and at (AUTH, MAIL or DATA)."""
+        """Refusals given to user u: dicts with time (real), when (the
+        refused send's time by the fake's clock: at DATA, or any refusal
+        with clock "real"; else None), code, enhanced, text and at (AUTH,
+        MAIL or DATA)."""
         with self.lock:
             return [dict(r) for r in self.state[self._addr(u)]["refusals"]]
 
