@@ -73,16 +73,17 @@ class Data:
         with sqlite3.connect(os.path.join(self.data, "coldseq.db")) as c:
             return c.execute(sql, a).fetchall()
 
-    def add(self, name, fake, user, provider, extra=(), password=None):
+    def add(self, name, fake, user, provider, extra=(), password=None,
+            min_gap="2m", daily_cap=50):
         self.cs("inbox", "add", name, "--email", S.user(user), "--smtp",
                 "127.0.0.1:%d" % fake.port, "--smtp-tls", "starttls",
                 "--imap", "127.0.0.1:%d" % S.imaps_port, "--imap-tls", "tls",
                 "--ca-file", S.ca_file, "--provider", provider,
-                "--daily-cap", "50", "--min-gap", "2m", *extra,
+                "--daily-cap", str(daily_cap), "--min-gap", min_gap, *extra,
                 "--password-stdin", stdin=(password or S.password) + "\n",
                 check=0)
 
-    def campaign(self, inboxes, contacts, steps=1):
+    def campaign(self, inboxes, contacts, steps=1, new_per_day=50):
         with open(os.path.join(self.tmp, "s1.txt"), "w") as f:
             f.write("Subject: %s {{first_name}}\n\nHello.\n" % self.tag)
         with open(os.path.join(self.tmp, "s2.txt"), "w") as f:
@@ -96,9 +97,10 @@ class Data:
                 "--list", "l", check=0)
         with open(os.path.join(self.tmp, "c.yaml"), "w") as f:
             f.write("name: c\nlist: l\ninboxes: [%s]\ntimezone: UTC\n"
+                    "new_contacts_per_day: %d\n"
                     "window: {days: [mon, tue, wed, thu, fri, sat, sun], "
                     "from: \"00:00\", to: \"24:00\"}\nsteps:\n"
-                    "  - template: s1\n" % ", ".join(inboxes) +
+                    "  - template: s1\n" % (", ".join(inboxes), new_per_day) +
                     "".join("  - template: s2\n    delay: 1 day\n"
                             for _ in range(steps - 1)))
         self.cs("campaign", "create", os.path.join(self.tmp, "c.yaml"),
@@ -258,7 +260,8 @@ def microsoft_432_sender_thread_limit_backs_off():
     d = Data("m432")
     with FakeSubmission(S, "microsoft", clock="date",
                         users={a: {"per_minute": 1}, b: {}}) as f:
-        d.add("fast", f, a, "microsoft", ("--min-gap", "15s"))
+        # a cap this high spreads sends 17 s apart: two in a minute
+        d.add("fast", f, a, "microsoft", min_gap="15s", daily_cap=5000)
         d.add("other", f, b, "microsoft")
         d.campaign(["fast", "other"], contacts)
         d.run(0, 12 * H)
@@ -485,7 +488,7 @@ def three_simulated_days_use_the_windows_and_never_hit_a_limit():
                 d.cs("inbox", "set", name, "--daily-cap", str(CAP),
                      "--min-gap", "1m", "--limit",
                      "messages_24h=%d" % LIMIT, check=0)
-        d.campaign(names, contacts)
+        d.campaign(names, contacts, new_per_day=1000)
         d.run(0, 3 * 24 * H)
         pairs = [(g, u) for u in gm_users] + [(m, u) for u in ms_users]
         for f, u in pairs:
