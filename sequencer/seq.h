@@ -556,10 +556,14 @@ int seq_inbox_day_get(db *d, const db_inbox *in, int64_t now,
 int seq_sched_run_sim(seq_sched *s, const seq_transport *t, int64_t until,
                       cs_err *err);
 
+/* The inbox cannot send until cause ("it is reconnected", "it is
+ * resumed"): its queued first steps go back to the campaigns, which give
+ * the contacts to other inboxes (db_outbox_release_new; threads in
+ * progress stay and wait).  (seq_token.c) */
+int seq_sched_release_new(seq_sched *s, long long inbox_id, const char *cause,
+                          cs_err *err);
 /* An inbox lost its authorization (seq_token_get said CS_EAUTH): it sends
- * nothing more, its queued first steps go back to be given to other
- * inboxes (db_outbox_release_new), its follow-ups wait for a reconnect.
- * (seq_token.c) */
+ * nothing more, and seq_sched_release_new until it is reconnected. */
 int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err);
 
 /* Hold (gated) or release an inbox's follow-ups: the service holds them

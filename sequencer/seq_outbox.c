@@ -662,6 +662,11 @@ static int mirror_fx(seq_sched *s, seq_ibox *ib, const seq_verdict_fx *fx,
 		free(ib->in.paused_reason);
 		ib->in.paused_reason = cs_xstrdup(fx->why.data);
 		ib->in.paused_until = fx->until;
+		/* paused until someone acts (a restricted sender, SMTP AUTH
+		 * off): its new contacts go to other inboxes */
+		if (fx->until == 0)
+			return seq_sched_release_new(s, ib->in.id,
+			                             "it is resumed", err);
 		break;
 	case SEQ_FX_AUTH_FAILED:
 		free(ib->in.auth_reason);

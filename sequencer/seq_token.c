@@ -536,10 +536,10 @@ bool seq_token_refused(const db_inbox *in, const smtp_result *res)
 	       res->verdict.action == SMTP_ACT_REFRESH_TOKEN;
 }
 
-int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err)
+int seq_sched_release_new(seq_sched *s, long long inbox_id, const char *cause,
+                          cs_err *err)
 {
 	seq_ibox *ib = seq_find_inbox(s, inbox_id);
-	bool news = ib && seq_inbox_authorized(&ib->in);
 	long long n = 0;
 	size_t i;
 	int rc;
@@ -547,10 +547,8 @@ int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err)
 	if ((rc = db_outbox_release_new(s->d, inbox_id, cs_clock_now(s->clock),
 	                                &n, err)) != 0)
 		return rc;
-	if (ib) {
+	if (ib)
 		ib->active = false;
-		ib->in.auth_state = DB_AUTH_FAILED;
-	}
 	/* released contacts are due now: every campaign looks again, and
 	 * recounts its new contacts of the day (the released ones no
 	 * longer count) */
@@ -558,12 +556,21 @@ int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err)
 		s->cp[i].new_next = 0;
 		s->cp[i].day[0] = '\0';
 	}
-	if (news || n)
-		cs_log_warn("inbox %s cannot send until it is reconnected: "
-		            "%lld uncontacted contact(s) go to other inboxes; "
-		            "its threads in progress wait",
-		            ib ? ib->in.name : "?", n);
+	if (n)
+		cs_log_warn("inbox %s cannot send until %s: %lld uncontacted "
+		            "contact(s) go to other inboxes; its threads in "
+		            "progress wait",
+		            ib ? ib->in.name : "?", cause, n);
 	return 0;
+}
+
+int seq_sched_auth_lost(seq_sched *s, long long inbox_id, cs_err *err)
+{
+	seq_ibox *ib = seq_find_inbox(s, inbox_id);
+
+	if (ib)
+		ib->in.auth_state = DB_AUTH_FAILED;
+	return seq_sched_release_new(s, inbox_id, "it is reconnected", err);
 }
 
 /* ---- a server refused the token: refresh once ---------------------------- */

@@ -325,7 +325,7 @@ def microsoft_5_7_139_pauses_with_the_remedy_not_auth_failed():
         st = d.status("noauth")
         eq(st["status"], "paused")
         reason = (st["paused_reason"] or "").lower()
-        assert "5.7.139" in reason and "smtp auth" in reason, st
+        assert "5.7.139" in reason and "authenticated smtp" in reason, st
         # Basic authentication for SMTP AUTH is being retired: warned
         assert "basic auth" in d.shown("noauth").lower(), d.shown("noauth")
         got = reached([(f, b)])
