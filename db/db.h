@@ -216,6 +216,9 @@ typedef struct db_inbox {
 	int ramp_start, ramp_step; /* 0: no ramp */
 	char *paused_reason;
 	int64_t paused_until; /* 0: until resumed */
+	/* the pause is a provider's answer at submission (quota, restricted
+	 * sender, SMTP AUTH off): warmup waits too */
+	bool provider_hold;
 	int64_t next_send_at; /* pacing: no campaign send before (0: none) */
 	/* Only db_inbox_add stores auth_state; afterwards db_inbox_set_auth
 	 * changes it. */
@@ -722,6 +725,9 @@ int db_outbox_release_new(db *d, long long inbox_id, int64_t now, long long *n,
 int db_inbox_set_status(db *d, const char *name, db_inbox_status status,
                         const char *reason, int64_t until, int64_t now,
                         cs_err *err);
+/* Mark the pause of paused inbox id as a provider's answer
+ * (db_inbox.provider_hold); db_inbox_set_status clears it. */
+int db_inbox_set_provider_hold(db *d, long long id, cs_err *err);
 
 /* ---- status and statistics (db_stats.c) ------------------------------- */
 

@@ -25,7 +25,7 @@
 	"sent_copy, status, created_at, updated_at, limits, "                  \
 	"domain_hourly_cap, min_gap, ramp_start, ramp_step, paused_reason, "   \
 	"paused_until, coalesce(next_send_at, 0), auth_state, auth_reason, "   \
-	"trial, tenant"
+	"trial, tenant, provider_hold"
 
 /* The names of the inbox enums (db.h), in enum order: the database's and
  * JSON's words, one table each. */
@@ -88,6 +88,7 @@ static void read_row(sqlite3_stmt *st, db_inbox *in)
 	in->auth_reason = db_col_str(st, 32);
 	in->trial = sqlite3_column_int(st, 33) != 0;
 	in->tenant = db_col_str(st, 34);
+	in->provider_hold = sqlite3_column_int(st, 35) != 0;
 }
 
 void db_inbox_free(db_inbox *in)
@@ -654,8 +655,9 @@ int db_inbox_set_status(db *d, const char *name, db_inbox_status status,
 		                  (int)status);
 	if ((rc = db_prepare(d,
 	                     "UPDATE inboxes SET status = ?2, paused_reason = "
-	                     "?3, paused_until = ?4, updated_at = ?5 WHERE "
-	                     "name = ?1 AND removed_at IS NULL",
+	                     "?3, paused_until = ?4, updated_at = ?5, "
+	                     "provider_hold = 0 WHERE name = ?1 AND "
+	                     "removed_at IS NULL",
 	                     &st, err)) != 0)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -678,6 +680,23 @@ int db_inbox_set_status(db *d, const char *name, db_inbox_status status,
 		                    "inbox_id = (SELECT id FROM inboxes "
 		                    "WHERE name = ?1)",
 		                    name, DB_WAIT_INBOX, now, err);
+	return rc;
+}
+
+int db_inbox_set_provider_hold(db *d, long long id, cs_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_prepare(d,
+	                     "UPDATE inboxes SET provider_hold = 1 WHERE id = "
+	                     "?1 AND status = 'paused'",
+	                     &st, err)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(d, err, "cannot mark the inbox's pause");
+	sqlite3_finalize(st);
 	return rc;
 }
 

@@ -593,13 +593,18 @@ static const db_migration migrations[] = {
      *    column is no longer read.  trial: a Google Workspace trial
      *    account (lower limits).  tenant: the Microsoft 365 tenant whose
      *    tenant-wide external-recipient counter the inbox shares.
+     *    provider_hold: the pause is a provider's answer at submission
+     *    (quota, restricted sender, SMTP AUTH off): warmup, which goes on
+     *    under coldseq's own health pauses, waits too; any status change
+     *    clears it.
      *  - tenants: per tenant, the licence count the limit is computed
      *    from, or the limit itself (0: not set).
      *  - sent_external: what the mailbox sent outside coldseq (the person
      *    using it), read from the headers of its Sent folder: one row per
      *    recipient ('' when the copy names none); counted against the
      *    rolling limits like coldseq's own messages.
-     *  - messages(inbox_id, created_at): the rolling windows' index.
+     *  - the rolling windows count messages through messages_created
+     *    (migration 3).
      *  - domain_pauses: a sending domain paused or slowed toward a
      *    receiving provider after that provider's refusals came back as
      *    bounces (Gmail 5.7.26, Microsoft 5.7.515, ...). */
@@ -609,6 +614,8 @@ static const db_migration migrations[] = {
      "ALTER TABLE inboxes ADD COLUMN trial INTEGER NOT NULL DEFAULT 0"
      "  CHECK (trial IN (0, 1));"
      "ALTER TABLE inboxes ADD COLUMN tenant TEXT COLLATE NOCASE;"
+     "ALTER TABLE inboxes ADD COLUMN provider_hold INTEGER NOT NULL"
+     "  DEFAULT 0 CHECK (provider_hold IN (0, 1));"
      "UPDATE inboxes SET limits = 'messages_24h=' || hard_cap"
      "  WHERE hard_cap > 0;"
      "CREATE TABLE tenants ("
@@ -629,7 +636,6 @@ static const db_migration migrations[] = {
      "  PRIMARY KEY (inbox_id, msg_key, recipient)"
      ") WITHOUT ROWID;"
      "CREATE INDEX sent_external_at ON sent_external(inbox_id, sent_at);"
-     "CREATE INDEX messages_inbox_at ON messages(inbox_id, created_at);"
      "CREATE TABLE domain_pauses ("
      "  domain TEXT NOT NULL COLLATE NOCASE,"
      "  provider TEXT NOT NULL,"

@@ -282,6 +282,22 @@ static int walk_row(const db_outbox *o, void *arg)
 	ib = seq_find_inbox(dp->s, o->inbox_id);
 	if (ib == NULL && p == DB_PURPOSE_WARMUP)
 		return 0; /* its inbox is not loaded yet */
+	if (ib && !ib->active && ib->in.provider_hold &&
+	    p == DB_PURPOSE_WARMUP) {
+		int64_t now = cs_clock_now(dp->s->clock);
+
+		/* the provider itself refused this inbox (quota, restricted
+		 * sender, SMTP AUTH off): warmup, which goes on under
+		 * coldseq's own health pauses, waits for this one's end (an
+		 * hour at a time when it has none) */
+		if (seq_warmup_wait(dp->s->d, o,
+		                    ib->in.paused_until > now
+		                        ? ib->in.paused_until
+		                        : now + 3600000,
+		                    ib->in.paused_reason, now, &err) != 0)
+			cs_log_error("outbox row %lld: %s", o->id, err.msg);
+		return 0;
+	}
 	if (ib == NULL || (!ib->active && !po->while_paused)) {
 		seq_job none;
 

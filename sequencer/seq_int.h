@@ -414,6 +414,10 @@ typedef struct seq_wday {
  * into the outbox (purpose warmup, its Message-ID fixed now): from there
  * it goes as every message does (seq_dispatch_run). */
 int seq_warmup_queue_due(seq_warmup *w, cs_err *err);
+/* Warmup row o (queued) and its plan row wait until `until` (the inbox is
+ * paused by its provider), with why as the outbox row's reason. */
+int seq_warmup_wait(db *d, const db_outbox *o, int64_t until, const char *why,
+                    int64_t now, cs_err *err);
 /* The purpose's begin for outbox row o (a warmup row, queued): the day's
  * quota and the inbox's hard cap are checked (a new message over them is
  * dropped, a reply waits for the next day), the message is built under

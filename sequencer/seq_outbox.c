@@ -611,7 +611,8 @@ int seq_verdict_effect(db *d, const db_inbox *in, const smtp_result *res,
 	case SEQ_FX_PAUSE:
 		if ((rc = db_inbox_set_status(d, in->name, DB_INBOX_PAUSED,
 		                              fx->why.data, fx->until, now,
-		                              err)) != 0)
+		                              err)) != 0 ||
+		    (rc = db_inbox_set_provider_hold(d, in->id, err)) != 0)
 			return rc;
 		if (fx->until) {
 			cs_time_iso8601(fx->until, t, sizeof t);
@@ -662,6 +663,7 @@ static int mirror_fx(seq_sched *s, seq_ibox *ib, const seq_verdict_fx *fx,
 		free(ib->in.paused_reason);
 		ib->in.paused_reason = cs_xstrdup(fx->why.data);
 		ib->in.paused_until = fx->until;
+		ib->in.provider_hold = true;
 		/* paused until someone acts (a restricted sender, SMTP AUTH
 		 * off): its new contacts go to other inboxes */
 		if (fx->until == 0)

@@ -174,6 +174,25 @@ static int defer_to_tomorrow(seq_warmup *w, const db_warmup *x,
 	return 0;
 }
 
+int seq_warmup_wait(db *d, const db_outbox *o, int64_t until, const char *why,
+                    int64_t now, cs_err *err)
+{
+	int rc;
+
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
+	if ((rc = seq_warmup_plan_move(d, o->warmup_plan_id, DB_P_PLANNED,
+	                               DB_P_PLANNED, NULL, until, NULL, now,
+	                               err)) != 0 ||
+	    (rc = seq_outbox_move(d, o->id, DB_O_QUEUED, DB_O_QUEUED, why,
+	                          until, now, err)) != 0 ||
+	    (rc = db_commit(d, err)) != 0) {
+		db_rollback(d);
+		return rc;
+	}
+	return 0;
+}
+
 static const char *strip_re(const char *s)
 {
 	if (s == NULL)

@@ -27,6 +27,7 @@ typedef struct rec {
 		db_purpose purpose;
 		char contact[64], msgid[128];
 		int step, batch;
+		int64_t at; /* the job's time (the service clock) */
 		char *raw;
 	} msg[256];
 	size_t nmsg;
@@ -73,6 +74,7 @@ static void r_submit(void *arg, seq_batch *b)
 		         b->jobs[i].message_id);
 		r->msg[r->nmsg].step = b->jobs[i].step;
 		r->msg[r->nmsg].batch = r->batches;
+		r->msg[r->nmsg].at = b->jobs[i].at;
 		r->msg[r->nmsg].raw =
 		    strndup(b->jobs[i].raw.data, b->jobs[i].raw.len);
 		r->nmsg++;
@@ -573,6 +575,73 @@ static void warmup_exchange(void **state)
 	rec_free(&r);
 }
 
+/* A provider's refusal at submission (quota, restricted sender) pauses
+ * the inbox for every purpose: its warmup waits for the pause's end,
+ * while coldseq's own health pause leaves warmup going. */
+static void warmup_waits_for_a_provider_pause(void **state)
+{
+	fx *f = *state;
+	int64_t t0 = at("2026-12-01T08:00:00Z"),
+	        end = at("2026-12-02T04:00:00Z");
+	cs_clock *clock = cs_clock_new_sim(t0, 0);
+	seq_sched *s = NULL;
+	seq_warmup *w = NULL;
+	seq_dispatch *dp = NULL;
+	cs_err err = CS_ERR_INIT;
+	rec r;
+	seq_transport t;
+	long long a, b;
+	size_t i, na = 0, nb = 0;
+
+	memset(&r, 0, sizeof r);
+	t = transport(&r);
+	add_inbox(f, "wa", 5, "UTC", NULL);
+	add_inbox(f, "wb", 5, "UTC", NULL);
+	a = inbox_id(f, "wa");
+	b = inbox_id(f, "wb");
+	enable(f, a);
+	enable(f, b);
+	/* wa: Gmail's daily limit answer; wb: a health pause of coldseq's */
+	assert_int_equal(db_inbox_set_status(f->d, "wa", DB_INBOX_PAUSED,
+	                                     "550 5.4.5 Daily user sending "
+	                                     "limit exceeded (Google)",
+	                                     end, t0, &err),
+	                 0);
+	assert_int_equal(db_inbox_set_provider_hold(f->d, a, &err), 0);
+	assert_int_equal(db_inbox_set_status(f->d, "wb", DB_INBOX_PAUSED,
+	                                     "warmup health 40%", 0, t0, &err),
+	                 0);
+	assert_int_equal(seq_sched_open(f->d, f->v, clock, &s, &err), 0);
+	assert_int_equal(seq_warmup_open(f->d, clock, &w, &err), 0);
+	assert_int_equal(seq_dispatch_open(s, w, &t, &dp), 0);
+	drive(s, w, dp, &r, clock, at("2026-12-01T23:00:00Z"));
+	for (i = 0; i < r.nmsg; i++)
+		na += r.msg[i].inbox_id == a;
+	assert_int_equal(na, 0); /* not before the pause ends */
+	for (i = 0; i < r.nmsg; i++)
+		nb += r.msg[i].inbox_id == b;
+	assert_int_equal(nb, 1); /* a health pause: warmup goes on */
+	/* wa's queued warmup row waits for the pause's end, not a spin */
+	assert_int_equal(count(f, "SELECT count(*) FROM outbox o JOIN inboxes "
+	                          "i ON i.id = o.inbox_id WHERE i.name = 'wa' "
+	                          "AND o.state = 'queued' AND o.due_at >= "
+	                          "i.paused_until"),
+	                 1);
+	drive(s, w, dp, &r, clock, at("2026-12-02T18:00:00Z"));
+	for (i = 0, na = 0; i < r.nmsg; i++)
+		if (r.msg[i].inbox_id == a) {
+			na++;
+			assert_true(r.msg[i].at >= end);
+		}
+	assert_true(na >= 1); /* after it: sent */
+
+	seq_dispatch_close(dp);
+	seq_warmup_close(w);
+	seq_sched_close(s);
+	cs_clock_free(clock);
+	rec_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +649,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(crash_resolution, setup, teardown),
 	    cmocka_unit_test_setup_teardown(warmup_exchange, setup, teardown),
+	    cmocka_unit_test_setup_teardown(warmup_waits_for_a_provider_pause,
+	                                    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
