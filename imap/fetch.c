@@ -505,19 +505,6 @@ void imap_fetched_free(imap_fetched *f, size_t n)
 
 /* ---- header fields only (the Sent sync) ------------------------------- */
 
-/* Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* An INTERNALDATE ("17-Jul-1996 02:44:25 -0700") as ms since the epoch. */
 static int64_t internal_ms(const struct mailimap_date_time *t)
 {
@@ -527,7 +514,7 @@ static int64_t internal_ms(const struct mailimap_date_time *t)
 
 	if (t->dt_month < 1 || t->dt_month > 12)
 		return 0;
-	s = days_from_civil(t->dt_year, t->dt_month, t->dt_day) * 86400 +
+	s = cs_days_from_civil(t->dt_year, t->dt_month, t->dt_day) * 86400 +
 	    (int64_t)t->dt_hour * 3600 + t->dt_min * 60 + t->dt_sec;
 	s -= t->dt_zone < 0 ? -off : off;
 	return s * 1000;
