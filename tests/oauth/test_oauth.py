@@ -390,8 +390,11 @@ def access_token_expiring_mid_run_is_refreshed_ahead():
             "exp", p2, [9, 10, 11, 12, 13, 14, 27, 28, 29, 30])
         check_all_sent(d, contacts, p2, before)
         # each inbox refreshed when the run began, and again while it
-        # ran (a token lives 1 s, the run longer)
-        assert took > 1.0, took
+        # ran: a token lives 1 s and is refreshed ahead once less than
+        # twice its margin (a quarter of its life) is left, so a run over
+        # half a second meets that point (the run itself got faster than
+        # a second: 16 messages)
+        assert took > 0.5, took
         assert p2.refreshes() - before >= 3, (p2.refreshes(), before)
         # rotated refresh tokens replaced the old ones: one row each
         eq(d.db("SELECT count(*), min(generation) > 1 FROM oauth_tokens"),
