@@ -608,8 +608,9 @@ static const db_migration migrations[] = {
      *  - domain_pauses: a sending domain paused or slowed toward a
      *    receiving provider after that provider's refusals came back as
      *    bounces (Gmail 5.7.26, Microsoft 5.7.515, ...). */
-    {16, "provider limits: overrides, tenants, sends outside coldseq, "
-         "domain pauses",
+    {16,
+     "provider limits: overrides, tenants, sends outside coldseq, "
+     "domain pauses",
      "ALTER TABLE inboxes ADD COLUMN limits TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE inboxes ADD COLUMN trial INTEGER NOT NULL DEFAULT 0"
      "  CHECK (trial IN (0, 1));"

@@ -509,13 +509,13 @@ void imap_fetched_free(imap_fetched *f, size_t n)
 static int64_t internal_ms(const struct mailimap_date_time *t)
 {
 	int z = t->dt_zone < 0 ? -t->dt_zone : t->dt_zone;
-	int64_t off = (int64_t)(z / 100) * 3600 + (z % 100) * 60;
+	int64_t off = (int64_t)(z / 100) * 3600 + (int64_t)(z % 100) * 60;
 	int64_t s;
 
 	if (t->dt_month < 1 || t->dt_month > 12)
 		return 0;
 	s = cs_days_from_civil(t->dt_year, t->dt_month, t->dt_day) * 86400 +
-	    (int64_t)t->dt_hour * 3600 + t->dt_min * 60 + t->dt_sec;
+	    (int64_t)t->dt_hour * 3600 + (int64_t)t->dt_min * 60 + t->dt_sec;
 	s -= t->dt_zone < 0 ? -off : off;
 	return s * 1000;
 }

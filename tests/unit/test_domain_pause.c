@@ -58,7 +58,8 @@ static void world(fx *f, bool with_b, int64_t start)
 	add_template(f, "a", "Subject: A\n\nHi.\n");
 	create_campaign(f,
 	                "name: c\nlist: l\ninboxes: all\ntimezone: UTC\n"
-	                "new_contacts_per_day: 500\n" ALLDAY "steps:\n  - template: a\n",
+	                "new_contacts_per_day: 500\n" ALLDAY
+	                "steps:\n  - template: a\n",
 	                true, start, NULL);
 }
 
