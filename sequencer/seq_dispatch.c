@@ -15,6 +15,15 @@
  * warmup quota and hard cap; send-test: campaign cap and hard cap, and
  * it never comes here: it is begun and settled at once by seq_send_now).
  *
+ * A provider's "too many sessions / threads" answer (Gmail 454 4.7.0,
+ * Microsoft 432 4.3.2: SMTP_ACT_BACKOFF_CONNECTIONS) is the dispatcher's
+ * business, whatever the purpose: the inbox opens no new session before
+ * a wait that doubles with each such answer in a row (the rule's
+ * retry_after_s, twice that, ... at most BACKOFF_MAX), its rows due
+ * meanwhile wait for it; and while the streak lasts (until a send goes
+ * through BACKOFF_STREAK after the last such answer) it sends one message
+ * per session, at least the rule's wait apart.
+ *
  * Rows are walked oldest due first; consecutive rows of one inbox make
  * one batch (at most the transport's batch_max), an inbox with a batch in
  * flight gets no second one, and no more than max_batches are in flight
@@ -29,6 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define BACKOFF_MAX    (8 * 3600000LL)
+#define BACKOFF_STREAK 3600000LL
 
 struct seq_dispatch {
 	seq_sched *s;
@@ -199,11 +211,51 @@ static int max_batches(const seq_transport *t)
 /* ---- recording results ----------------------------------------------------
  */
 
+/* What result res says about the inbox's sessions (see the top). */
+static void note_sessions(seq_dispatch *dp, long long inbox_id,
+                          const smtp_result *res)
+{
+	seq_ibox *ib = seq_find_inbox(dp->s, inbox_id);
+	int64_t now = cs_clock_now(dp->s->clock), wait;
+	char t[32];
+
+	if (ib == NULL)
+		return;
+	if (res->verdict.outcome == SMTP_SENT) {
+		ib->last_sent = now;
+		if (ib->backoffs && now - ib->backoff_last >= BACKOFF_STREAK)
+			ib->backoffs = 0; /* the streak is over */
+		return;
+	}
+	if (res->verdict.action != SMTP_ACT_BACKOFF_CONNECTIONS)
+		return;
+	if (ib->backoff_last == now && ib->backoff_until > now)
+		return; /* the same session's answer, for its next message */
+	ib->backoff_gap = (int64_t)(res->verdict.retry_after_s > 60
+	                                ? res->verdict.retry_after_s
+	                                : 60) *
+	                  1000;
+	wait = ib->backoff_gap << (ib->backoffs < 5 ? ib->backoffs : 5);
+	if (wait > BACKOFF_MAX)
+		wait = BACKOFF_MAX;
+	ib->backoffs++;
+	ib->backoff_last = now;
+	ib->backoff_until = now + wait;
+	if (ib->next_at < ib->backoff_until) /* new contacts: other inboxes */
+		ib->next_at = ib->backoff_until;
+	cs_time_iso8601(ib->backoff_until, t, sizeof t);
+	cs_log_warn("inbox %s: %d session refusal(s) in a row: no new session "
+	            "before %s",
+	            ib->in.name, ib->backoffs, t);
+}
+
 void seq_dispatch_done(seq_batch *b)
 {
 	seq_dispatch *dp = b->dp;
 	size_t i;
 
+	for (i = 0; i < b->n; i++)
+		note_sessions(dp, b->inbox_id, &b->res[i]);
 	for (i = 0; i < b->n; i++) {
 		const seq_job *j = &b->jobs[i];
 		cs_err err = CS_ERR_INIT;
@@ -282,6 +334,28 @@ static int walk_row(const db_outbox *o, void *arg)
 	ib = seq_find_inbox(dp->s, o->inbox_id);
 	if (ib == NULL && p == DB_PURPOSE_WARMUP)
 		return 0; /* its inbox is not loaded yet */
+	if (ib && (ib->backoff_until > cs_clock_now(dp->s->clock) ||
+	           (ib->backoffs && ib->last_sent + ib->backoff_gap >
+	                                cs_clock_now(dp->s->clock)))) {
+		int64_t now = cs_clock_now(dp->s->clock),
+		        until = ib->backoff_until > now
+		                    ? ib->backoff_until
+		                    : ib->last_sent + ib->backoff_gap;
+
+		/* the provider limits this inbox's sessions (see the top) */
+		if (p == DB_PURPOSE_WARMUP
+		        ? seq_warmup_wait(dp->s->d, o, until,
+		                          "waiting: the provider refused more "
+		                          "sessions",
+		                          now, &err) != 0
+		        : seq_outbox_move(dp->s->d, o->id, DB_O_QUEUED,
+		                          DB_O_QUEUED,
+		                          "waiting: the provider refused more "
+		                          "sessions",
+		                          until, now, &err) != 0)
+			cs_log_error("outbox row %lld: %s", o->id, err.msg);
+		return 0;
+	}
 	if (ib && !ib->active && ib->in.provider_hold &&
 	    p == DB_PURPOSE_WARMUP) {
 		int64_t now = cs_clock_now(dp->s->clock);
@@ -326,8 +400,8 @@ static int walk_row(const db_outbox *o, void *arg)
 		}
 		k->cur = b;
 	}
-	if (k->cur->n >= batch_max(dp->t))
-		return 0;
+	if (k->cur->n >= batch_max(dp->t) || (ib->backoffs && k->cur->n >= 1))
+		return 0; /* a full batch; one per session in a backoff */
 	if (po->begin(dp, o, &k->cur->jobs[k->cur->n], &ready, &err) != 0) {
 		cs_log_error("outbox row %lld: %s", o->id, err.msg);
 		return 0;

@@ -244,6 +244,11 @@ typedef struct seq_ibox {
 	                    seq_limits_update) */
 	int64_t next_at; /* pacing: next campaign send not before */
 	int64_t min_gap_ms;
+	/* a provider's "too many sessions" answer (seq_dispatch.c): no new
+	 * session before backoff_until; while the streak lasts, sends one
+	 * at a time at least backoff_gap apart */
+	int64_t backoff_until, backoff_last, backoff_gap, last_sent;
+	int backoffs;
 	seq_esp esp;
 	int64_t fu_next; /* no follow-up due before this (0: unknown) */
 	bool active;     /* in.status is "active" */

@@ -280,6 +280,11 @@ int seq_sched_reload(seq_sched *s, cs_err *err)
 			if (old[j].in.id == ib->in.id) {
 				ib->next_at = old[j].next_at;
 				ib->gated = old[j].gated;
+				ib->backoff_until = old[j].backoff_until;
+				ib->backoff_last = old[j].backoff_last;
+				ib->backoff_gap = old[j].backoff_gap;
+				ib->last_sent = old[j].last_sent;
+				ib->backoffs = old[j].backoffs;
 				break;
 			}
 		ib->active = ib->in.status == DB_INBOX_ACTIVE &&

@@ -495,6 +495,7 @@ def three_simulated_days_use_the_windows_and_never_hit_a_limit():
             eq(f.refusals(u), [], "refusals at %s" % S.user(u))
         want = 0.95 * min(CAP, LIMIT)
         end = d.start + 3 * 24 * H
+        fullest, emptiest, total = 0, None, 0
         for f, u in pairs:
             times = sorted(s["time"] for s in f.sends(u))
             assert times, u
@@ -506,8 +507,14 @@ def three_simulated_days_use_the_windows_and_never_hit_a_limit():
                 if t < first + 24 * H or t > end:
                     continue
                 n = sum(1 for x in times if t - 24 * H < x <= t)
+                fullest = max(fullest, n)
+                emptiest = n if emptiest is None else min(emptiest, n)
                 assert n >= want, "%s: %d sends in the 24 h to %s (want " \
                     ">= %.1f)" % (S.user(u), n, iso(t), want)
+            total += len(times)
+        print("# 3 days, 10 inboxes, limit %d, cap %d: %d sends; every "
+              "24 h window after the first day held %d to %d sends" %
+              (LIMIT, CAP, total, emptiest, fullest), flush=True)
         got = reached(pairs)
         eq(set(got.values()), {1}, "a contact reached twice")
         for u in gm_users + ms_users:

@@ -184,11 +184,15 @@ def one_instance_control_socket_and_sigterm():
             with open("/proc/%d/status" % p.pid) as f:
                 return sum(int(l.split()[1]) for l in f
                            if "ctxt_switches" in l)
-        a = switches()
-        time.sleep(3.0)
-        b = switches()
-        print("# idle service: %d context switches in 3 s" % (b - a))
-        assert b - a <= 10, ("woke up", b - a)
+        # two windows: a loop that wakes for nothing wakes in both; one
+        # event of the machine's (a late IDLE notice under load) in one
+        seen = []
+        for _ in range(2):
+            a = switches()
+            time.sleep(3.0)
+            seen.append(switches() - a)
+        print("# idle service: %s context switches in 3 s" % seen)
+        assert min(seen) <= 10, ("woke up", seen)
     finally:
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=30)
