@@ -41,6 +41,9 @@ int cli_inbox_finish(db_inbox *in, cs_err *err);
  * 21), or NULL: shown by inbox add/set/show and status. */
 const char *cli_basic_auth_warning(const db_inbox *in);
 bool cli_valid_email(const char *addr);
+/* An inbox name or tenant key: 1-64 letters, digits or . _ - @ +, not
+ * starting with '-'. */
+bool cli_valid_key(const char *s);
 /* One line from stdin (caller wipes and frees); NULL with err if empty. */
 char *cli_read_secret_stdin(cs_err *err);
 void cli_uuid_v4(char out[37]);

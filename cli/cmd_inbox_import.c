@@ -5,7 +5,8 @@
  * The header row names the columns like the options of `inbox add`
  * (name, email, smtp, imap, smtp-tls, imap-tls, user, password, ca-file,
  * insecure-tls, display-name, signature-file, timezone, daily-cap,
- * sent-copy, tags, provider, auth; '_' works for '-').  OAuth2 rows
+ * sent-copy, tags, provider, auth, limits, trial, tenant, hard-cap; '_'
+ * works for '-').  OAuth2 rows
  * (google or microsoft, no password) are stored pending.  Each row is
  * validated on its own with the same rules as `inbox add`; a bad row is
  * reported with its line and reason and skipped.  All good rows are stored
@@ -26,7 +27,8 @@ static const char *const columns[] = {
     "name",         "email",          "smtp",     "imap",      "smtp-tls",
     "imap-tls",     "user",           "password", "ca-file",   "insecure-tls",
     "display-name", "signature-file", "timezone", "daily-cap", "sent-copy",
-    "tags",         "provider",       "auth",     NULL};
+    "tags",         "provider",       "auth",     "limits",    "trial",
+    "tenant",       "hard-cap",       NULL};
 
 #define MAXCOLS 64
 
@@ -170,6 +172,18 @@ static int row(const cs_csv_row *r, void *arg)
 				    "insecure-tls: \"%s\" is not yes or no", v);
 				goto bad;
 			}
+		} else if (strcmp(col, "limits") == 0) {
+			/* NAME=N pairs, as --limit takes them, separated by
+			 * ";", "," or spaces */
+			char *copy = cs_xstrdup(v), *save = NULL, *t;
+
+			for (t = strtok_r(copy, ";, ", &save); t;
+			     t = strtok_r(NULL, ";, ", &save))
+				if (cli_inbox_field(&in, "limit", t, &err) != 0)
+					break;
+			free(copy);
+			if (err.code)
+				goto bad_err;
 		} else if (strcmp(col, "tags") == 0) {
 			char *copy = cs_xstrdup(v), *save = NULL, *t;
 
@@ -318,7 +332,9 @@ const cli_cmd cli_cmds_inbox_import[] = {
      "name, email (required), smtp, imap, smtp-tls, imap-tls, user,\n"
      "password, ca-file, insecure-tls, display-name, signature-file,\n"
      "timezone, daily-cap, sent-copy, tags (separated by ;), provider,\n"
-     "auth.  Each row is checked like 'inbox add'; a bad row is reported\n"
+     "auth, limits (NAME=N pairs separated by ;, as --limit), trial (yes\n"
+     "or no), tenant, hard-cap.  Each row is checked like 'inbox add'; a bad "
+     "row is reported\n"
      "as FILE:LINE: reason and skipped, the good rows are stored together.\n"
      "A row with provider google or microsoft and no password is an OAuth2\n"
      "inbox: stored pending (on the provider's servers unless the row\n"

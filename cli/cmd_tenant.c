@@ -108,9 +108,10 @@ static int run_set(cli_ctx *ctx, const cli_args *a)
 		    "tenant set: give --licences N or --external-limit N");
 		return CLI_EXIT_USAGE;
 	}
-	if (*a->pos[0] == '\0' || strlen(a->pos[0]) > 64) {
-		cli_error("tenant set: the tenant key is empty or longer than "
-		          "64 characters");
+	if (!cli_valid_key(a->pos[0])) {
+		cli_error("tenant set: the tenant key must be 1-64 letters, "
+		          "digits or . _ - @ + (as 'inbox set --tenant' takes "
+		          "it)");
 		return CLI_EXIT_USAGE;
 	}
 	if (db_tenant_set(ctx->db, a->pos[0], lic, ext, now, &err) != 0 ||

@@ -27,7 +27,7 @@ static void set_str(char **dst, const char *v)
 	*dst = v ? cs_xstrdup(v) : NULL;
 }
 
-static bool valid_name(const char *s)
+bool cli_valid_key(const char *s)
 {
 	size_t n = strlen(s), i;
 
@@ -146,7 +146,7 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 	int rc;
 
 	if (strcmp(field, "name") == 0) {
-		if (!valid_name(v))
+		if (!cli_valid_key(v))
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "name: \"%s\" must be 1-64 letters, digits "
@@ -286,7 +286,7 @@ int cli_inbox_field(db_inbox *in, const char *field, const char *v, cs_err *err)
 			return cs_err_set(err, CS_EINVAL,
 			                  "trial: \"%s\" is not yes or no", v);
 	} else if (strcmp(field, "tenant") == 0) {
-		if (*v && !valid_name(v))
+		if (*v && !cli_valid_key(v))
 			return cs_err_set(
 			    err, CS_EINVAL,
 			    "tenant: \"%s\" must be 1-64 letters, "

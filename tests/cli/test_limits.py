@@ -220,6 +220,36 @@ def tenant_counter_shared_by_its_inboxes():
     assert "no tenant 'nosuch'" in p.stderr, p.stderr
 
 
+@test
+def import_takes_limits_trial_and_tenant_and_keys_are_checked():
+    path = os.path.join(TMP, "limits.csv")
+    with open(path, "w") as f:
+        f.write("name,email,provider,smtp,imap,password,limits,trial,"
+                "tenant\n"
+                "w1,w1@acme.test,google,127.0.0.1:2525,127.0.0.1:1993,pw,"
+                "messages_24h=40;external_24h=0,yes,acme-eu\n"
+                "w2,w2@acme.test,google,127.0.0.1:2525,127.0.0.1:1993,pw,"
+                "bogus_24h=1,,\n"
+                "w3,w3@acme.test,google,127.0.0.1:2525,127.0.0.1:1993,pw,"
+                ",maybe,\n")
+    p = cs("inbox", "import", path, check=None)
+    assert "limits.csv:3" in p.stderr and "bogus_24h" in p.stderr, p.stderr
+    assert "limits.csv:4" in p.stderr and "trial" in p.stderr, p.stderr
+    i = js("inbox", "show", "w1")
+    eq((i["limit_overrides"], i["trial"], i["tenant"]),
+       ("messages_24h=40 external_24h=0", True, "acme-eu"))
+    got = {n: l["max"] for n, l in limits(i).items()}
+    eq((got["messages_24h"], got["unique_external_24h"]), (40, 500))
+    eq(sql("SELECT count(*) FROM inboxes WHERE name IN ('w2', 'w3')"),
+       [(0,)], "bad rows stored")
+    # a tenant key is what --tenant takes: no control bytes, no spaces
+    for bad in ("ab\x01c", "a b", "x;y", "x" * 65):
+        p = cs("tenant", "set", bad, "--licences", "3", check=2)
+        assert "tenant key" in p.stderr, p.stderr
+    eq(sql("SELECT count(*) FROM tenants WHERE name NOT GLOB "
+           "'[A-Za-z0-9]*'"), [(0,)], "a bad key stored")
+
+
 try:
     subprocess.run([BIN, "--data-dir", DATA, "init"], check=True,
                    capture_output=True)
