@@ -240,13 +240,15 @@ static void note_sessions(seq_dispatch *dp, long long inbox_id,
 		wait = BACKOFF_MAX;
 	ib->backoffs++;
 	ib->backoff_last = now;
+	snprintf(ib->backoff_why, sizeof ib->backoff_why, "%d %s %s", res->code,
+	         res->enhanced, res->text);
 	ib->backoff_until = now + wait;
 	if (ib->next_at < ib->backoff_until) /* new contacts: other inboxes */
 		ib->next_at = ib->backoff_until;
 	cs_time_iso8601(ib->backoff_until, t, sizeof t);
-	cs_log_warn("inbox %s: %d session refusal(s) in a row: no new session "
-	            "before %s",
-	            ib->in.name, ib->backoffs, t);
+	cs_log_warn("inbox %s: %d session refusal(s) in a row (%s): no new "
+	            "session before %s",
+	            ib->in.name, ib->backoffs, ib->backoff_why, t);
 }
 
 void seq_dispatch_done(seq_batch *b)
@@ -342,18 +344,22 @@ static int walk_row(const db_outbox *o, void *arg)
 		                    ? ib->backoff_until
 		                    : ib->last_sent + ib->backoff_gap;
 
+		cs_buf why = CS_BUF_INIT;
+		int rc;
+
 		/* the provider limits this inbox's sessions (see the top) */
-		if (p == DB_PURPOSE_WARMUP
-		        ? seq_warmup_wait(dp->s->d, o, until,
-		                          "waiting: the provider refused more "
-		                          "sessions",
-		                          now, &err) != 0
-		        : seq_outbox_move(dp->s->d, o->id, DB_O_QUEUED,
-		                          DB_O_QUEUED,
-		                          "waiting: the provider refused more "
-		                          "sessions",
-		                          until, now, &err) != 0)
+		cs_buf_printf(
+		    &why, "waiting: the provider refused more sessions (%s)",
+		    ib->backoff_why);
+		rc = p == DB_PURPOSE_WARMUP
+		         ? seq_warmup_wait(dp->s->d, o, until, why.data, now,
+		                           &err)
+		         : seq_outbox_move(dp->s->d, o->id, DB_O_QUEUED,
+		                           DB_O_QUEUED, why.data, until, now,
+		                           &err);
+		if (rc != 0)
 			cs_log_error("outbox row %lld: %s", o->id, err.msg);
+		cs_buf_free(&why);
 		return 0;
 	}
 	if (ib && !ib->active && ib->in.provider_hold &&

@@ -249,6 +249,7 @@ typedef struct seq_ibox {
 	 * at a time at least backoff_gap apart */
 	int64_t backoff_until, backoff_last, backoff_gap, last_sent;
 	int backoffs;
+	char backoff_why[200]; /* the answer: code, enhanced, text */
 	seq_esp esp;
 	int64_t fu_next; /* no follow-up due before this (0: unknown) */
 	bool active;     /* in.status is "active" */

@@ -285,6 +285,8 @@ int seq_sched_reload(seq_sched *s, cs_err *err)
 				ib->backoff_gap = old[j].backoff_gap;
 				ib->last_sent = old[j].last_sent;
 				ib->backoffs = old[j].backoffs;
+				memcpy(ib->backoff_why, old[j].backoff_why,
+				       sizeof ib->backoff_why);
 				break;
 			}
 		ib->active = ib->in.status == DB_INBOX_ACTIVE &&
