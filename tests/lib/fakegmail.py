@@ -107,6 +107,8 @@ class _Conn:
         with self.fake.lock:
             self.fake.commands.append(
                 (verb, b" ".join(rest).decode("utf-8", "replace")))
+            if verb == "UID STORE":  # UIDs mean something per folder
+                self.fake.store_folders.append(self.selected or "")
 
     def client_to_server(self):
         while True:
@@ -170,6 +172,7 @@ class FakeGmail:
         self.stack = stack
         self.all_mail = all_mail
         self.commands = []
+        self.store_folders = []  # the selected folder of each UID STORE
         self.lock = threading.Lock()
         tls = os.path.join(stack.dir, "tls")
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -208,14 +211,18 @@ class FakeGmail:
             c.close()
 
     def labels_commands(self):
-        """The client's X-GM-LABELS stores as (uids, sign, [labels])."""
+        """The client's X-GM-LABELS stores as (uids, sign, [labels],
+        folder): the folder selected when it was sent, since a UID names a
+        message only within its folder."""
         out = []
         with self.lock:
             cmds = list(self.commands)
-        for verb, rest in cmds:
+            folders = list(self.store_folders)
+        stores = [rest for verb, rest in cmds if verb == "UID STORE"]
+        for rest, folder in zip(stores, folders):
             m = re.match(r"(\S+) ([+-])X-GM-LABELS(?:\.SILENT)? \((.*)\)$",
                          rest, re.I)
-            if verb == "UID STORE" and m:
+            if m:
                 out.append((m.group(1), m.group(2),
-                            _labels(m.group(3).encode())))
+                            _labels(m.group(3).encode()), folder))
         return out
