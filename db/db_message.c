@@ -105,32 +105,6 @@ int db_message_set_outcome(db *d, const char *message_id, const char *outcome,
 	return rc;
 }
 
-int db_message_oldest_since(db *d, long long inbox_id, int64_t since,
-                            int64_t *out, bool *found, cs_err *err)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	*out = 0;
-	*found = false;
-	if ((rc = db_prepare(d,
-	                     "SELECT min(created_at) FROM messages WHERE "
-	                     "inbox_id = ?1 AND created_at >= ?2 AND outcome "
-	                     "IN ('sending', 'sent', 'uncertain')",
-	                     &st, err)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, inbox_id);
-	sqlite3_bind_int64(st, 2, since);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*found = sqlite3_column_type(st, 0) != SQLITE_NULL;
-		*out = sqlite3_column_int64(st, 0);
-	} else {
-		rc = db_fail(d, err, "cannot read the oldest recent message");
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
 int db_message_count_day(db *d, long long inbox_id, const char *local_day,
                          db_purpose purpose, long long *out, cs_err *err)
 {
