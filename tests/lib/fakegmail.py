@@ -20,11 +20,12 @@ Every client command (credentials never) is recorded in self.commands as
     with FakeGmail(stack, all_mail="AllMail") as g:
         ... point an inbox's IMAP at 127.0.0.1:g.port ...
 """
-import os
 import re
 import socket
 import ssl
 import threading
+
+from loopback import LoopbackServer
 
 _LITERAL = re.compile(rb"\{(\d+)\+?\}\r?\n$")
 _STORE = re.compile(
@@ -167,41 +168,14 @@ class _Conn:
                 pass
 
 
-class FakeGmail:
+class FakeGmail(LoopbackServer):
     def __init__(self, stack, all_mail="AllMail"):
         self.stack = stack
         self.all_mail = all_mail
         self.commands = []
         self.store_folders = []  # the selected folder of each UID STORE
         self.lock = threading.Lock()
-        tls = os.path.join(stack.dir, "tls")
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(os.path.join(tls, "server.crt"),
-                                 os.path.join(tls, "server.key"))
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.thread = None
-
-    def __enter__(self):
-        self.thread = threading.Thread(target=self.accept, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.sock.close()
-        return False
-
-    def accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,),
-                             daemon=True).start()
+        LoopbackServer.__init__(self, stack)
 
     def serve(self, c):
         try:

@@ -109,16 +109,16 @@ import email.policy
 import email.utils
 import imaplib
 import json
-import os
 import re
 import secrets
 import smtplib
-import socket
 import ssl
 import threading
 import time
 import urllib.parse
 import urllib.request
+
+from loopback import LoopbackServer
 
 DAY = 86400.0
 MINUTE = 60.0
@@ -578,7 +578,7 @@ class _Session:
                  "[Hostname=FAKE.outlook.office365.com]" % self.id)
 
 
-class FakeSubmission:
+class FakeSubmission(LoopbackServer):
     """The FAKE submission front of one provider; see the module comment."""
 
     def __init__(self, stack, provider="gmail", users=None, clock="real",
@@ -605,40 +605,10 @@ class FakeSubmission:
             self.tenant_sends[name] = []
         for u, settings in (users or {}).items():
             self.add_user(u, **settings)
-        tls = os.path.join(stack.dir, "tls")
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(os.path.join(tls, "server.crt"),
-                                 os.path.join(tls, "server.key"))
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(32)
-        self.port = self.sock.getsockname()[1]
+        LoopbackServer.__init__(self, stack, backlog=32, conn_timeout=120)
         self.ca_file = stack.ca_file
-        self.thread = None
 
-    # ------------------------------------------------------- lifecycle
-
-    def __enter__(self):
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.sock.close()
-        return False
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            c.settimeout(120)
-            threading.Thread(target=self._serve, args=(c,),
-                             daemon=True).start()
-
-    def _serve(self, c):
+    def serve(self, c):
         _Session(self, c).run()
 
     # ------------------------------------------------------------ users
