@@ -317,6 +317,34 @@ static void launch(walk *k)
 		submit_each(dp->t, b);
 }
 
+/* Until when ib holds a row of purpose p before any begin (0: it does
+ * not), the reason into why: a provider that refused more sessions holds
+ * every purpose (see the top); a provider's own pause (quota, restricted
+ * sender, SMTP AUTH off) holds warmup too, which goes on under coldseq's
+ * health pauses (a campaign row's begin waits for any pause itself), to
+ * the pause's end or an hour at a time when it has none. */
+static int64_t held_until(const seq_ibox *ib, db_purpose p, int64_t now,
+                          cs_buf *why)
+{
+	if (ib->backoff_until > now ||
+	    (ib->backoffs && ib->last_sent + ib->backoff_gap > now)) {
+		cs_buf_printf(
+		    why, "waiting: the provider refused more sessions (%s)",
+		    ib->backoff_why);
+		return ib->backoff_until > now
+		           ? ib->backoff_until
+		           : ib->last_sent + ib->backoff_gap;
+	}
+	if (!ib->active && ib->in.provider_hold && p == DB_PURPOSE_WARMUP) {
+		cs_buf_puts(why, ib->in.paused_reason
+		                     ? ib->in.paused_reason
+		                     : "paused by its provider");
+		return ib->in.paused_until > now ? ib->in.paused_until
+		                                 : now + 3600000;
+	}
+	return 0;
+}
+
 static int walk_row(const db_outbox *o, void *arg)
 {
 	walk *k = arg;
@@ -325,6 +353,8 @@ static int walk_row(const db_outbox *o, void *arg)
 	db_purpose p;
 	seq_ibox *ib;
 	cs_err err = CS_ERR_INIT;
+	cs_buf why = CS_BUF_INIT;
+	int64_t now = cs_clock_now(dp->s->clock), until;
 	bool ready = false;
 
 	if ((po = ops_of(dp, o, &p)) == NULL || po->begin == NULL)
@@ -336,46 +366,16 @@ static int walk_row(const db_outbox *o, void *arg)
 	ib = seq_find_inbox(dp->s, o->inbox_id);
 	if (ib == NULL && p == DB_PURPOSE_WARMUP)
 		return 0; /* its inbox is not loaded yet */
-	if (ib && (ib->backoff_until > cs_clock_now(dp->s->clock) ||
-	           (ib->backoffs && ib->last_sent + ib->backoff_gap >
-	                                cs_clock_now(dp->s->clock)))) {
-		int64_t now = cs_clock_now(dp->s->clock),
-		        until = ib->backoff_until > now
-		                    ? ib->backoff_until
-		                    : ib->last_sent + ib->backoff_gap;
-
-		cs_buf why = CS_BUF_INIT;
-		int rc;
-
-		/* the provider limits this inbox's sessions (see the top) */
-		cs_buf_printf(
-		    &why, "waiting: the provider refused more sessions (%s)",
-		    ib->backoff_why);
-		rc = p == DB_PURPOSE_WARMUP
+	if (ib && (until = held_until(ib, p, now, &why)) > 0) {
+		/* due again then: the row is not looked at before */
+		if ((p == DB_PURPOSE_WARMUP
 		         ? seq_warmup_wait(dp->s->d, o, until, why.data, now,
 		                           &err)
 		         : seq_outbox_move(dp->s->d, o->id, DB_O_QUEUED,
 		                           DB_O_QUEUED, why.data, until, now,
-		                           &err);
-		if (rc != 0)
+		                           &err)) != 0)
 			cs_log_error("outbox row %lld: %s", o->id, err.msg);
 		cs_buf_free(&why);
-		return 0;
-	}
-	if (ib && !ib->active && ib->in.provider_hold &&
-	    p == DB_PURPOSE_WARMUP) {
-		int64_t now = cs_clock_now(dp->s->clock);
-
-		/* the provider itself refused this inbox (quota, restricted
-		 * sender, SMTP AUTH off): warmup, which goes on under
-		 * coldseq's own health pauses, waits for this one's end (an
-		 * hour at a time when it has none) */
-		if (seq_warmup_wait(dp->s->d, o,
-		                    ib->in.paused_until > now
-		                        ? ib->in.paused_until
-		                        : now + 3600000,
-		                    ib->in.paused_reason, now, &err) != 0)
-			cs_log_error("outbox row %lld: %s", o->id, err.msg);
 		return 0;
 	}
 	if (ib == NULL || (!ib->active && !po->while_paused)) {

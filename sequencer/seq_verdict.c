@@ -152,4 +152,3 @@ int seq_verdict_effect(db *d, const db_inbox *in, const smtp_result *res,
 	}
 	return 0;
 }
-
