@@ -33,8 +33,9 @@ DEMO_CMD ?= python3 scripts/demo.py
 SUBMAKE = $(MAKE) --no-print-directory
 
 # Bottom-up (STYLE.md practice 1); a folder joins when it has code.
-MODULES := core db net templates smtp imap classify sequencer cli
-PKGS := sqlite3 libcjson libssl libcrypto icu-i18n icu-uc libuv libcurl
+MODULES := core db net templates smtp imap classify doctor sequencer cli
+PKGS := sqlite3 libcjson libssl libcrypto icu-i18n icu-uc libuv libcurl \
+        libcares libpsl
 
 PKG_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

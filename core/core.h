@@ -348,6 +348,25 @@ int cs_email_normalize(const char *in, cs_buf *out, cs_err *err);
 /* The same for a bare domain ("example.com", "bücher.de"). */
 int cs_domain_normalize(const char *in, cs_buf *out, cs_err *err);
 
+/* ---- tag lists (taglist.c) --------------------------------------------
+ *
+ * "tag=value; tag=value" as DKIM signatures and key records (RFC 6376
+ * 3.2) and DMARC records (RFC 7489 6.4) write them.  Whitespace around
+ * names, '=' and values is skipped; whitespace inside a value is kept
+ * (callers drop it where the RFC says, e.g. in p= and b=).  An empty
+ * item (";;", a trailing ';') is skipped. */
+typedef struct cs_tag {
+	const char *name, *value; /* not NUL-terminated */
+	size_t name_len, value_len;
+} cs_tag;
+
+/* The next tag of the list *p..end: 1 with *t filled and *p moved past
+ * it, 0 at the end, -1 on an item without '=' or with an empty or
+ * non-alphanumeric name (*p then points at it). */
+int cs_tag_next(const char **p, const char *end, cs_tag *t);
+/* Whether the tag's name is name (case-sensitive, as RFC 6376 says). */
+bool cs_tag_is(const cs_tag *t, const char *name);
+
 /* ---- enum names (names.c) -------------------------------------------- */
 
 /* The number of entries of a names table (an array, not a pointer). */

@@ -771,5 +771,6 @@ int db_campaign_stops(db *d, long long campaign_id,
 #include "db/db_sched.h"
 #include "db/db_warmup.h"
 #include "db/db_limits.h"
+#include "db/db_doctor.h"
 
 #endif

@@ -649,6 +649,43 @@ static const db_migration migrations[] = {
      "  updated_at INTEGER NOT NULL,"
      "  PRIMARY KEY (domain, provider)"
      ") WITHOUT ROWID;"},
+    /* 17 (issue 22, deliverability check):
+     *  - received_copies: a message one of our inboxes sent (any purpose)
+     *    as another connected inbox received it: where it landed and what
+     *    the receiving server wrote (Authentication-Results), and our
+     *    DKIM-Signature's d=, s= and h=; `coldseq doctor`'s "what
+     *    receivers saw".
+     *  - doctor_verdicts: the last doctor verdict per inbox (`status`,
+     *    campaign start), refreshed daily by the service. */
+    {17,
+     "deliverability check: received copies, doctor verdicts",
+     "CREATE TABLE received_copies ("
+     "  receiver_inbox_id INTEGER NOT NULL"
+     "    REFERENCES inboxes(id) ON DELETE CASCADE,"
+     "  message_id TEXT NOT NULL,"
+     "  sender_inbox_id INTEGER NOT NULL"
+     "    REFERENCES inboxes(id) ON DELETE CASCADE,"
+     "  purpose TEXT NOT NULL,"
+     "  folder TEXT NOT NULL CHECK (folder IN ('inbox', 'junk')),"
+     "  received_at INTEGER NOT NULL,"
+     "  spf TEXT NOT NULL DEFAULT '',"
+     "  dkim TEXT NOT NULL DEFAULT '',"
+     "  dmarc TEXT NOT NULL DEFAULT '',"
+     "  dkim_domain TEXT NOT NULL DEFAULT '' COLLATE NOCASE,"
+     "  dkim_selector TEXT NOT NULL DEFAULT '',"
+     "  dkim_headers TEXT NOT NULL DEFAULT '',"
+     "  mailfrom_domain TEXT NOT NULL DEFAULT '' COLLATE NOCASE,"
+     "  PRIMARY KEY (receiver_inbox_id, message_id)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX received_copies_sender"
+     "  ON received_copies(sender_inbox_id, received_at);"
+     "CREATE TABLE doctor_verdicts ("
+     "  inbox_id INTEGER PRIMARY KEY REFERENCES inboxes(id)"
+     "    ON DELETE CASCADE,"
+     "  verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'warn', 'fail')),"
+     "  failing TEXT NOT NULL DEFAULT '',"
+     "  checked_at INTEGER NOT NULL"
+     ");"},
 };
 
 const db_migration *db_builtin_migrations(size_t *n)

@@ -205,4 +205,128 @@ int net_oauth_exchange(const net_oauth_client *c, const cs_secret *code,
                        const cs_secret *verifier, const char *redirect_uri,
                        net_oauth_tokens *out, cs_err *err);
 
+
+/* ---- DNS through c-ares on a libuv loop (dns.c, dns_cache.c) ------------
+ *
+ * One resolver per loop.  Queries run in parallel over c-ares's sockets,
+ * watched by the loop (uv_poll) with one uv_timer for c-ares's timeouts.
+ * Answers are cached per (lower-cased name, type) for the smallest TTL of
+ * the answer's RRset; a NXDOMAIN or NODATA answer for the TTL of the SOA
+ * in its authority section (RFC 2308; 60 s when none came), kept between
+ * 1 s and one day.  Errors (timeout, SERVFAIL, REFUSED, no server) are
+ * cached for NET_DNS_ERROR_TTL seconds only.  Queries for a key already
+ * in flight wait for that one query: each (name, type) is asked once.
+ *
+ * Two ways to use it:
+ *  - on a loop that someone else runs (the service): net_dns_query, the
+ *    callback runs on that loop's thread;
+ *  - on a private loop (loop NULL at creation: the CLI, a worker-pool
+ *    job): net_dns_query_sync runs the private loop until its answer is
+ *    in; net_dns_run runs it until every query started is answered (so a
+ *    caller can start many with net_dns_query, then wait once).
+ * A resolver is used from one thread only.
+ */
+
+#define NET_DNS_ERROR_TTL 5
+
+/* RR types coldseq asks for (the DNS numbers). */
+enum {
+	NET_DNS_A = 1,
+	NET_DNS_NS = 2,
+	NET_DNS_CNAME = 5,
+	NET_DNS_SOA = 6,
+	NET_DNS_PTR = 12,
+	NET_DNS_MX = 15,
+	NET_DNS_TXT = 16,
+	NET_DNS_AAAA = 28
+};
+
+typedef enum net_dns_status {
+	NET_DNS_OK,       /* at least one RR of the type asked (after CNAMEs) */
+	NET_DNS_NXDOMAIN, /* the name does not exist (rcode 3) */
+	NET_DNS_NODATA,   /* the name exists, no RR of that type */
+	NET_DNS_ERROR     /* no usable answer: see net_dns_answer.error */
+} net_dns_status;
+
+typedef struct net_dns_rr {
+	int type;     /* NET_DNS_*; only RRs of the type asked are listed */
+	uint32_t ttl; /* as received */
+	/* TXT: the character-strings concatenated with nothing between
+	 * (RFC 7208 3.3, RFC 6376 3.6.2.2), NUL-terminated, len without
+	 * the NUL (a TXT may hold NUL bytes: use len).  MX, CNAME, PTR,
+	 * NS: the target name, lower-cased, no trailing dot.  A/AAAA: the
+	 * address in text form. */
+	char *text;
+	size_t len;
+	int pref;                /* MX preference */
+	int family;              /* A/AAAA: AF_INET or AF_INET6 */
+	unsigned char addr[16];  /* A/AAAA: network order (4 or 16 bytes) */
+} net_dns_rr;
+
+/* An answer is shared (the cache holds one reference); it never changes
+ * once made.  Keep one beyond the callback with net_dns_answer_ref. */
+typedef struct net_dns_answer {
+	net_dns_status status;
+	char error[64]; /* NET_DNS_ERROR: "timeout", "server failure",
+	                   "refused", "no server", "malformed answer", ...
+	                   and "" otherwise */
+	char *name;      /* the name asked, lower-cased, no trailing dot */
+	int type;        /* the type asked */
+	size_t n;        /* RRs of that type (CNAME chains followed) */
+	net_dns_rr *rr;
+	char *cname;     /* the last CNAME target followed, or NULL */
+	bool cached;     /* answered from the cache */
+	int refs;
+} net_dns_answer;
+
+net_dns_answer *net_dns_answer_ref(net_dns_answer *a);
+void net_dns_answer_unref(net_dns_answer *a);
+
+typedef struct net_dns_opts {
+	/* "host[:port][,host[:port]]..." (IPv6 with a port: "[::1]:5353");
+	 * NULL or "": the system's resolvers (/etc/resolv.conf) */
+	const char *servers;
+	int timeout_ms; /* per try; 0: 3000 */
+	int tries;      /* 0: 2 */
+} net_dns_opts;
+
+typedef struct net_dns net_dns;
+
+/* loop NULL: the resolver owns a private loop (see above).  A bad
+ * servers list is CS_EINVAL naming the item. */
+struct uv_loop_s; /* libuv's uv_loop_t (uv.h needs POSIX macros first) */
+int net_dns_new(struct uv_loop_s *loop, const net_dns_opts *o, net_dns **out,
+                cs_err *err);
+/* Cancels what is in flight (callbacks run with an error answer,
+ * "cancelled"), then frees.  On a shared loop the handles close on that
+ * loop's next turn. */
+void net_dns_free(net_dns *r);
+
+/* The callback gets the answer (never NULL), valid during the call. It may
+ * run before net_dns_query returns (a cached answer, a malformed name). */
+typedef void (*net_dns_cb)(void *arg, const net_dns_answer *a);
+void net_dns_query(net_dns *r, const char *name, int type, net_dns_cb cb,
+                   void *arg);
+
+/* Private loop only: ask and wait.  Returns a reference the caller
+ * unrefs (never NULL). */
+net_dns_answer *net_dns_query_sync(net_dns *r, const char *name, int type);
+/* Private loop only: run until nothing is in flight. */
+void net_dns_run(net_dns *r);
+
+/* Counters for `dns query --stats`, the bench and tests. */
+typedef struct net_dns_stats {
+	unsigned long queries;    /* net_dns_query calls */
+	unsigned long sent;       /* questions that went to a server */
+	unsigned long cache_hits; /* answered from the cache */
+	unsigned long coalesced;  /* joined a question already in flight */
+} net_dns_stats;
+void net_dns_get_stats(const net_dns *r, net_dns_stats *out);
+/* Drop every cached answer (tests; `config set dns.servers`). */
+void net_dns_flush(net_dns *r);
+
+/* "1.2.0.192.in-addr.arpa" / the ip6.arpa nibble name for an address in
+ * text form; CS_EINVAL when it is not an address. */
+int net_dns_reverse_name(const char *ip, cs_buf *out, cs_err *err);
+
 #endif

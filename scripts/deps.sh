@@ -16,6 +16,7 @@ BUILD_PKGS="
 build-essential pkg-config make
 libetpan-dev libssl-dev libsqlite3-dev libuv1-dev libcurl4-gnutls-dev
 libcjson-dev libcsv-dev libyaml-dev libicu-dev libidn2-dev
+libc-ares-dev libpsl-dev publicsuffix
 libsasl2-modules openssl ca-certificates
 "
 PKGS="$BUILD_PKGS
@@ -23,6 +24,7 @@ clang libclang-rt-14-dev clang-format clang-tidy cppcheck libcmocka-dev
 sqlite3 python3 procps
 dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sieve postfix
 swaks libnet-ssleay-perl libsisimai-perl
+nsd opendkim opendkim-tools postfix-policyd-spf-python bind9-dnsutils
 "
 case "${1:-all}" in
 build) PKGS=$BUILD_PKGS ;;

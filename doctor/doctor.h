@@ -1,0 +1,150 @@
+/*
+ * doctor.h - is a sending domain set up so that receivers accept its
+ * mail?  `coldseq doctor` and the service's daily check.
+ *
+ * Layer: above core, net (DNS), db and classify; below sequencer and
+ * cli.  Every DNS question goes through one net_dns resolver (cached,
+ * parallel); the record parsers are pure code over the record's text.
+ *
+ * Parts:
+ *  - dr_spf.c:   check_host() of RFC 7208, with its limits and macros;
+ *  - dr_dkim.c:  DKIM key records (RFC 6376 3.6.1, RFC 8463, RFC 8301);
+ *  - dr_dmarc.c: DMARC records, discovery, alignment (RFC 7489), the
+ *                organizational domain (Public Suffix List, libpsl);
+ *  - dr_dnsbl.c: DNS block lists and what their answers mean;
+ *  - dr_check.c: the check list per domain and per inbox, and the
+ *                records to publish;
+ *  - dr_seen.c:  what receivers saw (Authentication-Results of copies
+ *                other connected inboxes received).
+ */
+#ifndef COLDSEQ_DOCTOR_H
+#define COLDSEQ_DOCTOR_H
+
+#include "core/core.h"
+#include "db/db.h"
+#include "net/net.h"
+
+/* ---- SPF (dr_spf.c) ---------------------------------------------------- */
+
+typedef enum dr_spf_result {
+	DR_SPF_NONE,
+	DR_SPF_NEUTRAL,
+	DR_SPF_PASS,
+	DR_SPF_FAIL,
+	DR_SPF_SOFTFAIL,
+	DR_SPF_TEMPERROR,
+	DR_SPF_PERMERROR
+} dr_spf_result;
+
+/* "none", "neutral", "pass", ... (RFC 7208 2.6). */
+const char *dr_spf_result_name(dr_spf_result r);
+
+typedef struct dr_spf_out {
+	dr_spf_result result;
+	/* why, in a few words, for permerror/temperror and for the match:
+	 * "11th DNS-querying term include:x.test (limit 10)", "two v=spf1
+	 * records at a.test", "matched ip4:192.0.2.0/24 at a.test" */
+	char reason[256];
+	char *record;  /* the first domain's v=spf1 record (NULL: none) */
+	int lookups;   /* DNS-querying terms evaluated (RFC 7208 4.6.4) */
+	int voids;     /* void lookups */
+	/* every domain whose record was evaluated, the first domain first,
+	 * then include and redirect targets in the order reached */
+	char **domains;
+	size_t ndomains;
+	/* the qualifier of the "all" that ends the first domain's record
+	 * (following redirect=): '+', '-', '~', '?'; 0 when none */
+	char all_qualifier;
+} dr_spf_out;
+
+/* check_host(ip, domain, sender) as RFC 7208 4 and 5 define it.  ip in
+ * text form (IPv4, IPv6, IPv4-mapped IPv6); sender "local@domain" or
+ * NULL ("postmaster@domain"); helo may be NULL (the domain).  Returns
+ * 0, or CS_EINVAL when ip is not an address (out untouched). */
+int dr_spf_check(net_dns *r, const char *ip, const char *domain,
+                 const char *sender, const char *helo, dr_spf_out *out,
+                 cs_err *err);
+void dr_spf_out_free(dr_spf_out *o);
+
+/* ---- DKIM key records (dr_dkim.c) ------------------------------------- */
+
+typedef struct dr_dkim_key {
+	bool valid;          /* usable to verify mail */
+	char error[128];     /* when !valid: "v= is not DKIM1", "p= is not
+	                        base64", "revoked (empty p=)", ... */
+	bool revoked;        /* p= empty */
+	char k[16];          /* "rsa", "ed25519" */
+	int bits;            /* RSA modulus bits, 256 for Ed25519, 0: unknown */
+	bool testing;        /* t=y */
+	bool sha1_only;      /* h= lists only sha1 (RFC 8301 forbids it) */
+} dr_dkim_key;
+
+/* Parse a key record (the TXT strings concatenated). */
+void dr_dkim_key_parse(const char *txt, size_t n, dr_dkim_key *out);
+
+/* ---- DMARC (dr_dmarc.c) ------------------------------------------------ */
+
+typedef struct dr_dmarc {
+	bool valid;
+	char error[128];
+	char p[16], sp[16]; /* "none" | "quarantine" | "reject" */
+	char adkim, aspf;   /* 'r' | 's' */
+	int pct;            /* 0..100 */
+	char *rua, *ruf;    /* as published, NULL when absent */
+	char *record;       /* the record's text */
+	char *found_at;     /* "_dmarc.example.com" */
+} dr_dmarc;
+
+/* Parse one record's text (must start with v=DMARC1). */
+void dr_dmarc_parse(const char *txt, size_t n, dr_dmarc *out);
+/* RFC 7489 6.6.3: _dmarc.<from_domain>, then _dmarc.<organizational
+ * domain>.  1 found (*out filled), 0 none, -1 a DNS error (err says). */
+int dr_dmarc_find(net_dns *r, const char *from_domain, dr_dmarc *out,
+                  cs_err *err);
+void dr_dmarc_free(dr_dmarc *d);
+
+/* The organizational domain (the registrable domain by the Public Suffix
+ * List) of a lower-case domain, into out; the domain itself when the
+ * list has no answer. */
+void dr_org_domain(const char *domain, char *out, size_t cap);
+/* DMARC identifier alignment: mode 's' equal, 'r' same organizational
+ * domain (case-insensitive). */
+bool dr_aligned(const char *a, const char *b, char mode);
+
+/* ---- the check list (dr_check.c, dr_dnsbl.c, dr_seen.c) ---------------- */
+
+typedef enum dr_status { DR_PASS, DR_WARN, DR_FAIL } dr_status;
+const char *dr_status_name(dr_status s); /* "pass" | "warn" | "fail" */
+
+/* One line of the list.  check: "mx", "spf", "dkim", "dmarc", "ptr",
+ * "blocklist", "mta_sts", "tls_rpt", "receivers", "headers".  defect:
+ * "" when it passes, else a stable word the JSON carries and tests
+ * assert (see README's doctor section for the list), e.g. "missing",
+ * "multiple", "lookup_limit", "void_limit", "permerror", "plus_all",
+ * "neutral_all", "provider_not_authorised", "key_missing",
+ * "key_too_short", "key_short", "key_malformed", "key_revoked",
+ * "no_rua", "misaligned", "listed", "list_unusable", "ptr_missing",
+ * "ptr_mismatch", "provider_mismatch", "unsub_not_signed", ... */
+typedef struct dr_check {
+	char check[16];
+	char defect[32];
+	dr_status status;
+	char *subject; /* what was checked: "a.test", "selector1._domainkey.a.test",
+	                  "192.0.2.1 on zen.spamhaus.org" */
+	char *found;   /* the record or answer found, NULL: nothing */
+	char *why;     /* why it matters, one sentence */
+	char *fix;     /* exactly what to publish or change; NULL on pass */
+} dr_check;
+
+typedef struct dr_list {
+	dr_check *v;
+	size_t n;
+} dr_list;
+
+void dr_list_add(dr_list *l, const char *check, const char *defect,
+                 dr_status status, const char *subject, const char *found,
+                 const char *why, const char *fix);
+dr_status dr_list_worst(const dr_list *l);
+void dr_list_free(dr_list *l);
+
+#endif
