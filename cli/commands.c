@@ -19,6 +19,7 @@ static const cli_group groups[] = {
     {"warmup", "ramped exchanges between your inboxes, Junk rescue, health"},
     {"domain", "sending domains paused or slowed toward a provider"},
     {"tenant", "Microsoft 365 tenants: shared external-recipient limits"},
+    {"dns", "DNS through coldseq's resolver: lookups, SPF evaluation"},
     {NULL, NULL},
 };
 
@@ -55,7 +56,7 @@ const cli_group *cli_groups(void)
 }
 
 /* One flat, NULL-terminated copy of the per-file tables, built once. */
-static cli_cmd all_cmds[64];
+static cli_cmd all_cmds[128];
 static pthread_once_t all_once = PTHREAD_ONCE_INIT;
 
 static void build_all(void)
