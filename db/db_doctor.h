@@ -25,7 +25,10 @@ typedef struct db_received {
 	const char *dkim_selector; /* s= */
 	const char *dkim_headers;  /* h=, lower-case, ':'-separated */
 	const char *mailfrom_domain; /* smtp.mailfrom's domain, "" unknown */
+	int list_unsub; /* DB_LU_HEADER | DB_LU_POST as the copy carried */
 } db_received;
+
+enum { DB_LU_HEADER = 1, DB_LU_POST = 2 };
 
 /* Record r once per (receiver, Message-ID): the sender inbox and purpose
  * come from the outbox row with that Message-ID; *known is false (and
@@ -42,6 +45,8 @@ typedef struct db_received_sum {
 	long long with_spf, with_dkim, with_dmarc; /* had a result at all */
 	long long inbox, junk;
 	long long unsub_signed; /* h= covers list-unsubscribe and -post */
+	long long campaign;     /* copies of campaign messages, and of them */
+	long long list_unsub, list_unsub_post; /* with each header */
 } db_received_sum;
 int db_received_summary(db *d, long long sender_inbox_id, int64_t since,
                         db_received_sum **out, size_t *n, cs_err *err);
@@ -57,7 +62,7 @@ int db_received_selectors(db *d, long long sender_inbox_id, int64_t since,
                           db_dkim_seen **out, size_t *n, cs_err *err);
 void db_dkim_seen_free(db_dkim_seen *v, size_t n);
 
-/* ---- the doctor's verdict per inbox (db_received.c) -------------------- */
+/* ---- the doctor's verdict per inbox (db_doctor.c) ---------------------- */
 
 typedef struct db_doctor_verdict {
 	long long inbox_id;

@@ -653,8 +653,9 @@ static const db_migration migrations[] = {
      *  - received_copies: a message one of our inboxes sent (any purpose)
      *    as another connected inbox received it: where it landed and what
      *    the receiving server wrote (Authentication-Results), and our
-     *    DKIM-Signature's d=, s= and h=; `coldseq doctor`'s "what
-     *    receivers saw".
+     *    DKIM-Signature's d=, s= and h=, and which List-Unsubscribe
+     *    headers it carried (1: List-Unsubscribe, 2: -Post); `coldseq
+     *    doctor`'s "what receivers saw".
      *  - doctor_verdicts: the last doctor verdict per inbox (`status`,
      *    campaign start), refreshed daily by the service. */
     {17,
@@ -675,6 +676,7 @@ static const db_migration migrations[] = {
      "  dkim_selector TEXT NOT NULL DEFAULT '',"
      "  dkim_headers TEXT NOT NULL DEFAULT '',"
      "  mailfrom_domain TEXT NOT NULL DEFAULT '' COLLATE NOCASE,"
+     "  list_unsub INTEGER NOT NULL DEFAULT 0,"
      "  PRIMARY KEY (receiver_inbox_id, message_id)"
      ") WITHOUT ROWID;"
      "CREATE INDEX received_copies_sender"

@@ -147,4 +147,12 @@ void dr_list_add(dr_list *l, const char *check, const char *defect,
 dr_status dr_list_worst(const dr_list *l);
 void dr_list_free(dr_list *l);
 
+/* What receivers saw (dr_seen.c): "receivers" checks for inbox_id from
+ * the copies other connected inboxes received over the 7 days before
+ * now (ms): per receiving provider, SPF/DKIM/DMARC pass rates and
+ * inbox-vs-Junk placement; and the "headers" evidence (List-Unsubscribe,
+ * -Post, signed by DKIM h=) of its campaign messages.  Appends to out. */
+int dr_seen_checks(db *d, long long inbox_id, int64_t now, dr_list *out,
+                   cs_err *err);
+
 #endif
