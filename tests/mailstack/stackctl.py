@@ -17,6 +17,8 @@ every file under one directory DIR:
     DIR/tls/             throwaway CA (ca.crt) and server certificate
     DIR/mail/ADDRESS/    each user's maildir (new/, cur/, .Junk/new/, ...)
     DIR/dovecot/ DIR/postfix/ DIR/oauth/   configs, sockets, queue, tokens
+    DIR/auth/            only with --auth: DKIM keys, dkim.json, opendkim,
+                         unbound and policyd-spf configs (README.md)
 
 Recipe and measured pitfalls: shared/notes/MAILSTACK.md.  Processes are
 tracked by session: Dovecot's master, Postfix's master and the test double
