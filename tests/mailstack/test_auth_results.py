@@ -27,6 +27,8 @@ from mailstack import (AuthDomain, AuthSpec, Stack, auth_results,
 from tap import eq, test
 
 SEL = "sel2026"
+SIGN_HEADERS = ["From", "To", "Subject", "Message-ID", "List-Unsubscribe",
+                "List-Unsubscribe-Post"]
 ZONES = {
     "good.test": ['@ TXT "v=spf1 ip4:127.0.0.1 -all"'],
     "badkey.test": ['@ TXT "v=spf1 ip4:127.0.0.1 -all"'],
@@ -42,6 +44,7 @@ def message(frm, to, subject):
     return ("From: %s\r\nTo: %s\r\nSubject: %s\r\n"
             "Message-ID: <%s@test>\r\n"
             "List-Unsubscribe: <mailto:unsubscribe@good.test>\r\n"
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
             "\r\nbody of %s\r\n" % (frm, to, subject, secrets.token_hex(8),
                                      subject)).encode()
 
@@ -102,7 +105,11 @@ def test_dkim_record_is_published_in_255_byte_strings():
 @test
 def test_good_domain_passes_dkim_and_spf():
     m = send_and_read(ALICE, CAROL)
-    assert m["DKIM-Signature"], "the delivered copy is signed"
+    sig = " ".join(str(m["DKIM-Signature"] or "").split())
+    h = re.search(r"\bh=([^;]*)", sig)
+    assert h, "the delivered copy is signed: %r" % sig
+    eq(sorted(x.strip().lower() for x in h.group(1).split(":")),
+       sorted(x.lower() for x in SIGN_HEADERS), "h= (AuthSpec.sign_headers)")
     r = results(m)
     eq(r["dkim"]["result"], "pass", "dkim (%s)" % r["dkim"])
     eq(r["dkim"]["props"].get("header.d"), "good.test", "dkim header.d")
@@ -188,7 +195,8 @@ try:
         "good.test": AuthDomain(users=["alice"], selector=SEL),
         "badkey.test": AuthDomain(users=["bob"], selector=SEL,
                                   bad_key=True),
-        "spffail.test": AuthDomain(users=["carol"])}))
+        "spffail.test": AuthDomain(users=["carol"])},
+        sign_headers=SIGN_HEADERS))
     S.start()
     DNS.set_zones(S.zones_with_dkim(ZONES))
     tap.main()
