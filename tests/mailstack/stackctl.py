@@ -489,7 +489,8 @@ def load_auth_spec(path):
         raise StackError("--auth %s: the top level must be an object" % path)
     unknown = set(spec) - {"dns", "authserv_id", "sign_headers", "domains"}
     if unknown:
-        raise StackError("--auth: unknown keys %s" % ", ".join(sorted(unknown)))
+        raise StackError("--auth: unknown keys %s"
+                         % ", ".join(sorted(unknown)))
     dns = spec.get("dns")
     m = re.match(r"^(127\.\d+\.\d+\.\d+):(\d+)$", str(dns or ""))
     if not m or not 0 < int(m.group(2)) < 65536:
@@ -548,8 +549,6 @@ def make_dkim_keys(p, a):
             key = os.path.join(p.authdir, "%s.%s.key" % (d, which))
             cmd = ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
                    "rsa_keygen_bits:%d" % v["bits"], "-out", key]
-            # umask-free: the file is made 0600 by chmod before opendkim
-            # reads it (RequireSafeKeys)
             jobs.append((d, which, key, subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT)))
