@@ -257,7 +257,9 @@ static int spec_check(const char *s, size_t n, bool domain, bool exp, char *why,
 			lit = i;
 			continue;
 		}
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+		/* explain-string = *( macro-string / SP ) */
+		if (((unsigned char)s[i] < 0x21 && !(exp && s[i] == ' ')) ||
+		    (unsigned char)s[i] > 0x7e)
 			return fail_why(why, cap,
 			                "a character that is not allowed in "
 			                "\"%.*s\"",
