@@ -98,7 +98,9 @@ typedef struct dr_dmarc {
 /* Parse one record's text (must start with v=DMARC1). */
 void dr_dmarc_parse(const char *txt, size_t n, dr_dmarc *out);
 /* RFC 7489 6.6.3: _dmarc.<from_domain>, then _dmarc.<organizational
- * domain>.  1 found (*out filled), 0 none, -1 a DNS error (err says). */
+ * domain>.  1 found (*out filled), 0 none, -1 a DNS error (err says).
+ * More than one DMARC record at a name is none (0, no fallback), with
+ * out->error and out->found_at saying so; dr_dmarc_free *out always. */
 int dr_dmarc_find(net_dns *r, const char *from_domain, dr_dmarc *out,
                   cs_err *err);
 void dr_dmarc_free(dr_dmarc *d);

@@ -7,21 +7,27 @@
 
 #include "doctor/doctor.h"
 
-/* ---- SPF (dr_spf.c) ----------------------------------------------------- */
+/* ---- where answers come from (dr_spf.c) ---------------------------------- */
 
 /*
- * Where the SPF evaluator gets its answers.  dr_spf_check asks a private
- * loop net_dns with net_dns_query_sync; unit tests give a table of
- * answers.  query never returns NULL; release gives the answer back.
+ * Where the SPF evaluator and DMARC discovery get their answers: a
+ * private-loop net_dns through net_dns_query_sync (dr_dns_src_net), or
+ * in unit tests a table of answers.  query never returns NULL; release
+ * gives the answer back.
  */
-typedef struct dr_spf_src {
+typedef struct dr_dns_src {
 	net_dns_answer *(*query)(void *arg, const char *name, int type);
 	void (*release)(void *arg, net_dns_answer *a);
 	void *arg;
-} dr_spf_src;
+} dr_dns_src;
+
+/* The source asking r (a private-loop resolver) with net_dns_query_sync. */
+dr_dns_src dr_dns_src_net(net_dns *r);
+
+/* ---- SPF (dr_spf.c) ----------------------------------------------------- */
 
 /* dr_spf_check over any answer source (same contract). */
-int dr_spf_check_src(const dr_spf_src *src, const char *ip, const char *domain,
+int dr_spf_check_src(const dr_dns_src *src, const char *ip, const char *domain,
                      const char *sender, const char *helo, dr_spf_out *out,
                      cs_err *err);
 
@@ -37,5 +43,12 @@ int dr_spf_syntax(const char *record, char *why, size_t cap);
 int dr_spf_expand(const char *spec, size_t n, const char *ip,
                   const char *sender, const char *domain, const char *helo,
                   bool exp, cs_buf *out, char *why, size_t cap);
+
+/* ---- DMARC (dr_dmarc.c) ---------------------------------------------------
+ */
+
+/* dr_dmarc_find over any answer source (same contract). */
+int dr_dmarc_find_src(const dr_dns_src *src, const char *from_domain,
+                      dr_dmarc *out, cs_err *err);
 
 #endif

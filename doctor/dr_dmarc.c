@@ -231,12 +231,13 @@ void dr_dmarc_parse(const char *txt, size_t n, dr_dmarc *out)
 		strcpy(out->sp, out->p);
 }
 
-/* _dmarc.<domain>: 1 one DMARC record (parsed into *out), 0 none (or
- * more than one, 6.6.3), -1 a DNS error. */
-static int find_at(net_dns *r, const char *domain, dr_dmarc *out, cs_err *err)
+/* _dmarc.<domain>: 1 one DMARC record (parsed into *out), 0 none, 2 more
+ * than one (out->error and found_at say so), -1 a DNS error. */
+static int find_at(const dr_dns_src *src, const char *domain, dr_dmarc *out,
+                   cs_err *err)
 {
 	char *name = cs_xasprintf("_dmarc.%s", domain);
-	net_dns_answer *a = net_dns_query_sync(r, name, NET_DNS_TXT);
+	net_dns_answer *a = src->query(src->arg, name, NET_DNS_TXT);
 	const net_dns_rr *rec = NULL;
 	size_t i, nrec = 0;
 	int rc = 0;
@@ -253,14 +254,22 @@ static int find_at(net_dns *r, const char *domain, dr_dmarc *out, cs_err *err)
 		dr_dmarc_parse(rec->text, rec->len, out);
 		out->found_at = cs_xstrdup(name);
 		rc = 1;
+	} else if (nrec > 1) {
+		memset(out, 0, sizeof *out);
+		snprintf(
+		    out->error, sizeof out->error,
+		    "%zu DMARC records at %s (RFC 7489 6.6.3: none applies)",
+		    nrec, name);
+		out->found_at = cs_xstrdup(name);
+		rc = 2;
 	}
-	net_dns_answer_unref(a);
+	src->release(src->arg, a);
 	free(name);
 	return rc;
 }
 
-int dr_dmarc_find(net_dns *r, const char *from_domain, dr_dmarc *out,
-                  cs_err *err)
+int dr_dmarc_find_src(const dr_dns_src *src, const char *from_domain,
+                      dr_dmarc *out, cs_err *err)
 {
 	char d[256], org[256];
 	int rc;
@@ -271,13 +280,23 @@ int dr_dmarc_find(net_dns *r, const char *from_domain, dr_dmarc *out,
 		cs_err_set(err, CS_EINVAL, "no From domain to look up");
 		return -1;
 	}
-	rc = find_at(r, d, out, err);
+	/* 6.6.3: more than one record ends discovery (no fallback) */
+	rc = find_at(src, d, out, err);
 	if (rc != 0)
-		return rc;
+		return rc == 2 ? 0 : rc;
 	dr_org_domain(d, org, sizeof org);
 	if (strcmp(org, d) == 0)
 		return 0;
-	return find_at(r, org, out, err);
+	rc = find_at(src, org, out, err);
+	return rc == 2 ? 0 : rc;
+}
+
+int dr_dmarc_find(net_dns *r, const char *from_domain, dr_dmarc *out,
+                  cs_err *err)
+{
+	dr_dns_src src = dr_dns_src_net(r);
+
+	return dr_dmarc_find_src(&src, from_domain, out, err);
 }
 
 void dr_dmarc_free(dr_dmarc *d)

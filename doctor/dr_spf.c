@@ -544,7 +544,7 @@ int dr_spf_syntax(const char *record, char *why, size_t cap)
  * ------------------------------------------------------ */
 
 typedef struct spf_ctx {
-	const dr_spf_src *src;
+	const dr_dns_src *src;
 	spf_ip ip;
 	char *sender; /* "local@domain" */
 	const char *local, *sdomain;
@@ -1213,7 +1213,7 @@ out:
 	return res;
 }
 
-int dr_spf_check_src(const dr_spf_src *src, const char *ip, const char *domain,
+int dr_spf_check_src(const dr_dns_src *src, const char *ip, const char *domain,
                      const char *sender, const char *helo, dr_spf_out *out,
                      cs_err *err)
 {
@@ -1247,11 +1247,18 @@ static void net_release(void *arg, net_dns_answer *a)
 	net_dns_answer_unref(a);
 }
 
+dr_dns_src dr_dns_src_net(net_dns *r)
+{
+	dr_dns_src src = {net_query, net_release, r};
+
+	return src;
+}
+
 int dr_spf_check(net_dns *r, const char *ip, const char *domain,
                  const char *sender, const char *helo, dr_spf_out *out,
                  cs_err *err)
 {
-	dr_spf_src src = {net_query, net_release, r};
+	dr_dns_src src = dr_dns_src_net(r);
 
 	return dr_spf_check_src(&src, ip, domain, sender, helo, out, err);
 }

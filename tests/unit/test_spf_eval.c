@@ -292,7 +292,7 @@ static void table(void **state)
 	(void)state;
 	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		fake f = {0};
-		dr_spf_src src = {fake_query, fake_release, &f};
+		dr_dns_src src = {fake_query, fake_release, &f};
 		dr_spf_out o;
 		cs_err err = CS_ERR_INIT;
 
@@ -314,7 +314,7 @@ static void table(void **state)
 static void counters(void **state)
 {
 	fake f = {0};
-	dr_spf_src src = {fake_query, fake_release, &f};
+	dr_dns_src src = {fake_query, fake_release, &f};
 	dr_spf_out o;
 
 	(void)state;
