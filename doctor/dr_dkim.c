@@ -148,7 +148,7 @@ static void rsa_bits(dr_dkim_key *k, const unsigned char *der, long len)
 
 void dr_dkim_key_parse(const char *txt, size_t n, dr_dkim_key *out)
 {
-	const char *p = txt, *end = txt + n, *pv = NULL;
+	const char *p = txt, *end, *pv = NULL;
 	size_t pn = 0, nseen = 0, i;
 	char seen[32][16];
 	bool first = true;
@@ -162,6 +162,7 @@ void dr_dkim_key_parse(const char *txt, size_t n, dr_dkim_key *out)
 		invalid(out, "no record");
 		return;
 	}
+	end = txt + n;
 	while ((rc = cs_tag_next(&p, end, &t)) == 1) {
 		char name[16];
 

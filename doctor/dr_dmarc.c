@@ -157,7 +157,7 @@ static bool is_dmarc(const char *txt, size_t n)
 
 void dr_dmarc_parse(const char *txt, size_t n, dr_dmarc *out)
 {
-	const char *p = txt, *end = txt + n;
+	const char *p = txt, *end;
 	bool have_p = false, bad_p = false, bad_sp = false, have_sp = false;
 	cs_tag t;
 
@@ -169,6 +169,7 @@ void dr_dmarc_parse(const char *txt, size_t n, dr_dmarc *out)
 		invalid(out, "no record");
 		return;
 	}
+	end = txt + n;
 	out->record = cs_xstrndup(txt, n);
 	if (!is_dmarc(txt, n)) {
 		invalid(out, "not a DMARC record (v=DMARC1 must be the first "
