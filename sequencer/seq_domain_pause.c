@@ -202,8 +202,9 @@ void seq_domain_pause_text(const db_domain_pause *p, cs_buf *out)
 
 	if (p->mode == DB_DPAUSE_PAUSE)
 		cs_buf_printf(out,
-		              "check the SPF, DKIM and DMARC records of %s "
-		              "(the From domain must pass and align), then "
+		              "run 'coldseq doctor --domain %s' and publish "
+		              "the SPF, DKIM and DMARC records it gives (the "
+		              "From domain must pass and align), then "
 		              "'coldseq domain resume %s'",
 		              p->domain, p->domain);
 	else

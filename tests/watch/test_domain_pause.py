@@ -187,7 +187,7 @@ def google_refusal_pauses_the_domain_toward_google_only():
     [p] = doc["domain_pauses"]
     eq((p["domain"], p["provider"], p["mode"], p["code"], p["inbox"]),
        ("example.test", "google", "pause", "5.7.26", "user1"))
-    assert "SPF, DKIM and DMARC records of" in p["remedy"] and "domain resume" in p["remedy"], p
+    assert "coldseq doctor --domain example.test" in p["remedy"] and "domain resume" in p["remedy"], p
     assert "domain resume example.test" in p["remedy"], p
     assert "sender is unauthenticated" in p["reason"], p
     out = cs("status").stdout
