@@ -96,6 +96,16 @@ out:
 	"((':' || " h " || ':') LIKE '%:list-unsubscribe:%' AND (':' || " h    \
 	" || ':') LIKE '%:list-unsubscribe-post:%')"
 
+/* clang-format off */
+#define DMARC_PASS                                                             \
+	"sum(CASE WHEN dmarc <> '' THEN dmarc = 'pass' ELSE "                  \
+	"(spf = 'pass' AND " ALIGNED("mailfrom_domain") ") OR "                \
+	"(dkim = 'pass' AND " ALIGNED("dkim_domain") ") END)"
+#define UNSUB_SIGNED                                                           \
+	"sum(purpose = 'campaign' AND (list_unsub & 2) <> 0 AND "              \
+	SIGNS("dkim_headers") ")"
+/* clang-format on */
+
 int db_received_summary(db *d, long long sender_inbox_id, int64_t since,
                         db_received_sum **out, size_t *n, cs_err *err)
 {
@@ -107,77 +117,14 @@ int db_received_summary(db *d, long long sender_inbox_id, int64_t since,
 	    "= r.receiver_inbox_id JOIN inboxes si ON si.id = "
 	    "r.sender_inbox_id WHERE r.sender_inbox_id = ?1 AND "
 	    "r.received_at >= ?2) "
-	    "SELECT prov, count(*), "
-	    "sum(spf = 'pass'), sum(dkim = 'pass'), "
-	    "sum(CASE WHEN dmarc <> '' THEN dmarc = 'pass' ELSE "
-	    "(spf = 'pass' AND " ALIGNED(
-	        "mailfrom_domain") ") OR (dkim = "
-	                           "'pass' AND " ALIGNED(
-	                               "dkim_domain") ") END), "
-	                                              "sum(spf <> ''), "
-	                                              "sum(dkim <> ''), "
-	                                              "sum(dmarc <> '' OR spf "
-	                                              "<> '' OR dkim <> ''), "
-	                                              "sum(folder = 'inbox'), "
-	                                              "sum(folder = 'junk'), "
-	                                              "sum(purpose = "
-	                                              "'campaign' AND "
-	                                              "(list_unsub & 2) <> 0 "
-	                                              "AND " SIGNS(
-	                                                  "dkim_headers") "), "
-	                                                                  "sum("
-	                                                                  "purp"
-	                                                                  "ose "
-	                                                                  "= "
-	                                                                  "'cam"
-	                                                                  "paig"
-	                                                                  "n'),"
-	                                                                  " "
-	                                                                  "sum("
-	                                                                  "purp"
-	                                                                  "ose "
-	                                                                  "= "
-	                                                                  "'cam"
-	                                                                  "paig"
-	                                                                  "n' "
-	                                                                  "AND "
-	                                                                  "(lis"
-	                                                                  "t_"
-	                                                                  "unsu"
-	                                                                  "b & "
-	                                                                  "1) "
-	                                                                  "<> "
-	                                                                  "0), "
-	                                                                  "sum("
-	                                                                  "purp"
-	                                                                  "ose "
-	                                                                  "= "
-	                                                                  "'cam"
-	                                                                  "paig"
-	                                                                  "n' "
-	                                                                  "AND "
-	                                                                  "(lis"
-	                                                                  "t_"
-	                                                                  "unsu"
-	                                                                  "b & "
-	                                                                  "2) "
-	                                                                  "<> "
-	                                                                  "0) "
-	                                                                  "FROM"
-	                                                                  " c "
-	                                                                  "GROU"
-	                                                                  "P "
-	                                                                  "BY "
-	                                                                  "prov"
-	                                                                  " ORD"
-	                                                                  "ER "
-	                                                                  "BY "
-	                                                                  "coun"
-	                                                                  "t(*)"
-	                                                                  " DES"
-	                                                                  "C, "
-	                                                                  "pro"
-	                                                                  "v";
+	    "SELECT prov, count(*), sum(spf = 'pass'), sum(dkim = "
+	    "'pass'), " DMARC_PASS ", sum(spf <> ''), sum(dkim <> ''), "
+	    "sum(dmarc <> '' OR spf <> '' OR dkim <> ''), "
+	    "sum(folder = 'inbox'), sum(folder = 'junk'), " UNSUB_SIGNED
+	    ", sum(purpose = 'campaign'), "
+	    "sum(purpose = 'campaign' AND (list_unsub & 1) <> 0), "
+	    "sum(purpose = 'campaign' AND (list_unsub & 2) <> 0) "
+	    "FROM c GROUP BY prov ORDER BY count(*) DESC, prov";
 	sqlite3_stmt *st;
 	size_t cap = 0;
 	int rc, s;
