@@ -209,8 +209,16 @@ static void add_result(cls_authres *out, const char *s, size_t a, size_t b)
 
 	if (out->nresults >= CLS_AR_MAX_RESULTS)
 		return;
-	if (!read_pair(s, &i, b, &key, &val) ||
-	    memchr(key.p, '.', key.n) != NULL) {
+	m = 0;
+	if (read_pair(s, &i, b, &key, &val) &&
+	    memchr(key.p, '.', key.n) == NULL) {
+		/* "dkim/1": the version is no part of the name */
+		while (m < key.n && key.p[m] != '/')
+			m++;
+		while (m > 0 && is_ws((unsigned char)key.p[m - 1]))
+			m--;
+	}
+	if (m == 0) { /* no method=result: not a result at all */
 		cs_buf_free(&val);
 		return;
 	}
@@ -218,11 +226,6 @@ static void add_result(cls_authres *out, const char *s, size_t a, size_t b)
 	                           (out->nresults + 1) * sizeof *out->results);
 	r = &out->results[out->nresults++];
 	memset(r, 0, sizeof *r);
-	/* "dkim/1": the version is no part of the name */
-	for (m = 0; m < key.n && key.p[m] != '/'; m++)
-		;
-	while (m > 0 && is_ws((unsigned char)key.p[m - 1]))
-		m--;
 	r->method = lower_dup(key.p, m, WORD_MAX);
 	r->result = lower_dup(cs_buf_str(&val), val.len, WORD_MAX);
 	while (i < b) {
@@ -364,6 +367,7 @@ static char *tag_value(const cs_tag *t, bool lower)
 	}
 	cs_utf8_clean(cs_buf_str(&raw), CLS_AR_MAX_VALUE * 4, &out);
 	cs_buf_free(&raw);
+	cs_buf_append(&out, "", 0); /* terminated even when empty */
 	return cs_buf_detach(&out, NULL);
 }
 
@@ -438,7 +442,7 @@ static char *addr_domain(const char *s)
 		return NULL;
 	at = strrchr(s, '@');
 	s = at ? at + 1 : s;
-	while (*s == '<' || is_ws((unsigned char)*s))
+	while (*s && (*s == '<' || is_ws((unsigned char)*s)))
 		s++;
 	for (e = s; *e && *e != '>' && !is_ws((unsigned char)*e) && *e != ';';
 	     e++)

@@ -135,6 +135,12 @@ static void test_opendkim_and_quoting(void **state)
 	assert_string_equal(find(&a, "from")->result, "amazonses.com");
 	cls_authres_free(&a);
 
+	/* a method with no name is no result (found by fuzzing) */
+	parse("x.test; /1=pass; spf=pass", false, &a);
+	assert_int_equal(a.nresults, 1);
+	assert_string_equal(a.results[0].method, "spf");
+	cls_authres_free(&a);
+
 	/* an unclosed comment and an unclosed string end quietly */
 	parse("x.test; spf=pass (oops; dkim=pass", false, &a);
 	assert_int_equal(a.nresults, 1);
@@ -221,6 +227,17 @@ static void test_dkim_sig(void **state)
 	assert_false(cls_dkim_signs(s.h, "list"));
 	assert_false(cls_dkim_signs(s.h, "cc"));
 	assert_false(cls_dkim_signs(NULL, "from"));
+	cls_dkim_sig_free(&s);
+
+	/* NUL bytes are dropped like white space; a value of nothing else
+	 * is an empty, terminated string (found by fuzzing) */
+	cls_dkim_sig_parse("d=\0\0; s=a", 9, &s);
+	assert_string_equal(s.d, "");
+	assert_string_equal(s.s, "a");
+	cls_dkim_sig_free(&s);
+	cls_dkim_sig_parse("d=\0x; s=a", 9, &s);
+	assert_string_equal(s.d, "x");
+	assert_string_equal(s.s, "a");
 	cls_dkim_sig_free(&s);
 
 	/* a broken item is skipped; the first of a duplicate tag stands */
