@@ -120,4 +120,101 @@ void cls_copy_parse(const char *raw, size_t len, cls_copy *out);
 /* Release what cls_copy_parse stored; leaves *c zeroed.  NULL allowed. */
 void cls_copy_free(cls_copy *c);
 
+/* ---- what the receiving server wrote (authres.c) -----------------------
+ *
+ * Authentication-Results (RFC 8601) and ARC-Authentication-Results
+ * (RFC 8617 4.1.1) header values, DKIM-Signature tags (RFC 6376 3.5),
+ * and from a whole message the verdicts its receiving server wrote.
+ * Comments (nested) are dropped, quoted strings unquoted, every name
+ * lower-cased; a value is cut at CLS_AR_MAX_VALUE bytes and made valid
+ * UTF-8; at most CLS_AR_MAX_RESULTS results per header and
+ * CLS_AR_MAX_PROPS properties per result are kept.  Nothing fails: what
+ * cannot be read is left out. */
+#define CLS_AR_MAX_RESULTS 32
+#define CLS_AR_MAX_PROPS   16
+#define CLS_AR_MAX_VALUE   255
+
+typedef struct cls_ar_prop {
+	char *name;  /* "smtp.mailfrom", "header.d", ... (ptype.property);
+	                a bare word for a vendor's extra ("action") */
+	char *value; /* "" for an empty value */
+} cls_ar_prop;
+
+/* One "method=result" with what follows it up to the next ';'. */
+typedef struct cls_ar_result {
+	char *method; /* "spf", "dkim", "dmarc", "arc", "compauth", ...,
+	                 its version ("dkim/1") dropped */
+	char *result; /* "pass", "fail", "softfail", "none", ... */
+	char *reason; /* reason= value, NULL when none */
+	cls_ar_prop *props;
+	size_t nprops;
+} cls_ar_result;
+
+typedef struct cls_authres {
+	/* "mx.google.com"; "" when the header names none (Microsoft 365
+	 * writes "spf=pass ...; dkim=..." without one) */
+	char *authserv_id;
+	int instance; /* ARC-Authentication-Results i=; 0 otherwise */
+	cls_ar_result *results;
+	size_t nresults;
+} cls_authres;
+
+/* Parse one header value v[0..n) (unfolded or not); arc: an
+ * ARC-Authentication-Results value, which starts with "i=N;".  Fills
+ * *out (free with cls_authres_free). */
+void cls_authres_parse(const char *v, size_t n, bool arc, cls_authres *out);
+void cls_authres_free(cls_authres *a);
+/* The value of property name ("header.d") of r, NULL when absent. */
+const char *cls_ar_get(const cls_ar_result *r, const char *name);
+
+/* The tags of one DKIM-Signature value the doctor reads; NULL when
+ * absent.  d lower-case; h lower-case with white space dropped, its
+ * names ':'-separated as written. */
+typedef struct cls_dkim_sig {
+	char *d, *s, *h;
+} cls_dkim_sig;
+
+void cls_dkim_sig_parse(const char *v, size_t n, cls_dkim_sig *out);
+void cls_dkim_sig_free(cls_dkim_sig *s);
+/* Whether the h= list h (NULL allowed) names field (case-insensitive). */
+bool cls_dkim_signs(const char *h, const char *field);
+
+/*
+ * What the receiving server said about a message it delivered, read from
+ * the message's top header block (raw[0..len), a whole message or its
+ * header).  Trust rule (RFC 8601 5: trust only your own authserv-id):
+ *  - only fields above the topmost DKIM-Signature count: what lies below
+ *    it was there when the sender signed, so none of it is a verdict of
+ *    the receiving side (a sender's own outbound Authentication-Results,
+ *    as Microsoft 365 adds, sits there);
+ *  - of those, the topmost Authentication-Results names the receiving
+ *    side's authserv-id (a receiver prepends its fields); only results
+ *    of Authentication-Results with that same authserv-id are used, and
+ *    ARC-Authentication-Results with that authserv-id (the highest i=)
+ *    only for a method the former leave out;
+ *  - without such a field the results stay "" (nothing trusted), except
+ *    SPF, which falls back to the topmost Received-SPF above the
+ *    signature (policyd-spf and others write that instead).
+ * A message without any DKIM-Signature has no boundary: then the whole
+ * header counts, so a sender's own verdict could be read there only when
+ * the receiving side wrote none (and it is always about an unsigned
+ * message).
+ * Our signature is the DKIM-Signature whose d= is the From domain (or a
+ * parent or child of it), else the first; dkim is the receiver's result
+ * for that signature (a result naming its d= by header.d or header.i,
+ * a pass preferred), else a result naming no domain; with no signature,
+ * the first dkim result ("none" as receivers write it).
+ */
+typedef struct cls_received {
+	char *authserv_id;                 /* trusted, NULL when none */
+	char spf[16], dkim[16], dmarc[16]; /* result words, "" none */
+	char *mailfrom_domain; /* of smtp.mailfrom (or Received-SPF's
+	                          envelope-from), lower-case, NULL unknown */
+	char *dkim_domain, *dkim_selector, *dkim_headers; /* our signature */
+	bool list_unsub, list_unsub_post; /* the fields were present */
+} cls_received;
+
+void cls_received_parse(const char *raw, size_t len, cls_received *out);
+void cls_received_free(cls_received *r);
+
 #endif

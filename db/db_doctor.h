@@ -14,7 +14,7 @@
  * by its Message-ID) as another connected inbox received it. */
 typedef struct db_received {
 	long long receiver_inbox_id;
-	const char *message_id; /* without <>, as the outbox stores it */
+	const char *message_id; /* as the messages table stores it ("<..>") */
 	const char *folder;     /* "inbox" | "junk": where it first landed */
 	int64_t received_at;    /* ms */
 	/* results the receiving server wrote (RFC 8601 result words:
@@ -36,15 +36,21 @@ enum { DB_LU_HEADER = 1, DB_LU_POST = 2 };
  * the same pair changes nothing (the first folder stands). */
 int db_received_add(db *d, const db_received *r, bool *known, cs_err *err);
 
-/* Per receiving provider (the receiving inbox's provider name), over
- * received_at >= since, for messages sender_inbox_id sent. */
+/* Per receiving provider (the receiving inbox's provider name; for a
+ * generic inbox its address's domain), over received_at >= since, for
+ * messages sender_inbox_id sent, most copies first.  dmarc_pass counts
+ * the receiver's dmarc=pass, or where it wrote no dmarc= an SPF or DKIM
+ * pass aligned with the sender's From domain (db_received.c says how
+ * alignment is taken without the Public Suffix List). */
 typedef struct db_received_sum {
 	char provider[32];
 	long long total;
 	long long spf_pass, dkim_pass, dmarc_pass;
 	long long with_spf, with_dkim, with_dmarc; /* had a result at all */
 	long long inbox, junk;
-	long long unsub_signed; /* h= covers list-unsubscribe and -post */
+	/* campaign copies with List-Unsubscribe-Post whose h= covers both
+	 * List-Unsubscribe and -Post (RFC 8058 4) */
+	long long unsub_signed;
 	long long campaign;     /* copies of campaign messages, and of them */
 	long long list_unsub, list_unsub_post; /* with each header */
 } db_received_sum;

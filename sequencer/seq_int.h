@@ -128,7 +128,8 @@ struct seq_watch_got {
 	uint32_t uidvalidity, last_uid;
 	uint64_t highestmodseq;
 	cls_class *cls;
-	uint32_t *uids; /* cls[i] is the message with UID uids[i] */
+	cls_received *rcv; /* what its receiving server wrote, per cls[i] */
+	uint32_t *uids;    /* cls[i] is the message with UID uids[i] */
 	size_t n;
 };
 
@@ -186,6 +187,17 @@ int seq_watch_sent_apply(seq_watcher *w, const struct seq_sent_got *g,
                          cs_err *err);
 void seq_sent_mark_free(struct seq_sent_mark *m);
 void seq_sent_got_free(struct seq_sent_got *g);
+
+/* ---- copies of our own mail (seq_watch_received.c) -------------------- */
+
+/* The watcher saw c in folder role ("inbox" | "junk") of inbox in, and
+ * another of our inboxes sent it (any purpose: the Message-ID is in
+ * messages): record where it landed and what the receiving server wrote
+ * (rv), once per (inbox, Message-ID).  Inside the watcher's transaction;
+ * a failure is logged, never the watcher's. */
+void seq_received_record(db *d, const db_inbox *in, const char *role,
+                         const cls_class *c, const cls_received *rv,
+                         int64_t now);
 
 /* ---- warmup's receiving side (seq_warmup_recv.c) ----------------------- */
 

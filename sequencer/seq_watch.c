@@ -297,8 +297,10 @@ out:
 }
 
 /* One classified message into events and their effects: what of ours it
- * is about decides the context, seq_policy.c what follows. */
-static int record(ctx *x, const cls_class *c)
+ * is about decides the context, seq_policy.c what follows.  rv: what its
+ * receiving server wrote (NULL: not read), kept when another of our
+ * inboxes sent it. */
+static int record(ctx *x, const cls_class *c, const cls_received *rv)
 {
 	db_event e;
 	db_sent_ref ref;
@@ -343,6 +345,10 @@ static int record(ctx *x, const cls_class *c)
 	if (c->message_id && (rc = db_message_by_id(x->d, 0, c->message_id,
 	                                            &ref, &found, &err)) != 0)
 		goto out;
+	/* another of our inboxes sent it (warmup, campaign, test): a copy
+	 * as a receiver saw it, for the doctor; changes nothing below */
+	if (found && rv)
+		seq_received_record(x->d, x->in, x->role, c, rv, e.received_at);
 	if (!found &&
 	    (rc = match_ids(x->d, 0, c->in_reply_to, &ref, &found, &err)) ==
 	        0 &&
@@ -435,9 +441,13 @@ void seq_watch_batch_free(seq_watch_batch *b)
 	size_t i, k;
 
 	for (i = 0; i < b->nf; i++) {
-		for (k = 0; k < b->f[i].n; k++)
+		for (k = 0; k < b->f[i].n; k++) {
 			cls_class_free(&b->f[i].cls[k]);
+			if (b->f[i].rcv)
+				cls_received_free(&b->f[i].rcv[k]);
+		}
 		free(b->f[i].cls);
+		free(b->f[i].rcv);
 		free(b->f[i].uids);
 	}
 	seq_sent_got_free(&b->sent);
@@ -545,6 +555,7 @@ static int fetch_folder(seq_watcher *w, const struct seq_watch_mark *m,
 		                           &fetched, &nf, err)) != 0)
 			break;
 		g->cls = cs_xrealloc(g->cls, (g->n + nf + 1) * sizeof *g->cls);
+		g->rcv = cs_xrealloc(g->rcv, (g->n + nf + 1) * sizeof *g->rcv);
 		g->uids =
 		    cs_xrealloc(g->uids, (g->n + nf + 1) * sizeof *g->uids);
 		for (k = 0; k < nf; k++) {
@@ -552,6 +563,11 @@ static int fetch_folder(seq_watcher *w, const struct seq_watch_mark *m,
 			g->uids[g->n] = fetched[k].uid;
 			cls_classify(fetched[k].raw.data, fetched[k].raw.len,
 			             &g->cls[g->n], NULL);
+			/* the header the fetch brought anyway: the
+			 * receiving server's Authentication-Results, our
+			 * DKIM-Signature, List-Unsubscribe(-Post) */
+			cls_received_parse(fetched[k].raw.data,
+			                   fetched[k].raw.len, &g->rcv[g->n]);
 			g->n++;
 		}
 		imap_fetched_free(fetched, nf);
@@ -611,7 +627,7 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
 			continue;
 		for (k = 0; k < g->n && rc == 0; k++) {
 			x.uid = g->uids ? g->uids[k] : 0;
-			rc = record(&x, &g->cls[k]);
+			rc = record(&x, &g->cls[k], g->rcv ? &g->rcv[k] : NULL);
 			st->fetched++;
 		}
 		if (rc == 0)
