@@ -500,7 +500,17 @@ static void check_mx(run *R, dom *D)
 		cs_provider_id p = D->google      ? CS_PROVIDER_GOOGLE
 		                   : D->microsoft ? CS_PROVIDER_MICROSOFT
 		                                  : CS_PROVIDER_GENERIC;
-		char *fix = cs_xasprintf("%s. MX %s", dn, provider_mx(p));
+		const char *imap = NULL;
+		char *fix;
+
+		/* a generic inbox: its IMAP server is where replies are read */
+		for (i = 0; p == CS_PROVIDER_GENERIC && i < D->ninb && !imap;
+		     i++)
+			imap = R->in[D->inb[i]]->imap_host;
+		if (imap && imap[0] && !cs_is_loopback_host(imap))
+			fix = cs_xasprintf("%s. MX 10 %s.", dn, imap);
+		else
+			fix = cs_xasprintf("%s. MX %s", dn, provider_mx(p));
 
 		dr_list_add(L, "mx", "missing", DR_FAIL, dn, NULL, why, fix);
 		free(fix);
