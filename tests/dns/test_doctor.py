@@ -185,6 +185,9 @@ def all_zones():
                      "listed.test A 127.0.1.2",
                      'listed.test TXT "spam domain: https://dbl.test/l"']
     z["refused.test"] = ["* A 127.255.255.254"]
+    # a list that answers its probes right but one question with an error
+    # code: that answer is no listing either
+    z["err.test"] = ["2.0.0.127 A 127.0.0.2", "10.2.0.192 A 127.255.255.252"]
     return z
 
 
@@ -203,7 +206,8 @@ def setup():
                 "dbl.test domain dbltest.test 127.0.1.2=spam domain\n")
     with open(LISTS2, "w") as f:
         f.write("bl.test ip 127.0.0.2 127.0.0.2=a spam source\n"
-                "refused.test ip 127.0.0.2\n")
+                "refused.test ip 127.0.0.2\n"
+                "err.test ip 127.0.0.2\n")
     cs("config", "set", "doctor.blocklists", LISTS, check=0)
     cs("config", "set", "unsubscribe.url_template",
        "https://clean.test/u/{token}", check=0)
@@ -391,10 +395,14 @@ def a_list_that_refuses_the_resolver_is_unusable_not_listed():
               if c["check"] == "blocklist"]
         got = {(c["subject"], c["defect"], c["status"]) for c in bl}
         eq(got, {("192.0.2.10 on refused.test", "list_unusable", "warn"),
+                 ("192.0.2.10 on err.test", "list_unusable", "warn"),
                  ("192.0.2.10 on bl.test", "", "pass")}, "the lines")
-        c = [c for c in bl if c["defect"] == "list_unusable"][0]
-        assert "127.255.255.254" in c["why"], c
-        assert "recursive resolver" in c["fix"], c
+        c = {c["subject"]: c for c in bl}
+        assert "127.255.255.254" in c["192.0.2.10 on refused.test"]["why"], c
+        assert "recursive resolver" in \
+            c["192.0.2.10 on refused.test"]["fix"], c
+        eq(c["192.0.2.10 on err.test"]["found"], "127.255.255.252", "code")
+        assert "error code" in c["192.0.2.10 on err.test"]["why"], c
         # the listed IP stays listed on the working list
         rc, doc = doctor("ipl")
         c = [c for c in doc["inboxes"][0]["checks"]
