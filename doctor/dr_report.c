@@ -152,6 +152,9 @@ int dr_report_store(db *d, const dr_report *rep, int64_t now, cs_err *err)
 	size_t i;
 	int rc;
 
+	/* one transaction: hundreds of inboxes, one commit */
+	if ((rc = db_begin(d, err)) != 0)
+		return rc;
 	for (i = 0; i < rep->ninboxes; i++) {
 		const dr_inbox_report *in = &rep->inboxes[i];
 		char *failing = dr_report_failing(rep, in);
@@ -159,8 +162,10 @@ int dr_report_store(db *d, const dr_report *rep, int64_t now, cs_err *err)
 		rc = db_doctor_verdict_set(
 		    d, in->id, dr_status_name(in->verdict), failing, now, err);
 		free(failing);
-		if (rc != 0)
+		if (rc != 0) {
+			db_rollback(d);
 			return rc;
+		}
 	}
-	return 0;
+	return db_commit(d, err);
 }
