@@ -29,6 +29,8 @@ extern const cli_cmd cli_cmds_tenant[];
 extern const cli_cmd cli_cmds_stats[];
 extern const cli_cmd cli_cmds_warmup[];
 extern const cli_cmd cli_cmds_domain[];
+extern const cli_cmd cli_cmds_dns[];
+extern const cli_cmd cli_cmds_dns_spf[];
 
 /* Inbox settings shared by inbox add/set/import (inbox_fields.c). field is
  * the option name without "--" (also the CSV column name). */

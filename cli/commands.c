@@ -48,6 +48,8 @@ static const cli_cmd *const tables[] = {
     cli_cmds_stats,
     cli_cmds_warmup,
     cli_cmds_domain,
+    cli_cmds_dns,
+    cli_cmds_dns_spf,
 };
 /* clang-format on */
 

@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "db_int.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +34,12 @@ static const db_config_def defs[] = {
     {"dns.mx_map", DB_CFG_STRING, "", NULL, 0, 0,
      "file of \"domain google|microsoft|other\" lines for esp_match "
      "(consulted before DNS)"},
+    {"dns.servers", DB_CFG_STRING, "", NULL, 0, 0,
+     "DNS servers coldseq asks, \"host[:port],...\" (IPv4, or [IPv6]:port); "
+     "empty: the system's (/etc/resolv.conf)"},
+    {"dns.timeout", DB_CFG_DURATION, "3", NULL, 1, 60,
+     "longest wait for one DNS answer from a server (then the question "
+     "fails)"},
     {"smtp.connect_timeout", DB_CFG_DURATION, "60", NULL, 1, 600,
      "time to connect and finish TLS with an SMTP server"},
     {"smtp.command_timeout", DB_CFG_DURATION, "300", NULL, 1, 3600,
@@ -192,6 +199,78 @@ static bool choice_ok(const char *choices, const char *v)
 	return false;
 }
 
+/* One item of dns.servers: IPv4[:port], [IPv6][:port] or a bare IPv6
+ * (net/dns.c checks the same when the resolver starts). */
+static bool dns_server_ok(const char *s, size_t n)
+{
+	char host[64];
+	unsigned char b[16];
+	const char *port, *close, *colon, *q, *end = s + n;
+	long v = 0;
+
+	if (n == 0 || n >= sizeof host)
+		return false;
+	if (s[0] == '[') {
+		close = memchr(s, ']', n);
+		if (close == NULL)
+			return false;
+		memcpy(host, s + 1, (size_t)(close - s - 1));
+		host[close - s - 1] = '\0';
+		if (inet_pton(AF_INET6, host, b) != 1)
+			return false;
+		if (close + 1 == end)
+			return true;
+		if (close[1] != ':')
+			return false;
+		port = close + 2;
+	} else {
+		memcpy(host, s, n);
+		host[n] = '\0';
+		colon = strchr(host, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return inet_pton(AF_INET6, host, b) == 1;
+		if (colon)
+			host[colon - host] = '\0';
+		if (inet_pton(AF_INET, host, b) != 1)
+			return false;
+		if (colon == NULL)
+			return true;
+		port = s + (colon - host) + 1;
+	}
+	if (port >= end || end - port > 5)
+		return false;
+	for (q = port; q < end; q++) {
+		if (*q < '0' || *q > '9')
+			return false;
+		v = v * 10 + (*q - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+static int check_dns_servers(const db_config_def *def, const char *value,
+                             cs_err *err)
+{
+	const char *p = value;
+
+	if (*value == '\0')
+		return 0; /* the system's resolvers */
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (!dns_server_ok(p, n))
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: \"%.*s\" is not an IP "
+			    "address with an optional port 1-65535 "
+			    "(e.g. 127.0.0.1:5353, [::1]:53)",
+			    def->key, (int)(n > 80 ? 80 : n), p);
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
+}
+
 int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
                     cs_err *err)
 {
@@ -206,7 +285,12 @@ int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
 			    "character",
 			    def->key);
 	switch (def->type) {
-	case DB_CFG_STRING: cs_buf_puts(out, value); return 0;
+	case DB_CFG_STRING:
+		if (strcmp(def->key, "dns.servers") == 0 &&
+		    (v = check_dns_servers(def, value, err)) != 0)
+			return (int)v;
+		cs_buf_puts(out, value);
+		return 0;
 	case DB_CFG_SECRET:
 		/* checked like a string; stored sealed by the caller */
 		if (strlen(value) > 4096)

@@ -45,9 +45,9 @@ typedef struct dr_spf_out {
 	 * "11th DNS-querying term include:x.test (limit 10)", "two v=spf1
 	 * records at a.test", "matched ip4:192.0.2.0/24 at a.test" */
 	char reason[256];
-	char *record;  /* the first domain's v=spf1 record (NULL: none) */
-	int lookups;   /* DNS-querying terms evaluated (RFC 7208 4.6.4) */
-	int voids;     /* void lookups */
+	char *record; /* the first domain's v=spf1 record (NULL: none) */
+	int lookups;  /* DNS-querying terms evaluated (RFC 7208 4.6.4) */
+	int voids;    /* void lookups */
 	/* every domain whose record was evaluated, the first domain first,
 	 * then include and redirect targets in the order reached */
 	char **domains;
@@ -69,14 +69,14 @@ void dr_spf_out_free(dr_spf_out *o);
 /* ---- DKIM key records (dr_dkim.c) ------------------------------------- */
 
 typedef struct dr_dkim_key {
-	bool valid;          /* usable to verify mail */
-	char error[128];     /* when !valid: "v= is not DKIM1", "p= is not
-	                        base64", "revoked (empty p=)", ... */
-	bool revoked;        /* p= empty */
-	char k[16];          /* "rsa", "ed25519" */
-	int bits;            /* RSA modulus bits, 256 for Ed25519, 0: unknown */
-	bool testing;        /* t=y */
-	bool sha1_only;      /* h= lists only sha1 (RFC 8301 forbids it) */
+	bool valid;      /* usable to verify mail */
+	char error[128]; /* when !valid: "v= is not DKIM1", "p= is not
+	                    base64", "revoked (empty p=)", ... */
+	bool revoked;    /* p= empty */
+	char k[16];      /* "rsa", "ed25519" */
+	int bits;        /* RSA modulus bits, 256 for Ed25519, 0: unknown */
+	bool testing;    /* t=y */
+	bool sha1_only;  /* h= lists only sha1 (RFC 8301 forbids it) */
 } dr_dkim_key;
 
 /* Parse a key record (the TXT strings concatenated). */
@@ -98,7 +98,9 @@ typedef struct dr_dmarc {
 /* Parse one record's text (must start with v=DMARC1). */
 void dr_dmarc_parse(const char *txt, size_t n, dr_dmarc *out);
 /* RFC 7489 6.6.3: _dmarc.<from_domain>, then _dmarc.<organizational
- * domain>.  1 found (*out filled), 0 none, -1 a DNS error (err says). */
+ * domain>.  1 found (*out filled), 0 none, -1 a DNS error (err says).
+ * More than one DMARC record at a name is none (0, no fallback), with
+ * out->error and out->found_at saying so; dr_dmarc_free *out always. */
 int dr_dmarc_find(net_dns *r, const char *from_domain, dr_dmarc *out,
                   cs_err *err);
 void dr_dmarc_free(dr_dmarc *d);
@@ -129,8 +131,9 @@ typedef struct dr_check {
 	char check[16];
 	char defect[32];
 	dr_status status;
-	char *subject; /* what was checked: "a.test", "selector1._domainkey.a.test",
-	                  "192.0.2.1 on zen.spamhaus.org" */
+	char *subject; /* what was checked: "a.test",
+	                  "selector1._domainkey.a.test", "192.0.2.1 on
+	                  zen.spamhaus.org" */
 	char *found;   /* the record or answer found, NULL: nothing */
 	char *why;     /* why it matters, one sentence */
 	char *fix;     /* exactly what to publish or change; NULL on pass */

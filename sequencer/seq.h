@@ -295,6 +295,13 @@ typedef enum seq_esp {
 	SEQ_ESP_MICROSOFT = CS_PROVIDER_MICROSOFT
 } seq_esp;
 
+/* A resolver (net/net.h) set up from the config: dns.servers ("" the
+ * system's) and dns.timeout (the longest one question waits on one
+ * server).  loop NULL: a private loop (CLI paths, net_dns_query_sync).
+ * CS_EINVAL naming the bad item of dns.servers. */
+struct uv_loop_s;
+int seq_dns_open(db *d, struct uv_loop_s *loop, net_dns **out, cs_err *err);
+
 /* Domain -> provider: a static map file (config dns.mx_map: lines
  * "domain google|microsoft|other"), well-known domains, then the domain's
  * MX records (bounded by a timeout), cached. */

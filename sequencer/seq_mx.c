@@ -179,3 +179,28 @@ seq_esp seq_mx_provider(seq_mx *m, const char *domain)
 	remember(m, domain, e);
 	return e;
 }
+
+int seq_dns_open(db *d, struct uv_loop_s *loop, net_dns **out, cs_err *err)
+{
+	cs_buf servers = CS_BUF_INIT;
+	long long timeout_s = 3;
+	net_dns_opts o;
+	int rc;
+
+	*out = NULL;
+	if ((rc = db_config_get(d, "dns.servers", &servers, NULL, err)) != 0 ||
+	    (rc = db_config_get_int(d, "dns.timeout", &timeout_s, err)) != 0)
+		goto out;
+	memset(&o, 0, sizeof o);
+	o.servers = cs_buf_str(&servers);
+	/* c-ares waits timeout_ms for the first try and twice that for the
+	 * second: a third of dns.timeout each keeps one server's question
+	 * within dns.timeout */
+	o.tries = 2;
+	o.timeout_ms = (int)(timeout_s * 1000 / 3);
+	if ((rc = net_dns_new(loop, &o, out, err)) != 0)
+		cs_err_prefix(err, "config dns.servers");
+out:
+	cs_buf_free(&servers);
+	return rc;
+}

@@ -20,10 +20,62 @@ accepts an address or a number n for user<n>@example.test.
 
 Everything here is stdlib; failures raise with the scripts' own messages
 (which include the tail of the relevant server log).
+
+Authentication-Results (off by default; `up --auth FILE`)
+---------------------------------------------------------
+Stack(..., auth=AuthSpec(...)) makes the stack behave like a sender's
+provider and a receiving provider, resolving against the test's own NSD
+(tests/lib/dnsstack.py; nothing queries a public DNS server):
+
+    from dnsstack import DnsServer
+    from mailstack import Stack, AuthSpec, AuthDomain, auth_results
+
+    zones = {"good.test": ['@ TXT "v=spf1 ip4:127.0.0.1 -all"'],
+             "badkey.test": ['@ TXT "v=spf1 ip4:127.0.0.1 -all"']}
+    with DnsServer(zones) as dns, Stack(users=2, auth=AuthSpec(dns, {
+            "good.test": AuthDomain(users=["alice"], selector="sel1"),
+            "badkey.test": AuthDomain(users=["bob"], selector="sel1",
+                                      bad_key=True)})) as s:
+        dns.set_zones(s.zones_with_dkim(zones))   # publish the keys
+        s.submit("alice@good.test", "bob@badkey.test", msg_bytes)
+        [m] = s.wait_for("bob@badkey.test")
+        auth_results(m)  # [{"authserv_id": "mail.example.test",
+                         #   "method": "dkim", "result": "pass",
+                         #   "props": {"header.d": "good.test",
+                         #             "header.s": "sel1", ...}}, ...]
+
+- Each AuthDomain is an extra virtual domain with its users (password
+  s.password, like user<n>@example.test); a domain with a selector gets a
+  DKIM key generated at start (RSA, `bits`, default 2048).  bad_key=True:
+  the stack signs with one key but s.dkim[d]["zone_lines"] publish
+  another, so receivers write dkim=fail.
+- Mail submitted on the submission ports (submission_port,
+  submissions_port, submission_7bit_port: what coldseq uses) is signed by
+  opendkim when its From domain has a key, then relayed to the MX-style
+  port (smtp_port).  That port is the receiving side: opendkim verifies
+  (AR with dkim=pass/fail/none, always exactly one) and policyd-spf checks
+  the envelope sender from 127.0.0.1 (AR with spf=pass/fail/softfail/...,
+  exactly one; no HELO check).  Nothing is ever rejected for a result.
+  Mail sent straight to smtp_port is verified the same way, unsigned.
+- The authserv-id is s.authserv_id ("mail.example.test", Postfix's
+  myhostname, unless AuthSpec(authserv_id=...)).
+- The DNS server must be running before the stack starts (its port is
+  fixed into the resolvers' configuration); its zones may change at any
+  time (set_zones restarts it on the same port; nothing is cached).
+- s.dkim: {domain: {"selector", "bits", "bad_key", "signing_key" (PEM),
+  "published_key" (PEM), "zone_lines"}}; s.dkim_zones(): {domain:
+  zone_lines}; s.zones_with_dkim(zones): zones plus those lines (a new
+  dict; a domain missing from zones gets a zone of its own).
+- dkim_zone_lines(selector, pubkey_pem, domain=None) writes the TXT
+  record for any key (e.g. a test's own 1024-bit key) in strings of at
+  most 255 bytes.
+- Logs: DIR/log/spf.log (policyd-spf), opendkim-{sign,verify}.stderr,
+  unbound.log (opendkim's resolver, only when it has something to say).
 """
 import email
 import email.policy
 import imaplib
+import json
 import os
 import re
 import shlex
@@ -37,6 +89,145 @@ import time
 SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "mailstack")
 DOMAIN = "example.test"
+AUTHSERV_ID = "mail.example.test"
+
+
+def _stackconf():
+    """tests/mailstack/stackconf.py as a namespace (compiled here, so no
+    bytecode lands beside the scripts)."""
+    path = os.path.join(SCRIPTS, "stackconf.py")
+    ns = {"__name__": "stackconf", "__file__": path}
+    with open(path) as f:
+        exec(compile(f.read(), path, "exec"), ns)
+    return ns
+
+
+dkim_zone_lines = _stackconf()["dkim_zone_lines"]
+
+
+class AuthDomain:
+    """An extra virtual domain of an auth stack: its users (local parts),
+    and for a signing domain its DKIM selector, key size and whether the
+    published key is a different one (bad_key)."""
+
+    def __init__(self, users=(), selector=None, bits=2048, bad_key=False):
+        self.users = list(users)
+        self.selector = selector
+        self.bits = bits
+        self.bad_key = bad_key
+
+    def to_json(self):
+        return {"users": self.users, "selector": self.selector,
+                "bits": self.bits, "bad_key": self.bad_key}
+
+
+class AuthSpec:
+    """What `up --auth` needs: the DNS server (a dnsstack.DnsServer, its
+    port, or "127.0.0.1:PORT"), the domains ({name: AuthDomain or a dict
+    of AuthDomain's arguments}), the authserv-id, and optionally the header
+    fields the signer signs (opendkim's SignHeaders; default: its own
+    list)."""
+
+    def __init__(self, dns, domains, authserv_id=AUTHSERV_ID,
+                 sign_headers=None):
+        self.dns = dns
+        self.domains = {d: v if isinstance(v, AuthDomain) else AuthDomain(**v)
+                        for d, v in domains.items()}
+        self.authserv_id = authserv_id
+        self.sign_headers = list(sign_headers or [])
+
+    def dns_servers(self):
+        d = self.dns
+        if isinstance(d, int):
+            return "127.0.0.1:%d" % d
+        if isinstance(d, str):
+            return d
+        return d.servers            # dnsstack.DnsServer, started
+
+    def to_json(self):
+        return {"dns": self.dns_servers(), "authserv_id": self.authserv_id,
+                "sign_headers": self.sign_headers,
+                "domains": {d: v.to_json() for d, v in self.domains.items()}}
+
+
+def _strip_comments(value):
+    """An RFC 8601 header value without its (nested) comments; quoted
+    strings are kept whole."""
+    out, depth, quoted, esc = [], 0, False, False
+    for ch in value:
+        if esc:
+            esc = False
+            if depth == 0:
+                out.append(ch)
+            continue
+        if ch == "\\":
+            esc = True
+            if depth == 0:
+                out.append(ch)
+            continue
+        if quoted:
+            out.append(ch)
+            if ch == '"':
+                quoted = False
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif depth == 0:
+            if ch == '"':
+                quoted = True
+            out.append(ch)
+    return "".join(out)
+
+
+def _split_outside_quotes(text, sep):
+    parts, cur, quoted = [], [], False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == sep and not quoted:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def auth_results(msg, authserv_id=None):
+    """The results in msg's Authentication-Results header fields (RFC
+    8601), top first: a list of dicts {"authserv_id", "method", "result",
+    "reason" (or None), "props": {"header.d": ..., "smtp.mailfrom": ...}}.
+    Comments are dropped; names are lowercased, values kept.  With
+    authserv_id, only fields of that id."""
+    out = []
+    for value in msg.get_all("Authentication-Results") or []:
+        text = " ".join(str(value).split())
+        parts = _split_outside_quotes(_strip_comments(text), ";")
+        sid = parts[0].split()[0] if parts[0].split() else ""
+        if authserv_id is not None and sid.lower() != authserv_id.lower():
+            continue
+        for part in parts[1:]:
+            tokens = re.findall(r'[^\s=]+\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^\s]+)',
+                                part)
+            if not tokens:
+                continue          # "none" (no result at all)
+            res = {"authserv_id": sid, "method": None, "result": None,
+                   "reason": None, "props": {}}
+            for i, tok in enumerate(tokens):
+                k, v = (x.strip() for x in tok.split("=", 1))
+                if len(v) >= 2 and v[0] == v[-1] == '"':
+                    v = re.sub(r"\\(.)", r"\1", v[1:-1])
+                k = k.lower()
+                if i == 0:
+                    res["method"], res["result"] = k.split("/")[0], v.lower()
+                elif k == "reason":
+                    res["reason"] = v
+                else:
+                    res["props"][k] = v
+            out.append(res)
+    return out
 
 
 class StackFailed(RuntimeError):
@@ -69,8 +260,11 @@ def read_env(path):
 class Stack:
     """One running mail stack; see the module comment."""
 
-    def __init__(self, users=None, keep=None):
+    def __init__(self, users=None, keep=None, auth=None):
         self.users_wanted = users
+        self.auth = auth
+        self.authserv_id = None
+        self.dkim = {}
         self.keep = bool(os.environ.get("MAILSTACK_KEEP")) if keep is None \
             else keep
         self.dir = None
@@ -85,7 +279,17 @@ class Stack:
         if self.users_wanted is not None:
             args += ["--users", self.users_wanted]
         try:
-            _script("up", *args)
+            if self.auth is not None:
+                fd, spec = tempfile.mkstemp(prefix="mailstack-auth.",
+                                            suffix=".json")
+                with os.fdopen(fd, "w") as f:
+                    json.dump(self.auth.to_json(), f)
+                args += ["--auth", spec]
+            try:
+                _script("up", *args)
+            finally:
+                if self.auth is not None:
+                    os.unlink(spec)
         except BaseException:
             if not self.keep:
                 shutil.rmtree(self.dir, ignore_errors=True)
@@ -103,6 +307,10 @@ class Stack:
         self.password = e["MAILSTACK_PASSWORD"]
         self.maildir = e["MAILSTACK_MAILDIR"]
         self.users = int(e["MAILSTACK_USERS"])
+        if "MAILSTACK_AUTHSERV_ID" in e:
+            self.authserv_id = e["MAILSTACK_AUTHSERV_ID"]
+            with open(e["MAILSTACK_DKIM_JSON"]) as f:
+                self.dkim = json.load(f)
         return self
 
     def stop(self):
@@ -127,6 +335,22 @@ class Stack:
             if exc_type is None:
                 raise          # else the test's own exception matters more
         return False
+
+    # ------------------------------------------------------------- auth
+
+    def dkim_zones(self):
+        """{domain: zone lines publishing its DKIM key} for every signing
+        domain of an auth stack (the wrong key for a bad_key domain)."""
+        return {d: list(v["zone_lines"]) for d, v in self.dkim.items()}
+
+    def zones_with_dkim(self, zones):
+        """A copy of zones (dnsstack's {zone: [lines]}) with each signing
+        domain's DKIM record added to its zone (a zone of its own if zones
+        has none for it)."""
+        out = {z: list(lines) for z, lines in zones.items()}
+        for d, lines in self.dkim_zones().items():
+            out.setdefault(d, []).extend(lines)
+        return out
 
     # ------------------------------------------------------------ users
 

@@ -17,6 +17,8 @@ every file under one directory DIR:
     DIR/tls/             throwaway CA (ca.crt) and server certificate
     DIR/mail/ADDRESS/    each user's maildir (new/, cur/, .Junk/new/, ...)
     DIR/dovecot/ DIR/postfix/ DIR/oauth/   configs, sockets, queue, tokens
+    DIR/auth/            only with --auth: DKIM keys, dkim.json, opendkim,
+                         unbound and policyd-spf configs (README.md)
 
 Recipe and measured pitfalls: shared/notes/MAILSTACK.md.  Processes are
 tracked by session: Dovecot's master, Postfix's master and the test double
@@ -46,8 +48,11 @@ import time
 
 # Configuration texts and /proc process tracking live beside this file;
 # test_stack.py and measure use the latter through this module.
-from stackconf import (dovecot_conf, postfix_main_cf, postfix_master_cf,
-                       sieve_script)
+from stackconf import (dkim_zone_lines, dovecot_conf, opendkim_sign_conf,
+                       opendkim_verify_conf, policyd_spf_conf,
+                       postfix_auth_main_cf, postfix_auth_master_cf,
+                       postfix_main_cf, postfix_master_cf, sieve_script,
+                       unbound_conf)
 from stackproc import (all_sessions, describe, proc_stat,  # noqa: F401
                        session_members, state_sessions, stop_sessions)
 
@@ -57,6 +62,13 @@ DEFAULT_USERS = 12
 HOST = "127.0.0.1"
 PORT_NAMES = ("imap", "imaps", "submission", "submissions", "smtp", "remote",
               "oauth", "submission_7bit")
+AUTH_PORT_NAMES = ("dkim_sign", "dkim_verify")
+DEFAULT_AUTHSERV_ID = "mail.example.test"   # Postfix's myhostname
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+"
+                       r"[a-z]{2,63}$")
+LOCAL_RE = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
+SELECTOR_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+                         r"(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 UNIX_PATH_MAX = 107
 ADDR_RE = re.compile(r"^[^\s@\"\\<>()\[\],;:]+@[A-Za-z0-9.-]+$")
 
@@ -109,6 +121,39 @@ class Paths:
         self.tokens = j("oauth", "tokens.json")
         self.mail = j("mail")
         self.home = j("home")
+        # --auth only (Authentication-Results): keys, opendkim, policyd-spf
+        self.authdir = j("auth")
+        self.auth_spec = j("auth", "spec.json")
+        self.dkim_json = j("auth", "dkim.json")
+        self.dkim_sign_conf = j("auth", "opendkim-sign.conf")
+        self.dkim_verify_conf = j("auth", "opendkim-verify.conf")
+        self.dkim_sign_err = j("log", "opendkim-sign.stderr")
+        self.dkim_verify_err = j("log", "opendkim-verify.stderr")
+        self.spf_log = j("log", "spf.log")
+        self.unbound_log = j("log", "unbound.log")
+
+
+class AuthPaths:
+    """What the --auth part of a stack needs: its spec (already checked)
+    and the files under DIR/auth."""
+
+    def __init__(self, p, spec):
+        j = lambda *x: os.path.join(p.authdir, *x)  # noqa: E731
+        self.spec = spec
+        self.domains = sorted(spec["domains"])
+        self.authserv_id = spec["authserv_id"]
+        self.sign_headers = spec.get("sign_headers") or []
+        self.dns_host, port = spec["dns"].rsplit(":", 1)
+        self.dns_port = int(port)
+        self.keytable = j("keytable")
+        self.signingtable = j("signingtable")
+        self.internal = j("internal-hosts")
+        self.unbound = j("unbound.conf")
+        self.sign_pid = j("opendkim-sign.pid")
+        self.verify_pid = j("opendkim-verify.pid")
+        self.spf_wrapper = j("spfpolicy.py")
+        self.spf_conf = j("policyd-spf.conf")
+        self.spf_log = p.spf_log
 
 
 _T0 = time.monotonic()
@@ -220,12 +265,12 @@ def read_state(p):
 
 # ------------------------------------------------------------- configs
 
-def pick_ports():
+def pick_ports(names=PORT_NAMES):
     """Ask the kernel for free ports, one socket per name, all held open
     until every port is picked so no two names get the same port."""
     socks, ports = [], {}
     try:
-        for name in PORT_NAMES:
+        for name in names:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind((HOST, 0))
             socks.append(s)
@@ -428,6 +473,160 @@ def check_listeners(p, ports, ctx):
     probe(ports["submissions"], True, plog, smtp("submissions", False, True))
 
 
+# ------------------------------------------------- --auth (A-R headers)
+
+def load_auth_spec(path):
+    """Read and check the JSON file of `up --auth FILE`; returns the spec
+    with defaults filled in, or raises StackError naming what is wrong."""
+    try:
+        with open(path) as f:
+            spec = json.load(f)
+    except OSError as e:
+        raise StackError("--auth %s: %s" % (path, e.strerror))
+    except ValueError as e:
+        raise StackError("--auth %s is not JSON: %s" % (path, e))
+    if not isinstance(spec, dict):
+        raise StackError("--auth %s: the top level must be an object" % path)
+    unknown = set(spec) - {"dns", "authserv_id", "sign_headers", "domains"}
+    if unknown:
+        raise StackError("--auth: unknown keys %s"
+                         % ", ".join(sorted(unknown)))
+    dns = spec.get("dns")
+    m = re.match(r"^(127\.\d+\.\d+\.\d+):(\d+)$", str(dns or ""))
+    if not m or not 0 < int(m.group(2)) < 65536:
+        raise StackError("--auth: \"dns\" must be a loopback HOST:PORT (the "
+                         "test's DNS server), got %r" % (dns,))
+    spec.setdefault("authserv_id", DEFAULT_AUTHSERV_ID)
+    if not DOMAIN_RE.match(str(spec["authserv_id"])):
+        raise StackError("--auth: authserv_id %r is not a host name"
+                         % (spec["authserv_id"],))
+    hdrs = spec.setdefault("sign_headers", [])
+    if not isinstance(hdrs, list) or not all(
+            isinstance(h, str) and re.match(r"^[A-Za-z0-9-]+$", h)
+            for h in hdrs):
+        raise StackError("--auth: sign_headers must be a list of header "
+                         "field names")
+    domains = spec.get("domains")
+    if not isinstance(domains, dict) or not domains:
+        raise StackError("--auth: \"domains\" must be a non-empty object")
+    for d, v in domains.items():
+        if d != d.lower() or not DOMAIN_RE.match(d) or d == DOMAIN:
+            raise StackError("--auth: %r is not a lowercase domain other "
+                             "than %s" % (d, DOMAIN))
+        if not isinstance(v, dict) or set(v) - {"users", "selector", "bits",
+                                                "bad_key"}:
+            raise StackError("--auth: domain %s: an object with users, "
+                             "selector, bits, bad_key" % d)
+        users = v.setdefault("users", [])
+        if not isinstance(users, list) or not all(
+                isinstance(u, str) and LOCAL_RE.match(u) for u in users):
+            raise StackError("--auth: domain %s: users must be lowercase "
+                             "local parts" % d)
+        sel = v.setdefault("selector", None)
+        if sel is not None and not SELECTOR_RE.match(str(sel)):
+            raise StackError("--auth: domain %s: bad selector %r" % (d, sel))
+        bits = v.setdefault("bits", 2048)
+        if bits not in (512, 768, 1024, 1536, 2048, 3072, 4096):
+            raise StackError("--auth: domain %s: bits must be one of 512, "
+                             "768, 1024, 1536, 2048, 3072, 4096" % d)
+        v["bad_key"] = bool(v.get("bad_key", False))
+        if v["bad_key"] and sel is None:
+            raise StackError("--auth: domain %s: bad_key needs a selector"
+                             % d)
+    return spec
+
+
+def make_dkim_keys(p, a):
+    """An RSA key pair per signing domain (and a second, published one for
+    a bad_key domain), all generated in parallel; writes the KeyTable, the
+    SigningTable and DIR/auth/dkim.json (public keys and zone lines)."""
+    jobs = []
+    for d in a.domains:
+        v = a.spec["domains"][d]
+        if v["selector"] is None:
+            continue
+        for which in ("sign", "other") if v["bad_key"] else ("sign",):
+            key = os.path.join(p.authdir, "%s.%s.key" % (d, which))
+            cmd = ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                   "rsa_keygen_bits:%d" % v["bits"], "-out", key]
+            jobs.append((d, which, key, subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT)))
+    pubs = {}
+    for d, which, key, proc in jobs:
+        out = proc.communicate(timeout=120)[0]
+        if proc.returncode != 0:
+            raise StackError("making the DKIM key of %s: openssl exited %d: "
+                             "%s" % (d, proc.returncode,
+                                     out.decode(errors="replace").strip()))
+        os.chmod(key, 0o600)
+        pubs[d, which] = run(["openssl", "pkey", "-in", key, "-pubout"],
+                             "reading the DKIM public key of %s" % d)
+    keytable, signing, info = [], [], {}
+    for d in a.domains:
+        v = a.spec["domains"][d]
+        if v["selector"] is None:
+            continue
+        name = d.replace(".", "_")
+        key = os.path.join(p.authdir, "%s.sign.key" % d)
+        keytable.append("%s %s:%s:%s\n" % (name, d, v["selector"], key))
+        signing.append("*@%s %s\n" % (d, name))
+        published = pubs[d, "other" if v["bad_key"] else "sign"]
+        info[d] = {"selector": v["selector"], "bits": v["bits"],
+                   "bad_key": v["bad_key"],
+                   "signing_key": pubs[d, "sign"],
+                   "published_key": published,
+                   "zone_lines": dkim_zone_lines(v["selector"], published,
+                                                 domain=d)}
+    write(a.keytable, "".join(keytable))
+    write(a.signingtable, "".join(signing))
+    write(p.dkim_json, json.dumps(info, indent=1) + "\n")
+
+
+def start_auth(p, a, ports, state, prog):
+    """Keys, configs and the two opendkim daemons (signer, verifier); the
+    SPF policy server is spawned by Postfix.  Returns once both milters
+    accept connections."""
+    os.makedirs(p.authdir, mode=0o755)
+    write(p.auth_spec, json.dumps(a.spec, indent=1) + "\n")
+    make_dkim_keys(p, a)
+    # a dataset of internal hosts that matches no client of the stack
+    write(a.internal, "192.0.2.255\n")
+    write(a.unbound, unbound_conf(a.dns_host, a.dns_port, p.unbound_log))
+    write(p.dkim_sign_conf, opendkim_sign_conf(a, ports["dkim_sign"]))
+    write(p.dkim_verify_conf, opendkim_verify_conf(a, ports["dkim_verify"]))
+    write(a.spf_conf, policyd_spf_conf(a))
+    shutil.copyfile(os.path.join(HERE, "spfpolicy.py"), a.spf_wrapper)
+    os.chmod(a.spf_wrapper, 0o644)
+    # the policy server runs as nobody and appends here
+    open(a.spf_log, "a").close()
+    nobody = pwd.getpwnam("nobody")
+    os.chown(a.spf_log, nobody.pw_uid, nobody.pw_gid)
+    phase("--auth: DKIM keys and configs")
+    daemons = []
+    for name, conf, err in (("dkim_sign", p.dkim_sign_conf, p.dkim_sign_err),
+                            ("dkim_verify", p.dkim_verify_conf,
+                             p.dkim_verify_err)):
+        proc = start_daemon(["opendkim", "-f", "-x", conf], err,
+                            "starting opendkim (%s)" % name)
+        record(state, name, proc.pid)
+        save_state(p, state)
+        daemons.append((name, proc, err))
+    for name, proc, err in daemons:
+        def ready():
+            if proc.poll() is not None:
+                raise StackError("opendkim (%s) exited with status %d at "
+                                 "start" % (name, proc.returncode), [err])
+            try:
+                socket.create_connection((HOST, ports[name]), 1).close()
+                return True
+            except OSError:
+                return False
+        wait_until(ready, 10, "opendkim (%s) on port %d"
+                   % (name, ports[name]), [err])
+    phase("--auth: opendkim signer and verifier listen")
+
+
 # ------------------------------------------------------------------- up
 
 def check_dir(p, prog):
@@ -496,17 +695,20 @@ def save_state(p, state):
     write(p.state, json.dumps(state, indent=2) + "\n")
 
 
-def start_stack(p, users, prog):
+def start_stack(p, users, prog, auth=None):
     """Build and start everything; fills and returns the state dict.  On
     failure raises StackError with the state recorded so far in
-    err.state so the caller can stop what was started."""
+    err.state so the caller can stop what was started.  auth: a checked
+    --auth spec (load_auth_spec) or None."""
     t0 = time.monotonic()
-    ports = pick_ports()
+    ports = pick_ports(PORT_NAMES + (AUTH_PORT_NAMES if auth else ()))
     password = secrets.token_urlsafe(12)
     state = {"version": 1, "users": users, "ports": ports,
              "password": password, "processes": {}}
+    if auth:
+        state["auth"] = True
     try:
-        _start_stack(p, users, ports, password, state, prog)
+        _start_stack(p, users, ports, password, state, prog, auth)
     except StackError as e:
         e.state = state
         raise
@@ -515,7 +717,7 @@ def start_stack(p, users, prog):
     return state
 
 
-def _start_stack(p, users, ports, password, state, prog):
+def _start_stack(p, users, ports, password, state, prog, auth=None):
     mail = ids("mail")
     os.chmod(p.dir, 0o755)
     for d in (p.logdir, p.dovecot, p.run, p.dstate, p.oauth):
@@ -536,9 +738,13 @@ def _start_stack(p, users, ports, password, state, prog):
 
     phase("OAuth test double started")
     make_tls(p)
-    write(p.users, "".join("user%d@%s:{PLAIN}%s::::::\n"
-                           % (n, DOMAIN, password)
-                           for n in range(1, users + 1)),
+    a = AuthPaths(p, auth) if auth else None
+    addrs = ["user%d@%s" % (n, DOMAIN) for n in range(1, users + 1)]
+    if a:
+        addrs += ["%s@%s" % (u, d) for d in a.domains
+                  for u in auth["domains"][d]["users"]]
+    write(p.users, "".join("%s:{PLAIN}%s::::::\n" % (x, password)
+                           for x in addrs),
           mode=0o640, owner=(0, grp.getgrnam("dovecot").gr_gid))
     write(p.oauth2_ext,
           "introspection_mode = post\n"
@@ -566,14 +772,17 @@ def _start_stack(p, users, ports, password, state, prog):
     os.unlink(p.penalty)
 
     phase("Dovecot's sockets exist")
+    if a:
+        start_auth(p, a, ports, state, prog)
     make_postfix_dirs(p)
-    write(os.path.join(p.pconf, "main.cf"), postfix_main_cf(p, ports),
-          age=10)
-    write(os.path.join(p.pconf, "master.cf"), postfix_master_cf(ports),
-          age=10)
+    main_cf, master_cf = postfix_main_cf(p, ports), postfix_master_cf(ports)
+    if a:
+        main_cf = postfix_auth_main_cf(main_cf, a, ports)
+        master_cf = postfix_auth_master_cf(master_cf, a, ports)
+    write(os.path.join(p.pconf, "main.cf"), main_cf, age=10)
+    write(os.path.join(p.pconf, "master.cf"), master_cf, age=10)
     write(os.path.join(p.pconf, "vmailbox"),
-          "".join("user%d@%s ok\n" % (n, DOMAIN)
-                  for n in range(1, users + 1)), age=10)
+          "".join("%s ok\n" % x for x in addrs), age=10)
     write(os.path.join(p.pconf, "transport"),
           "bounce.test smtp:[127.0.0.1]:%d\n"
           "defer.test smtp:[127.0.0.1]:%d\n"
@@ -632,13 +841,18 @@ def _start_stack(p, users, ports, password, state, prog):
            ("MAILSTACK_PASSWORD", password),
            ("MAILSTACK_MAILDIR", p.mail),
            ("MAILSTACK_OAUTH_PORT", ports["oauth"])]
+    if a:
+        env += [("MAILSTACK_AUTHSERV_ID", a.authserv_id),
+                ("MAILSTACK_AUTH_DNS", auth["dns"]),
+                ("MAILSTACK_AUTH_DOMAINS", " ".join(a.domains)),
+                ("MAILSTACK_DKIM_JSON", p.dkim_json)]
     write(p.env, "# coldseq test mail stack; source it (set -a to export)\n"
           + "".join("%s=%s\n" % (k, shlex.quote(str(v))) for k, v in env))
 
 
 def in_use_failure(p):
     for path in (p.dovecot_err, p.dovecot_log, p.postfix_log, p.postfix_err,
-                 p.oauth_log):
+                 p.oauth_log, p.dkim_sign_err, p.dkim_verify_err):
         try:
             with open(path, errors="replace") as f:
                 if "Address already in use" in f.read():
@@ -676,11 +890,31 @@ def main_up(argv):
                     "made if missing")
     ap.add_argument("--users", type=int, default=DEFAULT_USERS, metavar="N",
                     help="number of users (default %d)" % DEFAULT_USERS)
+    ap.add_argument("--auth", metavar="FILE",
+                    help="also write Authentication-Results (RFC 8601) on "
+                    "received mail: FILE is JSON {\"dns\": \"127.0.0.1:PORT\" "
+                    "(the test's DNS server), \"domains\": {DOMAIN: "
+                    "{\"users\": [LOCAL...], \"selector\": SEL or null, "
+                    "\"bits\": 2048, \"bad_key\": false}}, \"authserv_id\": "
+                    "\"%s\", \"sign_headers\": [...]}.  Submitted mail is "
+                    "DKIM-signed (opendkim) and relayed to the MX-style "
+                    "port, which verifies DKIM (opendkim) and SPF "
+                    "(policyd-spf) against that DNS server and never "
+                    "rejects.  The public keys and their zone lines are in "
+                    "DIR/auth/dkim.json (MAILSTACK_DKIM_JSON)."
+                    % DEFAULT_AUTHSERV_ID)
     args = ap.parse_args(argv)
     prog = "up"
     if args.users < 1 or args.users > 10000:
         report(prog, StackError("--users must be between 1 and 10000"))
         return 2
+    auth = None
+    if args.auth is not None:
+        try:
+            auth = load_auth_spec(args.auth)
+        except StackError as e:
+            report(prog, e)
+            return 2
     if os.geteuid() != 0:
         report(prog, StackError("must run as root (Postfix and Dovecot "
                                 "switch users)"))
@@ -699,7 +933,7 @@ def main_up(argv):
         for attempt in range(3):
             try:
                 t0 = time.monotonic()
-                start_stack(p, args.users, prog)
+                start_stack(p, args.users, prog, auth)
                 took = time.monotonic() - t0
                 print("up: stack running in %s (%d users, %.2f s); "
                       "source %s" % (p.dir, args.users, took, p.env),

@@ -98,7 +98,8 @@ def stray_sessions(p):
     recorded: their command line or working directory is inside it.  Only
     an `up` killed between starting a daemon and recording it leaves such a
     process (the Postfix master runs in DIR/postfix/queue, Dovecot's in
-    DIR/dovecot/run, the test double is given DIR/oauth/tokens.json)."""
+    DIR/dovecot/run, the test double is given DIR/oauth/tokens.json, an
+    opendkim of --auth its DIR/auth/opendkim-*.conf)."""
     out = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -116,7 +117,9 @@ def stray_sessions(p):
         if (st[4] == "master" and cwd == p.queue) or \
                 (st[4] == "dovecot" and p.dovecot_conf in argv) or \
                 (any(a.endswith("/oauth_introspect_double.py")
-                     for a in argv) and p.tokens in argv):
+                     for a in argv) and p.tokens in argv) or \
+                (st[4] == "opendkim" and (p.dkim_sign_conf in argv or
+                                          p.dkim_verify_conf in argv)):
             out[pid] = st[3]
     return out
 

@@ -1,0 +1,1277 @@
+/*
+ * dr_spf.c - check_host() of RFC 7208: record selection (4.5), the whole
+ * record parsed before anything is evaluated (4.6, 12), mechanisms and
+ * modifiers (5, 6), macros (7), and the limits of 4.6.4: 10 DNS-querying
+ * terms over the whole evaluation, 2 void lookups, 10 names from one mx
+ * or ptr.
+ *
+ * Results: dr_spf_out says the result, why in words, the counters, the
+ * domains visited and the qualifier of the "all" ending the first
+ * domain's record.  A DNS error is temperror, never a guess.  The
+ * evaluation is sequential (each answer decides the next question); the
+ * resolver's cache makes repeated names free.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "doctor/doctor_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define SPF_MAX_LOOKUPS 10 /* 4.6.4 */
+#define SPF_MAX_VOIDS   2  /* 4.6.4 */
+#define SPF_MAX_NAMES   10 /* per mx, per ptr (4.6.4) */
+
+static const char *const result_names[] = {
+    "none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"};
+
+const char *dr_spf_result_name(dr_spf_result r)
+{
+	return cs_enum_name(result_names, CS_NNAMES(result_names), (int)r);
+}
+
+/* ---- the client address -------------------------------------------------- */
+
+typedef struct spf_ip {
+	int family; /* AF_INET, AF_INET6 */
+	unsigned char a[16];
+} spf_ip;
+
+/* IPv4, IPv6, and IPv4-mapped IPv6 as IPv4 (RFC 7208 5: "::ffff:" is
+ * evaluated as the IPv4 address). */
+static bool ip_parse(const char *s, spf_ip *ip)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
+	                                         0, 0, 0, 0, 0xff, 0xff};
+
+	memset(ip, 0, sizeof *ip);
+	if (s == NULL)
+		return false;
+	if (inet_pton(AF_INET, s, ip->a) == 1) {
+		ip->family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, ip->a) != 1)
+		return false;
+	ip->family = AF_INET6;
+	if (memcmp(ip->a, mapped, 12) == 0) {
+		memmove(ip->a, ip->a + 12, 4);
+		memset(ip->a + 4, 0, 12);
+		ip->family = AF_INET;
+	}
+	return true;
+}
+
+static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
+{
+	int whole = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, (size_t)whole) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((a[whole] ^ b[whole]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+/* ---- the record ------------------------------------------------------------
+ */
+
+typedef enum spf_mech {
+	M_ALL,
+	M_INCLUDE,
+	M_A,
+	M_MX,
+	M_PTR,
+	M_IP4,
+	M_IP6,
+	M_EXISTS
+} spf_mech;
+
+static const struct {
+	const char *name;
+	spf_mech kind;
+} mechs[] = {{"all", M_ALL}, {"include", M_INCLUDE}, {"a", M_A},
+             {"mx", M_MX},   {"ptr", M_PTR},         {"ip4", M_IP4},
+             {"ip6", M_IP6}, {"exists", M_EXISTS}};
+
+typedef struct spf_term {
+	char qual; /* '+', '-', '~', '?' */
+	spf_mech kind;
+	const char *spec; /* domain-spec (NULL: the current domain) */
+	size_t spec_len;
+	int cidr4, cidr6; /* -1: not given */
+	unsigned char net[16];
+	const char *text; /* the term as written */
+	size_t text_len;
+} spf_term;
+
+typedef struct spf_rec {
+	spf_term *t;
+	size_t n, cap;
+	const char *redirect, *exp;
+	size_t redirect_len, exp_len;
+	int all; /* index of the first "all", -1: none */
+} spf_rec;
+
+static void rec_free(spf_rec *r)
+{
+	free(r->t);
+	memset(r, 0, sizeof *r);
+}
+
+static int fail_why(char *why, size_t cap, const char *fmt, ...)
+    CS_PRINTF(3, 4);
+static int fail_why(char *why, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && cap > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, cap, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static bool is_delim(char c)
+{
+	return c != '\0' && strchr(".-+,/_=", c) != NULL;
+}
+
+/* toplabel of RFC 7208 12: letters, digits and inner hyphens, not all
+ * digits. */
+static bool toplabel_ok(const char *s, size_t n)
+{
+	bool alpha = false, hyphen = false;
+	size_t i;
+
+	if (n == 0 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (i = 0; i < n; i++) {
+		if (isalpha((unsigned char)s[i]))
+			alpha = true;
+		else if (s[i] == '-')
+			hyphen = true;
+		else if (!isdigit((unsigned char)s[i]))
+			return false;
+	}
+	return alpha || hyphen;
+}
+
+/*
+ * One macro-expand at s[0..n) beginning "%{": its length into *len, its
+ * letter (as written), keep count (0: all), reverse flag and delimiters.
+ * exp: c, r, t are allowed (7.1).
+ */
+static int macro_parse(const char *s, size_t n, bool exp, size_t *len,
+                       char *letter, int *keep, bool *rev, const char **dl,
+                       size_t *ndl, char *why, size_t cap)
+{
+	size_t i = 2;
+	char l;
+
+	if (i >= n)
+		return fail_why(why, cap, "unterminated macro %%{");
+	l = (char)tolower((unsigned char)s[i]);
+	if (strchr("slodiphvcrt", l) == NULL || s[i] == '\0')
+		return fail_why(why, cap, "unknown macro letter %%{%c", s[i]);
+	if (!exp && strchr("crt", l) != NULL)
+		return fail_why(
+		    why, cap, "macro %%{%c is allowed only in exp= text", s[i]);
+	*letter = s[i++];
+	*keep = 0;
+	if (i < n && isdigit((unsigned char)s[i])) {
+		long k = 0;
+
+		while (i < n && isdigit((unsigned char)s[i])) {
+			if (k < 1000)
+				k = k * 10 + (s[i] - '0');
+			i++;
+		}
+		if (k == 0)
+			return fail_why(why, cap,
+			                "macro %%{%c0: the digit transformer "
+			                "must not be zero",
+			                *letter);
+		*keep = (int)k;
+	}
+	*rev = false;
+	if (i < n && (s[i] == 'r' || s[i] == 'R')) {
+		*rev = true;
+		i++;
+	}
+	*dl = s + i;
+	while (i < n && is_delim(s[i]))
+		i++;
+	*ndl = (size_t)(s + i - *dl);
+	if (i >= n || s[i] != '}')
+		return fail_why(why, cap, "malformed macro %.*s",
+		                (int)(i + 1 < n ? i + 1 : n), s);
+	*len = i + 1;
+	return 0;
+}
+
+/*
+ * A macro-string (RFC 7208 12) at s[0..n); domain: also a domain-spec
+ * (it ends in a macro-expand or "." toplabel ["."]).
+ */
+static int spec_check(const char *s, size_t n, bool domain, bool exp, char *why,
+                      size_t cap)
+{
+	size_t i = 0, lit = 0; /* lit: where the last literal run began */
+	bool last_macro = false;
+
+	if (domain && n == 0)
+		return fail_why(why, cap, "an empty domain");
+	while (i < n) {
+		if (s[i] == '%') {
+			size_t len;
+			char letter;
+			const char *dl;
+			size_t ndl;
+			int keep;
+			bool rev;
+
+			if (i + 1 < n && (s[i + 1] == '%' || s[i + 1] == '_' ||
+			                  s[i + 1] == '-')) {
+				i += 2;
+			} else if (i + 1 < n && s[i + 1] == '{') {
+				if (macro_parse(s + i, n - i, exp, &len,
+				                &letter, &keep, &rev, &dl, &ndl,
+				                why, cap) < 0)
+					return -1;
+				i += len;
+			} else {
+				return fail_why(why, cap,
+				                "a %% that is not a macro in "
+				                "\"%.*s\"",
+				                (int)n, s);
+			}
+			last_macro = true;
+			lit = i;
+			continue;
+		}
+		/* explain-string = *( macro-string / SP ) */
+		if (((unsigned char)s[i] < 0x21 && !(exp && s[i] == ' ')) ||
+		    (unsigned char)s[i] > 0x7e)
+			return fail_why(why, cap,
+			                "a character that is not allowed in "
+			                "\"%.*s\"",
+			                (int)n, s);
+		last_macro = false;
+		i++;
+	}
+	if (!domain || last_macro)
+		return 0;
+	/* domain-end = "." toplabel ["."] within the final literal run */
+	{
+		const char *p = s + lit;
+		size_t m = n - lit, dot;
+
+		if (m > 0 && p[m - 1] == '.')
+			m--;
+		for (dot = m; dot > 0 && p[dot - 1] != '.'; dot--)
+			;
+		if (dot == 0 || !toplabel_ok(p + dot, m - dot))
+			return fail_why(why, cap,
+			                "\"%.*s\" does not end in a top-level "
+			                "label",
+			                (int)n, s);
+	}
+	return 0;
+}
+
+/* "/n" at s[0..n): a cidr length 0..max without a leading zero. */
+static int cidr_parse(const char *s, size_t n, int max, int *out, char *why,
+                      size_t cap)
+{
+	int v = 0;
+	size_t i;
+
+	if (n < 2 || s[0] != '/')
+		return fail_why(why, cap, "a malformed cidr length");
+	if (n > 2 && s[1] == '0')
+		return fail_why(why, cap, "cidr length %.*s has a leading zero",
+		                (int)n, s);
+	for (i = 1; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return fail_why(why, cap,
+			                "a malformed cidr length %.*s", (int)n,
+			                s);
+		v = v * 10 + (s[i] - '0');
+		if (v > max)
+			return fail_why(
+			    why, cap, "cidr length %.*s is out of range (0-%d)",
+			    (int)n, s, max);
+	}
+	*out = v;
+	return 0;
+}
+
+/* The trailing "/n" run of s[0..*n): its start, or NULL. */
+static const char *tail_cidr(const char *s, size_t n)
+{
+	size_t i = n;
+
+	while (i > 0 && isdigit((unsigned char)s[i - 1]))
+		i--;
+	if (i == n || i == 0 || s[i - 1] != '/')
+		return NULL;
+	return s + i - 1;
+}
+
+static int term_parse(const char *s, size_t n, spf_rec *r, char *why,
+                      size_t cap)
+{
+	spf_term t;
+	size_t i = 0, nl;
+	bool qualified = false;
+	const char *rest;
+	size_t rlen;
+	unsigned k;
+
+	memset(&t, 0, sizeof t);
+	t.text = s;
+	t.text_len = n;
+	t.cidr4 = t.cidr6 = -1;
+	t.qual = '+';
+	if (strchr("+-~?", s[0]) != NULL) {
+		t.qual = s[0];
+		qualified = true;
+		i = 1;
+	}
+	/* a modifier: name "=" macro-string, name = ALPHA *(ALPHA / DIGIT /
+	 * "-" / "_" / ".") */
+	nl = i;
+	if (nl < n && isalpha((unsigned char)s[nl])) {
+		while (nl < n && (isalnum((unsigned char)s[nl]) ||
+		                  strchr("-_.", s[nl]) != NULL))
+			nl++;
+	}
+	if (!qualified && nl > 0 && nl < n && s[nl] == '=') {
+		const char *v = s + nl + 1;
+		size_t vn = n - nl - 1;
+
+		if (nl == 8 && strncasecmp(s, "redirect", 8) == 0) {
+			if (r->redirect != NULL)
+				return fail_why(why, cap,
+				                "redirect= appears twice");
+			if (spec_check(v, vn, true, false, why, cap) < 0)
+				return -1;
+			r->redirect = v;
+			r->redirect_len = vn;
+		} else if (nl == 3 && strncasecmp(s, "exp", 3) == 0) {
+			if (r->exp != NULL)
+				return fail_why(why, cap, "exp= appears twice");
+			if (spec_check(v, vn, true, false, why, cap) < 0)
+				return -1;
+			r->exp = v;
+			r->exp_len = vn;
+		} else if (spec_check(v, vn, false, true, why, cap) < 0) {
+			return -1;
+		}
+		return 0;
+	}
+	/* a directive */
+	nl = i;
+	while (nl < n && isalnum((unsigned char)s[nl]))
+		nl++;
+	for (k = 0; k < sizeof mechs / sizeof mechs[0]; k++)
+		if (strlen(mechs[k].name) == nl - i &&
+		    strncasecmp(s + i, mechs[k].name, nl - i) == 0)
+			break;
+	if (k == sizeof mechs / sizeof mechs[0])
+		return fail_why(why, cap, "unknown mechanism \"%.*s\"", (int)n,
+		                s);
+	t.kind = mechs[k].kind;
+	rest = s + nl;
+	rlen = n - nl;
+	switch (t.kind) {
+	case M_ALL:
+		if (rlen != 0)
+			return fail_why(why, cap, "\"%.*s\": all takes nothing",
+			                (int)n, s);
+		if (r->all < 0)
+			r->all = (int)r->n;
+		break;
+	case M_INCLUDE:
+	case M_EXISTS:
+		if (rlen < 1 || rest[0] != ':')
+			return fail_why(why, cap, "\"%.*s\" needs :domain",
+			                (int)n, s);
+		t.spec = rest + 1;
+		t.spec_len = rlen - 1;
+		if (spec_check(t.spec, t.spec_len, true, false, why, cap) < 0)
+			return -1;
+		break;
+	case M_A:
+	case M_MX:
+	case M_PTR: {
+		const char *c6 = NULL, *c4 = NULL, *end = rest + rlen;
+
+		if (t.kind != M_PTR) {
+			/* [ "/" cidr4 ] [ "//" cidr6 ], read from the end */
+			const char *c = tail_cidr(rest, rlen);
+
+			if (c != NULL && c > rest && c[-1] == '/') {
+				c6 = c - 1;
+				if (cidr_parse(c, (size_t)(end - c), 128,
+				               &t.cidr6, why, cap) < 0)
+					return -1;
+				end = c6;
+				c = tail_cidr(rest, (size_t)(end - rest));
+			}
+			if (c != NULL) {
+				c4 = c;
+				if (cidr_parse(c, (size_t)(end - c), 32,
+				               &t.cidr4, why, cap) < 0)
+					return -1;
+				end = c4;
+			}
+		}
+		if (end > rest) {
+			if (rest[0] != ':')
+				return fail_why(why, cap,
+				                "unknown mechanism \"%.*s\"",
+				                (int)n, s);
+			t.spec = rest + 1;
+			t.spec_len = (size_t)(end - rest - 1);
+			if (spec_check(t.spec, t.spec_len, true, false, why,
+			               cap) < 0)
+				return -1;
+		}
+		break;
+	}
+	case M_IP4:
+	case M_IP6: {
+		const char *c, *end = rest + rlen;
+		char addr[INET6_ADDRSTRLEN + 1];
+		size_t an;
+		int fam = t.kind == M_IP4 ? AF_INET : AF_INET6;
+
+		if (rlen < 2 || rest[0] != ':')
+			return fail_why(why, cap, "\"%.*s\" needs :address",
+			                (int)n, s);
+		c = memchr(rest, '/', rlen);
+		if (c != NULL) {
+			if (cidr_parse(c, (size_t)(end - c),
+			               fam == AF_INET ? 32 : 128,
+			               fam == AF_INET ? &t.cidr4 : &t.cidr6,
+			               why, cap) < 0)
+				return -1;
+			end = c;
+		}
+		an = (size_t)(end - rest - 1);
+		if (an == 0 || an >= sizeof addr)
+			return fail_why(why, cap,
+			                "\"%.*s\": a malformed address", (int)n,
+			                s);
+		memcpy(addr, rest + 1, an);
+		addr[an] = '\0';
+		if (inet_pton(fam, addr, t.net) != 1)
+			return fail_why(
+			    why, cap, "\"%.*s\": %s is not an %s address",
+			    (int)n, s, addr, fam == AF_INET ? "IPv4" : "IPv6");
+		break;
+	}
+	}
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 8;
+		r->t = cs_xrealloc(r->t, r->cap * sizeof *r->t);
+	}
+	r->t[r->n++] = t;
+	return 0;
+}
+
+/* Whether a TXT text is an SPF record: "v=spf1" then a space or the end
+ * (4.5), case-insensitively. */
+static bool is_spf(const char *s, size_t n)
+{
+	return n >= 6 && strncasecmp(s, "v=spf1", 6) == 0 &&
+	       (n == 6 || s[6] == ' ');
+}
+
+/* The whole record, before any evaluation (4.6: a syntax error anywhere
+ * is permerror).  The record must outlive r. */
+static int rec_parse(const char *s, size_t n, spf_rec *r, char *why, size_t cap)
+{
+	size_t i;
+
+	memset(r, 0, sizeof *r);
+	r->all = -1;
+	if (!is_spf(s, n))
+		return fail_why(why, cap, "not a v=spf1 record");
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return fail_why(why, cap,
+			                "a control or non-ASCII character at "
+			                "offset %zu",
+			                i);
+	i = 6;
+	while (i < n) {
+		size_t b;
+
+		while (i < n && s[i] == ' ')
+			i++;
+		b = i;
+		while (i < n && s[i] != ' ')
+			i++;
+		if (i > b && term_parse(s + b, i - b, r, why, cap) < 0) {
+			rec_free(r);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int dr_spf_syntax(const char *record, char *why, size_t cap)
+{
+	spf_rec r;
+
+	if (rec_parse(record, strlen(record), &r, why, cap) < 0)
+		return -1;
+	rec_free(&r);
+	return 0;
+}
+
+/* ---- evaluation context
+ * ------------------------------------------------------ */
+
+typedef struct spf_ctx {
+	const dr_dns_src *src;
+	spf_ip ip;
+	char *sender; /* "local@domain" */
+	const char *local, *sdomain;
+	size_t local_len;
+	const char *helo;
+	dr_spf_out *out;
+	int depth;
+	char *ptr_name; /* %{p}, found once */
+} spf_ctx;
+
+static net_dns_answer *ask(spf_ctx *c, const char *name, int type)
+{
+	return c->src->query(c->src->arg, name, type);
+}
+
+static void drop(spf_ctx *c, net_dns_answer *a)
+{
+	c->src->release(c->src->arg, a);
+}
+
+static void reason(spf_ctx *c, const char *fmt, ...) CS_PRINTF(2, 3);
+static void reason(spf_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->out->reason, sizeof c->out->reason, fmt, ap);
+	va_end(ap);
+}
+
+/* RFC 4.3: labels of 1..63 octets, 253 in all, at least two labels. */
+static bool domain_ok(const char *d)
+{
+	size_t n = strlen(d), lab = 0, i;
+	bool dot = false;
+
+	if (n > 0 && d[n - 1] == '.')
+		n--;
+	if (n == 0 || n > 253)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (d[i] == '.') {
+			if (lab == 0)
+				return false;
+			lab = 0;
+			dot = true;
+		} else if (++lab > 63) {
+			return false;
+		}
+	}
+	return lab > 0 && dot;
+}
+
+/* ---- macros (7) ---------------------------------------------------------- */
+
+static void ip_text(const spf_ip *ip, bool dotted_v6, cs_buf *v)
+{
+	char b[INET6_ADDRSTRLEN];
+	int i;
+
+	if (ip->family == AF_INET || !dotted_v6) {
+		inet_ntop(ip->family, ip->a, b, sizeof b);
+		cs_buf_puts(v, b);
+		return;
+	}
+	for (i = 0; i < 16; i++)
+		cs_buf_printf(v, "%s%x.%x", i ? "." : "", ip->a[i] >> 4,
+		              ip->a[i] & 0xf);
+}
+
+static const char *ptr_macro(spf_ctx *c, const char *domain);
+
+static void macro_value(spf_ctx *c, char letter, const char *domain, cs_buf *v)
+{
+	switch (letter) {
+	case 's': cs_buf_puts(v, c->sender); break;
+	case 'l': cs_buf_append(v, c->local, c->local_len); break;
+	case 'o': cs_buf_puts(v, c->sdomain); break;
+	case 'd': cs_buf_puts(v, domain); break;
+	case 'i': ip_text(&c->ip, true, v); break;
+	case 'p': cs_buf_puts(v, ptr_macro(c, domain)); break;
+	case 'v':
+		cs_buf_puts(v, c->ip.family == AF_INET ? "in-addr" : "ip6");
+		break;
+	case 'h': cs_buf_puts(v, c->helo); break;
+	case 'c': ip_text(&c->ip, false, v); break;
+	case 'r': cs_buf_puts(v, "unknown"); break;
+	case 't': cs_buf_printf(v, "%lld", (long long)time(NULL)); break;
+	}
+}
+
+static void url_escape(const char *s, size_t n, cs_buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' ||
+		    ch == '~')
+			cs_buf_putc(out, (char)ch);
+		else
+			cs_buf_printf(out, "%%%02X", ch);
+	}
+}
+
+/* Split v on the delimiters, reverse if asked, keep the rightmost keep
+ * parts (0: all), join with '.' (7.3). */
+static void transform(const char *v, size_t vn, int keep, bool rev,
+                      const char *dl, size_t ndl, cs_buf *out)
+{
+	const char **part = cs_xmalloc((vn + 1) * sizeof *part);
+	size_t *plen = cs_xmalloc((vn + 1) * sizeof *plen);
+	size_t np = 0, i, b = 0, first;
+
+	for (i = 0; i <= vn; i++) {
+		bool cut;
+
+		if (i == vn)
+			cut = true;
+		else if (ndl == 0)
+			cut = v[i] == '.';
+		else
+			cut = memchr(dl, v[i], ndl) != NULL;
+		if (cut) {
+			part[np] = v + b;
+			plen[np++] = i - b;
+			b = i + 1;
+		}
+	}
+	if (rev) {
+		for (i = 0; i < np / 2; i++) {
+			const char *tp = part[i];
+			size_t tl = plen[i];
+
+			part[i] = part[np - 1 - i];
+			plen[i] = plen[np - 1 - i];
+			part[np - 1 - i] = tp;
+			plen[np - 1 - i] = tl;
+		}
+	}
+	first = keep > 0 && (size_t)keep < np ? np - (size_t)keep : 0;
+	for (i = first; i < np; i++) {
+		if (i > first)
+			cs_buf_putc(out, '.');
+		cs_buf_append(out, part[i], plen[i]);
+	}
+	free(part);
+	free(plen);
+}
+
+static int expand(spf_ctx *c, const char *s, size_t n, const char *domain,
+                  bool exp, cs_buf *out, char *why, size_t cap)
+{
+	size_t i = 0;
+
+	cs_buf_clear(out);
+	if (spec_check(s, n, false, exp, why, cap) < 0)
+		return -1;
+	while (i < n) {
+		cs_buf v = CS_BUF_INIT, t = CS_BUF_INIT;
+		const char *dl;
+		size_t len, ndl;
+		char letter;
+		int keep;
+		bool rev;
+
+		if (s[i] != '%') {
+			cs_buf_putc(out, s[i++]);
+			continue;
+		}
+		switch (s[i + 1]) {
+		case '%':
+			cs_buf_putc(out, '%');
+			i += 2;
+			continue;
+		case '_':
+			cs_buf_putc(out, ' ');
+			i += 2;
+			continue;
+		case '-':
+			cs_buf_puts(out, "%20");
+			i += 2;
+			continue;
+		}
+		(void)macro_parse(s + i, n - i, exp, &len, &letter, &keep, &rev,
+		                  &dl, &ndl, why, cap);
+		macro_value(c, (char)tolower((unsigned char)letter), domain,
+		            &v);
+		transform(v.data ? v.data : "", v.len, keep, rev, dl, ndl, &t);
+		if (isupper((unsigned char)letter))
+			url_escape(t.data ? t.data : "", t.len, out);
+		else
+			cs_buf_append(out, t.data ? t.data : "", t.len);
+		cs_buf_free(&v);
+		cs_buf_free(&t);
+		i += len;
+	}
+	if (!exp) {
+		/* 7.3: over 253 octets, drop labels from the left */
+		while (out->len > 253) {
+			const char *dot = memchr(out->data, '.', out->len);
+			size_t cut;
+
+			if (dot == NULL)
+				break;
+			cut = (size_t)(dot - out->data) + 1;
+			memmove(out->data, out->data + cut, out->len - cut);
+			cs_buf_truncate(out, out->len - cut);
+		}
+		if (out->len > 0 && out->data[out->len - 1] == '.')
+			cs_buf_truncate(out, out->len - 1);
+	}
+	return 0;
+}
+
+static void ctx_sender(spf_ctx *c, const char *sender, const char *domain)
+{
+	const char *at;
+
+	if (sender == NULL || *sender == '\0')
+		c->sender = cs_xasprintf("postmaster@%s", domain);
+	else if ((at = strrchr(sender, '@')) == NULL)
+		c->sender = cs_xasprintf("postmaster@%s", sender);
+	else if (at == sender)
+		c->sender = cs_xasprintf("postmaster%s", sender);
+	else
+		c->sender = cs_xstrdup(sender);
+	at = strrchr(c->sender, '@');
+	c->local = c->sender;
+	c->local_len = (size_t)(at - c->sender);
+	c->sdomain = at + 1;
+}
+
+int dr_spf_expand(const char *spec, size_t n, const char *ip,
+                  const char *sender, const char *domain, const char *helo,
+                  bool exp, cs_buf *out, char *why, size_t cap)
+{
+	spf_ctx c;
+	dr_spf_out o;
+	int rc;
+
+	memset(&c, 0, sizeof c);
+	memset(&o, 0, sizeof o);
+	c.out = &o;
+	if (!ip_parse(ip, &c.ip))
+		return fail_why(why, cap, "%s is not an IP address",
+		                ip ? ip : "(null)");
+	ctx_sender(&c, sender, domain);
+	c.helo = helo ? helo : domain;
+	rc = expand(&c, spec, n, domain, exp, out, why, cap);
+	free(c.sender);
+	free(c.ptr_name);
+	return rc;
+}
+
+/* ---- mechanisms (5)
+ * ---------------------------------------------------------- */
+
+typedef enum {
+	T_NOMATCH,
+	T_MATCH,
+	T_ERROR /* the result is set (permerror, temperror) */
+} term_res;
+
+static bool rr_in(const spf_ctx *c, const net_dns_rr *rr, int cidr4, int cidr6)
+{
+	int bits;
+
+	if (rr->family != c->ip.family)
+		return false;
+	if (c->ip.family == AF_INET)
+		bits = cidr4 < 0 ? 32 : cidr4;
+	else
+		bits = cidr6 < 0 ? 128 : cidr6;
+	return prefix_eq(rr->addr, c->ip.a, bits);
+}
+
+static int addr_type(const spf_ctx *c)
+{
+	return c->ip.family == AF_INET ? NET_DNS_A : NET_DNS_AAAA;
+}
+
+/* The reverse name of the client ("3.2.0.192.in-addr.arpa"). */
+static void reverse_name(const spf_ip *ip, cs_buf *out)
+{
+	int i;
+
+	if (ip->family == AF_INET) {
+		cs_buf_printf(out, "%u.%u.%u.%u.in-addr.arpa", ip->a[3],
+		              ip->a[2], ip->a[1], ip->a[0]);
+		return;
+	}
+	for (i = 15; i >= 0; i--)
+		cs_buf_printf(out, "%x.%x.", ip->a[i] & 0xf, ip->a[i] >> 4);
+	cs_buf_puts(out, "ip6.arpa");
+}
+
+static bool name_under(const char *name, const char *target)
+{
+	size_t n = strlen(name), t = strlen(target);
+
+	if (n == t)
+		return strcasecmp(name, target) == 0;
+	return n > t && name[n - t - 1] == '.' &&
+	       strcasecmp(name + n - t, target) == 0;
+}
+
+/*
+ * The validated names of the client (5.5): PTR names (at most 10) whose
+ * A/AAAA include the client.  A DNS error drops a name.  Returns the
+ * PTR answer's status (for the void count); names into *v (caller
+ * frees each and the array).
+ */
+static net_dns_status validated_names(spf_ctx *c, char ***v, size_t *nv)
+{
+	cs_buf rev = CS_BUF_INIT;
+	net_dns_answer *a;
+	net_dns_status st;
+	size_t i, j;
+
+	*v = NULL;
+	*nv = 0;
+	reverse_name(&c->ip, &rev);
+	a = ask(c, cs_buf_str(&rev), NET_DNS_PTR);
+	cs_buf_free(&rev);
+	st = a->status;
+	for (i = 0; st == NET_DNS_OK && i < a->n && i < SPF_MAX_NAMES; i++) {
+		net_dns_answer *f = ask(c, a->rr[i].text, addr_type(c));
+
+		for (j = 0; f->status == NET_DNS_OK && j < f->n; j++) {
+			if (rr_in(c, &f->rr[j], -1, -1)) {
+				*v = cs_xrealloc(*v, (*nv + 1) * sizeof **v);
+				(*v)[(*nv)++] = cs_xstrdup(a->rr[i].text);
+				break;
+			}
+		}
+		drop(c, f);
+	}
+	drop(c, a);
+	return st;
+}
+
+static void names_free(char **v, size_t nv)
+{
+	size_t i;
+
+	for (i = 0; i < nv; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* %{p} (7.3): a validated name under the domain if any, else any
+ * validated name, else "unknown".  Without a DNS source: "unknown". */
+static const char *ptr_macro(spf_ctx *c, const char *domain)
+{
+	char **v;
+	size_t nv, i;
+
+	if (c->ptr_name != NULL)
+		return c->ptr_name;
+	if (c->src == NULL)
+		return "unknown";
+	validated_names(c, &v, &nv);
+	for (i = 0; i < nv && c->ptr_name == NULL; i++)
+		if (name_under(v[i], domain))
+			c->ptr_name = cs_xstrdup(v[i]);
+	if (c->ptr_name == NULL)
+		c->ptr_name = cs_xstrdup(nv > 0 ? v[0] : "unknown");
+	names_free(v, nv);
+	return c->ptr_name;
+}
+
+static const char *nth(int n)
+{
+	return n == 1 ? "st" : n == 2 ? "nd" : n == 3 ? "rd" : "th";
+}
+
+/* A void lookup (4.6.4): the third one is permerror. */
+static bool count_void(spf_ctx *c, const spf_term *t, const char *domain)
+{
+	c->out->voids++;
+	if (c->out->voids <= SPF_MAX_VOIDS)
+		return true;
+	c->out->result = DR_SPF_PERMERROR;
+	reason(c, "%d%s void lookup, %.*s at %s (limit %d)", c->out->voids,
+	       nth(c->out->voids), (int)t->text_len, t->text, domain,
+	       SPF_MAX_VOIDS);
+	return false;
+}
+
+static term_res dns_error(spf_ctx *c, const net_dns_answer *a, const char *what)
+{
+	c->out->result = DR_SPF_TEMPERROR;
+	reason(c, "DNS error on %s %s: %s", what, a->name ? a->name : "?",
+	       a->error[0] ? a->error : "no answer");
+	return T_ERROR;
+}
+
+static dr_spf_result check_host(spf_ctx *c, const char *domain, bool top);
+
+static term_res term_eval(spf_ctx *c, const spf_term *t, const char *domain)
+{
+	cs_buf target = CS_BUF_INIT;
+	char why[160];
+	net_dns_answer *a = NULL;
+	term_res res = T_NOMATCH;
+	size_t i, j;
+
+	switch (t->kind) {
+	case M_ALL: return T_MATCH;
+	case M_IP4:
+	case M_IP6:
+		if ((t->kind == M_IP4) != (c->ip.family == AF_INET))
+			return T_NOMATCH;
+		return prefix_eq(t->net, c->ip.a,
+		                 t->kind == M_IP4
+		                     ? (t->cidr4 < 0 ? 32 : t->cidr4)
+		                     : (t->cidr6 < 0 ? 128 : t->cidr6))
+		           ? T_MATCH
+		           : T_NOMATCH;
+	default: break;
+	}
+	/* a DNS-querying term (4.6.4) */
+	if (++c->out->lookups > SPF_MAX_LOOKUPS) {
+		c->out->result = DR_SPF_PERMERROR;
+		reason(c, "%d%s DNS-querying term %.*s at %s (limit %d)",
+		       c->out->lookups, nth(c->out->lookups), (int)t->text_len,
+		       t->text, domain, SPF_MAX_LOOKUPS);
+		return T_ERROR;
+	}
+	if (t->spec == NULL) {
+		cs_buf_puts(&target, domain);
+	} else if (expand(c, t->spec, t->spec_len, domain, false, &target, why,
+	                  sizeof why) < 0) {
+		c->out->result = DR_SPF_PERMERROR;
+		reason(c, "%.*s at %s: %s", (int)t->text_len, t->text, domain,
+		       why);
+		return T_ERROR;
+	}
+	if (t->kind == M_INCLUDE) {
+		dr_spf_result r;
+
+		c->depth++;
+		r = check_host(c, cs_buf_str(&target), false);
+		c->depth--;
+		switch (r) {
+		case DR_SPF_PASS: res = T_MATCH; break;
+		case DR_SPF_FAIL:
+		case DR_SPF_SOFTFAIL:
+		case DR_SPF_NEUTRAL: res = T_NOMATCH; break;
+		case DR_SPF_NONE:
+			c->out->result = DR_SPF_PERMERROR;
+			reason(c, "%.*s at %s: %s has no SPF record",
+			       (int)t->text_len, t->text, domain,
+			       cs_buf_str(&target));
+			res = T_ERROR;
+			break;
+		default: /* temperror, permerror: reason already set */
+			c->out->result = r;
+			res = T_ERROR;
+		}
+		cs_buf_free(&target);
+		return res;
+	}
+	if (t->kind == M_PTR) {
+		char **v;
+		size_t nv;
+		net_dns_status st = validated_names(c, &v, &nv);
+
+		if ((st == NET_DNS_NXDOMAIN || st == NET_DNS_NODATA) &&
+		    !count_void(c, t, domain))
+			res = T_ERROR;
+		for (i = 0; res == T_NOMATCH && i < nv; i++)
+			if (name_under(v[i], cs_buf_str(&target)))
+				res = T_MATCH;
+		names_free(v, nv);
+		cs_buf_free(&target);
+		return res;
+	}
+	if (!domain_ok(cs_buf_str(&target))) {
+		/* an expanded name no server holds: a void lookup */
+		res = count_void(c, t, domain) ? T_NOMATCH : T_ERROR;
+		cs_buf_free(&target);
+		return res;
+	}
+	a = ask(c, cs_buf_str(&target),
+	        t->kind == M_MX       ? NET_DNS_MX
+	        : t->kind == M_EXISTS ? NET_DNS_A
+	                              : addr_type(c));
+	cs_buf_free(&target);
+	if (a->status == NET_DNS_ERROR) {
+		res = dns_error(c, a, t->kind == M_MX ? "MX" : "address");
+	} else if (a->status != NET_DNS_OK || a->n == 0) {
+		res = count_void(c, t, domain) ? T_NOMATCH : T_ERROR;
+	} else if (t->kind == M_EXISTS) {
+		res = T_MATCH;
+	} else if (t->kind == M_A) {
+		for (i = 0; i < a->n && res == T_NOMATCH; i++)
+			if (rr_in(c, &a->rr[i], t->cidr4, t->cidr6))
+				res = T_MATCH;
+	} else { /* M_MX */
+		if (a->n > SPF_MAX_NAMES) {
+			c->out->result = DR_SPF_PERMERROR;
+			reason(c,
+			       "%.*s at %s: %zu MX names, more than %d "
+			       "(RFC 7208 4.6.4)",
+			       (int)t->text_len, t->text, domain, a->n,
+			       SPF_MAX_NAMES);
+			res = T_ERROR;
+		}
+		for (i = 0; i < a->n && res == T_NOMATCH; i++) {
+			net_dns_answer *x;
+
+			if (a->rr[i].text == NULL || a->rr[i].text[0] == '\0')
+				continue; /* a null MX (RFC 7505) */
+			x = ask(c, a->rr[i].text, addr_type(c));
+			if (x->status == NET_DNS_ERROR)
+				res = dns_error(c, x, "address");
+			for (j = 0; x->status == NET_DNS_OK && j < x->n &&
+			            res == T_NOMATCH;
+			     j++)
+				if (rr_in(c, &x->rr[j], t->cidr4, t->cidr6))
+					res = T_MATCH;
+			drop(c, x);
+		}
+	}
+	drop(c, a);
+	return res;
+}
+
+static void add_domain(dr_spf_out *o, const char *d)
+{
+	o->domains =
+	    cs_xrealloc(o->domains, (o->ndomains + 1) * sizeof(char *));
+	o->domains[o->ndomains++] = cs_xstrdup(d);
+}
+
+static dr_spf_result qual_result(char q)
+{
+	switch (q) {
+	case '-': return DR_SPF_FAIL;
+	case '~': return DR_SPF_SOFTFAIL;
+	case '?': return DR_SPF_NEUTRAL;
+	default: return DR_SPF_PASS;
+	}
+}
+
+/*
+ * check_host(ip, domain, sender) (4).  top: domain is the first domain
+ * or reached from it by redirect= (its "all" is the one reported).  On
+ * temperror/permerror the reason is already in c->out.
+ */
+static dr_spf_result check_host(spf_ctx *c, const char *domain, bool top)
+{
+	net_dns_answer *a;
+	const net_dns_rr *rec = NULL;
+	dr_spf_result res = DR_SPF_NEUTRAL;
+	char why[160];
+	char *dom;
+	spf_rec r;
+	size_t i, nrec = 0;
+
+	if (!domain_ok(domain)) {
+		reason(c, "%s is not a domain name", domain);
+		return DR_SPF_NONE;
+	}
+	dom = cs_xstrdup(domain);
+	if (dom[strlen(dom) - 1] == '.')
+		dom[strlen(dom) - 1] = '\0';
+	add_domain(c->out, dom);
+	a = ask(c, dom, NET_DNS_TXT);
+	if (a->status == NET_DNS_ERROR) {
+		dns_error(c, a, "TXT");
+		drop(c, a);
+		free(dom);
+		return DR_SPF_TEMPERROR;
+	}
+	for (i = 0; a->status == NET_DNS_OK && i < a->n; i++) {
+		if (is_spf(a->rr[i].text, a->rr[i].len)) {
+			if (nrec++ == 0)
+				rec = &a->rr[i];
+		}
+	}
+	if (nrec == 0) {
+		reason(c, "no v=spf1 record at %s", dom);
+		res = DR_SPF_NONE;
+		goto out;
+	}
+	if (c->depth == 0 && c->out->record == NULL)
+		c->out->record = cs_xstrndup(rec->text, rec->len);
+	if (nrec > 1) {
+		reason(c, "%zu v=spf1 records at %s (RFC 7208 4.5 allows one)",
+		       nrec, dom);
+		res = DR_SPF_PERMERROR;
+		goto out;
+	}
+	if (memchr(rec->text, '\0', rec->len) != NULL ||
+	    rec_parse(rec->text, rec->len, &r, why, sizeof why) < 0) {
+		reason(c, "syntax error in the record at %s: %s", dom,
+		       memchr(rec->text, '\0', rec->len) ? "a NUL byte" : why);
+		res = DR_SPF_PERMERROR;
+		goto out;
+	}
+	if (top && r.all >= 0 && c->out->all_qualifier == 0)
+		c->out->all_qualifier = r.t[r.all].qual;
+	for (i = 0; i < r.n; i++) {
+		term_res tr = term_eval(c, &r.t[i], dom);
+
+		if (tr == T_ERROR) {
+			res = c->out->result;
+			break;
+		}
+		if (tr == T_MATCH) {
+			res = qual_result(r.t[i].qual);
+			reason(c, "matched %.*s at %s", (int)r.t[i].text_len,
+			       r.t[i].text, dom);
+			break;
+		}
+	}
+	if (i == r.n) {
+		if (r.redirect != NULL && r.all < 0) {
+			cs_buf target = CS_BUF_INIT;
+
+			if (++c->out->lookups > SPF_MAX_LOOKUPS) {
+				reason(
+				    c,
+				    "%d%s DNS-querying term redirect=%.*s at "
+				    "%s (limit %d)",
+				    c->out->lookups, nth(c->out->lookups),
+				    (int)r.redirect_len, r.redirect, dom,
+				    SPF_MAX_LOOKUPS);
+				res = DR_SPF_PERMERROR;
+			} else if (expand(c, r.redirect, r.redirect_len, dom,
+			                  false, &target, why,
+			                  sizeof why) < 0) {
+				reason(c, "redirect= at %s: %s", dom, why);
+				res = DR_SPF_PERMERROR;
+			} else {
+				c->depth++;
+				res = check_host(c, cs_buf_str(&target), top);
+				c->depth--;
+				if (res == DR_SPF_NONE) {
+					reason(
+					    c,
+					    "redirect=%s at %s: %s has no SPF "
+					    "record",
+					    cs_buf_str(&target), dom,
+					    cs_buf_str(&target));
+					res = DR_SPF_PERMERROR;
+				}
+			}
+			cs_buf_free(&target);
+		} else {
+			reason(c,
+			       "no term matched at %s (the default is "
+			       "neutral)",
+			       dom);
+		}
+	}
+	rec_free(&r);
+out:
+	drop(c, a);
+	free(dom);
+	c->out->result = res;
+	return res;
+}
+
+int dr_spf_check_src(const dr_dns_src *src, const char *ip, const char *domain,
+                     const char *sender, const char *helo, dr_spf_out *out,
+                     cs_err *err)
+{
+	spf_ctx c;
+
+	memset(&c, 0, sizeof c);
+	if (!ip_parse(ip, &c.ip))
+		return cs_err_set(err, CS_EINVAL, "%s is not an IP address",
+		                  ip ? ip : "(null)");
+	if (domain == NULL || *domain == '\0')
+		return cs_err_set(err, CS_EINVAL, "no domain to check");
+	memset(out, 0, sizeof *out);
+	c.src = src;
+	c.out = out;
+	ctx_sender(&c, sender, domain);
+	c.helo = helo && *helo ? helo : domain;
+	out->result = check_host(&c, domain, true);
+	free(c.sender);
+	free(c.ptr_name);
+	return 0;
+}
+
+static net_dns_answer *net_query(void *arg, const char *name, int type)
+{
+	return net_dns_query_sync(arg, name, type);
+}
+
+static void net_release(void *arg, net_dns_answer *a)
+{
+	(void)arg;
+	net_dns_answer_unref(a);
+}
+
+dr_dns_src dr_dns_src_net(net_dns *r)
+{
+	dr_dns_src src = {net_query, net_release, r};
+
+	return src;
+}
+
+int dr_spf_check(net_dns *r, const char *ip, const char *domain,
+                 const char *sender, const char *helo, dr_spf_out *out,
+                 cs_err *err)
+{
+	dr_dns_src src = dr_dns_src_net(r);
+
+	return dr_spf_check_src(&src, ip, domain, sender, helo, out, err);
+}
+
+void dr_spf_out_free(dr_spf_out *o)
+{
+	size_t i;
+
+	if (o == NULL)
+		return;
+	free(o->record);
+	for (i = 0; i < o->ndomains; i++)
+		free(o->domains[i]);
+	free(o->domains);
+	memset(o, 0, sizeof *o);
+}
