@@ -24,6 +24,7 @@ extern const cli_cmd cli_cmds_campaign[];
 extern const cli_cmd cli_cmds_campaign_explain[];
 extern const cli_cmd cli_cmds_run[];
 extern const cli_cmd cli_cmds_status[];
+extern const cli_cmd cli_cmds_doctor[];
 extern const cli_cmd cli_cmds_tenant[];
 extern const cli_cmd cli_cmds_stats[];
 extern const cli_cmd cli_cmds_warmup[];

@@ -43,6 +43,7 @@ static const cli_cmd *const tables[] = {
     cli_cmds_campaign_explain,
     cli_cmds_run,
     cli_cmds_status,
+    cli_cmds_doctor,
     cli_cmds_tenant,
     cli_cmds_stats,
     cli_cmds_warmup,

@@ -50,6 +50,13 @@ static const db_config_def defs[] = {
     {"unsubscribe.url_template", DB_CFG_URL, "", NULL, 0, 0,
      "one-click unsubscribe URL with {token}, e.g. "
      "https://example.com/u/{token} (empty: mailto only)"},
+    {"doctor.blocklists", DB_CFG_STRING, "", NULL, 0, 0,
+     "file of DNS block lists for 'coldseq doctor', lines \"ZONE ip|domain "
+     "TEST-ENTRY [CODE=MEANING ...]\" (empty: the built-in lists)"},
+    {"doctor.dkim_selectors", DB_CFG_STRING, "default,mail,dkim,s1,s2,k1", NULL,
+     0, 0,
+     "DKIM selectors 'coldseq doctor' tries for a generic inbox's domain "
+     "when no received copy showed one (comma-separated)"},
     /* OAuth2 (`inbox connect`).  Endpoints are settings so that tests
      * can point them at a local provider; plain http is refused unless
      * the host is on loopback (net_oauth_check_url).  The defaults are

@@ -158,4 +158,110 @@ void dr_list_free(dr_list *l);
 int dr_seen_checks(db *d, long long inbox_id, int64_t now, dr_list *out,
                    cs_err *err);
 
+/* ---- DNS block lists (dr_dnsbl.c) -------------------------------------- */
+
+typedef enum dr_bl_kind { DR_BL_IP, DR_BL_DOMAIN } dr_bl_kind;
+
+/* One list: its zone, what it lists, the entry it always lists (its test
+ * entry: 127.0.0.2, or a test domain) and what its answers mean. */
+typedef struct dr_blocklist {
+	char *zone;
+	dr_bl_kind kind;
+	char *test; /* listed by definition */
+	struct dr_bl_code {
+		char *code;    /* "127.0.0.2" */
+		char *meaning; /* "SBL: a known spam source" */
+	} * codes;
+	size_t ncodes;
+} dr_blocklist;
+
+typedef struct dr_blocklists {
+	dr_blocklist *v;
+	size_t n;
+} dr_blocklists;
+
+/* The built-in lists: zen.spamhaus.org, dbl.spamhaus.org, bl.spamcop.net,
+ * b.barracudacentral.org, psbl.surriel.com (never SORBS: shut down). */
+void dr_blocklists_default(dr_blocklists *out);
+/* A file of lines "ZONE ip|domain TEST-ENTRY [CODE=MEANING ...]" ('#'
+ * comments, blank lines; a meaning runs to the next CODE=).  CS_EINVAL
+ * naming FILE:LINE on a bad line; CS_EIO when it cannot be read. */
+int dr_blocklists_load(const char *path, dr_blocklists *out, cs_err *err);
+void dr_blocklists_free(dr_blocklists *b);
+/* Start (net_dns_query, no wait) every question dr_dnsbl_check will ask
+ * about subject: the lists' test entries, a never-listed entry, and
+ * subject on each list of its kind. */
+void dr_dnsbl_prefetch(net_dns *r, const dr_blocklists *b, dr_bl_kind kind,
+                       const char *subject);
+/* "blocklist" lines for subject (an IPv4 address, or a domain) on every
+ * list of that kind: "listed" (fail) with the code's meaning and the
+ * list's TXT reason; "list_unusable" (warn) when the list does not answer
+ * its test entry as listed, lists the never-listed entry, answers
+ * 127.255.255.x (an error code, e.g. a public resolver) or fails; one
+ * pass line for the lists that do not list it.  IPv6 subjects are not
+ * looked up (the lists are IPv4). */
+void dr_dnsbl_check(net_dns *r, const dr_blocklists *b, dr_bl_kind kind,
+                    const char *subject, dr_list *out);
+
+/* ---- a run: `coldseq doctor` (dr_check.c, dr_report.c) ---------------- */
+
+typedef struct dr_opts {
+	/* inbox names or addresses (none: see domain) */
+	const char *const *inboxes;
+	size_t ninboxes;
+	/* every live inbox whose address is at this domain; neither this nor
+	 * inboxes: every live inbox */
+	const char *domain;
+	int64_t now; /* ms, for the 7 days of received copies */
+	/* NULL: the file of config doctor.blocklists, else the defaults */
+	const dr_blocklists *blocklists;
+} dr_opts;
+
+typedef struct dr_domain_report {
+	char *domain;
+	dr_status verdict;
+	char **inboxes; /* the addresses checked at this domain */
+	size_t ninboxes;
+	/* messages a day the domain's live inboxes together may send (each
+	 * its daily cap, at most its messages_24h limit) */
+	long long daily_capacity;
+	dr_list checks;
+} dr_domain_report;
+
+typedef struct dr_inbox_report {
+	long long id;
+	char *name, *email;
+	const char *domain; /* into its domain report */
+	cs_provider_id provider;
+	dr_status verdict; /* the worst of its checks and its domain's */
+	dr_list checks;    /* its own (the domain's are in the domain's) */
+} dr_inbox_report;
+
+typedef struct dr_report {
+	dr_domain_report *domains; /* by name */
+	size_t ndomains;
+	dr_inbox_report *inboxes; /* by inbox name */
+	size_t ninboxes;
+	dr_status verdict; /* the worst of all */
+} dr_report;
+
+/* Check the inboxes o names and their domains.  Every DNS question of
+ * the first level (MX, SPF, _dmarc, DKIM selectors, _mta-sts, _smtp._tls,
+ * block lists, the SMTP hosts' addresses) is started at once and r is run
+ * once; the checks then read the cache.  Each domain is checked once.
+ * DNS trouble is a check line, not an error: the return is non-zero
+ * (err says) only for CS_ENOTFOUND (an inbox o names does not exist, or
+ * no inbox sends from o->domain), a bad doctor.blocklists file, or the
+ * database.  r: a resolver with a private loop (net_dns_run). */
+int dr_run(db *d, net_dns *r, const dr_opts *o, dr_report *out, cs_err *err);
+void dr_report_free(dr_report *rep);
+/* The inbox's domain report (never NULL for a report dr_run made). */
+const dr_domain_report *dr_report_domain(const dr_report *rep,
+                                         const dr_inbox_report *in);
+/* "check.defect,..." of what fails for inbox i (its domain's first), each
+ * once; caller frees. */
+char *dr_report_failing(const dr_report *rep, const dr_inbox_report *in);
+/* db_doctor_verdict_set for every inbox of rep, at now. */
+int dr_report_store(db *d, const dr_report *rep, int64_t now, cs_err *err);
+
 #endif

@@ -158,6 +158,10 @@ def setup():
     global EML, INBOX_CSV, CONTACTS_CSV, T3, C2
     coldseq(REAL, "init", check=0)
     coldseq(EMPTY, "init", check=0)
+    # doctor asks DNS: never the system's resolver from a test (port 9
+    # on loopback: nothing answers, the questions fail at once)
+    for d in (REAL, EMPTY):
+        coldseq(d, "config", "set", "dns.servers", "127.0.0.1:9", check=0)
     coldseq(REAL, "inbox", "add", "user1", "--email", S.user(1), "--smtp",
             "127.0.0.1:%d" % S.submission_port, "--smtp-tls", "starttls",
             "--imap", "127.0.0.1:%d" % S.imaps_port, "--imap-tls", "tls",
