@@ -34,46 +34,6 @@
 #define PASS_MIN   90 /* percent */
 #define JUNK_MAX   20 /* percent */
 
-/* ---- TEMPORARY: the check list's two helpers ---------------------------
- * dr_list_add and dr_list_free are helper D's (dr_check.c).  Until that
- * branch merges, these weak copies let dr_seen.c link on its own; D's
- * strong definitions replace them at link time, and the lead deletes
- * this block when merging. */
-__attribute__((weak)) void dr_list_add(dr_list *l, const char *check,
-                                       const char *defect, dr_status status,
-                                       const char *subject, const char *found,
-                                       const char *why, const char *fix)
-{
-	dr_check *c;
-
-	l->v = cs_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
-	c = &l->v[l->n++];
-	memset(c, 0, sizeof *c);
-	snprintf(c->check, sizeof c->check, "%s", check);
-	snprintf(c->defect, sizeof c->defect, "%s", defect ? defect : "");
-	c->status = status;
-	c->subject = subject ? cs_xstrdup(subject) : NULL;
-	c->found = found ? cs_xstrdup(found) : NULL;
-	c->why = why ? cs_xstrdup(why) : NULL;
-	c->fix = fix ? cs_xstrdup(fix) : NULL;
-}
-
-__attribute__((weak)) void dr_list_free(dr_list *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		free(l->v[i].subject);
-		free(l->v[i].found);
-		free(l->v[i].why);
-		free(l->v[i].fix);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-/* ---- end of the temporary block ---------------------------------------- */
-
 /* "DKIM 93%" (rounded), or "DKIM -" when no copy had a result. */
 static void rate(cs_buf *b, const char *what, long long pass, long long of)
 {
