@@ -139,3 +139,9 @@ rm -rf "$W"
 # watcher process watching 500 inboxes of the stack.
 python3 tests/bench/bench_watch.py --inboxes "${BENCH_INBOXES:-500}" \
     --big "${BENCH_BIG_MAILBOX:-100000}"
+
+# ---- deliverability check -------------------------------------------------
+# `doctor --all` over 500 inboxes on 50 domains against a local NSD (target
+# < 5 s), beside dig asking the same questions one after another.
+python3 tests/bench/bench_doctor.py --domains "${BENCH_DOCTOR_DOMAINS:-50}" \
+    --per-domain "${BENCH_DOCTOR_PER_DOMAIN:-10}"
