@@ -178,14 +178,16 @@ void cli_print_json(cli_ctx *ctx, void *cjson)
 
 void cli_error(const char *fmt, ...)
 {
-	cs_buf raw = CS_BUF_INIT, red = CS_BUF_INIT;
+	cs_buf raw = CS_BUF_INIT, red = CS_BUF_INIT, safe = CS_BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
 	cs_buf_vprintf(&raw, fmt, ap);
 	va_end(ap);
 	cs_redact(raw.data, raw.len, &red);
-	fprintf(stderr, "coldseq: %s\n", cs_buf_str(&red));
+	cs_escape_ctl(red.data, red.len, true, &safe);
+	fprintf(stderr, "coldseq: %s\n", cs_buf_str(&safe));
+	cs_buf_free(&safe);
 	if (json_errors.len)
 		cs_buf_putc(&json_errors, '\n');
 	cs_buf_append(&json_errors, cs_buf_str(&red), red.len);

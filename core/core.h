@@ -208,6 +208,11 @@ int cs_log_level_parse(const char *s, cs_log_level *out);
 void cs_log_close(void);
 /* Each call writes one line, redacted, with embedded newlines escaped. */
 void cs_log(cs_log_level level, const char *fmt, ...) CS_PRINTF(2, 3);
+/* Append s[0..n) with control bytes made visible: \xNN (and \n, \r;
+ * a tab becomes a space), or, with keep_lines, newlines and tabs kept
+ * as they are (a message meant for a terminal).  The one way text from
+ * outside reaches a log line or a terminal. */
+void cs_escape_ctl(const char *s, size_t n, bool keep_lines, cs_buf *out);
 #define cs_log_error(...) cs_log(CS_LOG_ERROR, __VA_ARGS__)
 #define cs_log_warn(...)  cs_log(CS_LOG_WARN, __VA_ARGS__)
 #define cs_log_info(...)  cs_log(CS_LOG_INFO, __VA_ARGS__)

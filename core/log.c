@@ -84,24 +84,25 @@ void cs_log_close(void)
 	lg.own_fd = false;
 }
 
-/* Append msg with control characters escaped (\n, \r, \t, \xNN). */
-static void put_escaped(cs_buf *line, const char *s, size_t n)
+void cs_escape_ctl(const char *s, size_t n, bool keep_lines, cs_buf *out)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c == '\n')
-			cs_buf_puts(line, "\\n");
+		if (keep_lines && (c == '\n' || c == '\t'))
+			cs_buf_putc(out, (char)c);
+		else if (c == '\n')
+			cs_buf_puts(out, "\\n");
 		else if (c == '\r')
-			cs_buf_puts(line, "\\r");
+			cs_buf_puts(out, "\\r");
 		else if (c == '\t')
-			cs_buf_putc(line, ' ');
+			cs_buf_putc(out, ' ');
 		else if (c < 0x20 || c == 0x7f)
-			cs_buf_printf(line, "\\x%02x", c);
+			cs_buf_printf(out, "\\x%02x", c);
 		else
-			cs_buf_putc(line, (char)c);
+			cs_buf_putc(out, (char)c);
 	}
 }
 
@@ -127,7 +128,7 @@ void cs_log(cs_log_level level, const char *fmt, ...)
 		cs_time_iso8601(cs_clock_now(NULL), ts, sizeof ts);
 		cs_buf_printf(&line, "%s %-5s ", ts, names[level]);
 	}
-	put_escaped(&line, cs_buf_str(&red), red.len);
+	cs_escape_ctl(cs_buf_str(&red), red.len, false, &line);
 	cs_buf_putc(&line, '\n');
 	if (write(lg.fd, line.data, line.len) < 0) {
 		/* nowhere left to report it */
