@@ -12,6 +12,7 @@ the Message-ID of a message coldseq sent (send-test) to an address that
 is not one of our inboxes.  The end-to-end case with Postfix itself
 writing them (opendkim + policyd-spf + NSD, good.test and badkey.test)
 waits for helper C's stack option."""
+import json
 import os
 import shutil
 import sqlite3
@@ -20,7 +21,8 @@ import tempfile
 
 import tap
 from cstool import coldseq
-from mailstack import DOMAIN, Stack
+from dnsstack import DnsServer
+from mailstack import DOMAIN, Stack, dkim_zone_lines
 from tap import eq, test
 
 BIN = os.environ["COLDSEQ_BIN"]
@@ -28,6 +30,7 @@ TMP = tempfile.mkdtemp(prefix="coldseq-rcvauth-")
 DATA = os.path.join(TMP, "data")
 HOST = "mail." + DOMAIN  # the receiving side's authserv-id
 S = None
+DNS = None
 
 
 def cs(*args, stdin=None, check=None):
@@ -185,15 +188,61 @@ def not_ours_and_no_results_from_an_untrusted_place():
     eq(r["dkim_selector"], "mail", "selector still read")
 
 
+@test
+def doctor_reads_the_same_copies():
+    """user1's three copies as `doctor --json` sums them up: the copy
+    with nothing trusted counts in the total only, not in a rate; one of
+    three in Junk is a placement warning (three copies are too few for a
+    failing rate); the DKIM check asks for the selectors the copies
+    carried (mail, published; old, not)."""
+    p = cs("doctor", "user1", "--json")
+    doc = json.loads(p.stdout)
+    [ins] = doc["inboxes"]
+    rs = [c for c in ins["checks"] if c["check"] == "receivers"]
+    eq([(r["status"], r["defect"], r["subject"]) for r in rs],
+       [("warn", "junk_placement", DOMAIN)], "receivers lines (%s)" % rs)
+    eq(rs[0]["found"], "%s: 3 copies, SPF 50%%, DKIM 50%%, DMARC 50%%, "
+       "Inbox 2 / Junk 1" % DOMAIN, "the summary")
+    [dom] = doc["domains"]
+    ks = {c["subject"]: (c["status"], c["defect"])
+          for c in dom["checks"] if c["check"] == "dkim"}
+    eq(ks, {"mail._domainkey." + DOMAIN: ("pass", ""),
+            "old._domainkey." + DOMAIN: ("fail", "key_missing")},
+       "the selectors the receivers saw")
+
+
+def dkim_key():
+    """The PEM public key of a fresh 2048-bit RSA key."""
+    key = subprocess.run(["openssl", "genrsa", "2048"], check=True,
+                         capture_output=True).stdout
+    return subprocess.run(["openssl", "rsa", "-pubout"], input=key,
+                          check=True, capture_output=True).stdout.decode()
+
+
 try:
+    DNS = DnsServer({
+        DOMAIN: ['@ TXT "v=spf1 ip4:127.0.0.1 -all"',
+                 "@ MX 10 mail.%s." % DOMAIN, "mail A 127.0.0.1",
+                 '_dmarc TXT "v=DMARC1; p=none; rua=mailto:d@%s"' % DOMAIN]
+        + dkim_zone_lines("mail", dkim_key()),
+        "bl.test": ["2.0.0.127 A 127.0.0.2"]}).start()
     S = Stack(users=6)
     S.start()
     subprocess.run([BIN, "--data-dir", DATA, "init"], check=True,
                    capture_output=True)
     for n in (1, 2, 3, 4):
         add_inbox(n)
+    # the doctor asks the test's NSD only, and its own block list
+    lists = os.path.join(TMP, "lists.conf")
+    with open(lists, "w") as f:
+        f.write("bl.test ip 127.0.0.2 127.0.0.2=a spam source\n")
+    cs("config", "set", "dns.servers", DNS.servers, check=0)
+    cs("config", "set", "dns.timeout", "2s", check=0)
+    cs("config", "set", "doctor.blocklists", lists, check=0)
     tap.main()
 finally:
     if S:
         S.stop()
+    if DNS:
+        DNS.close()
     shutil.rmtree(TMP, ignore_errors=True)
