@@ -465,10 +465,10 @@ static bool related_domain(const char *a, const char *b)
 	na = strlen(a);
 	nb = strlen(b);
 	if (na == nb)
-		return strcmp(a, b) == 0;
+		return strcasecmp(a, b) == 0;
 	if (na > nb)
-		return a[na - nb - 1] == '.' && strcmp(a + na - nb, b) == 0;
-	return b[nb - na - 1] == '.' && strcmp(b + nb - na, a) == 0;
+		return a[na - nb - 1] == '.' && strcasecmp(a + na - nb, b) == 0;
+	return b[nb - na - 1] == '.' && strcasecmp(b + nb - na, a) == 0;
 }
 
 static void set_word(char dst[16], const char *w)
@@ -517,7 +517,7 @@ static const char *dkim_verdict(cls_authres *ar, size_t nar, const bool *trust,
 			if (dom == NULL) {
 				if (anon == NULL)
 					anon = r->result;
-			} else if (sig && sig->d && strcmp(dom, sig->d) == 0 &&
+			} else if (sig && sig->d && strcasecmp(dom, sig->d) == 0 &&
 			           (sel == NULL || sig->s == NULL ||
 			            strcasecmp(sel, sig->s) == 0)) {
 				/* two signatures of one domain (RSA and
@@ -663,7 +663,7 @@ void cls_received_parse(const char *raw, size_t len, cls_received *out)
 			out->authserv_id = cs_xstrdup(ar[i].authserv_id);
 	for (i = 0; i < nar; i++)
 		trust[i] = out->authserv_id && !is_arc[i] &&
-		           strcmp(ar[i].authserv_id, out->authserv_id) == 0;
+		           strcasecmp(ar[i].authserv_id, out->authserv_id) == 0;
 
 	/* our signature */
 	ours = 0;
@@ -695,7 +695,7 @@ void cls_received_parse(const char *raw, size_t len, cls_received *out)
 	 * instance) for a method the above leave out */
 	for (i = 0; out->authserv_id && i < nar; i++)
 		if (is_arc[i] &&
-		    strcmp(ar[i].authserv_id, out->authserv_id) == 0 &&
+		    strcasecmp(ar[i].authserv_id, out->authserv_id) == 0 &&
 		    (best_i < 0 || ar[i].instance > ar[best_i].instance))
 			best_i = (int)i;
 	if (best_i >= 0) {
