@@ -51,4 +51,66 @@ int dr_spf_expand(const char *spec, size_t n, const char *ip,
 int dr_dmarc_find_src(const dr_dns_src *src, const char *from_domain,
                       dr_dmarc *out, cs_err *err);
 
+/* ---- one doctor run (dr_check.c, dr_auth.c) ------------------------------ */
+
+/* What one generic SMTP host resolves to. */
+typedef struct dr_host {
+	char *host;
+	char **ip;
+	size_t n;
+	bool local;      /* loopback: the real sending address is unknown */
+	bool unresolved; /* no A/AAAA */
+	char error[64];  /* a DNS error, "" none */
+} dr_host;
+
+typedef struct dr_selector {
+	char *name, *domain; /* s=, d= */
+	bool probe;          /* a common name tried, not known to be used */
+	bool seen;           /* on a received copy */
+} dr_selector;
+
+typedef struct dr_dom {
+	dr_domain_report *rep; /* into the report */
+	char org[256];
+	bool google, microsoft, generic;
+	size_t *inb; /* indexes into the run's inboxes */
+	size_t ninb;
+	dr_selector *sel;
+	size_t nsel;
+} dr_dom;
+
+typedef struct dr_ctx {
+	db *d;
+	net_dns *r;
+	const dr_opts *o;
+	const dr_blocklists *bl;
+	db_inbox *all; /* every live inbox */
+	size_t nall;
+	db_inbox **in; /* the ones checked, parallel to rep->inboxes */
+	size_t nin;
+	dr_host *hosts;
+	size_t nhosts;
+	dr_dom *doms;
+	size_t ndoms;
+	dr_report *rep;
+	bool unsub_url; /* config unsubscribe.url_template set */
+} dr_ctx;
+
+/* Helpers of the run (dr_check.c). */
+net_dns_answer *dr_get(dr_ctx *R, const char *name, int type);
+void dr_clean_text(const char *s, size_t n, cs_buf *out);
+dr_host *dr_host_of(dr_ctx *R, const char *host);
+bool dr_is_loopback_ip(const char *ip);
+bool dr_is_spf(const char *t, size_t n);
+void dr_free_strv(char **v, size_t n);
+
+/* The authentication checks (dr_auth.c): a domain's SPF (*record_ok:
+ * exactly one usable record), an inbox's sending host in it, the DKIM
+ * keys, DMARC. */
+void dr_check_spf(dr_ctx *R, dr_dom *D, bool *record_ok);
+void dr_check_inbox_spf(dr_ctx *R, dr_dom *D, const db_inbox *in, dr_host *h,
+                        dr_list *L);
+void dr_check_dkim(dr_ctx *R, dr_dom *D);
+void dr_check_dmarc(dr_ctx *R, dr_dom *D);
+
 #endif
