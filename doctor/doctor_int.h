@@ -44,6 +44,60 @@ int dr_spf_expand(const char *spec, size_t n, const char *ip,
                   const char *sender, const char *domain, const char *helo,
                   bool exp, cs_buf *out, char *why, size_t cap);
 
+/* ---- an SPF record, parsed (dr_spf_record.c) ------------------------------
+ */
+
+typedef enum dr_spf_mech {
+	DR_SPF_M_ALL,
+	DR_SPF_M_INCLUDE,
+	DR_SPF_M_A,
+	DR_SPF_M_MX,
+	DR_SPF_M_PTR,
+	DR_SPF_M_IP4,
+	DR_SPF_M_IP6,
+	DR_SPF_M_EXISTS
+} dr_spf_mech;
+
+typedef struct dr_spf_term {
+	char qual; /* '+', '-', '~', '?' */
+	dr_spf_mech kind;
+	const char *spec; /* domain-spec (NULL: the current domain) */
+	size_t spec_len;
+	int cidr4, cidr6; /* -1: not given */
+	unsigned char net[16];
+	const char *text; /* the term as written */
+	size_t text_len;
+} dr_spf_term;
+
+typedef struct dr_spf_rec {
+	dr_spf_term *t;
+	size_t n, cap;
+	const char *redirect, *exp;
+	size_t redirect_len, exp_len;
+	int all; /* index of the first "all", -1: none */
+} dr_spf_rec;
+
+/* A v=spf1 record: "v=spf1" then a space or the end (RFC 7208 4.5). */
+bool dr_spf_is_record(const char *s, size_t n);
+/* The whole record s[0..n) into *r (which points into s: s must outlive
+ * it): 0, or -1 with the first syntax error in why (permerror). */
+int dr_spf_rec_parse(const char *s, size_t n, dr_spf_rec *r, char *why,
+                     size_t cap);
+void dr_spf_rec_free(dr_spf_rec *r);
+/* One macro-expand at s[0..n) beginning "%{" (7.1): its length, letter,
+ * keep count (0: all), reverse flag and delimiters; exp allows c, r, t.
+ * 0, or -1 with why. */
+int dr_spf_macro_parse(const char *s, size_t n, bool exp, size_t *len,
+                       char *letter, int *keep, bool *rev, const char **dl,
+                       size_t *ndl, char *why, size_t cap);
+/* A domain-spec (domain: it must end in a valid toplabel) or an
+ * explanation string (exp): 0, or -1 with why. */
+int dr_spf_spec_check(const char *s, size_t n, bool domain, bool exp, char *why,
+                      size_t cap);
+/* Write fmt into why (when given) and return -1. */
+int dr_spf_fail_why(char *why, size_t cap, const char *fmt, ...)
+    CS_PRINTF(3, 4);
+
 /* ---- DMARC (dr_dmarc.c) ---------------------------------------------------
  */
 
@@ -101,7 +155,6 @@ net_dns_answer *dr_get(dr_ctx *R, const char *name, int type);
 void dr_clean_text(const char *s, size_t n, cs_buf *out);
 dr_host *dr_host_of(dr_ctx *R, const char *host);
 bool dr_is_loopback_ip(const char *ip);
-bool dr_is_spf(const char *t, size_t n);
 void dr_free_strv(char **v, size_t n);
 
 /* The authentication checks (dr_auth.c): a domain's SPF (*record_ok:

@@ -163,7 +163,7 @@ void dr_check_spf(dr_ctx *R, dr_dom *D, bool *record_ok)
 		goto out;
 	}
 	for (i = 0; a->status == NET_DNS_OK && i < a->n; i++)
-		if (dr_is_spf(a->rr[i].text, a->rr[i].len)) {
+		if (dr_spf_is_record(a->rr[i].text, a->rr[i].len)) {
 			cs_buf t = CS_BUF_INIT;
 
 			dr_clean_text(a->rr[i].text, a->rr[i].len, &t);

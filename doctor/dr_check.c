@@ -90,12 +90,6 @@ static bool starts_ci(const char *s, size_t n, const char *prefix)
 	return n >= k && strncasecmp(s, prefix, k) == 0;
 }
 
-/* A v=spf1 record: "v=spf1" then a space or the end (RFC 7208 4.5). */
-bool dr_is_spf(const char *t, size_t n)
-{
-	return starts_ci(t, n, "v=spf1") && (n == 6 || t[6] == ' ');
-}
-
 void dr_clean_text(const char *s, size_t n, cs_buf *out)
 {
 	size_t i;

@@ -79,467 +79,6 @@ static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
 	return ((a[whole] ^ b[whole]) & (0xff << (8 - rest)) & 0xff) == 0;
 }
 
-/* ---- the record ------------------------------------------------------------
- */
-
-typedef enum spf_mech {
-	M_ALL,
-	M_INCLUDE,
-	M_A,
-	M_MX,
-	M_PTR,
-	M_IP4,
-	M_IP6,
-	M_EXISTS
-} spf_mech;
-
-static const struct {
-	const char *name;
-	spf_mech kind;
-} mechs[] = {{"all", M_ALL}, {"include", M_INCLUDE}, {"a", M_A},
-             {"mx", M_MX},   {"ptr", M_PTR},         {"ip4", M_IP4},
-             {"ip6", M_IP6}, {"exists", M_EXISTS}};
-
-typedef struct spf_term {
-	char qual; /* '+', '-', '~', '?' */
-	spf_mech kind;
-	const char *spec; /* domain-spec (NULL: the current domain) */
-	size_t spec_len;
-	int cidr4, cidr6; /* -1: not given */
-	unsigned char net[16];
-	const char *text; /* the term as written */
-	size_t text_len;
-} spf_term;
-
-typedef struct spf_rec {
-	spf_term *t;
-	size_t n, cap;
-	const char *redirect, *exp;
-	size_t redirect_len, exp_len;
-	int all; /* index of the first "all", -1: none */
-} spf_rec;
-
-static void rec_free(spf_rec *r)
-{
-	free(r->t);
-	memset(r, 0, sizeof *r);
-}
-
-static int fail_why(char *why, size_t cap, const char *fmt, ...)
-    CS_PRINTF(3, 4);
-static int fail_why(char *why, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why != NULL && cap > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, cap, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-static bool is_delim(char c)
-{
-	return c != '\0' && strchr(".-+,/_=", c) != NULL;
-}
-
-/* toplabel of RFC 7208 12: letters, digits and inner hyphens, not all
- * digits. */
-static bool toplabel_ok(const char *s, size_t n)
-{
-	bool alpha = false, hyphen = false;
-	size_t i;
-
-	if (n == 0 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (i = 0; i < n; i++) {
-		if (isalpha((unsigned char)s[i]))
-			alpha = true;
-		else if (s[i] == '-')
-			hyphen = true;
-		else if (!isdigit((unsigned char)s[i]))
-			return false;
-	}
-	return alpha || hyphen;
-}
-
-/*
- * One macro-expand at s[0..n) beginning "%{": its length into *len, its
- * letter (as written), keep count (0: all), reverse flag and delimiters.
- * exp: c, r, t are allowed (7.1).
- */
-static int macro_parse(const char *s, size_t n, bool exp, size_t *len,
-                       char *letter, int *keep, bool *rev, const char **dl,
-                       size_t *ndl, char *why, size_t cap)
-{
-	size_t i = 2;
-	char l;
-
-	if (i >= n)
-		return fail_why(why, cap, "unterminated macro %%{");
-	l = (char)tolower((unsigned char)s[i]);
-	if (strchr("slodiphvcrt", l) == NULL || s[i] == '\0')
-		return fail_why(why, cap, "unknown macro letter %%{%c", s[i]);
-	if (!exp && strchr("crt", l) != NULL)
-		return fail_why(
-		    why, cap, "macro %%{%c is allowed only in exp= text", s[i]);
-	*letter = s[i++];
-	*keep = 0;
-	if (i < n && isdigit((unsigned char)s[i])) {
-		long k = 0;
-
-		while (i < n && isdigit((unsigned char)s[i])) {
-			if (k < 1000)
-				k = k * 10 + (s[i] - '0');
-			i++;
-		}
-		if (k == 0)
-			return fail_why(why, cap,
-			                "macro %%{%c0: the digit transformer "
-			                "must not be zero",
-			                *letter);
-		*keep = (int)k;
-	}
-	*rev = false;
-	if (i < n && (s[i] == 'r' || s[i] == 'R')) {
-		*rev = true;
-		i++;
-	}
-	*dl = s + i;
-	while (i < n && is_delim(s[i]))
-		i++;
-	*ndl = (size_t)(s + i - *dl);
-	if (i >= n || s[i] != '}')
-		return fail_why(why, cap, "malformed macro %.*s",
-		                (int)(i + 1 < n ? i + 1 : n), s);
-	*len = i + 1;
-	return 0;
-}
-
-/*
- * A macro-string (RFC 7208 12) at s[0..n); domain: also a domain-spec
- * (it ends in a macro-expand or "." toplabel ["."]).
- */
-static int spec_check(const char *s, size_t n, bool domain, bool exp, char *why,
-                      size_t cap)
-{
-	size_t i = 0, lit = 0; /* lit: where the last literal run began */
-	bool last_macro = false;
-
-	if (domain && n == 0)
-		return fail_why(why, cap, "an empty domain");
-	while (i < n) {
-		if (s[i] == '%') {
-			size_t len;
-			char letter;
-			const char *dl;
-			size_t ndl;
-			int keep;
-			bool rev;
-
-			if (i + 1 < n && (s[i + 1] == '%' || s[i + 1] == '_' ||
-			                  s[i + 1] == '-')) {
-				i += 2;
-			} else if (i + 1 < n && s[i + 1] == '{') {
-				if (macro_parse(s + i, n - i, exp, &len,
-				                &letter, &keep, &rev, &dl, &ndl,
-				                why, cap) < 0)
-					return -1;
-				i += len;
-			} else {
-				return fail_why(why, cap,
-				                "a %% that is not a macro in "
-				                "\"%.*s\"",
-				                (int)n, s);
-			}
-			last_macro = true;
-			lit = i;
-			continue;
-		}
-		/* explain-string = *( macro-string / SP ) */
-		if (((unsigned char)s[i] < 0x21 && !(exp && s[i] == ' ')) ||
-		    (unsigned char)s[i] > 0x7e)
-			return fail_why(why, cap,
-			                "a character that is not allowed in "
-			                "\"%.*s\"",
-			                (int)n, s);
-		last_macro = false;
-		i++;
-	}
-	if (!domain || last_macro)
-		return 0;
-	/* domain-end = "." toplabel ["."] within the final literal run */
-	{
-		const char *p = s + lit;
-		size_t m = n - lit, dot;
-
-		if (m > 0 && p[m - 1] == '.')
-			m--;
-		for (dot = m; dot > 0 && p[dot - 1] != '.'; dot--)
-			;
-		if (dot == 0 || !toplabel_ok(p + dot, m - dot))
-			return fail_why(why, cap,
-			                "\"%.*s\" does not end in a top-level "
-			                "label",
-			                (int)n, s);
-	}
-	return 0;
-}
-
-/* "/n" at s[0..n): a cidr length 0..max without a leading zero. */
-static int cidr_parse(const char *s, size_t n, int max, int *out, char *why,
-                      size_t cap)
-{
-	int v = 0;
-	size_t i;
-
-	if (n < 2 || s[0] != '/')
-		return fail_why(why, cap, "a malformed cidr length");
-	if (n > 2 && s[1] == '0')
-		return fail_why(why, cap, "cidr length %.*s has a leading zero",
-		                (int)n, s);
-	for (i = 1; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return fail_why(why, cap,
-			                "a malformed cidr length %.*s", (int)n,
-			                s);
-		v = v * 10 + (s[i] - '0');
-		if (v > max)
-			return fail_why(
-			    why, cap, "cidr length %.*s is out of range (0-%d)",
-			    (int)n, s, max);
-	}
-	*out = v;
-	return 0;
-}
-
-/* The trailing "/n" run of s[0..*n): its start, or NULL. */
-static const char *tail_cidr(const char *s, size_t n)
-{
-	size_t i = n;
-
-	while (i > 0 && isdigit((unsigned char)s[i - 1]))
-		i--;
-	if (i == n || i == 0 || s[i - 1] != '/')
-		return NULL;
-	return s + i - 1;
-}
-
-static int term_parse(const char *s, size_t n, spf_rec *r, char *why,
-                      size_t cap)
-{
-	spf_term t;
-	size_t i = 0, nl;
-	bool qualified = false;
-	const char *rest;
-	size_t rlen;
-	unsigned k;
-
-	memset(&t, 0, sizeof t);
-	t.text = s;
-	t.text_len = n;
-	t.cidr4 = t.cidr6 = -1;
-	t.qual = '+';
-	if (strchr("+-~?", s[0]) != NULL) {
-		t.qual = s[0];
-		qualified = true;
-		i = 1;
-	}
-	/* a modifier: name "=" macro-string, name = ALPHA *(ALPHA / DIGIT /
-	 * "-" / "_" / ".") */
-	nl = i;
-	if (nl < n && isalpha((unsigned char)s[nl])) {
-		while (nl < n && (isalnum((unsigned char)s[nl]) ||
-		                  strchr("-_.", s[nl]) != NULL))
-			nl++;
-	}
-	if (!qualified && nl > 0 && nl < n && s[nl] == '=') {
-		const char *v = s + nl + 1;
-		size_t vn = n - nl - 1;
-
-		if (nl == 8 && strncasecmp(s, "redirect", 8) == 0) {
-			if (r->redirect != NULL)
-				return fail_why(why, cap,
-				                "redirect= appears twice");
-			if (spec_check(v, vn, true, false, why, cap) < 0)
-				return -1;
-			r->redirect = v;
-			r->redirect_len = vn;
-		} else if (nl == 3 && strncasecmp(s, "exp", 3) == 0) {
-			if (r->exp != NULL)
-				return fail_why(why, cap, "exp= appears twice");
-			if (spec_check(v, vn, true, false, why, cap) < 0)
-				return -1;
-			r->exp = v;
-			r->exp_len = vn;
-		} else if (spec_check(v, vn, false, true, why, cap) < 0) {
-			return -1;
-		}
-		return 0;
-	}
-	/* a directive */
-	nl = i;
-	while (nl < n && isalnum((unsigned char)s[nl]))
-		nl++;
-	for (k = 0; k < sizeof mechs / sizeof mechs[0]; k++)
-		if (strlen(mechs[k].name) == nl - i &&
-		    strncasecmp(s + i, mechs[k].name, nl - i) == 0)
-			break;
-	if (k == sizeof mechs / sizeof mechs[0])
-		return fail_why(why, cap, "unknown mechanism \"%.*s\"", (int)n,
-		                s);
-	t.kind = mechs[k].kind;
-	rest = s + nl;
-	rlen = n - nl;
-	switch (t.kind) {
-	case M_ALL:
-		if (rlen != 0)
-			return fail_why(why, cap, "\"%.*s\": all takes nothing",
-			                (int)n, s);
-		if (r->all < 0)
-			r->all = (int)r->n;
-		break;
-	case M_INCLUDE:
-	case M_EXISTS:
-		if (rlen < 1 || rest[0] != ':')
-			return fail_why(why, cap, "\"%.*s\" needs :domain",
-			                (int)n, s);
-		t.spec = rest + 1;
-		t.spec_len = rlen - 1;
-		if (spec_check(t.spec, t.spec_len, true, false, why, cap) < 0)
-			return -1;
-		break;
-	case M_A:
-	case M_MX:
-	case M_PTR: {
-		const char *c6 = NULL, *c4 = NULL, *end = rest + rlen;
-
-		if (t.kind != M_PTR) {
-			/* [ "/" cidr4 ] [ "//" cidr6 ], read from the end */
-			const char *c = tail_cidr(rest, rlen);
-
-			if (c != NULL && c > rest && c[-1] == '/') {
-				c6 = c - 1;
-				if (cidr_parse(c, (size_t)(end - c), 128,
-				               &t.cidr6, why, cap) < 0)
-					return -1;
-				end = c6;
-				c = tail_cidr(rest, (size_t)(end - rest));
-			}
-			if (c != NULL) {
-				c4 = c;
-				if (cidr_parse(c, (size_t)(end - c), 32,
-				               &t.cidr4, why, cap) < 0)
-					return -1;
-				end = c4;
-			}
-		}
-		if (end > rest) {
-			if (rest[0] != ':')
-				return fail_why(why, cap,
-				                "unknown mechanism \"%.*s\"",
-				                (int)n, s);
-			t.spec = rest + 1;
-			t.spec_len = (size_t)(end - rest - 1);
-			if (spec_check(t.spec, t.spec_len, true, false, why,
-			               cap) < 0)
-				return -1;
-		}
-		break;
-	}
-	case M_IP4:
-	case M_IP6: {
-		const char *c, *end = rest + rlen;
-		char addr[INET6_ADDRSTRLEN + 1];
-		size_t an;
-		int fam = t.kind == M_IP4 ? AF_INET : AF_INET6;
-
-		if (rlen < 2 || rest[0] != ':')
-			return fail_why(why, cap, "\"%.*s\" needs :address",
-			                (int)n, s);
-		c = memchr(rest, '/', rlen);
-		if (c != NULL) {
-			if (cidr_parse(c, (size_t)(end - c),
-			               fam == AF_INET ? 32 : 128,
-			               fam == AF_INET ? &t.cidr4 : &t.cidr6,
-			               why, cap) < 0)
-				return -1;
-			end = c;
-		}
-		an = (size_t)(end - rest - 1);
-		if (an == 0 || an >= sizeof addr)
-			return fail_why(why, cap,
-			                "\"%.*s\": a malformed address", (int)n,
-			                s);
-		memcpy(addr, rest + 1, an);
-		addr[an] = '\0';
-		if (inet_pton(fam, addr, t.net) != 1)
-			return fail_why(
-			    why, cap, "\"%.*s\": %s is not an %s address",
-			    (int)n, s, addr, fam == AF_INET ? "IPv4" : "IPv6");
-		break;
-	}
-	}
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 8;
-		r->t = cs_xrealloc(r->t, r->cap * sizeof *r->t);
-	}
-	r->t[r->n++] = t;
-	return 0;
-}
-
-/* Whether a TXT text is an SPF record: "v=spf1" then a space or the end
- * (4.5), case-insensitively. */
-static bool is_spf(const char *s, size_t n)
-{
-	return n >= 6 && strncasecmp(s, "v=spf1", 6) == 0 &&
-	       (n == 6 || s[6] == ' ');
-}
-
-/* The whole record, before any evaluation (4.6: a syntax error anywhere
- * is permerror).  The record must outlive r. */
-static int rec_parse(const char *s, size_t n, spf_rec *r, char *why, size_t cap)
-{
-	size_t i;
-
-	memset(r, 0, sizeof *r);
-	r->all = -1;
-	if (!is_spf(s, n))
-		return fail_why(why, cap, "not a v=spf1 record");
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			return fail_why(why, cap,
-			                "a control or non-ASCII character at "
-			                "offset %zu",
-			                i);
-	i = 6;
-	while (i < n) {
-		size_t b;
-
-		while (i < n && s[i] == ' ')
-			i++;
-		b = i;
-		while (i < n && s[i] != ' ')
-			i++;
-		if (i > b && term_parse(s + b, i - b, r, why, cap) < 0) {
-			rec_free(r);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int dr_spf_syntax(const char *record, char *why, size_t cap)
-{
-	spf_rec r;
-
-	if (rec_parse(record, strlen(record), &r, why, cap) < 0)
-		return -1;
-	rec_free(&r);
-	return 0;
-}
-
 /* ---- evaluation context
  * ------------------------------------------------------ */
 
@@ -702,7 +241,7 @@ static int expand(spf_ctx *c, const char *s, size_t n, const char *domain,
 	size_t i = 0;
 
 	cs_buf_clear(out);
-	if (spec_check(s, n, false, exp, why, cap) < 0)
+	if (dr_spf_spec_check(s, n, false, exp, why, cap) < 0)
 		return -1;
 	while (i < n) {
 		cs_buf v = CS_BUF_INIT, t = CS_BUF_INIT;
@@ -730,8 +269,8 @@ static int expand(spf_ctx *c, const char *s, size_t n, const char *domain,
 			i += 2;
 			continue;
 		}
-		(void)macro_parse(s + i, n - i, exp, &len, &letter, &keep, &rev,
-		                  &dl, &ndl, why, cap);
+		(void)dr_spf_macro_parse(s + i, n - i, exp, &len, &letter,
+		                         &keep, &rev, &dl, &ndl, why, cap);
 		macro_value(c, (char)tolower((unsigned char)letter), domain,
 		            &v);
 		transform(v.data ? v.data : "", v.len, keep, rev, dl, ndl, &t);
@@ -791,8 +330,8 @@ int dr_spf_expand(const char *spec, size_t n, const char *ip,
 	memset(&o, 0, sizeof o);
 	c.out = &o;
 	if (!ip_parse(ip, &c.ip))
-		return fail_why(why, cap, "%s is not an IP address",
-		                ip ? ip : "(null)");
+		return dr_spf_fail_why(why, cap, "%s is not an IP address",
+		                       ip ? ip : "(null)");
 	ctx_sender(&c, sender, domain);
 	c.helo = helo ? helo : domain;
 	rc = expand(&c, spec, n, domain, exp, out, why, cap);
@@ -924,7 +463,7 @@ static const char *nth(int n)
 }
 
 /* A void lookup (4.6.4): the third one is permerror. */
-static bool count_void(spf_ctx *c, const spf_term *t, const char *domain)
+static bool count_void(spf_ctx *c, const dr_spf_term *t, const char *domain)
 {
 	c->out->voids++;
 	if (c->out->voids <= SPF_MAX_VOIDS)
@@ -946,7 +485,7 @@ static term_res dns_error(spf_ctx *c, const net_dns_answer *a, const char *what)
 
 static dr_spf_result check_host(spf_ctx *c, const char *domain, bool top);
 
-static term_res term_eval(spf_ctx *c, const spf_term *t, const char *domain)
+static term_res term_eval(spf_ctx *c, const dr_spf_term *t, const char *domain)
 {
 	cs_buf target = CS_BUF_INIT;
 	char why[160];
@@ -955,13 +494,13 @@ static term_res term_eval(spf_ctx *c, const spf_term *t, const char *domain)
 	size_t i, j;
 
 	switch (t->kind) {
-	case M_ALL: return T_MATCH;
-	case M_IP4:
-	case M_IP6:
-		if ((t->kind == M_IP4) != (c->ip.family == AF_INET))
+	case DR_SPF_M_ALL: return T_MATCH;
+	case DR_SPF_M_IP4:
+	case DR_SPF_M_IP6:
+		if ((t->kind == DR_SPF_M_IP4) != (c->ip.family == AF_INET))
 			return T_NOMATCH;
 		return prefix_eq(t->net, c->ip.a,
-		                 t->kind == M_IP4
+		                 t->kind == DR_SPF_M_IP4
 		                     ? (t->cidr4 < 0 ? 32 : t->cidr4)
 		                     : (t->cidr6 < 0 ? 128 : t->cidr6))
 		           ? T_MATCH
@@ -985,7 +524,7 @@ static term_res term_eval(spf_ctx *c, const spf_term *t, const char *domain)
 		       why);
 		return T_ERROR;
 	}
-	if (t->kind == M_INCLUDE) {
+	if (t->kind == DR_SPF_M_INCLUDE) {
 		dr_spf_result r;
 
 		c->depth++;
@@ -1010,7 +549,7 @@ static term_res term_eval(spf_ctx *c, const spf_term *t, const char *domain)
 		cs_buf_free(&target);
 		return res;
 	}
-	if (t->kind == M_PTR) {
+	if (t->kind == DR_SPF_M_PTR) {
 		char **v;
 		size_t nv;
 		net_dns_status st = validated_names(c, &v, &nv);
@@ -1032,21 +571,22 @@ static term_res term_eval(spf_ctx *c, const spf_term *t, const char *domain)
 		return res;
 	}
 	a = ask(c, cs_buf_str(&target),
-	        t->kind == M_MX       ? NET_DNS_MX
-	        : t->kind == M_EXISTS ? NET_DNS_A
-	                              : addr_type(c));
+	        t->kind == DR_SPF_M_MX       ? NET_DNS_MX
+	        : t->kind == DR_SPF_M_EXISTS ? NET_DNS_A
+	                                     : addr_type(c));
 	cs_buf_free(&target);
 	if (a->status == NET_DNS_ERROR) {
-		res = dns_error(c, a, t->kind == M_MX ? "MX" : "address");
+		res =
+		    dns_error(c, a, t->kind == DR_SPF_M_MX ? "MX" : "address");
 	} else if (a->status != NET_DNS_OK || a->n == 0) {
 		res = count_void(c, t, domain) ? T_NOMATCH : T_ERROR;
-	} else if (t->kind == M_EXISTS) {
+	} else if (t->kind == DR_SPF_M_EXISTS) {
 		res = T_MATCH;
-	} else if (t->kind == M_A) {
+	} else if (t->kind == DR_SPF_M_A) {
 		for (i = 0; i < a->n && res == T_NOMATCH; i++)
 			if (rr_in(c, &a->rr[i], t->cidr4, t->cidr6))
 				res = T_MATCH;
-	} else { /* M_MX */
+	} else { /* DR_SPF_M_MX */
 		if (a->n > SPF_MAX_NAMES) {
 			c->out->result = DR_SPF_PERMERROR;
 			reason(c,
@@ -1105,7 +645,7 @@ static dr_spf_result check_host(spf_ctx *c, const char *domain, bool top)
 	dr_spf_result res = DR_SPF_NEUTRAL;
 	char why[160];
 	char *dom;
-	spf_rec r;
+	dr_spf_rec r;
 	size_t i, nrec = 0;
 
 	if (!domain_ok(domain)) {
@@ -1124,7 +664,7 @@ static dr_spf_result check_host(spf_ctx *c, const char *domain, bool top)
 		return DR_SPF_TEMPERROR;
 	}
 	for (i = 0; a->status == NET_DNS_OK && i < a->n; i++) {
-		if (is_spf(a->rr[i].text, a->rr[i].len)) {
+		if (dr_spf_is_record(a->rr[i].text, a->rr[i].len)) {
 			if (nrec++ == 0)
 				rec = &a->rr[i];
 		}
@@ -1143,7 +683,7 @@ static dr_spf_result check_host(spf_ctx *c, const char *domain, bool top)
 		goto out;
 	}
 	if (memchr(rec->text, '\0', rec->len) != NULL ||
-	    rec_parse(rec->text, rec->len, &r, why, sizeof why) < 0) {
+	    dr_spf_rec_parse(rec->text, rec->len, &r, why, sizeof why) < 0) {
 		reason(c, "syntax error in the record at %s: %s", dom,
 		       memchr(rec->text, '\0', rec->len) ? "a NUL byte" : why);
 		res = DR_SPF_PERMERROR;
@@ -1205,7 +745,7 @@ static dr_spf_result check_host(spf_ctx *c, const char *domain, bool top)
 			       dom);
 		}
 	}
-	rec_free(&r);
+	dr_spf_rec_free(&r);
 out:
 	drop(c, a);
 	free(dom);
