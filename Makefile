@@ -41,7 +41,7 @@ PKG_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libetpan: no pkg-config --libs (its Libs force a non-PIE link spec).
-LIBS := -letpan -lcsv -lidn2 -lyaml -lresolv $(PKG_LIBS) -lpthread -lm
+LIBS := -letpan -lcsv -lidn2 -lyaml $(PKG_LIBS) -lpthread -lm
 
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral

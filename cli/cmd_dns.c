@@ -256,6 +256,8 @@ static int run_query(cli_ctx *ctx, const cli_args *a)
 	ask(r, qs, 0, nq, par);
 	for (; shown < nq; shown++)
 		all_ok &= show(ctx, qs[shown].a, arr);
+	if (use_stdin && cli_opt_flag(a, "stats") && !a->json)
+		stats_out(ctx, r, NULL);
 	fflush(ctx->out);
 	if (use_stdin) {
 		/* more questions, one line each, answered at once: tests
@@ -283,7 +285,7 @@ static int run_query(cli_ctx *ctx, const cli_args *a)
 			fflush(ctx->out);
 		}
 	}
-	if (cli_opt_flag(a, "stats"))
+	if (cli_opt_flag(a, "stats") && (doc || !use_stdin))
 		stats_out(ctx, r, doc);
 	if (doc) {
 		cli_print_json(ctx, doc);
@@ -305,7 +307,8 @@ static const cli_opt query_opts[] = {
      "ask every question at once (a repeated one joins the first)"},
     {"stdin", 0, NULL, false,
      "then read more \"NAME [TYPE...]\" lines from standard input, "
-     "answering each at once with the same resolver and cache"},
+     "answering each at once with the same resolver and cache (with "
+     "--stats, the counters after each line)"},
     {NULL, 0, NULL, false, NULL},
 };
 

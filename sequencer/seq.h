@@ -220,6 +220,8 @@ typedef struct seq_watcher {
 	bool selected;     /* INBOX is the selected folder (for IDLE) */
 	bool forced;       /* a refresh was forced since the last connect */
 	uint32_t inbox_uidvalidity, inbox_last; /* INBOX read up to here */
+	struct seq_mx *mx; /* the service's (never blocks); NULL: a private
+	                      resolver per question (blocking) */
 } seq_watcher;
 
 /* The watcher of in; new touches the database (the loop thread), connect
@@ -304,11 +306,28 @@ int seq_dns_open(db *d, struct uv_loop_s *loop, net_dns **out, cs_err *err);
 
 /* Domain -> provider: a static map file (config dns.mx_map: lines
  * "domain google|microsoft|other"), well-known domains, then the domain's
- * MX records (bounded by a timeout), cached. */
+ * MX records through a resolver (seq_mx.c says more). */
 typedef struct seq_mx seq_mx;
 
-int seq_mx_new(const char *map_file, int timeout_ms, seq_mx **out, cs_err *err);
+/* A map only (map_file NULL or "": none); no DNS until seq_mx_set_dns. */
+int seq_mx_new(const char *map_file, seq_mx **out, cs_err *err);
+/* Replace the map (on an error the old one stays). */
+int seq_mx_load_map(seq_mx *m, const char *map_file, cs_err *err);
+/* The resolver to ask (not owned; NULL: no DNS, unknown domains are
+ * "other").  async false: dns is a private-loop resolver and lookups
+ * block (bounded by its timeout).  async true: dns runs on the caller's
+ * loop; seq_mx_esp never blocks, and wake(wake_arg) runs on that loop
+ * when a pending lookup's answer is in.  dns must be freed (its pending
+ * lookups cancelled) before m. */
+void seq_mx_set_dns(seq_mx *m, net_dns *dns, bool async,
+                    void (*wake)(void *arg), void *wake_arg);
 void seq_mx_free(seq_mx *m);
+#define SEQ_MX_PENDING 1
+/* 0 and *out; or SEQ_MX_PENDING (async only): the lookup is under way,
+ * ask again after the wake.  A lookup that failed is "other". */
+int seq_mx_esp(seq_mx *m, const char *domain, seq_esp *out);
+/* seq_mx_esp for a caller that cannot wait: pending is "other" (the
+ * lookup goes on, so a later question finds the answer). */
 seq_esp seq_mx_provider(seq_mx *m, const char *domain);
 const char *seq_esp_name(seq_esp e);
 
@@ -416,6 +435,12 @@ typedef struct seq_sched seq_sched;
 /* A scheduler over d on clock (the service clock).  v unseals the
  * unsubscribe key.  Reads inboxes, campaigns and settings; call
  * seq_sched_reload after the CLI changed them. */
+/* The service: recipients' MX through dns, on the service's loop, never
+ * blocking (a contact whose provider is not known yet waits, and
+ * wake(arg) runs when its answer is in).  Replaces the private resolver
+ * the scheduler opens by itself; dns must outlive s's use of it. */
+void seq_sched_use_dns(seq_sched *s, net_dns *dns, void (*wake)(void *arg),
+                       void *arg);
 int seq_sched_open(db *d, cs_vault *v, cs_clock *clock, seq_sched **out,
                    cs_err *err);
 void seq_sched_close(seq_sched *s);

@@ -101,12 +101,13 @@ static cs_provider_id provider_in_text(const char *text)
 	return CS_PROVIDER_GENERIC;
 }
 
-int seq_refusal_provider(db *d, const cls_rcpt *r, cs_provider_id *out,
-                         cs_err *err)
+int seq_refusal_provider(db *d, seq_mx *shared, const cls_rcpt *r,
+                         cs_provider_id *out, cs_err *err)
 {
 	const char *dom = domain_of(r->addr);
 	cs_buf map = CS_BUF_INIT;
 	seq_mx *mx = NULL;
+	net_dns *dns = NULL;
 	int rc;
 
 	*out = CS_PROVIDER_GENERIC;
@@ -118,11 +119,20 @@ int seq_refusal_provider(db *d, const cls_rcpt *r, cs_provider_id *out,
 	if (dom == NULL || cs_provider_by_domain(dom, out))
 		return 0;
 	/* the recipient's domain, as the scheduler sees it (the map, then
-	 * its MX): rare (a provider's code without its host named), so a
+	 * its MX) */
+	if (shared) {
+		*out = (cs_provider_id)seq_mx_provider(shared, dom);
+		return 0;
+	}
+	/* CLI: rare (a provider's code without its host named), so a
 	 * resolver for this one question */
 	if ((rc = db_config_get(d, "dns.mx_map", &map, NULL, err)) == 0 &&
-	    (rc = seq_mx_new(map.data, 3000, &mx, err)) == 0)
+	    (rc = seq_mx_new(map.data, &mx, err)) == 0 &&
+	    (rc = seq_dns_open(d, NULL, &dns, err)) == 0) {
+		seq_mx_set_dns(mx, dns, false, NULL, NULL);
 		*out = (cs_provider_id)seq_mx_provider(mx, dom);
+	}
+	net_dns_free(dns);
 	seq_mx_free(mx);
 	cs_buf_free(&map);
 	return rc;
@@ -250,7 +260,16 @@ int seq_domain_pause_hold(seq_sched *s, const db_inbox *in, const char *email,
 	if ((rc = db_domain_pause_list(s->d, dom, now, &v, &n, err)) != 0 ||
 	    n == 0)
 		return rc;
-	want = seq_mx_provider(s->mx, cdom);
+	if (seq_mx_esp(s->mx, cdom, &want) == SEQ_MX_PENDING) {
+		/* the service's resolver is asking: not toward a paused
+		 * provider by mistake; the contact looks again later */
+		*until = now + 1;
+		if (why)
+			cs_buf_puts(why, "the recipient's provider is not "
+			                 "known yet (DNS)");
+		db_domain_pause_list_free(v, n);
+		return 0;
+	}
 	for (i = 0; i < n && rc == 0; i++) {
 		const db_domain_pause *p = &v[i];
 		int64_t t = p->until;

@@ -76,9 +76,11 @@ bool seq_event_policy_code(const char *status);
 /* The provider that refused r: its report's MTA (Remote-MTA, else
  * Reporting-MTA), the host names in the server's words, else the
  * recipient's domain (well-known domains, then config dns.mx_map and
- * the domain's MX, looked up now). */
-int seq_refusal_provider(db *d, const cls_rcpt *r, cs_provider_id *out,
-                         cs_err *err);
+ * the domain's MX).  mx: the service's (never blocks: an MX not known
+ * yet counts as generic, and its lookup starts for the next time); NULL:
+ * a private resolver for this one question, blocking (CLI). */
+int seq_refusal_provider(db *d, seq_mx *mx, const cls_rcpt *r,
+                         cs_provider_id *out, cs_err *err);
 /* Policy row p (SEQ_ACT_DOMAIN) fired for r, reported to inbox in, from
  * provider prov: the pause or slow-down of in's domain toward prov is
  * recorded (or extended) and logged.  Inside the watcher's transaction. */
@@ -297,7 +299,9 @@ struct seq_sched {
 	size_t ncp;
 	seq_tsrc *ts;
 	size_t nts;
-	seq_mx *mx;
+	seq_mx *mx;      /* stable for the scheduler's life */
+	net_dns *dns;    /* what mx asks: owned (private loop) unless */
+	bool dns_shared; /* seq_sched_use_dns gave the service's */
 	char *default_tz;
 	int64_t min_gap_ms; /* config inbox.min_interval */
 	size_t rr;          /* campaign the next pass starts with */

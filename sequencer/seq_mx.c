@@ -2,20 +2,23 @@
  * seq_mx.c - which provider hosts a recipient's mail (for esp_match).
  *
  * Order: the user's static map (config dns.mx_map), well-known consumer
- * domains, then the domain's MX hosts (Google: *.google.com /
- * *.googlemail.com; Microsoft: *.outlook.com / *.protection.outlook.com);
- * the domains and host patterns are the provider table's
- * (core/provider.c).
- * Answers are cached for the life of the resolver; a lookup that fails or
- * times out counts as "other" and is cached too, so one slow domain costs
- * one timeout.  Tests and offline users set the map and never reach DNS.
+ * domains, then the domain's MX through coldseq's resolver (net_dns: the
+ * lowest preference wins; Google: *.google.com / *.googlemail.com;
+ * Microsoft: *.outlook.com / *.protection.outlook.com); the domains and
+ * host patterns are the provider table's (core/provider.c).  The
+ * resolver caches answers by their TTL, so nothing is cached here; a
+ * lookup that fails (timeout, refused, ...) counts as "other", and the
+ * resolver keeps the failure a few seconds.
+ *
+ * Two modes (seq_mx_set_dns): blocking, on a private-loop resolver (CLI
+ * paths, the simulated runs); or, on the service's loop, never blocking:
+ * an answer not in the resolver's cache yet starts the lookup, the
+ * caller is told "pending", and the wake callback runs on the loop when
+ * the answer is in.
  */
 #define _DEFAULT_SOURCE
 #include "seq.h"
 
-#include <arpa/nameser.h>
-#include <netinet/in.h>
-#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +30,13 @@ typedef struct mx_entry {
 } mx_entry;
 
 struct seq_mx {
-	mx_entry *v; /* the map, then the cache */
+	mx_entry *v; /* the map */
 	size_t n;
-	int timeout_ms;
+	net_dns *dns; /* not owned; NULL: no DNS ("other") */
+	bool async;
+	void (*wake)(void *arg);
+	void *wake_arg;
+	unsigned long pending; /* async lookups in flight */
 };
 
 const char *seq_esp_name(seq_esp e)
@@ -98,13 +105,24 @@ static int load_map(seq_mx *m, const char *path, cs_err *err)
 	return 0;
 }
 
-int seq_mx_new(const char *map_file, int timeout_ms, seq_mx **out, cs_err *err)
+static void map_clear(seq_mx *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		free(m->v[i].domain);
+	free(m->v);
+	m->v = NULL;
+	m->n = 0;
+}
+
+int seq_mx_new(const char *map_file, seq_mx **out, cs_err *err)
 {
 	seq_mx *m = cs_xcalloc(1, sizeof *m);
 	int rc;
 
-	m->timeout_ms = timeout_ms;
-	if (map_file && *map_file && (rc = load_map(m, map_file, err)) != 0) {
+	*out = NULL;
+	if ((rc = seq_mx_load_map(m, map_file, err)) != 0) {
 		seq_mx_free(m);
 		return rc;
 	}
@@ -112,71 +130,129 @@ int seq_mx_new(const char *map_file, int timeout_ms, seq_mx **out, cs_err *err)
 	return 0;
 }
 
+int seq_mx_load_map(seq_mx *m, const char *map_file, cs_err *err)
+{
+	seq_mx tmp;
+	int rc;
+
+	memset(&tmp, 0, sizeof tmp);
+	if (map_file && *map_file &&
+	    (rc = load_map(&tmp, map_file, err)) != 0) {
+		map_clear(&tmp);
+		return rc;
+	}
+	map_clear(m);
+	m->v = tmp.v;
+	m->n = tmp.n;
+	return 0;
+}
+
+void seq_mx_set_dns(seq_mx *m, net_dns *dns, bool async,
+                    void (*wake)(void *arg), void *wake_arg)
+{
+	m->dns = dns;
+	m->async = async;
+	m->wake = wake;
+	m->wake_arg = wake_arg;
+}
+
 void seq_mx_free(seq_mx *m)
 {
-	size_t i;
-
 	if (m == NULL)
 		return;
-	for (i = 0; i < m->n; i++)
-		free(m->v[i].domain);
-	free(m->v);
+	map_clear(m);
 	free(m);
 }
 
-/* The provider of the lowest-preference MX of domain; OTHER on failure. */
-static seq_esp lookup(seq_mx *m, const char *domain)
+/* The provider of the lowest-preference MX; OTHER for anything else. */
+static seq_esp esp_of(const net_dns_answer *a)
 {
-	unsigned char ans[4096];
-	struct __res_state rs;
-	ns_msg msg;
-	int len, i, best_pref = 1 << 20;
+	int best_pref = 1 << 20;
 	seq_esp best = SEQ_ESP_OTHER;
+	size_t i;
 
-	memset(&rs, 0, sizeof rs);
-	if (res_ninit(&rs) != 0)
+	if (a->status != NET_DNS_OK)
 		return SEQ_ESP_OTHER;
-	rs.retrans = m->timeout_ms / 1000 > 0 ? m->timeout_ms / 1000 : 1;
-	rs.retry = 1;
-	len = res_nquery(&rs, domain, ns_c_in, ns_t_mx, ans, sizeof ans);
-	if (len > 0 && ns_initparse(ans, len, &msg) == 0) {
-		for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-			ns_rr rr;
-			char host[NS_MAXDNAME];
-			int pref;
-
-			if (ns_parserr(&msg, ns_s_an, i, &rr) != 0 ||
-			    ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
-				continue;
-			pref = ns_get16(ns_rr_rdata(rr));
-			if (ns_name_uncompress(
-			        ns_msg_base(msg), ns_msg_end(msg),
-			        ns_rr_rdata(rr) + 2, host, sizeof host) < 0)
-				continue;
-			if (pref < best_pref) {
-				best_pref = pref;
-				best = (seq_esp)cs_provider_by_mx_host(host);
-			}
+	for (i = 0; i < a->n; i++)
+		if (a->rr[i].pref < best_pref) {
+			best_pref = a->rr[i].pref;
+			best = (seq_esp)cs_provider_by_mx_host(a->rr[i].text);
 		}
-	}
-	res_nclose(&rs);
 	return best;
+}
+
+/* One lookup of the async mode.  While net_dns_query runs, got points at
+ * the caller's answer (a cached answer comes at once); after, the lookup
+ * is in flight and its end wakes the caller's loop. */
+typedef struct mx_lookup {
+	seq_mx *m;
+	seq_esp *got;
+	bool *done;
+} mx_lookup;
+
+static void on_mx(void *arg, const net_dns_answer *a)
+{
+	mx_lookup *l = arg;
+	seq_mx *m = l->m;
+
+	if (l->got) {
+		*l->got = esp_of(a);
+		*l->done = true;
+	} else {
+		m->pending--;
+		/* "cancelled": the resolver is going away with the loop */
+		if (strcmp(a->error, "cancelled") != 0 && m->wake)
+			m->wake(m->wake_arg);
+	}
+	free(l);
+}
+
+int seq_mx_esp(seq_mx *m, const char *domain, seq_esp *out)
+{
+	cs_provider_id id;
+	size_t i;
+
+	*out = SEQ_ESP_OTHER;
+	for (i = 0; i < m->n; i++)
+		if (strcasecmp(m->v[i].domain, domain) == 0) {
+			*out = m->v[i].esp;
+			return 0;
+		}
+	if (cs_provider_by_domain(domain, &id)) {
+		*out = (seq_esp)id;
+		return 0;
+	}
+	if (m->dns == NULL)
+		return 0;
+	if (!m->async) {
+		net_dns_answer *a =
+		    net_dns_query_sync(m->dns, domain, NET_DNS_MX);
+
+		*out = esp_of(a);
+		net_dns_answer_unref(a);
+		return 0;
+	} else {
+		mx_lookup *l = cs_xcalloc(1, sizeof *l);
+		bool done = false;
+
+		l->m = m;
+		l->got = out;
+		l->done = &done;
+		net_dns_query(m->dns, domain, NET_DNS_MX, on_mx, l);
+		if (done)
+			return 0; /* l is freed */
+		l->got = NULL;
+		l->done = NULL;
+		m->pending++;
+		return SEQ_MX_PENDING;
+	}
 }
 
 seq_esp seq_mx_provider(seq_mx *m, const char *domain)
 {
-	cs_provider_id id;
 	seq_esp e;
-	size_t i;
 
-	for (i = 0; i < m->n; i++)
-		if (strcasecmp(m->v[i].domain, domain) == 0)
-			return m->v[i].esp;
-	if (cs_provider_by_domain(domain, &id))
-		e = (seq_esp)id;
-	else
-		e = lookup(m, domain);
-	remember(m, domain, e);
+	seq_mx_esp(m, domain, &e);
 	return e;
 }
 

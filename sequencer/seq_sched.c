@@ -132,7 +132,7 @@ static int domain_ok(seq_sched *s, seq_ibox *ib, const char *email, int64_t now,
  * because their sending domain is paused or slowed toward the contact's
  * provider (seq_domain_pause.c). */
 static int pick_inbox(seq_sched *s, seq_camp *c, const char *email, int64_t now,
-                      seq_ibox **out, bool *capped, cs_err *err)
+                      seq_ibox **out, bool *capped, bool *dns_wait, cs_err *err)
 {
 	const char *at = strrchr(email, '@');
 	seq_esp want = SEQ_ESP_OTHER;
@@ -143,8 +143,15 @@ static int pick_inbox(seq_sched *s, seq_camp *c, const char *email, int64_t now,
 
 	*out = NULL;
 	*capped = false;
+	*dns_wait = false;
 	if (c->c.esp_match && at) {
-		want = seq_mx_provider(s->mx, at + 1);
+		if (seq_mx_esp(s->mx, at + 1, &want) == SEQ_MX_PENDING) {
+			/* the service's resolver is asking: the contact
+			 * waits (it is not "other" yet); the answer wakes
+			 * the planner */
+			*dns_wait = true;
+			return 0;
+		}
 		for (i = 0; i < c->nib; i++) {
 			const seq_ibox *ib = &s->ib[c->ib[i]];
 
@@ -295,10 +302,12 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 		          now, err);
 		goto out;
 	} else {
-		bool capped;
+		bool capped, dns_wait;
 
-		if ((rc = pick_inbox(s, c, e->email, now, &ib, &capped, err)) !=
-		    0)
+		if ((rc = pick_inbox(s, c, e->email, now, &ib, &capped,
+		                     &dns_wait, err)) != 0)
+			goto out;
+		if (dns_wait) /* left as it is until the answer */
 			goto out;
 		if (ib == NULL && capped) { /* the domain had its share */
 			rc =

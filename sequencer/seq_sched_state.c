@@ -253,10 +253,20 @@ int seq_sched_reload(seq_sched *s, cs_err *err)
 	        0 ||
 	    (rc = db_config_get(s->d, "dns.mx_map", &map, NULL, err)) != 0)
 		goto out;
-	seq_mx_free(s->mx);
-	s->mx = NULL;
-	if ((rc = seq_mx_new(map.data, 3000, &s->mx, err)) != 0)
+	rc = s->mx ? seq_mx_load_map(s->mx, map.data, err)
+	           : seq_mx_new(map.data, &s->mx, err);
+	if (rc != 0)
 		goto out;
+	if (!s->dns_shared) {
+		/* a private resolver, asked blocking (CLI paths, simulated
+		 * runs), from the config as it is now */
+		seq_mx_set_dns(s->mx, NULL, false, NULL, NULL);
+		net_dns_free(s->dns);
+		s->dns = NULL;
+		if ((rc = seq_dns_open(s->d, NULL, &s->dns, err)) != 0)
+			goto out;
+		seq_mx_set_dns(s->mx, s->dns, false, NULL, NULL);
+	}
 	free(s->default_tz);
 	s->default_tz = cs_buf_detach(&tz, NULL);
 	s->min_gap_ms = gap * 1000;
@@ -355,7 +365,19 @@ void seq_sched_close(seq_sched *s)
 	for (i = 0; i < s->nib; i++)
 		db_inbox_free(&s->ib[i].in);
 	free(s->ib);
+	if (!s->dns_shared)
+		net_dns_free(s->dns);
 	seq_mx_free(s->mx);
 	free(s->default_tz);
 	free(s);
+}
+
+void seq_sched_use_dns(seq_sched *s, net_dns *dns, void (*wake)(void *arg),
+                       void *arg)
+{
+	if (!s->dns_shared)
+		net_dns_free(s->dns);
+	s->dns = dns;
+	s->dns_shared = true;
+	seq_mx_set_dns(s->mx, dns, true, wake, arg);
 }

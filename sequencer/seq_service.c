@@ -201,6 +201,11 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 /* ---- run ------------------------------------------------------------- */
 
+static void dns_wake(void *arg)
+{
+	svc_wake(arg, SVC_PLAN);
+}
+
 static int loopback_only(svc *sv, cs_err *err)
 {
 	size_t i;
@@ -263,6 +268,11 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 	svc_loop_init(&sv);
 	uv_timer_init(&sv.loop, &sv.wtimer);
 	sv.wtimer.data = &sv;
+	/* one resolver on the loop: the scheduler and the watchers ask it
+	 * without blocking; an answer wakes the planner */
+	if ((rc = seq_dns_open(d, &sv.loop, &sv.dns, err)) != 0)
+		goto loop_out;
+	seq_sched_use_dns(sv.s, sv.dns, dns_wake, &sv);
 	for (i = 0; i < 3; i++) {
 		uv_signal_init(&sv.loop, &sv.sig[i]);
 		sv.sig[i].data = &sv;
@@ -303,6 +313,10 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 loop_out:
 	/* ---- stop */
 	svc_watch_close_all(&sv);
+	/* its questions end ("cancelled", no wake) and its handles close
+	 * before the walk closes the rest */
+	net_dns_free(sv.dns);
+	sv.dns = NULL;
 	uv_walk(&sv.loop, close_walk, NULL);
 	uv_run(&sv.loop, UV_RUN_DEFAULT);
 	free(sv.w);

@@ -87,6 +87,7 @@ typedef struct svc_busy_ent {
 
 struct svc {
 	uv_loop_t loop;
+	net_dns *dns; /* on loop: recipients' MX (esp_match, the watchers) */
 	uv_timer_t timer, wtimer;
 	uv_idle_t again; /* the pass, at the next loop turn after the I/O */
 	uv_signal_t sig[3];

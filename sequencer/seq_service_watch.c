@@ -441,6 +441,7 @@ static int add_watcher(svc *sv, const db_inbox *src, cs_err *err)
 		free(r);
 		return rc;
 	}
+	r->w->mx = sv->s->mx; /* the service's resolver: never blocks */
 	/* its follow-ups wait for its first sync (the gate) */
 	svc_note_watch(sv, &r->in, DB_WATCH_STARTING, NULL);
 	sv->w = cs_xrealloc(sv->w, (sv->nw + 1) * sizeof(wrt *));

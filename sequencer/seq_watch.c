@@ -122,6 +122,7 @@ typedef struct ctx {
 	/* the provider that refused the recipient being recorded, when its
 	 * status is a provider's code (seq_refusal_provider) */
 	cs_provider_id prov;
+	seq_mx *mx; /* the watcher's (may be NULL) */
 } ctx;
 
 static int add_event(ctx *x, db_event *e)
@@ -283,7 +284,8 @@ static int record_report(ctx *x, const cls_class *c, db_event *e, cs_err *err)
 		x->prov = CS_PROVIDER_GENERIC;
 		if (rc == 0 && e->related_message_id &&
 		    seq_event_policy_code(r->status))
-			rc = seq_refusal_provider(x->d, r, &x->prov, err);
+			rc =
+			    seq_refusal_provider(x->d, x->mx, r, &x->prov, err);
 		if (rc == 0)
 			rc = apply(x, c,
 			           e->related_message_id ? SEQ_CTX_MATCHED
@@ -618,9 +620,12 @@ int seq_watcher_apply(seq_watcher *w, const seq_watch_batch *b,
 		return rc;
 	for (i = 0; i < b->nf && rc == 0; i++) {
 		const struct seq_watch_got *g = &b->f[i];
-		ctx x = {w->d,    w->clock,           w->in, g->name,
-		         g->role, g->uidvalidity,     0,     st,
-		         false,   CS_PROVIDER_GENERIC};
+		ctx x = {w->d,    w->clock,
+		         w->in,   g->name,
+		         g->role, g->uidvalidity,
+		         0,       st,
+		         false,   CS_PROVIDER_GENERIC,
+		         w->mx};
 
 		st->folders++;
 		if (!g->touched)

@@ -248,20 +248,20 @@ static void refusal_provider(void **state)
 	memset(&r, 0, sizeof r);
 	r.addr = "bob@corp.test";
 	r.mta = "gmail-smtp-in.l.google.com";
-	assert_int_equal(seq_refusal_provider(NULL, &r, &id, NULL), 0);
+	assert_int_equal(seq_refusal_provider(NULL, NULL, &r, &id, NULL), 0);
 	assert_int_equal(id, CS_PROVIDER_GOOGLE);
 	r.mta = "mail.example.test"; /* our own relay's report */
 	r.diag = "smtp; 550 5.7.515 Access denied, sending domain a.test "
 	         "doesn't meet the required authentication level. "
 	         "[BN1NAM02FT037.eop-nam02.prod.protection.outlook.com]";
-	assert_int_equal(seq_refusal_provider(NULL, &r, &id, NULL), 0);
+	assert_int_equal(seq_refusal_provider(NULL, NULL, &r, &id, NULL), 0);
 	assert_int_equal(id, CS_PROVIDER_MICROSOFT);
 	r.diag = "smtp; 421-4.7.28 unusual rate of unsolicited mail - gsmtp";
-	assert_int_equal(seq_refusal_provider(NULL, &r, &id, NULL), 0);
+	assert_int_equal(seq_refusal_provider(NULL, NULL, &r, &id, NULL), 0);
 	assert_int_equal(id, CS_PROVIDER_GOOGLE);
 	r.diag = "smtp; 550 5.7.26 refused";
 	r.addr = "bob@outlook.com";
-	assert_int_equal(seq_refusal_provider(NULL, &r, &id, NULL), 0);
+	assert_int_equal(seq_refusal_provider(NULL, NULL, &r, &id, NULL), 0);
 	assert_int_equal(id, CS_PROVIDER_MICROSOFT);
 }
 
