@@ -11,6 +11,11 @@
  * dns_parse.c; ARES_FLAG_NOCHECKRESP makes SERVFAIL and REFUSED reach us
  * as answers, so they are reported as what they are.
  *
+ * At most NET_DNS_MAX_ACTIVE questions are with c-ares at once; the rest
+ * wait in a FIFO and go out as answers come in.  A burst of hundreds
+ * (`doctor --all`) sent at once overflows socket buffers (ours or the
+ * server's) and the lost datagrams cost a whole retry timeout each.
+ *
  * Ownership: a question in flight (struct dns_q) lives until its c-ares
  * callback has run, which can happen inside ares_query (a bad name),
  * ares_process_fd, ares_cancel or ares_destroy.  The resolver itself is
@@ -27,6 +32,8 @@
 #include <string.h>
 
 #include <ares.h>
+
+#define NET_DNS_MAX_ACTIVE 64
 #include <uv.h>
 
 typedef struct dns_poll {
@@ -47,6 +54,7 @@ typedef struct dns_q {
 	int type;
 	waiter *w;
 	size_t nw;
+	bool started; /* handed to c-ares (else waiting in r->queue) */
 	struct dns_q *next;
 } dns_q;
 
@@ -57,7 +65,10 @@ struct net_dns {
 	ares_channel ch;
 	uv_timer_t timer;
 	dns_poll *polls;
-	dns_q *inflight;
+	dns_q *inflight; /* every question not yet answered */
+	dns_q **queue;   /* of those, the ones not yet started, FIFO */
+	size_t nqueue, qhead, qcap;
+	int active; /* started and not yet answered */
 	net_dns_cache *cache;
 	net_dns_stats stats;
 	int handles; /* open libuv handles (timer, polls) */
@@ -78,6 +89,7 @@ static void maybe_release(net_dns *r)
 {
 	if (r->freeing && r->handles == 0 && !r->own_loop) {
 		net_dns_cache_free(r->cache);
+		free(r->queue);
 		free(r);
 	}
 }
@@ -316,6 +328,21 @@ int net_dns_new(struct uv_loop_s *loop, const net_dns_opts *o, net_dns **out,
 	return 0;
 }
 
+static void deliver(net_dns *r, dns_q *q, net_dns_answer *a);
+
+static void cancel_queued(net_dns *r)
+{
+	while (r->qhead < r->nqueue) {
+		dns_q *q = r->queue[r->qhead++];
+		net_dns_answer *a =
+		    net_dns_answer_error(q->name, q->type, "cancelled");
+
+		deliver(r, q, a);
+		net_dns_answer_unref(a);
+	}
+	r->qhead = r->nqueue = 0;
+}
+
 void net_dns_free(net_dns *r)
 {
 	if (r == NULL || r->freeing)
@@ -325,6 +352,8 @@ void net_dns_free(net_dns *r)
 	 * c-ares closes its sockets (sock_state: the polls close) */
 	ares_destroy(r->ch);
 	r->ch = NULL;
+	/* and so does every question still waiting its turn */
+	cancel_queued(r);
 	uv_timer_stop(&r->timer);
 	uv_close((uv_handle_t *)&r->timer, on_handle_closed);
 	if (r->own_loop) {
@@ -332,6 +361,7 @@ void net_dns_free(net_dns *r)
 		if (uv_loop_close(&r->priv) != 0)
 			cs_log_warn("dns: the resolver's loop did not close");
 		net_dns_cache_free(r->cache);
+		free(r->queue);
 		free(r);
 	}
 	/* shared loop: freed by the last close callback (maybe_release) */
@@ -348,11 +378,40 @@ static void deliver(net_dns *r, dns_q *q, net_dns_answer *a)
 		;
 	if (*pp)
 		*pp = q->next;
+	if (q->started)
+		r->active--;
 	for (i = 0; i < q->nw; i++)
 		q->w[i].cb(q->w[i].arg, a);
 	free(q->w);
 	free(q->name);
 	free(q);
+}
+
+static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
+                      int alen);
+
+static void start(net_dns *r, dns_q *q)
+{
+	q->started = true;
+	r->active++;
+	r->stats.sent++;
+	ares_query(r->ch, q->name, 1 /* IN */, q->type, on_answer, q);
+}
+
+/* Start waiting questions while fewer than NET_DNS_MAX_ACTIVE are out. */
+static void pump(net_dns *r)
+{
+	bool any = false;
+
+	while (!r->freeing && r->active < NET_DNS_MAX_ACTIVE &&
+	       r->qhead < r->nqueue) {
+		start(r, r->queue[r->qhead++]);
+		any = true;
+	}
+	if (r->qhead == r->nqueue)
+		r->qhead = r->nqueue = 0;
+	if (any)
+		arm_timer(r);
 }
 
 static const char *ares_why(int status)
@@ -406,6 +465,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 	             *a->error ? ": " : "", a->error, a->n, keep ? ttl : 0);
 	deliver(r, q, a);
 	net_dns_answer_unref(a);
+	pump(r);
 }
 
 /* Lower-case name without its trailing dot into out; false when it is not
@@ -477,9 +537,16 @@ void net_dns_query(net_dns *r, const char *name, int type, net_dns_cb cb,
 	q->nw = 1;
 	q->next = r->inflight;
 	r->inflight = q;
-	r->stats.sent++;
-	ares_query(r->ch, key, 1 /* IN */, type, on_answer, q);
-	arm_timer(r);
+	if (r->active < NET_DNS_MAX_ACTIVE && r->qhead == r->nqueue) {
+		start(r, q);
+		arm_timer(r);
+		return;
+	}
+	if (r->nqueue == r->qcap) {
+		r->qcap = r->qcap ? r->qcap * 2 : 64;
+		r->queue = cs_xrealloc(r->queue, r->qcap * sizeof *r->queue);
+	}
+	r->queue[r->nqueue++] = q;
 }
 
 static void sync_cb(void *arg, const net_dns_answer *a)
