@@ -117,11 +117,11 @@ static bool show(cli_ctx *ctx, const net_dns_answer *a, cJSON *arr)
 		cJSON_AddItemToObject(o, "records", rrs);
 		cJSON_AddItemToArray(arr, o);
 	} else {
-		fprintf(ctx->out, "%s %s: %s%s%s%s%s%s%s\n", a->name,
-		        type_name(a->type), status_name(a->status),
-		        *a->error ? " (" : "", a->error, *a->error ? ")" : "",
-		        a->cname ? " via CNAME " : "", a->cname ? a->cname : "",
-		        a->cached ? " [cached]" : "");
+		fprintf(ctx->out, "%s %s: %s%s%s%s%s%s%s\n",
+		        cli_text(&b, a->name), type_name(a->type),
+		        status_name(a->status), *a->error ? " (" : "", a->error,
+		        *a->error ? ")" : "", a->cname ? " via CNAME " : "",
+		        a->cname ? a->cname : "", a->cached ? " [cached]" : "");
 		for (i = 0; i < a->n; i++) {
 			cs_buf_clear(&b);
 			rr_text(&a->rr[i], &b);

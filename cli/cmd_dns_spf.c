@@ -83,22 +83,26 @@ static int run_spf(cli_ctx *ctx, const cli_args *a)
 		cli_json_str(doc, "all", o.all_qualifier ? all : NULL);
 		cli_print_json(ctx, doc);
 	} else if (!a->quiet) {
-		fprintf(ctx->out, "spf %s for %s: %s\n", domain, ip,
-		        dr_spf_result_name(o.result));
-		fprintf(ctx->out, "  reason:  %s\n", o.reason);
+		cs_buf t = CS_BUF_INIT;
+
+		fprintf(ctx->out, "spf %s for %s: %s\n", cli_text(&t, domain),
+		        ip, dr_spf_result_name(o.result));
+		fprintf(ctx->out, "  reason:  %s\n", cli_text(&t, o.reason));
 		fprintf(ctx->out, "  record:  %s\n",
-		        o.record ? o.record : "(none)");
+		        o.record ? cli_text(&t, o.record) : "(none)");
 		fprintf(ctx->out,
 		        "  lookups: %d of 10 DNS-querying terms, %d of 2 void "
 		        "lookups\n",
 		        o.lookups, o.voids);
 		fprintf(ctx->out, "  domains:");
 		for (i = 0; i < o.ndomains; i++)
-			fprintf(ctx->out, "%s %s", i ? "," : "", o.domains[i]);
+			fprintf(ctx->out, "%s %s", i ? "," : "",
+			        cli_text(&t, o.domains[i]));
 		fprintf(ctx->out, "%s\n", o.ndomains ? "" : " (none)");
 		if (o.all_qualifier)
 			fprintf(ctx->out, "  all:     %call\n",
 			        o.all_qualifier);
+		cs_buf_free(&t);
 	}
 	dr_spf_out_free(&o);
 	net_dns_free(r);

@@ -176,6 +176,17 @@ void cli_print_json(cli_ctx *ctx, void *cjson)
 	cs_buf_free(&red);
 }
 
+const char *cli_text(cs_buf *b, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	cs_buf_clear(b);
+	cs_escape_ctl(s ? s : "", n > 300 ? 300 : n, false, b);
+	if (n > 300)
+		cs_buf_puts(b, "...");
+	return cs_buf_str(b);
+}
+
 void cli_error(const char *fmt, ...)
 {
 	cs_buf raw = CS_BUF_INIT, red = CS_BUF_INIT, safe = CS_BUF_INIT;
