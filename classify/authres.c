@@ -517,7 +517,8 @@ static const char *dkim_verdict(cls_authres *ar, size_t nar, const bool *trust,
 			if (dom == NULL) {
 				if (anon == NULL)
 					anon = r->result;
-			} else if (sig && sig->d && strcasecmp(dom, sig->d) == 0 &&
+			} else if (sig && sig->d &&
+			           strcasecmp(dom, sig->d) == 0 &&
 			           (sel == NULL || sig->s == NULL ||
 			            strcasecmp(sel, sig->s) == 0)) {
 				/* two signatures of one domain (RSA and

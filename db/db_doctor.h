@@ -21,9 +21,9 @@ typedef struct db_received {
 	 * "pass", "fail", "softfail", "neutral", "none", "temperror",
 	 * "permerror", "policy"; "" when it wrote none) */
 	const char *spf, *dkim, *dmarc;
-	const char *dkim_domain;   /* d= of our DKIM-Signature, "" none */
-	const char *dkim_selector; /* s= */
-	const char *dkim_headers;  /* h=, lower-case, ':'-separated */
+	const char *dkim_domain;     /* d= of our DKIM-Signature, "" none */
+	const char *dkim_selector;   /* s= */
+	const char *dkim_headers;    /* h=, lower-case, ':'-separated */
 	const char *mailfrom_domain; /* smtp.mailfrom's domain, "" unknown */
 	int list_unsub; /* DB_LU_HEADER | DB_LU_POST as the copy carried */
 } db_received;
@@ -51,7 +51,7 @@ typedef struct db_received_sum {
 	/* campaign copies with List-Unsubscribe-Post whose h= covers both
 	 * List-Unsubscribe and -Post (RFC 8058 4) */
 	long long unsub_signed;
-	long long campaign;     /* copies of campaign messages, and of them */
+	long long campaign; /* copies of campaign messages, and of them */
 	long long list_unsub, list_unsub_post; /* with each header */
 } db_received_sum;
 int db_received_summary(db *d, long long sender_inbox_id, int64_t since,
@@ -72,14 +72,13 @@ void db_dkim_seen_free(db_dkim_seen *v, size_t n);
 
 typedef struct db_doctor_verdict {
 	long long inbox_id;
-	char verdict[8];     /* "pass" | "warn" | "fail" */
-	int64_t checked_at;  /* ms */
-	char *failing;       /* "spf.lookup_limit,dmarc.missing" ("" none) */
+	char verdict[8];    /* "pass" | "warn" | "fail" */
+	int64_t checked_at; /* ms */
+	char *failing;      /* "spf.lookup_limit,dmarc.missing" ("" none) */
 } db_doctor_verdict;
 
 int db_doctor_verdict_set(db *d, long long inbox_id, const char *verdict,
-                          const char *failing, int64_t checked_at,
-                          cs_err *err);
+                          const char *failing, int64_t checked_at, cs_err *err);
 /* *found false when the inbox was never checked. */
 int db_doctor_verdict_get(db *d, long long inbox_id, db_doctor_verdict *out,
                           bool *found, cs_err *err);

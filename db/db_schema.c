@@ -658,8 +658,7 @@ static const db_migration migrations[] = {
      *    doctor`'s "what receivers saw".
      *  - doctor_verdicts: the last doctor verdict per inbox (`status`,
      *    campaign start), refreshed daily by the service. */
-    {17,
-     "deliverability check: received copies, doctor verdicts",
+    {17, "deliverability check: received copies, doctor verdicts",
      "CREATE TABLE received_copies ("
      "  receiver_inbox_id INTEGER NOT NULL"
      "    REFERENCES inboxes(id) ON DELETE CASCADE,"

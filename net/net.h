@@ -205,7 +205,6 @@ int net_oauth_exchange(const net_oauth_client *c, const cs_secret *code,
                        const cs_secret *verifier, const char *redirect_uri,
                        net_oauth_tokens *out, cs_err *err);
 
-
 /* ---- DNS through c-ares on a libuv loop (dns.c, dns_cache.c) ------------
  *
  * One resolver per loop.  Queries run in parallel over c-ares's sockets,
@@ -258,9 +257,9 @@ typedef struct net_dns_rr {
 	 * address in text form. */
 	char *text;
 	size_t len;
-	int pref;                /* MX preference */
-	int family;              /* A/AAAA: AF_INET or AF_INET6 */
-	unsigned char addr[16];  /* A/AAAA: network order (4 or 16 bytes) */
+	int pref;               /* MX preference */
+	int family;             /* A/AAAA: AF_INET or AF_INET6 */
+	unsigned char addr[16]; /* A/AAAA: network order (4 or 16 bytes) */
 } net_dns_rr;
 
 /* An answer is shared (the cache holds one reference); it never changes
@@ -270,12 +269,12 @@ typedef struct net_dns_answer {
 	char error[64]; /* NET_DNS_ERROR: "timeout", "server failure",
 	                   "refused", "no server", "malformed answer", ...
 	                   and "" otherwise */
-	char *name;      /* the name asked, lower-cased, no trailing dot */
-	int type;        /* the type asked */
-	size_t n;        /* RRs of that type (CNAME chains followed) */
+	char *name;     /* the name asked, lower-cased, no trailing dot */
+	int type;       /* the type asked */
+	size_t n;       /* RRs of that type (CNAME chains followed) */
 	net_dns_rr *rr;
-	char *cname;     /* the last CNAME target followed, or NULL */
-	bool cached;     /* answered from the cache */
+	char *cname; /* the last CNAME target followed, or NULL */
+	bool cached; /* answered from the cache */
 	int refs;
 } net_dns_answer;
 
