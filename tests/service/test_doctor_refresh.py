@@ -336,6 +336,7 @@ def a_stop_ends_the_check_in_progress():
     data = os.path.join(TMP, "data3")
     setup_data(data)
     sock = silent_resolver(data)
+    svc = None
     try:
         svc = Service(data, os.path.join(TMP, "run3.log"))
         kids = wait_for(lambda: doctor_children(svc.p.pid),
@@ -355,6 +356,10 @@ def a_stop_ends_the_check_in_progress():
            "a stopped check stored nothing")
     finally:
         sock.close()
+        if svc:  # only when it failed: nothing left running
+            svc.stop()
+            for pid in doctor_children(svc.p.pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 @test
@@ -362,6 +367,7 @@ def a_killed_service_leaves_no_doctor_behind():
     data = os.path.join(TMP, "data4")
     setup_data(data)
     sock = silent_resolver(data)
+    svc = None
     try:
         svc = Service(data, os.path.join(TMP, "run4.log"))
         kids = wait_for(lambda: doctor_children(svc.p.pid),
@@ -372,6 +378,8 @@ def a_killed_service_leaves_no_doctor_behind():
                  "the orphaned child %s to die" % kids, 10)
     finally:
         sock.close()
+        for pid in doctor_children(svc.p.pid) if svc else []:
+            os.kill(pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":
