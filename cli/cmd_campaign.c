@@ -268,8 +268,10 @@ static int run_show(cli_ctx *ctx, const cli_args *a)
 
 /* ---- start / pause / resume / enroll ---------------------------------- */
 
+/* warns: campaign start's "warnings" array (a cJSON array, owned from
+ * here), NULL for none. */
 static void enroll_report(cli_ctx *ctx, const char *name,
-                          const db_enroll_result *r)
+                          const db_enroll_result *r, cJSON *warns)
 {
 	if (ctx->args->json) {
 		cJSON *o = cJSON_CreateObject();
@@ -283,9 +285,12 @@ static void enroll_report(cli_ctx *ctx, const char *name,
 		                        (double)r->inactive);
 		cJSON_AddNumberToObject(o, "not_contacts",
 		                        (double)r->not_contacts);
+		if (warns)
+			cJSON_AddItemToObject(o, "warnings", warns);
 		cli_print_json(ctx, o);
 		return;
 	}
+	cJSON_Delete(warns);
 	fprintf(ctx->out,
 	        "%s: %lld enrolled, %lld already in it, %lld skipped (active "
 	        "in another campaign), %lld skipped (replied, bounced or "
@@ -296,12 +301,127 @@ static void enroll_report(cli_ctx *ctx, const char *name,
 	fputc('\n', ctx->out);
 }
 
+/* One warning of campaign start: on stderr (when msg is not NULL), and
+ * into warns (when not NULL) as {inbox, doctor: "fail"|"unchecked",
+ * failing, checked_at, message}. */
+static void doctor_warn(cJSON *warns, const char *inbox, const char *doctor,
+                        const char *failing, int64_t checked_at,
+                        const char *msg)
+{
+	cJSON *o, *arr;
+	const char *p;
+
+	if (msg)
+		fprintf(stderr, "coldseq: warning: %s\n", msg);
+	if (warns == NULL)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "inbox", inbox);
+	cJSON_AddStringToObject(o, "doctor", doctor);
+	arr = cJSON_AddArrayToObject(o, "failing");
+	for (p = failing; *p;) {
+		size_t n = strcspn(p, ",");
+		char *w = cs_xstrndup(p, n);
+
+		if (n)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(w));
+		free(w);
+		p += n + (p[n] == ',');
+	}
+	cli_json_time(o, "checked_at", checked_at);
+	cJSON_AddStringToObject(o, "message", msg ? msg : "");
+	cJSON_AddItemToArray(warns, o);
+}
+
+/* After a start: each inbox of c (its selectors) whose stored doctor
+ * verdict is fail gets a warning naming its failing checks and the
+ * command to see them; those never checked, one line suggesting
+ * `coldseq doctor`.  The start stands whatever this finds; a read error
+ * is a warning too. */
+static void doctor_warnings(cli_ctx *ctx, const db_campaign *c, cJSON *warns)
+{
+	db_inbox *ins = NULL;
+	size_t n = 0, i, nnever = 0;
+	cs_buf never = CS_BUF_INIT, msg = CS_BUF_INIT;
+	cs_err err = CS_ERR_INIT;
+	int64_t now = cs_clock_now(NULL);
+
+	if (db_inbox_list(ctx->db, NULL, &ins, &n, &err) != 0) {
+		fprintf(stderr,
+		        "coldseq: warning: the inboxes' doctor "
+		        "verdicts could not be read: %s\n",
+		        err.msg);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		db_doctor_verdict v;
+		bool found = false;
+
+		if (!seq_inbox_selected(&ins[i], c->inboxes))
+			continue;
+		if (db_doctor_verdict_get(ctx->db, ins[i].id, &v, &found,
+		                          &err) != 0) {
+			fprintf(stderr, "coldseq: warning: inbox %s: %s\n",
+			        ins[i].name, err.msg);
+			continue;
+		}
+		if (!found) {
+			cs_buf_printf(&never, "%s%s", nnever ? ", " : "",
+			              ins[i].name);
+			nnever++;
+			doctor_warn(warns, ins[i].name, "unchecked", "", 0,
+			            NULL);
+			continue;
+		}
+		if (strcmp(v.verdict, "fail") == 0) {
+			cs_buf_clear(&msg);
+			cs_buf_printf(
+			    &msg,
+			    "inbox %s fails the deliverability check "
+			    "(%s)%s: its mail may be refused or land in "
+			    "Junk; run 'coldseq doctor %s'",
+			    ins[i].name,
+			    v.failing[0] ? v.failing : "see the doctor",
+			    seq_doctor_stale(&v, now)
+			        ? ", as checked over 48 hours ago"
+			        : "",
+			    ins[i].name);
+			doctor_warn(warns, ins[i].name, "fail", v.failing,
+			            v.checked_at, msg.data);
+		}
+		db_doctor_verdict_free(&v);
+	}
+	if (nnever) {
+		cs_buf_clear(&msg);
+		cs_buf_printf(&msg,
+		              "%s %s %s never checked for deliverability (SPF, "
+		              "DKIM, DMARC, block lists): run 'coldseq doctor'",
+		              nnever == 1 ? "inbox" : "inboxes", never.data,
+		              nnever == 1 ? "was" : "were");
+		fprintf(stderr, "coldseq: warning: %s\n", msg.data);
+		/* the same sentence on each unchecked inbox's entry */
+		for (i = 0; warns && i < (size_t)cJSON_GetArraySize(warns);
+		     i++) {
+			cJSON *o = cJSON_GetArrayItem(warns, (int)i);
+			cJSON *d = cJSON_GetObjectItem(o, "doctor");
+
+			if (strcmp(cJSON_GetStringValue(d), "unchecked") == 0)
+				cJSON_ReplaceItemInObject(
+				    o, "message", cJSON_CreateString(msg.data));
+		}
+	}
+	cs_buf_free(&never);
+	cs_buf_free(&msg);
+	db_inbox_list_free(ins, n);
+}
+
 static int run_start(cli_ctx *ctx, const cli_args *a)
 {
 	db_campaign c;
 	db_enroll_result r;
 	cs_err err = CS_ERR_INIT;
 	int64_t now = cs_clock_now(NULL);
+	cJSON *warns;
 
 	memset(&r, 0, sizeof r);
 	if (db_campaign_get(ctx->db, a->pos[0], &c, &err) != 0) {
@@ -326,7 +446,9 @@ static int run_start(cli_ctx *ctx, const cli_args *a)
 		db_campaign_free(&c);
 		return CLI_EXIT_FAIL;
 	}
-	enroll_report(ctx, c.name, &r);
+	warns = ctx->args->json ? cJSON_CreateArray() : NULL;
+	doctor_warnings(ctx, &c, warns);
+	enroll_report(ctx, c.name, &r, warns);
 	db_campaign_free(&c);
 	return CLI_EXIT_OK;
 }
@@ -441,7 +563,7 @@ static int run_enroll(cli_ctx *ctx, const cli_args *a)
 	}
 	if (db_commit(ctx->db, &err) != 0)
 		goto fail_tx;
-	enroll_report(ctx, c.name, &r);
+	enroll_report(ctx, c.name, &r, NULL);
 	db_campaign_free(&c);
 	return r.not_contacts ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 fail_tx:
@@ -640,8 +762,15 @@ const cli_cmd cli_cmds_campaign[] = {
     {"campaign", "start", "NAME", "start a draft campaign (enrolls its list)",
      "Enrolls the campaign's list (contacts active in another campaign\n"
      "are skipped unless allow_parallel is set; the count is printed)\n"
-     "and makes the campaign active: the service sends from then on.\n\n"
-     "--json prints what was enrolled, as 'campaign enroll --json'.\n\n"
+     "and makes the campaign active: the service sends from then on.\n"
+     "Then, for each of its inboxes, the last 'coldseq doctor' verdict\n"
+     "(kept fresh by the running service): a failing inbox gets a\n"
+     "warning on stderr with its failing checks and 'run coldseq doctor\n"
+     "INBOX'; inboxes never checked get one line suggesting 'coldseq\n"
+     "doctor'.  The start succeeds either way.\n\n"
+     "--json prints what was enrolled, as 'campaign enroll --json', and\n"
+     "\"warnings\": [{\"inbox\", \"doctor\": \"fail\"|\"unchecked\",\n"
+     "\"failing\": [\"check.defect\"], \"checked_at\", \"message\"}].\n\n"
      "Example:\n  coldseq campaign start q1-founders",
      1, 1, CLI_NEEDS_DB, NULL, run_start},
     {"campaign", "pause", "NAME", "stop sending a campaign's steps",

@@ -8,8 +8,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli_int.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -19,6 +22,8 @@
 static const cli_opt doctor_opts[] = {
     {"all", 0, NULL, false, "every inbox (the default)"},
     {"domain", 0, "DOMAIN", false, "the inboxes whose address is at DOMAIN"},
+    {"parent-watch", 0, "PID", false,
+     "end when process PID, its parent, ends (the service's daily check)"},
     {NULL, 0, NULL, false, NULL},
 };
 
@@ -142,6 +147,29 @@ static void print_text(cli_ctx *ctx, const dr_report *rep)
 	fprintf(out, "verdict: %s\n", word(rep->verdict));
 }
 
+/* --parent-watch PID: the kernel kills this process when its parent
+ * ends (the service that started it, even by kill -9); a parent already
+ * gone (getppid is not PID any more) is an error. */
+static int watch_parent(const char *pid)
+{
+	char *end;
+	long p = strtol(pid, &end, 10);
+
+	if (*pid == '\0' || *end != '\0' || p <= 1) {
+		cli_error("doctor: --parent-watch takes a process id, not "
+		          "'%s'",
+		          pid);
+		return CLI_EXIT_USAGE;
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || (long)getppid() != p) {
+		cli_error("doctor: the process that started it (pid %ld) is "
+		          "gone",
+		          p);
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
 static int run_doctor(cli_ctx *ctx, const cli_args *a)
 {
 	const char *domain = cli_opt_value(a, "domain");
@@ -152,6 +180,9 @@ static int run_doctor(cli_ctx *ctx, const cli_args *a)
 	dr_report rep;
 	int rc;
 
+	if (cli_opt_value(a, "parent-watch") &&
+	    (rc = watch_parent(cli_opt_value(a, "parent-watch"))) != 0)
+		return rc;
 	if ((all ? 1 : 0) + (domain ? 1 : 0) + (a->npos > 0 ? 1 : 0) > 1) {
 		cli_error("doctor: give inbox names, --all or --domain, "
 		          "not more than one of them");

@@ -51,6 +51,9 @@ typedef struct ibox_status {
 	int warmup_quota;
 	cli_token_health token; /* OAuth2 inboxes */
 	seq_limits lim;         /* the provider limits, counted now */
+	/* the doctor's stored verdict (found: ever checked) */
+	db_doctor_verdict doc;
+	bool doc_found, doc_stale;
 } ibox_status;
 
 typedef struct ibox_set {
@@ -65,6 +68,7 @@ static void set_free(ibox_set *set)
 	for (i = 0; i < set->n; i++) {
 		db_runtime_free(&set->v[i].rt);
 		cs_buf_free(&set->v[i].detail);
+		db_doctor_verdict_free(&set->v[i].doc);
 	}
 	free(set->v);
 }
@@ -137,8 +141,11 @@ static int inbox_status(cli_ctx *ctx, const db_inbox *ins, size_t n,
 		    (rc = seq_inbox_runtime(ctx->db, s->in->id, pid, &s->rt,
 		                            err)) != 0 ||
 		    (rc = seq_limits_get(ctx->db, s->in, now, &s->lim, err)) !=
-		        0)
+		        0 ||
+		    (rc = db_doctor_verdict_get(ctx->db, s->in->id, &s->doc,
+		                                &s->doc_found, err)) != 0)
 			return rc;
+		s->doc_stale = s->doc_found && seq_doctor_stale(&s->doc, now);
 		health(s);
 	}
 	/* warmup's own cap beside the campaign cap */
@@ -221,6 +228,45 @@ static int64_t limits_until(const seq_limits *l)
 	return t;
 }
 
+/* The doctor's verdict: null (never checked) or {verdict, checked_at,
+ * stale, failing: ["check.defect", ...]}. */
+static cJSON *doctor_json(const ibox_status *s)
+{
+	cJSON *o, *arr;
+	const char *p;
+
+	if (!s->doc_found)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "verdict", s->doc.verdict);
+	cli_json_time(o, "checked_at", s->doc.checked_at);
+	cJSON_AddBoolToObject(o, "stale", s->doc_stale);
+	arr = cJSON_AddArrayToObject(o, "failing");
+	for (p = s->doc.failing; *p;) {
+		size_t n = strcspn(p, ",");
+		char *w = cs_xstrndup(p, n);
+
+		if (n)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(w));
+		free(w);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return o;
+}
+
+/* The DOCTOR column: pass, warn, fail; "?" after a stale one; "-" never
+ * checked. */
+static void doctor_word(const ibox_status *s, char out[16])
+{
+	if (!s->doc_found)
+		snprintf(out, 16, "-");
+	else
+		snprintf(out, 16, "%s%s", s->doc.verdict,
+		         s->doc_stale ? "?" : "");
+}
+
 static cJSON *inbox_json(const ibox_status *s)
 {
 	const db_inbox *in = s->in;
@@ -289,13 +335,14 @@ static cJSON *inbox_json(const ibox_status *s)
 		cli_json_time(e, "since", s->rt.send_since);
 	} else
 		cJSON_AddNullToObject(o, "send_error");
+	cJSON_AddItemToObject(o, "doctor", doctor_json(s));
 	return o;
 }
 
 static void inbox_line(cli_ctx *ctx, const ibox_status *s, int64_t now)
 {
 	const db_inbox *in = s->in;
-	char next[32], cap[32], total[48], bounces[48], wu[48];
+	char next[32], cap[32], total[48], bounces[48], wu[48], doc[16];
 
 	snprintf(cap, sizeof cap, "%lld/%d", s->day.campaign, s->day.cap);
 	if (s->day.hard > 0)
@@ -319,8 +366,10 @@ static void inbox_line(cli_ctx *ctx, const ibox_status *s, int64_t now)
 		         s->bounce.rate * 100.0);
 	else
 		snprintf(bounces, sizeof bounces, "0/0");
-	fprintf(ctx->out, "%-16s %-10s %9s %11s %11s  %-17s %-15s %s", in->name,
-	        s->day.day, cap, total, wu, next, bounces, s->health);
+	doctor_word(s, doc);
+	fprintf(ctx->out, "%-16s %-10s %9s %11s %11s  %-17s %-15s %-6s %s",
+	        in->name, s->day.day, cap, total, wu, next, bounces, doc,
+	        s->health);
 	if (s->detail.len)
 		fprintf(ctx->out, "%s%s",
 		        strncmp(s->detail.data, "until ", 6) == 0 ? " " : ": ",
@@ -442,10 +491,10 @@ static int run_status(cli_ctx *ctx, const cli_args *a)
 		else
 			fprintf(ctx->out,
 			        "\n%-16s %-10s %9s %11s %11s  %-17s %-15s "
-			        "%s\n",
+			        "%-6s %s\n",
 			        "INBOX", "DAY", "SENT/CAP", "TOTAL/HARD",
 			        "WARMUP/CAP", "NEXT SEND (LOCAL)",
-			        "HARD BOUNCE 28D", "HEALTH");
+			        "HARD BOUNCE 28D", "DOCTOR", "HEALTH");
 	}
 	if (inbox_status(ctx, ins, nin, now,
 	                 svc.running && svc.pid > 0 ? svc.pid : 0, &set,
@@ -569,7 +618,10 @@ const cli_cmd cli_cmds_status[] = {
      "paused or slowed toward a provider after its refusals came back as\n"
      "bounces (Gmail 5.7.26, Microsoft 5.7.515, ...), with the code, the\n"
      "provider's words, until when and the remedy ('coldseq domain\n"
-     "resume' ends one early).\n\n"
+     "resume' ends one early).  DOCTOR: the inbox's last 'coldseq\n"
+     "doctor' verdict (pass, warn or fail; with '?' when older than 48\n"
+     "hours; '-' never checked), which the running service refreshes\n"
+     "every doctor.refresh (config; a day by default).\n\n"
      "--json prints {\"service\": {\"running\", \"pid\"}, \"inboxes\": "
      "[{name,\nemail, status, health, paused_reason, paused_until, "
      "timezone, day,\nsent_today, daily_cap, total_today, hard_cap,\n"
@@ -579,7 +631,9 @@ const cli_cmd cli_cmds_status[] = {
      "scope, used, max, frees_at}], tenant,\n"
      "campaign_sent_28d, hard_bounces_28d, "
      "hard_bounce_rate_28d,\nbounce_pause_percent, health_detail, watcher: "
-     "null|{state, error,\nsince}, send_error: null|{error, since}}],\n"
+     "null|{state, error,\nsince}, send_error: null|{error, since},\n"
+     "doctor: null|{verdict, checked_at, stale, failing: "
+     "[\"check.defect\"]}}],\n"
      "\"tenants\": [{name, inboxes, external_used, external_max,\n"
      "frees_at}], \"campaigns\": [{name, status, contacts: "
      "{active, queued, held,\ncompleted, stopped}}], \"domain_pauses\": "

@@ -57,6 +57,9 @@ static const db_config_def defs[] = {
      0, 0,
      "DKIM selectors 'coldseq doctor' tries for a generic inbox's domain "
      "when no received copy showed one (comma-separated)"},
+    {"doctor.refresh", DB_CFG_DURATION, "86400", NULL, 0, 30 * 86400,
+     "how often the running service checks every inbox with 'coldseq "
+     "doctor' for 'status' and campaign start (0: never)"},
     /* OAuth2 (`inbox connect`).  Endpoints are settings so that tests
      * can point them at a local provider; plain http is refused unless
      * the host is on loopback (net_oauth_check_url).  The defaults are

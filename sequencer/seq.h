@@ -704,6 +704,22 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err);
  * service listens. */
 int seq_service_nudge(const char *data_dir, bool *running, cs_err *err);
 
+/* ---- the doctor's stored verdicts (seq_service_doctor.c) --------------- */
+
+/* The running service checks every inbox (`coldseq doctor --all`, a child
+ * process) every doctor.refresh (config, real time; default a day) and
+ * stores each verdict (db_doctor_verdict_set).  A verdict older than this
+ * is stale: status shows it so ("fail?", "stale": true). */
+#define SEQ_DOCTOR_STALE_MS (48LL * 3600 * 1000)
+
+/* Whether v (a found verdict) is stale at now (real ms). */
+bool seq_doctor_stale(const db_doctor_verdict *v, int64_t now);
+
+/* Whether in is one of the inboxes a campaign's selectors (db_campaign's
+ * inboxes: names, tag:T or all, space separated) name; the scheduler's
+ * own rule (seq_sched_state.c). */
+bool seq_inbox_selected(const db_inbox *in, const char *selectors);
+
 /* ---- the data directory's lock (seq_status.c) -------------------------- */
 
 /*

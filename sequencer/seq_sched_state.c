@@ -204,6 +204,11 @@ static void free_state(seq_sched *s)
 
 static bool selected(const seq_ibox *ib, const char *selectors)
 {
+	return seq_inbox_selected(&ib->in, selectors);
+}
+
+bool seq_inbox_selected(const db_inbox *in, const char *selectors)
+{
 	const char *p = selectors;
 
 	while (*p) {
@@ -214,13 +219,12 @@ static bool selected(const seq_ibox *ib, const char *selectors)
 		if (n > 4 && strncmp(p, "tag:", 4) == 0) {
 			size_t t;
 
-			for (t = 0; t < ib->in.ntags; t++)
-				if (strlen(ib->in.tags[t]) == n - 4 &&
-				    strncasecmp(ib->in.tags[t], p + 4, n - 4) ==
-				        0)
+			for (t = 0; t < in->ntags; t++)
+				if (strlen(in->tags[t]) == n - 4 &&
+				    strncasecmp(in->tags[t], p + 4, n - 4) == 0)
 					return true;
-		} else if (strlen(ib->in.name) == n &&
-		           strncasecmp(ib->in.name, p, n) == 0)
+		} else if (strlen(in->name) == n &&
+		           strncasecmp(in->name, p, n) == 0)
 			return true;
 		p += n;
 		while (*p == ' ')

@@ -295,6 +295,7 @@ int seq_service_run(db *d, cs_vault *v, const seq_service_opts *o, cs_err *err)
 	}
 	svc_token_start(&sv);
 	svc_sync_watchers(&sv);
+	svc_doctor_start(&sv);
 	cs_log_info("coldseq running (pid %ld, data %s%s)", (long)getpid(),
 	            o->data_dir,
 	            cs_clock_is_sim(o->clock) ? ", simulated clock" : "");

@@ -3,8 +3,8 @@
  * life cycle, control socket, signals, start-up), seq_service_loop.c (the
  * one pass, its timer, the busy set, the stop predicate),
  * seq_service_send.c (SMTP and warmup jobs on the worker pool),
- * seq_service_watch.c (the IMAP watchers) and seq_service_token.c (OAuth2
- * refreshes on workers).
+ * seq_service_watch.c (the IMAP watchers), seq_service_token.c (OAuth2
+ * refreshes on workers) and seq_service_doctor.c (the daily doctor check).
  * Everything here runs on the loop thread unless a comment says
  * "worker".  Code on the loop that reads an oauth2 inbox's credentials
  * asks svc_token_usable (or svc_token_hold) first, so that seq_token_get
@@ -55,6 +55,7 @@ typedef struct wrt {
 
 typedef struct svc_tokens svc_tokens; /* seq_service_token.c */
 typedef struct svc_send svc_send;     /* seq_service_send.c */
+typedef struct svc_doctor svc_doctor; /* seq_service_doctor.c */
 
 /* What changed, for svc_wake: the one pass runs only what is dirty (or
  * due: the timer's pass runs SVC_TIME). */
@@ -107,6 +108,7 @@ struct svc {
 	wrt **w;
 	size_t nw;
 	svc_tokens *tok;  /* OAuth2 refreshes on workers */
+	svc_doctor *doc;  /* the daily doctor check (NULL: none) */
 	bool stopping;    /* read through svc_stopping */
 	atomic_bool halt; /* stopping: what send workers see */
 	int exit_rc;
@@ -228,5 +230,15 @@ void svc_token_force(svc *sv, long long inbox_id, svc_token_cb cb, void *arg);
 bool svc_token_hold(wrt *r);
 /* After the loop is closed. */
 void svc_token_free(svc *sv);
+
+/* ---- the daily doctor check (seq_service_doctor.c) --------------------- */
+
+/* Once the loop is up: the timer of the doctor child (none on a
+ * simulated clock or with doctor.refresh 0). */
+void svc_doctor_start(svc *sv);
+/* At the stop (svc_stop): a running child is killed, every handle of the
+ * check closed (its state freed by the last close callback).  Again: a
+ * no-op. */
+void svc_doctor_stop(svc *sv);
 
 #endif

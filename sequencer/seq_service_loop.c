@@ -62,6 +62,7 @@ void svc_stop(svc *sv)
 {
 	sv->stopping = true;
 	atomic_store(&sv->halt, true);
+	svc_doctor_stop(sv);
 }
 
 void svc_fatal_stop(svc *sv, const cs_err *err)

@@ -333,8 +333,9 @@ def status_inbox_counts_caps_and_health():
             "campaign_sent_28d",
             "hard_bounces_28d", "hard_bounce_rate_28d",
             "bounce_pause_percent", "health_detail", "watcher", "cap_until",
-            "send_error", "limits", "tenant"]))
+            "send_error", "limits", "tenant", "doctor"]))
         eq(i["tenant"], None)
+        eq(i["doctor"], None)  # never checked by `coldseq doctor`
         eq(i["token"], None)  # password inboxes have no token health
     u = ins["user1"]
     eq((u["day"], u["sent_today"], u["daily_cap"], u["total_today"],
