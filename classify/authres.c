@@ -358,14 +358,15 @@ static char *tag_value(const cs_tag *t, bool lower)
 	cs_buf raw = CS_BUF_INIT, out = CS_BUF_INIT;
 	size_t i;
 
-	for (i = 0; i < t->value_len && raw.len < CLS_AR_MAX_VALUE * 4; i++) {
+	for (i = 0; i < t->value_len && raw.len < (size_t)CLS_AR_MAX_VALUE * 4;
+	     i++) {
 		unsigned char c = (unsigned char)t->value[i];
 
 		if (is_ws(c))
 			continue;
 		cs_buf_putc(&raw, lower ? (char)tolower(c) : (char)c);
 	}
-	cs_utf8_clean(cs_buf_str(&raw), CLS_AR_MAX_VALUE * 4, &out);
+	cs_utf8_clean(cs_buf_str(&raw), (size_t)CLS_AR_MAX_VALUE * 4, &out);
 	cs_buf_free(&raw);
 	cs_buf_append(&out, "", 0); /* terminated even when empty */
 	return cs_buf_detach(&out, NULL);

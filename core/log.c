@@ -91,14 +91,12 @@ void cs_escape_ctl(const char *s, size_t n, bool keep_lines, cs_buf *out)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (keep_lines && (c == '\n' || c == '\t'))
-			cs_buf_putc(out, (char)c);
+		if (c == '\t')
+			cs_buf_putc(out, keep_lines ? '\t' : ' ');
 		else if (c == '\n')
-			cs_buf_puts(out, "\\n");
+			cs_buf_puts(out, keep_lines ? "\n" : "\\n");
 		else if (c == '\r')
 			cs_buf_puts(out, "\\r");
-		else if (c == '\t')
-			cs_buf_putc(out, ' ');
 		else if (c < 0x20 || c == 0x7f)
 			cs_buf_printf(out, "\\x%02x", c);
 		else

@@ -57,7 +57,7 @@ static const db_config_def defs[] = {
      0, 0,
      "DKIM selectors 'coldseq doctor' tries for a generic inbox's domain "
      "when no received copy showed one (comma-separated)"},
-    {"doctor.refresh", DB_CFG_DURATION, "86400", NULL, 0, 30 * 86400,
+    {"doctor.refresh", DB_CFG_DURATION, "86400", NULL, 0, 30LL * 86400,
      "how often the running service checks every inbox with 'coldseq "
      "doctor' for 'status' and campaign start (0: never)"},
     /* OAuth2 (`inbox connect`).  Endpoints are settings so that tests

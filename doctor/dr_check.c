@@ -142,7 +142,7 @@ static int choose(dr_ctx *R, cs_err *err)
 	const dr_opts *o = R->o;
 	size_t i;
 
-	R->in = cs_xcalloc(R->nall + 1, sizeof *R->in);
+	R->in = cs_xcalloc(R->nall + 1, sizeof(db_inbox *));
 	if (o->ninboxes > 0) {
 		for (i = 0; i < o->ninboxes; i++) {
 			int k = inbox_index(R, o->inboxes[i]);

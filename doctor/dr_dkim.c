@@ -28,6 +28,7 @@ static void invalid(dr_dkim_key *k, const char *fmt, ...)
 		return;
 	k->valid = false;
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
 	vsnprintf(k->error, sizeof k->error, fmt, ap);
 	va_end(ap);
 }

@@ -90,6 +90,7 @@ static void invalid(dr_dmarc *d, const char *fmt, ...)
 	if (d->error[0] != '\0')
 		return;
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
 	vsnprintf(d->error, sizeof d->error, fmt, ap);
 	va_end(ap);
 }

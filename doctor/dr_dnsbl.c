@@ -25,6 +25,8 @@
 #define NEG_IP     "127.0.0.1"
 #define NEG_DOMAIN "never-listed.invalid"
 
+/* pairs of (code, meaning); a long meaning is two literals joined */
+/* NOLINTBEGIN(bugprone-suspicious-missing-comma) */
 static const char *const zen_codes[] = {
     "127.0.0.2",
     "SBL: a spam source or spam operation (Spamhaus Block List)",
@@ -47,6 +49,7 @@ static const char *const zen_codes[] = {
     "PBL (Spamhaus): an address that should not send direct "
     "to MX; relay through a smarthost",
     NULL};
+/* NOLINTEND(bugprone-suspicious-missing-comma) */
 static const char *const dbl_codes[] = {
     "127.0.1.2",   "spam domain",
     "127.0.1.4",   "phishing domain",
@@ -244,10 +247,10 @@ int dr_blocklists_load(const char *path, dr_blocklists *out, cs_err *err)
 {
 	cs_buf text = CS_BUF_INIT;
 	char *p, *nl;
-	int rc, lineno = 0;
+	int lineno = 0;
 
 	memset(out, 0, sizeof *out);
-	if ((rc = cs_read_file(path, 1 << 20, &text, err)) != 0)
+	if (cs_read_file(path, 1 << 20, &text, err) != 0)
 		return cs_err_prefix(err, "doctor.blocklists");
 	for (p = text.data; p && *p; p = nl ? nl + 1 : NULL) {
 		char why[160];

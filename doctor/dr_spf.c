@@ -110,6 +110,7 @@ static void reason(spf_ctx *c, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
 	vsnprintf(c->out->reason, sizeof c->out->reason, fmt, ap);
 	va_end(ap);
 }

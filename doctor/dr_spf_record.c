@@ -37,6 +37,7 @@ int dr_spf_fail_why(char *why, size_t cap, const char *fmt, ...)
 
 	if (why != NULL && cap > 0) {
 		va_start(ap, fmt);
+		/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
 		vsnprintf(why, cap, fmt, ap);
 		va_end(ap);
 	}
@@ -137,7 +138,7 @@ int dr_spf_spec_check(const char *s, size_t n, bool domain, bool exp, char *why,
 		return dr_spf_fail_why(why, cap, "an empty domain");
 	while (i < n) {
 		if (s[i] == '%') {
-			size_t len;
+			size_t len = 0;
 			char letter;
 			const char *dl;
 			size_t ndl;

@@ -544,7 +544,7 @@ void net_dns_query(net_dns *r, const char *name, int type, net_dns_cb cb,
 	}
 	if (r->nqueue == r->qcap) {
 		r->qcap = r->qcap ? r->qcap * 2 : 64;
-		r->queue = cs_xrealloc(r->queue, r->qcap * sizeof *r->queue);
+		r->queue = cs_xrealloc(r->queue, r->qcap * sizeof(dns_q *));
 	}
 	r->queue[r->nqueue++] = q;
 }

@@ -55,9 +55,12 @@ static entry **find(net_dns_cache *c, const char *name, int type)
 
 static void drop(net_dns_cache *c, entry *e)
 {
-	entry **pp = find(c, e->a->name, e->a->type);
+	entry **pp = &c->bucket[hash(e->a->name, e->a->type)];
 
-	*pp = e->hnext;
+	while (*pp && *pp != e) /* e itself, not merely its key */
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = e->hnext;
 	if (e->older)
 		e->older->newer = e->newer;
 	else
@@ -102,7 +105,10 @@ void net_dns_cache_put(net_dns_cache *c, net_dns_answer *a, uint32_t ttl_s,
 				drop(c, x);
 			x = next;
 		}
-		if (c->n >= c->max)
+		/* drop() moves c->oldest off the entry it frees (the oldest
+		 * has no older); the analyzer does not follow the list */
+		if (c->n >= c->max && c->oldest)
+			/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 			drop(c, c->oldest);
 	}
 	e = cs_xcalloc(1, sizeof *e);
@@ -121,8 +127,16 @@ void net_dns_cache_put(net_dns_cache *c, net_dns_answer *a, uint32_t ttl_s,
 
 void net_dns_cache_clear(net_dns_cache *c)
 {
-	while (c->oldest)
-		drop(c, c->oldest);
+	entry *e, *next;
+
+	for (e = c->oldest; e; e = next) {
+		next = e->newer;
+		net_dns_answer_unref(e->a);
+		free(e);
+	}
+	memset(c->bucket, 0, sizeof c->bucket);
+	c->oldest = c->newest = NULL;
+	c->n = 0;
 }
 
 size_t net_dns_cache_size(const net_dns_cache *c)

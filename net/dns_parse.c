@@ -164,6 +164,7 @@ static bool read_rrs(const unsigned char *p, size_t len, size_t *off,
 {
 	rr_ref tmp;
 
+	memset(&tmp, 0, sizeof tmp);
 	for (unsigned i = 0; i < count; i++) {
 		rr_ref *r = v ? &v[i] : &tmp;
 
@@ -271,8 +272,10 @@ static bool soa_ttl(const unsigned char *p, size_t len, const rr_ref *v,
 
 		if (v[i].type != NET_DNS_SOA)
 			continue;
-		if (!read_name(p, len, &off, name) ||
-		    !read_name(p, len, &off, name) || off + 20 != end)
+		for (int k = 0; k < 2; k++) /* MNAME, RNAME */
+			if (!read_name(p, len, &off, name))
+				return false;
+		if (off + 20 != end)
 			return false;
 		min = rd32(p + off + 16);
 		*ttl = v[i].ttl < min ? v[i].ttl : min;
@@ -338,9 +341,9 @@ net_dns_answer *net_dns_parse(const unsigned char *p, size_t len,
 		off += 4;
 	}
 	cap = (size_t)an + ns;
-	v = cap ? cs_xcalloc(cap, sizeof *v) : NULL;
+	v = cs_xcalloc(cap ? cap : 1, sizeof *v);
 	if (!read_rrs(p, len, &off, an, v) ||
-	    !read_rrs(p, len, &off, ns, v ? v + an : NULL))
+	    !read_rrs(p, len, &off, ns, v + an))
 		goto bad;
 
 	a = cs_xcalloc(1, sizeof *a);
@@ -407,7 +410,7 @@ net_dns_answer *net_dns_parse(const unsigned char *p, size_t len,
 		free(a->rr);
 		a->rr = NULL;
 		a->n = 0;
-		if (!soa_ttl(p, len, v ? v + an : NULL, ns, &neg))
+		if (!soa_ttl(p, len, v + an, ns, &neg))
 			goto bad;
 		if (neg < min_ttl)
 			min_ttl = neg;

@@ -325,7 +325,8 @@ loop_out:
 	/* join the worker pool now: `run` is the process's last use of
 	 * libuv, and threads still parked at exit race the leak checker */
 	uv_library_shutdown();
-	unlink(sock);
+	if (sock)
+		unlink(sock);
 out:
 	free(sv.busy);
 	svc_token_free(&sv);
