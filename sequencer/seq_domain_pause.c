@@ -246,7 +246,8 @@ static int last_to(const char *rcpt, int64_t at, void *arg)
 }
 
 int seq_domain_pause_hold(seq_sched *s, const db_inbox *in, const char *email,
-                          int64_t now, int64_t *until, cs_buf *why, cs_err *err)
+                          int64_t now, int64_t *until, cs_buf *why,
+                          bool *dns_wait, cs_err *err)
 {
 	const char *dom = domain_of(in->email), *cdom = domain_of(email);
 	db_domain_pause *v = NULL;
@@ -255,6 +256,8 @@ int seq_domain_pause_hold(seq_sched *s, const db_inbox *in, const char *email,
 	int rc;
 
 	*until = 0;
+	if (dns_wait)
+		*dns_wait = false;
 	if (dom == NULL || cdom == NULL)
 		return 0;
 	if ((rc = db_domain_pause_list(s->d, dom, now, &v, &n, err)) != 0 ||
@@ -262,12 +265,18 @@ int seq_domain_pause_hold(seq_sched *s, const db_inbox *in, const char *email,
 		return rc;
 	if (seq_mx_esp(s->mx, cdom, &want) == SEQ_MX_PENDING) {
 		/* the service's resolver is asking: not toward a paused
-		 * provider by mistake; the contact looks again later */
+		 * provider by mistake.  A caller that can wait for the
+		 * answer (it wakes the planner) is told so; any other looks
+		 * again at its next pass */
+		db_domain_pause_list_free(v, n);
+		if (dns_wait) {
+			*dns_wait = true;
+			return 0;
+		}
 		*until = now + 1;
 		if (why)
 			cs_buf_puts(why, "the recipient's provider is not "
 			                 "known yet (DNS)");
-		db_domain_pause_list_free(v, n);
 		return 0;
 	}
 	for (i = 0; i < n && rc == 0; i++) {

@@ -91,10 +91,13 @@ int seq_domain_pause_event(db *d, const db_inbox *in, const seq_event_policy *p,
  * slow-down of in's domain toward email's provider (s's resolver): *until
  * the instant it may go (0: now), and why (may be NULL) appended (a
  * DB_WAIT_DOMAIN reason).  Costs one indexed look-up when the domain has none.
+ * While the service's resolver is still asking for email's provider:
+ * *dns_wait true and *until 0 (the answer wakes the planner), or, with
+ * dns_wait NULL, *until now + 1 (look again at the next pass).
  */
 int seq_domain_pause_hold(seq_sched *s, const db_inbox *in, const char *email,
                           int64_t now, int64_t *until, cs_buf *why,
-                          cs_err *err);
+                          bool *dns_wait, cs_err *err);
 
 /* ---- the watcher's split for the service (seq_watch.c) ---------------- */
 

@@ -302,7 +302,7 @@ int seq_outbox_begin(seq_sched *s, long long outbox_id, seq_job *job,
 	 * (seq_domain_pause.c): wait until that ends ('domain resume' wakes
 	 * the row) */
 	if ((rc = seq_domain_pause_hold(s, &ib->in, e.email, now, &held, &why,
-	                                err)) != 0)
+	                                NULL, err)) != 0)
 		goto out;
 	if (held) {
 		rc = wait_row(s, &o, why.data, held, now, err);

@@ -61,6 +61,7 @@ typedef enum try_result {
 	TRY_QUEUED,  /* an outbox row was made */
 	TRY_MOVED,   /* not now: due_at moved, or the enrollment stopped/held */
 	TRY_NO_ROOM, /* no inbox may take it now */
+	TRY_DNS,     /* left as it is: its provider's MX is being asked */
 } try_result;
 
 /* A deterministic jitter in [-0.3, 0.3] for (inbox, day, count). */
@@ -130,7 +131,9 @@ static int domain_ok(seq_sched *s, seq_ibox *ib, const char *email, int64_t now,
  * capacity left today (the contact waits for it), else any.  *capped says
  * that ready inboxes were passed over for the domain's hourly cap, or
  * because their sending domain is paused or slowed toward the contact's
- * provider (seq_domain_pause.c). */
+ * provider (seq_domain_pause.c).  *dns_wait: the contact's provider is not
+ * known yet (the service's resolver is asking; the answer wakes the
+ * planner), so nothing was picked and the contact waits as it is. */
 static int pick_inbox(seq_sched *s, seq_camp *c, const char *email, int64_t now,
                       seq_ibox **out, bool *capped, bool *dns_wait, cs_err *err)
 {
@@ -176,8 +179,13 @@ static int pick_inbox(seq_sched *s, seq_camp *c, const char *email, int64_t now,
 			continue;
 		}
 		if ((rc = seq_domain_pause_hold(s, &ib->in, email, now, &held,
-		                                NULL, err)) != 0)
+		                                NULL, dns_wait, err)) != 0)
 			return rc;
+		if (*dns_wait) { /* whether a pause holds it: at the answer */
+			*out = NULL;
+			*capped = false;
+			return 0;
+		}
 		if (held) {
 			*capped = true;
 			continue;
@@ -307,8 +315,10 @@ static try_result try_enrollment(seq_sched *s, seq_camp *c, seq_ibox *sticky,
 		if ((rc = pick_inbox(s, c, e->email, now, &ib, &capped,
 		                     &dns_wait, err)) != 0)
 			goto out;
-		if (dns_wait) /* left as it is until the answer */
+		if (dns_wait) { /* left as it is until the answer */
+			res = TRY_DNS;
 			goto out;
+		}
 		if (ib == NULL && capped) { /* the domain had its share */
 			rc =
 			    db_enr_set_due(s->d, e->id, now + 600000, now, err);
@@ -485,6 +495,7 @@ static int new_contacts(seq_sched *s, seq_camp *c, int64_t now, int *queued,
 	int64_t after_due = INT64_MIN;
 	long long after_id = 0;
 	int tries, rc;
+	bool dns_wait = false;
 
 	if (c->c.status != DB_CAMPAIGN_ACTIVE)
 		return 0;
@@ -508,6 +519,11 @@ static int new_contacts(seq_sched *s, seq_camp *c, int64_t now, int *queued,
 			c->new_next = rc == 0 && found ? e.due_at : INT64_MAX;
 			if (rc == 0 && found)
 				db_enrollment_free(&e);
+			/* a contact left for its MX is due still: the
+			 * passes until the answer (which wakes the planner)
+			 * must look at it again */
+			if (dns_wait)
+				c->new_next = 0;
 			break;
 		}
 		after_due = e.due_at;
@@ -518,6 +534,8 @@ static int new_contacts(seq_sched *s, seq_camp *c, int64_t now, int *queued,
 			break;
 		if (r == TRY_QUEUED)
 			(*queued)++;
+		if (r == TRY_DNS)
+			dns_wait = true;
 	}
 	return rc;
 }
