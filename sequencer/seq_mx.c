@@ -269,13 +269,18 @@ int seq_dns_open(db *d, struct uv_loop_s *loop, net_dns **out, cs_err *err)
 		goto out;
 	memset(&o, 0, sizeof o);
 	o.servers = cs_buf_str(&servers);
+	/* unset: $COLDSEQ_DNS_SERVERS (same syntax), then the system's */
+	if (*o.servers == '\0' && getenv("COLDSEQ_DNS_SERVERS"))
+		o.servers = getenv("COLDSEQ_DNS_SERVERS");
 	/* c-ares waits timeout_ms for the first try and twice that for the
 	 * second: a third of dns.timeout each keeps one server's question
 	 * within dns.timeout */
 	o.tries = 2;
 	o.timeout_ms = (int)(timeout_s * 1000 / 3);
 	if ((rc = net_dns_new(loop, &o, out, err)) != 0)
-		cs_err_prefix(err, "config dns.servers");
+		cs_err_prefix(err, "%s",
+		              *cs_buf_str(&servers) ? "config dns.servers"
+		                                    : "$COLDSEQ_DNS_SERVERS");
 out:
 	cs_buf_free(&servers);
 	return rc;

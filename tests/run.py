@@ -118,6 +118,10 @@ def main():
     env["LSAN_OPTIONS"] = "suppressions=%s" % os.path.join(
         ROOT, "tests", "lsan.supp")
     env.pop("COLDSEQ_HOME", None)
+    # No test may ask a real DNS server: where a test sets no dns.servers
+    # of its own, coldseq asks a loopback port where nothing answers
+    # (the discard port: refused at once).
+    env["COLDSEQ_DNS_SERVERS"] = "127.0.0.1:9"
 
     progs = discover(args.unit_dir, args.match)
     if not progs:
