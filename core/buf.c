@@ -98,6 +98,7 @@ char *cs_buf_detach(cs_buf *b, size_t *len)
 
 	if (b->data == NULL)
 		cs_buf_reserve(b, 0);
+	b->data[b->len] = '\0'; /* terminated even when never written */
 	p = b->data;
 	if (len)
 		*len = b->len;

@@ -56,6 +56,16 @@ static void buf_printf_long_and_binary(void **state)
 	assert_memory_equal(p, "a\0b", 3);
 	assert_null(b.data);
 	free(p);
+	/* never written, or emptied: still a string */
+	p = cs_buf_detach(&b, &n);
+	assert_int_equal(n, 0);
+	assert_string_equal(p, "");
+	free(p);
+	cs_buf_puts(&b, "abc");
+	cs_buf_truncate(&b, 0);
+	p = cs_buf_detach(&b, NULL);
+	assert_string_equal(p, "");
+	free(p);
 }
 
 static void err_sets_code_and_prefix(void **state)
