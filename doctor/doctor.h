@@ -144,6 +144,12 @@ typedef struct dr_list {
 	size_t n;
 } dr_list;
 
+/* Append a check to l, copying every string: subject, found, why and fix
+ * (any may hold DNS data) are kept as printable UTF-8, control characters
+ * as '?', each cut at 2000 bytes ("..."), so the report is safe to print
+ * and to put in JSON; fix is dropped on a pass.  dr_list_worst: the worst
+ * status in l (DR_PASS when empty).  dr_list_free: frees every check and
+ * empties l; NULL is allowed. */
 void dr_list_add(dr_list *l, const char *check, const char *defect,
                  dr_status status, const char *subject, const char *found,
                  const char *why, const char *fix);

@@ -152,6 +152,10 @@ typedef struct dr_ctx {
 
 /* Helpers of the run (dr_check.c). */
 net_dns_answer *dr_get(dr_ctx *R, const char *name, int type);
+/* Append the n bytes at s (DNS data) as printable text (dr_report.c):
+ * valid UTF-8 is kept, a control character (C0, DEL, C1) or a byte that
+ * starts no valid sequence becomes '?'; past DR_TEXT_MAX (2000) bytes
+ * the rest becomes "...".  dr_list_add passes every field through it. */
 void dr_clean_text(const char *s, size_t n, cs_buf *out);
 dr_host *dr_host_of(dr_ctx *R, const char *host);
 bool dr_is_loopback_ip(const char *ip);

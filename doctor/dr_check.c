@@ -90,17 +90,6 @@ static bool starts_ci(const char *s, size_t n, const char *prefix)
 	return n >= k && strncasecmp(s, prefix, k) == 0;
 }
 
-void dr_clean_text(const char *s, size_t n, cs_buf *out)
-{
-	size_t i;
-
-	for (i = 0; i < n && i < 2000; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		cs_buf_putc(out, c < 0x20 || c == 0x7f ? '?' : (char)c);
-	}
-}
-
 /* The messages a day inbox in may send: its daily cap, at most its
  * messages_24h limit (override, else the provider's). */
 static long long capacity_of(const db_inbox *in)

@@ -4,8 +4,9 @@
  * storing each inbox's verdict (db_doctor_verdict_set).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "doctor.h"
+#include "doctor_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,46 @@ const char *dr_status_name(dr_status s)
 	return cs_enum_name(status_names, CS_NNAMES(status_names), (int)s);
 }
 
+/* The most bytes of one text a check keeps: records are echoed, and a
+ * hostile zone's 64 KB TXT must not become a 64 KB report line (an SPF
+ * record should fit in 450 bytes, RFC 7208 section 3.4). */
+#define DR_TEXT_MAX 2000
+
+void dr_clean_text(const char *s, size_t n, cs_buf *out)
+{
+	size_t i = 0, k;
+	uint32_t cp;
+
+	while (i < n && i < DR_TEXT_MAX) {
+		k = cs_utf8_seq(s + i, n - i, &cp);
+		if (k == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			cs_buf_putc(out, '?');
+			i += k ? k : 1;
+		} else {
+			cs_buf_append(out, s + i, k);
+			i += k;
+		}
+	}
+	if (i < n)
+		cs_buf_puts(out, "...");
+}
+
+/* A check's text as it is kept: DNS data reaches every field (a record,
+ * a name in it, a tag value quoted in why), and the fields go to a
+ * terminal and into JSON, so no control character (C0, DEL, C1) and no
+ * invalid UTF-8 survive. */
+static char *clean_dup(const char *s)
+{
+	cs_buf b = CS_BUF_INIT;
+
+	dr_clean_text(s, strlen(s), &b);
+	cs_buf_puts(&b, "");
+	return cs_buf_detach(&b, NULL);
+}
+
 static char *dup_or_null(const char *s)
 {
-	return s ? cs_xstrdup(s) : NULL;
+	return s ? clean_dup(s) : NULL;
 }
 
 void dr_list_add(dr_list *l, const char *check, const char *defect,
@@ -34,9 +72,9 @@ void dr_list_add(dr_list *l, const char *check, const char *defect,
 	snprintf(c->check, sizeof c->check, "%s", check);
 	snprintf(c->defect, sizeof c->defect, "%s", defect ? defect : "");
 	c->status = status;
-	c->subject = cs_xstrdup(subject ? subject : "");
+	c->subject = clean_dup(subject ? subject : "");
 	c->found = dup_or_null(found);
-	c->why = cs_xstrdup(why ? why : "");
+	c->why = clean_dup(why ? why : "");
 	c->fix = status == DR_PASS ? NULL : dup_or_null(fix);
 }
 
