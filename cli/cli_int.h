@@ -102,8 +102,9 @@ void cli_cell(FILE *out, const char *s, int width);
 
 /* Print "coldseq: msg" on stderr (redacted, one line per line of msg). */
 void cli_error(const char *fmt, ...) CS_PRINTF(1, 2);
-/* s as text for a terminal: control bytes shown as \xNN, at most 300
- * bytes (then "..."); b is cleared first and holds the result. */
+/* s as text for a terminal: control bytes and bytes that are no valid
+ * UTF-8 shown as \xNN, C1 controls as \u00NN, at most 300 bytes (then
+ * "..."); b is cleared first and holds the result. */
 const char *cli_text(cs_buf *b, const char *s);
 
 /* --json's rule: stdout carries exactly one JSON document, also on

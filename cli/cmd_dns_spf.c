@@ -23,6 +23,22 @@ static bool is_ip(const char *s)
 	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
+/* s (a record, a name in it, a reason quoting them) as a JSON string of
+ * valid UTF-8, or null: a zone's bytes need not be UTF-8, and cJSON
+ * copies them raw. */
+static cJSON *json_text(const char *s)
+{
+	cs_buf b = CS_BUF_INIT;
+	cJSON *j;
+
+	if (s == NULL)
+		return cJSON_CreateNull();
+	cs_utf8_repair(s, strlen(s), &b);
+	j = cJSON_CreateString(cs_buf_str(&b));
+	cs_buf_free(&b);
+	return j;
+}
+
 static int run_spf(cli_ctx *ctx, const cli_args *a)
 {
 	const char *domain = a->pos[0], *ip = a->pos[1];
@@ -66,20 +82,19 @@ static int run_spf(cli_ctx *ctx, const cli_args *a)
 	if (a->json) {
 		cJSON *doc = cJSON_CreateObject(), *arr;
 
-		cJSON_AddStringToObject(doc, "domain", domain);
+		cJSON_AddItemToObject(doc, "domain", json_text(domain));
 		cJSON_AddStringToObject(doc, "ip", ip);
-		cli_json_str(doc, "sender", sender);
-		cli_json_str(doc, "helo", helo);
+		cJSON_AddItemToObject(doc, "sender", json_text(sender));
+		cJSON_AddItemToObject(doc, "helo", json_text(helo));
 		cJSON_AddStringToObject(doc, "result",
 		                        dr_spf_result_name(o.result));
-		cJSON_AddStringToObject(doc, "reason", o.reason);
-		cli_json_str(doc, "record", o.record);
+		cJSON_AddItemToObject(doc, "reason", json_text(o.reason));
+		cJSON_AddItemToObject(doc, "record", json_text(o.record));
 		cJSON_AddNumberToObject(doc, "lookups", o.lookups);
 		cJSON_AddNumberToObject(doc, "voids", o.voids);
 		arr = cJSON_AddArrayToObject(doc, "domains");
 		for (i = 0; i < o.ndomains; i++)
-			cJSON_AddItemToArray(arr,
-			                     cJSON_CreateString(o.domains[i]));
+			cJSON_AddItemToArray(arr, json_text(o.domains[i]));
 		cli_json_str(doc, "all", o.all_qualifier ? all : NULL);
 		cli_print_json(ctx, doc);
 	} else if (!a->quiet) {

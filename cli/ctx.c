@@ -6,6 +6,7 @@
 #include "cli_int.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -176,13 +177,29 @@ void cli_print_json(cli_ctx *ctx, void *cjson)
 	cs_buf_free(&red);
 }
 
+/* The most bytes of one value cli_text shows: a DNS record or a name
+ * from the network can be 64 KB; a line of a terminal cannot. */
+#define CLI_TEXT_MAX 300
+
 const char *cli_text(cs_buf *b, const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
+	size_t n = s ? strlen(s) : 0, max = n > CLI_TEXT_MAX ? CLI_TEXT_MAX : n;
+	size_t i = 0, k;
+	uint32_t cp;
 
 	cs_buf_clear(b);
-	cs_escape_ctl(s ? s : "", n > 300 ? 300 : n, false, b);
-	if (n > 300)
+	while (i < max) {
+		k = cs_utf8_seq(s + i, max - i, &cp);
+		if (k == 0) { /* no valid UTF-8: the byte, escaped */
+			cs_buf_printf(b, "\\x%02x", (unsigned char)s[i]);
+			k = 1;
+		} else if (cp >= 0x80 && cp <= 0x9f) /* C1: CSI is one */
+			cs_buf_printf(b, "\\u%04x", (unsigned)cp);
+		else
+			cs_escape_ctl(s + i, k, false, b);
+		i += k;
+	}
+	if (n > max)
 		cs_buf_puts(b, "...");
 	return cs_buf_str(b);
 }
