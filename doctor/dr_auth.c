@@ -519,13 +519,21 @@ static int check_selector(dr_ctx *R, dr_dom *D, const dr_selector *s,
 				warned = true;
 			}
 			if (k.sha1_only) {
-				dr_list_add(L, "dkim", "sha1_only", DR_WARN,
-				            name, cs_buf_str(&found),
-				            "h=sha1 only: RFC 8301 forbids "
-				            "SHA-1 signatures",
-				            "remove h= from the key record (or "
-				            "set h=sha256)");
+				/* no signature can verify: rsa-sha1 ones are
+				 * invalid (RFC 8301 3.1), and an rsa-sha256
+				 * one may not use a key whose h= leaves
+				 * sha256 out (RFC 6376 6.1.2) */
+				dr_list_add(
+				    L, "dkim", "sha1_only", DR_FAIL, name,
+				    cs_buf_str(&found),
+				    "h=sha1 only: every signature with "
+				    "this selector fails (receivers "
+				    "refuse SHA-1 signatures, RFC 8301, "
+				    "and this key refuses SHA-256 ones)",
+				    "remove h= from the key record (or "
+				    "set h=sha256)");
 				warned = true;
+				rc = -1;
 			}
 			if (!warned) {
 				char *kw = cs_xasprintf("%s key of %d bits; %s",

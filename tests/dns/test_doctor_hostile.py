@@ -3,7 +3,10 @@ a real NSD on loopback (tests/lib/dnsstack.py): records are echoed (found,
 and tag values quoted in why), so a zone's control bytes (ESC sequences),
 C1 controls, invalid UTF-8 and a huge TXT must never reach the terminal
 raw, must leave the JSON valid UTF-8, and must not grow the report without
-bound.  Nothing here asks a public DNS server."""
+bound.  And a key record that is well-formed but unusable: h=sha1 only
+(RFC 8301 with RFC 6376 6.1.2: no signature can verify) fails.  Nothing
+here asks a public DNS server."""
+import base64
 import json
 import os
 import shutil
@@ -33,6 +36,18 @@ ESC_SPF = ('@ TXT "v=spf1 include:a\\027[31m.h.test ip4:192.0.2.10 '
            '\\200bad -all"')
 BIG = ("v=spf1 " + " ".join("ip4:10.%d.%d.1" % (i // 250, i % 250)
                             for i in range(3000)) + " -all")
+
+
+def rsa_key(bits):
+    """The base64 DER public key of a fresh RSA key of bits."""
+    key = subprocess.run(["openssl", "genrsa", str(bits)], check=True,
+                         capture_output=True).stdout
+    der = subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"],
+                         input=key, check=True, capture_output=True).stdout
+    return base64.b64encode(der).decode()
+
+
+KEY = rsa_key(2048)
 ZONES = {
     "h.test": [
         "smtp A 192.0.2.10", "@ MX 10 smtp.h.test.", ESC_SPF,
@@ -45,7 +60,14 @@ ZONES = {
     ],
     "big.test": ["smtp A 192.0.2.11", "@ MX 10 smtp.big.test.",
                  "@ TXT " + txt(BIG)],
-    "2.0.192.in-addr.arpa": ["10 PTR smtp.h.test.", "11 PTR smtp.big.test."],
+    "2.0.192.in-addr.arpa": ["10 PTR smtp.h.test.", "11 PTR smtp.big.test.",
+                             "12 PTR smtp.sha1.test."],
+    "sha1.test": ["smtp A 192.0.2.12", "@ MX 10 smtp.sha1.test.",
+                  '@ TXT "v=spf1 ip4:192.0.2.12 -all"',
+                  "default._domainkey TXT "
+                  + txt("v=DKIM1; k=rsa; h=sha1; p=" + KEY),
+                  "s2._domainkey TXT "
+                  + txt("v=DKIM1; k=rsa; h=sha1:sha256; p=" + KEY)],
     "bl.test": ["2.0.0.127 A 127.0.0.2"],
 }
 
@@ -122,6 +144,20 @@ def dns_spf_json_is_valid_utf8():
     eq(raw_controls(p.stdout), ([], True), "text: controls, valid UTF-8")
 
 
+@test
+def a_key_for_sha1_only_fails():
+    p = run("doctor", "s", "--json")
+    eq(p.returncode, 1, "exit: a failing check")
+    doc = json.loads(p.stdout.decode("utf-8"))
+    dkim = {c["subject"]: (c["status"], c["defect"])
+            for c in doc["domains"][0]["checks"] if c["check"] == "dkim"}
+    eq(dkim.get("default._domainkey.sha1.test"), ("fail", "sha1_only"),
+       "h=sha1 alone: %r" % dkim)
+    eq(dkim.get("s2._domainkey.sha1.test"), ("pass", ""),
+       "h=sha1:sha256: %r" % dkim)
+    assert "dkim.sha1_only" in doc["inboxes"][0]["failing"], doc["inboxes"]
+
+
 dns = DnsServer(ZONES)
 try:
     subprocess.run([BIN, "--data-dir", DATA, "init"], check=True,
@@ -130,10 +166,12 @@ try:
     with open(LISTS, "w") as f:
         f.write("bl.test ip 127.0.0.2\n")
     for k, v in (("dns.servers", dns.servers), ("dns.timeout", "2s"),
-                 ("doctor.blocklists", LISTS)):
+                 ("doctor.blocklists", LISTS),
+                 ("doctor.dkim_selectors", "default,s2")):
         subprocess.run([BIN, "--data-dir", DATA, "config", "set", k, v],
                        check=True, capture_output=True)
-    for name, dn in (("h", "h.test"), ("b", "big.test")):
+    for name, dn in (("h", "h.test"), ("b", "big.test"),
+                     ("s", "sha1.test")):
         subprocess.run([BIN, "--data-dir", DATA, "inbox", "add", name,
                         "--email", "%s@%s" % (name, dn), "--smtp",
                         "smtp.%s:587" % dn, "--imap", "smtp.%s:993" % dn],
