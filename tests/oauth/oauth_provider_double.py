@@ -78,6 +78,7 @@ class OAuthProviderDouble:
         self.access = {}      # access token -> dict(user, expires)
         self.issued = []      # every secret string handed out
         self.grants = []      # (grant_type, user or None, outcome)
+        self.refreshed_at = []  # time.monotonic() of each good refresh
         self.tenants = []     # tenants seen in paths
         self.server = None
         self.thread = None
@@ -396,4 +397,5 @@ class OAuthProviderDouble:
                          "error_description": "Token has been expired or "
                          "revoked."}
         self.grants.append(("refresh_token", r["user"], "ok"))
+        self.refreshed_at.append(time.monotonic())
         return 200, self._issue(r["user"], client, refresh=rt)
