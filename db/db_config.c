@@ -274,6 +274,48 @@ static int check_dns_servers(const db_config_def *def, const char *value,
 	}
 }
 
+/* doctor.dkim_selectors: comma-separated DKIM selectors, each one or
+ * more DNS labels (RFC 6376 3.1: letters, digits, '-', '_', dots
+ * between labels, a label at most 63 octets), at most 32 of them. */
+static int check_selectors(const db_config_def *def, const char *value,
+                           cs_err *err)
+{
+	const char *p = value;
+	int count = 0;
+
+	if (*value == '\0')
+		return 0; /* probe no selector */
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p), i,
+		       label = 0;
+		bool ok = n > 0 && n <= 253 && p[0] != '.' && p[n - 1] != '.';
+
+		for (i = 0; ok && i < n; i++) {
+			unsigned char c = (unsigned char)p[i];
+
+			if (c == '.') {
+				ok = label > 0;
+				label = 0;
+			} else {
+				ok = (isalnum(c) || c == '-' || c == '_') &&
+				     ++label <= 63;
+			}
+		}
+		if (!ok || ++count > 32)
+			return cs_err_set(
+			    err, CS_EINVAL,
+			    "config %s: \"%.*s%s\" is not a DKIM selector "
+			    "(letters, digits, '-', '_' and dots; at most 32 "
+			    "selectors, comma-separated)",
+			    def->key, (int)(n > 80 ? 80 : n), p,
+			    n > 80 ? "..." : "");
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
+}
+
 int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
                     cs_err *err)
 {
@@ -291,6 +333,9 @@ int db_config_parse(const db_config_def *def, const char *value, cs_buf *out,
 	case DB_CFG_STRING:
 		if (strcmp(def->key, "dns.servers") == 0 &&
 		    (v = check_dns_servers(def, value, err)) != 0)
+			return (int)v;
+		if (strcmp(def->key, "doctor.dkim_selectors") == 0 &&
+		    (v = check_selectors(def, value, err)) != 0)
 			return (int)v;
 		cs_buf_puts(out, value);
 		return 0;

@@ -570,6 +570,20 @@ void dr_check_dkim(dr_ctx *R, dr_dom *D)
 			check_selector(R, D, &D->sel[i], true);
 		}
 	}
+	if (D->nsel == 0) {
+		/* doctor.dkim_selectors set empty and no copy seen */
+		char *subj = cs_xasprintf("SELECTOR._domainkey.%s", dn);
+
+		dr_list_add(&D->rep->checks, "dkim", "selector_unknown",
+		            DR_WARN, subj, NULL,
+		            "no selector to check: none is configured to try "
+		            "and no received copy of this domain's mail "
+		            "showed one, so its DKIM key was not checked",
+		            "name the selector your SMTP server signs with: "
+		            "coldseq config set doctor.dkim_selectors "
+		            "SELECTOR");
+		free(subj);
+	}
 	if (any_probe && !probe_found) {
 		char *subj =
 		    cs_xasprintf("{%s}._domainkey.%s", cs_buf_str(&tried), dn);

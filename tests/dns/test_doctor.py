@@ -304,6 +304,23 @@ def the_clean_domain_passes_without_a_warning():
     eq((rc3, [i["inbox"] for i in doc3["inboxes"]]), (0, ["clean"]))
 
 
+
+@test
+def no_selector_to_try_is_said_not_skipped():
+    # no probe selector configured and no received copy: the DKIM key
+    # cannot be looked for, and the doctor says so instead of passing
+    cs("config", "set", "doctor.dkim_selectors", "", check=0)
+    try:
+        rc, doc = doctor("clean")
+    finally:
+        cs("config", "unset", "doctor.dkim_selectors", check=0)
+        doctor("clean")  # store its verdict again: later tests read it
+    eq(rc, 0, "exit: a warning is not a failure")
+    dk = [(c["status"], c["defect"]) for c in doc["domains"][0]["checks"]
+          if c["check"] == "dkim"]
+    eq(dk, [("warn", "selector_unknown")], "dkim lines")
+
+
 @test
 def warnings_alone_exit_zero_and_verdicts_are_stored():
     rc, doc = doctor("norua")

@@ -275,6 +275,16 @@ def config_refuses_bad_servers():
         p = cs("config", "set", "dns.timeout", bad)
         assert p.returncode != 0 and "dns.timeout" in p.stderr, p.stderr
     cs("config", "unset", "dns.timeout", check=0)
+    # the doctor's probe selectors are DNS labels, checked when set
+    for bad in ("a" * 3000, "bad sel", "a,,b", ".x", "x.", "a..b",
+                "x" * 64, ",".join("s%d" % i for i in range(33))):
+        p = cs("config", "set", "doctor.dkim_selectors", bad)
+        assert p.returncode == 2, (bad[:20], p.returncode)
+        assert "is not a DKIM selector" in p.stderr, p.stderr
+        assert len(p.stderr) < 400, len(p.stderr)
+    for good in ("google,selector1,s1.sub,k_2", "x" * 63, ""):
+        cs("config", "set", "doctor.dkim_selectors", good, check=0)
+    cs("config", "unset", "doctor.dkim_selectors", check=0)
     use(dns.servers)
 
 
