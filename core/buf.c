@@ -96,9 +96,12 @@ char *cs_buf_detach(cs_buf *b, size_t *len)
 {
 	char *p;
 
-	if (b->data == NULL)
-		cs_buf_reserve(b, 0);
-	b->data[b->len] = '\0'; /* terminated even when never written */
+	if (b->data == NULL) { /* never written: still a string */
+		if (len)
+			*len = 0;
+		return cs_xstrdup("");
+	}
+	b->data[b->len] = '\0';
 	p = b->data;
 	if (len)
 		*len = b->len;
