@@ -67,7 +67,8 @@ void cli_token_health_get(cli_ctx *ctx, const db_inbox *in,
                           cli_token_health *h);
 /* A cJSON object (as void *, like cli_print_json). */
 void *cli_token_health_json(const cli_token_health *h);
-/* Add key: the string v, or null when v is NULL, to a cJSON object. */
+/* Add key: the string v (made valid UTF-8: bytes that are not become
+ * U+FFFD), or null when v is NULL, to a cJSON object. */
 void cli_json_str(void *obj, const char *key, const char *v);
 /* Add key: ISO 8601 of t, or null when t <= 0, to a cJSON object. */
 void cli_json_time(void *obj, const char *key, int64_t t);

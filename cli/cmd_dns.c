@@ -96,7 +96,7 @@ static bool show(cli_ctx *ctx, const net_dns_answer *a, cJSON *arr)
 	if (arr) {
 		cJSON *o = cJSON_CreateObject(), *rrs = cJSON_CreateArray();
 
-		cJSON_AddStringToObject(o, "name", a->name);
+		cli_json_str(o, "name", a->name);
 		cJSON_AddStringToObject(o, "type", type_name(a->type));
 		cJSON_AddStringToObject(o, "status", status_name(a->status));
 		cli_json_str(o, "error", *a->error ? a->error : NULL);

@@ -50,10 +50,16 @@ void cli_token_health_get(cli_ctx *ctx, const db_inbox *in, cli_token_health *h)
 
 void cli_json_str(void *obj, const char *key, const char *v)
 {
-	if (v)
-		cJSON_AddStringToObject(obj, key, v);
-	else
+	cs_buf b = CS_BUF_INIT;
+
+	if (v == NULL) {
 		cJSON_AddNullToObject(obj, key);
+		return;
+	}
+	/* cJSON copies bytes as they are: JSON must be valid UTF-8 */
+	cs_utf8_repair(v, strlen(v), &b);
+	cJSON_AddStringToObject(obj, key, cs_buf_str(&b));
+	cs_buf_free(&b);
 }
 
 void cli_json_time(void *obj, const char *key, int64_t t)

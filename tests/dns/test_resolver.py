@@ -289,6 +289,16 @@ def config_refuses_bad_servers():
 
 
 @test
+def a_name_that_is_not_utf8_still_gives_valid_json():
+    # bytes 0xc8 0xff in the argument (surrogate escapes on the way out)
+    p = cs("dns", "query", "\udcc8\udcff.test", "--json")
+    eq(p.returncode, 1, "a bad name is an error")
+    doc = json.loads(p.stdout.encode("utf-8", "surrogateescape"))
+    eq(doc["answers"][0]["name"], "\ufffd\ufffd.test", "name repaired")
+    eq(doc["answers"][0]["error"], "bad name", "why")
+
+
+@test
 def malformed_answer_from_a_server():
     """A server that answers the question with a compression loop."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
