@@ -107,6 +107,12 @@ void cli_error(const char *fmt, ...) CS_PRINTF(1, 2);
  * UTF-8 shown as \xNN, C1 controls as \u00NN, at most 300 bytes (then
  * "..."); b is cleared first and holds the result. */
 const char *cli_text(cs_buf *b, const char *s);
+/* campaign start's warnings (campaign_doctor.c): on stderr, and into
+ * warns (a cJSON array, may be NULL) as {inbox, doctor, failing,
+ * checked_at, message}, for the inboxes of c whose doctor verdict fails
+ * or that were never checked. */
+void cli_campaign_doctor_warnings(cli_ctx *ctx, const db_campaign *c,
+                                  void *warns);
 
 /* --json's rule: stdout carries exactly one JSON document, also on
  * failure.  At the end of a --json run: when the command failed (status

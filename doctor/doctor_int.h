@@ -98,6 +98,42 @@ int dr_spf_spec_check(const char *s, size_t n, bool domain, bool exp, char *why,
 int dr_spf_fail_why(char *why, size_t cap, const char *fmt, ...)
     CS_PRINTF(3, 4);
 
+/* ---- SPF evaluation (dr_spf.c, dr_spf_macro.c) -----------------------------
+ */
+
+/* The client address; IPv4-mapped IPv6 is kept as IPv4 (RFC 7208 5). */
+typedef struct dr_spf_ip {
+	int family; /* AF_INET, AF_INET6 */
+	unsigned char a[16];
+} dr_spf_ip;
+
+/* One check_host() evaluation in progress. */
+typedef struct dr_spf_ctx {
+	const dr_dns_src *src;
+	dr_spf_ip ip;
+	char *sender; /* "local@domain" */
+	const char *local, *sdomain;
+	size_t local_len;
+	const char *helo;
+	dr_spf_out *out;
+	int depth;
+	char *ptr_name; /* %{p}, found once */
+} dr_spf_ctx;
+
+bool dr_spf_ip_parse(const char *s, dr_spf_ip *ip);
+/* %{p}: the validated PTR name of the client (RFC 7208 7.3), found once
+ * per evaluation; "unknown" when none. */
+const char *dr_spf_ptr_macro(dr_spf_ctx *c, const char *domain);
+/* c->sender and its parts from sender (NULL or empty:
+ * postmaster@domain; no local part: postmaster). */
+void dr_spf_ctx_sender(dr_spf_ctx *c, const char *sender, const char *domain);
+/* Expand the macro-string s[0..n) for the current domain (exp: an
+ * explanation, c/r/t allowed and no 253-octet cut): 0 with the text in
+ * out, -1 with why (permerror). */
+int dr_spf_macro_expand(dr_spf_ctx *c, const char *s, size_t n,
+                        const char *domain, bool exp, cs_buf *out, char *why,
+                        size_t cap);
+
 /* ---- DMARC (dr_dmarc.c) ---------------------------------------------------
  */
 

@@ -38,14 +38,9 @@ const char *dr_spf_result_name(dr_spf_result r)
 
 /* ---- the client address -------------------------------------------------- */
 
-typedef struct spf_ip {
-	int family; /* AF_INET, AF_INET6 */
-	unsigned char a[16];
-} spf_ip;
-
 /* IPv4, IPv6, and IPv4-mapped IPv6 as IPv4 (RFC 7208 5: "::ffff:" is
  * evaluated as the IPv4 address). */
-static bool ip_parse(const char *s, spf_ip *ip)
+bool dr_spf_ip_parse(const char *s, dr_spf_ip *ip)
 {
 	static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
 	                                         0, 0, 0, 0, 0xff, 0xff};
@@ -82,30 +77,18 @@ static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
 /* ---- evaluation context
  * ------------------------------------------------------ */
 
-typedef struct spf_ctx {
-	const dr_dns_src *src;
-	spf_ip ip;
-	char *sender; /* "local@domain" */
-	const char *local, *sdomain;
-	size_t local_len;
-	const char *helo;
-	dr_spf_out *out;
-	int depth;
-	char *ptr_name; /* %{p}, found once */
-} spf_ctx;
-
-static net_dns_answer *ask(spf_ctx *c, const char *name, int type)
+static net_dns_answer *ask(dr_spf_ctx *c, const char *name, int type)
 {
 	return c->src->query(c->src->arg, name, type);
 }
 
-static void drop(spf_ctx *c, net_dns_answer *a)
+static void drop(dr_spf_ctx *c, net_dns_answer *a)
 {
 	c->src->release(c->src->arg, a);
 }
 
-static void reason(spf_ctx *c, const char *fmt, ...) CS_PRINTF(2, 3);
-static void reason(spf_ctx *c, const char *fmt, ...)
+static void reason(dr_spf_ctx *c, const char *fmt, ...) CS_PRINTF(2, 3);
+static void reason(dr_spf_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -138,209 +121,6 @@ static bool domain_ok(const char *d)
 	return lab > 0 && dot;
 }
 
-/* ---- macros (7) ---------------------------------------------------------- */
-
-static void ip_text(const spf_ip *ip, bool dotted_v6, cs_buf *v)
-{
-	char b[INET6_ADDRSTRLEN];
-	int i;
-
-	if (ip->family == AF_INET || !dotted_v6) {
-		inet_ntop(ip->family, ip->a, b, sizeof b);
-		cs_buf_puts(v, b);
-		return;
-	}
-	for (i = 0; i < 16; i++)
-		cs_buf_printf(v, "%s%x.%x", i ? "." : "", ip->a[i] >> 4,
-		              ip->a[i] & 0xf);
-}
-
-static const char *ptr_macro(spf_ctx *c, const char *domain);
-
-static void macro_value(spf_ctx *c, char letter, const char *domain, cs_buf *v)
-{
-	switch (letter) {
-	case 's': cs_buf_puts(v, c->sender); break;
-	case 'l': cs_buf_append(v, c->local, c->local_len); break;
-	case 'o': cs_buf_puts(v, c->sdomain); break;
-	case 'd': cs_buf_puts(v, domain); break;
-	case 'i': ip_text(&c->ip, true, v); break;
-	case 'p': cs_buf_puts(v, ptr_macro(c, domain)); break;
-	case 'v':
-		cs_buf_puts(v, c->ip.family == AF_INET ? "in-addr" : "ip6");
-		break;
-	case 'h': cs_buf_puts(v, c->helo); break;
-	case 'c': ip_text(&c->ip, false, v); break;
-	case 'r': cs_buf_puts(v, "unknown"); break;
-	case 't': cs_buf_printf(v, "%lld", (long long)time(NULL)); break;
-	}
-}
-
-static void url_escape(const char *s, size_t n, cs_buf *out)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' ||
-		    ch == '~')
-			cs_buf_putc(out, (char)ch);
-		else
-			cs_buf_printf(out, "%%%02X", ch);
-	}
-}
-
-/* Split v on the delimiters, reverse if asked, keep the rightmost keep
- * parts (0: all), join with '.' (7.3). */
-static void transform(const char *v, size_t vn, int keep, bool rev,
-                      const char *dl, size_t ndl, cs_buf *out)
-{
-	const char **part = cs_xmalloc((vn + 1) * sizeof *part);
-	size_t *plen = cs_xmalloc((vn + 1) * sizeof *plen);
-	size_t np = 0, i, b = 0, first;
-
-	for (i = 0; i <= vn; i++) {
-		bool cut;
-
-		if (i == vn)
-			cut = true;
-		else if (ndl == 0)
-			cut = v[i] == '.';
-		else
-			cut = memchr(dl, v[i], ndl) != NULL;
-		if (cut) {
-			part[np] = v + b;
-			plen[np++] = i - b;
-			b = i + 1;
-		}
-	}
-	if (rev) {
-		for (i = 0; i < np / 2; i++) {
-			const char *tp = part[i];
-			size_t tl = plen[i];
-
-			part[i] = part[np - 1 - i];
-			plen[i] = plen[np - 1 - i];
-			part[np - 1 - i] = tp;
-			plen[np - 1 - i] = tl;
-		}
-	}
-	first = keep > 0 && (size_t)keep < np ? np - (size_t)keep : 0;
-	for (i = first; i < np; i++) {
-		if (i > first)
-			cs_buf_putc(out, '.');
-		cs_buf_append(out, part[i], plen[i]);
-	}
-	free(part);
-	free(plen);
-}
-
-static int expand(spf_ctx *c, const char *s, size_t n, const char *domain,
-                  bool exp, cs_buf *out, char *why, size_t cap)
-{
-	size_t i = 0;
-
-	cs_buf_clear(out);
-	if (dr_spf_spec_check(s, n, false, exp, why, cap) < 0)
-		return -1;
-	while (i < n) {
-		cs_buf v = CS_BUF_INIT, t = CS_BUF_INIT;
-		const char *dl;
-		size_t len, ndl;
-		char letter;
-		int keep;
-		bool rev;
-
-		if (s[i] != '%') {
-			cs_buf_putc(out, s[i++]);
-			continue;
-		}
-		switch (s[i + 1]) {
-		case '%':
-			cs_buf_putc(out, '%');
-			i += 2;
-			continue;
-		case '_':
-			cs_buf_putc(out, ' ');
-			i += 2;
-			continue;
-		case '-':
-			cs_buf_puts(out, "%20");
-			i += 2;
-			continue;
-		}
-		(void)dr_spf_macro_parse(s + i, n - i, exp, &len, &letter,
-		                         &keep, &rev, &dl, &ndl, why, cap);
-		macro_value(c, (char)tolower((unsigned char)letter), domain,
-		            &v);
-		transform(v.data ? v.data : "", v.len, keep, rev, dl, ndl, &t);
-		if (isupper((unsigned char)letter))
-			url_escape(t.data ? t.data : "", t.len, out);
-		else
-			cs_buf_append(out, t.data ? t.data : "", t.len);
-		cs_buf_free(&v);
-		cs_buf_free(&t);
-		i += len;
-	}
-	if (!exp) {
-		/* 7.3: over 253 octets, drop labels from the left */
-		while (out->len > 253) {
-			const char *dot = memchr(out->data, '.', out->len);
-			size_t cut;
-
-			if (dot == NULL)
-				break;
-			cut = (size_t)(dot - out->data) + 1;
-			memmove(out->data, out->data + cut, out->len - cut);
-			cs_buf_truncate(out, out->len - cut);
-		}
-		if (out->len > 0 && out->data[out->len - 1] == '.')
-			cs_buf_truncate(out, out->len - 1);
-	}
-	return 0;
-}
-
-static void ctx_sender(spf_ctx *c, const char *sender, const char *domain)
-{
-	const char *at;
-
-	if (sender == NULL || *sender == '\0')
-		c->sender = cs_xasprintf("postmaster@%s", domain);
-	else if ((at = strrchr(sender, '@')) == NULL)
-		c->sender = cs_xasprintf("postmaster@%s", sender);
-	else if (at == sender)
-		c->sender = cs_xasprintf("postmaster%s", sender);
-	else
-		c->sender = cs_xstrdup(sender);
-	at = strrchr(c->sender, '@');
-	c->local = c->sender;
-	c->local_len = (size_t)(at - c->sender);
-	c->sdomain = at + 1;
-}
-
-int dr_spf_expand(const char *spec, size_t n, const char *ip,
-                  const char *sender, const char *domain, const char *helo,
-                  bool exp, cs_buf *out, char *why, size_t cap)
-{
-	spf_ctx c;
-	dr_spf_out o;
-	int rc;
-
-	memset(&c, 0, sizeof c);
-	memset(&o, 0, sizeof o);
-	c.out = &o;
-	if (!ip_parse(ip, &c.ip))
-		return dr_spf_fail_why(why, cap, "%s is not an IP address",
-		                       ip ? ip : "(null)");
-	ctx_sender(&c, sender, domain);
-	c.helo = helo ? helo : domain;
-	rc = expand(&c, spec, n, domain, exp, out, why, cap);
-	free(c.sender);
-	free(c.ptr_name);
-	return rc;
-}
-
 /* ---- mechanisms (5)
  * ---------------------------------------------------------- */
 
@@ -350,7 +130,8 @@ typedef enum {
 	T_ERROR /* the result is set (permerror, temperror) */
 } term_res;
 
-static bool rr_in(const spf_ctx *c, const net_dns_rr *rr, int cidr4, int cidr6)
+static bool rr_in(const dr_spf_ctx *c, const net_dns_rr *rr, int cidr4,
+                  int cidr6)
 {
 	int bits;
 
@@ -363,13 +144,13 @@ static bool rr_in(const spf_ctx *c, const net_dns_rr *rr, int cidr4, int cidr6)
 	return prefix_eq(rr->addr, c->ip.a, bits);
 }
 
-static int addr_type(const spf_ctx *c)
+static int addr_type(const dr_spf_ctx *c)
 {
 	return c->ip.family == AF_INET ? NET_DNS_A : NET_DNS_AAAA;
 }
 
 /* The reverse name of the client ("3.2.0.192.in-addr.arpa"). */
-static void reverse_name(const spf_ip *ip, cs_buf *out)
+static void reverse_name(const dr_spf_ip *ip, cs_buf *out)
 {
 	int i;
 
@@ -399,7 +180,7 @@ static bool name_under(const char *name, const char *target)
  * PTR answer's status (for the void count); names into *v (caller
  * frees each and the array).
  */
-static net_dns_status validated_names(spf_ctx *c, char ***v, size_t *nv)
+static net_dns_status validated_names(dr_spf_ctx *c, char ***v, size_t *nv)
 {
 	cs_buf rev = CS_BUF_INIT;
 	net_dns_answer *a;
@@ -439,7 +220,7 @@ static void names_free(char **v, size_t nv)
 
 /* %{p} (7.3): a validated name under the domain if any, else any
  * validated name, else "unknown".  Without a DNS source: "unknown". */
-static const char *ptr_macro(spf_ctx *c, const char *domain)
+const char *dr_spf_ptr_macro(dr_spf_ctx *c, const char *domain)
 {
 	char **v;
 	size_t nv, i;
@@ -464,7 +245,7 @@ static const char *nth(int n)
 }
 
 /* A void lookup (4.6.4): the third one is permerror. */
-static bool count_void(spf_ctx *c, const dr_spf_term *t, const char *domain)
+static bool count_void(dr_spf_ctx *c, const dr_spf_term *t, const char *domain)
 {
 	c->out->voids++;
 	if (c->out->voids <= SPF_MAX_VOIDS)
@@ -476,7 +257,8 @@ static bool count_void(spf_ctx *c, const dr_spf_term *t, const char *domain)
 	return false;
 }
 
-static term_res dns_error(spf_ctx *c, const net_dns_answer *a, const char *what)
+static term_res dns_error(dr_spf_ctx *c, const net_dns_answer *a,
+                          const char *what)
 {
 	c->out->result = DR_SPF_TEMPERROR;
 	reason(c, "DNS error on %s %s: %s", what, a->name ? a->name : "?",
@@ -484,9 +266,10 @@ static term_res dns_error(spf_ctx *c, const net_dns_answer *a, const char *what)
 	return T_ERROR;
 }
 
-static dr_spf_result check_host(spf_ctx *c, const char *domain, bool top);
+static dr_spf_result check_host(dr_spf_ctx *c, const char *domain, bool top);
 
-static term_res term_eval(spf_ctx *c, const dr_spf_term *t, const char *domain)
+static term_res term_eval(dr_spf_ctx *c, const dr_spf_term *t,
+                          const char *domain)
 {
 	cs_buf target = CS_BUF_INIT;
 	char why[160];
@@ -518,8 +301,8 @@ static term_res term_eval(spf_ctx *c, const dr_spf_term *t, const char *domain)
 	}
 	if (t->spec == NULL) {
 		cs_buf_puts(&target, domain);
-	} else if (expand(c, t->spec, t->spec_len, domain, false, &target, why,
-	                  sizeof why) < 0) {
+	} else if (dr_spf_macro_expand(c, t->spec, t->spec_len, domain, false,
+	                               &target, why, sizeof why) < 0) {
 		c->out->result = DR_SPF_PERMERROR;
 		reason(c, "%.*s at %s: %s", (int)t->text_len, t->text, domain,
 		       why);
@@ -639,7 +422,7 @@ static dr_spf_result qual_result(char q)
  * or reached from it by redirect= (its "all" is the one reported).  On
  * temperror/permerror the reason is already in c->out.
  */
-static dr_spf_result check_host(spf_ctx *c, const char *domain, bool top)
+static dr_spf_result check_host(dr_spf_ctx *c, const char *domain, bool top)
 {
 	net_dns_answer *a;
 	const net_dns_rr *rec = NULL;
@@ -719,9 +502,9 @@ static dr_spf_result check_host(spf_ctx *c, const char *domain, bool top)
 				    (int)r.redirect_len, r.redirect, dom,
 				    SPF_MAX_LOOKUPS);
 				res = DR_SPF_PERMERROR;
-			} else if (expand(c, r.redirect, r.redirect_len, dom,
-			                  false, &target, why,
-			                  sizeof why) < 0) {
+			} else if (dr_spf_macro_expand(
+			               c, r.redirect, r.redirect_len, dom,
+			               false, &target, why, sizeof why) < 0) {
 				reason(c, "redirect= at %s: %s", dom, why);
 				res = DR_SPF_PERMERROR;
 			} else {
@@ -758,10 +541,10 @@ int dr_spf_check_src(const dr_dns_src *src, const char *ip, const char *domain,
                      const char *sender, const char *helo, dr_spf_out *out,
                      cs_err *err)
 {
-	spf_ctx c;
+	dr_spf_ctx c;
 
 	memset(&c, 0, sizeof c);
-	if (!ip_parse(ip, &c.ip))
+	if (!dr_spf_ip_parse(ip, &c.ip))
 		return cs_err_set(err, CS_EINVAL, "%s is not an IP address",
 		                  ip ? ip : "(null)");
 	if (domain == NULL || *domain == '\0')
@@ -769,7 +552,7 @@ int dr_spf_check_src(const dr_dns_src *src, const char *ip, const char *domain,
 	memset(out, 0, sizeof *out);
 	c.src = src;
 	c.out = out;
-	ctx_sender(&c, sender, domain);
+	dr_spf_ctx_sender(&c, sender, domain);
 	c.helo = helo && *helo ? helo : domain;
 	out->result = check_host(&c, domain, true);
 	free(c.sender);
